@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Lake: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lake",
+        abstract: "A lakehouse for FastCommerce order data: Parquet segments, a DuckLake catalog, reports.",
+        discussion: """
+        Sources (orders JSONL, inventory CSV, product catalog JSON) are validated against the
+        schema registry in schemas/ and written as zstd Parquet under the lake root, partitioned by
+        event date and channel. Every write is one atomic snapshot in <lake>/manifest.sqlite, so any
+        read can look back in time with --as-of.
+
+        The lake root is --lake DIR, else $LAKE_DIR, else ./lake.
+        """,
+        subcommands: []
+    )
+}
+
+/// The lake root, shared by every subcommand that touches a lake.
+struct LakeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Lake root directory (default: $LAKE_DIR, else ./lake).", valueName: "DIR"))
+    var lake: String?
+
+    var root: URL {
+        let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
+        return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+}

@@ -1,0 +1,4 @@
+import Testing
+@testable import LakeCatalog
+
+@Test func moduleCatalogLinks() { #expect(String(describing: LakeCatalogModule.self) == "LakeCatalogModule") }

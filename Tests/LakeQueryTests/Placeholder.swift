@@ -1,0 +1,4 @@
+import Testing
+@testable import LakeQuery
+
+@Test func moduleQueryLinks() { #expect(String(describing: LakeQueryModule.self) == "LakeQueryModule") }

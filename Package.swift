@@ -34,9 +34,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat"]),
-        .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat"]),
-        .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat"]),
-        .testTarget(name: "LakeQueryTests", dependencies: ["LakeQuery", "LakePipeline", "LakeCatalog", "LakeFormat"]),
+        // Shared by the test targets: temporary directories and the Python peers (DuckDB, pyarrow).
+        .target(name: "LakeTestSupport", path: "Tests/LakeTestSupport"),
+        .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
+        .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
+        .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]),
+        .testTarget(
+            name: "LakeQueryTests",
+            dependencies: ["LakeQuery", "LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]
+        ),
     ]
 )

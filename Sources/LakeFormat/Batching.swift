@@ -1,0 +1,89 @@
+// Slicing and concatenating batches: the writer's row-group assembly and compaction's merge.
+
+extension Column {
+    /// Rows `range` of this column as a new column (dictionary columns stay dictionary-encoded).
+    public func slice(_ range: Range<Int>) -> Column {
+        let v = validity.map { Array($0[range]) }
+        switch data {
+        case .bool(let a): return Column(.bool(Array(a[range])), validity: v)
+        case .int32(let a): return Column(.int32(Array(a[range])), validity: v)
+        case .int64(let a): return Column(.int64(Array(a[range])), validity: v)
+        case .double(let a): return Column(.double(Array(a[range])), validity: v)
+        case .dictionary(let idx, let values): return Column(.dictionary(indices: Array(idx[range]), values: values), validity: v)
+        case .string(let s):
+            var out = StringColumn()
+            let base = s.offsets[range.lowerBound]
+            out.offsets = s.offsets[range.lowerBound ... range.upperBound].map { $0 - base }
+            out.bytes = Array(s.bytes[Int(base) ..< Int(s.offsets[range.upperBound])])
+            return Column(.string(out), validity: v)
+        }
+    }
+
+    /// The given row ranges of several columns of one type, end to end.
+    public static func concatenate(_ parts: [(Column, Range<Int>)]) -> Column {
+        precondition(!parts.isEmpty, "nothing to concatenate")
+        let total = parts.reduce(0) { $0 + $1.1.count }
+        let anyNulls = parts.contains { $0.0.validity != nil }
+        var validity: [Bool]? = nil
+        if anyNulls {
+            var v: [Bool] = []
+            v.reserveCapacity(total)
+            for (c, r) in parts {
+                if let cv = c.validity { v.append(contentsOf: cv[r]) } else { v.append(contentsOf: repeatElement(true, count: r.count)) }
+            }
+            validity = v
+        }
+        switch parts[0].0.data {
+        case .bool:
+            var out: [Bool] = []
+            out.reserveCapacity(total)
+            for (c, r) in parts { if case .bool(let a) = c.data { out.append(contentsOf: a[r]) } }
+            return Column(.bool(out), validity: validity)
+        case .int32:
+            var out: [Int32] = []
+            out.reserveCapacity(total)
+            for (c, r) in parts { if case .int32(let a) = c.data { out.append(contentsOf: a[r]) } }
+            return Column(.int32(out), validity: validity)
+        case .int64:
+            var out: [Int64] = []
+            out.reserveCapacity(total)
+            for (c, r) in parts { if case .int64(let a) = c.data { out.append(contentsOf: a[r]) } }
+            return Column(.int64(out), validity: validity)
+        case .double:
+            var out: [Double] = []
+            out.reserveCapacity(total)
+            for (c, r) in parts { if case .double(let a) = c.data { out.append(contentsOf: a[r]) } }
+            return Column(.double(out), validity: validity)
+        case .string, .dictionary:
+            var out = StringColumn()
+            out.offsets.reserveCapacity(total + 1)
+            for (c, r) in parts {
+                switch c.data {
+                case .string(let s):
+                    s.bytes.withUnsafeBytes { raw in
+                        for i in r { out.append(UnsafeRawBufferPointer(rebasing: raw[s.byteRange(i)])) }
+                    }
+                case .dictionary(let idx, let values):
+                    values.bytes.withUnsafeBytes { raw in
+                        for i in r { out.append(UnsafeRawBufferPointer(rebasing: raw[values.byteRange(Int(idx[i]))])) }
+                    }
+                default:
+                    preconditionFailure("concatenating a string column with \(c.data)")
+                }
+            }
+            return Column(.string(out), validity: validity)
+        }
+    }
+}
+
+extension RecordBatch {
+    public func slice(_ range: Range<Int>) -> RecordBatch {
+        RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
+    }
+
+    /// Row ranges of batches with the same column types, end to end, under `schema`.
+    public static func concatenate(_ parts: [(RecordBatch, Range<Int>)], schema: Schema) -> RecordBatch {
+        let columns = (0 ..< schema.fields.count).map { i in Column.concatenate(parts.map { ($0.0.columns[i], $0.1) }) }
+        return RecordBatch(schema: schema, columns: columns)
+    }
+}

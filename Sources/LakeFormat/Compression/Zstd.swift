@@ -1,0 +1,47 @@
+import CZstd
+
+/// A libzstd compression and decompression context, reused across pages so each page does not
+/// pay for allocating zstd's internal tables. Not shared between threads.
+final class ZstdCodec {
+    private let cctx: OpaquePointer
+    private let dctx: OpaquePointer
+    let level: Int32
+
+    init(level: Int32) {
+        // ZSTD_createCCtx only fails when malloc does; there is no sensible recovery from that.
+        guard let c = ZSTD_createCCtx(), let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
+        cctx = c
+        dctx = d
+        self.level = level
+        // A frame checksum (xxhash64) makes the reader detect a corrupted page instead of
+        // decoding wrong values; it costs a few bytes per page.
+        ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
+    }
+
+    deinit {
+        ZSTD_freeCCtx(cctx)
+        ZSTD_freeDCtx(dctx)
+    }
+
+    /// Appends the compressed form of `input` to `output`; returns the compressed size.
+    func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Int {
+        let bound = ZSTD_compressBound(input.count)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: bound))
+        let written = output.withUnsafeMutableBytes { out in
+            ZSTD_compress2(cctx, out.baseAddress! + start, bound, input.baseAddress, input.count)
+        }
+        // Compression into a buffer of ZSTD_compressBound bytes cannot fail for lack of room.
+        precondition(ZSTD_isError(written) == 0, "zstd: \(String(cString: ZSTD_getErrorName(written)))")
+        output.removeLast(bound - written)
+        return written
+    }
+
+    /// Decompresses one frame into `output`, which must be exactly the uncompressed size.
+    func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        let n = ZSTD_decompressDCtx(dctx, output.baseAddress, output.count, input.baseAddress, input.count)
+        if ZSTD_isError(n) != 0 { throw PageError(String(cString: ZSTD_getErrorName(n))) }
+        if n != output.count { throw PageError("decompressed to \(n) bytes, the page header says \(output.count)") }
+    }
+}

@@ -1,0 +1,147 @@
+// Open-addressing hash tables that assign dictionary indices while the writer scans a column
+// chunk. Keys are raw bytes or 64-bit patterns, never Swift Strings, so building a dictionary
+// over millions of rows allocates nothing per row.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@inline(__always)
+func hashBytes(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(n)
+    var i = 0
+    while i + 8 <= n {
+        let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        i += 8
+    }
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    while i < n {
+        tail |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << shift
+        shift += 8
+        i += 1
+    }
+    h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+    return h ^ (h >> 29)
+}
+
+@inline(__always)
+func hashWord(_ w: UInt64) -> UInt64 {
+    var h = w &* 0x9E37_79B9_7F4A_7C15
+    h ^= h >> 32
+    h = h &* 0xBF58_476D_1CE4_E5B9
+    return h ^ (h >> 29)
+}
+
+/// Distinct byte strings in insertion order; `values` becomes the dictionary page.
+struct StringDictionaryBuilder {
+    private(set) var values = StringColumn()
+    private var hashes: [UInt64] = []
+    private var slots: [Int32]
+    private var mask: Int
+    /// Stop when the dictionary page would exceed this many PLAIN bytes (pyarrow's default is 1 MiB).
+    let byteLimit: Int
+    private(set) var plainBytes = 0
+
+    init(byteLimit: Int, expected: Int = 1024) {
+        var cap = 64
+        while cap < expected * 2 { cap <<= 1 }
+        slots = Array(repeating: 0, count: cap)
+        mask = cap - 1
+        self.byteLimit = byteLimit
+    }
+
+    var count: Int { values.count }
+
+    /// The index of these bytes, inserting them if new; nil once the byte limit is passed.
+    @inline(__always)
+    mutating func index(of p: UnsafeRawPointer, _ n: Int) -> Int32? {
+        let h = hashBytes(p, n)
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = slots[s]
+            if e == 0 { break }
+            let idx = Int(e) - 1
+            if hashes[idx] == h {
+                let start = Int(values.offsets[idx]), end = Int(values.offsets[idx + 1])
+                if end - start == n {
+                    let same = values.bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, p, n) == 0 }
+                    if same { return Int32(idx) }
+                }
+            }
+            s = (s + 1) & mask
+        }
+        plainBytes += 4 + n
+        if plainBytes > byteLimit { return nil }
+        let idx = values.count
+        values.append(UnsafeRawBufferPointer(start: p, count: n))
+        hashes.append(h)
+        slots[s] = Int32(idx + 1)
+        if values.count * 2 > slots.count { grow() }
+        return Int32(idx)
+    }
+
+    private mutating func grow() {
+        let cap = slots.count * 2
+        var fresh = [Int32](repeating: 0, count: cap)
+        let m = cap - 1
+        for (i, h) in hashes.enumerated() {
+            var s = Int(truncatingIfNeeded: h) & m
+            while fresh[s] != 0 { s = (s + 1) & m }
+            fresh[s] = Int32(i + 1)
+        }
+        slots = fresh
+        mask = m
+    }
+}
+
+/// Distinct fixed-width values (stored as their 64-bit pattern) in insertion order.
+struct WordDictionaryBuilder {
+    private(set) var values: [UInt64] = []
+    private var slots: [Int32]
+    private var mask: Int
+    let limit: Int
+
+    init(limit: Int, expected: Int = 1024) {
+        var cap = 64
+        while cap < expected * 2 { cap <<= 1 }
+        slots = Array(repeating: 0, count: cap)
+        mask = cap - 1
+        self.limit = limit
+    }
+
+    var count: Int { values.count }
+
+    @inline(__always)
+    mutating func index(of w: UInt64) -> Int32? {
+        var s = Int(truncatingIfNeeded: hashWord(w)) & mask
+        while true {
+            let e = slots[s]
+            if e == 0 { break }
+            if values[Int(e) - 1] == w { return e - 1 }
+            s = (s + 1) & mask
+        }
+        if values.count >= limit { return nil }
+        values.append(w)
+        slots[s] = Int32(values.count)
+        if values.count * 2 > slots.count { grow() }
+        return Int32(values.count - 1)
+    }
+
+    private mutating func grow() {
+        let cap = slots.count * 2
+        var fresh = [Int32](repeating: 0, count: cap)
+        let m = cap - 1
+        for (i, w) in values.enumerated() {
+            var s = Int(truncatingIfNeeded: hashWord(w)) & m
+            while fresh[s] != 0 { s = (s + 1) & m }
+            fresh[s] = Int32(i + 1)
+        }
+        slots = fresh
+        mask = m
+    }
+}

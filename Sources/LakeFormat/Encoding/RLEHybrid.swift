@@ -1,0 +1,150 @@
+// Parquet's RLE / bit-packing hybrid, used for definition levels and dictionary indices.
+// A run is either `count` repeats of one value (header = count << 1) or groups of eight
+// values packed LSB-first at `bitWidth` bits each (header = groups << 1 | 1).
+
+enum RLEHybrid {
+    static func bitWidth(forMax value: UInt32) -> Int { value == 0 ? 0 : 32 - value.leadingZeroBitCount }
+
+    /// Appends the hybrid encoding of `values` (each < 2^bitWidth) to `out`.
+    static func encode(_ values: UnsafeBufferPointer<UInt32>, bitWidth: Int, into out: inout [UInt8]) {
+        let n = values.count
+        var i = 0
+        var packStart = -1
+        while i < n {
+            let v = values[i]
+            var j = i + 1
+            while j < n && values[j] == v { j += 1 }
+            var run = j - i
+            if run >= 8 {
+                if packStart >= 0 {
+                    // A bit-packed run holds whole groups of eight: borrow the run's first values to fill it.
+                    let rem = (i - packStart) % 8
+                    if rem != 0 {
+                        let take = 8 - rem
+                        i += take
+                        run -= take
+                    }
+                    packRun(values, packStart ..< i, bitWidth: bitWidth, into: &out)
+                    packStart = -1
+                }
+                if run >= 8 {
+                    writeRepeated(value: v, count: run, bitWidth: bitWidth, into: &out)
+                    i += run
+                } else if run > 0 {
+                    packStart = i
+                    i += run
+                }
+            } else {
+                if packStart < 0 { packStart = i }
+                i = j
+            }
+        }
+        if packStart >= 0 { packRun(values, packStart ..< n, bitWidth: bitWidth, into: &out) }
+    }
+
+    private static func writeVarint(_ value: Int, into out: inout [UInt8]) {
+        var v = UInt64(value)
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    private static func writeRepeated(value: UInt32, count: Int, bitWidth: Int, into out: inout [UInt8]) {
+        writeVarint(count << 1, into: &out)
+        var v = value
+        for _ in 0 ..< (bitWidth + 7) / 8 {
+            out.append(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
+    }
+
+    /// Packs `range` (padded with zeros to a multiple of eight) as one bit-packed run.
+    private static func packRun(_ values: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, bitWidth: Int, into out: inout [UInt8]) {
+        let groups = (range.count + 7) / 8
+        writeVarint(groups << 1 | 1, into: &out)
+        if bitWidth == 0 { return }
+        var acc: UInt64 = 0
+        var bits = 0
+        let padded = range.lowerBound + groups * 8
+        var k = range.lowerBound
+        while k < padded {
+            let v = k < range.upperBound ? UInt64(values[k]) : 0
+            acc |= v << UInt64(bits)
+            bits += bitWidth
+            while bits >= 8 {
+                out.append(UInt8(truncatingIfNeeded: acc))
+                acc >>= 8
+                bits -= 8
+            }
+            k += 1
+        }
+        if bits > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
+    }
+
+    /// Decodes exactly `count` values into `out`. Every read is checked against `data`.
+    static func decode(_ data: UnsafeRawBufferPointer, bitWidth: Int, count: Int,
+                       into out: UnsafeMutablePointer<UInt32>) throws {
+        guard bitWidth >= 0 && bitWidth <= 32 else { throw PageError("bit width \(bitWidth) out of range") }
+        let mask: UInt64 = bitWidth == 32 ? 0xFFFF_FFFF : (1 << UInt64(bitWidth)) - 1
+        let valueBytes = (bitWidth + 7) / 8
+        var pos = 0
+        var produced = 0
+        let base = data.baseAddress
+        while produced < count {
+            // Run header.
+            var header: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard pos < data.count else { throw PageError("RLE data ends before \(count) values (got \(produced))") }
+                let b = data[pos]; pos += 1
+                header |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { break }
+                shift += 7
+                if shift > 56 { throw PageError("RLE run header too long") }
+            }
+            if header & 1 == 0 {
+                let runLength = Int(clamping: header >> 1)
+                guard pos + valueBytes <= data.count else { throw PageError("RLE run value cut short") }
+                var v: UInt32 = 0
+                for i in 0 ..< valueBytes { v |= UInt32(data[pos + i]) << (8 * UInt32(i)) }
+                pos += valueBytes
+                let n = min(runLength, count - produced)
+                (out + produced).update(repeating: v, count: n)
+                produced += n
+            } else {
+                let groups = Int(clamping: header >> 1)
+                guard groups <= (data.count - pos) * 8 + 1 else { throw PageError("bit-packed run longer than its page") }
+                let runBytes = groups * bitWidth
+                guard pos + runBytes <= data.count else { throw PageError("bit-packed run cut short") }
+                let n = min(groups * 8, count - produced)
+                if bitWidth > 0, let base {
+                    let runStart = base + pos
+                    let safeEnd = runBytes - 8  // last byte index from which an 8-byte load stays in the run
+                    for k in 0 ..< n {
+                        let bit = k * bitWidth
+                        let byte = bit >> 3
+                        let word: UInt64
+                        if byte <= safeEnd {
+                            word = UInt64(littleEndian: runStart.loadUnaligned(fromByteOffset: byte, as: UInt64.self))
+                        } else {
+                            var w: UInt64 = 0
+                            var i = 0
+                            while byte + i < runBytes && i < 8 {
+                                w |= UInt64(runStart.load(fromByteOffset: byte + i, as: UInt8.self)) << (8 * UInt64(i))
+                                i += 1
+                            }
+                            word = w
+                        }
+                        out[produced + k] = UInt32(truncatingIfNeeded: (word >> UInt64(bit & 7)) & mask)
+                    }
+                } else {
+                    (out + produced).update(repeating: 0, count: n)
+                }
+                pos += runBytes
+                produced += n
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+// Decodes the pages of one column chunk into one typed column. Nullable columns decode their
+// definition levels, then scatter the non-null values into a dense array with placeholders.
+// Strings stay dictionary-encoded while every page of the chunk is; otherwise they are
+// expanded into one contiguous buffer.
+
+struct ChunkDecoder {
+    let leaf: LeafColumn
+    let rows: Int
+    private(set) var valuesRead = 0
+
+    private var bools: [Bool] = []
+    private var ints32: [Int32] = []
+    private var ints64: [Int64] = []
+    private var doubles: [Double] = []
+    private var strings = StringColumn()
+    private var stringIndices: [Int32] = []
+    private var stringsAreIndices = true
+
+    private var dictionaryLoaded = false
+    private var dictionaryCount = 0
+    private var dictInts32: [Int32] = []
+    private var dictInts64: [Int64] = []
+    private var dictDoubles: [Double] = []
+    private var dictStrings = StringColumn()
+
+    private var validity: [Bool] = []
+    private var sawNull = false
+    private var levels: [UInt32] = []
+    private var indices: [UInt32] = []
+
+    init(leaf: LeafColumn, rows: Int) {
+        self.leaf = leaf
+        self.rows = rows
+        switch leaf.field.type {
+        case .bool: bools.reserveCapacity(rows)
+        case .int32, .date: ints32.reserveCapacity(rows)
+        case .int64, .timestamp, .decimal: ints64.reserveCapacity(rows)
+        case .double: doubles.reserveCapacity(rows)
+        case .string: stringIndices.reserveCapacity(rows)
+        }
+        if leaf.field.nullable { validity.reserveCapacity(rows) }
+    }
+
+    // MARK: Pages
+
+    mutating func readDictionary(_ payload: UnsafeRawBufferPointer, count: Int) throws {
+        guard !dictionaryLoaded else { throw PageError("a second dictionary page in one column chunk") }
+        guard count >= 0 else { throw PageError("negative dictionary size") }
+        dictionaryLoaded = true
+        dictionaryCount = count
+        switch leaf.field.type {
+        case .bool: throw PageError("dictionary-encoded booleans")
+        case .int32, .date: dictInts32 = try plainInt32(payload, 0, count)
+        case .int64, .timestamp, .decimal: dictInts64 = try plainInt64(payload, 0, count)
+        case .double: dictDoubles = try plainDouble(payload, 0, count)
+        case .string:
+            dictStrings.reserve(count: count, bytes: payload.count)
+            _ = try plainByteArrays(payload, 0, count, into: &dictStrings)
+        }
+    }
+
+    mutating func readDataPage(_ payload: UnsafeRawBufferPointer, header: DataPageHeader) throws {
+        let n = Int(header.numValues)
+        guard n <= rows - valuesRead else { throw PageError("pages hold more values than the row group's \(rows) rows") }
+        var p = 0
+        var present = n
+        if leaf.field.nullable {
+            guard payload.count >= 4 else { throw PageError("page too short for its definition levels") }
+            let len = Int(UInt32(payload[0]) | UInt32(payload[1]) << 8 | UInt32(payload[2]) << 16 | UInt32(payload[3]) << 24)
+            guard len <= payload.count - 4 else { throw PageError("definition levels of \(len) bytes run past the page") }
+            if levels.count < n { levels = [UInt32](repeating: 0, count: n) }
+            try levels.withUnsafeMutableBufferPointer {
+                try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[4 ..< 4 + len]), bitWidth: 1, count: n, into: $0.baseAddress!)
+            }
+            present = 0
+            for i in 0 ..< n {
+                let l = levels[i]
+                guard l <= 1 else { throw PageError("definition level \(l) in a flat column") }
+                present += Int(l)
+            }
+            p = 4 + len
+        }
+        let dictionaryEncoded = header.encoding != Encoding.plain.rawValue
+        if dictionaryEncoded {
+            guard dictionaryLoaded else { throw PageError("dictionary-encoded page without a dictionary page") }
+            guard p < payload.count || present == 0 else { throw PageError("page ends before its bit width") }
+            let bw = present == 0 && p >= payload.count ? 0 : Int(payload[p])
+            p += 1
+            if indices.count < present { indices = [UInt32](repeating: 0, count: present) }
+            if present > 0 {
+                try indices.withUnsafeMutableBufferPointer {
+                    try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0.baseAddress!)
+                }
+                for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
+                    throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+                }
+            }
+        }
+        let nullable = leaf.field.nullable && present < n
+        switch leaf.field.type {
+        case .bool:
+            let v = try plainBool(payload, p, present)
+            scatter(v, into: &bools, n: n, nullable: nullable, placeholder: false)
+        case .int32, .date:
+            let v = dictionaryEncoded ? lookup(dictInts32, present) : try plainInt32(payload, p, present)
+            scatter(v, into: &ints32, n: n, nullable: nullable, placeholder: 0)
+        case .int64, .timestamp, .decimal:
+            let v = dictionaryEncoded ? lookup(dictInts64, present) : try plainInt64(payload, p, present)
+            scatter(v, into: &ints64, n: n, nullable: nullable, placeholder: 0)
+        case .double:
+            let v = dictionaryEncoded ? lookup(dictDoubles, present) : try plainDouble(payload, p, present)
+            scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
+        case .string:
+            if dictionaryEncoded && stringsAreIndices {
+                let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
+                scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+            } else {
+                if stringsAreIndices { expandStringIndices() }
+                var k = 0
+                var values = StringColumn()
+                if dictionaryEncoded {
+                    dictStrings.bytes.withUnsafeBytes { raw in
+                        for i in 0 ..< present { values.append(UnsafeRawBufferPointer(rebasing: raw[dictStrings.byteRange(Int(indices[i]))])) }
+                    }
+                } else {
+                    values.reserve(count: present, bytes: payload.count - p)
+                    _ = try plainByteArrays(payload, p, present, into: &values)
+                }
+                values.bytes.withUnsafeBytes { raw in
+                    for i in 0 ..< n {
+                        if !nullable || levels[i] == 1 {
+                            strings.append(UnsafeRawBufferPointer(rebasing: raw[values.byteRange(k)]))
+                            k += 1
+                        } else {
+                            strings.appendEmpty()
+                        }
+                    }
+                }
+            }
+        }
+        if leaf.field.nullable {
+            if nullable {
+                for i in 0 ..< n { validity.append(levels[i] == 1) }
+                sawNull = true
+            } else {
+                validity.append(contentsOf: repeatElement(true, count: n))
+            }
+        }
+        valuesRead += n
+    }
+
+    func finish() -> Column {
+        let v = sawNull ? validity : nil
+        switch leaf.field.type {
+        case .bool: return Column(.bool(bools), validity: v)
+        case .int32, .date: return Column(.int32(ints32), validity: v)
+        case .int64, .timestamp, .decimal: return Column(.int64(ints64), validity: v)
+        case .double: return Column(.double(doubles), validity: v)
+        case .string:
+            if stringsAreIndices {
+                var dict = dictStrings
+                // Null rows point at entry 0; give an all-null chunk an entry to point at.
+                if dict.count == 0 && !stringIndices.isEmpty { dict.appendEmpty() }
+                return Column(.dictionary(indices: stringIndices, values: dict), validity: v)
+            }
+            return Column(.string(strings), validity: v)
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func expandStringIndices() {
+        stringsAreIndices = false
+        strings.reserve(count: rows, bytes: rows * 8)
+        dictStrings.bytes.withUnsafeBytes { raw in
+            for (row, i) in stringIndices.enumerated() {
+                if leaf.field.nullable && !validity[row] { strings.appendEmpty() } else {
+                    strings.append(UnsafeRawBufferPointer(rebasing: raw[dictStrings.byteRange(Int(i))]))
+                }
+            }
+        }
+        stringIndices = []
+    }
+
+    private func lookup<T>(_ dict: [T], _ count: Int) -> [T] {
+        // Indices were range-checked when decoded.
+        var out: [T] = []
+        out.reserveCapacity(count)
+        indices.withUnsafeBufferPointer { idx in
+            dict.withUnsafeBufferPointer { d in
+                for i in 0 ..< count { out.append(d[Int(idx[i])]) }
+            }
+        }
+        return out
+    }
+
+    private func scatter<T>(_ values: [T], into out: inout [T], n: Int, nullable: Bool, placeholder: T) {
+        if !nullable {
+            out.append(contentsOf: values)
+            return
+        }
+        var k = 0
+        for i in 0 ..< n {
+            if levels[i] == 1 {
+                out.append(values[k])
+                k += 1
+            } else {
+                out.append(placeholder)
+            }
+        }
+    }
+
+    private func need(_ payload: UnsafeRawBufferPointer, _ p: Int, _ bytes: Int) throws {
+        guard p >= 0, bytes >= 0, bytes <= payload.count - p else {
+            throw PageError("page holds \(payload.count - p) value bytes, \(bytes) needed")
+        }
+    }
+
+    private func plainBool(_ payload: UnsafeRawBufferPointer, _ p: Int, _ count: Int) throws -> [Bool] {
+        try need(payload, p, (count + 7) / 8)
+        var out: [Bool] = []
+        out.reserveCapacity(count)
+        for i in 0 ..< count { out.append(payload[p + i >> 3] >> UInt8(i & 7) & 1 == 1) }
+        return out
+    }
+
+    private func plainInt32(_ payload: UnsafeRawBufferPointer, _ p: Int, _ count: Int) throws -> [Int32] {
+        try need(payload, p, count * 4)
+        return (0 ..< count).map { Int32(littleEndian: payload.loadUnaligned(fromByteOffset: p + $0 * 4, as: Int32.self)) }
+    }
+
+    private func plainInt64(_ payload: UnsafeRawBufferPointer, _ p: Int, _ count: Int) throws -> [Int64] {
+        switch leaf.conversion {
+        case .int32ToInt64:
+            if leaf.field.type == .int64 {  // unsigned 32-bit
+                return try plainInt32(payload, p, count).map { Int64(UInt32(bitPattern: $0)) }
+            }
+            return try plainInt32(payload, p, count).map { Int64($0) }
+        case .fixedDecimal(let len):
+            try need(payload, p, count * len)
+            var out: [Int64] = []
+            out.reserveCapacity(count)
+            for i in 0 ..< count {
+                guard let v = bigEndianDecimal(payload, p + i * len, len) else {
+                    throw PageError("decimal value needs more than 18 digits")
+                }
+                out.append(v)
+            }
+            return out
+        default:
+            try need(payload, p, count * 8)
+            var out = [Int64](repeating: 0, count: count)
+            out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
+            if leaf.conversion == .timestampMillis {
+                for i in out.indices { out[i] = out[i] &* 1000 }
+            } else if leaf.conversion == .timestampNanos {
+                for i in out.indices { out[i] = out[i] / 1000 }
+            }
+            return out
+        }
+    }
+
+    private func plainDouble(_ payload: UnsafeRawBufferPointer, _ p: Int, _ count: Int) throws -> [Double] {
+        if leaf.conversion == .floatToDouble {
+            try need(payload, p, count * 4)
+            return (0 ..< count).map { Double(Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p + $0 * 4, as: UInt32.self)))) }
+        }
+        try need(payload, p, count * 8)
+        var out = [Double](repeating: 0, count: count)
+        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
+        return out
+    }
+
+    /// Appends `count` length-prefixed values to `out`; returns the position after them.
+    private func plainByteArrays(_ payload: UnsafeRawBufferPointer, _ start: Int, _ count: Int, into out: inout StringColumn) throws -> Int {
+        var p = start
+        for _ in 0 ..< count {
+            guard payload.count - p >= 4 else { throw PageError("page ends inside a string length") }
+            let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
+            p += 4
+            guard len <= payload.count - p else { throw PageError("string of \(len) bytes runs past the page") }
+            out.append(UnsafeRawBufferPointer(rebasing: payload[p ..< p + len]))
+            p += len
+        }
+        return p
+    }
+}

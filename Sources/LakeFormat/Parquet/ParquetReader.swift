@@ -1,0 +1,436 @@
+// Reads flat Parquet files (ours, DuckDB's, pyarrow's) into typed column batches.
+// Everything read from the file is untrusted: every offset, length and index is checked, and
+// anything malformed or unsupported becomes a ParquetError naming the file and the problem.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a file's physical values become the lake's logical ones.
+enum ValueConversion: Equatable {
+    case none
+    case int32ToInt64           // decimal or unsigned 32-bit values stored in INT32
+    case floatToDouble
+    case timestampMillis        // INT64 millis -> micros
+    case timestampNanos         // INT64 nanos -> micros
+    case fixedDecimal(Int)      // big-endian two's complement of n bytes -> Int64
+}
+
+struct LeafColumn {
+    var field: Field
+    var physical: PhysicalType
+    var conversion: ValueConversion
+    var typeLength: Int
+}
+
+public final class ParquetFileReader {
+    public let path: String
+    /// The file's columns as lake types (field ids as the file stores them).
+    public let schema: Schema
+    public let rowCount: Int64
+    public let keyValueMetadata: [String: String]
+    public let createdBy: String?
+    public let fileSize: Int64
+    let footerLength: Int64
+    let meta: FileMetaData
+    let leaves: [LeafColumn]
+    private let fd: Int32
+    private var zstd: ZstdCodec?
+
+    public var rowGroupCount: Int { meta.rowGroups.count }
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw ParquetError.io(path: path, operation: "open", errno: errno) }
+        self.fd = fd
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            throw ParquetError.io(path: path, operation: "stat", errno: e)
+        }
+        let size = Int64(st.st_size)
+        do {
+            guard size >= 12 else { throw ParquetError.notParquet(path: path, reason: "\(size) bytes is too short to hold the magic bytes and a footer") }
+            let head = try Self.pread(fd, path: path, at: 0, count: 4)
+            guard head == parquetMagic else { throw ParquetError.notParquet(path: path, reason: "the first 4 bytes are not PAR1") }
+            let tail = try Self.pread(fd, path: path, at: size - 8, count: 8)
+            guard Array(tail[4...]) == parquetMagic else {
+                throw ParquetError.notParquet(path: path, reason: "the last 4 bytes are not PAR1 (truncated or still being written?)")
+            }
+            let footerLength = Int64(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
+            guard footerLength > 0, footerLength <= size - 12 else {
+                throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
+            }
+            let footer = try Self.pread(fd, path: path, at: size - 8 - footerLength, count: Int(footerLength))
+            let meta: FileMetaData
+            do {
+                meta = try footer.withUnsafeBytes { raw in
+                    var r = ThriftReader(raw)
+                    return try r.readFileMetaData()
+                }
+            } catch let e as ThriftError {
+                throw ParquetError.corruptMetadata(path: path, detail: e.description)
+            }
+            self.meta = meta
+            self.footerLength = footerLength
+            self.fileSize = size
+            self.rowCount = meta.numRows
+            self.createdBy = meta.createdBy
+            var kv: [String: String] = [:]
+            for (k, v) in meta.keyValueMetadata { kv[k] = v ?? "" }
+            self.keyValueMetadata = kv
+            self.leaves = try Self.leafColumns(meta.schema, path: path)
+            self.schema = Schema(leaves.map(\.field))
+            try validateLayout()
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    public func rowGroupRowCount(_ index: Int) -> Int { Int(meta.rowGroups[index].numRows) }
+
+    /// The footer's min/max/null_count for one column chunk, as lake values; nil when absent
+    /// or not trustworthy.
+    public func statistics(rowGroup: Int, column: Int) -> ColumnStatistics? {
+        guard let s = meta.rowGroups[rowGroup].columns[column].metaData.statistics else { return nil }
+        let leaf = leaves[column]
+        var out = ColumnStatistics(nullCount: s.nullCount)
+        var lo = s.minValue, hi = s.maxValue
+        // Legacy min/max were compared as signed bytes by old writers: trust them for numbers only.
+        if lo == nil || hi == nil, leaf.physical != .byteArray, leaf.physical != .fixedLenByteArray {
+            lo = s.legacyMin
+            hi = s.legacyMax
+        }
+        out.min = lo.flatMap { decodeStat($0, leaf) }
+        out.max = hi.flatMap { decodeStat($0, leaf) }
+        return out
+    }
+
+    /// Row groups that may hold rows satisfying every predicate (by footer statistics).
+    public func rowGroups(matching predicates: [ColumnPredicate]) -> [Int] {
+        (0 ..< rowGroupCount).filter { rg in
+            predicates.allSatisfy { p in
+                guard let c = schema.index(of: p.column), let stats = statistics(rowGroup: rg, column: c) else { return true }
+                return p.mayMatch(stats, rowCount: meta.rowGroups[rg].numRows)
+            }
+        }
+    }
+
+    /// Reads the given columns (all when nil) of one row group.
+    public func read(rowGroup: Int, columns: [Int]? = nil) throws -> RecordBatch {
+        precondition(rowGroup >= 0 && rowGroup < rowGroupCount, "row group \(rowGroup) out of range")
+        let wanted = columns ?? Array(leaves.indices)
+        var out: [Column] = []
+        out.reserveCapacity(wanted.count)
+        for c in wanted { out.append(try readChunk(rowGroup: rowGroup, column: c)) }
+        return RecordBatch(schema: Schema(wanted.map { leaves[$0].field }), columns: out)
+    }
+
+    /// Reads the given columns of every row group as one batch.
+    public func readAll(columns: [Int]? = nil) throws -> RecordBatch {
+        let wanted = columns ?? Array(leaves.indices)
+        let batches = try (0 ..< rowGroupCount).map { try read(rowGroup: $0, columns: wanted) }
+        let s = Schema(wanted.map { leaves[$0].field })
+        if batches.count == 1 { return batches[0] }
+        if batches.isEmpty {
+            return RecordBatch(schema: s, columns: s.fields.map { emptyColumn($0.type) })
+        }
+        return RecordBatch.concatenate(batches.map { ($0, 0 ..< $0.count) }, schema: s)
+    }
+
+    // MARK: - Footer validation
+
+    private func validateLayout() throws {
+        let dataEnd = fileSize - 8 - footerLength
+        var total: Int64 = 0
+        for (g, rg) in meta.rowGroups.enumerated() {
+            guard rg.columns.count == leaves.count else {
+                throw ParquetError.corruptMetadata(path: path, detail: "row group \(g) has \(rg.columns.count) columns, the schema \(leaves.count)")
+            }
+            for (c, chunk) in rg.columns.enumerated() {
+                let m = chunk.metaData
+                let start = chunkStart(m)
+                guard start >= 4, m.totalCompressedSize >= 0, start + m.totalCompressedSize <= dataEnd else {
+                    throw ParquetError.truncated(path: path, detail: "row group \(g) column \(leaves[c].field.name) spans bytes \(start)..<\(start + m.totalCompressedSize), past the data end \(dataEnd)")
+                }
+                guard m.type == leaves[c].physical else {
+                    throw ParquetError.corruptMetadata(path: path, detail: "column \(leaves[c].field.name) is \(m.type) in row group \(g) but \(leaves[c].physical) in the schema")
+                }
+            }
+            total += rg.numRows
+        }
+        guard total == meta.numRows else {
+            throw ParquetError.corruptMetadata(path: path, detail: "row groups hold \(total) rows, the footer says \(meta.numRows)")
+        }
+    }
+
+    private func chunkStart(_ m: ColumnMetaData) -> Int64 {
+        // Some writers point data_page_offset at the dictionary page or set a zero dictionary offset.
+        if let d = m.dictionaryPageOffset, d > 0, d < m.dataPageOffset { return d }
+        return m.dataPageOffset
+    }
+
+    private static func leafColumns(_ elements: [SchemaElement], path: String) throws -> [LeafColumn] {
+        let root = elements[0]
+        let n = Int(root.numChildren ?? 0)
+        guard n == elements.count - 1 else {
+            let nested = elements.dropFirst().first { ($0.numChildren ?? 0) > 0 }?.name ?? "?"
+            throw ParquetError.unsupported(path: path, feature: "nested column \(nested) (only flat schemas are supported)")
+        }
+        return try elements.dropFirst().map { e in
+            if (e.numChildren ?? 0) > 0 { throw ParquetError.unsupported(path: path, feature: "nested column \(e.name)") }
+            if e.repetition == .repeated { throw ParquetError.unsupported(path: path, feature: "repeated column \(e.name)") }
+            guard let physical = e.type else { throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has no physical type") }
+            let nullable = e.repetition != .required
+            var conversion = ValueConversion.none
+            let type: ColumnType
+            var decimal: (Int, Int)?
+            if case .decimal(let s, let p) = e.logicalType { decimal = (Int(p), Int(s)) } else if e.convertedType == ConvertedType.decimal.rawValue {
+                decimal = (Int(e.precision ?? 0), Int(e.scale ?? 0))
+            }
+            switch physical {
+            case .boolean: type = .bool
+            case .int32:
+                if let (p, s) = decimal {
+                    type = .decimal(precision: p, scale: s); conversion = .int32ToInt64
+                } else if e.logicalType == .date || e.convertedType == ConvertedType.date.rawValue {
+                    type = .date
+                } else if case .integer(32, false) = e.logicalType {
+                    type = .int64; conversion = .int32ToInt64
+                } else if e.convertedType == 14 {  // UINT_32
+                    type = .int64; conversion = .int32ToInt64
+                } else {
+                    type = .int32
+                }
+            case .int64:
+                if let (p, s) = decimal {
+                    type = .decimal(precision: p, scale: s)
+                } else if case .timestamp(_, let unit) = e.logicalType {
+                    type = .timestamp
+                    conversion = unit == .millis ? .timestampMillis : unit == .nanos ? .timestampNanos : .none
+                } else if e.convertedType == ConvertedType.timestampMicros.rawValue {
+                    type = .timestamp
+                } else if e.convertedType == ConvertedType.timestampMillis.rawValue {
+                    type = .timestamp; conversion = .timestampMillis
+                } else if case .integer(64, false) = e.logicalType {
+                    throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
+                } else if e.convertedType == 12 {
+                    throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
+                } else {
+                    type = .int64
+                }
+            case .int96:
+                throw ParquetError.unsupported(path: path, feature: "INT96 timestamps (column \(e.name))")
+            case .float:
+                type = .double; conversion = .floatToDouble
+            case .double:
+                type = .double
+            case .byteArray:
+                if decimal != nil { throw ParquetError.unsupported(path: path, feature: "decimal stored as BYTE_ARRAY (column \(e.name))") }
+                type = .string
+            case .fixedLenByteArray:
+                guard let (p, s) = decimal else {
+                    throw ParquetError.unsupported(path: path, feature: "FIXED_LEN_BYTE_ARRAY without DECIMAL (column \(e.name))")
+                }
+                guard p <= 18 else { throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) wider than 18 digits (column \(e.name))") }
+                guard let len = e.typeLength, len > 0, len <= 16 else {
+                    throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has a bad type_length")
+                }
+                type = .decimal(precision: p, scale: s)
+                conversion = .fixedDecimal(Int(len))
+            }
+            if case .decimal(let p, let s) = type, p < 1 || p > 18 || s < 0 || s > p {
+                throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) (column \(e.name))")
+            }
+            return LeafColumn(field: Field(e.name, type, nullable: nullable, fieldID: e.fieldID),
+                              physical: physical, conversion: conversion, typeLength: Int(e.typeLength ?? 0))
+        }
+    }
+
+    private func decodeStat(_ b: [UInt8], _ leaf: LeafColumn) -> StatValue? {
+        func le(_ n: Int) -> UInt64? {
+            guard b.count >= n else { return nil }
+            var v: UInt64 = 0
+            for i in 0 ..< n { v |= UInt64(b[i]) << (8 * UInt64(i)) }
+            return v
+        }
+        switch leaf.physical {
+        case .boolean: return b.first.map { .bool($0 != 0) }
+        case .int32: return le(4).map { .int(Int64(Int32(truncatingIfNeeded: $0))) }
+        case .int64:
+            guard let v = le(8).map({ Int64(bitPattern: $0) }) else { return nil }
+            switch leaf.conversion {
+            case .timestampMillis: return .int(v &* 1000)
+            case .timestampNanos: return .int(v / 1000)
+            default: return .int(v)
+            }
+        case .float: return le(4).map { .double(Double(Float(bitPattern: UInt32($0)))) }
+        case .double: return le(8).map { .double(Double(bitPattern: $0)) }
+        case .byteArray: return .bytes(b)
+        case .fixedLenByteArray:
+            guard case .fixedDecimal(let n) = leaf.conversion, b.count == n else { return nil }
+            return b.withUnsafeBytes { bigEndianDecimal($0, 0, n) }.map { .int($0) }
+        case .int96: return nil
+        }
+    }
+
+    // MARK: - Column chunks
+
+    private static func pread(_ fd: Int32, path: String, at offset: Int64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ParquetError.io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { throw ParquetError.truncated(path: path, detail: "file ends at \(offset + Int64(done)), expected \(count) bytes from \(offset)") }
+            done += n
+        }
+        return out
+    }
+
+    private func readChunk(rowGroup: Int, column: Int) throws -> Column {
+        let leaf = leaves[column]
+        let m = meta.rowGroups[rowGroup].columns[column].metaData
+        let rows = Int(meta.rowGroups[rowGroup].numRows)
+        let codec: CompressionCodec
+        switch CompressionCodec(rawValue: m.codec) {
+        case .uncompressed?: codec = .uncompressed
+        case .snappy?: codec = .snappy
+        case .zstd?: codec = .zstd
+        case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(leaf.field.name))")
+        case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
+        }
+        if codec == .zstd && zstd == nil { zstd = ZstdCodec(level: 3) }
+        let bytes = try Self.pread(fd, path: path, at: chunkStart(m), count: Int(m.totalCompressedSize))
+        var decoder = ChunkDecoder(leaf: leaf, rows: rows)
+        do {
+            try bytes.withUnsafeBytes { raw in
+                var pos = 0
+                var scratch: [UInt8] = []
+                while decoder.valuesRead < rows {
+                    guard pos < raw.count else { throw PageError("column chunk ends after \(decoder.valuesRead) of \(rows) values") }
+                    var r = ThriftReader(raw, at: pos)
+                    let header: PageHeader
+                    do { header = try r.readPageHeader() } catch let e as ThriftError { throw PageError("page header: \(e.description)") }
+                    pos = r.position
+                    let size = Int(header.compressedPageSize)
+                    guard size <= raw.count - pos else { throw PageError("page of \(size) bytes runs past its column chunk") }
+                    let body = UnsafeRawBufferPointer(rebasing: raw[pos ..< pos + size])
+                    pos += size
+                    guard let type = PageType(rawValue: header.type) else { throw PageError("unknown page type \(header.type)") }
+                    switch type {
+                    case .indexPage: continue
+                    case .dataPageV2:
+                        throw ParquetError.unsupported(path: path, feature: "data page v2 (column \(leaf.field.name)); write the file with data page version 1.0")
+                    case .dictionaryPage, .dataPage:
+                        break
+                    }
+                    let payload: UnsafeRawBufferPointer
+                    let uncompressedSize = Int(header.uncompressedPageSize)
+                    switch codec {
+                    case .uncompressed:
+                        guard uncompressedSize == size else { throw PageError("uncompressed page sizes disagree (\(uncompressedSize) vs \(size))") }
+                        payload = body
+                    default:
+                        guard uncompressedSize <= 1 << 30 else { throw PageError("page claims \(uncompressedSize) uncompressed bytes") }
+                        if scratch.count < uncompressedSize { scratch = [UInt8](repeating: 0, count: uncompressedSize) }
+                        do {
+                            try scratch.withUnsafeMutableBytes { out in
+                                let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
+                                if codec == .zstd { try zstd!.decompress(body, into: dst) } else { try Snappy.decompress(body, into: dst) }
+                            }
+                        } catch let e as PageError {
+                            throw ParquetError.decompressionFailed(path: path, column: leaf.field.name, codec: "\(codec)", detail: e.detail)
+                        }
+                        payload = scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize]) }
+                    }
+                    if type == .dictionaryPage {
+                        guard let d = header.dictionaryPage else { throw PageError("dictionary page without its header") }
+                        guard d.encoding == Encoding.plain.rawValue || d.encoding == Encoding.plainDictionary.rawValue else {
+                            throw ParquetError.unsupported(path: path, feature: "dictionary page encoding \(encodingName(d.encoding)) (column \(leaf.field.name))")
+                        }
+                        try decoder.readDictionary(payload, count: Int(d.numValues))
+                    } else {
+                        guard let d = header.dataPage else { throw PageError("data page without its header") }
+                        guard d.numValues >= 0 else { throw PageError("negative value count") }
+                        switch Encoding(rawValue: d.encoding) {
+                        case .plain?, .plainDictionary?, .rleDictionary?: break
+                        default:
+                            throw ParquetError.unsupported(path: path, feature: "\(encodingName(d.encoding)) encoding (column \(leaf.field.name))")
+                        }
+                        try decoder.readDataPage(payload, header: d)
+                    }
+                }
+            }
+        } catch let e as PageError {
+            throw ParquetError.corruptPage(path: path, column: leaf.field.name, detail: e.detail)
+        }
+        guard decoder.valuesRead == rows else {
+            throw ParquetError.corruptPage(path: path, column: leaf.field.name, detail: "pages hold \(decoder.valuesRead) values, the row group \(rows)")
+        }
+        return decoder.finish()
+    }
+}
+
+extension CompressionCodec: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .uncompressed: return "UNCOMPRESSED"
+        case .snappy: return "SNAPPY"
+        case .gzip: return "GZIP"
+        case .lzo: return "LZO"
+        case .brotli: return "BROTLI"
+        case .lz4: return "LZ4"
+        case .zstd: return "ZSTD"
+        case .lz4Raw: return "LZ4_RAW"
+        }
+    }
+}
+
+func encodingName(_ raw: Int32) -> String {
+    switch Encoding(rawValue: raw) {
+    case .plain?: return "PLAIN"
+    case .plainDictionary?: return "PLAIN_DICTIONARY"
+    case .rle?: return "RLE"
+    case .bitPacked?: return "BIT_PACKED"
+    case .deltaBinaryPacked?: return "DELTA_BINARY_PACKED"
+    case .deltaLengthByteArray?: return "DELTA_LENGTH_BYTE_ARRAY"
+    case .deltaByteArray?: return "DELTA_BYTE_ARRAY"
+    case .rleDictionary?: return "RLE_DICTIONARY"
+    case .byteStreamSplit?: return "BYTE_STREAM_SPLIT"
+    case nil: return "encoding #\(raw)"
+    }
+}
+
+func emptyColumn(_ type: ColumnType) -> Column {
+    switch type {
+    case .bool: return Column(.bool([]))
+    case .int32, .date: return Column(.int32([]))
+    case .int64, .timestamp, .decimal: return Column(.int64([]))
+    case .double: return Column(.double([]))
+    case .string: return Column(.string(StringColumn()))
+    }
+}
+
+@inline(__always)
+func bigEndianDecimal(_ raw: UnsafeRawBufferPointer, _ at: Int, _ n: Int) -> Int64? {
+    let low = min(n, 8)
+    var u: UInt64 = 0
+    for i in (n - low) ..< n { u = u << 8 | UInt64(raw[at + i]) }
+    let shift = UInt64(64 - 8 * low)
+    let v = Int64(bitPattern: u << shift) >> Int64(shift)
+    // Bytes above the low eight must be pure sign extension, else the value needs > 64 bits.
+    let ext: UInt8 = v < 0 ? 0xFF : 0
+    for i in 0 ..< (n - low) where raw[at + i] != ext { return nil }
+    return v
+}

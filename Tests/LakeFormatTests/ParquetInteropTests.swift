@@ -1,0 +1,152 @@
+import Foundation
+import LakeTestSupport
+import Testing
+@testable import LakeFormat
+
+/// Our files checked by real, independent Parquet implementations (pyarrow and DuckDB 1.4.4),
+/// and their files read by ours.
+@Suite struct ParquetInteropTests {
+    @Test(arguments: [true, false])
+    func pyarrowAndDuckDBReadOurFiles(dictionary: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 2_500)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 1_000
+        options.dictionary = dictionary
+        let path = dir.file("ours.parquet")
+        let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+        let expected = canonicalRows(batch)
+
+        let script = pythonCanonical + Python.duckdbPrelude + """
+        import pyarrow.parquet as pq
+        path = sys.argv[1]
+        f = pq.ParquetFile(path)
+        t = f.read()
+        meta = f.metadata
+        stats = []
+        for rg in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                s = meta.row_group(rg).column(c).statistics
+                col = meta.row_group(rg).column(c)
+                stats.append({"rg": rg, "col": c, "has_min_max": s.has_min_max, "nulls": s.null_count,
+                              "compression": col.compression})
+        con = duckdb.connect()
+        duck_rows = con.execute("SELECT * FROM read_parquet(?)", [path]).fetchall()
+        duck_types = [r[1] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()]
+        duck_stats = con.execute("SELECT row_group_id, column_id, stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata(?) ORDER BY 1, 2", [path]).fetchall()
+        print(json.dumps({
+            "arrow_rows": [[canon(v) for v in r.values()] for r in t.to_pylist()],
+            "arrow_types": [str(f.type) for f in t.schema],
+            "field_ids": [int(f.metadata[b"PARQUET:field_id"]) for f in t.schema],
+            "row_groups": meta.num_row_groups,
+            "stats": stats,
+            "duck_rows": [[canon(v) for v in r] for r in duck_rows],
+            "duck_types": duck_types,
+            "duck_stats": [[a, b, c, d, e] for a, b, c, d, e in duck_stats],
+        }))
+        """
+        let out = try #require(try Python.json(script, [path]) as? [String: Any])
+        #expect(decodeRows(out["arrow_rows"] as Any) == expected)
+        #expect(decodeRows(out["duck_rows"] as Any) == expected)
+        #expect(out["arrow_types"] as? [String] == [
+            "string", "string", "int32", "int64", "decimal128(18, 2)", "timestamp[us, tz=UTC]", "date32[day]",
+            "double", "bool", "string", "int32", "decimal128(18, 2)",
+        ])
+        #expect(out["duck_types"] as? [String] == [
+            "VARCHAR", "VARCHAR", "INTEGER", "BIGINT", "DECIMAL(18,2)", "TIMESTAMP WITH TIME ZONE", "DATE",
+            "DOUBLE", "BOOLEAN", "VARCHAR", "INTEGER", "DECIMAL(18,2)",
+        ])
+        #expect(out["field_ids"] as? [Int] == Array(1 ... 12))
+        #expect(out["row_groups"] as? Int == 3)
+
+        // Statistics as the peers read them: present, with our null counts, zstd everywhere.
+        let stats = try #require(out["stats"] as? [[String: Any]])
+        #expect(stats.count == 36)
+        for s in stats {
+            let rg = s["rg"] as? Int ?? -1, c = s["col"] as? Int ?? -1
+            let range = rg * 1_000 ..< min(rg * 1_000 + 1_000, 2_500)
+            let nulls = batch.columns[c].validity.map { v in range.filter { !v[$0] }.count } ?? 0
+            #expect(s["nulls"] as? Int == nulls, "row group \(rg) column \(c)")
+            #expect(s["compression"] as? String == "ZSTD")
+            let allNull = nulls == range.count
+            #expect(s["has_min_max"] as? Bool == !allNull, "row group \(rg) column \(c)")
+        }
+        // DuckDB's view of the same bounds, for the timestamp column of the first row group.
+        let duckStats = try #require(out["duck_stats"] as? [[Any]])
+        let time = try #require(duckStats.first { ($0[0] as? Int) == 0 && ($0[1] as? Int) == 5 })
+        #expect(time[2] as? String == "2024-01-01 00:00:00+00")
+        _ = summary
+    }
+
+    /// Files written by DuckDB (zstd and its default snappy) and pyarrow (zstd, with and
+    /// without dictionary, data page v1; decimals as FIXED_LEN_BYTE_ARRAY) read identically.
+    @Test func weReadDuckDBAndPyarrowFiles() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let script = pythonCanonical + Python.duckdbPrelude + """
+        import pyarrow as pa, pyarrow.parquet as pq
+        out = sys.argv[1]
+        con = duckdb.connect()
+        con.execute('''CREATE TABLE t AS SELECT
+            'ORD-' || (i // 3)::VARCHAR AS order_id,
+            ['web','mobile','api'][1 + i % 3] AS channel,
+            (i % 7)::INTEGER AS qty,
+            i::BIGINT * 1000003 AS big,
+            ((i % 50) * 19.99)::DECIMAL(18,2) AS price,
+            TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_microseconds(i::BIGINT * 1234567) AS ts,
+            DATE '2024-01-01' + (i % 30)::INTEGER AS d,
+            CASE WHEN i % 5 = 0 THEN NULL ELSE (i * 0.25)::DOUBLE END AS w,
+            CASE WHEN i % 4 = 0 THEN NULL ELSE i % 2 = 0 END AS b,
+            CASE WHEN i % 3 = 0 THEN NULL ELSE 'c' || (i % 11)::VARCHAR END AS s
+            FROM range(5000) r(i)''')
+        con.execute(f"COPY t TO '{out}/duck_zstd.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048)")
+        con.execute(f"COPY t TO '{out}/duck_snappy.parquet' (FORMAT parquet)")
+        table = con.execute("SELECT * FROM t").arrow()
+        if hasattr(table, "read_all"): table = table.read_all()
+        pq.write_table(table, f"{out}/arrow_dict.parquet", compression="zstd", data_page_version="1.0", row_group_size=1500)
+        pq.write_table(table, f"{out}/arrow_plain.parquet", compression="zstd", use_dictionary=False, data_page_version="1.0")
+        pq.write_table(table, f"{out}/arrow_snappy.parquet", data_page_version="1.0")
+        dump(con.execute("SELECT * FROM t").fetchall())
+        """
+        let expected = decodeRows(try Python.json(script, [dir.path]))
+        #expect(expected.count == 5_000)
+        for name in ["duck_zstd", "duck_snappy", "arrow_dict", "arrow_plain", "arrow_snappy"] {
+            let reader = try ParquetFileReader(path: dir.file("\(name).parquet"))
+            let batch = try reader.readAll()
+            #expect(canonicalRows(batch) == expected, "\(name)")
+            #expect(reader.schema.fields.map(\.type) == [
+                .string, .string, .int32, .int64, .decimal(precision: 18, scale: 2), .timestamp, .date, .double, .bool, .string,
+            ], "\(name)")
+            // Footer statistics are usable for skipping on foreign files too.
+            let p = ColumnPredicate("big", .gt, [.int(4_999 * 1_000_003)])
+            #expect(reader.rowGroups(matching: [p]).isEmpty, "\(name)")
+        }
+    }
+
+    /// What we do not implement is named exactly in the error.
+    @Test func unsupportedFeaturesAreNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let script = """
+        import sys, pyarrow as pa, pyarrow.parquet as pq
+        out = sys.argv[1]
+        t = pa.table({"a": pa.array(range(1000), pa.int64()), "s": pa.array([str(i) for i in range(1000)])})
+        pq.write_table(t, f"{out}/v2.parquet", data_page_version="2.0", compression="zstd")
+        pq.write_table(t, f"{out}/delta.parquet", use_dictionary=False, column_encoding={"a": "DELTA_BINARY_PACKED"}, data_page_version="1.0")
+        pq.write_table(pa.table({"l": pa.array([[1, 2], [3]])}), f"{out}/nested.parquet")
+        pq.write_table(t, f"{out}/gzip.parquet", compression="gzip", data_page_version="1.0")
+        """
+        try Python.run(script, [dir.path])
+        let cases = [("v2", "data page v2"), ("delta", "DELTA_BINARY_PACKED"), ("nested", "nested column"), ("gzip", "GZIP compression")]
+        for (name, phrase) in cases {
+            do {
+                _ = try ParquetFileReader(path: dir.file("\(name).parquet")).readAll()
+                Issue.record("\(name): expected an unsupported-feature error")
+            } catch let e as ParquetError {
+                guard case .unsupported = e else { Issue.record("\(name): \(e)"); continue }
+                #expect(e.description.contains(phrase), "\(name): \(e)")
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import LakeTestSupport
+import Testing
+@testable import LakeFormat
+
+@Suite struct ParquetRoundTripTests {
+    @Test(arguments: [true, false])
+    func everyTypeRoundTrips(dictionary: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 3_500)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 1_000
+        options.dictionary = dictionary
+        options.metadata = ["lake.schema_version": "3"]
+        let path = dir.file("t.parquet")
+        let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+        #expect(summary.rowCount == 3_500)
+        #expect(summary.rowGroupCount == 4)
+
+        let reader = try ParquetFileReader(path: path)
+        #expect(reader.schema == batch.schema)
+        #expect(reader.rowCount == 3_500)
+        #expect(reader.rowGroupCount == 4)
+        #expect(reader.keyValueMetadata["lake.schema_version"] == "3")
+        let back = try reader.readAll()
+        #expect(canonicalRows(back) == canonicalRows(batch))
+        if dictionary {
+            // Within a row group, low-cardinality strings come back still dictionary-encoded.
+            let first = try reader.read(rowGroup: 0, columns: [1])
+            guard case .dictionary(_, let values) = first.columns[0].data else {
+                Issue.record("channel should be dictionary-encoded")
+                return
+            }
+            #expect(values.count == 3)
+        }
+    }
+
+    @Test func uncompressedAndProjection() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 300)
+        var options = ParquetWriteOptions()
+        options.compression = .uncompressed
+        let path = dir.file("u.parquet")
+        try ParquetFileWriter.write(batch, to: path, options: options)
+        let reader = try ParquetFileReader(path: path)
+        let projected = try reader.read(rowGroup: 0, columns: [9, 4])
+        #expect(projected.schema.fields.map(\.name) == ["coupon", "unit_price"])
+        let expected = canonicalRows(batch).map { [$0[9], $0[4]] }
+        #expect(canonicalRows(projected) == expected)
+    }
+
+    @Test func manySmallWritesAssembleRowGroups() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 2_000)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 700
+        let path = dir.file("m.parquet")
+        let writer = try ParquetFileWriter(path: path, schema: batch.schema, options: options)
+        var start = 0
+        for size in [1, 99, 450, 600, 850] {
+            try writer.write(batch.slice(start ..< start + size))
+            start += size
+        }
+        let summary = try writer.close()
+        #expect(summary.rowGroupCount == 3)
+        let reader = try ParquetFileReader(path: path)
+        #expect((0 ..< 3).map(reader.rowGroupRowCount) == [700, 700, 600])
+        #expect(canonicalRows(try reader.readAll()) == canonicalRows(batch))
+    }
+
+    @Test func statisticsDriveRowGroupSkipping() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 4_000)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 1_000
+        let path = dir.file("s.parquet")
+        let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+        let reader = try ParquetFileReader(path: path)
+
+        // Each row group's event_time bounds are its first and last rows (time increases).
+        guard case .int64(let times) = batch.columns[5].data else { Issue.record("event_time"); return }
+        for rg in 0 ..< 4 {
+            let stats = try #require(reader.statistics(rowGroup: rg, column: 5))
+            #expect(stats.min == .int(times[rg * 1_000]))
+            #expect(stats.max == .int(times[rg * 1_000 + 999]))
+            #expect(stats.nullCount == 0)
+        }
+        let weightNulls = Int64(batch.columns[7].nullCount)
+        #expect(summary.columnStatistics[7].nullCount == weightNulls)
+        #expect(summary.columnStatistics[1].min == .string("api"))
+        #expect(summary.columnStatistics[1].max == .string("web"))
+
+        let inThird = ColumnPredicate("event_time", .between, [.int(times[2_100]), .int(times[2_200])])
+        #expect(reader.rowGroups(matching: [inThird]) == [2])
+        let none = ColumnPredicate("event_time", .lt, [.int(times[0])])
+        #expect(reader.rowGroups(matching: [none]).isEmpty)
+        let channel = ColumnPredicate("channel", .eq, [.string("zzz")])
+        #expect(reader.rowGroups(matching: [channel]).isEmpty)
+        let orders = ColumnPredicate("order_id", .in, [.string("ORD-100001"), .string("ORD-101999")])
+        #expect(reader.rowGroups(matching: [orders]) == [0, 3])
+    }
+
+    @Test func writerRefusesMismatchedBatches() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let schema = Schema([Field("a", .int64)])
+        let writer = try ParquetFileWriter(path: dir.file("x.parquet"), schema: schema)
+        let wrongType = RecordBatch(schema: schema, columns: [Column(.int32([1]))])
+        #expect(throws: ParquetError.self) { try writer.write(wrongType) }
+        let nulls = RecordBatch(schema: schema, columns: [Column(.int64([1, 2]), validity: [true, false])])
+        #expect(throws: ParquetError.self) { try writer.write(nulls) }
+        #expect(throws: ParquetError.self) {
+            try ParquetFileWriter(path: dir.file("y.parquet"), schema: Schema([Field("d", .decimal(precision: 30, scale: 2))]))
+        }
+    }
+
+    @Test func allNullAndEmptyColumns() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let schema = Schema([Field("s", .string, nullable: true), Field("i", .int64, nullable: true)])
+        let batch = RecordBatch(schema: schema, columns: [
+            Column(.string(StringColumn(["", "", ""])), validity: [false, false, false]),
+            Column(.int64([0, 5, 0]), validity: [false, true, false]),
+        ])
+        let path = dir.file("n.parquet")
+        let summary = try ParquetFileWriter.write(batch, to: path)
+        #expect(summary.columnStatistics[0].nullCount == 3)
+        #expect(summary.columnStatistics[0].min == nil)
+        #expect(summary.columnStatistics[1].min == .int(5))
+        let back = try ParquetFileReader(path: path).readAll()
+        #expect(canonicalRows(back) == [["null", "null"], ["null", "5"], ["null", "null"]])
+        // A file with no rows still has a schema and reads as an empty batch.
+        let empty = try ParquetFileWriter(path: dir.file("e.parquet"), schema: schema)
+        _ = try empty.close()
+        let e = try ParquetFileReader(path: dir.file("e.parquet"))
+        #expect(e.rowCount == 0)
+        #expect(try e.readAll().count == 0)
+    }
+}

@@ -36,6 +36,8 @@ let package = Package(
         ),
         // Shared by the test targets: temporary directories and the Python peers (DuckDB, pyarrow).
         .target(name: "LakeTestSupport", path: "Tests/LakeTestSupport"),
+        // Benchmarks print figures next to the peers' (bench/*.sh); they are not tests.
+        .executableTarget(name: "LakeBench", dependencies: ["LakeFormat"]),
         .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]),

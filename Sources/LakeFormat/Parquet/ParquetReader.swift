@@ -2,6 +2,8 @@
 // Everything read from the file is untrusted: every offset, length and index is checked, and
 // anything malformed or unsupported becomes a ParquetError naming the file and the problem.
 
+import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,7 +27,9 @@ struct LeafColumn {
     var typeLength: Int
 }
 
-public final class ParquetFileReader {
+/// Immutable once opened: column chunks are read with pread (no shared file offset) and each
+/// decode owns its decompression context, so several threads may read one file at once.
+public final class ParquetFileReader: @unchecked Sendable {
     public let path: String
     /// The file's columns as lake types (field ids as the file stores them).
     public let schema: Schema
@@ -37,7 +41,6 @@ public final class ParquetFileReader {
     let meta: FileMetaData
     let leaves: [LeafColumn]
     private let fd: Int32
-    private var zstd: ZstdCodec?
 
     public var rowGroupCount: Int { meta.rowGroups.count }
 
@@ -131,6 +134,34 @@ public final class ParquetFileReader {
         out.reserveCapacity(wanted.count)
         for c in wanted { out.append(try readChunk(rowGroup: rowGroup, column: c)) }
         return RecordBatch(schema: Schema(wanted.map { leaves[$0].field }), columns: out)
+    }
+
+    /// Reads row groups (all when nil) as one batch each, decoding column chunks on up to
+    /// `parallelism` threads. Dictionary-encoded strings stay encoded per row group.
+    public func readRowGroups(_ groups: [Int]? = nil, columns: [Int]? = nil,
+                              parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
+        let groups = groups ?? Array(0 ..< rowGroupCount)
+        let wanted = columns ?? Array(leaves.indices)
+        let tasks = groups.flatMap { g in wanted.map { (g, $0) } }
+        if tasks.isEmpty { return groups.map { _ in RecordBatch(schema: Schema([]), columns: []) } }
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<Column, Error>?>.allocate(capacity: tasks.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let workers = max(1, min(parallelism, tasks.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var i = worker
+            while i < tasks.count {
+                results[i] = Result { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1) }
+                i += workers
+            }
+        }
+        let schema = Schema(wanted.map { leaves[$0].field })
+        var out: [RecordBatch] = []
+        for (k, _) in groups.enumerated() {
+            let columns = try (0 ..< wanted.count).map { try results[k * wanted.count + $0]!.get() }
+            out.append(RecordBatch(schema: schema, columns: columns))
+        }
+        return out
     }
 
     /// Reads the given columns of every row group as one batch.
@@ -310,7 +341,7 @@ public final class ParquetFileReader {
         case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(leaf.field.name))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
-        if codec == .zstd && zstd == nil { zstd = ZstdCodec(level: 3) }
+        let zstd = codec == .zstd ? ZstdCodec(level: 3) : nil
         let bytes = try Self.pread(fd, path: path, at: chunkStart(m), count: Int(m.totalCompressedSize))
         var decoder = ChunkDecoder(leaf: leaf, rows: rows)
         do {

@@ -56,6 +56,8 @@ STATUSES = ("confirmed", "pending", "cancelled")
 REVENUE_STATUS = "confirmed"
 REPORT_COLUMNS = ("order_date", "channel", "revenue", "orders", "avg_order_value", "unique_customers")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Largest amount a DECIMAL(18,2) column (the lake's money type) can hold.
+MAX_AMOUNT = Decimal("9999999999999999.99")
 _ZERO = Decimal("0.00")
 
 
@@ -308,6 +310,9 @@ def parse_money(value: object, field: str) -> Decimal:
         raise InvalidOrder(f"{field} is not finite: {value!r}")
     if amount < 0:
         raise InvalidOrder(f"{field} is negative: {amount}")
+    if amount > MAX_AMOUNT:
+        # Also keeps "1e999999" from reaching quantize(), which would raise InvalidOperation.
+        raise InvalidOrder(f"{field} is out of range: {value!r}")
     return amount
 
 
@@ -333,7 +338,10 @@ def parse_item(raw: object, index: int) -> LineItem:
 
 def order_total(items: Iterable[LineItem]) -> Decimal:
     """Sum of exact line amounts, quantized once to cents with ROUND_HALF_UP."""
-    return sum((item.amount for item in items), _ZERO).quantize(CENTS, rounding=ROUNDING)
+    total = sum((item.amount for item in items), _ZERO)
+    if total > MAX_AMOUNT:
+        raise InvalidOrder(f"order total {total} is out of range")
+    return total.quantize(CENTS, rounding=ROUNDING)
 
 
 def _required_str(record: Mapping[str, Any], *names: str) -> str:
@@ -369,7 +377,10 @@ def parse_event_time(record: Mapping[str, Any]) -> datetime:
             # "2024-01-15T23:30:00" could be any of 26 hours; guessing the zone moves orders
             # across date boundaries, so the record is rejected instead.
             raise InvalidOrder(f"timestamp has no UTC offset: {raw!r}")
-        parsed.append(moment.astimezone(UTC))
+        try:
+            parsed.append(moment.astimezone(UTC))
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before datetime.min in UTC
+            raise InvalidOrder(f"timestamp is out of range: {raw!r}") from None
     if record.get("ts") is not None:
         raw = record["ts"]
         if isinstance(raw, bool) or not isinstance(raw, int):
@@ -492,6 +503,7 @@ class OrderProcessor:
         self.rejected: list[LineIssue] = []
         self.duplicates: list[LineIssue] = []
         self.load_result: LoadResult | None = None
+        self.summary: ProcessSummary | None = None
         self.processed_at: datetime | None = None  # UTC; None until process_orders has run
 
     # -- input ---------------------------------------------------------------------------
@@ -527,6 +539,9 @@ class OrderProcessor:
                     continue
                 except ValueError as exc:  # from _reject_json_constant
                     malformed.append(self._skip(line_no, f"invalid JSON: {exc}"))
+                    continue
+                except RecursionError:  # "[[[[..." deeper than the parser's recursion limit
+                    malformed.append(self._skip(line_no, "invalid JSON: nested too deeply"))
                     continue
                 if not isinstance(value, dict):
                     malformed.append(self._skip(line_no, f"expected a JSON object, got {type(value).__name__}"))
@@ -584,23 +599,23 @@ class OrderProcessor:
                 logger.warning("%s:%d: %s repeats line %d with different content; first occurrence kept",
                                self.orders_file, line, order.order_id, first.source_line)
 
-        # Assign, never append: a second call must not double count.
-        self.processed_orders = list(accepted.values())
-        self.rejected = rejected
-        self.duplicates = duplicates
-        self.load_result = loaded
-        self.processed_at = datetime.now(UTC)
-
-        statuses = Counter(order.status for order in self.processed_orders)
+        statuses = Counter(order.status for order in accepted.values())
         summary = ProcessSummary(
             lines_read=loaded.lines_read,
             blank_lines=len(loaded.blank_lines),
             malformed_lines=len(loaded.malformed),
             rejected=len(rejected),
             duplicates=len(duplicates),
-            accepted=len(self.processed_orders),
+            accepted=len(accepted),
             status_counts={status: statuses.get(status, 0) for status in STATUSES},
         )
+        # Assign, never append: a second call must not double count.
+        self.processed_orders = list(accepted.values())
+        self.rejected = rejected
+        self.duplicates = duplicates
+        self.load_result = loaded
+        self.summary = summary
+        self.processed_at = datetime.now(UTC)
         logger.info(
             "%s: %d line(s): %d accepted, %d duplicate, %d rejected, %d malformed, %d blank",
             self.orders_file, summary.lines_read, summary.accepted, summary.duplicates,
@@ -661,22 +676,13 @@ class OrderProcessor:
     def results_document(self, top_customers: int = 10) -> dict[str, Any]:
         """Everything ``save_results`` writes, as plain JSON types (str, int, list, dict)."""
         orders = self._require_processed()
-        assert self.load_result is not None and self.processed_at is not None
-        report = self.generate_daily_report()
-        summary = {
-            "lines_read": self.load_result.lines_read,
-            "blank_lines": len(self.load_result.blank_lines),
-            "malformed_lines": len(self.load_result.malformed),
-            "rejected": len(self.rejected),
-            "duplicates": len(self.duplicates),
-            "accepted": len(orders),
-            "status_counts": dict(report.status_counts),
-        }
+        # Set together with processed_at by process_orders; asserted for the type checker.
+        assert self.load_result is not None and self.summary is not None and self.processed_at is not None
         return {
             "source": str(self.orders_file),
             "processed_at": iso_utc(self.processed_at),
-            "summary": summary,
-            "daily_report": report.to_json(),
+            "summary": self.summary.to_json(),
+            "daily_report": self.generate_daily_report().to_json(),
             "top_customers": [c.to_json() for c in self.get_top_customers(top_customers)],
             "orders": [order.to_json() for order in orders],
             "blank_lines": list(self.load_result.blank_lines),
@@ -715,14 +721,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str) -> logging.Handler:
+    """Attach a stderr handler to our logger for one CLI run; the caller removes it afterwards."""
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime  # log times in UTC, like every other time we print
     handler.setFormatter(formatter)
-    logger.handlers[:] = [handler]
+    logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -739,8 +746,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log verbosity on stderr (default: %(default)s)")
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    handler = _configure_logging(args.log_level)
+    try:
+        return _run(args)
+    finally:
+        # main() can be called in-process (tests, notebooks): do not leave handlers behind.
+        logger.removeHandler(handler)
 
+
+def _run(args: argparse.Namespace) -> int:
     processor = OrderProcessor(args.orders)
     try:
         summary = processor.process_orders()

@@ -92,14 +92,17 @@ def test_money_is_binary_float(broken, fixtures_dir):
     assert totals["ORD-1002"] == 99.94999999999999  # 5 x 19.99
     assert totals["ORD-1003"] == 0.9000000000000001  # 3 x 0.1 + 3 x 0.2
     report = processor.generate_daily_report()
-    assert cell(report, "2024-01-15", "web", ("order_total", "sum")) == 244.74999999999997
+    web = cell(report, "2024-01-15", "web", ("order_total", "sum"))
+    # 244.74999999999997 with pandas 3.1; 244.75 itself is exactly representable, so the float
+    # sum is off by rounding noise (and by the duplicate of #15: the right figure is 144.80).
+    assert web != 244.75 and abs(web - 244.75) < 1e-9
     assert Decimal(repr(totals["ORD-1001"])) != Decimal("44.85")
 
 
 def test_mean_on_floats_rounds_the_wrong_way(broken, fixtures_dir):
     report = processed(broken, fixtures_dir / "orders_clean.jsonl").generate_daily_report()
     mean = cell(report, "2024-01-16", "mobile", ("order_total", "mean"))  # (10.00 + 10.01) / 2
-    assert mean == 10.004999999999999
+    assert mean < 10.005  # 10.004999999999999: the float just below the exact 10.005
     assert round(mean, 2) == 10.0  # the exact average 10.005 is 10.01 with ROUND_HALF_UP
 
 
@@ -112,7 +115,7 @@ def test_second_process_call_double_counts(broken, fixtures_dir):
     processor.process_orders()
     assert len(processor.processed_orders) == 2 * once == 12
     report = processor.generate_daily_report()
-    assert cell(report, "2024-01-15", "web", ("order_total", "sum")) == 489.49999999999994
+    assert abs(cell(report, "2024-01-15", "web", ("order_total", "sum")) - 2 * 244.75) < 1e-9
 
 
 def test_process_mutates_the_loaded_records(broken, fixtures_dir, monkeypatch):

@@ -102,6 +102,8 @@ class TestOrderTotals:
             ({"product_id": "P", "quantity": 1, "unit_price": "NaN"}, "unit_price is not finite"),
             ({"product_id": "P", "quantity": 1, "unit_price": D("-1.00")}, "unit_price is negative"),
             ({"product_id": "P", "quantity": 1, "unit_price": False}, "unit_price must be a number"),
+            ({"product_id": "P", "quantity": 1, "unit_price": "1e999999"}, "unit_price is out of range"),
+            ({"product_id": "P", "quantity": 10**30, "unit_price": 1}, "order total .* is out of range"),
             ("not an object", "items[0] must be an object"),
         ],
     )
@@ -153,6 +155,13 @@ class TestLoading:
         assert reasons[1].startswith("not UTF-8")
         assert summary.accepted == 1 and summary.malformed_lines == 2
 
+    def test_deeply_nested_line_is_malformed(self, fixed, tmp_path):
+        path = tmp_path / "orders.jsonl"
+        path.write_text("[" * 100_000 + "\n" + json.dumps(order("ORD-1", "CUST-1", "1.00")) + "\n")
+        processor, summary = run(fixed, path)
+        assert [m.reason for m in processor.load_result.malformed] == ["invalid JSON: nested too deeply"]
+        assert summary.accepted == 1
+
     def test_byte_order_mark_and_crlf_are_tolerated(self, fixed, tmp_path):
         path = tmp_path / "orders.jsonl"
         path.write_bytes(b"\xef\xbb\xbf" + json.dumps(order("ORD-1", "CUST-1", "2.50")).encode() + b"\r\n")
@@ -187,6 +196,7 @@ class TestLoading:
             ({"shipping_address": "Davis"}, "shipping_address must be an object"),
             ({"timestamp": "yesterday"}, "timestamp is not ISO-8601"),
             ({"timestamp": 1714564800}, "timestamp must be an ISO-8601 string"),
+            ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp is out of range"),
             ({"order_id": ""}, "order_id must be a non-empty string"),
             ({"customer_id": 42}, "customer_id must be a non-empty string"),
         ],

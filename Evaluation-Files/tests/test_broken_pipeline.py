@@ -1,0 +1,287 @@
+"""Executable evidence for DEBUGGING.md: each test reproduces one defect of the seed's
+broken_pipeline_code.py on a committed fixture. These tests pass *because* the code is broken;
+if one starts failing, the claim in DEBUGGING.md it backs is no longer true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from conftest import EVALUATION_DIR
+
+
+def processed(broken: ModuleType, path: Path):
+    processor = broken.OrderProcessor(str(path))
+    processor.process_orders()
+    return processor
+
+
+def cell(report, day: str, channel: str, column: tuple[str, str]):
+    return report.loc[(dt.date.fromisoformat(day), channel), column]
+
+
+# --- Input handling -------------------------------------------------------------------------
+
+
+def test_blank_line_crashes_load(broken, fixtures_dir):
+    processor = broken.OrderProcessor(str(fixtures_dir / "orders_blank_line.jsonl"))
+    with pytest.raises(json.JSONDecodeError, match="Expecting value"):
+        processor.process_orders()
+
+
+def test_malformed_line_crashes_load_and_error_has_no_file_line(broken, fixtures_dir):
+    processor = broken.OrderProcessor(str(fixtures_dir / "orders_malformed_line.jsonl"))
+    with pytest.raises(json.JSONDecodeError) as info:
+        processor.process_orders()
+    # The bad line is line 2 of the file; the error talks about "line 1" of a string.
+    assert info.value.lineno == 1
+    assert "orders_malformed_line" not in str(info.value)
+
+
+@pytest.mark.skipif(
+    __import__("locale").getpreferredencoding(False).lower().replace("-", "") != "utf8",
+    reason="line 13 decodes with the locale's encoding; this shows the UTF-8 locale case",
+)
+def test_one_latin1_byte_kills_the_whole_load(broken, tmp_path):
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes('{"order_id": "ORD-1", "customer_id": "CUST-\xe9"}\n'.encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        broken.OrderProcessor(str(path)).load_orders()
+
+
+@pytest.mark.parametrize(("line_no", "missing"), [(1, "items"), (2, "unit_price"), (3, "status")])
+def test_missing_keys_raise_keyerror(broken, fixtures_dir, tmp_path, line_no, missing):
+    line = (fixtures_dir / "orders_missing_keys.jsonl").read_text().splitlines()[line_no - 1]
+    single = tmp_path / "one.jsonl"
+    single.write_text(line + "\n")
+    with pytest.raises(KeyError, match=missing):
+        broken.OrderProcessor(str(single)).process_orders()
+
+
+def test_string_price_is_string_repetition_then_typeerror(broken, fixtures_dir):
+    processor = broken.OrderProcessor(str(fixtures_dir / "orders_string_price.jsonl"))
+    assert 2 * "29.99" == "29.9929.99"  # what line 23 computes for quantity 2, price "29.99"
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+=: 'int' and 'str'"):
+        processor.process_orders()
+
+
+def test_non_positive_quantities_are_accepted(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_bad_values.jsonl")
+    report = processor.generate_daily_report()
+    # 2 x 40.00 = 80.00 of real sales, reduced by a -1 x 40.00 line; a 0-quantity order counts.
+    assert cell(report, "2024-01-15", "web", ("order_total", "sum")) == 40.0
+    assert cell(report, "2024-01-15", "web", ("order_total", "count")) == 3
+
+
+# --- Money ----------------------------------------------------------------------------------
+
+
+def test_money_is_binary_float(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    totals = {o["order_id"]: o["order_total"] for o in processor.processed_orders}
+    assert totals["ORD-1001"] == 44.849999999999994  # 3 x 14.95
+    assert totals["ORD-1002"] == 99.94999999999999  # 5 x 19.99
+    assert totals["ORD-1003"] == 0.9000000000000001  # 3 x 0.1 + 3 x 0.2
+    report = processor.generate_daily_report()
+    web = cell(report, "2024-01-15", "web", ("order_total", "sum"))
+    # 244.74999999999997 with pandas 3.1; 244.75 itself is exactly representable, so the float
+    # sum is off by rounding noise (and by the duplicate of #15: the right figure is 144.80).
+    assert web != 244.75 and abs(web - 244.75) < 1e-9
+    assert Decimal(repr(totals["ORD-1001"])) != Decimal("44.85")
+
+
+def test_mean_on_floats_rounds_the_wrong_way(broken, fixtures_dir):
+    report = processed(broken, fixtures_dir / "orders_clean.jsonl").generate_daily_report()
+    mean = cell(report, "2024-01-16", "mobile", ("order_total", "mean"))  # (10.00 + 10.01) / 2
+    assert mean < 10.005  # 10.004999999999999: the float just below the exact 10.005
+    assert round(mean, 2) == 10.0  # the exact average 10.005 is 10.01 with ROUND_HALF_UP
+
+
+# --- Processing state -----------------------------------------------------------------------
+
+
+def test_second_process_call_double_counts(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    once = len(processor.processed_orders)
+    processor.process_orders()
+    assert len(processor.processed_orders) == 2 * once == 12
+    report = processor.generate_daily_report()
+    assert abs(cell(report, "2024-01-15", "web", ("order_total", "sum")) - 2 * 244.75) < 1e-9
+
+
+def test_process_mutates_the_loaded_records(broken, fixtures_dir, monkeypatch):
+    processor = broken.OrderProcessor(str(fixtures_dir / "orders_clean.jsonl"))
+    mine = processor.load_orders()
+    monkeypatch.setattr(processor, "load_orders", lambda: mine)
+    processor.process_orders()
+    # Every record the caller handed over, even the dropped pending/cancelled ones, was changed.
+    assert all("processed_at" in o and "order_total" in o for o in mine)
+    assert processor.processed_orders[0] is mine[0]
+
+
+def test_duplicate_order_id_counted_twice(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    assert [o["order_id"] for o in processor.processed_orders].count("ORD-1002") == 2
+    report = processor.generate_daily_report()
+    assert cell(report, "2024-01-15", "web", ("order_total", "count")) == 3  # 2 distinct orders
+    top = processor.get_top_customers()
+    assert top["CUST-002"] == 199.89999999999998  # one order of 99.95
+
+
+def test_pending_and_cancelled_vanish_without_a_count(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    statuses = {o["status"] for o in processor.processed_orders}
+    assert statuses == {"confirmed"}
+    assert not any(o["order_id"] in ("ORD-1004", "ORD-1005") for o in processor.processed_orders)
+    assert not hasattr(processor, "status_counts")
+
+
+# --- Empty input ----------------------------------------------------------------------------
+
+
+def test_empty_input_crashes_report_and_top_customers(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_empty.jsonl")
+    with pytest.raises(KeyError, match="timestamp"):
+        processor.generate_daily_report()
+    with pytest.raises(KeyError, match="customer_id"):
+        processor.get_top_customers()
+
+
+def test_no_confirmed_orders_crashes_report(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_pending_only.jsonl")
+    with pytest.raises(KeyError, match="timestamp"):
+        processor.generate_daily_report()
+
+
+# --- Time -----------------------------------------------------------------------------------
+
+
+def test_processed_at_is_naive_local_time(broken, fixtures_dir, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no DST
+    time.tzset()
+    try:
+        processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+        stamp = processor.processed_orders[0]["processed_at"]
+        assert stamp.tzinfo is None
+        utc_now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        assert abs((stamp - utc_now).total_seconds() - 5.5 * 3600) < 60
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_offset_timestamp_grouped_by_local_date(broken, fixtures_dir):
+    report = processed(broken, fixtures_dir / "orders_offset.jsonl").generate_daily_report()
+    # ORD-2001 is 2024-01-15T23:30-05:00 = 2024-01-16T04:30Z, but lands on 2024-01-15.
+    assert cell(report, "2024-01-15", "web", ("order_total", "sum")) == 25.0
+    assert cell(report, "2024-01-16", "web", ("order_total", "sum")) == 10.0
+
+
+def test_mixed_offsets_crash_report(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_mixed_offsets.jsonl")
+    with pytest.raises(ValueError, match="Mixed timezones detected"):
+        processor.generate_daily_report()
+
+
+def test_one_bad_timestamp_crashes_whole_report(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_bad_timestamp.jsonl")
+    with pytest.raises(ValueError, match='time data "2024-01-15 11:00" doesn\'t match format'):
+        processor.generate_daily_report()
+
+
+# --- Schema variant -------------------------------------------------------------------------
+
+
+def test_mobile_variant_silently_dropped_from_reports(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_mobile_variant.jsonl")
+    report = processor.generate_daily_report()
+    # ORD-3002 (customerId, ts; 2 x 15.00 = 30.00, confirmed) has no 'timestamp' -> NaT date,
+    # and group-by drops NaN keys without a word.
+    assert list(report.index) == [(dt.date(2024, 1, 15), "web")]
+    assert report[("order_total", "sum")].sum() == 20.0
+    assert list(processor.get_top_customers().index) == ["CUST-020"]
+    assert len(processor.processed_orders) == 2  # it was "processed", then lost
+
+
+# --- Report shape ---------------------------------------------------------------------------
+
+
+def test_report_has_multilevel_columns(broken, fixtures_dir):
+    import pandas as pd
+
+    report = processed(broken, fixtures_dir / "orders_clean.jsonl").generate_daily_report()
+    assert isinstance(report.columns, pd.MultiIndex)
+    assert list(report.columns) == [
+        ("order_total", "sum"),
+        ("order_total", "count"),
+        ("order_total", "mean"),
+        ("customer_id", "nunique"),
+    ]
+    with pytest.raises(KeyError):
+        report["revenue"]
+    assert report.index.names == ["order_date", "channel"]  # keys hidden in the index
+
+
+def test_unique_customers_not_additive_across_channels(broken, fixtures_dir):
+    report = processed(broken, fixtures_dir / "orders_clean.jsonl").generate_daily_report()
+    per_channel = report[("customer_id", "nunique")].xs(dt.date(2024, 1, 15), level="order_date")
+    # CUST-001 bought on web and mobile that day: 2 + 1 per channel, 2 distinct customers.
+    assert per_channel.sum() == 3
+
+
+# --- Output ---------------------------------------------------------------------------------
+
+
+def test_save_results_datetime_not_serializable(broken, fixtures_dir, tmp_path):
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
+        processor.save_results(str(tmp_path / "processed_orders.json"))
+
+
+def test_save_results_leaves_a_truncated_file(broken, fixtures_dir, tmp_path):
+    target = tmp_path / "processed_orders.json"
+    target.write_text('[{"order_id": "from the previous good run"}]')
+    processor = processed(broken, fixtures_dir / "orders_clean.jsonl")
+    with pytest.raises(TypeError):
+        processor.save_results(str(target))
+    partial = target.read_text()
+    assert "previous good run" not in partial  # the good file was truncated first
+    assert partial.startswith('[{"order_id": "ORD-1001"')
+    assert partial.endswith('"processed_at": ')  # cut off mid-object
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(partial)
+
+
+def test_empty_run_saves_fine_but_reports_crash(broken, fixtures_dir, tmp_path):
+    processor = processed(broken, fixtures_dir / "orders_empty.jsonl")
+    processor.save_results(str(tmp_path / "out.json"))
+    assert json.loads((tmp_path / "out.json").read_text()) == []
+
+
+def test_script_hard_codes_its_input_path(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EVALUATION_DIR / "broken_pipeline_code.py")],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "FileNotFoundError: [Errno 2] No such file or directory: 'orders_stream.jsonl'" in result.stderr
+
+
+def test_no_logging_and_no_type_hints(broken):
+    import inspect
+
+    source = inspect.getsource(broken)
+    assert "logging" not in source
+    methods = [m for name, m in vars(broken.OrderProcessor).items() if callable(m)]
+    assert len(methods) == 7
+    assert all(not m.__annotations__ for m in methods)
+    assert all(m.__doc__ is None for m in methods) and broken.OrderProcessor.__doc__ is None

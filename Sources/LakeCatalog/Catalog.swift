@@ -1,0 +1,393 @@
+import Foundation
+import GRDB
+import LakeFormat
+
+/// A lake's DuckLake catalog: `<root>/manifest.sqlite`.
+///
+/// Reads run against one SQLite read transaction each, so a read never mixes two snapshots'
+/// metadata; writes go through `commit`, one `BEGIN IMMEDIATE` transaction per snapshot, so a
+/// reader sees a commit entirely or not at all. The type is a value holding a connection pool;
+/// copies share the pool.
+public struct Catalog: Sendable {
+    public static let manifestName = "manifest.sqlite"
+
+    public let root: URL
+    public let manifestURL: URL
+    /// Where relative schema paths resolve: DuckLake's data_path (ours is the lake root).
+    public let dataPath: URL
+    let pool: DatabasePool
+
+    /// How long a writer waits for another process's write lock before a retry.
+    static let busyTimeout: TimeInterval = 10
+    static let commitAttempts = 5
+
+    /// Opens (and with `create`, creates) the catalog at `<root>/manifest.sqlite`. A new catalog
+    /// gets every DuckLake 0.3 table, its metadata rows and snapshot 0 with schema "main", as
+    /// DuckDB's ducklake extension does.
+    public static func open(root: URL, create: Bool = true) throws -> Catalog {
+        let root = root.standardizedFileURL
+        let manifest = root.appendingPathComponent(manifestName)
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: manifest.path) {
+            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            do {
+                try fm.createDirectory(at: root, withIntermediateDirectories: true)
+            } catch {
+                throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
+            }
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "lake.catalog"
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: manifest.path, configuration: config)
+        } catch {
+            throw CatalogError.storage("cannot open \(manifest.path): \(error)")
+        }
+        let dataPathText: String = try withRetry {
+            try pool.writeWithoutTransaction { db in
+                var text = ""
+                try db.inTransaction(.immediate) {
+                    text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
+                    return .commit
+                }
+                return text
+            }
+        }
+        let dataPath: URL
+        if dataPathText.hasPrefix("/") {
+            dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true)
+        } else {
+            // A relative data_path is relative to the directory holding the manifest.
+            dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true, relativeTo: root).standardizedFileURL
+        }
+        return Catalog(root: root, manifestURL: manifest, dataPath: dataPath, pool: pool)
+    }
+
+    /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.
+    private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> String {
+        if try db.tableExists("ducklake_metadata") {
+            let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
+            guard version == DuckLakeSchema.version else {
+                throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
+            }
+            for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
+                throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
+            }
+            guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
+                throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
+            }
+            let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
+            return path ?? root.path + "/"
+        }
+        guard create else { throw CatalogError.notFound(path: manifest) }
+        for ddl in DuckLakeSchema.tables { try db.execute(sql: ddl) }
+        // DuckDB stores the data path with a trailing slash and resolves schema paths under it.
+        let dataPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        let meta: [(String, String)] = [
+            ("version", DuckLakeSchema.version), ("created_by", "lake (Swift)"),
+            ("data_path", dataPath), ("encrypted", "false"),
+        ]
+        for (k, v) in meta {
+            try db.execute(sql: "INSERT INTO ducklake_metadata (key, value, scope, scope_id) VALUES (?, ?, NULL, NULL)", arguments: [k, v])
+        }
+        let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
+        try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (0, ?, 0, 1, 0)", arguments: [now])
+        try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (0, ?, NULL, NULL, NULL)", arguments: [#"created_schema:"main""#])
+        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
+        try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (0, 0)")
+        return dataPath
+    }
+
+    // MARK: Reads
+
+    /// All retained snapshots, oldest first.
+    public func snapshots() throws -> [SnapshotInfo] {
+        try read { db in try Self.fetchSnapshots(db) }
+    }
+
+    public func latestSnapshot() throws -> SnapshotInfo {
+        try read { db in try Self.latest(db) }
+    }
+
+    /// The snapshot a read as of `asOf` sees; nil means the latest.
+    public func resolve(_ asOf: AsOf?) throws -> SnapshotInfo {
+        try read { db in try Self.resolve(db, asOf) }
+    }
+
+    /// Tables visible at the snapshot, ordered by schema then table name.
+    public func tables(at asOf: AsOf? = nil) throws -> [TableInfo] {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            return try Self.fetchTables(db, snapshot: snap, dataPath: dataPath)
+        }
+    }
+
+    /// One table by schema and name (e.g. "curated", "orders") at the snapshot.
+    public func table(schema: String, name: String, at asOf: AsOf? = nil) throws -> TableInfo {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, schema: schema, name: name).first else {
+                throw CatalogError.tableNotFound(name: schema + "." + name, snapshot: snap)
+            }
+            return t
+        }
+    }
+
+    public func table(id: Int64, at asOf: AsOf? = nil) throws -> TableInfo {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: id).first else {
+                throw CatalogError.tableIDNotFound(id: id, snapshot: snap)
+            }
+            return t
+        }
+    }
+
+    /// The data files a reader of the table at the snapshot must scan, ordered by data_file_id.
+    public func dataFiles(tableID: Int64, at asOf: AsOf? = nil) throws -> [DataFile] {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: tableID).first else {
+                throw CatalogError.tableIDNotFound(id: tableID, snapshot: snap)
+            }
+            return try Self.fetchDataFiles(db, table: t, snapshot: snap)
+        }
+    }
+
+    /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
+    /// the same moment as the DuckLake tables).
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read { db in try body(db) }
+        } catch let e as CatalogError {
+            throw e
+        } catch {
+            throw CatalogError.storage(String(describing: error))
+        }
+    }
+
+    // MARK: Writes
+
+    /// Runs `body` in one SQLite `BEGIN IMMEDIATE` transaction and records one new snapshot with
+    /// what it did. Either everything `body` wrote (including the caller's own `lake_*` rows via
+    /// `tx.database`) becomes visible together with the snapshot, or nothing does.
+    ///
+    /// Concurrent writers, in this or other processes, queue on SQLite's write lock; when the lock
+    /// stays taken past the busy timeout the whole attempt is retried a few times before `.busy`.
+    /// `body` runs once per attempt that got the lock, so it should only touch the database.
+    @discardableResult
+    public func commit<T>(author: String? = nil, message: String? = nil,
+                          _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
+        try Self.withRetry {
+            try pool.writeWithoutTransaction { db in
+                var result: (SnapshotInfo, T)?
+                try db.inTransaction(.immediate) {
+                    var tx = try CatalogTransaction(db: db, dataPath: dataPath)
+                    let value = try body(&tx)
+                    let snap = try tx.finish(author: author, message: message)
+                    result = (snap, value)
+                    return .commit
+                }
+                guard let result else { throw CatalogError.corrupt("commit finished without a result") }
+                return result
+            }
+        }
+    }
+
+    static func withRetry<T>(_ attempt: () throws -> T) throws -> T {
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try attempt()
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+                if tries >= commitAttempts { throw CatalogError.busy(attempts: tries) }
+                Thread.sleep(forTimeInterval: 0.05 * Double(tries) + Double.random(in: 0 ..< 0.05))
+            } catch let e as CatalogError {
+                throw e
+            } catch let e as DatabaseError {
+                throw CatalogError.storage(e.description)
+            }
+        }
+    }
+}
+
+// MARK: - Shared queries (used by reads and inside transactions)
+
+/// "Row visible at snapshot ?": DuckLake's [begin_snapshot, end_snapshot) interval rule.
+let visibleAt = "begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot > ?)"
+
+extension Catalog {
+    static func snapshot(from row: Row) throws -> SnapshotInfo {
+        let id: Int64 = row["snapshot_id"]
+        let timeText: String? = row["snapshot_time"]
+        guard let timeText, let micros = Timestamps.parseTimestamp(timeText) else {
+            throw CatalogError.corrupt("snapshot \(id) has unreadable snapshot_time '\(timeText ?? "NULL")'")
+        }
+        return SnapshotInfo(
+            id: id, time: Timestamps.date(micros: micros), timeMicros: micros,
+            schemaVersion: row["schema_version"] ?? 0, nextCatalogID: row["next_catalog_id"] ?? 0,
+            nextFileID: row["next_file_id"] ?? 0, changesMade: row["changes_made"] ?? "",
+            author: row["author"], message: row["commit_message"], extraInfo: row["commit_extra_info"])
+    }
+
+    static let snapshotSelect = """
+        SELECT s.snapshot_id, s.snapshot_time, s.schema_version, s.next_catalog_id, s.next_file_id,
+               c.changes_made, c.author, c.commit_message, c.commit_extra_info
+        FROM ducklake_snapshot s LEFT JOIN ducklake_snapshot_changes c ON c.snapshot_id = s.snapshot_id
+        """
+
+    static func fetchSnapshots(_ db: Database) throws -> [SnapshotInfo] {
+        try Row.fetchAll(db, sql: snapshotSelect + " ORDER BY s.snapshot_id").map(snapshot(from:))
+    }
+
+    static func latest(_ db: Database) throws -> SnapshotInfo {
+        guard let row = try Row.fetchOne(db, sql: snapshotSelect + " ORDER BY s.snapshot_id DESC LIMIT 1") else {
+            throw CatalogError.corrupt("the catalog has no snapshots")
+        }
+        return try snapshot(from: row)
+    }
+
+    static func resolve(_ db: Database, _ asOf: AsOf?) throws -> SnapshotInfo {
+        switch asOf {
+        case nil:
+            return try latest(db)
+        case .snapshot(let id)?:
+            guard let row = try Row.fetchOne(db, sql: snapshotSelect + " WHERE s.snapshot_id = ?", arguments: [id]) else {
+                throw CatalogError.snapshotNotFound(id: id, latest: try latest(db).id)
+            }
+            return try snapshot(from: row)
+        case .time(let date)?:
+            // Times are compared as parsed microseconds, not as text: the text drops trailing
+            // fractional zeros and may carry another offset when DuckDB wrote it.
+            let target = Timestamps.micros(date)
+            let all = try fetchSnapshots(db)
+            guard let first = all.first else { throw CatalogError.corrupt("the catalog has no snapshots") }
+            guard let hit = all.last(where: { $0.timeMicros <= target }) else {
+                throw CatalogError.noSnapshotAtTime(requested: date, first: first.time)
+            }
+            return hit
+        }
+    }
+
+    static func fetchTables(_ db: Database, snapshot: Int64, dataPath: URL, schema: String? = nil,
+                            name: String? = nil, tableID: Int64? = nil) throws -> [TableInfo] {
+        var sql = """
+            SELECT s.schema_id, s.schema_name, s.path AS schema_path, s.path_is_relative AS schema_rel,
+                   t.table_id, t.table_uuid, t.table_name, t.path AS table_path, t.path_is_relative AS table_rel
+            FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id
+            WHERE t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)
+              AND s.begin_snapshot <= ? AND (s.end_snapshot IS NULL OR s.end_snapshot > ?)
+            """
+        var args: StatementArguments = [snapshot, snapshot, snapshot, snapshot]
+        if let schema { sql += " AND s.schema_name = ?"; _ = args.append(contentsOf: [schema]) }
+        if let name { sql += " AND t.table_name = ?"; _ = args.append(contentsOf: [name]) }
+        if let tableID { sql += " AND t.table_id = ?"; _ = args.append(contentsOf: [tableID]) }
+        sql += " ORDER BY s.schema_name, t.table_name"
+        return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+            let schemaName: String = row["schema_name"] ?? ""
+            let tableName: String = row["table_name"] ?? ""
+            let tid: Int64 = row["table_id"]
+            let schemaDir = resolveDir(base: dataPath, path: row["schema_path"], isRelative: row["schema_rel"], fallback: schemaName)
+            let tableDir = resolveDir(base: schemaDir, path: row["table_path"], isRelative: row["table_rel"], fallback: tableName)
+            let columns = try fetchColumns(db, tableID: tid, snapshot: snapshot)
+            var partitionID: Int64?
+            var partitionColumns: [ColumnInfo] = []
+            if let p = try Row.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
+                                        arguments: [tid, snapshot, snapshot]) {
+                let pid: Int64 = p["partition_id"]
+                partitionID = pid
+                let keys = try Row.fetchAll(db, sql: """
+                    SELECT column_id, "transform" FROM ducklake_partition_column
+                    WHERE partition_id = ? AND table_id = ? ORDER BY partition_key_index
+                    """, arguments: [pid, tid])
+                for k in keys {
+                    let cid: Int64 = k["column_id"]
+                    guard let c = columns.first(where: { $0.columnID == cid }) else {
+                        throw CatalogError.corrupt("table \(schemaName).\(tableName) is partitioned by column id \(cid), which is not visible at snapshot \(snapshot)")
+                    }
+                    partitionColumns.append(c)
+                }
+            }
+            return TableInfo(schemaName: schemaName, schemaID: row["schema_id"], name: tableName, tableID: tid,
+                             uuid: row["table_uuid"] ?? "", snapshot: snapshot, columns: columns,
+                             partitionColumns: partitionColumns, partitionID: partitionID, directory: tableDir)
+        }
+    }
+
+    static func resolveDir(base: URL, path: String?, isRelative: Int64?, fallback: String) -> URL {
+        // Catalogs from before DuckLake stored paths use the object's name as its directory.
+        let p = path ?? fallback + "/"
+        if isRelative == 0 || (isRelative == nil && p.hasPrefix("/")) {
+            return URL(fileURLWithPath: p, isDirectory: true).standardizedFileURL
+        }
+        return URL(fileURLWithPath: p, isDirectory: true, relativeTo: base).standardizedFileURL.absoluteURL
+    }
+
+    static func fetchColumns(_ db: Database, tableID: Int64, snapshot: Int64) throws -> [ColumnInfo] {
+        try Row.fetchAll(db, sql: """
+            SELECT column_id, begin_snapshot, column_order, column_name, column_type, initial_default,
+                   default_value, nulls_allowed
+            FROM ducklake_column
+            WHERE table_id = ? AND parent_column IS NULL AND \(visibleAt)
+            ORDER BY column_order, column_id
+            """, arguments: [tableID, snapshot, snapshot]).map(column(from:))
+    }
+
+    static func column(from row: Row) -> ColumnInfo {
+        let typeName: String = row["column_type"] ?? ""
+        let nullsAllowed: Int64? = row["nulls_allowed"]
+        return ColumnInfo(columnID: row["column_id"], name: row["column_name"] ?? "",
+                          type: DuckLakeType.columnType(typeName), duckLakeType: typeName,
+                          nullable: nullsAllowed != 0, initialDefault: row["initial_default"],
+                          defaultValue: row["default_value"], order: row["column_order"] ?? 0,
+                          beginSnapshot: row["begin_snapshot"] ?? 0)
+    }
+
+    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64) throws -> [DataFile] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
+                   file_size_bytes, footer_size, row_id_start
+            FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
+            """, arguments: [table.tableID, snapshot, snapshot])
+        guard !rows.isEmpty else { return [] }
+        let ids = rows.map { $0["data_file_id"] as Int64 }
+        let lo = ids.min() ?? 0, hi = ids.max() ?? 0
+
+        // Partition values: key index -> the partition column's name at this snapshot.
+        var partitions: [Int64: [String: String]] = [:]
+        for r in try Row.fetchAll(db, sql: """
+            SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
+            WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
+            """, arguments: [table.tableID, lo, hi]) {
+            let idx: Int64 = r["partition_key_index"]
+            let name = idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : "#\(idx)"
+            partitions[r["data_file_id"], default: [:]][name] = r["partition_value"]
+        }
+        var stats: [Int64: [Int64: ColumnStats]] = [:]
+        for r in try Row.fetchAll(db, sql: """
+            SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
+            FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
+            """, arguments: [table.tableID, lo, hi]) {
+            let nan: Int64? = r["contains_nan"]
+            stats[r["data_file_id"], default: [:]][r["column_id"]] = ColumnStats(
+                min: r["min_value"], max: r["max_value"], nullCount: r["null_count"] ?? 0,
+                valueCount: r["value_count"], columnSizeBytes: r["column_size_bytes"], containsNaN: nan.map { $0 != 0 })
+        }
+        return rows.map { r in
+            let id: Int64 = r["data_file_id"]
+            let path: String = r["path"] ?? ""
+            let rel: Int64? = r["path_is_relative"]
+            let isRelative = rel != 0
+            let url = isRelative ? table.directory.appendingPathComponent(path).standardizedFileURL
+                                 : URL(fileURLWithPath: path).standardizedFileURL
+            return DataFile(dataFileID: id, tableID: table.tableID, url: url, storedPath: path, pathIsRelative: isRelative,
+                            recordCount: r["record_count"] ?? 0, fileSizeBytes: r["file_size_bytes"] ?? 0,
+                            footerSize: r["footer_size"], rowIDStart: r["row_id_start"],
+                            beginSnapshot: r["begin_snapshot"] ?? 0, endSnapshot: r["end_snapshot"],
+                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:])
+        }
+    }
+}

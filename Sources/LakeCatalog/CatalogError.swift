@@ -1,0 +1,102 @@
+import Foundation
+
+/// Everything the catalog layer can refuse, each with enough context for a user to act on.
+public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `Catalog.open(create: false)` on a directory without a manifest.
+    case notFound(path: String)
+    /// The manifest exists but is not a DuckLake catalog we can read (missing tables, other version).
+    case incompatibleCatalog(path: String, reason: String)
+    case snapshotNotFound(id: Int64, latest: Int64)
+    case noSnapshotAtTime(requested: Date, first: Date)
+    case invalidAsOf(text: String)
+    case schemaNotFound(name: String, snapshot: Int64)
+    case schemaExists(name: String)
+    case tableNotFound(name: String, snapshot: Int64)
+    case tableIDNotFound(id: Int64, snapshot: Int64)
+    case tableExists(name: String)
+    case columnNotFound(table: String, column: String)
+    case columnIDNotFound(table: String, columnID: Int64)
+    case columnExists(table: String, column: String)
+    case duplicateColumn(table: String, column: String)
+    case invalidName(kind: String, name: String, reason: String)
+    case partitionColumnNotFound(table: String, column: String)
+    case partitionValuesMismatch(table: String, expected: [String], got: [String])
+    case cannotDropPartitionColumn(table: String, column: String)
+    case cannotDropLastColumn(table: String)
+    case notNullWithoutDefault(table: String, column: String)
+    case unsupportedTypeChange(table: String, column: String, from: String, to: String)
+    case unsupportedColumnType(table: String, column: String, duckLakeType: String)
+    case invalidDataFilePath(path: String, reason: String)
+    case invalidStats(column: String, reason: String)
+    case dataFileNotFound(id: Int64, snapshot: Int64)
+    /// Another writer held the catalog's write lock for longer than the busy timeout, on every retry.
+    case busy(attempts: Int)
+    case corrupt(String)
+    /// An SQLite or file-system failure the catalog does not interpret further.
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let p):
+            return "no lake catalog at \(p); run `lake init` first or point --lake at an existing lake"
+        case .incompatibleCatalog(let p, let r):
+            return "\(p) is not a DuckLake 0.3 catalog this build can use: \(r)"
+        case .snapshotNotFound(let id, let latest):
+            return "snapshot \(id) does not exist (snapshots run from the oldest retained up to \(latest)); see `lake snapshots`"
+        case .noSnapshotAtTime(let t, let first):
+            return "no snapshot at or before \(Timestamps.iso(t)); the oldest retained snapshot was committed at \(Timestamps.iso(first))"
+        case .invalidAsOf(let t):
+            return "cannot read --as-of '\(t)': give a snapshot id (e.g. 12) or an ISO-8601 UTC time (e.g. 2024-02-01T00:00:00Z or 2024-02-01)"
+        case .schemaNotFound(let n, let s):
+            return "schema '\(n)' does not exist at snapshot \(s)"
+        case .schemaExists(let n):
+            return "schema '\(n)' already exists"
+        case .tableNotFound(let n, let s):
+            return "table \(n) does not exist at snapshot \(s); see `lake tables`"
+        case .tableIDNotFound(let id, let s):
+            return "no table with id \(id) at snapshot \(s)"
+        case .tableExists(let n):
+            return "table \(n) already exists"
+        case .columnNotFound(let t, let c):
+            return "table \(t) has no column '\(c)'"
+        case .columnIDNotFound(let t, let c):
+            return "table \(t) has no column with id \(c)"
+        case .columnExists(let t, let c):
+            return "table \(t) already has a column '\(c)'"
+        case .duplicateColumn(let t, let c):
+            return "column '\(c)' is listed twice for table \(t)"
+        case .invalidName(let k, let n, let r):
+            return "invalid \(k) name '\(n)': \(r)"
+        case .partitionColumnNotFound(let t, let c):
+            return "cannot partition \(t) by '\(c)': no such column"
+        case .partitionValuesMismatch(let t, let e, let g):
+            return "data file for \(t) must give partition values for exactly [\(e.joined(separator: ", "))], got [\(g.joined(separator: ", "))]"
+        case .cannotDropPartitionColumn(let t, let c):
+            return "cannot drop '\(c)' from \(t): the table is partitioned by it"
+        case .cannotDropLastColumn(let t):
+            return "cannot drop the last column of \(t)"
+        case .notNullWithoutDefault(let t, let c):
+            return "cannot add NOT NULL column '\(c)' to \(t) without a default: existing files have no values for it"
+        case .unsupportedTypeChange(let t, let c, let f, let to):
+            return "cannot change \(t).\(c) from \(f) to \(to): only widening changes (int32 to int64 or double, decimal to a larger precision at the same scale) keep existing files readable"
+        case .unsupportedColumnType(let t, let c, let d):
+            return "column \(t).\(c) has DuckLake type '\(d)', which the lake's column types cannot represent"
+        case .invalidDataFilePath(let p, let r):
+            return "invalid data file path '\(p)': \(r)"
+        case .invalidStats(let c, let r):
+            return "invalid statistics for column \(c): \(r)"
+        case .dataFileNotFound(let id, let s):
+            return "no live data file with id \(id) at snapshot \(s)"
+        case .busy(let n):
+            return "the catalog stayed locked by another writer through \(n) attempts; retry when the other write finishes"
+        case .corrupt(let m):
+            return "catalog is inconsistent: \(m)"
+        case .storage(let m):
+            return "catalog storage error: \(m)"
+        }
+    }
+}
+
+extension CatalogError: LocalizedError {
+    public var errorDescription: String? { description }
+}

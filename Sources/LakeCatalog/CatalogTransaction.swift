@@ -1,0 +1,419 @@
+import Foundation
+import GRDB
+import LakeFormat
+
+/// The write side of one commit. Everything here becomes visible at `snapshotID` when the
+/// surrounding `Catalog.commit` returns, and not before.
+///
+/// Objects are looked up "as of the new snapshot", so a table created earlier in the same
+/// transaction can be appended to or altered right away.
+public struct CatalogTransaction {
+    /// The open SQLite transaction, for the pipeline's own `lake_*` tables. Do not COMMIT or
+    /// ROLLBACK through it and leave the `ducklake_*` tables to this type.
+    public let database: Database
+    /// The id the snapshot being written will have.
+    public let snapshotID: Int64
+    public let previous: SnapshotInfo
+    let dataPath: URL
+    var nextCatalogID: Int64
+    var nextFileID: Int64
+    var schemaChanged = false
+
+    // changes_made entries in DuckLake's order of kinds.
+    var createdSchemas: [String] = []
+    var createdTables: [String] = []
+    var droppedTables: [Int64] = []
+    var insertedTables: [Int64] = []
+    var deletedTables: [Int64] = []
+    var alteredTables: [Int64] = []
+
+    init(db: Database, dataPath: URL) throws {
+        database = db
+        self.dataPath = dataPath
+        previous = try Catalog.latest(db)
+        snapshotID = previous.id + 1
+        nextCatalogID = previous.nextCatalogID
+        nextFileID = previous.nextFileID
+    }
+
+    private var db: Database { database }
+    private var s: Int64 { snapshotID }
+
+    // MARK: Schemas
+
+    /// Creates a schema (a lake layer such as "raw" or "curated"); its files live under `<root>/<name>/`.
+    @discardableResult
+    public mutating func createSchema(_ name: String) throws -> Int64 {
+        try Self.checkName(name, kind: "schema")
+        if try schemaID(name) != nil { throw CatalogError.schemaExists(name: name) }
+        let id = nextCatalogID
+        nextCatalogID += 1
+        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (?, ?, ?, NULL, ?, ?, 1)",
+                       arguments: [id, UUID().uuidString.lowercased(), s, name, name + "/"])
+        createdSchemas.append(ChangeLog.quote(name))
+        schemaChanged = true
+        return id
+    }
+
+    /// The schema's id, creating it when it does not exist yet.
+    @discardableResult
+    public mutating func ensureSchema(_ name: String) throws -> Int64 {
+        if let id = try schemaID(name) { return id }
+        return try createSchema(name)
+    }
+
+    func schemaID(_ name: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT schema_id FROM ducklake_schema WHERE schema_name = ? AND \(visibleAt)",
+                           arguments: [name, s, s])
+    }
+
+    // MARK: Tables
+
+    /// Creates a table. Columns get DuckLake column ids 1, 2, … in field order; the returned
+    /// fields carry them as `fieldID`, which must be written as the Parquet field_id.
+    /// `partitionBy` names columns for identity (Hive-style `col=value/`) partitioning.
+    public mutating func createTable(schema: String, name: String, fields: [Field],
+                                     partitionBy: [String] = []) throws -> CreatedTable {
+        try Self.checkName(name, kind: "table")
+        let qualified = schema + "." + name
+        guard let schemaID = try schemaID(schema) else { throw CatalogError.schemaNotFound(name: schema, snapshot: s) }
+        guard !fields.isEmpty else { throw CatalogError.invalidName(kind: "table", name: qualified, reason: "a table needs at least one column") }
+        let existing = try Int64.fetchOne(db, sql: "SELECT table_id FROM ducklake_table WHERE schema_id = ? AND table_name = ? AND \(visibleAt)",
+                                          arguments: [schemaID, name, s, s])
+        if existing != nil { throw CatalogError.tableExists(name: qualified) }
+        var seen = Set<String>()
+        for f in fields {
+            try Self.checkName(f.name, kind: "column")
+            guard seen.insert(f.name).inserted else { throw CatalogError.duplicateColumn(table: qualified, column: f.name) }
+        }
+        var seenPartition = Set<String>()
+        for p in partitionBy {
+            guard seen.contains(p) else { throw CatalogError.partitionColumnNotFound(table: qualified, column: p) }
+            guard seenPartition.insert(p).inserted else { throw CatalogError.duplicateColumn(table: qualified, column: p) }
+        }
+
+        let tableID = nextCatalogID
+        nextCatalogID += 1
+        try db.execute(sql: "INSERT INTO ducklake_table VALUES (?, ?, ?, NULL, ?, ?, ?, 1)",
+                       arguments: [tableID, UUID().uuidString.lowercased(), s, schemaID, name, name + "/"])
+        var out: [Field] = []
+        for (i, f) in fields.enumerated() {
+            let cid = Int64(i + 1)
+            try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
+                           arguments: [cid, s, tableID, cid, f.name, DuckLakeType.name(f.type), f.nullable ? 1 : 0])
+            var g = f
+            g.fieldID = Int32(cid)
+            out.append(g)
+        }
+        if !partitionBy.isEmpty {
+            let pid = nextCatalogID
+            nextCatalogID += 1
+            try db.execute(sql: "INSERT INTO ducklake_partition_info VALUES (?, ?, ?, NULL)", arguments: [pid, tableID, s])
+            for (k, p) in partitionBy.enumerated() {
+                guard let idx = fields.firstIndex(where: { $0.name == p }) else { continue }
+                try db.execute(sql: "INSERT INTO ducklake_partition_column VALUES (?, ?, ?, ?, 'identity')",
+                               arguments: [pid, tableID, k, Int64(idx + 1)])
+            }
+        }
+        createdTables.append(ChangeLog.quote(schema) + "." + ChangeLog.quote(name))
+        schemaChanged = true
+        return CreatedTable(tableID: tableID, fields: out)
+    }
+
+    /// Ends a table at this snapshot; its files stay readable by time travel until vacuumed.
+    public mutating func dropTable(tableID: Int64) throws {
+        _ = try table(tableID)
+        try db.execute(sql: "UPDATE ducklake_table SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
+        try db.execute(sql: "UPDATE ducklake_column SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
+        try db.execute(sql: "UPDATE ducklake_partition_info SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
+        try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
+        droppedTables.append(tableID)
+        schemaChanged = true
+    }
+
+    /// The table as this transaction currently sees it.
+    public func table(_ tableID: Int64) throws -> TableInfo {
+        guard let t = try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, tableID: tableID).first else {
+            throw CatalogError.tableIDNotFound(id: tableID, snapshot: s)
+        }
+        return t
+    }
+
+    public func table(schema: String, name: String) throws -> TableInfo? {
+        try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, schema: schema, name: name).first
+    }
+
+    // MARK: Data files
+
+    /// Registers a Parquet file already written under the table's directory. Assigns its
+    /// data_file_id (from the snapshot's next_file_id) and row_id_start (from the table's
+    /// next_row_id), and folds its stats into the table-level stats.
+    /// `columnStats` must cover every column of the table (`StatText.stats` computes them), so
+    /// the table-level min/max DuckDB may prune with are never narrower than the data.
+    @discardableResult
+    public mutating func addDataFile(tableID: Int64, _ file: NewDataFile) throws -> Int64 {
+        let t = try table(tableID)
+        try Self.checkRelativePath(file.relativePath)
+        guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
+            throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
+        }
+        let expected = t.partitionColumns.map(\.name)
+        guard Set(file.partitionValues.keys) == Set(expected) else {
+            throw CatalogError.partitionValuesMismatch(table: t.qualifiedName, expected: expected,
+                                                       got: file.partitionValues.keys.sorted())
+        }
+        for c in t.columns {
+            guard let st = file.columnStats[c.columnID] else {
+                throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")
+            }
+            try Self.checkStats(st, column: c, table: t, recordCount: file.recordCount)
+        }
+        for cid in file.columnStats.keys where t.column(id: cid) == nil {
+            throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: cid)
+        }
+
+        let fileID = nextFileID
+        nextFileID += 1
+        let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
+                                  arguments: [tableID])
+        let rowIDStart: Int64 = ts?["next_row_id"] ?? 0
+        if ts == nil {
+            try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
+                           arguments: [tableID, file.recordCount, rowIDStart + file.recordCount, file.fileSizeBytes])
+        } else {
+            try db.execute(sql: """
+                UPDATE ducklake_table_stats SET record_count = record_count + ?, next_row_id = ?,
+                       file_size_bytes = file_size_bytes + ? WHERE table_id = ?
+                """, arguments: [file.recordCount, rowIDStart + file.recordCount, file.fileSizeBytes, tableID])
+        }
+        try db.execute(sql: """
+            INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
+                path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
+                encryption_key, partial_file_info, mapping_id)
+            VALUES (?, ?, ?, NULL, NULL, ?, 1, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
+            """, arguments: [fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
+                             file.footerSize, rowIDStart, t.partitionID])
+        for (k, c) in t.partitionColumns.enumerated() {
+            try db.execute(sql: "INSERT INTO ducklake_file_partition_value VALUES (?, ?, ?, ?)",
+                           arguments: [fileID, tableID, k, file.partitionValues[c.name]])
+        }
+        for c in t.columns {
+            guard let st = file.columnStats[c.columnID] else { continue }
+            let isFloat = c.type == .double
+            let nan: Int64? = isFloat ? ((st.containsNaN ?? false) ? 1 : 0) : nil
+            try db.execute(sql: "INSERT INTO ducklake_file_column_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                           arguments: [fileID, tableID, c.columnID, st.columnSizeBytes,
+                                       st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount,
+                                       st.min, st.max, nan])
+            try mergeTableColumnStats(tableID: tableID, column: c, stats: st, containsNaN: nan)
+        }
+        if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
+        return fileID
+    }
+
+    private func mergeTableColumnStats(tableID: Int64, column c: ColumnInfo, stats st: ColumnStats, containsNaN: Int64?) throws {
+        let hasNull: Int64 = st.nullCount > 0 ? 1 : 0
+        guard let old = try Row.fetchOne(db, sql: """
+            SELECT contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
+            WHERE table_id = ? AND column_id = ?
+            """, arguments: [tableID, c.columnID]) else {
+            try db.execute(sql: "INSERT INTO ducklake_table_column_stats VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                           arguments: [tableID, c.columnID, hasNull, containsNaN, st.min, st.max])
+            return
+        }
+        let oldNull: Int64 = old["contains_null"] ?? 1
+        let oldNaN: Int64? = old["contains_nan"]
+        let oldMin: String? = old["min_value"], oldMax: String? = old["max_value"]
+        // A NULL bound means "no non-null value seen so far" (all-null files write no bounds).
+        func pick(_ a: String?, _ b: String?, wantLess: Bool) -> String? {
+            guard let a else { return b }
+            guard let b else { return a }
+            guard let order = StatText.compare(a, b, type: c.type) else { return a }
+            return (order <= 0) == wantLess ? a : b
+        }
+        let nan: Int64? = (oldNaN == nil && containsNaN == nil) ? nil : max(oldNaN ?? 0, containsNaN ?? 0)
+        try db.execute(sql: """
+            UPDATE ducklake_table_column_stats SET contains_null = ?, contains_nan = ?, min_value = ?, max_value = ?
+            WHERE table_id = ? AND column_id = ?
+            """, arguments: [max(oldNull, hasNull), nan, pick(oldMin, st.min, wantLess: true),
+                             pick(oldMax, st.max, wantLess: false), tableID, c.columnID])
+    }
+
+    /// Ends live data files at this snapshot (compaction's "old files" or a table rewrite).
+    /// Readers at earlier snapshots still see them until vacuum expires those snapshots.
+    public mutating func removeDataFiles(_ ids: [Int64]) throws {
+        for id in ids {
+            guard let r = try Row.fetchOne(db, sql: """
+                SELECT table_id, record_count, file_size_bytes FROM ducklake_data_file
+                WHERE data_file_id = ? AND \(visibleAt)
+                """, arguments: [id, s, s]) else {
+                throw CatalogError.dataFileNotFound(id: id, snapshot: s)
+            }
+            let tableID: Int64 = r["table_id"]
+            try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE data_file_id = ?", arguments: [s, id])
+            try db.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
+                           arguments: [s, id])
+            // Table stats count live rows/bytes so a compaction (remove + add) does not double them;
+            // next_row_id never goes back, so row ids stay unique.
+            try db.execute(sql: """
+                UPDATE ducklake_table_stats SET record_count = max(0, record_count - ?),
+                       file_size_bytes = max(0, file_size_bytes - ?) WHERE table_id = ?
+                """, arguments: [r["record_count"] ?? 0, r["file_size_bytes"] ?? 0, tableID] as StatementArguments)
+            if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
+        }
+    }
+
+    // MARK: Schema evolution
+
+    /// Adds a column at the end. `defaultValue` (text in the column's stat form, e.g. "0.00") is
+    /// what rows in files written before the column existed read as; without it they read NULL,
+    /// so a NOT NULL column needs one.
+    @discardableResult
+    public mutating func addColumn(tableID: Int64, _ field: Field, default defaultValue: String? = nil) throws -> Field {
+        let t = try table(tableID)
+        try Self.checkName(field.name, kind: "column")
+        if t.column(named: field.name) != nil { throw CatalogError.columnExists(table: t.qualifiedName, column: field.name) }
+        if !field.nullable && defaultValue == nil { throw CatalogError.notNullWithoutDefault(table: t.qualifiedName, column: field.name) }
+        if let d = defaultValue, !StatText.validate(d, type: field.type) {
+            throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(field.name)", reason: "default '\(d)' is not a valid \(DuckLakeType.name(field.type))")
+        }
+        // Column ids are never reused, even after a drop, so old files never map to a new column.
+        let maxRow = try Row.fetchOne(db, sql: "SELECT max(column_id) AS c, max(column_order) AS o FROM ducklake_column WHERE table_id = ?",
+                                      arguments: [tableID])
+        let cid: Int64 = (maxRow?["c"] ?? 0) + 1
+        let order: Int64 = (maxRow?["o"] ?? 0) + 1
+        try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                       arguments: [cid, s, tableID, order, field.name, DuckLakeType.name(field.type),
+                                   defaultValue, defaultValue, field.nullable ? 1 : 0])
+        markAltered(tableID)
+        var f = field
+        f.fieldID = Int32(exactly: cid)
+        return f
+    }
+
+    public mutating func renameColumn(tableID: Int64, from old: String, to new: String) throws {
+        let t = try table(tableID)
+        try Self.checkName(new, kind: "column")
+        guard let c = t.column(named: old) else { throw CatalogError.columnNotFound(table: t.qualifiedName, column: old) }
+        if t.column(named: new) != nil { throw CatalogError.columnExists(table: t.qualifiedName, column: new) }
+        try replaceColumn(t, c) { $0.name = new }
+    }
+
+    public mutating func dropColumn(tableID: Int64, name: String) throws {
+        let t = try table(tableID)
+        guard let c = t.column(named: name) else { throw CatalogError.columnNotFound(table: t.qualifiedName, column: name) }
+        if t.partitionColumns.contains(where: { $0.columnID == c.columnID }) {
+            throw CatalogError.cannotDropPartitionColumn(table: t.qualifiedName, column: name)
+        }
+        guard t.columns.count > 1 else { throw CatalogError.cannotDropLastColumn(table: t.qualifiedName) }
+        try endColumn(tableID: tableID, columnID: c.columnID)
+        markAltered(tableID)
+    }
+
+    /// Widens a column's type. Only changes every existing file can be read as are allowed:
+    /// int32 → int64 or double, int64 → double is refused (it loses precision), decimal(p,s) →
+    /// decimal(p',s) with p' ≥ p.
+    public mutating func changeColumnType(tableID: Int64, column name: String, to newType: ColumnType) throws {
+        let t = try table(tableID)
+        guard let c = t.column(named: name) else { throw CatalogError.columnNotFound(table: t.qualifiedName, column: name) }
+        let allowed: Bool
+        switch (c.type, newType) {
+        case (.int32?, .int64), (.int32?, .double): allowed = true
+        case (.decimal(let p, let s)?, .decimal(let p2, let s2)): allowed = s == s2 && p2 >= p
+        default: allowed = false
+        }
+        guard allowed else {
+            throw CatalogError.unsupportedTypeChange(table: t.qualifiedName, column: name, from: c.duckLakeType, to: DuckLakeType.name(newType))
+        }
+        try replaceColumn(t, c) { $0.type = newType; $0.duckLakeType = DuckLakeType.name(newType) }
+    }
+
+    private mutating func replaceColumn(_ t: TableInfo, _ c: ColumnInfo, _ change: (inout ColumnInfo) -> Void) throws {
+        var n = c
+        change(&n)
+        try endColumn(tableID: t.tableID, columnID: c.columnID)
+        try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                       arguments: [n.columnID, s, t.tableID, n.order, n.name, n.duckLakeType,
+                                   n.initialDefault, n.defaultValue, n.nullable ? 1 : 0])
+        markAltered(t.tableID)
+    }
+
+    private func endColumn(tableID: Int64, columnID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE ducklake_column SET end_snapshot = ?
+            WHERE table_id = ? AND column_id = ? AND parent_column IS NULL AND end_snapshot IS NULL
+            """, arguments: [s, tableID, columnID])
+    }
+
+    private mutating func markAltered(_ tableID: Int64) {
+        if !alteredTables.contains(tableID) { alteredTables.append(tableID) }
+        schemaChanged = true
+    }
+
+    // MARK: Finish
+
+    /// DuckLake's changes_made text, kinds in the order DuckDB writes them.
+    var changesMade: String {
+        var parts: [String] = []
+        parts += createdSchemas.map { "created_schema:" + $0 }
+        parts += createdTables.map { "created_table:" + $0 }
+        parts += droppedTables.map { "dropped_table:\($0)" }
+        for id in insertedTables where !deletedTables.contains(id) { parts.append("inserted_into_table:\(id)") }
+        for id in deletedTables where !insertedTables.contains(id) { parts.append("deleted_from_table:\(id)") }
+        // Removing and adding files of one table in one commit is how compaction rewrites them.
+        for id in insertedTables where deletedTables.contains(id) { parts.append("compacted_table:\(id)") }
+        parts += alteredTables.map { "altered_table:\($0)" }
+        return parts.joined(separator: ",")
+    }
+
+    func finish(author: String?, message: String?) throws -> SnapshotInfo {
+        // Snapshot times never go backwards, even if the wall clock does, so "as of a time"
+        // always picks a well-defined prefix of the history.
+        let micros = max(Timestamps.micros(Date()), previous.timeMicros + 1)
+        let schemaVersion = previous.schemaVersion + (schemaChanged ? 1 : 0)
+        try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (?, ?, ?, ?, ?)",
+                       arguments: [s, Timestamps.timestampText(micros: micros), schemaVersion, nextCatalogID, nextFileID])
+        let changes = changesMade
+        try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (?, ?, ?, ?, NULL)",
+                       arguments: [s, changes, author, message])
+        if schemaChanged {
+            try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (?, ?)", arguments: [s, schemaVersion])
+        }
+        return SnapshotInfo(id: s, time: Timestamps.date(micros: micros), timeMicros: micros, schemaVersion: schemaVersion,
+                            nextCatalogID: nextCatalogID, nextFileID: nextFileID, changesMade: changes,
+                            author: author, message: message, extraInfo: nil)
+    }
+
+    // MARK: Validation
+
+    static func checkName(_ name: String, kind: String) throws {
+        if name.isEmpty { throw CatalogError.invalidName(kind: kind, name: name, reason: "empty") }
+        // Schema and table names become directory names; column names become partition directories.
+        if name.contains("/") || name.contains("\0") || name == "." || name == ".." {
+            throw CatalogError.invalidName(kind: kind, name: name, reason: "must not contain '/' or NUL or be '.'/'..'")
+        }
+    }
+
+    static func checkRelativePath(_ path: String) throws {
+        if path.isEmpty { throw CatalogError.invalidDataFilePath(path: path, reason: "empty") }
+        if path.hasPrefix("/") { throw CatalogError.invalidDataFilePath(path: path, reason: "must be relative to the table directory") }
+        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0.isEmpty || $0 == "." }) {
+            throw CatalogError.invalidDataFilePath(path: path, reason: "must not contain '..', '.' or empty components")
+        }
+    }
+
+    static func checkStats(_ st: ColumnStats, column c: ColumnInfo, table t: TableInfo, recordCount: Int64) throws {
+        let name = "\(t.qualifiedName).\(c.name)"
+        guard st.nullCount >= 0, st.nullCount <= recordCount else {
+            throw CatalogError.invalidStats(column: name, reason: "null count \(st.nullCount) outside 0...\(recordCount)")
+        }
+        if (st.min == nil) != (st.max == nil) { throw CatalogError.invalidStats(column: name, reason: "give both min and max or neither") }
+        guard let type = c.type, let mn = st.min, let mx = st.max else { return }
+        for v in [mn, mx] where !StatText.validate(v, type: type) {
+            throw CatalogError.invalidStats(column: name, reason: "'\(v)' is not a valid \(c.duckLakeType)")
+        }
+        if let order = StatText.compare(mn, mx, type: type), order > 0 {
+            throw CatalogError.invalidStats(column: name, reason: "min '\(mn)' is greater than max '\(mx)'")
+        }
+    }
+}

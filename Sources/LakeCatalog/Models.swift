@@ -1,0 +1,205 @@
+import Foundation
+import LakeFormat
+
+/// Which snapshot a read sees.
+public enum AsOf: Hashable, Sendable {
+    case snapshot(Int64)
+    /// The last snapshot committed at or before this instant.
+    case time(Date)
+
+    /// Parses the CLI's --as-of text: all digits is a snapshot id ("12"); otherwise an ISO-8601
+    /// time ("2024-02-01T00:00:00Z", "2024-02-01T10:00:00.5+01:00", "2024-02-01 10:00:00") or a
+    /// date ("2024-02-01", midnight UTC). Times without an offset are UTC: the lake has no local time.
+    public static func parse(_ text: String) throws(CatalogError) -> AsOf {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if !t.isEmpty, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard let id = Int64(t) else { throw .invalidAsOf(text: text) }
+            return .snapshot(id)
+        }
+        guard let micros = Timestamps.parseTimestamp(t) else { throw .invalidAsOf(text: text) }
+        return .time(Timestamps.date(micros: micros))
+    }
+}
+
+public struct SnapshotInfo: Hashable, Sendable {
+    public var id: Int64
+    /// Commit time, UTC, microsecond precision.
+    public var time: Date
+    public var timeMicros: Int64
+    public var schemaVersion: Int64
+    public var nextCatalogID: Int64
+    public var nextFileID: Int64
+    /// DuckLake's changes_made text, e.g. `created_table:"curated"."orders",inserted_into_table:2`.
+    public var changesMade: String
+    public var author: String?
+    public var message: String?
+    public var extraInfo: String?
+
+    /// changes_made split into entries; quoted names may contain commas, so this is not a plain split.
+    public var changes: [String] { ChangeLog.split(changesMade) }
+}
+
+/// A table as seen at one snapshot.
+public struct TableInfo: Hashable, Sendable {
+    public var schemaName: String
+    public var schemaID: Int64
+    public var name: String
+    public var tableID: Int64
+    public var uuid: String
+    public var snapshot: Int64
+    /// Columns in column_order.
+    public var columns: [ColumnInfo]
+    /// Partition keys in partition_key_index order (identity transform only).
+    public var partitionColumns: [ColumnInfo]
+    public var partitionID: Int64?
+    /// Absolute directory that relative data file paths are resolved against.
+    public var directory: URL
+
+    /// "raw.orders"
+    public var qualifiedName: String { schemaName + "." + name }
+
+    public func column(named name: String) -> ColumnInfo? { columns.first { $0.name == name } }
+    public func column(id: Int64) -> ColumnInfo? { columns.first { $0.columnID == id } }
+
+    /// The table's columns as LakeFormat fields, fieldID = DuckLake column_id (the Parquet field_id
+    /// readers match on). Throws when a column has a type the lake cannot represent.
+    public func schema() throws(CatalogError) -> Schema {
+        var fields: [Field] = []
+        for c in columns {
+            guard let f = c.field else {
+                throw .unsupportedColumnType(table: qualifiedName, column: c.name, duckLakeType: c.duckLakeType)
+            }
+            fields.append(f)
+        }
+        return Schema(fields)
+    }
+
+    /// The path of `url` relative to this table's directory, for `NewDataFile.relativePath`;
+    /// nil when the file is not inside the directory.
+    public func relativePath(for url: URL) -> String? {
+        let dir = directory.standardizedFileURL.path
+        let p = url.standardizedFileURL.path
+        let prefix = dir.hasSuffix("/") ? dir : dir + "/"
+        guard p.hasPrefix(prefix) else { return nil }
+        return String(p.dropFirst(prefix.count))
+    }
+}
+
+public struct ColumnInfo: Hashable, Sendable {
+    public var columnID: Int64
+    public var name: String
+    /// nil when the DuckLake type has no LakeFormat equivalent (e.g. a table made by DuckDB with int8).
+    public var type: ColumnType?
+    /// The type text exactly as stored in ducklake_column.column_type, e.g. "decimal(12,2)".
+    public var duckLakeType: String
+    public var nullable: Bool
+    /// Value that files written before this column existed read as (DuckLake initial_default).
+    public var initialDefault: String?
+    public var defaultValue: String?
+    public var order: Int64
+    /// Snapshot at which this version of the column (name, type) took effect.
+    public var beginSnapshot: Int64
+
+    public var field: Field? {
+        type.map { Field(name, $0, nullable: nullable, fieldID: Int32(exactly: columnID)) }
+    }
+}
+
+/// Min/max as DuckLake text (see `StatText`) plus null count for one column of one file.
+public struct ColumnStats: Hashable, Sendable {
+    public var min: String?
+    public var max: String?
+    public var nullCount: Int64
+    /// Non-null values; nil means "record count minus null count".
+    public var valueCount: Int64?
+    /// Compressed bytes of the column chunk(s), when the writer knows it.
+    public var columnSizeBytes: Int64?
+    /// Only meaningful for double columns; DuckLake records it (0/1) for floating point only.
+    public var containsNaN: Bool?
+
+    public init(min: String?, max: String?, nullCount: Int64, valueCount: Int64? = nil,
+                columnSizeBytes: Int64? = nil, containsNaN: Bool? = nil) {
+        self.min = min
+        self.max = max
+        self.nullCount = nullCount
+        self.valueCount = valueCount
+        self.columnSizeBytes = columnSizeBytes
+        self.containsNaN = containsNaN
+    }
+}
+
+/// A Parquet file to register. `relativePath` is relative to the table directory
+/// (`TableInfo.directory`), the way DuckLake stores paths, e.g. "date=2024-01-15/channel=web/part-1.parquet".
+public struct NewDataFile: Hashable, Sendable {
+    public var relativePath: String
+    public var recordCount: Int64
+    public var fileSizeBytes: Int64
+    /// Length of the Parquet footer (the little-endian int32 just before the trailing "PAR1").
+    public var footerSize: Int64?
+    /// Partition value text by partition column name; must cover exactly the table's partition columns.
+    public var partitionValues: [String: String]
+    /// Per column_id.
+    public var columnStats: [Int64: ColumnStats]
+
+    public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil,
+                partitionValues: [String: String] = [:], columnStats: [Int64: ColumnStats] = [:]) {
+        self.relativePath = relativePath
+        self.recordCount = recordCount
+        self.fileSizeBytes = fileSizeBytes
+        self.footerSize = footerSize
+        self.partitionValues = partitionValues
+        self.columnStats = columnStats
+    }
+}
+
+/// A registered data file as seen at one snapshot.
+public struct DataFile: Hashable, Sendable {
+    public var dataFileID: Int64
+    public var tableID: Int64
+    public var url: URL
+    /// The path as stored (relative to the table directory when `pathIsRelative`).
+    public var storedPath: String
+    public var pathIsRelative: Bool
+    public var recordCount: Int64
+    public var fileSizeBytes: Int64
+    public var footerSize: Int64?
+    public var rowIDStart: Int64?
+    public var beginSnapshot: Int64
+    public var endSnapshot: Int64?
+    /// By partition column name (names as of the snapshot read).
+    public var partitionValues: [String: String]
+    /// By column_id.
+    public var columnStats: [Int64: ColumnStats]
+}
+
+/// Returned by `createTable`: ids to stamp into Parquet files.
+public struct CreatedTable: Hashable, Sendable {
+    public var tableID: Int64
+    /// The requested fields with fieldID set to the assigned DuckLake column_id.
+    public var fields: [Field]
+}
+
+/// Parses and builds DuckLake's changes_made text.
+enum ChangeLog {
+    static func quote(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Splits on commas outside double quotes.
+    static func split(_ text: String) -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var quoted = false
+        for ch in text {
+            if ch == "\"" { quoted.toggle() }
+            if ch == "," && !quoted {
+                out.append(cur)
+                cur = ""
+            } else {
+                cur.append(ch)
+            }
+        }
+        if !cur.isEmpty { out.append(cur) }
+        return out
+    }
+}

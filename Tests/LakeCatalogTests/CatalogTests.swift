@@ -1,0 +1,370 @@
+import Foundation
+import GRDB
+import LakeFormat
+import Testing
+@testable import LakeCatalog
+
+@Suite struct CatalogBasics {
+    @Test func newCatalogHasEveryDuckLakeTableAndSnapshotZero() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake")
+        let catalog = try Catalog.open(root: root)
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("manifest.sqlite").path))
+
+        let snaps = try catalog.snapshots()
+        #expect(snaps.map(\.id) == [0])
+        #expect(snaps[0].changesMade == #"created_schema:"main""#)
+        #expect(snaps[0].schemaVersion == 0 && snaps[0].nextCatalogID == 1 && snaps[0].nextFileID == 0)
+        #expect(abs(snaps[0].time.timeIntervalSinceNow) < 60)
+
+        try catalog.read { (db: Database) throws in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ducklake_%' ORDER BY name")
+            #expect(names == DuckLakeSchema.tableNames.sorted())
+            #expect(names.count == 22)
+            let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ducklake_metadata")
+            let dict = Dictionary(uniqueKeysWithValues: meta.map { ($0["key"] as String, $0["value"] as String) })
+            #expect(dict["version"] == "0.3")
+            #expect(dict["data_path"] == root.standardizedFileURL.path + "/")
+            #expect(dict["encrypted"] == "false")
+            #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+            let schema = try Row.fetchOne(db, sql: "SELECT schema_id, schema_name, path, path_is_relative, begin_snapshot FROM ducklake_schema")
+            #expect(schema?["schema_name"] == "main")
+            #expect(schema?["path"] == "main/")
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_schema_versions WHERE begin_snapshot = 0 AND schema_version = 0") == 1)
+        }
+        // Reopening finds the same catalog rather than creating another snapshot 0.
+        let again = try Catalog.open(root: root, create: false)
+        #expect(try again.snapshots().count == 1)
+    }
+
+    @Test func openWithoutCreateOnEmptyDirectoryIsATypedError() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        #expect(throws: CatalogError.notFound(path: dir.url.appendingPathComponent("manifest.sqlite").standardizedFileURL.path)) {
+            try Catalog.open(root: dir.url, create: false)
+        }
+    }
+
+    @Test func commitsAreReadableAtEverySnapshot() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let created = try catalog.latestSnapshot()
+        #expect(created.id == 1)
+        #expect(created.changesMade == #"created_schema:"curated",created_table:"curated"."orders""#)
+        #expect(created.message == "create orders")
+        #expect(created.schemaVersion == 1)
+
+        let t = try catalog.table(schema: "curated", name: "orders")
+        #expect(t.tableID == tid)
+        #expect(t.columns.map(\.columnID) == [1, 2, 3, 4, 5])
+        #expect(t.columns.map(\.duckLakeType) == ["int64", "date", "varchar", "decimal(12,2)", "timestamptz"])
+        #expect(try t.schema().fields.map(\.fieldID) == [1, 2, 3, 4, 5])
+        #expect(try t.schema().fields.map(\.type) == orderFields.map(\.type))
+        #expect(t.partitionColumns.map(\.name) == ["order_date", "channel"])
+        #expect(t.directory.path == dir.url.standardizedFileURL.path + "/curated/orders")
+
+        let (s2, ids) = try catalog.commit(author: "ingest", message: "day 1") { tx in
+            let tt = try tx.table(tid)
+            return [try tx.addDataFile(tableID: tid, orderFile(tt, "a", date: "2024-01-15", channel: "web", rows: 3, idRange: (1, 3))),
+                    try tx.addDataFile(tableID: tid, orderFile(tt, "b", date: "2024-01-15", channel: "app", rows: 2, idRange: (4, 5)))]
+        }
+        #expect(ids == [0, 1])
+        #expect(s2.id == 2 && s2.schemaVersion == 1 && s2.nextFileID == 2)
+        #expect(s2.changesMade == "inserted_into_table:\(tid)")
+        #expect(s2.author == "ingest")
+
+        let (s3, _) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "c", date: "2024-01-16", channel: "web", rows: 4, size: 500, idRange: (6, 9)))
+        }
+
+        #expect(try catalog.dataFiles(tableID: tid, at: .snapshot(1)).isEmpty)
+        let at2 = try catalog.dataFiles(tableID: tid, at: .snapshot(s2.id))
+        #expect(at2.map(\.dataFileID) == [0, 1])
+        let at3 = try catalog.dataFiles(tableID: tid, at: .snapshot(s3.id))
+        #expect(at3.map(\.dataFileID) == [0, 1, 2])
+        #expect(at3.map(\.rowIDStart) == [0, 3, 5])
+        #expect(at3.map(\.recordCount) == [3, 2, 4])
+        #expect(at3[2].beginSnapshot == s3.id)
+        #expect(at3[2].partitionValues == ["order_date": "2024-01-16", "channel": "web"])
+        #expect(at3[2].url.path == t.directory.path + "/order_date=2024-01-16/channel=web/c.parquet")
+        #expect(at3[2].columnStats[1] == ColumnStats(min: "6", max: "9", nullCount: 0, valueCount: 4))
+        #expect(at3[2].columnStats[4]?.nullCount == 1 && at3[2].columnStats[4]?.valueCount == 3)
+        #expect(try catalog.dataFiles(tableID: tid) == at3)
+
+        try catalog.read { (db: Database) throws in
+            let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid])
+            #expect(ts?["record_count"] == 9 as Int64)
+            #expect(ts?["next_row_id"] == 9 as Int64)
+            #expect(ts?["file_size_bytes"] == 2500 as Int64)
+            let idStats = try Row.fetchOne(db, sql: "SELECT min_value, max_value, contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 1", arguments: [tid])
+            // Merged numerically: "9" < "10" would go wrong as text; here max is 9 across 3..9.
+            #expect(idStats?["min_value"] == "1")
+            #expect(idStats?["max_value"] == "9")
+            #expect(idStats?["contains_null"] == 0 as Int64)
+            let dateStats = try Row.fetchOne(db, sql: "SELECT min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 2", arguments: [tid])
+            #expect(dateStats?["min_value"] == "2024-01-15")
+            #expect(dateStats?["max_value"] == "2024-01-16")
+            let amount = try Row.fetchOne(db, sql: "SELECT contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 4", arguments: [tid])
+            #expect(amount?["contains_null"] == 1 as Int64)
+        }
+    }
+
+    @Test func tableLevelStatsMergeNumericallyNotAsText() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        try catalog.commit { tx in
+            let t = try tx.table(tid)
+            try tx.addDataFile(tableID: tid, orderFile(t, "a", date: "2024-01-15", channel: "web", rows: 1, idRange: (9, 9)))
+            try tx.addDataFile(tableID: tid, orderFile(t, "b", date: "2024-01-15", channel: "web", rows: 1, idRange: (10, 100)))
+            var f = orderFile(t, "c", date: "2024-01-15", channel: "web", rows: 1, idRange: (-5, 2))
+            f.columnStats[4] = ColumnStats(min: "-12.50", max: "100.00", nullCount: 0)
+            try tx.addDataFile(tableID: tid, f)
+        }
+        try catalog.read { (db: Database) throws in
+            let r = try Row.fetchAll(db, sql: "SELECT column_id, min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? ORDER BY column_id", arguments: [tid])
+            #expect(r[0]["min_value"] == "-5" && r[0]["max_value"] == "100")
+            #expect(r[3]["min_value"] == "-12.50" && r[3]["max_value"] == "100.00")
+        }
+    }
+
+    @Test func failedCommitLeavesNoTrace() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let before = try catalog.snapshots()
+        #expect(throws: CatalogError.self) {
+            try catalog.commit { tx in
+                let t = try tx.table(tid)
+                try tx.addDataFile(tableID: tid, orderFile(t, "ok", date: "2024-01-15", channel: "web", rows: 1))
+                try tx.database.execute(sql: "CREATE TABLE lake_probe(x)")
+                // Second file is missing a partition value: the whole commit must vanish.
+                var bad = orderFile(t, "bad", date: "2024-01-15", channel: "web", rows: 1)
+                bad.partitionValues = ["order_date": "2024-01-15"]
+                try tx.addDataFile(tableID: tid, bad)
+            }
+        }
+        #expect(try catalog.snapshots() == before)
+        #expect(try catalog.dataFiles(tableID: tid).isEmpty)
+        try catalog.read { (db: Database) throws in
+            #expect(try !db.tableExists("lake_probe"))
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file") == 0)
+        }
+    }
+
+    @Test func invalidRegistrationsAreRefusedWithTypedErrors() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let t = try catalog.table(id: tid)
+        func attempt(_ f: NewDataFile) -> CatalogError? {
+            do { try catalog.commit { tx in try tx.addDataFile(tableID: tid, f) }; return nil } catch let e as CatalogError { return e } catch { return .storage("\(error)") }
+        }
+        var f = orderFile(t, "x", date: "2024-01-15", channel: "web", rows: 2)
+        f.relativePath = "../escape.parquet"
+        guard case .invalidDataFilePath? = attempt(f) else { Issue.record("path escaping the table directory accepted"); return }
+        f = orderFile(t, "x", date: "2024-01-15", channel: "web", rows: 2)
+        f.columnStats[2] = nil
+        guard case .invalidStats? = attempt(f) else { Issue.record("missing stats accepted"); return }
+        f = orderFile(t, "x", date: "2024-01-15", channel: "web", rows: 2)
+        f.columnStats[1] = ColumnStats(min: "5", max: "3", nullCount: 0)
+        guard case .invalidStats? = attempt(f) else { Issue.record("min > max accepted"); return }
+        f = orderFile(t, "x", date: "2024-01-15", channel: "web", rows: 2)
+        f.columnStats[2] = ColumnStats(min: "2024-02-30", max: "2024-03-01", nullCount: 0)
+        guard case .invalidStats? = attempt(f) else { Issue.record("bad date accepted"); return }
+        f = orderFile(t, "x", date: "2024-01-15", channel: "web", rows: 2)
+        f.columnStats[99] = ColumnStats(min: nil, max: nil, nullCount: 0)
+        #expect(attempt(f) == .columnIDNotFound(table: "curated.orders", columnID: 99))
+        #expect(throws: CatalogError.tableIDNotFound(id: 4242, snapshot: 2)) {
+            try catalog.commit { tx in try tx.addDataFile(tableID: 4242, f) }
+        }
+        #expect(throws: CatalogError.tableExists(name: "curated.orders")) {
+            try catalog.commit { tx in try tx.createTable(schema: "curated", name: "orders", fields: orderFields) }
+        }
+        #expect(throws: CatalogError.schemaNotFound(name: "nope", snapshot: 2)) {
+            try catalog.commit { tx in try tx.createTable(schema: "nope", name: "x", fields: orderFields) }
+        }
+        #expect(throws: CatalogError.partitionColumnNotFound(table: "curated.x", column: "day")) {
+            try catalog.commit { tx in try tx.createTable(schema: "curated", name: "x", fields: orderFields, partitionBy: ["day"]) }
+        }
+        #expect(throws: CatalogError.tableNotFound(name: "curated.missing", snapshot: 1)) {
+            try catalog.table(schema: "curated", name: "missing")
+        }
+        #expect(try catalog.latestSnapshot().id == 1)
+    }
+}
+
+@Suite struct TimeTravel {
+    @Test func resolveBySnapshotIDAndTime() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        Thread.sleep(forTimeInterval: 0.01)
+        let (s2, _) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "a", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        Thread.sleep(forTimeInterval: 0.01)
+        let (s3, _) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "b", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        let all = try catalog.snapshots()
+        #expect(all.map(\.id) == [0, 1, 2, 3])
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0.timeMicros < $1.timeMicros })
+
+        #expect(try catalog.resolve(nil).id == 3)
+        #expect(try catalog.resolve(.snapshot(2)) == s2)
+        // A snapshot's own time resolves to it; a time between two commits to the earlier one.
+        #expect(try catalog.resolve(.time(s2.time)).id == 2)
+        #expect(try catalog.resolve(.time(s3.time.addingTimeInterval(-0.000_002))).id == 2)
+        #expect(try catalog.resolve(.time(s3.time.addingTimeInterval(3600))).id == 3)
+        #expect(try catalog.dataFiles(tableID: tid, at: .time(s2.time)).count == 1)
+
+        #expect(throws: CatalogError.snapshotNotFound(id: 99, latest: 3)) { try catalog.resolve(.snapshot(99)) }
+        let early = Date(timeIntervalSince1970: 0)
+        #expect(throws: CatalogError.noSnapshotAtTime(requested: early, first: all[0].time)) { try catalog.resolve(.time(early)) }
+        // The message tells the user what exists.
+        let msg = CatalogError.snapshotNotFound(id: 99, latest: 3).description
+        #expect(msg.contains("99") && msg.contains("lake snapshots"))
+    }
+
+    @Test func asOfParsesIDsAndISOTimes() throws {
+        #expect(try AsOf.parse("12") == .snapshot(12))
+        #expect(try AsOf.parse(" 0 ") == .snapshot(0))
+        #expect(try AsOf.parse("2024-02-01T00:00:00Z") == .time(Date(timeIntervalSince1970: 1_706_745_600)))
+        #expect(try AsOf.parse("2024-02-01") == .time(Date(timeIntervalSince1970: 1_706_745_600)))
+        #expect(try AsOf.parse("2024-02-01 00:00:00") == .time(Date(timeIntervalSince1970: 1_706_745_600)))
+        #expect(try AsOf.parse("2024-02-01T01:30:00+01:30") == .time(Date(timeIntervalSince1970: 1_706_745_600)))
+        #expect(try AsOf.parse("2024-02-01T00:00:00.5Z") == .time(Date(timeIntervalSince1970: 1_706_745_600.5)))
+        for bad in ["", "abc", "-3", "12x", "2024-13-01", "2024-02-30", "2024-02-01T25:00:00Z", "99999999999999999999", "2024-02-01T00:00:00Zjunk"] {
+            #expect(throws: CatalogError.invalidAsOf(text: bad)) { try AsOf.parse(bad) }
+        }
+        #expect(CatalogError.invalidAsOf(text: "x").description.contains("2024-02-01T00:00:00Z"))
+    }
+}
+
+@Suite struct SchemaEvolution {
+    @Test func alterationsAreVisibleOnlyFromTheirSnapshot() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let (sAdd, added) = try catalog.commit { tx in
+            try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true))
+        }
+        #expect(added.fieldID == 6)
+        #expect(sAdd.changesMade == "altered_table:\(tid)")
+        let (sRename, _) = try catalog.commit { tx in try tx.renameColumn(tableID: tid, from: "amount", to: "total") }
+        let (sType, _) = try catalog.commit { tx in try tx.changeColumnType(tableID: tid, column: "total", to: .decimal(precision: 18, scale: 2)) }
+        let (sDrop, _) = try catalog.commit { tx in try tx.dropColumn(tableID: tid, name: "coupon") }
+        let (sDefault, f7) = try catalog.commit { tx in
+            try tx.addColumn(tableID: tid, Field("qty", .int32), default: "1")
+        }
+        // Dropped ids are not reused.
+        #expect(f7.fieldID == 7)
+
+        let v1 = try catalog.table(schema: "curated", name: "orders", at: .snapshot(1))
+        #expect(v1.columns.map(\.name) == ["order_id", "order_date", "channel", "amount", "placed_at"])
+        let vAdd = try catalog.table(id: tid, at: .snapshot(sAdd.id))
+        #expect(vAdd.columns.map(\.name).last == "coupon")
+        #expect(vAdd.column(named: "coupon")?.beginSnapshot == sAdd.id)
+        let vRename = try catalog.table(id: tid, at: .snapshot(sRename.id))
+        #expect(vRename.column(id: 4)?.name == "total")
+        #expect(vRename.column(id: 4)?.type == .decimal(precision: 12, scale: 2))
+        #expect(vRename.columns.map(\.columnID) == [1, 2, 3, 4, 5, 6])
+        let vType = try catalog.table(id: tid, at: .snapshot(sType.id))
+        #expect(vType.column(id: 4)?.duckLakeType == "decimal(18,2)")
+        let vDrop = try catalog.table(id: tid, at: .snapshot(sDrop.id))
+        #expect(vDrop.column(named: "coupon") == nil)
+        let latest = try catalog.table(id: tid)
+        #expect(latest.columns.map(\.name) == ["order_id", "order_date", "channel", "total", "placed_at", "qty"])
+        #expect(latest.column(named: "qty")?.initialDefault == "1")
+        #expect(latest.column(named: "qty")?.nullable == false)
+
+        let versions = try catalog.snapshots().map(\.schemaVersion)
+        #expect(versions == [0, 1, 2, 3, 4, 5, 6])
+        try catalog.read { (db: Database) throws in
+            let rows = try Row.fetchAll(db, sql: "SELECT begin_snapshot, schema_version FROM ducklake_schema_versions ORDER BY begin_snapshot")
+            #expect(rows.map { $0["begin_snapshot"] as Int64 } == [0, 1, sAdd.id, sRename.id, sType.id, sDrop.id, sDefault.id])
+            // One row per column version: the rename and the type change each ended one and began one.
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4", arguments: [tid]) == 3)
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4 AND end_snapshot IS NULL", arguments: [tid]) == 1)
+        }
+    }
+
+    @Test func unsafeAlterationsAreRefused() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        #expect(throws: CatalogError.cannotDropPartitionColumn(table: "curated.orders", column: "channel")) {
+            try catalog.commit { tx in try tx.dropColumn(tableID: tid, name: "channel") }
+        }
+        #expect(throws: CatalogError.unsupportedTypeChange(table: "curated.orders", column: "order_id", from: "int64", to: "int32")) {
+            try catalog.commit { tx in try tx.changeColumnType(tableID: tid, column: "order_id", to: .int32) }
+        }
+        #expect(throws: CatalogError.notNullWithoutDefault(table: "curated.orders", column: "n")) {
+            try catalog.commit { tx in try tx.addColumn(tableID: tid, Field("n", .int64)) }
+        }
+        #expect(throws: CatalogError.columnExists(table: "curated.orders", column: "channel")) {
+            try catalog.commit { tx in try tx.renameColumn(tableID: tid, from: "amount", to: "channel") }
+        }
+        #expect(throws: CatalogError.columnNotFound(table: "curated.orders", column: "nope")) {
+            try catalog.commit { tx in try tx.renameColumn(tableID: tid, from: "nope", to: "x") }
+        }
+        #expect(try catalog.latestSnapshot().id == 1)
+    }
+}
+
+@Suite struct StatTextFormats {
+    @Test func matchesDuckLakeText() {
+        #expect(StatText.int(Int64(-42)) == "-42")
+        #expect(StatText.decimal(unscaled: 250, scale: 2) == "2.50")
+        #expect(StatText.decimal(unscaled: -5, scale: 2) == "-0.05")
+        #expect(StatText.decimal(unscaled: -1_000_000, scale: 4) == "-100.0000")
+        #expect(StatText.date(days: Int64(19737)) == "2024-01-15")
+        #expect(StatText.date(days: Int64(-1)) == "1969-12-31")
+        #expect(StatText.timestamp(micros: 1_705_314_600_000_000) == "2024-01-15 10:30:00+00")
+        #expect(StatText.timestamp(micros: 1_705_318_200_123_456) == "2024-01-15 11:30:00.123456+00")
+        #expect(StatText.timestamp(micros: 916_396_200_500_000) == "1999-01-15 10:30:00.5+00")
+        #expect(StatText.timestamp(micros: -1) == "1969-12-31 23:59:59.999999+00")
+        #expect(StatText.double(1.5) == "1.5")
+        #expect(StatText.double(-3.25) == "-3.25")
+        #expect(StatText.double(0.1) == "0.1")
+        #expect(StatText.double(3.0) == "3.0")
+        #expect(StatText.double(1e20) == "1e+20")
+        #expect(StatText.double(.nan) == nil)
+        #expect(StatText.bool(true) == nil)
+        #expect(Timestamps.parseTimestamp("2024-01-15 11:30:00.123456+00") == 1_705_318_200_123_456)
+        #expect(Timestamps.parseTimestamp("1969-12-31 23:59:59.999999+00") == -1)
+        for days in stride(from: Int64(-700_000), through: 2_900_000, by: 997) {
+            #expect(Timestamps.parseDate(Timestamps.dateText(days: days)) == days)
+        }
+    }
+
+    @Test func statsFromColumns() {
+        let ints = Column(.int64([5, -2, 9, 0]), validity: [true, true, false, true])
+        #expect(StatText.stats(ints, type: .int64) == ColumnStats(min: "-2", max: "5", nullCount: 1, valueCount: 3))
+        let money = Column(.int64([1999, 250, -5]))
+        #expect(StatText.stats(money, type: .decimal(precision: 12, scale: 2)) == ColumnStats(min: "-0.05", max: "19.99", nullCount: 0, valueCount: 3))
+        let dates = Column(.int32([19738, 19737]))
+        #expect(StatText.stats(dates, type: .date).min == "2024-01-15")
+        let ts = Column(.int64([1_705_314_600_000_000]))
+        #expect(StatText.stats(ts, type: .timestamp).max == "2024-01-15 10:30:00+00")
+        let strings = Column(.string(StringColumn(["web", "Zed", "app", "é"])))
+        let s = StatText.stats(strings, type: .string)
+        #expect(s.min == "Zed" && s.max == "é")  // byte order, as DuckDB compares VARCHAR
+        let dict = Column(.dictionary(indices: [1, 1, 0], values: StringColumn(["b", "a"])), validity: [true, true, false])
+        #expect(StatText.stats(dict, type: .string) == ColumnStats(min: "a", max: "a", nullCount: 1, valueCount: 2))
+        let doubles = Column(.double([.nan, 2.5, -1]))
+        #expect(StatText.stats(doubles, type: .double) == ColumnStats(min: "-1.0", max: "2.5", nullCount: 0, valueCount: 3, containsNaN: true))
+        let allNull = Column(.int32([0, 0]), validity: [false, false])
+        #expect(StatText.stats(allNull, type: .int32) == ColumnStats(min: nil, max: nil, nullCount: 2, valueCount: 0))
+        #expect(StatText.stats(Column(.bool([true, false])), type: .bool) == ColumnStats(min: nil, max: nil, nullCount: 0, valueCount: 2))
+    }
+
+    @Test func typeNamesRoundTrip() {
+        let all: [ColumnType] = [.bool, .int32, .int64, .double, .string, .date, .timestamp, .decimal(precision: 12, scale: 2)]
+        #expect(all.map(DuckLakeType.name) == ["boolean", "int32", "int64", "float64", "varchar", "date", "timestamptz", "decimal(12,2)"])
+        for t in all { #expect(DuckLakeType.columnType(DuckLakeType.name(t)) == t) }
+        #expect(DuckLakeType.columnType("int8") == nil)
+        #expect(DuckLakeType.columnType("decimal(38,2)") == nil)
+    }
+}

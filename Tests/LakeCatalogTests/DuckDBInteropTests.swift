@@ -1,0 +1,275 @@
+import Foundation
+import GRDB
+import LakeFormat
+import Testing
+@testable import LakeCatalog
+
+/// Rows of the interop table, kept as Swift values so the test can both hand them to pyarrow
+/// and compute the stats our catalog records.
+private struct SaleRow {
+    var id: Int64
+    var day: String
+    var channel: String
+    var amount: String?
+    var placedAt: Int64?
+}
+
+private let salesFields: [Field] = [
+    Field("id", .int64),
+    Field("sale_date", .date),
+    Field("channel", .string),
+    Field("amount", .decimal(precision: 12, scale: 2), nullable: true),
+    Field("placed_at", .timestamp, nullable: true),
+]
+
+/// The batch's columns in LakeFormat form, for StatText.stats.
+private func columns(_ rows: [SaleRow]) -> [LakeFormat.Column] {
+    [
+        LakeFormat.Column(.int64(rows.map(\.id))),
+        LakeFormat.Column(.int32(rows.map { Int32(Timestamps.parseDate($0.day) ?? 0) })),
+        LakeFormat.Column(.string(StringColumn(rows.map(\.channel)))),
+        LakeFormat.Column(.int64(rows.map { $0.amount.flatMap { DecimalText.parse($0, scale: 2) } ?? 0 }), validity: rows.map { $0.amount != nil }),
+        LakeFormat.Column(.int64(rows.map { $0.placedAt ?? 0 }), validity: rows.map { $0.placedAt != nil }),
+    ]
+}
+
+/// pyarrow writes each file with PARQUET:field_id = our column ids, the way LakeFormat will.
+private let writeParquet = """
+import datetime, decimal
+import pyarrow as pa, pyarrow.parquet as pq
+spec = json.load(open(sys.argv[1]))
+out = []
+for f in spec:
+    ids = f["field_ids"]
+    def field(name, t, nullable):
+        return pa.field(name, t, nullable=nullable, metadata={b"PARQUET:field_id": str(ids[name]).encode()})
+    schema = pa.schema([field("id", pa.int64(), False), field("sale_date", pa.date32(), False),
+                        field("channel", pa.string(), False), field("amount", pa.decimal128(12, 2), True),
+                        field("placed_at", pa.timestamp("us", tz="UTC"), True)])
+    rows = f["rows"]
+    table = pa.table([
+        pa.array([r["id"] for r in rows], pa.int64()),
+        pa.array([datetime.date.fromisoformat(r["day"]) for r in rows], pa.date32()),
+        pa.array([r["channel"] for r in rows], pa.string()),
+        pa.array([None if r["amount"] is None else decimal.Decimal(r["amount"]) for r in rows], pa.decimal128(12, 2)),
+        pa.array([r["ts"] for r in rows], pa.timestamp("us", tz="UTC")),
+    ], schema=schema)
+    os.makedirs(os.path.dirname(f["path"]), exist_ok=True)
+    pq.write_table(table, f["path"])
+    data = open(f["path"], "rb").read()
+    out.append({"size": len(data), "footer": int.from_bytes(data[-8:-4], "little")})
+print(json.dumps(out))
+"""
+
+/// DuckDB reads our manifest read-only at the latest snapshot and at an earlier version.
+private let readWithDuckDB = """
+root, version = sys.argv[1], int(sys.argv[2])
+c = connect()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+q = "SELECT id, sale_date::VARCHAR, channel, amount::VARCHAR, placed_at::VARCHAR FROM l.curated.sales {} ORDER BY id"
+out = {
+    "latest": c.execute(q.format("")).fetchall(),
+    "earlier": c.execute(q.format(f"AT (VERSION => {version})")).fetchall(),
+    "big": [r[0] for r in c.execute("SELECT id FROM l.curated.sales WHERE amount > 50 ORDER BY id").fetchall()],
+    "day16": c.execute("SELECT count(*) FROM l.curated.sales WHERE sale_date = DATE '2024-01-16'").fetchone()[0],
+    "files": sorted(r[0] for r in c.execute("SELECT data_file FROM ducklake_list_files('l', 'sales', schema => 'curated')").fetchall()),
+    "changes": {str(r[0]): {k: list(v) for k, v in r[1].items()} for r in c.execute("SELECT snapshot_id, changes FROM l.snapshots()").fetchall()},
+}
+print(json.dumps(out))
+"""
+
+/// DuckDB builds a lake (partitioned table, insert, added column, insert) and reports what it
+/// sees at two versions, plus the DDL of every catalog table it created.
+private let buildWithDuckDB = """
+import sqlite3
+root = sys.argv[1]
+c = connect()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+def snap():
+    return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
+c.execute("CREATE SCHEMA l.curated")
+c.execute("CREATE TABLE l.curated.orders(order_id BIGINT NOT NULL, order_date DATE, channel VARCHAR, amount DECIMAL(12,2), placed_at TIMESTAMPTZ)")
+c.execute("ALTER TABLE l.curated.orders SET PARTITIONED BY (order_date, channel)")
+c.execute(\"\"\"INSERT INTO l.curated.orders VALUES
+  (1, DATE '2024-01-15', 'web', 12.50, TIMESTAMPTZ '2024-01-15 10:30:00+00'),
+  (2, DATE '2024-01-15', 'web', NULL, TIMESTAMPTZ '2024-01-15 23:59:59.5+00'),
+  (3, DATE '2024-01-15', 'app', 2.05, NULL),
+  (10, DATE '2024-01-16', 'web', 999.99, TIMESTAMPTZ '2024-01-16 00:00:00+00')\"\"\")
+v1 = snap()
+c.execute("ALTER TABLE l.curated.orders ADD COLUMN coupon VARCHAR")
+v2 = snap()
+c.execute(\"\"\"INSERT INTO l.curated.orders VALUES
+  (11, DATE '2024-01-16', 'app', -0.05, TIMESTAMPTZ '2023-12-31 23:00:00+00', 'NEWYEAR'),
+  (9, DATE '2024-01-14', 'web', 100.00, TIMESTAMPTZ '2024-01-14 08:00:00.000001+00', NULL)\"\"\")
+v3 = snap()
+out = {"v1": v1, "v2": v2, "v3": v3, "at": {}}
+for v in (v1, v3):
+    files = c.execute(f"SELECT data_file FROM ducklake_list_files('l', 'orders', schema => 'curated', snapshot_version => {v})").fetchall()
+    cols = c.execute(f"DESCRIBE SELECT * FROM l.curated.orders AT (VERSION => {v})").fetchall()
+    agg = c.execute(f\"\"\"SELECT count(*), count(amount), min(order_id)::VARCHAR, max(order_id)::VARCHAR,
+        min(order_date)::VARCHAR, max(order_date)::VARCHAR, min(channel), max(channel),
+        min(amount)::VARCHAR, max(amount)::VARCHAR, min(placed_at)::VARCHAR, max(placed_at)::VARCHAR
+        FROM l.curated.orders AT (VERSION => {v})\"\"\").fetchone()
+    out["at"][str(v)] = {"files": sorted(f[0] for f in files), "columns": [[r[0], r[1]] for r in cols], "agg": list(agg)}
+c.execute("DETACH l")
+db = sqlite3.connect(f"{root}/manifest.sqlite")
+out["ddl"] = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+print(json.dumps(out))
+"""
+
+@Suite(.serialized) struct DuckDBInterop {
+    @Test func duckDBReadsALakeWeCatalogued() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        let catalog = try Catalog.open(root: root)
+
+        let batchA: [(String, String, [SaleRow])] = [
+            ("2024-01-15", "web", [
+                SaleRow(id: 1, day: "2024-01-15", channel: "web", amount: "12.50", placedAt: 1_705_314_600_000_000),
+                SaleRow(id: 2, day: "2024-01-15", channel: "web", amount: "2.50", placedAt: 1_705_318_200_123_456),
+                SaleRow(id: 3, day: "2024-01-15", channel: "web", amount: nil, placedAt: nil),
+            ]),
+            ("2024-01-15", "app", [SaleRow(id: 4, day: "2024-01-15", channel: "app", amount: "100.00", placedAt: 1_705_300_000_000_000)]),
+        ]
+        let batchB: [(String, String, [SaleRow])] = [
+            ("2024-01-16", "web", [
+                SaleRow(id: 5, day: "2024-01-16", channel: "web", amount: "-0.05", placedAt: 1_705_400_000_500_000),
+                SaleRow(id: 6, day: "2024-01-16", channel: "web", amount: "999.99", placedAt: nil),
+            ]),
+        ]
+
+        let (_, created) = try catalog.commit(message: "create sales") { tx in
+            try tx.ensureSchema("curated")
+            return try tx.createTable(schema: "curated", name: "sales", fields: salesFields, partitionBy: ["sale_date", "channel"])
+        }
+        let table = try catalog.table(id: created.tableID)
+        let fieldIDs = Dictionary(uniqueKeysWithValues: created.fields.map { ($0.name, Int($0.fieldID ?? -1)) })
+        #expect(fieldIDs == ["id": 1, "sale_date": 2, "channel": 3, "amount": 4, "placed_at": 5])
+
+        // Writes the batch's files with pyarrow, then registers them in one commit.
+        func register(_ batch: [(String, String, [SaleRow])], tag: String) throws -> SnapshotInfo {
+            var spec: [[String: Any]] = []
+            var rels: [String] = []
+            for (i, (day, channel, rows)) in batch.enumerated() {
+                let rel = "sale_date=\(day)/channel=\(channel)/\(tag)-\(i).parquet"
+                rels.append(rel)
+                spec.append([
+                    "path": table.directory.appendingPathComponent(rel).path, "field_ids": fieldIDs,
+                    "rows": rows.map { r -> [String: Any] in
+                        ["id": r.id, "day": r.day, "channel": r.channel, "amount": r.amount as Any? ?? NSNull(), "ts": r.placedAt as Any? ?? NSNull()]
+                    },
+                ])
+            }
+            let specURL = dir.url.appendingPathComponent("\(tag).json")
+            try JSONSerialization.data(withJSONObject: spec).write(to: specURL)
+            let written = try #require(try Python.json(writeParquet, args: [specURL.path], in: dir.url) as? [[String: Int]])
+            #expect(written.count == batch.count)
+            let (snap, _) = try catalog.commit(author: "test", message: tag) { tx in
+                for (i, (day, channel, rows)) in batch.enumerated() {
+                    let cols = columns(rows)
+                    var st: [Int64: ColumnStats] = [:]
+                    for (k, f) in created.fields.enumerated() { st[Int64(f.fieldID ?? 0)] = StatText.stats(cols[k], type: f.type) }
+                    try tx.addDataFile(tableID: created.tableID, NewDataFile(
+                        relativePath: rels[i], recordCount: Int64(rows.count), fileSizeBytes: Int64(written[i]["size"] ?? 0),
+                        footerSize: Int64(written[i]["footer"] ?? 0), partitionValues: ["sale_date": day, "channel": channel],
+                        columnStats: st))
+                }
+            }
+            return snap
+        }
+        let snapA = try register(batchA, tag: "a")
+        let snapB = try register(batchB, tag: "b")
+
+        let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id)], in: dir.url) as? [String: Any])
+        func text(_ rows: [SaleRow]) -> [[String?]] {
+            rows.map { [String($0.id), $0.day, $0.channel, $0.amount, $0.placedAt.map(StatText.timestamp(micros:))] }
+        }
+        func decode(_ any: Any?) -> [[String?]] {
+            (any as? [[Any]] ?? []).map { row in row.map { v in (v as? NSNumber).map { "\($0)" } ?? (v as? String) } }
+        }
+        let allRows = (batchA + batchB).flatMap(\.2).sorted { $0.id < $1.id }
+        #expect(decode(result["latest"]) == text(allRows))
+        #expect(decode(result["earlier"]) == text(batchA.flatMap(\.2).sorted { $0.id < $1.id }))
+        #expect(result["big"] as? [Int] == [4, 6])
+        #expect(result["day16"] as? Int == 2)
+        let ourFiles = try catalog.dataFiles(tableID: created.tableID).map(\.url.path).sorted()
+        #expect(result["files"] as? [String] == ourFiles)
+        let changes = result["changes"] as? [String: [String: [String]]]
+        #expect(changes?[String(snapB.id)] == ["tables_inserted_into": [String(created.tableID)]])
+        #expect(changes?["1"]?["tables_created"] == ["curated.sales"])
+        #expect(changes?["1"]?["schemas_created"] == ["curated"])
+    }
+
+    @Test func weReadALakeDuckDBBuilt() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let out = try #require(try Python.json(buildWithDuckDB, args: [root.path], in: dir.url) as? [String: Any])
+        let v1 = Int64(try #require(out["v1"] as? Int)), v2 = Int64(try #require(out["v2"] as? Int)), v3 = Int64(try #require(out["v3"] as? Int))
+        let at = try #require(out["at"] as? [String: [String: Any]])
+
+        // Our DDL is DuckDB's, table for table.
+        let duckDDL = try #require(out["ddl"] as? [String: String])
+        let fresh = try Catalog.open(root: dir.url.appendingPathComponent("ours"))
+        let ourDDL = try fresh.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table'").map {
+                ($0["name"] as String, $0["sql"] as String)
+            })
+        }
+        #expect(Set(ourDDL.keys) == Set(duckDDL.keys))
+        for (name, sql) in duckDDL.sorted(by: { $0.key < $1.key }) {
+            #expect(ourDDL[name] == sql, "DDL of \(name) differs from DuckDB's")
+        }
+
+        let catalog = try Catalog.open(root: root, create: false)
+        #expect(try catalog.snapshots().last?.id == v3)
+        let tables1 = try catalog.tables(at: .snapshot(v1))
+        #expect(tables1.map(\.qualifiedName) == ["curated.orders"])
+        let t1 = tables1[0]
+        let t3 = try catalog.table(schema: "curated", name: "orders", at: .snapshot(v3))
+        #expect(t1.tableID == t3.tableID)
+        #expect(t1.partitionColumns.map(\.name) == ["order_date", "channel"])
+        #expect(t1.columns.map(\.type) == [.int64, .date, .string, .decimal(precision: 12, scale: 2), .timestamp])
+        #expect(t1.columns.map(\.nullable) == [false, true, true, true, true])
+        #expect(t1.column(named: "coupon") == nil)
+        #expect(t3.column(named: "coupon")?.type == .string)
+        #expect(t3.column(named: "coupon")?.beginSnapshot == v2)
+        #expect(try t3.schema().fields.count == 6)
+
+        for (v, t) in [(v1, t1), (v3, t3)] {
+            let duck = try #require(at[String(v)])
+            let names = (duck["columns"] as? [[String]] ?? []).map { $0[0] }
+            #expect(t.columns.map(\.name) == names)
+            let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(v))
+            #expect(files.map(\.url.path).sorted() == duck["files"] as? [String])
+            let agg = duck["agg"] as? [Any] ?? []
+            #expect(files.reduce(0) { $0 + $1.recordCount } == Int64(agg[0] as? Int ?? -1))
+            // Every file carries its partition values, and they agree with the file's own stats.
+            for f in files {
+                #expect(f.partitionValues["order_date"] == f.columnStats[2]?.min)
+                #expect(f.partitionValues["channel"] == f.columnStats[3]?.max)
+                #expect(f.rowIDStart != nil && (f.footerSize ?? 0) > 0)
+            }
+            let amountNulls = files.reduce(Int64(0)) { $0 + ($1.columnStats[4]?.nullCount ?? 0) }
+            #expect(amountNulls == Int64((agg[0] as? Int ?? 0) - (agg[1] as? Int ?? 0)))
+            // Min/max over the files' stats equal DuckDB's own min()/max() over the rows.
+            for (k, cid) in [Int64(1), 2, 3, 4, 5].enumerated() {
+                let type = t.column(id: cid)?.type
+                let mins = files.compactMap { $0.columnStats[cid]?.min }
+                let maxs = files.compactMap { $0.columnStats[cid]?.max }
+                let lo = mins.min { (StatText.compare($0, $1, type: type) ?? 0) < 0 }
+                let hi = maxs.max { (StatText.compare($0, $1, type: type) ?? 0) < 0 }
+                #expect(lo == agg[2 + 2 * k] as? String, "min of column \(cid) at \(v)")
+                #expect(hi == agg[3 + 2 * k] as? String, "max of column \(cid) at \(v)")
+            }
+        }
+
+        // And we can append to DuckDB's lake: the next ids continue its counters.
+        let before = try catalog.latestSnapshot()
+        let (snap, fid) = try catalog.commit { tx in
+            try tx.addColumn(tableID: t3.tableID, Field("note", .string, nullable: true))
+        }
+        #expect(snap.id == before.id + 1 && snap.nextFileID == before.nextFileID)
+        #expect(fid.fieldID == 7)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import LakeFormat
+@testable import LakeCatalog
+
+/// A fresh directory under the system temp dir, removed by the caller via `cleanup`.
+struct TempDir {
+    let url: URL
+
+    init(_ label: String = "lake-catalog") throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Stats for every column of a table with given per-column (min, max, nulls), so tests can
+/// register files without real Parquet behind them.
+func stats(_ table: TableInfo, _ values: [String: (String?, String?, Int64)] = [:]) -> [Int64: ColumnStats] {
+    var out: [Int64: ColumnStats] = [:]
+    for c in table.columns {
+        let v = values[c.name] ?? (nil, nil, 0)
+        out[c.columnID] = ColumnStats(min: v.0, max: v.1, nullCount: v.2)
+    }
+    return out
+}
+
+/// Writes a placeholder file at the data file's location so vacuum has something to delete.
+func touch(_ url: URL, bytes: Int = 16) throws {
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(repeating: 0x50, count: bytes).write(to: url)
+}
+
+let orderFields: [Field] = [
+    Field("order_id", .int64),
+    Field("order_date", .date),
+    Field("channel", .string),
+    Field("amount", .decimal(precision: 12, scale: 2), nullable: true),
+    Field("placed_at", .timestamp, nullable: true),
+]
+
+/// Creates curated.orders partitioned by (order_date, channel) and returns its table id.
+@discardableResult
+func makeOrders(_ catalog: Catalog) throws -> Int64 {
+    let (_, created) = try catalog.commit(message: "create orders") { tx in
+        try tx.ensureSchema("curated")
+        return try tx.createTable(schema: "curated", name: "orders", fields: orderFields, partitionBy: ["order_date", "channel"])
+    }
+    return created.tableID
+}
+
+func orderFile(_ t: TableInfo, _ name: String, date: String, channel: String, rows: Int64, size: Int64 = 1000,
+               idRange: (Int64, Int64) = (1, 1)) -> NewDataFile {
+    NewDataFile(relativePath: "order_date=\(date)/channel=\(channel)/\(name).parquet", recordCount: rows, fileSizeBytes: size,
+                footerSize: 100, partitionValues: ["order_date": date, "channel": channel],
+                columnStats: stats(t, ["order_id": (String(idRange.0), String(idRange.1), 0),
+                                       "order_date": (date, date, 0), "channel": (channel, channel, 0),
+                                       "amount": ("1.00", "9.99", 1)]))
+}
+
+// MARK: Python peer
+
+enum Python {
+    /// The interpreter CI provides: $LAKE_PYTHON, else <package root>/.venv/bin/python.
+    static var executable: URL {
+        if let p = ProcessInfo.processInfo.environment["LAKE_PYTHON"], !p.isEmpty { return URL(fileURLWithPath: p) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".venv/bin/python")
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Shared by every script: loads DuckDB's ducklake and sqlite extensions from the venv
+    /// (no network) and pins the session to UTC so timestamps print as the catalog stores them.
+    static let prelude = """
+    import duckdb, glob, json, os, sys
+    def connect():
+        c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+        base = glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages", "duckdb_ext", "extensions",
+                                      "v" + duckdb.__version__, "*"))
+        if not base:
+            raise SystemExit("duckdb_ext extensions for DuckDB " + duckdb.__version__ + " not found under " + sys.prefix)
+        for ext in ("sqlite_scanner", "ducklake"):
+            c.execute("LOAD '" + os.path.join(base[0], ext + ".duckdb_extension") + "'")
+        c.execute("SET TimeZone = 'UTC'")
+        return c
+
+    """
+
+    /// Runs `script` (prelude prepended) with `args`; returns stdout. Fails, never skips, when
+    /// python is missing: CI always provides it.
+    static func run(_ script: String, args: [String] = [], in dir: URL) throws -> String {
+        let exe = executable
+        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+            throw Failure(description: "python not found at \(exe.path); set LAKE_PYTHON or create .venv (duckdb, pyarrow)")
+        }
+        let file = dir.appendingPathComponent("script-\(UUID().uuidString.prefix(6)).py")
+        try (prelude + script).write(to: file, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = [file.path] + args
+        // Output goes to files, not pipes, so a chatty interpreter cannot block on a full pipe.
+        let outURL = dir.appendingPathComponent("\(file.lastPathComponent).out")
+        let errURL = dir.appendingPathComponent("\(file.lastPathComponent).err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        defer { try? out.close(); try? err.close() }
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let stdout = (try? Data(contentsOf: outURL)) ?? Data()
+        let stderr = (try? Data(contentsOf: errURL)) ?? Data()
+        guard p.terminationStatus == 0 else {
+            throw Failure(description: "python exited \(p.terminationStatus):\n\(String(decoding: stderr, as: UTF8.self))")
+        }
+        return String(decoding: stdout, as: UTF8.self)
+    }
+
+    static func json(_ script: String, args: [String] = [], in dir: URL) throws -> Any {
+        let text = try run(script, args: args, in: dir)
+        guard let line = text.split(separator: "\n").last else { throw Failure(description: "no output") }
+        return try JSONSerialization.jsonObject(with: Data(line.utf8))
+    }
+}

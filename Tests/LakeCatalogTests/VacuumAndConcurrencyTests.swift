@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import LakeFormat
+import Testing
+@testable import LakeCatalog
+
+@Suite struct Vacuum {
+    /// Snapshots: 1 create, 2 add A, 3 add B, 4 compaction (remove A, B; add C).
+    private func compactedLake(_ dir: TempDir) throws -> (Catalog, Int64, [SnapshotInfo], [URL]) {
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        var urls: [URL] = []
+        for name in ["a", "b"] {
+            try catalog.commit { tx in
+                try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), name, date: "2024-01-15", channel: "web", rows: 2, size: 16))
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let (s4, _) = try catalog.commit(message: "compact") { tx in
+            try tx.removeDataFiles([0, 1])
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "c", date: "2024-01-15", channel: "web", rows: 4, size: 32))
+        }
+        #expect(s4.changesMade == "compacted_table:\(tid)")
+        for f in try catalog.dataFiles(tableID: tid, at: .snapshot(3)) + catalog.dataFiles(tableID: tid) {
+            try touch(f.url, bytes: Int(f.fileSizeBytes))
+            urls.append(f.url)
+        }
+        return (catalog, tid, try catalog.snapshots(), urls)
+    }
+
+    @Test func keepsEveryFileARetainedSnapshotCanRead() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let (catalog, tid, snaps, urls) = try compactedLake(dir)
+        let fm = FileManager.default
+        #expect(urls.count == 3)
+        // Compaction keeps table stats at the live rows, not old + new.
+        try catalog.read { (db: Database) throws in
+            #expect(try Int64.fetchOne(db, sql: "SELECT record_count FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid]) == 4)
+        }
+
+        // Retaining snapshots from 3 on: snapshot 3 still reads A and B, so nothing goes.
+        let keep3 = try catalog.expireSnapshots(olderThan: snaps[3].time)
+        #expect(keep3.expiredSnapshots == [0, 1, 2])
+        #expect(keep3.files.isEmpty)
+        #expect(urls.allSatisfy { fm.fileExists(atPath: $0.path) })
+        #expect(try catalog.dataFiles(tableID: tid, at: .snapshot(3)).map(\.dataFileID) == [0, 1])
+        #expect(throws: CatalogError.snapshotNotFound(id: 2, latest: 4)) { try catalog.resolve(.snapshot(2)) }
+
+        // Dry run reports A and B but deletes nothing.
+        let dry = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60), dryRun: true)
+        #expect(dry.expiredSnapshots == [3])
+        #expect(Set(dry.files.map(\.url)) == Set(urls.prefix(2)))
+        #expect(urls.allSatisfy { fm.fileExists(atPath: $0.path) })
+        #expect(try catalog.snapshots().map(\.id) == [3, 4])
+
+        // Expiring everything but the latest deletes A and B only.
+        let all = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        #expect(all.expiredSnapshots == [3])
+        #expect(all.files.map(\.reason) == [.unreferenced, .unreferenced])
+        #expect(all.bytes == 32)
+        #expect(all.failedDeletes.isEmpty)
+        #expect(!fm.fileExists(atPath: urls[0].path) && !fm.fileExists(atPath: urls[1].path))
+        #expect(fm.fileExists(atPath: urls[2].path))
+        #expect(try catalog.snapshots().map(\.id) == [4])
+        #expect(try catalog.dataFiles(tableID: tid).map(\.dataFileID) == [2])
+        try catalog.read { (db: Database) throws in
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file") == 1)
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_file_column_stats WHERE data_file_id IN (0, 1)") == 0)
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_files_scheduled_for_deletion") == 0)
+        }
+        // The latest snapshot is never expired, however old.
+        let again = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(86_400 * 365))
+        #expect(again.expiredSnapshots.isEmpty && again.files.isEmpty)
+        #expect(try catalog.snapshots().map(\.id) == [4])
+
+        // New ids continue after the expired history.
+        let (s5, fid) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "d", date: "2024-01-16", channel: "web", rows: 1))
+        }
+        #expect(s5.id == 5 && fid == 3)
+    }
+
+    @Test func orphanScanDeletesOnlyOldUnrecordedParquet() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let (catalog, _, _, urls) = try compactedLake(dir)
+        let fm = FileManager.default
+        let old = Date().addingTimeInterval(-10 * 86_400)
+        let stray = dir.url.appendingPathComponent("curated/orders/order_date=2024-01-15/channel=web/crashed-writer.parquet")
+        let fresh = dir.url.appendingPathComponent("raw/orders/in-flight.parquet")
+        let notParquet = dir.url.appendingPathComponent("curated/orders/notes.txt")
+        for u in [stray, fresh, notParquet] { try touch(u, bytes: 10) }
+        for u in [stray, notParquet] + urls { try fm.setAttributes([.modificationDate: old], ofItemAtPath: u.path) }
+
+        let dry = try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(-7 * 86_400), dryRun: true)
+        #expect(dry.files.map(\.url.lastPathComponent) == ["crashed-writer.parquet"])
+        #expect(fm.fileExists(atPath: stray.path))
+
+        let report = try catalog.vacuum(retain: 7 * 86_400)
+        // Snapshots are all younger than 7 days, so only the orphan goes; recorded files stay.
+        #expect(report.expiredSnapshots.isEmpty)
+        #expect(report.files.map(\.reason) == [.orphan])
+        #expect(report.bytes == 10)
+        #expect(!fm.fileExists(atPath: stray.path))
+        #expect(fm.fileExists(atPath: fresh.path) && fm.fileExists(atPath: notParquet.path))
+        #expect(urls.allSatisfy { fm.fileExists(atPath: $0.path) })
+    }
+}
+
+/// Collects results from concurrent workers.
+private final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T] = []
+    func append(_ x: T) { lock.lock(); items.append(x); lock.unlock() }
+    var all: [T] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+@Suite struct Concurrency {
+    @Test func twoWritersWithSeparateConnectionsNeverCollide() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let tid = try makeOrders(try Catalog.open(root: dir.url))
+        let perWriter = 25
+        let errors = Box<String>()
+        let committed = Box<(Int64, Int64)>()
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            do {
+                // Each worker has its own Catalog, hence its own SQLite connections, like a second process.
+                let catalog = try Catalog.open(root: dir.url)
+                for i in 0 ..< perWriter {
+                    let (snap, fid) = try catalog.commit(author: "writer\(writer)") { tx in
+                        try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "w\(writer)-\(i)", date: "2024-01-15",
+                                                                   channel: writer == 0 ? "web" : "app", rows: 10))
+                    }
+                    committed.append((snap.id, fid))
+                }
+            } catch {
+                errors.append("writer \(writer): \(error)")
+            }
+        }
+        #expect(errors.all.isEmpty)
+        let results = committed.all
+        #expect(results.count == 2 * perWriter)
+        #expect(Set(results.map(\.0)).count == results.count)
+        #expect(Set(results.map(\.1)).count == results.count)
+
+        let catalog = try Catalog.open(root: dir.url)
+        let snaps = try catalog.snapshots()
+        #expect(snaps.map(\.id) == Array(0 ... Int64(1 + 2 * perWriter)))
+        #expect(zip(snaps, snaps.dropFirst()).allSatisfy { $0.timeMicros < $1.timeMicros })
+        let files = try catalog.dataFiles(tableID: tid)
+        #expect(files.map(\.dataFileID) == Array(0 ..< Int64(2 * perWriter)))
+        // Row id ranges tile 0..<500 with no overlap.
+        let starts = files.compactMap(\.rowIDStart).sorted()
+        #expect(starts == stride(from: Int64(0), to: Int64(20 * perWriter), by: 10).map { $0 })
+        try catalog.read { (db: Database) throws in
+            #expect(try Int64.fetchOne(db, sql: "SELECT next_row_id FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid]) == Int64(20 * perWriter))
+        }
+    }
+}

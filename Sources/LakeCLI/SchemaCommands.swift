@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import LakeFormat
+import LakePipeline
+
+/// Options shared by commands that read the schema registry.
+struct RegistryOptions: ParsableArguments {
+    @Option(name: .customLong("schemas"), help: ArgumentHelp("Schema registry directory (default: $LAKE_SCHEMAS, else ./schemas).", valueName: "DIR"))
+    var schemas: String?
+
+    var directory: String { schemas ?? ProcessInfo.processInfo.environment["LAKE_SCHEMAS"] ?? "schemas" }
+
+    func load() throws -> SchemaRegistry { try SchemaRegistry.load(directory: directory) }
+}
+
+struct SchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "Inspect the schema registry (schemas/<table>/v<N>.json).",
+        subcommands: [SchemaList.self, SchemaShow.self]
+    )
+}
+
+struct SchemaList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered tables, versions and fingerprints.")
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() throws {
+        let reg = try registry.load()
+        print("table".padding(toLength: 15, withPad: " ", startingAt: 0) + "layer      versions  latest  columns  fingerprint (sha256, latest)")
+        for t in reg.tableNames {
+            let s = try reg.schema(t)
+            let versions = reg.versions(t).map { "v\($0)" }.joined(separator: ",")
+            print(t.padding(toLength: 15, withPad: " ", startingAt: 0)
+                + s.layer.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + versions.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + "v\(s.version)".padding(toLength: 8, withPad: " ", startingAt: 0)
+                + String(s.columns.count).padding(toLength: 9, withPad: " ", startingAt: 0)
+                + s.fingerprint)
+        }
+    }
+}
+
+struct SchemaShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one table's columns, source mapping and constraints.")
+
+    @OptionGroup var registry: RegistryOptions
+
+    @Argument(help: "Table name (see `lake schema list`).")
+    var table: String
+
+    @Option(help: "Version (default: latest).")
+    var version: Int?
+
+    func run() throws {
+        let s = try registry.load().schema(table, version: version)
+        print("\(s.table) v\(s.version) (\(s.layer)) — \(s.description)")
+        print("file:        \(s.path)")
+        print("fingerprint: sha256:\(s.fingerprint)")
+        if !s.partitionBy.isEmpty { print("partitioned by: \(s.partitionBy.joined(separator: ", "))") }
+        if !s.primaryKey.isEmpty { print("key: \(s.primaryKey.joined(separator: ", "))") }
+        print("\ncolumns:")
+        for c in s.columns {
+            var line = "  [\(c.id)] \(c.name): \(c.type)\(c.nullable ? "" : " NOT NULL")"
+            let k = describe(c.constraints)
+            if !k.isEmpty { line += "  " + k }
+            if let d = c.description { line += "  -- \(d)" }
+            print(line)
+        }
+        if let src = s.source {
+            print("\nsource (\(src.format)):")
+            printFields(src.fields, indent: "  ")
+        }
+    }
+
+    private func printFields(_ fields: [SourceField], indent: String) {
+        for f in fields {
+            var line = "\(indent)\(f.name): \(f.type)\(f.required ? " required" : " optional")"
+            let k = describe(f.constraints)
+            if !k.isEmpty { line += "  " + k }
+            for a in f.aliases {
+                line += "  alias \(a.name)" + (a.conversion.map { " (\($0.rawValue))" } ?? "")
+            }
+            print(line)
+            if !f.fields.isEmpty { printFields(f.fields, indent: indent + "  ") }
+        }
+    }
+
+    private func describe(_ c: Constraints) -> String {
+        var parts: [String] = []
+        if let e = c.enumValues { parts.append("in {\(e.joined(separator: ", "))}") }
+        if let m = c.min { parts.append(">= \(m)") }
+        if let m = c.max { parts.append("<= \(m)") }
+        if let r = c.references { parts.append("references \(r)") }
+        if let m = c.minItems { parts.append("at least \(m) items") }
+        return parts.joined(separator: ", ")
+    }
+}

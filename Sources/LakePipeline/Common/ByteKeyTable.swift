@@ -1,0 +1,113 @@
+/// A hash map from byte strings to Int32, with every key stored in one contiguous buffer.
+/// Looking up "PROD-007" or "ORD-123456" straight from a parser's byte slice needs no String,
+/// no allocation and no per-key object; a million order ids cost ~ (id bytes + 24) bytes each.
+/// Keys are compared byte for byte, so two different ids can never be confused (a bare 64-bit
+/// hash as the key could collide and silently drop a real order as a "duplicate").
+public struct ByteKeyTable: Sendable {
+    private var slots: [Int32]          // -1 empty, else entry index
+    private var hashes: [UInt64]        // per entry
+    private var keyOffsets: [Int]       // per entry + 1
+    private var keyBytes: [UInt8]
+    public private(set) var values: [Int32]
+    private var mask: Int
+
+    public init(capacity: Int = 64) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        hashes = []
+        keyOffsets = [0]
+        keyBytes = []
+        values = []
+    }
+
+    public var count: Int { values.count }
+
+    /// The key of entry `i` (entries are numbered in insertion order).
+    public func key(_ i: Int) -> String {
+        String(decoding: keyBytes[keyOffsets[i] ..< keyOffsets[i + 1]], as: UTF8.self)
+    }
+
+    @inline(__always)
+    private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (slot: Int, entry: Int32) {
+        var s = Int(truncatingIfNeeded: hash) & mask
+        return keyBytes.withUnsafeBytes { kb in
+            while true {
+                let e = slots[s]
+                if e < 0 { return (s, -1) }
+                let ei = Int(e)
+                if hashes[ei] == hash {
+                    let start = keyOffsets[ei], end = keyOffsets[ei + 1]
+                    if end - start == key.count
+                        && (key.count == 0 || memcmpEqual(kb.baseAddress! + start, key.baseAddress!, key.count)) {
+                        return (s, e)
+                    }
+                }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
+    /// The value stored for `key`, or nil.
+    @inline(__always)
+    public func value(for key: UnsafeRawBufferPointer) -> Int32? {
+        let r = find(key, hash: fnv1a64(key))
+        return r.entry < 0 ? nil : values[Int(r.entry)]
+    }
+
+    public func contains(_ key: UnsafeRawBufferPointer) -> Bool { value(for: key) != nil }
+
+    public func value(for key: String) -> Int32? {
+        var key = key
+        return key.withUTF8 { value(for: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Inserts `key` -> `value` unless present. Returns the existing value when the key was
+    /// already there (the table is unchanged), nil when it was inserted.
+    @discardableResult
+    public mutating func insertIfAbsent(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32? {
+        let hash = fnv1a64(key)
+        let r = find(key, hash: hash)
+        if r.entry >= 0 { return values[Int(r.entry)] }
+        let entry = Int32(values.count)
+        slots[r.slot] = entry
+        hashes.append(hash)
+        keyBytes.append(contentsOf: key)
+        keyOffsets.append(keyBytes.count)
+        values.append(value)
+        if values.count * 2 > slots.count { grow() }
+        return nil
+    }
+
+    @discardableResult
+    public mutating func insertIfAbsent(_ key: String, value: Int32) -> Int32? {
+        var key = key
+        return key.withUTF8 { insertIfAbsent(UnsafeRawBufferPointer($0), value: value) }
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        for (i, h) in hashes.enumerated() {
+            var s = Int(truncatingIfNeeded: h) & mask
+            while slots[s] >= 0 { s = (s + 1) & mask }
+            slots[s] = Int32(i)
+        }
+    }
+}
+
+@inline(__always)
+func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i += 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}

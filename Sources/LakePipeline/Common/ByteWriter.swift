@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors from reading and writing files, naming the path and the OS error.
+public enum FileIOError: Error, CustomStringConvertible, Equatable {
+    case open(path: String, errno: Int32)
+    case read(path: String, errno: Int32)
+    case write(path: String, errno: Int32)
+    case rename(from: String, to: String, errno: Int32)
+    case lineTooLong(path: String, line: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .open(let p, let e): return "\(p): cannot open (\(errnoText(e)))"
+        case .read(let p, let e): return "\(p): read failed (\(errnoText(e)))"
+        case .write(let p, let e): return "\(p): write failed (\(errnoText(e)))"
+        case .rename(let a, let b, let e): return "cannot rename \(a) to \(b) (\(errnoText(e)))"
+        case .lineTooLong(let p, let l, let limit):
+            return "\(p): line \(l) is longer than \(limit) bytes; is this really a JSON Lines / CSV file?"
+        }
+    }
+}
+
+func errnoText(_ e: Int32) -> String { String(cString: strerror(e)) }
+
+/// Appends bytes to a large in-memory buffer and hands it to `write(2)` only when full, so
+/// writing hundreds of MB costs a few hundred syscalls. Output goes to `<path>.tmp` and is
+/// renamed into place by `close()`, so a crash never leaves a half-written file under the
+/// real name.
+public struct ByteWriter: ~Copyable {
+    public let path: String
+    private let tmpPath: String
+    private var fd: Int32
+    private var buffer: [UInt8]
+    private let capacity: Int
+    public private(set) var bytesWritten: Int64 = 0
+
+    public init(path: String, bufferSize: Int = 4 << 20) throws(FileIOError) {
+        self.path = path
+        tmpPath = path + ".tmp"
+        fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd < 0 { throw .open(path: tmpPath, errno: errno) }
+        capacity = bufferSize
+        buffer = []
+        buffer.reserveCapacity(bufferSize)
+    }
+
+    deinit { if fd >= 0 { _ = Glibc.close(fd); unlink(tmpPath) } }
+
+    @inline(__always)
+    public mutating func write(_ byte: UInt8) throws(FileIOError) {
+        buffer.append(byte)
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws(FileIOError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public mutating func write(_ bytes: [UInt8]) throws(FileIOError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public mutating func write(_ s: String) throws(FileIOError) {
+        var s = s
+        s.withUTF8 { buffer.append(contentsOf: $0) }
+        if buffer.count >= capacity { try flush() }
+    }
+
+    public mutating func flush() throws(FileIOError) {
+        var failure: Int32 = 0
+        buffer.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                done += n
+            }
+        }
+        if failure != 0 { throw .write(path: tmpPath, errno: failure) }
+        bytesWritten += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, closes and atomically renames `<path>.tmp` to `path`. Returns the bytes written.
+    @discardableResult
+    public consuming func close() throws(FileIOError) -> Int64 {
+        try flush()
+        if fsync(fd) != 0 { throw .write(path: tmpPath, errno: errno) }
+        _ = Glibc.close(fd)
+        fd = -1
+        if rename(tmpPath, path) != 0 { throw .rename(from: tmpPath, to: path, errno: errno) }
+        return bytesWritten
+    }
+}
+
+/// Number and date formatting straight into byte buffers (no String round trips).
+enum ByteFormat {
+    @inline(__always)
+    static func appendInt(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendUInt(value.magnitude, to: &out)
+        } else {
+            appendUInt(UInt64(value), to: &out)
+        }
+    }
+
+    @inline(__always)
+    static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 { out.append(48 + UInt8(value)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[n] = 48 + UInt8(v % 10)
+                v /= 10
+                n += 1
+            }
+            while n > 0 {
+                n -= 1
+                out.append(d[n])
+            }
+        }
+    }
+
+    /// Zero-padded to `width` digits.
+    @inline(__always)
+    static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
+        var div = 1
+        for _ in 1 ..< width { div *= 10 }
+        var v = value
+        while div > 0 {
+            out.append(48 + UInt8((v / div) % 10))
+            v %= div
+            div /= 10
+        }
+    }
+
+    /// Unscaled cents as "12.34" / "-0.05".
+    static func appendCents(_ cents: Int64, to out: inout [UInt8]) {
+        var m = cents.magnitude
+        if cents < 0 { out.append(UInt8(ascii: "-")) }
+        appendUInt(m / 100, to: &out)
+        out.append(UInt8(ascii: "."))
+        m %= 100
+        out.append(48 + UInt8(m / 10))
+        out.append(48 + UInt8(m % 10))
+    }
+
+    /// "2024-01-15T10:30:00Z" (whole seconds) or with ".000Z" millis when `millis` is set.
+    static func appendISO(micros: Int64, millis: Bool, to out: inout [UInt8]) {
+        let secs = floorDiv(micros, 1_000_000)
+        let days = floorDiv(secs, 86_400)
+        let sod = Int(secs - days * 86_400)
+        let (y, m, d) = CivilDate.fromDays(days)
+        appendPadded(y, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(m, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        appendPadded(d, width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        appendPadded(sod / 3600, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(sod / 60 % 60, width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendPadded(sod % 60, width: 2, to: &out)
+        if millis {
+            out.append(UInt8(ascii: "."))
+            appendPadded(Int(floorMod(micros, 1_000_000) / 1000), width: 3, to: &out)
+        }
+        out.append(UInt8(ascii: "Z"))
+    }
+}
+
+@inline(__always) func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}
+
+@inline(__always) func floorMod(_ a: Int64, _ b: Int64) -> Int64 { a - floorDiv(a, b) * b }
+
+/// Proleptic Gregorian calendar <-> days since 1970-01-01 (Howard Hinnant's algorithms):
+/// exact integer arithmetic, no time zone database, no Foundation Calendar.
+public enum CivilDate {
+    public static func days(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64((month + 9) % 12)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public static func fromDays(_ z0: Int64) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// "YYYY-MM-DD" for a day number.
+    public static func format(days: Int64) -> String {
+        let (y, m, d) = fromDays(days)
+        var out: [UInt8] = []
+        ByteFormat.appendPadded(y, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        ByteFormat.appendPadded(m, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        ByteFormat.appendPadded(d, width: 2, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Parses "YYYY-MM-DD" into a day number.
+    public static func parse(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
+        func num(_ r: Range<Int>) -> Int? {
+            var v = 0
+            for i in r {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                v = v * 10 + Int(b[i] - 48)
+            }
+            return v
+        }
+        guard let y = num(0 ..< 4), let m = num(5 ..< 7), let d = num(8 ..< 10),
+              (1 ... 12).contains(m), d >= 1, d <= daysInMonth(year: y, month: m) else { return nil }
+        return days(year: y, month: m, day: d)
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import LakeFormat
+
+public enum RegistryError: Error, CustomStringConvertible, Equatable {
+    case missingDirectory(String)
+    case unreadable(path: String, reason: String)
+    case invalid(path: String, problem: String)
+    case unknownTable(String, known: [String])
+    case unknownVersion(table: String, version: Int, known: [Int])
+
+    public var description: String {
+        switch self {
+        case .missingDirectory(let d): return "schema registry \(d) does not exist (pass --schemas DIR or run from the repository root)"
+        case .unreadable(let p, let r): return "\(p): cannot read schema (\(r))"
+        case .invalid(let p, let problem): return "\(p): \(problem)"
+        case .unknownTable(let t, let known): return "no schema registered for table '\(t)'; registered: \(known.joined(separator: ", "))"
+        case .unknownVersion(let t, let v, let known):
+            return "table '\(t)' has no version \(v); registered: \(known.map(String.init).joined(separator: ", "))"
+        }
+    }
+}
+
+/// The versioned table schemas under `schemas/<table>/v<N>.json`. Loading checks each file
+/// thoroughly (names, types, unique column ids, partition columns, bounds) so a bad edit fails
+/// at startup with the file named, not mid-ingest.
+public struct SchemaRegistry: Sendable {
+    public private(set) var tables: [String: [TableSchema]]  // versions ascending
+
+    public init(schemas: [TableSchema]) {
+        var t: [String: [TableSchema]] = [:]
+        for s in schemas { t[s.table, default: []].append(s) }
+        tables = t.mapValues { $0.sorted { $0.version < $1.version } }
+    }
+
+    public var tableNames: [String] { tables.keys.sorted() }
+
+    public static func load(directory: String) throws(RegistryError) -> SchemaRegistry {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else { throw .missingDirectory(directory) }
+        let tableDirs: [String]
+        do { tableDirs = try fm.contentsOfDirectory(atPath: directory).sorted() } catch {
+            throw .unreadable(path: directory, reason: "\(error)")
+        }
+        var schemas: [TableSchema] = []
+        for table in tableDirs where !table.hasPrefix(".") {
+            let dir = directory + "/" + table
+            guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { continue }
+            let files: [String]
+            do { files = try fm.contentsOfDirectory(atPath: dir).sorted() } catch { throw .unreadable(path: dir, reason: "\(error)") }
+            for file in files where file.hasSuffix(".json") {
+                let path = dir + "/" + file
+                guard file.hasPrefix("v"), let version = Int(file.dropFirst().dropLast(5)), version >= 1 else {
+                    throw .invalid(path: path, problem: "schema files must be named v<N>.json (N >= 1)")
+                }
+                guard let data = fm.contents(atPath: path) else { throw .unreadable(path: path, reason: "no such file") }
+                let schema = try parse(data, path: path)
+                guard schema.table == table else { throw .invalid(path: path, problem: "\"table\" is '\(schema.table)' but the directory is '\(table)'") }
+                guard schema.version == version else { throw .invalid(path: path, problem: "\"version\" is \(schema.version) but the file is v\(version).json") }
+                schemas.append(schema)
+            }
+        }
+        return SchemaRegistry(schemas: schemas)
+    }
+
+    public func versions(_ table: String) -> [Int] { tables[table]?.map(\.version) ?? [] }
+
+    /// The given version of `table`, or its latest.
+    public func schema(_ table: String, version: Int? = nil) throws(RegistryError) -> TableSchema {
+        guard let all = tables[table], let latest = all.last else { throw .unknownTable(table, known: tableNames) }
+        guard let v = version else { return latest }
+        guard let s = all.first(where: { $0.version == v }) else { throw .unknownVersion(table: table, version: v, known: all.map(\.version)) }
+        return s
+    }
+
+    // MARK: parsing (Foundation JSON is fine: a few small files at startup)
+
+    public static func parse(_ data: Data, path: String) throws(RegistryError) -> TableSchema {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw .invalid(path: path, problem: "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let root = object as? [String: Any] else { throw .invalid(path: path, problem: "top level must be an object") }
+        func bad(_ p: String) -> RegistryError { .invalid(path: path, problem: p) }
+        guard let table = root["table"] as? String, !table.isEmpty else { throw bad("\"table\" (string) is required") }
+        guard let version = root["version"] as? Int else { throw bad("\"version\" (integer) is required") }
+        guard let layer = root["layer"] as? String, ["raw", "curated", "reference"].contains(layer) else {
+            throw bad("\"layer\" must be raw, curated or reference")
+        }
+        guard let cols = root["columns"] as? [[String: Any]], !cols.isEmpty else { throw bad("\"columns\" must be a non-empty array of objects") }
+        var columns: [ColumnSpec] = []
+        for (i, c) in cols.enumerated() {
+            let at = "columns[\(i)]"
+            guard let name = c["name"] as? String, !name.isEmpty else { throw bad("\(at).name is required") }
+            guard let id = c["id"] as? Int, id >= 1, id <= Int(Int32.max) else { throw bad("\(at) '\(name)': \"id\" must be a positive integer (the stable field id)") }
+            guard let tn = c["type"] as? String, let type = TypeName.parse(tn) else {
+                throw bad("\(at) '\(name)': unknown type \(c["type"].map { "\($0)" } ?? "(missing)")")
+            }
+            guard let nullable = c["nullable"] as? Bool else { throw bad("\(at) '\(name)': \"nullable\" (true/false) is required") }
+            if columns.contains(where: { $0.name == name }) { throw bad("column '\(name)' is defined twice") }
+            if columns.contains(where: { $0.id == Int32(id) }) { throw bad("column id \(id) is used twice; ids must be unique and never reused") }
+            columns.append(ColumnSpec(id: Int32(id), name: name, type: type, nullable: nullable,
+                                      description: c["description"] as? String, constraints: try constraints(c, at: "\(at) '\(name)'", path: path)))
+        }
+        let partitionBy = root["partition_by"] as? [String] ?? []
+        for p in partitionBy where !columns.contains(where: { $0.name == p }) { throw bad("partition column '\(p)' is not a column") }
+        let primaryKey = root["primary_key"] as? [String] ?? []
+        for p in primaryKey where !columns.contains(where: { $0.name == p }) { throw bad("primary key column '\(p)' is not a column") }
+        var source: SourceSpec?
+        if let s = root["source"] {
+            guard let s = s as? [String: Any], let format = s["format"] as? String, ["jsonl", "csv", "json_array"].contains(format),
+                  let fields = s["fields"] as? [[String: Any]] else {
+                throw bad("\"source\" must have \"format\" (jsonl, csv or json_array) and \"fields\"")
+            }
+            source = SourceSpec(format: format, fields: try sourceFields(fields, at: "source", path: path))
+        }
+        // Canonical form for the fingerprint: sorted keys, no whitespace, so only meaning counts.
+        let canonical: Data
+        do { canonical = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) } catch {
+            throw bad("cannot canonicalise (\(error))")
+        }
+        return TableSchema(table: table, version: version, layer: layer, description: root["description"] as? String ?? "",
+                           partitionBy: partitionBy, primaryKey: primaryKey, columns: columns, source: source,
+                           fingerprint: SHA256.hex(canonical), path: path)
+    }
+
+    private static func constraints(_ o: [String: Any], at: String, path: String) throws(RegistryError) -> Constraints {
+        var c = Constraints()
+        if let e = o["enum"] {
+            guard let e = e as? [String], !e.isEmpty else { throw .invalid(path: path, problem: "\(at): \"enum\" must be a non-empty array of strings") }
+            c.enumValues = e
+        }
+        for key in ["min", "max"] {
+            guard let v = o[key] else { continue }
+            guard let text = v as? String, DecimalText.parse(text, scale: 6) != nil else {
+                throw .invalid(path: path, problem: "\(at): \"\(key)\" must be decimal text such as \"0\" or \"1.50\" (a string, to stay exact)")
+            }
+            if key == "min" { c.min = text } else { c.max = text }
+        }
+        if let r = o["references"] {
+            guard let r = r as? String, r.split(separator: ".").count == 2 else {
+                throw .invalid(path: path, problem: "\(at): \"references\" must be \"table.column\"")
+            }
+            c.references = r
+        }
+        if let m = o["min_items"] {
+            guard let m = m as? Int, m >= 0 else { throw .invalid(path: path, problem: "\(at): \"min_items\" must be a non-negative integer") }
+            c.minItems = m
+        }
+        return c
+    }
+
+    private static func sourceFields(_ list: [[String: Any]], at: String, path: String) throws(RegistryError) -> [SourceField] {
+        var out: [SourceField] = []
+        for (i, f) in list.enumerated() {
+            let here = "\(at).fields[\(i)]"
+            guard let name = f["name"] as? String, !name.isEmpty else { throw .invalid(path: path, problem: "\(here).name is required") }
+            guard let type = f["type"] as? String, type == "array" || type == "object" || TypeName.parse(type) != nil else {
+                throw .invalid(path: path, problem: "\(here) '\(name)': unknown type")
+            }
+            var aliases: [Alias] = []
+            for a in f["aliases"] as? [[String: Any]] ?? [] {
+                guard let an = a["name"] as? String, !an.isEmpty else { throw .invalid(path: path, problem: "\(here) '\(name)': alias without a name") }
+                var conv: Conversion?
+                if let cn = a["conversion"] {
+                    guard let cn = cn as? String, let c = Conversion(rawValue: cn) else {
+                        throw .invalid(path: path, problem: "\(here) '\(name)': unknown conversion \(a["conversion"]!) (known: epoch_millis)")
+                    }
+                    conv = c
+                }
+                aliases.append(Alias(name: an, conversion: conv, note: a["note"] as? String))
+            }
+            var nested: [SourceField] = []
+            if let sub = f["fields"] as? [[String: Any]] { nested = try sourceFields(sub, at: here, path: path) }
+            out.append(SourceField(name: name, type: type, required: f["required"] as? Bool ?? false, aliases: aliases,
+                                   constraints: try constraints(f, at: "\(here) '\(name)'", path: path), fields: nested))
+        }
+        return out
+    }
+}

@@ -1,0 +1,202 @@
+import LakeFormat
+
+public enum InventoryError: Error, CustomStringConvertible, Equatable {
+    case io(FileIOError)
+    case emptyFile(path: String)
+    case badHeader(path: String, found: [String], expected: [String])
+    case unterminatedQuote(path: String, line: Int)
+    case schema(OrderRulesError)
+
+    public var description: String {
+        switch self {
+        case .io(let e): return e.description
+        case .emptyFile(let p): return "\(p): empty file; expected a header line \(InventoryParser.columns.joined(separator: ","))"
+        case .badHeader(let p, let found, let expected):
+            return "\(p):1: header is \(found.joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
+        case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
+        case .schema(let e): return e.description
+        }
+    }
+}
+
+/// Accepted inventory rows (schema `inventory`) and rejected ones (schema `raw_inventory`).
+public struct InventoryBatch: Sendable {
+    public var accepted: RecordBatch
+    public var rejected: RecordBatch
+    public var rejects: [RejectReason: Int]
+}
+
+/// Parses inventory CSV (RFC 4180: quoted fields, "" inside quotes, CRLF, quoted newlines),
+/// streaming the file. The header must name the four registry columns (in any order); a row
+/// with a bad value is rejected with its reason and the rest of the file still loads.
+public enum InventoryParser {
+    public static let columns = ["product_id", "available_quantity", "warehouse_location", "last_updated"]
+
+    public static func parse(path: String, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry) throws(InventoryError) -> InventoryBatch {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let accepted: Schema, rejected: Schema
+        do {
+            accepted = try registry.schema("inventory").lakeSchema
+            rejected = try registry.schema("raw_inventory").lakeSchema
+        } catch { throw .schema(.registry(error)) }
+        var state = State(file: name, batchID: batchID, catalog: catalog)
+        do {
+            let reader = try LineReader(path: path)
+            try reader.forEachLine { (line: Line) throws(InventoryError) in try state.feed(line) }
+        } catch let e as InventoryError {
+            throw e
+        } catch let e as FileIOError {
+            throw .io(e)
+        } catch {
+            throw .io(.read(path: path, errno: 0))
+        }
+        if state.pendingQuote { throw .unterminatedQuote(path: name, line: state.recordLine) }
+        if state.header == nil { throw .emptyFile(path: name) }
+        do {
+            return InventoryBatch(accepted: try state.acceptedBatch(accepted), rejected: try state.rejectedBatch(rejected), rejects: state.rejects)
+        } catch { throw .schema(error) }
+    }
+
+    struct State {
+        let file: String
+        let batchID: String
+        let catalog: ProductCatalog?
+        var header: [Int]?  // field position of each of `columns`
+        var headerCount = 0
+        var record: [UInt8] = []  // the record so far, when a quoted field spans lines
+        var recordLine = 0
+        var pendingQuote = false
+        var fields: [[UInt8]] = []
+        // accepted
+        var product = StringColumn(), warehouse = StringColumn()
+        var quantity: [Int64] = [], updated: [Int64] = []
+        // rejected
+        var rLine: [Int64] = [], rText = StringColumn(), rReason = StringColumn(), rDetail = StringColumn()
+        var rejects: [RejectReason: Int] = [:]
+
+        init(file: String, batchID: String, catalog: ProductCatalog?) {
+            self.file = file
+            self.batchID = batchID
+            self.catalog = catalog
+        }
+
+        mutating func feed(_ line: Line) throws(InventoryError) {
+            if !pendingQuote {
+                record.removeAll(keepingCapacity: true)
+                recordLine = line.number
+            } else {
+                record.append(10)
+            }
+            record.append(contentsOf: line.bytes)
+            pendingQuote = !split()
+            if pendingQuote { return }
+            if header == nil {
+                let names = fields.map { String(decoding: $0, as: UTF8.self).trimmingSpaces().lowercased() }
+                var positions: [Int] = []
+                for c in InventoryParser.columns {
+                    guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: names, expected: InventoryParser.columns) }
+                    positions.append(p)
+                }
+                header = positions
+                headerCount = fields.count
+                return
+            }
+            if fields.count == 1 && fields[0].isEmpty { return }  // blank line
+            row()
+        }
+
+        /// Splits `record` into `fields`; false when it ends inside a quoted field.
+        mutating func split() -> Bool {
+            fields.removeAll(keepingCapacity: true)
+            var field: [UInt8] = []
+            var i = 0
+            var quoted = false
+            while i < record.count {
+                let c = record[i]
+                if quoted {
+                    if c == 34 {
+                        if i + 1 < record.count && record[i + 1] == 34 { field.append(34); i += 2; continue }
+                        quoted = false
+                    } else {
+                        field.append(c)
+                    }
+                } else if c == 34 && field.isEmpty {
+                    quoted = true
+                } else if c == 44 {
+                    fields.append(field)
+                    field.removeAll(keepingCapacity: true)
+                } else {
+                    field.append(c)
+                }
+                i += 1
+            }
+            if quoted { return false }
+            fields.append(field)
+            return true
+        }
+
+        mutating func reject(_ reason: RejectReason, _ detail: String) {
+            rejects[reason, default: 0] += 1
+            rLine.append(Int64(recordLine))
+            record.withUnsafeBytes { rText.append($0) }
+            rReason.append(reason.rawValue)
+            rDetail.append("\(file) line \(recordLine): \(detail)")
+        }
+
+        mutating func row() {
+            guard let h = header else { return }
+            guard fields.count == headerCount else {
+                return reject(.wrongFieldCount, "\(fields.count) fields, the header has \(headerCount)")
+            }
+            let pid = fields[h[0]].trimmingSpaces()
+            let qtyText = fields[h[1]].trimmingSpaces()
+            let wh = fields[h[2]].trimmingSpaces()
+            let ts = fields[h[3]].trimmingSpaces()
+            if pid.isEmpty { return reject(.missingField, "product_id is empty") }
+            if wh.isEmpty { return reject(.missingField, "warehouse_location is empty") }
+            let parsedQuantity = qtyText.withUnsafeBytes { DecimalText.parse($0, scale: 0) }
+            guard let q = parsedQuantity, !qtyText.contains(UInt8(ascii: ".")) else {
+                return reject(.invalidQuantity, "available_quantity \"\(String(decoding: qtyText, as: UTF8.self))\" is not a whole number")
+            }
+            guard q >= 0 else { return reject(.invalidQuantity, "available_quantity \(q) is negative") }
+            guard let t = ts.withUnsafeBytes({ Timestamps.parseISO($0) }) else {
+                return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" is not an ISO-8601 timestamp with a zone")
+            }
+            if let c = catalog, pid.withUnsafeBytes({ c.row(of: $0) }) == nil {
+                return reject(.unknownProduct, "product_id \(String(decoding: pid, as: UTF8.self)) is not in the product catalog")
+            }
+            pid.withUnsafeBytes { product.append($0) }
+            wh.withUnsafeBytes { warehouse.append($0) }
+            quantity.append(q)
+            updated.append(t)
+        }
+
+        func acceptedBatch(_ schema: Schema) throws(OrderRulesError) -> RecordBatch {
+            try assemble(schema, ["product_id": Column(.string(product)), "available_quantity": Column(.int64(quantity)),
+                                  "warehouse_location": Column(.string(warehouse)), "last_updated": Column(.int64(updated))], table: "inventory")
+        }
+
+        func rejectedBatch(_ schema: Schema) throws(OrderRulesError) -> RecordBatch {
+            let n = rLine.count
+            return try assemble(schema, ["batch_id": Column(.string(StringColumn(repeatElement(batchID, count: n)))),
+                                         "source_file": Column(.string(StringColumn(repeatElement(file, count: n)))),
+                                         "line_number": Column(.int64(rLine)), "line": Column(.string(rText)),
+                                         "reject_reason": Column(.string(rReason)), "reject_detail": Column(.string(rDetail))], table: "raw_inventory")
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    func trimmingSpaces() -> [UInt8] {
+        var a = startIndex, b = endIndex
+        while a < b && (self[a] == 32 || self[a] == 9) { a += 1 }
+        while b > a && (self[b - 1] == 32 || self[b - 1] == 9) { b -= 1 }
+        return Array(self[a ..< b])
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(decoding: Array(utf8).trimmingSpaces(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line as the reader hands it out. `bytes` excludes the newline (and a trailing '\r')
+/// and points into the reader's buffer: valid only inside the callback.
+public struct Line {
+    public var bytes: UnsafeRawBufferPointer
+    /// 1-based.
+    public var number: Int
+    /// Offset of the line's first byte in the file.
+    public var offset: Int64
+}
+
+/// Streams a file (or stdin) in large chunks and yields each line in place, without copying
+/// it. A line that straddles chunks is moved to the front of the buffer once; a line longer
+/// than the buffer grows it, up to `maxLineBytes`, beyond which the file is not line data.
+public struct LineReader: ~Copyable {
+    public let path: String
+    private let fd: Int32
+    private let ownsFD: Bool
+    private let chunkSize: Int
+    private let maxLineBytes: Int
+
+    public init(path: String, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) throws(FileIOError) {
+        self.path = path
+        fd = open(path, O_RDONLY)
+        if fd < 0 { throw .open(path: path, errno: errno) }
+        ownsFD = true
+        self.chunkSize = max(chunkSize, 16)
+        self.maxLineBytes = maxLineBytes
+    }
+
+    /// Reads standard input.
+    public init(stdinChunkSize chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) {
+        path = "<stdin>"
+        fd = 0
+        ownsFD = false
+        self.chunkSize = max(chunkSize, 16)
+        self.maxLineBytes = maxLineBytes
+    }
+
+    deinit { if ownsFD { _ = close(fd) } }
+
+    /// Calls `body` for every line, in order. A final line without a newline is still a line;
+    /// an empty file has none.
+    public func forEachLine<E: Error>(_ body: (Line) throws(E) -> Void) throws -> Void {
+        var buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
+        var capacity = chunkSize
+        defer { buffer.deallocate() }
+        var filled = 0           // bytes valid in buffer
+        var lineStart = 0        // start of the current (incomplete) line in buffer
+        var fileOffset: Int64 = 0  // file offset of buffer[0]
+        var lineNumber = 0
+        var eof = false
+        var scanFrom = 0
+        while true {
+            // Yield every complete line in buffer[lineStart ..< filled].
+            let base = buffer.assumingMemoryBound(to: UInt8.self)
+            var i = scanFrom
+            while i < filled {
+                if let nl = memchr(base + i, 10, filled - i) {
+                    let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+                    lineNumber += 1
+                    var stop = end
+                    if stop > lineStart && base[stop - 1] == 13 { stop -= 1 }
+                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + lineStart, count: stop - lineStart),
+                                  number: lineNumber, offset: fileOffset + Int64(lineStart)))
+                    lineStart = end + 1
+                    i = lineStart
+                } else {
+                    i = filled
+                }
+            }
+            if eof {
+                if lineStart < filled {
+                    lineNumber += 1
+                    var stop = filled
+                    if base[stop - 1] == 13 { stop -= 1 }
+                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + lineStart, count: stop - lineStart),
+                                  number: lineNumber, offset: fileOffset + Int64(lineStart)))
+                }
+                return
+            }
+            // Keep the partial line: move it to the front, or grow when it fills the buffer.
+            let partial = filled - lineStart
+            if lineStart > 0 {
+                if partial > 0 { memmove(buffer, buffer + lineStart, partial) }
+                fileOffset += Int64(lineStart)
+                lineStart = 0
+                filled = partial
+            }
+            if filled == capacity {
+                guard capacity < maxLineBytes else { throw FileIOError.lineTooLong(path: path, line: lineNumber + 1, limit: maxLineBytes) }
+                let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+                bigger.copyMemory(from: buffer, byteCount: filled)
+                buffer.deallocate()
+                buffer = bigger
+                capacity *= 2
+            }
+            scanFrom = filled
+            let n = read(fd, buffer + filled, capacity - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError.read(path: path, errno: errno)
+            }
+            if n == 0 { eof = true } else { filled += n }
+        }
+    }
+}

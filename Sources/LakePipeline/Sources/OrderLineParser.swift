@@ -1,0 +1,448 @@
+import LakeFormat
+
+/// A span of decoded bytes inside `ParsedOrder.text`; start < 0 means the field was absent
+/// (or JSON null).
+public struct TextRef: Sendable, Equatable {
+    public var start: Int32
+    public var count: Int32
+    public static let absent = TextRef(start: -1, count: 0)
+    @inline(__always) public var isPresent: Bool { start >= 0 }
+    @inline(__always) public var isPresentNonEmpty: Bool { start >= 0 && count > 0 }
+}
+
+public struct ParsedItem: Sendable, Equatable {
+    public var productID = TextRef.absent
+    /// Any integer as written; range rules are the validator's job.
+    public var quantity: Int64? = nil
+    /// Exact unscaled cents.
+    public var unitPriceCents: Int64? = nil
+}
+
+/// One order line, normalised: canonical field names (aliases resolved), event time in UTC
+/// micros, exact cents. Reused from line to line so parsing allocates nothing in steady state.
+public struct ParsedOrder: Sendable {
+    /// Decoded UTF-8 of every string field, back to back; `TextRef`s index into it.
+    public internal(set) var text: [UInt8] = []
+    public var orderID = TextRef.absent
+    public var customerID = TextRef.absent
+    public var channel = TextRef.absent
+    public var status = TextRef.absent
+    public var country = TextRef.absent
+    public var state = TextRef.absent
+    public var city = TextRef.absent
+    public var eventTimeMicros: Int64? = nil
+    /// Whether the event time came from an alias conversion (the mobile `ts`).
+    public var eventTimeFromAlias = false
+    public var hasItems = false
+    public var hasAddress = false
+    public var items: [ParsedItem] = []
+    /// Keys the registry does not know ("gift_note", "items[].sku", "shipping_address.zip"),
+    /// for schema-drift reporting; the values are skipped.
+    public var unknownFields: [TextRef] = []
+
+    public init() {}
+
+    mutating func reset() {
+        text.removeAll(keepingCapacity: true)
+        items.removeAll(keepingCapacity: true)
+        unknownFields.removeAll(keepingCapacity: true)
+        orderID = .absent; customerID = .absent; channel = .absent; status = .absent
+        country = .absent; state = .absent; city = .absent
+        eventTimeMicros = nil; eventTimeFromAlias = false; hasItems = false; hasAddress = false
+    }
+
+    public func string(_ r: TextRef) -> String? {
+        guard r.isPresent else { return nil }
+        let s = Int(r.start)
+        return String(decoding: text[s ..< s + Int(r.count)], as: UTF8.self)
+    }
+}
+
+/// Why an order line could not be read. `offset` is the 0-based byte within the line.
+public enum OrderLineError: Error, Sendable, Equatable {
+    case emptyLine
+    case syntax(JSONProblem, offset: Int)
+    case notAnObject(offset: Int)
+    case duplicateField(String, offset: Int)
+    case wrongType(field: String, expected: String, found: String, offset: Int)
+    case invalidTimestamp(field: String, text: String, offset: Int)
+    case invalidQuantity(field: String, text: String, offset: Int)
+    case invalidPrice(field: String, text: String, offset: Int)
+
+    public var reason: RejectReason {
+        switch self {
+        case .emptyLine: return .emptyLine
+        case .syntax, .notAnObject: return .malformedJSON
+        case .duplicateField: return .duplicateField
+        case .wrongType: return .invalidType
+        case .invalidTimestamp: return .invalidTimestamp
+        case .invalidQuantity: return .invalidQuantity
+        case .invalidPrice: return .invalidPrice
+        }
+    }
+
+    /// "unterminated string at byte 42" (bytes counted from 1, as editors do columns).
+    public var message: String {
+        switch self {
+        case .emptyLine: return "empty line"
+        case .syntax(let p, let o): return "\(p) at byte \(o + 1)"
+        case .notAnObject(let o): return "expected a JSON object ('{') at byte \(o + 1)"
+        case .duplicateField(let f, let o): return "field \(f) appears twice (directly or via an alias) at byte \(o + 1)"
+        case .wrongType(let f, let e, let found, let o): return "\(f) must be \(e), found \(found) at byte \(o + 1)"
+        case .invalidTimestamp(let f, let t, let o):
+            return "\(f) \(t) is not an ISO-8601 timestamp with a zone (e.g. 2024-01-15T10:30:00Z) at byte \(o + 1)"
+        case .invalidQuantity(let f, let t, let o): return "\(f) \(t) is not a whole number at byte \(o + 1)"
+        case .invalidPrice(let f, let t, let o): return "\(f) \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
+        }
+    }
+}
+
+/// Compiled key lookup for the order shape, built from the registry's raw_orders source
+/// fields so aliases (customerId, ts) live in schemas/, not in code.
+public struct OrderFieldMap: Sendable {
+    enum Slot: UInt8 {
+        case orderID, customerID, timestamp, channel, items, address, status  // top level
+        case productID, quantity, unitPrice  // items[]
+        case country, state, city  // shipping_address
+    }
+
+    struct Entry: Sendable {
+        var key: [UInt8]
+        var slot: Slot
+        var epochMillis: Bool
+    }
+
+    var top: [Entry] = []
+    var item: [Entry] = []
+    var address: [Entry] = []
+
+    static let canonicalTop: [String: Slot] = [
+        "order_id": .orderID, "customer_id": .customerID, "timestamp": .timestamp, "channel": .channel,
+        "items": .items, "shipping_address": .address, "status": .status,
+    ]
+    static let canonicalItem: [String: Slot] = ["product_id": .productID, "quantity": .quantity, "unit_price": .unitPrice]
+    static let canonicalAddress: [String: Slot] = ["country": .country, "state": .state, "city": .city]
+
+    /// Fails when the registry names a field this parser cannot produce, or a conversion that
+    /// makes no sense for the field.
+    public init(source: SourceSpec) throws(OrderRulesError) {
+        func compile(_ fields: [SourceField], _ known: [String: Slot], _ path: String) throws(OrderRulesError) -> [Entry] {
+            var out: [Entry] = []
+            for f in fields {
+                guard let slot = known[f.name] else { throw .unsupportedField(path + f.name) }
+                out.append(Entry(key: Array(f.name.utf8), slot: slot, epochMillis: false))
+                for a in f.aliases {
+                    if a.conversion == .epochMillis && slot != .timestamp { throw .badConversion(path + f.name, a.name) }
+                    out.append(Entry(key: Array(a.name.utf8), slot: slot, epochMillis: a.conversion == .epochMillis))
+                }
+            }
+            let keys = out.map(\.key)
+            if Set(keys).count != keys.count { throw .ambiguousAlias(path) }
+            return out
+        }
+        top = try compile(source.fields, Self.canonicalTop, "")
+        item = try compile(source.field("items")?.fields ?? [], Self.canonicalItem, "items[].")
+        address = try compile(source.field("shipping_address")?.fields ?? [], Self.canonicalAddress, "shipping_address.")
+    }
+
+    @inline(__always)
+    static func match(_ entries: [Entry], _ key: UnsafeRawBufferPointer) -> Int {
+        for (n, e) in entries.enumerated() where e.key.count == key.count {
+            let equal = e.key.withUnsafeBytes { memcmpEqual($0.baseAddress!, key.baseAddress!, key.count) }
+            if equal { return n }
+        }
+        return -1
+    }
+}
+
+/// Parses one JSON order line in a single pass over its bytes.
+public struct OrderLineParser: Sendable {
+    let map: OrderFieldMap
+    public private(set) var order = ParsedOrder()
+    private var keyScratch: [UInt8] = []
+    private var skipScratch: [UInt8] = []
+    /// Span of the last key in the line, or nil when it had escapes (then it is in keyScratch).
+    private var lastKey: (start: Int, count: Int)?
+
+    public init(map: OrderFieldMap) {
+        self.map = map
+        order.text.reserveCapacity(512)
+        keyScratch.reserveCapacity(64)
+    }
+
+    /// Parses `line` (without its newline) into `order`. On error `order` keeps whatever was
+    /// read before the problem (the validator still records the order id and event time in
+    /// the raw table when they were readable).
+    public mutating func parse(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
+        order.reset()
+        var s = JSONScanner(line)
+        s.skipWhitespace()
+        if s.i == s.end { throw .emptyLine }
+        guard s.base[s.i] == UInt8(ascii: "{") else { throw .notAnObject(offset: s.i) }
+        s.i += 1
+        // Helpers throw JSONError (syntax) or OrderLineError (meaning); errors are rare, so
+        // the boxing of untyped throws costs nothing on the accepted path.
+        do {
+            try members(&s)
+        } catch let e as JSONError {
+            throw .syntax(e.problem, offset: e.offset)
+        } catch let e as OrderLineError {
+            throw e
+        } catch {
+            preconditionFailure("order parsing throws only JSONError and OrderLineError")
+        }
+    }
+
+    private mutating func members(_ s: inout JSONScanner) throws {
+        var seen: UInt32 = 0
+        var first = true
+        while try s.objectHasMember(first: first) {
+            first = false
+            s.skipWhitespace()
+            let keyAt = s.i
+            let n = try matchKey(&s, map.top)
+            guard n >= 0 else {
+                try skipUnknown(&s, prefix: "")
+                continue
+            }
+            let entry = map.top[n]
+            let bit: UInt32 = 1 << entry.slot.rawValue
+            if seen & bit != 0 { throw OrderLineError.duplicateField(Self.name(entry.slot), offset: keyAt) }
+            seen |= bit
+            switch entry.slot {
+            case .orderID: order.orderID = try stringField(&s, "order_id")
+            case .customerID: order.customerID = try stringField(&s, "customer_id")
+            case .channel: order.channel = try stringField(&s, "channel")
+            case .status: order.status = try stringField(&s, "status")
+            case .timestamp: try timestamp(&s, key: entry)
+            case .items: try items(&s)
+            case .address: try address(&s)
+            default: break
+            }
+        }
+        s.skipWhitespace()
+        if s.i != s.end { throw s.fail(.trailingData) }
+    }
+
+    static func name(_ slot: OrderFieldMap.Slot) -> String {
+        switch slot {
+        case .orderID: return "order_id"
+        case .customerID: return "customer_id"
+        case .timestamp: return "timestamp"
+        case .channel: return "channel"
+        case .items: return "items"
+        case .address: return "shipping_address"
+        case .status: return "status"
+        case .productID: return "product_id"
+        case .quantity: return "quantity"
+        case .unitPrice: return "unit_price"
+        case .country: return "country"
+        case .state: return "state"
+        case .city: return "city"
+        }
+    }
+
+    @inline(__always)
+    private mutating func matchKey(_ s: inout JSONScanner, _ entries: [OrderFieldMap.Entry]) throws(JSONError) -> Int {
+        if let span = try s.key(scratch: &keyScratch) {
+            lastKey = span
+            return OrderFieldMap.match(entries, UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
+        }
+        lastKey = nil
+        return keyScratch.withUnsafeBytes { OrderFieldMap.match(entries, $0) }
+    }
+
+    /// Notes the last key as unknown (schema drift) and skips its value.
+    private mutating func skipUnknown(_ s: inout JSONScanner, prefix: String) throws(JSONError) {
+        let start = Int32(order.text.count)
+        order.text.append(contentsOf: prefix.utf8)
+        if let k = lastKey {
+            order.text.append(contentsOf: UnsafeBufferPointer(start: s.base + k.start, count: k.count))
+        } else {
+            order.text.append(contentsOf: keyScratch)
+        }
+        order.unknownFields.append(TextRef(start: start, count: Int32(order.text.count) - start))
+        try s.skipValue(scratch: &skipScratch)
+    }
+
+    @inline(__always)
+    private mutating func stringField(_ s: inout JSONScanner, _ field: @autoclosure () -> String) throws -> TextRef {
+        let c = try s.peek(expecting: "a value")
+        if c == 34 {
+            let start = try s.string(into: &order.text)
+            return TextRef(start: Int32(start), count: Int32(order.text.count - start))
+        }
+        if c == UInt8(ascii: "n") {
+            _ = try s.literal()
+            return .absent
+        }
+        // Scan the rest of the value first so a syntax error later in the line still wins.
+        let at = s.i
+        try s.skipValue(scratch: &skipScratch)
+        throw OrderLineError.wrongType(field: field(), expected: "a string", found: JSONScanner.typeName(c), offset: at)
+    }
+
+    private mutating func timestamp(_ s: inout JSONScanner, key: OrderFieldMap.Entry) throws {
+        let c = try s.peek(expecting: "a value")
+        let at = s.i
+        if c == UInt8(ascii: "n") { _ = try s.literal(); return }
+        if key.epochMillis {
+            guard c == 45 || (c >= 48 && c <= 57) else {
+                try s.skipValue(scratch: &skipScratch)
+                throw OrderLineError.wrongType(field: String(decoding: key.key, as: UTF8.self), expected: "epoch milliseconds (an integer)",
+                                               found: JSONScanner.typeName(c), offset: at)
+            }
+            let n = try s.number()
+            let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
+            guard n.isInteger, let ms = Self.int64(span), case let (us, false) = ms.multipliedReportingOverflow(by: 1000) else {
+                throw OrderLineError.invalidTimestamp(field: String(decoding: key.key, as: UTF8.self), text: String(decoding: span, as: UTF8.self), offset: at)
+            }
+            order.eventTimeMicros = us
+            order.eventTimeFromAlias = true
+            return
+        }
+        guard c == 34 else {
+            try s.skipValue(scratch: &skipScratch)
+            throw OrderLineError.wrongType(field: String(decoding: key.key, as: UTF8.self), expected: "an ISO-8601 string",
+                                           found: JSONScanner.typeName(c), offset: at)
+        }
+        let mark = order.text.count
+        _ = try s.string(into: &order.text)
+        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[mark...])) }
+        guard let t = parsed else {
+            throw OrderLineError.invalidTimestamp(field: String(decoding: key.key, as: UTF8.self),
+                                                  text: "\"" + String(decoding: order.text[mark...], as: UTF8.self) + "\"", offset: at)
+        }
+        order.text.removeSubrange(mark...)
+        order.eventTimeMicros = t
+    }
+
+    private mutating func items(_ s: inout JSONScanner) throws {
+        let c = try s.peek(expecting: "a value")
+        if c == UInt8(ascii: "n") { _ = try s.literal(); return }
+        guard c == UInt8(ascii: "[") else {
+            let at = s.i
+            try s.skipValue(scratch: &skipScratch)
+            throw OrderLineError.wrongType(field: "items", expected: "an array", found: JSONScanner.typeName(c), offset: at)
+        }
+        s.i += 1
+        order.hasItems = true
+        var first = true
+        while try s.arrayHasElement(first: first) {
+            first = false
+            let index = order.items.count
+            let e = try s.peek(expecting: "an item object")
+            guard e == UInt8(ascii: "{") else {
+                let at = s.i
+                try s.skipValue(scratch: &skipScratch)
+                throw OrderLineError.wrongType(field: "items[\(index)]", expected: "an object", found: JSONScanner.typeName(e), offset: at)
+            }
+            s.i += 1
+            var item = ParsedItem()
+            var seen: UInt32 = 0
+            var firstMember = true
+            while try s.objectHasMember(first: firstMember) {
+                firstMember = false
+                s.skipWhitespace()
+                let keyAt = s.i
+                let n = try matchKey(&s, map.item)
+                guard n >= 0 else {
+                    try skipUnknown(&s, prefix: "items[].")
+                    continue
+                }
+                let slot = map.item[n].slot
+                let bit: UInt32 = 1 << slot.rawValue
+                if seen & bit != 0 { throw OrderLineError.duplicateField("items[\(index)].\(Self.name(slot))", offset: keyAt) }
+                seen |= bit
+                switch slot {
+                case .productID: item.productID = try stringField(&s, "items[\(index)].product_id")
+                case .quantity: item.quantity = try numberField(&s, "items[\(index)].quantity", quantity: true)
+                case .unitPrice: item.unitPriceCents = try numberField(&s, "items[\(index)].unit_price", quantity: false)
+                default: break
+                }
+            }
+            order.items.append(item)
+        }
+    }
+
+    /// Quantities must be JSON integers: "2.0" or "1e3" means the producer is not sending
+    /// counts, so the order is rejected rather than guessed. Prices must be plain decimals with
+    /// at most 2 places (trailing zeros allowed), parsed exactly; exponents are refused rather
+    /// than rounded.
+    @inline(__always)
+    private mutating func numberField(_ s: inout JSONScanner, _ field: @autoclosure () -> String, quantity: Bool) throws -> Int64? {
+        let c = try s.peek(expecting: "a value")
+        let at = s.i
+        if c == UInt8(ascii: "n") { _ = try s.literal(); return nil }
+        guard c == 45 || (c >= 48 && c <= 57) else {
+            try s.skipValue(scratch: &skipScratch)
+            let found = "(a \(JSONScanner.typeName(c)))"
+            throw quantity
+                ? OrderLineError.invalidQuantity(field: field(), text: found, offset: at)
+                : OrderLineError.invalidPrice(field: field(), text: found, offset: at)
+        }
+        let n = try s.number()
+        let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
+        if quantity {
+            guard n.isInteger, let v = Self.int64(span) else {
+                throw OrderLineError.invalidQuantity(field: field(), text: String(decoding: span, as: UTF8.self), offset: at)
+            }
+            return v
+        }
+        guard let cents = DecimalText.parse(span, scale: 2) else {
+            throw OrderLineError.invalidPrice(field: field(), text: String(decoding: span, as: UTF8.self), offset: at)
+        }
+        return cents
+    }
+
+    private mutating func address(_ s: inout JSONScanner) throws {
+        let c = try s.peek(expecting: "a value")
+        if c == UInt8(ascii: "n") { _ = try s.literal(); return }
+        guard c == UInt8(ascii: "{") else {
+            let at = s.i
+            try s.skipValue(scratch: &skipScratch)
+            throw OrderLineError.wrongType(field: "shipping_address", expected: "an object", found: JSONScanner.typeName(c), offset: at)
+        }
+        s.i += 1
+        order.hasAddress = true
+        var seen: UInt32 = 0
+        var first = true
+        while try s.objectHasMember(first: first) {
+            first = false
+            s.skipWhitespace()
+            let keyAt = s.i
+            let n = try matchKey(&s, map.address)
+            guard n >= 0 else {
+                try skipUnknown(&s, prefix: "shipping_address.")
+                continue
+            }
+            let slot = map.address[n].slot
+            let bit: UInt32 = 1 << slot.rawValue
+            if seen & bit != 0 { throw OrderLineError.duplicateField("shipping_address.\(Self.name(slot))", offset: keyAt) }
+            seen |= bit
+            switch slot {
+            case .country: order.country = try stringField(&s, "shipping_address.country")
+            case .state: order.state = try stringField(&s, "shipping_address.state")
+            case .city: order.city = try stringField(&s, "shipping_address.city")
+            default: break
+            }
+        }
+    }
+
+    /// A JSON integer's text as Int64; nil on overflow.
+    @inline(__always)
+    static func int64(_ p: UnsafeRawBufferPointer) -> Int64? {
+        var i = 0
+        var negative = false
+        if p[0] == 45 { negative = true; i = 1 }
+        var v: Int64 = 0
+        while i < p.count {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(p[i] - 48))
+            if o1 || o2 { return nil }
+            v = a
+            i += 1
+        }
+        return negative ? -v : v
+    }
+}

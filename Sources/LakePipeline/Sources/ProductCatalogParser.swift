@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LakeFormat
+
+/// The product catalog, column by column, with a byte-keyed index for enrichment lookups
+/// straight from parsed order bytes.
+public struct ProductCatalog: Sendable {
+    private var index = ByteKeyTable(capacity: 256)
+    public private(set) var ids = StringColumn()
+    public private(set) var categories = StringColumn()
+    public private(set) var brands = StringColumn()
+    public private(set) var prices: [Int64] = []
+    public private(set) var launchTimes: [Int64] = []
+    public private(set) var launchValid: [Bool] = []
+    public private(set) var descriptions = StringColumn()
+    public private(set) var descriptionValid: [Bool] = []
+
+    public init() {}
+
+    public var count: Int { prices.count }
+
+    /// Adds a product; false (and nothing added) when the id is already present.
+    @discardableResult
+    public mutating func add(id: String, category: String, brand: String, priceCents: Int64,
+                             launchMicros: Int64? = nil, description: String? = nil) -> Bool {
+        guard index.insertIfAbsent(id, value: Int32(prices.count)) == nil else { return false }
+        ids.append(id)
+        categories.append(category)
+        brands.append(brand)
+        prices.append(priceCents)
+        launchTimes.append(launchMicros ?? 0)
+        launchValid.append(launchMicros != nil)
+        descriptions.append(description ?? "")
+        descriptionValid.append(description != nil)
+        return true
+    }
+
+    /// Row of the product with this id.
+    @inline(__always)
+    public func row(of id: UnsafeRawBufferPointer) -> Int? { index.value(for: id).map(Int.init) }
+
+    public func row(of id: String) -> Int? { index.value(for: id).map(Int.init) }
+
+    /// The catalog as a batch of the registry's `products` schema.
+    public func batch(schema: Schema) throws(OrderRulesError) -> RecordBatch {
+        let cols: [String: Column] = [
+            "product_id": Column(.string(ids)), "category": Column(.string(categories)), "brand": Column(.string(brands)),
+            "price": Column(.int64(prices)),
+            "launch_date": Column(.int64(launchTimes), validity: launchValid.allSatisfy { $0 } ? nil : launchValid),
+            "description": Column(.string(descriptions), validity: descriptionValid.allSatisfy { $0 } ? nil : descriptionValid),
+        ]
+        return try assemble(schema, cols, table: "products")
+    }
+}
+
+/// A catalog entry that was skipped, with why.
+public struct CatalogReject: Sendable, Equatable {
+    /// 0-based position in the array.
+    public var index: Int
+    /// 1-based line where the entry starts.
+    public var line: Int
+    public var productID: String?
+    public var reason: RejectReason
+    public var detail: String
+}
+
+public enum CatalogError: Error, CustomStringConvertible, Equatable {
+    case io(FileIOError)
+    case tooLarge(path: String, limit: Int)
+    case syntax(path: String, line: Int, column: Int, problem: JSONProblem)
+    case notAnArray(path: String, found: String)
+    case entryNotAnObject(path: String, index: Int, line: Int, found: String)
+
+    public var description: String {
+        switch self {
+        case .io(let e): return e.description
+        case .tooLarge(let p, let limit): return "\(p): product catalog larger than \(limit) bytes"
+        case .syntax(let p, let l, let c, let problem): return "\(p):\(l):\(c): \(problem)"
+        case .notAnArray(let p, let found):
+            return "\(p): a product catalog must be a JSON array of product objects, but the file holds a JSON \(found)"
+        case .entryNotAnObject(let p, let i, let l, let found):
+            return "\(p):\(l): catalog entry \(i) must be an object with product_id, category, brand, price; found a JSON \(found)"
+        }
+    }
+}
+
+/// Parses `product_catalog.json`: a JSON array of products. Structural problems fail the whole
+/// file (it is reference data: a half-read catalog would misreport unknown products);
+/// individual products with missing or invalid fields are skipped and returned as rejects.
+public enum ProductCatalogParser {
+    /// Catalogs are reference data of at most a few MB; this bound stops a wrong path (a
+    /// multi-GB order dump) from being slurped into memory.
+    public static let maxBytes = 256 << 20
+
+    public static func parse(path: String) throws(CatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
+        let bytes: [UInt8]
+        do { bytes = try readWholeFile(path, limit: maxBytes) } catch let e as FileIOError { throw .io(e) } catch let e as CatalogError {
+            throw e
+        } catch {
+            throw .tooLarge(path: path, limit: maxBytes)
+        }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(CatalogError) in try parse(raw, path: path) } }
+        return try result.get()
+    }
+
+    public static func parse(_ raw: UnsafeRawBufferPointer, path: String) throws(CatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
+        var s = JSONScanner(raw)
+        var catalog = ProductCatalog()
+        var rejects: [CatalogReject] = []
+        var scratch: [UInt8] = []
+        func lineCol(_ offset: Int) -> (Int, Int) {
+            var line = 1, col = 1
+            for k in 0 ..< min(offset, raw.count) {
+                if raw[k] == 10 { line += 1; col = 1 } else { col += 1 }
+            }
+            return (line, col)
+        }
+        func syntax(_ e: JSONError) -> CatalogError {
+            let (l, c) = lineCol(e.offset)
+            return .syntax(path: path, line: l, column: c, problem: e.problem)
+        }
+        do {
+            // Skip a UTF-8 byte order mark, which some editors add.
+            if raw.count >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { s.i = 3 }
+            let c = try s.peek(expecting: "'['")
+            guard c == UInt8(ascii: "[") else { throw CatalogError.notAnArray(path: path, found: JSONScanner.typeName(c)) }
+            s.i += 1
+            var first = true
+            var index = 0
+            while try s.arrayHasElement(first: first) {
+                first = false
+                let e = try s.peek(expecting: "a product object")
+                let entryLine = lineCol(s.i).0
+                guard e == UInt8(ascii: "{") else { throw CatalogError.entryNotAnObject(path: path, index: index, line: entryLine, found: JSONScanner.typeName(e)) }
+                s.i += 1
+                var fields: [String: (kind: UInt8, text: String, offset: Int)] = [:]
+                var firstMember = true
+                while try s.objectHasMember(first: firstMember) {
+                    firstMember = false
+                    scratch.removeAll(keepingCapacity: true)
+                    let name: String
+                    if let span = try s.key(scratch: &scratch) {
+                        name = String(decoding: UnsafeRawBufferPointer(start: s.base + span.start, count: span.count), as: UTF8.self)
+                    } else {
+                        name = String(decoding: scratch, as: UTF8.self)
+                    }
+                    let v = try s.peek(expecting: "a value")
+                    let at = s.i
+                    switch v {
+                    case 34:
+                        scratch.removeAll(keepingCapacity: true)
+                        _ = try s.string(into: &scratch)
+                        fields[name] = (34, String(decoding: scratch, as: UTF8.self), at)
+                    case UInt8(ascii: "-"), 48 ... 57:
+                        let n = try s.number()
+                        fields[name] = (48, String(decoding: UnsafeRawBufferPointer(start: s.base + n.start, count: n.count), as: UTF8.self), at)
+                    default:
+                        scratch.removeAll(keepingCapacity: true)
+                        try s.skipValue(scratch: &scratch)
+                        fields[name] = (v, "", at)
+                    }
+                }
+                if let problem = validate(fields, catalog: &catalog) {
+                    let id = fields["product_id"].flatMap { $0.kind == 34 ? $0.text : nil }
+                    rejects.append(CatalogReject(index: index, line: entryLine, productID: id, reason: problem.0, detail: "\(path):\(entryLine): product \(index): \(problem.1)"))
+                }
+                index += 1
+            }
+            s.skipWhitespace()
+            if s.i != s.end { throw s.fail(.trailingData) }
+        } catch let e as JSONError {
+            throw syntax(e)
+        } catch let e as CatalogError {
+            throw e
+        } catch {
+            preconditionFailure("catalog parsing throws only JSONError and CatalogError")
+        }
+        return (catalog, rejects)
+    }
+
+    /// Checks one product's fields and adds it; returns the problem instead when invalid.
+    private static func validate(_ f: [String: (kind: UInt8, text: String, offset: Int)], catalog: inout ProductCatalog) -> (RejectReason, String)? {
+        func requiredString(_ name: String) -> Result<String, Problem> {
+            guard let v = f[name], v.kind != UInt8(ascii: "n") else { return .failure(Problem(.missingField, "\(name) is missing")) }
+            guard v.kind == 34 else { return .failure(Problem(.invalidType, "\(name) must be a string")) }
+            guard !v.text.isEmpty else { return .failure(Problem(.missingField, "\(name) is empty")) }
+            return .success(v.text)
+        }
+        struct Problem: Error {
+            var reason: RejectReason, text: String
+            init(_ r: RejectReason, _ t: String) { reason = r; text = t }
+        }
+        do {
+            let id = try requiredString("product_id").get()
+            let category = try requiredString("category").get()
+            let brand = try requiredString("brand").get()
+            guard let p = f["price"], p.kind != UInt8(ascii: "n") else { return (.missingField, "price is missing") }
+            // Prices may be JSON numbers or decimal strings; either way parsed exactly.
+            guard p.kind == 48 || p.kind == 34, let cents = DecimalText.parse(p.text, scale: 2) else {
+                return (.invalidPrice, "price \(p.text.isEmpty ? "(not a number)" : p.text) is not a decimal with at most 2 places")
+            }
+            guard cents >= 0 else { return (.invalidPrice, "price \(p.text) is negative") }
+            var launch: Int64?
+            if let l = f["launch_date"], l.kind != UInt8(ascii: "n") {
+                guard l.kind == 34, let t = Timestamps.parseISO(l.text) else {
+                    return (.invalidTimestamp, "launch_date \(l.text) is not an ISO-8601 timestamp with a zone")
+                }
+                launch = t
+            }
+            var description: String?
+            if let d = f["description"], d.kind != UInt8(ascii: "n") {
+                guard d.kind == 34 else { return (.invalidType, "description must be a string") }
+                description = d.text
+            }
+            guard catalog.add(id: id, category: category, brand: brand, priceCents: cents, launchMicros: launch, description: description) else {
+                return (.duplicateProduct, "product_id \(id) appears again; the first entry is kept")
+            }
+            return nil
+        } catch let p as Problem {
+            return (p.reason, p.text)
+        } catch {
+            return (.invalidType, "\(error)")
+        }
+    }
+}
+
+/// Reads a whole (small) file, refusing ones over `limit` bytes.
+func readWholeFile(_ path: String, limit: Int) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    if fd < 0 { throw FileIOError.open(path: path, errno: errno) }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileIOError.read(path: path, errno: errno)
+        }
+        if n == 0 { return out }
+        out.append(contentsOf: chunk[0 ..< n])
+        if out.count > limit { throw CatalogError.tooLarge(path: path, limit: limit) }
+    }
+}
+
+/// Orders named columns as `schema` lists them, checking every schema column is provided.
+func assemble(_ schema: Schema, _ columns: [String: Column], table: String) throws(OrderRulesError) -> RecordBatch {
+    var out: [Column] = []
+    for f in schema.fields {
+        guard let c = columns[f.name] else {
+            throw .columnMismatch(table: table, problem: "column '\(f.name)' is registered but the pipeline does not produce it")
+        }
+        out.append(c)
+    }
+    return RecordBatch(schema: schema, columns: out)
+}

@@ -1,0 +1,380 @@
+import LakeFormat
+
+/// Order ids already committed by earlier batches. The ingest step implements this over
+/// whatever it loads from the lake (e.g. a `CommittedOrderIDs` filled from curated orders).
+public protocol OrderIDLookup {
+    func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool
+}
+
+/// A set of order ids held as exact bytes (see `ByteKeyTable`: no hash-only keys, so no
+/// false "duplicate" can ever drop a real order).
+public struct CommittedOrderIDs: OrderIDLookup, Sendable {
+    private var table: ByteKeyTable
+
+    public init(capacity: Int = 1024) { table = ByteKeyTable(capacity: capacity) }
+
+    public init<S: Sequence>(_ ids: S) where S.Element == String {
+        table = ByteKeyTable(capacity: ids.underestimatedCount)
+        for id in ids { table.insertIfAbsent(id, value: 0) }
+    }
+
+    public var count: Int { table.count }
+    public mutating func insert(_ id: String) { table.insertIfAbsent(id, value: 0) }
+    public mutating func insert(_ id: UnsafeRawBufferPointer) { table.insertIfAbsent(id, value: 0) }
+    public func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool { table.contains(id) }
+    public func contains(_ id: String) -> Bool { table.value(for: id) != nil }
+}
+
+/// What one drain of the validator produced.
+public struct ValidatedOrders: Sendable {
+    /// Every line as received (schema raw_orders), accepted or not.
+    public var raw: RecordBatch
+    /// Accepted orders (schema orders) and their items (schema order_items).
+    public var orders: RecordBatch
+    public var items: RecordBatch
+    public var rejects: [RejectReason: Int]
+    /// Unknown field names seen (schema drift), with how many lines carried each.
+    public var unknownFields: [String: Int]
+    /// Accepted lines whose event time came through an alias conversion (mobile `ts`).
+    public var aliasNormalized: Int
+
+    public var rejectedCount: Int { rejects.values.reduce(0, +) }
+}
+
+/// Turns order lines into columnar batches: raw (everything), curated orders and items
+/// (accepted only), counts by reject reason. A whole order is quarantined on its first
+/// problem; nothing accepted is dropped and every rejected line keeps its reason and detail.
+///
+/// Duplicates: the first *accepted* occurrence of an order_id wins (a rejected line does not
+/// claim its id, so a corrected resend is accepted). Later lines with the id are rejected as
+/// `duplicate_order` when their normalised content matches, `conflicting_duplicate` when it
+/// differs. Ids in `committed` (earlier batches) are rejected as `duplicate_order`.
+public struct OrderValidator {
+    public let rules: OrderRules
+    public let catalog: ProductCatalog
+    public let batchID: String
+    public let sourceFile: String
+    public let ingestTimeMicros: Int64
+    let committed: (any OrderIDLookup)?
+    private let ingestDate: Int32
+    private var parser: OrderLineParser
+    /// order_id -> index into `contentKeys`, across drains.
+    private var seen = ByteKeyTable(capacity: 4096)
+    private var contentKeys: [UInt64] = []
+
+    private var raw = RawBuilder()
+    private var cur = CuratedBuilder()
+    private var rejects: [RejectReason: Int] = [:]
+    private var unknownFields: [String: Int] = [:]
+    private var aliasNormalized = 0
+
+    public init(rules: OrderRules, catalog: ProductCatalog, batchID: String, sourceFile: String,
+                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil) {
+        self.rules = rules
+        self.catalog = catalog
+        self.batchID = batchID
+        self.sourceFile = sourceFile
+        self.ingestTimeMicros = ingestTimeMicros
+        self.committed = committed
+        ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
+        parser = OrderLineParser(map: rules.fieldMap)
+    }
+
+    /// Raw rows buffered since the last drain (drain every few hundred thousand lines to
+    /// bound memory).
+    public var pendingRows: Int { raw.lineNumber.count }
+
+    public mutating func add(_ line: Line) { add(line.bytes, lineNumber: line.number, byteOffset: line.offset) }
+
+    public mutating func add(_ bytes: UnsafeRawBufferPointer, lineNumber: Int, byteOffset: Int64) {
+        var failure: (RejectReason, String)?
+        do throws(OrderLineError) {
+            try parser.parse(bytes)
+        } catch {
+            failure = (error.reason, error.message)
+        }
+        let order = parser.order
+        if !order.unknownFields.isEmpty { noteUnknown(order) }
+        order.text.withUnsafeBytes { t in
+            let channel = OrderRules.enumIndex(rules.channelBytes, t, order.channel)
+            if failure == nil { failure = check(order, t, channel: channel) }
+            if let (reason, detail) = failure {
+                rejects[reason, default: 0] += 1
+                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+                           ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
+                           eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
+                           channel: channel >= 0 ? rules.channelBytes[channel] : Self.unknownChannel,
+                           reject: (reason, "\(sourceFile) line \(lineNumber): \(detail)"))
+                return
+            }
+            let eventTime = order.eventTimeMicros!  // check() guarantees presence
+            let eventDate = Timestamps.day(ofMicros: eventTime)
+            let status = OrderRules.enumIndex(rules.statusBytes, t, order.status)
+            cur.append(order, t, catalog: catalog, eventTime: eventTime, eventDate: eventDate,
+                       channel: rules.channelBytes[channel], status: rules.statusBytes[status])
+            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+                       ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
+                       channel: rules.channelBytes[channel], reject: nil)
+            if order.eventTimeFromAlias { aliasNormalized += 1 }
+        }
+    }
+
+    static let unknownChannel = Array("unknown".utf8)
+
+    /// The first rule the order breaks, in a fixed order (required fields, enums, items,
+    /// products, amounts, duplicates), or nil when it is accepted; accepted ids are recorded.
+    @inline(__always)
+    private mutating func check(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, channel: Int) -> (RejectReason, String)? {
+        func missing(_ r: TextRef, _ name: String) -> (RejectReason, String)? {
+            if !r.isPresent { return (.missingField, "\(name) is missing") }
+            if r.count == 0 { return (.missingField, "\(name) is empty") }
+            return nil
+        }
+        if let m = missing(o.orderID, "order_id") { return m }
+        if let m = missing(o.customerID, "customer_id") { return m }
+        if o.eventTimeMicros == nil { return (.missingField, "timestamp is missing") }
+        if let m = missing(o.channel, "channel") { return m }
+        if let m = missing(o.status, "status") { return m }
+        if !o.hasItems { return (.missingField, "items is missing") }
+        if !o.hasAddress { return (.missingField, "shipping_address is missing") }
+        if let m = missing(o.country, "shipping_address.country") { return m }
+        if rules.requireState, let m = missing(o.state, "shipping_address.state") { return m }
+        if rules.requireCity, let m = missing(o.city, "shipping_address.city") { return m }
+        if channel < 0 {
+            return (.invalidChannel, "channel \"\(o.string(o.channel) ?? "")\" is not one of \(rules.channels.joined(separator: ", "))")
+        }
+        let status = OrderRules.enumIndex(rules.statusBytes, t, o.status)
+        if status < 0 {
+            return (.invalidStatus, "status \"\(o.string(o.status) ?? "")\" is not one of \(rules.statuses.joined(separator: ", "))")
+        }
+        if o.items.count < rules.minItems { return (.missingField, "items has \(o.items.count) entries, at least \(rules.minItems) required") }
+        var total: Int64 = 0
+        var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
+        content ^= fnv1a64(UnsafeRawBufferPointer(rebasing: t[Int(o.customerID.start) ..< Int(o.customerID.start + o.customerID.count)]))
+        for (i, item) in o.items.enumerated() {
+            if let m = missing(item.productID, "items[\(i)].product_id") { return m }
+            guard let q = item.quantity else { return (.missingField, "items[\(i)].quantity is missing") }
+            guard let price = item.unitPriceCents else { return (.missingField, "items[\(i)].unit_price is missing") }
+            if q < rules.quantityMin || q > rules.quantityMax {
+                return (.invalidQuantity, "items[\(i)].quantity \(q) is outside \(rules.quantityMin)...\(rules.quantityMax)")
+            }
+            if price < rules.priceMinCents || price > rules.priceMaxCents {
+                return (.invalidPrice, "items[\(i)].unit_price \(DecimalText.format(price, scale: 2)) is below \(DecimalText.format(rules.priceMinCents, scale: 2))"
+                            + (price > rules.priceMaxCents ? " or above the maximum" : ""))
+            }
+            let pid = UnsafeRawBufferPointer(rebasing: t[Int(item.productID.start) ..< Int(item.productID.start + item.productID.count)])
+            if catalog.row(of: pid) == nil {
+                return (.unknownProduct, "items[\(i)].product_id \(o.string(item.productID) ?? "") is not in the product catalog")
+            }
+            let (revenue, o1) = q.multipliedReportingOverflow(by: price)
+            let (sum, o2) = total.addingReportingOverflow(revenue)
+            if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
+            total = sum
+            content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
+        }
+        let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
+        if let c = committed, c.containsOrderID(id) {
+            return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") was already committed by an earlier batch")
+        }
+        if let first = seen.insertIfAbsent(id, value: Int32(contentKeys.count)) {
+            if contentKeys[Int(first)] == content {
+                return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") repeats an order accepted earlier in this batch")
+            }
+            return (.conflictingDuplicate, "order_id \(o.string(o.orderID) ?? "") was accepted earlier in this batch with different content; the first stands")
+        }
+        contentKeys.append(content)
+        return nil
+    }
+
+    private mutating func noteUnknown(_ o: ParsedOrder) {
+        var names = Set<String>()
+        for r in o.unknownFields { if let s = o.string(r) { names.insert(s) } }
+        for n in names { unknownFields[n, default: 0] += 1 }
+    }
+
+    /// Hands over everything validated since the last drain and starts new batches. Duplicate
+    /// tracking carries over, so drains split one logical batch without changing results.
+    public mutating func drain() -> ValidatedOrders {
+        let out = ValidatedOrders(
+            raw: raw.batch(rules.rawSchema), orders: cur.ordersBatch(rules.ordersSchema), items: cur.itemsBatch(rules.itemsSchema),
+            rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized)
+        raw = RawBuilder()
+        cur = CuratedBuilder()
+        rejects = [:]
+        unknownFields = [:]
+        aliasNormalized = 0
+        return out
+    }
+
+    /// Validates a whole JSONL file (streamed in chunks) in one call, draining every
+    /// `drainEvery` lines into `sink`.
+    public static func validateFile(path: String, rules: OrderRules, catalog: ProductCatalog, batchID: String,
+                                    ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil,
+                                    drainEvery: Int = 250_000, sink: (ValidatedOrders) throws -> Void) throws {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        var v = OrderValidator(rules: rules, catalog: catalog, batchID: batchID, sourceFile: name,
+                               ingestTimeMicros: ingestTimeMicros, committed: committed)
+        let reader = try LineReader(path: path)
+        try reader.forEachLine { line in
+            v.add(line)
+            if v.pendingRows >= drainEvery { try sink(v.drain()) }
+        }
+        if v.pendingRows > 0 { try sink(v.drain()) }
+    }
+}
+
+// MARK: columnar builders (one array per column, appended per field; no per-row objects)
+
+@inline(__always)
+func slice(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(rebasing: t[Int(r.start) ..< Int(r.start) + Int(r.count)])
+}
+
+@inline(__always)
+func validityOrNil(_ v: [Bool]) -> [Bool]? { v.contains(false) ? v : nil }
+
+struct RawBuilder {
+    var batchID = StringColumn(), sourceFile = StringColumn(), line = StringColumn()
+    var lineNumber: [Int64] = [], byteOffset: [Int64] = [], ingestTime: [Int64] = []
+    var orderID = StringColumn(), orderIDValid: [Bool] = []
+    var eventTime: [Int64] = [], eventTimeValid: [Bool] = []
+    var eventDate: [Int32] = []
+    var channel = StringColumn()
+    var reason = StringColumn(), reasonValid: [Bool] = []
+    var detail = StringColumn(), detailValid: [Bool] = []
+
+    @inline(__always)
+    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: String, sourceFile file: String,
+                         ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
+                         eventDate ed: Int32, channel ch: [UInt8], reject: (RejectReason, String)?) {
+        batchID.append(id)
+        sourceFile.append(file)
+        line.append(bytes)
+        lineNumber.append(Int64(number))
+        byteOffset.append(offset)
+        ingestTime.append(ingest)
+        if oid.isPresent { orderID.append(slice(t, oid)) } else { orderID.appendEmpty() }
+        orderIDValid.append(oid.isPresent)
+        eventTime.append(et ?? 0)
+        eventTimeValid.append(et != nil)
+        eventDate.append(ed)
+        ch.withUnsafeBytes { channel.append($0) }
+        if let (r, d) = reject {
+            reason.append(r.rawValue)
+            detail.append(d)
+        } else {
+            reason.appendEmpty()
+            detail.appendEmpty()
+        }
+        reasonValid.append(reject != nil)
+        detailValid.append(reject != nil)
+    }
+
+    func batch(_ schema: Schema) -> RecordBatch {
+        RecordBatch(schema: schema, columns: schema.fields.map { f in
+            switch RawColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
+            case .batchID: return Column(.string(batchID))
+            case .sourceFile: return Column(.string(sourceFile))
+            case .lineNumber: return Column(.int64(lineNumber))
+            case .byteOffset: return Column(.int64(byteOffset))
+            case .ingestTime: return Column(.int64(ingestTime))
+            case .line: return Column(.string(line))
+            case .orderID: return Column(.string(orderID), validity: validityOrNil(orderIDValid))
+            case .eventTime: return Column(.int64(eventTime), validity: validityOrNil(eventTimeValid))
+            case .eventDate: return Column(.int32(eventDate))
+            case .channel: return Column(.string(channel))
+            case .rejectReason: return Column(.string(reason), validity: validityOrNil(reasonValid))
+            case .rejectDetail: return Column(.string(detail), validity: validityOrNil(detailValid))
+            }
+        })
+    }
+}
+
+struct CuratedBuilder {
+    // orders
+    var orderID = StringColumn(), customerID = StringColumn(), channel = StringColumn(), status = StringColumn()
+    var country = StringColumn(), state = StringColumn(), stateValid: [Bool] = [], city = StringColumn(), cityValid: [Bool] = []
+    var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = []
+    // order_items
+    var iOrderID = StringColumn(), iLine: [Int32] = [], iProduct = StringColumn(), iQuantity: [Int32] = []
+    var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
+    var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel = StringColumn(), iStatus = StringColumn()
+
+    @inline(__always)
+    mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,
+                         eventDate ed: Int32, channel ch: [UInt8], status st: [UInt8]) {
+        let oid = slice(t, o.orderID)
+        orderID.append(oid)
+        customerID.append(slice(t, o.customerID))
+        ch.withUnsafeBytes { channel.append($0) }
+        st.withUnsafeBytes { status.append($0) }
+        country.append(slice(t, o.country))
+        if o.state.isPresent { state.append(slice(t, o.state)) } else { state.appendEmpty() }
+        stateValid.append(o.state.isPresent)
+        if o.city.isPresent { city.append(slice(t, o.city)) } else { city.appendEmpty() }
+        cityValid.append(o.city.isPresent)
+        eventTime.append(et)
+        eventDate.append(ed)
+        itemCount.append(Int32(o.items.count))
+        var sum: Int64 = 0
+        for (i, item) in o.items.enumerated() {
+            // check() proved presence, ranges, catalog membership and no overflow.
+            let pid = slice(t, item.productID)
+            let row = catalog.row(of: pid)!
+            let q = item.quantity!, price = item.unitPriceCents!
+            iOrderID.append(oid)
+            iLine.append(Int32(i + 1))
+            iProduct.append(pid)
+            iQuantity.append(Int32(q))
+            iPrice.append(price)
+            iRevenue.append(q * price)
+            sum += q * price
+            catalog.categories.withBytes(row) { iCategory.append($0) }
+            catalog.brands.withBytes(row) { iBrand.append($0) }
+            iList.append(catalog.prices[row])
+            iEventTime.append(et)
+            iEventDate.append(ed)
+            ch.withUnsafeBytes { iChannel.append($0) }
+            st.withUnsafeBytes { iStatus.append($0) }
+        }
+        total.append(sum)
+    }
+
+    func ordersBatch(_ schema: Schema) -> RecordBatch {
+        RecordBatch(schema: schema, columns: schema.fields.map { f in
+            switch OrdersColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
+            case .orderID: return Column(.string(orderID))
+            case .customerID: return Column(.string(customerID))
+            case .eventTime: return Column(.int64(eventTime))
+            case .eventDate: return Column(.int32(eventDate))
+            case .channel: return Column(.string(channel))
+            case .status: return Column(.string(status))
+            case .country: return Column(.string(country))
+            case .state: return Column(.string(state), validity: validityOrNil(stateValid))
+            case .city: return Column(.string(city), validity: validityOrNil(cityValid))
+            case .itemCount: return Column(.int32(itemCount))
+            case .orderTotal: return Column(.int64(total))
+            }
+        })
+    }
+
+    func itemsBatch(_ schema: Schema) -> RecordBatch {
+        RecordBatch(schema: schema, columns: schema.fields.map { f in
+            switch ItemsColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
+            case .orderID: return Column(.string(iOrderID))
+            case .lineNumber: return Column(.int32(iLine))
+            case .productID: return Column(.string(iProduct))
+            case .quantity: return Column(.int32(iQuantity))
+            case .unitPrice: return Column(.int64(iPrice))
+            case .lineRevenue: return Column(.int64(iRevenue))
+            case .category: return Column(.string(iCategory))
+            case .brand: return Column(.string(iBrand))
+            case .listPrice: return Column(.int64(iList))
+            case .eventTime: return Column(.int64(iEventTime))
+            case .eventDate: return Column(.int32(iEventDate))
+            case .channel: return Column(.string(iChannel))
+            case .status: return Column(.string(iStatus))
+            }
+        })
+    }
+}

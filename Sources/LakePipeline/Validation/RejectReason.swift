@@ -1,0 +1,49 @@
+/// Why a record was quarantined. The raw value is what the raw tables store in
+/// `reject_reason` and what reports group by, so it never changes once released.
+public enum RejectReason: String, CaseIterable, Sendable, Comparable {
+    case emptyLine = "empty_line"
+    case malformedJSON = "malformed_json"
+    case duplicateField = "duplicate_field"
+    case invalidType = "invalid_type"
+    case missingField = "missing_field"
+    case invalidTimestamp = "invalid_timestamp"
+    case invalidChannel = "invalid_channel"
+    case invalidStatus = "invalid_status"
+    case invalidQuantity = "invalid_quantity"
+    case invalidPrice = "invalid_price"
+    case unknownProduct = "unknown_product"
+    case amountOverflow = "amount_overflow"
+    /// Same order_id as an order accepted earlier (in this batch or a committed one), same bytes.
+    case duplicateOrder = "duplicate_order"
+    /// Same order_id as an order accepted earlier in this batch, but different content: the
+    /// first one stands, and this one is kept for a human to look at.
+    case conflictingDuplicate = "conflicting_duplicate"
+    /// A catalog product_id listed twice (the first entry is kept).
+    case duplicateProduct = "duplicate_product"
+    /// A CSV row with more or fewer fields than the header.
+    case wrongFieldCount = "wrong_field_count"
+
+    public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
+}
+
+public enum OrderRulesError: Error, CustomStringConvertible, Equatable {
+    case unsupportedField(String)
+    case badConversion(String, String)
+    case ambiguousAlias(String)
+    case missingSource(String)
+    case badConstraint(String)
+    case columnMismatch(table: String, problem: String)
+    case registry(RegistryError)
+
+    public var description: String {
+        switch self {
+        case .unsupportedField(let f): return "schema registry raw_orders: field '\(f)' is not one the order parser knows"
+        case .badConversion(let f, let a): return "schema registry raw_orders: alias '\(a)' of '\(f)' has a conversion that does not apply to its type"
+        case .ambiguousAlias(let path): return "schema registry raw_orders: a name or alias is used twice under '\(path.isEmpty ? "(top level)" : path)'"
+        case .missingSource(let t): return "schema registry \(t): no \"source\" section"
+        case .badConstraint(let why): return "schema registry raw_orders: \(why)"
+        case .columnMismatch(let t, let p): return "schema registry \(t): \(p)"
+        case .registry(let e): return e.description
+        }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import LakePipeline
-
-@Test func modulePipelineLinks() { #expect(String(describing: LakePipelineModule.self) == "LakePipelineModule") }

@@ -77,6 +77,20 @@ extension Column {
 }
 
 extension RecordBatch {
+    /// Rough in-memory size of the values, for memory budgets.
+    public var estimatedBytes: Int {
+        columns.reduce(0) { total, c in
+            switch c.data {
+            case .bool(let a): return total + a.count
+            case .int32(let a): return total + a.count * 4
+            case .int64(let a): return total + a.count * 8
+            case .double(let a): return total + a.count * 8
+            case .string(let s): return total + s.bytes.count + s.offsets.count * 4
+            case .dictionary(let i, _): return total + i.count * 4
+            }
+        }
+    }
+
     public func slice(_ range: Range<Int>) -> RecordBatch {
         RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
     }

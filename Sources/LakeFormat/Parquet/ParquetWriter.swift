@@ -17,6 +17,9 @@ public struct ParquetWriteOptions: Sendable {
     public var compression: ParquetCompression = .zstd(level: 3)
     /// Rows per row group: the unit of statistics-based skipping.
     public var rowGroupRows: Int = 122_880
+    /// Also end a row group once the queued rows hold this many bytes, which bounds the memory
+    /// of a writer kept open while rows trickle in (one per partition during ingest).
+    public var rowGroupBytes: Int = 128 << 20
     /// Target uncompressed size of a data page, and the cap on a dictionary page.
     public var pageBytes: Int = 1 << 20
     /// Try dictionary encoding per column chunk and keep it where it is smaller than PLAIN.
@@ -51,6 +54,7 @@ public final class ParquetFileWriter {
     private var rowGroups: [RowGroup] = []
     private var pending: [(batch: RecordBatch, range: Range<Int>)] = []
     private var pendingRows = 0
+    private var pendingBytes = 0
     private var totalRows: Int64 = 0
     private var statistics: [ColumnStatistics]
     private var finished = false
@@ -85,7 +89,9 @@ public final class ParquetFileWriter {
         if batch.count == 0 { return }
         pending.append((batch, 0 ..< batch.count))
         pendingRows += batch.count
+        pendingBytes += batch.estimatedBytes
         while pendingRows >= options.rowGroupRows { try flushRowGroup(rows: options.rowGroupRows) }
+        if pendingBytes >= options.rowGroupBytes && pendingRows > 0 { try flushRowGroup(rows: pendingRows) }
     }
 
     /// Writes the last row group and the footer, fsyncs, and closes the file.
@@ -168,6 +174,7 @@ public final class ParquetFileWriter {
             range = 0 ..< rows
         }
         pendingRows -= rows
+        if pendingRows == 0 { pendingBytes = 0 }
 
         let groupStart = offset
         var chunks: [ColumnChunk] = []

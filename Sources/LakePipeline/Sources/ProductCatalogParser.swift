@@ -65,7 +65,7 @@ public struct CatalogReject: Sendable, Equatable {
     public var detail: String
 }
 
-public enum CatalogError: Error, CustomStringConvertible, Equatable {
+public enum ProductCatalogError: Error, CustomStringConvertible, Equatable {
     case io(FileIOError)
     case tooLarge(path: String, limit: Int)
     case syntax(path: String, line: Int, column: Int, problem: JSONProblem)
@@ -93,18 +93,18 @@ public enum ProductCatalogParser {
     /// multi-GB order dump) from being slurped into memory.
     public static let maxBytes = 256 << 20
 
-    public static func parse(path: String) throws(CatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
+    public static func parse(path: String) throws(ProductCatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path, limit: maxBytes) } catch let e as FileIOError { throw .io(e) } catch let e as CatalogError {
+        do { bytes = try readWholeFile(path, limit: maxBytes) } catch let e as FileIOError { throw .io(e) } catch let e as ProductCatalogError {
             throw e
         } catch {
             throw .tooLarge(path: path, limit: maxBytes)
         }
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(CatalogError) in try parse(raw, path: path) } }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ProductCatalogError) in try parse(raw, path: path) } }
         return try result.get()
     }
 
-    public static func parse(_ raw: UnsafeRawBufferPointer, path: String) throws(CatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
+    public static func parse(_ raw: UnsafeRawBufferPointer, path: String) throws(ProductCatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
         var s = JSONScanner(raw)
         var catalog = ProductCatalog()
         var rejects: [CatalogReject] = []
@@ -116,7 +116,7 @@ public enum ProductCatalogParser {
             }
             return (line, col)
         }
-        func syntax(_ e: JSONError) -> CatalogError {
+        func syntax(_ e: JSONError) -> ProductCatalogError {
             let (l, c) = lineCol(e.offset)
             return .syntax(path: path, line: l, column: c, problem: e.problem)
         }
@@ -124,7 +124,7 @@ public enum ProductCatalogParser {
             // Skip a UTF-8 byte order mark, which some editors add.
             if raw.count >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { s.i = 3 }
             let c = try s.peek(expecting: "'['")
-            guard c == UInt8(ascii: "[") else { throw CatalogError.notAnArray(path: path, found: JSONScanner.typeName(c)) }
+            guard c == UInt8(ascii: "[") else { throw ProductCatalogError.notAnArray(path: path, found: JSONScanner.typeName(c)) }
             s.i += 1
             var first = true
             var index = 0
@@ -132,7 +132,7 @@ public enum ProductCatalogParser {
                 first = false
                 let e = try s.peek(expecting: "a product object")
                 let entryLine = lineCol(s.i).0
-                guard e == UInt8(ascii: "{") else { throw CatalogError.entryNotAnObject(path: path, index: index, line: entryLine, found: JSONScanner.typeName(e)) }
+                guard e == UInt8(ascii: "{") else { throw ProductCatalogError.entryNotAnObject(path: path, index: index, line: entryLine, found: JSONScanner.typeName(e)) }
                 s.i += 1
                 var fields: [String: (kind: UInt8, text: String, offset: Int)] = [:]
                 var firstMember = true
@@ -171,10 +171,10 @@ public enum ProductCatalogParser {
             if s.i != s.end { throw s.fail(.trailingData) }
         } catch let e as JSONError {
             throw syntax(e)
-        } catch let e as CatalogError {
+        } catch let e as ProductCatalogError {
             throw e
         } catch {
-            preconditionFailure("catalog parsing throws only JSONError and CatalogError")
+            preconditionFailure("catalog parsing throws only JSONError and ProductCatalogError")
         }
         return (catalog, rejects)
     }
@@ -240,7 +240,7 @@ func readWholeFile(_ path: String, limit: Int) throws -> [UInt8] {
         }
         if n == 0 { return out }
         out.append(contentsOf: chunk[0 ..< n])
-        if out.count > limit { throw CatalogError.tooLarge(path: path, limit: limit) }
+        if out.count > limit { throw ProductCatalogError.tooLarge(path: path, limit: limit) }
     }
 }
 

@@ -1,0 +1,269 @@
+import Foundation
+import GRDB
+
+// The lake's own bookkeeping, in `lake_*` tables of the same SQLite database as the DuckLake
+// catalog: a source ledger and stream checkpoints for exactly-once ingest, one row per ingest
+// run for the operations report, and the schema registry's fingerprints. They are written
+// inside the same transaction as the snapshot they describe, so they can never disagree with
+// the data. DuckDB's ducklake extension ignores tables it does not know.
+
+/// One ingest run as the operations report shows it.
+public struct IngestRun: Codable, Sendable, Equatable {
+    public var snapshotID: Int64
+    public var batchID: String
+    /// "orders", "inventory" or "catalog".
+    public var kind: String
+    public var source: String
+    public var sourceHash: String?
+    public var sourceBytes: Int64
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var records: Int64
+    public var accepted: Int64
+    public var quarantined: Int64
+    public var duplicates: Int64
+    /// Reject reason → count (duplicates included).
+    public var rejects: [String: Int64]
+    public var filesWritten: Int64
+    public var bytesWritten: Int64
+    public var partitions: Int64
+    public var seconds: Double
+    /// Seconds from event time to commit over the accepted records (nil when not applicable).
+    public var latencyP50: Double?
+    public var latencyP95: Double?
+    public var latencyMax: Double?
+    /// Source fields the registry does not know → how many records carried each.
+    public var unknownFields: [String: Int64]
+
+    public init(snapshotID: Int64 = 0, batchID: String, kind: String, source: String, sourceHash: String?, sourceBytes: Int64,
+                startedAt: Date, finishedAt: Date, records: Int64, accepted: Int64, quarantined: Int64, duplicates: Int64,
+                rejects: [String: Int64], filesWritten: Int64, bytesWritten: Int64, partitions: Int64, seconds: Double,
+                latencyP50: Double? = nil, latencyP95: Double? = nil, latencyMax: Double? = nil, unknownFields: [String: Int64] = [:]) {
+        self.snapshotID = snapshotID
+        self.batchID = batchID
+        self.kind = kind
+        self.source = source
+        self.sourceHash = sourceHash
+        self.sourceBytes = sourceBytes
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.records = records
+        self.accepted = accepted
+        self.quarantined = quarantined
+        self.duplicates = duplicates
+        self.rejects = rejects
+        self.filesWritten = filesWritten
+        self.bytesWritten = bytesWritten
+        self.partitions = partitions
+        self.seconds = seconds
+        self.latencyP50 = latencyP50
+        self.latencyP95 = latencyP95
+        self.latencyMax = latencyMax
+        self.unknownFields = unknownFields
+    }
+}
+
+/// A source already committed, by content hash: ingesting it again adds nothing.
+public struct LedgerEntry: Sendable, Equatable {
+    public var kind: String
+    public var sourceHash: String
+    public var source: String
+    public var bytes: Int64
+    public var batchID: String
+    public var snapshotID: Int64
+}
+
+/// Where a followed (tailed) source was committed up to.
+public struct StreamCheckpoint: Sendable, Equatable {
+    public var source: String
+    public var byteOffset: Int64
+    public var lineNumber: Int64
+    public var snapshotID: Int64
+}
+
+enum Bookkeeping {
+    static let ddl = [
+        """
+        CREATE TABLE IF NOT EXISTS lake_ingest_run (
+            snapshot_id BIGINT NOT NULL, batch_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, source VARCHAR NOT NULL,
+            source_hash VARCHAR, source_bytes BIGINT, started_at VARCHAR, finished_at VARCHAR,
+            records BIGINT, accepted BIGINT, quarantined BIGINT, duplicates BIGINT, rejects_json VARCHAR,
+            files_written BIGINT, bytes_written BIGINT, partitions BIGINT, seconds DOUBLE,
+            latency_p50_s DOUBLE, latency_p95_s DOUBLE, latency_max_s DOUBLE, unknown_fields_json VARCHAR)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS lake_source_ledger (
+            kind VARCHAR NOT NULL, source_hash VARCHAR NOT NULL, source VARCHAR NOT NULL, bytes BIGINT NOT NULL,
+            batch_id VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL, PRIMARY KEY (kind, source_hash))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS lake_stream_checkpoint (
+            source VARCHAR PRIMARY KEY, byte_offset BIGINT NOT NULL, line_number BIGINT NOT NULL, snapshot_id BIGINT NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS lake_schema_registry (
+            table_name VARCHAR NOT NULL, version INTEGER NOT NULL, fingerprint VARCHAR NOT NULL,
+            snapshot_id BIGINT NOT NULL, PRIMARY KEY (table_name, version))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS lake_table_schema_version (
+            table_id BIGINT NOT NULL, registry_table VARCHAR NOT NULL, version INTEGER NOT NULL,
+            begin_snapshot BIGINT NOT NULL, PRIMARY KEY (table_id, begin_snapshot))
+        """,
+    ]
+
+    static func ensure(_ db: Database) throws {
+        for sql in ddl { try db.execute(sql: sql) }
+    }
+
+    static func exists(_ db: Database) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_ingest_run'") == 1
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func decode<T: Decodable>(_ text: String?, as: T.Type) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    static func run(_ row: Row) -> IngestRun {
+        IngestRun(
+            snapshotID: row["snapshot_id"], batchID: row["batch_id"], kind: row["kind"], source: row["source"],
+            sourceHash: row["source_hash"], sourceBytes: row["source_bytes"] ?? 0,
+            startedAt: Timestamps.parseTimestamp(row["started_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
+            finishedAt: Timestamps.parseTimestamp(row["finished_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
+            records: row["records"] ?? 0, accepted: row["accepted"] ?? 0, quarantined: row["quarantined"] ?? 0,
+            duplicates: row["duplicates"] ?? 0, rejects: decode(row["rejects_json"], as: [String: Int64].self) ?? [:],
+            filesWritten: row["files_written"] ?? 0, bytesWritten: row["bytes_written"] ?? 0, partitions: row["partitions"] ?? 0,
+            seconds: row["seconds"] ?? 0, latencyP50: row["latency_p50_s"], latencyP95: row["latency_p95_s"],
+            latencyMax: row["latency_max_s"], unknownFields: decode(row["unknown_fields_json"], as: [String: Int64].self) ?? [:])
+    }
+}
+
+extension CatalogTransaction {
+    /// Records an ingest run under this transaction's snapshot.
+    public mutating func recordIngestRun(_ run: IngestRun) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: """
+            INSERT INTO lake_ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                snapshotID, run.batchID, run.kind, run.source, run.sourceHash, run.sourceBytes,
+                Timestamps.iso(run.startedAt), Timestamps.iso(run.finishedAt), run.records, run.accepted, run.quarantined,
+                run.duplicates, Bookkeeping.json(run.rejects), run.filesWritten, run.bytesWritten, run.partitions, run.seconds,
+                run.latencyP50, run.latencyP95, run.latencyMax, Bookkeeping.json(run.unknownFields),
+            ])
+    }
+
+    public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
+        try Bookkeeping.ensure(database)
+        return try Row.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
+                                arguments: [kind, sourceHash]).map {
+            LedgerEntry(kind: $0["kind"], sourceHash: $0["source_hash"], source: $0["source"], bytes: $0["bytes"],
+                        batchID: $0["batch_id"], snapshotID: $0["snapshot_id"])
+        }
+    }
+
+    /// Marks a whole source as committed by this snapshot.
+    public mutating func recordSource(kind: String, sourceHash: String, source: String, bytes: Int64, batchID: String) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: "INSERT INTO lake_source_ledger VALUES (?, ?, ?, ?, ?, ?)",
+                             arguments: [kind, sourceHash, source, bytes, batchID, snapshotID])
+    }
+
+    public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
+        try Bookkeeping.ensure(database)
+        return try Row.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map {
+            StreamCheckpoint(source: $0["source"], byteOffset: $0["byte_offset"], lineNumber: $0["line_number"], snapshotID: $0["snapshot_id"])
+        }
+    }
+
+    public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: "INSERT OR REPLACE INTO lake_stream_checkpoint VALUES (?, ?, ?, ?)",
+                             arguments: [source, byteOffset, lineNumber, snapshotID])
+    }
+
+    /// The fingerprint recorded for a registry version, or nil when it was never used.
+    public func registeredFingerprint(table: String, version: Int) throws -> String? {
+        try Bookkeeping.ensure(database)
+        return try String.fetchOne(database, sql: "SELECT fingerprint FROM lake_schema_registry WHERE table_name = ? AND version = ?",
+                                   arguments: [table, version])
+    }
+
+    public mutating func registerSchemaVersion(table: String, version: Int, fingerprint: String) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: "INSERT OR IGNORE INTO lake_schema_registry VALUES (?, ?, ?, ?)",
+                             arguments: [table, version, fingerprint, snapshotID])
+    }
+
+    /// Which registry table and version a catalog table's schema follows from this snapshot on.
+    public mutating func setTableSchemaVersion(tableID: Int64, registryTable: String, version: Int) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: "INSERT OR REPLACE INTO lake_table_schema_version VALUES (?, ?, ?, ?)",
+                             arguments: [tableID, registryTable, version, snapshotID])
+    }
+
+    /// Ids of the table's data files that are live (not yet removed) before this snapshot.
+    public func currentDataFileIDs(tableID: Int64) throws -> [Int64] {
+        try Int64.fetchAll(database, sql: "SELECT data_file_id FROM ducklake_data_file WHERE table_id = ? AND end_snapshot IS NULL",
+                           arguments: [tableID])
+    }
+
+    /// Data files of a table committed after `snapshot`: a writer that read the lake at
+    /// `snapshot` uses this to detect a concurrent commit that its work did not see.
+    public func dataFilesAdded(tableID: Int64, after snapshot: Int64) throws -> Int {
+        try Int.fetchOne(database, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot > ?",
+                         arguments: [tableID, snapshot]) ?? 0
+    }
+}
+
+extension Catalog {
+    /// Ingest runs committed at or before the snapshot, oldest first.
+    public func ingestRuns(at asOf: AsOf? = nil) throws -> [IngestRun] {
+        let snap = try resolve(asOf)
+        return try read { db in
+            guard try Bookkeeping.exists(db) else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT * FROM lake_ingest_run WHERE snapshot_id <= ? ORDER BY snapshot_id",
+                                    arguments: [snap.id]).map(Bookkeeping.run)
+        }
+    }
+
+    /// The registry version a table's schema follows at the snapshot.
+    public func tableSchemaVersion(tableID: Int64, at asOf: AsOf? = nil) throws -> (registryTable: String, version: Int)? {
+        let snap = try resolve(asOf)
+        return try read { db in
+            guard try Bookkeeping.exists(db) else { return nil }
+            return try Row.fetchOne(db, sql: """
+                SELECT registry_table, version FROM lake_table_schema_version
+                WHERE table_id = ? AND begin_snapshot <= ? ORDER BY begin_snapshot DESC LIMIT 1
+                """, arguments: [tableID, snap.id]).map { ($0["registry_table"], $0["version"]) }
+        }
+    }
+
+    /// The ledger entry of a source already committed (a read-only look; writers check again
+    /// inside their commit, under the write lock).
+    public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
+        try read { db in
+            guard try Bookkeeping.exists(db) else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
+                                    arguments: [kind, sourceHash]).map {
+                LedgerEntry(kind: $0["kind"], sourceHash: $0["source_hash"], source: $0["source"], bytes: $0["bytes"],
+                            batchID: $0["batch_id"], snapshotID: $0["snapshot_id"])
+            }
+        }
+    }
+
+    public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
+        try read { db in
+            guard try Bookkeeping.exists(db) else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map {
+                StreamCheckpoint(source: $0["source"], byteOffset: $0["byte_offset"], lineNumber: $0["line_number"], snapshotID: $0["snapshot_id"])
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// The product catalog as of a snapshot, read back from curated.products.
+enum ProductSource {
+    static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
+        guard let table = try? store.catalog.table(schema: "curated", name: "products", at: asOf) else {
+            throw IngestError.noProductCatalog
+        }
+        var catalog = ProductCatalog()
+        for file in try store.catalog.dataFiles(tableID: table.tableID, at: asOf) {
+            let reader = try ParquetFileReader(path: file.url.path)
+            for batch in try reader.readRowGroups() {
+                let id = batch.column("product_id"), category = batch.column("category"), brand = batch.column("brand")
+                guard let id, let category, let brand, case .int64(let price)? = batch.column("price")?.data else {
+                    throw IngestError.failed("\(file.url.path): curated.products lacks product_id, category, brand or price")
+                }
+                let launch = batch.column("launch_date"), description = batch.column("description")
+                for row in 0 ..< batch.count {
+                    var launchMicros: Int64?
+                    if let launch, !launch.isNull(row), case .int64(let t) = launch.data { launchMicros = t[row] }
+                    catalog.add(id: id.string(at: row) ?? "", category: category.string(at: row) ?? "", brand: brand.string(at: row) ?? "",
+                                priceCents: price[row], launchMicros: launchMicros, description: description?.string(at: row))
+                }
+            }
+        }
+        if catalog.count == 0 { throw IngestError.noProductCatalog }
+        return catalog
+    }
+}
+
+public enum CatalogIngest {
+    /// Loads a product catalog JSON file as the new version of curated.products: the snapshot
+    /// replaces the previous version's files, which time travel still reads.
+    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
+        let started = Date()
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let size = try fileSize(path)
+        if size == 0 { throw IngestError.emptyInput(path: path) }
+        let hash = try ContentHash.file(path)
+        if let entry = try store.catalog.ledgerEntry(kind: "catalog", sourceHash: hash) {
+            return unchanged(name, started, entry.snapshotID)
+        }
+        let (catalog, rejected) = try ProductCatalogParser.parse(path: path)
+        if catalog.count == 0 {
+            let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
+            throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
+        }
+        let target = try store.target("products")
+        var writer = target.writer(options.parquet)
+        try writer.write(try catalog.batch(schema: target.schema))
+        let files = try writer.finish()
+        var rejects: [String: Int] = [:]
+        for r in rejected { rejects[r.reason.rawValue, default: 0] += 1 }
+        let finished = Date()
+        let batchID = UUID().uuidString.lowercased()
+        let (snapshot, _) = try store.catalog.commit(message: "ingest catalog \(name)") { tx in
+            let id = try target.ensure(&tx)
+            let old = try tx.currentDataFileIDs(tableID: id)
+            if !old.isEmpty { try tx.removeDataFiles(old) }
+            for f in files { _ = try tx.addDataFile(tableID: id, f) }
+            try tx.recordSource(kind: "catalog", sourceHash: hash, source: name, bytes: size, batchID: batchID)
+            try tx.recordIngestRun(IngestRun(
+                snapshotID: tx.snapshotID, batchID: batchID, kind: "catalog", source: name, sourceHash: hash, sourceBytes: size,
+                startedAt: started, finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
+                quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count),
+                bytesWritten: files.reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
+        }
+        let seconds = finished.timeIntervalSince(started)
+        return IngestSummary(kind: "catalog", source: name, records: catalog.count + rejected.count, accepted: catalog.count,
+                             quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count,
+                             bytesWritten: files.reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, snapshotID: snapshot.id,
+                             seconds: seconds, recordsPerSecond: Double(catalog.count + rejected.count) / max(seconds, 1e-9),
+                             alreadyIngestedAt: nil, unknownFields: [:])
+    }
+
+    static func unchanged(_ name: String, _ started: Date, _ snapshot: Int64) -> IngestSummary {
+        IngestSummary(kind: "catalog", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
+                      bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
+                      alreadyIngestedAt: snapshot, unknownFields: [:])
+    }
+}
+
+public enum InventoryIngest {
+    /// Appends an inventory CSV snapshot to curated.inventory; rejected rows go to raw.inventory
+    /// with their reason.
+    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
+        let started = Date()
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let size = try fileSize(path)
+        if size == 0 { throw IngestError.emptyInput(path: path) }
+        let hash = try ContentHash.file(path)
+        if let entry = try store.catalog.ledgerEntry(kind: "inventory", sourceHash: hash) {
+            var s = CatalogIngest.unchanged(name, started, entry.snapshotID)
+            s.kind = "inventory"
+            return s
+        }
+        let products = try? ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
+        let batchID = UUID().uuidString.lowercased()
+        let parsed = try InventoryParser.parse(path: path, batchID: batchID, catalog: products, registry: store.registry)
+        let curated = try store.target("inventory")
+        let raw = try store.target("raw_inventory")
+        var cw = curated.writer(options.parquet), rw = raw.writer(options.parquet)
+        try cw.write(parsed.accepted)
+        try rw.write(parsed.rejected)
+        let cfiles = try cw.finish(), rfiles = try rw.finish()
+        let finished = Date()
+        let rejects = Dictionary(uniqueKeysWithValues: parsed.rejects.map { ($0.key.rawValue, $0.value) })
+        let records = parsed.accepted.count + parsed.rejected.count
+        let bytes = (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes }
+        let (snapshot, _) = try store.catalog.commit(message: "ingest inventory \(name)") { tx in
+            let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
+            for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
+            for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
+            try tx.recordSource(kind: "inventory", sourceHash: hash, source: name, bytes: size, batchID: batchID)
+            try tx.recordIngestRun(IngestRun(
+                snapshotID: tx.snapshotID, batchID: batchID, kind: "inventory", source: name, sourceHash: hash, sourceBytes: size,
+                startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(parsed.accepted.count),
+                quarantined: Int64(parsed.rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init),
+                filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: bytes, partitions: 1,
+                seconds: finished.timeIntervalSince(started)))
+        }
+        let seconds = finished.timeIntervalSince(started)
+        return IngestSummary(kind: "inventory", source: name, records: records, accepted: parsed.accepted.count,
+                             quarantined: parsed.rejected.count, duplicates: 0, rejects: rejects, filesWritten: cfiles.count + rfiles.count,
+                             bytesWritten: bytes, partitions: 1, snapshotID: snapshot.id, seconds: seconds,
+                             recordsPerSecond: Double(records) / max(seconds, 1e-9), alreadyIngestedAt: nil, unknownFields: [:])
+    }
+}

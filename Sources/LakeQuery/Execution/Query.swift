@@ -1,0 +1,342 @@
+import LakeCatalog
+import LakeFormat
+
+/// An aggregate over a column (or over rows, for count(*)).
+public struct AggregateSpec: Sendable, Equatable {
+    public enum Function: String, Sendable, CaseIterable {
+        case count, count_distinct, sum, min, max, avg
+    }
+
+    public var function: Function
+    /// nil for count(*).
+    public var column: String?
+
+    public var label: String { "\(function.rawValue)(\(column ?? "*"))" }
+
+    /// Parses "sum(order_total)", "count(*)", "count_distinct(customer_id)".
+    public static func parse(_ text: String) throws -> AggregateSpec {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let open = t.firstIndex(of: "("), t.hasSuffix(")") else {
+            throw QueryError.badAggregate(text, reason: "missing parentheses")
+        }
+        let name = String(t[..<open]).trimmingCharacters(in: .whitespaces)
+        guard let f = Function(rawValue: name) else { throw QueryError.badAggregate(text, reason: "unknown function \(name)") }
+        let arg = String(t[t.index(after: open) ..< t.index(before: t.endIndex)]).trimmingCharacters(in: .whitespaces)
+        if arg == "*" {
+            guard f == .count else { throw QueryError.badAggregate(text, reason: "only count takes *") }
+            return AggregateSpec(function: f, column: nil)
+        }
+        guard !arg.isEmpty else { throw QueryError.badAggregate(text, reason: "no column") }
+        return AggregateSpec(function: f, column: arg)
+    }
+}
+
+/// What `lake query` asks for.
+public struct QuerySpec: Sendable {
+    public var table: String
+    public var columns: [String]?
+    /// "COLUMN OP VALUE" conditions, all of which must hold.
+    public var conditions: [String] = []
+    public var groupBy: [String] = []
+    public var aggregates: [AggregateSpec] = []
+    /// "column [asc|desc]", by result column.
+    public var orderBy: [String] = []
+    public var limit: Int?
+    public var asOf: AsOf?
+
+    public init(table: String) { self.table = table }
+}
+
+public struct QueryResult: Sendable {
+    public var table: ResultTable
+    public var stats: ScanStats
+    public var snapshot: Int64
+    public var conditions: [ColumnPredicate]
+}
+
+public enum Query {
+    /// Parses "channel = web", "event_date >= 2024-01-10", "status in confirmed,pending",
+    /// "event_date between 2024-01-01 and 2024-01-07".
+    public static func parseCondition(_ text: String, scan: TableScan) throws -> ColumnPredicate {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let words = t.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
+        if words.count == 3, ["in", "between"].contains(words[1].lowercased()) {
+            let column = words[0]
+            if words[1].lowercased() == "in" {
+                let values = words[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                guard !values.isEmpty else { throw QueryError.badPredicate(text, reason: "in needs a comma-separated list") }
+                return try scan.predicate(column, .in, values)
+            }
+            let rest = words[2].replacingOccurrences(of: " and ", with: ",", options: .caseInsensitive)
+            let values = rest.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard values.count == 2 else { throw QueryError.badPredicate(text, reason: "between needs two values: A and B") }
+            return try scan.predicate(column, .between, values)
+        }
+        for op in ["!=", "<=", ">=", "=", "<", ">"] {
+            guard let r = t.range(of: op) else { continue }
+            let column = t[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
+            var value = t[r.upperBound...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { value = String(value.dropFirst().dropLast()) }
+            guard !column.isEmpty, !value.isEmpty else { throw QueryError.badPredicate(text, reason: "a column and a value are needed") }
+            return try scan.predicate(column, PredicateOp(rawValue: op)!, [value])
+        }
+        throw QueryError.badPredicate(text, reason: "no operator found")
+    }
+
+    public static func run(_ spec: QuerySpec, catalog: Catalog) throws -> QueryResult {
+        let scan = try TableScan(catalog: catalog, name: spec.table, asOf: spec.asOf)
+        let predicates = try spec.conditions.map { try parseCondition($0, scan: scan) }
+        let aggregating = !spec.aggregates.isEmpty || !spec.groupBy.isEmpty
+        var table: ResultTable
+        var stats: ScanStats
+        if aggregating {
+            let aggColumns = spec.aggregates.compactMap(\.column)
+            var needed: [String] = []
+            for c in spec.groupBy + aggColumns where !needed.contains(c) { needed.append(c) }
+            if needed.isEmpty, let first = scan.columnNames.first { needed = [first] }
+            let (batches, s) = try scan.run(columns: needed, where: predicates)
+            stats = s
+            var grouper = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, scan: scan)
+            for b in batches { try grouper.add(b) }
+            table = grouper.result()
+        } else {
+            let columns = spec.columns ?? scan.columnNames
+            let (batches, s) = try scan.run(columns: columns, where: predicates)
+            stats = s
+            table = ResultTable(columns: columns)
+            let cap = spec.orderBy.isEmpty ? spec.limit : nil
+            outer: for b in batches {
+                let types = b.batch.schema.fields.map(\.type)
+                for row in b.selection.map({ $0.map(Int.init) }) ?? Array(0 ..< b.batch.count) {
+                    if let cap, table.rows.count >= cap { break outer }
+                    table.rows.append(b.batch.columns.indices.map { cellValue(b.batch.columns[$0], types[$0], row) })
+                }
+            }
+        }
+        try order(&table, by: spec.orderBy)
+        if let limit = spec.limit, table.rows.count > limit { table.rows.removeLast(table.rows.count - limit) }
+        return QueryResult(table: table, stats: stats, snapshot: scan.snapshot.id, conditions: predicates)
+    }
+
+    static func order(_ table: inout ResultTable, by keys: [String]) throws {
+        guard !keys.isEmpty else { return }
+        let parsed: [(Int, Bool)] = try keys.map { key in
+            let parts = key.split(separator: " ").map { String($0) }
+            guard let name = parts.first, parts.count <= 2 else { throw QueryError.badOrder(key) }
+            let desc = parts.count == 2 ? (parts[1].lowercased() == "desc" ? true : parts[1].lowercased() == "asc" ? false : nil) : false
+            guard let desc, let i = table.columns.firstIndex(where: { $0.lowercased() == name.lowercased() }) else {
+                throw QueryError.badOrder(key)
+            }
+            return (i, desc)
+        }
+        table.rows.sort { a, b in
+            for (i, desc) in parsed {
+                if Value.less(a[i], b[i]) { return !desc }
+                if Value.less(b[i], a[i]) { return desc }
+            }
+            return false
+        }
+    }
+}
+
+/// One cell of a column as a result value.
+func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
+    if c.isNull(row) { return .null }
+    switch (c.data, type) {
+    case (.bool(let a), _): return .bool(a[row])
+    case (.int32(let a), .date): return .date(a[row])
+    case (.int32(let a), _): return .int(Int64(a[row]))
+    case (.int64(let a), .timestamp): return .timestamp(a[row])
+    case (.int64(let a), .decimal(_, let s)): return .decimal(a[row], scale: s)
+    case (.int64(let a), _): return .int(a[row])
+    case (.double(let a), _): return .double(a[row])
+    case (.string, _), (.dictionary, _): return c.string(at: row).map(Value.string) ?? .null
+    }
+}
+
+/// Interns strings to dense ids so grouping and distinct counting hash integers, not strings.
+struct StringInterner {
+    private(set) var strings: [String] = []
+    private var ids: [String: Int64] = [:]
+
+    mutating func id(_ s: String) -> Int64 {
+        if let i = ids[s] { return i }
+        let i = Int64(strings.count)
+        strings.append(s)
+        ids[s] = i
+        return i
+    }
+
+    /// Per-row ids for a string column: one dictionary lookup per distinct value, not per row.
+    mutating func codes(_ c: Column) -> [Int64] {
+        switch c.data {
+        case .dictionary(let idx, let values):
+            let map = (0 ..< values.count).map { id(values[$0]) }
+            return idx.map { map[Int($0)] }
+        case .string(let s):
+            return (0 ..< s.count).map { id(s[$0]) }
+        default:
+            return []
+        }
+    }
+}
+
+/// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and
+/// decimals, the first row's values kept to print each group.
+struct Grouper {
+    struct Key: Hashable { var a: Int64 = 0, b: Int64 = 0, c: Int64 = 0, d: Int64 = 0 }
+
+    let groupBy: [String]
+    let aggregates: [AggregateSpec]
+    let types: [String: ColumnType]
+    private var interner = StringInterner()
+    private var groups: [Key: Int] = [:]
+    private var keyValues: [[Value]] = []
+    private var counts: [[Int64]]
+    private var sums: [[Int64]]
+    private var doubleSums: [[Double]]
+    private var extremes: [[Value]]
+    private var distinct: [[Set<Int64>]]
+    private var overflow = false
+
+    init(groupBy: [String], aggregates: [AggregateSpec], scan: TableScan) throws {
+        guard groupBy.count <= 4 else { throw QueryError.badOption("at most four --group-by columns") }
+        self.groupBy = groupBy
+        self.aggregates = aggregates
+        var t: [String: ColumnType] = [:]
+        for c in groupBy + aggregates.compactMap(\.column) { t[c] = try scan.type(of: c) }
+        for a in aggregates {
+            guard let c = a.column, let type = t[c] else { continue }
+            if a.function == .sum || a.function == .avg {
+                switch type {
+                case .string, .bool, .date, .timestamp:
+                    throw QueryError.badAggregate(a.label, reason: "\(c) is \(type), not a number")
+                default: break
+                }
+            }
+        }
+        types = t
+        counts = Array(repeating: [], count: aggregates.count)
+        sums = counts
+        doubleSums = Array(repeating: [], count: aggregates.count)
+        extremes = Array(repeating: [], count: aggregates.count)
+        distinct = Array(repeating: [], count: aggregates.count)
+    }
+
+    private func codes(_ c: Column, _ type: ColumnType, interner: inout StringInterner) -> [Int64] {
+        var out: [Int64]
+        switch c.data {
+        case .bool(let a): out = a.map { $0 ? 1 : 0 }
+        case .int32(let a): out = a.map(Int64.init)
+        case .int64(let a): out = a
+        case .double(let a): out = a.map { Int64(bitPattern: $0.bitPattern) }
+        case .string, .dictionary: out = interner.codes(c)
+        }
+        if let v = c.validity { for i in out.indices where !v[i] { out[i] = Int64.min } }
+        return out
+    }
+
+    mutating func add(_ scan: ScanBatch) throws {
+        let b = scan.batch
+        let keyCodes = groupBy.map { name in codes(b.column(name)!, types[name]!, interner: &interner) }
+        let aggColumns = aggregates.map { $0.column.flatMap { b.column($0) } }
+        let distinctCodes = aggregates.enumerated().map { i, a -> [Int64] in
+            a.function == .count_distinct ? codes(aggColumns[i]!, types[a.column!]!, interner: &interner) : []
+        }
+        let rows = scan.selection.map { $0.map(Int.init) } ?? Array(0 ..< b.count)
+        for row in rows {
+            var key = Key()
+            for (k, codes) in keyCodes.enumerated() {
+                switch k {
+                case 0: key.a = codes[row]
+                case 1: key.b = codes[row]
+                case 2: key.c = codes[row]
+                default: key.d = codes[row]
+                }
+            }
+            let g: Int
+            if let existing = groups[key] {
+                g = existing
+            } else {
+                g = keyValues.count
+                groups[key] = g
+                keyValues.append(groupBy.map { cellValue(b.column($0)!, types[$0]!, row) })
+                for i in aggregates.indices {
+                    counts[i].append(0); sums[i].append(0); doubleSums[i].append(0); extremes[i].append(.null); distinct[i].append([])
+                }
+            }
+            for (i, a) in aggregates.enumerated() {
+                guard let c = aggColumns[i] else { counts[i][g] += 1; continue }
+                if c.isNull(row) { continue }
+                counts[i][g] += 1
+                switch a.function {
+                case .count: break
+                case .count_distinct: distinct[i][g].insert(distinctCodes[i][row])
+                case .sum, .avg:
+                    switch c.data {
+                    case .int32(let v): sums[i][g] = add(sums[i][g], Int64(v[row]))
+                    case .int64(let v): sums[i][g] = add(sums[i][g], v[row])
+                    case .double(let v): doubleSums[i][g] += v[row]
+                    default: break
+                    }
+                case .min, .max:
+                    let v = cellValue(c, types[a.column!]!, row)
+                    let cur = extremes[i][g]
+                    if cur == .null || (a.function == .min ? Value.less(v, cur) : Value.less(cur, v)) { extremes[i][g] = v }
+                }
+            }
+        }
+        if overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+    }
+
+    private mutating func add(_ a: Int64, _ b: Int64) -> Int64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        if o { overflow = true }
+        return r
+    }
+
+    func result() -> ResultTable {
+        var table = ResultTable(columns: groupBy + aggregates.map(\.label))
+        // A global aggregate over no rows still has one row (count 0), as in SQL.
+        let groupCount = groupBy.isEmpty ? max(keyValues.count, 1) : keyValues.count
+        for g in 0 ..< groupCount {
+            var row = g < keyValues.count ? keyValues[g] : []
+            for (i, a) in aggregates.enumerated() {
+                let n = g < keyValues.count ? counts[i][g] : 0
+                let type = a.column.flatMap { types[$0] }
+                switch a.function {
+                case .count: row.append(.int(n))
+                case .count_distinct: row.append(.int(g < keyValues.count ? Int64(distinct[i][g].count) : 0))
+                case .sum:
+                    if n == 0 { row.append(.null); continue }
+                    switch type {
+                    case .decimal(_, let s)?: row.append(.decimal(sums[i][g], scale: s))
+                    case .double?: row.append(.double(doubleSums[i][g]))
+                    default: row.append(.int(sums[i][g]))
+                    }
+                case .avg:
+                    if n == 0 { row.append(.null); continue }
+                    switch type {
+                    case .decimal(_, let s)?: row.append(.decimal(Money.divide(sums[i][g], by: n), scale: s))
+                    case .double?: row.append(.double(doubleSums[i][g] / Double(n)))
+                    default: row.append(.double(Double(sums[i][g]) / Double(n)))
+                    }
+                case .min, .max: row.append(g < keyValues.count ? extremes[i][g] : .null)
+                }
+            }
+            table.rows.append(row)
+        }
+        return table
+    }
+}
+
+/// Exact money arithmetic on unscaled integers.
+public enum Money {
+    /// a / b rounded half away from zero (an average of cents stays in cents).
+    public static func divide(_ a: Int64, by b: Int64) -> Int64 {
+        guard b != 0 else { return 0 }
+        let q = a / b, r = a % b
+        if 2 * abs(r) >= abs(b) { return q + ((a < 0) != (b < 0) ? -1 : 1) }
+        return q
+    }
+}

@@ -121,13 +121,13 @@ enum RawColumn: String, ProducedColumn, CaseIterable {
 
 enum OrdersColumn: String, ProducedColumn, CaseIterable {
     case orderID = "order_id", customerID = "customer_id", eventTime = "event_time", eventDate = "event_date"
-    case channel, status, country, state, city, itemCount = "item_count", orderTotal = "order_total"
+    case channel, status, country, state, city, itemCount = "item_count", orderTotal = "order_total", units
 
     var type: ColumnType {
         switch self {
         case .eventTime: return .timestamp
         case .eventDate: return .date
-        case .itemCount: return .int32
+        case .itemCount, .units: return .int32
         case .orderTotal: return .decimal(precision: 18, scale: 2)
         default: return .string
         }

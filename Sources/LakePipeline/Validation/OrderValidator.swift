@@ -294,7 +294,7 @@ struct CuratedBuilder {
     // orders
     var orderID = StringColumn(), customerID = StringColumn(), channel = StringColumn(), status = StringColumn()
     var country = StringColumn(), state = StringColumn(), stateValid: [Bool] = [], city = StringColumn(), cityValid: [Bool] = []
-    var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = []
+    var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = [], units: [Int32] = []
     // order_items
     var iOrderID = StringColumn(), iLine: [Int32] = [], iProduct = StringColumn(), iQuantity: [Int32] = []
     var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
@@ -317,6 +317,7 @@ struct CuratedBuilder {
         eventDate.append(ed)
         itemCount.append(Int32(o.items.count))
         var sum: Int64 = 0
+        var quantity: Int64 = 0
         for (i, item) in o.items.enumerated() {
             // check() proved presence, ranges, catalog membership and no overflow.
             let pid = slice(t, item.productID)
@@ -329,6 +330,7 @@ struct CuratedBuilder {
             iPrice.append(price)
             iRevenue.append(q * price)
             sum += q * price
+            quantity += q
             catalog.categories.withBytes(row) { iCategory.append($0) }
             catalog.brands.withBytes(row) { iBrand.append($0) }
             iList.append(catalog.prices[row])
@@ -338,6 +340,7 @@ struct CuratedBuilder {
             st.withUnsafeBytes { iStatus.append($0) }
         }
         total.append(sum)
+        units.append(Int32(clamping: quantity))
     }
 
     func ordersBatch(_ schema: Schema) -> RecordBatch {
@@ -354,6 +357,7 @@ struct CuratedBuilder {
             case .city: return Column(.string(city), validity: validityOrNil(cityValid))
             case .itemCount: return Column(.int32(itemCount))
             case .orderTotal: return Column(.int64(total))
+            case .units: return Column(.int32(units))
             }
         })
     }

@@ -14,7 +14,7 @@ struct Lake: ParsableCommand {
 
         The lake root is --lake DIR, else $LAKE_DIR, else ./lake.
         """,
-        subcommands: []
+        subcommands: [InitCommand.self, SnapshotsCommand.self, TablesCommand.self, FilesCommand.self, VacuumCommand.self]
     )
 }
 

@@ -116,6 +116,15 @@ public struct Catalog: Sendable {
         try read { db in try Self.resolve(db, asOf) }
     }
 
+    /// Schema (layer) names visible at the snapshot, sorted.
+    public func schemas(at asOf: AsOf? = nil) throws -> [String] {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            return try String.fetchAll(db, sql: "SELECT schema_name FROM ducklake_schema WHERE \(visibleAt) ORDER BY schema_name",
+                                       arguments: [snap, snap])
+        }
+    }
+
     /// Tables visible at the snapshot, ordered by schema then table name.
     public func tables(at asOf: AsOf? = nil) throws -> [TableInfo] {
         try read { db in

@@ -385,6 +385,17 @@ extension Catalog {
                 min: r["min_value"], max: r["max_value"], nullCount: r["null_count"] ?? 0,
                 valueCount: r["value_count"], columnSizeBytes: r["column_size_bytes"], containsNaN: nan.map { $0 != 0 })
         }
+        var deletes: [Int64: DeleteFile] = [:]
+        for r in try Row.fetchAll(db, sql: """
+            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file
+            WHERE table_id = ? AND \(visibleAt)
+            """, arguments: [table.tableID, snapshot, snapshot]) {
+            let rel: Int64? = r["path_is_relative"]
+            let path: String = r["path"] ?? ""
+            deletes[r["data_file_id"]] = DeleteFile(deleteFileID: r["delete_file_id"],
+                                                    url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
+                                                    deleteCount: r["delete_count"] ?? 0)
+        }
         return rows.map { r in
             let id: Int64 = r["data_file_id"]
             let path: String = r["path"] ?? ""
@@ -396,7 +407,7 @@ extension Catalog {
                             recordCount: r["record_count"] ?? 0, fileSizeBytes: r["file_size_bytes"] ?? 0,
                             footerSize: r["footer_size"], rowIDStart: r["row_id_start"],
                             beginSnapshot: r["begin_snapshot"] ?? 0, endSnapshot: r["end_snapshot"],
-                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:])
+                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:], deleteFile: deletes[id])
         }
     }
 }

@@ -102,7 +102,9 @@ c.execute(\"\"\"INSERT INTO l.curated.orders VALUES
   (11, DATE '2024-01-16', 'app', -0.05, TIMESTAMPTZ '2023-12-31 23:00:00+00', 'NEWYEAR'),
   (9, DATE '2024-01-14', 'web', 100.00, TIMESTAMPTZ '2024-01-14 08:00:00.000001+00', NULL)\"\"\")
 v3 = snap()
-out = {"v1": v1, "v2": v2, "v3": v3, "at": {}}
+c.execute("DELETE FROM l.curated.orders WHERE order_id = 1")
+v4 = snap()
+out = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "at": {}, "count_v4": c.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0]}
 for v in (v1, v3):
     files = c.execute(f"SELECT data_file FROM ducklake_list_files('l', 'orders', schema => 'curated', snapshot_version => {v})").fetchall()
     cols = c.execute(f"DESCRIBE SELECT * FROM l.curated.orders AT (VERSION => {v})").fetchall()
@@ -222,7 +224,7 @@ print(json.dumps(out))
         }
 
         let catalog = try Catalog.open(root: root, create: false)
-        #expect(try catalog.snapshots().last?.id == v3)
+        #expect(try catalog.snapshots().last?.id == Int64(out["v4"] as? Int ?? -1))
         let tables1 = try catalog.tables(at: .snapshot(v1))
         #expect(tables1.map(\.qualifiedName) == ["curated.orders"])
         let t1 = tables1[0]
@@ -263,6 +265,19 @@ print(json.dumps(out))
                 #expect(hi == agg[3 + 2 * k] as? String, "max of column \(cid) at \(v)")
             }
         }
+
+        // DuckDB's DELETE wrote a delete file; we expose it from its snapshot on, so readers can skip the row.
+        let v4 = Int64(try #require(out["v4"] as? Int))
+        let files4 = try catalog.dataFiles(tableID: t3.tableID, at: .snapshot(v4))
+        #expect(try catalog.dataFiles(tableID: t3.tableID, at: .snapshot(v3)).allSatisfy { $0.deleteFile == nil })
+        let withDeletes = files4.filter { $0.deleteFile != nil }
+        #expect(withDeletes.count == 1)
+        #expect(withDeletes.first?.deleteFile?.deleteCount == 1)
+        #expect(withDeletes.first.map { FileManager.default.fileExists(atPath: $0.deleteFile?.url.path ?? "") } == true)
+        let live = files4.reduce(Int64(0)) { $0 + $1.recordCount - ($1.deleteFile?.deleteCount ?? 0) }
+        #expect(live == Int64(try #require(out["count_v4"] as? Int)))
+        // The orphan scan knows delete files: nothing DuckDB wrote counts as an orphan.
+        #expect(try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(3600), dryRun: true).files.isEmpty)
 
         // And we can append to DuckDB's lake: the next ids continue its counters.
         let before = try catalog.latestSnapshot()

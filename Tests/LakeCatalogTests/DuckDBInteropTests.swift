@@ -119,7 +119,53 @@ out["ddl"] = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = '
 print(json.dumps(out))
 """
 
+/// DuckDB writes into a table our catalog created (and later altered), then reports its rows.
+private let appendWithDuckDB = """
+root, step = sys.argv[1], sys.argv[2]
+c = connect()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+if step == "1":
+    c.execute("INSERT INTO l.curated.orders VALUES (1, DATE '2024-01-15', 'web', 19.99, TIMESTAMPTZ '2024-01-15 10:00:00+00'), (2, DATE '2024-01-16', 'app', NULL, NULL)")
+else:
+    c.execute("INSERT INTO l.curated.orders VALUES (3, DATE '2024-01-16', 'app', 5.00, NULL, 'SPRING')")
+rows = c.execute("SELECT order_id, amount::VARCHAR, coupon FROM l.curated.orders ORDER BY order_id").fetchall() if step == "2" else \
+       c.execute("SELECT order_id, amount::VARCHAR FROM l.curated.orders ORDER BY order_id").fetchall()
+print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0], "rows": rows}))
+"""
+
 @Suite(.serialized) struct DuckDBInterop {
+    @Test func duckDBAppendsToATableWeCreatedAndAltered() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        let catalog = try Catalog.open(root: root)
+        let tid = try makeOrders(catalog)
+
+        let first = try #require(try Python.json(appendWithDuckDB, args: [root.path, "1"], in: dir.url) as? [String: Any])
+        let s1 = Int64(try #require(first["snapshot"] as? Int))
+        #expect((first["rows"] as? [[Any]])?.count == 2)
+        let files1 = try catalog.dataFiles(tableID: tid, at: .snapshot(s1))
+        #expect(files1.count == 2)
+        #expect(files1.map { $0.partitionValues["channel"] ?? "" }.sorted() == ["app", "web"])
+        #expect(files1.allSatisfy { FileManager.default.fileExists(atPath: $0.url.path) })
+        #expect(files1.allSatisfy { $0.url.path.hasPrefix(root.path + "/curated/orders/order_date=") })
+        let web = try #require(files1.first { $0.partitionValues["channel"] == "web" })
+        // DuckDB's own stats for its file, read back through our API, in the text form StatText writes.
+        #expect(web.columnStats[4]?.min == "19.99")
+        #expect(web.columnStats[5]?.min == StatText.timestamp(micros: 1_705_312_800_000_000))
+
+        let (sAlter, coupon) = try catalog.commit { tx in try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true)) }
+        let second = try #require(try Python.json(appendWithDuckDB, args: [root.path, "2"], in: dir.url) as? [String: Any])
+        let s2 = Int64(try #require(second["snapshot"] as? Int))
+        #expect(s2 == sAlter.id + 1)
+        let rows = (second["rows"] as? [[Any]] ?? []).map { $0.map { v in (v as? NSNumber).map { "\($0)" } ?? (v as? String) } }
+        #expect(rows == [["1", "19.99", nil], ["2", nil, nil], ["3", "5.00", "SPRING"]])
+        let files2 = try catalog.dataFiles(tableID: tid, at: .snapshot(s2))
+        let newest = try #require(files2.max { $0.dataFileID < $1.dataFileID })
+        #expect(newest.beginSnapshot == s2)
+        #expect(newest.columnStats[Int64(coupon.fieldID ?? 0)]?.max == "SPRING")
+        #expect(try catalog.table(id: tid, at: .snapshot(s1)).column(named: "coupon") == nil)
+    }
+
     @Test func duckDBReadsALakeWeCatalogued() throws {
         let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
         let root = dir.url.appendingPathComponent("lake").standardizedFileURL

@@ -45,14 +45,25 @@ public struct Catalog: Sendable {
         } catch {
             throw CatalogError.storage("cannot open \(manifest.path): \(error)")
         }
-        let dataPathText: String = try withRetry {
-            try pool.writeWithoutTransaction { db in
-                var text = ""
-                try db.inTransaction(.immediate) {
-                    text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
-                    return .commit
+        // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
+        let existing: String? = try withRetry {
+            try pool.read { db in
+                try db.tableExists("ducklake_metadata") ? try Self.validate(db, root: root, manifest: manifest.path) : nil
+            }
+        }
+        let dataPathText: String
+        if let existing {
+            dataPathText = existing
+        } else {
+            dataPathText = try withRetry {
+                try pool.writeWithoutTransaction { db in
+                    var text = ""
+                    try db.inTransaction(.immediate) {
+                        text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
+                        return .commit
+                    }
+                    return text
                 }
-                return text
             }
         }
         let dataPath: URL
@@ -67,20 +78,8 @@ public struct Catalog: Sendable {
 
     /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.
     private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> String {
-        if try db.tableExists("ducklake_metadata") {
-            let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
-            guard version == DuckLakeSchema.version else {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
-            }
-            for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
-            }
-            guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
-            }
-            let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
-            return path ?? root.path + "/"
-        }
+        // Another process may have created it between our read and this write transaction.
+        if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
         for ddl in DuckLakeSchema.tables { try db.execute(sql: ddl) }
         // DuckDB stores the data path with a trailing slash and resolves schema paths under it.
@@ -98,6 +97,22 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
         try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (0, 0)")
         return dataPath
+    }
+
+    /// Checks an existing manifest is a complete DuckLake 0.3 catalog; returns its data_path.
+    private static func validate(_ db: Database, root: URL, manifest: String) throws -> String {
+        let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
+        guard version == DuckLakeSchema.version else {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
+        }
+        for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
+        }
+        guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
+        }
+        let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
+        return path ?? root.path + "/"
     }
 
     // MARK: Reads

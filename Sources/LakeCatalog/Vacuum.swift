@@ -107,6 +107,20 @@ extension Catalog {
                 try db.execute(sql: "DELETE FROM \(table) WHERE data_file_id = ?", arguments: [id])
             }
         }
+        // Delete files (DuckDB's DELETE) go with their data file or once no retained snapshot sees them.
+        let deadDeletes = try Row.fetchAll(db, sql: """
+            SELECT delete_file_id, data_file_id, table_id, path, path_is_relative, file_size_bytes FROM ducklake_delete_file
+            WHERE (\(unseen)) OR data_file_id NOT IN (SELECT data_file_id FROM ducklake_data_file)
+            """)
+        for r in deadDeletes {
+            let tableID: Int64 = r["table_id"]
+            let url = Self.fileURL(path: r["path"] ?? "", isRelative: r["path_is_relative"], tableDir: dirs[tableID] ?? dataPath)
+            report.files.append(.init(url: url, bytes: r["file_size_bytes"] ?? 0, reason: .unreferenced))
+            let (stored, rel) = storedPath(url)
+            try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)",
+                           arguments: [r["data_file_id"] as Int64?, stored, rel, now])
+            try db.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [r["delete_file_id"] as Int64])
+        }
         // Catalog rows (old column versions, dropped tables and schemas) no retained snapshot sees.
         try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)")
         try db.execute(sql: """

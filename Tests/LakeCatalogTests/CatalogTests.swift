@@ -44,6 +44,18 @@ import Testing
         }
     }
 
+    @Test func otherCatalogVersionsAreRefused() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Catalog.open(root: dir.url).read { _ in }
+        let path = dir.url.appendingPathComponent("manifest.sqlite").standardizedFileURL.path
+        let q = try DatabaseQueue(path: path)
+        try q.write { db in try db.execute(sql: "UPDATE ducklake_metadata SET value = '0.2' WHERE key = 'version'") }
+        try q.close()
+        #expect(throws: CatalogError.incompatibleCatalog(path: path, reason: "catalog version 0.2, expected 0.3")) {
+            try Catalog.open(root: dir.url)
+        }
+    }
+
     @Test func commitsAreReadableAtEverySnapshot() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let catalog = try Catalog.open(root: dir.url)

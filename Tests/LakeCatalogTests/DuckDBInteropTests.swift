@@ -325,6 +325,15 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         // The orphan scan knows delete files: nothing DuckDB wrote counts as an orphan.
         #expect(try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(3600), dryRun: true).files.isEmpty)
 
+        // Vacuum keeps what the latest snapshot reads (including the delete file) and nothing else
+        // changes for readers of the latest snapshot.
+        let liveBefore = Set(files4.map(\.url) + files4.compactMap(\.deleteFile?.url))
+        let vac = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(3600))
+        #expect(vac.expiredSnapshots.count == Int(v4))
+        #expect(vac.files.allSatisfy { !liveBefore.contains($0.url) })
+        #expect(liveBefore.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
+        #expect(try catalog.dataFiles(tableID: t3.tableID) == files4)
+
         // And we can append to DuckDB's lake: the next ids continue its counters.
         let before = try catalog.latestSnapshot()
         let (snap, fid) = try catalog.commit { tx in

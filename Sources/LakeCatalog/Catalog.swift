@@ -245,16 +245,16 @@ let visibleAt = "begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot >
 
 extension Catalog {
     static func snapshot(from row: Row) throws -> SnapshotInfo {
-        let id: Int64 = row["snapshot_id"]
-        let timeText: String? = row["snapshot_time"]
+        let id: Int64 = try row.value("snapshot_id")
+        let timeText: String? = try row.value("snapshot_time")
         guard let timeText, let micros = Timestamps.parseTimestamp(timeText) else {
             throw CatalogError.corrupt("snapshot \(id) has unreadable snapshot_time '\(timeText ?? "NULL")'")
         }
         return SnapshotInfo(
             id: id, time: Timestamps.date(micros: micros), timeMicros: micros,
-            schemaVersion: row["schema_version"] ?? 0, nextCatalogID: row["next_catalog_id"] ?? 0,
-            nextFileID: row["next_file_id"] ?? 0, changesMade: row["changes_made"] ?? "",
-            author: row["author"], message: row["commit_message"], extraInfo: row["commit_extra_info"])
+            schemaVersion: try row.value("schema_version") ?? 0, nextCatalogID: try row.value("next_catalog_id") ?? 0,
+            nextFileID: try row.value("next_file_id") ?? 0, changesMade: try row.value("changes_made") ?? "",
+            author: try row.value("author"), message: try row.value("commit_message"), extraInfo: try row.value("commit_extra_info"))
     }
 
     static let snapshotSelect = """
@@ -311,32 +311,32 @@ extension Catalog {
         if let tableID { sql += " AND t.table_id = ?"; _ = args.append(contentsOf: [tableID]) }
         sql += " ORDER BY s.schema_name, t.table_name"
         return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-            let schemaName: String = row["schema_name"] ?? ""
-            let tableName: String = row["table_name"] ?? ""
-            let tid: Int64 = row["table_id"]
-            let schemaDir = resolveDir(base: dataPath, path: row["schema_path"], isRelative: row["schema_rel"], fallback: schemaName)
-            let tableDir = resolveDir(base: schemaDir, path: row["table_path"], isRelative: row["table_rel"], fallback: tableName)
+            let schemaName: String = try row.value("schema_name") ?? ""
+            let tableName: String = try row.value("table_name") ?? ""
+            let tid: Int64 = try row.value("table_id")
+            let schemaDir = resolveDir(base: dataPath, path: try row.value("schema_path"), isRelative: try row.value("schema_rel"), fallback: schemaName)
+            let tableDir = resolveDir(base: schemaDir, path: try row.value("table_path"), isRelative: try row.value("table_rel"), fallback: tableName)
             let columns = try fetchColumns(db, tableID: tid, snapshot: snapshot)
             var partitionID: Int64?
             var partitionColumns: [ColumnInfo] = []
             if let p = try Row.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
                                         arguments: [tid, snapshot, snapshot]) {
-                let pid: Int64 = p["partition_id"]
+                let pid: Int64 = try p.value("partition_id")
                 partitionID = pid
                 let keys = try Row.fetchAll(db, sql: """
                     SELECT column_id, "transform" FROM ducklake_partition_column
                     WHERE partition_id = ? AND table_id = ? ORDER BY partition_key_index
                     """, arguments: [pid, tid])
                 for k in keys {
-                    let cid: Int64 = k["column_id"]
+                    let cid: Int64 = try k.value("column_id")
                     guard let c = columns.first(where: { $0.columnID == cid }) else {
                         throw CatalogError.corrupt("table \(schemaName).\(tableName) is partitioned by column id \(cid), which is not visible at snapshot \(snapshot)")
                     }
                     partitionColumns.append(c)
                 }
             }
-            return TableInfo(schemaName: schemaName, schemaID: row["schema_id"], name: tableName, tableID: tid,
-                             uuid: row["table_uuid"] ?? "", snapshot: snapshot, columns: columns,
+            return TableInfo(schemaName: schemaName, schemaID: try row.value("schema_id"), name: tableName, tableID: tid,
+                             uuid: try row.value("table_uuid") ?? "", snapshot: snapshot, columns: columns,
                              partitionColumns: partitionColumns, partitionID: partitionID, directory: tableDir)
         }
     }
@@ -357,17 +357,17 @@ extension Catalog {
             FROM ducklake_column
             WHERE table_id = ? AND parent_column IS NULL AND \(visibleAt)
             ORDER BY column_order, column_id
-            """, arguments: [tableID, snapshot, snapshot]).map(column(from:))
+            """, arguments: [tableID, snapshot, snapshot]).map { try column(from: $0) }
     }
 
-    static func column(from row: Row) -> ColumnInfo {
-        let typeName: String = row["column_type"] ?? ""
-        let nullsAllowed: Int64? = row["nulls_allowed"]
-        return ColumnInfo(columnID: row["column_id"], name: row["column_name"] ?? "",
+    static func column(from row: Row) throws -> ColumnInfo {
+        let typeName: String = try row.value("column_type") ?? ""
+        let nullsAllowed: Int64? = try row.value("nulls_allowed")
+        return ColumnInfo(columnID: try row.value("column_id"), name: try row.value("column_name") ?? "",
                           type: DuckLakeType.columnType(typeName), duckLakeType: typeName,
-                          nullable: nullsAllowed != 0, initialDefault: row["initial_default"],
-                          defaultValue: row["default_value"], order: row["column_order"] ?? 0,
-                          beginSnapshot: row["begin_snapshot"] ?? 0)
+                          nullable: nullsAllowed != 0, initialDefault: try row.value("initial_default"),
+                          defaultValue: try row.value("default_value"), order: try row.value("column_order") ?? 0,
+                          beginSnapshot: try row.value("begin_snapshot") ?? 0)
     }
 
     static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64) throws -> [DataFile] {
@@ -377,7 +377,7 @@ extension Catalog {
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         guard !rows.isEmpty else { return [] }
-        let ids = rows.map { $0["data_file_id"] as Int64 }
+        let ids = try rows.map { (try $0.value("data_file_id")) as Int64 }
         let lo = ids.min() ?? 0, hi = ids.max() ?? 0
 
         // Partition values: key index -> the partition column's name at this snapshot.
@@ -386,43 +386,55 @@ extension Catalog {
             SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
             WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi]) {
-            let idx: Int64 = r["partition_key_index"]
+            let idx: Int64 = try r.value("partition_key_index")
             let name = idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : "#\(idx)"
-            partitions[r["data_file_id"], default: [:]][name] = r["partition_value"]
+            partitions[(try r.value("data_file_id")), default: [:]][name] = try r.value("partition_value")
         }
         var stats: [Int64: [Int64: ColumnStats]] = [:]
         for r in try Row.fetchAll(db, sql: """
             SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
             FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi]) {
-            let nan: Int64? = r["contains_nan"]
-            stats[r["data_file_id"], default: [:]][r["column_id"]] = ColumnStats(
-                min: r["min_value"], max: r["max_value"], nullCount: r["null_count"] ?? 0,
-                valueCount: r["value_count"], columnSizeBytes: r["column_size_bytes"], containsNaN: nan.map { $0 != 0 })
+            let nan: Int64? = try r.value("contains_nan")
+            stats[(try r.value("data_file_id")), default: [:]][(try r.value("column_id"))] = ColumnStats(
+                min: try r.value("min_value"), max: try r.value("max_value"), nullCount: try r.value("null_count") ?? 0,
+                valueCount: try r.value("value_count"), columnSizeBytes: try r.value("column_size_bytes"), containsNaN: nan.map { $0 != 0 })
         }
         var deletes: [Int64: DeleteFile] = [:]
         for r in try Row.fetchAll(db, sql: """
             SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file
             WHERE table_id = ? AND \(visibleAt)
             """, arguments: [table.tableID, snapshot, snapshot]) {
-            let rel: Int64? = r["path_is_relative"]
-            let path: String = r["path"] ?? ""
-            deletes[r["data_file_id"]] = DeleteFile(deleteFileID: r["delete_file_id"],
+            let rel: Int64? = try r.value("path_is_relative")
+            let path: String = try r.value("path") ?? ""
+            deletes[(try r.value("data_file_id"))] = DeleteFile(deleteFileID: try r.value("delete_file_id"),
                                                     url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
-                                                    deleteCount: r["delete_count"] ?? 0)
+                                                    deleteCount: try r.value("delete_count") ?? 0)
         }
-        return rows.map { r in
-            let id: Int64 = r["data_file_id"]
-            let path: String = r["path"] ?? ""
-            let rel: Int64? = r["path_is_relative"]
+        return try rows.map { r in
+            let id: Int64 = try r.value("data_file_id")
+            let path: String = try r.value("path") ?? ""
+            let rel: Int64? = try r.value("path_is_relative")
             let isRelative = rel != 0
             let url = isRelative ? table.directory.appendingPathComponent(path).standardizedFileURL
                                  : URL(fileURLWithPath: path).standardizedFileURL
             return DataFile(dataFileID: id, tableID: table.tableID, url: url, storedPath: path, pathIsRelative: isRelative,
-                            recordCount: r["record_count"] ?? 0, fileSizeBytes: r["file_size_bytes"] ?? 0,
-                            footerSize: r["footer_size"], rowIDStart: r["row_id_start"],
-                            beginSnapshot: r["begin_snapshot"] ?? 0, endSnapshot: r["end_snapshot"],
+                            recordCount: try r.value("record_count") ?? 0, fileSizeBytes: try r.value("file_size_bytes") ?? 0,
+                            footerSize: try r.value("footer_size"), rowIDStart: try r.value("row_id_start"),
+                            beginSnapshot: try r.value("begin_snapshot") ?? 0, endSnapshot: try r.value("end_snapshot"),
                             partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:], deleteFile: deletes[id])
+        }
+    }
+}
+
+extension Row {
+    /// Decodes a catalog column, reporting NULLs or wrong types in required columns as a
+    /// corrupt catalog instead of trapping (GRDB's subscripts trap on failed conversions).
+    func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
+        do {
+            return try decode(T.self, forColumn: column)
+        } catch {
+            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
         }
     }
 }

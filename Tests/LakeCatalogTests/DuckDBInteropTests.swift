@@ -63,13 +63,15 @@ print(json.dumps(out))
 
 /// DuckDB reads our manifest read-only at the latest snapshot and at an earlier version.
 private let readWithDuckDB = """
-root, version = sys.argv[1], int(sys.argv[2])
+root, version, before_compaction = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = connect()
 c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
 q = "SELECT id, sale_date::VARCHAR, channel, amount::VARCHAR, placed_at::VARCHAR FROM l.curated.sales {} ORDER BY id"
 out = {
     "latest": c.execute(q.format("")).fetchall(),
     "earlier": c.execute(q.format(f"AT (VERSION => {version})")).fetchall(),
+    "before_compaction": c.execute(q.format(f"AT (VERSION => {before_compaction})")).fetchall(),
+    "files_before_compaction": sorted(r[0] for r in c.execute(f"SELECT data_file FROM ducklake_list_files('l', 'sales', schema => 'curated', snapshot_version => {before_compaction})").fetchall()),
     "big": [r[0] for r in c.execute("SELECT id FROM l.curated.sales WHERE amount > 50 ORDER BY id").fetchall()],
     "day16": c.execute("SELECT count(*) FROM l.curated.sales WHERE sale_date = DATE '2024-01-16'").fetchone()[0],
     "files": sorted(r[0] for r in c.execute("SELECT data_file FROM ducklake_list_files('l', 'sales', schema => 'curated')").fetchall()),
@@ -195,7 +197,7 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         #expect(fieldIDs == ["id": 1, "sale_date": 2, "channel": 3, "amount": 4, "placed_at": 5])
 
         // Writes the batch's files with pyarrow, then registers them in one commit.
-        func register(_ batch: [(String, String, [SaleRow])], tag: String) throws -> SnapshotInfo {
+        func register(_ batch: [(String, String, [SaleRow])], tag: String, replacing old: [Int64] = []) throws -> SnapshotInfo {
             var spec: [[String: Any]] = []
             var rels: [String] = []
             for (i, (day, channel, rows)) in batch.enumerated() {
@@ -213,6 +215,7 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
             let written = try #require(try Python.json(writeParquet, args: [specURL.path], in: dir.url) as? [[String: Int]])
             #expect(written.count == batch.count)
             let (snap, _) = try catalog.commit(author: "test", message: tag) { tx in
+                try tx.removeDataFiles(old)
                 for (i, (day, channel, rows)) in batch.enumerated() {
                     let cols = columns(rows)
                     var st: [Int64: ColumnStats] = [:]
@@ -227,8 +230,11 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         }
         let snapA = try register(batchA, tag: "a")
         let snapB = try register(batchB, tag: "b")
+        // Compaction: the web file of the first commit is rewritten into a new file.
+        let snapC = try register([batchA[0]], tag: "c", replacing: [0])
+        #expect(snapC.changesMade == "compacted_table:\(created.tableID)")
 
-        let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id)], in: dir.url) as? [String: Any])
+        let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id), String(snapB.id)], in: dir.url) as? [String: Any])
         func text(_ rows: [SaleRow]) -> [[String?]] {
             rows.map { [String($0.id), $0.day, $0.channel, $0.amount, $0.placedAt.map(StatText.timestamp(micros:))] }
         }
@@ -238,10 +244,15 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         let allRows = (batchA + batchB).flatMap(\.2).sorted { $0.id < $1.id }
         #expect(decode(result["latest"]) == text(allRows))
         #expect(decode(result["earlier"]) == text(batchA.flatMap(\.2).sorted { $0.id < $1.id }))
+        #expect(decode(result["before_compaction"]) == text(allRows))
+        let beforeFiles = try catalog.dataFiles(tableID: created.tableID, at: .snapshot(snapB.id)).map(\.url.path).sorted()
+        #expect(result["files_before_compaction"] as? [String] == beforeFiles)
+        #expect(beforeFiles.contains { $0.hasSuffix("/a-0.parquet") })
         #expect(result["big"] as? [Int] == [4, 6])
         #expect(result["day16"] as? Int == 2)
         let ourFiles = try catalog.dataFiles(tableID: created.tableID).map(\.url.path).sorted()
         #expect(result["files"] as? [String] == ourFiles)
+        #expect(ourFiles.count == 3 && !ourFiles.contains { $0.hasSuffix("/a-0.parquet") })
         let changes = result["changes"] as? [String: [String: [String]]]
         #expect(changes?[String(snapB.id)] == ["tables_inserted_into": [String(created.tableID)]])
         #expect(changes?["1"]?["tables_created"] == ["curated.sales"])

@@ -18,6 +18,9 @@ public struct CatalogTransaction {
     var nextCatalogID: Int64
     var nextFileID: Int64
     var schemaChanged = false
+    /// Tables as of this transaction, for registering many files without re-reading the schema
+    /// each time; emptied by every schema change.
+    var tableCache: [Int64: TableInfo] = [:]
 
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []
@@ -128,6 +131,7 @@ public struct CatalogTransaction {
         try db.execute(sql: "UPDATE ducklake_partition_info SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
         try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
         droppedTables.append(tableID)
+        tableCache = [:]
         schemaChanged = true
     }
 
@@ -152,7 +156,13 @@ public struct CatalogTransaction {
     /// the table-level min/max DuckDB may prune with are never narrower than the data.
     @discardableResult
     public mutating func addDataFile(tableID: Int64, _ file: NewDataFile) throws -> Int64 {
-        let t = try table(tableID)
+        let t: TableInfo
+        if let cached = tableCache[tableID] {
+            t = cached
+        } else {
+            t = try table(tableID)
+            tableCache[tableID] = t
+        }
         try Self.checkRelativePath(file.relativePath)
         guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
             throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
@@ -346,6 +356,7 @@ public struct CatalogTransaction {
     }
 
     private mutating func markAltered(_ tableID: Int64) {
+        tableCache = [:]
         if !alteredTables.contains(tableID) { alteredTables.append(tableID) }
         schemaChanged = true
     }

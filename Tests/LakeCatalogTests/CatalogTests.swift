@@ -302,6 +302,26 @@ import Testing
         }
     }
 
+    @Test func filesRegisteredAfterAnAlterationInTheSameCommitSeeTheNewColumn() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        #expect(throws: CatalogError.invalidStats(column: "curated.orders.coupon", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")) {
+            try catalog.commit { tx in
+                try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "a", date: "2024-01-15", channel: "web", rows: 1))
+                try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true))
+                // Stats computed for the old schema: the new column is missing, which must be noticed.
+                try tx.addDataFile(tableID: tid, orderFile(try catalog.table(id: tid), "b", date: "2024-01-15", channel: "web", rows: 1))
+            }
+        }
+        let (snap, _) = try catalog.commit { tx in
+            try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true))
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "b", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        #expect(snap.changesMade == "inserted_into_table:\(tid),altered_table:\(tid)")
+        #expect(try catalog.dataFiles(tableID: tid).first?.columnStats.keys.sorted() == [1, 2, 3, 4, 5, 6])
+    }
+
     @Test func unsafeAlterationsAreRefused() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let catalog = try Catalog.open(root: dir.url)

@@ -10,6 +10,9 @@ import LakeFormat
 /// copies share the pool.
 public struct Catalog: Sendable {
     public static let manifestName = "manifest.sqlite"
+    /// ducklake_metadata.created_by of catalogs we create. Such a catalog always sits in its lake
+    /// root, so its data lives next to it wherever the directory has been moved to.
+    static let createdBy = "lake (Swift)"
 
     public let root: URL
     public let manifestURL: URL
@@ -85,7 +88,7 @@ public struct Catalog: Sendable {
         // DuckDB stores the data path with a trailing slash and resolves schema paths under it.
         let dataPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
         let meta: [(String, String)] = [
-            ("version", DuckLakeSchema.version), ("created_by", "lake (Swift)"),
+            ("version", DuckLakeSchema.version), ("created_by", createdBy),
             ("data_path", dataPath), ("encrypted", "false"),
         ]
         for (k, v) in meta {
@@ -111,7 +114,12 @@ public struct Catalog: Sendable {
         guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
             throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
         }
+        let creator = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL")
         let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
+        // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files
+        // (DuckDB then needs OVERRIDE_DATA_PATH, as for any moved DuckLake). Other catalogs' data
+        // path is taken as stored.
+        if creator == createdBy || path == nil { return root.path.hasSuffix("/") ? root.path : root.path + "/" }
         return path ?? root.path + "/"
     }
 

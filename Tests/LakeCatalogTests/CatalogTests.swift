@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    @Test func aMovedLakeStillResolvesItsFiles() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let first = dir.url.appendingPathComponent("a")
+        let tid = try makeOrders(try Catalog.open(root: first))
+        try Catalog.open(root: first).commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "f", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        let moved = dir.url.appendingPathComponent("b")
+        try FileManager.default.moveItem(at: first, to: moved)
+        let catalog = try Catalog.open(root: moved, create: false)
+        #expect(catalog.dataPath.path == moved.standardizedFileURL.path)
+        let f = try #require(try catalog.dataFiles(tableID: tid).first)
+        #expect(f.url.path == moved.standardizedFileURL.path + "/curated/orders/order_date=2024-01-15/channel=web/f.parquet")
+    }
+
     @Test func otherCatalogVersionsAreRefused() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         try Catalog.open(root: dir.url).read { _ in }

@@ -191,12 +191,11 @@ public struct Catalog: Sendable {
     /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
     /// the same moment as the DuckLake tables).
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        // SQLite failures become CatalogError; the caller's own errors pass through untouched.
         do {
             return try pool.read { db in try body(db) }
-        } catch let e as CatalogError {
-            throw e
-        } catch {
-            throw CatalogError.storage(String(describing: error))
+        } catch let e as DatabaseError {
+            throw CatalogError.storage(e.description)
         }
     }
 

@@ -10,6 +10,9 @@ import LakeFormat
 /// copies share the pool.
 public struct Catalog: Sendable {
     public static let manifestName = "manifest.sqlite"
+    /// ducklake_metadata.created_by of catalogs we create. Such a catalog always sits in its lake
+    /// root, so its data lives next to it wherever the directory has been moved to.
+    static let createdBy = "lake (Swift)"
 
     public let root: URL
     public let manifestURL: URL
@@ -45,14 +48,25 @@ public struct Catalog: Sendable {
         } catch {
             throw CatalogError.storage("cannot open \(manifest.path): \(error)")
         }
-        let dataPathText: String = try withRetry {
-            try pool.writeWithoutTransaction { db in
-                var text = ""
-                try db.inTransaction(.immediate) {
-                    text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
-                    return .commit
+        // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
+        let existing: String? = try withRetry {
+            try pool.read { db in
+                try db.tableExists("ducklake_metadata") ? try Self.validate(db, root: root, manifest: manifest.path) : nil
+            }
+        }
+        let dataPathText: String
+        if let existing {
+            dataPathText = existing
+        } else {
+            dataPathText = try withRetry {
+                try pool.writeWithoutTransaction { db in
+                    var text = ""
+                    try db.inTransaction(.immediate) {
+                        text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
+                        return .commit
+                    }
+                    return text
                 }
-                return text
             }
         }
         let dataPath: URL
@@ -67,26 +81,14 @@ public struct Catalog: Sendable {
 
     /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.
     private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> String {
-        if try db.tableExists("ducklake_metadata") {
-            let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
-            guard version == DuckLakeSchema.version else {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
-            }
-            for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
-            }
-            guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
-                throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
-            }
-            let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
-            return path ?? root.path + "/"
-        }
+        // Another process may have created it between our read and this write transaction.
+        if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
         for ddl in DuckLakeSchema.tables { try db.execute(sql: ddl) }
         // DuckDB stores the data path with a trailing slash and resolves schema paths under it.
         let dataPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
         let meta: [(String, String)] = [
-            ("version", DuckLakeSchema.version), ("created_by", "lake (Swift)"),
+            ("version", DuckLakeSchema.version), ("created_by", createdBy),
             ("data_path", dataPath), ("encrypted", "false"),
         ]
         for (k, v) in meta {
@@ -98,6 +100,27 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
         try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (0, 0)")
         return dataPath
+    }
+
+    /// Checks an existing manifest is a complete DuckLake 0.3 catalog; returns its data_path.
+    private static func validate(_ db: Database, root: URL, manifest: String) throws -> String {
+        let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
+        guard version == DuckLakeSchema.version else {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
+        }
+        for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
+        }
+        guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
+        }
+        let creator = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL")
+        let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
+        // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files
+        // (DuckDB then needs OVERRIDE_DATA_PATH, as for any moved DuckLake). Other catalogs' data
+        // path is taken as stored.
+        if creator == createdBy || path == nil { return root.path.hasSuffix("/") ? root.path : root.path + "/" }
+        return path ?? root.path + "/"
     }
 
     // MARK: Reads
@@ -114,6 +137,15 @@ public struct Catalog: Sendable {
     /// The snapshot a read as of `asOf` sees; nil means the latest.
     public func resolve(_ asOf: AsOf?) throws -> SnapshotInfo {
         try read { db in try Self.resolve(db, asOf) }
+    }
+
+    /// Schema (layer) names visible at the snapshot, sorted.
+    public func schemas(at asOf: AsOf? = nil) throws -> [String] {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            return try String.fetchAll(db, sql: "SELECT schema_name FROM ducklake_schema WHERE \(visibleAt) ORDER BY schema_name",
+                                       arguments: [snap, snap])
+        }
     }
 
     /// Tables visible at the snapshot, ordered by schema then table name.
@@ -159,12 +191,11 @@ public struct Catalog: Sendable {
     /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
     /// the same moment as the DuckLake tables).
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        // SQLite failures become CatalogError; the caller's own errors pass through untouched.
         do {
             return try pool.read { db in try body(db) }
-        } catch let e as CatalogError {
-            throw e
-        } catch {
-            throw CatalogError.storage(String(describing: error))
+        } catch let e as DatabaseError {
+            throw CatalogError.storage(e.description)
         }
     }
 
@@ -221,16 +252,16 @@ let visibleAt = "begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot >
 
 extension Catalog {
     static func snapshot(from row: Row) throws -> SnapshotInfo {
-        let id: Int64 = row["snapshot_id"]
-        let timeText: String? = row["snapshot_time"]
+        let id: Int64 = try row.value("snapshot_id")
+        let timeText: String? = try row.value("snapshot_time")
         guard let timeText, let micros = Timestamps.parseTimestamp(timeText) else {
             throw CatalogError.corrupt("snapshot \(id) has unreadable snapshot_time '\(timeText ?? "NULL")'")
         }
         return SnapshotInfo(
             id: id, time: Timestamps.date(micros: micros), timeMicros: micros,
-            schemaVersion: row["schema_version"] ?? 0, nextCatalogID: row["next_catalog_id"] ?? 0,
-            nextFileID: row["next_file_id"] ?? 0, changesMade: row["changes_made"] ?? "",
-            author: row["author"], message: row["commit_message"], extraInfo: row["commit_extra_info"])
+            schemaVersion: try row.value("schema_version") ?? 0, nextCatalogID: try row.value("next_catalog_id") ?? 0,
+            nextFileID: try row.value("next_file_id") ?? 0, changesMade: try row.value("changes_made") ?? "",
+            author: try row.value("author"), message: try row.value("commit_message"), extraInfo: try row.value("commit_extra_info"))
     }
 
     static let snapshotSelect = """
@@ -287,32 +318,32 @@ extension Catalog {
         if let tableID { sql += " AND t.table_id = ?"; _ = args.append(contentsOf: [tableID]) }
         sql += " ORDER BY s.schema_name, t.table_name"
         return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-            let schemaName: String = row["schema_name"] ?? ""
-            let tableName: String = row["table_name"] ?? ""
-            let tid: Int64 = row["table_id"]
-            let schemaDir = resolveDir(base: dataPath, path: row["schema_path"], isRelative: row["schema_rel"], fallback: schemaName)
-            let tableDir = resolveDir(base: schemaDir, path: row["table_path"], isRelative: row["table_rel"], fallback: tableName)
+            let schemaName: String = try row.value("schema_name") ?? ""
+            let tableName: String = try row.value("table_name") ?? ""
+            let tid: Int64 = try row.value("table_id")
+            let schemaDir = resolveDir(base: dataPath, path: try row.value("schema_path"), isRelative: try row.value("schema_rel"), fallback: schemaName)
+            let tableDir = resolveDir(base: schemaDir, path: try row.value("table_path"), isRelative: try row.value("table_rel"), fallback: tableName)
             let columns = try fetchColumns(db, tableID: tid, snapshot: snapshot)
             var partitionID: Int64?
             var partitionColumns: [ColumnInfo] = []
             if let p = try Row.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
                                         arguments: [tid, snapshot, snapshot]) {
-                let pid: Int64 = p["partition_id"]
+                let pid: Int64 = try p.value("partition_id")
                 partitionID = pid
                 let keys = try Row.fetchAll(db, sql: """
                     SELECT column_id, "transform" FROM ducklake_partition_column
                     WHERE partition_id = ? AND table_id = ? ORDER BY partition_key_index
                     """, arguments: [pid, tid])
                 for k in keys {
-                    let cid: Int64 = k["column_id"]
+                    let cid: Int64 = try k.value("column_id")
                     guard let c = columns.first(where: { $0.columnID == cid }) else {
                         throw CatalogError.corrupt("table \(schemaName).\(tableName) is partitioned by column id \(cid), which is not visible at snapshot \(snapshot)")
                     }
                     partitionColumns.append(c)
                 }
             }
-            return TableInfo(schemaName: schemaName, schemaID: row["schema_id"], name: tableName, tableID: tid,
-                             uuid: row["table_uuid"] ?? "", snapshot: snapshot, columns: columns,
+            return TableInfo(schemaName: schemaName, schemaID: try row.value("schema_id"), name: tableName, tableID: tid,
+                             uuid: try row.value("table_uuid") ?? "", snapshot: snapshot, columns: columns,
                              partitionColumns: partitionColumns, partitionID: partitionID, directory: tableDir)
         }
     }
@@ -333,17 +364,17 @@ extension Catalog {
             FROM ducklake_column
             WHERE table_id = ? AND parent_column IS NULL AND \(visibleAt)
             ORDER BY column_order, column_id
-            """, arguments: [tableID, snapshot, snapshot]).map(column(from:))
+            """, arguments: [tableID, snapshot, snapshot]).map { try column(from: $0) }
     }
 
-    static func column(from row: Row) -> ColumnInfo {
-        let typeName: String = row["column_type"] ?? ""
-        let nullsAllowed: Int64? = row["nulls_allowed"]
-        return ColumnInfo(columnID: row["column_id"], name: row["column_name"] ?? "",
+    static func column(from row: Row) throws -> ColumnInfo {
+        let typeName: String = try row.value("column_type") ?? ""
+        let nullsAllowed: Int64? = try row.value("nulls_allowed")
+        return ColumnInfo(columnID: try row.value("column_id"), name: try row.value("column_name") ?? "",
                           type: DuckLakeType.columnType(typeName), duckLakeType: typeName,
-                          nullable: nullsAllowed != 0, initialDefault: row["initial_default"],
-                          defaultValue: row["default_value"], order: row["column_order"] ?? 0,
-                          beginSnapshot: row["begin_snapshot"] ?? 0)
+                          nullable: nullsAllowed != 0, initialDefault: try row.value("initial_default"),
+                          defaultValue: try row.value("default_value"), order: try row.value("column_order") ?? 0,
+                          beginSnapshot: try row.value("begin_snapshot") ?? 0)
     }
 
     static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64) throws -> [DataFile] {
@@ -353,7 +384,7 @@ extension Catalog {
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         guard !rows.isEmpty else { return [] }
-        let ids = rows.map { $0["data_file_id"] as Int64 }
+        let ids = try rows.map { (try $0.value("data_file_id")) as Int64 }
         let lo = ids.min() ?? 0, hi = ids.max() ?? 0
 
         // Partition values: key index -> the partition column's name at this snapshot.
@@ -362,32 +393,55 @@ extension Catalog {
             SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
             WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi]) {
-            let idx: Int64 = r["partition_key_index"]
+            let idx: Int64 = try r.value("partition_key_index")
             let name = idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : "#\(idx)"
-            partitions[r["data_file_id"], default: [:]][name] = r["partition_value"]
+            partitions[(try r.value("data_file_id")), default: [:]][name] = try r.value("partition_value")
         }
         var stats: [Int64: [Int64: ColumnStats]] = [:]
         for r in try Row.fetchAll(db, sql: """
             SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
             FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi]) {
-            let nan: Int64? = r["contains_nan"]
-            stats[r["data_file_id"], default: [:]][r["column_id"]] = ColumnStats(
-                min: r["min_value"], max: r["max_value"], nullCount: r["null_count"] ?? 0,
-                valueCount: r["value_count"], columnSizeBytes: r["column_size_bytes"], containsNaN: nan.map { $0 != 0 })
+            let nan: Int64? = try r.value("contains_nan")
+            stats[(try r.value("data_file_id")), default: [:]][(try r.value("column_id"))] = ColumnStats(
+                min: try r.value("min_value"), max: try r.value("max_value"), nullCount: try r.value("null_count") ?? 0,
+                valueCount: try r.value("value_count"), columnSizeBytes: try r.value("column_size_bytes"), containsNaN: nan.map { $0 != 0 })
         }
-        return rows.map { r in
-            let id: Int64 = r["data_file_id"]
-            let path: String = r["path"] ?? ""
-            let rel: Int64? = r["path_is_relative"]
+        var deletes: [Int64: DeleteFile] = [:]
+        for r in try Row.fetchAll(db, sql: """
+            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file
+            WHERE table_id = ? AND \(visibleAt)
+            """, arguments: [table.tableID, snapshot, snapshot]) {
+            let rel: Int64? = try r.value("path_is_relative")
+            let path: String = try r.value("path") ?? ""
+            deletes[(try r.value("data_file_id"))] = DeleteFile(deleteFileID: try r.value("delete_file_id"),
+                                                    url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
+                                                    deleteCount: try r.value("delete_count") ?? 0)
+        }
+        return try rows.map { r in
+            let id: Int64 = try r.value("data_file_id")
+            let path: String = try r.value("path") ?? ""
+            let rel: Int64? = try r.value("path_is_relative")
             let isRelative = rel != 0
             let url = isRelative ? table.directory.appendingPathComponent(path).standardizedFileURL
                                  : URL(fileURLWithPath: path).standardizedFileURL
             return DataFile(dataFileID: id, tableID: table.tableID, url: url, storedPath: path, pathIsRelative: isRelative,
-                            recordCount: r["record_count"] ?? 0, fileSizeBytes: r["file_size_bytes"] ?? 0,
-                            footerSize: r["footer_size"], rowIDStart: r["row_id_start"],
-                            beginSnapshot: r["begin_snapshot"] ?? 0, endSnapshot: r["end_snapshot"],
-                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:])
+                            recordCount: try r.value("record_count") ?? 0, fileSizeBytes: try r.value("file_size_bytes") ?? 0,
+                            footerSize: try r.value("footer_size"), rowIDStart: try r.value("row_id_start"),
+                            beginSnapshot: try r.value("begin_snapshot") ?? 0, endSnapshot: try r.value("end_snapshot"),
+                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:], deleteFile: deletes[id])
+        }
+    }
+}
+
+extension Row {
+    /// Decodes a catalog column, reporting NULLs or wrong types in required columns as a
+    /// corrupt catalog instead of trapping (GRDB's subscripts trap on failed conversions).
+    func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
+        do {
+            return try decode(T.self, forColumn: column)
+        } catch {
+            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
         }
     }
 }

@@ -18,6 +18,9 @@ public struct CatalogTransaction {
     var nextCatalogID: Int64
     var nextFileID: Int64
     var schemaChanged = false
+    /// Tables as of this transaction, for registering many files without re-reading the schema
+    /// each time; emptied by every schema change.
+    var tableCache: [Int64: TableInfo] = [:]
 
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []
@@ -128,6 +131,7 @@ public struct CatalogTransaction {
         try db.execute(sql: "UPDATE ducklake_partition_info SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
         try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
         droppedTables.append(tableID)
+        tableCache = [:]
         schemaChanged = true
     }
 
@@ -152,7 +156,13 @@ public struct CatalogTransaction {
     /// the table-level min/max DuckDB may prune with are never narrower than the data.
     @discardableResult
     public mutating func addDataFile(tableID: Int64, _ file: NewDataFile) throws -> Int64 {
-        let t = try table(tableID)
+        let t: TableInfo
+        if let cached = tableCache[tableID] {
+            t = cached
+        } else {
+            t = try table(tableID)
+            tableCache[tableID] = t
+        }
         try Self.checkRelativePath(file.relativePath)
         guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
             throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
@@ -176,7 +186,7 @@ public struct CatalogTransaction {
         nextFileID += 1
         let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
                                   arguments: [tableID])
-        let rowIDStart: Int64 = ts?["next_row_id"] ?? 0
+        let rowIDStart: Int64 = try ts?.value("next_row_id") ?? 0
         if ts == nil {
             try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
                            arguments: [tableID, file.recordCount, rowIDStart + file.recordCount, file.fileSizeBytes])
@@ -221,9 +231,9 @@ public struct CatalogTransaction {
                            arguments: [tableID, c.columnID, hasNull, containsNaN, st.min, st.max])
             return
         }
-        let oldNull: Int64 = old["contains_null"] ?? 1
-        let oldNaN: Int64? = old["contains_nan"]
-        let oldMin: String? = old["min_value"], oldMax: String? = old["max_value"]
+        let oldNull: Int64 = try old.value("contains_null") ?? 1
+        let oldNaN: Int64? = try old.value("contains_nan")
+        let oldMin: String? = (try old.value("min_value")), oldMax: String? = try old.value("max_value")
         // A NULL bound means "no non-null value seen so far" (all-null files write no bounds).
         func pick(_ a: String?, _ b: String?, wantLess: Bool) -> String? {
             guard let a else { return b }
@@ -249,7 +259,7 @@ public struct CatalogTransaction {
                 """, arguments: [id, s, s]) else {
                 throw CatalogError.dataFileNotFound(id: id, snapshot: s)
             }
-            let tableID: Int64 = r["table_id"]
+            let tableID: Int64 = try r.value("table_id")
             try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE data_file_id = ?", arguments: [s, id])
             try db.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
                            arguments: [s, id])
@@ -258,7 +268,7 @@ public struct CatalogTransaction {
             try db.execute(sql: """
                 UPDATE ducklake_table_stats SET record_count = max(0, record_count - ?),
                        file_size_bytes = max(0, file_size_bytes - ?) WHERE table_id = ?
-                """, arguments: [r["record_count"] ?? 0, r["file_size_bytes"] ?? 0, tableID] as StatementArguments)
+                """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as StatementArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
         }
     }
@@ -280,8 +290,8 @@ public struct CatalogTransaction {
         // Column ids are never reused, even after a drop, so old files never map to a new column.
         let maxRow = try Row.fetchOne(db, sql: "SELECT max(column_id) AS c, max(column_order) AS o FROM ducklake_column WHERE table_id = ?",
                                       arguments: [tableID])
-        let cid: Int64 = (maxRow?["c"] ?? 0) + 1
-        let order: Int64 = (maxRow?["o"] ?? 0) + 1
+        let cid: Int64 = ((try maxRow?.value("c")) ?? 0) + 1
+        let order: Int64 = ((try maxRow?.value("o")) ?? 0) + 1
         try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL)",
                        arguments: [cid, s, tableID, order, field.name, DuckLakeType.name(field.type),
                                    defaultValue, defaultValue, field.nullable ? 1 : 0])
@@ -346,6 +356,7 @@ public struct CatalogTransaction {
     }
 
     private mutating func markAltered(_ tableID: Int64) {
+        tableCache = [:]
         if !alteredTables.contains(tableID) { alteredTables.append(tableID) }
         schemaChanged = true
     }

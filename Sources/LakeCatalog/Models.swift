@@ -170,6 +170,15 @@ public struct DataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// By column_id.
     public var columnStats: [Int64: ColumnStats]
+    /// A DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
+    /// create them, but a lake DuckDB has run DELETE/UPDATE on has them, and a reader must apply them.
+    public var deleteFile: DeleteFile?
+}
+
+public struct DeleteFile: Hashable, Sendable {
+    public var deleteFileID: Int64
+    public var url: URL
+    public var deleteCount: Int64
 }
 
 /// Returned by `createTable`: ids to stamp into Parquet files.

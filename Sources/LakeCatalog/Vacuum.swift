@@ -51,10 +51,10 @@ extension Catalog {
         // Physically delete everything scheduled, including leftovers of interrupted runs.
         let scheduled: [(Int64?, String, URL)] = try read { db in
             try Row.fetchAll(db, sql: "SELECT rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
-                let path: String = r["path"] ?? ""
-                let rel: Int64? = r["path_is_relative"]
+                let path: String = try r.value("path") ?? ""
+                let rel: Int64? = try r.value("path_is_relative")
                 let url = rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)
-                return (r["rowid"], path, url.standardizedFileURL)
+                return ((try r.value("rowid")), path, url.standardizedFileURL)
             }
         }
         var done: [Int64] = []
@@ -97,15 +97,29 @@ extension Catalog {
         let dirs = try tableDirectories(db)
         let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
         for r in dead {
-            let id: Int64 = r["data_file_id"]
-            let tableID: Int64 = r["table_id"]
-            let url = Self.fileURL(path: r["path"] ?? "", isRelative: r["path_is_relative"], tableDir: dirs[tableID] ?? dataPath)
-            report.files.append(.init(url: url, bytes: r["file_size_bytes"] ?? 0, reason: .unreferenced))
+            let id: Int64 = try r.value("data_file_id")
+            let tableID: Int64 = try r.value("table_id")
+            let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tableID] ?? dataPath)
+            report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))
             let (stored, rel) = storedPath(url)
             try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)", arguments: [id, stored, rel, now])
             for table in ["ducklake_data_file", "ducklake_file_column_stats", "ducklake_file_partition_value"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE data_file_id = ?", arguments: [id])
             }
+        }
+        // Delete files (DuckDB's DELETE) go with their data file or once no retained snapshot sees them.
+        let deadDeletes = try Row.fetchAll(db, sql: """
+            SELECT delete_file_id, data_file_id, table_id, path, path_is_relative, file_size_bytes FROM ducklake_delete_file
+            WHERE (\(unseen)) OR data_file_id NOT IN (SELECT data_file_id FROM ducklake_data_file)
+            """)
+        for r in deadDeletes {
+            let tableID: Int64 = try r.value("table_id")
+            let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tableID] ?? dataPath)
+            report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))
+            let (stored, rel) = storedPath(url)
+            try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)",
+                           arguments: [(try r.value("data_file_id")) as Int64?, stored, rel, now])
+            try db.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try r.value("delete_file_id")) as Int64])
         }
         // Catalog rows (old column versions, dropped tables and schemas) no retained snapshot sees.
         try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)")
@@ -132,12 +146,12 @@ extension Catalog {
             var paths = Set<String>()
             let dirs = try tableDirectories(db)
             for r in try Row.fetchAll(db, sql: "SELECT table_id, path, path_is_relative FROM ducklake_data_file UNION ALL SELECT table_id, path, path_is_relative FROM ducklake_delete_file") {
-                let tid: Int64 = r["table_id"] ?? -1
-                paths.insert(Self.fileURL(path: r["path"] ?? "", isRelative: r["path_is_relative"], tableDir: dirs[tid] ?? dataPath).path)
+                let tid: Int64 = try r.value("table_id") ?? -1
+                paths.insert(Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tid] ?? dataPath).path)
             }
             for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
-                let path: String = r["path"] ?? ""
-                let rel: Int64? = r["path_is_relative"]
+                let path: String = try r.value("path") ?? ""
+                let rel: Int64? = try r.value("path_is_relative")
                 paths.insert((rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path)
             }
             return paths
@@ -178,8 +192,8 @@ extension Catalog {
                    s.schema_name, s.path AS sp, s.path_is_relative AS sr
             FROM ducklake_table t LEFT JOIN ducklake_schema s ON s.schema_id = t.schema_id
             """) {
-            let schemaDir = Self.resolveDir(base: dataPath, path: r["sp"], isRelative: r["sr"], fallback: r["schema_name"] ?? "")
-            out[r["table_id"]] = Self.resolveDir(base: schemaDir, path: r["tp"], isRelative: r["tr"], fallback: r["table_name"] ?? "")
+            let schemaDir = Self.resolveDir(base: dataPath, path: try r.value("sp"), isRelative: try r.value("sr"), fallback: try r.value("schema_name") ?? "")
+            out[(try r.value("table_id"))] = Self.resolveDir(base: schemaDir, path: try r.value("tp"), isRelative: try r.value("tr"), fallback: try r.value("table_name") ?? "")
         }
         return out
     }

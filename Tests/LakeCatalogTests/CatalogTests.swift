@@ -44,6 +44,33 @@ import Testing
         }
     }
 
+    @Test func aMovedLakeStillResolvesItsFiles() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let first = dir.url.appendingPathComponent("a")
+        let tid = try makeOrders(try Catalog.open(root: first))
+        try Catalog.open(root: first).commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "f", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        let moved = dir.url.appendingPathComponent("b")
+        try FileManager.default.moveItem(at: first, to: moved)
+        let catalog = try Catalog.open(root: moved, create: false)
+        #expect(catalog.dataPath.path == moved.standardizedFileURL.path)
+        let f = try #require(try catalog.dataFiles(tableID: tid).first)
+        #expect(f.url.path == moved.standardizedFileURL.path + "/curated/orders/order_date=2024-01-15/channel=web/f.parquet")
+    }
+
+    @Test func otherCatalogVersionsAreRefused() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Catalog.open(root: dir.url).read { _ in }
+        let path = dir.url.appendingPathComponent("manifest.sqlite").standardizedFileURL.path
+        let q = try DatabaseQueue(path: path)
+        try q.write { db in try db.execute(sql: "UPDATE ducklake_metadata SET value = '0.2' WHERE key = 'version'") }
+        try q.close()
+        #expect(throws: CatalogError.incompatibleCatalog(path: path, reason: "catalog version 0.2, expected 0.3")) {
+            try Catalog.open(root: dir.url)
+        }
+    }
+
     @Test func commitsAreReadableAtEverySnapshot() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let catalog = try Catalog.open(root: dir.url)
@@ -288,6 +315,26 @@ import Testing
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4", arguments: [tid]) == 3)
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4 AND end_snapshot IS NULL", arguments: [tid]) == 1)
         }
+    }
+
+    @Test func filesRegisteredAfterAnAlterationInTheSameCommitSeeTheNewColumn() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        #expect(throws: CatalogError.invalidStats(column: "curated.orders.coupon", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")) {
+            try catalog.commit { tx in
+                try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "a", date: "2024-01-15", channel: "web", rows: 1))
+                try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true))
+                // Stats computed for the old schema: the new column is missing, which must be noticed.
+                try tx.addDataFile(tableID: tid, orderFile(try catalog.table(id: tid), "b", date: "2024-01-15", channel: "web", rows: 1))
+            }
+        }
+        let (snap, _) = try catalog.commit { tx in
+            try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true))
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "b", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        #expect(snap.changesMade == "inserted_into_table:\(tid),altered_table:\(tid)")
+        #expect(try catalog.dataFiles(tableID: tid).first?.columnStats.keys.sorted() == [1, 2, 3, 4, 5, 6])
     }
 
     @Test func unsafeAlterationsAreRefused() throws {

@@ -63,13 +63,15 @@ print(json.dumps(out))
 
 /// DuckDB reads our manifest read-only at the latest snapshot and at an earlier version.
 private let readWithDuckDB = """
-root, version = sys.argv[1], int(sys.argv[2])
+root, version, before_compaction = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = connect()
 c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
 q = "SELECT id, sale_date::VARCHAR, channel, amount::VARCHAR, placed_at::VARCHAR FROM l.curated.sales {} ORDER BY id"
 out = {
     "latest": c.execute(q.format("")).fetchall(),
     "earlier": c.execute(q.format(f"AT (VERSION => {version})")).fetchall(),
+    "before_compaction": c.execute(q.format(f"AT (VERSION => {before_compaction})")).fetchall(),
+    "files_before_compaction": sorted(r[0] for r in c.execute(f"SELECT data_file FROM ducklake_list_files('l', 'sales', schema => 'curated', snapshot_version => {before_compaction})").fetchall()),
     "big": [r[0] for r in c.execute("SELECT id FROM l.curated.sales WHERE amount > 50 ORDER BY id").fetchall()],
     "day16": c.execute("SELECT count(*) FROM l.curated.sales WHERE sale_date = DATE '2024-01-16'").fetchone()[0],
     "files": sorted(r[0] for r in c.execute("SELECT data_file FROM ducklake_list_files('l', 'sales', schema => 'curated')").fetchall()),
@@ -102,7 +104,9 @@ c.execute(\"\"\"INSERT INTO l.curated.orders VALUES
   (11, DATE '2024-01-16', 'app', -0.05, TIMESTAMPTZ '2023-12-31 23:00:00+00', 'NEWYEAR'),
   (9, DATE '2024-01-14', 'web', 100.00, TIMESTAMPTZ '2024-01-14 08:00:00.000001+00', NULL)\"\"\")
 v3 = snap()
-out = {"v1": v1, "v2": v2, "v3": v3, "at": {}}
+c.execute("DELETE FROM l.curated.orders WHERE order_id = 1")
+v4 = snap()
+out = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "at": {}, "count_v4": c.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0]}
 for v in (v1, v3):
     files = c.execute(f"SELECT data_file FROM ducklake_list_files('l', 'orders', schema => 'curated', snapshot_version => {v})").fetchall()
     cols = c.execute(f"DESCRIBE SELECT * FROM l.curated.orders AT (VERSION => {v})").fetchall()
@@ -117,7 +121,53 @@ out["ddl"] = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = '
 print(json.dumps(out))
 """
 
+/// DuckDB writes into a table our catalog created (and later altered), then reports its rows.
+private let appendWithDuckDB = """
+root, step = sys.argv[1], sys.argv[2]
+c = connect()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+if step == "1":
+    c.execute("INSERT INTO l.curated.orders VALUES (1, DATE '2024-01-15', 'web', 19.99, TIMESTAMPTZ '2024-01-15 10:00:00+00'), (2, DATE '2024-01-16', 'app', NULL, NULL)")
+else:
+    c.execute("INSERT INTO l.curated.orders VALUES (3, DATE '2024-01-16', 'app', 5.00, NULL, 'SPRING')")
+rows = c.execute("SELECT order_id, amount::VARCHAR, coupon FROM l.curated.orders ORDER BY order_id").fetchall() if step == "2" else \
+       c.execute("SELECT order_id, amount::VARCHAR FROM l.curated.orders ORDER BY order_id").fetchall()
+print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0], "rows": rows}))
+"""
+
 @Suite(.serialized) struct DuckDBInterop {
+    @Test func duckDBAppendsToATableWeCreatedAndAltered() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        let catalog = try Catalog.open(root: root)
+        let tid = try makeOrders(catalog)
+
+        let first = try #require(try Python.json(appendWithDuckDB, args: [root.path, "1"], in: dir.url) as? [String: Any])
+        let s1 = Int64(try #require(first["snapshot"] as? Int))
+        #expect((first["rows"] as? [[Any]])?.count == 2)
+        let files1 = try catalog.dataFiles(tableID: tid, at: .snapshot(s1))
+        #expect(files1.count == 2)
+        #expect(files1.map { $0.partitionValues["channel"] ?? "" }.sorted() == ["app", "web"])
+        #expect(files1.allSatisfy { FileManager.default.fileExists(atPath: $0.url.path) })
+        #expect(files1.allSatisfy { $0.url.path.hasPrefix(root.path + "/curated/orders/order_date=") })
+        let web = try #require(files1.first { $0.partitionValues["channel"] == "web" })
+        // DuckDB's own stats for its file, read back through our API, in the text form StatText writes.
+        #expect(web.columnStats[4]?.min == "19.99")
+        #expect(web.columnStats[5]?.min == StatText.timestamp(micros: 1_705_312_800_000_000))
+
+        let (sAlter, coupon) = try catalog.commit { tx in try tx.addColumn(tableID: tid, Field("coupon", .string, nullable: true)) }
+        let second = try #require(try Python.json(appendWithDuckDB, args: [root.path, "2"], in: dir.url) as? [String: Any])
+        let s2 = Int64(try #require(second["snapshot"] as? Int))
+        #expect(s2 == sAlter.id + 1)
+        let rows = (second["rows"] as? [[Any]] ?? []).map { $0.map { v in (v as? NSNumber).map { "\($0)" } ?? (v as? String) } }
+        #expect(rows == [["1", "19.99", nil], ["2", nil, nil], ["3", "5.00", "SPRING"]])
+        let files2 = try catalog.dataFiles(tableID: tid, at: .snapshot(s2))
+        let newest = try #require(files2.max { $0.dataFileID < $1.dataFileID })
+        #expect(newest.beginSnapshot == s2)
+        #expect(newest.columnStats[Int64(coupon.fieldID ?? 0)]?.max == "SPRING")
+        #expect(try catalog.table(id: tid, at: .snapshot(s1)).column(named: "coupon") == nil)
+    }
+
     @Test func duckDBReadsALakeWeCatalogued() throws {
         let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
         let root = dir.url.appendingPathComponent("lake").standardizedFileURL
@@ -147,7 +197,7 @@ print(json.dumps(out))
         #expect(fieldIDs == ["id": 1, "sale_date": 2, "channel": 3, "amount": 4, "placed_at": 5])
 
         // Writes the batch's files with pyarrow, then registers them in one commit.
-        func register(_ batch: [(String, String, [SaleRow])], tag: String) throws -> SnapshotInfo {
+        func register(_ batch: [(String, String, [SaleRow])], tag: String, replacing old: [Int64] = []) throws -> SnapshotInfo {
             var spec: [[String: Any]] = []
             var rels: [String] = []
             for (i, (day, channel, rows)) in batch.enumerated() {
@@ -165,6 +215,7 @@ print(json.dumps(out))
             let written = try #require(try Python.json(writeParquet, args: [specURL.path], in: dir.url) as? [[String: Int]])
             #expect(written.count == batch.count)
             let (snap, _) = try catalog.commit(author: "test", message: tag) { tx in
+                try tx.removeDataFiles(old)
                 for (i, (day, channel, rows)) in batch.enumerated() {
                     let cols = columns(rows)
                     var st: [Int64: ColumnStats] = [:]
@@ -179,8 +230,11 @@ print(json.dumps(out))
         }
         let snapA = try register(batchA, tag: "a")
         let snapB = try register(batchB, tag: "b")
+        // Compaction: the web file of the first commit is rewritten into a new file.
+        let snapC = try register([batchA[0]], tag: "c", replacing: [0])
+        #expect(snapC.changesMade == "compacted_table:\(created.tableID)")
 
-        let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id)], in: dir.url) as? [String: Any])
+        let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id), String(snapB.id)], in: dir.url) as? [String: Any])
         func text(_ rows: [SaleRow]) -> [[String?]] {
             rows.map { [String($0.id), $0.day, $0.channel, $0.amount, $0.placedAt.map(StatText.timestamp(micros:))] }
         }
@@ -190,10 +244,15 @@ print(json.dumps(out))
         let allRows = (batchA + batchB).flatMap(\.2).sorted { $0.id < $1.id }
         #expect(decode(result["latest"]) == text(allRows))
         #expect(decode(result["earlier"]) == text(batchA.flatMap(\.2).sorted { $0.id < $1.id }))
+        #expect(decode(result["before_compaction"]) == text(allRows))
+        let beforeFiles = try catalog.dataFiles(tableID: created.tableID, at: .snapshot(snapB.id)).map(\.url.path).sorted()
+        #expect(result["files_before_compaction"] as? [String] == beforeFiles)
+        #expect(beforeFiles.contains { $0.hasSuffix("/a-0.parquet") })
         #expect(result["big"] as? [Int] == [4, 6])
         #expect(result["day16"] as? Int == 2)
         let ourFiles = try catalog.dataFiles(tableID: created.tableID).map(\.url.path).sorted()
         #expect(result["files"] as? [String] == ourFiles)
+        #expect(ourFiles.count == 3 && !ourFiles.contains { $0.hasSuffix("/a-0.parquet") })
         let changes = result["changes"] as? [String: [String: [String]]]
         #expect(changes?[String(snapB.id)] == ["tables_inserted_into": [String(created.tableID)]])
         #expect(changes?["1"]?["tables_created"] == ["curated.sales"])
@@ -222,7 +281,7 @@ print(json.dumps(out))
         }
 
         let catalog = try Catalog.open(root: root, create: false)
-        #expect(try catalog.snapshots().last?.id == v3)
+        #expect(try catalog.snapshots().last?.id == Int64(out["v4"] as? Int ?? -1))
         let tables1 = try catalog.tables(at: .snapshot(v1))
         #expect(tables1.map(\.qualifiedName) == ["curated.orders"])
         let t1 = tables1[0]
@@ -263,6 +322,28 @@ print(json.dumps(out))
                 #expect(hi == agg[3 + 2 * k] as? String, "max of column \(cid) at \(v)")
             }
         }
+
+        // DuckDB's DELETE wrote a delete file; we expose it from its snapshot on, so readers can skip the row.
+        let v4 = Int64(try #require(out["v4"] as? Int))
+        let files4 = try catalog.dataFiles(tableID: t3.tableID, at: .snapshot(v4))
+        #expect(try catalog.dataFiles(tableID: t3.tableID, at: .snapshot(v3)).allSatisfy { $0.deleteFile == nil })
+        let withDeletes = files4.filter { $0.deleteFile != nil }
+        #expect(withDeletes.count == 1)
+        #expect(withDeletes.first?.deleteFile?.deleteCount == 1)
+        #expect(withDeletes.first.map { FileManager.default.fileExists(atPath: $0.deleteFile?.url.path ?? "") } == true)
+        let live = files4.reduce(Int64(0)) { $0 + $1.recordCount - ($1.deleteFile?.deleteCount ?? 0) }
+        #expect(live == Int64(try #require(out["count_v4"] as? Int)))
+        // The orphan scan knows delete files: nothing DuckDB wrote counts as an orphan.
+        #expect(try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(3600), dryRun: true).files.isEmpty)
+
+        // Vacuum keeps what the latest snapshot reads (including the delete file) and nothing else
+        // changes for readers of the latest snapshot.
+        let liveBefore = Set(files4.map(\.url) + files4.compactMap(\.deleteFile?.url))
+        let vac = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(3600))
+        #expect(vac.expiredSnapshots.count == Int(v4))
+        #expect(vac.files.allSatisfy { !liveBefore.contains($0.url) })
+        #expect(liveBefore.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
+        #expect(try catalog.dataFiles(tableID: t3.tableID) == files4)
 
         // And we can append to DuckDB's lake: the next ids continue its counters.
         let before = try catalog.latestSnapshot()

@@ -121,7 +121,21 @@ private final class Box<T>: @unchecked Sendable {
         let perWriter = 25
         let errors = Box<String>()
         let committed = Box<(Int64, Int64)>()
-        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+        let observed = Box<(Int64, Int)>()
+        DispatchQueue.concurrentPerform(iterations: 3) { writer in
+            if writer == 2 {
+                // A reader running alongside: every snapshot it sees has exactly its files, never half a commit.
+                do {
+                    let reader = try Catalog.open(root: dir.url)
+                    for _ in 0 ..< 40 {
+                        let snap = try reader.latestSnapshot()
+                        observed.append((snap.id, try reader.dataFiles(tableID: tid, at: .snapshot(snap.id)).count))
+                    }
+                } catch {
+                    errors.append("reader: \(error)")
+                }
+                return
+            }
             do {
                 // Each worker has its own Catalog, hence its own SQLite connections, like a second process.
                 let catalog = try Catalog.open(root: dir.url)
@@ -137,6 +151,8 @@ private final class Box<T>: @unchecked Sendable {
             }
         }
         #expect(errors.all.isEmpty)
+        #expect(observed.all.count == 40)
+        for (snap, files) in observed.all { #expect(Int64(files) == max(0, snap - 1), "snapshot \(snap) showed \(files) files") }
         let results = committed.all
         #expect(results.count == 2 * perWriter)
         #expect(Set(results.map(\.0)).count == results.count)
@@ -154,5 +170,41 @@ private final class Box<T>: @unchecked Sendable {
         try catalog.read { (db: Database) throws in
             #expect(try Int64.fetchOne(db, sql: "SELECT next_row_id FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid]) == Int64(20 * perWriter))
         }
+    }
+}
+
+@Suite struct CrossProcessLocking {
+    /// Another process holds SQLite's write lock; our commit waits for it instead of failing.
+    @Test func commitWaitsForAnotherProcessHoldingTheWriteLock() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let marker = dir.url.appendingPathComponent("locked")
+        let script = """
+        import sqlite3, time
+        db = sqlite3.connect(sys.argv[1], isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        open(sys.argv[2], "w").close()
+        time.sleep(1.5)
+        db.execute("COMMIT")
+        print(json.dumps({"ok": True}))
+        """
+        let holder = Box<Result<String, Error>>()
+        let thread = Thread {
+            holder.append(Result { try Python.run(script, args: [dir.url.appendingPathComponent("manifest.sqlite").path, marker.path], in: dir.url) })
+        }
+        thread.start()
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: marker.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(FileManager.default.fileExists(atPath: marker.path))
+        let start = Date()
+        let (snap, _) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "x", date: "2024-01-15", channel: "web", rows: 1))
+        }
+        #expect(Date().timeIntervalSince(start) > 0.5)
+        #expect(snap.id == 2)
+        while holder.all.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let out = try #require(holder.all.first)
+        #expect(try out.get().contains("ok"))
     }
 }

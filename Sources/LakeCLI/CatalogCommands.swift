@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+// Catalog commands: they parse arguments, call LakeCatalog, and print. No lake logic lives here.
+
+/// --as-of shared by the read commands.
+struct AsOfOption: ParsableArguments {
+    @Option(name: .customLong("as-of"),
+            help: ArgumentHelp("Read the lake as it was at a snapshot id (12) or a UTC time (2024-02-01T00:00:00Z, 2024-02-01).",
+                               valueName: "SNAPSHOT|TIME"),
+            transform: { try AsOf.parse($0) })
+    var asOf: AsOf?
+}
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create an empty lake: <lake>/manifest.sqlite with the raw and curated layers.",
+        discussion: """
+        The manifest is a DuckLake 0.3 catalog in SQLite, so DuckDB can read the lake too:
+          ATTACH 'ducklake:sqlite:<lake>/manifest.sqlite' AS l (DATA_PATH '<lake>/', READ_ONLY)
+        Running init on an existing lake changes nothing.
+        """)
+
+    @OptionGroup var lake: LakeOptions
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root)
+        let schemas = Set(try catalog.schemas())
+        let missing = ["raw", "curated"].filter { !schemas.contains($0) }
+        if missing.isEmpty {
+            print("Lake at \(lake.root.path) is ready (latest snapshot \(try catalog.latestSnapshot().id)).")
+            return
+        }
+        let (snap, _) = try catalog.commit(message: "lake init") { tx in
+            for s in missing { try tx.ensureSchema(s) }
+        }
+        print("Initialized lake at \(lake.root.path) with layers \(missing.joined(separator: ", ")) (snapshot \(snap.id)).")
+    }
+}
+
+struct SnapshotsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshots",
+        abstract: "List the lake's snapshots: every commit, when it happened and what it changed.",
+        discussion: """
+        Any snapshot id or time shown here can be passed to --as-of of the read commands.
+        Vacuum removes snapshots older than its retention (never the latest).
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Option(help: "table or json.") var format: OutputFormat = .table
+
+    func run() throws {
+        let snaps = try Catalog.open(root: lake.root, create: false).snapshots()
+        switch format {
+        case .json:
+            try printJSON(snaps.map { s -> [String: Any] in
+                ["snapshot_id": s.id, "time": Timestamps.isoText(micros: s.timeMicros), "schema_version": s.schemaVersion,
+                 "changes": s.changes, "author": s.author ?? NSNull(), "message": s.message ?? NSNull()]
+            })
+        case .table, .csv:
+            let rows = snaps.map { s in
+                [String(s.id), Timestamps.isoText(micros: s.timeMicros), String(s.schemaVersion), s.changes.joined(separator: " "),
+                 s.author ?? "", s.message ?? ""]
+            }
+            printRows(["snapshot", "time (UTC)", "schema", "changes", "author", "message"], rows, csv: format == .csv)
+        }
+    }
+}
+
+struct TablesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tables",
+        abstract: "List tables with their columns and partitioning, as of now or --as-of.",
+        discussion: "Column ids are the Parquet field ids; they survive renames. Example: lake tables --as-of 2024-02-01")
+
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let snap = try catalog.resolve(when.asOf)
+        let tables = try catalog.tables(at: .snapshot(snap.id))
+        print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
+        if tables.isEmpty { print("No tables."); return }
+        for t in tables {
+            let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
+            let rows = files.reduce(Int64(0)) { $0 + $1.recordCount }
+            let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
+            print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows)\(parts)")
+            printRows(["id", "column", "type", "nullable", "default"], t.columns.map {
+                [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.initialDefault ?? ""]
+            }, csv: false, indent: "  ")
+        }
+    }
+}
+
+struct FilesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "files",
+        abstract: "List the Parquet files a read of TABLE scans, with row counts, sizes and partitions.",
+        discussion: """
+        TABLE is layer.name (raw.orders, curated.orders); a bare name means curated.
+        Examples: lake files orders --as-of 12    lake files raw.orders --format csv
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Argument(help: "layer.name, or a curated table's name.") var table: String
+    @OptionGroup var when: AsOfOption
+    @Option(help: "table, json or csv.") var format: OutputFormat = .table
+
+    func run() throws {
+        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
+        let (schema, name) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", table)
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let snap = try catalog.resolve(when.asOf)
+        let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
+        let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
+        let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
+        func shown(_ f: DataFile) -> String { f.url.path.hasPrefix(rootPath) ? String(f.url.path.dropFirst(rootPath.count)) : f.url.path }
+        func partitions(_ f: DataFile) -> String {
+            t.partitionColumns.map { "\($0.name)=\(f.partitionValues[$0.name] ?? "")" }.joined(separator: "/")
+        }
+        switch format {
+        case .json:
+            try printJSON(files.map { f -> [String: Any] in
+                ["data_file_id": f.dataFileID, "path": shown(f), "record_count": f.recordCount, "file_size_bytes": f.fileSizeBytes,
+                 "row_id_start": f.rowIDStart ?? NSNull(), "begin_snapshot": f.beginSnapshot, "partition": f.partitionValues]
+            })
+        case .table, .csv:
+            let rows = files.map { f in
+                [String(f.dataFileID), shown(f), String(f.recordCount), String(f.fileSizeBytes), f.rowIDStart.map(String.init) ?? "",
+                 partitions(f), String(f.beginSnapshot)]
+            }
+            if format == .table { print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.recordCount }) rows") }
+            printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot"], rows, csv: format == .csv)
+        }
+    }
+}
+
+struct VacuumCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vacuum",
+        abstract: "Forget snapshots older than the retention and delete files nothing retained can read.",
+        discussion: """
+        Deletes (1) files only expired snapshots could read, e.g. the inputs of a compaction, and
+        (2) *.parquet under raw/ and curated/ that the catalog never recorded (a crashed write) and
+        that are older than the retention. The latest snapshot is always kept, and --as-of keeps
+        working for every snapshot inside the retention. Use --dry-run to see what would go.
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Option(help: ArgumentHelp("Keep this much history: 7d, 36h, 90m, 2w, 0s.", valueName: "DURATION"),
+            transform: { text in
+                guard let seconds = parseDuration(text) else {
+                    throw ValidationError("--retain '\(text)' is not a duration; use a number with s, m, h, d or w, e.g. 7d")
+                }
+                return seconds
+            })
+    var retain: TimeInterval = 7 * 86_400
+    @Flag(help: "Report what would be deleted without deleting anything.") var dryRun = false
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let report = try catalog.vacuum(retain: retain, dryRun: dryRun)
+        let verb = dryRun ? "Would expire" : "Expired"
+        print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")
+        for f in report.files { print("  \(dryRun ? "would delete" : "deleted") \(f.reason.rawValue) \(f.url.path) (\(f.bytes) bytes)") }
+        print("\(dryRun ? "Would free" : "Freed") \(report.bytes) bytes in \(report.files.count) files.")
+        for u in report.failedDeletes { print("  could not delete \(u.path); the next vacuum retries it") }
+    }
+}
+
+/// "7d" → seconds. Units: s, m, h, d, w.
+func parseDuration(_ text: String) -> TimeInterval? {
+    guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
+    switch unit {
+    case "s": return n
+    case "m": return n * 60
+    case "h": return n * 3600
+    case "d": return n * 86_400
+    case "w": return n * 7 * 86_400
+    default: return nil
+    }
+}
+
+private func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+private func printRows(_ header: [String], _ rows: [[String]], csv: Bool, indent: String = "") {
+    if csv {
+        func field(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        for r in [header] + rows { print(r.map(field).joined(separator: ",")) }
+        return
+    }
+    var widths = header.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    func line(_ r: [String]) -> String {
+        indent + r.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+    }
+    print(line(header))
+    for r in rows { print(line(r)) }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import LakeQuery
-
-@Test func moduleQueryLinks() { #expect(String(describing: LakeQueryModule.self) == "LakeQueryModule") }

@@ -15,7 +15,7 @@ struct Lake: ParsableCommand {
         The lake root is --lake DIR, else $LAKE_DIR, else ./lake.
         """,
         subcommands: [
-            Run.self, IngestCommand.self, QueryCommand.self, Generate.self, SchemaCommand.self,
+            Run.self, IngestCommand.self, QueryCommand.self, ReportCommand.self, Generate.self, SchemaCommand.self,
             InitCommand.self, SnapshotsCommand.self, TablesCommand.self, FilesCommand.self, VacuumCommand.self,
         ]
     )

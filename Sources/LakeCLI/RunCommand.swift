@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LakePipeline
+import LakeQuery
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,5 +32,23 @@ struct Run: ParsableCommand {
         case .json: print(jsonText(summaries))
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }
         }
+        guard flags.format == .table else { return }
+        // The headline reports; `lake report NAME` shows each in full.
+        var top = ReportOptions()
+        top.limit = 5
+        var low = ReportOptions()
+        low.limit = 10
+        for (name, options) in [("top-products", top), ("inventory", low), ("customers", top), ("operations", ReportOptions())] {
+            let report = try Reports.run(name, catalog: store.catalog, options: options)
+            print("")
+            print(report.sections.prefix(name == "customers" ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
+        }
+        print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["status = confirmed"]
+        spec.groupBy = ["channel"]
+        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
+        spec.orderBy = ["sum(order_total) desc"]
+        print(try Query.run(spec, catalog: store.catalog).table.renderTable())
     }
 }

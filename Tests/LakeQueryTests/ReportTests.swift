@@ -1,0 +1,139 @@
+import Foundation
+import LakeCatalog
+import LakePipeline
+import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// Every report recomputed in DuckDB from the same lake (DuckLake attach) and compared value by value.
+@Suite struct ReportTests {
+    static let dailyRevenueSQL = """
+        import decimal
+        def daily(at=None):
+            version = f" AT (VERSION => {at})" if at else ""
+            rows = con.execute(f'''SELECT event_date::VARCHAR, channel, country,
+                count(*) FILTER (WHERE status = 'confirmed'),
+                coalesce(sum(units) FILTER (WHERE status = 'confirmed'), 0),
+                coalesce(sum(order_total) FILTER (WHERE status = 'confirmed'), 0),
+                count(DISTINCT customer_id) FILTER (WHERE status = 'confirmed'),
+                count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'cancelled')
+                FROM l.curated.orders{version} GROUP BY ALL ORDER BY 1, 2, 3''').fetchall()
+            out = []
+            for d, ch, co, n, units, revenue, customers, pending, cancelled in rows:
+                revenue = decimal.Decimal(revenue).quantize(decimal.Decimal("0.01"))
+                aov = (revenue / n).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP) if n else None
+                out.append([d, ch, co, str(n), str(units), str(revenue), str(aov) if aov is not None else "", str(customers), str(pending), str(cancelled)])
+            return out
+
+        """
+
+    @Test func dailyRevenueMatchesDuckDB() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let ours = try Reports.run("daily-revenue", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let duck = try Python.json(lake.attach + Self.dailyRevenueSQL + "print(json.dumps(daily()))") as? [[String]]
+        #expect(ours.rows.count > 100)
+        #expect(ours.rows.map { $0.map(\.text) } == duck)
+    }
+
+    @Test func topProductsAndCustomersMatchDuckDB() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        var o = ReportOptions()
+        o.limit = 10
+        let products = try Reports.run("top-products", catalog: lake.catalog, options: o).sections[0]
+        let customers = try Reports.run("customers", catalog: lake.catalog, options: o)
+        let duck = try Python.json(lake.attach + """
+            p = con.execute('''SELECT product_id, sum(line_revenue)::VARCHAR, sum(quantity), count(DISTINCT order_id)
+                FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1 ORDER BY sum(line_revenue) DESC, 1 LIMIT 10''').fetchall()
+            c = con.execute('''SELECT customer_id, count(*), sum(order_total)::VARCHAR FROM l.curated.orders
+                WHERE status = 'confirmed' GROUP BY 1 ORDER BY sum(order_total) DESC, 1 LIMIT 10''').fetchall()
+            s = con.execute('''SELECT count(*), count(*) FILTER (WHERE n > 1), sum(n) FROM
+                (SELECT customer_id, count(*) n FROM l.curated.orders WHERE status = 'confirmed' GROUP BY 1)''').fetchone()
+            print(json.dumps({"products": [[str(v) for v in r] for r in p], "customers": [[str(v) for v in r] for r in c],
+                              "summary": [str(v) for v in s]}))
+            """) as? [String: Any]
+        let ourProducts = products.rows.map { [$0[0].text, $0[4].text, $0[6].text, $0[7].text] }
+        #expect(ourProducts == duck?["products"] as? [[String]])
+        let ourCustomers = customers.sections[0].rows.map { [$0[0].text, $0[1].text, $0[2].text] }
+        #expect(ourCustomers == duck?["customers"] as? [[String]])
+        let summary = customers.sections[1].rows[0]
+        #expect([summary[0].text, summary[1].text, summary[3].text] == duck?["summary"] as? [String])
+    }
+
+    @Test func inventoryAndOperationsReflectTheSources() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let inventory = try Reports.run("inventory", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let duck = try Python.json(lake.attach + """
+            inv = con.execute('''SELECT product_id, warehouse_location, arg_max(available_quantity, last_updated)
+                FROM l.curated.inventory GROUP BY 1, 2 ORDER BY 1, 2''').fetchall()
+            rej = con.execute("SELECT count(*), count(reject_reason) FROM l.raw.orders").fetchone()
+            print(json.dumps({"inventory": [[str(v) for v in r] for r in inv], "raw": list(rej)}))
+            """) as? [String: Any]
+        let ours = inventory.rows.map { [$0[0].text, $0[1].text, $0[2].text] }.sorted { $0.joined() < $1.joined() }
+        let theirs = (duck?["inventory"] as? [[String]] ?? []).sorted { $0.joined() < $1.joined() }
+        #expect(ours == theirs)
+        // Every low-stock row really is under a threshold.
+        for row in inventory.rows where row[6] == .bool(true) {
+            if case .int(let onHand) = row[2], onHand >= 20 { #expect(row[5].text != "" ) }
+        }
+        let ops = try Reports.run("operations", catalog: lake.catalog, options: ReportOptions())
+        let orderRun = try #require(ops.sections[0].rows.first { $0[1] == .string("orders") })
+        let raw = duck?["raw"] as? [Int] ?? []
+        #expect(orderRun[3] == .int(Int64(raw.first ?? -1)))
+        let rejectedByDay = ops.sections[1].rows.reduce(Int64(0)) { if case .int(let n) = $1[3] { return $0 + n }; return $0 }
+        #expect(rejectedByDay == Int64(raw.last ?? -1))
+    }
+
+    /// Two ingests give two snapshots: the report as of the first equals DuckDB's AT (VERSION),
+    /// and diff lists exactly the rows that differ.
+    @Test func timeTravelAndDiff() throws {
+        let dir = try TemporaryDirectory("lake-tt")
+        defer { dir.remove() }
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        let store = try LakeStore.open(root: dir.url, schemas: packageRoot.appendingPathComponent("schemas"))
+        _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
+        let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        try (lines[..<600].joined(separator: "\n") + "\n").write(toFile: dir.file("part1.jsonl"), atomically: true, encoding: .utf8)
+        try lines[600...].joined(separator: "\n").write(toFile: dir.file("part2.jsonl"), atomically: true, encoding: .utf8)
+        let first = try OrderIngest.run(store, path: dir.file("part1.jsonl"))
+        let second = try OrderIngest.run(store, path: dir.file("part2.jsonl"))
+        let s1 = try #require(first.snapshotID), s2 = try #require(second.snapshotID)
+
+        var o = ReportOptions()
+        o.asOf = .snapshot(s1)
+        let before = try Reports.run("daily-revenue", catalog: store.catalog, options: o).sections[0]
+        o.asOf = .snapshot(s2)
+        let after = try Reports.run("daily-revenue", catalog: store.catalog, options: o).sections[0]
+        let attach = Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(dir.path)/manifest.sqlite' AS l (DATA_PATH '\(dir.path)/', READ_ONLY)")
+
+            """
+        let duck = try Python.json(attach + Self.dailyRevenueSQL + "print(json.dumps([daily(\(s1)), daily(\(s2))]))") as? [[[String]]]
+        #expect(before.rows.map { $0.map(\.text) } == duck?[0])
+        #expect(after.rows.map { $0.map(\.text) } == duck?[1])
+        #expect(before.rows != after.rows)
+
+        let diff = try ReportDiff.run("daily-revenue", catalog: store.catalog, from: s1, to: s2, options: ReportOptions())
+        let beforeKeys = Dictionary(uniqueKeysWithValues: before.rows.map { (Array($0.prefix(3)), $0) })
+        let afterKeys = Dictionary(uniqueKeysWithValues: after.rows.map { (Array($0.prefix(3)), $0) })
+        let added = afterKeys.keys.filter { beforeKeys[$0] == nil }.count
+        let changedCells = afterKeys.reduce(0) { n, kv in
+            guard let old = beforeKeys[kv.key] else { return n }
+            return n + zip(old, kv.value).filter { $0 != $1 }.count
+        }
+        #expect(diff.rows.filter { $0[0] == .string("added") }.count == added)
+        #expect(diff.rows.filter { $0[0] == .string("changed") }.count == changedCells)
+        #expect(diff.rows.filter { $0[0] == .string("removed") }.isEmpty)
+        // Each change shows the new value the later snapshot reports.
+        for row in diff.rows where row[0] == .string("changed") {
+            let key = Array(row[1 ... 3])
+            let column = try #require(after.columns.firstIndex(of: row[4].text))
+            #expect(afterKeys[key]?[column] == row[6])
+            #expect(beforeKeys[key]?[column] == row[5])
+        }
+    }
+}

@@ -38,7 +38,7 @@ func hashWord(_ w: UInt64) -> UInt64 {
 }
 
 /// Distinct byte strings in insertion order; `values` becomes the dictionary page.
-struct StringDictionaryBuilder {
+struct StringDictionaryBuilder: Sendable {
     private(set) var values = StringColumn()
     private var hashes: [UInt64] = []
     private var slots: [Int32]
@@ -143,5 +143,42 @@ struct WordDictionaryBuilder {
         }
         slots = fresh
         mask = m
+    }
+}
+
+/// Dense ids for byte strings, for grouping and distinct counting without building a Swift
+/// String (and hashing it with SipHash) per row. Ids are assigned in first-seen order.
+public struct ByteInterner: Sendable {
+    private var table = StringDictionaryBuilder(byteLimit: .max)
+
+    public init() {}
+
+    public var count: Int { table.count }
+
+    /// The interned values: id `i` is `values[i]`.
+    public var values: StringColumn { table.values }
+
+    public mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        // A zero-length buffer may have no base address; any non-null pointer will do for it.
+        let base = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+        return table.index(of: base, bytes.count)!  // no byte limit, so never nil
+    }
+
+    public mutating func id(_ s: String) -> Int32 {
+        var s = s
+        return s.withUTF8 { id(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Per-row ids of a string column: once per distinct value for dictionary columns.
+    public mutating func ids(_ c: Column) -> [Int32] {
+        switch c.data {
+        case .dictionary(let idx, let values):
+            let map = values.bytes.withUnsafeBytes { raw in (0 ..< values.count).map { id(UnsafeRawBufferPointer(rebasing: raw[values.byteRange($0)])) } }
+            return idx.map { map[Int($0)] }
+        case .string(let s):
+            return s.bytes.withUnsafeBytes { raw in (0 ..< s.count).map { id(UnsafeRawBufferPointer(rebasing: raw[s.byteRange($0)])) } }
+        default:
+            return []
+        }
     }
 }

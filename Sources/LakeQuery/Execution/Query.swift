@@ -156,29 +156,16 @@ func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
 
 /// Interns strings to dense ids so grouping and distinct counting hash integers, not strings.
 struct StringInterner {
-    private(set) var strings: [String] = []
-    private var ids: [String: Int64] = [:]
+    private var bytes = ByteInterner()
 
-    mutating func id(_ s: String) -> Int64 {
-        if let i = ids[s] { return i }
-        let i = Int64(strings.count)
-        strings.append(s)
-        ids[s] = i
-        return i
-    }
+    var strings: [String] { (0 ..< bytes.count).map { bytes.values[$0] } }
 
-    /// Per-row ids for a string column: one dictionary lookup per distinct value, not per row.
-    mutating func codes(_ c: Column) -> [Int64] {
-        switch c.data {
-        case .dictionary(let idx, let values):
-            let map = (0 ..< values.count).map { id(values[$0]) }
-            return idx.map { map[Int($0)] }
-        case .string(let s):
-            return (0 ..< s.count).map { id(s[$0]) }
-        default:
-            return []
-        }
-    }
+    func string(_ id: Int64) -> String { bytes.values[Int(id)] }
+
+    mutating func id(_ s: String) -> Int64 { Int64(bytes.id(s)) }
+
+    /// Per-row ids for a string column: one lookup per distinct value for dictionary columns.
+    mutating func codes(_ c: Column) -> [Int64] { bytes.ids(c).map(Int64.init) }
 }
 
 /// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and

@@ -107,41 +107,52 @@ public enum Reports {
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
         let (batches, _) = try scan.run(columns: columns, where: try windowPredicates(scan, o))
-        struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int64 = 0, pending: Int64 = 0, cancelled: Int64 = 0; var customers = Set<Int64>() }
+        struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int64 = 0, pending: Int64 = 0, cancelled: Int64 = 0 }
         struct Key: Hashable { var date: Int32; var channel: Int64; var country: Int64 }
         var interner = StringInterner()
-        var groups: [Key: Acc] = [:]
+        // Groups are indices into arrays mutated in place: a struct holding a Set, read out of a
+        // dictionary and written back, would copy the set on every row.
+        var index: [Key: Int] = [:]
+        var keys: [Key] = [], accs: [Acc] = [], customers: [Set<Int64>] = []
+        let confirmed = interner.id("confirmed"), pending = interner.id("pending"), cancelled = interner.id("cancelled")
         for b in batches {
             let batch = b.batch
             let date = dates(batch.columns[0]), channel = interner.codes(batch.columns[1]), country = interner.codes(batch.columns[2])
             let status = interner.codes(batch.columns[3]), customer = interner.codes(batch.columns[4])
             let total = ints(batch.columns[5]), units = ints(batch.columns[6])
-            let confirmed = interner.id("confirmed"), pending = interner.id("pending"), cancelled = interner.id("cancelled")
             forEachRow([b]) { _, r in
                 let key = Key(date: date[r], channel: channel[r], country: country[r])
-                var acc = groups[key] ?? Acc()
-                if status[r] == confirmed {
-                    acc.orders += 1
-                    acc.units += units[r]
-                    acc.revenue += total[r]
-                    acc.customers.insert(customer[r])
-                } else if status[r] == pending {
-                    acc.pending += 1
-                } else if status[r] == cancelled {
-                    acc.cancelled += 1
+                let g: Int
+                if let i = index[key] { g = i } else {
+                    g = keys.count
+                    index[key] = g
+                    keys.append(key); accs.append(Acc()); customers.append([])
                 }
-                groups[key] = acc
+                if status[r] == confirmed {
+                    accs[g].orders += 1
+                    accs[g].units += units[r]
+                    accs[g].revenue += total[r]
+                    customers[g].insert(customer[r])
+                } else if status[r] == pending {
+                    accs[g].pending += 1
+                } else if status[r] == cancelled {
+                    accs[g].cancelled += 1
+                }
             }
         }
         var table = ResultTable(title: "Daily revenue by channel and country (confirmed orders)", columns: [
             "date", "channel", "country", "orders", "units", "revenue", "avg_order_value", "customers", "pending", "cancelled",
         ])
         let names = interner.strings
-        for (k, a) in groups.sorted(by: { ($0.key.date, names[Int($0.key.channel)], names[Int($0.key.country)]) < ($1.key.date, names[Int($1.key.channel)], names[Int($1.key.country)]) }) {
+        let order = keys.indices.sorted {
+            (keys[$0].date, names[Int(keys[$0].channel)], names[Int(keys[$0].country)]) < (keys[$1].date, names[Int(keys[$1].channel)], names[Int(keys[$1].country)])
+        }
+        for g in order {
+            let k = keys[g], a = accs[g]
             table.rows.append([
                 .date(k.date), .string(names[Int(k.channel)]), .string(names[Int(k.country)]), .int(a.orders), .int(a.units),
                 .decimal(a.revenue, scale: 2), a.orders > 0 ? .decimal(Money.divide(a.revenue, by: a.orders), scale: 2) : .null,
-                .int(Int64(a.customers.count)), .int(a.pending), .int(a.cancelled),
+                .int(Int64(customers[g].count)), .int(a.pending), .int(a.cancelled),
             ])
         }
         if let limit = o.limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
@@ -165,7 +176,7 @@ public enum Reports {
             forEachRow([b]) { _, r in
                 units[product[r], default: 0] += quantity[r]
                 revenue[product[r], default: 0] += lineRevenue[r]
-                orders[product[r], default: []].insert(order[r])
+                orders[product[r], default: []].insert(order[r])  // in place: no copy of the set
                 if info[product[r]] == nil { info[product[r]] = (category[r], brand[r]) }
             }
         }
@@ -263,18 +274,24 @@ public enum Reports {
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
         let (batches, _) = try scan.run(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p)
         struct Acc { var orders: Int64 = 0, spend: Int64 = 0, first: Int64 = .max, last: Int64 = .min; var days: [Int32] = [] }
-        var acc: [String: Acc] = [:]
-        forEachRow(batches) { b, r in
-            guard let id = b.batch.columns[0].string(at: r) else { return }
-            let total = ints(b.batch.columns[1])[r], t = ints(b.batch.columns[2])[r], d = dates(b.batch.columns[3])[r]
-            var a = acc[id] ?? Acc()
-            a.orders += 1
-            a.spend += total
-            a.first = min(a.first, t)
-            a.last = max(a.last, t)
-            a.days.append(d)
-            acc[id] = a
+        var slot: [String: Int] = [:]
+        var ids: [String] = [], accs: [Acc] = []
+        var interner = StringInterner()
+        for b in batches {
+            let customer = interner.codes(b.batch.columns[0])
+            let total = ints(b.batch.columns[1]), time = ints(b.batch.columns[2]), day = dates(b.batch.columns[3])
+            forEachRow([b]) { _, r in
+                let id = interner.string(customer[r])
+                let g: Int
+                if let i = slot[id] { g = i } else { g = ids.count; slot[id] = g; ids.append(id); accs.append(Acc()) }
+                accs[g].orders += 1
+                accs[g].spend += total[r]
+                accs[g].first = min(accs[g].first, time[r])
+                accs[g].last = max(accs[g].last, time[r])
+                accs[g].days.append(day[r])
+            }
         }
+        let acc = Dictionary(uniqueKeysWithValues: zip(ids, accs))
         var top = ResultTable(title: "Top customers by spend", columns: ["customer_id", "orders", "spend", "avg_order_value", "first_order", "last_order"])
         for (id, a) in acc.sorted(by: { ($0.value.spend, $1.key) > ($1.value.spend, $0.key) }).prefix(o.limit ?? 10) {
             top.rows.append([.string(id), .int(a.orders), .decimal(a.spend, scale: 2), .decimal(Money.divide(a.spend, by: a.orders), scale: 2),

@@ -68,8 +68,10 @@ public struct OrderValidator {
     private var unknownFields: [String: Int] = [:]
     private var aliasNormalized = 0
 
+    /// `expectedLines` sizes the column builders up front (a drain's worth of lines is ideal):
+    /// growing a 100 MB line column by doubling copies it twice and faults in twice the memory.
     public init(rules: OrderRules, catalog: ProductCatalog, batchID: String, sourceFile: String,
-                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil) {
+                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil, expectedLines: Int = 4096) {
         self.rules = rules
         self.catalog = catalog
         self.batchID = batchID
@@ -78,6 +80,9 @@ public struct OrderValidator {
         self.committed = committed
         ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
         parser = OrderLineParser(map: rules.fieldMap)
+        raw = RawBuilder(rows: expectedLines, lineBytes: expectedLines * 400)
+        seen = ByteKeyTable(capacity: expectedLines)
+        cur = CuratedBuilder(orders: expectedLines, items: expectedLines * 5 / 2)
     }
 
     /// Raw rows buffered since the last drain (drain every few hundred thousand lines to
@@ -125,9 +130,9 @@ public struct OrderValidator {
     /// products, amounts, duplicates), or nil when it is accepted; accepted ids are recorded.
     @inline(__always)
     private mutating func check(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, channel: Int) -> (RejectReason, String)? {
-        func missing(_ r: TextRef, _ name: String) -> (RejectReason, String)? {
-            if !r.isPresent { return (.missingField, "\(name) is missing") }
-            if r.count == 0 { return (.missingField, "\(name) is empty") }
+        func missing(_ r: TextRef, _ name: @autoclosure () -> String) -> (RejectReason, String)? {
+            if !r.isPresent { return (.missingField, "\(name()) is missing") }
+            if r.count == 0 { return (.missingField, "\(name()) is empty") }
             return nil
         }
         if let m = missing(o.orderID, "order_id") { return m }
@@ -198,8 +203,10 @@ public struct OrderValidator {
         let out = ValidatedOrders(
             raw: raw.batch(rules.rawSchema), orders: cur.ordersBatch(rules.ordersSchema), items: cur.itemsBatch(rules.itemsSchema),
             rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized)
-        raw = RawBuilder()
-        cur = CuratedBuilder()
+        // The next batch will likely look like this one: reserve that much up front so the
+        // columns never grow by doubling (copying and faulting in twice the memory).
+        raw = RawBuilder(like: out.raw)
+        cur = CuratedBuilder(orders: out.orders.count, items: out.items.count)
         rejects = [:]
         unknownFields = [:]
         aliasNormalized = 0
@@ -213,7 +220,7 @@ public struct OrderValidator {
                                     drainEvery: Int = 250_000, sink: (ValidatedOrders) throws -> Void) throws {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         var v = OrderValidator(rules: rules, catalog: catalog, batchID: batchID, sourceFile: name,
-                               ingestTimeMicros: ingestTimeMicros, committed: committed)
+                               ingestTimeMicros: ingestTimeMicros, committed: committed, expectedLines: min(drainEvery, 1 << 20))
         let reader = try LineReader(path: path)
         try reader.forEachLine { line in
             v.add(line)
@@ -242,6 +249,25 @@ struct RawBuilder {
     var channel = StringColumn()
     var reason = StringColumn(), reasonValid: [Bool] = []
     var detail = StringColumn(), detailValid: [Bool] = []
+
+    init(rows: Int = 4096, lineBytes: Int = 4096 * 400) { reserve(rows: rows, lineBytes: lineBytes) }
+
+    init(like previous: RecordBatch) {
+        var bytes = 0
+        if case .string(let s)? = previous.column("line")?.data { bytes = s.bytes.count }
+        reserve(rows: max(previous.count, 4096), lineBytes: max(bytes, 4096 * 400))
+    }
+
+    mutating func reserve(rows: Int, lineBytes: Int) {
+        for c in [\RawBuilder.batchID, \.sourceFile, \.channel] { self[keyPath: c].reserve(count: rows, bytes: rows * 8) }
+        line.reserve(count: rows, bytes: lineBytes + lineBytes / 16)
+        orderID.reserve(count: rows, bytes: rows * 12)
+        reason.reserve(count: rows, bytes: 0)
+        detail.reserve(count: rows, bytes: 0)
+        for c in [\RawBuilder.lineNumber, \.byteOffset, \.ingestTime, \.eventTime] { self[keyPath: c].reserveCapacity(rows) }
+        for c in [\RawBuilder.orderIDValid, \.eventTimeValid, \.reasonValid, \.detailValid] { self[keyPath: c].reserveCapacity(rows) }
+        eventDate.reserveCapacity(rows)
+    }
 
     @inline(__always)
     mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: String, sourceFile file: String,
@@ -299,6 +325,18 @@ struct CuratedBuilder {
     var iOrderID = StringColumn(), iLine: [Int32] = [], iProduct = StringColumn(), iQuantity: [Int32] = []
     var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
     var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel = StringColumn(), iStatus = StringColumn()
+
+    init(orders: Int = 4096, items: Int = 10240) {
+        let o = max(orders, 4096), n = max(items, 10240)
+        for c in [\CuratedBuilder.orderID, \.customerID, \.channel, \.status, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
+        for c in [\CuratedBuilder.eventTime, \.total] { self[keyPath: c].reserveCapacity(o) }
+        for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
+        stateValid.reserveCapacity(o)
+        cityValid.reserveCapacity(o)
+        for c in [\CuratedBuilder.iOrderID, \.iProduct, \.iCategory, \.iBrand, \.iChannel, \.iStatus] { self[keyPath: c].reserve(count: n, bytes: n * 12) }
+        for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList, \.iEventTime] { self[keyPath: c].reserveCapacity(n) }
+        for c in [\CuratedBuilder.iLine, \.iQuantity, \.iEventDate] { self[keyPath: c].reserveCapacity(n) }
+    }
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,

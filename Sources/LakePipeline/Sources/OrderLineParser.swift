@@ -225,6 +225,9 @@ public struct OrderLineParser: Sendable {
     /// the raw table when they were readable).
     public mutating func parse(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
         order.reset()
+        // Text = the line itself, then decoded copies of the few strings with escapes: most
+        // fields are referenced in place, with one copy of the line instead of one per field.
+        order.text.append(contentsOf: line)
         var s = JSONScanner(line)
         s.skipWhitespace()
         if s.i == s.end { throw .emptyLine }
@@ -320,8 +323,8 @@ public struct OrderLineParser: Sendable {
     private mutating func stringField(_ s: inout JSONScanner, _ field: @autoclosure () -> String) throws -> TextRef {
         let c = try s.peek(expecting: "a value")
         if c == 34 {
-            let start = try s.string(into: &order.text)
-            return TextRef(start: Int32(start), count: Int32(order.text.count - start))
+            let span = try s.stringSpan(into: &order.text)
+            return TextRef(start: Int32(span.start), count: Int32(span.count))
         }
         if c == UInt8(ascii: "n") {
             _ = try s.literal()
@@ -357,14 +360,12 @@ public struct OrderLineParser: Sendable {
             throw OrderLineError.wrongType(field: name(), expected: "an ISO-8601 string",
                                            found: JSONScanner.typeName(c), offset: at)
         }
-        let mark = order.text.count
-        _ = try s.string(into: &order.text)
-        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[mark...])) }
+        let span = try s.stringSpan(into: &order.text)
+        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[span.start ..< span.start + span.count])) }
         guard let t = parsed else {
             throw OrderLineError.invalidTimestamp(field: name(),
-                                                  text: "\"" + String(decoding: order.text[mark...], as: UTF8.self) + "\"", offset: at)
+                                                  text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
         }
-        order.text.removeSubrange(mark...)
         order.eventTimeMicros = t
     }
 

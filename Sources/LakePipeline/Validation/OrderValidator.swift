@@ -57,6 +57,8 @@ public struct OrderValidator {
     public let ingestTimeMicros: Int64
     let committed: (any OrderIDLookup)?
     private let ingestDate: Int32
+    private let batchIDBytes: [UInt8]
+    private let sourceFileBytes: [UInt8]
     private var parser: OrderLineParser
     /// order_id -> index into `contentKeys`, across drains.
     private var seen = ByteKeyTable(capacity: 4096)
@@ -79,6 +81,8 @@ public struct OrderValidator {
         self.ingestTimeMicros = ingestTimeMicros
         self.committed = committed
         ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
+        batchIDBytes = Array(batchID.utf8)
+        sourceFileBytes = Array(sourceFile.utf8)
         parser = OrderLineParser(map: rules.fieldMap)
         raw = RawBuilder(rows: expectedLines, lineBytes: expectedLines * 400)
         seen = ByteKeyTable(capacity: expectedLines)
@@ -88,6 +92,10 @@ public struct OrderValidator {
     /// Raw rows buffered since the last drain (drain every few hundred thousand lines to
     /// bound memory).
     public var pendingRows: Int { raw.lineNumber.count }
+
+    /// Bytes of line text buffered since the last drain; drain before 1 GiB (string columns
+    /// use Int32 offsets).
+    public var pendingBytes: Int { raw.line.bytes.count }
 
     public mutating func add(_ line: Line) { add(line.bytes, lineNumber: line.number, byteOffset: line.offset) }
 
@@ -105,7 +113,7 @@ public struct OrderValidator {
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {
                 rejects[reason, default: 0] += 1
-                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                            ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
                            eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
                            channel: channel >= 0 ? rules.channelBytes[channel] : Self.unknownChannel,
@@ -117,7 +125,7 @@ public struct OrderValidator {
             let status = OrderRules.enumIndex(rules.statusBytes, t, order.status)
             cur.append(order, t, catalog: catalog, eventTime: eventTime, eventDate: eventDate,
                        channel: rules.channelBytes[channel], status: rules.statusBytes[status])
-            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
                        channel: rules.channelBytes[channel], reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
@@ -224,13 +232,32 @@ public struct OrderValidator {
         let reader = try LineReader(path: path)
         try reader.forEachLine { line in
             v.add(line)
-            if v.pendingRows >= drainEvery { try sink(v.drain()) }
+            if v.pendingRows >= drainEvery || v.pendingBytes >= 1 << 30 { try sink(v.drain()) }
         }
         if v.pendingRows > 0 { try sink(v.drain()) }
     }
 }
 
 // MARK: columnar builders (one array per column, appended per field; no per-row objects)
+
+extension StringColumn {
+    // Inlinable here (StringColumn's own appends are not, across the module boundary), and no
+    // String round trip. Offsets are Int32: validateFile drains well before 2 GiB of text.
+    @inline(__always)
+    mutating func appendBytes(_ p: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: p)
+        offsets.append(Int32(truncatingIfNeeded: bytes.count))
+    }
+
+    @inline(__always)
+    mutating func appendBytes(_ a: [UInt8]) {
+        bytes.append(contentsOf: a)
+        offsets.append(Int32(truncatingIfNeeded: bytes.count))
+    }
+
+    @inline(__always)
+    mutating func appendNull() { offsets.append(Int32(truncatingIfNeeded: bytes.count)) }
+}
 
 @inline(__always)
 func slice(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> UnsafeRawBufferPointer {
@@ -270,27 +297,27 @@ struct RawBuilder {
     }
 
     @inline(__always)
-    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: String, sourceFile file: String,
+    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: [UInt8], sourceFile file: [UInt8],
                          ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
                          eventDate ed: Int32, channel ch: [UInt8], reject: (RejectReason, String)?) {
-        batchID.append(id)
-        sourceFile.append(file)
-        line.append(bytes)
+        batchID.appendBytes(id)
+        sourceFile.appendBytes(file)
+        line.appendBytes(bytes)
         lineNumber.append(Int64(number))
         byteOffset.append(offset)
         ingestTime.append(ingest)
-        if oid.isPresent { orderID.append(slice(t, oid)) } else { orderID.appendEmpty() }
+        if oid.isPresent { orderID.appendBytes(slice(t, oid)) } else { orderID.appendNull() }
         orderIDValid.append(oid.isPresent)
         eventTime.append(et ?? 0)
         eventTimeValid.append(et != nil)
         eventDate.append(ed)
-        ch.withUnsafeBytes { channel.append($0) }
+        channel.appendBytes(ch)
         if let (r, d) = reject {
             reason.append(r.rawValue)
             detail.append(d)
         } else {
-            reason.appendEmpty()
-            detail.appendEmpty()
+            reason.appendNull()
+            detail.appendNull()
         }
         reasonValid.append(reject != nil)
         detailValid.append(reject != nil)
@@ -342,14 +369,14 @@ struct CuratedBuilder {
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,
                          eventDate ed: Int32, channel ch: [UInt8], status st: [UInt8]) {
         let oid = slice(t, o.orderID)
-        orderID.append(oid)
-        customerID.append(slice(t, o.customerID))
-        ch.withUnsafeBytes { channel.append($0) }
-        st.withUnsafeBytes { status.append($0) }
-        country.append(slice(t, o.country))
-        if o.state.isPresent { state.append(slice(t, o.state)) } else { state.appendEmpty() }
+        orderID.appendBytes(oid)
+        customerID.appendBytes(slice(t, o.customerID))
+        channel.appendBytes(ch)
+        status.appendBytes(st)
+        country.appendBytes(slice(t, o.country))
+        if o.state.isPresent { state.appendBytes(slice(t, o.state)) } else { state.appendNull() }
         stateValid.append(o.state.isPresent)
-        if o.city.isPresent { city.append(slice(t, o.city)) } else { city.appendEmpty() }
+        if o.city.isPresent { city.appendBytes(slice(t, o.city)) } else { city.appendNull() }
         cityValid.append(o.city.isPresent)
         eventTime.append(et)
         eventDate.append(ed)
@@ -360,20 +387,20 @@ struct CuratedBuilder {
             let pid = slice(t, item.productID)
             let row = catalog.row(of: pid)!
             let q = item.quantity!, price = item.unitPriceCents!
-            iOrderID.append(oid)
+            iOrderID.appendBytes(oid)
             iLine.append(Int32(i + 1))
-            iProduct.append(pid)
+            iProduct.appendBytes(pid)
             iQuantity.append(Int32(q))
             iPrice.append(price)
             iRevenue.append(q * price)
             sum += q * price
-            catalog.categories.withBytes(row) { iCategory.append($0) }
-            catalog.brands.withBytes(row) { iBrand.append($0) }
+            catalog.categories.withBytes(row) { iCategory.appendBytes($0) }
+            catalog.brands.withBytes(row) { iBrand.appendBytes($0) }
             iList.append(catalog.prices[row])
             iEventTime.append(et)
             iEventDate.append(ed)
-            ch.withUnsafeBytes { iChannel.append($0) }
-            st.withUnsafeBytes { iStatus.append($0) }
+            iChannel.appendBytes(ch)
+            iStatus.appendBytes(st)
         }
         total.append(sum)
     }

@@ -91,14 +91,14 @@ struct Generate: ParsableCommand {
         print(String(format: "parse only: %.3f s, %.1f MB/s", parseSecs, Double(parseBytes) / parseSecs / 1e6))
 
         let t0 = Date()
-        var validator = OrderValidator(rules: rules, catalog: catalog, batchID: "bench", sourceFile: file, ingestTimeMicros: 0, expectedLines: 200_000)
+        var validator = OrderValidator(rules: rules, catalog: catalog, batchID: "bench", sourceFile: file, ingestTimeMicros: 0, expectedLines: 65_536)
         var bytes: Int64 = 0
         var accepted = 0, rejected = 0
         let reader = try LineReader(path: file)
         try reader.forEachLine { line in
             bytes += Int64(line.bytes.count + 1)
             validator.add(line)
-            if validator.pendingRows >= 200_000 {
+            if validator.pendingRows >= 65_536 {
                 let out = validator.drain()
                 accepted += out.orders.count
                 rejected += out.rejectedCount

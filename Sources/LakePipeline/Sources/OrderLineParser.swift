@@ -125,6 +125,11 @@ public struct OrderFieldMap: Sendable {
         let millis: [Bool]
         let names: [String]
 
+        /// For enum values: match returns the value's index.
+        convenience init(values: [String]) {
+            self.init(values.map { Entry(key: Array($0.utf8), slot: .orderID, epochMillis: false) })
+        }
+
         init(_ entries: [Entry]) {
             var lengths: [Int] = [], heads: [UInt64] = [], tails: [UInt8] = [], tailStarts: [Int] = []
             for e in entries {

@@ -109,30 +109,33 @@ public struct OrderValidator {
         let order = parser.order
         if !order.unknownFields.isEmpty { noteUnknown(order) }
         order.text.withUnsafeBytes { t in
-            let channel = OrderRules.enumIndex(rules.channelBytes, t, order.channel)
+            let channel = rules.channelIndex(t, order.channel)
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {
                 rejects[reason, default: 0] += 1
                 raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                            ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
                            eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
-                           channel: channel >= 0 ? rules.channelBytes[channel] : Self.unknownChannel,
+                           channel: channel >= 0 ? slice(t, order.channel) : Self.unknownChannel,
                            reject: (reason, "\(sourceFile) line \(lineNumber): \(detail)"))
                 return
             }
             let eventTime = order.eventTimeMicros!  // check() guarantees presence
             let eventDate = Timestamps.day(ofMicros: eventTime)
-            let status = OrderRules.enumIndex(rules.statusBytes, t, order.status)
+            // Accepted values equal their enum member byte for byte: append them from the line.
             cur.append(order, t, catalog: catalog, eventTime: eventTime, eventDate: eventDate,
-                       channel: rules.channelBytes[channel], status: rules.statusBytes[status])
+                       channel: slice(t, order.channel), status: slice(t, order.status))
             raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
-                       channel: rules.channelBytes[channel], reject: nil)
+                       channel: slice(t, order.channel), reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
         }
     }
 
-    static let unknownChannel = Array("unknown".utf8)
+    private static let unknownText: StaticString = "unknown"
+    static var unknownChannel: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: unknownText.utf8Start, count: unknownText.utf8CodeUnitCount)
+    }
 
     /// The first rule the order breaks, in a fixed order (required fields, enums, items,
     /// products, amounts, duplicates), or nil when it is accepted; accepted ids are recorded.
@@ -145,7 +148,7 @@ public struct OrderValidator {
         }
         if let m = missing(o.orderID, "order_id") { return m }
         if let m = missing(o.customerID, "customer_id") { return m }
-        if o.eventTimeMicros == nil { return (.missingField, "timestamp is missing") }
+        if o.eventTimeMicros == nil { return (.missingField, "timestamp (or its alias ts) is missing") }
         if let m = missing(o.channel, "channel") { return m }
         if let m = missing(o.status, "status") { return m }
         if !o.hasItems { return (.missingField, "items is missing") }
@@ -156,7 +159,7 @@ public struct OrderValidator {
         if channel < 0 {
             return (.invalidChannel, "channel \"\(o.string(o.channel) ?? "")\" is not one of \(rules.channels.joined(separator: ", "))")
         }
-        let status = OrderRules.enumIndex(rules.statusBytes, t, o.status)
+        let status = rules.statusIndex(t, o.status)
         if status < 0 {
             return (.invalidStatus, "status \"\(o.string(o.status) ?? "")\" is not one of \(rules.statuses.joined(separator: ", "))")
         }
@@ -299,7 +302,7 @@ struct RawBuilder {
     @inline(__always)
     mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: [UInt8], sourceFile file: [UInt8],
                          ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
-                         eventDate ed: Int32, channel ch: [UInt8], reject: (RejectReason, String)?) {
+                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, reject: (RejectReason, String)?) {
         batchID.appendBytes(id)
         sourceFile.appendBytes(file)
         line.appendBytes(bytes)
@@ -367,7 +370,7 @@ struct CuratedBuilder {
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,
-                         eventDate ed: Int32, channel ch: [UInt8], status st: [UInt8]) {
+                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer) {
         let oid = slice(t, o.orderID)
         orderID.appendBytes(oid)
         customerID.appendBytes(slice(t, o.customerID))

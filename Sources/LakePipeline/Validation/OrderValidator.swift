@@ -63,6 +63,8 @@ public struct OrderValidator {
     /// order_id -> index into `contentKeys`, across drains.
     private var seen = ByteKeyTable(capacity: 4096)
     private var contentKeys: [UInt64] = []
+    /// Catalog rows of the current order's items, found by check() and reused by the builder.
+    private var itemRows: [Int32] = []
 
     private var raw = RawBuilder()
     private var cur = CuratedBuilder()
@@ -123,7 +125,7 @@ public struct OrderValidator {
             let eventTime = order.eventTimeMicros!  // check() guarantees presence
             let eventDate = Timestamps.day(ofMicros: eventTime)
             // Accepted values equal their enum member byte for byte: append them from the line.
-            cur.append(order, t, catalog: catalog, eventTime: eventTime, eventDate: eventDate,
+            cur.append(order, t, catalog: catalog, rows: itemRows, eventTime: eventTime, eventDate: eventDate,
                        channel: slice(t, order.channel), status: slice(t, order.status))
             raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
@@ -165,6 +167,7 @@ public struct OrderValidator {
         }
         if o.items.count < rules.minItems { return (.missingField, "items has \(o.items.count) entries, at least \(rules.minItems) required") }
         var total: Int64 = 0
+        itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
         content ^= fnv1a64(UnsafeRawBufferPointer(rebasing: t[Int(o.customerID.start) ..< Int(o.customerID.start + o.customerID.count)]))
         for (i, item) in o.items.enumerated() {
@@ -179,13 +182,14 @@ public struct OrderValidator {
                             + (price > rules.priceMaxCents ? " or above the maximum" : ""))
             }
             let pid = UnsafeRawBufferPointer(rebasing: t[Int(item.productID.start) ..< Int(item.productID.start + item.productID.count)])
-            if catalog.row(of: pid) == nil {
+            guard let row = catalog.row(of: pid) else {
                 return (.unknownProduct, "items[\(i)].product_id \(o.string(item.productID) ?? "") is not in the product catalog")
             }
             let (revenue, o1) = q.multipliedReportingOverflow(by: price)
             let (sum, o2) = total.addingReportingOverflow(revenue)
             if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
             total = sum
+            itemRows.append(Int32(row))
             content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
@@ -369,7 +373,7 @@ struct CuratedBuilder {
     }
 
     @inline(__always)
-    mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,
+    mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
                          eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer) {
         let oid = slice(t, o.orderID)
         orderID.appendBytes(oid)
@@ -388,7 +392,7 @@ struct CuratedBuilder {
         for (i, item) in o.items.enumerated() {
             // check() proved presence, ranges, catalog membership and no overflow.
             let pid = slice(t, item.productID)
-            let row = catalog.row(of: pid)!
+            let row = Int(rows[i])
             let q = item.quantity!, price = item.unitPriceCents!
             iOrderID.appendBytes(oid)
             iLine.append(Int32(i + 1))

@@ -277,3 +277,49 @@ func parseError(_ line: String) throws -> OrderLineError {
         }
     }
 }
+
+@Suite struct ParserRobustnessTests {
+    /// Every proper prefix of a valid line is rejected as malformed (never accepted, never a
+    /// crash), and the error points inside the prefix.
+    @Test func everyTruncationIsMalformed() throws {
+        let map = try TestSupport.rules().fieldMap
+        let bytes = Array(goodLine.utf8)
+        for n in 1 ..< bytes.count {
+            let r = try TestSupport.parse(String(decoding: bytes[0 ..< n], as: UTF8.self), map: map)
+            guard case .failure(let e) = r else { Issue.record("prefix of \(n) bytes was accepted"); continue }
+            #expect(e.reason == .malformedJSON || (n <= 1 && e == .emptyLine), "prefix \(n): \(e)")
+            if case .syntax(_, let offset) = e { #expect(offset <= n) }
+        }
+    }
+
+    /// Random byte flips never crash the parser; whatever it accepts is still a well-formed
+    /// order whose text references stay inside the buffer.
+    @Test func randomMutationsNeverCrash() throws {
+        let map = try TestSupport.rules().fieldMap
+        var parser = OrderLineParser(map: map)
+        var rng = SplitMix64(seed: 99)
+        let base = Array(goodLine.utf8)
+        let alphabet = Array(#"{}[]:,"\u0123456789-.eE tfnrl"#.utf8) + [0x00, 0x7f, 0xc3, 0xa9, 0xff, 0xed, 0xa0]
+        for _ in 0 ..< 20_000 {
+            var line = base
+            for _ in 0 ... rng.below(4) {
+                let at = rng.below(line.count)
+                switch rng.below(3) {
+                case 0: line[at] = alphabet[rng.below(alphabet.count)]
+                case 1: line.remove(at: at)
+                default: line.insert(alphabet[rng.below(alphabet.count)], at: at)
+                }
+            }
+            let ok = line.withUnsafeBytes { raw -> Bool in
+                do throws(OrderLineError) { try parser.parse(raw); return true } catch { return false }
+            }
+            if ok {
+                let o = parser.order
+                for r in [o.orderID, o.customerID, o.channel, o.status, o.country, o.state, o.city] where r.isPresent {
+                    #expect(Int(r.start) + Int(r.count) <= o.text.count)
+                    #expect(String(validating: o.text[Int(r.start) ..< Int(r.start + r.count)], as: UTF8.self) != nil)
+                }
+            }
+        }
+    }
+}

@@ -249,6 +249,11 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(rejects.isEmpty)
         let row = try #require(catalog.row(of: "PROD-001"))
         #expect(catalog.ids[row] == "PROD-001")
+        let batch = try catalog.batch(schema: TestSupport.registry().schema("products").lakeSchema)
+        #expect(batch.count == 50)
+        #expect(batch.schema.fields.map(\.name) == ["product_id", "category", "brand", "price", "launch_date", "description"])
+        #expect(TestSupport.int64s(batch, "price") == catalog.prices)
+        #expect(batch.column("description")?.validity == nil)
 
         let text = """
         [{"product_id": "P1", "category": "A", "brand": "B", "price": 1.5, "launch_date": "2023-06-15T00:00:00.000Z"},

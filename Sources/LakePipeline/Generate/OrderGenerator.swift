@@ -82,6 +82,12 @@ public enum OrderGenerator {
         guard config.orders >= 0, config.orders <= 100_000_000 else { throw .badConfig("--orders must be 0...100000000") }
         guard config.days >= 1, config.days <= 3660 else { throw .badConfig("--days must be 1...3660") }
         guard config.products >= 5, config.products <= 999 else { throw .badConfig("product count must be 5...999") }
+        for s in config.spikes where !channels.contains(s.channel) {
+            throw .badConfig("spike channel \(s.channel) is not one of \(channels.joined(separator: ", "))")
+        }
+        for s in config.spikes where s.factor < 1 || !s.factor.isFinite {
+            throw .badConfig("spike factor must be at least 1")
+        }
         for s in config.spikes where s.day < config.startDay || s.day >= config.startDay + Int64(config.days) {
             throw .badConfig("spike day \(CivilDate.format(days: s.day)) is outside the generated days")
         }
@@ -209,7 +215,8 @@ public enum OrderGenerator {
             slots.append(randomTime(day: day, &rng) << 2 | Int64(rng.weighted(channelWeights)))
         }
         for spike in config.spikes {
-            let ch = Int64(channels.firstIndex(of: spike.channel)!)
+            guard let index = channels.firstIndex(of: spike.channel) else { continue }  // generate() checked it
+            let ch = Int64(index)
             let base = slots.reduce(0) { n, s in
                 (s & 3) == ch && floorDiv(s >> 2, microsPerDay) == spike.day ? n + 1 : n
             }
@@ -218,7 +225,7 @@ public enum OrderGenerator {
         }
         slots.sort()
 
-        // 2. Customers: a population a third the size of the order count, drawn with a skew
+        // 2. Customers: a population ~30% the size of the order count, drawn with a skew
         // (u^2) so a core of repeat buyers places many orders; each has one home address.
         let population = max(10, slots.count * 3 / 10)
         let locationWeights: [Double] = locations.map(\.weight)

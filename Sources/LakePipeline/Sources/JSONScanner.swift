@@ -98,6 +98,28 @@ struct JSONScanner {
         return true
     }
 
+    /// Advances `j` over plain string bytes (printable ASCII other than '"' and '\\') eight at a
+    /// time (SWAR), stopping at the first byte that needs a closer look.
+    @inline(__always)
+    func skipPlain(_ j: inout Int) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while j + 8 <= end {
+            let w = UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)
+            let quote = w ^ (ones &* 0x22)
+            let slash = w ^ (ones &* 0x5C)
+            // haszero(x) = (x - 0x01..) & ~x & 0x80..; control bytes are < 0x20; high bit = non-ASCII.
+            let special = ((quote &- ones) & ~quote) | ((slash &- ones) & ~slash) | (w &- ones &* 0x20) | w
+            if special & highs != 0 { break }
+            j += 8
+        }
+        while j < end {
+            let b = base[j]
+            if b == 34 || b == 92 || b < 0x20 || b >= 0x80 { return }
+            j += 1
+        }
+    }
+
     /// Scans a key: returns its raw span when it has no escapes (the common case, matched in
     /// place), else decodes it into `scratch` and returns nil. Consumes the ':' after it.
     @inline(__always)
@@ -106,6 +128,7 @@ struct JSONScanner {
         guard c == 34 else { throw fail(.unexpectedByte(c, expecting: "a key in double quotes")) }
         let start = i + 1
         var j = start
+        skipPlain(&j)
         while j < end {
             let b = base[j]
             if b == 34 {
@@ -120,6 +143,34 @@ struct JSONScanner {
         _ = try string(into: &scratch)
         try expect(58, "':' after a key")
         return nil
+    }
+
+    /// Scans a string starting at '"' and returns where its value lies in "text" coordinates,
+    /// where text = the scanned bytes followed by `out`'s decoded extras: a string without
+    /// escapes is returned in place (no copy); one with escapes is decoded and appended to
+    /// `out` (which must start with a copy of the scanned bytes).
+    @inline(__always)
+    mutating func stringSpan(into out: inout [UInt8]) throws(JSONError) -> (start: Int, count: Int) {
+        let open = i
+        var j = i + 1
+        while true {
+            skipPlain(&j)
+            guard j < end else { throw fail(.unterminatedString, at: open) }
+            let b = base[j]
+            if b == 34 {
+                i = j + 1
+                return (open + 1, j - open - 1)
+            }
+            if b == 92 {
+                i = open
+                let start = try string(into: &out)
+                return (start, out.count - start)
+            }
+            if b < 0x20 { i = j; throw fail(.controlCharacterInString(b)) }
+            i = j
+            try skipUTF8(b)
+            j = i
+        }
     }
 
     /// Scans a string starting at '"' (whitespace already skipped), appending its decoded

@@ -112,9 +112,73 @@ public struct OrderFieldMap: Sendable {
         var epochMillis: Bool
     }
 
-    var top: [Entry] = []
-    var item: [Entry] = []
-    var address: [Entry] = []
+    /// Keys as plain-old-data arrays (length, first 8 bytes, rest), so matching a key is a few
+    /// integer compares with no reference counting.
+    /// (A final class: the parser takes it once per object, and copying a struct of seven
+    /// arrays would cost seven reference-count pairs each time.)
+    final class KeySet: Sendable {
+        let lengths: [Int]
+        let heads: [UInt64]
+        let tails: [UInt8]
+        let tailStarts: [Int]
+        let slots: [Slot]
+        let millis: [Bool]
+        let names: [String]
+
+        /// For enum values: match returns the value's index.
+        convenience init(values: [String]) {
+            self.init(values.map { Entry(key: Array($0.utf8), slot: .orderID, epochMillis: false) })
+        }
+
+        init(_ entries: [Entry]) {
+            var lengths: [Int] = [], heads: [UInt64] = [], tails: [UInt8] = [], tailStarts: [Int] = []
+            for e in entries {
+                lengths.append(e.key.count)
+                heads.append(e.key.withUnsafeBytes { KeySet.head($0) })
+                tailStarts.append(tails.count)
+                if e.key.count > 8 { tails.append(contentsOf: e.key[8...]) }
+            }
+            self.lengths = lengths
+            self.heads = heads
+            self.tails = tails
+            self.tailStarts = tailStarts
+            slots = entries.map(\.slot)
+            millis = entries.map(\.epochMillis)
+            names = entries.map { String(decoding: $0.key, as: UTF8.self) }
+        }
+
+        @inline(__always)
+        static func head(_ key: UnsafeRawBufferPointer) -> UInt64 {
+            var h: UInt64 = 0
+            let n = Swift.min(8, key.count)
+            var i = 0
+            while i < n {
+                h |= UInt64(key[i]) << (UInt64(i) * 8)
+                i += 1
+            }
+            return h
+        }
+
+        @inline(__always)
+        func match(_ key: UnsafeRawBufferPointer) -> Int {
+            let n = key.count
+            let h = KeySet.head(key)
+            return lengths.withUnsafeBufferPointer { lens in
+                heads.withUnsafeBufferPointer { heads in
+                    for i in 0 ..< lens.count where lens[i] == n && heads[i] == h {
+                        if n <= 8 { return i }
+                        let equal = tails.withUnsafeBytes { t in memcmpEqual(t.baseAddress! + tailStarts[i], key.baseAddress! + 8, n - 8) }
+                        if equal { return i }
+                    }
+                    return -1
+                }
+            }
+        }
+    }
+
+    let top: KeySet
+    let item: KeySet
+    let address: KeySet
 
     static let canonicalTop: [String: Slot] = [
         "order_id": .orderID, "customer_id": .customerID, "timestamp": .timestamp, "channel": .channel,
@@ -140,18 +204,9 @@ public struct OrderFieldMap: Sendable {
             if Set(keys).count != keys.count { throw .ambiguousAlias(path) }
             return out
         }
-        top = try compile(source.fields, Self.canonicalTop, "")
-        item = try compile(source.field("items")?.fields ?? [], Self.canonicalItem, "items[].")
-        address = try compile(source.field("shipping_address")?.fields ?? [], Self.canonicalAddress, "shipping_address.")
-    }
-
-    @inline(__always)
-    static func match(_ entries: [Entry], _ key: UnsafeRawBufferPointer) -> Int {
-        for (n, e) in entries.enumerated() where e.key.count == key.count {
-            let equal = e.key.withUnsafeBytes { memcmpEqual($0.baseAddress!, key.baseAddress!, key.count) }
-            if equal { return n }
-        }
-        return -1
+        top = KeySet(try compile(source.fields, Self.canonicalTop, ""))
+        item = KeySet(try compile(source.field("items")?.fields ?? [], Self.canonicalItem, "items[]."))
+        address = KeySet(try compile(source.field("shipping_address")?.fields ?? [], Self.canonicalAddress, "shipping_address."))
     }
 }
 
@@ -175,6 +230,9 @@ public struct OrderLineParser: Sendable {
     /// the raw table when they were readable).
     public mutating func parse(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
         order.reset()
+        // Text = the line itself, then decoded copies of the few strings with escapes: most
+        // fields are referenced in place, with one copy of the line instead of one per field.
+        order.text.append(contentsOf: line)
         var s = JSONScanner(line)
         s.skipWhitespace()
         if s.i == s.end { throw .emptyLine }
@@ -194,27 +252,28 @@ public struct OrderLineParser: Sendable {
     }
 
     private mutating func members(_ s: inout JSONScanner) throws {
+        let topKeys = map.top
         var seen: UInt32 = 0
         var first = true
         while try s.objectHasMember(first: first) {
             first = false
             s.skipWhitespace()
             let keyAt = s.i
-            let n = try matchKey(&s, map.top)
+            let n = try matchKey(&s, topKeys)
             guard n >= 0 else {
                 try skipUnknown(&s, prefix: "")
                 continue
             }
-            let entry = map.top[n]
-            let bit: UInt32 = 1 << entry.slot.rawValue
-            if seen & bit != 0 { throw OrderLineError.duplicateField(Self.name(entry.slot), offset: keyAt) }
+            let slot = map.top.slots[n]
+            let bit: UInt32 = 1 << slot.rawValue
+            if seen & bit != 0 { throw OrderLineError.duplicateField(Self.name(slot), offset: keyAt) }
             seen |= bit
-            switch entry.slot {
+            switch slot {
             case .orderID: order.orderID = try stringField(&s, "order_id")
             case .customerID: order.customerID = try stringField(&s, "customer_id")
             case .channel: order.channel = try stringField(&s, "channel")
             case .status: order.status = try stringField(&s, "status")
-            case .timestamp: try timestamp(&s, key: entry)
+            case .timestamp: try timestamp(&s, millis: topKeys.millis[n], name: topKeys.names[n])
             case .items: try items(&s)
             case .address: try address(&s)
             default: break
@@ -243,13 +302,13 @@ public struct OrderLineParser: Sendable {
     }
 
     @inline(__always)
-    private mutating func matchKey(_ s: inout JSONScanner, _ entries: [OrderFieldMap.Entry]) throws(JSONError) -> Int {
+    private mutating func matchKey(_ s: inout JSONScanner, _ keys: OrderFieldMap.KeySet) throws(JSONError) -> Int {
         if let span = try s.key(scratch: &keyScratch) {
             lastKey = span
-            return OrderFieldMap.match(entries, UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
+            return keys.match(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
         }
         lastKey = nil
-        return keyScratch.withUnsafeBytes { OrderFieldMap.match(entries, $0) }
+        return keyScratch.withUnsafeBytes { keys.match($0) }
     }
 
     /// Notes the last key as unknown (schema drift) and skips its value.
@@ -269,8 +328,8 @@ public struct OrderLineParser: Sendable {
     private mutating func stringField(_ s: inout JSONScanner, _ field: @autoclosure () -> String) throws -> TextRef {
         let c = try s.peek(expecting: "a value")
         if c == 34 {
-            let start = try s.string(into: &order.text)
-            return TextRef(start: Int32(start), count: Int32(order.text.count - start))
+            let span = try s.stringSpan(into: &order.text)
+            return TextRef(start: Int32(span.start), count: Int32(span.count))
         }
         if c == UInt8(ascii: "n") {
             _ = try s.literal()
@@ -282,20 +341,20 @@ public struct OrderLineParser: Sendable {
         throw OrderLineError.wrongType(field: field(), expected: "a string", found: JSONScanner.typeName(c), offset: at)
     }
 
-    private mutating func timestamp(_ s: inout JSONScanner, key: OrderFieldMap.Entry) throws {
+    private mutating func timestamp(_ s: inout JSONScanner, millis: Bool, name: @autoclosure () -> String) throws {
         let c = try s.peek(expecting: "a value")
         let at = s.i
         if c == UInt8(ascii: "n") { _ = try s.literal(); return }
-        if key.epochMillis {
+        if millis {
             guard c == 45 || (c >= 48 && c <= 57) else {
                 try s.skipValue(scratch: &skipScratch)
-                throw OrderLineError.wrongType(field: String(decoding: key.key, as: UTF8.self), expected: "epoch milliseconds (an integer)",
+                throw OrderLineError.wrongType(field: name(), expected: "epoch milliseconds (an integer)",
                                                found: JSONScanner.typeName(c), offset: at)
             }
             let n = try s.number()
             let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
             guard n.isInteger, let ms = Self.int64(span), case let (us, false) = ms.multipliedReportingOverflow(by: 1000) else {
-                throw OrderLineError.invalidTimestamp(field: String(decoding: key.key, as: UTF8.self), text: String(decoding: span, as: UTF8.self), offset: at)
+                throw OrderLineError.invalidTimestamp(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
             }
             order.eventTimeMicros = us
             order.eventTimeFromAlias = true
@@ -303,17 +362,15 @@ public struct OrderLineParser: Sendable {
         }
         guard c == 34 else {
             try s.skipValue(scratch: &skipScratch)
-            throw OrderLineError.wrongType(field: String(decoding: key.key, as: UTF8.self), expected: "an ISO-8601 string",
+            throw OrderLineError.wrongType(field: name(), expected: "an ISO-8601 string",
                                            found: JSONScanner.typeName(c), offset: at)
         }
-        let mark = order.text.count
-        _ = try s.string(into: &order.text)
-        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[mark...])) }
+        let span = try s.stringSpan(into: &order.text)
+        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[span.start ..< span.start + span.count])) }
         guard let t = parsed else {
-            throw OrderLineError.invalidTimestamp(field: String(decoding: key.key, as: UTF8.self),
-                                                  text: "\"" + String(decoding: order.text[mark...], as: UTF8.self) + "\"", offset: at)
+            throw OrderLineError.invalidTimestamp(field: name(),
+                                                  text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
         }
-        order.text.removeSubrange(mark...)
         order.eventTimeMicros = t
     }
 
@@ -327,6 +384,7 @@ public struct OrderLineParser: Sendable {
         }
         s.i += 1
         order.hasItems = true
+        let itemKeys = map.item
         var first = true
         while try s.arrayHasElement(first: first) {
             first = false
@@ -345,12 +403,12 @@ public struct OrderLineParser: Sendable {
                 firstMember = false
                 s.skipWhitespace()
                 let keyAt = s.i
-                let n = try matchKey(&s, map.item)
+                let n = try matchKey(&s, itemKeys)
                 guard n >= 0 else {
                     try skipUnknown(&s, prefix: "items[].")
                     continue
                 }
-                let slot = map.item[n].slot
+                let slot = map.item.slots[n]
                 let bit: UInt32 = 1 << slot.rawValue
                 if seen & bit != 0 { throw OrderLineError.duplicateField("items[\(index)].\(Self.name(slot))", offset: keyAt) }
                 seen |= bit
@@ -405,18 +463,19 @@ public struct OrderLineParser: Sendable {
         }
         s.i += 1
         order.hasAddress = true
+        let addressKeys = map.address
         var seen: UInt32 = 0
         var first = true
         while try s.objectHasMember(first: first) {
             first = false
             s.skipWhitespace()
             let keyAt = s.i
-            let n = try matchKey(&s, map.address)
+            let n = try matchKey(&s, addressKeys)
             guard n >= 0 else {
                 try skipUnknown(&s, prefix: "shipping_address.")
                 continue
             }
-            let slot = map.address[n].slot
+            let slot = map.address.slots[n]
             let bit: UInt32 = 1 << slot.rawValue
             if seen & bit != 0 { throw OrderLineError.duplicateField("shipping_address.\(Self.name(slot))", offset: keyAt) }
             seen |= bit

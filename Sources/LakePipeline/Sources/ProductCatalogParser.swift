@@ -191,7 +191,7 @@ public enum ProductCatalogParser {
             var reason: RejectReason, text: String
             init(_ r: RejectReason, _ t: String) { reason = r; text = t }
         }
-        do {
+        do throws(Problem) {
             let id = try requiredString("product_id").get()
             let category = try requiredString("category").get()
             let brand = try requiredString("brand").get()
@@ -217,10 +217,8 @@ public enum ProductCatalogParser {
                 return (.duplicateProduct, "product_id \(id) appears again; the first entry is kept")
             }
             return nil
-        } catch let p as Problem {
-            return (p.reason, p.text)
         } catch {
-            return (.invalidType, "\(error)")
+            return (error.reason, error.text)
         }
     }
 }

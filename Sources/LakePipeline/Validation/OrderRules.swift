@@ -7,8 +7,8 @@ public struct OrderRules: Sendable {
     public let fieldMap: OrderFieldMap
     public let channels: [String]
     public let statuses: [String]
-    let channelBytes: [[UInt8]]
-    let statusBytes: [[UInt8]]
+    let channelKeys: OrderFieldMap.KeySet
+    let statusKeys: OrderFieldMap.KeySet
     public let quantityMin: Int64
     public let quantityMax: Int64
     public let priceMinCents: Int64
@@ -53,8 +53,8 @@ public struct OrderRules: Sendable {
         guard let st = try field("status").constraints.enumValues else { throw .badConstraint("status needs an \"enum\"") }
         channels = ch
         statuses = st
-        channelBytes = ch.map { Array($0.utf8) }
-        statusBytes = st.map { Array($0.utf8) }
+        channelKeys = OrderFieldMap.KeySet(values: ch)
+        statusKeys = OrderFieldMap.KeySet(values: st)
         func bound(_ text: String?, scale: Int, default d: Int64) throws(OrderRulesError) -> Int64 {
             guard let t = text else { return d }
             guard let v = DecimalText.parse(t, scale: scale) else { throw .badConstraint("bound \(t) does not fit scale \(scale)") }
@@ -90,14 +90,10 @@ public struct OrderRules: Sendable {
     }
 
     @inline(__always)
-    static func enumIndex(_ values: [[UInt8]], _ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int {
-        guard r.isPresent else { return -1 }
-        let p = t.baseAddress! + Int(r.start)
-        for (i, v) in values.enumerated() where v.count == Int(r.count) {
-            if v.withUnsafeBytes({ memcmpEqual($0.baseAddress!, p, v.count) }) { return i }
-        }
-        return -1
-    }
+    func channelIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? channelKeys.match(slice(t, r)) : -1 }
+
+    @inline(__always)
+    func statusIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? statusKeys.match(slice(t, r)) : -1 }
 }
 
 protocol ProducedColumn: RawRepresentable where RawValue == String {

@@ -57,10 +57,14 @@ public struct OrderValidator {
     public let ingestTimeMicros: Int64
     let committed: (any OrderIDLookup)?
     private let ingestDate: Int32
+    private let batchIDBytes: [UInt8]
+    private let sourceFileBytes: [UInt8]
     private var parser: OrderLineParser
     /// order_id -> index into `contentKeys`, across drains.
     private var seen = ByteKeyTable(capacity: 4096)
     private var contentKeys: [UInt64] = []
+    /// Catalog rows of the current order's items, found by check() and reused by the builder.
+    private var itemRows: [Int32] = []
 
     private var raw = RawBuilder()
     private var cur = CuratedBuilder()
@@ -68,8 +72,10 @@ public struct OrderValidator {
     private var unknownFields: [String: Int] = [:]
     private var aliasNormalized = 0
 
+    /// `expectedLines` sizes the column builders up front (a drain's worth of lines is ideal):
+    /// growing a 100 MB line column by doubling copies it twice and faults in twice the memory.
     public init(rules: OrderRules, catalog: ProductCatalog, batchID: String, sourceFile: String,
-                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil) {
+                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil, expectedLines: Int = 4096) {
         self.rules = rules
         self.catalog = catalog
         self.batchID = batchID
@@ -77,12 +83,21 @@ public struct OrderValidator {
         self.ingestTimeMicros = ingestTimeMicros
         self.committed = committed
         ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
+        batchIDBytes = Array(batchID.utf8)
+        sourceFileBytes = Array(sourceFile.utf8)
         parser = OrderLineParser(map: rules.fieldMap)
+        raw = RawBuilder(rows: expectedLines, lineBytes: expectedLines * 400)
+        seen = ByteKeyTable(capacity: expectedLines)
+        cur = CuratedBuilder(orders: expectedLines, items: expectedLines * 5 / 2)
     }
 
     /// Raw rows buffered since the last drain (drain every few hundred thousand lines to
     /// bound memory).
     public var pendingRows: Int { raw.lineNumber.count }
+
+    /// Bytes of line text buffered since the last drain; drain before 1 GiB (string columns
+    /// use Int32 offsets).
+    public var pendingBytes: Int { raw.line.bytes.count }
 
     public mutating func add(_ line: Line) { add(line.bytes, lineNumber: line.number, byteOffset: line.offset) }
 
@@ -96,43 +111,46 @@ public struct OrderValidator {
         let order = parser.order
         if !order.unknownFields.isEmpty { noteUnknown(order) }
         order.text.withUnsafeBytes { t in
-            let channel = OrderRules.enumIndex(rules.channelBytes, t, order.channel)
+            let channel = rules.channelIndex(t, order.channel)
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {
                 rejects[reason, default: 0] += 1
-                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                            ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
                            eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
-                           channel: channel >= 0 ? rules.channelBytes[channel] : Self.unknownChannel,
+                           channel: channel >= 0 ? slice(t, order.channel) : Self.unknownChannel,
                            reject: (reason, "\(sourceFile) line \(lineNumber): \(detail)"))
                 return
             }
             let eventTime = order.eventTimeMicros!  // check() guarantees presence
             let eventDate = Timestamps.day(ofMicros: eventTime)
-            let status = OrderRules.enumIndex(rules.statusBytes, t, order.status)
-            cur.append(order, t, catalog: catalog, eventTime: eventTime, eventDate: eventDate,
-                       channel: rules.channelBytes[channel], status: rules.statusBytes[status])
-            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchID, sourceFile: sourceFile,
+            // Accepted values equal their enum member byte for byte: append them from the line.
+            cur.append(order, t, catalog: catalog, rows: itemRows, eventTime: eventTime, eventDate: eventDate,
+                       channel: slice(t, order.channel), status: slice(t, order.status))
+            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
-                       channel: rules.channelBytes[channel], reject: nil)
+                       channel: slice(t, order.channel), reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
         }
     }
 
-    static let unknownChannel = Array("unknown".utf8)
+    private static let unknownText: StaticString = "unknown"
+    static var unknownChannel: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: unknownText.utf8Start, count: unknownText.utf8CodeUnitCount)
+    }
 
     /// The first rule the order breaks, in a fixed order (required fields, enums, items,
     /// products, amounts, duplicates), or nil when it is accepted; accepted ids are recorded.
     @inline(__always)
     private mutating func check(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, channel: Int) -> (RejectReason, String)? {
-        func missing(_ r: TextRef, _ name: String) -> (RejectReason, String)? {
-            if !r.isPresent { return (.missingField, "\(name) is missing") }
-            if r.count == 0 { return (.missingField, "\(name) is empty") }
+        func missing(_ r: TextRef, _ name: @autoclosure () -> String) -> (RejectReason, String)? {
+            if !r.isPresent { return (.missingField, "\(name()) is missing") }
+            if r.count == 0 { return (.missingField, "\(name()) is empty") }
             return nil
         }
         if let m = missing(o.orderID, "order_id") { return m }
         if let m = missing(o.customerID, "customer_id") { return m }
-        if o.eventTimeMicros == nil { return (.missingField, "timestamp is missing") }
+        if o.eventTimeMicros == nil { return (.missingField, "timestamp (or its alias ts) is missing") }
         if let m = missing(o.channel, "channel") { return m }
         if let m = missing(o.status, "status") { return m }
         if !o.hasItems { return (.missingField, "items is missing") }
@@ -143,12 +161,13 @@ public struct OrderValidator {
         if channel < 0 {
             return (.invalidChannel, "channel \"\(o.string(o.channel) ?? "")\" is not one of \(rules.channels.joined(separator: ", "))")
         }
-        let status = OrderRules.enumIndex(rules.statusBytes, t, o.status)
+        let status = rules.statusIndex(t, o.status)
         if status < 0 {
             return (.invalidStatus, "status \"\(o.string(o.status) ?? "")\" is not one of \(rules.statuses.joined(separator: ", "))")
         }
         if o.items.count < rules.minItems { return (.missingField, "items has \(o.items.count) entries, at least \(rules.minItems) required") }
         var total: Int64 = 0
+        itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
         content ^= fnv1a64(UnsafeRawBufferPointer(rebasing: t[Int(o.customerID.start) ..< Int(o.customerID.start + o.customerID.count)]))
         for (i, item) in o.items.enumerated() {
@@ -163,13 +182,14 @@ public struct OrderValidator {
                             + (price > rules.priceMaxCents ? " or above the maximum" : ""))
             }
             let pid = UnsafeRawBufferPointer(rebasing: t[Int(item.productID.start) ..< Int(item.productID.start + item.productID.count)])
-            if catalog.row(of: pid) == nil {
+            guard let row = catalog.row(of: pid) else {
                 return (.unknownProduct, "items[\(i)].product_id \(o.string(item.productID) ?? "") is not in the product catalog")
             }
             let (revenue, o1) = q.multipliedReportingOverflow(by: price)
             let (sum, o2) = total.addingReportingOverflow(revenue)
             if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
             total = sum
+            itemRows.append(Int32(row))
             content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
@@ -198,8 +218,10 @@ public struct OrderValidator {
         let out = ValidatedOrders(
             raw: raw.batch(rules.rawSchema), orders: cur.ordersBatch(rules.ordersSchema), items: cur.itemsBatch(rules.itemsSchema),
             rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized)
-        raw = RawBuilder()
-        cur = CuratedBuilder()
+        // The next batch will likely look like this one: reserve that much up front so the
+        // columns never grow by doubling (copying and faulting in twice the memory).
+        raw = RawBuilder(like: out.raw)
+        cur = CuratedBuilder(orders: out.orders.count, items: out.items.count)
         rejects = [:]
         unknownFields = [:]
         aliasNormalized = 0
@@ -213,17 +235,36 @@ public struct OrderValidator {
                                     drainEvery: Int = 250_000, sink: (ValidatedOrders) throws -> Void) throws {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         var v = OrderValidator(rules: rules, catalog: catalog, batchID: batchID, sourceFile: name,
-                               ingestTimeMicros: ingestTimeMicros, committed: committed)
+                               ingestTimeMicros: ingestTimeMicros, committed: committed, expectedLines: min(drainEvery, 1 << 20))
         let reader = try LineReader(path: path)
         try reader.forEachLine { line in
             v.add(line)
-            if v.pendingRows >= drainEvery { try sink(v.drain()) }
+            if v.pendingRows >= drainEvery || v.pendingBytes >= 1 << 30 { try sink(v.drain()) }
         }
         if v.pendingRows > 0 { try sink(v.drain()) }
     }
 }
 
 // MARK: columnar builders (one array per column, appended per field; no per-row objects)
+
+extension StringColumn {
+    // Inlinable here (StringColumn's own appends are not, across the module boundary), and no
+    // String round trip. Offsets are Int32: validateFile drains well before 2 GiB of text.
+    @inline(__always)
+    mutating func appendBytes(_ p: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: p)
+        offsets.append(Int32(truncatingIfNeeded: bytes.count))
+    }
+
+    @inline(__always)
+    mutating func appendBytes(_ a: [UInt8]) {
+        bytes.append(contentsOf: a)
+        offsets.append(Int32(truncatingIfNeeded: bytes.count))
+    }
+
+    @inline(__always)
+    mutating func appendNull() { offsets.append(Int32(truncatingIfNeeded: bytes.count)) }
+}
 
 @inline(__always)
 func slice(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> UnsafeRawBufferPointer {
@@ -243,28 +284,47 @@ struct RawBuilder {
     var reason = StringColumn(), reasonValid: [Bool] = []
     var detail = StringColumn(), detailValid: [Bool] = []
 
+    init(rows: Int = 4096, lineBytes: Int = 4096 * 400) { reserve(rows: rows, lineBytes: lineBytes) }
+
+    init(like previous: RecordBatch) {
+        var bytes = 0
+        if case .string(let s)? = previous.column("line")?.data { bytes = s.bytes.count }
+        reserve(rows: max(previous.count, 4096), lineBytes: max(bytes, 4096 * 400))
+    }
+
+    mutating func reserve(rows: Int, lineBytes: Int) {
+        for c in [\RawBuilder.batchID, \.sourceFile, \.channel] { self[keyPath: c].reserve(count: rows, bytes: rows * 8) }
+        line.reserve(count: rows, bytes: lineBytes + lineBytes / 16)
+        orderID.reserve(count: rows, bytes: rows * 12)
+        reason.reserve(count: rows, bytes: 0)
+        detail.reserve(count: rows, bytes: 0)
+        for c in [\RawBuilder.lineNumber, \.byteOffset, \.ingestTime, \.eventTime] { self[keyPath: c].reserveCapacity(rows) }
+        for c in [\RawBuilder.orderIDValid, \.eventTimeValid, \.reasonValid, \.detailValid] { self[keyPath: c].reserveCapacity(rows) }
+        eventDate.reserveCapacity(rows)
+    }
+
     @inline(__always)
-    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: String, sourceFile file: String,
+    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: [UInt8], sourceFile file: [UInt8],
                          ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
-                         eventDate ed: Int32, channel ch: [UInt8], reject: (RejectReason, String)?) {
-        batchID.append(id)
-        sourceFile.append(file)
-        line.append(bytes)
+                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, reject: (RejectReason, String)?) {
+        batchID.appendBytes(id)
+        sourceFile.appendBytes(file)
+        line.appendBytes(bytes)
         lineNumber.append(Int64(number))
         byteOffset.append(offset)
         ingestTime.append(ingest)
-        if oid.isPresent { orderID.append(slice(t, oid)) } else { orderID.appendEmpty() }
+        if oid.isPresent { orderID.appendBytes(slice(t, oid)) } else { orderID.appendNull() }
         orderIDValid.append(oid.isPresent)
         eventTime.append(et ?? 0)
         eventTimeValid.append(et != nil)
         eventDate.append(ed)
-        ch.withUnsafeBytes { channel.append($0) }
+        channel.appendBytes(ch)
         if let (r, d) = reject {
             reason.append(r.rawValue)
             detail.append(d)
         } else {
-            reason.appendEmpty()
-            detail.appendEmpty()
+            reason.appendNull()
+            detail.appendNull()
         }
         reasonValid.append(reject != nil)
         detailValid.append(reject != nil)
@@ -300,18 +360,30 @@ struct CuratedBuilder {
     var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
     var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel = StringColumn(), iStatus = StringColumn()
 
+    init(orders: Int = 4096, items: Int = 10240) {
+        let o = max(orders, 4096), n = max(items, 10240)
+        for c in [\CuratedBuilder.orderID, \.customerID, \.channel, \.status, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
+        for c in [\CuratedBuilder.eventTime, \.total] { self[keyPath: c].reserveCapacity(o) }
+        for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
+        stateValid.reserveCapacity(o)
+        cityValid.reserveCapacity(o)
+        for c in [\CuratedBuilder.iOrderID, \.iProduct, \.iCategory, \.iBrand, \.iChannel, \.iStatus] { self[keyPath: c].reserve(count: n, bytes: n * 12) }
+        for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList, \.iEventTime] { self[keyPath: c].reserveCapacity(n) }
+        for c in [\CuratedBuilder.iLine, \.iQuantity, \.iEventDate] { self[keyPath: c].reserveCapacity(n) }
+    }
+
     @inline(__always)
-    mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, eventTime et: Int64,
-                         eventDate ed: Int32, channel ch: [UInt8], status st: [UInt8]) {
+    mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
+                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer) {
         let oid = slice(t, o.orderID)
-        orderID.append(oid)
-        customerID.append(slice(t, o.customerID))
-        ch.withUnsafeBytes { channel.append($0) }
-        st.withUnsafeBytes { status.append($0) }
-        country.append(slice(t, o.country))
-        if o.state.isPresent { state.append(slice(t, o.state)) } else { state.appendEmpty() }
+        orderID.appendBytes(oid)
+        customerID.appendBytes(slice(t, o.customerID))
+        channel.appendBytes(ch)
+        status.appendBytes(st)
+        country.appendBytes(slice(t, o.country))
+        if o.state.isPresent { state.appendBytes(slice(t, o.state)) } else { state.appendNull() }
         stateValid.append(o.state.isPresent)
-        if o.city.isPresent { city.append(slice(t, o.city)) } else { city.appendEmpty() }
+        if o.city.isPresent { city.appendBytes(slice(t, o.city)) } else { city.appendNull() }
         cityValid.append(o.city.isPresent)
         eventTime.append(et)
         eventDate.append(ed)
@@ -321,23 +393,23 @@ struct CuratedBuilder {
         for (i, item) in o.items.enumerated() {
             // check() proved presence, ranges, catalog membership and no overflow.
             let pid = slice(t, item.productID)
-            let row = catalog.row(of: pid)!
+            let row = Int(rows[i])
             let q = item.quantity!, price = item.unitPriceCents!
-            iOrderID.append(oid)
+            iOrderID.appendBytes(oid)
             iLine.append(Int32(i + 1))
-            iProduct.append(pid)
+            iProduct.appendBytes(pid)
             iQuantity.append(Int32(q))
             iPrice.append(price)
             iRevenue.append(q * price)
             sum += q * price
             quantity += q
-            catalog.categories.withBytes(row) { iCategory.append($0) }
-            catalog.brands.withBytes(row) { iBrand.append($0) }
+            catalog.categories.withBytes(row) { iCategory.appendBytes($0) }
+            catalog.brands.withBytes(row) { iBrand.appendBytes($0) }
             iList.append(catalog.prices[row])
             iEventTime.append(et)
             iEventDate.append(ed)
-            ch.withUnsafeBytes { iChannel.append($0) }
-            st.withUnsafeBytes { iStatus.append($0) }
+            iChannel.appendBytes(ch)
+            iStatus.appendBytes(st)
         }
         total.append(sum)
         units.append(Int32(clamping: quantity))

@@ -1,0 +1,330 @@
+import Foundation
+import Testing
+@testable import LakePipeline
+
+let goodLine = #"{"order_id": "ORD-1", "customer_id": "CUST-9", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "items": [{"product_id": "PROD-001", "quantity": 2, "unit_price": 29.99}], "shipping_address": {"country": "US", "state": "CA", "city": "San Francisco"}, "status": "confirmed"}"#
+
+func order(_ line: String) throws -> ParsedOrder {
+    switch try TestSupport.parse(line) {
+    case .success(let o): return o
+    case .failure(let e): throw TestFailure("unexpected parse error: \(e.message)")
+    }
+}
+
+func parseError(_ line: String) throws -> OrderLineError {
+    switch try TestSupport.parse(line) {
+    case .success: throw TestFailure("expected a parse error for \(line)")
+    case .failure(let e): return e
+    }
+}
+
+@Suite struct OrderLineParserTests {
+    @Test func readsEveryFieldOfTheDocumentedShape() throws {
+        let o = try order(goodLine)
+        #expect(o.string(o.orderID) == "ORD-1")
+        #expect(o.string(o.customerID) == "CUST-9")
+        #expect(o.eventTimeMicros == 1_705_314_600_000_000)  // date -d 2024-01-15T10:30:00Z +%s
+        #expect(o.string(o.channel) == "web")
+        #expect(o.string(o.status) == "confirmed")
+        #expect(o.string(o.country) == "US")
+        #expect(o.string(o.city) == "San Francisco")
+        #expect(o.items == [ParsedItem(productID: o.items[0].productID, quantity: 2, unitPriceCents: 2999)])
+        #expect(o.string(o.items[0].productID) == "PROD-001")
+        #expect(o.unknownFields.isEmpty)
+    }
+
+    @Test func decodesEscapesAndUnicode() throws {
+        let line = goodLine.replacingOccurrences(of: #""San Francisco""#,
+                                                 with: #""Mont\u00e9al \"Q\" \\ \/ \t\n \ud83d\ude00 Zürich""#)
+        let o = try order(line)
+        #expect(o.string(o.city) == "Montéal \"Q\" \\ / \t\n 😀 Zürich")
+    }
+
+    @Test func rejectsBadEscapesSurrogatesControlCharactersAndInvalidUTF8() throws {
+        for (bad, expected) in [
+            (#""bad \x""#, JSONProblem.invalidEscape(UInt8(ascii: "x"))),
+            (#""\u12G4""#, .invalidUnicodeEscape),
+            (#""\ud83d alone""#, .unpairedSurrogate),
+            (#""\ude00""#, .unpairedSurrogate),
+            ("\"tab\there\"", .controlCharacterInString(9)),
+        ] {
+            let e = try parseError(goodLine.replacingOccurrences(of: #""San Francisco""#, with: bad))
+            guard case .syntax(let p, _) = e else { throw TestFailure("\(bad): \(e)") }
+            #expect(p == expected, "\(bad)")
+            #expect(e.reason == .malformedJSON)
+        }
+        var bytes = Array(goodLine.utf8)
+        let at = bytes.firstIndex(of: UInt8(ascii: "S"))!
+        bytes[at] = 0xC3  // lead byte followed by 'a': not UTF-8
+        var parser = OrderLineParser(map: try TestSupport.rules().fieldMap)
+        let result = bytes.withUnsafeBytes { raw -> OrderLineError? in
+            do throws(OrderLineError) { try parser.parse(raw); return nil } catch { return error }
+        }
+        #expect(result == .syntax(.invalidUTF8, offset: at))
+    }
+
+    @Test func truncatedLinesNameTheProblemAndByte() throws {
+        let cut = String(goodLine.prefix(70))  // ...inside the timestamp string, which opens at byte 61
+        let e = try parseError(cut)
+        #expect(e == .syntax(.unterminatedString, offset: 60))
+        #expect(e.message == "unterminated string at byte 61")
+        #expect(try parseError(String(goodLine.prefix(60))) == .syntax(.unexpectedEnd(expecting: "a value"), offset: 60))
+        let e2 = try parseError(String(goodLine.dropLast()))
+        #expect(e2.message == "line ends where ',' or '}' was expected (truncated?) at byte \(goodLine.utf8.count)")
+        #expect(try parseError("") == .emptyLine)
+        #expect(try parseError("   ") == .emptyLine)
+        #expect(try parseError("[1,2]") == .notAnObject(offset: 0))
+        #expect(try parseError(goodLine + " x") == .syntax(.trailingData, offset: goodLine.utf8.count + 1))
+        #expect(try parseError(goodLine.replacingOccurrences(of: #""channel": "#, with: #""channel" "#)).reason == .malformedJSON)
+    }
+
+    /// Decision: quantities must be JSON integers; 2.0 and 1e3 are refused (not silently
+    /// converted), as are strings. Prices must be plain decimals with <= 2 places (trailing
+    /// zeros fine); 1e1 and 29.999 are refused rather than rounded.
+    @Test func numberRules() throws {
+        for q in ["2.0", "1e3", "\"2\"", "99999999999999999999", "true"] {
+            let e = try parseError(goodLine.replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": \#(q)"#))
+            #expect(e.reason == .invalidQuantity, "quantity \(q)")
+        }
+        for p in ["1e1", "29.999", "\"29.99\"", "-", "01.5"] {
+            let e = try parseError(goodLine.replacingOccurrences(of: "29.99", with: p))
+            #expect(e.reason == .invalidPrice || e.reason == .malformedJSON, "price \(p)")
+        }
+        #expect(try parseError(goodLine.replacingOccurrences(of: "29.99", with: "29.999")).message
+            == "items[0].unit_price 29.999 is not a decimal with at most 2 decimal places at byte 169")
+        let o = try order(goodLine.replacingOccurrences(of: "29.99", with: "29.990").replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": -3"#))
+        #expect(o.items[0].unitPriceCents == 2999)
+        #expect(o.items[0].quantity == -3)  // parsed; the validator rejects it
+        #expect(try order(goodLine.replacingOccurrences(of: "29.99", with: "0")).items[0].unitPriceCents == 0)
+        #expect(try parseError(goodLine.replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": 2x"#)).reason == .malformedJSON)
+    }
+
+    @Test func timestamps() throws {
+        let base: Int64 = 1_705_314_600_000_000
+        for (text, expected) in [
+            ("2024-01-15T10:30:00Z", base), ("2024-01-15T10:30:00.5Z", base + 500_000),
+            ("2024-01-15T10:30:00.123456789Z", base + 123_456), ("2024-01-15T12:30:00+02:00", base),
+            ("2024-01-15T05:30:00-0500", base), ("2024-01-15 10:30:00z", base), ("2024-01-15T11:30:00+01", base),
+        ] {
+            #expect(Timestamps.parseISO(text) == expected, "\(text)")
+        }
+        for bad in ["2024-01-15T10:30:00", "2024-02-30T00:00:00Z", "2024-01-15T24:00:00Z", "2024-01-15T10:30:60Z",
+                    "2024-1-15T10:30:00Z", "2024-01-15T10:30:00.Z", "2024-01-15T10:30:00Z junk", "2023-02-29T00:00:00Z"] {
+            #expect(Timestamps.parseISO(bad) == nil, "\(bad)")
+        }
+        #expect(Timestamps.parseISO("2024-02-29T00:00:00Z") == CivilDate.days(year: 2024, month: 2, day: 29) * 86_400_000_000)
+        #expect(Timestamps.parseISO("1969-12-31T23:59:59Z") == -1_000_000)
+        #expect(Timestamps.day(ofMicros: -1) == -1)  // floor, not truncation, before the epoch
+        let e = try parseError(goodLine.replacingOccurrences(of: "2024-01-15T10:30:00Z", with: "2024-01-15T10:30:00"))
+        #expect(e.reason == .invalidTimestamp)
+    }
+
+    @Test func mobileVariantIsNormalisedThroughRegistryAliases() throws {
+        let line = goodLine.replacingOccurrences(of: #""customer_id""#, with: #""customerId""#)
+            .replacingOccurrences(of: #""timestamp": "2024-01-15T10:30:00Z""#, with: #""ts": 1705314600123"#)
+        let o = try order(line)
+        #expect(o.string(o.customerID) == "CUST-9")
+        #expect(o.eventTimeMicros == 1_705_314_600_123_000)
+        #expect(o.eventTimeFromAlias)
+        // Both the canonical name and its alias: ambiguous, refused.
+        let both = goodLine.replacingOccurrences(of: #""channel""#, with: #""ts": 1705314600123, "channel""#)
+        #expect(try parseError(both).reason == .duplicateField)
+        #expect(try parseError(line.replacingOccurrences(of: "1705314600123", with: "\"1705314600123\"")).reason == .invalidType)
+        #expect(try parseError(line.replacingOccurrences(of: "1705314600123", with: "1705314600.5")).reason == .invalidTimestamp)
+    }
+
+    @Test func unknownFieldsAreSkippedAndReported() throws {
+        let line = goodLine.replacingOccurrences(of: #""status""#, with: #""gift": {"note": "hi \"x\"", "wrap": [1, true, null, {"a": []}]}, "status""#)
+            .replacingOccurrences(of: #""unit_price": 29.99"#, with: #""unit_price": 29.99, "sku": "A-1""#)
+            .replacingOccurrences(of: #""city": "San Francisco""#, with: #""city": "San Francisco", "zip": 94105"#)
+        let o = try order(line)
+        #expect(o.unknownFields.map { o.string($0)! } == ["items[].sku", "shipping_address.zip", "gift"])
+        #expect(o.string(o.status) == "confirmed")
+    }
+
+    @Test func whitespaceNullsAndWrongTypes() throws {
+        let spaced = " \t{ \"order_id\" :\"ORD-1\" ,\"customer_id\":\"C\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"channel\":\"web\",\"items\":[ ],\"shipping_address\":{},\"status\":null } \r"
+        let o = try order(spaced)
+        #expect(o.string(o.orderID) == "ORD-1")
+        #expect(o.hasItems && o.items.isEmpty)
+        #expect(!o.status.isPresent)
+        let e = try parseError(goodLine.replacingOccurrences(of: #""ORD-1""#, with: "12"))
+        #expect(e == .wrongType(field: "order_id", expected: "a string", found: "number", offset: 13))
+        #expect(try parseError(goodLine.replacingOccurrences(of: #""channel": "web""#, with: #""channel": "web", "channel": "api""#)).reason == .duplicateField)
+    }
+}
+
+@Suite struct LineReaderTests {
+    func lines(_ text: String, chunk: Int) throws -> [(String, Int, Int64)] {
+        let dir = try TestSupport.tempDir("reader\(chunk)")
+        let path = dir + "/f.jsonl"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        var out: [(String, Int, Int64)] = []
+        try LineReader(path: path, chunkSize: chunk).forEachLine { l in
+            out.append((String(decoding: l.bytes, as: UTF8.self), l.number, l.offset))
+        }
+        return out
+    }
+
+    @Test(arguments: [16, 17, 64, 4 << 20])
+    func linesNumbersAndOffsetsSurviveChunkBoundaries(chunk: Int) throws {
+        // Lines longer than the chunk force the buffer to grow; CRLF and a last line without a
+        // newline must come out intact.
+        let long = String(repeating: "x", count: 100)
+        let text = "a\r\n\nbc\n\(long)\n€uro\nlast"
+        let got = try lines(text, chunk: chunk)
+        #expect(got.map(\.0) == ["a", "", "bc", long, "€uro", "last"])
+        #expect(got.map(\.1) == [1, 2, 3, 4, 5, 6])
+        var expectedOffsets: [Int64] = []
+        var off = 0
+        for part in text.utf8.split(separator: 10, omittingEmptySubsequences: false) {
+            expectedOffsets.append(Int64(off))
+            off += part.count + 1
+        }
+        #expect(got.map(\.2) == expectedOffsets)
+        #expect(try lines("", chunk: chunk).isEmpty)
+        #expect(try lines("one\n", chunk: chunk).map(\.0) == ["one"])
+    }
+
+    @Test func tooLongLineIsATypedError() throws {
+        let dir = try TestSupport.tempDir()
+        let path = dir + "/f"
+        FileManager.default.createFile(atPath: path, contents: Data(String(repeating: "y", count: 1000).utf8))
+        #expect(throws: FileIOError.lineTooLong(path: path, line: 1, limit: 256)) {
+            try LineReader(path: path, chunkSize: 64, maxLineBytes: 256).forEachLine { _ in }
+        }
+        #expect(throws: FileIOError.self) { try LineReader(path: dir + "/missing") }
+    }
+}
+
+@Suite struct InventoryAndCatalogParserTests {
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = try TestSupport.tempDir(name) + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    @Test func inventoryCSVQuotesHeaderAndRejects() throws {
+        var catalog = ProductCatalog()
+        for id in ["PROD-001", "PROD-002", "PROD-003"] { catalog.add(id: id, category: "c", brand: "b", priceCents: 100) }
+        let csv = [
+            "warehouse_location,product_id,last_updated,available_quantity\r",
+            #""WH-SF, Dock ""A""",PROD-001,2024-01-15T09:00:00Z,150\#r"#,
+            "WH-NY,PROD-002,2024-01-15T08:45:00Z,N/A",
+            "\"WH-",
+            "multi\",PROD-003,2024-01-15T08:45:00Z,7",
+            "WH-NY,PROD-999,2024-01-15T08:45:00Z,1",
+            "WH-NY,PROD-001,2024-01-15T08:45:00Z,-4",
+            "WH-NY,PROD-001,yesterday,4",
+            "WH-NY,PROD-001",
+            "",
+        ].joined(separator: "\n")
+        let r = try InventoryParser.parse(path: try write(csv, "inv.csv"), batchID: "b1", catalog: catalog, registry: TestSupport.registry())
+        #expect(TestSupport.strings(r.accepted, "warehouse_location") == ["WH-SF, Dock \"A\"", "WH-\nmulti"])
+        #expect(TestSupport.int64s(r.accepted, "available_quantity") == [150, 7])
+        #expect(TestSupport.int64s(r.accepted, "last_updated")[0] == Timestamps.parseISO("2024-01-15T09:00:00Z"))
+        #expect(r.rejects == [.invalidQuantity: 2, .unknownProduct: 1, .invalidTimestamp: 1, .wrongFieldCount: 1])
+        #expect(TestSupport.int64s(r.rejected, "line_number") == [3, 6, 7, 8, 9])
+        #expect(TestSupport.strings(r.rejected, "reject_detail")[0] == "inv.csv line 3: available_quantity \"N/A\" is not a whole number")
+
+        #expect(throws: InventoryError.self) {
+            try InventoryParser.parse(path: try write("product,qty\nA,1\n", "bad.csv"), batchID: "b", catalog: nil, registry: TestSupport.registry())
+        }
+        #expect(throws: InventoryError.self) {
+            try InventoryParser.parse(path: try write("", "empty.csv"), batchID: "b", catalog: nil, registry: TestSupport.registry())
+        }
+    }
+
+    @Test func evaluationInventoryLoadsWithItsOneBadRow() throws {
+        let catalog = try ProductCatalogParser.parse(path: TestSupport.evaluationFiles + "/product_catalog.json").catalog
+        let r = try InventoryParser.parse(path: TestSupport.evaluationFiles + "/inventory_updates.csv", batchID: "b", catalog: catalog,
+                                          registry: TestSupport.registry())
+        #expect(r.accepted.count == 49)
+        #expect(r.rejects == [.invalidQuantity: 1])
+    }
+
+    @Test func productCatalog() throws {
+        let (catalog, rejects) = try ProductCatalogParser.parse(path: TestSupport.evaluationFiles + "/product_catalog.json")
+        #expect(catalog.count == 50)
+        #expect(rejects.isEmpty)
+        let row = try #require(catalog.row(of: "PROD-001"))
+        #expect(catalog.ids[row] == "PROD-001")
+        let batch = try catalog.batch(schema: TestSupport.registry().schema("products").lakeSchema)
+        #expect(batch.count == 50)
+        #expect(batch.schema.fields.map(\.name) == ["product_id", "category", "brand", "price", "launch_date", "description"])
+        #expect(TestSupport.int64s(batch, "price") == catalog.prices)
+        #expect(batch.column("description")?.validity == nil)
+
+        let text = """
+        [{"product_id": "P1", "category": "A", "brand": "B", "price": 1.5, "launch_date": "2023-06-15T00:00:00.000Z"},
+         {"product_id": "P2", "category": "A", "brand": "B"},
+         {"product_id": "P3", "category": "A", "brand": "B", "price": 1.555},
+         {"product_id": "P1", "category": "A", "brand": "B", "price": 2},
+         {"product_id": "", "category": "A", "brand": "B", "price": 2},
+         {"product_id": "P4", "category": "A", "brand": "B", "price": "3.10", "description": "x"}]
+        """
+        let (c2, r2) = try ProductCatalogParser.parse(path: try write(text, "cat.json"))
+        #expect(c2.count == 2)
+        #expect(c2.prices == [150, 310])
+        #expect(c2.launchTimes[0] == Timestamps.parseISO("2023-06-15T00:00:00Z"))
+        #expect(r2.map(\.reason) == [.missingField, .invalidPrice, .duplicateProduct, .missingField])
+        #expect(r2.map(\.line) == [2, 3, 4, 5])
+
+        #expect(throws: ProductCatalogError.notAnArray(path: "obj.json", found: "object")) {
+            try Array(#"{"product_id": "P1"}"#.utf8).withUnsafeBytes { try ProductCatalogParser.parse($0, path: "obj.json") }
+        }
+        let broken = try write("[\n  {\"product_id\": \"P1\",\n  \"price\" 2}]", "broken.json")
+        #expect(throws: ProductCatalogError.syntax(path: broken, line: 3, column: 11, problem: .unexpectedByte(UInt8(ascii: "2"), expecting: "':' after a key"))) {
+            try ProductCatalogParser.parse(path: broken)
+        }
+        #expect(throws: ProductCatalogError.entryNotAnObject(path: "n.json", index: 0, line: 1, found: "number")) {
+            try Array("[1]".utf8).withUnsafeBytes { try ProductCatalogParser.parse($0, path: "n.json") }
+        }
+    }
+}
+
+@Suite struct ParserRobustnessTests {
+    /// Every proper prefix of a valid line is rejected as malformed (never accepted, never a
+    /// crash), and the error points inside the prefix.
+    @Test func everyTruncationIsMalformed() throws {
+        let map = try TestSupport.rules().fieldMap
+        let bytes = Array(goodLine.utf8)
+        for n in 1 ..< bytes.count {
+            let r = try TestSupport.parse(String(decoding: bytes[0 ..< n], as: UTF8.self), map: map)
+            guard case .failure(let e) = r else { Issue.record("prefix of \(n) bytes was accepted"); continue }
+            #expect(e.reason == .malformedJSON || (n <= 1 && e == .emptyLine), "prefix \(n): \(e)")
+            if case .syntax(_, let offset) = e { #expect(offset <= n) }
+        }
+    }
+
+    /// Random byte flips never crash the parser; whatever it accepts is still a well-formed
+    /// order whose text references stay inside the buffer.
+    @Test func randomMutationsNeverCrash() throws {
+        let map = try TestSupport.rules().fieldMap
+        var parser = OrderLineParser(map: map)
+        var rng = SplitMix64(seed: 99)
+        let base = Array(goodLine.utf8)
+        let alphabet = Array(#"{}[]:,"\u0123456789-.eE tfnrl"#.utf8) + [0x00, 0x7f, 0xc3, 0xa9, 0xff, 0xed, 0xa0]
+        for _ in 0 ..< 20_000 {
+            var line = base
+            for _ in 0 ... rng.below(4) {
+                let at = rng.below(line.count)
+                switch rng.below(3) {
+                case 0: line[at] = alphabet[rng.below(alphabet.count)]
+                case 1: line.remove(at: at)
+                default: line.insert(alphabet[rng.below(alphabet.count)], at: at)
+                }
+            }
+            let ok = line.withUnsafeBytes { raw -> Bool in
+                do throws(OrderLineError) { try parser.parse(raw); return true } catch { return false }
+            }
+            if ok {
+                let o = parser.order
+                for r in [o.orderID, o.customerID, o.channel, o.status, o.country, o.state, o.city] where r.isPresent {
+                    #expect(Int(r.start) + Int(r.count) <= o.text.count)
+                    #expect(String(validating: o.text[Int(r.start) ..< Int(r.start + r.count)], as: UTF8.self) != nil)
+                }
+            }
+        }
+    }
+}

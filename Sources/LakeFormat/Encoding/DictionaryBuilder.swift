@@ -40,8 +40,9 @@ func hashWord(_ w: UInt64) -> UInt64 {
 /// Distinct byte strings in insertion order; `values` becomes the dictionary page.
 struct StringDictionaryBuilder: Sendable {
     private(set) var values = StringColumn()
-    private var hashes: [UInt64] = []
-    private var slots: [Int32]
+    /// Each slot packs the entry's hash tag (high 32 bits) with its index + 1 (low 32 bits; 0 is
+    /// empty), so a probe compares bytes only when the tags agree.
+    private var slots: [UInt64]
     private var mask: Int
     /// Stop when the dictionary page would exceed this many PLAIN bytes (pyarrow's default is 1 MiB).
     let byteLimit: Int
@@ -61,38 +62,44 @@ struct StringDictionaryBuilder: Sendable {
     @inline(__always)
     mutating func index(of p: UnsafeRawPointer, _ n: Int) -> Int32? {
         let h = hashBytes(p, n)
+        let tag = h & 0xFFFF_FFFF_0000_0000
         var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = slots[s]
-            if e == 0 { break }
-            let idx = Int(e) - 1
-            if hashes[idx] == h {
-                let start = Int(values.offsets[idx]), end = Int(values.offsets[idx + 1])
-                if end - start == n {
-                    let same = values.bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, p, n) == 0 }
-                    if same { return Int32(idx) }
+        let found: Int32? = slots.withUnsafeBufferPointer { table in
+            values.offsets.withUnsafeBufferPointer { offsets in
+                values.bytes.withUnsafeBytes { bytes in
+                    while true {
+                        let e = table[s]
+                        if e == 0 { return nil }
+                        if e & 0xFFFF_FFFF_0000_0000 == tag {
+                            let idx = Int(e & 0xFFFF_FFFF) - 1
+                            let start = Int(offsets[idx]), end = Int(offsets[idx + 1])
+                            if end - start == n && (n == 0 || memcmp(bytes.baseAddress! + start, p, n) == 0) { return Int32(idx) }
+                        }
+                        s = (s + 1) & mask
+                    }
                 }
             }
-            s = (s + 1) & mask
         }
+        if let found { return found }
         plainBytes += 4 + n
         if plainBytes > byteLimit { return nil }
         let idx = values.count
         values.append(UnsafeRawBufferPointer(start: p, count: n))
-        hashes.append(h)
-        slots[s] = Int32(idx + 1)
+        slots[s] = tag | UInt64(idx + 1)
         if values.count * 2 > slots.count { grow() }
         return Int32(idx)
     }
 
     private mutating func grow() {
         let cap = slots.count * 2
-        var fresh = [Int32](repeating: 0, count: cap)
+        var fresh = [UInt64](repeating: 0, count: cap)
         let m = cap - 1
-        for (i, h) in hashes.enumerated() {
+        for e in slots where e != 0 {
+            let idx = Int(e & 0xFFFF_FFFF) - 1
+            let h = values.withBytes(idx) { hashBytes($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) }
             var s = Int(truncatingIfNeeded: h) & m
             while fresh[s] != 0 { s = (s + 1) & m }
-            fresh[s] = Int32(i + 1)
+            fresh[s] = e
         }
         slots = fresh
         mask = m

@@ -166,6 +166,15 @@ struct StringInterner {
 
     /// Per-row ids for a string column: one lookup per distinct value for dictionary columns.
     mutating func codes(_ c: Column) -> [Int64] { bytes.ids(c).map(Int64.init) }
+
+    /// The id of one row's string.
+    mutating func code(_ c: Column, _ row: Int) -> Int64 {
+        switch c.data {
+        case .string(let s): return Int64(s.withBytes(row) { bytes.id($0) })
+        case .dictionary(let idx, let values): return Int64(values.withBytes(Int(idx[row])) { bytes.id($0) })
+        default: return -1
+        }
+    }
 }
 
 /// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and

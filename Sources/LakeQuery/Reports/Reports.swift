@@ -118,7 +118,9 @@ public enum Reports {
         for b in batches {
             let batch = b.batch
             let date = dates(batch.columns[0]), channel = interner.codes(batch.columns[1]), country = interner.codes(batch.columns[2])
-            let status = interner.codes(batch.columns[3]), customer = interner.codes(batch.columns[4])
+            let status = interner.codes(batch.columns[3])
+            // Customers matter only for confirmed orders: intern just those rows' ids.
+            let customer = customerCodes(batch.columns[4], status: status, confirmed: confirmed, interner: &interner)
             let total = ints(batch.columns[5]), units = ints(batch.columns[6])
             forEachRow([b]) { _, r in
                 let key = Key(date: date[r], channel: channel[r], country: country[r])
@@ -157,6 +159,14 @@ public enum Reports {
         }
         if let limit = o.limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
         return table
+    }
+
+    static func customerCodes(_ c: Column, status: [Int64], confirmed: Int64, interner: inout StringInterner) -> [Int64] {
+        var out = [Int64](repeating: -1, count: c.count)
+        for r in 0 ..< c.count where status[r] == confirmed && !c.isNull(r) {
+            out[r] = interner.code(c, r)
+        }
+        return out
     }
 
     // MARK: - top-products

@@ -60,30 +60,49 @@ struct IngestCrashTests {
         let expected = try lakeView(URL(fileURLWithPath: clean))
         #expect(expected.orders.count > 15000)
 
-        let crash = dir.file("crash")
-        #expect(try runLake(["ingest", "catalog", "--lake", crash, catalog]).status == 0)
+        // Kill runs at random points of their life (start-up, validation, segment writing,
+        // commit). A run that gets through its commit makes later ones no-ops, so when that
+        // happens the lake is checked against the clean result and a fresh one is started,
+        // until at least 20 runs have been killed. The duration estimate follows the fastest
+        // run seen (the clean run may have been slowed by other work on the machine).
         var rng = TestRNG(state: 20_251_122)
-        // Ascending delays over the whole run (start-up, validation, segment writing, commit);
-        // once a run gets through its commit, later ones are no-ops, so the late ones come last.
-        let delays = (0 ..< 24).map { _ in rng.next() * duration * 1.1 }.sorted()
-        var killed = 0
-        for delay in delays {
+        var estimate = duration
+        var killed = 0, lakes = 0, iterations = 0
+        var crash = ""
+        func freshLake() throws {
+            lakes += 1
+            crash = dir.file("crash-\(lakes)")
+            #expect(try runLake(["ingest", "catalog", "--lake", crash, catalog]).status == 0)
+        }
+        try freshLake()
+        while killed < 20 && iterations < 60 {
+            iterations += 1
+            let delay = rng.next() * estimate
             let p = Process()
             p.executableURL = lakeBinary
             p.currentDirectoryURL = packageRoot
             p.arguments = ["ingest", "orders", "--lake", crash, "--quiet", orders]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
+            let start = Date()
             try p.run()
             Thread.sleep(forTimeInterval: delay)
-            if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
-                killed += 1
-            }
+            let wasRunning = p.isRunning
+            if wasRunning { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
-            try checkInvariants(crash, expectedOrders: expected.orders.count, after: "kill at \(String(format: "%.3f", delay)) s")
+            if wasRunning && p.terminationReason == .uncaughtSignal { killed += 1 }
+            let label = "lake \(lakes), kill at \(String(format: "%.3f", delay)) s"
+            if p.terminationReason == .exit {
+                #expect(p.terminationStatus == 0, "\(label): exited \(p.terminationStatus)")
+                estimate = min(estimate, Date().timeIntervalSince(start))
+            }
+            try checkInvariants(crash, expectedOrders: expected.orders.count, after: label)
+            if try Catalog.open(root: URL(fileURLWithPath: crash), create: false).ingestRuns().contains(where: { $0.kind == "orders" }) {
+                #expect(try lakeView(URL(fileURLWithPath: crash)) == expected, "\(label): committed lake differs from the clean run")
+                try freshLake()
+            }
         }
-        #expect(killed >= 20, "only \(killed) runs were killed before finishing (clean run took \(duration) s)")
+        #expect(killed >= 20, "only \(killed) runs killed in \(iterations) (clean run took \(duration) s)")
 
         let final = try runLake(["ingest", "orders", "--lake", crash, "--quiet", orders])
         #expect(final.status == 0, "\(final.err)")

@@ -95,4 +95,37 @@ struct IngestStreamTests {
         #expect(lines == [1000, 1, 1000])
         #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).ingestRuns().filter { $0.kind == "orders" }.count >= 4)
     }
+
+    @Test("SIGKILL a follower at random points and restart it: each line committed exactly once")
+    func followKillRestart() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: lakeBinary.path), "run `swift build` first: \(lakeBinary.path)")
+        let dir = try TemporaryDirectory("ingest-follow-kill")
+        defer { dir.remove() }
+        let root = dir.file("lake"), file = dir.file("stream.jsonl"), log = dir.file("follow.log")
+        #expect(try runLake(["ingest", "catalog", "--lake", root, evaluationCatalog]).status == 0)
+        try FileManager.default.copyItem(atPath: evaluationOrders, toPath: file)
+        let size = Int64(try Data(contentsOf: URL(fileURLWithPath: file)).count)
+        var rng = TestRNG(state: 7)
+        var kills = 0
+        for _ in 0 ..< 8 {
+            let p = try startFollow(root, file, log: log)
+            Thread.sleep(forTimeInterval: 0.2 + rng.next() * 1.5)
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal { kills += 1 }
+            // Whatever was committed is whole: the checkpoint's line count equals raw's rows.
+            let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+            let cp = try catalog.streamCheckpoint(source: URL(fileURLWithPath: file).standardizedFileURL.path)
+            let rawRows = try catalog.ingestRuns().filter { $0.kind == "orders" }.reduce(0) { $0 + $1.records }
+            #expect(Int64(rawRows) == (cp?.lineNumber ?? 0))
+        }
+        #expect(kills == 8)
+        let p = try startFollow(root, file, log: log)
+        let cp = try waitForCheckpoint(root, file, offset: size)
+        #expect(cp?.byteOffset == size && cp?.lineNumber == 1000)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+        expectSame(try lakeView(URL(fileURLWithPath: root)), try referenceView(orders: [evaluationOrders]), exactRejects: false)
+    }
 }

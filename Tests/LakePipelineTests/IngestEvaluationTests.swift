@@ -191,7 +191,12 @@ func splitDuplicates(_ r: [String: Int]) -> (dupes: Int, other: [String: Int]) {
 /// Field-by-field comparison so a failure names the first differing order or item, not two
 /// thousand-row blobs.
 func expectSame(_ lake: LakeView, _ reference: LakeView, exactRejects: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(lake.orders.map(\.order_id) == reference.orders.map(\.order_id), sourceLocation: sourceLocation)
+    // Ids as lists (a repeated id must fail), reported as what is missing/extra/repeated.
+    let lakeIDs = lake.orders.map(\.order_id), refIDs = reference.orders.map(\.order_id)
+    let missing = Set(refIDs).subtracting(lakeIDs), extra = Set(lakeIDs).subtracting(refIDs)
+    let repeated = Dictionary(grouping: lakeIDs, by: { $0 }).filter { $0.value.count > 1 }.keys
+    #expect(lakeIDs == refIDs, "\(lakeIDs.count) vs \(refIDs.count) orders; missing \(missing.sorted().prefix(5)), extra \(extra.sorted().prefix(5)), repeated \(repeated.sorted().prefix(5))",
+            sourceLocation: sourceLocation)
     let refOrders = Dictionary(uniqueKeysWithValues: reference.orders.map { ($0.order_id, $0) })
     let diffOrders = lake.orders.filter { refOrders[$0.order_id] != $0 }
     #expect(diffOrders.isEmpty, "orders differing from the reference: \(diffOrders.prefix(5)) vs \(diffOrders.prefix(5).map { refOrders[$0.order_id] })",
@@ -268,13 +273,16 @@ struct IngestEvaluationTests {
         let single = try referenceView(orders: [evaluationOrders])
         // Each order exactly once, and the same orders/items/totals as one clean ingest of the whole file.
         #expect(Set(lake.orders.map(\.order_id)).count == lake.orders.count)
-        #expect(lake.orders == single.orders)
-        #expect(lake.items == single.items)
+        // Compared as Bools so a failure prints a count, not two thousand-row arrays.
+        let sameOrders = lake.orders == single.orders, sameItems = lake.items == single.items
+        #expect(sameOrders, "\(lake.orders.count) orders vs \(single.orders.count) in one clean pass")
+        #expect(sameItems, "\(lake.items.count) items vs \(single.items.count) in one clean pass")
         // Raw keeps every line received (the overlap twice); the reference run over a then b
         // as one stream has the same rejects up to the kind of duplicate (see splitDuplicates).
         #expect(lake.raw_rows == 1201)
         let stream = try referenceView(orders: [a, b])
-        #expect(stream.orders == single.orders)
+        let streamSame = stream.orders == single.orders
+        #expect(streamSame)
         expectSame(lake, stream, exactRejects: false)
         let split = splitDuplicates
         #expect(split(stream.rejects).dupes > split(single.rejects).dupes)  // the overlap really replayed orders

@@ -109,8 +109,14 @@ struct IngestStreamTests {
         var kills = 0
         var midway = 0  // kills that landed after some commit and before the end of the file
         for _ in 0 ..< 8 {
+            // Kill shortly after the follower's next commit (not after a fixed delay, which a
+            // loaded machine turns into "always before the first commit"), so kills land at
+            // random points between commits: validating, writing segments, committing.
+            let before = try waitForCheckpoint(root, file, offset: 0, timeout: 0)?.byteOffset ?? 0
+            if before == size { break }
             let p = try startFollow(root, file, log: log)
-            Thread.sleep(forTimeInterval: 0.2 + rng.next() * 1.5)
+            _ = try waitForCheckpoint(root, file, offset: before + 1)
+            Thread.sleep(forTimeInterval: rng.next() * 0.3)
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal { kills += 1 }
@@ -121,7 +127,7 @@ struct IngestStreamTests {
             #expect(Int64(rawRows) == (cp?.lineNumber ?? 0))
             if let n = cp?.lineNumber, n > 0 && n < 1000 { midway += 1 }
         }
-        #expect(kills == 8)
+        #expect(kills >= 3)
         #expect(midway > 0, "no kill landed between two commits: the test did not exercise a restart mid-file")
         let p = try startFollow(root, file, log: log)
         let cp = try waitForCheckpoint(root, file, offset: size)

@@ -50,7 +50,6 @@ public struct IngestOptions: Sendable {
 }
 
 public enum OrderIngest {
-    static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
     /// Ingests an orders JSONL file (or standard input for "-") as one atomic snapshot.
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions(),
@@ -89,85 +88,20 @@ public enum OrderIngest {
         let products = try ProductSource.current(store, at: .snapshot(base.id))
         let committed = try committedOrderIDs(store, at: base.id)
         let rules = try OrderRules(registry: store.registry)
-        let rawTarget = try store.target("raw_orders")
-        let ordersTarget = try store.target("orders")
-        let itemsTarget = try store.target("order_items")
-        var raw = rawTarget.writer(options.parquet)
-        var orders = ordersTarget.writer(options.parquet)
-        var items = itemsTarget.writer(options.parquet)
-        let batchID = UUID().uuidString.lowercased()
-        let ingestMicros = LakeCatalog.Timestamps.micros(started)
-
-        var records = 0, accepted = 0
-        var rejects: [String: Int] = [:]
-        var unknown: [String: Int] = [:]
-        var eventTimes: [Int64] = []
-        var validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: name,
-                                       ingestTimeMicros: ingestMicros, committed: committed)
-        func drain() throws {
-            let v = validator.drain()
-            records += v.raw.count
-            accepted += v.orders.count
-            for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
-            for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
-            if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
-            try raw.write(v.raw)
-            try orders.write(v.orders)
-            try items.write(v.items)
-        }
+        var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
+                                   sourceName: name, options: options, started: started)
         let reader = fromStdin ? LineReader(stdinChunkSize: 4 << 20) : try LineReader(path: path)
         var lastReport: Int64 = 0
         try reader.forEachLine { line in
-            validator.add(line)
-            if validator.pendingRows >= options.drainEvery { try drain() }
+            try batch.add(line)
             if let progress, line.offset - lastReport >= 1 << 20 {
                 lastReport = line.offset
                 progress(line.offset, size)
             }
         }
-        try drain()
         progress?(size, size)
-        if fromStdin && records == 0 { throw IngestError.emptyInput(path: "stdin") }
-
-        let files = (raw: try raw.finish(), orders: try orders.finish(), items: try items.finish())
-        let written = files.raw + files.orders + files.items
-        let partitions = Set(files.raw.map(\.partitionValues)).count
-        let finished = Date()
-        let commitMicros = LakeCatalog.Timestamps.micros(finished)
-        let latency = LatencyStats(eventTimes: &eventTimes, commitMicros: commitMicros)
-        let duplicates = rejects.filter { duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
-        let quarantined = records - accepted - duplicates
-        let seconds = finished.timeIntervalSince(started)
-        let run = IngestRun(batchID: batchID, kind: "orders", source: name, sourceHash: hash, sourceBytes: size,
-                            startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
-                            quarantined: Int64(quarantined), duplicates: Int64(duplicates),
-                            rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
-                            bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
-                            seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
-                            unknownFields: unknown.mapValues(Int64.init))
-        let (snapshot, _) = try store.catalog.commit(message: "ingest orders \(name)") { tx in
-            if let hash, try tx.ledgerEntry(kind: "orders", sourceHash: hash) != nil {
-                throw IngestError.conflict(table: "curated.orders")
-            }
-            let ordersID = try ordersTarget.ensure(&tx)
-            // Our dedupe read the committed order ids at `base`: anything newer could hold the
-            // same ids, so start over rather than risk a duplicate.
-            if try tx.dataFilesAdded(tableID: ordersID, after: base.id) > 0 { throw IngestError.conflict(table: "curated.orders") }
-            let rawID = try rawTarget.ensure(&tx)
-            let itemsID = try itemsTarget.ensure(&tx)
-            for f in files.raw { _ = try tx.addDataFile(tableID: rawID, f) }
-            for f in files.orders { _ = try tx.addDataFile(tableID: ordersID, f) }
-            for f in files.items { _ = try tx.addDataFile(tableID: itemsID, f) }
-            if let hash { try tx.recordSource(kind: "orders", sourceHash: hash, source: name, bytes: size, batchID: batchID) }
-            var r = run
-            r.snapshotID = tx.snapshotID
-            try tx.recordIngestRun(r)
-        }
-        return IngestSummary(kind: "orders", source: name, records: records, accepted: accepted, quarantined: quarantined,
-                             duplicates: duplicates, rejects: rejects, filesWritten: written.count,
-                             bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
-                             seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
-                             alreadyIngestedAt: nil, unknownFields: unknown)
+        if fromStdin && batch.records == 0 && batch.pendingIsEmpty { throw IngestError.emptyInput(path: "stdin") }
+        return try batch.commit(ledger: hash.map { ($0, size) }, checkpoint: nil, sourceBytes: size)
     }
 
     /// Every order id in curated.orders at the snapshot: the cross-batch dedupe set.

@@ -47,32 +47,65 @@ public enum CatalogIngest {
             let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
         }
+        let batchID = UUID().uuidString.lowercased()
         let target = try store.target("products")
         var writer = target.writer(options.parquet)
         try writer.write(try catalog.batch(schema: target.schema))
         let files = try writer.finish()
+        // Rejected entries are kept in raw.products with their reason, like rejected order lines.
+        let rawTarget = rejected.isEmpty ? nil : try store.target("raw_products")
+        var rawFiles: [NewDataFile] = []
+        if let rawTarget {
+            var rw = rawTarget.writer(options.parquet)
+            try rw.write(rejectBatch(rejected, schema: rawTarget.schema, batchID: batchID, source: name))
+            rawFiles = try rw.finish()
+        }
         var rejects: [String: Int] = [:]
         for r in rejected { rejects[r.reason.rawValue, default: 0] += 1 }
         let finished = Date()
-        let batchID = UUID().uuidString.lowercased()
         let (snapshot, _) = try store.catalog.commit(message: "ingest catalog \(name)") { tx in
             let id = try target.ensure(&tx)
             let old = try tx.currentDataFileIDs(tableID: id)
             if !old.isEmpty { try tx.removeDataFiles(old) }
             for f in files { _ = try tx.addDataFile(tableID: id, f) }
+            if let rawTarget {
+                let rid = try rawTarget.ensure(&tx)
+                for f in rawFiles { _ = try tx.addDataFile(tableID: rid, f) }
+            }
             try tx.recordSource(kind: "catalog", sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(
                 snapshotID: tx.snapshotID, batchID: batchID, kind: "catalog", source: name, sourceHash: hash, sourceBytes: size,
                 startedAt: started, finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
-                quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count),
-                bytesWritten: files.reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
+                quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count + rawFiles.count),
+                bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
         }
         let seconds = finished.timeIntervalSince(started)
         return IngestSummary(kind: "catalog", source: name, records: catalog.count + rejected.count, accepted: catalog.count,
-                             quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count,
-                             bytesWritten: files.reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, snapshotID: snapshot.id,
+                             quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count + rawFiles.count,
+                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, snapshotID: snapshot.id,
                              seconds: seconds, recordsPerSecond: Double(catalog.count + rejected.count) / max(seconds, 1e-9),
                              alreadyIngestedAt: nil, unknownFields: [:])
+    }
+
+    /// Rejected catalog entries as rows of raw.products (by column name, so the registry's
+    /// column order is what counts).
+    static func rejectBatch(_ rejected: [CatalogReject], schema: Schema, batchID: String, source: String) throws -> RecordBatch {
+        let columns: [String: Column] = [
+            "batch_id": Column(.string(StringColumn(rejected.map { _ in batchID }))),
+            "source_file": Column(.string(StringColumn(rejected.map { _ in source }))),
+            "entry_index": Column(.int64(rejected.map { Int64($0.index) })),
+            "line_number": Column(.int64(rejected.map { Int64($0.line) })),
+            "product_id": Column(.string(StringColumn(rejected.map { $0.productID ?? "" })),
+                                 validity: rejected.contains { $0.productID == nil } ? rejected.map { $0.productID != nil } : nil),
+            "reject_reason": Column(.string(StringColumn(rejected.map { $0.reason.rawValue }))),
+            "reject_detail": Column(.string(StringColumn(rejected.map { "\(source) line \($0.line): \($0.detail)" }))),
+        ]
+        return RecordBatch(schema: schema, columns: try schema.fields.map { f in
+            guard let c = columns[f.name] else {
+                throw IngestError.failed("schema registry raw_products: column '\(f.name)' is registered but the pipeline does not produce it")
+            }
+            return c
+        })
     }
 
     static func unchanged(_ name: String, _ started: Date, _ snapshot: Int64) -> IngestSummary {

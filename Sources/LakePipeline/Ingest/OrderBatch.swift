@@ -1,0 +1,146 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// Where a followed source was read up to: the byte just after the last consumed newline and
+/// the number of lines consumed. Committed in the same transaction as the data it covers.
+public struct StreamPosition: Sendable, Equatable {
+    public var source: String
+    public var byteOffset: Int64
+    public var lineNumber: Int64
+
+    public init(source: String, byteOffset: Int64, lineNumber: Int64) {
+        self.source = source
+        self.byteOffset = byteOffset
+        self.lineNumber = lineNumber
+    }
+}
+
+/// The one path from order lines to a snapshot, shared by whole-file ingest (`OrderIngest`)
+/// and micro-batches (`StreamIngest`): validate lines → write segments → commit the files with
+/// the ledger entry and/or stream checkpoint and the run record, all in one catalog
+/// transaction. Nothing here is visible to a reader until `commit` returns; a crash before that
+/// leaves only unreferenced segment files (vacuum removes them).
+struct OrderBatch {
+    let store: LakeStore
+    /// The snapshot the dedupe set and catalog were read at: a commit to curated.orders after
+    /// it by someone else is a conflict (our dedupe did not see those ids).
+    let base: SnapshotInfo
+    let name: String
+    let started: Date
+    let batchID: String
+    private let options: IngestOptions
+    private let rawTarget: WriteTarget, ordersTarget: WriteTarget, itemsTarget: WriteTarget
+    private var raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter
+    private var validator: OrderValidator
+    private(set) var records = 0
+    private var accepted = 0
+    private var rejects: [String: Int] = [:]
+    private var unknown: [String: Int] = [:]
+    private var eventTimes: [Int64] = []
+    /// Ids accepted by this batch, kept only when asked (a stream adds them to its dedupe set
+    /// after the commit instead of rereading the lake).
+    private let collectIDs: Bool
+    private(set) var acceptedIDs: [String] = []
+
+    static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
+
+    init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: any OrderIDLookup,
+         sourceName: String, options: IngestOptions, collectAcceptedIDs: Bool = false, started: Date = Date()) throws {
+        self.store = store
+        self.base = base
+        self.name = sourceName
+        self.started = started
+        self.options = options
+        collectIDs = collectAcceptedIDs
+        rawTarget = try store.target("raw_orders")
+        ordersTarget = try store.target("orders")
+        itemsTarget = try store.target("order_items")
+        raw = rawTarget.writer(options.parquet)
+        orders = ordersTarget.writer(options.parquet)
+        items = itemsTarget.writer(options.parquet)
+        batchID = UUID().uuidString.lowercased()
+        validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
+                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
+    }
+
+    /// True when no line was added since the last drain (with `records`, whether anything was added at all).
+    var pendingIsEmpty: Bool { validator.pendingRows == 0 }
+
+    mutating func add(_ line: Line) throws {
+        validator.add(line)
+        if validator.pendingRows >= options.drainEvery { try drain() }
+    }
+
+    /// Hands the validated rows to the segment writers, which bounds memory to one drain.
+    private mutating func drain() throws {
+        let v = validator.drain()
+        records += v.raw.count
+        accepted += v.orders.count
+        for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
+        for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
+        if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
+        if collectIDs, let ids = v.orders.column("order_id") {
+            for row in 0 ..< ids.count { if let id = ids.string(at: row) { acceptedIDs.append(id) } }
+        }
+        try raw.write(v.raw)
+        try orders.write(v.orders)
+        try items.write(v.items)
+    }
+
+    /// Closes the segments and commits them as one snapshot. `ledger` marks a whole source file
+    /// as done (re-ingest becomes a no-op); `checkpoint` records how far a followed file was
+    /// consumed. Throws `IngestError.conflict` when another writer added orders since `base`.
+    mutating func commit(kind: String = "orders", ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
+                         sourceBytes: Int64) throws -> IngestSummary {
+        try drain()
+        let files = (raw: try raw.finish(), orders: try orders.finish(), items: try items.finish())
+        let written = files.raw + files.orders + files.items
+        let partitions = Set(files.raw.map(\.partitionValues)).count
+        let finished = Date()
+        let latency = LatencyStats(eventTimes: &eventTimes, commitMicros: LakeCatalog.Timestamps.micros(finished))
+        let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
+        let quarantined = records - accepted - duplicates
+        let seconds = finished.timeIntervalSince(started)
+        let run = IngestRun(batchID: batchID, kind: kind, source: name, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
+                            startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
+                            quarantined: Int64(quarantined), duplicates: Int64(duplicates),
+                            rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
+                            bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
+                            seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
+                            unknownFields: unknown.mapValues(Int64.init))
+        let (rawTarget, ordersTarget, itemsTarget, base, name, batchID) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID)
+        let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
+        let (snapshot, _) = try store.catalog.commit(message: message) { tx in
+            if let ledger, try tx.ledgerEntry(kind: kind, sourceHash: ledger.hash) != nil {
+                throw IngestError.conflict(table: "curated.orders")
+            }
+            if let checkpoint {
+                // Another follower of the same file committed meanwhile: our offsets are stale.
+                let current = try tx.streamCheckpoint(source: checkpoint.source)
+                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: "curated.orders") }
+            }
+            let ordersID = try ordersTarget.ensure(&tx)
+            // Our dedupe read the committed order ids at `base`: anything newer could hold the
+            // same ids, so start over rather than risk a duplicate.
+            if try tx.dataFilesAdded(tableID: ordersID, after: base.id) > 0 { throw IngestError.conflict(table: "curated.orders") }
+            let rawID = try rawTarget.ensure(&tx)
+            let itemsID = try itemsTarget.ensure(&tx)
+            for f in files.raw { _ = try tx.addDataFile(tableID: rawID, f) }
+            for f in files.orders { _ = try tx.addDataFile(tableID: ordersID, f) }
+            for f in files.items { _ = try tx.addDataFile(tableID: itemsID, f) }
+            if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
+            if let checkpoint {
+                try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber)
+            }
+            var r = run
+            r.snapshotID = tx.snapshotID
+            try tx.recordIngestRun(r)
+        }
+        return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
+                             duplicates: duplicates, rejects: rejects, filesWritten: written.count,
+                             bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
+                             seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
+                             alreadyIngestedAt: nil, unknownFields: unknown)
+    }
+}

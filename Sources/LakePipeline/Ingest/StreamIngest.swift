@@ -1,0 +1,222 @@
+import Dispatch
+import Foundation
+import LakeCatalog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stop request shared between signal handlers and the follow loop. The only mutable state
+/// the signal handling needs; read between polls and after each commit.
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var sources: [DispatchSourceSignal] = []
+
+    public init() {}
+
+    public var isSet: Bool { lock.withLock { stopped } }
+    public func set() { lock.withLock { stopped = true } }
+
+    /// Routes SIGINT and SIGTERM to this flag instead of killing the process, so the batch in
+    /// flight is committed (or abandoned before its commit) and the process exits normally.
+    /// The default disposition is ignored so only the dispatch source sees the signal.
+    public func installSignalHandlers(_ signals: [Int32] = [SIGINT, SIGTERM]) {
+        for sig in signals {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.set() }
+            source.resume()
+            lock.withLock { sources.append(source) }
+        }
+    }
+}
+
+public struct StreamOptions: Sendable {
+    /// Commit once this many lines are pending.
+    public var commitEvery = 10_000
+    /// Commit pending lines at least this often (seconds), so a slow stream is not held back.
+    public var commitInterval: Double = 1.0
+    /// How long to wait for the file to grow before looking again.
+    public var pollInterval: Double = 0.1
+    /// Stop when the end of the file is reached and everything is committed (for tests and
+    /// catch-up runs) instead of waiting for more.
+    public var stopAtEnd = false
+    public var ingest = IngestOptions()
+
+    public init() {}
+}
+
+/// Follows a growing orders JSONL file and commits micro-batches. Each commit carries the byte
+/// offset just past its last line (`lake_stream_checkpoint`) in the same transaction as its
+/// data, so a restart resumes exactly there: nothing committed twice, nothing skipped. A
+/// partial last line (no newline yet) is never consumed; it is read again once complete.
+public enum StreamIngest {
+    /// Runs until `stop` is set (or the end of the file with `stopAtEnd`); `onCommit` sees each
+    /// micro-batch's summary. Returns the totals.
+    public static func follow(_ store: LakeStore, path: String, options: StreamOptions = StreamOptions(), stop: StopFlag,
+                              onCommit: (IngestSummary, StreamPosition) -> Void = { _, _ in }) throws -> IngestSummary {
+        let started = Date()
+        let source = URL(fileURLWithPath: path).standardizedFileURL.path
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
+        let rules = try OrderRules(registry: store.registry)
+        var totals = IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
+                                   filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
+                                   alreadyIngestedAt: nil, unknownFields: [:])
+        // State re-read from the lake on start and after a conflict: the checkpoint, the
+        // product catalog and the committed order ids. Between commits the dedupe set is kept
+        // up to date from what we committed ourselves.
+        var base = try store.catalog.latestSnapshot()
+        var products = try ProductSource.current(store, at: .snapshot(base.id))
+        var committed = try OrderIngest.committedOrderIDs(store, at: base.id)
+        var position = try resume(store, source: source)
+        var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
+        var checkedHead = position.byteOffset > 0
+        var conflicts = 0
+
+        while true {
+            var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
+                                       sourceName: name, options: options.ingest, collectAcceptedIDs: true)
+            var pending = 0
+            let batchStart = Date()
+            var end = position
+            var atEnd = false
+            while true {
+                let room = options.commitEvery - pending
+                let got = try tail.read(maxLines: room) { line in
+                    try batch.add(line)
+                }
+                if !checkedHead && got > 0 {
+                    // A CSV or JSON array is refused before anything is committed, as in `ingest orders`.
+                    try OrderIngest.checkLooksLikeJSONLines(path)
+                    checkedHead = true
+                }
+                pending += got
+                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber)
+                atEnd = got < room
+                if pending >= options.commitEvery { break }
+                if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
+                if stop.isSet || (atEnd && options.stopAtEnd && pending == 0) { return finish(totals, started) }
+                if atEnd && options.stopAtEnd { break }
+                if atEnd { Thread.sleep(forTimeInterval: options.pollInterval) }
+            }
+            do {
+                let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
+                for id in batch.acceptedIDs { committed.insert(id) }
+                position = end
+                base = try store.catalog.latestSnapshot()
+                conflicts = 0
+                add(summary, to: &totals)
+                onCommit(summary, end)
+            } catch IngestError.conflict(let table) {
+                // Someone else committed orders (or followed this file) meanwhile: reload what
+                // the lake now holds and redo this micro-batch from the last committed offset.
+                conflicts += 1
+                if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
+                base = try store.catalog.latestSnapshot()
+                products = try ProductSource.current(store, at: .snapshot(base.id))
+                committed = try OrderIngest.committedOrderIDs(store, at: base.id)
+                position = try resume(store, source: source)
+                tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
+            }
+            if stop.isSet || (atEnd && options.stopAtEnd) { return finish(totals, started) }
+        }
+    }
+
+    static func resume(_ store: LakeStore, source: String) throws -> StreamPosition {
+        let cp = try store.catalog.streamCheckpoint(source: source)
+        return StreamPosition(source: source, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0)
+    }
+
+    static func add(_ s: IngestSummary, to t: inout IngestSummary) {
+        t.records += s.records
+        t.accepted += s.accepted
+        t.quarantined += s.quarantined
+        t.duplicates += s.duplicates
+        for (k, v) in s.rejects { t.rejects[k, default: 0] += v }
+        for (k, v) in s.unknownFields { t.unknownFields[k, default: 0] += v }
+        t.filesWritten += s.filesWritten
+        t.bytesWritten += s.bytesWritten
+        t.partitions = max(t.partitions, s.partitions)
+        t.snapshotID = s.snapshotID
+    }
+
+    static func finish(_ t: IngestSummary, _ started: Date) -> IngestSummary {
+        var t = t
+        t.seconds = Date().timeIntervalSince(started)
+        t.recordsPerSecond = t.seconds > 0 ? Double(t.records) / t.seconds : 0
+        return t
+    }
+}
+
+/// Reads complete lines of a file from a byte offset on, as the file grows. Only lines ending
+/// in a newline are handed out; the bytes of a partial last line stay unconsumed (and are read
+/// again, whole, once its newline arrives).
+struct Tail: ~Copyable {
+    let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    /// Offset in the file of buffer[0], i.e. just past the last consumed newline.
+    private(set) var offset: Int64
+    private(set) var lineNumber: Int64
+    static let chunk = 1 << 20
+    static let maxLine = 64 << 20
+
+    init(path: String, offset: Int64, lineNumber: Int64) throws {
+        self.path = path
+        fd = open(path, O_RDONLY)
+        if fd < 0 { throw IngestError.failed("\(path): cannot open (errno \(errno))") }
+        var st = stat()
+        if fstat(fd, &st) == 0, Int64(st.st_size) < offset {
+            close(fd)
+            throw IngestError.failed("\(path) is shorter (\(st.st_size) bytes) than the committed checkpoint (\(offset)): the file was truncated or replaced; nothing was committed")
+        }
+        if lseek(fd, off_t(offset), SEEK_SET) < 0 { close(fd); throw IngestError.failed("\(path): cannot seek to \(offset)") }
+        self.offset = offset
+        self.lineNumber = lineNumber
+    }
+
+    deinit { close(fd) }
+
+    /// Hands out up to `maxLines` complete lines available now; returns how many.
+    mutating func read(maxLines: Int, _ body: (Line) throws -> Void) throws -> Int {
+        var count = 0
+        while count < maxLines {
+            // Complete lines already buffered.
+            var start = 0
+            let consumed: Int = try buffer.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                while count < maxLines, start < raw.count,
+                      let nl = memchr(base + start, 10, raw.count - start) {
+                    let end = base.distance(to: UnsafeRawPointer(nl))
+                    var stop = end
+                    if stop > start && raw[stop - 1] == 13 { stop -= 1 }
+                    lineNumber += 1
+                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + start, count: stop - start),
+                                  number: Int(lineNumber), offset: offset + Int64(start)))
+                    start = end + 1
+                    count += 1
+                }
+                return start
+            }
+            if consumed > 0 {
+                buffer.removeFirst(consumed)
+                offset += Int64(consumed)
+            }
+            if count >= maxLines { break }
+            if buffer.count > Self.maxLine {
+                throw IngestError.wrongFormat(path: path, line: Int(lineNumber + 1), detail: "a line longer than \(Self.maxLine) bytes: not JSON Lines")
+            }
+            // Need more bytes: read what the file has now; none means wait for the writer.
+            var chunk = [UInt8](repeating: 0, count: Self.chunk)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunk) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IngestError.failed("\(path): read failed (errno \(errno))")
+            }
+            if n == 0 { break }
+            buffer.append(contentsOf: chunk[0 ..< n])
+        }
+        return count
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import LakeCatalog
+import LakeTestSupport
+import Testing
+@testable import LakePipeline
+
+/// Runs the built `lake` binary; returns exit status, stdout and stderr.
+func runLake(_ arguments: [String], timeout: TimeInterval = 300) throws -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
+    let process = Process()
+    process.executableURL = lakeBinary
+    process.arguments = arguments
+    // The CLI's default registry is ./schemas: run where the repository's is.
+    process.currentDirectoryURL = packageRoot
+    let outFile = try TemporaryDirectory("lake-out")
+    defer { outFile.remove() }
+    FileManager.default.createFile(atPath: outFile.file("o"), contents: nil)
+    FileManager.default.createFile(atPath: outFile.file("e"), contents: nil)
+    process.standardOutput = FileHandle(forWritingAtPath: outFile.file("o"))
+    process.standardError = FileHandle(forWritingAtPath: outFile.file("e"))
+    try process.run()
+    process.waitUntilExit()
+    return (process.terminationStatus, process.terminationReason,
+            (try? String(contentsOfFile: outFile.file("o"), encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: outFile.file("e"), encoding: .utf8)) ?? "")
+}
+
+/// The debug binary `swift build` leaves in the package (the test command builds it first).
+let lakeBinary = packageRoot.appendingPathComponent(".build/debug/lake")
+
+@Suite("Ingest: bad input is a typed error, nothing committed", .serialized)
+struct IngestBadInputTests {
+    /// Snapshot count and ingest-run count, which any commit would change.
+    func state(_ store: LakeStore) throws -> (snapshots: Int, runs: Int) {
+        (try store.catalog.snapshots().count, try store.catalog.ingestRuns().count)
+    }
+
+    @Test("missing file, empty file, a CSV, a JSON array given to `ingest orders`: typed errors naming the file")
+    func badOrderFiles() throws {
+        let dir = try TemporaryDirectory("ingest-bad")
+        defer { dir.remove() }
+        let store = try lakeWithCatalog(dir)
+        let before = try state(store)
+
+        let missing = dir.file("nope.jsonl")
+        #expect(throws: IngestError.self) { try OrderIngest.run(store, path: missing) }
+        do { _ = try OrderIngest.run(store, path: missing) } catch { #expect("\(error)".contains(missing)) }
+
+        let empty = dir.file("empty.jsonl")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        #expect(throws: IngestError.emptyInput(path: empty)) { try OrderIngest.run(store, path: empty) }
+
+        let csv = dir.file("orders.csv")
+        try "order_id,customer_id\nORD-1,CUST-1\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        #expect {
+            try OrderIngest.run(store, path: csv)
+        } throws: { error in
+            guard case IngestError.wrongFormat(let path, let line, let detail) = error else { return false }
+            return path == csv && line == 1 && detail.contains("not JSON Lines")
+        }
+
+        let array = dir.file("orders.json")
+        try "[\n  {\"order_id\": \"ORD-1\"}\n]\n".write(toFile: array, atomically: true, encoding: .utf8)
+        #expect(throws: IngestError.self) { try OrderIngest.run(store, path: array) }
+
+        #expect(try state(store) == before)
+    }
+
+    @Test("orders before any catalog: noProductCatalog, no snapshot")
+    func ordersBeforeCatalog() throws {
+        let dir = try TemporaryDirectory("ingest-nocat")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
+        let before = try state(store)
+        #expect(throws: IngestError.noProductCatalog) { try OrderIngest.run(store, path: evaluationOrders) }
+        #expect(try state(store) == before)
+        // Orders handed to `ingest catalog` are refused, so they cannot become a catalog either.
+        #expect(throws: (any Error).self) { try CatalogIngest.run(store, path: evaluationOrders) }
+        #expect(try state(store) == before)
+    }
+
+    @Test("a catalog that is not an array, or has no valid product, is refused whole")
+    func badCatalogs() throws {
+        let dir = try TemporaryDirectory("ingest-badcat")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
+        let before = try state(store)
+
+        let object = dir.file("object.json")
+        try "{\"product_id\": \"PROD-001\", \"category\": \"x\", \"brand\": \"y\", \"price\": 1.00}\n".write(toFile: object, atomically: true, encoding: .utf8)
+        #expect {
+            try CatalogIngest.run(store, path: object)
+        } throws: { error in
+            guard case ProductCatalogError.notAnArray(let path, _) = error else { return false }
+            return path == object
+        }
+
+        let noValid = dir.file("novalid.json")
+        try "[\n {\"product_id\": \"PROD-001\", \"brand\": \"y\", \"price\": 1.00},\n {\"category\": \"x\"}\n]\n"
+            .write(toFile: noValid, atomically: true, encoding: .utf8)
+        #expect {
+            try CatalogIngest.run(store, path: noValid)
+        } throws: { error in
+            guard case IngestError.wrongFormat(let path, _, let detail) = error else { return false }
+            return path == noValid && detail.contains("no valid product")
+        }
+
+        let empty = dir.file("empty.json")
+        try "[]".write(toFile: empty, atomically: true, encoding: .utf8)
+        #expect(throws: IngestError.self) { try CatalogIngest.run(store, path: empty) }
+
+        #expect(try state(store) == before)
+    }
+
+    @Test("catalog entries that fail validation are kept in raw.products with reason and line; the rest is the catalog")
+    func catalogRejectsKept() throws {
+        let dir = try TemporaryDirectory("ingest-rawprod")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
+        let path = dir.file("catalog.json")
+        try """
+        [
+         {"product_id": "PROD-001", "category": "A", "brand": "B", "price": 1.50},
+         {"product_id": "PROD-002", "brand": "B", "price": 2.00},
+         {"product_id": "PROD-003", "category": "A", "brand": "B", "price": 3.00}
+        ]
+
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let summary = try CatalogIngest.run(store, path: path)
+        #expect(summary.accepted == 2 && summary.quarantined == 1)
+        let out = try Python.json(Python.duckdbPrelude + """
+            root = sys.argv[1]
+            con = duck()
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            cur = [r[0] for r in con.execute("SELECT product_id FROM l.curated.products ORDER BY 1").fetchall()]
+            raw = [list(r) for r in con.execute("SELECT entry_index, line_number, product_id, reject_reason, reject_detail FROM l.raw.products").fetchall()]
+            print(json.dumps(dict(curated=cur, raw=raw)))
+            """, [store.root.path]) as! [String: Any]
+        #expect(out["curated"] as? [String] == ["PROD-001", "PROD-003"])
+        let raw = out["raw"] as! [[Any]]
+        #expect(raw.count == 1)
+        #expect(raw.first?[0] as? Int == 1 && raw.first?[1] as? Int == 3 && raw.first?[2] as? String == "PROD-002")
+        #expect(raw.first?[3] as? String == "missing_field")
+        #expect((raw.first?[4] as? String)?.contains("category") == true)
+    }
+
+    @Test("inventory with a non-numeric quantity: that row quarantined with its reason, the rest committed")
+    func inventoryBadQuantity() throws {
+        let dir = try TemporaryDirectory("ingest-inv")
+        defer { dir.remove() }
+        let store = try lakeWithCatalog(dir)
+        let csv = dir.file("inventory.csv")
+        try """
+        product_id,available_quantity,warehouse_location,last_updated
+        PROD-001,10,WH-SF,2024-01-15T09:00:00Z
+        PROD-002,lots,WH-NY,2024-01-15T08:45:00Z
+        PROD-003,7,WH-NY,2024-01-15T08:45:00Z
+
+        """.write(toFile: csv, atomically: true, encoding: .utf8)
+        let summary = try InventoryIngest.run(store, path: csv)
+        #expect(summary.accepted == 2 && summary.quarantined == 1)
+        let out = try Python.json(Python.duckdbPrelude + """
+            root = sys.argv[1]
+            con = duck()
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            cur = con.execute("SELECT product_id, available_quantity FROM l.curated.inventory ORDER BY 1").fetchall()
+            raw = con.execute("SELECT line_number, line, reject_reason, reject_detail FROM l.raw.inventory WHERE reject_reason IS NOT NULL").fetchall()
+            print(json.dumps(dict(curated=[[a, b] for a, b in cur], raw=[list(r) for r in raw])))
+            """, [store.root.path]) as! [String: Any]
+        let curated = out["curated"] as! [[Any]]
+        #expect(curated.map { $0[0] as! String } == ["PROD-001", "PROD-003"])
+        #expect(curated.map { $0[1] as! Int } == [10, 7])
+        let raw = out["raw"] as! [[Any]]
+        #expect(raw.count == 1)
+        #expect(raw.first?[0] as? Int == 3)
+        #expect((raw.first?[1] as? String)?.contains("lots") == true)
+        #expect(raw.first?[2] as? String == "invalid_quantity")
+        #expect((raw.first?[3] as? String)?.contains("lots") == true)
+    }
+
+    @Test("the CLI turns bad input into a message and a non-zero exit, not a crash")
+    func cliExitCodes() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: lakeBinary.path), "run `swift build` first: \(lakeBinary.path)")
+        let dir = try TemporaryDirectory("ingest-cli")
+        defer { dir.remove() }
+        let root = dir.file("lake")
+        let empty = dir.file("empty.jsonl")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        for args in [["ingest", "orders", "--lake", root, "--quiet", evaluationOrders],  // no catalog yet
+                     ["ingest", "orders", "--lake", root, "--quiet", dir.file("missing.jsonl")],
+                     ["ingest", "orders", "--lake", root, "--quiet", empty],
+                     ["ingest", "orders", "--lake", root, "--quiet", evaluationInventory],
+                     ["ingest", "catalog", "--lake", root, evaluationOrders]] {
+            let r = try runLake(args)
+            #expect(r.reason == .exit, "\(args): killed by signal \(r.status)")
+            #expect(r.status != 0, "\(args) exited 0")
+            #expect(!r.err.isEmpty, "\(args): no message on stderr")
+            #expect(!r.err.contains("Fatal error"), "\(args): \(r.err)")
+        }
+        // Nothing was committed by any of them: at most the empty bootstrap snapshot exists.
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: true)
+        #expect(try catalog.ingestRuns().isEmpty)
+        #expect(try catalog.snapshots().count <= 1)
+    }
+}

@@ -15,7 +15,7 @@ import Testing
 
     @Test func loadsEveryTableWithStableFieldIDs() throws {
         let reg = try TestSupport.registry()
-        #expect(reg.tableNames == ["inventory", "order_items", "orders", "products", "raw_inventory", "raw_orders"])
+        #expect(reg.tableNames == ["inventory", "order_items", "orders", "products", "raw_inventory", "raw_orders", "raw_products"])
         let orders = try reg.schema("orders")
         #expect(orders.lakeSchema.fields == [
             Field("order_id", .string, fieldID: 1), Field("customer_id", .string, fieldID: 2),

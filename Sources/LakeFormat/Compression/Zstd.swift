@@ -4,14 +4,18 @@ import CZstd
 /// pay for allocating zstd's internal tables. Not shared between threads.
 final class ZstdCodec {
     private let cctx: OpaquePointer
-    private let dctx: OpaquePointer
+    // Created on first use: a writer never needs it.
+    private lazy var dctx: OpaquePointer = {
+        guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
+        return d
+    }()
+    private var hasDctx = false
     let level: Int32
 
     init(level: Int32) {
         // ZSTD_createCCtx only fails when malloc does; there is no sensible recovery from that.
-        guard let c = ZSTD_createCCtx(), let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
+        guard let c = ZSTD_createCCtx() else { fatalError("libzstd: out of memory") }
         cctx = c
-        dctx = d
         self.level = level
         // A frame checksum (xxhash64) makes the reader detect a corrupted page instead of
         // decoding wrong values; it costs a few bytes per page.
@@ -21,7 +25,7 @@ final class ZstdCodec {
 
     deinit {
         ZSTD_freeCCtx(cctx)
-        ZSTD_freeDCtx(dctx)
+        if hasDctx { ZSTD_freeDCtx(dctx) }
     }
 
     /// Appends the compressed form of `input` to `output`; returns the compressed size.
@@ -40,6 +44,7 @@ final class ZstdCodec {
 
     /// Decompresses one frame into `output`, which must be exactly the uncompressed size.
     func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
+        hasDctx = true
         let n = ZSTD_decompressDCtx(dctx, output.baseAddress, output.count, input.baseAddress, input.count)
         if ZSTD_isError(n) != 0 { throw PageError(String(cString: ZSTD_getErrorName(n))) }
         if n != output.count { throw PageError("decompressed to \(n) bytes, the page header says \(output.count)") }

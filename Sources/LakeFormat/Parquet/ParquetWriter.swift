@@ -47,7 +47,6 @@ public final class ParquetFileWriter {
     public let path: String
     public let schema: Schema
     private let options: ParquetWriteOptions
-    private let codec: ZstdCodec?
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var offset: Int64 = 0
@@ -68,11 +67,9 @@ public final class ParquetFileWriter {
         self.path = path
         self.schema = schema
         self.options = options
-        if case .zstd(let level) = options.compression { codec = ZstdCodec(level: level) } else { codec = nil }
         statistics = Array(repeating: ColumnStatistics(nullCount: 0), count: schema.fields.count)
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw ParquetError.io(path: path, operation: "create", errno: errno) }
-        buffer.reserveCapacity(1 << 22)
         buffer.append(contentsOf: parquetMagic)
         offset = 4
     }
@@ -177,6 +174,10 @@ public final class ParquetFileWriter {
         if pendingRows == 0 { pendingBytes = 0 }
 
         let groupStart = offset
+        // A compression context per row group, not per writer: ingest keeps hundreds of writers
+        // open (one per partition and table), and each zstd context holds megabytes once used.
+        var codec: ZstdCodec?
+        if case .zstd(let level) = options.compression { codec = ZstdCodec(level: level) }
         var chunks: [ColumnChunk] = []
         var uncompressedTotal: Int64 = 0
         for (i, field) in schema.fields.enumerated() {
@@ -188,6 +189,8 @@ public final class ParquetFileWriter {
             statistics[i].merge(stats)
             if buffer.count >= 1 << 22 { try flushBuffer() }
         }
+        codec = nil
+        try flushBuffer()
         rowGroups.append(RowGroup(columns: chunks, totalByteSize: uncompressedTotal, numRows: Int64(rows),
                                   fileOffset: groupStart, totalCompressedSize: offset - groupStart))
         totalRows += Int64(rows)
@@ -203,7 +206,8 @@ public final class ParquetFileWriter {
             }
             written += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        // Keep a small buffer's capacity for the next row group; give a large one back.
+        buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
     }
 
     private func schemaElements() -> [SchemaElement] {

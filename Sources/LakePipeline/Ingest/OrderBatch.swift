@@ -31,7 +31,7 @@ struct OrderBatch {
     let batchID: String
     private let options: IngestOptions
     private let rawTarget: WriteTarget, ordersTarget: WriteTarget, itemsTarget: WriteTarget
-    private var raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter
+    private let segments: SegmentPipeline
     private var validator: OrderValidator
     private(set) var records = 0
     private var accepted = 0
@@ -56,9 +56,8 @@ struct OrderBatch {
         rawTarget = try store.target("raw_orders")
         ordersTarget = try store.target("orders")
         itemsTarget = try store.target("order_items")
-        raw = rawTarget.writer(options.parquet)
-        orders = ordersTarget.writer(options.parquet)
-        items = itemsTarget.writer(options.parquet)
+        segments = SegmentPipeline(raw: rawTarget.writer(options.parquet), orders: ordersTarget.writer(options.parquet),
+                                   items: itemsTarget.writer(options.parquet))
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
                                    ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
@@ -83,9 +82,7 @@ struct OrderBatch {
         if collectIDs, let ids = v.orders.column("order_id") {
             for row in 0 ..< ids.count { if let id = ids.string(at: row) { acceptedIDs.append(id) } }
         }
-        try raw.write(v.raw)
-        try orders.write(v.orders)
-        try items.write(v.items)
+        try segments.submit(v)
     }
 
     /// Closes the segments and commits them as one snapshot. `ledger` marks a whole source file
@@ -94,7 +91,7 @@ struct OrderBatch {
     mutating func commit(kind: String = "orders", ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestSummary {
         try drain()
-        let files = (raw: try raw.finish(), orders: try orders.finish(), items: try items.finish())
+        let files = try segments.finish()
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
@@ -142,5 +139,47 @@ struct OrderBatch {
                              bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
                              seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
                              alreadyIngestedAt: nil, unknownFields: unknown)
+    }
+}
+
+/// Writes validated batches to the three tables' segments on a thread of its own, so parsing
+/// and validation (this thread) overlap with partitioning, encoding and compression (that
+/// one). At most two drains are in flight, which bounds memory.
+final class SegmentPipeline: @unchecked Sendable {
+    // The writers and `failure` are touched only on `queue`; `submit` and `finish` hand work
+    // over and wait on it, so no state is shared unsynchronised.
+    private let queue = DispatchQueue(label: "lake.ingest.segments")
+    private let slots = DispatchSemaphore(value: 2)
+    private var raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter
+    private var failure: Error?
+
+    init(raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter) {
+        self.raw = raw
+        self.orders = orders
+        self.items = items
+    }
+
+    func submit(_ v: ValidatedOrders) throws {
+        if let failure = queue.sync(execute: { self.failure }) { throw failure }
+        slots.wait()
+        queue.async {
+            defer { self.slots.signal() }
+            guard self.failure == nil else { return }
+            do {
+                try self.raw.write(v.raw)
+                try self.orders.write(v.orders)
+                try self.items.write(v.items)
+            } catch {
+                self.failure = error
+            }
+        }
+    }
+
+    /// Waits for the queued batches, closes every segment and describes them for the catalog.
+    func finish() throws -> (raw: [NewDataFile], orders: [NewDataFile], items: [NewDataFile]) {
+        try queue.sync {
+            if let failure { throw failure }
+            return (try raw.finish(), try orders.finish(), try items.finish())
+        }
     }
 }

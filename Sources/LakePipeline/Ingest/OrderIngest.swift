@@ -38,14 +38,14 @@ public struct IngestOptions: Sendable {
     /// Parquet settings for the segments (zstd level, row-group size).
     public var parquet = ParquetWriteOptions()
     /// Lines validated between hand-offs to the writers (bounds memory).
-    public var drainEvery = 200_000
+    public var drainEvery = 100_000
     /// Whole-ingest retries when another writer commits to the same tables meanwhile.
     public var conflictRetries = 3
 
     public init() {
         // Segments stay open per partition while the source streams by: end row groups at a few
         // MB so memory stays flat however the rows spread over partitions.
-        parquet.rowGroupBytes = 8 << 20
+        parquet.rowGroupBytes = 1 << 20
     }
 }
 

@@ -62,7 +62,7 @@ import Testing
         #expect(spike.score > spike.threshold)
         #expect(spike.value > 3 * spike.baseline)
         #expect(spike.threshold == 3.5)
-        #expect(volume.allSatisfy { $0.date == "2024-01-20" && $0.channel == "web" })
+        #expect(volume.allSatisfy { $0.date == "2024-01-20" && $0.channel == "web" }, "\(volume)")
         #expect(volume.contains { $0.kind == "revenue_spike" })
     }
 

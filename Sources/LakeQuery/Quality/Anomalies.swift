@@ -25,6 +25,9 @@ public struct DailySeries: Sendable {
     public var orders: [String: [Int64]] = [:]
     /// Confirmed revenue in cents, [channel][day index].
     public var revenueCents: [String: [Int64]] = [:]
+    /// Sum of squared confirmed order totals (in units, as Double: a dispersion statistic, never
+    /// shown as money), [channel][day index]: the compound-Poisson noise of daily revenue.
+    public var revenueSquares: [String: [Double]] = [:]
     /// Raw lines and rejected lines per day (all channels).
     public var rawLines: [Int64] = []
     public var rejected: [Int64] = []
@@ -55,16 +58,20 @@ public enum AnomalyDetector {
     /// channel that goes silent is a drop).
     public static func series(catalog: Catalog, asOf: AsOf?) throws -> DailySeries {
         var s = DailySeries()
-        var byDay: [String: [Int32: (Int64, Int64)]] = [:]
+        var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try? TableScan(catalog: catalog, name: "curated.orders", asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 let d = Reports.dates(c[0])[r], ch = c[1].string(at: r) ?? ""
-                var v = byDay[ch, default: [:]][d] ?? (0, 0)
+                var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
-                if c[2].string(at: r) == "confirmed" { v.1 += Reports.ints(c[3])[r] }
+                if c[2].string(at: r) == "confirmed" {
+                    let cents = Reports.ints(c[3])[r]
+                    v.1 += cents
+                    v.2 += (Double(cents) / 100) * (Double(cents) / 100)
+                }
                 byDay[ch, default: [:]][d] = v
                 var n = curatedPerDay[d] ?? (0, 0)
                 n.0 += 1
@@ -91,6 +98,7 @@ public enum AnomalyDetector {
         for ch in s.channels {
             s.orders[ch] = s.days.map { byDay[ch]?[$0]?.0 ?? 0 }
             s.revenueCents[ch] = s.days.map { byDay[ch]?[$0]?.1 ?? 0 }
+            s.revenueSquares[ch] = s.days.map { byDay[ch]?[$0]?.2 ?? 0 }
         }
         s.rawLines = s.days.map { rawPerDay[$0]?.0 ?? 0 }
         s.rejected = s.days.map { rawPerDay[$0]?.1 ?? 0 }
@@ -124,23 +132,36 @@ public enum AnomalyDetector {
         }
         func dateText(_ i: Int) -> String { Timestamps.dateText(days: Int64(s.days[i])) }
         for ch in s.channels {
-            for (metric, values, isMoney) in [("orders", s.orders[ch]!, false), ("revenue", s.revenueCents[ch]!, true)] {
-                for i in s.days.indices {
-                    guard let win = window(i) else { continue }
-                    let history = win.map { Double(values[$0]) }
-                    let x = Double(values[i])
-                    let med = median(history)
-                    // Counts are at least Poisson-noisy: sqrt(median) bounds the scale from below.
-                    // Revenue gets a floor of 10% of its median for the same reason.
-                    let floor = isMoney ? 0.1 * med : max(med, 1).squareRoot()
-                    let (baseline, score) = robustScore(x, history: history, floor: floor)
-                    let relative = abs(x - baseline) / max(baseline, 1)
-                    guard abs(score) > z, relative >= config.anomalyMinRelativeChange else { continue }
-                    let kind = metric + (score > 0 ? "_spike" : "_drop")
-                    let shown = { (v: Double) in isMoney ? DecimalText.format(Int64(v.rounded()), scale: 2) : String(Int64(v.rounded())) }
-                    out.append(AnomalyFinding(kind: kind, date: dateText(i), channel: ch, value: isMoney ? x / 100 : x,
-                                              baseline: isMoney ? baseline / 100 : baseline, score: score, threshold: z,
-                                              detail: "\(metric) \(shown(x)) vs trailing \(win.count)-day median \(shown(baseline))"))
+            let orders = s.orders[ch]!, revenue = s.revenueCents[ch]!
+            for i in s.days.indices {
+                guard let win = window(i) else { continue }
+                // Orders: counts are at least Poisson-noisy, so sqrt(median) bounds the scale from below.
+                let oh = win.map { Double(orders[$0]) }
+                let (om, oz) = robustScore(Double(orders[i]), history: oh, floor: max(median(oh), 1).squareRoot())
+                let orelative = abs(Double(orders[i]) - om) / max(om, 1)
+                let ordersFlagged = abs(oz) > z && orelative >= config.anomalyMinRelativeChange
+                if ordersFlagged {
+                    out.append(AnomalyFinding(kind: "orders" + (oz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                                              value: Double(orders[i]), baseline: om, score: oz, threshold: z,
+                                              detail: "orders \(orders[i]) vs trailing \(win.count)-day median \(Value.format(om))"))
+                }
+                // Revenue: a compound Poisson sum, Var = lambda * E[X^2], estimated as the mean daily
+                // sum of squared order totals over the window and the day itself. Order values are
+                // heavy-tailed, so a day with one or two very large orders can still score high on a
+                // week of history: a revenue finding also needs the day's order count to move the
+                // same way by at least 3/4 of the threshold (a volume move, not a few big baskets: on
+                // 1000 generated orders a busy day, orders score 2, with large baskets reached 2.7x).
+                let rh = win.map { Double(revenue[$0]) }
+                let sq = s.revenueSquares[ch] ?? []
+                let squares = sq.isEmpty ? 0 : (win.map { sq[$0] }.reduce(0, +) + sq[i]) / Double(win.count + 1)
+                let rmed = median(rh)
+                let (rm, rz) = robustScore(Double(revenue[i]), history: rh, floor: max(squares.squareRoot() * 100, 0.1 * rmed))
+                let rrelative = abs(Double(revenue[i]) - rm) / max(rm, 1)
+                let corroborated = oz.sign == rz.sign && abs(oz) > 0.75 * z
+                if abs(rz) > z, rrelative >= config.anomalyMinRelativeChange, corroborated {
+                    out.append(AnomalyFinding(kind: "revenue" + (rz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                                              value: Double(revenue[i]) / 100, baseline: rm / 100, score: rz, threshold: z,
+                                              detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Int64(rm.rounded()), scale: 2)) (orders score \(Value.format(oz)))"))
                 }
             }
         }

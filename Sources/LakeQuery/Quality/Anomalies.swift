@@ -91,7 +91,9 @@ public enum AnomalyDetector {
                 rawPerDay[Reports.dates(c[0])[r]] = v
             }
         }
-        let allDays = Set(byDay.values.flatMap(\.keys)).union(rawPerDay.keys)
+        // The range comes from accepted events only: a line too broken to carry a timestamp is
+        // partitioned under its ingest date, which would stretch the series to today.
+        let allDays = Set(byDay.values.flatMap(\.keys))
         guard let lo = allDays.min(), let hi = allDays.max() else { return s }
         s.days = Array(lo ... hi)
         s.channels = byDay.keys.sorted()

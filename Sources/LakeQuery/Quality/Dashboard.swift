@@ -29,7 +29,7 @@ public enum Dashboard {
         .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
         .card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px}
         .kpis{display:flex;gap:16px;margin-bottom:16px}.kpi{flex:1}.kpi b{display:block;font-size:22px}
-        table{border-collapse:collapse;font-size:12px;width:100%} td,th{padding:3px 6px;border-bottom:1px solid #f3f4f6;text-align:left}
+        table{border-collapse:collapse;font-size:12px;width:100%} td,th{white-space:nowrap;padding:3px 6px;border-bottom:1px solid #f3f4f6;text-align:left}
         td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
         .bad{color:#b91c1c;font-weight:600}.ok{color:#15803d}
         .legend span{display:inline-block;margin-right:12px;font-size:12px}
@@ -37,7 +37,7 @@ public enum Dashboard {
         svg text{font-size:10px;fill:#6b7280}
         </style></head><body>
         <h1>lake: FastCommerce orders</h1>
-        <div class="sub">snapshot \(snapshot.id) · \(esc(Timestamps.iso(snapshot.time))) UTC · \(s.days.first.map { Timestamps.dateText(days: Int64($0)) } ?? "-") to \(s.days.last.map { Timestamps.dateText(days: Int64($0)) } ?? "-")</div>
+        <div class="sub">snapshot \(snapshot.id) · \(esc(Timestamps.iso(snapshot.time))) · \(s.days.first.map { Timestamps.dateText(days: Int64($0)) } ?? "-") to \(s.days.last.map { Timestamps.dateText(days: Int64($0)) } ?? "-")</div>
 
         """
         // KPIs: totals are sums of exact cents, formatted once.
@@ -113,7 +113,7 @@ public enum Dashboard {
             let v = maxY * Double(k) / 4
             let y = top + (height - top - bottom) * (1 - Double(k) / 4)
             g += "<line x1=\"\(left)\" x2=\"\(width)\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"#e5e7eb\"/>"
-            g += "<text x=\"\(left - 4)\" y=\"\(f(y + 3))\" text-anchor=\"end\">\(v >= 1000 ? "\(Int(v / 1000))k" : String(Int(v)))</text>"
+            g += "<text x=\"\(left - 4)\" y=\"\(f(y + 3))\" text-anchor=\"end\">\(tick(v))</text>"
         }
         let n = s.days.count
         for i in stride(from: 0, to: n, by: max(1, n / 6)) {
@@ -121,6 +121,9 @@ public enum Dashboard {
         }
         return g
     }
+
+    /// Axis labels: 17.5k, not a rounded 18k that disagrees with the grid.
+    static func tick(_ v: Double) -> String { v >= 1000 ? Value.format(v / 1000) + "k" : Value.format(v) }
 
     static func x(_ i: Int, _ n: Int) -> Double { left + 6 + (width - left - 12) * (n > 1 ? Double(i) / Double(n - 1) : 0.5) }
     static func y(_ v: Double, _ maxY: Double) -> Double { top + (height - top - bottom) * (1 - (maxY > 0 ? v / maxY : 0)) }

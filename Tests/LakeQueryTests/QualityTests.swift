@@ -219,3 +219,35 @@ import Testing
         #expect(html.contains("<title>anomaly 2024-01-20 web</title>"))
     }
 }
+
+@Suite struct QualityConfigTests {
+    /// The checked-in config documents the defaults: loading it changes nothing.
+    @Test func checkedInConfigEqualsDefaults() throws {
+        let loaded = try QualityConfig.load(path: packageRoot.appendingPathComponent("config/alerts.json").path)
+        #expect(loaded == QualityConfig())
+    }
+
+    @Test func partialAndBadConfigs() throws {
+        let dir = try TemporaryDirectory("quality-config")
+        defer { dir.remove() }
+        try #"{"anomaly_z_threshold": 5}"#.write(toFile: dir.file("a.json"), atomically: true, encoding: .utf8)
+        let c = try QualityConfig.load(path: dir.file("a.json"))
+        #expect(c.anomalyZThreshold == 5)
+        #expect(c.anomalyWindowDays == 7)
+        try #"{"anomaly_window_days": 1}"#.write(toFile: dir.file("b.json"), atomically: true, encoding: .utf8)
+        #expect(throws: QualityError.self) { try QualityConfig.load(path: dir.file("b.json")) }
+        #expect(throws: QualityError.self) { try QualityConfig.load(path: dir.file("missing.json")) }
+    }
+
+    /// The quality report's JSON keys its sections by fixed titles.
+    @Test func reportSectionsAreStable() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let q = try QualityChecks.run(catalog: lake.catalog)
+        let json = QualityReport.report(q, anomalies: []).render(.json)
+        let o = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(Set(o?.keys ?? [:].keys) == ["quality_summary", "quality_per_ingest_batch", "quality_per_event_day_raw_lines_of_all_batches", "checks_per_batch", "anomalies"])
+        let summary = (o?["quality_summary"] as? [[String: Any]])?.first
+        #expect(summary?["batches"] as? Int == 1)
+    }
+}

@@ -66,7 +66,11 @@ public enum Metrics {
 /// `lake quality report`: per batch and per day, with scores.
 public enum QualityReport {
     public static func build(_ q: QualityRun) -> [ResultTable] {
-        var batches = ResultTable(title: "Quality per ingest batch (snapshot \(q.snapshotID); lake score \(Value.format(q.score)))",
+        // Titles stay fixed: JSON output keys its sections by title.
+        let summary = ResultTable(title: "Quality summary", columns: ["snapshot", "batches", "lake_score", "failed_checks"], rows: [[
+            .int(q.snapshotID), .int(Int64(q.batches.count)), .double(q.score), .int(Int64(q.results.filter { !$0.passed }.count)),
+        ]])
+        var batches = ResultTable(title: "Quality per ingest batch",
                                   columns: ["snapshot", "batch_id", "source", "records", "score", "failed_checks"])
         var checks = ResultTable(title: "Checks per batch", columns: ["snapshot", "batch_id", "check", "value", "threshold", "passed", "detail"])
         for b in q.batches {
@@ -85,7 +89,7 @@ public enum QualityReport {
             days.rows.append([.date(d.date), .int(d.records), .int(d.rejected), .double(d.records > 0 ? Double(d.rejected) / Double(d.records) : 0),
                               .double(d.score), .string(failed.joined(separator: ", "))])
         }
-        return [batches, days, checks]
+        return [summary, batches, days, checks]
     }
 
     /// The whole report: per batch, per day, every check, and the anomalies with their evidence.

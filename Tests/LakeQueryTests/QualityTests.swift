@@ -48,6 +48,13 @@ import Testing
         #expect(try lake.catalog.alerts().count == outcome.alerts.count)
         // Time travel: before the check's snapshot nothing was recorded.
         #expect(try lake.catalog.qualityResults(at: .snapshot(before)).isEmpty)
+
+        // The ingest hook: one batch, recorded in its own commit.
+        let hooked = try #require(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: run.batchID))
+        #expect(hooked.results.map(\.check) == b.results.map(\.check))
+        let afterHook = try lake.catalog.qualityResults().filter { $0.snapshotID == snap + 1 }
+        #expect(afterHook.count == b.results.count)
+        #expect(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: "no-such-batch") == nil)
     }
 
     /// A 5x spike planted on 2024-01-20 web is found there and only there.

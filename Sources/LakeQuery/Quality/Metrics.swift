@@ -8,8 +8,8 @@ public enum Metrics {
     public static func render(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig()) throws -> String {
         let runs = try catalog.ingestRuns(at: asOf)
         let health = try LakeHealth.measure(catalog: catalog, asOf: asOf)
-        let quality = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
         let outcome = try Alerting.evaluate(catalog: catalog, asOf: asOf, config: config)
+        let quality = outcome.quality
         var out: [String] = []
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
             out.append("# HELP \(name) \(help)")

@@ -182,6 +182,18 @@ public enum QualityChecks {
         return QualityRun(snapshotID: snapshot.id, batches: out, days: days)
     }
 
+    /// The ingest hook: checks one just-committed batch and records its results in their own
+    /// commit (a new snapshot after the batch's). Returns the batch's results and score.
+    @discardableResult
+    public static func recordBatch(catalog: Catalog, batchID: String, config: QualityConfig = QualityConfig()) throws -> BatchQuality? {
+        let run = try self.run(catalog: catalog, batchIDs: [batchID], config: config)
+        guard let batch = run.batches.first else { return nil }
+        try catalog.commit(author: "lake quality", message: "quality checks of batch \(batchID)") { tx in
+            try tx.recordQualityResults(batch.results)
+        }
+        return batch
+    }
+
     /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
     static func field(_ detail: String?) -> String {
         guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }

@@ -98,8 +98,11 @@ import Testing
         s.rawLines = Array(repeating: 100, count: 14)
         s.rejected = [5, 6, 4, 5, 6, 5, 4, 30, 5, 6, 5, 4, 6, 5]
         s.curatedOrders = s.orders["web"]!
-        s.stateNulls = Array(repeating: 0, count: 14)
+        s.stateNulls = [2, 1, 2, 2, 1, 2, 2, 2, 1, 0, 2, 30, 2, 1]
         let f = AnomalyDetector.detect(s, config: QualityConfig())
+        let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == "null_rate_jump" }
+        #expect(nulls?.date == "2024-01-12")
+        #expect(nulls?.value == 30.0 / 42.0)
         let jump = f.first { (a: AnomalyFinding) -> Bool in a.kind == "reject_rate_jump" }
         #expect(jump?.date == "2024-01-08")
         #expect(jump?.value == 0.3)
@@ -109,7 +112,7 @@ import Testing
         #expect(drop?.value == 0)
         #expect(drop?.baseline == 40)
         #expect(f.contains { $0.kind == "revenue_drop" && $0.date == "2024-01-10" })
-        #expect(f.count == 3, "\(f)")
+        #expect(f.count == 4, "\(f)")
         // The robust score itself: (x - median) / (1.4826 * MAD).
         let (med, z) = AnomalyDetector.robustScore(20, history: [10, 11, 9, 10, 12, 8, 10], floor: 0)
         #expect(med == 10)
@@ -228,6 +231,18 @@ import Testing
 }
 
 @Suite struct QualityConfigTests {
+    /// More files in a partition than the config allows raises the small-files alert naming `lake compact`.
+    @Test func smallFilesAlertNamesCompact() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        var c = QualityConfig()
+        #expect(try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }.isEmpty)
+        c.maxFilesPerPartition = 0
+        let alerts = try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }
+        #expect(alerts.contains { $0.subject == "curated.orders" && $0.value == 1 && $0.threshold == 0 })
+        #expect(alerts.allSatisfy { $0.message.contains("`lake compact`") })
+    }
+
     /// The checked-in config documents the defaults: loading it changes nothing.
     @Test func checkedInConfigEqualsDefaults() throws {
         let loaded = try QualityConfig.load(path: packageRoot.appendingPathComponent("config/alerts.json").path)

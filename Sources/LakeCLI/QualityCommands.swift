@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import LakeCatalog
+import LakeQuery
+
+/// Options shared by the quality, metrics and dashboard commands.
+struct QualityFlags: ParsableArguments {
+    @OptionGroup var lake: LakeOptions
+    @Option(name: .customLong("as-of"), help: "A snapshot id or an ISO-8601 time (default: the latest snapshot).")
+    var asOf: String?
+    @Option(help: ArgumentHelp("Alert thresholds (default: config/alerts.json if present, else built-in defaults).", valueName: "FILE"))
+    var config: String?
+
+    func asOfValue() throws -> AsOf? { try asOf.map { try AsOf.parse($0) } }
+
+    func qualityConfig() throws -> QualityConfig {
+        if let config { return try QualityConfig.load(path: config) }
+        let fallback = "config/alerts.json"
+        return FileManager.default.fileExists(atPath: fallback) ? try QualityConfig.load(path: fallback) : QualityConfig()
+    }
+}
+
+struct QualityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality",
+        abstract: "Data quality checks per ingest batch, anomaly detection and alerts.",
+        discussion: """
+          lake quality report --format json
+          lake quality check --webhook http://127.0.0.1:9000/alerts   (exit 1 when an alert fires)
+        """,
+        subcommands: [QualityReportCommand.self, QualityCheckCommand.self],
+        defaultSubcommand: QualityReportCommand.self
+    )
+}
+
+struct QualityReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Quality per batch and per day, with scores, and the anomalies found.")
+    @OptionGroup var flags: QualityFlags
+    @Option(help: "Output format: table, csv or json.")
+    var format: ResultTable.Format = .table
+
+    func run() throws {
+        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let config = try flags.qualityConfig()
+        let asOf = try flags.asOfValue()
+        let q = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
+        let anomalies = try AnomalyDetector.detect(catalog: catalog, asOf: asOf, config: config)
+        let report = QualityReport.report(q, anomalies: anomalies)
+        print(report.render(format))
+    }
+}
+
+struct QualityCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Run the checks, record results and alerts in the catalog; exit 1 when an alert fires.")
+    @OptionGroup var flags: QualityFlags
+    @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
+    var alertsFile: String?
+    @Option(help: ArgumentHelp("POST the alerts as JSON to this http(s) URL.", valueName: "URL"))
+    var webhook: String?
+
+    func run() throws {
+        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        var outcome = try Alerting.evaluate(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
+        let snapshot = try Alerting.record(outcome, catalog: catalog)
+        for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
+        print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "
+              + "\(outcome.anomalies.count) anomal\(outcome.anomalies.count == 1 ? "y" : "ies"), \(outcome.alerts.count) alert(s); recorded in snapshot \(snapshot)")
+        for a in outcome.alerts { print(Alerting.text(a)) }
+        let path = alertsFile ?? flags.lake.root.appendingPathComponent("alerts.jsonl").path
+        try Alerting.appendJSONLines(outcome.alerts, to: path)
+        if let webhook, !outcome.alerts.isEmpty {
+            guard let url = URL(string: webhook) else { throw ValidationError("--webhook: not a URL") }
+            try Alerting.post(outcome.alerts, to: url)
+            print("posted \(outcome.alerts.count) alert(s) to the webhook")
+        }
+        if !outcome.alerts.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Health and quality figures in the Prometheus text format.")
+    @OptionGroup var flags: QualityFlags
+
+    func run() throws {
+        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        print(try Metrics.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()), terminator: "")
+    }
+}
+
+struct DashboardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dashboard", abstract: "Write a self-contained HTML dashboard (inline CSS and SVG).")
+    @OptionGroup var flags: QualityFlags
+    @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
+    var out: String
+
+    func run() throws {
+        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let html = try Dashboard.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
+        do {
+            try Data(html.utf8).write(to: URL(fileURLWithPath: out))
+        } catch {
+            throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+        }
+        print("wrote \(out)")
+    }
+}

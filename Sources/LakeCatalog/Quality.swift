@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+
+// Data-quality results and alerts, in `lake_*` tables next to the DuckLake catalog (DuckDB's
+// ducklake extension ignores them). They are written inside `catalog.commit`, so a result is
+// tied to the snapshot that recorded it, and a time-travelling read sees only what had been
+// recorded by then.
+
+/// One check over one ingest batch (or over the lake, batch_id "*"), with its evidence.
+public struct QualityResult: Codable, Sendable, Equatable {
+    /// The snapshot that recorded the result (0 until recorded).
+    public var snapshotID: Int64
+    /// The snapshot that committed the batch checked.
+    public var batchSnapshotID: Int64
+    public var batchID: String
+    public var check: String
+    public var value: Double
+    public var threshold: Double
+    public var passed: Bool
+    public var detail: String
+
+    public init(snapshotID: Int64 = 0, batchSnapshotID: Int64, batchID: String, check: String, value: Double,
+                threshold: Double, passed: Bool, detail: String) {
+        self.snapshotID = snapshotID
+        self.batchSnapshotID = batchSnapshotID
+        self.batchID = batchID
+        self.check = check
+        self.value = value
+        self.threshold = threshold
+        self.passed = passed
+        self.detail = detail
+    }
+}
+
+/// An alert as recorded: what fired, with its evidence.
+public struct AlertRecord: Codable, Sendable, Equatable {
+    public var snapshotID: Int64
+    public var firedAt: Date
+    public var kind: String
+    public var severity: String
+    public var subject: String
+    public var value: Double
+    public var baseline: Double?
+    public var score: Double?
+    public var threshold: Double
+    public var message: String
+
+    public init(snapshotID: Int64 = 0, firedAt: Date, kind: String, severity: String, subject: String, value: Double,
+                baseline: Double?, score: Double?, threshold: Double, message: String) {
+        self.snapshotID = snapshotID
+        self.firedAt = firedAt
+        self.kind = kind
+        self.severity = severity
+        self.subject = subject
+        self.value = value
+        self.baseline = baseline
+        self.score = score
+        self.threshold = threshold
+        self.message = message
+    }
+}
+
+enum QualityTables {
+    static let ddl = [
+        """
+        CREATE TABLE IF NOT EXISTS lake_quality_result (
+            snapshot_id BIGINT NOT NULL, batch_snapshot_id BIGINT NOT NULL, batch_id VARCHAR NOT NULL,
+            check_name VARCHAR NOT NULL, value DOUBLE NOT NULL, threshold DOUBLE NOT NULL, passed BOOLEAN NOT NULL,
+            detail VARCHAR NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS lake_alert (
+            snapshot_id BIGINT NOT NULL, fired_at VARCHAR NOT NULL, kind VARCHAR NOT NULL, severity VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL, value DOUBLE NOT NULL, baseline DOUBLE, score DOUBLE, threshold DOUBLE NOT NULL,
+            message VARCHAR NOT NULL)
+        """,
+    ]
+
+    static func ensure(_ db: Database) throws {
+        for sql in ddl { try db.execute(sql: sql) }
+    }
+
+    static func exists(_ db: Database, _ name: String) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = ?", arguments: [name]) == 1
+    }
+}
+
+extension CatalogTransaction {
+    /// Records check results under this transaction's snapshot.
+    public mutating func recordQualityResults(_ results: [QualityResult]) throws {
+        try QualityTables.ensure(database)
+        for r in results {
+            try database.execute(sql: "INSERT INTO lake_quality_result VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                snapshotID, r.batchSnapshotID, r.batchID, r.check, r.value, r.threshold, r.passed, r.detail,
+            ])
+        }
+    }
+
+    /// Records fired alerts under this transaction's snapshot.
+    public mutating func recordAlerts(_ alerts: [AlertRecord]) throws {
+        try QualityTables.ensure(database)
+        for a in alerts {
+            try database.execute(sql: "INSERT INTO lake_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                snapshotID, Timestamps.iso(a.firedAt), a.kind, a.severity, a.subject, a.value, a.baseline, a.score,
+                a.threshold, a.message,
+            ])
+        }
+    }
+}
+
+extension Catalog {
+    /// Check results recorded at or before the snapshot, oldest first.
+    public func qualityResults(at asOf: AsOf? = nil) throws -> [QualityResult] {
+        let snap = try resolve(asOf)
+        return try read { db in
+            guard try QualityTables.exists(db, "lake_quality_result") else { return [] }
+            return try Row.fetchAll(db, sql: """
+                SELECT * FROM lake_quality_result WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid
+                """, arguments: [snap.id]).map {
+                QualityResult(snapshotID: $0["snapshot_id"], batchSnapshotID: $0["batch_snapshot_id"], batchID: $0["batch_id"],
+                              check: $0["check_name"], value: $0["value"], threshold: $0["threshold"], passed: $0["passed"],
+                              detail: $0["detail"])
+            }
+        }
+    }
+
+    /// Alerts recorded at or before the snapshot, oldest first.
+    public func alerts(at asOf: AsOf? = nil) throws -> [AlertRecord] {
+        let snap = try resolve(asOf)
+        return try read { db in
+            guard try QualityTables.exists(db, "lake_alert") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT * FROM lake_alert WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid",
+                                    arguments: [snap.id]).map {
+                AlertRecord(snapshotID: $0["snapshot_id"],
+                            firedAt: Timestamps.parseTimestamp($0["fired_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
+                            kind: $0["kind"], severity: $0["severity"], subject: $0["subject"], value: $0["value"],
+                            baseline: $0["baseline"], score: $0["score"], threshold: $0["threshold"], message: $0["message"])
+            }
+        }
+    }
+
+    /// Size of the catalog database file in bytes (the manifest only, not the data files).
+    public func manifestBytes() -> Int64 {
+        let path = root.appendingPathComponent(Catalog.manifestName).path
+        var total: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            if let n = (try? FileManager.default.attributesOfItem(atPath: path + suffix))?[.size] as? NSNumber { total += n.int64Value }
+        }
+        return total
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LakeCatalog
+import LakeFormat
+
+/// Files per table and the fullest partition: the small-files signal.
+public struct LakeHealth: Sendable {
+    public struct TableFiles: Sendable {
+        public var table: String
+        public var files: Int
+        public var bytes: Int64
+        public var maxFilesPerPartition: Int
+        public var fullestPartition: String
+    }
+    public var tables: [TableFiles]
+    public var catalogBytes: Int64
+    public var maxFilesPerPartition: Int { tables.map(\.maxFilesPerPartition).max() ?? 0 }
+
+    public static func measure(catalog: Catalog, asOf: AsOf?) throws -> LakeHealth {
+        var out: [TableFiles] = []
+        for t in try catalog.tables(at: asOf).sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
+            let files = try catalog.dataFiles(tableID: t.tableID, at: asOf)
+            var perPartition: [String: Int] = [:]
+            for f in files {
+                let key = f.partitionValues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "/")
+                perPartition[key, default: 0] += 1
+            }
+            let fullest = perPartition.max { ($0.value, $1.key) < ($1.value, $0.key) }
+            out.append(TableFiles(table: t.qualifiedName, files: files.count, bytes: files.reduce(0) { $0 + $1.fileSizeBytes },
+                                  maxFilesPerPartition: fullest?.value ?? 0, fullestPartition: fullest?.key ?? ""))
+        }
+        return LakeHealth(tables: out, catalogBytes: catalog.manifestBytes())
+    }
+}
+
+/// Everything `lake quality check` evaluates, and the alerts that fired.
+public struct QualityCheckOutcome: Sendable {
+    public var quality: QualityRun
+    public var anomalies: [AnomalyFinding]
+    public var health: LakeHealth
+    public var alerts: [AlertRecord]
+}
+
+public enum Alerting {
+    /// Runs checks, anomaly detection and health, and turns what crosses a threshold into alerts.
+    public static func evaluate(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig(),
+                                now: Date = Date()) throws -> QualityCheckOutcome {
+        let quality = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
+        let anomalies = try AnomalyDetector.detect(catalog: catalog, asOf: asOf, config: config)
+        let health = try LakeHealth.measure(catalog: catalog, asOf: asOf)
+        var alerts: [AlertRecord] = []
+        for b in quality.batches {
+            for r in b.results where !r.passed {
+                alerts.append(AlertRecord(firedAt: now, kind: "quality." + r.check, severity: "error",
+                                          subject: "batch \(b.batchID) (\(b.source), snapshot \(b.snapshotID))", value: r.value,
+                                          baseline: nil, score: nil, threshold: r.threshold, message: r.detail))
+            }
+            if b.score < config.minQualityScore {
+                alerts.append(AlertRecord(firedAt: now, kind: "quality.score", severity: "error",
+                                          subject: "batch \(b.batchID) (\(b.source), snapshot \(b.snapshotID))", value: b.score,
+                                          baseline: nil, score: nil, threshold: config.minQualityScore,
+                                          message: "quality score \(Value.format(b.score)) below \(Value.format(config.minQualityScore))"))
+            }
+        }
+        for a in anomalies {
+            alerts.append(AlertRecord(firedAt: now, kind: "anomaly." + a.kind, severity: "warning",
+                                      subject: a.date + (a.channel.map { " " + $0 } ?? ""), value: a.value, baseline: a.baseline,
+                                      score: a.score, threshold: a.threshold, message: a.detail))
+        }
+        for t in health.tables where t.maxFilesPerPartition > config.maxFilesPerPartition {
+            alerts.append(AlertRecord(firedAt: now, kind: "health.small_files", severity: "warning", subject: t.table,
+                                      value: Double(t.maxFilesPerPartition), baseline: nil, score: nil,
+                                      threshold: Double(config.maxFilesPerPartition),
+                                      message: "\(t.maxFilesPerPartition) files in partition \(t.fullestPartition) of \(t.table); run `lake compact`"))
+        }
+        return QualityCheckOutcome(quality: quality, anomalies: anomalies, health: health, alerts: alerts)
+    }
+
+    /// Records the results and the alerts in one commit (one new snapshot).
+    @discardableResult
+    public static func record(_ outcome: QualityCheckOutcome, catalog: Catalog) throws -> Int64 {
+        let (snap, _) = try catalog.commit(author: "lake quality", message: "quality check: \(outcome.alerts.count) alert(s)") { tx in
+            try tx.recordQualityResults(outcome.quality.results)
+            try tx.recordAlerts(outcome.alerts)
+        }
+        return snap.id
+    }
+
+    /// One alert as one JSON object (a line of the alerts file, an element of the webhook body).
+    public static func json(_ a: AlertRecord) -> String {
+        func num(_ d: Double?) -> String { d.map { $0.isFinite ? Value.format($0) : "null" } ?? "null" }
+        return "{" + [
+            "\"fired_at\": \(jsonString(Timestamps.iso(a.firedAt)))", "\"snapshot_id\": \(a.snapshotID)",
+            "\"kind\": \(jsonString(a.kind))", "\"severity\": \(jsonString(a.severity))", "\"subject\": \(jsonString(a.subject))",
+            "\"value\": \(num(a.value))", "\"baseline\": \(num(a.baseline))", "\"score\": \(num(a.score))",
+            "\"threshold\": \(num(a.threshold))", "\"message\": \(jsonString(a.message))",
+        ].joined(separator: ", ") + "}"
+    }
+
+    /// A line for people: what fired and its evidence.
+    public static func text(_ a: AlertRecord) -> String {
+        var parts = ["ALERT \(a.severity) \(a.kind) [\(a.subject)]: value \(Value.format(a.value))"]
+        if let b = a.baseline { parts.append("baseline \(Value.format(b))") }
+        if let s = a.score { parts.append("score \(Value.format(s))") }
+        parts.append("threshold \(Value.format(a.threshold))")
+        return parts.joined(separator: ", ") + " — " + a.message
+    }
+
+    public static func appendJSONLines(_ alerts: [AlertRecord], to path: String) throws {
+        guard !alerts.isEmpty else { return }
+        let text = alerts.map(json).joined(separator: "\n") + "\n"
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            guard fm.createFile(atPath: path, contents: nil) else { throw QualityError.io("cannot create \(path)") }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw QualityError.io("cannot open \(path) for appending") }
+        defer { try? h.close() }
+        do {
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(text.utf8))
+        } catch {
+            throw QualityError.io("cannot append to \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// POSTs `{"alerts": [...]}`. Errors never include the URL: it may carry a token.
+    public static func post(_ alerts: [AlertRecord], to url: URL, timeout: TimeInterval = 10) throws {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw QualityError.webhook("only http and https URLs are supported")
+        }
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(("{\"alerts\": [" + alerts.map(json).joined(separator: ", ") + "]}").utf8)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: String?
+        let task = URLSession.shared.dataTask(with: request) { _, response, error in
+            if let error { failure = "request failed (\((error as NSError).code))" } else if let http = response as? HTTPURLResponse,
+                !(200 ..< 300).contains(http.statusCode) {
+                failure = "receiver answered HTTP \(http.statusCode)"
+            }
+            done.signal()
+        }
+        task.resume()
+        if done.wait(timeout: .now() + timeout + 1) == .timedOut {
+            task.cancel()
+            throw QualityError.webhook("no answer within \(Int(timeout)) s")
+        }
+        if let failure { throw QualityError.webhook(failure) }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// One anomaly with its evidence: the day's value, the trailing baseline (median), the robust
+/// score and the threshold it crossed.
+public struct AnomalyFinding: Sendable, Equatable, Codable {
+    /// orders_spike, orders_drop, revenue_spike, revenue_drop, reject_rate_jump, null_rate_jump, schema_drift.
+    public var kind: String
+    /// YYYY-MM-DD (event date), or the ingest's finish date for schema drift.
+    public var date: String
+    public var channel: String?
+    public var value: Double
+    public var baseline: Double
+    public var score: Double
+    public var threshold: Double
+    public var detail: String
+}
+
+/// Daily figures the detector and the dashboard share.
+public struct DailySeries: Sendable {
+    public var days: [Int32] = []
+    public var channels: [String] = []
+    /// [channel][day index]
+    public var orders: [String: [Int64]] = [:]
+    /// Confirmed revenue in cents, [channel][day index].
+    public var revenueCents: [String: [Int64]] = [:]
+    /// Sum of squared confirmed order totals (in units, as Double: a dispersion statistic, never
+    /// shown as money), [channel][day index]: the compound-Poisson noise of daily revenue.
+    public var revenueSquares: [String: [Double]] = [:]
+    /// Raw lines and rejected lines per day (all channels).
+    public var rawLines: [Int64] = []
+    public var rejected: [Int64] = []
+    /// Curated orders without a state, per day (the optional field most likely to go missing).
+    public var stateNulls: [Int64] = []
+    public var curatedOrders: [Int64] = []
+
+    public init() {}
+}
+
+public enum AnomalyDetector {
+    /// Robust z-score: (x - median) / (1.4826 * MAD). `floor` bounds the scale from below, so a
+    /// flat history (MAD 0) does not turn any small wobble into an infinite score.
+    public static func robustScore(_ x: Double, history: [Double], floor: Double) -> (median: Double, score: Double) {
+        let med = median(history)
+        let mad = median(history.map { abs($0 - med) })
+        let scale = max(1.4826 * mad, floor, 1e-12)
+        return (med, (x - med) / scale)
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Every day from the first to the last event date (missing days are zeros, not gaps, so a
+    /// channel that goes silent is a drop).
+    public static func series(catalog: Catalog, asOf: AsOf?) throws -> DailySeries {
+        var s = DailySeries()
+        var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
+        var curatedPerDay: [Int32: (Int64, Int64)] = [:]
+        if let scan = try? TableScan(catalog: catalog, name: "curated.orders", asOf: asOf) {
+            let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
+            Reports.forEachRow(batches) { b, r in
+                let c = b.batch.columns
+                let d = Reports.dates(c[0])[r], ch = c[1].string(at: r) ?? ""
+                var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
+                v.0 += 1
+                if c[2].string(at: r) == "confirmed" {
+                    let cents = Reports.ints(c[3])[r]
+                    v.1 += cents
+                    v.2 += (Double(cents) / 100) * (Double(cents) / 100)
+                }
+                byDay[ch, default: [:]][d] = v
+                var n = curatedPerDay[d] ?? (0, 0)
+                n.0 += 1
+                if c[4].isNull(r) || c[4].string(at: r) == "" { n.1 += 1 }
+                curatedPerDay[d] = n
+            }
+        }
+        var rawPerDay: [Int32: (Int64, Int64)] = [:]
+        if let scan = try? TableScan(catalog: catalog, name: "raw.orders", asOf: asOf) {
+            let (batches, _) = try scan.run(columns: ["event_date", "reject_reason"])
+            Reports.forEachRow(batches) { b, r in
+                let c = b.batch.columns
+                guard !c[0].isNull(r) else { return }  // a line too broken to date is counted per batch only
+                var v = rawPerDay[Reports.dates(c[0])[r]] ?? (0, 0)
+                v.0 += 1
+                if !c[1].isNull(r) { v.1 += 1 }
+                rawPerDay[Reports.dates(c[0])[r]] = v
+            }
+        }
+        // The range comes from accepted events only: a line too broken to carry a timestamp is
+        // partitioned under its ingest date, which would stretch the series to today.
+        let allDays = Set(byDay.values.flatMap(\.keys))
+        guard let lo = allDays.min(), let hi = allDays.max() else { return s }
+        s.days = Array(lo ... hi)
+        s.channels = byDay.keys.sorted()
+        for ch in s.channels {
+            s.orders[ch] = s.days.map { byDay[ch]?[$0]?.0 ?? 0 }
+            s.revenueCents[ch] = s.days.map { byDay[ch]?[$0]?.1 ?? 0 }
+            s.revenueSquares[ch] = s.days.map { byDay[ch]?[$0]?.2 ?? 0 }
+        }
+        s.rawLines = s.days.map { rawPerDay[$0]?.0 ?? 0 }
+        s.rejected = s.days.map { rawPerDay[$0]?.1 ?? 0 }
+        s.curatedOrders = s.days.map { curatedPerDay[$0]?.0 ?? 0 }
+        s.stateNulls = s.days.map { curatedPerDay[$0]?.1 ?? 0 }
+        return s
+    }
+
+    public static func detect(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig()) throws -> [AnomalyFinding] {
+        let s = try series(catalog: catalog, asOf: asOf)
+        var out = detect(s, config: config)
+        // Schema drift: source fields the registry does not know, per ingest run.
+        for run in try catalog.ingestRuns(at: asOf) where !run.unknownFields.isEmpty {
+            let fields = run.unknownFields.sorted { $0.key < $1.key }
+            let n = fields.reduce(0) { $0 + $1.value }
+            out.append(AnomalyFinding(kind: "schema_drift", date: Timestamps.iso(run.finishedAt).prefix(10).description, channel: nil,
+                                      value: Double(n), baseline: 0, score: Double(fields.count), threshold: 0,
+                                      detail: "batch \(run.batchID) (\(run.source)): unknown fields "
+                                          + fields.map { "\($0.key) in \($0.value) records" }.joined(separator: ", ")))
+        }
+        return out
+    }
+
+    /// The detector over prepared series (pure: the tests feed it planted data directly too).
+    public static func detect(_ s: DailySeries, config: QualityConfig) -> [AnomalyFinding] {
+        var out: [AnomalyFinding] = []
+        let w = config.anomalyWindowDays, minHistory = config.anomalyMinHistoryDays, z = config.anomalyZThreshold
+        func window(_ i: Int) -> Range<Int>? {
+            let lo = max(0, i - w)
+            return i - lo >= minHistory ? lo ..< i : nil
+        }
+        func dateText(_ i: Int) -> String { Timestamps.dateText(days: Int64(s.days[i])) }
+        for ch in s.channels {
+            let orders = s.orders[ch]!, revenue = s.revenueCents[ch]!
+            for i in s.days.indices {
+                guard let win = window(i) else { continue }
+                // Orders: counts are at least Poisson-noisy, so sqrt(median) bounds the scale from below.
+                let oh = win.map { Double(orders[$0]) }
+                let (om, oz) = robustScore(Double(orders[i]), history: oh, floor: max(median(oh), 1).squareRoot())
+                let orelative = abs(Double(orders[i]) - om) / max(om, 1)
+                let ordersFlagged = abs(oz) > z && orelative >= config.anomalyMinRelativeChange
+                if ordersFlagged {
+                    out.append(AnomalyFinding(kind: "orders" + (oz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                                              value: Double(orders[i]), baseline: om, score: oz, threshold: z,
+                                              detail: "orders \(orders[i]) vs trailing \(win.count)-day median \(Value.format(om))"))
+                }
+                // Revenue: a compound Poisson sum, Var = lambda * E[X^2], estimated as the mean daily
+                // sum of squared order totals over the window and the day itself. Order values are
+                // heavy-tailed, so a day with one or two very large orders can still score high on a
+                // week of history: a revenue finding also needs the day's order count to move the
+                // same way by at least 3/4 of the threshold (a volume move, not a few big baskets: on
+                // 1000 generated orders a busy day, orders score 2, with large baskets reached 2.7x).
+                let rh = win.map { Double(revenue[$0]) }
+                let sq = s.revenueSquares[ch] ?? []
+                let squares = sq.isEmpty ? 0 : (win.map { sq[$0] }.reduce(0, +) + sq[i]) / Double(win.count + 1)
+                let rmed = median(rh)
+                let (rm, rz) = robustScore(Double(revenue[i]), history: rh, floor: max(squares.squareRoot() * 100, 0.1 * rmed))
+                let rrelative = abs(Double(revenue[i]) - rm) / max(rm, 1)
+                let corroborated = oz.sign == rz.sign && abs(oz) > 0.75 * z
+                if abs(rz) > z, rrelative >= config.anomalyMinRelativeChange, corroborated {
+                    out.append(AnomalyFinding(kind: "revenue" + (rz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                                              value: Double(revenue[i]) / 100, baseline: rm / 100, score: rz, threshold: z,
+                                              detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Int64(rm.rounded()), scale: 2)) (orders score \(Value.format(oz)))"))
+                }
+            }
+        }
+        // Reject rate and null rate: only rises are alarming.
+        func rates(_ num: [Int64], _ den: [Int64]) -> [Double] { zip(num, den).map { $1 > 0 ? Double($0) / Double($1) : 0 } }
+        for (kind, r, den, minJump, what) in [
+            ("reject_rate_jump", rates(s.rejected, s.rawLines), s.rawLines, config.rejectRateMinJump, "raw lines rejected"),
+            ("null_rate_jump", rates(s.stateNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without state"),
+        ] {
+            for i in s.days.indices where den[i] > 0 {
+                guard let win = window(i) else { continue }
+                let history = win.filter { den[$0] > 0 }.map { r[$0] }
+                guard history.count >= minHistory else { continue }
+                let med = median(history)
+                // Binomial noise of a rate over n lines bounds the scale from below.
+                let p = min(max(med, 0.01), 0.99)
+                let floor = (p * (1 - p) / Double(den[i])).squareRoot()
+                let (baseline, score) = robustScore(r[i], history: history, floor: floor)
+                guard score > z, r[i] - baseline >= minJump else { continue }
+                out.append(AnomalyFinding(kind: kind, date: dateText(i), channel: nil, value: r[i], baseline: baseline, score: score,
+                                          threshold: z, detail: "\(Value.format(r[i] * 100))% of \(den[i]) \(what) vs trailing median \(Value.format(baseline * 100))%"))
+            }
+        }
+        return out.sorted { ($0.date, $0.kind, $0.channel ?? "") < ($1.date, $1.kind, $1.channel ?? "") }
+    }
+}

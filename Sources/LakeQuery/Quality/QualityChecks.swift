@@ -1,0 +1,227 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// Reject reasons grouped into the quality dimension they violate.
+enum RejectClass {
+    static let completeness: Set<String> = ["missing_field", "empty_line"]
+    static let validity: Set<String> = [
+        "malformed_json", "duplicate_field", "invalid_type", "invalid_timestamp", "invalid_channel", "invalid_status",
+        "invalid_quantity", "invalid_price", "amount_overflow", "wrong_field_count",
+    ]
+    static let referential: Set<String> = ["unknown_product"]
+    static let duplicates: Set<String> = ["duplicate_order", "conflicting_duplicate"]
+}
+
+/// Raw-line counts of one batch or one day: what the rate checks are computed from.
+struct LineCounts {
+    var records: Int64 = 0
+    var rejects: [String: Int64] = [:]
+    /// missing_field rejects by the field named in reject_detail.
+    var missingByField: [String: Int64] = [:]
+
+    func sum(_ reasons: Set<String>) -> Int64 { rejects.filter { reasons.contains($0.key) }.reduce(0) { $0 + $1.value } }
+    func rate(_ n: Int64) -> Double { records > 0 ? Double(n) / Double(records) : 0 }
+}
+
+/// The checks of one batch, with a 0-100 score (share of gated checks passed).
+public struct BatchQuality: Sendable {
+    public var batchID: String
+    public var snapshotID: Int64
+    public var source: String
+    public var records: Int64
+    public var results: [QualityResult]
+    public var score: Double { QualityChecks.score(results) }
+}
+
+/// The rate checks recomputed over one event day's raw lines (all batches).
+public struct DayQuality: Sendable {
+    public var date: Int32
+    public var records: Int64
+    public var rejected: Int64
+    public var results: [QualityResult]
+    public var score: Double { QualityChecks.score(results) }
+}
+
+public struct QualityRun: Sendable {
+    public var snapshotID: Int64
+    public var batches: [BatchQuality]
+    public var days: [DayQuality]
+    /// All batches' results, in batch order.
+    public var results: [QualityResult] { batches.flatMap(\.results) }
+    /// The lake's score: the mean of the batch scores (100 with no order batch).
+    public var score: Double { batches.isEmpty ? 100 : batches.map(\.score).reduce(0, +) / Double(batches.count) }
+}
+
+/// Quality checks per order ingest batch, driven by the registry's constraints as the
+/// validator applied them (reject reasons in raw.orders) and by the curated rows the batch
+/// produced (found through the order ids its accepted raw lines carry, so compaction, which
+/// rewrites files, does not lose the link).
+public enum QualityChecks {
+    /// Checks whose `passed` does not gate (informational figures, recorded for trends).
+    static let informational: Set<String> = ["completeness.curated.state", "completeness.curated.city"]
+
+    static func score(_ results: [QualityResult]) -> Double {
+        let gated = results.filter { !informational.contains($0.check) && !$0.check.hasPrefix("completeness.field.") }
+        guard !gated.isEmpty else { return 100 }
+        return (100 * Double(gated.filter(\.passed).count) / Double(gated.count) * 10).rounded() / 10
+    }
+
+    /// Runs every check over the order batches committed at or before `asOf` (only `batchIDs`
+    /// when given). This is the one call an ingest can make after its commit.
+    public static func run(catalog: Catalog, asOf: AsOf? = nil, batchIDs: Set<String>? = nil,
+                           config: QualityConfig = QualityConfig()) throws -> QualityRun {
+        let snapshot = try catalog.resolve(asOf)
+        let at = AsOf.snapshot(snapshot.id)
+        let runs = try catalog.ingestRuns(at: at).filter { $0.kind == "orders" && (batchIDs?.contains($0.batchID) ?? true) }
+        guard !runs.isEmpty, let raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
+            return QualityRun(snapshotID: snapshot.id, batches: [], days: [])
+        }
+        let wanted = Set(runs.map(\.batchID))
+
+        // Raw lines: counts per batch and per day; accepted order ids per batch.
+        var perBatch: [String: LineCounts] = [:]
+        var perDay: [Int32: LineCounts] = [:]
+        var batchOfOrder: [String: String] = [:]
+        let (rawBatches, _) = try raw.run(columns: ["batch_id", "order_id", "reject_reason", "reject_detail", "event_date"])
+        Reports.forEachRow(rawBatches) { b, r in
+            let c = b.batch.columns
+            guard let batch = c[0].string(at: r) else { return }
+            let day: Int32? = c[4].isNull(r) ? nil : Reports.dates(c[4])[r]
+            let reason = c[2].string(at: r)
+            // Per-day figures cover every batch; per-batch ones only the wanted batches.
+            func tally(_ lc: inout LineCounts) {
+                lc.records += 1
+                if let reason {
+                    lc.rejects[reason, default: 0] += 1
+                    if reason == "missing_field" { lc.missingByField[Self.field(c[3].string(at: r)), default: 0] += 1 }
+                }
+            }
+            if let day { tally(&perDay[day, default: LineCounts()]) }
+            guard wanted.contains(batch) else { return }
+            tally(&perBatch[batch, default: LineCounts()])
+            if reason == nil, let id = c[1].string(at: r) { batchOfOrder[id] = batch }
+        }
+
+        // Curated orders and items of those batches.
+        struct Curated { var orders: Int64 = 0, duplicateIDs: Int64 = 0, mismatched: Int64 = 0, itemCountMismatch: Int64 = 0
+                         var stateNulls: Int64 = 0, cityNulls: Int64 = 0; var examples: [String] = [] }
+        var curated: [String: Curated] = [:]
+        var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
+        var seen: [String: Int] = [:]
+        if let orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
+            let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", "city"])
+            Reports.forEachRow(batches) { b, r in
+                let c = b.batch.columns
+                guard let id = c[0].string(at: r), let batch = batchOfOrder[id] else { return }
+                seen[id, default: 0] += 1
+                curated[batch, default: Curated()].orders += 1
+                if seen[id]! == 2 { curated[batch]!.duplicateIDs += 1 }
+                orderTotal[id] = (Reports.ints(c[1])[r], Reports.ints(c[2])[r])
+                if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
+                if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
+            }
+        }
+        var itemSums: [String: (Int64, Int64)] = [:]  // order_id → (sum line_revenue cents, items)
+        if let items = try? TableScan(catalog: catalog, name: "curated.order_items", asOf: at) {
+            let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
+            Reports.forEachRow(batches) { b, r in
+                guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
+                var v = itemSums[id] ?? (0, 0)
+                v.0 += Reports.ints(b.batch.columns[1])[r]  // Int64 cents: exact
+                v.1 += 1
+                itemSums[id] = v
+            }
+        }
+        for (id, (total, count)) in orderTotal {
+            let batch = batchOfOrder[id]!
+            let (sum, items) = itemSums[id] ?? (0, 0)
+            if sum != total {
+                curated[batch]!.mismatched += 1
+                if curated[batch]!.examples.count < 3 {
+                    curated[batch]!.examples.append("\(id): total \(DecimalText.format(total, scale: 2)) vs items \(DecimalText.format(sum, scale: 2))")
+                }
+            }
+            if items != count { curated[batch]!.itemCountMismatch += 1 }
+        }
+
+        var out: [BatchQuality] = []
+        for run in runs {
+            let lc = perBatch[run.batchID] ?? LineCounts()
+            let cur = curated[run.batchID] ?? Curated()
+            var results = rateChecks(lc, config: config, batchID: run.batchID, snapshot: run.snapshotID)
+            func add(_ check: String, _ value: Double, _ threshold: Double, _ passed: Bool, _ detail: String) {
+                results.append(QualityResult(batchSnapshotID: run.snapshotID, batchID: run.batchID, check: check, value: value,
+                                             threshold: threshold, passed: passed, detail: detail))
+            }
+            let accepted = lc.records - lc.rejects.values.reduce(0, +)
+            add("uniqueness.curated", Double(cur.duplicateIDs), 0, cur.duplicateIDs == 0,
+                "\(cur.duplicateIDs) order_id(s) of this batch appear more than once in curated.orders")
+            add("consistency.order_total", Double(cur.mismatched), 0, cur.mismatched == 0,
+                cur.mismatched == 0 ? "order_total = sum(line_revenue) for all \(cur.orders) orders"
+                    : "\(cur.mismatched) of \(cur.orders) orders differ: " + cur.examples.joined(separator: "; "))
+            add("consistency.item_count", Double(cur.itemCountMismatch), 0, cur.itemCountMismatch == 0,
+                "\(cur.itemCountMismatch) orders whose item_count differs from their order_items rows")
+            add("completeness.curated_rows", Double(cur.orders), Double(accepted), cur.orders == accepted,
+                "\(cur.orders) curated orders for \(accepted) accepted raw lines")
+            let n = Double(max(cur.orders, 1))
+            add("completeness.curated.state", Double(cur.stateNulls) / n, 1, true, "\(cur.stateNulls) orders without state (optional field)")
+            add("completeness.curated.city", Double(cur.cityNulls) / n, 1, true, "\(cur.cityNulls) orders without city (optional field)")
+            let p95 = run.latencyP95 ?? 0
+            let gate = config.freshnessMaxP95Seconds
+            add("freshness.p95_seconds", p95, gate, gate <= 0 || p95 <= gate,
+                "event-to-commit lag p50 \(Int((run.latencyP50 ?? 0).rounded())) s, p95 \(Int(p95.rounded())) s"
+                    + (gate <= 0 ? " (not gated: freshness_max_p95_seconds is 0)" : ""))
+            out.append(BatchQuality(batchID: run.batchID, snapshotID: run.snapshotID, source: run.source, records: lc.records, results: results))
+        }
+        let days = perDay.keys.sorted().map { d -> DayQuality in
+            let lc = perDay[d]!
+            return DayQuality(date: d, records: lc.records, rejected: lc.rejects.values.reduce(0, +),
+                              results: rateChecks(lc, config: config, batchID: "*", snapshot: 0))
+        }
+        return QualityRun(snapshotID: snapshot.id, batches: out, days: days)
+    }
+
+    /// The ingest hook: checks one just-committed batch and records its results in their own
+    /// commit (a new snapshot after the batch's). Returns the batch's results and score.
+    @discardableResult
+    public static func recordBatch(catalog: Catalog, batchID: String, config: QualityConfig = QualityConfig()) throws -> BatchQuality? {
+        let run = try self.run(catalog: catalog, batchIDs: [batchID], config: config)
+        guard let batch = run.batches.first else { return nil }
+        try catalog.commit(author: "lake quality", message: "quality checks of batch \(batchID)") { tx in
+            try tx.recordQualityResults(batch.results)
+        }
+        return batch
+    }
+
+    /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
+    static func field(_ detail: String?) -> String {
+        guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }
+        var name = String(first)
+        while let open = name.firstIndex(of: "["), let close = name[open...].firstIndex(of: "]") {
+            name.removeSubrange(open ... close)
+        }
+        return name
+    }
+
+    /// The checks computed from raw-line counts alone (shared by batches and days).
+    static func rateChecks(_ lc: LineCounts, config: QualityConfig, batchID: String, snapshot: Int64) -> [QualityResult] {
+        var results: [QualityResult] = []
+        func add(_ check: String, _ n: Int64, _ threshold: Double, _ what: String) {
+            let rate = lc.rate(n)
+            results.append(QualityResult(batchSnapshotID: snapshot, batchID: batchID, check: check, value: rate, threshold: threshold,
+                                         passed: rate <= threshold, detail: "\(n) of \(lc.records) lines \(what)"))
+        }
+        add("completeness", lc.sum(RejectClass.completeness), config.completenessMaxMissingRate, "missing a required field or empty")
+        for (field, n) in lc.missingByField.sorted(by: { $0.key < $1.key }) {
+            add("completeness.field.\(field)", n, config.completenessMaxMissingRate, "missing or empty \(field)")
+        }
+        let invalid = lc.rejects.filter { RejectClass.validity.contains($0.key) }.sorted { $0.key < $1.key }
+        add("validity", lc.sum(RejectClass.validity), config.validityMaxInvalidRate,
+            "invalid" + (invalid.isEmpty ? "" : " (" + invalid.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+        add("referential_integrity", lc.sum(RejectClass.referential), config.referentialMaxUnknownProductRate,
+            "naming a product not in the catalog")
+        add("uniqueness.raw", lc.sum(RejectClass.duplicates), config.uniquenessMaxRawDuplicateRate, "repeating an accepted order_id")
+        return results
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+import LakeQuery
+import LakeTestSupport
+import Testing
+
+@Suite struct QualityTests {
+    /// The evaluation lake: the checks' rates match the ingest's own reject counts, curated data
+    /// is consistent (order_total = sum of line_revenue) and unique, and results round-trip
+    /// through the catalog under a new snapshot.
+    @Test func batchChecksOnEvaluationLake() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let q = try QualityChecks.run(catalog: lake.catalog)
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        #expect(q.batches.count == 1)
+        let b = try #require(q.batches.first)
+        #expect(b.batchID == run.batchID)
+        #expect(b.records == run.records)
+        func result(_ check: String) -> QualityResult? { b.results.first { $0.check == check } }
+        let records = Double(run.records)
+        #expect(result("referential_integrity")?.value == Double(run.rejects["unknown_product"] ?? 0) / records)
+        #expect((run.rejects["unknown_product"] ?? 0) > 0)
+        let dupes = (run.rejects["duplicate_order"] ?? 0) + (run.rejects["conflicting_duplicate"] ?? 0)
+        #expect(result("uniqueness.raw")?.value == Double(dupes) / records)
+        #expect(result("consistency.order_total")?.value == 0)
+        #expect(result("consistency.order_total")?.passed == true)
+        #expect(result("uniqueness.curated")?.value == 0)
+        #expect(result("completeness.curated_rows")?.passed == true)
+        #expect(result("completeness.curated_rows")?.value == Double(run.accepted))
+        // Per-field completeness names fields from the validator's detail.
+        #expect(b.results.contains { $0.check.hasPrefix("completeness.field.") })
+        #expect(b.score >= 0 && b.score <= 100)
+        // Per-day figures cover every dated raw line.
+        #expect(q.days.reduce(0) { $0 + $1.records } <= run.records)
+        #expect(q.days.count >= 28)
+
+        let before = try lake.catalog.latestSnapshot().id
+        let outcome = try Alerting.evaluate(catalog: lake.catalog)
+        let snap = try Alerting.record(outcome, catalog: lake.catalog)
+        #expect(snap == before + 1)
+        let stored = try lake.catalog.qualityResults()
+        #expect(stored.count == outcome.quality.results.count)
+        #expect(stored.allSatisfy { $0.snapshotID == snap && $0.batchSnapshotID == run.snapshotID })
+        #expect(stored.map(\.check) == outcome.quality.results.map(\.check))
+        #expect(try lake.catalog.alerts().count == outcome.alerts.count)
+        // Time travel: before the check's snapshot nothing was recorded.
+        #expect(try lake.catalog.qualityResults(at: .snapshot(before)).isEmpty)
+
+        // The ingest hook: one batch, recorded in its own commit.
+        let hooked = try #require(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: run.batchID))
+        #expect(hooked.results.map(\.check) == b.results.map(\.check))
+        let afterHook = try lake.catalog.qualityResults().filter { $0.snapshotID == snap + 1 }
+        #expect(afterHook.count == b.results.count)
+        #expect(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: "no-such-batch") == nil)
+    }
+
+    /// A 5x spike planted on 2024-01-20 web is found there and only there.
+    @Test func plantedSpikeIsFound() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
+        defer { lake.dir.remove() }
+        let findings = try AnomalyDetector.detect(catalog: lake.catalog)
+        let volume = findings.filter { $0.kind.hasPrefix("orders") || $0.kind.hasPrefix("revenue") }
+        let spike = try #require(volume.first { $0.kind == "orders_spike" })
+        #expect(spike.date == "2024-01-20")
+        #expect(spike.channel == "web")
+        #expect(spike.score > spike.threshold)
+        #expect(spike.value > 3 * spike.baseline)
+        #expect(spike.threshold == 3.5)
+        #expect(volume.allSatisfy { $0.date == "2024-01-20" && $0.channel == "web" }, "\(volume)")
+        #expect(volume.contains { $0.kind == "revenue_spike" })
+    }
+
+    /// Clean generated data raises nothing: no anomaly, no failed check, no alert.
+    @Test func cleanDataRaisesNothing() throws {
+        for seed: UInt64 in [42, 7] {
+            var c = try GeneratedLake.config(clean: true)
+            c.seed = seed
+            let lake = try GeneratedLake(c)
+            defer { lake.dir.remove() }
+            let outcome = try Alerting.evaluate(catalog: lake.catalog)
+            #expect(outcome.anomalies.isEmpty, "seed \(seed): \(outcome.anomalies)")
+            #expect(outcome.alerts.isEmpty, "seed \(seed): \(outcome.alerts.map(Alerting.text))")
+            #expect(outcome.quality.score == 100)
+            #expect(outcome.quality.batches.count == 1)
+        }
+    }
+
+    /// The detector over planted series: a reject-rate jump and a channel going silent.
+    @Test func plantedRejectJumpAndDrop() {
+        var s = DailySeries()
+        s.days = Array(19723 ..< 19737)  // 14 days from 2024-01-01
+        s.channels = ["web"]
+        s.orders["web"] = [40, 42, 38, 41, 39, 40, 43, 41, 40, 0, 39, 42, 40, 41]
+        s.revenueCents["web"] = s.orders["web"]!.map { $0 * 5000 }
+        s.rawLines = Array(repeating: 100, count: 14)
+        s.rejected = [5, 6, 4, 5, 6, 5, 4, 30, 5, 6, 5, 4, 6, 5]
+        s.curatedOrders = s.orders["web"]!
+        s.stateNulls = [2, 1, 2, 2, 1, 2, 2, 2, 1, 0, 2, 30, 2, 1]
+        let f = AnomalyDetector.detect(s, config: QualityConfig())
+        let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == "null_rate_jump" }
+        #expect(nulls?.date == "2024-01-12")
+        #expect(nulls?.value == 30.0 / 42.0)
+        let jump = f.first { (a: AnomalyFinding) -> Bool in a.kind == "reject_rate_jump" }
+        #expect(jump?.date == "2024-01-08")
+        #expect(jump?.value == 0.3)
+        #expect(jump?.baseline == 0.05)
+        let drop = f.first { (a: AnomalyFinding) -> Bool in a.kind == "orders_drop" }
+        #expect(drop?.date == "2024-01-10")
+        #expect(drop?.value == 0)
+        #expect(drop?.baseline == 40)
+        #expect(f.contains { $0.kind == "revenue_drop" && $0.date == "2024-01-10" })
+        #expect(f.count == 4, "\(f)")
+        // The robust score itself: (x - median) / (1.4826 * MAD).
+        let (med, z) = AnomalyDetector.robustScore(20, history: [10, 11, 9, 10, 12, 8, 10], floor: 0)
+        #expect(med == 10)
+        #expect(abs(z - 10 / 1.4826) < 1e-9)
+    }
+
+    /// Source fields the registry does not know show up as schema drift with their counts.
+    @Test func schemaDriftIsFound() throws {
+        var n = 0
+        let lake = try GeneratedLake(try GeneratedLake.config(clean: true)) { text in
+            text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                guard line.hasPrefix("{\"order_id\""), n < 12 else { return String(line) }
+                n += 1
+                return "{\"coupon_code\": \"X1\", " + line.dropFirst()
+            }.joined(separator: "\n")
+        }
+        defer { lake.dir.remove() }
+        #expect(n == 12)
+        let drift = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind == "schema_drift" }
+        #expect(drift.count == 1)
+        #expect(drift.first?.value == 12)
+        #expect(drift.first?.detail.contains("coupon_code") == true)
+    }
+
+    /// `lake quality check` exits 1 on an alert, prints the evidence, appends JSON lines,
+    /// records lake_alert rows and POSTs the alerts to a local receiver; a clean lake exits 0.
+    @Test func checkCommandGatesAndPostsWebhook() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
+        defer { lake.dir.remove() }
+        let receiver = try LocalReceiver()
+        let alertsFile = lake.dir.file("alerts.jsonl")
+        let r = try runLake(["quality", "check", "--lake", lake.root, "--alerts-file", alertsFile,
+                             "--webhook", "http://127.0.0.1:\(receiver.port)/hook?token=SECRET"])
+        let request = receiver.finish()
+        #expect(r.status == 1, "\(r.out)\n\(r.err)")
+        #expect(r.out.contains("ALERT warning anomaly.orders_spike [2024-01-20 web]: value"))
+        #expect(r.out.contains("baseline") && r.out.contains("score") && r.out.contains("threshold 3.5"))
+        #expect(!r.out.contains("SECRET") && !r.err.contains("SECRET"))
+        let lines = try String(contentsOfFile: alertsFile, encoding: .utf8).split(separator: "\n")
+        let alerts = try lake.catalog.alerts()
+        #expect(lines.count == alerts.count)
+        #expect(alerts.count >= 2)
+        for line in lines {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(o?["kind"] is String && o?["value"] is NSNumber && o?["threshold"] is NSNumber)
+        }
+        let req = try #require(request)
+        #expect(req.hasPrefix("POST /hook?token=SECRET HTTP/1.1"))
+        let body = try #require(req.range(of: "\r\n\r\n").map { String(req[$0.upperBound...]) })
+        let posted = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        #expect((posted?["alerts"] as? [Any])?.count == alerts.count)
+
+        let clean = try GeneratedLake(try GeneratedLake.config(clean: true))
+        defer { clean.dir.remove() }
+        let ok = try runLake(["quality", "check", "--lake", clean.root, "--alerts-file", clean.dir.file("a.jsonl")])
+        #expect(ok.status == 0, "\(ok.out)\n\(ok.err)")
+        #expect(!FileManager.default.fileExists(atPath: clean.dir.file("a.jsonl")))
+    }
+
+    /// Every line of `lake metrics` is a comment or `name{labels} value`; the figures match the catalog.
+    @Test func metricsParse() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let text = try Metrics.render(catalog: lake.catalog)
+        var samples: [String: Double] = [:]
+        var typed: Set<String> = []
+        let sample = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$"#)
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") { typed.insert(String(line.split(separator: " ")[2])); continue }
+            if line.hasPrefix("# HELP ") { continue }
+            let m = try #require(try sample.wholeMatch(in: String(line)), "unparseable: \(line)")
+            let name = String(m.output[1].substring!)
+            #expect(typed.contains(name), "\(name) without # TYPE")
+            let v = try #require(Double(String(m.output[3].substring!)))
+            samples[name + (m.output[2].substring.map(String.init) ?? "")] = v
+        }
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        #expect(samples["lake_ingest_records_total{kind=\"orders\"}"] == Double(run.records))
+        #expect(samples["lake_ingest_rejected_total{reason=\"unknown_product\"}"] == Double(run.rejects["unknown_product"]!))
+        #expect(samples["lake_ingest_latency_seconds{quantile=\"0.95\"}"] != nil)
+        let orderFiles = try lake.catalog.dataFiles(tableID: try lake.catalog.table(schema: "curated", name: "orders").tableID).count
+        #expect(samples["lake_table_files{table=\"curated.orders\"}"] == Double(orderFiles))
+        #expect(samples["lake_partition_files_max"] == 1)
+        #expect((samples["lake_catalog_bytes"] ?? 0) > 0)
+        #expect(samples["lake_quality_score{batch=\"all\"}"] != nil)
+        #expect(samples["lake_alerts_firing"] != nil)
+    }
+
+    /// The dashboard shows the daily-revenue report's totals, the low-stock count of the
+    /// inventory report, and marks the planted spike.
+    @Test func dashboardNumbersMatchReports() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"]))
+        defer { lake.dir.remove() }
+        let html = try Dashboard.render(catalog: lake.catalog)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
+        for id in ["revenue", "orders", "quarantine"] { #expect(html.contains("<svg id=\"\(id)\"")) }
+        let daily = try Reports.run("daily-revenue", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        var perChannel: [String: Int64] = [:]
+        for row in daily.rows {
+            guard case .decimal(let cents, _) = row[5] else { continue }
+            perChannel[row[1].text, default: 0] += cents
+        }
+        func shown(_ attr: String) -> String? {
+            guard let r = html.range(of: attr + ">") else { return nil }
+            return String(html[r.upperBound...].prefix { $0 != "<" })
+        }
+        #expect(shown("data-total-revenue=\"all\"") == DecimalText.format(perChannel.values.reduce(0, +), scale: 2))
+        for (ch, cents) in perChannel { #expect(shown("data-total-revenue=\"\(ch)\"") == DecimalText.format(cents, scale: 2)) }
+        let inventory = try Reports.run("inventory", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let low = inventory.rows.filter { $0.last == .bool(true) }.count
+        #expect(html.contains("data-low-stock=\"\(low)\""))
+        #expect(html.components(separatedBy: "class=\"low-stock\"").count - 1 == min(low, 25))
+        #expect(html.contains("<title>anomaly 2024-01-20 web</title>"))
+    }
+}
+
+@Suite struct QualityConfigTests {
+    /// More files in a partition than the config allows raises the small-files alert naming `lake compact`.
+    @Test func smallFilesAlertNamesCompact() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        var c = QualityConfig()
+        #expect(try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }.isEmpty)
+        c.maxFilesPerPartition = 0
+        let alerts = try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }
+        #expect(alerts.contains { $0.subject == "curated.orders" && $0.value == 1 && $0.threshold == 0 })
+        #expect(alerts.allSatisfy { $0.message.contains("`lake compact`") })
+    }
+
+    /// The checked-in config documents the defaults: loading it changes nothing.
+    @Test func checkedInConfigEqualsDefaults() throws {
+        let loaded = try QualityConfig.load(path: packageRoot.appendingPathComponent("config/alerts.json").path)
+        #expect(loaded == QualityConfig())
+    }
+
+    @Test func partialAndBadConfigs() throws {
+        let dir = try TemporaryDirectory("quality-config")
+        defer { dir.remove() }
+        try #"{"anomaly_z_threshold": 5}"#.write(toFile: dir.file("a.json"), atomically: true, encoding: .utf8)
+        let c = try QualityConfig.load(path: dir.file("a.json"))
+        #expect(c.anomalyZThreshold == 5)
+        #expect(c.anomalyWindowDays == 7)
+        try #"{"anomaly_window_days": 1}"#.write(toFile: dir.file("b.json"), atomically: true, encoding: .utf8)
+        #expect(throws: QualityError.self) { try QualityConfig.load(path: dir.file("b.json")) }
+        #expect(throws: QualityError.self) { try QualityConfig.load(path: dir.file("missing.json")) }
+    }
+
+    /// The quality report's JSON keys its sections by fixed titles.
+    @Test func reportSectionsAreStable() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let q = try QualityChecks.run(catalog: lake.catalog)
+        let json = QualityReport.report(q, anomalies: []).render(.json)
+        let o = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(Set(o?.keys ?? [:].keys) == ["quality_summary", "quality_per_ingest_batch", "quality_per_event_day_raw_lines_of_all_batches", "checks_per_batch", "anomalies"])
+        let summary = (o?["quality_summary"] as? [[String: Any]])?.first
+        #expect(summary?["batches"] as? Int == 1)
+    }
+}

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import LakeCatalog
 import LakePipeline
+import LakeQuery
 
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,6 +89,7 @@ struct IngestOrders: ParsableCommand {
         let summary = try OrderIngest.run(store, path: file, progress: bar.update)
         bar.finish()
         print(SummaryText.render(summary, format: flags.format))
+        BatchQualityHook.run(store.catalog, summary)
     }
 }
 
@@ -144,6 +147,21 @@ enum SummaryText {
                 lines.append("  unknown source fields (schema drift): " + s.unknownFields.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             }
             return lines.joined(separator: "\n")
+        }
+    }
+}
+
+/// After an orders commit: check that batch's quality and record the results in a commit of
+/// their own. A failure here is reported, never thrown: the ingest has already committed.
+enum BatchQualityHook {
+    static func run(_ catalog: Catalog, _ summary: IngestSummary) {
+        guard let batch = summary.batchID else { return }
+        do {
+            let path = "config/alerts.json"
+            let config = FileManager.default.fileExists(atPath: path) ? try QualityConfig.load(path: path) : QualityConfig()
+            _ = try QualityChecks.recordBatch(catalog: catalog, batchID: batch, config: config)
+        } catch {
+            printError("warning: quality checks for batch \(batch) were not recorded: \(error)")
         }
     }
 }

@@ -26,8 +26,10 @@ struct Run: ParsableCommand {
         summaries.append(try CatalogIngest.run(store, path: catalog))
         summaries.append(try InventoryIngest.run(store, path: inventory))
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
-        summaries.append(try OrderIngest.run(store, path: orders, progress: bar.update))
+        let orderSummary = try OrderIngest.run(store, path: orders, progress: bar.update)
+        summaries.append(orderSummary)
         bar.finish()
+        BatchQualityHook.run(store.catalog, orderSummary)
         switch flags.format {
         case .json: print(jsonText(summaries))
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }

@@ -138,7 +138,7 @@ struct OrderBatch {
                              duplicates: duplicates, rejects: rejects, filesWritten: written.count,
                              bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
                              seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
-                             alreadyIngestedAt: nil, unknownFields: unknown)
+                             alreadyIngestedAt: nil, unknownFields: unknown, batchID: batchID)
     }
 }
 

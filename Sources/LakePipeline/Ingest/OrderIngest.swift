@@ -22,12 +22,14 @@ public struct IngestSummary: Codable, Sendable {
     /// Set when the same source content was committed before: nothing was added.
     public var alreadyIngestedAt: Int64?
     public var unknownFields: [String: Int]
+    /// The batch the committed rows carry (raw.orders.batch_id), for the quality checks.
+    public var batchID: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case kind, source, records, accepted, quarantined, duplicates, rejects, partitions, seconds
         case filesWritten = "files_written", bytesWritten = "bytes_written", snapshotID = "snapshot_id"
         case recordsPerSecond = "records_per_second", alreadyIngestedAt = "already_ingested_at"
-        case unknownFields = "unknown_fields"
+        case unknownFields = "unknown_fields", batchID = "batch_id"
     }
 }
 

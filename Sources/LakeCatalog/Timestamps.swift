@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 /// UTC calendar arithmetic and the text forms DuckLake stores. Done by hand (proleptic
 /// Gregorian, days since 1970-01-01) rather than with DateFormatter so no locale, time zone or
@@ -7,38 +8,16 @@ public enum Timestamps {
     public static let microsPerSecond: Int64 = 1_000_000
     public static let microsPerDay: Int64 = 86_400_000_000
 
-    /// (year, month, day) for a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+    /// (year, month, day) for a day count since 1970-01-01.
     public static func civil(fromDays days: Int64) -> (year: Int64, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = Int(doy - (153 * mp + 2) / 5 + 1)
-        let m = Int(mp < 10 ? mp + 3 : mp - 9)
-        return (m <= 2 ? y + 1 : y, m, d)
+        let c = CivilDate.fromDays(days)
+        return (Int64(c.year), c.month, c.day)
     }
 
-    /// Days since 1970-01-01 for a proleptic Gregorian date (days_from_civil).
-    public static func days(year: Int64, month: Int, day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = Int64(month > 2 ? month - 3 : month + 9)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    /// Days since 1970-01-01 for a proleptic Gregorian date.
+    public static func days(year: Int64, month: Int, day: Int) -> Int64 { CivilDate.days(year: Int(year), month: month, day: day) }
 
-    static func daysInMonth(year: Int64, month: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
+    static func daysInMonth(year: Int64, month: Int) -> Int { CivilDate.daysInMonth(year: Int(year), month: month) }
 
     /// "2024-01-15": DuckDB's DATE text (4-digit zero-padded year).
     public static func dateText(days: Int64) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 import Testing
 @testable import LakePipeline
 

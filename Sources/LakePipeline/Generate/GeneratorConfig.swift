@@ -1,3 +1,4 @@
+import LakeFormat
 /// What `lake generate` produces. Everything random flows from `seed`, so the same config
 /// always yields byte-identical files.
 public struct GeneratorConfig: Sendable, Equatable {

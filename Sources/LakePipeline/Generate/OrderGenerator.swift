@@ -1,3 +1,4 @@
+import LakeFormat
 /// Writes the three sample sources (orders JSONL, product catalog JSON, inventory CSV) with a
 /// realistic shape (skewed customers and products, diurnal traffic, fixed home addresses) and a
 /// documented sprinkling of the faults real streams carry. See `FaultRates` for the rates.

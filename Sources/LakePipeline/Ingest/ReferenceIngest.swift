@@ -34,14 +34,9 @@ public enum CatalogIngest {
     /// Loads a product catalog JSON file as the new version of curated.products: the snapshot
     /// replaces the previous version's files, which time travel still reads.
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
-        let started = Date()
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        let size = try fileSize(path)
-        if size == 0 { throw IngestError.emptyInput(path: path) }
-        let hash = try ContentHash.file(path)
-        if let entry = try store.catalog.ledgerEntry(kind: "catalog", sourceHash: hash) {
-            return unchanged(name, started, entry.snapshotID)
-        }
+        let source = try SourceFile.open(store, path: path, kind: "catalog")
+        if let done = source.alreadyIngested { return done }
+        let (started, name, size, hash) = (source.started, source.name, source.size, source.hash)
         let (catalog, rejected) = try ProductCatalogParser.parse(path: path)
         if catalog.count == 0 {
             let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
@@ -107,28 +102,15 @@ public enum CatalogIngest {
             return c
         })
     }
-
-    static func unchanged(_ name: String, _ started: Date, _ snapshot: Int64) -> IngestSummary {
-        IngestSummary(kind: "catalog", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
-                      bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
-                      alreadyIngestedAt: snapshot, unknownFields: [:])
-    }
 }
 
 public enum InventoryIngest {
     /// Appends an inventory CSV snapshot to curated.inventory; rejected rows go to raw.inventory
     /// with their reason.
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
-        let started = Date()
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        let size = try fileSize(path)
-        if size == 0 { throw IngestError.emptyInput(path: path) }
-        let hash = try ContentHash.file(path)
-        if let entry = try store.catalog.ledgerEntry(kind: "inventory", sourceHash: hash) {
-            var s = CatalogIngest.unchanged(name, started, entry.snapshotID)
-            s.kind = "inventory"
-            return s
-        }
+        let source = try SourceFile.open(store, path: path, kind: "inventory")
+        if let done = source.alreadyIngested { return done }
+        let (started, name, size, hash) = (source.started, source.name, source.size, source.hash)
         let products = try? ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
         let batchID = UUID().uuidString.lowercased()
         let parsed = try InventoryParser.parse(path: path, batchID: batchID, catalog: products, registry: store.registry)
@@ -159,5 +141,28 @@ public enum InventoryIngest {
                              quarantined: parsed.rejected.count, duplicates: 0, rejects: rejects, filesWritten: cfiles.count + rfiles.count,
                              bytesWritten: bytes, partitions: 1, snapshotID: snapshot.id, seconds: seconds,
                              recordsPerSecond: Double(records) / max(seconds, 1e-9), alreadyIngestedAt: nil, unknownFields: [:])
+    }
+}
+
+/// A whole source file about to be ingested: its identity in the ledger, and the no-op
+/// summary when that content was committed before.
+struct SourceFile {
+    let started = Date()
+    let name: String
+    let size: Int64
+    let hash: String
+    var alreadyIngested: IngestSummary?
+
+    static func open(_ store: LakeStore, path: String, kind: String) throws -> SourceFile {
+        let size = try fileSize(path)
+        if size == 0 { throw IngestError.emptyInput(path: path) }
+        var file = SourceFile(name: URL(fileURLWithPath: path).lastPathComponent, size: size, hash: try ContentHash.file(path))
+        if let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: file.hash) {
+            file.alreadyIngested = IngestSummary(
+                kind: kind, source: file.name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
+                bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(file.started), recordsPerSecond: 0,
+                alreadyIngestedAt: entry.snapshotID, unknownFields: [:])
+        }
+        return file
     }
 }

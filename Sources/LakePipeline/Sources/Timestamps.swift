@@ -1,3 +1,4 @@
+import LakeFormat
 /// ISO-8601 / RFC 3339 timestamps straight from bytes to UTC microseconds.
 public enum Timestamps {
     /// Parses `YYYY-MM-DD[T| ]HH:MM:SS[.fraction](Z|±HH:MM|±HHMM|±HH)` into microseconds since

@@ -6,6 +6,7 @@
 #   bench/scale.sh                    # 300000 and 3000000 orders
 #   SIZES="300000" bench/scale.sh     # only 300K
 #   KEEP=1 bench/scale.sh             # keep the lakes under $TMPDIR for inspection
+#   SKIP_BUILD=1 bench/scale.sh       # use the existing .build/release/lake
 # Not a test: figures only. 1x = the seeds' 10,000 orders/day for 30 days = 300,000 orders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ DAYS=${DAYS:-30}
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
-swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -3
+[ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -3
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lake-scale.XXXXXX")

@@ -69,10 +69,10 @@ if [ "${#rows[@]}" -ge 2 ]; then
     IFS='|' read -r n2 sb2 is2 rss2 f2 p2 b2 m2 rs2 rr2 <<<"${rows[-1]}"
     N=30000000
     lin() { echo "$2 + ($3 - $2) / ($n2 - $n1) * ($N - $n2)" | bc -l; }  # from the measured slope
-    printf '%-10s %9.1f %9.2f %8s %7d %8d %9.1f %9.0f %9.3f %8s   <- extrapolated, not measured\n' "30000000*" \
-        "$(echo "$(lin x $sb1 $sb2)/1048576" | bc -l)" "$(lin x $is1 $is2)" "~$rss2" "$f2" "$p2" \
-        "$(echo "$(lin x $b1 $b2)/1048576" | bc -l)" "$(echo "$(lin x $m1 $m2)/1024" | bc -l)" "$(lin x $rs1 $rs2)" "~$rr2"
-    echo "* 30M row: linear in orders from the slope between the ${n1} and ${n2} runs; files stay at the ${n2} count"
-    echo "  (one file per (date, channel) partition per table per commit); peak RSS is bounded by the"
-    echo "  ingest's drain size (streamed input), so it is taken as the ${n2} figure."
+    printf '%-10s %9.1f %9.2f %8.0f %7d %8d %9.1f %9.0f %9.3f %8.0f   <- extrapolated, not measured\n' "30000000*" \
+        "$(echo "$(lin x $sb1 $sb2)/1048576" | bc -l)" "$(lin x $is1 $is2)" "$(lin x $rss1 $rss2)" "$f2" "$p2" \
+        "$(echo "$(lin x $b1 $b2)/1048576" | bc -l)" "$(echo "$(lin x $m1 $m2)/1024" | bc -l)" "$(lin x $rs1 $rs2)" "$(lin x $rr1 $rr2)"
+    echo "* 30M row: extrapolated linearly in orders from the slope between the ${n1} and ${n2} runs (time,"
+    echo "  bytes and peak RSS all grew with the data); files stay at the ${n2} count: one file per"
+    echo "  (date, channel) partition per table per commit, and the days are fixed at ${DAYS}."
 fi

@@ -64,6 +64,12 @@ public struct CompactionReport: Sendable {
 /// the old files or all the new ones, and older snapshots keep the old files until vacuum.
 public enum Compaction {
     public static func run(_ catalog: Catalog, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
+        try run(catalog, options: options, beforeCommit: nil)
+    }
+
+    /// `beforeCommit` runs after the new files are written and before the commit: tests use it
+    /// to commit a competing change exactly in that window.
+    static func run(_ catalog: Catalog, options: CompactionOptions, beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
         let started = Date()
         guard options.targetFileSize > 0 else { throw MaintenanceError.badOption("--target-file-size must be positive") }
         guard options.minFiles >= 2 else { throw MaintenanceError.badOption("--min-files must be at least 2 (one file has nothing to merge with)") }
@@ -114,6 +120,7 @@ public enum Compaction {
                 report.seconds = Date().timeIntervalSince(started)
                 return report
             }
+            try beforeCommit?()
             var skipped: [Int] = []
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in
                 skipped = []

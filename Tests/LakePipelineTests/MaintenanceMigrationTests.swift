@@ -127,4 +127,35 @@ struct MaintenanceMigrationTests {
         let dropPartition = try schema(dir, version: 6, columns: #"{"id": 2, "name": "n", "type": "int32", "nullable": false}"#, partitioned: false)
         #expect(throws: MigrationError.self) { try Migration.plan(from: v1, to: dropPartition) }
     }
+
+    @Test("generate --schema-version 2 writes the v2 fields on the same orders as v1")
+    func generateV2() throws {
+        let dir = try TemporaryDirectory("gen-v2")
+        defer { dir.remove() }
+        var lines: [Int: [[String: Any]]] = [:]
+        for v in [1, 2] {
+            var config = GeneratorConfig()
+            config.orders = 300
+            config.days = 2
+            config.faults = .none
+            config.schemaVersion = v
+            let out = dir.file("v\(v)")
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            _ = try OrderGenerator.generate(config, into: out)
+            lines[v] = try String(contentsOfFile: out + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        }
+        let v1 = lines[1]!, v2 = lines[2]!
+        #expect(v1.count == v2.count && v1.count >= 300)
+        #expect(v1.map { $0["order_id"] as? String } == v2.map { $0["order_id"] as? String })
+        #expect(v1.allSatisfy { $0["currency"] == nil && $0["discount_amount"] == nil })
+        #expect(v2.allSatisfy { ["USD", "EUR", "GBP", "CAD"].contains($0["currency"] as? String ?? "") })
+        #expect(v2.allSatisfy { (($0["discount_amount"] as? NSNumber)?.doubleValue ?? -1) >= 0 })
+        #expect(v2.contains { (($0["discount_amount"] as? NSNumber)?.doubleValue ?? 0) > 0 })
+        let methods = v2.compactMap { $0["payment_method"] as? String }
+        #expect(methods.count < v2.count && methods.count > v2.count / 2)
+        var config = GeneratorConfig()
+        config.schemaVersion = 3
+        #expect(throws: GeneratorError.self) { try OrderGenerator.generate(config, into: dir.path) }
+    }
 }

@@ -13,7 +13,7 @@ orders="${1:-1000000}"
 batches="${2:-30}"
 swift build -c release --product lake >/dev/null
 lake=$PWD/.build/release/lake
-work="bench-out/compact-$orders-$batches"
+work="$PWD/bench-out/compact-$orders-$batches"
 rm -rf "$work"; mkdir -p "$work/split"
 $lake generate --out "$work/src" --orders "$orders" --days 30 >/dev/null
 # Consecutive slices of the stream (arrival order), one file per batch.
@@ -80,7 +80,7 @@ con.register("chunkmap", pd.DataFrame({"order_id": list(first.keys()), "batch": 
 con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
 # Our lake at the snapshot before compaction (the last ingest).
 snap = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l') WHERE commit_message LIKE 'ingest orders%'").fetchone()[0]
-con.execute(f"CREATE TEMP TABLE curated AS SELECT o.*, m.batch FROM l.curated.orders AT (VERSION => {snap}) o JOIN chunkmap m USING (order_id)")
+con.execute(f"CREATE TEMP TABLE curated AS SELECT o.*, m.batch FROM (SELECT * FROM l.curated.orders AT (VERSION => {snap})) o JOIN chunkmap m USING (order_id)")
 d = f"{work}/duck"
 shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
 con.execute(f"ATTACH 'ducklake:sqlite:{d}/meta.sqlite' AS dl (DATA_PATH '{d}/data/')")

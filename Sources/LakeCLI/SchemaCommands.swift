@@ -17,7 +17,7 @@ struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "Inspect the schema registry (schemas/<table>/v<N>.json).",
-        subcommands: [SchemaList.self, SchemaShow.self]
+        subcommands: [SchemaList.self, SchemaShow.self, SchemaMigrate.self]
     )
 }
 

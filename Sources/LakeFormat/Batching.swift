@@ -101,3 +101,24 @@ extension RecordBatch {
         return RecordBatch(schema: schema, columns: columns)
     }
 }
+
+extension Column {
+    /// This column's values under a wider type (a file written before `ALTER … TYPE`): int32 to
+    /// int64, decimal or double, int64 to double; the same column when no change is needed; nil
+    /// when the values cannot be read as that type.
+    public func widened(to type: ColumnType) -> Column? {
+        switch (data, type) {
+        case (.int32(let v), .int64), (.int32(let v), .decimal), (.int32(let v), .timestamp):
+            return Column(.int64(v.map(Int64.init)), validity: validity)
+        case (.int32(let v), .double):
+            return Column(.double(v.map(Double.init)), validity: validity)
+        case (.int64(let v), .double):
+            return Column(.double(v.map(Double.init)), validity: validity)
+        case (.int32, .int32), (.int32, .date), (.int64, .int64), (.int64, .decimal), (.int64, .timestamp),
+             (.double, .double), (.bool, .bool), (.string, .string), (.dictionary, .string):
+            return self
+        default:
+            return nil
+        }
+    }
+}

@@ -133,7 +133,7 @@ public enum GeneratorError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badSpike(let s, let why): return "--spike \(s): \(why)"
         case .badConfig(let why): return "invalid generator settings: \(why)"
-        case .unsupportedSchemaVersion(let v): return "--schema-version \(v): only version 1 of the order stream is defined"
+        case .unsupportedSchemaVersion(let v): return "--schema-version \(v): versions 1 and 2 of the order stream are defined (2 adds currency, discount_amount, payment_method: schemas/orders v2)"
         case .io(let e): return e.description
         }
     }

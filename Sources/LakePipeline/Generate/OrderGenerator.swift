@@ -79,7 +79,7 @@ public enum OrderGenerator {
     /// Writes orders_stream.jsonl, product_catalog.json and inventory_updates.csv into `directory`
     /// (which must exist).
     public static func generate(_ config: GeneratorConfig, into directory: String) throws(GeneratorError) -> GenerationSummary {
-        guard config.schemaVersion == 1 else { throw .unsupportedSchemaVersion(config.schemaVersion) }
+        guard config.schemaVersion == 1 || config.schemaVersion == 2 else { throw .unsupportedSchemaVersion(config.schemaVersion) }
         guard config.orders >= 0, config.orders <= 100_000_000 else { throw .badConfig("--orders must be 0...100000000") }
         guard config.days >= 1, config.days <= 3660 else { throw .badConfig("--days must be 1...3660") }
         guard config.products >= 5, config.products <= 999 else { throw .badConfig("product count must be 5...999") }
@@ -258,6 +258,8 @@ public enum OrderGenerator {
         let kindIndex = Dictionary(uniqueKeysWithValues: GeneratedLineKind.allCases.enumerated().map { ($1, $0) })
         var items: [(product: Int, quantity: Int64, cents: Int64)] = []
 
+        // v2 fields come from their own stream, so a v2 file holds the same orders as v1 with the seed.
+        var v2RNG = SplitMix64(seed: config.seed ^ 0x5EED_0002)
         for (slotIndex, slot) in slots.enumerated() {
             // One draw decides the fault, so rates stay independent of everything else.
             var kind = GeneratedLineKind.clean
@@ -403,6 +405,18 @@ public enum OrderGenerator {
                     JSONOut.string(Array(statuses[status].utf8), asciiOnly: true, to: &line)
                 }
             }
+            if config.schemaVersion == 2 {
+                // schemas/orders v2: currency, an order-level discount (never above the total), and a
+                // payment method that older clients leave out (it reads as null).
+                line += Lit.currencyKey
+                JSONOut.string(Array(Lit.currencies[v2RNG.below(10) < 7 ? 0 : 1 + v2RNG.below(Lit.currencies.count - 1)].utf8), asciiOnly: true, to: &line)
+                line += Lit.discountKey
+                ByteFormat.appendCents(v2RNG.below(5) == 0 ? max(0, total) / 10 : 0, to: &line)
+                if v2RNG.below(10) != 0 {
+                    line += Lit.paymentKey
+                    JSONOut.string(Array(Lit.paymentMethods[v2RNG.below(Lit.paymentMethods.count)].utf8), asciiOnly: true, to: &line)
+                }
+            }
             line.append(UInt8(ascii: "}"))
 
             switch kind {
@@ -493,4 +507,9 @@ enum Lit {
     static let stateKey = Array(", \"state\": ".utf8)
     static let unitPriceKey = Array(", \"unit_price\": ".utf8)
     static let unknownProductPrefix = Array("PROD-9".utf8)
+    static let currencyKey = Array(", \"currency\": ".utf8)
+    static let discountKey = Array(", \"discount_amount\": ".utf8)
+    static let paymentKey = Array(", \"payment_method\": ".utf8)
+    static let currencies = ["USD", "EUR", "GBP", "CAD"]
+    static let paymentMethods = ["card", "paypal", "bank_transfer", "gift_card"]
 }

@@ -208,7 +208,11 @@ public struct TableScan: Sendable {
             var k = 0
             for c in needed {
                 if fileIndex(c) != nil {
-                    columns.append(b.columns[k])
+                    // A file written before the column was widened holds the narrower type.
+                    guard let column = b.columns[k].widened(to: c.type!) else {
+                        throw QueryError.badOption("\(file.url.path): column \(c.name) holds values that cannot be read as \(c.type!)")
+                    }
+                    columns.append(column)
                     k += 1
                 } else {
                     columns.append(constantColumn(c, rows: rows))

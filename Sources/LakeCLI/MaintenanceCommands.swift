@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import LakeCatalog
+import LakePipeline
+
+// Maintenance commands: parse arguments, call LakePipeline's Maintenance, print.
+
+struct CompactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Merge each partition's small files into files up to a target size, in one snapshot.",
+        discussion: """
+        Every partition with at least --min-files live files is read, sorted (by --sort-by, default
+        event_time when the table has it) and rewritten; the old files are removed and the new ones
+        added in ONE commit, so readers see all or nothing and --as-of older snapshots still read the
+        old files until `lake vacuum`. A partition whose input files another writer removed
+        meanwhile is left as it was. Running it twice changes nothing the second time.
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Argument(help: "Table as layer.table (curated.orders); a bare name means curated. Default: every table.")
+    var table: String?
+    @Option(help: ArgumentHelp("Only this partition: date=YYYY-MM-DD.", valueName: "date=YYYY-MM-DD"))
+    var partition: String?
+    @Option(help: "Largest file to write, in bytes (estimated from the input's bytes per row).")
+    var targetFileSize: Int64 = 128 << 20
+    @Option(help: "Only partitions with at least this many files.") var minFiles = 2
+    @Option(help: "Sort rows by this column before writing.") var sortBy: String?
+    @Flag(help: "Print what would be merged without writing anything.") var dryRun = false
+
+    func run() throws {
+        var o = CompactionOptions()
+        o.table = table
+        if let p = partition {
+            guard p.hasPrefix("date=") else { throw ValidationError("--partition '\(p)': expected date=YYYY-MM-DD") }
+            o.date = String(p.dropFirst(5))
+        }
+        o.targetFileSize = targetFileSize
+        o.minFiles = minFiles
+        o.sortBy = sortBy
+        o.dryRun = dryRun
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let r = try Compaction.run(catalog, options: o)
+        for g in r.groups {
+            let tail = g.skippedConflict ? "skipped: its files changed under it (run again)"
+                : dryRun ? "\(g.filesBefore) files -> ~\(g.filesAfter)" : "\(g.filesBefore) files -> \(g.filesAfter), \(g.bytesBefore) -> \(g.bytesAfter) bytes"
+            print("  \(g.table) \(g.partition): \(g.rows) rows, \(tail)")
+        }
+        if r.groups.isEmpty {
+            print("Nothing to compact (no partition has \(minFiles)+ files that are not already compacted).")
+        } else if dryRun {
+            print("Would compact \(r.groups.count) partitions: \(r.filesBefore) files, \(r.bytesBefore) bytes.")
+        } else {
+            let snap = r.snapshotID.map { "snapshot \($0)" } ?? "nothing committed"
+            print("Compacted \(r.groups.filter { !$0.skippedConflict }.count) partitions: files \(r.filesBefore) -> \(r.filesAfter), bytes \(r.bytesBefore) -> \(r.bytesAfter), \(String(format: "%.2f", r.seconds)) s (\(snap)).")
+        }
+    }
+}
+
+/// `lake schema migrate` once registered under SchemaCommand; until then `lake migrate`.
+struct SchemaMigrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply registry version N of a table to the lake, in one snapshot.",
+        discussion: """
+        Columns are matched by id between the lake's version and vN: new columns are added with
+        their "default" (what older rows read as), renamed ones keep their id (files are not
+        touched), int32 -> int64 and decimal precision increases widen, missing ones are dropped.
+        Narrowing or incompatible changes are refused, naming the column. Without --rewrite old
+        files stay as they are and are read under the new schema; with --rewrite every file is
+        rewritten in the new schema in the same snapshot. --as-of an earlier snapshot still shows
+        the old schema and data.
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: "Registry table: orders, order_items, raw_orders, ...") var table: String
+    @Option(help: "Registry version to migrate to.") var to: Int
+    @Flag(help: "Rewrite the table's files in the new schema in the same snapshot.") var rewrite = false
+    @Flag(help: "Print the plan without changing anything.") var dryRun = false
+
+    func run() throws {
+        let store = LakeStore(catalog: try Catalog.open(root: lake.root, create: false), registry: try registry.load())
+        let r = try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun)
+        let p = r.plan
+        print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")
+        for s in p.steps { print("  \(s)") }
+        if p.steps.isEmpty { print("  no column changes; only the recorded version moves") }
+        if !dryRun {
+            let files = rewrite ? ", \(r.filesRewritten) files rewritten" : ", files untouched (read by field id)"
+            print("Snapshot \(r.snapshotID.map(String.init) ?? "-")\(files), \(String(format: "%.2f", r.seconds)) s.")
+        }
+    }
+}

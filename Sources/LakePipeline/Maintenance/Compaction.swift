@@ -1,0 +1,349 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// What can stop a maintenance job, phrased for the person running it.
+public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
+    case unknownTable(String)
+    case badPartition(String)
+    case unknownSortColumn(table: String, column: String)
+    case unreadableColumn(table: String, column: String, detail: String)
+    case badOption(String)
+
+    public var description: String {
+        switch self {
+        case .unknownTable(let t): return "no table \(t) in the lake (name it as layer.table, e.g. curated.orders)"
+        case .badPartition(let p): return "cannot read the partition \"\(p)\": expected date=YYYY-MM-DD"
+        case .unknownSortColumn(let t, let c): return "\(t) has no column \(c) to sort by"
+        case .unreadableColumn(let t, let c, let d): return "\(t).\(c): \(d)"
+        case .badOption(let d): return d
+        }
+    }
+}
+
+public struct CompactionOptions: Sendable {
+    /// Only this table ("curated.orders"; a bare name means curated); nil: every table.
+    public var table: String?
+    /// Only partitions whose event date is this day ("YYYY-MM-DD").
+    public var date: String?
+    public var targetFileSize: Int64 = 128 << 20
+    public var minFiles = 2
+    /// nil: event_time when the table has it, else file order.
+    public var sortBy: String?
+    public var dryRun = false
+    public var parquet = ParquetWriteOptions()
+
+    public init() {}
+}
+
+public struct CompactionReport: Sendable {
+    public struct Group: Sendable {
+        public var table: String
+        public var partition: String
+        public var filesBefore: Int
+        public var filesAfter: Int
+        public var bytesBefore: Int64
+        public var bytesAfter: Int64
+        public var rows: Int64
+        /// True when a concurrent commit removed one of its input files: left as it was.
+        public var skippedConflict = false
+    }
+    public var groups: [Group] = []
+    public var snapshotID: Int64?
+    public var seconds: Double = 0
+    public var dryRun = false
+
+    public var filesBefore: Int { groups.filter { !$0.skippedConflict }.reduce(0) { $0 + $1.filesBefore } }
+    public var filesAfter: Int { groups.filter { !$0.skippedConflict }.reduce(0) { $0 + $1.filesAfter } }
+    public var bytesBefore: Int64 { groups.filter { !$0.skippedConflict }.reduce(0) { $0 + $1.bytesBefore } }
+    public var bytesAfter: Int64 { groups.filter { !$0.skippedConflict }.reduce(0) { $0 + $1.bytesAfter } }
+}
+
+/// Merges each partition's small files into files up to a target size, sorted for tighter
+/// statistics, and swaps them in with ONE commit for the whole run, so a reader sees either all
+/// the old files or all the new ones, and older snapshots keep the old files until vacuum.
+public enum Compaction {
+    public static func run(_ catalog: Catalog, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
+        try run(catalog, options: options, beforeCommit: nil)
+    }
+
+    /// `beforeCommit` runs after the new files are written and before the commit: tests use it
+    /// to commit a competing change exactly in that window.
+    static func run(_ catalog: Catalog, options: CompactionOptions, beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
+        let started = Date()
+        guard options.targetFileSize > 0 else { throw MaintenanceError.badOption("--target-file-size must be positive") }
+        guard options.minFiles >= 2 else { throw MaintenanceError.badOption("--min-files must be at least 2 (one file has nothing to merge with)") }
+        if let d = options.date, LakeCatalog.Timestamps.parseDate(d) == nil { throw MaintenanceError.badPartition("date=" + d) }
+        let base = try catalog.latestSnapshot()
+        var tables = try catalog.tables(at: .snapshot(base.id))
+        if let name = options.table {
+            let q = name.contains(".") ? name : "curated." + name
+            tables = tables.filter { $0.qualifiedName == q }
+            if tables.isEmpty { throw MaintenanceError.unknownTable(q) }
+        }
+        // Snapshots written by compaction itself: a partition whose files all come from one of
+        // them is already compacted, which makes a second run a no-op.
+        let compactionSnapshots = Set(try catalog.snapshots().filter { $0.message?.hasPrefix(commitMessagePrefix) == true }.map(\.id))
+
+        var report = CompactionReport(dryRun: options.dryRun)
+        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], group: Int)] = []
+        var written: [URL] = []
+        do {
+            for table in tables.sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
+                let sortColumn = try sortColumnFor(table, options.sortBy)
+                let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id))
+                // One group per partition (all partition values equal); an unpartitioned table is one group.
+                var groups: [[String: String]: [DataFile]] = [:]
+                for f in files { groups[f.partitionValues, default: []].append(f) }
+                for key in groups.keys.sorted(by: { describe($0) < describe($1) }) {
+                    let inputs = groups[key]!
+                    if let d = options.date, key["event_date"] != d { continue }
+                    guard inputs.count >= options.minFiles else { continue }
+                    // Files with DuckLake delete files (DuckDB DELETE/UPDATE) are left alone: merging
+                    // them needs the deletes applied, which this job does not do yet.
+                    if inputs.contains(where: { $0.deleteFile != nil }) { continue }
+                    if Set(inputs.map(\.beginSnapshot)).count == 1, compactionSnapshots.contains(inputs[0].beginSnapshot) { continue }
+                    let bytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
+                    let rows = inputs.reduce(0) { $0 + $1.recordCount }
+                    report.groups.append(.init(table: table.qualifiedName, partition: describe(key), filesBefore: inputs.count,
+                                               filesAfter: Int(max(1, (bytes + options.targetFileSize - 1) / options.targetFileSize)),
+                                               bytesBefore: bytes, bytesAfter: 0, rows: rows))
+                    if options.dryRun { continue }
+                    let outputs = try rewrite(inputs, table: table, sortColumn: sortColumn, options: options)
+                    written += outputs.map { table.directory.appendingPathComponent($0.relativePath) }
+                    report.groups[report.groups.count - 1].filesAfter = outputs.count
+                    report.groups[report.groups.count - 1].bytesAfter = outputs.reduce(0) { $0 + $1.fileSizeBytes }
+                    plans.append((table, inputs, outputs, report.groups.count - 1))
+                }
+            }
+            if options.dryRun || plans.isEmpty {
+                report.seconds = Date().timeIntervalSince(started)
+                return report
+            }
+            try beforeCommit?()
+            var skipped: [Int] = []
+            let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in
+                skipped = []
+                var live: [Int64: Set<Int64>] = [:]
+                for plan in plans {
+                    let tid = plan.table.tableID
+                    if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
+                    // Someone else (another compaction, a table rewrite) removed an input since we
+                    // read it: our output would resurrect or duplicate rows, so leave the partition.
+                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID) }) else {
+                        skipped.append(plan.group)
+                        continue
+                    }
+                    try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
+                    for f in plan.outputs { _ = try tx.addDataFile(tableID: tid, f) }
+                }
+                if skipped.count == plans.count { throw CommitSkipped() }
+            }
+            report.snapshotID = snap.id
+            for g in skipped { report.groups[g].skippedConflict = true }
+            let skippedSet = Set(skipped)
+            // Outputs of skipped partitions were never registered: delete them now (vacuum would too).
+            for plan in plans where skippedSet.contains(plan.group) {
+                for f in plan.outputs { try? FileManager.default.removeItem(at: plan.table.directory.appendingPathComponent(f.relativePath)) }
+            }
+        } catch is CommitSkipped {
+            for i in report.groups.indices { report.groups[i].skippedConflict = true }
+            for url in written { try? FileManager.default.removeItem(at: url) }
+        } catch {
+            // Nothing was committed: the new files are debris; remove them rather than wait for vacuum.
+            for url in written { try? FileManager.default.removeItem(at: url) }
+            throw error
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    static let commitMessagePrefix = "compact"
+
+    private struct CommitSkipped: Error {}
+
+    static func describe(_ partition: [String: String]) -> String {
+        partition.isEmpty ? "(unpartitioned)" : partition.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "/")
+    }
+
+    static func sortColumnFor(_ table: TableInfo, _ requested: String?) throws -> ColumnInfo? {
+        if let requested {
+            guard let c = table.column(named: requested), c.type != nil else {
+                throw MaintenanceError.unknownSortColumn(table: table.qualifiedName, column: requested)
+            }
+            return c
+        }
+        return table.column(named: "event_time")
+    }
+
+    /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
+    static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions) throws -> [NewDataFile] {
+        let schema = try table.schema()
+        var parts: [RecordBatch] = []
+        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema) }
+        let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
+        let sorted: RecordBatch
+        if let sortColumn, let i = table.columns.firstIndex(where: { $0.columnID == sortColumn.columnID }) {
+            sorted = Partitioning.gather(all, rows: sortOrder(all.columns[i]))
+        } else {
+            sorted = all
+        }
+        let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
+        let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, sorted.count)))
+        let rowsPerFile = max(1, Int(Double(options.targetFileSize) / bytesPerRow))
+        // New files go next to the old ones (same partition directory), under fresh names.
+        let directory = (inputs[0].storedPath as NSString).deletingLastPathComponent
+        var outputs: [NewDataFile] = []
+        var start = 0
+        var opts = options.parquet
+        opts.metadata["lake.table"] = table.qualifiedName
+        opts.metadata["lake.compacted"] = "true"
+        repeat {
+            let end = min(sorted.count, start + rowsPerFile)
+            let relative = (directory.isEmpty ? "" : directory + "/") + UUID().uuidString.lowercased() + ".parquet"
+            let url = table.directory.appendingPathComponent(relative)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let summary: ParquetFileSummary
+            do {
+                let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)
+                try writer.write(sorted.slice(start ..< end))
+                summary = try writer.close()
+            } catch {
+                for o in outputs { try? FileManager.default.removeItem(at: table.directory.appendingPathComponent(o.relativePath)) }
+                try? FileManager.default.removeItem(at: url)
+                throw error
+            }
+            var stats: [Int64: ColumnStats] = [:]
+            for (i, f) in schema.fields.enumerated() {
+                guard let id = f.fieldID else { continue }
+                stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
+            }
+            outputs.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
+                                       footerSize: summary.footerSize, partitionValues: inputs[0].partitionValues, columnStats: stats))
+            start = end
+        } while start < sorted.count
+        return outputs
+    }
+
+    /// A stable ascending order of the rows by one column, nulls first (ties keep file order, so
+    /// a re-run over the same input is deterministic).
+    static func sortOrder(_ column: Column) -> [Int] {
+        let n = column.count
+        let c = column.materialized()
+        var rows = Array(0 ..< n)
+        func nullRank(_ r: Int) -> Int { c.isNull(r) ? 0 : 1 }
+        switch c.data {
+        case .int32(let v):
+            rows.sort { (nullRank($0), v[$0], $0) < (nullRank($1), v[$1], $1) }
+        case .int64(let v):
+            rows.sort { (nullRank($0), v[$0], $0) < (nullRank($1), v[$1], $1) }
+        case .double(let v):
+            rows.sort { (nullRank($0), v[$0], $0) < (nullRank($1), v[$1], $1) }
+        case .bool(let v):
+            rows.sort { (nullRank($0), v[$0] ? 1 : 0, $0) < (nullRank($1), v[$1] ? 1 : 0, $1) }
+        case .string(let s):
+            s.bytes.withUnsafeBytes { raw in
+                rows.sort { a, b in
+                    if nullRank(a) != nullRank(b) { return nullRank(a) < nullRank(b) }
+                    let x = raw[s.byteRange(a)], y = raw[s.byteRange(b)]
+                    if x.elementsEqual(y) { return a < b }
+                    return x.lexicographicallyPrecedes(y)
+                }
+            }
+        case .dictionary:
+            break // materialized() never returns a dictionary
+        }
+        return rows
+    }
+}
+
+/// Reads a data file's rows under a table's current schema: columns matched by field id
+/// (DuckLake column id), so renamed columns resolve; columns the file predates take their
+/// initial default or null; a column widened since (int32 → int64/double) is widened here.
+enum FileRows {
+    static func read(_ file: DataFile, table: TableInfo, schema: Schema) throws -> [RecordBatch] {
+        let reader = try ParquetFileReader(path: file.url.path)
+        let noIDs = reader.schema.fields.allSatisfy { $0.fieldID == nil }
+        let index: [Int?] = table.columns.map { c in
+            if let i = reader.schema.fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
+            return noIDs ? reader.schema.index(of: c.name) : nil
+        }
+        let present = index.compactMap { $0 }
+        var out: [RecordBatch] = []
+        for b in try reader.readRowGroups(columns: present) {
+            var cols: [Column] = []
+            var k = 0
+            for (ci, c) in table.columns.enumerated() {
+                if index[ci] != nil {
+                    cols.append(try widen(b.columns[k], to: schema.fields[ci].type, table: table, column: c.name))
+                    k += 1
+                } else {
+                    cols.append(try constant(c, rows: b.count, table: table))
+                }
+            }
+            out.append(RecordBatch(schema: schema, columns: cols))
+        }
+        return out
+    }
+
+    static func widen(_ column: Column, to type: ColumnType, table: TableInfo, column name: String) throws -> Column {
+        guard let widened = column.widened(to: type) else {
+            throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: name,
+                                                    detail: "file holds \(column.data.kindName) values but the column is \(type)")
+        }
+        return widened
+    }
+
+    static func constant(_ c: ColumnInfo, rows: Int, table: TableInfo) throws -> Column {
+        guard let type = c.type else {
+            throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: c.name, detail: "type \(c.duckLakeType) is not supported")
+        }
+        let nulls: [Bool]? = c.initialDefault == nil ? Array(repeating: false, count: rows) : nil
+        let text = c.initialDefault ?? ""
+        func bad() -> MaintenanceError {
+            .unreadableColumn(table: table.qualifiedName, column: c.name, detail: "default '\(text)' is not a valid \(c.duckLakeType)")
+        }
+        switch type {
+        case .bool:
+            let v = c.initialDefault.map { ["true", "1", "t"].contains($0.lowercased()) } ?? false
+            return Column(.bool(Array(repeating: v, count: rows)), validity: nulls)
+        case .int32:
+            guard c.initialDefault == nil || Int32(text) != nil else { throw bad() }
+            return Column(.int32(Array(repeating: Int32(text) ?? 0, count: rows)), validity: nulls)
+        case .date:
+            let d = c.initialDefault.flatMap(LakeCatalog.Timestamps.parseDate)
+            if c.initialDefault != nil && d == nil { throw bad() }
+            return Column(.int32(Array(repeating: Int32(d ?? 0), count: rows)), validity: nulls)
+        case .int64:
+            guard c.initialDefault == nil || Int64(text) != nil else { throw bad() }
+            return Column(.int64(Array(repeating: Int64(text) ?? 0, count: rows)), validity: nulls)
+        case .timestamp:
+            let t = c.initialDefault.flatMap(LakeCatalog.Timestamps.parseTimestamp)
+            if c.initialDefault != nil && t == nil { throw bad() }
+            return Column(.int64(Array(repeating: t ?? 0, count: rows)), validity: nulls)
+        case .decimal(_, let scale):
+            let v = c.initialDefault.flatMap { DecimalText.parse($0, scale: scale) }
+            if c.initialDefault != nil && v == nil { throw bad() }
+            return Column(.int64(Array(repeating: v ?? 0, count: rows)), validity: nulls)
+        case .double:
+            guard c.initialDefault == nil || Double(text) != nil else { throw bad() }
+            return Column(.double(Array(repeating: Double(text) ?? 0, count: rows)), validity: nulls)
+        case .string:
+            var values = StringColumn()
+            values.append(text)
+            return Column(.dictionary(indices: Array(repeating: 0, count: rows), values: values), validity: nulls)
+        }
+    }
+}
+
+extension ColumnData {
+    var kindName: String {
+        switch self {
+        case .bool: return "boolean"
+        case .int32: return "int32"
+        case .int64: return "int64"
+        case .double: return "double"
+        case .string, .dictionary: return "string"
+        }
+    }
+}

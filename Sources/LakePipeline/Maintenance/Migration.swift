@@ -1,0 +1,276 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+public enum MigrationError: Error, CustomStringConvertible, Equatable {
+    case tableNotInLake(String)
+    case noRecordedVersion(table: String)
+    case notForward(table: String, from: Int, to: Int)
+    case incompatible(table: String, column: String, reason: String)
+    case idMismatch(table: String, column: String, registryID: Int32, catalogID: Int64)
+    case conflict(table: String)
+
+    public var description: String {
+        switch self {
+        case .tableNotInLake(let t):
+            return "\(t) is not in the lake yet: ingest into it first (a new table is created at the latest registry version)"
+        case .noRecordedVersion(let t):
+            return "the lake has no registry version recorded for \(t); cannot tell what to migrate from"
+        case .notForward(let t, let from, let to):
+            return "\(t) is at schema v\(from); migrating to v\(to) is not a step forward (registered versions only move up)"
+        case .incompatible(let t, let c, let reason):
+            return "\(t).\(c): \(reason); put a compatible change in a new version (add a new column instead)"
+        case .idMismatch(let t, let c, let r, let k):
+            return "\(t).\(c): the registry gives it id \(r) but the catalog assigns \(k); a new column must take the next unused id"
+        case .conflict(let t):
+            return "another writer changed \(t)'s files while the rewrite ran; nothing was committed, run the migration again"
+        }
+    }
+}
+
+/// One change a migration makes, matched between registry versions by column id.
+public enum MigrationStep: Equatable, Sendable, CustomStringConvertible {
+    case add(name: String, id: Int32, type: ColumnType, nullable: Bool, defaultValue: String?)
+    case rename(id: Int32, from: String, to: String)
+    case widen(name: String, from: ColumnType, to: ColumnType)
+    case drop(name: String, id: Int32)
+
+    public var description: String {
+        switch self {
+        case .add(let n, let id, let t, let nullable, let d):
+            return "add column \(n) (id \(id)) \(t)\(nullable ? "" : " not null")" + (d.map { " default '\($0)'" } ?? (nullable ? ", old rows read null" : ""))
+        case .rename(let id, let a, let b): return "rename column \(a) -> \(b) (id \(id))"
+        case .widen(let n, let a, let b): return "widen column \(n) \(a) -> \(b)"
+        case .drop(let n, let id): return "drop column \(n) (id \(id))"
+        }
+    }
+}
+
+public struct MigrationPlan: Sendable {
+    public var registryTable: String
+    public var catalogTable: String
+    public var fromVersion: Int
+    public var toVersion: Int
+    public var steps: [MigrationStep]
+}
+
+public struct MigrationReport: Sendable {
+    public var plan: MigrationPlan
+    public var snapshotID: Int64?
+    public var filesRewritten = 0
+    public var filesWritten = 0
+    public var seconds: Double = 0
+}
+
+/// Applies registry version N of a table to the lake: columns are matched by id, so a rename is
+/// only a catalog change (files keep their field ids) and old files keep being read under the
+/// new schema. Everything (schema changes, optional file rewrite, the recorded version) is ONE
+/// snapshot; time travel to before it shows the old schema and data.
+public enum Migration {
+    /// Compares registry versions `from` → `to` by column id; refuses what old files could not be read as.
+    public static func plan(from: TableSchema, to: TableSchema) throws -> [MigrationStep] {
+        let table = to.table
+        let defaults = try columnDefaults(to)
+        var steps: [MigrationStep] = []
+        let old = Dictionary(uniqueKeysWithValues: from.columns.map { ($0.id, $0) })
+        for c in to.columns {
+            guard let o = old[c.id] else {
+                let d = defaults[c.name]
+                if !c.nullable && d == nil {
+                    throw MigrationError.incompatible(table: table, column: c.name, reason: "a new NOT NULL column needs a \"default\" for the rows already in the lake")
+                }
+                if let d, !valid(d, c.type) {
+                    throw MigrationError.incompatible(table: table, column: c.name, reason: "default '\(d)' is not a valid \(c.type)")
+                }
+                steps.append(.add(name: c.name, id: c.id, type: c.type, nullable: c.nullable, defaultValue: d))
+                continue
+            }
+            if o.type != c.type {
+                guard widens(o.type, c.type) else {
+                    throw MigrationError.incompatible(table: table, column: o.name,
+                                                      reason: "changing \(o.type) to \(c.type) is not a widening (allowed: int32 -> int64/double, decimal precision up at the same scale)")
+                }
+            }
+            if o.nullable && !c.nullable {
+                throw MigrationError.incompatible(table: table, column: o.name, reason: "a nullable column cannot become NOT NULL (old rows may hold nulls)")
+            }
+            if !o.nullable && c.nullable {
+                throw MigrationError.incompatible(table: table, column: o.name, reason: "changing NOT NULL to nullable is not supported by this migration")
+            }
+            if o.name != c.name { steps.append(.rename(id: c.id, from: o.name, to: c.name)) }
+            if o.type != c.type { steps.append(.widen(name: c.name, from: o.type, to: c.type)) }
+        }
+        let kept = Set(to.columns.map(\.id))
+        for o in from.columns where !kept.contains(o.id) {
+            if from.partitionBy.contains(o.name) {
+                throw MigrationError.incompatible(table: table, column: o.name, reason: "a partition column cannot be dropped")
+            }
+            steps.append(.drop(name: o.name, id: o.id))
+        }
+        return steps
+    }
+
+    static func valid(_ text: String, _ type: ColumnType) -> Bool {
+        switch type {
+        case .string: return true
+        case .bool: return ["true", "false"].contains(text)
+        case .int32: return Int32(text) != nil
+        case .int64: return Int64(text) != nil
+        case .double: return Double(text) != nil
+        case .decimal(_, let scale): return DecimalText.parse(text, scale: scale) != nil
+        case .date: return LakeCatalog.Timestamps.parseDate(text) != nil
+        case .timestamp: return LakeCatalog.Timestamps.parseTimestamp(text) != nil
+        }
+    }
+
+    static func widens(_ a: ColumnType, _ b: ColumnType) -> Bool {
+        switch (a, b) {
+        case (.int32, .int64), (.int32, .double): return true
+        case (.decimal(let p, let s), .decimal(let p2, let s2)): return s == s2 && p2 >= p
+        default: return false
+        }
+    }
+
+    /// Column "default" values (text in the column's stat form) from the version file itself:
+    /// the registry's parsed model does not carry them.
+    static func columnDefaults(_ schema: TableSchema) throws -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: schema.path),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let cols = root["columns"] as? [[String: Any]] else { return [:] }
+        var out: [String: String] = [:]
+        for c in cols {
+            guard let name = c["name"] as? String, let d = c["default"] else { continue }
+            guard let text = d as? String else {
+                throw MigrationError.incompatible(table: schema.table, column: name, reason: "\"default\" must be a string in the column's text form, e.g. \"0.00\"")
+            }
+            out[name] = text
+        }
+        return out
+    }
+
+    public static func run(_ store: LakeStore, table registryTable: String, to version: Int,
+                           rewrite: Bool = false, dryRun: Bool = false) throws -> MigrationReport {
+        let started = Date()
+        let catalog = store.catalog
+        let target = try store.registry.schema(registryTable, version: version)
+        let loc = LakeStore.location(ofRegistryTable: registryTable, layer: target.layer)
+        let qualified = loc.schema + "." + loc.table
+        guard let info = try? catalog.table(schema: loc.schema, name: loc.table) else { throw MigrationError.tableNotInLake(qualified) }
+        guard let recorded = try catalog.tableSchemaVersion(tableID: info.tableID) else { throw MigrationError.noRecordedVersion(table: qualified) }
+        guard version > recorded.version else {
+            throw MigrationError.notForward(table: qualified, from: recorded.version, to: version)
+        }
+        let current = try store.registry.schema(registryTable, version: recorded.version)
+        let steps = try plan(from: current, to: target)
+        var report = MigrationReport(plan: MigrationPlan(registryTable: registryTable, catalogTable: qualified, fromVersion: recorded.version,
+                                                         toVersion: version, steps: steps))
+        // The catalog must hold the version we plan from: same ids, names and types.
+        for c in current.columns {
+            guard let k = info.column(id: Int64(c.id)), k.name == c.name, k.type == c.type else {
+                throw MigrationError.incompatible(table: qualified, column: c.name,
+                                                  reason: "the lake's column does not match registry v\(recorded.version) (id \(c.id))")
+            }
+        }
+        if dryRun { return report }
+
+        // With --rewrite, write every live file in the new schema before taking the write lock.
+        let defaults = try columnDefaults(target)
+        var newTable = info
+        newTable.columns = target.columns.enumerated().map { i, c in
+            var k = info.column(id: Int64(c.id)) ?? info.columns[0]
+            k.columnID = Int64(c.id)
+            k.name = c.name
+            k.type = c.type
+            k.duckLakeType = DuckLakeType.name(c.type)
+            k.nullable = c.nullable
+            if info.column(id: Int64(c.id)) == nil {
+                k.initialDefault = defaults[c.name]
+                k.defaultValue = defaults[c.name]
+            }
+            k.order = Int64(i + 1)
+            return k
+        }
+        let renamed = Dictionary(uniqueKeysWithValues: steps.compactMap { s -> (String, String)? in
+            if case .rename(_, let a, let b) = s { return (a, b) }
+            return nil
+        })
+        var inputs: [DataFile] = []
+        var outputs: [NewDataFile] = []
+        if rewrite {
+            inputs = try catalog.dataFiles(tableID: info.tableID)
+            var opts = ParquetWriteOptions()
+            opts.metadata["lake.table"] = qualified
+            opts.metadata["lake.schema_version"] = String(version)
+            let schema = try newTable.schema()
+            do {
+                for file in inputs {
+                    if file.deleteFile != nil {
+                        throw MigrationError.incompatible(table: qualified, column: "*", reason: "a file has DuckLake deletes; rewriting those is not supported yet")
+                    }
+                    let batches = try FileRows.read(file, table: newTable, schema: schema)
+                    let dir = (file.storedPath as NSString).deletingLastPathComponent
+                    let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
+                    let url = info.directory.appendingPathComponent(relative)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)
+                    outputs.append(NewDataFile(relativePath: relative, recordCount: 0, fileSizeBytes: 0))
+                    for b in batches { try writer.write(b) }
+                    let summary = try writer.close()
+                    var stats: [Int64: ColumnStats] = [:]
+                    for (i, f) in schema.fields.enumerated() {
+                        stats[Int64(f.fieldID!)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
+                    }
+                    var pv: [String: String] = [:]
+                    for (k, v) in file.partitionValues { pv[renamed[k] ?? k] = v }
+                    outputs[outputs.count - 1] = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
+                                                             footerSize: summary.footerSize, partitionValues: pv, columnStats: stats)
+                }
+            } catch {
+                for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+                throw error
+            }
+        }
+
+        do {
+            let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
+                // Re-check under the write lock: another migration may have run meanwhile.
+                if let now = try tx.table(schema: loc.schema, name: loc.table)?.tableID, now != info.tableID {
+                    throw MigrationError.conflict(table: qualified)
+                }
+                if let fp = try tx.registeredFingerprint(table: registryTable, version: version), fp != target.fingerprint {
+                    throw IngestError.registryEdited(table: registryTable, version: version)
+                }
+                for step in steps {
+                    switch step {
+                    case .add(let name, let id, let type, let nullable, let d):
+                        let f = try tx.addColumn(tableID: info.tableID, Field(name, type, nullable: nullable), default: d)
+                        if f.fieldID != id { throw MigrationError.idMismatch(table: qualified, column: name, registryID: id, catalogID: Int64(f.fieldID ?? 0)) }
+                    case .rename(_, let a, let b):
+                        try tx.renameColumn(tableID: info.tableID, from: a, to: b)
+                    case .widen(let name, _, let to):
+                        try tx.changeColumnType(tableID: info.tableID, column: name, to: to)
+                    case .drop(let name, _):
+                        try tx.dropColumn(tableID: info.tableID, name: name)
+                    }
+                }
+                if rewrite {
+                    let live = Set(try tx.currentDataFileIDs(tableID: info.tableID))
+                    // A file added or removed since we read the list would be lost or duplicated.
+                    guard live == Set(inputs.map(\.dataFileID)) else { throw MigrationError.conflict(table: qualified) }
+                    try tx.removeDataFiles(inputs.map(\.dataFileID))
+                    for f in outputs { _ = try tx.addDataFile(tableID: info.tableID, f) }
+                }
+                try tx.registerSchemaVersion(table: registryTable, version: version, fingerprint: target.fingerprint)
+                try tx.setTableSchemaVersion(tableID: info.tableID, registryTable: registryTable, version: version)
+            }
+            report.snapshotID = snap.id
+        } catch {
+            for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+            throw error
+        }
+        report.filesRewritten = inputs.count
+        report.filesWritten = outputs.count
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakeTestSupport
+import Testing
+@testable import LakePipeline
+
+/// A lake holding Evaluation-Files' orders ingested as `batches` separate commits, so every
+/// partition has several small files.
+struct BatchedLake {
+    let dir: TemporaryDirectory
+    let store: LakeStore
+    var catalog: Catalog { store.catalog }
+    var root: String { dir.path }
+
+    init(batches: Int) throws {
+        dir = try TemporaryDirectory("lake-maint")
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: packageRoot.appendingPathComponent("schemas"))
+        _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
+        let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: true)
+        let per = (lines.count + batches - 1) / batches
+        for b in 0 ..< batches {
+            let part = lines[(b * per) ..< min(lines.count, (b + 1) * per)]
+            let path = dir.file("batch\(b).jsonl")
+            try (part.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: path)
+        }
+    }
+
+    var lakeRoot: String { dir.url.appendingPathComponent("lake").path }
+
+    /// DuckDB (through the DuckLake attach) per table: row count and an order-independent
+    /// checksum over whole rows, plus revenue by day and channel, at `snapshot`.
+    func duckdbFigures(snapshot: Int64) throws -> [String: String] {
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', READ_ONLY)")
+        out = {}
+        for t in ["curated.orders", "curated.order_items", "raw.orders"]:
+            r = con.execute(f"SELECT count(*), sum(hash(x)) FROM (SELECT * FROM l.{t} AT (VERSION => \(snapshot))) x").fetchone()
+            out[t] = f"{r[0]}:{r[1]}"
+        r = con.execute("SELECT string_agg(event_date || channel || ':' || s::VARCHAR, ',' ORDER BY event_date, channel) FROM (SELECT event_date, channel, sum(order_total) s FROM l.curated.orders AT (VERSION => \(snapshot)) WHERE status = 'confirmed' GROUP BY ALL)").fetchone()
+        out["revenue"] = r[0]
+        print(json.dumps(out))
+        """
+        return try Python.json(script) as? [String: String] ?? [:]
+    }
+
+    /// Our own order-independent checksum over every row of a table at a snapshot, read with
+    /// the maintenance reader (by field id), plus the number of live files.
+    func ourChecksum(_ schema: String, _ name: String, at snapshot: Int64) throws -> (rows: Int, sum: UInt64, files: Int) {
+        let table = try catalog.table(schema: schema, name: name, at: .snapshot(snapshot))
+        let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot))
+        var rows = 0
+        var sum: UInt64 = 0
+        for f in files {
+            for b in try FileRows.read(f, table: table, schema: try table.schema()) {
+                for r in 0 ..< b.count {
+                    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+                    for c in b.columns {
+                        let text: String
+                        if c.isNull(r) { text = "\u{0}null" } else {
+                            switch c.data {
+                            case .int32(let v): text = String(v[r])
+                            case .int64(let v): text = String(v[r])
+                            case .double(let v): text = String(v[r])
+                            case .bool(let v): text = String(v[r])
+                            case .string, .dictionary: text = c.string(at: r) ?? ""
+                            }
+                        }
+                        for byte in text.utf8 + [0x1F] { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+                    }
+                    sum &+= h
+                    rows += 1
+                }
+            }
+        }
+        return (rows, sum, files.count)
+    }
+}
+
+@Suite("Maintenance: compaction", .serialized)
+struct MaintenanceCompactionTests {
+    @Test("compaction merges files, keeps every row and figure, old snapshot readable until vacuum; DuckDB agrees")
+    func compactKeepsData() throws {
+        let lake = try BatchedLake(batches: 4)
+        defer { lake.dir.remove() }
+        let before = try lake.catalog.latestSnapshot().id
+        let oursBefore = try lake.ourChecksum("curated", "orders", at: before)
+        let itemsBefore = try lake.ourChecksum("curated", "order_items", at: before)
+        let duckBefore = try lake.duckdbFigures(snapshot: before)
+        #expect(oursBefore.rows > 500)
+
+        let report = try Compaction.run(lake.catalog)
+        let after = try #require(report.snapshotID)
+        #expect(after == before + 1)
+        #expect(report.filesAfter < report.filesBefore)
+        #expect(!report.groups.isEmpty)
+        let oursAfter = try lake.ourChecksum("curated", "orders", at: after)
+        #expect(oursAfter.rows == oursBefore.rows)
+        #expect(oursAfter.sum == oursBefore.sum)
+        #expect(oursAfter.files < oursBefore.files)
+        let itemsAfter = try lake.ourChecksum("curated", "order_items", at: after)
+        #expect(itemsAfter.rows == itemsBefore.rows && itemsAfter.sum == itemsBefore.sum)
+        // Every partition now has exactly one file (the data is far below the target size).
+        let orders = try lake.catalog.table(schema: "curated", name: "orders")
+        let files = try lake.catalog.dataFiles(tableID: orders.tableID)
+        #expect(Set(files.map(\.partitionValues)).count == files.count)
+        // Sorted by event_time inside each compacted file (single-file partitions were left as ingested): the file's stats min/max bound the rows in order.
+        let compacted = files.filter { $0.beginSnapshot == after }
+        #expect(!compacted.isEmpty)
+        for f in compacted {
+            let b = try FileRows.read(f, table: orders, schema: try orders.schema())
+            let times = b.flatMap { batch -> [Int64] in
+                guard case .int64(let v) = batch.column("event_time")!.data else { return [] }
+                return v
+            }
+            #expect(times == times.sorted())
+        }
+
+        // DuckDB reads the same rows at the new snapshot, and the old snapshot still reads the old files.
+        let duckAfter = try lake.duckdbFigures(snapshot: after)
+        #expect(duckAfter == duckBefore)
+        #expect(try lake.duckdbFigures(snapshot: before) == duckBefore)
+        let oldAgain = try lake.ourChecksum("curated", "orders", at: before)
+        #expect(oldAgain.sum == oursBefore.sum && oldAgain.files == oursBefore.files)
+
+        // A second run changes nothing: no new snapshot.
+        let again = try Compaction.run(lake.catalog)
+        #expect(again.groups.isEmpty && again.snapshotID == nil)
+        #expect(try lake.catalog.latestSnapshot().id == after)
+
+        // Vacuum with no retention expires the pre-compaction snapshots and deletes the old
+        // files; the current snapshot reads the same in DuckDB and in our reader.
+        // Files the compaction replaced; a partition that had one file kept it, and keeps it on disk.
+        let liveIDs = Set(files.map(\.dataFileID))
+        let oldFiles = try lake.catalog.dataFiles(tableID: orders.tableID, at: .snapshot(before)).filter { !liveIDs.contains($0.dataFileID) }
+        #expect(!oldFiles.isEmpty)
+        let vac = try lake.catalog.vacuum(retain: 0)
+        #expect(!vac.expiredSnapshots.isEmpty)
+        #expect(oldFiles.filter { FileManager.default.fileExists(atPath: $0.url.path) }.isEmpty)
+        for f in files { #expect(FileManager.default.fileExists(atPath: f.url.path)) }
+        #expect(try lake.duckdbFigures(snapshot: after) == duckBefore)
+        #expect(try lake.ourChecksum("curated", "orders", at: after).sum == oursBefore.sum)
+    }
+
+    @Test("a partition whose input files another commit removed meanwhile is skipped, the rest commits, nothing is duplicated")
+    func concurrentRemovalSkips() throws {
+        let lake = try BatchedLake(batches: 2)
+        defer { lake.dir.remove() }
+        let before = try lake.catalog.latestSnapshot().id
+        let orders = try lake.ourChecksum("curated", "orders", at: before)
+        let items = try lake.ourChecksum("curated", "order_items", at: before)
+        var competitor = CompactionOptions()
+        competitor.table = "curated.orders"
+        // Our run plans every table; while it is between writing and committing, another
+        // compaction of curated.orders commits first and removes the files ours read.
+        var competitorSnapshot: Int64?
+        let report = try Compaction.run(lake.catalog, options: CompactionOptions()) {
+            competitorSnapshot = try Compaction.run(lake.catalog, options: competitor).snapshotID
+        }
+        #expect(competitorSnapshot != nil)
+        let skipped = report.groups.filter(\.skippedConflict)
+        #expect(!skipped.isEmpty && skipped.allSatisfy { $0.table == "curated.orders" })
+        #expect(report.groups.contains { $0.table == "curated.order_items" && !$0.skippedConflict })
+        let latest = try #require(report.snapshotID)
+        let ordersNow = try lake.ourChecksum("curated", "orders", at: latest)
+        #expect(ordersNow.rows == orders.rows && ordersNow.sum == orders.sum)
+        let itemsNow = try lake.ourChecksum("curated", "order_items", at: latest)
+        #expect(itemsNow.rows == items.rows && itemsNow.sum == items.sum)
+        // The skipped partitions' output files were deleted, not left as orphans.
+        let table = try lake.catalog.table(schema: "curated", name: "orders")
+        let live = Set(try lake.catalog.dataFiles(tableID: table.tableID).map { $0.url.standardizedFileURL.path })
+        let onDisk = FileManager.default.enumerator(atPath: table.directory.path)!.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".parquet") }.map { table.directory.appendingPathComponent($0).standardizedFileURL.path }
+        let everRegistered = Set(try lake.catalog.dataFiles(tableID: table.tableID, at: .snapshot(before)).map { $0.url.standardizedFileURL.path })
+        #expect(Set(onDisk).subtracting(live).subtracting(everRegistered).isEmpty)
+    }
+
+    @Test("options are checked with messages that say what is wrong")
+    func badOptions() throws {
+        let lake = try BatchedLake(batches: 1)
+        defer { lake.dir.remove() }
+        var o = CompactionOptions()
+        o.table = "curated.nope"
+        #expect(throws: MaintenanceError.unknownTable("curated.nope")) { try Compaction.run(lake.catalog, options: o) }
+        o = CompactionOptions()
+        o.sortBy = "no_such_column"
+        o.table = "orders"
+        #expect(throws: MaintenanceError.unknownSortColumn(table: "curated.orders", column: "no_such_column")) {
+            try Compaction.run(lake.catalog, options: o)
+        }
+        o = CompactionOptions()
+        o.date = "2024-13-45"
+        #expect(throws: MaintenanceError.badPartition("date=2024-13-45")) { try Compaction.run(lake.catalog, options: o) }
+    }
+}

@@ -64,11 +64,11 @@ public enum AnomalyDetector {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
-                let d = Reports.dates(c[0])[r], ch = c[1].string(at: r) ?? ""
+                let d = Reports.date(c[0], r), ch = c[1].string(at: r) ?? ""
                 var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
                 if c[2].string(at: r) == "confirmed" {
-                    let cents = Reports.ints(c[3])[r]
+                    let cents = Reports.int(c[3], r)
                     v.1 += cents
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
                 }
@@ -85,10 +85,10 @@ public enum AnomalyDetector {
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 guard !c[0].isNull(r) else { return }  // a line too broken to date is counted per batch only
-                var v = rawPerDay[Reports.dates(c[0])[r]] ?? (0, 0)
+                var v = rawPerDay[Reports.date(c[0], r)] ?? (0, 0)
                 v.0 += 1
                 if !c[1].isNull(r) { v.1 += 1 }
-                rawPerDay[Reports.dates(c[0])[r]] = v
+                rawPerDay[Reports.date(c[0], r)] = v
             }
         }
         // The range comes from accepted events only: a line too broken to carry a timestamp is

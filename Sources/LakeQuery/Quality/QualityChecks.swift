@@ -87,7 +87,7 @@ public enum QualityChecks {
         Reports.forEachRow(rawBatches) { b, r in
             let c = b.batch.columns
             guard let batch = c[0].string(at: r) else { return }
-            let day: Int32? = c[4].isNull(r) ? nil : Reports.dates(c[4])[r]
+            let day: Int32? = c[4].isNull(r) ? nil : Reports.date(c[4], r)
             let reason = c[2].string(at: r)
             // Per-day figures cover every batch; per-batch ones only the wanted batches.
             func tally(_ lc: inout LineCounts) {
@@ -117,7 +117,7 @@ public enum QualityChecks {
                 seen[id, default: 0] += 1
                 curated[batch, default: Curated()].orders += 1
                 if seen[id]! == 2 { curated[batch]!.duplicateIDs += 1 }
-                orderTotal[id] = (Reports.ints(c[1])[r], Reports.ints(c[2])[r])
+                orderTotal[id] = (Reports.int(c[1], r), Reports.int(c[2], r))
                 if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
@@ -128,7 +128,7 @@ public enum QualityChecks {
             Reports.forEachRow(batches) { b, r in
                 guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
                 var v = itemSums[id] ?? (0, 0)
-                v.0 += Reports.ints(b.batch.columns[1])[r]  // Int64 cents: exact
+                v.0 += Reports.int(b.batch.columns[1], r)  // Int64 cents: exact
                 v.1 += 1
                 itemSums[id] = v
             }

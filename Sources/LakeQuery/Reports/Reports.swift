@@ -94,6 +94,22 @@ public enum Reports {
         }
     }
 
+    /// One row's integer, without converting the whole column (for per-row loops).
+    @inline(__always)
+    static func int(_ c: Column, _ r: Int) -> Int64 {
+        switch c.data {
+        case .int64(let a): return a[r]
+        case .int32(let a): return Int64(a[r])
+        default: return 0
+        }
+    }
+
+    @inline(__always)
+    static func date(_ c: Column, _ r: Int) -> Int32 {
+        if case .int32(let a) = c.data { return a[r] }
+        return 0
+    }
+
     static func dates(_ c: Column?) -> [Int32] {
         if case .int32(let a)? = c?.data { return a }
         return []
@@ -231,7 +247,7 @@ public enum Reports {
         forEachRow(batches) { b, r in
             let batch = b.batch
             guard let p = batch.columns[0].string(at: r), let w = batch.columns[1].string(at: r) else { return }
-            let q = ints(batch.columns[2])[r], t = batch.columns[3].isNull(r) ? Int64.min : ints(batch.columns[3])[r]
+            let q = int(batch.columns[2], r), t = batch.columns[3].isNull(r) ? Int64.min : int(batch.columns[3], r)
             let key = Key(product: p, warehouse: w)
             if let cur = latest[key], cur.0 > t { return }
             latest[key] = (t, q)
@@ -360,7 +376,7 @@ public enum Reports {
             struct Key: Hashable { var date: Int32; var channel: String }
             var acc: [Key: (Int64, Int64, [String: Int64])] = [:]
             forEachRow(batches) { b, r in
-                let key = Key(date: dates(b.batch.columns[0])[r], channel: b.batch.columns[1].string(at: r) ?? "")
+                let key = Key(date: date(b.batch.columns[0], r), channel: b.batch.columns[1].string(at: r) ?? "")
                 var v = acc[key] ?? (0, 0, [:])
                 v.0 += 1
                 if let reason = b.batch.columns[2].string(at: r) {

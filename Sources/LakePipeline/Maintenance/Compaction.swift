@@ -261,77 +261,12 @@ public enum Compaction {
 /// (DuckLake column id), so renamed columns resolve; columns the file predates take their
 /// initial default or null; a column widened since (int32 → int64/double) is widened here.
 enum FileRows {
+    /// A file's rows under the table's current schema (see `DataFileReader`).
     static func read(_ file: DataFile, table: TableInfo, schema: Schema) throws -> [RecordBatch] {
-        let reader = try ParquetFileReader(path: file.url.path)
-        let noIDs = reader.schema.fields.allSatisfy { $0.fieldID == nil }
-        let index: [Int?] = table.columns.map { c in
-            if let i = reader.schema.fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
-            return noIDs ? reader.schema.index(of: c.name) : nil
-        }
-        let present = index.compactMap { $0 }
-        var out: [RecordBatch] = []
-        for b in try reader.readRowGroups(columns: present) {
-            var cols: [Column] = []
-            var k = 0
-            for (ci, c) in table.columns.enumerated() {
-                if index[ci] != nil {
-                    cols.append(try widen(b.columns[k], to: schema.fields[ci].type, table: table, column: c.name))
-                    k += 1
-                } else {
-                    cols.append(try constant(c, rows: b.count, table: table))
-                }
-            }
-            out.append(RecordBatch(schema: schema, columns: cols))
-        }
-        return out
-    }
-
-    static func widen(_ column: Column, to type: ColumnType, table: TableInfo, column name: String) throws -> Column {
-        guard let widened = column.widened(to: type) else {
-            throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: name,
-                                                    detail: "file holds \(column.data.kindName) values but the column is \(type)")
-        }
-        return widened
-    }
-
-    static func constant(_ c: ColumnInfo, rows: Int, table: TableInfo) throws -> Column {
-        guard let type = c.type else {
-            throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: c.name, detail: "type \(c.duckLakeType) is not supported")
-        }
-        let nulls: [Bool]? = c.initialDefault == nil ? Array(repeating: false, count: rows) : nil
-        let text = c.initialDefault ?? ""
-        func bad() -> MaintenanceError {
-            .unreadableColumn(table: table.qualifiedName, column: c.name, detail: "default '\(text)' is not a valid \(c.duckLakeType)")
-        }
-        switch type {
-        case .bool:
-            let v = c.initialDefault.map { ["true", "1", "t"].contains($0.lowercased()) } ?? false
-            return Column(.bool(Array(repeating: v, count: rows)), validity: nulls)
-        case .int32:
-            guard c.initialDefault == nil || Int32(text) != nil else { throw bad() }
-            return Column(.int32(Array(repeating: Int32(text) ?? 0, count: rows)), validity: nulls)
-        case .date:
-            let d = c.initialDefault.flatMap(LakeCatalog.Timestamps.parseDate)
-            if c.initialDefault != nil && d == nil { throw bad() }
-            return Column(.int32(Array(repeating: Int32(d ?? 0), count: rows)), validity: nulls)
-        case .int64:
-            guard c.initialDefault == nil || Int64(text) != nil else { throw bad() }
-            return Column(.int64(Array(repeating: Int64(text) ?? 0, count: rows)), validity: nulls)
-        case .timestamp:
-            let t = c.initialDefault.flatMap(LakeCatalog.Timestamps.parseTimestamp)
-            if c.initialDefault != nil && t == nil { throw bad() }
-            return Column(.int64(Array(repeating: t ?? 0, count: rows)), validity: nulls)
-        case .decimal(_, let scale):
-            let v = c.initialDefault.flatMap { DecimalText.parse($0, scale: scale) }
-            if c.initialDefault != nil && v == nil { throw bad() }
-            return Column(.int64(Array(repeating: v ?? 0, count: rows)), validity: nulls)
-        case .double:
-            guard c.initialDefault == nil || Double(text) != nil else { throw bad() }
-            return Column(.double(Array(repeating: Double(text) ?? 0, count: rows)), validity: nulls)
-        case .string:
-            var values = StringColumn()
-            values.append(text)
-            return Column(.dictionary(indices: Array(repeating: 0, count: rows), values: values), validity: nulls)
+        do {
+            return try DataFileReader(file, columns: table.columns).read().map { RecordBatch(schema: schema, columns: $0.columns) }
+        } catch DataFileError.unreadableColumn(let column, let detail) {
+            throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: column, detail: detail)
         }
     }
 }

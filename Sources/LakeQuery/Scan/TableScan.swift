@@ -178,82 +178,37 @@ public struct TableScan: Sendable {
     private func readFile(_ file: DataFile, _ wanted: [ColumnInfo], _ predicates: [ColumnPredicate],
                           _ filterColumns: [ColumnInfo]) throws -> ([ScanBatch], ScanStats) {
         var stats = ScanStats()
-        let reader = try ParquetFileReader(path: file.url.path)
-        // Columns are matched by field id (DuckLake column id), so renamed columns still resolve;
-        // a column the file predates reads as its default.
-        func fileIndex(_ c: ColumnInfo) -> Int? {
-            if let i = reader.schema.fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
-            if reader.schema.fields.allSatisfy({ $0.fieldID == nil }) { return reader.schema.index(of: c.name) }
-            return nil
-        }
+        let needed = wanted + filterColumns.filter { f in !wanted.contains { $0.columnID == f.columnID } }
+        let rows = try DataFileReader(file, columns: needed)
+        // Row groups are pruned on the file's own column names (a renamed column keeps its old one).
         let filePredicates = zip(predicates, filterColumns).compactMap { p, c -> ColumnPredicate? in
-            guard let i = fileIndex(c) else { return nil }
+            guard let name = rows.fileColumnName(c) else { return nil }
             var q = p
-            q.column = reader.schema.fields[i].name
+            q.column = name
             return q
         }
-        let groups = reader.rowGroups(matching: filePredicates)
-        stats.rowGroupsConsidered = reader.rowGroupCount
-        stats.rowGroupsSkipped = reader.rowGroupCount - groups.count
+        let groups = rows.reader.rowGroups(matching: filePredicates)
+        stats.rowGroupsConsidered = rows.reader.rowGroupCount
+        stats.rowGroupsSkipped = rows.reader.rowGroupCount - groups.count
         stats.rowGroupsRead = groups.count
         if groups.isEmpty { return ([], stats) }
-        let needed = wanted + filterColumns.filter { f in !wanted.contains { $0.columnID == f.columnID } }
-        let present = needed.compactMap(fileIndex)
-        let read = try reader.readRowGroups(groups, columns: present, parallelism: 1)
+        let batches: [RecordBatch]
+        do {
+            batches = try rows.read(rowGroups: groups, parallelism: 1)
+        } catch let e as DataFileError {
+            throw QueryError.badOption("\(table.qualifiedName): \(e)")
+        }
         var out: [ScanBatch] = []
-        for b in read {
-            let rows = b.count
-            stats.rowsRead += rows
-            var columns: [Column] = []
-            var k = 0
-            for c in needed {
-                if fileIndex(c) != nil {
-                    // A file written before the column was widened holds the narrower type.
-                    guard let column = b.columns[k].widened(to: c.type!) else {
-                        throw QueryError.badOption("\(file.url.path): column \(c.name) holds values that cannot be read as \(c.type!)")
-                    }
-                    columns.append(column)
-                    k += 1
-                } else {
-                    columns.append(constantColumn(c, rows: rows))
-                }
-            }
-            let schema = Schema(needed.map { Field($0.name, $0.type!, nullable: $0.nullable, fieldID: Int32($0.columnID)) })
-            let full = RecordBatch(schema: schema, columns: columns)
+        for full in batches {
+            stats.rowsRead += full.count
             let selection = try Filter.select(full, predicates)
-            let matched = selection?.count ?? rows
+            let matched = selection?.count ?? full.count
             stats.rowsMatched += matched
             if matched == 0 { continue }
-            let projected = RecordBatch(schema: Schema(Array(schema.fields.prefix(wanted.count))), columns: Array(columns.prefix(wanted.count)))
+            let projected = RecordBatch(schema: Schema(Array(full.schema.fields.prefix(wanted.count))), columns: Array(full.columns.prefix(wanted.count)))
             out.append(ScanBatch(batch: projected, selection: selection))
         }
         return (out, stats)
-    }
-
-    /// A column missing from an older file: its initial default, else nulls.
-    private func constantColumn(_ c: ColumnInfo, rows: Int) -> Column {
-        let type = c.type!
-        let text = c.initialDefault
-        let valid: [Bool]? = text == nil ? Array(repeating: false, count: rows) : nil
-        let v = text.flatMap { StatParsing.value($0, type) }
-        switch type {
-        case .bool:
-            if case .bool(let b)? = v { return Column(.bool(Array(repeating: b, count: rows))) }
-            return Column(.bool(Array(repeating: false, count: rows)), validity: valid ?? Array(repeating: false, count: rows))
-        case .int32, .date:
-            if case .int(let i)? = v { return Column(.int32(Array(repeating: Int32(truncatingIfNeeded: i), count: rows))) }
-            return Column(.int32(Array(repeating: 0, count: rows)), validity: Array(repeating: false, count: rows))
-        case .int64, .timestamp, .decimal:
-            if case .int(let i)? = v { return Column(.int64(Array(repeating: i, count: rows))) }
-            return Column(.int64(Array(repeating: 0, count: rows)), validity: Array(repeating: false, count: rows))
-        case .double:
-            if case .double(let d)? = v { return Column(.double(Array(repeating: d, count: rows))) }
-            return Column(.double(Array(repeating: 0, count: rows)), validity: Array(repeating: false, count: rows))
-        case .string:
-            var values = StringColumn()
-            if let text { values.append(text) } else { values.appendEmpty() }
-            return Column(.dictionary(indices: Array(repeating: 0, count: rows), values: values), validity: valid)
-        }
     }
 }
 

@@ -1,0 +1,95 @@
+import Foundation
+import LakeFormat
+
+/// A data file read under its table's schema as of a snapshot. Columns are matched by Parquet
+/// field id (the DuckLake column_id), so a renamed column still resolves; values an older file
+/// stored in a narrower type are widened; a column the file predates reads as its initial
+/// default, else null. Scans, compaction and migration all read files through this one path.
+public struct DataFileReader {
+    public let reader: ParquetFileReader
+    public let columns: [ColumnInfo]
+    private let fileIndex: [Int?]
+
+    public init(_ file: DataFile, columns: [ColumnInfo]) throws {
+        reader = try ParquetFileReader(path: file.url.path)
+        self.columns = columns
+        let fields = reader.schema.fields
+        // Files written without field ids (by other tools) are matched by name instead.
+        let byName = fields.allSatisfy { $0.fieldID == nil }
+        fileIndex = columns.map { c in
+            if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
+            return byName ? fields.firstIndex { $0.name == c.name } : nil
+        }
+    }
+
+    /// The file's own name for a table column, for row-group pruning by footer statistics;
+    /// nil when the file predates the column.
+    public func fileColumnName(_ c: ColumnInfo) -> String? {
+        columns.firstIndex { $0.columnID == c.columnID }.flatMap { fileIndex[$0] }.map { reader.schema.fields[$0].name }
+    }
+
+    /// The given row groups (all when nil) as batches whose columns follow `columns`.
+    public func read(rowGroups: [Int]? = nil, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
+        let schema = Schema(try columns.map { c in
+            guard let type = c.type else { throw DataFileError.unreadableColumn(column: c.name, detail: "type \(c.duckLakeType) is not supported") }
+            return Field(c.name, type, nullable: c.nullable, fieldID: Int32(c.columnID))
+        })
+        let present = fileIndex.compactMap { $0 }
+        return try reader.readRowGroups(rowGroups, columns: present, parallelism: parallelism).map { b in
+            var k = 0
+            let out = try columns.enumerated().map { ci, c -> Column in
+                let type = schema.fields[ci].type
+                guard fileIndex[ci] != nil else { return try Self.constant(c, type, rows: b.count) }
+                defer { k += 1 }
+                guard let column = b.columns[k].widened(to: type) else {
+                    throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds values that cannot be read as \(type)")
+                }
+                return column
+            }
+            return RecordBatch(schema: schema, columns: out)
+        }
+    }
+
+    /// A column the file predates: its initial default on every row, else nulls.
+    static func constant(_ c: ColumnInfo, _ type: ColumnType, rows: Int) throws -> Column {
+        let nulls: [Bool]? = c.initialDefault == nil ? Array(repeating: false, count: rows) : nil
+        let text = c.initialDefault ?? ""
+        func value<T>(_ parse: (String) -> T?, _ empty: T) throws -> T {
+            guard let text = c.initialDefault else { return empty }
+            guard let v = parse(text) else {
+                throw DataFileError.unreadableColumn(column: c.name, detail: "default '\(text)' is not a valid \(c.duckLakeType)")
+            }
+            return v
+        }
+        switch type {
+        case .bool:
+            return Column(.bool(Array(repeating: try value({ ["true", "1", "t"].contains($0.lowercased()) }, false), count: rows)), validity: nulls)
+        case .int32:
+            return Column(.int32(Array(repeating: try value({ Int32($0) }, 0), count: rows)), validity: nulls)
+        case .date:
+            return Column(.int32(Array(repeating: Int32(try value(Timestamps.parseDate, 0)), count: rows)), validity: nulls)
+        case .int64:
+            return Column(.int64(Array(repeating: try value({ Int64($0) }, 0), count: rows)), validity: nulls)
+        case .timestamp:
+            return Column(.int64(Array(repeating: try value(Timestamps.parseTimestamp, 0), count: rows)), validity: nulls)
+        case .decimal(_, let scale):
+            return Column(.int64(Array(repeating: try value({ DecimalText.parse($0, scale: scale) }, 0), count: rows)), validity: nulls)
+        case .double:
+            return Column(.double(Array(repeating: try value({ Double($0) }, 0), count: rows)), validity: nulls)
+        case .string:
+            var values = StringColumn()
+            values.append(text)
+            return Column(.dictionary(indices: Array(repeating: 0, count: rows), values: values), validity: nulls)
+        }
+    }
+}
+
+public enum DataFileError: Error, CustomStringConvertible, Equatable {
+    case unreadableColumn(column: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableColumn(let column, let detail): return "column \(column): \(detail)"
+        }
+    }
+}

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -397,10 +397,37 @@ def parse_event_time(record: Mapping[str, Any]) -> datetime:
     return parsed[0]
 
 
-def parse_order(record: Mapping[str, Any], line: int) -> Order:
+def load_product_catalog(path: str | os.PathLike[str]) -> frozenset[str]:
+    """The product ids of a catalog file: a JSON array of objects, each with a ``product_id``.
+
+    Raises ``ValueError`` naming the file and the entry when the file is not such an array,
+    and ``OSError`` when it cannot be read; a catalog is all-or-nothing, since a half-read one
+    would reject good orders as unknown.
+    """
+    path = Path(path)
+    with path.open("rb") as handle:
+        try:
+            entries = json.load(handle, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a JSON array of products, got {type(entries).__name__}")
+    ids: set[str] = set()
+    for index, entry in enumerate(entries):
+        product_id = entry.get("product_id") if isinstance(entry, Mapping) else None
+        if not isinstance(product_id, str) or not product_id.strip():
+            raise ValueError(f"{path}: entry {index} has no product_id string")
+        ids.add(product_id)
+    return frozenset(ids)
+
+
+def parse_order(record: Mapping[str, Any], line: int, known_products: Set[str] | None = None) -> Order:
     """Validate and normalise one raw record (canonical or mobile variant) into an ``Order``.
 
-    Raises ``InvalidOrder`` with the first problem found. The record itself is not modified.
+    With ``known_products`` (see ``load_product_catalog``), an order naming a product outside
+    the catalog is rejected, as the lake's ingest does: its revenue could not be attributed to
+    a category or brand. Raises ``InvalidOrder`` with the first problem found. The record
+    itself is not modified.
     """
     if not isinstance(record, Mapping):
         raise InvalidOrder(f"expected a JSON object, got {type(record).__name__}")
@@ -421,6 +448,10 @@ def parse_order(record: Mapping[str, Any], line: int) -> Order:
     if not isinstance(raw_items, list) or not raw_items:
         raise InvalidOrder("items must be a non-empty list")
     items = tuple(parse_item(raw, i) for i, raw in enumerate(raw_items))
+    if known_products is not None:
+        for i, item in enumerate(items):
+            if item.product_id not in known_products:
+                raise InvalidOrder(f"items[{i}].product_id {item.product_id!r} is not in the product catalog")
 
     address = record.get("shipping_address")
     if address is None:
@@ -497,8 +528,10 @@ class OrderProcessor:
     gives the same result as calling it once.
     """
 
-    def __init__(self, orders_file: str | os.PathLike[str]) -> None:
+    def __init__(self, orders_file: str | os.PathLike[str], known_products: Set[str] | None = None) -> None:
         self.orders_file = Path(orders_file)
+        #: Product ids an order may name; None accepts any id (the seed's behaviour).
+        self.known_products = known_products
         self.processed_orders: list[Order] = []  # accepted, deduplicated, every status
         self.rejected: list[LineIssue] = []
         self.duplicates: list[LineIssue] = []
@@ -578,7 +611,7 @@ class OrderProcessor:
         duplicates: list[LineIssue] = []
         for line, record in loaded.records:
             try:
-                order = parse_order(record, line)
+                order = parse_order(record, line, self.known_products)
             except InvalidOrder as exc:
                 raw_id = record.get("order_id")
                 order_id = raw_id if isinstance(raw_id, str) else None
@@ -741,6 +774,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("orders", type=Path, help="orders file, one JSON object per line")
     parser.add_argument("--out", type=Path, default=Path("processed_orders.json"),
                         help="where to write the results JSON (default: %(default)s)")
+    parser.add_argument("--catalog", type=Path, default=None,
+                        help="product catalog JSON; orders naming a product outside it are rejected, "
+                        "as `lake ingest` does (default: accept any product id)")
     parser.add_argument("--top", type=_non_negative_int, default=10,
                         help="how many top customers to print (default: %(default)s)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -755,7 +791,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    processor = OrderProcessor(args.orders)
+    known_products = None
+    if args.catalog is not None:
+        try:
+            known_products = load_product_catalog(args.catalog)
+        except OSError as exc:
+            logger.error("cannot read product catalog %s: %s", args.catalog, exc.strerror or exc)
+            return 2
+        except ValueError as exc:
+            logger.error("%s", exc)
+            return 2
+    processor = OrderProcessor(args.orders, known_products)
     try:
         summary = processor.process_orders()
     except OSError as exc:

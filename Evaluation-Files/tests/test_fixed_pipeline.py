@@ -218,6 +218,53 @@ class TestLoading:
             fixed.parse_order(record, 1)
 
 
+class TestProductCatalog:
+    def test_catalog_ids_are_loaded(self, fixed, tmp_path):
+        path = tmp_path / "catalog.json"
+        path.write_text(json.dumps([{"product_id": "PROD-1", "price": 9.99}, {"product_id": "PROD-2"}]))
+        assert fixed.load_product_catalog(path) == frozenset({"PROD-1", "PROD-2"})
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ('{"product_id": "PROD-1"}', "expected a JSON array of products, got dict"),
+            ('[{"product_id": "PROD-1"}, {"sku": "X"}]', "entry 1 has no product_id string"),
+            ('[{"product_id": "PROD-1"},', "invalid JSON at line 1"),
+        ],
+    )
+    def test_bad_catalog_is_an_error_naming_the_file(self, fixed, tmp_path, text, message):
+        path = tmp_path / "catalog.json"
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message) as caught:
+            fixed.load_product_catalog(path)
+        assert str(path) in str(caught.value)
+
+    def test_unknown_product_is_rejected_only_with_a_catalog(self, fixed, tmp_path):
+        path = write_lines(tmp_path / "orders.jsonl", [order("ORD-1", "CUST-1", "5.00"), order("ORD-2", "CUST-2", "7.00")])
+        lines = path.read_text().splitlines()
+        lines[1] = lines[1].replace("PROD-1", "PROD-404")
+        path.write_text("\n".join(lines) + "\n")
+
+        anything = fixed.OrderProcessor(path)
+        assert anything.process_orders().accepted == 2
+
+        checked = fixed.OrderProcessor(path, frozenset({"PROD-1"}))
+        summary = checked.process_orders()
+        assert (summary.accepted, summary.rejected) == (1, 1)
+        assert [(r.line, r.order_id, r.reason) for r in checked.rejected] == [
+            (2, "ORD-2", "items[0].product_id 'PROD-404' is not in the product catalog")
+        ]
+        assert [r.revenue for r in checked.generate_daily_report().rows] == [D("5.00")]
+
+    def test_cli_catalog_option(self, fixed, tmp_path, capsys):
+        orders = write_lines(tmp_path / "orders.jsonl", [order("ORD-1", "CUST-1", "5.00")])
+        catalog = tmp_path / "catalog.json"
+        catalog.write_text('[{"product_id": "PROD-9"}]')
+        assert fixed.main([str(orders), "--catalog", str(catalog), "--out", str(tmp_path / "o.json")]) == 0
+        assert "accepted 0, duplicates 0, rejected 1" in capsys.readouterr().out
+        assert fixed.main([str(orders), "--catalog", str(tmp_path / "none.json"), "--out", str(tmp_path / "o.json")]) == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Duplicates, idempotency, no mutation
 # ---------------------------------------------------------------------------------------------

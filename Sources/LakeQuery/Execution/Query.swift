@@ -76,8 +76,10 @@ public enum Query {
             guard let r = t.range(of: op) else { continue }
             let column = t[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
             var value = t[r.upperBound...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { value = String(value.dropFirst().dropLast()) }
-            guard !column.isEmpty, !value.isEmpty else { throw QueryError.badPredicate(text, reason: "a column and a value are needed") }
+            // Quotes let a value be empty ("reject_reason != ''") or keep its outer spaces.
+            let quoted = value.count >= 2 && value.hasPrefix("'") && value.hasSuffix("'")
+            if quoted { value = String(value.dropFirst().dropLast()) }
+            guard !column.isEmpty, quoted || !value.isEmpty else { throw QueryError.badPredicate(text, reason: "a column and a value are needed") }
             return try scan.predicate(column, PredicateOp(rawValue: op)!, [value])
         }
         throw QueryError.badPredicate(text, reason: "no operator found")

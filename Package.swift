@@ -38,6 +38,9 @@ let package = Package(
         .target(name: "LakeTestSupport", path: "Tests/LakeTestSupport"),
         // Benchmarks print figures next to the peers' (bench/*.sh); they are not tests.
         .executableTarget(name: "LakeBench", dependencies: ["LakeFormat"]),
+        // Test-only: a catalog writer the crash-injection and multi-process tests SIGKILL and race
+        // (LakeCatalogTests run it from .build/debug/LakeCatalogWriter; `swift build` builds it).
+        .executableTarget(name: "LakeCatalogWriter", dependencies: ["LakeCatalog", "LakeFormat"], path: "Tests/LakeCatalogWriter"),
         .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]),

@@ -19,6 +19,8 @@ public struct Catalog: Sendable {
     /// Where relative schema paths resolve: DuckLake's data_path (ours is the lake root).
     public let dataPath: URL
     let pool: DatabasePool
+    /// Test instrumentation at the named points of `commit`; `.none` outside the crash tests.
+    public var hooks: CommitHooks = .none
 
     /// How long a writer waits for another process's write lock before a retry.
     static let busyTimeout: TimeInterval = 10
@@ -27,7 +29,7 @@ public struct Catalog: Sendable {
     /// Opens (and with `create`, creates) the catalog at `<root>/manifest.sqlite`. A new catalog
     /// gets every DuckLake 0.3 table, its metadata rows and snapshot 0 with schema "main", as
     /// DuckDB's ducklake extension does.
-    public static func open(root: URL, create: Bool = true) throws -> Catalog {
+    public static func open(root: URL, create: Bool = true, hooks: CommitHooks = .none) throws -> Catalog {
         let root = root.standardizedFileURL
         let manifest = root.appendingPathComponent(manifestName)
         let fm = FileManager.default
@@ -47,6 +49,16 @@ public struct Catalog: Sendable {
             pool = try DatabasePool(path: manifest.path, configuration: config)
         } catch {
             throw CatalogError.storage("cannot open \(manifest.path): \(error)")
+        }
+        // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
+        // writer to synchronous=NORMAL when it enables WAL (after any prepareDatabase), and in
+        // WAL mode NORMAL fsyncs the log only at checkpoints, so a power loss could take back
+        // commits whose data files were synced. FULL syncs the log at every COMMIT. The pool
+        // keeps one writer connection, so setting it once covers every commit.
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch {
+            throw CatalogError.storage("cannot configure \(manifest.path): \(error)")
         }
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
         let existing: String? = try withRetry {
@@ -76,7 +88,7 @@ public struct Catalog: Sendable {
             // A relative data_path is relative to the directory holding the manifest.
             dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true, relativeTo: root).standardizedFileURL
         }
-        return Catalog(root: root, manifestURL: manifest, dataPath: dataPath, pool: pool)
+        return Catalog(root: root, manifestURL: manifest, dataPath: dataPath, pool: pool, hooks: hooks)
     }
 
     /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.
@@ -208,23 +220,32 @@ public struct Catalog: Sendable {
     /// Concurrent writers, in this or other processes, queue on SQLite's write lock; when the lock
     /// stays taken past the busy timeout the whole attempt is retried a few times before `.busy`.
     /// `body` runs once per attempt that got the lock, so it should only touch the database.
+    ///
+    /// Commits are serialised, never merged: `body` sees every commit before it, so appends
+    /// never conflict. A writer whose files were prepared from an older snapshot checks what
+    /// it relied on with `tx.requireSchemaUnchanged` / `removeDataFiles`, which throw
+    /// `CatalogError.conflict` for the caller to redo its work and retry.
     @discardableResult
     public func commit<T>(author: String? = nil, message: String? = nil,
                           _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
-        try Self.withRetry {
+        let result: (SnapshotInfo, T) = try Self.withRetry {
             try pool.writeWithoutTransaction { db in
                 var result: (SnapshotInfo, T)?
                 try db.inTransaction(.immediate) {
-                    var tx = try CatalogTransaction(db: db, dataPath: dataPath)
+                    hooks(.locked)
+                    var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks)
                     let value = try body(&tx)
                     let snap = try tx.finish(author: author, message: message)
                     result = (snap, value)
+                    hooks(.beforeCommit)
                     return .commit
                 }
                 guard let result else { throw CatalogError.corrupt("commit finished without a result") }
                 return result
             }
         }
+        hooks(.committed)
+        return result
     }
 
     static func withRetry<T>(_ attempt: () throws -> T) throws -> T {

@@ -29,6 +29,9 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidDataFilePath(path: String, reason: String)
     case invalidStats(column: String, reason: String)
     case dataFileNotFound(id: Int64, snapshot: Int64)
+    /// A commit after this writer's base snapshot changed what it relied on (the table's
+    /// columns, a data file it meant to replace). Nothing was committed; re-read and retry.
+    case conflict(table: String, snapshot: Int64, reason: String)
     /// Another writer held the catalog's write lock for longer than the busy timeout, on every retry.
     case busy(attempts: Int)
     case corrupt(String)
@@ -87,6 +90,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid statistics for column \(c): \(r)"
         case .dataFileNotFound(let id, let s):
             return "no live data file with id \(id) at snapshot \(s)"
+        case .conflict(let t, let snap, let r):
+            return "conflict on \(t): another writer committed snapshot \(snap) first (\(r)); nothing was committed, re-read the table and retry"
         case .busy(let n):
             return "the catalog stayed locked by another writer through \(n) attempts; retry when the other write finishes"
         case .corrupt(let m):

@@ -15,6 +15,7 @@ public struct CatalogTransaction {
     public let snapshotID: Int64
     public let previous: SnapshotInfo
     let dataPath: URL
+    let hooks: CommitHooks
     var nextCatalogID: Int64
     var nextFileID: Int64
     var schemaChanged = false
@@ -30,9 +31,10 @@ public struct CatalogTransaction {
     var deletedTables: [Int64] = []
     var alteredTables: [Int64] = []
 
-    init(db: Database, dataPath: URL) throws {
+    init(db: Database, dataPath: URL, hooks: CommitHooks = .none) throws {
         database = db
         self.dataPath = dataPath
+        self.hooks = hooks
         previous = try Catalog.latest(db)
         snapshotID = previous.id + 1
         nextCatalogID = previous.nextCatalogID
@@ -218,6 +220,7 @@ public struct CatalogTransaction {
             try mergeTableColumnStats(tableID: tableID, column: c, stats: st, containsNaN: nan)
         }
         if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
+        hooks(.dataFileAdded)
         return fileID
     }
 
@@ -251,12 +254,22 @@ public struct CatalogTransaction {
 
     /// Ends live data files at this snapshot (compaction's "old files" or a table rewrite).
     /// Readers at earlier snapshots still see them until vacuum expires those snapshots.
+    /// A file another commit already removed is a `.conflict`: the caller's replacement was
+    /// made from rows that are gone (or were rewritten), so it must re-read and redo its work.
     public mutating func removeDataFiles(_ ids: [Int64]) throws {
         for id in ids {
             guard let r = try Row.fetchOne(db, sql: """
                 SELECT table_id, record_count, file_size_bytes FROM ducklake_data_file
                 WHERE data_file_id = ? AND \(visibleAt)
                 """, arguments: [id, s, s]) else {
+                // Removed by an earlier commit, not by this transaction (listing an id twice).
+                if let ended = try Row.fetchOne(db, sql: "SELECT table_id, end_snapshot FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot < ?",
+                                                arguments: [id, s]) {
+                    let tableID: Int64 = try ended.value("table_id")
+                    let name = (try? table(tableID).qualifiedName) ?? "table \(tableID)"
+                    throw CatalogError.conflict(table: name, snapshot: try ended.value("end_snapshot"),
+                                                reason: "data file \(id) was already removed")
+                }
                 throw CatalogError.dataFileNotFound(id: id, snapshot: s)
             }
             let tableID: Int64 = try r.value("table_id")
@@ -270,6 +283,31 @@ public struct CatalogTransaction {
                        file_size_bytes = max(0, file_size_bytes - ?) WHERE table_id = ?
                 """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as StatementArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
+        }
+    }
+
+    /// Throws `.conflict` when a commit after `base` changed the table's columns (added,
+    /// dropped, renamed, retyped) or dropped it. A writer that wrote its files under the
+    /// schema it read at `base` calls this before `addDataFile`, so a concurrent schema change
+    /// surfaces as a conflict to retry, not as a file registered under a schema it lacks columns of.
+    /// Changes made earlier in this same transaction are the caller's own and do not count.
+    public func requireSchemaUnchanged(tableID: Int64, since base: Int64) throws {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT s.schema_name || '.' || t.table_name AS name, t.end_snapshot FROM ducklake_table t
+            JOIN ducklake_schema s ON s.schema_id = t.schema_id WHERE t.table_id = ?
+            """, arguments: [tableID])
+        guard let row else { throw CatalogError.tableIDNotFound(id: tableID, snapshot: s) }
+        let qualified: String = try row.value("name") ?? "table \(tableID)"
+        if let dropped: Int64 = try row.value("end_snapshot"), dropped < s {
+            throw CatalogError.conflict(table: qualified, snapshot: dropped, reason: "the table was dropped")
+        }
+        let changed = try Int64.fetchOne(db, sql: """
+            SELECT max(x) FROM (SELECT begin_snapshot AS x FROM ducklake_column WHERE table_id = ?
+                                UNION ALL SELECT end_snapshot FROM ducklake_column WHERE table_id = ?)
+            WHERE x < ?
+            """, arguments: [tableID, tableID, s])
+        if let changed, changed > base {
+            throw CatalogError.conflict(table: qualified, snapshot: changed, reason: "its columns changed after snapshot \(base)")
         }
     }
 

@@ -66,7 +66,7 @@ struct SegmentWriter {
         let name = UUID().uuidString.lowercased() + ".parquet"
         let relative = prefix.map { $0 + "/" + name } ?? name
         let url = directory.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Durability.createDirectories(url.deletingLastPathComponent().path)
         return (try ParquetFileWriter(path: url.path, schema: schema, options: options), relative)
     }
 

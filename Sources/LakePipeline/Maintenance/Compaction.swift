@@ -202,7 +202,7 @@ public enum Compaction {
             let end = min(sorted.count, start + rowsPerFile)
             let relative = (directory.isEmpty ? "" : directory + "/") + UUID().uuidString.lowercased() + ".parquet"
             let url = table.directory.appendingPathComponent(relative)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Durability.createDirectories(url.deletingLastPathComponent().path)
             let summary: ParquetFileSummary
             do {
                 let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)

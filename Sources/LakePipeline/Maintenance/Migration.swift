@@ -211,7 +211,7 @@ public enum Migration {
                     let dir = (file.storedPath as NSString).deletingLastPathComponent
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
-                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try Durability.createDirectories(url.deletingLastPathComponent().path)
                     let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)
                     outputs.append(NewDataFile(relativePath: relative, recordCount: 0, fileSizeBytes: 0))
                     for b in batches { try writer.write(b) }

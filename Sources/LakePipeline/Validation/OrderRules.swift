@@ -148,9 +148,6 @@ public struct OrderRules: Sendable {
     @inline(__always)
     func paymentIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? paymentKeys.match(slice(t, r)) : -1 }
 
-    /// Whether the output orders schema has the v2 columns (currency, discount_amount, payment_method).
-    var emitsV2: Bool { supportedKeys != 0 }
-
     @inline(__always)
     func statusIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? statusKeys.match(slice(t, r)) : -1 }
 }

@@ -143,7 +143,7 @@ def rows(sql):
     cur = con.execute(sql); names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 orders = rows(\"\"\"SELECT order_id, customer_id, epoch_us(event_time) AS event_time_us, CAST(event_date AS VARCHAR) AS event_date,
-    channel, status, country, state, city, item_count, CAST(order_total AS VARCHAR) AS order_total
+    channel, status, country, state, shipping_city AS city, item_count, CAST(order_total AS VARCHAR) AS order_total
     FROM l.curated.orders ORDER BY order_id\"\"\")
 items = rows(\"\"\"SELECT order_id, line_number, product_id, quantity, CAST(unit_price AS VARCHAR) AS unit_price,
     CAST(line_revenue AS VARCHAR) AS line_revenue, category, brand, CAST(list_price AS VARCHAR) AS list_price

@@ -13,10 +13,13 @@ struct BatchedLake {
     var catalog: Catalog { store.catalog }
     var root: String { dir.path }
 
-    init(batches: Int) throws {
+    /// `v1Only`: build the lake with the registry as it was before v2 shipped (every table at
+    /// v1), as a lake created then would be; reopen with the full registry to migrate it.
+    init(batches: Int, v1Only: Bool = false) throws {
         dir = try TemporaryDirectory("lake-maint")
         let input = packageRoot.appendingPathComponent("Evaluation-Files")
-        store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: packageRoot.appendingPathComponent("schemas"))
+        let schemas = v1Only ? try registryV1Copy(dir) : packageRoot.appendingPathComponent("schemas")
+        store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemas)
         _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
         let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: true)

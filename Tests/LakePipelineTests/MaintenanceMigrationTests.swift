@@ -5,14 +5,23 @@ import LakeTestSupport
 import Testing
 @testable import LakePipeline
 
-/// The repository's registry plus the staged orders v2 (schemas/orders/v2.json.staged), in a
-/// temporary directory: the staged file is not live in schemas/ until ingest can write v2.
-func registryWithOrdersV2(_ dir: TemporaryDirectory) throws -> SchemaRegistry {
-    let reg = dir.url.appendingPathComponent("schemas")
+/// A copy of the repository's registry without any version above 1 (orders v2, raw_orders
+/// v2): the registry a lake created before v2 shipped was built with.
+func registryV1Copy(_ dir: TemporaryDirectory) throws -> URL {
+    let reg = dir.url.appendingPathComponent("schemas-v1")
     try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: reg)
-    let staged = reg.appendingPathComponent("orders/v2.json.staged")
-    try FileManager.default.moveItem(at: staged, to: reg.appendingPathComponent("orders/v2.json"))
-    return try SchemaRegistry.load(directory: reg.path)
+    for table in try FileManager.default.contentsOfDirectory(atPath: reg.path) {
+        let tdir = reg.appendingPathComponent(table)
+        for file in try FileManager.default.contentsOfDirectory(atPath: tdir.path) where file != "v1.json" {
+            try FileManager.default.removeItem(at: tdir.appendingPathComponent(file))
+        }
+    }
+    return reg
+}
+
+/// The live registry (schemas/, with orders v2).
+func liveRegistry() throws -> SchemaRegistry {
+    try SchemaRegistry.load(directory: packageRoot.appendingPathComponent("schemas").path)
 }
 
 @Suite("Maintenance: schema migration", .serialized)
@@ -28,9 +37,9 @@ struct MaintenanceMigrationTests {
 
     @Test("migrate orders to v2 without and with rewrite: new columns read their defaults, the rename keeps the data, time travel shows v1; DuckDB agrees", arguments: [false, true])
     func migrateOrders(rewrite: Bool) throws {
-        let lake = try BatchedLake(batches: 2)
+        let lake = try BatchedLake(batches: 2, v1Only: true)
         defer { lake.dir.remove() }
-        let store = LakeStore(catalog: lake.catalog, registry: try registryWithOrdersV2(lake.dir))
+        let store = LakeStore(catalog: lake.catalog, registry: try liveRegistry())
         let before = try lake.catalog.latestSnapshot().id
         let old = try duck(lake, "SELECT count(*), count(city), sum(hash(order_id, city)), sum(order_total) FROM l.curated.orders AT (VERSION => \(before))")
 

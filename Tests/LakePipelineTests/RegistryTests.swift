@@ -16,7 +16,7 @@ import Testing
     @Test func loadsEveryTableWithStableFieldIDs() throws {
         let reg = try TestSupport.registry()
         #expect(reg.tableNames == ["inventory", "order_items", "orders", "products", "raw_inventory", "raw_orders", "raw_products"])
-        let orders = try reg.schema("orders")
+        let orders = try reg.schema("orders", version: 1)
         #expect(orders.lakeSchema.fields == [
             Field("order_id", .string, fieldID: 1), Field("customer_id", .string, fieldID: 2),
             Field("event_time", .timestamp, fieldID: 3), Field("event_date", .date, fieldID: 4),
@@ -26,6 +26,16 @@ import Testing
             Field("units", .int32, fieldID: 12),
         ])
         #expect(orders.partitionBy == ["event_date", "channel"])
+        // v2 (the latest): same ids 1-12 with city renamed at id 9, then currency, discount, payment method.
+        let v2 = try reg.schema("orders")
+        #expect(v2.version == 2)
+        #expect(v2.columns.map(\.id) == (1 ... 15).map { Int32($0) })
+        #expect(v2.columns[8].name == "shipping_city")
+        #expect(v2.columns.suffix(3).map(\.name) == ["currency", "discount_amount", "payment_method"])
+        #expect(v2.column("currency")?.defaultValue == "USD" && v2.column("discount_amount")?.defaultValue == "0.00")
+        #expect(v2.column("payment_method")?.nullable == true && v2.column("payment_method")?.defaultValue == nil)
+        #expect(reg.versions("raw_orders") == [1, 2])
+        #expect(try reg.schema("raw_orders", version: 2).lakeSchema == reg.schema("raw_orders", version: 1).lakeSchema)
         let items = try reg.schema("order_items", version: 1)
         #expect(items.columns.map(\.name) == ["order_id", "line_number", "product_id", "quantity", "unit_price", "line_revenue",
                                               "category", "brand", "list_price", "event_time", "event_date", "channel", "status"])
@@ -35,7 +45,7 @@ import Testing
         #expect(raw.source?.field("items")?.field("quantity")?.constraints.min == "1")
         #expect(raw.source?.field("items")?.field("product_id")?.constraints.references == "products.product_id")
         #expect(raw.source?.field("channel")?.constraints.enumValues == ["web", "mobile", "api"])
-        #expect(throws: RegistryError.unknownVersion(table: "orders", version: 9, known: [1])) { try reg.schema("orders", version: 9) }
+        #expect(throws: RegistryError.unknownVersion(table: "orders", version: 9, known: [1, 2])) { try reg.schema("orders", version: 9) }
         #expect(throws: RegistryError.self) { try reg.schema("nope") }
     }
 
@@ -52,13 +62,13 @@ import Testing
 
     @Test func fingerprintIgnoresFormattingButNotMeaning() throws {
         let dir = try registryCopy()
-        let before = try SchemaRegistry.load(directory: dir).schema("orders").fingerprint
+        let before = try SchemaRegistry.load(directory: dir).schema("orders", version: 1).fingerprint
         #expect(before.count == 64)
         try rewrite(dir + "/orders/v1.json") { $0.replacingOccurrences(of: "\n", with: "\n  \t").replacingOccurrences(of: "{\"id\"", with: "{ \"id\"") }
-        #expect(try SchemaRegistry.load(directory: dir).schema("orders").fingerprint == before)
+        #expect(try SchemaRegistry.load(directory: dir).schema("orders", version: 1).fingerprint == before)
         try rewrite(dir + "/orders/v1.json") { $0.replacingOccurrences(of: #""name": "state", "type": "string", "nullable": true"#,
                                                                         with: #""name": "state", "type": "string", "nullable": false"#) }
-        let after = try SchemaRegistry.load(directory: dir).schema("orders")
+        let after = try SchemaRegistry.load(directory: dir).schema("orders", version: 1)
         #expect(after.column("state")?.nullable == false)
         #expect(after.fingerprint != before)
     }
@@ -97,19 +107,29 @@ import Testing
 
         let dir = try registryCopy()
         // A new alias in the registry is honoured without code changes.
-        try rewrite(dir + "/raw_orders/v1.json") { $0.replacingOccurrences(of: #""aliases": [{"name": "customerId", "note": "mobile app v2"}]"#,
+        // The source fields come from the latest raw_orders version (v2).
+        try rewrite(dir + "/raw_orders/v2.json") { $0.replacingOccurrences(of: #""aliases": [{"name": "customerId", "note": "mobile app v2"}]"#,
                                                                             with: #""aliases": [{"name": "customerId"}, {"name": "cust"}]"#) }
         let custom = try OrderRules(registry: SchemaRegistry.load(directory: dir))
         let parsed = try TestSupport.parse(goodLine.replacingOccurrences(of: "customer_id", with: "cust"), map: custom.fieldMap).get()
         #expect(parsed.string(parsed.customerID) == "CUST-9")
 
-        try rewrite(dir + "/raw_orders/v1.json") { $0.replacingOccurrences(of: #"{"name": "order_id", "type": "string", "required": true}"#,
+        try rewrite(dir + "/raw_orders/v2.json") { $0.replacingOccurrences(of: #"{"name": "order_id", "type": "string", "required": true}"#,
                                                                             with: #"{"name": "order_id", "type": "string", "required": false}"#) }
         #expect(throws: OrderRulesError.self) { try OrderRules(registry: SchemaRegistry.load(directory: dir)) }
         try rewrite(dir + "/orders/v1.json") { $0.replacingOccurrences(of: #""name": "city""#, with: #""name": "town""#) }
-        try rewrite(dir + "/raw_orders/v1.json") { $0.replacingOccurrences(of: #""required": false}"#, with: #""required": true}"#) }
+        try rewrite(dir + "/raw_orders/v2.json") { $0.replacingOccurrences(of: #"{"name": "order_id", "type": "string", "required": false}"#,
+                                                                            with: #"{"name": "order_id", "type": "string", "required": true}"#) }
         #expect(throws: OrderRulesError.columnMismatch(table: "orders", problem: "column 'town' is registered but the pipeline does not produce it")) {
-            try OrderRules(registry: SchemaRegistry.load(directory: dir))
+            try OrderRules(registry: SchemaRegistry.load(directory: dir), versions: ["orders": 1])
         }
+        // The output follows the version asked for (the lake's), the latest by default.
+        let reg = try TestSupport.registry()
+        #expect(try OrderRules(registry: reg).ordersSchema.fields.map(\.name).contains("shipping_city"))
+        #expect(try OrderRules(registry: reg, versions: ["orders": 1]).ordersSchema.fields.map(\.name).contains("city"))
+        // A v2 source field that must be present would refuse every v1 stream.
+        try rewrite(dir + "/raw_orders/v2.json") { $0.replacingOccurrences(of: #"{"name": "currency", "type": "string", "required": false"#,
+                                                                            with: #"{"name": "currency", "type": "string", "required": true"#) }
+        #expect(throws: OrderRulesError.self) { try OrderRules(registry: SchemaRegistry.load(directory: dir), versions: ["orders": 1]) }
     }
 }

@@ -135,7 +135,7 @@ struct SecurityTests {
         root = sys.argv[1]
         con = duck()
         con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
-        o = con.execute("SELECT order_id, customer_id, city FROM l.curated.orders ORDER BY order_id").fetchall()
+        o = con.execute("SELECT order_id, customer_id, shipping_city FROM l.curated.orders ORDER BY order_id").fetchall()
         i = con.execute("SELECT order_id, product_id, brand, category FROM l.curated.order_items ORDER BY order_id").fetchall()
         p = con.execute("SELECT product_id, brand FROM l.curated.products ORDER BY product_id").fetchall()
         s = con.execute("SELECT DISTINCT source_file FROM l.raw.orders").fetchall()

@@ -8,7 +8,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     case emptyInput(path: String)
     case wrongFormat(path: String, line: Int, detail: String)
     case registryEdited(table: String, version: Int)
-    case schemaBehind(table: String, lakeVersion: Int, registryVersion: Int)
+    /// A source line carries a field (e.g. currency) that the lake's version of the table has no
+    /// column for; `table` is the registry table to migrate, `sourceVersion` the first version with it.
+    case schemaBehind(source: String, line: Int, field: String, table: String, lakeVersion: Int, sourceVersion: Int)
     case unknownRegistryTable(String)
     case conflict(table: String)
     case failed(String)
@@ -23,8 +25,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             return "\(path) line \(line): \(detail); nothing was committed"
         case .registryEdited(let table, let version):
             return "schemas/\(table)/v\(version).json changed after the lake used it; a registered version is immutable: put the change in a new version file"
-        case .schemaBehind(let table, let lake, let registry):
-            return "\(table) is at schema v\(lake) in the lake but the input uses v\(registry): run `lake schema migrate \(table) --to \(registry)` first"
+        case .schemaBehind(let source, let line, let field, let table, let lake, let needed):
+            return "\(source) line \(line): field \(field) belongs to \(table) schema v\(needed), but the lake's \(table) table is at v\(lake); "
+                + "nothing was committed. Run `lake schema migrate \(table) --to \(needed)` (add --dry-run to see the plan), then ingest again"
         case .unknownRegistryTable(let t):
             return "the schema registry has no table \(t)"
         case .conflict(let table):
@@ -32,6 +35,13 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
         case .failed(let detail):
             return detail
         }
+    }
+}
+
+extension IngestError {
+    /// The refusal for a v2 line validated for an older orders schema.
+    static func behind(_ b: SchemaBehindLine, source: String) -> IngestError {
+        .schemaBehind(source: source, line: b.lineNumber, field: b.field, table: "orders", lakeVersion: b.outputVersion, sourceVersion: b.neededVersion)
     }
 }
 
@@ -76,6 +86,15 @@ public struct LakeStore: Sendable {
         return (def, loc.schema, loc.table)
     }
 
+    /// The order stream's rules for this lake: rows are emitted at the registry version each
+    /// output table (raw_orders, orders, order_items) has in the lake, or the latest for a
+    /// table the lake does not have yet.
+    public func orderRules() throws -> OrderRules {
+        var versions: [String: Int] = [:]
+        for t in ["raw_orders", "orders", "order_items"] { versions[t] = try definition(t).0.version }
+        return try OrderRules(registry: registry, versions: versions)
+    }
+
     /// Prepares writing to a table before the commit: its directory and its schema with the
     /// catalog's column ids as Parquet field ids.
     func target(_ registryTable: String) throws -> WriteTarget {
@@ -117,9 +136,24 @@ struct WriteTarget {
             throw IngestError.registryEdited(table: registryTable, version: definition.version)
         }
         try tx.registerSchemaVersion(table: registryTable, version: definition.version, fingerprint: fingerprint)
-        if let info = try tx.table(schema: schemaName, name: tableName) { return info.tableID }
+        if let info = try tx.table(schema: schemaName, name: tableName) {
+            // A migration committed since this target was resolved: our files have the old
+            // columns. Retry from a new base (the rules then follow the new version).
+            guard info.columns.map(\.name) == schema.fields.map(\.name),
+                  info.columns.map(\.columnID) == schema.fields.map({ Int64($0.fieldID ?? -1) }) else {
+                throw IngestError.conflict(table: "\(schemaName).\(tableName)")
+            }
+            return info.tableID
+        }
         try tx.ensureSchema(schemaName)
         let created = try tx.createTable(schema: schemaName, name: tableName, fields: schema.fields, partitionBy: definition.partitionBy)
+        // The catalog numbers a new table's columns 1…n by position; the files carry the
+        // registry's ids. They must agree, or readers would match the wrong columns.
+        guard created.fields.map(\.fieldID) == schema.fields.map(\.fieldID) else {
+            throw IngestError.failed("\(definition.path): a new table is created with column ids 1…n in order, but this version's ids are "
+                                     + schema.fields.map { String($0.fieldID ?? 0) }.joined(separator: ", ")
+                                     + "; create the table at a version numbered 1…n and migrate from there")
+        }
         try tx.setTableSchemaVersion(tableID: created.tableID, registryTable: registryTable, version: definition.version)
         return created.tableID
     }

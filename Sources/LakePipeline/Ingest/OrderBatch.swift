@@ -56,6 +56,10 @@ struct OrderBatch {
         rawTarget = try store.target("raw_orders")
         ordersTarget = try store.target("orders")
         itemsTarget = try store.target("order_items")
+        // The validator's rows must have the columns of the tables as the lake has them.
+        for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
+            throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
+        }
         segments = SegmentPipeline(raw: rawTarget.writer(options.parquet), orders: ordersTarget.writer(options.parquet),
                                    items: itemsTarget.writer(options.parquet))
         batchID = UUID().uuidString.lowercased()
@@ -66,8 +70,11 @@ struct OrderBatch {
     /// True when no line was added since the last drain (with `records`, whether anything was added at all).
     var pendingIsEmpty: Bool { validator.pendingRows == 0 }
 
+    /// Throws `IngestError.schemaBehind` on the first line with a field the lake's orders
+    /// table has no column for (a v2 line before `lake schema migrate orders --to 2`).
     mutating func add(_ line: Line) throws {
         validator.add(line)
+        if let behind = validator.schemaBehind { throw IngestError.behind(behind, source: name) }
         if validator.pendingRows >= options.drainEvery { try drain() }
     }
 

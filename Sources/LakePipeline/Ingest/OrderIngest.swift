@@ -89,7 +89,7 @@ public enum OrderIngest {
         let base = try store.catalog.latestSnapshot()
         let products = try ProductSource.current(store, at: .snapshot(base.id))
         let committed = try committedOrderIDs(store, at: base.id)
-        let rules = try OrderRules(registry: store.registry)
+        let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
         let reader = fromStdin ? LineReader(stdinChunkSize: 4 << 20) : try LineReader(path: path)

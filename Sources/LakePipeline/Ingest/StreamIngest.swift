@@ -59,7 +59,6 @@ public enum StreamIngest {
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).lastPathComponent
         guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
-        let rules = try OrderRules(registry: store.registry)
         var totals = IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
                                    filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
                                    alreadyIngestedAt: nil, unknownFields: [:])
@@ -75,6 +74,8 @@ public enum StreamIngest {
         var conflicts = 0
 
         while true {
+            // Per micro-batch: a `lake schema migrate` between batches changes what is emitted.
+            let rules = try store.orderRules()
             var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                        sourceName: name, options: options.ingest, collectAcceptedIDs: true)
             var pending = 0

@@ -131,20 +131,11 @@ public enum Migration {
         }
     }
 
-    /// Column "default" values (text in the column's stat form) from the version file itself:
-    /// the registry's parsed model does not carry them.
+    /// Column "default" values (text in the column's stat form) from the version file,
+    /// checked to be strings when the registry loads.
     static func columnDefaults(_ schema: TableSchema) throws -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: schema.path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let cols = root["columns"] as? [[String: Any]] else { return [:] }
         var out: [String: String] = [:]
-        for c in cols {
-            guard let name = c["name"] as? String, let d = c["default"] else { continue }
-            guard let text = d as? String else {
-                throw MigrationError.incompatible(table: schema.table, column: name, reason: "\"default\" must be a string in the column's text form, e.g. \"0.00\"")
-            }
-            out[name] = text
-        }
+        for c in schema.columns { if let d = c.defaultValue { out[c.name] = d } }
         return out
     }
 

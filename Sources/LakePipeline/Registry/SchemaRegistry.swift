@@ -99,8 +99,16 @@ public struct SchemaRegistry: Sendable {
             guard let nullable = c["nullable"] as? Bool else { throw bad("\(at) '\(name)': \"nullable\" (true/false) is required") }
             if columns.contains(where: { $0.name == name }) { throw bad("column '\(name)' is defined twice") }
             if columns.contains(where: { $0.id == Int32(id) }) { throw bad("column id \(id) is used twice; ids must be unique and never reused") }
+            var defaultValue: String?
+            if let d = c["default"] {
+                guard let text = d as? String else {
+                    throw bad("\(at) '\(name)': \"default\" must be a string in the column's text form, e.g. \"0.00\" or \"USD\"")
+                }
+                defaultValue = text
+            }
             columns.append(ColumnSpec(id: Int32(id), name: name, type: type, nullable: nullable,
-                                      description: c["description"] as? String, constraints: try constraints(c, at: "\(at) '\(name)'", path: path)))
+                                      description: c["description"] as? String, constraints: try constraints(c, at: "\(at) '\(name)'", path: path),
+                                      defaultValue: defaultValue))
         }
         let partitionBy = root["partition_by"] as? [String] ?? []
         for p in partitionBy where !columns.contains(where: { $0.name == p }) { throw bad("partition column '\(p)' is not a column") }

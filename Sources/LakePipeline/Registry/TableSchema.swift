@@ -30,6 +30,9 @@ public struct ColumnSpec: Sendable, Equatable {
     public var nullable: Bool
     public var description: String?
     public var constraints: Constraints
+    /// The version file's "default" (text in the column's stat form, e.g. "USD", "0.00"): what
+    /// rows written before the column existed read, and what a source line without the field gets.
+    public var defaultValue: String? = nil
 }
 
 /// How a source value under an alias is converted into the canonical field.

@@ -30,6 +30,14 @@ public struct ParsedOrder: Sendable {
     public var country = TextRef.absent
     public var state = TextRef.absent
     public var city = TextRef.absent
+    /// Orders v2 fields (absent in v1 streams): ISO 4217 code, order-level discount in exact
+    /// cents, payment method.
+    public var currency = TextRef.absent
+    public var discountCents: Int64? = nil
+    public var paymentMethod = TextRef.absent
+    /// Which v2 keys the line carries (`VersionedKey` bits), set even when the value is null:
+    /// how ingest tells a v2 line from a v1 one.
+    public var versionedKeys: UInt8 = 0
     public var eventTimeMicros: Int64? = nil
     /// Whether the event time came from an alias conversion (the mobile `ts`).
     public var eventTimeFromAlias = false
@@ -48,6 +56,7 @@ public struct ParsedOrder: Sendable {
         unknownFields.removeAll(keepingCapacity: true)
         orderID = .absent; customerID = .absent; channel = .absent; status = .absent
         country = .absent; state = .absent; city = .absent
+        currency = .absent; discountCents = nil; paymentMethod = .absent; versionedKeys = 0
         eventTimeMicros = nil; eventTimeFromAlias = false; hasItems = false; hasAddress = false
     }
 
@@ -68,6 +77,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
     case invalidTimestamp(field: String, text: String, offset: Int)
     case invalidQuantity(field: String, text: String, offset: Int)
     case invalidPrice(field: String, text: String, offset: Int)
+    case invalidDiscount(text: String, offset: Int)
 
     public var reason: RejectReason {
         switch self {
@@ -78,6 +88,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .invalidTimestamp: return .invalidTimestamp
         case .invalidQuantity: return .invalidQuantity
         case .invalidPrice: return .invalidPrice
+        case .invalidDiscount: return .invalidDiscount
         }
     }
 
@@ -93,6 +104,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
             return "\(f) \(t) is not an ISO-8601 timestamp with a zone (e.g. 2024-01-15T10:30:00Z) at byte \(o + 1)"
         case .invalidQuantity(let f, let t, let o): return "\(f) \(t) is not a whole number at byte \(o + 1)"
         case .invalidPrice(let f, let t, let o): return "\(f) \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
+        case .invalidDiscount(let t, let o): return "discount_amount \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
         }
     }
 }
@@ -102,6 +114,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
 public struct OrderFieldMap: Sendable {
     enum Slot: UInt8 {
         case orderID, customerID, timestamp, channel, items, address, status  // top level
+        case currency, discountAmount, paymentMethod  // top level, orders v2
         case productID, quantity, unitPrice  // items[]
         case country, state, city  // shipping_address
     }
@@ -183,6 +196,7 @@ public struct OrderFieldMap: Sendable {
     static let canonicalTop: [String: Slot] = [
         "order_id": .orderID, "customer_id": .customerID, "timestamp": .timestamp, "channel": .channel,
         "items": .items, "shipping_address": .address, "status": .status,
+        "currency": .currency, "discount_amount": .discountAmount, "payment_method": .paymentMethod,
     ]
     static let canonicalItem: [String: Slot] = ["product_id": .productID, "quantity": .quantity, "unit_price": .unitPrice]
     static let canonicalAddress: [String: Slot] = ["country": .country, "state": .state, "city": .city]
@@ -276,6 +290,15 @@ public struct OrderLineParser: Sendable {
             case .timestamp: try timestamp(&s, millis: topKeys.millis[n], name: topKeys.names[n])
             case .items: try items(&s)
             case .address: try address(&s)
+            case .currency:
+                order.versionedKeys |= VersionedKey.currency
+                order.currency = try stringField(&s, "currency")
+            case .discountAmount:
+                order.versionedKeys |= VersionedKey.discountAmount
+                order.discountCents = try discount(&s)
+            case .paymentMethod:
+                order.versionedKeys |= VersionedKey.paymentMethod
+                order.paymentMethod = try stringField(&s, "payment_method")
             default: break
             }
         }
@@ -292,6 +315,9 @@ public struct OrderLineParser: Sendable {
         case .items: return "items"
         case .address: return "shipping_address"
         case .status: return "status"
+        case .currency: return "currency"
+        case .discountAmount: return "discount_amount"
+        case .paymentMethod: return "payment_method"
         case .productID: return "product_id"
         case .quantity: return "quantity"
         case .unitPrice: return "unit_price"
@@ -453,6 +479,24 @@ public struct OrderLineParser: Sendable {
         return cents
     }
 
+    /// discount_amount: a plain decimal with at most 2 places, parsed exactly like a price;
+    /// the sign and the bound (the order total) are the validator's job.
+    private mutating func discount(_ s: inout JSONScanner) throws -> Int64? {
+        let c = try s.peek(expecting: "a value")
+        let at = s.i
+        if c == UInt8(ascii: "n") { _ = try s.literal(); return nil }
+        guard c == 45 || (c >= 48 && c <= 57) else {
+            try s.skipValue(scratch: &skipScratch)
+            throw OrderLineError.invalidDiscount(text: "(a \(JSONScanner.typeName(c)))", offset: at)
+        }
+        let n = try s.number()
+        let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
+        guard let cents = DecimalText.parse(span, scale: 2) else {
+            throw OrderLineError.invalidDiscount(text: String(decoding: span, as: UTF8.self), offset: at)
+        }
+        return cents
+    }
+
     private mutating func address(_ s: inout JSONScanner) throws {
         let c = try s.peek(expecting: "a value")
         if c == UInt8(ascii: "n") { _ = try s.literal(); return }
@@ -504,4 +548,16 @@ public struct OrderLineParser: Sendable {
         }
         return negative ? -v : v
     }
+}
+
+/// Bits of `ParsedOrder.versionedKeys`: source keys that exist only from orders v2 on.
+public enum VersionedKey {
+    public static let currency: UInt8 = 1
+    public static let discountAmount: UInt8 = 2
+    public static let paymentMethod: UInt8 = 4
+    /// (bit, source key, the curated orders column it feeds)
+    public static let all: [(bit: UInt8, key: String, column: String)] = [
+        (currency, "currency", "currency"), (discountAmount, "discount_amount", "discount_amount"),
+        (paymentMethod, "payment_method", "payment_method"),
+    ]
 }

@@ -21,18 +21,40 @@ public struct OrderRules: Sendable {
     public let itemsSchema: Schema
     /// Fingerprints of the schema versions these rules came from (for lineage in the catalog).
     public let fingerprints: [String: String]
+    /// The registry version of each output table ("raw_orders", "orders", "order_items") the
+    /// validator emits rows for: the lake's version of that table, or the latest for a new one.
+    public let versions: [String: Int]
+
+    // Orders v2 (currency, discount_amount, payment_method). Which v2 source keys the output
+    // orders schema has columns for; a line carrying any other v2 key needs a migration first.
+    let supportedKeys: UInt8
+    /// Versioned key bit -> the first registered orders version with its column.
+    let keyVersions: [UInt8: Int]
+    /// What a line without currency gets (the column's registry default), as bytes.
+    let defaultCurrency: [UInt8]
+    /// What a line without discount_amount gets (the column's registry default), in cents.
+    let defaultDiscountCents: Int64
+    public let discountMinCents: Int64
+    public let paymentMethods: [String]
+    let paymentKeys: OrderFieldMap.KeySet
 
     /// decimal(18,2) holds at most 18 digits.
     static let maxDecimal18: Int64 = 999_999_999_999_999_999
 
-    public init(registry: SchemaRegistry) throws(OrderRulesError) {
-        let raw: TableSchema, orders: TableSchema, items: TableSchema
+    /// `versions` picks the registry version of each output table (the lake's, see
+    /// `LakeStore.orderRules`); a table not named gets the latest. The source fields always come
+    /// from the latest raw_orders version: the parser knows every field any version of the
+    /// stream may carry, so a v2 line is recognised (and refused) even by a lake still at v1.
+    public init(registry: SchemaRegistry, versions: [String: Int] = [:]) throws(OrderRulesError) {
+        let raw: TableSchema, orders: TableSchema, items: TableSchema, sourceSchema: TableSchema
         do {
-            raw = try registry.schema("raw_orders")
-            orders = try registry.schema("orders")
-            items = try registry.schema("order_items")
+            raw = try registry.schema("raw_orders", version: versions["raw_orders"])
+            orders = try registry.schema("orders", version: versions["orders"])
+            items = try registry.schema("order_items", version: versions["order_items"])
+            sourceSchema = try registry.schema("raw_orders")
         } catch { throw .registry(error) }
-        guard let source = raw.source else { throw .missingSource("raw_orders") }
+        self.versions = ["raw_orders": raw.version, "orders": orders.version, "order_items": items.version]
+        guard let source = sourceSchema.source else { throw .missingSource("raw_orders") }
         fieldMap = try OrderFieldMap(source: source)
 
         func field(_ path: String) throws(OrderRulesError) -> SourceField {
@@ -68,6 +90,37 @@ public struct OrderRules: Sendable {
         priceMaxCents = min(try bound(p.max, scale: 2, default: Self.maxDecimal18), Self.maxDecimal18)
         minItems = try field("items").constraints.minItems ?? 1
 
+        // Orders v2 fields: declared (optional) in the source, stored when the output orders
+        // schema has their columns.
+        var supported: UInt8 = 0
+        var keyVersions: [UInt8: Int] = [:]
+        let ordersVersions = registry.tables["orders"] ?? []
+        for (bit, key, column) in VersionedKey.all {
+            guard let f = source.field(key) else { continue }
+            if f.required { throw .badConstraint("'\(key)' is absent from older order streams, so it must be \"required\": false") }
+            guard let first = ordersVersions.first(where: { $0.column(column) != nil }) else {
+                throw .badConstraint("source field '\(key)' feeds orders.\(column), which no registered orders version has")
+            }
+            keyVersions[bit] = first.version
+            if orders.column(column) != nil { supported |= bit }
+        }
+        supportedKeys = supported
+        self.keyVersions = keyVersions
+        let currencyColumn = orders.column("currency"), discountColumn = orders.column("discount_amount")
+        if let c = currencyColumn, !c.nullable, c.defaultValue == nil {
+            throw .badConstraint("orders.currency is NOT NULL, so it needs a \"default\" for lines without currency")
+        }
+        defaultCurrency = Array((currencyColumn?.defaultValue ?? "").utf8)
+        if let c = discountColumn, !c.nullable, c.defaultValue == nil {
+            throw .badConstraint("orders.discount_amount is NOT NULL, so it needs a \"default\" for lines without discount_amount")
+        }
+        defaultDiscountCents = try bound(discountColumn?.defaultValue, scale: 2, default: 0)
+        discountMinCents = try bound(source.field("discount_amount")?.constraints.min ?? discountColumn?.constraints.min, scale: 2, default: 0)
+        let methods = source.field("payment_method")?.constraints.enumValues ?? orders.column("payment_method")?.constraints.enumValues ?? []
+        if orders.column("payment_method") != nil && methods.isEmpty { throw .badConstraint("payment_method needs an \"enum\"") }
+        paymentMethods = methods
+        paymentKeys = OrderFieldMap.KeySet(values: methods)
+
         rawSchema = raw.lakeSchema
         ordersSchema = orders.lakeSchema
         itemsSchema = items.lakeSchema
@@ -91,6 +144,9 @@ public struct OrderRules: Sendable {
 
     @inline(__always)
     func channelIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? channelKeys.match(slice(t, r)) : -1 }
+
+    @inline(__always)
+    func paymentIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? paymentKeys.match(slice(t, r)) : -1 }
 
     @inline(__always)
     func statusIndex(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> Int { r.isPresent ? statusKeys.match(slice(t, r)) : -1 }
@@ -118,13 +174,15 @@ enum RawColumn: String, ProducedColumn, CaseIterable {
 enum OrdersColumn: String, ProducedColumn, CaseIterable {
     case orderID = "order_id", customerID = "customer_id", eventTime = "event_time", eventDate = "event_date"
     case channel, status, country, state, city, itemCount = "item_count", orderTotal = "order_total", units
+    // v2: city renamed (same id 9, same values), and three new columns.
+    case shippingCity = "shipping_city", currency, discountAmount = "discount_amount", paymentMethod = "payment_method"
 
     var type: ColumnType {
         switch self {
         case .eventTime: return .timestamp
         case .eventDate: return .date
         case .itemCount, .units: return .int32
-        case .orderTotal: return .decimal(precision: 18, scale: 2)
+        case .orderTotal, .discountAmount: return .decimal(precision: 18, scale: 2)
         default: return .string
         }
     }

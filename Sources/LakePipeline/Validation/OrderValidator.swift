@@ -25,6 +25,18 @@ public struct CommittedOrderIDs: OrderIDLookup, Sendable {
     public func contains(_ id: String) -> Bool { table.value(for: id) != nil }
 }
 
+/// The first line that carries a field the output schema has no column for yet (a v2 line
+/// validated for a lake whose curated.orders is still v1). Ingest refuses the whole source on
+/// it (`IngestError.schemaBehind`): storing the line would silently drop its v2 values.
+public struct SchemaBehindLine: Sendable, Equatable {
+    public var lineNumber: Int
+    /// The source key, e.g. "currency".
+    public var field: String
+    /// The orders registry version the output uses, and the first one with the field's column.
+    public var outputVersion: Int
+    public var neededVersion: Int
+}
+
 /// What one drain of the validator produced.
 public struct ValidatedOrders: Sendable {
     /// Every line as received (schema raw_orders), accepted or not.
@@ -71,6 +83,9 @@ public struct OrderValidator {
     private var rejects: [RejectReason: Int] = [:]
     private var unknownFields: [String: Int] = [:]
     private var aliasNormalized = 0
+    /// Set on the first line carrying a field the output orders schema cannot store; the
+    /// caller stops and refuses the source (see `SchemaBehindLine`).
+    public private(set) var schemaBehind: SchemaBehindLine?
 
     /// `expectedLines` sizes the column builders up front (a drain's worth of lines is ideal):
     /// growing a 100 MB line column by doubling copies it twice and faults in twice the memory.
@@ -110,6 +125,7 @@ public struct OrderValidator {
         }
         let order = parser.order
         if !order.unknownFields.isEmpty { noteUnknown(order) }
+        if order.versionedKeys & ~rules.supportedKeys != 0 && schemaBehind == nil { noteBehind(order, lineNumber: lineNumber) }
         order.text.withUnsafeBytes { t in
             let channel = rules.channelIndex(t, order.channel)
             if failure == nil { failure = check(order, t, channel: channel) }
@@ -126,12 +142,18 @@ public struct OrderValidator {
             let eventDate = Timestamps.day(ofMicros: eventTime)
             // Accepted values equal their enum member byte for byte: append them from the line.
             cur.append(order, t, catalog: catalog, rows: itemRows, eventTime: eventTime, eventDate: eventDate,
-                       channel: slice(t, order.channel), status: slice(t, order.status))
+                       channel: slice(t, order.channel), status: slice(t, order.status), rules: rules)
             raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
                        channel: slice(t, order.channel), reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
         }
+    }
+
+    /// ISO 4217's form: exactly three ASCII uppercase letters.
+    @inline(__always)
+    static func isCurrencyCode(_ c: UnsafeRawBufferPointer) -> Bool {
+        c.count == 3 && c.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
     }
 
     private static let unknownText: StaticString = "unknown"
@@ -192,6 +214,30 @@ public struct OrderValidator {
             itemRows.append(Int32(row))
             content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
+        // Orders v2 fields (only reached for a v2 output: a v2 line for v1 output stops the ingest).
+        if o.currency.isPresent {
+            let c = slice(t, o.currency)
+            if !Self.isCurrencyCode(c) {
+                return (.invalidCurrency, "currency \"\(o.string(o.currency) ?? "")\" is not an ISO 4217 code (three uppercase letters, e.g. USD)")
+            }
+            content = (content ^ fnv1a64(c)) &* 0x100_0000_01b3
+        }
+        if let d = o.discountCents {
+            if d < rules.discountMinCents {
+                return (.invalidDiscount, "discount_amount \(DecimalText.format(d, scale: 2)) is below \(DecimalText.format(rules.discountMinCents, scale: 2))")
+            }
+            if d > total {
+                return (.invalidDiscount, "discount_amount \(DecimalText.format(d, scale: 2)) exceeds the order total \(DecimalText.format(total, scale: 2))")
+            }
+            content = (content ^ UInt64(bitPattern: d)) &* 0x100_0000_01b3
+        }
+        if o.paymentMethod.isPresent {
+            let m = rules.paymentIndex(t, o.paymentMethod)
+            if m < 0 {
+                return (.invalidPaymentMethod, "payment_method \"\(o.string(o.paymentMethod) ?? "")\" is not one of \(rules.paymentMethods.joined(separator: ", "))")
+            }
+            content = (content ^ UInt64(m + 1)) &* 0x100_0000_01b3
+        }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
         if let c = committed, c.containsOrderID(id) {
             return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") was already committed by an earlier batch")
@@ -204,6 +250,14 @@ public struct OrderValidator {
         }
         contentKeys.append(content)
         return nil
+    }
+
+    private mutating func noteBehind(_ o: ParsedOrder, lineNumber: Int) {
+        for (bit, key, _) in VersionedKey.all where o.versionedKeys & bit != 0 && rules.supportedKeys & bit == 0 {
+            schemaBehind = SchemaBehindLine(lineNumber: lineNumber, field: key, outputVersion: rules.versions["orders"] ?? 1,
+                                            neededVersion: rules.keyVersions[bit] ?? (rules.versions["orders"] ?? 1) + 1)
+            return
+        }
     }
 
     private mutating func noteUnknown(_ o: ParsedOrder) {
@@ -239,6 +293,7 @@ public struct OrderValidator {
         let reader = try LineReader(path: path)
         try reader.forEachLine { line in
             v.add(line)
+            if let behind = v.schemaBehind { throw IngestError.behind(behind, source: name) }
             if v.pendingRows >= drainEvery || v.pendingBytes >= 1 << 30 { try sink(v.drain()) }
         }
         if v.pendingRows > 0 { try sink(v.drain()) }
@@ -355,6 +410,8 @@ struct CuratedBuilder {
     var orderID = StringColumn(), customerID = StringColumn(), channel = StringColumn(), status = StringColumn()
     var country = StringColumn(), state = StringColumn(), stateValid: [Bool] = [], city = StringColumn(), cityValid: [Bool] = []
     var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = [], units: [Int32] = []
+    // orders v2
+    var currency = StringColumn(), currencyValid: [Bool] = [], discount: [Int64] = [], payment = StringColumn(), paymentValid: [Bool] = []
     // order_items
     var iOrderID = StringColumn(), iLine: [Int32] = [], iProduct = StringColumn(), iQuantity: [Int32] = []
     var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
@@ -363,6 +420,11 @@ struct CuratedBuilder {
     init(orders: Int = 4096, items: Int = 10240) {
         let o = max(orders, 4096), n = max(items, 10240)
         for c in [\CuratedBuilder.orderID, \.customerID, \.channel, \.status, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
+        currency.reserve(count: o, bytes: o * 3)
+        payment.reserve(count: o, bytes: o * 6)
+        discount.reserveCapacity(o)
+        currencyValid.reserveCapacity(o)
+        paymentValid.reserveCapacity(o)
         for c in [\CuratedBuilder.eventTime, \.total] { self[keyPath: c].reserveCapacity(o) }
         for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
         stateValid.reserveCapacity(o)
@@ -374,7 +436,7 @@ struct CuratedBuilder {
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
-                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer) {
+                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer, rules: OrderRules) {
         let oid = slice(t, o.orderID)
         orderID.appendBytes(oid)
         customerID.appendBytes(slice(t, o.customerID))
@@ -413,6 +475,20 @@ struct CuratedBuilder {
         }
         total.append(sum)
         units.append(Int32(clamping: quantity))
+        // v2 columns (cheap; used only when the output schema has them). check() proved the values.
+        if o.currency.isPresent {
+            currency.appendBytes(slice(t, o.currency))
+            currencyValid.append(true)
+        } else if rules.defaultCurrency.isEmpty {
+            currency.appendNull()
+            currencyValid.append(false)
+        } else {
+            currency.appendBytes(rules.defaultCurrency)
+            currencyValid.append(true)
+        }
+        discount.append(o.discountCents ?? rules.defaultDiscountCents)
+        if o.paymentMethod.isPresent { payment.appendBytes(slice(t, o.paymentMethod)) } else { payment.appendNull() }
+        paymentValid.append(o.paymentMethod.isPresent)
     }
 
     func ordersBatch(_ schema: Schema) -> RecordBatch {
@@ -426,10 +502,13 @@ struct CuratedBuilder {
             case .status: return Column(.string(status))
             case .country: return Column(.string(country))
             case .state: return Column(.string(state), validity: validityOrNil(stateValid))
-            case .city: return Column(.string(city), validity: validityOrNil(cityValid))
+            case .city, .shippingCity: return Column(.string(city), validity: validityOrNil(cityValid))
             case .itemCount: return Column(.int32(itemCount))
             case .orderTotal: return Column(.int64(total))
             case .units: return Column(.int32(units))
+            case .currency: return Column(.string(currency), validity: validityOrNil(currencyValid))
+            case .discountAmount: return Column(.int64(discount))
+            case .paymentMethod: return Column(.string(payment), validity: validityOrNil(paymentValid))
             }
         })
     }

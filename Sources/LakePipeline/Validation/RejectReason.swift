@@ -13,6 +13,12 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case invalidPrice = "invalid_price"
     case unknownProduct = "unknown_product"
     case amountOverflow = "amount_overflow"
+    /// Orders v2: currency is not an ISO 4217 code (three uppercase letters A-Z).
+    case invalidCurrency = "invalid_currency"
+    /// Orders v2: discount_amount is not an exact decimal, is negative, or exceeds the order total.
+    case invalidDiscount = "invalid_discount"
+    /// Orders v2: payment_method is not one of the registry's values.
+    case invalidPaymentMethod = "invalid_payment_method"
     /// Same order_id as an order accepted earlier (in this batch or a committed one), same bytes.
     case duplicateOrder = "duplicate_order"
     /// Same order_id as an order accepted earlier in this batch, but different content: the

@@ -110,7 +110,9 @@ public enum QualityChecks {
         var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
         var seen: [String: Int] = [:]
         if let orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
-            let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", "city"])
+            // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
+            let city = orders.columnNames.contains("shipping_city") ? "shipping_city" : "city"
+            let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 guard let id = c[0].string(at: r), let batch = batchOfOrder[id] else { return }

@@ -94,35 +94,45 @@ enum Kernels {
     /// Sorts in place (LSD radix sort on 16-bit digits): the distinct counts sort millions of
     /// packed pairs, where a comparison sort costs several times more.
     static func radixSort(_ a: inout [UInt64]) {
-        if a.count < 256 { a.sort(); return }
+        let n = a.count
+        if n < 256 { a.sort(); return }
         // Small arrays take 8-bit digits: clearing 64 K counters per pass would cost more than the sort.
-        let bits: UInt64 = a.count < 1 << 17 ? 8 : 16
-        let mask = (UInt64(1) << bits) - 1
-        var tmp = [UInt64](repeating: 0, count: a.count)
-        var or: UInt64 = 0
-        for v in a { or |= v }
-        var shift: UInt64 = 0
-        var counts = [Int](repeating: 0, count: 1 << bits)
-        while shift < 64 {
-            if (or >> shift) & mask != 0 {
-                for i in counts.indices { counts[i] = 0 }
-                for v in a { counts[Int((v >> shift) & mask)] += 1 }
+        let bits = n < 1 << 17 ? 8 : 16
+        let digits = 64 / bits, radix = 1 << bits, mask = UInt64(radix - 1)
+        // One read of the input counts every digit's histogram.
+        var counts = [Int](repeating: 0, count: digits * radix)
+        a.withUnsafeBufferPointer { src in
+            counts.withUnsafeMutableBufferPointer { cnt in
+                for v in src {
+                    var x = v
+                    for d in 0 ..< digits {
+                        cnt[d * radix + Int(x & mask)] += 1
+                        x >>= UInt64(bits)
+                    }
+                }
+            }
+        }
+        var tmp = [UInt64](repeating: 0, count: n)
+        for d in 0 ..< digits {
+            let shift = UInt64(d * bits)
+            let done: Bool = counts.withUnsafeMutableBufferPointer { cnt in
+                let base = d * radix
+                // A digit every value shares moves nothing: skip its pass.
+                if cnt[base + Int((a[0] >> shift) & mask)] == n { return true }
                 var sum = 0
-                for i in counts.indices { let c = counts[i]; counts[i] = sum; sum += c }
+                for i in base ..< base + radix { let c = cnt[i]; cnt[i] = sum; sum += c }
                 a.withUnsafeBufferPointer { src in
                     tmp.withUnsafeMutableBufferPointer { dst in
-                        counts.withUnsafeMutableBufferPointer { cnt in
-                            for v in src {
-                                let d = Int((v >> shift) & mask)
-                                dst[cnt[d]] = v
-                                cnt[d] += 1
-                            }
+                        for v in src {
+                            let i = base + Int((v >> shift) & mask)
+                            dst[cnt[i]] = v
+                            cnt[i] += 1
                         }
                     }
                 }
-                swap(&a, &tmp)
+                return false
             }
-            shift += bits
+            if !done { swap(&a, &tmp) }
         }
     }
 

@@ -29,6 +29,21 @@ func hashBytes(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
     return h ^ (h >> 29)
 }
 
+/// Whether two byte ranges of length `n` are equal; short keys (ids, codes) without a call to memcmp.
+@inline(__always)
+func equalBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    if n >= 8 && n <= 16 {
+        // Two overlapping 8-byte loads cover every byte.
+        return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+            && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    }
+    if n < 8 {
+        for i in 0 ..< n where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        return true
+    }
+    return memcmp(a, b, n) == 0
+}
+
 @inline(__always)
 func hashWord(_ w: UInt64) -> UInt64 {
     var h = w &* 0x9E37_79B9_7F4A_7C15
@@ -73,7 +88,7 @@ struct StringDictionaryBuilder: Sendable {
                         if e & 0xFFFF_FFFF_0000_0000 == tag {
                             let idx = Int(e & 0xFFFF_FFFF) - 1
                             let start = Int(offsets[idx]), end = Int(offsets[idx + 1])
-                            if end - start == n && (n == 0 || memcmp(bytes.baseAddress! + start, p, n) == 0) { return Int32(idx) }
+                            if end - start == n && equalBytes(bytes.baseAddress! + start, p, n) { return Int32(idx) }
                         }
                         s = (s + 1) & mask
                     }
@@ -156,9 +171,12 @@ struct WordDictionaryBuilder {
 /// Dense ids for byte strings, for grouping and distinct counting without building a Swift
 /// String (and hashing it with SipHash) per row. Ids are assigned in first-seen order.
 public struct ByteInterner: Sendable {
-    private var table = StringDictionaryBuilder(byteLimit: .max)
+    private var table: StringDictionaryBuilder
 
-    public init() {}
+    public init() { table = StringDictionaryBuilder(byteLimit: .max) }
+
+    /// Sized for about `expected` distinct values, so filling it does not rehash along the way.
+    public init(expected: Int) { table = StringDictionaryBuilder(byteLimit: .max, expected: expected) }
 
     public var count: Int { table.count }
 

@@ -119,98 +119,141 @@ public enum Reports {
 
     /// Per event date, channel and country: confirmed orders, units, revenue, average order
     /// value and distinct customers; pending and cancelled orders counted on their own.
+    ///
+    /// Each worker aggregates the files it decodes into flat per-group arrays: channel and
+    /// country become worker-local codes once per dictionary entry, and a batch maps its (date,
+    /// channel, country) codes to a group through a small array, so no row is hashed. Distinct
+    /// customers are counted per file in a small per-group byte set; only a group whose rows
+    /// span several files (several commits to one partition) unions its files' sets at the end.
     static func dailyRevenue(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
-        let (batches, _) = try scan.run(columns: columns, where: try windowPredicates(scan, o))
-        struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int64 = 0, pending: Int64 = 0, cancelled: Int64 = 0 }
-        struct Key: Hashable { var date: Int32; var channel: Int64; var country: Int64 }
-        var interner = StringInterner()
-        // Groups are indices into arrays mutated in place: a struct holding a Set, read out of a
-        // dictionary and written back, would copy the set on every row.
+        let (states, _) = try scan.reduce(columns: columns, where: try windowPredicates(scan, o), state: DailyRevenueWorker.init) {
+            $0.add($2)
+        }
+        return dailyRevenueTable(states, limit: o.limit)
+    }
+
+    /// The workers' groups merged into the report's rows.
+    static func dailyRevenueTable(_ states: [DailyRevenueWorker], limit: Int?) -> ResultTable {
+        var names = ByteInterner()
+        struct Key: Hashable { var date: Int32; var channel: Int32; var country: Int32 }
         var index: [Key: Int] = [:]
-        var keys: [Key] = [], accs: [Acc] = [], customers: [Set<Int64>] = []
-        let confirmed = interner.id("confirmed"), pending = interner.id("pending"), cancelled = interner.id("cancelled")
-        for b in batches {
-            let batch = b.batch
-            let date = dates(batch.columns[0]), channel = interner.codes(batch.columns[1]), country = interner.codes(batch.columns[2])
-            let status = interner.codes(batch.columns[3])
-            // Customers matter only for confirmed orders: intern just those rows' ids.
-            let customer = customerCodes(batch.columns[4], status: status, confirmed: confirmed, interner: &interner)
-            let total = ints(batch.columns[5]), units = ints(batch.columns[6])
-            forEachRow([b]) { _, r in
-                let key = Key(date: date[r], channel: channel[r], country: country[r])
+        var keys: [Key] = [], accs: [DailyRevenueWorker.Acc] = []
+        var parts: [[(worker: DailyRevenueWorker, part: Int, group: Int, count: Int64)]] = []
+        for w in states {
+            let local = (0 ..< w.names.count).map { w.names.values.withBytes($0) { names.id($0) } }
+            for (lg, k) in w.keys.enumerated() {
+                let key = Key(date: k.date, channel: local[Int(k.channel)], country: local[Int(k.country)])
                 let g: Int
                 if let i = index[key] { g = i } else {
                     g = keys.count
                     index[key] = g
-                    keys.append(key); accs.append(Acc()); customers.append([])
+                    keys.append(key); accs.append(.init()); parts.append([])
                 }
-                if status[r] == confirmed {
-                    accs[g].orders += 1
-                    accs[g].units += units[r]
-                    accs[g].revenue += total[r]
-                    customers[g].insert(customer[r])
-                } else if status[r] == pending {
-                    accs[g].pending += 1
-                } else if status[r] == cancelled {
-                    accs[g].cancelled += 1
+                accs[g].orders += w.accs[lg].orders
+                accs[g].units += w.accs[lg].units
+                accs[g].revenue += w.accs[lg].revenue
+                accs[g].pending += w.accs[lg].pending
+                accs[g].cancelled += w.accs[lg].cancelled
+            }
+            let global = w.keys.map { k in index[Key(date: k.date, channel: local[Int(k.channel)], country: local[Int(k.country)])]! }
+            for (pi, part) in w.parts.enumerated() {
+                for (lg, n) in part.counts { parts[global[lg]].append((w, pi, lg, n)) }
+            }
+        }
+        // A group whose rows all sit in one file has its count; one spread over several files
+        // unions the customer ids of its pairs in those files.
+        let customers = parts.map { p -> Int64 in
+            if p.count == 1 { return p[0].count }
+            var union = KeyInterner()
+            for (w, pi, lg, _) in p {
+                let part = w.parts[pi]
+                for pair in part.pairs where Int(pair >> 32) == lg {
+                    _ = part.customers.withBytes(Int(pair & 0xFFFF_FFFF)) { union.id($0) }
                 }
             }
+            return Int64(union.count)
         }
         var table = ResultTable(title: "Daily revenue by channel and country (confirmed orders)", columns: [
             "date", "channel", "country", "orders", "units", "revenue", "avg_order_value", "customers", "pending", "cancelled",
         ])
-        let names = interner.strings
+        let strings = (0 ..< names.count).map { names.values[$0] }
         let order = keys.indices.sorted {
-            (keys[$0].date, names[Int(keys[$0].channel)], names[Int(keys[$0].country)]) < (keys[$1].date, names[Int(keys[$1].channel)], names[Int(keys[$1].country)])
+            (keys[$0].date, strings[Int(keys[$0].channel)], strings[Int(keys[$0].country)]) < (keys[$1].date, strings[Int(keys[$1].channel)], strings[Int(keys[$1].country)])
         }
         for g in order {
             let k = keys[g], a = accs[g]
             table.rows.append([
-                .date(k.date), .string(names[Int(k.channel)]), .string(names[Int(k.country)]), .int(a.orders), .int(a.units),
+                .date(k.date), .string(strings[Int(k.channel)]), .string(strings[Int(k.country)]), .int(a.orders), .int(a.units),
                 .decimal(a.revenue, scale: 2), a.orders > 0 ? .decimal(Money.divide(a.revenue, by: a.orders), scale: 2) : .null,
-                .int(Int64(customers[g].count)), .int(a.pending), .int(a.cancelled),
+                .int(customers[g]), .int(a.pending), .int(a.cancelled),
             ])
         }
-        if let limit = o.limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
+        if let limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
         return table
-    }
-
-    static func customerCodes(_ c: Column, status: [Int64], confirmed: Int64, interner: inout StringInterner) -> [Int64] {
-        var out = [Int64](repeating: -1, count: c.count)
-        for r in 0 ..< c.count where status[r] == confirmed && !c.isNull(r) {
-            out[r] = interner.code(c, r)
-        }
-        return out
     }
 
     // MARK: - top-products
 
-    static func productSales(_ catalog: Catalog, _ o: ReportOptions) throws -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Set<Int64>], info: [String: (String, String)]) {
+    /// Confirmed sales per product: units, revenue, distinct orders, and the category and brand
+    /// of the product's first row (in scan order).
+    ///
+    /// Workers aggregate per file. Distinct orders are counted per file (order ids interned in a
+    /// small per-file table); the per-file counts add up exactly when no order id occurs in two
+    /// files, which one sort of the files' order-id hashes proves (the normal case: an order's
+    /// items share its partition). Otherwise the files' (product, order) pairs are unioned.
+    static func productSales(_ catalog: Catalog, _ o: ReportOptions) throws -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
         let scan = try TableScan(catalog: catalog, name: "curated.order_items", asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
-        let (batches, _) = try scan.run(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p)
-        var interner = StringInterner()
-        var units: [Int64: Int64] = [:], revenue: [Int64: Int64] = [:], orders: [Int64: Set<Int64>] = [:]
-        var info: [Int64: (Int64, Int64)] = [:]
-        for b in batches {
-            let batch = b.batch
-            let product = interner.codes(batch.columns[0]), category = interner.codes(batch.columns[1]), brand = interner.codes(batch.columns[2])
-            let quantity = ints(batch.columns[3]), lineRevenue = ints(batch.columns[4]), order = interner.codes(batch.columns[5])
-            forEachRow([b]) { _, r in
-                units[product[r], default: 0] += quantity[r]
-                revenue[product[r], default: 0] += lineRevenue[r]
-                orders[product[r], default: []].insert(order[r])  // in place: no copy of the set
-                if info[product[r]] == nil { info[product[r]] = (category[r], brand[r]) }
+        let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
+                                          state: ProductSalesWorker.init) { $0.add(file: $1, $2) }
+        return mergeProductSales(states)
+    }
+
+    /// The workers' per-product sums and per-file distinct orders merged, by product id.
+    static func mergeProductSales(_ states: [ProductSalesWorker]) -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
+        var products = ByteInterner()
+        var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
+        var info: [(position: ProductSalesWorker.Position, category: String, brand: String)] = []
+        var maps: [[Int32]] = []
+        for w in states {
+            let map = (0 ..< w.products.count).map { w.products.values.withBytes($0) { products.id($0) } }
+            maps.append(map)
+            while units.count < products.count { units.append(0); revenue.append(0); orders.append(0); info.append(((Int.max, 0, 0), "", "")) }
+            for (l, g) in map.enumerated() {
+                let g = Int(g)
+                units[g] += w.units[l]
+                revenue[g] += w.revenue[l]
+                orders[g] += w.orders[l]
+                if w.info[l].position < info[g].position { info[g] = w.info[l] }
             }
         }
-        let s = interner.strings
-        return (Dictionary(uniqueKeysWithValues: units.map { (s[Int($0.key)], $0.value) }),
-                Dictionary(uniqueKeysWithValues: revenue.map { (s[Int($0.key)], $0.value) }),
-                Dictionary(uniqueKeysWithValues: orders.map { (s[Int($0.key)], $0.value) }),
-                Dictionary(uniqueKeysWithValues: info.map { (s[Int($0.key)], (s[Int($0.value.0)], s[Int($0.value.1)])) }))
+        var hashes = states.flatMap(\.orderHashes)
+        let total = hashes.count
+        Kernels.sortUnique(&hashes)
+        if hashes.count != total {
+            // Some order id (or a hash of two) shows up in several files: union exactly.
+            var ids = KeyInterner()
+            var pairs: [UInt64] = []
+            for (w, state) in states.enumerated() {
+                for part in state.parts {
+                    let global = (0 ..< part.orders.count).map { part.orders.withBytes($0) { ids.id($0) } }
+                    for pair in part.pairs {
+                        let product = UInt64(UInt32(maps[w][Int(pair >> 32)]))
+                        pairs.append(product << 32 | UInt64(UInt32(global[Int(pair & 0xFFFF_FFFF)])))
+                    }
+                }
+            }
+            Kernels.sortUnique(&pairs)
+            for i in orders.indices { orders[i] = 0 }
+            for pair in pairs { orders[Int(pair >> 32)] += 1 }
+        }
+        let names = (0 ..< products.count).map { products.values[$0] }
+        return (Dictionary(uniqueKeysWithValues: zip(names, units)), Dictionary(uniqueKeysWithValues: zip(names, revenue)),
+                Dictionary(uniqueKeysWithValues: zip(names, orders)),
+                Dictionary(uniqueKeysWithValues: zip(names, info.map { ($0.category, $0.brand) })))
     }
 
     /// Products ranked by revenue and by units (confirmed orders), with category and brand.
@@ -228,7 +271,7 @@ public enum Reports {
             let (category, brand) = sales.info[id] ?? ("", "")
             table.rows.append([
                 .string(id), .string(category), .string(brand), .int(Int64(i + 1)), .decimal(sales.revenue[id]!, scale: 2),
-                .int(Int64(unitRank[id]!)), .int(sales.units[id]!), .int(Int64(sales.orders[id]?.count ?? 0)),
+                .int(Int64(unitRank[id]!)), .int(sales.units[id]!), .int(sales.orders[id] ?? 0),
             ])
         }
         return table
@@ -298,52 +341,68 @@ public enum Reports {
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
-        let (batches, _) = try scan.run(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p)
-        struct Acc { var orders: Int64 = 0, spend: Int64 = 0, first: Int64 = .max, last: Int64 = .min; var days: [Int32] = [] }
-        var slot: [String: Int] = [:]
-        var ids: [String] = [], accs: [Acc] = []
-        var interner = StringInterner()
-        for b in batches {
-            let customer = interner.codes(b.batch.columns[0])
-            let total = ints(b.batch.columns[1]), time = ints(b.batch.columns[2]), day = dates(b.batch.columns[3])
-            forEachRow([b]) { _, r in
-                let id = interner.string(customer[r])
-                let g: Int
-                if let i = slot[id] { g = i } else { g = ids.count; slot[id] = g; ids.append(id); accs.append(Acc()) }
-                accs[g].orders += 1
-                accs[g].spend += total[r]
-                accs[g].first = min(accs[g].first, time[r])
-                accs[g].last = max(accs[g].last, time[r])
-                accs[g].days.append(day[r])
+        let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
+                                          state: CustomersWorker.init) { $0.add($2) }
+        // Merge the workers' customers into one id space: flat arrays indexed by customer.
+        var interner = KeyInterner()
+        var a = CustomersWorker()
+        var pairs: [UInt64] = []
+        for w in states {
+            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+            while a.orders.count < interner.count { a.append() }
+            for (l, g) in map.enumerated() {
+                let g = Int(g)
+                a.orders[g] += w.orders[l]
+                a.spend[g] += w.spend[l]
+                a.first[g] = min(a.first[g], w.first[l])
+                a.last[g] = max(a.last[g], w.last[l])
+                a.firstDay[g] = min(a.firstDay[g], w.firstDay[l])
+            }
+            pairs.reserveCapacity(pairs.count + w.days.count)
+            for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
+        }
+        let ids = interner.values
+        let count = interner.count
+        // Top customers: spend descending, then id ascending (as Strings).
+        let k = o.limit ?? 10
+        func before(_ x: Int, _ y: Int) -> Bool {
+            if a.spend[x] != a.spend[y] { return a.spend[x] > a.spend[y] }
+            return ids[x] < ids[y]
+        }
+        var best: [Int] = []
+        if k > 64 {
+            best = Array((0 ..< count).sorted(by: before).prefix(k))
+        } else if k > 0 {
+            for c in 0 ..< count {
+                if best.count == k { if !before(c, best[k - 1]) { continue }; best.removeLast() }
+                var i = best.count
+                while i > 0 && before(c, best[i - 1]) { i -= 1 }
+                best.insert(c, at: i)
             }
         }
-        let acc = Dictionary(uniqueKeysWithValues: zip(ids, accs))
         var top = ResultTable(title: "Top customers by spend", columns: ["customer_id", "orders", "spend", "avg_order_value", "first_order", "last_order"])
-        for (id, a) in acc.sorted(by: { ($0.value.spend, $1.key) > ($1.value.spend, $0.key) }).prefix(o.limit ?? 10) {
-            top.rows.append([.string(id), .int(a.orders), .decimal(a.spend, scale: 2), .decimal(Money.divide(a.spend, by: a.orders), scale: 2),
-                             .timestamp(a.first), .timestamp(a.last)])
+        for c in best {
+            top.rows.append([.string(ids[c]), .int(a.orders[c]), .decimal(a.spend[c], scale: 2), .decimal(Money.divide(a.spend[c], by: a.orders[c]), scale: 2),
+                             .timestamp(a.first[c]), .timestamp(a.last[c])])
         }
-        let customers = Int64(acc.count)
-        let repeaters = Int64(acc.values.filter { $0.orders > 1 }.count)
-        let orders = acc.values.reduce(0) { $0 + $1.orders }
-        let spend = acc.values.reduce(0) { $0 + $1.spend }
+        let customers = Int64(count)
+        let repeaters = Int64(a.orders.lazy.filter { $0 > 1 }.count)
+        let orders = a.orders.reduce(0, +)
+        let spend = a.spend.reduce(0, +)
         let summary = ResultTable(title: "Customer summary", columns: ["customers", "repeat_customers", "repeat_purchase_rate", "orders", "avg_orders_per_customer", "avg_order_value"], rows: [[
             .int(customers), .int(repeaters), customers > 0 ? .double(Double(repeaters) / Double(customers)) : .null, .int(orders),
             customers > 0 ? .double(Double(orders) / Double(customers)) : .null, orders > 0 ? .decimal(Money.divide(spend, by: orders), scale: 2) : .null,
         ]])
         var buckets: [Int64: Int64] = [:]
-        for a in acc.values { buckets[min(a.orders, 5), default: 0] += 1 }
+        for n in a.orders { buckets[min(n, 5), default: 0] += 1 }
         let distribution = ResultTable(title: "Orders per customer", columns: ["orders_per_customer", "customers"],
                                        rows: buckets.keys.sorted().map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0]!)] })
         // A customer is new on the day of their first order in the window, returning after.
+        Kernels.sortUnique(&pairs)
         var perDay: [Int32: (new: Int64, returning: Int64)] = [:]
-        for a in acc.values {
-            let days = Set(a.days).sorted()
-            for (i, d) in days.enumerated() {
-                var v = perDay[d] ?? (0, 0)
-                if i == 0 { v.new += 1 } else { v.returning += 1 }
-                perDay[d] = v
-            }
+        for pair in pairs {
+            let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
+            if d == a.firstDay[c] { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
         }
         let daily = ResultTable(title: "New and returning customers per day", columns: ["date", "new_customers", "returning_customers"],
                                 rows: perDay.keys.sorted().map { [.date($0), .int(perDay[$0]!.new), .int(perDay[$0]!.returning)] })
@@ -391,5 +450,177 @@ public enum Reports {
             }
         }
         return [runs, rejects]
+    }
+}
+
+/// One worker's share of daily-revenue: groups over the files it decoded.
+struct DailyRevenueWorker {
+    struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int64 = 0, pending: Int64 = 0, cancelled: Int64 = 0 }
+    struct Key: Hashable { var date: Int32; var channel: Int32; var country: Int32 }
+
+    /// Channel and country strings: codes local to this worker.
+    var names = ByteInterner()
+    var index: [Key: Int32] = [:]
+    var keys: [Key] = []
+    var accs: [Acc] = []
+    /// Per file: its distinct confirmed customers, distinct (group << 32 | customer) pairs, and
+    /// the distinct count per group.
+    var parts: [(customers: StringColumn, pairs: [UInt64], counts: [(group: Int, count: Int64)])] = []
+
+    /// Adds one file's batches.
+    mutating func add(_ batches: [ScanBatch]) {
+        let rows = batches.reduce(0) { $0 + $1.matchedCount }
+        var customers = KeyInterner(expected: max(64, rows / 2))
+        var pairs: [UInt64] = []
+        pairs.reserveCapacity(rows)
+        for b in batches {
+            let batch = b.batch
+            let date = Kernels.int32s(batch.columns[0])
+            let channel = names.ids(batch.columns[1]), country = names.ids(batch.columns[2])
+            let status = Kernels.match(batch.columns[3], ["confirmed", "pending", "cancelled"])
+            let total = Kernels.int64s(batch.columns[5]), units = Kernels.int64s(batch.columns[6])
+            let groups = groupIDs(b, date, channel, country)
+            // Customers matter for confirmed rows only: a null customer is not counted (SQL count DISTINCT).
+            let customer = batch.columns[4]
+            var confirmed = b
+            confirmed.selection = []
+            Kernels.forEachRow(b) { r in if status[r] == 0 && !customer.isNull(r) { confirmed.selection!.append(Int32(r)) } }
+            let codes = Kernels.codes(customer, confirmed, &customers)
+            Kernels.forEachRow(b) { r in
+                let g = Int(groups[r])
+                switch status[r] {
+                case 0:
+                    accs[g].orders += 1
+                    accs[g].units += units[r]
+                    accs[g].revenue += total[r]
+                    if codes[r] >= 0 { pairs.append(UInt64(g) << 32 | UInt64(UInt32(codes[r]))) }
+                case 1: accs[g].pending += 1
+                case 2: accs[g].cancelled += 1
+                default: break
+                }
+            }
+        }
+        Kernels.sortUnique(&pairs)
+        var counts: [(group: Int, count: Int64)] = []
+        for p in pairs {
+            let g = Int(p >> 32)
+            if counts.last?.group == g { counts[counts.count - 1].count += 1 } else { counts.append((g, 1)) }
+        }
+        parts.append((customers.values, pairs, counts))
+    }
+
+    /// Each row's worker group. A batch's (date, channel, country) codes span a small box
+    /// (one date and channel per partition file), so a flat array over the box maps them to
+    /// groups and the dictionary is consulted once per box cell, not per row.
+    private mutating func groupIDs(_ b: ScanBatch, _ date: [Int32], _ channel: [Int32], _ country: [Int32]) -> [Int32] {
+        let n = b.batch.count
+        var groups = [Int32](repeating: 0, count: n)
+        // Only matching rows make groups: a filtered-out row must not leave an empty group.
+        guard let first = b.selection.map({ $0.first.map(Int.init) }) ?? (n > 0 ? 0 : nil) else { return groups }
+        var dLo = date[first], dHi = date[first], cLo = channel[first], cHi = channel[first], kLo = country[first], kHi = country[first]
+        Kernels.forEachRow(b) { r in
+            dLo = min(dLo, date[r]); dHi = max(dHi, date[r])
+            cLo = min(cLo, channel[r]); cHi = max(cHi, channel[r])
+            kLo = min(kLo, country[r]); kHi = max(kHi, country[r])
+        }
+        let dN = Int(dHi) - Int(dLo) + 1, cN = Int(cHi - cLo) + 1, kN = Int(kHi - kLo) + 1
+        if dN <= 1 << 16, cN <= 1 << 16, kN <= 1 << 16, dN * cN * kN <= 1 << 16 {
+            var box = [Int32](repeating: -1, count: dN * cN * kN)
+            Kernels.forEachRow(b) { r in
+                let cell = ((Int(date[r]) - Int(dLo)) * cN + Int(channel[r] - cLo)) * kN + Int(country[r] - kLo)
+                var g = box[cell]
+                if g < 0 {
+                    g = group(Key(date: date[r], channel: channel[r], country: country[r]))
+                    box[cell] = g
+                }
+                groups[r] = g
+            }
+        } else {
+            Kernels.forEachRow(b) { r in groups[r] = group(Key(date: date[r], channel: channel[r], country: country[r])) }
+        }
+        return groups
+    }
+
+    private mutating func group(_ key: Key) -> Int32 {
+        if let g = index[key] { return g }
+        let g = Int32(keys.count)
+        index[key] = g
+        keys.append(key)
+        accs.append(Acc())
+        return g
+    }
+}
+
+/// One worker's share of the customers report: per customer (ids local to the worker) orders,
+/// spend, first and last order time, first order day; and (customer, day) pairs.
+struct CustomersWorker {
+    var ids = KeyInterner(expected: 1 << 15)
+    var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []
+    var firstDay: [Int32] = []
+    /// customer << 32 | day, one per order (repeats removed at the end).
+    var days: [UInt64] = []
+
+    mutating func append() {
+        orders.append(0); spend.append(0); first.append(.max); last.append(.min); firstDay.append(.max)
+    }
+
+    mutating func add(_ batches: [ScanBatch]) {
+        for b in batches {
+            let customer = Kernels.codes(b.batch.columns[0], b, &ids)
+            while orders.count < ids.count { append() }
+            let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
+            days.reserveCapacity(days.count + b.matchedCount)
+            Kernels.forEachRow(b) { r in
+                let c = Int(customer[r])
+                orders[c] += 1
+                spend[c] += total[r]
+                first[c] = min(first[c], time[r])
+                last[c] = max(last[c], time[r])
+                firstDay[c] = min(firstDay[c], day[r])
+                days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+            }
+        }
+    }
+}
+
+/// One worker's share of product sales, with per-file distinct orders.
+struct ProductSalesWorker {
+    /// (file, batch, row): the scan order of a row.
+    typealias Position = (Int, Int, Int)
+
+    var products = ByteInterner()
+    var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
+    var info: [(position: Position, category: String, brand: String)] = []
+    /// Per file: its distinct order ids and its distinct (product << 32 | order) pairs.
+    var parts: [(orders: StringColumn, pairs: [UInt64])] = []
+    /// Hashes of each file's distinct order ids.
+    var orderHashes: [UInt64] = []
+
+    mutating func add(file: Int, _ batches: [ScanBatch]) {
+        var fileOrders = KeyInterner()
+        var pairs: [UInt64] = []
+        for (bi, b) in batches.enumerated() {
+            let batch = b.batch
+            let product = Kernels.codes(batch.columns[0], b, &products)
+            let order = Kernels.codes(batch.columns[5], b, &fileOrders)
+            let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
+            pairs.reserveCapacity(pairs.count + b.matchedCount)
+            Kernels.forEachRow(b) { r in
+                let p = Int(product[r])
+                if p == units.count {
+                    units.append(0); revenue.append(0); orders.append(0)
+                    info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
+                }
+                units[p] += quantity[r]
+                revenue[p] += lineRevenue[r]
+                pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(order[r])))
+            }
+        }
+        Kernels.sortUnique(&pairs)
+        for pair in pairs { orders[Int(pair >> 32)] += 1 }
+        let values = fileOrders.values
+        orderHashes.reserveCapacity(orderHashes.count + values.count)
+        for i in 0 ..< values.count { orderHashes.append(values.withBytes(i) { Kernels.hash($0) }) }
+        parts.append((values, pairs))
     }
 }

@@ -115,10 +115,8 @@ public struct TableScan: Sendable {
         return ColumnPredicate(columnName, op, values)
     }
 
-    /// Reads `columns` of every row that satisfies all `predicates`, decoding files on all cores.
-    public func run(columns: [String], where predicates: [ColumnPredicate] = []) throws -> (batches: [ScanBatch], stats: ScanStats) {
-        let wanted = try columns.map(column)
-        let filterColumns = try predicates.map { try column($0.column) }
+    /// The files that may hold matching rows, in catalog order, after partition and statistics pruning.
+    private func plan(_ predicates: [ColumnPredicate], _ filterColumns: [ColumnInfo]) throws -> ([DataFile], ScanStats) {
         var stats = ScanStats()
         let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id))
         stats.filesConsidered = files.count
@@ -131,6 +129,63 @@ public struct TableScan: Sendable {
             }
         }
         stats.filesRead = survivors.count
+        return (survivors, stats)
+    }
+
+    /// Decodes the surviving files on all cores and hands each file's matching batches to `body`
+    /// on the worker that decoded it, while they are still in cache: one `State` per worker, so
+    /// aggregation runs in parallel too and nothing is shared. `body` gets the file's position
+    /// in catalog order (the order `run` returns batches in), so callers that keep "the first
+    /// row seen" can stay deterministic. The states come back for the caller to merge.
+    public func reduce<State>(columns: [String], where predicates: [ColumnPredicate] = [],
+                              state makeState: () -> State,
+                              _ body: (inout State, _ file: Int, _ batches: [ScanBatch]) throws -> Void) throws -> (states: [State], stats: ScanStats) {
+        let wanted = try columns.map(column)
+        let filterColumns = try predicates.map { try column($0.column) }
+        let (toRead, planned) = try plan(predicates, filterColumns)
+        var stats = planned
+        if toRead.isEmpty { return ([], stats) }
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, toRead.count))
+        var states = (0 ..< workers).map { _ in makeState() }
+        var workerStats = [ScanStats](repeating: ScanStats(), count: workers)
+        var errors = [Error?](repeating: nil, count: workers)
+        // Files are handed out one at a time (big and small files balance across workers).
+        let next = NextIndex()
+        try withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            let files = toRead
+            states.withUnsafeMutableBufferPointer { st in
+                workerStats.withUnsafeMutableBufferPointer { ws in
+                    errors.withUnsafeMutableBufferPointer { errs in
+                        nonisolated(unsafe) let (st, ws, errs) = (st, ws, errs)
+                        DispatchQueue.concurrentPerform(iterations: workers) { w in
+                            while errs[w] == nil {
+                                let i = next.take()
+                                if i >= files.count { break }
+                                do {
+                                    let (batches, s) = try readFile(files[i], wanted, predicates, filterColumns)
+                                    ws[w].add(s)
+                                    if !batches.isEmpty { try body(&st[w], i, batches) }
+                                } catch {
+                                    errs[w] = error
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let e = errors.compactMap({ $0 }).first { throw e }
+        }
+        for s in workerStats { stats.add(s) }
+        return (states, stats)
+    }
+
+    /// Reads `columns` of every row that satisfies all `predicates`, decoding files on all cores.
+    public func run(columns: [String], where predicates: [ColumnPredicate] = []) throws -> (batches: [ScanBatch], stats: ScanStats) {
+        let wanted = try columns.map(column)
+        let filterColumns = try predicates.map { try column($0.column) }
+        let (survivors, planned) = try plan(predicates, filterColumns)
+        var stats = planned
         if survivors.isEmpty { return ([], stats) }
         let toRead = survivors
 
@@ -209,6 +264,19 @@ public struct TableScan: Sendable {
             out.append(ScanBatch(batch: projected, selection: selection))
         }
         return (out, stats)
+    }
+}
+
+/// A shared counter handing out work items to threads.
+final class NextIndex: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func take() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
 

@@ -1,0 +1,238 @@
+import LakeFormat
+
+// Columnar building blocks for the reports: strings become small integer codes once per
+// dictionary entry (not per row), groups are dense indices into flat Int64 arrays, and distinct
+// counts avoid one Swift Set per group.
+
+enum Kernels {
+    /// Per-row index of the row's string in `targets` (`UInt8.max` when none matches). For
+    /// dictionary columns each distinct value is compared once. A null row is tested on its
+    /// placeholder (the empty string), as the interned codes the reports used before.
+    static func match(_ c: Column, _ targets: [String]) -> [UInt8] {
+        let wanted = targets.map { Array($0.utf8) }
+        func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
+            for (i, t) in wanted.enumerated() where t.count == bytes.count && t.elementsEqual(bytes) { return UInt8(i) }
+            return .max
+        }
+        switch c.data {
+        case .dictionary(let idx, let values):
+            let map = (0 ..< values.count).map { values.withBytes($0, lookup) }
+            return map.withUnsafeBufferPointer { m in idx.map { m[Int($0)] } }
+        case .string(let s):
+            return (0 ..< s.count).map { s.withBytes($0, lookup) }
+        default:
+            return [UInt8](repeating: .max, count: c.count)
+        }
+    }
+
+    /// Per-row codes of a string column in `interner`, for the batch's matching rows only (the
+    /// rest are -1): a dictionary entry is interned on its first matching row, so values only
+    /// filtered-out rows hold never get a code. Nulls get their placeholder's code (the empty
+    /// string's), as `ByteInterner.ids` gives them.
+    static func codes<I: Interning>(_ c: Column, _ b: ScanBatch, _ interner: inout I) -> [Int32] {
+        var out = [Int32](repeating: -1, count: c.count)
+        switch c.data {
+        case .dictionary(let idx, let values):
+            var map = [Int32](repeating: -1, count: values.count)
+            forEachRow(b) { r in
+                let i = Int(idx[r])
+                var code = map[i]
+                if code < 0 {
+                    code = values.withBytes(i) { interner.id($0) }
+                    map[i] = code
+                }
+                out[r] = code
+            }
+        case .string(let s):
+            forEachRow(b) { r in out[r] = s.withBytes(r) { interner.id($0) } }
+        default:
+            break
+        }
+        return out
+    }
+
+    /// A 64-bit hash of bytes (equal bytes, equal hash), for cheap disjointness checks.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0, shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(bytes[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 29)
+    }
+
+    /// Rows to visit: the selection, else all.
+    @inline(__always)
+    static func forEachRow(_ b: ScanBatch, _ body: (Int) throws -> Void) rethrows {
+        if let sel = b.selection { for r in sel { try body(Int(r)) } } else { for r in 0 ..< b.batch.count { try body(r) } }
+    }
+
+    static func int64s(_ c: Column) -> [Int64] {
+        switch c.data {
+        case .int64(let a): return a
+        case .int32(let a): return a.map(Int64.init)
+        default: return [Int64](repeating: 0, count: c.count)
+        }
+    }
+
+    static func int32s(_ c: Column) -> [Int32] {
+        if case .int32(let a) = c.data { return a }
+        return [Int32](repeating: 0, count: c.count)
+    }
+
+    /// Sorts in place (LSD radix sort on 16-bit digits): the distinct counts sort millions of
+    /// packed pairs, where a comparison sort costs several times more.
+    static func radixSort(_ a: inout [UInt64]) {
+        let n = a.count
+        if n < 256 { a.sort(); return }
+        // Small arrays take 8-bit digits: clearing 64 K counters per pass would cost more than the sort.
+        let bits = n < 1 << 17 ? 8 : 16
+        let digits = 64 / bits, radix = 1 << bits, mask = UInt64(radix - 1)
+        // One read of the input counts every digit's histogram.
+        var counts = [Int](repeating: 0, count: digits * radix)
+        a.withUnsafeBufferPointer { src in
+            counts.withUnsafeMutableBufferPointer { cnt in
+                for v in src {
+                    var x = v
+                    for d in 0 ..< digits {
+                        cnt[d * radix + Int(x & mask)] += 1
+                        x >>= UInt64(bits)
+                    }
+                }
+            }
+        }
+        var tmp = [UInt64](repeating: 0, count: n)
+        for d in 0 ..< digits {
+            let shift = UInt64(d * bits)
+            let done: Bool = counts.withUnsafeMutableBufferPointer { cnt in
+                let base = d * radix
+                // A digit every value shares moves nothing: skip its pass.
+                if cnt[base + Int((a[0] >> shift) & mask)] == n { return true }
+                var sum = 0
+                for i in base ..< base + radix { let c = cnt[i]; cnt[i] = sum; sum += c }
+                a.withUnsafeBufferPointer { src in
+                    tmp.withUnsafeMutableBufferPointer { dst in
+                        for v in src {
+                            let i = base + Int((v >> shift) & mask)
+                            dst[cnt[i]] = v
+                            cnt[i] += 1
+                        }
+                    }
+                }
+                return false
+            }
+            if !done { swap(&a, &tmp) }
+        }
+    }
+
+    /// Sorts and removes repeats.
+    static func sortUnique(_ a: inout [UInt64]) {
+        radixSort(&a)
+        var n = 0
+        for i in a.indices where i == 0 || a[i] != a[n - 1] {
+            a[n] = a[i]
+            n += 1
+        }
+        a.removeLast(a.count - n)
+    }
+}
+
+/// Dense ids for byte strings, like `ByteInterner`, tuned for many short keys (customer and
+/// order ids): a key of up to 16 bytes sits in its slot with its length, hash tag and id, so a
+/// probe reads one slot and no other memory (ByteInterner reads slot, offsets and bytes: three
+/// cache misses once the table outgrows the cache). Longer keys compare their bytes on a match.
+/// Byte strings to dense ids in first-seen order.
+protocol Interning {
+    mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32
+}
+
+extension ByteInterner: Interning {}
+
+struct KeyInterner: Interning {
+    private struct Slot { var a: UInt64 = 0, b: UInt64 = 0, meta: UInt64 = 0 }
+
+    /// Id `i`'s bytes are `values[i]`.
+    private(set) var values = StringColumn()
+    private var slots: [Slot]
+    private var mask: Int
+
+    init(expected: Int = 1024) {
+        var cap = 64
+        while cap < expected * 2 { cap <<= 1 }
+        slots = [Slot](repeating: Slot(), count: cap)
+        mask = cap - 1
+    }
+
+    var count: Int { values.count }
+
+    @inline(__always)
+    private static func pack(_ p: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        let n = p.count
+        if n >= 16 { return (p.loadUnaligned(as: UInt64.self), p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        if n >= 8 {
+            let b = n == 8 ? 0 : p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) >> UInt64((16 - n) * 8)
+            return (p.loadUnaligned(as: UInt64.self), b)
+        }
+        var a: UInt64 = 0
+        for i in 0 ..< n { a |= UInt64(p[i]) << UInt64(i * 8) }
+        return (a, 0)
+    }
+
+    @inline(__always)
+    private static func hash(_ a: UInt64, _ b: UInt64, _ p: UnsafeRawBufferPointer) -> UInt64 {
+        if p.count > 16 { return Kernels.hash(p) }
+        var h = (a ^ UInt64(p.count)) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ (h >> 29) ^ b) &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+
+    mutating func id(_ p: UnsafeRawBufferPointer) -> Int32 {
+        let (a, b) = Self.pack(p)
+        let h = Self.hash(a, b, p)
+        // meta: length (8 bits, 255 = longer) | 24-bit hash tag | id + 1 (0 = empty slot).
+        let high = UInt64(min(p.count, 255)) << 56 | (h >> 40) << 32
+        var s = Int(truncatingIfNeeded: h) & mask
+        let found: Int32? = slots.withUnsafeBufferPointer { table in
+            while true {
+                let e = table[s]
+                if e.meta == 0 { return nil }
+                if e.meta & 0xFFFF_FFFF_0000_0000 == high && e.a == a && e.b == b {
+                    let id = Int(e.meta & 0xFFFF_FFFF) - 1
+                    if p.count <= 16 || values.withBytes(id, { $0.elementsEqual(p) }) { return Int32(id) }
+                }
+                s = (s + 1) & mask
+            }
+        }
+        if let found { return found }
+        let id = values.count
+        values.append(p)
+        slots[s] = Slot(a: a, b: b, meta: high | UInt64(id + 1))
+        if values.count * 2 > slots.count { grow() }
+        return Int32(id)
+    }
+
+    private mutating func grow() {
+        let cap = slots.count * 2, m = cap - 1
+        var fresh = [Slot](repeating: Slot(), count: cap)
+        for e in slots where e.meta != 0 {
+            let id = Int(e.meta & 0xFFFF_FFFF) - 1
+            let h = values.withBytes(id) { Self.hash(e.a, e.b, $0) }
+            var s = Int(truncatingIfNeeded: h) & m
+            while fresh[s].meta != 0 { s = (s + 1) & m }
+            fresh[s] = e
+        }
+        slots = fresh
+        mask = m
+    }
+}

@@ -52,9 +52,42 @@ import Testing
         // The ingest hook: one batch, recorded in its own commit.
         let hooked = try #require(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: run.batchID))
         #expect(hooked.results.map(\.check) == b.results.map(\.check))
+        #expect(hooked.results.map(\.value) == b.results.map(\.value))
         let afterHook = try lake.catalog.qualityResults().filter { $0.snapshotID == snap + 1 }
         #expect(afterHook.count == b.results.count)
         #expect(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: "no-such-batch") == nil)
+    }
+
+    /// The ingest hook reads only its batch's files (and the partitions they touch), yet gives
+    /// every batch the same figures as the full scan: checked on two halves of the evaluation
+    /// stream, whose days and channels overlap, plus a third batch that repeats orders.
+    @Test func hookScopeMatchesFullScan() throws {
+        let dir = try TemporaryDirectory("lake-quality-scope")
+        defer { dir.remove() }
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        let half = lines.count / 2
+        try (lines[..<half].joined(separator: "\n") + "\n").write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+        try lines[half...].joined(separator: "\n").write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+        try (lines[..<50].joined(separator: "\n") + "\n").write(toFile: dir.file("c.jsonl"), atomically: true, encoding: .utf8)
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: packageRoot.appendingPathComponent("schemas"))
+        _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
+        var batches: [String] = []
+        for f in ["a", "b", "c"] {
+            batches.append(try #require(try OrderIngest.run(store, path: dir.file("\(f).jsonl")).batchID))
+        }
+        for id in batches {
+            let full = try #require(try QualityChecks.run(catalog: store.catalog, batchIDs: [id]).batches.first)
+            let scoped = try #require(try QualityChecks.run(catalog: store.catalog, batchIDs: [id], batchFilesOnly: true).batches.first)
+            #expect(scoped.records == full.records && full.records > 0)
+            #expect(scoped.results.map(\.check) == full.results.map(\.check))
+            #expect(scoped.results.map(\.value) == full.results.map(\.value), "batch \(id)")
+            #expect(scoped.results.map(\.passed) == full.results.map(\.passed))
+        }
+        // The repeat batch really is all duplicates, so the comparison covered that path too.
+        let c = try #require(try QualityChecks.run(catalog: store.catalog, batchIDs: [batches[2]], batchFilesOnly: true).batches.first)
+        #expect(c.results.first { $0.check == "uniqueness.raw" }.map { $0.value > 0.5 } == true)
     }
 
     /// A 5x spike planted on 2024-01-20 web is found there and only there.

@@ -69,15 +69,36 @@ public enum QualityChecks {
 
     /// Runs every check over the order batches committed at or before `asOf` (only `batchIDs`
     /// when given). This is the one call an ingest can make after its commit.
+    ///
+    /// `batchFilesOnly` is the ingest hook's fast path: raw lines are read from the files the
+    /// batches' own snapshots added, curated rows from the partitions those files touch, so a
+    /// micro-batch costs its own size rather than the lake's. Per-day figures are then partial
+    /// (only those batches' lines), so callers that report days leave it off.
     public static func run(catalog: Catalog, asOf: AsOf? = nil, batchIDs: Set<String>? = nil,
-                           config: QualityConfig = QualityConfig()) throws -> QualityRun {
+                           config: QualityConfig = QualityConfig(), batchFilesOnly: Bool = false) throws -> QualityRun {
         let snapshot = try catalog.resolve(asOf)
         let at = AsOf.snapshot(snapshot.id)
         let runs = try catalog.ingestRuns(at: at).filter { $0.kind == "orders" && (batchIDs?.contains($0.batchID) ?? true) }
-        guard !runs.isEmpty, let raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
+        guard !runs.isEmpty, var raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
             return QualityRun(snapshotID: snapshot.id, batches: [], days: [])
         }
         let wanted = Set(runs.map(\.batchID))
+        // Partitions ("date|channel") the scoped batches wrote; nil means read whole tables.
+        var touched: Set<String>? = nil
+        if batchFilesOnly {
+            let commits = Set(runs.map(\.snapshotID))
+            let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at).filter { commits.contains($0.beginSnapshot) }
+            // A compaction between the commit and this check rewrote them: fall back to full scans.
+            if !own.isEmpty {
+                let ids = Set(own.map(\.dataFileID))
+                raw.fileFilter = { ids.contains($0.dataFileID) }
+                touched = Set(own.map(Self.partitionKey))
+            }
+        }
+        func scoped(_ scan: inout TableScan) {
+            guard let touched else { return }
+            scan.fileFilter = { touched.contains(Self.partitionKey($0)) }
+        }
 
         // Raw lines: counts per batch and per day; accepted order ids per batch.
         var perBatch: [String: LineCounts] = [:]
@@ -109,7 +130,8 @@ public enum QualityChecks {
         var curated: [String: Curated] = [:]
         var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
         var seen: [String: Int] = [:]
-        if let orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
+        if var orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
+            scoped(&orders)
             // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
             let city = orders.columnNames.contains("shipping_city") ? "shipping_city" : "city"
             let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city])
@@ -125,7 +147,8 @@ public enum QualityChecks {
             }
         }
         var itemSums: [String: (Int64, Int64)] = [:]  // order_id → (sum line_revenue cents, items)
-        if let items = try? TableScan(catalog: catalog, name: "curated.order_items", asOf: at) {
+        if var items = try? TableScan(catalog: catalog, name: "curated.order_items", asOf: at) {
+            scoped(&items)
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
             Reports.forEachRow(batches) { b, r in
                 guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
@@ -188,12 +211,17 @@ public enum QualityChecks {
     /// commit (a new snapshot after the batch's). Returns the batch's results and score.
     @discardableResult
     public static func recordBatch(catalog: Catalog, batchID: String, config: QualityConfig = QualityConfig()) throws -> BatchQuality? {
-        let run = try self.run(catalog: catalog, batchIDs: [batchID], config: config)
+        let run = try self.run(catalog: catalog, batchIDs: [batchID], config: config, batchFilesOnly: true)
         guard let batch = run.batches.first else { return nil }
         try catalog.commit(author: "lake quality", message: "quality checks of batch \(batchID)") { tx in
             try tx.recordQualityResults(batch.results)
         }
         return batch
+    }
+
+    /// A file's (event date, channel) partition as one key; raw and curated tables share it.
+    @Sendable static func partitionKey(_ file: DataFile) -> String {
+        (file.partitionValues["event_date"] ?? "") + "|" + (file.partitionValues["channel"] ?? "")
     }
 
     /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.

@@ -77,6 +77,9 @@ public struct TableScan: Sendable {
     public let catalog: Catalog
     public let table: TableInfo
     public let snapshot: SnapshotInfo
+    /// Restricts the scan to the files it accepts, before any pruning (e.g. the files one
+    /// ingest batch added). Nil reads every file of the snapshot.
+    public var fileFilter: (@Sendable (DataFile) -> Bool)?
 
     /// `name` is "layer.table" (curated.orders, raw.orders); a bare name means curated.
     public init(catalog: Catalog, name: String, asOf: AsOf? = nil) throws {
@@ -118,7 +121,8 @@ public struct TableScan: Sendable {
     /// The files that may hold matching rows, in catalog order, after partition and statistics pruning.
     private func plan(_ predicates: [ColumnPredicate], _ filterColumns: [ColumnInfo]) throws -> ([DataFile], ScanStats) {
         var stats = ScanStats()
-        let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id))
+        var files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id))
+        if let fileFilter { files = files.filter(fileFilter) }
         stats.filesConsidered = files.count
         var survivors: [DataFile] = []
         for file in files {

@@ -120,7 +120,7 @@ struct FilesCommand: ParsableCommand {
         let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
         let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
-        func shown(_ f: DataFile) -> String { f.url.path.hasPrefix(rootPath) ? String(f.url.path.dropFirst(rootPath.count)) : f.url.path }
+        func shown(_ f: DataFile) -> String { f.path.hasPrefix(rootPath) ? String(f.path.dropFirst(rootPath.count)) : f.path }
         func partitions(_ f: DataFile) -> String {
             t.partitionColumns.map { "\($0.name)=\(f.partitionValues[$0.name] ?? "")" }.joined(separator: "/")
         }

@@ -190,13 +190,14 @@ public struct Catalog: Sendable {
     }
 
     /// The data files a reader of the table at the snapshot must scan, ordered by data_file_id.
-    public func dataFiles(tableID: Int64, at asOf: AsOf? = nil) throws -> [DataFile] {
+    /// `columnStats: false` skips the per-column statistics (a file list for paths and counts).
+    public func dataFiles(tableID: Int64, at asOf: AsOf? = nil, columnStats: Bool = true) throws -> [DataFile] {
         try read { db in
             let snap = try Self.resolve(db, asOf).id
             guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: tableID).first else {
                 throw CatalogError.tableIDNotFound(id: tableID, snapshot: snap)
             }
-            return try Self.fetchDataFiles(db, table: t, snapshot: snap)
+            return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats)
         }
     }
 
@@ -398,35 +399,66 @@ extension Catalog {
                           beginSnapshot: try row.value("begin_snapshot") ?? 0)
     }
 
-    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64) throws -> [DataFile] {
-        let rows = try Row.fetchAll(db, sql: """
+    /// `stored` resolved against the table directory when relative; only paths with "." or ".."
+    /// components or doubled slashes pay for URL normalisation (ours never have them).
+    static func absolutePath(_ stored: String, relative: Bool, directory: String) -> String {
+        let joined = relative ? (directory.hasSuffix("/") ? directory + stored : directory + "/" + stored) : stored
+        // A byte scan: Foundation's `contains` on String goes through NSString and costs more
+        // than the catalog query itself.
+        var previous: UInt8 = 0
+        var plain = joined.utf8.first == UInt8(ascii: "/")
+        for b in joined.utf8 where plain {
+            if previous == UInt8(ascii: "/") && (b == UInt8(ascii: ".") || b == UInt8(ascii: "/")) { plain = false }
+            previous = b
+        }
+        return plain ? joined : URL(fileURLWithPath: joined, isDirectory: false).standardizedFileURL.path
+    }
+
+    /// Columns are read by index from cursors: this runs on every scan plan and every ingest,
+    /// over one row per file and one per file and column, so name lookups would dominate.
+    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64, columnStats: Bool = true) throws -> [DataFile] {
+        struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
+                         footer: Int64?, rowIDStart: Int64? }
+        var files: [FileRow] = []
+        let cursor = try Row.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
                    file_size_bytes, footer_size, row_id_start
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
-        guard !rows.isEmpty else { return [] }
-        let ids = try rows.map { (try $0.value("data_file_id")) as Int64 }
-        let lo = ids.min() ?? 0, hi = ids.max() ?? 0
+        while let r = try cursor.next() {
+            let rel: Int64? = try r.value(at: 4, "path_is_relative")
+            files.append(FileRow(id: try r.value(at: 0, "data_file_id"), begin: try r.value(at: 1, "begin_snapshot") ?? 0,
+                                 end: try r.value(at: 2, "end_snapshot"), path: try r.value(at: 3, "path") ?? "", relative: rel != 0,
+                                 records: try r.value(at: 5, "record_count") ?? 0, bytes: try r.value(at: 6, "file_size_bytes") ?? 0,
+                                 footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start")))
+        }
+        guard !files.isEmpty else { return [] }
+        let lo = files.first!.id, hi = files.last!.id
 
         // Partition values: key index -> the partition column's name at this snapshot.
         var partitions: [Int64: [String: String]] = [:]
-        for r in try Row.fetchAll(db, sql: """
+        let partitionRows = try Row.fetchCursor(db, sql: """
             SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
             WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
-            """, arguments: [table.tableID, lo, hi]) {
-            let idx: Int64 = try r.value("partition_key_index")
+            """, arguments: [table.tableID, lo, hi])
+        while let r = try partitionRows.next() {
+            let idx: Int64 = try r.value(at: 1, "partition_key_index")
             let name = idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : "#\(idx)"
-            partitions[(try r.value("data_file_id")), default: [:]][name] = try r.value("partition_value")
+            partitions[try r.value(at: 0, "data_file_id"), default: [:]][name] = try r.value(at: 2, "partition_value")
         }
         var stats: [Int64: [Int64: ColumnStats]] = [:]
-        for r in try Row.fetchAll(db, sql: """
-            SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
-            FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
-            """, arguments: [table.tableID, lo, hi]) {
-            let nan: Int64? = try r.value("contains_nan")
-            stats[(try r.value("data_file_id")), default: [:]][(try r.value("column_id"))] = ColumnStats(
-                min: try r.value("min_value"), max: try r.value("max_value"), nullCount: try r.value("null_count") ?? 0,
-                valueCount: try r.value("value_count"), columnSizeBytes: try r.value("column_size_bytes"), containsNaN: nan.map { $0 != 0 })
+        if columnStats {
+            let statRows = try Row.fetchCursor(db, sql: """
+                SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
+                FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
+                """, arguments: [table.tableID, lo, hi])
+            while let r = try statRows.next() {
+                let nan: Int64? = try r.value(at: 7, "contains_nan")
+                stats[try r.value(at: 0, "data_file_id"), default: [:]][try r.value(at: 1, "column_id")] = ColumnStats(
+                    min: try r.value(at: 5, "min_value"), max: try r.value(at: 6, "max_value"),
+                    nullCount: try r.value(at: 4, "null_count") ?? 0, valueCount: try r.value(at: 3, "value_count"),
+                    columnSizeBytes: try r.value(at: 2, "column_size_bytes"), containsNaN: nan.map { $0 != 0 })
+            }
         }
         var deletes: [Int64: DeleteFile] = [:]
         for r in try Row.fetchAll(db, sql: """
@@ -439,18 +471,13 @@ extension Catalog {
                                                     url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
                                                     deleteCount: try r.value("delete_count") ?? 0)
         }
-        return try rows.map { r in
-            let id: Int64 = try r.value("data_file_id")
-            let path: String = try r.value("path") ?? ""
-            let rel: Int64? = try r.value("path_is_relative")
-            let isRelative = rel != 0
-            let url = isRelative ? table.directory.appendingPathComponent(path).standardizedFileURL
-                                 : URL(fileURLWithPath: path).standardizedFileURL
-            return DataFile(dataFileID: id, tableID: table.tableID, url: url, storedPath: path, pathIsRelative: isRelative,
-                            recordCount: try r.value("record_count") ?? 0, fileSizeBytes: try r.value("file_size_bytes") ?? 0,
-                            footerSize: try r.value("footer_size"), rowIDStart: try r.value("row_id_start"),
-                            beginSnapshot: try r.value("begin_snapshot") ?? 0, endSnapshot: try r.value("end_snapshot"),
-                            partitionValues: partitions[id] ?? [:], columnStats: stats[id] ?? [:], deleteFile: deletes[id])
+        let directory = table.directory.path
+        return files.map { f in
+            return DataFile(dataFileID: f.id, tableID: table.tableID, path: absolutePath(f.path, relative: f.relative, directory: directory),
+                            storedPath: f.path, pathIsRelative: f.relative,
+                            recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
+                            beginSnapshot: f.begin, endSnapshot: f.end,
+                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id])
         }
     }
 }
@@ -461,6 +488,15 @@ extension Row {
     func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
         do {
             return try decode(T.self, forColumn: column)
+        } catch {
+            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
+        }
+    }
+
+    /// The same by position (no per-row name lookup); `column` names it in the error.
+    func value<T: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int, _ column: String) throws -> T {
+        do {
+            return try decode(T.self, atIndex: index)
         } catch {
             throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
         }

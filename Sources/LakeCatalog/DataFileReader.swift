@@ -11,7 +11,7 @@ public struct DataFileReader {
     private let fileIndex: [Int?]
 
     public init(_ file: DataFile, columns: [ColumnInfo]) throws {
-        reader = try ParquetFileReader(path: file.url.path)
+        reader = try ParquetFileReader(path: file.path)
         self.columns = columns
         let fields = reader.schema.fields
         // Files written without field ids (by other tools) are matched by name instead.

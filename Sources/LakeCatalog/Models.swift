@@ -156,7 +156,10 @@ public struct NewDataFile: Hashable, Sendable {
 public struct DataFile: Hashable, Sendable {
     public var dataFileID: Int64
     public var tableID: Int64
-    public var url: URL
+    /// The absolute file path, normalised. Kept as text because building a `URL` per file
+    /// costs more than the catalog query on lakes with thousands of files.
+    public var path: String
+    public var url: URL { URL(fileURLWithPath: path, isDirectory: false) }
     /// The path as stored (relative to the table directory when `pathIsRelative`).
     public var storedPath: String
     public var pathIsRelative: Bool

@@ -287,4 +287,53 @@ struct IngestEvaluationTests {
         let split = splitDuplicates
         #expect(split(stream.rejects).dupes > split(single.rejects).dupes)  // the overlap really replayed orders
     }
+
+    @Test("the dedupe set comes from the catalog's key runs; a lake without them, or with a damaged one, is read from its files and gets a baseline")
+    func orderIDRunsCoverTheTable() throws {
+        let dir = try TemporaryDirectory("ingest-key-runs")
+        defer { dir.remove() }
+        let parts = [(1, 400), (300, 700), (600, 850), (800, 1000)].enumerated().map { i, r in
+            let path = dir.file("part-\(i).jsonl")
+            return (path, r)
+        }
+        for (path, r) in parts { try writeLines(evaluationOrders, from: r.0, to: r.1, into: path) }
+        let store = try lakeWithCatalog(dir)
+        func runs() throws -> KeyRuns {
+            let latest = try store.catalog.latestSnapshot().id
+            let t = try store.catalog.table(schema: "curated", name: "orders", at: .snapshot(latest))
+            return try store.catalog.keyRuns(tableID: t.tableID, column: "order_id", at: latest)
+        }
+        func manifest(_ sql: String) throws {
+            _ = try Python.run("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                               [store.root.appendingPathComponent("manifest.sqlite").path, sql])
+        }
+        _ = try OrderIngest.run(store, path: parts[0].0)
+        _ = try OrderIngest.run(store, path: parts[1].0)
+        var r = try runs()
+        #expect(r.runs.count == 2 && r.coverTable && r.tableRows > 0)
+
+        // A lake from before key runs: the ids are read from the data files, the overlap is
+        // still caught, and the commit stores one baseline covering the whole table.
+        try manifest("DELETE FROM lake_key_run")
+        let third = try OrderIngest.run(store, path: parts[2].0)
+        #expect(third.duplicates > 0)
+        r = try runs()
+        #expect(r.runs.count == 1 && r.coverTable)
+
+        // A damaged run is not trusted either; compaction in between keeps the runs valid.
+        _ = try Compaction.run(store.catalog)
+        #expect(try runs().coverTable)
+        try manifest("UPDATE lake_key_run SET payload = x'28b52ffd00'")
+        let fourth = try OrderIngest.run(store, path: parts[3].0)
+        #expect(fourth.duplicates > 0)
+        r = try runs()
+        #expect(r.runs.count == 1 && r.coverTable)
+
+        // Whichever path each batch took, every order is there once: the one-pass result.
+        let lake = try lakeView(store.root)
+        let single = try referenceView(orders: [evaluationOrders])
+        #expect(Set(lake.orders.map(\.order_id)).count == lake.orders.count)
+        let same = lake.orders == single.orders
+        #expect(same, "\(lake.orders.count) orders vs \(single.orders.count) in one clean pass")
+    }
 }

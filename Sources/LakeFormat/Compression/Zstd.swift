@@ -50,3 +50,25 @@ final class ZstdCodec {
         if n != output.count { throw PageError("decompressed to \(n) bytes, the page header says \(output.count)") }
     }
 }
+
+/// One self-describing zstd frame (content size and checksum in its header), for blobs kept
+/// outside Parquet pages, such as the catalog's key runs.
+public enum ZstdFrame {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 1) -> [UInt8] {
+        var out: [UInt8] = []
+        _ = ZstdCodec(level: level).compress(input, into: &out)
+        return out
+    }
+
+    /// Throws on a corrupt frame or one that does not state its size.
+    public static func decompress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
+        // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest UInt64 values.
+        guard size < UInt64.max - 1, size < UInt64(Int32.max) else { throw PageError("zstd frame without a usable content size") }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        if size > 0 {
+            try out.withUnsafeMutableBytes { try ZstdCodec(level: 1).decompress(input, into: $0) }
+        }
+        return out
+    }
+}

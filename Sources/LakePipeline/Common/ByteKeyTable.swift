@@ -86,6 +86,15 @@ public struct ByteKeyTable: Sendable {
         return key.withUTF8 { insertIfAbsent(UnsafeRawBufferPointer($0), value: value) }
     }
 
+    /// Calls `body` with every key's bytes, in insertion order, without copying them.
+    public func forEachKey(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try keyBytes.withUnsafeBytes { kb in
+            for i in 0 ..< values.count {
+                try body(UnsafeRawBufferPointer(rebasing: kb[keyOffsets[i] ..< keyOffsets[i + 1]]))
+            }
+        }
+    }
+
     private mutating func grow() {
         let size = slots.count * 2
         slots = [Int32](repeating: -1, count: size)

@@ -38,21 +38,23 @@ struct OrderBatch {
     private var rejects: [String: Int] = [:]
     private var unknown: [String: Int] = [:]
     private var eventTimes: [Int64] = []
-    /// Ids accepted by this batch, kept only when asked (a stream adds them to its dedupe set
-    /// after the commit instead of rereading the lake).
-    private let collectIDs: Bool
-    private(set) var acceptedIDs: [String] = []
+    /// Ids accepted by this batch: stored as the commit's key run, and added by a stream to
+    /// its dedupe set after the commit instead of rereading the lake.
+    private var newIDs = OrderIDRun()
+    /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
+    /// stores these ids plus the batch's as a baseline run.
+    private let baselineIDs: CommittedOrderIDs?
 
     static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
-    init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: any OrderIDLookup,
-         sourceName: String, options: IngestOptions, collectAcceptedIDs: Bool = false, started: Date = Date()) throws {
+    init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded,
+         sourceName: String, options: IngestOptions, started: Date = Date()) throws {
         self.store = store
         self.base = base
         self.name = sourceName
         self.started = started
         self.options = options
-        collectIDs = collectAcceptedIDs
+        baselineIDs = committed.needsBaseline ? committed.ids : nil
         rawTarget = try store.target("raw_orders")
         ordersTarget = try store.target("orders")
         itemsTarget = try store.target("order_items")
@@ -64,8 +66,11 @@ struct OrderBatch {
                                    items: itemsTarget.writer(options.parquet))
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
-                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
+                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed.ids)
     }
+
+    /// Calls `body` with each order id this batch accepted.
+    func forEachNewID(_ body: (UnsafeRawBufferPointer) -> Void) { newIDs.forEach(body) }
 
     /// True when no line was added since the last drain (with `records`, whether anything was added at all).
     var pendingIsEmpty: Bool { validator.pendingRows == 0 }
@@ -86,9 +91,7 @@ struct OrderBatch {
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
-        if collectIDs, let ids = v.orders.column("order_id") {
-            for row in 0 ..< ids.count { if let id = ids.string(at: row) { acceptedIDs.append(id) } }
-        }
+        if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
         try segments.submit(v)
     }
 
@@ -113,6 +116,14 @@ struct OrderBatch {
                             bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
                             seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
+        // The key run is encoded and compressed before the catalog's write lock is taken.
+        var keys = newIDs
+        if let baselineIDs {
+            keys = OrderIDRun()
+            baselineIDs.forEach { keys.append($0) }
+            newIDs.forEach { keys.append($0) }
+        }
+        let keyCount = Int64(keys.count), keyPayload = keyCount > 0 ? keys.payload() : [], isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID)
         let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
         let (snapshot, _) = try store.catalog.commit(message: message) { tx in
@@ -133,6 +144,9 @@ struct OrderBatch {
             for f in files.raw { _ = try tx.addDataFile(tableID: rawID, f) }
             for f in files.orders { _ = try tx.addDataFile(tableID: ordersID, f) }
             for f in files.items { _ = try tx.addDataFile(tableID: itemsID, f) }
+            if keyCount > 0 {
+                try tx.addKeyRun(tableID: ordersID, column: OrderIDIndex.column, keyCount: keyCount, payload: keyPayload, baseline: isBaseline)
+            }
             if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
             if let checkpoint {
                 try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber)

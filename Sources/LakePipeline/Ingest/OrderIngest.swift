@@ -88,7 +88,7 @@ public enum OrderIngest {
         }
         let base = try store.catalog.latestSnapshot()
         let products = try ProductSource.current(store, at: .snapshot(base.id))
-        let committed = try committedOrderIDs(store, at: base.id)
+        let committed = try OrderIDIndex.load(store, at: base.id)
         let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
@@ -104,26 +104,6 @@ public enum OrderIngest {
         progress?(size, size)
         if fromStdin && batch.records == 0 && batch.pendingIsEmpty { throw IngestError.emptyInput(path: "stdin") }
         return try batch.commit(ledger: hash.map { ($0, size) }, checkpoint: nil, sourceBytes: size)
-    }
-
-    /// Every order id in curated.orders at the snapshot: the cross-batch dedupe set.
-    static func committedOrderIDs(_ store: LakeStore, at snapshot: Int64) throws -> CommittedOrderIDs {
-        guard let table = try? store.catalog.table(schema: "curated", name: "orders", at: .snapshot(snapshot)) else {
-            return CommittedOrderIDs()
-        }
-        let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot))
-        var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.recordCount }) + 16)
-        for file in files {
-            let reader = try ParquetFileReader(path: file.url.path)
-            guard let c = reader.schema.index(of: "order_id") else { continue }
-            for batch in try reader.readRowGroups(columns: [c]) {
-                let col = batch.columns[0]
-                for row in 0 ..< col.count {
-                    if let id = col.string(at: row) { ids.insert(id) }
-                }
-            }
-        }
-        return ids
     }
 
     /// A CSV or JSON array handed to `ingest orders` fails here, before any work: the first

@@ -10,11 +10,11 @@ enum ProductSource {
         }
         var catalog = ProductCatalog()
         for file in try store.catalog.dataFiles(tableID: table.tableID, at: asOf) {
-            let reader = try ParquetFileReader(path: file.url.path)
+            let reader = try ParquetFileReader(path: file.path)
             for batch in try reader.readRowGroups() {
                 let id = batch.column("product_id"), category = batch.column("category"), brand = batch.column("brand")
                 guard let id, let category, let brand, case .int64(let price)? = batch.column("price")?.data else {
-                    throw IngestError.failed("\(file.url.path): curated.products lacks product_id, category, brand or price")
+                    throw IngestError.failed("\(file.path): curated.products lacks product_id, category, brand or price")
                 }
                 let launch = batch.column("launch_date"), description = batch.column("description")
                 for row in 0 ..< batch.count {

@@ -67,7 +67,7 @@ public enum StreamIngest {
         // up to date from what we committed ourselves.
         var base = try store.catalog.latestSnapshot()
         var products = try ProductSource.current(store, at: .snapshot(base.id))
-        var committed = try OrderIngest.committedOrderIDs(store, at: base.id)
+        var committed = try OrderIDIndex.load(store, at: base.id)
         var position = try resume(store, source: source)
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
         var checkedHead = position.byteOffset > 0
@@ -77,7 +77,7 @@ public enum StreamIngest {
             // Per micro-batch: a `lake schema migrate` between batches changes what is emitted.
             let rules = try store.orderRules()
             var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
-                                       sourceName: name, options: options.ingest, collectAcceptedIDs: true)
+                                       sourceName: name, options: options.ingest)
             var pending = 0
             let batchStart = Date()
             var end = position
@@ -103,7 +103,8 @@ public enum StreamIngest {
             }
             do {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
-                for id in batch.acceptedIDs { committed.insert(id) }
+                batch.forEachNewID { committed.ids.insert($0) }
+                committed.needsBaseline = false  // this commit stored the baseline if one was due
                 position = end
                 base = try store.catalog.latestSnapshot()
                 conflicts = 0
@@ -116,7 +117,7 @@ public enum StreamIngest {
                 if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id))
-                committed = try OrderIngest.committedOrderIDs(store, at: base.id)
+                committed = try OrderIDIndex.load(store, at: base.id)
                 position = try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
             }

@@ -23,6 +23,7 @@ public struct CommittedOrderIDs: OrderIDLookup, Sendable {
     public mutating func insert(_ id: UnsafeRawBufferPointer) { table.insertIfAbsent(id, value: 0) }
     public func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool { table.contains(id) }
     public func contains(_ id: String) -> Bool { table.value(for: id) != nil }
+    public func forEach(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows { try table.forEachKey(body) }
 }
 
 /// The first line that carries a field the output schema has no column for yet (a v2 line

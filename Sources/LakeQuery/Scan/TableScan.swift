@@ -121,7 +121,8 @@ public struct TableScan: Sendable {
     /// The files that may hold matching rows, in catalog order, after partition and statistics pruning.
     private func plan(_ predicates: [ColumnPredicate], _ filterColumns: [ColumnInfo]) throws -> ([DataFile], ScanStats) {
         var stats = ScanStats()
-        var files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id))
+        // Column statistics only serve pruning: a scan without predicates skips reading them.
+        var files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id), columnStats: !predicates.isEmpty)
         if let fileFilter { files = files.filter(fileFilter) }
         stats.filesConsidered = files.count
         var survivors: [DataFile] = []

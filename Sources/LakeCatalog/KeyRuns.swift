@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+
+// The keys of a table's unique column (curated.orders.order_id), kept beside the catalog so a
+// writer can check "was this key committed before?" without opening every data file: one run
+// of keys per commit, in `lake_key_run`, written in the same transaction as the files whose
+// rows they describe. The pipeline encodes the runs; this layer only stores them and says
+// whether they still cover the table (their key count equals the table's row count).
+
+/// One stored run: the keys one commit added (or, for a baseline, every key up to it).
+public struct KeyRun: Sendable {
+    public var snapshotID: Int64
+    public var keyCount: Int64
+    /// Encoded by the pipeline; opaque here.
+    public var payload: [UInt8]
+}
+
+/// The runs of a table at one snapshot, with the row count they must add up to.
+public struct KeyRuns: Sendable {
+    /// Rows in the table's data files visible at the snapshot.
+    public var tableRows: Int64
+    public var runs: [KeyRun]
+    /// True when the runs hold exactly one key per row: safe to use instead of the data files.
+    /// Anything else (a lake written before runs existed, rows added by another tool) means
+    /// the caller must read the files and write a new baseline.
+    public var coverTable: Bool { runs.reduce(0) { $0 + $1.keyCount } == tableRows }
+}
+
+enum KeyRunTable {
+    static let ddl = """
+        CREATE TABLE IF NOT EXISTS lake_key_run (
+            table_id BIGINT NOT NULL, column_name VARCHAR NOT NULL, snapshot_id BIGINT NOT NULL,
+            key_count BIGINT NOT NULL, payload BLOB NOT NULL)
+        """
+    static let index = "CREATE INDEX IF NOT EXISTS lake_key_run_table ON lake_key_run (table_id, column_name, snapshot_id)"
+
+    static func exists(_ db: Database) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_key_run'") == 1
+    }
+}
+
+extension Catalog {
+    /// The key runs of `column` in table `tableID` committed at or before `snapshot`, read in
+    /// the same transaction as the table's row count at that snapshot.
+    public func keyRuns(tableID: Int64, column: String, at snapshot: Int64) throws -> KeyRuns {
+        try read { db in
+            let rows = try Int64.fetchOne(db, sql: """
+                SELECT coalesce(sum(record_count), 0) FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
+                """, arguments: [tableID, snapshot, snapshot]) ?? 0
+            guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
+            var runs: [KeyRun] = []
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT snapshot_id, key_count, payload FROM lake_key_run
+                WHERE table_id = ? AND column_name = ? AND snapshot_id <= ? ORDER BY snapshot_id
+                """, arguments: [tableID, column, snapshot])
+            while let r = try cursor.next() {
+                let payload: [UInt8] = try r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
+                runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"),
+                                   payload: payload))
+            }
+            return KeyRuns(tableRows: rows, runs: runs)
+        }
+    }
+}
+
+extension CatalogTransaction {
+    /// Stores the keys this commit adds to `column` of `tableID`. A baseline (every key of the
+    /// table) replaces the runs before it.
+    public mutating func addKeyRun(tableID: Int64, column: String, keyCount: Int64, payload: [UInt8], baseline: Bool) throws {
+        try database.execute(sql: KeyRunTable.ddl)
+        try database.execute(sql: KeyRunTable.index)
+        if baseline {
+            try database.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ?", arguments: [tableID, column])
+        }
+        try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
+                             arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 // Slicing and concatenating batches: the writer's row-group assembly and compaction's merge.
 
 extension Column {
@@ -119,6 +120,22 @@ extension Column {
             return self
         default:
             return nil
+        }
+    }
+}
+
+/// A shared counter handing out work items (files, partitions) to the threads of a parallel
+/// loop, one at a time, so uneven items still balance across cores.
+public final class WorkCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    public init() {}
+
+    public func take() -> Int {
+        lock.withLock {
+            defer { value += 1 }
+            return value
         }
     }
 }

@@ -143,15 +143,7 @@ struct MaintenanceMigrationTests {
         defer { dir.remove() }
         var lines: [Int: [[String: Any]]] = [:]
         for v in [1, 2] {
-            var config = GeneratorConfig()
-            config.orders = 300
-            config.days = 2
-            config.faults = .none
-            config.schemaVersion = v
-            let out = dir.file("v\(v)")
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            _ = try OrderGenerator.generate(config, into: out)
-            lines[v] = try String(contentsOfFile: out + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+            lines[v] = try generatedOrderLines(orders: 300, days: 2, schemaVersion: v, into: dir.file("v\(v)"))
                 .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         }
         let v1 = lines[1]!, v2 = lines[2]!

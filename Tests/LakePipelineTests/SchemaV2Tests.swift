@@ -118,15 +118,8 @@ struct V2Lake {
         dir = try TemporaryDirectory("schema-v2")
         var lines: [Int: [Substring]] = [:]
         for v in [1, 2] {
-            var config = GeneratorConfig()
-            config.orders = 400
-            config.days = 1  // both halves in the same partitions: compaction merges v1-era and v2 files
-            config.faults = .none
-            config.schemaVersion = v
-            let out = dir.file("gen-v\(v)")
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            _ = try OrderGenerator.generate(config, into: out)
-            lines[v] = try String(contentsOfFile: out + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+            // One day: both halves in the same partitions, so compaction merges v1-era and v2 files.
+            lines[v] = try generatedOrderLines(orders: 400, days: 1, schemaVersion: v, into: dir.file("gen-v\(v)"))
         }
         let half = lines[1]!.count / 2
         v1Half = dir.file("orders_v1.jsonl")

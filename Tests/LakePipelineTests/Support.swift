@@ -97,3 +97,15 @@ struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
+
+/// The lines of a fault-free generated orders stream (written under `dir`).
+func generatedOrderLines(orders: Int, days: Int, schemaVersion: Int, into dir: String) throws -> [Substring] {
+    var config = GeneratorConfig()
+    config.orders = orders
+    config.days = days
+    config.faults = .none
+    config.schemaVersion = schemaVersion
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    _ = try OrderGenerator.generate(config, into: dir)
+    return try String(contentsOfFile: dir + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+}

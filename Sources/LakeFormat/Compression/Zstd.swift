@@ -1,30 +1,35 @@
 import CZstd
+import Foundation
 
 /// A libzstd compression and decompression context, reused across pages so each page does not
 /// pay for allocating zstd's internal tables. Not shared between threads.
 final class ZstdCodec {
-    private let cctx: OpaquePointer
-    // Created on first use: a writer never needs it.
-    private lazy var dctx: OpaquePointer = {
-        guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
-        return d
-    }()
-    private var hasDctx = false
-    let level: Int32
-
-    init(level: Int32) {
+    // Each context is created on first use: a writer never decompresses, a reader never
+    // compresses, and creating one costs more than decoding a small page.
+    private lazy var cctx: OpaquePointer = {
         // ZSTD_createCCtx only fails when malloc does; there is no sensible recovery from that.
         guard let c = ZSTD_createCCtx() else { fatalError("libzstd: out of memory") }
-        cctx = c
-        self.level = level
+        hasCctx = true
         // A frame checksum (xxhash64) makes the reader detect a corrupted page instead of
         // decoding wrong values; it costs a few bytes per page.
         ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
+        return c
+    }()
+    private lazy var dctx: OpaquePointer = {
+        guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
+        hasDctx = true
+        return d
+    }()
+    private var hasCctx = false, hasDctx = false
+    let level: Int32
+
+    init(level: Int32) {
+        self.level = level
     }
 
     deinit {
-        ZSTD_freeCCtx(cctx)
+        if hasCctx { ZSTD_freeCCtx(cctx) }
         if hasDctx { ZSTD_freeDCtx(dctx) }
     }
 
@@ -44,10 +49,26 @@ final class ZstdCodec {
 
     /// Decompresses one frame into `output`, which must be exactly the uncompressed size.
     func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws {
-        hasDctx = true
         let n = ZSTD_decompressDCtx(dctx, output.baseAddress, output.count, input.baseAddress, input.count)
         if ZSTD_isError(n) != 0 { throw PageError(String(cString: ZSTD_getErrorName(n))) }
         if n != output.count { throw PageError("decompressed to \(n) bytes, the page header says \(output.count)") }
+    }
+}
+
+/// Decompression contexts kept for reuse: a scan or compaction over thousands of small files
+/// decodes tens of thousands of column chunks, and a fresh context per chunk (allocated and
+/// initialised by libzstd) cost more than the decoding. Holds no data between uses, so sharing
+/// it process-wide changes no result; at most `limit` idle contexts are kept.
+final class ZstdDecoderPool: @unchecked Sendable {
+    static let shared = ZstdDecoderPool()
+    private let lock = NSLock()
+    private var idle: [ZstdCodec] = []
+    private let limit = 8
+
+    func withDecoder<T>(_ body: (ZstdCodec) throws -> T) rethrows -> T {
+        let codec = lock.withLock { idle.popLast() } ?? ZstdCodec(level: 3)
+        defer { lock.withLock { if idle.count < limit { idle.append(codec) } } }
+        return try body(codec)
     }
 }
 

@@ -341,7 +341,6 @@ public final class ParquetFileReader: @unchecked Sendable {
         case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(leaf.field.name))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
-        let zstd = codec == .zstd ? ZstdCodec(level: 3) : nil
         let bytes = try Self.pread(fd, path: path, at: chunkStart(m), count: Int(m.totalCompressedSize))
         var decoder = ChunkDecoder(leaf: leaf, rows: rows)
         do {
@@ -378,7 +377,11 @@ public final class ParquetFileReader: @unchecked Sendable {
                         do {
                             try scratch.withUnsafeMutableBytes { out in
                                 let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
-                                if codec == .zstd { try zstd!.decompress(body, into: dst) } else { try Snappy.decompress(body, into: dst) }
+                                if codec == .zstd {
+                                    try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
+                                } else {
+                                    try Snappy.decompress(body, into: dst)
+                                }
                             }
                         } catch let e as PageError {
                             throw ParquetError.decompressionFailed(path: path, column: leaf.field.name, codec: "\(codec)", detail: e.detail)

@@ -87,6 +87,7 @@ public enum Compaction {
 
         var report = CompactionReport(dryRun: options.dryRun)
         var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], group: Int)] = []
+        var candidates: [(table: TableInfo, sortColumn: ColumnInfo?, inputs: [DataFile], group: Int)] = []
         var written: [URL] = []
         do {
             for table in tables.sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
@@ -109,13 +110,25 @@ public enum Compaction {
                                                filesAfter: Int(max(1, (bytes + options.targetFileSize - 1) / options.targetFileSize)),
                                                bytesBefore: bytes, bytesAfter: 0, rows: rows))
                     if options.dryRun { continue }
-                    let outputs = try rewrite(inputs, table: table, sortColumn: sortColumn, options: options)
-                    written += outputs.map { table.directory.appendingPathComponent($0.relativePath) }
-                    report.groups[report.groups.count - 1].filesAfter = outputs.count
-                    report.groups[report.groups.count - 1].bytesAfter = outputs.reduce(0) { $0 + $1.fileSizeBytes }
-                    plans.append((table, inputs, outputs, report.groups.count - 1))
+                    candidates.append((table, sortColumn, inputs, report.groups.count - 1))
                 }
             }
+            // Partitions are independent: rewrite them on all cores (each reads its files on one).
+            let results = Self.concurrentMap(candidates) { c in
+                try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, parallelism: 1)
+            }
+            var firstError: Error?
+            for (c, result) in zip(candidates, results) {
+                switch result {
+                case .failure(let e): firstError = firstError ?? e
+                case .success(let outputs):
+                    written += outputs.map { c.table.directory.appendingPathComponent($0.relativePath) }
+                    report.groups[c.group].filesAfter = outputs.count
+                    report.groups[c.group].bytesAfter = outputs.reduce(0) { $0 + $1.fileSizeBytes }
+                    plans.append((c.table, c.inputs, outputs, c.group))
+                }
+            }
+            if let firstError { throw firstError }
             if options.dryRun || plans.isEmpty {
                 report.seconds = Date().timeIntervalSince(started)
                 return report
@@ -176,11 +189,35 @@ public enum Compaction {
         return table.column(named: "event_time")
     }
 
+    /// `body` over every element on all cores, results in input order. Work is handed out one
+    /// element at a time, so a large partition does not leave the other core idle.
+    static func concurrentMap<T: Sendable, R>(_ items: [T], _ body: (T) throws -> R) -> [Result<R, Error>] {
+        guard !items.isEmpty else { return [] }
+        nonisolated(unsafe) var results = [Result<R, Error>?](repeating: nil, count: items.count)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
+        let next = WorkCounter()
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            results.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let slots = slots
+                DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                    while true {
+                        let i = next.take()
+                        if i >= items.count { break }
+                        slots[i] = Result { try body(items[i]) }
+                    }
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
-    static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions) throws -> [NewDataFile] {
+    static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions,
+                        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [NewDataFile] {
         let schema = try table.schema()
         var parts: [RecordBatch] = []
-        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema) }
+        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema, parallelism: parallelism) }
         let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
         let sorted: RecordBatch
         if let sortColumn, let i = table.columns.firstIndex(where: { $0.columnID == sortColumn.columnID }) {
@@ -262,9 +299,10 @@ public enum Compaction {
 /// initial default or null; a column widened since (int32 → int64/double) is widened here.
 enum FileRows {
     /// A file's rows under the table's current schema (see `DataFileReader`).
-    static func read(_ file: DataFile, table: TableInfo, schema: Schema) throws -> [RecordBatch] {
+    static func read(_ file: DataFile, table: TableInfo, schema: Schema,
+                     parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
         do {
-            return try DataFileReader(file, columns: table.columns).read().map { RecordBatch(schema: schema, columns: $0.columns) }
+            return try DataFileReader(file, columns: table.columns).read(parallelism: parallelism).map { RecordBatch(schema: schema, columns: $0.columns) }
         } catch DataFileError.unreadableColumn(let column, let detail) {
             throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: column, detail: detail)
         }

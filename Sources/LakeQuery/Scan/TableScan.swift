@@ -155,7 +155,7 @@ public struct TableScan: Sendable {
         var workerStats = [ScanStats](repeating: ScanStats(), count: workers)
         var errors = [Error?](repeating: nil, count: workers)
         // Files are handed out one at a time (big and small files balance across workers).
-        let next = NextIndex()
+        let next = WorkCounter()
         try withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             let files = toRead
@@ -269,19 +269,6 @@ public struct TableScan: Sendable {
             out.append(ScanBatch(batch: projected, selection: selection))
         }
         return (out, stats)
-    }
-}
-
-/// A shared counter handing out work items to threads.
-final class NextIndex: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func take() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value - 1
     }
 }
 

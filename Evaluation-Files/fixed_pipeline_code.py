@@ -560,15 +560,16 @@ class OrderProcessor:
                     continue
                 if line_no == 1:
                     text = text.removeprefix("\ufeff")  # tolerate a byte-order mark
+                # The line terminator is not part of the record. Left in, it is where the parser
+                # stops on a line cut short, and its position reads as "line 2, column 1".
+                text = text.removesuffix("\n").removesuffix("\r")
                 if not text.strip():
                     blank.append(line_no)
                     continue
                 try:
                     value = json.loads(text, parse_float=Decimal, parse_constant=_reject_json_constant)
                 except json.JSONDecodeError as exc:
-                    # exc.msg alone; its "line 1" would be the line *within this string*, not the file.
-                    reason = f"invalid JSON at column {exc.colno}: {exc.msg.removesuffix(' at')}"
-                    malformed.append(self._skip(line_no, reason))
+                    malformed.append(self._skip(line_no, json_error_reason(exc, text)))
                     continue
                 except ValueError as exc:  # from _reject_json_constant
                     malformed.append(self._skip(line_no, f"invalid JSON: {exc}"))
@@ -724,17 +725,33 @@ class OrderProcessor:
             "duplicates": [issue.to_json() for issue in self.duplicates],
         }
 
-    def save_results(self, output_file: str | os.PathLike[str]) -> Path:
+    def save_results(self, output_file: str | os.PathLike[str], top_customers: int = 10) -> Path:
         """Write the results as JSON, atomically: a crash leaves the previous file intact.
 
-        The document is serialized completely before the file system is touched, so a value
-        that cannot be serialized fails without creating or truncating anything.
+        ``top_customers`` is how many customers the saved ``top_customers`` list holds (the
+        CLI passes its ``--top``, so the file and the printed list agree). The document is
+        serialized completely before the file system is touched, so a value that cannot be
+        serialized fails without creating or truncating anything.
         """
         path = Path(output_file)
-        text = json.dumps(self.results_document(), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(self.results_document(top_customers), indent=2, ensure_ascii=False) + "\n"
         atomic_write_text(path, text)
         logger.info("wrote %s (%d orders)", path, len(self.processed_orders))
         return path
+
+
+def json_error_reason(exc: json.JSONDecodeError, line: str) -> str:
+    """Why one input line is not JSON, with the 1-based character column in that line.
+
+    ``exc.lineno``/``exc.colno`` count lines inside the parsed string; the file line is known to
+    the caller, so only the position within the line is reported. A position past the last
+    character means the line ended early (typically a truncated record).
+    """
+    column = exc.pos + 1
+    where = f"column {column}" + (" (end of line)" if exc.pos >= len(line) else "")
+    if exc.msg.endswith(" at"):  # "Unterminated string starting at", "Invalid control character at"
+        return f"invalid JSON: {exc.msg} {where}"
+    return f"invalid JSON at {where}: {exc.msg}"
 
 
 def _line_list(lines: Sequence[int], limit: int = 10) -> str:
@@ -778,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="product catalog JSON; orders naming a product outside it are rejected, "
                         "as `lake ingest` does (default: accept any product id)")
     parser.add_argument("--top", type=_non_negative_int, default=10,
-                        help="how many top customers to print (default: %(default)s)")
+                        help="how many top customers to print and save (default: %(default)s)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log verbosity on stderr (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -825,7 +842,7 @@ def _run(args: argparse.Namespace) -> int:
           f"rejected {summary.rejected}, malformed {summary.malformed_lines}, blank {summary.blank_lines}")
 
     try:
-        path = processor.save_results(args.out)
+        path = processor.save_results(args.out, top_customers=args.top)
     except OSError as exc:
         logger.error("cannot write %s: %s", args.out, exc.strerror or exc)
         return 1

@@ -82,6 +82,75 @@ def test_non_positive_quantities_are_accepted(broken, fixtures_dir):
     assert cell(report, "2024-01-15", "web", ("order_total", "count")) == 3
 
 
+def test_empty_items_count_as_a_zero_order(broken, fixtures_dir):
+    processor = processed(broken, fixtures_dir / "orders_empty_items.jsonl")
+    report = processor.generate_daily_report()
+    # ORD-6001 2 x 40.00 = 80.00 is the only sale; ORD-6002 has "items": [] and still counts.
+    assert cell(report, "2024-01-01", "web", ("order_total", "sum")) == 80.0
+    assert cell(report, "2024-01-01", "web", ("order_total", "count")) == 2
+    assert cell(report, "2024-01-01", "web", ("order_total", "mean")) == 40.0  # 80.00 for the one real order
+    assert processor.get_top_customers().to_dict() == {"CUST-601": 80.0, "CUST-602": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("line_no", "error"),
+    [
+        (1, "string indices must be integers, not 'str'"),  # an object: iterating it yields its keys
+        (2, "string indices must be integers, not 'str'"),  # a string: iterating it yields characters
+        (3, "'NoneType' object is not iterable"),  # null
+    ],
+)
+def test_items_that_are_not_a_list_crash_the_run(broken, fixtures_dir, tmp_path, line_no, error):
+    line = (fixtures_dir / "orders_items_not_list.jsonl").read_text().splitlines()[line_no - 1]
+    single = tmp_path / "one.jsonl"
+    single.write_text(line + "\n")
+    with pytest.raises(TypeError, match=error):
+        broken.OrderProcessor(str(single)).process_orders()
+
+
+def test_channels_are_never_checked(broken, fixtures_dir):
+    # Lines 1-4 are lines 319, 326, 128 and 7 of Evaluation-Files/orders_stream.jsonl (channels
+    # web, WEB, store and ""); line 5 is its line 333 (no channel) with the status set to confirmed.
+    processor = processed(broken, fixtures_dir / "orders_bad_channel.jsonl")
+    report = processor.generate_daily_report()
+    assert list(report.index) == [
+        (dt.date(2024, 1, 1), ""),
+        (dt.date(2024, 1, 4), "store"),
+        (dt.date(2024, 1, 10), "WEB"),  # a separate row from "web" on the same day
+        (dt.date(2024, 1, 10), "web"),
+    ]
+    # The order without a channel has a NaN group key: dropped from the daily report without a
+    # word, yet still in the top customers, so the two reports disagree by its 574.49.
+    top = processor.get_top_customers()
+    assert top["CUST-00130"] == 574.49
+    assert len(processor.processed_orders) == 5
+    assert report[("order_total", "count")].sum() == 4
+    assert abs(top.sum() - report[("order_total", "sum")].sum() - 574.49) < 1e-9
+
+
+def test_product_ids_are_never_checked(broken, fixtures_dir):
+    # Line 2 (Evaluation-Files/orders_stream.jsonl line 1) sells PROD-905, which the product
+    # catalog does not list; lines 3 and 4 have an item without a product_id and one with null.
+    processor = processed(broken, fixtures_dir / "orders_bad_product.jsonl")
+    report = processor.generate_daily_report()
+    # 60.95 + 3 x 37.95 + 2 x 25.00 + 40.00: every line counts, whatever it sold.
+    assert abs(cell(report, "2024-01-01", "web", ("order_total", "sum")) - 264.80) < 1e-9
+    assert cell(report, "2024-01-01", "web", ("order_total", "count")) == 4
+    assert set(processor.get_top_customers().index) == {"CUST-00066", "CUST-00183", "CUST-503", "CUST-504"}
+
+
+def test_total_is_computed_before_the_status_filter(broken, fixtures_dir, tmp_path):
+    # Line 2 is a cancelled order whose unit_price is null. It would be dropped at L38, but
+    # L31 computes its total first, so it takes the confirmed order on line 1 down with it.
+    processor = broken.OrderProcessor(str(fixtures_dir / "orders_cancelled_bad_price.jsonl"))
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*: 'int' and 'NoneType'"):
+        processor.process_orders()
+    confirmed_only = tmp_path / "one.jsonl"
+    confirmed_only.write_text((fixtures_dir / "orders_cancelled_bad_price.jsonl").read_text().splitlines()[0] + "\n")
+    report = processed(broken, confirmed_only).generate_daily_report()
+    assert cell(report, "2024-01-01", "web", ("order_total", "sum")) == 80.0  # the run the cancelled order cost
+
+
 # --- Money ----------------------------------------------------------------------------------
 
 

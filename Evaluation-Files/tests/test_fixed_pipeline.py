@@ -123,7 +123,8 @@ class TestLoading:
         assert loaded.lines_read == 21
         assert loaded.blank_lines == (2, 13)  # line 13 holds only spaces
         assert [(m.line, m.reason) for m in loaded.malformed] == [
-            (4, "invalid JSON at column 82: Invalid control character"),  # truncated line
+            # The line stops after 81 characters, inside the timestamp string opened at column 66.
+            (4, "invalid JSON: Unterminated string starting at column 66"),
             (17, "expected a JSON object, got list"),  # [1, 2]
         ]
         assert len(loaded.records) == 21 - 2 - 2
@@ -161,6 +162,40 @@ class TestLoading:
         processor, summary = run(fixed, path)
         assert [m.reason for m in processor.load_result.malformed] == ["invalid JSON: nested too deeply"]
         assert summary.accepted == 1
+
+    def test_malformed_line_column_is_the_position_in_the_line(self, fixed, tmp_path):
+        # Each line ends in a newline; left in the parsed text, a record cut short fails *at* the
+        # newline and json reports "line 2 column 1" of the string.
+        with pytest.raises(json.JSONDecodeError) as cut:
+            json.loads('{"order_id": "ORD-1"\n')
+        assert (cut.value.lineno, cut.value.colno) == (2, 1)
+        path = tmp_path / "orders.jsonl"
+        path.write_bytes(
+            b'{"order_id": "ORD-1"\n'  # 20 characters, then the line ends: column 21
+            b'{"order_id": "ORD-2"\r\n'  # the same with CRLF
+            b'{"order_id" "ORD-3"}\n'  # the ":" is missing at column 13
+            b'{"order_id": "ORD-4\n'  # the string opened at column 14 never closes
+        )
+        loaded = fixed.OrderProcessor(path).load_orders()
+        assert [(m.line, m.reason) for m in loaded.malformed] == [
+            (1, "invalid JSON at column 21 (end of line): Expecting ',' delimiter"),
+            (2, "invalid JSON at column 21 (end of line): Expecting ',' delimiter"),
+            (3, "invalid JSON at column 13: Expecting ':' delimiter"),
+            (4, "invalid JSON: Unterminated string starting at column 14"),
+        ]
+
+    @pytest.mark.skipif(not (EVALUATION_DIR / "orders_stream.jsonl").exists(), reason="no orders_stream.jsonl")
+    def test_malformed_columns_on_the_stream(self, fixed):
+        loaded = fixed.OrderProcessor(EVALUATION_DIR / "orders_stream.jsonl").load_orders()
+        reasons = {m.line: m.reason for m in loaded.malformed}
+        # Line 5 is 186 characters, cut after "unit_price": 155.95 (it used to say "column 1").
+        assert reasons[5] == "invalid JSON at column 187 (end of line): Expecting ',' delimiter"
+        # Line 69 reads '"channel" "mobile"': the ':' is missing before the quote at column 104.
+        assert reasons[69] == "invalid JSON at column 104: Expecting ':' delimiter"
+        line_69 = (EVALUATION_DIR / "orders_stream.jsonl").read_text(encoding="utf-8").splitlines()[68]
+        assert line_69[:103].endswith('"channel" ') and line_69[103:].startswith('"mobile"')
+        assert len(loaded.malformed) == 9
+        assert not any("column 1:" in r or "column 1 " in r for r in reasons.values())
 
     def test_byte_order_mark_and_crlf_are_tolerated(self, fixed, tmp_path):
         path = tmp_path / "orders.jsonl"
@@ -263,6 +298,74 @@ class TestProductCatalog:
         assert fixed.main([str(orders), "--catalog", str(catalog), "--out", str(tmp_path / "o.json")]) == 0
         assert "accepted 0, duplicates 0, rejected 1" in capsys.readouterr().out
         assert fixed.main([str(orders), "--catalog", str(tmp_path / "none.json"), "--out", str(tmp_path / "o.json")]) == 2
+
+
+class TestItemsChannelsProductsStatus:
+    """The defects of the broken script's items, channel and product handling, on their fixtures."""
+
+    def test_empty_items_are_rejected_not_a_zero_order(self, fixed, fixtures_dir):
+        processor, summary = run(fixed, fixtures_dir / "orders_empty_items.jsonl")
+        assert [(r.line, r.order_id, r.reason) for r in processor.rejected] == [
+            (2, "ORD-6002", "items must be a non-empty list")
+        ]
+        # Only ORD-6001, 2 x 40.00: one order, average 80.00 (the broken script: 2 orders, 40.0).
+        assert rows_as_tuples(processor.generate_daily_report()) == [
+            (date(2024, 1, 1), "web", D("80.00"), 1, D("80.00"), 1)
+        ]
+        assert [c.customer_id for c in processor.get_top_customers()] == ["CUST-601"]
+
+    def test_items_that_are_not_a_list_are_rejected_not_fatal(self, fixed, fixtures_dir):
+        processor, summary = run(fixed, fixtures_dir / "orders_items_not_list.jsonl")
+        assert [(r.line, r.reason) for r in processor.rejected] == [
+            (1, "items must be a non-empty list"),  # an object
+            (2, "items must be a non-empty list"),  # a string
+            (3, "missing field: items"),  # null
+        ]
+        assert (summary.accepted, summary.rejected) == (0, 3)
+
+    def test_channels_outside_the_vocabulary_are_rejected(self, fixed, fixtures_dir):
+        processor, summary = run(fixed, fixtures_dir / "orders_bad_channel.jsonl")
+        assert [(r.line, r.order_id, r.reason) for r in processor.rejected] == [
+            (2, "ORD-221420", "unknown channel 'WEB' (expected one of api, mobile, web)"),
+            (3, "ORD-429122", "unknown channel 'store' (expected one of api, mobile, web)"),
+            (4, "ORD-106051", "channel must be a non-empty string, got ''"),
+            (5, "ORD-664077", "missing field: channel"),
+        ]
+        # Line 1 only: ORD-678763, 2 x 260.99. Both reports see the same single order.
+        assert rows_as_tuples(processor.generate_daily_report()) == [
+            (date(2024, 1, 10), "web", D("521.98"), 1, D("521.98"), 1)
+        ]
+        assert [(c.customer_id, c.revenue) for c in processor.get_top_customers()] == [("CUST-00038", D("521.98"))]
+
+    def test_items_without_a_product_id_are_rejected(self, fixed, fixtures_dir):
+        processor, summary = run(fixed, fixtures_dir / "orders_bad_product.jsonl")
+        assert [(r.line, r.reason) for r in processor.rejected] == [
+            (3, "missing field: items[0].product_id"),
+            (4, "missing field: items[0].product_id"),  # null counts as missing
+        ]
+        # Without a catalog any product id is accepted: 60.95 + 3 x 37.95 = 174.80.
+        assert [r.revenue for r in processor.generate_daily_report().rows] == [D("174.80")]
+
+    def test_products_outside_the_catalog_are_rejected_with_it(self, fixed, fixtures_dir):
+        catalog = fixed.load_product_catalog(EVALUATION_DIR / "product_catalog.json")
+        assert "PROD-006" in catalog and "PROD-905" not in catalog
+        processor = fixed.OrderProcessor(fixtures_dir / "orders_bad_product.jsonl", catalog)
+        summary = processor.process_orders()
+        assert [(r.line, r.order_id, r.reason) for r in processor.rejected][0] == (
+            2, "ORD-112345", "items[0].product_id 'PROD-905' is not in the product catalog"
+        )
+        assert (summary.accepted, summary.rejected) == (1, 3)
+        assert [r.revenue for r in processor.generate_daily_report().rows] == [D("60.95")]
+
+    def test_a_bad_cancelled_order_does_not_cost_the_confirmed_revenue(self, fixed, fixtures_dir):
+        processor, summary = run(fixed, fixtures_dir / "orders_cancelled_bad_price.jsonl")
+        # The cancelled ORD-7002 (unit_price null) is rejected on its own line, with a reason.
+        assert [(r.line, r.order_id, r.reason) for r in processor.rejected] == [
+            (2, "ORD-7002", "missing field: items[0].unit_price")
+        ]
+        assert rows_as_tuples(processor.generate_daily_report()) == [
+            (date(2024, 1, 1), "web", D("80.00"), 1, D("80.00"), 1)
+        ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,7 +674,7 @@ class TestSaving:
         target = tmp_path / "processed.json"
         target.write_text("old\n")
         processor, _ = run(fixed, fixtures_dir / "orders_clean.jsonl")
-        monkeypatch.setattr(processor, "results_document", lambda: {"when": datetime.now(UTC)})
+        monkeypatch.setattr(processor, "results_document", lambda *_: {"when": datetime.now(UTC)})
         with pytest.raises(TypeError):
             processor.save_results(target)
         assert target.read_text() == "old\n"
@@ -603,6 +706,23 @@ class TestCli:
         assert "CUST-100       69.57       3" in printed
         assert "accepted 9, duplicates 2, rejected 6, malformed 2, blank 2" in printed
         assert json.loads(out.read_text())["summary"]["lines_read"] == 21
+
+    @pytest.mark.parametrize(("top", "expected"), [("2", ["CUST-103", "CUST-100"]), ("0", [])])
+    def test_cli_top_applies_to_the_saved_file_too(self, fixed, fixtures_dir, tmp_path, capsys, top, expected):
+        out = tmp_path / "processed.json"
+        assert fixed.main([str(fixtures_dir / "orders_messy.jsonl"), "--out", str(out), "--top", top]) == 0
+        printed = capsys.readouterr().out
+        assert f"Top {top} customers by confirmed revenue" in printed
+        assert [c["customer_id"] for c in json.loads(out.read_text())["top_customers"]] == expected
+        assert ("CUST-101" in printed) is False  # third of four: neither printed nor saved
+
+    def test_save_results_default_keeps_ten(self, fixed, fixtures_dir, tmp_path):
+        path = write_lines(tmp_path / "many.jsonl", [order(f"ORD-{i}", f"CUST-{i:02}", f"{i}.00") for i in range(1, 13)])
+        processor, _ = run(fixed, path)
+        saved = json.loads(processor.save_results(tmp_path / "p.json").read_text())
+        assert [c["customer_id"] for c in saved["top_customers"]] == [f"CUST-{i:02}" for i in range(12, 2, -1)]
+        saved = json.loads(processor.save_results(tmp_path / "p.json", top_customers=3).read_text())
+        assert [c["customer_id"] for c in saved["top_customers"]] == ["CUST-12", "CUST-11", "CUST-10"]
 
     def test_cli_missing_input_exits_2(self, fixed, tmp_path):
         assert fixed.main([str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o.json")]) == 2

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import EVALUATION_DIR
 
+STREAM = EVALUATION_DIR / "orders_stream.jsonl"
+
 
 def processed(broken: ModuleType, path: Path):
     processor = broken.OrderProcessor(str(path))
@@ -149,6 +151,21 @@ def test_total_is_computed_before_the_status_filter(broken, fixtures_dir, tmp_pa
     confirmed_only.write_text((fixtures_dir / "orders_cancelled_bad_price.jsonl").read_text().splitlines()[0] + "\n")
     report = processed(broken, confirmed_only).generate_daily_report()
     assert cell(report, "2024-01-01", "web", ("order_total", "sum")) == 80.0  # the run the cancelled order cost
+
+
+@pytest.mark.skipif(not STREAM.exists(), reason="Evaluation-Files/orders_stream.jsonl not generated yet")
+def test_negative_order_totals_from_the_stream_are_revenue(broken, tmp_path):
+    # Lines 91 (39.99 + a unit_price of -179.49) and 98 (quantity -2 x 58.00 + 38.00) of the
+    # real file, both confirmed: two negative "sales" that lower revenue without a warning.
+    lines = STREAM.read_text(encoding="utf-8").splitlines()
+    sample = tmp_path / "orders.jsonl"
+    sample.write_text(lines[90] + "\n" + lines[97] + "\n")
+    processor = processed(broken, sample)
+    totals = {o["order_id"]: o["order_total"] for o in processor.processed_orders}
+    assert totals.keys() == {"ORD-917935", "ORD-460592"}
+    assert abs(totals["ORD-917935"] - -139.50) < 1e-9
+    assert totals["ORD-460592"] == -78.0
+    assert abs(processor.get_top_customers().sum() - -217.50) < 1e-9
 
 
 # --- Money ----------------------------------------------------------------------------------
@@ -354,3 +371,49 @@ def test_no_logging_and_no_type_hints(broken):
     assert len(methods) == 7
     assert all(not m.__annotations__ for m in methods)
     assert all(m.__doc__ is None for m in methods) and broken.OrderProcessor.__doc__ is None
+
+
+# --- The real file --------------------------------------------------------------------------
+
+#: The lines of orders_stream.jsonl that stop the broken script before any report: nine
+#: malformed lines (json.loads raises) and line 266, which has no "status" (KeyError).
+FATAL_LINES = [5, 69, 123, 195, 266, 286, 419, 463, 646, 972]
+
+
+@pytest.mark.skipif(not STREAM.exists(), reason="Evaluation-Files/orders_stream.jsonl not generated yet")
+def test_stream_stops_at_line_5(broken):
+    processor = broken.OrderProcessor(str(STREAM))
+    with pytest.raises(json.JSONDecodeError) as info:
+        processor.process_orders()
+    # File line 5 is cut short; the error is at the newline, "line 2 column 1" of the string.
+    assert (info.value.msg, info.value.lineno, info.value.colno, info.value.pos) == ("Expecting ',' delimiter", 2, 1, 187)
+
+
+@pytest.mark.skipif(not STREAM.exists(), reason="Evaluation-Files/orders_stream.jsonl not generated yet")
+def test_stream_without_its_fatal_lines(broken, tmp_path):
+    lines = STREAM.read_text(encoding="utf-8").splitlines()
+    fatal = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            if "status" not in json.loads(line):
+                fatal.append(number)
+        except json.JSONDecodeError:
+            fatal.append(number)
+    assert fatal == FATAL_LINES
+    rest = tmp_path / "orders_stream.jsonl"
+    rest.write_text("".join(line + "\n" for n, line in enumerate(lines, start=1) if n not in FATAL_LINES))
+
+    processor = processed(broken, rest)
+    kept = processor.processed_orders
+    report = processor.generate_daily_report()
+    assert len(kept) == 791  # confirmed lines, duplicates and invalid ones included
+    # 83 of them are the mobile variant (no "timestamp") and one has no timestamp at all (line
+    # 955): NaT dates, dropped by the group-by. The daily report counts 707 orders.
+    assert sum("customerId" in o for o in kept) == 83
+    assert report[("order_total", "count")].sum() == 707 == 791 - 83 - 1
+    assert abs(report[("order_total", "sum")].sum() - 462974.17) < 1e-6  # the fix: 495536.28
+    assert sorted(set(report.index.get_level_values("channel"))) == ["", "WEB", "api", "mobile", "store", "web"]
+    top = processor.get_top_customers()
+    assert top.index[0] == "CUST-00001" and abs(top.iloc[0] - 27753.61) < 1e-6  # the fix: 30126.36
+    with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
+        processor.save_results(str(tmp_path / "processed_orders.json"))

@@ -766,3 +766,45 @@ def test_orders_stream_is_processed_consistently(fixed, tmp_path):
     assert sum(r.orders for r in report.rows) == len(confirmed)
     assert len({o.order_id for o in processor.processed_orders}) == len(processor.processed_orders)
     json.loads(processor.save_results(tmp_path / "stream.json").read_text())
+
+
+@pytest.mark.skipif(not STREAM.exists(), reason="Evaluation-Files/orders_stream.jsonl not generated yet")
+def test_orders_stream_figures_with_the_catalog(fixed):
+    """The figures DEBUGGING.md quotes for the real file (the lake cross-check compares them too)."""
+    processor = fixed.OrderProcessor(STREAM, fixed.load_product_catalog(EVALUATION_DIR / "product_catalog.json"))
+    summary = processor.process_orders()
+    assert (summary.lines_read, summary.accepted, summary.duplicates, summary.rejected, summary.malformed_lines,
+            summary.blank_lines) == (1000, 939, 9, 43, 9, 0)
+    assert dict(summary.status_counts) == {"confirmed": 754, "pending": 116, "cancelled": 69}
+    report = processor.generate_daily_report()
+    assert (len(report.rows), sum(r.orders for r in report.rows)) == (90, 754)
+    assert sum((r.revenue for r in report.rows), D(0)) == D("495536.28")
+    assert [(c.customer_id, c.revenue, c.orders) for c in processor.get_top_customers(1)] == [
+        ("CUST-00001", D("30126.36"), 51)
+    ]
+
+    def kind(reason: str) -> str:
+        for text, name in [
+            ("is not in the product catalog", "unknown product"),
+            ("quantity must be > 0", "quantity <= 0"),
+            ("unit_price is negative", "negative price"),
+            ("channel", "bad or missing channel"),
+            ("unknown status", "unknown status"),
+        ]:
+            if text in reason:
+                return name
+        return "missing or empty id, status or time"
+
+    kinds: dict[str, list[int]] = {}
+    for issue in processor.rejected:
+        kinds.setdefault(kind(issue.reason), []).append(issue.line)
+    assert {k: len(v) for k, v in kinds.items()} == {
+        "unknown product": 11,
+        "quantity <= 0": 10,
+        "bad or missing channel": 10,  # WEB x5, store x2, "" x2, none x1
+        "missing or empty id, status or time": 6,
+        "negative price": 5,
+        "unknown status": 1,  # 'Confirmed'
+    }
+    assert kinds["unknown status"] == [373]
+    assert kinds["missing or empty id, status or time"] == [151, 266, 553, 676, 853, 955]

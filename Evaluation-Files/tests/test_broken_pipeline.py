@@ -400,6 +400,10 @@ def test_stream_without_its_fatal_lines(broken, tmp_path):
         except json.JSONDecodeError:
             fatal.append(number)
     assert fatal == FATAL_LINES
+    line_266 = tmp_path / "line_266.jsonl"
+    line_266.write_text(lines[265] + "\n")
+    with pytest.raises(KeyError, match="status"):
+        broken.OrderProcessor(str(line_266)).process_orders()
     rest = tmp_path / "orders_stream.jsonl"
     rest.write_text("".join(line + "\n" for n, line in enumerate(lines, start=1) if n not in FATAL_LINES))
 
@@ -413,7 +417,73 @@ def test_stream_without_its_fatal_lines(broken, tmp_path):
     assert report[("order_total", "count")].sum() == 707 == 791 - 83 - 1
     assert abs(report[("order_total", "sum")].sum() - 462974.17) < 1e-6  # the fix: 495536.28
     assert sorted(set(report.index.get_level_values("channel"))) == ["", "WEB", "api", "mobile", "store", "web"]
+    assert report.index.get_level_values("channel").isin(["", "WEB", "store"]).sum() == 6
+    # Line 373 says "Confirmed": silently not revenue, like pending and cancelled.
+    assert json.loads(lines[372])["status"] == "Confirmed"
+    assert "ORD-622117" not in {o["order_id"] for o in kept}
     top = processor.get_top_customers()
     assert top.index[0] == "CUST-00001" and abs(top.iloc[0] - 27753.61) < 1e-6  # the fix: 30126.36
     with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
         processor.save_results(str(tmp_path / "processed_orders.json"))
+
+
+@pytest.mark.skipif(not STREAM.exists(), reason="Evaluation-Files/orders_stream.jsonl not generated yet")
+def test_stream_revenue_gap_reconciles(broken, fixed, tmp_path):
+    """The broken report's 462974.17 against the fix's 495536.28, line by line.
+
+    A confirmed line is in the broken daily report when it is not fatal and has a "timestamp";
+    it is in the fixed one when the fix accepts it. The gap is exactly the lines on one side only.
+    """
+    from decimal import Decimal
+
+    lines = STREAM.read_text(encoding="utf-8").splitlines()
+    rest = tmp_path / "orders_stream.jsonl"
+    rest.write_text("".join(line + "\n" for n, line in enumerate(lines, start=1) if n not in FATAL_LINES))
+    broken_report = processed(broken, rest).generate_daily_report()
+    broken_revenue = broken_report[("order_total", "sum")].sum()
+
+    fix = fixed.OrderProcessor(STREAM, fixed.load_product_catalog(EVALUATION_DIR / "product_catalog.json"))
+    fix.process_orders()
+    fixed_lines = {o.source_line: o.order_total for o in fix.processed_orders if o.status == "confirmed"}
+    assert sum(fixed_lines.values()) == Decimal("495536.28")
+
+    in_broken_report: dict[int, Decimal] = {}
+    for number, line in enumerate(lines, start=1):
+        if number in FATAL_LINES:
+            continue
+        record = json.loads(line, parse_float=Decimal)
+        if record["status"] == "confirmed" and record.get("timestamp") is not None:
+            in_broken_report[number] = sum((item["quantity"] * item["unit_price"] for item in record["items"]), Decimal(0))
+    assert abs(float(sum(in_broken_report.values())) - broken_revenue) < 1e-6
+
+    lost = {n: v for n, v in fixed_lines.items() if n not in in_broken_report}
+    assert all('"customerId"' in lines[n - 1] for n in lost)  # all mobile variant (B5)
+    assert (len(lost), sum(lost.values())) == (79, Decimal("48291.79"))
+
+    why = {issue.line: issue.reason for issue in fix.rejected + fix.duplicates}
+    extra: dict[str, list] = {}
+    for number, amount in in_broken_report.items():
+        if number in fixed_lines:
+            assert amount == fixed_lines[number]  # same order, same exact total
+            continue
+        reason = why[number]
+        kind = next(k for k in ("duplicate", "catalog", "quantity", "negative", "channel", "customer") if k in reason)
+        extra.setdefault(kind, [0, Decimal(0)])
+        extra[kind][0] += 1
+        extra[kind][1] += amount
+    assert extra == {
+        "catalog": [6, Decimal("3328.20")],  # B7
+        "duplicate": [7, Decimal("3488.76")],  # B4
+        "channel": [6, Decimal("4652.39")],  # B6
+        "negative": [3, Decimal("1093.41")],  # B8, negative unit price
+        "quantity": [8, Decimal("1798.99")],  # B8, quantity 0 or below
+        "customer": [2, Decimal("1367.93")],  # empty (1171.46) or missing (196.47) customer id
+    }
+    gap = sum((amount for _, amount in extra.values()), Decimal(0)) - sum(lost.values())
+    assert Decimal("495536.28") + gap == Decimal("462974.17")
+    # CUST-00001: 30126.36 over 51 orders in the fix; the broken 27753.61 lacks its 5 mobile-variant
+    # orders (2433.70) and counts line 18 (PROD-994, not in the catalog: 60.95).
+    mine = [n for n in lost if json.loads(lines[n - 1])["customerId"] == "CUST-00001"]
+    assert (len(mine), sum(lost[n] for n in mine)) == (5, Decimal("2433.70"))
+    assert "PROD-994" in why[18] and in_broken_report[18] == Decimal("60.95")
+    assert Decimal("30126.36") - Decimal("2433.70") + Decimal("60.95") == Decimal("27753.61")

@@ -423,6 +423,7 @@ def test_stream_without_its_fatal_lines(broken, tmp_path):
     assert "ORD-622117" not in {o["order_id"] for o in kept}
     top = processor.get_top_customers()
     assert top.index[0] == "CUST-00001" and abs(top.iloc[0] - 27753.61) < 1e-6  # the fix: 30126.36
+    assert sum(o.get("customer_id") == "CUST-00001" for o in kept) == 47  # the fix: 51
     with pytest.raises(TypeError, match="Object of type datetime is not JSON serializable"):
         processor.save_results(str(tmp_path / "processed_orders.json"))
 
@@ -487,3 +488,14 @@ def test_stream_revenue_gap_reconciles(broken, fixed, tmp_path):
     assert (len(mine), sum(lost[n] for n in mine)) == (5, Decimal("2433.70"))
     assert "PROD-994" in why[18] and in_broken_report[18] == Decimal("60.95")
     assert Decimal("30126.36") - Decimal("2433.70") + Decimal("60.95") == Decimal("27753.61")
+
+    # The NaN keys cut both ways: line 955 (no time) is in the top customers but not the daily
+    # report, line 676 (no customer) in the daily report but not the top customers.
+    def amount(number: int) -> Decimal:
+        record = json.loads(lines[number - 1], parse_float=Decimal)
+        return sum((item["quantity"] * item["unit_price"] for item in record["items"]), Decimal(0))
+
+    everyone = processed(broken, rest).get_top_customers(10**6)
+    assert 676 in in_broken_report and 955 not in in_broken_report
+    assert abs(everyone.sum() - (broken_revenue + float(amount(955)) - float(amount(676)))) < 1e-6
+    assert json.loads(lines[954])["customer_id"] in everyone.index

@@ -44,6 +44,16 @@ extension Catalog {
     /// their schedule rows removed only once gone, so an interrupted vacuum leaves at worst
     /// scheduled paths that the next vacuum finishes.
     public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false) throws -> VacuumReport {
+        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun)
+        if dryRun { return report }
+        try deleteScheduled(&report)
+        return report
+    }
+
+    /// The catalog half of `expireSnapshots`: one transaction that expires the snapshots and
+    /// moves the files only they could read to ducklake_files_scheduled_for_deletion (rolled
+    /// back for a dry run). A vacuum killed after it left exactly this state.
+    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
         try Self.withRetry {
@@ -58,7 +68,12 @@ extension Catalog {
                 }
             }
         }
-        if dryRun { return report }
+        return report
+    }
+
+    /// The file half: deletes every scheduled file, including leftovers of interrupted runs,
+    /// and forgets a schedule row only once its file is gone.
+    private func deleteScheduled(_ report: inout VacuumReport) throws {
         // Physically delete everything scheduled, including leftovers of interrupted runs.
         let scheduled: [(Int64?, String, URL)] = try read { db in
             try Row.fetchAll(db, sql: "SELECT rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
@@ -87,7 +102,6 @@ extension Catalog {
                 }
             }
         }
-        return report
     }
 
     /// Paths in ducklake_files_scheduled_for_deletion whose files still exist.

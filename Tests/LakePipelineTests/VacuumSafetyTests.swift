@@ -223,7 +223,7 @@ struct VacuumSafetyTests {
         for state in ["as the writer left it", "without -wal/-shm"] {
             if state == "without -wal/-shm" {
                 let wal = lake + "/manifest.sqlite-wal"
-                #expect(sizeOnDisk(wal) ?? 0 == 0, "the writers left an unchecked-pointed log")
+                #expect(sizeOnDisk(wal) ?? 0 == 0, "the writers left a log that was not checkpointed")
                 for s in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: lake + "/manifest.sqlite" + s) {
                     if !asRoot { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: lake) }
                     try FileManager.default.removeItem(atPath: lake + "/manifest.sqlite" + s)

@@ -21,13 +21,18 @@ struct InitCommand: ParsableCommand {
         discussion: """
         The manifest is a DuckLake 0.3 catalog in SQLite, so DuckDB can read the lake too:
           ATTACH 'ducklake:sqlite:<lake>/manifest.sqlite' AS l (DATA_PATH '<lake>/', READ_ONLY)
-        Running init on an existing lake changes nothing.
+        Running init on an existing lake changes nothing. In a directory that already holds data
+        files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a
+        backup instead. --force creates an empty catalog there anyway; vacuum still refuses to
+        delete files older than that catalog.
+        Examples: lake init --lake /data/lake    LAKE_DIR=/data/lake lake init
         """)
 
     @OptionGroup var lake: LakeOptions
+    @Flag(help: "Create the catalog even though the directory holds data files without one.") var force = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root)
+        let catalog = try Catalog.open(root: lake.root, overExistingData: force)
         let schemas = Set(try catalog.schemas())
         let missing = ["raw", "curated"].filter { !schemas.contains($0) }
         if missing.isEmpty {
@@ -54,7 +59,7 @@ struct SnapshotsCommand: ParsableCommand {
     @Option(help: "table or json.") var format: OutputFormat = .table
 
     func run() throws {
-        let snaps = try Catalog.open(root: lake.root, create: false).snapshots()
+        let snaps = try Catalog.open(root: lake.root, create: false, readOnly: true).snapshots()
         switch format {
         case .json:
             try printJSON(snaps.map { s -> [String: Any] in
@@ -81,7 +86,7 @@ struct TablesCommand: ParsableCommand {
     @OptionGroup var when: AsOfOption
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let tables = try catalog.tables(at: .snapshot(snap.id))
         print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
@@ -115,7 +120,7 @@ struct FilesCommand: ParsableCommand {
     func run() throws {
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
         let (schema, name) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", table)
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
         let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
@@ -146,10 +151,17 @@ struct VacuumCommand: ParsableCommand {
         commandName: "vacuum",
         abstract: "Forget snapshots older than the retention and delete files nothing retained can read.",
         discussion: """
-        Deletes (1) files only expired snapshots could read, e.g. the inputs of a compaction, and
-        (2) *.parquet under raw/ and curated/ that the catalog never recorded (a crashed write) and
-        that are older than the retention. The latest snapshot is always kept, and --as-of keeps
-        working for every snapshot inside the retention. Use --dry-run to see what would go.
+        Deletes (1) files only expired snapshots could read, e.g. the inputs of a compaction,
+        (2) files an interrupted vacuum scheduled but did not delete, and (3) *.parquet under raw/
+        and curated/ that the catalog never recorded (a crashed write) and that are older than the
+        retention AND than a 1 h safety window that --retain cannot shorten (--force can).
+        Files of writers still running (ingest, compaction) are never deleted, even with --force:
+        each writer registers a lease in the catalog before writing. Vacuum refuses, deleting
+        nothing, when unreferenced files cannot be this catalog's debris (the catalog never
+        recorded a file, or the files are older than the catalog: a lost or replaced
+        manifest.sqlite). The latest snapshot is always kept, and --as-of keeps working for every
+        snapshot inside the retention. --dry-run shows what would go.
+        Examples: lake vacuum --retain 7d --dry-run    lake vacuum --retain 0s --force
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -162,15 +174,20 @@ struct VacuumCommand: ParsableCommand {
             })
     var retain: TimeInterval = 7 * 86_400
     @Flag(help: "Report what would be deleted without deleting anything.") var dryRun = false
+    @Flag(help: "Also delete unreferenced files younger than the 1 h safety window (never those of running writers).")
+    var force = false
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, create: false)
-        let report = try catalog.vacuum(retain: retain, dryRun: dryRun)
+        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force)
         let verb = dryRun ? "Would expire" : "Expired"
         print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")
         for f in report.files { print("  \(dryRun ? "would delete" : "deleted") \(f.reason.rawValue) \(f.url.path) (\(f.bytes) bytes)") }
         print("\(dryRun ? "Would free" : "Freed") \(report.bytes) bytes in \(report.files.count) files.")
         for u in report.failedDeletes { print("  could not delete \(u.path); the next vacuum retries it") }
+        if report.keptForWriters > 0 { print("Kept \(report.keptForWriters) unreferenced files of writers still running.") }
+        if report.keptYoung > 0 { print("Kept \(report.keptYoung) unreferenced files younger than the 1 h safety window (--force deletes them).") }
+        if report.staleLeases > 0 { print("\(dryRun ? "Would drop" : "Dropped") \(report.staleLeases) write leases of writers that no longer run.") }
     }
 }
 

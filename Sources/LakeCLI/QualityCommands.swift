@@ -40,7 +40,7 @@ struct QualityReportCommand: ParsableCommand {
     var format: ResultTable.Format = .table
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         let config = try flags.qualityConfig()
         let asOf = try flags.asOfValue()
         let q = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
@@ -84,7 +84,7 @@ struct MetricsCommand: ParsableCommand {
     @OptionGroup var flags: QualityFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         print(try Metrics.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()), terminator: "")
     }
 }
@@ -96,7 +96,7 @@ struct DashboardCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         let html = try Dashboard.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))

@@ -70,7 +70,7 @@ struct ShowReport: ParsableCommand {
     @OptionGroup var flags: ReportFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         print(try Reports.run(name, catalog: catalog, options: try flags.options()).render(flags.format))
     }
 }
@@ -87,7 +87,7 @@ struct DiffReport: ParsableCommand {
     @OptionGroup var flags: ReportFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: try flags.options()).render(flags.format))
     }

@@ -29,10 +29,23 @@ public struct Catalog: Sendable {
     /// Opens (and with `create`, creates) the catalog at `<root>/manifest.sqlite`. A new catalog
     /// gets every DuckLake 0.3 table, its metadata rows and snapshot 0 with schema "main", as
     /// DuckDB's ducklake extension does.
-    public static func open(root: URL, create: Bool = true, hooks: CommitHooks = .none) throws -> Catalog {
+    ///
+    /// A catalog is only created in a directory without data files (`overExistingData` overrides
+    /// that, for `lake init --force`): a lost manifest must not be silently replaced by an empty
+    /// one. `readOnly` opens without ever writing (read-only mounts, users without write
+    /// permission); such a catalog can read but not commit.
+    public static func open(root: URL, create: Bool = true, readOnly: Bool = false, overExistingData: Bool = false,
+                            hooks: CommitHooks = .none) throws -> Catalog {
         let root = root.standardizedFileURL
         let manifest = root.appendingPathComponent(manifestName)
         let fm = FileManager.default
+        if readOnly { return try openReadOnly(root: root, manifest: manifest, hooks: hooks) }
+        if CatalogGuard.manifestIsBlank(manifest) {
+            // Checked before SQLite opens (and so writes to) the file: a command that may not
+            // create a catalog leaves an emptied manifest as it found it.
+            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            if !overExistingData { try CatalogGuard.requireNoData(root: root) }
+        }
         if !fm.fileExists(atPath: manifest.path) {
             guard create else { throw CatalogError.notFound(path: manifest.path) }
             do {
@@ -70,6 +83,8 @@ public struct Catalog: Sendable {
         if let existing {
             dataPathText = existing
         } else {
+            // An SQLite file without the DuckLake tables: creating them is creating a catalog.
+            if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
             dataPathText = try withRetry {
                 try pool.writeWithoutTransaction { db in
                     var text = ""
@@ -81,6 +96,10 @@ public struct Catalog: Sendable {
                 }
             }
         }
+        return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(dataPathText, root: root), pool: pool, hooks: hooks)
+    }
+
+    static func resolveDataPath(_ dataPathText: String, root: URL) -> URL {
         let dataPath: URL
         if dataPathText.hasPrefix("/") {
             dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true)
@@ -88,7 +107,51 @@ public struct Catalog: Sendable {
             // A relative data_path is relative to the directory holding the manifest.
             dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true, relativeTo: root).standardizedFileURL
         }
-        return Catalog(root: root, manifestURL: manifest, dataPath: dataPath, pool: pool, hooks: hooks)
+        return dataPath
+    }
+
+    /// Opens with SQLite's read-only flag. A WAL-mode database normally needs its -shm file
+    /// (created on open); in a directory this user cannot write, with no -wal/-shm left by a
+    /// writer, SQLite cannot open it read-only at all, so it is opened as immutable: there is
+    /// no log, the main file holds every committed snapshot. (Immutable means no locking: a
+    /// writer that starts while we read is not seen, which a reader without write access to
+    /// the directory accepts; see DESIGN.md.)
+    private static func openReadOnly(root: URL, manifest: URL, hooks: CommitHooks) throws -> Catalog {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: manifest.path) else { throw CatalogError.notFound(path: manifest.path) }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "lake.catalog.readonly"
+        func attempt(_ path: String) throws -> Catalog {
+            let pool = try DatabasePool(path: path, configuration: config)
+            let text: String = try withRetry {
+                try pool.read { db in
+                    guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
+                    return try Self.validate(db, root: root, manifest: manifest.path)
+                }
+            }
+            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(text, root: root), pool: pool, hooks: hooks)
+        }
+        // Not-a-catalog answers are final; only SQLite's refusal to open (no -shm possible) falls back.
+        func isStorage(_ e: Error) -> Bool {
+            if case CatalogError.storage = e { return true }
+            return e is DatabaseError
+        }
+        do {
+            return try attempt(manifest.path)
+        } catch let first where isStorage(first) {
+            guard CatalogGuard.walIsEmpty(manifest) else {
+                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); its write-ahead log "
+                    + "\(manifest.lastPathComponent)-wal holds commits that need write access to the lake directory to read: "
+                    + "ask its owner to run any lake command (which checkpoints the log) or grant write access")
+            }
+            do {
+                return try attempt(CatalogGuard.immutableURI(manifest))
+            } catch let second where isStorage(second) {
+                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); opened as immutable: \(second)")
+            }
+        }
     }
 
     /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.

@@ -76,3 +76,29 @@ extension CatalogTransaction {
                              arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
     }
 }
+
+extension CatalogTransaction {
+    /// Inside a commit: the key runs committed after `snapshot`, and whether the runs still
+    /// cover the table now (keys of all runs == rows of its live files). When they cover it,
+    /// the keys added after `snapshot` are exactly those in the returned runs; a compaction or
+    /// rewrite adds files but no keys, so it neither adds runs nor breaks the cover.
+    public func keyRunsAdded(tableID: Int64, column: String, after snapshot: Int64) throws -> (runs: [KeyRun], coverTable: Bool) {
+        let rows = try Int64.fetchOne(database, sql: """
+            SELECT coalesce(sum(record_count), 0) FROM ducklake_data_file WHERE table_id = ? AND end_snapshot IS NULL
+            """, arguments: [tableID]) ?? 0
+        guard try KeyRunTable.exists(database) else { return ([], rows == 0) }
+        let keys = try Int64.fetchOne(database, sql: """
+            SELECT coalesce(sum(key_count), 0) FROM lake_key_run WHERE table_id = ? AND column_name = ?
+            """, arguments: [tableID, column]) ?? 0
+        var runs: [KeyRun] = []
+        let cursor = try Row.fetchCursor(database, sql: """
+            SELECT snapshot_id, key_count, payload FROM lake_key_run
+            WHERE table_id = ? AND column_name = ? AND snapshot_id > ? ORDER BY snapshot_id
+            """, arguments: [tableID, column, snapshot])
+        while let r = try cursor.next() {
+            let payload: [UInt8] = try r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
+            runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: payload))
+        }
+        return (runs, keys == rows)
+    }
+}

@@ -8,6 +8,8 @@ public struct VacuumReport: Hashable, Sendable {
         case unreferenced
         /// A Parquet file under a layer directory that no catalog row mentions.
         case orphan
+        /// Scheduled for deletion by an earlier vacuum that did not finish deleting it.
+        case scheduled
     }
 
     public struct File: Hashable, Sendable {
@@ -22,6 +24,12 @@ public struct VacuumReport: Hashable, Sendable {
     /// Files the catalog scheduled for deletion but the file system refused to delete; the next
     /// vacuum retries them.
     public var failedDeletes: [URL] = []
+    /// Unreferenced files kept because they are younger than the safety window (`--force` takes them).
+    public var keptYoung = 0
+    /// Unreferenced files kept because a writer that may still commit them holds a lease.
+    public var keptForWriters = 0
+    /// Leases of writers that no longer run, dropped (or, in a dry run, that would be).
+    public var staleLeases = 0
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -36,18 +44,36 @@ extension Catalog {
     /// their schedule rows removed only once gone, so an interrupted vacuum leaves at worst
     /// scheduled paths that the next vacuum finishes.
     public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false) throws -> VacuumReport {
+        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun)
+        if dryRun { return report }
+        try deleteScheduled(&report)
+        return report
+    }
+
+    /// The catalog half of `expireSnapshots`: one transaction that expires the snapshots and
+    /// moves the files only they could read to ducklake_files_scheduled_for_deletion (rolled
+    /// back for a dry run). A vacuum killed after it left exactly this state.
+    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
         try Self.withRetry {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
                     report = VacuumReport(dryRun: dryRun)
+                    // Files an interrupted vacuum scheduled but did not delete: this run deletes
+                    // them, so a dry run must count them too.
+                    report.files = try leftoverScheduled(db)
                     try expire(db, cutoffMicros: cutoffMicros, report: &report)
                     return dryRun ? .rollback : .commit
                 }
             }
         }
-        if dryRun { return report }
+        return report
+    }
+
+    /// The file half: deletes every scheduled file, including leftovers of interrupted runs,
+    /// and forgets a schedule row only once its file is gone.
+    private func deleteScheduled(_ report: inout VacuumReport) throws {
         // Physically delete everything scheduled, including leftovers of interrupted runs.
         let scheduled: [(Int64?, String, URL)] = try read { db in
             try Row.fetchAll(db, sql: "SELECT rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
@@ -76,7 +102,21 @@ extension Catalog {
                 }
             }
         }
-        return report
+    }
+
+    /// Paths in ducklake_files_scheduled_for_deletion whose files still exist.
+    private func leftoverScheduled(_ db: Database) throws -> [VacuumReport.File] {
+        var out: [VacuumReport.File] = []
+        let fm = FileManager.default
+        for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
+            let path: String = try r.value("path") ?? ""
+            let rel: Int64? = try r.value("path_is_relative")
+            let url = (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL
+            guard fm.fileExists(atPath: url.path) else { continue }  // already gone: nothing to free
+            let attrs = try fm.attributesOfItem(atPath: url.path)
+            out.append(.init(url: url, bytes: (attrs[.size] as? NSNumber)?.int64Value ?? 0, reason: .scheduled))
+        }
+        return out
     }
 
     private func expire(_ db: Database, cutoffMicros: Int64, report: inout VacuumReport) throws {
@@ -84,6 +124,13 @@ extension Catalog {
         guard let latest = snaps.last else { return }
         let expired = snaps.filter { $0.timeMicros < cutoffMicros && $0.id != latest.id }.map(\.id)
         report.expiredSnapshots = expired
+        // Orphan removal compares file ages with the catalog's creation (snapshot 0's time):
+        // keep that time when snapshot 0 goes.
+        if expired.contains(0), let created = try Self.catalogCreatedMicros(db) {
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS lake_catalog_origin (created_micros BIGINT NOT NULL)")
+            try db.execute(sql: "DELETE FROM lake_catalog_origin")
+            try db.execute(sql: "INSERT INTO lake_catalog_origin VALUES (?)", arguments: [created])
+        }
         for id in expired {
             try db.execute(sql: "DELETE FROM ducklake_snapshot WHERE snapshot_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM ducklake_snapshot_changes WHERE snapshot_id = ?", arguments: [id])
@@ -137,50 +184,140 @@ extension Catalog {
 
     /// Deletes `*.parquet` files under the given layer directories of the data path that the
     /// catalog has no record of (not a data file, delete file or scheduled deletion) and that
-    /// were last modified before `olderThan`. The age guard keeps files a writer has written but
-    /// not yet committed.
+    /// were last modified before `olderThan`.
+    ///
+    /// Files of writers in flight are never taken: the scan runs under the catalog's write lock
+    /// (no commit can land meanwhile) and keeps every file modified since the oldest live write
+    /// lease started (`WriteLease`); leases of writers that no longer run are dropped. Files the
+    /// catalog cannot have written make it refuse and delete nothing (`foreignFileRule`).
+    /// `keepYoungerThan` is vacuum's safety window: files modified after it are kept and counted.
     public func removeOrphanFiles(olderThan cutoff: Date, layers: [String] = ["raw", "curated"],
-                                  dryRun: Bool = false) throws -> VacuumReport {
-        var report = VacuumReport(dryRun: dryRun)
-        let known: Set<String> = try read { db in
-            var paths = Set<String>()
-            let dirs = try tableDirectories(db)
-            for r in try Row.fetchAll(db, sql: "SELECT table_id, path, path_is_relative FROM ducklake_data_file UNION ALL SELECT table_id, path, path_is_relative FROM ducklake_delete_file") {
-                let tid: Int64 = try r.value("table_id") ?? -1
-                paths.insert(Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tid] ?? dataPath).path)
+                                  dryRun: Bool = false, keepYoungerThan safety: Date? = nil) throws -> VacuumReport {
+        if dryRun { return try read { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: true, safety: safety) } }
+        return try Self.withRetry {
+            try pool.writeWithoutTransaction { db in
+                var report = VacuumReport(dryRun: false)
+                try db.inTransaction(.immediate) {
+                    report = try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: false, safety: safety)
+                    return .commit
+                }
+                return report
             }
-            for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
-                let path: String = try r.value("path") ?? ""
-                let rel: Int64? = try r.value("path_is_relative")
-                paths.insert((rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path)
-            }
-            return paths
         }
+    }
+
+    private func orphanPass(_ db: Database, cutoff: Date, layers: [String], dryRun: Bool, safety: Date?) throws -> VacuumReport {
+        var report = VacuumReport(dryRun: dryRun)
+        var known = Set<String>()
+        let dirs = try tableDirectories(db)
+        for r in try Row.fetchAll(db, sql: "SELECT table_id, path, path_is_relative FROM ducklake_data_file UNION ALL SELECT table_id, path, path_is_relative FROM ducklake_delete_file") {
+            let tid: Int64 = try r.value("table_id") ?? -1
+            known.insert(Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tid] ?? dataPath).path)
+        }
+        for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
+            let path: String = try r.value("path") ?? ""
+            let rel: Int64? = try r.value("path_is_relative")
+            known.insert((rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path)
+        }
+        // Writers in flight: everything modified since the oldest live lease may be theirs.
+        let nowMicros = Timestamps.micros(Date())
+        var protectedSince: Date?
+        for lease in try WriteLeaseTable.all(db) {
+            if ProcessIdentity.isLive(lease, nowMicros: nowMicros) {
+                let start = Timestamps.date(micros: lease.startedMicros).addingTimeInterval(-WriteLease.clockSlack)
+                protectedSince = min(protectedSince ?? start, start)
+            } else {
+                report.staleLeases += 1
+                if !dryRun { try db.execute(sql: "DELETE FROM lake_write_lease WHERE lease_id = ?", arguments: [lease.leaseID]) }
+            }
+        }
+        var candidates: [(url: URL, bytes: Int64, modified: Date)] = []
         let fm = FileManager.default
         for layer in layers {
             let dir = dataPath.appendingPathComponent(layer, isDirectory: true)
             guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey, .contentModificationDateKey, .fileSizeKey]) else { continue }
             for case let url as URL in walker where url.pathExtension == "parquet" {
-                let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .contentModificationDateKey, .fileSizeKey])
-                guard values?.isRegularFile == true, let modified = values?.contentModificationDate, modified < cutoff else { continue }
                 let std = url.standardizedFileURL
                 guard !known.contains(std.path) else { continue }
-                report.files.append(.init(url: std, bytes: Int64(values?.fileSize ?? 0), reason: .orphan))
-                if !dryRun {
-                    do { try fm.removeItem(at: std) } catch { report.failedDeletes.append(std) }
+                let values: URLResourceValues
+                do {
+                    values = try url.resourceValues(forKeys: [.isRegularFileKey, .contentModificationDateKey, .fileSizeKey])
+                } catch {
+                    continue  // deleted while we walked (e.g. a writer dropping a failed attempt's files)
                 }
+                guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < cutoff else { continue }
+                if let protectedSince, modified >= protectedSince { report.keptForWriters += 1; continue }
+                if let safety, modified >= safety { report.keptYoung += 1; continue }
+                candidates.append((std, Int64(values.fileSize ?? 0), modified))
+            }
+        }
+        if !candidates.isEmpty { try foreignFileRule(db, candidates.map { ($0.url, $0.modified) }) }
+        for c in candidates.sorted(by: { $0.url.path < $1.url.path }) {
+            report.files.append(.init(url: c.url, bytes: c.bytes, reason: .orphan))
+            if !dryRun {
+                do { try fm.removeItem(at: c.url) } catch { report.failedDeletes.append(c.url) }
             }
         }
         return report
     }
 
+    /// Orphan removal must never turn a lost or replaced catalog into `rm -rf`. Every file a
+    /// writer of this catalog left behind was written after the catalog existed and by a
+    /// catalog that has allocated file ids. So vacuum refuses (deleting nothing) when
+    ///  (a) the catalog never recorded a data file (`next_file_id` is 0) yet files are
+    ///      unreferenced: a fresh catalog over old data, or
+    ///  (b) an unreferenced file is older than the catalog itself (snapshot 0's time, or the
+    ///      time vacuum recorded before expiring snapshot 0), beyond `foreignSlack` for clocks.
+    /// A count or ratio rule ("more orphans than files") would refuse legitimate debris of a
+    /// big crashed ingest into a small lake and still allow a lost catalog once it has enough
+    /// new files; these two rules follow from how debris arises.
+    private func foreignFileRule(_ db: Database, _ candidates: [(URL, Date)]) throws {
+        let nextFileID = try Int64.fetchOne(db, sql: "SELECT next_file_id FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1") ?? 0
+        let example = candidates[0].0.path
+        if nextFileID == 0 {
+            throw CatalogSafetyError.foreignFiles(count: candidates.count, example: example,
+                                                  reason: "the catalog has never recorded a single data file")
+        }
+        guard let created = try Self.catalogCreatedMicros(db) else { return }
+        let limit = Timestamps.date(micros: created).addingTimeInterval(-Self.foreignSlack)
+        let older = candidates.filter { $0.1 < limit }
+        if let first = older.first {
+            throw CatalogSafetyError.foreignFiles(count: older.count, example: first.0.path,
+                                                  reason: "they are older than the catalog (created \(Timestamps.iso(Timestamps.date(micros: created))))")
+        }
+    }
+
+    /// Clock differences tolerated between file modification times and snapshot times.
+    static let foreignSlack: TimeInterval = 60
+    /// `lake vacuum` never deletes an unreferenced file younger than this, whatever `--retain`
+    /// says, unless forced: the margin for writers that register no lease (older builds, other tools).
+    public static let orphanSafetyWindow: TimeInterval = 3600
+
+    /// When the catalog was created: snapshot 0's time, or what vacuum recorded before expiring it.
+    static func catalogCreatedMicros(_ db: Database) throws -> Int64? {
+        if let text = try String.fetchOne(db, sql: "SELECT snapshot_time FROM ducklake_snapshot WHERE snapshot_id = 0"),
+           let micros = Timestamps.parseTimestamp(text) {
+            return micros
+        }
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_catalog_origin'") == 1 else { return nil }
+        return try Int64.fetchOne(db, sql: "SELECT created_micros FROM lake_catalog_origin")
+    }
+
     /// Expires snapshots and removes orphans with one retention: the whole `lake vacuum`.
-    public func vacuum(retain: TimeInterval, now: Date = Date(), dryRun: Bool = false) throws -> VacuumReport {
+    /// Orphans younger than `orphanSafetyWindow` stay unless `force` (snapshots still expire
+    /// at `retain`); files of live writers and files the catalog never wrote stay even then.
+    public func vacuum(retain: TimeInterval, now: Date = Date(), dryRun: Bool = false, force: Bool = false) throws -> VacuumReport {
         let cutoff = now.addingTimeInterval(-retain)
+        let safety = force ? nil : now.addingTimeInterval(-Self.orphanSafetyWindow)
+        // Refuse before expiring anything: a refused vacuum changes nothing.
+        _ = try removeOrphanFiles(olderThan: cutoff, dryRun: true, keepYoungerThan: safety)
         var report = try expireSnapshots(olderThan: cutoff, dryRun: dryRun)
-        let orphans = try removeOrphanFiles(olderThan: cutoff, dryRun: dryRun)
+        let orphans = try removeOrphanFiles(olderThan: cutoff, dryRun: dryRun, keepYoungerThan: safety)
         report.files += orphans.files
         report.failedDeletes += orphans.failedDeletes
+        report.keptYoung = orphans.keptYoung
+        report.keptForWriters = orphans.keptForWriters
+        report.staleLeases = orphans.staleLeases
         return report
     }
 

@@ -90,19 +90,33 @@ import Testing
         let notParquet = dir.url.appendingPathComponent("curated/orders/notes.txt")
         for u in [stray, fresh, notParquet] { try touch(u, bytes: 10) }
         for u in [stray, notParquet] + urls { try fm.setAttributes([.modificationDate: old], ofItemAtPath: u.path) }
+        // Debris is never older than its catalog (vacuum refuses such files, see below): date the
+        // catalog's creation (snapshot 0, which holds nothing) back 30 days.
+        try catalog.pool.write { db in
+            try db.execute(sql: "UPDATE ducklake_snapshot SET snapshot_time = ? WHERE snapshot_id = 0",
+                           arguments: [Timestamps.timestampText(micros: Timestamps.micros(Date().addingTimeInterval(-30 * 86_400)))])
+        }
 
         let dry = try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(-7 * 86_400), dryRun: true)
         #expect(dry.files.map(\.url.lastPathComponent) == ["crashed-writer.parquet"])
         #expect(fm.fileExists(atPath: stray.path))
 
         let report = try catalog.vacuum(retain: 7 * 86_400)
-        // Snapshots are all younger than 7 days, so only the orphan goes; recorded files stay.
-        #expect(report.expiredSnapshots.isEmpty)
+        // Snapshots but 0 are younger than 7 days, so only the orphan goes; recorded files stay.
+        #expect(report.expiredSnapshots == [0])
         #expect(report.files.map(\.reason) == [.orphan])
         #expect(report.bytes == 10)
         #expect(!fm.fileExists(atPath: stray.path))
         #expect(fm.fileExists(atPath: fresh.path) && fm.fileExists(atPath: notParquet.path))
         #expect(urls.allSatisfy { fm.fileExists(atPath: $0.path) })
+
+        // An unreferenced file older than the catalog is not its debris (a lost or replaced
+        // manifest): vacuum refuses and deletes nothing, even though snapshot 0 has expired.
+        let foreign = dir.url.appendingPathComponent("raw/orders/from-another-catalog.parquet")
+        try touch(foreign, bytes: 10)
+        try fm.setAttributes([.modificationDate: Date().addingTimeInterval(-40 * 86_400)], ofItemAtPath: foreign.path)
+        #expect(throws: CatalogSafetyError.self) { try catalog.vacuum(retain: 7 * 86_400) }
+        #expect(fm.fileExists(atPath: foreign.path))
     }
 }
 

@@ -44,6 +44,9 @@ struct OrderBatch {
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
     /// stores these ids plus the batch's as a baseline run.
     private let baselineIDs: CommittedOrderIDs?
+    /// Registered before any segment file exists, ended by the commit: vacuum keeps our files
+    /// while we run. Released when the batch is dropped without committing.
+    private let lease: WriteLease
 
     static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
@@ -62,6 +65,7 @@ struct OrderBatch {
         for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
             throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
         }
+        lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
         segments = SegmentPipeline(raw: rawTarget.writer(options.parquet), orders: ordersTarget.writer(options.parquet),
                                    items: itemsTarget.writer(options.parquet))
         batchID = UUID().uuidString.lowercased()
@@ -97,7 +101,8 @@ struct OrderBatch {
 
     /// Closes the segments and commits them as one snapshot. `ledger` marks a whole source file
     /// as done (re-ingest becomes a no-op); `checkpoint` records how far a followed file was
-    /// consumed. Throws `IngestError.conflict` when another writer added orders since `base`.
+    /// consumed. Throws `IngestError.conflict` when another writer committed one of our order ids
+    /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
     mutating func commit(kind: String = "orders", ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestSummary {
         try drain()
@@ -124,7 +129,11 @@ struct OrderBatch {
             newIDs.forEach { keys.append($0) }
         }
         let keyCount = Int64(keys.count), keyPayload = keyCount > 0 ? keys.payload() : [], isBaseline = baselineIDs != nil
-        let (rawTarget, ordersTarget, itemsTarget, base, name, batchID) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID)
+        let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
+        let newIDs = newIDs
+        let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+            + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+            + files.items.map { (itemsTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
         let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
         let (snapshot, _) = try store.catalog.commit(message: message) { tx in
             if let ledger, try tx.ledgerEntry(kind: kind, sourceHash: ledger.hash) != nil {
@@ -136,9 +145,15 @@ struct OrderBatch {
                 if let current, current.snapshotID > base.id { throw IngestError.conflict(table: "curated.orders") }
             }
             let ordersID = try ordersTarget.ensure(&tx)
-            // Our dedupe read the committed order ids at `base`: anything newer could hold the
-            // same ids, so start over rather than risk a duplicate.
-            if try tx.dataFilesAdded(tableID: ordersID, after: base.id) > 0 { throw IngestError.conflict(table: "curated.orders") }
+            // Our dedupe read the committed order ids at `base`; ids committed since must not
+            // overlap ours (the rebase). A compaction since the base adds files, no ids.
+            if try tx.dataFilesAdded(tableID: ordersID, after: base.id) > 0 {
+                try Self.requireDisjoint(newIDs, from: try tx.keyRunsAdded(tableID: ordersID, column: OrderIDIndex.column, after: base.id),
+                                         baseline: isBaseline)
+            }
+            // Never reference a file that is not there (vacuum of an older build, a hand delete).
+            try tx.requireFilesPresent(present)
+            try tx.endWrite(lease)
             let rawID = try rawTarget.ensure(&tx)
             let itemsID = try itemsTarget.ensure(&tx)
             for f in files.raw { _ = try tx.addDataFile(tableID: rawID, f) }
@@ -160,6 +175,23 @@ struct OrderBatch {
                              bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
                              seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
                              alreadyIngestedAt: nil, unknownFields: unknown, batchID: batchID)
+    }
+}
+
+extension OrderBatch {
+    /// Rebase check for an append: throws `IngestError.conflict` (the caller retries from a new
+    /// base, re-validating against the committed ids) when an id this batch adds was committed
+    /// after its base, or when that cannot be told: the key runs no longer cover the table (rows
+    /// added without runs, by another tool or an older build), or this batch writes a baseline
+    /// run, which replaces every run before it and so must be computed at the latest snapshot.
+    static func requireDisjoint(_ ours: OrderIDRun, from since: (runs: [KeyRun], coverTable: Bool), baseline: Bool) throws {
+        guard since.coverTable, !baseline else { throw IngestError.conflict(table: "curated.orders") }
+        guard !since.runs.isEmpty, ours.count > 0 else { return }
+        var theirs = CommittedOrderIDs(capacity: Int(since.runs.reduce(0) { $0 + $1.keyCount }) + 16)
+        for run in since.runs { try OrderIDRun.decode(run.payload, expected: run.keyCount, into: &theirs) }
+        var overlap = false
+        ours.forEach { id in if !overlap && theirs.containsOrderID(id) { overlap = true } }
+        if overlap { throw IngestError.conflict(table: "curated.orders") }
     }
 }
 

@@ -44,6 +44,7 @@ public enum CatalogIngest {
         }
         let batchID = UUID().uuidString.lowercased()
         let target = try store.target("products")
+        let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
         var writer = target.writer(options.parquet)
         try writer.write(try catalog.batch(schema: target.schema))
         let files = try writer.finish()
@@ -67,6 +68,7 @@ public enum CatalogIngest {
                 let rid = try rawTarget.ensure(&tx)
                 for f in rawFiles { _ = try tx.addDataFile(tableID: rid, f) }
             }
+            try tx.endWrite(lease)
             try tx.recordSource(kind: "catalog", sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(
                 snapshotID: tx.snapshotID, batchID: batchID, kind: "catalog", source: name, sourceHash: hash, sourceBytes: size,
@@ -116,6 +118,7 @@ public enum InventoryIngest {
         let parsed = try InventoryParser.parse(path: path, batchID: batchID, catalog: products, registry: store.registry)
         let curated = try store.target("inventory")
         let raw = try store.target("raw_inventory")
+        let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
         var cw = curated.writer(options.parquet), rw = raw.writer(options.parquet)
         try cw.write(parsed.accepted)
         try rw.write(parsed.rejected)
@@ -128,6 +131,7 @@ public enum InventoryIngest {
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
             for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
+            try tx.endWrite(lease)
             try tx.recordSource(kind: "inventory", sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(
                 snapshotID: tx.snapshotID, batchID: batchID, kind: "inventory", source: name, sourceHash: hash, sourceBytes: size,

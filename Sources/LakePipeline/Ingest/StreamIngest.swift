@@ -103,10 +103,18 @@ public enum StreamIngest {
             }
             do {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
-                batch.forEachNewID { committed.ids.insert($0) }
-                committed.needsBaseline = false  // this commit stored the baseline if one was due
                 position = end
-                base = try store.catalog.latestSnapshot()
+                let latest = try store.catalog.latestSnapshot()
+                if summary.snapshotID == base.id + 1 && latest.id == base.id + 1 {
+                    // Nobody else committed around us: the dedupe set is the base's plus ours.
+                    batch.forEachNewID { committed.ids.insert($0) }
+                    committed.needsBaseline = false  // this commit stored the baseline if one was due
+                } else {
+                    // Our commit was rebased over others', or others committed after it: their
+                    // ids must be in the set the next batch dedupes against.
+                    committed = try OrderIDIndex.load(store, at: latest.id)
+                }
+                base = latest
                 conflicts = 0
                 add(summary, to: &totals)
                 onCommit(summary, end)

@@ -113,6 +113,8 @@ public enum Compaction {
                     candidates.append((table, sortColumn, inputs, report.groups.count - 1))
                 }
             }
+            // Registered before the first output file exists: vacuum keeps our outputs until the commit.
+            let lease = candidates.isEmpty ? nil : try catalog.beginWrite(operation: "compact")
             // Partitions are independent: rewrite them on all cores (each reads its files on one).
             let results = Self.concurrentMap(candidates) { c in
                 try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, parallelism: 1)
@@ -147,10 +149,12 @@ public enum Compaction {
                         skipped.append(plan.group)
                         continue
                     }
+                    try tx.requireFilesPresent(plan.outputs.map { (plan.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
                     try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
                     for f in plan.outputs { _ = try tx.addDataFile(tableID: tid, f) }
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
+                if let lease { try tx.endWrite(lease) }
             }
             report.snapshotID = snap.id
             for g in skipped { report.groups[g].skippedConflict = true }

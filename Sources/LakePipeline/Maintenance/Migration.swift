@@ -187,6 +187,8 @@ public enum Migration {
         })
         var inputs: [DataFile] = []
         var outputs: [NewDataFile] = []
+        // Registered before the first rewritten file exists: vacuum keeps them until the commit.
+        let lease = rewrite ? try catalog.beginWrite(operation: "schema migrate \(registryTable)") : nil
         if rewrite {
             inputs = try catalog.dataFiles(tableID: info.tableID)
             var opts = ParquetWriteOptions()
@@ -224,6 +226,7 @@ public enum Migration {
 
         do {
             let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
+                if let lease { try tx.endWrite(lease) }
                 // Re-check under the write lock: another migration may have run meanwhile.
                 if let now = try tx.table(schema: loc.schema, name: loc.table)?.tableID, now != info.tableID {
                     throw MigrationError.conflict(table: qualified)

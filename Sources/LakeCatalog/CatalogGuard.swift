@@ -1,0 +1,45 @@
+import Foundation
+
+/// Checks on the catalog's files made before SQLite touches them: whether creating a catalog
+/// here could hide existing data, and how a reader without write access can open it.
+enum CatalogGuard {
+    /// No manifest, or a zero-byte one (emptied, or created by a command that then failed):
+    /// opening it read-write would create a fresh, empty catalog.
+    static func manifestIsBlank(_ manifest: URL) -> Bool {
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: manifest.path) else { return true }
+        return ((attrs[.size] as? NSNumber)?.int64Value ?? 0) == 0
+    }
+
+    /// Throws when `root` already holds Parquet data files: a new catalog there would reference
+    /// none of them, and vacuum would see every one as an orphan.
+    static func requireNoData(root: URL) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: root.path),
+              let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return }
+        var count = 0
+        var example = ""
+        for case let url as URL in walker where url.pathExtension == "parquet" {
+            if count == 0 { example = url.path }
+            count += 1
+        }
+        if count > 0 { throw CatalogSafetyError.catalogMissing(root: root.path, dataFiles: count, example: example) }
+    }
+
+    /// True when the manifest has no write-ahead log with content: its main file then holds
+    /// every committed transaction and can be read as immutable.
+    static func walIsEmpty(_ manifest: URL) -> Bool {
+        let wal = manifest.path + "-wal"
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: wal) else {
+            return !FileManager.default.fileExists(atPath: wal)
+        }
+        return ((attrs[.size] as? NSNumber)?.int64Value ?? 1) == 0
+    }
+
+    /// `file:` URI opening the manifest as immutable (SQLite is built with URI filenames on).
+    static func immutableURI(_ manifest: URL) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let path = manifest.path.addingPercentEncoding(withAllowedCharacters: allowed) ?? manifest.path
+        return "file:" + path + "?mode=ro&immutable=1"
+    }
+}

@@ -36,6 +36,7 @@ extension Catalog {
     /// their schedule rows removed only once gone, so an interrupted vacuum leaves at worst
     /// scheduled paths that the next vacuum finishes.
     public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false) throws -> VacuumReport {
+        try requireWritable()
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
         try Self.withRetry {
@@ -141,6 +142,7 @@ extension Catalog {
     /// not yet committed.
     public func removeOrphanFiles(olderThan cutoff: Date, layers: [String] = ["raw", "curated"],
                                   dryRun: Bool = false) throws -> VacuumReport {
+        try requireWritable()
         var report = VacuumReport(dryRun: dryRun)
         let known: Set<String> = try read { db in
             var paths = Set<String>()

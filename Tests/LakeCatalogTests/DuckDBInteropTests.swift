@@ -86,7 +86,7 @@ private let buildWithDuckDB = """
 import sqlite3
 root = sys.argv[1]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
 def snap():
     return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
 c.execute("CREATE SCHEMA l.curated")
@@ -125,7 +125,7 @@ print(json.dumps(out))
 private let appendWithDuckDB = """
 root, step = sys.argv[1], sys.argv[2]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
 if step == "1":
     c.execute("INSERT INTO l.curated.orders VALUES (1, DATE '2024-01-15', 'web', 19.99, TIMESTAMPTZ '2024-01-15 10:00:00+00'), (2, DATE '2024-01-16', 'app', NULL, NULL)")
 else:

@@ -24,14 +24,14 @@ struct UpgradeCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
-        let report = try catalog.upgrade(dryRun: dryRun)
+        let report = try Catalog.upgrade(root: lake.root, dryRun: dryRun)
+        let manifest = lake.root.appendingPathComponent(Catalog.manifestName).path
         if report.alreadyCurrent {
-            print("\(catalog.manifestURL.path) is already a DuckLake \(report.toVersion) catalog; nothing to do.")
+            print("\(manifest) is already a DuckLake \(report.toVersion) catalog; nothing to do.")
             return
         }
-        print(dryRun ? "Would upgrade \(catalog.manifestURL.path) from DuckLake \(report.fromVersion) to \(report.toVersion) (checked, rolled back):"
-                     : "Upgraded \(catalog.manifestURL.path) from DuckLake \(report.fromVersion) to \(report.toVersion):")
+        print(dryRun ? "Would upgrade \(manifest) from DuckLake \(report.fromVersion) to \(report.toVersion) (checked, rolled back):"
+                     : "Upgraded \(manifest) from DuckLake \(report.fromVersion) to \(report.toVersion):")
         for step in report.steps { print("  \(step)") }
         if let backup = report.backup { print("The 0.3 catalog is kept at \(backup.path).") }
     }

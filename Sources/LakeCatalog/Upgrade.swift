@@ -33,8 +33,17 @@ extension Catalog {
     /// a retained snapshot inside its range: 0.3 recorded per-snapshot row counts for it, which
     /// 1.0 cannot express, so those snapshots would read more rows afterwards.
     ///
-    /// The receiver keeps its 0.3 view; open the catalog again to write.
-    public func upgrade(dryRun: Bool = false, now: Date = Date()) throws -> UpgradeReport {
+    /// Opens the lake's catalog, upgrades it and closes it again: a connection pool opened on
+    /// the 0.3 catalog must not outlive the upgrade in the same process (a later commit through
+    /// a second pool on the file was not visible to other processes while the first stayed open).
+    public static func upgrade(root: URL, dryRun: Bool = false, now: Date = Date()) throws -> UpgradeReport {
+        let catalog = try open(root: root, create: false)
+        defer { try? catalog.pool.close() }  // a close error cannot undo a committed upgrade; the next open reports real trouble
+        return try catalog.upgrade(dryRun: dryRun, now: now)
+    }
+
+    /// See `upgrade(root:)`; the receiver keeps its 0.3 view, so callers go through that one.
+    func upgrade(dryRun: Bool = false, now: Date = Date()) throws -> UpgradeReport {
         switch format {
         case .v10:
             return UpgradeReport(fromVersion: format.version, toVersion: DuckLakeSchema.version, dryRun: dryRun,
@@ -63,6 +72,9 @@ extension Catalog {
                 // data_version (which moves when another connection commits) proves no commit
                 // slipped in between: the backup is exactly the catalog being migrated.
                 let before = try Int64.fetchOne(db, sql: "PRAGMA data_version")
+                // Refusals come before the backup, so a refused upgrade leaves nothing behind
+                // (checked again under the lock below).
+                _ = try Self.checkMergedFiles(db, manifest: manifest)
                 if !dryRun {
                     try Self.backup(db, to: backupURL)
                     report.backup = backupURL

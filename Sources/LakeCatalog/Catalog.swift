@@ -490,12 +490,16 @@ extension Catalog {
                                         arguments: [table.tableID])
         var rows: Int64 = 0
         for name in names where try db.tableExists(name) {
-            let quoted = name.replacingOccurrences(of: "\"", with: "\"\"")
+            // A table name cannot be bound, so it is used only when it is DuckDB's own pattern
+            // (ducklake_inlined_data_<table id>_<schema version>: letters, digits, underscores).
+            guard name.hasPrefix("ducklake_inlined_data_"), name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) }) else {
+                throw CatalogError.corrupt("ducklake_inlined_data_tables names an unexpected table '\(name)'")
+            }
             let columns = Set(try db.columns(in: name).map(\.name))
             // Visibility columns by their 1.0 names; if a newer version renamed them, any row counts.
-            let visible = columns.contains("begin_snapshot") && columns.contains("end_snapshot") ? " WHERE \(visibleAt)" : ""
-            rows += try Int64.fetchOne(db, sql: "SELECT count(*) FROM \"\(quoted)\"" + visible,
-                                       arguments: visible.isEmpty ? [] : [snapshot, snapshot]) ?? 0
+            let visible = columns.contains("begin_snapshot") && columns.contains("end_snapshot")
+            let statement = "SELECT count(*) FROM " + name + (visible ? " WHERE " + visibleAt : "")
+            rows += try Int64.fetchOne(db, sql: statement, arguments: visible ? [snapshot, snapshot] : []) ?? 0
         }
         if rows > 0 { throw CatalogError.inlinedData(table: table.qualifiedName, rows: rows, snapshot: snapshot) }
     }

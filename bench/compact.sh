@@ -62,11 +62,12 @@ e=$(date +%s.%N); compactAll=$(secs $s $e)
 
 .venv/bin/python - "$A" "$work" "$batches" "$work/src/orders_stream.jsonl" <<PY
 import duckdb, glob, json, sys, time, os, shutil
+import duckdb_extension_ducklake, duckdb_extension_sqlite_scanner
 root, work, n, src = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-base = glob.glob(sys.prefix + "/lib/python*/site-packages/duckdb_ext/extensions/v*/*")[0]
 con = duckdb.connect(config={"allow_unsigned_extensions": "true", "threads": 2})
-con.execute(f"LOAD '{base}/sqlite_scanner.duckdb_extension'")
-con.execute(f"LOAD '{base}/ducklake.duckdb_extension'")
+# DuckDB 1.5's extension packages hold the files under extensions/v<version>/ (loaded by path, offline).
+for m, name in ((duckdb_extension_sqlite_scanner, "sqlite_scanner"), (duckdb_extension_ducklake, "ducklake")):
+    con.execute("LOAD '" + os.path.join(os.path.dirname(m.__file__), "extensions", "v" + duckdb.__version__, name + ".duckdb_extension") + "'")
 # The same batches: each curated order belongs to the slice its first line was in.
 lines = open(src, "rb").readlines()
 per = (len(lines) + n - 1) // n
@@ -83,7 +84,7 @@ snap = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l') WHERE c
 con.execute(f"CREATE TEMP TABLE curated AS SELECT o.*, m.batch FROM (SELECT * FROM l.curated.orders AT (VERSION => {snap})) o JOIN chunkmap m USING (order_id)")
 d = f"{work}/duck"
 shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
-con.execute(f"ATTACH 'ducklake:sqlite:{d}/meta.sqlite' AS dl (DATA_PATH '{d}/data/')")
+con.execute(f"ATTACH 'ducklake:sqlite:{d}/meta.sqlite' AS dl (DATA_PATH '{d}/data/', DATA_INLINING_ROW_LIMIT 0)")
 con.execute("CREATE TABLE dl.orders AS SELECT * EXCLUDE (batch) FROM curated LIMIT 0")
 con.execute("ALTER TABLE dl.orders SET PARTITIONED BY (event_date, channel)")
 t = time.perf_counter()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: the C libraries the package links, and (with --python)
-# the Python venv whose real DuckDB, DuckLake and pyarrow check our files in the tests.
+# the Python venvs whose real DuckDB, DuckLake and pyarrow check our files in the tests:
+# .venv (DuckDB 1.5.5, DuckLake 1.0, pyarrow, pandas, pytest) and .venv-duckdb14 (DuckDB 1.4.4,
+# DuckLake 0.3: it makes the old catalogs the `lake upgrade` tests migrate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +17,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--python" ]; then
-  if ! .venv/bin/python -c 'import duckdb, pyarrow, pandas, pytest' >/dev/null 2>&1; then
+  # Reinstalled when the pinned DuckDB or one of its extension packages is missing, so an old
+  # .venv with DuckDB 1.4.4 moves to 1.5.5.
+  if ! .venv/bin/python -c 'import duckdb, duckdb_extension_ducklake, duckdb_extension_sqlite_scanner, duckdb_extension_postgres_scanner, pyarrow, pandas, pytest; assert duckdb.__version__ == "1.5.5"' >/dev/null 2>&1; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+  fi
+  if ! .venv-duckdb14/bin/python -c 'import duckdb, duckdb_ext; assert duckdb.__version__ == "1.4.4"' >/dev/null 2>&1; then
+    python3 -m venv .venv-duckdb14
+    .venv-duckdb14/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-duckdb14.txt
   fi
 fi

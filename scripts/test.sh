@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
-export LAKE_PYTHON="$PWD/.venv/bin/python"
+export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: every interop test
+export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
 if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests
 fi

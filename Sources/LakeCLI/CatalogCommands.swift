@@ -19,7 +19,7 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Create an empty lake: <lake>/manifest.sqlite with the raw and curated layers.",
         discussion: """
-        The manifest is a DuckLake 0.3 catalog in SQLite, so DuckDB can read the lake too:
+        The manifest is a DuckLake 1.0 catalog in SQLite, so DuckDB 1.5 or later can read the lake too:
           ATTACH 'ducklake:sqlite:<lake>/manifest.sqlite' AS l (DATA_PATH '<lake>/', READ_ONLY)
         Running init on an existing lake changes nothing. In a directory that already holds data
         files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a

@@ -19,6 +19,9 @@ public struct Catalog: Sendable {
     /// Where relative schema paths resolve: DuckLake's data_path (ours is the lake root).
     public let dataPath: URL
     let pool: DatabasePool
+    /// The DuckLake version of the catalog: 1.0 is read and written; 0.3 is read until `upgrade`;
+    /// a newer one is read through a read-only connection and never written.
+    public let format: CatalogFormat
     /// Test instrumentation at the named points of `commit`; `.none` outside the crash tests.
     public var hooks: CommitHooks = .none
 
@@ -27,8 +30,9 @@ public struct Catalog: Sendable {
     static let commitAttempts = 5
 
     /// Opens (and with `create`, creates) the catalog at `<root>/manifest.sqlite`. A new catalog
-    /// gets every DuckLake 0.3 table, its metadata rows and snapshot 0 with schema "main", as
-    /// DuckDB's ducklake extension does.
+    /// gets every DuckLake 1.0 table, its metadata rows and snapshot 0 with schema "main", as
+    /// DuckDB 1.5's ducklake extension does. An existing 0.3 catalog opens for reading (writes
+    /// throw `upgradeRequired`); one newer than 1.0 opens read-only (writes throw `newerCatalog`).
     ///
     /// A catalog is only created in a directory without data files (`overExistingData` overrides
     /// that, for `lake init --force`): a lost manifest must not be silently replaced by an empty
@@ -57,11 +61,19 @@ public struct Catalog: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.label = "lake.catalog"
+        // A catalog newer than the one we write must not change at all, not even its journal
+        // mode (a read-write pool switches the file to WAL), so it gets a read-only pool.
+        let peeked = try peekVersion(manifest.path)
+        config.readonly = peeked.map { CatalogFormat(version: $0).isNewer } ?? false
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: manifest.path, configuration: config)
         } catch {
             throw CatalogError.storage("cannot open \(manifest.path): \(error)")
+        }
+        if config.readonly {
+            let (path, format) = try withRetry { try pool.read { db in try Self.validate(db, root: root, manifest: manifest.path) } }
+            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(path, root: root), pool: pool, format: format, hooks: hooks)
         }
         // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
         // writer to synchronous=NORMAL when it enables WAL (after any prepareDatabase), and in
@@ -74,40 +86,30 @@ public struct Catalog: Sendable {
             throw CatalogError.storage("cannot configure \(manifest.path): \(error)")
         }
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
-        let existing: String? = try withRetry {
+        let existing: (String, CatalogFormat)? = try withRetry {
             try pool.read { db in
                 try db.tableExists("ducklake_metadata") ? try Self.validate(db, root: root, manifest: manifest.path) : nil
             }
         }
-        let dataPathText: String
+        let opened: (String, CatalogFormat)
         if let existing {
-            dataPathText = existing
+            opened = existing
         } else {
             // An SQLite file without the DuckLake tables: creating them is creating a catalog.
             if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
-            dataPathText = try withRetry {
+            opened = try withRetry {
                 try pool.writeWithoutTransaction { db in
-                    var text = ""
+                    var result: (String, CatalogFormat) = ("", .v10)
                     try db.inTransaction(.immediate) {
-                        text = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
+                        result = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
                         return .commit
                     }
-                    return text
+                    return result
                 }
             }
         }
-        return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(dataPathText, root: root), pool: pool, hooks: hooks)
-    }
-
-    static func resolveDataPath(_ dataPathText: String, root: URL) -> URL {
-        let dataPath: URL
-        if dataPathText.hasPrefix("/") {
-            dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true)
-        } else {
-            // A relative data_path is relative to the directory holding the manifest.
-            dataPath = URL(fileURLWithPath: dataPathText, isDirectory: true, relativeTo: root).standardizedFileURL
-        }
-        return dataPath
+        return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(opened.0, root: root), pool: pool,
+                       format: opened.1, hooks: hooks)
     }
 
     /// Opens with SQLite's read-only flag. A WAL-mode database normally needs its -shm file
@@ -125,13 +127,14 @@ public struct Catalog: Sendable {
         config.label = "lake.catalog.readonly"
         func attempt(_ path: String) throws -> Catalog {
             let pool = try DatabasePool(path: path, configuration: config)
-            let text: String = try withRetry {
+            let (text, format) = try withRetry {
                 try pool.read { db in
                     guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
                     return try Self.validate(db, root: root, manifest: manifest.path)
                 }
             }
-            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(text, root: root), pool: pool, hooks: hooks)
+            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(text, root: root), pool: pool,
+                           format: format, hooks: hooks)
         }
         // Not-a-catalog answers are final; only SQLite's refusal to open (no -shm possible) falls back.
         func isStorage(_ e: Error) -> Bool {
@@ -154,8 +157,44 @@ public struct Catalog: Sendable {
         }
     }
 
-    /// Creates the DuckLake tables and snapshot 0 when absent; returns the stored data_path.
-    private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> String {
+    private static func resolveDataPath(_ text: String, root: URL) -> URL {
+        if text.hasPrefix("/") { return URL(fileURLWithPath: text, isDirectory: true) }
+        // A relative data_path is relative to the directory holding the manifest.
+        return URL(fileURLWithPath: text, isDirectory: true, relativeTo: root).standardizedFileURL
+    }
+
+    /// The catalog's DuckLake version, read through a short-lived read-only connection that
+    /// changes nothing; nil when the file is absent or holds no DuckLake metadata yet.
+    private static func peekVersion(_ path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }  // closing a read-only connection can only fail on misuse; the read below reports real errors
+            return try queue.read { db in
+                guard try db.tableExists("ducklake_metadata") else { return nil }
+                return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
+            }
+        } catch {
+            throw CatalogError.storage("cannot read \(path): \(error)")
+        }
+    }
+
+    /// Writes go only to DuckLake 1.0 catalogs; every write path calls this before touching
+    /// anything (data files included), so a refused write leaves no trace.
+    public func requireWritable() throws {
+        switch format {
+        case .v10: return
+        case .v03: throw CatalogError.upgradeRequired(path: manifestURL.path, version: format.version)
+        case .newer(let v): throw CatalogError.newerCatalog(path: manifestURL.path, version: v)
+        case .older(let v): throw CatalogError.incompatibleCatalog(path: manifestURL.path, reason: "catalog version \(v)")
+        }
+    }
+
+    /// Creates the DuckLake 1.0 tables and snapshot 0 when absent; returns the stored data_path.
+    private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> (String, CatalogFormat) {
         // Another process may have created it between our read and this write transaction.
         if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
@@ -173,18 +212,35 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (0, ?, 0, 1, 0)", arguments: [now])
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (0, ?, NULL, NULL, NULL)", arguments: [#"created_schema:"main""#])
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
-        try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (0, 0)")
-        return dataPath
+        // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
+        return (dataPath, .v10)
     }
 
-    /// Checks an existing manifest is a complete DuckLake 0.3 catalog; returns its data_path.
-    private static func validate(_ db: Database, root: URL, manifest: String) throws -> String {
-        let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
-        guard version == DuckLakeSchema.version else {
-            throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(version ?? "missing"), expected \(DuckLakeSchema.version)")
+    /// Checks an existing manifest is a complete DuckLake catalog we can read (1.0, 0.3, or a
+    /// newer one whose columns we read are all still there); returns its data_path and version.
+    static func validate(_ db: Database, root: URL, manifest: String) throws -> (String, CatalogFormat) {
+        guard let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL") else {
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "ducklake_metadata has no version")
         }
-        for name in DuckLakeSchema.tableNames where try !db.tableExists(name) {
-            throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) is missing")
+        let format = CatalogFormat(version: version)
+        switch format {
+        case .v10, .v03:
+            for name in DuckLakeSchema.requiredTables(version: format.version) where try !db.tableExists(name) {
+                throw CatalogError.incompatibleCatalog(path: manifest, reason: "table \(name) of DuckLake \(version) is missing")
+            }
+        case .newer:
+            // Read a newer catalog only while every column we read is still where we read it.
+            for (table, columns) in DuckLakeSchema.readColumns.sorted(by: { $0.key < $1.key }) {
+                guard try db.tableExists(table) else {
+                    throw CatalogError.incompatibleCatalog(path: manifest, reason: "DuckLake \(version) has no table \(table), which this build reads")
+                }
+                let present = Set(try db.columns(in: table).map(\.name))
+                if let missing = columns.first(where: { !present.contains($0) }) {
+                    throw CatalogError.incompatibleCatalog(path: manifest, reason: "DuckLake \(version) changed \(table) (no column \(missing)), which this build reads")
+                }
+            }
+        case .older(let v):
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(v) predates DuckLake 0.3; attach it once with DuckDB 1.5 (AUTOMATIC_MIGRATION TRUE) to migrate it to 1.0")
         }
         guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
             throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")
@@ -194,8 +250,8 @@ public struct Catalog: Sendable {
         // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files
         // (DuckDB then needs OVERRIDE_DATA_PATH, as for any moved DuckLake). Other catalogs' data
         // path is taken as stored.
-        if creator == createdBy || path == nil { return root.path.hasSuffix("/") ? root.path : root.path + "/" }
-        return path ?? root.path + "/"
+        if creator == createdBy || path == nil { return (root.path.hasSuffix("/") ? root.path : root.path + "/", format) }
+        return (path ?? root.path + "/", format)
     }
 
     // MARK: Reads
@@ -260,7 +316,7 @@ public struct Catalog: Sendable {
             guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: tableID).first else {
                 throw CatalogError.tableIDNotFound(id: tableID, snapshot: snap)
             }
-            return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats)
+            return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats, format: format)
         }
     }
 
@@ -292,6 +348,7 @@ public struct Catalog: Sendable {
     @discardableResult
     public func commit<T>(author: String? = nil, message: String? = nil,
                           _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
+        try requireWritable()
         let result: (SnapshotInfo, T) = try Self.withRetry {
             try pool.writeWithoutTransaction { db in
                 var result: (SnapshotInfo, T)?
@@ -462,6 +519,51 @@ extension Catalog {
                           beginSnapshot: try row.value("begin_snapshot") ?? 0)
     }
 
+    /// The last snapshot whose rows a merged file holds, from 1.0's partial_max (an integer) or
+    /// 0.3's partial_file_info ("4:20|5:40|6:60", or "partial_max:6" from 0.4 development builds).
+    static func partialThrough(_ value: DatabaseValue) throws -> Int64? {
+        switch value.storage {
+        case .null: return nil
+        case .int64(let v): return v
+        case .string(let text):
+            if text.isEmpty { return nil }
+            if text.hasPrefix("partial_max:"), let v = Int64(text.dropFirst("partial_max:".count)) { return v }
+            var last: Int64?
+            for pair in text.split(separator: "|") {
+                let parts = pair.split(separator: ":")
+                guard parts.count == 2, let s = Int64(parts[0]), Int64(parts[1]) != nil else {
+                    throw CatalogError.corrupt("unreadable partial_file_info '\(text)'")
+                }
+                last = max(last ?? s, s)
+            }
+            return last
+        default:
+            throw CatalogError.corrupt("unreadable partial file marker \(value)")
+        }
+    }
+
+    /// DuckDB 1.5 keeps small inserts (up to 10 rows by default) in catalog tables instead of
+    /// Parquet files. We read only files, so a table with such rows visible is refused rather
+    /// than read short.
+    static func refuseInlinedRows(_ db: Database, table: TableInfo, snapshot: Int64) throws {
+        let names = try String.fetchAll(db, sql: "SELECT table_name FROM ducklake_inlined_data_tables WHERE table_id = ?",
+                                        arguments: [table.tableID])
+        var rows: Int64 = 0
+        for name in names where try db.tableExists(name) {
+            // A table name cannot be bound, so it is used only when it is DuckDB's own pattern
+            // (ducklake_inlined_data_<table id>_<schema version>: letters, digits, underscores).
+            guard name.hasPrefix("ducklake_inlined_data_"), name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) }) else {
+                throw CatalogError.corrupt("ducklake_inlined_data_tables names an unexpected table '\(name)'")
+            }
+            let columns = Set(try db.columns(in: name).map(\.name))
+            // Visibility columns by their 1.0 names; if a newer version renamed them, any row counts.
+            let visible = columns.contains("begin_snapshot") && columns.contains("end_snapshot")
+            let statement = "SELECT count(*) FROM " + name + (visible ? " WHERE " + visibleAt : "")
+            rows += try Int64.fetchOne(db, sql: statement, arguments: visible ? [snapshot, snapshot] : []) ?? 0
+        }
+        if rows > 0 { throw CatalogError.inlinedData(table: table.qualifiedName, rows: rows, snapshot: snapshot) }
+    }
+
     /// `stored` resolved against the table directory when relative; only paths with "." or ".."
     /// components or doubled slashes pay for URL normalisation (ours never have them).
     static func absolutePath(_ stored: String, relative: Bool, directory: String) -> String {
@@ -479,16 +581,25 @@ extension Catalog {
 
     /// Columns are read by index from cursors: this runs on every scan plan and every ingest,
     /// over one row per file and one per file and column, so name lookups would dominate.
-    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64, columnStats: Bool = true) throws -> [DataFile] {
+    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64, columnStats: Bool = true,
+                               format: CatalogFormat = .v10) throws -> [DataFile] {
+        try refuseInlinedRows(db, table: table, snapshot: snapshot)
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
                          footer: Int64?, rowIDStart: Int64? }
         var files: [FileRow] = []
+        // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
+        // listed "snapshot:row count" pairs (partial_file_info).
+        let partialColumn = format == .v03 ? "partial_file_info" : "partial_max"
         let cursor = try Row.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
-                   file_size_bytes, footer_size, row_id_start
+                   file_size_bytes, footer_size, row_id_start, \(partialColumn)
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
+            if let through = try partialThrough(r[9] as DatabaseValue), snapshot < through {
+                throw CatalogError.partialFile(table: table.qualifiedName, dataFileID: try r.value(at: 0, "data_file_id"),
+                                               snapshot: snapshot, through: through)
+            }
             let rel: Int64? = try r.value(at: 4, "path_is_relative")
             files.append(FileRow(id: try r.value(at: 0, "data_file_id"), begin: try r.value(at: 1, "begin_snapshot") ?? 0,
                                  end: try r.value(at: 2, "end_snapshot"), path: try r.value(at: 3, "path") ?? "", relative: rel != 0,

@@ -4,6 +4,17 @@ import Foundation
 public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `Catalog.open(create: false)` on a directory without a manifest.
     case notFound(path: String)
+    /// A DuckLake 0.3 catalog (earlier builds, DuckDB 1.3/1.4): read, but written only after `lake upgrade`.
+    case upgradeRequired(path: String, version: String)
+    /// A catalog newer than 1.0 (DuckDB 2.0's DuckLake 1.1): read while what we read is unchanged, never written.
+    case newerCatalog(path: String, version: String)
+    /// `lake upgrade` found something it cannot carry to 1.0 without changing what a snapshot reads.
+    case upgradeRefused(path: String, reason: String)
+    /// Rows DuckDB keeps inside the catalog (data inlining) instead of in Parquet files; we read only files.
+    case inlinedData(table: String, rows: Int64, snapshot: Int64)
+    /// A file DuckDB merged from several snapshots' inserts, read at a snapshot inside that range:
+    /// its rows would need filtering by their snapshot, which this build does not do.
+    case partialFile(table: String, dataFileID: Int64, snapshot: Int64, through: Int64)
     /// The manifest exists but is not a DuckLake catalog we can read (missing tables, other version).
     case incompatibleCatalog(path: String, reason: String)
     case snapshotNotFound(id: Int64, latest: Int64)
@@ -42,8 +53,18 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let p):
             return "no lake catalog at \(p); run `lake init` first or point --lake at an existing lake"
+        case .upgradeRequired(let p, let v):
+            return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"
+        case .newerCatalog(let p, let v):
+            return "\(p) is a DuckLake \(v) catalog, newer than the 1.0 this build writes: it is read as it is and never changed, so nothing was written. Write to it with the engine that migrated it (DuckDB 2.0 or later), or restore the catalog's 1.0 backup to keep writing with lake"
+        case .upgradeRefused(let p, let r):
+            return "cannot upgrade \(p) to DuckLake 1.0: \(r); nothing was changed"
+        case .inlinedData(let t, let n, let s):
+            return "table \(t) has \(n) rows inlined in the catalog at snapshot \(s) (DuckDB's data inlining); this build reads only Parquet files. Write them out with DuckDB: CALL ducklake_flush_inlined_data('<catalog alias>'), or attach with DATA_INLINING_ROW_LIMIT 0 before inserting"
+        case .partialFile(let t, let f, let s, let m):
+            return "table \(t) at snapshot \(s) reads data file \(f), which DuckDB's ducklake_merge_adjacent_files merged from inserts up to snapshot \(m); this build cannot filter its rows by snapshot. Read at snapshot \(m) or later, or use DuckDB for this time travel"
         case .incompatibleCatalog(let p, let r):
-            return "\(p) is not a DuckLake 0.3 catalog this build can use: \(r)"
+            return "\(p) is not a DuckLake catalog this build can use: \(r)"
         case .snapshotNotFound(let id, let latest):
             return "snapshot \(id) does not exist (snapshots run from the oldest retained up to \(latest)); see `lake snapshots`"
         case .noSnapshotAtTime(let t, let first):

@@ -30,6 +30,9 @@ public struct CatalogTransaction {
     var insertedTables: [Int64] = []
     var deletedTables: [Int64] = []
     var alteredTables: [Int64] = []
+    /// Tables created or whose columns changed here: DuckLake 1.0 records a
+    /// ducklake_schema_versions row per such table (not per snapshot, as 0.3 did).
+    var schemaVersionTables: Set<Int64> = []
 
     init(db: Database, dataPath: URL, hooks: CommitHooks = .none) throws {
         database = db
@@ -104,8 +107,8 @@ public struct CatalogTransaction {
         var out: [Field] = []
         for (i, f) in fields.enumerated() {
             let cid = Int64(i + 1)
-            try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
-                           arguments: [cid, s, tableID, cid, f.name, DuckLakeType.name(f.type), f.nullable ? 1 : 0])
+            try insertColumn(columnID: cid, tableID: tableID, order: cid, name: f.name, type: DuckLakeType.name(f.type),
+                             initialDefault: nil, defaultValue: nil, nullable: f.nullable)
             var g = f
             g.fieldID = Int32(cid)
             out.append(g)
@@ -121,6 +124,7 @@ public struct CatalogTransaction {
             }
         }
         createdTables.append(ChangeLog.quote(schema) + "." + ChangeLog.quote(name))
+        schemaVersionTables.insert(tableID)
         schemaChanged = true
         return CreatedTable(tableID: tableID, fields: out)
     }
@@ -201,7 +205,7 @@ public struct CatalogTransaction {
         try db.execute(sql: """
             INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
                 path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
-                encryption_key, partial_file_info, mapping_id)
+                encryption_key, mapping_id, partial_max)
             VALUES (?, ?, ?, NULL, NULL, ?, 1, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
             """, arguments: [fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
                              file.footerSize, rowIDStart, t.partitionID])
@@ -330,9 +334,8 @@ public struct CatalogTransaction {
                                       arguments: [tableID])
         let cid: Int64 = ((try maxRow?.value("c")) ?? 0) + 1
         let order: Int64 = ((try maxRow?.value("o")) ?? 0) + 1
-        try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                       arguments: [cid, s, tableID, order, field.name, DuckLakeType.name(field.type),
-                                   defaultValue, defaultValue, field.nullable ? 1 : 0])
+        try insertColumn(columnID: cid, tableID: tableID, order: order, name: field.name, type: DuckLakeType.name(field.type),
+                         initialDefault: defaultValue, defaultValue: defaultValue, nullable: field.nullable)
         markAltered(tableID)
         var f = field
         f.fieldID = Int32(exactly: cid)
@@ -376,14 +379,38 @@ public struct CatalogTransaction {
         try replaceColumn(t, c) { $0.type = newType; $0.duckLakeType = DuckLakeType.name(newType) }
     }
 
+    /// A new version of a live column: the old row ends here and a copy with the change begins.
+    /// The copy is made in SQL so what we do not model (a DuckDB expression default with its
+    /// default_value_type and dialect) carries over unchanged.
     private mutating func replaceColumn(_ t: TableInfo, _ c: ColumnInfo, _ change: (inout ColumnInfo) -> Void) throws {
         var n = c
         change(&n)
-        try endColumn(tableID: t.tableID, columnID: c.columnID)
-        try db.execute(sql: "INSERT INTO ducklake_column VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                       arguments: [n.columnID, s, t.tableID, n.order, n.name, n.duckLakeType,
-                                   n.initialDefault, n.defaultValue, n.nullable ? 1 : 0])
+        guard let rowid = try Int64.fetchOne(db, sql: """
+            SELECT rowid FROM ducklake_column
+            WHERE table_id = ? AND column_id = ? AND parent_column IS NULL AND end_snapshot IS NULL
+            """, arguments: [t.tableID, c.columnID]) else {
+            throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: c.columnID)
+        }
+        try db.execute(sql: """
+            INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id, column_order, column_name,
+                column_type, initial_default, default_value, nulls_allowed, parent_column, default_value_type, default_value_dialect)
+            SELECT column_id, ?, NULL, table_id, column_order, ?, ?, initial_default, default_value, nulls_allowed, NULL,
+                   default_value_type, default_value_dialect
+            FROM ducklake_column WHERE rowid = ?
+            """, arguments: [s, n.name, n.duckLakeType, rowid])
+        try db.execute(sql: "UPDATE ducklake_column SET end_snapshot = ? WHERE rowid = ?", arguments: [s, rowid])
         markAltered(t.tableID)
+    }
+
+    /// One ducklake_column row as DuckDB 1.5 writes it: defaults are literals in DuckDB's
+    /// text form (default_value_type 'literal', dialect 'duckdb'); no default is NULL.
+    private func insertColumn(columnID: Int64, tableID: Int64, order: Int64, name: String, type: String,
+                              initialDefault: String?, defaultValue: String?, nullable: Bool) throws {
+        try db.execute(sql: """
+            INSERT INTO ducklake_column (column_id, begin_snapshot, end_snapshot, table_id, column_order, column_name,
+                column_type, initial_default, default_value, nulls_allowed, parent_column, default_value_type, default_value_dialect)
+            VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, NULL, 'literal', 'duckdb')
+            """, arguments: [columnID, s, tableID, order, name, type, initialDefault, defaultValue, nullable ? 1 : 0])
     }
 
     private func endColumn(tableID: Int64, columnID: Int64) throws {
@@ -395,6 +422,7 @@ public struct CatalogTransaction {
 
     private mutating func markAltered(_ tableID: Int64) {
         tableCache = [:]
+        schemaVersionTables.insert(tableID)
         if !alteredTables.contains(tableID) { alteredTables.append(tableID) }
         schemaChanged = true
     }
@@ -425,8 +453,11 @@ public struct CatalogTransaction {
         let changes = changesMade
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (?, ?, ?, ?, NULL)",
                        arguments: [s, changes, author, message])
-        if schemaChanged {
-            try db.execute(sql: "INSERT INTO ducklake_schema_versions VALUES (?, ?)", arguments: [s, schemaVersion])
+        // Per table, as DuckDB 1.5 records them: which schema version a table's files from this
+        // snapshot on are written under (DuckDB's compaction groups files by it).
+        for tableID in schemaVersionTables.sorted() {
+            try db.execute(sql: "INSERT INTO ducklake_schema_versions (begin_snapshot, schema_version, table_id) VALUES (?, ?, ?)",
+                           arguments: [s, schemaVersion, tableID])
         }
         return SnapshotInfo(id: s, time: Timestamps.date(micros: micros), timeMicros: micros, schemaVersion: schemaVersion,
                             nextCatalogID: nextCatalogID, nextFileID: nextFileID, changesMade: changes,

@@ -1,8 +1,8 @@
 import Foundation
 import LakeFormat
 
-/// The type names DuckLake stores in ducklake_column.column_type (lowercase, as DuckDB 1.4.4's
-/// ducklake extension writes them: "int32", "float64", "timestamptz", "decimal(12,2)").
+/// The type names DuckLake stores in ducklake_column.column_type (lowercase, as the
+/// ducklake extension of DuckDB 1.4.4 and 1.5.5 writes them: "int32", "float64", "timestamptz", "decimal(12,2)").
 public enum DuckLakeType {
     public static func name(_ type: ColumnType) -> String {
         switch type {

@@ -44,6 +44,7 @@ extension Catalog {
     /// their schedule rows removed only once gone, so an interrupted vacuum leaves at worst
     /// scheduled paths that the next vacuum finishes.
     public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false) throws -> VacuumReport {
+        try requireWritable()
         var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun)
         if dryRun { return report }
         try deleteScheduled(&report)
@@ -193,6 +194,7 @@ extension Catalog {
     /// `keepYoungerThan` is vacuum's safety window: files modified after it are kept and counted.
     public func removeOrphanFiles(olderThan cutoff: Date, layers: [String] = ["raw", "curated"],
                                   dryRun: Bool = false, keepYoungerThan safety: Date? = nil) throws -> VacuumReport {
+        try requireWritable()
         if dryRun { return try read { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: true, safety: safety) } }
         return try Self.withRetry {
             try pool.writeWithoutTransaction { db in

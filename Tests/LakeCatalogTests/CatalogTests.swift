@@ -20,17 +20,18 @@ import Testing
         try catalog.read { (db: Database) throws in
             let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ducklake_%' ORDER BY name")
             #expect(names == DuckLakeSchema.tableNames.sorted())
-            #expect(names.count == 22)
+            #expect(names.count == 28)
             let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ducklake_metadata")
             let dict = Dictionary(uniqueKeysWithValues: meta.map { ($0["key"] as String, $0["value"] as String) })
-            #expect(dict["version"] == "0.3")
+            #expect(dict["version"] == "1.0")
             #expect(dict["data_path"] == root.standardizedFileURL.path + "/")
             #expect(dict["encrypted"] == "false")
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             let schema = try Row.fetchOne(db, sql: "SELECT schema_id, schema_name, path, path_is_relative, begin_snapshot FROM ducklake_schema")
             #expect(schema?["schema_name"] == "main")
             #expect(schema?["path"] == "main/")
-            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_schema_versions WHERE begin_snapshot = 0 AND schema_version = 0") == 1)
+            // DuckLake 1.0 records schema versions per table; a new catalog has no table yet.
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_schema_versions") == 0)
         }
         // Reopening finds the same catalog rather than creating another snapshot 0.
         let again = try Catalog.open(root: root, create: false)
@@ -66,7 +67,7 @@ import Testing
         let q = try DatabaseQueue(path: path)
         try q.write { db in try db.execute(sql: "UPDATE ducklake_metadata SET value = '0.2' WHERE key = 'version'") }
         try q.close()
-        #expect(throws: CatalogError.incompatibleCatalog(path: path, reason: "catalog version 0.2, expected 0.3")) {
+        #expect(throws: CatalogError.incompatibleCatalog(path: path, reason: "catalog version 0.2 predates DuckLake 0.3; attach it once with DuckDB 1.5 (AUTOMATIC_MIGRATION TRUE) to migrate it to 1.0")) {
             try Catalog.open(root: dir.url)
         }
     }
@@ -309,8 +310,11 @@ import Testing
         let versions = try catalog.snapshots().map(\.schemaVersion)
         #expect(versions == [0, 1, 2, 3, 4, 5, 6])
         try catalog.read { (db: Database) throws in
-            let rows = try Row.fetchAll(db, sql: "SELECT begin_snapshot, schema_version FROM ducklake_schema_versions ORDER BY begin_snapshot")
-            #expect(rows.map { $0["begin_snapshot"] as Int64 } == [0, 1, sAdd.id, sRename.id, sType.id, sDrop.id, sDefault.id])
+            // One row per table whose columns changed (1.0): its creation and each alteration.
+            let rows = try Row.fetchAll(db, sql: "SELECT begin_snapshot, schema_version, table_id FROM ducklake_schema_versions ORDER BY begin_snapshot")
+            #expect(rows.map { $0["begin_snapshot"] as Int64 } == [1, sAdd.id, sRename.id, sType.id, sDrop.id, sDefault.id])
+            #expect(rows.allSatisfy { ($0["table_id"] as Int64) == tid })
+            #expect(rows.map { $0["schema_version"] as Int64 } == [1, 2, 3, 4, 5, 6])
             // One row per column version: the rename and the type change each ended one and began one.
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4", arguments: [tid]) == 3)
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = 4 AND end_snapshot IS NULL", arguments: [tid]) == 1)

@@ -86,7 +86,7 @@ private let buildWithDuckDB = """
 import sqlite3
 root = sys.argv[1]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
 def snap():
     return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
 c.execute("CREATE SCHEMA l.curated")
@@ -125,7 +125,7 @@ print(json.dumps(out))
 private let appendWithDuckDB = """
 root, step = sys.argv[1], sys.argv[2]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
 if step == "1":
     c.execute("INSERT INTO l.curated.orders VALUES (1, DATE '2024-01-15', 'web', 19.99, TIMESTAMPTZ '2024-01-15 10:00:00+00'), (2, DATE '2024-01-16', 'app', NULL, NULL)")
 else:
@@ -352,5 +352,118 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         }
         #expect(snap.id == before.id + 1 && snap.nextFileID == before.nextFileID)
         #expect(fid.fieldID == 7)
+    }
+}
+
+/// DuckDB 1.5.5 writes and maintains a DuckLake 1.0 lake: inserts, ADD/RENAME COLUMN,
+/// ducklake_merge_adjacent_files, then (step "maintain", after our own insert)
+/// ducklake_expire_snapshots, ducklake_cleanup_old_files and one more insert. It reports every
+/// retained snapshot's count and id sum, and the live files.
+private let maintainWithDuckDB = """
+root, step = sys.argv[1], sys.argv[2]
+c = connect()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
+def snap():
+    return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
+out = {}
+if step == "build":
+    c.execute("CREATE SCHEMA l.curated")
+    c.execute("CREATE TABLE l.curated.events(id BIGINT, tag VARCHAR)")
+    for k, tag in enumerate("abc"):
+        c.execute(f"INSERT INTO l.curated.events SELECT range, '{tag}' FROM range({k * 10}, {k * 10 + 10})")
+    c.execute("ALTER TABLE l.curated.events ADD COLUMN qty INTEGER DEFAULT 1")
+    c.execute("ALTER TABLE l.curated.events RENAME COLUMN tag TO label")
+    c.execute("INSERT INTO l.curated.events SELECT range, 'd', 2 FROM range(30, 40)")
+    c.execute("CALL ducklake_merge_adjacent_files('l')")
+else:
+    c.execute("CALL ducklake_expire_snapshots('l', older_than => now())")
+    c.execute("CALL ducklake_cleanup_old_files('l', cleanup_all => true)")
+    c.execute("INSERT INTO l.curated.events SELECT range, 'e', 3 FROM range(45, 50)")
+out["at"] = {}
+for (v,) in c.execute("SELECT snapshot_id FROM l.snapshots() ORDER BY 1").fetchall():
+    try:
+        out["at"][str(v)] = list(c.execute(f"SELECT count(*), coalesce(sum(id), 0) FROM l.curated.events AT (VERSION => {v})").fetchone())
+    except duckdb.Error as e:
+        if "does not exist" not in str(e): raise
+out["latest"] = list(c.execute("SELECT count(*), sum(id), sum(qty), count(DISTINCT label) FROM l.curated.events").fetchone())
+out["files"] = sorted(r[0] for r in c.execute("SELECT data_file FROM ducklake_list_files('l', 'events', schema => 'curated')").fetchall())
+print(json.dumps(out))
+"""
+
+extension DuckDBInterop {
+    /// Rows, id sum and qty sum of the table at the latest snapshot, read through our reader.
+    private func readBack(_ catalog: Catalog, _ tableID: Int64) throws -> [Int64] {
+        let t = try catalog.table(id: tableID)
+        var rows: Int64 = 0, ids: Int64 = 0, qty: Int64 = 0
+        for f in try catalog.dataFiles(tableID: tableID) {
+            #expect(f.deleteFile == nil && FileManager.default.fileExists(atPath: f.url.path))
+            for b in try DataFileReader(f, columns: t.columns).read(parallelism: 1) {
+                for (c, col) in zip(t.columns, b.columns) {
+                    switch (c.name, col.data) {
+                    case ("id", .int64(let v)): rows += Int64(v.count); ids += v.reduce(0, +)
+                    case ("qty", .int32(let v)): qty += v.reduce(0) { $0 + Int64($1) }
+                    default: break
+                    }
+                }
+            }
+        }
+        return [rows, ids, qty]
+    }
+
+    @Test func weReadAndWriteALakeDuckDB15WroteAndMaintained() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let built = try #require(try Python.json(maintainWithDuckDB, args: [root.path, "build"], in: dir.url) as? [String: Any])
+
+        let catalog = try Catalog.open(root: root, create: false)
+        #expect(catalog.format == .v10)
+        let t = try catalog.table(schema: "curated", name: "events")
+        #expect(t.columns.map(\.name) == ["id", "label", "qty"])
+        #expect(t.column(named: "qty")?.initialDefault == "1")
+        // Every retained snapshot reads what DuckDB reads, or (inside a merged file's range, which
+        // needs per-row snapshot filtering) is refused; never a wrong count.
+        let at = try #require(built["at"] as? [String: [Int]])
+        var compared = 0
+        for (v, duck) in at {
+            do {
+                let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(Int64(v)!))
+                #expect(Int(files.reduce(0) { $0 + $1.recordCount }) == duck[0], "count at snapshot \(v)")
+                compared += 1
+            } catch CatalogError.partialFile(_, _, let s, let through) {
+                #expect(s == Int64(v)! && through > s)
+            }
+        }
+        #expect(compared >= 2)
+        let latest = try #require(built["latest"] as? [Int])
+        #expect(try readBack(catalog, t.tableID) == [40, 780, 50])
+        #expect(latest.prefix(3).map(Int64.init) == [40, 780, 50])
+
+        // Our own insert into DuckDB's table: a LakeFormat Parquet file with the catalog's field ids.
+        let schema = try t.schema()
+        let cols: [LakeFormat.Column] = [
+            LakeFormat.Column(.int64(Array(40 ..< 45))),
+            LakeFormat.Column(.string(StringColumn(Array(repeating: "ours", count: 5)))),
+            LakeFormat.Column(.int32(Array(repeating: 5, count: 5))),
+        ]
+        let rel = "ours-\(UUID().uuidString.lowercased()).parquet"
+        let summary = try ParquetFileWriter.write(RecordBatch(schema: schema, columns: cols), to: t.directory.appendingPathComponent(rel).path)
+        var st: [Int64: ColumnStats] = [:]
+        for (c, col) in zip(t.columns, cols) { st[c.columnID] = StatText.stats(col, type: try #require(c.type)) }
+        let (ours, _) = try catalog.commit(message: "lake insert") { tx in
+            try tx.addDataFile(tableID: t.tableID, NewDataFile(relativePath: rel, recordCount: 5, fileSizeBytes: summary.fileSize,
+                                                               footerSize: summary.footerSize, partitionValues: [:], columnStats: st))
+        }
+
+        // DuckDB reads it, expires every older snapshot, deletes the files only they read, inserts again.
+        let maintained = try #require(try Python.json(maintainWithDuckDB, args: [root.path, "maintain"], in: dir.url) as? [String: Any])
+        #expect(maintained["latest"] as? [Int] == [50, 780 + 210 + 235, 50 + 25 + 15, 6])
+        let snapshots = try catalog.snapshots().map(\.id)
+        #expect(snapshots.map(String.init).sorted() == (maintained["at"] as? [String: [Int]])?.keys.sorted())
+        #expect(snapshots.first == ours.id && snapshots.count == 2, "DuckDB kept our snapshot (the latest when it expired) and its insert")
+        #expect(try readBack(catalog, t.tableID) == [50, 780 + 210 + 235, 50 + 25 + 15])
+        #expect(try catalog.dataFiles(tableID: t.tableID).map(\.url.path).sorted() == maintained["files"] as? [String])
+        // Nothing under the table directory is left that the catalog does not know of.
+        #expect(try catalog.removeOrphanFiles(olderThan: Date().addingTimeInterval(3600), layers: ["curated"], dryRun: true).files.isEmpty)
     }
 }

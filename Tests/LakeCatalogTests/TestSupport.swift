@@ -1,5 +1,6 @@
 import Foundation
 import LakeFormat
+import LakeTestSupport
 @testable import LakeCatalog
 
 /// A fresh directory under the system temp dir, removed by the caller via `cleanup`.
@@ -69,22 +70,19 @@ enum Python {
         return root.appendingPathComponent(".venv/bin/python")
     }
 
+    /// DuckDB 1.4.4 (DuckLake 0.3), only to make inputs for the upgrade tests.
+    static var duckdb14: URL { URL(fileURLWithPath: LakeTestSupport.Python.duckdb14Executable) }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Shared by every script: loads DuckDB's ducklake and sqlite extensions from the venv
-    /// (no network) and pins the session to UTC so timestamps print as the catalog stores them.
-    static let prelude = """
-    import duckdb, glob, json, os, sys
+    /// Shared by every script: `duck()` from LakeTestSupport (DuckDB's ducklake and sqlite
+    /// extensions loaded by path from the venv, no network), plus `connect()`, which pins the
+    /// session to UTC so timestamps print as the catalog stores them.
+    static let prelude = LakeTestSupport.Python.duckdbPrelude + """
     def connect():
-        c = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-        base = glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages", "duckdb_ext", "extensions",
-                                      "v" + duckdb.__version__, "*"))
-        if not base:
-            raise SystemExit("duckdb_ext extensions for DuckDB " + duckdb.__version__ + " not found under " + sys.prefix)
-        for ext in ("sqlite_scanner", "ducklake"):
-            c.execute("LOAD '" + os.path.join(base[0], ext + ".duckdb_extension") + "'")
+        c = duck()
         c.execute("SET TimeZone = 'UTC'")
         return c
 
@@ -92,8 +90,8 @@ enum Python {
 
     /// Runs `script` (prelude prepended) with `args`; returns stdout. Fails, never skips, when
     /// python is missing: CI always provides it.
-    static func run(_ script: String, args: [String] = [], in dir: URL) throws -> String {
-        let exe = executable
+    static func run(_ script: String, args: [String] = [], in dir: URL, python: URL? = nil) throws -> String {
+        let exe = python ?? executable
         guard FileManager.default.isExecutableFile(atPath: exe.path) else {
             throw Failure(description: "python not found at \(exe.path); set LAKE_PYTHON or create .venv (duckdb, pyarrow)")
         }
@@ -121,8 +119,8 @@ enum Python {
         return String(decoding: stdout, as: UTF8.self)
     }
 
-    static func json(_ script: String, args: [String] = [], in dir: URL) throws -> Any {
-        let text = try run(script, args: args, in: dir)
+    static func json(_ script: String, args: [String] = [], in dir: URL, python: URL? = nil) throws -> Any {
+        let text = try run(script, args: args, in: dir, python: python)
         guard let line = text.split(separator: "\n").last else { throw Failure(description: "no output") }
         return try JSONSerialization.jsonObject(with: Data(line.utf8))
     }

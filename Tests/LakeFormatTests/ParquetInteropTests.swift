@@ -3,7 +3,7 @@ import LakeTestSupport
 import Testing
 @testable import LakeFormat
 
-/// Our files checked by real, independent Parquet implementations (pyarrow and DuckDB 1.4.4),
+/// Our files checked by real, independent Parquet implementations (pyarrow and DuckDB 1.5.5),
 /// and their files read by ours.
 @Suite struct ParquetInteropTests {
     @Test(arguments: [true, false])

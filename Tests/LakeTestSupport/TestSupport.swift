@@ -23,39 +23,56 @@ public struct PeerError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Runs Python with the venv that holds the independent peers (DuckDB 1.4.4, its ducklake and
-/// sqlite extensions, pyarrow). Interop tests fail, never skip, when it is missing: the test
-/// command (scripts/test.sh) always provides it through LAKE_PYTHON.
+/// Runs Python with the venv that holds the independent peers (DuckDB 1.5.5 with its ducklake
+/// and sqlite extensions, pyarrow). Interop tests fail, never skip, when it is missing: the test
+/// command (scripts/test.sh) always provides it through LAKE_PYTHON, and the DuckDB 1.4.4 venv
+/// that makes DuckLake 0.3 inputs for the upgrade tests through LAKE_PYTHON_DUCKDB14.
 public enum Python {
     public static var executable: String {
         ProcessInfo.processInfo.environment["LAKE_PYTHON"] ?? packageRoot.appendingPathComponent(".venv/bin/python").path
     }
 
+    /// The DuckDB 1.4.4 interpreter (writes DuckLake 0.3 catalogs), for the upgrade tests only.
+    public static var duckdb14Executable: String {
+        ProcessInfo.processInfo.environment["LAKE_PYTHON_DUCKDB14"] ?? packageRoot.appendingPathComponent(".venv-duckdb14/bin/python").path
+    }
+
     /// Python code that defines `duck()`: a DuckDB connection with ducklake and sqlite loaded
-    /// from the extension files the pip packages install.
+    /// from the extension files the pip packages install, by path (no network): DuckDB 1.5's
+    /// `duckdb-extension-<name>` packages keep them under extensions/v<version>/, DuckDB 1.4's
+    /// `duckdb-ext-*` under duckdb_ext/extensions/v<version>/<platform>/.
     public static let duckdbPrelude = """
-    import duckdb, glob, os, sys, json
+    import duckdb, glob, importlib, os, sys, json
+    def extension_file(name, package):
+        try:
+            base = os.path.dirname(importlib.import_module("duckdb_extension_" + package).__file__)
+            found = glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, name + ".duckdb_extension"))
+        except ImportError:
+            found = glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages", "duckdb_ext", "extensions",
+                                           "v" + duckdb.__version__, "*", name + ".duckdb_extension"))
+        if not found:
+            raise SystemExit("no " + name + " extension for DuckDB " + duckdb.__version__ + " under " + sys.prefix)
+        return found[0]
     def duck():
-        base = glob.glob(sys.prefix + "/lib/python*/site-packages/duckdb_ext/extensions/v*/*")[0]
         con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-        con.execute(f"LOAD '{base}/sqlite_scanner.duckdb_extension'")
-        con.execute(f"LOAD '{base}/ducklake.duckdb_extension'")
+        con.execute("LOAD '" + extension_file("sqlite_scanner", "sqlite_scanner") + "'")
+        con.execute("LOAD '" + extension_file("ducklake", "ducklake") + "'")
         return con
 
     """
 
     /// Runs `script` with `arguments` and returns its standard output; throws with stderr on failure.
     @discardableResult
-    public static func run(_ script: String, _ arguments: [String] = []) throws -> String {
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw PeerError(description: "no Python peer at \(executable): run scripts/setup.sh --python or set LAKE_PYTHON")
+    public static func run(_ script: String, _ arguments: [String] = [], python: String = executable) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw PeerError(description: "no Python peer at \(python): run scripts/setup.sh --python or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB14")
         }
         let dir = try TemporaryDirectory("py")
         defer { dir.remove() }
         let scriptPath = dir.file("script.py")
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [scriptPath] + arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -80,8 +97,8 @@ public enum Python {
     }
 
     /// Runs `script` and decodes its standard output as JSON.
-    public static func json(_ script: String, _ arguments: [String] = []) throws -> Any {
-        let out = try run(script, arguments)
+    public static func json(_ script: String, _ arguments: [String] = [], python: String = executable) throws -> Any {
+        let out = try run(script, arguments, python: python)
         return try JSONSerialization.jsonObject(with: Data(out.utf8), options: [.fragmentsAllowed])
     }
 }

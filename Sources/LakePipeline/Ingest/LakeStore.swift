@@ -60,7 +60,11 @@ public struct LakeStore: Sendable {
     /// Opens (creating when absent) the lake at `root` with the registry in `schemas`.
     public static func open(root: URL, schemas: URL) throws -> LakeStore {
         let registry = try SchemaRegistry.load(directory: schemas.path)
-        return LakeStore(catalog: try Catalog.open(root: root, create: true), registry: registry)
+        let catalog = try Catalog.open(root: root, create: true)
+        // Ingest writes data files before it commits: refuse a catalog we may not write (0.3
+        // before `lake upgrade`, or a newer one) first, so a refused run leaves no files behind.
+        try catalog.requireWritable()
+        return LakeStore(catalog: catalog, registry: registry)
     }
 
     /// Where a registry table lives in the catalog: raw_orders → raw.orders, orders → curated.orders.

@@ -64,7 +64,9 @@ public struct CompactionReport: Sendable {
 /// the old files or all the new ones, and older snapshots keep the old files until vacuum.
 public enum Compaction {
     public static func run(_ catalog: Catalog, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
-        try run(catalog, options: options, beforeCommit: nil)
+        // Before any file is written, so a refused compaction leaves nothing behind.
+        try catalog.requireWritable()
+        return try run(catalog, options: options, beforeCommit: nil)
     }
 
     /// `beforeCommit` runs after the new files are written and before the commit: tests use it

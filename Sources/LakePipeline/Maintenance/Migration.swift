@@ -143,6 +143,7 @@ public enum Migration {
                            rewrite: Bool = false, dryRun: Bool = false) throws -> MigrationReport {
         let started = Date()
         let catalog = store.catalog
+        try catalog.requireWritable()
         let target = try store.registry.schema(registryTable, version: version)
         let loc = LakeStore.location(ofRegistryTable: registryTable, layer: target.layer)
         let qualified = loc.schema + "." + loc.table

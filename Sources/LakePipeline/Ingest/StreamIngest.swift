@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LakeCatalog
+import LakeFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +60,10 @@ public enum StreamIngest {
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).lastPathComponent
         guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
+        // Checkpoints are byte offsets into a file read again after a restart: a pipe or FIFO has neither.
+        guard try SourceInput.open(path).isRegularFile else {
+            throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
+        }
         var totals = IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
                                    filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
                                    alreadyIngestedAt: nil, unknownFields: [:])

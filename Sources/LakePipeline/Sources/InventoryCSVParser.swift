@@ -99,10 +99,11 @@ public enum InventoryParser {
             pendingQuote = !split()
             if pendingQuote { return }
             if header == nil {
-                let names = fields.map { String(decoding: $0, as: UTF8.self).trimmingSpaces().lowercased() }
+                let given = fields.map { String(decoding: $0, as: UTF8.self).trimmingSpaces() }
+                let names = given.map { $0.lowercased() }
                 var positions: [Int] = []
                 for c in InventoryParser.columns {
-                    guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: names, expected: InventoryParser.columns) }
+                    guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: given, expected: InventoryParser.columns) }
                     positions.append(p)
                 }
                 header = positions

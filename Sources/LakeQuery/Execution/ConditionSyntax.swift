@@ -15,6 +15,12 @@ public struct ConditionSyntax: Sendable, Equatable {
     public var op: PredicateOp
     public var values: [String]
 
+    public init(column: String, op: PredicateOp, values: [String]) {
+        self.column = column
+        self.op = op
+        self.values = values
+    }
+
     public static func parse(_ text: String) throws(QueryError) -> ConditionSyntax {
         var p = Parser(text)
         return try p.condition()

@@ -81,6 +81,26 @@ struct InputStreamTests {
         #expect(try store.catalog.ingestRuns().filter { $0.kind == "orders" }.map(\.records).sorted() == [40, 40, 40])
     }
 
+    @Test("item 5: 7+ fractional digits in --as-of, --where, report and files answer or refuse, never trap")
+    func longFractionsOnTheCommandLine() throws {
+        let dir = try TemporaryDirectory("cli-fractions")
+        defer { dir.remove() }
+        _ = try lakeWithCatalog(dir)
+        let lake = dir.file("lake")
+        let t = "2099-01-01T00:00:00.1234567Z"
+        for args in [["query", "products", "--as-of", t, "--agg", "count(*)"],
+                     ["query", "products", "--where", "launch_date < \(t)", "--agg", "count(*)"],
+                     ["query", "products", "--where", "launch_date between 0001-01-01 and '\(t)'", "--agg", "count(*)"],
+                     ["report", "operations", "--as-of", t], ["files", "curated.products", "--as-of", t]] {
+            let r = try runLake(args + ["--lake", lake])
+            #expect(r.reason == .exit && r.status == 0, "lake \(args.joined(separator: " ")): \(r.err)")
+        }
+        for bad in ["10000-01-01", "2024-13-01", "2024-01-01T00:00:00.Z", "0000-06-01"] {
+            let r = try runLake(["query", "products", "--as-of", bad, "--lake", lake])
+            #expect(r.reason == .exit && r.status != 0 && r.err.contains("--as-of"), "\(bad): \(r.err)")
+        }
+    }
+
     @Test("item 7: a line in year 10000 is quarantined with a detail naming the value; the rest commits")
     func yearTenThousand() throws {
         let dir = try TemporaryDirectory("ingest-range")

@@ -88,6 +88,11 @@ import Testing
         let duck = try #require(d)
         #expect(duck["web"]! > 0 && duck["in2"]! > duck["web"]!)
         #expect(try count(["channel in (web,mobile)"]) == Int64(duck["in2"]!))
+        // The list prunes on partition values: the api files are not opened.
+        var listed = QuerySpec(table: "orders")
+        listed.conditions = ["channel in ('web', mobile)"]
+        let plan = try Query.run(listed, catalog: lake.catalog).stats
+        #expect(plan.filesPrunedByPartition > 0 && plan.filesRead + plan.filesPrunedByPartition + plan.filesPrunedByStatistics == plan.filesConsidered)
         #expect(try count(["channel in (web, 'mobile', \"api\")"]) == Int64(duck["in3"]!))
         #expect(try count(["channel = \"web\""]) == Int64(duck["web"]!))
         #expect(try count(["channel = 'web'"]) == Int64(duck["web"]!))

@@ -60,7 +60,7 @@ public enum OrderIngest {
         var attempt = 0
         while true {
             attempt += 1
-            let input = try SourceInput.open(path)
+            let input = try SourceInput.openForIngest(path)
             do {
                 return try attemptIngest(store, input: input, options: options, progress: progress)
             } catch IngestError.conflict(let table) {

@@ -148,6 +148,13 @@ public enum InventoryIngest {
     }
 }
 
+extension SourceInput {
+    /// Opens an ingest's source; a path that cannot be read is the ingest's typed error.
+    static func openForIngest(_ path: String) throws(IngestError) -> SourceInput {
+        do { return try open(path) } catch { throw .failed(error.description) }
+    }
+}
+
 /// A whole reference source (catalog, inventory) about to be ingested: opened once, parsed
 /// from its stream, identified in the ledger by the hash of the bytes the parser read.
 struct SourceFile {
@@ -160,7 +167,7 @@ struct SourceFile {
     var name: String { input.name }
 
     static func open(_ store: LakeStore, path: String, kind: String) throws -> SourceFile {
-        var file = SourceFile(kind: kind, input: try SourceInput.open(path))
+        var file = SourceFile(kind: kind, input: try SourceInput.openForIngest(path))
         // A regular file is hashed first so a re-ingest costs one read, not a parse.
         if file.input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: try ContentHash.file(path)) {
             file.alreadyIngested = file.noOp(entry.snapshotID)

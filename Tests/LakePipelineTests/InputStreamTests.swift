@@ -179,6 +179,15 @@ struct InputStreamTests {
         let ordersOut = try bash("$LAKE ingest orders --lake \(lake) --quiet \(try withBOM(orders, "bom.jsonl"))")
         #expect(ordersOut.status == 0 && records(ordersOut.out) == 4 && !ordersOut.out.contains("malformed_json"), "\(ordersOut.out)")
 
+        // A followed file that starts with a BOM: line 1 is an order, not malformed JSON.
+        let followDir = try TemporaryDirectory("follow-bom")
+        defer { followDir.remove() }
+        let followStore = try lakeWithCatalog(followDir)
+        var options = StreamOptions()
+        options.stopAtEnd = true
+        let followed = try StreamIngest.follow(followStore, path: try withBOM(orders, "follow.jsonl"), options: options, stop: StopFlag())
+        #expect(followed.records == 4 && followed.rejects["malformed_json"] == nil, "\(followed.rejects)")
+
         // A header with an escape sequence and a BOM in the middle: shown escaped, never raw.
         let bad = dir.file("bad.csv")
         try Data("product_id,available_quantity,warehouse\u{1B}[2J_location,\u{FEFF}last_updated\nP,1,W,2024-01-01T00:00:00Z\n".utf8)

@@ -199,8 +199,11 @@ struct Tail: ~Copyable {
                     var stop = end
                     if stop > start && raw[stop - 1] == 13 { stop -= 1 }
                     lineNumber += 1
-                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + start, count: stop - start),
-                                  number: Int(lineNumber), offset: offset + Int64(start)))
+                    // A byte-order mark opening the file is not part of line 1 (as in LineReader).
+                    var first = start
+                    if offset == 0 && start == 0 && stop >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { first = 3 }
+                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + first, count: stop - first),
+                                  number: Int(lineNumber), offset: offset + Int64(first)))
                     start = end + 1
                     count += 1
                 }

@@ -38,6 +38,13 @@ import Testing
         do { _ = try parse("channel = web\u{1B}[2J'") } catch { #expect("\(error)".contains("\\u{001B}")) }
     }
 
+    @Test("table output shows control characters from input escaped; CSV and JSON keep the value")
+    func tableCellsEscaped() {
+        let t = ResultTable(columns: ["line"], rows: [[.string("x\u{1B}[2J\u{FEFF}y")]])
+        #expect(t.renderTable().contains("x\\u{001B}[2J\\u{FEFF}y") && !t.renderTable().contains("\u{1B}"))
+        #expect(t.renderCSV().contains("x\u{1B}[2J"))
+    }
+
     @Test("fuzz: --where text and typed values give a condition or an error, never a trap")
     func fuzz() {
         var rng = SystemRandomNumberGenerator()

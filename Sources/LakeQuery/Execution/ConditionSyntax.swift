@@ -131,7 +131,14 @@ public struct ConditionSyntax: Sendable, Equatable {
             while true {
                 spaces()
                 if parenthesised, i < b.count, b[i] == 41, values.isEmpty { throw fail("empty list; in needs at least one value") }
-                values.append(try value(stops: parenthesised ? [44, 41] : [44]))
+                let quoted = i < b.count && (b[i] == 39 || b[i] == 34)
+                let item = try value(stops: parenthesised ? [44, 41] : [44])
+                // "in (confirmed pending)" is a missing comma far more often than a value with a
+                // space: such a value must be quoted.
+                if !quoted, item.utf8.contains(where: { $0 == 32 || $0 == 9 }) {
+                    throw fail("list value '\(VisibleText.escape(item))' contains a space; separate values with ',' or quote a value with spaces")
+                }
+                values.append(item)
                 spaces()
                 if i < b.count, b[i] == 44 { i += 1; continue }
                 break

@@ -191,18 +191,8 @@ struct VacuumCommand: ParsableCommand {
     }
 }
 
-/// "7d" → seconds. Units: s, m, h, d, w.
-func parseDuration(_ text: String) -> TimeInterval? {
-    guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
-    switch unit {
-    case "s": return n
-    case "m": return n * 60
-    case "h": return n * 3600
-    case "d": return n * 86_400
-    case "w": return n * 7 * 86_400
-    default: return nil
-    }
-}
+/// "7d" → seconds (`Durations.parse`, where the fuzz tests reach it).
+func parseDuration(_ text: String) -> TimeInterval? { Durations.parse(text) }
 
 private func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 /// Everything the catalog layer can refuse, each with enough context for a user to act on.
 public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -70,7 +71,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSnapshotAtTime(let t, let first):
             return "no snapshot at or before \(Timestamps.iso(t)); the oldest retained snapshot was committed at \(Timestamps.iso(first))"
         case .invalidAsOf(let t):
-            return "cannot read --as-of '\(t)': give a snapshot id (e.g. 12) or an ISO-8601 UTC time (e.g. 2024-02-01T00:00:00Z or 2024-02-01)"
+            return "cannot read --as-of '\(VisibleText.escape(t))': give a snapshot id (e.g. 12) or an ISO-8601 UTC time between years 0001 and 9999 (e.g. 2024-02-01T00:00:00Z or 2024-02-01)"
         case .schemaNotFound(let n, let s):
             return "schema '\(n)' does not exist at snapshot \(s)"
         case .schemaExists(let n):

@@ -44,7 +44,8 @@ public enum Timestamps {
     }
 
     /// Parses DuckDB timestamp text: "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z|+HH[:MM]|-HH[:MM]]" or a
-    /// bare "YYYY-MM-DD" (midnight). A missing offset means UTC. Returns microseconds since the epoch.
+    /// bare "YYYY-MM-DD" (midnight). A missing offset means UTC. Returns microseconds since the
+    /// epoch; nil for anything else, including instants outside years 0001–9999 (UTC).
     public static func parseTimestamp(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         var i = 0
@@ -67,7 +68,7 @@ public enum Timestamps {
               (1...12).contains(month), day >= 1, day <= Int64(daysInMonth(year: year, month: Int(month)))
         else { return nil }
         var micros = days(year: year, month: Int(month), day: Int(day)) * microsPerDay
-        if i == b.count { return micros }
+        if i == b.count { return storable(micros) }
         guard b[i] == 32 || b[i] == 84 else { return nil }  // ' ' or 'T'
         i += 1
         guard let h = number(2), expect(58), let m = number(2), expect(58), let s = number(2),
@@ -84,13 +85,14 @@ public enum Timestamps {
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits ..< 6 { frac *= 10 }
+            // 7+ digits were kept to 6 above: scale only a shorter fraction up.
+            for _ in min(digits, 6) ..< 6 { frac *= 10 }
             micros += frac
         }
-        if i == b.count { return micros }
+        if i == b.count { return storable(micros) }
         if b[i] == 90 || b[i] == 122 {  // 'Z' / 'z'
             i += 1
-            return i == b.count ? micros : nil
+            return i == b.count ? storable(micros) : nil
         }
         guard b[i] == 43 || b[i] == 45 else { return nil }
         let sign: Int64 = b[i] == 43 ? 1 : -1
@@ -103,7 +105,12 @@ public enum Timestamps {
             om = mm
         }
         guard i == b.count else { return nil }
-        return micros - sign * (oh * 60 + om) * 60 * microsPerSecond
+        return storable(micros - sign * (oh * 60 + om) * 60 * microsPerSecond)
+    }
+
+    /// nil outside the years 0001–9999 the lake stores (`CivilDate.storableMicros`).
+    private static func storable(_ micros: Int64) -> Int64? {
+        CivilDate.storableMicros.contains(micros) ? micros : nil
     }
 
     /// Parses "YYYY-MM-DD" into days since the epoch.

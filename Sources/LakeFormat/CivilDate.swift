@@ -14,6 +14,20 @@ public enum CivilDate {
         return era * 146_097 + doe - 719_468
     }
 
+    /// The instants the lake stores, in microseconds since the epoch: years 0001 through 9999,
+    /// UTC. DuckDB and DuckLake write dates and timestamps (statistics, partition values) as
+    /// text with a four-digit year, so a value outside would make catalog text no peer reads.
+    /// The one definition of the range: ingest quarantines values outside it, value parsers
+    /// refuse them.
+    public static let storableMicros: ClosedRange<Int64> =
+        days(year: 1, month: 1, day: 1) * 86_400_000_000 ... days(year: 10_000, month: 1, day: 1) * 86_400_000_000 - 1
+
+    /// The same range in days, for DATE values.
+    public static let storableDays: ClosedRange<Int64> = days(year: 1, month: 1, day: 1) ... days(year: 10_000, month: 1, day: 1) - 1
+
+    /// "0001-01-01T00:00:00Z … 9999-12-31T23:59:59.999999Z", for messages.
+    public static let storableRangeText = "0001-01-01T00:00:00Z … 9999-12-31T23:59:59.999999Z"
+
     public static func fromDays(_ z0: Int64) -> (year: Int, month: Int, day: Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

@@ -344,15 +344,15 @@ struct ChunkEncoder {
                 (dictionaryPage, dictionaryCount, indices) = buildStringDictionary(s, range: range, validity: validity)
             }
             let (lo, hi) = stringMinMax(s, range: range, validity: validity)
-            stats.min = lo.map(StatValue.bytes)
-            stats.max = hi.map(StatValue.bytes)
+            stats.min = lo.map { .bytes(StatBounds.lower($0)) }
+            stats.max = hi.map { .bytes(StatBounds.upper($0)) }
         case .dictionary(let idx, let values):
             if options.dictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = remapDictionary(idx, values, range: range, validity: validity)
             }
             let (lo, hi) = dictionaryMinMax(idx, values, range: range, validity: validity)
-            stats.min = lo.map(StatValue.bytes)
-            stats.max = hi.map(StatValue.bytes)
+            stats.min = lo.map { .bytes(StatBounds.lower($0)) }
+            stats.max = hi.map { .bytes(StatBounds.upper($0)) }
         }
         if case .bool(let a) = column.data {
             let present = a[range].enumerated().lazy.filter { validity?[$0.offset] ?? true }.map(\.element)

@@ -88,3 +88,62 @@ public struct ColumnPredicate: Sendable, Equatable {
         }
     }
 }
+
+/// Short bounds for long strings. A file's min/max are stored in its footer and, as text, in
+/// the catalog (once per file): a 50 MB value would be stored twice more. Like other Parquet
+/// writers we store bounds instead of values beyond `maxBytes`: the min cut to a prefix (a
+/// prefix sorts before the value, so it stays a lower bound) and the max cut and incremented in
+/// its last character (so it sorts after every value with that prefix: still an upper bound).
+/// Cuts fall on UTF-8 character boundaries so the catalog text stays valid UTF-8; bytes compare
+/// as unsigned, which orders UTF-8 by code point. Pruning only needs bounds, never the values.
+public enum StatBounds {
+    public static let maxBytes = 64
+
+    /// A lower bound of `v`: `v` itself when short, else its longest prefix of at most
+    /// `maxBytes` bytes that ends on a character boundary.
+    public static func lower(_ v: [UInt8]) -> [UInt8] {
+        guard v.count > maxBytes else { return v }
+        return Array(v[..<boundary(v, atMost: maxBytes)])
+    }
+
+    /// An upper bound of `v`: `v` itself when short; else a prefix with its last character
+    /// incremented. A prefix of only U+10FFFF / 0xFF has no shorter upper bound: then `v`.
+    public static func upper(_ v: [UInt8]) -> [UInt8] {
+        guard v.count > maxBytes else { return v }
+        var end = boundary(v, atMost: maxBytes)
+        while end > 0 {
+            let start = characterStart(v, before: end)
+            if let next = successor(Array(v[start ..< end])) { return Array(v[..<start]) + next }
+            end = start  // the largest character: carry into the one before
+        }
+        return v
+    }
+
+    /// The largest index ≤ `limit` that does not split a UTF-8 sequence.
+    static func boundary(_ v: [UInt8], atMost limit: Int) -> Int {
+        var i = min(limit, v.count)
+        while i > 0, i < v.count, v[i] & 0xC0 == 0x80 { i -= 1 }
+        return i
+    }
+
+    static func characterStart(_ v: [UInt8], before end: Int) -> Int {
+        var i = end - 1
+        while i > 0, v[i] & 0xC0 == 0x80, end - i < 4 { i -= 1 }
+        return i
+    }
+
+    /// The encoding of the next character after the one in `c`; for bytes that are not one
+    /// valid UTF-8 character, the next byte string of the same length (nil after all 0xFF).
+    static func successor(_ c: [UInt8]) -> [UInt8]? {
+        var it = c.makeIterator()
+        var decoder = UTF8()
+        if case .scalarValue(let u) = decoder.decode(&it), UTF8.width(u) == c.count {
+            var next = u.value + 1
+            if next == 0xD800 { next = 0xE000 }  // surrogates are not characters
+            guard let s = Unicode.Scalar(next) else { return nil }
+            return Array(String(Character(s)).utf8)
+        }
+        guard let last = c.last, last < 0xFF else { return nil }
+        return Array(c.dropLast()) + [last + 1]
+    }
+}

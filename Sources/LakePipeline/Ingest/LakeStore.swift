@@ -20,9 +20,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
         case .noProductCatalog:
             return "no product catalog in the lake yet: orders are validated against it, so run `lake ingest catalog FILE` first"
         case .emptyInput(let path):
-            return "\(path): the file is empty; nothing was committed"
+            return "\(VisibleText.escape(path)): the input is empty (0 bytes read); nothing was committed"
         case .wrongFormat(let path, let line, let detail):
-            return "\(path) line \(line): \(detail); nothing was committed"
+            // The detail quotes the input (a first line, a product id): escaped, never raw.
+            return "\(VisibleText.escape(path)) line \(line): \(VisibleText.escape(detail)); nothing was committed"
         case .registryEdited(let table, let version):
             return "schemas/\(table)/v\(version).json changed after the lake used it; a registered version is immutable: put the change in a new version file"
         case .schemaBehind(let source, let line, let field, let table, let lake, let needed):

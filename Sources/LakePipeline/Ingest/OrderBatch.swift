@@ -30,8 +30,8 @@ struct OrderBatch {
     let started: Date
     let batchID: String
     private let options: IngestOptions
-    private let rawTarget: WriteTarget, ordersTarget: WriteTarget, itemsTarget: WriteTarget
-    private let segments: SegmentPipeline
+    fileprivate let rawTarget: WriteTarget, ordersTarget: WriteTarget, itemsTarget: WriteTarget
+    fileprivate let segments: SegmentPipeline
     private var validator: OrderValidator
     private(set) var records = 0
     private var accepted = 0
@@ -192,6 +192,19 @@ extension OrderBatch {
         var overlap = false
         ours.forEach { id in if !overlap && theirs.containsOrderID(id) { overlap = true } }
         if overlap { throw IngestError.conflict(table: "curated.orders") }
+    }
+
+    /// Closes the segments and deletes them, committing nothing: for a stream whose content
+    /// turns out to be in the ledger already once read to its end.
+    mutating func abandon() throws {
+        let files = try segments.finish()
+        for (target, list) in [(rawTarget, files.raw), (ordersTarget, files.orders), (itemsTarget, files.items)] {
+            for f in list {
+                // A file that cannot be deleted is an unreferenced orphan, which vacuum removes;
+                // it does not change the answer (already ingested), so it is not an error here.
+                do { try FileManager.default.removeItem(at: target.directory.appendingPathComponent(f.relativePath)) } catch {}
+            }
+        }
     }
 }
 

@@ -53,86 +53,101 @@ public struct IngestOptions: Sendable {
 
 public enum OrderIngest {
 
-    /// Ingests an orders JSONL file (or standard input for "-") as one atomic snapshot.
+    /// Ingests an orders JSONL source as one atomic snapshot: a file, a pipe, a FIFO,
+    /// `/dev/stdin` or "-" for standard input, each read once to its end (`SourceInput`).
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions(),
                            progress: IngestProgress? = nil) throws -> IngestSummary {
         var attempt = 0
         while true {
             attempt += 1
+            let input = try SourceInput.openForIngest(path)
             do {
-                return try attemptIngest(store, path: path, options: options, progress: progress)
+                return try attemptIngest(store, input: input, options: options, progress: progress)
             } catch IngestError.conflict(let table) {
                 if attempt > options.conflictRetries { throw IngestError.conflict(table: table) }
+                // A regular file is read again from a new base; a pipe's bytes are gone.
+                if !input.isRegularFile {
+                    throw IngestError.failed("\(VisibleText.escape(path)): another writer committed to \(table) while this ingest read "
+                        + "a stream; a stream cannot be read twice, so nothing was committed: send the data again")
+                }
             }
         }
     }
 
-    private static func attemptIngest(_ store: LakeStore, path: String, options: IngestOptions,
+    private static func attemptIngest(_ store: LakeStore, input: SourceInput, options: IngestOptions,
                                       progress: IngestProgress?) throws -> IngestSummary {
         let started = Date()
-        let fromStdin = path == "-"
-        let name = fromStdin ? "stdin" : URL(fileURLWithPath: path).lastPathComponent
-        var size: Int64 = 0
-        var hash: String?
-        if !fromStdin {
-            size = try fileSize(path)
-            if size == 0 { throw IngestError.emptyInput(path: path) }
-            try checkLooksLikeJSONLines(path)
-            hash = try ContentHash.file(path)
-            if let entry = try store.catalog.ledgerEntry(kind: "orders", sourceHash: hash!) {
-                return IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
-                                     filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil,
-                                     seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
-                                     alreadyIngestedAt: entry.snapshotID, unknownFields: [:])
-            }
+        let name = input.name
+        func alreadyIngested(_ snapshot: Int64) -> IngestSummary {
+            IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
+                          filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil,
+                          seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
+                          alreadyIngestedAt: snapshot, unknownFields: [:])
         }
+        // A regular file can be hashed before the work, so content already in the ledger costs
+        // one read, not an ingest. Other inputs are checked once read (below).
+        if input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: "orders", sourceHash: try ContentHash.file(input.path)) {
+            return alreadyIngested(entry.snapshotID)
+        }
+        let size = input.sizeHint ?? 0
         let base = try store.catalog.latestSnapshot()
         let products = try ProductSource.current(store, at: .snapshot(base.id))
         let committed = try OrderIDIndex.load(store, at: base.id)
         let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
-        let reader = fromStdin ? LineReader(stdinChunkSize: 4 << 20) : try LineReader(path: path)
+        let reader = LineReader(input)
         var lastReport: Int64 = 0
+        var sawContent = false
         try reader.forEachLine { line in
+            if !sawContent {
+                // A CSV or JSON array handed to `ingest orders` fails at its first non-blank
+                // line, before anything is written: JSON Lines start with "{".
+                guard let first = line.bytes.first(where: { $0 != 32 && $0 != 9 }) else { try batch.add(line); return }
+                sawContent = true
+                if first != UInt8(ascii: "{") {
+                    throw IngestError.wrongFormat(path: input.path, line: line.number, detail:
+                        "not JSON Lines (one order object per line): the input starts with \"\(VisibleText.escape(bytes: line.bytes.prefix(60)))\"")
+                }
+            }
             try batch.add(line)
             if let progress, line.offset - lastReport >= 1 << 20 {
                 lastReport = line.offset
                 progress(line.offset, size)
             }
         }
-        progress?(size, size)
-        if fromStdin && batch.records == 0 && batch.pendingIsEmpty { throw IngestError.emptyInput(path: "stdin") }
-        return try batch.commit(ledger: hash.map { ($0, size) }, checkpoint: nil, sourceBytes: size)
+        let bytes = input.bytesRead
+        progress?(bytes, max(size, bytes))
+        if bytes == 0 { throw IngestError.emptyInput(path: input.path) }
+        // The ledger records the hash of exactly the bytes validated above (a regular file
+        // changed since the pre-check is recorded as read).
+        let hash = input.contentHash
+        if let entry = try store.catalog.ledgerEntry(kind: "orders", sourceHash: hash) {
+            try batch.abandon()
+            return alreadyIngested(entry.snapshotID)
+        }
+        return try batch.commit(ledger: (hash, bytes), checkpoint: nil, sourceBytes: bytes)
     }
+}
 
-    /// A CSV or JSON array handed to `ingest orders` fails here, before any work: the first
-    /// non-blank line of JSON Lines starts with "{".
+extension OrderIngest {
+    /// For a followed file (`StreamIngest`, a regular file read again by offset): a CSV or
+    /// JSON array fails before anything is committed: the first non-blank line of JSON Lines
+    /// starts with "{" (after a byte-order mark, if any).
     static func checkLooksLikeJSONLines(_ path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError.failed("\(path): cannot open") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError.failed("\(VisibleText.escape(path)): cannot open") }
         defer { try? handle.close() }
-        let head = handle.readData(ofLength: 4096)
+        var head = [UInt8](handle.readData(ofLength: 4096))
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
         var line = 1
         for b in head {
             if b == UInt8(ascii: "\n") { line += 1; continue }
             if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") { continue }
             if b == UInt8(ascii: "{") { return }
-            let text = String(decoding: head.prefix(60).prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            let text = VisibleText.escape(bytes: head.prefix(60).prefix { $0 != UInt8(ascii: "\n") })
             throw IngestError.wrongFormat(path: path, line: line,
                                           detail: "not JSON Lines (one order object per line): the file starts with \"\(text)\"")
         }
-    }
-}
-
-func fileSize(_ path: String) throws -> Int64 {
-    do {
-        let attrs = try FileManager.default.attributesOfItem(atPath: path)
-        if (attrs[.type] as? FileAttributeType) == .typeDirectory { throw IngestError.failed("\(path) is a directory, not a file") }
-        return (attrs[.size] as? NSNumber)?.int64Value ?? 0
-    } catch let e as IngestError {
-        throw e
-    } catch {
-        throw IngestError.failed("\(path): cannot read (\(error.localizedDescription))")
     }
 }
 
@@ -154,33 +169,14 @@ struct LatencyStats {
     }
 }
 
-/// A fast 64-bit content hash (not cryptographic) plus the size: the identity of a source file
-/// in the ingest ledger. Reads the file in 4 MiB chunks.
+/// The ledger identity of a regular file (`ContentHasher` over all its bytes), computed
+/// before an ingest to skip content already committed.
 enum ContentHash {
     static func file(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError.failed("\(path): cannot open") }
-        defer { try? handle.close() }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        var total: UInt64 = 0
-        while true {
-            let chunk = handle.readData(ofLength: 4 << 20)
-            if chunk.isEmpty { break }
-            total += UInt64(chunk.count)
-            chunk.withUnsafeBytes { raw in
-                var i = 0
-                let n = raw.count
-                while i + 8 <= n {
-                    let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                    h = (h ^ w) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9_7F4A_7C15
-                    h ^= h >> 29
-                    i += 8
-                }
-                while i < n {
-                    h = (h ^ UInt64(raw[i])) &* 0x0000_0100_0000_01B3
-                    i += 1
-                }
-            }
-        }
-        return "h64:\(total):" + String(h, radix: 16)
+        let input = try SourceInput.open(path)
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: 4 << 20, alignment: 16)
+        defer { chunk.deallocate() }
+        while try input.read(into: chunk, count: 4 << 20) > 0 {}
+        return input.contentHash
     }
 }

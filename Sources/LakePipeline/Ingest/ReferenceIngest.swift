@@ -36,8 +36,10 @@ public enum CatalogIngest {
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
         let source = try SourceFile.open(store, path: path, kind: "catalog")
         if let done = source.alreadyIngested { return done }
-        let (started, name, size, hash) = (source.started, source.name, source.size, source.hash)
-        let (catalog, rejected) = try ProductCatalogParser.parse(path: path)
+        let (catalog, rejected) = try ProductCatalogParser.parse(source.input)
+        let read = try source.finishReading(store)
+        if let done = read.alreadyIngested { return done }
+        let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
         if catalog.count == 0 {
             let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
@@ -112,10 +114,12 @@ public enum InventoryIngest {
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
         let source = try SourceFile.open(store, path: path, kind: "inventory")
         if let done = source.alreadyIngested { return done }
-        let (started, name, size, hash) = (source.started, source.name, source.size, source.hash)
         let products = try? ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
         let batchID = UUID().uuidString.lowercased()
-        let parsed = try InventoryParser.parse(path: path, batchID: batchID, catalog: products, registry: store.registry)
+        let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
+        let read = try source.finishReading(store)
+        if let done = read.alreadyIngested { return done }
+        let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
         let curated = try store.target("inventory")
         let raw = try store.target("raw_inventory")
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
@@ -148,25 +152,46 @@ public enum InventoryIngest {
     }
 }
 
-/// A whole source file about to be ingested: its identity in the ledger, and the no-op
-/// summary when that content was committed before.
+extension SourceInput {
+    /// Opens an ingest's source; a path that cannot be read is the ingest's typed error.
+    static func openForIngest(_ path: String) throws(IngestError) -> SourceInput {
+        do { return try open(path) } catch { throw .failed(error.description) }
+    }
+}
+
+/// A whole reference source (catalog, inventory) about to be ingested: opened once, parsed
+/// from its stream, identified in the ledger by the hash of the bytes the parser read.
 struct SourceFile {
     let started = Date()
-    let name: String
-    let size: Int64
-    let hash: String
+    let kind: String
+    let input: SourceInput
+    /// Set when a regular file's content was committed before: nothing to read.
     var alreadyIngested: IngestSummary?
 
+    var name: String { input.name }
+
     static func open(_ store: LakeStore, path: String, kind: String) throws -> SourceFile {
-        let size = try fileSize(path)
-        if size == 0 { throw IngestError.emptyInput(path: path) }
-        var file = SourceFile(name: URL(fileURLWithPath: path).lastPathComponent, size: size, hash: try ContentHash.file(path))
-        if let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: file.hash) {
-            file.alreadyIngested = IngestSummary(
-                kind: kind, source: file.name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
-                bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(file.started), recordsPerSecond: 0,
-                alreadyIngestedAt: entry.snapshotID, unknownFields: [:])
+        var file = SourceFile(kind: kind, input: try SourceInput.openForIngest(path))
+        // A regular file is hashed first so a re-ingest costs one read, not a parse.
+        if file.input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: try ContentHash.file(path)) {
+            file.alreadyIngested = file.noOp(entry.snapshotID)
         }
         return file
+    }
+
+    /// After the parser read the input to its end: its size and hash, or the no-op summary
+    /// when the ledger already has that content (a stream is only known once read). Nothing
+    /// has been written yet at this point.
+    func finishReading(_ store: LakeStore) throws -> (size: Int64, hash: String, alreadyIngested: IngestSummary?) {
+        let size = input.bytesRead, hash = input.contentHash
+        if size == 0 { throw IngestError.emptyInput(path: input.path) }
+        let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: hash)
+        return (size, hash, entry.map { noOp($0.snapshotID) })
+    }
+
+    private func noOp(_ snapshot: Int64) -> IngestSummary {
+        IngestSummary(kind: kind, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
+                      bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
+                      alreadyIngestedAt: snapshot, unknownFields: [:])
     }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LakeCatalog
+import LakeFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +60,10 @@ public enum StreamIngest {
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).lastPathComponent
         guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
+        // Checkpoints are byte offsets into a file read again after a restart: a pipe or FIFO has neither.
+        guard try SourceInput.open(path).isRegularFile else {
+            throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
+        }
         var totals = IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
                                    filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
                                    alreadyIngestedAt: nil, unknownFields: [:])
@@ -202,8 +207,11 @@ struct Tail: ~Copyable {
                     var stop = end
                     if stop > start && raw[stop - 1] == 13 { stop -= 1 }
                     lineNumber += 1
-                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + start, count: stop - start),
-                                  number: Int(lineNumber), offset: offset + Int64(start)))
+                    // A byte-order mark opening the file is not part of line 1 (as in LineReader).
+                    var first = start
+                    if offset == 0 && start == 0 && stop >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { first = 3 }
+                    try body(Line(bytes: UnsafeRawBufferPointer(start: base + first, count: stop - first),
+                                  number: Int(lineNumber), offset: offset + Int64(first)))
                     start = end + 1
                     count += 1
                 }

@@ -12,7 +12,8 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
         case .io(let e): return e.description
         case .emptyFile(let p): return "\(p): empty file; expected a header line \(InventoryParser.columns.joined(separator: ","))"
         case .badHeader(let p, let found, let expected):
-            return "\(p):1: header is \(found.joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
+            // Header cells are input: escaped, so an invisible character shows where it is.
+            return "\(p):1: header is \(found.map(VisibleText.escape).joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
         case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
         case .schema(let e): return e.description
         }
@@ -33,7 +34,14 @@ public enum InventoryParser {
     public static let columns = ["product_id", "available_quantity", "warehouse_location", "last_updated"]
 
     public static func parse(path: String, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry) throws(InventoryError) -> InventoryBatch {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let input: SourceInput
+        do { input = try SourceInput.open(path) } catch { throw .io(.open(path: path, errno: error.errnoValue)) }
+        return try parse(input, batchID: batchID, catalog: catalog, registry: registry)
+    }
+
+    /// Parses the input from where it stands to its end.
+    public static func parse(_ input: SourceInput, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry) throws(InventoryError) -> InventoryBatch {
+        let name = input.name
         let accepted: Schema, rejected: Schema
         do {
             accepted = try registry.schema("inventory").lakeSchema
@@ -41,14 +49,14 @@ public enum InventoryParser {
         } catch { throw .schema(.registry(error)) }
         var state = State(file: name, batchID: batchID, catalog: catalog)
         do {
-            let reader = try LineReader(path: path)
+            let reader = LineReader(input)
             try reader.forEachLine { (line: Line) throws(InventoryError) in try state.feed(line) }
         } catch let e as InventoryError {
             throw e
         } catch let e as FileIOError {
             throw .io(e)
         } catch {
-            throw .io(.read(path: path, errno: 0))
+            throw .io(.read(path: input.path, errno: 0))
         }
         if state.pendingQuote { throw .unterminatedQuote(path: name, line: state.recordLine) }
         if state.header == nil { throw .emptyFile(path: name) }
@@ -91,10 +99,11 @@ public enum InventoryParser {
             pendingQuote = !split()
             if pendingQuote { return }
             if header == nil {
-                let names = fields.map { String(decoding: $0, as: UTF8.self).trimmingSpaces().lowercased() }
+                let given = fields.map { String(decoding: $0, as: UTF8.self).trimmingSpaces() }
+                let names = given.map { $0.lowercased() }
                 var positions: [Int] = []
                 for c in InventoryParser.columns {
-                    guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: names, expected: InventoryParser.columns) }
+                    guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: given, expected: InventoryParser.columns) }
                     positions.append(p)
                 }
                 header = positions
@@ -161,6 +170,9 @@ public enum InventoryParser {
             guard q >= 0 else { return reject(.invalidQuantity, "available_quantity \(q) is negative") }
             guard let t = ts.withUnsafeBytes({ Timestamps.parseISO($0) }) else {
                 return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" is not an ISO-8601 timestamp with a zone")
+            }
+            guard CivilDate.storableMicros.contains(t) else {
+                return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" is outside the storable range \(CivilDate.storableRangeText)")
             }
             if let c = catalog, pid.withUnsafeBytes({ c.row(of: $0) }) == nil {
                 return reject(.unknownProduct, "product_id \(String(decoding: pid, as: UTF8.self)) is not in the product catalog")

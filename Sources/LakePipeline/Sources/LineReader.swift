@@ -21,6 +21,7 @@ public struct LineReader: ~Copyable {
     private let ownsFD: Bool
     private let chunkSize: Int
     private let maxLineBytes: Int
+    private var input: SourceInput? = nil
 
     public init(path: String, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) throws(FileIOError) {
         self.path = path
@@ -31,11 +32,13 @@ public struct LineReader: ~Copyable {
         self.maxLineBytes = maxLineBytes
     }
 
-    /// Reads standard input.
-    public init(stdinChunkSize chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) {
-        path = "<stdin>"
-        fd = 0
+    /// Reads a source from where it stands to its end, hashing what it reads (`SourceInput`):
+    /// the one way ingest reads files, pipes, FIFOs and standard input.
+    public init(_ input: SourceInput, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) {
+        path = input.path
+        fd = input.fd
         ownsFD = false
+        self.input = input
         self.chunkSize = max(chunkSize, 16)
         self.maxLineBytes = maxLineBytes
     }
@@ -54,6 +57,7 @@ public struct LineReader: ~Copyable {
         var lineNumber = 0
         var eof = false
         var scanFrom = 0
+        var bomChecked = false
         while true {
             // Yield every complete line in buffer[lineStart ..< filled].
             let base = buffer.assumingMemoryBound(to: UInt8.self)
@@ -99,12 +103,31 @@ public struct LineReader: ~Copyable {
                 capacity *= 2
             }
             scanFrom = filled
-            let n = read(fd, buffer + filled, capacity - filled)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileIOError.read(path: path, errno: errno)
+            var n: Int
+            if let input {
+                do { n = try input.read(into: buffer + filled, count: capacity - filled) } catch {
+                    if case .read(_, let e) = error { throw FileIOError.read(path: path, errno: e) }
+                    throw FileIOError.read(path: path, errno: 0)
+                }
+            } else {
+                n = read(fd, buffer + filled, capacity - filled)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileIOError.read(path: path, errno: errno)
+                }
             }
             if n == 0 { eof = true } else { filled += n }
+            // A UTF-8 byte-order mark (added by some editors and spreadsheet exports) opens the
+            // stream, not the first line's content: the header or first record starts after it.
+            // Decided once 3 bytes are in (a pipe may deliver fewer per read), or at the end.
+            if !bomChecked && fileOffset == 0 && (filled >= 3 || eof) {
+                bomChecked = true
+                let b = buffer.assumingMemoryBound(to: UInt8.self)  // `base` is stale if the buffer grew
+                if filled >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF && lineStart == 0 {
+                    lineStart = 3
+                    scanFrom = 3
+                }
+            }
         }
     }
 }

@@ -75,6 +75,8 @@ public enum OrderLineError: Error, Sendable, Equatable {
     case duplicateField(String, offset: Int)
     case wrongType(field: String, expected: String, found: String, offset: Int)
     case invalidTimestamp(field: String, text: String, offset: Int)
+    /// A well-formed time outside the years the lake stores (`CivilDate.storableMicros`).
+    case timestampOutOfRange(field: String, text: String, offset: Int)
     case invalidQuantity(field: String, text: String, offset: Int)
     case invalidPrice(field: String, text: String, offset: Int)
     case invalidDiscount(text: String, offset: Int)
@@ -85,7 +87,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .syntax, .notAnObject: return .malformedJSON
         case .duplicateField: return .duplicateField
         case .wrongType: return .invalidType
-        case .invalidTimestamp: return .invalidTimestamp
+        case .invalidTimestamp, .timestampOutOfRange: return .invalidTimestamp
         case .invalidQuantity: return .invalidQuantity
         case .invalidPrice: return .invalidPrice
         case .invalidDiscount: return .invalidDiscount
@@ -102,6 +104,8 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .wrongType(let f, let e, let found, let o): return "\(f) must be \(e), found \(found) at byte \(o + 1)"
         case .invalidTimestamp(let f, let t, let o):
             return "\(f) \(t) is not an ISO-8601 timestamp with a zone (e.g. 2024-01-15T10:30:00Z) at byte \(o + 1)"
+        case .timestampOutOfRange(let f, let t, let o):
+            return "\(f) \(t) is outside the storable range \(CivilDate.storableRangeText) at byte \(o + 1)"
         case .invalidQuantity(let f, let t, let o): return "\(f) \(t) is not a whole number at byte \(o + 1)"
         case .invalidPrice(let f, let t, let o): return "\(f) \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
         case .invalidDiscount(let t, let o): return "discount_amount \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
@@ -382,6 +386,9 @@ public struct OrderLineParser: Sendable {
             guard n.isInteger, let ms = Self.int64(span), case let (us, false) = ms.multipliedReportingOverflow(by: 1000) else {
                 throw OrderLineError.invalidTimestamp(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
             }
+            guard CivilDate.storableMicros.contains(us) else {
+                throw OrderLineError.timestampOutOfRange(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
+            }
             order.eventTimeMicros = us
             order.eventTimeFromAlias = true
             return
@@ -396,6 +403,10 @@ public struct OrderLineParser: Sendable {
         guard let t = parsed else {
             throw OrderLineError.invalidTimestamp(field: name(),
                                                   text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
+        }
+        guard CivilDate.storableMicros.contains(t) else {
+            throw OrderLineError.timestampOutOfRange(field: name(),
+                                                     text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
         }
         order.eventTimeMicros = t
     }

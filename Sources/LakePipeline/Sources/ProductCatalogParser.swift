@@ -94,13 +94,19 @@ public enum ProductCatalogParser {
     public static let maxBytes = 256 << 20
 
     public static func parse(path: String) throws(ProductCatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
+        let input: SourceInput
+        do { input = try SourceInput.open(path) } catch { throw .io(.open(path: path, errno: error.errnoValue)) }
+        return try parse(input)
+    }
+
+    /// Parses the input from where it stands to its end (read into memory: at most `maxBytes`).
+    public static func parse(_ input: SourceInput) throws(ProductCatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path, limit: maxBytes) } catch let e as FileIOError { throw .io(e) } catch let e as ProductCatalogError {
-            throw e
-        } catch {
-            throw .tooLarge(path: path, limit: maxBytes)
+        do { bytes = try input.readAll(limit: maxBytes) } catch {
+            if case .tooLarge = error { throw .tooLarge(path: input.path, limit: maxBytes) }
+            throw .io(.read(path: input.path, errno: error.errnoValue))
         }
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(ProductCatalogError) in try parse(raw, path: path) } }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ProductCatalogError) in try parse(raw, path: input.path) } }
         return try result.get()
     }
 
@@ -206,6 +212,9 @@ public enum ProductCatalogParser {
                 guard l.kind == 34, let t = Timestamps.parseISO(l.text) else {
                     return (.invalidTimestamp, "launch_date \(l.text) is not an ISO-8601 timestamp with a zone")
                 }
+                guard CivilDate.storableMicros.contains(t) else {
+                    return (.invalidTimestamp, "launch_date \(l.text) is outside the storable range \(CivilDate.storableRangeText)")
+                }
                 launch = t
             }
             var description: String?
@@ -220,25 +229,6 @@ public enum ProductCatalogParser {
         } catch {
             return (error.reason, error.text)
         }
-    }
-}
-
-/// Reads a whole (small) file, refusing ones over `limit` bytes.
-func readWholeFile(_ path: String, limit: Int) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    if fd < 0 { throw FileIOError.open(path: path, errno: errno) }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw FileIOError.read(path: path, errno: errno)
-        }
-        if n == 0 { return out }
-        out.append(contentsOf: chunk[0 ..< n])
-        if out.count > limit { throw ProductCatalogError.tooLarge(path: path, limit: limit) }
     }
 }
 

@@ -55,34 +55,13 @@ public struct QueryResult: Sendable {
 }
 
 public enum Query {
-    /// Parses "channel = web", "event_date >= 2024-01-10", "status in confirmed,pending",
-    /// "event_date between 2024-01-01 and 2024-01-07".
+    /// Parses "channel = web", "channel = 'web'", "event_date >= 2024-01-10",
+    /// "channel in (web, mobile)", "status in confirmed,pending",
+    /// "event_date between 2024-01-01 and 2024-01-07" (grammar: `ConditionSyntax`), with the
+    /// values typed by the column.
     public static func parseCondition(_ text: String, scan: TableScan) throws -> ColumnPredicate {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        let words = t.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true).map(String.init)
-        if words.count == 3, ["in", "between"].contains(words[1].lowercased()) {
-            let column = words[0]
-            if words[1].lowercased() == "in" {
-                let values = words[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                guard !values.isEmpty else { throw QueryError.badPredicate(text, reason: "in needs a comma-separated list") }
-                return try scan.predicate(column, .in, values)
-            }
-            let rest = words[2].replacingOccurrences(of: " and ", with: ",", options: .caseInsensitive)
-            let values = rest.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard values.count == 2 else { throw QueryError.badPredicate(text, reason: "between needs two values: A and B") }
-            return try scan.predicate(column, .between, values)
-        }
-        for op in ["!=", "<=", ">=", "=", "<", ">"] {
-            guard let r = t.range(of: op) else { continue }
-            let column = t[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
-            var value = t[r.upperBound...].trimmingCharacters(in: .whitespaces)
-            // Quotes let a value be empty ("reject_reason != ''") or keep its outer spaces.
-            let quoted = value.count >= 2 && value.hasPrefix("'") && value.hasSuffix("'")
-            if quoted { value = String(value.dropFirst().dropLast()) }
-            guard !column.isEmpty, quoted || !value.isEmpty else { throw QueryError.badPredicate(text, reason: "a column and a value are needed") }
-            return try scan.predicate(column, PredicateOp(rawValue: op)!, [value])
-        }
-        throw QueryError.badPredicate(text, reason: "no operator found")
+        let c = try ConditionSyntax.parse(text)
+        return try scan.predicate(c.column, c.op, c.values)
     }
 
     public static func run(_ spec: QuerySpec, catalog: Catalog) throws -> QueryResult {

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 /// The result of a query or report: named columns and rows of values, printable as an aligned
 /// table for people, or as CSV and JSON (an array of objects with snake_case keys, money as
@@ -29,7 +30,9 @@ public struct ResultTable: Sendable, Equatable {
     /// Aligned columns; numbers right-aligned; long text cut to keep rows within a terminal.
     public func renderTable(maxCellWidth: Int = 28) -> String {
         func cell(_ v: Value) -> String {
-            let t = v == .null ? "-" : v.text
+            // Cells hold input text (raw lines, reject details): made visible, so an escape
+            // sequence in a source cannot drive the terminal or hide in a padded column.
+            let t = v == .null ? "-" : VisibleText.escape(v.text)
             return t.count > maxCellWidth ? String(t.prefix(maxCellWidth - 1)) + "…" : t
         }
         let cells = rows.map { $0.map(cell) }

@@ -20,9 +20,10 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
         case .unknownColumn(let t, let c, let available):
             return "\(t) has no column \(c); columns: \(available.joined(separator: ", "))"
         case .badPredicate(let p, let reason):
-            return "cannot read the condition \"\(p)\": \(reason) (expected COLUMN OP VALUE with OP one of = != < <= > >= in, e.g. \"channel = web\" or \"event_date in 2024-01-01,2024-01-02\")"
+            return "cannot read the condition \"\(VisibleText.escape(p))\": \(reason) (expected COLUMN OP VALUE with OP one of = != <> < <= > >=, "
+                + "COLUMN in (A, B) or COLUMN between A and B; quote values with ' or \", e.g. \"channel = web\", \"channel in (web, mobile)\")"
         case .badValue(let c, let type, let text):
-            return "\"\(text)\" is not a valid \(type) for column \(c)"
+            return "\"\(VisibleText.escape(text))\" is not a valid \(type) for column \(c)"
         case .badAggregate(let a, let reason):
             return "cannot read the aggregate \"\(a)\": \(reason) (expected count(*), count(col), count_distinct(col), sum(col), min(col), max(col) or avg(col))"
         case .badOrder(let o):

@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import LakeFormat
+
+/// The identity of a source's content in the ingest ledger: a fast 64-bit hash (not
+/// cryptographic: it guards against ingesting the same bytes twice by accident, not against an
+/// adversary) plus the byte count, fed incrementally as the bytes are read. Words are hashed 8
+/// bytes at a time across read boundaries (up to 7 bytes wait for the next read), so the value
+/// does not depend on how the bytes arrived: a pipe's short reads and a file's 4 MiB chunks give
+/// the same "h64:<bytes>:<hex>" as ledgers written before streaming inputs existed.
+public struct ContentHasher: Sendable {
+    private var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    private var carry: UInt64 = 0
+    private var carried = 0
+    public private(set) var count: Int64 = 0
+
+    public init() {}
+
+    public mutating func update(_ raw: UnsafeRawBufferPointer) {
+        count += Int64(raw.count)
+        var i = 0
+        let n = raw.count
+        // Complete the word a previous read left open.
+        while carried > 0 && carried < 8 && i < n {
+            carry |= UInt64(raw[i]) << (8 * UInt64(carried))
+            carried += 1
+            i += 1
+        }
+        if carried == 8 {
+            word(carry)
+            carry = 0
+            carried = 0
+        }
+        while i + 8 <= n {
+            word(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < n {
+            carry |= UInt64(raw[i]) << (8 * UInt64(carried))
+            carried += 1
+            i += 1
+        }
+    }
+
+    @inline(__always) private mutating func word(_ w: UInt64) {
+        // `w` holds 8 bytes in little-endian order (a native load on x86-64 and arm64, as the
+        // original file hash did; the carry path assembles the same value).
+        h = (h ^ w) &* 0x0000_0100_0000_01B3 &+ 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+    }
+
+    /// The hash of everything fed so far; the last 1–7 bytes are mixed in one at a time.
+    public func finish() -> String {
+        var h = self.h
+        for k in 0 ..< carried {
+            h = (h ^ ((carry >> (8 * UInt64(k))) & 0xFF)) &* 0x0000_0100_0000_01B3
+        }
+        return "h64:\(count):" + String(h, radix: 16)
+    }
+}
+
+public enum SourceInputError: Error, CustomStringConvertible, Equatable {
+    case open(path: String, errno: Int32)
+    case directory(path: String)
+    case read(path: String, errno: Int32)
+    case tooLarge(path: String, limit: Int)
+
+    /// The errno behind the error, for callers that report I/O failures as `FileIOError`.
+    public var errnoValue: Int32 {
+        switch self {
+        case .open(_, let e), .read(_, let e): return e
+        case .directory: return EISDIR
+        case .tooLarge: return EFBIG
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .open(let p, let e): return "\(VisibleText.escape(p)): cannot open (\(String(cString: strerror(e))))"
+        case .directory(let p): return "\(VisibleText.escape(p)) is a directory, not a file"
+        case .read(let p, let e): return "\(VisibleText.escape(p)): read failed (\(String(cString: strerror(e))))"
+        case .tooLarge(let p, let limit): return "\(VisibleText.escape(p)): larger than \(limit) bytes"
+        }
+    }
+}
+
+/// A source named on the command line — a regular file, a pipe, a FIFO, `/dev/stdin`, a process
+/// substitution (`<(cmd)`), or `-` for standard input — opened once and read once from its first
+/// byte to its end by the parser that consumes it. The content hash is computed from exactly
+/// the bytes that parser saw (`ContentHasher`), so what the ledger records is what was ingested.
+/// `stat`'s size is only a progress hint: a pipe reports 0 and may still carry gigabytes, so
+/// emptiness is decided by the bytes read, never by the size.
+public final class SourceInput {
+    /// As given on the command line, for messages.
+    public let path: String
+    /// The name recorded as the source: the file's last path component, or "stdin" for "-".
+    public let name: String
+    let fd: Int32
+    private let ownsFD: Bool
+    /// A regular file can be read again: ingest hashes it first to skip content the ledger
+    /// already has before doing any work. Anything else is read exactly once.
+    public let isRegularFile: Bool
+    /// The size of a regular file (for progress); nil for pipes and devices.
+    public let sizeHint: Int64?
+    private var hasher = ContentHasher()
+
+    public static func open(_ path: String) throws(SourceInputError) -> SourceInput {
+        if path == "-" { return SourceInput(path: path, name: "stdin", fd: 0, ownsFD: false, stat: fstatOf(0)) }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw .open(path: path, errno: errno) }
+        let st = fstatOf(fd)
+        if let st, (st.st_mode & S_IFMT) == S_IFDIR {
+            _ = close(fd)
+            throw .directory(path: path)
+        }
+        return SourceInput(path: path, name: URL(fileURLWithPath: path).lastPathComponent, fd: fd, ownsFD: true, stat: st)
+    }
+
+    private static func fstatOf(_ fd: Int32) -> stat? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? st : nil
+    }
+
+    private init(path: String, name: String, fd: Int32, ownsFD: Bool, stat st: stat?) {
+        self.path = path
+        self.name = name
+        self.fd = fd
+        self.ownsFD = ownsFD
+        isRegularFile = st.map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false
+        sizeHint = isRegularFile ? st.map { Int64($0.st_size) } : nil
+    }
+
+    deinit { if ownsFD { _ = close(fd) } }
+
+    /// Reads up to `count` bytes into `buffer`, hashing them; 0 at the end. Retries EINTR.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(SourceInputError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer, count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .read(path: path, errno: errno)
+            }
+            if n > 0 { hasher.update(UnsafeRawBufferPointer(start: buffer, count: n)) }
+            return n
+        }
+    }
+
+    /// Reads the rest of the input into memory (reference data: a product catalog); more than
+    /// `limit` bytes is an error, so a wrong path cannot exhaust memory.
+    public func readAll(limit: Int) throws(SourceInputError) -> [UInt8] {
+        var out: [UInt8] = []
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { chunk.deallocate() }
+        while true {
+            let n = try read(into: chunk, count: 1 << 16)
+            if n == 0 { return out }
+            out.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
+            if out.count > limit { throw .tooLarge(path: path, limit: limit) }
+        }
+    }
+
+    /// Bytes read so far; after the end, the input's size.
+    public var bytesRead: Int64 { hasher.count }
+
+    /// The content hash of the bytes read so far; after the end, the input's ledger identity.
+    public var contentHash: String { hasher.finish() }
+}

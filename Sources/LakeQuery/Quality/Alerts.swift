@@ -78,14 +78,12 @@ public enum Alerting {
         return QualityCheckOutcome(quality: quality, anomalies: anomalies, health: health, alerts: alerts)
     }
 
-    /// Records the results and the alerts in one commit (one new snapshot).
+    /// Stores the results and the alerts under the snapshot the check read (no new snapshot: a
+    /// check must not grow the lake's history) and returns that snapshot's id.
     @discardableResult
     public static func record(_ outcome: QualityCheckOutcome, catalog: Catalog) throws -> Int64 {
-        let (snap, _) = try catalog.commit(author: "lake quality", message: "quality check: \(outcome.alerts.count) alert(s)") { tx in
-            try tx.recordQualityResults(outcome.quality.results)
-            try tx.recordAlerts(outcome.alerts)
-        }
-        return snap.id
+        try catalog.recordQualityCheck(snapshot: outcome.quality.snapshotID, results: outcome.quality.results, alerts: outcome.alerts)
+        return outcome.quality.snapshotID
     }
 
     /// One alert as one JSON object (a line of the alerts file, an element of the webhook body).

@@ -7,15 +7,12 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write deterministic sample sources: orders_stream.jsonl, product_catalog.json, inventory_updates.csv.",
         discussion: """
-        The same --seed always writes the same bytes. About 6% of order lines carry the faults real
-        streams have (truncated or malformed JSON, missing fields, quantity <= 0, negative prices,
-        unknown products, bad enums, exact replays) plus accepted oddities (late events, and the mobile
-        app's variant with customerId and ts in epoch milliseconds). --clean turns them all off.
+        The same --seed always writes the same bytes. About 6% of order lines carry the faults real streams have (truncated or malformed JSON, missing fields, quantity <= 0, negative prices, unknown products, bad enums, exact replays) plus accepted oddities (late events, and the mobile app's variant with customerId and ts in epoch milliseconds). --clean turns them all off.
 
-          lake generate --out /tmp/src                          # 1,000 lines over 30 days
+          lake generate --out /tmp/src              # 1,000 lines over 30 days
           lake generate --out /tmp/big --orders 1000000 --clean
           lake generate --out /tmp/v2 --schema-version 2 --spike 2024-01-20:web:5x
-          lake generate --out Evaluation-Files --seed 42        # the bundled sample, byte for byte
+          lake generate --out Evaluation-Files --seed 42   # the bundled sample
         """
     )
 

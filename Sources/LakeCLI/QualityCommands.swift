@@ -25,14 +25,11 @@ struct QualityCommand: ParsableCommand {
         commandName: "quality",
         abstract: "Data quality checks per ingest batch, anomaly detection and alerts.",
         discussion: """
-        Checks per order batch (completeness, validity, referential integrity, uniqueness,
-        consistency, freshness), daily anomalies (orders, revenue, reject and null rates against a
-        trailing baseline of full days) and lake health (small files). Thresholds: --config FILE,
-        else config/alerts.json if present, else built-in defaults.
+        Checks per order batch (completeness, validity, referential integrity, uniqueness, consistency, freshness), daily anomalies (orders, revenue, reject and null rates against a trailing baseline of full days) and lake health (small files). Thresholds: --config FILE, else config/alerts.json if present, else built-in defaults.
 
-          lake quality report                                 # per batch and per day, with scores
+          lake quality report
           lake quality report --format json --as-of 3
-          lake quality check --webhook http://127.0.0.1:9000/alerts   # exit 1 when an alert fires
+          lake quality check --webhook http://127.0.0.1:9000/alerts
         """,
         subcommands: [QualityReportCommand.self, QualityCheckCommand.self],
         defaultSubcommand: QualityReportCommand.self
@@ -61,14 +58,12 @@ struct QualityCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Run the checks, record results and alerts in the catalog; exit 1 when an alert fires.",
         discussion: """
-        Results and alerts are stored under the snapshot checked (`lake quality report` and
-        `lake metrics` read them); a check adds no snapshot. Alerts are also appended as JSON
-        lines to <lake>/alerts.jsonl, and POSTed as {"alerts": [...]} with --webhook.
+        Results and alerts are stored under the snapshot checked (`lake quality report` and `lake metrics` read them); a check adds no snapshot. Alerts are also appended as JSON lines to <lake>/alerts.jsonl, and POSTed as {"alerts": [...]} with --webhook.
 
-          lake quality check                                  # exit 0: no alert; 1: alerts printed
-          lake quality check --config config/alerts.json --alerts-file /var/log/lake-alerts.jsonl
+          lake quality check                 # exit status 1 when an alert fires
+          lake quality check --config config/alerts.json --alerts-file alerts.jsonl
           lake quality check --webhook http://127.0.0.1:9000/hook
-          lake quality check --as-of 5                        # check the lake as it was at snapshot 5
+          lake quality check --as-of 5       # the lake as it was at snapshot 5
         """)
     @OptionGroup var flags: QualityFlags
     @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
@@ -100,9 +95,7 @@ struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics", abstract: "Health and quality figures in the Prometheus text format.",
         discussion: """
-        Snapshots, rows and files per table, ingest throughput and lag, quality scores and the
-        alerts `lake quality check` would fire now; for a node_exporter textfile collector or a
-        scrape through any static file server.
+        Snapshots, rows and files per table, ingest throughput and lag, quality scores and the alerts `lake quality check` would fire now; for a node_exporter textfile collector or a scrape through any static file server.
 
           lake metrics
           lake metrics --as-of 2024-01-31T00:00:00Z
@@ -120,8 +113,7 @@ struct DashboardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dashboard", abstract: "Write a self-contained HTML dashboard (inline CSS and SVG).",
         discussion: """
-        Daily orders and revenue per channel with the anomalies marked, quality per batch, and
-        table health; one file with no external resources, to open in a browser or mail.
+        Daily orders and revenue per channel with the anomalies marked, quality per batch, and table health; one file with no external resources, to open in a browser or mail.
 
           lake dashboard --out dashboard.html
           lake dashboard --out jan.html --as-of 2024-01-31T23:59:59Z

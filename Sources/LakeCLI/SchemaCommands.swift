@@ -29,10 +29,10 @@ struct SchemaCommand: ParsableCommand {
         commandName: "schema",
         abstract: "Inspect the schema registry (built into lake from schemas/<table>/v<N>.json) and migrate tables.",
         discussion: """
-          lake schema list                                  # tables, versions, fingerprints
-          lake schema show orders --version 2               # columns, source mapping, constraints
-          lake schema migrate orders --to 2 --dry-run       # the plan, by column id; nothing changes
-          lake schema migrate orders --to 3 --schemas DIR   # a version from a registry directory
+          lake schema list
+          lake schema show orders --version 2
+          lake schema migrate orders --to 2 --dry-run    # the plan; nothing changes
+          lake schema migrate orders --to 3 --schemas DIR   # a version from DIR
         """,
         subcommands: [SchemaList.self, SchemaShow.self, SchemaMigrate.self]
     )

@@ -417,7 +417,7 @@ public enum Reports {
     /// reject rate by day and channel from the raw layer.
     static func operations(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
         // Lag: event time to commit (a backfill of old events lags by days, a live stream by seconds).
-        var runs = ResultTable(title: "Ingest runs (lag: from event time to commit; CSV and JSON in seconds)", columns: [
+        var runs = ResultTable(title: "Ingest runs (lag: event time to commit)", columns: [
             "snapshot", "kind", "source", "records", "accepted", "rejected", "duplicates", "records_per_s",
             "lag_p50", "lag_p95", "lag_max", "files", "top_rejects",
         ])

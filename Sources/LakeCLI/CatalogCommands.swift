@@ -59,16 +59,17 @@ struct SnapshotsCommand: ParsableCommand {
     @Option(help: "table or json.") var format: OutputFormat = .table
 
     func run() throws {
-        let snaps = try Catalog.open(root: lake.root, create: false, readOnly: true).snapshots()
+        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let snaps = try catalog.snapshots()
         switch format {
         case .json:
             try printJSON(snaps.map { s -> [String: Any] in
                 ["snapshot_id": s.id, "time": Timestamps.isoText(micros: s.timeMicros), "schema_version": s.schemaVersion,
-                 "changes": s.changes, "author": s.author ?? NSNull(), "message": s.message ?? NSNull()]
+                 "changes": s.changes, "changes_by_name": try catalog.readableChanges(s), "author": s.author ?? NSNull(), "message": s.message ?? NSNull()]
             })
         case .table, .csv:
-            let rows = snaps.map { s in
-                [String(s.id), Timestamps.isoText(micros: s.timeMicros), String(s.schemaVersion), s.changes.joined(separator: " "),
+            let rows = try snaps.map { s in
+                [String(s.id), Timestamps.isoText(micros: s.timeMicros), String(s.schemaVersion), try catalog.readableChanges(s).joined(separator: " "),
                  s.author ?? "", s.message ?? ""]
             }
             printRows(["snapshot", "time (UTC)", "schema", "changes", "author", "message"], rows, csv: format == .csv)

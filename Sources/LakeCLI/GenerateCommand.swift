@@ -7,15 +7,18 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write deterministic sample sources: orders_stream.jsonl, product_catalog.json, inventory_updates.csv.",
         discussion: """
-        The same --seed always writes the same bytes. About 6% of order lines carry the faults real
-        streams have (truncated or malformed JSON, missing fields, quantity <= 0, negative prices,
-        unknown products, bad enums, exact replays) plus accepted oddities (late events, and the mobile
-        app's variant with customerId and ts in epoch milliseconds). --clean turns them all off.
+        The same --seed always writes the same bytes. About 6% of order lines carry the faults real streams have (truncated or malformed JSON, missing fields, quantity <= 0, negative prices, unknown products, bad enums, exact replays) plus accepted oddities (late events, and the mobile app's variant with customerId and ts in epoch milliseconds). --clean turns them all off.
+
+          lake generate --out /tmp/src              # 1,000 lines over 30 days
+          lake generate --out /tmp/big --orders 1000000 --clean
+          lake generate --out /tmp/v2 --schema-version 2 --spike 2024-01-20:web:5x
+          lake generate --out Evaluation-Files --seed 42   # the bundled sample
         """
     )
 
-    @Option(help: ArgumentHelp("Output directory (created if missing).", valueName: "DIR"))
-    var out = "Evaluation-Files"
+    // Required: a default folder would sooner or later overwrite the bundled sample.
+    @Option(help: ArgumentHelp("Output directory (created if missing); files of the same name in it are replaced.", valueName: "DIR"))
+    var out: String
 
     @Option(help: "Order lines to write (before spikes).")
     var orders = 1000
@@ -26,8 +29,8 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD (UTC).", valueName: "DATE"))
     var start = "2024-01-01"
 
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 42
+    @Option(help: "Random seed; 42 rewrites the bundled sample (Evaluation-Files). Other seeds give other order ids.")
+    var seed: UInt64 = GeneratorConfig.defaultSeed
 
     @Option(name: .customLong("schema-version"), help: "Order stream schema version to emit.")
     var schemaVersion = 1
@@ -75,8 +78,7 @@ struct Generate: ParsableCommand {
     /// Parse + validate a JSONL file end to end (read, parse, validate, build batches) and report
     /// MB/s; used to measure the hot path on a release build.
     private func runBench(_ file: String) throws {
-        let root = URL(fileURLWithPath: schemasDir ?? "schemas")
-        let registry = try SchemaRegistry.load(directory: root.path)
+        let registry = try schemasDir.map { try SchemaRegistry.load(directory: $0) } ?? SchemaRegistry.bundled()
         let catalogPath = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("product_catalog.json").path
         let catalog = try ProductCatalogParser.parse(path: catalogPath).catalog
         let rules = try OrderRules(registry: registry)

@@ -37,14 +37,19 @@ struct IngestFlags: ParsableArguments {
     var quiet = false
 
     func store() throws -> LakeStore {
-        try LakeStore.open(root: lake.root, schemas: URL(fileURLWithPath: registry.directory, isDirectory: true))
+        try LakeStore.open(root: lake.root, registry: registry.source)
     }
 }
 
 struct IngestOrders: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orders",
-        abstract: "Ingest an orders JSON Lines file (- reads standard input).")
+        abstract: "Ingest an orders JSON Lines file (- reads standard input).",
+        discussion: """
+          lake ingest orders Evaluation-Files/orders_stream.jsonl
+          zcat orders.jsonl.gz | lake ingest orders -
+          lake ingest orders live.jsonl --follow --commit-every 10000
+        """)
 
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The JSONL file, one order object per line; - for standard input.")
@@ -96,7 +101,13 @@ struct IngestOrders: ParsableCommand {
 struct IngestInventory: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inventory",
-        abstract: "Ingest an inventory CSV (product_id,available_quantity,warehouse_location,last_updated).")
+        abstract: "Ingest an inventory CSV (product_id,available_quantity,warehouse_location,last_updated).",
+        discussion: """
+        Columns may come in any order (the header names them). A row with a non-numeric or negative quantity, an unknown product or a bad timestamp goes to raw.inventory with its reason; the rest are appended to curated.inventory (on hand = the latest update per product and warehouse). The same file again adds nothing.
+
+          lake ingest inventory Evaluation-Files/inventory_updates.csv
+          lake ingest inventory hourly/2024-01-15T10.csv --format json
+        """)
 
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The CSV file.")
@@ -110,7 +121,13 @@ struct IngestInventory: ParsableCommand {
 struct IngestCatalog: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
-        abstract: "Ingest a product catalog JSON array; it becomes the current version of curated.products.")
+        abstract: "Ingest a product catalog JSON array; it becomes the current version of curated.products.",
+        discussion: """
+        Each ingest replaces curated.products as a whole (earlier versions stay readable with --as-of); rejected entries go to raw.products. Orders are validated against the current catalog, so load it before the first orders.
+
+          lake ingest catalog Evaluation-Files/product_catalog.json
+          lake ingest catalog catalog-2024-02.json --format json
+        """)
 
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The JSON file: an array of products.")

@@ -7,7 +7,7 @@ struct Lake: ParsableCommand {
         commandName: "lake",
         abstract: "A lakehouse for FastCommerce order data: Parquet segments, a DuckLake catalog, reports.",
         discussion: """
-        Sources (orders JSONL, inventory CSV, product catalog JSON) are validated against the schema registry in schemas/ and written as zstd Parquet under the lake root, partitioned by event date and channel. Every write is one atomic snapshot in <lake>/manifest.sqlite, so any read can look back in time with --as-of.
+        Sources (orders JSONL, inventory CSV, product catalog JSON) are validated against the schema registry (built into lake from schemas/; a lake also stores the versions it uses) and written as zstd Parquet under the lake root, partitioned by event date and channel. Every write is one atomic snapshot in <lake>/manifest.sqlite, so any read can look back in time with --as-of.
 
         The lake root is --lake DIR (given after the subcommand: lake query --lake /data/lake orders), else $LAKE_DIR, else ./lake.
 

@@ -80,7 +80,7 @@ struct SchemaMigrate: ParsableCommand {
     @Flag(help: "Print the plan without changing anything.") var dryRun = false
 
     func run() throws {
-        let store = LakeStore(catalog: try Catalog.open(root: lake.root, create: false), registry: try registry.load())
+        let store = try LakeStore.open(root: lake.root, registry: registry.source, create: false)
         let r = try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun)
         let p = r.plan
         print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")

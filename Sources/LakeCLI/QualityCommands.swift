@@ -25,8 +25,11 @@ struct QualityCommand: ParsableCommand {
         commandName: "quality",
         abstract: "Data quality checks per ingest batch, anomaly detection and alerts.",
         discussion: """
-          lake quality report --format json
-          lake quality check --webhook http://127.0.0.1:9000/alerts   (exit 1 when an alert fires)
+        Checks per order batch (completeness, validity, referential integrity, uniqueness, consistency, freshness), daily anomalies (orders, revenue, reject and null rates against a trailing baseline of full days) and lake health (small files). Thresholds: --config FILE, else config/alerts.json if present, else built-in defaults.
+
+          lake quality report
+          lake quality report --format json --as-of 3
+          lake quality check --webhook http://127.0.0.1:9000/alerts
         """,
         subcommands: [QualityReportCommand.self, QualityCheckCommand.self],
         defaultSubcommand: QualityReportCommand.self
@@ -53,7 +56,15 @@ struct QualityReportCommand: ParsableCommand {
 struct QualityCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Run the checks, record results and alerts in the catalog; exit 1 when an alert fires.")
+        abstract: "Run the checks, record results and alerts in the catalog; exit 1 when an alert fires.",
+        discussion: """
+        Results and alerts are stored under the snapshot checked (`lake quality report` and `lake metrics` read them); a check adds no snapshot. Alerts are also appended as JSON lines to <lake>/alerts.jsonl, and POSTed as {"alerts": [...]} with --webhook.
+
+          lake quality check                 # exit status 1 when an alert fires
+          lake quality check --config config/alerts.json --alerts-file alerts.jsonl
+          lake quality check --webhook http://127.0.0.1:9000/hook
+          lake quality check --as-of 5       # the lake as it was at snapshot 5
+        """)
     @OptionGroup var flags: QualityFlags
     @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
     var alertsFile: String?
@@ -66,7 +77,8 @@ struct QualityCheckCommand: ParsableCommand {
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
         print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "
-              + "\(outcome.anomalies.count) anomal\(outcome.anomalies.count == 1 ? "y" : "ies"), \(outcome.alerts.count) alert(s); recorded in snapshot \(snapshot)")
+              + "\(outcome.anomalies.count) anomal\(outcome.anomalies.count == 1 ? "y" : "ies"), \(outcome.alerts.count) alert(s); "
+              + "recorded under snapshot \(snapshot) (the snapshot checked; no new snapshot)")
         for a in outcome.alerts { print(Alerting.text(a)) }
         let path = alertsFile ?? flags.lake.root.appendingPathComponent("alerts.jsonl").path
         try Alerting.appendJSONLines(outcome.alerts, to: path)
@@ -80,7 +92,15 @@ struct QualityCheckCommand: ParsableCommand {
 }
 
 struct MetricsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Health and quality figures in the Prometheus text format.")
+    static let configuration = CommandConfiguration(
+        commandName: "metrics", abstract: "Health and quality figures in the Prometheus text format.",
+        discussion: """
+        Snapshots, rows and files per table, ingest throughput and lag, quality scores and the alerts `lake quality check` would fire now; for a node_exporter textfile collector or a scrape through any static file server.
+
+          lake metrics
+          lake metrics --as-of 2024-01-31T00:00:00Z
+          lake metrics > /var/lib/node_exporter/textfile/lake.prom
+        """)
     @OptionGroup var flags: QualityFlags
 
     func run() throws {
@@ -90,7 +110,14 @@ struct MetricsCommand: ParsableCommand {
 }
 
 struct DashboardCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dashboard", abstract: "Write a self-contained HTML dashboard (inline CSS and SVG).")
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard", abstract: "Write a self-contained HTML dashboard (inline CSS and SVG).",
+        discussion: """
+        Daily orders and revenue per channel with the anomalies marked, quality per batch, and table health; one file with no external resources, to open in a browser or mail.
+
+          lake dashboard --out dashboard.html
+          lake dashboard --out jan.html --as-of 2024-01-31T23:59:59Z
+        """)
     @OptionGroup var flags: QualityFlags
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
     var out: String

@@ -16,10 +16,6 @@ struct ReportFlags: ParsableArguments {
     var channel: String?
     @Option(help: "At most this many rows in the main table.")
     var limit: Int?
-    @Option(name: .customLong("low-stock"), help: "inventory: units on hand below which stock is low.")
-    var lowStock: Int64 = 20
-    @Option(name: .customLong("min-days-of-cover"), help: "inventory: days of cover below which stock is low.")
-    var minDaysOfCover: Double = 7
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
 
@@ -35,9 +31,20 @@ struct ReportFlags: ParsableArguments {
         o.to = try day(to, "--to")
         o.channel = channel
         o.limit = limit
+        return o
+    }
+}
+
+/// The inventory report's own thresholds (also taken by `report diff`).
+struct StockFlags: ParsableArguments {
+    @Option(name: .customLong("low-stock"), help: "Units on hand below which stock is low.")
+    var lowStock: Int64 = 20
+    @Option(name: .customLong("min-days-of-cover"), help: "Days of cover below which stock is low.")
+    var minDaysOfCover: Double = 7
+
+    func apply(to o: inout ReportOptions) {
         o.lowStock = lowStock
         o.minDaysOfCover = minDaysOfCover
-        return o
     }
 }
 
@@ -46,8 +53,6 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Business reports, at any point in time.",
         discussion: """
-        Reports: \(Reports.names.joined(separator: ", ")).
-
           lake report daily-revenue --from 2024-01-01 --to 2024-01-07 --channel web
           lake report top-products --limit 5 --format json
           lake report inventory --low-stock 30
@@ -55,28 +60,122 @@ struct ReportCommand: ParsableCommand {
           lake report operations
           lake report diff daily-revenue --from-snapshot 3 --to-snapshot 5
 
-        Revenue counts confirmed orders; pending and cancelled are counted in their own columns.
+        Revenue counts confirmed orders; pending and cancelled are counted in their own columns. `lake report NAME --help` describes each report.
         """,
-        subcommands: [ShowReport.self, DiffReport.self],
-        defaultSubcommand: ShowReport.self
+        subcommands: [DailyRevenueReport.self, TopProductsReport.self, InventoryReport.self, CustomersReport.self,
+                      OperationsReport.self, DiffReport.self, ShowReport.self]
     )
 }
 
+/// A report as its own subcommand, so `lake report inventory --help` describes the inventory
+/// report (one generic `show NAME` made every report's help the same).
+protocol NamedReportCommand: ParsableCommand {
+    static var reportName: String { get }
+    var flags: ReportFlags { get }
+    func adjust(_ options: inout ReportOptions)
+}
+
+extension NamedReportCommand {
+    func adjust(_ options: inout ReportOptions) {}
+
+    func run() throws {
+        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        var options = try flags.options()
+        adjust(&options)
+        print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format))
+    }
+}
+
+struct DailyRevenueReport: NamedReportCommand {
+    static let reportName = "daily-revenue"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Orders, units and confirmed revenue per event date, channel and country.",
+        discussion: """
+          lake report daily-revenue
+          lake report daily-revenue --from 2024-01-01 --to 2024-01-07 --channel web
+          lake report daily-revenue --as-of 3 --format csv > revenue.csv
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+struct TopProductsReport: NamedReportCommand {
+    static let reportName = "top-products"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Products by confirmed revenue, with units, orders, category and brand.",
+        discussion: """
+          lake report top-products --limit 5
+          lake report top-products --from 2024-01-15 --channel mobile --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+struct InventoryReport: NamedReportCommand {
+    static let reportName = "inventory"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Stock on hand per product and warehouse, days of cover, and what is running low.",
+        discussion: """
+        On hand is the latest update per product and warehouse; days of cover is on hand over the warehouse's share of the product's average daily units sold in the window.
+
+          lake report inventory
+          lake report inventory --low-stock 30 --min-days-of-cover 10
+        """)
+    @OptionGroup var flags: ReportFlags
+    @OptionGroup var stock: StockFlags
+
+    func adjust(_ options: inout ReportOptions) { stock.apply(to: &options) }
+}
+
+struct CustomersReport: NamedReportCommand {
+    static let reportName = "customers"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Top customers by spend, repeat purchases, and new vs returning customers per day.",
+        discussion: """
+          lake report customers --limit 10
+          lake report customers --as-of 2024-02-01T00:00:00Z --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+struct OperationsReport: NamedReportCommand {
+    static let reportName = "operations"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Per ingest run: volumes, rejects, throughput and event-to-commit lag; reject rates per day.",
+        discussion: """
+        Lag is from an order's event time to the commit that stored it: seconds for a live stream, days for a backfill of old events. Table output shows it as a duration; CSV and JSON give seconds.
+
+          lake report operations
+          lake report operations --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+/// `lake report show NAME`, kept for scripts written before each report had its own command.
 struct ShowReport: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a report (the default: `lake report NAME`).")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a report by name.", shouldDisplay: false)
 
     @Argument(help: ArgumentHelp("The report: \(Reports.names.joined(separator: ", ")).", valueName: "NAME"))
     var name: String
     @OptionGroup var flags: ReportFlags
+    @OptionGroup var stock: StockFlags
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
-        print(try Reports.run(name, catalog: catalog, options: try flags.options()).render(flags.format))
+        var options = try flags.options()
+        stock.apply(to: &options)
+        print(try Reports.run(name, catalog: catalog, options: options).render(flags.format))
     }
 }
 
 struct DiffReport: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "diff", abstract: "How a report changed between two snapshots.")
+    static let configuration = CommandConfiguration(
+        commandName: "diff", abstract: "How a report changed between two snapshots.",
+        discussion: """
+        Rows are matched on the report's key columns (e.g. date, channel, country). A changed row gives one line per changed column with its old and new value; an added or removed row gives one line per column.
+
+          lake report diff daily-revenue --from-snapshot 3 --to-snapshot 5
+          lake report diff top-products --from-snapshot 2 --format json
+          lake report diff inventory --from-snapshot 1 --low-stock 30
+        """)
 
     @Argument(help: ArgumentHelp("The report.", valueName: "NAME"))
     var name: String
@@ -85,10 +184,13 @@ struct DiffReport: ParsableCommand {
     @Option(name: .customLong("to-snapshot"), help: "The later snapshot id (default: the latest).")
     var toSnapshot: Int64?
     @OptionGroup var flags: ReportFlags
+    @OptionGroup var stock: StockFlags
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
-        print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: try flags.options()).render(flags.format))
+        var options = try flags.options()
+        stock.apply(to: &options)
+        print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }
 }

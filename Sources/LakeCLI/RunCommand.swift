@@ -51,6 +51,9 @@ struct Run: ParsableCommand {
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]
-        print(try Query.run(spec, catalog: store.catalog).table.renderTable())
+        var byChannel = try Query.run(spec, catalog: store.catalog).table
+        // Headers for readers, not the aggregate expressions that computed them.
+        byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
+        print(byChannel.renderTable())
     }
 }

@@ -5,18 +5,35 @@ import LakePipeline
 
 /// Options shared by commands that read the schema registry.
 struct RegistryOptions: ParsableArguments {
-    @Option(name: .customLong("schemas"), help: ArgumentHelp("Schema registry directory (default: $LAKE_SCHEMAS, else ./schemas).", valueName: "DIR"))
+    @Option(name: .customLong("schemas"), help: ArgumentHelp(
+        "A registry directory of <table>/v<N>.json files, e.g. with a version this lake binary does not ship yet (default: $LAKE_SCHEMAS, else the registry built into lake; a lake always adds the versions it stored).",
+        valueName: "DIR"))
     var schemas: String?
 
-    var directory: String { schemas ?? ProcessInfo.processInfo.environment["LAKE_SCHEMAS"] ?? "schemas" }
+    var source: RegistrySource {
+        guard let dir = schemas ?? ProcessInfo.processInfo.environment["LAKE_SCHEMAS"] else { return .builtIn }
+        return .directory(URL(fileURLWithPath: dir, isDirectory: true))
+    }
 
-    func load() throws -> SchemaRegistry { try SchemaRegistry.load(directory: directory) }
+    /// The registry alone, without a lake's stored versions (for `lake schema list/show`).
+    func load() throws -> SchemaRegistry {
+        switch source {
+        case .builtIn: return try SchemaRegistry.bundled()
+        case .directory(let url): return try SchemaRegistry.load(directory: url.path)
+        }
+    }
 }
 
 struct SchemaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schema",
-        abstract: "Inspect the schema registry (schemas/<table>/v<N>.json).",
+        abstract: "Inspect the schema registry (built into lake from schemas/<table>/v<N>.json) and migrate tables.",
+        discussion: """
+          lake schema list
+          lake schema show orders --version 2
+          lake schema migrate orders --to 2 --dry-run    # the plan; nothing changes
+          lake schema migrate orders --to 3 --schemas DIR   # a version from DIR
+        """,
         subcommands: [SchemaList.self, SchemaShow.self, SchemaMigrate.self]
     )
 }

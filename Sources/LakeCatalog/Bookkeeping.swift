@@ -105,6 +105,13 @@ enum Bookkeeping {
             table_name VARCHAR NOT NULL, version INTEGER NOT NULL, fingerprint VARCHAR NOT NULL,
             snapshot_id BIGINT NOT NULL, PRIMARY KEY (table_name, version))
         """,
+        // The canonical JSON of each registry version the lake uses (its fingerprint is in
+        // lake_schema_registry), so a lake reads its own versions wherever `lake` runs.
+        """
+        CREATE TABLE IF NOT EXISTS lake_schema_definition (
+            table_name VARCHAR NOT NULL, version INTEGER NOT NULL, canonical_json VARCHAR NOT NULL,
+            PRIMARY KEY (table_name, version))
+        """,
         """
         CREATE TABLE IF NOT EXISTS lake_table_schema_version (
             table_id BIGINT NOT NULL, registry_table VARCHAR NOT NULL, version INTEGER NOT NULL,
@@ -201,6 +208,14 @@ extension CatalogTransaction {
                              arguments: [table, version, fingerprint, snapshotID])
     }
 
+    /// Stores a registry version's canonical JSON; a version already stored is kept (versions are
+    /// immutable, and the fingerprint check refuses an edited one before this is reached).
+    public mutating func storeSchemaDefinition(table: String, version: Int, canonicalJSON: String) throws {
+        try Bookkeeping.ensure(database)
+        try database.execute(sql: "INSERT OR IGNORE INTO lake_schema_definition VALUES (?, ?, ?)",
+                             arguments: [table, version, canonicalJSON])
+    }
+
     /// Which registry table and version a catalog table's schema follows from this snapshot on.
     public mutating func setTableSchemaVersion(tableID: Int64, registryTable: String, version: Int) throws {
         try Bookkeeping.ensure(database)
@@ -242,6 +257,21 @@ extension Catalog {
                 SELECT registry_table, version FROM lake_table_schema_version
                 WHERE table_id = ? AND begin_snapshot <= ? ORDER BY begin_snapshot DESC LIMIT 1
                 """, arguments: [tableID, snap.id]).map { ($0["registry_table"], $0["version"]) }
+        }
+    }
+
+    /// The registry versions this lake stored, as (table, version, canonical JSON). Lakes
+    /// written before definitions were stored have none until their next commit stores them.
+    public func storedSchemaDefinitions() throws -> [(table: String, version: Int, canonicalJSON: String)] {
+        try read { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_schema_definition'") == 1 else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT table_name, version, canonical_json FROM lake_schema_definition ORDER BY table_name, version")
+                .map { row in
+                    guard let table: String = row["table_name"], let version: Int = row["version"], let json: String = row["canonical_json"] else {
+                        throw CatalogError.corrupt("lake_schema_definition has a row with a NULL field")
+                    }
+                    return (table, version, json)
+                }
         }
     }
 

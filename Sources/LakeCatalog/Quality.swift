@@ -2,13 +2,14 @@ import Foundation
 import GRDB
 
 // Data-quality results and alerts, in `lake_*` tables next to the DuckLake catalog (DuckDB's
-// ducklake extension ignores them). They are written inside `catalog.commit`, so a result is
-// tied to the snapshot that recorded it, and a time-travelling read sees only what had been
-// recorded by then.
+// ducklake extension ignores them). A check reads the lake and does not change it, so its
+// results are stored under the snapshot it checked, without a commit of their own: checking
+// never grows the lake's history, and a time-travelling read sees the results of the checks
+// run on the snapshots up to the one it reads.
 
 /// One check over one ingest batch (or over the lake, batch_id "*"), with its evidence.
 public struct QualityResult: Codable, Sendable, Equatable {
-    /// The snapshot that recorded the result (0 until recorded).
+    /// The snapshot the check read (0 until recorded).
     public var snapshotID: Int64
     /// The snapshot that committed the batch checked.
     public var batchSnapshotID: Int64
@@ -85,31 +86,37 @@ enum QualityTables {
     }
 }
 
-extension CatalogTransaction {
-    /// Records check results under this transaction's snapshot.
-    public mutating func recordQualityResults(_ results: [QualityResult]) throws {
-        try QualityTables.ensure(database)
-        for r in results {
-            try database.execute(sql: "INSERT INTO lake_quality_result VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
-                snapshotID, r.batchSnapshotID, r.batchID, r.check, r.value, r.threshold, r.passed, r.detail,
-            ])
-        }
-    }
-
-    /// Records fired alerts under this transaction's snapshot.
-    public mutating func recordAlerts(_ alerts: [AlertRecord]) throws {
-        try QualityTables.ensure(database)
-        for a in alerts {
-            try database.execute(sql: "INSERT INTO lake_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
-                snapshotID, Timestamps.iso(a.firedAt), a.kind, a.severity, a.subject, a.value, a.baseline, a.score,
-                a.threshold, a.message,
-            ])
+extension Catalog {
+    /// Stores a check's results and alerts under `snapshot`, the snapshot the check read, in
+    /// one SQLite transaction and without a new snapshot. Running the same check again on the
+    /// same snapshot replaces the results of the batches it covers (they are the same figures);
+    /// alerts are events and are appended.
+    public func recordQualityCheck(snapshot: Int64, results: [QualityResult], alerts: [AlertRecord]) throws {
+        _ = try resolve(.snapshot(snapshot))  // a typed error for a snapshot that does not exist
+        try Self.withRetry {
+            try pool.write { db in
+                try QualityTables.ensure(db)
+                for batch in Set(results.map(\.batchID)) {
+                    try db.execute(sql: "DELETE FROM lake_quality_result WHERE snapshot_id = ? AND batch_id = ?", arguments: [snapshot, batch])
+                }
+                for r in results {
+                    try db.execute(sql: "INSERT INTO lake_quality_result VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                        snapshot, r.batchSnapshotID, r.batchID, r.check, r.value, r.threshold, r.passed, r.detail,
+                    ])
+                }
+                for a in alerts {
+                    try db.execute(sql: "INSERT INTO lake_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                        snapshot, Timestamps.iso(a.firedAt), a.kind, a.severity, a.subject, a.value, a.baseline, a.score,
+                        a.threshold, a.message,
+                    ])
+                }
+            }
         }
     }
 }
 
 extension Catalog {
-    /// Check results recorded at or before the snapshot, oldest first.
+    /// Results of the checks that read this snapshot or an earlier one, oldest first.
     public func qualityResults(at asOf: AsOf? = nil) throws -> [QualityResult] {
         let snap = try resolve(asOf)
         return try read { db in
@@ -124,7 +131,7 @@ extension Catalog {
         }
     }
 
-    /// Alerts recorded at or before the snapshot, oldest first.
+    /// Alerts fired by checks that read this snapshot or an earlier one, oldest first.
     public func alerts(at asOf: AsOf? = nil) throws -> [AlertRecord] {
         let snap = try resolve(asOf)
         return try read { db in

@@ -125,7 +125,15 @@ import Testing
             guard let old = beforeKeys[kv.key] else { return n }
             return n + zip(old, kv.value).filter { $0 != $1 }.count
         }
-        #expect(diff.rows.filter { $0[0] == .string("added") }.count == added)
+        // An added row is listed one labelled column per line (key, column name, new value).
+        #expect(added > 0)
+        #expect(diff.rows.filter { $0[0] == .string("added") }.count == added * (after.columns.count - 3))
+        for row in diff.rows where row[0] == .string("added") {
+            let column = try #require(after.columns.firstIndex(of: row[4].text), "added line without a column label")
+            #expect(column >= 3)
+            #expect(afterKeys[Array(row[1 ... 3])]?[column] == row[6])
+            #expect(row[5] == .null)
+        }
         #expect(diff.rows.filter { $0[0] == .string("changed") }.count == changedCells)
         #expect(diff.rows.filter { $0[0] == .string("removed") }.isEmpty)
         // Each change shows the new value the later snapshot reports.

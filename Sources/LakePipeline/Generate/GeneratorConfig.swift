@@ -8,7 +8,7 @@ public struct GeneratorConfig: Sendable, Equatable {
     public var days: Int = 30
     /// First day, as days since 1970-01-01 (default 2024-01-01).
     public var startDay: Int64 = CivilDate.days(year: 2024, month: 1, day: 1)
-    public var seed: UInt64 = 42
+    public var seed: UInt64 = GeneratorConfig.sampleSeed
     public var schemaVersion: Int = 1
     public var spikes: [Spike] = []
     public var faults: FaultRates = .standard
@@ -16,6 +16,13 @@ public struct GeneratorConfig: Sendable, Equatable {
     public var inventoryRows: Int = 50
 
     public init() {}
+
+    /// The seed of the bundled sample (Evaluation-Files is `lake generate --seed 42`, pinned by
+    /// GeneratorTests). Its order ids keep their original numbering.
+    public static let sampleSeed: UInt64 = 42
+    /// `lake generate`'s default: not the sample's, so a fresh file ingested next to the sample
+    /// adds new orders instead of 1,000 duplicates (GeneratorTests checks no order id is shared).
+    public static let defaultSeed: UInt64 = 2026
 }
 
 /// Multiplies the orders of one day and channel (for anomaly detection tests).

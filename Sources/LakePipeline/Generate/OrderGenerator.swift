@@ -241,6 +241,11 @@ public enum OrderGenerator {
         while rangeSize < slots.count * 2 { idWidth += 1; rangeSize *= 10 }
         let idLow = rangeSize / 9
         let multiplier = 7_919 * 104_729 % rangeSize  // product of primes > 5: coprime to 2^a 3^2 5^b
+        // Where in the id sequence this seed starts: the sample's seed keeps the original ids, any
+        // other seed starts elsewhere, so files from different seeds rarely share an order id
+        // (they would be counted as duplicates when ingested into one lake).
+        var idRNG = SplitMix64(seed: config.seed)
+        let idShift = config.seed == GeneratorConfig.sampleSeed ? 0 : idRNG.below(rangeSize)
 
         // 3. Lines.
         var w = try ByteWriter(path: path)
@@ -331,7 +336,7 @@ public enum OrderGenerator {
                 first = false
                 line += k
             }
-            let idValue = idLow + (slotIndex * multiplier + 12_345) % rangeSize
+            let idValue = idLow + ((slotIndex + idShift) % rangeSize * multiplier + 12_345) % rangeSize
             if omit != 0 {
                 key(Lit.key_order_id, &line)
                 if emptyField == 0 { line += [34, 34] } else {

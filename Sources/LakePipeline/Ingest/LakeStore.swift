@@ -46,6 +46,16 @@ extension IngestError {
     }
 }
 
+/// Where a lake's schema registry comes from, before the lake's own stored versions are added.
+public enum RegistrySource: Sendable, Equatable {
+    /// The versions built into the binary (schemas/ at build time): the default, so `lake`
+    /// works from any directory.
+    case builtIn
+    /// A registry directory (`--schemas`): how a new version reaches a lake before a release
+    /// ships it, e.g. for `lake schema migrate`.
+    case directory(URL)
+}
+
 /// A lake as the pipeline sees it: the catalog plus the schema registry that defines its tables.
 public struct LakeStore: Sendable {
     public let catalog: Catalog
@@ -60,12 +70,32 @@ public struct LakeStore: Sendable {
 
     /// Opens (creating when absent) the lake at `root` with the registry in `schemas`.
     public static func open(root: URL, schemas: URL) throws -> LakeStore {
-        let registry = try SchemaRegistry.load(directory: schemas.path)
-        let catalog = try Catalog.open(root: root, create: true)
+        try open(root: root, registry: .directory(schemas))
+    }
+
+    /// Opens the lake at `root` with the registry `source` names, plus the versions the lake
+    /// stored itself (lake_schema_definition) that the source lacks.
+    ///
+    /// Which copy of a version wins when both have it: a directory the user named wins (so an
+    /// edited version file is refused at commit by its fingerprint, as before); the built-in
+    /// registry yields to the lake's own copy (a lake created with another registry keeps
+    /// reading the versions it was written with).
+    public static func open(root: URL, registry source: RegistrySource, create: Bool = true) throws -> LakeStore {
+        let catalog = try Catalog.open(root: root, create: create)
         // Ingest writes data files before it commits: refuse a catalog we may not write (0.3
         // before `lake upgrade`, or a newer one) first, so a refused run leaves no files behind.
         try catalog.requireWritable()
-        return LakeStore(catalog: catalog, registry: registry)
+        return LakeStore(catalog: catalog, registry: try resolveRegistry(source, catalog: catalog))
+    }
+
+    static func resolveRegistry(_ source: RegistrySource, catalog: Catalog) throws -> SchemaRegistry {
+        let stored = SchemaRegistry(schemas: try catalog.storedSchemaDefinitions().map {
+            try SchemaRegistry.parseStored(table: $0.table, version: $0.version, canonicalJSON: $0.canonicalJSON)
+        })
+        switch source {
+        case .builtIn: return stored.adding(try SchemaRegistry.bundled())
+        case .directory(let url): return try SchemaRegistry.load(directory: url.path).adding(stored)
+        }
     }
 
     /// Where a registry table lives in the catalog: raw_orders → raw.orders, orders → curated.orders.
@@ -141,6 +171,7 @@ struct WriteTarget {
             throw IngestError.registryEdited(table: registryTable, version: definition.version)
         }
         try tx.registerSchemaVersion(table: registryTable, version: definition.version, fingerprint: fingerprint)
+        try tx.storeSchemaDefinition(table: registryTable, version: definition.version, canonicalJSON: definition.canonicalJSON)
         if let info = try tx.table(schema: schemaName, name: tableName) {
             // A migration committed since this target was resolved: our files have the old
             // columns. Retry from a new base (the rules then follow the new version).

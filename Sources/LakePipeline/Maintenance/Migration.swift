@@ -256,6 +256,7 @@ public enum Migration {
                     for f in outputs { _ = try tx.addDataFile(tableID: info.tableID, f) }
                 }
                 try tx.registerSchemaVersion(table: registryTable, version: version, fingerprint: target.fingerprint)
+                try tx.storeSchemaDefinition(table: registryTable, version: version, canonicalJSON: target.canonicalJSON)
                 try tx.setTableSchemaVersion(tableID: info.tableID, registryTable: registryTable, version: version)
             }
             report.snapshotID = snap.id

@@ -10,7 +10,7 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .missingDirectory(let d): return "schema registry \(d) does not exist (pass --schemas DIR or run from the repository root)"
+        case .missingDirectory(let d): return "schema registry \(d) does not exist (--schemas and $LAKE_SCHEMAS name a directory of <table>/v<N>.json files; without them the registry built into lake is used)"
         case .unreadable(let p, let r): return "\(p): cannot read schema (\(r))"
         case .invalid(let p, let problem): return "\(p): \(problem)"
         case .unknownTable(let t, let known): return "no schema registered for table '\(t)'; registered: \(known.joined(separator: ", "))"
@@ -54,14 +54,42 @@ public struct SchemaRegistry: Sendable {
                     throw .invalid(path: path, problem: "schema files must be named v<N>.json (N >= 1)")
                 }
                 guard let data = fm.contents(atPath: path) else { throw .unreadable(path: path, reason: "no such file") }
-                let schema = try parse(data, path: path)
-                guard schema.table == table else { throw .invalid(path: path, problem: "\"table\" is '\(schema.table)' but the directory is '\(table)'") }
-                guard schema.version == version else { throw .invalid(path: path, problem: "\"version\" is \(schema.version) but the file is v\(version).json") }
-                schemas.append(schema)
+                schemas.append(try parse(data, path: path, table: table, version: version))
             }
         }
         return SchemaRegistry(schemas: schemas)
     }
+
+    /// The versions built into this binary (scripts/bundle-schemas.sh embeds schemas/ at build
+    /// time), so `lake` works from any directory and after being copied anywhere.
+    public static func bundled() throws(RegistryError) -> SchemaRegistry {
+        var schemas: [TableSchema] = []
+        for (path, text) in BundledSchemas.files {
+            let parts = path.split(separator: "/")
+            guard parts.count == 2, parts[1].hasPrefix("v"), let version = Int(parts[1].dropFirst().dropLast(5)) else {
+                throw .invalid(path: "built-in schemas/\(path)", problem: "schema files must be named <table>/v<N>.json")
+            }
+            schemas.append(try parse(Data(text.utf8), path: "schemas/\(path) (built in)", table: String(parts[0]), version: version))
+        }
+        return SchemaRegistry(schemas: schemas)
+    }
+
+    /// Parses a version's canonical JSON as a lake stored it (lake_schema_definition).
+    public static func parseStored(table: String, version: Int, canonicalJSON: String) throws(RegistryError) -> TableSchema {
+        try parse(Data(canonicalJSON.utf8), path: "\(table) v\(version) (stored in the lake)", table: table, version: version)
+    }
+
+    /// This registry plus the versions of `other` it lacks; where both have a version, this one's wins.
+    public func adding(_ other: SchemaRegistry) -> SchemaRegistry {
+        var all = tables.values.flatMap { $0 }
+        for (table, versions) in other.tables {
+            let have = Set(self.versions(table))
+            all += versions.filter { !have.contains($0.version) }
+        }
+        return SchemaRegistry(schemas: all)
+    }
+
+    public var allSchemas: [TableSchema] { tableNames.flatMap { tables[$0] ?? [] } }
 
     public func versions(_ table: String) -> [Int] { tables[table]?.map(\.version) ?? [] }
 
@@ -74,6 +102,18 @@ public struct SchemaRegistry: Sendable {
     }
 
     // MARK: parsing (Foundation JSON is fine: a few small files at startup)
+
+    /// Parses one version file, which must define `table` at `version` (its place in the registry).
+    static func parse(_ data: Data, path: String, table expectedTable: String, version expectedVersion: Int) throws(RegistryError) -> TableSchema {
+        let schema = try parse(data, path: path)
+        guard schema.table == expectedTable else {
+            throw .invalid(path: path, problem: "\"table\" is '\(schema.table)' but the directory is '\(expectedTable)'")
+        }
+        guard schema.version == expectedVersion else {
+            throw .invalid(path: path, problem: "\"version\" is \(schema.version) but the file is v\(expectedVersion).json")
+        }
+        return schema
+    }
 
     public static func parse(_ data: Data, path: String) throws(RegistryError) -> TableSchema {
         let object: Any
@@ -129,7 +169,7 @@ public struct SchemaRegistry: Sendable {
         }
         return TableSchema(table: table, version: version, layer: layer, description: root["description"] as? String ?? "",
                            partitionBy: partitionBy, primaryKey: primaryKey, columns: columns, source: source,
-                           fingerprint: SHA256.hex(canonical), path: path)
+                           fingerprint: SHA256.hex(canonical), canonicalJSON: String(decoding: canonical, as: UTF8.self), path: path)
     }
 
     private static func constraints(_ o: [String: Any], at: String, path: String) throws(RegistryError) -> Constraints {

@@ -82,6 +82,10 @@ public struct TableSchema: Sendable, Equatable {
     /// SHA-256 (hex) of the definition's canonical JSON (keys sorted, no whitespace), so
     /// reformatting a file does not change it but any change of meaning does.
     public var fingerprint: String
+    /// The JSON the fingerprint is computed from: what a lake stores so it can read its own
+    /// versions without the registry directory (or binary) that created them.
+    public var canonicalJSON: String
+    /// Where it came from: a file, "schemas/… (built in)", or "… (stored in the lake)".
     public var path: String
 
     public func column(_ name: String) -> ColumnSpec? { columns.first { $0.name == name } }

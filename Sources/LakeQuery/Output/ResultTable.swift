@@ -58,7 +58,7 @@ public struct ResultTable: Sendable, Equatable {
                 ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         var lines = [columns.map(quote).joined(separator: ",")]
-        for r in rows { lines.append(r.map { quote($0.text) }.joined(separator: ",")) }
+        for r in rows { lines.append(r.map { quote($0.machineText) }.joined(separator: ",")) }
         return lines.joined(separator: "\n")
     }
 
@@ -68,6 +68,7 @@ public struct ResultTable: Sendable, Equatable {
             case .null: return "null"
             case .bool(let b): return b ? "true" : "false"
             case .int(let i): return String(i)
+            case .duration(let seconds): return String(seconds)
             case .double(let d): return d.isFinite ? Value.format(d) : "null"
             case .string, .decimal, .date, .timestamp: return jsonString(v.text)
             }

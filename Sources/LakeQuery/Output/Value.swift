@@ -13,6 +13,9 @@ public enum Value: Hashable, Sendable {
     case date(Int32)
     /// Microseconds since the epoch, UTC.
     case timestamp(Int64)
+    /// A length of time in whole seconds: "3d 04h" for people, the number of seconds in CSV and
+    /// JSON (a lag of 90545495 means nothing to a reader; 1047d 23h does).
+    case duration(seconds: Int64)
 
     /// Human and CSV text: decimals with all their digits, dates YYYY-MM-DD, timestamps ISO-8601 UTC.
     public var text: String {
@@ -25,12 +28,31 @@ public enum Value: Hashable, Sendable {
         case .decimal(let v, let s): return DecimalText.format(v, scale: s)
         case .date(let d): return LakeCatalog.Timestamps.dateText(days: Int64(d))
         case .timestamp(let t): return LakeCatalog.Timestamps.isoText(micros: t)
+        case .duration(let seconds): return Self.durationText(seconds)
         }
+    }
+
+    /// The two largest units: "1047d 23h", "5h 02m", "3m 09s", "42s".
+    static func durationText(_ seconds: Int64) -> String {
+        let sign = seconds < 0 ? "-" : ""
+        let s = seconds.magnitude
+        let (d, h, m, sec) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60, s % 60)
+        func two(_ n: UInt64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        if d > 0 { return "\(sign)\(d)d \(two(h))h" }
+        if h > 0 { return "\(sign)\(h)h \(two(m))m" }
+        if m > 0 { return "\(sign)\(m)m \(two(sec))s" }
+        return "\(sign)\(sec)s"
+    }
+
+    /// The text CSV and JSON carry: durations as plain seconds, for programs.
+    var machineText: String {
+        if case .duration(let seconds) = self { return String(seconds) }
+        return text
     }
 
     var isNumeric: Bool {
         switch self {
-        case .int, .double, .decimal: return true
+        case .int, .double, .decimal, .duration: return true
         default: return false
         }
     }

@@ -78,14 +78,12 @@ public enum Alerting {
         return QualityCheckOutcome(quality: quality, anomalies: anomalies, health: health, alerts: alerts)
     }
 
-    /// Records the results and the alerts in one commit (one new snapshot).
+    /// Stores the results and the alerts under the snapshot the check read (no new snapshot: a
+    /// check must not grow the lake's history) and returns that snapshot's id.
     @discardableResult
     public static func record(_ outcome: QualityCheckOutcome, catalog: Catalog) throws -> Int64 {
-        let (snap, _) = try catalog.commit(author: "lake quality", message: "quality check: \(outcome.alerts.count) alert(s)") { tx in
-            try tx.recordQualityResults(outcome.quality.results)
-            try tx.recordAlerts(outcome.alerts)
-        }
-        return snap.id
+        try catalog.recordQualityCheck(snapshot: outcome.quality.snapshotID, results: outcome.quality.results, alerts: outcome.alerts)
+        return outcome.quality.snapshotID
     }
 
     /// One alert as one JSON object (a line of the alerts file, an element of the webhook body).
@@ -125,10 +123,41 @@ public enum Alerting {
         }
     }
 
-    /// POSTs `{"alerts": [...]}`. Errors never include the URL: it may carry a token.
+    /// The webhook as errors name it: scheme, host, port and path. User info and the query are
+    /// left out, as they may carry a token.
+    public static func redacted(_ url: URL) -> String {
+        guard var c = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "the webhook URL" }
+        let hadSecret = c.user != nil || c.password != nil || c.query != nil
+        c.user = nil
+        c.password = nil
+        c.query = nil
+        c.fragment = nil
+        return (c.string ?? "the webhook URL") + (hadSecret ? " (credentials and query not shown)" : "")
+    }
+
+    /// Why a request failed, in words (Foundation on Linux describes most of these only by code).
+    static func reason(_ error: Error) -> String {
+        let e = error as NSError
+        guard e.domain == NSURLErrorDomain else { return e.localizedDescription }
+        switch URLError.Code(rawValue: e.code) {
+        case .cannotConnectToHost: return "connection refused: nothing is listening there"
+        case .cannotFindHost: return "host not found (DNS)"
+        case .timedOut: return "timed out"
+        case .notConnectedToInternet: return "no network"
+        case .networkConnectionLost: return "the connection was closed before the answer"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
+             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            return "TLS handshake failed (certificate or protocol)"
+        case .badServerResponse: return "the answer was not valid HTTP"
+        default: return "\(e.localizedDescription) (URL error \(e.code))"
+        }
+    }
+
+    /// POSTs `{"alerts": [...]}`. Errors name the URL without user info or query (a token may be there).
     public static func post(_ alerts: [AlertRecord], to url: URL, timeout: TimeInterval = 10) throws {
+        let shown = redacted(url)
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
-            throw QualityError.webhook("only http and https URLs are supported")
+            throw QualityError.webhook("\(shown): only http and https URLs are supported")
         }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = "POST"
@@ -137,16 +166,16 @@ public enum Alerting {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var failure: String?
         let task = URLSession.shared.dataTask(with: request) { _, response, error in
-            if let error { failure = "request failed (\((error as NSError).code))" } else if let http = response as? HTTPURLResponse,
+            if let error { failure = "POST \(shown) failed: \(reason(error))" } else if let http = response as? HTTPURLResponse,
                 !(200 ..< 300).contains(http.statusCode) {
-                failure = "receiver answered HTTP \(http.statusCode)"
+                failure = "POST \(shown): the receiver answered HTTP \(http.statusCode)"
             }
             done.signal()
         }
         task.resume()
         if done.wait(timeout: .now() + timeout + 1) == .timedOut {
             task.cancel()
-            throw QualityError.webhook("no answer within \(Int(timeout)) s")
+            throw QualityError.webhook("POST \(shown): no answer within \(Int(timeout)) s")
         }
         if let failure { throw QualityError.webhook(failure) }
     }

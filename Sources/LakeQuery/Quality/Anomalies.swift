@@ -124,13 +124,32 @@ public enum AnomalyDetector {
         return out
     }
 
+    /// Which days are full enough to serve as a baseline: the day's orders over all channels
+    /// reach `minShare` of the median daily total (days with no orders left out of the median).
+    /// Late events dated before a stream starts make days of a handful of orders; measured
+    /// against those, every ordinary day would look like a spike.
+    public static func fullDays(_ s: DailySeries, minShare: Double) -> [Bool] {
+        let totals = s.days.indices.map { i in s.channels.reduce(Int64(0)) { $0 + (s.orders[$1]?[i] ?? 0) } }
+        let typical = median(totals.filter { $0 > 0 }.map(Double.init))
+        return totals.map { $0 > 0 && Double($0) >= minShare * typical }
+    }
+
     /// The detector over prepared series (pure: the tests feed it planted data directly too).
     public static func detect(_ s: DailySeries, config: QualityConfig) -> [AnomalyFinding] {
         var out: [AnomalyFinding] = []
         let w = config.anomalyWindowDays, minHistory = config.anomalyMinHistoryDays, z = config.anomalyZThreshold
-        func window(_ i: Int) -> Range<Int>? {
-            let lo = max(0, i - w)
-            return i - lo >= minHistory ? lo ..< i : nil
+        let full = fullDays(s, minShare: config.anomalyMinDayShare)
+        // A day's baseline is the last `w` full days before it; with fewer than `minHistory` of
+        // them the day is not judged at all. A partial day (a few late events before the stream
+        // starts, an outage) is still judged itself, but never serves as anyone's baseline.
+        func window(_ i: Int) -> [Int]? {
+            var days: [Int] = []
+            var j = i - 1
+            while j >= 0 && days.count < w {
+                if full[j] { days.append(j) }
+                j -= 1
+            }
+            return days.count >= minHistory ? days.reversed() : nil
         }
         func dateText(_ i: Int) -> String { Timestamps.dateText(days: Int64(s.days[i])) }
         for ch in s.channels {

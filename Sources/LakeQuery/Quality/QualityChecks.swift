@@ -207,15 +207,13 @@ public enum QualityChecks {
         return QualityRun(snapshotID: snapshot.id, batches: out, days: days)
     }
 
-    /// The ingest hook: checks one just-committed batch and records its results in their own
-    /// commit (a new snapshot after the batch's). Returns the batch's results and score.
+    /// The ingest hook: checks one just-committed batch and stores its results under the
+    /// snapshot it read (no snapshot of its own). Returns the batch's results and score.
     @discardableResult
     public static func recordBatch(catalog: Catalog, batchID: String, config: QualityConfig = QualityConfig()) throws -> BatchQuality? {
         let run = try self.run(catalog: catalog, batchIDs: [batchID], config: config, batchFilesOnly: true)
         guard let batch = run.batches.first else { return nil }
-        try catalog.commit(author: "lake quality", message: "quality checks of batch \(batchID)") { tx in
-            try tx.recordQualityResults(batch.results)
-        }
+        try catalog.recordQualityCheck(snapshot: run.snapshotID, results: batch.results, alerts: [])
         return batch
     }
 

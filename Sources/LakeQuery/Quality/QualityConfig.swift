@@ -21,8 +21,12 @@ public struct QualityConfig: Codable, Sendable, Equatable {
     public var anomalyZThreshold = 3.5
     /// Trailing days that form the baseline of each day.
     public var anomalyWindowDays = 7
-    /// Days of history needed before a day is scored at all.
+    /// Full days of history needed before a day is scored at all.
     public var anomalyMinHistoryDays = 5
+    /// A day is full, and may serve in a baseline, when its orders (all channels) reach this
+    /// share of the median day's; partial days (a few late events) would make every normal
+    /// day a spike.
+    public var anomalyMinDayShare = 0.25
     /// A spike or drop must also move this share away from the baseline median, so a quiet
     /// series (MAD near 0) does not flag a difference of one order.
     public var anomalyMinRelativeChange = 0.3
@@ -45,6 +49,7 @@ public struct QualityConfig: Codable, Sendable, Equatable {
         case anomalyZThreshold = "anomaly_z_threshold"
         case anomalyWindowDays = "anomaly_window_days"
         case anomalyMinHistoryDays = "anomaly_min_history_days"
+        case anomalyMinDayShare = "anomaly_min_day_share"
         case anomalyMinRelativeChange = "anomaly_min_relative_change"
         case rejectRateMinJump = "reject_rate_min_jump"
         case nullRateMinJump = "null_rate_min_jump"
@@ -63,12 +68,16 @@ public struct QualityConfig: Codable, Sendable, Equatable {
         anomalyZThreshold = try c.decodeIfPresent(Double.self, forKey: .anomalyZThreshold) ?? d.anomalyZThreshold
         anomalyWindowDays = try c.decodeIfPresent(Int.self, forKey: .anomalyWindowDays) ?? d.anomalyWindowDays
         anomalyMinHistoryDays = try c.decodeIfPresent(Int.self, forKey: .anomalyMinHistoryDays) ?? d.anomalyMinHistoryDays
+        anomalyMinDayShare = try c.decodeIfPresent(Double.self, forKey: .anomalyMinDayShare) ?? d.anomalyMinDayShare
         anomalyMinRelativeChange = try c.decodeIfPresent(Double.self, forKey: .anomalyMinRelativeChange) ?? d.anomalyMinRelativeChange
         rejectRateMinJump = try c.decodeIfPresent(Double.self, forKey: .rejectRateMinJump) ?? d.rejectRateMinJump
         nullRateMinJump = try c.decodeIfPresent(Double.self, forKey: .nullRateMinJump) ?? d.nullRateMinJump
         maxFilesPerPartition = try c.decodeIfPresent(Int.self, forKey: .maxFilesPerPartition) ?? d.maxFilesPerPartition
         guard anomalyWindowDays >= 2, anomalyMinHistoryDays >= 2, anomalyZThreshold > 0 else {
             throw QualityError.badConfig("anomaly_window_days and anomaly_min_history_days must be at least 2, anomaly_z_threshold above 0")
+        }
+        guard (0 ... 1).contains(anomalyMinDayShare) else {
+            throw QualityError.badConfig("anomaly_min_day_share must be between 0 and 1 (a share of the median day's orders), got \(anomalyMinDayShare)")
         }
     }
 

@@ -19,10 +19,16 @@ public enum ReportDiff {
         func sortKey(_ key: [Value]) -> String { key.map(\.text).joined(separator: "\u{1}") }
         for key in Set(old.keys).union(new.keys).sorted(by: { sortKey($0) < sortKey($1) }) {
             switch (old[key], new[key]) {
+            // An added or removed row is listed one column per line, like a change, so every
+            // value is labelled and none is cut to fit a cell.
             case (nil, let n?):
-                table.rows.append([.string("added")] + key + [.null, .null, .string(n.dropFirst(k).map(\.text).joined(separator: " | "))])
+                for c in k ..< min(n.count, after.columns.count) {
+                    table.rows.append([.string("added")] + key + [.string(after.columns[c]), .null, n[c]])
+                }
             case (let o?, nil):
-                table.rows.append([.string("removed")] + key + [.null, .string(o.dropFirst(k).map(\.text).joined(separator: " | ")), .null])
+                for c in k ..< min(o.count, before.columns.count) {
+                    table.rows.append([.string("removed")] + key + [.string(before.columns[c]), o[c], .null])
+                }
             case (let o?, let n?):
                 for c in k ..< after.columns.count where o[c] != n[c] {
                     table.rows.append([.string("changed")] + key + [.string(after.columns[c]), o[c], n[c]])

@@ -411,14 +411,15 @@ public enum Reports {
 
     // MARK: - operations
 
-    static func seconds(_ v: Double?) -> Value { v.map { .int(Int64($0.rounded())) } ?? .null }
+    static func seconds(_ v: Double?) -> Value { v.map { .duration(seconds: Int64($0.rounded())) } ?? .null }
 
     /// Per ingest run: volumes, rejects by reason, throughput, event-to-commit latency; and the
     /// reject rate by day and channel from the raw layer.
     static func operations(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
-        var runs = ResultTable(title: "Ingest runs (latency: event time to commit, seconds)", columns: [
-            "snapshot", "kind", "source", "records", "accepted", "rejected", "dupes", "rec_per_s",
-            "lat_p50", "lat_p95", "lat_max", "files", "top_rejects",
+        // Lag: event time to commit (a backfill of old events lags by days, a live stream by seconds).
+        var runs = ResultTable(title: "Ingest runs (lag: event time to commit)", columns: [
+            "snapshot", "kind", "source", "records", "accepted", "rejected", "duplicates", "records_per_s",
+            "lag_p50", "lag_p95", "lag_max", "files", "top_rejects",
         ])
         for r in try catalog.ingestRuns(at: o.asOf) {
             let reasons = r.rejects.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { "\($0.key) \($0.value)" }.joined(separator: ", ")

@@ -1,0 +1,165 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+@testable import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// Issue 20, item 7: the anomaly baseline is made of full days only.
+@Suite struct AnomalyBaselineTests {
+    /// Late events dated before the stream starts make a few days of a handful of orders. They
+    /// are no baseline: the ordinary days after them raise nothing, a real spike later still does.
+    @Test func partialLeadingDaysAreNoBaseline() {
+        var s = DailySeries()
+        s.days = Array(19719 ..< 19741)  // 2023-12-28 .. 2024-01-18
+        s.channels = ["web"]
+        var orders: [Int64] = [2, 4, 3, 5]  // late events only
+        orders += [1000, 1010, 990, 1005, 995, 1002, 998, 1003, 997, 1001, 999, 1004, 996, 1000, 3600, 1002, 998, 1001]
+        s.orders["web"] = orders
+        s.revenueCents["web"] = orders.map { $0 * 5000 }
+        s.rawLines = orders
+        s.rejected = orders.map { $0 / 20 }
+        s.curatedOrders = orders
+        s.stateNulls = orders.map { $0 / 50 }
+        let full = AnomalyDetector.fullDays(s, minShare: QualityConfig().anomalyMinDayShare)
+        #expect(full == [false, false, false, false] + Array(repeating: true, count: 18))
+        let f = AnomalyDetector.detect(s, config: QualityConfig())
+        #expect(f.allSatisfy { $0.date == "2024-01-15" }, "\(f.map { "\($0.kind) \($0.date)" })")
+        #expect(f.contains { $0.kind == "orders_spike" && $0.date == "2024-01-15" && $0.baseline >= 990 })
+        // The rule is what keeps Jan 1-5 quiet: with every day counted as full, they are spikes.
+        var all = QualityConfig()
+        all.anomalyMinDayShare = 0
+        #expect(AnomalyDetector.detect(s, config: all).contains { $0.kind == "orders_spike" && $0.date <= "2024-01-05" })
+    }
+
+    /// The README's case in small: a generated stream with its late events (1%) raises no
+    /// volume anomaly, though its series starts with partial days before 2024-01-01.
+    @Test func generatedStreamWithLateEventsRaisesNoSpike() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 10_000))
+        defer { lake.dir.remove() }
+        let series = try AnomalyDetector.series(catalog: lake.catalog, asOf: nil)
+        let first = try #require(series.days.first)
+        #expect(first < Int32(CivilDate.days(year: 2024, month: 1, day: 1)), "the stream has events dated before its start")
+        #expect(AnomalyDetector.fullDays(series, minShare: QualityConfig().anomalyMinDayShare).first == false)
+        let volume = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind.hasPrefix("orders") || $0.kind.hasPrefix("revenue") }
+        #expect(volume.isEmpty, "\(volume.map { "\($0.kind) \($0.date) \($0.channel ?? "")" })")
+    }
+
+    @Test func configRejectsAShareOutsideZeroToOne() throws {
+        let dir = try TemporaryDirectory("alerts-config")
+        defer { dir.remove() }
+        try #"{"anomaly_min_day_share": 2}"#.write(toFile: dir.file("a.json"), atomically: true, encoding: .utf8)
+        #expect(throws: QualityError.self) { try QualityConfig.load(path: dir.file("a.json")) }
+        try #"{"anomaly_min_day_share": 0.5}"#.write(toFile: dir.file("b.json"), atomically: true, encoding: .utf8)
+        #expect(try QualityConfig.load(path: dir.file("b.json")).anomalyMinDayShare == 0.5)
+    }
+}
+
+/// Issue 20, items 7 and 8, through the real `lake` binary.
+@Suite(.serialized) struct CLIUsabilityTests {
+    /// `quality check` stores its results under the snapshot it checked and adds no snapshot;
+    /// checking again replaces the results rather than duplicating them.
+    @Test func qualityCheckAddsNoSnapshot() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
+        defer { lake.dir.remove() }
+        let snapshots = try lake.catalog.snapshots().count
+        let latest = try lake.catalog.latestSnapshot().id
+        for round in 1 ... 2 {
+            let r = try runLake(["quality", "check", "--lake", lake.root, "--alerts-file", lake.dir.file("alerts.jsonl")])
+            #expect(r.status == 1, "\(r.out)\n\(r.err)")
+            #expect(r.out.contains("recorded under snapshot \(latest)"), "\(r.out)")
+            #expect(try lake.catalog.snapshots().count == snapshots, "round \(round)")
+            let results = try lake.catalog.qualityResults()
+            #expect(!results.isEmpty && results.allSatisfy { $0.snapshotID == latest })
+            #expect(results.count == Set(results.map { "\($0.batchID) \($0.check)" }).count, "round \(round): duplicated results")
+            #expect(try lake.catalog.alerts().allSatisfy { $0.snapshotID == latest })
+        }
+    }
+
+    /// A refused webhook names the URL (without its query, which may hold a token) and why.
+    @Test func refusedWebhookNamesURLAndReason() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
+        defer { lake.dir.remove() }
+        // Port 1 (tcpmux): nothing listens there, and binding it needs root.
+        let r = try runLake(["quality", "check", "--lake", lake.root, "--alerts-file", lake.dir.file("a.jsonl"),
+                             "--webhook", "http://127.0.0.1:1/hook?token=SECRET"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("http://127.0.0.1:1/hook"), "\(r.err)")
+        #expect(r.err.contains("connection refused"), "\(r.err)")
+        #expect(!r.err.contains("SECRET") && !r.out.contains("SECRET"))
+        #expect(!r.err.contains("-1004"))
+    }
+
+    /// `snapshots` names tables; `report operations` shows lag as a duration (seconds in JSON);
+    /// `report inventory --help` is the inventory report's help.
+    @Test func outputNamesWhatItShows() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(clean: true))
+        defer { lake.dir.remove() }
+        let snaps = try runLake(["snapshots", "--lake", lake.root])
+        #expect(snaps.status == 0, "\(snaps.err)")
+        #expect(snaps.out.contains("inserted_into_table:curated.orders"), "\(snaps.out)")
+        #expect(snaps.out.contains("inserted_into_table:raw.orders"))
+        #expect(try !Regex(#"_table:[0-9]"#).matchesAny(snaps.out), "\(snaps.out)")
+
+        let ops = try runLake(["report", "operations", "--lake", lake.root])
+        #expect(ops.status == 0, "\(ops.err)")
+        #expect(ops.out.contains("lag_p50") && !ops.out.contains("lat_p50"))
+        // Generated 2024 events committed now: a lag of days, shown as "<days>d <hours>h".
+        #expect(try Regex(#"\b[0-9]+d [0-9]{2}h\b"#).matchesAny(ops.out), "\(ops.out)")
+        let json = try runLake(["report", "operations", "--lake", lake.root, "--format", "json"])
+        let sections = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any], "\(json.out)")
+        let rows = try #require(sections["ingest_runs_lag_event_time_to_commit"] as? [[String: Any]], "\(sections.keys)")
+        let orders = try #require(rows.first { $0["kind"] as? String == "orders" })
+        let lag = try #require(orders["lag_p50"] as? NSNumber, "\(orders)")
+        #expect(lag.doubleValue > 86_400)
+
+        let help = try runLake(["report", "inventory", "--help"])
+        #expect(help.out.contains("USAGE: lake report inventory"), "\(help.out)")
+        #expect(!help.out.contains("report show"))
+        #expect(help.out.contains("--low-stock"))
+        // The old spelling still works for scripts.
+        let show = try runLake(["report", "show", "inventory", "--lake", lake.root, "--format", "json"])
+        let direct = try runLake(["report", "inventory", "--lake", lake.root, "--format", "json"])
+        #expect(show.status == 0 && show.out == direct.out, "\(show.err)")
+    }
+
+    /// Commands the README lists show examples in --help (`lake <command> …` lines).
+    @Test func helpHasExamples() throws {
+        let commands: [[String]] = [
+            ["metrics"], ["dashboard"], ["quality"], ["quality", "check"], ["schema"], ["report", "diff"],
+            ["ingest", "inventory"], ["ingest", "catalog"], ["ingest", "orders"], ["generate"],
+            ["report", "daily-revenue"], ["report", "operations"],
+        ]
+        for c in commands {
+            let r = try runLake(c + ["--help"])
+            #expect(r.status == 0)
+            let examples = r.out.split(separator: "\n").filter { $0.hasPrefix("  lake " + c.joined(separator: " ")) }
+            #expect(!examples.isEmpty, "lake \(c.joined(separator: " ")) --help has no example:\n\(r.out)")
+        }
+    }
+
+    /// `lake run` prints readable headers for the by-channel table, not aggregate expressions.
+    @Test func runPrintsReadableHeaders() throws {
+        let dir = try TemporaryDirectory("lake-run")
+        defer { dir.remove() }
+        let r = try runLake(["run", "--input", packageRoot.appendingPathComponent("Evaluation-Files").path,
+                             "--lake", dir.file("lake"), "--quiet"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("confirmed_orders") && r.out.contains("avg_order_value"), "\(r.out)")
+        #expect(!r.out.contains("sum(order_total)") && !r.out.contains("count_distinct("), "\(r.out)")
+    }
+
+    @Test func durationText() {
+        #expect(Value.duration(seconds: 90_545_495).text == "1047d 23h")
+        #expect(Value.duration(seconds: 3_725).text == "1h 02m")
+        #expect(Value.duration(seconds: 189).text == "3m 09s")
+        #expect(Value.duration(seconds: 42).text == "42s")
+        #expect(ResultTable(columns: ["lag"], rows: [[.duration(seconds: 90)]]).renderCSV() == "lag\n90")
+        #expect(ResultTable(columns: ["lag"], rows: [[.duration(seconds: 90)]]).renderJSON() == "[\n  {\"lag\": 90}\n]")
+    }
+}
+
+extension Regex {
+    func matchesAny(_ text: String) -> Bool { text.firstMatch(of: self) != nil }
+}

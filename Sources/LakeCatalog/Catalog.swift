@@ -460,16 +460,27 @@ extension Catalog {
                     columnSizeBytes: try r.value(at: 2, "column_size_bytes"), containsNaN: nan.map { $0 != 0 })
             }
         }
+        // DuckLake keeps at most one delete file per data file visible at a snapshot (a second
+        // DELETE writes a merged file and ends the old one), so time travel takes that file alone.
         var deletes: [Int64: DeleteFile] = [:]
         for r in try Row.fetchAll(db, sql: """
-            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file
+            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count, format, begin_snapshot FROM ducklake_delete_file
             WHERE table_id = ? AND \(visibleAt)
             """, arguments: [table.tableID, snapshot, snapshot]) {
             let rel: Int64? = try r.value("path_is_relative")
             let path: String = try r.value("path") ?? ""
-            deletes[(try r.value("data_file_id"))] = DeleteFile(deleteFileID: try r.value("delete_file_id"),
-                                                    url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
-                                                    deleteCount: try r.value("delete_count") ?? 0)
+            let dataFileID: Int64 = try r.value("data_file_id")
+            let file = DeleteFile(deleteFileID: try r.value("delete_file_id"),
+                                  url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
+                                  deleteCount: try r.value("delete_count") ?? 0, format: try r.value("format") ?? "parquet",
+                                  snapshot: snapshot, beginSnapshot: try r.value("begin_snapshot") ?? 0)
+            if let other = deletes[dataFileID] {
+                throw CatalogError.corrupt("""
+                    data file \(dataFileID) of \(table.qualifiedName) has two delete files visible at snapshot \(snapshot) \
+                    (ids \(other.deleteFileID) and \(file.deleteFileID)); DuckLake allows one
+                    """)
+            }
+            deletes[dataFileID] = file
         }
         let directory = table.directory.path
         return files.map { f in

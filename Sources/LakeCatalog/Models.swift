@@ -173,15 +173,26 @@ public struct DataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// By column_id.
     public var columnStats: [Int64: ColumnStats]
-    /// A DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
-    /// create them, but a lake DuckDB has run DELETE/UPDATE on has them, and a reader must apply them.
+    /// The DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
+    /// create them, but a lake DuckDB has run DELETE/UPDATE on has them; `DataFileReader` applies them.
     public var deleteFile: DeleteFile?
+
+    /// Rows a reader of this snapshot sees: the file's rows minus its deleted ones. Counts,
+    /// listings and sizing use this, never `recordCount` alone.
+    public var liveRecordCount: Int64 { recordCount - (deleteFile?.deleteCount ?? 0) }
 }
 
 public struct DeleteFile: Hashable, Sendable {
     public var deleteFileID: Int64
     public var url: URL
+    /// Positions in the file (DuckLake's delete_count).
     public var deleteCount: Int64
+    /// DuckLake's `format` column: "parquet" (the only one we read) or, from DuckLake 1.1 on, "puffin".
+    public var format: String
+    /// The snapshot the listing was made at: a delete file that carries a snapshot id per
+    /// position applies only the positions deleted at or before it.
+    public var snapshot: Int64
+    public var beginSnapshot: Int64
 }
 
 /// Returned by `createTable`: ids to stamp into Parquet files.

@@ -130,19 +130,20 @@ struct FilesCommand: ParsableCommand {
             try printJSON(files.map { f -> [String: Any] in
                 ["data_file_id": f.dataFileID, "path": shown(f), "record_count": f.recordCount, "file_size_bytes": f.fileSizeBytes,
                  "row_id_start": f.rowIDStart ?? NSNull(), "begin_snapshot": f.beginSnapshot, "partition": f.partitionValues,
-                 "delete_file": f.deleteFile.map { shown($0.url.path) } ?? NSNull(), "delete_count": f.deleteFile?.deleteCount ?? 0]
+                 "delete_file": f.deleteFile.map { shown($0.url.path) } ?? NSNull(), "delete_count": f.deleteFile?.deleteCount ?? 0,
+                 "inlined_deletes": f.inlinedDeletes.count]
             })
         case .table, .csv:
             let rows = files.map { f in
                 [String(f.dataFileID), shown(f), String(f.recordCount), String(f.fileSizeBytes), f.rowIDStart.map(String.init) ?? "",
-                 partitions(f), String(f.beginSnapshot), String(f.deleteFile?.deleteCount ?? 0), f.deleteFile.map { shown($0.url.path) } ?? ""]
+                 partitions(f), String(f.beginSnapshot), String(f.deletedCount), f.deleteFile.map { shown($0.url.path) } ?? ""]
             }
             if format == .table {
                 // Records count every row a file holds; a read sees them minus the delete files' rows.
-                let deleted = files.reduce(Int64(0)) { $0 + ($1.deleteFile?.deleteCount ?? 0) }
-                let withDeletes = files.filter { $0.deleteFile != nil }.count
+                let deleted = files.reduce(Int64(0)) { $0 + $1.deletedCount }
+                let withDeletes = files.filter(\.hasDeletes).count
                 print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.liveRecordCount }) rows"
-                      + (deleted > 0 ? " (\(deleted) more deleted by \(withDeletes) delete files)" : ""))
+                      + (deleted > 0 ? " (\(deleted) more deleted in \(withDeletes) files)" : ""))
             }
             printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot", "deleted", "delete_file"], rows,
                       csv: format == .csv)

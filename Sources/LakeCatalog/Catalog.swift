@@ -482,13 +482,27 @@ extension Catalog {
             }
             deletes[dataFileID] = file
         }
+        // DuckLake 1.0 keeps deletes of up to data_inlining_row_limit rows (10 by default) in the
+        // catalog: (file_id, row_id = position in the file, begin_snapshot), never ended.
+        var inlined: [Int64: [Int64]] = [:]
+        let inlinedTable = DeleteVector.inlinedTable(tableID: table.tableID)
+        if try db.tableExists(inlinedTable) {
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT file_id, row_id FROM \(inlinedTable) WHERE begin_snapshot <= ? AND file_id BETWEEN ? AND ?
+                ORDER BY file_id, row_id
+                """, arguments: [snapshot, lo, hi])
+            while let r = try rows.next() {
+                inlined[try r.value(at: 0, "file_id"), default: []].append(try r.value(at: 1, "row_id"))
+            }
+        }
         let directory = table.directory.path
         return files.map { f in
             return DataFile(dataFileID: f.id, tableID: table.tableID, path: absolutePath(f.path, relative: f.relative, directory: directory),
                             storedPath: f.path, pathIsRelative: f.relative,
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
-                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id])
+                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
+                            inlinedDeletes: inlined[f.id] ?? [])
         }
     }
 }

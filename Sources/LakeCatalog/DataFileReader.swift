@@ -9,7 +9,7 @@ public struct DataFileReader {
     public let reader: ParquetFileReader
     public let columns: [ColumnInfo]
     private let fileIndex: [Int?]
-    /// The rows the file's DuckLake delete file removes at the listing's snapshot; nil without one.
+    /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
     public let deletes: DeleteVector?
 
     public init(_ file: DataFile, columns: [ColumnInfo]) throws {
@@ -22,7 +22,7 @@ public struct DataFileReader {
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
             return byName ? fields.firstIndex { $0.name == c.name } : nil
         }
-        deletes = try file.deleteFile.map { try DeleteVector.load($0, dataFile: file) }
+        deletes = try DeleteVector.load(for: file)
     }
 
     /// File position of each row group's first row: delete positions count across row groups.

@@ -12,7 +12,10 @@ import LakeFormat
 // positions plus the new ones and ends the old file at its snapshot, so at any snapshot at most
 // one delete file per data file is visible, and it alone says which rows are gone. Files DuckDB
 // writes when it flushes inlined deletions carry a third column, `_ducklake_internal_snapshot_id`:
-// such a position counts only at snapshots at or after it.
+// such a position counts only at snapshots at or after it. DuckLake 1.0 also keeps small deletes
+// (up to data_inlining_row_limit rows, 10 by default) in the catalog table
+// ducklake_inlined_delete_<table_id> (file_id, row_id = the position, begin_snapshot); they
+// apply from their snapshot on, together with the delete file.
 //
 // `DataFileReader` is the one place that applies a DeleteVector; everything that reads table
 // rows (scans, reports, quality, compaction, migration, the ingest's dedupe set) goes through it.
@@ -28,6 +31,36 @@ public struct DeleteVector: Sendable, Equatable {
     }
 
     public var count: Int { positions.count }
+
+    /// The catalog table holding a table's inlined file deletions (DuckLake 1.0).
+    public static func inlinedTable(tableID: Int64) -> String { "ducklake_inlined_delete_\(tableID)" }
+
+    /// Everything `file` has deleted at the listing's snapshot: its delete file's positions and
+    /// its inlined deletions, merged; nil when it has neither.
+    public static func load(for file: DataFile) throws -> DeleteVector? {
+        guard file.hasDeletes else { return nil }
+        let fromFile = try file.deleteFile.map { try load($0, dataFile: file).positions } ?? []
+        if file.inlinedDeletes.isEmpty { return DeleteVector(positions: fromFile) }
+        let inlined = file.inlinedDeletes
+        if let bad = inlined.first(where: { $0 < 0 || $0 >= file.recordCount }) {
+            throw DeleteFileError.invalid(path: inlinedTable(tableID: file.tableID),
+                                          reason: "position \(bad) is outside data file \(file.path) of \(file.recordCount) rows")
+        }
+        // Two ascending lists into one; a position in both counts once.
+        var merged: [Int64] = []
+        merged.reserveCapacity(fromFile.count + inlined.count)
+        var i = 0, j = 0
+        while i < fromFile.count || j < inlined.count {
+            let next: Int64
+            if j == inlined.count || (i < fromFile.count && fromFile[i] <= inlined[j]) {
+                next = fromFile[i]; i += 1
+            } else {
+                next = inlined[j]; j += 1
+            }
+            if merged.last != next { merged.append(next) }
+        }
+        return DeleteVector(positions: merged)
+    }
 
     /// Reads `file`, the delete file of `dataFile`, keeping the positions deleted at or before the
     /// snapshot the listing was made at. Refuses what DuckDB refuses too (unsorted or repeated
@@ -136,15 +169,22 @@ public enum DeleteFileError: Error, CustomStringConvertible, Equatable {
 }
 
 extension CatalogTransaction {
-    /// The delete file each live data file of the table has now (data_file_id → delete_file_id).
-    /// A rewrite that read a file's deletes at its base checks them here, under the write lock:
-    /// a delete committed meanwhile would otherwise be lost when the rewrite replaces the file.
-    public func currentDeleteFileIDs(tableID: Int64) throws -> [Int64: Int64] {
-        var out: [Int64: Int64] = [:]
+    /// The deletes each live data file of the table has now (its delete file, its inlined
+    /// deletions). A rewrite that read a file's deletes at its base checks them here, under the
+    /// write lock: a delete committed meanwhile would otherwise be lost when the rewrite
+    /// replaces the file.
+    public func currentDeleteMarks(tableID: Int64) throws -> [Int64: DeleteMark] {
+        var out: [Int64: DeleteMark] = [:]
         for r in try Row.fetchAll(database, sql: """
             SELECT data_file_id, delete_file_id FROM ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
             """, arguments: [tableID]) {
-            out[try r.value("data_file_id")] = try r.value("delete_file_id")
+            out[try r.value("data_file_id"), default: DeleteMark(deleteFileID: nil, inlined: 0)].deleteFileID = try r.value("delete_file_id")
+        }
+        let inlined = DeleteVector.inlinedTable(tableID: tableID)
+        if try database.tableExists(inlined) {
+            for r in try Row.fetchAll(database, sql: "SELECT file_id, count(*) AS n FROM \(inlined) GROUP BY file_id") {
+                out[try r.value("file_id"), default: DeleteMark(deleteFileID: nil, inlined: 0)].inlined = try r.value("n")
+            }
         }
         return out
     }

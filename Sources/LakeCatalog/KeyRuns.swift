@@ -46,13 +46,20 @@ extension Catalog {
         try read { db in
             // Live rows: a delete file's rows are gone for readers, so runs that still hold their
             // keys no longer cover the table and the caller rebuilds the set from the files.
-            let rows = try Int64.fetchOne(db, sql: """
+            var rows = try Int64.fetchOne(db, sql: """
                 SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
                     JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
                     WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
                       AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
                 FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
                 """, arguments: [tableID, snapshot, snapshot, snapshot, snapshot, tableID, snapshot, snapshot]) ?? 0
+            let inlined = DeleteVector.inlinedTable(tableID: tableID)
+            if try db.tableExists(inlined) {
+                rows -= try Int64.fetchOne(db, sql: """
+                    SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
+                    WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+                    """, arguments: [snapshot, snapshot, snapshot]) ?? 0
+            }
             guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
             var runs: [KeyRun] = []
             let cursor = try Row.fetchCursor(db, sql: """

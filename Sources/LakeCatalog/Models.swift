@@ -176,10 +176,34 @@ public struct DataFile: Hashable, Sendable {
     /// The DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
     /// create them, but a lake DuckDB has run DELETE/UPDATE on has them; `DataFileReader` applies them.
     public var deleteFile: DeleteFile?
+    /// Positions deleted by DuckLake 1.0's inlined file deletions (small deletes kept in the
+    /// catalog table ducklake_inlined_delete_<table_id> instead of a delete file), visible at the
+    /// snapshot, ascending. Applied together with the delete file.
+    public var inlinedDeletes: [Int64] = []
+
+    public var hasDeletes: Bool { deleteFile != nil || !inlinedDeletes.isEmpty }
 
     /// Rows a reader of this snapshot sees: the file's rows minus its deleted ones. Counts,
     /// listings and sizing use this, never `recordCount` alone.
-    public var liveRecordCount: Int64 { recordCount - (deleteFile?.deleteCount ?? 0) }
+    public var liveRecordCount: Int64 { recordCount - deletedCount }
+
+    /// Rows the delete file and inlined deletions remove (DuckLake never deletes a row twice).
+    public var deletedCount: Int64 { (deleteFile?.deleteCount ?? 0) + Int64(inlinedDeletes.count) }
+
+    /// What a rewrite of this file relied on about its deletes; compared under the write lock.
+    public var deleteMark: DeleteMark { DeleteMark(deleteFileID: deleteFile?.deleteFileID, inlined: inlinedDeletes.count) }
+}
+
+/// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.
+/// Both only change by a commit that deletes rows from the file.
+public struct DeleteMark: Hashable, Sendable {
+    public var deleteFileID: Int64?
+    public var inlined: Int
+
+    public init(deleteFileID: Int64?, inlined: Int) {
+        self.deleteFileID = deleteFileID
+        self.inlined = inlined
+    }
 }
 
 public struct DeleteFile: Hashable, Sendable {

@@ -77,6 +77,57 @@ import Testing
         #expect(try Self.ids(file).flatMap { $0 } == [1, 2, 3, 4, 5, 6, 7, 8, 9])
     }
 
+    /// DuckLake 1.0's inlined file deletions (ducklake_inlined_delete_<table_id>), laid out as
+    /// DuckDB writes them, apply from their snapshot on, with the delete file, in every count.
+    @Test func inlinedDeletionsApplyFromTheirSnapshot() throws {
+        let dir = try TempDir("deletes")
+        defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let (_, created) = try catalog.commit { tx in
+            try tx.ensureSchema("curated")
+            return try tx.createTable(schema: "curated", name: "t", fields: [Field("id", .int64)], partitionBy: [])
+        }
+        let table = try catalog.table(schema: "curated", name: "t")
+        let path = table.directory.appendingPathComponent("f.parquet").path
+        try FileManager.default.createDirectory(at: table.directory, withIntermediateDirectories: true)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 4
+        options.sync = false
+        let writer = try ParquetFileWriter(path: path, schema: Schema(created.fields), options: options)
+        try writer.write(RecordBatch(schema: Schema(created.fields), columns: [Column(.int64(Array(0 ..< 10)))]))
+        let summary = try writer.close()
+        let (s1, fid) = try catalog.commit { tx in
+            try tx.addDataFile(tableID: created.tableID, NewDataFile(relativePath: "f.parquet", recordCount: 10, fileSizeBytes: summary.fileSize,
+                                                                      footerSize: summary.footerSize,
+                                                                      columnStats: [1: ColumnStats(min: "0", max: "9", nullCount: 0)]))
+        }
+        func inline(_ rows: [Int64]) throws -> Int64 {
+            try catalog.commit { tx in
+                let t = DeleteVector.inlinedTable(tableID: created.tableID)
+                try tx.database.execute(sql: "CREATE TABLE IF NOT EXISTS \(t)(file_id BIGINT, row_id BIGINT, begin_snapshot BIGINT)")
+                for r in rows { try tx.database.execute(sql: "INSERT INTO \(t) VALUES (?, ?, ?)", arguments: [fid, r, tx.snapshotID]) }
+            }.0.id
+        }
+        let s2 = try inline([7, 3])
+        let s3 = try inline([0, 9])
+        func ids(_ s: Int64) throws -> [Int64] {
+            let files = try catalog.dataFiles(tableID: created.tableID, at: .snapshot(s))
+            return try files.flatMap { f in try Self.ids(f).flatMap { $0 } }
+        }
+        #expect(try ids(s1.id) == Array(0 ..< 10))
+        #expect(try ids(s2) == [0, 1, 2, 4, 5, 6, 8, 9])
+        #expect(try ids(s3) == [1, 2, 4, 5, 6, 8])
+        var file = try #require(try catalog.dataFiles(tableID: created.tableID, at: .snapshot(s3)).first)
+        #expect(file.inlinedDeletes == [0, 3, 7, 9] && file.liveRecordCount == 6)
+        #expect(try catalog.keyRuns(tableID: created.tableID, column: "id", at: s2).tableRows == 8)
+        // With a delete file too: both apply, a position in both once.
+        file.deleteFile = try Self.deleteFile(dir, file, [1, 3])
+        #expect(try Self.ids(file).flatMap { $0 } == [2, 4, 5, 6, 8])
+        // A rewrite that saw these deletes sees a new inlined one as a change.
+        let marks = try catalog.commit { tx in try tx.currentDeleteMarks(tableID: created.tableID) }.1
+        #expect(marks[fid] == DeleteMark(deleteFileID: nil, inlined: 4))
+    }
+
     @Test func filesDuckDBWouldRefuseAreRefused() throws {
         let dir = try TempDir("deletes")
         defer { dir.cleanup() }

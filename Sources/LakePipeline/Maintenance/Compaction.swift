@@ -103,7 +103,7 @@ public enum Compaction {
                     // A partition with DuckLake delete files (DuckDB DELETE/UPDATE) is rewritten even
                     // as one file: the merged files hold the rows minus their deletes, so readers
                     // stop paying for the delete files and vacuum can drop the deleted rows' bytes.
-                    let hasDeletes = inputs.contains { $0.deleteFile != nil }
+                    let hasDeletes = inputs.contains { $0.hasDeletes }
                     guard inputs.count >= options.minFiles || hasDeletes else { continue }
                     if !hasDeletes, Set(inputs.map(\.beginSnapshot)).count == 1, compactionSnapshots.contains(inputs[0].beginSnapshot) { continue }
                     let bytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
@@ -140,16 +140,16 @@ public enum Compaction {
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in
                 skipped = []
                 var live: [Int64: Set<Int64>] = [:]
-                var deletes: [Int64: [Int64: Int64]] = [:]
+                var deletes: [Int64: [Int64: DeleteMark]] = [:]
                 for plan in plans {
                     let tid = plan.table.tableID
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
-                    if deletes[tid] == nil { deletes[tid] = try tx.currentDeleteFileIDs(tableID: tid) }
+                    if deletes[tid] == nil { deletes[tid] = try tx.currentDeleteMarks(tableID: tid) }
                     // Someone else (another compaction, a table rewrite) removed an input since we
                     // read it, or deleted rows from one (a new delete file): our output would
                     // resurrect, duplicate or un-delete rows, so leave the partition.
                     guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID)
-                        && deletes[tid]![$0.dataFileID] == $0.deleteFile?.deleteFileID }) else {
+                        && (deletes[tid]![$0.dataFileID] ?? DeleteMark(deleteFileID: nil, inlined: 0)) == $0.deleteMark }) else {
                         skipped.append(plan.group)
                         continue
                     }

@@ -198,7 +198,7 @@ public enum Migration {
                     // The rewrite holds the rows minus the file's DuckLake deletes (the delete file
                     // ends with the old file); a file whose rows are all deleted gets no successor.
                     let batches = try FileRows.read(file, table: newTable, schema: schema)
-                    if file.deleteFile != nil, batches.allSatisfy({ $0.count == 0 }) { continue }
+                    if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
                     let dir = (file.storedPath as NSString).deletingLastPathComponent
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
@@ -249,8 +249,8 @@ public enum Migration {
                     // A file added or removed since we read the list would be lost or duplicated,
                     // and rows deleted from one meanwhile (a new delete file) would come back.
                     guard live == Set(inputs.map(\.dataFileID)) else { throw MigrationError.conflict(table: qualified) }
-                    let deletes = try tx.currentDeleteFileIDs(tableID: info.tableID)
-                    guard inputs.allSatisfy({ deletes[$0.dataFileID] == $0.deleteFile?.deleteFileID }) else {
+                    let deletes = try tx.currentDeleteMarks(tableID: info.tableID)
+                    guard inputs.allSatisfy({ (deletes[$0.dataFileID] ?? DeleteMark(deleteFileID: nil, inlined: 0)) == $0.deleteMark }) else {
                         throw MigrationError.conflict(table: qualified)
                     }
                     try tx.removeDataFiles(inputs.map(\.dataFileID))

@@ -32,7 +32,8 @@ public struct DeleteVector: Sendable, Equatable {
 
     public var count: Int { positions.count }
 
-    /// The catalog table holding a table's inlined file deletions (DuckLake 1.0).
+    /// The catalog table holding a table's inlined file deletions (DuckLake 1.0). Built from the
+    /// integer id only, so it is safe to put in SQL text (SQLite cannot bind a table name).
     public static func inlinedTable(tableID: Int64) -> String { "ducklake_inlined_delete_\(tableID)" }
 
     /// Everything `file` has deleted at the listing's snapshot: its delete file's positions and
@@ -178,12 +179,15 @@ extension CatalogTransaction {
         for r in try Row.fetchAll(database, sql: """
             SELECT data_file_id, delete_file_id FROM ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
             """, arguments: [tableID]) {
-            out[try r.value("data_file_id"), default: DeleteMark(deleteFileID: nil, inlined: 0)].deleteFileID = try r.value("delete_file_id")
+            out[try r.value("data_file_id"), default: .none].deleteFileID = try r.value("delete_file_id")
         }
         let inlined = DeleteVector.inlinedTable(tableID: tableID)
         if try database.tableExists(inlined) {
-            for r in try Row.fetchAll(database, sql: "SELECT file_id, count(*) AS n FROM \(inlined) GROUP BY file_id") {
-                out[try r.value("file_id"), default: DeleteMark(deleteFileID: nil, inlined: 0)].inlined = try r.value("n")
+            // A table name cannot be bound; this one is built from an integer id, never from text.
+            for r in try Row.fetchAll(database, sql: """
+                SELECT file_id, count(*) AS n FROM \(inlined) GROUP BY file_id
+                """) {
+                out[try r.value("file_id"), default: .none].inlined = try r.value("n")
             }
         }
         return out

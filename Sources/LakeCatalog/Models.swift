@@ -192,6 +192,10 @@ public struct DataFile: Hashable, Sendable {
 
     /// What a rewrite of this file relied on about its deletes; compared under the write lock.
     public var deleteMark: DeleteMark { DeleteMark(deleteFileID: deleteFile?.deleteFileID, inlined: inlinedDeletes.count) }
+
+    /// True when `current` (from `CatalogTransaction.currentDeleteMarks`) still gives this file
+    /// the deletes it was listed with, i.e. no rows were deleted from it since.
+    public func deletesUnchanged(in current: [Int64: DeleteMark]) -> Bool { (current[dataFileID] ?? .none) == deleteMark }
 }
 
 /// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.
@@ -199,6 +203,8 @@ public struct DataFile: Hashable, Sendable {
 public struct DeleteMark: Hashable, Sendable {
     public var deleteFileID: Int64?
     public var inlined: Int
+
+    public static let none = DeleteMark(deleteFileID: nil, inlined: 0)
 
     public init(deleteFileID: Int64?, inlined: Int) {
         self.deleteFileID = deleteFileID

@@ -146,10 +146,9 @@ public enum Compaction {
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
                     if deletes[tid] == nil { deletes[tid] = try tx.currentDeleteMarks(tableID: tid) }
                     // Someone else (another compaction, a table rewrite) removed an input since we
-                    // read it, or deleted rows from one (a new delete file): our output would
-                    // resurrect, duplicate or un-delete rows, so leave the partition.
-                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID)
-                        && (deletes[tid]![$0.dataFileID] ?? DeleteMark(deleteFileID: nil, inlined: 0)) == $0.deleteMark }) else {
+                    // read it, or deleted rows from one (a new delete file or inlined deletion): our
+                    // output would resurrect, duplicate or un-delete rows, so leave the partition.
+                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID) && $0.deletesUnchanged(in: deletes[tid]!) }) else {
                         skipped.append(plan.group)
                         continue
                     }

@@ -247,10 +247,11 @@ public enum Migration {
                 if rewrite {
                     let live = Set(try tx.currentDataFileIDs(tableID: info.tableID))
                     // A file added or removed since we read the list would be lost or duplicated,
-                    // and rows deleted from one meanwhile (a new delete file) would come back.
+                    // and rows deleted from one meanwhile (a new delete file or inlined deletion)
+                    // would come back.
                     guard live == Set(inputs.map(\.dataFileID)) else { throw MigrationError.conflict(table: qualified) }
                     let deletes = try tx.currentDeleteMarks(tableID: info.tableID)
-                    guard inputs.allSatisfy({ (deletes[$0.dataFileID] ?? DeleteMark(deleteFileID: nil, inlined: 0)) == $0.deleteMark }) else {
+                    guard inputs.allSatisfy({ $0.deletesUnchanged(in: deletes) }) else {
                         throw MigrationError.conflict(table: qualified)
                     }
                     try tx.removeDataFiles(inputs.map(\.dataFileID))

@@ -94,7 +94,7 @@ struct TablesCommand: ParsableCommand {
         if tables.isEmpty { print("No tables."); return }
         for t in tables {
             let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
-            let rows = files.reduce(Int64(0)) { $0 + $1.recordCount }
+            let rows = files.reduce(Int64(0)) { $0 + $1.liveRecordCount }
             let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
             print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows)\(parts)")
             printRows(["id", "column", "type", "nullable", "default"], t.columns.map {
@@ -107,7 +107,7 @@ struct TablesCommand: ParsableCommand {
 struct FilesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "files",
-        abstract: "List the Parquet files a read of TABLE scans, with row counts, sizes and partitions.",
+        abstract: "List the Parquet files a read of TABLE scans, with row counts, sizes, partitions and delete files.",
         discussion: """
         TABLE is layer.name (raw.orders, curated.orders); a bare name means curated.
         Examples: lake files orders --as-of 12    lake files raw.orders --format csv
@@ -126,7 +126,8 @@ struct FilesCommand: ParsableCommand {
         let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
         let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
-        func shown(_ f: DataFile) -> String { f.path.hasPrefix(rootPath) ? String(f.path.dropFirst(rootPath.count)) : f.path }
+        func shown(_ path: String) -> String { path.hasPrefix(rootPath) ? String(path.dropFirst(rootPath.count)) : path }
+        func shown(_ f: DataFile) -> String { shown(f.path) }
         func partitions(_ f: DataFile) -> String {
             t.partitionColumns.map { "\($0.name)=\(f.partitionValues[$0.name] ?? "")" }.joined(separator: "/")
         }
@@ -134,15 +135,24 @@ struct FilesCommand: ParsableCommand {
         case .json:
             try printJSON(files.map { f -> [String: Any] in
                 ["data_file_id": f.dataFileID, "path": shown(f), "record_count": f.recordCount, "file_size_bytes": f.fileSizeBytes,
-                 "row_id_start": f.rowIDStart ?? NSNull(), "begin_snapshot": f.beginSnapshot, "partition": f.partitionValues]
+                 "row_id_start": f.rowIDStart ?? NSNull(), "begin_snapshot": f.beginSnapshot, "partition": f.partitionValues,
+                 "delete_file": f.deleteFile.map { shown($0.url.path) } ?? NSNull(), "delete_count": f.deleteFile?.deleteCount ?? 0,
+                 "inlined_deletes": f.inlinedDeletes.count]
             })
         case .table, .csv:
             let rows = files.map { f in
                 [String(f.dataFileID), shown(f), String(f.recordCount), String(f.fileSizeBytes), f.rowIDStart.map(String.init) ?? "",
-                 partitions(f), String(f.beginSnapshot)]
+                 partitions(f), String(f.beginSnapshot), String(f.deletedCount), f.deleteFile.map { shown($0.url.path) } ?? ""]
             }
-            if format == .table { print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.recordCount }) rows") }
-            printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot"], rows, csv: format == .csv)
+            if format == .table {
+                // Records count every row a file holds; a read sees them minus the delete files' rows.
+                let deleted = files.reduce(Int64(0)) { $0 + $1.deletedCount }
+                let withDeletes = files.filter(\.hasDeletes).count
+                print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.liveRecordCount }) rows"
+                      + (deleted > 0 ? " (\(deleted) more deleted in \(withDeletes) files)" : ""))
+            }
+            printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot", "deleted", "delete_file"], rows,
+                      csv: format == .csv)
         }
     }
 }

@@ -62,7 +62,7 @@ struct QueryCommand: ParsableCommand {
               conditions: \(conditions.isEmpty ? "none" : conditions.joined(separator: " AND "))
               files: \(s.filesConsidered) considered, \(s.filesPrunedByPartition) pruned by partition, \(s.filesPrunedByStatistics) skipped by statistics, \(s.filesRead) read
               row groups: \(s.rowGroupsConsidered) considered, \(s.rowGroupsSkipped) skipped by statistics, \(s.rowGroupsRead) read
-              rows: \(s.rowsRead) decoded, \(s.rowsMatched) matched
+              rows: \(s.rowsRead) decoded\(s.rowsDeleted > 0 ? " (\(s.rowsDeleted) more removed by delete files)" : ""), \(s.rowsMatched) matched
             """)
         }
     }

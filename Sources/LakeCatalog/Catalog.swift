@@ -634,16 +634,40 @@ extension Catalog {
                     columnSizeBytes: try r.value(at: 2, "column_size_bytes"), containsNaN: nan.map { $0 != 0 })
             }
         }
+        // DuckLake keeps at most one delete file per data file visible at a snapshot (a second
+        // DELETE writes a merged file and ends the old one), so time travel takes that file alone.
         var deletes: [Int64: DeleteFile] = [:]
         for r in try Row.fetchAll(db, sql: """
-            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file
+            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count, format, begin_snapshot FROM ducklake_delete_file
             WHERE table_id = ? AND \(visibleAt)
             """, arguments: [table.tableID, snapshot, snapshot]) {
             let rel: Int64? = try r.value("path_is_relative")
             let path: String = try r.value("path") ?? ""
-            deletes[(try r.value("data_file_id"))] = DeleteFile(deleteFileID: try r.value("delete_file_id"),
-                                                    url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
-                                                    deleteCount: try r.value("delete_count") ?? 0)
+            let dataFileID: Int64 = try r.value("data_file_id")
+            let file = DeleteFile(deleteFileID: try r.value("delete_file_id"),
+                                  url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
+                                  deleteCount: try r.value("delete_count") ?? 0, format: try r.value("format") ?? "parquet",
+                                  snapshot: snapshot, beginSnapshot: try r.value("begin_snapshot") ?? 0)
+            if let other = deletes[dataFileID] {
+                throw CatalogError.corrupt("""
+                    data file \(dataFileID) of \(table.qualifiedName) has two delete files visible at snapshot \(snapshot) \
+                    (ids \(other.deleteFileID) and \(file.deleteFileID)); DuckLake allows one
+                    """)
+            }
+            deletes[dataFileID] = file
+        }
+        // DuckLake 1.0 keeps deletes of up to data_inlining_row_limit rows (10 by default) in the
+        // catalog: (file_id, row_id = position in the file, begin_snapshot), never ended.
+        var inlined: [Int64: [Int64]] = [:]
+        let inlinedTable = DeleteVector.inlinedTable(tableID: table.tableID)
+        if try db.tableExists(inlinedTable) {
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT file_id, row_id FROM \(inlinedTable) WHERE begin_snapshot <= ? AND file_id BETWEEN ? AND ?
+                ORDER BY file_id, row_id
+                """, arguments: [snapshot, lo, hi])
+            while let r = try rows.next() {
+                inlined[try r.value(at: 0, "file_id"), default: []].append(try r.value(at: 1, "row_id"))
+            }
         }
         let directory = table.directory.path
         return files.map { f in
@@ -651,7 +675,8 @@ extension Catalog {
                             storedPath: f.path, pathIsRelative: f.relative,
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
-                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id])
+                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
+                            inlinedDeletes: inlined[f.id] ?? [])
         }
     }
 }

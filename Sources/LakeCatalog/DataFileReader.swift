@@ -9,6 +9,8 @@ public struct DataFileReader {
     public let reader: ParquetFileReader
     public let columns: [ColumnInfo]
     private let fileIndex: [Int?]
+    /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
+    public let deletes: DeleteVector?
 
     public init(_ file: DataFile, columns: [ColumnInfo]) throws {
         reader = try ParquetFileReader(path: file.path)
@@ -20,6 +22,12 @@ public struct DataFileReader {
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
             return byName ? fields.firstIndex { $0.name == c.name } : nil
         }
+        deletes = try DeleteVector.load(for: file)
+    }
+
+    /// File position of each row group's first row: delete positions count across row groups.
+    public func rowGroupStart(_ group: Int) -> Int64 {
+        (0 ..< group).reduce(Int64(0)) { $0 + Int64(reader.rowGroupRowCount($1)) }
     }
 
     /// The file's own name for a table column, for row-group pruning by footer statistics;
@@ -28,25 +36,34 @@ public struct DataFileReader {
         columns.firstIndex { $0.columnID == c.columnID }.flatMap { fileIndex[$0] }.map { reader.schema.fields[$0].name }
     }
 
-    /// The given row groups (all when nil) as batches whose columns follow `columns`.
+    /// The given row groups (all when nil) as batches whose columns follow `columns`, without
+    /// the rows the delete file removes (a row group with none left is not decoded and yields no batch).
     public func read(rowGroups: [Int]? = nil, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
         let schema = Schema(try columns.map { c in
             guard let type = c.type else { throw DataFileError.unreadableColumn(column: c.name, detail: "type \(c.duckLakeType) is not supported") }
             return Field(c.name, type, nullable: c.nullable, fieldID: Int32(c.columnID))
         })
         let present = fileIndex.compactMap { $0 }
-        return try reader.readRowGroups(rowGroups, columns: present, parallelism: parallelism).map { b in
+        var groups = rowGroups ?? Array(0 ..< reader.rowGroupCount)
+        let starts = deletes == nil ? [:] : Dictionary(uniqueKeysWithValues: groups.map { ($0, rowGroupStart($0)) })
+        if let deletes {
+            groups = groups.filter { deletes.deleted(start: starts[$0]!, count: reader.rowGroupRowCount($0)) < reader.rowGroupRowCount($0) }
+        }
+        return try zip(groups, reader.readRowGroups(groups, columns: present, parallelism: parallelism)).map { g, b in
             var k = 0
+            // Rows from the footer: a file predating every requested column still has its rows.
+            let rows = reader.rowGroupRowCount(g)
             let out = try columns.enumerated().map { ci, c -> Column in
                 let type = schema.fields[ci].type
-                guard fileIndex[ci] != nil else { return try Self.constant(c, type, rows: b.count) }
+                guard fileIndex[ci] != nil else { return try Self.constant(c, type, rows: rows) }
                 defer { k += 1 }
                 guard let column = b.columns[k].widened(to: type) else {
                     throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds values that cannot be read as \(type)")
                 }
                 return column
             }
-            return RecordBatch(schema: schema, columns: out)
+            let batch = RecordBatch(schema: schema, columns: out)
+            return deletes.map { $0.apply(to: batch, start: starts[g]!) } ?? batch
         }
     }
 

@@ -17,7 +17,7 @@ public struct KeyRun: Sendable {
 
 /// The runs of a table at one snapshot, with the row count they must add up to.
 public struct KeyRuns: Sendable {
-    /// Rows in the table's data files visible at the snapshot.
+    /// Rows in the table's data files visible at the snapshot, minus their deleted rows.
     public var tableRows: Int64
     public var runs: [KeyRun]
     /// True when the runs hold exactly one key per row: safe to use instead of the data files.
@@ -44,9 +44,22 @@ extension Catalog {
     /// the same transaction as the table's row count at that snapshot.
     public func keyRuns(tableID: Int64, column: String, at snapshot: Int64) throws -> KeyRuns {
         try read { db in
-            let rows = try Int64.fetchOne(db, sql: """
-                SELECT coalesce(sum(record_count), 0) FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
-                """, arguments: [tableID, snapshot, snapshot]) ?? 0
+            // Live rows: a delete file's rows are gone for readers, so runs that still hold their
+            // keys no longer cover the table and the caller rebuilds the set from the files.
+            var rows = try Int64.fetchOne(db, sql: """
+                SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
+                    JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
+                    WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
+                      AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
+                FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
+                """, arguments: [tableID, snapshot, snapshot, snapshot, snapshot, tableID, snapshot, snapshot]) ?? 0
+            let inlined = DeleteVector.inlinedTable(tableID: tableID)
+            if try db.tableExists(inlined) {
+                rows -= try Int64.fetchOne(db, sql: """
+                    SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
+                    WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+                    """, arguments: [snapshot, snapshot, snapshot]) ?? 0
+            }
             guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
             var runs: [KeyRun] = []
             let cursor = try Row.fetchCursor(db, sql: """

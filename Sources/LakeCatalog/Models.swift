@@ -173,15 +173,56 @@ public struct DataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// By column_id.
     public var columnStats: [Int64: ColumnStats]
-    /// A DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
-    /// create them, but a lake DuckDB has run DELETE/UPDATE on has them, and a reader must apply them.
+    /// The DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
+    /// create them, but a lake DuckDB has run DELETE/UPDATE on has them; `DataFileReader` applies them.
     public var deleteFile: DeleteFile?
+    /// Positions deleted by DuckLake 1.0's inlined file deletions (small deletes kept in the
+    /// catalog table ducklake_inlined_delete_<table_id> instead of a delete file), visible at the
+    /// snapshot, ascending. Applied together with the delete file.
+    public var inlinedDeletes: [Int64] = []
+
+    public var hasDeletes: Bool { deleteFile != nil || !inlinedDeletes.isEmpty }
+
+    /// Rows a reader of this snapshot sees: the file's rows minus its deleted ones. Counts,
+    /// listings and sizing use this, never `recordCount` alone.
+    public var liveRecordCount: Int64 { recordCount - deletedCount }
+
+    /// Rows the delete file and inlined deletions remove (DuckLake never deletes a row twice).
+    public var deletedCount: Int64 { (deleteFile?.deleteCount ?? 0) + Int64(inlinedDeletes.count) }
+
+    /// What a rewrite of this file relied on about its deletes; compared under the write lock.
+    public var deleteMark: DeleteMark { DeleteMark(deleteFileID: deleteFile?.deleteFileID, inlined: inlinedDeletes.count) }
+
+    /// True when `current` (from `CatalogTransaction.currentDeleteMarks`) still gives this file
+    /// the deletes it was listed with, i.e. no rows were deleted from it since.
+    public func deletesUnchanged(in current: [Int64: DeleteMark]) -> Bool { (current[dataFileID] ?? .none) == deleteMark }
+}
+
+/// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.
+/// Both only change by a commit that deletes rows from the file.
+public struct DeleteMark: Hashable, Sendable {
+    public var deleteFileID: Int64?
+    public var inlined: Int
+
+    public static let none = DeleteMark(deleteFileID: nil, inlined: 0)
+
+    public init(deleteFileID: Int64?, inlined: Int) {
+        self.deleteFileID = deleteFileID
+        self.inlined = inlined
+    }
 }
 
 public struct DeleteFile: Hashable, Sendable {
     public var deleteFileID: Int64
     public var url: URL
+    /// Positions in the file (DuckLake's delete_count).
     public var deleteCount: Int64
+    /// DuckLake's `format` column: "parquet" (the only one we read) or, from DuckLake 1.1 on, "puffin".
+    public var format: String
+    /// The snapshot the listing was made at: a delete file that carries a snapshot id per
+    /// position applies only the positions deleted at or before it.
+    public var snapshot: Int64
+    public var beginSnapshot: Int64
 }
 
 /// Returned by `createTable`: ids to stamp into Parquet files.

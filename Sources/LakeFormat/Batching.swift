@@ -96,6 +96,28 @@ extension RecordBatch {
         RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
     }
 
+    /// The rows at `rows`, in that order (a partition's rows, a sort order, the rows a delete
+    /// file leaves). Dictionary columns stay dictionary-encoded.
+    public func gather(_ rows: [Int]) -> RecordBatch {
+        RecordBatch(schema: schema, columns: columns.map { c in
+            let validity = c.validity.map { v in rows.map { v[$0] } }
+            switch c.data {
+            case .bool(let v): return Column(.bool(rows.map { v[$0] }), validity: validity)
+            case .int32(let v): return Column(.int32(rows.map { v[$0] }), validity: validity)
+            case .int64(let v): return Column(.int64(rows.map { v[$0] }), validity: validity)
+            case .double(let v): return Column(.double(rows.map { v[$0] }), validity: validity)
+            case .dictionary(let idx, let values): return Column(.dictionary(indices: rows.map { idx[$0] }, values: values), validity: validity)
+            case .string(let s):
+                var out = StringColumn()
+                out.reserve(count: rows.count, bytes: rows.count * 16)
+                s.bytes.withUnsafeBytes { raw in
+                    for r in rows { out.append(UnsafeRawBufferPointer(rebasing: raw[s.byteRange(r)])) }
+                }
+                return Column(.string(out), validity: validity)
+            }
+        })
+    }
+
     /// Row ranges of batches with the same column types, end to end, under `schema`.
     public static func concatenate(_ parts: [(RecordBatch, Range<Int>)], schema: Schema) -> RecordBatch {
         let columns = (0 ..< schema.fields.count).map { i in Column.concatenate(parts.map { ($0.0.columns[i], $0.1) }) }

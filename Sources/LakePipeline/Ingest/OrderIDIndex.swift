@@ -100,11 +100,11 @@ enum OrderIDIndex {
 
     static func fromFiles(_ store: LakeStore, table: TableInfo, at snapshot: Int64) throws -> CommittedOrderIDs {
         let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false)
-        var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.recordCount }) + 16)
+        var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.liveRecordCount }) + 16)
+        guard let c = table.column(named: column) else { return ids }
         for file in files {
-            let reader = try ParquetFileReader(path: file.path)
-            guard let c = reader.schema.index(of: column) else { continue }
-            for batch in try reader.readRowGroups(columns: [c]) {
+            // Through DataFileReader, so rows a delete file removed are not committed ids any more.
+            for batch in try DataFileReader(file, columns: [c]).read() {
                 var run = OrderIDRun()
                 run.append(column: batch.columns[0])
                 run.forEach { ids.insert($0) }

@@ -10,8 +10,8 @@ enum ProductSource {
         }
         var catalog = ProductCatalog()
         for file in try store.catalog.dataFiles(tableID: table.tableID, at: asOf) {
-            let reader = try ParquetFileReader(path: file.path)
-            for batch in try reader.readRowGroups() {
+            // Through DataFileReader: rows a delete file removed are not in the catalog any more.
+            for batch in try DataFileReader(file, columns: table.columns).read() {
                 let id = batch.column("product_id"), category = batch.column("category"), brand = batch.column("brand")
                 guard let id, let category, let brand, case .int64(let price)? = batch.column("price")?.data else {
                     throw IngestError.failed("\(file.path): curated.products lacks product_id, category, brand or price")

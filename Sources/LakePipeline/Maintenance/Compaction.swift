@@ -45,7 +45,8 @@ public struct CompactionReport: Sendable {
         public var bytesBefore: Int64
         public var bytesAfter: Int64
         public var rows: Int64
-        /// True when a concurrent commit removed one of its input files: left as it was.
+        /// True when a concurrent commit removed one of its input files or deleted rows from
+        /// one: left as it was.
         public var skippedConflict = false
     }
     public var groups: [Group] = []
@@ -101,13 +102,14 @@ public enum Compaction {
                 for key in groups.keys.sorted(by: { describe($0) < describe($1) }) {
                     let inputs = groups[key]!
                     if let d = options.date, key["event_date"] != d { continue }
-                    guard inputs.count >= options.minFiles else { continue }
-                    // Files with DuckLake delete files (DuckDB DELETE/UPDATE) are left alone: merging
-                    // them needs the deletes applied, which this job does not do yet.
-                    if inputs.contains(where: { $0.deleteFile != nil }) { continue }
-                    if Set(inputs.map(\.beginSnapshot)).count == 1, compactionSnapshots.contains(inputs[0].beginSnapshot) { continue }
+                    // A partition with DuckLake delete files (DuckDB DELETE/UPDATE) is rewritten even
+                    // as one file: the merged files hold the rows minus their deletes, so readers
+                    // stop paying for the delete files and vacuum can drop the deleted rows' bytes.
+                    let hasDeletes = inputs.contains { $0.hasDeletes }
+                    guard inputs.count >= options.minFiles || hasDeletes else { continue }
+                    if !hasDeletes, Set(inputs.map(\.beginSnapshot)).count == 1, compactionSnapshots.contains(inputs[0].beginSnapshot) { continue }
                     let bytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
-                    let rows = inputs.reduce(0) { $0 + $1.recordCount }
+                    let rows = inputs.reduce(0) { $0 + $1.liveRecordCount }
                     report.groups.append(.init(table: table.qualifiedName, partition: describe(key), filesBefore: inputs.count,
                                                filesAfter: Int(max(1, (bytes + options.targetFileSize - 1) / options.targetFileSize)),
                                                bytesBefore: bytes, bytesAfter: 0, rows: rows))
@@ -142,16 +144,20 @@ public enum Compaction {
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in
                 skipped = []
                 var live: [Int64: Set<Int64>] = [:]
+                var deletes: [Int64: [Int64: DeleteMark]] = [:]
                 for plan in plans {
                     let tid = plan.table.tableID
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
+                    if deletes[tid] == nil { deletes[tid] = try tx.currentDeleteMarks(tableID: tid) }
                     // Someone else (another compaction, a table rewrite) removed an input since we
-                    // read it: our output would resurrect or duplicate rows, so leave the partition.
-                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID) }) else {
+                    // read it, or deleted rows from one (a new delete file or inlined deletion): our
+                    // output would resurrect, duplicate or un-delete rows, so leave the partition.
+                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID) && $0.deletesUnchanged(in: deletes[tid]!) }) else {
                         skipped.append(plan.group)
                         continue
                     }
                     try tx.requireFilesPresent(plan.outputs.map { (plan.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
+                    // Ends the inputs and, with them, their delete files at this snapshot.
                     try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
                     for f in plan.outputs { _ = try tx.addDataFile(tableID: tid, f) }
                 }
@@ -231,6 +237,8 @@ public enum Compaction {
         } else {
             sorted = all
         }
+        // Every row deleted: the partition's files go and nothing replaces them.
+        if sorted.count == 0 { return [] }
         let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
         let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, sorted.count)))
         let rowsPerFile = max(1, Int(Double(options.targetFileSize) / bytesPerRow))

@@ -198,10 +198,10 @@ public enum Migration {
             let schema = try newTable.schema()
             do {
                 for file in inputs {
-                    if file.deleteFile != nil {
-                        throw MigrationError.incompatible(table: qualified, column: "*", reason: "a file has DuckLake deletes; rewriting those is not supported yet")
-                    }
+                    // The rewrite holds the rows minus the file's DuckLake deletes (the delete file
+                    // ends with the old file); a file whose rows are all deleted gets no successor.
                     let batches = try FileRows.read(file, table: newTable, schema: schema)
+                    if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
                     let dir = (file.storedPath as NSString).deletingLastPathComponent
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
@@ -250,8 +250,14 @@ public enum Migration {
                 }
                 if rewrite {
                     let live = Set(try tx.currentDataFileIDs(tableID: info.tableID))
-                    // A file added or removed since we read the list would be lost or duplicated.
+                    // A file added or removed since we read the list would be lost or duplicated,
+                    // and rows deleted from one meanwhile (a new delete file or inlined deletion)
+                    // would come back.
                     guard live == Set(inputs.map(\.dataFileID)) else { throw MigrationError.conflict(table: qualified) }
+                    let deletes = try tx.currentDeleteMarks(tableID: info.tableID)
+                    guard inputs.allSatisfy({ $0.deletesUnchanged(in: deletes) }) else {
+                        throw MigrationError.conflict(table: qualified)
+                    }
                     try tx.removeDataFiles(inputs.map(\.dataFileID))
                     for f in outputs { _ = try tx.addDataFile(tableID: info.tableID, f) }
                 }

@@ -61,23 +61,5 @@ public enum Partitioning {
     }
 
     /// The rows of `batch` at `rows`, in that order (one partition's file).
-    public static func gather(_ batch: RecordBatch, rows: [Int]) -> RecordBatch {
-        RecordBatch(schema: batch.schema, columns: batch.columns.map { c in
-            let validity = c.validity.map { v in rows.map { v[$0] } }
-            switch c.data {
-            case .bool(let v): return Column(.bool(rows.map { v[$0] }), validity: validity)
-            case .int32(let v): return Column(.int32(rows.map { v[$0] }), validity: validity)
-            case .int64(let v): return Column(.int64(rows.map { v[$0] }), validity: validity)
-            case .double(let v): return Column(.double(rows.map { v[$0] }), validity: validity)
-            case .dictionary(let idx, let values): return Column(.dictionary(indices: rows.map { idx[$0] }, values: values), validity: validity)
-            case .string(let s):
-                var out = StringColumn()
-                out.reserve(count: rows.count, bytes: rows.count * 16)
-                s.bytes.withUnsafeBytes { raw in
-                    for r in rows { out.append(UnsafeRawBufferPointer(rebasing: raw[s.byteRange(r)])) }
-                }
-                return Column(.string(out), validity: validity)
-            }
-        })
-    }
+    public static func gather(_ batch: RecordBatch, rows: [Int]) -> RecordBatch { batch.gather(rows) }
 }

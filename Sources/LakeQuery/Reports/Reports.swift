@@ -326,8 +326,9 @@ public enum Reports {
     static func windowDays(_ catalog: Catalog, _ o: ReportOptions) throws -> Int {
         if let f = o.from, let t = o.to { return Int(t - f) + 1 }
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
-        let files = try catalog.dataFiles(tableID: scan.table.tableID, at: o.asOf)
-        let dates = files.compactMap { $0.partitionValues["event_date"].flatMap { LakeCatalog.Timestamps.parseDate($0) } }
+        let files = try catalog.dataFiles(tableID: scan.table.tableID, at: o.asOf, columnStats: false)
+        // A file whose rows are all deleted holds no order data.
+        let dates = files.filter { $0.liveRecordCount > 0 }.compactMap { $0.partitionValues["event_date"].flatMap { LakeCatalog.Timestamps.parseDate($0) } }
         guard let lo = dates.min(), let hi = dates.max() else { return 1 }
         let from = o.from.map(Int64.init) ?? lo, to = o.to.map(Int64.init) ?? hi
         return Int(max(1, to - from + 1))

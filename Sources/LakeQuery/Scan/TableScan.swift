@@ -46,6 +46,8 @@ public struct ScanStats: Sendable, Equatable {
     public var rowGroupsSkipped = 0
     public var rowGroupsRead = 0
     public var rowsRead = 0
+    /// Rows of the row groups read that DuckLake delete files remove (not in `rowsRead`).
+    public var rowsDeleted = 0
     public var rowsMatched = 0
 
     public init() {}
@@ -59,6 +61,7 @@ public struct ScanStats: Sendable, Equatable {
         rowGroupsSkipped += o.rowGroupsSkipped
         rowGroupsRead += o.rowGroupsRead
         rowsRead += o.rowsRead
+        rowsDeleted += o.rowsDeleted
         rowsMatched += o.rowsMatched
     }
 }
@@ -230,6 +233,8 @@ public struct TableScan: Sendable {
             if let s = file.columnStats[c.columnID] {
                 let stats = ColumnStatistics(min: s.min.flatMap { StatParsing.value($0, type) },
                                              max: s.max.flatMap { StatParsing.value($0, type) }, nullCount: s.nullCount)
+                // Stats describe every row written, deleted ones too: a superset of the live
+                // rows, so pruning on them (and the file's full record count) stays safe.
                 if !p.mayMatch(stats, rowCount: file.recordCount) { keep = .statistics }
             }
         }
@@ -253,6 +258,9 @@ public struct TableScan: Sendable {
         stats.rowGroupsSkipped = rows.reader.rowGroupCount - groups.count
         stats.rowGroupsRead = groups.count
         if groups.isEmpty { return ([], stats) }
+        if let deletes = rows.deletes {
+            stats.rowsDeleted = groups.reduce(0) { $0 + deletes.deleted(start: rows.rowGroupStart($1), count: rows.reader.rowGroupRowCount($1)) }
+        }
         let batches: [RecordBatch]
         do {
             batches = try rows.read(rowGroups: groups, parallelism: 1)

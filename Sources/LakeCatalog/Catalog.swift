@@ -471,13 +471,15 @@ extension Catalog {
                                                     url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
                                                     deleteCount: try r.value("delete_count") ?? 0)
         }
+        let checksums = try FileIntegrity.footerChecksums(db, tableID: table.tableID, from: lo, to: hi)
         let directory = table.directory.path
         return files.map { f in
             return DataFile(dataFileID: f.id, tableID: table.tableID, path: absolutePath(f.path, relative: f.relative, directory: directory),
                             storedPath: f.path, pathIsRelative: f.relative,
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
-                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id])
+                            partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
+                            footerChecksum: checksums[f.id])
         }
     }
 }

@@ -140,8 +140,11 @@ public struct NewDataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// Per column_id.
     public var columnStats: [Int64: ColumnStats]
+    /// The writer's `ParquetFileSummary.footerChecksum`; recorded in `lake_file_integrity` so
+    /// every later open can prove the footer is the one committed (see FileIntegrity.swift).
+    public var footerChecksum: UInt32?
 
-    public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil,
+    public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil, footerChecksum: UInt32? = nil,
                 partitionValues: [String: String] = [:], columnStats: [Int64: ColumnStats] = [:]) {
         self.relativePath = relativePath
         self.recordCount = recordCount
@@ -149,6 +152,7 @@ public struct NewDataFile: Hashable, Sendable {
         self.footerSize = footerSize
         self.partitionValues = partitionValues
         self.columnStats = columnStats
+        self.footerChecksum = footerChecksum
     }
 }
 
@@ -176,6 +180,9 @@ public struct DataFile: Hashable, Sendable {
     /// A DuckLake delete file (row positions to skip) visible at the snapshot. Our writers never
     /// create them, but a lake DuckDB has run DELETE/UPDATE on has them, and a reader must apply them.
     public var deleteFile: DeleteFile?
+    /// The footer checksum recorded at commit (`lake_file_integrity`); nil for files another
+    /// tool committed, which are checked by size only.
+    public var footerChecksum: UInt32? = nil
 }
 
 public struct DeleteFile: Hashable, Sendable {

@@ -102,7 +102,7 @@ enum OrderIDIndex {
         let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false)
         var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.recordCount }) + 16)
         for file in files {
-            let reader = try ParquetFileReader(path: file.path)
+            let reader = try DataFileReader.open(file)
             guard let c = reader.schema.index(of: column) else { continue }
             for batch in try reader.readRowGroups(columns: [c]) {
                 var run = OrderIDRun()

@@ -10,7 +10,7 @@ enum ProductSource {
         }
         var catalog = ProductCatalog()
         for file in try store.catalog.dataFiles(tableID: table.tableID, at: asOf) {
-            let reader = try ParquetFileReader(path: file.path)
+            let reader = try DataFileReader.open(file)
             for batch in try reader.readRowGroups() {
                 let id = batch.column("product_id"), category = batch.column("category"), brand = batch.column("brand")
                 guard let id, let category, let brand, case .int64(let price)? = batch.column("price")?.data else {

@@ -214,7 +214,7 @@ public enum Migration {
                     var pv: [String: String] = [:]
                     for (k, v) in file.partitionValues { pv[renamed[k] ?? k] = v }
                     outputs[outputs.count - 1] = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                                             footerSize: summary.footerSize, partitionValues: pv, columnStats: stats)
+                                                             footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: pv, columnStats: stats)
                 }
             } catch {
                 for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }

@@ -109,10 +109,10 @@ extension Catalog {
     /// Checks every data file live at the snapshot (of one table, or all): it exists, has the
     /// committed size and footer checksum, its footer parses, it holds every column the catalog
     /// says it does, every page passes its CRC and decodes, and it holds the committed row
-    /// count. Read-only: nothing in the catalog or on disk changes. `progress(done, total)`
-    /// is called after each file.
+    /// count. Read-only: nothing in the catalog or on disk changes. `progress(doneBytes,
+    /// totalBytes)` (recorded sizes) is called after each file.
     public func verifyFiles(table name: String? = nil, at asOf: AsOf? = nil,
-                            progress: ((Int, Int) -> Void)? = nil) throws -> [FileVerification] {
+                            progress: ((Int64, Int64) -> Void)? = nil) throws -> [FileVerification] {
         let snap = try resolve(asOf)
         let all = try tables(at: .snapshot(snap.id))
         let chosen: [TableInfo]
@@ -130,9 +130,12 @@ extension Catalog {
         }
         var out: [FileVerification] = []
         out.reserveCapacity(work.count)
-        for (i, (t, f)) in work.enumerated() {
+        let total = work.reduce(Int64(0)) { $0 + $1.1.fileSizeBytes }
+        var done: Int64 = 0
+        for (t, f) in work {
             out.append(Self.verify(f, table: t))
-            progress?(i + 1, work.count)
+            done += f.fileSizeBytes
+            progress?(done, total)
         }
         return out
     }

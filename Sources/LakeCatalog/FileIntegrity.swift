@@ -233,12 +233,20 @@ extension Catalog {
         return verified
     }
 
-    /// Any failure, an I/O error included, counts as "not verified": the originals stay, which
-    /// costs only disk space until the next vacuum looks again.
+    /// A file with a recorded footer checksum (ours) is verified whole: size, footer, every
+    /// page's CRC and decode. One without (another tool's) is held to what the catalog knows of
+    /// it, as on every open: it exists with the recorded size. Any failure, an I/O error
+    /// included, counts as "not verified": the originals stay, which costs only disk space
+    /// until the next vacuum looks again.
     private static func verifies(path: String, expect: ParquetFileReader.Expectation) -> Bool {
         do {
-            _ = try FileIntegrity.verifyPhysical(path: path, expect: expect)
-            return true
+            if expect.footerChecksum != nil {
+                _ = try FileIntegrity.verifyPhysical(path: path, expect: expect)
+                return true
+            }
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber
+            guard let size else { return false }
+            return expect.fileSize.map { $0 == size.int64Value } ?? true
         } catch {
             return false
         }

@@ -177,6 +177,9 @@ public enum Migration {
             if info.column(id: Int64(c.id)) == nil {
                 k.initialDefault = defaults[c.name]
                 k.defaultValue = defaults[c.name]
+                // Begins with this migration, after every existing file: those files may lack it
+                // (DataFileReader reads them as the default instead of calling them corrupt).
+                k.beginSnapshot = .max
             }
             k.order = Int64(i + 1)
             return k

@@ -7,11 +7,12 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check every live data file against the catalog; exit 1 if any fails.",
         discussion: """
-        For each file a read at the snapshot would scan: it exists, has the size recorded at
-        commit, its footer has the recorded checksum (files lake wrote) and parses, it holds every
-        column the catalog says it does, every page passes its CRC (when the writer stored one)
-        and decodes, and it holds the recorded row count. Nothing is changed. One line per file;
-        a failed file names what failed. Files DuckDB wrote are checked by size and decode.
+        For each file a read at the snapshot would scan: it exists, has the size recorded at \
+        commit, its footer has the recorded checksum (files lake wrote) and parses, it holds \
+        every column the catalog says it does, every page passes its CRC (when the writer stored \
+        one) and decodes, and it holds the recorded row count. Nothing is changed. One line per \
+        file; a failed file names what failed. Files DuckDB wrote are checked by size and decode.
+
         Examples:
           lake verify
           lake verify --table curated.orders --format json

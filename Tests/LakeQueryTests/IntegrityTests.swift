@@ -97,6 +97,20 @@ struct IntegrityTests {
         #expect(try Self.rows(file, table) == expected)
     }
 
+    @Test("whole-file bit-flip sweep, every bit (magic, page headers, pages, footer): each flip errors or reads the same rows")
+    func wholeFileBitFlipSweep() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let (file, _) = try Self.target(lake.catalog)
+        let table = try lake.catalog.table(id: file.tableID)
+        let expected = try Self.rows(file, table)
+        let bits = Array(0 ..< Int(file.fileSizeBytes) * 8)
+        let started = Date()
+        let s = try Self.sweep(file.path, bits: bits, answer: { try Self.rows(file, table) }, expected: expected)
+        print("whole-file sweep: \(s.trials) trials over \(file.fileSizeBytes) bytes, \(s.errors) errors, \(s.same) same, \(s.different.count) different (bytes \(s.different.prefix(30).map { $0 / 8 })), \(Date().timeIntervalSince(started)) s")
+        #expect(s.different.isEmpty)
+    }
+
     @Test("footer bit-flip sweep checked by size only (a file another tool wrote, no recorded checksum), every bit: each flip errors or reads the same rows, except a timestamp unit's")
     func footerBitFlipSweepSizeOnly() throws {
         let lake = try EvaluationLake()

@@ -185,6 +185,37 @@ struct IntegrityMaintenanceTests {
         #expect(lines.filter { $0.contains(",ok,") }.count == files.count - 2)
     }
 
+    @Test("files DuckDB wrote (no footer record) verify by size, decode and columns; an ADD COLUMN is not a missing column; a truncated one fails")
+    func verifyADuckDBLake() throws {
+        let dir = try TemporaryDirectory("lake-duck-verify")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Python.run(Python.duckdbPrelude + """
+        root = sys.argv[1]
+        c = duck()
+        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+        c.execute("CREATE SCHEMA l.curated")
+        c.execute("CREATE TABLE l.curated.orders(order_id BIGINT NOT NULL, channel VARCHAR, amount DECIMAL(12,2), placed_at TIMESTAMPTZ)")
+        c.execute("INSERT INTO l.curated.orders SELECT i, 'web', i * 1.25, TIMESTAMPTZ '2024-01-15 10:00:00+00' + INTERVAL (i) MINUTE FROM range(2000) t(i)")
+        c.execute("ALTER TABLE l.curated.orders ADD COLUMN coupon VARCHAR")
+        c.execute("INSERT INTO l.curated.orders VALUES (5000, 'app', 9.99, NULL, 'SPRING')")
+        c.execute("DETACH l")
+        """, [root])
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        let results = try catalog.verifyFiles(table: "curated.orders")
+        #expect(results.count == 2)
+        #expect(results.allSatisfy { $0.ok && !$0.footerChecksumRecorded && $0.pages > 0 }, "\(results.map(\.detail))")
+
+        let victim = results[0].path
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: victim)))
+        bytes.removeLast(1)
+        try Data(bytes).write(to: URL(fileURLWithPath: victim))
+        let after = try catalog.verifyFiles(table: "curated.orders")
+        #expect(after.first { $0.path == victim }?.status == .sizeMismatch)
+        #expect(after.filter(\.ok).count == 1)
+    }
+
     @Test("SIGKILL during `lake verify` changes nothing: catalog content and every data file byte for byte")
     func killDuringVerify() throws {
         let lake = try BatchedLake(batches: 3)

@@ -194,7 +194,7 @@ struct IntegrityMaintenanceTests {
         try Python.run(Python.duckdbPrelude + """
         root = sys.argv[1]
         c = duck()
-        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
         c.execute("CREATE SCHEMA l.curated")
         c.execute("CREATE TABLE l.curated.orders(order_id BIGINT NOT NULL, channel VARCHAR, amount DECIMAL(12,2), placed_at TIMESTAMPTZ)")
         c.execute("INSERT INTO l.curated.orders SELECT i, 'web', i * 1.25, TIMESTAMPTZ '2024-01-15 10:00:00+00' + INTERVAL (i) MINUTE FROM range(2000) t(i)")

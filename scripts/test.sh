@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 export LAKE_PYTHON="$PWD/.venv/bin/python"
+export LAKE_SCHEMATHESIS="$PWD/.venv-api/bin/schemathesis"
 if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests
 fi

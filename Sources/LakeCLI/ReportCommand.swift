@@ -20,6 +20,12 @@ struct ReportFlags: ParsableArguments {
     var lowStock: Int64 = 20
     @Option(name: .customLong("min-days-of-cover"), help: "inventory: days of cover below which stock is low.")
     var minDaysOfCover: Double = 7
+    @Option(help: "daily-revenue, top-customers: only orders shipped to this country.")
+    var country: String?
+    @Option(help: "product-metrics: only products of this category.")
+    var category: String?
+    @Option(help: "top-customers: rank by spend or orders.")
+    var by: CustomerRanking = .spend
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
 
@@ -37,6 +43,9 @@ struct ReportFlags: ParsableArguments {
         o.limit = limit
         o.lowStock = lowStock
         o.minDaysOfCover = minDaysOfCover
+        o.country = country
+        o.category = category
+        o.ranking = by
         return o
     }
 }
@@ -92,3 +101,4 @@ struct DiffReport: ParsableCommand {
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: try flags.options()).render(flags.format))
     }
 }
+extension CustomerRanking: ExpressibleByArgument {}

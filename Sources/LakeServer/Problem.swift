@@ -89,6 +89,8 @@ public enum APIError: Error, Sendable, Equatable {
         if let e = error as? APIError { return e }
         if let e = error as? HTTPError {
             switch e.status {
+            // The router answers 404 for any method on a path it has only as GET.
+            case .notFound where method != "GET" && Routes.fixed.contains(path): return .methodNotAllowed(method: method)
             case .notFound: return .notFound(path: path)
             case .methodNotAllowed: return .methodNotAllowed(method: method)
             default: return .badParameter(name: "request", detail: e.body ?? "\(e.status)")

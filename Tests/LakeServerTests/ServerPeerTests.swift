@@ -18,7 +18,7 @@ struct ServerPeerTests {
         let dir = try TemporaryDirectory("lake-serve-writes")
         defer { dir.remove() }
         let root = try fx.copy(into: dir)
-        let files = try [5000, 6000].map { n -> String in
+        let files = try [2500, 3000].map { n -> String in
             let out = dir.file("src\(n)")
             let r = try lake(["generate", "--out", out, "--orders", String(n), "--days", "10", "--start", "2024-01-10"])
             guard r.status == 0 else { throw TestFailure(description: r.err) }
@@ -75,7 +75,7 @@ struct ServerPeerTests {
         p.arguments = [
             "run", s.base + "/openapi.json", "--url", s.base, "-H", "Authorization: Bearer \(fx.token)",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
-            "--max-examples", "25", "--seed", "1", "--workers", "1", "--no-color",
+            "--max-examples", "5", "--seed", "1", "--workers", "2", "--no-color",
         ]
         p.environment = ProcessInfo.processInfo.environment.merging(["SCHEMATHESIS_HOOKS": "", "HOME": dir.path]) { $1 }
         p.currentDirectoryURL = dir.url

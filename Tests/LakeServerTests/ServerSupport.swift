@@ -30,8 +30,8 @@ func lake(_ arguments: [String]) throws -> CommandResult {
 
 struct TestFailure: Error, CustomStringConvertible { var description: String }
 
-/// A small lake built once for the suite through the CLI: catalog, inventory and 3 000 orders
-/// over 10 days in one commit, then 1 000 more in a second, so `as_of` has two order snapshots.
+/// A small lake built once for the suite through the CLI: catalog, inventory and 1 500 orders
+/// over 10 days in one commit, then 500 more in a second, so `as_of` has two order snapshots.
 /// Tests that write copy it first (`copy()`).
 final class LakeFixture: Sendable {
     static let shared: Result<LakeFixture, any Error> = Result { try LakeFixture() }
@@ -49,10 +49,10 @@ final class LakeFixture: Sendable {
         dir = try TemporaryDirectory("lake-serve")
         let src = dir.file("src"), more = dir.file("more"), root = dir.file("lake")
         for args in [
-            ["generate", "--out", src, "--orders", "3000", "--days", "10", "--start", "2024-01-10"],
-            // Order ids follow the line's position, so a longer file repeats the first 3 000
-            // (rejected as duplicates) and adds 1 000 new orders.
-            ["generate", "--out", more, "--orders", "4000", "--days", "10", "--start", "2024-01-10"],
+            ["generate", "--out", src, "--orders", "1500", "--days", "10", "--start", "2024-01-10"],
+            // Order ids follow the line's position, so a longer file repeats the first 1 500
+            // (rejected as duplicates) and adds 500 new orders.
+            ["generate", "--out", more, "--orders", "2000", "--days", "10", "--start", "2024-01-10"],
             ["init", "--lake", root],
             ["ingest", "catalog", "--lake", root, src + "/product_catalog.json"],
             ["ingest", "inventory", "--lake", root, src + "/inventory_updates.csv"],

@@ -60,7 +60,7 @@ struct ServerTests {
         let metrics = try await get(s.base + "/metrics", token: fx.token)
         let lakeMetrics = try lake(["metrics", "--lake", fx.root])
         #expect(metrics.status == 200 && metrics.body.hasPrefix(lakeMetrics.out), "/metrics starts with `lake metrics`")
-        #expect(metrics.body.contains("lake_http_requests_total{route=\"/api/v1/daily_sales\",status=\"200\"} 3"))
+        #expect(metrics.body.contains("lake_http_requests_total{route=\"/api/v1/daily_sales\",status=\"200\"} 4"))
         #expect(metrics.body.contains("lake_http_request_duration_seconds_bucket{route=\"/api/v1/quality\",status=\"200\",le=\"+Inf\"} 2"))
         let openapi = try await get(s.base + "/openapi.json", token: fx.token)
         let checkedIn = try String(contentsOf: packageRoot.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
@@ -96,7 +96,7 @@ struct ServerTests {
         #expect(try await get(s.base + "/healthz").status == 429)
         #expect(s.stop() == 0)
         let lines = s.log.split(separator: "\n")
-        #expect(lines.count == 9)
+        #expect(lines.count == 8)
         for line in lines {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(o?["method"] as? String == "GET" && o?["status"] is Int && o?["duration_ms"] is Double)
@@ -151,6 +151,11 @@ struct ServerTests {
             #expect(doc?["parameter"] as? String == parameter, "\(path): \(r.body)")
             #expect(doc?["status"] as? Int == 400 && (doc?["detail"] as? String)?.hasPrefix(parameter) == true, "\(path)")
         }
+        var post = URLRequest(url: URL(string: s.base + "/api/v1/daily_sales")!)
+        post.httpMethod = "POST"
+        post.setValue("Bearer \(fx.token)", forHTTPHeaderField: "Authorization")
+        let (_, posted) = try await session.data(for: post)
+        #expect((posted as! HTTPURLResponse).statusCode == 405)
         for path in ["/api/v1/nope", "/api/v2/daily_sales", "/favicon.ico"] {
             let r = try await get(s.base + path, token: fx.token)
             #expect(r.status == 404 && r.header("Content-Type") == "application/problem+json", "\(path)")

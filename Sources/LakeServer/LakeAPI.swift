@@ -19,7 +19,10 @@ public final class LakeAPI: Sendable {
     let quality: QualityConfig
     /// Valid `channel` values: the orders schema's enum in the registry.
     let channels: [String]
-    private let cache = Mutex<(entries: [String: Answer], order: [String])>(([:], []))
+    /// Answers by "snapshot|key", as tasks: concurrent requests for an answer not computed yet
+    /// await the one computation instead of each starting their own (after a commit, every
+    /// client misses at once).
+    private let cache = Mutex<(entries: [String: Task<Answer, any Error>], order: [String])>(([:], []))
     static let cacheEntries = 512
 
     public init(catalog: Catalog, quality: QualityConfig, channels: [String]) {
@@ -70,25 +73,36 @@ public final class LakeAPI: Sendable {
     /// Looks the answer up or computes it. `compute` runs off the event loops: reports decode
     /// Parquet on every core and must not stall the server's I/O threads.
     func answer(_ plan: Plan) async throws -> Answer {
-        if let hit = cache.withLock({ $0.entries[plan.key] }) { return hit }
+        let task = cache.withLock { c -> Task<Answer, any Error> in
+            if let t = c.entries[plan.key] { return t }
+            let t = Task { try await Self.compute(plan) }
+            c.entries[plan.key] = t
+            c.order.append(plan.key)
+            // Oldest first: old snapshots' answers are the ones least likely asked again.
+            if c.order.count > Self.cacheEntries { c.entries[c.order.removeFirst()] = nil }
+            return t
+        }
+        do {
+            return try await task.value
+        } catch {
+            // A failed computation is not kept: the next request tries again.
+            cache.withLock { c in
+                if let i = c.order.firstIndex(of: plan.key) { c.order.remove(at: i); c.entries[plan.key] = nil }
+            }
+            throw error
+        }
+    }
+
+    static func compute(_ plan: Plan) async throws -> Answer {
         let body: String
         do {
-            body = try await Self.offload(plan.compute)
+            body = try await offload(plan.compute)
         } catch let e as QueryError {
             guard case .unknownTable = e else { throw e }
             if plan.asOfGiven { throw APIError.badParameter(name: "as_of", detail: "snapshot \(plan.snapshot) predates the data: \(e.description)") }
             throw APIError.unavailable(detail: "the lake holds no data yet: \(e.description)")
         }
-        let answer = Answer(body: body, snapshot: plan.snapshot, etag: plan.etag, contentType: plan.contentType)
-        cache.withLock { c in
-            if c.entries[plan.key] == nil {
-                c.entries[plan.key] = answer
-                c.order.append(plan.key)
-                // Oldest first: old snapshots' answers are the ones least likely asked again.
-                if c.order.count > Self.cacheEntries { c.entries[c.order.removeFirst()] = nil }
-            }
-        }
-        return answer
+        return Answer(body: body, snapshot: plan.snapshot, etag: plan.etag, contentType: plan.contentType)
     }
 
     static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

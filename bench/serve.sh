@@ -40,22 +40,27 @@ run() {  # prints "requests/s p99"
 }
 alone=$(run)
 
-# Ingests during the second run: small batches with ids outside the big lake's range (the
-# generator's id width follows the file's size), each 10 000 orders larger than the last so
-# every batch adds new orders.
-( i=0
-  while [ -f "$work/ingesting" ]; do
-    n=$((50000 + i * 10000)); src="$work/more-$n"
-    [ -f "$src/orders_stream.jsonl" ] || $lake generate --out "$src" --orders "$n" --days 30 >/dev/null
-    $lake ingest orders --lake "$work/lake" "$src/orders_stream.jsonl" --quiet >/dev/null || echo "ingest of $src failed" >&2
-    i=$((i + 1))
+# Ingests during the second run: batches generated beforehand, with ids outside the big lake's
+# range (the generator's id width follows the file's size), each 10 000 orders larger than the
+# last (and than any earlier run's) so that every batch is new to the ledger and adds orders.
+k=$(find "$work" -maxdepth 1 -name 'more-*' | wc -l)
+batches=()
+for i in 0 1 2; do
+  n=$((50000 + (k + i) * 10000)); src="$work/more-$n"
+  $lake generate --out "$src" --orders "$n" --days 30 >/dev/null
+  batches+=("$src/orders_stream.jsonl")
+done
+before=$($lake report snapshots --lake "$work/lake" --format csv | tail -1 | cut -d, -f1)
+touch "$work/ingesting"
+( for f in "${batches[@]}"; do
+    [ -f "$work/ingesting" ] || break
+    $lake ingest orders --lake "$work/lake" "$f" --quiet >/dev/null || echo "ingest of $f failed" >&2
   done ) &
 ingester=$!
-touch "$work/ingesting"
-before=$($lake report snapshots --lake "$work/lake" --format csv | tail -1 | cut -d, -f1)
 during=$(run)
-rm -f "$work/ingesting"; wait $ingester
+# The snapshots committed while wrk ran; a batch still running is let finish.
 after=$($lake report snapshots --lake "$work/lake" --format csv | tail -1 | cut -d, -f1)
+rm -f "$work/ingesting"; wait $ingester
 
 commit=$(git rev-parse --short HEAD)
 echo "lake serve, $config build, $orders orders, $(date -u +%Y-%m-%d), commit $commit; wrk -t2 -c16 -d${seconds}s"

@@ -34,7 +34,7 @@ public enum OpenAPI {
             return rows([("date", date), ("channel", string), ("country", string), ("orders", int), ("units", int), ("revenue", money),
                          ("avg_order_value", moneyOrNull), ("customers", int), ("pending", int), ("cancelled", int)])
         case .topCustomers:
-            return rows([("rank", int), ("customer_id", string), ("orders", int), ("lifetime_value", money), ("avg_order_value", money),
+            return rows([("customer_id", string), ("rank", int), ("orders", int), ("lifetime_value", money), ("avg_order_value", money),
                          ("first_order", time), ("last_order", time), ("avg_days_between_orders", numberOrNull)])
         case .productMetrics:
             return rows([("product_id", string), ("category", string), ("brand", string), ("revenue_rank", int), ("revenue", money),

@@ -17,7 +17,8 @@ extension Reports {
 
     /// Customer lifetime value over confirmed orders in the window: orders, total spend, average
     /// order value, first and last order, and the mean gap between orders in days (null for a
-    /// single order). Ranked by spend or by orders; ties by the other figure, then by id.
+    /// single order). Ranked by spend or by orders; ties by the other figure, then by id. The id
+    /// comes first: `lake report diff` keys rows by their first column.
     static func topCustomers(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
         var p = try windowPredicates(scan, o)
@@ -48,13 +49,13 @@ extension Reports {
             return ids[x] < ids[y]
         }
         var table = ResultTable(title: "Top customers by \(o.ranking.rawValue) (lifetime value, confirmed orders)", columns: [
-            "rank", "customer_id", "orders", "lifetime_value", "avg_order_value", "first_order", "last_order", "avg_days_between_orders",
+            "customer_id", "rank", "orders", "lifetime_value", "avg_order_value", "first_order", "last_order", "avg_days_between_orders",
         ])
         for (i, c) in ranked.prefix(o.limit ?? 10).enumerated() {
             let gapDays: Value = a.orders[c] > 1
                 ? .double(Double(a.last[c] - a.first[c]) / 86_400_000_000 / Double(a.orders[c] - 1)) : .null
             table.rows.append([
-                .int(Int64(i + 1)), .string(ids[c]), .int(a.orders[c]), .decimal(a.spend[c], scale: 2),
+                .string(ids[c]), .int(Int64(i + 1)), .int(a.orders[c]), .decimal(a.spend[c], scale: 2),
                 .decimal(Money.divide(a.spend[c], by: a.orders[c]), scale: 2), .timestamp(a.first[c]), .timestamp(a.last[c]), gapDays,
             ])
         }

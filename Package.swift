@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -27,10 +29,19 @@ let package = Package(
         ),
         .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog"]),
         .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline"]),
+        // `lake serve`: the HTTP API over LakeQuery's reports; the only target that sees Hummingbird.
+        .target(
+            name: "LakeServer",
+            dependencies: [
+                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "LakeCLI",
             dependencies: [
-                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery",
+                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery", "LakeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +55,7 @@ let package = Package(
         .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]),
+        .testTarget(name: "LakeServerTests", dependencies: ["LakeServer", "LakeQuery", "LakeTestSupport"]),
         .testTarget(
             name: "LakeQueryTests",
             dependencies: ["LakeQuery", "LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]

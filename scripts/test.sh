@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: every interop test
 export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
+export LAKE_SCHEMATHESIS="$PWD/.venv-api/bin/schemathesis"      # schemathesis: the OpenAPI fuzz test of lake serve
 if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests
 fi

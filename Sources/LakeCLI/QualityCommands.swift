@@ -44,12 +44,7 @@ struct QualityReportCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
-        let config = try flags.qualityConfig()
-        let asOf = try flags.asOfValue()
-        let q = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
-        let anomalies = try AnomalyDetector.detect(catalog: catalog, asOf: asOf, config: config)
-        let report = QualityReport.report(q, anomalies: anomalies)
-        print(report.render(format))
+        print(try QualityReport.run(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()).render(format))
     }
 }
 

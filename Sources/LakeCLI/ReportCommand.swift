@@ -16,6 +16,12 @@ struct ReportFlags: ParsableArguments {
     var channel: String?
     @Option(help: "At most this many rows in the main table.")
     var limit: Int?
+    @Option(help: "daily-revenue, top-customers: only orders shipped to this country.")
+    var country: String?
+    @Option(help: "product-metrics: only products of this category.")
+    var category: String?
+    @Option(help: "top-customers: rank by spend or orders.")
+    var by: CustomerRanking = .spend
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
 
@@ -31,6 +37,9 @@ struct ReportFlags: ParsableArguments {
         o.to = try day(to, "--to")
         o.channel = channel
         o.limit = limit
+        o.country = country
+        o.category = category
+        o.ranking = by
         return o
     }
 }
@@ -63,7 +72,8 @@ struct ReportCommand: ParsableCommand {
         Revenue counts confirmed orders; pending and cancelled are counted in their own columns. `lake report NAME --help` describes each report.
         """,
         subcommands: [DailyRevenueReport.self, TopProductsReport.self, InventoryReport.self, CustomersReport.self,
-                      OperationsReport.self, DiffReport.self, ShowReport.self]
+                      OperationsReport.self, TopCustomersReport.self, ProductMetricsReport.self, SnapshotsReport.self,
+                      TablesReport.self, DiffReport.self, ShowReport.self]
     )
 }
 
@@ -149,6 +159,51 @@ struct OperationsReport: NamedReportCommand {
     @OptionGroup var flags: ReportFlags
 }
 
+struct TopCustomersReport: NamedReportCommand {
+    static let reportName = "top-customers"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Customer lifetime value: spend, orders, average order value, first and last order, purchase frequency.",
+        discussion: """
+          lake report top-customers --limit 10
+          lake report top-customers --by orders --country US --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+struct ProductMetricsReport: NamedReportCommand {
+    static let reportName = "product-metrics"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "Per product: revenue, units, orders, ranks, stock on hand, inventory valuation and days of cover.",
+        discussion: """
+          lake report product-metrics --limit 20
+          lake report product-metrics --category Electronics --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+    @OptionGroup var stock: StockFlags
+
+    func adjust(_ options: inout ReportOptions) { stock.apply(to: &options) }
+}
+
+struct SnapshotsReport: NamedReportCommand {
+    static let reportName = "snapshots"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "The lake's snapshots as a report (what `lake serve` answers at /api/v1/snapshots).",
+        discussion: """
+          lake report snapshots --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
+struct TablesReport: NamedReportCommand {
+    static let reportName = "tables"
+    static let configuration = CommandConfiguration(
+        commandName: reportName, abstract: "The lake's tables at a snapshot as a report (what `lake serve` answers at /api/v1/tables).",
+        discussion: """
+          lake report tables --as-of 3 --format json
+        """)
+    @OptionGroup var flags: ReportFlags
+}
+
 /// `lake report show NAME`, kept for scripts written before each report had its own command.
 struct ShowReport: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a report by name.", shouldDisplay: false)
@@ -194,3 +249,4 @@ struct DiffReport: ParsableCommand {
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }
 }
+extension CustomerRanking: ExpressibleByArgument {}

@@ -14,6 +14,12 @@ public struct ReportOptions: Sendable {
     public var lowStock: Int64 = 20
     /// Inventory: days of cover below which a product is low on stock.
     public var minDaysOfCover: Double = 7
+    /// daily-revenue, top-customers: only orders shipped to this country.
+    public var country: String?
+    /// product-metrics: only products of this category.
+    public var category: String?
+    /// top-customers: rank by spend or by orders.
+    public var ranking: CustomerRanking = .spend
 
     public init() {}
 }
@@ -40,7 +46,10 @@ public struct Report: Sendable {
 }
 
 public enum Reports {
-    public static let names = ["daily-revenue", "top-products", "inventory", "customers", "operations"]
+    public static let names = [
+        "daily-revenue", "top-products", "inventory", "customers", "operations",
+        "top-customers", "product-metrics", "snapshots", "tables",
+    ]
 
     public static func run(_ name: String, catalog: Catalog, options: ReportOptions) throws -> Report {
         let snapshot = try catalog.resolve(options.asOf)
@@ -53,6 +62,10 @@ public enum Reports {
         case "inventory": sections = [try inventory(catalog, o)]
         case "customers": sections = try customers(catalog, o)
         case "operations": sections = try operations(catalog, o)
+        case "top-customers": sections = [try topCustomers(catalog, o)]
+        case "product-metrics": sections = [try productMetrics(catalog, o)]
+        case "snapshots": sections = [try snapshots(catalog, o)]
+        case "tables": sections = [try tables(catalog, o)]
         default: throw QueryError.unknownReport(name, available: names)
         }
         return Report(name: name, snapshot: snapshot.id, sections: sections)
@@ -128,7 +141,9 @@ public enum Reports {
     static func dailyRevenue(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
-        let (states, _) = try scan.reduce(columns: columns, where: try windowPredicates(scan, o), state: DailyRevenueWorker.init) {
+        var p = try windowPredicates(scan, o)
+        if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
+        let (states, _) = try scan.reduce(columns: columns, where: p, state: DailyRevenueWorker.init) {
             $0.add($2)
         }
         return dailyRevenueTable(states, limit: o.limit)

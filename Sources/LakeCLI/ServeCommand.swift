@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import LakeCatalog
+import LakePipeline
+import LakeQuery
+import LakeServer
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the reports over HTTP: an authenticated, rate-limited JSON API, Prometheus metrics and the live dashboard.",
+        discussion: """
+        Endpoints (GET): /api/v1/daily_sales, /api/v1/top_customers, /api/v1/product_metrics, /api/v1/inventory,
+        /api/v1/snapshots, /api/v1/tables, /api/v1/quality, /healthz, /metrics, /openapi.json, / (dashboard).
+        Each answer is computed from one snapshot (header X-Lake-Snapshot) and equals `lake report … --format json`.
+
+          echo "alice:$(lake serve --hash-token "$TOKEN")" > tokens     # or: printf %s "$TOKEN" | sha256sum
+          lake serve --tokens tokens --port 8080
+          curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/daily_sales?from=2024-01-15&to=2024-01-15'
+
+        Without --tokens the server answers anyone and binds only to loopback. SIGINT or SIGTERM stops it
+        after in-flight requests finish. One JSON line per request goes to standard error.
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
+    @Option(help: "Address to bind (default 127.0.0.1; a non-loopback address needs --tokens).") var host = "127.0.0.1"
+    @Option(help: "Port (0 picks a free one; the chosen port is printed).") var port = 8080
+    @Option(help: ArgumentHelp("File of name:sha256-hex lines; requests then need Authorization: Bearer <token>.", valueName: "FILE"))
+    var tokens: String?
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Requests per second per token (per address without one), e.g. 50/s; 0 turns limiting off.", valueName: "N/s"))
+    var rateLimit = "50/s"
+    @Option(help: "Requests a client may send at once above the rate.") var burst = 100
+    @Flag(name: .customLong("open-monitoring"), help: "Answer /healthz and /metrics without a token.") var openMonitoring = false
+    @Flag(name: .customLong("open-dashboard"), help: "Answer / and /openapi.json without a token (browsers cannot send one).") var openDashboard = false
+    @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: config/alerts.json if present).", valueName: "FILE"))
+    var config: String?
+    @Flag(help: "Print the OpenAPI document and exit.") var openapi = false
+    @Option(name: .customLong("hash-token"), help: ArgumentHelp("Print the SHA-256 of TOKEN (the part after name: in the tokens file) and exit.", valueName: "TOKEN"))
+    var hashToken: String?
+
+    func run() throws {
+        if openapi { print(OpenAPI.document, terminator: ""); return }
+        if let hashToken { print(TokenStore.digestHex(hashToken)); return }
+        var c = ServerConfiguration()
+        c.host = host
+        c.port = port
+        c.tokens = try tokens.map { try TokenStore.load(path: $0) }
+        let rateText = rateLimit.hasSuffix("/s") ? String(rateLimit.dropLast(2)) : rateLimit
+        guard let rate = Double(rateText), rate >= 0 else { throw ValidationError("--rate-limit \(rateLimit): expected a number of requests per second, e.g. 50/s") }
+        c.rate = rate > 0 ? rate : nil
+        c.burst = burst
+        c.openMonitoring = openMonitoring
+        c.openDashboard = openDashboard
+        let quality: QualityConfig
+        if let config { quality = try QualityConfig.load(path: config) } else {
+            quality = FileManager.default.fileExists(atPath: "config/alerts.json") ? try QualityConfig.load(path: "config/alerts.json") : QualityConfig()
+        }
+        let channels = try registry.load().schema("orders").column("channel")?.constraints.enumValues ?? []
+        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let api = LakeAPI(catalog: catalog, quality: quality, channels: channels)
+        let host = self.host
+        try LakeServer.runBlocking(api: api, config: c) { port in
+            // The first line on stdout: scripts and tests read the port from it.
+            // Written unbuffered: a pipe reader would otherwise wait for a buffer to fill.
+            FileHandle.standardOutput.write(Data("lake serve: listening on http://\(host):\(port)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LakeCatalog
+import LakeQuery
+
+/// Every way a request can fail, mapped to one RFC 9457 problem document. Bad input is always
+/// a 4xx naming what was wrong; only a failure of the lake itself is a 5xx.
+public enum APIError: Error, Sendable, Equatable {
+    /// A query parameter is malformed, out of range, repeated or unknown.
+    case badParameter(name: String, detail: String)
+    case unauthorized(detail: String)
+    case rateLimited(retryAfter: Int)
+    case notFound(path: String)
+    case methodNotAllowed(method: String)
+    /// The catalog could not be read (missing, locked, corrupt).
+    case unavailable(detail: String)
+    case internalError(detail: String)
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .badParameter: return .badRequest
+        case .unauthorized: return .unauthorized
+        case .rateLimited: return .tooManyRequests
+        case .notFound: return .notFound
+        case .methodNotAllowed: return .methodNotAllowed
+        case .unavailable: return .serviceUnavailable
+        case .internalError: return .internalServerError
+        }
+    }
+
+    var slug: String {
+        switch self {
+        case .badParameter: return "bad-parameter"
+        case .unauthorized: return "unauthorized"
+        case .rateLimited: return "rate-limited"
+        case .notFound: return "not-found"
+        case .methodNotAllowed: return "method-not-allowed"
+        case .unavailable: return "unavailable"
+        case .internalError: return "internal-error"
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .badParameter: return "Bad request parameter"
+        case .unauthorized: return "Authentication required"
+        case .rateLimited: return "Too many requests"
+        case .notFound: return "Not found"
+        case .methodNotAllowed: return "Method not allowed"
+        case .unavailable: return "Lake unavailable"
+        case .internalError: return "Internal error"
+        }
+    }
+
+    var detail: String {
+        switch self {
+        case .badParameter(let name, let detail): return "\(name): \(detail)"
+        case .unauthorized(let d): return d
+        case .rateLimited(let s): return "rate limit exceeded; retry in \(s) s"
+        case .notFound(let p): return "no resource at \(p); see /openapi.json"
+        case .methodNotAllowed(let m): return "\(m) is not supported; every endpoint answers GET"
+        case .unavailable(let d), .internalError(let d): return d
+        }
+    }
+
+    /// The problem document: type, title, status, detail, instance, and `parameter` for a bad parameter.
+    func response(instance: String) -> Response {
+        var doc: [String: Any] = [
+            "type": "https://lake.invalid/problems/\(slug)", "title": title, "status": Int(status.code), "detail": detail, "instance": instance,
+        ]
+        if case .badParameter(let name, _) = self { doc["parameter"] = name }
+        // JSONSerialization of strings and ints cannot fail; the force is on a closed set of types.
+        let data = try! JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes])
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        switch self {
+        case .unauthorized: headers[.wwwAuthenticate] = "Bearer realm=\"lake\""
+        case .rateLimited(let s): headers[.retryAfter] = String(s)
+        case .methodNotAllowed: headers[.allow] = "GET, HEAD"
+        default: break
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Any error a handler or Hummingbird threw, as the problem it stands for. Errors of the
+    /// lake's layers that only bad input causes were mapped where the input was parsed; what
+    /// reaches here unmapped is the lake failing.
+    static func from(_ error: any Error, path: String, method: String) -> APIError {
+        if let e = error as? APIError { return e }
+        if let e = error as? HTTPError {
+            switch e.status {
+            // The router answers 404 for any method on a path it has only as GET.
+            case .notFound where method != "GET" && Routes.fixed.contains(path): return .methodNotAllowed(method: method)
+            case .notFound: return .notFound(path: path)
+            case .methodNotAllowed: return .methodNotAllowed(method: method)
+            default: return .badParameter(name: "request", detail: e.body ?? "\(e.status)")
+            }
+        }
+        if let e = error as? CatalogError {
+            switch e {
+            case .notFound, .incompatibleCatalog, .busy, .storage: return .unavailable(detail: e.description)
+            default: return .internalError(detail: e.description)
+            }
+        }
+        return .internalError(detail: String(describing: error))
+    }
+}

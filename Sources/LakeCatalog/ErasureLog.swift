@@ -30,6 +30,18 @@ public enum ErasureLog {
         try tx.database.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [tx.snapshotID])
     }
 
+    /// Marks the pending erasures purged as of `snapshot`, outside a commit: for a purge that
+    /// had no file to rewrite (a compaction already did), so it adds no snapshot.
+    public static func markPurged(_ catalog: Catalog, snapshot: Int64) throws {
+        try catalog.requireWritable()
+        try Catalog.withRetry {
+            try catalog.pool.write { db in
+                try db.execute(sql: ddl)
+                try db.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [snapshot])
+            }
+        }
+    }
+
     public static func entries(_ catalog: Catalog) throws -> [Entry] {
         try catalog.read { db in
             guard try db.tableExists("lake_erasure") else { return [] }

@@ -123,6 +123,7 @@ public enum Erasure {
 }
 
 public struct PurgeReport: Sendable {
+    /// The snapshot the lake was purged at: a new one when files were rewritten, else the latest.
     public var snapshotID: Int64?
     public var filesRewritten = 0
     public var expiredSnapshots: [Int64] = []
@@ -157,25 +158,42 @@ public enum Purge {
                     plans.append((table, file, outputs))
                 }
             }
-            let (snap, _) = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in
-                var touched = Set<Int64>()
-                for p in plans {
-                    let tid = p.table.tableID
-                    let live = Set(try tx.currentDataFileIDs(tableID: tid))
-                    guard live.contains(p.input.dataFileID), p.input.deletesUnchanged(in: try tx.currentDeleteMarks(tableID: tid)) else {
-                        throw CatalogError.conflict(table: p.table.qualifiedName, snapshot: base.id,
-                                                    reason: "data file \(p.input.dataFileID) changed while the purge rewrote it")
-                    }
-                    try tx.requireFilesPresent(p.outputs.map { (p.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
-                    try tx.removeDataFiles([p.input.dataFileID])
-                    for f in p.outputs { try tx.addDataFile(tableID: tid, f) }
-                    touched.insert(tid)
-                }
-                for tid in touched.sorted() { try tx.recomputeTableColumnStats(tableID: tid) }
-                try ErasureLog.markPurged(&tx)
-                try tx.endWrite(lease)
+            let due = try ErasureLog.pending(catalog, before: .distantFuture)
+            // Nothing deleted is left in a live file and no erasure waits: nothing to purge, and
+            // no reason to expire anyone's history.
+            if plans.isEmpty && due.isEmpty {
+                try lease.release()
+                return report
             }
-            report.snapshotID = snap.id
+            let snap: SnapshotInfo
+            if plans.isEmpty {
+                // The deleted rows are already out of the live files (a compaction rewrote them):
+                // only history still holds them, and expiring it needs no new snapshot.
+                snap = try catalog.latestSnapshot()
+                try ErasureLog.markPurged(catalog, snapshot: snap.id)
+                try lease.release()
+                report.snapshotID = snap.id
+            } else {
+                snap = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in
+                    var touched = Set<Int64>()
+                    for p in plans {
+                        let tid = p.table.tableID
+                        let live = Set(try tx.currentDataFileIDs(tableID: tid))
+                        guard live.contains(p.input.dataFileID), p.input.deletesUnchanged(in: try tx.currentDeleteMarks(tableID: tid)) else {
+                            throw CatalogError.conflict(table: p.table.qualifiedName, snapshot: base.id,
+                                                        reason: "data file \(p.input.dataFileID) changed while the purge rewrote it; run the purge again")
+                        }
+                        try tx.requireFilesPresent(p.outputs.map { (p.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
+                        try tx.removeDataFiles([p.input.dataFileID])
+                        for f in p.outputs { try tx.addDataFile(tableID: tid, f) }
+                        touched.insert(tid)
+                    }
+                    for tid in touched.sorted() { try tx.recomputeTableColumnStats(tableID: tid) }
+                    try ErasureLog.markPurged(&tx)
+                    try tx.endWrite(lease)
+                }.0
+                report.snapshotID = snap.id
+            }
             report.filesRewritten = plans.count
             // Every earlier snapshot reads the old files: they go, and with them the files only
             // they read (the half-millisecond covers the snapshot time's rounding to microseconds).

@@ -10,4 +10,5 @@ if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests
 fi
 swift build --build-tests
-swift test --skip-build
+# Every test is Swift Testing; --disable-xctest drops XCTest's empty "Executed 0 tests" summary.
+swift test --skip-build --disable-xctest

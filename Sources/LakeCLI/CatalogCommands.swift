@@ -200,6 +200,7 @@ struct VacuumCommand: ParsableCommand {
         let verb = dryRun ? "Would expire" : "Expired"
         print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")
         for f in report.files { print("  \(dryRun ? "would delete" : "deleted") \(f.reason.rawValue) \(f.url.path) (\(f.bytes) bytes)") }
+        for u in report.keptUnverified { print("  kept \(u.path): the files that replaced it fail verification (run lake verify)") }
         print("\(dryRun ? "Would free" : "Freed") \(report.bytes) bytes in \(report.files.count) files.")
         for u in report.failedDeletes { print("  could not delete \(u.path); the next vacuum retries it") }
         if report.keptForWriters > 0 { print("Kept \(report.keptForWriters) unreferenced files of writers still running.") }
@@ -211,12 +212,12 @@ struct VacuumCommand: ParsableCommand {
 /// "7d" → seconds (`Durations.parse`, where the fuzz tests reach it).
 func parseDuration(_ text: String) -> TimeInterval? { Durations.parse(text) }
 
-private func printJSON(_ value: Any) throws {
+func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
 }
 
-private func printRows(_ header: [String], _ rows: [[String]], csv: Bool, indent: String = "") {
+func printRows(_ header: [String], _ rows: [[String]], csv: Bool, indent: String = "") {
     if csv {
         func field(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s

@@ -669,6 +669,7 @@ extension Catalog {
                 inlined[try r.value(at: 0, "file_id"), default: []].append(try r.value(at: 1, "row_id"))
             }
         }
+        let checksums = try FileIntegrity.footerChecksums(db, tableID: table.tableID, from: lo, to: hi)
         let directory = table.directory.path
         return files.map { f in
             return DataFile(dataFileID: f.id, tableID: table.tableID, path: absolutePath(f.path, relative: f.relative, directory: directory),
@@ -676,7 +677,7 @@ extension Catalog {
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
-                            inlinedDeletes: inlined[f.id] ?? [])
+                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id])
         }
     }
 }

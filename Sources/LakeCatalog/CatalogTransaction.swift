@@ -209,6 +209,7 @@ public struct CatalogTransaction {
             VALUES (?, ?, ?, NULL, NULL, ?, 1, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
             """, arguments: [fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
                              file.footerSize, rowIDStart, t.partitionID])
+        try FileIntegrity.record(db, dataFileID: fileID, tableID: tableID, file)
         for (k, c) in t.partitionColumns.enumerated() {
             try db.execute(sql: "INSERT INTO ducklake_file_partition_value VALUES (?, ?, ?, ?)",
                            arguments: [fileID, tableID, k, file.partitionValues[c.name]])

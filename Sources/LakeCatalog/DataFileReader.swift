@@ -5,6 +5,11 @@ import LakeFormat
 /// field id (the DuckLake column_id), so a renamed column still resolves; values an older file
 /// stored in a narrower type are widened; a column the file predates reads as its initial
 /// default, else null. Scans, compaction and migration all read files through this one path.
+///
+/// Opening verifies the file against the catalog (FileIntegrity.swift): the committed size, the
+/// committed footer checksum when recorded, and that it holds every column that existed when it
+/// was committed; each page read checks its CRC. A file that fails is an error naming it, never
+/// data: a flipped field id must not read as a column of nulls.
 public struct DataFileReader {
     public let reader: ParquetFileReader
     public let columns: [ColumnInfo]
@@ -13,7 +18,7 @@ public struct DataFileReader {
     public let deletes: DeleteVector?
 
     public init(_ file: DataFile, columns: [ColumnInfo]) throws {
-        reader = try ParquetFileReader(path: file.path)
+        reader = try Self.open(file)
         self.columns = columns
         let fields = reader.schema.fields
         // Files written without field ids (by other tools) are matched by name instead.
@@ -22,12 +27,27 @@ public struct DataFileReader {
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
             return byName ? fields.firstIndex { $0.name == c.name } : nil
         }
+        // A column whose current version began at or before the file's commit existed when the
+        // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
+        // DuckDB's INSERT) writes all of a table's columns: its absence is corruption. Only a
+        // column added after the file (begin_snapshot later than the file's) may be missing and
+        // read as its default. A rename or widening starts a new column version, so such a
+        // column is not required of older files: weaker, never a false alarm.
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && c.beginSnapshot <= file.beginSnapshot {
+            throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
+        }
         deletes = try DeleteVector.load(for: file)
     }
 
     /// File position of each row group's first row: delete positions count across row groups.
     public func rowGroupStart(_ group: Int) -> Int64 {
         (0 ..< group).reduce(Int64(0)) { $0 + Int64(reader.rowGroupRowCount($1)) }
+    }
+
+    /// The file's Parquet reader after the size and footer checks, for readers that do their
+    /// own column matching (reference tables, the order-id baseline).
+    public static func open(_ file: DataFile) throws -> ParquetFileReader {
+        try ParquetFileReader(path: file.path, expect: FileIntegrity.expectation(file))
     }
 
     /// The file's own name for a table column, for row-group pruning by footer statistics;
@@ -103,10 +123,15 @@ public struct DataFileReader {
 
 public enum DataFileError: Error, CustomStringConvertible, Equatable {
     case unreadableColumn(column: String, detail: String)
+    /// The catalog says the file holds the column (it existed when the file was committed), but
+    /// no field in the footer has its id.
+    case missingColumn(path: String, column: String, columnID: Int64)
 
     public var description: String {
         switch self {
         case .unreadableColumn(let column, let detail): return "column \(column): \(detail)"
+        case .missingColumn(let path, let column, let id):
+            return "\(path): the footer has no field with id \(id) (column \(column)), which the file held when it was committed: the file is corrupt; restore it from a backup"
         }
     }
 }

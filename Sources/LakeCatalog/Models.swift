@@ -140,8 +140,11 @@ public struct NewDataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// Per column_id.
     public var columnStats: [Int64: ColumnStats]
+    /// The writer's `ParquetFileSummary.footerChecksum`; recorded in `lake_file_integrity` so
+    /// every later open can prove the footer is the one committed (see FileIntegrity.swift).
+    public var footerChecksum: UInt32?
 
-    public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil,
+    public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil, footerChecksum: UInt32? = nil,
                 partitionValues: [String: String] = [:], columnStats: [Int64: ColumnStats] = [:]) {
         self.relativePath = relativePath
         self.recordCount = recordCount
@@ -149,6 +152,7 @@ public struct NewDataFile: Hashable, Sendable {
         self.footerSize = footerSize
         self.partitionValues = partitionValues
         self.columnStats = columnStats
+        self.footerChecksum = footerChecksum
     }
 }
 
@@ -196,6 +200,10 @@ public struct DataFile: Hashable, Sendable {
     /// True when `current` (from `CatalogTransaction.currentDeleteMarks`) still gives this file
     /// the deletes it was listed with, i.e. no rows were deleted from it since.
     public func deletesUnchanged(in current: [Int64: DeleteMark]) -> Bool { (current[dataFileID] ?? .none) == deleteMark }
+
+    /// The footer checksum recorded at commit (`lake_file_integrity`); nil for files another
+    /// tool committed, which are checked by size only.
+    public var footerChecksum: UInt32? = nil
 }
 
 /// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.

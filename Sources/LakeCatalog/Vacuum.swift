@@ -30,6 +30,9 @@ public struct VacuumReport: Hashable, Sendable {
     public var keptForWriters = 0
     /// Leases of writers that no longer run, dropped (or, in a dry run, that would be).
     public var staleLeases = 0
+    /// Files whose snapshots expired but that vacuum keeps: the files that replaced them
+    /// (compaction, rewrite) fail verification, so they may be the last good copy.
+    public var keptUnverified: [URL] = []
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -57,6 +60,7 @@ extension Catalog {
     func scheduleExpired(olderThan cutoff: Date, dryRun: Bool) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
+        let verified = try verifiedReplacements(cutoffMicros: cutoffMicros)
         try Self.withRetry {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
@@ -64,7 +68,7 @@ extension Catalog {
                     // Files an interrupted vacuum scheduled but did not delete: this run deletes
                     // them, so a dry run must count them too.
                     report.files = try leftoverScheduled(db)
-                    try expire(db, cutoffMicros: cutoffMicros, report: &report)
+                    try expire(db, cutoffMicros: cutoffMicros, verified: verified, report: &report)
                     return dryRun ? .rollback : .commit
                 }
             }
@@ -120,7 +124,7 @@ extension Catalog {
         return out
     }
 
-    private func expire(_ db: Database, cutoffMicros: Int64, report: inout VacuumReport) throws {
+    private func expire(_ db: Database, cutoffMicros: Int64, verified: Set<Replacement>, report: inout VacuumReport) throws {
         let snaps = try Self.fetchSnapshots(db)
         guard let latest = snaps.last else { return }
         let expired = snaps.filter { $0.timeMicros < cutoffMicros && $0.id != latest.id }.map(\.id)
@@ -141,13 +145,17 @@ extension Catalog {
             end_snapshot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ducklake_snapshot r
                 WHERE r.snapshot_id >= begin_snapshot AND r.snapshot_id < end_snapshot)
             """
-        let dead = try Row.fetchAll(db, sql: "SELECT data_file_id, table_id, path, path_is_relative, file_size_bytes FROM ducklake_data_file WHERE \(unseen)")
+        let dead = try Row.fetchAll(db, sql: "SELECT data_file_id, table_id, path, path_is_relative, file_size_bytes, end_snapshot FROM ducklake_data_file WHERE \(unseen)")
         let dirs = try tableDirectories(db)
         let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
         for r in dead {
             let id: Int64 = try r.value("data_file_id")
             let tableID: Int64 = try r.value("table_id")
             let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tableID] ?? dataPath)
+            if try Self.mustKeepReplaced(db, tableID: tableID, end: try r.value("end_snapshot"), verified: verified) {
+                report.keptUnverified.append(url)
+                continue
+            }
             report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))
             let (stored, rel) = storedPath(url)
             try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)", arguments: [id, stored, rel, now])
@@ -169,6 +177,7 @@ extension Catalog {
                            arguments: [(try r.value("data_file_id")) as Int64?, stored, rel, now])
             try db.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try r.value("delete_file_id")) as Int64])
         }
+        try FileIntegrity.forgetRemoved(db)
         // Catalog rows (old column versions, dropped tables and schemas) no retained snapshot sees.
         try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)")
         try db.execute(sql: """
@@ -324,7 +333,7 @@ extension Catalog {
     }
 
     /// Every table row's directory, live or ended, for resolving any recorded path.
-    private func tableDirectories(_ db: Database) throws -> [Int64: URL] {
+    func tableDirectories(_ db: Database) throws -> [Int64: URL] {
         var out: [Int64: URL] = [:]
         for r in try Row.fetchAll(db, sql: """
             SELECT t.table_id, t.table_name, t.path AS tp, t.path_is_relative AS tr,

@@ -266,7 +266,7 @@ struct Writer {
                                                        valueCount: summary.rowCount - nulls)
         }
         return NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                           footerSize: summary.footerSize, partitionValues: ["bucket": String(bucket)], columnStats: stats)
+                           footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: ["bucket": String(bucket)], columnStats: stats)
     }
 
     func message(_ seq: Int64, _ op: String, files: Int, rows: Int, removed: Int) -> String {

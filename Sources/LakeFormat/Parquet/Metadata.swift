@@ -114,6 +114,8 @@ struct PageHeader {
     var type: Int32
     var uncompressedPageSize: Int32
     var compressedPageSize: Int32
+    /// CRC-32 of the page's bytes as stored (after compression), excluding this header.
+    var crc: Int32?
     var dataPage: DataPageHeader?
     var dictionaryPage: DictionaryPageHeader?
     var isV2 = false
@@ -273,6 +275,7 @@ extension PageHeader {
         w.field(1, i32: type)
         w.field(2, i32: uncompressedPageSize)
         w.field(3, i32: compressedPageSize)
+        if let crc { w.field(4, i32: crc) }
         if let d = dataPage {
             w.beginStruct(5)
             w.field(1, i32: d.numValues)
@@ -558,7 +561,7 @@ extension ThriftReader {
     }
 
     mutating func readPageHeader() throws -> PageHeader {
-        var type: Int32?, uncompressed: Int32?, compressed: Int32?
+        var type: Int32?, uncompressed: Int32?, compressed: Int32?, crc: Int32?
         var dataPage: DataPageHeader?
         var dict: DictionaryPageHeader?
         var isV2 = false
@@ -567,6 +570,7 @@ extension ThriftReader {
             case 1: try r.expect(t, .i32, "PageHeader.type"); type = try r.i32()
             case 2: try r.expect(t, .i32, "uncompressed_page_size"); uncompressed = try r.i32()
             case 3: try r.expect(t, .i32, "compressed_page_size"); compressed = try r.i32()
+            case 4: try r.expect(t, .i32, "crc"); crc = try r.i32()
             case 5:
                 try r.expect(t, .struct, "data_page_header")
                 var h = DataPageHeader(numValues: -1, encoding: 0, definitionLevelEncoding: 3, repetitionLevelEncoding: 3)
@@ -601,7 +605,7 @@ extension ThriftReader {
         guard let type, let uncompressed, let compressed, uncompressed >= 0, compressed >= 0 else {
             throw ThriftError("page header lacks its type or sizes")
         }
-        return PageHeader(type: type, uncompressedPageSize: uncompressed, compressedPageSize: compressed,
+        return PageHeader(type: type, uncompressedPageSize: uncompressed, compressedPageSize: compressed, crc: crc,
                           dataPage: dataPage, dictionaryPage: dict, isV2: isV2)
     }
 }

@@ -22,6 +22,12 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
     case unsupported(path: String, feature: String)
     /// The batch handed to the writer does not match the schema it was opened with.
     case schemaMismatch(path: String, detail: String)
+    /// The file's size is not the size recorded when it was committed (truncated, grown or replaced).
+    case sizeMismatch(path: String, expected: Int64, actual: Int64)
+    /// The footer's bytes are not the ones written: CRC-32 recorded at commit vs the file's now.
+    case footerChecksumMismatch(path: String, expected: UInt32, actual: UInt32)
+    /// A page's bytes are not the ones written: the CRC-32 in its header vs the bytes' now.
+    case pageChecksumMismatch(path: String, column: String, rowGroup: Int, offset: Int64, expected: UInt32, actual: UInt32)
 
     public var description: String {
         switch self {
@@ -41,10 +47,20 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
             return "\(path): unsupported Parquet feature: \(feature)"
         case .schemaMismatch(let path, let detail):
             return "\(path): batch does not match the file's schema: \(detail)"
+        case .sizeMismatch(let path, let expected, let actual):
+            return "\(path): the file is \(actual) bytes but was committed with \(expected) (truncated, grown or replaced); restore it from a backup"
+        case .footerChecksumMismatch(let path, let expected, let actual):
+            return "\(path): footer checksum mismatch (CRC-32 \(hex(actual)), committed \(hex(expected))): the file's metadata is corrupt; restore it from a backup"
+        case .pageChecksumMismatch(let path, let column, let rowGroup, let offset, let expected, let actual):
+            return "\(path): column \(column): row group \(rowGroup): page at byte \(offset) fails its checksum (CRC-32 \(hex(actual)), header says \(hex(expected))): the page is corrupt; restore the file from a backup"
         }
     }
 }
 
+private func hex(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return "0x" + String(repeating: "0", count: 8 - s.count) + s
+}
 
 /// A page-level decoding failure, before the reader knows which file and column it came from.
 struct PageError: Error {

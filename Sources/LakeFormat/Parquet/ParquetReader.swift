@@ -42,9 +42,24 @@ public final class ParquetFileReader: @unchecked Sendable {
     let leaves: [LeafColumn]
     private let fd: Int32
 
+    /// CRC-32 of the footer and its 4-byte length, as `ParquetFileSummary.footerChecksum`.
+    public let footerChecksum: UInt32
+
     public var rowGroupCount: Int { meta.rowGroups.count }
 
-    public init(path: String) throws {
+    /// What a catalog recorded about a file when it was committed. The reader checks it before
+    /// it parses a byte of the footer, so a truncated, grown or bit-flipped file is an error
+    /// rather than a footer that happens to parse into different data.
+    public struct Expectation: Sendable, Equatable {
+        public var fileSize: Int64?
+        public var footerChecksum: UInt32?
+        public init(fileSize: Int64?, footerChecksum: UInt32?) {
+            self.fileSize = fileSize
+            self.footerChecksum = footerChecksum
+        }
+    }
+
+    public init(path: String, expect: Expectation? = nil) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw ParquetError.io(path: path, operation: "open", errno: errno) }
@@ -57,6 +72,9 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
         let size = Int64(st.st_size)
         do {
+            if let expected = expect?.fileSize, expected != size {
+                throw ParquetError.sizeMismatch(path: path, expected: expected, actual: size)
+            }
             guard size >= 12 else { throw ParquetError.notParquet(path: path, reason: "\(size) bytes is too short to hold the magic bytes and a footer") }
             let head = try Self.pread(fd, path: path, at: 0, count: 4)
             guard head == parquetMagic else { throw ParquetError.notParquet(path: path, reason: "the first 4 bytes are not PAR1") }
@@ -69,6 +87,11 @@ public final class ParquetFileReader: @unchecked Sendable {
                 throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
             }
             let footer = try Self.pread(fd, path: path, at: size - 8 - footerLength, count: Int(footerLength))
+            let checksum = CRC32.update(CRC32.checksum(footer), tail.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< 4]) })
+            if let expected = expect?.footerChecksum, expected != checksum {
+                throw ParquetError.footerChecksumMismatch(path: path, expected: expected, actual: checksum)
+            }
+            self.footerChecksum = checksum
             let meta: FileMetaData
             do {
                 meta = try footer.withUnsafeBytes { raw in
@@ -329,7 +352,36 @@ public final class ParquetFileReader: @unchecked Sendable {
         return out
     }
 
-    private func readChunk(rowGroup: Int, column: Int) throws -> Column {
+    /// Reads and decodes every page of every column chunk, checking each page CRC present:
+    /// the whole-file check of `lake verify`. Chunks are decoded on up to `parallelism` threads.
+    public func verifyPages(parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PageCounts {
+        let tasks = (0 ..< rowGroupCount).flatMap { g in leaves.indices.map { (g, $0) } }
+        if tasks.isEmpty { return PageCounts() }
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<PageCounts, Error>?>.allocate(capacity: tasks.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let workers = max(1, min(parallelism, tasks.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var i = worker
+            while i < tasks.count {
+                results[i] = Result {
+                    var counts = PageCounts()
+                    _ = try withUnsafeMutablePointer(to: &counts) { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1, counts: $0) }
+                    return counts
+                }
+                i += workers
+            }
+        }
+        var total = PageCounts()
+        for i in 0 ..< tasks.count {
+            let c = try results[i]!.get()
+            total.pages += c.pages
+            total.checksummed += c.checksummed
+        }
+        return total
+    }
+
+    private func readChunk(rowGroup: Int, column: Int, counts: UnsafeMutablePointer<PageCounts>? = nil) throws -> Column {
         let leaf = leaves[column]
         let m = meta.rowGroups[rowGroup].columns[column].metaData
         let rows = Int(meta.rowGroups[rowGroup].numRows)
@@ -341,7 +393,8 @@ public final class ParquetFileReader: @unchecked Sendable {
         case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(leaf.field.name))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
-        let bytes = try Self.pread(fd, path: path, at: chunkStart(m), count: Int(m.totalCompressedSize))
+        let start = chunkStart(m)
+        let bytes = try Self.pread(fd, path: path, at: start, count: Int(m.totalCompressedSize))
         var decoder = ChunkDecoder(leaf: leaf, rows: rows)
         do {
             try bytes.withUnsafeBytes { raw in
@@ -356,6 +409,15 @@ public final class ParquetFileReader: @unchecked Sendable {
                     let size = Int(header.compressedPageSize)
                     guard size <= raw.count - pos else { throw PageError("page of \(size) bytes runs past its column chunk") }
                     let body = UnsafeRawBufferPointer(rebasing: raw[pos ..< pos + size])
+                    if let crc = header.crc {
+                        let actual = CRC32.checksum(body)
+                        guard actual == UInt32(bitPattern: crc) else {
+                            throw ParquetError.pageChecksumMismatch(path: path, column: leaf.field.name, rowGroup: rowGroup,
+                                                                    offset: start + Int64(pos), expected: UInt32(bitPattern: crc), actual: actual)
+                        }
+                        counts?.pointee.checksummed += 1
+                    }
+                    counts?.pointee.pages += 1
                     pos += size
                     guard let type = PageType(rawValue: header.type) else { throw PageError("unknown page type \(header.type)") }
                     switch type {
@@ -414,6 +476,13 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
         return decoder.finish()
     }
+}
+
+/// Pages a verification read, and how many of them carried a CRC it checked.
+public struct PageCounts: Sendable, Equatable {
+    public var pages = 0
+    public var checksummed = 0
+    public init() {}
 }
 
 extension CompressionCodec: CustomStringConvertible {

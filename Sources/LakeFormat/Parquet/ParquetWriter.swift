@@ -24,6 +24,9 @@ public struct ParquetWriteOptions: Sendable {
     public var pageBytes: Int = 1 << 20
     /// Try dictionary encoding per column chunk and keep it where it is smaller than PLAIN.
     public var dictionary: Bool = true
+    /// Store each page's CRC-32 in its header (Parquet's `crc` field), so a flipped bit in a
+    /// page is an error on read, here and in any reader that verifies (pyarrow, parquet-java).
+    public var pageChecksums: Bool = true
     /// Stored in the footer's key_value_metadata (e.g. the registry's schema version).
     public var metadata: [String: String] = [:]
     /// fsync the file, then its directory, before close returns, so a catalog commit never
@@ -42,6 +45,9 @@ public struct ParquetFileSummary: Sendable {
     public var rowCount: Int64
     public var fileSize: Int64
     public var footerSize: Int64
+    /// CRC-32 of the file's last `footerSize + 4` bytes before the closing magic (the Thrift
+    /// footer and its length): recorded by the catalog, checked by `ParquetFileReader(path:expect:)`.
+    public var footerChecksum: UInt32
     public var rowGroupCount: Int
     /// One entry per schema field, merged over every row group.
     public var columnStatistics: [ColumnStatistics]
@@ -107,6 +113,7 @@ public final class ParquetFileWriter {
         let footer = meta.encoded()
         buffer.append(contentsOf: footer)
         appendLE(UInt32(footer.count), to: &buffer)
+        let footerChecksum = buffer.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[($0.count - footer.count - 4)...])) }
         buffer.append(contentsOf: parquetMagic)
         offset += Int64(footer.count + 8)
         try flushBuffer()
@@ -118,7 +125,7 @@ public final class ParquetFileWriter {
         // could leave the catalog pointing at a file the file system no longer lists.
         if options.sync { try Durability.syncDirectory(Durability.parent(of: path)) }
         return ParquetFileSummary(path: path, rowCount: totalRows, fileSize: offset, footerSize: Int64(footer.count),
-                                  rowGroupCount: rowGroups.count, columnStatistics: statistics)
+                                  footerChecksum: footerChecksum, rowGroupCount: rowGroups.count, columnStatistics: statistics)
     }
 
     /// Writes a whole batch as one file.
@@ -300,7 +307,7 @@ struct ChunkEncoder {
         case .string: physical = .byteArray
         }
 
-        var pages = PageSink(codec: codec, start: chunkOffset)
+        var pages = PageSink(codec: codec, start: chunkOffset, checksums: options.pageChecksums)
         var stats = ColumnStatistics(nullCount: Int64(nullCount))
         var dictionaryPage: [UInt8]?
         var dictionaryCount = 0
@@ -647,11 +654,13 @@ func statBytes(_ v: StatValue, _ physical: PhysicalType) -> [UInt8] {
 /// Accumulates a chunk's pages: compresses each, writes its header, tracks sizes and offsets.
 struct PageSink {
     let codec: ZstdCodec?
+    let checksums: Bool
     private(set) var position: Int64
     private(set) var uncompressed: Int64 = 0
 
-    init(codec: ZstdCodec?, start: Int64) {
+    init(codec: ZstdCodec?, start: Int64, checksums: Bool) {
         self.codec = codec
+        self.checksums = checksums
         position = start
     }
 
@@ -667,6 +676,8 @@ struct PageSink {
         }
         var header = PageHeader(type: type.rawValue, uncompressedPageSize: Int32(payload.count),
                                 compressedPageSize: Int32(body.count))
+        // The spec's CRC covers the page as stored: the compressed bytes, not the header.
+        if checksums { header.crc = Int32(bitPattern: CRC32.checksum(body)) }
         if type == .dictionaryPage {
             header.dictionaryPage = DictionaryPageHeader(numValues: Int32(numValues), encoding: encoding.rawValue)
         } else {

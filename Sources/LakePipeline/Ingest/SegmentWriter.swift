@@ -55,7 +55,7 @@ struct SegmentWriter {
                 stats[Int64(id)] = Self.catalogStats(summary.columnStatistics[i], field.type, rows: summary.rowCount)
             }
             files.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                     footerSize: summary.footerSize, partitionValues: partitionValues, columnStats: stats))
+                                     footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: partitionValues, columnStats: stats))
         }
         open = [:]
         single = nil

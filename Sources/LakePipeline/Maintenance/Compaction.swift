@@ -9,6 +9,9 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     case unknownSortColumn(table: String, column: String)
     case unreadableColumn(table: String, column: String, detail: String)
     case badOption(String)
+    /// An input file fails verification (size, checksums, missing column): rewriting it would
+    /// make the corruption permanent, so nothing is rewritten.
+    case corruptInput(table: String, detail: String)
 
     public var description: String {
         switch self {
@@ -17,6 +20,8 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
         case .unknownSortColumn(let t, let c): return "\(t) has no column \(c) to sort by"
         case .unreadableColumn(let t, let c, let d): return "\(t).\(c): \(d)"
         case .badOption(let d): return d
+        case .corruptInput(let t, let d):
+            return "refusing to rewrite \(t): an input file fails verification, so nothing was rewritten or committed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
         }
     }
 }
@@ -272,7 +277,7 @@ public enum Compaction {
                 stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
             }
             outputs.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                       footerSize: summary.footerSize, partitionValues: inputs[0].partitionValues, columnStats: stats))
+                                       footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: inputs[0].partitionValues, columnStats: stats))
             start = end
         } while start < sorted.count
         return outputs
@@ -321,6 +326,10 @@ enum FileRows {
             return try DataFileReader(file, columns: table.columns).read(parallelism: parallelism).map { RecordBatch(schema: schema, columns: $0.columns) }
         } catch DataFileError.unreadableColumn(let column, let detail) {
             throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: column, detail: detail)
+        } catch let e as DataFileError {
+            throw MaintenanceError.corruptInput(table: table.qualifiedName, detail: e.description)
+        } catch let e as ParquetError {
+            throw MaintenanceError.corruptInput(table: table.qualifiedName, detail: e.description)
         }
     }
 }

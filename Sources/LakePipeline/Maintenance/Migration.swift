@@ -178,6 +178,9 @@ public enum Migration {
             if info.column(id: Int64(c.id)) == nil {
                 k.initialDefault = defaults[c.name]
                 k.defaultValue = defaults[c.name]
+                // Begins with this migration, after every existing file: those files may lack it
+                // (DataFileReader reads them as the default instead of calling them corrupt).
+                k.beginSnapshot = .max
             }
             k.order = Int64(i + 1)
             return k
@@ -217,7 +220,7 @@ public enum Migration {
                     var pv: [String: String] = [:]
                     for (k, v) in file.partitionValues { pv[renamed[k] ?? k] = v }
                     outputs[outputs.count - 1] = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                                             footerSize: summary.footerSize, partitionValues: pv, columnStats: stats)
+                                                             footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: pv, columnStats: stats)
                 }
             } catch {
                 for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }

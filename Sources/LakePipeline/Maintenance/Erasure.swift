@@ -202,6 +202,11 @@ public enum Purge {
                 throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
                     + "fix their permissions and run `lake vacuum` to finish")
             }
+            // Vacuum keeps an original whose replacement does not verify; the erased bytes are then still there.
+            guard vacuum.keptUnverified.isEmpty else {
+                throw MaintenanceError.badOption("the purge kept \(vacuum.keptUnverified.count) original file(s), e.g. \(vacuum.keptUnverified[0].path), "
+                    + "because a file replacing them did not verify; run `lake verify`, then `lake erase customer … --purge` again")
+            }
             report.expiredSnapshots = vacuum.expiredSnapshots
             report.filesRemoved = vacuum.files.count
             try catalog.scrubStorage()

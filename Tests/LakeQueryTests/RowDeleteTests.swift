@@ -249,7 +249,7 @@ import Testing
         // fractions of that, spread over start-up, planning, delete-file writing and the commit.
         var killed = 0, completed = 0
         var duration = 0.0
-        for attempt in 0 ..< 9 {
+        for attempt in 0 ..< 8 {
             let root = copyRoot.url.appendingPathComponent("k\(attempt)")
             try FileManager.default.copyItem(at: lake.dir.url, to: root)
             let p = Process()
@@ -260,7 +260,7 @@ import Testing
             let started = Date()
             try p.run()
             if attempt > 0 {
-                Thread.sleep(forTimeInterval: duration * Double(attempt) / 9)
+                Thread.sleep(forTimeInterval: duration * Double(attempt) / 8)
                 if p.isRunning { kill(p.processIdentifier, SIGKILL); killed += 1 }
             }
             p.waitUntilExit()

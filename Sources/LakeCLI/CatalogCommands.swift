@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LakeCatalog
+import LakePipeline
 import LakeFormat
 
 // Catalog commands: they parse arguments, call LakeCatalog, and print. No lake logic lives here.
@@ -190,6 +191,11 @@ struct VacuumCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, create: false)
+        // Erasures older than the retention are purged first (`lake erase --help`).
+        if let p = try Purge.pending(catalog, retain: retain, dryRun: dryRun) {
+            print(dryRun ? "Would purge \(p.erasures) erasures older than the retention."
+                  : "Purged \(p.erasures) erasures at snapshot \(p.report.snapshotID.map(String.init) ?? "-"): \(p.report.filesRewritten) files rewritten, \(p.report.expiredSnapshots.count) earlier snapshots expired.")
+        }
         let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force)
         let verb = dryRun ? "Would expire" : "Expired"
         print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")

@@ -235,6 +235,8 @@ public enum Compaction {
         let schema = try table.schema()
         var parts: [RecordBatch] = []
         for file in inputs { parts += try FileRows.read(file, table: table, schema: schema, parallelism: parallelism) }
+        // Every row deleted (a reader yields no batch for a fully deleted file): nothing replaces them.
+        if parts.isEmpty { return [] }
         let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
         let sorted: RecordBatch
         if let sortColumn, let i = table.columns.firstIndex(where: { $0.columnID == sortColumn.columnID }) {

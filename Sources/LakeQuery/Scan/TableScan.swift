@@ -141,6 +141,12 @@ public struct TableScan: Sendable {
         return (survivors, stats)
     }
 
+    /// The files a scan with `predicates` reads (after partition and statistics pruning): the
+    /// only files a delete with those conditions can remove rows from.
+    func candidateFiles(where predicates: [ColumnPredicate]) throws -> [DataFile] {
+        try plan(predicates, try predicates.map { try column($0.column) }).0
+    }
+
     /// Decodes the surviving files on all cores and hands each file's matching batches to `body`
     /// on the worker that decoded it, while they are still in cache: one `State` per worker, so
     /// aggregation runs in parallel too and nothing is shared. `body` gets the file's position

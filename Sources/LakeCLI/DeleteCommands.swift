@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import LakeCatalog
+import LakePipeline
+import LakeQuery
+
+// Row-level deletes: parse arguments, call LakeQuery's Deletes / LakePipeline's Erasure, print.
+
+struct DeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete the rows that match --where, in one snapshot of DuckLake delete files.",
+        discussion: """
+        Conditions use the grammar of `lake query --where` and must all hold. Data files are not
+        rewritten: each file with matching rows gets a DuckLake delete file (its positions, merged
+        with the file's earlier deletes), so DuckDB reads the same rows we do, and --as-of an
+        earlier snapshot still shows the deleted rows until `lake compact` + `lake vacuum`.
+        Deleting from curated.orders also deletes those orders' curated.order_items rows in the
+        same snapshot. Nothing matching: "0 rows", no snapshot, exit 0. A concurrent compaction or
+        delete of the same files makes the delete re-plan (up to 3 times), never lose a row.
+        Examples:
+          lake delete curated.orders --where "customer_id = CUST-00042" --dry-run
+          lake delete orders --where "event_date = 2024-01-15" --where "channel = web"
+          lake delete raw.orders --where "reject_reason = invalid_channel"
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Argument(help: "Table as layer.table (curated.orders, raw.orders); a bare name means curated.") var table: String
+    @Option(name: .customLong("where"), help: ArgumentHelp("COLUMN OP VALUE (repeatable; all must hold).", valueName: "COND"))
+    var conditions: [String] = []
+    @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let r = try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun)
+        printDeleteReport(r)
+    }
+}
+
+struct EraseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "erase",
+        abstract: "Right to erasure: delete one customer's rows from every layer, in one snapshot.",
+        discussion: """
+        Deletes the customer's curated.orders rows, those orders' curated.order_items rows, and
+        the raw.orders lines (accepted and quarantined) whose customer field is the id, or that
+        do not parse and hold the id as a JSON string. The erasure is recorded in lake_erasure
+        (when, rows per table, snapshot) without the id. Until purged, --as-of a snapshot before
+        the erasure still shows the rows. --purge (or `lake vacuum` once the erasure is older
+        than the retention) rewrites every file with deleted rows without them, expires every
+        earlier snapshot (time travel to before the purge ends), deletes the old files and
+        rebuilds the catalog without free pages or WAL, so no byte of the customer is left.
+        Examples:
+          lake erase customer CUST-00042 --dry-run
+          lake erase customer CUST-00042 --purge
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Argument(help: "What to erase: customer.") var kind: String
+    @Argument(help: "The customer id, e.g. CUST-00042.") var id: String
+    @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
+    @Flag(help: "Purge at once: rewrite files, expire all earlier snapshots, scrub the catalog.") var purge = false
+
+    func validate() throws {
+        guard kind == "customer" else { throw ValidationError("lake erase knows only `customer ID`, not \(kind)") }
+    }
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root, create: false)
+        let r = try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge)
+        printDeleteReport(r.delete)
+        if let p = r.purgeSnapshotID {
+            print("Purged at snapshot \(p): \(r.expiredSnapshots.count) earlier snapshots expired, \(r.filesRemoved) files deleted; "
+                  + "the catalog was rebuilt without free pages and its WAL emptied.")
+        } else if !dryRun && !purge && r.delete.snapshotID != nil {
+            print("Run `lake erase customer … --purge` or `lake vacuum` after the retention to remove the bytes.")
+        }
+    }
+}
+
+func printDeleteReport(_ r: DeleteReport) {
+    for t in r.tables { print("  \(t.table): \(t.rows) rows in \(t.files) files") }
+    if r.dryRun {
+        print("Would delete \(r.rows) rows in \(r.files) files.")
+    } else if let s = r.snapshotID {
+        print("Deleted \(r.rows) rows in \(r.files) files (snapshot \(s)\(r.retries > 0 ? ", after \(r.retries) re-plans" : "")).")
+    } else {
+        print("Deleted 0 rows: nothing matched, no snapshot.")
+    }
+}

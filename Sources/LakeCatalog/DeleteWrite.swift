@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+import LakeFormat
+
+// DuckLake row-level deletes, write side (`lake delete`, `lake erase`).
+//
+// One delete file per data file per snapshot, as the DuckLake 1.0 specification defines it: a
+// later delete on a file that already has a delete file writes a new file holding the old
+// positions plus the new ones, and ends the old file at its snapshot, so readers at any
+// snapshot see exactly one delete file (time travel keeps the old one). Table stats are left
+// as DuckDB leaves them on DELETE: record_count counts the rows of the live data files, deleted
+// or not (compaction, which removes the files, subtracts them).
+
+/// A delete file written for one data file, ready to register.
+public struct NewDeleteFile: Hashable, Sendable {
+    public var dataFileID: Int64
+    /// Relative to the table directory, as DuckDB writes them (`ducklake-<uuid>-delete.parquet`).
+    public var relativePath: String
+    /// Every position the file holds (the data file's earlier delete file's and the new ones).
+    public var deleteCount: Int64
+    public var fileSizeBytes: Int64
+    public var footerSize: Int64?
+    /// The data file's deletes the positions were computed against; checked under the write
+    /// lock, so a delete committed meanwhile is never dropped from the merged file.
+    public var basedOn: DeleteMark
+
+    public init(dataFileID: Int64, relativePath: String, deleteCount: Int64, fileSizeBytes: Int64, footerSize: Int64?, basedOn: DeleteMark) {
+        self.dataFileID = dataFileID
+        self.relativePath = relativePath
+        self.deleteCount = deleteCount
+        self.fileSizeBytes = fileSizeBytes
+        self.footerSize = footerSize
+        self.basedOn = basedOn
+    }
+}
+
+extension CatalogTransaction {
+    /// Registers `file` as the delete file of its data file from this snapshot on and ends the
+    /// data file's previous delete file here. Throws `.conflict` when the data file is no longer
+    /// live (a compaction or rewrite replaced it: the positions point into rows that moved) or
+    /// its deletes changed since `file.basedOn` (another delete landed: merging over it would
+    /// undo that delete). The caller re-plans from the new snapshot.
+    @discardableResult
+    public mutating func addDeleteFile(tableID: Int64, _ file: NewDeleteFile) throws -> Int64 {
+        let t = try table(tableID)
+        try Self.checkRelativePath(file.relativePath)
+        guard let live = try Row.fetchOne(database, sql: """
+            SELECT record_count FROM ducklake_data_file WHERE data_file_id = ? AND table_id = ? AND \(visibleAt)
+            """, arguments: [file.dataFileID, tableID, snapshotID, snapshotID]) else {
+            let ended = try Int64.fetchOne(database, sql: "SELECT end_snapshot FROM ducklake_data_file WHERE data_file_id = ?",
+                                           arguments: [file.dataFileID])
+            throw CatalogError.conflict(table: t.qualifiedName, snapshot: ended ?? previous.id,
+                                        reason: "data file \(file.dataFileID) was replaced after the delete read it")
+        }
+        let records: Int64 = try live.value("record_count")
+        guard file.deleteCount > 0, file.deleteCount <= records else {
+            throw CatalogError.invalidDataFilePath(path: file.relativePath,
+                                                   reason: "delete count \(file.deleteCount) is outside 1...\(records) rows of data file \(file.dataFileID)")
+        }
+        let current = try currentDeleteMarks(tableID: tableID)[file.dataFileID] ?? .none
+        guard current == file.basedOn else {
+            throw CatalogError.conflict(table: t.qualifiedName, snapshot: previous.id,
+                                        reason: "rows of data file \(file.dataFileID) were deleted after the delete read it")
+        }
+        try database.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
+                             arguments: [snapshotID, file.dataFileID])
+        let id = nextFileID
+        nextFileID += 1
+        try database.execute(sql: """
+            INSERT INTO ducklake_delete_file (delete_file_id, table_id, begin_snapshot, end_snapshot, data_file_id, path,
+                path_is_relative, format, delete_count, file_size_bytes, footer_size, encryption_key, partial_max)
+            VALUES (?, ?, ?, NULL, ?, ?, 1, 'parquet', ?, ?, ?, NULL, NULL)
+            """, arguments: [id, tableID, snapshotID, file.dataFileID, file.relativePath, file.deleteCount,
+                             file.fileSizeBytes, file.footerSize])
+        // DuckDB records a DELETE as deleted_from_table:<id>.
+        if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
+        hooks(.dataFileAdded)
+        return id
+    }
+
+    /// Recomputes a table's column min/max from its live files' stats. A purge calls it after
+    /// replacing the files that held an erased customer: the table-level bounds were folded in
+    /// from those files and may be that customer's id itself.
+    public func recomputeTableColumnStats(tableID: Int64) throws {
+        let t = try table(tableID)
+        for c in t.columns {
+            var lo: String?, hi: String?
+            for r in try Row.fetchAll(database, sql: """
+                SELECT s.min_value, s.max_value FROM ducklake_file_column_stats s JOIN ducklake_data_file f USING (data_file_id)
+                WHERE f.table_id = ? AND s.column_id = ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+                """, arguments: [tableID, c.columnID, snapshotID, snapshotID]) {
+                let mn: String? = try r.value("min_value"), mx: String? = try r.value("max_value")
+                guard let type = c.type else { continue }
+                if let mn, lo.map({ (StatText.compare(mn, $0, type: type) ?? 0) < 0 }) ?? true { lo = mn }
+                if let mx, hi.map({ (StatText.compare(mx, $0, type: type) ?? 0) > 0 }) ?? true { hi = mx }
+            }
+            try database.execute(sql: "UPDATE ducklake_table_column_stats SET min_value = ?, max_value = ? WHERE table_id = ? AND column_id = ?",
+                                 arguments: [lo, hi, tableID, c.columnID])
+        }
+    }
+}
+
+extension Catalog {
+    /// Overwrites freed pages and drops the WAL, so bytes of rows a purge deleted from the
+    /// catalog (column stats, expired snapshots' rows) are not left in free pages or in the
+    /// write-ahead log: `secure_delete` zeroes what is deleted from here on, VACUUM rebuilds the
+    /// file without free pages, and the TRUNCATE checkpoint copies the WAL back and empties it.
+    public func scrubStorage() throws {
+        try requireWritable()
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+                try db.execute(sql: "VACUUM")
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+            // Readers of the pool may have held the WAL's old frames; a second checkpoint after
+            // they released it truncates what the first could not.
+            try pool.writeWithoutTransaction { db in
+                let r = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                let busy: Int64 = try r?.value(at: 0, "busy") ?? 0
+                if busy != 0 { throw CatalogError.busy(attempts: 1) }
+            }
+        } catch let e as DatabaseError {
+            throw CatalogError.storage(e.description)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// What `lake erase customer` did (or would do).
+public struct ErasureReport: Sendable {
+    public var delete: DeleteReport
+    /// The purge's snapshot (files rewritten without the deleted rows), when purged.
+    public var purgeSnapshotID: Int64?
+    public var expiredSnapshots: [Int64] = []
+    public var filesRemoved = 0
+}
+
+/// The right to erasure: one snapshot deletes a customer's rows from every layer (curated
+/// orders and their items, the raw lines that name the customer), and a purge then removes
+/// every byte of them from the lake root (`Purge`).
+public enum Erasure {
+    /// Deletes customer `id`'s rows in one snapshot and records the erasure in `lake_erasure`
+    /// without the id (see `ErasureLog`). With `purge`, purges right after.
+    public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false) throws -> ErasureReport {
+        guard !id.isEmpty, !id.contains("\"") else { throw MaintenanceError.badOption("customer id \"\(id)\" is empty or contains a quote") }
+        let delete = try RowDelete.run(catalog, message: "erase: one customer's rows", dryRun: dryRun, plan: { base in
+            try plan(catalog, customerID: id, at: base)
+        }, record: { tx, deletes in
+            try ErasureLog.record(&tx, rows: deletes.map { ($0.table.qualifiedName, $0.rows) })
+        })
+        var report = ErasureReport(delete: delete)
+        if purge && !dryRun {
+            let p = try Purge.run(catalog)
+            report.purgeSnapshotID = p.snapshotID
+            report.expiredSnapshots = p.expiredSnapshots
+            report.filesRemoved = p.filesRemoved
+        }
+        return report
+    }
+
+    /// The customer's rows at `base`: curated.orders by customer_id, curated.order_items by the
+    /// order ids found there, raw.orders lines by their parsed customer field, or (a line that
+    /// does not parse or lacks it) by the id appearing in the text as a JSON string.
+    static func plan(_ catalog: Catalog, customerID id: String, at base: SnapshotInfo) throws -> [TableDeletes] {
+        let tables = Dictionary(try catalog.tables(at: .snapshot(base.id)).map { ($0.qualifiedName, $0) }, uniquingKeysWith: { a, _ in a })
+        var out: [TableDeletes] = []
+        var orderIDs = Set<String>()
+        if let orders = tables["curated.orders"], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
+            var d = TableDeletes(table: orders)
+            for file in try catalog.dataFiles(tableID: orders.tableID, at: .snapshot(base.id)) where mayHold(file, cust, id) {
+                let positions = try RowDelete.positions(in: file, columns: [cust, oid]) { batch in
+                    let rows = (0 ..< batch.count).filter { batch.columns[0].string(at: $0) == id }
+                    for r in rows { if let o = batch.columns[1].string(at: r) { orderIDs.insert(o) } }
+                    return rows
+                }
+                d.files.append((file, positions))
+            }
+            out.append(d)
+        }
+        if let items = tables["curated.order_items"], !orderIDs.isEmpty {
+            out.append(try itemsOf(orderIDs, items, catalog, base))
+        }
+        if let raw = tables["raw.orders"], let line = raw.column(named: "line") {
+            var d = TableDeletes(table: raw)
+            let quoted = Array("\"\(id)\"".utf8)
+            for file in try catalog.dataFiles(tableID: raw.tableID, at: .snapshot(base.id), columnStats: false) {
+                let positions = try RowDelete.positions(in: file, columns: [line]) { batch in
+                    (0 ..< batch.count).filter { r in
+                        guard let text = batch.columns[0].string(at: r) else { return false }
+                        return lineNames(text, customerID: id, quoted: quoted)
+                    }
+                }
+                d.files.append((file, positions))
+            }
+            out.append(d)
+        }
+        return out
+    }
+
+    /// curated.order_items rows of the given orders.
+    public static func itemsOf(_ orderIDs: Set<String>, _ items: TableInfo, _ catalog: Catalog, _ base: SnapshotInfo) throws -> TableDeletes {
+        var d = TableDeletes(table: items)
+        guard let oid = items.column(named: "order_id") else { return d }
+        let lo = orderIDs.min()!, hi = orderIDs.max()!
+        for file in try catalog.dataFiles(tableID: items.tableID, at: .snapshot(base.id)) {
+            // Skip files whose order_id range misses every id (byte order = the stats' order for text).
+            if let s = file.columnStats[oid.columnID], let mn = s.min, let mx = s.max,
+               Array(hi.utf8).lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(Array(lo.utf8)) { continue }
+            let positions = try RowDelete.positions(in: file, columns: [oid]) { batch in
+                (0 ..< batch.count).filter { r in batch.columns[0].string(at: r).map(orderIDs.contains) ?? false }
+            }
+            d.files.append((file, positions))
+        }
+        return d
+    }
+
+    /// False when the file's min/max stats of `column` exclude `value`.
+    static func mayHold(_ file: DataFile, _ column: ColumnInfo, _ value: String) -> Bool {
+        guard let s = file.columnStats[column.columnID], let mn = s.min, let mx = s.max else { return true }
+        let v = Array(value.utf8)
+        return !(v.lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(v))
+    }
+
+    /// Whether a raw source line belongs to the customer: its customer field (customer_id, or
+    /// the mobile variant's customerId) when the line is a JSON object that has one as text,
+    /// else the id anywhere in the line as a JSON string value (`"CUST-1"`).
+    static func lineNames(_ line: String, customerID id: String, quoted: [UInt8]) -> Bool {
+        let bytes = Array(line.utf8)
+        guard bytes.count >= quoted.count, contains(bytes, quoted) || bytes.contains(UInt8(ascii: "\\")) else { return false }
+        if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+           let field = (object["customer_id"] ?? object["customerId"]) as? String {
+            return field == id
+        }
+        return contains(bytes, quoted)
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
+        let first = needle[0]
+        var i = 0
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first && haystack[i ..< i + needle.count].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}
+
+public struct PurgeReport: Sendable {
+    /// The snapshot the lake was purged at: a new one when files were rewritten, else the latest.
+    public var snapshotID: Int64?
+    public var filesRewritten = 0
+    public var expiredSnapshots: [Int64] = []
+    public var filesRemoved = 0
+}
+
+/// Removes deleted rows' bytes from the lake root: every live data file with deletes is
+/// rewritten without them (one snapshot, like compaction), every snapshot before that one is
+/// expired (they all read the old files, so time travel to them ends here), the old data and
+/// delete files are deleted, the tables' column bounds recomputed from the new files, and the
+/// catalog file rebuilt without free pages and its WAL emptied (`Catalog.scrubStorage`).
+public enum Purge {
+    /// Purges when an erasure not purged yet is older than vacuum's retention (a dry run only
+    /// counts them); nil when none is.
+    public static func pending(_ catalog: Catalog, retain: TimeInterval, now: Date = Date(), dryRun: Bool) throws -> (erasures: Int, report: PurgeReport)? {
+        let due = try ErasureLog.pending(catalog, before: now.addingTimeInterval(-retain))
+        if due.isEmpty { return nil }
+        return (due.count, dryRun ? PurgeReport() : try run(catalog))
+    }
+
+    public static func run(_ catalog: Catalog) throws -> PurgeReport {
+        try catalog.requireWritable()
+        var report = PurgeReport()
+        let base = try catalog.latestSnapshot()
+        var plans: [(table: TableInfo, input: DataFile, outputs: [NewDataFile])] = []
+        let lease = try catalog.beginWrite(operation: "purge")
+        do {
+            for table in try catalog.tables(at: .snapshot(base.id)) {
+                for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id)) where file.hasDeletes {
+                    // File order kept (no sort): the rewrite changes nothing but the deleted rows.
+                    let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), parallelism: 1)
+                    plans.append((table, file, outputs))
+                }
+            }
+            let due = try ErasureLog.pending(catalog, before: .distantFuture)
+            // Nothing deleted is left in a live file and no erasure waits: nothing to purge, and
+            // no reason to expire anyone's history.
+            if plans.isEmpty && due.isEmpty {
+                try lease.release()
+                return report
+            }
+            let snap: SnapshotInfo
+            if plans.isEmpty {
+                // The deleted rows are already out of the live files (a compaction rewrote them):
+                // only history still holds them, and expiring it needs no new snapshot.
+                snap = try catalog.latestSnapshot()
+                try ErasureLog.markPurged(catalog, snapshot: snap.id)
+                try lease.release()
+                report.snapshotID = snap.id
+            } else {
+                snap = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in
+                    var touched = Set<Int64>()
+                    for p in plans {
+                        let tid = p.table.tableID
+                        let live = Set(try tx.currentDataFileIDs(tableID: tid))
+                        guard live.contains(p.input.dataFileID), p.input.deletesUnchanged(in: try tx.currentDeleteMarks(tableID: tid)) else {
+                            throw CatalogError.conflict(table: p.table.qualifiedName, snapshot: base.id,
+                                                        reason: "data file \(p.input.dataFileID) changed while the purge rewrote it; run the purge again")
+                        }
+                        try tx.requireFilesPresent(p.outputs.map { (p.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
+                        try tx.removeDataFiles([p.input.dataFileID])
+                        for f in p.outputs { try tx.addDataFile(tableID: tid, f) }
+                        touched.insert(tid)
+                    }
+                    for tid in touched.sorted() { try tx.recomputeTableColumnStats(tableID: tid) }
+                    try ErasureLog.markPurged(&tx)
+                    try tx.endWrite(lease)
+                }.0
+                report.snapshotID = snap.id
+            }
+            report.filesRewritten = plans.count
+            // Every earlier snapshot reads the old files: they go, and with them the files only
+            // they read (the half-millisecond covers the snapshot time's rounding to microseconds).
+            let vacuum = try catalog.expireSnapshots(olderThan: snap.time.addingTimeInterval(0.000_5))
+            guard vacuum.failedDeletes.isEmpty else {
+                throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
+                    + "fix their permissions and run `lake vacuum` to finish")
+            }
+            // Vacuum keeps an original whose replacement does not verify; the erased bytes are then still there.
+            guard vacuum.keptUnverified.isEmpty else {
+                throw MaintenanceError.badOption("the purge kept \(vacuum.keptUnverified.count) original file(s), e.g. \(vacuum.keptUnverified[0].path), "
+                    + "because a file replacing them did not verify; run `lake verify`, then `lake erase customer … --purge` again")
+            }
+            report.expiredSnapshots = vacuum.expiredSnapshots
+            report.filesRemoved = vacuum.files.count
+            try catalog.scrubStorage()
+        } catch {
+            if report.snapshotID == nil {
+                for p in plans { for f in p.outputs { try? FileManager.default.removeItem(at: p.table.directory.appendingPathComponent(f.relativePath)) } }
+            }
+            throw error
+        }
+        return report
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// The rows one delete removes from one table at its base snapshot: per data file, the new
+/// positions (rows live at the base, so none is deleted twice).
+public struct TableDeletes: Sendable {
+    public var table: TableInfo
+    public var files: [(file: DataFile, positions: [Int64])] = []
+
+    public init(table: TableInfo) { self.table = table }
+
+    public var rows: Int { files.reduce(0) { $0 + $1.positions.count } }
+}
+
+/// What a delete did (or, for a dry run, would do).
+public struct DeleteReport: Sendable {
+    public struct Table: Sendable {
+        public var table: String
+        public var rows: Int
+        public var files: Int
+    }
+    public var tables: [Table] = []
+    public var snapshotID: Int64?
+    public var dryRun = false
+    /// Attempts that hit a concurrent change to the same files and were re-planned.
+    public var retries = 0
+
+    public var rows: Int { tables.reduce(0) { $0 + $1.rows } }
+    public var files: Int { tables.reduce(0) { $0 + $1.files } }
+}
+
+public enum RowDeleteError: Error, CustomStringConvertible, Equatable {
+    /// The target files kept changing under the delete (compactions, other deletes).
+    case conflict(attempts: Int, detail: String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let n, let detail):
+            return "the delete's files changed under it \(n) times (\(detail)); nothing was deleted. "
+                + "Run it again when the concurrent compaction or delete has finished"
+        }
+    }
+}
+
+/// Writes DuckLake delete files for selected rows and commits them as one snapshot.
+public enum RowDelete {
+    static let attempts = 3
+
+    /// Positions (in the whole data file, across row groups) of the live rows `match` selects.
+    /// `match` gets a row group's live rows with `columns` and returns the offsets it deletes.
+    public static func positions(in file: DataFile, columns: [ColumnInfo], _ match: (RecordBatch) throws -> [Int]) throws -> [Int64] {
+        let reader = try DataFileReader(file, columns: columns)
+        var out: [Int64] = []
+        for g in 0 ..< reader.reader.rowGroupCount {
+            let start = reader.rowGroupStart(g)
+            let rows = reader.reader.rowGroupRowCount(g)
+            guard let batch = try reader.read(rowGroups: [g], parallelism: 1).first else { continue }
+            // The batch holds the live rows only: map its offsets back to file positions.
+            let survivors = reader.deletes?.survivors(start: start, count: rows)
+            for k in try match(batch) { out.append(start + Int64(survivors?[k] ?? k)) }
+        }
+        return out
+    }
+
+    /// Plans with `plan` at the latest snapshot and commits the deletes in one snapshot, with
+    /// `record` writing bookkeeping in the same transaction. A concurrent compaction or delete
+    /// of the same files makes the commit throw `.conflict`; the delete then re-plans from the
+    /// new snapshot (at most `attempts` times), so a delete is never lost nor applied over rows
+    /// that moved. Nothing matched: no snapshot, `snapshotID` nil.
+    public static func run(_ catalog: Catalog, message: String, dryRun: Bool,
+                           plan: (SnapshotInfo) throws -> [TableDeletes],
+                           record: ((inout CatalogTransaction, [TableDeletes]) throws -> Void)? = nil,
+                           beforeCommit: (() throws -> Void)? = nil) throws -> DeleteReport {
+        try catalog.requireWritable()
+        var report = DeleteReport(dryRun: dryRun)
+        var lastConflict = ""
+        for attempt in 0 ..< attempts {
+            let base = try catalog.latestSnapshot()
+            let deletes = try plan(base).filter { $0.rows > 0 }
+            report.tables = deletes.map { .init(table: $0.table.qualifiedName, rows: $0.rows, files: $0.files.filter { !$0.positions.isEmpty }.count) }
+            if dryRun || deletes.isEmpty { return report }
+            // Registered before the first delete file exists: vacuum keeps them until the commit.
+            let lease = try catalog.beginWrite(operation: "delete")
+            var written: [URL] = []
+            do {
+                var planned: [(Int64, NewDeleteFile, URL)] = []
+                for d in deletes {
+                    for (file, positions) in d.files where !positions.isEmpty {
+                        let (new, url) = try writeDeleteFile(for: file, adding: positions, table: d.table)
+                        written.append(url)
+                        planned.append((d.table.tableID, new, url))
+                    }
+                }
+                try beforeCommit?()
+                let (snap, _) = try catalog.commit(message: message) { tx in
+                    try tx.requireFilesPresent(planned.map { ($0.2.path, $0.1.fileSizeBytes) })
+                    for (tableID, new, _) in planned { try tx.addDeleteFile(tableID: tableID, new) }
+                    try record?(&tx, deletes)
+                    try tx.endWrite(lease)
+                }
+                report.snapshotID = snap.id
+                report.retries = attempt
+                return report
+            } catch CatalogError.conflict(let table, let snapshot, let reason) {
+                // Not committed: the delete files are debris; the next attempt writes new ones.
+                for url in written { try? FileManager.default.removeItem(at: url) }
+                try lease.release()
+                lastConflict = "\(table) at snapshot \(snapshot): \(reason)"
+            } catch {
+                for url in written { try? FileManager.default.removeItem(at: url) }
+                throw error
+            }
+        }
+        throw RowDeleteError.conflict(attempts: attempts, detail: lastConflict)
+    }
+
+    /// Writes the data file's delete file at this delete: its current delete file's positions
+    /// plus `positions`, as (file_path, pos) with the field ids DuckDB gives them. Inlined
+    /// deletions stay where they are (the reader applies them together with the file).
+    static func writeDeleteFile(for file: DataFile, adding positions: [Int64], table: TableInfo) throws -> (NewDeleteFile, URL) {
+        let old = try file.deleteFile.map { try DeleteVector.load($0, dataFile: file).positions } ?? []
+        let merged = Array(Set(old + positions)).sorted()
+        let relative = "ducklake-\(UUID().uuidString.lowercased())-delete.parquet"
+        let url = table.directory.appendingPathComponent(relative)
+        try Durability.createDirectories(table.directory.path)
+        let schema = Schema([Field("file_path", .string, nullable: false, fieldID: 2_147_483_646),
+                             Field("pos", .int64, nullable: false, fieldID: 2_147_483_645)])
+        var path = StringColumn()
+        path.append(file.path)
+        let batch = RecordBatch(schema: schema, columns: [
+            Column(.dictionary(indices: [Int32](repeating: 0, count: merged.count), values: path)),
+            Column(.int64(merged)),
+        ])
+        let summary: ParquetFileSummary
+        do {
+            var options = ParquetWriteOptions()
+            options.metadata["lake.delete_for"] = file.storedPath
+            let writer = try ParquetFileWriter(path: url.path, schema: schema, options: options)
+            try writer.write(batch)
+            summary = try writer.close()
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
+        let new = NewDeleteFile(dataFileID: file.dataFileID, relativePath: relative, deleteCount: Int64(merged.count),
+                                fileSizeBytes: summary.fileSize, footerSize: summary.footerSize, basedOn: file.deleteMark)
+        return (new, url)
+    }
+}

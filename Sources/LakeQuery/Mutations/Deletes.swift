@@ -1,0 +1,51 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+
+/// `lake delete TABLE --where COND …`: the rows of the latest snapshot that satisfy every
+/// condition (the grammar and typing of `lake query --where`), removed in one snapshot of
+/// DuckLake delete files (`RowDelete`). Deleting orders from curated.orders deletes the same
+/// orders' curated.order_items rows in the same snapshot, so the two tables stay consistent.
+public enum Deletes {
+    public static func run(_ catalog: Catalog, table name: String, conditions: [String], dryRun: Bool = false,
+                           beforeCommit: (() throws -> Void)? = nil) throws -> DeleteReport {
+        guard !conditions.isEmpty else {
+            throw QueryError.badOption("lake delete needs at least one --where condition (e.g. --where \"customer_id = CUST-00042\"); "
+                + "to empty a table, name the rows explicitly")
+        }
+        // Parsed once up front so a bad table, column or value is refused before anything is read.
+        _ = try predicates(catalog, name, conditions, at: nil)
+        return try RowDelete.run(catalog, message: "delete from \(name.contains(".") ? name : "curated." + name)", dryRun: dryRun, plan: { base in
+            let (scan, predicates) = try predicates(catalog, name, conditions, at: .snapshot(base.id))
+            var d = TableDeletes(table: scan.table)
+            let cascade = scan.table.qualifiedName == "curated.orders"
+            var orderIDs = Set<String>()
+            var columns = try predicates.map { try scan.column($0.column) }
+            if cascade, let oid = scan.table.column(named: "order_id"), !columns.contains(where: { $0.columnID == oid.columnID }) {
+                columns.append(oid)
+            }
+            let orderIndex = columns.firstIndex { $0.name == "order_id" }
+            for file in try scan.candidateFiles(where: predicates) {
+                let positions = try RowDelete.positions(in: file, columns: columns) { batch in
+                    let rows = try Filter.select(batch, predicates).map { $0.map(Int.init) } ?? Array(0 ..< batch.count)
+                    if cascade, let orderIndex {
+                        for r in rows { if let o = batch.columns[orderIndex].string(at: r) { orderIDs.insert(o) } }
+                    }
+                    return rows
+                }
+                d.files.append((file, positions))
+            }
+            var out = [d]
+            if cascade, !orderIDs.isEmpty, let items = try catalog.tables(at: .snapshot(base.id)).first(where: { $0.qualifiedName == "curated.order_items" }) {
+                out.append(try Erasure.itemsOf(orderIDs, items, catalog, base))
+            }
+            return out
+        }, beforeCommit: beforeCommit)
+    }
+
+    private static func predicates(_ catalog: Catalog, _ name: String, _ conditions: [String], at: AsOf?) throws -> (TableScan, [ColumnPredicate]) {
+        let scan = try TableScan(catalog: catalog, name: name, asOf: at)
+        return (scan, try conditions.map { try Query.parseCondition($0, scan: scan) })
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// `lake delete` and `lake erase` write DuckLake delete files that DuckDB 1.5.5 reads exactly
+/// as we do at every snapshot; compaction and vacuum keep the answers; a purge leaves no byte of
+/// the erased customer under the lake root; concurrent writers and SIGKILL never lose a delete.
+@Suite struct RowDeleteTests {
+    /// Rows of `table` matching `conditions` at `asOf`.
+    static func count(_ catalog: Catalog, _ table: String, _ conditions: [String] = [], asOf: AsOf? = nil) throws -> Int64 {
+        var spec = QuerySpec(table: table)
+        spec.conditions = conditions
+        spec.aggregates = [try AggregateSpec.parse("count(*)")]
+        spec.asOf = asOf
+        guard case .int(let n) = try Query.run(spec, catalog: catalog).table.rows.first?[0] ?? .int(0) else { return -1 }
+        return n
+    }
+
+    /// Per customer: orders and their total; per order (not of `skipping`): items and revenue.
+    static func figures(_ catalog: Catalog) throws -> (customers: [String: [String]], items: [String: [String]]) {
+        var spec = QuerySpec(table: "orders")
+        spec.groupBy = ["customer_id"]
+        spec.aggregates = try ["count(*)", "sum(order_total)"].map(AggregateSpec.parse)
+        let c = try Query.run(spec, catalog: catalog).table.rows
+        spec = QuerySpec(table: "order_items")
+        spec.groupBy = ["order_id"]
+        spec.aggregates = try ["count(*)", "sum(line_revenue)"].map(AggregateSpec.parse)
+        let i = try Query.run(spec, catalog: catalog).table.rows
+        return (Dictionary(uniqueKeysWithValues: c.map { ($0[0].text, $0.dropFirst().map(\.text)) }),
+                Dictionary(uniqueKeysWithValues: i.map { ($0[0].text, $0.dropFirst().map(\.text)) }))
+    }
+
+    static func orderIDs(_ catalog: Catalog, customer: String, asOf: AsOf? = nil) throws -> Set<String> {
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["customer_id = \(customer)"]
+        spec.columns = ["order_id"]
+        spec.asOf = asOf
+        return Set(try Query.run(spec, catalog: catalog).table.rows.map { $0[0].text })
+    }
+
+    /// Files under a lake root (argv[1]) that hold argv[2]: the raw bytes of every file (catalog,
+    /// WAL, Parquet) and, for Parquet, every value pyarrow decodes (pages decompressed) and the footer.
+    static let byteSearch = Python.duckdbPrelude + """
+        import pyarrow.parquet as pq
+        root, needle = sys.argv[1], sys.argv[2]
+        hits = []
+        for d, _, names in os.walk(root):
+            for n in names:
+                p = os.path.join(d, n)
+                if needle.encode() in open(p, "rb").read():
+                    hits.append(os.path.relpath(p, root) + " (bytes)")
+                if n.endswith(".parquet"):
+                    t = pq.read_table(p)
+                    if any(needle in str(v) for c in t.columns for v in c.to_pylist()) or needle in str(pq.read_metadata(p).to_dict()):
+                        hits.append(os.path.relpath(p, root) + " (values)")
+        print(json.dumps(hits))
+        """
+
+    @Test func lakeDeleteAndEraseAgreeWithDuckDBAtEverySnapshot() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let catalog = lake.catalog
+        let s0 = try catalog.latestSnapshot().id
+        let cust2 = try Self.orderIDs(catalog, customer: "CUST-00002")
+        #expect(cust2.count > 5)
+
+        // --dry-run: counts, no snapshot.
+        let dry = try runLake(["delete", "curated.orders", "--where", "customer_id = CUST-00002", "--dry-run", "--lake", lake.root])
+        #expect(dry.status == 0, "\(dry.err)")
+        #expect(dry.out.contains("curated.orders: \(cust2.count) rows"), "\(dry.out)")
+        #expect(dry.out.contains("Would delete"))
+        #expect(try catalog.latestSnapshot().id == s0)
+
+        // 1. The CLI: a customer's orders, and with them their items, in one snapshot.
+        let first = try runLake(["delete", "curated.orders", "--where", "customer_id = CUST-00002", "--lake", lake.root])
+        #expect(first.status == 0, "\(first.err)")
+        let s1 = try catalog.latestSnapshot()
+        #expect(s1.id == s0 + 1)
+        let ordersID = try catalog.table(schema: "curated", name: "orders").tableID
+        let itemsID = try catalog.table(schema: "curated", name: "order_items").tableID
+        #expect(s1.changesMade == "deleted_from_table:\(ordersID),deleted_from_table:\(itemsID)")
+        #expect(try Self.count(catalog, "orders", ["customer_id = CUST-00002"]) == 0)
+        #expect(try Self.count(catalog, "order_items", ["order_id in (\(cust2.sorted().joined(separator: ", ")))"]) == 0)
+        #expect(try Self.count(catalog, "order_items", ["order_id in (\(cust2.sorted().joined(separator: ", ")))"], asOf: .snapshot(s0)) > 0)
+
+        // 2. A second delete on files that already have a delete file: merged files, old ones end.
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["customer_id = CUST-00002"]
+        spec.columns = ["event_date", "channel"]
+        spec.asOf = .snapshot(s0)
+        let hit = try #require(try Query.run(spec, catalog: catalog).table.rows.first)
+        let second = try Deletes.run(catalog, table: "orders", conditions: ["event_date = \(hit[0].text)", "customer_id != CUST-00001"])
+        let s2 = try #require(second.snapshotID)
+        let ended = try catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_delete_file WHERE end_snapshot = ?", arguments: [s2]) }
+        #expect((ended ?? 0) > 0, "a second delete on a data file ends its first delete file")
+        let live = try catalog.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT data_file_id FROM ducklake_delete_file WHERE end_snapshot IS NULL GROUP BY 1 HAVING count(*) > 1)")
+        }
+        #expect(live == 0, "one live delete file per data file")
+
+        // 3. Nothing matches: exit 0, "0 rows", no snapshot. Bad input: refused, nothing written.
+        let none = try runLake(["delete", "orders", "--where", "customer_id = NOBODY", "--lake", lake.root])
+        #expect(none.status == 0 && none.out.contains("0 rows"), "\(none.out) \(none.err)")
+        #expect(try catalog.latestSnapshot().id == s2)
+        for (args, message) in [(["delete", "orders", "--where", "nope = 1"], "has no column nope"),
+                                (["delete", "curated.nosuch", "--where", "order_id = 1"], "no table curated.nosuch"),
+                                (["delete", "orders", "--where", "event_date = someday"], "is not a valid date"),
+                                (["delete", "orders"], "at least one --where")] {
+            let r = try runLake(args + ["--lake", lake.root])
+            #expect(r.status == 1 && r.err.contains(message), "\(args): \(r.status) \(r.err)")
+        }
+        #expect(try catalog.latestSnapshot().id == s2)
+
+        // 4. The raw layer, then 5. an erasure (no purge) of another customer.
+        let raw = try Deletes.run(catalog, table: "raw.orders", conditions: ["reject_reason = invalid_channel"])
+        #expect(raw.rows > 0 && raw.snapshotID == s2 + 1)
+        let erased = try Erasure.run(catalog, customerID: "CUST-00004")
+        let s4 = try #require(erased.delete.snapshotID)
+        #expect(Set(erased.delete.tables.map(\.table)) == ["curated.orders", "curated.order_items", "raw.orders"])
+        let log = try ErasureLog.entries(catalog)
+        #expect(log.count == 1 && log.first?.snapshotID == s4 && log.first?.purgeSnapshotID == nil)
+        #expect(log.first?.rows["raw.orders"] == erased.delete.tables.first { $0.table == "raw.orders" }?.rows)
+        let logText = try catalog.read { db in try String.fetchAll(db, sql: "SELECT erasure_id || snapshot_id || erased_at || rows_json FROM lake_erasure") }
+        #expect(!logText.joined().contains("CUST-00004"))
+
+        // DuckDB agrees at every snapshot (the one before the deletes keeps the old answers).
+        let all = [s0, s1.id, s2, s2 + 1, s4]
+        let duck = try Python.json(lake.attach + DeleteFileTests.answersSQL + """
+            def extra(v):
+                at = f" AT (VERSION => {v})"
+                return [con.execute(f"SELECT count(*) FROM l.curated.order_items{at} WHERE order_id NOT IN (SELECT order_id FROM l.curated.orders{at})").fetchone()[0],
+                        con.execute(f"SELECT count(*) FROM l.raw.orders{at} WHERE line LIKE '%\\"CUST-00004\\"%'").fetchone()[0]]
+            print(json.dumps({str(v): {"answers": answers(v), "extra": extra(v)} for v in \(all)}))
+            """) as? [String: [String: Any]]
+        var mine: [Int64: [String: [[String]]]] = [:]
+        for v in all {
+            mine[v] = try DeleteFileTests.ours(catalog, v)
+            DeleteFileTests.expectSame(mine[v]!, duck?[String(v)]?["answers"] as? [String: [[String]]], "snapshot \(v)")
+        }
+        #expect(mine[s0]?["customers"] != mine[s4]?["customers"])
+        let extraBefore = duck?[String(s0)]?["extra"] as? [Int], extraAfter = duck?[String(s4)]?["extra"] as? [Int]
+        #expect(extraBefore?[1] ?? 0 > 0 && extraAfter == [0, 0], "no orphan items; the customer's raw lines are gone: \(String(describing: extraAfter))")
+
+        // Compaction applies our deletes, vacuum drops the old files; the answers stay.
+        let compacted = try Compaction.run(catalog)
+        let cs = try #require(compacted.snapshotID)
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, cs), mine[s4]!, "after compaction")
+        _ = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(3600))
+        let after = try Python.json(lake.attach + DeleteFileTests.answersSQL + "print(json.dumps(answers(\(cs))))") as? [String: [[String]]]
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, cs), after, "DuckDB after compaction and vacuum")
+        DeleteFileTests.expectSame(mine[s4]!, after, "DuckDB after vacuum, as before it")
+
+        // `lake vacuum` purges an erasure once it is older than the retention: no byte is left.
+        let pending = try runLake(["vacuum", "--retain", "0s", "--lake", lake.root])
+        #expect(pending.status == 0 && pending.out.contains("Purged 1 erasures"), "\(pending.out) \(pending.err)")
+        #expect(try ErasureLog.entries(catalog).first?.purgeSnapshotID != nil)
+        let left = try Python.json(Self.byteSearch, [lake.root, "CUST-00004"]) as? [String]
+        #expect(left == [], "bytes of the erased customer left after vacuum: \(left ?? [])")
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, try catalog.latestSnapshot().id), mine[s4]!, "after the purge")
+    }
+
+    @Test func erasePurgeLeavesNoByteOfTheCustomer() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let catalog = lake.catalog
+        let x = "CUST-00004"
+        let s0 = try catalog.latestSnapshot().id
+        let theirs = try Self.orderIDs(catalog, customer: x)
+        let before = try Self.figures(catalog)
+        let found = try Python.json(Self.byteSearch, [lake.root, x]) as? [String]
+        #expect(!(found ?? []).isEmpty, "the search finds the customer before the erasure")
+
+        let r = try runLake(["erase", "customer", x, "--purge", "--lake", lake.root])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("Purged at snapshot"), "\(r.out)")
+        let left = try Python.json(Self.byteSearch, [lake.root, x]) as? [String]
+        #expect(left == [], "bytes of \(x) left under the lake root: \(left ?? [])")
+
+        // Every other customer's figures and every other order's items are unchanged.
+        let after = try Self.figures(catalog)
+        var expected = before
+        expected.customers[x] = nil
+        for o in theirs { expected.items[o] = nil }
+        #expect(after.customers == expected.customers)
+        #expect(after.items == expected.items)
+        // Time travel: snapshots before the purge are expired; the purge's snapshot reads the lake without the customer.
+        #expect(throws: (any Error).self) { try Self.count(catalog, "orders", asOf: .snapshot(s0)) }
+        let entries = try ErasureLog.entries(catalog)
+        let latest = try catalog.latestSnapshot().id
+        #expect(entries.count == 1 && entries[0].purgeSnapshotID == latest)
+        let duck = try Python.json(lake.attach + """
+            print(json.dumps([con.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0],
+                              con.execute("SELECT count(*) FROM l.curated.order_items").fetchone()[0]]))
+            """) as? [Int]
+        #expect(duck == [Int(try Self.count(catalog, "orders")), Int(try Self.count(catalog, "order_items"))])
+    }
+
+    @Test func aConcurrentDeleteOrCompactionMakesTheDeleteReplanNeverLoseRows() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let catalog = lake.catalog
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["customer_id = CUST-00003"]
+        spec.columns = ["event_date"]
+        let day = try #require(try Query.run(spec, catalog: catalog).table.rows.first?[0].text)
+        let others = try Self.count(catalog, "orders", ["event_date = \(day)", "customer_id != CUST-00003"])
+        #expect(others > 0)
+
+        // Another delete lands on the same files between our plan and our commit.
+        var once = true
+        let r = try Deletes.run(catalog, table: "orders", conditions: ["customer_id = CUST-00003"], beforeCommit: {
+            guard once else { return }
+            once = false
+            _ = try Deletes.run(catalog, table: "orders", conditions: ["event_date = \(day)", "customer_id != CUST-00003"])
+        })
+        #expect(r.retries == 1 && r.snapshotID != nil)
+        #expect(try Self.count(catalog, "orders", ["customer_id = CUST-00003"]) == 0)
+        #expect(try Self.count(catalog, "orders", ["event_date = \(day)"]) == 0, "the concurrent delete is kept too")
+
+        // A compaction rewrites files our delete planned against: re-planned on the new files.
+        let total = try Self.count(catalog, "orders")
+        let confirmed = try Self.count(catalog, "orders", ["status = confirmed"])
+        once = true
+        let c = try Deletes.run(catalog, table: "orders", conditions: ["status = confirmed"], beforeCommit: {
+            guard once else { return }
+            once = false
+            let compacted = try Compaction.run(catalog).snapshotID
+            #expect(compacted != nil)
+        })
+        #expect(c.retries == 1 && c.tables.first?.rows == Int(confirmed))
+        #expect(try Self.count(catalog, "orders") == total - confirmed)
+        #expect(try Self.count(catalog, "orders", ["customer_id = CUST-00003"]) == 0, "earlier deletes survive the compaction")
+    }
+
+    @Test func sigkillDuringDeleteLeavesThePreviousSnapshotIntact() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let s0 = try lake.catalog.latestSnapshot().id
+        let orders = try Self.count(lake.catalog, "orders"), items = try Self.count(lake.catalog, "order_items")
+        let theirs = try Self.count(lake.catalog, "orders", ["customer_id = CUST-00001"])
+        let copyRoot = try TemporaryDirectory("delete-kill")
+        defer { copyRoot.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake")
+        // One run without a kill says how long a delete takes; the others are killed at
+        // fractions of that, spread over start-up, planning, delete-file writing and the commit.
+        var killed = 0, completed = 0
+        var duration = 0.0
+        for attempt in 0 ..< 8 {
+            let root = copyRoot.url.appendingPathComponent("k\(attempt)")
+            try FileManager.default.copyItem(at: lake.dir.url, to: root)
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = ["delete", "orders", "--where", "customer_id = CUST-00001", "--lake", root.path]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            let started = Date()
+            try p.run()
+            if attempt > 0 {
+                Thread.sleep(forTimeInterval: duration * Double(attempt) / 8)
+                if p.isRunning { kill(p.processIdentifier, SIGKILL); killed += 1 }
+            }
+            p.waitUntilExit()
+            if attempt == 0 {
+                duration = Date().timeIntervalSince(started)
+                #expect(p.terminationStatus == 0, "the delete without a kill succeeds")
+            }
+            let c = try Catalog.open(root: root, create: false)
+            let latest = try c.latestSnapshot().id
+            let o = try Self.count(c, "orders"), i = try Self.count(c, "order_items")
+            if latest == s0 {
+                #expect(o == orders && i == items, "attempt \(attempt): killed before the commit, the lake is as it was")
+            } else {
+                completed += 1
+                let expectedOrders = orders - theirs
+                #expect(latest == s0 + 1 && o == expectedOrders && i < items, "attempt \(attempt): the whole delete or nothing")
+                #expect(try Self.count(c, "orders", ["customer_id = CUST-00001"]) == 0)
+            }
+            #expect(try Self.count(c, "orders", asOf: .snapshot(s0)) == orders)
+        }
+        #expect(killed >= 4, "only \(killed) runs were killed (a delete takes \(duration) s)")
+        #expect(completed >= 1)
+    }
+}

@@ -106,6 +106,26 @@ struct OrderIDRunTests {
 }
 
 extension OrderIDRunTests {
+    /// The stored runs cover curated.orders and hold exactly its order ids (read from the data
+    /// files), each once. Returns the number of runs.
+    @discardableResult
+    static func expectRunsExact(_ store: LakeStore, _ label: String) throws -> Int {
+        let latest = try store.catalog.latestSnapshot().id
+        guard let table = try? store.catalog.table(schema: "curated", name: "orders", at: .snapshot(latest)) else { return 0 }
+        let stored = try store.catalog.keyRuns(tableID: table.tableID, column: OrderIDIndex.column, at: latest)
+        #expect(stored.coverTable, "\(label): runs do not cover the table")
+        var fromRuns: [String] = []
+        for run in stored.runs {
+            try SortedIDRun.open(run.payload, expected: run.keyCount, fingerprint: .standard).forEach {
+                fromRuns.append(String(decoding: $0, as: UTF8.self))
+            }
+        }
+        var fromFiles: [String] = []
+        try OrderIDIndex.fromFiles(store, table: table, at: latest).forEach { fromFiles.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(fromRuns.count == fromFiles.count && Set(fromRuns) == Set(fromFiles), "\(label): runs differ from the table's ids")
+        return stored.runs.count
+    }
+
     @Test("overlapping micro-batches: tier merges keep the runs few and equal to the table's ids; the lake equals the Python reference")
     func tiersOverOverlappingMicroBatches() throws {
         let dir = try TemporaryDirectory("ingest-id-tiers")
@@ -121,21 +141,9 @@ extension OrderIDRunTests {
             if s.snapshotID != nil { commits += 1 }
             if i > 0 { #expect(s.duplicates > 0, "batch \(i) replays the previous one's tail") }
 
-            let latest = try store.catalog.latestSnapshot().id
-            let table = try store.catalog.table(schema: "curated", name: "orders", at: .snapshot(latest))
-            let stored = try store.catalog.keyRuns(tableID: table.tableID, column: OrderIDIndex.column, at: latest)
-            #expect(stored.coverTable)
+            let runs = try Self.expectRunsExact(store, "batch \(i)")
             // Binary-counter tiers: at most one run per power of two of commits, plus the new one.
-            #expect(stored.runs.count <= Int(log2(Double(commits))) + 2, "\(stored.runs.count) runs after \(commits) commits")
-            var fromRuns: [String] = []
-            for run in stored.runs {
-                try SortedIDRun.open(run.payload, expected: run.keyCount, fingerprint: .standard).forEach {
-                    fromRuns.append(String(decoding: $0, as: UTF8.self))
-                }
-            }
-            var fromFiles: [String] = []
-            try OrderIDIndex.fromFiles(store, table: table, at: latest).forEach { fromFiles.append(String(decoding: $0, as: UTF8.self)) }
-            #expect(fromRuns.count == fromFiles.count && Set(fromRuns) == Set(fromFiles))
+            #expect(runs <= Int(log2(Double(commits))) + 2, "\(runs) runs after \(commits) commits")
         }
         let lake = try lakeView(store.root)
         let whole = dir.file("whole.jsonl")

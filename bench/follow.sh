@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Follow benchmark: a writer appends order lines to a file at a fixed RATE (default 50,000
 # orders/s) for DURATION seconds (default 120; issue 17 asks for 600), while
-# `lake ingest orders --follow --commit-interval 1` commits micro-batches into a lake that
+# `lake ingest orders --follow --commit-interval 1 --commit-every RATE` commits micro-batches into a lake that
 # starts empty (or holds PRELOAD orders). Every commit line the follower prints is stamped
 # with the wall clock; per time window the script prints the number of commits, the orders
 # committed per second, and percentiles of
@@ -20,6 +20,9 @@ RATE=${RATE:-50000}
 DURATION=${DURATION:-120}
 WINDOWS=${WINDOWS:-6}
 POOL=${POOL:-200000}
+# Also a commit once this many lines are pending: a follower that reads slower than the writer
+# appends would otherwise keep reading and never reach the interval check.
+COMMIT_EVERY=${COMMIT_EVERY:-$RATE}
 PRELOAD=${PRELOAD:-0}
 
 swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -2
@@ -80,7 +83,7 @@ for line in sys.stdin:
         sys.stdout.flush()
 PYEOF
 
-"$BIN" ingest orders --lake "$tmp/lake" --follow --commit-interval 1 --commit-every 100000000 "$tmp/live.jsonl" \
+"$BIN" ingest orders --lake "$tmp/lake" --follow --commit-interval 1 --commit-every "$COMMIT_EVERY" "$tmp/live.jsonl" \
     > >(python3 "$tmp/stamp.py" > "$tmp/commits.log") 2> "$tmp/follower.err" &
 fpid=$!
 python3 "$tmp/writer.py" "$tmp/src/orders_stream.jsonl" "$tmp/live.jsonl" "$RATE" "$DURATION" "$tmp/start" > "$tmp/written" &

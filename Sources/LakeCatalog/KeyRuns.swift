@@ -34,6 +34,14 @@ enum KeyRunTable {
         """
     static let index = "CREATE INDEX IF NOT EXISTS lake_key_run_table ON lake_key_run (table_id, column_name, snapshot_id)"
 
+    static func payload(_ db: Database, tableID: Int64, column: String, snapshot: Int64) throws -> [UInt8] {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT payload FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?
+            """, arguments: [tableID, column, snapshot])
+        guard let row else { throw CatalogError.corrupt("key run of table \(tableID) at snapshot \(snapshot) vanished") }
+        return try row.withUnsafeData(atIndex: 0) { data in data.map { [UInt8]($0) } ?? [] }
+    }
+
     static func exists(_ db: Database) throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_key_run'") == 1
     }
@@ -42,7 +50,9 @@ enum KeyRunTable {
 extension Catalog {
     /// The key runs of `column` in table `tableID` committed at or before `snapshot`, read in
     /// the same transaction as the table's row count at that snapshot.
-    public func keyRuns(tableID: Int64, column: String, at snapshot: Int64) throws -> KeyRuns {
+    /// Runs whose snapshot id is in `skippingPayloadOf` come back with an empty payload: a
+    /// caller that still holds them (a follower) reads only the runs it has not seen.
+    public func keyRuns(tableID: Int64, column: String, at snapshot: Int64, skippingPayloadOf known: Set<Int64> = []) throws -> KeyRuns {
         try read { db in
             // Live rows: a delete file's rows are gone for readers, so runs that still hold their
             // keys no longer cover the table and the caller rebuilds the set from the files.
@@ -63,13 +73,14 @@ extension Catalog {
             guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
             var runs: [KeyRun] = []
             let cursor = try Row.fetchCursor(db, sql: """
-                SELECT snapshot_id, key_count, payload FROM lake_key_run
+                SELECT snapshot_id, key_count FROM lake_key_run
                 WHERE table_id = ? AND column_name = ? AND snapshot_id <= ? ORDER BY snapshot_id
                 """, arguments: [tableID, column, snapshot])
             while let r = try cursor.next() {
-                let payload: [UInt8] = try r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
-                runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"),
-                                   payload: payload))
+                runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: []))
+            }
+            for i in runs.indices where !known.contains(runs[i].snapshotID) {
+                runs[i].payload = try KeyRunTable.payload(db, tableID: tableID, column: column, snapshot: runs[i].snapshotID)
             }
             return KeyRuns(tableRows: rows, runs: runs)
         }
@@ -113,5 +124,31 @@ extension CatalogTransaction {
             runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: payload))
         }
         return (runs, keys == rows)
+    }
+}
+
+extension CatalogTransaction {
+    /// Every run of `column` in `tableID` as (snapshot id, key count), oldest first: what a
+    /// tier merge decides on before reading any payload.
+    public func keyRunSizes(tableID: Int64, column: String) throws -> [(snapshotID: Int64, keyCount: Int64)] {
+        guard try KeyRunTable.exists(database) else { return [] }
+        return try Row.fetchAll(database, sql: """
+            SELECT snapshot_id, key_count FROM lake_key_run WHERE table_id = ? AND column_name = ? ORDER BY snapshot_id
+            """, arguments: [tableID, column]).map { (try $0.value(at: 0, "snapshot_id"), try $0.value(at: 1, "key_count")) }
+    }
+
+    public func keyRunPayloads(tableID: Int64, column: String, snapshots: [Int64]) throws -> [[UInt8]] {
+        try snapshots.map { try KeyRunTable.payload(database, tableID: tableID, column: column, snapshot: $0) }
+    }
+
+    /// Replaces the runs at `snapshots` by one run holding their keys, stored at this commit's
+    /// snapshot. In the commit's transaction: readers see the old runs or the merged one.
+    public mutating func replaceKeyRuns(tableID: Int64, column: String, snapshots: [Int64], keyCount: Int64, payload: [UInt8]) throws {
+        for s in snapshots {
+            try database.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?",
+                                 arguments: [tableID, column, s])
+        }
+        try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
+                             arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
     }
 }

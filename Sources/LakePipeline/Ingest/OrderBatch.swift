@@ -38,12 +38,14 @@ struct OrderBatch {
     private var rejects: [String: Int] = [:]
     private var unknown: [String: Int] = [:]
     private var eventTimes: [Int64] = []
-    /// Ids accepted by this batch: stored as the commit's key run, and added by a stream to
-    /// its dedupe set after the commit instead of rereading the lake.
+    /// Ids accepted by this batch: stored as the commit's key run (sorted, `SortedIDRun`).
     private var newIDs = OrderIDRun()
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
     /// stores these ids plus the batch's as a baseline run.
     private let baselineIDs: CommittedOrderIDs?
+    /// The committed runs the validator probes: a block that fails to decode during a probe
+    /// stops the commit (the answer may have missed a committed id).
+    private let committedRuns: OrderIDRunSet
     /// Registered before any segment file exists, ended by the commit: vacuum keeps our files
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
@@ -57,7 +59,8 @@ struct OrderBatch {
         self.name = sourceName
         self.started = started
         self.options = options
-        baselineIDs = committed.needsBaseline ? committed.ids : nil
+        baselineIDs = committed.fromFiles
+        committedRuns = committed.runs
         rawTarget = try store.target("raw_orders")
         ordersTarget = try store.target("orders")
         itemsTarget = try store.target("order_items")
@@ -70,11 +73,8 @@ struct OrderBatch {
                                    items: itemsTarget.writer(options.parquet))
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
-                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed.ids)
+                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
     }
-
-    /// Calls `body` with each order id this batch accepted.
-    func forEachNewID(_ body: (UnsafeRawBufferPointer) -> Void) { newIDs.forEach(body) }
 
     /// True when no line was added since the last drain (with `records`, whether anything was added at all).
     var pendingIsEmpty: Bool { validator.pendingRows == 0 }
@@ -106,6 +106,7 @@ struct OrderBatch {
     mutating func commit(kind: String = "orders", ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestSummary {
         try drain()
+        if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }
         let files = try segments.finish()
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
@@ -128,7 +129,8 @@ struct OrderBatch {
             baselineIDs.forEach { keys.append($0) }
             newIDs.forEach { keys.append($0) }
         }
-        let keyCount = Int64(keys.count), keyPayload = keyCount > 0 ? keys.payload() : [], isBaseline = baselineIDs != nil
+        let sorted = keys.count > 0 ? SortedIDRun.encode(keys, fingerprint: .standard) : (payload: [], count: 0)
+        let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
         let newIDs = newIDs
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
@@ -161,6 +163,7 @@ struct OrderBatch {
             for f in files.items { _ = try tx.addDataFile(tableID: itemsID, f) }
             if keyCount > 0 {
                 try tx.addKeyRun(tableID: ordersID, column: OrderIDIndex.column, keyCount: keyCount, payload: keyPayload, baseline: isBaseline)
+                try OrderIDIndex.mergeTiers(&tx, tableID: ordersID)
             }
             if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
             if let checkpoint {
@@ -187,10 +190,18 @@ extension OrderBatch {
     static func requireDisjoint(_ ours: OrderIDRun, from since: (runs: [KeyRun], coverTable: Bool), baseline: Bool) throws {
         guard since.coverTable, !baseline else { throw IngestError.conflict(table: "curated.orders") }
         guard !since.runs.isEmpty, ours.count > 0 else { return }
-        var theirs = CommittedOrderIDs(capacity: Int(since.runs.reduce(0) { $0 + $1.keyCount }) + 16)
-        for run in since.runs { try OrderIDRun.decode(run.payload, expected: run.keyCount, into: &theirs) }
+        // Probed, not loaded: a merge since the base may have folded older runs into a newer
+        // one, which is large but holds only ids our dedupe already rejected besides the new ones.
+        let theirs: OrderIDRunSet
+        do {
+            theirs = OrderIDRunSet(try since.runs.map { try SortedIDRun.open($0.payload, expected: $0.keyCount, fingerprint: .standard) })
+        } catch {
+            // Cannot tell whether they overlap: redo the batch from a new base, which rebuilds the set.
+            throw IngestError.conflict(table: "curated.orders")
+        }
         var overlap = false
         ours.forEach { id in if !overlap && theirs.containsOrderID(id) { overlap = true } }
+        if let damaged = theirs.failure { throw IngestError.failed("\(damaged); nothing committed") }
         if overlap { throw IngestError.conflict(table: "curated.orders") }
     }
 

@@ -2,9 +2,8 @@ import Foundation
 import LakeCatalog
 import LakeFormat
 
-/// The order ids one commit adds, gathered as the validator accepts them, and their stored
-/// form: a zstd frame of `count: UInt32`, `count` lengths (`UInt32`), then the id bytes, all
-/// little-endian. Stored as a catalog key run (`lake_key_run`) in the commit's transaction.
+/// The order ids one commit adds, gathered as the validator accepts them; stored sorted as a
+/// catalog key run (`SortedIDRun` in `lake_key_run`) in the commit's transaction.
 struct OrderIDRun {
     private(set) var lengths: [UInt32] = []
     private(set) var bytes: [UInt8] = []
@@ -38,64 +37,119 @@ struct OrderIDRun {
         }
     }
 
-    func payload() -> [UInt8] {
-        var raw: [UInt8] = []
-        raw.reserveCapacity(4 + 4 * lengths.count + bytes.count)
-        func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { raw.append(contentsOf: $0) } }
-        put(UInt32(lengths.count))
-        for n in lengths { put(n) }
-        raw.append(contentsOf: bytes)
-        return raw.withUnsafeBytes { ZstdFrame.compress($0) }
-    }
-
-    /// Inserts a stored run's ids into `ids`; throws when the payload does not decode.
-    static func decode(_ payload: [UInt8], expected: Int64, into ids: inout CommittedOrderIDs) throws {
-        let raw = try payload.withUnsafeBytes { try ZstdFrame.decompress($0) }
-        try raw.withUnsafeBytes { b in
+    /// The ids of a run stored by an older build: a zstd frame of `count: UInt32`, `count`
+    /// lengths (`UInt32`), then the id bytes, all little-endian, in commit order.
+    static func decodeUnsorted(_ payload: [UInt8]) throws -> OrderIDRun {
+        let raw: [UInt8]
+        do { raw = try payload.withUnsafeBytes { try ZstdFrame.decompress($0) } } catch { throw IDRunDamaged(detail: "\(error)") }
+        return try raw.withUnsafeBytes { b in
             func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
-            guard b.count >= 4 else { throw IngestError.failed("order id run: truncated") }
+            guard b.count >= 4 else { throw IDRunDamaged(detail: "truncated") }
             let n = u32(0)
-            guard Int64(n) == expected, b.count >= 4 + 4 * n else { throw IngestError.failed("order id run: bad header") }
+            guard b.count >= 4 + 4 * n else { throw IDRunDamaged(detail: "bad header") }
+            var run = OrderIDRun()
             var at = 4 + 4 * n
             for i in 0 ..< n {
                 let len = u32(4 + 4 * i)
-                guard at + len <= b.count else { throw IngestError.failed("order id run: truncated") }
-                ids.insert(UnsafeRawBufferPointer(rebasing: b[at ..< at + len]))
+                guard at + len <= b.count else { throw IDRunDamaged(detail: "truncated") }
+                run.append(UnsafeRawBufferPointer(rebasing: b[at ..< at + len]))
                 at += len
             }
+            return run
         }
     }
 }
 
-/// The cross-batch dedupe set: every order id in curated.orders at a snapshot. Read from the
-/// catalog's key runs when they cover the table (one small blob per commit instead of the
-/// order_id column of every data file); otherwise from the files, and the next commit then
-/// writes a baseline run so later batches take the fast path.
+/// The cross-batch dedupe set: every order id in curated.orders at a snapshot, as the
+/// catalog's sorted key runs (`SortedIDRun`) when they cover the table; otherwise read from the
+/// files, and the next commit then writes a baseline run so later batches take the fast path.
+///
+/// The runs form size tiers: every orders commit adds one run of its own ids, then
+/// (`mergeTiers`, in the same transaction) merges the newest runs while the run before them is
+/// no larger than their sum, like a binary counter: O(log n) runs, each id rewritten
+/// O(log n) times. Runs past `mergeCap` ids are left alone so that no commit rewrites the
+/// whole lake; they accumulate at one run per `mergeCap` ids.
 enum OrderIDIndex {
     static let column = "order_id"
+    static let mergeCap: Int64 = 1 << 20
 
-    struct Loaded {
-        var ids: CommittedOrderIDs
-        /// The runs did not cover the table: the next commit stores all ids as a baseline.
-        var needsBaseline: Bool
+    /// What a batch dedupes against, and what a follower keeps between commits.
+    struct Loaded: OrderIDLookup {
+        /// The trusted runs (empty when `fromFiles` is set).
+        var runs = OrderIDRunSet()
+        /// The runs did not cover the table: the exact ids read from the data files, which the
+        /// next commit stores (with its own) as a baseline run.
+        var fromFiles: CommittedOrderIDs?
+        /// Runs by (snapshot id, key count): a stored run never changes, so the next load reuses
+        /// them and reads only runs committed since (a follower's reload costs the new runs).
+        var cache: [RunKey: SortedIDRun] = [:]
+
+        var needsBaseline: Bool { fromFiles != nil }
+
+        func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool {
+            if let fromFiles { return fromFiles.containsOrderID(id) }
+            return runs.containsOrderID(id)
+        }
     }
 
-    static func load(_ store: LakeStore, at snapshot: Int64) throws -> Loaded {
+    struct RunKey: Hashable {
+        var snapshotID: Int64
+        var keyCount: Int64
+    }
+
+    static func load(_ store: LakeStore, at snapshot: Int64, reusing previous: Loaded? = nil,
+                     fingerprint: IDFingerprint = .standard) throws -> Loaded {
         guard let table = try? store.catalog.table(schema: "curated", name: "orders", at: .snapshot(snapshot)) else {
-            return Loaded(ids: CommittedOrderIDs(), needsBaseline: false)
+            return Loaded()
         }
-        let stored = try store.catalog.keyRuns(tableID: table.tableID, column: column, at: snapshot)
+        let cache = previous?.cache ?? [:]
+        let stored = try store.catalog.keyRuns(tableID: table.tableID, column: column, at: snapshot,
+                                               skippingPayloadOf: Set(cache.keys.map(\.snapshotID)))
         if stored.coverTable {
-            var ids = CommittedOrderIDs(capacity: Int(stored.tableRows) + 16)
             do {
-                for run in stored.runs { try OrderIDRun.decode(run.payload, expected: run.keyCount, into: &ids) }
-                // Unique ids, one per row: a smaller set means the runs are not what they claim.
-                if Int64(ids.count) == stored.tableRows { return Loaded(ids: ids, needsBaseline: false) }
-            } catch {
+                var runs: [SortedIDRun] = [], kept: [RunKey: SortedIDRun] = [:]
+                for run in stored.runs {
+                    let key = RunKey(snapshotID: run.snapshotID, keyCount: run.keyCount)
+                    let sorted: SortedIDRun
+                    if let hit = cache[key] {
+                        sorted = hit
+                    } else if run.payload.isEmpty {
+                        // Same snapshot, other key count: not the run we cached (cannot happen
+                        // with one run per snapshot); read it properly.
+                        return try load(store, at: snapshot, reusing: nil, fingerprint: fingerprint)
+                    } else {
+                        sorted = try SortedIDRun.open(run.payload, expected: run.keyCount, fingerprint: fingerprint)
+                    }
+                    runs.append(sorted)
+                    kept[key] = sorted
+                }
+                return Loaded(runs: OrderIDRunSet(runs, fingerprint: fingerprint), fromFiles: nil, cache: kept)
+            } catch is IDRunDamaged {
                 // A damaged run is not fatal: the data files are the truth; rebuild from them.
             }
         }
-        return Loaded(ids: try fromFiles(store, table: table, at: snapshot), needsBaseline: true)
+        return Loaded(fromFiles: try fromFiles(store, table: table, at: snapshot))
+    }
+
+    /// Inside an orders commit, after its run was added: merges the newest runs into one while
+    /// the run before them holds no more ids than they do together (and the result stays under
+    /// `mergeCap`). The merged run replaces its inputs in this transaction, so a crash leaves
+    /// either the old runs or the merged one, never both or neither.
+    static func mergeTiers(_ tx: inout CatalogTransaction, tableID: Int64, fingerprint: IDFingerprint = .standard) throws {
+        let sizes = try tx.keyRunSizes(tableID: tableID, column: column)
+        guard var first = sizes.indices.last else { return }
+        var total = sizes[first].keyCount
+        while first > 0, sizes[first - 1].keyCount <= total, total + sizes[first - 1].keyCount <= mergeCap {
+            first -= 1
+            total += sizes[first].keyCount
+        }
+        guard first < sizes.count - 1 else { return }
+        let inputs = Array(sizes[first...])
+        let payloads = try tx.keyRunPayloads(tableID: tableID, column: column, snapshots: inputs.map(\.snapshotID))
+        let runs = try zip(inputs, payloads).map { try SortedIDRun.open($1, expected: $0.keyCount, fingerprint: fingerprint) }
+        let merged = try SortedIDRun.merge(runs, fingerprint: fingerprint)
+        try tx.replaceKeyRuns(tableID: tableID, column: column, snapshots: inputs.map(\.snapshotID),
+                              keyCount: Int64(merged.count), payload: merged.payload)
     }
 
     static func fromFiles(_ store: LakeStore, table: TableInfo, at snapshot: Int64) throws -> CommittedOrderIDs {

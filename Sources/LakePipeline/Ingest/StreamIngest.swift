@@ -110,15 +110,10 @@ public enum StreamIngest {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
                 position = end
                 let latest = try store.catalog.latestSnapshot()
-                if summary.snapshotID == base.id + 1 && latest.id == base.id + 1 {
-                    // Nobody else committed around us: the dedupe set is the base's plus ours.
-                    batch.forEachNewID { committed.ids.insert($0) }
-                    committed.needsBaseline = false  // this commit stored the baseline if one was due
-                } else {
-                    // Our commit was rebased over others', or others committed after it: their
-                    // ids must be in the set the next batch dedupes against.
-                    committed = try OrderIDIndex.load(store, at: latest.id)
-                }
+                // The next batch dedupes against the runs as they are now (ours, others', any
+                // merge our commit did); runs already held are reused, so this reads only the
+                // runs written since the last load.
+                committed = try OrderIDIndex.load(store, at: latest.id, reusing: committed)
                 base = latest
                 conflicts = 0
                 add(summary, to: &totals)
@@ -130,7 +125,7 @@ public enum StreamIngest {
                 if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id))
-                committed = try OrderIDIndex.load(store, at: base.id)
+                committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
             }

@@ -1,0 +1,237 @@
+import Foundation
+import LakeFormat
+
+/// The 64-bit fingerprint a sorted run orders its ids by. Stored runs are probed with the
+/// function they were built with, so production code uses `standard` only; tests pass a
+/// colliding one to prove that a fingerprint match is always verified against the exact id.
+struct IDFingerprint: Sendable {
+    let hash: @Sendable (UnsafeRawBufferPointer) -> UInt64
+
+    /// FNV-1a with a 64-bit finaliser (murmur3 fmix64): FNV alone leaves short, similar ids
+    /// (ORD-000001, ORD-000002) close together in the high bits; the finaliser spreads them.
+    static let standard = IDFingerprint { bytes in
+        var h = fnv1a64(bytes)
+        h ^= h >> 33; h = h &* 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33; h = h &* 0xc4ce_b9fe_1a85_ec53
+        h ^= h >> 33
+        return h
+    }
+}
+
+/// A damaged or inconsistent stored run. The data files stay the truth: a loader that meets
+/// this rebuilds the id set from them.
+struct IDRunDamaged: Error, CustomStringConvertible {
+    var detail: String
+    var description: String { "order id run: \(detail)" }
+}
+
+/// One persistent run of unique order ids, sorted by (fingerprint, id bytes), probed in place
+/// by binary search over its fingerprints. Only a fingerprint match touches the exact ids,
+/// which are kept in independently zstd-compressed blocks of `blockSize` ids, so a probe that
+/// misses costs no decompression and a hit decompresses one block.
+///
+/// Layout (little-endian): "LKR2", count n, block size B, block count k (UInt32 each); n
+/// fingerprints (UInt64, ascending); k + 1 block offsets (UInt64, from the first block); the
+/// blocks. A block is a zstd frame of m + 1 UInt32 offsets into its id bytes, then the bytes.
+final class SortedIDRun: @unchecked Sendable {
+    static let magic: UInt32 = 0x3252_4B4C  // "LKR2"
+    static let blockSize = 4096
+    private static let header = 16
+
+    let payload: [UInt8]
+    let count: Int
+    private let blocks: Int
+    private let blockSize: Int
+    private let offsetsAt: Int
+    private let blocksAt: Int
+    // Blocks decoded by earlier hits; under a lock because a parallel validator may probe from
+    // several threads.
+    private let lock = NSLock()
+    private var decoded: [Int: (offsets: [UInt32], bytes: [UInt8])] = [:]
+    private var damage: IDRunDamaged?
+
+    /// Parses and checks a stored run: header, sizes and fingerprint order (an unsorted run
+    /// would make binary search miss a committed id). Blocks are checked as they are decoded
+    /// (zstd's checksum).
+    init(payload: [UInt8]) throws {
+        self.payload = payload
+        func u32(_ at: Int) -> Int {
+            payload.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
+        }
+        guard payload.count >= Self.header, u32(0) == Int(Self.magic) else { throw IDRunDamaged(detail: "not a sorted run") }
+        count = u32(4)
+        blockSize = u32(8)
+        blocks = u32(12)
+        offsetsAt = Self.header + 8 * count
+        blocksAt = offsetsAt + 8 * (blocks + 1)
+        guard blockSize > 0, blocks == (count + blockSize - 1) / blockSize, payload.count >= blocksAt else {
+            throw IDRunDamaged(detail: "bad header")
+        }
+        let sorted = payload.withUnsafeBytes { b -> Bool in
+            var prev: UInt64 = 0
+            for i in 0 ..< count {
+                let fp = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.header + 8 * i, as: UInt64.self))
+                if fp < prev { return false }
+                prev = fp
+            }
+            for j in 0 ..< blocks {
+                let lo = b.loadUnaligned(fromByteOffset: offsetsAt + 8 * j, as: UInt64.self)
+                let hi = b.loadUnaligned(fromByteOffset: offsetsAt + 8 * (j + 1), as: UInt64.self)
+                if lo > hi { return false }
+            }
+            return blocks == 0 || Int(UInt64(littleEndian: b.loadUnaligned(fromByteOffset: offsetsAt + 8 * blocks, as: UInt64.self)))
+                == payload.count - blocksAt
+        }
+        guard sorted else { throw IDRunDamaged(detail: "fingerprints out of order or blocks out of range") }
+    }
+
+    /// A stored run as written by this build, or one from an older build (one zstd blob of ids
+    /// in commit order), sorted on load; the next merge rewrites it in this form.
+    static func open(_ payload: [UInt8], expected: Int64, fingerprint: IDFingerprint) throws -> SortedIDRun {
+        let magic = payload.count >= 4 ? payload.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } : 0
+        let run = magic == Self.magic ? try SortedIDRun(payload: payload)
+            : try SortedIDRun(payload: encode(try OrderIDRun.decodeUnsorted(payload), fingerprint: fingerprint).payload)
+        guard Int64(run.count) == expected else { throw IDRunDamaged(detail: "\(run.count) ids, catalog says \(expected)") }
+        return run
+    }
+
+    @inline(__always)
+    private func fingerprint(_ i: Int) -> UInt64 {
+        payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: Self.header + 8 * i, as: UInt64.self)) }
+    }
+
+    /// Exact membership: every id whose fingerprint equals `fp` is compared byte for byte.
+    /// A block that fails to decode is recorded (see `failure`) and counts as a miss; the
+    /// batch then refuses to commit, so a damaged run can never let a duplicate through.
+    func contains(_ id: UnsafeRawBufferPointer, fingerprint fp: UInt64) -> Bool {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if fingerprint(mid) < fp { lo = mid + 1 } else { hi = mid }
+        }
+        var i = lo
+        while i < count && fingerprint(i) == fp {
+            do {
+                if try withID(i, { candidate in
+                    candidate.count == id.count && (id.count == 0 || memcmpEqual(candidate.baseAddress!, id.baseAddress!, id.count))
+                }) { return true }
+            } catch {
+                lock.withLock { if damage == nil { damage = error as? IDRunDamaged ?? IDRunDamaged(detail: "\(error)") } }
+                return false
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// The first block that failed to decode during a probe, if any.
+    var failure: IDRunDamaged? { lock.withLock { damage } }
+
+    private func block(_ j: Int) throws -> (offsets: [UInt32], bytes: [UInt8]) {
+        if let b = lock.withLock({ decoded[j] }) { return b }
+        let raw: [UInt8] = try payload.withUnsafeBytes { p in
+            let lo = Int(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offsetsAt + 8 * j, as: UInt64.self)))
+            let hi = Int(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offsetsAt + 8 * (j + 1), as: UInt64.self)))
+            do { return try ZstdFrame.decompress(UnsafeRawBufferPointer(rebasing: p[blocksAt + lo ..< blocksAt + hi])) } catch {
+                throw IDRunDamaged(detail: "block \(j): \(error)")
+            }
+        }
+        let m = min(blockSize, count - j * blockSize)
+        guard raw.count >= 4 * (m + 1) else { throw IDRunDamaged(detail: "block \(j) truncated") }
+        var offsets = [UInt32](repeating: 0, count: m + 1)
+        raw.withUnsafeBytes { r in for k in 0 ... m { offsets[k] = UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)) } }
+        let bytes = Array(raw[(4 * (m + 1))...])
+        for k in 0 ..< m where offsets[k] > offsets[k + 1] { throw IDRunDamaged(detail: "block \(j) offsets") }
+        guard Int(offsets[m]) == bytes.count else { throw IDRunDamaged(detail: "block \(j) size") }
+        let b = (offsets, bytes)
+        lock.withLock { decoded[j] = b }
+        return b
+    }
+
+    private func withID<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let b = try block(i / blockSize), k = i % blockSize
+        return try b.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[Int(b.offsets[k]) ..< Int(b.offsets[k + 1])])) }
+    }
+
+    /// Every id, in run order; throws on a damaged block.
+    func forEach(_ body: (UnsafeRawBufferPointer) -> Void) throws {
+        for j in 0 ..< blocks {
+            let b = try block(j)
+            b.bytes.withUnsafeBytes { p in
+                for k in 0 ..< b.offsets.count - 1 { body(UnsafeRawBufferPointer(rebasing: p[Int(b.offsets[k]) ..< Int(b.offsets[k + 1])])) }
+            }
+        }
+    }
+
+    /// Sorts `ids` into a run. Exact repeats are stored once (`count` says how many remain),
+    /// so a merge of runs that overlap, which a correct lake never has, shrinks the key count
+    /// and the coverage check then rebuilds the set from the data files.
+    static func encode(_ ids: OrderIDRun, fingerprint: IDFingerprint) -> (payload: [UInt8], count: Int) {
+        var starts = [Int](repeating: 0, count: ids.count + 1)
+        for (i, n) in ids.lengths.enumerated() { starts[i + 1] = starts[i] + Int(n) }
+        return ids.bytes.withUnsafeBytes { all -> ([UInt8], Int) in
+            func id(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: all[starts[i] ..< starts[i + 1]]) }
+            let fps = (0 ..< ids.count).map { fingerprint.hash(id($0)) }
+            func less(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool { a.lexicographicallyPrecedes(b) }
+            var order = Array(0 ..< ids.count)
+            order.sort { fps[$0] != fps[$1] ? fps[$0] < fps[$1] : less(id($0), id($1)) }
+            var kept: [Int] = []
+            kept.reserveCapacity(order.count)
+            for i in order {
+                if let last = kept.last, fps[last] == fps[i], id(last).elementsEqual(id(i)) { continue }
+                kept.append(i)
+            }
+            let n = kept.count, k = (n + blockSize - 1) / blockSize
+            var out: [UInt8] = []
+            out.reserveCapacity(header + 8 * n + 8 * (k + 1) + 6 * n)
+            func put32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
+            func put64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+            put32(Int(magic)); put32(n); put32(blockSize); put32(k)
+            for i in kept { put64(fps[i]) }
+            var frames: [[UInt8]] = []
+            for j in 0 ..< k {
+                let slice = kept[j * blockSize ..< min(n, (j + 1) * blockSize)]
+                var raw: [UInt8] = []
+                var at = 0
+                func put(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { raw.append(contentsOf: $0) } }
+                put(0)
+                for i in slice { at += starts[i + 1] - starts[i]; put(at) }
+                for i in slice { raw.append(contentsOf: id(i)) }
+                frames.append(raw.withUnsafeBytes { ZstdFrame.compress($0) })
+            }
+            var at: UInt64 = 0
+            put64(0)
+            for f in frames { at += UInt64(f.count); put64(at) }
+            for f in frames { out.append(contentsOf: f) }
+            return (out, n)
+        }
+    }
+
+    /// One run holding every id of `runs` (a tier merge).
+    static func merge(_ runs: [SortedIDRun], fingerprint: IDFingerprint) throws -> (payload: [UInt8], count: Int) {
+        var all = OrderIDRun()
+        for run in runs { try run.forEach { all.append($0) } }
+        return encode(all, fingerprint: fingerprint)
+    }
+}
+
+/// The committed ids as a set of sorted runs: a probe hashes the id once and binary-searches
+/// each run, so checking a batch costs its own ids × runs × log(run), not a load of every id.
+final class OrderIDRunSet: OrderIDLookup, @unchecked Sendable {
+    let runs: [SortedIDRun]
+    let fingerprint: IDFingerprint
+
+    init(_ runs: [SortedIDRun] = [], fingerprint: IDFingerprint = .standard) {
+        self.runs = runs
+        self.fingerprint = fingerprint
+    }
+
+    func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool {
+        let fp = fingerprint.hash(id)
+        for run in runs where run.contains(id, fingerprint: fp) { return true }
+        return false
+    }
+
+    /// A block that failed to decode while probing: the answers may have missed an id.
+    var failure: IDRunDamaged? { runs.lazy.compactMap(\.failure).first }
+}

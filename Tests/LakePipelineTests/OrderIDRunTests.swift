@@ -1,0 +1,155 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakeTestSupport
+import Testing
+@testable import LakePipeline
+
+/// The persistent sorted id runs behind cross-batch dedupe (`SortedIDRun`, `OrderIDIndex`).
+@Suite("Order id runs: exact under collisions, merges keep every id, tiers stay few")
+struct OrderIDRunTests {
+    static func ids(_ prefix: String, _ range: Range<Int>) -> [String] { range.map { "\(prefix)-\($0)" } }
+
+    static func run(_ ids: [String], _ fp: IDFingerprint) throws -> SortedIDRun {
+        var r = OrderIDRun()
+        for var id in ids { id.withUTF8 { r.append(UnsafeRawBufferPointer($0)) } }
+        let encoded = SortedIDRun.encode(r, fingerprint: fp)
+        #expect(encoded.count == Set(ids).count)
+        return try SortedIDRun(payload: encoded.payload)
+    }
+
+    static func contains(_ set: OrderIDRunSet, _ id: String) -> Bool {
+        var id = id
+        return id.withUTF8 { set.containsOrderID(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func all(_ run: SortedIDRun) throws -> [String] {
+        var out: [String] = []
+        try run.forEach { out.append(String(decoding: $0, as: UTF8.self)) }
+        return out
+    }
+
+    // Every id has the same fingerprint, or the fingerprint is only the length: each probe
+    // meets thousands of equal fingerprints and must still answer by the exact bytes.
+    static let colliding: [(String, IDFingerprint)] = [
+        ("constant", IDFingerprint { _ in 42 }),
+        ("length", IDFingerprint { UInt64($0.count) }),
+        ("standard", .standard),
+    ]
+
+    @Test("a fingerprint match is verified against the exact id: forced collisions never turn a new order into a duplicate",
+          arguments: 0 ..< 3)
+    func forcedCollisionsStayExact(_ which: Int) throws {
+        let (name, fp) = Self.colliding[which]
+        // 5,000 ids: two blocks, so hits are verified across the block boundary. (With the
+        // constant fingerprint every probe compares against all of them.)
+        let committed = Self.ids("ORD", 0 ..< 5_000)
+        let set = OrderIDRunSet([try Self.run(committed, fp)], fingerprint: fp)
+        for id in committed where id.hashValue % 5 == 0 || id == committed.last {
+            #expect(Self.contains(set, id), "\(name): committed \(id) not found")
+        }
+        // Same length and prefix as committed ids, never committed.
+        for id in Self.ids("ORX", 0 ..< 300) + Self.ids("ORD", 5_000 ..< 5_300) + ["", "ORD-", "ORD-00"] {
+            #expect(!Self.contains(set, id), "\(name): \(id) reported as committed")
+        }
+        #expect(set.failure == nil)
+    }
+
+    @Test("merging runs keeps every id exactly once, also with colliding fingerprints and runs from the older format", arguments: 0 ..< 3)
+    func mergesPreserveEveryID(_ which: Int) throws {
+        let (name, fp) = Self.colliding[which]
+        let parts = [Self.ids("A", 0 ..< 5_000), Self.ids("B", 0 ..< 1), Self.ids("C", 0 ..< 4_097), Self.ids("D", 0 ..< 300)]
+        var runs = try parts.dropLast().map { try Self.run($0, fp) }
+        // A run as an older build stored it: ids in commit order in one zstd frame.
+        var legacy: [UInt8] = []
+        func put(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { legacy.append(contentsOf: $0) } }
+        let last = parts.last!
+        put(last.count)
+        for id in last { put(id.utf8.count) }
+        for id in last { legacy.append(contentsOf: Array(id.utf8)) }
+        runs.append(try SortedIDRun.open(legacy.withUnsafeBytes { ZstdFrame.compress($0) }, expected: Int64(last.count), fingerprint: fp))
+
+        let merged = try SortedIDRun.merge(runs, fingerprint: fp)
+        let run = try SortedIDRun(payload: merged.payload)
+        let expected = parts.flatMap { $0 }
+        #expect(merged.count == expected.count)
+        let got = try Self.all(run)
+        #expect(got.count == expected.count && Set(got) == Set(expected), "\(name)")
+        let set = OrderIDRunSet([run], fingerprint: fp)
+        for id in expected { #expect(Self.contains(set, id)) }
+        #expect(!Self.contains(set, "A-5000") && !Self.contains(set, "E-0"))
+
+        // A merge of runs that overlap (which a correct lake never has) stores each id once,
+        // so its count no longer matches the catalog's and the loader rebuilds from the files.
+        let overlapping = try SortedIDRun.merge([try Self.run(parts[0], fp), try Self.run(parts[0], fp)], fingerprint: fp)
+        #expect(overlapping.count == parts[0].count)
+    }
+
+    @Test("a damaged run is refused when opened, or reported when a probe meets a damaged block")
+    func damagedRunsAreNeverTrusted() throws {
+        let fp = IDFingerprint.standard
+        var r = OrderIDRun()
+        for var id in Self.ids("ORD", 0 ..< 100) { id.withUTF8 { r.append(UnsafeRawBufferPointer($0)) } }
+        let good = SortedIDRun.encode(r, fingerprint: fp).payload
+        // Fingerprints out of order: binary search could miss a committed id.
+        var swapped = good
+        for k in 0 ..< 8 { swapped.swapAt(16 + k, 24 + k) }
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: swapped) }
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun.open(good, expected: 99, fingerprint: fp) }
+        // A corrupt block: the probe cannot verify, so the set reports it and the batch refuses to commit.
+        var corrupt = good
+        corrupt[corrupt.count - 6] ^= 0xff
+        let set = OrderIDRunSet([try SortedIDRun(payload: corrupt)], fingerprint: fp)
+        _ = Self.contains(set, "ORD-5")
+        #expect(set.failure != nil)
+    }
+}
+
+extension OrderIDRunTests {
+    /// The stored runs cover curated.orders and hold exactly its order ids (read from the data
+    /// files), each once. Returns the number of runs.
+    @discardableResult
+    static func expectRunsExact(_ store: LakeStore, _ label: String) throws -> Int {
+        let latest = try store.catalog.latestSnapshot().id
+        guard let table = try? store.catalog.table(schema: "curated", name: "orders", at: .snapshot(latest)) else { return 0 }
+        let stored = try store.catalog.keyRuns(tableID: table.tableID, column: OrderIDIndex.column, at: latest)
+        #expect(stored.coverTable, "\(label): runs do not cover the table")
+        var fromRuns: [String] = []
+        for run in stored.runs {
+            try SortedIDRun.open(run.payload, expected: run.keyCount, fingerprint: .standard).forEach {
+                fromRuns.append(String(decoding: $0, as: UTF8.self))
+            }
+        }
+        var fromFiles: [String] = []
+        try OrderIDIndex.fromFiles(store, table: table, at: latest).forEach { fromFiles.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(fromRuns.count == fromFiles.count && Set(fromRuns) == Set(fromFiles), "\(label): runs differ from the table's ids")
+        return stored.runs.count
+    }
+
+    @Test("overlapping micro-batches: tier merges keep the runs few and equal to the table's ids; the lake equals the Python reference")
+    func tiersOverOverlappingMicroBatches() throws {
+        let dir = try TemporaryDirectory("ingest-id-tiers")
+        defer { dir.remove() }
+        let store = try lakeWithCatalog(dir)
+        var commits = 0
+        // 16 batches of 80 lines, each overlapping the previous by 20: replayed orders meet ids
+        // that by then sit in merged runs of every tier.
+        for i in 0 ..< 16 {
+            let path = dir.file("mb-\(i).jsonl")
+            try writeLines(evaluationOrders, from: 1 + i * 60, to: 80 + i * 60, into: path)
+            let s = try OrderIngest.run(store, path: path)
+            if s.snapshotID != nil { commits += 1 }
+            if i > 0 { #expect(s.duplicates > 0, "batch \(i) replays the previous one's tail") }
+
+            let runs = try Self.expectRunsExact(store, "batch \(i)")
+            // Binary-counter tiers: at most one run per power of two of commits, plus the new one.
+            #expect(runs <= Int(log2(Double(commits))) + 2, "\(runs) runs after \(commits) commits")
+        }
+        let lake = try lakeView(store.root)
+        let whole = dir.file("whole.jsonl")
+        try writeLines(evaluationOrders, from: 1, to: 80 + 15 * 60, into: whole)
+        let single = try referenceView(orders: [whole])
+        let same = lake.orders == single.orders
+        #expect(same, "\(lake.orders.count) orders vs \(single.orders.count) in one clean pass")
+    }
+}

@@ -148,3 +148,38 @@ def test_promtool_catches_a_broken_expectation(tmp_path):
     (tmp_path / "t.yml").write_text(broken)
     proc = subprocess.run(["promtool", "test", "rules", "t.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode != 0
+
+
+def test_compact_merges_only_the_days_crowded_partitions(dag, tmp_path, monkeypatch):
+    """The compact task's own code: dates the day's snapshot wrote where a partition has 2+ files."""
+    from conftest import lake
+
+    monkeypatch.setenv("LAKE_BIN", lake_bin())
+    monkeypatch.setenv("LAKE_DIR", str(tmp_path / "lake"))
+    lake_dir = tmp_path / "lake"
+    snaps = []
+    for seed, start in ((1, "2024-03-10"), (2, "2024-03-11")):
+        src = tmp_path / f"src{seed}"
+        subprocess.run([lake_bin(), "generate", "--out", str(src), "--orders", "60", "--days", "2",
+                        "--start", start, "--seed", str(seed), "--clean"], check=True, capture_output=True)
+        if seed == 1:
+            lake("ingest", "catalog", str(src / "product_catalog.json"), lake_dir=lake_dir)
+        out = lake("ingest", "orders", "--quiet", "--format", "json", str(src / "orders_stream.jsonl"), lake_dir=lake_dir)
+        snaps.append(__import__("json").loads(out.stdout)["snapshot_id"])
+
+    def files_per_partition():
+        import json
+        counts = {}
+        for f in json.loads(lake("files", "curated.orders", "--format", "json", lake_dir=lake_dir).stdout):
+            key = (f["partition"]["event_date"], f["partition"]["channel"])
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    before = files_per_partition()
+    assert any(n >= 2 for (d, _), n in before.items() if d == "2024-03-11"), before
+    compact = dag.get_task("compact").python_callable
+    assert compact(0) == []  # a rerun's ingest committed nothing: nothing to compact
+    assert compact(snaps[1]) == ["2024-03-11"]
+    after = files_per_partition()
+    assert all(n == 1 for (d, _), n in after.items() if d == "2024-03-11"), after
+    assert {k: n for k, n in after.items() if k[0] != "2024-03-11"} == {k: n for k, n in before.items() if k[0] != "2024-03-11"}

@@ -37,4 +37,6 @@ fi
 # Nothing of the caller's Airflow setup leaks in: each test run makes its own AIRFLOW_HOME.
 unset AIRFLOW_HOME AIRFLOW__CORE__DAGS_FOLDER
 export AIRFLOW__CORE__LOAD_EXAMPLES=False PYTHONDONTWRITEBYTECODE=1
+# A migrated empty metadata DB, copied for every run; kept per pinned requirements.
+export AIRFLOW_TEMPLATE_DB_DIR="$PWD/$VENV/airflow-db-template-${want:0:12}"
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/airflow "$@"

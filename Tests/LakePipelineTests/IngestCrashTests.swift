@@ -10,7 +10,7 @@ import Testing
 let everySnapshotCheck = Python.duckdbPrelude + """
 root = sys.argv[1]
 con = duck()
-con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 out = []
 for (snap,) in con.execute("SELECT snapshot_id FROM ducklake_snapshots('l') ORDER BY 1").fetchall():
     row = {"snapshot": snap}

@@ -89,7 +89,7 @@ struct IngestStreamTests {
         let lines = try Python.json(Python.duckdbPrelude + """
             root = sys.argv[1]
             con = duck()
-            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
             print(json.dumps(con.execute("SELECT count(DISTINCT line_number), min(line_number), max(line_number) FROM l.raw.orders").fetchone()))
             """, [root]) as! [Int]
         #expect(lines == [1000, 1, 1000])

@@ -5,7 +5,7 @@ import LakeFormat
 /// The product catalog as of a snapshot, read back from curated.products.
 enum ProductSource {
     static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
-        guard let table = try? store.catalog.table(schema: "curated", name: "products", at: asOf) else {
+        guard let table = try store.catalog.tableIfPresent(schema: "curated", name: "products", at: asOf) else {
             throw IngestError.noProductCatalog
         }
         var catalog = ProductCatalog()
@@ -114,7 +114,14 @@ public enum InventoryIngest {
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
         let source = try SourceFile.open(store, path: path, kind: "inventory")
         if let done = source.alreadyIngested { return done }
-        let products = try? ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
+        // Inventory before any catalog is allowed (rows are then not checked against products);
+        // any other failure to read the catalog is an error, not "no catalog".
+        let products: ProductCatalog?
+        do {
+            products = try ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
+        } catch IngestError.noProductCatalog {
+            products = nil
+        }
         let batchID = UUID().uuidString.lowercased()
         let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
         let read = try source.finishReading(store)

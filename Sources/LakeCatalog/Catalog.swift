@@ -86,18 +86,26 @@ public struct Catalog: Sendable {
             throw CatalogError.storage("cannot configure \(manifest.path): \(error)")
         }
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
-        let existing: (opened: (String, CatalogFormat), absolute: Bool)? = try withRetry {
+        let existing: (opened: (String, CatalogFormat), absolute: Bool, bookkeeping: Bool)? = try withRetry {
             try pool.read { db in
                 guard try db.tableExists("ducklake_metadata") else { return nil }
-                return (try Self.validate(db, root: root, manifest: manifest.path), try Self.hasAbsoluteDataPath(db))
+                return (try Self.validate(db, root: root, manifest: manifest.path), try Self.hasAbsoluteDataPath(db),
+                        try Bookkeeping.complete(db))
             }
         }
         let opened: (String, CatalogFormat)
         if let existing {
             opened = existing.opened
-            // Only a lake made before data paths were relative takes the write lock here, once.
-            if existing.opened.1 == .v10 && existing.absolute {
-                try withRetry { try pool.write { db in try Self.relativizeDataPath(db) } }
+            // Only a lake made before data paths were relative, or without all of our lake_*
+            // tables (made by DuckDB, just upgraded, or by an older build), takes the write lock
+            // here, once. A 0.3 or newer catalog is not changed at all.
+            if existing.opened.1 == .v10 && (existing.absolute || !existing.bookkeeping) {
+                try withRetry {
+                    try pool.write { db in
+                        try Self.relativizeDataPath(db)
+                        try Bookkeeping.ensure(db)
+                    }
+                }
             }
         } else {
             // An SQLite file without the DuckLake tables: creating them is creating a catalog.
@@ -217,6 +225,7 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (0, ?, 0, 1, 0)", arguments: [now])
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (0, ?, NULL, NULL, NULL)", arguments: [#"created_schema:"main""#])
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
+        try Bookkeeping.ensure(db)
         // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
         return (relativeDataPath, .v10)
     }

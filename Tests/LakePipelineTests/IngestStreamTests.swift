@@ -1,5 +1,6 @@
 import Foundation
 import LakeCatalog
+import LakeFormat
 import LakeTestSupport
 import Testing
 @testable import LakePipeline
@@ -105,7 +106,7 @@ struct IngestStreamTests {
         #expect(try runLake(["ingest", "catalog", "--lake", root, evaluationCatalog]).status == 0)
         try FileManager.default.copyItem(atPath: evaluationOrders, toPath: file)
         let size = Int64(try Data(contentsOf: URL(fileURLWithPath: file)).count)
-        var rng = TestRNG(state: 7)
+        var rng = SplitMix64(seed: 7)
         var kills = 0
         var midway = 0  // kills that landed after some commit and before the end of the file
         for _ in 0 ..< 8 {
@@ -116,7 +117,7 @@ struct IngestStreamTests {
             if before == size { break }
             let p = try startFollow(root, file, log: log)
             _ = try waitForCheckpoint(root, file, offset: before + 1)
-            Thread.sleep(forTimeInterval: rng.next() * 0.3)
+            Thread.sleep(forTimeInterval: rng.unit() * 0.3)
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal { kills += 1 }

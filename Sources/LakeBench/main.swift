@@ -3,20 +3,8 @@
 import Foundation
 import LakeFormat
 
-struct Rng {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
-
 func orderItems(rows: Int) -> RecordBatch {
-    var rng = Rng(state: 42)
+    var rng = SplitMix64(seed: 42)
     let schema = Schema([
         Field("order_id", .string, fieldID: 1), Field("line_number", .int32, fieldID: 2),
         Field("product_id", .string, fieldID: 3), Field("channel", .string, fieldID: 4),
@@ -28,7 +16,7 @@ func orderItems(rows: Int) -> RecordBatch {
     ])
     let channels = ["web", "mobile", "api"], statuses = ["confirmed", "pending", "cancelled"]
     let countries = ["US", "CA", "GB", "DE", "FR", "AU", "JP", "BR"]
-    let prices = (0 ..< 50).map { _ in Int64(500 + rng.int(50_000)) }
+    let prices = (0 ..< 50).map { _ in Int64(500 + rng.below(50_000)) }
     var orderID = StringColumn(), product = StringColumn(), channel = StringColumn(), status = StringColumn()
     var country = StringColumn(), coupon = StringColumn()
     var line: [Int32] = [], qty: [Int32] = [], price: [Int64] = [], revenue: [Int64] = [], time: [Int64] = []
@@ -40,29 +28,29 @@ func orderItems(rows: Int) -> RecordBatch {
     for _ in 0 ..< rows {
         if linesLeft == 0 {
             order += 1
-            linesLeft = 1 + rng.int(4)
-            t += Int64(rng.int(5_000_000_000))
-            ch = channels[rng.int(3)]
-            st = statuses[rng.int(10) < 8 ? 0 : 1 + rng.int(2)]
-            co = countries[rng.int(countries.count)]
+            linesLeft = 1 + rng.below(4)
+            t += Int64(rng.below(5_000_000_000))
+            ch = channels[rng.below(3)]
+            st = statuses[rng.below(10) < 8 ? 0 : 1 + rng.below(2)]
+            co = countries[rng.below(countries.count)]
         }
         linesLeft -= 1
         orderID.append("ORD-\(order)")
         line.append(Int32(4 - linesLeft))
-        let p = rng.int(50)
+        let p = rng.below(50)
         product.append("PROD-\(String(format: "%03d", p + 1))")
         channel.append(ch); status.append(st); country.append(co)
-        let q = Int32(1 + rng.int(5))
+        let q = Int32(1 + rng.below(5))
         qty.append(q)
         price.append(prices[p])
         revenue.append(prices[p] * Int64(q))
         time.append(t)
         date.append(Int32(t / 86_400_000_000))
-        let d = rng.int(10) < 3
-        discountValid.append(d); discount.append(d ? Int64(rng.int(2_000)) : 0)
-        let c = rng.int(10) == 0
+        let d = rng.below(10) < 3
+        discountValid.append(d); discount.append(d ? Int64(rng.below(2_000)) : 0)
+        let c = rng.below(10) == 0
         couponValid.append(c)
-        if c { coupon.append(["SAVE10", "WELCOME", "VIP"][rng.int(3)]) } else { coupon.appendEmpty() }
+        if c { coupon.append(["SAVE10", "WELCOME", "VIP"][rng.below(3)]) } else { coupon.appendEmpty() }
     }
     return RecordBatch(schema: schema, columns: [
         Column(.string(orderID)), Column(.int32(line)), Column(.string(product)), Column(.string(channel)),

@@ -3,6 +3,7 @@ import Foundation
 import LakeCatalog
 import LakePipeline
 import LakeFormat
+import LakePipeline
 
 // Catalog commands: they parse arguments, call LakeCatalog, and print. No lake logic lives here.
 
@@ -20,30 +21,44 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Create an empty lake: <lake>/manifest.sqlite with the raw and curated layers.",
         discussion: """
-        The manifest is a DuckLake 1.0 catalog in SQLite, so DuckDB 1.5 or later can read the lake too:
-          ATTACH 'ducklake:sqlite:<lake>/manifest.sqlite' AS l (DATA_PATH '<lake>/', READ_ONLY)
+        The manifest is a DuckLake 1.0 catalog in SQLite with a relative data path, so the lake can
+        be moved or copied, and DuckDB 1.5 or later started in the lake directory reads it too:
+          ATTACH 'ducklake:sqlite:manifest.sqlite' AS l (READ_ONLY)
+        Tables are created by their first ingest at the latest registry version; --schema-version
+        creates a table now at an older one (the v2 walkthrough starts from orders v1).
         Running init on an existing lake changes nothing. In a directory that already holds data
         files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a
         backup instead. --force creates an empty catalog there anyway; vacuum still refuses to
         delete files older than that catalog.
         Examples: lake init --lake /data/lake    LAKE_DIR=/data/lake lake init
+                  lake init --schema-version orders=1
         """)
 
     @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
     @Flag(help: "Create the catalog even though the directory holds data files without one.") var force = false
+    @Option(name: .customLong("schema-version"), help: ArgumentHelp(
+        "Create a registry table now at this version (repeatable).", valueName: "TABLE=VERSION"))
+    var pins: [String] = []
+
+    func validate() throws {
+        for p in pins {
+            do throws(LakeInitError) { _ = try LakeStore.parsePin(p) } catch { throw ValidationError(error.description) }
+        }
+    }
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, overExistingData: force)
-        let schemas = Set(try catalog.schemas())
-        let missing = ["raw", "curated"].filter { !schemas.contains($0) }
-        if missing.isEmpty {
+        try catalog.requireWritable()
+        let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(registry.source, catalog: catalog))
+        let done = try store.initialize(pins: try pins.map { try LakeStore.parsePin($0) })
+        guard let snap = done.snapshot else {
             print("Lake at \(lake.root.path) is ready (latest snapshot \(try catalog.latestSnapshot().id)).")
             return
         }
-        let (snap, _) = try catalog.commit(message: "lake init") { tx in
-            for s in missing { try tx.ensureSchema(s) }
-        }
-        print("Initialized lake at \(lake.root.path) with layers \(missing.joined(separator: ", ")) (snapshot \(snap.id)).")
+        let parts = (done.createdLayers.isEmpty ? [] : ["layers " + done.createdLayers.joined(separator: ", ")])
+            + (done.createdTables.isEmpty ? [] : ["tables " + done.createdTables.joined(separator: ", ")])
+        print("Initialized lake at \(lake.root.path) with \(parts.joined(separator: " and ")) (snapshot \(snap)).")
     }
 }
 

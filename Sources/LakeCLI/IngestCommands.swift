@@ -60,6 +60,7 @@ struct IngestOrders: ParsableCommand {
     var commitEvery = 10_000
     @Option(help: ArgumentHelp("With --follow: commit pending lines at least this often.", valueName: "SECONDS"))
     var commitInterval = 1.0
+    @OptionGroup var alerts: AlertConfigOption
 
     func validate() throws {
         if !follow && (commitEvery != 10_000 || commitInterval != 1.0) {
@@ -72,6 +73,8 @@ struct IngestOrders: ParsableCommand {
 
     func run() throws {
         let store = try flags.store()
+        // Read before ingesting: a bad --config is an error before anything is committed.
+        let qualityConfig = try alerts.load(lake: store.root)
         if follow {
             let stop = StopFlag()
             stop.installSignalHandlers()
@@ -86,6 +89,8 @@ struct IngestOrders: ParsableCommand {
                         + "records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)\n"
                     FileHandle.standardOutput.write(Data(text.utf8))
                 }
+                // Each micro-batch gets the checks a one-shot ingest's batch gets.
+                BatchQualityHook.run(store.catalog, s, config: qualityConfig)
             }
             print(SummaryText.render(totals, format: flags.format))
             return
@@ -94,7 +99,7 @@ struct IngestOrders: ParsableCommand {
         let summary = try OrderIngest.run(store, path: file, progress: bar.update)
         bar.finish()
         print(SummaryText.render(summary, format: flags.format))
-        BatchQualityHook.run(store.catalog, summary)
+        BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
     }
 }
 
@@ -171,11 +176,9 @@ enum SummaryText {
 /// After an orders commit: check that batch's quality and record the results in a commit of
 /// their own. A failure here is reported, never thrown: the ingest has already committed.
 enum BatchQualityHook {
-    static func run(_ catalog: Catalog, _ summary: IngestSummary) {
+    static func run(_ catalog: Catalog, _ summary: IngestSummary, config: QualityConfig) {
         guard let batch = summary.batchID else { return }
         do {
-            let path = "config/alerts.json"
-            let config = FileManager.default.fileExists(atPath: path) ? try QualityConfig.load(path: path) : QualityConfig()
             _ = try QualityChecks.recordBatch(catalog: catalog, batchID: batch, config: config)
         } catch {
             printError("warning: quality checks for batch \(batch) were not recorded: \(error)")

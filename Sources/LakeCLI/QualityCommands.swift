@@ -8,16 +8,19 @@ struct QualityFlags: ParsableArguments {
     @OptionGroup var lake: LakeOptions
     @Option(name: .customLong("as-of"), help: "A snapshot id or an ISO-8601 time (default: the latest snapshot).")
     var asOf: String?
-    @Option(help: ArgumentHelp("Alert thresholds (default: config/alerts.json if present, else built-in defaults).", valueName: "FILE"))
-    var config: String?
+    @OptionGroup var alerts: AlertConfigOption
 
     func asOfValue() throws -> AsOf? { try asOf.map { try AsOf.parse($0) } }
 
-    func qualityConfig() throws -> QualityConfig {
-        if let config { return try QualityConfig.load(path: config) }
-        let fallback = "config/alerts.json"
-        return FileManager.default.fileExists(atPath: fallback) ? try QualityConfig.load(path: fallback) : QualityConfig()
-    }
+    func qualityConfig() throws -> QualityConfig { try alerts.load(lake: lake.root) }
+}
+
+/// --config, shared by every command that evaluates quality checks or alerts.
+struct AlertConfigOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Alert thresholds (default: <lake>/alerts.json if present, else built-in defaults).", valueName: "FILE"))
+    var config: String?
+
+    func load(lake root: URL) throws -> QualityConfig { try QualityConfig.resolve(explicit: config, lake: root) }
 }
 
 struct QualityCommand: ParsableCommand {
@@ -25,7 +28,7 @@ struct QualityCommand: ParsableCommand {
         commandName: "quality",
         abstract: "Data quality checks per ingest batch, anomaly detection and alerts.",
         discussion: """
-        Checks per order batch (completeness, validity, referential integrity, uniqueness, consistency, freshness), daily anomalies (orders, revenue, reject and null rates against a trailing baseline of full days) and lake health (small files). Thresholds: --config FILE, else config/alerts.json if present, else built-in defaults.
+        Checks per order batch (completeness, validity, referential integrity, uniqueness, consistency, freshness), daily anomalies (orders, revenue, reject and null rates against a trailing baseline of full days) and lake health (small files). Thresholds: --config FILE, else <lake>/alerts.json if present, else built-in defaults (the same for quality, metrics, dashboard and the checks after each orders ingest).
 
           lake quality report
           lake quality report --format json --as-of 3
@@ -56,7 +59,7 @@ struct QualityCheckCommand: ParsableCommand {
         Results and alerts are stored under the snapshot checked (`lake quality report` and `lake metrics` read them); a check adds no snapshot. Alerts are also appended as JSON lines to <lake>/alerts.jsonl, and POSTed as {"alerts": [...]} with --webhook.
 
           lake quality check                 # exit status 1 when an alert fires
-          lake quality check --config config/alerts.json --alerts-file alerts.jsonl
+          lake quality check --config /etc/lake/alerts.json --alerts-file alerts.jsonl
           lake quality check --webhook http://127.0.0.1:9000/hook
           lake quality check --as-of 5       # the lake as it was at snapshot 5
         """)

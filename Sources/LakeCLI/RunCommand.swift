@@ -15,9 +15,11 @@ struct Run: ParsableCommand {
     @OptionGroup var flags: IngestFlags
     @Option(help: ArgumentHelp("Folder with the source files.", valueName: "DIR"))
     var input = "Evaluation-Files"
+    @OptionGroup var alerts: AlertConfigOption
 
     func run() throws {
         let store = try flags.store()
+        let qualityConfig = try alerts.load(lake: store.root)
         let dir = URL(fileURLWithPath: input, isDirectory: true)
         let catalog = dir.appendingPathComponent("product_catalog.json").path
         let inventory = dir.appendingPathComponent("inventory_updates.csv").path
@@ -29,7 +31,7 @@ struct Run: ParsableCommand {
         let orderSummary = try OrderIngest.run(store, path: orders, progress: bar.update)
         summaries.append(orderSummary)
         bar.finish()
-        BatchQualityHook.run(store.catalog, orderSummary)
+        BatchQualityHook.run(store.catalog, orderSummary, config: qualityConfig)
         switch flags.format {
         case .json: print(jsonText(summaries))
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }

@@ -119,10 +119,27 @@ enum Bookkeeping {
         """,
     ]
 
+    /// Every lake_* table, bookkeeping and quality results. Created once, when a 1.0 catalog
+    /// opens for writing (or is created), so a commit or a quality record never runs DDL.
+    static var allDDL: [String] { ddl + QualityTables.ddl }
+    static let tableNames = [
+        "lake_ingest_run", "lake_source_ledger", "lake_stream_checkpoint", "lake_schema_registry",
+        "lake_schema_definition", "lake_table_schema_version", "lake_quality_result", "lake_alert",
+    ]
+
     static func ensure(_ db: Database) throws {
-        for sql in ddl { try db.execute(sql: sql) }
+        for sql in allDDL { try db.execute(sql: sql) }
     }
 
+    /// Whether every lake_* table exists (a read, so an open takes the write lock only when not).
+    static func complete(_ db: Database) throws -> Bool {
+        let placeholders = tableNames.map { _ in "?" }.joined(separator: ", ")
+        return try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (\(placeholders))",
+                                arguments: StatementArguments(tableNames)) == tableNames.count
+    }
+
+    /// Whether the bookkeeping exists: a catalog only ever opened read-only (one DuckDB made,
+    /// or a 0.3 catalog before `lake upgrade`) has none, and reads find nothing there.
     static func exists(_ db: Database) throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_ingest_run'") == 1
     }
@@ -138,24 +155,38 @@ enum Bookkeeping {
         return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 
-    static func run(_ row: Row) -> IngestRun {
-        IngestRun(
-            snapshotID: row["snapshot_id"], batchID: row["batch_id"], kind: row["kind"], source: row["source"],
-            sourceHash: row["source_hash"], sourceBytes: row["source_bytes"] ?? 0,
-            startedAt: Timestamps.parseTimestamp(row["started_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
-            finishedAt: Timestamps.parseTimestamp(row["finished_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
-            records: row["records"] ?? 0, accepted: row["accepted"] ?? 0, quarantined: row["quarantined"] ?? 0,
-            duplicates: row["duplicates"] ?? 0, rejects: decode(row["rejects_json"], as: [String: Int64].self) ?? [:],
-            filesWritten: row["files_written"] ?? 0, bytesWritten: row["bytes_written"] ?? 0, partitions: row["partitions"] ?? 0,
-            seconds: row["seconds"] ?? 0, latencyP50: row["latency_p50_s"], latencyP95: row["latency_p95_s"],
-            latencyMax: row["latency_max_s"], unknownFields: decode(row["unknown_fields_json"], as: [String: Int64].self) ?? [:])
+    static func run(_ row: Row) throws -> IngestRun {
+        func time(_ column: String) throws -> Date {
+            let text: String? = try row.value(column)
+            return Timestamps.parseTimestamp(text ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0)
+        }
+        let rejects: String? = try row.value("rejects_json"), unknown: String? = try row.value("unknown_fields_json")
+        return IngestRun(
+            snapshotID: try row.value("snapshot_id"), batchID: try row.value("batch_id"), kind: try row.value("kind"),
+            source: try row.value("source"), sourceHash: try row.value("source_hash"), sourceBytes: try row.value("source_bytes") ?? 0,
+            startedAt: try time("started_at"), finishedAt: try time("finished_at"),
+            records: try row.value("records") ?? 0, accepted: try row.value("accepted") ?? 0, quarantined: try row.value("quarantined") ?? 0,
+            duplicates: try row.value("duplicates") ?? 0, rejects: decode(rejects, as: [String: Int64].self) ?? [:],
+            filesWritten: try row.value("files_written") ?? 0, bytesWritten: try row.value("bytes_written") ?? 0,
+            partitions: try row.value("partitions") ?? 0, seconds: try row.value("seconds") ?? 0,
+            latencyP50: try row.value("latency_p50_s"), latencyP95: try row.value("latency_p95_s"),
+            latencyMax: try row.value("latency_max_s"), unknownFields: decode(unknown, as: [String: Int64].self) ?? [:])
+    }
+
+    static func ledgerEntry(_ row: Row) throws -> LedgerEntry {
+        LedgerEntry(kind: try row.value("kind"), sourceHash: try row.value("source_hash"), source: try row.value("source"),
+                    bytes: try row.value("bytes"), batchID: try row.value("batch_id"), snapshotID: try row.value("snapshot_id"))
+    }
+
+    static func checkpoint(_ row: Row) throws -> StreamCheckpoint {
+        StreamCheckpoint(source: try row.value("source"), byteOffset: try row.value("byte_offset"),
+                         lineNumber: try row.value("line_number"), snapshotID: try row.value("snapshot_id"))
     }
 }
 
 extension CatalogTransaction {
     /// Records an ingest run under this transaction's snapshot.
     public mutating func recordIngestRun(_ run: IngestRun) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: """
             INSERT INTO lake_ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
@@ -167,43 +198,32 @@ extension CatalogTransaction {
     }
 
     public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
-        try Bookkeeping.ensure(database)
         return try Row.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                arguments: [kind, sourceHash]).map {
-            LedgerEntry(kind: $0["kind"], sourceHash: $0["source_hash"], source: $0["source"], bytes: $0["bytes"],
-                        batchID: $0["batch_id"], snapshotID: $0["snapshot_id"])
-        }
+                                arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
     }
 
     /// Marks a whole source as committed by this snapshot.
     public mutating func recordSource(kind: String, sourceHash: String, source: String, bytes: Int64, batchID: String) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: "INSERT INTO lake_source_ledger VALUES (?, ?, ?, ?, ?, ?)",
                              arguments: [kind, sourceHash, source, bytes, batchID, snapshotID])
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
-        try Bookkeeping.ensure(database)
-        return try Row.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map {
-            StreamCheckpoint(source: $0["source"], byteOffset: $0["byte_offset"], lineNumber: $0["line_number"], snapshotID: $0["snapshot_id"])
-        }
+        return try Row.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
     }
 
     public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: "INSERT OR REPLACE INTO lake_stream_checkpoint VALUES (?, ?, ?, ?)",
                              arguments: [source, byteOffset, lineNumber, snapshotID])
     }
 
     /// The fingerprint recorded for a registry version, or nil when it was never used.
     public func registeredFingerprint(table: String, version: Int) throws -> String? {
-        try Bookkeeping.ensure(database)
         return try String.fetchOne(database, sql: "SELECT fingerprint FROM lake_schema_registry WHERE table_name = ? AND version = ?",
                                    arguments: [table, version])
     }
 
     public mutating func registerSchemaVersion(table: String, version: Int, fingerprint: String) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: "INSERT OR IGNORE INTO lake_schema_registry VALUES (?, ?, ?, ?)",
                              arguments: [table, version, fingerprint, snapshotID])
     }
@@ -211,14 +231,12 @@ extension CatalogTransaction {
     /// Stores a registry version's canonical JSON; a version already stored is kept (versions are
     /// immutable, and the fingerprint check refuses an edited one before this is reached).
     public mutating func storeSchemaDefinition(table: String, version: Int, canonicalJSON: String) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: "INSERT OR IGNORE INTO lake_schema_definition VALUES (?, ?, ?)",
                              arguments: [table, version, canonicalJSON])
     }
 
     /// Which registry table and version a catalog table's schema follows from this snapshot on.
     public mutating func setTableSchemaVersion(tableID: Int64, registryTable: String, version: Int) throws {
-        try Bookkeeping.ensure(database)
         try database.execute(sql: "INSERT OR REPLACE INTO lake_table_schema_version VALUES (?, ?, ?, ?)",
                              arguments: [tableID, registryTable, version, snapshotID])
     }
@@ -256,7 +274,7 @@ extension Catalog {
             return try Row.fetchOne(db, sql: """
                 SELECT registry_table, version FROM lake_table_schema_version
                 WHERE table_id = ? AND begin_snapshot <= ? ORDER BY begin_snapshot DESC LIMIT 1
-                """, arguments: [tableID, snap.id]).map { ($0["registry_table"], $0["version"]) }
+                """, arguments: [tableID, snap.id]).map { (try $0.value("registry_table"), try $0.value("version")) }
         }
     }
 
@@ -281,19 +299,14 @@ extension Catalog {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
             return try Row.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                    arguments: [kind, sourceHash]).map {
-                LedgerEntry(kind: $0["kind"], sourceHash: $0["source_hash"], source: $0["source"], bytes: $0["bytes"],
-                            batchID: $0["batch_id"], snapshotID: $0["snapshot_id"])
-            }
+                                    arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
         }
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try Row.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map {
-                StreamCheckpoint(source: $0["source"], byteOffset: $0["byte_offset"], lineNumber: $0["line_number"], snapshotID: $0["snapshot_id"])
-            }
+            return try Row.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
         }
     }
 }

@@ -86,14 +86,27 @@ public struct Catalog: Sendable {
             throw CatalogError.storage("cannot configure \(manifest.path): \(error)")
         }
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
-        let existing: (String, CatalogFormat)? = try withRetry {
+        let existing: (opened: (String, CatalogFormat), absolute: Bool, bookkeeping: Bool)? = try withRetry {
             try pool.read { db in
-                try db.tableExists("ducklake_metadata") ? try Self.validate(db, root: root, manifest: manifest.path) : nil
+                guard try db.tableExists("ducklake_metadata") else { return nil }
+                return (try Self.validate(db, root: root, manifest: manifest.path), try Self.hasAbsoluteDataPath(db),
+                        try Bookkeeping.complete(db))
             }
         }
         let opened: (String, CatalogFormat)
         if let existing {
-            opened = existing
+            opened = existing.opened
+            // Only a lake made before data paths were relative, or without all of our lake_*
+            // tables (made by DuckDB, just upgraded, or by an older build), takes the write lock
+            // here, once. A 0.3 or newer catalog is not changed at all.
+            if existing.opened.1 == .v10 && (existing.absolute || !existing.bookkeeping) {
+                try withRetry {
+                    try pool.write { db in
+                        try Self.relativizeDataPath(db)
+                        try Bookkeeping.ensure(db)
+                    }
+                }
+            }
         } else {
             // An SQLite file without the DuckLake tables: creating them is creating a catalog.
             if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
@@ -159,8 +172,10 @@ public struct Catalog: Sendable {
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
         if text.hasPrefix("/") { return URL(fileURLWithPath: text, isDirectory: true) }
-        // A relative data_path is relative to the directory holding the manifest.
-        return URL(fileURLWithPath: text, isDirectory: true, relativeTo: root).standardizedFileURL
+        // A relative data_path is relative to the directory holding the manifest. The base must
+        // be a directory URL: relative to ".../lake" (no trailing slash), "./" would be ".../".
+        let base = URL(fileURLWithPath: root.path, isDirectory: true)
+        return URL(fileURLWithPath: text, isDirectory: true, relativeTo: base).standardizedFileURL
     }
 
     /// The catalog's DuckLake version, read through a short-lived read-only connection that
@@ -199,11 +214,9 @@ public struct Catalog: Sendable {
         if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
         for ddl in DuckLakeSchema.tables { try db.execute(sql: ddl) }
-        // DuckDB stores the data path with a trailing slash and resolves schema paths under it.
-        let dataPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
         let meta: [(String, String)] = [
             ("version", DuckLakeSchema.version), ("created_by", createdBy),
-            ("data_path", dataPath), ("encrypted", "false"),
+            ("data_path", relativeDataPath), ("encrypted", "false"),
         ]
         for (k, v) in meta {
             try db.execute(sql: "INSERT INTO ducklake_metadata (key, value, scope, scope_id) VALUES (?, ?, NULL, NULL)", arguments: [k, v])
@@ -212,8 +225,35 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (0, ?, 0, 1, 0)", arguments: [now])
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (0, ?, NULL, NULL, NULL)", arguments: [#"created_schema:"main""#])
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
+        try Bookkeeping.ensure(db)
         // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
-        return (dataPath, .v10)
+        return (relativeDataPath, .v10)
+    }
+
+    /// The data_path we store: relative, so the catalog names no absolute location and a moved
+    /// or copied lake stays whole. We resolve it against the manifest's directory; DuckDB 1.5.5
+    /// resolves a relative data_path against its working directory (tested in
+    /// RelocationTests), so DuckDB started in the lake directory attaches any copy of the lake
+    /// without DATA_PATH. DuckDB compares a DATA_PATH option with this text, so an attach from
+    /// elsewhere passes `DATA_PATH '<lake>/', OVERRIDE_DATA_PATH TRUE`.
+    static let relativeDataPath = "./"
+
+    /// Rewrites an absolute data_path of a 1.0 catalog we created (lakes made before data paths
+    /// were relative) to `relativeDataPath`. Metadata only, no snapshot: what any snapshot reads
+    /// is unchanged, since we always read our lakes' files beside the manifest.
+    private static func hasAbsoluteDataPath(_ db: Database) throws -> Bool {
+        let creator = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL")
+        let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
+        return creator == createdBy && path != relativeDataPath
+    }
+
+    private static func relativizeDataPath(_ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE ducklake_metadata SET value = ?
+            WHERE key = 'data_path' AND scope IS NULL AND value <> ?
+              AND EXISTS (SELECT 1 FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL AND value = ?)
+              AND EXISTS (SELECT 1 FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL AND value = ?)
+            """, arguments: [relativeDataPath, relativeDataPath, createdBy, DuckLakeSchema.version])
     }
 
     /// Checks an existing manifest is a complete DuckLake catalog we can read (1.0, 0.3, or a
@@ -247,9 +287,9 @@ public struct Catalog: Sendable {
         }
         let creator = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL")
         let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
-        // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files
-        // (DuckDB then needs OVERRIDE_DATA_PATH, as for any moved DuckLake). Other catalogs' data
-        // path is taken as stored.
+        // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files,
+        // whatever data_path an older build stored. Other catalogs' data path is taken as stored
+        // (a relative one against the manifest's directory, see resolveDataPath).
         if creator == createdBy || path == nil { return (root.path.hasSuffix("/") ? root.path : root.path + "/", format) }
         return (path ?? root.path + "/", format)
     }
@@ -295,6 +335,15 @@ public struct Catalog: Sendable {
                 throw CatalogError.tableNotFound(name: schema + "." + name, snapshot: snap)
             }
             return t
+        }
+    }
+
+    /// The table, or nil when the snapshot has none of that name. Unlike `try? table(...)`,
+    /// a storage error or a damaged catalog is thrown, not taken for "no such table".
+    public func tableIfPresent(schema: String, name: String, at asOf: AsOf? = nil) throws -> TableInfo? {
+        try read { db in
+            let snap = try Self.resolve(db, asOf).id
+            return try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, schema: schema, name: name).first
         }
     }
 

@@ -26,7 +26,6 @@ public struct CatalogTransaction {
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []
     var createdTables: [String] = []
-    var droppedTables: [Int64] = []
     var insertedTables: [Int64] = []
     var deletedTables: [Int64] = []
     var alteredTables: [Int64] = []
@@ -127,18 +126,6 @@ public struct CatalogTransaction {
         schemaVersionTables.insert(tableID)
         schemaChanged = true
         return CreatedTable(tableID: tableID, fields: out)
-    }
-
-    /// Ends a table at this snapshot; its files stay readable by time travel until vacuumed.
-    public mutating func dropTable(tableID: Int64) throws {
-        _ = try table(tableID)
-        try db.execute(sql: "UPDATE ducklake_table SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
-        try db.execute(sql: "UPDATE ducklake_column SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
-        try db.execute(sql: "UPDATE ducklake_partition_info SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
-        try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL", arguments: [s, tableID])
-        droppedTables.append(tableID)
-        tableCache = [:]
-        schemaChanged = true
     }
 
     /// The table as this transaction currently sees it.
@@ -435,7 +422,6 @@ public struct CatalogTransaction {
         var parts: [String] = []
         parts += createdSchemas.map { "created_schema:" + $0 }
         parts += createdTables.map { "created_table:" + $0 }
-        parts += droppedTables.map { "dropped_table:\($0)" }
         for id in insertedTables where !deletedTables.contains(id) { parts.append("inserted_into_table:\(id)") }
         for id in deletedTables where !insertedTables.contains(id) { parts.append("deleted_from_table:\(id)") }
         // Removing and adding files of one table in one commit is how compaction rewrites them.

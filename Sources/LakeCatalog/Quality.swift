@@ -95,7 +95,6 @@ extension Catalog {
         _ = try resolve(.snapshot(snapshot))  // a typed error for a snapshot that does not exist
         try Self.withRetry {
             try pool.write { db in
-                try QualityTables.ensure(db)
                 for batch in Set(results.map(\.batchID)) {
                     try db.execute(sql: "DELETE FROM lake_quality_result WHERE snapshot_id = ? AND batch_id = ?", arguments: [snapshot, batch])
                 }
@@ -123,10 +122,10 @@ extension Catalog {
             guard try QualityTables.exists(db, "lake_quality_result") else { return [] }
             return try Row.fetchAll(db, sql: """
                 SELECT * FROM lake_quality_result WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid
-                """, arguments: [snap.id]).map {
-                QualityResult(snapshotID: $0["snapshot_id"], batchSnapshotID: $0["batch_snapshot_id"], batchID: $0["batch_id"],
-                              check: $0["check_name"], value: $0["value"], threshold: $0["threshold"], passed: $0["passed"],
-                              detail: $0["detail"])
+                """, arguments: [snap.id]).map { r in
+                QualityResult(snapshotID: try r.value("snapshot_id"), batchSnapshotID: try r.value("batch_snapshot_id"),
+                              batchID: try r.value("batch_id"), check: try r.value("check_name"), value: try r.value("value"),
+                              threshold: try r.value("threshold"), passed: try r.value("passed"), detail: try r.value("detail"))
             }
         }
     }
@@ -137,11 +136,13 @@ extension Catalog {
         return try read { db in
             guard try QualityTables.exists(db, "lake_alert") else { return [] }
             return try Row.fetchAll(db, sql: "SELECT * FROM lake_alert WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid",
-                                    arguments: [snap.id]).map {
-                AlertRecord(snapshotID: $0["snapshot_id"],
-                            firedAt: Timestamps.parseTimestamp($0["fired_at"] ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
-                            kind: $0["kind"], severity: $0["severity"], subject: $0["subject"], value: $0["value"],
-                            baseline: $0["baseline"], score: $0["score"], threshold: $0["threshold"], message: $0["message"])
+                                    arguments: [snap.id]).map { r in
+                let fired: String? = try r.value("fired_at")
+                return AlertRecord(snapshotID: try r.value("snapshot_id"),
+                            firedAt: Timestamps.parseTimestamp(fired ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
+                            kind: try r.value("kind"), severity: try r.value("severity"), subject: try r.value("subject"),
+                            value: try r.value("value"), baseline: try r.value("baseline"), score: try r.value("score"),
+                            threshold: try r.value("threshold"), message: try r.value("message"))
             }
         }
     }

@@ -24,7 +24,7 @@ import Testing
             let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ducklake_metadata")
             let dict = Dictionary(uniqueKeysWithValues: meta.map { ($0["key"] as String, $0["value"] as String) })
             #expect(dict["version"] == "1.0")
-            #expect(dict["data_path"] == root.standardizedFileURL.path + "/")
+            #expect(dict["data_path"] == "./")  // relative: a moved lake stays whole (RelocationTests)
             #expect(dict["encrypted"] == "false")
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             let schema = try Row.fetchOne(db, sql: "SELECT schema_id, schema_name, path, path_is_relative, begin_snapshot FROM ducklake_schema")

@@ -4,20 +4,6 @@ import LakeFormat
 import Testing
 @testable import LakeCatalog
 
-/// SplitMix64, so a failing schedule can be replayed from its seed.
-private struct Seeded {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
-
 @Suite("Commit protocol: SIGKILL of a catalog writer at every point", .serialized)
 struct CommitCrashTests {
     /// Every named point of a write: bytes written before fsync, synced before BEGIN, and the
@@ -58,7 +44,7 @@ struct CommitCrashTests {
         // The schedule: each named point 9 times (kill at its 1st…6th arrival in the run, so
         // kills land in appends, schema changes and compactions alike) and 18 parent kills at
         // random delays, shuffled.
-        var rng = Seeded(state: 2026_11_22)
+        var rng = SplitMix64(seed: 2026_11_22)
         var plan: [(point: String?, nth: Int, delay: Double)] = []
         for p in Self.points { for _ in 0 ..< 9 { plan.append((p, rng.int(1 ... 6), 0)) } }
         for _ in 0 ..< 18 { plan.append((nil, 0, 0.02 + rng.unit() * 0.3)) }

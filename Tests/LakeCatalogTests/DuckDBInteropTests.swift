@@ -65,7 +65,7 @@ print(json.dumps(out))
 private let readWithDuckDB = """
 root, version, before_compaction = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 q = "SELECT id, sale_date::VARCHAR, channel, amount::VARCHAR, placed_at::VARCHAR FROM l.curated.sales {} ORDER BY id"
 out = {
     "latest": c.execute(q.format("")).fetchall(),
@@ -86,7 +86,7 @@ private let buildWithDuckDB = """
 import sqlite3
 root = sys.argv[1]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
 def snap():
     return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
 c.execute("CREATE SCHEMA l.curated")
@@ -125,7 +125,7 @@ print(json.dumps(out))
 private let appendWithDuckDB = """
 root, step = sys.argv[1], sys.argv[2]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
 if step == "1":
     c.execute("INSERT INTO l.curated.orders VALUES (1, DATE '2024-01-15', 'web', 19.99, TIMESTAMPTZ '2024-01-15 10:00:00+00'), (2, DATE '2024-01-16', 'app', NULL, NULL)")
 else:
@@ -271,7 +271,8 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         let duckDDL = try #require(out["ddl"] as? [String: String])
         let fresh = try Catalog.open(root: dir.url.appendingPathComponent("ours"))
         let ourDDL = try fresh.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table'").map {
+            // Our own lake_* bookkeeping tables are created with the catalog; DuckDB ignores them.
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'lake\\_%' ESCAPE '\\'").map {
                 ($0["name"] as String, $0["sql"] as String)
             })
         }
@@ -362,7 +363,7 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
 private let maintainWithDuckDB = """
 root, step = sys.argv[1], sys.argv[2]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', DATA_INLINING_ROW_LIMIT 0)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
 def snap():
     return c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]
 out = {}

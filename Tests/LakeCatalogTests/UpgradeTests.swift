@@ -8,7 +8,7 @@ import Testing
 private let build03 = """
 root = sys.argv[1]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE)")
 c.execute("CREATE SCHEMA l.curated")
 c.execute("CREATE TABLE l.curated.orders(order_id BIGINT NOT NULL, order_date DATE, channel VARCHAR, amount DECIMAL(12,2), placed_at TIMESTAMPTZ)")
 c.execute("ALTER TABLE l.curated.orders SET PARTITIONED BY (order_date, channel)")
@@ -30,7 +30,7 @@ print(json.dumps({"last": c.execute("SELECT max(snapshot_id) FROM l.snapshots()"
 private let readEverySnapshot = """
 root, last = sys.argv[1], int(sys.argv[2])
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 out = {}
 for v in range(0, last + 1):
     try:
@@ -66,7 +66,7 @@ print(json.dumps({"version": c.execute("SELECT value FROM l.options() WHERE opti
 private let build03Merged = """
 root, step = sys.argv[1], sys.argv[2]
 c = connect()
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/')")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE)")
 if step == "build":
     c.execute("CREATE TABLE l.t(id BIGINT)")
     for i in range(3):

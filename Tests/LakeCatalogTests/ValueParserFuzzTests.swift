@@ -11,7 +11,7 @@ import Testing
     /// Random text biased towards the shapes the parsers look for, so the fuzzing reaches deep
     /// branches (long fractions, offsets, huge years) rather than failing at the first byte.
     static func candidates(count: Int, seed: UInt64) -> [String] {
-        var rng = SeededRandom(seed)
+        var rng = SplitMix64(seed: seed)
         let pieces = ["2024", "9999", "0000", "0001", "10000", "-", "-01", "-12", "-31", "-02-29", "T", " ", "t", "00", "23", "24",
                       ":", ":59", ":60", ".", ".1234567", ".000000000000000000001", "9999999999999999999999", "Z", "z", "+", "+14",
                       "-23:59", "+00:00", "1", "12", "1e9", "nan", "inf", "-0", "s", "m", "h", "d", "w", "7d", "", "\u{0}", "é",
@@ -75,15 +75,3 @@ import Testing
     }
 }
 
-/// SplitMix64: reproducible inputs, so a failure names inputs that fail again.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

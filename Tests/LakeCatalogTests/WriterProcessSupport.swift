@@ -260,7 +260,7 @@ enum CommitInvariants {
         let out = try Python.json("""
         root = sys.argv[1]
         c = connect()
-        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         n, d, s = c.execute("SELECT count(*), count(DISTINCT id), coalesce(sum(id), 0) FROM l.curated.events").fetchone()
         print(json.dumps({"rows": n, "distinct": d, "sum": str(s)}))
         """, args: [root.path], in: dir) as? [String: Any]

@@ -86,20 +86,6 @@ final class Killer: @unchecked Sendable {
     }
 }
 
-/// SplitMix64: a seeded, repeatable sequence of choices.
-struct RNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
-
 func emit(_ object: [String: Any]) {
     guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
     data.append(0x0A)
@@ -115,7 +101,7 @@ struct Writer {
     let options: Options
     let catalog: Catalog
     let killer: Killer
-    var rng: RNG
+    var rng: SplitMix64
 
     var parquet: ParquetWriteOptions {
         var o = ParquetWriteOptions()
@@ -285,7 +271,7 @@ do {
     let killer = Killer(point: options.killPoint, at: options.killAt)
     let hooks = CommitHooks { point in killer.reach("commit." + point.rawValue) }
     let catalog = try Catalog.open(root: URL(fileURLWithPath: options.lake), hooks: hooks)
-    var writer = Writer(options: options, catalog: catalog, killer: killer, rng: RNG(state: options.seed &* 7919 &+ UInt64(bitPattern: options.writer)))
+    var writer = Writer(options: options, catalog: catalog, killer: killer, rng: SplitMix64(seed: options.seed &* 7919 &+ UInt64(bitPattern: options.writer)))
     if options.setup {
         try writer.setup()
     } else {

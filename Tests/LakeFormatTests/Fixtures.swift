@@ -1,24 +1,9 @@
 import Foundation
 @testable import LakeFormat
 
-/// Deterministic pseudo-random numbers for test data (SplitMix64).
-struct SeededRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() % 1_000_000) < p * 1_000_000 }
-}
-
 /// An order-items-like batch covering every type, with nulls in the nullable columns.
 func sampleBatch(rows: Int, seed: UInt64 = 7) -> RecordBatch {
-    var rng = SeededRandom(seed)
+    var rng = SplitMix64(seed: seed)
     let schema = Schema([
         Field("order_id", .string, fieldID: 1),
         Field("channel", .string, fieldID: 2),

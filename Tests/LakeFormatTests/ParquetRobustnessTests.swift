@@ -67,7 +67,7 @@ import Testing
         let expected = canonicalRows(batch)
         let footerLength = Int(good[good.count - 8]) | Int(good[good.count - 7]) << 8 | Int(good[good.count - 6]) << 16
         let dataEnd = good.count - 8 - footerLength
-        var rng = SeededRandom(2024)
+        var rng = SplitMix64(seed: 2024)
         var failures = 0, intact = 0
         let target = dir.file("fuzz.parquet")
         for round in 0 ..< 600 {

@@ -130,7 +130,7 @@ struct IngestBadInputTests {
         let out = try Python.json(Python.duckdbPrelude + """
             root = sys.argv[1]
             con = duck()
-            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
             cur = [r[0] for r in con.execute("SELECT product_id FROM l.curated.products ORDER BY 1").fetchall()]
             raw = [list(r) for r in con.execute("SELECT entry_index, line_number, product_id, reject_reason, reject_detail FROM l.raw.products").fetchall()]
             print(json.dumps(dict(curated=cur, raw=raw)))
@@ -161,7 +161,7 @@ struct IngestBadInputTests {
         let out = try Python.json(Python.duckdbPrelude + """
             root = sys.argv[1]
             con = duck()
-            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
             cur = con.execute("SELECT product_id, available_quantity FROM l.curated.inventory ORDER BY 1").fetchall()
             raw = con.execute("SELECT line_number, line, reject_reason, reject_detail FROM l.raw.inventory WHERE reject_reason IS NOT NULL").fetchall()
             print(json.dumps(dict(curated=[[a, b] for a, b in cur], raw=[list(r) for r in raw])))

@@ -1,5 +1,6 @@
 import Foundation
 import LakeCatalog
+import LakeFormat
 import LakeTestSupport
 import Testing
 @testable import LakePipeline
@@ -10,7 +11,7 @@ import Testing
 let everySnapshotCheck = Python.duckdbPrelude + """
 root = sys.argv[1]
 con = duck()
-con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 out = []
 for (snap,) in con.execute("SELECT snapshot_id FROM ducklake_snapshots('l') ORDER BY 1").fetchall():
     row = {"snapshot": snap}
@@ -25,18 +26,6 @@ for (snap,) in con.execute("SELECT snapshot_id FROM ducklake_snapshots('l') ORDE
     out.append(row)
 print(json.dumps(out))
 """
-
-/// A small deterministic generator, so a failing run can be repeated with the same delays.
-struct TestRNG {
-    var state: UInt64
-    mutating func next() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-    }
-}
 
 @Suite("Ingest: SIGKILL at random points, then rerun", .serialized)
 struct IngestCrashTests {
@@ -65,7 +54,7 @@ struct IngestCrashTests {
         // happens the lake is checked against the clean result and a fresh one is started,
         // until at least 20 runs have been killed. The duration estimate follows the fastest
         // run seen (the clean run may have been slowed by other work on the machine).
-        var rng = TestRNG(state: 20_251_122)
+        var rng = SplitMix64(seed: 20_251_122)
         var estimate = duration
         var killed = 0, lakes = 0, iterations = 0
         var crash = ""
@@ -77,7 +66,7 @@ struct IngestCrashTests {
         try freshLake()
         while killed < 20 && iterations < 60 {
             iterations += 1
-            let delay = rng.next() * estimate
+            let delay = rng.unit() * estimate
             let p = Process()
             p.executableURL = lakeBinary
             p.currentDirectoryURL = packageRoot

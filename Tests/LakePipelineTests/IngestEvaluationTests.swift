@@ -138,7 +138,7 @@ print(json.dumps(dict(orders=sorted(orders.values(), key=lambda r: r["order_id"]
 let duckLakeView = Python.duckdbPrelude + """
 root = sys.argv[1]
 con = duck()
-con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 def rows(sql): 
     cur = con.execute(sql); names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]

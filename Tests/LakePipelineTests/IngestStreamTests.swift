@@ -1,5 +1,6 @@
 import Foundation
 import LakeCatalog
+import LakeFormat
 import LakeTestSupport
 import Testing
 @testable import LakePipeline
@@ -89,7 +90,7 @@ struct IngestStreamTests {
         let lines = try Python.json(Python.duckdbPrelude + """
             root = sys.argv[1]
             con = duck()
-            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+            con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
             print(json.dumps(con.execute("SELECT count(DISTINCT line_number), min(line_number), max(line_number) FROM l.raw.orders").fetchone()))
             """, [root]) as! [Int]
         #expect(lines == [1000, 1, 1000])
@@ -105,7 +106,7 @@ struct IngestStreamTests {
         #expect(try runLake(["ingest", "catalog", "--lake", root, evaluationCatalog]).status == 0)
         try FileManager.default.copyItem(atPath: evaluationOrders, toPath: file)
         let size = Int64(try Data(contentsOf: URL(fileURLWithPath: file)).count)
-        var rng = TestRNG(state: 7)
+        var rng = SplitMix64(seed: 7)
         var kills = 0
         var midway = 0  // kills that landed after some commit and before the end of the file
         for _ in 0 ..< 8 {
@@ -116,7 +117,7 @@ struct IngestStreamTests {
             if before == size { break }
             let p = try startFollow(root, file, log: log)
             _ = try waitForCheckpoint(root, file, offset: before + 1)
-            Thread.sleep(forTimeInterval: rng.next() * 0.3)
+            Thread.sleep(forTimeInterval: rng.unit() * 0.3)
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal { kills += 1 }

@@ -146,7 +146,7 @@ struct InputStreamTests {
             db = sqlite3.connect("\(lake)/manifest.sqlite")
             longest = db.execute("SELECT max(length(CAST(min_value AS BLOB))), max(length(CAST(max_value AS BLOB))) FROM ducklake_file_column_stats").fetchone()
             con = duck()
-            con.execute("ATTACH 'ducklake:sqlite:\(lake)/manifest.sqlite' AS l (DATA_PATH '\(lake)/', READ_ONLY)")
+            con.execute("ATTACH 'ducklake:sqlite:\(lake)/manifest.sqlite' AS l (DATA_PATH '\(lake)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
             n = con.execute("SELECT count(*) FROM l.curated.orders WHERE customer_id = ?", ["\(long)"]).fetchone()[0]
             ge = con.execute("SELECT count(*) FROM l.curated.orders WHERE customer_id >= ?", ["\(long)"]).fetchone()[0]
             print(json.dumps({"min": longest[0], "max": longest[1], "n": n, "ge": ge}))

@@ -39,7 +39,7 @@ struct BatchedLake {
     func duckdbFigures(snapshot: Int64) throws -> [String: String] {
         let script = Python.duckdbPrelude + """
         con = duck()
-        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', READ_ONLY)")
+        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         out = {}
         for t in ["curated.orders", "curated.order_items", "raw.orders"]:
             r = con.execute(f"SELECT count(*), sum(hash(x)) FROM (SELECT * FROM l.{t} AT (VERSION => \(snapshot))) x").fetchone()

@@ -14,7 +14,7 @@ struct MaintenanceDeletesTests {
     static func duckIDs(_ lake: BatchedLake, _ snapshot: Int64, run sql: String = "") throws -> [String] {
         let script = Python.duckdbPrelude + """
         con = duck()
-        con.execute("ATTACH 'ducklake:sqlite:\(lake.lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lake.lakeRoot)/', DATA_INLINING_ROW_LIMIT 0)")
+        con.execute("ATTACH 'ducklake:sqlite:\(lake.lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lake.lakeRoot)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
         for s in sys.argv[1:]:
             con.execute(s)
         v = \(snapshot) if \(snapshot) >= 0 else con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]

@@ -29,7 +29,7 @@ struct MaintenanceMigrationTests {
     func duck(_ lake: BatchedLake, _ sql: String) throws -> [String] {
         let script = Python.duckdbPrelude + """
         con = duck()
-        con.execute("ATTACH 'ducklake:sqlite:\(lake.lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lake.lakeRoot)/', READ_ONLY)")
+        con.execute("ATTACH 'ducklake:sqlite:\(lake.lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lake.lakeRoot)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         print(json.dumps([str(v) for v in con.execute(sys.argv[1]).fetchone()]))
         """
         return try Python.json(script, [sql]) as? [String] ?? []

@@ -174,7 +174,7 @@ struct V2Lake {
     func duckSQL(_ sql: String) throws -> [[String?]] {
         let script = Python.duckdbPrelude + """
         con = duck()
-        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', READ_ONLY)")
+        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         rows = con.execute(sys.argv[1]).fetchall()
         print(json.dumps([[None if v is None else str(v) for v in r] for r in rows]))
         """
@@ -340,7 +340,7 @@ struct SchemaV2LakeTests {
         let rows = try Python.json(Python.duckdbPrelude + """
         con = duck()
         root = sys.argv[1]
-        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         print(json.dumps([str(v) for v in con.execute("SELECT count(*), count(*) FILTER (WHERE currency = 'USD'), sum(discount_amount), count(payment_method) FROM l.curated.orders").fetchone()]))
         """, [store.root.path]) as? [String]
         #expect(rows == [String(s.accepted), String(s.accepted), "0.00", "0"])

@@ -89,7 +89,7 @@ struct SecurityTests {
         let out = try Python.json(Python.duckdbPrelude + """
         root = sys.argv[1]
         con = duck()
-        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         rows = con.execute("SELECT order_id, channel, reject_reason FROM l.raw.orders ORDER BY order_id").fetchall()
         print(json.dumps([[v if v is not None else "NULL" for v in r] for r in rows]))
         """, [store.root.path]) as? [[String]]
@@ -134,7 +134,7 @@ struct SecurityTests {
         let out = try Python.json(Python.duckdbPrelude + """
         root = sys.argv[1]
         con = duck()
-        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
         o = con.execute("SELECT order_id, customer_id, shipping_city FROM l.curated.orders ORDER BY order_id").fetchall()
         i = con.execute("SELECT order_id, product_id, brand, category FROM l.curated.order_items ORDER BY order_id").fetchall()
         p = con.execute("SELECT product_id, brand FROM l.curated.products ORDER BY product_id").fetchall()

@@ -111,7 +111,7 @@ import Testing
             con = duck()
             # No inlining: DuckLake 1.0 keeps small deletes and inserts in catalog tables instead of
             # files by default (DeleteVectorTests covers inlined deletions); this test is about files.
-            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', DATA_INLINING_ROW_LIMIT 0)")
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
 
             """
         // Deletes and an update over four snapshots: a customer's orders with their accepted raw

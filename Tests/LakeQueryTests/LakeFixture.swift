@@ -23,7 +23,7 @@ struct EvaluationLake {
     var attach: String {
         Python.duckdbPrelude + """
         con = duck()
-        con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', READ_ONLY)")
+        con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 
         """
     }

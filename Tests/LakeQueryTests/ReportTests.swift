@@ -109,7 +109,7 @@ import Testing
         let after = try Reports.run("daily-revenue", catalog: store.catalog, options: o).sections[0]
         let attach = Python.duckdbPrelude + """
             con = duck()
-            con.execute("ATTACH 'ducklake:sqlite:\(dir.path)/manifest.sqlite' AS l (DATA_PATH '\(dir.path)/', READ_ONLY)")
+            con.execute("ATTACH 'ducklake:sqlite:\(dir.path)/manifest.sqlite' AS l (DATA_PATH '\(dir.path)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 
             """
         let duck = try Python.json(attach + Self.dailyRevenueSQL + "print(json.dumps([daily(\(s1)), daily(\(s2))]))") as? [[[String]]]

@@ -36,7 +36,7 @@ private let duckEverySnapshot = """
 root = sys.argv[1]
 con = duck()
 con.execute("SET TimeZone = 'UTC'")
-con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 out = {}
 for (v,) in con.execute("SELECT snapshot_id FROM l.snapshots() ORDER BY 1").fetchall():
     row = []

@@ -88,6 +88,11 @@ public struct LakeStore: Sendable {
         return LakeStore(catalog: catalog, registry: try resolveRegistry(source, catalog: catalog))
     }
 
+    /// The registry `source` names plus the versions the lake at `catalog` stored.
+    public static func registry(_ source: RegistrySource, catalog: Catalog) throws -> SchemaRegistry {
+        try resolveRegistry(source, catalog: catalog)
+    }
+
     static func resolveRegistry(_ source: RegistrySource, catalog: Catalog) throws -> SchemaRegistry {
         let stored = SchemaRegistry(schemas: try catalog.storedSchemaDefinitions().map {
             try SchemaRegistry.parseStored(table: $0.table, version: $0.version, canonicalJSON: $0.canonicalJSON)
@@ -114,7 +119,7 @@ public struct LakeStore: Sendable {
         let latest = try registry.schema(registryTable)
         var def = latest
         let loc = Self.location(ofRegistryTable: registryTable, layer: latest.layer)
-        if let info = try? catalog.table(schema: loc.schema, name: loc.table),
+        if let info = try catalog.tableIfPresent(schema: loc.schema, name: loc.table),
            let recorded = try catalog.tableSchemaVersion(tableID: info.tableID), recorded.version != latest.version {
             def = try registry.schema(registryTable, version: recorded.version)
         }
@@ -134,7 +139,7 @@ public struct LakeStore: Sendable {
     /// catalog's column ids as Parquet field ids.
     func target(_ registryTable: String) throws -> WriteTarget {
         let (def, schema, table) = try definition(registryTable)
-        if let info = try? catalog.table(schema: schema, name: table) {
+        if let info = try catalog.tableIfPresent(schema: schema, name: table) {
             return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
                                directory: info.directory, schema: try info.schema(), existingTableID: info.tableID)
         }

@@ -5,7 +5,7 @@ import LakeFormat
 /// The product catalog as of a snapshot, read back from curated.products.
 enum ProductSource {
     static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
-        guard let table = try? store.catalog.table(schema: "curated", name: "products", at: asOf) else {
+        guard let table = try store.catalog.tableIfPresent(schema: "curated", name: "products", at: asOf) else {
             throw IngestError.noProductCatalog
         }
         var catalog = ProductCatalog()
@@ -61,7 +61,9 @@ public enum CatalogIngest {
         var rejects: [String: Int] = [:]
         for r in rejected { rejects[r.reason.rawValue, default: 0] += 1 }
         let finished = Date()
-        let (snapshot, _) = try store.catalog.commit(message: "ingest catalog \(name)") { tx in
+        let written = files.map { target.directory.appendingPathComponent($0.relativePath) }
+            + rawFiles.map { rawTarget!.directory.appendingPathComponent($0.relativePath) }
+        let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
             let id = try target.ensure(&tx)
             let old = try tx.currentDataFileIDs(tableID: id)
             if !old.isEmpty { try tx.removeDataFiles(old) }
@@ -78,6 +80,7 @@ public enum CatalogIngest {
                 quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count + rawFiles.count),
                 bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
         }
+        guard case .committed(let snapshot) = committed else { return committed.noOp! }
         let seconds = finished.timeIntervalSince(started)
         return IngestSummary(kind: "catalog", source: name, records: catalog.count + rejected.count, accepted: catalog.count,
                              quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count + rawFiles.count,
@@ -114,7 +117,14 @@ public enum InventoryIngest {
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
         let source = try SourceFile.open(store, path: path, kind: "inventory")
         if let done = source.alreadyIngested { return done }
-        let products = try? ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
+        // Inventory before any catalog is allowed (rows are then not checked against products);
+        // any other failure to read the catalog is an error, not "no catalog".
+        let products: ProductCatalog?
+        do {
+            products = try ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
+        } catch IngestError.noProductCatalog {
+            products = nil
+        }
         let batchID = UUID().uuidString.lowercased()
         let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
         let read = try source.finishReading(store)
@@ -131,7 +141,9 @@ public enum InventoryIngest {
         let rejects = Dictionary(uniqueKeysWithValues: parsed.rejects.map { ($0.key.rawValue, $0.value) })
         let records = parsed.accepted.count + parsed.rejected.count
         let bytes = (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes }
-        let (snapshot, _) = try store.catalog.commit(message: "ingest inventory \(name)") { tx in
+        let written = cfiles.map { curated.directory.appendingPathComponent($0.relativePath) }
+            + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
+        let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
             for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
@@ -144,6 +156,7 @@ public enum InventoryIngest {
                 filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: bytes, partitions: 1,
                 seconds: finished.timeIntervalSince(started)))
         }
+        guard case .committed(let snapshot) = committed else { return committed.noOp! }
         let seconds = finished.timeIntervalSince(started)
         return IngestSummary(kind: "inventory", source: name, records: records, accepted: parsed.accepted.count,
                              quarantined: parsed.rejected.count, duplicates: 0, rejects: rejects, filesWritten: cfiles.count + rfiles.count,
@@ -187,6 +200,37 @@ struct SourceFile {
         if size == 0 { throw IngestError.emptyInput(path: input.path) }
         let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: hash)
         return (size, hash, entry.map { noOp($0.snapshotID) })
+    }
+
+    /// The outcome of `commitOnce`.
+    enum Commit {
+        case committed(SnapshotInfo)
+        case alreadyCommitted(IngestSummary)
+
+        var noOp: IngestSummary? {
+            if case .alreadyCommitted(let s) = self { return s }
+            return nil
+        }
+    }
+
+    /// Commits `body` unless the ledger, checked again under the write lock, already holds this
+    /// content: another process ingesting the same file may have committed it since our first
+    /// look. Then this run is the same no-op as a re-ingest (its files are removed, its lease
+    /// released), not a primary-key error from the ledger.
+    func commitOnce(_ store: LakeStore, hash: String, lease: WriteLease, written: [URL], message: String,
+                    _ body: (inout CatalogTransaction) throws -> Void) throws -> Commit {
+        struct AlreadyCommitted: Error { let snapshot: Int64 }
+        do {
+            let (snap, _) = try store.catalog.commit(message: message) { tx in
+                if let entry = try tx.ledgerEntry(kind: kind, sourceHash: hash) { throw AlreadyCommitted(snapshot: entry.snapshotID) }
+                try body(&tx)
+            }
+            return .committed(snap)
+        } catch let done as AlreadyCommitted {
+            for url in written where FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+            try lease.release()
+            return .alreadyCommitted(noOp(done.snapshot))
+        }
     }
 
     private func noOp(_ snapshot: Int64) -> IngestSummary {

@@ -89,9 +89,19 @@ public enum Compaction {
             tables = tables.filter { $0.qualifiedName == q }
             if tables.isEmpty { throw MaintenanceError.unknownTable(q) }
         }
-        // Snapshots written by compaction itself: a partition whose files all come from one of
-        // them is already compacted, which makes a second run a no-op.
-        let compactionSnapshots = Set(try catalog.snapshots().filter { $0.message?.hasPrefix(commitMessagePrefix) == true }.map(\.id))
+        // Snapshots that compacted a table, by the change the catalog recorded (a commit message
+        // is free text a user may write too): a partition whose files all come from one of them
+        // is already compacted, which makes a second run a no-op. DuckDB's merge of adjacent files
+        // records the same change; a migration's rewrite also alters the table and is not one.
+        var compactionSnapshots: [Int64: Set<Int64>] = [:]
+        for snap in try catalog.snapshots() {
+            let changes = Set(snap.changes)
+            for change in changes where change.hasPrefix(Self.compactedChange) {
+                guard let tid = Int64(change.dropFirst(Self.compactedChange.count)),
+                      !changes.contains("altered_table:\(tid)") else { continue }
+                compactionSnapshots[tid, default: []].insert(snap.id)
+            }
+        }
 
         var report = CompactionReport(dryRun: options.dryRun)
         var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], group: Int)] = []
@@ -112,7 +122,8 @@ public enum Compaction {
                     // stop paying for the delete files and vacuum can drop the deleted rows' bytes.
                     let hasDeletes = inputs.contains { $0.hasDeletes }
                     guard inputs.count >= options.minFiles || hasDeletes else { continue }
-                    if !hasDeletes, Set(inputs.map(\.beginSnapshot)).count == 1, compactionSnapshots.contains(inputs[0].beginSnapshot) { continue }
+                    if !hasDeletes, Set(inputs.map(\.beginSnapshot)).count == 1,
+                       compactionSnapshots[table.tableID]?.contains(inputs[0].beginSnapshot) == true { continue }
                     let bytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
                     let rows = inputs.reduce(0) { $0 + $1.liveRecordCount }
                     report.groups.append(.init(table: table.qualifiedName, partition: describe(key), filesBefore: inputs.count,
@@ -189,6 +200,8 @@ public enum Compaction {
     }
 
     static let commitMessagePrefix = "compact"
+    /// DuckLake's changes_made entry for a commit that removed and added files of one table.
+    static let compactedChange = "compacted_table:"
 
     private struct CommitSkipped: Error {}
 

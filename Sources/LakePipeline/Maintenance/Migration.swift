@@ -147,7 +147,7 @@ public enum Migration {
         let target = try store.registry.schema(registryTable, version: version)
         let loc = LakeStore.location(ofRegistryTable: registryTable, layer: target.layer)
         let qualified = loc.schema + "." + loc.table
-        guard let info = try? catalog.table(schema: loc.schema, name: loc.table) else { throw MigrationError.tableNotInLake(qualified) }
+        guard let info = try catalog.tableIfPresent(schema: loc.schema, name: loc.table) else { throw MigrationError.tableNotInLake(qualified) }
         guard let recorded = try catalog.tableSchemaVersion(tableID: info.tableID) else { throw MigrationError.noRecordedVersion(table: qualified) }
         guard version > recorded.version else {
             throw MigrationError.notForward(table: qualified, from: recorded.version, to: version)

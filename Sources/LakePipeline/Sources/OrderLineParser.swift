@@ -245,7 +245,8 @@ public struct OrderLineParser: Sendable {
 
     /// Parses `line` (without its newline) into `order`. On error `order` keeps whatever was
     /// read before the problem (the validator still records the order id and event time in
-    /// the raw table when they were readable).
+    /// the raw table when they were readable), except the event time of a line that is not
+    /// valid JSON, which may have been cut by truncation.
     public mutating func parse(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
         order.reset()
         // Text = the line itself, then decoded copies of the few strings with escapes: most
@@ -261,6 +262,11 @@ public struct OrderLineParser: Sendable {
         do {
             try members(&s)
         } catch let e as JSONError {
+            // A line that is not valid JSON may be cut (a truncated write): its last value may be
+            // cut too (`"ts": 1705` reads as a complete number), so no value read from it dates
+            // the line; it goes to the ingest-date partition.
+            order.eventTimeMicros = nil
+            order.eventTimeFromAlias = false
             throw .syntax(e.problem, offset: e.offset)
         } catch let e as OrderLineError {
             throw e

@@ -70,16 +70,4 @@ public enum Timestamps {
     /// Day number (since 1970-01-01) of a UTC timestamp in micros.
     @inline(__always)
     public static func day(ofMicros t: Int64) -> Int32 { Int32(truncatingIfNeeded: floorDiv(t, 86_400_000_000)) }
-
-    public static func formatISO(micros: Int64) -> String {
-        var out: [UInt8] = []
-        ByteFormat.appendISO(micros: micros, millis: false, to: &out)
-        if micros % 1_000_000 != 0 {
-            out.removeLast()
-            out.append(UInt8(ascii: "."))
-            ByteFormat.appendPadded(Int(floorMod(micros, 1_000_000)), width: 6, to: &out)
-            out.append(UInt8(ascii: "Z"))
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -30,6 +30,36 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case wrongFieldCount = "wrong_field_count"
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
+
+    /// The data quality dimension a reject counts in. An exhaustive switch: a new reason does
+    /// not compile until it is given one, so no reason is silently left out of every check.
+    public var dimension: QualityDimension {
+        switch self {
+        case .emptyLine, .missingField:
+            return .completeness
+        case .malformedJSON, .duplicateField, .invalidType, .invalidTimestamp, .invalidChannel, .invalidStatus,
+             .invalidQuantity, .invalidPrice, .amountOverflow, .invalidCurrency, .invalidDiscount, .invalidPaymentMethod,
+             .wrongFieldCount:
+            return .validity
+        case .unknownProduct:
+            return .referentialIntegrity
+        case .duplicateOrder, .conflictingDuplicate, .duplicateProduct:
+            return .uniqueness
+        }
+    }
+
+    /// The stored names (`reject_reason` values) of the reasons in one dimension.
+    public static func storedNames(in dimension: QualityDimension) -> Set<String> {
+        Set(allCases.filter { $0.dimension == dimension }.map(\.rawValue))
+    }
+}
+
+/// The quality dimensions rejects are counted in; the raw value is the quality check's id.
+public enum QualityDimension: String, CaseIterable, Sendable {
+    case completeness
+    case validity
+    case referentialIntegrity = "referential_integrity"
+    case uniqueness
 }
 
 public enum OrderRulesError: Error, CustomStringConvertible, Equatable {

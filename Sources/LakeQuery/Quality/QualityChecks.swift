@@ -1,16 +1,14 @@
 import Foundation
 import LakeCatalog
 import LakeFormat
+import LakePipeline
 
-/// Reject reasons grouped into the quality dimension they violate.
+/// Reject reasons grouped into the quality dimension they violate, from `RejectReason.dimension`.
 enum RejectClass {
-    static let completeness: Set<String> = ["missing_field", "empty_line"]
-    static let validity: Set<String> = [
-        "malformed_json", "duplicate_field", "invalid_type", "invalid_timestamp", "invalid_channel", "invalid_status",
-        "invalid_quantity", "invalid_price", "amount_overflow", "wrong_field_count",
-    ]
-    static let referential: Set<String> = ["unknown_product"]
-    static let duplicates: Set<String> = ["duplicate_order", "conflicting_duplicate"]
+    static let completeness = RejectReason.storedNames(in: .completeness)
+    static let validity = RejectReason.storedNames(in: .validity)
+    static let referential = RejectReason.storedNames(in: .referentialIntegrity)
+    static let duplicates = RejectReason.storedNames(in: .uniqueness)
 }
 
 /// Raw-line counts of one batch or one day: what the rate checks are computed from.

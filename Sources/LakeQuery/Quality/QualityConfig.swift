@@ -1,6 +1,6 @@
 import Foundation
 
-/// Thresholds for quality checks, anomaly detection and alerts (config/alerts.json). Every key
+/// Thresholds for quality checks, anomaly detection and alerts (<lake>/alerts.json, or --config). Every key
 /// is optional in the file; a missing key keeps the default below, which is also what the
 /// checked-in config/alerts.json documents.
 public struct QualityConfig: Codable, Sendable, Equatable {
@@ -82,6 +82,20 @@ public struct QualityConfig: Codable, Sendable, Equatable {
     }
 
     /// Reads a config file; a missing file is an error (the caller decides whether to fall back to defaults).
+    /// The lake-level configuration: `<lake>/alerts.json`, next to the manifest, so every
+    /// command run on a lake (from any directory, by cron or by hand) uses the same thresholds.
+    public static let lakeFileName = "alerts.json"
+
+    /// The configuration a command evaluating quality or alerts uses: `explicit` (a --config
+    /// FILE) when given, else the lake's `alerts.json` when present, else the built-in defaults.
+    /// The same rule for every command, so `quality check`, `quality report`, `metrics`,
+    /// `dashboard` and the checks after `ingest orders` (with or without --follow) agree.
+    public static func resolve(explicit: String?, lake root: URL) throws -> QualityConfig {
+        if let explicit { return try load(path: explicit) }
+        let lakeFile = root.appendingPathComponent(lakeFileName).path
+        return FileManager.default.fileExists(atPath: lakeFile) ? try load(path: lakeFile) : QualityConfig()
+    }
+
     public static func load(path: String) throws -> QualityConfig {
         guard let data = FileManager.default.contents(atPath: path) else { throw QualityError.badConfig("cannot read \(path)") }
         do {

@@ -29,6 +29,12 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         range.lowerBound + below(range.upperBound - range.lowerBound + 1)
     }
 
+    /// Uniform in `range` (half-open).
+    @inlinable
+    public mutating func int(_ range: Range<Int>) -> Int {
+        range.lowerBound + below(range.upperBound - range.lowerBound)
+    }
+
     /// Uniform double in [0, 1) from the top 53 bits.
     @inlinable
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }

@@ -90,16 +90,32 @@ enum OrderIDIndex {
             do {
                 for run in stored.runs { try OrderIDRun.decode(run.payload, expected: run.keyCount, into: &ids) }
                 // Unique ids, one per row: a smaller set means the runs are not what they claim.
-                if Int64(ids.count) == stored.tableRows { return Loaded(ids: ids, needsBaseline: false) }
+                if Int64(ids.count) == stored.tableRows {
+                    try addInlined(store, table: table, at: snapshot, to: &ids)
+                    return Loaded(ids: ids, needsBaseline: false)
+                }
             } catch {
                 // A damaged run is not fatal: the data files are the truth; rebuild from them.
             }
         }
-        return Loaded(ids: try fromFiles(store, table: table, at: snapshot), needsBaseline: true)
+        var ids = try fromFiles(store, table: table, at: snapshot)
+        try addInlined(store, table: table, at: snapshot, to: &ids)
+        return Loaded(ids: ids, needsBaseline: true)
+    }
+
+    /// Order ids DuckDB inserted inlined in the catalog (no file, no key run) are committed too.
+    /// They then also go into a baseline run, whose key count no longer matches the files' rows:
+    /// later loads take the file path again, slower but never missing an id.
+    static func addInlined(_ store: LakeStore, table: TableInfo, at snapshot: Int64, to ids: inout CommittedOrderIDs) throws {
+        guard let c = table.column(named: column),
+              let batch = try store.catalog.inlinedRows(tableID: table.tableID, at: .snapshot(snapshot), columns: [c]) else { return }
+        var run = OrderIDRun()
+        run.append(column: batch.columns[0])
+        run.forEach { ids.insert($0) }
     }
 
     static func fromFiles(_ store: LakeStore, table: TableInfo, at snapshot: Int64) throws -> CommittedOrderIDs {
-        let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false)
+        let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false, inlined: .readSeparately)
         var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.liveRecordCount }) + 16)
         guard let c = table.column(named: column) else { return ids }
         for file in files {

@@ -159,4 +159,54 @@ import Testing
     }
 
     static func dashboard(_ catalog: Catalog, _ v: Int64) throws -> [[String]] { try DeleteFileTests.dashboard(catalog, v) }
+
+    /// Every type we read, inlined by DuckDB into a lake it made, with values at the edges
+    /// (before the epoch, a leap day, a fraction and a time-zone offset, negative decimals,
+    /// NULLs, text with quotes and non-ASCII): our scan's values equal DuckDB's, in storage
+    /// units, before and after a DELETE of an inlined row.
+    @Test func inlinedValuesConvertExactly() throws {
+        let dir = try TemporaryDirectory("inlined-types")
+        defer { dir.remove() }
+        let duck = try Python.json(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(dir.path)/manifest.sqlite' AS l (DATA_PATH '\(dir.path)/')")
+            con.execute("CREATE TABLE l.main.kinds(id INTEGER, big BIGINT, ok BOOLEAN, x DOUBLE, amount DECIMAL(12,2), day DATE, seen TIMESTAMPTZ, label VARCHAR)")
+            con.execute('''INSERT INTO l.main.kinds VALUES
+                (1, -9000000000, true, 1.25, -0.05, DATE '1969-12-31', TIMESTAMPTZ '1969-12-31 23:59:59.999999+00', 'it''s'),
+                (2, 7, false, -1e300, 9999999999.99, DATE '2024-02-29', TIMESTAMPTZ '2024-02-29 12:00:00.5+05:30', 'ünï "q"'),
+                (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL)''')
+            a = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]
+            con.execute("DELETE FROM l.main.kinds WHERE id = 2")
+            b = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]
+            def rows(v):
+                return [[("" if x is None else str(x)) for x in r] for r in con.execute(f'''SELECT id, big, ok::VARCHAR, x,
+                    (amount * 100)::BIGINT, day - DATE '1970-01-01', epoch_us(seen), label FROM l.main.kinds AT (VERSION => {v}) ORDER BY id''').fetchall()]
+            files = con.execute("SELECT count(*) FROM __ducklake_metadata_l.ducklake_data_file").fetchone()[0]
+            print(json.dumps({"at": {str(a): rows(a), str(b): rows(b)}, "files": files}))
+            """) as? [String: Any]
+        #expect(duck?["files"] as? Int == 0, "the rows are inlined, not in a file")
+        let at = try #require(duck?["at"] as? [String: [[String]]])
+        #expect(at.count == 2)
+        let catalog = try Catalog.open(root: dir.url, create: false, readOnly: true)
+        for (v, expected) in at {
+            let scan = try TableScan(catalog: catalog, name: "main.kinds", asOf: .snapshot(try #require(Int64(v))))
+            let (batches, _) = try scan.run(columns: scan.columnNames)
+            var mine: [[String]] = []
+            for b in batches {
+                for row in b.selection.map({ $0.map(Int.init) }) ?? Array(0 ..< b.batch.count) {
+                    mine.append(b.batch.columns.map { c -> String in
+                        if c.isNull(row) { return "" }
+                        switch c.data {
+                        case .bool(let v): return v[row] ? "true" : "false"
+                        case .int32(let v): return String(v[row])
+                        case .int64(let v): return String(v[row])
+                        case .double(let v): return String(v[row])
+                        default: return c.string(at: row) ?? "?"
+                        }
+                    })
+                }
+            }
+            #expect(mine.sorted { $0[0] < $1[0] } == expected, "snapshot \(v)")
+        }
+    }
 }

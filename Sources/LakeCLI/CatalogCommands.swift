@@ -109,10 +109,13 @@ struct TablesCommand: ParsableCommand {
         print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
         if tables.isEmpty { print("No tables."); return }
         for t in tables {
-            let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
-            let rows = files.reduce(Int64(0)) { $0 + $1.liveRecordCount }
+            let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id), inlined: .readSeparately)
+            // Rows DuckDB inlined in the catalog are rows of the table too.
+            let inlined = try catalog.inlinedRowCount(tableID: t.tableID, at: .snapshot(snap.id))
+            let rows = files.reduce(Int64(0)) { $0 + $1.liveRecordCount } + inlined
             let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
-            print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows)\(parts)")
+            print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows"
+                  + (inlined > 0 ? ", \(inlined) of them inlined in the catalog" : "") + ")\(parts)")
             printRows(["id", "column", "type", "nullable", "default"], t.columns.map {
                 [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.initialDefault ?? ""]
             }, csv: false, indent: "  ")
@@ -140,7 +143,8 @@ struct FilesCommand: ParsableCommand {
         let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
-        let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id))
+        let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id), inlined: .readSeparately)
+        let inlined = try catalog.inlinedRowCount(tableID: t.tableID, at: .snapshot(snap.id))
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
         func shown(_ path: String) -> String { path.hasPrefix(rootPath) ? String(path.dropFirst(rootPath.count)) : path }
         func shown(_ f: DataFile) -> String { shown(f.path) }
@@ -164,7 +168,8 @@ struct FilesCommand: ParsableCommand {
                 // Records count every row a file holds; a read sees them minus the delete files' rows.
                 let deleted = files.reduce(Int64(0)) { $0 + $1.deletedCount }
                 let withDeletes = files.filter(\.hasDeletes).count
-                print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.liveRecordCount }) rows"
+                print("\(t.qualifiedName) at snapshot \(snap.id): \(files.count) files, \(files.reduce(Int64(0)) { $0 + $1.liveRecordCount } + inlined) rows"
+                      + (inlined > 0 ? " (\(inlined) of them inlined in the catalog by DuckDB, in no file)" : "")
                       + (deleted > 0 ? " (\(deleted) more deleted in \(withDeletes) files)" : ""))
             }
             printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot", "deleted", "delete_file"], rows,

@@ -359,13 +359,16 @@ public struct Catalog: Sendable {
 
     /// The data files a reader of the table at the snapshot must scan, ordered by data_file_id.
     /// `columnStats: false` skips the per-column statistics (a file list for paths and counts).
-    public func dataFiles(tableID: Int64, at asOf: AsOf? = nil, columnStats: Bool = true) throws -> [DataFile] {
+    /// A table with inlined rows visible is refused unless the caller reads them itself
+    /// (`inlined: .readSeparately`, then `inlinedRows`).
+    public func dataFiles(tableID: Int64, at asOf: AsOf? = nil, columnStats: Bool = true,
+                          inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         try read { db in
             let snap = try Self.resolve(db, asOf).id
             guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: tableID).first else {
                 throw CatalogError.tableIDNotFound(id: tableID, snapshot: snap)
             }
-            return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats, format: format)
+            return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats, format: format, inlined: inlined)
         }
     }
 
@@ -592,24 +595,10 @@ extension Catalog {
     }
 
     /// DuckDB 1.5 keeps small inserts (up to 10 rows by default) in catalog tables instead of
-    /// Parquet files. We read only files, so a table with such rows visible is refused rather
-    /// than read short.
+    /// Parquet files (InlinedRows.swift). A reader that reads only files refuses a table with
+    /// such rows visible rather than read it short.
     static func refuseInlinedRows(_ db: Database, table: TableInfo, snapshot: Int64) throws {
-        let names = try String.fetchAll(db, sql: "SELECT table_name FROM ducklake_inlined_data_tables WHERE table_id = ?",
-                                        arguments: [table.tableID])
-        var rows: Int64 = 0
-        for name in names where try db.tableExists(name) {
-            // A table name cannot be bound, so it is used only when it is DuckDB's own pattern
-            // (ducklake_inlined_data_<table id>_<schema version>: letters, digits, underscores).
-            guard name.hasPrefix("ducklake_inlined_data_"), name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) }) else {
-                throw CatalogError.corrupt("ducklake_inlined_data_tables names an unexpected table '\(name)'")
-            }
-            let columns = Set(try db.columns(in: name).map(\.name))
-            // Visibility columns by their 1.0 names; if a newer version renamed them, any row counts.
-            let visible = columns.contains("begin_snapshot") && columns.contains("end_snapshot")
-            let statement = "SELECT count(*) FROM " + name + (visible ? " WHERE " + visibleAt : "")
-            rows += try Int64.fetchOne(db, sql: statement, arguments: visible ? [snapshot, snapshot] : []) ?? 0
-        }
+        let rows = try countInlinedRows(db, tableID: table.tableID, snapshot: snapshot)
         if rows > 0 { throw CatalogError.inlinedData(table: table.qualifiedName, rows: rows, snapshot: snapshot) }
     }
 
@@ -631,8 +620,8 @@ extension Catalog {
     /// Columns are read by index from cursors: this runs on every scan plan and every ingest,
     /// over one row per file and one per file and column, so name lookups would dominate.
     static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64, columnStats: Bool = true,
-                               format: CatalogFormat = .v10) throws -> [DataFile] {
-        try refuseInlinedRows(db, table: table, snapshot: snapshot)
+                               format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
+        if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
                          footer: Int64?, rowIDStart: Int64? }
         var files: [FileRow] = []

@@ -126,7 +126,8 @@ extension Catalog {
         }
         var work: [(TableInfo, DataFile)] = []
         for t in chosen {
-            for f in try dataFiles(tableID: t.tableID, at: .snapshot(snap.id), columnStats: false) { work.append((t, f)) }
+            // Inlined rows live in the catalog itself: there is no file of theirs to verify.
+            for f in try dataFiles(tableID: t.tableID, at: .snapshot(snap.id), columnStats: false, inlined: .readSeparately) { work.append((t, f)) }
         }
         var out: [FileVerification] = []
         out.reserveCapacity(work.count)

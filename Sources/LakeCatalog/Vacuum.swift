@@ -179,7 +179,12 @@ extension Catalog {
         }
         try FileIntegrity.forgetRemoved(db)
         // Catalog rows (old column versions, dropped tables and schemas) no retained snapshot sees.
-        try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)")
+        // Except the columns of a table with inlined data tables: each of those holds the columns
+        // of one schema version by name, and its rows are mapped to column ids through the
+        // column rows of that version (InlinedRows.swift), however old; DuckDB keeps them too.
+        let inlinedTables = try db.tableExists("ducklake_inlined_data_tables")
+        try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)"
+                       + (inlinedTables ? " AND table_id NOT IN (SELECT table_id FROM ducklake_inlined_data_tables)" : ""))
         try db.execute(sql: """
             DELETE FROM ducklake_partition_column WHERE partition_id IN
                 (SELECT partition_id FROM ducklake_partition_info WHERE \(unseen))

@@ -83,12 +83,14 @@ enum OrderIDIndex {
         /// Runs by (snapshot id, key count): a stored run never changes, so the next load reuses
         /// them and reads only runs committed since (a follower's reload costs the new runs).
         var cache: [RunKey: SortedIDRun] = [:]
+        /// Order ids in rows DuckDB kept inlined in the catalog (no file, so no key run).
+        var inlined = CommittedOrderIDs(capacity: 16)
 
         var needsBaseline: Bool { fromFiles != nil }
 
         func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool {
             if let fromFiles { return fromFiles.containsOrderID(id) }
-            return runs.containsOrderID(id)
+            return inlined.containsOrderID(id) || runs.containsOrderID(id)
         }
     }
 
@@ -123,12 +125,15 @@ enum OrderIDIndex {
                     runs.append(sorted)
                     kept[key] = sorted
                 }
-                return Loaded(runs: OrderIDRunSet(runs, fingerprint: fingerprint), fromFiles: nil, cache: kept)
+                return Loaded(runs: OrderIDRunSet(runs, fingerprint: fingerprint), fromFiles: nil, cache: kept,
+                              inlined: try inlinedIDs(store, table: table, at: snapshot))
             } catch is IDRunDamaged {
                 // A damaged run is not fatal: the data files are the truth; rebuild from them.
             }
         }
-        return Loaded(fromFiles: try fromFiles(store, table: table, at: snapshot))
+        var ids = try fromFiles(store, table: table, at: snapshot)
+        try inlinedIDs(store, table: table, at: snapshot).forEach { ids.insert($0) }
+        return Loaded(fromFiles: ids)
     }
 
     /// Inside an orders commit, after its run was added: merges the newest runs into one while
@@ -152,8 +157,22 @@ enum OrderIDIndex {
                               keyCount: Int64(merged.count), payload: merged.payload)
     }
 
+    /// Order ids DuckDB inserted inlined in the catalog (no file, no key run) are committed too.
+    /// Kept beside the runs (a table has at most a few inlined rows); when the ids are read from
+    /// the files they join the baseline run, whose key count then no longer matches the files'
+    /// rows: later loads take the file path again, slower but never missing an id.
+    static func inlinedIDs(_ store: LakeStore, table: TableInfo, at snapshot: Int64) throws -> CommittedOrderIDs {
+        var ids = CommittedOrderIDs(capacity: 16)
+        guard let c = table.column(named: column),
+              let batch = try store.catalog.inlinedRows(tableID: table.tableID, at: .snapshot(snapshot), columns: [c]) else { return ids }
+        var run = OrderIDRun()
+        run.append(column: batch.columns[0])
+        run.forEach { ids.insert($0) }
+        return ids
+    }
+
     static func fromFiles(_ store: LakeStore, table: TableInfo, at snapshot: Int64) throws -> CommittedOrderIDs {
-        let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false)
+        let files = try store.catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), columnStats: false, inlined: .readSeparately)
         var ids = CommittedOrderIDs(capacity: Int(files.reduce(0) { $0 + $1.liveRecordCount }) + 16)
         guard let c = table.column(named: column) else { return ids }
         for file in files {

@@ -9,12 +9,18 @@ enum ProductSource {
             throw IngestError.noProductCatalog
         }
         var catalog = ProductCatalog()
-        for file in try store.catalog.dataFiles(tableID: table.tableID, at: asOf) {
+        var sources = try store.catalog.dataFiles(tableID: table.tableID, at: asOf, inlined: .readSeparately)
+            .map { file in { () throws -> (String, [RecordBatch]) in (file.path, try DataFileReader(file, columns: table.columns).read()) } }
+        // Products DuckDB inserted a few at a time live inlined in the catalog.
+        sources.append { ("\(table.qualifiedName) (inlined rows)",
+                          try store.catalog.inlinedRows(tableID: table.tableID, at: asOf, columns: table.columns).map { [$0] } ?? []) }
+        for source in sources {
             // Through DataFileReader: rows a delete file removed are not in the catalog any more.
-            for batch in try DataFileReader(file, columns: table.columns).read() {
+            let (path, batches) = try source()
+            for batch in batches {
                 let id = batch.column("product_id"), category = batch.column("category"), brand = batch.column("brand")
                 guard let id, let category, let brand, case .int64(let price)? = batch.column("price")?.data else {
-                    throw IngestError.failed("\(file.path): curated.products lacks product_id, category, brand or price")
+                    throw IngestError.failed("\(path): curated.products lacks product_id, category, brand or price")
                 }
                 let launch = batch.column("launch_date"), description = batch.column("description")
                 for row in 0 ..< batch.count {

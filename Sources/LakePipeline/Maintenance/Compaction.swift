@@ -110,7 +110,9 @@ public enum Compaction {
         do {
             for table in tables.sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
                 let sortColumn = try sortColumnFor(table, options.sortBy)
-                let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id))
+                // Merging files leaves rows DuckDB inlined in the catalog where they are, still
+                // visible to every read: compaction does not flush them into Parquet (yet).
+                let files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id), inlined: .readSeparately)
                 // One group per partition (all partition values equal); an unpartitioned table is one group.
                 var groups: [[String: String]: [DataFile]] = [:]
                 for f in files { groups[f.partitionValues, default: []].append(f) }

@@ -189,12 +189,13 @@ public enum Migration {
             if case .rename(_, let a, let b) = s { return (a, b) }
             return nil
         })
-        var inputs: [DataFile] = []
         var outputs: [NewDataFile] = []
+        // Listed before the lease, so a table the rewrite refuses (rows DuckDB inlined in the
+        // catalog, which it would not carry) leaves no lease behind.
+        let inputs = rewrite ? try catalog.dataFiles(tableID: info.tableID) : []
         // Registered before the first rewritten file exists: vacuum keeps them until the commit.
         let lease = rewrite ? try catalog.beginWrite(operation: "schema migrate \(registryTable)") : nil
         if rewrite {
-            inputs = try catalog.dataFiles(tableID: info.tableID)
             var opts = ParquetWriteOptions()
             opts.metadata["lake.table"] = qualified
             opts.metadata["lake.schema_version"] = String(version)

@@ -21,7 +21,8 @@ public struct LakeHealth: Sendable {
     public static func measure(catalog: Catalog, asOf: AsOf?) throws -> LakeHealth {
         var out: [TableFiles] = []
         for t in try catalog.tables(at: asOf).sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
-            let files = try catalog.dataFiles(tableID: t.tableID, at: asOf)
+            // File health: inlined rows are in the catalog, not in files.
+            let files = try catalog.dataFiles(tableID: t.tableID, at: asOf, inlined: .readSeparately)
             var perPartition: [String: Int] = [:]
             for f in files {
                 let key = f.partitionValues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "/")

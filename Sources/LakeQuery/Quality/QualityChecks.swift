@@ -85,7 +85,8 @@ public enum QualityChecks {
         var touched: Set<String>? = nil
         if batchFilesOnly {
             let commits = Set(runs.map(\.snapshotID))
-            let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at, columnStats: false).filter { commits.contains($0.beginSnapshot) }
+            // Only our ingests' files: rows DuckDB inlined belong to no batch of ours.
+            let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at, columnStats: false, inlined: .readSeparately).filter { commits.contains($0.beginSnapshot) }
             // A compaction between the commit and this check rewrote them: fall back to full scans.
             if !own.isEmpty {
                 let ids = Set(own.map(\.dataFileID))

@@ -341,9 +341,16 @@ public enum Reports {
     static func windowDays(_ catalog: Catalog, _ o: ReportOptions) throws -> Int {
         if let f = o.from, let t = o.to { return Int(t - f) + 1 }
         let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
-        let files = try catalog.dataFiles(tableID: scan.table.tableID, at: o.asOf, columnStats: false)
+        let files = try catalog.dataFiles(tableID: scan.table.tableID, at: .snapshot(scan.snapshot.id), columnStats: false,
+                                          inlined: .readSeparately)
         // A file whose rows are all deleted holds no order data.
-        let dates = files.filter { $0.liveRecordCount > 0 }.compactMap { $0.partitionValues["event_date"].flatMap { LakeCatalog.Timestamps.parseDate($0) } }
+        var dates = files.filter { $0.liveRecordCount > 0 }.compactMap { $0.partitionValues["event_date"].flatMap { LakeCatalog.Timestamps.parseDate($0) } }
+        // Inlined rows have no partition values: their own event dates count.
+        if let c = scan.table.column(named: "event_date"),
+           let rows = try catalog.inlinedRows(tableID: scan.table.tableID, at: .snapshot(scan.snapshot.id), columns: [c]),
+           case .int32(let days) = rows.columns[0].data {
+            dates += days.indices.filter { !rows.columns[0].isNull($0) }.map { Int64(days[$0]) }
+        }
         guard let lo = dates.min(), let hi = dates.max() else { return 1 }
         let from = o.from.map(Int64.init) ?? lo, to = o.to.map(Int64.init) ?? hi
         return Int(max(1, to - from + 1))

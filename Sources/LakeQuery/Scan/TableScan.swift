@@ -126,7 +126,9 @@ public struct TableScan: Sendable {
     private func plan(_ predicates: [ColumnPredicate], _ filterColumns: [ColumnInfo]) throws -> ([DataFile], ScanStats) {
         var stats = ScanStats()
         // Column statistics only serve pruning: a scan without predicates skips reading them.
-        var files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id), columnStats: !predicates.isEmpty)
+        // Inlined rows are read by `readInlined`, after the files.
+        var files = try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot.id), columnStats: !predicates.isEmpty,
+                                          inlined: .readSeparately)
         if let fileFilter { files = files.filter(fileFilter) }
         stats.filesConsidered = files.count
         var survivors: [DataFile] = []
@@ -159,7 +161,9 @@ public struct TableScan: Sendable {
         let filterColumns = try predicates.map { try column($0.column) }
         let (toRead, planned) = try plan(predicates, filterColumns)
         var stats = planned
-        if toRead.isEmpty { return ([], stats) }
+        let (inlined, inlinedStats) = try readInlined(wanted, predicates, filterColumns)
+        stats.add(inlinedStats)
+        if toRead.isEmpty && inlined.isEmpty { return ([], stats) }
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, toRead.count))
         var states = (0 ..< workers).map { _ in makeState() }
         var workerStats = [ScanStats](repeating: ScanStats(), count: workers)
@@ -191,6 +195,8 @@ public struct TableScan: Sendable {
             }
             if let e = errors.compactMap({ $0 }).first { throw e }
         }
+        // The inlined rows come last in catalog order, as if they were one more file.
+        if !inlined.isEmpty { try body(&states[0], toRead.count, inlined) }
         for s in workerStats { stats.add(s) }
         return (states, stats)
     }
@@ -201,7 +207,9 @@ public struct TableScan: Sendable {
         let filterColumns = try predicates.map { try column($0.column) }
         let (survivors, planned) = try plan(predicates, filterColumns)
         var stats = planned
-        if survivors.isEmpty { return ([], stats) }
+        let (inlined, inlinedStats) = try readInlined(wanted, predicates, filterColumns)
+        stats.add(inlinedStats)
+        if survivors.isEmpty { return (inlined, stats) }
         let toRead = survivors
 
         // Decode files in parallel; each worker keeps its own results in its own slot.
@@ -223,6 +231,7 @@ public struct TableScan: Sendable {
             batches.append(contentsOf: b)
             stats.add(s)
         }
+        batches.append(contentsOf: inlined)
         return (batches, stats)
     }
 
@@ -273,17 +282,34 @@ public struct TableScan: Sendable {
         } catch let e as DataFileError {
             throw QueryError.badOption("\(table.qualifiedName): \(e)")
         }
-        var out: [ScanBatch] = []
-        for full in batches {
-            stats.rowsRead += full.count
-            let selection = try Filter.select(full, predicates)
-            let matched = selection?.count ?? full.count
-            stats.rowsMatched += matched
-            if matched == 0 { continue }
-            let projected = RecordBatch(schema: Schema(Array(full.schema.fields.prefix(wanted.count))), columns: Array(full.columns.prefix(wanted.count)))
-            out.append(ScanBatch(batch: projected, selection: selection))
-        }
+        let out = try batches.compactMap { try select($0, wanted.count, predicates, &stats) }
         return (out, stats)
+    }
+
+    /// DuckDB's inlined rows (InlinedRows.swift) visible at the snapshot, as one batch that is
+    /// filtered like a row group. None when the scan is restricted to given files: inlined
+    /// rows belong to no file.
+    private func readInlined(_ wanted: [ColumnInfo], _ predicates: [ColumnPredicate],
+                             _ filterColumns: [ColumnInfo]) throws -> ([ScanBatch], ScanStats) {
+        var stats = ScanStats()
+        if fileFilter != nil { return ([], stats) }
+        let needed = wanted + filterColumns.filter { f in !wanted.contains { $0.columnID == f.columnID } }
+        guard let full = try catalog.inlinedRows(tableID: table.tableID, at: .snapshot(snapshot.id), columns: needed) else {
+            return ([], stats)
+        }
+        return (try select(full, wanted.count, predicates, &stats).map { [$0] } ?? [], stats)
+    }
+
+    /// One decoded batch (the wanted columns first, then filter-only ones) filtered by the
+    /// predicates and cut to the wanted columns; nil when no row matches.
+    private func select(_ full: RecordBatch, _ wanted: Int, _ predicates: [ColumnPredicate], _ stats: inout ScanStats) throws -> ScanBatch? {
+        stats.rowsRead += full.count
+        let selection = try Filter.select(full, predicates)
+        let matched = selection?.count ?? full.count
+        stats.rowsMatched += matched
+        if matched == 0 { return nil }
+        let projected = RecordBatch(schema: Schema(Array(full.schema.fields.prefix(wanted))), columns: Array(full.columns.prefix(wanted)))
+        return ScanBatch(batch: projected, selection: selection)
     }
 }
 

@@ -41,6 +41,8 @@ struct OrderBatch {
     /// Ids accepted by this batch: stored as the commit's key run, and added by a stream to
     /// its dedupe set after the commit instead of rereading the lake.
     private var newIDs = OrderIDRun()
+    /// The batch's quality figures, added up drain by drain and committed with the data.
+    private var figures = QualityFigureBuilder()
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
     /// stores these ids plus the batch's as a baseline run.
     private let baselineIDs: CommittedOrderIDs?
@@ -96,6 +98,7 @@ struct OrderBatch {
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
         if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
+        figures.add(v)
         try segments.submit(v)
     }
 
@@ -131,6 +134,7 @@ struct OrderBatch {
         let keyCount = Int64(keys.count), keyPayload = keyCount > 0 ? keys.payload() : [], isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
         let newIDs = newIDs
+        let figureRows = figures.figures(batchID: batchID)
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.items.map { (itemsTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
@@ -169,6 +173,8 @@ struct OrderBatch {
             var r = run
             r.snapshotID = tx.snapshotID
             try tx.recordIngestRun(r)
+            // Quality figures in the data's own transaction: no second pass, no second snapshot.
+            try tx.recordQualityFigures(figureRows)
         }
         return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
                              duplicates: duplicates, rejects: rejects, filesWritten: written.count,

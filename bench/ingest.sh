@@ -8,6 +8,7 @@
 #   bench/ingest.sh                          # 1,000,000 orders
 #   ORDERS=3000000 bench/ingest.sh
 #   BASE=/path/to/other/lake bench/ingest.sh # also time another build of lake in the same run
+#   SRC_DIR=/tmp/gen-3m bench/ingest.sh       # reuse a generated folder
 #   LAKE_PYTHON=/work/wt/dl10/.venv/bin/python bench/ingest.sh   # the Python with duckdb
 # Not a test: figures only. Note what each side does: lake parses, validates every line,
 # dedupes, writes three tables (raw.orders with every line, curated.orders, curated.order_items),
@@ -26,7 +27,8 @@ BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d /tmp/lake-bench-ingest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-"$BIN" generate --orders "$ORDERS" --out "$tmp/src" | head -3
+# SRC_DIR: a folder generated before (`lake generate --orders N --out DIR`), reused as is.
+if [ -n "${SRC_DIR:-}" ]; then ln -s "$(cd "$SRC_DIR" && pwd)" "$tmp/src"; else "$BIN" generate --orders "$ORDERS" --out "$tmp/src" | head -3; fi
 SRC=$tmp/src/orders_stream.jsonl
 echo "source: $(stat -c %s "$SRC") bytes, $(wc -l < "$SRC") lines"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+dirty')  duckdb: $("$PY" -c 'import duckdb; print(duckdb.__version__)')"

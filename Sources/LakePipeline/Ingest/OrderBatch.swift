@@ -37,7 +37,8 @@ struct OrderBatch {
     private var accepted = 0
     private var rejects: [String: Int] = [:]
     private var unknown: [String: Int] = [:]
-    private var eventTimes: [Int64] = []
+    /// Event-to-commit lag percentiles in fixed memory (not one entry per order).
+    private var latency: LatencySketch
     /// Ids accepted by this batch: stored as the commit's key run, and added by a stream to
     /// its dedupe set after the commit instead of rereading the lake.
     private var newIDs = OrderIDRun()
@@ -59,6 +60,7 @@ struct OrderBatch {
         self.name = sourceName
         self.started = started
         self.options = options
+        latency = LatencySketch(reference: LakeCatalog.Timestamps.micros(started))
         baselineIDs = committed.needsBaseline ? committed.ids : nil
         rawTarget = try store.target("raw_orders")
         ordersTarget = try store.target("orders")
@@ -96,7 +98,7 @@ struct OrderBatch {
         accepted += v.orders.count
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
-        if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
+        if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
         if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
         figures.add(v)
         try segments.submit(v)
@@ -113,7 +115,7 @@ struct OrderBatch {
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
-        let latency = LatencyStats(eventTimes: &eventTimes, commitMicros: LakeCatalog.Timestamps.micros(finished))
+        let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
         let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
         let quarantined = records - accepted - duplicates
         let seconds = finished.timeIntervalSince(started)

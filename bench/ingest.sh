@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Ingest benchmark: `lake ingest catalog` + `lake ingest orders` of a generated orders file into
-# an empty lake (release build), next to DuckDB 1.4.4 (threads=2) flattening the same file with
-# COPY ... TO parquet PARTITION_BY (date, channel), in the same run on the same machine.
-# Prints both times, the ratio ours/DuckDB, files and bytes written by each, and our peak RSS.
-#   bench/ingest.sh            # 1,000,000 orders
-#   ORDERS=200000 bench/ingest.sh
+# Ingest benchmark: `lake run` (catalog + inventory + orders + the batch quality hook + the
+# headline reports) of a generated folder into an empty lake (release build), next to DuckDB
+# (threads=2) flattening the same orders file with COPY ... TO parquet PARTITION_BY (date,
+# channel), in the same run on the same machine, then `lake quality check` on the lake built.
+# Prints both times, the ratio ours/DuckDB, files and bytes written by each, our peak RSS, the
+# date, the commit and the load average (the machine may be shared: compare ratios, not seconds).
+#   bench/ingest.sh                          # 1,000,000 orders
+#   ORDERS=3000000 bench/ingest.sh
+#   BASE=/path/to/other/lake bench/ingest.sh # also time another build of lake in the same run
+#   SRC_DIR=/tmp/gen-3m bench/ingest.sh       # reuse a generated folder
+#   LAKE_PYTHON=/work/wt/dl10/.venv/bin/python bench/ingest.sh   # the Python with duckdb
 # Not a test: figures only. Note what each side does: lake parses, validates every line,
-# dedupes, writes three tables (raw.orders with every line, curated.orders, curated.order_items)
-# and commits a catalog snapshot; DuckDB parses and writes one flattened item table, no checks.
+# dedupes, writes three tables (raw.orders with every line, curated.orders, curated.order_items),
+# computes the batch's quality figures and commits a catalog snapshot; DuckDB parses and writes
+# one flattened item table, no checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${ORDERS:-1000000}
@@ -16,29 +22,35 @@ PY=${LAKE_PYTHON:-$PWD/.venv/bin/python}
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
-swift build -c release --product lake 2>&1 | grep -E "error|Compiling|Build" | tail -3
+[ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Compiling|Build" | tail -3
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d /tmp/lake-bench-ingest.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-"$BIN" generate --orders "$ORDERS" --out "$tmp/src" | head -3
+# SRC_DIR: a folder generated before (`lake generate --orders N --out DIR`), reused as is.
+if [ -n "${SRC_DIR:-}" ]; then ln -s "$(cd "$SRC_DIR" && pwd)" "$tmp/src"; else "$BIN" generate --orders "$ORDERS" --out "$tmp/src" | head -3; fi
 SRC=$tmp/src/orders_stream.jsonl
 echo "source: $(stat -c %s "$SRC") bytes, $(wc -l < "$SRC") lines"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+dirty')  duckdb: $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
 # Warm the page cache for both sides alike.
 cat "$SRC" > /dev/null
 
-t0=$(now)
-/usr/bin/time -v -o "$tmp/time-catalog.txt" "$BIN" ingest catalog --lake "$tmp/lake" "$tmp/src/product_catalog.json" >/dev/null
-/usr/bin/time -v -o "$tmp/time-orders.txt" "$BIN" ingest orders --lake "$tmp/lake" --quiet "$SRC"
-t1=$(now)
-ours=$(echo "$t1 - $t0" | bc -l)
-rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-orders.txt")
-our_files=$(find "$tmp/lake" -name '*.parquet' | wc -l)
-our_bytes=$(find "$tmp/lake" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+# One lake build: `lake run` timed whole-process, then `lake quality check` on its lake.
+lake_side() {  # $1 binary, $2 label
+    local t0 t1 t2
+    t0=$(now)
+    /usr/bin/time -v -o "$tmp/time-run-$2.txt" "$1" run --lake "$tmp/lake-$2" --input "$tmp/src" --quiet >/dev/null
+    t1=$(now)
+    /usr/bin/time -v -o "$tmp/time-check-$2.txt" "$1" quality check --lake "$tmp/lake-$2" >/dev/null || true
+    t2=$(now)
+    echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t1" | bc -l) $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-run-$2.txt") $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-check-$2.txt") $(awk -F': ' '/Percent of CPU/ {print $2}' "$tmp/time-run-$2.txt")"
+}
 
-duck=$("$PY" - "$SRC" "$tmp/duck" <<'PYEOF'
+duck_side() {
+"$PY" - "$SRC" "$tmp/duck" <<'PYEOF'
 import duckdb, sys, time
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
@@ -60,13 +72,25 @@ COPY (
 """)
 print(time.time() - t)
 PYEOF
-)
+}
+
+read -r ours check rss_kb check_rss_kb cpu <<<"$(lake_side "$BIN" new)"
+duck=$(duck_side)
+if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu <<<"$(lake_side "$BASE" base)"; fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+our_files=$(find "$tmp/lake-new" -name '*.parquet' | wc -l)
+our_bytes=$(find "$tmp/lake-new" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 duck_files=$(find "$tmp/duck" -name '*.parquet' | wc -l)
 duck_bytes=$(find "$tmp/duck" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 
-printf '\n%-28s %12s %12s\n' "" "lake" "duckdb"
-printf '%-28s %12.2f %12.2f\n' "seconds" "$ours" "$duck"
-printf '%-28s %12d %12d\n' "parquet files" "$our_files" "$duck_files"
-printf '%-28s %12d %12d\n' "parquet bytes" "$our_bytes" "$duck_bytes"
-printf '%-28s %12.1f\n' "peak RSS (MB), ingest orders" "$(echo "$rss_kb / 1024" | bc -l)"
+printf '\n%-32s %12s %12s %12s\n' "" "lake" "duckdb" "${BASE:+lake (BASE)}"
+printf '%-32s %12.2f %12.2f %12s\n' "seconds (lake run | COPY)" "$ours" "$duck" "${bours:-}"
+printf '%-32s %12.2f %12s %12s\n' "seconds, lake quality check" "$check" "" "${bcheck:-}"
+printf '%-32s %12d %12d\n' "parquet files" "$our_files" "$duck_files"
+printf '%-32s %12d %12d\n' "parquet bytes" "$our_bytes" "$duck_bytes"
+printf '%-32s %12.1f %12s %12s\n' "peak RSS (MB), lake run" "$(echo "$rss_kb / 1024" | bc -l)" "" "${brss:+$(echo "$brss / 1024" | bc)}"
+printf '%-32s %12.1f %12s %12s\n' "peak RSS (MB), quality check" "$(echo "$check_rss_kb / 1024" | bc -l)" "" "${bcrss:+$(echo "$bcrss / 1024" | bc)}"
+printf '%-32s %12s %12s %12s\n' "CPU, lake run" "$cpu" "" "${bcpu:-}"
 printf 'ratio lake/duckdb: %.2fx\n' "$(echo "$ours / $duck" | bc -l)"
+if [ -n "${BASE:-}" ]; then printf 'ratio BASE/duckdb: %.2fx; this build vs BASE: %.2fx (run), %.2fx (quality check)\n' \
+    "$(echo "$bours / $duck" | bc -l)" "$(echo "$ours / $bours" | bc -l)" "$(echo "$check / $bcheck" | bc -l)"; fi

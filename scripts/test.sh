@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, then runs every Swift test (interop tests call the
-# venv's DuckDB and pyarrow through LAKE_PYTHON) and the Python tests of the debugging bonus.
+# venv's DuckDB and pyarrow through LAKE_PYTHON), the Python tests of the debugging bonus, and the
+# Airflow DAG's and Prometheus rules' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
@@ -13,3 +14,5 @@ fi
 swift build --build-tests
 # Every test is Swift Testing; --disable-xctest drops XCTest's empty "Executed 0 tests" summary.
 swift test --skip-build --disable-xctest
+# The Airflow DAG and the Prometheus rules (installs promtool and .venv-airflow when missing).
+LAKE_BIN="$PWD/.build/debug/lake" scripts/test-airflow.sh

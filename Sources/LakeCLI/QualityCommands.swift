@@ -62,16 +62,19 @@ struct QualityCheckCommand: ParsableCommand {
           lake quality check --config /etc/lake/alerts.json --alerts-file alerts.jsonl
           lake quality check --webhook http://127.0.0.1:9000/hook
           lake quality check --as-of 5       # the lake as it was at snapshot 5
+          lake quality check --rescan        # recompute from the tables, not the figures stored by each ingest
         """)
     @OptionGroup var flags: QualityFlags
     @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
     var alertsFile: String?
     @Option(help: ArgumentHelp("POST the alerts as JSON to this http(s) URL.", valueName: "URL"))
     var webhook: String?
+    @Flag(help: "Scan the tables instead of adding up the quality figures each ingest stored with its batch (a cross-check; slow on a big lake).")
+    var rescan = false
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false)
-        var outcome = try Alerting.evaluate(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
+        var outcome = try Alerting.evaluate(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig(), rescan: rescan)
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
         print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "

@@ -37,9 +37,12 @@ struct OrderBatch {
     private var accepted = 0
     private var rejects: [String: Int] = [:]
     private var unknown: [String: Int] = [:]
-    private var eventTimes: [Int64] = []
+    /// Event-to-commit lag percentiles in fixed memory (not one entry per order).
+    private var latency: LatencySketch
     /// Ids accepted by this batch: stored as the commit's key run (sorted, `SortedIDRun`).
     private var newIDs = OrderIDRun()
+    /// The batch's quality figures, added up drain by drain and committed with the data.
+    private var figures = QualityFigureBuilder()
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
     /// stores these ids plus the batch's as a baseline run.
     private let baselineIDs: CommittedOrderIDs?
@@ -59,6 +62,7 @@ struct OrderBatch {
         self.name = sourceName
         self.started = started
         self.options = options
+        latency = LatencySketch(reference: LakeCatalog.Timestamps.micros(started))
         baselineIDs = committed.fromFiles
         committedRuns = committed.runs
         rawTarget = try store.target("raw_orders")
@@ -94,8 +98,9 @@ struct OrderBatch {
         accepted += v.orders.count
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
-        if case .int64(let t)? = v.orders.column("event_time")?.data { eventTimes.append(contentsOf: t) }
+        if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
         if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
+        figures.add(v)
         try segments.submit(v)
     }
 
@@ -111,7 +116,7 @@ struct OrderBatch {
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
-        let latency = LatencyStats(eventTimes: &eventTimes, commitMicros: LakeCatalog.Timestamps.micros(finished))
+        let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
         let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
         let quarantined = records - accepted - duplicates
         let seconds = finished.timeIntervalSince(started)
@@ -133,6 +138,7 @@ struct OrderBatch {
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
         let newIDs = newIDs
+        let figureRows = figures.figures(batchID: batchID)
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.items.map { (itemsTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
@@ -172,6 +178,8 @@ struct OrderBatch {
             var r = run
             r.snapshotID = tx.snapshotID
             try tx.recordIngestRun(r)
+            // Quality figures in the data's own transaction: no second pass, no second snapshot.
+            try tx.recordQualityFigures(figureRows)
         }
         return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
                              duplicates: duplicates, rejects: rejects, filesWritten: written.count,

@@ -46,10 +46,11 @@ public struct QualityCheckOutcome: Sendable {
 
 public enum Alerting {
     /// Runs checks, anomaly detection and health, and turns what crosses a threshold into alerts.
+    /// `rescan` reads the tables instead of adding up the figures the ingests stored.
     public static func evaluate(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig(),
-                                now: Date = Date()) throws -> QualityCheckOutcome {
-        let quality = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config)
-        let anomalies = try AnomalyDetector.detect(catalog: catalog, asOf: asOf, config: config)
+                                now: Date = Date(), rescan: Bool = false) throws -> QualityCheckOutcome {
+        let quality = try QualityChecks.run(catalog: catalog, asOf: asOf, config: config, rescan: rescan)
+        let anomalies = try AnomalyDetector.detect(catalog: catalog, asOf: asOf, config: config, rescan: rescan)
         let health = try LakeHealth.measure(catalog: catalog, asOf: asOf)
         var alerts: [AlertRecord] = []
         for b in quality.batches {

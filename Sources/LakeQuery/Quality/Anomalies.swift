@@ -56,8 +56,12 @@ public enum AnomalyDetector {
 
     /// Every day from the first to the last event date (missing days are zeros, not gaps, so a
     /// channel that goes silent is a drop).
-    public static func series(catalog: Catalog, asOf: AsOf?) throws -> DailySeries {
-        var s = DailySeries()
+    /// From the figures the ingests stored when they cover the tables (`StoredQuality`), else
+    /// (or with `rescan`) from a scan of raw.orders and curated.orders.
+    public static func series(catalog: Catalog, asOf: AsOf?, rescan: Bool = false) throws -> DailySeries {
+        if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: try catalog.resolve(asOf).id) {
+            return series(byDay: stored.byDay, curatedPerDay: stored.curatedPerDay, rawPerDay: stored.rawPerDay)
+        }
         var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try? TableScan(catalog: catalog, name: "curated.orders", asOf: asOf) {
@@ -91,6 +95,12 @@ public enum AnomalyDetector {
                 rawPerDay[Reports.date(c[0], r)] = v
             }
         }
+        return series(byDay: byDay, curatedPerDay: curatedPerDay, rawPerDay: rawPerDay)
+    }
+
+    static func series(byDay: [String: [Int32: (Int64, Int64, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
+                       rawPerDay: [Int32: (Int64, Int64)]) -> DailySeries {
+        var s = DailySeries()
         // The range comes from accepted events only: a line too broken to carry a timestamp is
         // partitioned under its ingest date, which would stretch the series to today.
         let allDays = Set(byDay.values.flatMap(\.keys))
@@ -109,8 +119,9 @@ public enum AnomalyDetector {
         return s
     }
 
-    public static func detect(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig()) throws -> [AnomalyFinding] {
-        let s = try series(catalog: catalog, asOf: asOf)
+    public static func detect(catalog: Catalog, asOf: AsOf? = nil, config: QualityConfig = QualityConfig(),
+                              rescan: Bool = false) throws -> [AnomalyFinding] {
+        let s = try series(catalog: catalog, asOf: asOf, rescan: rescan)
         var out = detect(s, config: config)
         // Schema drift: source fields the registry does not know, per ingest run.
         for run in try catalog.ingestRuns(at: asOf) where !run.unknownFields.isEmpty {

@@ -22,6 +22,13 @@ struct LineCounts {
     func rate(_ n: Int64) -> Double { records > 0 ? Double(n) / Double(records) : 0 }
 }
 
+/// Curated-side figures of one batch: what the consistency, uniqueness and optional-field checks read.
+struct CuratedCounts {
+    var orders: Int64 = 0, duplicateIDs: Int64 = 0, mismatched: Int64 = 0, itemCountMismatch: Int64 = 0
+    var stateNulls: Int64 = 0, cityNulls: Int64 = 0
+    var examples: [String] = []
+}
+
 /// The checks of one batch, with a 0-100 score (share of gated checks passed).
 public struct BatchQuality: Sendable {
     public var batchID: String
@@ -72,12 +79,21 @@ public enum QualityChecks {
     /// batches' own snapshots added, curated rows from the partitions those files touch, so a
     /// micro-batch costs its own size rather than the lake's. Per-day figures are then partial
     /// (only those batches' lines), so callers that report days leave it off.
+    ///
+    /// By default the figures the ingests stored with their batches are added up instead
+    /// (`StoredQuality`: no table is read) whenever they cover the tables exactly; `rescan`
+    /// forces the scan of the data (`lake quality check --rescan`).
     public static func run(catalog: Catalog, asOf: AsOf? = nil, batchIDs: Set<String>? = nil,
-                           config: QualityConfig = QualityConfig(), batchFilesOnly: Bool = false) throws -> QualityRun {
+                           config: QualityConfig = QualityConfig(), batchFilesOnly: Bool = false, rescan: Bool = false) throws -> QualityRun {
         let snapshot = try catalog.resolve(asOf)
         let at = AsOf.snapshot(snapshot.id)
         let runs = try catalog.ingestRuns(at: at).filter { $0.kind == "orders" && (batchIDs?.contains($0.batchID) ?? true) }
-        guard !runs.isEmpty, var raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
+        guard !runs.isEmpty else { return QualityRun(snapshotID: snapshot.id, batches: [], days: []) }
+        if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: snapshot.id) {
+            return assemble(snapshotID: snapshot.id, runs: runs, perBatch: stored.perBatch, perDay: stored.perDay,
+                            curated: stored.curated, config: config)
+        }
+        guard var raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
             return QualityRun(snapshotID: snapshot.id, batches: [], days: [])
         }
         let wanted = Set(runs.map(\.batchID))
@@ -114,7 +130,7 @@ public enum QualityChecks {
                 lc.records += 1
                 if let reason {
                     lc.rejects[reason, default: 0] += 1
-                    if reason == "missing_field" { lc.missingByField[Self.field(c[3].string(at: r)), default: 0] += 1 }
+                    if reason == "missing_field" { lc.missingByField[QualityFigures.field(c[3].string(at: r)), default: 0] += 1 }
                 }
             }
             if let day { tally(&perDay[day, default: LineCounts()]) }
@@ -124,9 +140,7 @@ public enum QualityChecks {
         }
 
         // Curated orders and items of those batches.
-        struct Curated { var orders: Int64 = 0, duplicateIDs: Int64 = 0, mismatched: Int64 = 0, itemCountMismatch: Int64 = 0
-                         var stateNulls: Int64 = 0, cityNulls: Int64 = 0; var examples: [String] = [] }
-        var curated: [String: Curated] = [:]
+        var curated: [String: CuratedCounts] = [:]
         var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
         var seen: [String: Int] = [:]
         if var orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
@@ -138,7 +152,7 @@ public enum QualityChecks {
                 let c = b.batch.columns
                 guard let id = c[0].string(at: r), let batch = batchOfOrder[id] else { return }
                 seen[id, default: 0] += 1
-                curated[batch, default: Curated()].orders += 1
+                curated[batch, default: CuratedCounts()].orders += 1
                 if seen[id]! == 2 { curated[batch]!.duplicateIDs += 1 }
                 orderTotal[id] = (Reports.int(c[1], r), Reports.int(c[2], r))
                 if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
@@ -168,11 +182,16 @@ public enum QualityChecks {
             }
             if items != count { curated[batch]!.itemCountMismatch += 1 }
         }
+        return assemble(snapshotID: snapshot.id, runs: runs, perBatch: perBatch, perDay: perDay, curated: curated, config: config)
+    }
 
+    /// The checks from the figures, however they were obtained (stored or rescanned).
+    static func assemble(snapshotID: Int64, runs: [IngestRun], perBatch: [String: LineCounts], perDay: [Int32: LineCounts],
+                         curated: [String: CuratedCounts], config: QualityConfig) -> QualityRun {
         var out: [BatchQuality] = []
         for run in runs {
             let lc = perBatch[run.batchID] ?? LineCounts()
-            let cur = curated[run.batchID] ?? Curated()
+            let cur = curated[run.batchID] ?? CuratedCounts()
             var results = rateChecks(lc, config: config, batchID: run.batchID, snapshot: run.snapshotID)
             func add(_ check: String, _ value: Double, _ threshold: Double, _ passed: Bool, _ detail: String) {
                 results.append(QualityResult(batchSnapshotID: run.snapshotID, batchID: run.batchID, check: check, value: value,
@@ -203,7 +222,7 @@ public enum QualityChecks {
             return DayQuality(date: d, records: lc.records, rejected: lc.rejects.values.reduce(0, +),
                               results: rateChecks(lc, config: config, batchID: "*", snapshot: 0))
         }
-        return QualityRun(snapshotID: snapshot.id, batches: out, days: days)
+        return QualityRun(snapshotID: snapshotID, batches: out, days: days)
     }
 
     /// The ingest hook: checks one just-committed batch and stores its results under the
@@ -219,16 +238,6 @@ public enum QualityChecks {
     /// A file's (event date, channel) partition as one key; raw and curated tables share it.
     @Sendable static func partitionKey(_ file: DataFile) -> String {
         (file.partitionValues["event_date"] ?? "") + "|" + (file.partitionValues["channel"] ?? "")
-    }
-
-    /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
-    static func field(_ detail: String?) -> String {
-        guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }
-        var name = String(first)
-        while let open = name.firstIndex(of: "["), let close = name[open...].firstIndex(of: "]") {
-            name.removeSubrange(open ... close)
-        }
-        return name
     }
 
     /// The checks computed from raw-line counts alone (shared by batches and days).

@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+
+// The quality figures of one order batch, computed by the ingest while it validates and stored
+// in `lake_quality_figure` in the same transaction as the batch's data (one snapshot per batch).
+// `lake quality`, anomalies, metrics and the dashboard add these up instead of reading the
+// batch's rows back. The figures are counts per (event date, channel) cell, so any grouping the
+// checks need (per batch, per day, per day × channel) is a sum over cells; a rewrite of the data
+// (compaction, migration) moves rows between files but changes no figure.
+
+/// One stored figure: a count (`n`) or a sum of doubles (`x`) for one (event date, channel)
+/// cell of one batch. `metric` is a `QualityFigureMetric` raw value, or `reject:<reason>` /
+/// `missing:<field>`; `detail` carries text evidence (a mismatch example).
+public struct QualityFigure: Sendable, Equatable {
+    public var batchSnapshotID: Int64
+    public var batchID: String
+    public var eventDate: Int32
+    public var channel: String
+    public var metric: String
+    public var n: Int64
+    public var x: Double
+    public var detail: String?
+
+    public init(batchSnapshotID: Int64 = 0, batchID: String, eventDate: Int32, channel: String, metric: String, n: Int64,
+                x: Double = 0, detail: String? = nil) {
+        self.batchSnapshotID = batchSnapshotID
+        self.batchID = batchID
+        self.eventDate = eventDate
+        self.channel = channel
+        self.metric = metric
+        self.n = n
+        self.x = x
+        self.detail = detail
+    }
+}
+
+/// The fixed metrics; rejects and missing fields are open-ended (`reject:` / `missing:` prefixes).
+public enum QualityFigureMetric: String, Sendable, CaseIterable {
+    /// raw.orders lines.
+    case records
+    /// curated.orders rows and curated.order_items rows.
+    case orders, items
+    /// Confirmed revenue in cents (`n`) and the sum of squared confirmed order totals in units (`x`).
+    case confirmedCents = "confirmed_cents", confirmedSquares = "confirmed_squares"
+    /// Curated orders with a null or empty state / city.
+    case stateNulls = "state_nulls", cityNulls = "city_nulls"
+    /// Orders whose order_total differs from the sum of their items' line_revenue; whose item_count differs from their item rows.
+    case totalMismatch = "total_mismatch", itemCountMismatch = "item_count_mismatch"
+    /// A mismatch example (`detail`), at most three per batch.
+    case totalMismatchExample = "total_mismatch_example"
+
+    public static let rejectPrefix = "reject:"
+    public static let missingPrefix = "missing:"
+}
+
+/// Row totals of the tables the figures describe, at one snapshot: the figures stand in for a
+/// rescan only when they add up to exactly these (see `QualityFigures.covers`).
+public struct QualityFigureCoverage: Sendable, Equatable {
+    public var rawRows: Int64
+    public var orderRows: Int64
+    public var itemRows: Int64
+}
+
+enum QualityFigureTable {
+    static let ddl = """
+        CREATE TABLE IF NOT EXISTS lake_quality_figure (
+            batch_snapshot_id BIGINT NOT NULL, batch_id VARCHAR NOT NULL, event_date INTEGER NOT NULL,
+            channel VARCHAR NOT NULL, metric VARCHAR NOT NULL, n BIGINT NOT NULL, x DOUBLE NOT NULL, detail VARCHAR)
+        """
+    static let index = "CREATE INDEX IF NOT EXISTS lake_quality_figure_snapshot ON lake_quality_figure (batch_snapshot_id)"
+
+    static func exists(_ db: Database) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_quality_figure'") == 1
+    }
+}
+
+extension CatalogTransaction {
+    /// Stores a batch's figures under this transaction's snapshot, beside the data they describe.
+    public mutating func recordQualityFigures(_ figures: [QualityFigure]) throws {
+        try database.execute(sql: QualityFigureTable.ddl)
+        try database.execute(sql: QualityFigureTable.index)
+        let insert = try database.cachedStatement(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        for f in figures {
+            try insert.execute(arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
+        }
+    }
+}
+
+extension Catalog {
+    /// The figures of the batches committed at or before `snapshot`, with the live row counts of
+    /// raw.orders, curated.orders and curated.order_items at it, read in one transaction.
+    public func qualityFigures(at snapshot: Int64) throws -> (figures: [QualityFigure], coverage: QualityFigureCoverage) {
+        try read { db in
+            func rows(_ schema: String, _ table: String) throws -> Int64 {
+                guard let id = try Int64.fetchOne(db, sql: """
+                    SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id
+                    WHERE s.schema_name = ? AND t.table_name = ? AND t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)
+                      AND s.begin_snapshot <= ? AND (s.end_snapshot IS NULL OR s.end_snapshot > ?)
+                    """, arguments: [schema, table, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
+                // Live rows as readers see them: a delete (erase, dedupe by another tool) makes
+                // the stored figures overcount, so they no longer cover the table.
+                var n = try Int64.fetchOne(db, sql: """
+                    SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
+                        JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
+                        WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
+                          AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
+                    FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
+                    """, arguments: [id, snapshot, snapshot, snapshot, snapshot, id, snapshot, snapshot]) ?? 0
+                let inlined = DeleteVector.inlinedTable(tableID: id)
+                if try db.tableExists(inlined) {
+                    n -= try Int64.fetchOne(db, sql: """
+                        SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
+                        WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+                        """, arguments: [snapshot, snapshot, snapshot]) ?? 0
+                }
+                return n
+            }
+            let coverage = QualityFigureCoverage(rawRows: try rows("raw", "orders"), orderRows: try rows("curated", "orders"),
+                                                 itemRows: try rows("curated", "order_items"))
+            guard try QualityFigureTable.exists(db) else { return ([], coverage) }
+            var out: [QualityFigure] = []
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT batch_snapshot_id, batch_id, event_date, channel, metric, n, x, detail
+                FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, rowid
+                """, arguments: [snapshot])
+            while let r = try cursor.next() {
+                out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: r[4],
+                                         n: r[5], x: r[6], detail: r[7]))
+            }
+            return (out, coverage)
+        }
+    }
+}
+
+public enum QualityFigures {
+    /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
+    /// The ingest (storing figures) and the rescan (reading reject_detail back) share it.
+    public static func field(_ detail: String?) -> String {
+        guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }
+        var name = String(first)
+        while let open = name.firstIndex(of: "["), let close = name[open...].firstIndex(of: "]") {
+            name.removeSubrange(open ... close)
+        }
+        return name
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+
+/// The quality figures the ingests stored with their batches (`lake_quality_figure`), added up
+/// into what the checks, the anomaly detector and the dashboard read, instead of scanning
+/// raw.orders, curated.orders and curated.order_items. Used only when the figures cover the
+/// tables exactly: their line, order and item counts equal the tables' live row counts at the
+/// snapshot. Anything else (a lake older than the figures, rows added by another tool, a
+/// delete) falls back to the rescan, so a stored answer is never a stale one.
+struct StoredQuality {
+    var perBatch: [String: LineCounts] = [:]
+    var perDay: [Int32: LineCounts] = [:]
+    var curated: [String: CuratedCounts] = [:]
+    /// Curated orders, confirmed cents and squared confirmed totals per channel and day (only cells with orders).
+    var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
+    /// Curated orders and orders without a state per day.
+    var curatedPerDay: [Int32: (Int64, Int64)] = [:]
+    /// Raw lines and rejected lines per day.
+    var rawPerDay: [Int32: (Int64, Int64)] = [:]
+
+    static func load(catalog: Catalog, snapshot: Int64) throws -> StoredQuality? {
+        let (figures, coverage) = try catalog.qualityFigures(at: snapshot)
+        guard !figures.isEmpty else { return nil }
+        typealias M = QualityFigureMetric
+        var s = StoredQuality()
+        var records: Int64 = 0, orders: Int64 = 0, items: Int64 = 0
+        var cells: [String: [Int32: (Int64, Int64, Double)]] = [:]
+        for f in figures {
+            switch f.metric {
+            case M.records.rawValue:
+                records += f.n
+                s.perBatch[f.batchID, default: LineCounts()].records += f.n
+                s.perDay[f.eventDate, default: LineCounts()].records += f.n
+                s.rawPerDay[f.eventDate, default: (0, 0)].0 += f.n
+            case M.orders.rawValue:
+                orders += f.n
+                s.curated[f.batchID, default: CuratedCounts()].orders += f.n
+                s.curatedPerDay[f.eventDate, default: (0, 0)].0 += f.n
+                cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
+            case M.items.rawValue: items += f.n
+            case M.confirmedCents.rawValue: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1 += f.n
+            case M.confirmedSquares.rawValue: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
+            case M.stateNulls.rawValue:
+                s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n
+                s.curatedPerDay[f.eventDate, default: (0, 0)].1 += f.n
+            case M.cityNulls.rawValue: s.curated[f.batchID, default: CuratedCounts()].cityNulls += f.n
+            case M.totalMismatch.rawValue: s.curated[f.batchID, default: CuratedCounts()].mismatched += f.n
+            case M.itemCountMismatch.rawValue: s.curated[f.batchID, default: CuratedCounts()].itemCountMismatch += f.n
+            case M.totalMismatchExample.rawValue:
+                if let d = f.detail, s.curated[f.batchID, default: CuratedCounts()].examples.count < 3 { s.curated[f.batchID]!.examples.append(d) }
+            default:
+                if f.metric.hasPrefix(M.rejectPrefix) {
+                    let reason = String(f.metric.dropFirst(M.rejectPrefix.count))
+                    s.perBatch[f.batchID, default: LineCounts()].rejects[reason, default: 0] += f.n
+                    s.perDay[f.eventDate, default: LineCounts()].rejects[reason, default: 0] += f.n
+                    s.rawPerDay[f.eventDate, default: (0, 0)].1 += f.n
+                } else if f.metric.hasPrefix(M.missingPrefix) {
+                    let field = String(f.metric.dropFirst(M.missingPrefix.count))
+                    s.perBatch[f.batchID, default: LineCounts()].missingByField[field, default: 0] += f.n
+                    s.perDay[f.eventDate, default: LineCounts()].missingByField[field, default: 0] += f.n
+                }
+                // An unknown metric (a newer build's) is not needed by these checks.
+            }
+        }
+        guard records == coverage.rawRows, orders == coverage.orderRows, items == coverage.itemRows else { return nil }
+        // The detector's series has a channel only where it had orders, as the rescan finds them.
+        for (ch, days) in cells {
+            for (d, v) in days where v.0 > 0 { s.byDay[ch, default: [:]][d] = v }
+        }
+        return s
+    }
+}

@@ -133,9 +133,8 @@ enum Bookkeeping {
 
     /// Whether every lake_* table exists (a read, so an open takes the write lock only when not).
     static func complete(_ db: Database) throws -> Bool {
-        let placeholders = tableNames.map { _ in "?" }.joined(separator: ", ")
-        return try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (\(placeholders))",
-                                arguments: StatementArguments(tableNames)) == tableNames.count
+        let present = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        return tableNames.allSatisfy(present.contains)
     }
 
     /// Whether the bookkeeping exists: a catalog only ever opened read-only (one DuckDB made,

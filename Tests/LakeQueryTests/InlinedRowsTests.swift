@@ -48,7 +48,7 @@ import Testing
         let prelude = Python.duckdbPrelude + """
             con = duck()
             # DuckDB's defaults: inserts of up to 10 rows are inlined in the catalog.
-            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/')")
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE)")
             def snap():
                 return con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]
             def copy(prefix, ids, extra=""):

@@ -10,7 +10,7 @@ struct ServiceReportPeerTests {
     from decimal import Decimal, ROUND_HALF_UP
     root = sys.argv[1]
     con = duck()
-    con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+    con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
     def money(d): return str(Decimal(d).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     customers = []
     for cid, n, spend, span in con.execute('''

@@ -167,24 +167,13 @@ public final class ParquetFileReader: @unchecked Sendable {
         let wanted = columns ?? Array(leaves.indices)
         let tasks = groups.flatMap { g in wanted.map { (g, $0) } }
         if tasks.isEmpty { return groups.map { _ in RecordBatch(schema: Schema([]), columns: []) } }
-        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<Column, Error>?>.allocate(capacity: tasks.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        let workers = max(1, min(parallelism, tasks.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var i = worker
-            while i < tasks.count {
-                results[i] = Result { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1) }
-                i += workers
-            }
+        let chunks = try parallelMap(count: tasks.count, parallelism: parallelism) {
+            try self.readChunk(rowGroup: tasks[$0].0, column: tasks[$0].1)
         }
         let schema = Schema(wanted.map { leaves[$0].field })
-        var out: [RecordBatch] = []
-        for (k, _) in groups.enumerated() {
-            let columns = try (0 ..< wanted.count).map { try results[k * wanted.count + $0]!.get() }
-            out.append(RecordBatch(schema: schema, columns: columns))
+        return groups.indices.map { k in
+            RecordBatch(schema: schema, columns: Array(chunks[k * wanted.count ..< (k + 1) * wanted.count]))
         }
-        return out
     }
 
     /// Reads the given columns of every row group as one batch.
@@ -356,25 +345,13 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// the whole-file check of `lake verify`. Chunks are decoded on up to `parallelism` threads.
     public func verifyPages(parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PageCounts {
         let tasks = (0 ..< rowGroupCount).flatMap { g in leaves.indices.map { (g, $0) } }
-        if tasks.isEmpty { return PageCounts() }
-        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<PageCounts, Error>?>.allocate(capacity: tasks.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        let workers = max(1, min(parallelism, tasks.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var i = worker
-            while i < tasks.count {
-                results[i] = Result {
-                    var counts = PageCounts()
-                    _ = try withUnsafeMutablePointer(to: &counts) { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1, counts: $0) }
-                    return counts
-                }
-                i += workers
-            }
+        let perChunk = try parallelMap(count: tasks.count, parallelism: parallelism) { i in
+            var counts = PageCounts()
+            _ = try withUnsafeMutablePointer(to: &counts) { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1, counts: $0) }
+            return counts
         }
         var total = PageCounts()
-        for i in 0 ..< tasks.count {
-            let c = try results[i]!.get()
+        for c in perChunk {
             total.pages += c.pages
             total.checksummed += c.checksummed
         }

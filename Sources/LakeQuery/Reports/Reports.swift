@@ -366,21 +366,8 @@ public enum Reports {
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
-        // Merge the workers' customers into one id space: flat arrays indexed by customer.
-        var interner = KeyInterner()
-        var a = CustomersWorker()
         var pairs: [UInt64] = []
-        for w in states {
-            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
-            while a.orders.count < interner.count { a.append() }
-            for (l, g) in map.enumerated() {
-                let g = Int(g)
-                a.orders[g] += w.orders[l]
-                a.spend[g] += w.spend[l]
-                a.first[g] = min(a.first[g], w.first[l])
-                a.last[g] = max(a.last[g], w.last[l])
-                a.firstDay[g] = min(a.firstDay[g], w.firstDay[l])
-            }
+        let (a, interner) = CustomersWorker.merge(states) { w, map in
             pairs.reserveCapacity(pairs.count + w.days.count)
             for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
@@ -577,6 +564,30 @@ struct DailyRevenueWorker {
 
 /// One worker's share of the customers report: per customer (ids local to the worker) orders,
 /// spend, first and last order time, first order day; and (customer, day) pairs.
+extension CustomersWorker {
+    /// Merges the workers' customers into one id space: flat arrays indexed by customer.
+    /// `each` sees every worker with the map from its local ids to the merged ones.
+    static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
+        -> (CustomersWorker, KeyInterner) {
+        var interner = KeyInterner()
+        var a = CustomersWorker()
+        for w in states {
+            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+            while a.orders.count < interner.count { a.append() }
+            for (l, g) in map.enumerated() {
+                let g = Int(g)
+                a.orders[g] += w.orders[l]
+                a.spend[g] += w.spend[l]
+                a.first[g] = min(a.first[g], w.first[l])
+                a.last[g] = max(a.last[g], w.last[l])
+                a.firstDay[g] = min(a.firstDay[g], w.firstDay[l])
+            }
+            each(w, map)
+        }
+        return (a, interner)
+    }
+}
+
 struct CustomersWorker {
     var ids = KeyInterner(expected: 1 << 15)
     var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []

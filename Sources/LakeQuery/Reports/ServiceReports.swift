@@ -26,19 +26,7 @@ extension Reports {
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
-        var interner = KeyInterner()
-        var a = CustomersWorker()
-        for w in states {
-            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
-            while a.orders.count < interner.count { a.append() }
-            for (l, g) in map.enumerated() {
-                let g = Int(g)
-                a.orders[g] += w.orders[l]
-                a.spend[g] += w.spend[l]
-                a.first[g] = min(a.first[g], w.first[l])
-                a.last[g] = max(a.last[g], w.last[l])
-            }
-        }
+        let (a, interner) = CustomersWorker.merge(states)
         let ids = interner.values
         let count = interner.count
         // Strings are compared once per pair only on ties of both figures.

@@ -56,20 +56,7 @@ extension Catalog {
         try read { db in
             // Live rows: a delete file's rows are gone for readers, so runs that still hold their
             // keys no longer cover the table and the caller rebuilds the set from the files.
-            var rows = try Int64.fetchOne(db, sql: """
-                SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
-                    JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
-                    WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
-                      AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
-                FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
-                """, arguments: [tableID, snapshot, snapshot, snapshot, snapshot, tableID, snapshot, snapshot]) ?? 0
-            let inlined = DeleteVector.inlinedTable(tableID: tableID)
-            if try db.tableExists(inlined) {
-                rows -= try Int64.fetchOne(db, sql: """
-                    SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
-                    WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
-                    """, arguments: [snapshot, snapshot, snapshot]) ?? 0
-            }
+            let rows = try Self.liveFileRows(db, tableID: tableID, snapshot: snapshot)
             guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
             var runs: [KeyRun] = []
             let cursor = try Row.fetchCursor(db, sql: """
@@ -150,5 +137,28 @@ extension CatalogTransaction {
         }
         try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
                              arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
+    }
+}
+
+extension Catalog {
+    /// Rows of the table's data files a reader sees at the snapshot: their record counts minus
+    /// the rows their delete files and DuckLake's inlined file deletions remove. Key runs and
+    /// stored quality figures are trusted only when they account for exactly these rows.
+    static func liveFileRows(_ db: Database, tableID: Int64, snapshot: Int64) throws -> Int64 {
+        var rows = try Int64.fetchOne(db, sql: """
+            SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
+                JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
+                WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
+                  AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
+            FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
+            """, arguments: [tableID, snapshot, snapshot, snapshot, snapshot, tableID, snapshot, snapshot]) ?? 0
+        let inlined = DeleteVector.inlinedTable(tableID: tableID)
+        if try db.tableExists(inlined) {
+            rows -= try Int64.fetchOne(db, sql: """
+                SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
+                WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+                """, arguments: [snapshot, snapshot, snapshot]) ?? 0
+        }
+        return rows
     }
 }

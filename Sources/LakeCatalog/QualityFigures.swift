@@ -99,20 +99,7 @@ extension Catalog {
                     """, arguments: [schema, table, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
                 // Live rows as readers see them: a delete (erase, dedupe by another tool) makes
                 // the stored figures overcount, so they no longer cover the table.
-                var n = try Int64.fetchOne(db, sql: """
-                    SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
-                        JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id
-                        WHERE x.table_id = ? AND x.begin_snapshot <= ? AND (x.end_snapshot IS NULL OR x.end_snapshot > ?)
-                          AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?))
-                    FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt)
-                    """, arguments: [id, snapshot, snapshot, snapshot, snapshot, id, snapshot, snapshot]) ?? 0
-                let inlined = DeleteVector.inlinedTable(tableID: id)
-                if try db.tableExists(inlined) {
-                    n -= try Int64.fetchOne(db, sql: """
-                        SELECT count(*) FROM \(inlined) x JOIN ducklake_data_file f ON f.data_file_id = x.file_id
-                        WHERE x.begin_snapshot <= ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
-                        """, arguments: [snapshot, snapshot, snapshot]) ?? 0
-                }
+                var n = try Catalog.liveFileRows(db, tableID: id, snapshot: snapshot)
                 // Rows DuckDB inserted inlined are read by every scan but no batch's figures
                 // describe them: counting them makes the figures fall short, so they are not used.
                 n += try Catalog.countInlinedRows(db, tableID: id, snapshot: snapshot)

@@ -5,20 +5,6 @@ import LakeTestSupport
 import Testing
 @testable import LakePipeline
 
-/// A copy of the repository's registry without any version above 1 (orders v2, raw_orders
-/// v2): the registry a lake created before v2 shipped was built with.
-func registryV1Copy(_ dir: TemporaryDirectory) throws -> URL {
-    let reg = dir.url.appendingPathComponent("schemas-v1")
-    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: reg)
-    for table in try FileManager.default.contentsOfDirectory(atPath: reg.path) {
-        let tdir = reg.appendingPathComponent(table)
-        for file in try FileManager.default.contentsOfDirectory(atPath: tdir.path) where file != "v1.json" {
-            try FileManager.default.removeItem(at: tdir.appendingPathComponent(file))
-        }
-    }
-    return reg
-}
-
 /// The live registry (schemas/, with orders v2).
 func liveRegistry() throws -> SchemaRegistry {
     try SchemaRegistry.load(directory: packageRoot.appendingPathComponent("schemas").path)

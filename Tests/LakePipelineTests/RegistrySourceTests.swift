@@ -152,18 +152,5 @@ struct GeneratorDefaultTests {
 
 /// Runs the built `lake` with `directory` as the working directory.
 func runLake(_ arguments: [String], in directory: URL) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = lakeBinary
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    let outFile = try TemporaryDirectory("lake-out")
-    defer { outFile.remove() }
-    _ = FileManager.default.createFile(atPath: outFile.file("o"), contents: nil)
-    _ = FileManager.default.createFile(atPath: outFile.file("e"), contents: nil)
-    process.standardOutput = FileHandle(forWritingAtPath: outFile.file("o"))
-    process.standardError = FileHandle(forWritingAtPath: outFile.file("e"))
-    try process.run()
-    process.waitUntilExit()
-    return (process.terminationStatus, try String(contentsOfFile: outFile.file("o"), encoding: .utf8),
-            try String(contentsOfFile: outFile.file("e"), encoding: .utf8))
+    try runProcess(lakeBinary.path, arguments, in: directory)
 }

@@ -204,17 +204,7 @@ struct VacuumSafetyTests {
         if !asRoot { try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: lake) }
         func asReader(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
             guard asRoot else { let r = try runLake(args); return (r.status, r.out, r.err) }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", lakeBinary.path] + args
-            p.currentDirectoryURL = packageRoot
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+            return try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", lakeBinary.path] + args)
         }
         // The reader really cannot write here (else this test would prove nothing).
         let probe = lake + "/probe"

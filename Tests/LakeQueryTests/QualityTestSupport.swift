@@ -43,17 +43,7 @@ struct GeneratedLake {
 func runLake(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
     guard FileManager.default.isExecutableFile(atPath: exe) else { throw TestFailure("build the lake executable first: \(exe)") }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    p.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    return try runProcess(exe, args)
 }
 
 /// A one-shot HTTP receiver on 127.0.0.1: accepts one connection (waiting at most `timeout`

@@ -12,19 +12,6 @@ import Testing
 /// column, more batches after it, and time travel to the snapshots in between.
 @Suite("Quality: stored figures = rescan", .serialized)
 struct StoredQualityTests {
-    /// The registry with only v1 of every table, as a lake made before v2 shipped.
-    func registryV1(_ dir: TemporaryDirectory) throws -> URL {
-        let reg = dir.url.appendingPathComponent("schemas-v1")
-        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: reg)
-        for table in try FileManager.default.contentsOfDirectory(atPath: reg.path) {
-            let tdir = reg.appendingPathComponent(table)
-            for file in try FileManager.default.contentsOfDirectory(atPath: tdir.path) where file != "v1.json" {
-                try FileManager.default.removeItem(at: tdir.appendingPathComponent(file))
-            }
-        }
-        return reg
-    }
-
     func expectSame(_ stored: QualityRun, _ rescan: QualityRun, _ where_: String) {
         #expect(stored.snapshotID == rescan.snapshotID, "\(where_)")
         #expect(stored.batches.map(\.batchID) == rescan.batches.map(\.batchID), "\(where_)")
@@ -72,7 +59,7 @@ struct StoredQualityTests {
         defer { dir.remove() }
         let input = packageRoot.appendingPathComponent("Evaluation-Files")
         let lakeURL = dir.url.appendingPathComponent("lake")
-        var store = try LakeStore.open(root: lakeURL, schemas: try registryV1(dir))
+        var store = try LakeStore.open(root: lakeURL, schemas: try registryV1Copy(dir))
         _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
         let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: true)

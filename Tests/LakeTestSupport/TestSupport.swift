@@ -102,3 +102,43 @@ public enum Python {
         return try JSONSerialization.jsonObject(with: Data(out.utf8), options: [.fragmentsAllowed])
     }
 }
+
+/// A copy of the repository's registry without any version above 1 (orders v2, raw_orders v2):
+/// the registry a lake created before v2 shipped was built with.
+public func registryV1Copy(_ dir: TemporaryDirectory) throws -> URL {
+    let reg = dir.url.appendingPathComponent("schemas-v1")
+    try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: reg)
+    for table in try FileManager.default.contentsOfDirectory(atPath: reg.path) {
+        let tdir = reg.appendingPathComponent(table)
+        for file in try FileManager.default.contentsOfDirectory(atPath: tdir.path) where file != "v1.json" {
+            try FileManager.default.removeItem(at: tdir.appendingPathComponent(file))
+        }
+    }
+    return reg
+}
+
+/// Runs `executable` with `arguments` in `directory` (the package root by default) and returns
+/// its exit status and output. Both pipes are read to the end before waiting, so a chatty
+/// command cannot block on a full pipe.
+public func runProcess(_ executable: String, _ arguments: [String], in directory: URL = packageRoot) throws
+    -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    p.currentDirectoryURL = directory
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    nonisolated(unsafe) var e = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        e = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}

@@ -19,7 +19,7 @@ fi
 if [ "${1:-}" = "--python" ]; then
   # Reinstalled when the pinned DuckDB or one of its extension packages is missing, so an old
   # .venv with DuckDB 1.4.4 moves to 1.5.5.
-  if ! .venv/bin/python -c 'import duckdb, duckdb_extension_ducklake, duckdb_extension_sqlite_scanner, duckdb_extension_postgres_scanner, pyarrow, pandas, pytest; assert duckdb.__version__ == "1.5.5"' >/dev/null 2>&1; then
+  if ! .venv/bin/python -c 'import duckdb, duckdb_extension_ducklake, duckdb_extension_sqlite_scanner, duckdb_extension_postgres_scanner, pyarrow, pandas, pytz, pytest; assert duckdb.__version__ == "1.5.5"' >/dev/null 2>&1; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
   fi

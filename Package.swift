@@ -22,10 +22,17 @@ let package = Package(
             path: "Sources/CZstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // libpq, the PostgreSQL client the catalog's PostgreSQL backend uses (DESIGN.md).
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(name: "LakeFormat", dependencies: ["CZstd"]),
         .target(
             name: "LakeCatalog",
-            dependencies: ["LakeFormat", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog"]),
         .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline"]),

@@ -13,7 +13,7 @@ Configuration: an Airflow Variable of the name, else the environment variable, e
   LAKE_DIR          lake root (default ./lake)
   LAKE_LANDING      folder of YYYY-MM-DD/ subfolders with the day's source files (required)
   LAKE_BIN          the lake binary (default: `lake` on the PATH)
-  LAKE_CATALOG      product catalog file to ingest instead of the day's product_catalog.json
+  LAKE_PRODUCTS     product catalog file to ingest instead of the day's product_catalog.json
                     (for a catalog delivered once, not daily); default: the day's file
   LAKE_REPORTS      where the JSON reports go, one folder per date (default <LAKE_DIR>-reports)
   LAKE_CONFIG       alert thresholds for `lake quality check` (--config; default: lake's own lookup)
@@ -93,7 +93,7 @@ def landing_dir(ds: str) -> str:
 def source_paths(ds: str) -> dict[str, str]:
     day = landing_dir(ds)
     paths = {name: os.path.join(day, name) for name in SOURCE_FILES}
-    catalog = setting("LAKE_CATALOG")
+    catalog = setting("LAKE_PRODUCTS")
     if catalog:
         paths["product_catalog.json"] = catalog
     return paths

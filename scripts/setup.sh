@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libzstd-dev libsqlite3-dev; do
+# libpq-dev: the PostgreSQL catalog's client library (CLibPQ); postgresql: the throwaway server
+# the PostgreSQL catalog tests start (PostgresCluster).
+for pkg in libzstd-dev libsqlite3-dev libpq-dev postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

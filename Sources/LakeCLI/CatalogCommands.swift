@@ -48,7 +48,7 @@ struct InitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, overExistingData: force)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, overExistingData: force)
         try catalog.requireWritable()
         let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(registry.source, catalog: catalog))
         let done = try store.initialize(pins: try pins.map { try LakeStore.parsePin($0) })
@@ -75,7 +75,7 @@ struct SnapshotsCommand: ParsableCommand {
     @Option(help: "table or json.") var format: OutputFormat = .table
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snaps = try catalog.snapshots()
         switch format {
         case .json:
@@ -103,7 +103,7 @@ struct TablesCommand: ParsableCommand {
     @OptionGroup var when: AsOfOption
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let tables = try catalog.tables(at: .snapshot(snap.id))
         print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
@@ -140,7 +140,7 @@ struct FilesCommand: ParsableCommand {
     func run() throws {
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
         let (schema, name) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", table)
-        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
         let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id), inlined: .readSeparately)
@@ -210,7 +210,7 @@ struct VacuumCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         // Erasures older than the retention are purged first (`lake erase --help`).
         if let p = try Purge.pending(catalog, retain: retain, dryRun: dryRun) {
             print(dryRun ? "Would purge \(p.erasures) erasures older than the retention."

@@ -31,7 +31,7 @@ struct DeleteCommand: ParsableCommand {
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun)
         printDeleteReport(r)
     }
@@ -66,7 +66,7 @@ struct EraseCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge)
         printDeleteReport(r.delete)
         if let p = r.purgeSnapshotID {

@@ -37,7 +37,7 @@ struct IngestFlags: ParsableArguments {
     var quiet = false
 
     func store() throws -> LakeStore {
-        try LakeStore.open(root: lake.root, registry: registry.source)
+        try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeCatalog
 
 @main
 struct Lake: ParsableCommand {
@@ -26,8 +27,19 @@ struct LakeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Lake root directory (default: $LAKE_DIR, else ./lake).", valueName: "DIR"))
     var lake: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Where the lake's catalog lives: a PostgreSQL URL (postgresql://user@host:port/db) or libpq keyword string (host=… dbname=…), password from PGPASSWORD or ~/.pgpass; or a SQLite path (default: $LAKE_CATALOG, else <lake>/manifest.sqlite). Data files stay under --lake.",
+        valueName: "URL"))
+    var catalog: String?
+
     var root: URL {
         let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
         return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+
+    /// The catalog `--catalog` or LAKE_CATALOG names; nil means the SQLite manifest in the lake root.
+    var catalogLocation: CatalogLocation? {
+        guard let text = catalog ?? ProcessInfo.processInfo.environment["LAKE_CATALOG"], !text.isEmpty else { return nil }
+        return CatalogLocation.parse(text)
     }
 }

@@ -39,7 +39,7 @@ struct CompactCommand: ParsableCommand {
         o.minFiles = minFiles
         o.sortBy = sortBy
         o.dryRun = dryRun
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Compaction.run(catalog, options: o)
         for g in r.groups {
             let tail = g.skippedConflict ? "skipped: its files changed under it (run again)"
@@ -80,7 +80,7 @@ struct SchemaMigrate: ParsableCommand {
     @Flag(help: "Print the plan without changing anything.") var dryRun = false
 
     func run() throws {
-        let store = try LakeStore.open(root: lake.root, registry: registry.source, create: false)
+        let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
         let r = try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun)
         let p = r.plan
         print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")

@@ -46,7 +46,7 @@ struct QualityReportCommand: ParsableCommand {
     var format: ResultTable.Format = .table
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         print(try QualityReport.run(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()).render(format))
     }
 }
@@ -73,7 +73,7 @@ struct QualityCheckCommand: ParsableCommand {
     var rescan = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false)
         var outcome = try Alerting.evaluate(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig(), rescan: rescan)
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
@@ -105,7 +105,7 @@ struct MetricsCommand: ParsableCommand {
     @OptionGroup var flags: QualityFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         print(try Metrics.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()), terminator: "")
     }
 }
@@ -124,7 +124,7 @@ struct DashboardCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         let html = try Dashboard.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))

@@ -52,7 +52,7 @@ struct QueryCommand: ParsableCommand {
         spec.orderBy = orderBy
         spec.limit = limit
         spec.asOf = try asOf.map { try AsOf.parse($0) }
-        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let result = try Query.run(spec, catalog: catalog)
         print(result.table.render(format))
         if explain {

@@ -89,7 +89,7 @@ extension NamedReportCommand {
     func adjust(_ options: inout ReportOptions) {}
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         var options = try flags.options()
         adjust(&options)
         print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format))
@@ -214,7 +214,7 @@ struct ShowReport: ParsableCommand {
     @OptionGroup var stock: StockFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         var options = try flags.options()
         stock.apply(to: &options)
         print(try Reports.run(name, catalog: catalog, options: options).render(flags.format))
@@ -242,7 +242,7 @@ struct DiffReport: ParsableCommand {
     @OptionGroup var stock: StockFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
         var options = try flags.options()
         stock.apply(to: &options)

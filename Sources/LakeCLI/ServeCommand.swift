@@ -57,7 +57,7 @@ struct ServeCommand: ParsableCommand {
             quality = FileManager.default.fileExists(atPath: "config/alerts.json") ? try QualityConfig.load(path: "config/alerts.json") : QualityConfig()
         }
         let channels = try registry.load().schema("orders").column("channel")?.constraints.enumValues ?? []
-        let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let api = LakeAPI(catalog: catalog, quality: quality, channels: channels)
         let host = self.host
         try LakeServer.runBlocking(api: api, config: c) { port in

@@ -26,7 +26,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, create: false)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let snap = try catalog.resolve(when.asOf)
         let bar = ProgressBar(label: "verify", quiet: quiet)
         let results = try catalog.verifyFiles(table: table, at: .snapshot(snap.id)) { done, total in bar.update(done, total) }

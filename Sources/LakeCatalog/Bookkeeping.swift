@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // The lake's own bookkeeping, in `lake_*` tables of the same SQLite database as the DuckLake
 // catalog: a source ledger and stream checkpoints for exactly-once ingest, one row per ingest
@@ -127,20 +126,20 @@ enum Bookkeeping {
         "lake_schema_definition", "lake_table_schema_version", "lake_quality_result", "lake_alert",
     ]
 
-    static func ensure(_ db: Database) throws {
+    static func ensure(_ db: SQLDatabase) throws {
         for sql in allDDL { try db.execute(sql: sql) }
     }
 
     /// Whether every lake_* table exists (a read, so an open takes the write lock only when not).
-    static func complete(_ db: Database) throws -> Bool {
-        let present = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
-        return tableNames.allSatisfy(present.contains)
+    static func complete(_ db: SQLDatabase) throws -> Bool {
+        for name in tableNames where try !db.tableExists(name) { return false }
+        return true
     }
 
     /// Whether the bookkeeping exists: a catalog only ever opened read-only (one DuckDB made,
     /// or a 0.3 catalog before `lake upgrade`) has none, and reads find nothing there.
-    static func exists(_ db: Database) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_ingest_run'") == 1
+    static func exists(_ db: SQLDatabase) throws -> Bool {
+        try db.tableExists("lake_ingest_run")
     }
 
     static func json<T: Encodable>(_ value: T) -> String {
@@ -154,7 +153,7 @@ enum Bookkeeping {
         return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 
-    static func run(_ row: Row) throws -> IngestRun {
+    static func run(_ row: SQLRow) throws -> IngestRun {
         func time(_ column: String) throws -> Date {
             let text: String? = try row.value(column)
             return Timestamps.parseTimestamp(text ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0)
@@ -172,12 +171,12 @@ enum Bookkeeping {
             latencyMax: try row.value("latency_max_s"), unknownFields: decode(unknown, as: [String: Int64].self) ?? [:])
     }
 
-    static func ledgerEntry(_ row: Row) throws -> LedgerEntry {
+    static func ledgerEntry(_ row: SQLRow) throws -> LedgerEntry {
         LedgerEntry(kind: try row.value("kind"), sourceHash: try row.value("source_hash"), source: try row.value("source"),
                     bytes: try row.value("bytes"), batchID: try row.value("batch_id"), snapshotID: try row.value("snapshot_id"))
     }
 
-    static func checkpoint(_ row: Row) throws -> StreamCheckpoint {
+    static func checkpoint(_ row: SQLRow) throws -> StreamCheckpoint {
         StreamCheckpoint(source: try row.value("source"), byteOffset: try row.value("byte_offset"),
                          lineNumber: try row.value("line_number"), snapshotID: try row.value("snapshot_id"))
     }
@@ -197,7 +196,7 @@ extension CatalogTransaction {
     }
 
     public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
-        return try Row.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
+        return try SQLRow.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
                                 arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
     }
 
@@ -208,11 +207,14 @@ extension CatalogTransaction {
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
-        return try Row.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
+        return try SQLRow.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
     }
 
     public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64) throws {
-        try database.execute(sql: "INSERT OR REPLACE INTO lake_stream_checkpoint VALUES (?, ?, ?, ?)",
+        try database.execute(sql: """
+            INSERT INTO lake_stream_checkpoint VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE
+            SET byte_offset = excluded.byte_offset, line_number = excluded.line_number, snapshot_id = excluded.snapshot_id
+            """,
                              arguments: [source, byteOffset, lineNumber, snapshotID])
     }
 
@@ -236,7 +238,10 @@ extension CatalogTransaction {
 
     /// Which registry table and version a catalog table's schema follows from this snapshot on.
     public mutating func setTableSchemaVersion(tableID: Int64, registryTable: String, version: Int) throws {
-        try database.execute(sql: "INSERT OR REPLACE INTO lake_table_schema_version VALUES (?, ?, ?, ?)",
+        try database.execute(sql: """
+            INSERT INTO lake_table_schema_version VALUES (?, ?, ?, ?) ON CONFLICT (table_id, begin_snapshot) DO UPDATE
+            SET registry_table = excluded.registry_table, version = excluded.version
+            """,
                              arguments: [tableID, registryTable, version, snapshotID])
     }
 
@@ -260,7 +265,7 @@ extension Catalog {
         let snap = try resolve(asOf)
         return try read { db in
             guard try Bookkeeping.exists(db) else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT * FROM lake_ingest_run WHERE snapshot_id <= ? ORDER BY snapshot_id",
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM lake_ingest_run WHERE snapshot_id <= ? ORDER BY snapshot_id",
                                     arguments: [snap.id]).map(Bookkeeping.run)
         }
     }
@@ -270,7 +275,7 @@ extension Catalog {
         let snap = try resolve(asOf)
         return try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try Row.fetchOne(db, sql: """
+            return try SQLRow.fetchOne(db, sql: """
                 SELECT registry_table, version FROM lake_table_schema_version
                 WHERE table_id = ? AND begin_snapshot <= ? ORDER BY begin_snapshot DESC LIMIT 1
                 """, arguments: [tableID, snap.id]).map { (try $0.value("registry_table"), try $0.value("version")) }
@@ -281,8 +286,8 @@ extension Catalog {
     /// written before definitions were stored have none until their next commit stores them.
     public func storedSchemaDefinitions() throws -> [(table: String, version: Int, canonicalJSON: String)] {
         try read { db in
-            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_schema_definition'") == 1 else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT table_name, version, canonical_json FROM lake_schema_definition ORDER BY table_name, version")
+            guard try db.tableExists("lake_schema_definition") else { return [] }
+            return try SQLRow.fetchAll(db, sql: "SELECT table_name, version, canonical_json FROM lake_schema_definition ORDER BY table_name, version")
                 .map { row in
                     guard let table: String = row["table_name"], let version: Int = row["version"], let json: String = row["canonical_json"] else {
                         throw CatalogError.corrupt("lake_schema_definition has a row with a NULL field")
@@ -297,7 +302,7 @@ extension Catalog {
     public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try Row.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
+            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
                                     arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
         }
     }
@@ -305,7 +310,7 @@ extension Catalog {
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try Row.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
+            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
         }
     }
 }

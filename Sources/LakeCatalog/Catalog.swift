@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 /// A lake's DuckLake catalog: `<root>/manifest.sqlite`.
@@ -15,10 +14,14 @@ public struct Catalog: Sendable {
     static let createdBy = "lake (Swift)"
 
     public let root: URL
+    /// `<root>/manifest.sqlite` for a SQLite catalog; for a PostgreSQL one, where a SQLite
+    /// catalog of this lake would be (nothing reads or writes it).
     public let manifestURL: URL
+    /// Where the catalog lives: the SQLite file or the PostgreSQL database.
+    public let location: CatalogLocation
     /// Where relative schema paths resolve: DuckLake's data_path (ours is the lake root).
     public let dataPath: URL
-    let pool: DatabasePool
+    let store: any CatalogStore
     /// The DuckLake version of the catalog: 1.0 is read and written; 0.3 is read until `upgrade`;
     /// a newer one is read through a read-only connection and never written.
     public let format: CatalogFormat
@@ -28,6 +31,25 @@ public struct Catalog: Sendable {
     /// How long a writer waits for another process's write lock before a retry.
     static let busyTimeout: TimeInterval = 10
     static let commitAttempts = 5
+
+    /// The catalog's location for messages (a PostgreSQL password is masked).
+    public var locationText: String { location.description }
+
+    /// Opens (and with `create`, creates) the lake's catalog: `catalog` names a PostgreSQL
+    /// database or a SQLite file; nil means `<root>/manifest.sqlite`. Data files always live
+    /// under `root`.
+    public static func open(root: URL, catalog: CatalogLocation?, create: Bool = true, readOnly: Bool = false,
+                            overExistingData: Bool = false, hooks: CommitHooks = .none) throws -> Catalog {
+        switch catalog {
+        case .postgres(let conninfo)?:
+            return try openPostgres(root: root.standardizedFileURL, conninfo: conninfo, create: create, readOnly: readOnly,
+                                    overExistingData: overExistingData, hooks: hooks)
+        case .sqlite(let file)? where file.standardizedFileURL != root.standardizedFileURL.appendingPathComponent(manifestName):
+            throw CatalogError.storage("a SQLite catalog lives in its lake root as \(manifestName); got \(file.path): pass --lake \(file.deletingLastPathComponent().path) instead")
+        default:
+            return try open(root: root, create: create, readOnly: readOnly, overExistingData: overExistingData, hooks: hooks)
+        }
+    }
 
     /// Opens (and with `create`, creates) the catalog at `<root>/manifest.sqlite`. A new catalog
     /// gets every DuckLake 1.0 table, its metadata rows and snapshot 0 with schema "main", as
@@ -43,7 +65,14 @@ public struct Catalog: Sendable {
         let root = root.standardizedFileURL
         let manifest = root.appendingPathComponent(manifestName)
         let fm = FileManager.default
-        if readOnly { return try openReadOnly(root: root, manifest: manifest, hooks: hooks) }
+        if readOnly {
+            let (store, text, format) = try SQLiteStore.openReadOnly(manifest: manifest, validate: { db in
+                guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
+                return try Self.validate(db, root: root, manifest: manifest.path)
+            })
+            return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(text, root: root),
+                           store: store, format: format, hooks: hooks)
+        }
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
             // create a catalog leaves an emptied manifest as it found it.
@@ -58,116 +87,94 @@ public struct Catalog: Sendable {
                 throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
             }
         }
-        var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
-        config.label = "lake.catalog"
         // A catalog newer than the one we write must not change at all, not even its journal
         // mode (a read-write pool switches the file to WAL), so it gets a read-only pool.
-        let peeked = try peekVersion(manifest.path)
-        config.readonly = peeked.map { CatalogFormat(version: $0).isNewer } ?? false
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: manifest.path, configuration: config)
-        } catch {
-            throw CatalogError.storage("cannot open \(manifest.path): \(error)")
-        }
-        if config.readonly {
-            let (path, format) = try withRetry { try pool.read { db in try Self.validate(db, root: root, manifest: manifest.path) } }
-            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(path, root: root), pool: pool, format: format, hooks: hooks)
-        }
-        // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
-        // writer to synchronous=NORMAL when it enables WAL (after any prepareDatabase), and in
-        // WAL mode NORMAL fsyncs the log only at checkpoints, so a power loss could take back
-        // commits whose data files were synced. FULL syncs the log at every COMMIT. The pool
-        // keeps one writer connection, so setting it once covers every commit.
-        do {
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        } catch {
-            throw CatalogError.storage("cannot configure \(manifest.path): \(error)")
-        }
+        let peeked = try SQLiteStore.peekVersion(manifest.path)
+        let store = try SQLiteStore.open(path: manifest.path, readOnly: peeked.map { CatalogFormat(version: $0).isNewer } ?? false)
+        let opened = try prepare(store: store, root: root, location: manifest.path, create: create, overExistingData: overExistingData)
+        return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(opened.0, root: root),
+                       store: store, format: opened.1, hooks: hooks)
+    }
+
+    /// Validates an opened catalog, and creates or completes it as `open` describes; returns its
+    /// data_path and version. Shared by both backends.
+    private static func prepare(store: any CatalogStore, root: URL, location: String, create: Bool,
+                                overExistingData: Bool) throws -> (String, CatalogFormat) {
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
         let existing: (opened: (String, CatalogFormat), absolute: Bool, bookkeeping: Bool)? = try withRetry {
-            try pool.read { db in
+            try store.read { db in
                 guard try db.tableExists("ducklake_metadata") else { return nil }
-                return (try Self.validate(db, root: root, manifest: manifest.path), try Self.hasAbsoluteDataPath(db),
-                        try Bookkeeping.complete(db))
+                let opened = try Self.validate(db, root: root, manifest: location)
+                if opened.1.isNewer { return (opened, false, true) }
+                return (opened, try Self.hasAbsoluteDataPath(db), try Bookkeeping.complete(db))
             }
         }
-        let opened: (String, CatalogFormat)
         if let existing {
-            opened = existing.opened
             // Only a lake made before data paths were relative, or without all of our lake_*
             // tables (made by DuckDB, just upgraded, or by an older build), takes the write lock
             // here, once. A 0.3 or newer catalog is not changed at all.
             if existing.opened.1 == .v10 && (existing.absolute || !existing.bookkeeping) {
                 try withRetry {
-                    try pool.write { db in
+                    try store.write { db in
                         try Self.relativizeDataPath(db)
                         try Bookkeeping.ensure(db)
                     }
                 }
             }
-        } else {
-            // An SQLite file without the DuckLake tables: creating them is creating a catalog.
-            if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
-            opened = try withRetry {
-                try pool.writeWithoutTransaction { db in
-                    var result: (String, CatalogFormat) = ("", .v10)
-                    try db.inTransaction(.immediate) {
-                        result = try Self.bootstrap(db, root: root, create: create, manifest: manifest.path)
-                        return .commit
-                    }
-                    return result
-                }
-            }
+            return existing.opened
         }
-        return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(opened.0, root: root), pool: pool,
-                       format: opened.1, hooks: hooks)
+        // A database without the DuckLake tables: creating them is creating a catalog.
+        if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
+        return try withRetry {
+            try store.write { db in try Self.bootstrap(db, root: root, create: create, manifest: location) }
+        }
     }
 
-    /// Opens with SQLite's read-only flag. A WAL-mode database normally needs its -shm file
-    /// (created on open); in a directory this user cannot write, with no -wal/-shm left by a
-    /// writer, SQLite cannot open it read-only at all, so it is opened as immutable: there is
-    /// no log, the main file holds every committed snapshot. (Immutable means no locking: a
-    /// writer that starts while we read is not seen, which a reader without write access to
-    /// the directory accepts; see DESIGN.md.)
-    private static func openReadOnly(root: URL, manifest: URL, hooks: CommitHooks) throws -> Catalog {
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: manifest.path) else { throw CatalogError.notFound(path: manifest.path) }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(busyTimeout)
-        config.label = "lake.catalog.readonly"
-        func attempt(_ path: String) throws -> Catalog {
-            let pool = try DatabasePool(path: path, configuration: config)
-            let (text, format) = try withRetry {
-                try pool.read { db in
-                    guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
-                    return try Self.validate(db, root: root, manifest: manifest.path)
+    /// Opens the catalog in a PostgreSQL database (`conninfo`: a libpq URL or keyword string).
+    /// An empty database becomes a DuckLake 1.0 catalog with `create`; a database with other
+    /// tables but no ducklake_metadata is refused as not a lake.
+    private static func openPostgres(root: URL, conninfo: String, create: Bool, readOnly: Bool, overExistingData: Bool,
+                                     hooks: CommitHooks) throws -> Catalog {
+        let store: PostgresStore
+        do {
+            store = try PostgresStore(conninfo: conninfo)
+        } catch let e as SQLError {
+            throw CatalogError.storage(e.message)
+        }
+        let location = store.location
+        let opened: (String, CatalogFormat)
+        if readOnly {
+            opened = try withRetry {
+                try store.read { db in
+                    guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: location) }
+                    return try Self.validate(db, root: root, manifest: location)
                 }
             }
-            return Catalog(root: root, manifestURL: manifest, dataPath: resolveDataPath(text, root: root), pool: pool,
-                           format: format, hooks: hooks)
-        }
-        // Not-a-catalog answers are final; only SQLite's refusal to open (no -shm possible) falls back.
-        func isStorage(_ e: Error) -> Bool {
-            if case CatalogError.storage = e { return true }
-            return e is DatabaseError
-        }
-        do {
-            return try attempt(manifest.path)
-        } catch let first where isStorage(first) {
-            guard CatalogGuard.walIsEmpty(manifest) else {
-                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); its write-ahead log "
-                    + "\(manifest.lastPathComponent)-wal holds commits that need write access to the lake directory to read: "
-                    + "ask its owner to run any lake command (which checkpoints the log) or grant write access")
+        } else {
+            let hasCatalog = try withRetry { try store.read { db in try db.tableExists("ducklake_metadata") } }
+            if !hasCatalog {
+                guard create else { throw CatalogError.notFound(path: location) }
+                let others = try withRetry {
+                    try store.read { db in
+                        try String.fetchAll(db, sql: """
+                            SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v') ORDER BY 1 LIMIT 3
+                            """)
+                    }
+                }
+                if !others.isEmpty {
+                    throw CatalogError.incompatibleCatalog(path: location, reason: "the database holds other tables (\(others.joined(separator: ", "))) and no DuckLake catalog; give an empty database")
+                }
+                do {
+                    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+                } catch {
+                    throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
+                }
             }
-            do {
-                return try attempt(CatalogGuard.immutableURI(manifest))
-            } catch let second where isStorage(second) {
-                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); opened as immutable: \(second)")
-            }
+            opened = try prepare(store: store, root: root, location: location, create: create, overExistingData: overExistingData)
         }
+        return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
+                       dataPath: resolveDataPath(opened.0, root: root), store: store, format: opened.1, hooks: hooks)
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
@@ -178,42 +185,23 @@ public struct Catalog: Sendable {
         return URL(fileURLWithPath: text, isDirectory: true, relativeTo: base).standardizedFileURL
     }
 
-    /// The catalog's DuckLake version, read through a short-lived read-only connection that
-    /// changes nothing; nil when the file is absent or holds no DuckLake metadata yet.
-    private static func peekVersion(_ path: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(busyTimeout)
-        do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
-            defer { try? queue.close() }  // closing a read-only connection can only fail on misuse; the read below reports real errors
-            return try queue.read { db in
-                guard try db.tableExists("ducklake_metadata") else { return nil }
-                return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
-            }
-        } catch {
-            throw CatalogError.storage("cannot read \(path): \(error)")
-        }
-    }
-
     /// Writes go only to DuckLake 1.0 catalogs; every write path calls this before touching
     /// anything (data files included), so a refused write leaves no trace.
     public func requireWritable() throws {
         switch format {
         case .v10: return
-        case .v03: throw CatalogError.upgradeRequired(path: manifestURL.path, version: format.version)
-        case .newer(let v): throw CatalogError.newerCatalog(path: manifestURL.path, version: v)
-        case .older(let v): throw CatalogError.incompatibleCatalog(path: manifestURL.path, reason: "catalog version \(v)")
+        case .v03: throw CatalogError.upgradeRequired(path: locationText, version: format.version)
+        case .newer(let v): throw CatalogError.newerCatalog(path: locationText, version: v)
+        case .older(let v): throw CatalogError.incompatibleCatalog(path: locationText, reason: "catalog version \(v)")
         }
     }
 
     /// Creates the DuckLake 1.0 tables and snapshot 0 when absent; returns the stored data_path.
-    private static func bootstrap(_ db: Database, root: URL, create: Bool, manifest: String) throws -> (String, CatalogFormat) {
+    private static func bootstrap(_ db: SQLDatabase, root: URL, create: Bool, manifest: String) throws -> (String, CatalogFormat) {
         // Another process may have created it between our read and this write transaction.
         if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
-        for ddl in DuckLakeSchema.tables { try db.execute(sql: ddl) }
+        for ddl in db.dialect == .postgres ? DuckLakeSchema.postgresTables : DuckLakeSchema.tables { try db.execute(sql: ddl) }
         let meta: [(String, String)] = [
             ("version", DuckLakeSchema.version), ("created_by", createdBy),
             ("data_path", relativeDataPath), ("encrypted", "false"),
@@ -224,7 +212,7 @@ public struct Catalog: Sendable {
         let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
         try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (0, ?, 0, 1, 0)", arguments: [now])
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (0, ?, NULL, NULL, NULL)", arguments: [#"created_schema:"main""#])
-        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', 1)", arguments: [UUID().uuidString.lowercased()])
+        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', TRUE)", arguments: [UUID().uuidString.lowercased()])
         try Bookkeeping.ensure(db)
         // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
         return (relativeDataPath, .v10)
@@ -241,13 +229,13 @@ public struct Catalog: Sendable {
     /// Rewrites an absolute data_path of a 1.0 catalog we created (lakes made before data paths
     /// were relative) to `relativeDataPath`. Metadata only, no snapshot: what any snapshot reads
     /// is unchanged, since we always read our lakes' files beside the manifest.
-    private static func hasAbsoluteDataPath(_ db: Database) throws -> Bool {
+    private static func hasAbsoluteDataPath(_ db: SQLDatabase) throws -> Bool {
         let creator = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'created_by' AND scope IS NULL")
         let path = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL")
         return creator == createdBy && path != relativeDataPath
     }
 
-    private static func relativizeDataPath(_ db: Database) throws {
+    private static func relativizeDataPath(_ db: SQLDatabase) throws {
         try db.execute(sql: """
             UPDATE ducklake_metadata SET value = ?
             WHERE key = 'data_path' AND scope IS NULL AND value <> ?
@@ -258,7 +246,7 @@ public struct Catalog: Sendable {
 
     /// Checks an existing manifest is a complete DuckLake catalog we can read (1.0, 0.3, or a
     /// newer one whose columns we read are all still there); returns its data_path and version.
-    static func validate(_ db: Database, root: URL, manifest: String) throws -> (String, CatalogFormat) {
+    static func validate(_ db: SQLDatabase, root: URL, manifest: String) throws -> (String, CatalogFormat) {
         guard let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL") else {
             throw CatalogError.incompatibleCatalog(path: manifest, reason: "ducklake_metadata has no version")
         }
@@ -374,12 +362,12 @@ public struct Catalog: Sendable {
 
     /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
     /// the same moment as the DuckLake tables).
-    public func read<T>(_ body: (Database) throws -> T) throws -> T {
-        // SQLite failures become CatalogError; the caller's own errors pass through untouched.
+    public func read<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        // Database failures become CatalogError; the caller's own errors pass through untouched.
         do {
-            return try pool.read { db in try body(db) }
-        } catch let e as DatabaseError {
-            throw CatalogError.storage(e.description)
+            return try store.read { db in try body(db) }
+        } catch let e as SQLError {
+            throw CatalogError.storage(e.message)
         }
     }
 
@@ -402,19 +390,13 @@ public struct Catalog: Sendable {
                           _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
         try requireWritable()
         let result: (SnapshotInfo, T) = try Self.withRetry {
-            try pool.writeWithoutTransaction { db in
-                var result: (SnapshotInfo, T)?
-                try db.inTransaction(.immediate) {
-                    hooks(.locked)
-                    var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks)
-                    let value = try body(&tx)
-                    let snap = try tx.finish(author: author, message: message)
-                    result = (snap, value)
-                    hooks(.beforeCommit)
-                    return .commit
-                }
-                guard let result else { throw CatalogError.corrupt("commit finished without a result") }
-                return result
+            try store.write { db in
+                hooks(.locked)
+                var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks)
+                let value = try body(&tx)
+                let snap = try tx.finish(author: author, message: message)
+                hooks(.beforeCommit)
+                return (snap, value)
             }
         }
         hooks(.committed)
@@ -427,13 +409,13 @@ public struct Catalog: Sendable {
             tries += 1
             do {
                 return try attempt()
-            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+            } catch let e as SQLError where e.kind == .retryable {
                 if tries >= commitAttempts { throw CatalogError.busy(attempts: tries) }
                 Thread.sleep(forTimeInterval: 0.05 * Double(tries) + Double.random(in: 0 ..< 0.05))
             } catch let e as CatalogError {
                 throw e
-            } catch let e as DatabaseError {
-                throw CatalogError.storage(e.description)
+            } catch let e as SQLError {
+                throw CatalogError.storage(e.message)
             }
         }
     }
@@ -445,7 +427,7 @@ public struct Catalog: Sendable {
 let visibleAt = "begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot > ?)"
 
 extension Catalog {
-    static func snapshot(from row: Row) throws -> SnapshotInfo {
+    static func snapshot(from row: SQLRow) throws -> SnapshotInfo {
         let id: Int64 = try row.value("snapshot_id")
         let timeText: String? = try row.value("snapshot_time")
         guard let timeText, let micros = Timestamps.parseTimestamp(timeText) else {
@@ -464,23 +446,23 @@ extension Catalog {
         FROM ducklake_snapshot s LEFT JOIN ducklake_snapshot_changes c ON c.snapshot_id = s.snapshot_id
         """
 
-    static func fetchSnapshots(_ db: Database) throws -> [SnapshotInfo] {
-        try Row.fetchAll(db, sql: snapshotSelect + " ORDER BY s.snapshot_id").map(snapshot(from:))
+    static func fetchSnapshots(_ db: SQLDatabase) throws -> [SnapshotInfo] {
+        try SQLRow.fetchAll(db, sql: snapshotSelect + " ORDER BY s.snapshot_id").map(snapshot(from:))
     }
 
-    static func latest(_ db: Database) throws -> SnapshotInfo {
-        guard let row = try Row.fetchOne(db, sql: snapshotSelect + " ORDER BY s.snapshot_id DESC LIMIT 1") else {
+    static func latest(_ db: SQLDatabase) throws -> SnapshotInfo {
+        guard let row = try SQLRow.fetchOne(db, sql: snapshotSelect + " ORDER BY s.snapshot_id DESC LIMIT 1") else {
             throw CatalogError.corrupt("the catalog has no snapshots")
         }
         return try snapshot(from: row)
     }
 
-    static func resolve(_ db: Database, _ asOf: AsOf?) throws -> SnapshotInfo {
+    static func resolve(_ db: SQLDatabase, _ asOf: AsOf?) throws -> SnapshotInfo {
         switch asOf {
         case nil:
             return try latest(db)
         case .snapshot(let id)?:
-            guard let row = try Row.fetchOne(db, sql: snapshotSelect + " WHERE s.snapshot_id = ?", arguments: [id]) else {
+            guard let row = try SQLRow.fetchOne(db, sql: snapshotSelect + " WHERE s.snapshot_id = ?", arguments: [id]) else {
                 throw CatalogError.snapshotNotFound(id: id, latest: try latest(db).id)
             }
             return try snapshot(from: row)
@@ -497,7 +479,7 @@ extension Catalog {
         }
     }
 
-    static func fetchTables(_ db: Database, snapshot: Int64, dataPath: URL, schema: String? = nil,
+    static func fetchTables(_ db: SQLDatabase, snapshot: Int64, dataPath: URL, schema: String? = nil,
                             name: String? = nil, tableID: Int64? = nil) throws -> [TableInfo] {
         var sql = """
             SELECT s.schema_id, s.schema_name, s.path AS schema_path, s.path_is_relative AS schema_rel,
@@ -506,12 +488,12 @@ extension Catalog {
             WHERE t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)
               AND s.begin_snapshot <= ? AND (s.end_snapshot IS NULL OR s.end_snapshot > ?)
             """
-        var args: StatementArguments = [snapshot, snapshot, snapshot, snapshot]
+        var args: SQLArguments = [snapshot, snapshot, snapshot, snapshot]
         if let schema { sql += " AND s.schema_name = ?"; _ = args.append(contentsOf: [schema]) }
         if let name { sql += " AND t.table_name = ?"; _ = args.append(contentsOf: [name]) }
         if let tableID { sql += " AND t.table_id = ?"; _ = args.append(contentsOf: [tableID]) }
         sql += " ORDER BY s.schema_name, t.table_name"
-        return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+        return try SQLRow.fetchAll(db, sql: sql, arguments: args).map { row in
             let schemaName: String = try row.value("schema_name") ?? ""
             let tableName: String = try row.value("table_name") ?? ""
             let tid: Int64 = try row.value("table_id")
@@ -520,11 +502,11 @@ extension Catalog {
             let columns = try fetchColumns(db, tableID: tid, snapshot: snapshot)
             var partitionID: Int64?
             var partitionColumns: [ColumnInfo] = []
-            if let p = try Row.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
+            if let p = try SQLRow.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
                                         arguments: [tid, snapshot, snapshot]) {
                 let pid: Int64 = try p.value("partition_id")
                 partitionID = pid
-                let keys = try Row.fetchAll(db, sql: """
+                let keys = try SQLRow.fetchAll(db, sql: """
                     SELECT column_id, "transform" FROM ducklake_partition_column
                     WHERE partition_id = ? AND table_id = ? ORDER BY partition_key_index
                     """, arguments: [pid, tid])
@@ -551,8 +533,8 @@ extension Catalog {
         return URL(fileURLWithPath: p, isDirectory: true, relativeTo: base).standardizedFileURL.absoluteURL
     }
 
-    static func fetchColumns(_ db: Database, tableID: Int64, snapshot: Int64) throws -> [ColumnInfo] {
-        try Row.fetchAll(db, sql: """
+    static func fetchColumns(_ db: SQLDatabase, tableID: Int64, snapshot: Int64) throws -> [ColumnInfo] {
+        try SQLRow.fetchAll(db, sql: """
             SELECT column_id, begin_snapshot, column_order, column_name, column_type, initial_default,
                    default_value, nulls_allowed
             FROM ducklake_column
@@ -561,7 +543,7 @@ extension Catalog {
             """, arguments: [tableID, snapshot, snapshot]).map { try column(from: $0) }
     }
 
-    static func column(from row: Row) throws -> ColumnInfo {
+    static func column(from row: SQLRow) throws -> ColumnInfo {
         let typeName: String = try row.value("column_type") ?? ""
         let nullsAllowed: Int64? = try row.value("nulls_allowed")
         return ColumnInfo(columnID: try row.value("column_id"), name: try row.value("column_name") ?? "",
@@ -573,7 +555,7 @@ extension Catalog {
 
     /// The last snapshot whose rows a merged file holds, from 1.0's partial_max (an integer) or
     /// 0.3's partial_file_info ("4:20|5:40|6:60", or "partial_max:6" from 0.4 development builds).
-    static func partialThrough(_ value: DatabaseValue) throws -> Int64? {
+    static func partialThrough(_ value: SQLValue) throws -> Int64? {
         switch value.storage {
         case .null: return nil
         case .int64(let v): return v
@@ -597,7 +579,7 @@ extension Catalog {
     /// DuckDB 1.5 keeps small inserts (up to 10 rows by default) in catalog tables instead of
     /// Parquet files (InlinedRows.swift). A reader that reads only files refuses a table with
     /// such rows visible rather than read it short.
-    static func refuseInlinedRows(_ db: Database, table: TableInfo, snapshot: Int64) throws {
+    static func refuseInlinedRows(_ db: SQLDatabase, table: TableInfo, snapshot: Int64) throws {
         let rows = try countInlinedRows(db, tableID: table.tableID, snapshot: snapshot)
         if rows > 0 { throw CatalogError.inlinedData(table: table.qualifiedName, rows: rows, snapshot: snapshot) }
     }
@@ -619,7 +601,7 @@ extension Catalog {
 
     /// Columns are read by index from cursors: this runs on every scan plan and every ingest,
     /// over one row per file and one per file and column, so name lookups would dominate.
-    static func fetchDataFiles(_ db: Database, table: TableInfo, snapshot: Int64, columnStats: Bool = true,
+    static func fetchDataFiles(_ db: SQLDatabase, table: TableInfo, snapshot: Int64, columnStats: Bool = true,
                                format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
@@ -628,13 +610,13 @@ extension Catalog {
         // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
         // listed "snapshot:row count" pairs (partial_file_info).
         let partialColumn = format == .v03 ? "partial_file_info" : "partial_max"
-        let cursor = try Row.fetchCursor(db, sql: """
+        let cursor = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
                    file_size_bytes, footer_size, row_id_start, \(partialColumn)
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
-            if let through = try partialThrough(r[9] as DatabaseValue), snapshot < through {
+            if let through = try partialThrough(r[9] as SQLValue), snapshot < through {
                 throw CatalogError.partialFile(table: table.qualifiedName, dataFileID: try r.value(at: 0, "data_file_id"),
                                                snapshot: snapshot, through: through)
             }
@@ -649,7 +631,7 @@ extension Catalog {
 
         // Partition values: key index -> the partition column's name at this snapshot.
         var partitions: [Int64: [String: String]] = [:]
-        let partitionRows = try Row.fetchCursor(db, sql: """
+        let partitionRows = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
             WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi])
@@ -660,7 +642,7 @@ extension Catalog {
         }
         var stats: [Int64: [Int64: ColumnStats]] = [:]
         if columnStats {
-            let statRows = try Row.fetchCursor(db, sql: """
+            let statRows = try SQLRow.fetchCursor(db, sql: """
                 SELECT data_file_id, column_id, column_size_bytes, value_count, null_count, min_value, max_value, contains_nan
                 FROM ducklake_file_column_stats WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
                 """, arguments: [table.tableID, lo, hi])
@@ -675,7 +657,7 @@ extension Catalog {
         // DuckLake keeps at most one delete file per data file visible at a snapshot (a second
         // DELETE writes a merged file and ends the old one), so time travel takes that file alone.
         var deletes: [Int64: DeleteFile] = [:]
-        for r in try Row.fetchAll(db, sql: """
+        for r in try SQLRow.fetchAll(db, sql: """
             SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count, format, begin_snapshot FROM ducklake_delete_file
             WHERE table_id = ? AND \(visibleAt)
             """, arguments: [table.tableID, snapshot, snapshot]) {
@@ -699,7 +681,7 @@ extension Catalog {
         var inlined: [Int64: [Int64]] = [:]
         let inlinedTable = DeleteVector.inlinedTable(tableID: table.tableID)
         if try db.tableExists(inlinedTable) {
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try SQLRow.fetchCursor(db, sql: """
                 SELECT file_id, row_id FROM \(inlinedTable) WHERE begin_snapshot <= ? AND file_id BETWEEN ? AND ?
                 ORDER BY file_id, row_id
                 """, arguments: [snapshot, lo, hi])
@@ -716,27 +698,6 @@ extension Catalog {
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
                             inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id])
-        }
-    }
-}
-
-extension Row {
-    /// Decodes a catalog column, reporting NULLs or wrong types in required columns as a
-    /// corrupt catalog instead of trapping (GRDB's subscripts trap on failed conversions).
-    func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
-        do {
-            return try decode(T.self, forColumn: column)
-        } catch {
-            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
-        }
-    }
-
-    /// The same by position (no per-row name lookup); `column` names it in the error.
-    func value<T: DatabaseValueConvertible & StatementColumnConvertible>(at index: Int, _ column: String) throws -> T {
-        do {
-            return try decode(T.self, atIndex: index)
-        } catch {
-            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
         }
     }
 }

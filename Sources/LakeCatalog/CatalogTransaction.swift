@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 /// The write side of one commit. Everything here becomes visible at `snapshotID` when the
@@ -10,7 +9,7 @@ import LakeFormat
 public struct CatalogTransaction {
     /// The open SQLite transaction, for the pipeline's own `lake_*` tables. Do not COMMIT or
     /// ROLLBACK through it and leave the `ducklake_*` tables to this type.
-    public let database: Database
+    public let database: SQLDatabase
     /// The id the snapshot being written will have.
     public let snapshotID: Int64
     public let previous: SnapshotInfo
@@ -33,7 +32,7 @@ public struct CatalogTransaction {
     /// ducklake_schema_versions row per such table (not per snapshot, as 0.3 did).
     var schemaVersionTables: Set<Int64> = []
 
-    init(db: Database, dataPath: URL, hooks: CommitHooks = .none) throws {
+    init(db: SQLDatabase, dataPath: URL, hooks: CommitHooks = .none) throws {
         database = db
         self.dataPath = dataPath
         self.hooks = hooks
@@ -43,7 +42,7 @@ public struct CatalogTransaction {
         nextFileID = previous.nextFileID
     }
 
-    private var db: Database { database }
+    private var db: SQLDatabase { database }
     private var s: Int64 { snapshotID }
 
     // MARK: Schemas
@@ -55,7 +54,7 @@ public struct CatalogTransaction {
         if try schemaID(name) != nil { throw CatalogError.schemaExists(name: name) }
         let id = nextCatalogID
         nextCatalogID += 1
-        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (?, ?, ?, NULL, ?, ?, 1)",
+        try db.execute(sql: "INSERT INTO ducklake_schema VALUES (?, ?, ?, NULL, ?, ?, TRUE)",
                        arguments: [id, UUID().uuidString.lowercased(), s, name, name + "/"])
         createdSchemas.append(ChangeLog.quote(name))
         schemaChanged = true
@@ -101,7 +100,7 @@ public struct CatalogTransaction {
 
         let tableID = nextCatalogID
         nextCatalogID += 1
-        try db.execute(sql: "INSERT INTO ducklake_table VALUES (?, ?, ?, NULL, ?, ?, ?, 1)",
+        try db.execute(sql: "INSERT INTO ducklake_table VALUES (?, ?, ?, NULL, ?, ?, ?, TRUE)",
                        arguments: [tableID, UUID().uuidString.lowercased(), s, schemaID, name, name + "/"])
         var out: [Field] = []
         for (i, f) in fields.enumerated() {
@@ -177,7 +176,7 @@ public struct CatalogTransaction {
 
         let fileID = nextFileID
         nextFileID += 1
-        let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
+        let ts = try SQLRow.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
                                   arguments: [tableID])
         let rowIDStart: Int64 = try ts?.value("next_row_id") ?? 0
         if ts == nil {
@@ -193,7 +192,7 @@ public struct CatalogTransaction {
             INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
                 path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
                 encryption_key, mapping_id, partial_max)
-            VALUES (?, ?, ?, NULL, NULL, ?, 1, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
+            VALUES (?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
             """, arguments: [fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
                              file.footerSize, rowIDStart, t.partitionID])
         try FileIntegrity.record(db, dataFileID: fileID, tableID: tableID, file)
@@ -218,7 +217,7 @@ public struct CatalogTransaction {
 
     private func mergeTableColumnStats(tableID: Int64, column c: ColumnInfo, stats st: ColumnStats, containsNaN: Int64?) throws {
         let hasNull: Int64 = st.nullCount > 0 ? 1 : 0
-        guard let old = try Row.fetchOne(db, sql: """
+        guard let old = try SQLRow.fetchOne(db, sql: """
             SELECT contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
             WHERE table_id = ? AND column_id = ?
             """, arguments: [tableID, c.columnID]) else {
@@ -250,12 +249,12 @@ public struct CatalogTransaction {
     /// made from rows that are gone (or were rewritten), so it must re-read and redo its work.
     public mutating func removeDataFiles(_ ids: [Int64]) throws {
         for id in ids {
-            guard let r = try Row.fetchOne(db, sql: """
+            guard let r = try SQLRow.fetchOne(db, sql: """
                 SELECT table_id, record_count, file_size_bytes FROM ducklake_data_file
                 WHERE data_file_id = ? AND \(visibleAt)
                 """, arguments: [id, s, s]) else {
                 // Removed by an earlier commit, not by this transaction (listing an id twice).
-                if let ended = try Row.fetchOne(db, sql: "SELECT table_id, end_snapshot FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot < ?",
+                if let ended = try SQLRow.fetchOne(db, sql: "SELECT table_id, end_snapshot FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot < ?",
                                                 arguments: [id, s]) {
                     let tableID: Int64 = try ended.value("table_id")
                     let name = (try? table(tableID).qualifiedName) ?? "table \(tableID)"
@@ -273,7 +272,7 @@ public struct CatalogTransaction {
             try db.execute(sql: """
                 UPDATE ducklake_table_stats SET record_count = max(0, record_count - ?),
                        file_size_bytes = max(0, file_size_bytes - ?) WHERE table_id = ?
-                """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as StatementArguments)
+                """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as SQLArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
         }
     }
@@ -284,7 +283,7 @@ public struct CatalogTransaction {
     /// surfaces as a conflict to retry, not as a file registered under a schema it lacks columns of.
     /// Changes made earlier in this same transaction are the caller's own and do not count.
     public func requireSchemaUnchanged(tableID: Int64, since base: Int64) throws {
-        let row = try Row.fetchOne(db, sql: """
+        let row = try SQLRow.fetchOne(db, sql: """
             SELECT s.schema_name || '.' || t.table_name AS name, t.end_snapshot FROM ducklake_table t
             JOIN ducklake_schema s ON s.schema_id = t.schema_id WHERE t.table_id = ?
             """, arguments: [tableID])
@@ -318,7 +317,7 @@ public struct CatalogTransaction {
             throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(field.name)", reason: "default '\(d)' is not a valid \(DuckLakeType.name(field.type))")
         }
         // Column ids are never reused, even after a drop, so old files never map to a new column.
-        let maxRow = try Row.fetchOne(db, sql: "SELECT max(column_id) AS c, max(column_order) AS o FROM ducklake_column WHERE table_id = ?",
+        let maxRow = try SQLRow.fetchOne(db, sql: "SELECT max(column_id) AS c, max(column_order) AS o FROM ducklake_column WHERE table_id = ?",
                                       arguments: [tableID])
         let cid: Int64 = ((try maxRow?.value("c")) ?? 0) + 1
         let order: Int64 = ((try maxRow?.value("o")) ?? 0) + 1
@@ -373,8 +372,8 @@ public struct CatalogTransaction {
     private mutating func replaceColumn(_ t: TableInfo, _ c: ColumnInfo, _ change: (inout ColumnInfo) -> Void) throws {
         var n = c
         change(&n)
-        guard let rowid = try Int64.fetchOne(db, sql: """
-            SELECT rowid FROM ducklake_column
+        guard let rowid = try SQLValue.fetchOne(db, sql: """
+            SELECT \(db.rowID) FROM ducklake_column
             WHERE table_id = ? AND column_id = ? AND parent_column IS NULL AND end_snapshot IS NULL
             """, arguments: [t.tableID, c.columnID]) else {
             throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: c.columnID)
@@ -384,9 +383,9 @@ public struct CatalogTransaction {
                 column_type, initial_default, default_value, nulls_allowed, parent_column, default_value_type, default_value_dialect)
             SELECT column_id, ?, NULL, table_id, column_order, ?, ?, initial_default, default_value, nulls_allowed, NULL,
                    default_value_type, default_value_dialect
-            FROM ducklake_column WHERE rowid = ?
+            FROM ducklake_column WHERE \(db.rowID) = ?
             """, arguments: [s, n.name, n.duckLakeType, rowid])
-        try db.execute(sql: "UPDATE ducklake_column SET end_snapshot = ? WHERE rowid = ?", arguments: [s, rowid])
+        try db.execute(sql: "UPDATE ducklake_column SET end_snapshot = ? WHERE \(db.rowID) = ?", arguments: [s, rowid])
         markAltered(t.tableID)
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 // DuckLake row-level deletes, read side.
@@ -176,7 +175,7 @@ extension CatalogTransaction {
     /// replaces the file.
     public func currentDeleteMarks(tableID: Int64) throws -> [Int64: DeleteMark] {
         var out: [Int64: DeleteMark] = [:]
-        for r in try Row.fetchAll(database, sql: """
+        for r in try SQLRow.fetchAll(database, sql: """
             SELECT data_file_id, delete_file_id FROM ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
             """, arguments: [tableID]) {
             out[try r.value("data_file_id"), default: .none].deleteFileID = try r.value("delete_file_id")
@@ -184,7 +183,7 @@ extension CatalogTransaction {
         let inlined = DeleteVector.inlinedTable(tableID: tableID)
         if try database.tableExists(inlined) {
             // A table name cannot be bound; this one is built from an integer id, never from text.
-            for r in try Row.fetchAll(database, sql: """
+            for r in try SQLRow.fetchAll(database, sql: """
                 SELECT file_id, count(*) AS n FROM \(inlined) GROUP BY file_id
                 """) {
                 out[try r.value("file_id"), default: .none].inlined = try r.value("n")

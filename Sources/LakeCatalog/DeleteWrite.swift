@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 // DuckLake row-level deletes, write side (`lake delete`, `lake erase`).
@@ -44,7 +43,7 @@ extension CatalogTransaction {
     public mutating func addDeleteFile(tableID: Int64, _ file: NewDeleteFile) throws -> Int64 {
         let t = try table(tableID)
         try Self.checkRelativePath(file.relativePath)
-        guard let live = try Row.fetchOne(database, sql: """
+        guard let live = try SQLRow.fetchOne(database, sql: """
             SELECT record_count FROM ducklake_data_file WHERE data_file_id = ? AND table_id = ? AND \(visibleAt)
             """, arguments: [file.dataFileID, tableID, snapshotID, snapshotID]) else {
             let ended = try Int64.fetchOne(database, sql: "SELECT end_snapshot FROM ducklake_data_file WHERE data_file_id = ?",
@@ -69,7 +68,7 @@ extension CatalogTransaction {
         try database.execute(sql: """
             INSERT INTO ducklake_delete_file (delete_file_id, table_id, begin_snapshot, end_snapshot, data_file_id, path,
                 path_is_relative, format, delete_count, file_size_bytes, footer_size, encryption_key, partial_max)
-            VALUES (?, ?, ?, NULL, ?, ?, 1, 'parquet', ?, ?, ?, NULL, NULL)
+            VALUES (?, ?, ?, NULL, ?, ?, TRUE, 'parquet', ?, ?, ?, NULL, NULL)
             """, arguments: [id, tableID, snapshotID, file.dataFileID, file.relativePath, file.deleteCount,
                              file.fileSizeBytes, file.footerSize])
         // DuckDB records a DELETE as deleted_from_table:<id>.
@@ -85,7 +84,7 @@ extension CatalogTransaction {
         let t = try table(tableID)
         for c in t.columns {
             var lo: String?, hi: String?
-            for r in try Row.fetchAll(database, sql: """
+            for r in try SQLRow.fetchAll(database, sql: """
                 SELECT s.min_value, s.max_value FROM ducklake_file_column_stats s JOIN ducklake_data_file f USING (data_file_id)
                 WHERE f.table_id = ? AND s.column_id = ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
                 """, arguments: [tableID, c.columnID, snapshotID, snapshotID]) {
@@ -108,20 +107,25 @@ extension Catalog {
     public func scrubStorage() throws {
         try requireWritable()
         do {
-            try pool.writeWithoutTransaction { db in
+            if store.dialect == .postgres {
+                // VACUUM FULL rewrites every table without its dead rows; it runs outside a transaction.
+                try store.writeWithoutTransaction { db in try db.execute(sql: "VACUUM FULL") }
+                return
+            }
+            try store.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA secure_delete = ON")
                 try db.execute(sql: "VACUUM")
                 try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             }
             // Readers of the pool may have held the WAL's old frames; a second checkpoint after
             // they released it truncates what the first could not.
-            try pool.writeWithoutTransaction { db in
-                let r = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            try store.writeWithoutTransaction { db in
+                let r = try SQLRow.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
                 let busy: Int64 = try r?.value(at: 0, "busy") ?? 0
                 if busy != 0 { throw CatalogError.busy(attempts: 1) }
             }
-        } catch let e as DatabaseError {
-            throw CatalogError.storage(e.description)
+        } catch let e as SQLError {
+            throw CatalogError.storage(e.message)
         }
     }
 }

@@ -1,4 +1,3 @@
-import GRDB
 
 /// The DuckLake 1.0 catalog tables, column for column as DuckDB 1.5.5's ducklake extension
 /// creates them in a SQLite metadata database (compared with `sqlite_master` of a catalog it
@@ -40,6 +39,29 @@ enum DuckLakeSchema {
         "CREATE TABLE ducklake_sort_info(sort_id BIGINT, table_id BIGINT, begin_snapshot BIGINT, end_snapshot BIGINT)",
         "CREATE TABLE ducklake_sort_expression(sort_id BIGINT, table_id BIGINT, sort_key_index BIGINT, expression VARCHAR, dialect VARCHAR, sort_direction VARCHAR, null_order VARCHAR)",
     ]
+
+    /// The same tables as DuckDB 1.5.5's ducklake extension creates them in PostgreSQL
+    /// (`ATTACH 'ducklake:postgres:…'`, compared column by column in PostgresCatalogTests):
+    /// the SQLite DDL with PostgreSQL's types where DuckDB uses them: flags are BOOLEAN, uuids
+    /// UUID, snapshot times TIMESTAMPTZ.
+    static var postgresTables: [String] { tables.map(postgresDDL) }
+
+    static let postgresColumnTypes: [String: String] = [
+        "path_is_relative": "BOOLEAN", "nulls_allowed": "BOOLEAN", "contains_nan": "BOOLEAN", "contains_null": "BOOLEAN",
+        "is_partition": "BOOLEAN", "schema_uuid": "UUID", "table_uuid": "UUID", "view_uuid": "UUID",
+        "snapshot_time": "TIMESTAMPTZ", "schedule_start": "TIMESTAMPTZ",
+    ]
+
+    static func postgresDDL(_ ddl: String) -> String {
+        var out = ddl
+        for (column, type) in postgresColumnTypes {
+            for old in ["BIGINT", "VARCHAR"] {
+                out = out.replacingOccurrences(of: "(\(column) \(old)", with: "(\(column) \(type)")
+                    .replacingOccurrences(of: " \(column) \(old)", with: " \(column) \(type)")
+            }
+        }
+        return out
+    }
 
     /// Tables DuckLake 1.0 added; a 0.3 catalog has every other table of `tables`.
     static let addedIn10: Set<String> = [

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// `lake_erasure`: one row per erasure with when, how many rows per table, by which snapshot,
 /// and when it was purged. It holds no customer id, not even hashed: customer ids are short
@@ -35,7 +34,7 @@ public enum ErasureLog {
     public static func markPurged(_ catalog: Catalog, snapshot: Int64) throws {
         try catalog.requireWritable()
         try Catalog.withRetry {
-            try catalog.pool.write { db in
+            try catalog.store.write { db in
                 try db.execute(sql: ddl)
                 try db.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [snapshot])
             }
@@ -45,7 +44,7 @@ public enum ErasureLog {
     public static func entries(_ catalog: Catalog) throws -> [Entry] {
         try catalog.read { db in
             guard try db.tableExists("lake_erasure") else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT * FROM lake_erasure ORDER BY snapshot_id").map { r in
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM lake_erasure ORDER BY snapshot_id").map { r in
                 let json: String = r["rows_json"]
                 let rows = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Int] ?? [:]
                 return Entry(erasureID: r["erasure_id"], snapshotID: r["snapshot_id"], erasedAt: r["erased_at"], rows: rows,

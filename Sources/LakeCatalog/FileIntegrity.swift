@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 // Integrity of committed data files, end to end.
@@ -27,22 +26,22 @@ enum FileIntegrity {
             data_file_id INTEGER PRIMARY KEY, table_id BIGINT NOT NULL, footer_crc32 BIGINT NOT NULL)
         """
 
-    static func exists(_ db: Database) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_file_integrity'") == 1
+    static func exists(_ db: SQLDatabase) throws -> Bool {
+        try db.tableExists("lake_file_integrity")
     }
 
     /// Called by `addDataFile`, inside the commit's transaction.
-    static func record(_ db: Database, dataFileID: Int64, tableID: Int64, _ file: NewDataFile) throws {
+    static func record(_ db: SQLDatabase, dataFileID: Int64, tableID: Int64, _ file: NewDataFile) throws {
         guard let checksum = file.footerChecksum else { return }
         try db.execute(sql: ddl)
         try db.execute(sql: "INSERT INTO lake_file_integrity VALUES (?, ?, ?)", arguments: [dataFileID, tableID, Int64(checksum)])
     }
 
     /// Recorded footer checksums of the table's files with ids in `lo...hi`.
-    static func footerChecksums(_ db: Database, tableID: Int64, from lo: Int64, to hi: Int64) throws -> [Int64: UInt32] {
+    static func footerChecksums(_ db: SQLDatabase, tableID: Int64, from lo: Int64, to hi: Int64) throws -> [Int64: UInt32] {
         guard try exists(db) else { return [:] }
         var out: [Int64: UInt32] = [:]
-        let cursor = try Row.fetchCursor(db, sql: """
+        let cursor = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, footer_crc32 FROM lake_file_integrity WHERE data_file_id BETWEEN ? AND ? AND table_id = ?
             """, arguments: [lo, hi, tableID])
         while let r = try cursor.next() {
@@ -54,7 +53,7 @@ enum FileIntegrity {
     }
 
     /// Drops records of data files the catalog no longer holds (after vacuum removed their rows).
-    static func forgetRemoved(_ db: Database) throws {
+    static func forgetRemoved(_ db: SQLDatabase) throws {
         guard try exists(db) else { return }
         try db.execute(sql: "DELETE FROM lake_file_integrity WHERE data_file_id NOT IN (SELECT data_file_id FROM ducklake_data_file)")
     }
@@ -199,7 +198,7 @@ extension Catalog {
             guard let latest = snaps.last else { return ([], [:]) }
             let retained = snaps.filter { !($0.timeMicros < cutoffMicros) || $0.id == latest.id }.map(\.id)
             var candidates = Set<Replacement>()
-            for r in try Row.fetchAll(db, sql: "SELECT DISTINCT table_id, begin_snapshot, end_snapshot FROM ducklake_data_file WHERE end_snapshot IS NOT NULL") {
+            for r in try SQLRow.fetchAll(db, sql: "SELECT DISTINCT table_id, begin_snapshot, end_snapshot FROM ducklake_data_file WHERE end_snapshot IS NOT NULL") {
                 let begin: Int64 = try r.value("begin_snapshot"), end: Int64 = try r.value("end_snapshot")
                 if !retained.contains(where: { $0 >= begin && $0 < end }) {
                     candidates.insert(Replacement(tableID: try r.value("table_id"), snapshot: end))
@@ -209,7 +208,7 @@ extension Catalog {
             let hasIntegrity = try FileIntegrity.exists(db)
             var outputs: [Replacement: [(String, ParquetFileReader.Expectation)]] = [:]
             for c in candidates {
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try SQLRow.fetchAll(db, sql: """
                     SELECT d.path, d.path_is_relative, d.file_size_bytes, \(hasIntegrity ? "i.footer_crc32" : "NULL AS footer_crc32")
                     FROM ducklake_data_file d \(hasIntegrity ? "LEFT JOIN lake_file_integrity i ON i.data_file_id = d.data_file_id" : "")
                     WHERE d.table_id = ? AND d.begin_snapshot = ?
@@ -255,7 +254,7 @@ extension Catalog {
 
     /// True when a file ended at `end` must be kept: files replaced it there and they were not
     /// all verified before this vacuum's transaction began.
-    static func mustKeepReplaced(_ db: Database, tableID: Int64, end: Int64?, verified: Set<Replacement>) throws -> Bool {
+    static func mustKeepReplaced(_ db: SQLDatabase, tableID: Int64, end: Int64?, verified: Set<Replacement>) throws -> Bool {
         guard let end else { return false }
         if verified.contains(Replacement(tableID: tableID, snapshot: end)) { return false }
         let replaced = try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot = ?",

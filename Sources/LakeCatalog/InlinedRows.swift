@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LakeFormat
 
 // DuckDB's data inlining: an insert of up to DATA_INLINING_ROW_LIMIT rows (10 by default) is
@@ -43,7 +42,7 @@ extension Catalog {
     /// The inlined-data tables DuckDB lists for the table that exist, checked to be its own
     /// naming pattern: a table name cannot be bound, so only letters, digits and underscores
     /// after `ducklake_inlined_data_` are put into SQL.
-    static func inlinedDataTables(_ db: Database, tableID: Int64) throws -> [String] {
+    static func inlinedDataTables(_ db: SQLDatabase, tableID: Int64) throws -> [String] {
         guard try db.tableExists("ducklake_inlined_data_tables") else { return [] }
         let names = try String.fetchAll(db, sql: """
             SELECT table_name FROM ducklake_inlined_data_tables WHERE table_id = ? ORDER BY schema_version
@@ -62,7 +61,7 @@ extension Catalog {
         return out
     }
 
-    static func countInlinedRows(_ db: Database, tableID: Int64, snapshot: Int64) throws -> Int64 {
+    static func countInlinedRows(_ db: SQLDatabase, tableID: Int64, snapshot: Int64) throws -> Int64 {
         var rows: Int64 = 0
         for name in try inlinedDataTables(db, tableID: tableID) {
             rows += try Int64.fetchOne(db, sql: "SELECT count(*) FROM " + name + " WHERE " + visibleAt,
@@ -71,7 +70,7 @@ extension Catalog {
         return rows
     }
 
-    static func fetchInlinedRows(_ db: Database, tableID: Int64, snapshot: Int64, columns: [ColumnInfo]) throws -> RecordBatch? {
+    static func fetchInlinedRows(_ db: SQLDatabase, tableID: Int64, snapshot: Int64, columns: [ColumnInfo]) throws -> RecordBatch? {
         let types = try columns.map { c -> ColumnType in
             guard let t = c.type else { throw DataFileError.unreadableColumn(column: c.name, detail: "type \(c.duckLakeType) is not supported") }
             return t
@@ -79,7 +78,7 @@ extension Catalog {
         var builders = zip(columns, types).map { InlinedColumnBuilder(column: $0, type: $1) }
         var total = 0
         for name in try inlinedDataTables(db, tableID: tableID) {
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM " + name + " WHERE " + visibleAt + " ORDER BY row_id",
+            let rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM " + name + " WHERE " + visibleAt + " ORDER BY row_id",
                                         arguments: [snapshot, snapshot])
             if rows.isEmpty { continue }
             // The inlined table holds the columns of one schema version, named and ordered as
@@ -103,7 +102,7 @@ extension Catalog {
                     try builders[k].appendDefault(count: rows.count)
                     continue
                 }
-                for row in rows { try builders[k].append(row[p] as DatabaseValue, table: name) }
+                for row in rows { try builders[k].append(row[p] as SQLValue, table: name) }
             }
             total += rows.count
         }
@@ -131,7 +130,7 @@ private struct InlinedColumnBuilder {
         self.type = type
     }
 
-    mutating func append(_ value: DatabaseValue, table: String) throws {
+    mutating func append(_ value: SQLValue, table: String) throws {
         func bad() -> CatalogError {
             .corrupt("inlined data table \(table): value \(value) of column \(column.name) is not a valid \(column.duckLakeType)")
         }

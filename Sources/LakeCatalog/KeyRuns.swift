@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // The keys of a table's unique column (curated.orders.order_id), kept beside the catalog so a
 // writer can check "was this key committed before?" without opening every data file: one run
@@ -34,16 +33,16 @@ enum KeyRunTable {
         """
     static let index = "CREATE INDEX IF NOT EXISTS lake_key_run_table ON lake_key_run (table_id, column_name, snapshot_id)"
 
-    static func payload(_ db: Database, tableID: Int64, column: String, snapshot: Int64) throws -> [UInt8] {
-        let row = try Row.fetchOne(db, sql: """
+    static func payload(_ db: SQLDatabase, tableID: Int64, column: String, snapshot: Int64) throws -> [UInt8] {
+        let row = try SQLRow.fetchOne(db, sql: """
             SELECT payload FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?
             """, arguments: [tableID, column, snapshot])
         guard let row else { throw CatalogError.corrupt("key run of table \(tableID) at snapshot \(snapshot) vanished") }
         return try row.withUnsafeData(atIndex: 0) { data in data.map { [UInt8]($0) } ?? [] }
     }
 
-    static func exists(_ db: Database) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_key_run'") == 1
+    static func exists(_ db: SQLDatabase) throws -> Bool {
+        try db.tableExists("lake_key_run")
     }
 }
 
@@ -59,7 +58,7 @@ extension Catalog {
             let rows = try Self.liveFileRows(db, tableID: tableID, snapshot: snapshot)
             guard try KeyRunTable.exists(db) else { return KeyRuns(tableRows: rows, runs: []) }
             var runs: [KeyRun] = []
-            let cursor = try Row.fetchCursor(db, sql: """
+            let cursor = try SQLRow.fetchCursor(db, sql: """
                 SELECT snapshot_id, key_count FROM lake_key_run
                 WHERE table_id = ? AND column_name = ? AND snapshot_id <= ? ORDER BY snapshot_id
                 """, arguments: [tableID, column, snapshot])
@@ -102,7 +101,7 @@ extension CatalogTransaction {
             SELECT coalesce(sum(key_count), 0) FROM lake_key_run WHERE table_id = ? AND column_name = ?
             """, arguments: [tableID, column]) ?? 0
         var runs: [KeyRun] = []
-        let cursor = try Row.fetchCursor(database, sql: """
+        let cursor = try SQLRow.fetchCursor(database, sql: """
             SELECT snapshot_id, key_count, payload FROM lake_key_run
             WHERE table_id = ? AND column_name = ? AND snapshot_id > ? ORDER BY snapshot_id
             """, arguments: [tableID, column, snapshot])
@@ -119,7 +118,7 @@ extension CatalogTransaction {
     /// tier merge decides on before reading any payload.
     public func keyRunSizes(tableID: Int64, column: String) throws -> [(snapshotID: Int64, keyCount: Int64)] {
         guard try KeyRunTable.exists(database) else { return [] }
-        return try Row.fetchAll(database, sql: """
+        return try SQLRow.fetchAll(database, sql: """
             SELECT snapshot_id, key_count FROM lake_key_run WHERE table_id = ? AND column_name = ? ORDER BY snapshot_id
             """, arguments: [tableID, column]).map { (try $0.value(at: 0, "snapshot_id"), try $0.value(at: 1, "key_count")) }
     }
@@ -144,7 +143,7 @@ extension Catalog {
     /// Rows of the table's data files a reader sees at the snapshot: their record counts minus
     /// the rows their delete files and DuckLake's inlined file deletions remove. Key runs and
     /// stored quality figures are trusted only when they account for exactly these rows.
-    static func liveFileRows(_ db: Database, tableID: Int64, snapshot: Int64) throws -> Int64 {
+    static func liveFileRows(_ db: SQLDatabase, tableID: Int64, snapshot: Int64) throws -> Int64 {
         var rows = try Int64.fetchOne(db, sql: """
             SELECT coalesce(sum(record_count), 0) - (SELECT coalesce(sum(x.delete_count), 0) FROM ducklake_delete_file x
                 JOIN ducklake_data_file f ON f.data_file_id = x.data_file_id

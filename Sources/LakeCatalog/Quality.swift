@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // Data-quality results and alerts, in `lake_*` tables next to the DuckLake catalog (DuckDB's
 // ducklake extension ignores them). A check reads the lake and does not change it, so its
@@ -77,12 +76,12 @@ enum QualityTables {
         """,
     ]
 
-    static func ensure(_ db: Database) throws {
+    static func ensure(_ db: SQLDatabase) throws {
         for sql in ddl { try db.execute(sql: sql) }
     }
 
-    static func exists(_ db: Database, _ name: String) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = ?", arguments: [name]) == 1
+    static func exists(_ db: SQLDatabase, _ name: String) throws -> Bool {
+        try db.tableExists(name)
     }
 }
 
@@ -94,7 +93,7 @@ extension Catalog {
     public func recordQualityCheck(snapshot: Int64, results: [QualityResult], alerts: [AlertRecord]) throws {
         _ = try resolve(.snapshot(snapshot))  // a typed error for a snapshot that does not exist
         try Self.withRetry {
-            try pool.write { db in
+            try store.write { db in
                 for batch in Set(results.map(\.batchID)) {
                     try db.execute(sql: "DELETE FROM lake_quality_result WHERE snapshot_id = ? AND batch_id = ?", arguments: [snapshot, batch])
                 }
@@ -120,8 +119,8 @@ extension Catalog {
         let snap = try resolve(asOf)
         return try read { db in
             guard try QualityTables.exists(db, "lake_quality_result") else { return [] }
-            return try Row.fetchAll(db, sql: """
-                SELECT * FROM lake_quality_result WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid
+            return try SQLRow.fetchAll(db, sql: """
+                SELECT * FROM lake_quality_result WHERE snapshot_id <= ? ORDER BY snapshot_id, \(db.insertionOrder)
                 """, arguments: [snap.id]).map { r in
                 QualityResult(snapshotID: try r.value("snapshot_id"), batchSnapshotID: try r.value("batch_snapshot_id"),
                               batchID: try r.value("batch_id"), check: try r.value("check_name"), value: try r.value("value"),
@@ -135,7 +134,7 @@ extension Catalog {
         let snap = try resolve(asOf)
         return try read { db in
             guard try QualityTables.exists(db, "lake_alert") else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT * FROM lake_alert WHERE snapshot_id <= ? ORDER BY snapshot_id, rowid",
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM lake_alert WHERE snapshot_id <= ? ORDER BY snapshot_id, \(db.insertionOrder)",
                                     arguments: [snap.id]).map { r in
                 let fired: String? = try r.value("fired_at")
                 return AlertRecord(snapshotID: try r.value("snapshot_id"),

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // The quality figures of one order batch, computed by the ingest while it validates and stored
 // in `lake_quality_figure` in the same transaction as the batch's data (one snapshot per batch).
@@ -69,8 +68,8 @@ enum QualityFigureTable {
         """
     static let index = "CREATE INDEX IF NOT EXISTS lake_quality_figure_snapshot ON lake_quality_figure (batch_snapshot_id)"
 
-    static func exists(_ db: Database) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_quality_figure'") == 1
+    static func exists(_ db: SQLDatabase) throws -> Bool {
+        try db.tableExists("lake_quality_figure")
     }
 }
 
@@ -79,9 +78,8 @@ extension CatalogTransaction {
     public mutating func recordQualityFigures(_ figures: [QualityFigure]) throws {
         try database.execute(sql: QualityFigureTable.ddl)
         try database.execute(sql: QualityFigureTable.index)
-        let insert = try database.cachedStatement(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         for f in figures {
-            try insert.execute(arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
+            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
         }
     }
 }
@@ -109,9 +107,9 @@ extension Catalog {
                                                  itemRows: try rows("curated", "order_items"))
             guard try QualityFigureTable.exists(db) else { return ([], coverage) }
             var out: [QualityFigure] = []
-            let cursor = try Row.fetchCursor(db, sql: """
+            let cursor = try SQLRow.fetchCursor(db, sql: """
                 SELECT batch_snapshot_id, batch_id, event_date, channel, metric, n, x, detail
-                FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, rowid
+                FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, \(db.insertionOrder)
                 """, arguments: [snapshot])
             while let r = try cursor.next() {
                 out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: r[4],

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // DuckLake's changes_made names tables by id (`inserted_into_table:8`); people read names.
 
@@ -14,7 +13,7 @@ extension Catalog {
         return try read { db in
             try entries.map { entry in
                 guard let (verb, id) = Self.tableIDEntry(entry) else { return entry }
-                let row = try Row.fetchOne(db, sql: """
+                let row = try SQLRow.fetchOne(db, sql: """
                     SELECT s.schema_name, t.table_name FROM ducklake_table t
                     JOIN ducklake_schema s ON s.schema_id = t.schema_id
                     WHERE t.table_id = ? AND t.begin_snapshot <= ?

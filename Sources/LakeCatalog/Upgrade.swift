@@ -38,7 +38,7 @@ extension Catalog {
     /// a second pool on the file was not visible to other processes while the first stayed open).
     public static func upgrade(root: URL, dryRun: Bool = false, now: Date = Date()) throws -> UpgradeReport {
         let catalog = try open(root: root, create: false)
-        defer { try? catalog.pool.close() }  // a close error cannot undo a committed upgrade; the next open reports real trouble
+        defer { try? catalog.store.close() }  // a close error cannot undo a committed upgrade; the next open reports real trouble
         return try catalog.upgrade(dryRun: dryRun, now: now)
     }
 
@@ -63,8 +63,11 @@ extension Catalog {
         let manifest = manifestURL.path
         var report = UpgradeReport(fromVersion: DuckLakeSchema.legacyVersion, toVersion: DuckLakeSchema.version,
                                    dryRun: dryRun, alreadyCurrent: false, backup: nil, steps: [])
-        try Self.withRetry {
-            try pool.writeWithoutTransaction { db in
+        guard let sqlite = store as? SQLiteStore else {
+            throw CatalogError.upgradeRefused(path: locationText, reason: "a DuckLake 0.3 catalog on PostgreSQL is upgraded by DuckDB 1.5 (ATTACH with AUTOMATIC_MIGRATION TRUE), not by lake")
+        }
+        try Self.withRetry { try SQLiteStore.translating {
+            try sqlite.pool.writeWithoutTransaction { db in
                 report.steps = []
                 report.backup = nil
                 // SQLite's backup API cannot copy from a connection inside a write transaction, so
@@ -98,7 +101,7 @@ extension Catalog {
                     return dryRun ? .rollback : .commit
                 }
             }
-        }
+        } }
         return report
     }
 
@@ -125,7 +128,7 @@ extension Catalog {
         for r in rows {
             let id: Int64 = try r.value("data_file_id")
             let text: String = try r.value("partial_file_info")
-            guard let through = try partialThrough(text.databaseValue) else { continue }
+            guard let through = try partialThrough(.string(text)) else { continue }
             if text.hasPrefix("partial_max:") {
                 // A 0.4 development build's form; 1.0 keeps the number (DuckDB's migration does too).
                 out[id] = through
@@ -201,5 +204,17 @@ extension Catalog {
             }
         }
         return steps
+    }
+}
+
+extension Row {
+    /// Decodes a catalog column, reporting NULLs or wrong types in required columns as a
+    /// corrupt catalog instead of trapping (GRDB's subscripts trap on failed conversions).
+    fileprivate func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
+        do {
+            return try decode(T.self, forColumn: column)
+        } catch {
+            throw CatalogError.corrupt("unreadable catalog column \(column): \(error)")
+        }
     }
 }

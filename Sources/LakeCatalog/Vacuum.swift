@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What a vacuum removed (or, for a dry run, would remove).
 public struct VacuumReport: Hashable, Sendable {
@@ -61,18 +60,18 @@ extension Catalog {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
         let verified = try verifiedReplacements(cutoffMicros: cutoffMicros)
-        try Self.withRetry {
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
+        do {
+            try Self.withRetry {
+                try store.write { db in
                     report = VacuumReport(dryRun: dryRun)
                     // Files an interrupted vacuum scheduled but did not delete: this run deletes
                     // them, so a dry run must count them too.
                     report.files = try leftoverScheduled(db)
                     try expire(db, cutoffMicros: cutoffMicros, verified: verified, report: &report)
-                    return dryRun ? .rollback : .commit
+                    if dryRun { throw RollbackRequest() }
                 }
             }
-        }
+        } catch is RollbackRequest {}
         return report
     }
 
@@ -80,29 +79,29 @@ extension Catalog {
     /// and forgets a schedule row only once its file is gone.
     private func deleteScheduled(_ report: inout VacuumReport) throws {
         // Physically delete everything scheduled, including leftovers of interrupted runs.
-        let scheduled: [(Int64?, String, URL)] = try read { db in
-            try Row.fetchAll(db, sql: "SELECT rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
+        let scheduled: [(SQLValue, String, URL)] = try read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT \(db.rowID) AS rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
                 let path: String = try r.value("path") ?? ""
                 let rel: Int64? = try r.value("path_is_relative")
                 let url = rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)
                 return ((try r.value("rowid")), path, url.standardizedFileURL)
             }
         }
-        var done: [Int64] = []
+        var done: [SQLValue] = []
         let fm = FileManager.default
         for (rowid, _, url) in scheduled {
             do {
                 if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
-                if let rowid { done.append(rowid) }
+                if !rowid.isNull { done.append(rowid) }
             } catch {
                 report.failedDeletes.append(url)
             }
         }
         if !done.isEmpty {
             try Self.withRetry {
-                try pool.write { db in
+                try store.write { db in
                     for id in done {
-                        try db.execute(sql: "DELETE FROM ducklake_files_scheduled_for_deletion WHERE rowid = ?", arguments: [id])
+                        try db.execute(sql: "DELETE FROM ducklake_files_scheduled_for_deletion WHERE \(db.rowID) = ?", arguments: [id])
                     }
                 }
             }
@@ -110,10 +109,10 @@ extension Catalog {
     }
 
     /// Paths in ducklake_files_scheduled_for_deletion whose files still exist.
-    private func leftoverScheduled(_ db: Database) throws -> [VacuumReport.File] {
+    private func leftoverScheduled(_ db: SQLDatabase) throws -> [VacuumReport.File] {
         var out: [VacuumReport.File] = []
         let fm = FileManager.default
-        for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
+        for r in try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
             let path: String = try r.value("path") ?? ""
             let rel: Int64? = try r.value("path_is_relative")
             let url = (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL
@@ -124,7 +123,7 @@ extension Catalog {
         return out
     }
 
-    private func expire(_ db: Database, cutoffMicros: Int64, verified: Set<Replacement>, report: inout VacuumReport) throws {
+    private func expire(_ db: SQLDatabase, cutoffMicros: Int64, verified: Set<Replacement>, report: inout VacuumReport) throws {
         let snaps = try Self.fetchSnapshots(db)
         guard let latest = snaps.last else { return }
         let expired = snaps.filter { $0.timeMicros < cutoffMicros && $0.id != latest.id }.map(\.id)
@@ -145,7 +144,7 @@ extension Catalog {
             end_snapshot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ducklake_snapshot r
                 WHERE r.snapshot_id >= begin_snapshot AND r.snapshot_id < end_snapshot)
             """
-        let dead = try Row.fetchAll(db, sql: "SELECT data_file_id, table_id, path, path_is_relative, file_size_bytes, end_snapshot FROM ducklake_data_file WHERE \(unseen)")
+        let dead = try SQLRow.fetchAll(db, sql: "SELECT data_file_id, table_id, path, path_is_relative, file_size_bytes, end_snapshot FROM ducklake_data_file WHERE \(unseen)")
         let dirs = try tableDirectories(db)
         let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
         for r in dead {
@@ -164,7 +163,7 @@ extension Catalog {
             }
         }
         // Delete files (DuckDB's DELETE) go with their data file or once no retained snapshot sees them.
-        let deadDeletes = try Row.fetchAll(db, sql: """
+        let deadDeletes = try SQLRow.fetchAll(db, sql: """
             SELECT delete_file_id, data_file_id, table_id, path, path_is_relative, file_size_bytes FROM ducklake_delete_file
             WHERE (\(unseen)) OR data_file_id NOT IN (SELECT data_file_id FROM ducklake_data_file)
             """)
@@ -211,26 +210,19 @@ extension Catalog {
         try requireWritable()
         if dryRun { return try read { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: true, safety: safety) } }
         return try Self.withRetry {
-            try pool.writeWithoutTransaction { db in
-                var report = VacuumReport(dryRun: false)
-                try db.inTransaction(.immediate) {
-                    report = try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: false, safety: safety)
-                    return .commit
-                }
-                return report
-            }
+            try store.write { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: false, safety: safety) }
         }
     }
 
-    private func orphanPass(_ db: Database, cutoff: Date, layers: [String], dryRun: Bool, safety: Date?) throws -> VacuumReport {
+    private func orphanPass(_ db: SQLDatabase, cutoff: Date, layers: [String], dryRun: Bool, safety: Date?) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         var known = Set<String>()
         let dirs = try tableDirectories(db)
-        for r in try Row.fetchAll(db, sql: "SELECT table_id, path, path_is_relative FROM ducklake_data_file UNION ALL SELECT table_id, path, path_is_relative FROM ducklake_delete_file") {
+        for r in try SQLRow.fetchAll(db, sql: "SELECT table_id, path, path_is_relative FROM ducklake_data_file UNION ALL SELECT table_id, path, path_is_relative FROM ducklake_delete_file") {
             let tid: Int64 = try r.value("table_id") ?? -1
             known.insert(Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tid] ?? dataPath).path)
         }
-        for r in try Row.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
+        for r in try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
             let path: String = try r.value("path") ?? ""
             let rel: Int64? = try r.value("path_is_relative")
             known.insert((rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path)
@@ -287,7 +279,7 @@ extension Catalog {
     /// A count or ratio rule ("more orphans than files") would refuse legitimate debris of a
     /// big crashed ingest into a small lake and still allow a lost catalog once it has enough
     /// new files; these two rules follow from how debris arises.
-    private func foreignFileRule(_ db: Database, _ candidates: [(URL, Date)]) throws {
+    private func foreignFileRule(_ db: SQLDatabase, _ candidates: [(URL, Date)]) throws {
         let nextFileID = try Int64.fetchOne(db, sql: "SELECT next_file_id FROM ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1") ?? 0
         let example = candidates[0].0.path
         if nextFileID == 0 {
@@ -310,12 +302,12 @@ extension Catalog {
     public static let orphanSafetyWindow: TimeInterval = 3600
 
     /// When the catalog was created: snapshot 0's time, or what vacuum recorded before expiring it.
-    static func catalogCreatedMicros(_ db: Database) throws -> Int64? {
+    static func catalogCreatedMicros(_ db: SQLDatabase) throws -> Int64? {
         if let text = try String.fetchOne(db, sql: "SELECT snapshot_time FROM ducklake_snapshot WHERE snapshot_id = 0"),
            let micros = Timestamps.parseTimestamp(text) {
             return micros
         }
-        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_catalog_origin'") == 1 else { return nil }
+        guard try db.tableExists("lake_catalog_origin") else { return nil }
         return try Int64.fetchOne(db, sql: "SELECT created_micros FROM lake_catalog_origin")
     }
 
@@ -338,9 +330,9 @@ extension Catalog {
     }
 
     /// Every table row's directory, live or ended, for resolving any recorded path.
-    func tableDirectories(_ db: Database) throws -> [Int64: URL] {
+    func tableDirectories(_ db: SQLDatabase) throws -> [Int64: URL] {
         var out: [Int64: URL] = [:]
-        for r in try Row.fetchAll(db, sql: """
+        for r in try SQLRow.fetchAll(db, sql: """
             SELECT t.table_id, t.table_name, t.path AS tp, t.path_is_relative AS tr,
                    s.schema_name, s.path AS sp, s.path_is_relative AS sr
             FROM ducklake_table t LEFT JOIN ducklake_schema s ON s.schema_id = t.schema_id

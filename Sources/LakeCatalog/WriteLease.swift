@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,7 +60,7 @@ public final class WriteLease: @unchecked Sendable {
         lock.unlock()
         guard wasActive else { return }
         try Catalog.withRetry {
-            try catalog.pool.write { db in
+            try catalog.store.write { db in
                 try db.execute(sql: "DELETE FROM lake_write_lease WHERE lease_id = ?", arguments: [info.leaseID])
             }
         }
@@ -82,13 +81,13 @@ enum WriteLeaseTable {
             process_start VARCHAR NOT NULL, started_micros BIGINT NOT NULL)
         """
 
-    static func exists(_ db: Database) throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'lake_write_lease'") == 1
+    static func exists(_ db: SQLDatabase) throws -> Bool {
+        try db.tableExists("lake_write_lease")
     }
 
-    static func all(_ db: Database) throws -> [WriteLeaseInfo] {
+    static func all(_ db: SQLDatabase) throws -> [WriteLeaseInfo] {
         guard try exists(db) else { return [] }
-        return try Row.fetchAll(db, sql: "SELECT lease_id, operation, host, pid, process_start, started_micros FROM lake_write_lease").map { r in
+        return try SQLRow.fetchAll(db, sql: "SELECT lease_id, operation, host, pid, process_start, started_micros FROM lake_write_lease").map { r in
             WriteLeaseInfo(leaseID: try r.value("lease_id"), operation: try r.value("operation"), host: try r.value("host"),
                            pid: try r.value("pid"), processStart: try r.value("process_start"), startedMicros: try r.value("started_micros"))
         }
@@ -144,7 +143,7 @@ extension Catalog {
                                   pid: ProcessIdentity.pid, processStart: ProcessIdentity.start,
                                   startedMicros: Timestamps.micros(Date()))
         try Self.withRetry {
-            try pool.write { db in
+            try store.write { db in
                 try db.execute(sql: WriteLeaseTable.ddl)
                 try db.execute(sql: """
                     INSERT INTO lake_write_lease (lease_id, operation, host, pid, process_start, started_micros)

@@ -17,17 +17,17 @@ import Testing
         #expect(snaps[0].schemaVersion == 0 && snaps[0].nextCatalogID == 1 && snaps[0].nextFileID == 0)
         #expect(abs(snaps[0].time.timeIntervalSinceNow) < 60)
 
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ducklake_%' ORDER BY name")
             #expect(names == DuckLakeSchema.tableNames.sorted())
             #expect(names.count == 28)
-            let meta = try Row.fetchAll(db, sql: "SELECT key, value FROM ducklake_metadata")
+            let meta = try SQLRow.fetchAll(db, sql: "SELECT key, value FROM ducklake_metadata")
             let dict = Dictionary(uniqueKeysWithValues: meta.map { ($0["key"] as String, $0["value"] as String) })
             #expect(dict["version"] == "1.0")
             #expect(dict["data_path"] == "./")  // relative: a moved lake stays whole (RelocationTests)
             #expect(dict["encrypted"] == "false")
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
-            let schema = try Row.fetchOne(db, sql: "SELECT schema_id, schema_name, path, path_is_relative, begin_snapshot FROM ducklake_schema")
+            let schema = try SQLRow.fetchOne(db, sql: "SELECT schema_id, schema_name, path, path_is_relative, begin_snapshot FROM ducklake_schema")
             #expect(schema?["schema_name"] == "main")
             #expect(schema?["path"] == "main/")
             // DuckLake 1.0 records schema versions per table; a new catalog has no table yet.
@@ -119,20 +119,20 @@ import Testing
         #expect(at3[2].columnStats[4]?.nullCount == 1 && at3[2].columnStats[4]?.valueCount == 3)
         #expect(try catalog.dataFiles(tableID: tid) == at3)
 
-        try catalog.read { (db: Database) throws in
-            let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid])
+        try catalog.read { (db: SQLDatabase) throws in
+            let ts = try SQLRow.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid])
             #expect(ts?["record_count"] == 9 as Int64)
             #expect(ts?["next_row_id"] == 9 as Int64)
             #expect(ts?["file_size_bytes"] == 2500 as Int64)
-            let idStats = try Row.fetchOne(db, sql: "SELECT min_value, max_value, contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 1", arguments: [tid])
+            let idStats = try SQLRow.fetchOne(db, sql: "SELECT min_value, max_value, contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 1", arguments: [tid])
             // Merged numerically: "9" < "10" would go wrong as text; here max is 9 across 3..9.
             #expect(idStats?["min_value"] == "1")
             #expect(idStats?["max_value"] == "9")
             #expect(idStats?["contains_null"] == 0 as Int64)
-            let dateStats = try Row.fetchOne(db, sql: "SELECT min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 2", arguments: [tid])
+            let dateStats = try SQLRow.fetchOne(db, sql: "SELECT min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 2", arguments: [tid])
             #expect(dateStats?["min_value"] == "2024-01-15")
             #expect(dateStats?["max_value"] == "2024-01-16")
-            let amount = try Row.fetchOne(db, sql: "SELECT contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 4", arguments: [tid])
+            let amount = try SQLRow.fetchOne(db, sql: "SELECT contains_null FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = 4", arguments: [tid])
             #expect(amount?["contains_null"] == 1 as Int64)
         }
     }
@@ -149,8 +149,8 @@ import Testing
             f.columnStats[4] = ColumnStats(min: "-12.50", max: "100.00", nullCount: 0)
             try tx.addDataFile(tableID: tid, f)
         }
-        try catalog.read { (db: Database) throws in
-            let r = try Row.fetchAll(db, sql: "SELECT column_id, min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? ORDER BY column_id", arguments: [tid])
+        try catalog.read { (db: SQLDatabase) throws in
+            let r = try SQLRow.fetchAll(db, sql: "SELECT column_id, min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? ORDER BY column_id", arguments: [tid])
             #expect(r[0]["min_value"] == "-5" && r[0]["max_value"] == "100")
             #expect(r[3]["min_value"] == "-12.50" && r[3]["max_value"] == "100.00")
         }
@@ -174,7 +174,7 @@ import Testing
         }
         #expect(try catalog.snapshots() == before)
         #expect(try catalog.dataFiles(tableID: tid).isEmpty)
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             #expect(try !db.tableExists("lake_probe"))
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file") == 0)
         }
@@ -309,9 +309,9 @@ import Testing
 
         let versions = try catalog.snapshots().map(\.schemaVersion)
         #expect(versions == [0, 1, 2, 3, 4, 5, 6])
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             // One row per table whose columns changed (1.0): its creation and each alteration.
-            let rows = try Row.fetchAll(db, sql: "SELECT begin_snapshot, schema_version, table_id FROM ducklake_schema_versions ORDER BY begin_snapshot")
+            let rows = try SQLRow.fetchAll(db, sql: "SELECT begin_snapshot, schema_version, table_id FROM ducklake_schema_versions ORDER BY begin_snapshot")
             #expect(rows.map { $0["begin_snapshot"] as Int64 } == [1, sAdd.id, sRename.id, sType.id, sDrop.id, sDefault.id])
             #expect(rows.allSatisfy { ($0["table_id"] as Int64) == tid })
             #expect(rows.map { $0["schema_version"] as Int64 } == [1, 2, 3, 4, 5, 6])

@@ -272,7 +272,7 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         let fresh = try Catalog.open(root: dir.url.appendingPathComponent("ours"))
         let ourDDL = try fresh.read { db in
             // Our own lake_* bookkeeping tables are created with the catalog; DuckDB ignores them.
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'lake\\_%' ESCAPE '\\'").map {
+            Dictionary(uniqueKeysWithValues: try SQLRow.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'lake\\_%' ESCAPE '\\'").map {
                 ($0["name"] as String, $0["sql"] as String)
             })
         }

@@ -161,7 +161,7 @@ private func ourView(_ catalog: Catalog) throws -> [Int64: SnapshotView] {
             #expect(String(describing: ours[key]!) == String(describing: theirs[key] ?? "missing"), "\(key) differs from DuckDB's migration")
         }
         let fresh = try Catalog.open(root: dir.url.appendingPathComponent("fresh"))
-        let freshDDL = try fresh.read { db in try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'ducklake%' ORDER BY name").map { [$0["name"] as String, $0["sql"] as String] } }
+        let freshDDL = try fresh.read { db in try SQLRow.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'ducklake%' ORDER BY name").map { [$0["name"] as String, $0["sql"] as String] } }
         #expect((ours["__ddl__"] as? [[String]])?.sorted { $0[0] < $1[0] } == freshDDL)
 
         // DuckDB 1.5.5 attaches the upgraded lake as it is and reads every snapshot as 1.4.4 did.
@@ -171,7 +171,7 @@ private func ourView(_ catalog: Catalog) throws -> [Int64: SnapshotView] {
         // And we write to it: a 1.0 column row and a per-table schema version, which DuckDB reads.
         let table = try upgraded.table(schema: "curated", name: "orders")
         let (snap, _) = try upgraded.commit { tx in try tx.addColumn(tableID: table.tableID, Field("note", .string, nullable: true)) }
-        let sv = try upgraded.read { db in try Row.fetchAll(db, sql: "SELECT table_id, schema_version FROM ducklake_schema_versions WHERE begin_snapshot = ?", arguments: [snap.id]).map { [$0[0] as Int64, $0[1] as Int64] } }
+        let sv = try upgraded.read { db in try SQLRow.fetchAll(db, sql: "SELECT table_id, schema_version FROM ducklake_schema_versions WHERE begin_snapshot = ?", arguments: [snap.id]).map { [$0[0] as Int64, $0[1] as Int64] } }
         #expect(sv == [[table.tableID, snap.schemaVersion]])
         let after = try #require(try Python.json(readEverySnapshot, args: [root.path, String(snap.id)], in: dir.url) as? [String: Any])
         #expect(((after[String(snap.id)] as? [String: Any])?["columns"] as? [String])?.last == "note")

@@ -34,7 +34,7 @@ import Testing
         let fm = FileManager.default
         #expect(urls.count == 3)
         // Compaction keeps table stats at the live rows, not old + new.
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             #expect(try Int64.fetchOne(db, sql: "SELECT record_count FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid]) == 4)
         }
 
@@ -63,7 +63,7 @@ import Testing
         #expect(fm.fileExists(atPath: urls[2].path))
         #expect(try catalog.snapshots().map(\.id) == [4])
         #expect(try catalog.dataFiles(tableID: tid).map(\.dataFileID) == [2])
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file") == 1)
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_file_column_stats WHERE data_file_id IN (0, 1)") == 0)
             #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_files_scheduled_for_deletion") == 0)
@@ -181,7 +181,7 @@ private final class Box<T>: @unchecked Sendable {
         // Row id ranges tile 0..<500 with no overlap.
         let starts = files.compactMap(\.rowIDStart).sorted()
         #expect(starts == stride(from: Int64(0), to: Int64(20 * perWriter), by: 10).map { $0 })
-        try catalog.read { (db: Database) throws in
+        try catalog.read { (db: SQLDatabase) throws in
             #expect(try Int64.fetchOne(db, sql: "SELECT next_row_id FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid]) == Int64(20 * perWriter))
         }
     }

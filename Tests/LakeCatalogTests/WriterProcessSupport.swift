@@ -145,7 +145,7 @@ enum CommitInvariants {
 
             let retained = Set(snaps.map(\.id))
             let dirs = Dictionary(uniqueKeysWithValues: try Catalog.fetchTables(db, snapshot: latest.id, dataPath: catalog.dataPath).map { ($0.tableID, $0.directory) })
-            for r in try Row.fetchAll(db, sql: """
+            for r in try SQLRow.fetchAll(db, sql: """
                 SELECT data_file_id, table_id, path, path_is_relative, record_count, file_size_bytes, footer_size, row_id_start,
                        begin_snapshot, end_snapshot FROM ducklake_data_file ORDER BY data_file_id
                 """) {
@@ -186,7 +186,7 @@ enum CommitInvariants {
                     }
                     end = f.rowStart + f.records
                 }
-                let ts = try Row.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid])
+                let ts = try SQLRow.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?", arguments: [tid])
                 let live = mine.filter { $0.end == nil }
                 let nextRowID: Int64 = ts?["next_row_id"] ?? -1
                 #expect(gapFreeRowIDs ? nextRowID == end : nextRowID >= end, "\(label): table \(tid) next_row_id \(nextRowID), files end at \(end)")

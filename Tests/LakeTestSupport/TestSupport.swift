@@ -120,11 +120,16 @@ public func registryV1Copy(_ dir: TemporaryDirectory) throws -> URL {
 /// Runs `executable` with `arguments` in `directory` (the package root by default) and returns
 /// its exit status and output. Both pipes are read to the end before waiting, so a chatty
 /// command cannot block on a full pipe.
-public func runProcess(_ executable: String, _ arguments: [String], in directory: URL = packageRoot) throws
+/// `environment` adds to (or overrides) this process's environment.
+public func runProcess(_ executable: String, _ arguments: [String], in directory: URL = packageRoot,
+                       environment: [String: String] = [:]) throws
     -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     p.currentDirectoryURL = directory
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

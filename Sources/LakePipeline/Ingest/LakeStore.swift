@@ -80,8 +80,9 @@ public struct LakeStore: Sendable {
     /// edited version file is refused at commit by its fingerprint, as before); the built-in
     /// registry yields to the lake's own copy (a lake created with another registry keeps
     /// reading the versions it was written with).
-    public static func open(root: URL, registry source: RegistrySource, create: Bool = true) throws -> LakeStore {
-        let catalog = try Catalog.open(root: root, create: create)
+    public static func open(root: URL, catalog location: CatalogLocation? = nil, registry source: RegistrySource,
+                            create: Bool = true) throws -> LakeStore {
+        let catalog = try Catalog.open(root: root, catalog: location, create: create)
         // Ingest writes data files before it commits: refuse a catalog we may not write (0.3
         // before `lake upgrade`, or a newer one) first, so a refused run leaves no files behind.
         try catalog.requireWritable()

@@ -1,0 +1,345 @@
+import CLibPQ
+import Foundation
+
+/// Where a catalog lives: a SQLite file, or a PostgreSQL database named by a libpq connection
+/// string (`postgresql://user@host:port/db` or `host=… dbname=…`). libpq itself reads the
+/// password from the string, PGPASSWORD, ~/.pgpass or a PGSERVICE entry.
+public enum CatalogLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(URL)
+    case postgres(String)
+
+    /// `text` as given to `--catalog` / LAKE_CATALOG: a URL with a postgres scheme or a libpq
+    /// keyword string (it has `=`) is PostgreSQL; anything else is a SQLite file path.
+    public static func parse(_ text: String) -> CatalogLocation {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        if t.hasPrefix("postgresql://") || t.hasPrefix("postgres://") { return .postgres(t) }
+        if t.hasPrefix("postgres:") { return .postgres(String(t.dropFirst("postgres:".count))) }
+        if t.contains("=") && !t.contains("/") || t.range(of: #"(^|\s)(dbname|host|service)="#, options: .regularExpression) != nil {
+            return .postgres(t)
+        }
+        return .sqlite(URL(fileURLWithPath: t).standardizedFileURL)
+    }
+
+    public var isPostgres: Bool { if case .postgres = self { return true } else { return false } }
+
+    /// For messages: the path, or the connection string with any password replaced by `***`.
+    public var description: String {
+        switch self {
+        case .sqlite(let url): return url.path
+        case .postgres(let conninfo): return Self.mask(conninfo)
+        }
+    }
+
+    /// Hides the password of a libpq URL (`user:secret@`, `?password=secret`) or keyword string.
+    public static func mask(_ conninfo: String) -> String {
+        var s = conninfo
+        if let r = s.range(of: #"(://[^:/@?]*):[^@/?]*@"#, options: .regularExpression) {
+            let head = s[r].prefix { $0 != "@" }
+            let user = head.prefix(upTo: head.lastIndex(of: ":")!)
+            s.replaceSubrange(r, with: user + ":***@")
+        }
+        s = s.replacingOccurrences(of: #"([?&]password=)[^&]*"#, with: "$1***", options: .regularExpression)
+        s = s.replacingOccurrences(of: #"(^|\s)password\s*=\s*('([^'\\]|\\.)*'|\S*)"#, with: "$1password=***", options: .regularExpression)
+        return s
+    }
+}
+
+/// The PostgreSQL backend: a small pool of blocking libpq connections. The catalog is
+/// synchronous (one transaction per call, on the caller's thread), so a blocking client fits it
+/// without an event loop.
+final class PostgresStore: CatalogStore, @unchecked Sendable {
+    let conninfo: String
+    let location: String
+    var dialect: SQLDialect { .postgres }
+    private let lock = NSLock()
+    private var idle: [PGConnection] = []
+    /// How long a writer waits for another writer's lock before the attempt is retried.
+    static let lockTimeoutMillis = 10_000
+    /// pg_advisory_xact_lock key all of lake's writers take: "lake" in ASCII.
+    static let writeLockKey: Int64 = 0x6C61_6B65
+
+    init(conninfo: String) throws {
+        self.conninfo = conninfo
+        location = CatalogLocation.mask(conninfo)
+        // Connect once now, so a wrong URL or password fails at open with the server's words.
+        checkin(try connect())
+    }
+
+    deinit {
+        for c in idle { c.close() }
+    }
+
+    private func connect() throws -> PGConnection {
+        try PGConnection(conninfo: conninfo, location: location)
+    }
+
+    private func checkout() throws -> PGConnection {
+        lock.lock()
+        let c = idle.popLast()
+        lock.unlock()
+        return try c ?? connect()
+    }
+
+    private func checkin(_ c: PGConnection) {
+        guard c.isHealthy else { c.close(); return }
+        lock.lock()
+        if idle.count < 4 { idle.append(c); lock.unlock() } else { lock.unlock(); c.close() }
+    }
+
+    private func inTransaction<T>(begin: [String], _ body: (SQLDatabase) throws -> T) throws -> T {
+        let c = try checkout()
+        let db = SQLDatabase(dialect: .postgres, backend: c)
+        do {
+            for statement in begin { try c.execute(sql: statement, arguments: []) }
+            let result = try body(db)
+            try c.execute(sql: "COMMIT", arguments: [])
+            checkin(c)
+            return result
+        } catch {
+            // A failed ROLLBACK means the connection is unusable: it is closed, not pooled.
+            do { try c.execute(sql: "ROLLBACK", arguments: []); checkin(c) } catch { c.close() }
+            throw error
+        }
+    }
+
+    func read<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        try inTransaction(begin: ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"], body)
+    }
+
+    /// READ COMMITTED plus one advisory lock per catalog database: after the lock every
+    /// statement sees every earlier commit, like SQLite's `BEGIN IMMEDIATE`. DuckDB's ducklake
+    /// does not take that lock; a commit of its racing ours fails on ducklake_snapshot's primary
+    /// key (23505), which the retry loop treats like a busy lock.
+    func write<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        try inTransaction(begin: ["BEGIN", "SET LOCAL lock_timeout = \(Self.lockTimeoutMillis)",
+                                  "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"], body)
+    }
+
+    func writeWithoutTransaction<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        let c = try checkout()
+        defer { checkin(c) }
+        return try body(SQLDatabase(dialect: .postgres, backend: c))
+    }
+
+    func close() throws {
+        lock.lock()
+        let all = idle
+        idle = []
+        lock.unlock()
+        for c in all { c.close() }
+    }
+}
+
+/// One libpq connection. Statements go out with `PQexecParams`: values as text (blobs as
+/// binary), results as text, decoded by column type.
+final class PGConnection: SQLBackend {
+    private var conn: OpaquePointer?
+    private var cache: [String: String] = [:]
+    private(set) var changesCount = 0
+
+    init(conninfo: String, location: String) throws {
+        conn = PQconnectdb(conninfo)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let conn { PQfinish(conn) }
+            conn = nil
+            throw SQLError(kind: .connection, code: "08001",
+                           message: "cannot connect to the PostgreSQL catalog \(location): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        // Timestamps come back in UTC (DuckLake's snapshot_time is TIMESTAMPTZ); notices stay quiet.
+        try execute(sql: "SET TimeZone = 'UTC'", arguments: [])
+        try execute(sql: "SET client_min_messages = warning", arguments: [])
+    }
+
+    var isHealthy: Bool {
+        guard let conn else { return false }
+        return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE
+    }
+
+    func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    deinit { close() }
+
+    private func run(_ sql: String, _ arguments: [SQLValue]) throws -> OpaquePointer {
+        guard let conn else { throw SQLError(kind: .connection, code: "08003", message: "the PostgreSQL connection is closed") }
+        let text: String
+        if let cached = cache[sql] {
+            text = cached
+        } else {
+            text = PostgresSQL.rewrite(sql)
+            cache[sql] = text
+        }
+        // Each parameter as C text (or bytes, for blobs); libpq copies them before returning.
+        var buffers: [[UInt8]?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for a in arguments {
+            switch a {
+            case .null: buffers.append(nil); lengths.append(0); formats.append(0)
+            case .int64(let v): buffers.append(Array(String(v).utf8) + [0]); lengths.append(0); formats.append(0)
+            case .double(let d):
+                let t = d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : "\(d)"
+                buffers.append(Array(t.utf8) + [0]); lengths.append(0); formats.append(0)
+            case .string(let s): buffers.append(Array(s.utf8) + [0]); lengths.append(0); formats.append(0)
+            case .blob(let d): buffers.append(Array(d)); lengths.append(Int32(d.count)); formats.append(1)
+            }
+        }
+        let result: OpaquePointer? = withPointers(buffers) { pointers in
+            PQexecParams(conn, text, Int32(arguments.count), nil, pointers, lengths, formats, 0)
+        }
+        guard let result else {
+            throw SQLError(kind: .connection, code: "08006", message: String(cString: PQerrorMessage(conn)))
+        }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQclear(result)
+            let kind: SQLError.Kind
+            switch state {
+            case "40001", "40P01", "55P03": kind = .retryable
+            // A unique violation on the snapshot id: another engine committed that snapshot first.
+            case "23505" where message.contains("ducklake_snapshot"): kind = .retryable
+            case let s where s.hasPrefix("08") || s.hasPrefix("57P"): kind = .connection
+            default: kind = .other
+            }
+            throw SQLError(kind: kind, code: state, message: "PostgreSQL \(state): \(message) (in: \(text.prefix(200)))")
+        }
+        changesCount = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return result
+    }
+
+    private func withPointers<R>(_ buffers: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafePointer<CChar>?] = []
+        var storage: [UnsafeMutablePointer<UInt8>] = []
+        for b in buffers {
+            guard let b else { pointers.append(nil); continue }
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(b.count, 1))
+            p.initialize(from: b, count: b.count)
+            storage.append(p)
+            pointers.append(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
+        }
+        defer { for p in storage { p.deallocate() } }
+        return body(pointers)
+    }
+
+    func execute(sql: String, arguments: [SQLValue]) throws {
+        PQclear(try run(sql, arguments))
+    }
+
+    func fetch(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
+        let result = try run(sql, arguments)
+        defer { PQclear(result) }
+        let rows = PQntuples(result), width = PQnfields(result)
+        var names: [String] = []
+        var types: [UInt32] = []
+        for i in 0 ..< width {
+            names.append(String(cString: PQfname(result, i)))
+            types.append(PQftype(result, i))
+        }
+        let shared = SQLRow.Names(names)
+        var out: [SQLRow] = []
+        out.reserveCapacity(Int(rows))
+        for r in 0 ..< rows {
+            var values: [SQLValue] = []
+            values.reserveCapacity(Int(width))
+            for c in 0 ..< width {
+                if PQgetisnull(result, r, c) != 0 { values.append(.null); continue }
+                let text = String(cString: PQgetvalue(result, r, c))
+                values.append(Self.decode(text, type: types[Int(c)]))
+            }
+            out.append(SQLRow(names: shared, values: values))
+        }
+        return out
+    }
+
+    /// Text-format values by type OID (pg_type.h): integers, floats, booleans, bytea; anything
+    /// else (varchar, uuid, timestamptz, numeric) stays text.
+    static func decode(_ text: String, type: UInt32) -> SQLValue {
+        switch type {
+        case 20, 21, 23, 26: return Int64(text).map(SQLValue.int64) ?? .string(text)
+        case 700, 701: return Double(text).map(SQLValue.double) ?? .string(text)
+        case 16: return .int64(text == "t" ? 1 : 0)
+        case 17: return .blob(hexBytes(text))
+        default: return .string(text)
+        }
+    }
+
+    static func hexBytes(_ text: String) -> Data {
+        var bytes = Data()
+        let u = Array(text.utf8)
+        guard u.count >= 2, u[0] == UInt8(ascii: "\\"), u[1] == UInt8(ascii: "x") else { return Data(u) }
+        func nibble(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return 0
+            }
+        }
+        bytes.reserveCapacity((u.count - 2) / 2)
+        var i = 2
+        while i + 1 < u.count {
+            bytes.append(nibble(u[i]) << 4 | nibble(u[i + 1]))
+            i += 2
+        }
+        return bytes
+    }
+
+    func tableExists(_ name: String) throws -> Bool {
+        try fetch(sql: """
+            SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relname = ? AND c.relkind IN ('r', 'p', 'v')
+            """, arguments: [.string(name)]).isEmpty == false
+    }
+
+    func columns(in table: String) throws -> [String] {
+        try fetch(sql: """
+            SELECT a.attname FROM pg_catalog.pg_attribute a
+            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """, arguments: [.string(table)]).compactMap { String.fromSQL($0.values[0]) }
+    }
+}
+
+/// The SQLite spellings the catalog uses, in PostgreSQL's: `?` → `$n`, `INSERT OR IGNORE` →
+/// `ON CONFLICT DO NOTHING`, SQLite-only column types in our lake_* DDL. DuckLake's own tables
+/// are created from `DuckLakeSchema.postgresTables`, DuckDB's DDL, not rewritten.
+enum PostgresSQL {
+    static func rewrite(_ sql: String) -> String {
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 16)
+        var n = 0
+        var quote: Character?
+        for ch in sql {
+            if let q = quote {
+                out.append(ch)
+                if ch == q { quote = nil }
+                continue
+            }
+            switch ch {
+            case "'", "\"": quote = ch; out.append(ch)
+            case "?": n += 1; out += "$\(n)"
+            default: out.append(ch)
+            }
+        }
+        if let r = out.range(of: "INSERT OR IGNORE INTO", options: [.caseInsensitive]) {
+            out.replaceSubrange(r, with: "INSERT INTO")
+            out += " ON CONFLICT DO NOTHING"
+        }
+        let trimmed = out.drop { $0 == " " || $0 == "\n" }
+        if trimmed.uppercased().hasPrefix("CREATE TABLE") {
+            out = out.replacingOccurrences(of: #"\bDOUBLE\b"#, with: "DOUBLE PRECISION", options: .regularExpression)
+                .replacingOccurrences(of: #"\bBLOB\b"#, with: "BYTEA", options: .regularExpression)
+                .replacingOccurrences(of: #"\bINTEGER\b"#, with: "BIGINT", options: .regularExpression)
+            if out.contains("EXISTS lake_"), let close = out.lastIndex(of: ")") {
+                out.insert(contentsOf: ", lake_seq BIGSERIAL", at: close)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import GRDB
+
+/// The SQLite backend: a GRDB pool on `<lake>/manifest.sqlite` (WAL, one writer connection,
+/// readers in parallel). The only file of the catalog besides Upgrade that sees GRDB.
+final class SQLiteStore: CatalogStore, @unchecked Sendable {
+    let pool: DatabasePool
+    let path: String
+    var dialect: SQLDialect { .sqlite }
+    var location: String { path }
+
+    init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    func read<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        try Self.translating { try pool.read { db in try body(Self.wrap(db)) } }
+    }
+
+    func write<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        try Self.translating {
+            try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(Self.wrap(db))
+                    return .commit
+                }
+                guard let result else { throw CatalogError.corrupt("a write transaction finished without a result") }
+                return result
+            }
+        }
+    }
+
+    func writeWithoutTransaction<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
+        try Self.translating { try pool.writeWithoutTransaction { db in try body(Self.wrap(db)) } }
+    }
+
+    func close() throws { try pool.close() }
+
+    /// A pool on the manifest: read-write (WAL, synchronous=FULL) or read-only for a catalog
+    /// newer than the one we write.
+    static func open(path: String, readOnly: Bool) throws -> SQLiteStore {
+        var config = Configuration()
+        config.busyMode = .timeout(Catalog.busyTimeout)
+        config.label = "lake.catalog"
+        config.readonly = readOnly
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw CatalogError.storage("cannot open \(path): \(error)")
+        }
+        if !readOnly {
+            // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
+            // writer to synchronous=NORMAL when it enables WAL (after any prepareDatabase), and in
+            // WAL mode NORMAL fsyncs the log only at checkpoints, so a power loss could take back
+            // commits whose data files were synced. FULL syncs the log at every COMMIT. The pool
+            // keeps one writer connection, so setting it once covers every commit.
+            do {
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            } catch {
+                throw CatalogError.storage("cannot configure \(path): \(error)")
+            }
+        }
+        return SQLiteStore(pool: pool, path: path)
+    }
+
+    /// Opens with SQLite's read-only flag. A WAL-mode database normally needs its -shm file
+    /// (created on open); in a directory this user cannot write, with no -wal/-shm left by a
+    /// writer, SQLite cannot open it read-only at all, so it is opened as immutable: there is
+    /// no log, the main file holds every committed snapshot. (Immutable means no locking: a
+    /// writer that starts while we read is not seen, which a reader without write access to
+    /// the directory accepts; see DESIGN.md.) `validate` returns the data_path and version.
+    static func openReadOnly(manifest: URL, validate: @escaping (SQLDatabase) throws -> (String, CatalogFormat)) throws
+        -> (SQLiteStore, String, CatalogFormat) {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: manifest.path) else { throw CatalogError.notFound(path: manifest.path) }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(Catalog.busyTimeout)
+        config.label = "lake.catalog.readonly"
+        func attempt(_ path: String) throws -> (SQLiteStore, String, CatalogFormat) {
+            let store = SQLiteStore(pool: try DatabasePool(path: path, configuration: config), path: manifest.path)
+            let (text, format) = try Catalog.withRetry { try store.read { db in try validate(db) } }
+            return (store, text, format)
+        }
+        // Not-a-catalog answers are final; only SQLite's refusal to open (no -shm possible) falls back.
+        func isStorage(_ e: Error) -> Bool {
+            if case CatalogError.storage = e { return true }
+            return e is DatabaseError || e is SQLError
+        }
+        do {
+            return try attempt(manifest.path)
+        } catch let first where isStorage(first) {
+            guard CatalogGuard.walIsEmpty(manifest) else {
+                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); its write-ahead log "
+                    + "\(manifest.lastPathComponent)-wal holds commits that need write access to the lake directory to read: "
+                    + "ask its owner to run any lake command (which checkpoints the log) or grant write access")
+            }
+            do {
+                return try attempt(CatalogGuard.immutableURI(manifest))
+            } catch let second where isStorage(second) {
+                throw CatalogSafetyError.readOnlyOpenFailed(path: manifest.path, detail: "\(first); opened as immutable: \(second)")
+            }
+        }
+    }
+
+    /// The catalog's DuckLake version, read through a short-lived read-only connection that
+    /// changes nothing; nil when the file is absent or holds no DuckLake metadata yet.
+    static func peekVersion(_ path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(Catalog.busyTimeout)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }  // closing a read-only connection can only fail on misuse; the read below reports real errors
+            return try queue.read { db in
+                guard try db.tableExists("ducklake_metadata") else { return nil }
+                return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
+            }
+        } catch {
+            throw CatalogError.storage("cannot read \(path): \(error)")
+        }
+    }
+
+    static func wrap(_ db: Database) -> SQLDatabase {
+        SQLDatabase(dialect: .sqlite, backend: SQLiteBackend(db))
+    }
+
+    /// GRDB's errors become `SQLError`, whose kind the retry loop reads; everything else passes.
+    static func translating<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as DatabaseError {
+            throw sqlError(e)
+        }
+    }
+
+    static func sqlError(_ e: DatabaseError) -> SQLError {
+        let busy = e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED
+        return SQLError(kind: busy ? .retryable : .other, code: "\(e.resultCode.rawValue)", message: e.description)
+    }
+}
+
+final class SQLiteBackend: SQLBackend {
+    let db: Database
+    init(_ db: Database) { self.db = db }
+
+    static func arguments(_ values: [SQLValue]) -> StatementArguments {
+        StatementArguments(values.map { v -> DatabaseValue in
+            switch v {
+            case .null: return .null
+            case .int64(let i): return i.databaseValue
+            case .double(let d): return d.databaseValue
+            case .string(let s): return s.databaseValue
+            case .blob(let b): return b.databaseValue
+            }
+        })
+    }
+
+    static func value(_ v: DatabaseValue) -> SQLValue {
+        switch v.storage {
+        case .null: return .null
+        case .int64(let i): return .int64(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .string(s)
+        case .blob(let b): return .blob(b)
+        }
+    }
+
+    func execute(sql: String, arguments: [SQLValue]) throws {
+        try SQLiteStore.translating { try db.execute(sql: sql, arguments: Self.arguments(arguments)) }
+    }
+
+    func fetch(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
+        try SQLiteStore.translating {
+            let statement = try db.cachedStatement(sql: sql)
+            let names = SQLRow.Names(statement.columnNames)
+            let width = statement.columnCount
+            var out: [SQLRow] = []
+            let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
+            while let row = try cursor.next() {
+                var values: [SQLValue] = []
+                values.reserveCapacity(width)
+                for i in 0 ..< width { values.append(Self.value(row[i] as DatabaseValue)) }
+                out.append(SQLRow(names: names, values: values))
+            }
+            return out
+        }
+    }
+
+    func tableExists(_ name: String) throws -> Bool {
+        try SQLiteStore.translating { try db.tableExists(name) }
+    }
+
+    func columns(in table: String) throws -> [String] {
+        try SQLiteStore.translating { try db.columns(in: table).map(\.name) }
+    }
+
+    var changesCount: Int { db.changesCount }
+}
+
+extension Catalog {
+    /// The GRDB pool of a SQLite catalog, for tests that inspect or damage the file directly.
+    var pool: DatabasePool {
+        guard let sqlite = store as? SQLiteStore else { preconditionFailure("not a SQLite catalog: \(locationText)") }
+        return sqlite.pool
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import LakeTestSupport
+import Testing
+
+/// The catalog on PostgreSQL (issue 18), through the `lake` executable against a throwaway
+/// server: every command's output equals the same run on SQLite, DuckDB attaches what we wrote,
+/// and bad connections fail with a clear error and exit non-zero. Never skipped: no server
+/// means a failure that names scripts/setup.sh.
+@Suite(.serialized)
+struct PostgresCatalogTests {
+    static let evaluation = packageRoot.appendingPathComponent("Evaluation-Files")
+
+    /// Runs lake with `args` against the lake at `root` and the catalog `catalog` (nil: SQLite).
+    func lake(_ args: [String], root: URL, catalog: String?, env: [String: String] = [:]) throws -> String {
+        var full = args + ["--lake", root.path]
+        if let catalog { full += ["--catalog", catalog] }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let r = try runProcess(exe, full, environment: env)
+        guard r.status == 0 else { throw TestFailure("lake \(full.joined(separator: " ")) exited \(r.status): \(r.err)") }
+        return r.out
+    }
+
+    /// The same command sequence on both catalogs, output by output.
+    @Test func everyMainCommandOnPostgresEqualsSQLite() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase()
+        let dir = try TemporaryDirectory("pg-lake")
+        defer { dir.remove() }
+        let sqliteRoot = dir.url.appendingPathComponent("sqlite-lake")
+        let pgRoot = dir.url.appendingPathComponent("pg-lake")
+        let url = pg.url(database: database)
+
+        let steps: [[String]] = [
+            ["init"],
+            ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--format", "json", "--quiet"],
+            ["ingest", "inventory", Self.evaluation.appendingPathComponent("inventory_updates.csv").path, "--format", "json", "--quiet"],
+            ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--format", "json", "--quiet"],
+            // The same file again lands nothing (the exactly-once ledger lives in the catalog).
+            ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--format", "json", "--quiet"],
+        ]
+        for step in steps {
+            _ = try lake(step, root: sqliteRoot, catalog: nil)
+            _ = try lake(step, root: pgRoot, catalog: url)
+        }
+        #expect(!FileManager.default.fileExists(atPath: pgRoot.appendingPathComponent("manifest.sqlite").path),
+                "a PostgreSQL lake has no SQLite manifest")
+        let reports = ["daily-revenue", "top-products", "inventory", "top-customers", "customer-ltv", "product-metrics"]
+        func compare(_ args: [String]) throws {
+            let a = try lake(args, root: sqliteRoot, catalog: nil)
+            let b = try lake(args, root: pgRoot, catalog: url)
+            #expect(!a.isEmpty)
+            #expect(a == b, "lake \(args.joined(separator: " ")) differs between SQLite and PostgreSQL")
+        }
+        for r in reports { try compare(["report", r, "--format", "json"]) }
+        // Time travel: every snapshot's daily revenue.
+        let snapshots = try lake(["snapshots"], root: pgRoot, catalog: url)
+        #expect(snapshots.contains("orders") || snapshots.count > 0)
+        for s in 1 ... 4 { try compare(["report", "daily-revenue", "--format", "json", "--as-of", "\(s)"]) }
+        // Maintenance: compaction, a delete, vacuum; then the reports again.
+        _ = try lake(["compact"], root: sqliteRoot, catalog: nil)
+        _ = try lake(["compact"], root: pgRoot, catalog: url)
+        for r in reports { try compare(["report", r, "--format", "json"]) }
+        for s in 1 ... 4 { try compare(["report", "daily-revenue", "--format", "json", "--as-of", "\(s)"]) }
+        // The libpq keyword form with the password from PGPASSWORD reads the same catalog.
+        let viaKeywords = try lake(["report", "daily-revenue", "--format", "json"], root: pgRoot, catalog: pg.keywords(database: database),
+                                   env: ["PGPASSWORD": PostgresCluster.password])
+        #expect(viaKeywords == (try lake(["report", "daily-revenue", "--format", "json"], root: sqliteRoot, catalog: nil)))
+    }
+
+    /// DuckDB 1.5.5 with ducklake and postgres_scanner attaches the catalog we wrote into
+    /// PostgreSQL and counts the same rows per table as our reports read.
+    @Test func duckDBAttachesOurPostgresCatalog() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase()
+        let dir = try TemporaryDirectory("pg-duck")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        let url = pg.url(database: database)
+        _ = try lake(["init"], root: root, catalog: url)
+        _ = try lake(["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"], root: root, catalog: url)
+        _ = try lake(["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"], root: root, catalog: url)
+        let ours = try lake(["tables"], root: root, catalog: url)
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        out = {}
+        for (schema, table) in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'l' ORDER BY 1, 2").fetchall():
+            out[schema + "." + table] = con.execute('SELECT count(*) FROM l."' + schema + '"."' + table + '"').fetchone()[0]
+        out["snapshots"] = len(con.execute("SELECT snapshot_id FROM ducklake_snapshots('l')").fetchall())
+        print(json.dumps(out))
+        """
+        let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+        let duck = try #require(try Python.json(script, [keywords, root.path]) as? [String: Any])
+        #expect((duck["curated.orders"] as? Int ?? 0) > 0)
+        #expect((duck["snapshots"] as? Int ?? 0) >= 3)
+        // Our own row counts, per table (`lake tables`: "schema.table  (table id N, F files, R rows"), equal DuckDB's.
+        var compared = 0
+        for line in ours.split(separator: "\n") {
+            guard let m = line.firstMatch(of: /^(\S+)  \(table id \d+, \d+ files, (\d+) rows/) else { continue }
+            let key = String(m.1)
+            #expect(duck[key] as? Int == Int(m.2), "\(key): DuckDB \(String(describing: duck[key])), lake \(m.2)")
+            compared += 1
+        }
+        #expect(compared >= 3)
+    }
+
+    /// Our DuckLake tables on PostgreSQL are DuckDB's: the same columns, types, order and
+    /// primary keys as DuckDB 1.5.5's ducklake extension creates in an empty database.
+    @Test func ourPostgresTablesAreDuckDBs() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let theirs = try pg.createDatabase("duck"), ours = try pg.createDatabase("ours")
+        let dir = try TemporaryDirectory("pg-ddl")
+        defer { dir.remove() }
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/')")
+        print(json.dumps(1))
+        """
+        _ = try Python.run(script, [pg.keywords(database: theirs) + " password=\(PostgresCluster.password)", dir.path])
+        _ = try lake(["init"], root: dir.url.appendingPathComponent("lake"), catalog: pg.url(database: ours))
+        let columns = """
+            SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name LIKE 'ducklake%' ORDER BY table_name, ordinal_position
+            """
+        let keys = """
+            SELECT tc.table_name || ' ' || kcu.column_name FROM information_schema.table_constraints tc
+            JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
+            WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name LIKE 'ducklake%' ORDER BY 1
+            """
+        let a = try pg.psql(theirs, columns), b = try pg.psql(ours, columns)
+        #expect(a.split(separator: "\n").count > 150)
+        #expect(a == b)
+        #expect(try pg.psql(theirs, keys) == (try pg.psql(ours, keys)))
+    }
+
+    /// Unreachable server, wrong password, a database that is not a lake: a clear error, a
+    /// non-zero exit, no password in the output, nothing written.
+    @Test func badConnectionsFailClearly() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase()
+        let dir = try TemporaryDirectory("pg-bad")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        func run(_ args: [String], _ catalog: String) throws -> (status: Int32, out: String, err: String) {
+            try runProcess(exe, args + ["--lake", root.path, "--catalog", catalog])
+        }
+        // Unreachable: nothing listens on the port after the cluster's.
+        let dead = "postgresql://lake:sekrit@127.0.0.1:1/\(database)"
+        let unreachable = try run(["report", "daily-revenue"], dead)
+        #expect(unreachable.status != 0)
+        #expect(unreachable.err.contains("cannot connect"))
+        #expect(!unreachable.err.contains("sekrit") && !unreachable.out.contains("sekrit"))
+        // Wrong password.
+        let wrong = try run(["init"], pg.url(database: database, password: "wrong-pw"))
+        #expect(wrong.status != 0)
+        #expect(wrong.err.contains("password authentication failed"))
+        #expect(!wrong.err.contains("wrong-pw"))
+        #expect(try pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // A database with other tables is not a lake: refused, left as it was.
+        _ = try pg.psql(database, "CREATE TABLE customers (id int)")
+        let notLake = try run(["init"], pg.url(database: database))
+        #expect(notLake.status != 0)
+        #expect(notLake.err.contains("no DuckLake catalog"))
+        #expect(try pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let read = try run(["report", "daily-revenue"], pg.url(database: database))
+        #expect(read.status != 0)
+    }
+}

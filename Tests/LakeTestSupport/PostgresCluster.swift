@@ -1,0 +1,117 @@
+import Foundation
+
+/// A throwaway PostgreSQL server for the tests: `initdb` in a temporary directory (as the
+/// `postgres` system user when the tests run as root, since initdb refuses root), `pg_ctl start`
+/// on a free loopback port with its socket in that directory, password authentication for a
+/// superuser `lake` (password `lakepw`, so tests also cover a wrong password), stopped and
+/// deleted by `stop()`. It never skips: a machine without PostgreSQL fails the test with how to
+/// install it (scripts/setup.sh does).
+public final class PostgresCluster: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let port: Int
+    public static let user = "lake"
+    public static let password = "lakepw"
+    let bin: URL
+    private var databases = 0
+    private let lock = NSLock()
+
+    /// The server binaries of the newest installed major version (Debian's layout).
+    static func binDirectory() throws -> URL {
+        let base = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? []).compactMap(Int.init).sorted()
+        guard let v = versions.last, FileManager.default.isExecutableFile(atPath: base.appendingPathComponent("\(v)/bin/initdb").path) else {
+            throw PeerError(description: "no PostgreSQL server under /usr/lib/postgresql/*/bin: run scripts/setup.sh (installs Debian's postgresql)")
+        }
+        return base.appendingPathComponent("\(v)/bin")
+    }
+
+    static func freePort() -> Int {
+        // A port in the dynamic range, checked unused by binding it; pg_ctl reports a race.
+        for _ in 0 ..< 50 {
+            let port = Int.random(in: 20000 ..< 60000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if ok == 0 { return port }
+        }
+        return 54329
+    }
+
+    /// Runs `arguments` as the postgres user when we are root (initdb and the server refuse root).
+    func runAsServerUser(_ tool: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let exe = bin.appendingPathComponent(tool).path
+        if getuid() == 0 {
+            return try runProcess("/usr/sbin/runuser", ["-u", "postgres", "--", exe] + arguments, in: directory.url)
+        }
+        return try runProcess(exe, arguments, in: directory.url)
+    }
+
+    public init() throws {
+        bin = try Self.binDirectory()
+        directory = try TemporaryDirectory("pg")
+        port = Self.freePort()
+        if getuid() == 0 {
+            let chown = try runProcess("/bin/chown", ["-R", "postgres", directory.path])
+            guard chown.status == 0 else { throw PeerError(description: "chown postgres \(directory.path): \(chown.err)") }
+        }
+        let pwfile = directory.file("pw")
+        try Self.password.write(toFile: pwfile, atomically: true, encoding: .utf8)
+        if getuid() == 0 { _ = try runProcess("/bin/chown", ["postgres", pwfile]) }
+        let data = directory.file("data")
+        let initdb = try runAsServerUser("initdb", ["-D", data, "-U", Self.user, "--pwfile=" + pwfile, "-A", "scram-sha-256",
+                                                    "-E", "UTF8", "--no-sync"])
+        guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
+        let start = try runAsServerUser("pg_ctl", ["-D", data, "-l", directory.file("server.log"), "-w", "-t", "60", "-o",
+                                                   "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=100",
+                                                   "start"])
+        guard start.status == 0 else {
+            let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
+            throw PeerError(description: "pg_ctl start failed: \(start.err)\(start.out)\n\(log)")
+        }
+    }
+
+    /// A new empty database; returns its libpq URL (with the password, as a user would pass it
+    /// through PGPASSWORD; see `url(database:withPassword:)`).
+    public func createDatabase(_ prefix: String = "lake") throws -> String {
+        lock.lock()
+        databases += 1
+        let name = "\(prefix)_\(databases)_\(UInt32.random(in: 0 ..< 1_000_000))"
+        lock.unlock()
+        let r = try runProcess(bin.appendingPathComponent("createdb").path,
+                               ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, name], in: directory.url, environment: ["PGPASSWORD": Self.password])
+        guard r.status == 0 else { throw PeerError(description: "createdb \(name): \(r.err)") }
+        return name
+    }
+
+    public func url(database: String, password: String? = PostgresCluster.password) -> String {
+        let auth = password.map { "\(Self.user):\($0)" } ?? Self.user
+        return "postgresql://\(auth)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// libpq keyword form, without a password (libpq then reads PGPASSWORD).
+    public func keywords(database: String) -> String {
+        "host=127.0.0.1 port=\(port) dbname=\(database) user=\(Self.user)"
+    }
+
+    /// Runs SQL through psql and returns its unaligned output.
+    public func psql(_ database: String, _ sql: String) throws -> String {
+        let r = try runProcess(bin.appendingPathComponent("psql").path,
+                               ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-c", sql],
+                               in: directory.url, environment: ["PGPASSWORD": Self.password])
+        guard r.status == 0 else { throw PeerError(description: "psql: \(r.err)") }
+        return r.out
+    }
+
+    public func stop() {
+        _ = try? runAsServerUser("pg_ctl", ["-D", directory.file("data"), "-m", "fast", "-w", "stop"])
+        directory.remove()
+    }
+
+    deinit { stop() }
+}

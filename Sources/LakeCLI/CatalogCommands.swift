@@ -254,3 +254,32 @@ func printRows(_ header: [String], _ rows: [[String]], csv: Bool, indent: String
     print(line(header))
     for r in rows { print(line(r)) }
 }
+
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "Work with the lake's catalog as a whole.",
+        subcommands: [CatalogCopyCommand.self]
+    )
+}
+
+struct CatalogCopyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy the whole catalog (every snapshot, so time travel is kept) to PostgreSQL or a new SQLite file.",
+        discussion: """
+        The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are; afterwards pass the target as --catalog with the same --lake. Examples:
+          lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
+          lake catalog copy --lake /data/lake --catalog postgresql://lake@db.internal/lake --to /data/lake2/manifest.sqlite
+        """)
+
+    @OptionGroup var lake: LakeOptions
+    @Option(help: ArgumentHelp("The target catalog: a PostgreSQL URL or libpq keyword string, or a new SQLite file path.", valueName: "URL"))
+    var to: String
+
+    func run() throws {
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
+        let report = try catalog.copy(to: CatalogLocation.parse(to))
+        print("Copied \(report.snapshots) snapshots (\(report.rows) catalog rows in \(report.tables) tables) to \(report.target).")
+    }
+}

@@ -17,7 +17,7 @@ struct Lake: ParsableCommand {
         subcommands: [
             Run.self, IngestCommand.self, QueryCommand.self, ReportCommand.self, Generate.self, SchemaCommand.self,
             InitCommand.self, SnapshotsCommand.self, TablesCommand.self, FilesCommand.self, CompactCommand.self, VacuumCommand.self, VerifyCommand.self, DeleteCommand.self, EraseCommand.self,
-            QualityCommand.self, MetricsCommand.self, DashboardCommand.self, UpgradeCommand.self, ServeCommand.self,
+            QualityCommand.self, MetricsCommand.self, DashboardCommand.self, UpgradeCommand.self, ServeCommand.self, CatalogCommand.self,
         ]
     )
 }

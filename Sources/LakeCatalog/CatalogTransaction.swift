@@ -294,7 +294,7 @@ public struct CatalogTransaction {
         }
         let changed = try Int64.fetchOne(db, sql: """
             SELECT max(x) FROM (SELECT begin_snapshot AS x FROM ducklake_column WHERE table_id = ?
-                                UNION ALL SELECT end_snapshot FROM ducklake_column WHERE table_id = ?)
+                                UNION ALL SELECT end_snapshot FROM ducklake_column WHERE table_id = ?) AS changes
             WHERE x < ?
             """, arguments: [tableID, tableID, s])
         if let changed, changed > base {

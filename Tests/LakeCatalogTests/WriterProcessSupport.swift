@@ -27,13 +27,17 @@ final class WriterProcess {
     let outURL: URL
     let errURL: URL
 
-    init(lake: URL, arguments: [String], dir: URL, label: String) throws {
+    /// `environment` adds to the test's own (LAKE_CATALOG puts the catalog on PostgreSQL).
+    init(lake: URL, arguments: [String], dir: URL, label: String, environment: [String: String] = [:]) throws {
         outURL = dir.appendingPathComponent("\(label).out")
         errURL = dir.appendingPathComponent("\(label).err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.executableURL = writerBinary
         process.arguments = ["--lake", lake.path] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         process.standardOutput = out
         process.standardError = err

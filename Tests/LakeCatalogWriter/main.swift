@@ -270,7 +270,9 @@ do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let killer = Killer(point: options.killPoint, at: options.killAt)
     let hooks = CommitHooks { point in killer.reach("commit." + point.rawValue) }
-    let catalog = try Catalog.open(root: URL(fileURLWithPath: options.lake), hooks: hooks)
+    // LAKE_CATALOG, as for `lake`, puts the catalog elsewhere (a PostgreSQL URL).
+    let location = ProcessInfo.processInfo.environment["LAKE_CATALOG"].map(CatalogLocation.parse)
+    let catalog = try Catalog.open(root: URL(fileURLWithPath: options.lake), catalog: location, hooks: hooks)
     var writer = Writer(options: options, catalog: catalog, killer: killer, rng: SplitMix64(seed: options.seed &* 7919 &+ UInt64(bitPattern: options.writer)))
     if options.setup {
         try writer.setup()

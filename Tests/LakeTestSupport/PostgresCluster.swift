@@ -67,12 +67,15 @@ public final class PostgresCluster: @unchecked Sendable {
         let initdb = try runAsServerUser("initdb", ["-D", data, "-U", Self.user, "--pwfile=" + pwfile, "-A", "scram-sha-256",
                                                     "-E", "UTF8", "--no-sync"])
         guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
-        let start = try runAsServerUser("pg_ctl", ["-D", data, "-l", directory.file("server.log"), "-w", "-t", "60", "-o",
-                                                   "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=100",
-                                                   "start"])
-        guard start.status == 0 else {
+        // pg_ctl leaves the server running: started without Foundation's Process, whose
+        // waitUntilExit was seen never to reap the runuser parent of a daemon (the test hung).
+        let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=100"
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l", directory.file("server.log"), "-w", "-t", "60", "-o", options, "start"]
+        if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
+        let status = try Self.spawnAndWait(argv)
+        guard status == 0 else {
             let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
-            throw PeerError(description: "pg_ctl start failed: \(start.err)\(start.out)\n\(log)")
+            throw PeerError(description: "pg_ctl start exited \(status)\n\(log)")
         }
     }
 
@@ -108,8 +111,35 @@ public final class PostgresCluster: @unchecked Sendable {
         return r.out
     }
 
+    /// Runs argv with its output discarded and waits for it with waitpid.
+    static func spawnAndWait(_ argv: [String]) throws -> Int32 {
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let cargs = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
+        guard rc == 0 else { throw PeerError(description: "cannot run \(argv[0]): errno \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    private var stopped = false
+
     public func stop() {
-        _ = try? runAsServerUser("pg_ctl", ["-D", directory.file("data"), "-m", "fast", "-w", "stop"])
+        lock.lock()
+        let already = stopped
+        stopped = true
+        lock.unlock()
+        guard !already else { return }
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", directory.file("data"), "-m", "fast", "-w", "stop"]
+        if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
+        _ = try? Self.spawnAndWait(argv)
         directory.remove()
     }
 

@@ -1,0 +1,82 @@
+import Foundation
+
+/// What `Catalog.copy(to:)` carried over.
+public struct CatalogCopyReport: Sendable, Equatable {
+    public var target: String
+    public var tables: Int
+    public var rows: Int
+    public var snapshots: Int
+}
+
+extension Catalog {
+    /// Every lake_* table a catalog may hold, with the DDL that creates it (each is created
+    /// lazily by the feature that owns it, so a catalog may lack some).
+    static var lakeTableDDL: [(name: String, ddl: String)] {
+        let all = Bookkeeping.allDDL + [ErasureLog.ddl, FileIntegrity.ddl, KeyRunTable.ddl, QualityFigureTable.ddl, WriteLeaseTable.ddl,
+                                        "CREATE TABLE IF NOT EXISTS lake_catalog_origin (created_micros BIGINT NOT NULL)"]
+        return all.map { ddl in
+            let name = ddl.components(separatedBy: "EXISTS ")[1].prefix { $0 != " " && $0 != "(" && $0 != "\n" }
+            return (String(name), ddl)
+        }
+    }
+
+    /// Copies this lake's whole catalog (every retained snapshot, so time travel is kept, and
+    /// every lake_* table) into an empty catalog at `target`: a PostgreSQL database or a new
+    /// SQLite file. Read in one transaction, written in one: the target has all of it or
+    /// nothing. Data files are not copied; the copy names them relative to the same lake root.
+    /// Refused when DuckDB keeps inlined rows in the catalog (flush them to files first).
+    public func copy(to target: CatalogLocation) throws -> CatalogCopyReport {
+        try requireWritable()
+        let store: any CatalogStore
+        switch target {
+        case .postgres(let conninfo):
+            do { store = try PostgresStore(conninfo: conninfo) } catch let e as SQLError { throw CatalogError.storage(e.message) }
+        case .sqlite(let url):
+            if FileManager.default.fileExists(atPath: url.path) {
+                throw CatalogError.storage("\(url.path) already exists; copy into a new file")
+            }
+            store = try SQLiteStore.open(path: url.path, readOnly: false)
+        }
+        defer { try? store.close() }  // a close failure after the committed copy changes nothing
+        let targetText = target.description
+        // The source, in one consistent read: table name -> (columns, rows).
+        var tables: [(name: String, columns: [String], rows: [[SQLValue]])] = []
+        try read { db in
+            if try db.tableExists("ducklake_inlined_data_tables"),
+               let n = try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_inlined_data_tables"), n > 0 {
+                throw CatalogError.incompatibleCatalog(path: locationText, reason: "it holds \(n) tables of rows DuckDB inlined in the catalog; run CALL ducklake_flush_inlined_data(...) in DuckDB first, then copy")
+            }
+            let names = DuckLakeSchema.tableNames + Self.lakeTableDDL.map(\.name)
+            for name in names where try db.tableExists(name) {
+                let columns = try db.columns(in: name).map(\.name).filter { $0 != "lake_seq" }
+                // Identifiers only, from our own table lists and the table's own columns, quoted.
+                let select = "SELECT " + columns.map { "\"\($0)\"" }.joined(separator: ", ") + " FROM " + name
+                    + (name.hasPrefix("lake_") ? " ORDER BY " + db.insertionOrder : "")
+                let rows = try SQLRow.fetchAll(db, sql: select).map(\.values)
+                tables.append((name, columns, rows))
+            }
+        }
+        var rows = 0
+        try Self.withRetry {
+            try store.write { db in
+                if try db.tableExists("ducklake_metadata") {
+                    throw CatalogError.storage("\(targetText) already holds a DuckLake catalog; copy into an empty database")
+                }
+                for ddl in db.dialect == .postgres ? DuckLakeSchema.postgresTables : DuckLakeSchema.tables { try db.execute(sql: ddl) }
+                for (name, ddl) in Self.lakeTableDDL where tables.contains(where: { $0.name == name }) { try db.execute(sql: ddl) }
+                if tables.contains(where: { $0.name == "lake_key_run" }) { try db.execute(sql: KeyRunTable.index) }
+                if tables.contains(where: { $0.name == "lake_quality_figure" }) { try db.execute(sql: QualityFigureTable.index) }
+                rows = 0
+                for t in tables {
+                    let list = t.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+                    let marks = Array(repeating: "?", count: t.columns.count).joined(separator: ", ")
+                    let sql = "INSERT INTO \(t.name) (\(list)) VALUES (\(marks))"
+                    for r in t.rows { try db.execute(sql: sql, arguments: SQLArguments(r)) }
+                    rows += t.rows.count
+                }
+            }
+        }
+        let snapshots = tables.first { $0.name == "ducklake_snapshot" }?.rows.count ?? 0
+        return CatalogCopyReport(target: targetText, tables: tables.count, rows: rows, snapshots: snapshots)
+    }
+}

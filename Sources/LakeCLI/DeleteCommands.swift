@@ -56,14 +56,10 @@ struct EraseCommand: ParsableCommand {
         """)
 
     @OptionGroup var lake: LakeOptions
-    @Argument(help: "What to erase: customer.") var kind: String
+    @Argument(help: "What to erase: customer.") var kind: ErasureSubject
     @Argument(help: "The customer id, e.g. CUST-00042.") var id: String
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
     @Flag(help: "Purge at once: rewrite files, expire all earlier snapshots, scrub the catalog.") var purge = false
-
-    func validate() throws {
-        guard kind == "customer" else { throw ValidationError("lake erase knows only `customer ID`, not \(kind)") }
-    }
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, create: false)
@@ -87,4 +83,9 @@ func printDeleteReport(_ r: DeleteReport) {
     } else {
         print("Deleted 0 rows: nothing matched, no snapshot.")
     }
+}
+
+/// What `lake erase` can erase; one case today (a customer's rows in every layer).
+enum ErasureSubject: String, ExpressibleByArgument, CaseIterable {
+    case customer
 }

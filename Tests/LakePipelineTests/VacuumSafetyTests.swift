@@ -268,7 +268,7 @@ struct VacuumSafetyTests {
         let rows = try store.catalog.dataFiles(tableID: table.tableID, columnStats: false).reduce(0) { $0 + $1.recordCount }
         let ids = try OrderIDIndex.fromFiles(store, table: table, at: table.snapshot)
         #expect(rows == 9_000 && ids.count == 9_000, "rows \(rows), distinct ids \(ids.count)")
-        #expect(try store.catalog.ingestRuns().filter { $0.kind == "orders" }.count == 9)
+        #expect(try store.catalog.ingestRuns().filter { $0.kind == .orders }.count == 9)
     }
 
     /// Item 11, deterministically: a batch prepared at an old base commits over a disjoint

@@ -14,7 +14,7 @@ import Testing
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
         let q = try QualityChecks.run(catalog: lake.catalog)
-        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == .orders })
         #expect(q.batches.count == 1)
         let b = try #require(q.batches.first)
         #expect(b.batchID == run.batchID)
@@ -225,7 +225,7 @@ import Testing
             let v = try #require(Double(String(m.output[3].substring!)))
             samples[name + (m.output[2].substring.map(String.init) ?? "")] = v
         }
-        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == .orders })
         #expect(samples["lake_ingest_records_total{kind=\"orders\"}"] == Double(run.records))
         #expect(samples["lake_ingest_rejected_total{reason=\"unknown_product\"}"] == Double(run.rejects["unknown_product"]!))
         #expect(samples["lake_ingest_latency_seconds{quantile=\"0.95\"}"] != nil)
@@ -246,7 +246,7 @@ import Testing
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
         for id in ["revenue", "orders", "quarantine"] { #expect(html.contains("<svg id=\"\(id)\"")) }
-        let daily = try Reports.run("daily-revenue", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let daily = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0]
         var perChannel: [String: Int64] = [:]
         for row in daily.rows {
             guard case .decimal(let cents, _) = row[5] else { continue }
@@ -258,7 +258,7 @@ import Testing
         }
         #expect(shown("data-total-revenue=\"all\"") == DecimalText.format(perChannel.values.reduce(0, +), scale: 2))
         for (ch, cents) in perChannel { #expect(shown("data-total-revenue=\"\(ch)\"") == DecimalText.format(cents, scale: 2)) }
-        let inventory = try Reports.run("inventory", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let inventory = try Reports.run(.inventory, catalog: lake.catalog, options: ReportOptions()).sections[0]
         let low = inventory.rows.filter { $0.last == .bool(true) }.count
         #expect(html.contains("data-low-stock=\"\(low)\""))
         #expect(html.components(separatedBy: "class=\"low-stock\"").count - 1 == min(low, 25))

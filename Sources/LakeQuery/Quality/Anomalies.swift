@@ -64,7 +64,7 @@ public enum AnomalyDetector {
         }
         var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
-        if let scan = try? TableScan(catalog: catalog, name: "curated.orders", asOf: asOf) {
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
@@ -84,7 +84,7 @@ public enum AnomalyDetector {
             }
         }
         var rawPerDay: [Int32: (Int64, Int64)] = [:]
-        if let scan = try? TableScan(catalog: catalog, name: "raw.orders", asOf: asOf) {
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "reject_reason"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns

@@ -17,7 +17,9 @@ public enum Dashboard {
         let health = try LakeHealth.measure(catalog: catalog, asOf: at)
         var inventoryOptions = ReportOptions()
         inventoryOptions.asOf = at
-        let inventory = (try? Reports.run("inventory", catalog: catalog, options: inventoryOptions).sections[0])
+        // No inventory ingested yet: the dashboard shows no stock card (any other error is thrown).
+        let inventory = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: at) == nil
+            ? nil : try Reports.run(.inventory, catalog: catalog, options: inventoryOptions).sections[0]
 
         var h = """
         <!DOCTYPE html>

@@ -18,7 +18,7 @@ public enum Metrics {
         }
         var records: [String: Int64] = [:], rejected: [String: Int64] = [:]
         for r in runs {
-            records[r.kind, default: 0] += r.records
+            records[r.kind.rawValue, default: 0] += r.records
             for (reason, n) in r.rejects { rejected[reason, default: 0] += n }
         }
         family("lake_ingest_records_total", "counter", "Source records read by ingest runs, by source kind.",
@@ -26,7 +26,7 @@ public enum Metrics {
         family("lake_ingest_rejected_total", "counter", "Records quarantined by ingest runs, by reject reason.",
                rejected.sorted { $0.key < $1.key }.map { ("{reason=\"\(label($0.key))\"}", Double($0.value)) })
         family("lake_ingest_runs_total", "counter", "Ingest runs committed.", [("", Double(runs.count))])
-        let last = runs.last { $0.kind == "orders" }
+        let last = runs.last { $0.kind == .orders }
         let lat: [(String, Double?)] = [("0.5", last?.latencyP50), ("0.95", last?.latencyP95), ("1", last?.latencyMax)]
         family("lake_ingest_latency_seconds", "gauge", "Event time to commit of the latest order batch, by quantile.",
                lat.compactMap { q, v in v.map { ("{quantile=\"\(q)\"}", $0) } })

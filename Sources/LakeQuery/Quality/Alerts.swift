@@ -64,7 +64,7 @@ public enum Alerting {
             }
         }
         for a in anomalies {
-            alerts.append(AlertRecord(firedAt: now, kind: "anomaly." + a.kind, severity: "warning",
+            alerts.append(AlertRecord(firedAt: now, kind: "anomaly." + a.kind.rawValue, severity: "warning",
                                       subject: a.date + (a.channel.map { " " + $0 } ?? ""), value: a.value, baseline: a.baseline,
                                       score: a.score, threshold: a.threshold, message: a.detail))
         }

@@ -42,21 +42,24 @@ import Testing
         return Set(try Query.run(spec, catalog: catalog).table.rows.map { $0[0].text })
     }
 
-    /// Files under a lake root (argv[1]) that hold argv[2]: the raw bytes of every file (catalog,
-    /// WAL, Parquet) and, for Parquet, every value pyarrow decodes (pages decompressed) and the footer.
+    /// Files under a lake root (argv[1]) that hold any of argv[2...] (the id and each spelling
+    /// of it the input used, e.g. `CUST\u002D28`): the raw bytes of every file (catalog, WAL,
+    /// Parquet) and, for Parquet, every value pyarrow decodes (pages decompressed) and the footer.
     static let byteSearch = Python.duckdbPrelude + """
         import pyarrow.parquet as pq
-        root, needle = sys.argv[1], sys.argv[2]
+        root, needles = sys.argv[1], sys.argv[2:]
         hits = []
         for d, _, names in os.walk(root):
             for n in names:
                 p = os.path.join(d, n)
-                if needle.encode() in open(p, "rb").read():
-                    hits.append(os.path.relpath(p, root) + " (bytes)")
-                if n.endswith(".parquet"):
-                    t = pq.read_table(p)
-                    if any(needle in str(v) for c in t.columns for v in c.to_pylist()) or needle in str(pq.read_metadata(p).to_dict()):
-                        hits.append(os.path.relpath(p, root) + " (values)")
+                raw = open(p, "rb").read()
+                table = pq.read_table(p) if n.endswith(".parquet") else None
+                meta = str(pq.read_metadata(p).to_dict()) if table is not None else ""
+                for needle in needles:
+                    if needle.encode() in raw:
+                        hits.append(os.path.relpath(p, root) + " (bytes of " + needle + ")")
+                    if table is not None and (any(needle in str(v) for c in table.columns for v in c.to_pylist()) or needle in meta):
+                        hits.append(os.path.relpath(p, root) + " (values of " + needle + ")")
         print(json.dumps(hits))
         """
 

@@ -58,28 +58,30 @@ import Testing
         #expect(try RowDeleteTests.count(catalog, "raw.orders") == rawBefore + 1, "only the other customer's line is left")
     }
 
-    /// The (event_date, channel) partition and the other customers' orders in it, of one of `customer`'s orders.
-    static func neighbours(_ catalog: Catalog, of customer: String) throws -> [String] {
+    /// A customer with an order in the `rank`-th busiest (event_date, channel) partition of
+    /// curated.orders, and the other customers' orders there: with one file per partition,
+    /// deleting one of those lands on a file the customer's erasure gave a delete file.
+    static func busyPartition(_ catalog: Catalog, rank: Int) throws -> (customer: String, others: [String]) {
         var spec = QuerySpec(table: "orders")
-        spec.conditions = ["customer_id = \(customer)"]
-        spec.columns = ["event_date", "channel"]
-        let hit = try #require(try Query.run(spec, catalog: catalog).table.rows.first)
-        spec = QuerySpec(table: "orders")
-        spec.conditions = ["event_date = \(hit[0].text)", "channel = \(hit[1].text)", "customer_id != \(customer)"]
-        spec.columns = ["order_id"]
-        spec.orderBy = ["order_id"]
-        return try Query.run(spec, catalog: catalog).table.rows.map { $0[0].text }
+        spec.columns = ["event_date", "channel", "customer_id", "order_id"]
+        let rows = try Query.run(spec, catalog: catalog).table.rows.map { $0.map(\.text) }
+        let partitions = Dictionary(grouping: rows) { [$0[0], $0[1]] }.values.sorted { ($0.count, $0[0][3]) > ($1.count, $1[0][3]) }
+        let chosen = partitions[rank]
+        let customer = chosen[0][2]
+        // Their orders anywhere else are erased too; only this partition's others are neighbours.
+        return (customer, chosen.filter { $0[2] != customer }.map { $0[3] }.sorted())
     }
 
     @Test func aPurgeRacingADeleteOrACompactionReplansAndNeverLosesADeleteOrLeavesAByte() throws {
-        let lake = try EvaluationLake(orderChunks: 3)
+        // One file per partition (a single ingest).
+        let lake = try EvaluationLake()
         defer { lake.dir.remove() }
         let catalog = lake.catalog
+        let (x, others) = try Self.busyPartition(catalog, rank: 0)
+        let (z, near) = try Self.busyPartition(catalog, rank: 1)
+        #expect(x != z && near.count >= RowDelete.attempts, "one neighbour to delete per attempt: \(near.count)")
 
         // 1. A delete lands on a file the purge is rewriting: the purge re-plans and keeps it.
-        let x = "CUST-00004"
-        let others = try Self.neighbours(catalog, of: x)
-        #expect(!others.isEmpty)
         _ = try Erasure.run(catalog, customerID: x)
         var once = true
         let first = try Purge.run(catalog, beforeCommit: {
@@ -94,6 +96,7 @@ import Testing
         // 2. A compaction rewrites the purge's files first: re-planned, nothing left to rewrite,
         // the history holding the bytes is expired all the same.
         let y = "CUST-00006"
+        #expect(try RowDeleteTests.count(catalog, "orders", ["customer_id = \(y)"]) > 0 && y != z)
         _ = try Erasure.run(catalog, customerID: y)
         let total = try RowDeleteTests.count(catalog, "orders")
         once = true
@@ -111,9 +114,6 @@ import Testing
         // 3. The files change under every attempt: refused with a typed error after the
         // attempts; every delete committed meanwhile stays, the erasure stays pending, and a
         // later purge removes the bytes.
-        let z = "CUST-00008"
-        let near = try Self.neighbours(catalog, of: z)
-        #expect(near.count >= RowDelete.attempts, "one neighbour to delete per attempt: \(near.count)")
         _ = try Erasure.run(catalog, customerID: z)
         var k = 0
         let started = Date()

@@ -43,6 +43,9 @@ import Testing
         #expect(ingested.accepted == 4 && ingested.quarantined == 3, "accepted \(ingested.accepted), quarantined \(ingested.quarantined)")
         #expect(try RowDeleteTests.count(catalog, "orders", ["customer_id = \(id)"]) == 3, "our parser decodes the escapes")
         #expect(try RowDeleteTests.count(catalog, "raw.orders") == rawBefore + 7)
+        // Python's json finds exactly these spellings in the input (no more, so the search misses none).
+        let inInput = try Python.json(RowDeleteTests.spellingsInInput, [id, input.path]) as? [String]
+        #expect(inInput == spellings.sorted(), "spellings Python's json decodes to \(id): \(inInput ?? [])")
         let found = try Python.json(RowDeleteTests.byteSearch, [lake.root] + spellings) as? [String] ?? []
         for s in spellings { #expect(found.contains { $0.hasSuffix(" of \(s))") }, "the search finds \(s) before the erasure") }
 

@@ -9,8 +9,9 @@ import Testing
 /// DuckDB attached to our lake alters a table outside the schema registry; the next
 /// `lake ingest orders` never traps: a column DuckDB added is written with its default (NULL
 /// when it has none), as DuckLake fills a column an INSERT leaves out, and DuckDB then agrees
-/// with every report; a dropped, renamed or retyped column is refused with a typed error that
-/// names the table and the column, and nothing is committed.
+/// with every report; a dropped, renamed or retyped column, a NOT NULL one without a default or
+/// one of a type lake cannot write is refused with a typed error that names the table and the
+/// column, and nothing is committed.
 @Suite(.serialized) struct AlteredTableIngestTests {
     /// Evaluation orders under new ids (ORD-X…), so an ingest accepts them again.
     static func freshOrders(_ dir: TemporaryDirectory, count: Int = 150) throws -> String {
@@ -72,7 +73,7 @@ import Testing
         #expect(try Query.run(spec, catalog: lake.catalog).table.rows.first?.first?.text == String(try RowDeleteTests.count(lake.catalog, "order_items")))
     }
 
-    @Test func droppedRenamedOrRetypedColumnsAreRefusedWithATypedError() throws {
+    @Test func droppedRenamedRetypedNotNullOrUnwritableColumnsAreRefusedWithATypedError() throws {
         let base = try EvaluationLake()
         defer { base.dir.remove() }
         let inputs = try TemporaryDirectory("altered-input")
@@ -85,6 +86,12 @@ import Testing
              ["curated.orders column cust", "RENAME COLUMN cust TO customer_id", "nothing was committed"]),
             ("retype", ["ALTER TABLE l.curated.order_items ALTER COLUMN quantity TYPE BIGINT"],
              ["curated.order_items column quantity", "type is now int64", "nothing was committed"]),
+            // DuckDB cannot add a NOT NULL column yet; another engine could: its catalog row says so.
+            ("not null", ["ALTER TABLE l.curated.orders ADD COLUMN note VARCHAR",
+                          "UPDATE __ducklake_metadata_l.ducklake_column SET nulls_allowed = false WHERE column_name = 'note'"],
+             ["curated.orders column note", "NOT NULL without a default", "nothing was committed"]),
+            ("unwritable type", ["ALTER TABLE l.raw.orders ADD COLUMN tags VARCHAR[]"],
+             ["raw.orders column tags", "which lake cannot write", "nothing was committed"]),
         ]
         for c in cases {
             let copy = try TemporaryDirectory("altered-\(c.name)")

@@ -17,7 +17,7 @@ struct DeleteCommand: ParsableCommand {
         earlier snapshot still shows the deleted rows until `lake compact` + `lake vacuum`.
         Deleting from curated.orders also deletes those orders' curated.order_items rows in the
         same snapshot. Nothing matching: "0 rows", no snapshot, exit 0. A concurrent compaction or
-        delete of the same files makes the delete re-plan (up to 3 times), never lose a row.
+        delete of the same files makes the delete re-plan (5 attempts, pausing 50-800 ms between), never lose a row.
         Examples:
           lake delete curated.orders --where "customer_id = CUST-00042" --dry-run
           lake delete orders --where "event_date = 2024-01-15" --where "channel = web"
@@ -49,7 +49,13 @@ struct EraseCommand: ParsableCommand {
         the erasure still shows the rows. --purge (or `lake vacuum` once the erasure is older
         than the retention) rewrites every file with deleted rows without them, expires every
         earlier snapshot (time travel to before the purge ends), deletes the old files and
-        rebuilds the catalog without free pages or WAL, so no byte of the customer is left.
+        rebuilds the catalog without free pages or WAL, so no byte of the customer is left. A
+        concurrent compaction or delete of the same files makes the erasure and the purge re-plan
+        (5 attempts each, pausing 50-800 ms between); a purge still refused leaves the erasure
+        committed and pending for `lake vacuum`.
+        A raw line is matched by its decoded customer field, so JSON escapes ("CUST\\u002D42")
+        are found too; a line that does not parse matches when, escapes decoded, it holds the id
+        as a whole JSON string or ends right after it.
         Examples:
           lake erase customer CUST-00042 --dry-run
           lake erase customer CUST-00042 --purge

@@ -54,14 +54,14 @@ public enum CatalogIngest {
         let target = try store.target("products")
         let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
         var writer = target.writer(options.parquet)
-        try writer.write(try catalog.batch(schema: target.schema))
+        try writer.write(try catalog.batch(schema: target.produced))
         let files = try writer.finish()
         // Rejected entries are kept in raw.products with their reason, like rejected order lines.
         let rawTarget = rejected.isEmpty ? nil : try store.target("raw_products")
         var rawFiles: [NewDataFile] = []
         if let rawTarget {
             var rw = rawTarget.writer(options.parquet)
-            try rw.write(rejectBatch(rejected, schema: rawTarget.schema, batchID: batchID, source: name))
+            try rw.write(rejectBatch(rejected, schema: rawTarget.produced, batchID: batchID, source: name))
             rawFiles = try rw.finish()
         }
         var rejects: [String: Int] = [:]

@@ -34,7 +34,7 @@ import Testing
         }
         var o = ReportOptions()
         o.asOf = .snapshot(snapshot)
-        a["customers"] = try Reports.run("customers", catalog: catalog, options: o).sections[0].rows.map { $0.map(\.text) }
+        a["customers"] = try Reports.run(.customers, catalog: catalog, options: o).sections[0].rows.map { $0.map(\.text) }
         var spec = QuerySpec(table: "orders")
         spec.asOf = .snapshot(snapshot)
         spec.groupBy = ["status"]

@@ -194,6 +194,43 @@ struct PostgresCatalogTests {
         #expect(try outputs(nil) == before)
     }
 
+    /// A lake DuckDB 1.5.5 wrote into PostgreSQL (its own DDL, data path and files) reads the
+    /// same through `lake query --catalog`, at the latest snapshot and at an earlier one.
+    @Test func weReadALakeDuckDBWroteIntoPostgres() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase("duckwrote")
+        let dir = try TemporaryDirectory("pg-duckwrote")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', DATA_INLINING_ROW_LIMIT 0)")
+        con.execute("CREATE SCHEMA l.curated")
+        con.execute("CREATE TABLE l.curated.sales (id BIGINT, region VARCHAR, amount DOUBLE)")
+        con.execute("INSERT INTO l.curated.sales SELECT i, CASE WHEN i % 3 = 0 THEN 'north' ELSE 'south' END, i * 1.5 FROM range(1000) t(i)")
+        first = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]
+        con.execute("INSERT INTO l.curated.sales SELECT i, 'east', i * 2.0 FROM range(1000, 1500) t(i)")
+        con.execute("DELETE FROM l.curated.sales WHERE id < 100")
+        rows = con.execute("SELECT region, count(*), sum(amount) FROM l.curated.sales GROUP BY 1 ORDER BY 1").fetchall()
+        old = con.execute("SELECT count(*) FROM l.curated.sales AT (VERSION => " + str(first) + ")").fetchone()[0]
+        print(json.dumps({"first": first, "rows": [[r[0], r[1], r[2]] for r in rows], "old": old}))
+        """
+        let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+        let duck = try #require(try Python.json(script, [keywords, root.path]) as? [String: Any])
+        let url = pg.url(database: database)
+        let ours = try lake(["query", "curated.sales", "--group-by", "region", "--agg", "count(*)", "--agg", "sum(amount)",
+                             "--order-by", "region", "--format", "csv"], root: root, catalog: url)
+        let expected = ((duck["rows"] as? [[Any]]) ?? []).map { r in "\(r[0]),\(r[1])" }
+        let got = ours.split(separator: "\n").dropFirst().map { $0.split(separator: ",").prefix(2).joined(separator: ",") }
+        #expect(got == expected, "lake: \(ours)\nDuckDB: \(duck)")
+        let first = try #require(duck["first"] as? Int)
+        let old = try lake(["query", "curated.sales", "--agg", "count(*)", "--as-of", "\(first)", "--format", "csv"], root: root, catalog: url)
+        #expect(old.split(separator: "\n").last.map(String.init) == "\(duck["old"] as? Int ?? -1)", "\(old)")
+    }
+
     /// Our DuckLake tables on PostgreSQL are DuckDB's: the same columns, types, order and
     /// primary keys as DuckDB 1.5.5's ducklake extension creates in an empty database.
     @Test func ourPostgresTablesAreDuckDBs() throws {
@@ -258,5 +295,15 @@ struct PostgresCatalogTests {
         #expect(try pg.psql(database, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let read = try run(["report", "daily-revenue"], pg.url(database: database))
         #expect(read.status != 0)
+        // A catalog of a newer DuckLake version: read, never written.
+        let newer = try pg.createDatabase("newer")
+        #expect(try run(["init"], pg.url(database: newer)).status == 0)
+        _ = try pg.psql(newer, "UPDATE ducklake_metadata SET value = '1.1' WHERE key = 'version' AND scope IS NULL")
+        let before = try pg.psql(newer, "SELECT count(*) FROM ducklake_snapshot")
+        let write = try run(["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path], pg.url(database: newer))
+        #expect(write.status != 0)
+        #expect(write.err.contains("DuckLake 1.1 catalog, newer than the 1.0"), "\(write.err)")
+        #expect(try pg.psql(newer, "SELECT count(*) FROM ducklake_snapshot") == before)
+        #expect(try run(["snapshots"], pg.url(database: newer)).status == 0, "a newer catalog is still read")
     }
 }

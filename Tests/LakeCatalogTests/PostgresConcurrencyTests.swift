@@ -64,4 +64,69 @@ struct PostgresConcurrencyTests {
         print("4 appenders on PostgreSQL: 400 commits, \(switches) writer switches, \(ids.count) rows, \(String(format: "%.1f", seconds)) s")
         #expect(switches >= 10, "writers barely interleaved (\(switches) switches)")
     }
+
+    /// What a PostgreSQL catalog holds after a kill: contiguous snapshots, and the ids read from
+    /// the files (readIDs checks each file's row count and that no id repeats).
+    private func state(_ lake: URL, _ url: String, label: String) throws -> (latest: Int64, messages: [Int64: String], ids: Set<Int64>) {
+        let catalog = try Catalog.open(root: lake, catalog: .postgres(url), create: false)
+        let snaps = try catalog.snapshots()
+        let ids = snaps.map(\.id)
+        #expect(ids == Array((ids.first ?? 0) ... (ids.last ?? 0)), "\(label): snapshot ids \(ids)")
+        let table = try catalog.table(schema: "curated", name: "events")
+        let live = try CommitInvariants.readIDs(catalog, table: table, label: label)
+        return (snaps.last?.id ?? -1, Dictionary(uniqueKeysWithValues: snaps.map { ($0.id, $0.message ?? "") }), Set(live))
+    }
+
+    @Test("54 SIGKILLs at the commit points on PostgreSQL: the old or the new snapshot, never part of one")
+    func killWritersAtCommitPoints() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: writerBinary.path), "run `swift build --build-tests` first: \(writerBinary.path)")
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let url = pg.url(database: try pg.createDatabase())
+        let dir = try TempDir("pg-commit-crash"); defer { dir.cleanup() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let env = ["LAKE_CATALOG": url]
+        let setup = try WriterProcess(lake: lake, arguments: ["--writer", "0", "--setup"], dir: dir.url, label: "setup", environment: env)
+        setup.wait(timeout: 60)
+        try #require(setup.exitedCleanly, "setup: \(setup.stderr)")
+        var rng = SplitMix64(seed: 2026_11_28)
+        var plan: [(point: String, nth: Int)] = []
+        for p in CommitCrashTests.points { for _ in 0 ..< 9 { plan.append((p, rng.int(1 ... 3))) } }
+        for i in plan.indices.reversed() { plan.swapAt(i, rng.int(0 ... i)) }
+        var before = try state(lake, url, label: "after setup")
+        var kills = 0
+        for (i, step) in plan.enumerated() {
+            let writer = Int64(i + 1)
+            let label = "kill \(i + 1) at \(step.point):\(step.nth)"
+            let w = try WriterProcess(lake: lake, arguments: ["--writer", "\(writer)", "--ops", "100000", "--mix", "append", "--seed", "\(i)",
+                                                             "--kill-at", "\(step.point):\(step.nth)"], dir: dir.url, label: "w\(writer)", environment: env)
+            #expect(w.wait(timeout: 60), "\(label): writer did not reach its kill point")
+            guard w.killedBySIGKILL else {
+                Issue.record("\(label): writer was not killed: \(w.stderr)")
+                continue
+            }
+            kills += 1
+            let commits = w.events.filter { $0.event == "commit" }
+            let lastReported = commits.last?.snapshot ?? before.latest
+            let after = try state(lake, url, label: label)
+            var expected = before.ids
+            for c in commits { expected.formUnion(c.ids) }
+            #expect(expected.isSubset(of: after.ids), "\(label): \(expected.subtracting(after.ids).count) committed ids lost")
+            let extra = after.ids.subtracting(expected)
+            if CommitCrashTests.beforeCommit.contains(step.point) {
+                // Killed before COMMIT: the server rolled the open transaction back.
+                #expect(after.latest == lastReported, "\(label): latest \(after.latest), last committed \(lastReported)")
+                #expect(extra.isEmpty, "\(label): \(extra.count) ids no commit wrote")
+            } else {
+                // Killed after COMMIT returned: the in-flight append is there, whole.
+                #expect(after.latest == lastReported + 1, "\(label): latest \(after.latest), expected \(lastReported + 1)")
+                let m = parseMessage(after.messages[after.latest] ?? "")
+                #expect(m["writer"] == String(writer) && Int64(m["rows"] ?? "") == Int64(extra.count),
+                        "\(label): latest is '\(after.messages[after.latest] ?? "")' with \(extra.count) new ids")
+            }
+            before = after
+        }
+        #expect(kills == 54)
+        print("PostgreSQL crash test: \(kills) SIGKILLs, latest snapshot \(before.latest), \(before.ids.count) rows")
+    }
 }

@@ -10,8 +10,12 @@ public struct ByteKeyTable: Sendable {
     private var keyBytes: [UInt8]
     public private(set) var values: [Int32]
     private var mask: Int
+    /// Tests only: every key gets this hash, so every lookup walks colliding entries and must
+    /// tell them apart by their bytes.
+    private let forcedHash: UInt64?
 
-    public init(capacity: Int = 64) {
+    public init(capacity: Int = 64, forcedHash: UInt64? = nil) {
+        self.forcedHash = forcedHash
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = [Int32](repeating: -1, count: size)
@@ -52,7 +56,7 @@ public struct ByteKeyTable: Sendable {
     /// The value stored for `key`, or nil.
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) -> Int32? {
-        let r = find(key, hash: fnv1a64(key))
+        let r = find(key, hash: forcedHash ?? fnv1a64(key))
         return r.entry < 0 ? nil : values[Int(r.entry)]
     }
 
@@ -67,7 +71,7 @@ public struct ByteKeyTable: Sendable {
     /// already there (the table is unchanged), nil when it was inserted.
     @discardableResult
     public mutating func insertIfAbsent(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32? {
-        let hash = fnv1a64(key)
+        let hash = forcedHash ?? fnv1a64(key)
         let r = find(key, hash: hash)
         if r.entry >= 0 { return values[Int(r.entry)] }
         let entry = Int32(values.count)

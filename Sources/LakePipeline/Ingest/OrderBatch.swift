@@ -49,6 +49,9 @@ struct OrderBatch {
     /// The committed runs the validator probes: a block that fails to decode during a probe
     /// stops the commit (the answer may have missed a committed id).
     private let committedRuns: OrderIDRunSet
+    /// The batch's claimed ids when chunks are validated in parallel (`add(validated:)`).
+    private var firsts: FirstOccurrences
+    private let products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded
     /// Registered before any segment file exists, ended by the commit: vacuum keeps our files
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
@@ -73,11 +76,30 @@ struct OrderBatch {
             throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
-        segments = SegmentPipeline(raw: rawTarget.writer(options.parquet), orders: ordersTarget.writer(options.parquet),
-                                   items: itemsTarget.writer(options.parquet))
+        var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet) }
+        for i in writers.indices { writers[i].parallelism = options.parallelism }
+        segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
                                    ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
+        firsts = FirstOccurrences(capacity: 4096, forcedFingerprint: options.forcedIDFingerprint)
+        (self.products, self.rules, self.committed) = (products, rules, committed)
+    }
+
+    /// A validator for one chunk of this batch validated on another thread: same rules, catalog,
+    /// committed ids and batch columns as the batch's own, with the first-occurrence check left
+    /// to `add(validated:)`.
+    func deferredValidator(expectedLines: Int) -> OrderValidator {
+        OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: name,
+                       ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed,
+                       expectedLines: max(expectedLines, 4096), deferDuplicates: true)
+    }
+
+    /// Adds a chunk validated by a `deferredValidator`; chunks must come in line order.
+    mutating func add(validated v: ValidatedOrders) throws {
+        var v = v
+        v.settleClaims(&firsts, sourceFile: name)
+        try drain(v)
     }
 
     /// True when no line was added since the last drain (with `records`, whether anything was added at all).
@@ -92,8 +114,9 @@ struct OrderBatch {
     }
 
     /// Hands the validated rows to the segment writers, which bounds memory to one drain.
-    private mutating func drain() throws {
-        let v = validator.drain()
+    private mutating func drain() throws { try drain(validator.drain()) }
+
+    private mutating func drain(_ v: ValidatedOrders) throws {
         records += v.raw.count
         accepted += v.orders.count
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }

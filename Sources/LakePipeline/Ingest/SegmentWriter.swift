@@ -11,6 +11,8 @@ struct SegmentWriter {
     let schema: Schema
     let partitioned: Bool
     let options: ParquetWriteOptions
+    /// Threads that encode and compress partitions at once.
+    var parallelism = 1
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
@@ -31,10 +33,14 @@ struct SegmentWriter {
             try single!.writer.write(typed)
             return
         }
-        for (key, rows) in try Partitioning.split(typed) {
-            if open[key] == nil { open[key] = try create(prefix: Self.partitionPath(key)) }
-            let part = rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows)
-            try open[key]!.writer.write(part)
+        let parts = try Partitioning.split(typed)
+        for (key, _) in parts where open[key] == nil { open[key] = try create(prefix: Self.partitionPath(key)) }
+        // Each partition has its own file writer (and zstd context): they gather, encode and
+        // compress on `parallelism` threads at once.
+        let writers = parts.map { open[$0.key]!.writer }
+        _ = try parallelMap(count: parts.count, parallelism: parallelism) { i in
+            let rows = parts[i].rows
+            try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
         }
     }
 
@@ -43,8 +49,9 @@ struct SegmentWriter {
         var files: [NewDataFile] = []
         var all = open.map { (key: Optional($0.key), value: $0.value) }
         if let single { all.append((nil, single)) }
-        for (key, (writer, relative)) in all {
-            let summary = try writer.close()
+        // Closing flushes the last row group and fsyncs: the files close on `parallelism` threads.
+        let summaries = try parallelMap(count: all.count, parallelism: parallelism) { try all[$0].value.writer.close() }
+        for ((key, (_, relative)), summary) in zip(all, summaries) {
             var partitionValues: [String: String] = [:]
             if let key {
                 partitionValues = ["event_date": StatText.date(days: key.date), "channel": key.channel]

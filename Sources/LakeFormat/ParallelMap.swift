@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Runs `body` on every index of `0 ..< count` on up to `parallelism` threads, each thread taking
 /// every `workers`-th index (column chunks of one file are of similar size, so a strided split
@@ -22,6 +23,41 @@ public func parallelMap<T>(count: Int, parallelism: Int, _ body: (Int) throws ->
                 i += workers
             }
         }
+    }
+    return try results.map { try $0!.get() }
+}
+
+/// `parallelMap` for work that mostly waits on the storage device (closing files with fsync):
+/// up to `threads` plain threads, more than the cores, each taking the next index, so many
+/// flushes are in flight at once and the file system can commit them together. Results in index
+/// order; the first error, by index, is rethrown after every task has finished.
+public func parallelMapBlocking<T>(count: Int, threads: Int, _ body: (Int) throws -> T) throws -> [T] {
+    if count == 0 { return [] }
+    nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
+    results.initialize(repeating: nil)
+    defer {
+        results.deinitialize()
+        results.deallocate()
+    }
+    let workers = max(1, min(threads, count))
+    let lock = NSLock()
+    nonisolated(unsafe) var next = 0
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        let work = {
+            while true {
+                let i: Int = lock.withLock { defer { next += 1 }; return next }
+                if i >= count { return }
+                results[i] = Result { try body(i) }
+            }
+        }
+        let done = DispatchGroup()
+        for _ in 1 ..< workers {
+            done.enter()
+            Thread { work(); done.leave() }.start()
+        }
+        work()
+        done.wait()
     }
     return try results.map { try $0!.get() }
 }

@@ -39,8 +39,6 @@ struct OrderBatch {
     private var unknown: [String: Int] = [:]
     /// Event-to-commit lag percentiles in fixed memory (not one entry per order).
     private var latency: LatencySketch
-    /// Ids accepted by this batch: stored as the commit's key run (sorted, `SortedIDRun`).
-    private var newIDs = OrderIDRun()
     /// The batch's quality figures, added up drain by drain and committed with the data.
     private var figures = QualityFigureBuilder()
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
@@ -122,7 +120,6 @@ struct OrderBatch {
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
-        if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
         figures.add(v)
         try segments.submit(v)
     }
@@ -151,6 +148,13 @@ struct OrderBatch {
                             seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
         // The key run is encoded and compressed before the catalog's write lock is taken.
+        // The ids this batch accepted are the ones it claimed (held once, in the batch's id
+        // set); the set is released before the run is sorted, so the two never coexist.
+        var newIDs = OrderIDRun()
+        validator.forEachClaimedID { newIDs.append($0) }
+        firsts.forEachID { newIDs.append($0) }
+        validator.releaseClaims()
+        firsts = FirstOccurrences(capacity: 0)
         var keys = newIDs
         if let baselineIDs {
             keys = OrderIDRun()

@@ -13,6 +13,8 @@ struct SegmentWriter {
     let options: ParquetWriteOptions
     /// Threads that encode and compress partitions at once.
     var parallelism = 1
+    /// Threads that close (and fsync) finished files at once.
+    static let closeThreads = 16
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
@@ -34,7 +36,10 @@ struct SegmentWriter {
             return
         }
         let parts = try Partitioning.split(typed)
-        for (key, _) in parts where open[key] == nil { open[key] = try create(prefix: Self.partitionPath(key)) }
+        // New partitions' directories are made durable (mkdir, fsync the parent) at once.
+        let missing = parts.map(\.key).filter { open[$0] == nil }
+        let created = try parallelMapBlocking(count: missing.count, threads: Self.closeThreads) { try create(prefix: Self.partitionPath(missing[$0])) }
+        for (key, file) in zip(missing, created) { open[key] = file }
         // Each partition has its own file writer (and zstd context): they gather, encode and
         // compress on `parallelism` threads at once.
         let writers = parts.map { open[$0.key]!.writer }
@@ -49,8 +54,10 @@ struct SegmentWriter {
         var files: [NewDataFile] = []
         var all = open.map { (key: Optional($0.key), value: $0.value) }
         if let single { all.append((nil, single)) }
-        // Closing flushes the last row group and fsyncs: the files close on `parallelism` threads.
-        let summaries = try parallelMap(count: all.count, parallelism: parallelism) { try all[$0].value.writer.close() }
+        // Closing flushes the last row group and fsyncs the file and its directory: mostly
+        // waiting on the device, so many files close at once (one partition's flush no longer
+        // waits for the previous one's; the file system commits them together).
+        let summaries = try parallelMapBlocking(count: all.count, threads: Self.closeThreads) { try all[$0].value.writer.close() }
         for ((key, (_, relative)), summary) in zip(all, summaries) {
             var partitionValues: [String: String] = [:]
             if let key {

@@ -370,6 +370,14 @@ public struct OrderValidator {
         return firsts.claim(id, content: content)
     }
 
+    /// Every order id this validator accepted, in line order (serial mode; a deferred-mode
+    /// validator claims none: `settleClaims` does).
+    func forEachClaimedID(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows { try firsts.forEachID(body) }
+
+    /// Forgets the claimed ids (after `forEachClaimedID` handed them over): they are the one
+    /// part of a batch that grows with its input.
+    mutating func releaseClaims() { firsts = FirstOccurrences(capacity: 0) }
+
     private mutating func noteBehind(_ o: ParsedOrder, lineNumber: Int) {
         for (bit, key, _) in VersionedKey.all where o.versionedKeys & bit != 0 && rules.supportedKeys & bit == 0 {
             schemaBehind = SchemaBehindLine(lineNumber: lineNumber, field: key, outputVersion: rules.versions["orders"] ?? 1,

@@ -1,5 +1,8 @@
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs `body` on every index of `0 ..< count` on up to `parallelism` threads, each thread taking
 /// every `workers`-th index (column chunks of one file are of similar size, so a strided split
@@ -44,20 +47,33 @@ public func parallelMapBlocking<T>(count: Int, threads: Int, _ body: (Int) throw
     nonisolated(unsafe) var next = 0
     withoutActuallyEscaping(body) { body in
         nonisolated(unsafe) let body = body
-        let work = {
+        nonisolated(unsafe) let work = {
             while true {
                 let i: Int = lock.withLock { defer { next += 1 }; return next }
                 if i >= count { return }
                 results[i] = Result { try body(i) }
             }
         }
-        let done = DispatchGroup()
+        // Joined before returning, so nothing holds `body` past this call (checked by
+        // withoutActuallyEscaping); a thread that cannot be started leaves its share to the others.
+        let job = Unmanaged.passRetained(BlockingJob(work))
+        var started: [pthread_t] = []
         for _ in 1 ..< workers {
-            done.enter()
-            Thread { work(); done.leave() }.start()
+            var t = pthread_t()
+            let rc = pthread_create(&t, nil, { context in
+                Unmanaged<BlockingJob>.fromOpaque(context!).takeUnretainedValue().run()
+                return nil
+            }, job.toOpaque())
+            if rc == 0 { started.append(t) }
         }
         work()
-        done.wait()
+        for t in started { pthread_join(t, nil) }
+        job.release()
     }
     return try results.map { try $0!.get() }
+}
+
+private final class BlockingJob: @unchecked Sendable {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }

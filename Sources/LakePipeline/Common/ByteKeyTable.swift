@@ -99,6 +99,14 @@ public struct ByteKeyTable: Sendable {
         }
     }
 
+    /// Hands over every key (the bytes and the `count + 1` offsets into them, in insertion
+    /// order) without copying them, and empties the table, releasing its slots and hashes.
+    public mutating func takeKeys() -> (bytes: [UInt8], offsets: [Int]) {
+        let keys = (keyBytes, keyOffsets)
+        self = ByteKeyTable(capacity: 0, forcedHash: forcedHash)
+        return keys
+    }
+
     private mutating func grow() {
         let size = slots.count * 2
         slots = [Int32](repeating: -1, count: size)

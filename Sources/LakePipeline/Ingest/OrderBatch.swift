@@ -149,22 +149,20 @@ struct OrderBatch {
                             unknownFields: unknown.mapValues(Int64.init))
         // The key run is encoded and compressed before the catalog's write lock is taken.
         // The ids this batch accepted are the ones it claimed (held once, in the batch's id
-        // set); the set is released before the run is sorted, so the two never coexist.
-        var newIDs = OrderIDRun()
-        validator.forEachClaimedID { newIDs.append($0) }
-        firsts.forEachID { newIDs.append($0) }
-        validator.releaseClaims()
-        firsts = FirstOccurrences(capacity: 0)
-        var keys = newIDs
+        // set); their bytes move to the run and the set's table is released before sorting.
+        var claimed = OrderIDRun()
+        validator.takeClaimedIDs(into: &claimed)
+        firsts.takeIDs(into: &claimed)
+        var keys = claimed
         if let baselineIDs {
             keys = OrderIDRun()
             baselineIDs.forEach { keys.append($0) }
-            newIDs.forEach { keys.append($0) }
+            claimed.forEach { keys.append($0) }
         }
         let sorted = keys.count > 0 ? SortedIDRun.encode(keys, fingerprint: .standard) : (payload: [], count: 0)
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
-        let newIDs = newIDs
+        let newIDs = claimed
         let figureRows = figures.figures(batchID: batchID)
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }

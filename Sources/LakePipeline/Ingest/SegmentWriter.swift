@@ -13,6 +13,8 @@ struct SegmentWriter {
     let options: ParquetWriteOptions
     /// Threads that encode and compress partitions at once.
     var parallelism = 1
+    /// Bytes of queued rows this table's open files may hold together (see `boundPending`).
+    var pendingBudget = 64 << 20
     /// Threads that close (and fsync) finished files at once.
     static let closeThreads = 16
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
@@ -47,6 +49,22 @@ struct SegmentWriter {
             let rows = parts[i].rows
             try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
         }
+        try boundPending()
+    }
+
+    /// Each open file queues up to a row group of rows; with a hundred partitions open that is
+    /// most of an ingest's memory. Past `pendingBudget` bytes queued over all of this table's
+    /// files, the fullest end their row groups early until half the budget is left.
+    private func boundPending() throws {
+        let writers = open.values.map(\.writer)
+        var total = writers.reduce(0) { $0 + $1.pendingBytes }
+        guard total > pendingBudget else { return }
+        var flush: [ParquetFileWriter] = []
+        for w in writers.sorted(by: { $0.pendingBytes > $1.pendingBytes }) where total > pendingBudget / 2 {
+            total -= w.pendingBytes
+            flush.append(w)
+        }
+        _ = try parallelMap(count: flush.count, parallelism: parallelism) { try flush[$0].endRowGroup() }
     }
 
     /// Closes every file and returns what the catalog records about each.

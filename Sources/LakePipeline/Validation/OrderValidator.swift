@@ -87,8 +87,13 @@ struct FirstOccurrences {
         return nil
     }
 
-    /// Every claimed id, in claim (line) order.
-    func forEachID(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows { try seen.forEachKey(body) }
+    /// Moves every claimed id, in claim (line) order, to the end of `run` and empties the set:
+    /// the id bytes are handed over, not copied, and the table around them is released first.
+    mutating func takeIDs(into run: inout OrderIDRun) {
+        contentKeys = []
+        let keys = seen.takeKeys()
+        run.append(keys: keys.bytes, offsets: keys.offsets)
+    }
 }
 
 /// Orders a deferred-mode validator accepted, whose first-occurrence check waits for the
@@ -370,13 +375,9 @@ public struct OrderValidator {
         return firsts.claim(id, content: content)
     }
 
-    /// Every order id this validator accepted, in line order (serial mode; a deferred-mode
-    /// validator claims none: `settleClaims` does).
-    func forEachClaimedID(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows { try firsts.forEachID(body) }
-
-    /// Forgets the claimed ids (after `forEachClaimedID` handed them over): they are the one
-    /// part of a batch that grows with its input.
-    mutating func releaseClaims() { firsts = FirstOccurrences(capacity: 0) }
+    /// Moves every order id this validator accepted (serial mode; a deferred-mode validator
+    /// claims none: `settleClaims` does) to the end of `run`, in line order, and forgets them.
+    mutating func takeClaimedIDs(into run: inout OrderIDRun) { firsts.takeIDs(into: &run) }
 
     private mutating func noteBehind(_ o: ParsedOrder, lineNumber: Int) {
         for (bit, key, _) in VersionedKey.all where o.versionedKeys & bit != 0 && rules.supportedKeys & bit == 0 {

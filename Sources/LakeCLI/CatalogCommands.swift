@@ -3,7 +3,6 @@ import Foundation
 import LakeCatalog
 import LakePipeline
 import LakeFormat
-import LakePipeline
 
 // Catalog commands: they parse arguments, call LakeCatalog, and print. No lake logic lives here.
 
@@ -72,7 +71,7 @@ struct SnapshotsCommand: ParsableCommand {
         """)
 
     @OptionGroup var lake: LakeOptions
-    @Option(help: "table or json.") var format: OutputFormat = .table
+    @Option(help: "table, json or csv.") var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
@@ -88,7 +87,7 @@ struct SnapshotsCommand: ParsableCommand {
                 [String(s.id), Timestamps.isoText(micros: s.timeMicros), String(s.schemaVersion), try catalog.readableChanges(s).joined(separator: " "),
                  s.author ?? "", s.message ?? ""]
             }
-            printRows(["snapshot", "time (UTC)", "schema", "changes", "author", "message"], rows, csv: format == .csv)
+            printListing(["snapshot", "time (UTC)", "schema", "changes", "author", "message"], rows, format: format)
         }
     }
 }
@@ -116,9 +115,9 @@ struct TablesCommand: ParsableCommand {
             let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
             print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows"
                   + (inlined > 0 ? ", \(inlined) of them inlined in the catalog" : "") + ")\(parts)")
-            printRows(["id", "column", "type", "nullable", "default"], t.columns.map {
+            printListing(["id", "column", "type", "nullable", "default"], t.columns.map {
                 [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.initialDefault ?? ""]
-            }, csv: false, indent: "  ")
+            }, format: .table, indent: "  ")
         }
     }
 }
@@ -138,11 +137,10 @@ struct FilesCommand: ParsableCommand {
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
 
     func run() throws {
-        let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
-        let (schema, name) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", table)
+        let name = TableName(parsing: table)
         let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
-        let t = try catalog.table(schema: schema, name: name, at: .snapshot(snap.id))
+        let t = try catalog.table(schema: name.schema, name: name.name, at: .snapshot(snap.id))
         let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id), inlined: .readSeparately)
         let inlined = try catalog.inlinedRowCount(tableID: t.tableID, at: .snapshot(snap.id))
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
@@ -172,8 +170,8 @@ struct FilesCommand: ParsableCommand {
                       + (inlined > 0 ? " (\(inlined) of them inlined in the catalog by DuckDB, in no file)" : "")
                       + (deleted > 0 ? " (\(deleted) more deleted in \(withDeletes) files)" : ""))
             }
-            printRows(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot", "deleted", "delete_file"], rows,
-                      csv: format == .csv)
+            printListing(["id", "path", "records", "bytes", "row_id_start", "partition", "since_snapshot", "deleted", "delete_file"], rows,
+                         format: format)
         }
     }
 }
@@ -235,22 +233,4 @@ func parseDuration(_ text: String) -> TimeInterval? { Durations.parse(text) }
 func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
-}
-
-func printRows(_ header: [String], _ rows: [[String]], csv: Bool, indent: String = "") {
-    if csv {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        for r in [header] + rows { print(r.map(field).joined(separator: ",")) }
-        return
-    }
-    var widths = header.map(\.count)
-    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-    func line(_ r: [String]) -> String {
-        indent + r.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-    }
-    print(line(header))
-    for r in rows { print(line(r)) }
 }

@@ -1,9 +1,19 @@
 import ArgumentParser
 import Foundation
+import LakeQuery
 
-/// How results are printed: aligned text for people, JSON and CSV for pipes.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, csv
+/// How results are printed: aligned text for people, JSON and CSV for pipes. One enum for every
+/// command (reports, queries, listings); LakeQuery owns it because it renders result tables.
+typealias OutputFormat = ResultTable.Format
+
+extension ResultTable.Format: ExpressibleByArgument {}
+
+/// A listing (snapshots, files, verification results) for people or as CSV, through the one
+/// table renderer the reports use; listing cells (paths, messages) are never cut.
+func printListing(_ columns: [String], _ rows: [[String]], format: OutputFormat, indent: String = "") {
+    let table = ResultTable(columns: columns, rows: rows.map { $0.map { Value.string($0) } })
+    let text = format == .csv ? table.renderCSV() : table.renderTable(maxCellWidth: .max)
+    print(text.split(separator: "\n", omittingEmptySubsequences: false).map { indent + $0 }.joined(separator: "\n"))
 }
 
 /// Writes to standard error (progress, warnings) without touching standard output.

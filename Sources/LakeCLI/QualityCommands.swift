@@ -6,11 +6,8 @@ import LakeQuery
 /// Options shared by the quality, metrics and dashboard commands.
 struct QualityFlags: ParsableArguments {
     @OptionGroup var lake: LakeOptions
-    @Option(name: .customLong("as-of"), help: "A snapshot id or an ISO-8601 time (default: the latest snapshot).")
-    var asOf: String?
+    @OptionGroup var when: AsOfOption
     @OptionGroup var alerts: AlertConfigOption
-
-    func asOfValue() throws -> AsOf? { try asOf.map { try AsOf.parse($0) } }
 
     func qualityConfig() throws -> QualityConfig { try alerts.load(lake: lake.root) }
 }
@@ -47,7 +44,7 @@ struct QualityReportCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
-        print(try QualityReport.run(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()).render(format))
+        print(try QualityReport.run(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig()).render(format))
     }
 }
 
@@ -74,7 +71,7 @@ struct QualityCheckCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false)
-        var outcome = try Alerting.evaluate(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig(), rescan: rescan)
+        var outcome = try Alerting.evaluate(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig(), rescan: rescan)
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
         print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "
@@ -82,10 +79,10 @@ struct QualityCheckCommand: ParsableCommand {
               + "recorded under snapshot \(snapshot) (the snapshot checked; no new snapshot)")
         for a in outcome.alerts { print(Alerting.text(a)) }
         let path = alertsFile ?? flags.lake.root.appendingPathComponent("alerts.jsonl").path
-        try Alerting.appendJSONLines(outcome.alerts, to: path)
+        try AlertDelivery.appendJSONLines(outcome.alerts, to: path)
         if let webhook, !outcome.alerts.isEmpty {
             guard let url = URL(string: webhook) else { throw ValidationError("--webhook: not a URL") }
-            try Alerting.post(outcome.alerts, to: url)
+            try AlertDelivery.post(outcome.alerts, to: url)
             print("posted \(outcome.alerts.count) alert(s) to the webhook")
         }
         if !outcome.alerts.isEmpty { throw ExitCode(1) }
@@ -106,7 +103,7 @@ struct MetricsCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
-        print(try Metrics.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig()), terminator: "")
+        print(try Metrics.render(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig()), terminator: "")
     }
 }
 
@@ -125,7 +122,7 @@ struct DashboardCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, create: false, readOnly: true)
-        let html = try Dashboard.render(catalog: catalog, asOf: try flags.asOfValue(), config: try flags.qualityConfig())
+        let html = try Dashboard.render(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig())
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))
         } catch {

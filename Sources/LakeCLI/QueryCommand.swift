@@ -3,7 +3,6 @@ import Foundation
 import LakeCatalog
 import LakeQuery
 
-extension ResultTable.Format: ExpressibleByArgument {}
 
 struct QueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,8 +35,7 @@ struct QueryCommand: ParsableCommand {
     var orderBy: [String] = []
     @Option(help: "At most this many rows.")
     var limit: Int?
-    @Option(name: .customLong("as-of"), help: "A snapshot id or an ISO-8601 time (default: the latest snapshot).")
-    var asOf: String?
+    @OptionGroup var when: AsOfOption
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
     @Flag(help: "Print the scan plan (files and row groups considered, pruned, read) after the result.")
@@ -51,7 +49,7 @@ struct QueryCommand: ParsableCommand {
         spec.aggregates = try agg.map(AggregateSpec.parse)
         spec.orderBy = orderBy
         spec.limit = limit
-        spec.asOf = try asOf.map { try AsOf.parse($0) }
+        spec.asOf = when.asOf
         let catalog = try Catalog.open(root: lake.root, create: false, readOnly: true)
         let result = try Query.run(spec, catalog: catalog)
         print(result.table.render(format))

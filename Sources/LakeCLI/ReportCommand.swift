@@ -6,8 +6,7 @@ import LakeQuery
 /// Options every report command shares.
 struct ReportFlags: ParsableArguments {
     @OptionGroup var lake: LakeOptions
-    @Option(name: .customLong("as-of"), help: "A snapshot id or an ISO-8601 time (default: the latest snapshot).")
-    var asOf: String?
+    @OptionGroup var when: AsOfOption
     @Option(help: ArgumentHelp("First event date of the window (YYYY-MM-DD).", valueName: "DATE"))
     var from: String?
     @Option(help: ArgumentHelp("Last event date of the window (YYYY-MM-DD).", valueName: "DATE"))
@@ -27,7 +26,7 @@ struct ReportFlags: ParsableArguments {
 
     func options() throws -> ReportOptions {
         var o = ReportOptions()
-        o.asOf = try asOf.map { try AsOf.parse($0) }
+        o.asOf = when.asOf
         func day(_ text: String?, _ flag: String) throws -> Int32? {
             guard let text else { return nil }
             guard let d = LakeCatalog.Timestamps.parseDate(text) else { throw ValidationError("\(flag) \(text): expected a date YYYY-MM-DD") }
@@ -80,7 +79,7 @@ struct ReportCommand: ParsableCommand {
 /// A report as its own subcommand, so `lake report inventory --help` describes the inventory
 /// report (one generic `show NAME` made every report's help the same).
 protocol NamedReportCommand: ParsableCommand {
-    static var reportName: String { get }
+    static var reportName: ReportName { get }
     var flags: ReportFlags { get }
     func adjust(_ options: inout ReportOptions)
 }
@@ -97,9 +96,9 @@ extension NamedReportCommand {
 }
 
 struct DailyRevenueReport: NamedReportCommand {
-    static let reportName = "daily-revenue"
+    static let reportName = ReportName.dailyRevenue
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Orders, units and confirmed revenue per event date, channel and country.",
+        commandName: reportName.rawValue, abstract: "Orders, units and confirmed revenue per event date, channel and country.",
         discussion: """
           lake report daily-revenue
           lake report daily-revenue --from 2024-01-01 --to 2024-01-07 --channel web
@@ -109,9 +108,9 @@ struct DailyRevenueReport: NamedReportCommand {
 }
 
 struct TopProductsReport: NamedReportCommand {
-    static let reportName = "top-products"
+    static let reportName = ReportName.topProducts
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Products by confirmed revenue, with units, orders, category and brand.",
+        commandName: reportName.rawValue, abstract: "Products by confirmed revenue, with units, orders, category and brand.",
         discussion: """
           lake report top-products --limit 5
           lake report top-products --from 2024-01-15 --channel mobile --format json
@@ -120,9 +119,9 @@ struct TopProductsReport: NamedReportCommand {
 }
 
 struct InventoryReport: NamedReportCommand {
-    static let reportName = "inventory"
+    static let reportName = ReportName.inventory
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Stock on hand per product and warehouse, days of cover, and what is running low.",
+        commandName: reportName.rawValue, abstract: "Stock on hand per product and warehouse, days of cover, and what is running low.",
         discussion: """
         On hand is the latest update per product and warehouse; days of cover is on hand over the warehouse's share of the product's average daily units sold in the window.
 
@@ -136,9 +135,9 @@ struct InventoryReport: NamedReportCommand {
 }
 
 struct CustomersReport: NamedReportCommand {
-    static let reportName = "customers"
+    static let reportName = ReportName.customers
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Top customers by spend, repeat purchases, and new vs returning customers per day.",
+        commandName: reportName.rawValue, abstract: "Top customers by spend, repeat purchases, and new vs returning customers per day.",
         discussion: """
           lake report customers --limit 10
           lake report customers --as-of 2024-02-01T00:00:00Z --format json
@@ -147,9 +146,9 @@ struct CustomersReport: NamedReportCommand {
 }
 
 struct OperationsReport: NamedReportCommand {
-    static let reportName = "operations"
+    static let reportName = ReportName.operations
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Per ingest run: volumes, rejects, throughput and event-to-commit lag; reject rates per day.",
+        commandName: reportName.rawValue, abstract: "Per ingest run: volumes, rejects, throughput and event-to-commit lag; reject rates per day.",
         discussion: """
         Lag is from an order's event time to the commit that stored it: seconds for a live stream, days for a backfill of old events. Table output shows it as a duration; CSV and JSON give seconds.
 
@@ -160,9 +159,9 @@ struct OperationsReport: NamedReportCommand {
 }
 
 struct TopCustomersReport: NamedReportCommand {
-    static let reportName = "top-customers"
+    static let reportName = ReportName.topCustomers
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Customer lifetime value: spend, orders, average order value, first and last order, purchase frequency.",
+        commandName: reportName.rawValue, abstract: "Customer lifetime value: spend, orders, average order value, first and last order, purchase frequency.",
         discussion: """
           lake report top-customers --limit 10
           lake report top-customers --by orders --country US --format json
@@ -171,9 +170,9 @@ struct TopCustomersReport: NamedReportCommand {
 }
 
 struct ProductMetricsReport: NamedReportCommand {
-    static let reportName = "product-metrics"
+    static let reportName = ReportName.productMetrics
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "Per product: revenue, units, orders, ranks, stock on hand, inventory valuation and days of cover.",
+        commandName: reportName.rawValue, abstract: "Per product: revenue, units, orders, ranks, stock on hand, inventory valuation and days of cover.",
         discussion: """
           lake report product-metrics --limit 20
           lake report product-metrics --category Electronics --format json
@@ -185,9 +184,9 @@ struct ProductMetricsReport: NamedReportCommand {
 }
 
 struct SnapshotsReport: NamedReportCommand {
-    static let reportName = "snapshots"
+    static let reportName = ReportName.snapshots
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "The lake's snapshots as a report (what `lake serve` answers at /api/v1/snapshots).",
+        commandName: reportName.rawValue, abstract: "The lake's snapshots as a report (what `lake serve` answers at /api/v1/snapshots).",
         discussion: """
           lake report snapshots --format json
         """)
@@ -195,9 +194,9 @@ struct SnapshotsReport: NamedReportCommand {
 }
 
 struct TablesReport: NamedReportCommand {
-    static let reportName = "tables"
+    static let reportName = ReportName.tables
     static let configuration = CommandConfiguration(
-        commandName: reportName, abstract: "The lake's tables at a snapshot as a report (what `lake serve` answers at /api/v1/tables).",
+        commandName: reportName.rawValue, abstract: "The lake's tables at a snapshot as a report (what `lake serve` answers at /api/v1/tables).",
         discussion: """
           lake report tables --as-of 3 --format json
         """)
@@ -208,8 +207,8 @@ struct TablesReport: NamedReportCommand {
 struct ShowReport: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a report by name.", shouldDisplay: false)
 
-    @Argument(help: ArgumentHelp("The report: \(Reports.names.joined(separator: ", ")).", valueName: "NAME"))
-    var name: String
+    @Argument(help: ArgumentHelp("The report.", valueName: "NAME"))
+    var name: ReportName
     @OptionGroup var flags: ReportFlags
     @OptionGroup var stock: StockFlags
 
@@ -233,7 +232,7 @@ struct DiffReport: ParsableCommand {
         """)
 
     @Argument(help: ArgumentHelp("The report.", valueName: "NAME"))
-    var name: String
+    var name: ReportName
     @Option(name: .customLong("from-snapshot"), help: "The earlier snapshot id.")
     var fromSnapshot: Int64
     @Option(name: .customLong("to-snapshot"), help: "The later snapshot id (default: the latest).")
@@ -250,3 +249,4 @@ struct DiffReport: ParsableCommand {
     }
 }
 extension CustomerRanking: ExpressibleByArgument {}
+extension ReportName: ExpressibleByArgument {}

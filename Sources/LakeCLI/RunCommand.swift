@@ -42,10 +42,10 @@ struct Run: ParsableCommand {
         top.limit = 5
         var low = ReportOptions()
         low.limit = 10
-        for (name, options) in [("top-products", top), ("inventory", low), ("customers", top), ("operations", ReportOptions())] {
+        for (name, options) in [(ReportName.topProducts, top), (.inventory, low), (.customers, top), (.operations, ReportOptions())] {
             let report = try Reports.run(name, catalog: store.catalog, options: options)
             print("")
-            print(report.sections.prefix(name == "customers" ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
+            print(report.sections.prefix(name == .customers ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
         }
         print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
         var spec = QuerySpec(table: "orders")

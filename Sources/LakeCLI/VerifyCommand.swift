@@ -49,7 +49,7 @@ struct VerifyCommand: ParsableCommand {
             if format == .table {
                 print("\(results.count) files at snapshot \(snap.id): \(results.count - failed.count) ok, \(failed.count) failed")
             }
-            printRows(["table", "id", "path", "bytes", "footer_crc", "pages", "pages_crc", "status", "detail"], rows, csv: format == .csv)
+            printListing(["table", "id", "path", "bytes", "footer_crc", "pages", "pages_crc", "status", "detail"], rows, format: format)
         }
         if !failed.isEmpty {
             printError("error: \(failed.count) of \(results.count) files fail verification; restore them from a backup before compacting or vacuuming")

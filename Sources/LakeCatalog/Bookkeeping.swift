@@ -11,8 +11,7 @@ import GRDB
 public struct IngestRun: Codable, Sendable, Equatable {
     public var snapshotID: Int64
     public var batchID: String
-    /// "orders", "inventory" or "catalog".
-    public var kind: String
+    public var kind: SourceKind
     public var source: String
     public var sourceHash: String?
     public var sourceBytes: Int64
@@ -35,7 +34,7 @@ public struct IngestRun: Codable, Sendable, Equatable {
     /// Source fields the registry does not know → how many records carried each.
     public var unknownFields: [String: Int64]
 
-    public init(snapshotID: Int64 = 0, batchID: String, kind: String, source: String, sourceHash: String?, sourceBytes: Int64,
+    public init(snapshotID: Int64 = 0, batchID: String, kind: SourceKind, source: String, sourceHash: String?, sourceBytes: Int64,
                 startedAt: Date, finishedAt: Date, records: Int64, accepted: Int64, quarantined: Int64, duplicates: Int64,
                 rejects: [String: Int64], filesWritten: Int64, bytesWritten: Int64, partitions: Int64, seconds: Double,
                 latencyP50: Double? = nil, latencyP95: Double? = nil, latencyMax: Double? = nil, unknownFields: [String: Int64] = [:]) {
@@ -65,7 +64,7 @@ public struct IngestRun: Codable, Sendable, Equatable {
 
 /// A source already committed, by content hash: ingesting it again adds nothing.
 public struct LedgerEntry: Sendable, Equatable {
-    public var kind: String
+    public var kind: SourceKind
     public var sourceHash: String
     public var source: String
     public var bytes: Int64
@@ -161,7 +160,7 @@ enum Bookkeeping {
         }
         let rejects: String? = try row.value("rejects_json"), unknown: String? = try row.value("unknown_fields_json")
         return IngestRun(
-            snapshotID: try row.value("snapshot_id"), batchID: try row.value("batch_id"), kind: try row.value("kind"),
+            snapshotID: try row.value("snapshot_id"), batchID: try row.value("batch_id"), kind: try sourceKind(row.value("kind")),
             source: try row.value("source"), sourceHash: try row.value("source_hash"), sourceBytes: try row.value("source_bytes") ?? 0,
             startedAt: try time("started_at"), finishedAt: try time("finished_at"),
             records: try row.value("records") ?? 0, accepted: try row.value("accepted") ?? 0, quarantined: try row.value("quarantined") ?? 0,
@@ -172,8 +171,16 @@ enum Bookkeeping {
             latencyMax: try row.value("latency_max_s"), unknownFields: decode(unknown, as: [String: Int64].self) ?? [:])
     }
 
+    /// A stored kind this build does not know is a damaged (or newer) catalog, not an orders run.
+    static func sourceKind(_ text: String) throws -> SourceKind {
+        guard let kind = SourceKind(rawValue: text) else {
+            throw CatalogError.corrupt("lake bookkeeping names an unknown source kind \"\(text)\" (expected orders, catalog or inventory)")
+        }
+        return kind
+    }
+
     static func ledgerEntry(_ row: Row) throws -> LedgerEntry {
-        LedgerEntry(kind: try row.value("kind"), sourceHash: try row.value("source_hash"), source: try row.value("source"),
+        LedgerEntry(kind: try sourceKind(row.value("kind")), sourceHash: try row.value("source_hash"), source: try row.value("source"),
                     bytes: try row.value("bytes"), batchID: try row.value("batch_id"), snapshotID: try row.value("snapshot_id"))
     }
 
@@ -189,22 +196,22 @@ extension CatalogTransaction {
         try database.execute(sql: """
             INSERT INTO lake_ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
-                snapshotID, run.batchID, run.kind, run.source, run.sourceHash, run.sourceBytes,
+                snapshotID, run.batchID, run.kind.rawValue, run.source, run.sourceHash, run.sourceBytes,
                 Timestamps.iso(run.startedAt), Timestamps.iso(run.finishedAt), run.records, run.accepted, run.quarantined,
                 run.duplicates, Bookkeeping.json(run.rejects), run.filesWritten, run.bytesWritten, run.partitions, run.seconds,
                 run.latencyP50, run.latencyP95, run.latencyMax, Bookkeeping.json(run.unknownFields),
             ])
     }
 
-    public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
+    public func ledgerEntry(kind: SourceKind, sourceHash: String) throws -> LedgerEntry? {
         return try Row.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
+                                arguments: [kind.rawValue, sourceHash]).map(Bookkeeping.ledgerEntry)
     }
 
     /// Marks a whole source as committed by this snapshot.
-    public mutating func recordSource(kind: String, sourceHash: String, source: String, bytes: Int64, batchID: String) throws {
+    public mutating func recordSource(kind: SourceKind, sourceHash: String, source: String, bytes: Int64, batchID: String) throws {
         try database.execute(sql: "INSERT INTO lake_source_ledger VALUES (?, ?, ?, ?, ?, ?)",
-                             arguments: [kind, sourceHash, source, bytes, batchID, snapshotID])
+                             arguments: [kind.rawValue, sourceHash, source, bytes, batchID, snapshotID])
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
@@ -294,11 +301,11 @@ extension Catalog {
 
     /// The ledger entry of a source already committed (a read-only look; writers check again
     /// inside their commit, under the write lock).
-    public func ledgerEntry(kind: String, sourceHash: String) throws -> LedgerEntry? {
+    public func ledgerEntry(kind: SourceKind, sourceHash: String) throws -> LedgerEntry? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
             return try Row.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                    arguments: [kind, sourceHash]).map(Bookkeeping.ledgerEntry)
+                                    arguments: [kind.rawValue, sourceHash]).map(Bookkeeping.ledgerEntry)
         }
     }
 

@@ -88,7 +88,7 @@ public struct DataFileReader {
     }
 
     /// A column the file predates: its initial default on every row, else nulls.
-    static func constant(_ c: ColumnInfo, _ type: ColumnType, rows: Int) throws -> Column {
+    public static func constant(_ c: ColumnInfo, _ type: ColumnType, rows: Int) throws -> Column {
         let nulls: [Bool]? = c.initialDefault == nil ? Array(repeating: false, count: rows) : nil
         let text = c.initialDefault ?? ""
         func value<T>(_ parse: (String) -> T?, _ empty: T) throws -> T {

@@ -117,10 +117,9 @@ extension Catalog {
         let all = try tables(at: .snapshot(snap.id))
         let chosen: [TableInfo]
         if let name {
-            let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-            let (schema, table) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", parts[0])
-            chosen = all.filter { $0.schemaName == schema && $0.name == table }
-            if chosen.isEmpty { throw CatalogError.tableNotFound(name: schema + "." + table, snapshot: snap.id) }
+            let wanted = TableName(parsing: name)
+            chosen = all.filter { $0.schemaName == wanted.schema && $0.name == wanted.name }
+            if chosen.isEmpty { throw CatalogError.tableNotFound(name: wanted.description, snapshot: snap.id) }
         } else {
             chosen = all
         }

@@ -16,14 +16,14 @@ enum DataEndpoint: String, CaseIterable, Sendable {
     var path: String { "/api/v1/\(rawValue)" }
 
     /// The report `Reports.run` computes; nil for quality, which has its own entry point.
-    var report: String? {
+    var report: ReportName? {
         switch self {
-        case .dailySales: return "daily-revenue"
-        case .topCustomers: return "top-customers"
-        case .productMetrics: return "product-metrics"
-        case .inventory: return "inventory"
-        case .snapshots: return "snapshots"
-        case .tables: return "tables"
+        case .dailySales: return .dailyRevenue
+        case .topCustomers: return .topCustomers
+        case .productMetrics: return .productMetrics
+        case .inventory: return .inventory
+        case .snapshots: return .snapshots
+        case .tables: return .tables
         case .quality: return nil
         }
     }

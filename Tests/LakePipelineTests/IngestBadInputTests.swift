@@ -13,8 +13,8 @@ func runLake(_ arguments: [String], timeout: TimeInterval = 300) throws -> (stat
     process.currentDirectoryURL = packageRoot
     let outFile = try TemporaryDirectory("lake-out")
     defer { outFile.remove() }
-    FileManager.default.createFile(atPath: outFile.file("o"), contents: nil)
-    FileManager.default.createFile(atPath: outFile.file("e"), contents: nil)
+    #expect(FileManager.default.createFile(atPath: outFile.file("o"), contents: nil))
+    #expect(FileManager.default.createFile(atPath: outFile.file("e"), contents: nil))
     process.standardOutput = FileHandle(forWritingAtPath: outFile.file("o"))
     process.standardError = FileHandle(forWritingAtPath: outFile.file("e"))
     try process.run()

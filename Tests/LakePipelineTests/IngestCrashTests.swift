@@ -86,7 +86,7 @@ struct IngestCrashTests {
                 estimate = min(estimate, Date().timeIntervalSince(start))
             }
             try checkInvariants(crash, expectedOrders: expected.orders.count, after: label)
-            if try Catalog.open(root: URL(fileURLWithPath: crash), create: false).ingestRuns().contains(where: { $0.kind == "orders" }) {
+            if try Catalog.open(root: URL(fileURLWithPath: crash), create: false).ingestRuns().contains(where: { $0.kind == .orders }) {
                 expectSame(try lakeView(URL(fileURLWithPath: crash)), expected)  // the committed lake equals the clean run
                 try freshLake()
             }
@@ -115,6 +115,6 @@ struct IngestCrashTests {
             if let p = s["curated.products"] as? Int { #expect(p > 0, "\(after): snapshot \(s["snapshot"]!) has an empty catalog") }
         }
         // At most one orders commit whatever the number of kills.
-        #expect(try catalog.ingestRuns().filter { $0.kind == "orders" }.count <= 1, "\(after)")
+        #expect(try catalog.ingestRuns().filter { $0.kind == .orders }.count <= 1, "\(after)")
     }
 }

@@ -13,7 +13,7 @@ struct IngestStreamTests {
         p.executableURL = lakeBinary
         p.currentDirectoryURL = packageRoot
         p.arguments = ["ingest", "orders", "--lake", root, "--quiet", "--follow", "--commit-every", "97", "--commit-interval", "0.2", file]
-        FileManager.default.createFile(atPath: log, contents: nil)
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
         let h = FileHandle(forWritingAtPath: log)!
         h.seekToEndOfFile()
         p.standardOutput = h
@@ -55,7 +55,7 @@ struct IngestStreamTests {
         var ends: [Int] = [0]
         for (i, b) in all.enumerated() where b == UInt8(ascii: "\n") { ends.append(i + 1) }
         try #require(ends.count == 1001)
-        FileManager.default.createFile(atPath: file, contents: nil)
+        #expect(FileManager.default.createFile(atPath: file, contents: nil))
 
         var p = try startFollow(root, file, log: log)
         try append(file, all[0 ..< ends[300]])
@@ -94,7 +94,7 @@ struct IngestStreamTests {
             print(json.dumps(con.execute("SELECT count(DISTINCT line_number), min(line_number), max(line_number) FROM l.raw.orders").fetchone()))
             """, [root]) as! [Int]
         #expect(lines == [1000, 1, 1000])
-        #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).ingestRuns().filter { $0.kind == "orders" }.count >= 4)
+        #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).ingestRuns().filter { $0.kind == .orders }.count >= 4)
     }
 
     @Test("SIGKILL a follower at random points and restart it: each line committed exactly once")
@@ -124,7 +124,7 @@ struct IngestStreamTests {
             // Whatever was committed is whole: the checkpoint's line count equals raw's rows.
             let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
             let cp = try catalog.streamCheckpoint(source: URL(fileURLWithPath: file).standardizedFileURL.path)
-            let rawRows = try catalog.ingestRuns().filter { $0.kind == "orders" }.reduce(0) { $0 + $1.records }
+            let rawRows = try catalog.ingestRuns().filter { $0.kind == .orders }.reduce(0) { $0 + $1.records }
             #expect(Int64(rawRows) == (cp?.lineNumber ?? 0))
             if let n = cp?.lineNumber, n > 0 && n < 1000 { midway += 1 }
             // The id runs (merged in commit transactions the kill may have cut short) hold exactly the committed ids.

@@ -20,8 +20,8 @@ struct InputStreamTests {
         process.environment = env
         let dir = try TemporaryDirectory("lake-sh")
         defer { dir.remove() }
-        FileManager.default.createFile(atPath: dir.file("o"), contents: nil)
-        FileManager.default.createFile(atPath: dir.file("e"), contents: nil)
+        #expect(FileManager.default.createFile(atPath: dir.file("o"), contents: nil))
+        #expect(FileManager.default.createFile(atPath: dir.file("e"), contents: nil))
         process.standardOutput = FileHandle(forWritingAtPath: dir.file("o"))
         process.standardError = FileHandle(forWritingAtPath: dir.file("e"))
         try process.run()
@@ -54,7 +54,7 @@ struct InputStreamTests {
         let again = try bash("$LAKE ingest orders --lake \(lake) --quiet \(a)")
         #expect(again.status == 0 && again.out.contains("already ingested"), "\(again.out)")
         let store = try LakeStore.open(root: URL(fileURLWithPath: lake), schemas: schemasDirectory)
-        #expect(try store.catalog.ledgerEntry(kind: "orders", sourceHash: try ContentHash.file(a)) != nil)
+        #expect(try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(a)) != nil)
 
         // A FIFO, written by another process.
         let fifo = dir.file("fifo")
@@ -78,7 +78,7 @@ struct InputStreamTests {
         let empty = try bash(": > \(fifo) & $LAKE ingest orders --lake \(lake) --quiet \(fifo); s=$?; wait; exit $s")
         #expect(empty.status != 0 && empty.err.contains("empty"), "\(empty.err)")
         #expect(try store.catalog.snapshots().count == before)
-        #expect(try store.catalog.ingestRuns().filter { $0.kind == "orders" }.map(\.records).sorted() == [40, 40, 40])
+        #expect(try store.catalog.ingestRuns().filter { $0.kind == .orders }.map(\.records).sorted() == [40, 40, 40])
     }
 
     @Test("item 5: 7+ fractional digits in --as-of, --where, report and files answer or refuse, never trap")

@@ -159,7 +159,7 @@ func parseError(_ line: String) throws -> OrderLineError {
     func lines(_ text: String, chunk: Int) throws -> [(String, Int, Int64)] {
         let dir = try TestSupport.tempDir("reader\(chunk)")
         let path = dir + "/f.jsonl"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
         var out: [(String, Int, Int64)] = []
         try LineReader(path: path, chunkSize: chunk).forEachLine { l in
             out.append((String(decoding: l.bytes, as: UTF8.self), l.number, l.offset))
@@ -190,18 +190,18 @@ func parseError(_ line: String) throws -> OrderLineError {
     @Test func tooLongLineIsATypedError() throws {
         let dir = try TestSupport.tempDir()
         let path = dir + "/f"
-        FileManager.default.createFile(atPath: path, contents: Data(String(repeating: "y", count: 1000).utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(String(repeating: "y", count: 1000).utf8)))
         #expect(throws: FileIOError.lineTooLong(path: path, line: 1, limit: 256)) {
             try LineReader(path: path, chunkSize: 64, maxLineBytes: 256).forEachLine { _ in }
         }
-        #expect(throws: FileIOError.self) { try LineReader(path: dir + "/missing") }
+        #expect(throws: FileIOError.self) { _ = try LineReader(path: dir + "/missing") }
     }
 }
 
 @Suite struct InventoryAndCatalogParserTests {
     func write(_ text: String, _ name: String) throws -> String {
         let path = try TestSupport.tempDir(name) + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
         return path
     }
 

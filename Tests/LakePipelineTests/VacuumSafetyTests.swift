@@ -14,7 +14,7 @@ private func startLake(_ arguments: [String], log: String) throws -> Process {
     p.executableURL = lakeBinary
     p.arguments = arguments
     p.currentDirectoryURL = packageRoot
-    FileManager.default.createFile(atPath: log, contents: nil)
+    #expect(FileManager.default.createFile(atPath: log, contents: nil))
     let handle = FileHandle(forWritingAtPath: log)
     p.standardOutput = handle
     p.standardError = handle
@@ -122,7 +122,7 @@ struct VacuumSafetyTests {
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: manifest + suffix) {
                 try FileManager.default.removeItem(atPath: manifest + suffix)
             }
-            if empty { FileManager.default.createFile(atPath: manifest, contents: Data()) }
+            if empty { #expect(FileManager.default.createFile(atPath: manifest, contents: Data())) }
         }
         for empty in [false, true] {
             try dropManifest(empty: empty)
@@ -246,7 +246,7 @@ struct VacuumSafetyTests {
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", mine.joined(separator: "; ")]
             p.currentDirectoryURL = packageRoot
-            FileManager.default.createFile(atPath: dir.file("w\(w).log"), contents: nil)
+            #expect(FileManager.default.createFile(atPath: dir.file("w\(w).log"), contents: nil))
             p.standardOutput = FileHandle(forWritingAtPath: dir.file("w\(w).log"))
             p.standardError = p.standardOutput
             try p.run()
@@ -268,7 +268,7 @@ struct VacuumSafetyTests {
         let rows = try store.catalog.dataFiles(tableID: table.tableID, columnStats: false).reduce(0) { $0 + $1.recordCount }
         let ids = try OrderIDIndex.fromFiles(store, table: table, at: table.snapshot)
         #expect(rows == 9_000 && ids.count == 9_000, "rows \(rows), distinct ids \(ids.count)")
-        #expect(try store.catalog.ingestRuns().filter { $0.kind == "orders" }.count == 9)
+        #expect(try store.catalog.ingestRuns().filter { $0.kind == .orders }.count == 9)
     }
 
     /// Item 11, deterministically: a batch prepared at an old base commits over a disjoint

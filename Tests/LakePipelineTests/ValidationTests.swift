@@ -237,7 +237,7 @@ print(json.dumps({
 
     func writeLines(_ lines: [String], _ name: String = #function) throws -> String {
         let path = try TestSupport.tempDir(name) + "/orders.jsonl"
-        FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8)))
         return path
     }
 

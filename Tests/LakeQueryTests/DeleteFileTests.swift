@@ -48,7 +48,7 @@ import Testing
     static func ours(_ catalog: Catalog, _ v: Int64) throws -> [String: [[String]]] {
         var o = ReportOptions()
         o.asOf = .snapshot(v)
-        func report(_ name: String, limit: Int? = nil) throws -> [ResultTable] {
+        func report(_ name: ReportName, limit: Int? = nil) throws -> [ResultTable] {
             var p = o
             p.limit = limit
             return try Reports.run(name, catalog: catalog, options: p).sections
@@ -57,13 +57,13 @@ import Testing
             rows.map { r in (columns ?? Array(r.indices)).map { r[$0].text } }
         }
         var a: [String: [[String]]] = [:]
-        a["daily"] = text(try report("daily-revenue")[0].rows)
-        a["products"] = text(try report("top-products", limit: 10)[0].rows, [0, 4, 6, 7])
-        let customers = try report("customers", limit: 10)
+        a["daily"] = text(try report(.dailyRevenue)[0].rows)
+        a["products"] = text(try report(.topProducts, limit: 10)[0].rows, [0, 4, 6, 7])
+        let customers = try report(.customers, limit: 10)
         a["customers"] = text(customers[0].rows, [0, 1, 2])
         a["summary"] = text([customers[1].rows[0]], [0, 1, 3])
-        a["inventory"] = text(try report("inventory")[0].rows, [0, 1, 2]).sorted { $0.joined(separator: "|") < $1.joined(separator: "|") }
-        let rejectedByDay = try report("operations")[1].rows.reduce(Int64(0)) { if case .int(let n) = $1[3] { return $0 + n }; return $0 }
+        a["inventory"] = text(try report(.inventory)[0].rows, [0, 1, 2]).sorted { $0.joined(separator: "|") < $1.joined(separator: "|") }
+        let rejectedByDay = try report(.operations)[1].rows.reduce(Int64(0)) { if case .int(let n) = $1[3] { return $0 + n }; return $0 }
         a["rejected"] = [[String(rejectedByDay)]]
         var spec = QuerySpec(table: "orders")
         spec.asOf = .snapshot(v)
@@ -197,7 +197,7 @@ import Testing
         }
 
         // report diff from before the deletes to the latest: exactly DuckDB's differences.
-        let diff = try ReportDiff.run("daily-revenue", catalog: lake.catalog, from: s0, to: last, options: ReportOptions())
+        let diff = try ReportDiff.run(.dailyRevenue, catalog: lake.catalog, from: s0, to: last, options: ReportOptions())
         let old = Dictionary(uniqueKeysWithValues: (at?[String(s0)]?["daily"] ?? []).map { (Array($0.prefix(3)), $0) })
         let new = Dictionary(uniqueKeysWithValues: (at?[String(last)]?["daily"] ?? []).map { (Array($0.prefix(3)), $0) })
         let changed = new.reduce(0) { n, kv in n + (old[kv.key].map { zip($0, kv.value).filter { $0 != $1 }.count } ?? 0) }

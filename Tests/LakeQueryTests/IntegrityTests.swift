@@ -21,7 +21,7 @@ struct IntegrityTests {
         options.from = Int32(days)
         options.to = Int32(days)
         return [try Query.run(day, catalog: catalog).table, try Query.run(byChannel, catalog: catalog).table]
-            + (try Reports.run("daily-revenue", catalog: catalog, options: options).sections)
+            + (try Reports.run(.dailyRevenue, catalog: catalog, options: options).sections)
     }
 
     /// The curated.orders file with the most rows, and its event date.

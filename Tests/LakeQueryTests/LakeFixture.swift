@@ -10,13 +10,30 @@ struct EvaluationLake {
     var catalog: Catalog { store.catalog }
     var root: String { dir.path }
 
-    init() throws {
+    /// `orderChunks` > 1 ingests the order stream in that many interleaved slices, one snapshot
+    /// each, so a partition holds several small files (what compaction merges).
+    init(orderChunks: Int = 1) throws {
         dir = try TemporaryDirectory("lake-query")
         let input = packageRoot.appendingPathComponent("Evaluation-Files")
         store = try LakeStore.open(root: dir.url, schemas: packageRoot.appendingPathComponent("schemas"))
         _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
         _ = try InventoryIngest.run(store, path: input.appendingPathComponent("inventory_updates.csv").path)
-        _ = try OrderIngest.run(store, path: input.appendingPathComponent("orders_stream.jsonl").path)
+        let orders = input.appendingPathComponent("orders_stream.jsonl")
+        guard orderChunks > 1 else {
+            _ = try OrderIngest.run(store, path: orders.path)
+            return
+        }
+        let lines = try String(contentsOf: orders, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        // Outside the lake root, which holds nothing but the lake.
+        let slices = try TemporaryDirectory("order-slices")
+        defer { slices.remove() }
+        // Line i goes to slice i mod n: the stream is in time order, so every slice spans every day.
+        for k in 0 ..< orderChunks {
+            let chunk = slices.file("orders-\(k).jsonl")
+            let mine = stride(from: k, to: lines.count, by: orderChunks).map { lines[$0] }
+            try (mine.joined(separator: "\n") + "\n").write(toFile: chunk, atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: chunk)
+        }
     }
 
     /// Python that attaches this lake read-only as `l` in DuckDB (`con`).

@@ -122,7 +122,7 @@ import Testing
             var o = ReportOptions()
             o.from = Int32(try #require(LakeCatalog.Timestamps.parseDate(from)))
             o.to = Int32(try #require(LakeCatalog.Timestamps.parseDate(to)))
-            let ours = try Reports.run("daily-revenue", catalog: lake.catalog, options: o).sections[0].rows.map { $0.map(\.text) }
+            let ours = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: o).sections[0].rows.map { $0.map(\.text) }
             let theirs = try Python.json(lake.attach + ReportTests.dailyRevenueSQL
                 .replacingOccurrences(of: "FROM l.curated.orders{version}", with: "FROM l.curated.orders{version} WHERE event_date BETWEEN '\(from)' AND '\(to)'")
                 + "print(json.dumps(daily()))") as? [[String]]

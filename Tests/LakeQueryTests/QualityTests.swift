@@ -14,7 +14,7 @@ import Testing
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
         let q = try QualityChecks.run(catalog: lake.catalog)
-        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == .orders })
         #expect(q.batches.count == 1)
         let b = try #require(q.batches.first)
         #expect(b.batchID == run.batchID)
@@ -98,15 +98,15 @@ import Testing
         let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
         defer { lake.dir.remove() }
         let findings = try AnomalyDetector.detect(catalog: lake.catalog)
-        let volume = findings.filter { $0.kind.hasPrefix("orders") || $0.kind.hasPrefix("revenue") }
-        let spike = try #require(volume.first { $0.kind == "orders_spike" })
+        let volume = findings.filter { $0.kind.isVolumeMove }
+        let spike = try #require(volume.first { $0.kind == .ordersSpike })
         #expect(spike.date == "2024-01-20")
         #expect(spike.channel == "web")
         #expect(spike.score > spike.threshold)
         #expect(spike.value > 3 * spike.baseline)
         #expect(spike.threshold == 3.5)
         #expect(volume.allSatisfy { $0.date == "2024-01-20" && $0.channel == "web" }, "\(volume)")
-        #expect(volume.contains { $0.kind == "revenue_spike" })
+        #expect(volume.contains { $0.kind == .revenueSpike })
     }
 
     /// Clean generated data raises nothing: no anomaly, no failed check, no alert.
@@ -136,18 +136,18 @@ import Testing
         s.curatedOrders = s.orders["web"]!
         s.stateNulls = [2, 1, 2, 2, 1, 2, 2, 2, 1, 0, 2, 30, 2, 1]
         let f = AnomalyDetector.detect(s, config: QualityConfig())
-        let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == "null_rate_jump" }
+        let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == .nullRateJump }
         #expect(nulls?.date == "2024-01-12")
         #expect(nulls?.value == 30.0 / 42.0)
-        let jump = f.first { (a: AnomalyFinding) -> Bool in a.kind == "reject_rate_jump" }
+        let jump = f.first { (a: AnomalyFinding) -> Bool in a.kind == .rejectRateJump }
         #expect(jump?.date == "2024-01-08")
         #expect(jump?.value == 0.3)
         #expect(jump?.baseline == 0.05)
-        let drop = f.first { (a: AnomalyFinding) -> Bool in a.kind == "orders_drop" }
+        let drop = f.first { (a: AnomalyFinding) -> Bool in a.kind == .ordersDrop }
         #expect(drop?.date == "2024-01-10")
         #expect(drop?.value == 0)
         #expect(drop?.baseline == 40)
-        #expect(f.contains { $0.kind == "revenue_drop" && $0.date == "2024-01-10" })
+        #expect(f.contains { $0.kind == .revenueDrop && $0.date == "2024-01-10" })
         #expect(f.count == 4, "\(f)")
         // The robust score itself: (x - median) / (1.4826 * MAD).
         let (med, z) = AnomalyDetector.robustScore(20, history: [10, 11, 9, 10, 12, 8, 10], floor: 0)
@@ -167,7 +167,7 @@ import Testing
         }
         defer { lake.dir.remove() }
         #expect(n == 12)
-        let drift = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind == "schema_drift" }
+        let drift = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind == .schemaDrift }
         #expect(drift.count == 1)
         #expect(drift.first?.value == 12)
         #expect(drift.first?.detail.contains("coupon_code") == true)
@@ -225,7 +225,7 @@ import Testing
             let v = try #require(Double(String(m.output[3].substring!)))
             samples[name + (m.output[2].substring.map(String.init) ?? "")] = v
         }
-        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == "orders" })
+        let run = try #require(try lake.catalog.ingestRuns().first { $0.kind == .orders })
         #expect(samples["lake_ingest_records_total{kind=\"orders\"}"] == Double(run.records))
         #expect(samples["lake_ingest_rejected_total{reason=\"unknown_product\"}"] == Double(run.rejects["unknown_product"]!))
         #expect(samples["lake_ingest_latency_seconds{quantile=\"0.95\"}"] != nil)
@@ -246,7 +246,7 @@ import Testing
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
         for id in ["revenue", "orders", "quarantine"] { #expect(html.contains("<svg id=\"\(id)\"")) }
-        let daily = try Reports.run("daily-revenue", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let daily = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0]
         var perChannel: [String: Int64] = [:]
         for row in daily.rows {
             guard case .decimal(let cents, _) = row[5] else { continue }
@@ -258,7 +258,7 @@ import Testing
         }
         #expect(shown("data-total-revenue=\"all\"") == DecimalText.format(perChannel.values.reduce(0, +), scale: 2))
         for (ch, cents) in perChannel { #expect(shown("data-total-revenue=\"\(ch)\"") == DecimalText.format(cents, scale: 2)) }
-        let inventory = try Reports.run("inventory", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let inventory = try Reports.run(.inventory, catalog: lake.catalog, options: ReportOptions()).sections[0]
         let low = inventory.rows.filter { $0.last == .bool(true) }.count
         #expect(html.contains("data-low-stock=\"\(low)\""))
         #expect(html.components(separatedBy: "class=\"low-stock\"").count - 1 == min(low, 25))

@@ -30,7 +30,7 @@ import Testing
     @Test func dailyRevenueMatchesDuckDB() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
-        let ours = try Reports.run("daily-revenue", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let ours = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0]
         let duck = try Python.json(lake.attach + Self.dailyRevenueSQL + "print(json.dumps(daily()))") as? [[String]]
         #expect(ours.rows.count > 100)
         #expect(ours.rows.map { $0.map(\.text) } == duck)
@@ -41,8 +41,8 @@ import Testing
         defer { lake.dir.remove() }
         var o = ReportOptions()
         o.limit = 10
-        let products = try Reports.run("top-products", catalog: lake.catalog, options: o).sections[0]
-        let customers = try Reports.run("customers", catalog: lake.catalog, options: o)
+        let products = try Reports.run(.topProducts, catalog: lake.catalog, options: o).sections[0]
+        let customers = try Reports.run(.customers, catalog: lake.catalog, options: o)
         let duck = try Python.json(lake.attach + """
             p = con.execute('''SELECT product_id, sum(line_revenue)::VARCHAR, sum(quantity), count(DISTINCT order_id)
                 FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1 ORDER BY sum(line_revenue) DESC, 1 LIMIT 10''').fetchall()
@@ -64,7 +64,7 @@ import Testing
     @Test func inventoryAndOperationsReflectTheSources() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
-        let inventory = try Reports.run("inventory", catalog: lake.catalog, options: ReportOptions()).sections[0]
+        let inventory = try Reports.run(.inventory, catalog: lake.catalog, options: ReportOptions()).sections[0]
         let duck = try Python.json(lake.attach + """
             inv = con.execute('''SELECT product_id, warehouse_location, arg_max(available_quantity, last_updated)
                 FROM l.curated.inventory GROUP BY 1, 2 ORDER BY 1, 2''').fetchall()
@@ -78,7 +78,7 @@ import Testing
         for row in inventory.rows where row[6] == .bool(true) {
             if case .int(let onHand) = row[2], onHand >= 20 { #expect(row[5].text != "" ) }
         }
-        let ops = try Reports.run("operations", catalog: lake.catalog, options: ReportOptions())
+        let ops = try Reports.run(.operations, catalog: lake.catalog, options: ReportOptions())
         let orderRun = try #require(ops.sections[0].rows.first { $0[1] == .string("orders") })
         let raw = duck?["raw"] as? [Int] ?? []
         #expect(orderRun[3] == .int(Int64(raw.first ?? -1)))
@@ -104,9 +104,9 @@ import Testing
 
         var o = ReportOptions()
         o.asOf = .snapshot(s1)
-        let before = try Reports.run("daily-revenue", catalog: store.catalog, options: o).sections[0]
+        let before = try Reports.run(.dailyRevenue, catalog: store.catalog, options: o).sections[0]
         o.asOf = .snapshot(s2)
-        let after = try Reports.run("daily-revenue", catalog: store.catalog, options: o).sections[0]
+        let after = try Reports.run(.dailyRevenue, catalog: store.catalog, options: o).sections[0]
         let attach = Python.duckdbPrelude + """
             con = duck()
             con.execute("ATTACH 'ducklake:sqlite:\(dir.path)/manifest.sqlite' AS l (DATA_PATH '\(dir.path)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
@@ -117,7 +117,7 @@ import Testing
         #expect(after.rows.map { $0.map(\.text) } == duck?[1])
         #expect(before.rows != after.rows)
 
-        let diff = try ReportDiff.run("daily-revenue", catalog: store.catalog, from: s1, to: s2, options: ReportOptions())
+        let diff = try ReportDiff.run(.dailyRevenue, catalog: store.catalog, from: s1, to: s2, options: ReportOptions())
         let beforeKeys = Dictionary(uniqueKeysWithValues: before.rows.map { (Array($0.prefix(3)), $0) })
         let afterKeys = Dictionary(uniqueKeysWithValues: after.rows.map { (Array($0.prefix(3)), $0) })
         let added = afterKeys.keys.filter { beforeKeys[$0] == nil }.count

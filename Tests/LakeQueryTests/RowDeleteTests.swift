@@ -42,23 +42,43 @@ import Testing
         return Set(try Query.run(spec, catalog: catalog).table.rows.map { $0[0].text })
     }
 
-    /// Files under a lake root (argv[1]) that hold argv[2]: the raw bytes of every file (catalog,
-    /// WAL, Parquet) and, for Parquet, every value pyarrow decodes (pages decompressed) and the footer.
+    /// Files under a lake root (argv[1]) that hold any of argv[2...] (the id and each spelling
+    /// of it the input used, e.g. `CUST\u002D28`): the raw bytes of every file (catalog, WAL,
+    /// Parquet) and, for Parquet, every value pyarrow decodes (pages decompressed) and the footer.
     static let byteSearch = Python.duckdbPrelude + """
         import pyarrow.parquet as pq
-        root, needle = sys.argv[1], sys.argv[2]
+        root, needles = sys.argv[1], sys.argv[2:]
         hits = []
         for d, _, names in os.walk(root):
             for n in names:
                 p = os.path.join(d, n)
-                if needle.encode() in open(p, "rb").read():
-                    hits.append(os.path.relpath(p, root) + " (bytes)")
-                if n.endswith(".parquet"):
-                    t = pq.read_table(p)
-                    if any(needle in str(v) for c in t.columns for v in c.to_pylist()) or needle in str(pq.read_metadata(p).to_dict()):
-                        hits.append(os.path.relpath(p, root) + " (values)")
+                raw = open(p, "rb").read()
+                table = pq.read_table(p) if n.endswith(".parquet") else None
+                meta = str(pq.read_metadata(p).to_dict()) if table is not None else ""
+                for needle in needles:
+                    if needle.encode() in raw:
+                        hits.append(os.path.relpath(p, root) + " (bytes of " + needle + ")")
+                    if table is not None and (any(needle in str(v) for c in table.columns for v in c.to_pylist()) or needle in meta):
+                        hits.append(os.path.relpath(p, root) + " (values of " + needle + ")")
         print(json.dumps(hits))
         """
+
+    /// Every spelling of the id (argv[1]) as a JSON string in the input files (argv[2...]):
+    /// each string literal, also one a truncated line leaves open, decoded by Python's json,
+    /// so `CUST\u002D28` counts as CUST-28. The purge's byte search looks for all of them.
+    static let spellingsInInput = #"""
+        import json, re, sys
+        wanted, paths = sys.argv[1], sys.argv[2:]
+        found = {wanted}
+        for p in paths:
+            for m in re.finditer(r'"((?:[^"\\\n]|\\.)*)"?', open(p, encoding="utf-8").read()):
+                try:
+                    if json.loads('"' + m.group(1) + '"') == wanted:
+                        found.add(m.group(1))
+                except ValueError:
+                    pass
+        print(json.dumps(sorted(found)))
+        """#
 
     @Test func lakeDeleteAndEraseAgreeWithDuckDBAtEverySnapshot() throws {
         let lake = try EvaluationLake()
@@ -171,13 +191,14 @@ import Testing
         let s0 = try catalog.latestSnapshot().id
         let theirs = try Self.orderIDs(catalog, customer: x)
         let before = try Self.figures(catalog)
-        let found = try Python.json(Self.byteSearch, [lake.root, x]) as? [String]
+        let spellings = try #require(try Python.json(Self.spellingsInInput, [x, packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl").path]) as? [String])
+        let found = try Python.json(Self.byteSearch, [lake.root] + spellings) as? [String]
         #expect(!(found ?? []).isEmpty, "the search finds the customer before the erasure")
 
         let r = try runLake(["erase", "customer", x, "--purge", "--lake", lake.root])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("Purged at snapshot"), "\(r.out)")
-        let left = try Python.json(Self.byteSearch, [lake.root, x]) as? [String]
+        let left = try Python.json(Self.byteSearch, [lake.root] + spellings) as? [String]
         #expect(left == [], "bytes of \(x) left under the lake root: \(left ?? [])")
 
         // Every other customer's figures and every other order's items are unchanged.

@@ -96,7 +96,7 @@ struct StoredQualityTests {
         try check(store.catalog, at: last, "after the late batches")
         for s in checkpoints { try check(store.catalog, at: s, "time travel to snapshot \(s)") }
         // Not vacuous: the lake has rejects of several kinds, duplicates among them.
-        let runs = try store.catalog.ingestRuns().filter { $0.kind == "orders" }
+        let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
         #expect(runs.count == batches + 2)
         #expect(runs.reduce(0) { $0 + $1.duplicates } > 0)
     }

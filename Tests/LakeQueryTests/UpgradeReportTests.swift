@@ -55,7 +55,7 @@ print(json.dumps(out))
     private func reports(_ catalog: Catalog) throws -> [String] {
         var out: [String] = []
         for s in try catalog.snapshots() {
-            for name in ["daily-revenue", "top-products", "customers", "inventory", "operations"] {
+            for name in [ReportName.dailyRevenue, .topProducts, .customers, .inventory, .operations] {
                 var o = ReportOptions()
                 o.asOf = .snapshot(s.id)
                 do {

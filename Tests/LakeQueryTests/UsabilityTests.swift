@@ -26,11 +26,11 @@ import Testing
         #expect(full == [false, false, false, false] + Array(repeating: true, count: 18))
         let f = AnomalyDetector.detect(s, config: QualityConfig())
         #expect(f.allSatisfy { $0.date == "2024-01-15" }, "\(f.map { "\($0.kind) \($0.date)" })")
-        #expect(f.contains { $0.kind == "orders_spike" && $0.date == "2024-01-15" && $0.baseline >= 990 })
+        #expect(f.contains { $0.kind == .ordersSpike && $0.date == "2024-01-15" && $0.baseline >= 990 })
         // The rule is what keeps Jan 1-5 quiet: with every day counted as full, they are spikes.
         var all = QualityConfig()
         all.anomalyMinDayShare = 0
-        #expect(AnomalyDetector.detect(s, config: all).contains { $0.kind == "orders_spike" && $0.date <= "2024-01-05" })
+        #expect(AnomalyDetector.detect(s, config: all).contains { $0.kind == .ordersSpike && $0.date <= "2024-01-05" })
     }
 
     /// The README's case in small: a generated stream with its late events (1%) raises no
@@ -42,7 +42,7 @@ import Testing
         let first = try #require(series.days.first)
         #expect(first < Int32(CivilDate.days(year: 2024, month: 1, day: 1)), "the stream has events dated before its start")
         #expect(AnomalyDetector.fullDays(series, minShare: QualityConfig().anomalyMinDayShare).first == false)
-        let volume = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind.hasPrefix("orders") || $0.kind.hasPrefix("revenue") }
+        let volume = try AnomalyDetector.detect(catalog: lake.catalog).filter { $0.kind.isVolumeMove }
         #expect(volume.isEmpty, "\(volume.map { "\($0.kind) \($0.date) \($0.channel ?? "")" })")
     }
 

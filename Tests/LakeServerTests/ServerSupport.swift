@@ -18,8 +18,8 @@ func lake(_ arguments: [String]) throws -> CommandResult {
     p.currentDirectoryURL = packageRoot
     let dir = try TemporaryDirectory("lake-cmd")
     defer { dir.remove() }
-    FileManager.default.createFile(atPath: dir.file("o"), contents: nil)
-    FileManager.default.createFile(atPath: dir.file("e"), contents: nil)
+    #expect(FileManager.default.createFile(atPath: dir.file("o"), contents: nil))
+    #expect(FileManager.default.createFile(atPath: dir.file("e"), contents: nil))
     p.standardOutput = FileHandle(forWritingAtPath: dir.file("o"))
     p.standardError = FileHandle(forWritingAtPath: dir.file("e"))
     try p.run()
@@ -87,7 +87,7 @@ final class ServerProcess: @unchecked Sendable {
     init(lake root: String, _ extra: [String]) throws {
         dir = try TemporaryDirectory("lake-serve-proc")
         errFile = dir.file("err")
-        FileManager.default.createFile(atPath: errFile, contents: nil)
+        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
         process.executableURL = lakeBinary
         process.arguments = ["serve", "--lake", root, "--host", "127.0.0.1", "--port", "0"] + extra
         process.currentDirectoryURL = packageRoot

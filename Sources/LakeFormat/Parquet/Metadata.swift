@@ -121,20 +121,6 @@ struct PageHeader {
     var isV2 = false
 }
 
-struct PageLocation {
-    var offset: Int64
-    var compressedPageSize: Int32
-    var firstRowIndex: Int64
-}
-
-struct ColumnIndex {
-    var nullPages: [Bool]
-    var minValues: [[UInt8]]
-    var maxValues: [[UInt8]]
-    var boundaryOrder: Int32
-    var nullCounts: [Int64]
-}
-
 // MARK: - Writing
 
 extension Statistics {
@@ -293,37 +279,6 @@ extension PageHeader {
         w.endStruct()
         return w.bytes
     }
-}
-
-extension ColumnIndex {
-    func encoded() -> [UInt8] {
-        var w = ThriftWriter()
-        w.beginList(1, of: .boolTrue, count: nullPages.count)
-        for b in nullPages { w.element(bool: b) }
-        w.beginList(2, of: .binary, count: minValues.count)
-        for v in minValues { w.element(binary: v) }
-        w.beginList(3, of: .binary, count: maxValues.count)
-        for v in maxValues { w.element(binary: v) }
-        w.field(4, i32: boundaryOrder)
-        w.beginList(5, of: .i64, count: nullCounts.count)
-        for n in nullCounts { w.element(i64: n) }
-        w.endStruct()
-        return w.bytes
-    }
-}
-
-func encodeOffsetIndex(_ locations: [PageLocation]) -> [UInt8] {
-    var w = ThriftWriter()
-    w.beginList(1, of: .struct, count: locations.count)
-    for l in locations {
-        w.beginListElementStruct()
-        w.field(1, i64: l.offset)
-        w.field(2, i32: l.compressedPageSize)
-        w.field(3, i64: l.firstRowIndex)
-        w.endStruct()
-    }
-    w.endStruct()
-    return w.bytes
 }
 
 // MARK: - Reading

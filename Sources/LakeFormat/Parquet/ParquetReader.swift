@@ -224,7 +224,7 @@ public final class ParquetFileReader: @unchecked Sendable {
         let root = elements[0]
         let n = Int(root.numChildren ?? 0)
         guard n == elements.count - 1 else {
-            let nested = elements.dropFirst().first { ($0.numChildren ?? 0) > 0 }?.name ?? "?"
+            let nested = elements.dropFirst().first { ($0.numChildren ?? 0) > 0 }.flatMap { $0.name } ?? "?"
             throw ParquetError.unsupported(path: path, feature: "nested column \(nested) (only flat schemas are supported)")
         }
         return try elements.dropFirst().map { e in

@@ -45,7 +45,7 @@ extension LakeStore {
             let loc = Self.location(ofRegistryTable: pin.table, layer: def.layer)
             let directory = root.appendingPathComponent(loc.schema, isDirectory: true).appendingPathComponent(loc.table, isDirectory: true)
             return WriteTarget(registryTable: pin.table, definition: def, schemaName: loc.schema, tableName: loc.table,
-                               directory: directory, schema: def.lakeSchema, existingTableID: nil)
+                               directory: directory, schema: def.lakeSchema, layout: .identity(def.lakeSchema), existingTableID: nil)
         }
         var toCreate: [WriteTarget] = []
         for t in targets {

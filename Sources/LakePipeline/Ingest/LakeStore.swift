@@ -13,6 +13,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     case schemaBehind(source: String, line: Int, field: String, table: String, lakeVersion: Int, sourceVersion: Int)
     case unknownRegistryTable(String)
     case conflict(table: String)
+    /// Another engine altered the table outside the registry in a way the pipeline cannot write
+    /// to (see `WriteLayout`); nothing was written or committed.
+    case tableAltered(table: String, column: String, detail: String)
     case failed(String)
 
     public var description: String {
@@ -33,6 +36,8 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             return "the schema registry has no table \(t)"
         case .conflict(let table):
             return "another writer committed to \(table) while this ingest ran; retried and still conflicting, nothing was committed"
+        case .tableAltered(let table, let column, let detail):
+            return "\(table) column \(column): \(detail); nothing was committed"
         case .failed(let detail):
             return detail
         }
@@ -140,12 +145,13 @@ public struct LakeStore: Sendable {
     func target(_ registryTable: String) throws -> WriteTarget {
         let (def, schema, table) = try definition(registryTable)
         if let info = try catalog.tableIfPresent(schema: schema, name: table) {
+            let layout = try WriteLayout(table: info, produced: def.lakeSchema, version: "\(registryTable) v\(def.version)")
             return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
-                               directory: info.directory, schema: try info.schema(), existingTableID: info.tableID)
+                               directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID)
         }
         let directory = root.appendingPathComponent(schema, isDirectory: true).appendingPathComponent(table, isDirectory: true)
         return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
-                           directory: directory, schema: def.lakeSchema, existingTableID: nil)
+                           directory: directory, schema: def.lakeSchema, layout: .identity(def.lakeSchema), existingTableID: nil)
     }
 }
 
@@ -156,8 +162,14 @@ struct WriteTarget {
     var schemaName: String
     var tableName: String
     var directory: URL
+    /// The table's columns as the catalog has them (files are written with these).
     var schema: Schema
+    /// How the pipeline's rows (the registry version's columns, `produced`) map onto `schema`.
+    var layout: WriteLayout
     var existingTableID: Int64?
+
+    /// The columns the pipeline produces for this table: the registry version's.
+    var produced: Schema { definition.lakeSchema }
 
     var partitioned: Bool { !definition.partitionBy.isEmpty }
 
@@ -165,7 +177,7 @@ struct WriteTarget {
         var options = options
         options.metadata["lake.table"] = "\(schemaName).\(tableName)"
         options.metadata["lake.schema_version"] = String(definition.version)
-        return SegmentWriter(directory: directory, schema: schema, partitioned: partitioned, options: options)
+        return SegmentWriter(directory: directory, schema: schema, layout: layout, partitioned: partitioned, options: options)
     }
 
     /// Inside the commit: creates the table on first use, checks the registry version it was

@@ -128,7 +128,7 @@ struct OrderBatch {
     /// as done (re-ingest becomes a no-op); `checkpoint` records how far a followed file was
     /// consumed. Throws `IngestError.conflict` when another writer committed one of our order ids
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
-    mutating func commit(kind: String = "orders", ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
+    mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestSummary {
         try drain()
         if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }

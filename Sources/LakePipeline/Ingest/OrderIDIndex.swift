@@ -109,7 +109,7 @@ enum OrderIDIndex {
 
     static func load(_ store: LakeStore, at snapshot: Int64, reusing previous: Loaded? = nil,
                      fingerprint: IDFingerprint = .standard) throws -> Loaded {
-        guard let table = try? store.catalog.table(schema: "curated", name: "orders", at: .snapshot(snapshot)) else {
+        guard let table = try store.catalog.tableIfPresent(schema: TableName.curatedOrders.schema, name: TableName.curatedOrders.name, at: .snapshot(snapshot)) else {
             return Loaded()
         }
         let cache = previous?.cache ?? [:]

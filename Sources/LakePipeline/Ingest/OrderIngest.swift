@@ -4,7 +4,7 @@ import LakeFormat
 
 /// What one ingest did, for the summary line, `--format json`, and the operations report.
 public struct IngestSummary: Codable, Sendable {
-    public var kind: String
+    public var kind: SourceKind
     public var source: String
     public var records: Int
     public var accepted: Int
@@ -88,14 +88,14 @@ public enum OrderIngest {
         let started = Date()
         let name = input.name
         func alreadyIngested(_ snapshot: Int64) -> IngestSummary {
-            IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
+            IngestSummary(kind: .orders, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
                           filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil,
                           seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
                           alreadyIngestedAt: snapshot, unknownFields: [:])
         }
         // A regular file can be hashed before the work, so content already in the ledger costs
         // one read, not an ingest. Other inputs are checked once read (below).
-        if input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: "orders", sourceHash: try ContentHash.file(input.path)) {
+        if input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(input.path)) {
             return alreadyIngested(entry.snapshotID)
         }
         let size = input.sizeHint ?? 0
@@ -116,7 +116,7 @@ public enum OrderIngest {
         // The ledger records the hash of exactly the bytes validated above (a regular file
         // changed since the pre-check is recorded as read).
         let hash = input.contentHash
-        if let entry = try store.catalog.ledgerEntry(kind: "orders", sourceHash: hash) {
+        if let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: hash) {
             try batch.abandon()
             return alreadyIngested(entry.snapshotID)
         }

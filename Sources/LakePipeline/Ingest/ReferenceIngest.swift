@@ -40,7 +40,7 @@ public enum CatalogIngest {
     /// Loads a product catalog JSON file as the new version of curated.products: the snapshot
     /// replaces the previous version's files, which time travel still reads.
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
-        let source = try SourceFile.open(store, path: path, kind: "catalog")
+        let source = try SourceFile.open(store, path: path, kind: .catalog)
         if let done = source.alreadyIngested { return done }
         let (catalog, rejected) = try ProductCatalogParser.parse(source.input)
         let read = try source.finishReading(store)
@@ -54,14 +54,14 @@ public enum CatalogIngest {
         let target = try store.target("products")
         let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
         var writer = target.writer(options.parquet)
-        try writer.write(try catalog.batch(schema: target.schema))
+        try writer.write(try catalog.batch(schema: target.produced))
         let files = try writer.finish()
         // Rejected entries are kept in raw.products with their reason, like rejected order lines.
         let rawTarget = rejected.isEmpty ? nil : try store.target("raw_products")
         var rawFiles: [NewDataFile] = []
         if let rawTarget {
             var rw = rawTarget.writer(options.parquet)
-            try rw.write(rejectBatch(rejected, schema: rawTarget.schema, batchID: batchID, source: name))
+            try rw.write(rejectBatch(rejected, schema: rawTarget.produced, batchID: batchID, source: name))
             rawFiles = try rw.finish()
         }
         var rejects: [String: Int] = [:]
@@ -79,16 +79,16 @@ public enum CatalogIngest {
                 for f in rawFiles { _ = try tx.addDataFile(tableID: rid, f) }
             }
             try tx.endWrite(lease)
-            try tx.recordSource(kind: "catalog", sourceHash: hash, source: name, bytes: size, batchID: batchID)
+            try tx.recordSource(kind: .catalog, sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(
-                snapshotID: tx.snapshotID, batchID: batchID, kind: "catalog", source: name, sourceHash: hash, sourceBytes: size,
+                snapshotID: tx.snapshotID, batchID: batchID, kind: .catalog, source: name, sourceHash: hash, sourceBytes: size,
                 startedAt: started, finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
                 quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count + rawFiles.count),
                 bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
         }
         guard case .committed(let snapshot) = committed else { return committed.noOp! }
         let seconds = finished.timeIntervalSince(started)
-        return IngestSummary(kind: "catalog", source: name, records: catalog.count + rejected.count, accepted: catalog.count,
+        return IngestSummary(kind: .catalog, source: name, records: catalog.count + rejected.count, accepted: catalog.count,
                              quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count + rawFiles.count,
                              bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, snapshotID: snapshot.id,
                              seconds: seconds, recordsPerSecond: Double(catalog.count + rejected.count) / max(seconds, 1e-9),
@@ -121,7 +121,7 @@ public enum InventoryIngest {
     /// Appends an inventory CSV snapshot to curated.inventory; rejected rows go to raw.inventory
     /// with their reason.
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
-        let source = try SourceFile.open(store, path: path, kind: "inventory")
+        let source = try SourceFile.open(store, path: path, kind: .inventory)
         if let done = source.alreadyIngested { return done }
         // Inventory before any catalog is allowed (rows are then not checked against products);
         // any other failure to read the catalog is an error, not "no catalog".
@@ -154,9 +154,9 @@ public enum InventoryIngest {
             for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
             try tx.endWrite(lease)
-            try tx.recordSource(kind: "inventory", sourceHash: hash, source: name, bytes: size, batchID: batchID)
+            try tx.recordSource(kind: .inventory, sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(
-                snapshotID: tx.snapshotID, batchID: batchID, kind: "inventory", source: name, sourceHash: hash, sourceBytes: size,
+                snapshotID: tx.snapshotID, batchID: batchID, kind: .inventory, source: name, sourceHash: hash, sourceBytes: size,
                 startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(parsed.accepted.count),
                 quarantined: Int64(parsed.rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init),
                 filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: bytes, partitions: 1,
@@ -164,7 +164,7 @@ public enum InventoryIngest {
         }
         guard case .committed(let snapshot) = committed else { return committed.noOp! }
         let seconds = finished.timeIntervalSince(started)
-        return IngestSummary(kind: "inventory", source: name, records: records, accepted: parsed.accepted.count,
+        return IngestSummary(kind: .inventory, source: name, records: records, accepted: parsed.accepted.count,
                              quarantined: parsed.rejected.count, duplicates: 0, rejects: rejects, filesWritten: cfiles.count + rfiles.count,
                              bytesWritten: bytes, partitions: 1, snapshotID: snapshot.id, seconds: seconds,
                              recordsPerSecond: Double(records) / max(seconds, 1e-9), alreadyIngestedAt: nil, unknownFields: [:])
@@ -182,14 +182,14 @@ extension SourceInput {
 /// from its stream, identified in the ledger by the hash of the bytes the parser read.
 struct SourceFile {
     let started = Date()
-    let kind: String
+    let kind: SourceKind
     let input: SourceInput
     /// Set when a regular file's content was committed before: nothing to read.
     var alreadyIngested: IngestSummary?
 
     var name: String { input.name }
 
-    static func open(_ store: LakeStore, path: String, kind: String) throws -> SourceFile {
+    static func open(_ store: LakeStore, path: String, kind: SourceKind) throws -> SourceFile {
         var file = SourceFile(kind: kind, input: try SourceInput.openForIngest(path))
         // A regular file is hashed first so a re-ingest costs one read, not a parse.
         if file.input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: try ContentHash.file(path)) {

@@ -8,7 +8,10 @@ import LakeFormat
 /// describes it for the catalog.
 struct SegmentWriter {
     let directory: URL
+    /// The table's columns as the catalog has them: what every file is written with.
     let schema: Schema
+    /// How the pipeline's rows become rows of `schema`.
+    let layout: WriteLayout
     let partitioned: Bool
     let options: ParquetWriteOptions
     /// Threads that encode and compress partitions at once.
@@ -21,9 +24,10 @@ struct SegmentWriter {
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
 
-    init(directory: URL, schema: Schema, partitioned: Bool, options: ParquetWriteOptions) {
+    init(directory: URL, schema: Schema, layout: WriteLayout, partitioned: Bool, options: ParquetWriteOptions) {
         self.directory = directory
         self.schema = schema
+        self.layout = layout
         self.partitioned = partitioned
         self.options = options
     }
@@ -31,7 +35,7 @@ struct SegmentWriter {
     mutating func write(_ batch: RecordBatch) throws {
         guard batch.count > 0 else { return }
         rows += batch.count
-        let typed = RecordBatch(schema: schema, columns: batch.columns)
+        let typed = try layout.apply(batch, as: schema)
         guard partitioned else {
             if single == nil { single = try create(prefix: nil) }
             try single!.writer.write(typed)
@@ -45,7 +49,7 @@ struct SegmentWriter {
         // Each partition has its own file writer (and zstd context): they gather, encode and
         // compress on `parallelism` threads at once.
         let writers = parts.map { open[$0.key]!.writer }
-        _ = try parallelMap(count: parts.count, parallelism: parallelism) { i in
+        _ = try parallelMap(count: parts.count, parallelism: parallelism, split: .dynamic) { i in
             let rows = parts[i].rows
             try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
         }
@@ -64,7 +68,7 @@ struct SegmentWriter {
             total -= w.pendingBytes
             flush.append(w)
         }
-        _ = try parallelMap(count: flush.count, parallelism: parallelism) { try flush[$0].endRowGroup() }
+        _ = try parallelMap(count: flush.count, parallelism: parallelism, split: .dynamic) { try flush[$0].endRowGroup() }
     }
 
     /// Closes every file and returns what the catalog records about each.
@@ -139,5 +143,93 @@ struct SegmentWriter {
         }
         let nulls = s.nullCount ?? 0
         return ColumnStats(min: text(s.min), max: text(s.max), nullCount: nulls, valueCount: rows - nulls)
+    }
+}
+
+/// How rows the pipeline produces (the registry version's columns) become rows of the table as
+/// the catalog has it now. Another engine may have altered the table, e.g. DuckDB attached to
+/// the lake ran `ALTER TABLE curated.orders ADD COLUMN note VARCHAR`: such a column is written
+/// with its default, NULL when it has none, as DuckLake fills a column an INSERT leaves out.
+/// What the pipeline cannot fill or no longer finds (a NOT NULL column without a default, a
+/// dropped, renamed or retyped column) is refused with `IngestError.tableAltered`, before any
+/// file is written.
+struct WriteLayout {
+    enum Source {
+        /// The pipeline's column at this index.
+        case produced(Int)
+        /// A column the pipeline does not produce: its default (or NULL) on every row.
+        case filled(ColumnInfo, ColumnType)
+    }
+    let sources: [Source]
+    /// True when the table is exactly what the pipeline produces (the usual case).
+    let identity: Bool
+
+    /// The layout of a table the pipeline creates or that matches its columns one to one.
+    static func identity(_ produced: Schema) -> WriteLayout {
+        WriteLayout(sources: produced.fields.indices.map { .produced($0) }, identity: true)
+    }
+
+    private init(sources: [Source], identity: Bool) {
+        self.sources = sources
+        self.identity = identity
+    }
+
+    /// Columns matched by id (the registry's column id is the catalog's column_id and the
+    /// Parquet field id). `version` names the registry version for the messages.
+    init(table: TableInfo, produced: Schema, version: String) throws(IngestError) {
+        let byID = Dictionary(produced.fields.enumerated().compactMap { i, f in f.fieldID.map { (Int64($0), i) } }, uniquingKeysWith: { a, _ in a })
+        let tableIDs = Set(table.columns.map(\.columnID))
+        for f in produced.fields where !tableIDs.contains(Int64(f.fieldID ?? -1)) {
+            throw .tableAltered(table: table.qualifiedName, column: f.name,
+                                detail: "\(version) writes it (column id \(f.fieldID ?? -1)), but the table no longer has it: another engine dropped it "
+                                    + "(e.g. DuckDB's ALTER TABLE … DROP COLUMN). Add it back with that id, or restore the lake from a snapshot before the change")
+        }
+        var sources: [Source] = []
+        for c in table.columns {
+            if let i = byID[c.columnID] {
+                let f = produced.fields[i]
+                guard c.name == f.name else {
+                    throw .tableAltered(table: table.qualifiedName, column: c.name,
+                                        detail: "column id \(c.columnID) is \(f.name) in \(version), but the table calls it \(c.name): another engine renamed it "
+                                            + "and every report reads \(f.name). Rename it back: ALTER TABLE \(table.qualifiedName) RENAME COLUMN \(c.name) TO \(f.name)")
+                }
+                guard c.type == f.type else {
+                    throw .tableAltered(table: table.qualifiedName, column: c.name,
+                                        detail: "\(version) writes it as \(f.type), but the table's type is now \(c.duckLakeType): another engine changed it; "
+                                            + "change it back, or migrate the registry table to a version with that type")
+                }
+                sources.append(.produced(i))
+                continue
+            }
+            guard let type = c.type else {
+                throw .tableAltered(table: table.qualifiedName, column: c.name,
+                                    detail: "another engine added it with type \(c.duckLakeType), which lake cannot write; drop it or give it a supported type")
+            }
+            var filled = c
+            // DuckLake keeps "NULL" as the text of "no default".
+            filled.initialDefault = c.defaultValue.flatMap { $0.uppercased() == "NULL" ? nil : $0 }
+            if filled.initialDefault == nil && !c.nullable {
+                throw .tableAltered(table: table.qualifiedName, column: c.name,
+                                    detail: "it is NOT NULL without a default, and \(version) does not produce it (another engine added it). "
+                                        + "Give it a default (ALTER TABLE \(table.qualifiedName) ALTER COLUMN \(c.name) SET DEFAULT …) or allow NULL")
+            }
+            sources.append(.filled(filled, type))
+        }
+        self.sources = sources
+        identity = sources.count == produced.fields.count && sources.enumerated().allSatisfy { k, s in
+            if case .produced(let i) = s { return i == k }
+            return false
+        }
+    }
+
+    /// The pipeline's `batch` as rows of `schema` (the table's columns).
+    func apply(_ batch: RecordBatch, as schema: Schema) throws -> RecordBatch {
+        if identity { return RecordBatch(schema: schema, columns: batch.columns) }
+        return RecordBatch(schema: schema, columns: try sources.map { s in
+            switch s {
+            case .produced(let i): return batch.columns[i]
+            case .filled(let c, let type): return try DataFileReader.constant(c, type, rows: batch.count)
+            }
+        })
     }
 }

@@ -64,7 +64,7 @@ public enum StreamIngest {
         guard try SourceInput.open(path).isRegularFile else {
             throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
         }
-        var totals = IngestSummary(kind: "orders", source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
+        var totals = IngestSummary(kind: .orders, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
                                    filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
                                    alreadyIngestedAt: nil, unknownFields: [:])
         // State re-read from the lake on start and after a conflict: the checkpoint, the

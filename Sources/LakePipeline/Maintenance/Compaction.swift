@@ -138,8 +138,10 @@ public enum Compaction {
             // Registered before the first output file exists: vacuum keeps our outputs until the commit.
             let lease = candidates.isEmpty ? nil : try catalog.beginWrite(operation: "compact")
             // Partitions are independent: rewrite them on all cores (each reads its files on one).
-            let results = Self.concurrentMap(candidates) { c in
-                try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, parallelism: 1)
+            // Every partition runs even when one fails, so the files the others wrote are known and removed.
+            let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
+                let c = candidates[i]
+                return try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, parallelism: 1)
             }
             var firstError: Error?
             for (c, result) in zip(candidates, results) {
@@ -219,29 +221,6 @@ public enum Compaction {
             return c
         }
         return table.column(named: "event_time")
-    }
-
-    /// `body` over every element on all cores, results in input order. Work is handed out one
-    /// element at a time, so a large partition does not leave the other core idle.
-    static func concurrentMap<T: Sendable, R>(_ items: [T], _ body: (T) throws -> R) -> [Result<R, Error>] {
-        guard !items.isEmpty else { return [] }
-        nonisolated(unsafe) var results = [Result<R, Error>?](repeating: nil, count: items.count)
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, items.count))
-        let next = WorkCounter()
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            results.withUnsafeMutableBufferPointer { slots in
-                nonisolated(unsafe) let slots = slots
-                DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                    while true {
-                        let i = next.take()
-                        if i >= items.count { break }
-                        slots[i] = Result { try body(items[i]) }
-                    }
-                }
-            }
-        }
-        return results.map { $0! }
     }
 
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.

@@ -97,17 +97,86 @@ public enum Erasure {
         return !(v.lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(v))
     }
 
-    /// Whether a raw source line belongs to the customer: its customer field (customer_id, or
-    /// the mobile variant's customerId) when the line is a JSON object that has one as text,
-    /// else the id anywhere in the line as a JSON string value (`"CUST-1"`).
+    /// Whether a raw source line belongs to the customer. A line that is a JSON object with a
+    /// customer field as text (customer_id, or the mobile variant's customerId) belongs to the
+    /// customer that field names, however the line spells it (`"CUST\u002D28"` is CUST-28: the
+    /// JSON parser decodes escapes in keys and values). Any other line (malformed JSON, a
+    /// truncated line, no customer field) belongs to the customer when, after decoding its JSON
+    /// escapes, it holds the id as a whole JSON string (`"CUST-28"`), or ends in the id after an
+    /// opening quote (a line cut off right after the id). An id inside a longer string
+    /// (`"note":"call CUST-28"`) or cut off itself (`"CUST-2`) does not identify the customer
+    /// and is not matched.
     static func lineNames(_ line: String, customerID id: String, quoted: [UInt8]) -> Bool {
         let bytes = Array(line.utf8)
-        guard bytes.count >= quoted.count, contains(bytes, quoted) || bytes.contains(UInt8(ascii: "\\")) else { return false }
+        // Only an escape can spell the id other than as its bytes: a line with neither is not theirs.
+        let open = quoted.dropLast()
+        guard contains(bytes, quoted) || ends(bytes, with: open) || bytes.contains(UInt8(ascii: "\\")) else {
+            return false
+        }
         if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
            let field = (object["customer_id"] ?? object["customerId"]) as? String {
             return field == id
         }
-        return contains(bytes, quoted)
+        let decoded = unescapeJSON(bytes)
+        return contains(decoded, quoted) || ends(decoded, with: open)
+    }
+
+    /// JSON's one-character escapes: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`.
+    static let simpleEscapes: [UInt8: UInt8] = [0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, UInt8(ascii: "b"): 0x08,
+                                                UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A, UInt8(ascii: "r"): 0x0D, UInt8(ascii: "t"): 0x09]
+
+    /// `text` with every JSON escape decoded (`\uXXXX` incl. surrogate pairs, `\/`, `\"`, …),
+    /// wherever it stands: the line need not be valid JSON. An invalid escape is kept as written.
+    static func unescapeJSON(_ text: [UInt8]) -> [UInt8] {
+        guard text.contains(UInt8(ascii: "\\")) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= text.count else { return nil }
+            var v: UInt32 = 0
+            for b in text[at ..< at + 4] {
+                guard let d = UInt32(String(UnicodeScalar(b)), radix: 16) else { return nil }
+                v = v << 4 | d
+            }
+            return v
+        }
+        var i = 0
+        while i < text.count {
+            let b = text[i]
+            guard b == UInt8(ascii: "\\"), i + 1 < text.count else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            if let c = simpleEscapes[text[i + 1]] {
+                out.append(c)
+                i += 2
+            } else if text[i + 1] == UInt8(ascii: "u"), let unit = hex4(i + 2) {
+                var scalar = UnicodeScalar(unit)
+                var used = 6
+                // A high surrogate takes the low one after it: `\uD83D\uDE00` is one character.
+                if (0xD800 ..< 0xDC00).contains(unit), i + 7 < text.count, text[i + 6] == UInt8(ascii: "\\"), text[i + 7] == UInt8(ascii: "u"),
+                   let low = hex4(i + 8), (0xDC00 ..< 0xE000).contains(low) {
+                    scalar = UnicodeScalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                    used = 12
+                }
+                if let scalar {
+                    out += Array(String(Character(scalar)).utf8)
+                    i += used
+                } else {
+                    out += text[i ..< i + 6]
+                    i += 6
+                }
+            } else {
+                out.append(b)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    static func ends(_ haystack: [UInt8], with suffix: ArraySlice<UInt8>) -> Bool {
+        haystack.count >= suffix.count && haystack.suffix(suffix.count).elementsEqual(suffix)
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
@@ -128,6 +197,8 @@ public struct PurgeReport: Sendable {
     public var filesRewritten = 0
     public var expiredSnapshots: [Int64] = []
     public var filesRemoved = 0
+    /// Attempts that met a concurrent change to the files being rewritten and were re-planned.
+    public var retries = 0
 }
 
 /// Removes deleted rows' bytes from the lake root: every live data file with deletes is
@@ -144,7 +215,25 @@ public enum Purge {
         return (due.count, dryRun ? PurgeReport() : try run(catalog))
     }
 
-    public static func run(_ catalog: Catalog) throws -> PurgeReport {
+    /// Purges, re-planning when a concurrent commit (a compaction, a delete) changed a file it
+    /// was rewriting: up to `RowDelete.attempts` times with a growing pause, then refuses with
+    /// `RowDeleteError.purgeConflict`. A refused purge left every committed delete in place.
+    public static func run(_ catalog: Catalog, beforeCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
+        var lastConflict = ""
+        for attempt in 0 ..< RowDelete.attempts {
+            if attempt > 0 { Thread.sleep(forTimeInterval: RowDelete.backoff(attempt: attempt)) }
+            do {
+                var report = try once(catalog, beforeCommit: beforeCommit)
+                report.retries = attempt
+                return report
+            } catch CatalogError.conflict(let table, let snapshot, let reason) {
+                lastConflict = "\(table) at snapshot \(snapshot): \(reason)"
+            }
+        }
+        throw RowDeleteError.purgeConflict(attempts: RowDelete.attempts, detail: lastConflict)
+    }
+
+    static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?) throws -> PurgeReport {
         try catalog.requireWritable()
         var report = PurgeReport()
         let base = try catalog.latestSnapshot()
@@ -174,6 +263,7 @@ public enum Purge {
                 try lease.release()
                 report.snapshotID = snap.id
             } else {
+                try beforeCommit?()
                 snap = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in
                     var touched = Set<Int64>()
                     for p in plans {
@@ -212,7 +302,9 @@ public enum Purge {
             try catalog.scrubStorage()
         } catch {
             if report.snapshotID == nil {
+                // Not committed: the rewritten files are debris, and the next attempt needs no lease of ours.
                 for p in plans { for f in p.outputs { try? FileManager.default.removeItem(at: p.table.directory.appendingPathComponent(f.relativePath)) } }
+                try lease.release()
             }
             throw error
         }

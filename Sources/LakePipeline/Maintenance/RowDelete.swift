@@ -33,19 +33,33 @@ public struct DeleteReport: Sendable {
 public enum RowDeleteError: Error, CustomStringConvertible, Equatable {
     /// The target files kept changing under the delete (compactions, other deletes).
     case conflict(attempts: Int, detail: String)
+    /// The files a purge rewrites kept changing under it. The deletes stay committed; the
+    /// erasure stays pending, so a later purge (`lake vacuum`) still removes the bytes.
+    case purgeConflict(attempts: Int, detail: String)
 
     public var description: String {
         switch self {
         case .conflict(let n, let detail):
             return "the delete's files changed under it \(n) times (\(detail)); nothing was deleted. "
                 + "Run it again when the concurrent compaction or delete has finished"
+        case .purgeConflict(let n, let detail):
+            return "the purge's files changed under it \(n) times (\(detail)); the deleted rows stay deleted, but their bytes are still "
+                + "in the lake's files. Run `lake vacuum --retain 0s` (or the erase with --purge) again when the concurrent compaction or delete has finished"
         }
     }
 }
 
 /// Writes DuckLake delete files for selected rows and commits them as one snapshot.
 public enum RowDelete {
-    static let attempts = 3
+    /// How often a delete or purge plans and writes before it refuses (`RowDeleteError`).
+    public static let attempts = 5
+
+    /// The pause before attempt `attempt` (1, 2, …): 50 ms doubling, at most 800 ms, with up to
+    /// half of it again at random, so two writers that collided do not collide again in step.
+    static func backoff(attempt: Int) -> TimeInterval {
+        let base = min(0.8, 0.05 * Double(1 << min(attempt - 1, 10)))
+        return base * (1 + Double.random(in: 0 ..< 0.5))
+    }
 
     /// Positions (in the whole data file, across row groups) of the live rows `match` selects.
     /// `match` gets a row group's live rows with `columns` and returns the offsets it deletes.
@@ -66,7 +80,7 @@ public enum RowDelete {
     /// Plans with `plan` at the latest snapshot and commits the deletes in one snapshot, with
     /// `record` writing bookkeeping in the same transaction. A concurrent compaction or delete
     /// of the same files makes the commit throw `.conflict`; the delete then re-plans from the
-    /// new snapshot (at most `attempts` times), so a delete is never lost nor applied over rows
+    /// new snapshot (at most `attempts` times, pausing `backoff` between), so a delete is never lost nor applied over rows
     /// that moved. Nothing matched: no snapshot, `snapshotID` nil.
     public static func run(_ catalog: Catalog, message: String, dryRun: Bool,
                            plan: (SnapshotInfo) throws -> [TableDeletes],
@@ -76,6 +90,7 @@ public enum RowDelete {
         var report = DeleteReport(dryRun: dryRun)
         var lastConflict = ""
         for attempt in 0 ..< attempts {
+            if attempt > 0 { Thread.sleep(forTimeInterval: backoff(attempt: attempt)) }
             let base = try catalog.latestSnapshot()
             let deletes = try plan(base).filter { $0.rows > 0 }
             report.tables = deletes.map { .init(table: $0.table.qualifiedName, rows: $0.rows, files: $0.files.filter { !$0.positions.isEmpty }.count) }

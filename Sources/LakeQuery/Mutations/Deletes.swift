@@ -16,10 +16,10 @@ public enum Deletes {
         }
         // Parsed once up front so a bad table, column or value is refused before anything is read.
         _ = try predicates(catalog, name, conditions, at: nil)
-        return try RowDelete.run(catalog, message: "delete from \(name.contains(".") ? name : "curated." + name)", dryRun: dryRun, plan: { base in
+        return try RowDelete.run(catalog, message: "delete from \(TableName(parsing: name))", dryRun: dryRun, plan: { base in
             let (scan, predicates) = try predicates(catalog, name, conditions, at: .snapshot(base.id))
             var d = TableDeletes(table: scan.table)
-            let cascade = scan.table.qualifiedName == "curated.orders"
+            let cascade = scan.table.tableName == .curatedOrders
             var orderIDs = Set<String>()
             var columns = try predicates.map { try scan.column($0.column) }
             if cascade, let oid = scan.table.column(named: "order_id"), !columns.contains(where: { $0.columnID == oid.columnID }) {
@@ -37,7 +37,7 @@ public enum Deletes {
                 d.files.append((file, positions))
             }
             var out = [d]
-            if cascade, !orderIDs.isEmpty, let items = try catalog.tables(at: .snapshot(base.id)).first(where: { $0.qualifiedName == "curated.order_items" }) {
+            if cascade, !orderIDs.isEmpty, let items = try catalog.tables(at: .snapshot(base.id)).first(where: { $0.tableName == .curatedOrderItems }) {
                 out.append(try Erasure.itemsOf(orderIDs, items, catalog, base))
             }
             return out

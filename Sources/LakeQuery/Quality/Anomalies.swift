@@ -5,8 +5,7 @@ import LakeFormat
 /// One anomaly with its evidence: the day's value, the trailing baseline (median), the robust
 /// score and the threshold it crossed.
 public struct AnomalyFinding: Sendable, Equatable, Codable {
-    /// orders_spike, orders_drop, revenue_spike, revenue_drop, reject_rate_jump, null_rate_jump, schema_drift.
-    public var kind: String
+    public var kind: AnomalyKind
     /// YYYY-MM-DD (event date), or the ingest's finish date for schema drift.
     public var date: String
     public var channel: String?
@@ -15,6 +14,25 @@ public struct AnomalyFinding: Sendable, Equatable, Codable {
     public var score: Double
     public var threshold: Double
     public var detail: String
+}
+
+/// What an anomaly is about. The raw value is the name alerts (`anomaly.<kind>`), reports and
+/// the API show.
+public enum AnomalyKind: String, Sendable, Codable, CaseIterable, Comparable, CustomStringConvertible {
+    case ordersSpike = "orders_spike"
+    case ordersDrop = "orders_drop"
+    case revenueSpike = "revenue_spike"
+    case revenueDrop = "revenue_drop"
+    case rejectRateJump = "reject_rate_jump"
+    case nullRateJump = "null_rate_jump"
+    case schemaDrift = "schema_drift"
+
+    public var description: String { rawValue }
+    public static func < (a: AnomalyKind, b: AnomalyKind) -> Bool { a.rawValue < b.rawValue }
+    /// A rise in the share of bad lines or empty fields (what the dashboard marks as a reject day).
+    public var isRateJump: Bool { self == .rejectRateJump || self == .nullRateJump }
+    /// A day's orders or revenue moved (what the dashboard marks on its daily charts).
+    public var isVolumeMove: Bool { [.ordersSpike, .ordersDrop, .revenueSpike, .revenueDrop].contains(self) }
 }
 
 /// Daily figures the detector and the dashboard share.
@@ -64,7 +82,7 @@ public enum AnomalyDetector {
         }
         var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
-        if let scan = try? TableScan(catalog: catalog, name: "curated.orders", asOf: asOf) {
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
@@ -84,7 +102,7 @@ public enum AnomalyDetector {
             }
         }
         var rawPerDay: [Int32: (Int64, Int64)] = [:]
-        if let scan = try? TableScan(catalog: catalog, name: "raw.orders", asOf: asOf) {
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "reject_reason"])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
@@ -127,7 +145,7 @@ public enum AnomalyDetector {
         for run in try catalog.ingestRuns(at: asOf) where !run.unknownFields.isEmpty {
             let fields = run.unknownFields.sorted { $0.key < $1.key }
             let n = fields.reduce(0) { $0 + $1.value }
-            out.append(AnomalyFinding(kind: "schema_drift", date: Timestamps.iso(run.finishedAt).prefix(10).description, channel: nil,
+            out.append(AnomalyFinding(kind: .schemaDrift, date: Timestamps.iso(run.finishedAt).prefix(10).description, channel: nil,
                                       value: Double(n), baseline: 0, score: Double(fields.count), threshold: 0,
                                       detail: "batch \(run.batchID) (\(run.source)): unknown fields "
                                           + fields.map { "\($0.key) in \($0.value) records" }.joined(separator: ", ")))
@@ -173,7 +191,7 @@ public enum AnomalyDetector {
                 let orelative = abs(Double(orders[i]) - om) / max(om, 1)
                 let ordersFlagged = abs(oz) > z && orelative >= config.anomalyMinRelativeChange
                 if ordersFlagged {
-                    out.append(AnomalyFinding(kind: "orders" + (oz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                    out.append(AnomalyFinding(kind: oz > 0 ? .ordersSpike : .ordersDrop, date: dateText(i), channel: ch,
                                               value: Double(orders[i]), baseline: om, score: oz, threshold: z,
                                               detail: "orders \(orders[i]) vs trailing \(win.count)-day median \(Value.format(om))"))
                 }
@@ -191,7 +209,7 @@ public enum AnomalyDetector {
                 let rrelative = abs(Double(revenue[i]) - rm) / max(rm, 1)
                 let corroborated = oz.sign == rz.sign && abs(oz) > 0.75 * z
                 if abs(rz) > z, rrelative >= config.anomalyMinRelativeChange, corroborated {
-                    out.append(AnomalyFinding(kind: "revenue" + (rz > 0 ? "_spike" : "_drop"), date: dateText(i), channel: ch,
+                    out.append(AnomalyFinding(kind: rz > 0 ? .revenueSpike : .revenueDrop, date: dateText(i), channel: ch,
                                               value: Double(revenue[i]) / 100, baseline: rm / 100, score: rz, threshold: z,
                                               detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Int64(rm.rounded()), scale: 2)) (orders score \(Value.format(oz)))"))
                 }
@@ -200,8 +218,8 @@ public enum AnomalyDetector {
         // Reject rate and null rate: only rises are alarming.
         func rates(_ num: [Int64], _ den: [Int64]) -> [Double] { zip(num, den).map { $1 > 0 ? Double($0) / Double($1) : 0 } }
         for (kind, r, den, minJump, what) in [
-            ("reject_rate_jump", rates(s.rejected, s.rawLines), s.rawLines, config.rejectRateMinJump, "raw lines rejected"),
-            ("null_rate_jump", rates(s.stateNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without state"),
+            (AnomalyKind.rejectRateJump, rates(s.rejected, s.rawLines), s.rawLines, config.rejectRateMinJump, "raw lines rejected"),
+            (.nullRateJump, rates(s.stateNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without state"),
         ] {
             for i in s.days.indices where den[i] > 0 {
                 guard let win = window(i) else { continue }

@@ -17,7 +17,9 @@ public enum Dashboard {
         let health = try LakeHealth.measure(catalog: catalog, asOf: at)
         var inventoryOptions = ReportOptions()
         inventoryOptions.asOf = at
-        let inventory = (try? Reports.run("inventory", catalog: catalog, options: inventoryOptions).sections[0])
+        // No inventory ingested yet: the dashboard shows no stock card (any other error is thrown).
+        let inventory = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: at) == nil
+            ? nil : try Reports.run(.inventory, catalog: catalog, options: inventoryOptions).sections[0]
 
         var h = """
         <!DOCTYPE html>
@@ -58,16 +60,16 @@ public enum Dashboard {
         """
         let legend = "<div class=\"legend\">" + s.channels.map { "<span><i style=\"background:\(color($0))\"></i>\(esc($0))</span>" }.joined() + "</div>"
         let revenueTotals = "<table>" + revenueByChannel.map { "<tr><td>\(esc($0.0))</td><td class=\"n\" data-total-revenue=\"\(esc($0.0))\">\(DecimalText.format($0.1, scale: 2))</td></tr>" }.joined() + "</table>"
-        let spikeDays = Set(anomalies.filter { $0.kind.hasPrefix("revenue") || $0.kind.hasPrefix("orders") }.map { "\($0.date)|\($0.channel ?? "")" })
+        let spikeDays = Set(anomalies.filter { $0.kind.isVolumeMove }.map { "\($0.date)|\($0.channel ?? "")" })
         h += card("Daily confirmed revenue by channel", legend + lineChart(s, series: s.channels.map { ch in (ch, s.revenueCents[ch]!.map { Double($0) / 100 }) }, marks: spikeDays, id: "revenue") + revenueTotals)
         let orderTotals = "<table>" + s.channels.map { "<tr><td>\(esc($0))</td><td class=\"n\" data-total-orders=\"\(esc($0))\">\(s.orders[$0]!.reduce(0, +))</td></tr>" }.joined() + "</table>"
         h += card("Orders per day by channel", legend + lineChart(s, series: s.channels.map { ch in (ch, s.orders[ch]!.map(Double.init)) }, marks: spikeDays, id: "orders") + orderTotals)
-        let rejectDays = Set(anomalies.filter { $0.kind == "reject_rate_jump" || $0.kind == "null_rate_jump" }.map(\.date))
+        let rejectDays = Set(anomalies.filter { $0.kind.isRateJump }.map(\.date))
         h += card("Quarantine rate by day (red: anomaly)", quarantineChart(s, marked: rejectDays))
         // Anomaly list.
         var at_ = "<table><tr><th>kind</th><th>date</th><th>channel</th><th class=n>value</th><th class=n>baseline</th><th class=n>score</th><th class=n>threshold</th></tr>"
         for a in anomalies {
-            at_ += "<tr class=\"anomaly\"><td class=bad>\(esc(a.kind))</td><td>\(esc(a.date))</td><td>\(esc(a.channel ?? "-"))</td><td class=n>\(Value.format(a.value))</td><td class=n>\(Value.format(a.baseline))</td><td class=n>\(Value.format(a.score))</td><td class=n>\(Value.format(a.threshold))</td></tr>"
+            at_ += "<tr class=\"anomaly\"><td class=bad>\(esc(a.kind.rawValue))</td><td>\(esc(a.date))</td><td>\(esc(a.channel ?? "-"))</td><td class=n>\(Value.format(a.value))</td><td class=n>\(Value.format(a.baseline))</td><td class=n>\(Value.format(a.score))</td><td class=n>\(Value.format(a.threshold))</td></tr>"
         }
         if anomalies.isEmpty { at_ += "<tr><td colspan=7 class=ok>none</td></tr>" }
         h += card("Anomalies (robust z over a trailing \(config.anomalyWindowDays)-day window)", at_ + "</table>")

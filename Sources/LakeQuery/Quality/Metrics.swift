@@ -18,7 +18,7 @@ public enum Metrics {
         }
         var records: [String: Int64] = [:], rejected: [String: Int64] = [:]
         for r in runs {
-            records[r.kind, default: 0] += r.records
+            records[r.kind.rawValue, default: 0] += r.records
             for (reason, n) in r.rejects { rejected[reason, default: 0] += n }
         }
         family("lake_ingest_records_total", "counter", "Source records read by ingest runs, by source kind.",
@@ -26,7 +26,7 @@ public enum Metrics {
         family("lake_ingest_rejected_total", "counter", "Records quarantined by ingest runs, by reject reason.",
                rejected.sorted { $0.key < $1.key }.map { ("{reason=\"\(label($0.key))\"}", Double($0.value)) })
         family("lake_ingest_runs_total", "counter", "Ingest runs committed.", [("", Double(runs.count))])
-        let last = runs.last { $0.kind == "orders" }
+        let last = runs.last { $0.kind == .orders }
         let lat: [(String, Double?)] = [("0.5", last?.latencyP50), ("0.95", last?.latencyP95), ("1", last?.latencyMax)]
         family("lake_ingest_latency_seconds", "gauge", "Event time to commit of the latest order batch, by quantile.",
                lat.compactMap { q, v in v.map { ("{quantile=\"\(q)\"}", $0) } })
@@ -45,7 +45,7 @@ public enum Metrics {
         family("lake_quality_checks_failed", "gauge", "Gated quality checks failing over all order batches.",
                [("", Double(quality.results.filter { !$0.passed }.count))])
         family("lake_anomalies", "gauge", "Anomalies found in the daily series, by kind.",
-               Dictionary(grouping: outcome.anomalies, by: \.kind).sorted { $0.key < $1.key }.map { ("{kind=\"\(label($0.key))\"}", Double($0.value.count)) })
+               Dictionary(grouping: outcome.anomalies, by: \.kind).sorted { $0.key < $1.key }.map { ("{kind=\"\(label($0.key.rawValue))\"}", Double($0.value.count)) })
         family("lake_alerts_firing", "gauge", "Alerts that `lake quality check` would fire now.", [("", Double(outcome.alerts.count))])
         return out.joined(separator: "\n") + "\n"
     }
@@ -96,7 +96,7 @@ public enum QualityReport {
     public static func report(_ q: QualityRun, anomalies: [AnomalyFinding]) -> Report {
         var table = ResultTable(title: "Anomalies", columns: ["kind", "date", "channel", "value", "baseline", "score", "threshold", "detail"])
         for a in anomalies {
-            table.rows.append([.string(a.kind), .string(a.date), a.channel.map(Value.string) ?? .null, .double(a.value),
+            table.rows.append([.string(a.kind.rawValue), .string(a.date), a.channel.map(Value.string) ?? .null, .double(a.value),
                                .double(a.baseline), .double(a.score), .double(a.threshold), .string(a.detail)])
         }
         return Report(name: "quality", snapshot: q.snapshotID, sections: build(q) + [table])

@@ -87,13 +87,13 @@ public enum QualityChecks {
                            config: QualityConfig = QualityConfig(), batchFilesOnly: Bool = false, rescan: Bool = false) throws -> QualityRun {
         let snapshot = try catalog.resolve(asOf)
         let at = AsOf.snapshot(snapshot.id)
-        let runs = try catalog.ingestRuns(at: at).filter { $0.kind == "orders" && (batchIDs?.contains($0.batchID) ?? true) }
+        let runs = try catalog.ingestRuns(at: at).filter { $0.kind == .orders && (batchIDs?.contains($0.batchID) ?? true) }
         guard !runs.isEmpty else { return QualityRun(snapshotID: snapshot.id, batches: [], days: []) }
         if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: snapshot.id) {
             return assemble(snapshotID: snapshot.id, runs: runs, perBatch: stored.perBatch, perDay: stored.perDay,
                             curated: stored.curated, config: config)
         }
-        guard var raw = try? TableScan(catalog: catalog, name: "raw.orders", asOf: at) else {
+        guard var raw = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: at) else {
             return QualityRun(snapshotID: snapshot.id, batches: [], days: [])
         }
         let wanted = Set(runs.map(\.batchID))
@@ -143,7 +143,7 @@ public enum QualityChecks {
         var curated: [String: CuratedCounts] = [:]
         var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
         var seen: [String: Int] = [:]
-        if var orders = try? TableScan(catalog: catalog, name: "curated.orders", asOf: at) {
+        if var orders = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: at) {
             scoped(&orders)
             // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
             let city = orders.columnNames.contains("shipping_city") ? "shipping_city" : "city"
@@ -160,7 +160,7 @@ public enum QualityChecks {
             }
         }
         var itemSums: [String: (Int64, Int64)] = [:]  // order_id → (sum line_revenue cents, items)
-        if var items = try? TableScan(catalog: catalog, name: "curated.order_items", asOf: at) {
+        if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
             scoped(&items)
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
             Reports.forEachRow(batches) { b, r in

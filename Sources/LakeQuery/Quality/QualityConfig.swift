@@ -110,14 +110,10 @@ public struct QualityConfig: Codable, Sendable, Equatable {
 
 public enum QualityError: Error, CustomStringConvertible, Equatable {
     case badConfig(String)
-    case io(String)
-    case webhook(String)
 
     public var description: String {
         switch self {
         case .badConfig(let why): return "alert config: \(why)"
-        case .io(let why): return why
-        case .webhook(let why): return "webhook: \(why)"
         }
     }
 }

@@ -34,7 +34,7 @@ enum Kernels {
         switch c.data {
         case .dictionary(let idx, let values):
             var map = [Int32](repeating: -1, count: values.count)
-            forEachRow(b) { r in
+            b.forEachRow { r in
                 let i = Int(idx[r])
                 var code = map[i]
                 if code < 0 {
@@ -44,7 +44,7 @@ enum Kernels {
                 out[r] = code
             }
         case .string(let s):
-            forEachRow(b) { r in out[r] = s.withBytes(r) { interner.id($0) } }
+            b.forEachRow { r in out[r] = s.withBytes(r) { interner.id($0) } }
         default:
             break
         }
@@ -70,12 +70,6 @@ enum Kernels {
         }
         h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
         return h ^ (h >> 29)
-    }
-
-    /// Rows to visit: the selection, else all.
-    @inline(__always)
-    static func forEachRow(_ b: ScanBatch, _ body: (Int) throws -> Void) rethrows {
-        if let sel = b.selection { for r in sel { try body(Int(r)) } } else { for r in 0 ..< b.batch.count { try body(r) } }
     }
 
     static func int64s(_ c: Column) -> [Int64] {

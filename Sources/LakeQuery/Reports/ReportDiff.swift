@@ -3,13 +3,13 @@ import LakeCatalog
 /// How a report's main table changed between two snapshots: rows added, rows removed, and
 /// values changed (old → new), e.g. a past day's revenue after late events arrived.
 public enum ReportDiff {
-    public static func run(_ name: String, catalog: Catalog, from a: Int64, to b: Int64, options: ReportOptions) throws -> ResultTable {
+    public static func run(_ name: ReportName, catalog: Catalog, from a: Int64, to b: Int64, options: ReportOptions) throws -> ResultTable {
         var o = options
         o.asOf = .snapshot(a)
         let before = try Reports.run(name, catalog: catalog, options: o).sections[0]
         o.asOf = .snapshot(b)
         let after = try Reports.run(name, catalog: catalog, options: o).sections[0]
-        let k = Reports.keyColumns(name)
+        let k = name.keyColumns
         let keyNames = Array(after.columns.prefix(k))
         func index(_ t: ResultTable) -> [[Value]: [Value]] {
             Dictionary(t.rows.map { (Array($0.prefix(k)), $0) }, uniquingKeysWith: { first, _ in first })

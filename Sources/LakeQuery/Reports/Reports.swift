@@ -26,6 +26,7 @@ public struct ReportOptions: Sendable {
 
 /// One report: one or more titled tables. The first is the report's main table.
 public struct Report: Sendable {
+    /// A `ReportName`'s raw value, or "quality" for `lake quality report`.
     public var name: String
     public var snapshot: Int64
     public var sections: [ResultTable]
@@ -45,40 +46,57 @@ public struct Report: Sendable {
     }
 }
 
-public enum Reports {
-    public static let names = [
-        "daily-revenue", "top-products", "inventory", "customers", "operations",
-        "top-customers", "product-metrics", "snapshots", "tables",
-    ]
+/// The reports there are: the names `lake report NAME`, `report diff` and `lake serve`'s
+/// /api/v1/reports/NAME accept.
+public enum ReportName: String, Sendable, CaseIterable, CustomStringConvertible {
+    case dailyRevenue = "daily-revenue"
+    case topProducts = "top-products"
+    case inventory
+    case customers
+    case operations
+    case topCustomers = "top-customers"
+    case productMetrics = "product-metrics"
+    case snapshots
+    case tables
 
-    public static func run(_ name: String, catalog: Catalog, options: ReportOptions) throws -> Report {
+    public var description: String { rawValue }
+
+    /// A name a user typed; `QueryError.unknownReport` lists the reports there are.
+    public init(parsing text: String) throws {
+        guard let name = ReportName(rawValue: text) else {
+            throw QueryError.unknownReport(text, available: Self.allCases.map(\.rawValue))
+        }
+        self = name
+    }
+
+    /// Columns that identify a row of the report's main table, for `diff`.
+    var keyColumns: Int {
+        switch self {
+        case .dailyRevenue: return 3
+        case .inventory, .operations: return 2
+        case .topProducts, .customers, .topCustomers, .productMetrics, .snapshots, .tables: return 1
+        }
+    }
+}
+
+public enum Reports {
+    public static func run(_ name: ReportName, catalog: Catalog, options: ReportOptions) throws -> Report {
         let snapshot = try catalog.resolve(options.asOf)
         var o = options
         o.asOf = .snapshot(snapshot.id)
         let sections: [ResultTable]
         switch name {
-        case "daily-revenue": sections = [try dailyRevenue(catalog, o)]
-        case "top-products": sections = [try topProducts(catalog, o)]
-        case "inventory": sections = [try inventory(catalog, o)]
-        case "customers": sections = try customers(catalog, o)
-        case "operations": sections = try operations(catalog, o)
-        case "top-customers": sections = [try topCustomers(catalog, o)]
-        case "product-metrics": sections = [try productMetrics(catalog, o)]
-        case "snapshots": sections = [try snapshots(catalog, o)]
-        case "tables": sections = [try tables(catalog, o)]
-        default: throw QueryError.unknownReport(name, available: names)
+        case .dailyRevenue: sections = [try dailyRevenue(catalog, o)]
+        case .topProducts: sections = [try topProducts(catalog, o)]
+        case .inventory: sections = [try inventory(catalog, o)]
+        case .customers: sections = try customers(catalog, o)
+        case .operations: sections = try operations(catalog, o)
+        case .topCustomers: sections = [try topCustomers(catalog, o)]
+        case .productMetrics: sections = [try productMetrics(catalog, o)]
+        case .snapshots: sections = [try snapshots(catalog, o)]
+        case .tables: sections = [try tables(catalog, o)]
         }
-        return Report(name: name, snapshot: snapshot.id, sections: sections)
-    }
-
-    /// Columns that identify a row of each report's main table, for `diff`.
-    static func keyColumns(_ name: String) -> Int {
-        switch name {
-        case "daily-revenue": return 3
-        case "inventory": return 2
-        case "operations": return 2
-        default: return 1
-        }
+        return Report(name: name.rawValue, snapshot: snapshot.id, sections: sections)
     }
 
     // MARK: - Shared scanning
@@ -91,12 +109,9 @@ public enum Reports {
         return p
     }
 
-    /// Per-row callbacks over a scan's matching rows, with string columns turned into interned
-    /// codes once per batch.
+    /// Per-row callbacks over a scan's matching rows, batch by batch.
     static func forEachRow(_ batches: [ScanBatch], _ body: (ScanBatch, Int) throws -> Void) rethrows {
-        for b in batches {
-            if let sel = b.selection { for r in sel { try body(b, Int(r)) } } else { for r in 0 ..< b.batch.count { try body(b, r) } }
-        }
+        for b in batches { try b.forEachRow { try body(b, $0) } }
     }
 
     static func ints(_ c: Column?) -> [Int64] {
@@ -139,7 +154,7 @@ public enum Reports {
     /// customers are counted per file in a small per-group byte set; only a group whose rows
     /// span several files (several commits to one partition) unions its files' sets at the end.
     static func dailyRevenue(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
         var p = try windowPredicates(scan, o)
         if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
@@ -219,7 +234,7 @@ public enum Reports {
     /// files, which one sort of the files' order-id hashes proves (the normal case: an order's
     /// items share its partition). Otherwise the files' (product, order) pairs are unioned.
     static func productSales(_ catalog: Catalog, _ o: ReportOptions) throws -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
-        let scan = try TableScan(catalog: catalog, name: "curated.order_items", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
         let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
@@ -298,7 +313,7 @@ public enum Reports {
     /// window, turnover (units sold / units on hand, per product) and days of cover; low stock
     /// when on hand or days of cover falls under the thresholds.
     static func inventory(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, name: "curated.inventory", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
         let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
         struct Key: Hashable { var product: String; var warehouse: String }
         var latest: [Key: (Int64, Int64)] = [:]  // (last_updated, quantity)
@@ -340,7 +355,7 @@ public enum Reports {
     /// Days in the report window: the options' bounds, else the span of the order data.
     static func windowDays(_ catalog: Catalog, _ o: ReportOptions) throws -> Int {
         if let f = o.from, let t = o.to { return Int(t - f) + 1 }
-        let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         let files = try catalog.dataFiles(tableID: scan.table.tableID, at: .snapshot(scan.snapshot.id), columnStats: false,
                                           inlined: .readSeparately)
         // A file whose rows are all deleted holds no order data.
@@ -361,7 +376,7 @@ public enum Reports {
     /// Top customers by spend, repeat-purchase rate, orders-per-customer distribution, and new
     /// versus returning customers per day (confirmed orders).
     static func customers(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
-        let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
@@ -434,14 +449,14 @@ public enum Reports {
         for r in try catalog.ingestRuns(at: o.asOf) {
             let reasons = r.rejects.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runs.rows.append([
-                .int(r.snapshotID), .string(r.kind), .string(r.source), .int(r.records), .int(r.accepted), .int(r.quarantined),
+                .int(r.snapshotID), .string(r.kind.rawValue), .string(r.source), .int(r.records), .int(r.accepted), .int(r.quarantined),
                 .int(r.duplicates), .int(r.seconds > 0 ? Int64(Double(r.records) / r.seconds) : 0),
                 seconds(r.latencyP50), seconds(r.latencyP95), seconds(r.latencyMax),
                 .int(r.filesWritten), .string(reasons),
             ])
         }
         var rejects = ResultTable(title: "Reject rate by day and channel (raw orders)", columns: ["date", "channel", "records", "rejected", "reject_rate", "top_reason"])
-        if let scan = try? TableScan(catalog: catalog, name: "raw.orders", asOf: o.asOf) {
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: o.asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "reject_reason"], where: try windowPredicates(scan, o))
             struct Key: Hashable { var date: Int32; var channel: String }
             var acc: [Key: (Int64, Int64, [String: Int64])] = [:]
@@ -495,9 +510,9 @@ struct DailyRevenueWorker {
             let customer = batch.columns[4]
             var confirmed = b
             confirmed.selection = []
-            Kernels.forEachRow(b) { r in if status[r] == 0 && !customer.isNull(r) { confirmed.selection!.append(Int32(r)) } }
+            b.forEachRow { r in if status[r] == 0 && !customer.isNull(r) { confirmed.selection!.append(Int32(r)) } }
             let codes = Kernels.codes(customer, confirmed, &customers)
-            Kernels.forEachRow(b) { r in
+            b.forEachRow { r in
                 let g = Int(groups[r])
                 switch status[r] {
                 case 0:
@@ -529,7 +544,7 @@ struct DailyRevenueWorker {
         // Only matching rows make groups: a filtered-out row must not leave an empty group.
         guard let first = b.selection.map({ $0.first.map(Int.init) }) ?? (n > 0 ? 0 : nil) else { return groups }
         var dLo = date[first], dHi = date[first], cLo = channel[first], cHi = channel[first], kLo = country[first], kHi = country[first]
-        Kernels.forEachRow(b) { r in
+        b.forEachRow { r in
             dLo = min(dLo, date[r]); dHi = max(dHi, date[r])
             cLo = min(cLo, channel[r]); cHi = max(cHi, channel[r])
             kLo = min(kLo, country[r]); kHi = max(kHi, country[r])
@@ -537,7 +552,7 @@ struct DailyRevenueWorker {
         let dN = Int(dHi) - Int(dLo) + 1, cN = Int(cHi - cLo) + 1, kN = Int(kHi - kLo) + 1
         if dN <= 1 << 16, cN <= 1 << 16, kN <= 1 << 16, dN * cN * kN <= 1 << 16 {
             var box = [Int32](repeating: -1, count: dN * cN * kN)
-            Kernels.forEachRow(b) { r in
+            b.forEachRow { r in
                 let cell = ((Int(date[r]) - Int(dLo)) * cN + Int(channel[r] - cLo)) * kN + Int(country[r] - kLo)
                 var g = box[cell]
                 if g < 0 {
@@ -547,7 +562,7 @@ struct DailyRevenueWorker {
                 groups[r] = g
             }
         } else {
-            Kernels.forEachRow(b) { r in groups[r] = group(Key(date: date[r], channel: channel[r], country: country[r])) }
+            b.forEachRow { r in groups[r] = group(Key(date: date[r], channel: channel[r], country: country[r])) }
         }
         return groups
     }
@@ -605,7 +620,7 @@ struct CustomersWorker {
             while orders.count < ids.count { append() }
             let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
             days.reserveCapacity(days.count + b.matchedCount)
-            Kernels.forEachRow(b) { r in
+            b.forEachRow { r in
                 let c = Int(customer[r])
                 orders[c] += 1
                 spend[c] += total[r]
@@ -640,7 +655,7 @@ struct ProductSalesWorker {
             let order = Kernels.codes(batch.columns[5], b, &fileOrders)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
             pairs.reserveCapacity(pairs.count + b.matchedCount)
-            Kernels.forEachRow(b) { r in
+            b.forEachRow { r in
                 let p = Int(product[r])
                 if p == units.count {
                     units.append(0); revenue.append(0); orders.append(0)

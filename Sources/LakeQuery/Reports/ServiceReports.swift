@@ -20,7 +20,7 @@ extension Reports {
     /// single order). Ranked by spend or by orders; ties by the other figure, then by id. The id
     /// comes first: `lake report diff` keys rows by their first column.
     static func topCustomers(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, name: "curated.orders", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
         p.append(try scan.predicate("status", .eq, ["confirmed"]))
@@ -58,10 +58,8 @@ extension Reports {
     /// window's mean daily units sold; null without sales). Ordered by revenue rank.
     static func productMetrics(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         let sales = try productSales(catalog, o)
-        let tables = Set(try catalog.tables(at: o.asOf).map(\.qualifiedName))
         var info: [String: (category: String, brand: String, price: Int64?)] = [:]
-        if tables.contains("curated.products") {
-            let scan = try TableScan(catalog: catalog, name: "curated.products", asOf: o.asOf)
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedProducts, asOf: o.asOf) {
             let (batches, _) = try scan.run(columns: ["product_id", "category", "brand", "price"])
             forEachRow(batches) { b, r in
                 let c = b.batch.columns
@@ -70,7 +68,7 @@ extension Reports {
             }
         }
         for (id, (category, brand)) in sales.info where info[id] == nil { info[id] = (category, brand, nil) }
-        let stock = tables.contains("curated.inventory") ? try onHand(catalog, o) : [:]
+        let stock = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf) != nil ? try onHand(catalog, o) : [:]
         let days = try windowDays(catalog, o)
         let ids = Array(info.keys)
         func ranks(_ figure: [String: Int64]) -> [String: Int] {
@@ -99,7 +97,7 @@ extension Reports {
 
     /// Units on hand per product: the latest update per (product, warehouse) as of the snapshot, summed.
     static func onHand(_ catalog: Catalog, _ o: ReportOptions) throws -> [String: Int64] {
-        let scan = try TableScan(catalog: catalog, name: "curated.inventory", asOf: o.asOf)
+        let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
         let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
         struct Key: Hashable { var product: String; var warehouse: String }
         var latest: [Key: (Int64, Int64)] = [:]

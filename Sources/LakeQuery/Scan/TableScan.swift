@@ -72,6 +72,13 @@ public struct ScanBatch: Sendable {
     public var selection: [Int32]?
 
     public var matchedCount: Int { selection?.count ?? batch.count }
+
+    /// Calls `body` with each matching row's index in `batch`: the selection, else every row.
+    /// The one per-row loop the reports and kernels use.
+    @inline(__always)
+    public func forEachRow(_ body: (Int) throws -> Void) rethrows {
+        if let selection { for r in selection { try body(Int(r)) } } else { for r in 0 ..< batch.count { try body(r) } }
+    }
 }
 
 /// A scan of one table at one snapshot. Planning uses only the catalog (partition values and
@@ -85,18 +92,36 @@ public struct TableScan: Sendable {
     /// ingest batch added). Nil reads every file of the snapshot.
     public var fileFilter: (@Sendable (DataFile) -> Bool)?
 
-    /// `name` is "layer.table" (curated.orders, raw.orders); a bare name means curated.
+    /// `name` is what a user typed: "layer.table" (curated.orders, raw.orders) or a bare name,
+    /// which means curated (`TableName(parsing:)`).
     public init(catalog: Catalog, name: String, asOf: AsOf? = nil) throws {
-        self.catalog = catalog
-        snapshot = try catalog.resolve(asOf)
-        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        let (schema, table) = parts.count == 2 ? (parts[0], parts[1]) : ("curated", name)
-        do {
-            self.table = try catalog.table(schema: schema, name: table, at: .snapshot(snapshot.id))
-        } catch {
-            let available = (try? catalog.tables(at: .snapshot(snapshot.id)).map(\.qualifiedName).sorted()) ?? []
-            throw QueryError.unknownTable("\(schema).\(table)", available: available)
+        try self.init(catalog: catalog, table: TableName(parsing: name), asOf: asOf)
+    }
+
+    /// A scan of the table; `QueryError.unknownTable` (listing the tables there are) when the
+    /// snapshot has none of that name. Any other catalog error is thrown as it is.
+    public init(catalog: Catalog, table name: TableName, asOf: AsOf? = nil) throws {
+        guard let scan = try Self.ifPresent(catalog: catalog, table: name, asOf: asOf) else {
+            let snapshot = try catalog.resolve(asOf)
+            let available = try catalog.tables(at: .snapshot(snapshot.id)).map(\.qualifiedName).sorted()
+            throw QueryError.unknownTable(name.description, available: available)
         }
+        self = scan
+    }
+
+    private init(catalog: Catalog, table: TableInfo, snapshot: SnapshotInfo) {
+        self.catalog = catalog
+        self.table = table
+        self.snapshot = snapshot
+    }
+
+    /// The scan, or nil when the snapshot has no such table (e.g. raw.orders before the first
+    /// orders ingest). Unlike `try? TableScan(...)`, a storage error or a damaged catalog is
+    /// thrown, never taken for "no table".
+    public static func ifPresent(catalog: Catalog, table name: TableName, asOf: AsOf? = nil) throws -> TableScan? {
+        let snapshot = try catalog.resolve(asOf)
+        guard let info = try catalog.tableIfPresent(schema: name.schema, name: name.name, at: .snapshot(snapshot.id)) else { return nil }
+        return TableScan(catalog: catalog, table: info, snapshot: snapshot)
     }
 
     public var columnNames: [String] { table.columns.map(\.name) }
@@ -164,12 +189,11 @@ public struct TableScan: Sendable {
         let (inlined, inlinedStats) = try readInlined(wanted, predicates, filterColumns)
         stats.add(inlinedStats)
         if toRead.isEmpty && inlined.isEmpty { return ([], stats) }
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, toRead.count))
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workers = parallelWorkers(count: toRead.count, parallelism: cores)
         var states = (0 ..< workers).map { _ in makeState() }
         var workerStats = [ScanStats](repeating: ScanStats(), count: workers)
         var errors = [Error?](repeating: nil, count: workers)
-        // Files are handed out one at a time (big and small files balance across workers).
-        let next = WorkCounter()
         try withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             let files = toRead
@@ -177,17 +201,15 @@ public struct TableScan: Sendable {
                 workerStats.withUnsafeMutableBufferPointer { ws in
                     errors.withUnsafeMutableBufferPointer { errs in
                         nonisolated(unsafe) let (st, ws, errs) = (st, ws, errs)
-                        DispatchQueue.concurrentPerform(iterations: workers) { w in
-                            while errs[w] == nil {
-                                let i = next.take()
-                                if i >= files.count { break }
-                                do {
-                                    let (batches, s) = try readFile(files[i], wanted, predicates, filterColumns)
-                                    ws[w].add(s)
-                                    if !batches.isEmpty { try body(&st[w], i, batches) }
-                                } catch {
-                                    errs[w] = error
-                                }
+                        // Files one at a time from a shared counter: big and small files balance.
+                        forEachInParallel(count: files.count, parallelism: cores, split: .dynamic) { w, i in
+                            guard errs[w] == nil else { return }
+                            do {
+                                let (batches, s) = try readFile(files[i], wanted, predicates, filterColumns)
+                                ws[w].add(s)
+                                if !batches.isEmpty { try body(&st[w], i, batches) }
+                            } catch {
+                                errs[w] = error
                             }
                         }
                     }
@@ -212,22 +234,12 @@ public struct TableScan: Sendable {
         if survivors.isEmpty { return (inlined, stats) }
         let toRead = survivors
 
-        // Decode files in parallel; each worker keeps its own results in its own slot.
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, survivors.count))
-        nonisolated(unsafe) var results = [Result<([ScanBatch], ScanStats), Error>?](repeating: nil, count: survivors.count)
-        results.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let slots = slots
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < toRead.count {
-                    slots[i] = Result { try readFile(toRead[i], wanted, predicates, filterColumns) }
-                    i += workers
-                }
-            }
+        // Decode files in parallel, results in catalog order.
+        let results = try parallelMap(count: toRead.count, parallelism: ProcessInfo.processInfo.activeProcessorCount) { i in
+            try readFile(toRead[i], wanted, predicates, filterColumns)
         }
         var batches: [ScanBatch] = []
-        for r in results {
-            let (b, s) = try r!.get()
+        for (b, s) in results {
             batches.append(contentsOf: b)
             stats.add(s)
         }

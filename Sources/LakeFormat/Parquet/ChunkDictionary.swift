@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The dictionary half of a column chunk: whether a dictionary pays, its page, and each row's index.
+extension ChunkEncoder {
+
+    /// Dictionary page (PLAIN, uncompressed), its entry count and the index of every non-null
+    /// row; nil page when the dictionary does not pay.
+    func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
+                                         width: Int) -> ([UInt8]?, Int, [UInt32]) {
+        var builder = WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256)
+        var indices: [UInt32] = []
+        indices.reserveCapacity(range.count)
+        let raw = UnsafeRawBufferPointer(a)
+        for r in range {
+            if let validity, !validity[r - range.lowerBound] { continue }
+            let word: UInt64 = width == 4
+                ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
+                : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
+            guard let i = builder.index(of: word) else { return (nil, 0, []) }
+            indices.append(UInt32(i))
+        }
+        let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
+        let dictBytes = builder.count * width
+        let indexBytes = (indices.count * bw + 7) / 8 + 16
+        guard dictBytes + indexBytes < indices.count * width * 3 / 4 else { return (nil, 0, []) }
+        var page: [UInt8] = []
+        page.reserveCapacity(dictBytes)
+        for w in builder.values {
+            if width == 4 { appendLE(UInt32(truncatingIfNeeded: w), to: &page) } else { appendLE(w, to: &page) }
+        }
+        return (page, builder.count, indices)
+    }
+
+    func buildStringDictionary(_ s: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+        var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
+        var indices: [UInt32] = []
+        indices.reserveCapacity(range.count)
+        var plainBytes = 0
+        let ok: Bool = s.bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            for r in range {
+                if let validity, !validity[r - range.lowerBound] { continue }
+                let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
+                plainBytes += 4 + end - start
+                guard let i = builder.index(of: base + start, end - start) else { return false }
+                indices.append(UInt32(i))
+            }
+            return true
+        }
+        guard ok else { return (nil, 0, []) }
+        return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
+    }
+
+    func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+        var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: min(values.count, 1 << 16))
+        var map = [Int32](repeating: -1, count: values.count)
+        var indices: [UInt32] = []
+        indices.reserveCapacity(range.count)
+        var plainBytes = 0
+        let ok: Bool = values.bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            for r in range {
+                if let validity, !validity[r - range.lowerBound] { continue }
+                let v = Int(idx[r])
+                let br = values.byteRange(v)
+                plainBytes += 4 + br.count
+                var m = map[v]
+                if m < 0 {
+                    guard let i = builder.index(of: base + br.lowerBound, br.count) else { return false }
+                    m = i
+                    map[v] = i
+                }
+                indices.append(UInt32(m))
+            }
+            return true
+        }
+        guard ok else { return (nil, 0, []) }
+        return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
+    }
+
+    func finishStringDictionary(_ builder: StringDictionaryBuilder, indices: [UInt32], plainBytes: Int) -> ([UInt8]?, Int, [UInt32]) {
+        let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
+        let indexBytes = (indices.count * bw + 7) / 8 + 16
+        guard builder.plainBytes + indexBytes < plainBytes * 3 / 4 else { return (nil, 0, []) }
+        var page: [UInt8] = []
+        page.reserveCapacity(builder.plainBytes)
+        let values = builder.values
+        values.bytes.withUnsafeBytes { raw in
+            for i in 0 ..< values.count {
+                let r = values.byteRange(i)
+                appendLE(UInt32(r.count), to: &page)
+                page.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[r]))
+            }
+        }
+        return (page, builder.count, indices)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+@testable import LakeFormat
+import Testing
+
+/// The codecs under the Parquet writer and reader, each on its own: byte vectors from the
+/// specifications (Parquet's encodings page, the Thrift compact protocol, Snappy's format
+/// description), round trips, and malformed input that must be an error, never a trap.
+@Suite struct RLEHybridTests {
+    static func encode(_ values: [UInt32], _ width: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        values.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: width, into: &out) }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8], _ width: Int, _ count: Int) throws -> [UInt32] {
+        var out = [UInt32](repeating: 0, count: count)
+        try bytes.withUnsafeBytes { raw in
+            try out.withUnsafeMutableBufferPointer { try RLEHybrid.decode(raw, bitWidth: width, count: count, into: $0.baseAddress!) }
+        }
+        return out
+    }
+
+    @Test("the Parquet spec's bit-packing example: 0…7 at bit width 3 is 0x03 0x88 0xC6 0xFA")
+    func specVector() throws {
+        #expect(try Self.decode([0x03, 0x88, 0xC6, 0xFA], 3, 8) == Array(0 ..< 8))
+        #expect(Self.encode(Array(0 ..< 8), 3) == [0x03, 0x88, 0xC6, 0xFA])
+    }
+
+    @Test("a long run is one RLE run: header count << 1, then the value in ceil(width/8) bytes")
+    func repeatedRun() throws {
+        #expect(Self.encode([UInt32](repeating: 5, count: 100), 3) == [0xC8, 0x01, 0x05])
+        #expect(try Self.decode([0xC8, 0x01, 0x05], 3, 100) == [UInt32](repeating: 5, count: 100))
+        #expect(Self.encode([UInt32](repeating: 0x1234, count: 9), 13) == [0x12, 0x34, 0x12])
+    }
+
+    @Test("random mixes of runs and literals round-trip at every bit width 1…32")
+    func roundTrip() throws {
+        var rng = SplitMix64(seed: 20)
+        for width in 1 ... 32 {
+            let maxValue = width == 32 ? UInt32.max : (UInt32(1) << UInt32(width)) - 1
+            var values: [UInt32] = []
+            while values.count < 1_000 {
+                let v = UInt32.random(in: 0 ... maxValue, using: &rng)
+                let repeats = Bool.random(using: &rng) ? Int.random(in: 1 ... 20, using: &rng) : 1
+                values += [UInt32](repeating: v, count: repeats)
+            }
+            #expect(try Self.decode(Self.encode(values, width), width, values.count) == values, "bit width \(width)")
+        }
+    }
+
+    @Test("truncated data, a bad bit width, or a run past the data are errors")
+    func malformed() throws {
+        let good = Self.encode(Array(0 ..< 8), 3)
+        #expect(throws: (any Error).self) { try Self.decode(Array(good.dropLast()), 3, 8) }
+        #expect(throws: (any Error).self) { try Self.decode(good, 33, 8) }
+        #expect(throws: (any Error).self) { try Self.decode(good, 3, 9) }
+        #expect(throws: (any Error).self) { try Self.decode([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 3, 8) }
+    }
+}
+
+@Suite struct ThriftCompactTests {
+    @Test("field headers: short form (delta ≤ 15 in the high nibble), long form, zigzag varints, stop byte")
+    func wireFormat() {
+        var w = ThriftWriter()
+        w.field(1, i32: 1)           // delta 1, type 5; zigzag(1) = 2
+        w.field(2, i64: -1)          // delta 1, type 6; zigzag(-1) = 1
+        w.field(20, i32: 150)        // delta 18 > 15: long form, type byte then zigzag(20) = 40
+        w.field(21, string: "ab")    // delta 1, type 8; length 2
+        w.endStruct()
+        #expect(w.bytes == [0x15, 0x02, 0x16, 0x01, 0x05, 0x28, 0xAC, 0x02, 0x18, 0x02, 0x61, 0x62, 0x00])
+    }
+
+    @Test("what the writer writes the reader reads: nested structs, lists, every scalar; unknown fields are skipped")
+    func roundTrip() throws {
+        var w = ThriftWriter()
+        w.field(1, i32: Int32.min)
+        w.field(2, i64: Int64.max)
+        w.field(3, bool: true)
+        w.field(4, binary: [0, 255, 7])
+        w.beginStruct(5)
+        w.field(1, i16: -300)
+        w.endStruct()
+        w.beginList(6, of: .i64, count: 3)
+        for v: Int64 in [-1, 0, 1 << 40] { w.element(i64: v) }
+        w.field(99, string: "skipped by the reader")
+        w.field(100, i32: 42)
+        w.endStruct()
+        var got: (Int32, Int64, Bool, [UInt8], Int64, [Int64], Int32) = (0, 0, false, [], 0, [], 0)
+        try w.bytes.withUnsafeBytes { raw in
+            var r = ThriftReader(raw)
+            try r.readStruct { r, id, type in
+                switch id {
+                case 1: got.0 = try r.i32()
+                case 2: got.1 = try r.i64()
+                case 3: got.2 = try r.bool(type)
+                case 4: got.3 = try r.binary()
+                case 5: try r.readStruct { r, id, _ in
+                        if id == 1 { got.4 = try r.zigzag(); return true }
+                        return false
+                    }
+                case 6: got.5 = try r.readList { try $0.i64() }
+                case 100: got.6 = try r.i32()
+                default: return false
+                }
+                return true
+            }
+        }
+        #expect(got.0 == Int32.min && got.1 == Int64.max && got.2 && got.3 == [0, 255, 7] && got.4 == -300)
+        #expect(got.5 == [-1, 0, 1 << 40] && got.6 == 42)
+    }
+
+    @Test("truncated input, an over-long varint, a binary past the end and deep nesting are errors")
+    func malformed() throws {
+        func read(_ bytes: [UInt8]) throws {
+            try bytes.withUnsafeBytes { raw in
+                var r = ThriftReader(raw)
+                try r.readStruct { _, _, _ in false }
+            }
+        }
+        #expect(throws: (any Error).self) { try read([0x15]) }
+        #expect(throws: (any Error).self) { try read([0x16] + [UInt8](repeating: 0xFF, count: 11)) }
+        #expect(throws: (any Error).self) { try read([0x18, 0x10, 0x61]) }
+        #expect(throws: (any Error).self) { try read([UInt8](repeating: 0x1C, count: 100)) }
+        try read([0x15, 0x02, 0x00])
+    }
+}
+
+@Suite struct SnappyTests {
+    static func decompress(_ block: [UInt8], _ length: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        try block.withUnsafeBytes { input in try out.withUnsafeMutableBytes { try Snappy.decompress(input, into: $0) } }
+        return out
+    }
+
+    @Test("a literal, and a 1-byte-offset copy that overlaps its own output (the format's run-length trick)")
+    func vectors() throws {
+        #expect(try Self.decompress([0x05, 0x10] + Array("hello".utf8), 5) == Array("hello".utf8))
+        // "abc" literal, then copy length 6 offset 3: tag 01 | (6-4) << 2 = 0x09, offset byte 3.
+        #expect(try Self.decompress([0x09, 0x08] + Array("abc".utf8) + [0x09, 0x03], 9) == Array("abcabcabc".utf8))
+        // 2-byte-offset copy (tag 10, length 5 → (5-1) << 2 | 2 = 0x12, offset 3 little-endian).
+        #expect(try Self.decompress([0x08, 0x08] + Array("xyz".utf8) + [0x12, 0x03, 0x00], 8) == Array("xyzxyzxy".utf8))
+    }
+
+    @Test("a copy from before the start, a zero offset, a literal past the end, or a wrong length are errors")
+    func malformed() throws {
+        #expect(throws: (any Error).self) { try Self.decompress([0x09, 0x09, 0x03], 9) }
+        #expect(throws: (any Error).self) { try Self.decompress([0x09, 0x08] + Array("abc".utf8) + [0x09, 0x00], 9) }
+        #expect(throws: (any Error).self) { try Self.decompress([0x05, 0x10] + Array("hel".utf8), 5) }
+        #expect(throws: (any Error).self) { try Self.decompress([0x06, 0x10] + Array("hello".utf8), 5) }
+        #expect(throws: (any Error).self) { try Self.decompress([0x05, 0x10] + Array("hello".utf8), 6) }
+    }
+}

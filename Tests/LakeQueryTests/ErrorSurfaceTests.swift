@@ -1,0 +1,42 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// Storage and corruption errors surface (issue 20, item 11): the checks and reports that ask
+/// "is there such a table?" must not take a damaged catalog for "no table" and answer empty.
+@Suite struct ErrorSurfaceTests {
+    @Test("a damaged catalog is an error for quality checks, anomalies, the dashboard and reports, never an empty answer")
+    func damagedCatalogIsAnErrorNotAnEmptyAnswer() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let before = try QualityChecks.run(catalog: lake.catalog, rescan: true)
+        #expect(!before.batches.isEmpty)
+        #expect(try TableScan.ifPresent(catalog: lake.catalog, table: .rawOrders) != nil)
+        #expect(try TableScan.ifPresent(catalog: lake.catalog, table: TableName(schema: "raw", name: "nothing")) == nil)
+
+        // Another process damages the catalog: the table of columns is gone.
+        _ = try Python.run("""
+        import sqlite3, sys
+        con = sqlite3.connect(sys.argv[1])
+        con.execute("ALTER TABLE ducklake_column RENAME TO ducklake_column_damaged")
+        con.commit()
+        """, [lake.root + "/manifest.sqlite"])
+
+        #expect(throws: (any Error).self) { try TableScan.ifPresent(catalog: lake.catalog, table: .rawOrders) }
+        #expect(throws: (any Error).self) { try QualityChecks.run(catalog: lake.catalog, rescan: true) }
+        #expect(throws: (any Error).self) { try AnomalyDetector.detect(catalog: lake.catalog, rescan: true) }
+        #expect(throws: (any Error).self) { try Dashboard.render(catalog: lake.catalog) }
+        #expect(throws: (any Error).self) { try Reports.run(.productMetrics, catalog: lake.catalog, options: ReportOptions()) }
+        // The user-facing scan names the damage, not a missing table.
+        do {
+            _ = try TableScan(catalog: lake.catalog, name: "orders")
+            Issue.record("a scan of a damaged catalog succeeded")
+        } catch let e as QueryError {
+            Issue.record("a damaged catalog was reported as \(e)")
+        } catch {}
+    }
+}

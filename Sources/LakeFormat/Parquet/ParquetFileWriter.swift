@@ -63,7 +63,8 @@ public final class ParquetFileWriter {
     private var rowGroups: [RowGroup] = []
     private var pending: [(batch: RecordBatch, range: Range<Int>)] = []
     private var pendingRows = 0
-    private var pendingBytes = 0
+    /// Estimated bytes of the rows queued for the next row group.
+    public private(set) var pendingBytes = 0
     private var totalRows: Int64 = 0
     private var statistics: [ColumnStatistics]
     private var finished = false
@@ -99,6 +100,13 @@ public final class ParquetFileWriter {
         pendingBytes += batch.estimatedBytes
         while pendingRows >= options.rowGroupRows { try flushRowGroup(rows: options.rowGroupRows) }
         if pendingBytes >= options.rowGroupBytes && pendingRows > 0 { try flushRowGroup(rows: pendingRows) }
+    }
+
+    /// Ends the current row group now (a caller holding many open writers bounds their memory
+    /// together); nothing when no row is queued.
+    public func endRowGroup() throws {
+        precondition(!finished, "write after close")
+        if pendingRows > 0 { try flushRowGroup(rows: pendingRows) }
     }
 
     /// Writes the last row group and the footer, fsyncs, and closes the file.

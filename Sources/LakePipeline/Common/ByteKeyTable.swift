@@ -10,8 +10,12 @@ public struct ByteKeyTable: Sendable {
     private var keyBytes: [UInt8]
     public private(set) var values: [Int32]
     private var mask: Int
+    /// Tests only: every key gets this hash, so every lookup walks colliding entries and must
+    /// tell them apart by their bytes.
+    private let forcedHash: UInt64?
 
-    public init(capacity: Int = 64) {
+    public init(capacity: Int = 64, forcedHash: UInt64? = nil) {
+        self.forcedHash = forcedHash
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = [Int32](repeating: -1, count: size)
@@ -52,7 +56,7 @@ public struct ByteKeyTable: Sendable {
     /// The value stored for `key`, or nil.
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) -> Int32? {
-        let r = find(key, hash: fnv1a64(key))
+        let r = find(key, hash: forcedHash ?? fnv1a64(key))
         return r.entry < 0 ? nil : values[Int(r.entry)]
     }
 
@@ -67,7 +71,7 @@ public struct ByteKeyTable: Sendable {
     /// already there (the table is unchanged), nil when it was inserted.
     @discardableResult
     public mutating func insertIfAbsent(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32? {
-        let hash = fnv1a64(key)
+        let hash = forcedHash ?? fnv1a64(key)
         let r = find(key, hash: hash)
         if r.entry >= 0 { return values[Int(r.entry)] }
         let entry = Int32(values.count)
@@ -93,6 +97,14 @@ public struct ByteKeyTable: Sendable {
                 try body(UnsafeRawBufferPointer(rebasing: kb[keyOffsets[i] ..< keyOffsets[i + 1]]))
             }
         }
+    }
+
+    /// Hands over every key (the bytes and the `count + 1` offsets into them, in insertion
+    /// order) without copying them, and empties the table, releasing its slots and hashes.
+    public mutating func takeKeys() -> (bytes: [UInt8], offsets: [Int]) {
+        let keys = (keyBytes, keyOffsets)
+        self = ByteKeyTable(capacity: 0, forcedHash: forcedHash)
+        return keys
     }
 
     private mutating func grow() {

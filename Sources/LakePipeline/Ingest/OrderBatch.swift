@@ -39,8 +39,6 @@ struct OrderBatch {
     private var unknown: [String: Int] = [:]
     /// Event-to-commit lag percentiles in fixed memory (not one entry per order).
     private var latency: LatencySketch
-    /// Ids accepted by this batch: stored as the commit's key run (sorted, `SortedIDRun`).
-    private var newIDs = OrderIDRun()
     /// The batch's quality figures, added up drain by drain and committed with the data.
     private var figures = QualityFigureBuilder()
     /// Set when the catalog's key runs did not cover curated.orders at `base`: the commit then
@@ -49,6 +47,9 @@ struct OrderBatch {
     /// The committed runs the validator probes: a block that fails to decode during a probe
     /// stops the commit (the answer may have missed a committed id).
     private let committedRuns: OrderIDRunSet
+    /// The batch's claimed ids when chunks are validated in parallel (`add(validated:)`).
+    private var firsts: FirstOccurrences
+    private let products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded
     /// Registered before any segment file exists, ended by the commit: vacuum keeps our files
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
@@ -73,11 +74,30 @@ struct OrderBatch {
             throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
-        segments = SegmentPipeline(raw: rawTarget.writer(options.parquet), orders: ordersTarget.writer(options.parquet),
-                                   items: itemsTarget.writer(options.parquet))
+        var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet) }
+        for i in writers.indices { writers[i].parallelism = options.parallelism }
+        segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
                                    ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
+        firsts = FirstOccurrences(capacity: 4096, forcedFingerprint: options.forcedIDFingerprint)
+        (self.products, self.rules, self.committed) = (products, rules, committed)
+    }
+
+    /// A validator for one chunk of this batch validated on another thread: same rules, catalog,
+    /// committed ids and batch columns as the batch's own, with the first-occurrence check left
+    /// to `add(validated:)`.
+    func deferredValidator(expectedLines: Int) -> OrderValidator {
+        OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: name,
+                       ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed,
+                       expectedLines: max(expectedLines, 4096), deferDuplicates: true)
+    }
+
+    /// Adds a chunk validated by a `deferredValidator`; chunks must come in line order.
+    mutating func add(validated v: ValidatedOrders) throws {
+        var v = v
+        v.settleClaims(&firsts, sourceFile: name)
+        try drain(v)
     }
 
     /// True when no line was added since the last drain (with `records`, whether anything was added at all).
@@ -92,14 +112,14 @@ struct OrderBatch {
     }
 
     /// Hands the validated rows to the segment writers, which bounds memory to one drain.
-    private mutating func drain() throws {
-        let v = validator.drain()
+    private mutating func drain() throws { try drain(validator.drain()) }
+
+    private mutating func drain(_ v: ValidatedOrders) throws {
         records += v.raw.count
         accepted += v.orders.count
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
-        if let ids = v.orders.column(OrderIDIndex.column) { newIDs.append(column: ids) }
         figures.add(v)
         try segments.submit(v)
     }
@@ -128,16 +148,21 @@ struct OrderBatch {
                             seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
         // The key run is encoded and compressed before the catalog's write lock is taken.
-        var keys = newIDs
+        // The ids this batch accepted are the ones it claimed (held once, in the batch's id
+        // set); their bytes move to the run and the set's table is released before sorting.
+        var claimed = OrderIDRun()
+        validator.takeClaimedIDs(into: &claimed)
+        firsts.takeIDs(into: &claimed)
+        var keys = claimed
         if let baselineIDs {
             keys = OrderIDRun()
             baselineIDs.forEach { keys.append($0) }
-            newIDs.forEach { keys.append($0) }
+            claimed.forEach { keys.append($0) }
         }
         let sorted = keys.count > 0 ? SortedIDRun.encode(keys, fingerprint: .standard) : (payload: [], count: 0)
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
-        let newIDs = newIDs
+        let newIDs = claimed
         let figureRows = figures.figures(batchID: batchID)
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }

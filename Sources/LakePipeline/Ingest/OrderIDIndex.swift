@@ -15,6 +15,14 @@ struct OrderIDRun {
         bytes.append(contentsOf: id)
     }
 
+    /// Appends keys held as one byte buffer and `count + 1` offsets (`ByteKeyTable.takeKeys`);
+    /// an empty run adopts the buffer without copying it.
+    mutating func append(keys: [UInt8], offsets: [Int]) {
+        if bytes.isEmpty { bytes = keys } else { bytes.append(contentsOf: keys) }
+        lengths.reserveCapacity(lengths.count + offsets.count - 1)
+        for i in 0 ..< offsets.count - 1 { lengths.append(UInt32(offsets[i + 1] - offsets[i])) }
+    }
+
     /// Every non-null value of a string column.
     mutating func append(column: Column) {
         for row in 0 ..< column.count where !column.isNull(row) {

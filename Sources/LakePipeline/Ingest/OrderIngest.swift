@@ -43,6 +43,15 @@ public struct IngestOptions: Sendable {
     public var drainEvery = 100_000
     /// Whole-ingest retries when another writer commits to the same tables meanwhile.
     public var conflictRetries = 3
+    /// Threads that parse and validate chunks of a whole-source ingest at once; 1 reads and
+    /// validates line by line on the calling thread (the serial reference).
+    public var parallelism = ProcessInfo.processInfo.activeProcessorCount
+    /// Bytes per line-aligned chunk handed to one validation thread (settable so tests can put
+    /// chunk boundaries between duplicates).
+    public var chunkBytes = 8 << 20
+    /// Tests only: every order id of the batch gets this fingerprint in the batch's id set, to
+    /// prove that ids are told apart by their bytes, never by the fingerprint alone.
+    var forcedIDFingerprint: UInt64? = nil
 
     public init() {
         // Segments stay open per partition while the source streams by: end row groups at a few
@@ -96,25 +105,10 @@ public enum OrderIngest {
         let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
-        let reader = LineReader(input)
-        var lastReport: Int64 = 0
-        var sawContent = false
-        try reader.forEachLine { line in
-            if !sawContent {
-                // A CSV or JSON array handed to `ingest orders` fails at its first non-blank
-                // line, before anything is written: JSON Lines start with "{".
-                guard let first = line.bytes.first(where: { $0 != 32 && $0 != 9 }) else { try batch.add(line); return }
-                sawContent = true
-                if first != UInt8(ascii: "{") {
-                    throw IngestError.wrongFormat(path: input.path, line: line.number, detail:
-                        "not JSON Lines (one order object per line): the input starts with \"\(VisibleText.escape(bytes: line.bytes.prefix(60)))\"")
-                }
-            }
-            try batch.add(line)
-            if let progress, line.offset - lastReport >= 1 << 20 {
-                lastReport = line.offset
-                progress(line.offset, size)
-            }
+        if options.parallelism > 1 {
+            try readInParallel(input, into: &batch, options: options, progress: progress)
+        } else {
+            try readSerially(input, into: &batch, progress: progress)
         }
         let bytes = input.bytesRead
         progress?(bytes, max(size, bytes))
@@ -131,6 +125,84 @@ public enum OrderIngest {
 }
 
 extension OrderIngest {
+    /// The serial reference: one line at a time on this thread.
+    private static func readSerially(_ input: SourceInput, into batch: inout OrderBatch, progress: IngestProgress?) throws {
+        let size = input.sizeHint ?? 0
+        let reader = LineReader(input)
+        var lastReport: Int64 = 0
+        var format = FormatCheck(path: input.path)
+        try reader.forEachLine { line in
+            try format.check(line)
+            try batch.add(line)
+            if let progress, line.offset - lastReport >= 1 << 20 {
+                lastReport = line.offset
+                progress(line.offset, size)
+            }
+        }
+    }
+
+    /// Both cores: the source is cut into line-aligned chunks (`LineChunker`), a round of one
+    /// chunk per thread is parsed and validated at once, each chunk by its own validator that
+    /// defers the batch's first-occurrence check, and the chunks' claims are then settled on
+    /// this thread in line order (`settleClaims`) before the rows go to the writers. Everything
+    /// a line's outcome depends on besides earlier lines' claims (its own content, the product
+    /// catalog, the committed ids) is read-only, so the result is the serial run's, row for row.
+    private static func readInParallel(_ input: SourceInput, into batch: inout OrderBatch, options: IngestOptions,
+                                       progress: IngestProgress?) throws {
+        let size = input.sizeHint ?? 0
+        let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
+        let workers = (0 ..< options.parallelism).map { _ in ChunkValidator(batch.deferredValidator(expectedLines: options.chunkBytes / 300)) }
+        var format = FormatCheck(path: input.path)
+        while true {
+            var round: [LineChunk] = []
+            while round.count < workers.count, let chunk = try chunker.next() { round.append(chunk) }
+            if round.isEmpty { return }
+            // The format is judged at the first non-blank line, before anything is validated.
+            for chunk in round where !format.decided { try chunk.forEachLine { try format.check($0) } }
+            let results = try parallelMap(count: round.count, parallelism: workers.count) { i in
+                workers[i].validate(round[i])
+            }
+            for (validated, behind) in results {
+                // The earliest chunk's first v2 line is the serial run's first.
+                if let behind { throw IngestError.behind(behind, source: batch.name) }
+                try batch.add(validated: validated)
+            }
+            let last = round[round.count - 1]
+            progress?(last.offset + Int64(last.bytes.count), size)
+        }
+    }
+
+    /// The first non-blank line of JSON Lines starts with "{": a CSV or JSON array handed to
+    /// `ingest orders` fails there, before anything is written.
+    private struct FormatCheck {
+        let path: String
+        private(set) var decided = false
+
+        init(path: String) { self.path = path }
+
+        mutating func check(_ line: Line) throws {
+            guard !decided, let first = line.bytes.first(where: { $0 != 32 && $0 != 9 }) else { return }
+            decided = true
+            if first != UInt8(ascii: "{") {
+                throw IngestError.wrongFormat(path: path, line: line.number, detail:
+                    "not JSON Lines (one order object per line): the input starts with \"\(VisibleText.escape(bytes: line.bytes.prefix(60)))\"")
+            }
+        }
+    }
+
+    /// One thread's validator, reused chunk after chunk (its column reservations carry over).
+    private final class ChunkValidator: @unchecked Sendable {
+        // Touched only by the one parallelMap task with this worker's index.
+        private var validator: OrderValidator
+
+        init(_ validator: OrderValidator) { self.validator = validator }
+
+        func validate(_ chunk: LineChunk) -> (ValidatedOrders, SchemaBehindLine?) {
+            chunk.forEachLine { validator.add($0) }
+            return (validator.drain(), validator.schemaBehind)
+        }
+    }
+
     /// For a followed file (`StreamIngest`, a regular file read again by offset): a CSV or
     /// JSON array fails before anything is committed: the first non-blank line of JSON Lines
     /// starts with "{" (after a byte-order mark, if any).

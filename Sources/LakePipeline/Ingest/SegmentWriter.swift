@@ -14,6 +14,12 @@ struct SegmentWriter {
     let layout: WriteLayout
     let partitioned: Bool
     let options: ParquetWriteOptions
+    /// Threads that encode and compress partitions at once.
+    var parallelism = 1
+    /// Bytes of queued rows this table's open files may hold together (see `boundPending`).
+    var pendingBudget = 64 << 20
+    /// Threads that close (and fsync) finished files at once.
+    static let closeThreads = 16
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
@@ -35,11 +41,34 @@ struct SegmentWriter {
             try single!.writer.write(typed)
             return
         }
-        for (key, rows) in try Partitioning.split(typed) {
-            if open[key] == nil { open[key] = try create(prefix: Self.partitionPath(key)) }
-            let part = rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows)
-            try open[key]!.writer.write(part)
+        let parts = try Partitioning.split(typed)
+        // New partitions' directories are made durable (mkdir, fsync the parent) at once.
+        let missing = parts.map(\.key).filter { open[$0] == nil }
+        let created = try parallelMapBlocking(count: missing.count, threads: Self.closeThreads) { try create(prefix: Self.partitionPath(missing[$0])) }
+        for (key, file) in zip(missing, created) { open[key] = file }
+        // Each partition has its own file writer (and zstd context): they gather, encode and
+        // compress on `parallelism` threads at once.
+        let writers = parts.map { open[$0.key]!.writer }
+        _ = try parallelMap(count: parts.count, parallelism: parallelism, split: .dynamic) { i in
+            let rows = parts[i].rows
+            try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
         }
+        try boundPending()
+    }
+
+    /// Each open file queues up to a row group of rows; with a hundred partitions open that is
+    /// most of an ingest's memory. Past `pendingBudget` bytes queued over all of this table's
+    /// files, the fullest end their row groups early until half the budget is left.
+    private func boundPending() throws {
+        let writers = open.values.map(\.writer)
+        var total = writers.reduce(0) { $0 + $1.pendingBytes }
+        guard total > pendingBudget else { return }
+        var flush: [ParquetFileWriter] = []
+        for w in writers.sorted(by: { $0.pendingBytes > $1.pendingBytes }) where total > pendingBudget / 2 {
+            total -= w.pendingBytes
+            flush.append(w)
+        }
+        _ = try parallelMap(count: flush.count, parallelism: parallelism, split: .dynamic) { try flush[$0].endRowGroup() }
     }
 
     /// Closes every file and returns what the catalog records about each.
@@ -47,8 +76,11 @@ struct SegmentWriter {
         var files: [NewDataFile] = []
         var all = open.map { (key: Optional($0.key), value: $0.value) }
         if let single { all.append((nil, single)) }
-        for (key, (writer, relative)) in all {
-            let summary = try writer.close()
+        // Closing flushes the last row group and fsyncs the file and its directory: mostly
+        // waiting on the device, so many files close at once (one partition's flush no longer
+        // waits for the previous one's; the file system commits them together).
+        let summaries = try parallelMapBlocking(count: all.count, threads: Self.closeThreads) { try all[$0].value.writer.close() }
+        for ((key, (_, relative)), summary) in zip(all, summaries) {
             var partitionValues: [String: String] = [:]
             if let key {
                 partitionValues = ["event_date": StatText.date(days: key.date), "channel": key.channel]

@@ -50,8 +50,124 @@ public struct ValidatedOrders: Sendable {
     public var unknownFields: [String: Int]
     /// Accepted lines whose event time came through an alias conversion (mobile `ts`).
     public var aliasNormalized: Int
+    /// Set by a validator in deferred mode: the accepted orders whose first-occurrence check
+    /// is still to be made, in line order (`settleClaims` makes it).
+    var claims: DeferredClaims? = nil
 
     public var rejectedCount: Int { rejects.values.reduce(0, +) }
+}
+
+/// The batch's first-occurrence rule, in one place for the serial validator and for the
+/// settling of chunks validated in parallel: the first accepted occurrence of an order id
+/// claims it; a later one is a `duplicate_order` when its normalised content matches,
+/// `conflicting_duplicate` when it differs. Ids are kept as exact bytes (`ByteKeyTable`
+/// compares them byte for byte after a fingerprint match), so a fingerprint collision can never
+/// turn a new order into a "duplicate".
+struct FirstOccurrences {
+    private var seen: ByteKeyTable
+    private var contentKeys: [UInt64] = []
+
+    init(capacity: Int, forcedFingerprint: UInt64? = nil) {
+        seen = ByteKeyTable(capacity: capacity, forcedHash: forcedFingerprint)
+    }
+
+    var count: Int { contentKeys.count }
+
+    /// Claims `id` for this line, or says why the line is a duplicate of an earlier one.
+    @inline(__always)
+    mutating func claim(_ id: UnsafeRawBufferPointer, content: UInt64) -> (RejectReason, String)? {
+        if let first = seen.insertIfAbsent(id, value: Int32(contentKeys.count)) {
+            let text = String(decoding: id, as: UTF8.self)
+            if contentKeys[Int(first)] == content {
+                return (.duplicateOrder, "order_id \(text) repeats an order accepted earlier in this batch")
+            }
+            return (.conflictingDuplicate, "order_id \(text) was accepted earlier in this batch with different content; the first stands")
+        }
+        contentKeys.append(content)
+        return nil
+    }
+
+    /// Moves every claimed id, in claim (line) order, to the end of `run` and empties the set:
+    /// the id bytes are handed over, not copied, and the table around them is released first.
+    mutating func takeIDs(into run: inout OrderIDRun) {
+        contentKeys = []
+        let keys = seen.takeKeys()
+        run.append(keys: keys.bytes, offsets: keys.offsets)
+    }
+}
+
+/// Orders a deferred-mode validator accepted, whose first-occurrence check waits for the
+/// chunks before them (see `OrderValidator.init(deferDuplicates:)`). The k-th claim is the k-th
+/// row of the drain's curated orders, whose items are the next `itemCounts[k]` item rows.
+struct DeferredClaims: Sendable {
+    var ids = OrderIDRun()
+    var contents: [UInt64] = []
+    var rawRows: [Int32] = []
+    var itemCounts: [Int32] = []
+    var fromAlias: [Bool] = []
+
+    var count: Int { contents.count }
+}
+
+extension ValidatedOrders {
+    /// Applies the first-occurrence rule to the deferred claims, in line order, against the ids
+    /// claimed by every line before this drain (`firsts`): a claim that loses becomes the same
+    /// reject a serial run gives that line (reason, detail with the source's line number), its
+    /// order and item rows leave the curated batches, and the counts follow.
+    mutating func settleClaims(_ firsts: inout FirstOccurrences, sourceFile: String) {
+        guard let c = claims else { return }
+        claims = nil
+        guard case .int64(let lineNumbers)? = raw.column("line_number")?.data else { preconditionFailure("raw rows carry line_number") }
+        var lost: [(row: Int, reason: RejectReason, detail: String)] = []
+        var keep: [Int] = []
+        keep.reserveCapacity(c.count)
+        var k = 0
+        c.ids.forEach { id in
+            if let (reason, detail) = firsts.claim(id, content: c.contents[k]) {
+                let row = Int(c.rawRows[k])
+                lost.append((row, reason, "\(sourceFile) line \(lineNumbers[row]): \(detail)"))
+                rejects[reason, default: 0] += 1
+                if c.fromAlias[k] { aliasNormalized -= 1 }
+            } else {
+                keep.append(k)
+            }
+            k += 1
+        }
+        guard !lost.isEmpty else { return }
+        var firstItem = [Int](repeating: 0, count: c.count + 1)
+        for i in 0 ..< c.count { firstItem[i + 1] = firstItem[i] + Int(c.itemCounts[i]) }
+        var keepItems: [Int] = []
+        keepItems.reserveCapacity(items.count)
+        for i in keep { keepItems.append(contentsOf: firstItem[i] ..< firstItem[i + 1]) }
+        orders = orders.gather(keep)
+        items = items.gather(keepItems)
+        for (name, value) in [("reject_reason", { (l: (row: Int, reason: RejectReason, detail: String)) in l.reason.rawValue }),
+                              ("reject_detail", { $0.detail })] {
+            guard let i = raw.schema.index(of: name) else { continue }
+            raw.columns[i] = Self.overwrite(raw.columns[i], rows: lost.map(\.row), with: lost.map(value))
+        }
+    }
+
+    /// `column` with the values at `rows` (ascending) replaced by `values`, made non-null.
+    private static func overwrite(_ column: Column, rows: [Int], with values: [String]) -> Column {
+        guard case .string(let old) = column.data else { preconditionFailure("reject columns are strings") }
+        var out = StringColumn()
+        out.reserve(count: old.count, bytes: old.bytes.count + values.reduce(0) { $0 + $1.utf8.count })
+        var validity = column.validity ?? [Bool](repeating: true, count: old.count)
+        var next = 0
+        old.bytes.withUnsafeBytes { b in
+            for r in 0 ..< old.count {
+                if next < rows.count && rows[next] == r {
+                    out.append(values[next])
+                    validity[r] = true
+                    next += 1
+                } else {
+                    out.appendBytes(UnsafeRawBufferPointer(rebasing: b[Int(old.offsets[r]) ..< Int(old.offsets[r + 1])]))
+                }
+            }
+        }
+        return Column(.string(out), validity: validityOrNil(validity))
+    }
 }
 
 /// Turns order lines into columnar batches: raw (everything), curated orders and items
@@ -73,9 +189,12 @@ public struct OrderValidator {
     private let batchIDBytes: [UInt8]
     private let sourceFileBytes: [UInt8]
     private var parser: OrderLineParser
-    /// order_id -> index into `contentKeys`, across drains.
-    private var seen = ByteKeyTable(capacity: 4096)
-    private var contentKeys: [UInt64] = []
+    /// The batch's claimed ids, across drains (serial mode).
+    private var firsts: FirstOccurrences
+    /// Deferred mode: accepted orders' claims wait for `settleClaims` (a chunk validated in
+    /// parallel cannot know the ids claimed by the chunks before it).
+    private let deferDuplicates: Bool
+    private var claims = DeferredClaims()
     /// Catalog rows of the current order's items, found by check() and reused by the builder.
     private var itemRows: [Int32] = []
 
@@ -91,7 +210,8 @@ public struct OrderValidator {
     /// `expectedLines` sizes the column builders up front (a drain's worth of lines is ideal):
     /// growing a 100 MB line column by doubling copies it twice and faults in twice the memory.
     public init(rules: OrderRules, catalog: ProductCatalog, batchID: String, sourceFile: String,
-                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil, expectedLines: Int = 4096) {
+                ingestTimeMicros: Int64, committed: (any OrderIDLookup)? = nil, expectedLines: Int = 4096,
+                deferDuplicates: Bool = false) {
         self.rules = rules
         self.catalog = catalog
         self.batchID = batchID
@@ -103,7 +223,8 @@ public struct OrderValidator {
         sourceFileBytes = Array(sourceFile.utf8)
         parser = OrderLineParser(map: rules.fieldMap)
         raw = RawBuilder(rows: expectedLines, lineBytes: expectedLines * 400)
-        seen = ByteKeyTable(capacity: expectedLines)
+        firsts = FirstOccurrences(capacity: deferDuplicates ? 0 : expectedLines)
+        self.deferDuplicates = deferDuplicates
         cur = CuratedBuilder(orders: expectedLines, items: expectedLines * 5 / 2)
     }
 
@@ -243,15 +364,20 @@ public struct OrderValidator {
         if let c = committed, c.containsOrderID(id) {
             return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") was already committed by an earlier batch")
         }
-        if let first = seen.insertIfAbsent(id, value: Int32(contentKeys.count)) {
-            if contentKeys[Int(first)] == content {
-                return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") repeats an order accepted earlier in this batch")
-            }
-            return (.conflictingDuplicate, "order_id \(o.string(o.orderID) ?? "") was accepted earlier in this batch with different content; the first stands")
+        if deferDuplicates {
+            claims.ids.append(id)
+            claims.contents.append(content)
+            claims.rawRows.append(Int32(raw.lineNumber.count))  // the row add() appends next
+            claims.itemCounts.append(Int32(o.items.count))
+            claims.fromAlias.append(o.eventTimeFromAlias)
+            return nil
         }
-        contentKeys.append(content)
-        return nil
+        return firsts.claim(id, content: content)
     }
+
+    /// Moves every order id this validator accepted (serial mode; a deferred-mode validator
+    /// claims none: `settleClaims` does) to the end of `run`, in line order, and forgets them.
+    mutating func takeClaimedIDs(into run: inout OrderIDRun) { firsts.takeIDs(into: &run) }
 
     private mutating func noteBehind(_ o: ParsedOrder, lineNumber: Int) {
         for (bit, key, _) in VersionedKey.all where o.versionedKeys & bit != 0 && rules.supportedKeys & bit == 0 {
@@ -272,7 +398,9 @@ public struct OrderValidator {
     public mutating func drain() -> ValidatedOrders {
         let out = ValidatedOrders(
             raw: raw.batch(rules.rawSchema), orders: cur.ordersBatch(rules.ordersSchema), items: cur.itemsBatch(rules.itemsSchema),
-            rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized)
+            rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized,
+            claims: deferDuplicates ? claims : nil)
+        claims = DeferredClaims()
         // The next batch will likely look like this one: reserve that much up front so the
         // columns never grow by doubling (copying and faulting in twice the memory).
         raw = RawBuilder(like: out.raw)

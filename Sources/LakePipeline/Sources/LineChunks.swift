@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A run of whole lines of a source, cut so that chunks can be validated on different threads:
+/// it knows the number of its first line and the offset of its first byte, so every line keeps
+/// the number and offset a serial read (`LineReader`) gives it.
+final class LineChunk: @unchecked Sendable {
+    // Owned; written once by `LineChunker` before the chunk is handed out, then only read.
+    private let storage: UnsafeMutableRawPointer
+    /// Whole lines, each with its newline except possibly the source's last.
+    let bytes: UnsafeRawBufferPointer
+    /// 1-based number of the first line.
+    let firstLine: Int
+    /// Offset of `bytes[0]` in the source.
+    let offset: Int64
+    /// How many lines `bytes` holds.
+    let lineCount: Int
+
+    fileprivate init(storage: UnsafeMutableRawPointer, start: Int, count: Int, firstLine: Int, offset: Int64, lineCount: Int) {
+        self.storage = storage
+        bytes = UnsafeRawBufferPointer(start: storage + start, count: count)
+        self.firstLine = firstLine
+        self.offset = offset
+        self.lineCount = lineCount
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Calls `body` for every line, in order, as `LineReader` would: without the newline and
+    /// a '\r' before it.
+    func forEachLine<E: Error>(_ body: (Line) throws(E) -> Void) throws(E) {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        let end = bytes.count
+        var start = 0, number = firstLine
+        while start < end {
+            var stop: Int, next: Int
+            if let nl = memchr(base + start, 10, end - start) {
+                stop = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+                next = stop + 1
+            } else {
+                stop = end
+                next = end
+            }
+            if stop > start && base[stop - 1] == 13 { stop -= 1 }
+            try body(Line(bytes: UnsafeRawBufferPointer(start: base + start, count: stop - start), number: number, offset: offset + Int64(start)))
+            number += 1
+            start = next
+        }
+    }
+}
+
+/// Cuts a source into line-aligned chunks of about `chunkBytes` each, reading it once through
+/// `SourceInput` (so the ledger hash covers exactly the bytes read), whatever it is: a regular
+/// file, a pipe, a FIFO or standard input. A line longer than a chunk makes its chunk larger, up
+/// to `maxLineBytes`, beyond which the source is not line data (as `LineReader`). A UTF-8
+/// byte-order mark at the start is skipped, as `LineReader` does.
+final class LineChunker {
+    private let input: SourceInput
+    private let chunkBytes: Int
+    private let maxLineBytes: Int
+    /// The incomplete line after the last chunk's final newline.
+    private var carry: [UInt8] = []
+    private var carryOffset: Int64 = 0
+    private var linesBefore = 0
+    private var eof = false
+    private var atStart = true
+
+    init(_ input: SourceInput, chunkBytes: Int, maxLineBytes: Int = 64 << 20) {
+        self.input = input
+        self.chunkBytes = max(chunkBytes, 16)
+        self.maxLineBytes = maxLineBytes
+    }
+
+    /// The next chunk, or nil once the source is consumed.
+    func next() throws(FileIOError) -> LineChunk? {
+        if eof && carry.isEmpty { return nil }
+        var capacity = max(chunkBytes, carry.count * 2)
+        var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        var handedOut = false
+        defer { if !handedOut { buffer.deallocate() } }
+        carry.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        var filled = carry.count
+        var scanned = filled  // no newline in the carried bytes
+        while true {
+            while filled < capacity && !eof {
+                let n: Int
+                do { n = try input.read(into: buffer + filled, count: capacity - filled) } catch {
+                    throw FileIOError.read(path: input.path, errno: error.errnoValue)
+                }
+                if n == 0 { eof = true } else { filled += n }
+            }
+            var start = 0
+            if atStart && (filled >= 3 || eof) {
+                atStart = false
+                let b = buffer.assumingMemoryBound(to: UInt8.self)
+                if filled >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+                    start = 3
+                    carryOffset = 3
+                    scanned = max(scanned, 3)
+                }
+            }
+            let base = buffer.assumingMemoryBound(to: UInt8.self)
+            // The chunk ends after its last newline; at the end of the source, at its last byte.
+            var cut = -1
+            var i = filled
+            while i > scanned {
+                i -= 1
+                if base[i] == 10 { cut = i + 1; break }
+            }
+            if eof && cut < filled { cut = filled }
+            if cut > start {
+                let lines = Self.countLines(UnsafeRawBufferPointer(start: base + start, count: cut - start))
+                let chunk = LineChunk(storage: buffer, start: start, count: cut - start, firstLine: linesBefore + 1,
+                                      offset: carryOffset, lineCount: lines)
+                handedOut = true
+                carry = Array(UnsafeRawBufferPointer(start: base + cut, count: filled - cut))
+                carryOffset += Int64(cut - start)
+                linesBefore += lines
+                return chunk
+            }
+            if eof {  // only a byte-order mark, or nothing
+                carry = []
+                return nil
+            }
+            // No newline yet: one line longer than the buffer. Grow it and read on.
+            guard capacity < maxLineBytes else { throw FileIOError.lineTooLong(path: input.path, line: linesBefore + 1, limit: maxLineBytes) }
+            scanned = filled
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            bigger.copyMemory(from: buffer, byteCount: filled)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+    }
+
+    /// Lines in `bytes`: its newlines, plus one for a last line without one.
+    private static func countLines(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else { return 0 }
+        var n = 0, at = 0
+        while at < bytes.count, let nl = memchr(base + at, 10, bytes.count - at) {
+            n += 1
+            at = base.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        return at < bytes.count ? n + 1 : n
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import LakeCatalog
+import LakeTestSupport
+import Testing
+@testable import LakePipeline
+
+/// Every raw line as DuckDB reads it back: line number, offset, id, reason and detail, in line order.
+let duckRawLines = Python.duckdbPrelude + """
+root = sys.argv[1]
+con = duck()
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+rows = con.execute("SELECT line_number, byte_offset, order_id, channel, CAST(event_date AS VARCHAR), reject_reason, reject_detail FROM l.raw.orders ORDER BY line_number").fetchall()
+print(json.dumps([list(r) for r in rows]))
+"""
+
+struct RawLine: Codable, Equatable, CustomStringConvertible {
+    var values: [String?]
+    init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        var out: [String?] = []
+        while !c.isAtEnd {
+            if try c.decodeNil() { out.append(nil) } else if let i = try? c.decode(Int64.self) { out.append(String(i)) } else { out.append(try c.decode(String.self)) }
+        }
+        values = out
+    }
+    func encode(to encoder: Encoder) throws { var c = encoder.unkeyedContainer(); try c.encode(values) }
+    var description: String { values.map { $0 ?? "NULL" }.joined(separator: " | ") }
+}
+
+func rawLines(_ root: URL) throws -> [RawLine] {
+    try JSONDecoder().decode([RawLine].self, from: Data(try Python.run(duckRawLines, [root.path]).utf8))
+}
+
+/// An orders source whose duplicates sit close together and far apart: the evaluation file
+/// (its own duplicates and conflicting duplicates), then a replay of some of its lines in
+/// reverse order, and replays with other content (conflicting duplicates), so with small chunks a first occurrence and its repeat are in neighbouring
+/// chunks of one round, in different rounds, and in the same chunk.
+func duplicateHeavySource(_ dir: TemporaryDirectory) throws -> String {
+    let text = try String(contentsOfFile: evaluationOrders, encoding: .utf8)
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if lines.last == "" { lines.removeLast() }
+    var out = lines
+    for i in stride(from: 40, through: 0, by: -1) { out.append(lines[i]) }
+    out.insert(contentsOf: lines[10 ..< 14], at: 15)
+    out.append(contentsOf: lines[500 ..< 530])
+    // Conflicting replays: the same ids with another customer (part of the normalised content).
+    let conflicting = lines[600 ..< 640].map { $0.replacingOccurrences(of: "\"customer_id\": \"", with: "\"customer_id\": \"X") }
+    out.insert(contentsOf: conflicting, at: 700)
+    out.append(contentsOf: conflicting.reversed())
+    let path = dir.file("dupes.jsonl")
+    try (out.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite("Ingest: chunks validated in parallel equal the serial run", .serialized)
+struct IngestParallelTests {
+    func ingest(_ dir: TemporaryDirectory, _ label: String, path: String, parallelism: Int, chunkBytes: Int = 8 << 20,
+                forcedFingerprint: UInt64? = nil) throws -> (IngestSummary, LakeView, [RawLine]) {
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent(label, isDirectory: true), schemas: schemasDirectory)
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        var options = IngestOptions()
+        options.parallelism = parallelism
+        options.chunkBytes = chunkBytes
+        options.forcedIDFingerprint = forcedFingerprint
+        let summary = try OrderIngest.run(store, path: path, options: options)
+        return (summary, try lakeView(store.root), try rawLines(store.root))
+    }
+
+    @Test("parallel output = serial output = the Python reference, with duplicates straddling chunk boundaries", arguments: [
+        (2, 700), (3, 2_000), (2, 64 << 10),
+    ])
+    func parallelEqualsSerial(parallelism: Int, chunkBytes: Int) throws {
+        let dir = try TemporaryDirectory("ingest-parallel")
+        defer { dir.remove() }
+        let source = try duplicateHeavySource(dir)
+        let (serialSummary, serial, serialRaw) = try ingest(dir, "serial", path: source, parallelism: 1)
+        let (summary, parallel, raw) = try ingest(dir, "parallel", path: source, parallelism: parallelism, chunkBytes: chunkBytes)
+        let reference = try referenceView(orders: [source])
+
+        // The source really has both kinds of in-batch duplicate, so the settling is exercised.
+        #expect((reference.rejects["duplicate_order"] ?? 0) >= 40)
+        #expect((reference.rejects["conflicting_duplicate"] ?? 0) > 0)
+        expectSame(serial, reference)
+        expectSame(parallel, reference)
+        // Row for row: the same line numbers, offsets, reasons and details (with line numbers).
+        #expect(raw.count == serialRaw.count)
+        let firstDiff = zip(raw, serialRaw).first { $0 != $1 }
+        #expect(firstDiff == nil, "first raw line differing (parallel vs serial): \(String(describing: firstDiff))")
+        #expect(raw.contains { $0.values[6]?.contains("repeats an order accepted earlier") == true })
+        #expect(summary.records == serialSummary.records && summary.accepted == serialSummary.accepted)
+        #expect(summary.rejects == serialSummary.rejects && summary.duplicates == serialSummary.duplicates)
+    }
+
+    @Test("with every order id given the same fingerprint, no order is dropped and duplicates are still found")
+    func forcedCollisionDropsNothing() throws {
+        let dir = try TemporaryDirectory("ingest-collide")
+        defer { dir.remove() }
+        let source = try duplicateHeavySource(dir)
+        let (_, lake, _) = try ingest(dir, "collide", path: source, parallelism: 2, chunkBytes: 3_000, forcedFingerprint: 0x5EED)
+        expectSame(lake, try referenceView(orders: [source]))
+    }
+
+    @Test("the batch's id set tells colliding ids apart by their bytes")
+    func firstOccurrencesVerifyExactly() {
+        var firsts = FirstOccurrences(capacity: 16, forcedFingerprint: 7)
+        func claim(_ s: String, _ content: UInt64) -> RejectReason? {
+            var s = s
+            return s.withUTF8 { firsts.claim(UnsafeRawBufferPointer($0), content: content)?.0 }
+        }
+        for i in 0 ..< 500 { #expect(claim("ORD-\(i)", UInt64(i)) == nil) }
+        #expect(firsts.count == 500)
+        #expect(claim("ORD-17", 17) == .duplicateOrder)
+        #expect(claim("ORD-17", 18) == .conflictingDuplicate)
+        #expect(claim("ORD-500", 500) == nil)
+        #expect(claim("ORD-1", 1) == .duplicateOrder)
+    }
+
+    @Test("chunks give every line the number, offset and bytes the line reader gives it", arguments: [16, 17, 40, 100, 4096])
+    func chunksMatchLineReader(chunkBytes: Int) throws {
+        let dir = try TemporaryDirectory("line-chunks")
+        defer { dir.remove() }
+        let long = String(repeating: "x", count: 300)
+        let cases: [String] = [
+            "", "\n", "a", "a\n", "a\r\nb\r\n", "\u{FEFF}{\"a\":1}\n{\"b\":2}", "\u{FEFF}", "\n\n\nz\r",
+            "one\n\(long)\ntwo\n\(long)\(long)", "\r\n\r\n", (0 ..< 50).map { "line \($0)" }.joined(separator: "\n"),
+        ]
+        for (i, text) in cases.enumerated() {
+            let path = dir.file("case-\(i).txt")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            var expected: [String] = []
+            try LineReader(path: path).forEachLine { expected.append("\($0.number)@\($0.offset):\(Array($0.bytes))") }
+            let input = try SourceInput.open(path)
+            let chunker = LineChunker(input, chunkBytes: chunkBytes)
+            var got: [String] = []
+            var counted = 0
+            while let chunk = try chunker.next() {
+                counted += chunk.lineCount
+                chunk.forEachLine { got.append("\($0.number)@\($0.offset):\(Array($0.bytes))") }
+            }
+            #expect(got == expected, "case \(i) at \(chunkBytes)-byte chunks")
+            #expect(counted == expected.count)
+            #expect(input.bytesRead == Int64(text.utf8.count))
+        }
+    }
+}

@@ -6,16 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What `lake` links: libzstd, libsqlite3, and libpq (the PostgreSQL catalog's client, CLibPQ).
+# The tests (--python) also need the PostgreSQL server: PostgresCluster starts throwaway clusters.
+pkgs=(libzstd-dev libsqlite3-dev libpq-dev)
+[ "${1:-}" = "--python" ] && pkgs+=(postgresql)
 need=()
-# libpq-dev: the PostgreSQL catalog's client library (CLibPQ); postgresql: the throwaway server
-# the PostgreSQL catalog tests start (PostgresCluster).
-for pkg in libzstd-dev libsqlite3-dev libpq-dev postgresql; do
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update
-  $SUDO apt-get install -y "${need[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 fi
 
 if [ "${1:-}" = "--python" ]; then
@@ -38,7 +40,7 @@ if [ "${1:-}" = "--python" ] || [ "${1:-}" = "--api-tests" ]; then
   if ! command -v chromium >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update
-    $SUDO apt-get install -y chromium
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
   fi
   if ! .venv-api/bin/schemathesis --version >/dev/null 2>&1; then
     python3 -m venv .venv-api

@@ -13,6 +13,9 @@ Configuration: an Airflow Variable of the name, else the environment variable, e
   LAKE_DIR          lake root (default ./lake)
   LAKE_LANDING      folder of YYYY-MM-DD/ subfolders with the day's source files (required)
   LAKE_BIN          the lake binary (default: `lake` on the PATH)
+  LAKE_CATALOG      the lake's catalog: a PostgreSQL URL or libpq keyword string, passed to every
+                    `lake` command (default: <LAKE_DIR>/manifest.sqlite); the password from
+                    PGPASSWORD or ~/.pgpass, never from here
   LAKE_PRODUCTS     product catalog file to ingest instead of the day's product_catalog.json
                     (for a catalog delivered once, not daily); default: the day's file
   LAKE_REPORTS      where the JSON reports go, one folder per date (default <LAKE_DIR>-reports)
@@ -144,9 +147,10 @@ def classify(returncode: int, output: str) -> str:
 def lake_env() -> dict[str, str]:
     env = dict(os.environ)
     env["LAKE_DIR"] = lake_dir()
-    schemas = setting("LAKE_SCHEMAS")
-    if schemas:
-        env["LAKE_SCHEMAS"] = schemas
+    for name in ("LAKE_SCHEMAS", "LAKE_CATALOG"):
+        value = setting(name)
+        if value:
+            env[name] = value
     return env
 
 

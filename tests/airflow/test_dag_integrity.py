@@ -95,6 +95,22 @@ def test_permanent_failure_fails_at_once_with_the_message(module, tmp_path, monk
     assert "permanent" in str(e.value) and "header is" in str(e.value) and "expected the columns" in str(e.value)
 
 
+def test_lake_catalog_reaches_every_lake_command(module, tmp_path, monkeypatch):
+    # The catalog setting is passed through to lake, which reads LAKE_CATALOG as --catalog: a
+    # catalog that cannot be reached fails the command, naming it, where a SQLite lake would work.
+    monkeypatch.setenv("LAKE_BIN", lake_bin())
+    monkeypatch.setenv("LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKE_CATALOG", "postgresql://lake@127.0.0.1:1/lake")
+    assert module.lake_env()["LAKE_CATALOG"] == "postgresql://lake@127.0.0.1:1/lake"
+    with pytest.raises(Exception) as e:
+        module.run_lake("init")
+    assert "127.0.0.1" in str(e.value)
+    monkeypatch.delenv("LAKE_CATALOG")
+    assert "LAKE_CATALOG" not in module.lake_env()
+    module.run_lake("init")
+    assert (tmp_path / "lake" / "manifest.sqlite").exists()
+
+
 def test_transient_failure_is_retried(module, tmp_path, monkeypatch):
     from airflow.sdk.exceptions import AirflowFailException
 

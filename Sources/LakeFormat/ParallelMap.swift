@@ -53,6 +53,15 @@ public func forEachInParallel(count: Int, parallelism: Int, split: WorkSplit = .
 /// index runs even when some fail (a caller may need to clean up what the others wrote).
 public func parallelResults<T>(count: Int, parallelism: Int, split: WorkSplit = .strided,
                                _ body: (Int) throws -> T) -> [Result<T, Error>] {
+    withResultSlots(count: count, body) { work in
+        forEachInParallel(count: count, parallelism: parallelism, split: split) { _, i in work(i) }
+    }
+}
+
+/// Runs `body` on every index through `schedule` (which must call the `work` it is given once
+/// per index, on any threads) and returns each index's result, in index order.
+private func withResultSlots<T>(count: Int, _ body: (Int) throws -> T,
+                                schedule: (_ work: (Int) -> Void) -> Void) -> [Result<T, Error>] {
     if count == 0 { return [] }
     nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
     results.initialize(repeating: nil)
@@ -60,8 +69,9 @@ public func parallelResults<T>(count: Int, parallelism: Int, split: WorkSplit = 
         results.deinitialize()
         results.deallocate()
     }
-    forEachInParallel(count: count, parallelism: parallelism, split: split) { _, i in
-        results[i] = Result { try body(i) }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        schedule { i in results[i] = Result { try body(i) } }
     }
     return results.map { $0! }
 }
@@ -77,41 +87,35 @@ public func parallelMap<T>(count: Int, parallelism: Int, split: WorkSplit = .str
 /// flushes are in flight at once and the file system can commit them together. Results in index
 /// order; the first error, by index, is rethrown after every task has finished.
 public func parallelMapBlocking<T>(count: Int, threads: Int, _ body: (Int) throws -> T) throws -> [T] {
-    if count == 0 { return [] }
-    nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
-    results.initialize(repeating: nil)
-    defer {
-        results.deinitialize()
-        results.deallocate()
-    }
-    let workers = parallelWorkers(count: count, parallelism: threads)
-    let next = WorkCounter()
-    withoutActuallyEscaping(body) { body in
-        nonisolated(unsafe) let body = body
-        nonisolated(unsafe) let work = {
-            while true {
-                let i = next.take()
-                if i >= count { return }
-                results[i] = Result { try body(i) }
+    try withResultSlots(count: count, body) { work in
+        let workers = parallelWorkers(count: count, parallelism: threads)
+        let next = WorkCounter()
+        withoutActuallyEscaping(work) { work in
+            nonisolated(unsafe) let work = work
+            let loop = {
+                while true {
+                    let i = next.take()
+                    if i >= count { return }
+                    work(i)
+                }
             }
+            // Joined before returning, so nothing holds `work` past this call (checked by
+            // withoutActuallyEscaping); a thread that cannot be started leaves its share to the others.
+            let job = Unmanaged.passRetained(BlockingJob(loop))
+            var started: [pthread_t] = []
+            for _ in 1 ..< workers {
+                var t = pthread_t()
+                let rc = pthread_create(&t, nil, { context in
+                    Unmanaged<BlockingJob>.fromOpaque(context!).takeUnretainedValue().run()
+                    return nil
+                }, job.toOpaque())
+                if rc == 0 { started.append(t) }
+            }
+            loop()
+            for t in started { pthread_join(t, nil) }
+            job.release()
         }
-        // Joined before returning, so nothing holds `body` past this call (checked by
-        // withoutActuallyEscaping); a thread that cannot be started leaves its share to the others.
-        let job = Unmanaged.passRetained(BlockingJob(work))
-        var started: [pthread_t] = []
-        for _ in 1 ..< workers {
-            var t = pthread_t()
-            let rc = pthread_create(&t, nil, { context in
-                Unmanaged<BlockingJob>.fromOpaque(context!).takeUnretainedValue().run()
-                return nil
-            }, job.toOpaque())
-            if rc == 0 { started.append(t) }
-        }
-        work()
-        for t in started { pthread_join(t, nil) }
-        job.release()
-    }
-    return try results.map { try $0!.get() }
+    }.map { try $0.get() }
 }
 
 private final class BlockingJob: @unchecked Sendable {

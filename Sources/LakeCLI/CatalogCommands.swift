@@ -222,6 +222,9 @@ struct VacuumCommand: ParsableCommand {
         print("\(dryRun ? "Would free" : "Freed") \(report.bytes) bytes in \(report.files.count) files.")
         for u in report.failedDeletes { print("  could not delete \(u.path); the next vacuum retries it") }
         if report.keptForWriters > 0 { print("Kept \(report.keptForWriters) unreferenced files of writers still running.") }
+        if report.keptForNextVacuum > 0 {
+            print("Kept \(report.keptForNextVacuum) files another writer replaced while this vacuum ran; the next vacuum verifies the replacements and removes them.")
+        }
         if report.keptYoung > 0 { print("Kept \(report.keptYoung) unreferenced files younger than the 1 h safety window (--force deletes them).") }
         if report.staleLeases > 0 { print("\(dryRun ? "Would drop" : "Dropped") \(report.staleLeases) write leases of writers that no longer run.") }
     }

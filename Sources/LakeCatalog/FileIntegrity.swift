@@ -185,13 +185,31 @@ struct Replacement: Hashable {
     var snapshot: Int64
 }
 
+/// What a vacuum's look at the replacements found: those it looked at, and of them those whose
+/// files all verify.
+struct ReplacementCheck {
+    var looked: Set<Replacement> = []
+    var verified: Set<Replacement> = []
+}
+
+/// What vacuum does with a file no retained snapshot reads.
+enum ReplacedFileFate {
+    /// Nothing replaced it, or its replacement verifies.
+    case delete
+    /// Its replacement was looked at and does not verify: the original is the last good copy.
+    case keepUnverified
+    /// Its replacement was committed after the look (a concurrent compaction): not verified
+    /// yet, so kept, silently, for the next vacuum.
+    case keepForNextVacuum
+}
+
 extension Catalog {
     /// The replacements whose originals a vacuum with this cutoff would delete, each with
     /// whether every file that replaced them verifies (size, footer checksum, page CRCs and
     /// decode). Read-only and outside the vacuum's write transaction, so verifying does not hold
-    /// the writer lock; a replacement committed after this look is simply not in the result and
-    /// its originals are kept until the next vacuum.
-    func verifiedReplacements(cutoffMicros: Int64) throws -> Set<Replacement> {
+    /// the writer lock; a replacement committed after this look is not in `looked`, and its
+    /// originals are kept until the next vacuum.
+    func verifiedReplacements(cutoffMicros: Int64) throws -> ReplacementCheck {
         let (candidates, outputs): (Set<Replacement>, [Replacement: [(String, ParquetFileReader.Expectation)]]) = try read { db in
             let snaps = try Self.fetchSnapshots(db)
             guard let latest = snaps.last else { return ([], [:]) }
@@ -222,14 +240,14 @@ extension Catalog {
             }
             return (candidates, outputs)
         }
-        var verified = Set<Replacement>()
+        var check = ReplacementCheck(looked: candidates)
         for c in candidates {
             let files = outputs[c] ?? []
             // No files began there: the table was dropped or emptied, nothing replaced the originals.
             if files.isEmpty { continue }
-            if files.allSatisfy({ Self.verifies(path: $0.0, expect: $0.1) }) { verified.insert(c) }
+            if files.allSatisfy({ Self.verifies(path: $0.0, expect: $0.1) }) { check.verified.insert(c) }
         }
-        return verified
+        return check
     }
 
     /// A file with a recorded footer checksum (ours) is verified whole: size, footer, every
@@ -251,13 +269,16 @@ extension Catalog {
         }
     }
 
-    /// True when a file ended at `end` must be kept: files replaced it there and they were not
-    /// all verified before this vacuum's transaction began.
-    static func mustKeepReplaced(_ db: SQLDatabase, tableID: Int64, end: Int64?, verified: Set<Replacement>) throws -> Bool {
-        guard let end else { return false }
-        if verified.contains(Replacement(tableID: tableID, snapshot: end)) { return false }
+    /// What happens to a file ended at `end` that no retained snapshot reads: files replaced it
+    /// there and were verified (delete), were looked at and failed (keep: the last good copy), or
+    /// were committed after the look (keep until the next vacuum verifies them).
+    static func fateOfReplaced(_ db: SQLDatabase, tableID: Int64, end: Int64?, check: ReplacementCheck) throws -> ReplacedFileFate {
+        guard let end else { return .delete }
+        let replacement = Replacement(tableID: tableID, snapshot: end)
+        if check.verified.contains(replacement) { return .delete }
         let replaced = try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot = ?",
                                         arguments: [tableID, end]) ?? 0
-        return replaced > 0
+        if replaced == 0 { return .delete }
+        return check.looked.contains(replacement) ? .keepUnverified : .keepForNextVacuum
     }
 }

@@ -32,6 +32,9 @@ public struct VacuumReport: Hashable, Sendable {
     /// Files whose snapshots expired but that vacuum keeps: the files that replaced them
     /// (compaction, rewrite) fail verification, so they may be the last good copy.
     public var keptUnverified: [URL] = []
+    /// Originals whose replacement a concurrent writer committed while this vacuum ran: not yet
+    /// verified, so kept for the next vacuum (not a failure).
+    public var keptForNextVacuum = 0
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -123,7 +126,7 @@ extension Catalog {
         return out
     }
 
-    private func expire(_ db: SQLDatabase, cutoffMicros: Int64, verified: Set<Replacement>, report: inout VacuumReport) throws {
+    private func expire(_ db: SQLDatabase, cutoffMicros: Int64, verified: ReplacementCheck, report: inout VacuumReport) throws {
         let snaps = try Self.fetchSnapshots(db)
         guard let latest = snaps.last else { return }
         let expired = snaps.filter { $0.timeMicros < cutoffMicros && $0.id != latest.id }.map(\.id)
@@ -151,8 +154,13 @@ extension Catalog {
             let id: Int64 = try r.value("data_file_id")
             let tableID: Int64 = try r.value("table_id")
             let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tableID] ?? dataPath)
-            if try Self.mustKeepReplaced(db, tableID: tableID, end: try r.value("end_snapshot"), verified: verified) {
+            switch try Self.fateOfReplaced(db, tableID: tableID, end: try r.value("end_snapshot"), check: verified) {
+            case .delete: break
+            case .keepUnverified:
                 report.keptUnverified.append(url)
+                continue
+            case .keepForNextVacuum:
+                report.keptForNextVacuum += 1
                 continue
             }
             report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))

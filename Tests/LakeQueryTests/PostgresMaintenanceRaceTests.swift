@@ -147,6 +147,17 @@ struct PostgresMaintenanceRaceTests {
         let compacted = messages.filter { $0.lowercased().contains("compact") }.count
         #expect(compacted >= 1, "no compaction committed anything: \(messages)")
         #expect(try lake(["tables"], root: root, catalog: url).contains("currency"), "orders is not at v2 after the migration")
+        // The race happened: ingests committed both before and after the migration and between
+        // compactions (I ingest, C compaction, M migration, in commit order, after the setup).
+        let sequence = messages.dropFirst(setup.count + 1).map { m -> Character in
+            m.hasPrefix("ingest orders") ? "I" : m.hasPrefix("compact") ? "C" : m.hasPrefix("schema migrate") ? "M" : "?"
+        }
+        let order = String(sequence)
+        #expect(order.contains("M") && order.split(separator: "M", omittingEmptySubsequences: false).allSatisfy { $0.contains("I") },
+                "no ingest committed on both sides of the migration: \(order) \(messages)")
+        #expect(sequence.indices.contains { i in sequence[i] == "C" && sequence[..<i].contains("I") && sequence[(i + 1)...].contains("I") },
+                "no compaction committed between two ingests: \(order)")
+        #expect(!sequence.contains("?"), "an unexpected commit: \(order) \(messages)")
         // What the raced lake reports equals the sequential one's, report by report.
         for report in ["daily-revenue", "top-customers"] {
             #expect(try lake(["report", report, "--format", "json"], root: root, catalog: url)
@@ -173,6 +184,6 @@ struct PostgresMaintenanceRaceTests {
         #expect(duck["items"] == rowsOf("curated.order_items"), "order_items: DuckDB \(duck["items"] ?? -1), lake \(rowsOf("curated.order_items") ?? -1)")
 
         let slowest = runs.map(\.seconds).max() ?? 0
-        print("PostgreSQL maintenance race: \(ingests.count) ingests by 4 processes, \(compacts.count) compactions (\(compacted) committed), 1 migration, \(String(format: "%.1f", seconds)) s (slowest command \(String(format: "%.1f", slowest)) s); \(ids.count) orders = reference \(expected.count); DuckDB \(duck)")
+        print("PostgreSQL maintenance race: \(ingests.count) ingests by 4 processes, \(compacts.count) compactions (\(compacted) committed), 1 migration, commit order \(order), \(String(format: "%.1f", seconds)) s (slowest command \(String(format: "%.1f", slowest)) s); \(ids.count) orders = reference \(expected.count); DuckDB \(duck)")
     }
 }

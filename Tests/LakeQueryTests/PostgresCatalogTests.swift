@@ -217,7 +217,19 @@ struct PostgresCatalogTests {
         #expect(countsCompared >= 20)
         let last = try #require(snapshots.last)
         let revenue = (duck[String(last)] as? [String: Any])?["answers"] as? [String: [[String]]]
-        print("PostgreSQL lake, \(snapshots.count) snapshots: DuckDB read \(countsCompared) table counts, answers at \(answered) snapshots; daily-revenue rows per snapshot \(dailyRows.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }); latest counts \(String(describing: (duck[String(last)] as? [String: Any])?["counts"])), \(revenue?["daily"]?.count ?? 0) daily rows")
+        // Vacuum with no history kept deletes the compacted-away files and expired snapshots'
+        // rows from PostgreSQL; the latest snapshot still reads the same in DuckDB and here.
+        let vacuum = try lake(["vacuum", "--retain", "0s", "--force"], root: root, catalog: url)
+        let freed = vacuum.firstMatch(of: /Freed \d+ bytes in (\d+) files/).flatMap { Int($0.1) } ?? 0
+        #expect(freed > 10, "vacuum deleted \(freed) files: \(vacuum)")
+        let afterVacuum = try #require(try Python.json(script, [keywords, root.path, "[\(last)]"]) as? [String: Any])
+        let latest = try #require(afterVacuum[String(last)] as? [String: Any])
+        #expect(latest["counts"] as? [String: Int] == (duck[String(last)] as? [String: Any])?["counts"] as? [String: Int], "counts changed by vacuum")
+        #expect(try tableRows(at: last, root: root, catalog: url) == latest["counts"] as? [String: Int])
+        let vacuumed = try #require(latest["answers"] as? [String: [[String]]], "DuckDB cannot read the latest snapshot after vacuum")
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, last), vacuumed, "after vacuum")
+        #expect(vacuumed["daily"] == revenue?["daily"])
+        print("PostgreSQL lake, \(snapshots.count) snapshots: DuckDB read \(countsCompared) table counts, answers at \(answered) snapshots; vacuum freed \(freed) files; daily-revenue rows per snapshot \(dailyRows.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }); latest counts \(String(describing: (duck[String(last)] as? [String: Any])?["counts"])), \(revenue?["daily"]?.count ?? 0) daily rows")
     }
 
     /// Two processes ingest the same orders file at once into one PostgreSQL catalog: the

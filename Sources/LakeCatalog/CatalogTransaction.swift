@@ -270,8 +270,8 @@ public struct CatalogTransaction {
             // Table stats count live rows/bytes so a compaction (remove + add) does not double them;
             // next_row_id never goes back, so row ids stay unique.
             try db.execute(sql: """
-                UPDATE ducklake_table_stats SET record_count = max(0, record_count - ?),
-                       file_size_bytes = max(0, file_size_bytes - ?) WHERE table_id = ?
+                UPDATE ducklake_table_stats SET record_count = \(db.greatest)(0, record_count - ?),
+                       file_size_bytes = \(db.greatest)(0, file_size_bytes - ?) WHERE table_id = ?
                 """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as SQLArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
         }

@@ -1,4 +1,6 @@
 import Foundation
+import LakeCatalog
+import LakeQuery
 import LakeTestSupport
 import Testing
 
@@ -117,6 +119,117 @@ struct PostgresCatalogTests {
             compared += 1
         }
         #expect(compared >= 3)
+    }
+
+    /// Our per-table row counts at snapshot `v` (`lake report tables --as-of`; rows net of deletes).
+    func tableRows(at v: Int64, root: URL, catalog: String) throws -> [String: Int] {
+        let out = try lake(["report", "tables", "--format", "json", "--as-of", "\(v)"], root: root, catalog: catalog)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]], "report tables: \(out)")
+        return Dictionary(uniqueKeysWithValues: rows.compactMap { r in (r["table"] as? String).map { ($0, r["rows"] as? Int ?? -1) } })
+    }
+
+    /// DuckDB 1.5.5 reads a PostgreSQL lake built by three order slices, the catalog, inventory,
+    /// a delete and a compaction at every one of its snapshots: per-table row counts, daily
+    /// revenue (`lake report daily-revenue --as-of --format csv`) and the figures
+    /// DeleteFileTests compares (top products, customers, inventory, quality) equal ours there.
+    @Test func duckDBReadsEverySnapshotOfOurPostgresLake() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase()
+        let dir = try TemporaryDirectory("pg-duck-every")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        let url = pg.url(database: database)
+        let lines = try String(contentsOf: Self.evaluation.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        var slices: [String] = []
+        for (i, range) in [0 ..< 350, 350 ..< 700, 700 ..< lines.count].enumerated() {
+            let path = dir.file("orders-\(i).jsonl")
+            try lines[range].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            slices.append(path)
+        }
+        let steps: [[String]] = [
+            ["init"],
+            ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+            // Inventory before the first orders: DeleteFileTests' answers read every table.
+            ["ingest", "inventory", Self.evaluation.appendingPathComponent("inventory_updates.csv").path, "--quiet"],
+            ["ingest", "orders", slices[0], "--quiet"],
+            ["ingest", "orders", slices[1], "--quiet"],
+            ["ingest", "orders", slices[2], "--quiet"],
+            ["delete", "curated.orders", "--where", "event_date = 2024-01-15", "--where", "channel = web"],
+            ["compact"],
+        ]
+        for step in steps { _ = try lake(step, root: root, catalog: url) }
+
+        let catalog = try Catalog.open(root: root, catalog: .postgres(url), create: false, readOnly: true)
+        let snapshots = try catalog.snapshots().map(\.id)
+        let messages = try catalog.snapshots().map { $0.message ?? "" }
+        // Snapshot 0, then one snapshot per step (the delete and the compaction each commit one).
+        #expect(snapshots.count == steps.count + 1, "snapshots \(snapshots): \(messages)")
+
+        let script = Python.duckdbPrelude + DeleteFileTests.answersSQL + """
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'l' ORDER BY 1, 2").fetchall()
+        out = {}
+        for v in json.loads(sys.argv[3]):
+            counts = {}
+            for (schema, table) in tables:
+                try:
+                    counts[schema + "." + table] = con.execute('SELECT count(*) FROM l."' + schema + '"."' + table + '" AT (VERSION => ' + str(v) + ')').fetchone()[0]
+                except duckdb.Error:
+                    pass  # the table does not exist yet at v
+            try:
+                a = answers(v)
+            except duckdb.Error:
+                a = None  # curated.orders does not exist yet at v
+            out[str(v)] = {"counts": counts, "answers": a}
+        print(json.dumps(out))
+        """
+        let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+        let duck = try #require(try Python.json(script, [keywords, root.path, "[\(snapshots.map(String.init).joined(separator: ","))]"]) as? [String: Any])
+
+        var answered = 0, countsCompared = 0
+        var dailyRows: [Int64: Int] = [:]
+        for v in snapshots {
+            let at = try #require(duck[String(v)] as? [String: Any], "DuckDB said nothing at snapshot \(v)")
+            // Row counts: the same tables, the same rows (DuckDB omits tables created later; we
+            // list only the tables that exist at v).
+            let theirs = (at["counts"] as? [String: Int]) ?? [:]
+            let ours = try tableRows(at: v, root: root, catalog: url)
+            #expect(ours == theirs, "snapshot \(v) (\(messages[snapshots.firstIndex(of: v)!])): lake \(ours), DuckDB \(theirs)")
+            countsCompared += ours.count
+            guard let answers = at["answers"] as? [String: [[String]]] else {
+                #expect(ours["curated.orders"] == nil, "DuckDB could not read curated.orders at \(v), which we list")
+                continue
+            }
+            answered += 1
+            DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, v), answers, "snapshot \(v)")
+            // Daily revenue through the CLI, as CSV.
+            let csv = try lake(["report", "daily-revenue", "--as-of", "\(v)", "--format", "csv"], root: root, catalog: url)
+            let cli = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            #expect(cli == answers["daily"], "snapshot \(v): lake report daily-revenue --format csv differs from DuckDB")
+            dailyRows[v] = cli.count
+        }
+        // Orders exist from the first slice on: 3 slices, the delete, the compaction.
+        #expect(answered == 5, "DuckDB answered at \(answered) snapshots")
+        #expect(countsCompared >= 20)
+        let last = try #require(snapshots.last)
+        let revenue = (duck[String(last)] as? [String: Any])?["answers"] as? [String: [[String]]]
+        // Vacuum with no history kept deletes the compacted-away files and expired snapshots'
+        // rows from PostgreSQL; the latest snapshot still reads the same in DuckDB and here.
+        let vacuum = try lake(["vacuum", "--retain", "0s", "--force"], root: root, catalog: url)
+        let freed = vacuum.firstMatch(of: /Freed \d+ bytes in (\d+) files/).flatMap { Int($0.1) } ?? 0
+        #expect(freed > 10, "vacuum deleted \(freed) files: \(vacuum)")
+        let afterVacuum = try #require(try Python.json(script, [keywords, root.path, "[\(last)]"]) as? [String: Any])
+        let latest = try #require(afterVacuum[String(last)] as? [String: Any])
+        #expect(latest["counts"] as? [String: Int] == (duck[String(last)] as? [String: Any])?["counts"] as? [String: Int], "counts changed by vacuum")
+        #expect(try tableRows(at: last, root: root, catalog: url) == latest["counts"] as? [String: Int])
+        let vacuumed = try #require(latest["answers"] as? [String: [[String]]], "DuckDB cannot read the latest snapshot after vacuum")
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, last), vacuumed, "after vacuum")
+        #expect(vacuumed["daily"] == revenue?["daily"])
+        print("PostgreSQL lake, \(snapshots.count) snapshots: DuckDB read \(countsCompared) table counts, answers at \(answered) snapshots; vacuum freed \(freed) files; daily-revenue rows per snapshot \(dailyRows.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }); latest counts \(String(describing: (duck[String(last)] as? [String: Any])?["counts"])), \(revenue?["daily"]?.count ?? 0) daily rows")
     }
 
     /// Two processes ingest the same orders file at once into one PostgreSQL catalog: the

@@ -268,6 +268,10 @@ public final class SQLDatabase {
     /// The column that orders a lake_* table's rows as inserted: SQLite's rowid; on PostgreSQL
     /// the `lake_seq` BIGSERIAL every lake_* table gets (`PostgresSQL.rewrite`).
     public var insertionOrder: String { dialect == .sqlite ? "rowid" : "lake_seq" }
+
+    /// The larger of two values: SQLite's scalar max(a, b); PostgreSQL's max is only an
+    /// aggregate, its two-argument form is GREATEST.
+    public var greatest: String { dialect == .sqlite ? "max" : "GREATEST" }
 }
 
 protocol SQLBackend: AnyObject {

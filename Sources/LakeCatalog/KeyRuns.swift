@@ -38,7 +38,7 @@ enum KeyRunTable {
             SELECT payload FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?
             """, arguments: [tableID, column, snapshot])
         guard let row else { throw CatalogError.corrupt("key run of table \(tableID) at snapshot \(snapshot) vanished") }
-        return try row.withUnsafeData(atIndex: 0) { data in data.map { [UInt8]($0) } ?? [] }
+        return row.withUnsafeData(atIndex: 0) { data in data.map { [UInt8]($0) } ?? [] }
     }
 
     static func exists(_ db: SQLDatabase) throws -> Bool {
@@ -106,7 +106,7 @@ extension CatalogTransaction {
             WHERE table_id = ? AND column_name = ? AND snapshot_id > ? ORDER BY snapshot_id
             """, arguments: [tableID, column, snapshot])
         while let r = try cursor.next() {
-            let payload: [UInt8] = try r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
+            let payload: [UInt8] = r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
             runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: payload))
         }
         return (runs, keys == rows)

@@ -6,29 +6,35 @@ import LakeFormat
 import Glibc
 #endif
 
+/// Set by the process's SIGINT/SIGTERM handler, read through every `StopFlag`. A plain handler
+/// storing one word is async-signal-safe and runs on whichever thread the signal reaches. A
+/// Dispatch signal source instead blocks the signal and needs a free dispatch thread to see it:
+/// a follower under load was seen to miss a SIGTERM that way and run on (the test then hung).
+nonisolated(unsafe) private var stopSignalled: sig_atomic_t = 0
+
 /// A stop request shared between signal handlers and the follow loop. The only mutable state
 /// the signal handling needs; read between polls and after each commit.
 public final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
-    private var sources: [DispatchSourceSignal] = []
 
     public init() {}
 
-    public var isSet: Bool { lock.withLock { stopped } }
+    public var isSet: Bool { stopSignalled != 0 || lock.withLock { stopped } }
     public func set() { lock.withLock { stopped = true } }
 
-    /// Routes SIGINT and SIGTERM to this flag instead of killing the process, so the batch in
-    /// flight is committed (or abandoned before its commit) and the process exits normally.
-    /// The default disposition is ignored so only the dispatch source sees the signal.
+    /// Routes SIGINT and SIGTERM to the stop flag instead of killing the process, so the batch
+    /// in flight is committed (or abandoned before its commit) and the process exits normally.
+    /// The signals are unblocked on this thread in case the parent left them blocked.
     public func installSignalHandlers(_ signals: [Int32] = [SIGINT, SIGTERM]) {
+        _ = stopSignalled  // initialized before any handler can run
+        var set = sigset_t()
+        sigemptyset(&set)
         for sig in signals {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in self?.set() }
-            source.resume()
-            lock.withLock { sources.append(source) }
+            sigaddset(&set, sig)
+            signal(sig) { _ in stopSignalled = 1 }
         }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

@@ -61,8 +61,12 @@ public enum Erasure {
             let quoted = Array("\"\(id)\"".utf8)
             for file in try catalog.dataFiles(tableID: raw.tableID, at: .snapshot(base.id), columnStats: false) {
                 let positions = try RowDelete.positions(in: file, columns: [line]) { batch in
-                    (0 ..< batch.count).filter { r in
-                        guard let text = batch.columns[0].string(at: r) else { return false }
+                    let column = batch.columns[0]
+                    return (0 ..< batch.count).filter { r in
+                        // Most lines fail the byte test in the column's own buffer: no String, no copy.
+                        if case .string(let s) = column.data, !column.isNull(r),
+                           !s.withBytes(r, { mayName($0, quoted: quoted) }) { return false }
+                        guard let text = column.string(at: r) else { return false }
                         return lineNames(text, customerID: id, quoted: quoted)
                     }
                 }
@@ -108,17 +112,20 @@ public enum Erasure {
     /// and is not matched.
     static func lineNames(_ line: String, customerID id: String, quoted: [UInt8]) -> Bool {
         let bytes = Array(line.utf8)
-        // Only an escape can spell the id other than as its bytes: a line with neither is not theirs.
+        guard mayName(bytes, quoted: quoted) else { return false }
         let open = quoted.dropLast()
-        guard contains(bytes, quoted) || ends(bytes, with: open) || bytes.contains(UInt8(ascii: "\\")) else {
-            return false
-        }
         if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
            let field = (object["customer_id"] ?? object["customerId"]) as? String {
             return field == id
         }
         let decoded = unescapeJSON(bytes)
         return contains(decoded, quoted) || ends(decoded, with: open)
+    }
+
+    /// Whether a line's bytes can name the customer at all: only a line holding the quoted id,
+    /// ending in its opening (cut off after the id), or holding an escape can; others are not theirs.
+    static func mayName<C: RandomAccessCollection>(_ bytes: C, quoted: [UInt8]) -> Bool where C.Element == UInt8, C.Index == Int {
+        contains(bytes, quoted) || ends(bytes, with: quoted.dropLast()) || bytes.contains(UInt8(ascii: "\\"))
     }
 
     /// JSON's one-character escapes: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`.
@@ -175,11 +182,11 @@ public enum Erasure {
         return out
     }
 
-    static func ends(_ haystack: [UInt8], with suffix: ArraySlice<UInt8>) -> Bool {
+    static func ends<C: RandomAccessCollection>(_ haystack: C, with suffix: ArraySlice<UInt8>) -> Bool where C.Element == UInt8 {
         haystack.count >= suffix.count && haystack.suffix(suffix.count).elementsEqual(suffix)
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    static func contains<C: RandomAccessCollection>(_ haystack: C, _ needle: [UInt8]) -> Bool where C.Element == UInt8, C.Index == Int {
         guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
         let first = needle[0]
         var i = 0

@@ -40,7 +40,8 @@ public final class ParquetFileReader: @unchecked Sendable {
     let footerLength: Int64
     let meta: FileMetaData
     let leaves: [LeafColumn]
-    private let fd: Int32
+    private let file: FileDescriptor
+    private var fd: Int32 { file.raw }
 
     /// CRC-32 of the footer and its 4-byte length, as `ParquetFileSummary.footerChecksum`.
     public let footerChecksum: UInt32
@@ -61,64 +62,54 @@ public final class ParquetFileReader: @unchecked Sendable {
 
     public init(path: String, expect: Expectation? = nil) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw ParquetError.io(path: path, operation: "open", errno: errno) }
-        self.fd = fd
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch {
+            throw ParquetError.io(path: path, operation: "open", errno: error.errno)
+        }
+        let fd = file.raw
         var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            Glibc.close(fd)
-            throw ParquetError.io(path: path, operation: "stat", errno: e)
-        }
+        guard fstat(fd, &st) == 0 else { throw ParquetError.io(path: path, operation: "stat", errno: errno) }
         let size = Int64(st.st_size)
-        do {
-            if let expected = expect?.fileSize, expected != size {
-                throw ParquetError.sizeMismatch(path: path, expected: expected, actual: size)
-            }
-            guard size >= 12 else { throw ParquetError.notParquet(path: path, reason: "\(size) bytes is too short to hold the magic bytes and a footer") }
-            let head = try Self.pread(fd, path: path, at: 0, count: 4)
-            guard head == parquetMagic else { throw ParquetError.notParquet(path: path, reason: "the first 4 bytes are not PAR1") }
-            let tail = try Self.pread(fd, path: path, at: size - 8, count: 8)
-            guard Array(tail[4...]) == parquetMagic else {
-                throw ParquetError.notParquet(path: path, reason: "the last 4 bytes are not PAR1 (truncated or still being written?)")
-            }
-            let footerLength = Int64(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
-            guard footerLength > 0, footerLength <= size - 12 else {
-                throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
-            }
-            let footer = try Self.pread(fd, path: path, at: size - 8 - footerLength, count: Int(footerLength))
-            let checksum = CRC32.update(CRC32.checksum(footer), tail.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< 4]) })
-            if let expected = expect?.footerChecksum, expected != checksum {
-                throw ParquetError.footerChecksumMismatch(path: path, expected: expected, actual: checksum)
-            }
-            self.footerChecksum = checksum
-            let meta: FileMetaData
-            do {
-                meta = try footer.withUnsafeBytes { raw in
-                    var r = ThriftReader(raw)
-                    return try r.readFileMetaData()
-                }
-            } catch let e as ThriftError {
-                throw ParquetError.corruptMetadata(path: path, detail: e.description)
-            }
-            self.meta = meta
-            self.footerLength = footerLength
-            self.fileSize = size
-            self.rowCount = meta.numRows
-            self.createdBy = meta.createdBy
-            var kv: [String: String] = [:]
-            for (k, v) in meta.keyValueMetadata { kv[k] = v ?? "" }
-            self.keyValueMetadata = kv
-            self.leaves = try Self.leafColumns(meta.schema, path: path)
-            self.schema = Schema(leaves.map(\.field))
-            try validateLayout()
-        } catch {
-            Glibc.close(fd)
-            throw error
+        if let expected = expect?.fileSize, expected != size {
+            throw ParquetError.sizeMismatch(path: path, expected: expected, actual: size)
         }
+        guard size >= 12 else { throw ParquetError.notParquet(path: path, reason: "\(size) bytes is too short to hold the magic bytes and a footer") }
+        let head = try Self.pread(fd, path: path, at: 0, count: 4)
+        guard head == parquetMagic else { throw ParquetError.notParquet(path: path, reason: "the first 4 bytes are not PAR1") }
+        let tail = try Self.pread(fd, path: path, at: size - 8, count: 8)
+        guard Array(tail[4...]) == parquetMagic else {
+            throw ParquetError.notParquet(path: path, reason: "the last 4 bytes are not PAR1 (truncated or still being written?)")
+        }
+        let footerLength = Int64(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
+        guard footerLength > 0, footerLength <= size - 12 else {
+            throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
+        }
+        let footer = try Self.pread(fd, path: path, at: size - 8 - footerLength, count: Int(footerLength))
+        let checksum = CRC32.update(CRC32.checksum(footer), tail.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< 4]) })
+        if let expected = expect?.footerChecksum, expected != checksum {
+            throw ParquetError.footerChecksumMismatch(path: path, expected: expected, actual: checksum)
+        }
+        self.footerChecksum = checksum
+        let meta: FileMetaData
+        do {
+            meta = try footer.withUnsafeBytes { raw in
+                var r = ThriftReader(raw)
+                return try r.readFileMetaData()
+            }
+        } catch let e as ThriftError {
+            throw ParquetError.corruptMetadata(path: path, detail: e.description)
+        }
+        self.meta = meta
+        self.footerLength = footerLength
+        self.fileSize = size
+        self.rowCount = meta.numRows
+        self.createdBy = meta.createdBy
+        var kv: [String: String] = [:]
+        for (k, v) in meta.keyValueMetadata { kv[k] = v ?? "" }
+        self.keyValueMetadata = kv
+        self.leaves = try Self.leafColumns(meta.schema, path: path)
+        self.schema = Schema(leaves.map(\.field))
+        try validateLayout()
     }
-
-    deinit { Glibc.close(fd) }
 
     public func rowGroupRowCount(_ index: Int) -> Int { Int(meta.rowGroups[index].numRows) }
 

@@ -170,7 +170,8 @@ public enum StreamIngest {
 /// again, whole, once its newline arrives).
 struct Tail: ~Copyable {
     let path: String
-    private let fd: Int32
+    private let file: FileDescriptor
+    private var fd: Int32 { file.raw }
     private var buffer: [UInt8] = []
     /// Offset in the file of buffer[0], i.e. just past the last consumed newline.
     private(set) var offset: Int64
@@ -180,19 +181,17 @@ struct Tail: ~Copyable {
 
     init(path: String, offset: Int64, lineNumber: Int64) throws {
         self.path = path
-        fd = open(path, O_RDONLY)
-        if fd < 0 { throw IngestError.failed("\(path): cannot open (errno \(errno))") }
+        let file: FileDescriptor
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw IngestError.failed(error.description) }
         var st = stat()
-        if fstat(fd, &st) == 0, Int64(st.st_size) < offset {
-            close(fd)
+        if fstat(file.raw, &st) == 0, Int64(st.st_size) < offset {
             throw IngestError.failed("\(path) is shorter (\(st.st_size) bytes) than the committed checkpoint (\(offset)): the file was truncated or replaced; nothing was committed")
         }
-        if lseek(fd, off_t(offset), SEEK_SET) < 0 { close(fd); throw IngestError.failed("\(path): cannot seek to \(offset)") }
+        if lseek(file.raw, off_t(offset), SEEK_SET) < 0 { throw IngestError.failed("\(path): cannot seek to \(offset)") }
+        self.file = file
         self.offset = offset
         self.lineNumber = lineNumber
     }
-
-    deinit { close(fd) }
 
     /// Hands out up to `maxLines` complete lines available now; returns how many.
     mutating func read(maxLines: Int, _ body: (Line) throws -> Void) throws -> Int {

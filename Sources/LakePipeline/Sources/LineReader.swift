@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LakeFormat
 
 /// One line as the reader hands it out. `bytes` excludes the newline (and a trailing '\r')
 /// and points into the reader's buffer: valid only inside the callback.
@@ -18,16 +19,17 @@ public struct Line {
 public struct LineReader: ~Copyable {
     public let path: String
     private let fd: Int32
-    private let ownsFD: Bool
+    /// The descriptor when this reader opened the file (closed when the reader goes); nil when it
+    /// reads a `SourceInput`, which owns its own.
+    private let file: FileDescriptor?
     private let chunkSize: Int
     private let maxLineBytes: Int
     private var input: SourceInput? = nil
 
     public init(path: String, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) throws(FileIOError) {
         self.path = path
-        fd = open(path, O_RDONLY)
-        if fd < 0 { throw .open(path: path, errno: errno) }
-        ownsFD = true
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw .open(path: path, errno: error.errno) }
+        fd = file!.raw
         self.chunkSize = max(chunkSize, 16)
         self.maxLineBytes = maxLineBytes
     }
@@ -37,13 +39,11 @@ public struct LineReader: ~Copyable {
     public init(_ input: SourceInput, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) {
         path = input.path
         fd = input.fd
-        ownsFD = false
+        file = nil
         self.input = input
         self.chunkSize = max(chunkSize, 16)
         self.maxLineBytes = maxLineBytes
     }
-
-    deinit { if ownsFD { _ = close(fd) } }
 
     /// Calls `body` for every line, in order. A final line without a newline is still a line;
     /// an empty file has none.

@@ -97,8 +97,9 @@ public final class SourceInput {
     public let path: String
     /// The name recorded as the source: the file's last path component, or "stdin" for "-".
     public let name: String
-    let fd: Int32
-    private let ownsFD: Bool
+    /// nil for standard input, which is not ours to close.
+    private let file: FileDescriptor?
+    var fd: Int32 { file?.raw ?? 0 }
     /// A regular file can be read again: ingest hashes it first to skip content the ledger
     /// already has before doing any work. Anything else is read exactly once.
     public let isRegularFile: Bool
@@ -107,15 +108,12 @@ public final class SourceInput {
     private var hasher = ContentHasher()
 
     public static func open(_ path: String) throws(SourceInputError) -> SourceInput {
-        if path == "-" { return SourceInput(path: path, name: "stdin", fd: 0, ownsFD: false, stat: fstatOf(0)) }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw .open(path: path, errno: errno) }
-        let st = fstatOf(fd)
-        if let st, (st.st_mode & S_IFMT) == S_IFDIR {
-            _ = close(fd)
-            throw .directory(path: path)
-        }
-        return SourceInput(path: path, name: URL(fileURLWithPath: path).lastPathComponent, fd: fd, ownsFD: true, stat: st)
+        if path == "-" { return SourceInput(path: path, name: "stdin", file: nil, stat: fstatOf(0)) }
+        let file: FileDescriptor
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw .open(path: path, errno: error.errno) }
+        let st = fstatOf(file.raw)
+        if let st, (st.st_mode & S_IFMT) == S_IFDIR { throw .directory(path: path) }
+        return SourceInput(path: path, name: URL(fileURLWithPath: path).lastPathComponent, file: file, stat: st)
     }
 
     private static func fstatOf(_ fd: Int32) -> stat? {
@@ -123,16 +121,13 @@ public final class SourceInput {
         return fstat(fd, &st) == 0 ? st : nil
     }
 
-    private init(path: String, name: String, fd: Int32, ownsFD: Bool, stat st: stat?) {
+    private init(path: String, name: String, file: FileDescriptor?, stat st: stat?) {
         self.path = path
         self.name = name
-        self.fd = fd
-        self.ownsFD = ownsFD
+        self.file = file
         isRegularFile = st.map { ($0.st_mode & S_IFMT) == S_IFREG } ?? false
         sizeHint = isRegularFile ? st.map { Int64($0.st_size) } : nil
     }
-
-    deinit { if ownsFD { _ = close(fd) } }
 
     /// Reads up to `count` bytes into `buffer`, hashing them; 0 at the end. Retries EINTR.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(SourceInputError) -> Int {

@@ -148,6 +148,18 @@ public struct CatalogTransaction {
     /// the table-level min/max DuckDB may prune with are never narrower than the data.
     @discardableResult
     public mutating func addDataFile(tableID: Int64, _ file: NewDataFile) throws -> Int64 {
+        try addDataFiles(tableID: tableID, [file])[0]
+    }
+
+    /// `addDataFile` for several files of one table, in a fixed number of statements: one read
+    /// and one write of the table stats, multi-row INSERTs for the files, their partition values
+    /// and column stats, and one merge per column of the table-level stats. Row ids and file ids
+    /// are assigned in order, exactly as that many `addDataFile` calls would. A commit runs under
+    /// the catalog's write lock, so on PostgreSQL every statement there is a round trip other
+    /// writers wait for (one statement per file and column made a 1,000-order batch ~2,600).
+    @discardableResult
+    public mutating func addDataFiles(tableID: Int64, _ files: [NewDataFile]) throws -> [Int64] {
+        guard !files.isEmpty else { return [] }
         let t: TableInfo
         if let cached = tableCache[tableID] {
             t = cached
@@ -155,92 +167,109 @@ public struct CatalogTransaction {
             t = try table(tableID)
             tableCache[tableID] = t
         }
-        try Self.checkRelativePath(file.relativePath)
-        guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
-            throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
-        }
         let expected = t.partitionColumns.map(\.name)
-        guard Set(file.partitionValues.keys) == Set(expected) else {
-            throw CatalogError.partitionValuesMismatch(table: t.qualifiedName, expected: expected,
-                                                       got: file.partitionValues.keys.sorted())
-        }
-        for c in t.columns {
-            guard let st = file.columnStats[c.columnID] else {
-                throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")
+        for file in files {
+            try Self.checkRelativePath(file.relativePath)
+            guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
+                throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
             }
-            try Self.checkStats(st, column: c, table: t, recordCount: file.recordCount)
-        }
-        for cid in file.columnStats.keys where t.column(id: cid) == nil {
-            throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: cid)
+            guard Set(file.partitionValues.keys) == Set(expected) else {
+                throw CatalogError.partitionValuesMismatch(table: t.qualifiedName, expected: expected,
+                                                           got: file.partitionValues.keys.sorted())
+            }
+            for c in t.columns {
+                guard let st = file.columnStats[c.columnID] else {
+                    throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")
+                }
+                try Self.checkStats(st, column: c, table: t, recordCount: file.recordCount)
+            }
+            for cid in file.columnStats.keys where t.column(id: cid) == nil {
+                throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: cid)
+            }
         }
 
-        let fileID = nextFileID
-        nextFileID += 1
+        let firstFileID = nextFileID
+        nextFileID += Int64(files.count)
         let ts = try SQLRow.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
                                   arguments: [tableID])
-        let rowIDStart: Int64 = try ts?.value("next_row_id") ?? 0
+        let firstRowID: Int64 = try ts?.value("next_row_id") ?? 0
+        let records = files.reduce(Int64(0)) { $0 + $1.recordCount }
+        let bytes = files.reduce(Int64(0)) { $0 + $1.fileSizeBytes }
         if ts == nil {
             try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
-                           arguments: [tableID, file.recordCount, rowIDStart + file.recordCount, file.fileSizeBytes])
+                           arguments: [tableID, records, firstRowID + records, bytes])
         } else {
             try db.execute(sql: """
                 UPDATE ducklake_table_stats SET record_count = record_count + ?, next_row_id = ?,
                        file_size_bytes = file_size_bytes + ? WHERE table_id = ?
-                """, arguments: [file.recordCount, rowIDStart + file.recordCount, file.fileSizeBytes, tableID])
+                """, arguments: [records, firstRowID + records, bytes, tableID])
         }
-        try db.execute(sql: """
-            INSERT INTO ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
+        var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
+        var merged: [Int64: TableColumnStats] = [:]
+        var rowIDStart = firstRowID
+        for (i, file) in files.enumerated() {
+            let fileID = firstFileID + Int64(i)
+            fileRows.append([fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
+                             file.footerSize, rowIDStart, t.partitionID])
+            rowIDStart += file.recordCount
+            for (k, c) in t.partitionColumns.enumerated() {
+                partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]])
+            }
+            for c in t.columns {
+                guard let st = file.columnStats[c.columnID] else { continue }
+                let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
+                statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
+                                 st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
+                let these = TableColumnStats(containsNull: st.nullCount > 0 ? 1 : 0, containsNaN: nan, min: st.min, max: st.max)
+                merged[c.columnID] = merged[c.columnID].map { $0.merged(with: these, type: c.type) } ?? these
+            }
+        }
+        try db.insertRows(into: """
+            ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
                 path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
                 encryption_key, mapping_id, partial_max)
-            VALUES (?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)
-            """, arguments: [fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
-                             file.footerSize, rowIDStart, t.partitionID])
-        try FileIntegrity.record(db, dataFileID: fileID, tableID: tableID, file)
-        for (k, c) in t.partitionColumns.enumerated() {
-            try db.execute(sql: "INSERT INTO ducklake_file_partition_value VALUES (?, ?, ?, ?)",
-                           arguments: [fileID, tableID, k, file.partitionValues[c.name]])
-        }
-        for c in t.columns {
-            guard let st = file.columnStats[c.columnID] else { continue }
-            let isFloat = c.type == .double
-            let nan: Int64? = isFloat ? ((st.containsNaN ?? false) ? 1 : 0) : nil
-            try db.execute(sql: "INSERT INTO ducklake_file_column_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                           arguments: [fileID, tableID, c.columnID, st.columnSizeBytes,
-                                       st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount,
-                                       st.min, st.max, nan])
-            try mergeTableColumnStats(tableID: tableID, column: c, stats: st, containsNaN: nan)
-        }
+            """, row: "(?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)", fileRows)
+        try FileIntegrity.record(db, firstDataFileID: firstFileID, tableID: tableID, files)
+        try db.insertRows(into: "ducklake_file_partition_value", row: "(?, ?, ?, ?)", partitionRows)
+        try db.insertRows(into: "ducklake_file_column_stats", row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", statRows)
+        try mergeTableColumnStats(table: t, merged)
         if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
-        hooks(.dataFileAdded)
-        return fileID
+        for _ in files { hooks(.dataFileAdded) }
+        return (0 ..< files.count).map { firstFileID + Int64($0) }
     }
 
-    private func mergeTableColumnStats(tableID: Int64, column c: ColumnInfo, stats st: ColumnStats, containsNaN: Int64?) throws {
-        let hasNull: Int64 = st.nullCount > 0 ? 1 : 0
-        guard let old = try SQLRow.fetchOne(db, sql: """
-            SELECT contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
-            WHERE table_id = ? AND column_id = ?
-            """, arguments: [tableID, c.columnID]) else {
-            try db.execute(sql: "INSERT INTO ducklake_table_column_stats VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                           arguments: [tableID, c.columnID, hasNull, containsNaN, st.min, st.max])
-            return
+    /// Folds the new files' column stats (already merged across them) into the table-level
+    /// stats: one read of the table's rows, then one INSERT or UPDATE per column.
+    private func mergeTableColumnStats(table t: TableInfo, _ new: [Int64: TableColumnStats]) throws {
+        guard !new.isEmpty else { return }
+        var old: [Int64: TableColumnStats] = [:]
+        var nullUnknown = Set<Int64>()
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT column_id, contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
+            WHERE table_id = ?
+            """, arguments: [t.tableID]) {
+            let id: Int64 = try r.value("column_id")
+            let containsNull: Int64? = try r.value("contains_null")
+            if containsNull == nil { nullUnknown.insert(id) }
+            old[id] = TableColumnStats(containsNull: containsNull ?? 1, containsNaN: try r.value("contains_nan"),
+                                       min: try r.value("min_value"), max: try r.value("max_value"))
         }
-        let oldNull: Int64 = try old.value("contains_null") ?? 1
-        let oldNaN: Int64? = try old.value("contains_nan")
-        let oldMin: String? = (try old.value("min_value")), oldMax: String? = try old.value("max_value")
-        // A NULL bound means "no non-null value seen so far" (all-null files write no bounds).
-        func pick(_ a: String?, _ b: String?, wantLess: Bool) -> String? {
-            guard let a else { return b }
-            guard let b else { return a }
-            guard let order = StatText.compare(a, b, type: c.type) else { return a }
-            return (order <= 0) == wantLess ? a : b
+        var inserts: [SQLArguments] = []
+        for c in t.columns {
+            guard let these = new[c.columnID] else { continue }
+            guard let before = old[c.columnID] else {
+                inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max])
+                continue
+            }
+            let after = before.merged(with: these, type: c.type)
+            // Unchanged stats need no write (a NULL contains_null is still written as 1).
+            guard after != before || nullUnknown.contains(c.columnID) else { continue }
+            try db.execute(sql: """
+                UPDATE ducklake_table_column_stats SET contains_null = ?, contains_nan = ?, min_value = ?, max_value = ?
+                WHERE table_id = ? AND column_id = ?
+                """, arguments: [after.containsNull, after.containsNaN, after.min, after.max, t.tableID, c.columnID])
         }
-        let nan: Int64? = (oldNaN == nil && containsNaN == nil) ? nil : max(oldNaN ?? 0, containsNaN ?? 0)
-        try db.execute(sql: """
-            UPDATE ducklake_table_column_stats SET contains_null = ?, contains_nan = ?, min_value = ?, max_value = ?
-            WHERE table_id = ? AND column_id = ?
-            """, arguments: [max(oldNull, hasNull), nan, pick(oldMin, st.min, wantLess: true),
-                             pick(oldMax, st.max, wantLess: false), tableID, c.columnID])
+        try db.insertRows(into: "ducklake_table_column_stats", row: "(?, ?, ?, ?, ?, ?, NULL)", inserts)
     }
 
     /// Ends live data files at this snapshot (compaction's "old files" or a table rewrite).
@@ -481,5 +510,27 @@ public struct CatalogTransaction {
         if let order = StatText.compare(mn, mx, type: type), order > 0 {
             throw CatalogError.invalidStats(column: name, reason: "min '\(mn)' is greater than max '\(mx)'")
         }
+    }
+}
+
+/// One row of ducklake_table_column_stats, as the fold over a table's files computes it.
+struct TableColumnStats: Equatable {
+    var containsNull: Int64
+    var containsNaN: Int64?
+    var min: String?
+    var max: String?
+
+    /// Both files' rows together: nulls or NaNs if either has them, the wider bounds. A NULL
+    /// bound means "no non-null value seen so far" (all-null files write no bounds).
+    func merged(with other: TableColumnStats, type: ColumnType?) -> TableColumnStats {
+        func pick(_ a: String?, _ b: String?, wantLess: Bool) -> String? {
+            guard let a else { return b }
+            guard let b else { return a }
+            guard let order = StatText.compare(a, b, type: type) else { return a }
+            return (order <= 0) == wantLess ? a : b
+        }
+        let nan: Int64? = (containsNaN == nil && other.containsNaN == nil) ? nil : Swift.max(containsNaN ?? 0, other.containsNaN ?? 0)
+        return TableColumnStats(containsNull: Swift.max(containsNull, other.containsNull), containsNaN: nan,
+                                min: pick(min, other.min, wantLess: true), max: pick(max, other.max, wantLess: false))
     }
 }

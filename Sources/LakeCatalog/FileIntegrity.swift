@@ -30,11 +30,17 @@ enum FileIntegrity {
         try db.tableExists("lake_file_integrity")
     }
 
-    /// Called by `addDataFile`, inside the commit's transaction.
-    static func record(_ db: SQLDatabase, dataFileID: Int64, tableID: Int64, _ file: NewDataFile) throws {
-        guard let checksum = file.footerChecksum else { return }
+    /// Called by `addDataFiles`, inside the commit's transaction: the files got the ids
+    /// `firstDataFileID`, `firstDataFileID + 1`, … in order.
+    static func record(_ db: SQLDatabase, firstDataFileID: Int64, tableID: Int64, _ files: [NewDataFile]) throws {
+        var rows: [SQLArguments] = []
+        for (i, file) in files.enumerated() {
+            guard let checksum = file.footerChecksum else { continue }
+            rows.append([firstDataFileID + Int64(i), tableID, Int64(checksum)])
+        }
+        guard !rows.isEmpty else { return }
         try db.execute(sql: ddl)
-        try db.execute(sql: "INSERT INTO lake_file_integrity VALUES (?, ?, ?)", arguments: [dataFileID, tableID, Int64(checksum)])
+        try db.insertRows(into: "lake_file_integrity", row: "(?, ?, ?)", rows)
     }
 
     /// Recorded footer checksums of the table's files with ids in `lo...hi`.

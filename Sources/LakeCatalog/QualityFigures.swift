@@ -78,9 +78,8 @@ extension CatalogTransaction {
     public mutating func recordQualityFigures(_ figures: [QualityFigure]) throws {
         try database.execute(sql: QualityFigureTable.ddl)
         try database.execute(sql: QualityFigureTable.index)
-        for f in figures {
-            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
-        }
+        try database.insertRows(into: "lake_quality_figure", row: "(?, ?, ?, ?, ?, ?, ?, ?)",
+                                figures.map { [snapshotID, $0.batchID, $0.eventDate, $0.channel, $0.metric, $0.n, $0.x, $0.detail] })
     }
 }
 

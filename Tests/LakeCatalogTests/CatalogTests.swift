@@ -156,6 +156,49 @@ import Testing
         }
     }
 
+    /// `addDataFiles` (a batch in a fixed number of statements) leaves exactly the catalog rows
+    /// one `addDataFile` per file leaves: file ids, row ids, per-file stats, partition values,
+    /// footer checksums, and the table-level stats folded over the files (numerically, nulls
+    /// and NaN included) on top of an earlier commit's.
+    @Test func addDataFilesEqualsOneCallPerFile() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        func files(_ t: TableInfo) -> [NewDataFile] {
+            var a = orderFile(t, "a", date: "2024-01-15", channel: "web", rows: 3, idRange: (9, 12))
+            a.footerChecksum = 0xDEAD_BEEF
+            var b = orderFile(t, "b", date: "2024-01-16", channel: "app", rows: 2, size: 700, idRange: (100, 250))
+            b.columnStats[4] = ColumnStats(min: "-12.50", max: "100.00", nullCount: 2)
+            let c = orderFile(t, "c", date: "2024-01-15", channel: "web", rows: 5, idRange: (-5, 2))
+            return [a, b, c]
+        }
+        func build(_ name: String, batched: Bool) throws -> [String: [[String]]] {
+            let catalog = try Catalog.open(root: dir.url.appendingPathComponent(name))
+            let tid = try makeOrders(catalog)
+            try catalog.commit { tx in
+                try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "first", date: "2024-01-14", channel: "web", rows: 4, idRange: (1, 4)))
+            }
+            let (_, ids) = try catalog.commit { tx -> [Int64] in
+                let fs = files(try tx.table(tid))
+                if batched { return try tx.addDataFiles(tableID: tid, fs) }
+                return try fs.map { try tx.addDataFile(tableID: tid, $0) }
+            }
+            #expect(ids == [1, 2, 3])
+            var out: [String: [[String]]] = [:]
+            try catalog.read { (db: SQLDatabase) throws in
+                for table in ["ducklake_data_file", "ducklake_file_column_stats", "ducklake_file_partition_value", "ducklake_table_stats",
+                              "ducklake_table_column_stats", "lake_file_integrity", "ducklake_snapshot_changes"] {
+                    out[table] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)").map { r in r.values.map { "\($0)" } }.sorted { $0.lexicographicallyPrecedes($1) }
+                }
+            }
+            return out
+        }
+        let single = try build("single", batched: false), batched = try build("batched", batched: true)
+        for (table, rows) in single {
+            #expect(rows == batched[table], "\(table): one call per file \(rows), batched \(batched[table] ?? [])")
+        }
+        #expect(single["ducklake_data_file"]?.count == 4 && (single["ducklake_file_column_stats"]?.count ?? 0) >= 16)
+        #expect(single["lake_file_integrity"]?.count == 1)
+    }
+
     @Test func failedCommitLeavesNoTrace() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let catalog = try Catalog.open(root: dir.url)

@@ -12,8 +12,7 @@ struct PostgresConcurrencyTests {
     @Test("four processes append 100 commits each to one PostgreSQL catalog: all succeed, nothing lost or duplicated")
     func fourAppendersOnPostgres() throws {
         try #require(FileManager.default.isExecutableFile(atPath: writerBinary.path), "run `swift build --build-tests` first: \(writerBinary.path)")
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let url = pg.url(database: try pg.createDatabase())
         let dir = try TempDir("pg-commit-race"); defer { dir.cleanup() }
         let lake = dir.url.appendingPathComponent("lake")
@@ -80,8 +79,7 @@ struct PostgresConcurrencyTests {
     @Test("54 SIGKILLs at the commit points on PostgreSQL: the old or the new snapshot, never part of one")
     func killWritersAtCommitPoints() throws {
         try #require(FileManager.default.isExecutableFile(atPath: writerBinary.path), "run `swift build --build-tests` first: \(writerBinary.path)")
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let url = pg.url(database: try pg.createDatabase())
         let dir = try TempDir("pg-commit-crash"); defer { dir.cleanup() }
         let lake = dir.url.appendingPathComponent("lake")

@@ -24,8 +24,7 @@ struct PostgresCatalogTests {
 
     /// The same command sequence on both catalogs, output by output.
     @Test func everyMainCommandOnPostgresEqualsSQLite() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase()
         let dir = try TemporaryDirectory("pg-lake")
         defer { dir.remove() }
@@ -85,8 +84,7 @@ struct PostgresCatalogTests {
     /// DuckDB 1.5.5 with ducklake and postgres_scanner attaches the catalog we wrote into
     /// PostgreSQL and counts the same rows per table as our reports read.
     @Test func duckDBAttachesOurPostgresCatalog() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase()
         let dir = try TemporaryDirectory("pg-duck")
         defer { dir.remove() }
@@ -133,8 +131,7 @@ struct PostgresCatalogTests {
     /// revenue (`lake report daily-revenue --as-of --format csv`) and the figures
     /// DeleteFileTests compares (top products, customers, inventory, quality) equal ours there.
     @Test func duckDBReadsEverySnapshotOfOurPostgresLake() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase()
         let dir = try TemporaryDirectory("pg-duck-every")
         defer { dir.remove() }
@@ -235,8 +232,7 @@ struct PostgresCatalogTests {
     /// Two processes ingest the same orders file at once into one PostgreSQL catalog: the
     /// exactly-once ledger commits in the same transaction as the data, so it lands once.
     @Test func theSameFileIngestedByTwoProcessesLandsOnce() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let url = pg.url(database: try pg.createDatabase())
         let dir = try TemporaryDirectory("pg-twice")
         defer { dir.remove() }
@@ -275,8 +271,7 @@ struct PostgresCatalogTests {
     /// `lake catalog copy`: SQLite to PostgreSQL and back keeps every snapshot, so every report
     /// at every snapshot reads the same.
     @Test func catalogCopyToPostgresAndBackKeepsEverySnapshot() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let url = pg.url(database: try pg.createDatabase())
         let dir = try TemporaryDirectory("pg-copy")
         defer { dir.remove() }
@@ -310,8 +305,7 @@ struct PostgresCatalogTests {
     /// A lake DuckDB 1.5.5 wrote into PostgreSQL (its own DDL, data path and files) reads the
     /// same through `lake query --catalog`, at the latest snapshot and at an earlier one.
     @Test func weReadALakeDuckDBWroteIntoPostgres() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase("duckwrote")
         let dir = try TemporaryDirectory("pg-duckwrote")
         defer { dir.remove() }
@@ -348,8 +342,7 @@ struct PostgresCatalogTests {
     /// Our DuckLake tables on PostgreSQL are DuckDB's: the same columns, types, order and
     /// primary keys as DuckDB 1.5.5's ducklake extension creates in an empty database.
     @Test func ourPostgresTablesAreDuckDBs() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let theirs = try pg.createDatabase("duck"), ours = try pg.createDatabase("ours")
         let dir = try TemporaryDirectory("pg-ddl")
         defer { dir.remove() }
@@ -379,8 +372,7 @@ struct PostgresCatalogTests {
     /// Unreachable server, wrong password, a database that is not a lake: a clear error, a
     /// non-zero exit, no password in the output, nothing written.
     @Test func badConnectionsFailClearly() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase()
         let dir = try TemporaryDirectory("pg-bad")
         defer { dir.remove() }

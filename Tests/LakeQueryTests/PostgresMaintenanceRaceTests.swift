@@ -50,8 +50,7 @@ struct PostgresMaintenanceRaceTests {
     }
 
     @Test func ingestsRaceCompactionAndAMigrationOnPostgres() throws {
-        let pg = try PostgresCluster()
-        defer { pg.stop() }
+        let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase()
         let url = pg.url(database: database)
         let dir = try TemporaryDirectory("pg-maint-race")

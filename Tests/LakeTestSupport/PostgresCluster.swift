@@ -6,6 +6,12 @@ import Foundation
 /// superuser `lake` (password `lakepw`, so tests also cover a wrong password), stopped and
 /// deleted by `stop()`. It never skips: a machine without PostgreSQL fails the test with how to
 /// install it (scripts/setup.sh does).
+///
+/// Tests use `PostgresCluster.shared()`: one cluster per test process, started by the first
+/// test that asks (initdb and startup take seconds), each test in its own `createDatabase()`.
+/// It is stopped at process exit by an atexit hook and, should the process die without running
+/// it (a crash, a SIGKILL), by a watchdog process that stops the cluster once the test process
+/// is gone. Two test processes get two clusters (own directory, own port), so they never collide.
 public final class PostgresCluster: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let port: Int
@@ -52,6 +58,60 @@ public final class PostgresCluster: @unchecked Sendable {
         return try runProcess(exe, arguments, in: directory.url)
     }
 
+    private static let sharedLock = NSLock()
+    nonisolated(unsafe) private static var sharedCluster: PostgresCluster?
+
+    /// The test process's cluster, started on first use. A failed start is not cached: the next
+    /// test tries again (and reports its own failure).
+    public static func shared() throws -> PostgresCluster {
+        sharedLock.lock()
+        defer { sharedLock.unlock() }
+        if let c = sharedCluster { return c }
+        // Another process may take the free port between our check and the server's bind.
+        var attempt = 0
+        var made: PostgresCluster?
+        while made == nil {
+            attempt += 1
+            do { made = try PostgresCluster() } catch where attempt < 3 { continue }
+        }
+        let c = made!
+        try c.startWatchdog()
+        sharedCluster = c
+        atexit { PostgresCluster.stopShared() }
+        return c
+    }
+
+    static func stopShared() {
+        sharedLock.lock()
+        let c = sharedCluster
+        sharedCluster = nil
+        sharedLock.unlock()
+        c?.stop()
+    }
+
+    /// A detached shell that polls this process and, once it is gone without having stopped the
+    /// cluster (atexit did not run), stops the server and removes its directory. When `stop()`
+    /// ran first, the data directory is gone and pg_ctl merely fails.
+    func startWatchdog() throws {
+        var stopCommand = "'\(bin.appendingPathComponent("pg_ctl").path)' -D '\(directory.file("data"))' -m immediate -w stop"
+        if getuid() == 0 { stopCommand = "/usr/sbin/runuser -u postgres -- " + stopCommand }
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; [ -d '\(directory.file("data"))' ] && { \(stopCommand); rm -rf '\(directory.path)'; }"
+        // setsid: the watchdog is not in the test runner's process group, so a signal to the
+        // group (Ctrl-C) does not take it down before it has done its job.
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ["/usr/bin/setsid", "/bin/sh", "-c", script]
+        let cargs = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
+        guard rc == 0 else { throw PeerError(description: "cannot start the PostgreSQL watchdog: errno \(rc)") }
+    }
+
     public init() throws {
         bin = try Self.binDirectory()
         directory = try TemporaryDirectory("pg")
@@ -69,7 +129,7 @@ public final class PostgresCluster: @unchecked Sendable {
         guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
         // pg_ctl leaves the server running: started without Foundation's Process, whose
         // waitUntilExit was seen never to reap the runuser parent of a daemon (the test hung).
-        let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=100"
+        let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=200"
         var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l", directory.file("server.log"), "-w", "-t", "60", "-o", options, "start"]
         if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
         let status = try Self.spawnAndWait(argv)

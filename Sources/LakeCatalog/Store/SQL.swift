@@ -248,6 +248,28 @@ public final class SQLDatabase {
         try backend.execute(sql: sql, arguments: arguments.values)
     }
 
+    /// `INSERT INTO <target> VALUES row, row, …` for many rows in few statements: each statement
+    /// binds at most 999 values (SQLite's smallest compiled-in limit), so a commit's catalog rows
+    /// cost a handful of round trips instead of one each. `row` is the placeholder tuple, e.g.
+    /// "(?, ?, NULL)"; every element of `rows` binds its `?`s.
+    public func insertRows(into target: String, row: String, _ rows: [SQLArguments]) throws {
+        guard let width = rows.first?.values.count else { return }
+        let perStatement = Swift.max(1, 999 / Swift.max(width, 1))
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start ..< Swift.min(rows.count, start + perStatement)]
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * width)
+            for r in chunk {
+                precondition(r.values.count == width, "insertRows: every row binds the same number of values")
+                values += r.values
+            }
+            try backend.execute(sql: "INSERT INTO \(target) VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ", "),
+                                arguments: values)
+            start += chunk.count
+        }
+    }
+
     func fetch(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
         try backend.fetch(sql: sql, arguments: arguments.values)
     }

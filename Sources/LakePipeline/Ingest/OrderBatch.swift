@@ -189,9 +189,9 @@ struct OrderBatch {
             try tx.endWrite(lease)
             let rawID = try rawTarget.ensure(&tx)
             let itemsID = try itemsTarget.ensure(&tx)
-            for f in files.raw { _ = try tx.addDataFile(tableID: rawID, f) }
-            for f in files.orders { _ = try tx.addDataFile(tableID: ordersID, f) }
-            for f in files.items { _ = try tx.addDataFile(tableID: itemsID, f) }
+            try tx.addDataFiles(tableID: rawID, files.raw)
+            try tx.addDataFiles(tableID: ordersID, files.orders)
+            try tx.addDataFiles(tableID: itemsID, files.items)
             if keyCount > 0 {
                 try tx.addKeyRun(tableID: ordersID, column: OrderIDIndex.column, keyCount: keyCount, payload: keyPayload, baseline: isBaseline)
                 try OrderIDIndex.mergeTiers(&tx, tableID: ordersID)

@@ -73,10 +73,10 @@ public enum CatalogIngest {
             let id = try target.ensure(&tx)
             let old = try tx.currentDataFileIDs(tableID: id)
             if !old.isEmpty { try tx.removeDataFiles(old) }
-            for f in files { _ = try tx.addDataFile(tableID: id, f) }
+            try tx.addDataFiles(tableID: id, files)
             if let rawTarget {
                 let rid = try rawTarget.ensure(&tx)
-                for f in rawFiles { _ = try tx.addDataFile(tableID: rid, f) }
+                try tx.addDataFiles(tableID: rid, rawFiles)
             }
             try tx.endWrite(lease)
             try tx.recordSource(kind: .catalog, sourceHash: hash, source: name, bytes: size, batchID: batchID)
@@ -151,8 +151,8 @@ public enum InventoryIngest {
             + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
-            for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
-            for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
+            try tx.addDataFiles(tableID: cid, cfiles)
+            try tx.addDataFiles(tableID: rid, rfiles)
             try tx.endWrite(lease)
             try tx.recordSource(kind: .inventory, sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(IngestRun(

@@ -179,7 +179,7 @@ public enum Compaction {
                     try tx.requireFilesPresent(plan.outputs.map { (plan.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
                     // Ends the inputs and, with them, their delete files at this snapshot.
                     try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
-                    for f in plan.outputs { _ = try tx.addDataFile(tableID: tid, f) }
+                    try tx.addDataFiles(tableID: tid, plan.outputs)
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
                 if let lease { try tx.endWrite(lease) }

@@ -282,7 +282,7 @@ public enum Purge {
                         }
                         try tx.requireFilesPresent(p.outputs.map { (p.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
                         try tx.removeDataFiles([p.input.dataFileID])
-                        for f in p.outputs { try tx.addDataFile(tableID: tid, f) }
+                        try tx.addDataFiles(tableID: tid, p.outputs)
                         touched.insert(tid)
                     }
                     for tid in touched.sorted() { try tx.recomputeTableColumnStats(tableID: tid) }

@@ -263,7 +263,7 @@ public enum Migration {
                         throw MigrationError.conflict(table: qualified)
                     }
                     try tx.removeDataFiles(inputs.map(\.dataFileID))
-                    for f in outputs { _ = try tx.addDataFile(tableID: info.tableID, f) }
+                    try tx.addDataFiles(tableID: info.tableID, outputs)
                 }
                 try tx.registerSchemaVersion(table: registryTable, version: version, fingerprint: target.fingerprint)
                 try tx.storeSchemaDefinition(table: registryTable, version: version, canonicalJSON: target.canonicalJSON)

@@ -1,0 +1,245 @@
+import Foundation
+import LakeTestSupport
+import Testing
+
+/// Races on one PostgreSQL catalog that the other PostgreSQL suites do not run (issue 18):
+/// DuckDB's own ducklake writer against our ingest and compaction, and the reference-data
+/// ingests (catalog, inventory) of the same file by two processes at once.
+@Suite(.serialized)
+struct PostgresDuckDBRaceTests {
+    static let evaluation = packageRoot.appendingPathComponent("Evaluation-Files")
+    static let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+
+    typealias Run = PostgresMaintenanceRaceTests.Run
+
+    func run(_ args: [String], root: URL, catalog: String?) throws -> Run {
+        try PostgresMaintenanceRaceTests().run(args, root: root, catalog: catalog)
+    }
+
+    func lake(_ args: [String], root: URL, catalog: String?) throws -> String {
+        try PostgresMaintenanceRaceTests().lake(args, root: root, catalog: catalog)
+    }
+
+    /// curated.orders' order ids at snapshot `v`, one per row.
+    func orderIDs(root: URL, catalog: String, at v: Int64) throws -> [String] {
+        let csv = try lake(["query", "curated.orders", "--columns", "order_id", "--format", "csv", "--as-of", "\(v)"], root: root, catalog: catalog)
+        return csv.split(separator: "\n").dropFirst().map(String.init)
+    }
+
+    /// DuckDB inserting into and deleting from curated.orders through `ATTACH 'ducklake:postgres:…'`
+    /// while `lake ingest orders` and `lake compact` commit to the same catalog. Every commit on
+    /// either side succeeds or fails with a conflict (never a raw driver error on ours); what
+    /// DuckDB acknowledged holds at the end (its inserted rows present, its deleted rows gone;
+    /// compaction does not resurrect them); what failed left nothing; and at every snapshot
+    /// DuckDB and `lake query --as-of` read the same order ids.
+    @Test func duckDBWriterRacesOurIngestAndCompaction() throws {
+        let pg = try PostgresCluster.shared()
+        let database = try pg.createDatabase("duckrace")
+        let url = pg.url(database: database)
+        let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+        let dir = try TemporaryDirectory("pg-duck-race")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+
+        let lines = try String(contentsOf: Self.evaluation.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: true)
+        let batches = try stride(from: 0, to: 450, by: 50).enumerated().map { i, start in
+            let path = dir.file("batch-\(i).jsonl")
+            try (lines[start ..< start + 50].joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+                     ["ingest", "orders", batches[0], "--quiet"]] {
+            _ = try lake(step, root: root, catalog: url)
+        }
+        let base = Set(try orderIDs(root: root, catalog: url, at: Int64.max))
+        #expect(base.count > 30)
+
+        // DuckDB: 14 transactions, alternately copying two of our orders under new ids
+        // (DK<i>-…) and deleting two of ours, each read-then-write in one transaction.
+        let duckScript = Python.duckdbPrelude + """
+        import time
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE)")
+        out = []
+        for i in range(int(sys.argv[3])):
+            op = "insert" if i % 2 == 0 else "delete"
+            ids = []
+            try:
+                con.execute("BEGIN")
+                if op == "insert":
+                    src = [r[0] for r in con.execute("SELECT order_id FROM l.curated.orders WHERE order_id NOT LIKE 'DK%' ORDER BY order_id LIMIT 2 OFFSET ?", [i]).fetchall()]
+                    con.execute("INSERT INTO l.curated.orders SELECT * REPLACE ('DK" + str(i) + "-' || order_id AS order_id) FROM l.curated.orders WHERE order_id IN (SELECT unnest(?::VARCHAR[]))", [src])
+                    ids = ["DK%d-%s" % (i, x) for x in src]
+                else:
+                    ids = [r[0] for r in con.execute("SELECT order_id FROM l.curated.orders WHERE order_id NOT LIKE 'DK%' ORDER BY order_id DESC LIMIT 2 OFFSET ?", [i]).fetchall()]
+                    con.execute("DELETE FROM l.curated.orders WHERE order_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+                con.execute("COMMIT")
+                out.append({"op": op, "ok": True, "ids": ids})
+            except duckdb.Error as e:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                out.append({"op": op, "ok": False, "ids": ids, "error": str(e)})
+            time.sleep(0.15)
+        print(json.dumps(out))
+        """
+
+        let results = PostgresMaintenanceRaceTests.Results()
+        nonisolated(unsafe) var duckOps: [[String: Any]] = []
+        let duckLock = NSLock()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            defer { results.writerDone(); group.leave() }
+            for b in batches.dropFirst() {
+                do { results.record(try run(["ingest", "orders", b, "--quiet"], root: root, catalog: url)) } catch { results.fail("ingest \(b): \(error)") }
+            }
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            defer { results.writerDone(); group.leave() }
+            do {
+                let ops = try Python.json(duckScript, [keywords, root.path, "14"]) as? [[String: Any]] ?? []
+                duckLock.lock(); duckOps = ops; duckLock.unlock()
+            } catch { results.fail("DuckDB writer: \(error)") }
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            defer { group.leave() }
+            var compactions = 0
+            while results.writersDone < 2 || compactions < 2 {
+                do { results.record(try run(["compact"], root: root, catalog: url)); compactions += 1 } catch { results.fail("compact: \(error)"); break }
+            }
+        }
+        group.wait()
+        #expect(results.failures.isEmpty, "\(results.failures)")
+
+        // Ours: success, or a typed conflict named as such; never a driver's raw error.
+        for r in results.runs {
+            let command = r.args.prefix(3).joined(separator: " ")
+            #expect(r.status == 0 || r.err.lowercased().contains("conflict"), "lake \(command) exited \(r.status): \(r.err)")
+            for raw in PostgresMaintenanceRaceTests.rawErrors {
+                #expect(!r.err.contains(raw) && !r.out.contains(raw), "lake \(command) printed '\(raw)': \(r.err)\(r.out)")
+            }
+        }
+        // DuckDB's: committed, or refused as a conflict.
+        duckLock.lock(); let ops = duckOps; duckLock.unlock()
+        #expect(ops.count == 14, "DuckDB ran \(ops.count) of 14 transactions")
+        for op in ops where op["ok"] as? Bool != true {
+            let error = (op["error"] as? String) ?? ""
+            #expect(error.lowercased().contains("conflict"), "DuckDB \(op["op"] ?? "?") failed with something other than a conflict: \(error)")
+        }
+
+        // Latest state: our batches, plus what DuckDB committed, minus what it deleted.
+        let snapshots = try lake(["snapshots", "--format", "json"], root: root, catalog: url)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(snapshots.utf8)) as? [[String: Any]])
+        let ids = rows.compactMap { $0["snapshot_id"] as? Int }.map(Int64.init)
+        let messages = rows.map { $0["message"] as? String ?? "" }
+        let latest = try #require(ids.last)
+        let final = try orderIDs(root: root, catalog: url, at: latest)
+        #expect(Set(final).count == final.count, "\(final.count - Set(final).count) order ids twice")
+        let finalSet = Set(final)
+        var inserted = 0, deleted = 0, refused = 0
+        for op in ops {
+            let opIDs = (op["ids"] as? [String]) ?? []
+            let ok = op["ok"] as? Bool == true
+            switch (op["op"] as? String, ok) {
+            case ("insert", true):
+                inserted += opIDs.count
+                #expect(opIDs.allSatisfy(finalSet.contains), "DuckDB's committed insert \(opIDs) is not in the lake")
+            case ("insert", false):
+                refused += 1
+                #expect(!opIDs.contains(where: finalSet.contains), "DuckDB's refused insert \(opIDs) landed")
+            case ("delete", true):
+                deleted += opIDs.count
+                #expect(!opIDs.contains(where: finalSet.contains), "DuckDB's committed delete of \(opIDs) was undone (compaction resurrected it?)")
+            default:
+                refused += 1
+            }
+        }
+        #expect(inserted >= 4 && deleted >= 4, "DuckDB committed \(inserted) inserted and \(deleted) deleted rows")
+        // Every order of ours that DuckDB did not delete is there, once; nothing else is: the
+        // same batches ingested one after another into a SQLite lake are the reference.
+        let reference = dir.url.appendingPathComponent("reference")
+        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"]] {
+            _ = try lake(step, root: reference, catalog: nil)
+        }
+        for b in batches { _ = try lake(["ingest", "orders", b, "--quiet"], root: reference, catalog: nil) }
+        let referenceIDs = Set(try PostgresMaintenanceRaceTests().orderIDs(root: reference, catalog: nil))
+        let deletedIDs = Set(ops.filter { $0["op"] as? String == "delete" && $0["ok"] as? Bool == true }.flatMap { ($0["ids"] as? [String]) ?? [] })
+        let ours = finalSet.filter { !$0.hasPrefix("DK") }
+        #expect(ours == referenceIDs.subtracting(deletedIDs),
+                "missing \(referenceIDs.subtracting(deletedIDs).subtracting(ours).sorted().prefix(5)), extra \(ours.subtracting(referenceIDs.subtracting(deletedIDs)).sorted().prefix(5))")
+
+        // Every snapshot: DuckDB and lake read the same ids.
+        let readScript = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        out = {}
+        for v in json.loads(sys.argv[3]):
+            try:
+                out[str(v)] = [r[0] for r in con.execute("SELECT order_id FROM l.curated.orders AT (VERSION => " + str(v) + ") ORDER BY order_id").fetchall()]
+            except duckdb.Error:
+                pass  # no curated.orders yet at v
+        print(json.dumps(out))
+        """
+        let duck = try #require(try Python.json(readScript, [keywords, root.path, "[\(ids.map(String.init).joined(separator: ","))]"]) as? [String: [String]])
+        var compared = 0
+        for v in ids {
+            guard let theirs = duck[String(v)] else { continue }
+            let ours = try orderIDs(root: root, catalog: url, at: v).sorted()
+            #expect(ours == theirs, "snapshot \(v) (\(messages[ids.firstIndex(of: v)!])): lake \(ours.count) rows, DuckDB \(theirs.count); only lake \(Set(ours).subtracting(theirs).sorted().prefix(3)), only DuckDB \(Set(theirs).subtracting(ours).sorted().prefix(3))")
+            compared += 1
+        }
+        let compactions = messages.filter { $0.hasPrefix("compact") }.count
+        #expect(compared >= batches.count + 6, "compared \(compared) snapshots")
+        print("DuckDB vs lake on PostgreSQL: \(results.runs.count) lake commands (\(compactions) compactions committed), DuckDB \(ops.count) transactions (\(refused) refused as conflicts), \(inserted) rows inserted, \(deleted) deleted by DuckDB; \(compared) snapshots read the same in both")
+    }
+
+    /// The same product catalog and the same inventory file, each ingested by two processes at
+    /// once into one PostgreSQL catalog: each lands once (one snapshot, the rows of one load).
+    @Test func catalogAndInventoryIngestedTwiceAtOnceLandOnce() throws {
+        let pg = try PostgresCluster.shared()
+        let url = pg.url(database: try pg.createDatabase("refrace"))
+        let dir = try TemporaryDirectory("pg-ref-race")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake"), single = dir.url.appendingPathComponent("single")
+        let catalogFile = Self.evaluation.appendingPathComponent("product_catalog.json").path
+        let inventoryFile = Self.evaluation.appendingPathComponent("inventory_updates.csv").path
+        _ = try lake(["init"], root: root, catalog: url)
+        for step in [["init"], ["ingest", "catalog", catalogFile, "--quiet"], ["ingest", "inventory", inventoryFile, "--quiet"]] {
+            _ = try lake(step, root: single, catalog: nil)
+        }
+        for kind in ["catalog", "inventory"] {
+            let file = kind == "catalog" ? catalogFile : inventoryFile
+            let group = DispatchGroup()
+            let results = PostgresMaintenanceRaceTests.Results()
+            for _ in 0 ..< 2 {
+                group.enter()
+                DispatchQueue.global().async {
+                    do { results.record(try run(["ingest", kind, file, "--quiet"], root: root, catalog: url)) } catch { results.fail("\(error)") }
+                    group.leave()
+                }
+            }
+            group.wait()
+            #expect(results.failures.isEmpty, "\(results.failures)")
+            for r in results.runs {
+                #expect(r.status == 0, "a racing ingest \(kind) exited \(r.status): \(r.err)")
+            }
+        }
+        let snaps = try lake(["snapshots"], root: root, catalog: url)
+        #expect(snaps.components(separatedBy: "ingest catalog").count - 1 == 1, "\(snaps)")
+        #expect(snaps.components(separatedBy: "ingest inventory").count - 1 == 1, "\(snaps)")
+        let tables = try lake(["report", "tables", "--format", "json"], root: root, catalog: url)
+        #expect(tables == (try lake(["report", "tables", "--format", "json"], root: single, catalog: nil)), "row counts differ from one load each")
+        for report in ["inventory", "top-products"] {
+            let ours = try? lake(["report", report, "--format", "json"], root: root, catalog: url)
+            let theirs = try? lake(["report", report, "--format", "json"], root: single, catalog: nil)
+            #expect(ours == theirs, "report \(report)")
+        }
+    }
+}

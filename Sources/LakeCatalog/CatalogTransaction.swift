@@ -40,7 +40,22 @@ public struct CatalogTransaction {
         snapshotID = previous.id + 1
         nextCatalogID = previous.nextCatalogID
         nextFileID = previous.nextFileID
+        // On PostgreSQL, claim the snapshot id before touching any other row, as DuckDB's
+        // ducklake commit does (its first statement inserts the snapshot). Inserting it last
+        // let the two deadlock: we held ducklake_table_stats' row and waited on DuckDB's
+        // uncommitted snapshot row, DuckDB waited on ours. Claimed first, the later writer
+        // waits on the snapshot key alone and then fails on it (23505: retried, on our side).
+        // `finish` fills in the snapshot's final values. SQLite writers hold the whole database.
+        if db.dialect == .postgres {
+            try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (?, ?, ?, ?, ?)",
+                           arguments: [snapshotID, Timestamps.timestampText(micros: max(Timestamps.micros(Date()), previous.timeMicros + 1)),
+                                       previous.schemaVersion, nextCatalogID, nextFileID])
+            snapshotClaimed = true
+        }
     }
+
+    /// Whether `init` inserted this transaction's ducklake_snapshot row (see there).
+    private var snapshotClaimed = false
 
     private var db: SQLDatabase { database }
     private var s: Int64 { snapshotID }
@@ -463,8 +478,13 @@ public struct CatalogTransaction {
         // always picks a well-defined prefix of the history.
         let micros = max(Timestamps.micros(Date()), previous.timeMicros + 1)
         let schemaVersion = previous.schemaVersion + (schemaChanged ? 1 : 0)
-        try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (?, ?, ?, ?, ?)",
-                       arguments: [s, Timestamps.timestampText(micros: micros), schemaVersion, nextCatalogID, nextFileID])
+        if snapshotClaimed {
+            try db.execute(sql: "UPDATE ducklake_snapshot SET snapshot_time = ?, schema_version = ?, next_catalog_id = ?, next_file_id = ? WHERE snapshot_id = ?",
+                           arguments: [Timestamps.timestampText(micros: micros), schemaVersion, nextCatalogID, nextFileID, s])
+        } else {
+            try db.execute(sql: "INSERT INTO ducklake_snapshot VALUES (?, ?, ?, ?, ?)",
+                           arguments: [s, Timestamps.timestampText(micros: micros), schemaVersion, nextCatalogID, nextFileID])
+        }
         let changes = changesMade
         try db.execute(sql: "INSERT INTO ducklake_snapshot_changes VALUES (?, ?, ?, ?, NULL)",
                        arguments: [s, changes, author, message])

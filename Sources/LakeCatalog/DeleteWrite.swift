@@ -108,8 +108,16 @@ extension Catalog {
         try requireWritable()
         do {
             if store.dialect == .postgres {
-                // VACUUM FULL rewrites every table without its dead rows; it runs outside a transaction.
-                try store.writeWithoutTransaction { db in try db.execute(sql: "VACUUM FULL") }
+                // ANALYZE first: pg_statistic keeps sampled column values (most common values,
+                // histogram bounds) of ducklake_*_column_stats, where an erased id can be a
+                // min/max, and VACUUM FULL does not recompute them (a purged id stayed readable
+                // in pg_stats). ANALYZE replaces them from the live rows; VACUUM FULL then
+                // rewrites every table, pg_statistic included, without the dead row versions.
+                // Both run outside a transaction.
+                try store.writeWithoutTransaction { db in
+                    try db.execute(sql: "ANALYZE")
+                    try db.execute(sql: "VACUUM FULL")
+                }
                 return
             }
             try store.writeWithoutTransaction { db in

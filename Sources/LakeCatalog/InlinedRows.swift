@@ -139,6 +139,8 @@ private struct InlinedColumnBuilder {
             case .string(let s): return s
             case .int64(let v): return String(v)
             case .double(let v): return String(v)
+            // DuckDB's ducklake on PostgreSQL stores inlined VARCHARs as BYTEA (their UTF-8 bytes).
+            case .blob(let d): return String(validatingUTF8Bytes: d)
             default: return nil
             }
         }
@@ -217,5 +219,13 @@ private struct InlinedColumnBuilder {
         case .string: data = .string(strings)
         }
         return LakeFormat.Column(data, validity: validity.allSatisfy { $0 } ? nil : validity)
+    }
+}
+
+private extension String {
+    /// The bytes as text when they are valid UTF-8; nil otherwise (never repaired).
+    init?(validatingUTF8Bytes data: Data) {
+        guard let s = String(data: data, encoding: .utf8) else { return nil }
+        self = s
     }
 }

@@ -20,9 +20,10 @@ struct PostgresDuckDBRaceTests {
         try PostgresMaintenanceRaceTests().lake(args, root: root, catalog: catalog)
     }
 
-    /// curated.orders' order ids at snapshot `v`, one per row.
-    func orderIDs(root: URL, catalog: String, at v: Int64) throws -> [String] {
-        let csv = try lake(["query", "curated.orders", "--columns", "order_id", "--format", "csv", "--as-of", "\(v)"], root: root, catalog: catalog)
+    /// curated.orders' order ids at snapshot `v` (nil: the latest), one per row.
+    func orderIDs(root: URL, catalog: String, at v: Int64?) throws -> [String] {
+        let csv = try lake(["query", "curated.orders", "--columns", "order_id", "--format", "csv"] + (v.map { ["--as-of", "\($0)"] } ?? []),
+                           root: root, catalog: catalog)
         return csv.split(separator: "\n").dropFirst().map(String.init)
     }
 
@@ -52,7 +53,7 @@ struct PostgresDuckDBRaceTests {
                      ["ingest", "orders", batches[0], "--quiet"]] {
             _ = try lake(step, root: root, catalog: url)
         }
-        let base = Set(try orderIDs(root: root, catalog: url, at: Int64.max))
+        let base = Set(try orderIDs(root: root, catalog: url, at: nil))
         #expect(base.count > 30)
 
         // DuckDB: 14 transactions, alternately copying two of our orders under new ids
@@ -195,6 +196,13 @@ struct PostgresDuckDBRaceTests {
             #expect(ours == theirs, "snapshot \(v) (\(messages[ids.firstIndex(of: v)!])): lake \(ours.count) rows, DuckDB \(theirs.count); only lake \(Set(ours).subtracting(theirs).sorted().prefix(3)), only DuckDB \(Set(theirs).subtracting(ours).sorted().prefix(3))")
             compared += 1
         }
+        // Where a committed DuckDB delete came undone: the snapshots holding its rows.
+        for op in ops where op["op"] as? String == "delete" && op["ok"] as? Bool == true {
+            let opIDs = (op["ids"] as? [String]) ?? []
+            guard opIDs.contains(where: finalSet.contains) else { continue }
+            let trail = ids.map { v in "\(v):\(duck[String(v)].map { l in opIDs.filter(l.contains).count } ?? -1)[\(messages[ids.firstIndex(of: v)!].prefix(14))|\(rows[ids.firstIndex(of: v)!]["changes"] ?? "")]" }
+            print("undone delete \(opIDs): \(trail.joined(separator: " "))")
+        }
         let compactions = messages.filter { $0.hasPrefix("compact") }.count
         #expect(compared >= batches.count + 6, "compared \(compared) snapshots")
         print("DuckDB vs lake on PostgreSQL: \(results.runs.count) lake commands (\(compactions) compactions committed), DuckDB \(ops.count) transactions (\(refused) refused as conflicts), \(inserted) rows inserted, \(deleted) deleted by DuckDB; \(compared) snapshots read the same in both")
@@ -241,5 +249,48 @@ struct PostgresDuckDBRaceTests {
             let theirs = try? lake(["report", report, "--format", "json"], root: single, catalog: nil)
             #expect(ours == theirs, "report \(report)")
         }
+    }
+
+    /// `lake erase customer --purge` on PostgreSQL: afterwards no table file of the database
+    /// holds the customer's id, nor do the planner statistics (`pg_stats`, which sampled the
+    /// catalog's min/max columns before the erasure). The write-ahead log is out of reach: its
+    /// segments are recycled, not scrubbed (see the report; a WAL archive keeps them anyway).
+    @Test func erasurePurgeLeavesTheIDInNoTableFileNorInPgStats() throws {
+        let pg = try PostgresCluster.shared()
+        let database = try pg.createDatabase("erase")
+        let url = pg.url(database: database)
+        let dir = try TemporaryDirectory("pg-erase")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+                     ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
+            _ = try lake(step, root: root, catalog: url)
+        }
+        // The customer whose id is the table-level minimum: it sits in the catalog's stats rows,
+        // and ANALYZE samples it into pg_statistic.
+        let id = try pg.psql(database, """
+            SELECT s.min_value FROM ducklake_table_column_stats s JOIN ducklake_column c USING (table_id, column_id)
+            JOIN ducklake_table t USING (table_id) WHERE c.column_name = 'customer_id' AND t.table_name = 'orders' LIMIT 1
+            """).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.hasPrefix("CUST-"), "customer_id min: \(id)")
+        _ = try pg.psql(database, "ANALYZE")
+        let sampled = "SELECT count(*) FROM pg_stats WHERE most_common_vals::text LIKE '%\(id)%' OR histogram_bounds::text LIKE '%\(id)%'"
+        #expect(try pg.psql(database, sampled).trimmingCharacters(in: .whitespacesAndNewlines) != "0", "ANALYZE did not sample \(id): the check below proves nothing")
+
+        let out = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
+        #expect(out.contains("Purged"), "\(out)")
+        #expect(try pg.psql(database, sampled).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "pg_stats still shows \(id) after the purge")
+        // Old relation files are truncated at commit and unlinked at the next checkpoint.
+        _ = try pg.psql(database, "CHECKPOINT")
+        let oid = try pg.psql(database, "SELECT oid FROM pg_database WHERE datname = current_database()").trimmingCharacters(in: .whitespacesAndNewlines)
+        let base = pg.directory.url.appendingPathComponent("data/base/\(oid)")
+        var holders: [String] = []
+        let needle = Data(id.utf8)
+        for name in try FileManager.default.contentsOfDirectory(atPath: base.path) {
+            let data = try Data(contentsOf: base.appendingPathComponent(name))
+            if data.range(of: needle) != nil { holders.append(name) }
+        }
+        let named = try holders.map { try pg.psql(database, "SELECT coalesce((SELECT relname FROM pg_class WHERE pg_relation_filenode(oid) = \($0.prefix { $0.isNumber })), '\($0)')").trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(holders.isEmpty, "\(id) is still in the database's files: \(named)")
     }
 }

@@ -468,7 +468,10 @@ public struct CatalogTransaction {
         for id in insertedTables where !deletedTables.contains(id) { parts.append("inserted_into_table:\(id)") }
         for id in deletedTables where !insertedTables.contains(id) { parts.append("deleted_from_table:\(id)") }
         // Removing and adding files of one table in one commit is how compaction rewrites them.
-        for id in insertedTables where deletedTables.contains(id) { parts.append("compacted_table:\(id)") }
+        // DuckDB 1.5 records its own compaction as merge_adjacent and checks a racing DELETE
+        // against that kind (not compacted_table): under any other name DuckDB committed a
+        // delete into a file we had just replaced, and the deleted rows came back.
+        for id in insertedTables where deletedTables.contains(id) { parts.append("merge_adjacent:\(id)") }
         parts += alteredTables.map { "altered_table:\($0)" }
         return parts.joined(separator: ",")
     }

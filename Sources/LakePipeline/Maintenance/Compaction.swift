@@ -92,12 +92,13 @@ public enum Compaction {
         // Snapshots that compacted a table, by the change the catalog recorded (a commit message
         // is free text a user may write too): a partition whose files all come from one of them
         // is already compacted, which makes a second run a no-op. DuckDB's merge of adjacent files
-        // records the same change; a migration's rewrite also alters the table and is not one.
+        // records the same change (merge_adjacent); a migration's rewrite also alters the table and is not one.
         var compactionSnapshots: [Int64: Set<Int64>] = [:]
         for snap in try catalog.snapshots() {
             let changes = Set(snap.changes)
-            for change in changes where change.hasPrefix(Self.compactedChange) {
-                guard let tid = Int64(change.dropFirst(Self.compactedChange.count)),
+            for change in changes {
+                guard let kind = Self.compactedChanges.first(where: change.hasPrefix),
+                      let tid = Int64(change.dropFirst(kind.count)),
                       !changes.contains("altered_table:\(tid)") else { continue }
                 compactionSnapshots[tid, default: []].insert(snap.id)
             }
@@ -204,8 +205,9 @@ public enum Compaction {
     }
 
     static let commitMessagePrefix = "compact"
-    /// DuckLake's changes_made entry for a commit that removed and added files of one table.
-    static let compactedChange = "compacted_table:"
+    /// DuckLake's changes_made entries for a commit that removed and added files of one table:
+    /// DuckDB 1.5's (which we write too) and the one lakes before it recorded.
+    static let compactedChanges = ["merge_adjacent:", "compacted_table:"]
 
     private struct CommitSkipped: Error {}
 

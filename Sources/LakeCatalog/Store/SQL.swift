@@ -248,11 +248,12 @@ public final class SQLDatabase {
         try backend.execute(sql: sql, arguments: arguments.values)
     }
 
-    /// `INSERT INTO <target> VALUES row, row, …` for many rows in few statements: each statement
+    /// `INSERT INTO <table> VALUES row, row, …` for many rows in few statements: each statement
     /// binds at most 999 values (SQLite's smallest compiled-in limit), so a commit's catalog rows
     /// cost a handful of round trips instead of one each. `row` is the placeholder tuple, e.g.
-    /// "(?, ?, NULL)"; every element of `rows` binds its `?`s.
-    public func insertRows(into target: String, row: String, _ rows: [SQLArguments]) throws {
+    /// "(?, ?, NULL)"; every element of `rows` binds its `?`s. `table` is a literal of the
+    /// caller's (a table name, with its column list where needed), never a value.
+    public func insertRows(into table: String, row: String, _ rows: [SQLArguments]) throws {
         guard let width = rows.first?.values.count else { return }
         let perStatement = Swift.max(1, 999 / Swift.max(width, 1))
         var start = 0
@@ -264,7 +265,7 @@ public final class SQLDatabase {
                 precondition(r.values.count == width, "insertRows: every row binds the same number of values")
                 values += r.values
             }
-            try backend.execute(sql: "INSERT INTO \(target) VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ", "),
+            try backend.execute(sql: "INSERT INTO \(table) VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ", "),
                                 arguments: values)
             start += chunk.count
         }

@@ -122,7 +122,7 @@ con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
 con.execute(f"LOAD '{ext('ducklake', 'ducklake')}'")
 con.execute(f"LOAD '{ext('postgres_scanner', 'postgres_scanner')}'")
 con.execute(f"ATTACH 'ducklake:postgres:dbname={dbname} host=127.0.0.1 port={port} user=lake' AS l (DATA_PATH '{data}/')")
-con.execute(f"INSERT INTO l.orders SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
+con.execute(f"INSERT INTO l.orders BY NAME SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
 """
 
 def duck():
@@ -143,7 +143,7 @@ def duck_writer(args):
     for f in files:
         s = time.perf_counter()
         try:
-            con.execute(f"INSERT INTO l.orders SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
+            con.execute(f"INSERT INTO l.orders BY NAME SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
             ok = True
         except Exception as e:
             ok = False
@@ -161,7 +161,10 @@ def run(shape, kind, writers):
         os.makedirs(data, exist_ok=True)
         con = duck()
         con.execute(f"ATTACH 'ducklake:postgres:dbname={name} host=127.0.0.1 port={port} user=lake' AS l (DATA_PATH '{data}/')")
-        con.execute(f"CREATE TABLE l.orders AS SELECT * FROM read_json('{batches[-1]}', format='newline_delimited', ignore_errors=true) LIMIT 0")
+        # The table has every column any batch has (the generator's drifted lines add some), and
+        # each INSERT matches columns BY NAME: read_json orders columns by first appearance,
+        # which differs from batch to batch.
+        con.execute(f"CREATE TABLE l.orders AS SELECT * FROM read_json('{work}/batches/*.jsonl', format='newline_delimited', ignore_errors=true, union_by_name=true) LIMIT 0")
         con.close()
         jobs = [(name, data, s) for s in shares]
         fn = duck_writer if shape == "long-lived" else duck_process_writer

@@ -121,10 +121,14 @@ extension Catalog {
 }
 
 public enum QualityFigures {
-    /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
-    /// The ingest (storing figures) and the rescan (reading reject_detail back) share it.
+    /// The field a missing_field reject names: "orders.jsonl line 9: items[2].quantity is missing"
+    /// → items.quantity. The detail starts with where the line was (source name, line number),
+    /// which is not the field. The ingest (storing figures) and the rescan (reading
+    /// reject_detail back) share it.
     public static func field(_ detail: String?) -> String {
-        guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }
+        guard var detail else { return "unknown" }
+        if let location = detail.firstMatch(of: #/line [0-9]+: /#) { detail = String(detail[location.range.upperBound...]) }
+        guard let first = detail.split(separator: " ").first else { return "unknown" }
         var name = String(first)
         while let open = name.firstIndex(of: "["), let close = name[open...].firstIndex(of: "]") {
             name.removeSubrange(open ... close)

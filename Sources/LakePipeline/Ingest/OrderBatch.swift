@@ -129,7 +129,7 @@ struct OrderBatch {
     /// consumed. Throws `IngestError.conflict` when another writer committed one of our order ids
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
     mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
-                         sourceBytes: Int64) throws -> IngestSummary {
+                         sourceBytes: Int64) throws -> IngestRun {
         try drain()
         if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }
         let files = try segments.finish()
@@ -138,14 +138,12 @@ struct OrderBatch {
         let finished = Date()
         let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
         let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
-        let quarantined = records - accepted - duplicates
-        let seconds = finished.timeIntervalSince(started)
-        let run = IngestRun(batchID: batchID, kind: kind, source: name, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
+        var run = IngestRun(kind: kind, source: name, batchID: batchID, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
                             startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
-                            quarantined: Int64(quarantined), duplicates: Int64(duplicates),
+                            quarantined: Int64(records - accepted - duplicates), duplicates: Int64(duplicates),
                             rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
                             bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
-                            seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
+                            latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
         // The key run is encoded and compressed before the catalog's write lock is taken.
         // The ids this batch accepted are the ones it claimed (held once, in the batch's id
@@ -200,17 +198,12 @@ struct OrderBatch {
             if let checkpoint {
                 try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber)
             }
-            var r = run
-            r.snapshotID = tx.snapshotID
-            try tx.recordIngestRun(r)
+            try tx.recordIngestRun(run)
             // Quality figures in the data's own transaction: no second pass, no second snapshot.
             try tx.recordQualityFigures(figureRows)
         }
-        return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
-                             duplicates: duplicates, rejects: rejects, filesWritten: written.count,
-                             bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
-                             seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
-                             alreadyIngestedAt: nil, unknownFields: unknown, batchID: batchID)
+        run.snapshotID = snapshot.id
+        return run
     }
 }
 

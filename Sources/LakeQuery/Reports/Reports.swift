@@ -449,8 +449,8 @@ public enum Reports {
         for r in try catalog.ingestRuns(at: o.asOf) {
             let reasons = r.rejects.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runs.rows.append([
-                .int(r.snapshotID), .string(r.kind.rawValue), .string(r.source), .int(r.records), .int(r.accepted), .int(r.quarantined),
-                .int(r.duplicates), .int(r.seconds > 0 ? Int64(Double(r.records) / r.seconds) : 0),
+                r.snapshotID.map(Value.int) ?? .null, .string(r.kind.rawValue), .string(r.source), .int(r.records), .int(r.accepted),
+                .int(r.quarantined), .int(r.duplicates), .int(Int64(r.recordsPerSecond)),
                 seconds(r.latencyP50), seconds(r.latencyP95), seconds(r.latencyMax),
                 .int(r.filesWritten), .string(reasons),
             ])

@@ -50,7 +50,7 @@ struct Run: ParsableCommand {
         }
         print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
         var spec = QuerySpec(table: "orders")
-        spec.conditions = ["status = confirmed"]
+        spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]

@@ -89,12 +89,12 @@ extension Catalog {
     /// raw.orders, curated.orders and curated.order_items at it, read in one transaction.
     public func qualityFigures(at snapshot: Int64) throws -> (figures: [QualityFigure], coverage: QualityFigureCoverage) {
         try read { db in
-            func rows(_ schema: String, _ table: String) throws -> Int64 {
+            func rows(_ table: TableName) throws -> Int64 {
                 guard let id = try Int64.fetchOne(db, sql: """
                     SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id
                     WHERE s.schema_name = ? AND t.table_name = ? AND t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)
                       AND s.begin_snapshot <= ? AND (s.end_snapshot IS NULL OR s.end_snapshot > ?)
-                    """, arguments: [schema, table, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
+                    """, arguments: [table.schema, table.name, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
                 // Live rows as readers see them: a delete (erase, dedupe by another tool) makes
                 // the stored figures overcount, so they no longer cover the table.
                 var n = try Catalog.liveFileRows(db, tableID: id, snapshot: snapshot)
@@ -103,8 +103,8 @@ extension Catalog {
                 n += try Catalog.countInlinedRows(db, tableID: id, snapshot: snapshot)
                 return n
             }
-            let coverage = QualityFigureCoverage(rawRows: try rows("raw", "orders"), orderRows: try rows("curated", "orders"),
-                                                 itemRows: try rows("curated", "order_items"))
+            let coverage = QualityFigureCoverage(rawRows: try rows(.rawOrders), orderRows: try rows(.curatedOrders),
+                                                 itemRows: try rows(.curatedOrderItems))
             guard try QualityFigureTable.exists(db) else { return ([], coverage) }
             var out: [QualityFigure] = []
             let cursor = try SQLRow.fetchCursor(db, sql: """

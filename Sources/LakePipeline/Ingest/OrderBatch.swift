@@ -66,12 +66,12 @@ struct OrderBatch {
         latency = LatencySketch(reference: LakeCatalog.Timestamps.micros(started))
         baselineIDs = committed.fromFiles
         committedRuns = committed.runs
-        rawTarget = try store.target("raw_orders")
-        ordersTarget = try store.target("orders")
-        itemsTarget = try store.target("order_items")
+        rawTarget = try store.target(RegistryTable.rawOrders)
+        ordersTarget = try store.target(RegistryTable.orders)
+        itemsTarget = try store.target(RegistryTable.orderItems)
         // The validator's rows must have the columns of the tables as the lake has them.
         for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
-            throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
+            throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
         var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet) }
@@ -168,12 +168,12 @@ struct OrderBatch {
         let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
         let (snapshot, _) = try store.catalog.commit(message: message) { tx in
             if let ledger, try tx.ledgerEntry(kind: kind, sourceHash: ledger.hash) != nil {
-                throw IngestError.conflict(table: "curated.orders")
+                throw IngestError.conflict(table: .curatedOrders)
             }
             if let checkpoint {
                 // Another follower of the same file committed meanwhile: our offsets are stale.
                 let current = try tx.streamCheckpoint(source: checkpoint.source)
-                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: "curated.orders") }
+                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: .curatedOrders) }
             }
             let ordersID = try ordersTarget.ensure(&tx)
             // Our dedupe read the committed order ids at `base`; ids committed since must not
@@ -214,7 +214,7 @@ extension OrderBatch {
     /// added without runs, by another tool or an older build), or this batch writes a baseline
     /// run, which replaces every run before it and so must be computed at the latest snapshot.
     static func requireDisjoint(_ ours: OrderIDRun, from since: (runs: [KeyRun], coverTable: Bool), baseline: Bool) throws {
-        guard since.coverTable, !baseline else { throw IngestError.conflict(table: "curated.orders") }
+        guard since.coverTable, !baseline else { throw IngestError.conflict(table: .curatedOrders) }
         guard !since.runs.isEmpty, ours.count > 0 else { return }
         // Probed, not loaded: a merge since the base may have folded older runs into a newer
         // one, which is large but holds only ids our dedupe already rejected besides the new ones.
@@ -223,12 +223,12 @@ extension OrderBatch {
             theirs = OrderIDRunSet(try since.runs.map { try SortedIDRun.open($0.payload, expected: $0.keyCount, fingerprint: .standard) })
         } catch {
             // Cannot tell whether they overlap: redo the batch from a new base, which rebuilds the set.
-            throw IngestError.conflict(table: "curated.orders")
+            throw IngestError.conflict(table: .curatedOrders)
         }
         var overlap = false
         ours.forEach { id in if !overlap && theirs.containsOrderID(id) { overlap = true } }
         if let damaged = theirs.failure { throw IngestError.failed("\(damaged); nothing committed") }
-        if overlap { throw IngestError.conflict(table: "curated.orders") }
+        if overlap { throw IngestError.conflict(table: .curatedOrders) }
     }
 
     /// Closes the segments and deletes them, committing nothing: for a stream whose content

@@ -110,7 +110,7 @@ struct QualityFigureBuilder {
         forEachCell(o) { c, r in
             c.orders += 1
             c.items += counts[r]
-            if status.string(at: r) == "confirmed" {
+            if status.string(at: r) == OrderStatus.confirmed.rawValue {
                 c.confirmedCents += total[r]
                 c.confirmedSquares += (Double(total[r]) / 100) * (Double(total[r]) / 100)
             }

@@ -5,7 +5,7 @@ import LakeFormat
 /// The product catalog as of a snapshot, read back from curated.products.
 enum ProductSource {
     static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
-        guard let table = try store.catalog.tableIfPresent(schema: "curated", name: "products", at: asOf) else {
+        guard let table = try store.catalog.tableIfPresent(.curatedProducts, at: asOf) else {
             throw IngestError.noProductCatalog
         }
         var catalog = ProductCatalog()
@@ -51,13 +51,13 @@ public enum CatalogIngest {
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
         }
         let batchID = UUID().uuidString.lowercased()
-        let target = try store.target("products")
+        let target = try store.target(RegistryTable.products)
         let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
         var writer = target.writer(options.parquet)
         try writer.write(try catalog.batch(schema: target.produced))
         let files = try writer.finish()
         // Rejected entries are kept in raw.products with their reason, like rejected order lines.
-        let rawTarget = rejected.isEmpty ? nil : try store.target("raw_products")
+        let rawTarget = rejected.isEmpty ? nil : try store.target(RegistryTable.rawProducts)
         var rawFiles: [NewDataFile] = []
         if let rawTarget {
             var rw = rawTarget.writer(options.parquet)
@@ -132,8 +132,8 @@ public enum InventoryIngest {
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
         let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
-        let curated = try store.target("inventory")
-        let raw = try store.target("raw_inventory")
+        let curated = try store.target(RegistryTable.inventory)
+        let raw = try store.target(RegistryTable.rawInventory)
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
         var cw = curated.writer(options.parquet), rw = raw.writer(options.parquet)
         try cw.write(parsed.accepted)

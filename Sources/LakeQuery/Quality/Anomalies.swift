@@ -70,7 +70,7 @@ public enum AnomalyDetector {
                 let d = Reports.date(c[0], r), ch = c[1].string(at: r) ?? ""
                 var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
-                if c[2].string(at: r) == "confirmed" {
+                if c[2].string(at: r) == OrderStatus.confirmed.rawValue {
                     let cents = Reports.int(c[3], r)
                     v.1 += cents
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)

@@ -68,13 +68,4 @@ public enum AlertSeverity: String, Sendable, Hashable, Codable, CustomStringConv
     public var description: String { rawValue }
 }
 
-extension AlertKind: Codable {
-    public init(from decoder: Decoder) throws {
-        self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(description)
-    }
-}
+extension AlertKind: StoredAsText {}

@@ -80,7 +80,15 @@ public enum QualityCheckID: Hashable, Sendable, Comparable, CustomStringConverti
     public static func < (a: QualityCheckID, b: QualityCheckID) -> Bool { a.description < b.description }
 }
 
-extension QualityCheckID: Codable {
+extension QualityCheckID: StoredAsText {}
+
+/// A value stored and exchanged as its text: JSON encodes `description`, decoding parses it
+/// back with `init(parsing:)` (which keeps text it does not know rather than failing).
+public protocol StoredAsText: Codable, CustomStringConvertible {
+    init(parsing text: String)
+}
+
+extension StoredAsText {
     public init(from decoder: Decoder) throws {
         self.init(parsing: try decoder.singleValueContainer().decode(String.self))
     }

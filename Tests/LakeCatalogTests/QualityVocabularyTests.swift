@@ -48,6 +48,19 @@ struct QualityVocabularyTests {
         }
     }
 
+    @Test("JSON carries a check id and an alert kind as their text")
+    func jsonIsText() throws {
+        let record = AlertRecord(firedAt: Date(timeIntervalSince1970: 0), kind: .failedCheck(.fieldCompleteness("channel")), severity: .error,
+                                 subject: "s", value: 1, baseline: nil, score: nil, threshold: 0, message: "m")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any])
+        #expect(json["kind"] as? String == "quality.completeness.field.channel")
+        #expect(json["severity"] as? String == "error")
+        #expect(try JSONDecoder().decode(AlertRecord.self, from: JSONEncoder().encode(record)) == record)
+        let result = QualityResult(batchSnapshotID: 1, batchID: "b", check: .other("timeliness.p99"), value: 0, threshold: 0, passed: true, detail: "")
+        let r = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
+        #expect(r["check"] as? String == "timeliness.p99")
+    }
+
     @Test("results and alerts stored in the catalog read back typed; an unknown severity is refused by name")
     func storedVocabulary() throws {
         let dir = try TemporaryDirectory("quality-vocabulary")

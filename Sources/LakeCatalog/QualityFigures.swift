@@ -8,19 +8,18 @@ import Foundation
 // (compaction, migration) moves rows between files but changes no figure.
 
 /// One stored figure: a count (`n`) or a sum of doubles (`x`) for one (event date, channel)
-/// cell of one batch. `metric` is a `QualityFigureMetric` raw value, or `reject:<reason>` /
-/// `missing:<field>`; `detail` carries text evidence (a mismatch example).
+/// cell of one batch; `detail` carries text evidence (a mismatch example).
 public struct QualityFigure: Sendable, Equatable {
     public var batchSnapshotID: Int64
     public var batchID: String
     public var eventDate: Int32
     public var channel: String
-    public var metric: String
+    public var metric: QualityFigureMetric
     public var n: Int64
     public var x: Double
     public var detail: String?
 
-    public init(batchSnapshotID: Int64 = 0, batchID: String, eventDate: Int32, channel: String, metric: String, n: Int64,
+    public init(batchSnapshotID: Int64 = 0, batchID: String, eventDate: Int32, channel: String, metric: QualityFigureMetric, n: Int64,
                 x: Double = 0, detail: String? = nil) {
         self.batchSnapshotID = batchSnapshotID
         self.batchID = batchID
@@ -33,23 +32,63 @@ public struct QualityFigure: Sendable, Equatable {
     }
 }
 
-/// The fixed metrics; rejects and missing fields are open-ended (`reject:` / `missing:` prefixes).
-public enum QualityFigureMetric: String, Sendable, CaseIterable {
+/// What a stored figure counts. Its text (`description`) is `lake_quality_figure.metric`:
+/// a fixed name, or `reject:<reason>` / `missing:<field>` for the open-ended ones.
+public enum QualityFigureMetric: Hashable, Sendable, StoredAsText {
     /// raw.orders lines.
     case records
     /// curated.orders rows and curated.order_items rows.
     case orders, items
     /// Confirmed revenue in cents (`n`) and the sum of squared confirmed order totals in units (`x`).
-    case confirmedCents = "confirmed_cents", confirmedSquares = "confirmed_squares"
+    case confirmedCents, confirmedSquares
     /// Curated orders with a null or empty state / city.
-    case stateNulls = "state_nulls", cityNulls = "city_nulls"
+    case stateNulls, cityNulls
     /// Orders whose order_total differs from the sum of their items' line_revenue; whose item_count differs from their item rows.
-    case totalMismatch = "total_mismatch", itemCountMismatch = "item_count_mismatch"
+    case totalMismatch, itemCountMismatch
     /// A mismatch example (`detail`), at most three per batch.
-    case totalMismatchExample = "total_mismatch_example"
+    case totalMismatchExample
+    /// Raw lines rejected for this reason (its stored name).
+    case rejects(reason: String)
+    /// missing_field rejects naming this field.
+    case missing(field: String)
+    /// A metric this build does not know (a newer build's figure): kept, not needed by the checks.
+    case other(String)
 
-    public static let rejectPrefix = "reject:"
-    public static let missingPrefix = "missing:"
+    static let rejectPrefix = "reject:", missingPrefix = "missing:"
+    private static let fixed: [String: QualityFigureMetric] = Dictionary(uniqueKeysWithValues: [
+        QualityFigureMetric.records, .orders, .items, .confirmedCents, .confirmedSquares, .stateNulls, .cityNulls, .totalMismatch,
+        .itemCountMismatch, .totalMismatchExample,
+    ].map { ($0.description, $0) })
+
+    public init(parsing text: String) {
+        if let m = Self.fixed[text] {
+            self = m
+        } else if text.hasPrefix(Self.rejectPrefix) {
+            self = .rejects(reason: String(text.dropFirst(Self.rejectPrefix.count)))
+        } else if text.hasPrefix(Self.missingPrefix) {
+            self = .missing(field: String(text.dropFirst(Self.missingPrefix.count)))
+        } else {
+            self = .other(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .records: return "records"
+        case .orders: return "orders"
+        case .items: return "items"
+        case .confirmedCents: return "confirmed_cents"
+        case .confirmedSquares: return "confirmed_squares"
+        case .stateNulls: return "state_nulls"
+        case .cityNulls: return "city_nulls"
+        case .totalMismatch: return "total_mismatch"
+        case .itemCountMismatch: return "item_count_mismatch"
+        case .totalMismatchExample: return "total_mismatch_example"
+        case .rejects(let reason): return Self.rejectPrefix + reason
+        case .missing(let field): return Self.missingPrefix + field
+        case .other(let text): return text
+        }
+    }
 }
 
 /// Row totals of the tables the figures describe, at one snapshot: the figures stand in for a
@@ -79,7 +118,7 @@ extension CatalogTransaction {
         try database.execute(sql: QualityFigureTable.ddl)
         try database.execute(sql: QualityFigureTable.index)
         for f in figures {
-            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
+            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric.description, f.n, f.x, f.detail])
         }
     }
 }
@@ -112,7 +151,7 @@ extension Catalog {
                 FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, \(db.insertionOrder)
                 """, arguments: [snapshot])
             while let r = try cursor.next() {
-                out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: r[4],
+                out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: QualityFigureMetric(parsing: r[4]),
                                          n: r[5], x: r[6], detail: r[7]))
             }
             return (out, coverage)

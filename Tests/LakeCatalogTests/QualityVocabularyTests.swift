@@ -48,6 +48,21 @@ struct QualityVocabularyTests {
         }
     }
 
+    @Test("each stored figure metric has its released text and parses back to itself")
+    func figureMetricsRoundTrip() {
+        let metrics: [(QualityFigureMetric, String)] = [
+            (.records, "records"), (.orders, "orders"), (.items, "items"), (.confirmedCents, "confirmed_cents"),
+            (.confirmedSquares, "confirmed_squares"), (.stateNulls, "state_nulls"), (.cityNulls, "city_nulls"),
+            (.totalMismatch, "total_mismatch"), (.itemCountMismatch, "item_count_mismatch"), (.totalMismatchExample, "total_mismatch_example"),
+            (.rejects(reason: "invalid_currency"), "reject:invalid_currency"), (.missing(field: "items.quantity"), "missing:items.quantity"),
+            (.other("p99_lag"), "p99_lag"),
+        ]
+        for (metric, text) in metrics {
+            #expect(metric.description == text)
+            #expect(QualityFigureMetric(parsing: text) == metric, "\(text)")
+        }
+    }
+
     @Test("JSON carries a check id and an alert kind as their text")
     func jsonIsText() throws {
         let record = AlertRecord(firedAt: Date(timeIntervalSince1970: 0), kind: .failedCheck(.fieldCompleteness("channel")), severity: .error,

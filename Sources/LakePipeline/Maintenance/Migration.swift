@@ -271,7 +271,10 @@ public enum Migration {
             }
             report.snapshotID = snap.id
         } catch {
-            for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+            // An unanswered COMMIT may have swapped the files in: then these are the table's rows.
+            if !(error is CommitOutcomeUnknown) {
+                for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+            }
             throw error
         }
         report.filesRewritten = inputs.count

@@ -74,6 +74,9 @@ public enum CatalogIngest {
                             quarantined: Int64(rejected.count), rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1)
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
+            // Replaces every product file: never with files that are not there (see requireFilesPresent).
+            try tx.requireFilesPresent(files.map { (target.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+                + rawFiles.map { (rawTarget!.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let id = try target.ensure(&tx)
             let old = try tx.currentDataFileIDs(tableID: id)
             if !old.isEmpty { try tx.removeDataFiles(old) }
@@ -149,6 +152,8 @@ public enum InventoryIngest {
                             filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
                             partitions: 1)
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
+            try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+                + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
             for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }

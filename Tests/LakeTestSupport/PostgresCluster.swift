@@ -98,18 +98,7 @@ public final class PostgresCluster: @unchecked Sendable {
         let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; [ -d '\(directory.file("data"))' ] && { \(stopCommand); rm -rf '\(directory.path)'; }"
         // setsid: the watchdog is not in the test runner's process group, so a signal to the
         // group (Ctrl-C) does not take it down before it has done its job.
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ["/usr/bin/setsid", "/bin/sh", "-c", script]
-        let cargs = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
-        guard rc == 0 else { throw PeerError(description: "cannot start the PostgreSQL watchdog: errno \(rc)") }
+        _ = try Self.spawn(["/usr/bin/setsid", "/bin/sh", "-c", script])
     }
 
     public init() throws {
@@ -172,18 +161,33 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// Runs argv with its output discarded and waits for it with waitpid.
-    static func spawnAndWait(_ argv: [String]) throws -> Int32 {
+    /// Starts `argv` with /dev/null as its standard streams and none of this process's other
+    /// descriptors. Why: the server (and the watchdog) outlive the call; had they inherited the
+    /// write end of a pipe another test's `runProcess` was reading, that reader would wait for an
+    /// end of file that comes only when the cluster stops, at process exit: a hung test run.
+    public static func spawn(_ argv: [String]) throws -> pid_t {
         var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // glibc ≥ 2.34 has it; the Glibc module does not export it, so it is looked up.
+        guard let closeFrom = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw PeerError(description: "this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34+ needed)")
+        }
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3)
         let cargs = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cargs, environ)
         guard rc == 0 else { throw PeerError(description: "cannot run \(argv[0]): errno \(rc)") }
+        return pid
+    }
+
+    static func spawnAndWait(_ argv: [String]) throws -> Int32 {
+        let pid = try spawn(argv)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)

@@ -26,6 +26,8 @@ db.execute("ALTER TABLE ducklake_data_file DROP COLUMN partial_max")
 db.execute("DELETE FROM ducklake_schema_versions")
 db.execute("ALTER TABLE ducklake_schema_versions DROP COLUMN table_id")
 db.execute("INSERT INTO ducklake_schema_versions SELECT min(snapshot_id), schema_version FROM ducklake_snapshot GROUP BY schema_version")
+# DuckLake 0.3 (DuckDB 1.4, and our previous build) names a compaction compacted_table; 1.0 merge_adjacent.
+db.execute("UPDATE ducklake_snapshot_changes SET changes_made = replace(changes_made, 'merge_adjacent:', 'compacted_table:')")
 db.execute("UPDATE ducklake_metadata SET value = '0.3' WHERE key = 'version'")
 db.execute("COMMIT")
 """

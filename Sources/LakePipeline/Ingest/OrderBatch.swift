@@ -130,9 +130,11 @@ struct OrderBatch {
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
     mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestSummary {
+        var clock = PhaseClock("orders commit")
         try drain()
         if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }
         let files = try segments.finish()
+        clock.lap("write queued rows, close segments")
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
@@ -160,6 +162,7 @@ struct OrderBatch {
             claimed.forEach { keys.append($0) }
         }
         let sorted = keys.count > 0 ? SortedIDRun.encode(keys, fingerprint: .standard) : (payload: [], count: 0)
+        clock.lap("sort and encode the key run")
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
         let newIDs = claimed
@@ -206,6 +209,7 @@ struct OrderBatch {
             // Quality figures in the data's own transaction: no second pass, no second snapshot.
             try tx.recordQualityFigures(figureRows)
         }
+        clock.lap("catalog transaction")
         return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
                              duplicates: duplicates, rejects: rejects, filesWritten: written.count,
                              bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,

@@ -86,6 +86,7 @@ public enum OrderIngest {
     private static func attemptIngest(_ store: LakeStore, input: SourceInput, options: IngestOptions,
                                       progress: IngestProgress?) throws -> IngestSummary {
         let started = Date()
+        var clock = PhaseClock("orders")
         let name = input.name
         func alreadyIngested(_ snapshot: Int64) -> IngestSummary {
             IngestSummary(kind: .orders, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
@@ -98,6 +99,7 @@ public enum OrderIngest {
         if input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(input.path)) {
             return alreadyIngested(entry.snapshotID)
         }
+        clock.lap("content pre-hash")
         let size = input.sizeHint ?? 0
         let base = try store.catalog.latestSnapshot()
         let products = try ProductSource.current(store, at: .snapshot(base.id))
@@ -105,11 +107,13 @@ public enum OrderIngest {
         let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
+        clock.lap("setup (catalog, committed ids)")
         if options.parallelism > 1 {
             try readInParallel(input, into: &batch, options: options, progress: progress)
         } else {
             try readSerially(input, into: &batch, progress: progress)
         }
+        clock.lap("read, validate, settle (last chunk handed to the writers)")
         let bytes = input.bytesRead
         progress?(bytes, max(size, bytes))
         if bytes == 0 { throw IngestError.emptyInput(path: input.path) }
@@ -153,19 +157,25 @@ extension OrderIngest {
         let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
         let workers = (0 ..< options.parallelism).map { _ in ChunkValidator(batch.deferredValidator(expectedLines: options.chunkBytes / 300)) }
         var format = FormatCheck(path: input.path)
+        var clock = PhaseClock("orders")
+        defer { clock.reportSpans() }
         while true {
             var round: [LineChunk] = []
-            while round.count < workers.count, let chunk = try chunker.next() { round.append(chunk) }
+            try clock.span("read chunks") {
+                while round.count < workers.count, let chunk = try chunker.next() { round.append(chunk) }
+            }
             if round.isEmpty { return }
             // The format is judged at the first non-blank line, before anything is validated.
             for chunk in round where !format.decided { try chunk.forEachLine { try format.check($0) } }
-            let results = try parallelMap(count: round.count, parallelism: workers.count) { i in
-                workers[i].validate(round[i])
+            let results = try clock.span("validate rounds") {
+                try parallelMap(count: round.count, parallelism: workers.count) { i in workers[i].validate(round[i]) }
             }
-            for (validated, behind) in results {
-                // The earliest chunk's first v2 line is the serial run's first.
-                if let behind { throw IngestError.behind(behind, source: batch.name) }
-                try batch.add(validated: validated)
+            try clock.span("settle, hand to writers") {
+                for (validated, behind) in results {
+                    // The earliest chunk's first v2 line is the serial run's first.
+                    if let behind { throw IngestError.behind(behind, source: batch.name) }
+                    try batch.add(validated: validated)
+                }
             }
             let last = round[round.count - 1]
             progress?(last.offset + Int64(last.bytes.count), size)

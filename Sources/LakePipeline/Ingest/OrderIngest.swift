@@ -145,12 +145,13 @@ extension OrderIngest {
         }
     }
 
-    /// Both cores: the source is cut into line-aligned chunks (`LineChunker`), a round of one
-    /// chunk per thread is parsed and validated at once, each chunk by its own validator that
-    /// defers the batch's first-occurrence check, and the chunks' claims are then settled on
-    /// this thread in line order (`settleClaims`) before the rows go to the writers. Everything
-    /// a line's outcome depends on besides earlier lines' claims (its own content, the product
-    /// catalog, the committed ids) is read-only, so the result is the serial run's, row for row.
+    /// Both cores: the source is cut into line-aligned chunks (`LineChunker`) on a reading
+    /// thread, each chunk is parsed and validated on one of `parallelism` threads by its own
+    /// validator that defers the batch's first-occurrence check, and the chunks' claims are
+    /// settled on this thread in line order (`settleClaims`) before the rows go to the writers;
+    /// the three run at once (`ChunkPipeline`). Everything a line's outcome depends on besides
+    /// earlier lines' claims (its own content, the product catalog, the committed ids) is
+    /// read-only, so the result is the serial run's, row for row.
     private static func readInParallel(_ input: SourceInput, into batch: inout OrderBatch, options: IngestOptions,
                                        progress: IngestProgress?) throws {
         let size = input.sizeHint ?? 0
@@ -159,26 +160,22 @@ extension OrderIngest {
         var format = FormatCheck(path: input.path)
         var clock = PhaseClock("orders")
         defer { clock.reportSpans() }
-        while true {
-            var round: [LineChunk] = []
-            try clock.span("read chunks") {
-                while round.count < workers.count, let chunk = try chunker.next() { round.append(chunk) }
-            }
-            if round.isEmpty { return }
-            // The format is judged at the first non-blank line, before anything is validated.
-            for chunk in round where !format.decided { try chunk.forEachLine { try format.check($0) } }
-            let results = try clock.span("validate rounds") {
-                try parallelMap(count: round.count, parallelism: workers.count) { i in workers[i].validate(round[i]) }
-            }
+        // One chunk per validator plus one read ahead, read and not yet consumed: about the
+        // memory of the former rounds of one chunk per validator, and no validator waits for
+        // the reader.
+        try ChunkPipeline<(ValidatedOrders, SchemaBehindLine?)>.run(
+            window: workers.count + 1, validators: workers.count,
+            read: { try chunker.next() },
+            validate: { workers[$0].validate($1) }
+        ) { chunk, result in
             try clock.span("settle, hand to writers") {
-                for (validated, behind) in results {
-                    // The earliest chunk's first v2 line is the serial run's first.
-                    if let behind { throw IngestError.behind(behind, source: batch.name) }
-                    try batch.add(validated: validated)
-                }
+                // The format is judged at the first non-blank line, before anything is written.
+                if !format.decided { try chunk.forEachLine { try format.check($0) } }
+                // The earliest chunk's first v2 line is the serial run's first.
+                if let behind = result.1 { throw IngestError.behind(behind, source: batch.name) }
+                try batch.add(validated: result.0)
             }
-            let last = round[round.count - 1]
-            progress?(last.offset + Int64(last.bytes.count), size)
+            progress?(chunk.offset + Int64(chunk.bytes.count), size)
         }
     }
 

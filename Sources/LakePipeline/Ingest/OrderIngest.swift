@@ -94,9 +94,11 @@ public enum OrderIngest {
                           seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
                           alreadyIngestedAt: snapshot, unknownFields: [:])
         }
-        // A regular file can be hashed before the work, so content already in the ledger costs
-        // one read, not an ingest. Other inputs are checked once read (below).
-        if input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(input.path)) {
+        // A regular file of a size the ledger has is hashed before the work, so content already
+        // committed costs one read, not an ingest. Any other file is read once: its hash is
+        // computed while it is parsed and checked below, and again in the commit's transaction.
+        if input.isRegularFile, let size = input.sizeHint, try store.catalog.ledgerHasSource(kind: .orders, bytes: size),
+           let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(input.path)) {
             return alreadyIngested(entry.snapshotID)
         }
         clock.lap("content pre-hash")

@@ -21,21 +21,27 @@ enum AlertDeliveryError: Error, CustomStringConvertible {
 }
 
 enum AlertDelivery {
+    /// One `write(2)` on a descriptor opened with O_APPEND: the kernel puts each write at the end
+    /// of the file as it is then, so two `lake quality check` runs appending at once (overlapping
+    /// cron or Airflow runs) both keep their lines. Creating the file if absent is part of the
+    /// same `open`, so a second run cannot replace a file the first one just appended to.
     static func appendJSONLines(_ alerts: [AlertRecord], to path: String) throws {
         guard !alerts.isEmpty else { return }
-        let text = alerts.map(Alerting.json).joined(separator: "\n") + "\n"
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
-            guard fm.createFile(atPath: path, contents: nil) else { throw AlertDeliveryError.io("cannot create \(path)") }
+        let bytes = Array((alerts.map(Alerting.json).joined(separator: "\n") + "\n").utf8)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw AlertDeliveryError.io("cannot open \(path) for appending: \(String(cString: strerror(errno)))") }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                _ = close(fd)
+                throw AlertDeliveryError.io("cannot append to \(path): \(String(cString: strerror(e)))")
+            }
+            done += n
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw AlertDeliveryError.io("cannot open \(path) for appending") }
-        defer { try? h.close() }
-        do {
-            try h.seekToEnd()
-            try h.write(contentsOf: Data(text.utf8))
-        } catch {
-            throw AlertDeliveryError.io("cannot append to \(path): \(error.localizedDescription)")
-        }
+        if close(fd) != 0 { throw AlertDeliveryError.io("cannot append to \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// The webhook as errors name it: scheme, host, port and path. User info and the query are

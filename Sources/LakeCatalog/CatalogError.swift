@@ -127,3 +127,19 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
 extension CatalogError: LocalizedError {
     public var errorDescription: String? { description }
 }
+
+/// COMMIT was sent and its answer never came (the connection to a PostgreSQL catalog dropped
+/// while it was in flight): the server may have committed, or not. Whoever wrote files for the
+/// commit must keep them, as a committed snapshot may reference them; vacuum removes them once
+/// it sees that none does. Not a `CatalogError` case, so no retry loop repeats such a commit.
+public struct CommitOutcomeUnknown: Error, CustomStringConvertible, LocalizedError, Sendable {
+    public let location: String
+    public let detail: String
+
+    public var description: String {
+        "the catalog \(location) did not answer COMMIT (\(detail)): the commit may or may not have happened, so its files were kept; "
+            + "`lake report snapshots` shows whether it landed, and `lake vacuum` removes the files if it did not"
+    }
+
+    public var errorDescription: String? { description }
+}

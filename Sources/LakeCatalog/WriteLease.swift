@@ -125,10 +125,14 @@ enum ProcessIdentity {
             return Double(nowMicros - lease.startedMicros) / 1e6 < WriteLease.foreignHostTTL
         }
         if lease.pid == pid { return lease.processStart == start }
-        if !lease.processStart.isEmpty, FileManager.default.fileExists(atPath: "/proc/self/stat") {
-            // /proc works here: the writer is live only if the same process (not a reused pid) exists.
-            return startToken(pid: Int32(truncatingIfNeeded: lease.pid)) == lease.processStart
+        if !lease.processStart.isEmpty, FileManager.default.fileExists(atPath: "/proc/self/stat"),
+           let token = startToken(pid: Int32(truncatingIfNeeded: lease.pid)) {
+            // /proc answers for that pid: the writer is live only if the same process (not a reused pid) exists.
+            return token == lease.processStart
         }
+        // /proc did not answer for that pid: the process is gone, or hidden from us (/proc mounted
+        // with hidepid=2 and the writer another user), or we are out of descriptors. Only the kernel
+        // tells these apart; judging a live writer dead would let vacuum delete its uncommitted files.
         // No /proc: ask the kernel whether the pid exists (EPERM means it does, as another user).
         return kill(pid_t(truncatingIfNeeded: lease.pid), 0) == 0 || errno == EPERM
     }

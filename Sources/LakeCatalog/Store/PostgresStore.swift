@@ -86,13 +86,20 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
         if idle.count < 4 { idle.append(c); lock.unlock() } else { lock.unlock(); c.close() }
     }
 
-    private func inTransaction<T>(begin: [String], _ body: (SQLDatabase) throws -> T) throws -> T {
+    private func inTransaction<T>(begin: [String], writes: Bool = false, _ body: (SQLDatabase) throws -> T) throws -> T {
         let c = try checkout()
         let db = SQLDatabase(dialect: .postgres, backend: c)
         do {
             for statement in begin { try c.execute(sql: statement, arguments: []) }
             let result = try body(db)
-            try c.execute(sql: "COMMIT", arguments: [])
+            do {
+                try c.execute(sql: "COMMIT", arguments: [])
+            } catch let e as SQLError where writes && (e.kind == .connection || !c.isConnected) {
+                // The server may have committed before the connection went: not a failure a
+                // caller may clean up after (its files could be referenced now).
+                c.close()
+                throw CommitOutcomeUnknown(location: location, detail: e.message)
+            }
             checkin(c)
             return result
         } catch {
@@ -112,7 +119,7 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     /// key (23505), which the retry loop treats like a busy lock.
     func write<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
         try inTransaction(begin: ["BEGIN", "SET LOCAL lock_timeout = \(Self.lockTimeoutMillis)",
-                                  "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"], body)
+                                  "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"], writes: true, body)
     }
 
     func writeWithoutTransaction<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
@@ -150,6 +157,8 @@ final class PGConnection: SQLBackend {
         try execute(sql: "SET TimeZone = 'UTC'", arguments: [])
         try execute(sql: "SET client_min_messages = warning", arguments: [])
     }
+
+    var isConnected: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
     var isHealthy: Bool {
         guard let conn else { return false }

@@ -185,20 +185,24 @@ public final class ParquetFileReader: @unchecked Sendable {
         let dataEnd = fileSize - 8 - footerLength
         var total: Int64 = 0
         for (g, rg) in meta.rowGroups.enumerated() {
+            // Every bound is checked without overflowing: a corrupt footer is an error to report,
+            // and an overflow trap would take the whole process down (a server with it).
             guard rg.columns.count == leaves.count else {
                 throw ParquetError.corruptMetadata(path: path, detail: "row group \(g) has \(rg.columns.count) columns, the schema \(leaves.count)")
             }
             for (c, chunk) in rg.columns.enumerated() {
                 let m = chunk.metaData
                 let start = chunkStart(m)
-                guard start >= 4, m.totalCompressedSize >= 0, start + m.totalCompressedSize <= dataEnd else {
-                    throw ParquetError.truncated(path: path, detail: "row group \(g) column \(leaves[c].field.name) spans bytes \(start)..<\(start + m.totalCompressedSize), past the data end \(dataEnd)")
+                guard start >= 4, m.totalCompressedSize >= 0, start <= dataEnd, m.totalCompressedSize <= dataEnd - start else {
+                    throw ParquetError.truncated(path: path, detail: "row group \(g) column \(leaves[c].field.name) spans \(m.totalCompressedSize) bytes from byte \(start), past the data end \(dataEnd)")
                 }
                 guard m.type == leaves[c].physical else {
                     throw ParquetError.corruptMetadata(path: path, detail: "column \(leaves[c].field.name) is \(m.type) in row group \(g) but \(leaves[c].physical) in the schema")
                 }
             }
-            total += rg.numRows
+            let (sum, overflow) = total.addingReportingOverflow(rg.numRows)
+            guard !overflow else { throw ParquetError.corruptMetadata(path: path, detail: "row group row counts overflow a 64-bit count") }
+            total = sum
         }
         guard total == meta.numRows else {
             throw ParquetError.corruptMetadata(path: path, detail: "row groups hold \(total) rows, the footer says \(meta.numRows)")

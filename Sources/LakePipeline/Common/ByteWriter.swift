@@ -43,7 +43,7 @@ public struct ByteWriter: ~Copyable {
     public init(path: String, bufferSize: Int = 4 << 20) throws(FileIOError) {
         self.path = path
         tmpPath = path + ".tmp"
-        fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw .open(path: tmpPath, errno: errno) }
         capacity = bufferSize
         buffer = []
@@ -93,14 +93,28 @@ public struct ByteWriter: ~Copyable {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes, closes and atomically renames `<path>.tmp` to `path`. Returns the bytes written.
+    /// Flushes, closes and atomically renames `<path>.tmp` to `path`, then syncs the directory
+    /// so the new name survives a power loss too. Returns the bytes written.
     @discardableResult
     public consuming func close() throws(FileIOError) -> Int64 {
         try flush()
         if fsync(fd) != 0 { throw .write(path: tmpPath, errno: errno) }
-        _ = Glibc.close(fd)
+        // A failed close (NFS, quota) can mean the bytes never landed: an error, not a rename.
+        let closed = Glibc.close(fd)
+        let closeErrno = errno
         fd = -1
-        if rename(tmpPath, path) != 0 { throw .rename(from: tmpPath, to: path, errno: errno) }
+        if closed != 0 { unlink(tmpPath); throw .write(path: tmpPath, errno: closeErrno) }
+        if rename(tmpPath, path) != 0 {
+            let e = errno
+            unlink(tmpPath)
+            throw .rename(from: tmpPath, to: path, errno: e)
+        }
+        let directory = Durability.parent(of: path)
+        do { try Durability.syncDirectory(directory) } catch let ParquetError.io(_, _, e) {
+            throw .write(path: directory, errno: e)
+        } catch {
+            throw .write(path: directory, errno: EIO)
+        }
         return bytesWritten
     }
 }

@@ -70,6 +70,9 @@ public enum CatalogIngest {
         let written = files.map { target.directory.appendingPathComponent($0.relativePath) }
             + rawFiles.map { rawTarget!.directory.appendingPathComponent($0.relativePath) }
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
+            // Replaces every product file: never with files that are not there (see requireFilesPresent).
+            try tx.requireFilesPresent(files.map { (target.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+                + rawFiles.map { (rawTarget!.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let id = try target.ensure(&tx)
             let old = try tx.currentDataFileIDs(tableID: id)
             if !old.isEmpty { try tx.removeDataFiles(old) }
@@ -150,6 +153,8 @@ public enum InventoryIngest {
         let written = cfiles.map { curated.directory.appendingPathComponent($0.relativePath) }
             + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
+            try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
+                + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
             for f in cfiles { _ = try tx.addDataFile(tableID: cid, f) }
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }

@@ -176,6 +176,11 @@ struct Tail: ~Copyable {
     /// Offset in the file of buffer[0], i.e. just past the last consumed newline.
     private(set) var offset: Int64
     private(set) var lineNumber: Int64
+    /// The last bytes read (up to `witnessBytes`, ending where the next read starts), compared
+    /// with what the file holds there before every read: a file truncated and rewritten in place
+    /// (`copytruncate` rotation) differs there, where a size check alone is fooled once it regrew.
+    private var witness: [UInt8] = []
+    static let witnessBytes = 64
     static let chunk = 1 << 20
     static let maxLine = 64 << 20
 
@@ -188,9 +193,18 @@ struct Tail: ~Copyable {
             throw IngestError.failed("\(path) is shorter (\(st.st_size) bytes) than the committed checkpoint (\(offset)): the file was truncated or replaced; nothing was committed")
         }
         if lseek(file.raw, off_t(offset), SEEK_SET) < 0 { throw IngestError.failed("\(path): cannot seek to \(offset)") }
+        // A checkpoint lies just past a newline: anything else there means the file under this
+        // name is not the one the checkpoint counted (replaced or rewritten), and reading on
+        // would start inside a line of different content.
+        let before = offset > 0 ? try Self.pread(file.raw, path: path, count: Int(min(offset, Int64(Self.witnessBytes))), endingAt: offset) : []
+        if let last = before.last, last != UInt8(ascii: "\n") {
+            throw IngestError.failed("\(path): the committed checkpoint (byte \(offset), line \(lineNumber)) does not follow a line end in this "
+                + "file: it was replaced or rewritten since; nothing was committed")
+        }
         self.file = file
         self.offset = offset
         self.lineNumber = lineNumber
+        witness = before
     }
 
     /// Hands out up to `maxLines` complete lines available now; returns how many.
@@ -226,15 +240,61 @@ struct Tail: ~Copyable {
                 throw IngestError.wrongFormat(path: path, line: Int(lineNumber + 1), detail: "a line longer than \(Self.maxLine) bytes: not JSON Lines")
             }
             // Need more bytes: read what the file has now; none means wait for the writer.
+            try requireUnchanged()
             var chunk = [UInt8](repeating: 0, count: Self.chunk)
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunk) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw IngestError.failed("\(path): read failed (errno \(errno))")
             }
-            if n == 0 { break }
+            if n == 0 {
+                try requireStillNamed()
+                break
+            }
             buffer.append(contentsOf: chunk[0 ..< n])
+            witness = n >= Self.witnessBytes ? Array(chunk[(n - Self.witnessBytes) ..< n])
+                : Array((witness + chunk[0 ..< n]).suffix(Self.witnessBytes))
         }
         return count
+    }
+
+    /// The bytes before the read position are still the ones we read. Truncated in place, our
+    /// descriptor would read on at its old position once the file regrew, starting inside a line
+    /// and skipping every line before that position: the follower stops instead, uncommitted.
+    private func requireUnchanged() throws {
+        guard !witness.isEmpty else { return }
+        let position = offset + Int64(buffer.count)
+        let now = try Self.pread(fd, path: path, count: witness.count, endingAt: position)
+        if now != witness {
+            throw IngestError.failed("\(path) was truncated or rewritten while followed (rotated with copytruncate?): the "
+                + "\(witness.count) bytes before byte \(position) changed; the micro-batch in flight was not committed")
+        }
+    }
+
+    /// At the end of what the file holds: the name must still lead to the file we read. Replaced
+    /// (renamed away, a new file created under the name), the new lines would never be seen.
+    private func requireStillNamed() throws {
+        var ours = stat(), named = stat()
+        guard fstat(fd, &ours) == 0 else { throw IngestError.failed("\(path): cannot stat the followed file (errno \(errno))") }
+        if stat(path, &named) != 0 || named.st_ino != ours.st_ino || named.st_dev != ours.st_dev {
+            throw IngestError.failed("\(path) was replaced or removed while followed (rotated?): the lines written to the new file "
+                + "would never be read; the micro-batch in flight was not committed")
+        }
+    }
+
+    /// The `count` bytes of the file before `end` (fewer when the file is shorter now).
+    private static func pread(_ fd: Int32, path: String, count: Int, endingAt end: Int64) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(end - Int64(count) + Int64(done))) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IngestError.failed("\(path): read failed (errno \(errno))")
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(out[0 ..< done])
     }
 }

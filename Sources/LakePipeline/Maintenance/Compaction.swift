@@ -196,7 +196,8 @@ public enum Compaction {
             for url in written { try? FileManager.default.removeItem(at: url) }
         } catch {
             // Nothing was committed: the new files are debris; remove them rather than wait for vacuum.
-            for url in written { try? FileManager.default.removeItem(at: url) }
+            // Unless COMMIT went unanswered: then a snapshot may reference them (and not the inputs).
+            if !(error is CommitOutcomeUnknown) { for url in written { try? FileManager.default.removeItem(at: url) } }
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)

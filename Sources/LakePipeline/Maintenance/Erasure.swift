@@ -308,8 +308,8 @@ public enum Purge {
             report.filesRemoved = vacuum.files.count
             try catalog.scrubStorage()
         } catch {
-            if report.snapshotID == nil {
-                // Not committed: the rewritten files are debris, and the next attempt needs no lease of ours.
+            if report.snapshotID == nil && !(error is CommitOutcomeUnknown) {
+                // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.
                 for p in plans { for f in p.outputs { try? FileManager.default.removeItem(at: p.table.directory.appendingPathComponent(f.relativePath)) } }
                 try lease.release()
             }

@@ -262,6 +262,9 @@ public enum Migration {
                     guard inputs.allSatisfy({ $0.deletesUnchanged(in: deletes) }) else {
                         throw MigrationError.conflict(table: qualified)
                     }
+                    // The rewrite replaces every file: its outputs must all be there, or the table
+                    // would lose the rows (a vacuum that judged this writer gone deleted them).
+                    try tx.requireFilesPresent(outputs.map { (info.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
                     try tx.removeDataFiles(inputs.map(\.dataFileID))
                     for f in outputs { _ = try tx.addDataFile(tableID: info.tableID, f) }
                 }
@@ -271,7 +274,10 @@ public enum Migration {
             }
             report.snapshotID = snap.id
         } catch {
-            for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+            // An unanswered COMMIT may have swapped the files in: then these are the table's rows.
+            if !(error is CommitOutcomeUnknown) {
+                for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+            }
             throw error
         }
         report.filesRewritten = inputs.count

@@ -123,7 +123,8 @@ public enum RowDelete {
                 try lease.release()
                 lastConflict = "\(table) at snapshot \(snapshot): \(reason)"
             } catch {
-                for url in written { try? FileManager.default.removeItem(at: url) }
+                // A delete file of a commit that may have landed stays: without it the rows come back.
+                if !(error is CommitOutcomeUnknown) { for url in written { try? FileManager.default.removeItem(at: url) } }
                 throw error
             }
         }

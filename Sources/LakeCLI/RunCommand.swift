@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LakeFormat
 import LakePipeline
 import LakeQuery
 
@@ -42,31 +41,23 @@ struct Run: ParsableCommand {
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }
         }
         guard flags.format == .table else { return }
-        // The headline reports; `lake report NAME` shows each in full. Each reads the committed
-        // lake on its own and one scan alone leaves a core idle, so they are computed at once
-        // (plain threads; their scans share the worker pool) and printed in their usual order.
+        // The headline reports; `lake report NAME` shows each in full.
         var top = ReportOptions()
         top.limit = 5
         var low = ReportOptions()
         low.limit = 10
-        let headline: [(ReportName, ReportOptions)] = [(.topProducts, top), (.inventory, low), (.customers, top), (.operations, ReportOptions())]
+        for (name, options) in [(ReportName.topProducts, top), (.inventory, low), (.customers, top), (.operations, ReportOptions())] {
+            let report = try Reports.run(name, catalog: store.catalog, options: options)
+            print("")
+            print(report.sections.prefix(name == .customers ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
+        }
+        print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
         var spec = QuerySpec(table: "orders")
         spec.conditions = ["status = confirmed"]
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]
-        let lakeCatalog = store.catalog, query = spec
-        let computed = try parallelMapBlocking(count: headline.count + 1, threads: headline.count + 1) { i -> (report: Report?, table: ResultTable?) in
-            if i < headline.count { return (try Reports.run(headline[i].0, catalog: lakeCatalog, options: headline[i].1), nil) }
-            return (nil, try Query.run(query, catalog: lakeCatalog).table)
-        }
-        for ((name, _), result) in zip(headline, computed) {
-            guard let report = result.report else { continue }
-            print("")
-            print(report.sections.prefix(name == .customers ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
-        }
-        print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
-        guard var byChannel = computed[headline.count].table else { preconditionFailure("the last task runs the query") }
+        var byChannel = try Query.run(spec, catalog: store.catalog).table
         // Headers for readers, not the aggregate expressions that computed them.
         byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
         print(byChannel.renderTable())

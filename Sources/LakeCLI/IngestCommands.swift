@@ -145,7 +145,7 @@ struct IngestCatalog: ParsableCommand {
 
 /// The ingest summary as people and scripts read it.
 enum SummaryText {
-    static func render(_ s: IngestSummary, format: OutputFormat) -> String {
+    static func render(_ s: IngestRun, format: OutputFormat) -> String {
         switch format {
         case .json: return jsonText(s)
         case .csv:
@@ -158,9 +158,9 @@ enum SummaryText {
             }
             var lines = [
                 "\(s.kind) \(s.source) -> snapshot \(s.snapshotID.map(String.init) ?? "-")",
-                String(format: "  records %d  accepted %d  quarantined %d  duplicates %d", s.records, s.accepted, s.quarantined, s.duplicates),
-                String(format: "  files %d  bytes %d  partitions %d  %.2f s  %.0f records/s", s.filesWritten, s.bytesWritten,
-                       s.partitions, s.seconds, s.recordsPerSecond),
+                "  records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)",
+                "  files \(s.filesWritten)  bytes \(s.bytesWritten)  partitions \(s.partitions)  "
+                    + String(format: "%.2f s  %.0f records/s", s.seconds, s.recordsPerSecond),
             ]
             if !s.rejects.isEmpty {
                 lines.append("  rejected by reason: " + s.rejects.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -176,8 +176,9 @@ enum SummaryText {
 /// After an orders commit: check that batch's quality and record the results in a commit of
 /// their own. A failure here is reported, never thrown: the ingest has already committed.
 enum BatchQualityHook {
-    static func run(_ catalog: Catalog, _ summary: IngestSummary, config: QualityConfig) {
-        guard let batch = summary.batchID else { return }
+    static func run(_ catalog: Catalog, _ summary: IngestRun, config: QualityConfig) {
+        // Only an orders batch has checks; a run that committed nothing has no batch.
+        guard summary.kind == .orders, let batch = summary.batchID else { return }
         do {
             _ = try QualityChecks.recordBatch(catalog: catalog, batchID: batch, config: config)
         } catch {

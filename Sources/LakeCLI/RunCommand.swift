@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeCatalog
 import LakePipeline
 import LakeQuery
 
@@ -25,7 +26,7 @@ struct Run: ParsableCommand {
         let inventory = dir.appendingPathComponent("inventory_updates.csv").path
         let orders = dir.appendingPathComponent("orders_stream.jsonl").path
         var clock = PhaseClock("run")
-        var summaries: [IngestSummary] = []
+        var summaries: [IngestRun] = []
         summaries.append(try CatalogIngest.run(store, path: catalog))
         summaries.append(try InventoryIngest.run(store, path: inventory))
         clock.lap("catalog and inventory")
@@ -53,7 +54,7 @@ struct Run: ParsableCommand {
         }
         print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
         var spec = QuerySpec(table: "orders")
-        spec.conditions = ["status = confirmed"]
+        spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]

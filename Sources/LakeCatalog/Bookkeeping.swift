@@ -6,61 +6,6 @@ import Foundation
 // inside the same transaction as the snapshot they describe, so they can never disagree with
 // the data. DuckDB's ducklake extension ignores tables it does not know.
 
-/// One ingest run as the operations report shows it.
-public struct IngestRun: Codable, Sendable, Equatable {
-    public var snapshotID: Int64
-    public var batchID: String
-    public var kind: SourceKind
-    public var source: String
-    public var sourceHash: String?
-    public var sourceBytes: Int64
-    public var startedAt: Date
-    public var finishedAt: Date
-    public var records: Int64
-    public var accepted: Int64
-    public var quarantined: Int64
-    public var duplicates: Int64
-    /// Reject reason → count (duplicates included).
-    public var rejects: [String: Int64]
-    public var filesWritten: Int64
-    public var bytesWritten: Int64
-    public var partitions: Int64
-    public var seconds: Double
-    /// Seconds from event time to commit over the accepted records (nil when not applicable).
-    public var latencyP50: Double?
-    public var latencyP95: Double?
-    public var latencyMax: Double?
-    /// Source fields the registry does not know → how many records carried each.
-    public var unknownFields: [String: Int64]
-
-    public init(snapshotID: Int64 = 0, batchID: String, kind: SourceKind, source: String, sourceHash: String?, sourceBytes: Int64,
-                startedAt: Date, finishedAt: Date, records: Int64, accepted: Int64, quarantined: Int64, duplicates: Int64,
-                rejects: [String: Int64], filesWritten: Int64, bytesWritten: Int64, partitions: Int64, seconds: Double,
-                latencyP50: Double? = nil, latencyP95: Double? = nil, latencyMax: Double? = nil, unknownFields: [String: Int64] = [:]) {
-        self.snapshotID = snapshotID
-        self.batchID = batchID
-        self.kind = kind
-        self.source = source
-        self.sourceHash = sourceHash
-        self.sourceBytes = sourceBytes
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.records = records
-        self.accepted = accepted
-        self.quarantined = quarantined
-        self.duplicates = duplicates
-        self.rejects = rejects
-        self.filesWritten = filesWritten
-        self.bytesWritten = bytesWritten
-        self.partitions = partitions
-        self.seconds = seconds
-        self.latencyP50 = latencyP50
-        self.latencyP95 = latencyP95
-        self.latencyMax = latencyMax
-        self.unknownFields = unknownFields
-    }
-}
-
 /// A source already committed, by content hash: ingesting it again adds nothing.
 public struct LedgerEntry: Sendable, Equatable {
     public var kind: SourceKind
@@ -159,8 +104,9 @@ enum Bookkeeping {
         }
         let rejects: String? = try row.value("rejects_json"), unknown: String? = try row.value("unknown_fields_json")
         return IngestRun(
-            snapshotID: try row.value("snapshot_id"), batchID: try row.value("batch_id"), kind: try sourceKind(row.value("kind")),
-            source: try row.value("source"), sourceHash: try row.value("source_hash"), sourceBytes: try row.value("source_bytes") ?? 0,
+            kind: try sourceKind(row.value("kind")), source: try row.value("source"),
+            snapshotID: try row.value("snapshot_id") as Int64, batchID: try row.value("batch_id") as String,
+            sourceHash: try row.value("source_hash"), sourceBytes: try row.value("source_bytes") ?? 0,
             startedAt: try time("started_at"), finishedAt: try time("finished_at"),
             records: try row.value("records") ?? 0, accepted: try row.value("accepted") ?? 0, quarantined: try row.value("quarantined") ?? 0,
             duplicates: try row.value("duplicates") ?? 0, rejects: decode(rejects, as: [String: Int64].self) ?? [:],
@@ -190,12 +136,15 @@ enum Bookkeeping {
 }
 
 extension CatalogTransaction {
-    /// Records an ingest run under this transaction's snapshot.
+    /// Records an ingest run under this transaction's snapshot (its own `snapshotID` is not read).
     public mutating func recordIngestRun(_ run: IngestRun) throws {
+        guard let batchID = run.batchID else {
+            throw CatalogError.invalidName(kind: "ingest run", name: run.source, reason: "a recorded run needs the batch id its rows carry")
+        }
         try database.execute(sql: """
             INSERT INTO lake_ingest_run VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
-                snapshotID, run.batchID, run.kind.rawValue, run.source, run.sourceHash, run.sourceBytes,
+                snapshotID, batchID, run.kind.rawValue, run.source, run.sourceHash, run.sourceBytes,
                 Timestamps.iso(run.startedAt), Timestamps.iso(run.finishedAt), run.records, run.accepted, run.quarantined,
                 run.duplicates, Bookkeeping.json(run.rejects), run.filesWritten, run.bytesWritten, run.partitions, run.seconds,
                 run.latencyP50, run.latencyP95, run.latencyMax, Bookkeeping.json(run.unknownFields),

@@ -335,6 +335,10 @@ public struct Catalog: Sendable {
         }
     }
 
+    public func tableIfPresent(_ table: TableName, at asOf: AsOf? = nil) throws -> TableInfo? {
+        try tableIfPresent(schema: table.schema, name: table.name, at: asOf)
+    }
+
     public func table(id: Int64, at asOf: AsOf? = nil) throws -> TableInfo {
         try read { db in
             let snap = try Self.resolve(db, asOf).id

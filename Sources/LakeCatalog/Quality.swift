@@ -13,13 +13,13 @@ public struct QualityResult: Codable, Sendable, Equatable {
     /// The snapshot that committed the batch checked.
     public var batchSnapshotID: Int64
     public var batchID: String
-    public var check: String
+    public var check: QualityCheckID
     public var value: Double
     public var threshold: Double
     public var passed: Bool
     public var detail: String
 
-    public init(snapshotID: Int64 = 0, batchSnapshotID: Int64, batchID: String, check: String, value: Double,
+    public init(snapshotID: Int64 = 0, batchSnapshotID: Int64, batchID: String, check: QualityCheckID, value: Double,
                 threshold: Double, passed: Bool, detail: String) {
         self.snapshotID = snapshotID
         self.batchSnapshotID = batchSnapshotID
@@ -36,8 +36,8 @@ public struct QualityResult: Codable, Sendable, Equatable {
 public struct AlertRecord: Codable, Sendable, Equatable {
     public var snapshotID: Int64
     public var firedAt: Date
-    public var kind: String
-    public var severity: String
+    public var kind: AlertKind
+    public var severity: AlertSeverity
     public var subject: String
     public var value: Double
     public var baseline: Double?
@@ -45,7 +45,7 @@ public struct AlertRecord: Codable, Sendable, Equatable {
     public var threshold: Double
     public var message: String
 
-    public init(snapshotID: Int64 = 0, firedAt: Date, kind: String, severity: String, subject: String, value: Double,
+    public init(snapshotID: Int64 = 0, firedAt: Date, kind: AlertKind, severity: AlertSeverity, subject: String, value: Double,
                 baseline: Double?, score: Double?, threshold: Double, message: String) {
         self.snapshotID = snapshotID
         self.firedAt = firedAt
@@ -99,12 +99,12 @@ extension Catalog {
                 }
                 for r in results {
                     try db.execute(sql: "INSERT INTO lake_quality_result VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
-                        snapshot, r.batchSnapshotID, r.batchID, r.check, r.value, r.threshold, r.passed, r.detail,
+                        snapshot, r.batchSnapshotID, r.batchID, r.check.description, r.value, r.threshold, r.passed, r.detail,
                     ])
                 }
                 for a in alerts {
                     try db.execute(sql: "INSERT INTO lake_alert VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
-                        snapshot, Timestamps.iso(a.firedAt), a.kind, a.severity, a.subject, a.value, a.baseline, a.score,
+                        snapshot, Timestamps.iso(a.firedAt), a.kind.description, a.severity.rawValue, a.subject, a.value, a.baseline, a.score,
                         a.threshold, a.message,
                     ])
                 }
@@ -123,7 +123,7 @@ extension Catalog {
                 SELECT * FROM lake_quality_result WHERE snapshot_id <= ? ORDER BY snapshot_id, \(db.insertionOrder)
                 """, arguments: [snap.id]).map { r in
                 QualityResult(snapshotID: try r.value("snapshot_id"), batchSnapshotID: try r.value("batch_snapshot_id"),
-                              batchID: try r.value("batch_id"), check: try r.value("check_name"), value: try r.value("value"),
+                              batchID: try r.value("batch_id"), check: QualityCheckID(parsing: try r.value("check_name")), value: try r.value("value"),
                               threshold: try r.value("threshold"), passed: try r.value("passed"), detail: try r.value("detail"))
             }
         }
@@ -139,11 +139,20 @@ extension Catalog {
                 let fired: String? = try r.value("fired_at")
                 return AlertRecord(snapshotID: try r.value("snapshot_id"),
                             firedAt: Timestamps.parseTimestamp(fired ?? "").map(Timestamps.date(micros:)) ?? Date(timeIntervalSince1970: 0),
-                            kind: try r.value("kind"), severity: try r.value("severity"), subject: try r.value("subject"),
+                            kind: AlertKind(parsing: try r.value("kind")), severity: try Self.severity(r.value("severity")), subject: try r.value("subject"),
                             value: try r.value("value"), baseline: try r.value("baseline"), score: try r.value("score"),
                             threshold: try r.value("threshold"), message: try r.value("message"))
             }
         }
+    }
+
+    /// Severity is a closed set a reader must understand to act on an alert: an unknown one is
+    /// refused with its text, not guessed.
+    static func severity(_ text: String) throws -> AlertSeverity {
+        guard let severity = AlertSeverity(rawValue: text) else {
+            throw CatalogError.corrupt("lake_alert has an alert of severity \"\(text)\" (this build knows error and warning)")
+        }
+        return severity
     }
 
     /// Size of the catalog database file in bytes (the manifest only, not the data files).

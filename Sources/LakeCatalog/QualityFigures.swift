@@ -8,19 +8,18 @@ import Foundation
 // (compaction, migration) moves rows between files but changes no figure.
 
 /// One stored figure: a count (`n`) or a sum of doubles (`x`) for one (event date, channel)
-/// cell of one batch. `metric` is a `QualityFigureMetric` raw value, or `reject:<reason>` /
-/// `missing:<field>`; `detail` carries text evidence (a mismatch example).
+/// cell of one batch; `detail` carries text evidence (a mismatch example).
 public struct QualityFigure: Sendable, Equatable {
     public var batchSnapshotID: Int64
     public var batchID: String
     public var eventDate: Int32
     public var channel: String
-    public var metric: String
+    public var metric: QualityFigureMetric
     public var n: Int64
     public var x: Double
     public var detail: String?
 
-    public init(batchSnapshotID: Int64 = 0, batchID: String, eventDate: Int32, channel: String, metric: String, n: Int64,
+    public init(batchSnapshotID: Int64 = 0, batchID: String, eventDate: Int32, channel: String, metric: QualityFigureMetric, n: Int64,
                 x: Double = 0, detail: String? = nil) {
         self.batchSnapshotID = batchSnapshotID
         self.batchID = batchID
@@ -33,23 +32,63 @@ public struct QualityFigure: Sendable, Equatable {
     }
 }
 
-/// The fixed metrics; rejects and missing fields are open-ended (`reject:` / `missing:` prefixes).
-public enum QualityFigureMetric: String, Sendable, CaseIterable {
+/// What a stored figure counts. Its text (`description`) is `lake_quality_figure.metric`:
+/// a fixed name, or `reject:<reason>` / `missing:<field>` for the open-ended ones.
+public enum QualityFigureMetric: Hashable, Sendable, StoredAsText {
     /// raw.orders lines.
     case records
     /// curated.orders rows and curated.order_items rows.
     case orders, items
     /// Confirmed revenue in cents (`n`) and the sum of squared confirmed order totals in units (`x`).
-    case confirmedCents = "confirmed_cents", confirmedSquares = "confirmed_squares"
+    case confirmedCents, confirmedSquares
     /// Curated orders with a null or empty state / city.
-    case stateNulls = "state_nulls", cityNulls = "city_nulls"
+    case stateNulls, cityNulls
     /// Orders whose order_total differs from the sum of their items' line_revenue; whose item_count differs from their item rows.
-    case totalMismatch = "total_mismatch", itemCountMismatch = "item_count_mismatch"
+    case totalMismatch, itemCountMismatch
     /// A mismatch example (`detail`), at most three per batch.
-    case totalMismatchExample = "total_mismatch_example"
+    case totalMismatchExample
+    /// Raw lines rejected for this reason (its stored name).
+    case rejects(reason: String)
+    /// missing_field rejects naming this field.
+    case missing(field: String)
+    /// A metric this build does not know (a newer build's figure): kept, not needed by the checks.
+    case other(String)
 
-    public static let rejectPrefix = "reject:"
-    public static let missingPrefix = "missing:"
+    static let rejectPrefix = "reject:", missingPrefix = "missing:"
+    private static let fixed: [String: QualityFigureMetric] = Dictionary(uniqueKeysWithValues: [
+        QualityFigureMetric.records, .orders, .items, .confirmedCents, .confirmedSquares, .stateNulls, .cityNulls, .totalMismatch,
+        .itemCountMismatch, .totalMismatchExample,
+    ].map { ($0.description, $0) })
+
+    public init(parsing text: String) {
+        if let m = Self.fixed[text] {
+            self = m
+        } else if text.hasPrefix(Self.rejectPrefix) {
+            self = .rejects(reason: String(text.dropFirst(Self.rejectPrefix.count)))
+        } else if text.hasPrefix(Self.missingPrefix) {
+            self = .missing(field: String(text.dropFirst(Self.missingPrefix.count)))
+        } else {
+            self = .other(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .records: return "records"
+        case .orders: return "orders"
+        case .items: return "items"
+        case .confirmedCents: return "confirmed_cents"
+        case .confirmedSquares: return "confirmed_squares"
+        case .stateNulls: return "state_nulls"
+        case .cityNulls: return "city_nulls"
+        case .totalMismatch: return "total_mismatch"
+        case .itemCountMismatch: return "item_count_mismatch"
+        case .totalMismatchExample: return "total_mismatch_example"
+        case .rejects(let reason): return Self.rejectPrefix + reason
+        case .missing(let field): return Self.missingPrefix + field
+        case .other(let text): return text
+        }
+    }
 }
 
 /// Row totals of the tables the figures describe, at one snapshot: the figures stand in for a
@@ -79,7 +118,7 @@ extension CatalogTransaction {
         try database.execute(sql: QualityFigureTable.ddl)
         try database.execute(sql: QualityFigureTable.index)
         for f in figures {
-            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric, f.n, f.x, f.detail])
+            try database.execute(sql: "INSERT INTO lake_quality_figure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [snapshotID, f.batchID, f.eventDate, f.channel, f.metric.description, f.n, f.x, f.detail])
         }
     }
 }
@@ -89,12 +128,12 @@ extension Catalog {
     /// raw.orders, curated.orders and curated.order_items at it, read in one transaction.
     public func qualityFigures(at snapshot: Int64) throws -> (figures: [QualityFigure], coverage: QualityFigureCoverage) {
         try read { db in
-            func rows(_ schema: String, _ table: String) throws -> Int64 {
+            func rows(_ table: TableName) throws -> Int64 {
                 guard let id = try Int64.fetchOne(db, sql: """
                     SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id
                     WHERE s.schema_name = ? AND t.table_name = ? AND t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)
                       AND s.begin_snapshot <= ? AND (s.end_snapshot IS NULL OR s.end_snapshot > ?)
-                    """, arguments: [schema, table, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
+                    """, arguments: [table.schema, table.name, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
                 // Live rows as readers see them: a delete (erase, dedupe by another tool) makes
                 // the stored figures overcount, so they no longer cover the table.
                 var n = try Catalog.liveFileRows(db, tableID: id, snapshot: snapshot)
@@ -103,8 +142,8 @@ extension Catalog {
                 n += try Catalog.countInlinedRows(db, tableID: id, snapshot: snapshot)
                 return n
             }
-            let coverage = QualityFigureCoverage(rawRows: try rows("raw", "orders"), orderRows: try rows("curated", "orders"),
-                                                 itemRows: try rows("curated", "order_items"))
+            let coverage = QualityFigureCoverage(rawRows: try rows(.rawOrders), orderRows: try rows(.curatedOrders),
+                                                 itemRows: try rows(.curatedOrderItems))
             guard try QualityFigureTable.exists(db) else { return ([], coverage) }
             var out: [QualityFigure] = []
             let cursor = try SQLRow.fetchCursor(db, sql: """
@@ -112,7 +151,7 @@ extension Catalog {
                 FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, \(db.insertionOrder)
                 """, arguments: [snapshot])
             while let r = try cursor.next() {
-                out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: r[4],
+                out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: QualityFigureMetric(parsing: r[4]),
                                          n: r[5], x: r[6], detail: r[7]))
             }
             return (out, coverage)
@@ -121,10 +160,14 @@ extension Catalog {
 }
 
 public enum QualityFigures {
-    /// The field a missing_field reject names: "items[2].quantity is missing" → items.quantity.
-    /// The ingest (storing figures) and the rescan (reading reject_detail back) share it.
+    /// The field a missing_field reject names: "orders.jsonl line 9: items[2].quantity is missing"
+    /// → items.quantity. The detail starts with where the line was (source name, line number),
+    /// which is not the field. The ingest (storing figures) and the rescan (reading
+    /// reject_detail back) share it.
     public static func field(_ detail: String?) -> String {
-        guard let detail, let first = detail.split(separator: " ").first else { return "unknown" }
+        guard var detail else { return "unknown" }
+        if let location = detail.firstMatch(of: #/line [0-9]+: /#) { detail = String(detail[location.range.upperBound...]) }
+        guard let first = detail.split(separator: " ").first else { return "unknown" }
         var name = String(first)
         while let open = name.firstIndex(of: "["), let close = name[open...].firstIndex(of: "]") {
             name.removeSubrange(open ... close)

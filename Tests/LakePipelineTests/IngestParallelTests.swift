@@ -55,7 +55,7 @@ func duplicateHeavySource(_ dir: TemporaryDirectory) throws -> String {
 @Suite("Ingest: chunks validated in parallel equal the serial run", .serialized)
 struct IngestParallelTests {
     func ingest(_ dir: TemporaryDirectory, _ label: String, path: String, parallelism: Int, chunkBytes: Int = 8 << 20,
-                forcedFingerprint: UInt64? = nil) throws -> (IngestSummary, LakeView, [RawLine]) {
+                forcedFingerprint: UInt64? = nil) throws -> (IngestRun, LakeView, [RawLine]) {
         let store = try LakeStore.open(root: dir.url.appendingPathComponent(label, isDirectory: true), schemas: schemasDirectory)
         _ = try CatalogIngest.run(store, path: evaluationCatalog)
         var options = IngestOptions()

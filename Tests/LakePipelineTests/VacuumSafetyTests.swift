@@ -305,7 +305,7 @@ struct VacuumSafetyTests {
 
         let committed = try disjoint.commit(ledger: nil, checkpoint: nil, sourceBytes: 0)
         #expect(committed.accepted == 300)
-        #expect(throws: IngestError.conflict(table: "curated.orders")) {
+        #expect(throws: IngestError.conflict(table: .curatedOrders)) {
             try overlapping.commit(ledger: nil, checkpoint: nil, sourceBytes: 0)
         }
         let table = try store.catalog.table(schema: "curated", name: "orders")

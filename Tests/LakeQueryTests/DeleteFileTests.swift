@@ -79,9 +79,9 @@ import Testing
         a["cust3"] = text(try Query.run(spec, catalog: catalog).table.rows)
         let q = try QualityChecks.run(catalog: catalog, asOf: .snapshot(v))
         a["quality"] = q.batches.compactMap { b -> [String]? in
-            func value(_ check: String) -> String { b.results.first { $0.check == check }.map { String(Int($0.value)) } ?? "?" }
-            let orders = value("completeness.curated_rows")
-            return orders == "0" ? nil : [b.batchID, orders, value("consistency.order_total"), value("consistency.item_count")]
+            func value(_ check: QualityCheckID) -> String { b.results.first { $0.check == check }.map { String(Int($0.value)) } ?? "?" }
+            let orders = value(.curatedRows)
+            return orders == "0" ? nil : [b.batchID, orders, value(.orderTotalConsistency), value(.itemCountConsistency)]
         }.sorted { $0[0] < $1[0] }
         a["days"] = q.days.map { [Value.date($0.date).text, String($0.records), String($0.rejected)] }
         return a

@@ -19,19 +19,22 @@ import Testing
         let b = try #require(q.batches.first)
         #expect(b.batchID == run.batchID)
         #expect(b.records == run.records)
-        func result(_ check: String) -> QualityResult? { b.results.first { $0.check == check } }
+        func result(_ check: QualityCheckID) -> QualityResult? { b.results.first { $0.check == check } }
         let records = Double(run.records)
-        #expect(result("referential_integrity")?.value == Double(run.rejects["unknown_product"] ?? 0) / records)
+        #expect(result(.referentialIntegrity)?.value == Double(run.rejects["unknown_product"] ?? 0) / records)
         #expect((run.rejects["unknown_product"] ?? 0) > 0)
         let dupes = (run.rejects["duplicate_order"] ?? 0) + (run.rejects["conflicting_duplicate"] ?? 0)
-        #expect(result("uniqueness.raw")?.value == Double(dupes) / records)
-        #expect(result("consistency.order_total")?.value == 0)
-        #expect(result("consistency.order_total")?.passed == true)
-        #expect(result("uniqueness.curated")?.value == 0)
-        #expect(result("completeness.curated_rows")?.passed == true)
-        #expect(result("completeness.curated_rows")?.value == Double(run.accepted))
-        // Per-field completeness names fields from the validator's detail.
-        #expect(b.results.contains { $0.check.hasPrefix("completeness.field.") })
+        #expect(result(.rawUniqueness)?.value == Double(dupes) / records)
+        #expect(result(.orderTotalConsistency)?.value == 0)
+        #expect(result(.orderTotalConsistency)?.passed == true)
+        #expect(result(.curatedUniqueness)?.value == 0)
+        #expect(result(.curatedRows)?.passed == true)
+        #expect(result(.curatedRows)?.value == Double(run.accepted))
+        // Per-field completeness names fields from the validator's detail ("<source> line N:
+        // order_id is missing"), not the source the detail starts with.
+        let fields = Set(b.results.compactMap { r -> String? in if case .fieldCompleteness(let f) = r.check { f } else { nil } })
+        #expect(fields.isSuperset(of: ["order_id", "channel"]), "\(fields.sorted())")
+        #expect(!fields.contains { $0.contains(".jsonl") }, "\(fields.sorted())")
         #expect(b.score >= 0 && b.score <= 100)
         // Per-day figures cover every dated raw line.
         #expect(q.days.reduce(0) { $0 + $1.records } <= run.records)
@@ -47,13 +50,16 @@ import Testing
         #expect(stored.count == outcome.quality.results.count)
         #expect(stored.allSatisfy { $0.snapshotID == snap && $0.batchSnapshotID == run.snapshotID })
         #expect(stored.map(\.check) == outcome.quality.results.map(\.check))
-        #expect(try lake.catalog.alerts().count == outcome.alerts.count)
+        // Check ids and alert kinds read back as the values recorded (typed, not just the same text).
+        #expect(try lake.catalog.alerts().map(\.kind) == outcome.alerts.map(\.kind))
+        #expect(try lake.catalog.alerts().map(\.severity) == outcome.alerts.map(\.severity))
         // Time travel: a read of an earlier snapshot sees no result of a check of a later one.
         #expect(try lake.catalog.qualityResults(at: .snapshot(before - 1)).isEmpty)
 
         // The ingest hook: one batch, stored under the same snapshot; it replaces that batch's
         // results rather than adding a second copy, and commits nothing.
-        let hooked = try #require(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: run.batchID))
+        let batchID = try #require(run.batchID)
+        let hooked = try #require(try QualityChecks.recordBatch(catalog: lake.catalog, batchID: batchID))
         #expect(hooked.results.map(\.check) == b.results.map(\.check))
         #expect(hooked.results.map(\.value) == b.results.map(\.value))
         #expect(try lake.catalog.qualityResults().count == b.results.count)
@@ -90,7 +96,7 @@ import Testing
         }
         // The repeat batch really is all duplicates, so the comparison covered that path too.
         let c = try #require(try QualityChecks.run(catalog: store.catalog, batchIDs: [batches[2]], batchFilesOnly: true).batches.first)
-        #expect(c.results.first { $0.check == "uniqueness.raw" }.map { $0.value > 0.5 } == true)
+        #expect(c.results.first { $0.check == .rawUniqueness }.map { $0.value > 0.5 } == true)
     }
 
     /// A 5x spike planted on 2024-01-20 web is found there and only there.
@@ -272,9 +278,9 @@ import Testing
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
         var c = QualityConfig()
-        #expect(try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }.isEmpty)
+        #expect(try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == .smallFiles }.isEmpty)
         c.maxFilesPerPartition = 0
-        let alerts = try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == "health.small_files" }
+        let alerts = try Alerting.evaluate(catalog: lake.catalog, config: c).alerts.filter { $0.kind == .smallFiles }
         #expect(alerts.contains { $0.subject == "curated.orders" && $0.value == 1 && $0.threshold == 0 })
         #expect(alerts.allSatisfy { $0.message.contains("`lake compact`") })
     }

@@ -12,9 +12,9 @@ struct RejectDimensionTests {
                                                    "duplicate_product": 4])
         let results = QualityChecks.rateChecks(lc, config: QualityConfig(), batchID: "b", snapshot: 1)
         let value = Dictionary(uniqueKeysWithValues: results.map { ($0.check, $0.value) })
-        #expect(value["validity"] == 0.6)
-        #expect(value["uniqueness.raw"] == 0.4)
-        #expect(value["completeness"] == 0 && value["referential_integrity"] == 0)
+        #expect(value[.validity] == 0.6)
+        #expect(value[.rawUniqueness] == 0.4)
+        #expect(value[.completeness] == 0 && value[.referentialIntegrity] == 0)
     }
 
     @Test("each reason is in exactly one of the sets the checks sum")

@@ -21,7 +21,7 @@ struct StoredQualityTests {
             for (x, y) in zip(a.results, b.results) {
                 #expect(x.value == y.value && x.threshold == y.threshold && x.passed == y.passed, "\(where_) \(x.check): \(x) vs \(y)")
                 // The rescan picks its mismatch examples in hash order; every other detail is identical.
-                if x.check != "consistency.order_total" || x.value == 0 { #expect(x.detail == y.detail, "\(where_) \(x.check)") }
+                if x.check != .orderTotalConsistency || x.value == 0 { #expect(x.detail == y.detail, "\(where_) \(x.check)") }
             }
         }
         #expect(stored.days.map(\.date) == rescan.days.map(\.date), "\(where_)")

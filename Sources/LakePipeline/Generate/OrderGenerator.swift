@@ -1,3 +1,4 @@
+import LakeCatalog
 import LakeFormat
 /// Writes the three sample sources (orders JSONL, product catalog JSON, inventory CSV) with a
 /// realistic shape (skewed customers and products, diurnal traffic, fixed home addresses) and a
@@ -5,7 +6,7 @@ import LakeFormat
 public enum OrderGenerator {
     public static let channels = ["web", "mobile", "api"]
     static let channelWeights = [0.5, 0.35, 0.15]
-    static let statuses = ["confirmed", "pending", "cancelled"]
+    static let statuses = [OrderStatus.confirmed, .pending, .cancelled].map(\.rawValue)
     static let statusWeights = [0.8, 0.12, 0.08]
     static let mobileIndex = 1
 

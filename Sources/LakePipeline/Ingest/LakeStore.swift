@@ -12,7 +12,7 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// column for; `table` is the registry table to migrate, `sourceVersion` the first version with it.
     case schemaBehind(source: String, line: Int, field: String, table: String, lakeVersion: Int, sourceVersion: Int)
     case unknownRegistryTable(String)
-    case conflict(table: String)
+    case conflict(table: TableName)
     /// Another engine altered the table outside the registry in a way the pipeline cannot write
     /// to (see `WriteLayout`); nothing was written or committed.
     case tableAltered(table: String, column: String, detail: String)
@@ -47,7 +47,7 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
 extension IngestError {
     /// The refusal for a v2 line validated for an older orders schema.
     static func behind(_ b: SchemaBehindLine, source: String) -> IngestError {
-        .schemaBehind(source: source, line: b.lineNumber, field: b.field, table: "orders", lakeVersion: b.outputVersion, sourceVersion: b.neededVersion)
+        .schemaBehind(source: source, line: b.lineNumber, field: b.field, table: RegistryTable.orders, lakeVersion: b.outputVersion, sourceVersion: b.neededVersion)
     }
 }
 
@@ -137,7 +137,7 @@ public struct LakeStore: Sendable {
     /// table the lake does not have yet.
     public func orderRules() throws -> OrderRules {
         var versions: [String: Int] = [:]
-        for t in ["raw_orders", "orders", "order_items"] { versions[t] = try definition(t).0.version }
+        for t in [RegistryTable.rawOrders, RegistryTable.orders, RegistryTable.orderItems] { versions[t] = try definition(t).0.version }
         return try OrderRules(registry: registry, versions: versions)
     }
 
@@ -195,7 +195,7 @@ struct WriteTarget {
             // columns. Retry from a new base (the rules then follow the new version).
             guard info.columns.map(\.name) == schema.fields.map(\.name),
                   info.columns.map(\.columnID) == schema.fields.map({ Int64($0.fieldID ?? -1) }) else {
-                throw IngestError.conflict(table: "\(schemaName).\(tableName)")
+                throw IngestError.conflict(table: TableName(schema: schemaName, name: tableName))
             }
             return info.tableID
         }

@@ -66,12 +66,12 @@ struct OrderBatch {
         latency = LatencySketch(reference: LakeCatalog.Timestamps.micros(started))
         baselineIDs = committed.fromFiles
         committedRuns = committed.runs
-        rawTarget = try store.target("raw_orders")
-        ordersTarget = try store.target("orders")
-        itemsTarget = try store.target("order_items")
+        rawTarget = try store.target(RegistryTable.rawOrders)
+        ordersTarget = try store.target(RegistryTable.orders)
+        itemsTarget = try store.target(RegistryTable.orderItems)
         // The validator's rows must have the columns of the tables as the lake has them.
         for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
-            throw IngestError.conflict(table: "\(t.schemaName).\(t.tableName)")
+            throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
         var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet) }
@@ -129,7 +129,7 @@ struct OrderBatch {
     /// consumed. Throws `IngestError.conflict` when another writer committed one of our order ids
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
     mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
-                         sourceBytes: Int64) throws -> IngestSummary {
+                         sourceBytes: Int64) throws -> IngestRun {
         var clock = PhaseClock("orders commit")
         try drain()
         if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }
@@ -164,14 +164,12 @@ struct OrderBatch {
         let finished = Date()
         let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
         let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
-        let quarantined = records - accepted - duplicates
-        let seconds = finished.timeIntervalSince(started)
-        let run = IngestRun(batchID: batchID, kind: kind, source: name, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
+        var run = IngestRun(kind: kind, source: name, batchID: batchID, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
                             startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
-                            quarantined: Int64(quarantined), duplicates: Int64(duplicates),
+                            quarantined: Int64(records - accepted - duplicates), duplicates: Int64(duplicates),
                             rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
                             bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
-                            seconds: seconds, latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
+                            latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
@@ -183,12 +181,12 @@ struct OrderBatch {
         let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
         let (snapshot, _) = try store.catalog.commit(message: message) { tx in
             if let ledger, try tx.ledgerEntry(kind: kind, sourceHash: ledger.hash) != nil {
-                throw IngestError.conflict(table: "curated.orders")
+                throw IngestError.conflict(table: .curatedOrders)
             }
             if let checkpoint {
                 // Another follower of the same file committed meanwhile: our offsets are stale.
                 let current = try tx.streamCheckpoint(source: checkpoint.source)
-                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: "curated.orders") }
+                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: .curatedOrders) }
             }
             let ordersID = try ordersTarget.ensure(&tx)
             // Our dedupe read the committed order ids at `base`; ids committed since must not
@@ -213,18 +211,13 @@ struct OrderBatch {
             if let checkpoint {
                 try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber)
             }
-            var r = run
-            r.snapshotID = tx.snapshotID
-            try tx.recordIngestRun(r)
+            try tx.recordIngestRun(run)
             // Quality figures in the data's own transaction: no second pass, no second snapshot.
             try tx.recordQualityFigures(figureRows)
         }
         clock.lap("catalog transaction")
-        return IngestSummary(kind: kind, source: name, records: records, accepted: accepted, quarantined: quarantined,
-                             duplicates: duplicates, rejects: rejects, filesWritten: written.count,
-                             bytesWritten: run.bytesWritten, partitions: partitions, snapshotID: snapshot.id,
-                             seconds: seconds, recordsPerSecond: seconds > 0 ? Double(records) / seconds : 0,
-                             alreadyIngestedAt: nil, unknownFields: unknown, batchID: batchID)
+        run.snapshotID = snapshot.id
+        return run
     }
 }
 
@@ -235,7 +228,7 @@ extension OrderBatch {
     /// added without runs, by another tool or an older build), or this batch writes a baseline
     /// run, which replaces every run before it and so must be computed at the latest snapshot.
     static func requireDisjoint(_ ours: OrderIDRun, from since: (runs: [KeyRun], coverTable: Bool), baseline: Bool) throws {
-        guard since.coverTable, !baseline else { throw IngestError.conflict(table: "curated.orders") }
+        guard since.coverTable, !baseline else { throw IngestError.conflict(table: .curatedOrders) }
         guard !since.runs.isEmpty, ours.count > 0 else { return }
         // Probed, not loaded: a merge since the base may have folded older runs into a newer
         // one, which is large but holds only ids our dedupe already rejected besides the new ones.
@@ -244,12 +237,12 @@ extension OrderBatch {
             theirs = OrderIDRunSet(try since.runs.map { try SortedIDRun.open($0.payload, expected: $0.keyCount, fingerprint: .standard) })
         } catch {
             // Cannot tell whether they overlap: redo the batch from a new base, which rebuilds the set.
-            throw IngestError.conflict(table: "curated.orders")
+            throw IngestError.conflict(table: .curatedOrders)
         }
         var overlap = false
         ours.forEach { id in if !overlap && theirs.containsOrderID(id) { overlap = true } }
         if let damaged = theirs.failure { throw IngestError.failed("\(damaged); nothing committed") }
-        if overlap { throw IngestError.conflict(table: "curated.orders") }
+        if overlap { throw IngestError.conflict(table: .curatedOrders) }
     }
 
     /// Closes the segments and deletes them, committing nothing: for a stream whose content

@@ -2,37 +2,6 @@ import Foundation
 import LakeCatalog
 import LakeFormat
 
-/// What one ingest did, for the summary line, `--format json`, and the operations report.
-public struct IngestSummary: Codable, Sendable {
-    public var kind: SourceKind
-    public var source: String
-    public var records: Int
-    public var accepted: Int
-    public var quarantined: Int
-    public var duplicates: Int
-    /// Reject reason → count (duplicates included, under their own reasons).
-    public var rejects: [String: Int]
-    public var filesWritten: Int
-    public var bytesWritten: Int64
-    public var partitions: Int
-    /// The snapshot that committed the data; nil when nothing was committed.
-    public var snapshotID: Int64?
-    public var seconds: Double
-    public var recordsPerSecond: Double
-    /// Set when the same source content was committed before: nothing was added.
-    public var alreadyIngestedAt: Int64?
-    public var unknownFields: [String: Int]
-    /// The batch the committed rows carry (raw.orders.batch_id), for the quality checks.
-    public var batchID: String? = nil
-
-    enum CodingKeys: String, CodingKey {
-        case kind, source, records, accepted, quarantined, duplicates, rejects, partitions, seconds
-        case filesWritten = "files_written", bytesWritten = "bytes_written", snapshotID = "snapshot_id"
-        case recordsPerSecond = "records_per_second", alreadyIngestedAt = "already_ingested_at"
-        case unknownFields = "unknown_fields", batchID = "batch_id"
-    }
-}
-
 /// How an ingest reports progress: bytes of the source read so far, and its size.
 public typealias IngestProgress = (_ done: Int64, _ total: Int64) -> Void
 
@@ -65,7 +34,7 @@ public enum OrderIngest {
     /// Ingests an orders JSONL source as one atomic snapshot: a file, a pipe, a FIFO,
     /// `/dev/stdin` or "-" for standard input, each read once to its end (`SourceInput`).
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions(),
-                           progress: IngestProgress? = nil) throws -> IngestSummary {
+                           progress: IngestProgress? = nil) throws -> IngestRun {
         var attempt = 0
         while true {
             attempt += 1
@@ -84,15 +53,12 @@ public enum OrderIngest {
     }
 
     private static func attemptIngest(_ store: LakeStore, input: SourceInput, options: IngestOptions,
-                                      progress: IngestProgress?) throws -> IngestSummary {
+                                      progress: IngestProgress?) throws -> IngestRun {
         let started = Date()
         var clock = PhaseClock("orders")
         let name = input.name
-        func alreadyIngested(_ snapshot: Int64) -> IngestSummary {
-            IngestSummary(kind: .orders, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
-                          filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil,
-                          seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
-                          alreadyIngestedAt: snapshot, unknownFields: [:])
+        func alreadyIngested(_ snapshot: Int64) -> IngestRun {
+            .alreadyIngested(kind: .orders, source: name, startedAt: started, at: snapshot)
         }
         // A regular file of a size the ledger has is hashed before the work, so content already
         // committed costs one read, not an ingest. Any other file is read once: its hash is

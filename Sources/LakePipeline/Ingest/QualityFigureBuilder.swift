@@ -110,7 +110,7 @@ struct QualityFigureBuilder {
         forEachCell(o) { c, r in
             c.orders += 1
             c.items += counts[r]
-            if status.string(at: r) == "confirmed" {
+            if status.string(at: r) == OrderStatus.confirmed.rawValue {
                 c.confirmedCents += total[r]
                 c.confirmedSquares += (Double(total[r]) / 100) * (Double(total[r]) / 100)
             }
@@ -140,24 +140,23 @@ struct QualityFigureBuilder {
         var out: [QualityFigure] = []
         for c in cells {
             let ch = String(decoding: channels[c.channel], as: UTF8.self)
-            func add(_ m: String, _ n: Int64, _ x: Double = 0, _ detail: String? = nil) {
+            func add(_ m: QualityFigureMetric, _ n: Int64, _ x: Double = 0, _ detail: String? = nil) {
                 if n != 0 || x != 0 || detail != nil {
                     out.append(QualityFigure(batchID: batchID, eventDate: c.day, channel: ch, metric: m, n: n, x: x, detail: detail))
                 }
             }
-            typealias M = QualityFigureMetric
-            add(M.records.rawValue, c.records)
-            add(M.orders.rawValue, c.orders)
-            add(M.items.rawValue, c.items)
-            add(M.confirmedCents.rawValue, c.confirmedCents)
-            add(M.confirmedSquares.rawValue, 0, c.confirmedSquares)
-            add(M.stateNulls.rawValue, c.stateNulls)
-            add(M.cityNulls.rawValue, c.cityNulls)
-            add(M.totalMismatch.rawValue, c.totalMismatch)
-            add(M.itemCountMismatch.rawValue, c.itemCountMismatch)
-            for (k, n) in c.rejects.sorted(by: { $0.key < $1.key }) { add(M.rejectPrefix + k, n) }
-            for (k, n) in c.missing.sorted(by: { $0.key < $1.key }) { add(M.missingPrefix + k, n) }
-            for e in c.examples { add(M.totalMismatchExample.rawValue, 0, 0, e) }
+            add(.records, c.records)
+            add(.orders, c.orders)
+            add(.items, c.items)
+            add(.confirmedCents, c.confirmedCents)
+            add(.confirmedSquares, 0, c.confirmedSquares)
+            add(.stateNulls, c.stateNulls)
+            add(.cityNulls, c.cityNulls)
+            add(.totalMismatch, c.totalMismatch)
+            add(.itemCountMismatch, c.itemCountMismatch)
+            for (k, n) in c.rejects.sorted(by: { $0.key < $1.key }) { add(.rejects(reason: k), n) }
+            for (k, n) in c.missing.sorted(by: { $0.key < $1.key }) { add(.missing(field: k), n) }
+            for e in c.examples { add(.totalMismatchExample, 0, 0, e) }
         }
         return out
     }

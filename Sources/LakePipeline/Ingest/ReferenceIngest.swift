@@ -5,7 +5,7 @@ import LakeFormat
 /// The product catalog as of a snapshot, read back from curated.products.
 enum ProductSource {
     static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
-        guard let table = try store.catalog.tableIfPresent(schema: "curated", name: "products", at: asOf) else {
+        guard let table = try store.catalog.tableIfPresent(.curatedProducts, at: asOf) else {
             throw IngestError.noProductCatalog
         }
         var catalog = ProductCatalog()
@@ -39,7 +39,7 @@ enum ProductSource {
 public enum CatalogIngest {
     /// Loads a product catalog JSON file as the new version of curated.products: the snapshot
     /// replaces the previous version's files, which time travel still reads.
-    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
+    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestRun {
         let source = try SourceFile.open(store, path: path, kind: .catalog)
         if let done = source.alreadyIngested { return done }
         let (catalog, rejected) = try ProductCatalogParser.parse(source.input)
@@ -51,24 +51,28 @@ public enum CatalogIngest {
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
         }
         let batchID = UUID().uuidString.lowercased()
-        let target = try store.target("products")
+        let target = try store.target(RegistryTable.products)
         let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
         var writer = target.writer(options.parquet)
         try writer.write(try catalog.batch(schema: target.produced))
         let files = try writer.finish()
         // Rejected entries are kept in raw.products with their reason, like rejected order lines.
-        let rawTarget = rejected.isEmpty ? nil : try store.target("raw_products")
+        let rawTarget = rejected.isEmpty ? nil : try store.target(RegistryTable.rawProducts)
         var rawFiles: [NewDataFile] = []
         if let rawTarget {
             var rw = rawTarget.writer(options.parquet)
             try rw.write(rejectBatch(rejected, schema: rawTarget.produced, batchID: batchID, source: name))
             rawFiles = try rw.finish()
         }
-        var rejects: [String: Int] = [:]
+        var rejects: [String: Int64] = [:]
         for r in rejected { rejects[r.reason.rawValue, default: 0] += 1 }
         let finished = Date()
         let written = files.map { target.directory.appendingPathComponent($0.relativePath) }
             + rawFiles.map { rawTarget!.directory.appendingPathComponent($0.relativePath) }
+        var run = IngestRun(kind: .catalog, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
+                            finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
+                            quarantined: Int64(rejected.count), rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
+                            bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1)
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
             // Replaces every product file: never with files that are not there (see requireFilesPresent).
             try tx.requireFilesPresent(files.map { (target.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
@@ -83,19 +87,11 @@ public enum CatalogIngest {
             }
             try tx.endWrite(lease)
             try tx.recordSource(kind: .catalog, sourceHash: hash, source: name, bytes: size, batchID: batchID)
-            try tx.recordIngestRun(IngestRun(
-                snapshotID: tx.snapshotID, batchID: batchID, kind: .catalog, source: name, sourceHash: hash, sourceBytes: size,
-                startedAt: started, finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
-                quarantined: Int64(rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init), filesWritten: Int64(files.count + rawFiles.count),
-                bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, seconds: finished.timeIntervalSince(started)))
+            try tx.recordIngestRun(run)
         }
         guard case .committed(let snapshot) = committed else { return committed.noOp! }
-        let seconds = finished.timeIntervalSince(started)
-        return IngestSummary(kind: .catalog, source: name, records: catalog.count + rejected.count, accepted: catalog.count,
-                             quarantined: rejected.count, duplicates: 0, rejects: rejects, filesWritten: files.count + rawFiles.count,
-                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1, snapshotID: snapshot.id,
-                             seconds: seconds, recordsPerSecond: Double(catalog.count + rejected.count) / max(seconds, 1e-9),
-                             alreadyIngestedAt: nil, unknownFields: [:])
+        run.snapshotID = snapshot.id
+        return run
     }
 
     /// Rejected catalog entries as rows of raw.products (by column name, so the registry's
@@ -123,7 +119,7 @@ public enum CatalogIngest {
 public enum InventoryIngest {
     /// Appends an inventory CSV snapshot to curated.inventory; rejected rows go to raw.inventory
     /// with their reason.
-    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestSummary {
+    public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestRun {
         let source = try SourceFile.open(store, path: path, kind: .inventory)
         if let done = source.alreadyIngested { return done }
         // Inventory before any catalog is allowed (rows are then not checked against products);
@@ -139,19 +135,22 @@ public enum InventoryIngest {
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
         let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
-        let curated = try store.target("inventory")
-        let raw = try store.target("raw_inventory")
+        let curated = try store.target(RegistryTable.inventory)
+        let raw = try store.target(RegistryTable.rawInventory)
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
         var cw = curated.writer(options.parquet), rw = raw.writer(options.parquet)
         try cw.write(parsed.accepted)
         try rw.write(parsed.rejected)
         let cfiles = try cw.finish(), rfiles = try rw.finish()
         let finished = Date()
-        let rejects = Dictionary(uniqueKeysWithValues: parsed.rejects.map { ($0.key.rawValue, $0.value) })
-        let records = parsed.accepted.count + parsed.rejected.count
-        let bytes = (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes }
+        let rejects = Dictionary(uniqueKeysWithValues: parsed.rejects.map { ($0.key.rawValue, Int64($0.value)) })
         let written = cfiles.map { curated.directory.appendingPathComponent($0.relativePath) }
             + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
+        var run = IngestRun(kind: .inventory, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
+                            finishedAt: finished, records: Int64(parsed.accepted.count + parsed.rejected.count),
+                            accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count), rejects: rejects,
+                            filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
+                            partitions: 1)
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
@@ -160,19 +159,11 @@ public enum InventoryIngest {
             for f in rfiles { _ = try tx.addDataFile(tableID: rid, f) }
             try tx.endWrite(lease)
             try tx.recordSource(kind: .inventory, sourceHash: hash, source: name, bytes: size, batchID: batchID)
-            try tx.recordIngestRun(IngestRun(
-                snapshotID: tx.snapshotID, batchID: batchID, kind: .inventory, source: name, sourceHash: hash, sourceBytes: size,
-                startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(parsed.accepted.count),
-                quarantined: Int64(parsed.rejected.count), duplicates: 0, rejects: rejects.mapValues(Int64.init),
-                filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: bytes, partitions: 1,
-                seconds: finished.timeIntervalSince(started)))
+            try tx.recordIngestRun(run)
         }
         guard case .committed(let snapshot) = committed else { return committed.noOp! }
-        let seconds = finished.timeIntervalSince(started)
-        return IngestSummary(kind: .inventory, source: name, records: records, accepted: parsed.accepted.count,
-                             quarantined: parsed.rejected.count, duplicates: 0, rejects: rejects, filesWritten: cfiles.count + rfiles.count,
-                             bytesWritten: bytes, partitions: 1, snapshotID: snapshot.id, seconds: seconds,
-                             recordsPerSecond: Double(records) / max(seconds, 1e-9), alreadyIngestedAt: nil, unknownFields: [:])
+        run.snapshotID = snapshot.id
+        return run
     }
 }
 
@@ -190,7 +181,7 @@ struct SourceFile {
     let kind: SourceKind
     let input: SourceInput
     /// Set when a regular file's content was committed before: nothing to read.
-    var alreadyIngested: IngestSummary?
+    var alreadyIngested: IngestRun?
 
     var name: String { input.name }
 
@@ -206,7 +197,7 @@ struct SourceFile {
     /// After the parser read the input to its end: its size and hash, or the no-op summary
     /// when the ledger already has that content (a stream is only known once read). Nothing
     /// has been written yet at this point.
-    func finishReading(_ store: LakeStore) throws -> (size: Int64, hash: String, alreadyIngested: IngestSummary?) {
+    func finishReading(_ store: LakeStore) throws -> (size: Int64, hash: String, alreadyIngested: IngestRun?) {
         let size = input.bytesRead, hash = input.contentHash
         if size == 0 { throw IngestError.emptyInput(path: input.path) }
         let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: hash)
@@ -216,9 +207,9 @@ struct SourceFile {
     /// The outcome of `commitOnce`.
     enum Commit {
         case committed(SnapshotInfo)
-        case alreadyCommitted(IngestSummary)
+        case alreadyCommitted(IngestRun)
 
-        var noOp: IngestSummary? {
+        var noOp: IngestRun? {
             if case .alreadyCommitted(let s) = self { return s }
             return nil
         }
@@ -244,9 +235,7 @@ struct SourceFile {
         }
     }
 
-    private func noOp(_ snapshot: Int64) -> IngestSummary {
-        IngestSummary(kind: kind, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:], filesWritten: 0,
-                      bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: Date().timeIntervalSince(started), recordsPerSecond: 0,
-                      alreadyIngestedAt: snapshot, unknownFields: [:])
+    private func noOp(_ snapshot: Int64) -> IngestRun {
+        .alreadyIngested(kind: kind, source: name, startedAt: started, at: snapshot)
     }
 }

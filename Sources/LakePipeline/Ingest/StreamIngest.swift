@@ -61,7 +61,7 @@ public enum StreamIngest {
     /// Runs until `stop` is set (or the end of the file with `stopAtEnd`); `onCommit` sees each
     /// micro-batch's summary. Returns the totals.
     public static func follow(_ store: LakeStore, path: String, options: StreamOptions = StreamOptions(), stop: StopFlag,
-                              onCommit: (IngestSummary, StreamPosition) -> Void = { _, _ in }) throws -> IngestSummary {
+                              onCommit: (IngestRun, StreamPosition) -> Void = { _, _ in }) throws -> IngestRun {
         let started = Date()
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         let name = URL(fileURLWithPath: path).lastPathComponent
@@ -70,9 +70,7 @@ public enum StreamIngest {
         guard try SourceInput.open(path).isRegularFile else {
             throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
         }
-        var totals = IngestSummary(kind: .orders, source: name, records: 0, accepted: 0, quarantined: 0, duplicates: 0, rejects: [:],
-                                   filesWritten: 0, bytesWritten: 0, partitions: 0, snapshotID: nil, seconds: 0, recordsPerSecond: 0,
-                                   alreadyIngestedAt: nil, unknownFields: [:])
+        var totals = IngestRun(kind: .orders, source: name, startedAt: started, finishedAt: started)
         // State re-read from the lake on start and after a conflict: the checkpoint, the
         // product catalog and the committed order ids. Between commits the dedupe set is kept
         // up to date from what we committed ourselves.
@@ -144,7 +142,7 @@ public enum StreamIngest {
         return StreamPosition(source: source, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0)
     }
 
-    static func add(_ s: IngestSummary, to t: inout IngestSummary) {
+    static func add(_ s: IngestRun, to t: inout IngestRun) {
         t.records += s.records
         t.accepted += s.accepted
         t.quarantined += s.quarantined
@@ -153,14 +151,15 @@ public enum StreamIngest {
         for (k, v) in s.unknownFields { t.unknownFields[k, default: 0] += v }
         t.filesWritten += s.filesWritten
         t.bytesWritten += s.bytesWritten
+        t.sourceBytes += s.sourceBytes
         t.partitions = max(t.partitions, s.partitions)
         t.snapshotID = s.snapshotID
     }
 
-    static func finish(_ t: IngestSummary, _ started: Date) -> IngestSummary {
+    static func finish(_ t: IngestRun, _ started: Date) -> IngestRun {
         var t = t
-        t.seconds = Date().timeIntervalSince(started)
-        t.recordsPerSecond = t.seconds > 0 ? Double(t.records) / t.seconds : 0
+        t.finishedAt = Date()
+        t.seconds = t.finishedAt.timeIntervalSince(started)
         return t
     }
 }

@@ -38,10 +38,10 @@ public enum Erasure {
     /// order ids found there, raw.orders lines by their parsed customer field, or (a line that
     /// does not parse or lacks it) by the id appearing in the text as a JSON string.
     static func plan(_ catalog: Catalog, customerID id: String, at base: SnapshotInfo) throws -> [TableDeletes] {
-        let tables = Dictionary(try catalog.tables(at: .snapshot(base.id)).map { ($0.qualifiedName, $0) }, uniquingKeysWith: { a, _ in a })
+        let tables = Dictionary(try catalog.tables(at: .snapshot(base.id)).map { ($0.tableName, $0) }, uniquingKeysWith: { a, _ in a })
         var out: [TableDeletes] = []
         var orderIDs = Set<String>()
-        if let orders = tables["curated.orders"], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
+        if let orders = tables[.curatedOrders], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
             var d = TableDeletes(table: orders)
             for file in try catalog.dataFiles(tableID: orders.tableID, at: .snapshot(base.id)) where mayHold(file, cust, id) {
                 let positions = try RowDelete.positions(in: file, columns: [cust, oid]) { batch in
@@ -53,10 +53,10 @@ public enum Erasure {
             }
             out.append(d)
         }
-        if let items = tables["curated.order_items"], !orderIDs.isEmpty {
+        if let items = tables[.curatedOrderItems], !orderIDs.isEmpty {
             out.append(try itemsOf(orderIDs, items, catalog, base))
         }
-        if let raw = tables["raw.orders"], let line = raw.column(named: "line") {
+        if let raw = tables[.rawOrders], let line = raw.column(named: "line") {
             var d = TableDeletes(table: raw)
             let quoted = Array("\"\(id)\"".utf8)
             for file in try catalog.dataFiles(tableID: raw.tableID, at: .snapshot(base.id), columnStats: false) {

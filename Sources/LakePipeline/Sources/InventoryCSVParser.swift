@@ -44,8 +44,8 @@ public enum InventoryParser {
         let name = input.name
         let accepted: Schema, rejected: Schema
         do {
-            accepted = try registry.schema("inventory").lakeSchema
-            rejected = try registry.schema("raw_inventory").lakeSchema
+            accepted = try registry.schema(RegistryTable.inventory).lakeSchema
+            rejected = try registry.schema(RegistryTable.rawInventory).lakeSchema
         } catch { throw .schema(.registry(error)) }
         var state = State(file: name, batchID: batchID, catalog: catalog)
         do {
@@ -185,7 +185,7 @@ public enum InventoryParser {
 
         func acceptedBatch(_ schema: Schema) throws(OrderRulesError) -> RecordBatch {
             try assemble(schema, ["product_id": Column(.string(product)), "available_quantity": Column(.int64(quantity)),
-                                  "warehouse_location": Column(.string(warehouse)), "last_updated": Column(.int64(updated))], table: "inventory")
+                                  "warehouse_location": Column(.string(warehouse)), "last_updated": Column(.int64(updated))], table: RegistryTable.inventory)
         }
 
         func rejectedBatch(_ schema: Schema) throws(OrderRulesError) -> RecordBatch {
@@ -193,7 +193,7 @@ public enum InventoryParser {
             return try assemble(schema, ["batch_id": Column(.string(StringColumn(repeatElement(batchID, count: n)))),
                                          "source_file": Column(.string(StringColumn(repeatElement(file, count: n)))),
                                          "line_number": Column(.int64(rLine)), "line": Column(.string(rText)),
-                                         "reject_reason": Column(.string(rReason)), "reject_detail": Column(.string(rDetail))], table: "raw_inventory")
+                                         "reject_reason": Column(.string(rReason)), "reject_detail": Column(.string(rDetail))], table: RegistryTable.rawInventory)
         }
     }
 }

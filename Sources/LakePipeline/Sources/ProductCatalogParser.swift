@@ -50,7 +50,7 @@ public struct ProductCatalog: Sendable {
             "launch_date": Column(.int64(launchTimes), validity: launchValid.allSatisfy { $0 } ? nil : launchValid),
             "description": Column(.string(descriptions), validity: descriptionValid.allSatisfy { $0 } ? nil : descriptionValid),
         ]
-        return try assemble(schema, cols, table: "products")
+        return try assemble(schema, cols, table: RegistryTable.products)
     }
 }
 

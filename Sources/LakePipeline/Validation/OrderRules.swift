@@ -48,13 +48,13 @@ public struct OrderRules: Sendable {
     public init(registry: SchemaRegistry, versions: [String: Int] = [:]) throws(OrderRulesError) {
         let raw: TableSchema, orders: TableSchema, items: TableSchema, sourceSchema: TableSchema
         do {
-            raw = try registry.schema("raw_orders", version: versions["raw_orders"])
-            orders = try registry.schema("orders", version: versions["orders"])
-            items = try registry.schema("order_items", version: versions["order_items"])
-            sourceSchema = try registry.schema("raw_orders")
+            raw = try registry.schema(RegistryTable.rawOrders, version: versions[RegistryTable.rawOrders])
+            orders = try registry.schema(RegistryTable.orders, version: versions[RegistryTable.orders])
+            items = try registry.schema(RegistryTable.orderItems, version: versions[RegistryTable.orderItems])
+            sourceSchema = try registry.schema(RegistryTable.rawOrders)
         } catch { throw .registry(error) }
-        self.versions = ["raw_orders": raw.version, "orders": orders.version, "order_items": items.version]
-        guard let source = sourceSchema.source else { throw .missingSource("raw_orders") }
+        self.versions = [RegistryTable.rawOrders: raw.version, RegistryTable.orders: orders.version, RegistryTable.orderItems: items.version]
+        guard let source = sourceSchema.source else { throw .missingSource(RegistryTable.rawOrders) }
         fieldMap = try OrderFieldMap(source: source)
 
         func field(_ path: String) throws(OrderRulesError) -> SourceField {
@@ -94,7 +94,7 @@ public struct OrderRules: Sendable {
         // schema has their columns.
         var supported: UInt8 = 0
         var keyVersions: [UInt8: Int] = [:]
-        let ordersVersions = registry.tables["orders"] ?? []
+        let ordersVersions = registry.tables[RegistryTable.orders] ?? []
         for (bit, key, column) in VersionedKey.all {
             guard let f = source.field(key) else { continue }
             if f.required { throw .badConstraint("'\(key)' is absent from older order streams, so it must be \"required\": false") }
@@ -124,10 +124,10 @@ public struct OrderRules: Sendable {
         rawSchema = raw.lakeSchema
         ordersSchema = orders.lakeSchema
         itemsSchema = items.lakeSchema
-        fingerprints = ["raw_orders": raw.fingerprint, "orders": orders.fingerprint, "order_items": items.fingerprint]
-        try Self.check(rawSchema, RawColumn.self, table: "raw_orders")
-        try Self.check(ordersSchema, OrdersColumn.self, table: "orders")
-        try Self.check(itemsSchema, ItemsColumn.self, table: "order_items")
+        fingerprints = [RegistryTable.rawOrders: raw.fingerprint, RegistryTable.orders: orders.fingerprint, RegistryTable.orderItems: items.fingerprint]
+        try Self.check(rawSchema, RawColumn.self, table: RegistryTable.rawOrders)
+        try Self.check(ordersSchema, OrdersColumn.self, table: RegistryTable.orders)
+        try Self.check(itemsSchema, ItemsColumn.self, table: RegistryTable.orderItems)
     }
 
     /// Every registered column must be one the validator produces, with the same type.

@@ -54,7 +54,7 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     }
 }
 
-/// The quality dimensions rejects are counted in; the raw value is the quality check's id.
+/// The quality dimensions rejects are counted in (each has its rate check: `QualityChecks.rateChecks`).
 public enum QualityDimension: String, CaseIterable, Sendable {
     case completeness
     case validity

@@ -52,24 +52,24 @@ public enum Alerting {
         var alerts: [AlertRecord] = []
         for b in quality.batches {
             for r in b.results where !r.passed {
-                alerts.append(AlertRecord(firedAt: now, kind: "quality." + r.check, severity: "error",
+                alerts.append(AlertRecord(firedAt: now, kind: .failedCheck(r.check), severity: .error,
                                           subject: "batch \(b.batchID) (\(b.source), snapshot \(b.snapshotID))", value: r.value,
                                           baseline: nil, score: nil, threshold: r.threshold, message: r.detail))
             }
             if b.score < config.minQualityScore {
-                alerts.append(AlertRecord(firedAt: now, kind: "quality.score", severity: "error",
+                alerts.append(AlertRecord(firedAt: now, kind: .lowQualityScore, severity: .error,
                                           subject: "batch \(b.batchID) (\(b.source), snapshot \(b.snapshotID))", value: b.score,
                                           baseline: nil, score: nil, threshold: config.minQualityScore,
                                           message: "quality score \(Value.format(b.score)) below \(Value.format(config.minQualityScore))"))
             }
         }
         for a in anomalies {
-            alerts.append(AlertRecord(firedAt: now, kind: "anomaly." + a.kind.rawValue, severity: "warning",
+            alerts.append(AlertRecord(firedAt: now, kind: .anomaly(a.kind), severity: .warning,
                                       subject: a.date + (a.channel.map { " " + $0 } ?? ""), value: a.value, baseline: a.baseline,
                                       score: a.score, threshold: a.threshold, message: a.detail))
         }
         for t in health.tables where t.maxFilesPerPartition > config.maxFilesPerPartition {
-            alerts.append(AlertRecord(firedAt: now, kind: "health.small_files", severity: "warning", subject: t.table,
+            alerts.append(AlertRecord(firedAt: now, kind: .smallFiles, severity: .warning, subject: t.table,
                                       value: Double(t.maxFilesPerPartition), baseline: nil, score: nil,
                                       threshold: Double(config.maxFilesPerPartition),
                                       message: "\(t.maxFilesPerPartition) files in partition \(t.fullestPartition) of \(t.table); run `lake compact`"))
@@ -90,7 +90,7 @@ public enum Alerting {
         func num(_ d: Double?) -> String { d.map { $0.isFinite ? Value.format($0) : "null" } ?? "null" }
         return "{" + [
             "\"fired_at\": \(jsonString(Timestamps.iso(a.firedAt)))", "\"snapshot_id\": \(a.snapshotID)",
-            "\"kind\": \(jsonString(a.kind))", "\"severity\": \(jsonString(a.severity))", "\"subject\": \(jsonString(a.subject))",
+            "\"kind\": \(jsonString(a.kind.description))", "\"severity\": \(jsonString(a.severity.rawValue))", "\"subject\": \(jsonString(a.subject))",
             "\"value\": \(num(a.value))", "\"baseline\": \(num(a.baseline))", "\"score\": \(num(a.score))",
             "\"threshold\": \(num(a.threshold))", "\"message\": \(jsonString(a.message))",
         ].joined(separator: ", ") + "}"

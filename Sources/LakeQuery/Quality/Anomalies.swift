@@ -16,25 +16,6 @@ public struct AnomalyFinding: Sendable, Equatable, Codable {
     public var detail: String
 }
 
-/// What an anomaly is about. The raw value is the name alerts (`anomaly.<kind>`), reports and
-/// the API show.
-public enum AnomalyKind: String, Sendable, Codable, CaseIterable, Comparable, CustomStringConvertible {
-    case ordersSpike = "orders_spike"
-    case ordersDrop = "orders_drop"
-    case revenueSpike = "revenue_spike"
-    case revenueDrop = "revenue_drop"
-    case rejectRateJump = "reject_rate_jump"
-    case nullRateJump = "null_rate_jump"
-    case schemaDrift = "schema_drift"
-
-    public var description: String { rawValue }
-    public static func < (a: AnomalyKind, b: AnomalyKind) -> Bool { a.rawValue < b.rawValue }
-    /// A rise in the share of bad lines or empty fields (what the dashboard marks as a reject day).
-    public var isRateJump: Bool { self == .rejectRateJump || self == .nullRateJump }
-    /// A day's orders or revenue moved (what the dashboard marks on its daily charts).
-    public var isVolumeMove: Bool { [.ordersSpike, .ordersDrop, .revenueSpike, .revenueDrop].contains(self) }
-}
-
 /// Daily figures the detector and the dashboard share.
 public struct DailySeries: Sendable {
     public var days: [Int32] = []
@@ -89,7 +70,7 @@ public enum AnomalyDetector {
                 let d = Reports.date(c[0], r), ch = c[1].string(at: r) ?? ""
                 var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
-                if c[2].string(at: r) == "confirmed" {
+                if c[2].string(at: r) == OrderStatus.confirmed.rawValue {
                     let cents = Reports.int(c[3], r)
                     v.1 += cents
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
@@ -147,7 +128,7 @@ public enum AnomalyDetector {
             let n = fields.reduce(0) { $0 + $1.value }
             out.append(AnomalyFinding(kind: .schemaDrift, date: Timestamps.iso(run.finishedAt).prefix(10).description, channel: nil,
                                       value: Double(n), baseline: 0, score: Double(fields.count), threshold: 0,
-                                      detail: "batch \(run.batchID) (\(run.source)): unknown fields "
+                                      detail: "batch \(run.batchID ?? "-") (\(run.source)): unknown fields "
                                           + fields.map { "\($0.key) in \($0.value) records" }.joined(separator: ", ")))
         }
         return out

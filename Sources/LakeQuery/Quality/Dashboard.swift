@@ -76,7 +76,7 @@ public enum Dashboard {
         // Quality scores.
         var qt = "<table><tr><th>snapshot</th><th>batch</th><th>source</th><th class=n>records</th><th class=n>score</th><th>failed</th></tr>"
         for b in quality.batches {
-            let failed = b.results.filter { !$0.passed }.map(\.check).joined(separator: ", ")
+            let failed = b.results.filter { !$0.passed }.map(\.check.description).joined(separator: ", ")
             qt += "<tr class=\"batch\"><td>\(b.snapshotID)</td><td>\(esc(String(b.batchID.prefix(8))))</td><td>\(esc(b.source))</td><td class=n>\(b.records)</td><td class=\"n \(b.score < config.minQualityScore ? "bad" : "ok")\" data-batch-score=\"\(esc(b.batchID))\">\(Value.format(b.score))</td><td>\(esc(failed))</td></tr>"
         }
         if quality.batches.isEmpty { qt += "<tr><td colspan=6>no order batches</td></tr>" }

@@ -31,7 +31,7 @@ public enum Metrics {
         family("lake_ingest_latency_seconds", "gauge", "Event time to commit of the latest order batch, by quantile.",
                lat.compactMap { q, v in v.map { ("{quantile=\"\(q)\"}", $0) } })
         family("lake_ingest_throughput_records_per_second", "gauge", "Records per second of the latest order batch.",
-               last.map { [("", $0.seconds > 0 ? Double($0.records) / $0.seconds : 0)] } ?? [])
+               last.map { [("", $0.recordsPerSecond)] } ?? [])
         family("lake_table_files", "gauge", "Live data files per table.",
                health.tables.map { ("{table=\"\(label($0.table))\"}", Double($0.files)) })
         family("lake_table_bytes", "gauge", "Bytes of live data files per table.",
@@ -74,18 +74,18 @@ public enum QualityReport {
                                   columns: ["snapshot", "batch_id", "source", "records", "score", "failed_checks"])
         var checks = ResultTable(title: "Checks per batch", columns: ["snapshot", "batch_id", "check", "value", "threshold", "passed", "detail"])
         for b in q.batches {
-            let failed = b.results.filter { !$0.passed }.map(\.check)
+            let failed = b.results.filter { !$0.passed }.map(\.check.description)
             batches.rows.append([.int(b.snapshotID), .string(b.batchID), .string(b.source), .int(b.records), .double(b.score),
                                  .string(failed.isEmpty ? "" : failed.joined(separator: ", "))])
             for r in b.results {
-                checks.rows.append([.int(b.snapshotID), .string(b.batchID), .string(r.check), .double(r.value), .double(r.threshold),
+                checks.rows.append([.int(b.snapshotID), .string(b.batchID), .string(r.check.description), .double(r.value), .double(r.threshold),
                                     .bool(r.passed), .string(r.detail)])
             }
         }
         var days = ResultTable(title: "Quality per event day (raw lines of all batches)",
                                columns: ["date", "records", "rejected", "reject_rate", "score", "failed_checks"])
         for d in q.days {
-            let failed = d.results.filter { !$0.passed }.map(\.check)
+            let failed = d.results.filter { !$0.passed }.map(\.check.description)
             days.rows.append([.date(d.date), .int(d.records), .int(d.rejected), .double(d.records > 0 ? Double(d.rejected) / Double(d.records) : 0),
                               .double(d.score), .string(failed.joined(separator: ", "))])
         }

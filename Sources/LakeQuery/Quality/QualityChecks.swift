@@ -63,11 +63,10 @@ public struct QualityRun: Sendable {
 /// produced (found through the order ids its accepted raw lines carry, so compaction, which
 /// rewrites files, does not lose the link).
 public enum QualityChecks {
-    /// Checks whose `passed` does not gate (informational figures, recorded for trends).
-    static let informational: Set<String> = ["completeness.curated.state", "completeness.curated.city"]
-
+    /// The share of gated checks passed (`QualityCheckID.isGated`: informational figures are
+    /// recorded for trends and do not count).
     static func score(_ results: [QualityResult]) -> Double {
-        let gated = results.filter { !informational.contains($0.check) && !$0.check.hasPrefix("completeness.field.") }
+        let gated = results.filter(\.check.isGated)
         guard !gated.isEmpty else { return 100 }
         return (100 * Double(gated.filter(\.passed).count) / Double(gated.count) * 10).rounded() / 10
     }
@@ -87,7 +86,9 @@ public enum QualityChecks {
                            config: QualityConfig = QualityConfig(), batchFilesOnly: Bool = false, rescan: Bool = false) throws -> QualityRun {
         let snapshot = try catalog.resolve(asOf)
         let at = AsOf.snapshot(snapshot.id)
-        let runs = try catalog.ingestRuns(at: at).filter { $0.kind == .orders && (batchIDs?.contains($0.batchID) ?? true) }
+        let runs = try catalog.ingestRuns(at: at).filter { run in
+            run.kind == .orders && (batchIDs.map { run.batchID.map($0.contains) ?? false } ?? true)
+        }
         guard !runs.isEmpty else { return QualityRun(snapshotID: snapshot.id, batches: [], days: []) }
         if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: snapshot.id) {
             return assemble(snapshotID: snapshot.id, runs: runs, perBatch: stored.perBatch, perDay: stored.perDay,
@@ -96,11 +97,11 @@ public enum QualityChecks {
         guard var raw = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: at) else {
             return QualityRun(snapshotID: snapshot.id, batches: [], days: [])
         }
-        let wanted = Set(runs.map(\.batchID))
+        let wanted = Set(runs.compactMap(\.batchID))
         // Partitions ("date|channel") the scoped batches wrote; nil means read whole tables.
         var touched: Set<String>? = nil
         if batchFilesOnly {
-            let commits = Set(runs.map(\.snapshotID))
+            let commits = Set(runs.compactMap(\.snapshotID))
             // Only our ingests' files: rows DuckDB inlined belong to no batch of ours.
             let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at, columnStats: false, inlined: .readSeparately).filter { commits.contains($0.beginSnapshot) }
             // A compaction between the commit and this check rewrote them: fall back to full scans.
@@ -130,7 +131,7 @@ public enum QualityChecks {
                 lc.records += 1
                 if let reason {
                     lc.rejects[reason, default: 0] += 1
-                    if reason == "missing_field" { lc.missingByField[QualityFigures.field(c[3].string(at: r)), default: 0] += 1 }
+                    if reason == RejectReason.missingField.rawValue { lc.missingByField[QualityFigures.field(c[3].string(at: r)), default: 0] += 1 }
                 }
             }
             if let day { tally(&perDay[day, default: LineCounts()]) }
@@ -189,33 +190,35 @@ public enum QualityChecks {
     static func assemble(snapshotID: Int64, runs: [IngestRun], perBatch: [String: LineCounts], perDay: [Int32: LineCounts],
                          curated: [String: CuratedCounts], config: QualityConfig) -> QualityRun {
         var out: [BatchQuality] = []
+        // Every ledger row has both (the columns are NOT NULL).
         for run in runs {
-            let lc = perBatch[run.batchID] ?? LineCounts()
-            let cur = curated[run.batchID] ?? CuratedCounts()
-            var results = rateChecks(lc, config: config, batchID: run.batchID, snapshot: run.snapshotID)
-            func add(_ check: String, _ value: Double, _ threshold: Double, _ passed: Bool, _ detail: String) {
-                results.append(QualityResult(batchSnapshotID: run.snapshotID, batchID: run.batchID, check: check, value: value,
+            guard let batchID = run.batchID, let snapshotID = run.snapshotID else { continue }
+            let lc = perBatch[batchID] ?? LineCounts()
+            let cur = curated[batchID] ?? CuratedCounts()
+            var results = rateChecks(lc, config: config, batchID: batchID, snapshot: snapshotID)
+            func add(_ check: QualityCheckID, _ value: Double, _ threshold: Double, _ passed: Bool, _ detail: String) {
+                results.append(QualityResult(batchSnapshotID: snapshotID, batchID: batchID, check: check, value: value,
                                              threshold: threshold, passed: passed, detail: detail))
             }
             let accepted = lc.records - lc.rejects.values.reduce(0, +)
-            add("uniqueness.curated", Double(cur.duplicateIDs), 0, cur.duplicateIDs == 0,
+            add(.curatedUniqueness, Double(cur.duplicateIDs), 0, cur.duplicateIDs == 0,
                 "\(cur.duplicateIDs) order_id(s) of this batch appear more than once in curated.orders")
-            add("consistency.order_total", Double(cur.mismatched), 0, cur.mismatched == 0,
+            add(.orderTotalConsistency, Double(cur.mismatched), 0, cur.mismatched == 0,
                 cur.mismatched == 0 ? "order_total = sum(line_revenue) for all \(cur.orders) orders"
                     : "\(cur.mismatched) of \(cur.orders) orders differ: " + cur.examples.joined(separator: "; "))
-            add("consistency.item_count", Double(cur.itemCountMismatch), 0, cur.itemCountMismatch == 0,
+            add(.itemCountConsistency, Double(cur.itemCountMismatch), 0, cur.itemCountMismatch == 0,
                 "\(cur.itemCountMismatch) orders whose item_count differs from their order_items rows")
-            add("completeness.curated_rows", Double(cur.orders), Double(accepted), cur.orders == accepted,
+            add(.curatedRows, Double(cur.orders), Double(accepted), cur.orders == accepted,
                 "\(cur.orders) curated orders for \(accepted) accepted raw lines")
             let n = Double(max(cur.orders, 1))
-            add("completeness.curated.state", Double(cur.stateNulls) / n, 1, true, "\(cur.stateNulls) orders without state (optional field)")
-            add("completeness.curated.city", Double(cur.cityNulls) / n, 1, true, "\(cur.cityNulls) orders without city (optional field)")
+            add(.curatedStateNulls, Double(cur.stateNulls) / n, 1, true, "\(cur.stateNulls) orders without state (optional field)")
+            add(.curatedCityNulls, Double(cur.cityNulls) / n, 1, true, "\(cur.cityNulls) orders without city (optional field)")
             let p95 = run.latencyP95 ?? 0
             let gate = config.freshnessMaxP95Seconds
-            add("freshness.p95_seconds", p95, gate, gate <= 0 || p95 <= gate,
+            add(.freshnessP95, p95, gate, gate <= 0 || p95 <= gate,
                 "event-to-commit lag p50 \(Int((run.latencyP50 ?? 0).rounded())) s, p95 \(Int(p95.rounded())) s"
                     + (gate <= 0 ? " (not gated: freshness_max_p95_seconds is 0)" : ""))
-            out.append(BatchQuality(batchID: run.batchID, snapshotID: run.snapshotID, source: run.source, records: lc.records, results: results))
+            out.append(BatchQuality(batchID: batchID, snapshotID: snapshotID, source: run.source, records: lc.records, results: results))
         }
         let days = perDay.keys.sorted().map { d -> DayQuality in
             let lc = perDay[d]!
@@ -243,21 +246,21 @@ public enum QualityChecks {
     /// The checks computed from raw-line counts alone (shared by batches and days).
     static func rateChecks(_ lc: LineCounts, config: QualityConfig, batchID: String, snapshot: Int64) -> [QualityResult] {
         var results: [QualityResult] = []
-        func add(_ check: String, _ n: Int64, _ threshold: Double, _ what: String) {
+        func add(_ check: QualityCheckID, _ n: Int64, _ threshold: Double, _ what: String) {
             let rate = lc.rate(n)
             results.append(QualityResult(batchSnapshotID: snapshot, batchID: batchID, check: check, value: rate, threshold: threshold,
                                          passed: rate <= threshold, detail: "\(n) of \(lc.records) lines \(what)"))
         }
-        add("completeness", lc.sum(RejectClass.completeness), config.completenessMaxMissingRate, "missing a required field or empty")
+        add(.completeness, lc.sum(RejectClass.completeness), config.completenessMaxMissingRate, "missing a required field or empty")
         for (field, n) in lc.missingByField.sorted(by: { $0.key < $1.key }) {
-            add("completeness.field.\(field)", n, config.completenessMaxMissingRate, "missing or empty \(field)")
+            add(.fieldCompleteness(field), n, config.completenessMaxMissingRate, "missing or empty \(field)")
         }
         let invalid = lc.rejects.filter { RejectClass.validity.contains($0.key) }.sorted { $0.key < $1.key }
-        add("validity", lc.sum(RejectClass.validity), config.validityMaxInvalidRate,
+        add(.validity, lc.sum(RejectClass.validity), config.validityMaxInvalidRate,
             "invalid" + (invalid.isEmpty ? "" : " (" + invalid.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
-        add("referential_integrity", lc.sum(RejectClass.referential), config.referentialMaxUnknownProductRate,
+        add(.referentialIntegrity, lc.sum(RejectClass.referential), config.referentialMaxUnknownProductRate,
             "naming a product not in the catalog")
-        add("uniqueness.raw", lc.sum(RejectClass.duplicates), config.uniquenessMaxRawDuplicateRate, "repeating an accepted order_id")
+        add(.rawUniqueness, lc.sum(RejectClass.duplicates), config.uniquenessMaxRawDuplicateRate, "repeating an accepted order_id")
         return results
     }
 }

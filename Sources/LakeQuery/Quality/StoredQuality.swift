@@ -22,45 +22,41 @@ struct StoredQuality {
     static func load(catalog: Catalog, snapshot: Int64) throws -> StoredQuality? {
         let (figures, coverage) = try catalog.qualityFigures(at: snapshot)
         guard !figures.isEmpty else { return nil }
-        typealias M = QualityFigureMetric
         var s = StoredQuality()
         var records: Int64 = 0, orders: Int64 = 0, items: Int64 = 0
         var cells: [String: [Int32: (Int64, Int64, Double)]] = [:]
         for f in figures {
             switch f.metric {
-            case M.records.rawValue:
+            case .records:
                 records += f.n
                 s.perBatch[f.batchID, default: LineCounts()].records += f.n
                 s.perDay[f.eventDate, default: LineCounts()].records += f.n
                 s.rawPerDay[f.eventDate, default: (0, 0)].0 += f.n
-            case M.orders.rawValue:
+            case .orders:
                 orders += f.n
                 s.curated[f.batchID, default: CuratedCounts()].orders += f.n
                 s.curatedPerDay[f.eventDate, default: (0, 0)].0 += f.n
                 cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
-            case M.items.rawValue: items += f.n
-            case M.confirmedCents.rawValue: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1 += f.n
-            case M.confirmedSquares.rawValue: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
-            case M.stateNulls.rawValue:
+            case .items: items += f.n
+            case .confirmedCents: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1 += f.n
+            case .confirmedSquares: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
+            case .stateNulls:
                 s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n
                 s.curatedPerDay[f.eventDate, default: (0, 0)].1 += f.n
-            case M.cityNulls.rawValue: s.curated[f.batchID, default: CuratedCounts()].cityNulls += f.n
-            case M.totalMismatch.rawValue: s.curated[f.batchID, default: CuratedCounts()].mismatched += f.n
-            case M.itemCountMismatch.rawValue: s.curated[f.batchID, default: CuratedCounts()].itemCountMismatch += f.n
-            case M.totalMismatchExample.rawValue:
+            case .cityNulls: s.curated[f.batchID, default: CuratedCounts()].cityNulls += f.n
+            case .totalMismatch: s.curated[f.batchID, default: CuratedCounts()].mismatched += f.n
+            case .itemCountMismatch: s.curated[f.batchID, default: CuratedCounts()].itemCountMismatch += f.n
+            case .totalMismatchExample:
                 if let d = f.detail, s.curated[f.batchID, default: CuratedCounts()].examples.count < 3 { s.curated[f.batchID]!.examples.append(d) }
-            default:
-                if f.metric.hasPrefix(M.rejectPrefix) {
-                    let reason = String(f.metric.dropFirst(M.rejectPrefix.count))
-                    s.perBatch[f.batchID, default: LineCounts()].rejects[reason, default: 0] += f.n
-                    s.perDay[f.eventDate, default: LineCounts()].rejects[reason, default: 0] += f.n
-                    s.rawPerDay[f.eventDate, default: (0, 0)].1 += f.n
-                } else if f.metric.hasPrefix(M.missingPrefix) {
-                    let field = String(f.metric.dropFirst(M.missingPrefix.count))
-                    s.perBatch[f.batchID, default: LineCounts()].missingByField[field, default: 0] += f.n
-                    s.perDay[f.eventDate, default: LineCounts()].missingByField[field, default: 0] += f.n
-                }
-                // An unknown metric (a newer build's) is not needed by these checks.
+            case .rejects(let reason):
+                s.perBatch[f.batchID, default: LineCounts()].rejects[reason, default: 0] += f.n
+                s.perDay[f.eventDate, default: LineCounts()].rejects[reason, default: 0] += f.n
+                s.rawPerDay[f.eventDate, default: (0, 0)].1 += f.n
+            case .missing(let field):
+                s.perBatch[f.batchID, default: LineCounts()].missingByField[field, default: 0] += f.n
+                s.perDay[f.eventDate, default: LineCounts()].missingByField[field, default: 0] += f.n
+            case .other:
+                break  // a newer build's figure, not needed by these checks
             }
         }
         guard records == coverage.rawRows, orders == coverage.orderRows, items == coverage.itemRows else { return nil }

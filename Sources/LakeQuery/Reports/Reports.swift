@@ -236,7 +236,7 @@ public enum Reports {
     static func productSales(_ catalog: Catalog, _ o: ReportOptions) throws -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
         let scan = try TableScan(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
-        p.append(try scan.predicate("status", .eq, ["confirmed"]))
+        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
                                           state: ProductSalesWorker.init) { $0.add(file: $1, $2) }
         return mergeProductSales(states)
@@ -378,7 +378,7 @@ public enum Reports {
     static func customers(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
         let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
-        p.append(try scan.predicate("status", .eq, ["confirmed"]))
+        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
         var pairs: [UInt64] = []
@@ -449,8 +449,8 @@ public enum Reports {
         for r in try catalog.ingestRuns(at: o.asOf) {
             let reasons = r.rejects.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             runs.rows.append([
-                .int(r.snapshotID), .string(r.kind.rawValue), .string(r.source), .int(r.records), .int(r.accepted), .int(r.quarantined),
-                .int(r.duplicates), .int(r.seconds > 0 ? Int64(Double(r.records) / r.seconds) : 0),
+                r.snapshotID.map(Value.int) ?? .null, .string(r.kind.rawValue), .string(r.source), .int(r.records), .int(r.accepted),
+                .int(r.quarantined), .int(r.duplicates), .int(Int64(r.recordsPerSecond)),
                 seconds(r.latencyP50), seconds(r.latencyP95), seconds(r.latencyMax),
                 .int(r.filesWritten), .string(reasons),
             ])
@@ -503,7 +503,7 @@ struct DailyRevenueWorker {
             let batch = b.batch
             let date = Kernels.int32s(batch.columns[0])
             let channel = names.ids(batch.columns[1]), country = names.ids(batch.columns[2])
-            let status = Kernels.match(batch.columns[3], ["confirmed", "pending", "cancelled"])
+            let status = Kernels.match(batch.columns[3], [OrderStatus.confirmed, .pending, .cancelled].map(\.rawValue))
             let total = Kernels.int64s(batch.columns[5]), units = Kernels.int64s(batch.columns[6])
             let groups = groupIDs(b, date, channel, country)
             // Customers matter for confirmed rows only: a null customer is not counted (SQL count DISTINCT).

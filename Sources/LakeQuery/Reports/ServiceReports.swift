@@ -23,7 +23,7 @@ extension Reports {
         let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
-        p.append(try scan.predicate("status", .eq, ["confirmed"]))
+        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
         let (a, interner) = CustomersWorker.merge(states)

@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import LakeCatalog
+import LakeTestSupport
+import Testing
+
+/// Check ids and alert kinds are stored as text (`lake_quality_result.check_name`,
+/// `lake_alert.kind`): the text of each is the one released, and reads back as the same value.
+@Suite("Quality vocabulary")
+struct QualityVocabularyTests {
+    static let checks: [(QualityCheckID, String)] = [
+        (.completeness, "completeness"), (.fieldCompleteness("customer_id"), "completeness.field.customer_id"),
+        (.fieldCompleteness("items.quantity"), "completeness.field.items.quantity"), (.validity, "validity"),
+        (.referentialIntegrity, "referential_integrity"), (.rawUniqueness, "uniqueness.raw"), (.curatedUniqueness, "uniqueness.curated"),
+        (.orderTotalConsistency, "consistency.order_total"), (.itemCountConsistency, "consistency.item_count"),
+        (.curatedRows, "completeness.curated_rows"), (.curatedStateNulls, "completeness.curated.state"),
+        (.curatedCityNulls, "completeness.curated.city"), (.freshnessP95, "freshness.p95_seconds"),
+    ]
+
+    @Test("each check id has its released text and parses back to itself")
+    func checkIDsRoundTrip() {
+        for (id, text) in Self.checks {
+            #expect(id.description == text)
+            #expect(QualityCheckID(parsing: text) == id, "\(text)")
+        }
+        // A newer build's check is kept with its text, not refused or mistaken for a known one.
+        #expect(QualityCheckID(parsing: "timeliness.p99") == .other("timeliness.p99"))
+        #expect(QualityCheckID(parsing: "completeness.field.") == .other("completeness.field."))
+        #expect(QualityCheckID(parsing: "timeliness.p99").description == "timeliness.p99")
+        // Informational figures do not gate the score.
+        #expect(Self.checks.filter { !$0.0.isGated }.map(\.1) == [
+            "completeness.field.customer_id", "completeness.field.items.quantity", "completeness.curated.state", "completeness.curated.city",
+        ])
+    }
+
+    @Test("each alert kind has its released text and parses back to itself")
+    func alertKindsRoundTrip() {
+        var kinds: [(AlertKind, String)] = [
+            (.lowQualityScore, "quality.score"), (.smallFiles, "health.small_files"),
+            (.failedCheck(.fieldCompleteness("channel")), "quality.completeness.field.channel"),
+            (.failedCheck(.other("timeliness.p99")), "quality.timeliness.p99"), (.other("disk.full"), "disk.full"),
+        ]
+        kinds += Self.checks.map { (.failedCheck($0.0), "quality." + $0.1) }
+        kinds += AnomalyKind.allCases.map { (.anomaly($0), "anomaly." + $0.rawValue) }
+        for (kind, text) in kinds {
+            #expect(kind.description == text)
+            #expect(AlertKind(parsing: text) == kind, "\(text)")
+        }
+    }
+
+    @Test("each stored figure metric has its released text and parses back to itself")
+    func figureMetricsRoundTrip() {
+        let metrics: [(QualityFigureMetric, String)] = [
+            (.records, "records"), (.orders, "orders"), (.items, "items"), (.confirmedCents, "confirmed_cents"),
+            (.confirmedSquares, "confirmed_squares"), (.stateNulls, "state_nulls"), (.cityNulls, "city_nulls"),
+            (.totalMismatch, "total_mismatch"), (.itemCountMismatch, "item_count_mismatch"), (.totalMismatchExample, "total_mismatch_example"),
+            (.rejects(reason: "invalid_currency"), "reject:invalid_currency"), (.missing(field: "items.quantity"), "missing:items.quantity"),
+            (.other("p99_lag"), "p99_lag"),
+        ]
+        for (metric, text) in metrics {
+            #expect(metric.description == text)
+            #expect(QualityFigureMetric(parsing: text) == metric, "\(text)")
+        }
+    }
+
+    @Test("JSON carries a check id and an alert kind as their text")
+    func jsonIsText() throws {
+        let record = AlertRecord(firedAt: Date(timeIntervalSince1970: 0), kind: .failedCheck(.fieldCompleteness("channel")), severity: .error,
+                                 subject: "s", value: 1, baseline: nil, score: nil, threshold: 0, message: "m")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as? [String: Any])
+        #expect(json["kind"] as? String == "quality.completeness.field.channel")
+        #expect(json["severity"] as? String == "error")
+        #expect(try JSONDecoder().decode(AlertRecord.self, from: JSONEncoder().encode(record)) == record)
+        let result = QualityResult(batchSnapshotID: 1, batchID: "b", check: .other("timeliness.p99"), value: 0, threshold: 0, passed: true, detail: "")
+        let r = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
+        #expect(r["check"] as? String == "timeliness.p99")
+    }
+
+    @Test("results and alerts stored in the catalog read back typed; an unknown severity is refused by name")
+    func storedVocabulary() throws {
+        let dir = try TemporaryDirectory("quality-vocabulary")
+        defer { dir.remove() }
+        let catalog = try Catalog.open(root: dir.url, create: true)
+        let snapshot = try catalog.latestSnapshot().id
+        let results = Self.checks.map {
+            QualityResult(batchSnapshotID: snapshot, batchID: "b", check: $0.0, value: 1, threshold: 0, passed: false, detail: $0.1)
+        } + [QualityResult(batchSnapshotID: snapshot, batchID: "b", check: .other("timeliness.p99"), value: 0, threshold: 0, passed: true, detail: "")]
+        let alerts = [AlertKind.lowQualityScore, .anomaly(.schemaDrift), .failedCheck(.fieldCompleteness("channel"))].map {
+            AlertRecord(firedAt: Date(timeIntervalSince1970: 1_700_000_000), kind: $0, severity: .warning, subject: "s", value: 1,
+                        baseline: nil, score: nil, threshold: 0, message: "m")
+        }
+        try catalog.recordQualityCheck(snapshot: snapshot, results: results, alerts: alerts)
+        #expect(try catalog.qualityResults().map(\.check) == results.map(\.check))
+        #expect(try catalog.alerts().map(\.kind) == alerts.map(\.kind))
+
+        let bad = AlertRecord(firedAt: Date(), kind: .smallFiles, severity: .error, subject: "s", value: 1, baseline: nil, score: nil,
+                              threshold: 0, message: "m")
+        try catalog.recordQualityCheck(snapshot: snapshot, results: [], alerts: [bad])
+        // As a newer build might record it.
+        try DatabaseQueue(path: dir.url.appendingPathComponent("manifest.sqlite").path).write {
+            try $0.execute(sql: "UPDATE lake_alert SET severity = 'critical' WHERE severity = 'error'")
+        }
+        #expect { try catalog.alerts() } throws: { "\($0)".contains("severity \"critical\"") }
+    }
+}

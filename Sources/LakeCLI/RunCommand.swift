@@ -25,14 +25,18 @@ struct Run: ParsableCommand {
         let catalog = dir.appendingPathComponent("product_catalog.json").path
         let inventory = dir.appendingPathComponent("inventory_updates.csv").path
         let orders = dir.appendingPathComponent("orders_stream.jsonl").path
+        var clock = PhaseClock("run")
         var summaries: [IngestRun] = []
         summaries.append(try CatalogIngest.run(store, path: catalog))
         summaries.append(try InventoryIngest.run(store, path: inventory))
+        clock.lap("catalog and inventory")
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
         let orderSummary = try OrderIngest.run(store, path: orders, progress: bar.update)
         summaries.append(orderSummary)
         bar.finish()
+        clock.lap("ingest orders")
         BatchQualityHook.run(store.catalog, orderSummary, config: qualityConfig)
+        clock.lap("batch quality hook")
         switch flags.format {
         case .json: print(jsonText(summaries))
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }
@@ -58,5 +62,6 @@ struct Run: ParsableCommand {
         // Headers for readers, not the aggregate expressions that computed them.
         byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
         print(byChannel.renderTable())
+        clock.lap("reports")
     }
 }

@@ -253,6 +253,17 @@ extension Catalog {
         }
     }
 
+    /// Whether a source of `kind` with exactly `bytes` bytes was committed (a read-only look).
+    /// The content hash covers the byte count, so a source of any other size cannot be in the
+    /// ledger: an ingest hashes a regular file up front only when this says it might be.
+    public func ledgerHasSource(kind: SourceKind, bytes: Int64) throws -> Bool {
+        try read { db in
+            guard try Bookkeeping.exists(db) else { return false }
+            return try SQLRow.fetchOne(db, sql: "SELECT 1 AS hit FROM lake_source_ledger WHERE kind = ? AND bytes = ? LIMIT 1",
+                                       arguments: [kind.rawValue, bytes]) != nil
+        }
+    }
+
     /// The ledger entry of a source already committed (a read-only look; writers check again
     /// inside their commit, under the write lock).
     public func ledgerEntry(kind: SourceKind, sourceHash: String) throws -> LedgerEntry? {

@@ -130,9 +130,35 @@ struct OrderBatch {
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
     mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestRun {
+        var clock = PhaseClock("orders commit")
         try drain()
         if let damaged = committedRuns.failure { throw IngestError.failed("\(damaged); nothing committed") }
-        let files = try segments.finish()
+        // The ids this batch accepted are the ones it claimed (held once, in the batch's id
+        // set); their bytes move to the run and the set's table is released before sorting.
+        var claimed = OrderIDRun()
+        validator.takeClaimedIDs(into: &claimed)
+        firsts.takeIDs(into: &claimed)
+        var keys = claimed
+        if let baselineIDs {
+            keys = OrderIDRun()
+            baselineIDs.forEach { keys.append($0) }
+            claimed.forEach { keys.append($0) }
+        }
+        // The key run is sorted, encoded and compressed while the segments take their last
+        // rows and close (much of it waiting on fsync), and before the catalog's write lock is
+        // taken: the sort no longer runs alone on one core after the files are closed.
+        let segments = self.segments, sortedKeys = keys
+        var closed: (raw: [NewDataFile], orders: [NewDataFile], items: [NewDataFile])?
+        var encoded: (payload: [UInt8], count: Int)?
+        _ = try parallelMapBlocking(count: 2, threads: 2) { task in
+            if task == 0 {
+                closed = try segments.finish()
+            } else {
+                encoded = sortedKeys.count > 0 ? SortedIDRun.encode(sortedKeys, fingerprint: .standard) : (payload: [], count: 0)
+            }
+        }
+        guard let files = closed, let sorted = encoded else { preconditionFailure("parallelMapBlocking ran both tasks") }
+        clock.lap("write queued rows, close segments | sort and encode the key run")
         let written = files.raw + files.orders + files.items
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
@@ -145,19 +171,6 @@ struct OrderBatch {
                             bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
                             latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))
-        // The key run is encoded and compressed before the catalog's write lock is taken.
-        // The ids this batch accepted are the ones it claimed (held once, in the batch's id
-        // set); their bytes move to the run and the set's table is released before sorting.
-        var claimed = OrderIDRun()
-        validator.takeClaimedIDs(into: &claimed)
-        firsts.takeIDs(into: &claimed)
-        var keys = claimed
-        if let baselineIDs {
-            keys = OrderIDRun()
-            baselineIDs.forEach { keys.append($0) }
-            claimed.forEach { keys.append($0) }
-        }
-        let sorted = keys.count > 0 ? SortedIDRun.encode(keys, fingerprint: .standard) : (payload: [], count: 0)
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
         let newIDs = claimed
@@ -202,6 +215,7 @@ struct OrderBatch {
             // Quality figures in the data's own transaction: no second pass, no second snapshot.
             try tx.recordQualityFigures(figureRows)
         }
+        clock.lap("catalog transaction")
         run.snapshotID = snapshot.id
         return run
     }

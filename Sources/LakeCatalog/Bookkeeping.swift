@@ -62,16 +62,22 @@ enum Bookkeeping {
         """,
     ]
 
-    /// Every lake_* table, bookkeeping and quality results. Created once, when a 1.0 catalog
-    /// opens for writing (or is created), so a commit or a quality record never runs DDL.
-    static var allDDL: [String] { ddl + QualityTables.ddl }
+    /// Every lake_* table: bookkeeping, quality results and figures, key runs, footer checksums,
+    /// erasures, write leases. Created once, when a 1.0 catalog opens for writing (or is
+    /// created), so a commit, a lease or a quality record never runs DDL (on PostgreSQL each
+    /// statement under the write lock is a round trip every other writer waits for).
+    static var allDDL: [String] {
+        ddl + QualityTables.ddl + [QualityFigureTable.ddl, KeyRunTable.ddl, FileIntegrity.ddl, ErasureLog.ddl, WriteLeaseTable.ddl]
+    }
+    static let indexDDL = [KeyRunTable.index, QualityFigureTable.index]
     static let tableNames = [
         "lake_ingest_run", "lake_source_ledger", "lake_stream_checkpoint", "lake_schema_registry",
         "lake_schema_definition", "lake_table_schema_version", "lake_quality_result", "lake_alert",
+        "lake_quality_figure", "lake_key_run", "lake_file_integrity", "lake_erasure", "lake_write_lease",
     ]
 
     static func ensure(_ db: SQLDatabase) throws {
-        for sql in allDDL { try db.execute(sql: sql) }
+        for sql in allDDL + indexDDL { try db.execute(sql: sql) }
     }
 
     /// Whether every lake_* table exists (a read, so an open takes the write lock only when not).

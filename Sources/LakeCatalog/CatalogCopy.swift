@@ -12,8 +12,7 @@ extension Catalog {
     /// Every lake_* table a catalog may hold, with the DDL that creates it (each is created
     /// lazily by the feature that owns it, so a catalog may lack some).
     static var lakeTableDDL: [(name: String, ddl: String)] {
-        let all = Bookkeeping.allDDL + [ErasureLog.ddl, FileIntegrity.ddl, KeyRunTable.ddl, QualityFigureTable.ddl, WriteLeaseTable.ddl,
-                                        "CREATE TABLE IF NOT EXISTS lake_catalog_origin (created_micros BIGINT NOT NULL)"]
+        let all = Bookkeeping.allDDL + ["CREATE TABLE IF NOT EXISTS lake_catalog_origin (created_micros BIGINT NOT NULL)"]
         return all.map { ddl in
             let name = ddl.components(separatedBy: "EXISTS ")[1].prefix { $0 != " " && $0 != "(" && $0 != "\n" }
             return (String(name), ddl)

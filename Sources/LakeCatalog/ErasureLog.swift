@@ -18,14 +18,12 @@ public enum ErasureLog {
     }
 
     public static func record(_ tx: inout CatalogTransaction, rows: [(String, Int)]) throws {
-        try tx.database.execute(sql: ddl)
         let json = String(decoding: try JSONSerialization.data(withJSONObject: Dictionary(rows, uniquingKeysWith: +), options: [.sortedKeys]), as: UTF8.self)
         try tx.database.execute(sql: "INSERT INTO lake_erasure VALUES (?, ?, ?, ?, NULL)",
                                 arguments: [UUID().uuidString.lowercased(), tx.snapshotID, ISO8601DateFormatter().string(from: Date()), json])
     }
 
     public static func markPurged(_ tx: inout CatalogTransaction) throws {
-        try tx.database.execute(sql: ddl)
         try tx.database.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [tx.snapshotID])
     }
 
@@ -35,7 +33,6 @@ public enum ErasureLog {
         try catalog.requireWritable()
         try Catalog.withRetry {
             try catalog.store.write { db in
-                try db.execute(sql: ddl)
                 try db.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [snapshot])
             }
         }

@@ -39,7 +39,6 @@ enum FileIntegrity {
             rows.append([firstDataFileID + Int64(i), tableID, Int64(checksum)])
         }
         guard !rows.isEmpty else { return }
-        try db.execute(sql: ddl)
         try db.insertRows(into: "lake_file_integrity", row: "(?, ?, ?)", rows)
     }
 

@@ -77,8 +77,6 @@ extension CatalogTransaction {
     /// Stores the keys this commit adds to `column` of `tableID`. A baseline (every key of the
     /// table) replaces the runs before it.
     public mutating func addKeyRun(tableID: Int64, column: String, keyCount: Int64, payload: [UInt8], baseline: Bool) throws {
-        try database.execute(sql: KeyRunTable.ddl)
-        try database.execute(sql: KeyRunTable.index)
         if baseline {
             try database.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ?", arguments: [tableID, column])
         }

@@ -115,8 +115,6 @@ enum QualityFigureTable {
 extension CatalogTransaction {
     /// Stores a batch's figures under this transaction's snapshot, beside the data they describe.
     public mutating func recordQualityFigures(_ figures: [QualityFigure]) throws {
-        try database.execute(sql: QualityFigureTable.ddl)
-        try database.execute(sql: QualityFigureTable.index)
         try database.insertRows(into: "lake_quality_figure", row: "(?, ?, ?, ?, ?, ?, ?, ?)",
                                 figures.map { [snapshotID, $0.batchID, $0.eventDate, $0.channel, $0.metric.description, $0.n, $0.x, $0.detail] })
     }

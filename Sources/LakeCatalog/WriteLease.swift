@@ -148,7 +148,6 @@ extension Catalog {
                                   startedMicros: Timestamps.micros(Date()))
         try Self.withRetry {
             try store.write { db in
-                try db.execute(sql: WriteLeaseTable.ddl)
                 try db.execute(sql: """
                     INSERT INTO lake_write_lease (lease_id, operation, host, pid, process_start, started_micros)
                     VALUES (?, ?, ?, ?, ?, ?)
@@ -169,7 +168,6 @@ extension CatalogTransaction {
     /// Deletes the lease in this commit's transaction: from the commit on, its files are
     /// referenced by the catalog, so they no longer need the lease's protection.
     public mutating func endWrite(_ lease: WriteLease) throws {
-        try database.execute(sql: WriteLeaseTable.ddl)
         try database.execute(sql: "DELETE FROM lake_write_lease WHERE lease_id = ?", arguments: [lease.info.leaseID])
         lease.markEnded()
     }

@@ -111,22 +111,12 @@ def duck_process_writer(args):
         out.append((time.perf_counter() - s, ok))
     return out
 
-DUCK_ONE = """
+# A DuckDB connection with the ducklake and postgres extensions loaded from the venv (no
+# network); the same text defines duck() here and in each one-batch process.
+DUCK_CONNECT = """
 import glob, importlib, os, sys
 import duckdb
-dbname, port, data, f = sys.argv[1:5]
-def ext(name, package):
-    base = os.path.dirname(importlib.import_module("duckdb_extension_" + package).__file__)
-    return glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, name + ".duckdb_extension"))[0]
-con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-con.execute(f"LOAD '{ext('ducklake', 'ducklake')}'")
-con.execute(f"LOAD '{ext('postgres_scanner', 'postgres_scanner')}'")
-con.execute(f"ATTACH 'ducklake:postgres:dbname={dbname} host=127.0.0.1 port={port} user=lake' AS l (DATA_PATH '{data}/')")
-con.execute(f"INSERT INTO l.orders BY NAME SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
-"""
-
 def duck():
-    import duckdb
     def ext(name, package):
         base = os.path.dirname(importlib.import_module("duckdb_extension_" + package).__file__)
         return glob.glob(os.path.join(base, "extensions", "v" + duckdb.__version__, name + ".duckdb_extension"))[0]
@@ -134,6 +124,15 @@ def duck():
     con.execute(f"LOAD '{ext('ducklake', 'ducklake')}'")
     con.execute(f"LOAD '{ext('postgres_scanner', 'postgres_scanner')}'")
     return con
+"""
+exec(DUCK_CONNECT)
+
+DUCK_ONE = DUCK_CONNECT + """
+dbname, port, data, f = sys.argv[1:5]
+con = duck()
+con.execute(f"ATTACH 'ducklake:postgres:dbname={dbname} host=127.0.0.1 port={port} user=lake' AS l (DATA_PATH '{data}/')")
+con.execute(f"INSERT INTO l.orders BY NAME SELECT * FROM read_json('{f}', format='newline_delimited', ignore_errors=true)")
+"""
 
 def duck_writer(args):
     dbname, data, files = args

@@ -180,6 +180,9 @@ struct Tail: ~Copyable {
     /// (`copytruncate` rotation) differs there, where a size check alone is fooled once it regrew.
     private var witness: [UInt8] = []
     static let witnessBytes = 64
+    /// Where each read lands before joining `buffer`: allocated once, not a zeroed 1 MiB per
+    /// read (a follower reads at least every poll interval, 0.1 s by default).
+    private var scratch = [UInt8](repeating: 0, count: Tail.chunk)
     static let chunk = 1 << 20
     static let maxLine = 64 << 20
 
@@ -240,8 +243,8 @@ struct Tail: ~Copyable {
             }
             // Need more bytes: read what the file has now; none means wait for the writer.
             try requireUnchanged()
-            var chunk = [UInt8](repeating: 0, count: Self.chunk)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunk) }
+            let fd = self.fd
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, Self.chunk) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw IngestError.failed("\(path): read failed (errno \(errno))")
@@ -250,9 +253,9 @@ struct Tail: ~Copyable {
                 try requireStillNamed()
                 break
             }
-            buffer.append(contentsOf: chunk[0 ..< n])
-            witness = n >= Self.witnessBytes ? Array(chunk[(n - Self.witnessBytes) ..< n])
-                : Array((witness + chunk[0 ..< n]).suffix(Self.witnessBytes))
+            buffer.append(contentsOf: scratch[0 ..< n])
+            witness = n >= Self.witnessBytes ? Array(scratch[(n - Self.witnessBytes) ..< n])
+                : Array((witness + scratch[0 ..< n]).suffix(Self.witnessBytes))
         }
         return count
     }

@@ -198,6 +198,29 @@ extension CatalogTransaction {
                              arguments: [table, version, canonicalJSON])
     }
 
+    /// Records a registry version (its fingerprint and canonical JSON) unless already recorded;
+    /// returns the fingerprint recorded earlier when it differs from `fingerprint` (an edited
+    /// version file: the caller refuses it), nil when recorded now or before.
+    ///
+    /// Both rows are immutable once committed (never updated or deleted), so a version this
+    /// catalog saw committed with both rows is not read again while the schema_version stays
+    /// the same: a long-lived writer's commit then spends no statement on it.
+    public mutating func registerSchemaVersion(table: String, version: Int, fingerprint: String, canonicalJSON: String) throws -> String? {
+        let key = SchemaCache.RegisteredVersion(table: table, version: version, fingerprint: fingerprint)
+        if !schemaChanged && schemaCache.isRegistered(key, schemaVersion: previous.schemaVersion) { return nil }
+        // Read before this transaction writes either row: a match is a committed row.
+        let recorded = try registeredFingerprint(table: table, version: version)
+        if let recorded, recorded != fingerprint { return recorded }
+        let wasRecorded = recorded != nil
+        try registerSchemaVersion(table: table, version: version, fingerprint: fingerprint)
+        try storeSchemaDefinition(table: table, version: version, canonicalJSON: canonicalJSON)
+        // Nothing inserted by either statement: both rows were there, committed by someone.
+        if wasRecorded && database.changesCount == 0 && !schemaChanged {
+            schemaCache.noteRegistered(key, schemaVersion: previous.schemaVersion)
+        }
+        return nil
+    }
+
     /// Which registry table and version a catalog table's schema follows from this snapshot on.
     public mutating func setTableSchemaVersion(tableID: Int64, registryTable: String, version: Int) throws {
         try database.execute(sql: """

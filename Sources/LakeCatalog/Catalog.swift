@@ -27,6 +27,9 @@ public struct Catalog: Sendable {
     public let format: CatalogFormat
     /// Test instrumentation at the named points of `commit`; `.none` outside the crash tests.
     public var hooks: CommitHooks = .none
+    /// Tables and registered schema versions as of one schema_version, shared by this
+    /// catalog's copies (see `SchemaCache`).
+    let schemaCache = SchemaCache()
 
     /// How long a writer waits for another process's write lock before a retry.
     static let busyTimeout: TimeInterval = 10
@@ -309,18 +312,15 @@ public struct Catalog: Sendable {
 
     /// Tables visible at the snapshot, ordered by schema then table name.
     public func tables(at asOf: AsOf? = nil) throws -> [TableInfo] {
-        try read { db in
-            let snap = try Self.resolve(db, asOf).id
-            return try Self.fetchTables(db, snapshot: snap, dataPath: dataPath)
-        }
+        try read { db in try schemaCache.tables(db, at: try Self.resolve(db, asOf), dataPath: dataPath) }
     }
 
     /// One table by schema and name (e.g. "curated", "orders") at the snapshot.
     public func table(schema: String, name: String, at asOf: AsOf? = nil) throws -> TableInfo {
         try read { db in
-            let snap = try Self.resolve(db, asOf).id
-            guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, schema: schema, name: name).first else {
-                throw CatalogError.tableNotFound(name: schema + "." + name, snapshot: snap)
+            let snap = try Self.resolve(db, asOf)
+            guard let t = try schemaCache.tables(db, at: snap, dataPath: dataPath).first(where: { $0.schemaName == schema && $0.name == name }) else {
+                throw CatalogError.tableNotFound(name: schema + "." + name, snapshot: snap.id)
             }
             return t
         }
@@ -330,8 +330,7 @@ public struct Catalog: Sendable {
     /// a storage error or a damaged catalog is thrown, not taken for "no such table".
     public func tableIfPresent(schema: String, name: String, at asOf: AsOf? = nil) throws -> TableInfo? {
         try read { db in
-            let snap = try Self.resolve(db, asOf).id
-            return try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, schema: schema, name: name).first
+            try schemaCache.tables(db, at: try Self.resolve(db, asOf), dataPath: dataPath).first { $0.schemaName == schema && $0.name == name }
         }
     }
 
@@ -341,9 +340,9 @@ public struct Catalog: Sendable {
 
     public func table(id: Int64, at asOf: AsOf? = nil) throws -> TableInfo {
         try read { db in
-            let snap = try Self.resolve(db, asOf).id
-            guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: id).first else {
-                throw CatalogError.tableIDNotFound(id: id, snapshot: snap)
+            let snap = try Self.resolve(db, asOf)
+            guard let t = try schemaCache.tables(db, at: snap, dataPath: dataPath).first(where: { $0.tableID == id }) else {
+                throw CatalogError.tableIDNotFound(id: id, snapshot: snap.id)
             }
             return t
         }
@@ -396,7 +395,7 @@ public struct Catalog: Sendable {
         let result: (SnapshotInfo, T) = try Self.withRetry {
             try store.write { db in
                 hooks(.locked)
-                var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks)
+                var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks, schemaCache: schemaCache)
                 let value = try body(&tx)
                 let snap = try tx.finish(author: author, message: message)
                 hooks(.beforeCommit)
@@ -483,6 +482,10 @@ extension Catalog {
         }
     }
 
+    /// The tables visible at the snapshot (optionally one schema / name / id) in three statements
+    /// however many tables match: the tables, then all their columns, then all their partition
+    /// keys. On PostgreSQL each statement is a round trip, so a per-table (or per-column) query
+    /// made listing a lake cost a multiple of its table count.
     static func fetchTables(_ db: SQLDatabase, snapshot: Int64, dataPath: URL, schema: String? = nil,
                             name: String? = nil, tableID: Int64? = nil) throws -> [TableInfo] {
         var sql = """
@@ -497,34 +500,59 @@ extension Catalog {
         if let name { sql += " AND t.table_name = ?"; _ = args.append(contentsOf: [name]) }
         if let tableID { sql += " AND t.table_id = ?"; _ = args.append(contentsOf: [tableID]) }
         sql += " ORDER BY s.schema_name, t.table_name"
-        return try SQLRow.fetchAll(db, sql: sql, arguments: args).map { row in
+        let rows = try SQLRow.fetchAll(db, sql: sql, arguments: args)
+        guard !rows.isEmpty else { return [] }
+        let ids: [Int64] = try rows.map { try $0.value("table_id") }
+        // The tables' ids as a filter: a single table is the common case and binds one value;
+        // a whole listing reads every visible column and keeps those of listed tables.
+        let filter = ids.count == 1 ? "table_id = ?" : "table_id IN (SELECT table_id FROM ducklake_table WHERE begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot > ?))"
+        let filterArgs: [Int64] = ids.count == 1 ? ids : [snapshot, snapshot]
+        var columns: [Int64: [ColumnInfo]] = [:]
+        var columnArgs = SQLArguments(filterArgs.map(SQLValue.int64))
+        _ = columnArgs.append(contentsOf: [snapshot, snapshot])
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT table_id, column_id, begin_snapshot, column_order, column_name, column_type, initial_default,
+                   default_value, nulls_allowed
+            FROM ducklake_column
+            WHERE \(filter) AND parent_column IS NULL AND \(visibleAt)
+            ORDER BY table_id, column_order, column_id
+            """, arguments: columnArgs) {
+            columns[try r.value("table_id"), default: []].append(try column(from: r))
+        }
+        // Partition keys: the visible partition_info row of each table (the first, as before)
+        // with its key columns in partition_key_index order.
+        var partitions: [Int64: (id: Int64, keys: [Int64])] = [:]
+        var partitionArgs = SQLArguments(filterArgs.map(SQLValue.int64))
+        _ = partitionArgs.append(contentsOf: [snapshot, snapshot])
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT p.table_id, p.partition_id, k.column_id FROM ducklake_partition_info p
+            LEFT JOIN ducklake_partition_column k ON k.partition_id = p.partition_id AND k.table_id = p.table_id
+            WHERE p.\(filter) AND p.begin_snapshot <= ? AND (p.end_snapshot IS NULL OR p.end_snapshot > ?)
+            ORDER BY p.table_id, p.partition_id, k.partition_key_index
+            """, arguments: partitionArgs) {
+            let tid: Int64 = try r.value("table_id"), pid: Int64 = try r.value("partition_id")
+            if let seen = partitions[tid], seen.id != pid { continue }
+            var entry = partitions[tid] ?? (id: pid, keys: [])
+            if let cid: Int64 = try r.value("column_id") { entry.keys.append(cid) }
+            partitions[tid] = entry
+        }
+        return try rows.map { row in
             let schemaName: String = try row.value("schema_name") ?? ""
             let tableName: String = try row.value("table_name") ?? ""
             let tid: Int64 = try row.value("table_id")
             let schemaDir = resolveDir(base: dataPath, path: try row.value("schema_path"), isRelative: try row.value("schema_rel"), fallback: schemaName)
             let tableDir = resolveDir(base: schemaDir, path: try row.value("table_path"), isRelative: try row.value("table_rel"), fallback: tableName)
-            let columns = try fetchColumns(db, tableID: tid, snapshot: snapshot)
-            var partitionID: Int64?
+            let tableColumns = columns[tid] ?? []
             var partitionColumns: [ColumnInfo] = []
-            if let p = try SQLRow.fetchOne(db, sql: "SELECT partition_id FROM ducklake_partition_info WHERE table_id = ? AND \(visibleAt)",
-                                        arguments: [tid, snapshot, snapshot]) {
-                let pid: Int64 = try p.value("partition_id")
-                partitionID = pid
-                let keys = try SQLRow.fetchAll(db, sql: """
-                    SELECT column_id, "transform" FROM ducklake_partition_column
-                    WHERE partition_id = ? AND table_id = ? ORDER BY partition_key_index
-                    """, arguments: [pid, tid])
-                for k in keys {
-                    let cid: Int64 = try k.value("column_id")
-                    guard let c = columns.first(where: { $0.columnID == cid }) else {
-                        throw CatalogError.corrupt("table \(schemaName).\(tableName) is partitioned by column id \(cid), which is not visible at snapshot \(snapshot)")
-                    }
-                    partitionColumns.append(c)
+            for cid in partitions[tid]?.keys ?? [] {
+                guard let c = tableColumns.first(where: { $0.columnID == cid }) else {
+                    throw CatalogError.corrupt("table \(schemaName).\(tableName) is partitioned by column id \(cid), which is not visible at snapshot \(snapshot)")
                 }
+                partitionColumns.append(c)
             }
             return TableInfo(schemaName: schemaName, schemaID: try row.value("schema_id"), name: tableName, tableID: tid,
-                             uuid: try row.value("table_uuid") ?? "", snapshot: snapshot, columns: columns,
-                             partitionColumns: partitionColumns, partitionID: partitionID, directory: tableDir)
+                             uuid: try row.value("table_uuid") ?? "", snapshot: snapshot, columns: tableColumns,
+                             partitionColumns: partitionColumns, partitionID: partitions[tid]?.id, directory: tableDir)
         }
     }
 

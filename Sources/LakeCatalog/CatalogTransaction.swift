@@ -32,10 +32,15 @@ public struct CatalogTransaction {
     /// ducklake_schema_versions row per such table (not per snapshot, as 0.3 did).
     var schemaVersionTables: Set<Int64> = []
 
-    init(db: SQLDatabase, dataPath: URL, hooks: CommitHooks = .none) throws {
+    /// The catalog's tables as of a schema_version; used while this transaction has not changed
+    /// the schema, since the tables at the new snapshot are then those at `previous`.
+    let schemaCache: SchemaCache
+
+    init(db: SQLDatabase, dataPath: URL, hooks: CommitHooks = .none, schemaCache: SchemaCache = SchemaCache()) throws {
         database = db
         self.dataPath = dataPath
         self.hooks = hooks
+        self.schemaCache = schemaCache
         previous = try Catalog.latest(db)
         snapshotID = previous.id + 1
         nextCatalogID = previous.nextCatalogID
@@ -144,14 +149,24 @@ public struct CatalogTransaction {
 
     /// The table as this transaction currently sees it.
     public func table(_ tableID: Int64) throws -> TableInfo {
-        guard let t = try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, tableID: tableID).first else {
-            throw CatalogError.tableIDNotFound(id: tableID, snapshot: s)
-        }
+        let found = schemaChanged ? try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, tableID: tableID).first
+                                  : try unchangedTables().first { $0.tableID == tableID }
+        guard let t = found else { throw CatalogError.tableIDNotFound(id: tableID, snapshot: s) }
         return t
     }
 
     public func table(schema: String, name: String) throws -> TableInfo? {
-        try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, schema: schema, name: name).first
+        if schemaChanged { return try Catalog.fetchTables(db, snapshot: s, dataPath: dataPath, schema: schema, name: name).first }
+        return try unchangedTables().first { $0.schemaName == schema && $0.name == name }
+    }
+
+    /// The tables at the new snapshot while this transaction has changed no schema: those at
+    /// `previous` (read under the write lock, so its schema_version is the catalog's current
+    /// one), from the catalog's cache when it holds that schema_version.
+    private func unchangedTables() throws -> [TableInfo] {
+        var all = try schemaCache.tables(db, at: previous, dataPath: dataPath)
+        for i in all.indices { all[i].snapshot = s }
+        return all
     }
 
     // MARK: Data files
@@ -270,6 +285,7 @@ public struct CatalogTransaction {
                                        min: try r.value("min_value"), max: try r.value("max_value"))
         }
         var inserts: [SQLArguments] = []
+        var updates: [SQLArguments] = []
         for c in t.columns {
             guard let these = new[c.columnID] else { continue }
             guard let before = old[c.columnID] else {
@@ -279,12 +295,35 @@ public struct CatalogTransaction {
             let after = before.merged(with: these, type: c.type)
             // Unchanged stats need no write (a NULL contains_null is still written as 1).
             guard after != before || nullUnknown.contains(c.columnID) else { continue }
-            try db.execute(sql: """
-                UPDATE ducklake_table_column_stats SET contains_null = ?, contains_nan = ?, min_value = ?, max_value = ?
-                WHERE table_id = ? AND column_id = ?
-                """, arguments: [after.containsNull, after.containsNaN, after.min, after.max, t.tableID, c.columnID])
+            updates.append([c.columnID, after.containsNull, after.containsNaN, after.min, after.max])
         }
+        try updateTableColumnStats(tableID: t.tableID, updates)
         try db.insertRows(into: "ducklake_table_column_stats", row: "(?, ?, ?, ?, ?, ?, NULL)", inserts)
+    }
+
+    /// Sets the stats of many columns of one table in one statement per 150 columns (each row
+    /// binds 5 values, under SQLite's 999): an UPDATE joined to a VALUES list, which both
+    /// dialects name column1…column5. One UPDATE per column was a round trip each under the
+    /// write lock on PostgreSQL, up to 15 per commit of an order batch.
+    private func updateTableColumnStats(tableID: Int64, _ rows: [SQLArguments]) throws {
+        // contains_null/contains_nan are BOOLEAN in DuckDB's PostgreSQL DDL, BIGINT in its SQLite one;
+        // a VALUES list's types come from its casts, so they must name the column's.
+        let flag = db.dialect == .postgres ? "BOOLEAN" : "BIGINT"
+        let row = "(CAST(? AS BIGINT), CAST(? AS \(flag)), CAST(? AS \(flag)), CAST(? AS VARCHAR), CAST(? AS VARCHAR))"
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start ..< Swift.min(rows.count, start + 150)]
+            var values: [SQLValue] = []
+            for r in chunk { values += r.values }
+            values.append(.int64(tableID))
+            try db.execute(sql: """
+                UPDATE ducklake_table_column_stats SET contains_null = v.column2, contains_nan = v.column3,
+                       min_value = v.column4, max_value = v.column5
+                FROM (VALUES \(Array(repeating: row, count: chunk.count).joined(separator: ", "))) AS v
+                WHERE ducklake_table_column_stats.table_id = ? AND ducklake_table_column_stats.column_id = v.column1
+                """, arguments: SQLArguments(values))
+            start += chunk.count
+        }
     }
 
     /// Ends live data files at this snapshot (compaction's "old files" or a table rewrite).

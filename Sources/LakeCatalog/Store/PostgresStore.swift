@@ -53,6 +53,8 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     var dialect: SQLDialect { .postgres }
     private let lock = NSLock()
     private var idle: [PGConnection] = []
+    /// Catalog tables seen to exist, shared by the pool's connections (see `KnownTables`).
+    private let knownTables = KnownTables()
     /// How long a writer waits for another writer's lock before the attempt is retried.
     static let lockTimeoutMillis = 10_000
     /// pg_advisory_xact_lock key all of lake's writers take: "lake" in ASCII.
@@ -70,7 +72,9 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     }
 
     private func connect() throws -> PGConnection {
-        try PGConnection(conninfo: conninfo, location: location)
+        let c = try PGConnection(conninfo: conninfo, location: location)
+        c.knownTables = knownTables
+        return c
     }
 
     private func checkout() throws -> PGConnection {
@@ -89,6 +93,8 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     private func inTransaction<T>(begin: [String], writes: Bool = false, _ body: (SQLDatabase) throws -> T) throws -> T {
         let c = try checkout()
         let db = SQLDatabase(dialect: .postgres, backend: c)
+        c.inReadOnlyTransaction = !writes
+        defer { c.inReadOnlyTransaction = false }
         do {
             for statement in begin { try c.execute(sql: statement, arguments: []) }
             let result = try body(db)
@@ -143,6 +149,9 @@ final class PGConnection: SQLBackend {
     private var conn: OpaquePointer?
     private var cache: [String: String] = [:]
     private(set) var changesCount = 0
+    /// Set while a READ ONLY transaction is open: a table seen to exist then was committed.
+    var inReadOnlyTransaction = false
+    var knownTables: KnownTables?
 
     init(conninfo: String, location: String) throws {
         conn = PQconnectdb(conninfo)
@@ -299,10 +308,13 @@ final class PGConnection: SQLBackend {
     }
 
     func tableExists(_ name: String) throws -> Bool {
-        try fetch(sql: """
+        if knownTables?.contains(name) == true { return true }
+        let exists = try fetch(sql: """
             SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relname = ? AND c.relkind IN ('r', 'p', 'v')
             """, arguments: [.string(name)]).isEmpty == false
+        if exists && inReadOnlyTransaction { knownTables?.insert(name) }
+        return exists
     }
 
     func columns(in table: String) throws -> [String] {
@@ -312,6 +324,23 @@ final class PGConnection: SQLBackend {
             WHERE n.nspname = current_schema() AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
             """, arguments: [.string(table)]).compactMap { String.fromSQL($0.values[0]) }
+    }
+}
+
+/// Catalog tables a connection of this store saw to exist in a committed state, so their
+/// existence is not asked again (a catalogue lookup per `tableExists`, several per commit of a
+/// long-lived writer). Only tables that are never dropped are kept: DuckLake's own and our
+/// lake_* tables; DuckDB's per-table inlined-data tables come and go, so they are always asked.
+final class KnownTables: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: Set<String> = []
+
+    func contains(_ name: String) -> Bool { lock.withLock { names.contains(name) } }
+
+    func insert(_ name: String) {
+        let stable = name.hasPrefix("lake_") || (name.hasPrefix("ducklake_")
+            && (!name.hasPrefix("ducklake_inlined_data_") || name == "ducklake_inlined_data_tables"))
+        if stable { lock.withLock { _ = names.insert(name) } }
     }
 }
 

@@ -185,11 +185,10 @@ struct WriteTarget {
     /// written with is unchanged, and returns its id.
     func ensure(_ tx: inout CatalogTransaction) throws -> Int64 {
         let fingerprint = definition.fingerprint
-        if let recorded = try tx.registeredFingerprint(table: registryTable, version: definition.version), recorded != fingerprint {
+        if try tx.registerSchemaVersion(table: registryTable, version: definition.version, fingerprint: fingerprint,
+                                        canonicalJSON: definition.canonicalJSON) != nil {
             throw IngestError.registryEdited(table: registryTable, version: definition.version)
         }
-        try tx.registerSchemaVersion(table: registryTable, version: definition.version, fingerprint: fingerprint)
-        try tx.storeSchemaDefinition(table: registryTable, version: definition.version, canonicalJSON: definition.canonicalJSON)
         if let info = try tx.table(schema: schemaName, name: tableName) {
             // A migration committed since this target was resolved: our files have the old
             // columns. Retry from a new base (the rules then follow the new version).

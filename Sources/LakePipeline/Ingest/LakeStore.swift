@@ -122,14 +122,21 @@ public struct LakeStore: Sendable {
 
     /// The table's definition at the registry version the lake uses (or the latest when new).
     func definition(_ registryTable: String) throws -> (TableSchema, schema: String, table: String) {
+        let r = try resolve(registryTable)
+        return (r.definition, r.schema, r.table)
+    }
+
+    /// `definition` plus the catalog's table (nil when the lake has none yet), both read at one
+    /// snapshot in one catalog read.
+    func resolve(_ registryTable: String) throws -> (definition: TableSchema, schema: String, table: String, info: TableInfo?) {
         let latest = try registry.schema(registryTable)
         var def = latest
         let loc = Self.location(ofRegistryTable: registryTable, layer: latest.layer)
-        if let info = try catalog.tableIfPresent(schema: loc.schema, name: loc.table),
-           let recorded = try catalog.tableSchemaVersion(tableID: info.tableID), recorded.version != latest.version {
+        let found = try catalog.tableWithSchemaVersion(schema: loc.schema, name: loc.table)
+        if let recorded = found?.recorded, recorded.version != latest.version {
             def = try registry.schema(registryTable, version: recorded.version)
         }
-        return (def, loc.schema, loc.table)
+        return (def, loc.schema, loc.table, found?.table)
     }
 
     /// The order stream's rules for this lake: rows are emitted at the registry version each
@@ -144,8 +151,8 @@ public struct LakeStore: Sendable {
     /// Prepares writing to a table before the commit: its directory and its schema with the
     /// catalog's column ids as Parquet field ids.
     func target(_ registryTable: String) throws -> WriteTarget {
-        let (def, schema, table) = try definition(registryTable)
-        if let info = try catalog.tableIfPresent(schema: schema, name: table) {
+        let (def, schema, table, found) = try resolve(registryTable)
+        if let info = found {
             let layout = try WriteLayout(table: info, produced: def.lakeSchema, version: "\(registryTable) v\(def.version)")
             return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
                                directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID)

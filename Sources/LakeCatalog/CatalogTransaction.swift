@@ -220,19 +220,22 @@ public struct CatalogTransaction {
 
         let firstFileID = nextFileID
         nextFileID += Int64(files.count)
-        let ts = try SQLRow.fetchOne(db, sql: "SELECT record_count, next_row_id, file_size_bytes FROM ducklake_table_stats WHERE table_id = ?",
-                                  arguments: [tableID])
-        let firstRowID: Int64 = try ts?.value("next_row_id") ?? 0
         let records = files.reduce(Int64(0)) { $0 + $1.recordCount }
         let bytes = files.reduce(Int64(0)) { $0 + $1.fileSizeBytes }
-        if ts == nil {
-            try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
-                           arguments: [tableID, records, firstRowID + records, bytes])
+        // The row ids are claimed and the stats bumped in one statement (the read and the write
+        // were two round trips under the write lock on PostgreSQL): the new next_row_id less
+        // these files' rows is the first id they get. No row yet: the table's first files.
+        let firstRowID: Int64
+        if let bumped = try SQLRow.fetchOne(db, sql: """
+            UPDATE ducklake_table_stats SET record_count = record_count + ?, next_row_id = coalesce(next_row_id, 0) + ?,
+                   file_size_bytes = file_size_bytes + ? WHERE table_id = ? RETURNING next_row_id
+            """, arguments: [records, records, bytes, tableID]) {
+            let next: Int64 = try bumped.value("next_row_id")
+            firstRowID = next - records
         } else {
-            try db.execute(sql: """
-                UPDATE ducklake_table_stats SET record_count = record_count + ?, next_row_id = ?,
-                       file_size_bytes = file_size_bytes + ? WHERE table_id = ?
-                """, arguments: [records, firstRowID + records, bytes, tableID])
+            firstRowID = 0
+            try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
+                           arguments: [tableID, records, records, bytes])
         }
         var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
         var merged: [Int64: TableColumnStats] = [:]

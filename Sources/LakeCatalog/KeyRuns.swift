@@ -121,16 +121,31 @@ extension CatalogTransaction {
             """, arguments: [tableID, column]).map { (try $0.value(at: 0, "snapshot_id"), try $0.value(at: 1, "key_count")) }
     }
 
+    /// The payloads of the runs at `snapshots`, in that order, read in one statement (a merge
+    /// runs under the write lock, where each statement is a round trip on PostgreSQL).
     public func keyRunPayloads(tableID: Int64, column: String, snapshots: [Int64]) throws -> [[UInt8]] {
-        try snapshots.map { try KeyRunTable.payload(database, tableID: tableID, column: column, snapshot: $0) }
+        guard !snapshots.isEmpty else { return [] }
+        var byRun: [Int64: [UInt8]] = [:]
+        for row in try SQLRow.fetchAll(database, sql: """
+            SELECT snapshot_id, payload FROM lake_key_run WHERE table_id = ? AND column_name = ?
+              AND snapshot_id IN (\(Array(repeating: "?", count: snapshots.count).joined(separator: ", ")))
+            """, arguments: SQLArguments([.int64(tableID), .string(column)] + snapshots.map(SQLValue.int64))) {
+            byRun[try row.value(at: 0, "snapshot_id")] = row.withUnsafeData(atIndex: 1) { data in data.map { [UInt8]($0) } ?? [] }
+        }
+        return try snapshots.map { s in
+            guard let payload = byRun[s] else { throw CatalogError.corrupt("key run of table \(tableID) at snapshot \(s) vanished") }
+            return payload
+        }
     }
 
     /// Replaces the runs at `snapshots` by one run holding their keys, stored at this commit's
     /// snapshot. In the commit's transaction: readers see the old runs or the merged one.
     public mutating func replaceKeyRuns(tableID: Int64, column: String, snapshots: [Int64], keyCount: Int64, payload: [UInt8]) throws {
-        for s in snapshots {
-            try database.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?",
-                                 arguments: [tableID, column, s])
+        if !snapshots.isEmpty {
+            try database.execute(sql: """
+                DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ?
+                  AND snapshot_id IN (\(Array(repeating: "?", count: snapshots.count).joined(separator: ", ")))
+                """, arguments: SQLArguments([.int64(tableID), .string(column)] + snapshots.map(SQLValue.int64)))
         }
         try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
                              arguments: [tableID, column, snapshotID, keyCount, Data(payload)])

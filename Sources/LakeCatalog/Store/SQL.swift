@@ -249,13 +249,17 @@ public final class SQLDatabase {
     }
 
     /// `INSERT INTO <table> VALUES row, row, …` for many rows in few statements: each statement
-    /// binds at most 999 values (SQLite's smallest compiled-in limit), so a commit's catalog rows
+    /// binds at most 999 values on SQLite (its smallest compiled-in limit), 65,535 on PostgreSQL
+    /// (its protocol's), so a commit's catalog rows
     /// cost a handful of round trips instead of one each. `row` is the placeholder tuple, e.g.
     /// "(?, ?, NULL)"; every element of `rows` binds its `?`s. `table` is a literal of the
     /// caller's (a table name, with its column list where needed), never a value.
     public func insertRows(into table: String, row: String, _ rows: [SQLArguments]) throws {
         guard let width = rows.first?.values.count else { return }
-        let perStatement = Swift.max(1, 999 / Swift.max(width, 1))
+        // PostgreSQL binds up to 65,535 values a statement: a commit's file column stats (one
+        // row per file and column) then take one round trip instead of three.
+        let limit = dialect == .postgres ? 65_535 : 999
+        let perStatement = Swift.max(1, limit / Swift.max(width, 1))
         var start = 0
         while start < rows.count {
             let chunk = rows[start ..< Swift.min(rows.count, start + perStatement)]

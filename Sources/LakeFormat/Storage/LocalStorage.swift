@@ -38,8 +38,20 @@ public struct LocalStorage: Storage {
         } catch {
             throw .io(location: directory, operation: "create directory", errno: EIO)
         }
-        let temp = directory + "/.tmp-" + UUID().uuidString.lowercased() + "-" + key.name
+        let temp = directory + "/" + Self.tempPrefix + UUID().uuidString.lowercased() + "-" + key.name
         return try LocalStorageWriter(target: target, temp: temp)
+    }
+
+    static let tempPrefix = ".tmp-"
+
+    /// The name a file in a lake directory was written under: its own, or for the temp file of
+    /// a write that never published (a crash: `.tmp-<uuid>-<name>`) the name it was meant to get.
+    public static func intendedName(ofFile name: String) -> String {
+        guard name.hasPrefix(tempPrefix) else { return name }
+        let rest = name.dropFirst(tempPrefix.count)
+        // A lowercased UUID is 36 characters, then "-".
+        guard rest.count > 37, rest[rest.index(rest.startIndex, offsetBy: 36)] == "-" else { return name }
+        return String(rest.dropFirst(37))
     }
 
     public func open(_ key: StorageKey) throws(StorageError) -> any StorageReader {

@@ -30,9 +30,11 @@ public struct ParquetWriteOptions: Sendable {
     /// Stored in the footer's key_value_metadata (e.g. the registry's schema version).
     public var metadata: [String: String] = [:]
     /// fsync the file, then its directory, before close returns, so a catalog commit never
-    /// points at unsynced data or at a name a power loss could drop.
+    /// points at unsynced data or at a name a power loss could drop. Applies to a file written
+    /// by path (`init(path:)`); a `Storage` object's publish is always durable.
     public var sync: Bool = true
-    /// Test instrumentation: runs in `close()` once every byte is written and before the fsync.
+    /// Test instrumentation: runs in `close()` once every byte is written and before the fsync
+    /// (the storage publish).
     /// The crash tests kill the process here (`Tests/LakeCatalogWriter`); nil in production.
     public var beforeSync: (@Sendable (_ path: String) -> Void)?
 

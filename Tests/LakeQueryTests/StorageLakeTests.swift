@@ -22,10 +22,14 @@ import Testing
     }
 
     /// Catalog, inventory, orders in three slices (so compaction has work), a delete, compaction,
-    /// an orphan, vacuum at 0 s, verify: every report after each step, as text.
+    /// a schema migration that rewrites files, an erasure, an orphan, vacuum at 0 s, verify:
+    /// every report after each step, as text.
     static func run(_ dir: TemporaryDirectory, storage: (any Storage)?, plant orphan: (LakeFiles) throws -> Void) throws -> Run {
         var run = Run()
-        let store = try LakeStore.open(root: dir.url, registry: .directory(packageRoot.appendingPathComponent("schemas")), storage: storage)
+        // Orders at v1, so the migration to v2 below rewrites every orders file.
+        let registry = try TemporaryDirectory("storage-registry")
+        defer { registry.remove() }
+        let store = try LakeStore.open(root: dir.url, registry: .directory(try registryV1Copy(registry)), storage: storage)
         let catalog = store.catalog
         _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
         _ = try InventoryIngest.run(store, path: input.appendingPathComponent("inventory_updates.csv").path)
@@ -58,6 +62,12 @@ import Testing
         let compaction = try Compaction.run(catalog)
         run.compacted = compaction.groups.filter { !$0.skippedConflict }.count
         try record("compacted")
+        let v2 = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(packageRoot.appendingPathComponent("schemas")), catalog: catalog))
+        #expect(try Migration.run(v2, table: "orders", to: 2, rewrite: true).snapshotID != nil)
+        try record("migrated")
+        let erased = try Erasure.run(catalog, customerID: "CUST-00007", purge: true)
+        run.outputs.append("erased: \(erased.delete.tables.map { "\($0.table) \($0.rows)" }), purged \(erased.purgeSnapshotID != nil), removed \(erased.filesRemoved)")
+        try record("erased")
         try orphan(catalog.files)
         Thread.sleep(forTimeInterval: 0.05)
         let vacuum = try catalog.vacuum(retain: 0, force: true)
@@ -90,6 +100,7 @@ import Testing
         let verify = try #require(inMemory.outputs.last)
         #expect(verify.contains(" files, ") && verify.split(separator: " ")[1] == verify.split(separator: " ")[3], "every file verifies: \(verify)")
         #expect(inMemory.compacted > 0 && inMemory.compacted == local.compacted)
+        #expect(inMemory.outputs.contains { $0.hasPrefix("erased: ") && $0.contains("purged true") })
         #expect(inMemory.vacuumed > 0 && inMemory.vacuumed == local.vacuumed)
         #expect(inMemory.orphanRemoved && local.orphanRemoved, "vacuum lists the storage and removes the orphan")
 

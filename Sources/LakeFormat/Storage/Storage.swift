@@ -43,9 +43,6 @@ public struct StorageKey: Hashable, Comparable, Sendable, CustomStringConvertibl
         try self.init(String(absolutePath.dropFirst(prefix.count)))
     }
 
-    /// `self` followed by "/" and `component`.
-    public func appending(_ component: String) throws(StorageError) -> StorageKey { try StorageKey(path + "/" + component) }
-
     /// The last component ("<uuid>.parquet").
     public var name: Substring { path.split(separator: "/").last ?? Substring(path) }
 

@@ -133,7 +133,8 @@ public protocol Storage: Sendable {
     var rootDescription: String { get }
     /// How messages and the catalog name one object (the absolute path, for a local storage).
     func location(of key: StorageKey) -> String
-    /// Starts a new object under `key`; fails with `alreadyExists` when the key names one.
+    /// Starts a new object under `key`. The key is claimed at `publish`, which throws
+    /// `alreadyExists` if an object has it by then (conditional put): create-once.
     func create(_ key: StorageKey) throws(StorageError) -> any StorageWriter
     /// Opens the object for ranged reads; `notFound` when there is none.
     func open(_ key: StorageKey) throws(StorageError) -> any StorageReader

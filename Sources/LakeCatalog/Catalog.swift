@@ -76,8 +76,9 @@ public struct Catalog: Sendable {
                 guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
                 return try Self.validate(db, root: root, manifest: manifest.path)
             })
-            return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(text, root: root),
-                           files: files, store: store, format: format, hooks: hooks)
+            let dataPath = resolveDataPath(text, root: root)
+            return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
+                           files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: format, hooks: hooks)
         }
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
@@ -98,8 +99,9 @@ public struct Catalog: Sendable {
         let peeked = try SQLiteStore.peekVersion(manifest.path)
         let store = try SQLiteStore.open(path: manifest.path, readOnly: peeked.map { CatalogFormat(version: $0).isNewer } ?? false)
         let opened = try prepare(store: store, files: files, location: manifest.path, create: create, overExistingData: overExistingData)
-        return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(opened.0, root: root),
-                       files: files, store: store, format: opened.1, hooks: hooks)
+        let dataPath = resolveDataPath(opened.0, root: root)
+        return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
+                       files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.1, hooks: hooks)
     }
 
     /// Validates an opened catalog, and creates or completes it as `open` describes; returns its
@@ -181,8 +183,10 @@ public struct Catalog: Sendable {
             }
             opened = try prepare(store: store, files: files, location: location, create: create, overExistingData: overExistingData)
         }
+        let dataPath = resolveDataPath(opened.0, root: root)
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
-                       dataPath: resolveDataPath(opened.0, root: root), files: files, store: store, format: opened.1, hooks: hooks)
+                       dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
+                       store: store, format: opened.1, hooks: hooks)
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {

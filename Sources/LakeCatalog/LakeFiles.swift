@@ -17,6 +17,16 @@ public struct LakeFiles: Sendable {
         self.root = r
     }
 
+    /// The files of a catalog whose DuckLake data_path is `dataPath`. Ours is the lake root; a
+    /// catalog DuckDB created may name another directory (`ATTACH … (DATA_PATH '/elsewhere/')`),
+    /// whose files the default local storage then serves from there. A storage the caller chose
+    /// stays as given: its keys are relative to the lake root by contract.
+    public func servingDataPath(_ dataPath: URL, defaultStorage: Bool) -> LakeFiles {
+        let base = LakeFiles(storage: storage, root: dataPath)
+        guard defaultStorage, base.root != root else { return self }
+        return LakeFiles(storage: LocalStorage(root: base.root), root: dataPath)
+    }
+
     /// The storage key of a data file path the catalog recorded (absolute, under the root).
     public func key(_ path: String) throws(StorageError) -> StorageKey {
         try StorageKey(absolutePath: URL(fileURLWithPath: path).standardizedFileURL.path, root: root)

@@ -14,6 +14,8 @@ public struct CatalogTransaction {
     public let snapshotID: Int64
     public let previous: SnapshotInfo
     let dataPath: URL
+    /// The lake's data files, for the checks a commit makes on the files it registers.
+    let files: LakeFiles
     let hooks: CommitHooks
     var nextCatalogID: Int64
     var nextFileID: Int64
@@ -36,9 +38,10 @@ public struct CatalogTransaction {
     /// the schema, since the tables at the new snapshot are then those at `previous`.
     let schemaCache: SchemaCache
 
-    init(db: SQLDatabase, dataPath: URL, hooks: CommitHooks = .none, schemaCache: SchemaCache = SchemaCache()) throws {
+    init(db: SQLDatabase, dataPath: URL, files: LakeFiles, hooks: CommitHooks = .none, schemaCache: SchemaCache = SchemaCache()) throws {
         database = db
         self.dataPath = dataPath
+        self.files = files
         self.hooks = hooks
         self.schemaCache = schemaCache
         previous = try Catalog.latest(db)

@@ -120,10 +120,23 @@ extension CatalogTransaction {
     }
 }
 
+/// What `Catalog.qualityFigures` read: the figures asked for, the live row counts of the three
+/// tables, and what the figures of every batch (asked for or not) add up to for them.
+public struct StoredQualityFigures: Sendable {
+    public var figures: [QualityFigure]
+    public var coverage: QualityFigureCoverage
+    public var totals: QualityFigureCoverage
+    /// The figures describe the tables exactly (see `QualityFigureCoverage`).
+    public var coversTables: Bool { !figures.isEmpty && totals == coverage }
+}
+
 extension Catalog {
-    /// The figures of the batches committed at or before `snapshot`, with the live row counts of
-    /// raw.orders, curated.orders and curated.order_items at it, read in one transaction.
-    public func qualityFigures(at snapshot: Int64) throws -> (figures: [QualityFigure], coverage: QualityFigureCoverage) {
+    /// The figures of the batches committed at or before `snapshot` (only `batchIDs`' when
+    /// given), with the live row counts of raw.orders, curated.orders and curated.order_items at
+    /// it and the figures' totals over every batch, read in one transaction. The totals are
+    /// summed by the database, so checking one just-committed batch transfers that batch's
+    /// figures only, not the whole history's (a follower commits every second for hours).
+    public func qualityFigures(at snapshot: Int64, batchIDs: Set<String>? = nil) throws -> StoredQualityFigures {
         try read { db in
             func rows(_ table: TableName) throws -> Int64 {
                 guard let id = try Int64.fetchOne(db, sql: """
@@ -141,17 +154,36 @@ extension Catalog {
             }
             let coverage = QualityFigureCoverage(rawRows: try rows(.rawOrders), orderRows: try rows(.curatedOrders),
                                                  itemRows: try rows(.curatedOrderItems))
-            guard try QualityFigureTable.exists(db) else { return ([], coverage) }
+            var totals = QualityFigureCoverage(rawRows: 0, orderRows: 0, itemRows: 0)
+            guard try QualityFigureTable.exists(db) else { return StoredQualityFigures(figures: [], coverage: coverage, totals: totals) }
+            let counted: [QualityFigureMetric] = [.records, .orders, .items]
+            for r in try SQLRow.fetchAll(db, sql: """
+                SELECT metric, CAST(sum(n) AS BIGINT) FROM lake_quality_figure
+                WHERE batch_snapshot_id <= ? AND metric IN (?, ?, ?) GROUP BY metric
+                """, arguments: SQLArguments([.int64(snapshot)] + counted.map { .string($0.description) })) {
+                let n: Int64 = r[1]
+                switch QualityFigureMetric(parsing: r[0]) {
+                case .records: totals.rawRows = n
+                case .orders: totals.orderRows = n
+                case .items: totals.itemRows = n
+                default: break
+                }
+            }
+            var sql = "SELECT batch_snapshot_id, batch_id, event_date, channel, metric, n, x, detail FROM lake_quality_figure WHERE batch_snapshot_id <= ?"
+            var arguments: [SQLValue] = [.int64(snapshot)]
+            if let batchIDs {
+                guard !batchIDs.isEmpty else { return StoredQualityFigures(figures: [], coverage: coverage, totals: totals) }
+                sql += " AND batch_id IN (" + Array(repeating: "?", count: batchIDs.count).joined(separator: ", ") + ")"
+                arguments += batchIDs.sorted().map { .string($0) }
+            }
+            sql += " ORDER BY batch_snapshot_id, \(db.insertionOrder)"
             var out: [QualityFigure] = []
-            let cursor = try SQLRow.fetchCursor(db, sql: """
-                SELECT batch_snapshot_id, batch_id, event_date, channel, metric, n, x, detail
-                FROM lake_quality_figure WHERE batch_snapshot_id <= ? ORDER BY batch_snapshot_id, \(db.insertionOrder)
-                """, arguments: [snapshot])
+            let cursor = try SQLRow.fetchCursor(db, sql: sql, arguments: SQLArguments(arguments))
             while let r = try cursor.next() {
                 out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: QualityFigureMetric(parsing: r[4]),
                                          n: r[5], x: r[6], detail: r[7]))
             }
-            return (out, coverage)
+            return StoredQualityFigures(figures: out, coverage: coverage, totals: totals)
         }
     }
 }

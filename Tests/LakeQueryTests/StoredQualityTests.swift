@@ -48,7 +48,17 @@ struct StoredQualityTests {
         // The stored path is the one taken (the figures cover the tables) ...
         #expect(try StoredQuality.load(catalog: catalog, snapshot: snapshot) != nil, "\(where_): figures do not cover the tables")
         let asOf = AsOf.snapshot(snapshot)
-        expectSame(try QualityChecks.run(catalog: catalog, asOf: asOf), try QualityChecks.run(catalog: catalog, asOf: asOf, rescan: true), where_)
+        let rescan = try QualityChecks.run(catalog: catalog, asOf: asOf, rescan: true)
+        expectSame(try QualityChecks.run(catalog: catalog, asOf: asOf), rescan, where_)
+        // The ingest hook's path reads one batch's figures only: each batch's checks equal the
+        // rescan's for it.
+        #expect(!rescan.batches.isEmpty)
+        for batch in rescan.batches {
+            let scoped = try QualityChecks.run(catalog: catalog, asOf: asOf, batchIDs: [batch.batchID], batchFilesOnly: true)
+            #expect(try StoredQuality.load(catalog: catalog, snapshot: snapshot, batchIDs: [batch.batchID]) != nil, "\(where_) \(batch.batchID)")
+            expectSame(QualityRun(snapshotID: scoped.snapshotID, batches: scoped.batches, days: []),
+                       QualityRun(snapshotID: rescan.snapshotID, batches: [batch], days: []), "\(where_), batch \(batch.batchID) alone")
+        }
         expectSame(try AnomalyDetector.series(catalog: catalog, asOf: asOf), try AnomalyDetector.series(catalog: catalog, asOf: asOf, rescan: true), where_)
         #expect(try AnomalyDetector.detect(catalog: catalog, asOf: asOf) == (try AnomalyDetector.detect(catalog: catalog, asOf: asOf, rescan: true)), "\(where_)")
     }
@@ -121,6 +131,10 @@ struct StoredQualityTests {
         }
         let now = try store.catalog.latestSnapshot().id
         #expect(try StoredQuality.load(catalog: store.catalog, snapshot: now) == nil)
+        // Reading one batch's figures still checks every batch's totals against the tables.
+        let batch = try #require(try store.catalog.ingestRuns().first { $0.kind == .orders }?.batchID)
+        #expect(try StoredQuality.load(catalog: store.catalog, snapshot: now, batchIDs: [batch]) == nil)
+        #expect(try StoredQuality.load(catalog: store.catalog, snapshot: snap, batchIDs: [batch]) != nil)
         #expect(try StoredQuality.load(catalog: store.catalog, snapshot: snap) != nil)
     }
 }

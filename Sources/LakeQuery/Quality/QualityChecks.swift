@@ -90,7 +90,7 @@ public enum QualityChecks {
             run.kind == .orders && (batchIDs.map { run.batchID.map($0.contains) ?? false } ?? true)
         }
         guard !runs.isEmpty else { return QualityRun(snapshotID: snapshot.id, batches: [], days: []) }
-        if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: snapshot.id) {
+        if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: snapshot.id, batchIDs: batchFilesOnly ? batchIDs : nil) {
             return assemble(snapshotID: snapshot.id, runs: runs, perBatch: stored.perBatch, perDay: stored.perDay,
                             curated: stored.curated, config: config)
         }

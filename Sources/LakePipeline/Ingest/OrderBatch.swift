@@ -54,6 +54,8 @@ struct OrderBatch {
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
 
+    /// raw.orders' column holding each line's bytes as received.
+    static let rawLineColumn = "line"
     static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
     init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded,
@@ -74,7 +76,11 @@ struct OrderBatch {
             throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
-        var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet) }
+        // The raw line is the source line verbatim: its chunks never kept a dictionary (none in
+        // 677 row groups of 1 M orders), yet one was built and dropped for each.
+        var rawOptions = options.parquet
+        rawOptions.plainColumns = [Self.rawLineColumn]
+        var writers = [rawTarget.writer(rawOptions), ordersTarget.writer(options.parquet), itemsTarget.writer(options.parquet)]
         for i in writers.indices { writers[i].parallelism = options.parallelism }
         segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()

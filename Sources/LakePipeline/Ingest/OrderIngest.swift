@@ -26,6 +26,10 @@ public struct IngestOptions: Sendable {
         // Segments stay open per partition while the source streams by: end row groups at a few
         // MB so memory stays flat however the rows spread over partitions.
         parquet.rowGroupBytes = 1 << 20
+        // zstd level 1, not the writer's default 3: on 1 M orders the lake is 3.0 % larger
+        // (87.1 MB against 84.5 MB) and zstd's share of the run's CPU drops from 16.6 % to 13.2 %.
+        // Compaction rewrites small files at the default level.
+        parquet.compression = .zstd(level: 1)
     }
 }
 

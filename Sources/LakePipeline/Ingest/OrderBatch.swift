@@ -56,6 +56,7 @@ struct OrderBatch {
 
     /// raw.orders' column holding each line's bytes as received.
     static let rawLineColumn = "line"
+    static let orderIDColumn = OrderIDIndex.column
     static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
     init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded,
@@ -76,11 +77,16 @@ struct OrderBatch {
             throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
-        // The raw line is the source line verbatim: its chunks never kept a dictionary (none in
-        // 677 row groups of 1 M orders), yet one was built and dropped for each.
+        // The raw line is the source line verbatim, and a raw order id repeats only on a resent
+        // line: neither kept a dictionary in any row group of 1 M orders, yet one was built and
+        // dropped for each chunk.
         var rawOptions = options.parquet
-        rawOptions.plainColumns = [Self.rawLineColumn]
-        var writers = [rawTarget.writer(rawOptions), ordersTarget.writer(options.parquet), itemsTarget.writer(options.parquet)]
+        rawOptions.plainColumns = [Self.rawLineColumn, Self.orderIDColumn]
+        // curated.orders holds each order id once (the batch's dedupe and the committed runs
+        // see to it): a dictionary of it can never be smaller than PLAIN.
+        var ordersOptions = options.parquet
+        ordersOptions.plainColumns = [Self.orderIDColumn]
+        var writers = [rawTarget.writer(rawOptions), ordersTarget.writer(ordersOptions), itemsTarget.writer(options.parquet)]
         for i in writers.indices { writers[i].parallelism = options.parallelism }
         segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()

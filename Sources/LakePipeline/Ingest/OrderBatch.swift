@@ -105,6 +105,14 @@ struct OrderBatch {
                        expectedLines: max(expectedLines, 4096), deferDuplicates: true)
     }
 
+    /// Sizes the batch's id set for a source of `bytes` bytes read in parallel chunks. Lines
+    /// are counted as 512 bytes each (a generated order line averages 357), so the estimate
+    /// errs low: at worst the set grows a step as it used to, it never reserves much more than
+    /// the orders need.
+    mutating func reserveClaims(sourceBytes bytes: Int64) {
+        firsts.reserve(orders: Int(min(bytes / 512, 1 << 26)))
+    }
+
     /// Adds a chunk validated by a `deferredValidator`; chunks must come in line order.
     mutating func add(validated v: ValidatedOrders) throws {
         var v = v

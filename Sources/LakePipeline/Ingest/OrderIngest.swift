@@ -128,6 +128,7 @@ extension OrderIngest {
                                        progress: IngestProgress?) throws {
         let size = input.sizeHint ?? 0
         let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
+        if size > 0 { batch.reserveClaims(sourceBytes: size) }
         let workers = (0 ..< options.parallelism).map { _ in ChunkValidator(batch.deferredValidator(expectedLines: options.chunkBytes / 300)) }
         var format = FormatCheck(path: input.path)
         var clock = PhaseClock("orders")

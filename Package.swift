@@ -53,7 +53,7 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: temporary directories and the Python peers (DuckDB, pyarrow).
-        .target(name: "LakeTestSupport", path: "Tests/LakeTestSupport"),
+        .target(name: "LakeTestSupport", dependencies: ["LakeFormat"], path: "Tests/LakeTestSupport"),
         // Benchmarks print figures next to the peers' (bench/*.sh); they are not tests.
         .executableTarget(name: "LakeBench", dependencies: ["LakeFormat"]),
         // Test-only: a catalog writer the crash-injection and multi-process tests SIGKILL and race

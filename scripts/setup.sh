@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What `lake` links: libzstd, libsqlite3, and libpq (the PostgreSQL catalog's client, CLibPQ).
-# The tests (--python) also need the PostgreSQL server: PostgresCluster starts throwaway clusters.
+# The tests (--python) also need the PostgreSQL server (PostgresCluster starts throwaway clusters)
+# and strace (StorageLakeTests reads the system calls that make a data file durable).
 pkgs=(libzstd-dev libsqlite3-dev libpq-dev)
-[ "${1:-}" = "--python" ] && pkgs+=(postgresql)
+[ "${1:-}" = "--python" ] && pkgs+=(postgresql strace)
 need=()
 for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

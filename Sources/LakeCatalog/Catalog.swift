@@ -21,6 +21,8 @@ public struct Catalog: Sendable {
     public let location: CatalogLocation
     /// Where relative schema paths resolve: DuckLake's data_path (ours is the lake root).
     public let dataPath: URL
+    /// The lake's data and delete files: every byte of them goes through this storage.
+    public let files: LakeFiles
     let store: any CatalogStore
     /// The DuckLake version of the catalog: 1.0 is read and written; 0.3 is read until `upgrade`;
     /// a newer one is read through a read-only connection and never written.
@@ -39,15 +41,15 @@ public struct Catalog: Sendable {
     /// database or a SQLite file; nil means `<root>/manifest.sqlite`. Data files always live
     /// under `root`.
     public static func open(root: URL, catalog: CatalogLocation?, create: Bool = true, readOnly: Bool = false,
-                            overExistingData: Bool = false, hooks: CommitHooks = .none) throws -> Catalog {
+                            overExistingData: Bool = false, hooks: CommitHooks = .none, storage: (any Storage)? = nil) throws -> Catalog {
         switch catalog {
         case .postgres(let conninfo)?:
             return try openPostgres(root: root.standardizedFileURL, conninfo: conninfo, create: create, readOnly: readOnly,
-                                    overExistingData: overExistingData, hooks: hooks)
+                                    overExistingData: overExistingData, hooks: hooks, storage: storage)
         case .sqlite(let file)? where file.standardizedFileURL != root.standardizedFileURL.appendingPathComponent(manifestName):
             throw CatalogError.storage("a SQLite catalog lives in its lake root as \(manifestName); got \(file.path): pass --lake \(file.deletingLastPathComponent().path) instead")
         default:
-            return try open(root: root, create: create, readOnly: readOnly, overExistingData: overExistingData, hooks: hooks)
+            return try open(root: root, create: create, readOnly: readOnly, overExistingData: overExistingData, hooks: hooks, storage: storage)
         }
     }
 
@@ -60,9 +62,13 @@ public struct Catalog: Sendable {
     /// that, for `lake init --force`): a lost manifest must not be silently replaced by an empty
     /// one. `readOnly` opens without ever writing (read-only mounts, users without write
     /// permission); such a catalog can read but not commit.
+    ///
+    /// `storage` holds the data files (nil: `LocalStorage` at `root`, every lake's today; tests
+    /// pass another to prove nothing bypasses it).
     public static func open(root: URL, create: Bool = true, readOnly: Bool = false, overExistingData: Bool = false,
-                            hooks: CommitHooks = .none) throws -> Catalog {
+                            hooks: CommitHooks = .none, storage: (any Storage)? = nil) throws -> Catalog {
         let root = root.standardizedFileURL
+        let files = LakeFiles(storage: storage ?? LocalStorage(root: root), root: root)
         let manifest = root.appendingPathComponent(manifestName)
         let fm = FileManager.default
         if readOnly {
@@ -70,14 +76,15 @@ public struct Catalog: Sendable {
                 guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
                 return try Self.validate(db, root: root, manifest: manifest.path)
             })
-            return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(text, root: root),
-                           store: store, format: format, hooks: hooks)
+            let dataPath = resolveDataPath(text, root: root)
+            return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
+                           files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: format, hooks: hooks)
         }
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
             // create a catalog leaves an emptied manifest as it found it.
             guard create else { throw CatalogError.notFound(path: manifest.path) }
-            if !overExistingData { try CatalogGuard.requireNoData(root: root) }
+            if !overExistingData { try CatalogGuard.requireNoData(files) }
         }
         if !fm.fileExists(atPath: manifest.path) {
             guard create else { throw CatalogError.notFound(path: manifest.path) }
@@ -91,15 +98,17 @@ public struct Catalog: Sendable {
         // mode (a read-write pool switches the file to WAL), so it gets a read-only pool.
         let peeked = try SQLiteStore.peekVersion(manifest.path)
         let store = try SQLiteStore.open(path: manifest.path, readOnly: peeked.map { CatalogFormat(version: $0).isNewer } ?? false)
-        let opened = try prepare(store: store, root: root, location: manifest.path, create: create, overExistingData: overExistingData)
-        return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: resolveDataPath(opened.0, root: root),
-                       store: store, format: opened.1, hooks: hooks)
+        let opened = try prepare(store: store, files: files, location: manifest.path, create: create, overExistingData: overExistingData)
+        let dataPath = resolveDataPath(opened.0, root: root)
+        return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
+                       files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.1, hooks: hooks)
     }
 
     /// Validates an opened catalog, and creates or completes it as `open` describes; returns its
     /// data_path and version. Shared by both backends.
-    private static func prepare(store: any CatalogStore, root: URL, location: String, create: Bool,
+    private static func prepare(store: any CatalogStore, files: LakeFiles, location: String, create: Bool,
                                 overExistingData: Bool) throws -> (String, CatalogFormat) {
+        let root = URL(fileURLWithPath: files.root, isDirectory: true).standardizedFileURL
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
         let existing: (opened: (String, CatalogFormat), absolute: Bool, bookkeeping: Bool)? = try withRetry {
             try store.read { db in
@@ -124,7 +133,7 @@ public struct Catalog: Sendable {
             return existing.opened
         }
         // A database without the DuckLake tables: creating them is creating a catalog.
-        if create && !overExistingData { try CatalogGuard.requireNoData(root: root) }
+        if create && !overExistingData { try CatalogGuard.requireNoData(files) }
         return try withRetry {
             try store.write { db in try Self.bootstrap(db, root: root, create: create, manifest: location) }
         }
@@ -134,7 +143,8 @@ public struct Catalog: Sendable {
     /// An empty database becomes a DuckLake 1.0 catalog with `create`; a database with other
     /// tables but no ducklake_metadata is refused as not a lake.
     private static func openPostgres(root: URL, conninfo: String, create: Bool, readOnly: Bool, overExistingData: Bool,
-                                     hooks: CommitHooks) throws -> Catalog {
+                                     hooks: CommitHooks, storage: (any Storage)?) throws -> Catalog {
+        let files = LakeFiles(storage: storage ?? LocalStorage(root: root), root: root)
         let store: PostgresStore
         do {
             store = try PostgresStore(conninfo: conninfo)
@@ -171,10 +181,12 @@ public struct Catalog: Sendable {
                     throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
                 }
             }
-            opened = try prepare(store: store, root: root, location: location, create: create, overExistingData: overExistingData)
+            opened = try prepare(store: store, files: files, location: location, create: create, overExistingData: overExistingData)
         }
+        let dataPath = resolveDataPath(opened.0, root: root)
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
-                       dataPath: resolveDataPath(opened.0, root: root), store: store, format: opened.1, hooks: hooks)
+                       dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
+                       store: store, format: opened.1, hooks: hooks)
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
@@ -396,7 +408,7 @@ public struct Catalog: Sendable {
         let result: (SnapshotInfo, T) = try Self.withRetry {
             try store.write { db in
                 hooks(.locked)
-                var tx = try CatalogTransaction(db: db, dataPath: dataPath, hooks: hooks)
+                var tx = try CatalogTransaction(db: db, dataPath: dataPath, files: files, hooks: hooks)
                 let value = try body(&tx)
                 let snap = try tx.finish(author: author, message: message)
                 hooks(.beforeCommit)

@@ -10,19 +10,13 @@ enum CatalogGuard {
         return ((attrs[.size] as? NSNumber)?.int64Value ?? 0) == 0
     }
 
-    /// Throws when `root` already holds Parquet data files: a new catalog there would reference
-    /// none of them, and vacuum would see every one as an orphan.
-    static func requireNoData(root: URL) throws {
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: root.path),
-              let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return }
-        var count = 0
-        var example = ""
-        for case let url as URL in walker where url.pathExtension == "parquet" {
-            if count == 0 { example = url.path }
-            count += 1
+    /// Throws when the lake's storage already holds Parquet data files: a new catalog there
+    /// would reference none of them, and vacuum would see every one as an orphan.
+    static func requireNoData(_ files: LakeFiles) throws {
+        let data = try files.storage.list(prefix: nil).filter { $0.key.path.hasSuffix(".parquet") }
+        if let first = data.first {
+            throw CatalogSafetyError.catalogMissing(root: files.root, dataFiles: data.count, example: files.path(first.key))
         }
-        if count > 0 { throw CatalogSafetyError.catalogMissing(root: root.path, dataFiles: count, example: example) }
     }
 
     /// True when the manifest has no write-ahead log with content: its main file then holds

@@ -14,6 +14,8 @@ public struct CatalogTransaction {
     public let snapshotID: Int64
     public let previous: SnapshotInfo
     let dataPath: URL
+    /// The lake's data files, for the checks a commit makes on the files it registers.
+    let files: LakeFiles
     let hooks: CommitHooks
     var nextCatalogID: Int64
     var nextFileID: Int64
@@ -32,9 +34,10 @@ public struct CatalogTransaction {
     /// ducklake_schema_versions row per such table (not per snapshot, as 0.3 did).
     var schemaVersionTables: Set<Int64> = []
 
-    init(db: SQLDatabase, dataPath: URL, hooks: CommitHooks = .none) throws {
+    init(db: SQLDatabase, dataPath: URL, files: LakeFiles, hooks: CommitHooks = .none) throws {
         database = db
         self.dataPath = dataPath
+        self.files = files
         self.hooks = hooks
         previous = try Catalog.latest(db)
         snapshotID = previous.id + 1

@@ -17,8 +17,8 @@ public struct DataFileReader {
     /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
     public let deletes: DeleteVector?
 
-    public init(_ file: DataFile, columns: [ColumnInfo]) throws {
-        reader = try Self.open(file)
+    public init(_ file: DataFile, columns: [ColumnInfo], files: LakeFiles) throws {
+        reader = try Self.open(file, files: files)
         self.columns = columns
         let fields = reader.schema.fields
         // Files written without field ids (by other tools) are matched by name instead.
@@ -36,7 +36,7 @@ public struct DataFileReader {
         for (k, c) in columns.enumerated() where fileIndex[k] == nil && c.beginSnapshot <= file.beginSnapshot {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
-        deletes = try DeleteVector.load(for: file)
+        deletes = try DeleteVector.load(for: file, files: files)
     }
 
     /// File position of each row group's first row: delete positions count across row groups.
@@ -46,8 +46,8 @@ public struct DataFileReader {
 
     /// The file's Parquet reader after the size and footer checks, for readers that do their
     /// own column matching (reference tables, the order-id baseline).
-    public static func open(_ file: DataFile) throws -> ParquetFileReader {
-        try ParquetFileReader(path: file.path, expect: FileIntegrity.expectation(file))
+    public static func open(_ file: DataFile, files: LakeFiles) throws -> ParquetFileReader {
+        try files.reader(file.path, expect: FileIntegrity.expectation(file))
     }
 
     /// The file's own name for a table column, for row-group pruning by footer statistics;

@@ -37,9 +37,9 @@ public struct DeleteVector: Sendable, Equatable {
 
     /// Everything `file` has deleted at the listing's snapshot: its delete file's positions and
     /// its inlined deletions, merged; nil when it has neither.
-    public static func load(for file: DataFile) throws -> DeleteVector? {
+    public static func load(for file: DataFile, files: LakeFiles) throws -> DeleteVector? {
         guard file.hasDeletes else { return nil }
-        let fromFile = try file.deleteFile.map { try load($0, dataFile: file).positions } ?? []
+        let fromFile = try file.deleteFile.map { try load($0, dataFile: file, files: files).positions } ?? []
         if file.inlinedDeletes.isEmpty { return DeleteVector(positions: fromFile) }
         let inlined = file.inlinedDeletes
         if let bad = inlined.first(where: { $0 < 0 || $0 >= file.recordCount }) {
@@ -65,12 +65,12 @@ public struct DeleteVector: Sendable, Equatable {
     /// Reads `file`, the delete file of `dataFile`, keeping the positions deleted at or before the
     /// snapshot the listing was made at. Refuses what DuckDB refuses too (unsorted or repeated
     /// positions, NULLs), positions beyond the data file, and a count that disagrees with the catalog.
-    public static func load(_ file: DeleteFile, dataFile: DataFile) throws -> DeleteVector {
+    public static func load(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles) throws -> DeleteVector {
         let path = file.url.path
         guard file.format.lowercased() == "parquet" else {
             throw DeleteFileError.unsupportedFormat(path: path, format: file.format)
         }
-        let reader = try ParquetFileReader(path: path)
+        let reader = try files.reader(path)
         let fields = reader.schema.fields
         // By name, as DuckDB and Iceberg name them; the field id is Iceberg's reserved one for `pos`.
         guard let pos = fields.firstIndex(where: { $0.name == "pos" }) ?? fields.firstIndex(where: { $0.fieldID == 2_147_483_645 }),

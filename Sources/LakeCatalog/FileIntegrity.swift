@@ -71,8 +71,8 @@ enum FileIntegrity {
 
     /// Opens and checks one file at the Parquet level: size, footer checksum, every page's CRC
     /// and decode. Throws the first failure.
-    static func verifyPhysical(path: String, expect: ParquetFileReader.Expectation) throws -> (ParquetFileReader, PageCounts) {
-        let reader = try ParquetFileReader(path: path, expect: expect)
+    static func verifyPhysical(path: String, expect: ParquetFileReader.Expectation, files: LakeFiles) throws -> (ParquetFileReader, PageCounts) {
+        let reader = try files.reader(path, expect: expect)
         return (reader, try reader.verifyPages(parallelism: 1))
     }
 }
@@ -137,7 +137,7 @@ extension Catalog {
         let total = work.reduce(Int64(0)) { $0 + $1.1.fileSizeBytes }
         var done: Int64 = 0
         for (t, f) in work {
-            out.append(Self.verify(f, table: t))
+            out.append(Self.verify(f, table: t, files: files))
             done += f.fileSizeBytes
             progress?(done, total)
         }
@@ -145,14 +145,14 @@ extension Catalog {
     }
 
     /// One file's verdict (never throws: a failure is the verdict).
-    public static func verify(_ file: DataFile, table: TableInfo) -> FileVerification {
+    public static func verify(_ file: DataFile, table: TableInfo, files: LakeFiles) -> FileVerification {
         var v = FileVerification(table: table.qualifiedName, dataFileID: file.dataFileID, path: file.path,
                                  recordedBytes: file.fileSizeBytes, recordCount: file.recordCount,
                                  footerChecksumRecorded: file.footerChecksum != nil, pages: 0, pagesWithCRC: 0,
                                  status: .ok, detail: nil)
         do {
             // The same open as every scan (size, footer checksum, columns by field id) ...
-            let reader = try DataFileReader(file, columns: table.columns)
+            let reader = try DataFileReader(file, columns: table.columns, files: files)
             // ... then every page of every column, not only those a query would touch.
             let counts = try reader.reader.verifyPages()
             v.pages = counts.pages
@@ -250,7 +250,7 @@ extension Catalog {
             let files = outputs[c] ?? []
             // No files began there: the table was dropped or emptied, nothing replaced the originals.
             if files.isEmpty { continue }
-            if files.allSatisfy({ Self.verifies(path: $0.0, expect: $0.1) }) { check.verified.insert(c) }
+            if files.allSatisfy({ Self.verifies(path: $0.0, expect: $0.1, files: self.files) }) { check.verified.insert(c) }
         }
         return check
     }
@@ -260,15 +260,14 @@ extension Catalog {
     /// it, as on every open: it exists with the recorded size. Any failure, an I/O error
     /// included, counts as "not verified": the originals stay, which costs only disk space
     /// until the next vacuum looks again.
-    private static func verifies(path: String, expect: ParquetFileReader.Expectation) -> Bool {
+    private static func verifies(path: String, expect: ParquetFileReader.Expectation, files: LakeFiles) -> Bool {
         do {
             if expect.footerChecksum != nil {
-                _ = try FileIntegrity.verifyPhysical(path: path, expect: expect)
+                _ = try FileIntegrity.verifyPhysical(path: path, expect: expect, files: files)
                 return true
             }
-            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber
-            guard let size else { return false }
-            return expect.fileSize.map { $0 == size.int64Value } ?? true
+            guard let info = try files.info(path) else { return false }
+            return expect.fileSize.map { $0 == info.size } ?? true
         } catch {
             return false
         }

@@ -91,10 +91,9 @@ extension Catalog {
             }
         }
         var done: [SQLValue] = []
-        let fm = FileManager.default
         for (rowid, _, url) in scheduled {
             do {
-                if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
+                try files.delete(url.path)  // already gone (an interrupted vacuum): nothing to do
                 if !rowid.isNull { done.append(rowid) }
             } catch {
                 report.failedDeletes.append(url)
@@ -114,14 +113,12 @@ extension Catalog {
     /// Paths in ducklake_files_scheduled_for_deletion whose files still exist.
     private func leftoverScheduled(_ db: SQLDatabase) throws -> [VacuumReport.File] {
         var out: [VacuumReport.File] = []
-        let fm = FileManager.default
         for r in try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
             let path: String = try r.value("path") ?? ""
             let rel: Int64? = try r.value("path_is_relative")
             let url = (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL
-            guard fm.fileExists(atPath: url.path) else { continue }  // already gone: nothing to free
-            let attrs = try fm.attributesOfItem(atPath: url.path)
-            out.append(.init(url: url, bytes: (attrs[.size] as? NSNumber)?.int64Value ?? 0, reason: .scheduled))
+            guard let info = try files.info(url.path) else { continue }  // already gone: nothing to free
+            out.append(.init(url: url, bytes: info.size, reason: .scheduled))
         }
         return out
     }
@@ -248,30 +245,24 @@ extension Catalog {
             }
         }
         var candidates: [(url: URL, bytes: Int64, modified: Date)] = []
-        let fm = FileManager.default
         for layer in layers {
-            let dir = dataPath.appendingPathComponent(layer, isDirectory: true)
-            guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey, .contentModificationDateKey, .fileSizeKey]) else { continue }
-            for case let url as URL in walker where url.pathExtension == "parquet" {
-                let std = url.standardizedFileURL
-                guard !known.contains(std.path) else { continue }
-                let values: URLResourceValues
-                do {
-                    values = try url.resourceValues(forKeys: [.isRegularFileKey, .contentModificationDateKey, .fileSizeKey])
-                } catch {
-                    continue  // deleted while we walked (e.g. a writer dropping a failed attempt's files)
-                }
-                guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < cutoff else { continue }
+            // The storage lists objects (files) with size and modification time; one deleted
+            // while it lists (a writer dropping a failed attempt's files) may or may not appear.
+            for object in try files.list(layer: layer) where object.key.path.hasSuffix(".parquet") {
+                let path = files.path(object.key)
+                guard !known.contains(path) else { continue }
+                let modified = Timestamps.date(micros: object.modifiedMicros)
+                guard modified < cutoff else { continue }
                 if let protectedSince, modified >= protectedSince { report.keptForWriters += 1; continue }
                 if let safety, modified >= safety { report.keptYoung += 1; continue }
-                candidates.append((std, Int64(values.fileSize ?? 0), modified))
+                candidates.append((URL(fileURLWithPath: path), object.size, modified))
             }
         }
         if !candidates.isEmpty { try foreignFileRule(db, candidates.map { ($0.url, $0.modified) }) }
         for c in candidates.sorted(by: { $0.url.path < $1.url.path }) {
             report.files.append(.init(url: c.url, bytes: c.bytes, reason: .orphan))
             if !dryRun {
-                do { try fm.removeItem(at: c.url) } catch { report.failedDeletes.append(c.url) }
+                do { try files.delete(c.url.path) } catch { report.failedDeletes.append(c.url) }
             }
         }
         return report

@@ -174,20 +174,17 @@ extension CatalogTransaction {
 
     /// Refuses to commit data files that are not on disk at their recorded size: a commit must
     /// never point at a missing file (e.g. one a vacuum from an older build deleted as an orphan).
-    /// A stat per file, under the write lock, so no vacuum of this build can interleave.
-    public func requireFilesPresent(_ files: [(path: String, bytes: Int64)]) throws {
-        let fm = FileManager.default
+    /// One storage `info` (a stat; a HEAD on an object store) per file, under the write lock,
+    /// so no vacuum of this build can interleave. A storage failure other than "absent" is
+    /// thrown as it is: the commit does not happen.
+    public func requireFilesPresent(_ written: [(path: String, bytes: Int64)]) throws {
         var missing: [String] = []
-        for f in files {
-            let attrs: [FileAttributeKey: Any]
-            do {
-                attrs = try fm.attributesOfItem(atPath: f.path)
-            } catch {
+        for f in written {
+            guard let info = try files.info(f.path) else {
                 missing.append(f.path + " (absent)")
                 continue
             }
-            let size = (attrs[.size] as? NSNumber)?.int64Value ?? -1
-            if size != f.bytes { missing.append(f.path + " (\(size) bytes, expected \(f.bytes))") }
+            if info.size != f.bytes { missing.append(f.path + " (\(info.size) bytes, expected \(f.bytes))") }
         }
         if !missing.isEmpty { throw CatalogSafetyError.filesMissingAtCommit(paths: missing) }
     }

@@ -7,6 +7,8 @@ import Testing
 /// positions count across row groups, per-position snapshots filter by the snapshot read, and
 /// files DuckDB would refuse are refused with a typed error.
 @Suite struct DeleteVectorTests {
+    /// The files are loose files in a temp directory: a storage rooted at "/" reads them by absolute path.
+    static let files = LakeFiles(storage: LocalStorage(root: "/"), root: URL(fileURLWithPath: "/"))
     static let idColumn = ColumnInfo(columnID: 1, name: "id", type: .int64, duckLakeType: "int64", nullable: false,
                                      initialDefault: nil, defaultValue: nil, order: 1, beginSnapshot: 0)
 
@@ -44,7 +46,7 @@ import Testing
     }
 
     static func ids(_ file: DataFile, rowGroups: [Int]? = nil) throws -> [[Int64]] {
-        try DataFileReader(file, columns: [idColumn]).read(rowGroups: rowGroups, parallelism: 1).map { b in
+        try DataFileReader(file, columns: [idColumn], files: Self.files).read(rowGroups: rowGroups, parallelism: 1).map { b in
             guard case .int64(let v) = b.columns[0].data else { return [] }
             return v
         }
@@ -60,7 +62,7 @@ import Testing
         #expect(try Self.ids(file) == [[0, 2, 3], [8]])
         #expect(try Self.ids(file, rowGroups: [2]) == [[8]])
         #expect(file.liveRecordCount == 4)
-        let reader = try DataFileReader(file, columns: [Self.idColumn])
+        let reader = try DataFileReader(file, columns: [Self.idColumn], files: Self.files)
         #expect(reader.rowGroupStart(2) == 8)
         #expect(reader.deletes?.deleted(start: 0, count: 4) == 1)
         #expect(reader.deletes?.survivors(start: 8, count: 2) == [0])
@@ -135,7 +137,7 @@ import Testing
         func refused(_ positions: [Int64], count: Int64? = nil, format: String = "parquet", _ expected: String) throws {
             file.deleteFile = try Self.deleteFile(dir, file, positions, count: count, format: format)
             do {
-                _ = try DataFileReader(file, columns: [Self.idColumn])
+                _ = try DataFileReader(file, columns: [Self.idColumn], files: Self.files)
                 Issue.record("accepted \(positions) (\(format)), expected: \(expected)")
             } catch let e as DeleteFileError {
                 #expect(e.description.contains(expected), "\(e)")

@@ -398,7 +398,7 @@ extension DuckDBInterop {
         var rows: Int64 = 0, ids: Int64 = 0, qty: Int64 = 0
         for f in try catalog.dataFiles(tableID: tableID) {
             #expect(f.deleteFile == nil && FileManager.default.fileExists(atPath: f.url.path))
-            for b in try DataFileReader(f, columns: t.columns).read(parallelism: 1) {
+            for b in try DataFileReader(f, columns: t.columns, files: catalog.files).read(parallelism: 1) {
                 for (c, col) in zip(t.columns, b.columns) {
                     switch (c.name, col.data) {
                     case ("id", .int64(let v)): rows += Int64(v.count); ids += v.reduce(0, +)

@@ -239,7 +239,7 @@ enum CommitInvariants {
         var ids: [Int64] = []
         for f in try catalog.dataFiles(tableID: table.tableID, at: asOf) {
             var rows = 0
-            for b in try DataFileReader(f, columns: table.columns).read(parallelism: 1) {
+            for b in try DataFileReader(f, columns: table.columns, files: catalog.files).read(parallelism: 1) {
                 rows += b.count
                 guard case .int64(let id) = b.columns[0].materialized().data,
                       case .int64(let writer) = b.columns[1].materialized().data,

@@ -168,7 +168,7 @@ struct Writer {
             let schema = try table.schema()
             var parts: [RecordBatch] = []
             for f in inputs {
-                for b in try DataFileReader(f, columns: table.columns).read(parallelism: 1) {
+                for b in try DataFileReader(f, columns: table.columns, files: catalog.files).read(parallelism: 1) {
                     parts.append(RecordBatch(schema: schema, columns: b.columns))
                 }
             }
@@ -186,7 +186,7 @@ struct Writer {
                 emit(["event": "commit", "writer": options.writer, "seq": seq, "op": op, "snapshot": snap.id, "ids": [Int64]()])
             } catch {
                 // Never registered: remove it now rather than leave it to vacuum.
-                try? FileManager.default.removeItem(at: table.directory.appendingPathComponent(file.relativePath))
+                catalog.files.discard([table.directory.appendingPathComponent(file.relativePath).path])
                 throw error
             }
         default:
@@ -225,18 +225,17 @@ struct Writer {
             }
             emit(["event": "commit", "writer": options.writer, "seq": seq, "op": "append", "snapshot": snap.id, "ids": ids])
         } catch {
-            for f in files { try? FileManager.default.removeItem(at: table.directory.appendingPathComponent(f.relativePath)) }
+            catalog.files.discard(files.map { table.directory.appendingPathComponent($0.relativePath).path })
             throw error
         }
     }
 
     /// Writes one Parquet file under a fresh name in the bucket's directory, fsynced with its
-    /// directory (ParquetFileWriter.close), and describes it for the catalog.
+    /// directory (the lake's LocalStorage publish), and describes it for the catalog.
     func writeFile(_ table: TableInfo, _ batch: RecordBatch, bucket: Int32, seq: Int64, tag: String) throws -> NewDataFile {
         let relative = "bucket=\(bucket)/w\(options.writer)-s\(seq)-\(tag)-\(UUID().uuidString.lowercased()).parquet"
         let url = table.directory.appendingPathComponent(relative)
-        try Durability.createDirectories(url.deletingLastPathComponent().path)
-        let writer = try ParquetFileWriter(path: url.path, schema: batch.schema, options: parquet)
+        let writer = try catalog.files.writer(url.path, schema: batch.schema, options: parquet)
         try writer.write(batch)
         let summary = try writer.close()
         killer.reach("file.synced")

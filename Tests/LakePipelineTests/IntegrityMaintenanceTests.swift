@@ -76,11 +76,11 @@ struct IntegrityMaintenanceTests {
         let reread = try #require(try Self.orders(lake).1.first { $0.dataFileID == file.dataFileID })
         #expect(reread.footerChecksum == nil)
         #expect(throws: DataFileError.missingColumn(path: file.path, column: "state", columnID: state.columnID)) {
-            _ = try DataFileReader(reread, columns: table.columns)
+            _ = try DataFileReader(reread, columns: table.columns, files: lake.catalog.files)
         }
         // A read of other columns only still opens it (the check is for the columns read).
-        #expect(try DataFileReader(reread, columns: table.columns.filter { $0.name == "order_id" }).read().count > 0)
-        let v = Catalog.verify(reread, table: table)
+        #expect(try DataFileReader(reread, columns: table.columns.filter { $0.name == "order_id" }, files: lake.catalog.files).read().count > 0)
+        let v = Catalog.verify(reread, table: table, files: lake.catalog.files)
         #expect(v.status == .missingColumn && v.detail?.contains("state") == true)
     }
 

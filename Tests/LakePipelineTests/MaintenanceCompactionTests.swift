@@ -59,7 +59,7 @@ struct BatchedLake {
         var rows = 0
         var sum: UInt64 = 0
         for f in files {
-            for b in try FileRows.read(f, table: table, schema: try table.schema()) {
+            for b in try FileRows.read(f, table: table, schema: try table.schema(), files: catalog.files) {
                 for r in 0 ..< b.count {
                     var h: UInt64 = 0xCBF2_9CE4_8422_2325
                     for c in b.columns {
@@ -115,7 +115,7 @@ struct MaintenanceCompactionTests {
         let compacted = files.filter { $0.beginSnapshot == after }
         #expect(!compacted.isEmpty)
         for f in compacted {
-            let b = try FileRows.read(f, table: orders, schema: try orders.schema())
+            let b = try FileRows.read(f, table: orders, schema: try orders.schema(), files: lake.catalog.files)
             let times = b.flatMap { batch -> [Int64] in
                 guard case .int64(let v) = batch.column("event_time")!.data else { return [] }
                 return v

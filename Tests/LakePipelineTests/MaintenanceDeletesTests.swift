@@ -30,7 +30,7 @@ struct MaintenanceDeletesTests {
         guard let c = table.column(named: "order_id") else { return [] }
         var ids: [String] = []
         for f in try lake.catalog.dataFiles(tableID: table.tableID, at: at, columnStats: false) {
-            for b in try DataFileReader(f, columns: [c]).read(parallelism: 1) {
+            for b in try DataFileReader(f, columns: [c], files: lake.catalog.files).read(parallelism: 1) {
                 ids += (0 ..< b.count).compactMap { b.columns[0].string(at: $0) }
             }
         }
@@ -47,7 +47,7 @@ struct MaintenanceDeletesTests {
         let files = try lake.catalog.dataFiles(tableID: table.tableID)
         let partition = try #require(Dictionary(grouping: files, by: \.partitionValues).first { $0.value.count >= 2 }?.key)
         let first = try #require(files.first { $0.partitionValues == partition })
-        let inFirst = try DataFileReader(first, columns: [try #require(table.column(named: "order_id"))]).read(parallelism: 1)
+        let inFirst = try DataFileReader(first, columns: [try #require(table.column(named: "order_id"))], files: lake.catalog.files).read(parallelism: 1)
             .flatMap { b in (0 ..< b.count).compactMap { b.columns[0].string(at: $0) } }
 
         // DuckDB deletes a customer's orders and a whole partition (not the racing one).

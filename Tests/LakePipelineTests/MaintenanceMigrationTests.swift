@@ -72,7 +72,7 @@ struct MaintenanceMigrationTests {
         // Our reader (by field id) sees the defaults too.
         var usd = 0, rows = 0
         for f in files {
-            for b in try FileRows.read(f, table: table, schema: try table.schema()) {
+            for b in try FileRows.read(f, table: table, schema: try table.schema(), files: lake.catalog.files) {
                 rows += b.count
                 usd += (0 ..< b.count).filter { b.column("currency")!.string(at: $0) == "USD" }.count
             }

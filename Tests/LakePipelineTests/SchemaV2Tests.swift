@@ -143,7 +143,7 @@ struct V2Lake {
         let schema = try table.schema()
         var rows: [[String?]] = []
         for f in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot)) {
-            for b in try FileRows.read(f, table: table, schema: schema) {
+            for b in try FileRows.read(f, table: table, schema: schema, files: catalog.files) {
                 let cols = try columns.map { name -> (Column, ColumnType) in
                     guard let i = schema.index(of: name) else { throw TestFailure("\(qualified) has no column \(name) at snapshot \(snapshot)") }
                     return (b.columns[i], schema.fields[i].type)

@@ -75,7 +75,9 @@ struct IntegrityTests {
     /// The file's rows as the catalog layer reads them (every column, by field id), with
     /// dictionary columns materialized so equal values compare equal.
     static func rows(_ file: DataFile, _ table: TableInfo) throws -> [[Column]] {
-        try DataFileReader(file, columns: table.columns).read(parallelism: 1).map { $0.columns.map { $0.materialized() } }
+        // The lake is local: a storage rooted at "/" reads the catalog's absolute paths.
+        try DataFileReader(file, columns: table.columns, files: LakeFiles(storage: LocalStorage(root: "/"), root: URL(fileURLWithPath: "/")))
+            .read(parallelism: 1).map { $0.columns.map { $0.materialized() } }
     }
 
     @Test("footer bit-flip sweep, every bit: with the footer checksum recorded at commit, each flip is an error")

@@ -303,7 +303,8 @@ struct PostgresCatalogTests {
     }
 
     /// A lake DuckDB 1.5.5 wrote into PostgreSQL (its own DDL, data path and files) reads the
-    /// same through `lake query --catalog`, at the latest snapshot and at an earlier one.
+    /// same through `lake query --catalog`, at the latest snapshot and at an earlier one. Its
+    /// data path is not the `--lake` directory: the files are read where the catalog says.
     @Test func weReadALakeDuckDBWroteIntoPostgres() throws {
         let pg = try PostgresCluster.shared()
         let database = try pg.createDatabase("duckwrote")
@@ -326,7 +327,9 @@ struct PostgresCatalogTests {
         print(json.dumps({"first": first, "rows": [[r[0], r[1], r[2]] for r in rows], "old": old}))
         """
         let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
-        let duck = try #require(try Python.json(script, [keywords, root.path]) as? [String: Any])
+        let dataDir = dir.url.appendingPathComponent("duckdb-data")
+        let duck = try #require(try Python.json(script, [keywords, dataDir.path]) as? [String: Any])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "DuckDB wrote under its DATA_PATH only")
         let url = pg.url(database: database)
         let ours = try lake(["query", "curated.sales", "--group-by", "region", "--agg", "count(*)", "--agg", "sum(amount)",
                              "--order-by", "region", "--format", "csv"], root: root, catalog: url)

@@ -28,11 +28,28 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
     case footerChecksumMismatch(path: String, expected: UInt32, actual: UInt32)
     /// A page's bytes are not the ones written: the CRC-32 in its header vs the bytes' now.
     case pageChecksumMismatch(path: String, column: String, rowGroup: Int, offset: Int64, expected: UInt32, actual: UInt32)
+    /// The storage refused an operation that has no file-system equivalent above (a key
+    /// outside the lake, a second create of one key).
+    case storage(StorageError)
+
+    /// A storage failure as the Parquet reader and writer report it: OS failures and missing
+    /// files as `.io` (as before storage existed, so callers classify them alike), a short
+    /// read as `.truncated`.
+    public init(_ e: StorageError) {
+        switch e {
+        case .notFound(let l): self = .io(path: l, operation: "open", errno: ENOENT)
+        case .io(let l, let op, let errno): self = .io(path: l, operation: op, errno: errno)
+        case .shortRead(let l, let offset, let count, let size):
+            self = .truncated(path: l, detail: "file ends at \(size), expected \(count) bytes from \(offset)")
+        default: self = .storage(e)
+        }
+    }
 
     public var description: String {
         switch self {
         case .io(let path, let op, let e):
             return "\(path): \(op) failed: \(String(cString: strerror(e)))"
+        case .storage(let e): return e.description
         case .notParquet(let path, let reason):
             return "\(path): not a Parquet file (\(reason))"
         case .truncated(let path, let detail):

@@ -34,9 +34,11 @@ public struct ParquetWriteOptions: Sendable {
     /// Stored in the footer's key_value_metadata (e.g. the registry's schema version).
     public var metadata: [String: String] = [:]
     /// fsync the file, then its directory, before close returns, so a catalog commit never
-    /// points at unsynced data or at a name a power loss could drop.
+    /// points at unsynced data or at a name a power loss could drop. Applies to a file written
+    /// by path (`init(path:)`); a `Storage` object's publish is always durable.
     public var sync: Bool = true
-    /// Test instrumentation: runs in `close()` once every byte is written and before the fsync.
+    /// Test instrumentation: runs in `close()` once every byte is written and before the fsync
+    /// (the storage publish).
     /// The crash tests kill the process here (`Tests/LakeCatalogWriter`); nil in production.
     public var beforeSync: (@Sendable (_ path: String) -> Void)?
 
@@ -61,7 +63,9 @@ public final class ParquetFileWriter {
     public let path: String
     public let schema: Schema
     private let options: ParquetWriteOptions
-    private var fd: Int32
+    /// Where the bytes go; dropped unpublished when the writer is abandoned (an error before
+    /// `close`), which leaves no object under the key.
+    private var sink: (any StorageWriter)?
     private var buffer: [UInt8] = []
     private var offset: Int64 = 0
     private var rowGroups: [RowGroup] = []
@@ -73,25 +77,42 @@ public final class ParquetFileWriter {
     private var statistics: [ColumnStatistics]
     private var finished = false
 
-    public init(path: String, schema: Schema, options: ParquetWriteOptions = ParquetWriteOptions()) throws {
+    /// Writes a standalone file at `path` (tests, tools; not a lake's data file: those go
+    /// through `init(storage:key:…)`): created or truncated in place, fsynced with its directory
+    /// when `options.sync`.
+    public convenience init(path: String, schema: Schema, options: ParquetWriteOptions = ParquetWriteOptions()) throws {
+        try Self.checkSchema(schema, path: path)
+        let sink: PathFileWriter
+        do { sink = try PathFileWriter(path: path, sync: options.sync) } catch { throw ParquetError(error) }
+        self.init(sink: sink, path: path, schema: schema, options: options)
+    }
+
+    /// Writes the new object `key` of `storage`: it appears, durably, only when `close` returns
+    /// (`options.sync` does not apply: a storage's publish is always durable).
+    public convenience init(storage: any Storage, key: StorageKey, schema: Schema, options: ParquetWriteOptions = ParquetWriteOptions()) throws {
+        let path = storage.location(of: key)
+        try Self.checkSchema(schema, path: path)
+        let sink: any StorageWriter
+        do { sink = try storage.create(key) } catch { throw ParquetError(error) }
+        self.init(sink: sink, path: path, schema: schema, options: options)
+    }
+
+    private init(sink: any StorageWriter, path: String, schema: Schema, options: ParquetWriteOptions) {
+        self.path = path
+        self.schema = schema
+        self.options = options
+        self.sink = sink
+        statistics = Array(repeating: ColumnStatistics(nullCount: 0), count: schema.fields.count)
+        buffer.append(contentsOf: parquetMagic)
+        offset = 4
+    }
+
+    private static func checkSchema(_ schema: Schema, path: String) throws {
         for f in schema.fields {
             if case .decimal(let p, let s) = f.type, p < 1 || p > 18 || s < 0 || s > p {
                 throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name): decimal(\(p),\(s)) must have 1 <= precision <= 18 and 0 <= scale <= precision")
             }
         }
-        self.path = path
-        self.schema = schema
-        self.options = options
-        statistics = Array(repeating: ColumnStatistics(nullCount: 0), count: schema.fields.count)
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw ParquetError.io(path: path, operation: "create", errno: errno) }
-        buffer.append(contentsOf: parquetMagic)
-        offset = 4
-    }
-
-    deinit {
-        // An abandoned writer leaves an unreferenced file: debris that vacuum removes.
-        if fd >= 0 { _ = Glibc.close(fd) }
     }
 
     /// Queues `batch`; full row groups are encoded and written as they fill.
@@ -130,12 +151,11 @@ public final class ParquetFileWriter {
         offset += Int64(footer.count + 8)
         try flushBuffer()
         options.beforeSync?(path)
-        if options.sync && fsync(fd) != 0 { throw ParquetError.io(path: path, operation: "fsync", errno: errno) }
-        if Glibc.close(fd) != 0 { fd = -1; throw ParquetError.io(path: path, operation: "close", errno: errno) }
-        fd = -1
-        // The new name lives in the directory: sync it too, or a power loss after the commit
-        // could leave the catalog pointing at a file the file system no longer lists.
-        if options.sync { try Durability.syncDirectory(Durability.parent(of: path)) }
+        // Publishing syncs the bytes and the name (a local directory entry, an object store's
+        // completed PUT), so a catalog commit never points at data a power loss could drop.
+        guard let sink else { preconditionFailure("close twice") }
+        self.sink = nil
+        do { try sink.publish() } catch { throw ParquetError(error) }
         return ParquetFileSummary(path: path, rowCount: totalRows, fileSize: offset, footerSize: Int64(footer.count),
                                   footerChecksum: footerChecksum, rowGroupCount: rowGroups.count, columnStatistics: statistics)
     }
@@ -144,6 +164,14 @@ public final class ParquetFileWriter {
     @discardableResult
     public static func write(_ batch: RecordBatch, to path: String, options: ParquetWriteOptions = ParquetWriteOptions()) throws -> ParquetFileSummary {
         let w = try ParquetFileWriter(path: path, schema: batch.schema, options: options)
+        try w.write(batch)
+        return try w.close()
+    }
+
+    /// Writes a whole batch as the new object `key` of `storage`.
+    @discardableResult
+    public static func write(_ batch: RecordBatch, storage: any Storage, key: StorageKey, options: ParquetWriteOptions = ParquetWriteOptions()) throws -> ParquetFileSummary {
+        let w = try ParquetFileWriter(storage: storage, key: key, schema: batch.schema, options: options)
         try w.write(batch)
         return try w.close()
     }
@@ -224,15 +252,12 @@ public final class ParquetFileWriter {
     }
 
     private func flushBuffer() throws {
-        var written = 0
-        while written < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ParquetError.io(path: path, operation: "write", errno: errno)
-            }
-            written += n
+        guard let sink else { preconditionFailure("write after close") }
+        var failure: StorageError?
+        buffer.withUnsafeBytes { raw in
+            do throws(StorageError) { try sink.write(raw) } catch { failure = error }
         }
+        if let failure { throw ParquetError(failure) }
         // Keep a small buffer's capacity for the next row group; give a large one back.
         buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
     }
@@ -270,6 +295,50 @@ public final class ParquetFileWriter {
             elements.append(e)
         }
         return elements
+    }
+}
+
+/// A standalone file written in place at its path, as every Parquet file was before `Storage`:
+/// for tests and tools that write loose files, not for a lake's data files.
+final class PathFileWriter: StorageWriter {
+    let path: String
+    let sync: Bool
+    private var fd: Int32
+
+    init(path: String, sync: Bool) throws(StorageError) {
+        self.path = path
+        self.sync = sync
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .io(location: path, operation: "create", errno: errno) }
+    }
+
+    // An abandoned file stays as written so far (a loose file, not an object).
+    deinit { if fd >= 0 { _ = Glibc.close(fd) } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        var written = 0
+        while written < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(location: path, operation: "write", errno: errno)
+            }
+            written += n
+        }
+    }
+
+    func publish() throws(StorageError) {
+        if sync && fsync(fd) != 0 { throw .io(location: path, operation: "fsync", errno: errno) }
+        let closed = Glibc.close(fd)
+        fd = -1
+        if closed != 0 { throw .io(location: path, operation: "close", errno: errno) }
+        if sync {
+            do { try Durability.syncDirectory(Durability.parent(of: path)) } catch let ParquetError.io(p, op, e) {
+                throw .io(location: p, operation: op, errno: e)
+            } catch {
+                throw .io(location: path, operation: "fsync directory", errno: EIO)
+            }
+        }
     }
 }
 

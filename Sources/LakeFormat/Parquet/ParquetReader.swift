@@ -40,8 +40,8 @@ public final class ParquetFileReader: @unchecked Sendable {
     let footerLength: Int64
     let meta: FileMetaData
     let leaves: [LeafColumn]
-    private let file: FileDescriptor
-    private var fd: Int32 { file.raw }
+    /// The file's bytes: a storage object read by range (pread on a kept descriptor, locally).
+    private let source: any StorageReader
 
     /// CRC-32 of the footer and its 4-byte length, as `ParquetFileSummary.footerChecksum`.
     public let footerChecksum: UInt32
@@ -60,22 +60,32 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
     }
 
-    public init(path: String, expect: Expectation? = nil) throws {
+    /// Opens a standalone file by path (tests, tools, files outside a lake).
+    public convenience init(path: String, expect: Expectation? = nil) throws {
+        let source: any StorageReader
+        do { source = try LocalStorageReader(path) } catch { throw ParquetError(error) }
+        try self.init(source: source, path: path, expect: expect)
+    }
+
+    /// Opens the object `key` of `storage`: a lake's data or delete file.
+    public convenience init(storage: any Storage, key: StorageKey, expect: Expectation? = nil) throws {
+        let source: any StorageReader
+        do { source = try storage.open(key) } catch { throw ParquetError(error) }
+        try self.init(source: source, path: storage.location(of: key), expect: expect)
+    }
+
+    /// Reads `source`; `path` names it in errors.
+    public init(source: any StorageReader, path: String, expect: Expectation? = nil) throws {
         self.path = path
-        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch {
-            throw ParquetError.io(path: path, operation: "open", errno: error.errno)
-        }
-        let fd = file.raw
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ParquetError.io(path: path, operation: "stat", errno: errno) }
-        let size = Int64(st.st_size)
+        self.source = source
+        let size = source.size
         if let expected = expect?.fileSize, expected != size {
             throw ParquetError.sizeMismatch(path: path, expected: expected, actual: size)
         }
         guard size >= 12 else { throw ParquetError.notParquet(path: path, reason: "\(size) bytes is too short to hold the magic bytes and a footer") }
-        let head = try Self.pread(fd, path: path, at: 0, count: 4)
+        let head = try Self.pread(source, at: 0, count: 4)
         guard head == parquetMagic else { throw ParquetError.notParquet(path: path, reason: "the first 4 bytes are not PAR1") }
-        let tail = try Self.pread(fd, path: path, at: size - 8, count: 8)
+        let tail = try Self.pread(source, at: size - 8, count: 8)
         guard Array(tail[4...]) == parquetMagic else {
             throw ParquetError.notParquet(path: path, reason: "the last 4 bytes are not PAR1 (truncated or still being written?)")
         }
@@ -83,7 +93,7 @@ public final class ParquetFileReader: @unchecked Sendable {
         guard footerLength > 0, footerLength <= size - 12 else {
             throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
         }
-        let footer = try Self.pread(fd, path: path, at: size - 8 - footerLength, count: Int(footerLength))
+        let footer = try Self.pread(source, at: size - 8 - footerLength, count: Int(footerLength))
         let checksum = CRC32.update(CRC32.checksum(footer), tail.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< 4]) })
         if let expected = expect?.footerChecksum, expected != checksum {
             throw ParquetError.footerChecksumMismatch(path: path, expected: expected, actual: checksum)
@@ -321,19 +331,8 @@ public final class ParquetFileReader: @unchecked Sendable {
 
     // MARK: - Column chunks
 
-    private static func pread(_ fd: Int32, path: String, at offset: Int64, count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ParquetError.io(path: path, operation: "read", errno: errno)
-            }
-            if n == 0 { throw ParquetError.truncated(path: path, detail: "file ends at \(offset + Int64(done)), expected \(count) bytes from \(offset)") }
-            done += n
-        }
-        return out
+    private static func pread(_ source: any StorageReader, at offset: Int64, count: Int) throws -> [UInt8] {
+        do { return try source.read(at: offset, count: count) } catch { throw ParquetError(error) }
     }
 
     /// Reads and decodes every page of every column chunk, checking each page CRC present:
@@ -366,7 +365,7 @@ public final class ParquetFileReader: @unchecked Sendable {
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
         let start = chunkStart(m)
-        let bytes = try Self.pread(fd, path: path, at: start, count: Int(m.totalCompressedSize))
+        let bytes = try Self.pread(source, at: start, count: Int(m.totalCompressedSize))
         var decoder = ChunkDecoder(leaf: leaf, rows: rows)
         do {
             try bytes.withUnsafeBytes { raw in

@@ -86,8 +86,8 @@ public struct LakeStore: Sendable {
     /// registry yields to the lake's own copy (a lake created with another registry keeps
     /// reading the versions it was written with).
     public static func open(root: URL, catalog location: CatalogLocation? = nil, registry source: RegistrySource,
-                            create: Bool = true) throws -> LakeStore {
-        let catalog = try Catalog.open(root: root, catalog: location, create: create)
+                            create: Bool = true, storage: (any Storage)? = nil) throws -> LakeStore {
+        let catalog = try Catalog.open(root: root, catalog: location, create: create, storage: storage)
         // Ingest writes data files before it commits: refuse a catalog we may not write (0.3
         // before `lake upgrade`, or a newer one) first, so a refused run leaves no files behind.
         try catalog.requireWritable()
@@ -174,11 +174,11 @@ struct WriteTarget {
 
     var partitioned: Bool { !definition.partitionBy.isEmpty }
 
-    func writer(_ options: ParquetWriteOptions) -> SegmentWriter {
+    func writer(_ options: ParquetWriteOptions, files: LakeFiles) -> SegmentWriter {
         var options = options
         options.metadata["lake.table"] = "\(schemaName).\(tableName)"
         options.metadata["lake.schema_version"] = String(definition.version)
-        return SegmentWriter(directory: directory, schema: schema, layout: layout, partitioned: partitioned, options: options)
+        return SegmentWriter(directory: directory, files: files, schema: schema, layout: layout, partitioned: partitioned, options: options)
     }
 
     /// Inside the commit: creates the table on first use, checks the registry version it was

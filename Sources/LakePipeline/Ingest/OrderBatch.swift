@@ -86,7 +86,9 @@ struct OrderBatch {
         // see to it): a dictionary of it can never be smaller than PLAIN.
         var ordersOptions = options.parquet
         ordersOptions.plainColumns = [Self.orderIDColumn]
-        var writers = [rawTarget.writer(rawOptions), ordersTarget.writer(ordersOptions), itemsTarget.writer(options.parquet)]
+        let files = store.catalog.files
+        var writers = [rawTarget.writer(rawOptions, files: files), ordersTarget.writer(ordersOptions, files: files),
+                       itemsTarget.writer(options.parquet, files: files)]
         for i in writers.indices { writers[i].parallelism = options.parallelism }
         segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()
@@ -269,13 +271,11 @@ extension OrderBatch {
     /// turns out to be in the ledger already once read to its end.
     mutating func abandon() throws {
         let files = try segments.finish()
-        for (target, list) in [(rawTarget, files.raw), (ordersTarget, files.orders), (itemsTarget, files.items)] {
-            for f in list {
-                // A file that cannot be deleted is an unreferenced orphan, which vacuum removes;
-                // it does not change the answer (already ingested), so it is not an error here.
-                do { try FileManager.default.removeItem(at: target.directory.appendingPathComponent(f.relativePath)) } catch {}
-            }
-        }
+        // A file that cannot be deleted is an unreferenced orphan, which vacuum removes; it does
+        // not change the answer (already ingested), so it is not an error here.
+        store.catalog.files.discard([(rawTarget, files.raw), (ordersTarget, files.orders), (itemsTarget, files.items)].flatMap { target, list in
+            list.map { target.directory.appendingPathComponent($0.relativePath).path }
+        })
     }
 }
 

@@ -185,7 +185,7 @@ enum OrderIDIndex {
         guard let c = table.column(named: column) else { return ids }
         for file in files {
             // Through DataFileReader, so rows a delete file removed are not committed ids any more.
-            for batch in try DataFileReader(file, columns: [c]).read() {
+            for batch in try DataFileReader(file, columns: [c], files: store.catalog.files).read() {
                 var run = OrderIDRun()
                 run.append(column: batch.columns[0])
                 run.forEach { ids.insert($0) }

@@ -10,7 +10,7 @@ enum ProductSource {
         }
         var catalog = ProductCatalog()
         var sources = try store.catalog.dataFiles(tableID: table.tableID, at: asOf, inlined: .readSeparately)
-            .map { file in { () throws -> (String, [RecordBatch]) in (file.path, try DataFileReader(file, columns: table.columns).read()) } }
+            .map { file in { () throws -> (String, [RecordBatch]) in (file.path, try DataFileReader(file, columns: table.columns, files: store.catalog.files).read()) } }
         // Products DuckDB inserted a few at a time live inlined in the catalog.
         sources.append { ("\(table.qualifiedName) (inlined rows)",
                           try store.catalog.inlinedRows(tableID: table.tableID, at: asOf, columns: table.columns).map { [$0] } ?? []) }
@@ -53,14 +53,14 @@ public enum CatalogIngest {
         let batchID = UUID().uuidString.lowercased()
         let target = try store.target(RegistryTable.products)
         let lease = try store.catalog.beginWrite(operation: "ingest catalog \(name)")
-        var writer = target.writer(options.parquet)
+        var writer = target.writer(options.parquet, files: store.catalog.files)
         try writer.write(try catalog.batch(schema: target.produced))
         let files = try writer.finish()
         // Rejected entries are kept in raw.products with their reason, like rejected order lines.
         let rawTarget = rejected.isEmpty ? nil : try store.target(RegistryTable.rawProducts)
         var rawFiles: [NewDataFile] = []
         if let rawTarget {
-            var rw = rawTarget.writer(options.parquet)
+            var rw = rawTarget.writer(options.parquet, files: store.catalog.files)
             try rw.write(rejectBatch(rejected, schema: rawTarget.produced, batchID: batchID, source: name))
             rawFiles = try rw.finish()
         }
@@ -138,7 +138,7 @@ public enum InventoryIngest {
         let curated = try store.target(RegistryTable.inventory)
         let raw = try store.target(RegistryTable.rawInventory)
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
-        var cw = curated.writer(options.parquet), rw = raw.writer(options.parquet)
+        var cw = curated.writer(options.parquet, files: store.catalog.files), rw = raw.writer(options.parquet, files: store.catalog.files)
         try cw.write(parsed.accepted)
         try rw.write(parsed.rejected)
         let cfiles = try cw.finish(), rfiles = try rw.finish()
@@ -229,7 +229,7 @@ struct SourceFile {
             }
             return .committed(snap)
         } catch let done as AlreadyCommitted {
-            for url in written where FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+            for url in written { try store.catalog.files.delete(url.path) }
             try lease.release()
             return .alreadyCommitted(noOp(done.snapshot))
         }

@@ -24,8 +24,12 @@ struct SegmentWriter {
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
 
-    init(directory: URL, schema: Schema, layout: WriteLayout, partitioned: Bool, options: ParquetWriteOptions) {
+    /// The lake's data files: every segment is a new object of its storage.
+    let files: LakeFiles
+
+    init(directory: URL, files: LakeFiles, schema: Schema, layout: WriteLayout, partitioned: Bool, options: ParquetWriteOptions) {
         self.directory = directory
+        self.files = files
         self.schema = schema
         self.layout = layout
         self.partitioned = partitioned
@@ -102,8 +106,7 @@ struct SegmentWriter {
         let name = UUID().uuidString.lowercased() + ".parquet"
         let relative = prefix.map { $0 + "/" + name } ?? name
         let url = directory.appendingPathComponent(relative)
-        try Durability.createDirectories(url.deletingLastPathComponent().path)
-        return (try ParquetFileWriter(path: url.path, schema: schema, options: options), relative)
+        return (try files.writer(url.path, schema: schema, options: options), relative)
     }
 
     /// Hive-style `date=2024-01-15/channel=web`, with every byte outside [A-Za-z0-9._-]

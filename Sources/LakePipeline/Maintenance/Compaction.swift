@@ -142,7 +142,7 @@ public enum Compaction {
             // Every partition runs even when one fails, so the files the others wrote are known and removed.
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
                 let c = candidates[i]
-                return try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, parallelism: 1)
+                return try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
             }
             var firstError: Error?
             for (c, result) in zip(candidates, results) {
@@ -190,15 +190,15 @@ public enum Compaction {
             let skippedSet = Set(skipped)
             // Outputs of skipped partitions were never registered: delete them now (vacuum would too).
             for plan in plans where skippedSet.contains(plan.group) {
-                for f in plan.outputs { try? FileManager.default.removeItem(at: plan.table.directory.appendingPathComponent(f.relativePath)) }
+                catalog.files.discard(plan.outputs.map { plan.table.directory.appendingPathComponent($0.relativePath).path })
             }
         } catch is CommitSkipped {
             for i in report.groups.indices { report.groups[i].skippedConflict = true }
-            for url in written { try? FileManager.default.removeItem(at: url) }
+            catalog.files.discard(written.map(\.path))
         } catch {
             // Nothing was committed: the new files are debris; remove them rather than wait for vacuum.
             // Unless COMMIT went unanswered: then a snapshot may reference them (and not the inputs).
-            if !(error is CommitOutcomeUnknown) { for url in written { try? FileManager.default.removeItem(at: url) } }
+            if !(error is CommitOutcomeUnknown) { catalog.files.discard(written.map(\.path)) }
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)
@@ -227,11 +227,11 @@ public enum Compaction {
     }
 
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
-    static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions,
+    static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions, files: LakeFiles,
                         parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [NewDataFile] {
         let schema = try table.schema()
         var parts: [RecordBatch] = []
-        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema, parallelism: parallelism) }
+        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema, files: files, parallelism: parallelism) }
         // Every row deleted (a reader yields no batch for a fully deleted file): nothing replaces them.
         if parts.isEmpty { return [] }
         let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
@@ -257,15 +257,14 @@ public enum Compaction {
             let end = min(sorted.count, start + rowsPerFile)
             let relative = (directory.isEmpty ? "" : directory + "/") + UUID().uuidString.lowercased() + ".parquet"
             let url = table.directory.appendingPathComponent(relative)
-            try Durability.createDirectories(url.deletingLastPathComponent().path)
             let summary: ParquetFileSummary
             do {
-                let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)
+                // An unpublished writer leaves no file; the published outputs are debris now.
+                let writer = try files.writer(url.path, schema: schema, options: opts)
                 try writer.write(sorted.slice(start ..< end))
                 summary = try writer.close()
             } catch {
-                for o in outputs { try? FileManager.default.removeItem(at: table.directory.appendingPathComponent(o.relativePath)) }
-                try? FileManager.default.removeItem(at: url)
+                files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })
                 throw error
             }
             var stats: [Int64: ColumnStats] = [:]
@@ -317,10 +316,10 @@ public enum Compaction {
 /// initial default or null; a column widened since (int32 → int64/double) is widened here.
 enum FileRows {
     /// A file's rows under the table's current schema (see `DataFileReader`).
-    static func read(_ file: DataFile, table: TableInfo, schema: Schema,
+    static func read(_ file: DataFile, table: TableInfo, schema: Schema, files: LakeFiles,
                      parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
         do {
-            return try DataFileReader(file, columns: table.columns).read(parallelism: parallelism).map { RecordBatch(schema: schema, columns: $0.columns) }
+            return try DataFileReader(file, columns: table.columns, files: files).read(parallelism: parallelism).map { RecordBatch(schema: schema, columns: $0.columns) }
         } catch DataFileError.unreadableColumn(let column, let detail) {
             throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: column, detail: detail)
         } catch let e as DataFileError {

@@ -44,7 +44,7 @@ public enum Erasure {
         if let orders = tables[.curatedOrders], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
             var d = TableDeletes(table: orders)
             for file in try catalog.dataFiles(tableID: orders.tableID, at: .snapshot(base.id)) where mayHold(file, cust, id) {
-                let positions = try RowDelete.positions(in: file, columns: [cust, oid]) { batch in
+                let positions = try RowDelete.positions(in: file, columns: [cust, oid], files: catalog.files) { batch in
                     let rows = (0 ..< batch.count).filter { batch.columns[0].string(at: $0) == id }
                     for r in rows { if let o = batch.columns[1].string(at: r) { orderIDs.insert(o) } }
                     return rows
@@ -60,7 +60,7 @@ public enum Erasure {
             var d = TableDeletes(table: raw)
             let quoted = Array("\"\(id)\"".utf8)
             for file in try catalog.dataFiles(tableID: raw.tableID, at: .snapshot(base.id), columnStats: false) {
-                let positions = try RowDelete.positions(in: file, columns: [line]) { batch in
+                let positions = try RowDelete.positions(in: file, columns: [line], files: catalog.files) { batch in
                     let column = batch.columns[0]
                     return (0 ..< batch.count).filter { r in
                         // Most lines fail the byte test in the column's own buffer: no String, no copy.
@@ -86,7 +86,7 @@ public enum Erasure {
             // Skip files whose order_id range misses every id (byte order = the stats' order for text).
             if let s = file.columnStats[oid.columnID], let mn = s.min, let mx = s.max,
                Array(hi.utf8).lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(Array(lo.utf8)) { continue }
-            let positions = try RowDelete.positions(in: file, columns: [oid]) { batch in
+            let positions = try RowDelete.positions(in: file, columns: [oid], files: catalog.files) { batch in
                 (0 ..< batch.count).filter { r in batch.columns[0].string(at: r).map(orderIDs.contains) ?? false }
             }
             d.files.append((file, positions))
@@ -250,7 +250,7 @@ public enum Purge {
             for table in try catalog.tables(at: .snapshot(base.id)) {
                 for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id)) where file.hasDeletes {
                     // File order kept (no sort): the rewrite changes nothing but the deleted rows.
-                    let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), parallelism: 1)
+                    let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
                     plans.append((table, file, outputs))
                 }
             }
@@ -310,7 +310,7 @@ public enum Purge {
         } catch {
             if report.snapshotID == nil && !(error is CommitOutcomeUnknown) {
                 // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.
-                for p in plans { for f in p.outputs { try? FileManager.default.removeItem(at: p.table.directory.appendingPathComponent(f.relativePath)) } }
+                catalog.files.discard(plans.flatMap { p in p.outputs.map { p.table.directory.appendingPathComponent($0.relativePath).path } })
                 try lease.release()
             }
             throw error

@@ -204,13 +204,12 @@ public enum Migration {
                 for file in inputs {
                     // The rewrite holds the rows minus the file's DuckLake deletes (the delete file
                     // ends with the old file); a file whose rows are all deleted gets no successor.
-                    let batches = try FileRows.read(file, table: newTable, schema: schema)
+                    let batches = try FileRows.read(file, table: newTable, schema: schema, files: catalog.files)
                     if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
                     let dir = (file.storedPath as NSString).deletingLastPathComponent
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
-                    try Durability.createDirectories(url.deletingLastPathComponent().path)
-                    let writer = try ParquetFileWriter(path: url.path, schema: schema, options: opts)
+                    let writer = try catalog.files.writer(url.path, schema: schema, options: opts)
                     outputs.append(NewDataFile(relativePath: relative, recordCount: 0, fileSizeBytes: 0))
                     for b in batches { try writer.write(b) }
                     let summary = try writer.close()
@@ -224,7 +223,7 @@ public enum Migration {
                                                              footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: pv, columnStats: stats)
                 }
             } catch {
-                for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+                catalog.files.discard(outputs.map { info.directory.appendingPathComponent($0.relativePath).path })
                 throw error
             }
         }
@@ -276,7 +275,7 @@ public enum Migration {
         } catch {
             // An unanswered COMMIT may have swapped the files in: then these are the table's rows.
             if !(error is CommitOutcomeUnknown) {
-                for o in outputs { try? FileManager.default.removeItem(at: info.directory.appendingPathComponent(o.relativePath)) }
+                catalog.files.discard(outputs.map { info.directory.appendingPathComponent($0.relativePath).path })
             }
             throw error
         }

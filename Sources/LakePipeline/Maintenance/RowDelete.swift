@@ -63,8 +63,8 @@ public enum RowDelete {
 
     /// Positions (in the whole data file, across row groups) of the live rows `match` selects.
     /// `match` gets a row group's live rows with `columns` and returns the offsets it deletes.
-    public static func positions(in file: DataFile, columns: [ColumnInfo], _ match: (RecordBatch) throws -> [Int]) throws -> [Int64] {
-        let reader = try DataFileReader(file, columns: columns)
+    public static func positions(in file: DataFile, columns: [ColumnInfo], files: LakeFiles, _ match: (RecordBatch) throws -> [Int]) throws -> [Int64] {
+        let reader = try DataFileReader(file, columns: columns, files: files)
         var out: [Int64] = []
         for g in 0 ..< reader.reader.rowGroupCount {
             let start = reader.rowGroupStart(g)
@@ -102,7 +102,7 @@ public enum RowDelete {
                 var planned: [(Int64, NewDeleteFile, URL)] = []
                 for d in deletes {
                     for (file, positions) in d.files where !positions.isEmpty {
-                        let (new, url) = try writeDeleteFile(for: file, adding: positions, table: d.table)
+                        let (new, url) = try writeDeleteFile(for: file, adding: positions, table: d.table, files: catalog.files)
                         written.append(url)
                         planned.append((d.table.tableID, new, url))
                     }
@@ -119,12 +119,12 @@ public enum RowDelete {
                 return report
             } catch CatalogError.conflict(let table, let snapshot, let reason) {
                 // Not committed: the delete files are debris; the next attempt writes new ones.
-                for url in written { try? FileManager.default.removeItem(at: url) }
+                catalog.files.discard(written.map(\.path))
                 try lease.release()
                 lastConflict = "\(table) at snapshot \(snapshot): \(reason)"
             } catch {
                 // A delete file of a commit that may have landed stays: without it the rows come back.
-                if !(error is CommitOutcomeUnknown) { for url in written { try? FileManager.default.removeItem(at: url) } }
+                if !(error is CommitOutcomeUnknown) { catalog.files.discard(written.map(\.path)) }
                 throw error
             }
         }
@@ -134,12 +134,11 @@ public enum RowDelete {
     /// Writes the data file's delete file at this delete: its current delete file's positions
     /// plus `positions`, as (file_path, pos) with the field ids DuckDB gives them. Inlined
     /// deletions stay where they are (the reader applies them together with the file).
-    static func writeDeleteFile(for file: DataFile, adding positions: [Int64], table: TableInfo) throws -> (NewDeleteFile, URL) {
-        let old = try file.deleteFile.map { try DeleteVector.load($0, dataFile: file).positions } ?? []
+    static func writeDeleteFile(for file: DataFile, adding positions: [Int64], table: TableInfo, files: LakeFiles) throws -> (NewDeleteFile, URL) {
+        let old = try file.deleteFile.map { try DeleteVector.load($0, dataFile: file, files: files).positions } ?? []
         let merged = Array(Set(old + positions)).sorted()
         let relative = "ducklake-\(UUID().uuidString.lowercased())-delete.parquet"
         let url = table.directory.appendingPathComponent(relative)
-        try Durability.createDirectories(table.directory.path)
         let schema = Schema([Field("file_path", .string, nullable: false, fieldID: 2_147_483_646),
                              Field("pos", .int64, nullable: false, fieldID: 2_147_483_645)])
         var path = StringColumn()
@@ -152,12 +151,10 @@ public enum RowDelete {
         do {
             var options = ParquetWriteOptions()
             options.metadata["lake.delete_for"] = file.storedPath
-            let writer = try ParquetFileWriter(path: url.path, schema: schema, options: options)
+            // An error before close leaves no file (an unpublished storage object).
+            let writer = try files.writer(url.path, schema: schema, options: options)
             try writer.write(batch)
             summary = try writer.close()
-        } catch {
-            try? FileManager.default.removeItem(at: url)
-            throw error
         }
         let new = NewDeleteFile(dataFileID: file.dataFileID, relativePath: relative, deleteCount: Int64(merged.count),
                                 fileSizeBytes: summary.fileSize, footerSize: summary.footerSize, basedOn: file.deleteMark)

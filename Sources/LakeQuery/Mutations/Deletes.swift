@@ -27,7 +27,7 @@ public enum Deletes {
             }
             let orderIndex = columns.firstIndex { $0.name == "order_id" }
             for file in try scan.candidateFiles(where: predicates) {
-                let positions = try RowDelete.positions(in: file, columns: columns) { batch in
+                let positions = try RowDelete.positions(in: file, columns: columns, files: catalog.files) { batch in
                     let rows = try Filter.select(batch, predicates).map { $0.map(Int.init) } ?? Array(0 ..< batch.count)
                     if cascade, let orderIndex {
                         for r in rows { if let o = batch.columns[orderIndex].string(at: r) { orderIDs.insert(o) } }

@@ -272,7 +272,7 @@ public struct TableScan: Sendable {
                           _ filterColumns: [ColumnInfo]) throws -> ([ScanBatch], ScanStats) {
         var stats = ScanStats()
         let needed = wanted + filterColumns.filter { f in !wanted.contains { $0.columnID == f.columnID } }
-        let rows = try DataFileReader(file, columns: needed)
+        let rows = try DataFileReader(file, columns: needed, files: catalog.files)
         // Row groups are pruned on the file's own column names (a renamed column keeps its old one).
         let filePredicates = zip(predicates, filterColumns).compactMap { p, c -> ColumnPredicate? in
             guard let name = rows.fileColumnName(c) else { return nil }

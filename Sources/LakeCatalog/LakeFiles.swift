@@ -1,0 +1,72 @@
+import Foundation
+import LakeFormat
+
+/// A lake's data and delete files, as the catalog names them: every open, write, delete,
+/// listing and size check of one goes through the lake's `Storage` here. The catalog records
+/// absolute paths under the lake root (DuckLake's data_path plus the file's relative path);
+/// this maps them to storage keys, so no layer above builds a path to hand to the file system.
+public struct LakeFiles: Sendable {
+    public let storage: any Storage
+    /// The lake root the catalog's absolute paths are under: absolute, without a trailing "/".
+    public let root: String
+
+    public init(storage: any Storage, root: URL) {
+        self.storage = storage
+        var r = root.standardizedFileURL.path
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    /// The files of a catalog whose DuckLake data_path is `dataPath`. Ours is the lake root; a
+    /// catalog DuckDB created may name another directory (`ATTACH … (DATA_PATH '/elsewhere/')`),
+    /// whose files the default local storage then serves from there. A storage the caller chose
+    /// stays as given: its keys are relative to the lake root by contract.
+    public func servingDataPath(_ dataPath: URL, defaultStorage: Bool) -> LakeFiles {
+        let base = LakeFiles(storage: storage, root: dataPath)
+        guard defaultStorage, base.root != root else { return self }
+        return LakeFiles(storage: LocalStorage(root: base.root), root: dataPath)
+    }
+
+    /// The storage key of a data file path the catalog recorded (absolute, under the root).
+    public func key(_ path: String) throws(StorageError) -> StorageKey {
+        try StorageKey(absolutePath: URL(fileURLWithPath: path).standardizedFileURL.path, root: root)
+    }
+
+    /// The absolute path the catalog records for `key`.
+    public func path(_ key: StorageKey) -> String { root == "/" ? "/" + key.path : root + "/" + key.path }
+
+    /// Opens a data or delete file for reading, checked against what the catalog recorded.
+    public func reader(_ path: String, expect: ParquetFileReader.Expectation? = nil) throws -> ParquetFileReader {
+        let k: StorageKey
+        do { k = try key(path) } catch { throw ParquetError(error) }
+        return try ParquetFileReader(storage: storage, key: k, expect: expect)
+    }
+
+    /// Starts a new data or delete file at `path` (a fresh name: create-once).
+    public func writer(_ path: String, schema: Schema, options: ParquetWriteOptions = ParquetWriteOptions()) throws -> ParquetFileWriter {
+        let k: StorageKey
+        do { k = try key(path) } catch { throw ParquetError(error) }
+        return try ParquetFileWriter(storage: storage, key: k, schema: schema, options: options)
+    }
+
+    /// Size and modification time of the file at `path`; nil when there is none.
+    public func info(_ path: String) throws(StorageError) -> StorageObjectInfo? { try storage.info(try key(path)) }
+
+    /// Removes the file at `path`; a missing file is a no-op (see `Storage.delete`).
+    public func delete(_ path: String) throws(StorageError) { try storage.delete(try key(path)) }
+
+    /// Removes files this writer created but never committed (a failed or skipped attempt).
+    /// A file that cannot be removed is an unreferenced orphan, which vacuum removes later, so
+    /// the cleanup is best effort; the failures are returned for callers that report them.
+    @discardableResult
+    public func discard(_ paths: [String]) -> [StorageError] {
+        var failures: [StorageError] = []
+        for p in paths {
+            do { try delete(p) } catch { failures.append(error) }
+        }
+        return failures
+    }
+
+    /// Every file under the layer directory `layer` ("raw", "curated") of the lake.
+    public func list(layer: String) throws(StorageError) -> [StorageObjectInfo] { try storage.list(prefix: try StorageKey(layer)) }
+}

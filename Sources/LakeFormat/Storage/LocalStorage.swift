@@ -1,0 +1,220 @@
+// A lake's data files in a local (or shared, NFS-style) directory: what every lake used before
+// `Storage` existed, with the same durability. A published file's bytes are fsynced before its
+// name appears and its directory after, so a catalog commit never outlives (in a power loss)
+// the file it references; every descriptor is O_CLOEXEC; reads are pread on one descriptor
+// kept open for the reader's life (no copy of the whole file, no shared file offset).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+public struct LocalStorage: Storage {
+    /// The lake root: absolute, without a trailing "/".
+    public let root: String
+
+    public init(root: String) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    public init(root: URL) { self.init(root: root.standardizedFileURL.path) }
+
+    public var rootDescription: String { root }
+
+    public func location(of key: StorageKey) -> String { root == "/" ? "/" + key.path : root + "/" + key.path }
+
+    /// Writes go to a hidden temp file beside the target (`.tmp-<uuid>-<name>`, still ending in
+    /// the target's extension so vacuum's orphan sweep removes one a crash left behind), which
+    /// `publish` links to the key: link(2) fails when the name exists, which is create-once.
+    public func create(_ key: StorageKey) throws(StorageError) -> any StorageWriter {
+        let target = location(of: key)
+        let directory = Durability.parent(of: target)
+        do { try Durability.createDirectories(directory) } catch let ParquetError.io(path, op, e) {
+            throw .io(location: path, operation: op, errno: e)
+        } catch {
+            throw .io(location: directory, operation: "create directory", errno: EIO)
+        }
+        let temp = directory + "/" + Self.tempPrefix + UUID().uuidString.lowercased() + "-" + key.name
+        return try LocalStorageWriter(target: target, temp: temp)
+    }
+
+    static let tempPrefix = ".tmp-"
+
+    /// The name a file in a lake directory was written under: its own, or for the temp file of
+    /// a write that never published (a crash: `.tmp-<uuid>-<name>`) the name it was meant to get.
+    public static func intendedName(ofFile name: String) -> String {
+        guard name.hasPrefix(tempPrefix) else { return name }
+        let rest = name.dropFirst(tempPrefix.count)
+        // A lowercased UUID is 36 characters, then "-".
+        guard rest.count > 37, rest[rest.index(rest.startIndex, offsetBy: 36)] == "-" else { return name }
+        return String(rest.dropFirst(37))
+    }
+
+    public func open(_ key: StorageKey) throws(StorageError) -> any StorageReader {
+        try LocalStorageReader(location(of: key))
+    }
+
+    public func info(_ key: StorageKey) throws(StorageError) -> StorageObjectInfo? {
+        let path = location(of: key)
+        var st = stat()
+        if stat(path, &st) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .io(location: path, operation: "stat", errno: errno)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return StorageObjectInfo(key: key, size: Int64(st.st_size), modifiedMicros: Self.micros(st.st_mtim))
+    }
+
+    public func delete(_ key: StorageKey) throws(StorageError) {
+        let path = location(of: key)
+        if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
+            throw .io(location: path, operation: "delete", errno: errno)
+        }
+    }
+
+    /// Walks the directory tree under the prefix with readdir; a file or directory that
+    /// vanishes during the walk (a writer dropping a failed attempt) is skipped, any other
+    /// failure is an error. Only regular files are objects (no symlinks followed).
+    public func list(prefix: StorageKey?) throws(StorageError) -> [StorageObjectInfo] {
+        var out: [StorageObjectInfo] = []
+        try walk(relative: prefix?.path, into: &out)
+        return out.sorted { $0.key < $1.key }
+    }
+
+    private func walk(relative: String?, into out: inout [StorageObjectInfo]) throws(StorageError) {
+        let dirPath = relative.map { root == "/" ? "/" + $0 : root + "/" + $0 } ?? root
+        guard let dir = opendir(dirPath) else {
+            if errno == ENOENT || errno == ENOTDIR { return }
+            throw .io(location: dirPath, operation: "list directory", errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw .io(location: dirPath, operation: "list directory", errno: errno) }
+                break
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names {
+            let rel = relative.map { $0 + "/" + name } ?? name
+            let path = dirPath == "/" ? "/" + name : dirPath + "/" + name
+            var st = stat()
+            if lstat(path, &st) != 0 {
+                if errno == ENOENT { continue }
+                throw .io(location: path, operation: "stat", errno: errno)
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: try walk(relative: rel, into: &out)
+            case S_IFREG:
+                // Names a key cannot hold (none of ours) are not data files of this storage.
+                guard let key = try? StorageKey(rel) else { continue }
+                out.append(StorageObjectInfo(key: key, size: Int64(st.st_size), modifiedMicros: Self.micros(st.st_mtim)))
+            default: continue
+            }
+        }
+    }
+
+    static func micros(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_nsec) / 1000 }
+}
+
+/// A file open for ranged reads: one O_CLOEXEC descriptor for the reader's life, `pread` only.
+final class LocalStorageReader: StorageReader, @unchecked Sendable {
+    let path: String
+    let size: Int64
+    private let file: FileDescriptor
+
+    init(_ path: String) throws(StorageError) {
+        self.path = path
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch {
+            throw error.errno == ENOENT ? .notFound(path) : .io(location: path, operation: "open", errno: error.errno)
+        }
+        var st = stat()
+        guard fstat(file.raw, &st) == 0 else { throw .io(location: path, operation: "stat", errno: errno) }
+        size = Int64(st.st_size)
+    }
+
+    func read(at offset: Int64, count: Int) throws(StorageError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(location: path, operation: "read", errno: errno)
+            }
+            if n == 0 { throw .shortRead(location: path, offset: offset, count: count, size: offset + Int64(done)) }
+            done += n
+        }
+        return out
+    }
+}
+
+/// Bytes go to the temp file; `publish` fsyncs it, closes it (a failed close can mean lost
+/// bytes: an error), links it to the target name (EEXIST: create-once), removes the temp name
+/// and fsyncs the directory so the new name survives a power loss too.
+final class LocalStorageWriter: StorageWriter {
+    let target: String
+    let temp: String
+    private var fd: Int32
+
+    init(target: String, temp: String) throws(StorageError) {
+        self.target = target
+        self.temp = temp
+        fd = Glibc.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .io(location: temp, operation: "create", errno: errno) }
+    }
+
+    deinit {
+        // Abandoned (an error before publish): no object, and no temp file left to sweep.
+        if fd >= 0 {
+            _ = Glibc.close(fd)
+            unlink(temp)
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        precondition(fd >= 0, "write after publish")
+        var written = 0
+        while written < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(location: target, operation: "write", errno: errno)
+            }
+            written += n
+        }
+    }
+
+    func publish() throws(StorageError) {
+        precondition(fd >= 0, "publish twice")
+        if fsync(fd) != 0 { throw .io(location: target, operation: "fsync", errno: errno) }
+        let closed = Glibc.close(fd)
+        let closeErrno = errno
+        fd = -1
+        guard closed == 0 else {
+            unlink(temp)
+            throw .io(location: target, operation: "close", errno: closeErrno)
+        }
+        if link(temp, target) != 0 {
+            let e = errno
+            unlink(temp)
+            throw e == EEXIST ? .alreadyExists(target) : .io(location: target, operation: "link", errno: e)
+        }
+        if unlink(temp) != 0 { throw .io(location: temp, operation: "remove temp file", errno: errno) }
+        let directory = Durability.parent(of: target)
+        do { try Durability.syncDirectory(directory) } catch let ParquetError.io(path, op, e) {
+            throw .io(location: path, operation: op, errno: e)
+        } catch {
+            throw .io(location: directory, operation: "fsync directory", errno: EIO)
+        }
+    }
+}

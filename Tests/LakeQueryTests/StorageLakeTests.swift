@@ -1,0 +1,186 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// Every data-file byte of a lake goes through its `Storage`. Driving a whole lake through a
+/// storage that is not the lake directory (`InMemoryStorage`) proves no code reads, writes,
+/// lists or deletes a data file around the interface: the lake directory is left holding only
+/// the catalog, and every report equals the same run on `LocalStorage`.
+@Suite(.serialized) struct StorageLakeTests {
+    static let input = packageRoot.appendingPathComponent("Evaluation-Files")
+    static let reports: [ReportName] = [.dailyRevenue, .topProducts, .inventory, .customers, .topCustomers, .productMetrics]
+
+    struct Run {
+        var outputs: [String] = []
+        var compacted = 0
+        var vacuumed = 0
+        var orphanRemoved = false
+    }
+
+    /// Catalog, inventory, orders in three slices (so compaction has work), a delete, compaction,
+    /// a schema migration that rewrites files, an erasure, an orphan, vacuum at 0 s, verify:
+    /// every report after each step, as text.
+    static func run(_ dir: TemporaryDirectory, storage: (any Storage)?, plant orphan: (LakeFiles) throws -> Void) throws -> Run {
+        var run = Run()
+        // Orders at v1, so the migration to v2 below rewrites every orders file.
+        let registry = try TemporaryDirectory("storage-registry")
+        defer { registry.remove() }
+        let store = try LakeStore.open(root: dir.url, registry: .directory(try registryV1Copy(registry)), storage: storage)
+        let catalog = store.catalog
+        _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
+        _ = try InventoryIngest.run(store, path: input.appendingPathComponent("inventory_updates.csv").path)
+        let lines = try String(contentsOf: input.appendingPathComponent("orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: true)
+        let slices = try TemporaryDirectory("storage-slices")
+        defer { slices.remove() }
+        for k in 0 ..< 3 {
+            let chunk = slices.file("orders-\(k).jsonl")
+            try (stride(from: k, to: lines.count, by: 3).map { lines[$0] }.joined(separator: "\n") + "\n").write(toFile: chunk, atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: chunk)
+        }
+        func record(_ step: String) throws {
+            for name in Self.reports {
+                let sections = try Reports.run(name, catalog: catalog, options: ReportOptions()).sections
+                run.outputs.append("\(step) \(name): " + sections.map { $0.render(.csv) }.joined(separator: "\n"))
+            }
+            var rows: [String] = []
+            for t in try catalog.tables().sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
+                let batches = try TableScan(catalog: catalog, name: t.qualifiedName).run(columns: [t.columns[0].name]).batches
+                let n = batches.reduce(0) { $0 + $1.matchedCount }
+                rows.append("\(t.qualifiedName)=\(n)")
+            }
+            run.outputs.append("\(step) rows: " + rows.joined(separator: ","))
+        }
+        try record("ingested")
+        let deleted = try Deletes.run(catalog, table: "orders", conditions: ["customer_id = CUST-00005"])
+        run.outputs.append("deleted: \(deleted.tables.map { "\($0.table) \($0.rows)" })")
+        try record("deleted")
+        let compaction = try Compaction.run(catalog)
+        run.compacted = compaction.groups.filter { !$0.skippedConflict }.count
+        try record("compacted")
+        let v2 = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(packageRoot.appendingPathComponent("schemas")), catalog: catalog))
+        #expect(try Migration.run(v2, table: "orders", to: 2, rewrite: true).snapshotID != nil)
+        try record("migrated")
+        let erased = try Erasure.run(catalog, customerID: "CUST-00007", purge: true)
+        run.outputs.append("erased: \(erased.delete.tables.map { "\($0.table) \($0.rows)" }), purged \(erased.purgeSnapshotID != nil), removed \(erased.filesRemoved)")
+        try record("erased")
+        try orphan(catalog.files)
+        Thread.sleep(forTimeInterval: 0.05)
+        let vacuum = try catalog.vacuum(retain: 0, force: true)
+        run.vacuumed = vacuum.files.count
+        run.orphanRemoved = vacuum.files.contains { $0.reason == .orphan && $0.url.lastPathComponent == "orphan.parquet" }
+        try record("vacuumed")
+        let verdicts = try catalog.verifyFiles()
+        run.outputs.append("verify: \(verdicts.count) files, \(verdicts.filter(\.ok).count) ok")
+        return run
+    }
+
+    static func plantOrphan(_ files: LakeFiles) throws {
+        try files.storage.put(try StorageKey("curated/orders/orphan.parquet"), Array("not committed".utf8))
+    }
+
+    @Test("a whole lake on InMemoryStorage: reports equal LocalStorage's at every step, and the lake directory holds only the catalog")
+    func wholeLakeThroughAnotherStorage() throws {
+        let localDir = try TemporaryDirectory("storage-local-lake")
+        defer { localDir.remove() }
+        let local = try Self.run(localDir, storage: nil, plant: Self.plantOrphan)
+
+        let memoryDir = try TemporaryDirectory("storage-memory-lake")
+        defer { memoryDir.remove() }
+        let memory = InMemoryStorage()
+        let inMemory = try Self.run(memoryDir, storage: memory, plant: Self.plantOrphan)
+
+        #expect(inMemory.outputs.count == local.outputs.count)
+        for (a, b) in zip(inMemory.outputs, local.outputs) { #expect(a == b) }
+        #expect(local.outputs.last?.hasSuffix("ok") == true)
+        let verify = try #require(inMemory.outputs.last)
+        #expect(verify.contains(" files, ") && verify.split(separator: " ")[1] == verify.split(separator: " ")[3], "every file verifies: \(verify)")
+        #expect(inMemory.compacted > 0 && inMemory.compacted == local.compacted)
+        #expect(inMemory.outputs.contains { $0.hasPrefix("erased: ") && $0.contains("purged true") })
+        #expect(inMemory.vacuumed > 0 && inMemory.vacuumed == local.vacuumed)
+        #expect(inMemory.orphanRemoved && local.orphanRemoved, "vacuum lists the storage and removes the orphan")
+
+        // Nothing but the catalog was written to the lake directory.
+        let onDisk = try FileManager.default.subpathsOfDirectory(atPath: memoryDir.path).sorted()
+        #expect(onDisk.allSatisfy { $0.hasPrefix(Catalog.manifestName) }, "written outside the storage: \(onDisk)")
+        // And the storage holds the lake's files: the layout of a local lake, key for key.
+        let localKeys = try LocalStorage(root: localDir.url).list(prefix: nil).map(\.key.path).filter { $0.hasSuffix(".parquet") }
+        #expect(memory.keys.count == localKeys.count && memory.keys.count > 10)
+        #expect(Set(memory.keys.map { $0.path.split(separator: "/").dropLast().joined(separator: "/") })
+                == Set(localKeys.map { $0.split(separator: "/").dropLast().joined(separator: "/") }))
+        let counts = memory.counts
+        #expect(counts.publishes == counts.creates && counts.deletes >= inMemory.vacuumed && counts.lists > 0 && counts.reads > counts.opens)
+    }
+
+    @Test("a commit refuses files missing from the storage, and opening a catalog over a storage with data files is refused")
+    func storageGuards() throws {
+        let dir = try TemporaryDirectory("storage-guards")
+        defer { dir.remove() }
+        let memory = InMemoryStorage()
+        try memory.put(try StorageKey("curated/orders/old.parquet"), [1, 2, 3])
+        #expect(throws: CatalogSafetyError.self) {
+            _ = try LakeStore.open(root: dir.url, registry: .directory(packageRoot.appendingPathComponent("schemas")), storage: memory)
+        }
+        try memory.delete(try StorageKey("curated/orders/old.parquet"))
+        let store = try LakeStore.open(root: dir.url, registry: .directory(packageRoot.appendingPathComponent("schemas")), storage: memory)
+        #expect(throws: CatalogSafetyError.self) {
+            try store.catalog.commit { tx in try tx.requireFilesPresent([(dir.path + "/curated/orders/none.parquet", 10)]) }
+        }
+    }
+
+    @Test("LocalStorage durability, seen in the system calls of `lake ingest`: fsync file, link, unlink temp, fsync directory")
+    func localDurabilitySyscalls() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else {
+            Issue.record("strace is not installed (apt-get install strace): this test reads the system calls")
+            return
+        }
+        let dir = try TemporaryDirectory("storage-strace")
+        defer { dir.remove() }
+        let lake = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let trace = dir.file("trace")
+        let setup = try runProcess(lake, ["ingest", "catalog", Self.input.appendingPathComponent("product_catalog.json").path, "--lake", dir.file("lake")])
+        #expect(setup.status == 0, "\(setup.err)")
+        // -ff: one trace file per thread, so every call is one whole line in its thread's order.
+        let r = try runProcess(strace, ["-ff", "-qq", "-o", trace, "-e", "trace=openat,fsync,link,unlink,rename,renameat,renameat2", lake,
+                                        "ingest", "orders", Self.input.appendingPathComponent("orders_stream.jsonl").path,
+                                        "--lake", dir.file("lake")])
+        #expect(r.status == 0, "\(r.err)")
+        let threads = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("trace.") }.map {
+            try String(contentsOfFile: dir.file($0), encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        let lines = threads.flatMap { $0 }
+        func quoted(_ l: String) -> [String] { l.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) } }
+        func result(_ l: String) -> String? { l.range(of: " = ", options: .backwards).map { String(l[$0.upperBound...].prefix { $0 != " " }) } }
+        var published = 0
+        for thread in threads {
+            for i in thread.indices where thread[i].hasPrefix("link(\"") && thread[i].contains(".parquet") {
+                published += 1
+                let l = thread[i], names = quoted(l)
+                guard names.count == 2 else { Issue.record("unparsed: \(l)"); continue }
+                let (temp, target) = (names[0], names[1])
+                #expect(URL(fileURLWithPath: temp).lastPathComponent.hasPrefix(".tmp-") && result(l) == "0", "\(l)")
+                // The temp file was opened O_EXCL | O_CLOEXEC (by whichever thread created it) ...
+                guard let open = lines.first(where: { $0.hasPrefix("openat(") && $0.contains("\"\(temp)\"") }), let fd = result(open) else {
+                    Issue.record("no open of \(temp)"); continue
+                }
+                #expect(open.contains("O_EXCL") && open.contains("O_CLOEXEC"))
+                // ... and this thread fsynced that descriptor since its previous publish, before the link.
+                let since = thread[..<i].lastIndex { $0.hasPrefix("link(") }.map { $0 + 1 } ?? 0
+                #expect(thread[since ..< i].contains { $0.hasPrefix("fsync(\(fd))") && result($0) == "0" }, "no fsync of \(temp) before its link")
+                // After the link: the temp name goes, then the directory is opened and fsynced.
+                let after = Array(thread[(i + 1)...].prefix(3))
+                let dirPath = (target as NSString).deletingLastPathComponent
+                #expect(after.count == 3 && after[0].hasPrefix("unlink(\"\(temp)\")") && result(after[0]) == "0" && after[1].contains("\"\(dirPath)\"") && after[1].contains("O_DIRECTORY")
+                        && result(after[1]).map { after[2].hasPrefix("fsync(\($0))") } == true && result(after[2]) == "0", "after publishing \(target): \(after)")
+            }
+        }
+        #expect(published > 10, "every data file is published by link(2): \(published)")
+        // Nothing writes a data file in place or renames one: every write is a storage publish.
+        #expect(!lines.contains { $0.contains(".parquet") && ($0.contains("O_TRUNC") || $0.contains("rename")) })
+    }
+}

@@ -47,8 +47,10 @@ struct Run: ParsableCommand {
         top.limit = 5
         var low = ReportOptions()
         low.limit = 10
+        // Top products and inventory both sum product sales: one scan for the two.
+        let session = ReportSession()
         for (name, options) in [(ReportName.topProducts, top), (.inventory, low), (.customers, top), (.operations, ReportOptions())] {
-            let report = try Reports.run(name, catalog: store.catalog, options: options)
+            let report = try Reports.run(name, catalog: store.catalog, options: options, session: session)
             print("")
             print(report.sections.prefix(name == .customers ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
         }

@@ -61,9 +61,11 @@ extension Column {
             for (c, r) in parts {
                 switch c.data {
                 case .string(let s):
-                    s.bytes.withUnsafeBytes { raw in
-                        for i in r { out.append(UnsafeRawBufferPointer(rebasing: raw[s.byteRange(i)])) }
-                    }
+                    // A range of a string column is one run of bytes: copied at once, offsets rebased.
+                    guard !r.isEmpty else { continue }
+                    let first = s.offsets[r.lowerBound], shift = Int32(out.bytes.count) - first
+                    out.bytes.append(contentsOf: s.bytes[Int(first) ..< Int(s.offsets[r.upperBound])])
+                    out.offsets.append(contentsOf: s.offsets[r.lowerBound + 1 ... r.upperBound].lazy.map { $0 + shift })
                 case .dictionary(let idx, let values):
                     values.bytes.withUnsafeBytes { raw in
                         for i in r { out.append(UnsafeRawBufferPointer(rebasing: raw[values.byteRange(Int(idx[i]))])) }
@@ -100,20 +102,14 @@ extension RecordBatch {
     /// file leaves). Dictionary columns stay dictionary-encoded.
     public func gather(_ rows: [Int]) -> RecordBatch {
         RecordBatch(schema: schema, columns: columns.map { c in
-            let validity = c.validity.map { v in rows.map { v[$0] } }
+            let validity = c.validity.map { gatherValues($0, rows) }
             switch c.data {
-            case .bool(let v): return Column(.bool(rows.map { v[$0] }), validity: validity)
-            case .int32(let v): return Column(.int32(rows.map { v[$0] }), validity: validity)
-            case .int64(let v): return Column(.int64(rows.map { v[$0] }), validity: validity)
-            case .double(let v): return Column(.double(rows.map { v[$0] }), validity: validity)
-            case .dictionary(let idx, let values): return Column(.dictionary(indices: rows.map { idx[$0] }, values: values), validity: validity)
-            case .string(let s):
-                var out = StringColumn()
-                out.reserve(count: rows.count, bytes: rows.count * 16)
-                s.bytes.withUnsafeBytes { raw in
-                    for r in rows { out.append(UnsafeRawBufferPointer(rebasing: raw[s.byteRange(r)])) }
-                }
-                return Column(.string(out), validity: validity)
+            case .bool(let v): return Column(.bool(gatherValues(v, rows)), validity: validity)
+            case .int32(let v): return Column(.int32(gatherValues(v, rows)), validity: validity)
+            case .int64(let v): return Column(.int64(gatherValues(v, rows)), validity: validity)
+            case .double(let v): return Column(.double(gatherValues(v, rows)), validity: validity)
+            case .dictionary(let idx, let values): return Column(.dictionary(indices: gatherValues(idx, rows), values: values), validity: validity)
+            case .string(let s): return Column(.string(s.gather(rows)), validity: validity)
             }
         })
     }
@@ -122,6 +118,54 @@ extension RecordBatch {
     public static func concatenate(_ parts: [(RecordBatch, Range<Int>)], schema: Schema) -> RecordBatch {
         let columns = (0 ..< schema.fields.count).map { i in Column.concatenate(parts.map { ($0.0.columns[i], $0.1) }) }
         return RecordBatch(schema: schema, columns: columns)
+    }
+}
+
+/// `values` at `rows`, in that order. Every row is checked against the bounds once, up front;
+/// the copy itself runs without a check or a uniqueness test per element (a partition's
+/// gather touches every value of an ingest).
+@inline(__always)
+func gatherValues<T>(_ values: [T], _ rows: [Int]) -> [T] {
+    precondition(rows.allSatisfy { $0 >= 0 && $0 < values.count }, "gather: row out of range")
+    return values.withUnsafeBufferPointer { v in
+        [T](unsafeUninitializedCapacity: rows.count) { out, n in
+            for (k, r) in rows.enumerated() { (out.baseAddress! + k).initialize(to: v[r]) }
+            n = rows.count
+        }
+    }
+}
+
+extension StringColumn {
+    /// The values at `rows`, in that order: offsets first (which sizes the bytes exactly),
+    /// then one copy per value into a buffer allocated once.
+    public func gather(_ rows: [Int]) -> StringColumn {
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < count }, "gather: row out of range")
+        let newOffsets = offsets.withUnsafeBufferPointer { o in
+            [Int32](unsafeUninitializedCapacity: rows.count + 1) { out, n in
+                var at: Int32 = 0
+                out[0] = 0
+                for (k, r) in rows.enumerated() {
+                    at += o[r + 1] - o[r]
+                    out[k + 1] = at
+                }
+                n = rows.count + 1
+            }
+        }
+        let total = Int(newOffsets[rows.count])
+        let newBytes = offsets.withUnsafeBufferPointer { o in
+            bytes.withUnsafeBytes { src in
+                [UInt8](unsafeUninitializedCapacity: total) { out, n in
+                    var at = 0
+                    for r in rows {
+                        let start = Int(o[r]), len = Int(o[r + 1]) - start
+                        if len > 0 { (out.baseAddress! + at).initialize(from: src.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, count: len) }
+                        at += len
+                    }
+                    n = total
+                }
+            }
+        }
+        return StringColumn(offsets: newOffsets, bytes: newBytes)
     }
 }
 

@@ -17,6 +17,23 @@ struct QualityVocabularyTests {
         (.curatedCityNulls, "completeness.curated.city"), (.freshnessP95, "freshness.p95_seconds"),
     ]
 
+    @Test("a missing_field detail names its field after the leftmost \"line N: \" (no Regex, same answers)")
+    func missingFieldNames() {
+        #expect(QualityFigures.field("orders.jsonl line 9: items[2].quantity is missing") == "items.quantity")
+        #expect(QualityFigures.field("customer_id is missing") == "customer_id")
+        #expect(QualityFigures.field(nil) == "unknown")
+        #expect(QualityFigures.field("") == "unknown")
+        // The leftmost location wins; a source name that looks like one is skipped past.
+        #expect(QualityFigures.field("line 3: x line 4: y") == "x")
+        #expect(QualityFigures.field("my line 12.jsonl line 7: shipping_address.city is missing") == "shipping_address.city")
+        // Not a location: no digits, no colon, no space after the colon.
+        #expect(QualityFigures.field("line : a b") == "line")
+        #expect(QualityFigures.field("line 5 a") == "line")
+        #expect(QualityFigures.field("line 5:a b") == "line")
+        #expect(QualityFigures.field("f line 12: ") == "unknown")
+        #expect(QualityFigures.field("a line 12: b[0][1].c d") == "b.c")
+    }
+
     @Test("each check id has its released text and parses back to itself")
     func checkIDsRoundTrip() {
         for (id, text) in Self.checks {

@@ -36,6 +36,33 @@ import Testing
         }
     }
 
+    @Test("a column in plainColumns is written PLAIN, the others still try a dictionary; same values")
+    func plainColumnsSkipTheDictionary() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 1_000)
+        var options = ParquetWriteOptions()
+        options.plainColumns = [batch.schema.fields[1].name]
+        let path = dir.file("p.parquet")
+        try ParquetFileWriter.write(batch, to: path, options: options)
+        let reader = try ParquetFileReader(path: path)
+        #expect(canonicalRows(try reader.readAll()) == canonicalRows(batch))
+        // Low-cardinality, yet read back as plain strings: no dictionary page was written.
+        let first = try reader.read(rowGroup: 0, columns: [1])
+        guard case .string = first.columns[0].data else {
+            Issue.record("\(batch.schema.fields[1].name) was dictionary-encoded although listed in plainColumns")
+            return
+        }
+        var tried = ParquetWriteOptions()
+        tried.plainColumns = []
+        let other = dir.file("d.parquet")
+        try ParquetFileWriter.write(batch, to: other, options: tried)
+        guard case .dictionary = try ParquetFileReader(path: other).read(rowGroup: 0, columns: [1]).columns[0].data else {
+            Issue.record("without plainColumns the column should be dictionary-encoded")
+            return
+        }
+    }
+
     @Test func uncompressedAndProjection() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

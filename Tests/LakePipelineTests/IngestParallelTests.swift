@@ -115,6 +115,29 @@ struct IngestParallelTests {
         #expect(claim("ORD-1", 1) == .duplicateOrder)
     }
 
+    @Test("reserving the id set mid-way keeps every claim, and its answers are those of an unreserved set")
+    func reservedFirstOccurrencesKeepClaims() {
+        var plain = FirstOccurrences(capacity: 4)
+        var sized = FirstOccurrences(capacity: 4)
+        func claim(_ f: inout FirstOccurrences, _ s: String, _ content: UInt64) -> RejectReason? {
+            var s = s
+            return s.withUTF8 { f.claim(UnsafeRawBufferPointer($0), content: content)?.0 }
+        }
+        for i in 0 ..< 100 { _ = claim(&plain, "ORD-\(i)", UInt64(i)); _ = claim(&sized, "ORD-\(i)", UInt64(i)) }
+        sized.reserve(orders: 5_000)
+        for i in stride(from: 0, to: 3_000, by: 3) {
+            #expect(claim(&plain, "ORD-\(i)", UInt64(i % 7)) == claim(&sized, "ORD-\(i)", UInt64(i % 7)))
+        }
+        #expect(plain.count == sized.count)
+        var a = OrderIDRun(), b = OrderIDRun()
+        plain.takeIDs(into: &a)
+        sized.takeIDs(into: &b)
+        var left: [String] = [], right: [String] = []
+        a.forEach { left.append(String(decoding: $0, as: UTF8.self)) }
+        b.forEach { right.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(left == right && left.count == 1_066)
+    }
+
     @Test("chunks give every line the number, offset and bytes the line reader gives it", arguments: [16, 17, 40, 100, 4096])
     func chunksMatchLineReader(chunkBytes: Int) throws {
         let dir = try TemporaryDirectory("line-chunks")

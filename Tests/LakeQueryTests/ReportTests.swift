@@ -36,6 +36,24 @@ import Testing
         #expect(ours.rows.map { $0.map(\.text) } == duck)
     }
 
+    @Test("reports sharing a session (as lake run prints them) equal the same reports run alone, window by window")
+    func sessionSharesProductSales() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let session = ReportSession()
+        var narrow = ReportOptions()
+        narrow.channel = "web"
+        for o in [ReportOptions(), ReportOptions(), narrow, ReportOptions()] {
+            for name in [ReportName.topProducts, .inventory] {
+                let shared = try Reports.run(name, catalog: lake.catalog, options: o, session: session).sections.map(\.rows)
+                let alone = try Reports.run(name, catalog: lake.catalog, options: o).sections.map(\.rows)
+                #expect(shared == alone, "\(name) channel \(o.channel ?? "all")")
+            }
+        }
+        // all (scan), all (kept), web (scan), all (scan again: one entry is kept): inventory never scans.
+        #expect(session.scans == 3)
+    }
+
     @Test func topProductsAndCustomersMatchDuckDB() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

@@ -44,6 +44,7 @@ struct ChunkEncoder {
         case .string: physical = .byteArray
         }
 
+        let tryDictionary = options.dictionary && !options.plainColumns.contains(field.name)
         var pages = PageSink(codec: codec, start: chunkOffset, checksums: options.pageChecksums)
         var stats = ColumnStatistics(nullCount: Int64(nullCount))
         var dictionaryPage: [UInt8]?
@@ -57,7 +58,7 @@ struct ChunkEncoder {
         case .bool:
             break
         case .int32(let a):
-            if options.dictionary, nonNull > 0 {
+            if tryDictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = a.withUnsafeBufferPointer {
                     buildFixedDictionary($0, range: range, validity: validity, width: 4)
                 }
@@ -66,7 +67,7 @@ struct ChunkEncoder {
             stats.min = lo.map(StatValue.int)
             stats.max = hi.map(StatValue.int)
         case .int64(let a):
-            if options.dictionary, nonNull > 0 {
+            if tryDictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = a.withUnsafeBufferPointer {
                     buildFixedDictionary($0, range: range, validity: validity, width: 8)
                 }
@@ -75,7 +76,7 @@ struct ChunkEncoder {
             stats.min = lo.map(StatValue.int)
             stats.max = hi.map(StatValue.int)
         case .double(let a):
-            if options.dictionary, nonNull > 0 {
+            if tryDictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = a.withUnsafeBufferPointer {
                     buildFixedDictionary($0, range: range, validity: validity, width: 8)
                 }
@@ -84,14 +85,14 @@ struct ChunkEncoder {
             stats.min = values.min().map(StatValue.double)
             stats.max = values.max().map(StatValue.double)
         case .string(let s):
-            if options.dictionary, nonNull > 0 {
+            if tryDictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = buildStringDictionary(s, range: range, validity: validity)
             }
             let (lo, hi) = stringMinMax(s, range: range, validity: validity)
             stats.min = lo.map { .bytes(StatBounds.lower($0)) }
             stats.max = hi.map { .bytes(StatBounds.upper($0)) }
         case .dictionary(let idx, let values):
-            if options.dictionary, nonNull > 0 {
+            if tryDictionary, nonNull > 0 {
                 (dictionaryPage, dictionaryCount, indices) = remapDictionary(idx, values, range: range, validity: validity)
             }
             let (lo, hi) = dictionaryMinMax(idx, values, range: range, validity: validity)

@@ -24,6 +24,10 @@ public struct ParquetWriteOptions: Sendable {
     public var pageBytes: Int = 1 << 20
     /// Try dictionary encoding per column chunk and keep it where it is smaller than PLAIN.
     public var dictionary: Bool = true
+    /// Columns written PLAIN without trying a dictionary: values known to be unique in
+    /// practice, such as a verbatim source line, where a dictionary tried per chunk is built
+    /// (a hash and a copy of every byte) only to be dropped as larger than PLAIN.
+    public var plainColumns: Set<String> = []
     /// Store each page's CRC-32 in its header (Parquet's `crc` field), so a flipped bit in a
     /// page is an error on read, here and in any reader that verifies (pyarrow, parquet-java).
     public var pageChecksums: Bool = true

@@ -107,8 +107,21 @@ public struct ByteKeyTable: Sendable {
         return keys
     }
 
-    private mutating func grow() {
-        let size = slots.count * 2
+    /// Sizes the table for about `capacity` keys of about `keyBytes` bytes each, so filling it
+    /// does not rehash or copy its arrays along the way. Keeps every entry.
+    public mutating func reserve(capacity: Int, keyBytes bytesPerKey: Int) {
+        hashes.reserveCapacity(capacity)
+        keyOffsets.reserveCapacity(capacity + 1)
+        values.reserveCapacity(capacity)
+        keyBytes.reserveCapacity(capacity * bytesPerKey)
+        var size = slots.count
+        while size < capacity * 2 { size <<= 1 }
+        if size > slots.count { rehash(size: size) }
+    }
+
+    private mutating func grow() { rehash(size: slots.count * 2) }
+
+    private mutating func rehash(size: Int) {
         slots = [Int32](repeating: -1, count: size)
         mask = size - 1
         for (i, h) in hashes.enumerated() {

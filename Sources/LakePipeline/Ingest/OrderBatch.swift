@@ -54,6 +54,9 @@ struct OrderBatch {
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
 
+    /// raw.orders' column holding each line's bytes as received.
+    static let rawLineColumn = "line"
+    static let orderIDColumn = OrderIDIndex.column
     static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
     init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded,
@@ -74,7 +77,18 @@ struct OrderBatch {
             throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
         lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
-        var writers = [rawTarget, ordersTarget, itemsTarget].map { $0.writer(options.parquet, files: store.catalog.files) }
+        // The raw line is the source line verbatim, and a raw order id repeats only on a resent
+        // line: neither kept a dictionary in any row group of 1 M orders, yet one was built and
+        // dropped for each chunk.
+        var rawOptions = options.parquet
+        rawOptions.plainColumns = [Self.rawLineColumn, Self.orderIDColumn]
+        // curated.orders holds each order id once (the batch's dedupe and the committed runs
+        // see to it): a dictionary of it can never be smaller than PLAIN.
+        var ordersOptions = options.parquet
+        ordersOptions.plainColumns = [Self.orderIDColumn]
+        let files = store.catalog.files
+        var writers = [rawTarget.writer(rawOptions, files: files), ordersTarget.writer(ordersOptions, files: files),
+                       itemsTarget.writer(options.parquet, files: files)]
         for i in writers.indices { writers[i].parallelism = options.parallelism }
         segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
         batchID = UUID().uuidString.lowercased()
@@ -91,6 +105,14 @@ struct OrderBatch {
         OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: name,
                        ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed,
                        expectedLines: max(expectedLines, 4096), deferDuplicates: true)
+    }
+
+    /// Sizes the batch's id set for a source of `bytes` bytes read in parallel chunks. Lines
+    /// are counted as 512 bytes each (a generated order line averages 357), so the estimate
+    /// errs low: at worst the set grows a step as it used to, it never reserves much more than
+    /// the orders need.
+    mutating func reserveClaims(sourceBytes bytes: Int64) {
+        firsts.reserve(orders: Int(min(bytes / 512, 1 << 26)))
     }
 
     /// Adds a chunk validated by a `deferredValidator`; chunks must come in line order.

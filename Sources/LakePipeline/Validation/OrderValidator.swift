@@ -73,6 +73,13 @@ struct FirstOccurrences {
 
     var count: Int { contentKeys.count }
 
+    /// Sized for about `orders` claims (from the input's size), so the set does not rehash
+    /// and copy itself ~9 times as a million-order file fills it.
+    mutating func reserve(orders: Int) {
+        seen.reserve(capacity: orders, keyBytes: 16)
+        contentKeys.reserveCapacity(orders)
+    }
+
     /// Claims `id` for this line, or says why the line is a duplicate of an earlier one.
     @inline(__always)
     mutating func claim(_ id: UnsafeRawBufferPointer, content: UInt64) -> (RejectReason, String)? {

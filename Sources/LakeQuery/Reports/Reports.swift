@@ -24,6 +24,33 @@ public struct ReportOptions: Sendable {
     public init() {}
 }
 
+/// Product id → units, revenue (unscaled cents), distinct orders, and (category, brand).
+typealias ProductSales = (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)])
+
+/// What reports run together on one lake (one catalog) share: the last product-sales scan, by the snapshot
+/// and window it covered (a snapshot's rows never change, so the same key is the same answer).
+/// Holds one entry, so a long-lived holder keeps no more than one scan's result.
+public final class ReportSession: @unchecked Sendable {
+    private struct SalesKey: Equatable {
+        var asOf: AsOf?, from: Int32?, to: Int32?, channel: String?
+    }
+    private let lock = NSLock()
+    private var sales: (key: SalesKey, value: ProductSales)?
+    /// Product-sales scans this session ran (the rest were answered from the last one).
+    public private(set) var scans = 0
+
+    public init() {}
+
+    /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
+    func productSales(_ o: ReportOptions, compute: (ReportOptions) throws -> ProductSales) throws -> ProductSales {
+        let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
+        if let hit = lock.withLock({ sales.flatMap { $0.key == key ? $0.value : nil } }) { return hit }
+        let value = try compute(o)
+        lock.withLock { sales = (key, value); scans += 1 }
+        return value
+    }
+}
+
 /// One report: one or more titled tables. The first is the report's main table.
 public struct Report: Sendable {
     /// A `ReportName`'s raw value, or "quality" for `lake quality report`.
@@ -80,15 +107,17 @@ public enum ReportName: String, Sendable, CaseIterable, CustomStringConvertible 
 }
 
 public enum Reports {
-    public static func run(_ name: ReportName, catalog: Catalog, options: ReportOptions) throws -> Report {
+    /// `session`: reports run one after another on the same lake (`lake run` prints several)
+    /// share what more than one of them scans, e.g. product sales for top products and inventory.
+    public static func run(_ name: ReportName, catalog: Catalog, options: ReportOptions, session: ReportSession? = nil) throws -> Report {
         let snapshot = try catalog.resolve(options.asOf)
         var o = options
         o.asOf = .snapshot(snapshot.id)
         let sections: [ResultTable]
         switch name {
         case .dailyRevenue: sections = [try dailyRevenue(catalog, o)]
-        case .topProducts: sections = [try topProducts(catalog, o)]
-        case .inventory: sections = [try inventory(catalog, o)]
+        case .topProducts: sections = [try topProducts(catalog, o, session: session)]
+        case .inventory: sections = [try inventory(catalog, o, session: session)]
         case .customers: sections = try customers(catalog, o)
         case .operations: sections = try operations(catalog, o)
         case .topCustomers: sections = [try topCustomers(catalog, o)]
@@ -233,7 +262,8 @@ public enum Reports {
     /// small per-file table); the per-file counts add up exactly when no order id occurs in two
     /// files, which one sort of the files' order-id hashes proves (the normal case: an order's
     /// items share its partition). Otherwise the files' (product, order) pairs are unioned.
-    static func productSales(_ catalog: Catalog, _ o: ReportOptions) throws -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
+    static func productSales(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ProductSales {
+        if let session { return try session.productSales(o) { try productSales(catalog, $0) } }
         let scan = try TableScan(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf)
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
@@ -243,7 +273,7 @@ public enum Reports {
     }
 
     /// The workers' per-product sums and per-file distinct orders merged, by product id.
-    static func mergeProductSales(_ states: [ProductSalesWorker]) -> (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)]) {
+    static func mergeProductSales(_ states: [ProductSalesWorker]) -> ProductSales {
         var products = ByteInterner()
         var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
         var info: [(position: ProductSalesWorker.Position, category: String, brand: String)] = []
@@ -287,8 +317,8 @@ public enum Reports {
     }
 
     /// Products ranked by revenue and by units (confirmed orders), with category and brand.
-    static func topProducts(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let sales = try productSales(catalog, o)
+    static func topProducts(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ResultTable {
+        let sales = try productSales(catalog, o, session: session)
         let ids = Array(sales.units.keys)
         let byUnits = ids.sorted { (sales.units[$0]!, $1) > (sales.units[$1]!, $0) }
         var unitRank: [String: Int] = [:]
@@ -312,7 +342,7 @@ public enum Reports {
     /// On hand per product and warehouse (latest update as of the snapshot), units sold in the
     /// window, turnover (units sold / units on hand, per product) and days of cover; low stock
     /// when on hand or days of cover falls under the thresholds.
-    static func inventory(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
+    static func inventory(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ResultTable {
         let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
         let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
         struct Key: Hashable { var product: String; var warehouse: String }
@@ -327,7 +357,7 @@ public enum Reports {
         }
         var onHandByProduct: [String: Int64] = [:]
         for (k, v) in latest { onHandByProduct[k.product, default: 0] += v.1 }
-        let sales = try productSales(catalog, o)
+        let sales = try productSales(catalog, o, session: session)
         let days = try windowDays(catalog, o)
         var table = ResultTable(title: "Inventory: on hand, sales in the window, turnover, low stock", columns: [
             "product_id", "warehouse", "on_hand", "units_sold", "turnover", "days_of_cover", "low_stock",

@@ -148,6 +148,10 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
 final class PGConnection: SQLBackend {
     private var conn: OpaquePointer?
     private var cache: [String: String] = [:]
+    /// The longest SQL text whose rewrite is cached (see `run`).
+    static let cachedStatementMaxLength = 1024
+    /// Characters of SQL text (ours and its rewrite) this connection keeps cached.
+    var cachedStatementBytes: Int { cache.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } }
     private(set) var changesCount = 0
     /// Set while a READ ONLY transaction is open: a table seen to exist then was committed.
     var inReadOnlyTransaction = false
@@ -188,7 +192,10 @@ final class PGConnection: SQLBackend {
             text = cached
         } else {
             text = PostgresSQL.rewrite(sql)
-            cache[sql] = text
+            // Only short texts: a multi-row INSERT or an IN list has another text for every row
+            // count (up to 65,535 binds each), and a long-lived writer's connection would keep
+            // every one it ever sent. Rewriting a long statement costs little beside sending it.
+            if sql.utf8.count <= Self.cachedStatementMaxLength { cache[sql] = text }
         }
         // Each parameter as C text (or bytes, for blobs); libpq copies them before returning.
         var buffers: [[UInt8]?] = []

@@ -55,6 +55,34 @@ struct OrderIDRunTests {
         #expect(set.failure == nil)
     }
 
+    /// The probe starts from the run's bucket directory (first fingerprint per top-bits prefix):
+    /// every run size, from empty to many buckets, and fingerprints piled at both ends of the
+    /// range or sharing only their top bits, answer exactly as a set would.
+    @Test("the bucket directory finds every committed id and no other, at every run size and fingerprint spread")
+    func bucketDirectoryIsExact() throws {
+        let spreads: [(String, IDFingerprint)] = [
+            ("standard", .standard),
+            // Half the ids just above 0, half just below UInt64.max: the first and last buckets.
+            ("ends", IDFingerprint { b in
+                let h = IDFingerprint.standard.hash(b)
+                return h & 1 == 0 ? h >> 40 : UInt64.max - (h >> 40)
+            }),
+            // Only the top 16 bits vary: long runs of equal fingerprints inside a bucket.
+            ("top bits", IDFingerprint { IDFingerprint.standard.hash($0) & 0xFFFF_0000_0000_0000 }),
+        ]
+        for (name, fp) in spreads {
+            for size in [0, 1, 8, 9, 64, 1_000, 70_000] {
+                let committed = Self.ids("ORD", 0 ..< size)
+                let set = OrderIDRunSet([try Self.run(committed, fp)], fingerprint: fp)
+                let missing = committed.filter { !Self.contains(set, $0) }
+                #expect(missing.isEmpty, "\(name), \(size) ids: \(missing.count) committed ids not found, e.g. \(missing.prefix(3))")
+                let phantom = Self.ids("ORX", 0 ..< 2_000).filter { Self.contains(set, $0) }
+                #expect(phantom.isEmpty, "\(name), \(size) ids: \(phantom.prefix(3)) reported as committed")
+                #expect(set.failure == nil)
+            }
+        }
+    }
+
     @Test("merging runs keeps every id exactly once, also with colliding fingerprints and runs from the older format", arguments: 0 ..< 3)
     func mergesPreserveEveryID(_ which: Int) throws {
         let (name, fp) = Self.colliding[which]

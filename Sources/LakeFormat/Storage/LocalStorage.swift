@@ -113,7 +113,11 @@ public struct LocalStorage: Storage {
                 throw .io(location: path, operation: "stat", errno: errno)
             }
             switch st.st_mode & S_IFMT {
-            case S_IFDIR: try walk(relative: rel, into: &out)
+            case S_IFDIR:
+                // A subdirectory we may not read holds no file of ours (we write every one we
+                // create): `lost+found` when the lake root is a mount point must not stop
+                // `lake init` or vacuum. The directory listed itself still has to be readable.
+                do { try walk(relative: rel, into: &out) } catch .io(let location, _, EACCES) where location == path { continue }
             case S_IFREG:
                 // Names a key cannot hold (none of ours) are not data files of this storage.
                 guard let key = try? StorageKey(rel) else { continue }

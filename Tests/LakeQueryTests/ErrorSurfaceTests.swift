@@ -18,11 +18,14 @@ import Testing
         #expect(try TableScan.ifPresent(catalog: lake.catalog, table: .rawOrders) != nil)
         #expect(try TableScan.ifPresent(catalog: lake.catalog, table: TableName(schema: "raw", name: "nothing")) == nil)
 
-        // Another process damages the catalog: the table of columns is gone.
+        // Another process damages the catalog: the table of columns is gone. It also moves the
+        // schema version on, as a schema change does, so this open catalog cannot answer from
+        // the table metadata it cached for the old version and has to read the damaged table.
         _ = try Python.run("""
         import sqlite3, sys
         con = sqlite3.connect(sys.argv[1])
         con.execute("ALTER TABLE ducklake_column RENAME TO ducklake_column_damaged")
+        con.execute("UPDATE ducklake_snapshot SET schema_version = schema_version + 1 WHERE snapshot_id = (SELECT max(snapshot_id) FROM ducklake_snapshot)")
         con.commit()
         """, [lake.root + "/manifest.sqlite"])
 

@@ -316,15 +316,7 @@ final class PathFileWriter: StorageWriter {
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
-        var written = 0
-        while written < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(location: path, operation: "write", errno: errno)
-            }
-            written += n
-        }
+        try writeFully(fd, bytes, location: path)
     }
 
     func publish() throws(StorageError) {

@@ -187,15 +187,7 @@ final class LocalStorageWriter: StorageWriter {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         precondition(fd >= 0, "write after publish")
-        var written = 0
-        while written < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(location: target, operation: "write", errno: errno)
-            }
-            written += n
-        }
+        try writeFully(fd, bytes, location: target)
     }
 
     func publish() throws(StorageError) {
@@ -220,5 +212,18 @@ final class LocalStorageWriter: StorageWriter {
         } catch {
             throw .io(location: directory, operation: "fsync directory", errno: EIO)
         }
+    }
+}
+
+/// Writes every byte to `fd`, through short writes and EINTR; an error names `location`.
+func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, location: String) throws(StorageError) {
+    var written = 0
+    while written < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw .io(location: location, operation: "write", errno: errno)
+        }
+        written += n
     }
 }

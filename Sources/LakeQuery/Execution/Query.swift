@@ -251,7 +251,9 @@ struct DistinctCodes {
 /// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and
 /// decimals, the first row's values kept to print each group.
 struct Grouper {
-    struct Key: Hashable { var a: Int64 = 0, b: Int64 = 0, c: Int64 = 0, d: Int64 = 0 }
+    /// Up to four key codes, and which of them are NULL: a null's code (Int64.min) is also a
+    /// real int64 value, so the flag, not the code, tells the NULL group apart.
+    struct Key: Hashable { var a: Int64 = 0, b: Int64 = 0, c: Int64 = 0, d: Int64 = 0, nulls: UInt8 = 0 }
 
     let groupBy: [String]
     let aggregates: [AggregateSpec]
@@ -267,11 +269,16 @@ struct Grouper {
     private var overflow = false
 
     init(groupBy: [String], aggregates: [AggregateSpec], scan: TableScan) throws {
+        var t: [String: ColumnType] = [:]
+        for c in groupBy + aggregates.compactMap(\.column) { t[c] = try scan.type(of: c) }
+        try self.init(groupBy: groupBy, aggregates: aggregates, types: t)
+    }
+
+    /// `types` holds the type of every grouped and aggregated column.
+    init(groupBy: [String], aggregates: [AggregateSpec], types t: [String: ColumnType]) throws {
         guard groupBy.count <= 4 else { throw QueryError.badOption("at most four --group-by columns") }
         self.groupBy = groupBy
         self.aggregates = aggregates
-        var t: [String: ColumnType] = [:]
-        for c in groupBy + aggregates.compactMap(\.column) { t[c] = try scan.type(of: c) }
         for a in aggregates {
             guard let c = a.column, let type = t[c] else { continue }
             if a.function == .sum || a.function == .avg {
@@ -296,7 +303,9 @@ struct Grouper {
         case .bool(let a): out = a.map { $0 ? 1 : 0 }
         case .int32(let a): out = a.map(Int64.init)
         case .int64(let a): out = a
-        case .double(let a): out = a.map { Int64(bitPattern: $0.bitPattern) }
+        // Values that compare equal share a code, as in SQL: -0.0 groups with 0.0 (its bit
+        // pattern is also the null code), and every NaN is one value.
+        case .double(let a): out = a.map { Int64(bitPattern: $0 == 0 ? 0 : $0.isNaN ? Double.nan.bitPattern : $0.bitPattern) }
         case .string, .dictionary: out = interner.codes(c)
         }
         if let v = c.validity { for i in out.indices where !v[i] { out[i] = Int64.min } }
@@ -306,6 +315,7 @@ struct Grouper {
     mutating func add(_ scan: ScanBatch) throws {
         let b = scan.batch
         let keyCodes = groupBy.map { name in codes(b.column(name)!, types[name]!, interner: &interner) }
+        let keyColumns = groupBy.map { b.column($0)! }
         let aggColumns = aggregates.map { $0.column.flatMap { b.column($0) } }
         let distinctCodes = aggregates.enumerated().map { i, a -> [Int64] in
             a.function == .count_distinct ? codes(aggColumns[i]!, types[a.column!]!, interner: &interner) : []
@@ -320,6 +330,7 @@ struct Grouper {
                 case 2: key.c = codes[row]
                 default: key.d = codes[row]
                 }
+                if keyColumns[k].isNull(row) { key.nulls |= 1 << k }
             }
             let g: Int
             if let existing = groups.group(of: key) {

@@ -5,7 +5,7 @@ import Testing
 
 /// LocalStorage publishes by link(2) to the final name and then unlinks the temp name: a crash
 /// between the two leaves the committed file with a second, temp name (same inode, same mtime).
-@Suite struct ReviewVacuumLinkTests {
+@Suite struct VacuumLinkDebrisTests {
     @Test("a crash between link and unlink: vacuum removes only the leftover temp name, the committed file keeps its bytes")
     func leftoverTempNameOfCommittedFile() throws {
         let dir = try TempDir(); defer { dir.cleanup() }

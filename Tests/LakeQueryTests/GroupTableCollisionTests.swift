@@ -6,7 +6,7 @@ import Testing
 /// every lookup walks a probe run and must tell keys apart by comparing them; then enough
 /// keys to grow the table several times with those runs in it.
 @Suite("Query: group table and distinct codes under forced collisions")
-struct ReviewGroupCollisionTests {
+struct GroupTableCollisionTests {
     /// GroupTable's home slot for a table of 16 slots.
     static func groupSlot(_ k: Grouper.Key) -> Int {
         var h = UInt64(bitPattern: k.a) &* 0x9E37_79B9_7F4A_7C15

@@ -5,7 +5,7 @@ import Testing
 /// offsets do not start at 0 (a column viewed inside a larger buffer), multi-byte UTF-8,
 /// empty strings, nulls in some parts only, dictionary and plain parts mixed, empty ranges.
 @Suite("Gather and concatenate: offsets not at 0, multi-byte UTF-8, mixed parts")
-struct ReviewGatherTests {
+struct GatherEdgeCaseTests {
     /// "é", "漢字", "" (a null's placeholder), "🦆!" stored after 3 bytes of other data.
     static func offsetColumn() -> Column {
         let values = ["é", "漢字", "", "🦆!"]

@@ -39,8 +39,9 @@ public enum Python {
     }
 
     /// The newest DuckDB (2.0.1) with pyarrow: a Parquet peer only. No ducklake, sqlite or
-    /// postgres extension package exists for DuckDB 2.0 (they stop at 1.5.5) and the tests have
-    /// no network for INSTALL, so `duck()` fails there: DuckLake interop stays on `executable`.
+    /// postgres extension package exists for DuckDB 2.0 (they stop at 1.5.5), 1.5.5's files
+    /// refuse to load into 2.0.1 (each is built for one version) and the tests have no network
+    /// for INSTALL, so `duck()` fails there: DuckLake interop stays on `executable` (1.5.5).
     public static var duckdb2Executable: String {
         ProcessInfo.processInfo.environment["LAKE_PYTHON_DUCKDB2"] ?? packageRoot.appendingPathComponent(".venv-duckdb2/bin/python").path
     }

@@ -48,6 +48,17 @@ import Testing
         }
     }
 
+    @Test("encodeRun writes exactly what encode writes for the same repeated values")
+    func encodeRunEqualsEncode() {
+        for width in [1, 3, 8, 13, 32] {
+            for count in [0, 1, 7, 8, 9, 100, 70_000] {
+                var run: [UInt8] = []
+                RLEHybrid.encodeRun(1, count: count, bitWidth: width, into: &run)
+                #expect(run == Self.encode([UInt32](repeating: 1, count: count), width), "width \(width), count \(count)")
+            }
+        }
+    }
+
     @Test("truncated data, a bad bit width, or a run past the data are errors")
     func malformed() throws {
         let good = Self.encode(Array(0 ..< 8), 3)

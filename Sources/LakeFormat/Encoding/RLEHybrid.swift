@@ -42,6 +42,15 @@ enum RLEHybrid {
         if packStart >= 0 { packRun(values, packStart ..< n, bitWidth: bitWidth, into: &out) }
     }
 
+    /// Appends what `encode` writes for `count` copies of `value`, without the values in memory.
+    static func encodeRun(_ value: UInt32, count: Int, bitWidth: Int, into out: inout [UInt8]) {
+        if count >= 8 {
+            writeRepeated(value: value, count: count, bitWidth: bitWidth, into: &out)
+        } else if count > 0 {
+            [UInt32](repeating: value, count: count).withUnsafeBufferPointer { encode($0, bitWidth: bitWidth, into: &out) }
+        }
+    }
+
     private static func writeVarint(_ value: Int, into out: inout [UInt8]) {
         var v = UInt64(value)
         while v >= 0x80 {
@@ -65,22 +74,28 @@ enum RLEHybrid {
         let groups = (range.count + 7) / 8
         writeVarint(groups << 1 | 1, into: &out)
         if bitWidth == 0 { return }
-        var acc: UInt64 = 0
-        var bits = 0
-        let padded = range.lowerBound + groups * 8
-        var k = range.lowerBound
-        while k < padded {
-            let v = k < range.upperBound ? UInt64(values[k]) : 0
-            acc |= v << UInt64(bits)
-            bits += bitWidth
-            while bits >= 8 {
-                out.append(UInt8(truncatingIfNeeded: acc))
-                acc >>= 8
-                bits -= 8
+        // Eight values of `bitWidth` bits are `bitWidth` bytes: the run's size is known, so it is
+        // zeroed once (the padding stays zero) and filled through a pointer, not byte by byte
+        // through Array.append (dictionary indices of every row go through here).
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: groups * bitWidth))
+        out.withUnsafeMutableBufferPointer { buffer in
+            let dst = buffer.baseAddress! + start
+            var acc: UInt64 = 0
+            var bits = 0
+            var at = 0
+            for k in range {
+                acc |= UInt64(values[k]) << UInt64(bits)
+                bits += bitWidth
+                while bits >= 8 {
+                    dst[at] = UInt8(truncatingIfNeeded: acc)
+                    at += 1
+                    acc >>= 8
+                    bits -= 8
+                }
             }
-            k += 1
+            if bits > 0 { dst[at] = UInt8(truncatingIfNeeded: acc) }
         }
-        if bits > 0 { out.append(UInt8(truncatingIfNeeded: acc)) }
     }
 
     /// Decodes exactly `count` values into `out`. Every read is checked against `data`.

@@ -155,16 +155,21 @@ struct ChunkEncoder {
             page.removeAll(keepingCapacity: true)
             var present = end - row
             if field.nullable {
-                levels.removeAll(keepingCapacity: true)
-                present = 0
-                for r in row ..< end {
-                    let valid = validity?[r - range.lowerBound] ?? true
-                    levels.append(valid ? 1 : 0)
-                    if valid { present += 1 }
-                }
                 let lengthAt = page.count
                 page.append(contentsOf: [0, 0, 0, 0])
-                levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: 1, into: &page) }
+                if let validity {
+                    levels.removeAll(keepingCapacity: true)
+                    present = 0
+                    for r in row ..< end {
+                        let valid = validity[r - range.lowerBound]
+                        levels.append(valid ? 1 : 0)
+                        if valid { present += 1 }
+                    }
+                    levels.withUnsafeBufferPointer { RLEHybrid.encode($0, bitWidth: 1, into: &page) }
+                } else {
+                    // No nulls in the chunk: the levels are one run of ones, written as such.
+                    RLEHybrid.encodeRun(1, count: end - row, bitWidth: 1, into: &page)
+                }
                 let n = UInt32(page.count - lengthAt - 4)
                 for k in 0 ..< 4 { page[lengthAt + k] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(k))) }
             }

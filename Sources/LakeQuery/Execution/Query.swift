@@ -330,10 +330,11 @@ struct Grouper {
     }
 
     /// Whether groupers that each saw part of the rows merge into exactly what one grouper fed
-    /// every row in scan order gives. A floating-point sum does not: its rounding depends on
-    /// the order of the additions.
+    /// every row in scan order gives. Not over a double column: a floating-point sum's rounding
+    /// depends on the order of the additions, and a min or max with a NaN on which value came
+    /// first (NaN compares neither less nor greater).
     var mergesExactly: Bool {
-        !aggregates.contains { a in (a.function == .sum || a.function == .avg) && a.column.flatMap { types[$0] } == .double }
+        !aggregates.contains { a in a.function != .count && a.function != .count_distinct && a.column.flatMap { types[$0] } == .double }
     }
 
     /// Static: a method on `self` handed `&self.interner` would run on a copy of `self`, which
@@ -386,6 +387,12 @@ struct Grouper {
             let g: Int
             if let existing = groups.group(of: key) {
                 g = existing
+                // A grouper may see files out of scan order: the earliest row names the group.
+                let here = ScanPosition(file: file, batch: batch, row: row)
+                if here < firsts[g] {
+                    firsts[g] = here
+                    keyValues[g] = groupBy.map { cellValue(b.column($0)!, types[$0]!, row) }
+                }
             } else {
                 g = keyValues.count
                 groups.insert(key, group: g)
@@ -441,15 +448,25 @@ struct Grouper {
                 let type = types[name]!
                 each { g, row in
                     let v = cellValue(c, type, row)
-                    let cur = extremes[i][g]
-                    if cur == .null || (a.function == .min ? Value.less(v, cur) : Value.less(cur, v)) {
+                    let cur = extremes[i][g], here = ScanPosition(file: file, batch: batch, row: row)
+                    if Self.replaces(a.function, v, at: here, cur, at: extremeAt[i][g]) {
                         extremes[i][g] = v
-                        extremeAt[i][g] = ScanPosition(file: file, batch: batch, row: row)
+                        extremeAt[i][g] = here
                     }
                 }
             }
         }
         if overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+    }
+
+    /// Whether `v`, seen at `p`, is the min (max) rather than `cur`, seen at `q`: when it is
+    /// smaller (larger), or equal and earlier in scan order, since one pass in scan order keeps
+    /// the first of equal values (-0.0 and 0.0 print differently).
+    private static func replaces(_ f: AggregateSpec.Function, _ v: Value, at p: ScanPosition, _ cur: Value, at q: ScanPosition) -> Bool {
+        if cur == .null { return true }
+        let better = f == .min ? Value.less(v, cur) : Value.less(cur, v)
+        let worse = f == .min ? Value.less(cur, v) : Value.less(v, cur)
+        return better || (!worse && p < q)
     }
 
     private mutating func appendGroup(first: ScanPosition) {
@@ -504,12 +521,8 @@ struct Grouper {
                     out.doubleSums[i][G] += w.doubleSums[i][g]
                     switch a.function {
                     case .min, .max:
-                        let v = w.extremes[i][g], cur = out.extremes[i][G]
-                        if v == .null { break }
-                        let better = a.function == .min ? Value.less(v, cur) : Value.less(cur, v)
-                        let worse = a.function == .min ? Value.less(cur, v) : Value.less(v, cur)
-                        // Serially the first of equal extremes stays: the earlier position wins a tie.
-                        if cur == .null || better || (!worse && w.extremeAt[i][g] < out.extremeAt[i][G]) {
+                        let v = w.extremes[i][g]
+                        if v != .null && replaces(a.function, v, at: w.extremeAt[i][g], out.extremes[i][G], at: out.extremeAt[i][G]) {
                             out.extremes[i][G] = v
                             out.extremeAt[i][G] = w.extremeAt[i][g]
                         }

@@ -725,10 +725,12 @@ extension CustomersWorker {
     /// `each` sees every worker with the map from its local ids to the merged ones.
     static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
         -> (CustomersWorker, KeyInterner) {
-        var interner = KeyInterner()
+        // The first worker's ids stay as they are (a new interner fed them in order would give
+        // the same ids); only the other workers' are interned again.
+        var interner = states.first?.ids ?? KeyInterner()
         var a = CustomersWorker()
-        for w in states {
-            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+        for (k, w) in states.enumerated() {
+            let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
             while a.orders.count < interner.count { a.append() }
             for (l, g) in map.enumerated() {
                 let g = Int(g)

@@ -460,7 +460,6 @@ public enum Reports {
                                           state: CustomersWorker.init) { $0.add($2) }
         var pairs: [UInt64] = []
         let (a, interner) = CustomersWorker.merge(states) { w, map in
-            pairs.reserveCapacity(pairs.count + w.days.count)
             for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         let ids = interner.values
@@ -762,7 +761,6 @@ struct CustomersWorker {
             let customer = Kernels.codes(b.batch.columns[0], b, &ids)
             while orders.count < ids.count { append() }
             let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
-            days.reserveCapacity(days.count + b.matchedCount)
             b.forEachRow { r in
                 let c = Int(customer[r])
                 orders[c] += 1
@@ -770,6 +768,8 @@ struct CustomersWorker {
                 first[c] = min(first[c], time[r])
                 last[c] = max(last[c], time[r])
                 firstDay[c] = min(firstDay[c], day[r])
+                // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
+                // would reallocate to exactly that and copy the whole array every batch.
                 days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
             }
         }
@@ -790,14 +790,16 @@ struct ProductSalesWorker {
     var orderHashes: [UInt64] = []
 
     mutating func add(file: Int, _ batches: [ScanBatch]) {
-        var fileOrders = KeyInterner()
+        // Sized for the file (an order has a few items), so the table does not grow row by row.
+        let rows = batches.reduce(0) { $0 + $1.matchedCount }
+        var fileOrders = KeyInterner(expected: max(64, rows / 2))
         var pairs: [UInt64] = []
+        pairs.reserveCapacity(rows)
         for (bi, b) in batches.enumerated() {
             let batch = b.batch
             let product = Kernels.codes(batch.columns[0], b, &products)
             let order = Kernels.codes(batch.columns[5], b, &fileOrders)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
-            pairs.reserveCapacity(pairs.count + b.matchedCount)
             b.forEachRow { r in
                 let p = Int(product[r])
                 if p == units.count {
@@ -812,7 +814,6 @@ struct ProductSalesWorker {
         Kernels.sortUnique(&pairs)
         for pair in pairs { orders[Int(pair >> 32)] += 1 }
         let values = fileOrders.values
-        orderHashes.reserveCapacity(orderHashes.count + values.count)
         for i in 0 ..< values.count { orderHashes.append(values.withBytes(i) { Kernels.hash($0) }) }
         parts.append((values, pairs))
     }

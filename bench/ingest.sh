@@ -3,13 +3,18 @@
 # headline reports) of a generated folder into an empty lake (release build), next to DuckDB
 # (threads=2) flattening the same orders file with COPY ... TO parquet PARTITION_BY (date,
 # channel), in the same run on the same machine, then `lake quality check` on the lake built.
-# Prints both times, the ratio ours/DuckDB, files and bytes written by each, our peak RSS, the
+# The peer is the newest DuckDB (2.0.1, .venv-duckdb2) and, as before, 1.5.5 (.venv, the
+# version the DuckLake tests pin): the same COPY with each. Not quite the same work: with
+# ignore_errors, 1.5.5 also drops the valid line after a truncated one, which 2.0.1 keeps
+# (200,000 generated orders: 424,749 item rows from 1.5.5, 424,933 from 2.0.1).
+# Prints the times, the ratio ours/each DuckDB, files and bytes written by each, our peak RSS, the
 # date, the commit and the load average (the machine may be shared: compare ratios, not seconds).
 #   bench/ingest.sh                          # 1,000,000 orders
 #   ORDERS=3000000 bench/ingest.sh
 #   BASE=/path/to/other/lake bench/ingest.sh # also time another build of lake in the same run
 #   SRC_DIR=/tmp/gen-3m bench/ingest.sh       # reuse a generated folder
-#   LAKE_PYTHON=/work/wt/dl10/.venv/bin/python bench/ingest.sh   # the Python with duckdb
+#   LAKE_PYTHON=/work/wt/dl10/.venv/bin/python bench/ingest.sh   # the Python with duckdb 1.5.5
+#   LAKE_PYTHON_DUCKDB2=/path/.venv-duckdb2/bin/python bench/ingest.sh   # ... with the newest duckdb
 # Not a test: figures only. Note what each side does: lake parses, validates every line,
 # dedupes, writes three tables (raw.orders with every line, curated.orders, curated.order_items),
 # computes the batch's quality figures and commits a catalog snapshot; DuckDB parses and writes
@@ -18,6 +23,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS=${ORDERS:-1000000}
 PY=${LAKE_PYTHON:-$PWD/.venv/bin/python}
+PY2=${LAKE_PYTHON_DUCKDB2:-$PWD/.venv-duckdb2/bin/python}
+for py in "$PY" "$PY2"; do
+    [ -x "$py" ] || { echo "no Python at $py: run scripts/setup.sh --python (or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB2)" >&2; exit 1; }
+done
+V1=$("$PY" -c 'import duckdb; print(duckdb.__version__)')
+V2=$("$PY2" -c 'import duckdb; print(duckdb.__version__)')
 
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
@@ -31,7 +42,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ -n "${SRC_DIR:-}" ]; then ln -s "$(cd "$SRC_DIR" && pwd)" "$tmp/src"; else "$BIN" generate --orders "$ORDERS" --out "$tmp/src" | head -3; fi
 SRC=$tmp/src/orders_stream.jsonl
 echo "source: $(stat -c %s "$SRC") bytes, $(wc -l < "$SRC") lines"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+dirty')  duckdb: $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+dirty')  duckdb: $V1 and $V2"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
@@ -49,8 +60,8 @@ lake_side() {  # $1 binary, $2 label
     echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t1" | bc -l) $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-run-$2.txt") $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-check-$2.txt") $(awk -F': ' '/Percent of CPU/ {print $2}' "$tmp/time-run-$2.txt")"
 }
 
-duck_side() {
-"$PY" - "$SRC" "$tmp/duck" <<'PYEOF'
+duck_side() {  # $1 the Python with duckdb, $2 the output directory
+"$1" - "$SRC" "$2" <<'PYEOF'
 import duckdb, sys, time
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
@@ -75,22 +86,24 @@ PYEOF
 }
 
 read -r ours check rss_kb check_rss_kb cpu <<<"$(lake_side "$BIN" new)"
-duck=$(duck_side)
+duck=$(duck_side "$PY" "$tmp/duck")
+duck2=$(duck_side "$PY2" "$tmp/duck2")
 if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu <<<"$(lake_side "$BASE" base)"; fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 our_files=$(find "$tmp/lake-new" -name '*.parquet' | wc -l)
 our_bytes=$(find "$tmp/lake-new" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-duck_files=$(find "$tmp/duck" -name '*.parquet' | wc -l)
-duck_bytes=$(find "$tmp/duck" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+files() { find "$1" -name '*.parquet' | wc -l; }
+bytes() { find "$1" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
 
-printf '\n%-32s %12s %12s %12s\n' "" "lake" "duckdb" "${BASE:+lake (BASE)}"
-printf '%-32s %12.2f %12.2f %12s\n' "seconds (lake run | COPY)" "$ours" "$duck" "${bours:-}"
-printf '%-32s %12.2f %12s %12s\n' "seconds, lake quality check" "$check" "" "${bcheck:-}"
-printf '%-32s %12d %12d\n' "parquet files" "$our_files" "$duck_files"
-printf '%-32s %12d %12d\n' "parquet bytes" "$our_bytes" "$duck_bytes"
-printf '%-32s %12.1f %12s %12s\n' "peak RSS (MB), lake run" "$(echo "$rss_kb / 1024" | bc -l)" "" "${brss:+$(echo "$brss / 1024" | bc)}"
-printf '%-32s %12.1f %12s %12s\n' "peak RSS (MB), quality check" "$(echo "$check_rss_kb / 1024" | bc -l)" "" "${bcrss:+$(echo "$bcrss / 1024" | bc)}"
-printf '%-32s %12s %12s %12s\n' "CPU, lake run" "$cpu" "" "${bcpu:-}"
-printf 'ratio lake/duckdb: %.2fx\n' "$(echo "$ours / $duck" | bc -l)"
-if [ -n "${BASE:-}" ]; then printf 'ratio BASE/duckdb: %.2fx; this build vs BASE: %.2fx (run), %.2fx (quality check)\n' \
-    "$(echo "$bours / $duck" | bc -l)" "$(echo "$ours / $bours" | bc -l)" "$(echo "$check / $bcheck" | bc -l)"; fi
+printf '\n%-32s %12s %14s %14s %12s\n' "" "lake" "duckdb $V1" "duckdb $V2" "${BASE:+lake (BASE)}"
+printf '%-32s %12.2f %14.2f %14.2f %12s\n' "seconds (lake run | COPY)" "$ours" "$duck" "$duck2" "${bours:-}"
+printf '%-32s %12.2f %14s %14s %12s\n' "seconds, lake quality check" "$check" "" "" "${bcheck:-}"
+printf '%-32s %12d %14d %14d\n' "parquet files" "$our_files" "$(files "$tmp/duck")" "$(files "$tmp/duck2")"
+printf '%-32s %12d %14d %14d\n' "parquet bytes" "$our_bytes" "$(bytes "$tmp/duck")" "$(bytes "$tmp/duck2")"
+printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), lake run" "$(echo "$rss_kb / 1024" | bc -l)" "" "" "${brss:+$(echo "$brss / 1024" | bc)}"
+printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), quality check" "$(echo "$check_rss_kb / 1024" | bc -l)" "" "" "${bcrss:+$(echo "$bcrss / 1024" | bc)}"
+printf '%-32s %12s %14s %14s %12s\n' "CPU, lake run" "$cpu" "" "" "${bcpu:-}"
+printf 'ratio lake/duckdb %s: %.2fx   lake/duckdb %s: %.2fx   (duckdb %s/%s: %.2fx)\n' \
+    "$V2" "$(echo "$ours / $duck2" | bc -l)" "$V1" "$(echo "$ours / $duck" | bc -l)" "$V2" "$V1" "$(echo "$duck2 / $duck" | bc -l)"
+if [ -n "${BASE:-}" ]; then printf 'ratio BASE/duckdb %s: %.2fx   BASE/duckdb %s: %.2fx; this build vs BASE: %.2fx (run), %.2fx (quality check)\n' \
+    "$V2" "$(echo "$bours / $duck2" | bc -l)" "$V1" "$(echo "$bours / $duck" | bc -l)" "$(echo "$ours / $bours" | bc -l)" "$(echo "$check / $bcheck" | bc -l)"; fi

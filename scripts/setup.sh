@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: the C libraries the package links, and (with --python)
 # the Python venvs whose real DuckDB, DuckLake and pyarrow check our files in the tests:
-# .venv (DuckDB 1.5.5, DuckLake 1.0, pyarrow, pandas, pytest) and .venv-duckdb14 (DuckDB 1.4.4,
-# DuckLake 0.3: it makes the old catalogs the `lake upgrade` tests migrate).
+# .venv (DuckDB 1.5.5, DuckLake 1.0, pyarrow, pandas, pytest), .venv-duckdb14 (DuckDB 1.4.4,
+# DuckLake 0.3: it makes the old catalogs the `lake upgrade` tests migrate) and .venv-duckdb2
+# (DuckDB 2.0.1, the newest: a Parquet peer only, as no DuckLake extension package exists for it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,10 @@ if [ "${1:-}" = "--python" ]; then
   if ! .venv-duckdb14/bin/python -c 'import duckdb, duckdb_ext; assert duckdb.__version__ == "1.4.4"' >/dev/null 2>&1; then
     python3 -m venv .venv-duckdb14
     .venv-duckdb14/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-duckdb14.txt
+  fi
+  if ! .venv-duckdb2/bin/python -c 'import duckdb, pyarrow; assert duckdb.__version__ == "2.0.1"' >/dev/null 2>&1; then
+    python3 -m venv .venv-duckdb2
+    .venv-duckdb2/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-duckdb2.txt
   fi
 fi
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: every interop test
 export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
+export LAKE_PYTHON_DUCKDB2="$PWD/.venv-duckdb2/bin/python"    # DuckDB 2.0.1, the newest: a Parquet peer only
 export LAKE_SCHEMATHESIS="$PWD/.venv-api/bin/schemathesis"      # schemathesis: the OpenAPI fuzz test of lake serve
 if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests

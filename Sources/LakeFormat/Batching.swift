@@ -56,6 +56,13 @@ extension Column {
             for (c, r) in parts { if case .double(let a) = c.data { out.append(contentsOf: a[r]) } }
             return Column(.double(out), validity: validity)
         case .string, .dictionary:
+            // Parts indexing one shared dictionary (an ingest's catalog columns) stay encoded.
+            if case .dictionary(_, let shared) = parts[0].0.data, parts.allSatisfy({ $0.0.data.sharesDictionary(shared) }) {
+                var indices: [Int32] = []
+                indices.reserveCapacity(total)
+                for (c, r) in parts { if case .dictionary(let idx, _) = c.data { indices.append(contentsOf: idx[r]) } }
+                return Column(.dictionary(indices: indices, values: shared), validity: validity)
+            }
             var out = StringColumn()
             out.offsets.reserveCapacity(total + 1)
             for (c, r) in parts {
@@ -76,6 +83,16 @@ extension Column {
             }
             return Column(.string(out), validity: validity)
         }
+    }
+}
+
+extension ColumnData {
+    /// Whether this is a dictionary column over the very same values storage as `values` (the
+    /// same arrays, not merely equal ones).
+    func sharesDictionary(_ values: StringColumn) -> Bool {
+        guard case .dictionary(_, let mine) = self, mine.count == values.count else { return false }
+        return mine.bytes.withUnsafeBufferPointer { a in values.bytes.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
+            && mine.offsets.withUnsafeBufferPointer { a in values.offsets.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 }
 

@@ -42,11 +42,23 @@ struct GatherTests {
         let parts: [(RecordBatch, Range<Int>)] = [(b, 2 ..< 5), (b, 0 ..< 0), (b, 5 ..< 7), (b, 0 ..< 2)]
         let c = RecordBatch.concatenate(parts, schema: b.schema)
         let rows = Array(2 ..< 5) + Array(5 ..< 7) + Array(0 ..< 2)
-        #expect(c == b.gather(rows).materializedStrings())
+        // Parts of one dictionary column (the same values storage) stay dictionary-encoded.
+        #expect(c == b.gather(rows))
+        #expect(c.materializedStrings() == b.gather(rows).materializedStrings())
+        // Parts over different (even if equal) dictionaries are expanded to strings.
+        let other = RecordBatch(schema: b.schema, columns: b.columns.map { col in
+            guard case .dictionary(let idx, let values) = col.data else { return col }
+            var copy = StringColumn()
+            for i in 0 ..< values.count { copy.append(values[i]) }
+            return Column(.dictionary(indices: idx, values: copy), validity: col.validity)
+        })
+        let mixed = RecordBatch.concatenate([(b, 2 ..< 5), (other, 5 ..< 7)], schema: b.schema)
+        guard case .string = mixed.columns[2].data else { Issue.record("parts over different dictionaries must be expanded"); return }
+        #expect(mixed == b.gather(Array(2 ..< 7)).materializedStrings())
     }
 }
 
 extension RecordBatch {
-    /// Dictionary columns expanded, as `concatenate` returns them.
+    /// Dictionary columns expanded, as `concatenate` returns parts over different dictionaries.
     func materializedStrings() -> RecordBatch { RecordBatch(schema: schema, columns: columns.map { $0.materialized() }) }
 }

@@ -332,4 +332,27 @@ print(json.dumps({
         #expect(PartitionKey(date: Int32(CivilDate.days(year: 2024, month: 1, day: 15)), channel: "web").path == "date=2024-01-15/channel=web")
         #expect(throws: PartitionError.missingColumn("day")) { try Partitioning.split(v.orders, dateColumn: "day") }
     }
+
+    /// The split's three ways to a partition: dictionary channel codes (the validator's
+    /// batches), string channels, and the hash-table fallback for dates spanning more than a
+    /// dense table (bad input can carry any year): each gives the rows a value-by-value grouping gives.
+    @Test func partitionSplitDictionaryStringAndWideDates() throws {
+        let channels = ["web", "mobile", "store", "web", "", "mobile", "web"]
+        var values = StringColumn()
+        for c in ["web", "mobile", "store", ""] { values.append(c) }
+        let codes: [Int32] = [0, 1, 2, 0, 3, 1, 0]
+        var names = StringColumn()
+        for c in channels { names.append(c) }
+        for dates in [[Int32](arrayLiteral: 10, 10, 11, 12, 10, 11, 10), [-700_000, 10, 2_900_000, 10, -700_000, 2_900_000, 11]] {
+            let schema = Schema([Field("event_date", .date), Field("channel", .string)])
+            let dictionary = RecordBatch(schema: schema, columns: [Column(.int32(dates)), Column(.dictionary(indices: codes, values: values))])
+            let strings = RecordBatch(schema: schema, columns: [Column(.int32(dates)), Column(.string(names))])
+            var expected: [PartitionKey: [Int]] = [:]
+            for r in dates.indices { expected[PartitionKey(date: dates[r], channel: channels[r]), default: []].append(r) }
+            let want = expected.sorted { $0.key < $1.key }.map { "\($0.key.date)/\($0.key.channel): \($0.value)" }
+            for batch in [dictionary, strings] {
+                #expect(try Partitioning.split(batch).map { "\($0.key.date)/\($0.key.channel): \($0.rows)" } == want)
+            }
+        }
+    }
 }

@@ -25,8 +25,9 @@ public struct PeerError: Error, CustomStringConvertible {
 
 /// Runs Python with the venv that holds the independent peers (DuckDB 1.5.5 with its ducklake
 /// and sqlite extensions, pyarrow). Interop tests fail, never skip, when it is missing: the test
-/// command (scripts/test.sh) always provides it through LAKE_PYTHON, and the DuckDB 1.4.4 venv
-/// that makes DuckLake 0.3 inputs for the upgrade tests through LAKE_PYTHON_DUCKDB14.
+/// command (scripts/test.sh) always provides it through LAKE_PYTHON, the DuckDB 1.4.4 venv
+/// that makes DuckLake 0.3 inputs for the upgrade tests through LAKE_PYTHON_DUCKDB14, and the
+/// newest DuckDB (2.0.1, the Parquet peer) through LAKE_PYTHON_DUCKDB2.
 public enum Python {
     public static var executable: String {
         ProcessInfo.processInfo.environment["LAKE_PYTHON"] ?? packageRoot.appendingPathComponent(".venv/bin/python").path
@@ -36,6 +37,17 @@ public enum Python {
     public static var duckdb14Executable: String {
         ProcessInfo.processInfo.environment["LAKE_PYTHON_DUCKDB14"] ?? packageRoot.appendingPathComponent(".venv-duckdb14/bin/python").path
     }
+
+    /// The newest DuckDB (2.0.1) with pyarrow: a Parquet peer only. No ducklake, sqlite or
+    /// postgres extension package exists for DuckDB 2.0 (they stop at 1.5.5), 1.5.5's files
+    /// refuse to load into 2.0.1 (each is built for one version) and the tests have no network
+    /// for INSTALL, so `duck()` fails there: DuckLake interop stays on `executable` (1.5.5).
+    public static var duckdb2Executable: String {
+        ProcessInfo.processInfo.environment["LAKE_PYTHON_DUCKDB2"] ?? packageRoot.appendingPathComponent(".venv-duckdb2/bin/python").path
+    }
+
+    /// Both Parquet peers, oldest first: the DuckDB the DuckLake tests pin and the newest one.
+    public static var parquetPeers: [String] { [executable, duckdb2Executable] }
 
     /// Python code that defines `duck()`: a DuckDB connection with ducklake and sqlite loaded
     /// from the extension files the pip packages install, by path (no network): DuckDB 1.5's
@@ -65,7 +77,7 @@ public enum Python {
     @discardableResult
     public static func run(_ script: String, _ arguments: [String] = [], python: String = executable) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw PeerError(description: "no Python peer at \(python): run scripts/setup.sh --python or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB14")
+            throw PeerError(description: "no Python peer at \(python): run scripts/setup.sh --python or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB14 / LAKE_PYTHON_DUCKDB2")
         }
         let dir = try TemporaryDirectory("py")
         defer { dir.remove() }

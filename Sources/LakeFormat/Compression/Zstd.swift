@@ -14,8 +14,10 @@ final class ZstdCodec {
         // decoding wrong values; it costs a few bytes per page.
         ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
+        cctxLevel = level
         return c
     }()
+    private var cctxLevel: Int32 = 0
     private lazy var dctx: OpaquePointer = {
         guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
         hasDctx = true
@@ -38,12 +40,22 @@ final class ZstdCodec {
         let bound = ZSTD_compressBound(input.count)
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: bound))
-        let written = output.withUnsafeMutableBytes { out in
-            ZSTD_compress2(cctx, out.baseAddress! + start, bound, input.baseAddress, input.count)
-        }
         // Compression into a buffer of ZSTD_compressBound bytes cannot fail for lack of room.
-        precondition(ZSTD_isError(written) == 0, "zstd: \(String(cString: ZSTD_getErrorName(written)))")
+        let written = output.withUnsafeMutableBytes { compress(input, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), level: level) }
         output.removeLast(bound - written)
+        return written
+    }
+
+    /// Compresses `input` at `level` into `output`, which must hold `ZSTD_compressBound(input.count)`
+    /// bytes; returns the compressed size. The level is a per-call parameter so one context
+    /// serves writers of any level (ingest at 1, compaction at 3).
+    func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32) -> Int {
+        if level != cctxLevel {
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+            cctxLevel = level
+        }
+        let written = ZSTD_compress2(cctx, output.baseAddress, output.count, input.baseAddress, input.count)
+        precondition(ZSTD_isError(written) == 0, "zstd: \(String(cString: ZSTD_getErrorName(written)))")
         return written
     }
 

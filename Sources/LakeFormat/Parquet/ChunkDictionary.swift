@@ -6,6 +6,13 @@ import Darwin
 
 // The dictionary half of a column chunk: whether a dictionary pays, its page, and each row's index.
 extension ChunkEncoder {
+    /// A dictionary whose first `trialRows` values are nearly all distinct (ids, line numbers,
+    /// byte offsets, timestamps) will not come out smaller than PLAIN: the trial stops there
+    /// instead of hashing the whole chunk to find that out. The choice depends only on the
+    /// chunk's values, so a parallel and a serial ingest still write the same file.
+    static let trialRows = 1024
+
+    static func mostlyDistinct(_ distinct: Int) -> Bool { distinct * 10 > trialRows * 9 }
 
     /// Dictionary page (PLAIN, uncompressed), its entry count and the index of every non-null
     /// row; nil page when the dictionary does not pay.
@@ -15,13 +22,22 @@ extension ChunkEncoder {
         var indices: [UInt32] = []
         indices.reserveCapacity(range.count)
         let raw = UnsafeRawBufferPointer(a)
+        // Runs are common (a partition's date, a batch's ingest time, an order's items): a value
+        // equal to the one before takes its index without hashing.
+        var previous: (word: UInt64, index: UInt32)?
         for r in range {
             if let validity, !validity[r - range.lowerBound] { continue }
             let word: UInt64 = width == 4
                 ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
                 : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
+            if let previous, previous.word == word {
+                indices.append(previous.index)
+                continue
+            }
             guard let i = builder.index(of: word) else { return (nil, 0, []) }
             indices.append(UInt32(i))
+            previous = (word, UInt32(i))
+            if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return (nil, 0, []) }
         }
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let dictBytes = builder.count * width
@@ -42,12 +58,22 @@ extension ChunkEncoder {
         var plainBytes = 0
         let ok: Bool = s.bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            // As for fixed-width values: a run of one value (a partition's channel, a batch's id,
+            // an order's items) hashes once.
+            var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
             for r in range {
                 if let validity, !validity[r - range.lowerBound] { continue }
                 let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
-                plainBytes += 4 + end - start
-                guard let i = builder.index(of: base + start, end - start) else { return false }
+                let n = end - start
+                plainBytes += 4 + n
+                if n == previous.count && equalBytes(base + start, base + previous.start, n) {
+                    indices.append(previous.index)
+                    continue
+                }
+                guard let i = builder.index(of: base + start, n) else { return false }
                 indices.append(UInt32(i))
+                previous = (start, n, UInt32(i))
+                if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return false }
             }
             return true
         }

@@ -24,9 +24,14 @@ extension ChunkEncoder {
     func stringMinMax(_ s: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
         var lo: Range<Int>?, hi: Range<Int>?
         s.bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+            var previous = 0 ..< 0
             for r in range {
                 if let validity, !validity[r - range.lowerBound] { continue }
                 let cur = s.byteRange(r)
+                // A repeat of the value before was compared already (runs: a partition's channel).
+                if lo != nil, cur.count == previous.count, equalBytes(base + cur.lowerBound, base + previous.lowerBound, cur.count) { continue }
+                previous = cur
                 if lo == nil || compareBytes(raw, cur, lo!) < 0 { lo = cur }
                 if hi == nil || compareBytes(raw, cur, hi!) > 0 { hi = cur }
             }

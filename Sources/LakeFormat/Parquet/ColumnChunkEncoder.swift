@@ -11,16 +11,33 @@ import Darwin
 struct ChunkEncoder {
     let field: Field
     let options: ParquetWriteOptions
-    let codec: ZstdCodec?
+    /// The zstd level of every page, nil when pages are stored uncompressed.
+    let level: Int32?
+    private let scratch: EncoderScratch
 
-    // Scratch reused across pages of the chunk.
-    private var page: [UInt8] = []
-    private var levels: [UInt32] = []
+    // The scratch's buffers, held here while the chunk is encoded (a struct's own arrays, not
+    // a class's, so appends in the hot loops pay no exclusivity checks) and reused across pages.
+    private var page: [UInt8]
+    private var levels: [UInt32]
 
-    init(field: Field, options: ParquetWriteOptions, codec: ZstdCodec?) {
+    init(field: Field, options: ParquetWriteOptions, scratch: EncoderScratch) {
         self.field = field
         self.options = options
-        self.codec = codec
+        self.scratch = scratch
+        if case .zstd(let l) = options.compression { level = l } else { level = nil }
+        page = scratch.page
+        levels = scratch.levels
+        // Released here so the arrays above are uniquely referenced: appends do not copy them.
+        scratch.page = []
+        scratch.levels = []
+    }
+
+    /// Hands the buffers back to the scratch for the next chunk.
+    mutating func finish() {
+        scratch.page = page
+        scratch.levels = levels
+        page = []
+        levels = []
     }
 
     /// The physical values of the chunk's non-null rows, in a form each encoding can walk.
@@ -32,6 +49,11 @@ struct ChunkEncoder {
 
     mutating func encode(_ column: Column, range: Range<Int>, at chunkOffset: Int64,
                          into out: inout [UInt8]) throws -> (ColumnChunk, ColumnStatistics) {
+        // A dictionary far larger than the chunk (a big product catalog behind a few rows) is
+        // cheaper to write as the rows' strings than to walk per entry.
+        if case .dictionary(_, let values) = column.data, values.count > max(1 << 12, range.count * 4) {
+            return try encode(column.slice(range).materialized(), range: 0 ..< range.count, at: chunkOffset, into: &out)
+        }
         let validity = column.validity.map { Array($0[range]) }
         let nullCount = validity.map { $0.reduce(0) { $0 + ($1 ? 0 : 1) } } ?? 0
         let nonNull = range.count - nullCount
@@ -45,7 +67,7 @@ struct ChunkEncoder {
         }
 
         let tryDictionary = options.dictionary && !options.plainColumns.contains(field.name)
-        var pages = PageSink(codec: codec, start: chunkOffset, checksums: options.pageChecksums)
+        var pages = PageSink(scratch: scratch, level: level, start: chunkOffset, checksums: options.pageChecksums)
         var stats = ColumnStatistics(nullCount: Int64(nullCount))
         var dictionaryPage: [UInt8]?
         var dictionaryCount = 0
@@ -168,7 +190,7 @@ struct ChunkEncoder {
         parquetStats.maxValue = stats.max.map { statBytes($0, physical) }
         let meta = ColumnMetaData(
             type: physical, encodings: encodings, pathInSchema: [field.name],
-            codec: codec == nil ? CompressionCodec.uncompressed.rawValue : CompressionCodec.zstd.rawValue,
+            codec: level == nil ? CompressionCodec.uncompressed.rawValue : CompressionCodec.zstd.rawValue,
             numValues: Int64(range.count), totalUncompressedSize: pages.uncompressed,
             totalCompressedSize: pages.position - chunkOffset, dataPageOffset: dataOffset,
             dictionaryPageOffset: dictionaryOffset, statistics: parquetStats)

@@ -6,42 +6,39 @@ import Darwin
 
 /// Accumulates a chunk's pages: compresses each, writes its header, tracks sizes and offsets.
 struct PageSink {
-    let codec: ZstdCodec?
+    let scratch: EncoderScratch
+    /// zstd level, nil for uncompressed pages.
+    let level: Int32?
     let checksums: Bool
     private(set) var position: Int64
     private(set) var uncompressed: Int64 = 0
 
-    init(codec: ZstdCodec?, start: Int64, checksums: Bool) {
-        self.codec = codec
+    init(scratch: EncoderScratch, level: Int32?, start: Int64, checksums: Bool) {
+        self.scratch = scratch
+        self.level = level
         self.checksums = checksums
         position = start
     }
 
     mutating func add(type: PageType, payload: [UInt8], numValues: Int, encoding: Encoding, into out: inout [UInt8]) {
-        var compressed: [UInt8] = []
-        let body: [UInt8]
-        if let codec {
-            compressed.reserveCapacity(payload.count / 2 + 64)
-            payload.withUnsafeBytes { _ = codec.compress($0, into: &compressed) }
-            body = compressed
-        } else {
-            body = payload
+        payload.withUnsafeBytes { raw in
+            let body = level.map { scratch.compress(raw, level: $0) } ?? raw
+            var header = PageHeader(type: type.rawValue, uncompressedPageSize: Int32(payload.count),
+                                    compressedPageSize: Int32(body.count))
+            // The spec's CRC covers the page as stored: the compressed bytes, not the header.
+            if checksums { header.crc = Int32(bitPattern: CRC32.checksum(body)) }
+            if type == .dictionaryPage {
+                header.dictionaryPage = DictionaryPageHeader(numValues: Int32(numValues), encoding: encoding.rawValue)
+            } else {
+                header.dataPage = DataPageHeader(numValues: Int32(numValues), encoding: encoding.rawValue,
+                                                 definitionLevelEncoding: Encoding.rle.rawValue,
+                                                 repetitionLevelEncoding: Encoding.rle.rawValue)
+            }
+            let h = header.encoded()
+            out.append(contentsOf: h)
+            out.append(contentsOf: body)
+            position += Int64(h.count + body.count)
+            uncompressed += Int64(h.count + payload.count)
         }
-        var header = PageHeader(type: type.rawValue, uncompressedPageSize: Int32(payload.count),
-                                compressedPageSize: Int32(body.count))
-        // The spec's CRC covers the page as stored: the compressed bytes, not the header.
-        if checksums { header.crc = Int32(bitPattern: CRC32.checksum(body)) }
-        if type == .dictionaryPage {
-            header.dictionaryPage = DictionaryPageHeader(numValues: Int32(numValues), encoding: encoding.rawValue)
-        } else {
-            header.dataPage = DataPageHeader(numValues: Int32(numValues), encoding: encoding.rawValue,
-                                             definitionLevelEncoding: Encoding.rle.rawValue,
-                                             repetitionLevelEncoding: Encoding.rle.rawValue)
-        }
-        let h = header.encoded()
-        out.append(contentsOf: h)
-        out.append(contentsOf: body)
-        position += Int64(h.count + body.count)
-        uncompressed += Int64(h.count + payload.count)
     }
 }

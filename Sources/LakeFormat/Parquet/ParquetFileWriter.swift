@@ -229,37 +229,48 @@ public final class ParquetFileWriter {
         if pendingRows == 0 { pendingBytes = 0 }
 
         let groupStart = offset
-        // A compression context per row group, not per writer: ingest keeps hundreds of writers
-        // open (one per partition and table), and each zstd context holds megabytes once used.
-        var codec: ZstdCodec?
-        if case .zstd(let level) = options.compression { codec = ZstdCodec(level: level) }
+        // Buffers and the zstd context come from a pool per row group, not per writer: ingest
+        // keeps hundreds of writers open (one per partition and table), and each context holds
+        // megabytes once used; reused, they are not allocated and faulted in again.
+        let scratch = EncoderScratch.pool.take()
+        defer { EncoderScratch.pool.give(scratch) }
+        var out = scratch.out
+        scratch.out = []
+        defer { scratch.out = out }
+        out.append(contentsOf: buffer)  // what is not yet written (the leading magic)
+        buffer.removeAll()
         var chunks: [ColumnChunk] = []
         var uncompressedTotal: Int64 = 0
         for (i, field) in schema.fields.enumerated() {
-            var encoder = ChunkEncoder(field: field, options: options, codec: codec)
-            let (chunk, stats) = try encoder.encode(source.columns[i], range: range, at: offset, into: &buffer)
+            var encoder = ChunkEncoder(field: field, options: options, scratch: scratch)
+            defer { encoder.finish() }
+            let (chunk, stats) = try encoder.encode(source.columns[i], range: range, at: offset, into: &out)
             offset += chunk.metaData.totalCompressedSize
             uncompressedTotal += chunk.metaData.totalUncompressedSize
             chunks.append(chunk)
             statistics[i].merge(stats)
-            if buffer.count >= 1 << 22 { try flushBuffer() }
+            if out.count >= 1 << 22 { try write(&out) }
         }
-        codec = nil
-        try flushBuffer()
+        try write(&out)
         rowGroups.append(RowGroup(columns: chunks, totalByteSize: uncompressedTotal, numRows: Int64(rows),
                                   fileOffset: groupStart, totalCompressedSize: offset - groupStart))
         totalRows += Int64(rows)
     }
 
     private func flushBuffer() throws {
+        try write(&buffer)
+        buffer.removeAll()
+    }
+
+    /// Writes `bytes` to the file and empties it, keeping its capacity.
+    private func write(_ bytes: inout [UInt8]) throws {
         guard let sink else { preconditionFailure("write after close") }
         var failure: StorageError?
-        buffer.withUnsafeBytes { raw in
+        bytes.withUnsafeBytes { raw in
             do throws(StorageError) { try sink.write(raw) } catch { failure = error }
         }
         if let failure { throw ParquetError(failure) }
-        // Keep a small buffer's capacity for the next row group; give a large one back.
-        buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+        bytes.removeAll(keepingCapacity: true)
     }
 
     private func schemaElements() -> [SchemaElement] {

@@ -44,8 +44,23 @@ struct QualityFigureBuilder {
 
     /// Walks one table's (event_date, channel) columns, calling `body` with each row's cell.
     private mutating func forEachCell(_ batch: RecordBatch, _ body: (inout Cell, Int) -> Void) {
-        guard let dates = batch.column("event_date"), case .int32(let day) = dates.data,
-              let chans = batch.column("channel"), case .string(let ch) = chans.materialized().data else { return }
+        guard let dates = batch.column("event_date"), case .int32(let day) = dates.data, let chans = batch.column("channel") else { return }
+        if case .dictionary(let idx, let values) = chans.data {
+            // The ingest's own batches: channel codes into the schema's enum, one code per entry.
+            let entry = values.bytes.withUnsafeBytes { raw in (0 ..< values.count).map { channelCode(UnsafeRawBufferPointer(rebasing: raw[values.byteRange($0)])) } }
+            var lastDay = Int32.min, lastCode = -1, current = 0
+            for r in 0 ..< batch.count {
+                let code = entry[Int(idx[r])]
+                if day[r] != lastDay || code != lastCode {
+                    current = cell(day[r], code)
+                    lastDay = day[r]
+                    lastCode = code
+                }
+                body(&cells[current], r)
+            }
+            return
+        }
+        guard case .string(let ch) = chans.data else { return }
         var lastDay = Int32.min, lastStart = -1, lastEnd = -1, current = 0
         ch.bytes.withUnsafeBytes { raw in
             for r in 0 ..< batch.count {
@@ -107,10 +122,11 @@ struct QualityFigureBuilder {
             for k in 0 ..< it.count { if let r = row[iid[k]] { sums[r] += revenue[k]; counts[r] += 1 } }
         }
         var examples = self.examples
+        let confirmed = Self.rows(of: status, equalTo: OrderStatus.confirmed.rawValue)
         forEachCell(o) { c, r in
             c.orders += 1
             c.items += counts[r]
-            if status.string(at: r) == OrderStatus.confirmed.rawValue {
+            if confirmed[r] {
                 c.confirmedCents += total[r]
                 c.confirmedSquares += (Double(total[r]) / 100) * (Double(total[r]) / 100)
             }
@@ -126,6 +142,26 @@ struct QualityFigureBuilder {
             if counts[r] != Int64(itemCount[r]) { c.itemCountMismatch += 1 }
         }
         self.examples = examples
+    }
+
+    /// Whether each row of a string column is `value`, compared as bytes (no String per row).
+    private static func rows(of c: Column, equalTo value: String) -> [Bool] {
+        let target = Array(value.utf8)
+        var out = [Bool](repeating: false, count: c.count)
+        switch c.data {
+        case .string(let s):
+            s.bytes.withUnsafeBytes { raw in
+                target.withUnsafeBytes { t in
+                    for r in 0 ..< c.count where !c.isNull(r) {
+                        let range = s.byteRange(r)
+                        out[r] = range.count == t.count && (t.isEmpty || memcmp(raw.baseAddress! + range.lowerBound, t.baseAddress!, t.count) == 0)
+                    }
+                }
+            }
+        default:
+            for r in 0 ..< c.count { out[r] = c.string(at: r) == value }
+        }
+        return out
     }
 
     /// Null or empty, as the checks count a missing optional field.

@@ -195,12 +195,15 @@ final class SortedIDRun: @unchecked Sendable {
             func id(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: all[starts[i] ..< starts[i + 1]]) }
             let fps = (0 ..< ids.count).map { fingerprint.hash(id($0)) }
             func less(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool { a.lexicographicallyPrecedes(b) }
-            var order = Array(0 ..< ids.count)
-            order.sort { fps[$0] != fps[$1] ? fps[$0] < fps[$1] : less(id($0), id($1)) }
+            // (fingerprint, index) pairs sorted in place: the comparisons read the pairs being
+            // merged, not fingerprints scattered over the array (a cache miss each at 1 M ids).
+            var order = (0 ..< ids.count).map { (fp: fps[$0], index: UInt32(truncatingIfNeeded: $0)) }
+            order.sort { $0.fp != $1.fp ? $0.fp < $1.fp : less(id(Int($0.index)), id(Int($1.index))) }
             var kept: [Int] = []
             kept.reserveCapacity(order.count)
-            for i in order {
-                if let last = kept.last, fps[last] == fps[i], id(last).elementsEqual(id(i)) { continue }
+            for pair in order {
+                let i = Int(pair.index)
+                if let last = kept.last, fps[last] == pair.fp, id(last).elementsEqual(id(i)) { continue }
                 kept.append(i)
             }
             let n = kept.count, k = (n + blockSize - 1) / blockSize

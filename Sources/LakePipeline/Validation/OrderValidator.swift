@@ -193,8 +193,10 @@ public struct OrderValidator {
     public let ingestTimeMicros: Int64
     let committed: (any OrderIDLookup)?
     private let ingestDate: Int32
-    private let batchIDBytes: [UInt8]
-    private let sourceFileBytes: [UInt8]
+    /// The batch's constant raw columns, and the dictionaries of channel (the enum plus
+    /// "unknown", raw's channel of a line without a valid one) and status: rows carry only codes.
+    private let constants: RawConstants
+    private let statusValues: StringColumn
     private var parser: OrderLineParser
     /// The batch's claimed ids, across drains (serial mode).
     private var firsts: FirstOccurrences
@@ -226,8 +228,13 @@ public struct OrderValidator {
         self.ingestTimeMicros = ingestTimeMicros
         self.committed = committed
         ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
-        batchIDBytes = Array(batchID.utf8)
-        sourceFileBytes = Array(sourceFile.utf8)
+        var channels = StringColumn()
+        for c in rules.channels { channels.append(c) }
+        channels.append(Self.unknownChannel)
+        constants = RawConstants(batchID: batchID, sourceFile: sourceFile, channels: channels)
+        var statuses = StringColumn()
+        for v in rules.statuses { statuses.append(v) }
+        statusValues = statuses
         parser = OrderLineParser(map: rules.fieldMap)
         raw = RawBuilder(rows: expectedLines, lineBytes: expectedLines * 400)
         firsts = FirstOccurrences(capacity: deferDuplicates ? 0 : expectedLines)
@@ -260,10 +267,10 @@ public struct OrderValidator {
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {
                 rejects[reason, default: 0] += 1
-                raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
+                raw.append(line: bytes, number: lineNumber, offset: byteOffset,
                            ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
                            eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
-                           channel: channel >= 0 ? slice(t, order.channel) : Self.unknownChannel,
+                           channel: Int32(channel >= 0 ? channel : rules.channels.count),
                            reject: (reason, "\(sourceFile) line \(lineNumber): \(detail)"))
                 return
             }
@@ -271,10 +278,10 @@ public struct OrderValidator {
             let eventDate = Timestamps.day(ofMicros: eventTime)
             // Accepted values equal their enum member byte for byte: append them from the line.
             cur.append(order, t, catalog: catalog, rows: itemRows, eventTime: eventTime, eventDate: eventDate,
-                       channel: slice(t, order.channel), status: slice(t, order.status), rules: rules)
-            raw.append(line: bytes, number: lineNumber, offset: byteOffset, batchID: batchIDBytes, sourceFile: sourceFileBytes,
+                       channel: Int32(channel), status: Int32(rules.statusIndex(t, order.status)), rules: rules)
+            raw.append(line: bytes, number: lineNumber, offset: byteOffset,
                        ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
-                       channel: slice(t, order.channel), reject: nil)
+                       channel: Int32(channel), reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
         }
     }
@@ -285,10 +292,8 @@ public struct OrderValidator {
         c.count == 3 && c.allSatisfy { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
     }
 
-    private static let unknownText: StaticString = "unknown"
-    static var unknownChannel: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: unknownText.utf8Start, count: unknownText.utf8CodeUnitCount)
-    }
+    /// raw.orders' channel of a line without a valid one (its partition is channel=unknown).
+    static let unknownChannel = "unknown"
 
     /// The first rule the order breaks, in a fixed order (required fields, enums, items,
     /// products, amounts, duplicates), or nil when it is accepted; accepted ids are recorded.
@@ -404,7 +409,8 @@ public struct OrderValidator {
     /// tracking carries over, so drains split one logical batch without changing results.
     public mutating func drain() -> ValidatedOrders {
         let out = ValidatedOrders(
-            raw: raw.batch(rules.rawSchema), orders: cur.ordersBatch(rules.ordersSchema), items: cur.itemsBatch(rules.itemsSchema),
+            raw: raw.batch(rules.rawSchema, constants), orders: cur.ordersBatch(rules.ordersSchema, channels: constants.channels, statuses: statusValues),
+            items: cur.itemsBatch(rules.itemsSchema, catalog: catalog, channels: constants.channels, statuses: statusValues),
             rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized,
             claims: deferDuplicates ? claims : nil)
         claims = DeferredClaims()
@@ -465,13 +471,26 @@ func slice(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> UnsafeRawBufferPointer 
 @inline(__always)
 func validityOrNil(_ v: [Bool]) -> [Bool]? { v.contains(false) ? v : nil }
 
+/// What every raw row of a batch shares: written as one-entry dictionary columns, not per row.
+struct RawConstants {
+    var batchID = StringColumn(), sourceFile = StringColumn()
+    /// Channel codes' values: the schema's enum, then "unknown".
+    let channels: StringColumn
+
+    init(batchID: String, sourceFile: String, channels: StringColumn) {
+        self.batchID.append(batchID)
+        self.sourceFile.append(sourceFile)
+        self.channels = channels
+    }
+}
+
 struct RawBuilder {
-    var batchID = StringColumn(), sourceFile = StringColumn(), line = StringColumn()
+    var line = StringColumn()
     var lineNumber: [Int64] = [], byteOffset: [Int64] = [], ingestTime: [Int64] = []
     var orderID = StringColumn(), orderIDValid: [Bool] = []
     var eventTime: [Int64] = [], eventTimeValid: [Bool] = []
     var eventDate: [Int32] = []
-    var channel = StringColumn()
+    var channel: [Int32] = []
     var reason = StringColumn(), reasonValid: [Bool] = []
     var detail = StringColumn(), detailValid: [Bool] = []
 
@@ -484,7 +503,7 @@ struct RawBuilder {
     }
 
     mutating func reserve(rows: Int, lineBytes: Int) {
-        for c in [\RawBuilder.batchID, \.sourceFile, \.channel] { self[keyPath: c].reserve(count: rows, bytes: rows * 8) }
+        channel.reserveCapacity(rows)
         line.reserve(count: rows, bytes: lineBytes + lineBytes / 16)
         orderID.reserve(count: rows, bytes: rows * 12)
         reason.reserve(count: rows, bytes: 0)
@@ -495,11 +514,9 @@ struct RawBuilder {
     }
 
     @inline(__always)
-    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64, batchID id: [UInt8], sourceFile file: [UInt8],
+    mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64,
                          ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
-                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, reject: (RejectReason, String)?) {
-        batchID.appendBytes(id)
-        sourceFile.appendBytes(file)
+                         eventDate ed: Int32, channel ch: Int32, reject: (RejectReason, String)?) {
         line.appendBytes(bytes)
         lineNumber.append(Int64(number))
         byteOffset.append(offset)
@@ -509,7 +526,7 @@ struct RawBuilder {
         eventTime.append(et ?? 0)
         eventTimeValid.append(et != nil)
         eventDate.append(ed)
-        channel.appendBytes(ch)
+        channel.append(ch)
         if let (r, d) = reject {
             reason.append(r.rawValue)
             detail.append(d)
@@ -521,11 +538,12 @@ struct RawBuilder {
         detailValid.append(reject != nil)
     }
 
-    func batch(_ schema: Schema) -> RecordBatch {
-        RecordBatch(schema: schema, columns: schema.fields.map { f in
+    func batch(_ schema: Schema, _ constants: RawConstants) -> RecordBatch {
+        let same = [Int32](repeating: 0, count: lineNumber.count)
+        return RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch RawColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
-            case .batchID: return Column(.string(batchID))
-            case .sourceFile: return Column(.string(sourceFile))
+            case .batchID: return Column(.dictionary(indices: same, values: constants.batchID))
+            case .sourceFile: return Column(.dictionary(indices: same, values: constants.sourceFile))
             case .lineNumber: return Column(.int64(lineNumber))
             case .byteOffset: return Column(.int64(byteOffset))
             case .ingestTime: return Column(.int64(ingestTime))
@@ -533,7 +551,7 @@ struct RawBuilder {
             case .orderID: return Column(.string(orderID), validity: validityOrNil(orderIDValid))
             case .eventTime: return Column(.int64(eventTime), validity: validityOrNil(eventTimeValid))
             case .eventDate: return Column(.int32(eventDate))
-            case .channel: return Column(.string(channel))
+            case .channel: return Column(.dictionary(indices: channel, values: constants.channels))
             case .rejectReason: return Column(.string(reason), validity: validityOrNil(reasonValid))
             case .rejectDetail: return Column(.string(detail), validity: validityOrNil(detailValid))
             }
@@ -543,19 +561,24 @@ struct RawBuilder {
 
 struct CuratedBuilder {
     // orders
-    var orderID = StringColumn(), customerID = StringColumn(), channel = StringColumn(), status = StringColumn()
+    var orderID = StringColumn(), customerID = StringColumn(), channel: [Int32] = [], status: [Int32] = []
     var country = StringColumn(), state = StringColumn(), stateValid: [Bool] = [], city = StringColumn(), cityValid: [Bool] = []
     var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = [], units: [Int32] = []
     // orders v2
     var currency = StringColumn(), currencyValid: [Bool] = [], discount: [Int64] = [], payment = StringColumn(), paymentValid: [Bool] = []
     // order_items
-    var iOrderID = StringColumn(), iLine: [Int32] = [], iProduct = StringColumn(), iQuantity: [Int32] = []
-    var iPrice: [Int64] = [], iRevenue: [Int64] = [], iCategory = StringColumn(), iBrand = StringColumn(), iList: [Int64] = []
-    var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel = StringColumn(), iStatus = StringColumn()
+    // An item's product id, category and brand are its catalog row's (the id was found in the
+    // catalog byte for byte): kept as that row, written as dictionary columns over the catalog's
+    // own values, so no item copies or hashes those strings.
+    var iOrderID = StringColumn(), iLine: [Int32] = [], iCatalogRow: [Int32] = [], iQuantity: [Int32] = []
+    var iPrice: [Int64] = [], iRevenue: [Int64] = [], iList: [Int64] = []
+    var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel: [Int32] = [], iStatus: [Int32] = []
 
     init(orders: Int = 4096, items: Int = 10240) {
         let o = max(orders, 4096), n = max(items, 10240)
-        for c in [\CuratedBuilder.orderID, \.customerID, \.channel, \.status, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
+        for c in [\CuratedBuilder.orderID, \.customerID, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
+        channel.reserveCapacity(o)
+        status.reserveCapacity(o)
         currency.reserve(count: o, bytes: o * 3)
         payment.reserve(count: o, bytes: o * 6)
         discount.reserveCapacity(o)
@@ -565,19 +588,19 @@ struct CuratedBuilder {
         for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
         stateValid.reserveCapacity(o)
         cityValid.reserveCapacity(o)
-        for c in [\CuratedBuilder.iOrderID, \.iProduct, \.iCategory, \.iBrand, \.iChannel, \.iStatus] { self[keyPath: c].reserve(count: n, bytes: n * 12) }
+        iOrderID.reserve(count: n, bytes: n * 12)
         for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList, \.iEventTime] { self[keyPath: c].reserveCapacity(n) }
-        for c in [\CuratedBuilder.iLine, \.iQuantity, \.iEventDate] { self[keyPath: c].reserveCapacity(n) }
+        for c in [\CuratedBuilder.iLine, \.iCatalogRow, \.iQuantity, \.iEventDate, \.iChannel, \.iStatus] { self[keyPath: c].reserveCapacity(n) }
     }
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
-                         eventDate ed: Int32, channel ch: UnsafeRawBufferPointer, status st: UnsafeRawBufferPointer, rules: OrderRules) {
+                         eventDate ed: Int32, channel ch: Int32, status st: Int32, rules: OrderRules) {
         let oid = slice(t, o.orderID)
         orderID.appendBytes(oid)
         customerID.appendBytes(slice(t, o.customerID))
-        channel.appendBytes(ch)
-        status.appendBytes(st)
+        channel.append(ch)
+        status.append(st)
         country.appendBytes(slice(t, o.country))
         if o.state.isPresent { state.appendBytes(slice(t, o.state)) } else { state.appendNull() }
         stateValid.append(o.state.isPresent)
@@ -590,24 +613,21 @@ struct CuratedBuilder {
         var quantity: Int64 = 0
         for (i, item) in o.items.enumerated() {
             // check() proved presence, ranges, catalog membership and no overflow.
-            let pid = slice(t, item.productID)
             let row = Int(rows[i])
             let q = item.quantity!, price = item.unitPriceCents!
             iOrderID.appendBytes(oid)
             iLine.append(Int32(i + 1))
-            iProduct.appendBytes(pid)
+            iCatalogRow.append(rows[i])
             iQuantity.append(Int32(q))
             iPrice.append(price)
             iRevenue.append(q * price)
             sum += q * price
             quantity += q
-            catalog.categories.withBytes(row) { iCategory.appendBytes($0) }
-            catalog.brands.withBytes(row) { iBrand.appendBytes($0) }
             iList.append(catalog.prices[row])
             iEventTime.append(et)
             iEventDate.append(ed)
-            iChannel.appendBytes(ch)
-            iStatus.appendBytes(st)
+            iChannel.append(ch)
+            iStatus.append(st)
         }
         total.append(sum)
         units.append(Int32(clamping: quantity))
@@ -627,15 +647,15 @@ struct CuratedBuilder {
         paymentValid.append(o.paymentMethod.isPresent)
     }
 
-    func ordersBatch(_ schema: Schema) -> RecordBatch {
+    func ordersBatch(_ schema: Schema, channels: StringColumn, statuses: StringColumn) -> RecordBatch {
         RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch OrdersColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
             case .orderID: return Column(.string(orderID))
             case .customerID: return Column(.string(customerID))
             case .eventTime: return Column(.int64(eventTime))
             case .eventDate: return Column(.int32(eventDate))
-            case .channel: return Column(.string(channel))
-            case .status: return Column(.string(status))
+            case .channel: return Column(.dictionary(indices: channel, values: channels))
+            case .status: return Column(.dictionary(indices: status, values: statuses))
             case .country: return Column(.string(country))
             case .state: return Column(.string(state), validity: validityOrNil(stateValid))
             case .city, .shippingCity: return Column(.string(city), validity: validityOrNil(cityValid))
@@ -649,22 +669,22 @@ struct CuratedBuilder {
         })
     }
 
-    func itemsBatch(_ schema: Schema) -> RecordBatch {
+    func itemsBatch(_ schema: Schema, catalog: ProductCatalog, channels: StringColumn, statuses: StringColumn) -> RecordBatch {
         RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch ItemsColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
             case .orderID: return Column(.string(iOrderID))
             case .lineNumber: return Column(.int32(iLine))
-            case .productID: return Column(.string(iProduct))
+            case .productID: return Column(.dictionary(indices: iCatalogRow, values: catalog.ids))
             case .quantity: return Column(.int32(iQuantity))
             case .unitPrice: return Column(.int64(iPrice))
             case .lineRevenue: return Column(.int64(iRevenue))
-            case .category: return Column(.string(iCategory))
-            case .brand: return Column(.string(iBrand))
+            case .category: return Column(.dictionary(indices: iCatalogRow, values: catalog.categories))
+            case .brand: return Column(.dictionary(indices: iCatalogRow, values: catalog.brands))
             case .listPrice: return Column(.int64(iList))
             case .eventTime: return Column(.int64(iEventTime))
             case .eventDate: return Column(.int32(iEventDate))
-            case .channel: return Column(.string(iChannel))
-            case .status: return Column(.string(iStatus))
+            case .channel: return Column(.dictionary(indices: iChannel, values: channels))
+            case .status: return Column(.dictionary(indices: iStatus, values: statuses))
             }
         })
     }

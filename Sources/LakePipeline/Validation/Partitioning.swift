@@ -1,4 +1,9 @@
 import LakeFormat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One (event_date, channel) partition of a batch.
 public struct PartitionKey: Hashable, Sendable, Comparable {
@@ -37,27 +42,86 @@ public enum Partitioning {
         guard let di = batch.schema.index(of: dateColumn) else { throw .missingColumn(dateColumn) }
         guard let ci = batch.schema.index(of: channelColumn) else { throw .missingColumn(channelColumn) }
         guard case .int32(let dates) = batch.columns[di].data else { throw .wrongType(dateColumn, batch.schema.fields[di].type) }
-        let channels = batch.columns[ci].materialized()
-        guard case .string(let names) = channels.data else { throw .wrongType(channelColumn, batch.schema.fields[ci].type) }
-        // Group on (date, channel-dictionary code) with a byte-keyed table: no String per row.
+        // Channel codes: one per dictionary entry for a dictionary column, else per distinct
+        // byte string (a handful: a tiny table, no String per row).
         var channelCodes = ByteKeyTable(capacity: 16)
         var channelNames: [String] = []
-        var groups: [Int64: [Int]] = [:]
-        names.bytes.withUnsafeBytes { raw in
-            for row in 0 ..< batch.count {
-                let r = names.byteRange(row)
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[r])
-                var code = channelCodes.value(for: bytes)
-                if code == nil {
-                    code = Int32(channelNames.count)
-                    channelCodes.insertIfAbsent(bytes, value: code!)
-                    channelNames.append(String(decoding: bytes, as: UTF8.self))
+        func code(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+            if let c = channelCodes.value(for: bytes) { return c }
+            let c = Int32(channelNames.count)
+            channelCodes.insertIfAbsent(bytes, value: c)
+            channelNames.append(String(decoding: bytes, as: UTF8.self))
+            return c
+        }
+        var codes = [Int32](repeating: 0, count: batch.count)
+        switch batch.columns[ci].data {
+        case .dictionary(let idx, let values):
+            let entry = values.bytes.withUnsafeBytes { raw in
+                (0 ..< values.count).map { code(UnsafeRawBufferPointer(rebasing: raw[values.byteRange($0)])) }
+            }
+            for row in 0 ..< batch.count { codes[row] = entry[Int(idx[row])] }
+        case .string(let names):
+            names.bytes.withUnsafeBytes { raw in
+                // Rows of one channel come in runs often enough that the previous row's code is
+                // worth checking before the table.
+                var last = (range: 0 ..< 0, code: Int32(-1))
+                for row in 0 ..< batch.count {
+                    let r = names.byteRange(row)
+                    if last.code >= 0, r.count == last.range.count,
+                       r.isEmpty || memcmp(raw.baseAddress! + r.lowerBound, raw.baseAddress! + last.range.lowerBound, r.count) == 0 {
+                        codes[row] = last.code
+                        continue
+                    }
+                    let c = code(UnsafeRawBufferPointer(rebasing: raw[r]))
+                    codes[row] = c
+                    last = (r, c)
                 }
-                groups[Int64(dates[row]) << 20 | Int64(code!), default: []].append(row)
+            }
+        default:
+            throw .wrongType(channelColumn, batch.schema.fields[ci].type)
+        }
+        // A counting sort on the dense key (date - first date) x channel code: two passes over
+        // the rows and no hashing, rows in batch order within each partition. A batch spanning
+        // an absurd range of dates (bad input can carry any year) falls back to a hash table.
+        guard batch.count > 0 else { return [] }
+        let channelCount = channelNames.count
+        var lo = Int64(dates[0]), hi = lo
+        for d in dates { lo = min(lo, Int64(d)); hi = max(hi, Int64(d)) }
+        var slot = [Int32](repeating: 0, count: batch.count)
+        var keys: [PartitionKey] = []
+        let span = (hi - lo + 1) * Int64(channelCount)
+        if span <= 1 << 20 {
+            var dense = [Int32](repeating: -1, count: Int(span))
+            // Slots in key order: dates ascending, then channels by name.
+            let byName = (0 ..< channelCount).sorted { channelNames[$0] < channelNames[$1] }
+            var rank = [Int](repeating: 0, count: channelCount)
+            for (r, c) in byName.enumerated() { rank[c] = r }
+            for row in 0 ..< batch.count { dense[Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])]] = 0 }
+            for k in 0 ..< dense.count where dense[k] == 0 {
+                dense[k] = Int32(keys.count)
+                keys.append(PartitionKey(date: Int32(lo + Int64(k / channelCount)), channel: channelNames[byName[k % channelCount]]))
+            }
+            for row in 0 ..< batch.count { slot[row] = dense[Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])]] }
+        } else {
+            var index: [Int64: Int32] = [:]
+            for row in 0 ..< batch.count {
+                let key = Int64(dates[row]) << 20 | Int64(codes[row])
+                if let s = index[key] { slot[row] = s; continue }
+                let s = Int32(keys.count)
+                index[key] = s
+                keys.append(PartitionKey(date: dates[row], channel: channelNames[Int(codes[row])]))
+                slot[row] = s
             }
         }
-        return groups.map { (key: PartitionKey(date: Int32($0.key >> 20), channel: channelNames[Int($0.key & 0xFFFFF)]), rows: $0.value) }
-            .sorted { $0.key < $1.key }
+        var counts = [Int](repeating: 0, count: keys.count)
+        for s in slot { counts[Int(s)] += 1 }
+        var rows: [[Int]] = counts.map { n in
+            var a: [Int] = []
+            a.reserveCapacity(n)
+            return a
+        }
+        for row in 0 ..< batch.count { rows[Int(slot[row])].append(row) }
+        return zip(keys, rows).map { (key: $0, rows: $1) }.sorted { $0.key < $1.key }
     }
 
     /// The rows of `batch` at `rows`, in that order (one partition's file).

@@ -79,7 +79,7 @@ public enum Query {
             let grouper: Grouper
             if template.mergesExactly {
                 // Each worker groups the files it decodes; the groups merge in scan order.
-                let (states, s) = try scan.reduce(columns: needed, where: predicates, state: { template }) { g, file, batches in
+                let (states, s) = try scan.reduce(columns: needed, where: predicates, sizedState: { template.sized(rows: $0) }) { g, file, batches in
                     for (i, b) in batches.enumerated() { try g.add(b, file: file, batch: i) }
                 }
                 stats = s
@@ -150,6 +150,10 @@ func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
 /// Interns strings to dense ids so grouping and distinct counting hash integers, not strings.
 struct StringInterner {
     private var keys = KeyInterner()
+
+    init() {}
+
+    init(expected: Int) { keys = KeyInterner(expected: expected) }
 
     /// Per-row ids of a string column for the batch's matching rows (-1 for the rest, which
     /// are never read): values only filtered-out rows hold are not interned, and a dictionary
@@ -339,6 +343,17 @@ struct Grouper {
 
     /// Static: a method on `self` handed `&self.interner` would run on a copy of `self`, which
     /// shares the interner's buffers, so every new string would copy the whole table.
+    /// This (empty) grouper for a worker handed up to `rows` rows: a distinct count of strings
+    /// (customer or order ids) sizes the interner for half of them up front. Grouping keys alone
+    /// do not: they are mostly few (channels, statuses).
+    func sized(rows: Int) -> Grouper {
+        var g = self
+        if aggregates.contains(where: { $0.function == .count_distinct && $0.column.flatMap { types[$0] } == .string }) {
+            g.interner = StringInterner(expected: max(64, rows / 2))
+        }
+        return g
+    }
+
     private static func codes(_ c: Column, _ b: ScanBatch, interner: inout StringInterner) -> [Int64] {
         var out: [Int64]
         switch c.data {

@@ -457,7 +457,7 @@ public enum Reports {
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
-                                          state: CustomersWorker.init) { $0.add($2) }
+                                          sizedState: CustomersWorker.init(rows:)) { $0.add($2) }
         var pairs: [UInt64] = []
         let (a, interner) = CustomersWorker.merge(states) { w, map in
             for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
@@ -746,7 +746,15 @@ extension CustomersWorker {
 }
 
 struct CustomersWorker {
-    var ids = KeyInterner(expected: 1 << 15)
+    var ids: KeyInterner
+
+    init() { ids = KeyInterner(expected: 1 << 15) }
+
+    /// For a worker handed up to `rows` orders: customers order a few times each, so half
+    /// that many ids fit without the table growing (a larger share of repeat buyers only
+    /// leaves it emptier).
+    init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
+
     var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []
     var firstDay: [Int32] = []
     /// customer << 32 | day, one per order (repeats removed at the end).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Query benchmark: the daily-revenue, top-products and customers reports and a one-day,
-# one-channel query on a lake of 1,000,000 generated orders, next to DuckDB 1.4.4 (2 threads)
-# computing the same results over the very same Parquet files.
+# one-channel query on a lake of 1,000,000 generated orders, next to the newest DuckDB (2.0.1,
+# .venv-duckdb2; LAKE_PYTHON_DUCKDB2 overrides; 2 threads) computing the same results over the
+# very same Parquet files.
 # Usage: bench/query.sh [ORDERS] [ROUNDS]   (defaults 1000000 and 5; the lake is built once under
 # bench-out/). Each round runs every workload once on each side, interleaved, so both see the same
 # machine load; the table shows the median of the rounds and the ratio of the medians.
@@ -22,7 +23,7 @@ if [ ! -f "$work/lake/manifest.sqlite" ]; then
 fi
 day=2024-01-15
 plan=$($lake query orders --lake "$work/lake" --where "event_date = $day" --where "channel = web" --agg "count(*)" --explain 2>&1 >/dev/null | sed -n '3,4p')
-.venv/bin/python - "$lake" "$work/lake" "$day" "$rounds" "$plan" "${BEFORE:-}" <<'PY'
+"${LAKE_PYTHON_DUCKDB2:-.venv-duckdb2/bin/python}" - "$lake" "$work/lake" "$day" "$rounds" "$plan" "${BEFORE:-}" <<'PY'
 import duckdb, statistics, subprocess, sys, time
 lake, root, day, rounds, plan, before = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 orders = f"read_parquet('{root}/curated/orders/**/*.parquet', hive_partitioning = true)"
@@ -79,7 +80,7 @@ for _ in range(rounds):
         if before: times[name][2].append(ours(args, before))
         times[name][0].append(ours(args))
         times[name][1].append(theirs(sqls))
-print(f"lake: {root}   medians of {rounds} interleaved rounds")
+print(f"lake: {root}   DuckDB {duckdb.__version__}   medians of {rounds} interleaved rounds")
 print(f"{'':24}" + (f"{'before s':>10}" if before else "") + f"{'lake s':>9}{'duckdb s':>10}{'ratio':>8}")
 for name, _, _ in workloads:
     a, b = statistics.median(times[name][0]), statistics.median(times[name][1])

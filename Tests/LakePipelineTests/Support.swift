@@ -18,11 +18,21 @@ enum TestSupport {
     static func rules() throws -> OrderRules { try OrderRules(registry: registry()) }
 
     static func tempDir(_ name: String = #function) throws -> String {
-        let dir = NSTemporaryDirectory() + "lake-pipeline-tests-\(ProcessInfo.processInfo.processIdentifier)-"
-            + name.filter { $0.isLetter || $0.isNumber } + "-\(UInt32.random(in: 0 ... .max))"
+        let dir = scratchRoot + "/" + name.filter { $0.isLetter || $0.isNumber } + "-\(UInt32.random(in: 0 ... .max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
+
+    /// One directory per test process holds every `tempDir`, removed when the process exits:
+    /// a run leaves nothing in /tmp (it used to leave some forty directories a run).
+    private static let scratchRoot: String = {
+        let root = NSTemporaryDirectory() + "lake-pipeline-tests-\(ProcessInfo.processInfo.processIdentifier)"
+        atexit {
+            let root = NSTemporaryDirectory() + "lake-pipeline-tests-\(ProcessInfo.processInfo.processIdentifier)"
+            try? FileManager.default.removeItem(atPath: root)  // best effort at exit: nothing left to report to
+        }
+        return root
+    }()
 
     /// The Python used for independent cross-checks: $LAKE_PYTHON, else <root>/.venv/bin/python.
     /// A missing interpreter is a failure, not a skip: the cross-checks are the point.

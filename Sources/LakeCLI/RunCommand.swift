@@ -47,23 +47,26 @@ struct Run: ParsableCommand {
         top.limit = 5
         var low = ReportOptions()
         low.limit = 10
-        // Top products and inventory both sum product sales: one scan for the two.
-        let session = ReportSession()
-        for (name, options) in [(ReportName.topProducts, top), (.inventory, low), (.customers, top), (.operations, ReportOptions())] {
-            let report = try Reports.run(name, catalog: store.catalog, options: options, session: session)
-            print("")
-            print(report.sections.prefix(name == .customers ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
-        }
-        print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
         var spec = QuerySpec(table: "orders")
         spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]
-        var byChannel = try Query.run(spec, catalog: store.catalog).table
-        // Headers for readers, not the aggregate expressions that computed them.
-        byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
-        print(byChannel.renderTable())
+        // Computed side by side; top products and inventory share one product-sales scan.
+        let headline: [ReportJob] = [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(spec)]
+        for result in try Reports.runAll(headline, catalog: store.catalog) {
+            switch result {
+            case .report(let report):
+                print("")
+                print(report.sections.prefix(report.name == ReportName.customers.rawValue ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
+            case .query(let query):
+                print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
+                var byChannel = query.table
+                // Headers for readers, not the aggregate expressions that computed them.
+                byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
+                print(byChannel.renderTable())
+            }
+        }
         clock.lap("reports")
     }
 }

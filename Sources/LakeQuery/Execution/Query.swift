@@ -75,10 +75,22 @@ public enum Query {
             var needed: [String] = []
             for c in spec.groupBy + aggColumns where !needed.contains(c) { needed.append(c) }
             if needed.isEmpty, let first = scan.columnNames.first { needed = [first] }
-            let (batches, s) = try scan.run(columns: needed, where: predicates)
-            stats = s
-            var grouper = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, scan: scan)
-            for b in batches { try grouper.add(b) }
+            let template = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, scan: scan)
+            let grouper: Grouper
+            if template.mergesExactly {
+                // Each worker groups the files it decodes; the groups merge in scan order.
+                let (states, s) = try scan.reduce(columns: needed, where: predicates, sizedState: { template.sized(rows: $0) }) { g, file, batches in
+                    for (i, b) in batches.enumerated() { try g.add(b, file: file, batch: i) }
+                }
+                stats = s
+                grouper = try Grouper.merged(states) ?? template
+            } else {
+                let (batches, s) = try scan.run(columns: needed, where: predicates)
+                stats = s
+                var g = template
+                for b in batches { try g.add(b) }
+                grouper = g
+            }
             table = grouper.result()
         } else {
             let columns = spec.columns ?? scan.columnNames
@@ -137,24 +149,22 @@ func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
 
 /// Interns strings to dense ids so grouping and distinct counting hash integers, not strings.
 struct StringInterner {
-    private var bytes = ByteInterner()
+    private var keys = KeyInterner()
 
-    var strings: [String] { (0 ..< bytes.count).map { bytes.values[$0] } }
+    init() {}
 
-    func string(_ id: Int64) -> String { bytes.values[Int(id)] }
+    init(expected: Int) { keys = KeyInterner(expected: expected) }
 
-    mutating func id(_ s: String) -> Int64 { Int64(bytes.id(s)) }
+    /// Per-row ids of a string column for the batch's matching rows (-1 for the rest, which
+    /// are never read): values only filtered-out rows hold are not interned, and a dictionary
+    /// entry is interned once.
+    mutating func codes(_ c: Column, _ b: ScanBatch) -> [Int64] { Kernels.codes(c, b, &keys).map(Int64.init) }
 
-    /// Per-row ids for a string column: one lookup per distinct value for dictionary columns.
-    mutating func codes(_ c: Column) -> [Int64] { bytes.ids(c).map(Int64.init) }
-
-    /// The id of one row's string.
-    mutating func code(_ c: Column, _ row: Int) -> Int64 {
-        switch c.data {
-        case .string(let s): return Int64(s.withBytes(row) { bytes.id($0) })
-        case .dictionary(let idx, let values): return Int64(values.withBytes(Int(idx[row])) { bytes.id($0) })
-        default: return -1
-        }
+    /// Codes in this interner for every string of `other`, by `other`'s code: how a worker's
+    /// codes become the merged grouper's.
+    mutating func adopt(_ other: StringInterner) -> [Int64] {
+        let values = other.keys.values
+        return (0 ..< values.count).map { i in Int64(values.withBytes(i) { keys.id($0) }) }
     }
 }
 
@@ -172,6 +182,9 @@ struct GroupTable {
         h = (h ^ (h >> 29) ^ UInt64(bitPattern: k.d)) &* 0x9E37_79B9_7F4A_7C15
         return Int(truncatingIfNeeded: h ^ (h >> 32))
     }
+
+    /// Group `g`'s key.
+    func key(_ g: Int) -> Grouper.Key { keys[g] }
 
     func group(of key: Grouper.Key) -> Int? {
         let mask = slots.count - 1
@@ -234,6 +247,12 @@ struct DistinctCodes {
         if (count - (hasZero ? 1 : 0)) * 2 > slots.count { grow() }
     }
 
+    /// Calls `body` with every code in the set.
+    func forEach(_ body: (Int64) -> Void) {
+        if hasZero { body(0) }
+        for v in slots where v != 0 { body(v) }
+    }
+
     private mutating func grow() {
         let old = slots
         slots = [Int64](repeating: 0, count: old.count * 2)
@@ -246,6 +265,16 @@ struct DistinctCodes {
             slots[s] = v
         }
     }
+}
+
+/// Where a row sits in scan order: the file (catalog order, inlined rows last), the batch of
+/// that file, the row of the batch. Groups are listed, and ties among minima and maxima broken,
+/// by it, so workers that each grouped some of the files merge into what one pass in scan
+/// order gives.
+struct ScanPosition: Comparable {
+    var file: Int, batch: Int, row: Int
+
+    static func < (x: ScanPosition, y: ScanPosition) -> Bool { (x.file, x.batch, x.row) < (y.file, y.batch, y.row) }
 }
 
 /// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and
@@ -261,12 +290,18 @@ struct Grouper {
     private var interner = StringInterner()
     private var groups = GroupTable()
     private var keyValues: [[Value]] = []
+    /// Each group's first row.
+    private var firsts: [ScanPosition] = []
     private var counts: [[Int64]]
     private var sums: [[Int64]]
     private var doubleSums: [[Double]]
     private var extremes: [[Value]]
+    /// Where each min/max was first seen.
+    private var extremeAt: [[ScanPosition]]
     private var distinct: [[DistinctCodes]]
     private var overflow = false
+    /// Batches `add(_:)` has numbered (the serial path's positions).
+    private var batchesAdded = 0
 
     init(groupBy: [String], aggregates: [AggregateSpec], scan: TableScan) throws {
         var t: [String: ColumnType] = [:]
@@ -294,10 +329,32 @@ struct Grouper {
         sums = counts
         doubleSums = Array(repeating: [], count: aggregates.count)
         extremes = Array(repeating: [], count: aggregates.count)
+        extremeAt = Array(repeating: [], count: aggregates.count)
         distinct = Array(repeating: [], count: aggregates.count)
     }
 
-    private func codes(_ c: Column, _ type: ColumnType, interner: inout StringInterner) -> [Int64] {
+    /// Whether groupers that each saw part of the rows merge into exactly what one grouper fed
+    /// every row in scan order gives. Not over a double column: a floating-point sum's rounding
+    /// depends on the order of the additions, and a min or max with a NaN on which value came
+    /// first (NaN compares neither less nor greater).
+    var mergesExactly: Bool {
+        !aggregates.contains { a in a.function != .count && a.function != .count_distinct && a.column.flatMap { types[$0] } == .double }
+    }
+
+    /// Static: a method on `self` handed `&self.interner` would run on a copy of `self`, which
+    /// shares the interner's buffers, so every new string would copy the whole table.
+    /// This (empty) grouper for a worker handed up to `rows` rows: a distinct count of strings
+    /// (customer or order ids) sizes the interner for half of them up front. Grouping keys alone
+    /// do not: they are mostly few (channels, statuses).
+    func sized(rows: Int) -> Grouper {
+        var g = self
+        if aggregates.contains(where: { $0.function == .count_distinct && $0.column.flatMap { types[$0] } == .string }) {
+            g.interner = StringInterner(expected: max(64, rows / 2))
+        }
+        return g
+    }
+
+    private static func codes(_ c: Column, _ b: ScanBatch, interner: inout StringInterner) -> [Int64] {
         var out: [Int64]
         switch c.data {
         case .bool(let a): out = a.map { $0 ? 1 : 0 }
@@ -306,65 +363,133 @@ struct Grouper {
         // Values that compare equal share a code, as in SQL: -0.0 groups with 0.0 (its bit
         // pattern is also the null code), and every NaN is one value.
         case .double(let a): out = a.map { Int64(bitPattern: $0 == 0 ? 0 : $0.isNaN ? Double.nan.bitPattern : $0.bitPattern) }
-        case .string, .dictionary: out = interner.codes(c)
+        case .string, .dictionary: out = interner.codes(c, b)
         }
         if let v = c.validity { for i in out.indices where !v[i] { out[i] = Int64.min } }
         return out
     }
 
+    /// Adds the next batch of a serial scan (batches in scan order).
     mutating func add(_ scan: ScanBatch) throws {
+        batchesAdded += 1
+        try add(scan, file: 0, batch: batchesAdded)
+    }
+
+    /// Adds batch `batch` of file `file` (positions in scan order, see `ScanPosition`).
+    mutating func add(_ scan: ScanBatch, file: Int, batch: Int) throws {
         let b = scan.batch
-        let keyCodes = groupBy.map { name in codes(b.column(name)!, types[name]!, interner: &interner) }
         let keyColumns = groupBy.map { b.column($0)! }
-        let aggColumns = aggregates.map { $0.column.flatMap { b.column($0) } }
-        let distinctCodes = aggregates.enumerated().map { i, a -> [Int64] in
-            a.function == .count_distinct ? codes(aggColumns[i]!, types[a.column!]!, interner: &interner) : []
-        }
+        let keyCodes = keyColumns.map { Self.codes($0, scan, interner: &interner) }
+        let keyValid = keyColumns.map(\.validity)
         let rows = scan.selection.map { $0.map(Int.init) } ?? Array(0 ..< b.count)
-        for row in rows {
+        // Each row's group. Files are partitioned, so a row's key is mostly the previous row's:
+        // that one is checked before the table.
+        var groupOf = [Int32](repeating: 0, count: rows.count)
+        var last: (key: Key, group: Int32)?
+        for (j, row) in rows.enumerated() {
             var key = Key()
-            for (k, codes) in keyCodes.enumerated() {
+            for k in keyCodes.indices {
+                let code = keyCodes[k][row]
                 switch k {
-                case 0: key.a = codes[row]
-                case 1: key.b = codes[row]
-                case 2: key.c = codes[row]
-                default: key.d = codes[row]
+                case 0: key.a = code
+                case 1: key.b = code
+                case 2: key.c = code
+                default: key.d = code
                 }
-                if keyColumns[k].isNull(row) { key.nulls |= 1 << k }
+                if let v = keyValid[k], !v[row] { key.nulls |= 1 << k }
             }
+            if let last, last.key == key { groupOf[j] = last.group; continue }
             let g: Int
             if let existing = groups.group(of: key) {
                 g = existing
+                // A grouper may see files out of scan order: the earliest row names the group.
+                let here = ScanPosition(file: file, batch: batch, row: row)
+                if here < firsts[g] {
+                    firsts[g] = here
+                    keyValues[g] = groupBy.map { cellValue(b.column($0)!, types[$0]!, row) }
+                }
             } else {
                 g = keyValues.count
                 groups.insert(key, group: g)
                 keyValues.append(groupBy.map { cellValue(b.column($0)!, types[$0]!, row) })
-                for i in aggregates.indices {
-                    counts[i].append(0); sums[i].append(0); doubleSums[i].append(0); extremes[i].append(.null); distinct[i].append(DistinctCodes())
+                appendGroup(first: ScanPosition(file: file, batch: batch, row: row))
+            }
+            groupOf[j] = Int32(g)
+            last = (key, Int32(g))
+        }
+        for (i, a) in aggregates.enumerated() {
+            var count = counts[i]
+            counts[i] = []
+            defer { counts[i] = count }
+            guard let name = a.column, let c = b.column(name) else {
+                for g in groupOf { count[Int(g)] += 1 }
+                continue
+            }
+            let valid = c.validity
+            func each(_ body: (_ group: Int, _ row: Int) -> Void) {
+                for (j, row) in rows.enumerated() where valid?[row] ?? true {
+                    let g = Int(groupOf[j])
+                    count[g] += 1
+                    body(g, row)
                 }
             }
-            for (i, a) in aggregates.enumerated() {
-                guard let c = aggColumns[i] else { counts[i][g] += 1; continue }
-                if c.isNull(row) { continue }
-                counts[i][g] += 1
-                switch a.function {
-                case .count: break
-                case .count_distinct: distinct[i][g].insert(distinctCodes[i][row])
-                case .sum, .avg:
-                    switch c.data {
-                    case .int32(let v): sums[i][g] = add(sums[i][g], Int64(v[row]))
-                    case .int64(let v): sums[i][g] = add(sums[i][g], v[row])
-                    case .double(let v): doubleSums[i][g] += v[row]
-                    default: break
+            switch a.function {
+            case .count:
+                each { _, _ in }
+            case .count_distinct:
+                let codes = Self.codes(c, scan, interner: &interner)
+                var sets = distinct[i]
+                distinct[i] = []
+                each { g, row in sets[g].insert(codes[row]) }
+                distinct[i] = sets
+            case .sum, .avg:
+                switch c.data {
+                case .int32(let v):
+                    var sum = sums[i]
+                    each { g, row in sum[g] = add(sum[g], Int64(v[row])) }
+                    sums[i] = sum
+                case .int64(let v):
+                    var sum = sums[i]
+                    each { g, row in sum[g] = add(sum[g], v[row]) }
+                    sums[i] = sum
+                case .double(let v):
+                    var sum = doubleSums[i]
+                    each { g, row in sum[g] += v[row] }
+                    doubleSums[i] = sum
+                default:
+                    each { _, _ in }
+                }
+            case .min, .max:
+                let type = types[name]!
+                each { g, row in
+                    let v = cellValue(c, type, row)
+                    let cur = extremes[i][g], here = ScanPosition(file: file, batch: batch, row: row)
+                    if Self.replaces(a.function, v, at: here, cur, at: extremeAt[i][g]) {
+                        extremes[i][g] = v
+                        extremeAt[i][g] = here
                     }
-                case .min, .max:
-                    let v = cellValue(c, types[a.column!]!, row)
-                    let cur = extremes[i][g]
-                    if cur == .null || (a.function == .min ? Value.less(v, cur) : Value.less(cur, v)) { extremes[i][g] = v }
                 }
             }
         }
         if overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+    }
+
+    /// Whether `v`, seen at `p`, is the min (max) rather than `cur`, seen at `q`: when it is
+    /// smaller (larger), or equal and earlier in scan order, since one pass in scan order keeps
+    /// the first of equal values (-0.0 and 0.0 print differently).
+    private static func replaces(_ f: AggregateSpec.Function, _ v: Value, at p: ScanPosition, _ cur: Value, at q: ScanPosition) -> Bool {
+        if cur == .null { return true }
+        let better = f == .min ? Value.less(v, cur) : Value.less(cur, v)
+        let worse = f == .min ? Value.less(cur, v) : Value.less(v, cur)
+        return better || (!worse && p < q)
+    }
+
+    private mutating func appendGroup(first: ScanPosition) {
+        firsts.append(first)
+        for i in aggregates.indices {
+            counts[i].append(0); sums[i].append(0); doubleSums[i].append(0); extremes[i].append(.null)
+            extremeAt[i].append(first); distinct[i].append(DistinctCodes())
+        }
     }
 
     private mutating func add(_ a: Int64, _ b: Int64) -> Int64 {
@@ -373,11 +498,67 @@ struct Grouper {
         return r
     }
 
+    /// Groupers that each saw some of the scan's batches (with their positions) as one; nil for none.
+    static func merged(_ parts: [Grouper]) throws -> Grouper? {
+        guard var out = parts.first else { return nil }
+        let stringKeys = out.groupBy.map { out.types[$0] == .string }
+        let stringDistinct = out.aggregates.map { a in a.function == .count_distinct && a.column.flatMap { out.types[$0] } == .string }
+        for w in parts.dropFirst() {
+            out.overflow = out.overflow || w.overflow
+            // The worker's string codes in the merged interner.
+            let map = out.interner.adopt(w.interner)
+            for g in w.keyValues.indices {
+                var key = w.groups.key(g)
+                for (k, isString) in stringKeys.enumerated() where isString && key.nulls & (1 << k) == 0 {
+                    switch k {
+                    case 0: key.a = map[Int(key.a)]
+                    case 1: key.b = map[Int(key.b)]
+                    case 2: key.c = map[Int(key.c)]
+                    default: key.d = map[Int(key.d)]
+                    }
+                }
+                let G: Int
+                if let existing = out.groups.group(of: key) {
+                    G = existing
+                    if w.firsts[g] < out.firsts[G] {
+                        out.firsts[G] = w.firsts[g]
+                        out.keyValues[G] = w.keyValues[g]
+                    }
+                } else {
+                    G = out.keyValues.count
+                    out.groups.insert(key, group: G)
+                    out.keyValues.append(w.keyValues[g])
+                    out.appendGroup(first: w.firsts[g])
+                }
+                for (i, a) in out.aggregates.enumerated() {
+                    out.counts[i][G] += w.counts[i][g]
+                    out.sums[i][G] = out.add(out.sums[i][G], w.sums[i][g])
+                    out.doubleSums[i][G] += w.doubleSums[i][g]
+                    switch a.function {
+                    case .min, .max:
+                        let v = w.extremes[i][g]
+                        if v != .null && replaces(a.function, v, at: w.extremeAt[i][g], out.extremes[i][G], at: out.extremeAt[i][G]) {
+                            out.extremes[i][G] = v
+                            out.extremeAt[i][G] = w.extremeAt[i][g]
+                        }
+                    case .count_distinct:
+                        w.distinct[i][g].forEach { out.distinct[i][G].insert(stringDistinct[i] ? map[Int($0)] : $0) }
+                    default: break
+                    }
+                }
+            }
+        }
+        if out.overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+        return out
+    }
+
     func result() -> ResultTable {
         var table = ResultTable(columns: groupBy + aggregates.map(\.label))
         // A global aggregate over no rows still has one row (count 0), as in SQL.
         let groupCount = groupBy.isEmpty ? max(keyValues.count, 1) : keyValues.count
-        for g in 0 ..< groupCount {
+        // Groups in the order of their first rows: a serial grouper made them in that order; merged ones are sorted back.
+        let order = keyValues.indices.sorted { firsts[$0] < firsts[$1] } + Array(keyValues.count ..< groupCount)
+        for g in order {
             var row = g < keyValues.count ? keyValues[g] : []
             for (i, a) in aggregates.enumerated() {
                 let n = g < keyValues.count ? counts[i][g] : 0

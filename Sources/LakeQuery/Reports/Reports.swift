@@ -29,26 +29,44 @@ typealias ProductSales = (units: [String: Int64], revenue: [String: Int64], orde
 
 /// What reports run together on one lake (one catalog) share: the last product-sales scan, by the snapshot
 /// and window it covered (a snapshot's rows never change, so the same key is the same answer).
-/// Holds one entry, so a long-lived holder keeps no more than one scan's result.
+/// Holds one entry, so a long-lived holder keeps no more than one scan's result. Reports that
+/// run at the same time (`Reports.runAll`) and ask for the same scan wait for one another's
+/// instead of scanning twice.
 public final class ReportSession: @unchecked Sendable {
     private struct SalesKey: Equatable {
         var asOf: AsOf?, from: Int32?, to: Int32?, channel: String?
     }
+    /// Held while a product-sales scan runs: a second asker waits, then finds the result.
     private let lock = NSLock()
     private var sales: (key: SalesKey, value: ProductSales)?
+    private var scanCount = 0
     /// Product-sales scans this session ran (the rest were answered from the last one).
-    public private(set) var scans = 0
+    public var scans: Int { lock.withLock { scanCount } }
 
     public init() {}
 
     /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
     func productSales(_ o: ReportOptions, compute: (ReportOptions) throws -> ProductSales) throws -> ProductSales {
         let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
-        if let hit = lock.withLock({ sales.flatMap { $0.key == key ? $0.value : nil } }) { return hit }
-        let value = try compute(o)
-        lock.withLock { sales = (key, value); scans += 1 }
-        return value
+        return try lock.withLock {
+            if let sales, sales.key == key { return sales.value }
+            let value = try compute(o)
+            sales = (key, value)
+            scanCount += 1
+            return value
+        }
     }
+}
+
+/// A table printed with others (`lake run`'s headline): a report or a query.
+public enum ReportJob: Sendable {
+    case report(ReportName, ReportOptions)
+    case query(QuerySpec)
+}
+
+public enum ReportJobResult: Sendable {
+    case report(Report)
+    case query(QueryResult)
 }
 
 /// One report: one or more titled tables. The first is the report's main table.
@@ -126,6 +144,35 @@ public enum Reports {
         case .tables: sections = [try tables(catalog, o)]
         }
         return Report(name: name.rawValue, snapshot: snapshot.id, sections: sections)
+    }
+
+    /// Runs the jobs at the same time and returns their results in the jobs' order, each
+    /// equal to the job run alone. A scan decodes its files on all cores, but a report's
+    /// merge, catalog reads and output run on one: side by side, one job's serial part
+    /// overlaps another's scan. Plain threads, not the worker pool: inside a pool task the
+    /// jobs' own scans would run on one core (a nested concurrentPerform is serial).
+    public static func runAll(_ jobs: [ReportJob], catalog: Catalog, session: ReportSession = ReportSession()) throws -> [ReportJobResult] {
+        // A later report that needs the session's product sales starts last, to find the scan
+        // done rather than wait for it.
+        var order: [Int] = [], later: [Int] = []
+        var salesAsked = false
+        for (i, job) in jobs.enumerated() {
+            if case .report(let name, _) = job, name == .topProducts || name == .inventory {
+                if salesAsked { later.append(i); continue }
+                salesAsked = true
+            }
+            order.append(i)
+        }
+        order += later
+        let results = try parallelMapBlocking(count: order.count, threads: ProcessInfo.processInfo.activeProcessorCount) { k -> ReportJobResult in
+            switch jobs[order[k]] {
+            case .report(let name, let o): return .report(try run(name, catalog: catalog, options: o, session: session))
+            case .query(let spec): return .query(try Query.run(spec, catalog: catalog))
+            }
+        }
+        var out = [ReportJobResult?](repeating: nil, count: jobs.count)
+        for (k, i) in order.enumerated() { out[i] = results[k] }
+        return out.map { $0! }
     }
 
     // MARK: - Shared scanning
@@ -410,10 +457,9 @@ public enum Reports {
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
-                                          state: CustomersWorker.init) { $0.add($2) }
+                                          sizedState: CustomersWorker.init(rows:)) { $0.add($2) }
         var pairs: [UInt64] = []
         let (a, interner) = CustomersWorker.merge(states) { w, map in
-            pairs.reserveCapacity(pairs.count + w.days.count)
             for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         let ids = interner.values
@@ -487,25 +533,89 @@ public enum Reports {
         }
         var rejects = ResultTable(title: "Reject rate by day and channel (raw orders)", columns: ["date", "channel", "records", "rejected", "reject_rate", "top_reason"])
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: o.asOf) {
-            let (batches, _) = try scan.run(columns: ["event_date", "channel", "reject_reason"], where: try windowPredicates(scan, o))
+            let (states, _) = try scan.reduce(columns: ["event_date", "channel", "reject_reason"], where: try windowPredicates(scan, o),
+                                              state: RejectRateWorker.init) { $0.add($2) }
             struct Key: Hashable { var date: Int32; var channel: String }
-            var acc: [Key: (Int64, Int64, [String: Int64])] = [:]
-            forEachRow(batches) { b, r in
-                let key = Key(date: date(b.batch.columns[0], r), channel: b.batch.columns[1].string(at: r) ?? "")
-                var v = acc[key] ?? (0, 0, [:])
-                v.0 += 1
-                if let reason = b.batch.columns[2].string(at: r) {
-                    v.1 += 1
-                    v.2[reason, default: 0] += 1
+            var acc: [Key: (records: Int64, rejected: Int64, reasons: [String: Int64])] = [:]
+            for w in states {
+                let names = (0 ..< w.names.count).map { w.names.values[$0] }
+                for (g, k) in w.keys.enumerated() {
+                    let key = Key(date: k.date, channel: names[Int(k.channel)])
+                    var v = acc[key] ?? (0, 0, [:])
+                    v.records += w.records[g]
+                    v.rejected += w.rejected[g]
+                    for (code, n) in w.reasons[g].enumerated() where n > 0 { v.reasons[names[code], default: 0] += n }
+                    acc[key] = v
                 }
-                acc[key] = v
             }
             for (k, v) in acc.sorted(by: { ($0.key.date, $0.key.channel) < ($1.key.date, $1.key.channel) }) {
-                let top = v.2.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
-                rejects.rows.append([.date(k.date), .string(k.channel), .int(v.0), .int(v.1), .double(Double(v.1) / Double(v.0)), top.map(Value.string) ?? .null])
+                let top = v.reasons.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+                rejects.rows.append([.date(k.date), .string(k.channel), .int(v.records), .int(v.rejected), .double(Double(v.rejected) / Double(v.records)),
+                                     top.map(Value.string) ?? .null])
             }
         }
         return [runs, rejects]
+    }
+}
+
+/// One worker's share of the reject-rate table: per (event date, channel) group, records,
+/// rejects, and rejects by reason. Channels and reasons are worker-local codes, made once per
+/// dictionary entry, so no row hashes a string.
+struct RejectRateWorker {
+    struct Key: Hashable { var date: Int32; var channel: Int32 }
+
+    var names = ByteInterner()
+    var index: [Key: Int] = [:]
+    var keys: [Key] = []
+    var records: [Int64] = [], rejected: [Int64] = []
+    /// Per group: rejects by reason code.
+    var reasons: [[Int64]] = []
+
+    /// Per-row codes of a string column, a null row (or a column that holds no strings) coded
+    /// as the empty string, as `Column.string(at:) ?? ""` reads it.
+    private mutating func codes(_ c: Column) -> [Int32] {
+        let empty = names.id("")
+        var out = names.ids(c)
+        if out.count != c.count { return [Int32](repeating: empty, count: c.count) }
+        if let valid = c.validity { for r in out.indices where !valid[r] { out[r] = empty } }
+        return out
+    }
+
+    mutating func add(_ batches: [ScanBatch]) {
+        for b in batches {
+            let columns = b.batch.columns
+            let date = Kernels.int32s(columns[0]), channel = codes(columns[1]), reason = codes(columns[2])
+            // A row is a reject when it has a reason (`string(at:)` not nil).
+            let isString: Bool
+            switch columns[2].data {
+            case .string, .dictionary: isString = true
+            default: isString = false
+            }
+            let valid = columns[2].validity
+            // Raw files are partitioned by date and channel: the key is mostly the previous row's.
+            var last: (key: Key, group: Int)?
+            b.forEachRow { r in
+                let key = Key(date: date[r], channel: channel[r])
+                let g: Int
+                if let last, last.key == key { g = last.group } else { g = group(key) }
+                last = (key, g)
+                records[g] += 1
+                guard isString, valid?[r] ?? true else { return }
+                rejected[g] += 1
+                let code = Int(reason[r])
+                if reasons[g].count <= code { reasons[g] += [Int64](repeating: 0, count: code + 1 - reasons[g].count) }
+                reasons[g][code] += 1
+            }
+        }
+    }
+
+    private mutating func group(_ key: Key) -> Int {
+        if let g = index[key] { return g }
+        let g = keys.count
+        index[key] = g
+        keys.append(key)
+        records.append(0); rejected.append(0); reasons.append([])
+        return g
     }
 }
 
@@ -614,10 +724,12 @@ extension CustomersWorker {
     /// `each` sees every worker with the map from its local ids to the merged ones.
     static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
         -> (CustomersWorker, KeyInterner) {
-        var interner = KeyInterner()
+        // The first worker's ids stay as they are (a new interner fed them in order would give
+        // the same ids); only the other workers' are interned again.
+        var interner = states.first?.ids ?? KeyInterner()
         var a = CustomersWorker()
-        for w in states {
-            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+        for (k, w) in states.enumerated() {
+            let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
             while a.orders.count < interner.count { a.append() }
             for (l, g) in map.enumerated() {
                 let g = Int(g)
@@ -634,7 +746,15 @@ extension CustomersWorker {
 }
 
 struct CustomersWorker {
-    var ids = KeyInterner(expected: 1 << 15)
+    var ids: KeyInterner
+
+    init() { ids = KeyInterner(expected: 1 << 15) }
+
+    /// For a worker handed up to `rows` orders: customers order a few times each, so half
+    /// that many ids fit without the table growing (a larger share of repeat buyers only
+    /// leaves it emptier).
+    init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
+
     var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []
     var firstDay: [Int32] = []
     /// customer << 32 | day, one per order (repeats removed at the end).
@@ -649,7 +769,6 @@ struct CustomersWorker {
             let customer = Kernels.codes(b.batch.columns[0], b, &ids)
             while orders.count < ids.count { append() }
             let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
-            days.reserveCapacity(days.count + b.matchedCount)
             b.forEachRow { r in
                 let c = Int(customer[r])
                 orders[c] += 1
@@ -657,6 +776,8 @@ struct CustomersWorker {
                 first[c] = min(first[c], time[r])
                 last[c] = max(last[c], time[r])
                 firstDay[c] = min(firstDay[c], day[r])
+                // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
+                // would reallocate to exactly that and copy the whole array every batch.
                 days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
             }
         }
@@ -677,14 +798,16 @@ struct ProductSalesWorker {
     var orderHashes: [UInt64] = []
 
     mutating func add(file: Int, _ batches: [ScanBatch]) {
-        var fileOrders = KeyInterner()
+        // Sized for the file (an order has a few items), so the table does not grow row by row.
+        let rows = batches.reduce(0) { $0 + $1.matchedCount }
+        var fileOrders = KeyInterner(expected: max(64, rows / 2))
         var pairs: [UInt64] = []
+        pairs.reserveCapacity(rows)
         for (bi, b) in batches.enumerated() {
             let batch = b.batch
             let product = Kernels.codes(batch.columns[0], b, &products)
             let order = Kernels.codes(batch.columns[5], b, &fileOrders)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
-            pairs.reserveCapacity(pairs.count + b.matchedCount)
             b.forEachRow { r in
                 let p = Int(product[r])
                 if p == units.count {
@@ -699,7 +822,6 @@ struct ProductSalesWorker {
         Kernels.sortUnique(&pairs)
         for pair in pairs { orders[Int(pair >> 32)] += 1 }
         let values = fileOrders.values
-        orderHashes.reserveCapacity(orderHashes.count + values.count)
         for i in 0 ..< values.count { orderHashes.append(values.withBytes(i) { Kernels.hash($0) }) }
         parts.append((values, pairs))
     }

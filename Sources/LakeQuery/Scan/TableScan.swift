@@ -182,6 +182,15 @@ public struct TableScan: Sendable {
     public func reduce<State>(columns: [String], where predicates: [ColumnPredicate] = [],
                               state makeState: () -> State,
                               _ body: (inout State, _ file: Int, _ batches: [ScanBatch]) throws -> Void) throws -> (states: [State], stats: ScanStats) {
+        try reduce(columns: columns, where: predicates, sizedState: { _ in makeState() }, body)
+    }
+
+    /// `reduce` whose states are made knowing how many rows one worker will be handed at most
+    /// (the live rows of the files to read, over the workers), so a worker can size its hash
+    /// tables once instead of growing them through every power of two.
+    public func reduce<State>(columns: [String], where predicates: [ColumnPredicate] = [],
+                              sizedState makeState: (_ rowsPerWorker: Int) -> State,
+                              _ body: (inout State, _ file: Int, _ batches: [ScanBatch]) throws -> Void) throws -> (states: [State], stats: ScanStats) {
         let wanted = try columns.map(column)
         let filterColumns = try predicates.map { try column($0.column) }
         let (toRead, planned) = try plan(predicates, filterColumns)
@@ -191,7 +200,8 @@ public struct TableScan: Sendable {
         if toRead.isEmpty && inlined.isEmpty { return ([], stats) }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let workers = parallelWorkers(count: toRead.count, parallelism: cores)
-        var states = (0 ..< workers).map { _ in makeState() }
+        let rows = toRead.reduce(0) { $0 + Int(max(0, $1.liveRecordCount)) }
+        var states = (0 ..< workers).map { _ in makeState(rows / workers) }
         var workerStats = [ScanStats](repeating: ScanStats(), count: workers)
         var errors = [Error?](repeating: nil, count: workers)
         try withoutActuallyEscaping(body) { body in

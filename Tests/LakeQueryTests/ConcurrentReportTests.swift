@@ -1,0 +1,186 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+@testable import LakeQuery
+import Testing
+
+/// `lake run`'s headline tables computed side by side (`Reports.runAll`) and aggregates grouped
+/// per worker then merged (`Grouper.merged`) give exactly what one serial pass gives.
+@Suite struct ConcurrentReportTests {
+    static func headlineQuery() throws -> QuerySpec {
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["status = confirmed"]
+        spec.groupBy = ["channel"]
+        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
+        spec.orderBy = ["sum(order_total) desc"]
+        return spec
+    }
+
+    /// A lake of several order snapshots (a partition holds several files), row deletes in
+    /// orders and raw orders: runAll's results equal each job run alone, at the latest snapshot
+    /// and at the one before the deletes.
+    @Test("runAll (concurrent reports and a query) equals each run alone, over snapshots and deletes")
+    func runAllEqualsSerial() throws {
+        let lake = try EvaluationLake(orderChunks: 4)
+        defer { lake.dir.remove() }
+        let before = try lake.catalog.resolve(nil).id
+        _ = try Deletes.run(lake.catalog, table: "orders", conditions: ["channel = web", "status = confirmed", "event_date <= 2024-01-03"])
+        _ = try Deletes.run(lake.catalog, table: "raw.orders", conditions: ["reject_reason = invalid_channel"])
+        var top = ReportOptions()
+        top.limit = 5
+        var low = ReportOptions()
+        low.limit = 10
+        var old = ReportOptions()
+        old.asOf = .snapshot(before)
+        var web = ReportOptions()
+        web.channel = "web"
+        let spec = try Self.headlineQuery()
+        var oldSpec = spec
+        oldSpec.asOf = .snapshot(before)
+        let headline: [ReportJob] = [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(spec)]
+        let jobs = headline + [.report(.topProducts, old), .report(.inventory, web), .report(.dailyRevenue, old), .query(oldSpec), .report(.customers, old)]
+        let session = ReportSession()
+        _ = try Reports.runAll(headline, catalog: lake.catalog, session: session)
+        // lake run's headline: top products and inventory (same window) shared one scan.
+        #expect(session.scans == 1)
+        let together = try Reports.runAll(jobs, catalog: lake.catalog)
+        #expect(together.count == jobs.count)
+        var compared = 0
+        for (job, result) in zip(jobs, together) {
+            switch (job, result) {
+            case (.report(let name, let o), .report(let got)):
+                let alone = try Reports.run(name, catalog: lake.catalog, options: o)
+                #expect(got.name == alone.name && got.snapshot == alone.snapshot)
+                #expect(got.sections.map(\.rows) == alone.sections.map(\.rows), "\(name) as of \(String(describing: o.asOf)) channel \(o.channel ?? "all")")
+                #expect(got.sections.contains { !$0.rows.isEmpty }, "\(name) has rows to compare")
+                compared += 1
+            case (.query(let s), .query(let got)):
+                let alone = try Query.run(s, catalog: lake.catalog)
+                #expect(got.table.rows == alone.table.rows && got.table.columns == alone.table.columns)
+                #expect(got.table.rows.count >= 3, "a row per channel")
+                compared += 1
+            default:
+                Issue.record("result \(result) does not answer job \(job)")
+            }
+        }
+        #expect(compared == jobs.count)
+        // The deletes are visible: the reports at the latest snapshot differ from the older one.
+        let latest = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0].rows
+        let older = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: old).sections[0].rows
+        #expect(latest != older)
+    }
+
+    /// Query.run groups per worker and merges; the same aggregates fed batch by batch to one
+    /// grouper, in scan order, must give the same table row for row (first-seen group order
+    /// included, since most of these have no order-by).
+    @Test("Query.run's merged groups equal one serial grouper over the scan, row for row")
+    func queryMergeEqualsSerialGrouper() throws {
+        let lake = try EvaluationLake(orderChunks: 3)
+        defer { lake.dir.remove() }
+        _ = try Deletes.run(lake.catalog, table: "orders", conditions: ["channel = mobile", "status = pending"])
+        let cases: [(String, [String], [String], [String])] = [
+            ("orders", ["status = confirmed"], ["channel"], ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"]),
+            ("orders", [], ["channel", "status"], ["count(*)", "min(order_total)", "max(event_time)", "count_distinct(customer_id)", "min(customer_id)"]),
+            ("order_items", [], ["category"], ["sum(line_revenue)", "count(*)", "min(product_id)", "max(product_id)", "count_distinct(order_id)"]),
+            ("orders", [], [], ["count(*)", "count_distinct(customer_id)", "avg(order_total)"]),
+            ("raw.orders", [], ["reject_reason", "channel"], ["count(*)", "count_distinct(event_date)", "count(reject_reason)"]),
+            ("orders", ["channel = nosuch"], [], ["count(*)", "sum(order_total)"]),
+            ("orders", [], ["customer_id"], ["count(*)", "max(order_total)"]),
+        ]
+        for (table, conditions, groupBy, aggs) in cases {
+            var spec = QuerySpec(table: table)
+            spec.conditions = conditions
+            spec.groupBy = groupBy
+            spec.aggregates = try aggs.map(AggregateSpec.parse)
+            let merged = try Query.run(spec, catalog: lake.catalog)
+            let scan = try TableScan(catalog: lake.catalog, name: table)
+            var needed: [String] = []
+            for c in groupBy + spec.aggregates.compactMap(\.column) where !needed.contains(c) { needed.append(c) }
+            let (batches, _) = try scan.run(columns: needed, where: try conditions.map { try Query.parseCondition($0, scan: scan) })
+            var serial = try Grouper(groupBy: groupBy, aggregates: spec.aggregates, scan: scan)
+            for b in batches { try serial.add(b) }
+            let expected = serial.result()
+            #expect(merged.table.columns == expected.columns)
+            #expect(merged.table.rows == expected.rows, "\(table) by \(groupBy) \(aggs)")
+            #expect(!expected.rows.isEmpty)
+        }
+    }
+
+    /// Batches dealt to three groupers in a scrambled order (as workers take files from a
+    /// shared counter) merge into the serial grouper's table, on values where order shows:
+    /// first-seen groups (a -0.0 and 0.0 group prints its first row's), NaNs, nulls, Int64.min,
+    /// strings interned differently by each worker.
+    @Test("Grouper.merged of batches dealt to several workers out of order equals one serial grouper")
+    func mergeOfScrambledWorkersEqualsSerial() throws {
+        let schema = Schema([Field("k", .string, nullable: true), Field("x", .double, nullable: true), Field("n", .int64, nullable: true),
+                             Field("s", .string, nullable: true), Field("m", .decimal(precision: 18, scale: 2), nullable: true)])
+        var generator = SplitMix64(seed: 17)
+        var batches: [ScanBatch] = []
+        let words = ["web", "mobile", "api", "", "pos"]
+        let doubles: [Double] = [0.0, -0.0, 1.5, -1.5, .nan, 2.5, -0.0]
+        for b in 0 ..< 12 {
+            let n = 40 + b
+            var k = StringColumn(), s = StringColumn()
+            var kValid: [Bool] = [], xs: [Double] = [], xValid: [Bool] = [], ns: [Int64] = [], nValid: [Bool] = [], sValid: [Bool] = []
+            var ms: [Int64] = [], mValid: [Bool] = []
+            for r in 0 ..< n {
+                let w = words[Int.random(in: 0 ..< words.count, using: &generator)]
+                kValid.append(r % 11 != 3)
+                if kValid.last! { k.append(w) } else { k.appendEmpty() }
+                xs.append(doubles[Int.random(in: 0 ..< doubles.count, using: &generator)])
+                xValid.append(r % 7 != 5)
+                ns.append([Int64.min, 0, 7, -3, 1 << 40][Int.random(in: 0 ..< 5, using: &generator)])
+                nValid.append(r % 5 != 1)
+                s.append("CUST-\(Int.random(in: 0 ..< 60, using: &generator))")
+                sValid.append(r % 9 != 0)
+                ms.append(Int64.random(in: -500 ..< 90_000, using: &generator))
+                mValid.append(r % 6 != 2)
+            }
+            let batch = RecordBatch(schema: schema, columns: [
+                Column(.string(k), validity: kValid), Column(.double(xs), validity: xValid), Column(.int64(ns), validity: nValid),
+                Column(.string(s), validity: sValid), Column(.int64(ms), validity: mValid),
+            ])
+            // Some batches keep only part of their rows, as a filtered scan does.
+            let selection: [Int32]? = b % 3 == 0 ? (0 ..< Int32(n)).filter { $0 % 4 != 0 } : nil
+            batches.append(ScanBatch(batch: batch, selection: selection))
+        }
+        let types: [String: ColumnType] = ["k": .string, "x": .double, "n": .int64, "s": .string, "m": .decimal(precision: 18, scale: 2)]
+        let specs: [([String], [String])] = [
+            (["k"], ["count(*)", "min(m)", "max(m)", "count_distinct(s)", "sum(m)", "min(s)", "max(n)", "count(x)"]),
+            (["x"], ["count(*)", "count_distinct(k)", "min(n)", "max(s)"]),
+            (["k", "n"], ["count_distinct(x)", "count(*)", "avg(m)", "sum(m)"]),
+            ([], ["count_distinct(s)", "min(n)", "max(s)", "count(*)", "count_distinct(x)"]),
+        ]
+        for (groupBy, aggs) in specs {
+            let aggregates = try aggs.map(AggregateSpec.parse)
+            var serial = try Grouper(groupBy: groupBy, aggregates: aggregates, types: types)
+            // Files of two batches each, in scan order.
+            for (i, b) in batches.enumerated() { try serial.add(b, file: i / 2, batch: i % 2) }
+            let template = try Grouper(groupBy: groupBy, aggregates: aggregates, types: types)
+            #expect(template.mergesExactly)
+            for round in 0 ..< 5 {
+                var workers = [template, template, template]
+                for file in (0 ..< batches.count / 2).shuffled(using: &generator) {
+                    let w = round == 0 ? 0 : Int.random(in: 0 ..< 3, using: &generator)
+                    for part in 0 ..< 2 { try workers[w].add(batches[file * 2 + part], file: file, batch: part) }
+                }
+                let merged = try #require(try Grouper.merged(workers.shuffled(using: &generator)))
+                let got = merged.result().rows, want = serial.result().rows
+                // Text, so NaN cells compare equal.
+                #expect(got.map { $0.map(\.text) } == want.map { $0.map(\.text) }, "by \(groupBy) \(aggs), round \(round)")
+            }
+        }
+        #expect(try Grouper.merged([]) == nil)
+    }
+
+    /// A floating-point sum depends on the order of its additions, a min or max over NaNs on
+    /// which came first: such a query is not merged (it runs as one serial pass).
+    @Test func aggregatesOverDoublesAreNotMerged() throws {
+        let types: [String: ColumnType] = ["x": .double, "n": .int64]
+        for agg in ["sum(x)", "avg(x)", "min(x)", "max(x)"] {
+            #expect(try !Grouper(groupBy: [], aggregates: [AggregateSpec.parse("count(*)"), AggregateSpec.parse(agg)], types: types).mergesExactly, "\(agg)")
+        }
+        #expect(try Grouper(groupBy: ["x"], aggregates: [AggregateSpec.parse("sum(n)"), AggregateSpec.parse("count_distinct(x)"), AggregateSpec.parse("count(x)")],
+                            types: types).mergesExactly)
+    }
+}

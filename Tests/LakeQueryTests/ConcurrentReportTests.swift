@@ -1,7 +1,9 @@
 import Foundation
 import LakeCatalog
 import LakeFormat
+import LakePipeline
 @testable import LakeQuery
+import LakeTestSupport
 import Testing
 
 /// `lake run`'s headline tables computed side by side (`Reports.runAll`) and aggregates grouped
@@ -14,6 +16,57 @@ import Testing
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]
         return spec
+    }
+
+    /// `Reports.runAll(jobs)` answers each job exactly as running it alone does.
+    static func expectRunAllEqualsAlone(_ jobs: [ReportJob], catalog: Catalog) throws {
+        let together = try Reports.runAll(jobs, catalog: catalog)
+        #expect(together.count == jobs.count)
+        var compared = 0
+        for (job, result) in zip(jobs, together) {
+            switch (job, result) {
+            case (.report(let name, let o), .report(let got)):
+                let alone = try Reports.run(name, catalog: catalog, options: o)
+                #expect(got.name == alone.name && got.snapshot == alone.snapshot)
+                #expect(got.sections.map(\.rows) == alone.sections.map(\.rows), "\(name) as of \(String(describing: o.asOf)) channel \(o.channel ?? "all")")
+                #expect(got.sections.contains { !$0.rows.isEmpty }, "\(name) has rows to compare")
+                compared += 1
+            case (.query(let s), .query(let got)):
+                let alone = try Query.run(s, catalog: catalog)
+                #expect(got.table.rows == alone.table.rows && got.table.columns == alone.table.columns)
+                #expect(got.table.rows.count >= 3, "a row per channel")
+                compared += 1
+            default:
+                Issue.record("result \(result) does not answer job \(job)")
+            }
+        }
+        #expect(compared == jobs.count)
+    }
+
+    /// The same side-by-side reports on a catalog in PostgreSQL: the reports' catalog reads come
+    /// from several threads at once through the store's connection pool.
+    @Test("runAll on a PostgreSQL catalog equals each job run alone")
+    func runAllOnPostgres() throws {
+        let pg = try PostgresCluster.shared()
+        let url = pg.url(database: try pg.createDatabase())
+        let dir = try TemporaryDirectory("runall-pg")
+        defer { dir.remove() }
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), catalog: .postgres(url),
+                                       registry: .directory(packageRoot.appendingPathComponent("schemas")))
+        _ = try CatalogIngest.run(store, path: input.appendingPathComponent("product_catalog.json").path)
+        _ = try InventoryIngest.run(store, path: input.appendingPathComponent("inventory_updates.csv").path)
+        _ = try OrderIngest.run(store, path: input.appendingPathComponent("orders_stream.jsonl").path)
+        let before = try store.catalog.resolve(nil).id
+        _ = try Deletes.run(store.catalog, table: "orders", conditions: ["channel = web", "status = confirmed", "event_date <= 2024-01-03"])
+        var top = ReportOptions()
+        top.limit = 5
+        var old = ReportOptions()
+        old.asOf = .snapshot(before)
+        let spec = try Self.headlineQuery()
+        let jobs: [ReportJob] = [.report(.topProducts, top), .report(.inventory, top), .report(.customers, top), .report(.operations, ReportOptions()),
+                                 .query(spec), .report(.dailyRevenue, old), .report(.customers, old), .report(.dailyRevenue, ReportOptions())]
+        try Self.expectRunAllEqualsAlone(jobs, catalog: store.catalog)
     }
 
     /// A lake of several order snapshots (a partition holds several files), row deletes in
@@ -43,27 +96,7 @@ import Testing
         _ = try Reports.runAll(headline, catalog: lake.catalog, session: session)
         // lake run's headline: top products and inventory (same window) shared one scan.
         #expect(session.scans == 1)
-        let together = try Reports.runAll(jobs, catalog: lake.catalog)
-        #expect(together.count == jobs.count)
-        var compared = 0
-        for (job, result) in zip(jobs, together) {
-            switch (job, result) {
-            case (.report(let name, let o), .report(let got)):
-                let alone = try Reports.run(name, catalog: lake.catalog, options: o)
-                #expect(got.name == alone.name && got.snapshot == alone.snapshot)
-                #expect(got.sections.map(\.rows) == alone.sections.map(\.rows), "\(name) as of \(String(describing: o.asOf)) channel \(o.channel ?? "all")")
-                #expect(got.sections.contains { !$0.rows.isEmpty }, "\(name) has rows to compare")
-                compared += 1
-            case (.query(let s), .query(let got)):
-                let alone = try Query.run(s, catalog: lake.catalog)
-                #expect(got.table.rows == alone.table.rows && got.table.columns == alone.table.columns)
-                #expect(got.table.rows.count >= 3, "a row per channel")
-                compared += 1
-            default:
-                Issue.record("result \(result) does not answer job \(job)")
-            }
-        }
-        #expect(compared == jobs.count)
+        try Self.expectRunAllEqualsAlone(jobs, catalog: lake.catalog)
         // The deletes are visible: the reports at the latest snapshot differ from the older one.
         let latest = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0].rows
         let older = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: old).sections[0].rows

@@ -266,10 +266,20 @@ import Testing
         let copyRoot = try TemporaryDirectory("delete-kill")
         defer { copyRoot.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake")
-        // One run without a kill says how long a delete takes; the others are killed at
-        // fractions of that, spread over start-up, planning, delete-file writing and the commit.
+        // Runs without a kill say how long a delete takes; the others are killed at fractions of
+        // that, spread over start-up, planning, delete-file writing and the commit. The faster of
+        // two unkilled runs is the measure: a first run on a cold cache alone made later runs
+        // finish before their kill (3 killed of 7 once).
         var killed = 0, completed = 0
-        var duration = 0.0
+        var duration = Double.infinity
+        do {
+            let warm = copyRoot.url.appendingPathComponent("warm-up")
+            try FileManager.default.copyItem(at: lake.dir.url, to: warm)
+            let started = Date()
+            let result = try runProcess(exe.path, ["delete", "orders", "--where", "customer_id = CUST-00001", "--lake", warm.path])
+            #expect(result.status == 0, "the warm-up delete succeeds: \(result.err)")
+            duration = Date().timeIntervalSince(started)
+        }
         for attempt in 0 ..< 8 {
             let root = copyRoot.url.appendingPathComponent("k\(attempt)")
             try FileManager.default.copyItem(at: lake.dir.url, to: root)
@@ -286,7 +296,7 @@ import Testing
             }
             p.waitUntilExit()
             if attempt == 0 {
-                duration = Date().timeIntervalSince(started)
+                duration = min(duration, Date().timeIntervalSince(started))
                 #expect(p.terminationStatus == 0, "the delete without a kill succeeds")
             }
             let c = try Catalog.open(root: root, create: false)

@@ -144,24 +144,20 @@ struct QualityFigureBuilder {
         self.examples = examples
     }
 
-    /// Whether each row of a string column is `value`, compared as bytes (no String per row).
+    /// Whether each row of a string column is `value`, compared as bytes (no String per row);
+    /// a dictionary column (the validator's status codes) compares each entry once.
     private static func rows(of c: Column, equalTo value: String) -> [Bool] {
         let target = Array(value.utf8)
-        var out = [Bool](repeating: false, count: c.count)
+        func equal(_ s: StringColumn, _ i: Int) -> Bool { s.bytes[s.byteRange(i)].elementsEqual(target) }
         switch c.data {
+        case .dictionary(let idx, let values):
+            let match = (0 ..< values.count).map { equal(values, $0) }
+            return (0 ..< c.count).map { !c.isNull($0) && match[Int(idx[$0])] }
         case .string(let s):
-            s.bytes.withUnsafeBytes { raw in
-                target.withUnsafeBytes { t in
-                    for r in 0 ..< c.count where !c.isNull(r) {
-                        let range = s.byteRange(r)
-                        out[r] = range.count == t.count && (t.isEmpty || memcmp(raw.baseAddress! + range.lowerBound, t.baseAddress!, t.count) == 0)
-                    }
-                }
-            }
+            return (0 ..< c.count).map { !c.isNull($0) && equal(s, $0) }
         default:
-            for r in 0 ..< c.count { out[r] = c.string(at: r) == value }
+            return [Bool](repeating: false, count: c.count)
         }
-        return out
     }
 
     /// Null or empty, as the checks count a missing optional field.

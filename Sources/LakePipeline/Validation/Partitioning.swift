@@ -81,8 +81,9 @@ public enum Partitioning {
             throw .wrongType(channelColumn, batch.schema.fields[ci].type)
         }
         // A counting sort on the dense key (date - first date) x channel code: two passes over
-        // the rows and no hashing, rows in batch order within each partition. A batch spanning
-        // an absurd range of dates (bad input can carry any year) falls back to a hash table.
+        // the rows and no hashing, rows in batch order within each partition. A key range wider
+        // than the batch (a few rows with far-off dates: bad input can carry any year) falls
+        // back to a hash table, so the dense table never costs more than the rows.
         guard batch.count > 0 else { return [] }
         let channelCount = channelNames.count
         var lo = Int64(dates[0]), hi = lo
@@ -90,7 +91,7 @@ public enum Partitioning {
         var slot = [Int32](repeating: 0, count: batch.count)
         var keys: [PartitionKey] = []
         let span = (hi - lo + 1) * Int64(channelCount)
-        if span <= 1 << 20 {
+        if span <= max(1 << 12, Int64(batch.count)) {
             var dense = [Int32](repeating: -1, count: Int(span))
             // Slots in key order: dates ascending, then channels by name.
             let byName = (0 ..< channelCount).sorted { channelNames[$0] < channelNames[$1] }

@@ -93,10 +93,15 @@ struct Run: ParsableCommand {
         clock.lap("reports")
         if !failed.isEmpty {
             let snapshot = try store.catalog.resolve(nil).id
+            // The by-channel query is a cut of daily revenue: that report shows the same rows.
+            let retry = failed.map { job -> String in
+                if case .report(let name, _) = job { return "lake report \(name)" }
+                return "lake report \(ReportName.dailyRevenue)"
+            }
             printError("""
                 lake run: the ingest is committed (latest snapshot \(snapshot)); \(failed.count) of \(headline.count) reports failed \
-                (\(failed.map(\.description).joined(separator: ", "))). Do not re-run the ingest: fix the cause and run \
-                `lake report NAME`.
+                (\(failed.map(\.description).joined(separator: ", "))). Do not re-run the ingest: fix the cause, then \
+                \(retry.map { "`\($0)`" }.joined(separator: ", ")).
                 """)
             throw ExitCode(Self.reportFailedStatus)
         }

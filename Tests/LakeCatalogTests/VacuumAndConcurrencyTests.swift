@@ -20,7 +20,7 @@ import Testing
             try tx.removeDataFiles([0, 1])
             try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "c", date: "2024-01-15", channel: "web", rows: 4, size: 32))
         }
-        #expect(s4.changesMade == "merge_adjacent:\(tid)")
+        #expect(s4.changesMade == "merge_adjacent:\(tid),inline_flush:\(tid)")
         for f in try catalog.dataFiles(tableID: tid, at: .snapshot(3)) + catalog.dataFiles(tableID: tid) {
             try touch(f.url, bytes: Int(f.fileSizeBytes))
             urls.append(f.url)

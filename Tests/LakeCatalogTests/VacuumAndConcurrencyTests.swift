@@ -28,6 +28,23 @@ import Testing
         return (catalog, tid, try catalog.snapshots(), urls)
     }
 
+    /// The compaction's entries are typed, and `lake snapshots` names their table, whatever the
+    /// kind (not only *_table kinds); an entry of a kind this build does not know is kept as written.
+    @Test func compactionChangesAreTypedAndReadable() throws {
+        let dir = try TempDir("changes"); defer { dir.cleanup() }
+        let (catalog, tid, snaps, _) = try compactedLake(dir)
+        let compaction = try #require(snaps.first { $0.id == 4 }), creation = try #require(snaps.first { $0.id == 1 })
+        let entries = compaction.entries
+        #expect(entries.map(\.kind) == [.mergeAdjacent, .inlineFlush] && entries.allSatisfy { $0.tableID == tid })
+        #expect(entries.allSatisfy { $0.kind?.isFileMerge == ($0.kind == .mergeAdjacent) })
+        #expect(try catalog.readableChanges(compaction) == ["merge_adjacent:curated.orders", "inline_flush:curated.orders"])
+        let created = creation.entries
+        #expect(created.map(\.kind) == [.createdSchema, .createdTable] && created.allSatisfy { $0.tableID == nil })
+        let unknown = SnapshotChange(parsing: "renamed_lake:7")
+        #expect(unknown.kind == nil && unknown.tableID == nil && unknown.text == "renamed_lake:7")
+        #expect(SnapshotChange(parsing: "dropped_view:7").tableID == nil && SnapshotChange(parsing: "inlined_delete:7").tableID == 7)
+    }
+
     @Test func keepsEveryFileARetainedSnapshotCanRead() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let (catalog, tid, snaps, urls) = try compactedLake(dir)

@@ -8,23 +8,23 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The main job: ingest a folder's catalog, inventory and orders, then print the reports.",
         discussion: """
-        Expects product_catalog.json, inventory_updates.csv and orders_stream.jsonl in the folder,
-        ingested in that order (orders are validated against the catalog). Running it twice adds
+        Expects product_catalog.json, inventory_updates.csv and orders_stream.jsonl in the folder, \
+        ingested in that order (orders are validated against the catalog). Running it twice adds \
         nothing the second time.
 
-        Then prints the headline reports (top products, inventory, customers, operations, revenue
-        by channel), computed side by side; each is printed as soon as it and the ones before it
-        are done, always in that order. With --format json or csv only the ingest summaries are
+        Then prints the headline reports (top products, inventory, customers, operations, revenue \
+        by channel), computed side by side; each is printed as soon as it and the ones before it \
+        are done, always in that order. With --format json or csv only the ingest summaries are \
         printed (one JSON array, or CSV rows); `lake report NAME --format json` gives each report.
 
-        When a report fails, the others are still printed, the failing report is named with its
-        error on stderr, and lake run exits with status 3: the sources were ingested and committed,
-        so do not re-run the ingest; fix the cause and run `lake report NAME`. A failed ingest
+        When a report fails, the others are still printed, the failing report is named with its \
+        error on stderr, and lake run exits with status 3: the sources were ingested and committed, \
+        so do not re-run the ingest; fix the cause and run `lake report NAME`. A failed ingest \
         exits with status 1 and prints no reports.
 
         Examples:
           lake run --input Evaluation-Files --lake ./lake
-          lake run --input /data/2024-03-10 --quiet --format json    # ingest summaries only
+          lake run --input /data/2024-03-10 --quiet --format json   # summaries only
         """)
 
     @OptionGroup var flags: IngestFlags
@@ -92,14 +92,16 @@ struct Run: ParsableCommand {
         }
         clock.lap("reports")
         if !failed.isEmpty {
-            let snapshot = try store.catalog.resolve(nil).id
+            // From the summary, not a catalog read: a catalog error here would hide that the data landed.
+            let landed = orderSummary.snapshotID.map { "orders committed at snapshot \($0)" }
+                ?? orderSummary.alreadyIngestedAt.map { "orders already ingested at snapshot \($0)" } ?? "no new orders"
             // The by-channel query is a cut of daily revenue: that report shows the same rows.
             let retry = failed.map { job -> String in
                 if case .report(let name, _) = job { return "lake report \(name)" }
                 return "lake report \(ReportName.dailyRevenue)"
             }
             printError("""
-                lake run: the ingest is committed (latest snapshot \(snapshot)); \(failed.count) of \(headline.count) reports failed \
+                lake run: the ingest is committed (\(landed)); \(failed.count) of \(headline.count) reports failed \
                 (\(failed.map(\.description).joined(separator: ", "))). Do not re-run the ingest: fix the cause, then \
                 \(retry.map { "`\($0)`" }.joined(separator: ", ")).
                 """)

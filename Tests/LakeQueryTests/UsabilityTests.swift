@@ -127,7 +127,7 @@ import Testing
     /// Commands the README lists show examples in --help (`lake <command> …` lines).
     @Test func helpHasExamples() throws {
         let commands: [[String]] = [
-            ["metrics"], ["dashboard"], ["quality"], ["quality", "check"], ["schema"], ["report", "diff"],
+            ["run"], ["metrics"], ["dashboard"], ["quality"], ["quality", "check"], ["schema"], ["report", "diff"],
             ["ingest", "inventory"], ["ingest", "catalog"], ["ingest", "orders"], ["generate"],
             ["report", "daily-revenue"], ["report", "operations"],
         ]
@@ -179,6 +179,7 @@ import Testing
         #expect(at.compactMap { $0 } == at.compactMap { $0 }.sorted(), "\(r.out)")
         // The orders landed in the snapshot the summary names.
         let committed = try #require(r.out.firstMatch(of: /orders orders_stream\.jsonl -> snapshot (\d+)/), "\(r.out)")
+        #expect(r.err.contains("orders committed at snapshot \(committed.1)"), "\(r.err)")
         let snapshots = try runLake(["snapshots", "--lake", lake.path, "--format", "json"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(snapshots.out.utf8)) as? [[String: Any]])
         let orders = list.first { ($0["snapshot_id"] as? Int) == Int(committed.1) }

@@ -505,21 +505,31 @@ public struct CatalogTransaction {
 
     // MARK: Finish
 
-    /// DuckLake's changes_made text, kinds in the order DuckDB writes them.
-    var changesMade: String {
-        var parts: [String] = []
-        parts += createdSchemas.map { "created_schema:" + $0 }
-        parts += createdTables.map { "created_table:" + $0 }
-        for id in insertedTables where !deletedTables.contains(id) { parts.append("inserted_into_table:\(id)") }
-        for id in deletedTables where !insertedTables.contains(id) { parts.append("deleted_from_table:\(id)") }
+    /// DuckLake's changes_made entries, kinds in the order DuckDB writes them.
+    var changes: [SnapshotChange] {
+        var parts: [SnapshotChange] = []
+        parts += createdSchemas.map { SnapshotChange(.createdSchema, $0) }
+        parts += createdTables.map { SnapshotChange(.createdTable, $0) }
+        for id in insertedTables where !deletedTables.contains(id) { parts.append(SnapshotChange(.insertedIntoTable, table: id)) }
+        for id in deletedTables where !insertedTables.contains(id) { parts.append(SnapshotChange(.deletedFromTable, table: id)) }
         // Removing and adding files of one table in one commit is how compaction rewrites them.
         // DuckDB 1.5 records its own compaction as merge_adjacent and checks a racing DELETE
-        // against that kind (not compacted_table): under any other name DuckDB committed a
-        // delete into a file we had just replaced, and the deleted rows came back.
-        for id in insertedTables where deletedTables.contains(id) { parts.append("merge_adjacent:\(id)") }
-        parts += alteredTables.map { "altered_table:\($0)" }
-        return parts.joined(separator: ",")
+        // written as a delete file against that kind (not compacted_table): under any other
+        // name DuckDB committed a delete into a file we had just replaced, and the deleted rows
+        // came back. A small DELETE DuckDB stores inlined (inlined_delete, by file and row
+        // position) is checked against inline_flush, inserts and schema changes, but not
+        // merge_adjacent: even DuckDB's own compaction loses such a delete racing it. So the
+        // rewrite also records inline_flush, the one kind that makes DuckDB refuse that delete
+        // as a conflict without refusing its concurrent inserts (it refuses a concurrent flush
+        // of inlined rows too, which is retried like any conflict).
+        for id in insertedTables where deletedTables.contains(id) {
+            parts += [SnapshotChange(.mergeAdjacent, table: id), SnapshotChange(.inlineFlush, table: id)]
+        }
+        parts += alteredTables.map { SnapshotChange(.alteredTable, table: $0) }
+        return parts
     }
+
+    var changesMade: String { changes.map(\.text).joined(separator: ",") }
 
     func finish(author: String?, message: String?) throws -> SnapshotInfo {
         // Snapshot times never go backwards, even if the wall clock does, so "as of a time"

@@ -37,6 +37,8 @@ public struct SnapshotInfo: Hashable, Sendable {
 
     /// changes_made split into entries; quoted names may contain commas, so this is not a plain split.
     public var changes: [String] { ChangeLog.split(changesMade) }
+    /// The same entries, typed.
+    public var entries: [SnapshotChange] { changes.map(SnapshotChange.init(parsing:)) }
 }
 
 /// A table as seen at one snapshot.

@@ -232,7 +232,7 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         let snapB = try register(batchB, tag: "b")
         // Compaction: the web file of the first commit is rewritten into a new file.
         let snapC = try register([batchA[0]], tag: "c", replacing: [0])
-        #expect(snapC.changesMade == "merge_adjacent:\(created.tableID)")
+        #expect(snapC.changesMade == "merge_adjacent:\(created.tableID),inline_flush:\(created.tableID)")
 
         let result = try #require(try Python.json(readWithDuckDB, args: [root.path, String(snapA.id), String(snapB.id)], in: dir.url) as? [String: Any])
         func text(_ rows: [SaleRow]) -> [[String?]] {

@@ -20,12 +20,29 @@ import Testing
             try tx.removeDataFiles([0, 1])
             try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "c", date: "2024-01-15", channel: "web", rows: 4, size: 32))
         }
-        #expect(s4.changesMade == "merge_adjacent:\(tid)")
+        #expect(s4.changesMade == "merge_adjacent:\(tid),inline_flush:\(tid)")
         for f in try catalog.dataFiles(tableID: tid, at: .snapshot(3)) + catalog.dataFiles(tableID: tid) {
             try touch(f.url, bytes: Int(f.fileSizeBytes))
             urls.append(f.url)
         }
         return (catalog, tid, try catalog.snapshots(), urls)
+    }
+
+    /// The compaction's entries are typed, and `lake snapshots` names their table, whatever the
+    /// kind (not only *_table kinds); an entry of a kind this build does not know is kept as written.
+    @Test func compactionChangesAreTypedAndReadable() throws {
+        let dir = try TempDir("changes"); defer { dir.cleanup() }
+        let (catalog, tid, snaps, _) = try compactedLake(dir)
+        let compaction = try #require(snaps.first { $0.id == 4 }), creation = try #require(snaps.first { $0.id == 1 })
+        let entries = compaction.entries
+        #expect(entries.map(\.kind) == [.mergeAdjacent, .inlineFlush] && entries.allSatisfy { $0.tableID == tid })
+        #expect(entries.allSatisfy { $0.kind?.isFileMerge == ($0.kind == .mergeAdjacent) })
+        #expect(try catalog.readableChanges(compaction) == ["merge_adjacent:curated.orders", "inline_flush:curated.orders"])
+        let created = creation.entries
+        #expect(created.map(\.kind) == [.createdSchema, .createdTable] && created.allSatisfy { $0.tableID == nil })
+        let unknown = SnapshotChange(parsing: "renamed_lake:7")
+        #expect(unknown.kind == nil && unknown.tableID == nil && unknown.text == "renamed_lake:7")
+        #expect(SnapshotChange(parsing: "dropped_view:7").tableID == nil && SnapshotChange(parsing: "inlined_delete:7").tableID == 7)
     }
 
     @Test func keepsEveryFileARetainedSnapshotCanRead() throws {

@@ -156,15 +156,10 @@ struct PostgresDuckDBRaceTests {
                 #expect(!opIDs.contains(where: finalSet.contains), "DuckDB's refused insert \(opIDs) landed")
             case ("delete", true):
                 deleted += opIDs.count
-                // Known, intermittent (about 1 run in 3): DuckDB 1.5.5 stores a 2-row delete
-                // inlined (ducklake_inlined_delete_<table>: file_id, row_id) and commits it even
-                // when our compaction (merge_adjacent, since this branch) ended that file after
-                // DuckDB read it: the delete then names a file no snapshot reads, and the rows
-                // stay. DuckDB's own conflict check does not pair inlined deletes with a
-                // compaction (compare duckdb/ducklake#1215 for inlined vs delete-file deletes).
-                withKnownIssue("a DuckDB inlined delete racing our compaction commits against the replaced file", isIntermittent: true) {
-                    #expect(!opIDs.contains(where: finalSet.contains), "DuckDB's committed delete of \(opIDs) did not take effect")
-                }
+                // DuckDB 1.5.5 stores a 2-row delete inlined (by file and position); our
+                // compaction's inline_flush entry is what makes it refuse one racing a
+                // compaction of that file (DuckDBDeleteRaceTests makes that race deterministic).
+                #expect(!opIDs.contains(where: finalSet.contains), "DuckDB's committed delete of \(opIDs) did not take effect")
             default:
                 refused += 1
             }
@@ -182,9 +177,7 @@ struct PostgresDuckDBRaceTests {
         let ours = finalSet.filter { !$0.hasPrefix("DK") }
         let missing = referenceIDs.subtracting(deletedIDs).subtracting(ours)
         #expect(missing.isEmpty && ours.isSubset(of: referenceIDs), "missing \(missing.sorted().prefix(5)), not ours \(ours.subtracting(referenceIDs).sorted().prefix(5))")
-        withKnownIssue("a DuckDB inlined delete racing our compaction commits against the replaced file", isIntermittent: true) {
-            #expect(ours.isDisjoint(with: deletedIDs), "deleted by DuckDB but still here: \(ours.intersection(deletedIDs).sorted())")
-        }
+        #expect(ours.isDisjoint(with: deletedIDs), "deleted by DuckDB but still here: \(ours.intersection(deletedIDs).sorted())")
 
         // Every snapshot: DuckDB and lake read the same ids.
         let readScript = Python.duckdbPrelude + """

@@ -27,6 +27,10 @@ db.execute("DELETE FROM ducklake_schema_versions")
 db.execute("ALTER TABLE ducklake_schema_versions DROP COLUMN table_id")
 db.execute("INSERT INTO ducklake_schema_versions SELECT min(snapshot_id), schema_version FROM ducklake_snapshot GROUP BY schema_version")
 # DuckLake 0.3 (DuckDB 1.4, and our previous build) names a compaction compacted_table; 1.0 merge_adjacent.
+# Nor did it record the inline_flush our compactions add since (DuckDB 1.4 refuses that kind).
+for sid, changes in db.execute("SELECT snapshot_id, changes_made FROM ducklake_snapshot_changes").fetchall():
+    kept = [c for c in changes.split(",") if not c.startswith("inline_flush:")]
+    db.execute("UPDATE ducklake_snapshot_changes SET changes_made = ? WHERE snapshot_id = ?", [",".join(kept), sid])
 db.execute("UPDATE ducklake_snapshot_changes SET changes_made = replace(changes_made, 'merge_adjacent:', 'compacted_table:')")
 db.execute("UPDATE ducklake_metadata SET value = '0.3' WHERE key = 'version'")
 db.execute("COMMIT")

@@ -95,11 +95,10 @@ public enum Compaction {
         // records the same change (merge_adjacent); a migration's rewrite also alters the table and is not one.
         var compactionSnapshots: [Int64: Set<Int64>] = [:]
         for snap in try catalog.snapshots() {
-            let changes = Set(snap.changes)
-            for change in changes {
-                guard let kind = Self.compactedChanges.first(where: change.hasPrefix),
-                      let tid = Int64(change.dropFirst(kind.count)),
-                      !changes.contains("altered_table:\(tid)") else { continue }
+            let entries = snap.entries
+            let altered = Set(entries.filter { $0.kind == .alteredTable }.compactMap(\.tableID))
+            for entry in entries where entry.kind?.isFileMerge == true {
+                guard let tid = entry.tableID, !altered.contains(tid) else { continue }
                 compactionSnapshots[tid, default: []].insert(snap.id)
             }
         }
@@ -206,9 +205,6 @@ public enum Compaction {
     }
 
     static let commitMessagePrefix = "compact"
-    /// DuckLake's changes_made entries for a commit that removed and added files of one table:
-    /// DuckDB 1.5's (which we write too) and the one lakes before it recorded.
-    static let compactedChanges = ["merge_adjacent:", "compacted_table:"]
 
     private struct CommitSkipped: Error {}
 

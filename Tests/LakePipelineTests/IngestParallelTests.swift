@@ -1,5 +1,6 @@
 import Foundation
 import LakeCatalog
+import LakeFormat
 import LakeTestSupport
 import Testing
 @testable import LakePipeline
@@ -98,6 +99,46 @@ struct IngestParallelTests {
         let source = try duplicateHeavySource(dir)
         let (_, lake, _) = try ingest(dir, "collide", path: source, parallelism: 2, chunkBytes: 3_000, forcedFingerprint: 0x5EED)
         expectSame(lake, try referenceView(orders: [source]))
+    }
+
+    /// A partition gone quiet has its queued rows written as a row group early (the idle flush);
+    /// late rows for it that keep arriving a few at a time, each after the partition went quiet
+    /// again, must not each become a row group of their own: they wait for `finish`, as every
+    /// row did before the idle flush. Here 40 lines of 2024-01-01 open the source and one line in
+    /// 60 after them is a straggler of that day; 3,000-byte chunks make a write of about 8 lines.
+    @Test("stragglers to a partition that went quiet share one row group, not one each")
+    func idlePartitionStragglersShareARowGroup() throws {
+        let dir = try TemporaryDirectory("ingest-stragglers")
+        defer { dir.remove() }
+        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n").map(String.init)
+        let source = lines.enumerated().map { k, line in
+            let day = k < 40 || k % 60 == 0 ? "2024-01-01" : "2024-01-02"
+            return line.replacing(/"timestamp": "[^"]*"/, with: "\"timestamp\": \"\(day)T10:00:00Z\"")
+                .replacing(/"channel": "[^"]*"/, with: "\"channel\": \"web\"")
+        }
+        let path = dir.file("stragglers.jsonl")
+        try (source.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        /// The 2024-01-01 web file of curated.orders: (row groups, rows).
+        func quietPartition(_ label: String, parallelism: Int) throws -> (groups: Int, rows: Int) {
+            let store = try LakeStore.open(root: dir.url.appendingPathComponent(label, isDirectory: true), schemas: schemasDirectory)
+            _ = try CatalogIngest.run(store, path: evaluationCatalog)
+            var options = IngestOptions()
+            options.parallelism = parallelism
+            options.chunkBytes = 3_000
+            _ = try OrderIngest.run(store, path: path, options: options)
+            let partition = store.root.appendingPathComponent("curated/orders/date=2024-01-01/channel=web")
+            let files = try FileManager.default.contentsOfDirectory(atPath: partition.path).filter { $0.hasSuffix(".parquet") }
+            try #require(files.count == 1, "\(files)")
+            let reader = try ParquetFileReader(path: partition.appendingPathComponent(files[0]).path)
+            return (reader.rowGroupCount, (0 ..< reader.rowGroupCount).reduce(0) { $0 + reader.rowGroupRowCount($1) })
+        }
+        // The serial run writes the whole source at once: one row group, the reference rows.
+        let serial = try quietPartition("serial", parallelism: 1)
+        let parallel = try quietPartition("parallel", parallelism: 2)
+        #expect(serial.groups == 1 && serial.rows > 40, "\(serial)")
+        #expect(parallel.rows == serial.rows)
+        // One row group written when the day went quiet, one for every straggler at the end.
+        #expect(parallel.groups <= 2, "\(parallel.groups) row groups for \(parallel.rows) rows")
     }
 
     @Test("the batch's id set tells colliding ids apart by their bytes")

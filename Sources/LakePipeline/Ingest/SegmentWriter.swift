@@ -26,6 +26,8 @@ struct SegmentWriter {
     /// The write (counted in `writes`) that last gave each partition rows.
     private var lastWritten: [PartitionKey: Int] = [:]
     private var writes = 0
+    /// Partitions an idle flush has written once (see `flushIdle`).
+    private var idleFlushed: Set<PartitionKey> = []
     private var single: (writer: ParquetFileWriter, relative: String)?
     private(set) var rows = 0
 
@@ -73,13 +75,18 @@ struct SegmentWriter {
     /// partition's last row group was encoded at once after the input was read (on 1 M orders
     /// most of the rows of curated.orders and order_items, and the commit's longest step).
     /// Encoding them as soon as a partition has been idle for `idleWrites` writes moves that
-    /// work into the read, beside the validators. A row arriving later starts a new row group.
+    /// work into the read, beside the validators. Once per partition: rows arriving for it
+    /// later (late events, a few at a time) would otherwise each become a row group of their
+    /// own whenever the partition went quiet again (15 row groups for 48 rows with small
+    /// chunks); they wait for the budget or `finish` and share one.
     private mutating func flushIdle() throws {
         let idle = open.filter { key, file in
-            file.writer.pendingBytes > 0 && writes - (lastWritten[key] ?? writes) >= idleWrites
-        }.map(\.value.writer)
+            file.writer.pendingBytes > 0 && !idleFlushed.contains(key) && writes - (lastWritten[key] ?? writes) >= idleWrites
+        }
         guard !idle.isEmpty else { return }
-        _ = try parallelMap(count: idle.count, parallelism: parallelism, split: .dynamic) { try idle[$0].endRowGroup() }
+        idleFlushed.formUnion(idle.keys)
+        let writers = idle.map(\.value.writer)
+        _ = try parallelMap(count: writers.count, parallelism: parallelism, split: .dynamic) { try writers[$0].endRowGroup() }
     }
 
     /// Each open file queues up to a row group of rows; with a hundred partitions open that is

@@ -56,19 +56,9 @@ struct Run: ParsableCommand {
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }
         }
         guard flags.format == .table else { return }
-        // The headline reports; `lake report NAME` shows each in full.
-        var top = ReportOptions()
-        top.limit = 5
-        var low = ReportOptions()
-        low.limit = 10
-        var spec = QuerySpec(table: "orders")
-        spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
-        spec.groupBy = ["channel"]
-        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
-        spec.orderBy = ["sum(order_total) desc"]
-        // Computed side by side; top products and inventory share one product-sales scan. Each
-        // table is printed once it and every one before it are done, in this order.
-        let headline: [ReportJob] = [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(spec)]
+        // The headline reports (`lake report NAME` shows each in full), computed side by side.
+        // Each table is printed once it and every one before it are done, in this order.
+        let headline = try ReportJob.headline()
         var failed: [ReportJob] = []
         Reports.runAll(headline, catalog: store.catalog) { i, outcome in
             switch outcome {

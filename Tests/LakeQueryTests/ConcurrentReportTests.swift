@@ -9,14 +9,7 @@ import Testing
 /// `lake run`'s headline tables computed side by side (`Reports.runAll`) and aggregates grouped
 /// per worker then merged (`Grouper.merged`) give exactly what one serial pass gives.
 @Suite struct ConcurrentReportTests {
-    static func headlineQuery() throws -> QuerySpec {
-        var spec = QuerySpec(table: "orders")
-        spec.conditions = ["status = confirmed"]
-        spec.groupBy = ["channel"]
-        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
-        spec.orderBy = ["sum(order_total) desc"]
-        return spec
-    }
+    static func headlineQuery() throws -> QuerySpec { try ReportJob.revenueByChannel() }
 
     /// `Reports.runAll(jobs)` answers each job exactly as running it alone does.
     static func expectRunAllEqualsAlone(_ jobs: [ReportJob], catalog: Catalog) throws {
@@ -48,13 +41,7 @@ import Testing
     }
 
     /// `lake run`'s headline jobs, in its order.
-    static func headline() throws -> [ReportJob] {
-        var top = ReportOptions()
-        top.limit = 5
-        var low = ReportOptions()
-        low.limit = 10
-        return [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(try headlineQuery())]
-    }
+    static func headline() throws -> [ReportJob] { try ReportJob.headline() }
 
     struct InjectedFailure: Error, Equatable { let job: Int }
 
@@ -194,7 +181,7 @@ import Testing
         let spec = try Self.headlineQuery()
         var oldSpec = spec
         oldSpec.asOf = .snapshot(before)
-        let headline: [ReportJob] = [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(spec)]
+        let headline = try Self.headline()
         let jobs = headline + [.report(.topProducts, old), .report(.inventory, web), .report(.dailyRevenue, old), .query(oldSpec), .report(.customers, old)]
         let session = ReportSession()
         _ = try Reports.runAll(headline, catalog: lake.catalog, session: session)

@@ -75,6 +75,31 @@ public enum ReportJob: Sendable, CustomStringConvertible {
     }
 }
 
+extension ReportJob {
+    /// `lake run`'s headline tables, in the order it prints them: top products and inventory
+    /// (which share one product-sales scan), customers, operations, then revenue by channel.
+    /// Defined once here, so the tests of side-by-side reports run exactly what `lake run` runs.
+    public static func headline() throws -> [ReportJob] {
+        var top = ReportOptions()
+        top.limit = 5
+        var low = ReportOptions()
+        low.limit = 10
+        return [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()),
+                .query(try revenueByChannel())]
+    }
+
+    /// Confirmed orders per channel: count, revenue, average order value, distinct customers,
+    /// highest revenue first (a cut of `report daily-revenue`).
+    public static func revenueByChannel() throws -> QuerySpec {
+        var spec = QuerySpec(table: "orders")
+        spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
+        spec.groupBy = ["channel"]
+        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
+        spec.orderBy = ["sum(order_total) desc"]
+        return spec
+    }
+}
+
 public enum ReportJobResult: Sendable {
     case report(Report)
     case query(QueryResult)

@@ -519,9 +519,10 @@ public struct CatalogTransaction {
         // came back. A small DELETE DuckDB stores inlined (inlined_delete, by file and row
         // position) is checked against inline_flush, inserts and schema changes, but not
         // merge_adjacent: even DuckDB's own compaction loses such a delete racing it. So the
-        // rewrite also records inline_flush, the one kind that makes DuckDB refuse that delete
-        // as a conflict without refusing its concurrent inserts (it refuses a concurrent flush
-        // of inlined rows too, which is retried like any conflict).
+        // rewrite also records inline_flush, which makes DuckDB refuse that delete as a
+        // conflict without refusing its concurrent inserts (it refuses a concurrent flush of
+        // inlined rows too, retried like any conflict). inserted_into_table would also work,
+        // but would tell readers of DuckDB's snapshot list that rows were inserted.
         for id in insertedTables where deletedTables.contains(id) {
             parts += [SnapshotChange(.mergeAdjacent, table: id), SnapshotChange(.inlineFlush, table: id)]
         }

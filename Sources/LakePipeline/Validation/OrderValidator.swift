@@ -590,9 +590,11 @@ struct CuratedBuilder {
     // An item's product id, category and brand are its catalog row's (the id was found in the
     // catalog byte for byte): kept as that row, written as dictionary columns over the catalog's
     // own values, so no item copies or hashes those strings.
-    var iOrderID = StringColumn(), iLine: [Int32] = [], iCatalogRow: [Int32] = [], iQuantity: [Int32] = []
+    // An item's order id, line number, event time, date, channel and status are its order's:
+    // they are not appended per item but expanded from the order columns by `itemsBatch`
+    // (one tight loop per column instead of six appends, each with its uniqueness check, per item).
+    var iCatalogRow: [Int32] = [], iQuantity: [Int32] = []
     var iPrice: [Int64] = [], iRevenue: [Int64] = [], iList: [Int64] = []
-    var iEventTime: [Int64] = [], iEventDate: [Int32] = [], iChannel: [Int32] = [], iStatus: [Int32] = []
 
     init(orders: Int = 4096, items: Int = 10240) {
         let o = max(orders, 4096), n = max(items, 10240)
@@ -608,9 +610,8 @@ struct CuratedBuilder {
         for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
         stateValid.reserveCapacity(o)
         cityValid.reserveCapacity(o)
-        iOrderID.reserve(count: n, bytes: n * 12)
-        for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList, \.iEventTime] { self[keyPath: c].reserveCapacity(n) }
-        for c in [\CuratedBuilder.iLine, \.iCatalogRow, \.iQuantity, \.iEventDate, \.iChannel, \.iStatus] { self[keyPath: c].reserveCapacity(n) }
+        for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList] { self[keyPath: c].reserveCapacity(n) }
+        for c in [\CuratedBuilder.iCatalogRow, \.iQuantity] { self[keyPath: c].reserveCapacity(n) }
     }
 
     @inline(__always)
@@ -635,8 +636,6 @@ struct CuratedBuilder {
             // check() proved presence, ranges, catalog membership and no overflow.
             let row = Int(rows[i])
             let q = item.quantity!, price = item.unitPriceCents!
-            iOrderID.appendBytes(oid)
-            iLine.append(Int32(i + 1))
             iCatalogRow.append(rows[i])
             iQuantity.append(Int32(q))
             iPrice.append(price)
@@ -644,10 +643,6 @@ struct CuratedBuilder {
             sum += q * price
             quantity += q
             iList.append(catalog.prices[row])
-            iEventTime.append(et)
-            iEventDate.append(ed)
-            iChannel.append(ch)
-            iStatus.append(st)
         }
         total.append(sum)
         units.append(Int32(clamping: quantity))
@@ -689,11 +684,61 @@ struct CuratedBuilder {
         })
     }
 
+    /// Each order's value repeated once per item (`counts[k]` times for order k): `total` values.
+    static func expand<T>(_ values: [T], _ counts: [Int32], total: Int) -> [T] {
+        precondition(values.count == counts.count, "one count per order")
+        return values.withUnsafeBufferPointer { v in
+            counts.withUnsafeBufferPointer { c in
+                [T](unsafeUninitializedCapacity: total) { out, n in
+                    var at = 0
+                    for k in 0 ..< v.count {
+                        let m = Int(c[k])
+                        precondition(at + m <= total, "item counts exceed the items")
+                        (out.baseAddress! + at).initialize(repeating: v[k], count: m)
+                        at += m
+                    }
+                    precondition(at == total, "item counts must add up to the items")
+                    n = at
+                }
+            }
+        }
+    }
+
+    /// Each order's id repeated once per item.
+    static func expand(_ ids: StringColumn, _ counts: [Int32], total: Int) -> StringColumn {
+        precondition(ids.count == counts.count, "one count per order")
+        var out = StringColumn()
+        out.reserve(count: total, bytes: ids.bytes.count * total / max(ids.count, 1) + 64)
+        ids.bytes.withUnsafeBytes { b in
+            for k in 0 ..< ids.count {
+                let id = UnsafeRawBufferPointer(rebasing: b[Int(ids.offsets[k]) ..< Int(ids.offsets[k + 1])])
+                for _ in 0 ..< Int(counts[k]) { out.appendBytes(id) }
+            }
+        }
+        precondition(out.count == total, "item counts must add up to the items")
+        return out
+    }
+
+    /// 1, 2, … per order: an item's line within its order.
+    static func lineNumbers(_ counts: [Int32], total: Int) -> [Int32] {
+        [Int32](unsafeUninitializedCapacity: total) { out, n in
+            var at = 0
+            for m in counts {
+                precondition(at + Int(m) <= total, "item counts exceed the items")
+                for i in 0 ..< Int(m) { (out.baseAddress! + at + i).initialize(to: Int32(i + 1)) }
+                at += Int(m)
+            }
+            precondition(at == total, "item counts must add up to the items")
+            n = at
+        }
+    }
+
     func itemsBatch(_ schema: Schema, catalog: ProductCatalog, channels: StringColumn, statuses: StringColumn) -> RecordBatch {
-        RecordBatch(schema: schema, columns: schema.fields.map { f in
+        let n = iQuantity.count
+        return RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch ItemsColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
-            case .orderID: return Column(.string(iOrderID))
-            case .lineNumber: return Column(.int32(iLine))
+            case .orderID: return Column(.string(Self.expand(orderID, itemCount, total: n)))
+            case .lineNumber: return Column(.int32(Self.lineNumbers(itemCount, total: n)))
             case .productID: return Column(.dictionary(indices: iCatalogRow, values: catalog.ids))
             case .quantity: return Column(.int32(iQuantity))
             case .unitPrice: return Column(.int64(iPrice))
@@ -701,10 +746,10 @@ struct CuratedBuilder {
             case .category: return Column(.dictionary(indices: iCatalogRow, values: catalog.categories))
             case .brand: return Column(.dictionary(indices: iCatalogRow, values: catalog.brands))
             case .listPrice: return Column(.int64(iList))
-            case .eventTime: return Column(.int64(iEventTime))
-            case .eventDate: return Column(.int32(iEventDate))
-            case .channel: return Column(.dictionary(indices: iChannel, values: channels))
-            case .status: return Column(.dictionary(indices: iStatus, values: statuses))
+            case .eventTime: return Column(.int64(Self.expand(eventTime, itemCount, total: n)))
+            case .eventDate: return Column(.int32(Self.expand(eventDate, itemCount, total: n)))
+            case .channel: return Column(.dictionary(indices: Self.expand(channel, itemCount, total: n), values: channels))
+            case .status: return Column(.dictionary(indices: Self.expand(status, itemCount, total: n), values: statuses))
             }
         })
     }

@@ -29,12 +29,14 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // Compiler intrinsics Swift does not expose (cache prefetch), as static inline C.
+        .target(name: "CLakeSupport", path: "Sources/CLakeSupport"),
         .target(name: "LakeFormat", dependencies: ["CZstd"]),
         .target(
             name: "LakeCatalog",
             dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog"]),
+        .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog", "CLakeSupport"]),
         .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline"]),
         // `lake serve`: the HTTP API over LakeQuery's reports; the only target that sees Hummingbird.
         .target(

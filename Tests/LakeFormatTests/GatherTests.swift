@@ -62,3 +62,20 @@ extension RecordBatch {
     /// Dictionary columns expanded, as `concatenate` returns parts over different dictionaries.
     func materializedStrings() -> RecordBatch { RecordBatch(schema: schema, columns: columns.map { $0.materialized() }) }
 }
+
+@Suite("Removing rows")
+struct RemovingRowsTests {
+    @Test("removing rows equals gathering the others: runs at either end, adjacent drops, all or none")
+    func removingMatchesGather() {
+        let b = GatherTests.batch()
+        for drop in [[], [0], [6], [0, 1, 2, 3, 4, 5, 6], [1, 2], [0, 3, 6], [2, 4, 5], [5]] {
+            let keep = (0 ..< b.count).filter { !drop.contains($0) }
+            let r = b.removing(rows: drop)
+            #expect(r == b.gather(keep), "drop \(drop)")
+            #expect(r.materializedStrings() == b.gather(keep).materializedStrings(), "drop \(drop)")
+            guard case .string(let s) = r.columns[0].data else { Issue.record("string column changed kind"); return }
+            #expect(s.offsets.count == keep.count + 1 && s.offsets[0] == 0)
+            #expect(s.bytes.count == Int(s.offsets.last!))
+        }
+    }
+}

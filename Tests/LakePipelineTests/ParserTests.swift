@@ -143,6 +143,47 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(o.string(o.status) == "confirmed")
     }
 
+    /// The parser tries first the key each member position had on the previous line, and
+    /// compares keys as two words: a line with other keys, another order, keys longer than 16
+    /// bytes sharing a known key's first 16, or a key near the line's end must read the same.
+    @Test func keyGuessesAndWordComparesNeverMisreadAKey() throws {
+        var parser = OrderLineParser(map: try TestSupport.rules().fieldMap)
+        func parse(_ line: String) throws -> ParsedOrder {
+            var bytes = Array(line.utf8)
+            return try bytes.withUnsafeMutableBytes { raw in
+                do throws(OrderLineError) {
+                    try parser.parse(UnsafeRawBufferPointer(raw))
+                    return parser.order
+                } catch {
+                    throw TestFailure("\(line): \(error.message)")
+                }
+            }
+        }
+        let permuted = #"{"status": "confirmed", "shipping_address": {"city": "Oslo", "country": "NO"}, "items": [{"unit_price": 1.50, "quantity": 3, "product_id": "PROD-002"}], "channel": "api", "ts": 1705314600123, "customerId": "C-2", "order_id": "ORD-2"}"#
+        let nearMisses = goodLine.replacingOccurrences(of: #""status""#, with: #""shipping_address_2": 1, "order_idx": 2, "statu": 3, "status""#)
+        for (i, line) in [goodLine, goodLine, permuted, goodLine, nearMisses, permuted, nearMisses].enumerated() {
+            let o = try parse(line)
+            let isPermuted = line == permuted
+            #expect(o.string(o.orderID) == (isPermuted ? "ORD-2" : "ORD-1"), "line \(i)")
+            #expect(o.string(o.customerID) == (isPermuted ? "C-2" : "CUST-9"), "line \(i)")
+            #expect(o.eventTimeFromAlias == isPermuted, "line \(i)")
+            #expect(o.string(o.channel) == (isPermuted ? "api" : "web"), "line \(i)")
+            #expect(o.string(o.status) == "confirmed", "line \(i)")
+            #expect(o.string(o.country) == (isPermuted ? "NO" : "US"), "line \(i)")
+            #expect(o.string(o.city) == (isPermuted ? "Oslo" : "San Francisco"), "line \(i)")
+            #expect(o.items.map(\.quantity) == [isPermuted ? 3 : 2], "line \(i)")
+            #expect(o.items.map(\.unitPriceCents) == [isPermuted ? 150 : 2999], "line \(i)")
+            #expect(o.items.map { o.string($0.productID) } == [isPermuted ? "PROD-002" : "PROD-001"], "line \(i)")
+            #expect(o.unknownFields.map { o.string($0)! } == (line == nearMisses ? ["shipping_address_2", "order_idx", "statu"] : []), "line \(i)")
+        }
+        // Fewer than 16 bytes from a key to the line's end: matched byte by byte.
+        let short = try parse(#"{"channel":"web"}"#)
+        #expect(short.string(short.channel) == "web")
+        let shortUnknown = try parse(#"{"status":"x","chan":1}"#)
+        #expect(shortUnknown.unknownFields.map { shortUnknown.string($0)! } == ["chan"])
+        #expect(shortUnknown.string(shortUnknown.status) == "x")
+    }
+
     @Test func whitespaceNullsAndWrongTypes() throws {
         let spaced = " \t{ \"order_id\" :\"ORD-1\" ,\"customer_id\":\"C\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"channel\":\"web\",\"items\":[ ],\"shipping_address\":{},\"status\":null } \r"
         let o = try order(spaced)

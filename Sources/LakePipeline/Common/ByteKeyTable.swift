@@ -1,11 +1,15 @@
+import CLakeSupport
+
 /// A hash map from byte strings to Int32, with every key stored in one contiguous buffer.
 /// Looking up "PROD-007" or "ORD-123456" straight from a parser's byte slice needs no String,
 /// no allocation and no per-key object; a million order ids cost ~ (id bytes + 24) bytes each.
 /// Keys are compared byte for byte, so two different ids can never be confused (a bare 64-bit
 /// hash as the key could collide and silently drop a real order as a "duplicate").
 public struct ByteKeyTable: Sendable {
-    private var slots: [Int32]          // -1 empty, else entry index
-    private var hashes: [UInt64]        // per entry
+    /// 0 empty, else the key's hash's high 32 bits (a tag) << 32 | (entry index + 1): a probe
+    /// reads one slot and compares a key's bytes only on a tag match, so an insert into a big
+    /// table costs one cache miss (on the slot), not three (slot, hash, key).
+    private var slots: [UInt64]
     private var keyOffsets: [Int]       // per entry + 1
     private var keyBytes: [UInt8]
     public private(set) var values: [Int32]
@@ -18,15 +22,19 @@ public struct ByteKeyTable: Sendable {
         self.forcedHash = forcedHash
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
-        hashes = []
         keyOffsets = [0]
         keyBytes = []
         values = []
     }
 
     public var count: Int { values.count }
+
+    /// The table's hash of `key`: computed once (e.g. on the thread that parsed the key) and
+    /// passed to `insertIfAbsent(_:hash:value:)` and `prefetch(hash:)`.
+    @inline(__always)
+    public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { fnv1a64(key) }
 
     /// The key of entry `i` (entries are numbered in insertion order).
     public func key(_ i: Int) -> String {
@@ -36,27 +44,40 @@ public struct ByteKeyTable: Sendable {
     @inline(__always)
     private func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> (slot: Int, entry: Int32) {
         var s = Int(truncatingIfNeeded: hash) & mask
-        return keyBytes.withUnsafeBytes { kb in
-            while true {
-                let e = slots[s]
-                if e < 0 { return (s, -1) }
-                let ei = Int(e)
-                if hashes[ei] == hash {
-                    let start = keyOffsets[ei], end = keyOffsets[ei + 1]
-                    if end - start == key.count
-                        && (key.count == 0 || memcmpEqual(kb.baseAddress! + start, key.baseAddress!, key.count)) {
-                        return (s, e)
+        let tag = hash >> 32
+        return slots.withUnsafeBufferPointer { sl in
+            keyBytes.withUnsafeBytes { kb in
+                keyOffsets.withUnsafeBufferPointer { ko in
+                    while true {
+                        let v = sl[s]
+                        if v == 0 { return (s, -1) }
+                        if v >> 32 == tag {
+                            let ei = Int(truncatingIfNeeded: v & 0xFFFF_FFFF) - 1
+                            let start = ko[ei], end = ko[ei + 1]
+                            if end - start == key.count
+                                && (key.count == 0 || memcmpEqual(kb.baseAddress! + start, key.baseAddress!, key.count)) {
+                                return (s, Int32(ei))
+                            }
+                        }
+                        s = (s + 1) & mask
                     }
                 }
-                s = (s + 1) & mask
             }
         }
+    }
+
+    /// Starts loading the slot a key with `hash` probes first, so that an insert a few keys
+    /// later finds it in cache (see `FirstOccurrences.claim`).
+    @inline(__always)
+    public func prefetch(hash: UInt64) {
+        let s = Int(truncatingIfNeeded: forcedHash ?? hash) & mask
+        slots.withUnsafeBufferPointer { lake_prefetch_for_write($0.baseAddress! + s) }
     }
 
     /// The value stored for `key`, or nil.
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) -> Int32? {
-        let r = find(key, hash: forcedHash ?? fnv1a64(key))
+        let r = find(key, hash: forcedHash ?? Self.hash(key))
         return r.entry < 0 ? nil : values[Int(r.entry)]
     }
 
@@ -70,13 +91,19 @@ public struct ByteKeyTable: Sendable {
     /// Inserts `key` -> `value` unless present. Returns the existing value when the key was
     /// already there (the table is unchanged), nil when it was inserted.
     @discardableResult
+    @inline(__always)
     public mutating func insertIfAbsent(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32? {
-        let hash = forcedHash ?? fnv1a64(key)
+        insertIfAbsent(key, hash: Self.hash(key), value: value)
+    }
+
+    /// `insertIfAbsent(_:value:)` with the key's `hash(_:)` computed by the caller.
+    @discardableResult
+    public mutating func insertIfAbsent(_ key: UnsafeRawBufferPointer, hash computed: UInt64, value: Int32) -> Int32? {
+        let hash = forcedHash ?? computed
         let r = find(key, hash: hash)
         if r.entry >= 0 { return values[Int(r.entry)] }
-        let entry = Int32(values.count)
-        slots[r.slot] = entry
-        hashes.append(hash)
+        let entry = values.count
+        slots[r.slot] = (hash >> 32) << 32 | UInt64(entry + 1)
         keyBytes.append(contentsOf: key)
         keyOffsets.append(keyBytes.count)
         values.append(value)
@@ -100,7 +127,7 @@ public struct ByteKeyTable: Sendable {
     }
 
     /// Hands over every key (the bytes and the `count + 1` offsets into them, in insertion
-    /// order) without copying them, and empties the table, releasing its slots and hashes.
+    /// order) without copying them, and empties the table, releasing its slots.
     public mutating func takeKeys() -> (bytes: [UInt8], offsets: [Int]) {
         let keys = (keyBytes, keyOffsets)
         self = ByteKeyTable(capacity: 0, forcedHash: forcedHash)
@@ -110,7 +137,6 @@ public struct ByteKeyTable: Sendable {
     /// Sizes the table for about `capacity` keys of about `keyBytes` bytes each, so filling it
     /// does not rehash or copy its arrays along the way. Keeps every entry.
     public mutating func reserve(capacity: Int, keyBytes bytesPerKey: Int) {
-        hashes.reserveCapacity(capacity)
         keyOffsets.reserveCapacity(capacity + 1)
         values.reserveCapacity(capacity)
         keyBytes.reserveCapacity(capacity * bytesPerKey)
@@ -121,14 +147,21 @@ public struct ByteKeyTable: Sendable {
 
     private mutating func grow() { rehash(size: slots.count * 2) }
 
+    /// Hashes are not stored (the slot keeps only their high half): a rehash, rare once the
+    /// table is reserved, computes them again from the keys.
     private mutating func rehash(size: Int) {
-        slots = [Int32](repeating: -1, count: size)
-        mask = size - 1
-        for (i, h) in hashes.enumerated() {
-            var s = Int(truncatingIfNeeded: h) & mask
-            while slots[s] >= 0 { s = (s + 1) & mask }
-            slots[s] = Int32(i)
+        var fresh = [UInt64](repeating: 0, count: size)
+        let newMask = size - 1
+        keyBytes.withUnsafeBytes { kb in
+            for i in 0 ..< values.count {
+                let hash = forcedHash ?? Self.hash(UnsafeRawBufferPointer(rebasing: kb[keyOffsets[i] ..< keyOffsets[i + 1]]))
+                var s = Int(truncatingIfNeeded: hash) & newMask
+                while fresh[s] != 0 { s = (s + 1) & newMask }
+                fresh[s] = (hash >> 32) << 32 | UInt64(i + 1)
+            }
         }
+        slots = fresh
+        mask = newMask
     }
 }
 

@@ -129,13 +129,14 @@ public struct OrderFieldMap: Sendable {
         var epochMillis: Bool
     }
 
-    /// Keys as plain-old-data arrays (length, first 8 bytes, rest), so matching a key is a few
-    /// integer compares with no reference counting.
+    /// Keys as plain-old-data arrays (length, bytes 0-7 and 8-15 as words, rest), so matching
+    /// a key of up to 16 bytes is three integer compares with no reference counting.
     /// (A final class: the parser takes it once per object, and copying a struct of seven
     /// arrays would cost seven reference-count pairs each time.)
     final class KeySet: Sendable {
         let lengths: [Int]
         let heads: [UInt64]
+        let seconds: [UInt64]
         let tails: [UInt8]
         let tailStarts: [Int]
         let slots: [Slot]
@@ -148,15 +149,18 @@ public struct OrderFieldMap: Sendable {
         }
 
         init(_ entries: [Entry]) {
-            var lengths: [Int] = [], heads: [UInt64] = [], tails: [UInt8] = [], tailStarts: [Int] = []
+            var lengths: [Int] = [], heads: [UInt64] = [], seconds: [UInt64] = [], tails: [UInt8] = [], tailStarts: [Int] = []
             for e in entries {
                 lengths.append(e.key.count)
-                heads.append(e.key.withUnsafeBytes { KeySet.head($0) })
+                let (head, second) = e.key.withUnsafeBytes { KeySet.words($0, readable: $0.count) }
+                heads.append(head)
+                seconds.append(second)
                 tailStarts.append(tails.count)
-                if e.key.count > 8 { tails.append(contentsOf: e.key[8...]) }
+                if e.key.count > 16 { tails.append(contentsOf: e.key[16...]) }
             }
             self.lengths = lengths
             self.heads = heads
+            self.seconds = seconds
             self.tails = tails
             self.tailStarts = tailStarts
             slots = entries.map(\.slot)
@@ -164,32 +168,46 @@ public struct OrderFieldMap: Sendable {
             names = entries.map { String(decoding: $0.key, as: UTF8.self) }
         }
 
+        /// Bytes 0-7 and 8-15 of `key` as little-endian words, zero past its end. With 16
+        /// bytes `readable` from its start (a key inside a line is followed by at least `":`
+        /// and its value), two loads and masks instead of a loop per byte.
         @inline(__always)
-        static func head(_ key: UnsafeRawBufferPointer) -> UInt64 {
-            var h: UInt64 = 0
-            let n = Swift.min(8, key.count)
+        static func words(_ key: UnsafeRawBufferPointer, readable: Int) -> (UInt64, UInt64) {
+            let n = key.count
+            @inline(__always) func mask(_ k: Int) -> UInt64 { k >= 8 ? ~0 : (UInt64(1) << UInt64(8 * max(k, 0))) &- 1 }
+            if readable >= 16 {
+                let p = key.baseAddress!
+                let a = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+                let b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                return (a & mask(n), b & mask(n - 8))
+            }
+            var a: UInt64 = 0, b: UInt64 = 0
             var i = 0
-            while i < n {
-                h |= UInt64(key[i]) << (UInt64(i) * 8)
+            while i < Swift.min(n, 16) {
+                if i < 8 { a |= UInt64(key[i]) << (UInt64(i) * 8) } else { b |= UInt64(key[i]) << (UInt64(i - 8) * 8) }
                 i += 1
             }
-            return h
+            return (a, b)
         }
 
         @inline(__always)
-        func match(_ key: UnsafeRawBufferPointer) -> Int {
+        func match(_ key: UnsafeRawBufferPointer) -> Int { match(key, readable: key.count, guess: -1) }
+
+        /// The entry equal to `key`, or -1. `guess` (an entry index, or -1) is tried first: the
+        /// parser passes the entry found at the same member position on the previous line,
+        /// which is right for nearly every line of a source that writes keys in a fixed order.
+        @inline(__always)
+        func match(_ key: UnsafeRawBufferPointer, readable: Int, guess: Int) -> Int {
             let n = key.count
-            let h = KeySet.head(key)
-            return lengths.withUnsafeBufferPointer { lens in
-                heads.withUnsafeBufferPointer { heads in
-                    for i in 0 ..< lens.count where lens[i] == n && heads[i] == h {
-                        if n <= 8 { return i }
-                        let equal = tails.withUnsafeBytes { t in memcmpEqual(t.baseAddress! + tailStarts[i], key.baseAddress! + 8, n - 8) }
-                        if equal { return i }
-                    }
-                    return -1
-                }
+            let (a, b) = KeySet.words(key, readable: readable)
+            @inline(__always) func equal(_ i: Int) -> Bool {
+                guard lengths[i] == n && heads[i] == a && seconds[i] == b else { return false }
+                if n <= 16 { return true }
+                return tails.withUnsafeBytes { t in memcmpEqual(t.baseAddress! + tailStarts[i], key.baseAddress! + 16, n - 16) }
             }
+            if guess >= 0 && guess < lengths.count && equal(guess) { return guess }
+            for i in 0 ..< lengths.count where equal(i) { return i }
+            return -1
         }
     }
 
@@ -236,6 +254,8 @@ public struct OrderLineParser: Sendable {
     private var skipScratch: [UInt8] = []
     /// Span of the last key in the line, or nil when it had escapes (then it is in keyScratch).
     private var lastKey: (start: Int, count: Int)?
+    /// The entry each member position matched last, per object kind (see `matchKey`).
+    private var topGuesses = KeyGuesses(), itemGuesses = KeyGuesses(), addressGuesses = KeyGuesses()
 
     public init(map: OrderFieldMap) {
         self.map = map
@@ -279,11 +299,15 @@ public struct OrderLineParser: Sendable {
         let topKeys = map.top
         var seen: UInt32 = 0
         var first = true
+        var position = 0
         while try s.objectHasMember(first: first) {
             first = false
             s.skipWhitespace()
             let keyAt = s.i
-            let n = try matchKey(&s, topKeys)
+            let guess = topGuesses.at(position)
+            let n = try matchKey(&s, topKeys, guess: guess)
+            if n != guess { topGuesses.set(position, n) }
+            position += 1
             guard n >= 0 else {
                 try skipUnknown(&s, prefix: "")
                 continue
@@ -337,11 +361,13 @@ public struct OrderLineParser: Sendable {
         }
     }
 
+    /// Matches the next key against `keys`, trying `guess` first: the entry that was the key at
+    /// the same member position of such an object on the previous line (`KeyGuesses`).
     @inline(__always)
-    private mutating func matchKey(_ s: inout JSONScanner, _ keys: OrderFieldMap.KeySet) throws(JSONError) -> Int {
+    private mutating func matchKey(_ s: inout JSONScanner, _ keys: OrderFieldMap.KeySet, guess: Int) throws(JSONError) -> Int {
         if let span = try s.key(scratch: &keyScratch) {
             lastKey = span
-            return keys.match(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
+            return keys.match(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count), readable: s.end - span.start, guess: guess)
         }
         lastKey = nil
         return keyScratch.withUnsafeBytes { keys.match($0) }
@@ -442,11 +468,15 @@ public struct OrderLineParser: Sendable {
             var item = ParsedItem()
             var seen: UInt32 = 0
             var firstMember = true
+            var position = 0
             while try s.objectHasMember(first: firstMember) {
                 firstMember = false
                 s.skipWhitespace()
                 let keyAt = s.i
-                let n = try matchKey(&s, itemKeys)
+                let guess = itemGuesses.at(position)
+                let n = try matchKey(&s, itemKeys, guess: guess)
+                if n != guess { itemGuesses.set(position, n) }
+                position += 1
                 guard n >= 0 else {
                     try skipUnknown(&s, prefix: "items[].")
                     continue
@@ -527,11 +557,15 @@ public struct OrderLineParser: Sendable {
         let addressKeys = map.address
         var seen: UInt32 = 0
         var first = true
+        var position = 0
         while try s.objectHasMember(first: first) {
             first = false
             s.skipWhitespace()
             let keyAt = s.i
-            let n = try matchKey(&s, addressKeys)
+            let guess = addressGuesses.at(position)
+            let n = try matchKey(&s, addressKeys, guess: guess)
+            if n != guess { addressGuesses.set(position, n) }
+            position += 1
             guard n >= 0 else {
                 try skipUnknown(&s, prefix: "shipping_address.")
                 continue
@@ -564,6 +598,32 @@ public struct OrderLineParser: Sendable {
             i += 1
         }
         return negative ? -v : v
+    }
+}
+
+/// The key entry matched at each of an object's first 16 member positions on the previous
+/// line (-1: none yet), as plain bytes: reading and updating it is no array access.
+struct KeyGuesses: Sendable {
+    private var entries: (UInt64, UInt64) = (~0, ~0)
+
+    @inline(__always)
+    func at(_ position: Int) -> Int {
+        guard position < 16 else { return -1 }
+        let word = position < 8 ? entries.0 : entries.1
+        let byte = UInt8(truncatingIfNeeded: word >> UInt64((position & 7) * 8))
+        return byte == 0xFF ? -1 : Int(byte)
+    }
+
+    @inline(__always)
+    mutating func set(_ position: Int, _ entry: Int) {
+        guard position < 16 else { return }
+        let byte = UInt64(entry >= 0 && entry < 0xFF ? UInt8(entry) : 0xFF)
+        let shift = UInt64((position & 7) * 8)
+        if position < 8 {
+            entries.0 = entries.0 & ~(0xFF << shift) | byte << shift
+        } else {
+            entries.1 = entries.1 & ~(0xFF << shift) | byte << shift
+        }
     }
 }
 

@@ -141,6 +141,13 @@ public enum Migration {
 
     public static func run(_ store: LakeStore, table registryTable: String, to version: Int,
                            rewrite: Bool = false, dryRun: Bool = false) throws -> MigrationReport {
+        try run(store, table: registryTable, to: version, rewrite: rewrite, dryRun: dryRun, beforeCommit: nil)
+    }
+
+    /// `beforeCommit` runs after the rewritten files are written and before the commit: tests
+    /// use it to commit a competing change (DuckDB's) exactly in that window.
+    static func run(_ store: LakeStore, table registryTable: String, to version: Int,
+                    rewrite: Bool, dryRun: Bool, beforeCommit: (() throws -> Void)?) throws -> MigrationReport {
         let started = Date()
         let catalog = store.catalog
         try catalog.requireWritable()
@@ -229,6 +236,7 @@ public enum Migration {
         }
 
         do {
+            try beforeCommit?()
             let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
                 if let lease { try tx.endWrite(lease) }
                 // Re-check under the write lock: another migration may have run meanwhile.

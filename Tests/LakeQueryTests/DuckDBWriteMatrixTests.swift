@@ -523,4 +523,14 @@ struct DuckDBWriteMatrixTests {
         print("matrix postgres duck-last \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
         #expect(outcome.problems.isEmpty, "\(outcome)")
     }
+
+    /// A vacuum between our commits and DuckDB's: it expires the snapshots committed after
+    /// DuckDB's transaction began (the compaction's among them) while that transaction is open.
+    @Test(arguments: [DuckOp.deleteSmall, .deleteLarge, .update])
+    func vacuumExpiresSnapshotsADuckDBTransactionChecksOnPostgres(_ duck: DuckOp) throws {
+        let started = Date()
+        let outcome = try Self.duckLast(duck, .compactDeleteVacuum, postgres: true)
+        print("matrix postgres duck-last \(duck.rawValue) × compact+delete+vacuum: \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
+        #expect(outcome.problems.isEmpty, "\(outcome)")
+    }
 }

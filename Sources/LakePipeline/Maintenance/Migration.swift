@@ -151,6 +151,8 @@ public enum Migration {
         let started = Date()
         let catalog = store.catalog
         try catalog.requireWritable()
+        // Read before the table, so a column change committed after it is caught at commit.
+        let base = try catalog.latestSnapshot()
         let target = try store.registry.schema(registryTable, version: version)
         let loc = LakeStore.location(ofRegistryTable: registryTable, layer: target.layer)
         let qualified = loc.schema + "." + loc.table
@@ -239,6 +241,9 @@ public enum Migration {
             try beforeCommit?()
             let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
                 if let lease { try tx.endWrite(lease) }
+                // The steps were planned from the columns read at `base`: another writer's column
+                // change since (a DuckDB ALTER TABLE) is a conflict, not a column id clash.
+                try tx.requireSchemaUnchanged(tableID: info.tableID, since: base.id)
                 // Re-check under the write lock: another migration may have run meanwhile.
                 if let now = try tx.table(schema: loc.schema, name: loc.table)?.tableID, now != info.tableID {
                     throw MigrationError.conflict(table: qualified)

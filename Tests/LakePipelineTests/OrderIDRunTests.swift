@@ -83,6 +83,26 @@ struct OrderIDRunTests {
         }
     }
 
+    /// A run stores its ids in (fingerprint, bytes) order, which the probe's binary search
+    /// relies on: the bucketed sort equals a plain comparison sort, for uniform fingerprints
+    /// (buckets of a few ids), piled-up ones (one bucket of thousands) and repeated ids.
+    @Test("ids are stored in (fingerprint, bytes) order, whatever the fingerprints' spread")
+    func storedOrderIsFingerprintThenBytes() throws {
+        let spreads: [(String, IDFingerprint)] = Self.colliding + [
+            ("sixteen values", IDFingerprint { IDFingerprint.standard.hash($0) % 16 }),
+            ("top bits", IDFingerprint { IDFingerprint.standard.hash($0) & 0xFFFF_0000_0000_0000 }),
+        ]
+        for (name, fp) in spreads {
+            for size in [0, 1, 2, 33, 5_000, 70_000] {
+                let ids = Self.ids("ORD", 0 ..< size) + Self.ids("ORD", 0 ..< size / 3)
+                func key(_ id: String) -> UInt64 { var id = id; return id.withUTF8 { fp.hash(UnsafeRawBufferPointer($0)) } }
+                let expected = Set(ids).sorted { key($0) != key($1) ? key($0) < key($1) : Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                let got = try Self.all(try Self.run(ids, fp))
+                #expect(got == expected, "\(name), \(size) ids: first difference at \(got.indices.first { $0 >= expected.count || got[$0] != expected[$0] } ?? got.count)")
+            }
+        }
+    }
+
     @Test("merging runs keeps every id exactly once, also with colliding fingerprints and runs from the older format", arguments: 0 ..< 3)
     func mergesPreserveEveryID(_ which: Int) throws {
         let (name, fp) = Self.colliding[which]

@@ -567,4 +567,22 @@ struct DuckDBWriteMatrixTests {
         print("matrix postgres duck-last \(duck.rawValue) × compact+delete+vacuum: \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
         #expect(outcome.problems.isEmpty, "\(outcome)")
     }
+
+    /// `lake delete` writes delete files, which reach rows in Parquet files only: a matching row
+    /// DuckDB inlined in the catalog stayed while the delete exited 0. It is refused instead
+    /// (as `lake erase` is), and nothing is committed.
+    @Test func deleteRefusesRowsDuckDBInlined() throws {
+        let dir = try TemporaryDirectory("duck-matrix-inlined")
+        defer { dir.remove() }
+        let lake = try Self.freshLake(dir, postgres: false)
+        // The flush case's setup: two rows copied with "-F" ids, committed inlined.
+        _ = try Python.json(Self.script, [lake.attach, lake.root.path, DuckOp.flushInlined.rawValue, "setup"])
+        let before = try Self.rows(lake)
+        let inlined = try #require(before.first { $0.id.hasSuffix("-F") })
+        let snapshots = try Self.snapshotIDs(lake)
+        let r = try PostgresMaintenanceRaceTests().run(["delete", "curated.orders", "--where", "order_id = \(inlined.id)"], root: lake.root, catalog: nil)
+        #expect(r.status != 0 && r.err.contains("inlined in the catalog"), "lake delete of an inlined row: exit \(r.status), \(r.out) \(r.err)")
+        #expect(try Self.rows(lake) == before)
+        #expect(try Self.snapshotIDs(lake) == snapshots)
+    }
 }

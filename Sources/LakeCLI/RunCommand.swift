@@ -8,9 +8,23 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The main job: ingest a folder's catalog, inventory and orders, then print the reports.",
         discussion: """
-        Expects product_catalog.json, inventory_updates.csv and orders_stream.jsonl in the folder,
-        ingested in that order (orders are validated against the catalog). Running it twice adds
+        Expects product_catalog.json, inventory_updates.csv and orders_stream.jsonl in the folder, \
+        ingested in that order (orders are validated against the catalog). Running it twice adds \
         nothing the second time.
+
+        Then prints the headline reports (top products, inventory, customers, operations, revenue \
+        by channel), computed side by side; each is printed as soon as it and the ones before it \
+        are done, always in that order. With --format json or csv only the ingest summaries are \
+        printed (one JSON array, or CSV rows); `lake report NAME --format json` gives each report.
+
+        When a report fails, the others are still printed, the failing report is named with its \
+        error on stderr, and lake run exits with status 3: the sources were ingested and committed, \
+        so do not re-run the ingest; fix the cause and run `lake report NAME`. A failed ingest \
+        exits with status 1 and prints no reports.
+
+        Examples:
+          lake run --input Evaluation-Files --lake ./lake
+          lake run --input /data/2024-03-10 --quiet --format json   # summaries only
         """)
 
     @OptionGroup var flags: IngestFlags
@@ -52,21 +66,50 @@ struct Run: ParsableCommand {
         spec.groupBy = ["channel"]
         spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
         spec.orderBy = ["sum(order_total) desc"]
-        // Computed side by side; top products and inventory share one product-sales scan.
+        // Computed side by side; top products and inventory share one product-sales scan. Each
+        // table is printed once it and every one before it are done, in this order.
         let headline: [ReportJob] = [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(spec)]
-        for result in try Reports.runAll(headline, catalog: store.catalog) {
-            switch result {
-            case .report(let report):
+        var failed: [ReportJob] = []
+        Reports.runAll(headline, catalog: store.catalog) { i, outcome in
+            switch outcome {
+            case .success(.report(let report)):
                 print("")
                 print(report.sections.prefix(report.name == ReportName.customers.rawValue ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
-            case .query(let query):
+            case .success(.query(let query)):
                 print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
                 var byChannel = query.table
                 // Headers for readers, not the aggregate expressions that computed them.
                 byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
                 print(byChannel.renderTable())
+            case .failure(let error):
+                failed.append(headline[i])
+                // The tables before it are on stdout first, so a terminal shows the error in place.
+                fflush(nil)
+                printError("lake run: \(headline[i]) failed: \(error)")
             }
+            // Out now, not when the last report is done (stdout is block-buffered into a pipe).
+            fflush(nil)
         }
         clock.lap("reports")
+        if !failed.isEmpty {
+            // From the summary, not a catalog read: a catalog error here would hide that the data landed.
+            let landed = orderSummary.snapshotID.map { "orders committed at snapshot \($0)" }
+                ?? orderSummary.alreadyIngestedAt.map { "orders already ingested at snapshot \($0)" } ?? "no new orders"
+            // The by-channel query is a cut of daily revenue: that report shows the same rows.
+            let retry = failed.map { job -> String in
+                if case .report(let name, _) = job { return "lake report \(name)" }
+                return "lake report \(ReportName.dailyRevenue)"
+            }
+            printError("""
+                lake run: the ingest is committed (\(landed)); \(failed.count) of \(headline.count) reports failed \
+                (\(failed.map(\.description).joined(separator: ", "))). Do not re-run the ingest: fix the cause, then \
+                \(retry.map { "`\($0)`" }.joined(separator: ", ")).
+                """)
+            throw ExitCode(Self.reportFailedStatus)
+        }
     }
+
+    /// The exit status when every source was ingested and committed but a report failed: not 1
+    /// (a failed ingest), so a scheduler can tell that the data landed.
+    static let reportFailedStatus: Int32 = 3
 }

@@ -101,21 +101,84 @@ public func parallelMapBlocking<T>(count: Int, threads: Int, _ body: (Int) throw
             }
             // Joined before returning, so nothing holds `work` past this call (checked by
             // withoutActuallyEscaping); a thread that cannot be started leaves its share to the others.
-            let job = Unmanaged.passRetained(BlockingJob(loop))
-            var started: [pthread_t] = []
-            for _ in 1 ..< workers {
-                var t = pthread_t()
-                let rc = pthread_create(&t, nil, { context in
-                    Unmanaged<BlockingJob>.fromOpaque(context!).takeUnretainedValue().run()
-                    return nil
-                }, job.toOpaque())
-                if rc == 0 { started.append(t) }
-            }
+            let threads = PlainThreads(workers - 1, loop)
             loop()
-            for t in started { pthread_join(t, nil) }
-            job.release()
+            threads.join()
         }
     }.map { try $0.get() }
+}
+
+/// Runs `body` on every index on up to `threads` plain threads (as `parallelMapBlocking`),
+/// starting the indices in `startOrder` (default: index order), and hands each index's result
+/// or error to `deliver` on the calling thread, in index order, as soon as that index and every
+/// one before it are done: a caller prints the first result while later ones still run. Every
+/// index runs even when some fail. Returns once every index is delivered and every thread joined.
+public func parallelStreamBlocking<T>(count: Int, threads: Int, startOrder: [Int]? = nil, _ body: (Int) throws -> T,
+                                      deliver: (Int, Result<T, Error>) -> Void) {
+    if count == 0 { return }
+    let order = startOrder ?? Array(0 ..< count)
+    precondition(order.sorted() == Array(0 ..< count), "startOrder must name each index once")
+    nonisolated(unsafe) let slots = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
+    slots.initialize(repeating: nil)
+    defer {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+    let done = NSCondition()
+    let next = WorkCounter()
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        let loop = {
+            while true {
+                let k = next.take()
+                if k >= count { return }
+                let i = order[k]
+                let result = Result { try body(i) }
+                done.lock()
+                slots[i] = result
+                done.broadcast()
+                done.unlock()
+            }
+        }
+        // Every worker is a thread of its own: the calling thread only waits and delivers, so a
+        // slow `deliver` (printing a large table) never holds back a job. With no thread started
+        // the caller runs the jobs itself and delivers them afterwards.
+        let threads = PlainThreads(parallelWorkers(count: count, parallelism: threads), loop)
+        if threads.isEmpty { loop() }
+        for i in 0 ..< count {
+            done.lock()
+            while slots[i] == nil { done.wait() }
+            let result = slots[i]!
+            done.unlock()
+            deliver(i, result)
+        }
+        threads.join()
+    }
+}
+
+/// Up to `count` plain threads each running `run` until `join`; a thread that cannot be
+/// started is left out (the caller's own loop or the others do its share).
+private struct PlainThreads {
+    private let job: Unmanaged<BlockingJob>
+    private var started: [pthread_t] = []
+    var isEmpty: Bool { started.isEmpty }
+
+    init(_ count: Int, _ run: @escaping () -> Void) {
+        job = Unmanaged.passRetained(BlockingJob(run))
+        for _ in 0 ..< max(0, count) {
+            var t = pthread_t()
+            let rc = pthread_create(&t, nil, { context in
+                Unmanaged<BlockingJob>.fromOpaque(context!).takeUnretainedValue().run()
+                return nil
+            }, job.toOpaque())
+            if rc == 0 { started.append(t) }
+        }
+    }
+
+    func join() {
+        for t in started { pthread_join(t, nil) }
+        job.release()
+    }
 }
 
 private final class BlockingJob: @unchecked Sendable {

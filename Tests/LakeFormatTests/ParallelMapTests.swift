@@ -46,4 +46,68 @@ import Testing
             }
         }
     }
+
+    /// What `parallelStreamBlocking` delivered, and in which order, on which thread.
+    final class Deliveries: @unchecked Sendable {
+        let lock = NSLock()
+        var indices: [Int] = []
+        var started: [Int] = []
+        func start(_ i: Int) { lock.withLock { started.append(i) } }
+    }
+
+    @Test("parallelStreamBlocking: every index delivered once, in index order, on the calling thread; a failure is delivered in its place")
+    func streamOrderAndFailures() {
+        let caller = pthread_self()
+        let log = Deliveries()
+        var onCaller = true
+        // Index 0 is the slowest, so the others finish first and must wait for it.
+        parallelStreamBlocking(count: 6, threads: 2, { i -> Int in
+            if i == 0 { usleep(200_000) }
+            if i == 4 { throw Failed(index: i) }
+            return i * 10
+        }, deliver: { i, result in
+            log.indices.append(i)
+            onCaller = onCaller && pthread_equal(pthread_self(), caller) != 0
+            switch result {
+            case .success(let v): #expect(v == i * 10 && i != 4)
+            case .failure(let e): #expect((e as? Failed)?.index == i && i == 4)
+            }
+        })
+        #expect(log.indices == Array(0 ..< 6))
+        #expect(onCaller)
+    }
+
+    @Test("parallelStreamBlocking delivers index 0 while a later index is still running")
+    func streamDeliversEachPrefixAtOnce() {
+        let firstDelivered = DispatchSemaphore(value: 0)
+        var lastSawFirst = false
+        var deliveredFirstAt: [Int] = []
+        parallelStreamBlocking(count: 4, threads: 2, { i -> Int in
+            // The last index cannot finish until index 0 is out: a delivery that waited for
+            // every index would leave it to time out here.
+            if i == 3 { lastSawFirst = firstDelivered.wait(timeout: .now() + 30) == .success }
+            return i
+        }, deliver: { i, _ in
+            deliveredFirstAt.append(i)
+            if i == 0 { firstDelivered.signal() }
+        })
+        #expect(lastSawFirst)
+        #expect(deliveredFirstAt == [0, 1, 2, 3])
+    }
+
+    @Test("parallelStreamBlocking starts the indices in startOrder and still delivers in index order")
+    func streamStartOrder() {
+        let log = Deliveries()
+        var delivered: [Int] = []
+        parallelStreamBlocking(count: 5, threads: 1, startOrder: [4, 2, 0, 1, 3], { i -> Int in
+            log.start(i)
+            return i
+        }, deliver: { i, result in
+            delivered.append(i)
+            #expect((try? result.get()) == i)
+        })
+        #expect(log.started == [4, 2, 0, 1, 3])
+        #expect(delivered == [0, 1, 2, 3, 4])
+        parallelStreamBlocking(count: 0, threads: 2, { $0 }, deliver: { _, _ in Issue.record("nothing to deliver") })
+    }
 }

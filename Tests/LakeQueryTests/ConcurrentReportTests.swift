@@ -23,24 +23,128 @@ import Testing
         let together = try Reports.runAll(jobs, catalog: catalog)
         #expect(together.count == jobs.count)
         var compared = 0
-        for (job, result) in zip(jobs, together) {
-            switch (job, result) {
-            case (.report(let name, let o), .report(let got)):
-                let alone = try Reports.run(name, catalog: catalog, options: o)
-                #expect(got.name == alone.name && got.snapshot == alone.snapshot)
-                #expect(got.sections.map(\.rows) == alone.sections.map(\.rows), "\(name) as of \(String(describing: o.asOf)) channel \(o.channel ?? "all")")
-                #expect(got.sections.contains { !$0.rows.isEmpty }, "\(name) has rows to compare")
-                compared += 1
-            case (.query(let s), .query(let got)):
-                let alone = try Query.run(s, catalog: catalog)
-                #expect(got.table.rows == alone.table.rows && got.table.columns == alone.table.columns)
-                #expect(got.table.rows.count >= 3, "a row per channel")
-                compared += 1
-            default:
-                Issue.record("result \(result) does not answer job \(job)")
+        for (job, result) in zip(jobs, together) where try expectEqualsAlone(job, result, catalog: catalog) { compared += 1 }
+        #expect(compared == jobs.count)
+    }
+
+    /// `result` is what `job` run alone gives; false when the result does not answer the job.
+    static func expectEqualsAlone(_ job: ReportJob, _ result: ReportJobResult, catalog: Catalog) throws -> Bool {
+        switch (job, result) {
+        case (.report(let name, let o), .report(let got)):
+            let alone = try Reports.run(name, catalog: catalog, options: o)
+            #expect(got.name == alone.name && got.snapshot == alone.snapshot)
+            #expect(got.sections.map(\.rows) == alone.sections.map(\.rows), "\(name) as of \(String(describing: o.asOf)) channel \(o.channel ?? "all")")
+            #expect(got.sections.contains { !$0.rows.isEmpty }, "\(name) has rows to compare")
+            return true
+        case (.query(let s), .query(let got)):
+            let alone = try Query.run(s, catalog: catalog)
+            #expect(got.table.rows == alone.table.rows && got.table.columns == alone.table.columns)
+            #expect(got.table.rows.count >= 3, "a row per channel")
+            return true
+        default:
+            Issue.record("result \(result) does not answer job \(job)")
+            return false
+        }
+    }
+
+    /// `lake run`'s headline jobs, in its order.
+    static func headline() throws -> [ReportJob] {
+        var top = ReportOptions()
+        top.limit = 5
+        var low = ReportOptions()
+        low.limit = 10
+        return [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()), .query(try headlineQuery())]
+    }
+
+    struct InjectedFailure: Error, Equatable { let job: Int }
+
+    /// The first job is held back so every other finishes before it: the deliveries still come
+    /// in the jobs' order. A job that fails is delivered in its place, the others answer as
+    /// each run alone does, and the throwing `runAll` rethrows that failure.
+    @Test("runAll delivers in the jobs' order however they finish; a failed job is delivered in its place, the others intact")
+    func runAllDeliversInOrderWithFailure() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let jobs = try Self.headline()
+        let session = ReportSession()
+        session.beforeJob = { i in
+            if i == 0 { usleep(300_000) }
+            if i == 2 { throw InjectedFailure(job: i) }
+        }
+        var delivered: [(Int, Result<ReportJobResult, Error>)] = []
+        Reports.runAll(jobs, catalog: lake.catalog, session: session) { delivered.append(($0, $1)) }
+        #expect(delivered.map(\.0) == Array(jobs.indices))
+        var compared = 0
+        for (i, outcome) in delivered {
+            switch outcome {
+            case .success(let result):
+                #expect(i != 2)
+                if try Self.expectEqualsAlone(jobs[i], result, catalog: lake.catalog) { compared += 1 }
+            case .failure(let error):
+                #expect(error as? InjectedFailure == InjectedFailure(job: 2) && i == 2, "\(error)")
             }
         }
-        #expect(compared == jobs.count)
+        #expect(compared == jobs.count - 1)
+        #expect(throws: InjectedFailure(job: 2)) { try Reports.runAll(jobs, catalog: lake.catalog, session: session) }
+    }
+
+    /// The last job cannot finish until the first is delivered: `runAll` hands over each
+    /// finished prefix at once, not everything at the end (which would leave the wait to time out).
+    @Test("runAll delivers the first job while the last is still running")
+    func runAllStreams() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let jobs = try Self.headline()
+        let firstDelivered = DispatchSemaphore(value: 0)
+        let lastSawFirst = Flag()
+        let session = ReportSession()
+        session.beforeJob = { i in
+            if i == jobs.count - 1 { lastSawFirst.set(firstDelivered.wait(timeout: .now() + 60) == .success) }
+        }
+        var delivered: [Int] = []
+        Reports.runAll(jobs, catalog: lake.catalog, session: session) { i, outcome in
+            delivered.append(i)
+            #expect((try? outcome.get()) != nil, "\(jobs[i]): \(outcome)")
+            if i == 0 { firstDelivered.signal() }
+        }
+        #expect(lastSawFirst.value)
+        #expect(delivered == Array(jobs.indices))
+    }
+
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored = false
+        var value: Bool { lock.withLock { stored } }
+        func set(_ v: Bool) { lock.withLock { stored = v } }
+    }
+
+    /// A real failure: the inventory table's only data file damaged after its commit. The
+    /// inventory report fails with the storage layer's error naming the file; top products
+    /// (which shares the product-sales scan with it) and the other jobs still answer in full.
+    @Test("a damaged inventory file fails the inventory report only; runAll delivers every other job")
+    func damagedFileFailsOneReport() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let dir = URL(fileURLWithPath: lake.root).appendingPathComponent("curated/inventory")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".parquet") }
+        try #require(files.count == 1)
+        try Data("not parquet".utf8).write(to: dir.appendingPathComponent(files[0]))
+        let jobs = try Self.headline()
+        var delivered: [(Int, Result<ReportJobResult, Error>)] = []
+        Reports.runAll(jobs, catalog: lake.catalog) { delivered.append(($0, $1)) }
+        #expect(delivered.map(\.0) == Array(jobs.indices))
+        var failed: [Int] = [], compared = 0
+        for (i, outcome) in delivered {
+            switch outcome {
+            case .success(let result):
+                if try Self.expectEqualsAlone(jobs[i], result, catalog: lake.catalog) { compared += 1 }
+            case .failure(let error):
+                failed.append(i)
+                #expect("\(error)".contains(files[0]), "\(error)")
+            }
+        }
+        #expect(failed == [1])
+        #expect(compared == jobs.count - 1)
     }
 
     /// The same side-by-side reports on a catalog in PostgreSQL: the reports' catalog reads come

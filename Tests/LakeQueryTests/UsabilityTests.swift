@@ -127,7 +127,7 @@ import Testing
     /// Commands the README lists show examples in --help (`lake <command> …` lines).
     @Test func helpHasExamples() throws {
         let commands: [[String]] = [
-            ["metrics"], ["dashboard"], ["quality"], ["quality", "check"], ["schema"], ["report", "diff"],
+            ["run"], ["metrics"], ["dashboard"], ["quality"], ["quality", "check"], ["schema"], ["report", "diff"],
             ["ingest", "inventory"], ["ingest", "catalog"], ["ingest", "orders"], ["generate"],
             ["report", "daily-revenue"], ["report", "operations"],
         ]
@@ -148,6 +148,56 @@ import Testing
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("confirmed_orders") && r.out.contains("avg_order_value"), "\(r.out)")
         #expect(!r.out.contains("sum(order_total)") && !r.out.contains("count_distinct("), "\(r.out)")
+    }
+
+    /// A report that fails after the ingest committed hides nothing else: `lake run` prints the
+    /// other headline tables in their fixed order, names the failing report and its error on
+    /// stderr, says the ingest is committed, and exits 3. The inventory table's only data file
+    /// is damaged after its own ingest; `lake run` then ingests the catalog and the orders (the
+    /// inventory file is already in the ledger) and only the inventory report reads that file.
+    @Test func runPrintsTheOtherReportsWhenOneFails() throws {
+        let dir = try TemporaryDirectory("lake-run-fail")
+        defer { dir.remove() }
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        let lake = dir.url.appendingPathComponent("lake")
+        let inventory = try runLake(["ingest", "inventory", input.appendingPathComponent("inventory_updates.csv").path, "--lake", lake.path, "--quiet"])
+        try #require(inventory.status == 0, "\(inventory.err)")
+        let files = lake.appendingPathComponent("curated/inventory")
+        let parquet = try FileManager.default.contentsOfDirectory(atPath: files.path).filter { $0.hasSuffix(".parquet") }
+        try #require(parquet.count == 1)
+        try Data("not parquet".utf8).write(to: files.appendingPathComponent(parquet[0]))
+
+        let r = try runLake(["run", "--input", input.path, "--lake", lake.path, "--quiet"])
+        #expect(r.status == 3, "\(r.err)")
+        #expect(r.err.contains("lake run: report inventory failed: ") && r.err.contains(parquet[0]), "\(r.err)")
+        #expect(r.err.contains("the ingest is committed") && r.err.contains("1 of 5 reports failed") && r.err.contains("`lake report inventory`"), "\(r.err)")
+        #expect(!r.out.contains("Inventory: on hand"), "\(r.out)")
+        // The other four, complete and in lake run's order.
+        let titles = ["Top products (confirmed orders)", "Top customers by spend", "Customer summary", "Ingest runs", "Daily revenue: `lake report daily-revenue`", "confirmed_orders"]
+        let at = titles.map { r.out.range(of: $0)?.lowerBound }
+        #expect(at.allSatisfy { $0 != nil }, "\(r.out)")
+        #expect(at.compactMap { $0 } == at.compactMap { $0 }.sorted(), "\(r.out)")
+        // The orders landed in the snapshot the summary names.
+        let committed = try #require(r.out.firstMatch(of: /orders orders_stream\.jsonl -> snapshot (\d+)/), "\(r.out)")
+        #expect(r.err.contains("orders committed at snapshot \(committed.1)"), "\(r.err)")
+        let snapshots = try runLake(["snapshots", "--lake", lake.path, "--format", "json"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(snapshots.out.utf8)) as? [[String: Any]])
+        let orders = list.first { ($0["snapshot_id"] as? Int) == Int(committed.1) }
+        #expect((orders?["changes_by_name"] as? [String])?.contains("inserted_into_table:curated.orders") == true, "\(snapshots.out)")
+
+        // Nothing failing: every table, exit 0, nothing on stderr about reports.
+        let clean = try runLake(["run", "--input", input.path, "--lake", dir.file("clean"), "--quiet"])
+        #expect(clean.status == 0 && !clean.err.contains("failed"), "\(clean.err)")
+        let all = (["Top products (confirmed orders)", "Inventory: on hand"] + titles.dropFirst()).map { clean.out.range(of: $0)?.lowerBound }
+        #expect(all.allSatisfy { $0 != nil } && all.compactMap { $0 } == all.compactMap { $0 }.sorted(), "\(clean.out)")
+    }
+
+    /// `lake run --help` says what a failing report does to the output and the exit status.
+    @Test func runHelpSaysWhatAFailingReportDoes() throws {
+        let help = try runLake(["run", "--help"])
+        #expect(help.status == 0)
+        let text = help.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("When a report fails, the others are still printed") && text.contains("exits with status 3"), "\(help.out)")
     }
 
     @Test func durationText() {

@@ -40,6 +40,9 @@ public final class ReportSession: @unchecked Sendable {
     private let lock = NSLock()
     private var sales: (key: SalesKey, value: ProductSales)?
     private var scanCount = 0
+    /// Tests only: called with a job's index as `runAll` starts it; a test slows a job down or
+    /// fails it here to check the delivery order and that the other jobs still arrive.
+    var beforeJob: (@Sendable (Int) throws -> Void)?
     /// Product-sales scans this session ran (the rest were answered from the last one).
     public var scans: Int { lock.withLock { scanCount } }
 
@@ -59,9 +62,17 @@ public final class ReportSession: @unchecked Sendable {
 }
 
 /// A table printed with others (`lake run`'s headline): a report or a query.
-public enum ReportJob: Sendable {
+public enum ReportJob: Sendable, CustomStringConvertible {
     case report(ReportName, ReportOptions)
     case query(QuerySpec)
+
+    /// How an error message names the job: the report's name, or the query's table.
+    public var description: String {
+        switch self {
+        case .report(let name, _): return "report \(name)"
+        case .query(let spec): return "query on \(spec.table)"
+        }
+    }
 }
 
 public enum ReportJobResult: Sendable {
@@ -147,13 +158,27 @@ public enum Reports {
     }
 
     /// Runs the jobs at the same time and returns their results in the jobs' order, each
-    /// equal to the job run alone. A scan decodes its files on all cores, but a report's
-    /// merge, catalog reads and output run on one: side by side, one job's serial part
-    /// overlaps another's scan. Plain threads, not the worker pool: inside a pool task the
-    /// jobs' own scans would run on one core (a nested concurrentPerform is serial).
+    /// equal to the job run alone. The first failure, by job order, is rethrown once every job
+    /// has finished; `runAll(_:catalog:session:deliver:)` hands over every outcome instead.
     public static func runAll(_ jobs: [ReportJob], catalog: Catalog, session: ReportSession = ReportSession()) throws -> [ReportJobResult] {
+        var results: [Result<ReportJobResult, Error>] = []
+        runAll(jobs, catalog: catalog, session: session) { _, result in results.append(result) }
+        return try results.map { try $0.get() }
+    }
+
+    /// Runs the jobs at the same time and hands each job's index and outcome to `deliver`, on
+    /// the calling thread, in the jobs' order, as soon as that job and every job before it are
+    /// done: `lake run` prints the first table while later ones are still computing. A job that
+    /// fails neither cancels nor hides the others; its error is delivered in its place.
+    ///
+    /// A scan decodes its files on all cores, but a report's merge, catalog reads and output run
+    /// on one: side by side, one job's serial part overlaps another's scan. Plain threads, not
+    /// the worker pool: inside a pool task the jobs' own scans would run on one core (a nested
+    /// concurrentPerform is serial).
+    public static func runAll(_ jobs: [ReportJob], catalog: Catalog, session: ReportSession = ReportSession(),
+                              deliver: (_ index: Int, _ outcome: Result<ReportJobResult, Error>) -> Void) {
         // A later report that needs the session's product sales starts last, to find the scan
-        // done rather than wait for it.
+        // done rather than wait for it. Delivery stays in the jobs' order.
         var order: [Int] = [], later: [Int] = []
         var salesAsked = false
         for (i, job) in jobs.enumerated() {
@@ -164,15 +189,13 @@ public enum Reports {
             order.append(i)
         }
         order += later
-        let results = try parallelMapBlocking(count: order.count, threads: ProcessInfo.processInfo.activeProcessorCount) { k -> ReportJobResult in
-            switch jobs[order[k]] {
+        parallelStreamBlocking(count: jobs.count, threads: ProcessInfo.processInfo.activeProcessorCount, startOrder: order, { i -> ReportJobResult in
+            try session.beforeJob?(i)
+            switch jobs[i] {
             case .report(let name, let o): return .report(try run(name, catalog: catalog, options: o, session: session))
             case .query(let spec): return .query(try Query.run(spec, catalog: catalog))
             }
-        }
-        var out = [ReportJobResult?](repeating: nil, count: jobs.count)
-        for (k, i) in order.enumerated() { out[i] = results[k] }
-        return out.map { $0! }
+        }, deliver: deliver)
     }
 
     // MARK: - Shared scanning

@@ -205,7 +205,14 @@ struct DuckDBWriteMatrixTests {
         }
     }
 
-    static let base = Result { try Base() }
+    static let base = Result {
+        let base = try Base()
+        // Built once per test process: removed when it exits (a static is never deinitialized).
+        baseDirectory = base.dir
+        atexit { DuckDBWriteMatrixTests.baseDirectory?.remove() }
+        return base
+    }
+    nonisolated(unsafe) static var baseDirectory: TemporaryDirectory?
 
     struct Row: Hashable, Comparable, CustomStringConvertible {
         var id: String

@@ -137,8 +137,8 @@ extension Catalog {
         }
         for id in expired {
             try db.execute(sql: "DELETE FROM ducklake_snapshot WHERE snapshot_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM ducklake_snapshot_changes WHERE snapshot_id = ?", arguments: [id])
         }
+        try keepChangesForOpenTransactions(db, snaps)
         // An ended row matters while some retained snapshot falls in [begin, end).
         let unseen = """
             end_snapshot IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ducklake_snapshot r
@@ -198,6 +198,26 @@ extension Catalog {
         try db.execute(sql: "DELETE FROM ducklake_schema WHERE \(unseen)")
         for table in ["ducklake_table_stats", "ducklake_table_column_stats"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE table_id NOT IN (SELECT table_id FROM ducklake_table)")
+        }
+    }
+
+    /// An expired snapshot's changes_made entry outlives its snapshot row for
+    /// `orphanSafetyWindow`. DuckDB decides whether its commit conflicts by reading the
+    /// changes_made of every snapshot after the one its transaction began at, straight from
+    /// ducklake_snapshot_changes: with a compaction's entry gone, a DuckDB DELETE open across
+    /// `lake compact` and a vacuum committed positions into files that no longer exist, and
+    /// the deleted rows stayed. Listings (ours, DuckDB's) start from ducklake_snapshot and do
+    /// not see the kept entries. Their free text (author, message) goes with the snapshot: it
+    /// may name a person an erasure purges. A transaction older than the window is not
+    /// protected, as its files are not (orphans of that age are deleted too).
+    private func keepChangesForOpenTransactions(_ db: SQLDatabase, _ snapshotsBefore: [SnapshotInfo]) throws {
+        let gone = "snapshot_id NOT IN (SELECT snapshot_id FROM ducklake_snapshot)"
+        try db.execute(sql: "UPDATE ducklake_snapshot_changes SET author = NULL, commit_message = NULL, commit_extra_info = NULL WHERE \(gone)")
+        // Snapshot ids grow with time: an entry at or below a snapshot older than the window
+        // is older than the window too, whatever vacuum expired its snapshot.
+        let windowStart = Timestamps.micros(Date()) - Int64(Self.orphanSafetyWindow * 1_000_000)
+        if let old = snapshotsBefore.last(where: { $0.timeMicros < windowStart }) {
+            try db.execute(sql: "DELETE FROM ducklake_snapshot_changes WHERE snapshot_id <= ? AND \(gone)", arguments: [old.id])
         }
     }
 

@@ -45,6 +45,45 @@ import Testing
         #expect(SnapshotChange(parsing: "dropped_view:7").tableID == nil && SnapshotChange(parsing: "inlined_delete:7").tableID == 7)
     }
 
+    /// DuckDB checks its commit against the changes_made of every snapshot after the one its
+    /// transaction began at, read straight from ducklake_snapshot_changes: an expired snapshot's
+    /// entry stays for the orphan safety window (without its free text), listings skip it, and
+    /// a later vacuum drops it once a snapshot after it is older than the window.
+    @Test func expiredSnapshotsKeepTheirChangesForTheWindow() throws {
+        let dir = try TempDir("kept-changes"); defer { dir.cleanup() }
+        let (catalog, tid, _, _) = try compactedLake(dir)
+        func changes() throws -> [Int64: (String, String?)] {
+            try catalog.read { (db: SQLDatabase) throws in
+                var out: [Int64: (String, String?)] = [:]
+                for r in try SQLRow.fetchAll(db, sql: "SELECT snapshot_id, changes_made, commit_message FROM ducklake_snapshot_changes") {
+                    out[try r.value("snapshot_id")] = ((try r.value("changes_made")) ?? "", try r.value("commit_message"))
+                }
+                return out
+            }
+        }
+        try catalog.commit(message: "someone's note") { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "d", date: "2024-01-16", channel: "web", rows: 1))
+        }
+        let expired = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        #expect(expired.expiredSnapshots == [0, 1, 2, 3, 4])
+        #expect(try catalog.snapshots().map(\.id) == [5])
+        let kept = try changes()
+        #expect(kept.keys.sorted() == [0, 1, 2, 3, 4, 5])
+        #expect(kept[4]?.0 == "merge_adjacent:\(tid),inline_flush:\(tid)" && kept[4]?.1 == nil)
+        #expect(kept[5]?.1 == "someone's note")
+
+        // Snapshot 5 falls out of the window: every entry up to it whose snapshot is gone goes.
+        try catalog.store.write { db in
+            try db.execute(sql: "UPDATE ducklake_snapshot SET snapshot_time = ? WHERE snapshot_id = 5",
+                           arguments: [Timestamps.timestampText(micros: Timestamps.micros(Date().addingTimeInterval(-2 * Catalog.orphanSafetyWindow)))])
+        }
+        try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "e", date: "2024-01-17", channel: "web", rows: 1))
+        }
+        _ = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        #expect(try changes().keys.sorted() == [6])
+    }
+
     @Test func keepsEveryFileARetainedSnapshotCanRead() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let (catalog, tid, snaps, urls) = try compactedLake(dir)

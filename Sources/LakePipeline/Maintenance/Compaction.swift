@@ -165,10 +165,26 @@ public enum Compaction {
                 skipped = []
                 var live: [Int64: Set<Int64>] = [:]
                 var deletes: [Int64: [Int64: DeleteMark]] = [:]
+                var columnsChanged: [Int64: Bool] = [:]
                 for plan in plans {
                     let tid = plan.table.tableID
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
                     if deletes[tid] == nil { deletes[tid] = try tx.currentDeleteMarks(tableID: tid) }
+                    // The outputs hold the columns read at `base`: a column added since (a DuckDB
+                    // ALTER TABLE committed while we rewrote) has no statistics in them, and a
+                    // dropped or retyped one would be registered wrong. Leave the table's partitions.
+                    if columnsChanged[tid] == nil {
+                        do {
+                            try tx.requireSchemaUnchanged(tableID: tid, since: base.id)
+                            columnsChanged[tid] = false
+                        } catch CatalogError.conflict {
+                            columnsChanged[tid] = true
+                        }
+                    }
+                    if columnsChanged[tid]! {
+                        skipped.append(plan.group)
+                        continue
+                    }
                     // Someone else (another compaction, a table rewrite) removed an input since we
                     // read it, or deleted rows from one (a new delete file or inlined deletion): our
                     // output would resurrect, duplicate or un-delete rows, so leave the partition.

@@ -275,6 +275,9 @@ public enum Purge {
                     var touched = Set<Int64>()
                     for p in plans {
                         let tid = p.table.tableID
+                        // The rewrite holds the columns read at `base` (a DuckDB ALTER TABLE
+                        // committed meanwhile is a conflict: the purge re-plans with it).
+                        try tx.requireSchemaUnchanged(tableID: tid, since: base.id)
                         let live = Set(try tx.currentDataFileIDs(tableID: tid))
                         guard live.contains(p.input.dataFileID), p.input.deletesUnchanged(in: try tx.currentDeleteMarks(tableID: tid)) else {
                             throw CatalogError.conflict(table: p.table.qualifiedName, snapshot: base.id,

@@ -141,9 +141,18 @@ public enum Migration {
 
     public static func run(_ store: LakeStore, table registryTable: String, to version: Int,
                            rewrite: Bool = false, dryRun: Bool = false) throws -> MigrationReport {
+        try run(store, table: registryTable, to: version, rewrite: rewrite, dryRun: dryRun, beforeCommit: nil)
+    }
+
+    /// `beforeCommit` runs after the rewritten files are written and before the commit: tests
+    /// use it to commit a competing change (DuckDB's) exactly in that window.
+    static func run(_ store: LakeStore, table registryTable: String, to version: Int,
+                    rewrite: Bool, dryRun: Bool, beforeCommit: (() throws -> Void)?) throws -> MigrationReport {
         let started = Date()
         let catalog = store.catalog
         try catalog.requireWritable()
+        // Read before the table, so a column change committed after it is caught at commit.
+        let base = try catalog.latestSnapshot()
         let target = try store.registry.schema(registryTable, version: version)
         let loc = LakeStore.location(ofRegistryTable: registryTable, layer: target.layer)
         let qualified = loc.schema + "." + loc.table
@@ -229,8 +238,12 @@ public enum Migration {
         }
 
         do {
+            try beforeCommit?()
             let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
                 if let lease { try tx.endWrite(lease) }
+                // The steps were planned from the columns read at `base`: another writer's column
+                // change since (a DuckDB ALTER TABLE) is a conflict, not a column id clash.
+                try tx.requireSchemaUnchanged(tableID: info.tableID, since: base.id)
                 // Re-check under the write lock: another migration may have run meanwhile.
                 if let now = try tx.table(schema: loc.schema, name: loc.table)?.tableID, now != info.tableID {
                     throw MigrationError.conflict(table: qualified)

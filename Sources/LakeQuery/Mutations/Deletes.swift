@@ -18,6 +18,11 @@ public enum Deletes {
         _ = try predicates(catalog, name, conditions, at: nil)
         return try RowDelete.run(catalog, message: "delete from \(TableName(parsing: name))", dryRun: dryRun, plan: { base in
             let (scan, predicates) = try predicates(catalog, name, conditions, at: .snapshot(base.id))
+            // Deletes are written as delete files, which reach rows in Parquet files only: rows
+            // DuckDB inlined in the catalog that match would stay while the delete reported
+            // success. Refused as `lake erase` refuses them (flushing them with DuckDB first).
+            let inlined = try catalog.inlinedRowCount(tableID: scan.table.tableID, at: .snapshot(base.id))
+            if inlined > 0 { throw CatalogError.inlinedData(table: scan.table.qualifiedName, rows: inlined, snapshot: base.id) }
             var d = TableDeletes(table: scan.table)
             let cascade = scan.table.tableName == .curatedOrders
             var orderIDs = Set<String>()

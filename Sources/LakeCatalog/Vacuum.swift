@@ -211,13 +211,18 @@ extension Catalog {
     /// may name a person an erasure purges. A transaction older than the window is not
     /// protected, as its files are not (orphans of that age are deleted too).
     private func keepChangesForOpenTransactions(_ db: SQLDatabase, _ snapshotsBefore: [SnapshotInfo]) throws {
-        let gone = "snapshot_id NOT IN (SELECT snapshot_id FROM ducklake_snapshot)"
-        try db.execute(sql: "UPDATE ducklake_snapshot_changes SET author = NULL, commit_message = NULL, commit_extra_info = NULL WHERE \(gone)")
+        try db.execute(sql: """
+            UPDATE ducklake_snapshot_changes SET author = NULL, commit_message = NULL, commit_extra_info = NULL
+            WHERE snapshot_id NOT IN (SELECT snapshot_id FROM ducklake_snapshot)
+            """)
         // Snapshot ids grow with time: an entry at or below a snapshot older than the window
         // is older than the window too, whatever vacuum expired its snapshot.
         let windowStart = Timestamps.micros(Date()) - Int64(Self.orphanSafetyWindow * 1_000_000)
         if let old = snapshotsBefore.last(where: { $0.timeMicros < windowStart }) {
-            try db.execute(sql: "DELETE FROM ducklake_snapshot_changes WHERE snapshot_id <= ? AND \(gone)", arguments: [old.id])
+            try db.execute(sql: """
+                DELETE FROM ducklake_snapshot_changes
+                WHERE snapshot_id <= ? AND snapshot_id NOT IN (SELECT snapshot_id FROM ducklake_snapshot)
+                """, arguments: [old.id])
         }
     }
 

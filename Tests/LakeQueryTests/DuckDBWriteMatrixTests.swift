@@ -527,20 +527,22 @@ struct DuckDBWriteMatrixTests {
         (.deleteSmall, .compact), (.addColumn, .compact), (.mergeAdjacent, .migrate),
     ]
 
+    /// Runs one case, prints its outcome and time (the matrix's log), and expects no problem.
+    static func expectClean(_ label: String, _ duck: DuckOp, _ our: OurOp, _ run: () throws -> Outcome) throws {
+        let started = Date()
+        let outcome = try run()
+        print("matrix \(label) \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
+        #expect(outcome.problems.isEmpty, "\(outcome)")
+    }
+
     @Test(arguments: weLastCases)
     func weCommitLastOnSQLite(_ duck: DuckOp, _ our: OurOp) throws {
-        let started = Date()
-        let outcome = try Self.weCommitLast(duck, our, postgres: false)
-        print("matrix sqlite we-last \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
-        #expect(outcome.problems.isEmpty, "\(outcome)")
+        try Self.expectClean("sqlite we-last", duck, our) { try Self.weCommitLast(duck, our, postgres: false) }
     }
 
     @Test(arguments: weLastPostgresCases)
     func weCommitLastOnPostgres(_ duck: DuckOp, _ our: OurOp) throws {
-        let started = Date()
-        let outcome = try Self.weCommitLast(duck, our, postgres: true)
-        print("matrix postgres we-last \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
-        #expect(outcome.problems.isEmpty, "\(outcome)")
+        try Self.expectClean("postgres we-last", duck, our) { try Self.weCommitLast(duck, our, postgres: true) }
     }
 
     /// On SQLite the catalog file serializes DuckDB's commit after ours, whatever the pair (its
@@ -551,18 +553,12 @@ struct DuckDBWriteMatrixTests {
 
     @Test(arguments: sqliteCases)
     func duckDBCommitsLastOnSQLite(_ duck: DuckOp, _ our: OurOp) throws {
-        let started = Date()
-        let outcome = try Self.duckLast(duck, our, postgres: false)
-        print("matrix sqlite duck-last \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
-        #expect(outcome.problems.isEmpty, "\(outcome)")
+        try Self.expectClean("sqlite duck-last", duck, our) { try Self.duckLast(duck, our, postgres: false) }
     }
 
     @Test(arguments: duckLastCases)
     func duckDBCommitsLastOnPostgres(_ duck: DuckOp, _ our: OurOp) throws {
-        let started = Date()
-        let outcome = try Self.duckLast(duck, our, postgres: true)
-        print("matrix postgres duck-last \(duck.rawValue) × \(our.rawValue): \(outcome) [\(Int(Date().timeIntervalSince(started)))s]")
-        #expect(outcome.problems.isEmpty, "\(outcome)")
+        try Self.expectClean("postgres duck-last", duck, our) { try Self.duckLast(duck, our, postgres: true) }
     }
 
     /// A vacuum between our commits and DuckDB's: it expires the snapshots committed after

@@ -115,7 +115,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflict(let t, let snap, let r):
             return "conflict on \(t): another writer committed snapshot \(snap) first (\(r)); nothing was committed, re-read the table and retry"
         case .busy(let n):
-            return "the catalog stayed locked by another writer through \(n) attempts; retry when the other write finishes"
+            return "the catalog stayed locked by another writer (a lake command, or DuckDB with the lake attached in an open transaction) "
+                + "through \(n == 1 ? "a \(Int(Catalog.busyTimeout)) s wait" : "\(n) attempts of \(Int(Catalog.busyTimeout)) s"); nothing was committed: retry when the other write finishes"
         case .corrupt(let m):
             return "catalog is inconsistent: \(m)"
         case .storage(let m):

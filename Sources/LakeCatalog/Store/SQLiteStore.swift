@@ -38,6 +38,16 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
 
     func close() throws { try pool.close() }
 
+    /// Opening a pool takes the write lock once: past the busy timeout, another writer holding
+    /// it (a lake command, or DuckDB with the lake attached mid-transaction) is `.busy`, which
+    /// says what to do, not SQLite's "database is locked".
+    private static func lockedOr(_ error: Error, _ other: CatalogError) -> CatalogError {
+        if let e = error as? DatabaseError, e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+            return .busy(attempts: 1)
+        }
+        return other
+    }
+
     /// A pool on the manifest: read-write (WAL, synchronous=FULL) or read-only for a catalog
     /// newer than the one we write.
     static func open(path: String, readOnly: Bool) throws -> SQLiteStore {
@@ -49,7 +59,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
-            throw CatalogError.storage("cannot open \(path): \(error)")
+            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)"))
         }
         if !readOnly {
             // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
@@ -60,7 +70,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
             do {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch {
-                throw CatalogError.storage("cannot configure \(path): \(error)")
+                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)"))
             }
         }
         return SQLiteStore(pool: pool, path: path)

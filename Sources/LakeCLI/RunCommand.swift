@@ -64,7 +64,10 @@ struct Run: ParsableCommand {
             switch outcome {
             case .success(.report(let report)):
                 print("")
-                print(report.sections.prefix(report.name == ReportName.customers.rawValue ? 2 : 1).map { $0.renderTable() }.joined(separator: "\n\n"))
+                // The customers report's headline is its top list and its summary.
+                var sections = 1
+                if case .report(.customers, _) = headline[i] { sections = 2 }
+                print(report.sections.prefix(sections).map { $0.renderTable() }.joined(separator: "\n\n"))
             case .success(.query(let query)):
                 print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
                 var byChannel = query.table

@@ -85,8 +85,7 @@ struct SegmentWriter {
         }
         guard !idle.isEmpty else { return }
         idleFlushed.formUnion(idle.keys)
-        let writers = idle.map(\.value.writer)
-        _ = try parallelMap(count: writers.count, parallelism: parallelism, split: .dynamic) { try writers[$0].endRowGroup() }
+        try endRowGroups(idle.map(\.value.writer))
     }
 
     /// Each open file queues up to a row group of rows; with a hundred partitions open that is
@@ -101,7 +100,12 @@ struct SegmentWriter {
             total -= w.pendingBytes
             flush.append(w)
         }
-        _ = try parallelMap(count: flush.count, parallelism: parallelism, split: .dynamic) { try flush[$0].endRowGroup() }
+        try endRowGroups(flush)
+    }
+
+    /// Ends the row group of each writer, encoding and compressing them on `parallelism` threads.
+    private func endRowGroups(_ writers: [ParquetFileWriter]) throws {
+        _ = try parallelMap(count: writers.count, parallelism: parallelism, split: .dynamic) { try writers[$0].endRowGroup() }
     }
 
     /// Closes every file and returns what the catalog records about each.

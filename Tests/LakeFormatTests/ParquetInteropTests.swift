@@ -112,14 +112,25 @@ import Testing
         pq.write_table(table, f"{out}/arrow_dict.parquet", compression="zstd", data_page_version="1.0", row_group_size=1500)
         pq.write_table(table, f"{out}/arrow_plain.parquet", compression="zstd", use_dictionary=False, data_page_version="1.0")
         pq.write_table(table, f"{out}/arrow_snappy.parquet", data_page_version="1.0")
+        # Every version-2 encoding we read, on the types that take it.
+        pq.write_table(table, f"{out}/arrow_delta.parquet", compression="zstd", use_dictionary=False, data_page_version="1.0",
+                       row_group_size=2000, column_encoding={
+                           "order_id": "DELTA_BYTE_ARRAY", "channel": "DELTA_LENGTH_BYTE_ARRAY", "qty": "DELTA_BINARY_PACKED",
+                           "big": "DELTA_BINARY_PACKED", "price": "BYTE_STREAM_SPLIT", "ts": "DELTA_BINARY_PACKED",
+                           "d": "BYTE_STREAM_SPLIT", "w": "BYTE_STREAM_SPLIT", "s": "DELTA_LENGTH_BYTE_ARRAY"})
         encodings = {}
         for name in ["duck_zstd", "duck_snappy"]:
             meta = pq.ParquetFile(f"{out}/{name}.parquet").metadata
             encodings[name] = {"created_by": meta.created_by, "format": meta.format_version,
                                "encodings": sorted({e for rg in range(meta.num_row_groups) for c in range(meta.num_columns)
                                                     for e in meta.row_group(rg).column(c).encodings})}
+        v2 = {}
+        for name in ["duck_v2", "arrow_delta"]:
+            meta = pq.ParquetFile(f"{out}/{name}.parquet").metadata
+            v2[name] = sorted({e for rg in range(meta.num_row_groups) for c in range(meta.num_columns)
+                               for e in meta.row_group(rg).column(c).encodings})
         print(json.dumps({"rows": [[canon(v) for v in r] for r in con.execute("SELECT * FROM t").fetchall()],
-                          "version": duckdb.__version__, "files": encodings}))
+                          "version": duckdb.__version__, "files": encodings, "v2": v2}))
         """
         let out = try #require(try Python.json(script, [dir.path], python: python) as? [String: Any])
         let expected = decodeRows(out["rows"] as Any)
@@ -133,7 +144,12 @@ import Testing
             #expect(Set(file["encodings"] as? [String] ?? []).isSubset(of: ["PLAIN", "PLAIN_DICTIONARY", "RLE_DICTIONARY", "RLE"]),
                     "\(name): \(file)")
         }
-        for name in ["duck_zstd", "duck_snappy", "arrow_dict", "arrow_plain", "arrow_snappy"] {
+        let v2 = try #require(out["v2"] as? [String: [String]])
+        #expect(Set(v2["duck_v2"] ?? []).isSuperset(of: ["DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "BYTE_STREAM_SPLIT"]), "\(v2)")
+        #expect(Set(v2["arrow_delta"] ?? []).isSuperset(of: ["DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"]), "\(v2)")
+        // duck_v2: DuckDB's opt-in PARQUET_VERSION V2 (a DuckLake option too): DELTA_LENGTH_BYTE_ARRAY
+        // strings, DELTA_BINARY_PACKED integers, BYTE_STREAM_SPLIT doubles (1.5.5 and 2.0.1 alike).
+        for name in ["duck_zstd", "duck_snappy", "duck_v2", "arrow_dict", "arrow_plain", "arrow_snappy", "arrow_delta"] {
             let reader = try ParquetFileReader(path: dir.file("\(name).parquet"))
             let batch = try reader.readAll()
             #expect(canonicalRows(batch) == expected, "\(name)")
@@ -143,16 +159,6 @@ import Testing
             // Footer statistics are usable for skipping on foreign files too.
             let p = ColumnPredicate("big", .gt, [.int(4_999 * 1_000_003)])
             #expect(reader.rowGroups(matching: [p]).isEmpty, "\(name)")
-        }
-        // DuckDB's opt-in PARQUET_VERSION V2 (DELTA_LENGTH_BYTE_ARRAY strings, DELTA_BINARY_PACKED
-        // integers, BYTE_STREAM_SPLIT doubles: the same in 1.5.5 and 2.0.1) is refused by name at
-        // its first column, not misread, as pyarrow's are in unsupportedFeaturesAreNamed.
-        do {
-            _ = try ParquetFileReader(path: dir.file("duck_v2.parquet")).readAll()
-            Issue.record("duck_v2: expected an unsupported-feature error")
-        } catch let e as ParquetError {
-            guard case .unsupported = e else { Issue.record("duck_v2: \(e)"); return }
-            #expect(e.description.contains("DELTA_LENGTH_BYTE_ARRAY encoding (column order_id)"), "duck_v2: \(e)")
         }
     }
 
@@ -165,12 +171,13 @@ import Testing
         out = sys.argv[1]
         t = pa.table({"a": pa.array(range(1000), pa.int64()), "s": pa.array([str(i) for i in range(1000)])})
         pq.write_table(t, f"{out}/v2.parquet", data_page_version="2.0", compression="zstd")
-        pq.write_table(t, f"{out}/delta.parquet", use_dictionary=False, column_encoding={"a": "DELTA_BINARY_PACKED"}, data_page_version="1.0")
+        pq.write_table(pa.table({"b": pa.array([True, False, None] * 100)}), f"{out}/rle_bool.parquet", use_dictionary=False,
+                       column_encoding={"b": "RLE"}, data_page_version="1.0")
         pq.write_table(pa.table({"l": pa.array([[1, 2], [3]])}), f"{out}/nested.parquet")
         pq.write_table(t, f"{out}/gzip.parquet", compression="gzip", data_page_version="1.0")
         """
         try Python.run(script, [dir.path])
-        let cases = [("v2", "data page v2"), ("delta", "DELTA_BINARY_PACKED"), ("nested", "nested column"), ("gzip", "GZIP compression")]
+        let cases = [("v2", "data page v2"), ("rle_bool", "RLE encoding (column b)"), ("nested", "nested column"), ("gzip", "GZIP compression")]
         for (name, phrase) in cases {
             do {
                 _ = try ParquetFileReader(path: dir.file("\(name).parquet")).readAll()

@@ -565,7 +565,8 @@ public final class ParquetFileReader: @unchecked Sendable {
                         guard let d = header.dataPage else { throw PageError("data page without its header") }
                         guard d.numValues >= 0 else { throw PageError("negative value count") }
                         switch Encoding(rawValue: d.encoding) {
-                        case .plain?, .plainDictionary?, .rleDictionary?: break
+                        case .plain?, .plainDictionary?, .rleDictionary?, .deltaBinaryPacked?, .deltaLengthByteArray?,
+                             .deltaByteArray?, .byteStreamSplit?: break
                         default:
                             throw ParquetError.unsupported(path: path, feature: "\(encodingName(d.encoding)) encoding (column \(name))")
                         }

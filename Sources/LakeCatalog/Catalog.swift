@@ -620,6 +620,22 @@ extension Catalog {
         }
     }
 
+    /// Every partition spec the table has had: partition_id -> key index -> the key column's
+    /// name at the listing's snapshot when the key is an identity transform, else nil.
+    static func partitionKeyColumns(_ db: SQLDatabase, table: TableInfo) throws -> [Int64: [Int64: String?]] {
+        let names = Dictionary(table.columns.map { ($0.columnID, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var specs: [Int64: [Int64: String?]] = [:]
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT partition_id, partition_key_index, column_id, "transform" FROM ducklake_partition_column WHERE table_id = ?
+            """, arguments: [table.tableID]) {
+            let transform: String = try r.value("transform") ?? ""
+            let column: Int64 = try r.value("column_id")
+            let name: String? = transform.lowercased() == "identity" ? names[column] : nil
+            specs[try r.value("partition_id"), default: [:]][try r.value("partition_key_index")] = .some(name)
+        }
+        return specs
+    }
+
     /// DuckDB 1.5 keeps small inserts (up to 10 rows by default) in catalog tables instead of
     /// Parquet files (InlinedRows.swift). A reader that reads only files refuses a table with
     /// such rows visible rather than read it short.
@@ -649,14 +665,14 @@ extension Catalog {
                                format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
-                         footer: Int64?, rowIDStart: Int64? }
+                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64? }
         var files: [FileRow] = []
         // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
         // listed "snapshot:row count" pairs (partial_file_info).
         let partialColumn = format == .v03 ? "partial_file_info" : "partial_max"
         let cursor = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
-                   file_size_bytes, footer_size, row_id_start, \(partialColumn)
+                   file_size_bytes, footer_size, row_id_start, \(partialColumn), partition_id
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
@@ -668,21 +684,35 @@ extension Catalog {
             files.append(FileRow(id: try r.value(at: 0, "data_file_id"), begin: try r.value(at: 1, "begin_snapshot") ?? 0,
                                  end: try r.value(at: 2, "end_snapshot"), path: try r.value(at: 3, "path") ?? "", relative: rel != 0,
                                  records: try r.value(at: 5, "record_count") ?? 0, bytes: try r.value(at: 6, "file_size_bytes") ?? 0,
-                                 footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start")))
+                                 footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start"),
+                                 partitionID: try r.value(at: 10, "partition_id")))
         }
         guard !files.isEmpty else { return [] }
         let lo = files.first!.id, hi = files.last!.id
 
-        // Partition values: key index -> the partition column's name at this snapshot.
+        // Partition values, by the partition column's name at this snapshot. A key index means
+        // something only in the spec the file was written under (its partition_id): another
+        // engine may have re-partitioned the table since (DuckDB's SET PARTITIONED BY), and
+        // reading an old file's index 0 under the new spec once pruned every file of a channel
+        // filter. Only identity keys are values of their column; a year(), month() or bucket()
+        // key is not, and is left out (pruning then uses the column statistics).
+        let keyColumns = try partitionKeyColumns(db, table: table)
+        let fileSpec = Dictionary(uniqueKeysWithValues: files.map { ($0.id, $0.partitionID) })
         var partitions: [Int64: [String: String]] = [:]
         let partitionRows = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, partition_key_index, partition_value FROM ducklake_file_partition_value
             WHERE table_id = ? AND data_file_id BETWEEN ? AND ?
             """, arguments: [table.tableID, lo, hi])
         while let r = try partitionRows.next() {
+            let fileID: Int64 = try r.value(at: 0, "data_file_id")
+            guard let spec = fileSpec[fileID] else { continue }  // not visible at this snapshot
             let idx: Int64 = try r.value(at: 1, "partition_key_index")
-            let name = idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : "#\(idx)"
-            partitions[try r.value(at: 0, "data_file_id"), default: [:]][name] = try r.value(at: 2, "partition_value")
+            // A file without a partition_id (written before specs were recorded) reads under the
+            // table's spec, as before.
+            let name: String? = spec.map { keyColumns[$0]?[idx] ?? nil }
+                ?? (idx >= 0 && idx < table.partitionColumns.count ? table.partitionColumns[Int(idx)].name : nil)
+            guard let name else { continue }
+            partitions[fileID, default: [:]][name] = try r.value(at: 2, "partition_value")
         }
         var stats: [Int64: [Int64: ColumnStats]] = [:]
         if columnStats {

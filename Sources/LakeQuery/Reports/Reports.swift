@@ -48,6 +48,15 @@ public final class ReportSession: @unchecked Sendable {
 
     public init() {}
 
+    /// Held while a confirmed-orders-by-customer scan runs (its own lock: a report waiting for
+    /// product sales does not wait for the customers too).
+    private let customerLock = NSLock()
+    private var customerOrders: (key: SalesKey, value: CustomerOrders)?
+    private var customerScanCount = 0
+    /// Confirmed-orders-by-customer scans this session ran: `lake run`'s customers report and its
+    /// revenue by channel share one.
+    public var customerScans: Int { customerLock.withLock { customerScanCount } }
+
     /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
     func productSales(_ o: ReportOptions, compute: (ReportOptions) throws -> ProductSales) throws -> ProductSales {
         let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
@@ -56,6 +65,18 @@ public final class ReportSession: @unchecked Sendable {
             let value = try compute(o)
             sales = (key, value)
             scanCount += 1
+            return value
+        }
+    }
+
+    /// Like `productSales`, for the customers report's scan of confirmed orders.
+    func customerOrders(_ o: ReportOptions, compute: (ReportOptions) throws -> CustomerOrders) throws -> CustomerOrders {
+        let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
+        return try customerLock.withLock {
+            if let customerOrders, customerOrders.key == key { return customerOrders.value }
+            let value = try compute(o)
+            customerOrders = (key, value)
+            customerScanCount += 1
             return value
         }
     }
@@ -90,11 +111,15 @@ extension ReportJob {
 
     /// Confirmed orders per channel: count, revenue, average order value, distinct customers,
     /// highest revenue first (a cut of `report daily-revenue`).
-    public static func revenueByChannel() throws -> QuerySpec {
+    public static func revenueByChannel() throws -> QuerySpec { revenueByChannelSpec }
+
+    /// `revenueByChannel()`: `Reports.revenueByChannel` computes exactly these aggregates, in this order.
+    static var revenueByChannelSpec: QuerySpec {
         var spec = QuerySpec(table: "orders")
         spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
-        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
+        spec.aggregates = [AggregateSpec(function: .count, column: nil), AggregateSpec(function: .sum, column: "order_total"),
+                           AggregateSpec(function: .avg, column: "order_total"), AggregateSpec(function: .count_distinct, column: "customer_id")]
         spec.orderBy = ["sum(order_total) desc"]
         return spec
     }
@@ -172,7 +197,7 @@ public enum Reports {
         case .dailyRevenue: sections = [try dailyRevenue(catalog, o)]
         case .topProducts: sections = [try topProducts(catalog, o, session: session)]
         case .inventory: sections = [try inventory(catalog, o, session: session)]
-        case .customers: sections = try customers(catalog, o)
+        case .customers: sections = try customers(catalog, o, session: session)
         case .operations: sections = try operations(catalog, o)
         case .topCustomers: sections = [try topCustomers(catalog, o)]
         case .productMetrics: sections = [try productMetrics(catalog, o)]
@@ -204,12 +229,22 @@ public enum Reports {
                               deliver: (_ index: Int, _ outcome: Result<ReportJobResult, Error>) -> Void) {
         // A later report that needs the session's product sales starts last, to find the scan
         // done rather than wait for it. Delivery stays in the jobs' order.
+        // The same for the customers report and the revenue-by-channel query (one scan of
+        // confirmed orders answers both).
+        enum Shared { case sales, customers }
         var order: [Int] = [], later: [Int] = []
-        var salesAsked = false
+        var asked: Set<Shared> = []
         for (i, job) in jobs.enumerated() {
-            if case .report(let name, _) = job, name == .topProducts || name == .inventory {
-                if salesAsked { later.append(i); continue }
-                salesAsked = true
+            var shared: Shared?
+            switch job {
+            case .report(.topProducts, _), .report(.inventory, _): shared = .sales
+            case .report(.customers, _): shared = .customers
+            case .query(let spec) where isRevenueByChannel(spec): shared = .customers
+            default: break
+            }
+            if let shared {
+                if asked.contains(shared) { later.append(i); continue }
+                asked.insert(shared)
             }
             order.append(i)
         }
@@ -218,9 +253,55 @@ public enum Reports {
             try session.beforeJob?(i)
             switch jobs[i] {
             case .report(let name, let o): return .report(try run(name, catalog: catalog, options: o, session: session))
-            case .query(let spec): return .query(try Query.run(spec, catalog: catalog))
+            case .query(let spec):
+                if let shared = try revenueByChannel(spec, catalog: catalog, session: session) { return .query(shared) }
+                return .query(try Query.run(spec, catalog: catalog))
             }
         }, deliver: deliver)
+    }
+
+    /// Whether `spec` is `ReportJob.revenueByChannel()` (at any snapshot, with any limit).
+    static func isRevenueByChannel(_ spec: QuerySpec) -> Bool {
+        let r = ReportJob.revenueByChannelSpec
+        return TableName(parsing: spec.table) == TableName(parsing: r.table) && spec.columns == r.columns && spec.conditions == r.conditions
+            && spec.groupBy == r.groupBy && spec.aggregates == r.aggregates && spec.orderBy == r.orderBy
+    }
+
+    /// `lake run`'s revenue by channel (`ReportJob.revenueByChannel()`) answered from the
+    /// session's scan of confirmed orders by customer, which the customers report also uses:
+    /// the customer ids are read and interned once for both. The table is what `Query.run`
+    /// gives (groups in the order of their first rows, then the spec's order). Nil when `spec`
+    /// is another query, or the lake's columns are not the types this path computes, or that
+    /// scan cannot answer it exactly (a sum overflowed, too many channels): `Query.run` then
+    /// answers (and reports any error) on its own.
+    static func revenueByChannel(_ spec: QuerySpec, catalog: Catalog, session: ReportSession) throws -> QueryResult? {
+        guard isRevenueByChannel(spec) else { return nil }
+        let scan = try TableScan(catalog: catalog, name: spec.table, asOf: spec.asOf)
+        guard scan.table.column(named: "channel")?.type == .string, scan.table.column(named: "customer_id")?.type == .string,
+              case .decimal(_, let scale)? = scan.table.column(named: "order_total")?.type else { return nil }
+        var o = ReportOptions()
+        o.asOf = .snapshot(scan.snapshot.id)
+        let orders = try customerOrders(catalog, o, session: session)
+        guard let groups = orders.channels else { return nil }
+        var table = revenueByChannelTable(groups, scale: scale)
+        try Query.order(&table, by: spec.orderBy)
+        if let limit = spec.limit, table.rows.count > limit { table.rows.removeLast(table.rows.count - limit) }
+        let conditions = try spec.conditions.map { try Query.parseCondition($0, scan: scan) }
+        return QueryResult(table: table, stats: orders.stats, snapshot: scan.snapshot.id, conditions: conditions)
+    }
+
+    /// The groups as the query's grouper lists them before its order-by: in the order of their
+    /// first rows, a sum or average over no order total null (`order_total` of `scale`).
+    static func revenueByChannelTable(_ groups: [ChannelOrders.Group], scale: Int) -> ResultTable {
+        let spec = ReportJob.revenueByChannelSpec
+        var table = ResultTable(columns: spec.groupBy + spec.aggregates.map(\.label))
+        for g in groups.sorted(by: { $0.first < $1.first }) {
+            table.rows.append([
+                g.channel, .int(g.rows), g.totals > 0 ? .decimal(g.sum, scale: scale) : .null,
+                g.totals > 0 ? .decimal(Money.divide(g.sum, by: g.totals), scale: scale) : .null, .int(g.customers),
+            ])
+        }
+        return table
     }
 
     // MARK: - Shared scanning
@@ -500,18 +581,11 @@ public enum Reports {
 
     /// Top customers by spend, repeat-purchase rate, orders-per-customer distribution, and new
     /// versus returning customers per day (confirmed orders).
-    static func customers(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
-        var p = try windowPredicates(scan, o)
-        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
-        let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
-                                          sizedState: CustomersWorker.init(rows:)) { $0.add($2) }
-        var pairs: [UInt64] = []
-        let (a, interner) = CustomersWorker.merge(states) { w, map in
-            for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
-        }
-        let ids = interner.values
-        let count = interner.count
+    static func customers(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> [ResultTable] {
+        let scanned = try customerOrders(catalog, o, session: session)
+        let a = scanned.customers, ids = scanned.ids
+        let pairs = scanned.days
+        let count = ids.count
         // Top customers: spend descending, then id ascending (as Strings).
         let k = o.limit ?? 10
         func before(_ x: Int, _ y: Int) -> Bool {
@@ -547,7 +621,6 @@ public enum Reports {
         let distribution = ResultTable(title: "Orders per customer", columns: ["orders_per_customer", "customers"],
                                        rows: buckets.keys.sorted().map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0]!)] })
         // A customer is new on the day of their first order in the window, returning after.
-        Kernels.sortUnique(&pairs)
         var perDay: [Int32: (new: Int64, returning: Int64)] = [:]
         for pair in pairs {
             let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
@@ -556,6 +629,23 @@ public enum Reports {
         let daily = ResultTable(title: "New and returning customers per day", columns: ["date", "new_customers", "returning_customers"],
                                 rows: perDay.keys.sorted().map { [.date($0), .int(perDay[$0]!.new), .int(perDay[$0]!.returning)] })
         return [top, summary, distribution, daily]
+    }
+
+    /// Confirmed orders in the window per customer (the customers report's figures) and per
+    /// channel (`lake run`'s revenue by channel), from one scan; shared through the session.
+    static func customerOrders(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> CustomerOrders {
+        if let session { return try session.customerOrders(o) { try customerOrders(catalog, $0) } }
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
+        var p = try windowPredicates(scan, o)
+        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
+        let (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
+                                              sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
+        var days: [UInt64] = []
+        let (a, interner) = CustomersWorker.merge(states) { w, map in
+            for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
+        }
+        Kernels.sortUnique(&days)
+        return CustomerOrders(customers: a, ids: interner.values, days: days, channels: a.byChannel.groups(), stats: stats)
     }
 
     // MARK: - operations
@@ -779,6 +869,7 @@ extension CustomersWorker {
         for (k, w) in states.enumerated() {
             let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
             while a.orders.count < interner.count { a.append() }
+            a.byChannel.merge(w.byChannel, customers: map)
             for (l, g) in map.enumerated() {
                 let g = Int(g)
                 a.orders[g] += w.orders[l]
@@ -807,15 +898,21 @@ struct CustomersWorker {
     var firstDay: [Int32] = []
     /// customer << 32 | day, one per order (repeats removed at the end).
     var days: [UInt64] = []
+    /// Per channel, when the scan reads the channel as a fifth column.
+    var byChannel = ChannelOrders()
 
     mutating func append() {
         orders.append(0); spend.append(0); first.append(.max); last.append(.min); firstDay.append(.max)
+        byChannel.seen.append(0)
     }
 
-    mutating func add(_ batches: [ScanBatch]) {
-        for b in batches {
+    /// Columns: customer_id, order_total, event_time, event_date, and optionally channel.
+    /// `file` is the file's position in scan order (`TableScan.reduce`).
+    mutating func add(file: Int = 0, _ batches: [ScanBatch]) {
+        for (bi, b) in batches.enumerated() {
             let customer = Kernels.codes(b.batch.columns[0], b, &ids)
             while orders.count < ids.count { append() }
+            if b.batch.columns.count > 4 { byChannel.add(b, file: file, batch: bi, customer: customer) }
             let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
             b.forEachRow { r in
                 let c = Int(customer[r])
@@ -828,6 +925,111 @@ struct CustomersWorker {
                 // would reallocate to exactly that and copy the whole array every batch.
                 days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
             }
+        }
+    }
+}
+
+/// What one scan of confirmed orders gives the customers report and `lake run`'s revenue by
+/// channel: per customer (ids dense, `ids[i]` is customer i), the sorted distinct
+/// (customer << 32 | day) pairs, and the per-channel groups (nil when they cannot be exact).
+struct CustomerOrders {
+    var customers: CustomersWorker
+    var ids: StringColumn
+    var days: [UInt64]
+    var channels: [ChannelOrders.Group]?
+    var stats: ScanStats
+}
+
+/// Confirmed orders per channel as `Query.run` aggregates `ReportJob.revenueByChannel()`:
+/// rows, non-null order totals and their exact sum, and distinct non-null customers, with each
+/// group's first row in scan order (the query lists groups in that order before sorting).
+/// Slot 0 is the null channel, slot 1 + k the channel with code k in `names`. A customer's
+/// channels are bits of one word, so this holds at most 64 slots; past that, or when a sum
+/// overflows, `groups()` is nil and the query runs on its own.
+struct ChannelOrders {
+    static let slots = 64
+
+    struct Group {
+        var channel: Value
+        var first: ScanPosition
+        var rows: Int64, totals: Int64, sum: Int64, customers: Int64
+    }
+
+    var names = ByteInterner()
+    var first = [ScanPosition](repeating: ScanPosition(file: .max, batch: 0, row: 0), count: slots)
+    var rows = [Int64](repeating: 0, count: slots), totals = [Int64](repeating: 0, count: slots), sum = [Int64](repeating: 0, count: slots)
+    /// Per customer (the worker's ids): bit s set when a row with that customer, not null, is in slot s.
+    var seen: [UInt64] = []
+    var exact = true
+
+    /// One batch: channel at column 4, order total at 1, customer at 0 (`customer`: its codes).
+    mutating func add(_ b: ScanBatch, file: Int, batch: Int, customer: [Int32]) {
+        let columns = b.batch.columns
+        let channel = columns[4], total = columns[1], customerColumn = columns[0]
+        let code = Kernels.codes(channel, b, &names)
+        let amount = Kernels.int64s(total)
+        b.forEachRow { r in
+            let s = channel.isNull(r) ? 0 : Int(code[r]) + 1
+            guard s < Self.slots else { exact = false; return }
+            rows[s] += 1
+            let here = ScanPosition(file: file, batch: batch, row: r)
+            if here < first[s] { first[s] = here }
+            if !total.isNull(r) {
+                totals[s] += 1
+                let (v, o) = sum[s].addingReportingOverflow(amount[r])
+                sum[s] = v
+                if o { exact = false }
+            }
+            if !customerColumn.isNull(r) { seen[Int(customer[r])] |= 1 << UInt64(s) }
+        }
+    }
+
+    /// Adds another worker's groups; `customers` maps its customer ids to this one's (`seen`
+    /// already covers them).
+    mutating func merge(_ w: ChannelOrders, customers: [Int32]) {
+        exact = exact && w.exact
+        var slot = [Int](repeating: 0, count: Self.slots)
+        for k in 0 ..< w.names.count {
+            let s = 1 + Int(w.names.values.withBytes(k) { names.id($0) })
+            guard s < Self.slots else { exact = false; return }
+            slot[k + 1] = s
+        }
+        for s in 0 ..< Self.slots where w.rows[s] > 0 {
+            let t = slot[s]
+            rows[t] += w.rows[s]
+            totals[t] += w.totals[s]
+            first[t] = min(first[t], w.first[s])
+            let (v, o) = sum[t].addingReportingOverflow(w.sum[s])
+            sum[t] = v
+            if o { exact = false }
+        }
+        let identity = slot.indices.allSatisfy { $0 == 0 || $0 > w.names.count || slot[$0] == $0 }
+        for (l, g) in customers.enumerated() {
+            var bits = w.seen[l]
+            if identity { seen[Int(g)] |= bits; continue }
+            var mapped: UInt64 = 0
+            while bits != 0 {
+                let s = bits.trailingZeroBitCount
+                mapped |= 1 << UInt64(slot[s])
+                bits &= bits - 1
+            }
+            seen[Int(g)] |= mapped
+        }
+    }
+
+    /// The groups (channels with rows), in no particular order; nil when not exact.
+    func groups() -> [Group]? {
+        guard exact else { return nil }
+        var distinct = [Int64](repeating: 0, count: Self.slots)
+        for var bits in seen {
+            while bits != 0 {
+                distinct[bits.trailingZeroBitCount] += 1
+                bits &= bits - 1
+            }
+        }
+        return (0 ..< Self.slots).filter { rows[$0] > 0 }.map { s in
+            Group(channel: s == 0 ? .null : .string(names.values[s - 1]), first: first[s], rows: rows[s], totals: totals[s], sum: sum[s],
+                  customers: distinct[s])
         }
     }
 }

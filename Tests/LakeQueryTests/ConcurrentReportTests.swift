@@ -302,7 +302,8 @@ import Testing
     /// merged) equals the query's serial grouper row for row, on what the lake's own data never
     /// has: null channels, customers and totals, an empty-string channel, dictionary and plain
     /// channel pages, channels each worker meets in a different order. Past 64 channels, or when
-    /// a sum overflows, it declines (nil) so that the query runs on its own.
+    /// a channel's sum overflows, it declines (nil) so that the query runs on its own (and
+    /// reports the overflow).
     @Test("revenue by channel from the customers scan equals the query's serial grouper; declines past 64 channels or on overflow")
     func revenueByChannelFromCustomerScanEqualsGrouper() throws {
         let spec = ReportJob.revenueByChannelSpec
@@ -359,8 +360,16 @@ import Testing
         }
         // 70 channels: a customer's channels no longer fit one word.
         #expect(shared(batches(channels: (0 ..< 70).map { "c\($0)" }, totals: 0 ... 100), round: 1) == nil)
-        // Sums that overflow Int64.
-        #expect(shared(batches(channels: ["web"], totals: Int64.max / 4 ... Int64.max / 2), round: 1) == nil)
+        // A channel's sum that overflows Int64 (each customer's spend does not).
+        let big = RecordBatch(schema: schema, columns: [
+            Column(.string(StringColumn(["a", "b", "c"]))), Column(.int64([Int64.max / 2, Int64.max / 2, Int64.max / 2])),
+            Column(.int64([0, 0, 0])), Column(.int32([0, 0, 0])), Column(.string(StringColumn(["web", "web", "web"]))),
+        ])
+        var worker = CustomersWorker()
+        worker.add(file: 0, [ScanBatch(batch: big, selection: nil)])
+        #expect(CustomersWorker.merge([worker]).0.byChannel.groups() == nil)
+        var serialBig = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
+        #expect(throws: QueryError.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
     }
 
     /// `lake run`'s headline reads confirmed orders by customer once, for the customers report

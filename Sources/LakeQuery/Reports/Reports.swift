@@ -1042,37 +1042,44 @@ struct ProductSalesWorker {
     var products = ByteInterner()
     var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
     var info: [(position: Position, category: String, brand: String)] = []
-    /// Per file: its distinct order ids and its distinct (product << 32 | order) pairs.
+    /// Per file: its runs of order ids (`add`) and its distinct (product << 32 | run) pairs.
     var parts: [(orders: StringColumn, pairs: [UInt64])] = []
-    /// Hashes of each file's distinct order ids.
+    /// Hashes of each file's runs of order ids: all distinct when no order id is in two runs.
     var orderHashes: [UInt64] = []
 
+    /// An order's items are consecutive rows of its file (the ingest writes them together), so a
+    /// run of equal order ids is taken for one order: a row compares its id with the previous
+    /// row's instead of probing a hash table, and a product is counted once per run (a stamp per
+    /// product) instead of sorting (product, order) pairs. An id that comes back after another
+    /// (a file written otherwise) makes two runs of one id: their hashes repeat, and
+    /// `mergeProductSales` then unions the orders exactly, as for an order spread over files.
     mutating func add(file: Int, _ batches: [ScanBatch]) {
-        // Sized for the file (an order has a few items), so the table does not grow row by row.
-        let rows = batches.reduce(0) { $0 + $1.matchedCount }
-        var fileOrders = KeyInterner(expected: max(64, rows / 2))
+        var runs = StringColumn()
+        // Per product: the last run that counted it.
+        var stamp = [Int32](repeating: -1, count: units.count)
         var pairs: [UInt64] = []
-        pairs.reserveCapacity(rows)
         for (bi, b) in batches.enumerated() {
             let batch = b.batch
             let product = Kernels.codes(batch.columns[0], b, &products)
-            let order = Kernels.codes(batch.columns[5], b, &fileOrders)
+            let run = Kernels.runs(batch.columns[5], b, &runs)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
             b.forEachRow { r in
                 let p = Int(product[r])
                 if p == units.count {
-                    units.append(0); revenue.append(0); orders.append(0)
+                    units.append(0); revenue.append(0); orders.append(0); stamp.append(-1)
                     info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
                 }
                 units[p] += quantity[r]
                 revenue[p] += lineRevenue[r]
-                pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(order[r])))
+                let o = run[r]
+                if stamp[p] != o {
+                    stamp[p] = o
+                    orders[p] += 1
+                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                }
             }
         }
-        Kernels.sortUnique(&pairs)
-        for pair in pairs { orders[Int(pair >> 32)] += 1 }
-        let values = fileOrders.values
-        for i in 0 ..< values.count { orderHashes.append(values.withBytes(i) { Kernels.hash($0) }) }
-        parts.append((values, pairs))
+        for i in 0 ..< runs.count { orderHashes.append(runs.withBytes(i) { Kernels.hash($0) }) }
+        parts.append((runs, pairs))
     }
 }

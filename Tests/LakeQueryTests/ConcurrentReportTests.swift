@@ -345,7 +345,8 @@ import Testing
                 let w = round == 0 ? 0 : Int.random(in: 0 ..< 3, using: &generator)
                 workers[w].add(file: file, [all[file * 2], all[file * 2 + 1]])
             }
-            return CustomersWorker.merge(workers.shuffled(using: &generator)).0.byChannel.groups()
+            let merged = CustomersWorker.merge(workers.shuffled(using: &generator)).0
+            return merged.byChannel.groups(merged.figures)
         }
         let all = batches(channels: ["web", "mobile", "", "api", "pos"], totals: -500 ... 90_000)
         var serial = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
@@ -367,7 +368,8 @@ import Testing
         ])
         var worker = CustomersWorker()
         worker.add(file: 0, [ScanBatch(batch: big, selection: nil)])
-        #expect(CustomersWorker.merge([worker]).0.byChannel.groups() == nil)
+        let merged = CustomersWorker.merge([worker]).0
+        #expect(merged.byChannel.groups(merged.figures) == nil)
         var serialBig = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
         #expect(throws: QueryError.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
     }

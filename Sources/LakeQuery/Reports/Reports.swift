@@ -583,13 +583,13 @@ public enum Reports {
     /// versus returning customers per day (confirmed orders).
     static func customers(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> [ResultTable] {
         let scanned = try customerOrders(catalog, o, session: session)
-        let a = scanned.customers, ids = scanned.ids
+        let a = scanned.customers.figures, ids = scanned.ids
         let pairs = scanned.days
         let count = ids.count
         // Top customers: spend descending, then id ascending (as Strings).
         let k = o.limit ?? 10
         func before(_ x: Int, _ y: Int) -> Bool {
-            if a.spend[x] != a.spend[y] { return a.spend[x] > a.spend[y] }
+            if a[x].spend != a[y].spend { return a[x].spend > a[y].spend }
             return ids[x] < ids[y]
         }
         var best: [Int] = []
@@ -605,26 +605,26 @@ public enum Reports {
         }
         var top = ResultTable(title: "Top customers by spend", columns: ["customer_id", "orders", "spend", "avg_order_value", "first_order", "last_order"])
         for c in best {
-            top.rows.append([.string(ids[c]), .int(a.orders[c]), .decimal(a.spend[c], scale: 2), .decimal(Money.divide(a.spend[c], by: a.orders[c]), scale: 2),
-                             .timestamp(a.first[c]), .timestamp(a.last[c])])
+            top.rows.append([.string(ids[c]), .int(a[c].orders), .decimal(a[c].spend, scale: 2), .decimal(Money.divide(a[c].spend, by: a[c].orders), scale: 2),
+                             .timestamp(a[c].first), .timestamp(a[c].last)])
         }
         let customers = Int64(count)
-        let repeaters = Int64(a.orders.lazy.filter { $0 > 1 }.count)
-        let orders = a.orders.reduce(0, +)
-        let spend = a.spend.reduce(0, +)
+        let repeaters = Int64(a.lazy.filter { $0.orders > 1 }.count)
+        let orders = a.reduce(0) { $0 + $1.orders }
+        let spend = a.reduce(0) { $0 + $1.spend }
         let summary = ResultTable(title: "Customer summary", columns: ["customers", "repeat_customers", "repeat_purchase_rate", "orders", "avg_orders_per_customer", "avg_order_value"], rows: [[
             .int(customers), .int(repeaters), customers > 0 ? .double(Double(repeaters) / Double(customers)) : .null, .int(orders),
             customers > 0 ? .double(Double(orders) / Double(customers)) : .null, orders > 0 ? .decimal(Money.divide(spend, by: orders), scale: 2) : .null,
         ]])
         var buckets: [Int64: Int64] = [:]
-        for n in a.orders { buckets[min(n, 5), default: 0] += 1 }
+        for c in a { buckets[min(c.orders, 5), default: 0] += 1 }
         let distribution = ResultTable(title: "Orders per customer", columns: ["orders_per_customer", "customers"],
                                        rows: buckets.keys.sorted().map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0]!)] })
         // A customer is new on the day of their first order in the window, returning after.
         var perDay: [Int32: (new: Int64, returning: Int64)] = [:]
         for pair in pairs {
             let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
-            if d == a.firstDay[c] { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
+            if d == a[c].firstDay { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
         }
         let daily = ResultTable(title: "New and returning customers per day", columns: ["date", "new_customers", "returning_customers"],
                                 rows: perDay.keys.sorted().map { [.date($0), .int(perDay[$0]!.new), .int(perDay[$0]!.returning)] })
@@ -645,7 +645,7 @@ public enum Reports {
             for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         Kernels.sortUnique(&days)
-        return CustomerOrders(customers: a, ids: interner.values, days: days, channels: a.byChannel.groups(), stats: stats)
+        return CustomerOrders(customers: a, ids: interner.values, days: days, channels: a.byChannel.groups(a.figures), stats: stats)
     }
 
     // MARK: - operations
@@ -858,7 +858,7 @@ struct DailyRevenueWorker {
 /// One worker's share of the customers report: per customer (ids local to the worker) orders,
 /// spend, first and last order time, first order day; and (customer, day) pairs.
 extension CustomersWorker {
-    /// Merges the workers' customers into one id space: flat arrays indexed by customer.
+    /// Merges the workers' customers into one id space: `figures` indexed by customer.
     /// `each` sees every worker with the map from its local ids to the merged ones.
     static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
         -> (CustomersWorker, KeyInterner) {
@@ -868,20 +868,35 @@ extension CustomersWorker {
         var a = CustomersWorker()
         for (k, w) in states.enumerated() {
             let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
-            while a.orders.count < interner.count { a.append() }
-            a.byChannel.merge(w.byChannel, customers: map)
-            for (l, g) in map.enumerated() {
-                let g = Int(g)
-                a.orders[g] += w.orders[l]
-                a.spend[g] += w.spend[l]
-                a.first[g] = min(a.first[g], w.first[l])
-                a.last[g] = max(a.last[g], w.last[l])
-                a.firstDay[g] = min(a.firstDay[g], w.firstDay[l])
+            a.grow(to: interner.count)
+            let slots = a.byChannel.merge(w.byChannel)
+            w.figures.withUnsafeBufferPointer { from in
+                a.figures.withUnsafeMutableBufferPointer { to in
+                    for (l, g) in map.enumerated() {
+                        let x = from[l]
+                        let g = Int(g)
+                        to[g].orders += x.orders
+                        to[g].spend += x.spend
+                        to[g].first = min(to[g].first, x.first)
+                        to[g].last = max(to[g].last, x.last)
+                        to[g].firstDay = min(to[g].firstDay, x.firstDay)
+                        to[g].channels |= slots.map(x.channels)
+                    }
+                }
             }
             each(w, map)
         }
         return (a, interner)
     }
+}
+
+/// One customer's figures side by side: a row updates one cache line rather than one line in
+/// each of five arrays (the customers outgrow the cache).
+struct CustomerFigures {
+    var orders: Int64 = 0, spend: Int64 = 0, first: Int64 = .max, last: Int64 = .min
+    var firstDay: Int32 = .max
+    /// Bit s: the customer (not null) has a row in channel slot s (`ChannelOrders`).
+    var channels: UInt64 = 0
 }
 
 struct CustomersWorker {
@@ -894,36 +909,41 @@ struct CustomersWorker {
     /// leaves it emptier).
     init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
 
-    var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []
-    var firstDay: [Int32] = []
+    var figures: [CustomerFigures] = []
     /// customer << 32 | day, one per order (repeats removed at the end).
     var days: [UInt64] = []
     /// Per channel, when the scan reads the channel as a fifth column.
     var byChannel = ChannelOrders()
 
-    mutating func append() {
-        orders.append(0); spend.append(0); first.append(.max); last.append(.min); firstDay.append(.max)
-        byChannel.seen.append(0)
+    mutating func grow(to count: Int) {
+        if figures.count < count { figures += repeatElement(CustomerFigures(), count: count - figures.count) }
     }
 
     /// Columns: customer_id, order_total, event_time, event_date, and optionally channel.
     /// `file` is the file's position in scan order (`TableScan.reduce`).
     mutating func add(file: Int = 0, _ batches: [ScanBatch]) {
+        // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
+        // would reallocate to exactly that and copy the whole array every batch.
+        var days = self.days
+        self.days = []
+        defer { self.days = days }
         for (bi, b) in batches.enumerated() {
-            let customer = Kernels.codes(b.batch.columns[0], b, &ids)
-            while orders.count < ids.count { append() }
-            if b.batch.columns.count > 4 { byChannel.add(b, file: file, batch: bi, customer: customer) }
-            let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
-            b.forEachRow { r in
-                let c = Int(customer[r])
-                orders[c] += 1
-                spend[c] += total[r]
-                first[c] = min(first[c], time[r])
-                last[c] = max(last[c], time[r])
-                firstDay[c] = min(firstDay[c], day[r])
-                // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
-                // would reallocate to exactly that and copy the whole array every batch.
-                days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+            let columns = b.batch.columns
+            let customer = Kernels.codes(columns[0], b, &ids)
+            grow(to: ids.count)
+            let channels = columns.count > 4 ? byChannel.add(b, file: file, batch: bi) : nil
+            let total = Kernels.int64s(columns[1]), time = Kernels.int64s(columns[2]), day = Kernels.int32s(columns[3])
+            figures.withUnsafeMutableBufferPointer { f in
+                b.forEachRow { r in
+                    let c = Int(customer[r])
+                    f[c].orders += 1
+                    f[c].spend += total[r]
+                    f[c].first = min(f[c].first, time[r])
+                    f[c].last = max(f[c].last, time[r])
+                    f[c].firstDay = min(f[c].firstDay, day[r])
+                    if let channels { f[c].channels |= channels[r] }
+                    days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+                }
             }
         }
     }
@@ -944,8 +964,8 @@ struct CustomerOrders {
 /// rows, non-null order totals and their exact sum, and distinct non-null customers, with each
 /// group's first row in scan order (the query lists groups in that order before sorting).
 /// Slot 0 is the null channel, slot 1 + k the channel with code k in `names`. A customer's
-/// channels are bits of one word, so this holds at most 64 slots; past that, or when a sum
-/// overflows, `groups()` is nil and the query runs on its own.
+/// channels are bits of one word (`CustomerFigures.channels`), so this holds at most 64 slots;
+/// past that, or when a sum overflows, `groups` is nil and the query runs on its own.
 struct ChannelOrders {
     static let slots = 64
 
@@ -955,19 +975,35 @@ struct ChannelOrders {
         var rows: Int64, totals: Int64, sum: Int64, customers: Int64
     }
 
+    /// Where another worker's slots went in a merge.
+    struct SlotMap {
+        var slot: [Int]
+        var identity: Bool
+
+        func map(_ bits: UInt64) -> UInt64 {
+            if identity { return bits }
+            var bits = bits, mapped: UInt64 = 0
+            while bits != 0 {
+                mapped |= 1 << UInt64(slot[bits.trailingZeroBitCount])
+                bits &= bits - 1
+            }
+            return mapped
+        }
+    }
+
     var names = ByteInterner()
     var first = [ScanPosition](repeating: ScanPosition(file: .max, batch: 0, row: 0), count: slots)
     var rows = [Int64](repeating: 0, count: slots), totals = [Int64](repeating: 0, count: slots), sum = [Int64](repeating: 0, count: slots)
-    /// Per customer (the worker's ids): bit s set when a row with that customer, not null, is in slot s.
-    var seen: [UInt64] = []
     var exact = true
 
-    /// One batch: channel at column 4, order total at 1, customer at 0 (`customer`: its codes).
-    mutating func add(_ b: ScanBatch, file: Int, batch: Int, customer: [Int32]) {
+    /// One batch: channel at column 4, order total at 1, customer at 0. Returns each row's
+    /// channel bit for its customer's `channels` (0 for a null customer).
+    mutating func add(_ b: ScanBatch, file: Int, batch: Int) -> [UInt64] {
         let columns = b.batch.columns
-        let channel = columns[4], total = columns[1], customerColumn = columns[0]
+        let channel = columns[4], total = columns[1], customer = columns[0]
         let code = Kernels.codes(channel, b, &names)
         let amount = Kernels.int64s(total)
+        var bits = [UInt64](repeating: 0, count: b.batch.count)
         b.forEachRow { r in
             let s = channel.isNull(r) ? 0 : Int(code[r]) + 1
             guard s < Self.slots else { exact = false; return }
@@ -980,18 +1016,18 @@ struct ChannelOrders {
                 sum[s] = v
                 if o { exact = false }
             }
-            if !customerColumn.isNull(r) { seen[Int(customer[r])] |= 1 << UInt64(s) }
+            if !customer.isNull(r) { bits[r] = 1 << UInt64(s) }
         }
+        return bits
     }
 
-    /// Adds another worker's groups; `customers` maps its customer ids to this one's (`seen`
-    /// already covers them).
-    mutating func merge(_ w: ChannelOrders, customers: [Int32]) {
+    /// Adds another worker's groups; returns where its slots went, for its customers' bits.
+    mutating func merge(_ w: ChannelOrders) -> SlotMap {
         exact = exact && w.exact
-        var slot = [Int](repeating: 0, count: Self.slots)
+        var slot = Array(0 ..< Self.slots)
         for k in 0 ..< w.names.count {
             let s = 1 + Int(w.names.values.withBytes(k) { names.id($0) })
-            guard s < Self.slots else { exact = false; return }
+            guard s < Self.slots, k + 1 < Self.slots else { exact = false; break }
             slot[k + 1] = s
         }
         for s in 0 ..< Self.slots where w.rows[s] > 0 {
@@ -1003,25 +1039,15 @@ struct ChannelOrders {
             sum[t] = v
             if o { exact = false }
         }
-        let identity = slot.indices.allSatisfy { $0 == 0 || $0 > w.names.count || slot[$0] == $0 }
-        for (l, g) in customers.enumerated() {
-            var bits = w.seen[l]
-            if identity { seen[Int(g)] |= bits; continue }
-            var mapped: UInt64 = 0
-            while bits != 0 {
-                let s = bits.trailingZeroBitCount
-                mapped |= 1 << UInt64(slot[s])
-                bits &= bits - 1
-            }
-            seen[Int(g)] |= mapped
-        }
+        return SlotMap(slot: slot, identity: slot.indices.allSatisfy { slot[$0] == $0 })
     }
 
     /// The groups (channels with rows), in no particular order; nil when not exact.
-    func groups() -> [Group]? {
+    func groups(_ customers: [CustomerFigures]) -> [Group]? {
         guard exact else { return nil }
         var distinct = [Int64](repeating: 0, count: Self.slots)
-        for var bits in seen {
+        for c in customers {
+            var bits = c.channels
             while bits != 0 {
                 distinct[bits.trailingZeroBitCount] += 1
                 bits &= bits - 1

@@ -297,6 +297,108 @@ import Testing
         #expect(try Grouper.merged([]) == nil)
     }
 
+    /// `lake run`'s revenue by channel taken from the customers report's scan (`ChannelOrders`,
+    /// gathered by `CustomersWorker`s that each saw some files, in a scrambled order, then
+    /// merged) equals the query's serial grouper row for row, on what the lake's own data never
+    /// has: null channels, customers and totals, an empty-string channel, dictionary and plain
+    /// channel pages, channels each worker meets in a different order. Past 64 channels, or when
+    /// a channel's sum overflows, it declines (nil) so that the query runs on its own (and
+    /// reports the overflow).
+    @Test("revenue by channel from the customers scan equals the query's serial grouper; declines past 64 channels or on overflow")
+    func revenueByChannelFromCustomerScanEqualsGrouper() throws {
+        let spec = ReportJob.revenueByChannelSpec
+        let schema = Schema([Field("customer_id", .string, nullable: true), Field("order_total", .decimal(precision: 18, scale: 2), nullable: true),
+                             Field("event_time", .timestamp), Field("event_date", .date), Field("channel", .string, nullable: true)])
+        let types: [String: ColumnType] = ["channel": .string, "order_total": .decimal(precision: 18, scale: 2), "customer_id": .string]
+        var generator = SplitMix64(seed: 29)
+        func batches(channels words: [String], totals: ClosedRange<Int64>) -> [ScanBatch] {
+            var out: [ScanBatch] = []
+            for b in 0 ..< 16 {
+                let n = 50 + b
+                var customers = StringColumn(), channels = StringColumn()
+                var cValid: [Bool] = [], tValid: [Bool] = [], kValid: [Bool] = [], totalsColumn: [Int64] = [], indices: [Int32] = []
+                for r in 0 ..< n {
+                    cValid.append(r % 9 != 4)
+                    if cValid.last! { customers.append("CUST-\(Int.random(in: 0 ..< 70, using: &generator))") } else { customers.appendEmpty() }
+                    tValid.append(r % 8 != 6)
+                    totalsColumn.append(Int64.random(in: totals, using: &generator))
+                    kValid.append(r % 13 != 2)
+                    let k = Int.random(in: 0 ..< words.count, using: &generator)
+                    indices.append(Int32(k))
+                    if kValid.last! { channels.append(words[k]) } else { channels.appendEmpty() }
+                }
+                // Half the batches keep the channel dictionary-encoded, as the reader does while every page is.
+                let channel = b % 2 == 0 ? Column(.dictionary(indices: indices, values: StringColumn(words)), validity: kValid)
+                    : Column(.string(channels), validity: kValid)
+                let batch = RecordBatch(schema: schema, columns: [
+                    Column(.string(customers), validity: cValid), Column(.int64(totalsColumn), validity: tValid),
+                    Column(.int64([Int64](repeating: 1_700_000_000_000_000, count: n))), Column(.int32([Int32](repeating: 19_700, count: n))), channel,
+                ])
+                let selection: [Int32]? = b % 3 == 0 ? (0 ..< Int32(n)).filter { $0 % 5 != 0 } : nil
+                out.append(ScanBatch(batch: batch, selection: selection))
+            }
+            return out
+        }
+        func shared(_ all: [ScanBatch], round: Int) -> [ChannelOrders.Group]? {
+            var workers = [CustomersWorker(), CustomersWorker(), CustomersWorker()]
+            for file in (0 ..< all.count / 2).shuffled(using: &generator) {
+                let w = round == 0 ? 0 : Int.random(in: 0 ..< 3, using: &generator)
+                workers[w].add(file: file, [all[file * 2], all[file * 2 + 1]])
+            }
+            let merged = CustomersWorker.merge(workers.shuffled(using: &generator)).0
+            return merged.byChannel.groups(merged.figures)
+        }
+        let all = batches(channels: ["web", "mobile", "", "api", "pos"], totals: -500 ... 90_000)
+        var serial = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
+        for (i, b) in all.enumerated() { try serial.add(b, file: i / 2, batch: i % 2) }
+        let want = serial.result()
+        #expect(want.rows.count == 6, "five channels and the null one")
+        for round in 0 ..< 6 {
+            let groups = try #require(shared(all, round: round))
+            let got = Reports.revenueByChannelTable(groups, scale: 2)
+            #expect(got.columns == want.columns)
+            #expect(got.rows == want.rows, "round \(round)")
+        }
+        // 70 channels: a customer's channels no longer fit one word.
+        #expect(shared(batches(channels: (0 ..< 70).map { "c\($0)" }, totals: 0 ... 100), round: 1) == nil)
+        // A channel's sum that overflows Int64 (each customer's spend does not).
+        let big = RecordBatch(schema: schema, columns: [
+            Column(.string(StringColumn(["a", "b", "c"]))), Column(.int64([Int64.max / 2, Int64.max / 2, Int64.max / 2])),
+            Column(.int64([0, 0, 0])), Column(.int32([0, 0, 0])), Column(.string(StringColumn(["web", "web", "web"]))),
+        ])
+        var worker = CustomersWorker()
+        worker.add(file: 0, [ScanBatch(batch: big, selection: nil)])
+        let merged = CustomersWorker.merge([worker]).0
+        #expect(merged.byChannel.groups(merged.figures) == nil)
+        var serialBig = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
+        #expect(throws: QueryError.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
+    }
+
+    /// `lake run`'s headline reads confirmed orders by customer once, for the customers report
+    /// and for revenue by channel, and the query's answer is `Query.run`'s; a customers report
+    /// over another window does not share it.
+    @Test("the headline's customers report and revenue by channel share one scan and equal each run alone")
+    func headlineSharesTheCustomerScan() throws {
+        let lake = try EvaluationLake(orderChunks: 3)
+        defer { lake.dir.remove() }
+        let session = ReportSession()
+        let headline = try Self.headline()
+        let results = try Reports.runAll(headline, catalog: lake.catalog, session: session)
+        #expect(session.customerScans == 1)
+        for (job, result) in zip(headline, results) { _ = try Self.expectEqualsAlone(job, result, catalog: lake.catalog) }
+        var web = ReportOptions()
+        web.channel = "web"
+        _ = try Reports.runAll([.report(.customers, web), .query(try Self.headlineQuery())], catalog: lake.catalog, session: session)
+        #expect(session.customerScans == 3)
+        // Another query is not taken for the headline's.
+        var other = try Self.headlineQuery()
+        other.conditions = ["status = pending"]
+        #expect(!Reports.isRevenueByChannel(other))
+        let pending = try Reports.runAll([.query(other)], catalog: lake.catalog, session: session)
+        #expect(session.customerScans == 3)
+        #expect(try Self.expectEqualsAlone(.query(other), pending[0], catalog: lake.catalog))
+    }
+
     /// A floating-point sum depends on the order of its additions, a min or max over NaNs on
     /// which came first: such a query is not merged (it runs as one serial pass).
     @Test func aggregatesOverDoublesAreNotMerged() throws {

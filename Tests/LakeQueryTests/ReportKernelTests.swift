@@ -112,17 +112,28 @@ import Testing
         let names = ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"]
         let types: [ColumnType] = [.string, .string, .string, .int32, .decimal(precision: 18, scale: 2), .string]
         let schema = Schema(zip(names, types).map { Field($0, $1, nullable: true) })
-        for overlapping in [false, true] {
+        // Disjoint: each file has its own orders, their items scattered in the file. Overlapping:
+        // orders repeat across files. Contiguous (as the ingest writes them): an order's items are
+        // consecutive rows (a product may repeat in one order) and an order may straddle the
+        // file's two batches; the second batch is filtered.
+        enum Layout: CaseIterable { case disjoint, overlapping, contiguous }
+        for layout in Layout.allCases {
             var workers = [ProductSalesWorker(), ProductSalesWorker()]
             var units: [String: Int64] = [:], revenue: [String: Int64] = [:], orders: [String: Set<String>] = [:]
             var info: [String: (String, String)] = [:]
             for file in 0 ..< 12 {
                 var cols: [[String]] = [[], [], [], []]
                 var quantity: [Int32] = [], lineRevenue: [Int64] = []
+                var order = "", left = 0, next = 0
                 for _ in 0 ..< 200 + rand.next(200) {
                     let p = rand.next(60)
-                    // Disjoint: each file has its own orders. Overlapping: orders repeat across files.
-                    let order = overlapping ? "O\(rand.next(300))" : "O\(file)-\(rand.next(100))"
+                    switch layout {
+                    case .disjoint: order = "O\(file)-\(rand.next(100))"
+                    case .overlapping: order = "O\(rand.next(300))"
+                    case .contiguous:
+                        if left == 0 { order = "O\(file)-\(next)"; next += 1; left = 1 + rand.next(4) }
+                        left -= 1
+                    }
                     cols[0].append("P\(p)"); cols[1].append("cat\(p % 7)-\(file % 2)"); cols[2].append("brand\(p % 5)"); cols[3].append(order)
                     quantity.append(Int32(rand.next(5) + 1)); lineRevenue.append(Int64(rand.next(50_000)))
                 }
@@ -131,20 +142,48 @@ import Testing
                     Self.stringColumn(cols[2], dictionary: false), Column(.int32(quantity)), Column(.int64(lineRevenue)),
                     Self.stringColumn(cols[3], dictionary: file % 3 == 0),
                 ])
-                for r in 0 ..< batch.count {
+                var scanBatches = [ScanBatch(batch: batch, selection: nil)]
+                var rows = Array(0 ..< batch.count)
+                if layout == .contiguous {
+                    // Two batches cut inside an order; the second keeps most of its rows.
+                    var cut = batch.count / 2
+                    while cut > 0 && cols[3][cut - 1] != cols[3][cut] { cut -= 1 }
+                    let first = RecordBatch(schema: schema, columns: batch.columns.map { Self.slice($0, 0 ..< cut) })
+                    let second = RecordBatch(schema: schema, columns: batch.columns.map { Self.slice($0, cut ..< batch.count) })
+                    let kept = (0 ..< Int32(second.count)).filter { $0 % 7 != 3 }
+                    scanBatches = [ScanBatch(batch: first, selection: nil), ScanBatch(batch: second, selection: kept)]
+                    rows = Array(0 ..< cut) + kept.map { cut + Int($0) }
+                }
+                for r in rows {
                     units[cols[0][r], default: 0] += Int64(quantity[r])
                     revenue[cols[0][r], default: 0] += lineRevenue[r]
                     orders[cols[0][r], default: []].insert(cols[3][r])
                     if info[cols[0][r]] == nil { info[cols[0][r]] = (cols[1][r], cols[2][r]) }
                 }
                 // Files go to workers in order, as the scan hands them out (first row seen = first in scan order).
-                workers[file % 2].add(file: file, [ScanBatch(batch: batch, selection: nil)])
+                workers[file % 2].add(file: file, scanBatches)
             }
             let merged = Reports.mergeProductSales(workers)
             #expect(merged.units == units)
             #expect(merged.revenue == revenue)
-            #expect(merged.orders == orders.mapValues { Int64($0.count) }, "overlapping: \(overlapping)")
+            #expect(merged.orders == orders.mapValues { Int64($0.count) }, "\(layout)")
             #expect(merged.info.mapValues { [$0.0, $0.1] } == info.mapValues { [$0.0, $0.1] })
+            // Contiguous orders take the per-file counts (every run's id distinct); the others
+            // repeat ids in runs, so their orders are unioned.
+            let hashes = workers.flatMap(\.orderHashes)
+            #expect((Set(hashes).count == hashes.count) == (layout == .contiguous), "\(layout)")
+        }
+    }
+
+    /// Rows `range` of a column (dictionary columns keep their whole dictionary).
+    static func slice(_ c: Column, _ range: Range<Int>) -> Column {
+        let validity = c.validity.map { Array($0[range]) }
+        switch c.data {
+        case .int32(let a): return Column(.int32(Array(a[range])), validity: validity)
+        case .int64(let a): return Column(.int64(Array(a[range])), validity: validity)
+        case .dictionary(let idx, let values): return Column(.dictionary(indices: Array(idx[range]), values: values), validity: validity)
+        case .string(let s): return Column(.string(StringColumn(range.map { s[$0] })), validity: validity)
+        default: fatalError("slice: not used with \(c.data)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import LakeFormat
 
 // Columnar building blocks for the reports: strings become small integer codes once per
@@ -45,6 +46,38 @@ enum Kernels {
             }
         case .string(let s):
             b.forEachRow { r in out[r] = s.withBytes(r) { interner.id($0) } }
+        default:
+            break
+        }
+        return out
+    }
+
+    /// Per matching row, its run: consecutive matching rows holding equal strings share one,
+    /// appended to `runs` (a run goes on across batches when the next batch starts with the
+    /// last run's string). Other rows, and every row of a column that holds no strings, are -1.
+    /// A row reads its string as `codes` does (a null row its placeholder).
+    static func runs(_ c: Column, _ b: ScanBatch, _ runs: inout StringColumn) -> [Int32] {
+        var out = [Int32](repeating: -1, count: c.count)
+        func continues(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            runs.count > 0 && runs.withBytes(runs.count - 1) { $0.count == bytes.count && (bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0) }
+        }
+        switch c.data {
+        case .dictionary(let idx, let values):
+            // One dictionary entry is one string: only a change of index compares bytes.
+            var last: Int32 = -1
+            b.forEachRow { r in
+                let i = idx[r]
+                if i != last {
+                    last = i
+                    values.withBytes(Int(i)) { if !continues($0) { runs.append($0) } }
+                }
+                out[r] = Int32(runs.count - 1)
+            }
+        case .string(let s):
+            b.forEachRow { r in
+                s.withBytes(r) { if !continues($0) { runs.append($0) } }
+                out[r] = Int32(runs.count - 1)
+            }
         default:
             break
         }

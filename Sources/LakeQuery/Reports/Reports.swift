@@ -48,6 +48,15 @@ public final class ReportSession: @unchecked Sendable {
 
     public init() {}
 
+    /// Held while a confirmed-orders-by-customer scan runs (its own lock: a report waiting for
+    /// product sales does not wait for the customers too).
+    private let customerLock = NSLock()
+    private var customerOrders: (key: SalesKey, value: CustomerOrders)?
+    private var customerScanCount = 0
+    /// Confirmed-orders-by-customer scans this session ran: `lake run`'s customers report and its
+    /// revenue by channel share one.
+    public var customerScans: Int { customerLock.withLock { customerScanCount } }
+
     /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
     func productSales(_ o: ReportOptions, compute: (ReportOptions) throws -> ProductSales) throws -> ProductSales {
         let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
@@ -56,6 +65,18 @@ public final class ReportSession: @unchecked Sendable {
             let value = try compute(o)
             sales = (key, value)
             scanCount += 1
+            return value
+        }
+    }
+
+    /// Like `productSales`, for the customers report's scan of confirmed orders.
+    func customerOrders(_ o: ReportOptions, compute: (ReportOptions) throws -> CustomerOrders) throws -> CustomerOrders {
+        let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
+        return try customerLock.withLock {
+            if let customerOrders, customerOrders.key == key { return customerOrders.value }
+            let value = try compute(o)
+            customerOrders = (key, value)
+            customerScanCount += 1
             return value
         }
     }
@@ -90,11 +111,15 @@ extension ReportJob {
 
     /// Confirmed orders per channel: count, revenue, average order value, distinct customers,
     /// highest revenue first (a cut of `report daily-revenue`).
-    public static func revenueByChannel() throws -> QuerySpec {
+    public static func revenueByChannel() throws -> QuerySpec { revenueByChannelSpec }
+
+    /// `revenueByChannel()`: `Reports.revenueByChannel` computes exactly these aggregates, in this order.
+    static var revenueByChannelSpec: QuerySpec {
         var spec = QuerySpec(table: "orders")
         spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
-        spec.aggregates = try ["count(*)", "sum(order_total)", "avg(order_total)", "count_distinct(customer_id)"].map(AggregateSpec.parse)
+        spec.aggregates = [AggregateSpec(function: .count, column: nil), AggregateSpec(function: .sum, column: "order_total"),
+                           AggregateSpec(function: .avg, column: "order_total"), AggregateSpec(function: .count_distinct, column: "customer_id")]
         spec.orderBy = ["sum(order_total) desc"]
         return spec
     }
@@ -172,7 +197,7 @@ public enum Reports {
         case .dailyRevenue: sections = [try dailyRevenue(catalog, o)]
         case .topProducts: sections = [try topProducts(catalog, o, session: session)]
         case .inventory: sections = [try inventory(catalog, o, session: session)]
-        case .customers: sections = try customers(catalog, o)
+        case .customers: sections = try customers(catalog, o, session: session)
         case .operations: sections = try operations(catalog, o)
         case .topCustomers: sections = [try topCustomers(catalog, o)]
         case .productMetrics: sections = [try productMetrics(catalog, o)]
@@ -204,12 +229,22 @@ public enum Reports {
                               deliver: (_ index: Int, _ outcome: Result<ReportJobResult, Error>) -> Void) {
         // A later report that needs the session's product sales starts last, to find the scan
         // done rather than wait for it. Delivery stays in the jobs' order.
+        // The same for the customers report and the revenue-by-channel query (one scan of
+        // confirmed orders answers both).
+        enum Shared { case sales, customers }
         var order: [Int] = [], later: [Int] = []
-        var salesAsked = false
+        var asked: Set<Shared> = []
         for (i, job) in jobs.enumerated() {
-            if case .report(let name, _) = job, name == .topProducts || name == .inventory {
-                if salesAsked { later.append(i); continue }
-                salesAsked = true
+            var shared: Shared?
+            switch job {
+            case .report(.topProducts, _), .report(.inventory, _): shared = .sales
+            case .report(.customers, _): shared = .customers
+            case .query(let spec) where isRevenueByChannel(spec): shared = .customers
+            default: break
+            }
+            if let shared {
+                if asked.contains(shared) { later.append(i); continue }
+                asked.insert(shared)
             }
             order.append(i)
         }
@@ -218,9 +253,55 @@ public enum Reports {
             try session.beforeJob?(i)
             switch jobs[i] {
             case .report(let name, let o): return .report(try run(name, catalog: catalog, options: o, session: session))
-            case .query(let spec): return .query(try Query.run(spec, catalog: catalog))
+            case .query(let spec):
+                if let shared = try revenueByChannel(spec, catalog: catalog, session: session) { return .query(shared) }
+                return .query(try Query.run(spec, catalog: catalog))
             }
         }, deliver: deliver)
+    }
+
+    /// Whether `spec` is `ReportJob.revenueByChannel()` (at any snapshot, with any limit).
+    static func isRevenueByChannel(_ spec: QuerySpec) -> Bool {
+        let r = ReportJob.revenueByChannelSpec
+        return TableName(parsing: spec.table) == TableName(parsing: r.table) && spec.columns == r.columns && spec.conditions == r.conditions
+            && spec.groupBy == r.groupBy && spec.aggregates == r.aggregates && spec.orderBy == r.orderBy
+    }
+
+    /// `lake run`'s revenue by channel (`ReportJob.revenueByChannel()`) answered from the
+    /// session's scan of confirmed orders by customer, which the customers report also uses:
+    /// the customer ids are read and interned once for both. The table is what `Query.run`
+    /// gives (groups in the order of their first rows, then the spec's order). Nil when `spec`
+    /// is another query, or the lake's columns are not the types this path computes, or that
+    /// scan cannot answer it exactly (a sum overflowed, too many channels): `Query.run` then
+    /// answers (and reports any error) on its own.
+    static func revenueByChannel(_ spec: QuerySpec, catalog: Catalog, session: ReportSession) throws -> QueryResult? {
+        guard isRevenueByChannel(spec) else { return nil }
+        let scan = try TableScan(catalog: catalog, name: spec.table, asOf: spec.asOf)
+        guard scan.table.column(named: "channel")?.type == .string, scan.table.column(named: "customer_id")?.type == .string,
+              case .decimal(_, let scale)? = scan.table.column(named: "order_total")?.type else { return nil }
+        var o = ReportOptions()
+        o.asOf = .snapshot(scan.snapshot.id)
+        let orders = try customerOrders(catalog, o, session: session)
+        guard let groups = orders.channels else { return nil }
+        var table = revenueByChannelTable(groups, scale: scale)
+        try Query.order(&table, by: spec.orderBy)
+        if let limit = spec.limit, table.rows.count > limit { table.rows.removeLast(table.rows.count - limit) }
+        let conditions = try spec.conditions.map { try Query.parseCondition($0, scan: scan) }
+        return QueryResult(table: table, stats: orders.stats, snapshot: scan.snapshot.id, conditions: conditions)
+    }
+
+    /// The groups as the query's grouper lists them before its order-by: in the order of their
+    /// first rows, a sum or average over no order total null (`order_total` of `scale`).
+    static func revenueByChannelTable(_ groups: [ChannelOrders.Group], scale: Int) -> ResultTable {
+        let spec = ReportJob.revenueByChannelSpec
+        var table = ResultTable(columns: spec.groupBy + spec.aggregates.map(\.label))
+        for g in groups.sorted(by: { $0.first < $1.first }) {
+            table.rows.append([
+                g.channel, .int(g.rows), g.totals > 0 ? .decimal(g.sum, scale: scale) : .null,
+                g.totals > 0 ? .decimal(Money.divide(g.sum, by: g.totals), scale: scale) : .null, .int(g.customers),
+            ])
+        }
+        return table
     }
 
     // MARK: - Shared scanning
@@ -500,22 +581,15 @@ public enum Reports {
 
     /// Top customers by spend, repeat-purchase rate, orders-per-customer distribution, and new
     /// versus returning customers per day (confirmed orders).
-    static func customers(_ catalog: Catalog, _ o: ReportOptions) throws -> [ResultTable] {
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
-        var p = try windowPredicates(scan, o)
-        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
-        let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
-                                          sizedState: CustomersWorker.init(rows:)) { $0.add($2) }
-        var pairs: [UInt64] = []
-        let (a, interner) = CustomersWorker.merge(states) { w, map in
-            for d in w.days { pairs.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
-        }
-        let ids = interner.values
-        let count = interner.count
+    static func customers(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> [ResultTable] {
+        let scanned = try customerOrders(catalog, o, session: session)
+        let a = scanned.customers.figures, ids = scanned.ids
+        let pairs = scanned.days
+        let count = ids.count
         // Top customers: spend descending, then id ascending (as Strings).
         let k = o.limit ?? 10
         func before(_ x: Int, _ y: Int) -> Bool {
-            if a.spend[x] != a.spend[y] { return a.spend[x] > a.spend[y] }
+            if a[x].spend != a[y].spend { return a[x].spend > a[y].spend }
             return ids[x] < ids[y]
         }
         var best: [Int] = []
@@ -531,31 +605,47 @@ public enum Reports {
         }
         var top = ResultTable(title: "Top customers by spend", columns: ["customer_id", "orders", "spend", "avg_order_value", "first_order", "last_order"])
         for c in best {
-            top.rows.append([.string(ids[c]), .int(a.orders[c]), .decimal(a.spend[c], scale: 2), .decimal(Money.divide(a.spend[c], by: a.orders[c]), scale: 2),
-                             .timestamp(a.first[c]), .timestamp(a.last[c])])
+            top.rows.append([.string(ids[c]), .int(a[c].orders), .decimal(a[c].spend, scale: 2), .decimal(Money.divide(a[c].spend, by: a[c].orders), scale: 2),
+                             .timestamp(a[c].first), .timestamp(a[c].last)])
         }
         let customers = Int64(count)
-        let repeaters = Int64(a.orders.lazy.filter { $0 > 1 }.count)
-        let orders = a.orders.reduce(0, +)
-        let spend = a.spend.reduce(0, +)
+        let repeaters = Int64(a.lazy.filter { $0.orders > 1 }.count)
+        let orders = a.reduce(0) { $0 + $1.orders }
+        let spend = a.reduce(0) { $0 + $1.spend }
         let summary = ResultTable(title: "Customer summary", columns: ["customers", "repeat_customers", "repeat_purchase_rate", "orders", "avg_orders_per_customer", "avg_order_value"], rows: [[
             .int(customers), .int(repeaters), customers > 0 ? .double(Double(repeaters) / Double(customers)) : .null, .int(orders),
             customers > 0 ? .double(Double(orders) / Double(customers)) : .null, orders > 0 ? .decimal(Money.divide(spend, by: orders), scale: 2) : .null,
         ]])
         var buckets: [Int64: Int64] = [:]
-        for n in a.orders { buckets[min(n, 5), default: 0] += 1 }
+        for c in a { buckets[min(c.orders, 5), default: 0] += 1 }
         let distribution = ResultTable(title: "Orders per customer", columns: ["orders_per_customer", "customers"],
                                        rows: buckets.keys.sorted().map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0]!)] })
         // A customer is new on the day of their first order in the window, returning after.
-        Kernels.sortUnique(&pairs)
         var perDay: [Int32: (new: Int64, returning: Int64)] = [:]
         for pair in pairs {
             let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
-            if d == a.firstDay[c] { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
+            if d == a[c].firstDay { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
         }
         let daily = ResultTable(title: "New and returning customers per day", columns: ["date", "new_customers", "returning_customers"],
                                 rows: perDay.keys.sorted().map { [.date($0), .int(perDay[$0]!.new), .int(perDay[$0]!.returning)] })
         return [top, summary, distribution, daily]
+    }
+
+    /// Confirmed orders in the window per customer (the customers report's figures) and per
+    /// channel (`lake run`'s revenue by channel), from one scan; shared through the session.
+    static func customerOrders(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> CustomerOrders {
+        if let session { return try session.customerOrders(o) { try customerOrders(catalog, $0) } }
+        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
+        var p = try windowPredicates(scan, o)
+        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
+        let (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
+                                              sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
+        var days: [UInt64] = []
+        let (a, interner) = CustomersWorker.merge(states) { w, map in
+            for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
+        }
+        Kernels.sortUnique(&days)
+        return CustomerOrders(customers: a, ids: interner.values, days: days, channels: a.byChannel.groups(a.figures), stats: stats)
     }
 
     // MARK: - operations
@@ -768,7 +858,7 @@ struct DailyRevenueWorker {
 /// One worker's share of the customers report: per customer (ids local to the worker) orders,
 /// spend, first and last order time, first order day; and (customer, day) pairs.
 extension CustomersWorker {
-    /// Merges the workers' customers into one id space: flat arrays indexed by customer.
+    /// Merges the workers' customers into one id space: `figures` indexed by customer.
     /// `each` sees every worker with the map from its local ids to the merged ones.
     static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
         -> (CustomersWorker, KeyInterner) {
@@ -778,19 +868,35 @@ extension CustomersWorker {
         var a = CustomersWorker()
         for (k, w) in states.enumerated() {
             let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
-            while a.orders.count < interner.count { a.append() }
-            for (l, g) in map.enumerated() {
-                let g = Int(g)
-                a.orders[g] += w.orders[l]
-                a.spend[g] += w.spend[l]
-                a.first[g] = min(a.first[g], w.first[l])
-                a.last[g] = max(a.last[g], w.last[l])
-                a.firstDay[g] = min(a.firstDay[g], w.firstDay[l])
+            a.grow(to: interner.count)
+            let slots = a.byChannel.merge(w.byChannel)
+            w.figures.withUnsafeBufferPointer { from in
+                a.figures.withUnsafeMutableBufferPointer { to in
+                    for (l, g) in map.enumerated() {
+                        let x = from[l]
+                        let g = Int(g)
+                        to[g].orders += x.orders
+                        to[g].spend += x.spend
+                        to[g].first = min(to[g].first, x.first)
+                        to[g].last = max(to[g].last, x.last)
+                        to[g].firstDay = min(to[g].firstDay, x.firstDay)
+                        to[g].channels |= slots.map(x.channels)
+                    }
+                }
             }
             each(w, map)
         }
         return (a, interner)
     }
+}
+
+/// One customer's figures side by side: a row updates one cache line rather than one line in
+/// each of five arrays (the customers outgrow the cache).
+struct CustomerFigures {
+    var orders: Int64 = 0, spend: Int64 = 0, first: Int64 = .max, last: Int64 = .min
+    var firstDay: Int32 = .max
+    /// Bit s: the customer (not null) has a row in channel slot s (`ChannelOrders`).
+    var channels: UInt64 = 0
 }
 
 struct CustomersWorker {
@@ -803,31 +909,153 @@ struct CustomersWorker {
     /// leaves it emptier).
     init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
 
-    var orders: [Int64] = [], spend: [Int64] = [], first: [Int64] = [], last: [Int64] = []
-    var firstDay: [Int32] = []
+    var figures: [CustomerFigures] = []
     /// customer << 32 | day, one per order (repeats removed at the end).
     var days: [UInt64] = []
+    /// Per channel, when the scan reads the channel as a fifth column.
+    var byChannel = ChannelOrders()
 
-    mutating func append() {
-        orders.append(0); spend.append(0); first.append(.max); last.append(.min); firstDay.append(.max)
+    mutating func grow(to count: Int) {
+        if figures.count < count { figures += repeatElement(CustomerFigures(), count: count - figures.count) }
     }
 
-    mutating func add(_ batches: [ScanBatch]) {
-        for b in batches {
-            let customer = Kernels.codes(b.batch.columns[0], b, &ids)
-            while orders.count < ids.count { append() }
-            let total = Kernels.int64s(b.batch.columns[1]), time = Kernels.int64s(b.batch.columns[2]), day = Kernels.int32s(b.batch.columns[3])
-            b.forEachRow { r in
-                let c = Int(customer[r])
-                orders[c] += 1
-                spend[c] += total[r]
-                first[c] = min(first[c], time[r])
-                last[c] = max(last[c], time[r])
-                firstDay[c] = min(firstDay[c], day[r])
-                // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
-                // would reallocate to exactly that and copy the whole array every batch.
-                days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+    /// Columns: customer_id, order_total, event_time, event_date, and optionally channel.
+    /// `file` is the file's position in scan order (`TableScan.reduce`).
+    mutating func add(file: Int = 0, _ batches: [ScanBatch]) {
+        // Appending grows `days` geometrically; a `reserveCapacity(count + n)` per batch
+        // would reallocate to exactly that and copy the whole array every batch.
+        var days = self.days
+        self.days = []
+        defer { self.days = days }
+        for (bi, b) in batches.enumerated() {
+            let columns = b.batch.columns
+            let customer = Kernels.codes(columns[0], b, &ids)
+            grow(to: ids.count)
+            let channels = columns.count > 4 ? byChannel.add(b, file: file, batch: bi) : nil
+            let total = Kernels.int64s(columns[1]), time = Kernels.int64s(columns[2]), day = Kernels.int32s(columns[3])
+            figures.withUnsafeMutableBufferPointer { f in
+                b.forEachRow { r in
+                    let c = Int(customer[r])
+                    f[c].orders += 1
+                    f[c].spend += total[r]
+                    f[c].first = min(f[c].first, time[r])
+                    f[c].last = max(f[c].last, time[r])
+                    f[c].firstDay = min(f[c].firstDay, day[r])
+                    if let channels { f[c].channels |= channels[r] }
+                    days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+                }
             }
+        }
+    }
+}
+
+/// What one scan of confirmed orders gives the customers report and `lake run`'s revenue by
+/// channel: per customer (ids dense, `ids[i]` is customer i), the sorted distinct
+/// (customer << 32 | day) pairs, and the per-channel groups (nil when they cannot be exact).
+struct CustomerOrders {
+    var customers: CustomersWorker
+    var ids: StringColumn
+    var days: [UInt64]
+    var channels: [ChannelOrders.Group]?
+    var stats: ScanStats
+}
+
+/// Confirmed orders per channel as `Query.run` aggregates `ReportJob.revenueByChannel()`:
+/// rows, non-null order totals and their exact sum, and distinct non-null customers, with each
+/// group's first row in scan order (the query lists groups in that order before sorting).
+/// Slot 0 is the null channel, slot 1 + k the channel with code k in `names`. A customer's
+/// channels are bits of one word (`CustomerFigures.channels`), so this holds at most 64 slots;
+/// past that, or when a sum overflows, `groups` is nil and the query runs on its own.
+struct ChannelOrders {
+    static let slots = 64
+
+    struct Group {
+        var channel: Value
+        var first: ScanPosition
+        var rows: Int64, totals: Int64, sum: Int64, customers: Int64
+    }
+
+    /// Where another worker's slots went in a merge.
+    struct SlotMap {
+        var slot: [Int]
+        var identity: Bool
+
+        func map(_ bits: UInt64) -> UInt64 {
+            if identity { return bits }
+            var bits = bits, mapped: UInt64 = 0
+            while bits != 0 {
+                mapped |= 1 << UInt64(slot[bits.trailingZeroBitCount])
+                bits &= bits - 1
+            }
+            return mapped
+        }
+    }
+
+    var names = ByteInterner()
+    var first = [ScanPosition](repeating: ScanPosition(file: .max, batch: 0, row: 0), count: slots)
+    var rows = [Int64](repeating: 0, count: slots), totals = [Int64](repeating: 0, count: slots), sum = [Int64](repeating: 0, count: slots)
+    var exact = true
+
+    /// One batch: channel at column 4, order total at 1, customer at 0. Returns each row's
+    /// channel bit for its customer's `channels` (0 for a null customer).
+    mutating func add(_ b: ScanBatch, file: Int, batch: Int) -> [UInt64] {
+        let columns = b.batch.columns
+        let channel = columns[4], total = columns[1], customer = columns[0]
+        let code = Kernels.codes(channel, b, &names)
+        let amount = Kernels.int64s(total)
+        var bits = [UInt64](repeating: 0, count: b.batch.count)
+        b.forEachRow { r in
+            let s = channel.isNull(r) ? 0 : Int(code[r]) + 1
+            guard s < Self.slots else { exact = false; return }
+            rows[s] += 1
+            let here = ScanPosition(file: file, batch: batch, row: r)
+            if here < first[s] { first[s] = here }
+            if !total.isNull(r) {
+                totals[s] += 1
+                let (v, o) = sum[s].addingReportingOverflow(amount[r])
+                sum[s] = v
+                if o { exact = false }
+            }
+            if !customer.isNull(r) { bits[r] = 1 << UInt64(s) }
+        }
+        return bits
+    }
+
+    /// Adds another worker's groups; returns where its slots went, for its customers' bits.
+    mutating func merge(_ w: ChannelOrders) -> SlotMap {
+        exact = exact && w.exact
+        var slot = Array(0 ..< Self.slots)
+        for k in 0 ..< w.names.count {
+            let s = 1 + Int(w.names.values.withBytes(k) { names.id($0) })
+            guard s < Self.slots, k + 1 < Self.slots else { exact = false; break }
+            slot[k + 1] = s
+        }
+        for s in 0 ..< Self.slots where w.rows[s] > 0 {
+            let t = slot[s]
+            rows[t] += w.rows[s]
+            totals[t] += w.totals[s]
+            first[t] = min(first[t], w.first[s])
+            let (v, o) = sum[t].addingReportingOverflow(w.sum[s])
+            sum[t] = v
+            if o { exact = false }
+        }
+        return SlotMap(slot: slot, identity: slot.indices.allSatisfy { slot[$0] == $0 })
+    }
+
+    /// The groups (channels with rows), in no particular order; nil when not exact.
+    func groups(_ customers: [CustomerFigures]) -> [Group]? {
+        guard exact else { return nil }
+        var distinct = [Int64](repeating: 0, count: Self.slots)
+        for c in customers {
+            var bits = c.channels
+            while bits != 0 {
+                distinct[bits.trailingZeroBitCount] += 1
+                bits &= bits - 1
+            }
+        }
+        return (0 ..< Self.slots).filter { rows[$0] > 0 }.map { s in
+            Group(channel: s == 0 ? .null : .string(names.values[s - 1]), first: first[s], rows: rows[s], totals: totals[s], sum: sum[s],
+                  customers: distinct[s])
         }
     }
 }
@@ -840,37 +1068,44 @@ struct ProductSalesWorker {
     var products = ByteInterner()
     var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
     var info: [(position: Position, category: String, brand: String)] = []
-    /// Per file: its distinct order ids and its distinct (product << 32 | order) pairs.
+    /// Per file: its runs of order ids (`add`) and its distinct (product << 32 | run) pairs.
     var parts: [(orders: StringColumn, pairs: [UInt64])] = []
-    /// Hashes of each file's distinct order ids.
+    /// Hashes of each file's runs of order ids: all distinct when no order id is in two runs.
     var orderHashes: [UInt64] = []
 
+    /// An order's items are consecutive rows of its file (the ingest writes them together), so a
+    /// run of equal order ids is taken for one order: a row compares its id with the previous
+    /// row's instead of probing a hash table, and a product is counted once per run (a stamp per
+    /// product) instead of sorting (product, order) pairs. An id that comes back after another
+    /// (a file written otherwise) makes two runs of one id: their hashes repeat, and
+    /// `mergeProductSales` then unions the orders exactly, as for an order spread over files.
     mutating func add(file: Int, _ batches: [ScanBatch]) {
-        // Sized for the file (an order has a few items), so the table does not grow row by row.
-        let rows = batches.reduce(0) { $0 + $1.matchedCount }
-        var fileOrders = KeyInterner(expected: max(64, rows / 2))
+        var runs = StringColumn()
+        // Per product: the last run that counted it.
+        var stamp = [Int32](repeating: -1, count: units.count)
         var pairs: [UInt64] = []
-        pairs.reserveCapacity(rows)
         for (bi, b) in batches.enumerated() {
             let batch = b.batch
             let product = Kernels.codes(batch.columns[0], b, &products)
-            let order = Kernels.codes(batch.columns[5], b, &fileOrders)
+            let run = Kernels.runs(batch.columns[5], b, &runs)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
             b.forEachRow { r in
                 let p = Int(product[r])
                 if p == units.count {
-                    units.append(0); revenue.append(0); orders.append(0)
+                    units.append(0); revenue.append(0); orders.append(0); stamp.append(-1)
                     info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
                 }
                 units[p] += quantity[r]
                 revenue[p] += lineRevenue[r]
-                pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(order[r])))
+                let o = run[r]
+                if stamp[p] != o {
+                    stamp[p] = o
+                    orders[p] += 1
+                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                }
             }
         }
-        Kernels.sortUnique(&pairs)
-        for pair in pairs { orders[Int(pair >> 32)] += 1 }
-        let values = fileOrders.values
-        for i in 0 ..< values.count { orderHashes.append(values.withBytes(i) { Kernels.hash($0) }) }
-        parts.append((values, pairs))
+        for i in 0 ..< runs.count { orderHashes.append(runs.withBytes(i) { Kernels.hash($0) }) }
+        parts.append((runs, pairs))
     }
 }

@@ -26,11 +26,13 @@ extension Reports {
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
-        let (a, interner) = CustomersWorker.merge(states)
+        let (merged, interner) = CustomersWorker.merge(states)
+        let a = merged.figures
         let ids = interner.values
         let count = interner.count
         // Strings are compared once per pair only on ties of both figures.
-        let primary = o.ranking == .spend ? a.spend : a.orders, secondary = o.ranking == .spend ? a.orders : a.spend
+        let spend = a.map(\.spend), orders = a.map(\.orders)
+        let primary = o.ranking == .spend ? spend : orders, secondary = o.ranking == .spend ? orders : spend
         let ranked = (0 ..< count).sorted { x, y in
             if primary[x] != primary[y] { return primary[x] > primary[y] }
             if secondary[x] != secondary[y] { return secondary[x] > secondary[y] }
@@ -40,11 +42,11 @@ extension Reports {
             "customer_id", "rank", "orders", "lifetime_value", "avg_order_value", "first_order", "last_order", "avg_days_between_orders",
         ])
         for (i, c) in ranked.prefix(o.limit ?? 10).enumerated() {
-            let gapDays: Value = a.orders[c] > 1
-                ? .double(Double(a.last[c] - a.first[c]) / 86_400_000_000 / Double(a.orders[c] - 1)) : .null
+            let gapDays: Value = a[c].orders > 1
+                ? .double(Double(a[c].last - a[c].first) / 86_400_000_000 / Double(a[c].orders - 1)) : .null
             table.rows.append([
-                .string(ids[c]), .int(Int64(i + 1)), .int(a.orders[c]), .decimal(a.spend[c], scale: 2),
-                .decimal(Money.divide(a.spend[c], by: a.orders[c]), scale: 2), .timestamp(a.first[c]), .timestamp(a.last[c]), gapDays,
+                .string(ids[c]), .int(Int64(i + 1)), .int(a[c].orders), .decimal(a[c].spend, scale: 2),
+                .decimal(Money.divide(a[c].spend, by: a[c].orders), scale: 2), .timestamp(a[c].first), .timestamp(a[c].last), gapDays,
             ])
         }
         return table

@@ -22,6 +22,8 @@ struct SegmentWriter {
     static let closeThreads = 16
     /// Writes a partition may go without rows before its queued rows become a row group.
     var idleWrites = 6
+    /// Where the writer's time goes (`LAKE_PHASE_TIMES`).
+    var tally: ThreadTally?
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
     /// The write (counted in `writes`) that last gave each partition rows.
     private var lastWritten: [PartitionKey: Int] = [:]
@@ -52,22 +54,34 @@ struct SegmentWriter {
             try single!.writer.write(typed)
             return
         }
-        let parts = try Partitioning.split(typed)
+        let parts = try timed("writer: split") { try Partitioning.split(typed) }
         // New partitions' directories are made durable (mkdir, fsync the parent) at once.
         let missing = parts.map(\.key).filter { open[$0] == nil }
-        let created = try parallelMapBlocking(count: missing.count, threads: Self.closeThreads) { try create(prefix: Self.partitionPath(missing[$0])) }
+        let created = try timed("writer: create files") {
+            try parallelMapBlocking(count: missing.count, threads: Self.closeThreads) { try create(prefix: Self.partitionPath(missing[$0])) }
+        }
         for (key, file) in zip(missing, created) { open[key] = file }
         // Each partition has its own file writer (and zstd context): they gather, encode and
         // compress on `parallelism` threads at once.
         let writers = parts.map { open[$0.key]!.writer }
-        _ = try parallelMap(count: parts.count, parallelism: parallelism, split: .dynamic) { i in
-            let rows = parts[i].rows
-            try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
+        _ = try timed("writer: gather, encode partitions") {
+            try parallelMap(count: parts.count, parallelism: parallelism, split: .dynamic) { i in
+                let rows = parts[i].rows
+                try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
+            }
         }
         writes += 1
         for part in parts { lastWritten[part.key] = writes }
-        try flushIdle()
-        try boundPending()
+        try timed("writer: idle and budget flushes") {
+            try flushIdle()
+            try boundPending()
+        }
+    }
+
+    @inline(__always)
+    private func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let tally else { return try body() }
+        return try tally.measure(name, body)
     }
 
     /// A source is mostly in event-time order, so a day's partitions stop receiving rows once

@@ -298,15 +298,20 @@ final class SegmentPipeline: @unchecked Sendable {
     // "wait for a writer slot" was never reached, and the validators waited for the window).
     private let queue = DispatchQueue(label: "lake.ingest.segments")
     private let slots = DispatchSemaphore(value: 2)
-    private var raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter
+    /// raw.orders, curated.orders, curated.order_items.
+    private var writers: [SegmentWriter]
+    /// The writers as created, and which files exist: touched only by the thread that submits
+    /// (`SegmentWriter.prepare` reads their tables' layout and storage, nothing that changes).
+    private let preparers: [SegmentWriter]
+    private var created: SegmentWriter.FilesCreated
     private let failureLock = NSLock()
     private var failure: Error?
     private let tally: ThreadTally
 
     init(raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter, tally: ThreadTally) {
-        self.raw = raw
-        self.orders = orders
-        self.items = items
+        writers = [raw, orders, items]
+        preparers = writers
+        created = SegmentWriter.FilesCreated(writers)
         self.tally = tally
     }
 
@@ -319,6 +324,11 @@ final class SegmentPipeline: @unchecked Sendable {
     /// Queues `v` for the writers, waiting while two drains are queued; throws the first
     /// failure of an earlier write (a write after it is skipped).
     func submit(_ v: ValidatedOrders) throws {
+        if let failure = firstFailure { throw failure }
+        // Split and new files on this thread, while the writers encode the drains before.
+        let prepared = try tally.measure("consumer: split, create new partitions' files") {
+            try SegmentWriter.prepare(preparers, [v.raw, v.orders, v.items], created: &created)
+        }
         tally.measure("consumer: wait for a writer slot") { slots.wait() }
         if let failure = firstFailure {
             slots.signal()
@@ -328,9 +338,7 @@ final class SegmentPipeline: @unchecked Sendable {
             defer { self.slots.signal() }
             guard self.firstFailure == nil else { return }
             do {
-                try self.tally.measure("writer: raw") { try self.raw.write(v.raw) }
-                try self.tally.measure("writer: orders") { try self.orders.write(v.orders) }
-                try self.tally.measure("writer: items") { try self.items.write(v.items) }
+                try SegmentWriter.write(&self.writers, prepared)
             } catch {
                 self.failureLock.lock()
                 self.failure = error
@@ -346,12 +354,13 @@ final class SegmentPipeline: @unchecked Sendable {
             if let failure = firstFailure { throw failure }
             // The three tables close side by side: one table's last fsyncs no longer hold back
             // the next table's last row groups.
+            let open = writers
             let done = try parallelMapBlocking(count: 3, threads: 3) { i -> (SegmentWriter, [NewDataFile]) in
-                var writer = [raw, orders, items][i]
+                var writer = open[i]
                 let files = try self.tally.measure("commit: close \(["raw", "orders", "items"][i])") { try writer.finish() }
                 return (writer, files)
             }
-            (raw, orders, items) = (done[0].0, done[1].0, done[2].0)
+            writers = done.map(\.0)
             return (done[0].1, done[1].1, done[2].1)
         }
     }

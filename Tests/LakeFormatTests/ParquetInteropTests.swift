@@ -181,4 +181,79 @@ import Testing
             }
         }
     }
+
+    /// Columns this reader cannot decode (LIST, STRUCT, MAP, a 16-byte FIXED_LEN_BYTE_ARRAY as
+    /// DuckDB writes a UUID) sit between readable ones: the readable columns decode from their
+    /// own column chunks (a nested column has several), footer statistics come from the right
+    /// chunk, reading "all columns" refuses rather than drop one, and verification checks the
+    /// opaque columns' pages by CRC: a flipped byte in one is found and named.
+    @Test(arguments: [true, false])
+    func columnsBesideOnesItCannotDecodeRead(dictionary: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("mixed.parquet")
+        let script = """
+        import sys, json, decimal, pyarrow as pa, pyarrow.parquet as pq
+        n = 3000
+        t = pa.table({
+            "a": pa.array(range(n), pa.int64()),
+            "tags": pa.array([None if i % 7 == 0 else ["t%d" % i, "x"] for i in range(n)], pa.list_(pa.string())),
+            "c": pa.array(["v%d" % (i % 50) for i in range(n)]),
+            "s": pa.array([{"x": i, "y": "y%d" % i} for i in range(n)], pa.struct([("x", pa.int32()), ("y", pa.string())])),
+            "m": pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int32())),
+            "u": pa.array([i.to_bytes(16, "big") for i in range(n)], pa.binary(16)),
+            "d": pa.array([decimal.Decimal(i) / 100 for i in range(n)], pa.decimal128(18, 2)),
+        })
+        pq.write_table(t, sys.argv[1], row_group_size=1000, use_dictionary=sys.argv[2] == "1", compression="zstd",
+                       data_page_version="1.0", write_page_checksum=True)
+        md = pq.ParquetFile(sys.argv[1]).metadata.row_group(1)
+        # Where the second row group's chunk of tags' one leaf lies: a byte to flip.
+        c = md.column(1)
+        start = c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset
+        print(json.dumps({"tags": [start, c.total_compressed_size],
+                          "leaves": md.num_columns}))
+        """
+        let info = try #require(try Python.json(script, [path, dictionary ? "1" : "0"]) as? [String: Any])
+        let reader = try ParquetFileReader(path: path)
+        #expect(reader.schema.fields.map(\.name) == ["a", "c", "d"])
+        #expect(reader.opaqueColumns.map(\.name) == ["tags", "s", "m", "u"])
+        let reasons = reader.opaqueColumns.map(\.reason)
+        #expect(reasons[0].contains("LIST") && reasons[1].contains("STRUCT") && reasons[2].contains("MAP") && reasons[3].contains("FIXED_LEN_BYTE_ARRAY"), "\(reasons)")
+        #expect(info["leaves"] as? Int == 9, "a, tags' element, c, s.x, s.y, m's key and value, u, d")
+
+        let batch = try reader.readAll(columns: [0, 1, 2])
+        #expect(batch.count == 3000)
+        guard case .int64(let a) = batch.columns[0].data, case .int64(let d) = batch.columns[2].data else {
+            Issue.record("a and d decode as int64: \(batch.schema)"); return
+        }
+        #expect(a == (0 ..< 3000).map(Int64.init))
+        #expect(d == (0 ..< 3000).map(Int64.init), "d in cents")
+        #expect((0 ..< 3000).allSatisfy { batch.columns[1].string(at: $0) == "v\($0 % 50)" })
+        // d's statistics are read from d's chunk (the 8th), not the 3rd (c's).
+        #expect(reader.rowGroups(matching: [ColumnPredicate("d", .gt, [.int(1_999)])]) == [2])
+        #expect(reader.rowGroups(matching: [ColumnPredicate("c", .eq, [.string("v7")])]) == [0, 1, 2])
+
+        do {
+            _ = try reader.readAll()
+            Issue.record("reading every column must refuse, not leave tags out")
+        } catch let e as ParquetError {
+            #expect(e.description.contains("column tags: a nested column (LIST)"), "\(e)")
+        }
+        let counts = try reader.verifyPages()
+        #expect(counts.pages == counts.checksummed && counts.pages >= 3 * 9, "\(counts)")
+
+        // One byte flipped inside tags' second-row-group chunk: found by its page CRC.
+        let span = try #require(info["tags"] as? [Int])
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[span[0] + span[1] - 3] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let flipped = try ParquetFileReader(path: path)
+        #expect(try flipped.readAll(columns: [0, 1, 2]).count == 3000, "the readable columns do not touch tags' pages")
+        do {
+            _ = try flipped.verifyPages()
+            Issue.record("a flipped byte in an opaque column's page must fail verification")
+        } catch let e as ParquetError {
+            #expect(e.description.contains("tags"), "\(e)")
+        }
+    }
 }

@@ -37,6 +37,24 @@ struct OrderIDRunTests {
         ("standard", .standard),
     ]
 
+    @Test("the key run built on several threads is byte for byte the one built on one, repeats and collisions included",
+          arguments: colliding)
+    func parallelEncodeEqualsSerial(_ name: String, _ fp: IDFingerprint) throws {
+        // Enough ids for several slices (one per 65,536 ids), in no sorted order, with exact
+        // repeats straddling the slices' boundaries.
+        var ids = Self.ids("ORD", 0 ..< 200_000).shuffled()
+        ids += ids.prefix(5_000) + ids.suffix(5_000)
+        if name == "constant" { ids = Array(ids.prefix(20_000)) + Array(ids.suffix(150_000).prefix(2_000)) }
+        var r = OrderIDRun()
+        for var id in ids { id.withUTF8 { r.append(UnsafeRawBufferPointer($0)) } }
+        let serial = SortedIDRun.encode(r, fingerprint: fp, parallelism: 1)
+        let parallel = SortedIDRun.encode(r, fingerprint: fp, parallelism: 4)
+        #expect(serial.count == Set(ids).count)
+        #expect(parallel.count == serial.count)
+        #expect(parallel.payload == serial.payload)
+        #expect(try Self.all(SortedIDRun(payload: parallel.payload)).count == Set(ids).count)
+    }
+
     @Test("a fingerprint match is verified against the exact id: forced collisions never turn a new order into a duplicate",
           arguments: 0 ..< 3)
     func forcedCollisionsStayExact(_ which: Int) throws {

@@ -58,3 +58,52 @@ public struct PhaseClock {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
+
+/// Wall and thread-CPU seconds spent by the threads of one pipeline (reader, validators,
+/// settling, segment writers), summed per role and written to standard error by `report` when
+/// `LAKE_PHASE_TIMES` is set: a role's wait shows where a core sits idle (e.g. validators
+/// waiting for a chunk while the writers' queue is full). Thread-safe; costs nothing when off.
+final class ThreadTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(name: String, wall: Double, cpu: Double, count: Int)] = []
+    private let label: String
+
+    init(_ label: String) { self.label = label }
+
+    /// Runs `body` on this thread, adding its wall and this thread's CPU seconds to `name`.
+    @inline(__always)
+    func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard PhaseClock.enabled else { return try body() }
+        let w = Self.now(CLOCK_MONOTONIC), c = Self.now(CLOCK_THREAD_CPUTIME_ID)
+        defer { add(name, wall: Self.now(CLOCK_MONOTONIC) - w, cpu: Self.now(CLOCK_THREAD_CPUTIME_ID) - c) }
+        return try body()
+    }
+
+    private func add(_ name: String, wall: Double, cpu: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = entries.firstIndex(where: { $0.name == name }) {
+            entries[i].wall += wall
+            entries[i].cpu += cpu
+            entries[i].count += 1
+        } else {
+            entries.append((name, wall, cpu, 1))
+        }
+    }
+
+    func report() {
+        guard PhaseClock.enabled else { return }
+        lock.lock()
+        let all = entries
+        lock.unlock()
+        for e in all {
+            FileHandle.standardError.write(Data(String(format: "tally %@ %@: %.3f s wall, %.3f s thread cpu, %d times", label, e.name, e.wall, e.cpu, e.count).utf8 + [10]))
+        }
+    }
+
+    private static func now(_ clock: clockid_t) -> Double {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

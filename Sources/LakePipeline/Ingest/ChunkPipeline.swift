@@ -24,17 +24,27 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
     private var inFlight = 0
     private var stopped = false
     private let window: Int
+    private let tally: ThreadTally?
 
-    private init(window: Int) { self.window = max(window, 1) }
+    private init(window: Int, tally: ThreadTally?) {
+        self.window = max(window, 1)
+        self.tally = tally
+    }
+
+    @inline(__always)
+    private func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let tally else { return try body() }
+        return try tally.measure(name, body)
+    }
 
     /// Runs `read` on one thread and `validate` on `validators` threads (each with its index, so
     /// it can keep its own state), and `consume` on the calling thread, chunk after chunk in line
     /// order. Returns when the source is consumed; rethrows the first failure of `read` (in line
     /// order) or of `consume`, after every thread has ended.
-    static func run(window: Int, validators: Int, read: @escaping () throws -> LineChunk?,
+    static func run(window: Int, validators: Int, tally: ThreadTally? = nil, read: @escaping () throws -> LineChunk?,
                     validate: @escaping (_ validator: Int, LineChunk) -> Output,
                     consume: (LineChunk, Output) throws -> Void) throws {
-        let pipeline = ChunkPipeline(window: window)
+        let pipeline = ChunkPipeline(window: window, tally: tally)
         var roles: [() -> Void] = [{ pipeline.readLoop(read) }]
         for v in 0 ..< validators { roles.append { pipeline.validateLoop { validate(v, $0) } } }
         let threads = StartedThreads()
@@ -53,7 +63,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
     private func readLoop(_ read: () throws -> LineChunk?) {
         while true {
             lock.lock()
-            while inFlight >= window && !stopped { lock.wait() }
+            timed("reader: wait for the window") { while inFlight >= window && !stopped { lock.wait() } }
             if stopped {
                 lock.unlock()
                 return
@@ -61,7 +71,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
             inFlight += 1
             lock.unlock()
             var chunk: LineChunk?, failure: Error?
-            do { chunk = try read() } catch { failure = error }
+            timed("reader: read and hash") { do { chunk = try read() } catch { failure = error } }
             lock.lock()
             if let chunk {
                 queued.append((chunksRead, chunk))
@@ -80,14 +90,14 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
     private func validateLoop(_ validate: (LineChunk) -> Output) {
         while true {
             lock.lock()
-            while queued.isEmpty && !readEnded && !stopped { lock.wait() }
+            timed("validators: wait for a chunk") { while queued.isEmpty && !readEnded && !stopped { lock.wait() } }
             if queued.isEmpty || stopped {
                 lock.unlock()
                 return
             }
             let (index, chunk) = queued.removeFirst()
             lock.unlock()
-            let output = validate(chunk)
+            let output = timed("validators: validate") { validate(chunk) }
             lock.lock()
             validated[index] = (chunk, output)
             lock.broadcast()
@@ -99,7 +109,9 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
         var index = 0
         while true {
             lock.lock()
-            while validated[index] == nil && !(readEnded && index >= chunksRead) { lock.wait() }
+            timed("consumer: wait for the next chunk in line order") {
+                while validated[index] == nil && !(readEnded && index >= chunksRead) { lock.wait() }
+            }
             guard let (chunk, output) = validated.removeValue(forKey: index) else {
                 let failure = readFailure
                 lock.unlock()

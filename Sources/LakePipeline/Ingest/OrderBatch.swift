@@ -53,6 +53,8 @@ struct OrderBatch {
     /// Registered before any segment file exists, ended by the commit: vacuum keeps our files
     /// while we run. Released when the batch is dropped without committing.
     private let lease: WriteLease
+    /// Where the ingest's threads spend their time (`LAKE_PHASE_TIMES`).
+    let tally = ThreadTally("orders")
 
     /// raw.orders' column holding each line's bytes as received.
     static let rawLineColumn = "line"
@@ -89,8 +91,11 @@ struct OrderBatch {
         let files = store.catalog.files
         var writers = [rawTarget.writer(rawOptions, files: files), ordersTarget.writer(ordersOptions, files: files),
                        itemsTarget.writer(options.parquet, files: files)]
-        for i in writers.indices { writers[i].parallelism = options.parallelism }
-        segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2])
+        for i in writers.indices {
+            writers[i].parallelism = options.parallelism
+            writers[i].tally = tally
+        }
+        segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2], tally: tally)
         batchID = UUID().uuidString.lowercased()
         validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
                                    ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
@@ -118,7 +123,7 @@ struct OrderBatch {
     /// Adds a chunk validated by a `deferredValidator`; chunks must come in line order.
     mutating func add(validated v: ValidatedOrders) throws {
         var v = v
-        v.settleClaims(&firsts, sourceFile: name)
+        tally.measure("consumer: settle claims") { v.settleClaims(&firsts, sourceFile: name) }
         try drain(v)
     }
 
@@ -142,7 +147,7 @@ struct OrderBatch {
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
-        figures.add(v)
+        tally.measure("consumer: figures") { figures.add(v) }
         try segments.submit(v)
     }
 
@@ -176,7 +181,9 @@ struct OrderBatch {
             if task == 0 {
                 closed = try segments.finish()
             } else {
-                encoded = sortedKeys.count > 0 ? SortedIDRun.encode(sortedKeys, fingerprint: .standard) : (payload: [], count: 0)
+                encoded = tally.measure("commit: sort and encode the key run") {
+                    sortedKeys.count > 0 ? SortedIDRun.encode(sortedKeys, fingerprint: .standard) : (payload: [], count: 0)
+                }
             }
         }
         guard let files = closed, let sorted = encoded else { preconditionFailure("parallelMapBlocking ran both tasks") }
@@ -238,6 +245,7 @@ struct OrderBatch {
             try tx.recordQualityFigures(figureRows)
         }
         clock.lap("catalog transaction")
+        tally.report()
         run.snapshotID = snapshot.id
         return run
     }
@@ -283,47 +291,76 @@ extension OrderBatch {
 /// and validation (this thread) overlap with partitioning, encoding and compression (that
 /// one). At most two drains are in flight, which bounds memory.
 final class SegmentPipeline: @unchecked Sendable {
-    // The writers and `failure` are touched only on `queue`; `submit` and `finish` hand work
-    // over and wait on it, so no state is shared unsynchronised.
+    // The writers are touched only on `queue`; `submit` and `finish` hand work over and wait
+    // on it. `failure` is set on the queue and read by `submit` under `failureLock`: reading it
+    // through `queue.sync` waited for every queued write to end, so the consumer handed over one
+    // drain at a time and the writer sat idle while the next chunk was settled (on 1 M orders
+    // "wait for a writer slot" was never reached, and the validators waited for the window).
     private let queue = DispatchQueue(label: "lake.ingest.segments")
     private let slots = DispatchSemaphore(value: 2)
-    private var raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter
+    /// raw.orders, curated.orders, curated.order_items.
+    private var writers: [SegmentWriter]
+    /// The writers as created, and which files exist: touched only by the thread that submits
+    /// (`SegmentWriter.prepare` reads their tables' layout and storage, nothing that changes).
+    private let preparers: [SegmentWriter]
+    private var created: SegmentWriter.FilesCreated
+    private let failureLock = NSLock()
     private var failure: Error?
+    private let tally: ThreadTally
 
-    init(raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter) {
-        self.raw = raw
-        self.orders = orders
-        self.items = items
+    init(raw: SegmentWriter, orders: SegmentWriter, items: SegmentWriter, tally: ThreadTally) {
+        writers = [raw, orders, items]
+        preparers = writers
+        created = SegmentWriter.FilesCreated(writers)
+        self.tally = tally
     }
 
+    private var firstFailure: Error? {
+        failureLock.lock()
+        defer { failureLock.unlock() }
+        return failure
+    }
+
+    /// Queues `v` for the writers, waiting while two drains are queued; throws the first
+    /// failure of an earlier write (a write after it is skipped).
     func submit(_ v: ValidatedOrders) throws {
-        if let failure = queue.sync(execute: { self.failure }) { throw failure }
-        slots.wait()
+        if let failure = firstFailure { throw failure }
+        // Split and new files on this thread, while the writers encode the drains before.
+        let prepared = try tally.measure("consumer: split, create new partitions' files") {
+            try SegmentWriter.prepare(preparers, [v.raw, v.orders, v.items], created: &created)
+        }
+        tally.measure("consumer: wait for a writer slot") { slots.wait() }
+        if let failure = firstFailure {
+            slots.signal()
+            throw failure
+        }
         queue.async {
             defer { self.slots.signal() }
-            guard self.failure == nil else { return }
+            guard self.firstFailure == nil else { return }
             do {
-                try self.raw.write(v.raw)
-                try self.orders.write(v.orders)
-                try self.items.write(v.items)
+                try SegmentWriter.write(&self.writers, prepared)
             } catch {
+                self.failureLock.lock()
                 self.failure = error
+                self.failureLock.unlock()
             }
         }
     }
 
     /// Waits for the queued batches, closes every segment and describes them for the catalog.
     func finish() throws -> (raw: [NewDataFile], orders: [NewDataFile], items: [NewDataFile]) {
-        try queue.sync {
-            if let failure { throw failure }
+        tally.measure("commit: wait for the queued writes") { queue.sync {} }
+        return try queue.sync {
+            if let failure = firstFailure { throw failure }
             // The three tables close side by side: one table's last fsyncs no longer hold back
             // the next table's last row groups.
+            let open = writers
             let done = try parallelMapBlocking(count: 3, threads: 3) { i -> (SegmentWriter, [NewDataFile]) in
-                var writer = [raw, orders, items][i]
-                let files = try writer.finish()
+                var writer = open[i]
+                let files = try self.tally.measure("commit: close \(["raw", "orders", "items"][i])") { try writer.finish() }
                 return (writer, files)
             }
-            (raw, orders, items) = (done[0].0, done[1].0, done[2].0)
+            writers = done.map(\.0)
             return (done[0].1, done[1].1, done[2].1)
         }
     }

@@ -137,7 +137,7 @@ extension OrderIngest {
         // with one more, a 3 M-order file peaked at 951-1,010 MB RSS against 816 MB (the goal
         // is 1 GiB), and the writers, not the validators, set the pace.
         try ChunkPipeline<(ValidatedOrders, SchemaBehindLine?)>.run(
-            window: workers.count, validators: workers.count,
+            window: workers.count, validators: workers.count, tally: batch.tally,
             read: { try chunker.next() },
             validate: { workers[$0].validate($1) }
         ) { chunk, result in

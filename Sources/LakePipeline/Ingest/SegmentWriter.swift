@@ -22,6 +22,8 @@ struct SegmentWriter {
     static let closeThreads = 16
     /// Writes a partition may go without rows before its queued rows become a row group.
     var idleWrites = 6
+    /// Where the writer's time goes (`LAKE_PHASE_TIMES`).
+    var tally: ThreadTally?
     private var open: [PartitionKey: (writer: ParquetFileWriter, relative: String)] = [:]
     /// The write (counted in `writes`) that last gave each partition rows.
     private var lastWritten: [PartitionKey: Int] = [:]
@@ -44,30 +46,131 @@ struct SegmentWriter {
     }
 
     mutating func write(_ batch: RecordBatch) throws {
-        guard batch.count > 0 else { return }
-        rows += batch.count
-        let typed = try layout.apply(batch, as: schema)
-        guard partitioned else {
-            if single == nil { single = try create(prefix: nil) }
-            try single!.writer.write(typed)
-            return
+        var writers = [self]
+        var created = FilesCreated(writers)
+        try Self.write(&writers, try Self.prepare(writers, [batch], created: &created))
+        self = writers[0]
+    }
+
+    /// Which files of each table exist (or are being handed to the writers): kept by the side
+    /// that prepares writes, apart from the writers' own state, so preparing needs no lock.
+    struct FilesCreated {
+        fileprivate var keys: [Set<PartitionKey>]
+        fileprivate var single: [Bool]
+
+        init(_ writers: [SegmentWriter]) {
+            keys = writers.map { Set($0.open.keys) }
+            single = writers.map { $0.single != nil }
         }
-        let parts = try Partitioning.split(typed)
+    }
+
+    /// One batch for each table, in the table's columns and split into partitions, with a new
+    /// file for each partition no earlier batch had: made by `prepare`, written by `write`.
+    /// Unchecked: its new files are handed over once, with the batch, and from then on used
+    /// only by the thread that writes.
+    struct PreparedWrite: @unchecked Sendable {
+        fileprivate struct Table {
+            var typed: RecordBatch?
+            var parts: [(key: PartitionKey, rows: [Int])] = []
+            /// Files created for this batch; key nil: the table's one unpartitioned file.
+            var created: [(key: PartitionKey?, file: (writer: ParquetFileWriter, relative: String))] = []
+        }
+        fileprivate var tables: [Table]
+    }
+
+    /// The first half of a write, for `write(_:_:)` on another thread: `batches[t]` in the
+    /// columns of `writers[t]`'s table, split into partitions, and the new partitions' files
+    /// created, all at once. Creating a file in a new partition directory waits on the device
+    /// (mkdir, fsync of the parent): on 1 M orders 1.2 s of the writers' 2.5 s, during which
+    /// they encoded nothing and the validators, their window full, waited too. The ingest
+    /// prepares a drain on its settling thread, which otherwise waits for the writers.
+    static func prepare(_ writers: [SegmentWriter], _ batches: [RecordBatch], created: inout FilesCreated) throws -> PreparedWrite {
+        precondition(writers.count == batches.count, "one batch per table")
+        var tables: [PreparedWrite.Table] = []
+        var missing: [(table: Int, key: PartitionKey?)] = []
+        for (t, w) in writers.enumerated() {
+            guard batches[t].count > 0 else {
+                tables.append(PreparedWrite.Table(typed: nil))
+                continue
+            }
+            let typed = try w.layout.apply(batches[t], as: w.schema)
+            var table = PreparedWrite.Table(typed: typed)
+            if w.partitioned {
+                table.parts = try Partitioning.split(typed)
+                for part in table.parts where created.keys[t].insert(part.key).inserted { missing.append((t, part.key)) }
+            } else if !created.single[t] {
+                created.single[t] = true
+                missing.append((t, nil))
+            }
+            tables.append(table)
+        }
         // New partitions' directories are made durable (mkdir, fsync the parent) at once.
-        let missing = parts.map(\.key).filter { open[$0] == nil }
-        let created = try parallelMapBlocking(count: missing.count, threads: Self.closeThreads) { try create(prefix: Self.partitionPath(missing[$0])) }
-        for (key, file) in zip(missing, created) { open[key] = file }
-        // Each partition has its own file writer (and zstd context): they gather, encode and
-        // compress on `parallelism` threads at once.
-        let writers = parts.map { open[$0.key]!.writer }
-        _ = try parallelMap(count: parts.count, parallelism: parallelism, split: .dynamic) { i in
-            let rows = parts[i].rows
-            try writers[i].write(rows.count == typed.count ? typed : Partitioning.gather(typed, rows: rows))
+        let files = try parallelMapBlocking(count: missing.count, threads: closeThreads) {
+            try writers[missing[$0].table].create(prefix: missing[$0].key.map(partitionPath))
         }
-        writes += 1
-        for part in parts { lastWritten[part.key] = writes }
-        try flushIdle()
-        try boundPending()
+        for (m, file) in zip(missing, files) { tables[m.table].created.append((m.key, file)) }
+        return PreparedWrite(tables: tables)
+    }
+
+    /// Writes a prepared batch to each table (`writers[t]`, as given to `prepare`), the
+    /// tables' partitions together: every partition of every table gathers, encodes and
+    /// compresses its rows on `parallelism` threads, largest first, behind one barrier. Written
+    /// table after table, each table's few partitions (a chunk of a source in event-time order
+    /// covers a day or two: a few partitions of very unequal size) left one core idle at the
+    /// end of each table's turn. Every file gets the rows, row groups and bytes it got table by
+    /// table.
+    static func write(_ writers: inout [SegmentWriter], _ prepared: PreparedWrite) throws {
+        precondition(writers.count == prepared.tables.count, "one batch per table")
+        guard let tally = writers.first?.tally ?? nil, PhaseClock.enabled else { return try writeStages(&writers, prepared) }
+        try tally.measure("writer: all tables") { try writeStages(&writers, prepared) }
+    }
+
+    private static func writeStages(_ writers: inout [SegmentWriter], _ prepared: PreparedWrite) throws {
+        // One task per (table, partition): the file writer and the rows it takes (nil: all).
+        var tasks: [(writer: ParquetFileWriter, batch: RecordBatch, rows: [Int]?)] = []
+        for (t, table) in prepared.tables.enumerated() {
+            guard let typed = table.typed else { continue }
+            writers[t].rows += typed.count
+            for (key, file) in table.created {
+                if let key { writers[t].open[key] = file } else { writers[t].single = file }
+            }
+            if !writers[t].partitioned {
+                tasks.append((writers[t].single!.writer, typed, nil))
+                continue
+            }
+            for part in table.parts {
+                tasks.append((writers[t].open[part.key]!.writer, typed, part.rows.count == typed.count ? nil : part.rows))
+            }
+        }
+        // Each partition has its own file writer (and zstd context). Largest first, so the last
+        // task to start is a small one and both threads end close together.
+        tasks.sort { ($0.rows?.count ?? $0.batch.count) > ($1.rows?.count ?? $1.batch.count) }
+        let parallelism = writers.map(\.parallelism).max() ?? 1
+        let work = tasks
+        _ = try writers.first?.timed("writer: gather, encode partitions") {
+            try parallelMap(count: work.count, parallelism: parallelism, split: .dynamic) { i in
+                let task = work[i]
+                try task.writer.write(task.rows.map { Partitioning.gather(task.batch, rows: $0) } ?? task.batch)
+            }
+        }
+        // Each table decides its flushes from its own files, as it did alone: the idle
+        // partitions first, then the budget over what is still queued.
+        var idle: [ParquetFileWriter] = []
+        for (t, table) in prepared.tables.enumerated() where writers[t].partitioned && table.typed != nil {
+            writers[t].writes += 1
+            for part in table.parts { writers[t].lastWritten[part.key] = writers[t].writes }
+            idle += writers[t].takeIdle()
+        }
+        try writers.first?.timed("writer: idle and budget flushes") {
+            try endRowGroups(idle, parallelism: parallelism)
+            try endRowGroups(writers.flatMap { $0.overBudget() }, parallelism: parallelism)
+        }
+    }
+
+    @inline(__always)
+    private func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let tally else { return try body() }
+        return try tally.measure(name, body)
     }
 
     /// A source is mostly in event-time order, so a day's partitions stop receiving rows once
@@ -79,32 +182,31 @@ struct SegmentWriter {
     /// later (late events, a few at a time) would otherwise each become a row group of their
     /// own whenever the partition went quiet again (15 row groups for 48 rows with small
     /// chunks); they wait for the budget or `finish` and share one.
-    private mutating func flushIdle() throws {
+    private mutating func takeIdle() -> [ParquetFileWriter] {
         let idle = open.filter { key, file in
             file.writer.pendingBytes > 0 && !idleFlushed.contains(key) && writes - (lastWritten[key] ?? writes) >= idleWrites
         }
-        guard !idle.isEmpty else { return }
         idleFlushed.formUnion(idle.keys)
-        try endRowGroups(idle.map(\.value.writer))
+        return idle.map(\.value.writer)
     }
 
     /// Each open file queues up to a row group of rows; with a hundred partitions open that is
     /// most of an ingest's memory. Past `pendingBudget` bytes queued over all of this table's
     /// files, the fullest end their row groups early until half the budget is left.
-    private func boundPending() throws {
+    private func overBudget() -> [ParquetFileWriter] {
         let writers = open.values.map(\.writer)
         var total = writers.reduce(0) { $0 + $1.pendingBytes }
-        guard total > pendingBudget else { return }
+        guard total > pendingBudget else { return [] }
         var flush: [ParquetFileWriter] = []
         for w in writers.sorted(by: { $0.pendingBytes > $1.pendingBytes }) where total > pendingBudget / 2 {
             total -= w.pendingBytes
             flush.append(w)
         }
-        try endRowGroups(flush)
+        return flush
     }
 
     /// Ends the row group of each writer, encoding and compressing them on `parallelism` threads.
-    private func endRowGroups(_ writers: [ParquetFileWriter]) throws {
+    private static func endRowGroups(_ writers: [ParquetFileWriter], parallelism: Int) throws {
         _ = try parallelMap(count: writers.count, parallelism: parallelism, split: .dynamic) { try writers[$0].endRowGroup() }
     }
 

@@ -46,6 +46,9 @@ struct CompactCommand: ParsableCommand {
                 : dryRun ? "\(g.filesBefore) files -> ~\(g.filesAfter)" : "\(g.filesBefore) files -> \(g.filesAfter), \(g.bytesBefore) -> \(g.bytesAfter) bytes"
             print("  \(g.table) \(g.partition): \(g.rows) rows, \(tail)")
         }
+        for t in r.skippedTables {
+            print("  \(t.table): skipped: column \(t.column) has type \(t.type), which lake cannot rewrite (compact it with DuckDB's ducklake_merge_adjacent_files)")
+        }
         if r.groups.isEmpty {
             print("Nothing to compact (no partition has \(minFiles)+ files that are not already compacted).")
         } else if dryRun {

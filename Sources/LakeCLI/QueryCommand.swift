@@ -53,6 +53,9 @@ struct QueryCommand: ParsableCommand {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let result = try Query.run(spec, catalog: catalog)
         print(result.table.render(format))
+        if !result.omittedColumns.isEmpty {
+            printError("note: not shown: \(result.omittedColumns.joined(separator: ", ")) (types lake cannot read; query them with DuckDB)")
+        }
         if explain {
             let s = result.stats
             printError("""

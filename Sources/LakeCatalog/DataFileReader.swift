@@ -14,6 +14,9 @@ public struct DataFileReader {
     public let reader: ParquetFileReader
     public let columns: [ColumnInfo]
     private let fileIndex: [Int?]
+    /// For each of `columns` the file holds but cannot be decoded (a nested or UUID column
+    /// DuckDB added), why; such a column is an error when read, never nulls.
+    private let opaque: [OpaqueColumn?]
     /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
     public let deletes: DeleteVector?
 
@@ -27,13 +30,17 @@ public struct DataFileReader {
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
             return byName ? fields.firstIndex { $0.name == c.name } : nil
         }
+        let opaqueFields = reader.opaqueColumns
+        opaque = columns.map { c in
+            opaqueFields.first { $0.fieldID.map(Int64.init) == c.columnID } ?? (byName ? opaqueFields.first { $0.name == c.name } : nil)
+        }
         // A column whose current version began at or before the file's commit existed when the
         // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
         // DuckDB's INSERT) writes all of a table's columns: its absence is corruption. Only a
         // column added after the file (begin_snapshot later than the file's) may be missing and
         // read as its default. A rename or widening starts a new column version, so such a
         // column is not required of older files: weaker, never a false alarm.
-        for (k, c) in columns.enumerated() where fileIndex[k] == nil && c.beginSnapshot <= file.beginSnapshot {
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && c.beginSnapshot <= file.beginSnapshot {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
         deletes = try DeleteVector.load(for: file, files: files)
@@ -59,7 +66,10 @@ public struct DataFileReader {
     /// The given row groups (all when nil) as batches whose columns follow `columns`, without
     /// the rows the delete file removes (a row group with none left is not decoded and yields no batch).
     public func read(rowGroups: [Int]? = nil, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
-        let schema = Schema(try columns.map { c in
+        let schema = Schema(try columns.enumerated().map { k, c in
+            if let o = opaque[k] {
+                throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) stores it as \(o.reason), which lake cannot read; read it with DuckDB")
+            }
             guard let type = c.type else { throw DataFileError.unreadableColumn(column: c.name, detail: "type \(c.duckLakeType) is not supported") }
             return Field(c.name, type, nullable: c.nullable, fieldID: Int32(c.columnID))
         })

@@ -91,6 +91,9 @@ public struct FileVerification: Sendable, Equatable {
         case missingColumn = "missing_column"
         /// The footer or a page does not parse or decode, or the row count disagrees.
         case corrupt
+        /// Valid Parquet that uses a feature lake cannot read (data page v2, an encoding or
+        /// codec it lacks): another tool wrote it; not damage, and not restorable from a backup.
+        case unsupported
     }
 
     public var table: String
@@ -167,6 +170,7 @@ extension Catalog {
                 v.status = errno == ENOENT ? .missing : .corrupt
             case .sizeMismatch: v.status = .sizeMismatch
             case .footerChecksumMismatch, .pageChecksumMismatch: v.status = .checksumMismatch
+            case .unsupported: v.status = .unsupported
             default: v.status = .corrupt
             }
             v.detail = e.description

@@ -112,14 +112,25 @@ import Testing
         pq.write_table(table, f"{out}/arrow_dict.parquet", compression="zstd", data_page_version="1.0", row_group_size=1500)
         pq.write_table(table, f"{out}/arrow_plain.parquet", compression="zstd", use_dictionary=False, data_page_version="1.0")
         pq.write_table(table, f"{out}/arrow_snappy.parquet", data_page_version="1.0")
+        # Every version-2 encoding we read, on the types that take it.
+        pq.write_table(table, f"{out}/arrow_delta.parquet", compression="zstd", use_dictionary=False, data_page_version="1.0",
+                       row_group_size=2000, column_encoding={
+                           "order_id": "DELTA_BYTE_ARRAY", "channel": "DELTA_LENGTH_BYTE_ARRAY", "qty": "DELTA_BINARY_PACKED",
+                           "big": "DELTA_BINARY_PACKED", "price": "BYTE_STREAM_SPLIT", "ts": "DELTA_BINARY_PACKED",
+                           "d": "BYTE_STREAM_SPLIT", "w": "BYTE_STREAM_SPLIT", "s": "DELTA_LENGTH_BYTE_ARRAY"})
         encodings = {}
         for name in ["duck_zstd", "duck_snappy"]:
             meta = pq.ParquetFile(f"{out}/{name}.parquet").metadata
             encodings[name] = {"created_by": meta.created_by, "format": meta.format_version,
                                "encodings": sorted({e for rg in range(meta.num_row_groups) for c in range(meta.num_columns)
                                                     for e in meta.row_group(rg).column(c).encodings})}
+        v2 = {}
+        for name in ["duck_v2", "arrow_delta"]:
+            meta = pq.ParquetFile(f"{out}/{name}.parquet").metadata
+            v2[name] = sorted({e for rg in range(meta.num_row_groups) for c in range(meta.num_columns)
+                               for e in meta.row_group(rg).column(c).encodings})
         print(json.dumps({"rows": [[canon(v) for v in r] for r in con.execute("SELECT * FROM t").fetchall()],
-                          "version": duckdb.__version__, "files": encodings}))
+                          "version": duckdb.__version__, "files": encodings, "v2": v2}))
         """
         let out = try #require(try Python.json(script, [dir.path], python: python) as? [String: Any])
         let expected = decodeRows(out["rows"] as Any)
@@ -133,7 +144,12 @@ import Testing
             #expect(Set(file["encodings"] as? [String] ?? []).isSubset(of: ["PLAIN", "PLAIN_DICTIONARY", "RLE_DICTIONARY", "RLE"]),
                     "\(name): \(file)")
         }
-        for name in ["duck_zstd", "duck_snappy", "arrow_dict", "arrow_plain", "arrow_snappy"] {
+        let v2 = try #require(out["v2"] as? [String: [String]])
+        #expect(Set(v2["duck_v2"] ?? []).isSuperset(of: ["DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "BYTE_STREAM_SPLIT"]), "\(v2)")
+        #expect(Set(v2["arrow_delta"] ?? []).isSuperset(of: ["DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY", "BYTE_STREAM_SPLIT"]), "\(v2)")
+        // duck_v2: DuckDB's opt-in PARQUET_VERSION V2 (a DuckLake option too): DELTA_LENGTH_BYTE_ARRAY
+        // strings, DELTA_BINARY_PACKED integers, BYTE_STREAM_SPLIT doubles (1.5.5 and 2.0.1 alike).
+        for name in ["duck_zstd", "duck_snappy", "duck_v2", "arrow_dict", "arrow_plain", "arrow_snappy", "arrow_delta"] {
             let reader = try ParquetFileReader(path: dir.file("\(name).parquet"))
             let batch = try reader.readAll()
             #expect(canonicalRows(batch) == expected, "\(name)")
@@ -143,16 +159,6 @@ import Testing
             // Footer statistics are usable for skipping on foreign files too.
             let p = ColumnPredicate("big", .gt, [.int(4_999 * 1_000_003)])
             #expect(reader.rowGroups(matching: [p]).isEmpty, "\(name)")
-        }
-        // DuckDB's opt-in PARQUET_VERSION V2 (DELTA_LENGTH_BYTE_ARRAY strings, DELTA_BINARY_PACKED
-        // integers, BYTE_STREAM_SPLIT doubles: the same in 1.5.5 and 2.0.1) is refused by name at
-        // its first column, not misread, as pyarrow's are in unsupportedFeaturesAreNamed.
-        do {
-            _ = try ParquetFileReader(path: dir.file("duck_v2.parquet")).readAll()
-            Issue.record("duck_v2: expected an unsupported-feature error")
-        } catch let e as ParquetError {
-            guard case .unsupported = e else { Issue.record("duck_v2: \(e)"); return }
-            #expect(e.description.contains("DELTA_LENGTH_BYTE_ARRAY encoding (column order_id)"), "duck_v2: \(e)")
         }
     }
 
@@ -165,12 +171,13 @@ import Testing
         out = sys.argv[1]
         t = pa.table({"a": pa.array(range(1000), pa.int64()), "s": pa.array([str(i) for i in range(1000)])})
         pq.write_table(t, f"{out}/v2.parquet", data_page_version="2.0", compression="zstd")
-        pq.write_table(t, f"{out}/delta.parquet", use_dictionary=False, column_encoding={"a": "DELTA_BINARY_PACKED"}, data_page_version="1.0")
+        pq.write_table(pa.table({"b": pa.array([True, False, None] * 100)}), f"{out}/rle_bool.parquet", use_dictionary=False,
+                       column_encoding={"b": "RLE"}, data_page_version="1.0")
         pq.write_table(pa.table({"l": pa.array([[1, 2], [3]])}), f"{out}/nested.parquet")
         pq.write_table(t, f"{out}/gzip.parquet", compression="gzip", data_page_version="1.0")
         """
         try Python.run(script, [dir.path])
-        let cases = [("v2", "data page v2"), ("delta", "DELTA_BINARY_PACKED"), ("nested", "nested column"), ("gzip", "GZIP compression")]
+        let cases = [("v2", "data page v2"), ("rle_bool", "RLE encoding (column b)"), ("nested", "nested column"), ("gzip", "GZIP compression")]
         for (name, phrase) in cases {
             do {
                 _ = try ParquetFileReader(path: dir.file("\(name).parquet")).readAll()
@@ -179,6 +186,81 @@ import Testing
                 guard case .unsupported = e else { Issue.record("\(name): \(e)"); continue }
                 #expect(e.description.contains(phrase), "\(name): \(e)")
             }
+        }
+    }
+
+    /// Columns this reader cannot decode (LIST, STRUCT, MAP, a 16-byte FIXED_LEN_BYTE_ARRAY as
+    /// DuckDB writes a UUID) sit between readable ones: the readable columns decode from their
+    /// own column chunks (a nested column has several), footer statistics come from the right
+    /// chunk, reading "all columns" refuses rather than drop one, and verification checks the
+    /// opaque columns' pages by CRC: a flipped byte in one is found and named.
+    @Test(arguments: [true, false])
+    func columnsBesideOnesItCannotDecodeRead(dictionary: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("mixed.parquet")
+        let script = """
+        import sys, json, decimal, pyarrow as pa, pyarrow.parquet as pq
+        n = 3000
+        t = pa.table({
+            "a": pa.array(range(n), pa.int64()),
+            "tags": pa.array([None if i % 7 == 0 else ["t%d" % i, "x"] for i in range(n)], pa.list_(pa.string())),
+            "c": pa.array(["v%d" % (i % 50) for i in range(n)]),
+            "s": pa.array([{"x": i, "y": "y%d" % i} for i in range(n)], pa.struct([("x", pa.int32()), ("y", pa.string())])),
+            "m": pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int32())),
+            "u": pa.array([i.to_bytes(16, "big") for i in range(n)], pa.binary(16)),
+            "d": pa.array([decimal.Decimal(i) / 100 for i in range(n)], pa.decimal128(18, 2)),
+        })
+        pq.write_table(t, sys.argv[1], row_group_size=1000, use_dictionary=sys.argv[2] == "1", compression="zstd",
+                       data_page_version="1.0", write_page_checksum=True)
+        md = pq.ParquetFile(sys.argv[1]).metadata.row_group(1)
+        # Where the second row group's chunk of tags' one leaf lies: a byte to flip.
+        c = md.column(1)
+        start = c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset
+        print(json.dumps({"tags": [start, c.total_compressed_size],
+                          "leaves": md.num_columns}))
+        """
+        let info = try #require(try Python.json(script, [path, dictionary ? "1" : "0"]) as? [String: Any])
+        let reader = try ParquetFileReader(path: path)
+        #expect(reader.schema.fields.map(\.name) == ["a", "c", "d"])
+        #expect(reader.opaqueColumns.map(\.name) == ["tags", "s", "m", "u"])
+        let reasons = reader.opaqueColumns.map(\.reason)
+        #expect(reasons[0].contains("LIST") && reasons[1].contains("STRUCT") && reasons[2].contains("MAP") && reasons[3].contains("FIXED_LEN_BYTE_ARRAY"), "\(reasons)")
+        #expect(info["leaves"] as? Int == 9, "a, tags' element, c, s.x, s.y, m's key and value, u, d")
+
+        let batch = try reader.readAll(columns: [0, 1, 2])
+        #expect(batch.count == 3000)
+        guard case .int64(let a) = batch.columns[0].data, case .int64(let d) = batch.columns[2].data else {
+            Issue.record("a and d decode as int64: \(batch.schema)"); return
+        }
+        #expect(a == (0 ..< 3000).map(Int64.init))
+        #expect(d == (0 ..< 3000).map(Int64.init), "d in cents")
+        #expect((0 ..< 3000).allSatisfy { batch.columns[1].string(at: $0) == "v\($0 % 50)" })
+        // d's statistics are read from d's chunk (the 8th), not the 3rd (c's).
+        #expect(reader.rowGroups(matching: [ColumnPredicate("d", .gt, [.int(1_999)])]) == [2])
+        #expect(reader.rowGroups(matching: [ColumnPredicate("c", .eq, [.string("v7")])]) == [0, 1, 2])
+
+        do {
+            _ = try reader.readAll()
+            Issue.record("reading every column must refuse, not leave tags out")
+        } catch let e as ParquetError {
+            #expect(e.description.contains("column tags: a nested column (LIST)"), "\(e)")
+        }
+        let counts = try reader.verifyPages()
+        #expect(counts.pages == counts.checksummed && counts.pages >= 3 * 9, "\(counts)")
+
+        // One byte flipped inside tags' second-row-group chunk: found by its page CRC.
+        let span = try #require(info["tags"] as? [Int])
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[span[0] + span[1] - 3] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let flipped = try ParquetFileReader(path: path)
+        #expect(try flipped.readAll(columns: [0, 1, 2]).count == 3000, "the readable columns do not touch tags' pages")
+        do {
+            _ = try flipped.verifyPages()
+            Issue.record("a flipped byte in an opaque column's page must fail verification")
+        } catch let e as ParquetError {
+            #expect(e.description.contains("tags"), "\(e)")
         }
     }
 }

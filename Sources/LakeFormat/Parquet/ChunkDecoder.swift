@@ -80,7 +80,8 @@ struct ChunkDecoder {
             }
             p = 4 + len
         }
-        let dictionaryEncoded = header.encoding != Encoding.plain.rawValue
+        let encoding = Encoding(rawValue: header.encoding)
+        let dictionaryEncoded = encoding == .plainDictionary || encoding == .rleDictionary
         if dictionaryEncoded {
             guard dictionaryLoaded else { throw PageError("dictionary-encoded page without a dictionary page") }
             guard p < payload.count || present == 0 else { throw PageError("page ends before its bit width") }
@@ -97,46 +98,49 @@ struct ChunkDecoder {
             }
         }
         let nullable = leaf.field.nullable && present < n
-        switch leaf.field.type {
-        case .bool:
-            let v = try plainBool(payload, p, present)
-            scatter(v, into: &bools, n: n, nullable: nullable, placeholder: false)
-        case .int32, .date:
-            let v = dictionaryEncoded ? lookup(dictInts32, present) : try plainInt32(payload, p, present)
-            scatter(v, into: &ints32, n: n, nullable: nullable, placeholder: 0)
-        case .int64, .timestamp, .decimal:
-            let v = dictionaryEncoded ? lookup(dictInts64, present) : try plainInt64(payload, p, present)
-            scatter(v, into: &ints64, n: n, nullable: nullable, placeholder: 0)
-        case .double:
-            let v = dictionaryEncoded ? lookup(dictDoubles, present) : try plainDouble(payload, p, present)
-            scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
-        case .string:
-            if dictionaryEncoded && stringsAreIndices {
-                let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
-                scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
-            } else {
-                if stringsAreIndices { expandStringIndices() }
-                var k = 0
-                var values = StringColumn()
-                if dictionaryEncoded {
-                    dictStrings.bytes.withUnsafeBytes { raw in
-                        for i in 0 ..< present { values.append(UnsafeRawBufferPointer(rebasing: raw[dictStrings.byteRange(Int(indices[i]))])) }
-                    }
-                } else {
-                    values.reserve(count: present, bytes: payload.count - p)
-                    _ = try plainByteArrays(payload, p, present, into: &values)
-                }
-                values.bytes.withUnsafeBytes { raw in
-                    for i in 0 ..< n {
-                        if !nullable || levels[i] == 1 {
-                            strings.append(UnsafeRawBufferPointer(rebasing: raw[values.byteRange(k)]))
-                            k += 1
-                        } else {
-                            strings.appendEmpty()
-                        }
-                    }
+        // Version-2 encodings of fixed-width values become the PLAIN bytes they stand for, so
+        // every conversion (unsigned, millis, big-endian decimals) stays in one place.
+        var plain: [UInt8]?
+        var deltaStrings: StringColumn?
+        switch encoding {
+        case .plain?, .plainDictionary?, .rleDictionary?: break
+        case .deltaBinaryPacked?:
+            guard leaf.physical == .int32 || leaf.physical == .int64 else { throw PageError("DELTA_BINARY_PACKED on a \(leaf.physical) column") }
+            let width = leaf.physical == .int32 ? 4 : 8
+            let values = try DeltaBinaryPacked.decode(payload, at: p, count: present).values
+            var bytes = [UInt8](repeating: 0, count: present * width)
+            bytes.withUnsafeMutableBytes { out in
+                for (i, v) in values.enumerated() {
+                    if width == 4 { out.storeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+                    else { out.storeBytes(of: v.littleEndian, toByteOffset: i * 8, as: Int64.self) }
                 }
             }
+            plain = bytes
+        case .byteStreamSplit?:
+            let width: Int
+            switch leaf.physical {
+            case .int32, .float: width = 4
+            case .int64, .double: width = 8
+            case .fixedLenByteArray: width = leaf.typeLength
+            default: throw PageError("BYTE_STREAM_SPLIT on a \(leaf.physical) column")
+            }
+            plain = try ByteStreamSplit.decode(payload, at: p, count: present, width: width)
+        case .deltaLengthByteArray?, .deltaByteArray?:
+            guard leaf.physical == .byteArray else { throw PageError("\(encodingName(header.encoding)) on a \(leaf.physical) column") }
+            var values = StringColumn()
+            if encoding == .deltaLengthByteArray {
+                try DeltaByteArray.decodeLengths(payload, at: p, count: present, into: &values)
+            } else {
+                try DeltaByteArray.decodeIncremental(payload, at: p, count: present, into: &values)
+            }
+            deltaStrings = values
+        default:
+            throw PageError("\(encodingName(header.encoding)) encoding")
+        }
+        if let plain {
+            try plain.withUnsafeBytes { try decodeValues($0, 0, n: n, present: present, nullable: nullable, dictionaryEncoded: false, decoded: nil) }
+        } else {
+            try decodeValues(payload, p, n: n, present: present, nullable: nullable, dictionaryEncoded: dictionaryEncoded, decoded: deltaStrings)
         }
         if leaf.field.nullable {
             if nullable {
@@ -147,6 +151,55 @@ struct ChunkDecoder {
             }
         }
         valuesRead += n
+    }
+
+    /// The page's `present` values from `payload` at `p` (PLAIN bytes, dictionary indices
+    /// already in `indices`, or `decoded` strings), scattered over its `n` rows.
+    private mutating func decodeValues(_ payload: UnsafeRawBufferPointer, _ p: Int, n: Int, present: Int, nullable: Bool,
+                                       dictionaryEncoded: Bool, decoded: StringColumn?) throws {
+            switch leaf.field.type {
+            case .bool:
+                let v = try plainBool(payload, p, present)
+                scatter(v, into: &bools, n: n, nullable: nullable, placeholder: false)
+            case .int32, .date:
+                let v = dictionaryEncoded ? lookup(dictInts32, present) : try plainInt32(payload, p, present)
+                scatter(v, into: &ints32, n: n, nullable: nullable, placeholder: 0)
+            case .int64, .timestamp, .decimal:
+                let v = dictionaryEncoded ? lookup(dictInts64, present) : try plainInt64(payload, p, present)
+                scatter(v, into: &ints64, n: n, nullable: nullable, placeholder: 0)
+            case .double:
+                let v = dictionaryEncoded ? lookup(dictDoubles, present) : try plainDouble(payload, p, present)
+                scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
+            case .string:
+                if dictionaryEncoded && stringsAreIndices && decoded == nil {
+                    let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
+                    scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+                } else {
+                    if stringsAreIndices { expandStringIndices() }
+                    var k = 0
+                    var values = StringColumn()
+                    if dictionaryEncoded {
+                        dictStrings.bytes.withUnsafeBytes { raw in
+                            for i in 0 ..< present { values.append(UnsafeRawBufferPointer(rebasing: raw[dictStrings.byteRange(Int(indices[i]))])) }
+                        }
+                    } else if let decoded {
+                        values = decoded
+                    } else {
+                        values.reserve(count: present, bytes: payload.count - p)
+                        _ = try plainByteArrays(payload, p, present, into: &values)
+                    }
+                    values.bytes.withUnsafeBytes { raw in
+                        for i in 0 ..< n {
+                            if !nullable || levels[i] == 1 {
+                                strings.append(UnsafeRawBufferPointer(rebasing: raw[values.byteRange(k)]))
+                                k += 1
+                            } else {
+                                strings.appendEmpty()
+                            }
+                        }
+                    }
+                }
+            }
     }
 
     func finish() -> Column {

@@ -1,4 +1,5 @@
-// Reads flat Parquet files (ours, DuckDB's, pyarrow's) into typed column batches.
+// Reads Parquet files (ours, DuckDB's, pyarrow's) into typed column batches: flat columns of
+// the lake's types; any other top-level column (nested, UUID, …) is an `OpaqueColumn`.
 // Everything read from the file is untrusted: every offset, length and index is checked, and
 // anything malformed or unsupported becomes a ParquetError naming the file and the problem.
 
@@ -25,13 +26,30 @@ struct LeafColumn {
     var physical: PhysicalType
     var conversion: ValueConversion
     var typeLength: Int
+    /// The column chunk's position in each row group: past a nested column it is not the
+    /// field's position in `schema`.
+    var chunk: Int
+}
+
+/// A top-level column this reader cannot decode: nested (LIST, MAP, STRUCT), repeated, or of a
+/// type the lake has no column type for (UUID, INT96, unsigned 64-bit, wide decimals). Another
+/// engine sharing the catalog (DuckDB) may add one to a lake table. The file stays readable for
+/// every other column; asking for this one is an error, never nulls.
+public struct OpaqueColumn: Sendable, Equatable {
+    public let name: String
+    public let fieldID: Int32?
+    /// Why it cannot be decoded, e.g. "a nested column (LIST)".
+    public let reason: String
+    /// Its column chunks' positions in each row group (one per leaf of a nested column).
+    let chunks: Range<Int>
 }
 
 /// Immutable once opened: column chunks are read with pread (no shared file offset) and each
 /// decode owns its decompression context, so several threads may read one file at once.
 public final class ParquetFileReader: @unchecked Sendable {
     public let path: String
-    /// The file's columns as lake types (field ids as the file stores them).
+    /// The file's decodable columns as lake types (field ids as the file stores them); the
+    /// others are in `opaqueColumns`.
     public let schema: Schema
     public let rowCount: Int64
     public let keyValueMetadata: [String: String]
@@ -40,6 +58,10 @@ public final class ParquetFileReader: @unchecked Sendable {
     let footerLength: Int64
     let meta: FileMetaData
     let leaves: [LeafColumn]
+    /// Columns the file holds that `schema` leaves out because this reader cannot decode them.
+    public let opaqueColumns: [OpaqueColumn]
+    /// Column chunks per row group: the leaves of the schema tree, decodable or not.
+    let chunkCount: Int
     /// The file's bytes: a storage object read by range (pread on a kept descriptor, locally).
     private let source: any StorageReader
 
@@ -116,7 +138,7 @@ public final class ParquetFileReader: @unchecked Sendable {
         var kv: [String: String] = [:]
         for (k, v) in meta.keyValueMetadata { kv[k] = v ?? "" }
         self.keyValueMetadata = kv
-        self.leaves = try Self.leafColumns(meta.schema, path: path)
+        (self.leaves, self.opaqueColumns, self.chunkCount) = try Self.columns(meta.schema, path: path)
         self.schema = Schema(leaves.map(\.field))
         try validateLayout()
     }
@@ -126,8 +148,8 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// The footer's min/max/null_count for one column chunk, as lake values; nil when absent
     /// or not trustworthy.
     public func statistics(rowGroup: Int, column: Int) -> ColumnStatistics? {
-        guard let s = meta.rowGroups[rowGroup].columns[column].metaData.statistics else { return nil }
         let leaf = leaves[column]
+        guard let s = meta.rowGroups[rowGroup].columns[leaf.chunk].metaData.statistics else { return nil }
         var out = ColumnStatistics(nullCount: s.nullCount)
         var lo = s.minValue, hi = s.maxValue
         // Legacy min/max were compared as signed bytes by old writers: trust them for numbers only.
@@ -153,7 +175,7 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// Reads the given columns (all when nil) of one row group.
     public func read(rowGroup: Int, columns: [Int]? = nil) throws -> RecordBatch {
         precondition(rowGroup >= 0 && rowGroup < rowGroupCount, "row group \(rowGroup) out of range")
-        let wanted = columns ?? Array(leaves.indices)
+        let wanted = try wantedColumns(columns)
         var out: [Column] = []
         out.reserveCapacity(wanted.count)
         for c in wanted { out.append(try readChunk(rowGroup: rowGroup, column: c)) }
@@ -165,7 +187,7 @@ public final class ParquetFileReader: @unchecked Sendable {
     public func readRowGroups(_ groups: [Int]? = nil, columns: [Int]? = nil,
                               parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
         let groups = groups ?? Array(0 ..< rowGroupCount)
-        let wanted = columns ?? Array(leaves.indices)
+        let wanted = try wantedColumns(columns)
         let tasks = groups.flatMap { g in wanted.map { (g, $0) } }
         if tasks.isEmpty { return groups.map { _ in RecordBatch(schema: Schema([]), columns: []) } }
         let chunks = try parallelMap(count: tasks.count, parallelism: parallelism) {
@@ -179,7 +201,7 @@ public final class ParquetFileReader: @unchecked Sendable {
 
     /// Reads the given columns of every row group as one batch.
     public func readAll(columns: [Int]? = nil) throws -> RecordBatch {
-        let wanted = columns ?? Array(leaves.indices)
+        let wanted = try wantedColumns(columns)
         let batches = try (0 ..< rowGroupCount).map { try read(rowGroup: $0, columns: wanted) }
         let s = Schema(wanted.map { leaves[$0].field })
         if batches.count == 1 { return batches[0] }
@@ -187,6 +209,16 @@ public final class ParquetFileReader: @unchecked Sendable {
             return RecordBatch(schema: s, columns: s.fields.map { emptyColumn($0.type) })
         }
         return RecordBatch.concatenate(batches.map { ($0, 0 ..< $0.count) }, schema: s)
+    }
+
+    /// `columns`, or every column when nil: then a column the reader cannot decode is an error,
+    /// so "all columns" never silently means "all but one".
+    private func wantedColumns(_ columns: [Int]?) throws -> [Int] {
+        if let columns { return columns }
+        if let first = opaqueColumns.first {
+            throw ParquetError.unsupported(path: path, feature: "column \(first.name): \(first.reason)")
+        }
+        return Array(leaves.indices)
     }
 
     // MARK: - Footer validation
@@ -197,18 +229,18 @@ public final class ParquetFileReader: @unchecked Sendable {
         for (g, rg) in meta.rowGroups.enumerated() {
             // Every bound is checked without overflowing: a corrupt footer is an error to report,
             // and an overflow trap would take the whole process down (a server with it).
-            guard rg.columns.count == leaves.count else {
-                throw ParquetError.corruptMetadata(path: path, detail: "row group \(g) has \(rg.columns.count) columns, the schema \(leaves.count)")
+            guard rg.columns.count == chunkCount else {
+                throw ParquetError.corruptMetadata(path: path, detail: "row group \(g) has \(rg.columns.count) columns, the schema \(chunkCount)")
             }
             for (c, chunk) in rg.columns.enumerated() {
                 let m = chunk.metaData
                 let start = chunkStart(m)
                 guard start >= 4, m.totalCompressedSize >= 0, start <= dataEnd, m.totalCompressedSize <= dataEnd - start else {
-                    throw ParquetError.truncated(path: path, detail: "row group \(g) column \(leaves[c].field.name) spans \(m.totalCompressedSize) bytes from byte \(start), past the data end \(dataEnd)")
+                    throw ParquetError.truncated(path: path, detail: "row group \(g) column chunk \(c) (\(chunkName(c))) spans \(m.totalCompressedSize) bytes from byte \(start), past the data end \(dataEnd)")
                 }
-                guard m.type == leaves[c].physical else {
-                    throw ParquetError.corruptMetadata(path: path, detail: "column \(leaves[c].field.name) is \(m.type) in row group \(g) but \(leaves[c].physical) in the schema")
-                }
+            }
+            for leaf in leaves where rg.columns[leaf.chunk].metaData.type != leaf.physical {
+                throw ParquetError.corruptMetadata(path: path, detail: "column \(leaf.field.name) is \(rg.columns[leaf.chunk].metaData.type) in row group \(g) but \(leaf.physical) in the schema")
             }
             let (sum, overflow) = total.addingReportingOverflow(rg.numRows)
             guard !overflow else { throw ParquetError.corruptMetadata(path: path, detail: "row group row counts overflow a 64-bit count") }
@@ -219,87 +251,138 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
     }
 
+    /// The column a chunk belongs to, for errors.
+    private func chunkName(_ chunk: Int) -> String {
+        leaves.first { $0.chunk == chunk }?.field.name ?? opaqueColumns.first { $0.chunks.contains(chunk) }?.name ?? "?"
+    }
+
     private func chunkStart(_ m: ColumnMetaData) -> Int64 {
         // Some writers point data_page_offset at the dictionary page or set a zero dictionary offset.
         if let d = m.dictionaryPageOffset, d > 0, d < m.dataPageOffset { return d }
         return m.dataPageOffset
     }
 
-    private static func leafColumns(_ elements: [SchemaElement], path: String) throws -> [LeafColumn] {
-        let root = elements[0]
-        let n = Int(root.numChildren ?? 0)
-        guard n == elements.count - 1 else {
-            let nested = elements.dropFirst().first { ($0.numChildren ?? 0) > 0 }.flatMap { $0.name } ?? "?"
-            throw ParquetError.unsupported(path: path, feature: "nested column \(nested) (only flat schemas are supported)")
-        }
-        return try elements.dropFirst().map { e in
-            if (e.numChildren ?? 0) > 0 { throw ParquetError.unsupported(path: path, feature: "nested column \(e.name)") }
-            if e.repetition == .repeated { throw ParquetError.unsupported(path: path, feature: "repeated column \(e.name)") }
-            guard let physical = e.type else { throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has no physical type") }
-            let nullable = e.repetition != .required
-            var conversion = ValueConversion.none
-            let type: ColumnType
-            var decimal: (Int, Int)?
-            if case .decimal(let s, let p) = e.logicalType { decimal = (Int(p), Int(s)) } else if e.convertedType == ConvertedType.decimal.rawValue {
-                decimal = (Int(e.precision ?? 0), Int(e.scale ?? 0))
+    /// The file's top-level columns: decodable leaves and opaque columns, with each one's column
+    /// chunk positions. A corrupt tree (children past the end) is an error; a valid column this
+    /// reader cannot decode is an `OpaqueColumn`.
+    private static func columns(_ elements: [SchemaElement], path: String) throws -> (leaves: [LeafColumn], opaque: [OpaqueColumn], chunks: Int) {
+        guard let root = elements.first else { throw ParquetError.corruptMetadata(path: path, detail: "the schema is empty") }
+        /// The index after the subtree at `i` and its number of leaves (column chunks).
+        func subtree(_ i: Int, depth: Int) throws -> (end: Int, leaves: Int) {
+            guard i < elements.count else { throw ParquetError.corruptMetadata(path: path, detail: "the schema tree has fewer elements than its num_children say") }
+            guard depth < 64 else { throw ParquetError.corruptMetadata(path: path, detail: "the schema tree nests deeper than 64 levels") }
+            let n = Int(elements[i].numChildren ?? 0)
+            guard n >= 0 else { throw ParquetError.corruptMetadata(path: path, detail: "column \(elements[i].name) has a negative num_children") }
+            if n == 0 { return (i + 1, 1) }
+            var end = i + 1, count = 0
+            for _ in 0 ..< n {
+                let child = try subtree(end, depth: depth + 1)
+                end = child.end
+                count += child.leaves
             }
-            switch physical {
-            case .boolean: type = .bool
-            case .int32:
-                if let (p, s) = decimal {
-                    type = .decimal(precision: p, scale: s); conversion = .int32ToInt64
-                } else if e.logicalType == .date || e.convertedType == ConvertedType.date.rawValue {
-                    type = .date
-                } else if case .integer(32, false) = e.logicalType {
-                    type = .int64; conversion = .int32ToInt64
-                } else if e.convertedType == 14 {  // UINT_32
-                    type = .int64; conversion = .int32ToInt64
-                } else {
-                    type = .int32
+            return (end, count)
+        }
+        let top = Int(root.numChildren ?? 0)
+        guard top >= 0 else { throw ParquetError.corruptMetadata(path: path, detail: "the schema root has a negative num_children") }
+        var leaves: [LeafColumn] = []
+        var opaque: [OpaqueColumn] = []
+        var i = 1, chunk = 0
+        for _ in 0 ..< top {
+            let (end, count) = try subtree(i, depth: 1)
+            let e = elements[i]
+            if (e.numChildren ?? 0) > 0 {
+                opaque.append(OpaqueColumn(name: e.name, fieldID: e.fieldID, reason: "a nested column (\(nestedKind(e)))", chunks: chunk ..< chunk + count))
+            } else if e.repetition == .repeated {
+                opaque.append(OpaqueColumn(name: e.name, fieldID: e.fieldID, reason: "a repeated column", chunks: chunk ..< chunk + count))
+            } else {
+                do {
+                    leaves.append(try leaf(e, chunk: chunk, path: path))
+                } catch ParquetError.unsupported(_, let feature) {
+                    opaque.append(OpaqueColumn(name: e.name, fieldID: e.fieldID, reason: feature, chunks: chunk ..< chunk + count))
                 }
-            case .int64:
-                if let (p, s) = decimal {
-                    type = .decimal(precision: p, scale: s)
-                } else if case .timestamp(_, let unit) = e.logicalType {
-                    type = .timestamp
-                    conversion = unit == .millis ? .timestampMillis : unit == .nanos ? .timestampNanos : .none
-                } else if e.convertedType == ConvertedType.timestampMicros.rawValue {
-                    type = .timestamp
-                } else if e.convertedType == ConvertedType.timestampMillis.rawValue {
-                    type = .timestamp; conversion = .timestampMillis
-                } else if case .integer(64, false) = e.logicalType {
-                    throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
-                } else if e.convertedType == 12 {
-                    throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
-                } else {
-                    type = .int64
-                }
-            case .int96:
-                throw ParquetError.unsupported(path: path, feature: "INT96 timestamps (column \(e.name))")
-            case .float:
-                type = .double; conversion = .floatToDouble
-            case .double:
-                type = .double
-            case .byteArray:
-                if decimal != nil { throw ParquetError.unsupported(path: path, feature: "decimal stored as BYTE_ARRAY (column \(e.name))") }
-                type = .string
-            case .fixedLenByteArray:
-                guard let (p, s) = decimal else {
-                    throw ParquetError.unsupported(path: path, feature: "FIXED_LEN_BYTE_ARRAY without DECIMAL (column \(e.name))")
-                }
-                guard p <= 18 else { throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) wider than 18 digits (column \(e.name))") }
-                guard let len = e.typeLength, len > 0, len <= 16 else {
-                    throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has a bad type_length")
-                }
+            }
+            i = end
+            chunk += count
+        }
+        guard i == elements.count else {
+            throw ParquetError.corruptMetadata(path: path, detail: "the schema has \(elements.count - i) elements outside the root's \(root.numChildren ?? 0) columns")
+        }
+        return (leaves, opaque, chunk)
+    }
+
+    private static func nestedKind(_ e: SchemaElement) -> String {
+        switch e.convertedType {
+        case 1?, 2?: return "MAP"
+        case 3?: return "LIST"
+        default: return "STRUCT"
+        }
+    }
+
+    private static func leaf(_ e: SchemaElement, chunk: Int, path: String) throws -> LeafColumn {
+        guard let physical = e.type else { throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has no physical type") }
+        let nullable = e.repetition != .required
+        var conversion = ValueConversion.none
+        let type: ColumnType
+        var decimal: (Int, Int)?
+        if case .decimal(let s, let p) = e.logicalType { decimal = (Int(p), Int(s)) } else if e.convertedType == ConvertedType.decimal.rawValue {
+            decimal = (Int(e.precision ?? 0), Int(e.scale ?? 0))
+        }
+        switch physical {
+        case .boolean: type = .bool
+        case .int32:
+            if let (p, s) = decimal {
+                type = .decimal(precision: p, scale: s); conversion = .int32ToInt64
+            } else if e.logicalType == .date || e.convertedType == ConvertedType.date.rawValue {
+                type = .date
+            } else if case .integer(32, false) = e.logicalType {
+                type = .int64; conversion = .int32ToInt64
+            } else if e.convertedType == 14 {  // UINT_32
+                type = .int64; conversion = .int32ToInt64
+            } else {
+                type = .int32
+            }
+        case .int64:
+            if let (p, s) = decimal {
                 type = .decimal(precision: p, scale: s)
-                conversion = .fixedDecimal(Int(len))
+            } else if case .timestamp(_, let unit) = e.logicalType {
+                type = .timestamp
+                conversion = unit == .millis ? .timestampMillis : unit == .nanos ? .timestampNanos : .none
+            } else if e.convertedType == ConvertedType.timestampMicros.rawValue {
+                type = .timestamp
+            } else if e.convertedType == ConvertedType.timestampMillis.rawValue {
+                type = .timestamp; conversion = .timestampMillis
+            } else if case .integer(64, false) = e.logicalType {
+                throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
+            } else if e.convertedType == 12 {
+                throw ParquetError.unsupported(path: path, feature: "unsigned 64-bit column \(e.name)")
+            } else {
+                type = .int64
             }
-            if case .decimal(let p, let s) = type, p < 1 || p > 18 || s < 0 || s > p {
-                throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) (column \(e.name))")
+        case .int96:
+            throw ParquetError.unsupported(path: path, feature: "INT96 timestamps (column \(e.name))")
+        case .float:
+            type = .double; conversion = .floatToDouble
+        case .double:
+            type = .double
+        case .byteArray:
+            if decimal != nil { throw ParquetError.unsupported(path: path, feature: "decimal stored as BYTE_ARRAY (column \(e.name))") }
+            type = .string
+        case .fixedLenByteArray:
+            guard let (p, s) = decimal else {
+                throw ParquetError.unsupported(path: path, feature: "FIXED_LEN_BYTE_ARRAY without DECIMAL (column \(e.name))")
             }
-            return LeafColumn(field: Field(e.name, type, nullable: nullable, fieldID: e.fieldID),
-                              physical: physical, conversion: conversion, typeLength: Int(e.typeLength ?? 0))
+            guard p <= 18 else { throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) wider than 18 digits (column \(e.name))") }
+            guard let len = e.typeLength, len > 0, len <= 16 else {
+                throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has a bad type_length")
+            }
+            type = .decimal(precision: p, scale: s)
+            conversion = .fixedDecimal(Int(len))
         }
+        if case .decimal(let p, let s) = type, p < 1 || p > 18 || s < 0 || s > p {
+            throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) (column \(e.name))")
+        }
+        return LeafColumn(field: Field(e.name, type, nullable: nullable, fieldID: e.fieldID),
+                          physical: physical, conversion: conversion, typeLength: Int(e.typeLength ?? 0), chunk: chunk)
     }
 
     private func decodeStat(_ b: [UInt8], _ leaf: LeafColumn) -> StatValue? {
@@ -337,11 +420,21 @@ public final class ParquetFileReader: @unchecked Sendable {
 
     /// Reads and decodes every page of every column chunk, checking each page CRC present:
     /// the whole-file check of `lake verify`. Chunks are decoded on up to `parallelism` threads.
+    /// An opaque column's pages are checked by CRC and decompressed, not decoded.
     public func verifyPages(parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PageCounts {
-        let tasks = (0 ..< rowGroupCount).flatMap { g in leaves.indices.map { (g, $0) } }
-        let perChunk = try parallelMap(count: tasks.count, parallelism: parallelism) { i in
+        let opaqueChunks = opaqueColumns.flatMap { o in o.chunks.map { ($0, o.name) } }
+        let perGroup = leaves.count + opaqueChunks.count
+        let perChunk = try parallelMap(count: rowGroupCount * perGroup, parallelism: parallelism) { i in
+            let (g, k) = i.quotientAndRemainder(dividingBy: perGroup)
             var counts = PageCounts()
-            _ = try withUnsafeMutablePointer(to: &counts) { try self.readChunk(rowGroup: tasks[i].0, column: tasks[i].1, counts: $0) }
+            try withUnsafeMutablePointer(to: &counts) { c in
+                if k < self.leaves.count {
+                    _ = try self.readChunk(rowGroup: g, column: k, counts: c)
+                } else {
+                    let (chunk, name) = opaqueChunks[k - self.leaves.count]
+                    try self.checkOpaqueChunk(rowGroup: g, chunk: chunk, name: name, counts: c)
+                }
+            }
             return counts
         }
         var total = PageCounts()
@@ -352,18 +445,97 @@ public final class ParquetFileReader: @unchecked Sendable {
         return total
     }
 
-    private func readChunk(rowGroup: Int, column: Int, counts: UnsafeMutablePointer<PageCounts>? = nil) throws -> Column {
-        let leaf = leaves[column]
-        let m = meta.rowGroups[rowGroup].columns[column].metaData
-        let rows = Int(meta.rowGroups[rowGroup].numRows)
-        let codec: CompressionCodec
+    /// Walks an opaque column chunk's pages to its recorded end: each header parses, each CRC
+    /// present matches, each v1 or dictionary page decompresses to its stated size.
+    private func checkOpaqueChunk(rowGroup: Int, chunk: Int, name: String, counts: UnsafeMutablePointer<PageCounts>) throws {
+        let m = meta.rowGroups[rowGroup].columns[chunk].metaData
+        let codec = try chunkCodec(m, column: name)
+        let start = chunkStart(m)
+        let bytes = try Self.pread(source, at: start, count: Int(m.totalCompressedSize))
+        do {
+            try bytes.withUnsafeBytes { raw in
+                var pos = 0
+                var scratch: [UInt8] = []
+                while pos < raw.count {
+                    let (type, header, body, next) = try nextPage(raw, at: pos, start: start, rowGroup: rowGroup, column: name, counts: counts)
+                    pos = next
+                    if type == .dictionaryPage || type == .dataPage {
+                        _ = try decompress(body, header: header, codec: codec, column: name, scratch: &scratch)
+                    }
+                }
+            }
+        } catch let e as PageError {
+            throw ParquetError.corruptPage(path: path, column: name, detail: e.detail)
+        }
+    }
+
+    private func chunkCodec(_ m: ColumnMetaData, column: String) throws -> CompressionCodec {
         switch CompressionCodec(rawValue: m.codec) {
-        case .uncompressed?: codec = .uncompressed
-        case .snappy?: codec = .snappy
-        case .zstd?: codec = .zstd
-        case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(leaf.field.name))")
+        case .uncompressed?: return .uncompressed
+        case .snappy?: return .snappy
+        case .zstd?: return .zstd
+        case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(column))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
+    }
+
+    /// The page at `pos` of a chunk: its type, header and body, with the CRC checked when present.
+    private func nextPage(_ raw: UnsafeRawBufferPointer, at pos: Int, start: Int64, rowGroup: Int, column: String,
+                          counts: UnsafeMutablePointer<PageCounts>?) throws -> (PageType, PageHeader, UnsafeRawBufferPointer, Int) {
+        var r = ThriftReader(raw, at: pos)
+        let header: PageHeader
+        do { header = try r.readPageHeader() } catch let e as ThriftError { throw PageError("page header: \(e.description)") }
+        let at = r.position
+        let size = Int(header.compressedPageSize)
+        guard size >= 0, size <= raw.count - at else { throw PageError("page of \(size) bytes runs past its column chunk") }
+        let body = UnsafeRawBufferPointer(rebasing: raw[at ..< at + size])
+        if let crc = header.crc {
+            let actual = CRC32.checksum(body)
+            guard actual == UInt32(bitPattern: crc) else {
+                throw ParquetError.pageChecksumMismatch(path: path, column: column, rowGroup: rowGroup,
+                                                        offset: start + Int64(at), expected: UInt32(bitPattern: crc), actual: actual)
+            }
+            counts?.pointee.checksummed += 1
+        }
+        counts?.pointee.pages += 1
+        guard let type = PageType(rawValue: header.type) else { throw PageError("unknown page type \(header.type)") }
+        return (type, header, body, at + size)
+    }
+
+    /// A page body decompressed (into `scratch` unless stored uncompressed).
+    private func decompress(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: CompressionCodec, column: String,
+                            scratch: inout [UInt8]) throws -> UnsafeRawBufferPointer {
+        let uncompressedSize = Int(header.uncompressedPageSize)
+        switch codec {
+        case .uncompressed:
+            guard uncompressedSize == body.count else { throw PageError("uncompressed page sizes disagree (\(uncompressedSize) vs \(body.count))") }
+            return body
+        default:
+            guard uncompressedSize >= 0, uncompressedSize <= 1 << 30 else { throw PageError("page claims \(uncompressedSize) uncompressed bytes") }
+            if scratch.count < uncompressedSize { scratch = [UInt8](repeating: 0, count: uncompressedSize) }
+            do {
+                try scratch.withUnsafeMutableBytes { out in
+                    let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
+                    if codec == .zstd {
+                        try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
+                    } else {
+                        try Snappy.decompress(body, into: dst)
+                    }
+                }
+            } catch let e as PageError {
+                throw ParquetError.decompressionFailed(path: path, column: column, codec: "\(codec)", detail: e.detail)
+            }
+            // The scratch outlives this call (the caller's inout), so its bytes stay valid.
+            return scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize]) }
+        }
+    }
+
+    private func readChunk(rowGroup: Int, column: Int, counts: UnsafeMutablePointer<PageCounts>? = nil) throws -> Column {
+        let leaf = leaves[column]
+        let name = leaf.field.name
+        let m = meta.rowGroups[rowGroup].columns[leaf.chunk].metaData
+        let rows = Int(meta.rowGroups[rowGroup].numRows)
+        let codec = try chunkCodec(m, column: name)
         let start = chunkStart(m)
         let bytes = try Self.pread(source, at: start, count: Int(m.totalCompressedSize))
         var decoder = ChunkDecoder(leaf: leaf, rows: rows)
@@ -373,77 +545,40 @@ public final class ParquetFileReader: @unchecked Sendable {
                 var scratch: [UInt8] = []
                 while decoder.valuesRead < rows {
                     guard pos < raw.count else { throw PageError("column chunk ends after \(decoder.valuesRead) of \(rows) values") }
-                    var r = ThriftReader(raw, at: pos)
-                    let header: PageHeader
-                    do { header = try r.readPageHeader() } catch let e as ThriftError { throw PageError("page header: \(e.description)") }
-                    pos = r.position
-                    let size = Int(header.compressedPageSize)
-                    guard size <= raw.count - pos else { throw PageError("page of \(size) bytes runs past its column chunk") }
-                    let body = UnsafeRawBufferPointer(rebasing: raw[pos ..< pos + size])
-                    if let crc = header.crc {
-                        let actual = CRC32.checksum(body)
-                        guard actual == UInt32(bitPattern: crc) else {
-                            throw ParquetError.pageChecksumMismatch(path: path, column: leaf.field.name, rowGroup: rowGroup,
-                                                                    offset: start + Int64(pos), expected: UInt32(bitPattern: crc), actual: actual)
-                        }
-                        counts?.pointee.checksummed += 1
-                    }
-                    counts?.pointee.pages += 1
-                    pos += size
-                    guard let type = PageType(rawValue: header.type) else { throw PageError("unknown page type \(header.type)") }
+                    let (type, header, body, next) = try nextPage(raw, at: pos, start: start, rowGroup: rowGroup, column: name, counts: counts)
+                    pos = next
                     switch type {
                     case .indexPage: continue
                     case .dataPageV2:
-                        throw ParquetError.unsupported(path: path, feature: "data page v2 (column \(leaf.field.name)); write the file with data page version 1.0")
+                        throw ParquetError.unsupported(path: path, feature: "data page v2 (column \(name)); write the file with data page version 1.0")
                     case .dictionaryPage, .dataPage:
                         break
                     }
-                    let payload: UnsafeRawBufferPointer
-                    let uncompressedSize = Int(header.uncompressedPageSize)
-                    switch codec {
-                    case .uncompressed:
-                        guard uncompressedSize == size else { throw PageError("uncompressed page sizes disagree (\(uncompressedSize) vs \(size))") }
-                        payload = body
-                    default:
-                        guard uncompressedSize <= 1 << 30 else { throw PageError("page claims \(uncompressedSize) uncompressed bytes") }
-                        if scratch.count < uncompressedSize { scratch = [UInt8](repeating: 0, count: uncompressedSize) }
-                        do {
-                            try scratch.withUnsafeMutableBytes { out in
-                                let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
-                                if codec == .zstd {
-                                    try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
-                                } else {
-                                    try Snappy.decompress(body, into: dst)
-                                }
-                            }
-                        } catch let e as PageError {
-                            throw ParquetError.decompressionFailed(path: path, column: leaf.field.name, codec: "\(codec)", detail: e.detail)
-                        }
-                        payload = scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize]) }
-                    }
+                    let payload = try decompress(body, header: header, codec: codec, column: name, scratch: &scratch)
                     if type == .dictionaryPage {
                         guard let d = header.dictionaryPage else { throw PageError("dictionary page without its header") }
                         guard d.encoding == Encoding.plain.rawValue || d.encoding == Encoding.plainDictionary.rawValue else {
-                            throw ParquetError.unsupported(path: path, feature: "dictionary page encoding \(encodingName(d.encoding)) (column \(leaf.field.name))")
+                            throw ParquetError.unsupported(path: path, feature: "dictionary page encoding \(encodingName(d.encoding)) (column \(name))")
                         }
                         try decoder.readDictionary(payload, count: Int(d.numValues))
                     } else {
                         guard let d = header.dataPage else { throw PageError("data page without its header") }
                         guard d.numValues >= 0 else { throw PageError("negative value count") }
                         switch Encoding(rawValue: d.encoding) {
-                        case .plain?, .plainDictionary?, .rleDictionary?: break
+                        case .plain?, .plainDictionary?, .rleDictionary?, .deltaBinaryPacked?, .deltaLengthByteArray?,
+                             .deltaByteArray?, .byteStreamSplit?: break
                         default:
-                            throw ParquetError.unsupported(path: path, feature: "\(encodingName(d.encoding)) encoding (column \(leaf.field.name))")
+                            throw ParquetError.unsupported(path: path, feature: "\(encodingName(d.encoding)) encoding (column \(name))")
                         }
                         try decoder.readDataPage(payload, header: d)
                     }
                 }
             }
         } catch let e as PageError {
-            throw ParquetError.corruptPage(path: path, column: leaf.field.name, detail: e.detail)
+            throw ParquetError.corruptPage(path: path, column: name, detail: e.detail)
         }
         guard decoder.valuesRead == rows else {
-            throw ParquetError.corruptPage(path: path, column: leaf.field.name, detail: "pages hold \(decoder.valuesRead) values, the row group \(rows)")
+            throw ParquetError.corruptPage(path: path, column: name, detail: "pages hold \(decoder.valuesRead) values, the row group \(rows)")
         }
         return decoder.finish()
     }

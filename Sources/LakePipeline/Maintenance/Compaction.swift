@@ -55,6 +55,14 @@ public struct CompactionReport: Sendable {
         public var skippedConflict = false
     }
     public var groups: [Group] = []
+    /// A table left as it is because a column has a type lake cannot read or write (a LIST,
+    /// STRUCT, MAP or UUID column DuckDB added): rewriting its files would lose that column.
+    public struct SkippedTable: Sendable, Equatable {
+        public var table: String
+        public var column: String
+        public var type: String
+    }
+    public var skippedTables: [SkippedTable] = []
     public var snapshotID: Int64?
     public var seconds: Double = 0
     public var dryRun = false
@@ -109,6 +117,15 @@ public enum Compaction {
         var written: [URL] = []
         do {
             for table in tables.sorted(by: { $0.qualifiedName < $1.qualifiedName }) {
+                if let c = table.columns.first(where: { $0.type == nil }) {
+                    // Named explicitly, the table is what the user asked for: say why not.
+                    if options.table != nil {
+                        throw MaintenanceError.unreadableColumn(table: table.qualifiedName, column: c.name,
+                            detail: "has type \(c.duckLakeType), which lake cannot rewrite without losing it; compact this table with DuckDB (CALL ducklake_merge_adjacent_files)")
+                    }
+                    report.skippedTables.append(.init(table: table.qualifiedName, column: c.name, type: c.duckLakeType))
+                    continue
+                }
                 let sortColumn = try sortColumnFor(table, options.sortBy)
                 // Merging files leaves rows DuckDB inlined in the catalog where they are, still
                 // visible to every read: compaction does not flush them into Parquet (yet).

@@ -52,6 +52,9 @@ public struct QueryResult: Sendable {
     public var stats: ScanStats
     public var snapshot: Int64
     public var conditions: [ColumnPredicate]
+    /// Columns left out of an all-columns listing because lake cannot read their type; the
+    /// CLI says so, so a missing column is never mistaken for an absent one.
+    public var omittedColumns: [String] = []
 }
 
 public enum Query {
@@ -70,11 +73,12 @@ public enum Query {
         let aggregating = !spec.aggregates.isEmpty || !spec.groupBy.isEmpty
         var table: ResultTable
         var stats: ScanStats
+        var omitted: [String] = []
         if aggregating {
             let aggColumns = spec.aggregates.compactMap(\.column)
             var needed: [String] = []
             for c in spec.groupBy + aggColumns where !needed.contains(c) { needed.append(c) }
-            if needed.isEmpty, let first = scan.columnNames.first { needed = [first] }
+            if needed.isEmpty, let first = scan.readableColumnNames.first { needed = [first] }
             let template = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, scan: scan)
             let grouper: Grouper
             if template.mergesExactly {
@@ -93,7 +97,8 @@ public enum Query {
             }
             table = grouper.result()
         } else {
-            let columns = spec.columns ?? scan.columnNames
+            let columns = spec.columns ?? scan.readableColumnNames
+            if spec.columns == nil { omitted = scan.columnNames.filter { !columns.contains($0) } }
             let (batches, s) = try scan.run(columns: columns, where: predicates)
             stats = s
             table = ResultTable(columns: columns)
@@ -108,7 +113,7 @@ public enum Query {
         }
         try order(&table, by: spec.orderBy)
         if let limit = spec.limit, table.rows.count > limit { table.rows.removeLast(table.rows.count - limit) }
-        return QueryResult(table: table, stats: stats, snapshot: scan.snapshot.id, conditions: predicates)
+        return QueryResult(table: table, stats: stats, snapshot: scan.snapshot.id, conditions: predicates, omittedColumns: omitted)
     }
 
     static func order(_ table: inout ResultTable, by keys: [String]) throws {

@@ -6,6 +6,9 @@ import LakeFormat
 public enum QueryError: Error, CustomStringConvertible, Equatable {
     case unknownTable(String, available: [String])
     case unknownColumn(table: String, column: String, available: [String])
+    /// The column exists, with a type lake cannot read (a LIST, STRUCT, MAP or UUID column
+    /// another engine added): the user needs DuckDB for it, not a spelling fix.
+    case unreadableColumn(table: String, column: String, type: String)
     case badPredicate(String, reason: String)
     case badValue(column: String, type: String, text: String)
     case badAggregate(String, reason: String)
@@ -19,6 +22,8 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
             return "no table \(t) at this snapshot; tables: \(available.joined(separator: ", "))"
         case .unknownColumn(let t, let c, let available):
             return "\(t) has no column \(c); columns: \(available.joined(separator: ", "))"
+        case .unreadableColumn(let t, let c, let type):
+            return "\(t) column \(c) has type \(type), which lake cannot read; query it with DuckDB (attach the lake as README shows)"
         case .badPredicate(let p, let reason):
             return "cannot read the condition \"\(VisibleText.escape(p))\": \(reason) (expected COLUMN OP VALUE with OP one of = != <> < <= > >=, "
                 + "COLUMN in (A, B) or COLUMN between A and B; quote values with ' or \", e.g. \"channel = web\", \"channel in (web, mobile)\")"
@@ -125,11 +130,15 @@ public struct TableScan: Sendable {
     }
 
     public var columnNames: [String] { table.columns.map(\.name) }
+    /// The columns lake can read: all but those of types it has none for (LIST, STRUCT, MAP,
+    /// UUID, … added by another engine).
+    public var readableColumnNames: [String] { table.columns.filter { $0.type != nil }.map(\.name) }
 
     func column(_ name: String) throws -> ColumnInfo {
-        guard let c = table.column(named: name), c.type != nil else {
+        guard let c = table.column(named: name) else {
             throw QueryError.unknownColumn(table: table.qualifiedName, column: name, available: columnNames)
         }
+        guard c.type != nil else { throw QueryError.unreadableColumn(table: table.qualifiedName, column: name, type: c.duckLakeType) }
         return c
     }
 

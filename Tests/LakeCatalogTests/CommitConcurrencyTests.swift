@@ -6,16 +6,20 @@ import Testing
 
 @Suite("Commit protocol: writer processes committing at once", .serialized)
 struct CommitConcurrencyTests {
-    /// Starts the writers at once, waits for all, and checks each exited 0.
+    /// Starts the writers, lets them begin together once all have opened the catalog, waits for
+    /// all, and checks each exited 0.
     private func race(_ lake: URL, _ dir: URL, _ writers: [(id: Int64, args: [String])]) throws -> [WriterProcess] {
         let setup = try WriterProcess(lake: lake, arguments: ["--writer", "0", "--setup"], dir: dir, label: "setup")
-        setup.wait(timeout: 60)
+        setup.wait(timeout: 300)
         try #require(setup.exitedCleanly, "setup: \(setup.stderr)")
+        let go = dir.appendingPathComponent("go").path
         let procs = try writers.map { w in
-            try WriterProcess(lake: lake, arguments: ["--writer", String(w.id), "--seed", String(w.id)] + w.args, dir: dir, label: "w\(w.id)")
+            try WriterProcess(lake: lake, arguments: ["--writer", String(w.id), "--seed", String(w.id), "--start-when", go] + w.args,
+                              dir: dir, label: "w\(w.id)")
         }
+        WriterProcess.startTogether(procs, ids: writers.map(\.id), go: go)
         for p in procs {
-            #expect(p.wait(timeout: 120), "a writer ran for over 120 s")
+            #expect(p.wait(timeout: 300), "a writer ran for over 300 s")
             #expect(p.exitedCleanly, "writer exited \(p.process.terminationStatus): \(p.stderr)")
         }
         return procs

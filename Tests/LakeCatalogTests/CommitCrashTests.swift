@@ -38,7 +38,7 @@ struct CommitCrashTests {
         let dir = try TempDir("commit-crash"); defer { dir.cleanup() }
         let lake = dir.url.appendingPathComponent("lake")
         let setup = try WriterProcess(lake: lake, arguments: ["--writer", "0", "--setup"], dir: dir.url, label: "setup")
-        setup.wait(timeout: 60)
+        setup.wait(timeout: 300)
         try #require(setup.exitedCleanly, "setup: \(setup.stderr)")
 
         // The schedule: each named point 9 times (kill at its 1st…6th arrival in the run, so
@@ -66,8 +66,8 @@ struct CommitCrashTests {
                 Thread.sleep(forTimeInterval: step.delay)
                 w.killNow()
             }
-            let finished = w.wait(timeout: 60)
-            #expect(finished, "\(label): writer did not reach its kill point in 60 s")
+            let finished = w.wait(timeout: 300)
+            #expect(finished, "\(label): writer did not reach its kill point in 300 s")
             guard w.killedBySIGKILL else {
                 Issue.record("\(label): writer was not killed (\(w.process.terminationReason) \(w.process.terminationStatus)): \(w.stderr)")
                 continue

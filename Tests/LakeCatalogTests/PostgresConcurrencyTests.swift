@@ -19,12 +19,15 @@ struct PostgresConcurrencyTests {
         let env = ["LAKE_CATALOG": url]
         let started = Date()
         let setup = try WriterProcess(lake: lake, arguments: ["--writer", "0", "--setup"], dir: dir.url, label: "setup", environment: env)
-        setup.wait(timeout: 60)
+        setup.wait(timeout: 300)
         try #require(setup.exitedCleanly, "setup: \(setup.stderr)")
+        // The writers begin together once all have opened the catalog (LakeCatalogWriter --start-when).
+        let go = dir.url.appendingPathComponent("go").path
         let procs = try (1 ... 4).map { w in
-            try WriterProcess(lake: lake, arguments: ["--writer", "\(w)", "--seed", "\(w)", "--mix", "append", "--ops", "100"],
+            try WriterProcess(lake: lake, arguments: ["--writer", "\(w)", "--seed", "\(w)", "--mix", "append", "--ops", "100", "--start-when", go],
                               dir: dir.url, label: "w\(w)", environment: env)
         }
+        WriterProcess.startTogether(procs, ids: [1, 2, 3, 4], go: go)
         for p in procs {
             #expect(p.wait(timeout: 300), "a writer ran for over 300 s")
             #expect(p.exitedCleanly, "writer exited \(p.process.terminationStatus): \(p.stderr)")
@@ -85,7 +88,7 @@ struct PostgresConcurrencyTests {
         let lake = dir.url.appendingPathComponent("lake")
         let env = ["LAKE_CATALOG": url]
         let setup = try WriterProcess(lake: lake, arguments: ["--writer", "0", "--setup"], dir: dir.url, label: "setup", environment: env)
-        setup.wait(timeout: 60)
+        setup.wait(timeout: 300)
         try #require(setup.exitedCleanly, "setup: \(setup.stderr)")
         var rng = SplitMix64(seed: 2026_11_28)
         var plan: [(point: String, nth: Int)] = []
@@ -98,7 +101,7 @@ struct PostgresConcurrencyTests {
             let label = "kill \(i + 1) at \(step.point):\(step.nth)"
             let w = try WriterProcess(lake: lake, arguments: ["--writer", "\(writer)", "--ops", "100000", "--mix", "append", "--seed", "\(i)",
                                                              "--kill-at", "\(step.point):\(step.nth)"], dir: dir.url, label: "w\(writer)", environment: env)
-            #expect(w.wait(timeout: 60), "\(label): writer did not reach its kill point")
+            #expect(w.wait(timeout: 300), "\(label): writer did not reach its kill point")
             guard w.killedBySIGKILL else {
                 Issue.record("\(label): writer was not killed: \(w.stderr)")
                 continue

@@ -10,16 +10,21 @@ import Testing
     @Test func aSpawnedServerHoldsNoDescriptorOfOurs() throws {
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)  // no O_CLOEXEC: what a careless library would leave open
-        let pid = try PostgresCluster.spawn(["/bin/sleep", "3"])
+        defer { close(fds[0]); close(fds[1]) }
+        var info = stat()
+        #expect(fstat(fds[1], &info) == 0)
+        let ourPipe = "pipe:[\(info.st_ino)]"
+        let pid = try PostgresCluster.spawn(["/bin/sleep", "30"])
         defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }
-        close(fds[1])
-        // With our write end closed, the read end is at end of file at once, unless the child
-        // still holds a copy of the write end.
-        var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-        let ready = poll(&p, 1, 1_000)
-        var byte: UInt8 = 0
-        let n = ready == 1 ? read(fds[0], &byte, 1) : -1
-        close(fds[0])
-        #expect(ready == 1 && n == 0, "the spawned process kept the pipe open (poll \(ready), read \(n))")
+        // posix_spawn returns once the child has exec'd, so its descriptor table is final: it is
+        // read from /proc rather than waiting for the pipe's end of file, which another test's
+        // concurrent Process.run (whose child may briefly or lastingly hold a copy of a descriptor
+        // opened while it was spawning) could delay past any fixed wait.
+        let dir = "/proc/\(pid)/fd"
+        let entries = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(Set(entries) == ["0", "1", "2"], "the spawned process holds descriptors beyond its standard streams: \(entries.sorted())")
+        let targets = try entries.map { try FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }
+        #expect(!targets.contains(ourPipe), "the spawned process kept our pipe open: \(targets)")
+        #expect(targets.allSatisfy { $0 == "/dev/null" }, "standard streams not on /dev/null: \(targets)")
     }
 }

@@ -265,7 +265,9 @@ private final class Box<T>: @unchecked Sendable {
             holder.append(Result { try Python.run(script, args: [dir.url.appendingPathComponent("manifest.sqlite").path, marker.path], in: dir.url) })
         }
         thread.start()
-        let deadline = Date().addingTimeInterval(30)
+        // Deadlines a loaded machine cannot reach (Python's start-up, the holder's 1.5 s); each
+        // wait ends as soon as its event happened.
+        let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: marker.path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         #expect(FileManager.default.fileExists(atPath: marker.path))
         let (snap, _) = try catalog.commit { tx in
@@ -275,7 +277,8 @@ private final class Box<T>: @unchecked Sendable {
         // instead failed whenever this thread saw the marker late on a loaded machine).
         let committed = Date().timeIntervalSince1970
         #expect(snap.id == 2)
-        while holder.all.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let exited = Date().addingTimeInterval(120)
+        while holder.all.isEmpty && Date() < exited { Thread.sleep(forTimeInterval: 0.02) }
         let out = try #require(holder.all.first)
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(try out.get().utf8)) as? [String: Any])
         let released = try #require(answer["released"] as? Double)

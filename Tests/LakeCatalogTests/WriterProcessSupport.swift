@@ -60,6 +60,16 @@ final class WriterProcess {
         return true
     }
 
+    /// Lets writers started with `--start-when go` begin together: waits until each has opened
+    /// its catalog (its `go.ready-W` file exists, or it already exited), then creates `go`.
+    static func startTogether(_ writers: [WriterProcess], ids: [Int64], go: String) {
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline, !zip(writers, ids).allSatisfy({ w, id in
+            FileManager.default.fileExists(atPath: "\(go).ready-\(id)") || !w.process.isRunning
+        }) { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(FileManager.default.createFile(atPath: go, contents: nil), "cannot create \(go)")
+    }
+
     func killNow() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }

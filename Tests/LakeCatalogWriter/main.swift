@@ -12,7 +12,10 @@
 // verify each snapshot holds exactly what its writer meant to commit (never part of it).
 //
 // Usage: LakeCatalogWriter --lake DIR --writer W [--setup] [--ops N] [--mix append|all|schema|compact]
-//        [--seed S] [--kill-at POINT:N] [--think-ms MS]
+//        [--seed S] [--kill-at POINT:N] [--think-ms MS] [--start-when FILE]
+// --start-when: open the catalog, create FILE.ready-W, then wait until FILE exists before the
+// first operation, so writers started one after another begin together once all are ready (on a
+// loaded machine the first could otherwise be done before the last has started: no race).
 // POINT is file.written (bytes written, before fsync), file.synced (file and directory synced,
 // before the commit), or commit.<CommitPoint> (locked, dataFileAdded, beforeCommit, committed);
 // the process raises SIGKILL the N-th time it reaches POINT.
@@ -31,6 +34,7 @@ struct Options {
     var killPoint: String?
     var killAt = 0
     var thinkMillis = 0
+    var startWhen: String?
 
     init(_ args: [String]) throws {
         var i = 0
@@ -48,6 +52,7 @@ struct Options {
             case "--mix": mix = try value()
             case "--seed": seed = UInt64(try value()) ?? 1
             case "--think-ms": thinkMillis = Int(try value()) ?? 0
+            case "--start-when": startWhen = try value()
             case "--kill-at":
                 let parts = try value().split(separator: ":")
                 guard parts.count == 2, let n = Int(parts[1]) else { throw Usage(text: "--kill-at POINT:N") }
@@ -276,6 +281,17 @@ do {
     if options.setup {
         try writer.setup()
     } else {
+        if let go = options.startWhen {
+            guard FileManager.default.createFile(atPath: "\(go).ready-\(options.writer)", contents: nil) else {
+                throw Usage(text: "cannot create \(go).ready-\(options.writer)")
+            }
+            // Bounded only so a test that never says go does not leave a writer behind.
+            let deadline = Date().addingTimeInterval(600)
+            while !FileManager.default.fileExists(atPath: go) {
+                guard Date() < deadline else { throw Usage(text: "no \(go) within 600 s") }
+                usleep(2_000)
+            }
+        }
         try writer.run()
     }
 } catch {

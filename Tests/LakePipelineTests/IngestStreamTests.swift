@@ -24,7 +24,7 @@ struct IngestStreamTests {
 
     /// Waits until the committed checkpoint of `file` reaches `offset`; returns it.
     @discardableResult
-    func waitForCheckpoint(_ root: String, _ file: String, offset: Int64, timeout: TimeInterval = 60) throws -> StreamCheckpoint? {
+    func waitForCheckpoint(_ root: String, _ file: String, offset: Int64, timeout: TimeInterval = 180) throws -> StreamCheckpoint? {
         let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
         let source = URL(fileURLWithPath: file).standardizedFileURL.path
         let deadline = Date().addingTimeInterval(timeout)

@@ -407,7 +407,11 @@ struct DuckDBWriteMatrixTests {
         let baseSnapshot = try snapshotIDs(lake).last ?? 0
         let mine = try ours(our, lake: lake, before: before, dir: dir)
         // A command that waits for DuckDB's transaction (a purge's VACUUM on PostgreSQL waits
-        // for every open transaction on the catalog's tables) gets DuckDB's commit meanwhile.
+        // for every open transaction on the catalog's tables; on SQLite a flush holds the
+        // catalog's write lock) gets DuckDB's commit meanwhile. Whether it waits is observed, not
+        // guessed from its run time: a fixed 5 s let DuckDB go early whenever a loaded machine
+        // ran our commands slowly, and the order the case is about was not the one tested.
+        let sqliteLockedByDuckDB = try lake.catalog == nil && sqliteWriteLockHeld(lake)
         nonisolated(unsafe) var ran: Result<PostgresMaintenanceRaceTests.Run, Error>?
         let finished = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
@@ -424,10 +428,15 @@ struct DuckDBWriteMatrixTests {
             finished.signal()
         }
         var waited = false
-        if finished.wait(timeout: .now() + 5) == .timedOut {
-            waited = true
-            FileManager.default.createFile(atPath: go, contents: nil)
-            finished.wait()
+        let giveUp = Date().addingTimeInterval(300)  // only a hung command gets here
+        while finished.wait(timeout: .now() + 0.2) == .timedOut {
+            let blocked = try sqliteLockedByDuckDB || waitsForALock(lake)
+            if blocked || Date() > giveUp {
+                waited = true
+                FileManager.default.createFile(atPath: go, contents: nil)
+                finished.wait()
+                break
+            }
         }
         let r = try ran!.get()
         FileManager.default.createFile(atPath: go, contents: nil)
@@ -436,6 +445,32 @@ struct DuckDBWriteMatrixTests {
         try check(lake: lake, before: before, baseSnapshot: baseSnapshot, duckResult: duckResult, ourStatus: r.status, ourErr: r.err,
                   removes: mine.removes, adds: mine.adds, twoCommits: our == .purge, outcome: &outcome)
         return outcome
+    }
+
+    /// Whether another connection (DuckDB's open transaction) holds the SQLite catalog's write
+    /// lock: then any command of ours that writes waits for it.
+    static func sqliteWriteLockHeld(_ lake: Lake) throws -> Bool {
+        let out = try Python.run("""
+        import sqlite3, sys
+        db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+            print("free")
+        except sqlite3.OperationalError:
+            print("held")
+        """, [lake.root.appendingPathComponent("manifest.sqlite").path])
+        return out.trimmingCharacters(in: .whitespacesAndNewlines) == "held"
+    }
+
+    /// Whether a session on the lake's PostgreSQL catalog database waits for a lock (only
+    /// DuckDB's open transaction can hold one ours waits for: our commands run one at a time).
+    static func waitsForALock(_ lake: Lake) throws -> Bool {
+        guard let url = lake.catalog, let database = URL(string: url)?.lastPathComponent else { return false }
+        let n = try PostgresCluster.shared().psql(database, """
+            SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+            """)
+        return (Int(n.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0
     }
 
     /// `LAKE_DUCK_MATRIX=full` runs every pair (about 10 minutes); by default the pairs that

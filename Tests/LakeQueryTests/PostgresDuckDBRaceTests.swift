@@ -56,15 +56,21 @@ struct PostgresDuckDBRaceTests {
         let base = Set(try orderIDs(root: root, catalog: url, at: nil))
         #expect(base.count > 30)
 
-        // DuckDB: 14 transactions, alternately copying two of our orders under new ids
-        // (DK<i>-…) and deleting two of ours, each read-then-write in one transaction.
+        // DuckDB: at least 14 transactions, alternately copying two of our orders under new ids
+        // (DK<i>-…) and deleting two of ours, each read-then-write in one transaction; more
+        // (at most 40) until two of each kind committed. How many a racing compaction refuses
+        // depends on the machine's speed (4 of 7 deletes under load once, where 6 would have
+        // left too few to check that DuckDB's committed writes hold).
         let duckScript = Python.duckdbPrelude + """
         import time
         con = duck()
         con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
         con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE)")
         out = []
-        for i in range(int(sys.argv[3])):
+        def committed(kind):
+            return sum(1 for o in out if o["op"] == kind and o["ok"])
+        i = 0
+        while i < int(sys.argv[3]) or (i < 40 and (committed("insert") < 2 or committed("delete") < 2)):
             op = "insert" if i % 2 == 0 else "delete"
             ids = []
             try:
@@ -84,6 +90,7 @@ struct PostgresDuckDBRaceTests {
                 except duckdb.Error:
                     pass
                 out.append({"op": op, "ok": False, "ids": ids, "error": str(e)})
+            i += 1
             time.sleep(0.15)
         print(json.dumps(out))
         """
@@ -128,7 +135,7 @@ struct PostgresDuckDBRaceTests {
         }
         // DuckDB's: committed, or refused as a conflict.
         duckLock.lock(); let ops = duckOps; duckLock.unlock()
-        #expect(ops.count == 14, "DuckDB ran \(ops.count) of 14 transactions")
+        #expect(ops.count >= 14 && ops.count <= 40, "DuckDB ran \(ops.count) transactions, not 14 to 40")
         for op in ops where op["ok"] as? Bool != true {
             let error = (op["error"] as? String) ?? ""
             #expect(error.lowercased().contains("conflict"), "DuckDB \(op["op"] ?? "?") failed with something other than a conflict: \(error)")

@@ -29,6 +29,20 @@ struct PostgresMaintenanceRaceTests {
         var writersDone: Int { lock.lock(); defer { lock.unlock() }; return _writersDone }
     }
 
+    /// A one-way signal between the racing threads: `wait` returns once `open` was called (or
+    /// after `seconds`, so a broken run fails its expectations instead of hanging).
+    final class Gate: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var isOpen = false
+        func open() { condition.lock(); isOpen = true; condition.broadcast(); condition.unlock() }
+        func wait(seconds: TimeInterval = 600) {
+            let deadline = Date().addingTimeInterval(seconds)
+            condition.lock()
+            while !isOpen && condition.wait(until: deadline) {}
+            condition.unlock()
+        }
+    }
+
     func run(_ args: [String], root: URL, catalog: String?, env: [String: String] = [:]) throws -> Run {
         var full = args + ["--lake", root.path]
         if let catalog { full += ["--catalog", catalog] }
@@ -88,12 +102,24 @@ struct PostgresMaintenanceRaceTests {
         let results = Results()
         let group = DispatchGroup()
         let started = Date()
+        // The interleaving the end of the test checks, made certain rather than left to the
+        // machine's speed (a loaded one could run every ingest before the first compaction
+        // returned): the first compaction starts once an ingest has committed, and each writer's
+        // batches after its first wait for the migration, which follows that compaction. What
+        // races stays racing: the writers' first batches with each other, the compaction and the
+        // migration; everything after the migration with the compactions that keep running.
+        let ingested = Gate(), migratedGate = Gate()
         for plan in plans {
             group.enter()
             DispatchQueue.global().async {
                 defer { results.writerDone(); group.leave() }
-                for b in plan {
-                    do { results.record(try run(["ingest", "orders", b, "--quiet"], root: root, catalog: url)) } catch { results.fail("ingest \(b): \(error)") }
+                for (k, b) in plan.enumerated() {
+                    if k == 1 { migratedGate.wait() }
+                    do {
+                        let r = try run(["ingest", "orders", b, "--quiet"], root: root, catalog: url)
+                        results.record(r)
+                        if r.status == 0 { ingested.open() }
+                    } catch { results.fail("ingest \(b): \(error)") }
                 }
             }
         }
@@ -101,7 +127,8 @@ struct PostgresMaintenanceRaceTests {
         // after the first one; at least three compactions.
         group.enter()
         DispatchQueue.global().async {
-            defer { group.leave() }
+            defer { migratedGate.open(); group.leave() }
+            ingested.wait()
             var compactions = 0, migrated = false
             while true {
                 if results.writersDone == plans.count && compactions >= 3 && migrated { break }
@@ -111,6 +138,7 @@ struct PostgresMaintenanceRaceTests {
                     if !migrated {
                         results.record(try run(["schema", "migrate", "orders", "--to", "2"], root: root, catalog: url))
                         migrated = true
+                        migratedGate.open()
                     }
                 } catch { results.fail("maintenance: \(error)"); break }
             }

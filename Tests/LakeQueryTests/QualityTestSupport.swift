@@ -46,16 +46,21 @@ func runLake(_ args: [String]) throws -> (status: Int32, out: String, err: Strin
     return try runProcess(exe, args)
 }
 
-/// A one-shot HTTP receiver on 127.0.0.1: accepts one connection (waiting at most `timeout`
-/// seconds), reads one request, answers 200, and hands back the request text.
+/// A one-shot HTTP receiver on 127.0.0.1: accepts one connection, reads one request, answers
+/// 200, and hands back the request text. It waits for the connection until `finish()` (called
+/// once the client process has exited) or `timeout` seconds at most: a fixed 15 s window from
+/// construction was shorter than a loaded machine takes to start `lake quality check` and
+/// compute its alerts, and the webhook then found nobody answering.
 final class LocalReceiver: @unchecked Sendable {
     let port: UInt16
     private let fd: Int32
+    /// Written by `finish()` to end the wait for a connection that never comes.
+    private let stop: [Int32]
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     private(set) var request: String?
 
-    init(timeout: Int32 = 15) throws {
+    init(timeout: Int32 = 600) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket failed") }
         var addr = sockaddr_in()
@@ -68,14 +73,19 @@ final class LocalReceiver: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = UInt16(bigEndian: addr.sin_port)
         self.fd = fd
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { close(fd); throw TestFailure("pipe failed") }
+        stop = pipeFDs
         thread = Thread { [self] in
             defer { done.signal() }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, timeout * 1000) == 1 else { return }
+            // A connection already queued wins over the stop signal: the client may have sent its
+            // request and exited before this thread first ran.
+            var pfds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop[0], events: Int16(POLLIN), revents: 0)]
+            guard poll(&pfds, 2, timeout * 1000) > 0, pfds[0].revents & Int16(POLLIN) != 0 else { return }
             let c = accept(fd, nil, nil)
             guard c >= 0 else { return }
             defer { close(c) }
-            var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+            var tv = timeval(tv_sec: 60, tv_usec: 0)
             setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             var data = [UInt8]()
             var buf = [UInt8](repeating: 0, count: 65536)
@@ -98,10 +108,15 @@ final class LocalReceiver: @unchecked Sendable {
         thread?.start()
     }
 
-    /// Waits for the receiver to finish (bounded) and closes the listening socket.
-    func finish(timeout: Double = 20) -> String? {
-        _ = done.wait(timeout: .now() + timeout)
+    /// Ends the wait for a connection (the client has exited: whatever it sent is queued),
+    /// waits for the receiver to finish and closes its sockets.
+    func finish() -> String? {
+        var byte: UInt8 = 1
+        _ = write(stop[1], &byte, 1)
+        done.wait()
         close(fd)
+        close(stop[0])
+        close(stop[1])
         return request
     }
 }

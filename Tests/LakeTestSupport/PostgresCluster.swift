@@ -118,8 +118,10 @@ public final class PostgresCluster: @unchecked Sendable {
         guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
         // pg_ctl leaves the server running: started without Foundation's Process, whose
         // waitUntilExit was seen never to reap the runuser parent of a daemon (the test hung).
+        // -t 300: pg_ctl returns as soon as the server accepts connections; a loaded machine's
+        // startup must not pass for a failed one (a retry would start a second server).
         let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=200"
-        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l", directory.file("server.log"), "-w", "-t", "60", "-o", options, "start"]
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l", directory.file("server.log"), "-w", "-t", "300", "-o", options, "start"]
         if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
         let status = try Self.spawnAndWait(argv)
         guard status == 0 else {

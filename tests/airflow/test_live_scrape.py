@@ -27,9 +27,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Bounds a loaded machine cannot reach; each wait ends as soon as its answer comes.
+HTTP_TIMEOUT = 60
+SCRAPE_DEADLINE = 300
+
+
 def query(base: str, promql: str) -> list:
     url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as r:
         body = json.load(r)
     assert body["status"] == "success", body
     return body["data"]["result"]
@@ -59,23 +64,32 @@ def test_prometheus_scrapes_lake_serve(tmp_path):
             "scrape_configs:\n"
             f"  - job_name: lake-serve\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
         )
-        web = free_port()
-        prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                 f"--web.listen-address=127.0.0.1:{web}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{web}"
-        deadline, result = time.monotonic() + 60, []
+        def start_prometheus() -> tuple[subprocess.Popen, str]:
+            web = free_port()
+            proc = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                     f"--web.listen-address=127.0.0.1:{web}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return proc, f"http://127.0.0.1:{web}"
+
+        prom, base = start_prometheus()
+        starts = 1
+        deadline, result = time.monotonic() + SCRAPE_DEADLINE, []
         while time.monotonic() < deadline:
+            # The free port was released before Prometheus bound it: another process may have
+            # taken it meanwhile, and Prometheus exits. A new port, at most twice more.
+            if prom.poll() is not None and starts < 3:
+                prom, base = start_prometheus()
+                starts += 1
             try:
                 result = query(base, 'lake_ingest_records_total{kind="orders",job="lake-serve"}')
                 if result:
                     break
-            except OSError:
+            except (OSError, ValueError):  # not up yet (refused, reset), or another program answered on the port
                 pass
             time.sleep(0.5)
         assert result, "Prometheus never scraped lake_ingest_records_total from lake serve"
         assert float(result[0]["value"][1]) == 60
         assert query(base, 'up{job="lake-serve"}')[0]["value"][1] == "1"
-        with urllib.request.urlopen(f"{base}/api/v1/rules", timeout=5) as r:
+        with urllib.request.urlopen(f"{base}/api/v1/rules", timeout=HTTP_TIMEOUT) as r:
             names = {rule["name"] for g in json.load(r)["data"]["groups"] for rule in g["rules"]}
         assert {"LakeIngestStale", "LakeQualityScoreLow", "LakeQuarantineRateJump", "LakeTooManySmallFiles", "LakePipelineRunFailed"} <= names
     finally:

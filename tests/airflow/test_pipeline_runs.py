@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import HAPPY_DATE, QUALITY_DATE, DagRun, data_snapshots, lake
+from conftest import HAPPY_DATE, QUALITY_DATE, RUN_TIMEOUT, DagRun, data_snapshots, lake
 
 REPORTS = ("daily-revenue", "top-products", "inventory", "customers")  # operations: timings differ
 
@@ -31,7 +31,7 @@ def test_happy_path_equals_lake_run(scenarios):
         assert states[task][0] == "success", (task, states)
 
     ref = scenarios["reference"]
-    _, err = ref.communicate(timeout=600)
+    _, err = ref.communicate(timeout=RUN_TIMEOUT)
     assert ref.returncode == 0, err
     dag_lake, ref_lake = env_path(run, "LAKE_DIR"), Path(ref.args[-1])
 

@@ -27,58 +27,59 @@ public struct ReportOptions: Sendable {
 /// Product id → units, revenue (unscaled cents), distinct orders, and (category, brand).
 typealias ProductSales = (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)])
 
-/// What reports run together on one lake (one catalog) share: the last product-sales scan, by the snapshot
-/// and window it covered (a snapshot's rows never change, so the same key is the same answer).
-/// Holds one entry, so a long-lived holder keeps no more than one scan's result. Reports that
-/// run at the same time (`Reports.runAll`) and ask for the same scan wait for one another's
-/// instead of scanning twice.
-public final class ReportSession: @unchecked Sendable {
-    private struct SalesKey: Equatable {
+/// One shared scan: the last result, by the snapshot and window it covered (a snapshot's rows
+/// never change, so the same key is the same answer). Held while a scan runs: a second asker
+/// waits, then finds the result.
+private final class SharedScan<Value>: @unchecked Sendable {
+    struct Key: Equatable {
         var asOf: AsOf?, from: Int32?, to: Int32?, channel: String?
     }
-    /// Held while a product-sales scan runs: a second asker waits, then finds the result.
     private let lock = NSLock()
-    private var sales: (key: SalesKey, value: ProductSales)?
-    private var scanCount = 0
+    private var last: (key: Key, value: Value)?
+    private var count = 0
+
+    /// Scans run (the rest were answered from the last one).
+    var scans: Int { lock.withLock { count } }
+
+    /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
+    func value(_ o: ReportOptions, compute: (ReportOptions) throws -> Value) throws -> Value {
+        let key = Key(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
+        return try lock.withLock {
+            if let last, last.key == key { return last.value }
+            let value = try compute(o)
+            last = (key, value)
+            count += 1
+            return value
+        }
+    }
+}
+
+/// What reports run together on one lake (one catalog) share: the last product-sales scan and
+/// the last scan of confirmed orders by customer, each with its own lock (a report waiting for
+/// product sales does not wait for the customers too). Each holds one entry, so a long-lived
+/// holder keeps no more than one result of each. Reports that run at the same time
+/// (`Reports.runAll`) and ask for the same scan wait for one another's instead of scanning twice.
+public final class ReportSession: @unchecked Sendable {
+    private let sales = SharedScan<ProductSales>()
+    private let customers = SharedScan<CustomerOrders>()
     /// Tests only: called with a job's index as `runAll` starts it; a test slows a job down or
     /// fails it here to check the delivery order and that the other jobs still arrive.
     var beforeJob: (@Sendable (Int) throws -> Void)?
-    /// Product-sales scans this session ran (the rest were answered from the last one).
-    public var scans: Int { lock.withLock { scanCount } }
+    /// Product-sales scans this session ran.
+    public var scans: Int { sales.scans }
+    /// Confirmed-orders-by-customer scans this session ran: `lake run`'s customers report and its
+    /// revenue by channel share one.
+    public var customerScans: Int { customers.scans }
 
     public init() {}
 
-    /// Held while a confirmed-orders-by-customer scan runs (its own lock: a report waiting for
-    /// product sales does not wait for the customers too).
-    private let customerLock = NSLock()
-    private var customerOrders: (key: SalesKey, value: CustomerOrders)?
-    private var customerScanCount = 0
-    /// Confirmed-orders-by-customer scans this session ran: `lake run`'s customers report and its
-    /// revenue by channel share one.
-    public var customerScans: Int { customerLock.withLock { customerScanCount } }
-
-    /// `o.asOf` is already resolved to a snapshot (`Reports.run` does it).
     func productSales(_ o: ReportOptions, compute: (ReportOptions) throws -> ProductSales) throws -> ProductSales {
-        let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
-        return try lock.withLock {
-            if let sales, sales.key == key { return sales.value }
-            let value = try compute(o)
-            sales = (key, value)
-            scanCount += 1
-            return value
-        }
+        try sales.value(o, compute: compute)
     }
 
     /// Like `productSales`, for the customers report's scan of confirmed orders.
     func customerOrders(_ o: ReportOptions, compute: (ReportOptions) throws -> CustomerOrders) throws -> CustomerOrders {
-        let key = SalesKey(asOf: o.asOf, from: o.from, to: o.to, channel: o.channel)
-        return try customerLock.withLock {
-            if let customerOrders, customerOrders.key == key { return customerOrders.value }
-            let value = try compute(o)
-            customerOrders = (key, value)
-            customerScanCount += 1
-            return value
-        }
+        try customers.value(o, compute: compute)
     }
 }
 

@@ -533,19 +533,22 @@ extension Catalog {
         }
         // Partition keys: the visible partition_info row of each table (the first, as before)
         // with its key columns in partition_key_index order.
-        var partitions: [Int64: (id: Int64, keys: [Int64])] = [:]
+        var partitions: [Int64: (id: Int64, keys: [Int64], transforms: [String])] = [:]
         var partitionArgs = SQLArguments(filterArgs.map(SQLValue.int64))
         _ = partitionArgs.append(contentsOf: [snapshot, snapshot])
         for r in try SQLRow.fetchAll(db, sql: """
-            SELECT p.table_id, p.partition_id, k.column_id FROM ducklake_partition_info p
+            SELECT p.table_id, p.partition_id, k.column_id, k."transform" FROM ducklake_partition_info p
             LEFT JOIN ducklake_partition_column k ON k.partition_id = p.partition_id AND k.table_id = p.table_id
             WHERE p.\(filter) AND p.begin_snapshot <= ? AND (p.end_snapshot IS NULL OR p.end_snapshot > ?)
             ORDER BY p.table_id, p.partition_id, k.partition_key_index
             """, arguments: partitionArgs) {
             let tid: Int64 = try r.value("table_id"), pid: Int64 = try r.value("partition_id")
             if let seen = partitions[tid], seen.id != pid { continue }
-            var entry = partitions[tid] ?? (id: pid, keys: [])
-            if let cid: Int64 = try r.value("column_id") { entry.keys.append(cid) }
+            var entry = partitions[tid] ?? (id: pid, keys: [], transforms: [])
+            if let cid: Int64 = try r.value("column_id") {
+                entry.keys.append(cid)
+                entry.transforms.append(try r.value("transform") ?? "identity")
+            }
             partitions[tid] = entry
         }
         return try rows.map { row in
@@ -564,7 +567,8 @@ extension Catalog {
             }
             return TableInfo(schemaName: schemaName, schemaID: try row.value("schema_id"), name: tableName, tableID: tid,
                              uuid: try row.value("table_uuid") ?? "", snapshot: snapshot, columns: tableColumns,
-                             partitionColumns: partitionColumns, partitionID: partitions[tid]?.id, directory: tableDir)
+                             partitionColumns: partitionColumns, partitionID: partitions[tid]?.id, directory: tableDir,
+                             partitionTransforms: partitions[tid]?.transforms ?? [])
         }
     }
 

@@ -51,11 +51,19 @@ public struct TableInfo: Hashable, Sendable {
     public var snapshot: Int64
     /// Columns in column_order.
     public var columns: [ColumnInfo]
-    /// Partition keys in partition_key_index order (identity transform only).
+    /// Partition keys' columns in partition_key_index order.
     public var partitionColumns: [ColumnInfo]
     public var partitionID: Int64?
     /// Absolute directory that relative data file paths are resolved against.
     public var directory: URL
+    /// Each partition key's transform ("identity", or year, month, bucket… set by another engine).
+    public var partitionTransforms: [String] = []
+
+    /// The partition keys as DuckDB's SET PARTITIONED BY writes them: `channel`, `year(event_date)`.
+    public var partitionKeys: [String] {
+        zip(partitionColumns, partitionTransforms + Array(repeating: "identity", count: max(0, partitionColumns.count - partitionTransforms.count)))
+            .map { c, t in t.lowercased() == "identity" ? c.name : "\(t)(\(c.name))" }
+    }
 
     /// "raw.orders"
     public var qualifiedName: String { schemaName + "." + name }

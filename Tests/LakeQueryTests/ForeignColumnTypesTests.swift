@@ -1,4 +1,5 @@
 import Foundation
+import LakeCatalog
 import LakeTestSupport
 import Testing
 
@@ -144,5 +145,21 @@ import Testing
         ]).last!
         #expect(byMonth[0] == 2 * byChannel[0])
         #expect(try ours() == byMonth, "after SET PARTITIONED BY (year(event_date), month(event_date)) and an insert under it")
+
+        // Our ingest into the re-partitioned table is refused before it writes a file, naming
+        // the spec and the statement that restores it.
+        let inputs = try TemporaryDirectory("repartitioned-input")
+        defer { inputs.remove() }
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        let before = try catalog.latestSnapshot().id
+        let r = try runLake(["ingest", "orders", try AlteredTableIngestTests.freshOrders(inputs, count: 20), "--lake", root])
+        #expect(r.status == 1, "\(r.err)")
+        #expect(r.err.contains("curated.orders is now partitioned by year(event_date), month(event_date)")
+                && r.err.contains("SET PARTITIONED BY (event_date, channel)"), "\(r.err)")
+        #expect(try catalog.latestSnapshot().id == before)
+        let onDisk = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }.count
+        let known = try catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file") ?? 0 }
+            + catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_delete_file") ?? 0 }
+        #expect(onDisk == known, "refused before writing a file (\(onDisk) on disk, \(known) in the catalog)")
     }
 }

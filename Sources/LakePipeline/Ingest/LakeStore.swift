@@ -16,6 +16,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// Another engine altered the table outside the registry in a way the pipeline cannot write
     /// to (see `WriteLayout`); nothing was written or committed.
     case tableAltered(table: String, column: String, detail: String)
+    /// Another engine re-partitioned a table (DuckDB's SET PARTITIONED BY): our files carry the
+    /// registry's identity keys, which the table's spec no longer has.
+    case repartitioned(table: String, keys: [String], expected: [String])
     case failed(String)
 
     public var description: String {
@@ -38,6 +41,12 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             return "another writer committed to \(table) while this ingest ran; retried and still conflicting, nothing was committed"
         case .tableAltered(let table, let column, let detail):
             return "\(table) column \(column): \(detail); nothing was committed"
+        case .repartitioned(let table, let keys, let expected):
+            let now = keys.isEmpty ? "is no longer partitioned" : "is now partitioned by \(keys.joined(separator: ", "))"
+            let restore = expected.isEmpty ? "RESET PARTITIONED BY" : "SET PARTITIONED BY (\(expected.joined(separator: ", ")))"
+            return "\(table) \(now) (another engine changed it), but lake writes it partitioned by "
+                + (expected.isEmpty ? "nothing" : expected.joined(separator: ", "))
+                + "; nothing was written or committed. Change it back: ALTER TABLE \(table) \(restore)"
         case .failed(let detail):
             return detail
         }
@@ -153,6 +162,9 @@ public struct LakeStore: Sendable {
     func target(_ registryTable: String) throws -> WriteTarget {
         let (def, schema, table, found) = try resolve(registryTable)
         if let info = found {
+            guard info.partitionKeys == def.partitionBy else {
+                throw IngestError.repartitioned(table: info.qualifiedName, keys: info.partitionKeys, expected: def.partitionBy)
+            }
             let layout = try WriteLayout(table: info, produced: def.lakeSchema, version: "\(registryTable) v\(def.version)")
             return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
                                directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID)

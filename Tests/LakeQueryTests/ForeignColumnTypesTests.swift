@@ -162,4 +162,36 @@ import Testing
             + catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ducklake_delete_file") ?? 0 }
         #expect(onDisk == known, "refused before writing a file (\(onDisk) on disk, \(known) in the catalog)")
     }
+
+    /// DuckDB renames curated.orders (ALTER TABLE … RENAME TO). Its order ids are what an ingest
+    /// checks for duplicates, so an ingest that created a new curated.orders accepted every
+    /// order again: order_items grew by the same items a second time (4 059 → 5 050 rows for
+    /// 500 resent lines). It is refused now, before writing; renamed back, the resent orders
+    /// are duplicates again.
+    @Test func anIngestIsRefusedWhileCuratedOrdersIsRenamed() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let inputs = try TemporaryDirectory("renamed-input")
+        defer { inputs.remove() }
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
+        let resent = inputs.file("resent.jsonl")
+        try (source.split(separator: "\n").prefix(300).joined(separator: "\n") + "\n").write(toFile: resent, atomically: true, encoding: .utf8)
+        let items = "SELECT count(*) FROM l.curated.order_items"
+        let before = try Self.duck(root, ["ALTER TABLE l.curated.orders RENAME TO orders_renamed", items]).last!
+
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        let snapshot = try catalog.latestSnapshot().id
+        let refused = try runLake(["ingest", "orders", resent, "--lake", root])
+        #expect(refused.status == 1, "\(refused.out) \(refused.err)")
+        #expect(refused.err.contains("curated.orders is missing while raw.orders and curated.order_items hold this lake's orders"), "\(refused.err)")
+        #expect(try catalog.latestSnapshot().id == snapshot)
+        #expect(try Self.duck(root, [items]).last! == before)
+
+        _ = try Self.duck(root, ["ALTER TABLE l.curated.orders_renamed RENAME TO orders"])
+        let again = try runLake(["ingest", "orders", resent, "--lake", root, "--format", "json"])
+        #expect(again.status == 0, "\(again.err)")
+        #expect(again.out.contains("\"accepted\":0") || again.out.contains("\"accepted\" : 0"), "every resent order is a duplicate: \(again.out)")
+        #expect(try Self.duck(root, [items]).last! == before)
+    }
 }

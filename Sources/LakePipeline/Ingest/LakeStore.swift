@@ -19,6 +19,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// Another engine re-partitioned a table (DuckDB's SET PARTITIONED BY): our files carry the
     /// registry's identity keys, which the table's spec no longer has.
     case repartitioned(table: String, keys: [String], expected: [String])
+    /// Some of the order stream's tables exist and others not: another engine renamed or
+    /// dropped one. Order ids are checked against curated.orders, so ingesting would accept
+    /// orders already in the others again.
+    case orderTablesIncomplete(missing: [String], present: [String])
     case failed(String)
 
     public var description: String {
@@ -41,6 +45,12 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             return "another writer committed to \(table) while this ingest ran; retried and still conflicting, nothing was committed"
         case .tableAltered(let table, let column, let detail):
             return "\(table) column \(column): \(detail); nothing was committed"
+        case .orderTablesIncomplete(let missing, let present):
+            return "\(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") missing while \(present.joined(separator: " and ")) "
+                + "\(present.count == 1 ? "holds" : "hold") this lake's orders: another engine renamed or dropped \(missing.count == 1 ? "it" : "them"). "
+                + "An ingest now would accept orders already ingested again (their ids are checked against curated.orders); "
+                + "nothing was written or committed. Rename it back (e.g. in DuckDB: ALTER TABLE l.curated.<its new name> RENAME TO orders), "
+                + "or restore the lake from a snapshot before the change"
         case .repartitioned(let table, let keys, let expected):
             let now = keys.isEmpty ? "is no longer partitioned" : "is now partitioned by \(keys.joined(separator: ", "))"
             let restore = expected.isEmpty ? "RESET PARTITIONED BY" : "SET PARTITIONED BY (\(expected.joined(separator: ", ")))"

@@ -74,6 +74,21 @@ struct OrderBatch {
         rawTarget = try store.target(RegistryTable.rawOrders)
         ordersTarget = try store.target(RegistryTable.orders)
         itemsTarget = try store.target(RegistryTable.orderItems)
+        // Order ids are checked against curated.orders. Missing while raw.orders or order_items
+        // hold rows, it was renamed or dropped by another engine (DuckDB's ALTER TABLE … RENAME
+        // TO), and a new one would accept every order again, items and raw lines duplicated.
+        if ordersTarget.existingTableID == nil {
+            var holding: [String] = []
+            for t in [rawTarget, itemsTarget] {
+                guard let id = t.existingTableID else { continue }
+                if try !store.catalog.dataFiles(tableID: id, at: .snapshot(base.id), columnStats: false, inlined: .readSeparately).isEmpty {
+                    holding.append("\(t.schemaName).\(t.tableName)")
+                }
+            }
+            if !holding.isEmpty {
+                throw IngestError.orderTablesIncomplete(missing: ["\(ordersTarget.schemaName).\(ordersTarget.tableName)"], present: holding)
+            }
+        }
         // The validator's rows must have the columns of the tables as the lake has them.
         for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
             throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))

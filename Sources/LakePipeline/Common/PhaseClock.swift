@@ -107,3 +107,12 @@ final class ThreadTally: @unchecked Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
+
+extension Optional where Wrapped == ThreadTally {
+    /// `measure` on the tally when there is one; otherwise only `body`.
+    @inline(__always)
+    func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let tally = self else { return try body() }
+        return try tally.measure(name, body)
+    }
+}

@@ -31,12 +31,6 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
         self.tally = tally
     }
 
-    @inline(__always)
-    private func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        guard let tally else { return try body() }
-        return try tally.measure(name, body)
-    }
-
     /// Runs `read` on one thread and `validate` on `validators` threads (each with its index, so
     /// it can keep its own state), and `consume` on the calling thread, chunk after chunk in line
     /// order. Returns when the source is consumed; rethrows the first failure of `read` (in line
@@ -63,7 +57,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
     private func readLoop(_ read: () throws -> LineChunk?) {
         while true {
             lock.lock()
-            timed("reader: wait for the window") { while inFlight >= window && !stopped { lock.wait() } }
+            tally.measure("reader: wait for the window") { while inFlight >= window && !stopped { lock.wait() } }
             if stopped {
                 lock.unlock()
                 return
@@ -71,7 +65,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
             inFlight += 1
             lock.unlock()
             var chunk: LineChunk?, failure: Error?
-            timed("reader: read and hash") { do { chunk = try read() } catch { failure = error } }
+            tally.measure("reader: read and hash") { do { chunk = try read() } catch { failure = error } }
             lock.lock()
             if let chunk {
                 queued.append((chunksRead, chunk))
@@ -90,14 +84,14 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
     private func validateLoop(_ validate: (LineChunk) -> Output) {
         while true {
             lock.lock()
-            timed("validators: wait for a chunk") { while queued.isEmpty && !readEnded && !stopped { lock.wait() } }
+            tally.measure("validators: wait for a chunk") { while queued.isEmpty && !readEnded && !stopped { lock.wait() } }
             if queued.isEmpty || stopped {
                 lock.unlock()
                 return
             }
             let (index, chunk) = queued.removeFirst()
             lock.unlock()
-            let output = timed("validators: validate") { validate(chunk) }
+            let output = tally.measure("validators: validate") { validate(chunk) }
             lock.lock()
             validated[index] = (chunk, output)
             lock.broadcast()
@@ -109,7 +103,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
         var index = 0
         while true {
             lock.lock()
-            timed("consumer: wait for the next chunk in line order") {
+            tally.measure("consumer: wait for the next chunk in line order") {
                 while validated[index] == nil && !(readEnded && index >= chunksRead) { lock.wait() }
             }
             guard let (chunk, output) = validated.removeValue(forKey: index) else {

@@ -121,11 +121,11 @@ struct SegmentWriter {
     /// table.
     static func write(_ writers: inout [SegmentWriter], _ prepared: PreparedWrite) throws {
         precondition(writers.count == prepared.tables.count, "one batch per table")
-        guard let tally = writers.first?.tally ?? nil, PhaseClock.enabled else { return try writeStages(&writers, prepared) }
-        try tally.measure("writer: all tables") { try writeStages(&writers, prepared) }
+        let tally = writers.first?.tally ?? nil
+        try tally.measure("writer: all tables") { try writeStages(&writers, prepared, tally: tally) }
     }
 
-    private static func writeStages(_ writers: inout [SegmentWriter], _ prepared: PreparedWrite) throws {
+    private static func writeStages(_ writers: inout [SegmentWriter], _ prepared: PreparedWrite, tally: ThreadTally?) throws {
         // One task per (table, partition): the file writer and the rows it takes (nil: all).
         var tasks: [(writer: ParquetFileWriter, batch: RecordBatch, rows: [Int]?)] = []
         for (t, table) in prepared.tables.enumerated() {
@@ -147,7 +147,7 @@ struct SegmentWriter {
         tasks.sort { ($0.rows?.count ?? $0.batch.count) > ($1.rows?.count ?? $1.batch.count) }
         let parallelism = writers.map(\.parallelism).max() ?? 1
         let work = tasks
-        _ = try writers.first?.timed("writer: gather, encode partitions") {
+        _ = try tally.measure("writer: gather, encode partitions") {
             try parallelMap(count: work.count, parallelism: parallelism, split: .dynamic) { i in
                 let task = work[i]
                 try task.writer.write(task.rows.map { Partitioning.gather(task.batch, rows: $0) } ?? task.batch)
@@ -161,17 +161,12 @@ struct SegmentWriter {
             for part in table.parts { writers[t].lastWritten[part.key] = writers[t].writes }
             idle += writers[t].takeIdle()
         }
-        try writers.first?.timed("writer: idle and budget flushes") {
+        try tally.measure("writer: idle and budget flushes") {
             try endRowGroups(idle, parallelism: parallelism)
             try endRowGroups(writers.flatMap { $0.overBudget() }, parallelism: parallelism)
         }
     }
 
-    @inline(__always)
-    private func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        guard let tally else { return try body() }
-        return try tally.measure(name, body)
-    }
 
     /// A source is mostly in event-time order, so a day's partitions stop receiving rows once
     /// the input has moved past it; their queued rows used to wait for `finish`, where every

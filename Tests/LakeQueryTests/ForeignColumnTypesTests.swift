@@ -194,4 +194,57 @@ import Testing
         #expect(again.out.contains("\"accepted\":0") || again.out.contains("\"accepted\" : 0"), "every resent order is a duplicate: \(again.out)")
         #expect(try Self.duck(root, [items]).last! == before)
     }
+
+    /// A lake DuckDB created encrypted (`ATTACH … (ENCRYPTED)`): every data file is encrypted
+    /// Parquet ("PARE" magic, its key in ducklake_data_file.encryption_key). lake used to call
+    /// every file corrupt and advise restoring it from a backup, and `lake ingest catalog`
+    /// wrote an unencrypted file into the lake. Now reads name the encryption, verify says
+    /// `unsupported` (not damage), every write is refused before a file is written, and the
+    /// catalog-only commands still work.
+    @Test func anEncryptedLakeIsRefusedNeitherMisreadNorWrittenInPlaintext() throws {
+        let source = try EvaluationLake(orderLines: 300)
+        defer { source.dir.remove() }
+        let dir = try TemporaryDirectory("encrypted-lake")
+        defer { dir.remove() }
+        let root = dir.path
+        // DuckDB without httpfs has only a read-only crypto module; the unsafe one is enough to
+        // produce the files (their strength is not what this test is about).
+        let made = try Python.json(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("SET force_mbedtls_unsafe = true")
+            con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', ENCRYPTED)")
+            con.execute("ATTACH 'ducklake:sqlite:\(source.root)/manifest.sqlite' AS s (DATA_PATH '\(source.root)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+            con.execute("CREATE SCHEMA l.curated")
+            con.execute("CREATE TABLE l.curated.orders AS SELECT * FROM s.curated.orders")
+            print(json.dumps(con.execute("SELECT count(*) FROM l.curated.orders").fetchall()[0][0]))
+            """) as? Int
+        let rows = try #require(made)
+        #expect(rows > 0)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }
+        #expect(files.count == 1, "\(files)")
+        let magic = try FileHandle(forReadingFrom: URL(fileURLWithPath: root + "/" + files[0])).read(upToCount: 4)
+        #expect(magic == Data("PARE".utf8), "DuckDB wrote an encrypted file")
+
+        let verify = try runLake(["verify", "--lake", root, "--format", "json"])
+        #expect(verify.status != 0)
+        #expect(verify.out.contains("unsupported") && verify.out.contains("encrypted Parquet"), "\(verify.out)")
+        #expect(!verify.err.contains("restore"), "\(verify.err)")
+        let query = try runLake(["query", "curated.orders", "--agg", "count(*)", "--lake", root])
+        #expect(query.status != 0 && query.err.contains("is encrypted Parquet"), "\(query.err)")
+        let tables = try runLake(["tables", "--lake", root])
+        #expect(tables.status == 0 && tables.out.contains("curated.orders"), "\(tables.err)")
+
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        #expect(catalog.encrypted)
+        let snapshot = try catalog.latestSnapshot().id
+        let input = packageRoot.appendingPathComponent("Evaluation-Files").path
+        for command in [["ingest", "catalog", input + "/product_catalog.json"], ["ingest", "orders", input + "/orders_stream.jsonl"],
+                        ["compact"], ["vacuum"], ["delete", "curated.orders", "--where", "channel = web"]] {
+            let r = try runLake(command + ["--lake", root])
+            #expect(r.status != 0 && r.err.contains("is an encrypted DuckLake"), "\(command): \(r.status) \(r.err)")
+        }
+        #expect(try catalog.latestSnapshot().id == snapshot)
+        let after = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }
+        #expect(after == files, "no file written: \(after)")
+    }
 }

@@ -247,4 +247,50 @@ import Testing
         let after = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".parquet") }
         #expect(after == files, "no file written: \(after)")
     }
+
+    /// DuckDB's `ducklake_add_data_files` registers an existing Parquet file where it is, by
+    /// absolute path, outside the lake root. lake refused every read of the table ("lies outside
+    /// the lake root"), `lake verify` called the file corrupt, and once DuckDB's merge had
+    /// scheduled it for deletion every `lake vacuum` failed. Now it is read where it is,
+    /// compacted like any file, and vacuum leaves it (lake never deletes outside its root):
+    /// DuckDB's `ducklake_cleanup_old_files` deletes it.
+    @Test func aFileDuckDBAddedOutsideTheLakeIsReadAndNeverDeletedByLake() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let outside = try TemporaryDirectory("added-files")
+        defer { outside.remove() }
+        let file = outside.path + "/event_date=2024-01-01/channel=web/extra.parquet"
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let total = "SELECT count(*), CAST(sum(order_total) * 100 AS BIGINT) FROM l.curated.orders"
+        let duck = try Self.duck(root, [
+            "COPY (SELECT * REPLACE (order_id || '-added' AS order_id) FROM l.curated.orders WHERE event_date = DATE '2024-01-01' AND channel = 'web' LIMIT 10) TO '\(file)'",
+            "CALL ducklake_add_data_files('l', 'orders', '\(file)', schema => 'curated', hive_partitioning => true)",
+            total,
+        ]).last!
+        func ours() throws -> [Int] {
+            let r = try runLake(["query", "curated.orders", "--agg", "count(*)", "--agg", "sum(order_total)", "--format", "csv", "--lake", root])
+            #expect(r.status == 0, "\(r.err)")
+            let fields = r.out.split(separator: "\n").last?.split(separator: ",") ?? []
+            guard fields.count == 2, let n = Int(fields[0]), let sum = Decimal(string: String(fields[1])) else { return [] }
+            return [n, NSDecimalNumber(decimal: sum * 100).intValue]
+        }
+        #expect(try ours() == duck, "DuckDB reads \(duck)")
+        let verify = try runLake(["verify", "--lake", root])
+        #expect(verify.status == 0 && verify.out.contains(file), "\(verify.out.suffix(400)) \(verify.err)")
+
+        let compact = try runLake(["compact", "curated.orders", "--lake", root])
+        #expect(compact.status == 0 && compact.out.contains("2 files -> 1"), "\(compact.out) \(compact.err)")
+        #expect(try ours() == duck)
+        for _ in 0 ..< 2 {
+            // The second run meets the file still scheduled for deletion: it used to fail there.
+            let vacuum = try runLake(["vacuum", "--retain", "0s", "--force", "--lake", root])
+            #expect(vacuum.status == 0 && vacuum.out.contains("kept \(file)"), "\(vacuum.out) \(vacuum.err)")
+            #expect(FileManager.default.fileExists(atPath: file), "lake never deletes outside its root")
+        }
+        #expect(try Self.duck(root, [total]).last! == duck)
+        _ = try Self.duck(root, ["CALL ducklake_cleanup_old_files('l', cleanup_all => true)"])
+        #expect(!FileManager.default.fileExists(atPath: file), "DuckDB's cleanup deletes it")
+        #expect(try runLake(["vacuum", "--retain", "0s", "--force", "--lake", root]).status == 0)
+    }
 }

@@ -86,15 +86,19 @@ import Testing
     /// DuckLake's `parquet_version` option makes DuckDB write DELTA_BINARY_PACKED,
     /// DELTA_LENGTH_BYTE_ARRAY and BYTE_STREAM_SPLIT pages into the lake. lake used to fail
     /// every read of such a table and `lake verify` called the files corrupt; now they read,
-    /// agree with DuckDB, and compaction rewrites them in our encodings.
-    @Test func filesDuckDBWritesWithParquetVersion2Read() throws {
+    /// agree with DuckDB, and compaction rewrites them in our encodings. The same for the codecs
+    /// a lake's `parquet_compression` option can name besides zstd and snappy (GZIP, BROTLI,
+    /// LZ4_RAW), which every read of the table refused until session 11.
+    @Test(arguments: ["parquet_version=2", "parquet_compression=gzip", "parquet_compression=brotli", "parquet_compression=lz4"])
+    func filesDuckDBWritesWithOtherParquetOptionsRead(option: String) throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }
         let root = lake.root
+        let (name, value) = (option.split(separator: "=")[0], option.split(separator: "=")[1])
         let sums = "SELECT count(*), sum(order_total * 100)::BIGINT, sum(item_count), count(DISTINCT customer_id), "
             + "sum(epoch_us(event_time))::BIGINT % 1000000007 FROM l.curated.orders"
         let duck = try Self.duck(root, [
-            "CALL l.set_option('parquet_version', '2')",
+            "CALL l.set_option('\(name)', '\(value)')",
             "INSERT INTO l.curated.orders SELECT * REPLACE ('ORD-V2-' || order_id AS order_id) FROM l.curated.orders",
             sums,
         ]).last!

@@ -474,6 +474,10 @@ public final class ParquetFileReader: @unchecked Sendable {
         case .uncompressed?: return .uncompressed
         case .snappy?: return .snappy
         case .zstd?: return .zstd
+        case .gzip?: return .gzip
+        case .brotli?: return .brotli
+        case .lz4Raw?: return .lz4Raw
+        // LZO, and the deprecated LZ4 (its framing differs between Hadoop's and raw writers).
         case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(column))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
@@ -516,10 +520,13 @@ public final class ParquetFileReader: @unchecked Sendable {
             do {
                 try scratch.withUnsafeMutableBytes { out in
                     let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
-                    if codec == .zstd {
-                        try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
-                    } else {
-                        try Snappy.decompress(body, into: dst)
+                    switch codec {
+                    case .zstd: try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
+                    case .snappy: try Snappy.decompress(body, into: dst)
+                    case .gzip: try Gzip.decompress(body, into: dst)
+                    case .brotli: try Brotli.decompress(body, into: dst)
+                    case .lz4Raw: try LZ4Raw.decompress(body, into: dst)
+                    default: preconditionFailure("chunkCodec admits \(codec)")
                     }
                 }
             } catch let e as PageError {

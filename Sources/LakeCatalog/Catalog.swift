@@ -691,14 +691,15 @@ extension Catalog {
                                format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
-                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64?, encrypted: Bool }
+                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64?, encrypted: Bool, mappingID: Int64? }
         var files: [FileRow] = []
         // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
         // listed "snapshot:row count" pairs (partial_file_info).
         let partialColumn = format == .v03 ? "partial_file_info" : "partial_max"
         let cursor = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
-                   file_size_bytes, footer_size, row_id_start, \(partialColumn), partition_id, \(encryptedColumn(format))
+                   file_size_bytes, footer_size, row_id_start, \(partialColumn), partition_id, \(encryptedColumn(format)),
+                   \(format == .v03 ? "NULL" : "mapping_id")
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
@@ -711,7 +712,8 @@ extension Catalog {
                                  end: try r.value(at: 2, "end_snapshot"), path: try r.value(at: 3, "path") ?? "", relative: rel != 0,
                                  records: try r.value(at: 5, "record_count") ?? 0, bytes: try r.value(at: 6, "file_size_bytes") ?? 0,
                                  footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start"),
-                                 partitionID: try r.value(at: 10, "partition_id"), encrypted: try r.value(at: 11, "encrypted") ?? 0 != 0))
+                                 partitionID: try r.value(at: 10, "partition_id"), encrypted: try r.value(at: 11, "encrypted") ?? 0 != 0,
+                                 mappingID: try r.value(at: 12, "mapping_id")))
         }
         guard !files.isEmpty else { return [] }
         let lo = files.first!.id, hi = files.last!.id
@@ -791,6 +793,7 @@ extension Catalog {
                 inlined[try r.value(at: 0, "file_id"), default: []].append(try r.value(at: 1, "row_id"))
             }
         }
+        let mappings = try nameMappings(db, ids: Set(files.compactMap(\.mappingID)))
         let checksums = try FileIntegrity.footerChecksums(db, tableID: table.tableID, from: lo, to: hi)
         let directory = table.directory.path
         return files.map { f in
@@ -799,8 +802,29 @@ extension Catalog {
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
-                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id], encrypted: f.encrypted)
+                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id], encrypted: f.encrypted,
+                            nameMapping: f.mappingID.flatMap { mappings[$0] })
         }
+    }
+
+    /// The top-level entries of the given name mappings (nested ones map fields inside a
+    /// column, which lake does not read).
+    private static func nameMappings(_ db: SQLDatabase, ids: Set<Int64>) throws -> [Int64: NameMapping] {
+        guard !ids.isEmpty, try db.tableExists("ducklake_name_mapping") else { return [:] }
+        var out: [Int64: NameMapping] = [:]
+        for id in ids.sorted() {
+            var mapping = NameMapping(fieldIDs: [:], fromPartition: [])
+            for r in try SQLRow.fetchAll(db, sql: """
+                SELECT source_name, target_field_id, is_partition FROM ducklake_name_mapping WHERE mapping_id = ? AND parent_column IS NULL
+                """, arguments: [id]) {
+                let target: Int64 = try r.value("target_field_id")
+                mapping.fieldIDs[try r.value("source_name") ?? ""] = target
+                let partition: Int64? = try r.value("is_partition")
+                if partition ?? 0 != 0 { mapping.fromPartition.insert(target) }
+            }
+            out[id] = mapping
+        }
+        return out
     }
 
     /// 1 for a file DuckDB encrypted: DuckLake sets its encryption_key. A 0.3 catalog made by an

@@ -19,28 +19,55 @@ public struct DataFileReader {
     private let opaque: [OpaqueColumn?]
     /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
     public let deletes: DeleteVector?
+    /// Columns the file does not store whose value is its hive partition value (see `NameMapping`),
+    /// as a column with that value for its default.
+    private let fromPartition: [Int: ColumnInfo]
 
     public init(_ file: DataFile, columns: [ColumnInfo], files: LakeFiles) throws {
         reader = try Self.open(file, files: files)
         self.columns = columns
         let fields = reader.schema.fields
-        // Files written without field ids (by other tools) are matched by name instead.
+        // Files written without field ids (by other tools) are matched through the name mapping
+        // DuckDB recorded when it registered them, whose names stay the file's when a column is
+        // renamed later; without one, by the column's current name.
         let byName = fields.allSatisfy { $0.fieldID == nil }
+        let mapping = file.nameMapping
+        func holds(_ name: String, _ c: ColumnInfo) -> Bool {
+            guard byName else { return false }
+            if let mapping { return mapping.fieldIDs[name] == c.columnID }
+            return name == c.name
+        }
         fileIndex = columns.map { c in
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
-            return byName ? fields.firstIndex { $0.name == c.name } : nil
+            return fields.firstIndex { holds($0.name, c) }
         }
         let opaqueFields = reader.opaqueColumns
         opaque = columns.map { c in
-            opaqueFields.first { $0.fieldID.map(Int64.init) == c.columnID } ?? (byName ? opaqueFields.first { $0.name == c.name } : nil)
+            opaqueFields.first { $0.fieldID.map(Int64.init) == c.columnID } ?? opaqueFields.first { holds($0.name, c) }
         }
+        // A hive-partitioned file DuckDB registered may not store its partition columns: their
+        // value is the file's partition value, on every row.
+        var fromPartition: [Int: ColumnInfo] = [:]
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && mapping?.fromPartition.contains(c.columnID) == true {
+            guard let value = file.partitionValues[c.name] else {
+                throw DataFileError.unreadableColumn(column: c.name, detail: "\(file.path) does not store it and the catalog records no partition value for it")
+            }
+            var constant = c
+            constant.initialDefault = value
+            fromPartition[k] = constant
+        }
+        self.fromPartition = fromPartition
         // A column whose current version began at or before the file's commit existed when the
         // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
         // DuckDB's INSERT) writes all of a table's columns: its absence is corruption. Only a
         // column added after the file (begin_snapshot later than the file's) may be missing and
         // read as its default. A rename or widening starts a new column version, so such a
         // column is not required of older files: weaker, never a false alarm.
-        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && c.beginSnapshot <= file.beginSnapshot {
+        // A mapped file whose mapping names no source for a column was registered without it
+        // (`allow_missing`): the column reads as its default there, as in DuckDB.
+        let mapped = Set(mapping.map { Array($0.fieldIDs.values) } ?? [])
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && fromPartition[k] == nil && c.beginSnapshot <= file.beginSnapshot
+            && (mapping == nil || mapped.contains(c.columnID)) {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
         deletes = try DeleteVector.load(for: file, files: files)
@@ -89,7 +116,7 @@ public struct DataFileReader {
             let rows = reader.rowGroupRowCount(g)
             let out = try columns.enumerated().map { ci, c -> Column in
                 let type = schema.fields[ci].type
-                guard fileIndex[ci] != nil else { return try Self.constant(c, type, rows: rows) }
+                guard fileIndex[ci] != nil else { return try Self.constant(fromPartition[ci] ?? c, type, rows: rows) }
                 defer { k += 1 }
                 guard let column = b.columns[k].widened(to: type) else {
                     throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds values that cannot be read as \(type)")

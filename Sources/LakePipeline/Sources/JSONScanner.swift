@@ -148,7 +148,8 @@ struct JSONScanner {
     /// Scans a string starting at '"' and returns where its value lies in "text" coordinates,
     /// where text = the scanned bytes followed by `out`'s decoded extras: a string without
     /// escapes is returned in place (no copy); one with escapes is decoded and appended to
-    /// `out` (which must start with a copy of the scanned bytes).
+    /// `out`, which must be empty or start with a copy of the scanned bytes (an empty `out`
+    /// takes that copy first).
     @inline(__always)
     mutating func stringSpan(into out: inout [UInt8]) throws(JSONError) -> (start: Int, count: Int) {
         let open = i
@@ -163,6 +164,7 @@ struct JSONScanner {
             }
             if b == 92 {
                 i = open
+                if out.isEmpty { out.append(contentsOf: UnsafeBufferPointer(start: base, count: end)) }
                 let start = try string(into: &out)
                 return (start, out.count - start)
             }

@@ -66,16 +66,17 @@ struct JSONScanner {
         }
     }
 
-    /// The next non-whitespace byte (not consumed).
-    @inline(__always) mutating func peek(expecting: String) throws(JSONError) -> UInt8 {
+    /// The next non-whitespace byte (not consumed). `expecting` is a StaticString: a String
+    /// argument cost a release call on every token, and it is only read on the error path.
+    @inline(__always) mutating func peek(expecting: StaticString) throws(JSONError) -> UInt8 {
         skipWhitespace()
-        guard i < end else { throw fail(.unexpectedEnd(expecting: expecting)) }
+        guard i < end else { throw fail(.unexpectedEnd(expecting: expecting.description)) }
         return base[i]
     }
 
-    @inline(__always) mutating func expect(_ b: UInt8, _ what: String) throws(JSONError) {
+    @inline(__always) mutating func expect(_ b: UInt8, _ what: StaticString) throws(JSONError) {
         let c = try peek(expecting: what)
-        guard c == b else { throw fail(.unexpectedByte(c, expecting: what)) }
+        guard c == b else { throw fail(.unexpectedByte(c, expecting: what.description)) }
         i += 1
     }
 

@@ -358,7 +358,10 @@ public struct OrderValidator {
         var total: Int64 = 0
         itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
-        content ^= fnv1a64(UnsafeRawBufferPointer(rebasing: t[Int(o.customerID.start) ..< Int(o.customerID.start + o.customerID.count)]))
+        // The content key tells a resent order from a conflicting one within the batch (kept
+        // in memory only): an item's product enters as its catalog row, which names its id
+        // exactly, so only the customer id is hashed.
+        content ^= ByteKeyTable.hash(slice(t, o.customerID))
         for (i, item) in o.items.enumerated() {
             if let m = missing(item.productID, "items[\(i)].product_id") { return m }
             guard let q = item.quantity else { return (.missingField, "items[\(i)].quantity is missing") }
@@ -379,7 +382,7 @@ public struct OrderValidator {
             if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
             total = sum
             itemRows.append(Int32(row))
-            content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
+            content = (content ^ UInt64(row)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
         // Orders v2 fields (only reached for a v2 output: a v2 line for v1 output stops the ingest).
         if o.currency.isPresent {
@@ -387,7 +390,7 @@ public struct OrderValidator {
             if !Self.isCurrencyCode(c) {
                 return (.invalidCurrency, "currency \"\(Self.text(t, o.currency))\" is not an ISO 4217 code (three uppercase letters, e.g. USD)")
             }
-            content = (content ^ fnv1a64(c)) &* 0x100_0000_01b3
+            content = (content ^ ByteKeyTable.hash(c)) &* 0x100_0000_01b3
         }
         if let d = o.discountCents {
             if d < rules.discountMinCents {

@@ -54,7 +54,11 @@ public struct DataFileReader {
     /// The file's Parquet reader after the size and footer checks, for readers that do their
     /// own column matching (reference tables, the order-id baseline).
     public static func open(_ file: DataFile, files: LakeFiles) throws -> ParquetFileReader {
-        try files.reader(file.path, expect: FileIntegrity.expectation(file))
+        // Checked before any byte is read: an encrypted file's magic is "PARE", which the
+        // Parquet reader would call "not a Parquet file", and `lake verify` would have advised
+        // restoring a healthy file from a backup.
+        if file.encrypted { throw DataFileError.encrypted(path: file.path) }
+        return try files.reader(file.path, expect: FileIntegrity.expectation(file))
     }
 
     /// The file's own name for a table column, for row-group pruning by footer statistics;
@@ -136,12 +140,17 @@ public enum DataFileError: Error, CustomStringConvertible, Equatable {
     /// The catalog says the file holds the column (it existed when the file was committed), but
     /// no field in the footer has its id.
     case missingColumn(path: String, column: String, columnID: Int64)
+    /// DuckDB encrypted the file (an encrypted DuckLake, `Catalog.encrypted`): not damage, but
+    /// nothing lake can read.
+    case encrypted(path: String)
 
     public var description: String {
         switch self {
         case .unreadableColumn(let column, let detail): return "column \(column): \(detail)"
         case .missingColumn(let path, let column, let id):
             return "\(path): the footer has no field with id \(id) (column \(column)), which the file held when it was committed: the file is corrupt; restore it from a backup"
+        case .encrypted(let path):
+            return "\(path) is encrypted Parquet (the lake was created by DuckDB with ATTACH … (ENCRYPTED)), which lake cannot decrypt; the file is not damaged. Read this lake with DuckDB"
         }
     }
 }

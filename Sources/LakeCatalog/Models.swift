@@ -214,6 +214,8 @@ public struct DataFile: Hashable, Sendable {
     /// The footer checksum recorded at commit (`lake_file_integrity`); nil for files another
     /// tool committed, which are checked by size only.
     public var footerChecksum: UInt32? = nil
+    /// Encrypted by DuckDB (DuckLake's encryption_key is set): refused on open, never decoded.
+    public var encrypted = false
 }
 
 /// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.
@@ -241,6 +243,8 @@ public struct DeleteFile: Hashable, Sendable {
     /// position applies only the positions deleted at or before it.
     public var snapshot: Int64
     public var beginSnapshot: Int64
+    /// Encrypted by DuckDB, as its data file: refused on open.
+    public var encrypted = false
 }
 
 /// Returned by `createTable`: ids to stamp into Parquet files.

@@ -192,6 +192,14 @@ import Testing
         #expect(try catalog.latestSnapshot().id == snapshot)
         #expect(try Self.duck(root, [items]).last! == before)
 
+        // The same for order_items dropped: a new one would hold only the new batch's items.
+        let dropped = try TemporaryDirectory("dropped-items")
+        defer { dropped.remove() }
+        try FileManager.default.copyItem(atPath: root, toPath: dropped.path + "/lake")
+        _ = try Self.duck(dropped.path + "/lake", ["ALTER TABLE l.curated.orders_renamed RENAME TO orders", "DROP TABLE l.curated.order_items"])
+        let noItems = try runLake(["ingest", "orders", resent, "--lake", dropped.path + "/lake"])
+        #expect(noItems.status == 1 && noItems.err.contains("curated.order_items is missing while raw.orders and curated.orders hold"), "\(noItems.err)")
+
         _ = try Self.duck(root, ["ALTER TABLE l.curated.orders_renamed RENAME TO orders"])
         let again = try runLake(["ingest", "orders", resent, "--lake", root, "--format", "json"])
         #expect(again.status == 0, "\(again.err)")

@@ -31,7 +31,7 @@ let package = Package(
         ),
         // Compiler intrinsics Swift does not expose (cache prefetch), as static inline C.
         .target(name: "CLakeSupport", path: "Sources/CLakeSupport"),
-        .target(name: "LakeFormat", dependencies: ["CZstd"]),
+        .target(name: "LakeFormat", dependencies: ["CZstd", "CLakeSupport"]),
         .target(
             name: "LakeCatalog",
             dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]

@@ -5,6 +5,21 @@ import Darwin
 #endif
 
 // The dictionary half of a column chunk: whether a dictionary pays, its page, and each row's index.
+
+/// A dictionary kept for a column chunk: its page (PLAIN, uncompressed), its entry count and
+/// the index of every non-null row.
+struct BuiltDictionary {
+    var page: [UInt8]
+    var count: Int
+    var indices: [UInt32]
+}
+
+/// Rows of a string column: one piece of a column chunk, read where it is.
+struct StringRun {
+    let values: StringColumn
+    let rows: Range<Int>
+}
+
 extension ChunkEncoder {
     /// A dictionary whose first `trialRows` values are nearly all distinct (ids, line numbers,
     /// byte offsets, timestamps) will not come out smaller than PLAIN: the trial stops there
@@ -14,10 +29,9 @@ extension ChunkEncoder {
 
     static func mostlyDistinct(_ distinct: Int) -> Bool { distinct * 10 > trialRows * 9 }
 
-    /// Dictionary page (PLAIN, uncompressed), its entry count and the index of every non-null
-    /// row; nil page when the dictionary does not pay.
+    /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
-                                         width: Int) -> ([UInt8]?, Int, [UInt32]) {
+                                 width: Int) -> BuiltDictionary? {
         var builder = WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256)
         var indices: [UInt32] = []
         indices.reserveCapacity(range.count)
@@ -34,54 +48,60 @@ extension ChunkEncoder {
                 indices.append(previous.index)
                 continue
             }
-            guard let i = builder.index(of: word) else { return (nil, 0, []) }
+            guard let i = builder.index(of: word) else { return nil }
             indices.append(UInt32(i))
             previous = (word, UInt32(i))
-            if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return (nil, 0, []) }
+            if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return nil }
         }
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let dictBytes = builder.count * width
         let indexBytes = (indices.count * bw + 7) / 8 + 16
-        guard dictBytes + indexBytes < indices.count * width * 3 / 4 else { return (nil, 0, []) }
+        guard dictBytes + indexBytes < indices.count * width * 3 / 4 else { return nil }
         var page: [UInt8] = []
         page.reserveCapacity(dictBytes)
         for w in builder.values {
             if width == 4 { appendLE(UInt32(truncatingIfNeeded: w), to: &page) } else { appendLE(w, to: &page) }
         }
-        return (page, builder.count, indices)
+        return BuiltDictionary(page: page, count: builder.count, indices: indices)
     }
 
-    func buildStringDictionary(_ s: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+    /// `runs` end to end; `validity` is the chunk's.
+    func buildStringDictionary(_ runs: [StringRun], validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
         var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
+        indices.reserveCapacity(runs.reduce(0) { $0 + $1.rows.count })
         var plainBytes = 0
-        let ok: Bool = s.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            // As for fixed-width values: a run of one value (a partition's channel, a batch's id,
-            // an order's items) hashes once.
-            var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
-                let n = end - start
-                plainBytes += 4 + n
-                if n == previous.count && equalBytes(base + start, base + previous.start, n) {
-                    indices.append(previous.index)
-                    continue
+        var chunkRow = 0
+        for run in runs {
+            let s = run.values
+            let ok: Bool = s.bytes.withUnsafeBytes { raw in
+                let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                // As for fixed-width values: a run of one value (a partition's channel, a batch's
+                // id, an order's items) hashes once.
+                var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
+                for r in run.rows {
+                    if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
+                    let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
+                    let n = end - start
+                    plainBytes += 4 + n
+                    if n == previous.count && equalBytes(base + start, base + previous.start, n) {
+                        indices.append(previous.index)
+                        continue
+                    }
+                    guard let i = builder.index(of: base + start, n) else { return false }
+                    indices.append(UInt32(i))
+                    previous = (start, n, UInt32(i))
+                    if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return false }
                 }
-                guard let i = builder.index(of: base + start, n) else { return false }
-                indices.append(UInt32(i))
-                previous = (start, n, UInt32(i))
-                if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return false }
+                return true
             }
-            return true
+            guard ok else { return nil }
+            chunkRow += run.rows.count
         }
-        guard ok else { return (nil, 0, []) }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
     }
 
-    func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+    func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: min(values.count, 1 << 16))
         var map = [Int32](repeating: -1, count: values.count)
         var indices: [UInt32] = []
@@ -104,14 +124,14 @@ extension ChunkEncoder {
             }
             return true
         }
-        guard ok else { return (nil, 0, []) }
+        guard ok else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
     }
 
-    func finishStringDictionary(_ builder: StringDictionaryBuilder, indices: [UInt32], plainBytes: Int) -> ([UInt8]?, Int, [UInt32]) {
+    func finishStringDictionary(_ builder: StringDictionaryBuilder, indices: [UInt32], plainBytes: Int) -> BuiltDictionary? {
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let indexBytes = (indices.count * bw + 7) / 8 + 16
-        guard builder.plainBytes + indexBytes < plainBytes * 3 / 4 else { return (nil, 0, []) }
+        guard builder.plainBytes + indexBytes < plainBytes * 3 / 4 else { return nil }
         var page: [UInt8] = []
         page.reserveCapacity(builder.plainBytes)
         let values = builder.values
@@ -122,6 +142,6 @@ extension ChunkEncoder {
                 page.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[r]))
             }
         }
-        return (page, builder.count, indices)
+        return BuiltDictionary(page: page, count: builder.count, indices: indices)
     }
 }

@@ -203,27 +203,16 @@ public final class ParquetFileWriter {
     }
 
     private func flushRowGroup(rows: Int) throws {
-        // Take `rows` rows from the queue: straight from the batch when one batch covers them
-        // (no copy), else concatenated.
-        let source: RecordBatch
-        let range: Range<Int>
-        if pending[0].range.count >= rows {
-            source = pending[0].batch
-            range = pending[0].range.lowerBound ..< pending[0].range.lowerBound + rows
-            pending[0].range = range.upperBound ..< pending[0].range.upperBound
-            if pending[0].range.isEmpty { pending.removeFirst() }
-        } else {
-            var parts: [(RecordBatch, Range<Int>)] = []
-            var need = rows
-            while need > 0 {
-                let (b, r) = pending[0]
-                let take = min(need, r.count)
-                parts.append((b, r.lowerBound ..< r.lowerBound + take))
-                need -= take
-                if take == r.count { pending.removeFirst() } else { pending[0].range = r.lowerBound + take ..< r.upperBound }
-            }
-            source = RecordBatch.concatenate(parts, schema: schema)
-            range = 0 ..< rows
+        // Take `rows` rows from the queue: ranges of the queued batches, encoded where they are
+        // (the encoder concatenates only what it cannot read in pieces).
+        var parts: [(batch: RecordBatch, range: Range<Int>)] = []
+        var need = rows
+        while need > 0 {
+            let (b, r) = pending[0]
+            let take = min(need, r.count)
+            parts.append((b, r.lowerBound ..< r.lowerBound + take))
+            need -= take
+            if take == r.count { pending.removeFirst() } else { pending[0].range = r.lowerBound + take ..< r.upperBound }
         }
         pendingRows -= rows
         if pendingRows == 0 { pendingBytes = 0 }
@@ -244,7 +233,7 @@ public final class ParquetFileWriter {
         for (i, field) in schema.fields.enumerated() {
             var encoder = ChunkEncoder(field: field, options: options, scratch: scratch)
             defer { encoder.finish() }
-            let (chunk, stats) = try encoder.encode(source.columns[i], range: range, at: offset, into: &out)
+            let (chunk, stats) = try encoder.encode(parts.map { ($0.batch.columns[i], $0.range) }, at: offset, into: &out)
             offset += chunk.metaData.totalCompressedSize
             uncompressedTotal += chunk.metaData.totalUncompressedSize
             chunks.append(chunk)

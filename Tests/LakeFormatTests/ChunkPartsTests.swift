@@ -1,0 +1,77 @@
+import Foundation
+import LakeTestSupport
+import Testing
+@testable import LakeFormat
+
+/// A row group queued as many pieces (an ingest partition's rows arrive a drain at a time) is
+/// encoded from the pieces where they are, not from a concatenated copy: the file must be byte
+/// for byte the one the concatenation gives.
+@Suite struct ChunkPartsTests {
+    /// `sampleBatch` plus long, nearly distinct text (PLAIN by `plainColumns`), text that is
+    /// often empty or null, and a dictionary column sharing one values array.
+    static func batch(rows: Int) -> RecordBatch {
+        let base = sampleBatch(rows: rows, seed: 23)
+        var rng = SplitMix64(seed: 5)
+        var text = StringColumn(), sparse = StringColumn()
+        var sparseValid: [Bool] = []
+        var tags = StringColumn()
+        for t in ["alpha", "beta", "", "gamma delta"] { tags.append(t) }
+        for i in 0 ..< rows {
+            text.append("{\"order_id\":\"ORD-\(1_000_000 + i)\",\"note\":\"" + String(repeating: "x", count: rng.int(0 ..< 300)) + "\"}")
+            let valid = !rng.chance(0.3)
+            sparseValid.append(valid)
+            if valid { sparse.append(rng.chance(0.5) ? "" : "s-\(rng.int(0 ..< 5))") } else { sparse.appendEmpty() }
+        }
+        let tagIndices = (0 ..< rows).map { _ in Int32(rng.int(0 ..< 4)) }
+        let schema = Schema(base.schema.fields + [
+            Field("text", .string, fieldID: 20), Field("sparse", .string, nullable: true, fieldID: 21), Field("tag", .string, fieldID: 22),
+        ])
+        return RecordBatch(schema: schema, columns: base.columns + [
+            Column(.string(text)), Column(.string(sparse), validity: sparseValid), Column(.dictionary(indices: tagIndices, values: tags)),
+        ])
+    }
+
+    @Test("row groups made of many queued pieces encode byte for byte as their concatenation (strings read in place, pages across pieces)")
+    func piecesEncodeAsTheirConcatenation() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let rows = 6_000
+        let all = Self.batch(rows: rows)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 2_500
+        options.pageBytes = 8 << 10  // several pages per chunk, crossing the pieces' boundaries
+        options.plainColumns = ["text"]
+
+        // Pieces of 1 to 900 rows: most row groups start and end inside a piece.
+        var rng = SplitMix64(seed: 99)
+        let pieced = try ParquetFileWriter(path: dir.file("pieces.parquet"), schema: all.schema, options: options)
+        var at = 0
+        var pieces = 0
+        while at < rows {
+            let n = min(rows - at, rng.int(1 ..< 900))
+            try pieced.write(all.slice(at ..< at + n))
+            at += n
+            pieces += 1
+        }
+        let summary = try pieced.close()
+        #expect(pieces > 10)
+
+        // The reference: each row group's rows as one batch of their own.
+        let whole = try ParquetFileWriter(path: dir.file("whole.parquet"), schema: all.schema, options: options)
+        for start in stride(from: 0, to: rows, by: options.rowGroupRows) {
+            try whole.write(all.slice(start ..< min(rows, start + options.rowGroupRows)))
+            try whole.endRowGroup()
+        }
+        let reference = try whole.close()
+        #expect(summary.rowGroupCount == 3 && reference.rowGroupCount == 3)
+
+        let a = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("pieces.parquet"))))
+        let b = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("whole.parquet"))))
+        #expect(a == b)
+        #expect(canonicalRows(try ParquetFileReader(path: dir.file("pieces.parquet")).readAll()) == canonicalRows(all))
+        // The statistics the catalog records are the concatenation's too.
+        for (s, r) in zip(summary.columnStatistics, reference.columnStatistics) {
+            #expect(s.min == r.min && s.max == r.max && s.nullCount == r.nullCount)
+        }
+    }
+}

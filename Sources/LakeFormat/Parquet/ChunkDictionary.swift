@@ -14,10 +14,28 @@ struct BuiltDictionary {
     var indices: [UInt32]
 }
 
-/// Rows of a string column: one piece of a column chunk, read where it is.
+/// Rows of a string column: one piece of a column chunk, read where it is. With `indices`,
+/// row r's value is `values[indices[r]]` (a dictionary column read as the strings it stands
+/// for, no copy of them made).
 struct StringRun {
     let values: StringColumn
+    var indices: [Int32]? = nil
     let rows: Range<Int>
+
+    /// Where row `r`'s bytes are in `values.bytes`.
+    @inline(__always)
+    func byteRange(_ r: Int) -> Range<Int> {
+        let i = indices.map { Int($0[r]) } ?? r
+        return Int(values.offsets[i]) ..< Int(values.offsets[i + 1])
+    }
+
+    /// Bytes of all the rows' values.
+    var valueBytes: Int {
+        guard let indices else { return Int(values.offsets[rows.upperBound] - values.offsets[rows.lowerBound]) }
+        var n = 0
+        for r in rows { n += values.byteRange(Int(indices[r])).count }
+        return n
+    }
 }
 
 extension ChunkEncoder {
@@ -81,8 +99,8 @@ extension ChunkEncoder {
                 var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
                 for r in run.rows {
                     if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
-                    let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
-                    let n = end - start
+                    let value = run.byteRange(r)
+                    let start = value.lowerBound, n = value.count
                     plainBytes += 4 + n
                     if n == previous.count && equalBytes(base + start, base + previous.start, n) {
                         indices.append(previous.index)

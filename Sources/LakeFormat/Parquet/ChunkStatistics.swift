@@ -39,7 +39,7 @@ extension ChunkEncoder {
                         var seen = false
                         for r in run.rows {
                             if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
-                            let cur = s.byteRange(r)
+                            let cur = run.byteRange(r)
                             // A repeat of the value before was compared already (runs: a partition's channel).
                             if seen, cur.count == previous.count, equalBytes(base + cur.lowerBound, base + previous.lowerBound, cur.count) { continue }
                             seen = true

@@ -48,14 +48,24 @@ struct ChunkEncoder {
                          into out: inout [UInt8]) throws -> (ColumnChunk, ColumnStatistics) {
         precondition(!parts.isEmpty, "a column chunk has at least one part")
         if parts.count == 1 { return try encode(parts[0].0, range: parts[0].1, at: chunkOffset, into: &out) }
+        // Dictionary parts over one values array stay a dictionary column (indices concatenated),
+        // as do all other types; parts with dictionaries of their own (one per validating
+        // thread: a raw row's batch id and source file) or mixed with strings were materialized
+        // as strings by the concatenation, which the runs read in place.
+        if case .dictionary(_, let shared) = parts[0].0.data, parts.allSatisfy({ $0.0.data.sharesDictionary(shared) }) {
+            let whole = Column.concatenate(parts)
+            return try encode(whole, range: 0 ..< whole.count, at: chunkOffset, into: &out)
+        }
         var runs: [StringRun] = []
         runs.reserveCapacity(parts.count)
         for (column, rows) in parts {
-            guard case .string(let s) = column.data else {
+            switch column.data {
+            case .string(let s): runs.append(StringRun(values: s, rows: rows))
+            case .dictionary(let idx, let values): runs.append(StringRun(values: values, indices: idx, rows: rows))
+            default:
                 let whole = Column.concatenate(parts)
                 return try encode(whole, range: 0 ..< whole.count, at: chunkOffset, into: &out)
             }
-            runs.append(StringRun(values: s, rows: rows))
         }
         // The validity the concatenation has: none unless some part has one.
         var validity: [Bool]?
@@ -68,7 +78,7 @@ struct ChunkEncoder {
             validity = v
         }
         // The concatenation's bytes per row: the parts' own, not their whole columns'.
-        let bytes = runs.reduce(0) { $0 + Int($1.values.offsets[$1.rows.upperBound] - $1.values.offsets[$1.rows.lowerBound]) }
+        let bytes = runs.reduce(0) { $0 + $1.valueBytes }
         let rows = runs.reduce(0) { $0 + $1.rows.count }
         return try encodeStrings(runs, validity: validity, bytesPerValue: Double(bytes) / Double(max(rows, 1)), at: chunkOffset, into: &out)
     }
@@ -184,7 +194,7 @@ struct ChunkEncoder {
                 }
                 let r = runs[run]
                 let end = min(rows.upperBound, first + r.rows.count)
-                Self.appendStrings(r.values, rows: r.rows.lowerBound + row - first ..< r.rows.lowerBound + end - first,
+                Self.appendStrings(r, rows: r.rows.lowerBound + row - first ..< r.rows.lowerBound + end - first,
                                    validity: validity, validityAt: row, into: &page)
                 row = end
             }
@@ -280,44 +290,38 @@ struct ChunkEncoder {
         case .int32(let a): appendFixed(a, rows: rows, chunkStart: chunkStart, validity: validity, into: &page)
         case .int64(let a): appendFixed(a, rows: rows, chunkStart: chunkStart, validity: validity, into: &page)
         case .double(let a): appendFixed(a, rows: rows, chunkStart: chunkStart, validity: validity, into: &page)
-        case .string(let s): appendStrings(s, rows: rows, validity: validity, validityAt: rows.lowerBound - chunkStart, into: &page)
+        case .string(let s):
+            appendStrings(StringRun(values: s, rows: rows), rows: rows, validity: validity, validityAt: rows.lowerBound - chunkStart, into: &page)
         case .dictionary(let idx, let values):
-            values.bytes.withUnsafeBytes { raw in
-                for r in rows where valid(r) {
-                    let range = values.byteRange(Int(idx[r]))
-                    appendLE(UInt32(range.count), to: &page)
-                    page.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[range]))
-                }
-            }
+            appendStrings(StringRun(values: values, indices: idx, rows: rows), rows: rows, validity: validity,
+                          validityAt: rows.lowerBound - chunkStart, into: &page)
         }
     }
 
-    /// PLAIN BYTE_ARRAY values of `rows` of `s` (a 4-byte length, then the bytes), skipping
+    /// PLAIN BYTE_ARRAY values of `rows` of `run` (a 4-byte length, then the bytes), skipping
     /// the nulls: `validity[validityAt]` is the chunk's entry for `rows.lowerBound`. The page
     /// grows once per call and the values are copied into it through a pointer: a row at a
     /// time through Array.append, the verbatim source lines paid two capacity and uniqueness
     /// checks per line.
-    private static func appendStrings(_ s: StringColumn, rows: Range<Int>, validity: [Bool]?, validityAt: Int, into page: inout [UInt8]) {
+    private static func appendStrings(_ run: StringRun, rows: Range<Int>, validity: [Bool]?, validityAt: Int, into page: inout [UInt8]) {
         guard !rows.isEmpty else { return }
         var size = 0
-        if let validity {
-            for r in rows where validity[validityAt + r - rows.lowerBound] { size += 4 + Int(s.offsets[r + 1] - s.offsets[r]) }
+        if validity == nil && run.indices == nil {
+            size = 4 * rows.count + Int(run.values.offsets[rows.upperBound] - run.values.offsets[rows.lowerBound])
         } else {
-            size = 4 * rows.count + Int(s.offsets[rows.upperBound] - s.offsets[rows.lowerBound])
+            for r in rows where validity?[validityAt + r - rows.lowerBound] ?? true { size += 4 + run.byteRange(r).count }
         }
         let start = page.count
         page.append(contentsOf: repeatElement(0, count: size))
         page.withUnsafeMutableBytes { dst in
-            s.bytes.withUnsafeBytes { src in
-                s.offsets.withUnsafeBufferPointer { o in
-                    var at = start
-                    for r in rows {
-                        if let validity, !validity[validityAt + r - rows.lowerBound] { continue }
-                        let from = Int(o[r]), n = Int(o[r + 1]) - from
-                        dst.storeBytes(of: UInt32(n).littleEndian, toByteOffset: at, as: UInt32.self)
-                        if n > 0 { (dst.baseAddress! + at + 4).copyMemory(from: src.baseAddress! + from, byteCount: n) }
-                        at += 4 + n
-                    }
+            run.values.bytes.withUnsafeBytes { src in
+                var at = start
+                for r in rows {
+                    if let validity, !validity[validityAt + r - rows.lowerBound] { continue }
+                    let value = run.byteRange(r)
+                    dst.storeBytes(of: UInt32(value.count).littleEndian, toByteOffset: at, as: UInt32.self)
+                    if !value.isEmpty { (dst.baseAddress! + at + 4).copyMemory(from: src.baseAddress! + value.lowerBound, byteCount: value.count) }
+                    at += 4 + value.count
                 }
             }
         }

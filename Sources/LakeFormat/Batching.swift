@@ -118,15 +118,19 @@ extension RecordBatch {
     /// The rows at `rows`, in that order (a partition's rows, a sort order, the rows a delete
     /// file leaves). Dictionary columns stay dictionary-encoded.
     public func gather(_ rows: [Int]) -> RecordBatch {
-        RecordBatch(schema: schema, columns: columns.map { c in
-            let validity = c.validity.map { gatherValues($0, rows) }
+        // Every row is checked against the bounds once, for all the columns (a check per column
+        // was a pass over the rows per column of every partition of an ingest).
+        let n = count
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "gather: row out of range")
+        return RecordBatch(schema: schema, columns: columns.map { c in
+            let validity = c.validity.map { gatherChecked($0, rows) }
             switch c.data {
-            case .bool(let v): return Column(.bool(gatherValues(v, rows)), validity: validity)
-            case .int32(let v): return Column(.int32(gatherValues(v, rows)), validity: validity)
-            case .int64(let v): return Column(.int64(gatherValues(v, rows)), validity: validity)
-            case .double(let v): return Column(.double(gatherValues(v, rows)), validity: validity)
-            case .dictionary(let idx, let values): return Column(.dictionary(indices: gatherValues(idx, rows), values: values), validity: validity)
-            case .string(let s): return Column(.string(s.gather(rows)), validity: validity)
+            case .bool(let v): return Column(.bool(gatherChecked(v, rows)), validity: validity)
+            case .int32(let v): return Column(.int32(gatherChecked(v, rows)), validity: validity)
+            case .int64(let v): return Column(.int64(gatherChecked(v, rows)), validity: validity)
+            case .double(let v): return Column(.double(gatherChecked(v, rows)), validity: validity)
+            case .dictionary(let idx, let values): return Column(.dictionary(indices: gatherChecked(idx, rows), values: values), validity: validity)
+            case .string(let s): return Column(.string(s.gatherChecked(rows)), validity: validity)
             }
         })
     }
@@ -167,13 +171,12 @@ extension RecordBatch {
     }
 }
 
-/// `values` at `rows`, in that order. Every row is checked against the bounds once, up front;
-/// the copy itself runs without a check or a uniqueness test per element (a partition's
-/// gather touches every value of an ingest).
+/// `values` at `rows`, in that order, the rows already checked to be in range: the copy runs
+/// without a check or a uniqueness test per element (a partition's gather touches every value
+/// of an ingest).
 @inline(__always)
-func gatherValues<T>(_ values: [T], _ rows: [Int]) -> [T] {
-    precondition(rows.allSatisfy { $0 >= 0 && $0 < values.count }, "gather: row out of range")
-    return values.withUnsafeBufferPointer { v in
+func gatherChecked<T>(_ values: [T], _ rows: [Int]) -> [T] {
+    values.withUnsafeBufferPointer { v in
         [T](unsafeUninitializedCapacity: rows.count) { out, n in
             for (k, r) in rows.enumerated() { (out.baseAddress! + k).initialize(to: v[r]) }
             n = rows.count
@@ -235,7 +238,13 @@ extension StringColumn {
     /// The values at `rows`, in that order: offsets first (which sizes the bytes exactly),
     /// then one copy per value into a buffer allocated once.
     public func gather(_ rows: [Int]) -> StringColumn {
-        precondition(rows.allSatisfy { $0 >= 0 && $0 < count }, "gather: row out of range")
+        let n = count
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "gather: row out of range")
+        return gatherChecked(rows)
+    }
+
+    /// `gather` of rows already checked to be in range.
+    func gatherChecked(_ rows: [Int]) -> StringColumn {
         let newOffsets = offsets.withUnsafeBufferPointer { o in
             [Int32](unsafeUninitializedCapacity: rows.count + 1) { out, n in
                 var at: Int32 = 0

@@ -51,26 +51,34 @@ extension ChunkEncoder {
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
                                  width: Int) -> BuiltDictionary? {
         var builder = WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
         let raw = UnsafeRawBufferPointer(a)
-        // Runs are common (a partition's date, a batch's ingest time, an order's items): a value
-        // equal to the one before takes its index without hashing.
-        var previous: (word: UInt64, index: UInt32)?
-        for r in range {
-            if let validity, !validity[r - range.lowerBound] { continue }
-            let word: UInt64 = width == 4
-                ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
-                : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
-            if let previous, previous.word == word {
-                indices.append(previous.index)
-                continue
+        var paid = true
+        // Written through a pointer: every row of every dictionary-encoded number goes through
+        // here, and Array.append paid a uniqueness and a capacity check per row.
+        let indices = [UInt32](unsafeUninitializedCapacity: range.count) { out, written in
+            var k = 0
+            // Runs are common (a partition's date, a batch's ingest time, an order's items): a
+            // value equal to the one before takes its index without hashing.
+            var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
+            for r in range {
+                if let validity, !validity[r - range.lowerBound] { continue }
+                let word: UInt64 = width == 4
+                    ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
+                    : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
+                if previous.index != UInt32.max, previous.word == word {
+                    out[k] = previous.index
+                    k += 1
+                    continue
+                }
+                guard let i = builder.index(of: word) else { paid = false; break }
+                out[k] = UInt32(i)
+                k += 1
+                previous = (word, UInt32(i))
+                if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; break }
             }
-            guard let i = builder.index(of: word) else { return nil }
-            indices.append(UInt32(i))
-            previous = (word, UInt32(i))
-            if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return nil }
+            written = k
         }
+        guard paid else { return nil }
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let dictBytes = builder.count * width
         let indexBytes = (indices.count * bw + 7) / 8 + 16
@@ -86,36 +94,40 @@ extension ChunkEncoder {
     /// `runs` end to end; `validity` is the chunk's.
     func buildStringDictionary(_ runs: [StringRun], validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(runs.reduce(0) { $0 + $1.rows.count })
         var plainBytes = 0
-        var chunkRow = 0
-        for run in runs {
-            let s = run.values
-            let ok: Bool = s.bytes.withUnsafeBytes { raw in
-                let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-                // As for fixed-width values: a run of one value (a partition's channel, a batch's
-                // id, an order's items) hashes once.
-                var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
-                for r in run.rows {
-                    if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
-                    let value = run.byteRange(r)
-                    let start = value.lowerBound, n = value.count
-                    plainBytes += 4 + n
-                    if n == previous.count && equalBytes(base + start, base + previous.start, n) {
-                        indices.append(previous.index)
-                        continue
+        var paid = true
+        // Indices written through a pointer, as for fixed-width values.
+        let indices = [UInt32](unsafeUninitializedCapacity: runs.reduce(0) { $0 + $1.rows.count }) { out, written in
+            var k = 0
+            var chunkRow = 0
+            for run in runs where paid {
+                run.values.bytes.withUnsafeBytes { raw in
+                    let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                    // As for fixed-width values: a run of one value (a partition's channel, a
+                    // batch's id, an order's items) hashes once.
+                    var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
+                    for r in run.rows {
+                        if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
+                        let value = run.byteRange(r)
+                        let start = value.lowerBound, n = value.count
+                        plainBytes += 4 + n
+                        if n == previous.count && equalBytes(base + start, base + previous.start, n) {
+                            out[k] = previous.index
+                            k += 1
+                            continue
+                        }
+                        guard let i = builder.index(of: base + start, n) else { paid = false; return }
+                        out[k] = UInt32(i)
+                        k += 1
+                        previous = (start, n, UInt32(i))
+                        if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; return }
                     }
-                    guard let i = builder.index(of: base + start, n) else { return false }
-                    indices.append(UInt32(i))
-                    previous = (start, n, UInt32(i))
-                    if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return false }
                 }
-                return true
+                chunkRow += run.rows.count
             }
-            guard ok else { return nil }
-            chunkRow += run.rows.count
+            written = k
         }
+        guard paid else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
     }
 

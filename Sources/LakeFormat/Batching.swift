@@ -115,6 +115,20 @@ extension RecordBatch {
         RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
     }
 
+    /// `gather(rows).estimatedBytes`, without gathering: `rows` must be in range.
+    public func estimatedBytes(ofRows rows: [Int]) -> Int {
+        columns.reduce(0) { total, c in
+            switch c.data {
+            case .bool: return total + rows.count
+            case .int32, .dictionary: return total + rows.count * 4
+            case .int64, .double: return total + rows.count * 8
+            case .string(let s):
+                let bytes = s.offsets.withUnsafeBufferPointer { o in rows.reduce(0) { $0 + Int(o[$1 + 1] - o[$1]) } }
+                return total + bytes + (rows.count + 1) * 4
+            }
+        }
+    }
+
     /// The rows at `rows`, in that order (a partition's rows, a sort order, the rows a delete
     /// file leaves). Dictionary columns stay dictionary-encoded.
     public func gather(_ rows: [Int]) -> RecordBatch {
@@ -122,17 +136,7 @@ extension RecordBatch {
         // was a pass over the rows per column of every partition of an ingest).
         let n = count
         precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "gather: row out of range")
-        return RecordBatch(schema: schema, columns: columns.map { c in
-            let validity = c.validity.map { gatherChecked($0, rows) }
-            switch c.data {
-            case .bool(let v): return Column(.bool(gatherChecked(v, rows)), validity: validity)
-            case .int32(let v): return Column(.int32(gatherChecked(v, rows)), validity: validity)
-            case .int64(let v): return Column(.int64(gatherChecked(v, rows)), validity: validity)
-            case .double(let v): return Column(.double(gatherChecked(v, rows)), validity: validity)
-            case .dictionary(let idx, let values): return Column(.dictionary(indices: gatherChecked(idx, rows), values: values), validity: validity)
-            case .string(let s): return Column(.string(s.gatherChecked(rows)), validity: validity)
-            }
-        })
+        return RecordBatch(schema: schema, columns: columns.map { $0.gatherChecked(rows) })
     }
 
     /// The batch without the rows at `drop` (ascending, distinct, in range), the others in
@@ -168,6 +172,21 @@ extension RecordBatch {
     public static func concatenate(_ parts: [(RecordBatch, Range<Int>)], schema: Schema) -> RecordBatch {
         let columns = (0 ..< schema.fields.count).map { i in Column.concatenate(parts.map { ($0.0.columns[i], $0.1) }) }
         return RecordBatch(schema: schema, columns: columns)
+    }
+}
+
+extension Column {
+    /// The rows at `rows` (checked to be in range), in that order: `RecordBatch.gather` of one column.
+    func gatherChecked(_ rows: [Int]) -> Column {
+        let validity = validity.map { LakeFormat.gatherChecked($0, rows) }
+        switch data {
+        case .bool(let v): return Column(.bool(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .int32(let v): return Column(.int32(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .int64(let v): return Column(.int64(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .double(let v): return Column(.double(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .dictionary(let idx, let values): return Column(.dictionary(indices: LakeFormat.gatherChecked(idx, rows), values: values), validity: validity)
+        case .string(let s): return Column(.string(s.gatherChecked(rows)), validity: validity)
+        }
     }
 }
 

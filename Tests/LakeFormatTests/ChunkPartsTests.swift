@@ -105,4 +105,43 @@ import Testing
             #expect(s.min == r.min && s.max == r.max && s.nullCount == r.nullCount)
         }
     }
+
+    @Test("rows picked from a batch encode byte for byte as their gathered copy: row groups ended by bytes at once (read in place) or left queued (gathered)")
+    func pickedRowsEncodeAsTheirGather() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let all = Self.batch(rows: 6_000)
+        var options = ParquetWriteOptions()
+        options.rowGroupRows = 1_500  // some writes end row groups by count: those gather
+        options.rowGroupBytes = 24 << 10
+        options.pageBytes = 64 << 10
+        options.plainColumns = ["text"]
+        let picked = try ParquetFileWriter(path: dir.file("picked.parquet"), schema: all.schema, options: options)
+        let gathered = try ParquetFileWriter(path: dir.file("gathered.parquet"), schema: all.schema, options: options)
+        // Drains of up to 1,200 rows, each split among three "partitions" by a random key, as
+        // an ingest splits a drain by date and channel; the pieces of one partition are written
+        // to its file (here: one file for partition 0, the others dropped).
+        var rng = SplitMix64(seed: 7)
+        var at = 0
+        var written = 0
+        while at < all.count {
+            let n = min(all.count - at, rng.int(1 ..< 1_200))
+            var drain = all.slice(at ..< at + n)
+            drain = Self.ownDictionary(drain, column: all.schema.index(of: "own")!, materialize: false)
+            drain = Self.ownDictionary(drain, column: all.schema.index(of: "mixed")!, materialize: rng.chance(0.3))
+            let rows = (0 ..< n).filter { _ in rng.int(0 ..< 3) == 0 }
+            try picked.write(drain, rows: rows)
+            try gathered.write(drain.gather(rows))
+            written += rows.count
+            at += n
+        }
+        let a = try picked.close(), b = try gathered.close()
+        #expect(a.rowCount == Int64(written) && a.rowGroupCount == b.rowGroupCount && a.rowGroupCount > 4)
+        let x = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("picked.parquet"))))
+        let y = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("gathered.parquet"))))
+        let firstDifference = (0 ..< min(x.count, y.count)).first { x[$0] != y[$0] } ?? (x.count == y.count ? nil : min(x.count, y.count))
+        #expect(firstDifference == nil, "the files differ from byte \(firstDifference ?? -1) (\(x.count) and \(y.count) bytes)")
+        #expect(canonicalRows(try ParquetFileReader(path: dir.file("picked.parquet")).readAll())
+            == canonicalRows(try ParquetFileReader(path: dir.file("gathered.parquet")).readAll()))
+    }
 }

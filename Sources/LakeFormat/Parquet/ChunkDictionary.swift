@@ -14,6 +14,19 @@ struct BuiltDictionary {
     var indices: [UInt32]
 }
 
+/// One piece of a column chunk: a range of a column's rows, or rows picked from it by index
+/// (checked to be in range), in that order.
+enum ChunkPart {
+    case range(Column, Range<Int>)
+    case picked(Column, [Int])
+
+    var column: Column {
+        switch self {
+        case .range(let c, _), .picked(let c, _): return c
+        }
+    }
+}
+
 /// Rows of a string column: one piece of a column chunk, read where it is. With `indices`,
 /// row r's value is `values[indices[r]]` (a dictionary column read as the strings it stands
 /// for, no copy of them made).

@@ -40,6 +40,54 @@ struct ChunkEncoder {
         levels = []
     }
 
+    /// Encodes `parts` end to end as one column chunk, exactly as the concatenation of the
+    /// ranges and of the picked rows gathered would be encoded. Picked rows of strings are read
+    /// through their row list (an ingest partition's rows of a drain, where they lie: the
+    /// gathered copy of every verbatim line was the writers' largest copy); picked rows of
+    /// other types are gathered, which costs no more than their row list.
+    mutating func encode(_ parts: [ChunkPart], at chunkOffset: Int64, into out: inout [UInt8]) throws -> (ColumnChunk, ColumnStatistics) {
+        let pickedStrings = parts.contains {
+            if case .picked(let c, _) = $0, case .string = c.data { return true }
+            return false
+        }
+        guard pickedStrings else {
+            return try encode(parts.map { part -> (Column, Range<Int>) in
+                switch part {
+                case .range(let c, let r): return (c, r)
+                case .picked(let c, let rows): return (c.gatherChecked(rows), 0 ..< rows.count)
+                }
+            }, at: chunkOffset, into: &out)
+        }
+        var runs: [StringRun] = []
+        var validity: [Bool]?
+        var rows = 0
+        if parts.contains(where: { $0.column.validity != nil }) { validity = [] }
+        for part in parts {
+            let run: StringRun
+            switch part {
+            case .range(let c, let r):
+                switch c.data {
+                case .string(let s): run = StringRun(values: s, rows: r)
+                case .dictionary(let idx, let values): run = StringRun(values: values, indices: idx, rows: r)
+                default: preconditionFailure("a string column chunk with \(c.data)")
+                }
+                if validity != nil { validity!.append(contentsOf: c.validity.map { Array($0[r]) } ?? Array(repeating: true, count: r.count)) }
+            case .picked(let c, let picked):
+                switch c.data {
+                case .string(let s): run = StringRun(values: s, indices: picked.map { Int32($0) }, rows: 0 ..< picked.count)
+                case .dictionary(let idx, let values):
+                    run = StringRun(values: values, indices: picked.map { idx[$0] }, rows: 0 ..< picked.count)
+                default: preconditionFailure("a string column chunk with \(c.data)")
+                }
+                if validity != nil { validity!.append(contentsOf: c.validity.map { v in picked.map { v[$0] } } ?? Array(repeating: true, count: picked.count)) }
+            }
+            runs.append(run)
+            rows += run.rows.count
+        }
+        let bytes = runs.reduce(0) { $0 + $1.valueBytes }
+        return try encodeStrings(runs, validity: validity, bytesPerValue: Double(bytes) / Double(max(rows, 1)), at: chunkOffset, into: &out)
+    }
+
     /// Encodes the rows `parts` (ranges of columns of this field's type, end to end) as one
     /// column chunk, exactly as their concatenation would be encoded. String parts are read
     /// where they are: a row group of an ingest partition is queued as many drains' pieces, and

@@ -12,6 +12,8 @@ struct BuiltDictionary {
     var page: [UInt8]
     var count: Int
     var indices: [UInt32]
+    /// A string dictionary's entries: the chunk's distinct values, whose min and max are the chunk's.
+    var strings: StringColumn? = nil
 }
 
 /// One piece of a column chunk: a range of a column's rows, or rows picked from it by index
@@ -185,6 +187,6 @@ extension ChunkEncoder {
                 page.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[r]))
             }
         }
-        return BuiltDictionary(page: page, count: builder.count, indices: indices)
+        return BuiltDictionary(page: page, count: builder.count, indices: indices, strings: values)
     }
 }

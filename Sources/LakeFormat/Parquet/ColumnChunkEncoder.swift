@@ -227,7 +227,10 @@ struct ChunkEncoder {
         if options.dictionary && !options.plainColumns.contains(field.name), count - nullCount > 0 {
             dictionary = buildStringDictionary(runs, validity: validity)
         }
-        let (lo, hi) = stringMinMax(runs, validity: validity)
+        // With a dictionary, min and max are those of its entries: one comparison per distinct
+        // value instead of per row.
+        let (lo, hi) = dictionary?.strings.map { stringMinMax([StringRun(values: $0, rows: 0 ..< $0.count)], validity: nil) }
+            ?? stringMinMax(runs, validity: validity)
         stats.min = lo.map { .bytes(StatBounds.lower($0)) }
         stats.max = hi.map { .bytes(StatBounds.upper($0)) }
         // The runs are walked page after page, in order: `run` is the one holding chunk row `first`.

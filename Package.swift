@@ -22,6 +22,18 @@ let package = Package(
             path: "Sources/CZstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // zlib and Brotli decode GZIP and BROTLI pages, which DuckDB writes into a DuckLake whose
+        // parquet_compression option names them (we write zstd only).
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBrotli",
+            path: "Sources/CBrotli",
+            providers: [.apt(["libbrotli-dev"])]
+        ),
         // libpq, the PostgreSQL client the catalog's PostgreSQL backend uses (DESIGN.md).
         .systemLibrary(
             name: "CLibPQ",
@@ -31,7 +43,7 @@ let package = Package(
         ),
         // Compiler intrinsics Swift does not expose (cache prefetch), as static inline C.
         .target(name: "CLakeSupport", path: "Sources/CLakeSupport"),
-        .target(name: "LakeFormat", dependencies: ["CZstd", "CLakeSupport"]),
+        .target(name: "LakeFormat", dependencies: ["CZstd", "CZlib", "CBrotli", "CLakeSupport"]),
         .target(
             name: "LakeCatalog",
             dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]

@@ -31,7 +31,7 @@ if [ "$uninstall" -eq 1 ]; then
   exit 0
 fi
 
-scripts/setup.sh   # the C libraries lake links (libzstd, libsqlite3, libpq)
+scripts/setup.sh   # the C libraries lake links (libzstd, libsqlite3, libpq, zlib, libbrotli)
 swift build -c release --product lake
 mkdir -p "$bindir"
 # Copy to a temporary name, then rename: a running `lake` keeps its old inode.

@@ -7,10 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What `lake` links: libzstd, libsqlite3, and libpq (the PostgreSQL catalog's client, CLibPQ).
+# What `lake` links: libzstd, libsqlite3, libpq (the PostgreSQL catalog's client, CLibPQ), and
+# zlib and libbrotli (reading GZIP and BROTLI pages another engine wrote).
 # The tests (--python) also need the PostgreSQL server (PostgresCluster starts throwaway clusters)
 # and strace (StorageLakeTests reads the system calls that make a data file durable).
-pkgs=(libzstd-dev libsqlite3-dev libpq-dev)
+pkgs=(libzstd-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
 [ "${1:-}" = "--python" ] && pkgs+=(postgresql strace)
 need=()
 for pkg in "${pkgs[@]}"; do

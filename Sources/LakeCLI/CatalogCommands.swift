@@ -221,6 +221,9 @@ struct VacuumCommand: ParsableCommand {
         for u in report.keptUnverified { print("  kept \(u.path): the files that replaced it fail verification (run lake verify)") }
         print("\(dryRun ? "Would free" : "Freed") \(report.bytes) bytes in \(report.files.count) files.")
         for u in report.failedDeletes { print("  could not delete \(u.path); the next vacuum retries it") }
+        for u in report.keptOutsideRoot {
+            print("  kept \(u.path): no retained snapshot reads it, but it lies outside the lake root (registered by DuckDB's ducklake_add_data_files) and lake never deletes there; DuckDB's ducklake_cleanup_old_files does")
+        }
         if report.keptForWriters > 0 { print("Kept \(report.keptForWriters) unreferenced files of writers still running.") }
         if report.keptForNextVacuum > 0 {
             print("Kept \(report.keptForNextVacuum) files another writer replaced while this vacuum ran; the next vacuum verifies the replacements and removes them.")

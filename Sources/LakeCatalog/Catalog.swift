@@ -27,6 +27,12 @@ public struct Catalog: Sendable {
     /// The DuckLake version of the catalog: 1.0 is read and written; 0.3 is read until `upgrade`;
     /// a newer one is read through a read-only connection and never written.
     public let format: CatalogFormat
+    /// DuckLake's `encrypted` option (DuckDB's `ATTACH … (ENCRYPTED)`, set when the catalog is
+    /// created): the data files are Parquet-encrypted with keys kept in the catalog. This build
+    /// reads and writes only plain Parquet, so such a lake is never written (`requireWritable`:
+    /// a file we wrote would sit unencrypted in a lake its owner asked to keep encrypted) and its
+    /// files are refused on read (`DataFile.encrypted`), never misread as corrupt.
+    public let encrypted: Bool
     /// Test instrumentation at the named points of `commit`; `.none` outside the crash tests.
     public var hooks: CommitHooks = .none
     /// Tables and registered schema versions as of one schema_version, shared by this
@@ -75,13 +81,14 @@ public struct Catalog: Sendable {
         let manifest = root.appendingPathComponent(manifestName)
         let fm = FileManager.default
         if readOnly {
-            let (store, text, format) = try SQLiteStore.openReadOnly(manifest: manifest, validate: { db in
+            let (store, opened) = try SQLiteStore.openReadOnly(manifest: manifest, validate: { db in
                 guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: manifest.path) }
                 return try Self.validate(db, root: root, manifest: manifest.path)
             })
-            let dataPath = resolveDataPath(text, root: root)
+            let dataPath = resolveDataPath(opened.dataPath, root: root)
             return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
-                           files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: format, hooks: hooks)
+                           files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.format,
+                           encrypted: opened.encrypted, hooks: hooks)
         }
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
@@ -102,22 +109,23 @@ public struct Catalog: Sendable {
         let peeked = try SQLiteStore.peekVersion(manifest.path)
         let store = try SQLiteStore.open(path: manifest.path, readOnly: peeked.map { CatalogFormat(version: $0).isNewer } ?? false)
         let opened = try prepare(store: store, files: files, location: manifest.path, create: create, overExistingData: overExistingData)
-        let dataPath = resolveDataPath(opened.0, root: root)
+        let dataPath = resolveDataPath(opened.dataPath, root: root)
         return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
-                       files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.1, hooks: hooks)
+                       files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.format,
+                       encrypted: opened.encrypted, hooks: hooks)
     }
 
     /// Validates an opened catalog, and creates or completes it as `open` describes; returns its
     /// data_path and version. Shared by both backends.
     private static func prepare(store: any CatalogStore, files: LakeFiles, location: String, create: Bool,
-                                overExistingData: Bool) throws -> (String, CatalogFormat) {
+                                overExistingData: Bool) throws -> OpenedCatalog {
         let root = URL(fileURLWithPath: files.root, isDirectory: true).standardizedFileURL
         // Opening an existing catalog only reads, so `lake tables` never queues behind a long commit.
-        let existing: (opened: (String, CatalogFormat), absolute: Bool, bookkeeping: Bool)? = try withRetry {
+        let existing: (opened: OpenedCatalog, absolute: Bool, bookkeeping: Bool)? = try withRetry {
             try store.read { db in
                 guard try db.tableExists("ducklake_metadata") else { return nil }
                 let opened = try Self.validate(db, root: root, manifest: location)
-                if opened.1.isNewer { return (opened, false, true) }
+                if opened.format.isNewer { return (opened, false, true) }
                 return (opened, try Self.hasAbsoluteDataPath(db), try Bookkeeping.complete(db))
             }
         }
@@ -125,7 +133,7 @@ public struct Catalog: Sendable {
             // Only a lake made before data paths were relative, or without all of our lake_*
             // tables (made by DuckDB, just upgraded, or by an older build), takes the write lock
             // here, once. A 0.3 or newer catalog is not changed at all.
-            if existing.opened.1 == .v10 && (existing.absolute || !existing.bookkeeping) {
+            if existing.opened.format == .v10 && (existing.absolute || !existing.bookkeeping) {
                 try withRetry {
                     try store.write { db in
                         try Self.relativizeDataPath(db)
@@ -155,7 +163,7 @@ public struct Catalog: Sendable {
             throw CatalogError.storage(e.message)
         }
         let location = store.location
-        let opened: (String, CatalogFormat)
+        let opened: OpenedCatalog
         if readOnly {
             opened = try withRetry {
                 try store.read { db in
@@ -186,10 +194,18 @@ public struct Catalog: Sendable {
             }
             opened = try prepare(store: store, files: files, location: location, create: create, overExistingData: overExistingData)
         }
-        let dataPath = resolveDataPath(opened.0, root: root)
+        let dataPath = resolveDataPath(opened.dataPath, root: root)
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
                        dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
-                       store: store, format: opened.1, hooks: hooks)
+                       store: store, format: opened.format, encrypted: opened.encrypted, hooks: hooks)
+    }
+
+    /// What opening a catalog learns from its metadata.
+    struct OpenedCatalog {
+        /// ducklake_metadata's data_path as stored (ours: the lake root).
+        var dataPath: String
+        var format: CatalogFormat
+        var encrypted: Bool
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
@@ -203,6 +219,7 @@ public struct Catalog: Sendable {
     /// Writes go only to DuckLake 1.0 catalogs; every write path calls this before touching
     /// anything (data files included), so a refused write leaves no trace.
     public func requireWritable() throws {
+        if encrypted { throw CatalogError.encryptedLake(path: locationText) }
         switch format {
         case .v10: return
         case .v03: throw CatalogError.upgradeRequired(path: locationText, version: format.version)
@@ -212,7 +229,7 @@ public struct Catalog: Sendable {
     }
 
     /// Creates the DuckLake 1.0 tables and snapshot 0 when absent; returns the stored data_path.
-    private static func bootstrap(_ db: SQLDatabase, root: URL, create: Bool, manifest: String) throws -> (String, CatalogFormat) {
+    private static func bootstrap(_ db: SQLDatabase, root: URL, create: Bool, manifest: String) throws -> OpenedCatalog {
         // Another process may have created it between our read and this write transaction.
         if try db.tableExists("ducklake_metadata") { return try validate(db, root: root, manifest: manifest) }
         guard create else { throw CatalogError.notFound(path: manifest) }
@@ -230,7 +247,7 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', TRUE)", arguments: [UUID().uuidString.lowercased()])
         try Bookkeeping.ensure(db)
         // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
-        return (relativeDataPath, .v10)
+        return OpenedCatalog(dataPath: relativeDataPath, format: .v10, encrypted: false)
     }
 
     /// The data_path we store: relative, so the catalog names no absolute location and a moved
@@ -261,7 +278,7 @@ public struct Catalog: Sendable {
 
     /// Checks an existing manifest is a complete DuckLake catalog we can read (1.0, 0.3, or a
     /// newer one whose columns we read are all still there); returns its data_path and version.
-    static func validate(_ db: SQLDatabase, root: URL, manifest: String) throws -> (String, CatalogFormat) {
+    static func validate(_ db: SQLDatabase, root: URL, manifest: String) throws -> OpenedCatalog {
         guard let version = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL") else {
             throw CatalogError.incompatibleCatalog(path: manifest, reason: "ducklake_metadata has no version")
         }
@@ -293,8 +310,13 @@ public struct Catalog: Sendable {
         // Our lakes keep data beside the manifest, so a moved or copied lake still finds its files,
         // whatever data_path an older build stored. Other catalogs' data path is taken as stored
         // (a relative one against the manifest's directory, see resolveDataPath).
-        if creator == createdBy || path == nil { return (root.path.hasSuffix("/") ? root.path : root.path + "/", format) }
-        return (path ?? root.path + "/", format)
+        // DuckDB's ENCRYPTED option, fixed when the catalog is created: every data and delete
+        // file is Parquet-encrypted with a key kept in the catalog.
+        let encrypted = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'encrypted' AND scope IS NULL") == "true"
+        if creator == createdBy || path == nil {
+            return OpenedCatalog(dataPath: root.path.hasSuffix("/") ? root.path : root.path + "/", format: format, encrypted: encrypted)
+        }
+        return OpenedCatalog(dataPath: path ?? root.path + "/", format: format, encrypted: encrypted)
     }
 
     // MARK: Reads
@@ -669,14 +691,15 @@ extension Catalog {
                                format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
-                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64? }
+                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64?, encrypted: Bool, mappingID: Int64? }
         var files: [FileRow] = []
         // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
         // listed "snapshot:row count" pairs (partial_file_info).
         let partialColumn = format == .v03 ? "partial_file_info" : "partial_max"
         let cursor = try SQLRow.fetchCursor(db, sql: """
             SELECT data_file_id, begin_snapshot, end_snapshot, path, path_is_relative, record_count,
-                   file_size_bytes, footer_size, row_id_start, \(partialColumn), partition_id
+                   file_size_bytes, footer_size, row_id_start, \(partialColumn), partition_id, \(encryptedColumn(format)),
+                   \(format == .v03 ? "NULL" : "mapping_id")
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
@@ -689,7 +712,8 @@ extension Catalog {
                                  end: try r.value(at: 2, "end_snapshot"), path: try r.value(at: 3, "path") ?? "", relative: rel != 0,
                                  records: try r.value(at: 5, "record_count") ?? 0, bytes: try r.value(at: 6, "file_size_bytes") ?? 0,
                                  footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start"),
-                                 partitionID: try r.value(at: 10, "partition_id")))
+                                 partitionID: try r.value(at: 10, "partition_id"), encrypted: try r.value(at: 11, "encrypted") ?? 0 != 0,
+                                 mappingID: try r.value(at: 12, "mapping_id")))
         }
         guard !files.isEmpty else { return [] }
         let lo = files.first!.id, hi = files.last!.id
@@ -736,7 +760,8 @@ extension Catalog {
         // DELETE writes a merged file and ends the old one), so time travel takes that file alone.
         var deletes: [Int64: DeleteFile] = [:]
         for r in try SQLRow.fetchAll(db, sql: """
-            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count, format, begin_snapshot FROM ducklake_delete_file
+            SELECT delete_file_id, data_file_id, path, path_is_relative, delete_count, format, begin_snapshot,
+                   \(encryptedColumn(format)) AS encrypted FROM ducklake_delete_file
             WHERE table_id = ? AND \(visibleAt)
             """, arguments: [table.tableID, snapshot, snapshot]) {
             let rel: Int64? = try r.value("path_is_relative")
@@ -745,7 +770,8 @@ extension Catalog {
             let file = DeleteFile(deleteFileID: try r.value("delete_file_id"),
                                   url: fileURL(path: path, isRelative: rel, tableDir: table.directory),
                                   deleteCount: try r.value("delete_count") ?? 0, format: try r.value("format") ?? "parquet",
-                                  snapshot: snapshot, beginSnapshot: try r.value("begin_snapshot") ?? 0)
+                                  snapshot: snapshot, beginSnapshot: try r.value("begin_snapshot") ?? 0,
+                                  encrypted: try r.value("encrypted") ?? 0 != 0)
             if let other = deletes[dataFileID] {
                 throw CatalogError.corrupt("""
                     data file \(dataFileID) of \(table.qualifiedName) has two delete files visible at snapshot \(snapshot) \
@@ -767,6 +793,7 @@ extension Catalog {
                 inlined[try r.value(at: 0, "file_id"), default: []].append(try r.value(at: 1, "row_id"))
             }
         }
+        let mappings = try nameMappings(db, ids: Set(files.compactMap(\.mappingID)))
         let checksums = try FileIntegrity.footerChecksums(db, tableID: table.tableID, from: lo, to: hi)
         let directory = table.directory.path
         return files.map { f in
@@ -775,7 +802,37 @@ extension Catalog {
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
-                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id])
+                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id], encrypted: f.encrypted,
+                            nameMapping: f.mappingID.flatMap { mappings[$0] })
         }
+    }
+
+    /// The top-level entries of the given name mappings (nested ones map fields inside a
+    /// column, which lake does not read).
+    private static func nameMappings(_ db: SQLDatabase, ids: Set<Int64>) throws -> [Int64: NameMapping] {
+        guard !ids.isEmpty, try db.tableExists("ducklake_name_mapping") else { return [:] }
+        var out: [Int64: NameMapping] = [:]
+        for id in ids.sorted() {
+            var mapping = NameMapping(fieldIDs: [:], fromPartition: [])
+            for r in try SQLRow.fetchAll(db, sql: """
+                SELECT source_name, target_field_id, is_partition FROM ducklake_name_mapping WHERE mapping_id = ? AND parent_column IS NULL
+                """, arguments: [id]) {
+                let target: Int64 = try r.value("target_field_id")
+                mapping.fieldIDs[try r.value("source_name") ?? ""] = target
+                let partition: Int64? = try r.value("is_partition")
+                if partition ?? 0 != 0 { mapping.fromPartition.insert(target) }
+            }
+            out[id] = mapping
+        }
+        return out
+    }
+
+    /// 1 for a file DuckDB encrypted: DuckLake sets its encryption_key. A 0.3 catalog made by an
+    /// older build of ours may lack the column, so there the lake's `encrypted` option decides.
+    /// An integer on both backends (PostgreSQL's comparisons are booleans).
+    private static func encryptedColumn(_ format: CatalogFormat) -> String {
+        format == .v03
+            ? "CASE WHEN (SELECT value FROM ducklake_metadata WHERE key = 'encrypted' AND scope IS NULL) = 'true' THEN 1 ELSE 0 END"
+            : "CASE WHEN encryption_key IS NOT NULL THEN 1 ELSE 0 END"
     }
 }

@@ -9,6 +9,9 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case upgradeRequired(path: String, version: String)
     /// A catalog newer than 1.0 (DuckDB 2.0's DuckLake 1.1): read while what we read is unchanged, never written.
     case newerCatalog(path: String, version: String)
+    /// A lake DuckDB created with `ATTACH … (ENCRYPTED)`: its Parquet files are encrypted, which
+    /// this build neither reads nor writes.
+    case encryptedLake(path: String)
     /// `lake upgrade` found something it cannot carry to 1.0 without changing what a snapshot reads.
     case upgradeRefused(path: String, reason: String)
     /// Rows DuckDB keeps inside the catalog (data inlining) instead of in Parquet files; we read only files.
@@ -58,6 +61,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"
         case .newerCatalog(let p, let v):
             return "\(p) is a DuckLake \(v) catalog, newer than the 1.0 this build writes: it is read as it is and never changed, so nothing was written. Write to it with the engine that migrated it (DuckDB 2.0 or later), or restore the catalog's 1.0 backup to keep writing with lake"
+        case .encryptedLake(let p):
+            return "\(p) is an encrypted DuckLake (created by DuckDB with ATTACH … (ENCRYPTED): every data file is encrypted Parquet, its key kept in the catalog). lake reads and writes only unencrypted Parquet, so it writes nothing to this lake (a file it wrote would be stored unencrypted) and reads only its catalog (snapshots, tables, schemas); nothing was written. Use DuckDB for this lake's data"
         case .upgradeRefused(let p, let r):
             return "cannot upgrade \(p) to DuckLake 1.0: \(r); nothing was changed"
         case .inlinedData(let t, let n, let s):

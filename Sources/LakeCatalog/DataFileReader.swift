@@ -19,28 +19,55 @@ public struct DataFileReader {
     private let opaque: [OpaqueColumn?]
     /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
     public let deletes: DeleteVector?
+    /// Columns the file does not store whose value is its hive partition value (see `NameMapping`),
+    /// as a column with that value for its default.
+    private let fromPartition: [Int: ColumnInfo]
 
     public init(_ file: DataFile, columns: [ColumnInfo], files: LakeFiles) throws {
         reader = try Self.open(file, files: files)
         self.columns = columns
         let fields = reader.schema.fields
-        // Files written without field ids (by other tools) are matched by name instead.
+        // Files written without field ids (by other tools) are matched through the name mapping
+        // DuckDB recorded when it registered them, whose names stay the file's when a column is
+        // renamed later; without one, by the column's current name.
         let byName = fields.allSatisfy { $0.fieldID == nil }
+        let mapping = file.nameMapping
+        func holds(_ name: String, _ c: ColumnInfo) -> Bool {
+            guard byName else { return false }
+            if let mapping { return mapping.fieldIDs[name] == c.columnID }
+            return name == c.name
+        }
         fileIndex = columns.map { c in
             if let i = fields.firstIndex(where: { $0.fieldID.map(Int64.init) == c.columnID }) { return i }
-            return byName ? fields.firstIndex { $0.name == c.name } : nil
+            return fields.firstIndex { holds($0.name, c) }
         }
         let opaqueFields = reader.opaqueColumns
         opaque = columns.map { c in
-            opaqueFields.first { $0.fieldID.map(Int64.init) == c.columnID } ?? (byName ? opaqueFields.first { $0.name == c.name } : nil)
+            opaqueFields.first { $0.fieldID.map(Int64.init) == c.columnID } ?? opaqueFields.first { holds($0.name, c) }
         }
+        // A hive-partitioned file DuckDB registered may not store its partition columns: their
+        // value is the file's partition value, on every row.
+        var fromPartition: [Int: ColumnInfo] = [:]
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && mapping?.fromPartition.contains(c.columnID) == true {
+            guard let value = file.partitionValues[c.name] else {
+                throw DataFileError.unreadableColumn(column: c.name, detail: "\(file.path) does not store it and the catalog records no partition value for it")
+            }
+            var constant = c
+            constant.initialDefault = value
+            fromPartition[k] = constant
+        }
+        self.fromPartition = fromPartition
         // A column whose current version began at or before the file's commit existed when the
         // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
         // DuckDB's INSERT) writes all of a table's columns: its absence is corruption. Only a
         // column added after the file (begin_snapshot later than the file's) may be missing and
         // read as its default. A rename or widening starts a new column version, so such a
         // column is not required of older files: weaker, never a false alarm.
-        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && c.beginSnapshot <= file.beginSnapshot {
+        // A mapped file whose mapping names no source for a column was registered without it
+        // (`allow_missing`): the column reads as its default there, as in DuckDB.
+        let mapped = Set(mapping.map { Array($0.fieldIDs.values) } ?? [])
+        for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && fromPartition[k] == nil && c.beginSnapshot <= file.beginSnapshot
+            && (mapping == nil || mapped.contains(c.columnID)) {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
         deletes = try DeleteVector.load(for: file, files: files)
@@ -54,7 +81,11 @@ public struct DataFileReader {
     /// The file's Parquet reader after the size and footer checks, for readers that do their
     /// own column matching (reference tables, the order-id baseline).
     public static func open(_ file: DataFile, files: LakeFiles) throws -> ParquetFileReader {
-        try files.reader(file.path, expect: FileIntegrity.expectation(file))
+        // Checked before any byte is read: an encrypted file's magic is "PARE", which the
+        // Parquet reader would call "not a Parquet file", and `lake verify` would have advised
+        // restoring a healthy file from a backup.
+        if file.encrypted { throw DataFileError.encrypted(path: file.path) }
+        return try files.reader(file.path, expect: FileIntegrity.expectation(file))
     }
 
     /// The file's own name for a table column, for row-group pruning by footer statistics;
@@ -85,7 +116,7 @@ public struct DataFileReader {
             let rows = reader.rowGroupRowCount(g)
             let out = try columns.enumerated().map { ci, c -> Column in
                 let type = schema.fields[ci].type
-                guard fileIndex[ci] != nil else { return try Self.constant(c, type, rows: rows) }
+                guard fileIndex[ci] != nil else { return try Self.constant(fromPartition[ci] ?? c, type, rows: rows) }
                 defer { k += 1 }
                 guard let column = b.columns[k].widened(to: type) else {
                     throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds values that cannot be read as \(type)")
@@ -136,12 +167,17 @@ public enum DataFileError: Error, CustomStringConvertible, Equatable {
     /// The catalog says the file holds the column (it existed when the file was committed), but
     /// no field in the footer has its id.
     case missingColumn(path: String, column: String, columnID: Int64)
+    /// DuckDB encrypted the file (an encrypted DuckLake, `Catalog.encrypted`): not damage, but
+    /// nothing lake can read.
+    case encrypted(path: String)
 
     public var description: String {
         switch self {
         case .unreadableColumn(let column, let detail): return "column \(column): \(detail)"
         case .missingColumn(let path, let column, let id):
             return "\(path): the footer has no field with id \(id) (column \(column)), which the file held when it was committed: the file is corrupt; restore it from a backup"
+        case .encrypted(let path):
+            return "\(path) is encrypted Parquet (the lake was created by DuckDB with ATTACH … (ENCRYPTED)), which lake cannot decrypt; the file is not damaged. Read this lake with DuckDB"
         }
     }
 }

@@ -70,6 +70,7 @@ public struct DeleteVector: Sendable, Equatable {
         guard file.format.lowercased() == "parquet" else {
             throw DeleteFileError.unsupportedFormat(path: path, format: file.format)
         }
+        if file.encrypted { throw DataFileError.encrypted(path: path) }
         let reader = try files.reader(path)
         let fields = reader.schema.fields
         // By name, as DuckDB and Iceberg name them; the field id is Iceberg's reserved one for `pos`.

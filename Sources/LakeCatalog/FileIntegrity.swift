@@ -175,7 +175,11 @@ extension Catalog {
             }
             v.detail = e.description
         } catch let e as DataFileError {
-            if case .missingColumn = e { v.status = .missingColumn } else { v.status = .corrupt }
+            switch e {
+            case .missingColumn: v.status = .missingColumn
+            case .encrypted: v.status = .unsupported
+            case .unreadableColumn: v.status = .corrupt
+            }
             v.detail = e.description
         } catch {
             v.status = .corrupt

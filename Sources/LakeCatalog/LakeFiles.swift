@@ -9,12 +9,18 @@ public struct LakeFiles: Sendable {
     public let storage: any Storage
     /// The lake root the catalog's absolute paths are under: absolute, without a trailing "/".
     public let root: String
+    /// Whether a file the catalog names outside the root is read where it is: DuckDB's
+    /// `ducklake_add_data_files` registers existing Parquet files by absolute path, and DuckDB
+    /// reads them there. True for the local file system only (another storage's keys are
+    /// relative to the root by contract); such a file is never written or deleted by lake.
+    public let readsOutsideRoot: Bool
 
     public init(storage: any Storage, root: URL) {
         self.storage = storage
         var r = root.standardizedFileURL.path
         while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
         self.root = r
+        readsOutsideRoot = storage is LocalStorage
     }
 
     /// The files of a catalog whose DuckLake data_path is `dataPath`. Ours is the lake root; a
@@ -35,8 +41,21 @@ public struct LakeFiles: Sendable {
     /// The absolute path the catalog records for `key`.
     public func path(_ key: StorageKey) -> String { root == "/" ? "/" + key.path : root + "/" + key.path }
 
+    /// Whether `path` (absolute) lies outside the lake root: a file DuckDB's
+    /// `ducklake_add_data_files` registered where it was, which lake reads but never deletes.
+    public func isOutsideRoot(_ path: String) -> Bool {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        return !URL(fileURLWithPath: path).standardizedFileURL.path.hasPrefix(prefix)
+    }
+
     /// Opens a data or delete file for reading, checked against what the catalog recorded.
     public func reader(_ path: String, expect: ParquetFileReader.Expectation? = nil) throws -> ParquetFileReader {
+        if readsOutsideRoot && isOutsideRoot(path) {
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            let k: StorageKey
+            do { k = try StorageKey(url.lastPathComponent) } catch { throw ParquetError(error) }
+            return try ParquetFileReader(storage: LocalStorage(root: url.deletingLastPathComponent()), key: k, expect: expect)
+        }
         let k: StorageKey
         do { k = try key(path) } catch { throw ParquetError(error) }
         return try ParquetFileReader(storage: storage, key: k, expect: expect)

@@ -214,6 +214,24 @@ public struct DataFile: Hashable, Sendable {
     /// The footer checksum recorded at commit (`lake_file_integrity`); nil for files another
     /// tool committed, which are checked by size only.
     public var footerChecksum: UInt32? = nil
+    /// Encrypted by DuckDB (DuckLake's encryption_key is set): refused on open, never decoded.
+    public var encrypted = false
+    /// How the file's columns are named, for a file without field ids that DuckDB registered
+    /// (`ducklake_add_data_files` records a name mapping: its `mapping_id`); nil otherwise.
+    public var nameMapping: NameMapping? = nil
+}
+
+/// DuckLake's name mapping of one file (`ducklake_name_mapping`, top-level columns): which
+/// table column (field id = column_id) each of the file's column names holds, and which
+/// columns the file does not store because their value is the file's hive partition value.
+public struct NameMapping: Hashable, Sendable {
+    public var fieldIDs: [String: Int64]
+    public var fromPartition: Set<Int64>
+
+    public init(fieldIDs: [String: Int64], fromPartition: Set<Int64>) {
+        self.fieldIDs = fieldIDs
+        self.fromPartition = fromPartition
+    }
 }
 
 /// A data file's deletes as a writer saw them: its delete file and how many inlined deletions.
@@ -241,6 +259,8 @@ public struct DeleteFile: Hashable, Sendable {
     /// position applies only the positions deleted at or before it.
     public var snapshot: Int64
     public var beginSnapshot: Int64
+    /// Encrypted by DuckDB, as its data file: refused on open.
+    public var encrypted = false
 }
 
 /// Returned by `createTable`: ids to stamp into Parquet files.

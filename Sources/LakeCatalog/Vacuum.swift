@@ -35,6 +35,11 @@ public struct VacuumReport: Hashable, Sendable {
     /// Originals whose replacement a concurrent writer committed while this vacuum ran: not yet
     /// verified, so kept for the next vacuum (not a failure).
     public var keptForNextVacuum = 0
+    /// Files no retained snapshot reads that lie outside the lake root (DuckDB's
+    /// `ducklake_add_data_files` registered them where they were): scheduled for deletion as
+    /// DuckLake does, but lake never deletes outside its root; DuckDB's
+    /// `ducklake_cleanup_old_files` does.
+    public var keptOutsideRoot: [URL] = []
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -92,6 +97,11 @@ extension Catalog {
         }
         var done: [SQLValue] = []
         for (rowid, _, url) in scheduled {
+            // Its schedule row stays, for DuckDB's cleanup (see `keptOutsideRoot`).
+            if files.isOutsideRoot(url.path) {
+                if !report.keptOutsideRoot.contains(url) { report.keptOutsideRoot.append(url) }
+                continue
+            }
             do {
                 try files.delete(url.path)  // already gone (an interrupted vacuum): nothing to do
                 if !rowid.isNull { done.append(rowid) }
@@ -117,6 +127,9 @@ extension Catalog {
             let path: String = try r.value("path") ?? ""
             let rel: Int64? = try r.value("path_is_relative")
             let url = (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL
+            // Left where it is (`keptOutsideRoot`); asking the lake's storage about it would fail
+            // every vacuum once DuckDB scheduled such a file (its merge does).
+            if files.isOutsideRoot(url.path) { continue }
             guard let info = try files.info(url.path) else { continue }  // already gone: nothing to free
             out.append(.init(url: url, bytes: info.size, reason: .scheduled))
         }
@@ -160,7 +173,11 @@ extension Catalog {
                 report.keptForNextVacuum += 1
                 continue
             }
-            report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))
+            if files.isOutsideRoot(url.path) {
+                report.keptOutsideRoot.append(url)
+            } else {
+                report.files.append(.init(url: url, bytes: try r.value("file_size_bytes") ?? 0, reason: .unreferenced))
+            }
             let (stored, rel) = storedPath(url)
             try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)", arguments: [id, stored, rel, now])
             for table in ["ducklake_data_file", "ducklake_file_column_stats", "ducklake_file_partition_value"] {

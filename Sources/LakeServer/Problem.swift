@@ -98,10 +98,12 @@ public enum APIError: Error, Sendable, Equatable {
         }
         if let e = error as? CatalogError {
             switch e {
-            case .notFound, .incompatibleCatalog, .busy, .storage: return .unavailable(detail: e.description)
+            case .notFound, .incompatibleCatalog, .busy, .storage, .encryptedLake: return .unavailable(detail: e.description)
             default: return .internalError(detail: e.description)
             }
         }
+        // An encrypted lake's files: the server cannot read them, and no retry will change it.
+        if let e = error as? DataFileError, case .encrypted = e { return .unavailable(detail: e.description) }
         return .internalError(detail: String(describing: error))
     }
 }

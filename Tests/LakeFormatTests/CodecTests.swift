@@ -1,5 +1,6 @@
 import Foundation
 @testable import LakeFormat
+import LakeTestSupport
 import Testing
 
 /// The codecs under the Parquet writer and reader, each on its own: byte vectors from the
@@ -214,5 +215,100 @@ import Testing
         #expect(throws: (any Error).self) { try Self.decompress([0x05, 0x10] + Array("hel".utf8), 5) }
         #expect(throws: (any Error).self) { try Self.decompress([0x06, 0x10] + Array("hello".utf8), 5) }
         #expect(throws: (any Error).self) { try Self.decompress([0x05, 0x10] + Array("hello".utf8), 6) }
+    }
+}
+
+/// LZ4_RAW, GZIP and BROTLI pages (what DuckDB writes when a DuckLake's `parquet_compression`
+/// names them). Real files of both peers are read in ParquetInteropTests; here, blocks built by
+/// hand from the LZ4 block format description, and corrupt or mis-sized input of every codec,
+/// which must be an error, never a trap.
+@Suite struct PageCodecTests {
+    static func lz4(_ block: [UInt8], _ length: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        try block.withUnsafeBytes { input in try out.withUnsafeMutableBytes { try LZ4Raw.decompress(input, into: $0) } }
+        return out
+    }
+
+    @Test("LZ4 blocks: literals only, a match that overlaps its own output, extended lengths")
+    func lz4Vectors() throws {
+        // Token 0x50: 5 literals, no match (the last sequence).
+        #expect(try Self.lz4([0x50] + Array("hello".utf8), 5) == Array("hello".utf8))
+        // "abc", then a match of 4 + 2 = 6 at offset 3 (overlapping), then 1 final literal "!".
+        #expect(try Self.lz4([0x32] + Array("abc".utf8) + [0x03, 0x00, 0x10] + Array("!".utf8), 10) == Array("abcabcabc!".utf8))
+        // 20 literals (15 + extra byte 5) and a match of 4 + 15 + 255 + 3 = 277 at offset 1.
+        let literals = (0 ..< 20).map { UInt8(65 + $0) }
+        let block = [0xFF, 0x05] + literals + [0x01, 0x00, 0xFF, 0x03] + [0x10, 0x2E]
+        let want = literals + [UInt8](repeating: literals.last!, count: 277) + [0x2E]
+        #expect(try Self.lz4(block, want.count) == want)
+        #expect(try Self.lz4([], 0) == [])
+    }
+
+    @Test("LZ4: an offset before the start or zero, a length past either buffer, a short block or a wrong size are errors")
+    func lz4Malformed() throws {
+        #expect(throws: (any Error).self) { try Self.lz4([0x32] + Array("abc".utf8) + [0x04, 0x00, 0x00], 9) }
+        #expect(throws: (any Error).self) { try Self.lz4([0x32] + Array("abc".utf8) + [0x00, 0x00, 0x00], 9) }
+        #expect(throws: (any Error).self) { try Self.lz4([0x50] + Array("hel".utf8), 5) }
+        #expect(throws: (any Error).self) { try Self.lz4([0x50] + Array("hello".utf8), 6) }
+        #expect(throws: (any Error).self) { try Self.lz4([0x50] + Array("hello".utf8), 4) }
+        #expect(throws: (any Error).self) { try Self.lz4([0x32] + Array("abc".utf8) + [0x03], 9) }
+        #expect(throws: (any Error).self) { try Self.lz4([0xF0] + [UInt8](repeating: 255, count: 8), 100) }
+        #expect(throws: (any Error).self) { try Self.lz4([], 3) }
+    }
+
+    @Test("random bytes: every codec decodes exactly the page's size or throws, never traps")
+    func randomInputNeverTraps() {
+        var rng = SplitMix64(seed: 23)
+        var refused = 0
+        for i in 0 ..< 20_000 {
+            let size = Int(rng.next() % 120)
+            var bytes = (0 ..< size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            // Some inputs start like real streams, so the decoders get past the header.
+            if size > 10 && i % 3 == 0 { bytes[0] = 0x1F; bytes[1] = 0x8B; bytes[2] = 8; bytes[3] = 0 }
+            var out = [UInt8](repeating: 0, count: Int(rng.next() % 300))
+            for codec in 0 ..< 3 {
+                bytes.withUnsafeBytes { input in
+                    out.withUnsafeMutableBytes { dst in
+                        do {
+                            switch codec {
+                            case 0: try LZ4Raw.decompress(input, into: dst)
+                            case 1: try Gzip.decompress(input, into: dst)
+                            default: try Brotli.decompress(input, into: dst)
+                            }
+                        } catch { refused += 1 }
+                    }
+                }
+            }
+        }
+        #expect(refused > 50_000, "\(refused) of 60000 refused")
+    }
+
+    @Test("GZIP and BROTLI: a real stream decodes; cut short, one byte flipped, or a wrong size is an error")
+    func gzipAndBrotliStreams() throws {
+        let text = Array(String(repeating: "order ORD-000042 channel web total 19.99\n", count: 50).utf8)
+        let script = """
+        import sys, gzip, json, pyarrow as pa
+        data = bytes(json.loads(sys.argv[1]))
+        print(json.dumps({"gzip": list(gzip.compress(data)), "brotli": list(pa.compress(data, codec="brotli", asbytes=True))}))
+        """
+        let streams = try #require(try Python.json(script, ["\(text)"]) as? [String: [Int]])
+        let gz = try #require(streams["gzip"]).map(UInt8.init)
+        func run(_ stream: [UInt8], _ size: Int, _ decode: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> Void) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: size)
+            try stream.withUnsafeBytes { input in try out.withUnsafeMutableBytes { try decode(input, $0) } }
+            return out
+        }
+        #expect(try run(gz, text.count, Gzip.decompress) == text)
+        #expect(try run(gz + gz, text.count * 2, Gzip.decompress) == text + text, "two gzip members")
+        #expect(throws: (any Error).self) { try run(Array(gz.prefix(gz.count / 2)), text.count, Gzip.decompress) }
+        #expect(throws: (any Error).self) { try run(gz, text.count - 1, Gzip.decompress) }
+        #expect(throws: (any Error).self) { try run(gz, text.count + 1, Gzip.decompress) }
+        var flipped = gz
+        flipped[gz.count / 2] ^= 0x10
+        #expect(throws: (any Error).self) { try run(flipped, text.count, Gzip.decompress) }
+        let br = try #require(streams["brotli"]).map(UInt8.init)
+        #expect(try run(br, text.count, Brotli.decompress) == text)
+        #expect(throws: (any Error).self) { try run(Array(br.prefix(br.count / 2)), text.count, Brotli.decompress) }
+        #expect(throws: (any Error).self) { try run(br, text.count - 1, Brotli.decompress) }
+        #expect(throws: (any Error).self) { try run(br, text.count + 1, Brotli.decompress) }
     }
 }

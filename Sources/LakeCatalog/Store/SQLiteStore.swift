@@ -82,18 +82,17 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
     /// no log, the main file holds every committed snapshot. (Immutable means no locking: a
     /// writer that starts while we read is not seen, which a reader without write access to
     /// the directory accepts; see DESIGN.md.) `validate` returns the data_path and version.
-    static func openReadOnly(manifest: URL, validate: @escaping (SQLDatabase) throws -> (String, CatalogFormat)) throws
-        -> (SQLiteStore, String, CatalogFormat) {
+    static func openReadOnly(manifest: URL, validate: @escaping (SQLDatabase) throws -> Catalog.OpenedCatalog) throws
+        -> (SQLiteStore, Catalog.OpenedCatalog) {
         let fm = FileManager.default
         guard fm.fileExists(atPath: manifest.path) else { throw CatalogError.notFound(path: manifest.path) }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(Catalog.busyTimeout)
         config.label = "lake.catalog.readonly"
-        func attempt(_ path: String) throws -> (SQLiteStore, String, CatalogFormat) {
+        func attempt(_ path: String) throws -> (SQLiteStore, Catalog.OpenedCatalog) {
             let store = SQLiteStore(pool: try DatabasePool(path: path, configuration: config), path: manifest.path)
-            let (text, format) = try Catalog.withRetry { try store.read { db in try validate(db) } }
-            return (store, text, format)
+            return (store, try Catalog.withRetry { try store.read { db in try validate(db) } })
         }
         // Not-a-catalog answers are final; only SQLite's refusal to open (no -shm possible) falls back.
         func isStorage(_ e: Error) -> Bool {

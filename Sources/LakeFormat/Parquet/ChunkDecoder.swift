@@ -134,6 +134,22 @@ struct ChunkDecoder {
                 try DeltaByteArray.decodeIncremental(payload, at: p, count: present, into: &values)
             }
             deltaStrings = values
+        case .rle?:
+            // Booleans as RLE/bit-packed runs of width 1 behind a 4-byte length (what data page
+            // v2 writers use for them), turned into PLAIN's packed bits.
+            guard leaf.physical == .boolean else { throw PageError("RLE values on a \(leaf.physical) column") }
+            guard payload.count - p >= 4 else { throw PageError("page ends before its RLE length") }
+            let len = Int(UInt32(payload[p]) | UInt32(payload[p + 1]) << 8 | UInt32(payload[p + 2]) << 16 | UInt32(payload[p + 3]) << 24)
+            guard len <= payload.count - p - 4 else { throw PageError("RLE values of \(len) bytes run past the page") }
+            var bits = [UInt32](repeating: 0, count: present)
+            if present > 0 {
+                try bits.withUnsafeMutableBufferPointer {
+                    try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p + 4 ..< p + 4 + len]), bitWidth: 1, count: present, into: $0.baseAddress!)
+                }
+            }
+            var packed = [UInt8](repeating: 0, count: (present + 7) / 8)
+            for (i, b) in bits.enumerated() where b != 0 { packed[i >> 3] |= 1 << UInt8(i & 7) }
+            plain = packed
         default:
             throw PageError("\(encodingName(header.encoding)) encoding")
         }
@@ -289,6 +305,14 @@ struct ChunkDecoder {
                 return try plainInt32(payload, p, count).map { Int64(UInt32(bitPattern: $0)) }
             }
             return try plainInt32(payload, p, count).map { Int64($0) }
+        case .int96Timestamp:
+            try need(payload, p, count * 12)
+            return (0 ..< count).map { i in
+                let nanos = Int64(littleEndian: payload.loadUnaligned(fromByteOffset: p + i * 12, as: Int64.self))
+                let julianDay = Int64(Int32(littleEndian: payload.loadUnaligned(fromByteOffset: p + i * 12 + 8, as: Int32.self)))
+                // Julian day 2 440 588 is 1970-01-01. Wrapping arithmetic: no stored value traps.
+                return (julianDay &- 2_440_588) &* 86_400_000_000 &+ nanos / 1000
+            }
         case .fixedDecimal(let len):
             try need(payload, p, count * len)
             var out: [Int64] = []

@@ -118,7 +118,20 @@ struct PageHeader {
     var crc: Int32?
     var dataPage: DataPageHeader?
     var dictionaryPage: DictionaryPageHeader?
-    var isV2 = false
+    var dataPageV2: DataPageHeaderV2?
+}
+
+/// DATA_PAGE_V2 (pyarrow's `data_page_version="2.0"`, parquet-java's v2 writer): the levels are
+/// stored before the values, never compressed and without a length prefix (their lengths are
+/// here), and only the values are compressed, when `isCompressed`.
+struct DataPageHeaderV2 {
+    var numValues: Int32
+    var numNulls: Int32
+    var numRows: Int32
+    var encoding: Int32
+    var definitionLevelsByteLength: Int32
+    var repetitionLevelsByteLength: Int32
+    var isCompressed = true
 }
 
 // MARK: - Writing
@@ -519,7 +532,7 @@ extension ThriftReader {
         var type: Int32?, uncompressed: Int32?, compressed: Int32?, crc: Int32?
         var dataPage: DataPageHeader?
         var dict: DictionaryPageHeader?
-        var isV2 = false
+        var v2: DataPageHeaderV2?
         try readStruct { r, id, t in
             switch id {
             case 1: try r.expect(t, .i32, "PageHeader.type"); type = try r.i32()
@@ -552,7 +565,26 @@ extension ThriftReader {
                     return true
                 }
                 dict = h
-            case 8: isV2 = true; return false
+            case 8:
+                try r.expect(t, .struct, "data_page_header_v2")
+                var h = DataPageHeaderV2(numValues: -1, numNulls: -1, numRows: -1, encoding: 0, definitionLevelsByteLength: -1, repetitionLevelsByteLength: -1)
+                try r.readStruct { r, id, t in
+                    switch id {
+                    case 1: try r.expect(t, .i32, "num_values"); h.numValues = try r.i32()
+                    case 2: try r.expect(t, .i32, "num_nulls"); h.numNulls = try r.i32()
+                    case 3: try r.expect(t, .i32, "num_rows"); h.numRows = try r.i32()
+                    case 4: try r.expect(t, .i32, "encoding"); h.encoding = try r.i32()
+                    case 5: try r.expect(t, .i32, "definition_levels_byte_length"); h.definitionLevelsByteLength = try r.i32()
+                    case 6: try r.expect(t, .i32, "repetition_levels_byte_length"); h.repetitionLevelsByteLength = try r.i32()
+                    case 7: try r.expect(t, .boolTrue, "is_compressed"); h.isCompressed = try r.bool(t)
+                    default: return false
+                    }
+                    return true
+                }
+                guard h.numValues >= 0, h.numNulls >= 0, h.numRows >= 0, h.definitionLevelsByteLength >= 0, h.repetitionLevelsByteLength >= 0 else {
+                    throw ThriftError("data_page_header_v2 lacks a count or a level length")
+                }
+                v2 = h
             default: return false
             }
             return true
@@ -561,6 +593,6 @@ extension ThriftReader {
             throw ThriftError("page header lacks its type or sizes")
         }
         return PageHeader(type: type, uncompressedPageSize: uncompressed, compressedPageSize: compressed, crc: crc,
-                          dataPage: dataPage, dictionaryPage: dict, isV2: isV2)
+                          dataPage: dataPage, dictionaryPage: dict, dataPageV2: v2)
     }
 }

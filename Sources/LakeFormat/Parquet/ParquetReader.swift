@@ -18,6 +18,7 @@ enum ValueConversion: Equatable {
     case floatToDouble
     case timestampMillis        // INT64 millis -> micros
     case timestampNanos         // INT64 nanos -> micros
+    case int96Timestamp         // INT96 (nanos of the day, Julian day; Spark's and Impala's legacy timestamps) -> micros
     case fixedDecimal(Int)      // big-endian two's complement of n bytes -> Int64
 }
 
@@ -359,7 +360,8 @@ public final class ParquetFileReader: @unchecked Sendable {
                 type = .int64
             }
         case .int96:
-            throw ParquetError.unsupported(path: path, feature: "INT96 timestamps (column \(e.name))")
+            // Deprecated, but what Spark and Impala long wrote for TIMESTAMP (UTC by convention).
+            type = .timestamp; conversion = .int96Timestamp
         case .float:
             type = .double; conversion = .floatToDouble
         case .double:
@@ -474,6 +476,10 @@ public final class ParquetFileReader: @unchecked Sendable {
         case .uncompressed?: return .uncompressed
         case .snappy?: return .snappy
         case .zstd?: return .zstd
+        case .gzip?: return .gzip
+        case .brotli?: return .brotli
+        case .lz4Raw?: return .lz4Raw
+        // LZO, and the deprecated LZ4 (its framing differs between Hadoop's and raw writers).
         case let other?: throw ParquetError.unsupported(path: path, feature: "\(other) compression (column \(column))")
         case nil: throw ParquetError.corruptMetadata(path: path, detail: "unknown compression codec \(m.codec)")
         }
@@ -516,10 +522,13 @@ public final class ParquetFileReader: @unchecked Sendable {
             do {
                 try scratch.withUnsafeMutableBytes { out in
                     let dst = UnsafeMutableRawBufferPointer(rebasing: out[0 ..< uncompressedSize])
-                    if codec == .zstd {
-                        try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
-                    } else {
-                        try Snappy.decompress(body, into: dst)
+                    switch codec {
+                    case .zstd: try ZstdDecoderPool.shared.withDecoder { try $0.decompress(body, into: dst) }
+                    case .snappy: try Snappy.decompress(body, into: dst)
+                    case .gzip: try Gzip.decompress(body, into: dst)
+                    case .brotli: try Brotli.decompress(body, into: dst)
+                    case .lz4Raw: try LZ4Raw.decompress(body, into: dst)
+                    default: preconditionFailure("chunkCodec admits \(codec)")
                     }
                 }
             } catch let e as PageError {
@@ -528,6 +537,44 @@ public final class ParquetFileReader: @unchecked Sendable {
             // The scratch outlives this call (the caller's inout), so its bytes stay valid.
             return scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize]) }
         }
+    }
+
+    private func checkEncoding(_ encoding: Int32, column: String) throws {
+        switch Encoding(rawValue: encoding) {
+        case .plain?, .plainDictionary?, .rleDictionary?, .deltaBinaryPacked?, .deltaLengthByteArray?, .deltaByteArray?, .byteStreamSplit?,
+             .rle?: return  // RLE: booleans only (ChunkDecoder checks)
+        default: throw ParquetError.unsupported(path: path, feature: "\(encodingName(encoding)) encoding (column \(column))")
+        }
+    }
+
+    /// A DATA_PAGE_V2 page as the v1 page it stands for (a 4-byte length and the definition
+    /// levels when the column is nullable, then the values uncompressed), assembled in
+    /// `assembled`, so one decoder reads both kinds. The copy is paid only on files another
+    /// writer made with data page v2. Flat columns have no repetition levels.
+    private func dataPageV2(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: CompressionCodec, column: String, nullable: Bool,
+                            scratch: inout [UInt8], assembled: inout [UInt8]) throws -> (UnsafeRawBufferPointer, DataPageHeader) {
+        guard let v2 = header.dataPageV2 else { throw PageError("data page v2 without its header") }
+        let rep = Int(v2.repetitionLevelsByteLength), def = Int(v2.definitionLevelsByteLength)
+        guard rep == 0 else { throw PageError("repetition levels in a flat column") }
+        guard nullable || def == 0 else { throw PageError("definition levels in a required column") }
+        guard def <= body.count, def <= Int(header.uncompressedPageSize) else { throw PageError("definition levels of \(def) bytes run past the page") }
+        let valuesBody = UnsafeRawBufferPointer(rebasing: body[def...])
+        var valuesHeader = header
+        valuesHeader.uncompressedPageSize = header.uncompressedPageSize - Int32(def)
+        let values = v2.isCompressed
+            ? try decompress(valuesBody, header: valuesHeader, codec: codec, column: column, scratch: &scratch)
+            : try decompress(valuesBody, header: valuesHeader, codec: .uncompressed, column: column, scratch: &scratch)
+        assembled.removeAll(keepingCapacity: true)
+        // A required column has no definition levels; the v1 layout then starts with the values.
+        if nullable {
+            appendLE(UInt32(def), to: &assembled)
+            assembled.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[0 ..< def]))
+        }
+        assembled.append(contentsOf: values)
+        let v1 = DataPageHeader(numValues: v2.numValues, encoding: v2.encoding, definitionLevelEncoding: Encoding.rle.rawValue,
+                                repetitionLevelEncoding: Encoding.rle.rawValue)
+        // `assembled` is the caller's and outlives this call, so its bytes stay valid.
+        return (assembled.withUnsafeBytes { $0 }, v1)
     }
 
     private func readChunk(rowGroup: Int, column: Int, counts: UnsafeMutablePointer<PageCounts>? = nil) throws -> Column {
@@ -542,7 +589,7 @@ public final class ParquetFileReader: @unchecked Sendable {
         do {
             try bytes.withUnsafeBytes { raw in
                 var pos = 0
-                var scratch: [UInt8] = []
+                var scratch: [UInt8] = [], assembled: [UInt8] = []
                 while decoder.valuesRead < rows {
                     guard pos < raw.count else { throw PageError("column chunk ends after \(decoder.valuesRead) of \(rows) values") }
                     let (type, header, body, next) = try nextPage(raw, at: pos, start: start, rowGroup: rowGroup, column: name, counts: counts)
@@ -550,7 +597,11 @@ public final class ParquetFileReader: @unchecked Sendable {
                     switch type {
                     case .indexPage: continue
                     case .dataPageV2:
-                        throw ParquetError.unsupported(path: path, feature: "data page v2 (column \(name)); write the file with data page version 1.0")
+                        let (payload, h) = try dataPageV2(body, header: header, codec: codec, column: name, nullable: leaf.field.nullable,
+                                                          scratch: &scratch, assembled: &assembled)
+                        try checkEncoding(h.encoding, column: name)
+                        try decoder.readDataPage(payload, header: h)
+                        continue
                     case .dictionaryPage, .dataPage:
                         break
                     }
@@ -564,12 +615,7 @@ public final class ParquetFileReader: @unchecked Sendable {
                     } else {
                         guard let d = header.dataPage else { throw PageError("data page without its header") }
                         guard d.numValues >= 0 else { throw PageError("negative value count") }
-                        switch Encoding(rawValue: d.encoding) {
-                        case .plain?, .plainDictionary?, .rleDictionary?, .deltaBinaryPacked?, .deltaLengthByteArray?,
-                             .deltaByteArray?, .byteStreamSplit?: break
-                        default:
-                            throw ParquetError.unsupported(path: path, feature: "\(encodingName(d.encoding)) encoding (column \(name))")
-                        }
+                        try checkEncoding(d.encoding, column: name)
                         try decoder.readDataPage(payload, header: d)
                     }
                 }

@@ -302,6 +302,10 @@ public enum Purge {
                 throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
                     + "fix their permissions and run `lake vacuum` to finish")
             }
+            guard vacuum.keptOutsideRoot.isEmpty else {
+                throw MaintenanceError.badOption("the purge left \(vacuum.keptOutsideRoot.count) replaced file(s) outside the lake root, e.g. \(vacuum.keptOutsideRoot[0].path) "
+                    + "(registered by DuckDB's ducklake_add_data_files), which lake never deletes: delete them, or run DuckDB's ducklake_cleanup_old_files, to finish the purge")
+            }
             // Vacuum keeps an original whose replacement does not verify; the erased bytes are then still there.
             guard vacuum.keptUnverified.isEmpty else {
                 throw MaintenanceError.badOption("the purge kept \(vacuum.keptUnverified.count) original file(s), e.g. \(vacuum.keptUnverified[0].path), "

@@ -87,12 +87,17 @@ public final class ReportSession: @unchecked Sendable {
 public enum ReportJob: Sendable, CustomStringConvertible {
     case report(ReportName, ReportOptions)
     case query(QuerySpec)
+    /// The query `revenueByChannelSpec` at a snapshot (nil: the latest): its answer is that
+    /// query's, taken from the customers report's scan when the two run in one session
+    /// (`Reports.revenueByChannel`).
+    case revenueByChannel(asOf: AsOf?)
 
     /// How an error message names the job: the report's name, or the query's table.
     public var description: String {
         switch self {
         case .report(let name, _): return "report \(name)"
         case .query(let spec): return "query on \(spec.table)"
+        case .revenueByChannel: return "revenue by channel"
         }
     }
 }
@@ -107,15 +112,13 @@ extension ReportJob {
         var low = ReportOptions()
         low.limit = 10
         return [.report(.topProducts, top), .report(.inventory, low), .report(.customers, top), .report(.operations, ReportOptions()),
-                .query(try revenueByChannel())]
+                .revenueByChannel(asOf: nil)]
     }
 
     /// Confirmed orders per channel: count, revenue, average order value, distinct customers,
-    /// highest revenue first (a cut of `report daily-revenue`).
-    public static func revenueByChannel() throws -> QuerySpec { revenueByChannelSpec }
-
-    /// `revenueByChannel()`: `Reports.revenueByChannel` computes exactly these aggregates, in this order.
-    static var revenueByChannelSpec: QuerySpec {
+    /// highest revenue first (a cut of `report daily-revenue`). `Reports.revenueByChannel`
+    /// computes exactly these aggregates, in this order.
+    public static var revenueByChannelSpec: QuerySpec {
         var spec = QuerySpec(table: "orders")
         spec.conditions = ["status = \(OrderStatus.confirmed.rawValue)"]
         spec.groupBy = ["channel"]
@@ -239,8 +242,7 @@ public enum Reports {
             var shared: Shared?
             switch job {
             case .report(.topProducts, _), .report(.inventory, _): shared = .sales
-            case .report(.customers, _): shared = .customers
-            case .query(let spec) where isRevenueByChannel(spec): shared = .customers
+            case .report(.customers, _), .revenueByChannel: shared = .customers
             default: break
             }
             if let shared {
@@ -254,29 +256,24 @@ public enum Reports {
             try session.beforeJob?(i)
             switch jobs[i] {
             case .report(let name, let o): return .report(try run(name, catalog: catalog, options: o, session: session))
-            case .query(let spec):
+            case .query(let spec): return .query(try Query.run(spec, catalog: catalog))
+            case .revenueByChannel(let asOf):
+                var spec = ReportJob.revenueByChannelSpec
+                spec.asOf = asOf
                 if let shared = try revenueByChannel(spec, catalog: catalog, session: session) { return .query(shared) }
                 return .query(try Query.run(spec, catalog: catalog))
             }
         }, deliver: deliver)
     }
 
-    /// Whether `spec` is `ReportJob.revenueByChannel()` (at any snapshot, with any limit).
-    static func isRevenueByChannel(_ spec: QuerySpec) -> Bool {
-        let r = ReportJob.revenueByChannelSpec
-        return TableName(parsing: spec.table) == TableName(parsing: r.table) && spec.columns == r.columns && spec.conditions == r.conditions
-            && spec.groupBy == r.groupBy && spec.aggregates == r.aggregates && spec.orderBy == r.orderBy
-    }
-
-    /// `lake run`'s revenue by channel (`ReportJob.revenueByChannel()`) answered from the
-    /// session's scan of confirmed orders by customer, which the customers report also uses:
-    /// the customer ids are read and interned once for both. The table is what `Query.run`
-    /// gives (groups in the order of their first rows, then the spec's order). Nil when `spec`
-    /// is another query, or the lake's columns are not the types this path computes, or that
-    /// scan cannot answer it exactly (a sum overflowed, too many channels): `Query.run` then
-    /// answers (and reports any error) on its own.
+    /// `lake run`'s revenue by channel (`ReportJob.revenueByChannelSpec` at `spec.asOf`)
+    /// answered from the session's scan of confirmed orders by customer, which the customers
+    /// report also uses: the customer ids are read and interned once for both. The table is
+    /// what `Query.run` gives (groups in the order of their first rows, then the spec's order).
+    /// Nil when the lake's columns are not the types this path computes, or that scan cannot
+    /// answer it exactly (a sum overflowed, too many channels): `Query.run` then answers (and
+    /// reports any error) on its own.
     static func revenueByChannel(_ spec: QuerySpec, catalog: Catalog, session: ReportSession) throws -> QueryResult? {
-        guard isRevenueByChannel(spec) else { return nil }
         let scan = try TableScan(catalog: catalog, name: spec.table, asOf: spec.asOf)
         guard scan.table.column(named: "channel")?.type == .string, scan.table.column(named: "customer_id")?.type == .string,
               case .decimal(_, let scale)? = scan.table.column(named: "order_total")?.type else { return nil }
@@ -961,7 +958,7 @@ struct CustomerOrders {
     var stats: ScanStats
 }
 
-/// Confirmed orders per channel as `Query.run` aggregates `ReportJob.revenueByChannel()`:
+/// Confirmed orders per channel as `Query.run` aggregates `ReportJob.revenueByChannelSpec`:
 /// rows, non-null order totals and their exact sum, and distinct non-null customers, with each
 /// group's first row in scan order (the query lists groups in that order before sorting).
 /// Slot 0 is the null channel, slot 1 + k the channel with code k in `names`. A customer's

@@ -181,12 +181,10 @@ extension Catalog {
         let deletes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_delete_file WHERE table_id = ? AND begin_snapshot > ? AND begin_snapshot <= ?",
                                          arguments: [tableID, after, through]) ?? 0
         if deletes > 0 { return true }
-        let inlinedDeletes = DeleteVector.inlinedTable(tableID: tableID)
-        if try db.tableExists(inlinedDeletes),
-           try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(inlinedDeletes) WHERE begin_snapshot > ? AND begin_snapshot <= ?", arguments: [after, through]) ?? 0 > 0 {
-            return true
-        }
-        for table in try inlinedDataTables(db, tableID: tableID) {
+        // Inlined deletions and inlined rows: table names made from the integer table id and
+        // checked by `inlinedDataTables`, never from text.
+        let inlined = try [DeleteVector.inlinedTable(tableID: tableID)].filter { try db.tableExists($0) } + inlinedDataTables(db, tableID: tableID)
+        for table in inlined {
             if try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE begin_snapshot > ? AND begin_snapshot <= ?", arguments: [after, through]) ?? 0 > 0 {
                 return true
             }

@@ -281,6 +281,9 @@ print(json.dumps({
             (line(id: "J", qty: 2_147_483_648), .invalidQuantity),
             (line(id: "K").replacingOccurrences(of: "29.99", with: "99999999999999999.99"), .invalidPrice),
             (line(id: "L", qty: 2_000_000_000).replacingOccurrences(of: "29.99", with: "9999999999.99"), .amountOverflow),
+            // Two items of the largest quantity: units (INT32) would not hold their sum; it was stored clamped.
+            (line(id: "L2", qty: 2_147_483_647).replacingOccurrences(of: "29.99", with: "0.01")
+                .replacingOccurrences(of: #"}]"#, with: #"}, {"product_id": "PROD-002", "quantity": 2147483647, "unit_price": 0.01}]"#), .amountOverflow),
             (line(id: "M").replacingOccurrences(of: "2024-01-15T10:30:00Z", with: "yesterday"), .invalidTimestamp),
             (String(line(id: "N").prefix(100)), .malformedJSON),
         ]

@@ -356,6 +356,9 @@ public struct OrderValidator {
         }
         if o.items.count < rules.minItems { return (.missingField, "items has \(o.items.count) entries, at least \(rules.minItems) required") }
         var total: Int64 = 0
+        // curated.orders.units is INT32: a sum past it was stored clamped, an order row that
+        // disagreed with its items with every check passing.
+        var units: Int64 = 0
         itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
         // The content key tells a resent order from a conflicting one within the batch (kept
@@ -381,6 +384,8 @@ public struct OrderValidator {
             let (sum, o2) = total.addingReportingOverflow(revenue)
             if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
             total = sum
+            units += q
+            if units > Int64(Int32.max) { return (.amountOverflow, "order units (the sum of items[].quantity) exceed \(Int32.max)") }
             itemRows.append(Int32(row))
             content = (content ^ UInt64(row)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
@@ -732,7 +737,7 @@ struct CuratedBuilder {
         if o.paymentMethod.isPresent { payment.append(contentsOf: slice(t, o.paymentMethod)) }
         @inline(__always) func end(_ b: [UInt8]) -> Int32 { Int32(truncatingIfNeeded: b.count) }
         orders.append(OrderRow(eventTime: et, total: sum, discount: o.discountCents ?? rules.defaultDiscountCents, eventDate: ed,
-                               channel: ch, status: st, itemCount: Int32(o.items.count), units: Int32(clamping: quantity),
+                               channel: ch, status: st, itemCount: Int32(o.items.count), units: Int32(quantity),
                                orderIDEnd: end(orderID), customerIDEnd: end(customerID), countryEnd: end(country),
                                stateEnd: end(state), cityEnd: end(city), currencyEnd: end(currency), paymentEnd: end(payment),
                                hasState: o.state.isPresent, hasCity: o.city.isPresent, hasCurrency: hasCurrency,

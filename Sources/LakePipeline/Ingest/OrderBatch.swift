@@ -162,7 +162,11 @@ struct OrderBatch {
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
-        tally.measure("consumer: figures") { figures.add(v) }
+        do {
+            try tally.measure("consumer: figures") { try figures.add(v) }
+        } catch let overflow as SumOverflow {
+            throw IngestError.failed("\(VisibleText.escape(name)): the batch's quality figures: \(overflow); nothing was committed")
+        }
         try segments.submit(v)
     }
 

@@ -10,8 +10,8 @@ public struct SumOverflow: Error, CustomStringConvertible, Equatable, Sendable {
     public init(_ what: String) { self.what = what }
 
     public var description: String {
-        "\(what): a sum overflowed 64-bit integers (the figures exceed ±9,223,372,036,854,775,807 in their smallest unit); "
-            + "sum the column with DuckDB (DECIMAL(38) sums) or find the rows with `lake query`"
+        "\(what): a sum overflowed 64-bit integers (beyond ±9,223,372,036,854,775,807 cents or units); "
+            + "lake cannot sum these rows exactly, DuckDB can (DECIMAL(38) sums)"
     }
 }
 

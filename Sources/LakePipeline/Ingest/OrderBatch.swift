@@ -165,7 +165,11 @@ struct OrderBatch {
         do {
             try tally.measure("consumer: figures") { try figures.add(v) }
         } catch let overflow as SumOverflow {
-            throw IngestError.failed("\(VisibleText.escape(name)): the batch's quality figures: \(overflow); nothing was committed")
+            // Each order is valid (its total fits DECIMAL(18,2)); refusing the batch keeps the
+            // stored figures exact rather than storing a wrapped or clamped revenue.
+            throw IngestError.failed("\(VisibleText.escape(name)): the batch's quality figures: \(overflow). "
+                + "Its orders are valid one by one but their amounts add up past what lake can sum: correct them at the producer; "
+                + "nothing was committed")
         }
         try segments.submit(v)
     }

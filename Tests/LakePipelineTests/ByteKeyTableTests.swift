@@ -50,4 +50,38 @@ struct ByteKeyTableTests {
         #expect(table.value(for: "B") == 4)
         #expect(table.value(for: "A") == 0)
     }
+
+    /// The hash reads keys a word at a time, with overlapping loads for the tail: every byte
+    /// of every length up to 40 must change it (slot bits and tag bits both), and equal bytes
+    /// at another address must give the same hash.
+    @Test("the hash depends on every byte of keys of 0 to 40 bytes, in its slot and tag bits")
+    func hashReadsEveryByte() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        for (i, _) in buffer.enumerated() { buffer[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
+        for n in 0 ... 40 {
+            buffer.withUnsafeMutableBytes { b in
+                let key = UnsafeRawBufferPointer(rebasing: b[8 ..< 8 + n])
+                let h = ByteKeyTable.hash(key)
+                let copy = Array(key)
+                #expect(copy.withUnsafeBytes { ByteKeyTable.hash($0) } == h, "length \(n): depends on the address")
+                if n > 0 {
+                    #expect(ByteKeyTable.hash(UnsafeRawBufferPointer(rebasing: b[8 ..< 7 + n])) != h, "length \(n): the last byte is ignored")
+                }
+                for at in 0 ..< n {
+                    for bit in [0, 7] {
+                        b[8 + at] ^= UInt8(1 << bit)
+                        let g = ByteKeyTable.hash(UnsafeRawBufferPointer(rebasing: b[8 ..< 8 + n]))
+                        b[8 + at] ^= UInt8(1 << bit)
+                        #expect(g & 0xFFFF != h & 0xFFFF && g >> 32 != h >> 32, "length \(n), byte \(at), bit \(bit)")
+                    }
+                }
+                // Bytes outside the key (before and after it) do not change it.
+                b[7] ^= 0xFF
+                b[8 + n] ^= 0xFF
+                #expect(ByteKeyTable.hash(UnsafeRawBufferPointer(rebasing: b[8 ..< 8 + n])) == h, "length \(n): reads outside the key")
+                b[7] ^= 0xFF
+                b[8 + n] ^= 0xFF
+            }
+        }
+    }
 }

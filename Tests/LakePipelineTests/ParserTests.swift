@@ -369,4 +369,72 @@ func parseError(_ line: String) throws -> OrderLineError {
             }
         }
     }
+
+    /// The validator parses in place (`parseInPlace`: no copy of the line unless a decoded
+    /// string or an unknown key must follow it) with a long-lived parser whose key guesses
+    /// compare the previous line's keys in place (`KeySet.plainLength`). On random mutations
+    /// of lines with permuted, escaped, aliased, unknown and v2 keys, it must read exactly what
+    /// a fresh parser (no guesses) reads with a copied line: the same error, or the same fields.
+    @Test func inPlaceParsingWithKeyGuessesReadsWhatAFreshParserReads() throws {
+        let map = try TestSupport.rules().fieldMap
+        var warm = OrderLineParser(map: map)
+        var rng = SplitMix64(seed: 1711)
+        let bases = [
+            goodLine,
+            #"{"status": "confirmed", "shipping_address": {"city": "Oslo", "country": "NO"}, "items": [{"unit_price": 1.50, "quantity": 3, "product_id": "PROD-002"}], "channel": "api", "ts": 1705314600123, "customerId": "C-2", "order_id": "ORD-2"}"#,
+            goodLine.replacingOccurrences(of: #""order_id": "ORD-1""#, with: #""order\u005fid": "ORD-\u00e9\"1""#),
+            goodLine.replacingOccurrences(of: #""status": "confirmed"}"#, with: #""status": "confirmed", "gift_note": "hi", "currency": "EUR", "discount_amount": 1.00, "payment_method": "card"}"#),
+            goodLine.replacingOccurrences(of: #""city": "San Francisco"}"#, with: #""city": "San\tFrancisco", "zip": 94105}"#),
+            #"{"order_id":"ORD-3","customer_id":"C","timestamp":"2024-01-15T10:30:00+02:00","channel":"web","items":[],"shipping_address":{"country":"US"},"status":"x"}"#,
+        ].map { Array($0.utf8) }
+        let alphabet = Array(#"{}[]:,"\u0123456789-.eE tfnrl_adiostu"#.utf8) + [0x00, 0x7f, 0xc3, 0xa9, 0xff]
+        struct Reading: Equatable {
+            var error: OrderLineError?
+            var strings: [String?]
+            var items: [String?]
+            var numbers: [Int64?]
+            var flags: [Bool]
+            var versionedKeys: UInt8
+        }
+        func read(_ p: OrderLineParser, _ error: OrderLineError?, line: UnsafeRawBufferPointer) -> Reading {
+            let o = p.order
+            return o.withText(line: line) { t in
+                func s(_ r: TextRef) -> String? { r.isPresent ? String(decoding: slice(t, r), as: UTF8.self) : nil }
+                return Reading(error: error,
+                               strings: [o.orderID, o.customerID, o.channel, o.status, o.country, o.state, o.city, o.currency, o.paymentMethod].map(s)
+                                   + o.unknownFields.map(s),
+                               items: o.items.map { s($0.productID) },
+                               numbers: [o.eventTimeMicros, o.discountCents] + o.items.flatMap { [$0.quantity, $0.unitPriceCents] },
+                               flags: [o.eventTimeFromAlias, o.hasItems, o.hasAddress],
+                               versionedKeys: o.versionedKeys)
+            }
+        }
+        var compared = 0, accepted = 0
+        for _ in 0 ..< 12_000 {
+            var line = bases[rng.below(bases.count)]
+            for _ in 0 ..< rng.below(4) {
+                let at = rng.below(line.count)
+                switch rng.below(3) {
+                case 0: line[at] = alphabet[rng.below(alphabet.count)]
+                case 1: line.remove(at: at)
+                default: line.insert(alphabet[rng.below(alphabet.count)], at: at)
+                }
+            }
+            line.withUnsafeBytes { raw in
+                var warmError: OrderLineError?
+                do throws(OrderLineError) { try warm.parseInPlace(raw) } catch { warmError = error }
+                var fresh = OrderLineParser(map: map)
+                var freshError: OrderLineError?
+                do throws(OrderLineError) { try fresh.parse(raw) } catch { freshError = error }
+                let a = read(warm, warmError, line: raw), b = read(fresh, freshError, line: raw)
+                #expect(a == b, "\(String(decoding: raw, as: UTF8.self))")
+                // A fresh parser's copied text holds the line itself first.
+                #expect(fresh.order.text.starts(with: raw))
+                compared += 1
+                if warmError == nil { accepted += 1 }
+            }
+        }
+        #expect(compared == 12_000)
+        #expect(accepted > 1_200, "the mutations must leave many lines valid (\(accepted))")
+    }
 }

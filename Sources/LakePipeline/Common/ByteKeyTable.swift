@@ -33,8 +33,39 @@ public struct ByteKeyTable: Sendable {
 
     /// The table's hash of `key`: computed once (e.g. on the thread that parsed the key) and
     /// passed to `insertIfAbsent(_:hash:value:)` and `prefetch(hash:)`.
+    /// 8 bytes a step, finished by SplitMix64's mixer so that both the slot (low bits) and the
+    /// tag (high 32 bits) depend on every byte. It was fnv1a64, a dependent multiply per byte:
+    /// about 90 cycles for an order id and a product id, on every line. In memory only: nothing
+    /// stored depends on it (the key runs' fingerprints are `IDFingerprint`'s).
     @inline(__always)
-    public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { fnv1a64(key) }
+    public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        let n = key.count
+        var h = 0x9E37_79B9_7F4A_7C15 &* UInt64(n &+ 1)
+        @inline(__always) func step(_ w: UInt64) {
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+        }
+        if let p = key.baseAddress, n > 0 {
+            if n >= 8 {
+                var i = 0
+                while i + 8 <= n {
+                    step(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                    i += 8
+                }
+                // The last n - i bytes, read as the top of the word that ends the key.
+                if i < n { step(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) >> UInt64(8 * (8 - (n - i)))) }
+            } else if n >= 4 {
+                let lo = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+                let hi = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+                step(lo | hi << 32)
+            } else {
+                step(UInt64(key[0]) | UInt64(key[n >> 1]) << 8 | UInt64(key[n - 1]) << 16)
+            }
+        }
+        h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 31)
+    }
 
     /// The key of entry `i` (entries are numbered in insertion order).
     public func key(_ i: Int) -> String {

@@ -48,15 +48,18 @@ struct QualityFigureBuilder {
         if case .dictionary(let idx, let values) = chans.data {
             // The ingest's own batches: channel codes into the schema's enum, one code per entry.
             let entry = values.bytes.withUnsafeBytes { raw in (0 ..< values.count).map { channelCode(UnsafeRawBufferPointer(rebasing: raw[values.byteRange($0)])) } }
-            var lastDay = Int32.min, lastCode = -1, current = 0
+            // Channels alternate from row to row while the day changes rarely: each dictionary
+            // entry remembers its last day's cell, so the cell table is consulted per change of
+            // day, not per row (it was a hashed lookup for most rows).
+            // (Int64.min: no day yet, never an Int32 day.)
+            var lastDay = [Int64](repeating: .min, count: values.count), lastCell = [Int](repeating: 0, count: values.count)
             for r in 0 ..< batch.count {
-                let code = entry[Int(idx[r])]
-                if day[r] != lastDay || code != lastCode {
-                    current = cell(day[r], code)
-                    lastDay = day[r]
-                    lastCode = code
+                let e = Int(idx[r])
+                if Int64(day[r]) != lastDay[e] {
+                    lastCell[e] = cell(day[r], entry[e])
+                    lastDay[e] = Int64(day[r])
                 }
-                body(&cells[current], r)
+                body(&cells[lastCell[e]], r)
             }
             return
         }

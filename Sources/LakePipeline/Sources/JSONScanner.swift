@@ -66,16 +66,17 @@ struct JSONScanner {
         }
     }
 
-    /// The next non-whitespace byte (not consumed).
-    @inline(__always) mutating func peek(expecting: String) throws(JSONError) -> UInt8 {
+    /// The next non-whitespace byte (not consumed). `expecting` is a StaticString: a String
+    /// argument cost a release call on every token, and it is only read on the error path.
+    @inline(__always) mutating func peek(expecting: StaticString) throws(JSONError) -> UInt8 {
         skipWhitespace()
-        guard i < end else { throw fail(.unexpectedEnd(expecting: expecting)) }
+        guard i < end else { throw fail(.unexpectedEnd(expecting: expecting.description)) }
         return base[i]
     }
 
-    @inline(__always) mutating func expect(_ b: UInt8, _ what: String) throws(JSONError) {
+    @inline(__always) mutating func expect(_ b: UInt8, _ what: StaticString) throws(JSONError) {
         let c = try peek(expecting: what)
-        guard c == b else { throw fail(.unexpectedByte(c, expecting: what)) }
+        guard c == b else { throw fail(.unexpectedByte(c, expecting: what.description)) }
         i += 1
     }
 
@@ -148,7 +149,8 @@ struct JSONScanner {
     /// Scans a string starting at '"' and returns where its value lies in "text" coordinates,
     /// where text = the scanned bytes followed by `out`'s decoded extras: a string without
     /// escapes is returned in place (no copy); one with escapes is decoded and appended to
-    /// `out` (which must start with a copy of the scanned bytes).
+    /// `out`, which must be empty or start with a copy of the scanned bytes (an empty `out`
+    /// takes that copy first).
     @inline(__always)
     mutating func stringSpan(into out: inout [UInt8]) throws(JSONError) -> (start: Int, count: Int) {
         let open = i
@@ -163,6 +165,7 @@ struct JSONScanner {
             }
             if b == 92 {
                 i = open
+                if out.isEmpty { out.append(contentsOf: UnsafeBufferPointer(start: base, count: end)) }
                 let start = try string(into: &out)
                 return (start, out.count - start)
             }

@@ -60,6 +60,14 @@ public struct ParsedOrder: Sendable {
         eventTimeMicros = nil; eventTimeFromAlias = false; hasItems = false; hasAddress = false
     }
 
+    /// Calls `body` with the bytes `TextRef`s index: `text`, or the line itself when a
+    /// `parseInPlace` left `text` empty.
+    @inline(__always)
+    func withText<R>(line: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if text.isEmpty { return try body(line) }
+        return try text.withUnsafeBytes(body)
+    }
+
     public func string(_ r: TextRef) -> String? {
         guard r.isPresent else { return nil }
         let s = Int(r.start)
@@ -129,18 +137,26 @@ public struct OrderFieldMap: Sendable {
         var epochMillis: Bool
     }
 
-    /// Keys as plain-old-data arrays (length, bytes 0-7 and 8-15 as words, rest), so matching
-    /// a key of up to 16 bytes is three integer compares with no reference counting.
-    /// (A final class: the parser takes it once per object, and copying a struct of seven
-    /// arrays would cost seven reference-count pairs each time.)
-    final class KeySet: Sendable {
-        let lengths: [Int]
-        let heads: [UInt64]
-        let seconds: [UInt64]
-        let tails: [UInt8]
-        let tailStarts: [Int]
-        let slots: [Slot]
-        let millis: [Bool]
+    /// Keys as plain-old-data records (length, bytes 0-7 and 8-15 as words, where the rest
+    /// starts in `tails`), so matching a key of up to 16 bytes is three integer compares with no
+    /// array bounds checks or reference counting. Immutable after `init`, shared by the parsing
+    /// threads. (A final class: the parser takes it once per object, and copying a struct of
+    /// arrays would cost a reference-count pair per array each time.)
+    final class KeySet: @unchecked Sendable {
+        struct Key {
+            var head: UInt64
+            var second: UInt64
+            var length: Int
+            var tailStart: Int
+            var slot: Slot
+            var millis: Bool
+            /// At most 16 bytes, all printable ASCII other than '"' and '\\': such a key written
+            /// in a line is exactly its bytes followed by '"' (`plainLength`).
+            var plain: Bool
+        }
+
+        private let keys: UnsafeMutableBufferPointer<Key>
+        private let tails: [UInt8]
         let names: [String]
 
         /// For enum values: match returns the value's index.
@@ -149,24 +165,37 @@ public struct OrderFieldMap: Sendable {
         }
 
         init(_ entries: [Entry]) {
-            var lengths: [Int] = [], heads: [UInt64] = [], seconds: [UInt64] = [], tails: [UInt8] = [], tailStarts: [Int] = []
-            for e in entries {
-                lengths.append(e.key.count)
+            var tails: [UInt8] = []
+            keys = .allocate(capacity: entries.count)
+            for (i, e) in entries.enumerated() {
                 let (head, second) = e.key.withUnsafeBytes { KeySet.words($0, readable: $0.count) }
-                heads.append(head)
-                seconds.append(second)
-                tailStarts.append(tails.count)
+                let plain = e.key.count <= 16 && e.key.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 34 && $0 != 92 }
+                (keys.baseAddress! + i).initialize(to: Key(head: head, second: second, length: e.key.count, tailStart: tails.count,
+                                                           slot: e.slot, millis: e.epochMillis, plain: plain))
                 if e.key.count > 16 { tails.append(contentsOf: e.key[16...]) }
             }
-            self.lengths = lengths
-            self.heads = heads
-            self.seconds = seconds
             self.tails = tails
-            self.tailStarts = tailStarts
-            slots = entries.map(\.slot)
-            millis = entries.map(\.epochMillis)
             names = entries.map { String(decoding: $0.key, as: UTF8.self) }
         }
+
+        deinit { keys.deallocate() }
+
+        var count: Int { keys.count }
+
+        /// The slot of entry `i` (an index `match` returned).
+        @inline(__always) func slot(_ i: Int) -> Slot {
+            precondition(i >= 0 && i < keys.count, "a key index from match")
+            return keys[i].slot
+        }
+
+        /// Whether entry `i` is the epoch-milliseconds alias of its field.
+        @inline(__always) func millis(_ i: Int) -> Bool {
+            precondition(i >= 0 && i < keys.count, "a key index from match")
+            return keys[i].millis
+        }
+
+        @inline(__always)
+        static func mask(_ k: Int) -> UInt64 { k >= 8 ? ~0 : (UInt64(1) << UInt64(8 * max(k, 0))) &- 1 }
 
         /// Bytes 0-7 and 8-15 of `key` as little-endian words, zero past its end. With 16
         /// bytes `readable` from its start (a key inside a line is followed by at least `":`
@@ -174,7 +203,6 @@ public struct OrderFieldMap: Sendable {
         @inline(__always)
         static func words(_ key: UnsafeRawBufferPointer, readable: Int) -> (UInt64, UInt64) {
             let n = key.count
-            @inline(__always) func mask(_ k: Int) -> UInt64 { k >= 8 ? ~0 : (UInt64(1) << UInt64(8 * max(k, 0))) &- 1 }
             if readable >= 16 {
                 let p = key.baseAddress!
                 let a = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
@@ -190,6 +218,25 @@ public struct OrderFieldMap: Sendable {
             return (a, b)
         }
 
+        /// The length of entry `guess` when the string starting at `p` (just after its opening
+        /// quote, `readable` bytes before the line ends) is that key written plainly, else nil.
+        /// The parser's first try for every key: the entry found at the same member position on
+        /// the previous line, compared in place before the key is even scanned. A plain key's
+        /// bytes followed by '"' are the whole string (it has no escape or quote of its own);
+        /// anything else (another key, an escaped spelling, a key near the line's end) goes
+        /// the general way (`JSONScanner.key`, `match`).
+        @inline(__always)
+        func plainLength(at p: UnsafePointer<UInt8>, readable: Int, guess: Int) -> Int? {
+            guard guess >= 0 && guess < keys.count && readable > 16 else { return nil }
+            let k = keys[guess]
+            guard k.plain else { return nil }
+            let r = UnsafeRawPointer(p)
+            let a = UInt64(littleEndian: r.loadUnaligned(as: UInt64.self))
+            let b = UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            guard a & Self.mask(k.length) == k.head && b & Self.mask(k.length - 8) == k.second && p[k.length] == 34 else { return nil }
+            return k.length
+        }
+
         @inline(__always)
         func match(_ key: UnsafeRawBufferPointer) -> Int { match(key, readable: key.count, guess: -1) }
 
@@ -201,12 +248,13 @@ public struct OrderFieldMap: Sendable {
             let n = key.count
             let (a, b) = KeySet.words(key, readable: readable)
             @inline(__always) func equal(_ i: Int) -> Bool {
-                guard lengths[i] == n && heads[i] == a && seconds[i] == b else { return false }
+                let k = keys[i]
+                guard k.length == n && k.head == a && k.second == b else { return false }
                 if n <= 16 { return true }
-                return tails.withUnsafeBytes { t in memcmpEqual(t.baseAddress! + tailStarts[i], key.baseAddress! + 16, n - 16) }
+                return tails.withUnsafeBytes { t in memcmpEqual(t.baseAddress! + k.tailStart, key.baseAddress! + 16, n - 16) }
             }
-            if guess >= 0 && guess < lengths.count && equal(guess) { return guess }
-            for i in 0 ..< lengths.count where equal(i) { return i }
+            if guess >= 0 && guess < keys.count && equal(guess) { return guess }
+            for i in 0 ..< keys.count where equal(i) { return i }
             return -1
         }
     }
@@ -268,10 +316,22 @@ public struct OrderLineParser: Sendable {
     /// the raw table when they were readable), except the event time of a line that is not
     /// valid JSON, which may have been cut by truncation.
     public mutating func parse(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
+        try parse(line, copyingLine: true)
+    }
+
+    /// `parse` for a caller that still holds `line` when it reads the order (the validator):
+    /// `order.text` copies the line only when a decoded string or an unknown key must follow
+    /// it, and is empty otherwise: then every `TextRef` indexes `line` itself (`text(line:)`).
+    mutating func parseInPlace(_ line: UnsafeRawBufferPointer) throws(OrderLineError) {
+        try parse(line, copyingLine: false)
+    }
+
+    private mutating func parse(_ line: UnsafeRawBufferPointer, copyingLine: Bool) throws(OrderLineError) {
         order.reset()
         // Text = the line itself, then decoded copies of the few strings with escapes: most
-        // fields are referenced in place, with one copy of the line instead of one per field.
-        order.text.append(contentsOf: line)
+        // fields are referenced in place, with at most one copy of the line instead of one per
+        // field (none in place, unless something must follow it).
+        if copyingLine { order.text.append(contentsOf: line) }
         var s = JSONScanner(line)
         s.skipWhitespace()
         if s.i == s.end { throw .emptyLine }
@@ -312,7 +372,7 @@ public struct OrderLineParser: Sendable {
                 try skipUnknown(&s, prefix: "")
                 continue
             }
-            let slot = map.top.slots[n]
+            let slot = topKeys.slot(n)
             let bit: UInt32 = 1 << slot.rawValue
             if seen & bit != 0 { throw OrderLineError.duplicateField(Self.name(slot), offset: keyAt) }
             seen |= bit
@@ -321,7 +381,7 @@ public struct OrderLineParser: Sendable {
             case .customerID: order.customerID = try stringField(&s, "customer_id")
             case .channel: order.channel = try stringField(&s, "channel")
             case .status: order.status = try stringField(&s, "status")
-            case .timestamp: try timestamp(&s, millis: topKeys.millis[n], name: topKeys.names[n])
+            case .timestamp: try timestamp(&s, millis: topKeys.millis(n), name: topKeys.names[n])
             case .items: try items(&s)
             case .address: try address(&s)
             case .currency:
@@ -365,6 +425,12 @@ public struct OrderLineParser: Sendable {
     /// the same member position of such an object on the previous line (`KeyGuesses`).
     @inline(__always)
     private mutating func matchKey(_ s: inout JSONScanner, _ keys: OrderFieldMap.KeySet, guess: Int) throws(JSONError) -> Int {
+        if s.i < s.end && s.base[s.i] == 34, let n = keys.plainLength(at: s.base + s.i + 1, readable: s.end - s.i - 1, guess: guess) {
+            lastKey = (s.i + 1, n)
+            s.i += n + 2
+            try s.expect(58, "':' after a key")
+            return guess
+        }
         if let span = try s.key(scratch: &keyScratch) {
             lastKey = span
             return keys.match(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count), readable: s.end - span.start, guess: guess)
@@ -375,6 +441,7 @@ public struct OrderLineParser: Sendable {
 
     /// Notes the last key as unknown (schema drift) and skips its value.
     private mutating func skipUnknown(_ s: inout JSONScanner, prefix: String) throws(JSONError) {
+        if order.text.isEmpty { order.text.append(contentsOf: UnsafeBufferPointer(start: s.base, count: s.end)) }
         let start = Int32(order.text.count)
         order.text.append(contentsOf: prefix.utf8)
         if let k = lastKey {
@@ -431,14 +498,20 @@ public struct OrderLineParser: Sendable {
                                            found: JSONScanner.typeName(c), offset: at)
         }
         let span = try s.stringSpan(into: &order.text)
-        let parsed = order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[span.start ..< span.start + span.count])) }
+        // In the line itself, or decoded after it (`JSONScanner.stringSpan`).
+        let parsed = span.start + span.count <= s.end
+            ? Timestamps.parseISO(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
+            : order.text.withUnsafeBytes { Timestamps.parseISO(UnsafeRawBufferPointer(rebasing: $0[span.start ..< span.start + span.count])) }
+        func quoted() -> String {
+            let bytes = span.start + span.count <= s.end
+                ? Array(UnsafeBufferPointer(start: s.base + span.start, count: span.count)) : Array(order.text[span.start ..< span.start + span.count])
+            return "\"" + String(decoding: bytes, as: UTF8.self) + "\""
+        }
         guard let t = parsed else {
-            throw OrderLineError.invalidTimestamp(field: name(),
-                                                  text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
+            throw OrderLineError.invalidTimestamp(field: name(), text: quoted(), offset: at)
         }
         guard CivilDate.storableMicros.contains(t) else {
-            throw OrderLineError.timestampOutOfRange(field: name(),
-                                                     text: "\"" + String(decoding: order.text[span.start ..< span.start + span.count], as: UTF8.self) + "\"", offset: at)
+            throw OrderLineError.timestampOutOfRange(field: name(), text: quoted(), offset: at)
         }
         order.eventTimeMicros = t
     }
@@ -481,7 +554,7 @@ public struct OrderLineParser: Sendable {
                     try skipUnknown(&s, prefix: "items[].")
                     continue
                 }
-                let slot = map.item.slots[n]
+                let slot = itemKeys.slot(n)
                 let bit: UInt32 = 1 << slot.rawValue
                 if seen & bit != 0 { throw OrderLineError.duplicateField("items[\(index)].\(Self.name(slot))", offset: keyAt) }
                 seen |= bit
@@ -570,7 +643,7 @@ public struct OrderLineParser: Sendable {
                 try skipUnknown(&s, prefix: "shipping_address.")
                 continue
             }
-            let slot = map.address.slots[n]
+            let slot = addressKeys.slot(n)
             let bit: UInt32 = 1 << slot.rawValue
             if seen & bit != 0 { throw OrderLineError.duplicateField("shipping_address.\(Self.name(slot))", offset: keyAt) }
             seen |= bit

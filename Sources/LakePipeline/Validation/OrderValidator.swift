@@ -112,16 +112,20 @@ struct FirstOccurrences {
 /// chunks before them (see `OrderValidator.init(deferDuplicates:)`). The k-th claim is the k-th
 /// row of the drain's curated orders, whose items are the next `itemCounts[k]` item rows.
 struct DeferredClaims: Sendable {
-    var ids = OrderIDRun()
-    /// `ByteKeyTable.hash` of each id, computed on the validating thread: settling, the serial
-    /// part, then knows every slot it will probe and loads them ahead (`FirstOccurrences.prefetch`).
-    var hashes: [UInt64] = []
-    var contents: [UInt64] = []
-    var rawRows: [Int32] = []
-    var itemCounts: [Int32] = []
-    var fromAlias: [Bool] = []
+    /// One accepted order; its id is the drain's curated order_id of the same row.
+    struct Claim {
+        /// `ByteKeyTable.hash` of the id, computed on the validating thread: settling, the serial
+        /// part, then knows every slot it will probe and loads them ahead (`FirstOccurrences.prefetch`).
+        var hash: UInt64
+        var content: UInt64
+        var rawRow: Int32
+        var itemCount: Int32
+        var fromAlias: Bool
+    }
 
-    var count: Int { contents.count }
+    var rows: [Claim] = []
+
+    var count: Int { rows.count }
 }
 
 extension ValidatedOrders {
@@ -133,6 +137,9 @@ extension ValidatedOrders {
         guard let c = claims else { return }
         claims = nil
         guard case .int64(let lineNumbers)? = raw.column("line_number")?.data else { preconditionFailure("raw rows carry line_number") }
+        guard case .string(let ids)? = orders.column("order_id")?.data, ids.count == c.count else {
+            preconditionFailure("a deferred claim is the curated order of the same row")
+        }
         var lost: [(row: Int, reason: RejectReason, detail: String)] = []
         var lostClaims: [Int] = []
         // The batch's id set outgrows the caches at a few hundred thousand ids, and each
@@ -140,17 +147,19 @@ extension ValidatedOrders {
         // while inserting this one overlaps the misses (this loop was 3.6 % of an ingest's CPU,
         // 77 % of it waiting on the slot).
         let lookahead = 8
-        var k = 0
-        c.ids.forEach { id in
-            if k + lookahead < c.count { firsts.prefetch(hash: c.hashes[k + lookahead]) }
-            if let (reason, detail) = firsts.claim(id, hash: c.hashes[k], content: c.contents[k]) {
-                let row = Int(c.rawRows[k])
-                lost.append((row, reason, "\(sourceFile) line \(lineNumbers[row]): \(detail)"))
-                rejects[reason, default: 0] += 1
-                if c.fromAlias[k] { aliasNormalized -= 1 }
-                lostClaims.append(k)
+        ids.bytes.withUnsafeBytes { bytes in
+            for k in 0 ..< c.count {
+                if k + lookahead < c.count { firsts.prefetch(hash: c.rows[k + lookahead].hash) }
+                let claim = c.rows[k]
+                let id = UnsafeRawBufferPointer(rebasing: bytes[Int(ids.offsets[k]) ..< Int(ids.offsets[k + 1])])
+                if let (reason, detail) = firsts.claim(id, hash: claim.hash, content: claim.content) {
+                    let row = Int(claim.rawRow)
+                    lost.append((row, reason, "\(sourceFile) line \(lineNumbers[row]): \(detail)"))
+                    rejects[reason, default: 0] += 1
+                    if claim.fromAlias { aliasNormalized -= 1 }
+                    lostClaims.append(k)
+                }
             }
-            k += 1
         }
         guard !lost.isEmpty else { return }
         // A chunk loses a few claims out of tens of thousands: the rows are taken out a run of
@@ -158,7 +167,7 @@ extension ValidatedOrders {
         var lostItems: [Int] = []
         var item = 0, next = 0
         for i in 0 ..< c.count {
-            let n = Int(c.itemCounts[i])
+            let n = Int(c.rows[i].itemCount)
             if next < lostClaims.count && lostClaims[next] == i {
                 lostItems.append(contentsOf: item ..< item + n)
                 next += 1
@@ -263,31 +272,31 @@ public struct OrderValidator {
 
     /// Raw rows buffered since the last drain (drain every few hundred thousand lines to
     /// bound memory).
-    public var pendingRows: Int { raw.lineNumber.count }
+    public var pendingRows: Int { raw.count }
 
     /// Bytes of line text buffered since the last drain; drain before 1 GiB (string columns
     /// use Int32 offsets).
-    public var pendingBytes: Int { raw.line.bytes.count }
+    public var pendingBytes: Int { raw.line.count }
 
     public mutating func add(_ line: Line) { add(line.bytes, lineNumber: line.number, byteOffset: line.offset) }
 
     public mutating func add(_ bytes: UnsafeRawBufferPointer, lineNumber: Int, byteOffset: Int64) {
         var failure: (RejectReason, String)?
         do throws(OrderLineError) {
-            try parser.parse(bytes)
+            try parser.parseInPlace(bytes)
         } catch {
             failure = (error.reason, error.message)
         }
         let order = parser.order
-        if !order.unknownFields.isEmpty { noteUnknown(order) }
         if order.versionedKeys & ~rules.supportedKeys != 0 && schemaBehind == nil { noteBehind(order, lineNumber: lineNumber) }
-        order.text.withUnsafeBytes { t in
+        order.withText(line: bytes) { t in
+            if !order.unknownFields.isEmpty { noteUnknown(order, t) }
             let channel = rules.channelIndex(t, order.channel)
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {
                 rejects[reason, default: 0] += 1
                 raw.append(line: bytes, number: lineNumber, offset: byteOffset,
-                           ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
+                           t: t, orderID: order.orderID, eventTime: order.eventTimeMicros,
                            eventDate: order.eventTimeMicros.map(Timestamps.day(ofMicros:)) ?? ingestDate,
                            channel: Int32(channel >= 0 ? channel : rules.channels.count),
                            reject: (reason, "\(sourceFile) line \(lineNumber): \(detail)"))
@@ -299,10 +308,15 @@ public struct OrderValidator {
             cur.append(order, t, catalog: catalog, rows: itemRows, eventTime: eventTime, eventDate: eventDate,
                        channel: Int32(channel), status: Int32(rules.statusIndex(t, order.status)), rules: rules)
             raw.append(line: bytes, number: lineNumber, offset: byteOffset,
-                       ingestTime: ingestTimeMicros, t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
+                       t: t, orderID: order.orderID, eventTime: eventTime, eventDate: eventDate,
                        channel: Int32(channel), reject: nil)
             if order.eventTimeFromAlias { aliasNormalized += 1 }
         }
+    }
+
+    /// A field's text for a reject detail ("" when absent).
+    static func text(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> String {
+        r.isPresent ? String(decoding: slice(t, r), as: UTF8.self) : ""
     }
 
     /// ISO 4217's form: exactly three ASCII uppercase letters.
@@ -334,17 +348,20 @@ public struct OrderValidator {
         if rules.requireState, let m = missing(o.state, "shipping_address.state") { return m }
         if rules.requireCity, let m = missing(o.city, "shipping_address.city") { return m }
         if channel < 0 {
-            return (.invalidChannel, "channel \"\(o.string(o.channel) ?? "")\" is not one of \(rules.channels.joined(separator: ", "))")
+            return (.invalidChannel, "channel \"\(Self.text(t, o.channel))\" is not one of \(rules.channels.joined(separator: ", "))")
         }
         let status = rules.statusIndex(t, o.status)
         if status < 0 {
-            return (.invalidStatus, "status \"\(o.string(o.status) ?? "")\" is not one of \(rules.statuses.joined(separator: ", "))")
+            return (.invalidStatus, "status \"\(Self.text(t, o.status))\" is not one of \(rules.statuses.joined(separator: ", "))")
         }
         if o.items.count < rules.minItems { return (.missingField, "items has \(o.items.count) entries, at least \(rules.minItems) required") }
         var total: Int64 = 0
         itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
-        content ^= fnv1a64(UnsafeRawBufferPointer(rebasing: t[Int(o.customerID.start) ..< Int(o.customerID.start + o.customerID.count)]))
+        // The content key tells a resent order from a conflicting one within the batch (kept
+        // in memory only): an item's product enters as its catalog row, which names its id
+        // exactly, so only the customer id is hashed.
+        content ^= ByteKeyTable.hash(slice(t, o.customerID))
         for (i, item) in o.items.enumerated() {
             if let m = missing(item.productID, "items[\(i)].product_id") { return m }
             guard let q = item.quantity else { return (.missingField, "items[\(i)].quantity is missing") }
@@ -358,22 +375,22 @@ public struct OrderValidator {
             }
             let pid = UnsafeRawBufferPointer(rebasing: t[Int(item.productID.start) ..< Int(item.productID.start + item.productID.count)])
             guard let row = catalog.row(of: pid) else {
-                return (.unknownProduct, "items[\(i)].product_id \(o.string(item.productID) ?? "") is not in the product catalog")
+                return (.unknownProduct, "items[\(i)].product_id \(Self.text(t, item.productID)) is not in the product catalog")
             }
             let (revenue, o1) = q.multipliedReportingOverflow(by: price)
             let (sum, o2) = total.addingReportingOverflow(revenue)
             if o1 || o2 || sum > OrderRules.maxDecimal18 { return (.amountOverflow, "order total exceeds decimal(18,2)") }
             total = sum
             itemRows.append(Int32(row))
-            content = (content ^ fnv1a64(pid)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
+            content = (content ^ UInt64(row)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
         }
         // Orders v2 fields (only reached for a v2 output: a v2 line for v1 output stops the ingest).
         if o.currency.isPresent {
             let c = slice(t, o.currency)
             if !Self.isCurrencyCode(c) {
-                return (.invalidCurrency, "currency \"\(o.string(o.currency) ?? "")\" is not an ISO 4217 code (three uppercase letters, e.g. USD)")
+                return (.invalidCurrency, "currency \"\(Self.text(t, o.currency))\" is not an ISO 4217 code (three uppercase letters, e.g. USD)")
             }
-            content = (content ^ fnv1a64(c)) &* 0x100_0000_01b3
+            content = (content ^ ByteKeyTable.hash(c)) &* 0x100_0000_01b3
         }
         if let d = o.discountCents {
             if d < rules.discountMinCents {
@@ -387,21 +404,18 @@ public struct OrderValidator {
         if o.paymentMethod.isPresent {
             let m = rules.paymentIndex(t, o.paymentMethod)
             if m < 0 {
-                return (.invalidPaymentMethod, "payment_method \"\(o.string(o.paymentMethod) ?? "")\" is not one of \(rules.paymentMethods.joined(separator: ", "))")
+                return (.invalidPaymentMethod, "payment_method \"\(Self.text(t, o.paymentMethod))\" is not one of \(rules.paymentMethods.joined(separator: ", "))")
             }
             content = (content ^ UInt64(m + 1)) &* 0x100_0000_01b3
         }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
         if let c = committed, c.containsOrderID(id) {
-            return (.duplicateOrder, "order_id \(o.string(o.orderID) ?? "") was already committed by an earlier batch")
+            return (.duplicateOrder, "order_id \(Self.text(t, o.orderID)) was already committed by an earlier batch")
         }
         if deferDuplicates {
-            claims.ids.append(id)
-            claims.hashes.append(ByteKeyTable.hash(id))
-            claims.contents.append(content)
-            claims.rawRows.append(Int32(raw.lineNumber.count))  // the row add() appends next
-            claims.itemCounts.append(Int32(o.items.count))
-            claims.fromAlias.append(o.eventTimeFromAlias)
+            // The id itself is the curated order_id of the row add() appends next.
+            claims.rows.append(DeferredClaims.Claim(hash: ByteKeyTable.hash(id), content: content, rawRow: Int32(raw.count),
+                                                    itemCount: Int32(o.items.count), fromAlias: o.eventTimeFromAlias))
             return nil
         }
         return firsts.claim(id, content: content)
@@ -419,21 +433,23 @@ public struct OrderValidator {
         }
     }
 
-    private mutating func noteUnknown(_ o: ParsedOrder) {
+    private mutating func noteUnknown(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer) {
         var names = Set<String>()
-        for r in o.unknownFields { if let s = o.string(r) { names.insert(s) } }
+        for r in o.unknownFields { names.insert(Self.text(t, r)) }
         for n in names { unknownFields[n, default: 0] += 1 }
     }
 
     /// Hands over everything validated since the last drain and starts new batches. Duplicate
     /// tracking carries over, so drains split one logical batch without changing results.
     public mutating func drain() -> ValidatedOrders {
+        let curated = cur.batches(orders: rules.ordersSchema, items: rules.itemsSchema, catalog: catalog,
+                                  channels: constants.channels, statuses: statusValues)
         let out = ValidatedOrders(
-            raw: raw.batch(rules.rawSchema, constants), orders: cur.ordersBatch(rules.ordersSchema, channels: constants.channels, statuses: statusValues),
-            items: cur.itemsBatch(rules.itemsSchema, catalog: catalog, channels: constants.channels, statuses: statusValues),
+            raw: raw.batch(rules.rawSchema, constants, ingestTime: ingestTimeMicros), orders: curated.orders, items: curated.items,
             rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized,
             claims: deferDuplicates ? claims : nil)
         claims = DeferredClaims()
+        claims.rows.reserveCapacity(out.orders.count)
         // The next batch will likely look like this one: reserve that much up front so the
         // columns never grow by doubling (copying and faulting in twice the memory).
         raw = RawBuilder(like: out.raw)
@@ -504,15 +520,56 @@ struct RawConstants {
     }
 }
 
+/// Gathers one fixed-width field of `rows` into a column: one tight loop, no per-value append.
+@inline(__always)
+func gatherField<Row, T>(_ rows: [Row], _ field: (Row) -> T) -> [T] {
+    rows.withUnsafeBufferPointer { r in
+        [T](unsafeUninitializedCapacity: r.count) { out, n in
+            for i in 0 ..< r.count { (out.baseAddress! + i).initialize(to: field(r[i])) }
+            n = r.count
+        }
+    }
+}
+
+/// A string column over `bytes` whose value `i` ends at `end(rows[i])` (and starts where the
+/// previous one ended).
+@inline(__always)
+func stringColumn<Row>(_ rows: [Row], _ bytes: [UInt8], end: (Row) -> Int32) -> StringColumn {
+    let offsets = rows.withUnsafeBufferPointer { r in
+        [Int32](unsafeUninitializedCapacity: r.count + 1) { out, n in
+            out[0] = 0
+            for i in 0 ..< r.count { out[i + 1] = end(r[i]) }
+            n = r.count + 1
+        }
+    }
+    return StringColumn(offsets: offsets, bytes: bytes)
+}
+
+/// Raw rows are built a line at a time, but most of a line's raw columns are fixed-width:
+/// appending each to its own array (an array field of a struct pays a uniqueness check and
+/// a capacity check per append, ~17 per line) cost more than the values. A line's fixed-width
+/// values are one `Row` record appended at once, its bytes go to two byte buffers, the few
+/// rejected lines are kept aside, and `batch` transposes the records into columns.
 struct RawBuilder {
-    var line = StringColumn()
-    var lineNumber: [Int64] = [], byteOffset: [Int64] = [], ingestTime: [Int64] = []
-    var orderID = StringColumn(), orderIDValid: [Bool] = []
-    var eventTime: [Int64] = [], eventTimeValid: [Bool] = []
-    var eventDate: [Int32] = []
-    var channel: [Int32] = []
-    var reason = StringColumn(), reasonValid: [Bool] = []
-    var detail = StringColumn(), detailValid: [Bool] = []
+    struct Row {
+        var lineNumber: Int64
+        var byteOffset: Int64
+        /// 0 under a null (the placeholder a column stores).
+        var eventTime: Int64
+        /// Where the line's bytes end in `line`, and its order id's in `orderID`.
+        var lineEnd: Int32
+        var orderIDEnd: Int32
+        var eventDate: Int32
+        var channel: Int32
+        var hasOrderID: Bool
+        var hasEventTime: Bool
+    }
+
+    var rows: [Row] = []
+    var line: [UInt8] = []
+    var orderID: [UInt8] = []
+    /// The rejected lines (a few percent), in row order.
+    var rejected: [(row: Int, reason: RejectReason, detail: String)] = []
 
     init(rows: Int = 4096, lineBytes: Int = 4096 * 400) { reserve(rows: rows, lineBytes: lineBytes) }
 
@@ -522,166 +579,206 @@ struct RawBuilder {
         reserve(rows: max(previous.count, 4096), lineBytes: max(bytes, 4096 * 400))
     }
 
-    mutating func reserve(rows: Int, lineBytes: Int) {
-        channel.reserveCapacity(rows)
-        line.reserve(count: rows, bytes: lineBytes + lineBytes / 16)
-        orderID.reserve(count: rows, bytes: rows * 12)
-        reason.reserve(count: rows, bytes: 0)
-        detail.reserve(count: rows, bytes: 0)
-        for c in [\RawBuilder.lineNumber, \.byteOffset, \.ingestTime, \.eventTime] { self[keyPath: c].reserveCapacity(rows) }
-        for c in [\RawBuilder.orderIDValid, \.eventTimeValid, \.reasonValid, \.detailValid] { self[keyPath: c].reserveCapacity(rows) }
-        eventDate.reserveCapacity(rows)
+    var count: Int { rows.count }
+
+    mutating func reserve(rows n: Int, lineBytes: Int) {
+        rows.reserveCapacity(n)
+        line.reserveCapacity(lineBytes + lineBytes / 16)
+        orderID.reserveCapacity(n * 12)
     }
 
     @inline(__always)
     mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64,
-                         ingestTime ingest: Int64, t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
+                         t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
                          eventDate ed: Int32, channel ch: Int32, reject: (RejectReason, String)?) {
-        line.appendBytes(bytes)
-        lineNumber.append(Int64(number))
-        byteOffset.append(offset)
-        ingestTime.append(ingest)
-        if oid.isPresent { orderID.appendBytes(slice(t, oid)) } else { orderID.appendNull() }
-        orderIDValid.append(oid.isPresent)
-        eventTime.append(et ?? 0)
-        eventTimeValid.append(et != nil)
-        eventDate.append(ed)
-        channel.append(ch)
-        if let (r, d) = reject {
-            reason.append(r.rawValue)
-            detail.append(d)
-        } else {
-            reason.appendNull()
-            detail.appendNull()
-        }
-        reasonValid.append(reject != nil)
-        detailValid.append(reject != nil)
+        line.append(contentsOf: bytes)
+        if oid.isPresent { orderID.append(contentsOf: slice(t, oid)) }
+        if let (r, d) = reject { rejected.append((rows.count, r, d)) }
+        rows.append(Row(lineNumber: Int64(number), byteOffset: offset, eventTime: et ?? 0,
+                        lineEnd: Int32(truncatingIfNeeded: line.count), orderIDEnd: Int32(truncatingIfNeeded: orderID.count),
+                        eventDate: ed, channel: ch, hasOrderID: oid.isPresent, hasEventTime: et != nil))
     }
 
-    func batch(_ schema: Schema, _ constants: RawConstants) -> RecordBatch {
-        let same = [Int32](repeating: 0, count: lineNumber.count)
+    /// The reject reason and detail columns: null on every accepted line.
+    private func rejectColumns() -> (reason: Column, detail: Column) {
+        let n = rows.count
+        var reason = StringColumn(), detail = StringColumn()
+        reason.reserve(count: n, bytes: rejected.count * 16)
+        detail.reserve(count: n, bytes: rejected.count * 96)
+        var valid = [Bool](repeating: false, count: n)
+        var next = 0
+        for row in 0 ..< n {
+            if next < rejected.count && rejected[next].row == row {
+                reason.append(rejected[next].reason.rawValue)
+                detail.append(rejected[next].detail)
+                valid[row] = true
+                next += 1
+            } else {
+                reason.appendNull()
+                detail.appendNull()
+            }
+        }
+        let validity = validityOrNil(valid)
+        return (Column(.string(reason), validity: validity), Column(.string(detail), validity: validity))
+    }
+
+    func batch(_ schema: Schema, _ constants: RawConstants, ingestTime: Int64) -> RecordBatch {
+        let same = [Int32](repeating: 0, count: rows.count)
+        let rejects = rejectColumns()
         return RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch RawColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
             case .batchID: return Column(.dictionary(indices: same, values: constants.batchID))
             case .sourceFile: return Column(.dictionary(indices: same, values: constants.sourceFile))
-            case .lineNumber: return Column(.int64(lineNumber))
-            case .byteOffset: return Column(.int64(byteOffset))
-            case .ingestTime: return Column(.int64(ingestTime))
-            case .line: return Column(.string(line))
-            case .orderID: return Column(.string(orderID), validity: validityOrNil(orderIDValid))
-            case .eventTime: return Column(.int64(eventTime), validity: validityOrNil(eventTimeValid))
-            case .eventDate: return Column(.int32(eventDate))
-            case .channel: return Column(.dictionary(indices: channel, values: constants.channels))
-            case .rejectReason: return Column(.string(reason), validity: validityOrNil(reasonValid))
-            case .rejectDetail: return Column(.string(detail), validity: validityOrNil(detailValid))
+            case .lineNumber: return Column(.int64(gatherField(rows) { $0.lineNumber }))
+            case .byteOffset: return Column(.int64(gatherField(rows) { $0.byteOffset }))
+            case .ingestTime: return Column(.int64([Int64](repeating: ingestTime, count: rows.count)))
+            case .line: return Column(.string(stringColumn(rows, line) { $0.lineEnd }))
+            case .orderID:
+                return Column(.string(stringColumn(rows, orderID) { $0.orderIDEnd }), validity: validityOrNil(gatherField(rows) { $0.hasOrderID }))
+            case .eventTime:
+                return Column(.int64(gatherField(rows) { $0.eventTime }), validity: validityOrNil(gatherField(rows) { $0.hasEventTime }))
+            case .eventDate: return Column(.int32(gatherField(rows) { $0.eventDate }))
+            case .channel: return Column(.dictionary(indices: gatherField(rows) { $0.channel }, values: constants.channels))
+            case .rejectReason: return rejects.reason
+            case .rejectDetail: return rejects.detail
             }
         })
     }
 }
 
+/// Curated rows, built like raw's (`RawBuilder`): one fixed-width record per accepted order and
+/// per item, the order's strings in one byte buffer per column, transposed by `batches`.
 struct CuratedBuilder {
-    // orders
-    var orderID = StringColumn(), customerID = StringColumn(), channel: [Int32] = [], status: [Int32] = []
-    var country = StringColumn(), state = StringColumn(), stateValid: [Bool] = [], city = StringColumn(), cityValid: [Bool] = []
-    var eventTime: [Int64] = [], eventDate: [Int32] = [], itemCount: [Int32] = [], total: [Int64] = [], units: [Int32] = []
-    // orders v2
-    var currency = StringColumn(), currencyValid: [Bool] = [], discount: [Int64] = [], payment = StringColumn(), paymentValid: [Bool] = []
-    // order_items
+    struct OrderRow {
+        var eventTime: Int64
+        var total: Int64
+        var discount: Int64
+        var eventDate: Int32
+        var channel: Int32
+        var status: Int32
+        var itemCount: Int32
+        var units: Int32
+        /// Where each string ends in its byte buffer (a null adds no bytes).
+        var orderIDEnd: Int32, customerIDEnd: Int32, countryEnd: Int32, stateEnd: Int32, cityEnd: Int32
+        var currencyEnd: Int32, paymentEnd: Int32
+        var hasState: Bool, hasCity: Bool, hasCurrency: Bool, hasPayment: Bool
+    }
+
     // An item's product id, category and brand are its catalog row's (the id was found in the
     // catalog byte for byte): kept as that row, written as dictionary columns over the catalog's
     // own values, so no item copies or hashes those strings.
     // An item's order id, line number, event time, date, channel and status are its order's:
-    // they are not appended per item but expanded from the order columns by `itemsBatch`
-    // (one tight loop per column instead of six appends, each with its uniqueness check, per item).
-    var iCatalogRow: [Int32] = [], iQuantity: [Int32] = []
-    var iPrice: [Int64] = [], iRevenue: [Int64] = [], iList: [Int64] = []
+    // they are not stored per item but expanded from the order columns by `batches`.
+    struct ItemRow {
+        var price: Int64
+        var revenue: Int64
+        var listPrice: Int64
+        var catalogRow: Int32
+        var quantity: Int32
+    }
 
-    init(orders: Int = 4096, items: Int = 10240) {
-        let o = max(orders, 4096), n = max(items, 10240)
-        for c in [\CuratedBuilder.orderID, \.customerID, \.country, \.state, \.city] { self[keyPath: c].reserve(count: o, bytes: o * 12) }
-        channel.reserveCapacity(o)
-        status.reserveCapacity(o)
-        currency.reserve(count: o, bytes: o * 3)
-        payment.reserve(count: o, bytes: o * 6)
-        discount.reserveCapacity(o)
-        currencyValid.reserveCapacity(o)
-        paymentValid.reserveCapacity(o)
-        for c in [\CuratedBuilder.eventTime, \.total] { self[keyPath: c].reserveCapacity(o) }
-        for c in [\CuratedBuilder.eventDate, \.itemCount] { self[keyPath: c].reserveCapacity(o) }
-        stateValid.reserveCapacity(o)
-        cityValid.reserveCapacity(o)
-        for c in [\CuratedBuilder.iPrice, \.iRevenue, \.iList] { self[keyPath: c].reserveCapacity(n) }
-        for c in [\CuratedBuilder.iCatalogRow, \.iQuantity] { self[keyPath: c].reserveCapacity(n) }
+    var orders: [OrderRow] = []
+    var items: [ItemRow] = []
+    var orderID: [UInt8] = [], customerID: [UInt8] = [], country: [UInt8] = [], state: [UInt8] = [], city: [UInt8] = []
+    var currency: [UInt8] = [], payment: [UInt8] = []
+
+    init(orders o: Int = 4096, items n: Int = 10240) {
+        let o = max(o, 4096)
+        orders.reserveCapacity(o)
+        items.reserveCapacity(max(n, 10240))
+        for c in [\CuratedBuilder.orderID, \.customerID, \.country, \.state, \.city] { self[keyPath: c].reserveCapacity(o * 12) }
+        currency.reserveCapacity(o * 3)
+        payment.reserveCapacity(o * 6)
     }
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
                          eventDate ed: Int32, channel ch: Int32, status st: Int32, rules: OrderRules) {
-        let oid = slice(t, o.orderID)
-        orderID.appendBytes(oid)
-        customerID.appendBytes(slice(t, o.customerID))
-        channel.append(ch)
-        status.append(st)
-        country.appendBytes(slice(t, o.country))
-        if o.state.isPresent { state.appendBytes(slice(t, o.state)) } else { state.appendNull() }
-        stateValid.append(o.state.isPresent)
-        if o.city.isPresent { city.appendBytes(slice(t, o.city)) } else { city.appendNull() }
-        cityValid.append(o.city.isPresent)
-        eventTime.append(et)
-        eventDate.append(ed)
-        itemCount.append(Int32(o.items.count))
+        orderID.append(contentsOf: slice(t, o.orderID))
+        customerID.append(contentsOf: slice(t, o.customerID))
+        country.append(contentsOf: slice(t, o.country))
+        if o.state.isPresent { state.append(contentsOf: slice(t, o.state)) }
+        if o.city.isPresent { city.append(contentsOf: slice(t, o.city)) }
         var sum: Int64 = 0
         var quantity: Int64 = 0
         for (i, item) in o.items.enumerated() {
             // check() proved presence, ranges, catalog membership and no overflow.
             let row = Int(rows[i])
             let q = item.quantity!, price = item.unitPriceCents!
-            iCatalogRow.append(rows[i])
-            iQuantity.append(Int32(q))
-            iPrice.append(price)
-            iRevenue.append(q * price)
+            items.append(ItemRow(price: price, revenue: q * price, listPrice: catalog.prices[row], catalogRow: rows[i], quantity: Int32(q)))
             sum += q * price
             quantity += q
-            iList.append(catalog.prices[row])
         }
-        total.append(sum)
-        units.append(Int32(clamping: quantity))
         // v2 columns (cheap; used only when the output schema has them). check() proved the values.
+        let hasCurrency: Bool
         if o.currency.isPresent {
-            currency.appendBytes(slice(t, o.currency))
-            currencyValid.append(true)
+            currency.append(contentsOf: slice(t, o.currency))
+            hasCurrency = true
         } else if rules.defaultCurrency.isEmpty {
-            currency.appendNull()
-            currencyValid.append(false)
+            hasCurrency = false
         } else {
-            currency.appendBytes(rules.defaultCurrency)
-            currencyValid.append(true)
+            currency.append(contentsOf: rules.defaultCurrency)
+            hasCurrency = true
         }
-        discount.append(o.discountCents ?? rules.defaultDiscountCents)
-        if o.paymentMethod.isPresent { payment.appendBytes(slice(t, o.paymentMethod)) } else { payment.appendNull() }
-        paymentValid.append(o.paymentMethod.isPresent)
+        if o.paymentMethod.isPresent { payment.append(contentsOf: slice(t, o.paymentMethod)) }
+        @inline(__always) func end(_ b: [UInt8]) -> Int32 { Int32(truncatingIfNeeded: b.count) }
+        orders.append(OrderRow(eventTime: et, total: sum, discount: o.discountCents ?? rules.defaultDiscountCents, eventDate: ed,
+                               channel: ch, status: st, itemCount: Int32(o.items.count), units: Int32(clamping: quantity),
+                               orderIDEnd: end(orderID), customerIDEnd: end(customerID), countryEnd: end(country),
+                               stateEnd: end(state), cityEnd: end(city), currencyEnd: end(currency), paymentEnd: end(payment),
+                               hasState: o.state.isPresent, hasCity: o.city.isPresent, hasCurrency: hasCurrency,
+                               hasPayment: o.paymentMethod.isPresent))
     }
 
-    func ordersBatch(_ schema: Schema, channels: StringColumn, statuses: StringColumn) -> RecordBatch {
-        RecordBatch(schema: schema, columns: schema.fields.map { f in
+    /// The curated orders and order items batches.
+    func batches(orders ordersSchema: Schema, items itemsSchema: Schema, catalog: ProductCatalog,
+                 channels: StringColumn, statuses: StringColumn) -> (orders: RecordBatch, items: RecordBatch) {
+        let ids = stringColumn(orders, orderID) { $0.orderIDEnd }
+        let itemCount = gatherField(orders) { $0.itemCount }
+        let eventTime = gatherField(orders) { $0.eventTime }, eventDate = gatherField(orders) { $0.eventDate }
+        let channel = gatherField(orders) { $0.channel }, status = gatherField(orders) { $0.status }
+        let ordersBatch = RecordBatch(schema: ordersSchema, columns: ordersSchema.fields.map { f in
             switch OrdersColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
-            case .orderID: return Column(.string(orderID))
-            case .customerID: return Column(.string(customerID))
+            case .orderID: return Column(.string(ids))
+            case .customerID: return Column(.string(stringColumn(orders, customerID) { $0.customerIDEnd }))
             case .eventTime: return Column(.int64(eventTime))
             case .eventDate: return Column(.int32(eventDate))
             case .channel: return Column(.dictionary(indices: channel, values: channels))
             case .status: return Column(.dictionary(indices: status, values: statuses))
-            case .country: return Column(.string(country))
-            case .state: return Column(.string(state), validity: validityOrNil(stateValid))
-            case .city, .shippingCity: return Column(.string(city), validity: validityOrNil(cityValid))
+            case .country: return Column(.string(stringColumn(orders, country) { $0.countryEnd }))
+            case .state: return Column(.string(stringColumn(orders, state) { $0.stateEnd }), validity: validityOrNil(gatherField(orders) { $0.hasState }))
+            case .city, .shippingCity:
+                return Column(.string(stringColumn(orders, city) { $0.cityEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCity }))
             case .itemCount: return Column(.int32(itemCount))
-            case .orderTotal: return Column(.int64(total))
-            case .units: return Column(.int32(units))
-            case .currency: return Column(.string(currency), validity: validityOrNil(currencyValid))
-            case .discountAmount: return Column(.int64(discount))
-            case .paymentMethod: return Column(.string(payment), validity: validityOrNil(paymentValid))
+            case .orderTotal: return Column(.int64(gatherField(orders) { $0.total }))
+            case .units: return Column(.int32(gatherField(orders) { $0.units }))
+            case .currency:
+                return Column(.string(stringColumn(orders, currency) { $0.currencyEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCurrency }))
+            case .discountAmount: return Column(.int64(gatherField(orders) { $0.discount }))
+            case .paymentMethod:
+                return Column(.string(stringColumn(orders, payment) { $0.paymentEnd }), validity: validityOrNil(gatherField(orders) { $0.hasPayment }))
             }
         })
+        let n = items.count
+        let catalogRows = gatherField(items) { $0.catalogRow }
+        let itemsBatch = RecordBatch(schema: itemsSchema, columns: itemsSchema.fields.map { f in
+            switch ItemsColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
+            case .orderID: return Column(.string(Self.expand(ids, itemCount, total: n)))
+            case .lineNumber: return Column(.int32(Self.lineNumbers(itemCount, total: n)))
+            case .productID: return Column(.dictionary(indices: catalogRows, values: catalog.ids))
+            case .quantity: return Column(.int32(gatherField(items) { $0.quantity }))
+            case .unitPrice: return Column(.int64(gatherField(items) { $0.price }))
+            case .lineRevenue: return Column(.int64(gatherField(items) { $0.revenue }))
+            case .category: return Column(.dictionary(indices: catalogRows, values: catalog.categories))
+            case .brand: return Column(.dictionary(indices: catalogRows, values: catalog.brands))
+            case .listPrice: return Column(.int64(gatherField(items) { $0.listPrice }))
+            case .eventTime: return Column(.int64(Self.expand(eventTime, itemCount, total: n)))
+            case .eventDate: return Column(.int32(Self.expand(eventDate, itemCount, total: n)))
+            case .channel: return Column(.dictionary(indices: Self.expand(channel, itemCount, total: n), values: channels))
+            case .status: return Column(.dictionary(indices: Self.expand(status, itemCount, total: n), values: statuses))
+            }
+        })
+        return (ordersBatch, itemsBatch)
     }
 
     /// Each order's value repeated once per item (`counts[k]` times for order k): `total` values.
@@ -733,24 +830,4 @@ struct CuratedBuilder {
         }
     }
 
-    func itemsBatch(_ schema: Schema, catalog: ProductCatalog, channels: StringColumn, statuses: StringColumn) -> RecordBatch {
-        let n = iQuantity.count
-        return RecordBatch(schema: schema, columns: schema.fields.map { f in
-            switch ItemsColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
-            case .orderID: return Column(.string(Self.expand(orderID, itemCount, total: n)))
-            case .lineNumber: return Column(.int32(Self.lineNumbers(itemCount, total: n)))
-            case .productID: return Column(.dictionary(indices: iCatalogRow, values: catalog.ids))
-            case .quantity: return Column(.int32(iQuantity))
-            case .unitPrice: return Column(.int64(iPrice))
-            case .lineRevenue: return Column(.int64(iRevenue))
-            case .category: return Column(.dictionary(indices: iCatalogRow, values: catalog.categories))
-            case .brand: return Column(.dictionary(indices: iCatalogRow, values: catalog.brands))
-            case .listPrice: return Column(.int64(iList))
-            case .eventTime: return Column(.int64(Self.expand(eventTime, itemCount, total: n)))
-            case .eventDate: return Column(.int32(Self.expand(eventDate, itemCount, total: n)))
-            case .channel: return Column(.dictionary(indices: Self.expand(channel, itemCount, total: n), values: channels))
-            case .status: return Column(.dictionary(indices: Self.expand(status, itemCount, total: n), values: statuses))
-            }
-        })
-    }
 }

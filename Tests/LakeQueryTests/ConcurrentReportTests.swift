@@ -376,7 +376,7 @@ import Testing
         let merged = try CustomersWorker.merge([worker]).0
         #expect(merged.byChannel.groups(merged.figures) == nil)
         var serialBig = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
-        #expect(throws: QueryError.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
+        #expect(throws: SumOverflow.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
     }
 
     /// `lake run`'s headline reads confirmed orders by customer once, for the customers report

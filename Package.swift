@@ -43,7 +43,7 @@ let package = Package(
         ),
         // Compiler intrinsics Swift does not expose (cache prefetch), as static inline C.
         .target(name: "CLakeSupport", path: "Sources/CLakeSupport"),
-        .target(name: "LakeFormat", dependencies: ["CZstd", "CZlib", "CBrotli"]),
+        .target(name: "LakeFormat", dependencies: ["CZstd", "CZlib", "CBrotli", "CLakeSupport"]),
         .target(
             name: "LakeCatalog",
             dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]

@@ -353,6 +353,7 @@ public struct CatalogTransaction {
                 throw CatalogError.dataFileNotFound(id: id, snapshot: s)
             }
             let tableID: Int64 = try r.value("table_id")
+            try forgetDerivedFigures(ifForeign: id, tableID: tableID)
             try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE data_file_id = ?", arguments: [s, id])
             try db.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
                            arguments: [s, id])
@@ -363,6 +364,27 @@ public struct CatalogTransaction {
                        file_size_bytes = \(db.greatest)(0, file_size_bytes - ?) WHERE table_id = ?
                 """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as SQLArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
+        }
+    }
+
+    /// A file another engine committed (no `lake_file_integrity` row) that a rewrite (compaction,
+    /// migration, erasure) now replaces with files of ours: the evidence that another engine
+    /// changed the rows is about to go (`Catalog.foreignRowChanges` looks for such files), so
+    /// what was derived from lake's commits alone goes with it when it was stored before that
+    /// file: the table's key runs (the next ingest rebuilds them from the files) and the stored
+    /// quality figures (checks then rescan the tables).
+    private mutating func forgetDerivedFigures(ifForeign dataFileID: Int64, tableID: Int64) throws {
+        guard try FileIntegrity.exists(db),
+              let begin = try Int64.fetchOne(db, sql: """
+                SELECT d.begin_snapshot FROM ducklake_data_file d WHERE d.data_file_id = ?
+                  AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)
+                """, arguments: [dataFileID]) else { return }
+        if try KeyRunTable.exists(db) {
+            try db.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND (SELECT min(snapshot_id) FROM lake_key_run WHERE table_id = ?) < ?",
+                           arguments: [tableID, tableID, begin])
+        }
+        if try QualityFigureTable.exists(db) {
+            try db.execute(sql: "DELETE FROM lake_quality_figure WHERE (SELECT min(batch_snapshot_id) FROM lake_quality_figure) < ?", arguments: [begin])
         }
     }
 

@@ -19,10 +19,13 @@ public struct KeyRuns: Sendable {
     /// Rows in the table's data files visible at the snapshot, minus their deleted rows.
     public var tableRows: Int64
     public var runs: [KeyRun]
+    /// Another engine changed the table's rows after the oldest run (`Catalog.foreignRowChanges`):
+    /// an UPDATE keeps the row count but changes keys, so the count alone cannot tell.
+    public var foreignChanges = false
     /// True when the runs hold exactly one key per row: safe to use instead of the data files.
-    /// Anything else (a lake written before runs existed, rows added by another tool) means
-    /// the caller must read the files and write a new baseline.
-    public var coverTable: Bool { runs.reduce(0) { $0 + $1.keyCount } == tableRows }
+    /// Anything else (a lake written before runs existed, rows added or changed by another
+    /// tool) means the caller must read the files and write a new baseline.
+    public var coverTable: Bool { !foreignChanges && runs.reduce(0) { $0 + $1.keyCount } == tableRows }
 }
 
 enum KeyRunTable {
@@ -65,10 +68,15 @@ extension Catalog {
             while let r = try cursor.next() {
                 runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: []))
             }
-            for i in runs.indices where !known.contains(runs[i].snapshotID) {
-                runs[i].payload = try KeyRunTable.payload(db, tableID: tableID, column: column, snapshot: runs[i].snapshotID)
+            var out = KeyRuns(tableRows: rows, runs: runs)
+            if let oldest = runs.first?.snapshotID {
+                out.foreignChanges = try Self.foreignRowChanges(db, tableID: tableID, after: oldest, through: snapshot)
             }
-            return KeyRuns(tableRows: rows, runs: runs)
+            guard out.coverTable else { return out }  // the caller reads the files: no payload needed
+            for i in out.runs.indices where !known.contains(out.runs[i].snapshotID) {
+                out.runs[i].payload = try KeyRunTable.payload(db, tableID: tableID, column: column, snapshot: out.runs[i].snapshotID)
+            }
+            return out
         }
     }
 }
@@ -107,7 +115,10 @@ extension CatalogTransaction {
             let payload: [UInt8] = r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] }
             runs.append(KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"), payload: payload))
         }
-        return (runs, keys == rows)
+        let oldest = try Int64.fetchOne(database, sql: "SELECT min(snapshot_id) FROM lake_key_run WHERE table_id = ? AND column_name = ?",
+                                        arguments: [tableID, column])
+        let foreign = try oldest.map { try Catalog.foreignRowChanges(database, tableID: tableID, after: $0, through: Int64.max) } ?? false
+        return (runs, keys == rows && !foreign)
     }
 }
 
@@ -153,6 +164,36 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
+    /// Whether a writer other than lake changed the table's rows in a snapshot after `after`
+    /// (up to `through`): a data file lake did not commit (every file lake commits has a
+    /// `lake_file_integrity` row), a delete file, or an inlined insertion or deletion. Key runs
+    /// and stored quality figures describe only lake's own commits; a DuckDB UPDATE keeps the
+    /// row count but changes the rows, so a count check alone trusted them (an order id
+    /// updated in DuckDB was accepted again, its revenue counted twice). A lake delete also
+    /// writes delete files: it changes the count, so the runs were rebuilt anyway.
+    static func foreignRowChanges(_ db: SQLDatabase, tableID: Int64, after: Int64, through: Int64) throws -> Bool {
+        let integrity = try FileIntegrity.exists(db)
+        let files = try Int64.fetchOne(db, sql: """
+            SELECT count(*) FROM ducklake_data_file d WHERE d.table_id = ? AND d.begin_snapshot > ? AND d.begin_snapshot <= ?
+            """ + (integrity ? " AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)" : ""),
+            arguments: [tableID, after, through]) ?? 0
+        if files > 0 { return true }
+        let deletes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_delete_file WHERE table_id = ? AND begin_snapshot > ? AND begin_snapshot <= ?",
+                                         arguments: [tableID, after, through]) ?? 0
+        if deletes > 0 { return true }
+        let inlinedDeletes = DeleteVector.inlinedTable(tableID: tableID)
+        if try db.tableExists(inlinedDeletes),
+           try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(inlinedDeletes) WHERE begin_snapshot > ? AND begin_snapshot <= ?", arguments: [after, through]) ?? 0 > 0 {
+            return true
+        }
+        for table in try inlinedDataTables(db, tableID: tableID) {
+            if try Int64.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE begin_snapshot > ? AND begin_snapshot <= ?", arguments: [after, through]) ?? 0 > 0 {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Rows of the table's data files a reader sees at the snapshot: their record counts minus
     /// the rows their delete files and DuckLake's inlined file deletions remove. Key runs and
     /// stored quality figures are trusted only when they account for exactly these rows.

@@ -126,8 +126,11 @@ public struct StoredQualityFigures: Sendable {
     public var figures: [QualityFigure]
     public var coverage: QualityFigureCoverage
     public var totals: QualityFigureCoverage
+    /// Another engine changed the tables' rows since the first figures were stored
+    /// (`Catalog.foreignRowChanges`): an UPDATE keeps every count, so the counts alone cannot tell.
+    public var foreignChanges = false
     /// The figures describe the tables exactly (see `QualityFigureCoverage`).
-    public var coversTables: Bool { !figures.isEmpty && totals == coverage }
+    public var coversTables: Bool { !figures.isEmpty && totals == coverage && !foreignChanges }
 }
 
 extension Catalog {
@@ -156,6 +159,16 @@ extension Catalog {
                                                  itemRows: try rows(.curatedOrderItems))
             var totals = QualityFigureCoverage(rawRows: 0, orderRows: 0, itemRows: 0)
             guard try QualityFigureTable.exists(db) else { return StoredQualityFigures(figures: [], coverage: coverage, totals: totals) }
+            var foreign = false
+            if let first = try Int64.fetchOne(db, sql: "SELECT min(batch_snapshot_id) FROM lake_quality_figure WHERE batch_snapshot_id <= ?", arguments: [snapshot]) {
+                for table in [TableName.rawOrders, .curatedOrders, .curatedOrderItems] where !foreign {
+                    for id in try Int64.fetchAll(db, sql: """
+                        SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id WHERE s.schema_name = ? AND t.table_name = ?
+                        """, arguments: [table.schema, table.name]) where !foreign {
+                        foreign = try Catalog.foreignRowChanges(db, tableID: id, after: first - 1, through: snapshot)
+                    }
+                }
+            }
             let counted: [QualityFigureMetric] = [.records, .orders, .items]
             for r in try SQLRow.fetchAll(db, sql: """
                 SELECT metric, CAST(sum(n) AS BIGINT) FROM lake_quality_figure
@@ -183,7 +196,9 @@ extension Catalog {
                 out.append(QualityFigure(batchSnapshotID: r[0], batchID: r[1], eventDate: r[2], channel: r[3], metric: QualityFigureMetric(parsing: r[4]),
                                          n: r[5], x: r[6], detail: r[7]))
             }
-            return StoredQualityFigures(figures: out, coverage: coverage, totals: totals)
+            var stored = StoredQualityFigures(figures: out, coverage: coverage, totals: totals)
+            stored.foreignChanges = foreign
+            return stored
         }
     }
 }

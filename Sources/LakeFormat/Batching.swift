@@ -115,20 +115,28 @@ extension RecordBatch {
         RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
     }
 
+    /// `gather(rows).estimatedBytes`, without gathering: `rows` must be in range.
+    public func estimatedBytes(ofRows rows: [Int]) -> Int {
+        columns.reduce(0) { total, c in
+            switch c.data {
+            case .bool: return total + rows.count
+            case .int32, .dictionary: return total + rows.count * 4
+            case .int64, .double: return total + rows.count * 8
+            case .string(let s):
+                let bytes = s.offsets.withUnsafeBufferPointer { o in rows.reduce(0) { $0 + Int(o[$1 + 1] - o[$1]) } }
+                return total + bytes + (rows.count + 1) * 4
+            }
+        }
+    }
+
     /// The rows at `rows`, in that order (a partition's rows, a sort order, the rows a delete
     /// file leaves). Dictionary columns stay dictionary-encoded.
     public func gather(_ rows: [Int]) -> RecordBatch {
-        RecordBatch(schema: schema, columns: columns.map { c in
-            let validity = c.validity.map { gatherValues($0, rows) }
-            switch c.data {
-            case .bool(let v): return Column(.bool(gatherValues(v, rows)), validity: validity)
-            case .int32(let v): return Column(.int32(gatherValues(v, rows)), validity: validity)
-            case .int64(let v): return Column(.int64(gatherValues(v, rows)), validity: validity)
-            case .double(let v): return Column(.double(gatherValues(v, rows)), validity: validity)
-            case .dictionary(let idx, let values): return Column(.dictionary(indices: gatherValues(idx, rows), values: values), validity: validity)
-            case .string(let s): return Column(.string(s.gather(rows)), validity: validity)
-            }
-        })
+        // Every row is checked against the bounds once, for all the columns (a check per column
+        // was a pass over the rows per column of every partition of an ingest).
+        let n = count
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "gather: row out of range")
+        return RecordBatch(schema: schema, columns: columns.map { $0.gatherChecked(rows) })
     }
 
     /// The batch without the rows at `drop` (ascending, distinct, in range), the others in
@@ -167,13 +175,27 @@ extension RecordBatch {
     }
 }
 
-/// `values` at `rows`, in that order. Every row is checked against the bounds once, up front;
-/// the copy itself runs without a check or a uniqueness test per element (a partition's
-/// gather touches every value of an ingest).
+extension Column {
+    /// The rows at `rows` (checked to be in range), in that order: `RecordBatch.gather` of one column.
+    func gatherChecked(_ rows: [Int]) -> Column {
+        let validity = validity.map { LakeFormat.gatherChecked($0, rows) }
+        switch data {
+        case .bool(let v): return Column(.bool(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .int32(let v): return Column(.int32(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .int64(let v): return Column(.int64(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .double(let v): return Column(.double(LakeFormat.gatherChecked(v, rows)), validity: validity)
+        case .dictionary(let idx, let values): return Column(.dictionary(indices: LakeFormat.gatherChecked(idx, rows), values: values), validity: validity)
+        case .string(let s): return Column(.string(s.gatherChecked(rows)), validity: validity)
+        }
+    }
+}
+
+/// `values` at `rows`, in that order, the rows already checked to be in range: the copy runs
+/// without a check or a uniqueness test per element (a partition's gather touches every value
+/// of an ingest).
 @inline(__always)
-func gatherValues<T>(_ values: [T], _ rows: [Int]) -> [T] {
-    precondition(rows.allSatisfy { $0 >= 0 && $0 < values.count }, "gather: row out of range")
-    return values.withUnsafeBufferPointer { v in
+func gatherChecked<T>(_ values: [T], _ rows: [Int]) -> [T] {
+    values.withUnsafeBufferPointer { v in
         [T](unsafeUninitializedCapacity: rows.count) { out, n in
             for (k, r) in rows.enumerated() { (out.baseAddress! + k).initialize(to: v[r]) }
             n = rows.count
@@ -235,7 +257,13 @@ extension StringColumn {
     /// The values at `rows`, in that order: offsets first (which sizes the bytes exactly),
     /// then one copy per value into a buffer allocated once.
     public func gather(_ rows: [Int]) -> StringColumn {
-        precondition(rows.allSatisfy { $0 >= 0 && $0 < count }, "gather: row out of range")
+        let n = count
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "gather: row out of range")
+        return gatherChecked(rows)
+    }
+
+    /// `gather` of rows already checked to be in range.
+    func gatherChecked(_ rows: [Int]) -> StringColumn {
         let newOffsets = offsets.withUnsafeBufferPointer { o in
             [Int32](unsafeUninitializedCapacity: rows.count + 1) { out, n in
                 var at: Int32 = 0

@@ -60,6 +60,61 @@ import Testing
         }
     }
 
+    /// The run choice spelled out value by value, as the encoder made it before its run scan
+    /// compared four values per step: the bytes must not change.
+    static func referenceEncode(_ values: [UInt32], _ width: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        let n = values.count
+        var i = 0, packStart = -1
+        func packed(_ r: Range<Int>) { values.withUnsafeBufferPointer { p in
+            // A run of fewer than eight is packed whole; encode() of it alone writes exactly that.
+            var part: [UInt8] = []
+            RLEHybrid.encode(UnsafeBufferPointer(rebasing: p[r]), bitWidth: width, into: &part)
+            out += part
+        } }
+        while i < n {
+            var j = i + 1
+            while j < n && values[j] == values[i] { j += 1 }
+            var run = j - i
+            if run >= 8 {
+                if packStart >= 0 {
+                    let rem = (i - packStart) % 8
+                    if rem != 0 { i += 8 - rem; run -= 8 - rem }
+                    packed(packStart ..< i)
+                    packStart = -1
+                }
+                if run >= 8 {
+                    RLEHybrid.encodeRun(values[i], count: run, bitWidth: width, into: &out)
+                    i += run
+                } else if run > 0 {
+                    packStart = i
+                    i += run
+                }
+            } else {
+                if packStart < 0 { packStart = i }
+                i = j
+            }
+        }
+        if packStart >= 0 { packed(packStart ..< n) }
+        return out
+    }
+
+    @Test("runs scanned four values at a time encode exactly as value by value: random run lengths 1-40 at widths 0-13")
+    func runScanMatchesReference() {
+        var rng = SplitMix64(seed: 41)
+        for width in [0, 1, 2, 5, 13] {
+            for _ in 0 ..< 40 {
+                var values: [UInt32] = []
+                let target = rng.int(0 ..< 600)
+                while values.count < target {
+                    let v = width == 0 ? 0 : UInt32(rng.int(0 ..< (1 << width)))
+                    values += repeatElement(v, count: rng.chance(0.5) ? rng.int(1 ..< 4) : rng.int(1 ..< 41))
+                }
+                #expect(Self.encode(values, width) == Self.referenceEncode(values, width), "width \(width), \(values.count) values")
+            }
+        }
+    }
+
     @Test("truncated data, a bad bit width, or a run past the data are errors")
     func malformed() throws {
         let good = Self.encode(Array(0 ..< 8), 3)

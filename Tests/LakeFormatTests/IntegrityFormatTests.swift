@@ -33,6 +33,28 @@ import Testing
         #expect(chained == Self.referenceCRC(big))
     }
 
+    @Test("the folded CRC (carry-less multiply) equals the tables and the bitwise reference: every length 0-1,000 at four alignments, chained at every 61st split")
+    func foldedCRCMatchesTables() {
+        var rng = SplitMix64(seed: 17)
+        let buffer = (0 ..< 1_003).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        buffer.withUnsafeBytes { raw in
+            for n in 0 ... 1_000 {
+                for offset in 0 ..< 4 where offset + n <= raw.count {
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[offset ..< offset + n])
+                    let seed = UInt32(truncatingIfNeeded: rng.next())
+                    #expect(CRC32.update(seed, bytes) == CRC32.updateWithTables(seed, bytes), "length \(n) at offset \(offset)")
+                    if n % 97 == 0 { #expect(CRC32.checksum(bytes) == Self.referenceCRC(Array(bytes)), "length \(n)") }
+                }
+            }
+            let whole = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[0 ..< 1_000]))
+            for split in stride(from: 0, through: 1_000, by: 61) {
+                let first = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[0 ..< split]))
+                #expect(CRC32.update(first, UnsafeRawBufferPointer(rebasing: raw[split ..< 1_000])) == whole, "split at \(split)")
+            }
+        }
+        #expect(CRC32.checksum(Array(repeating: 0xA5, count: 4_096)) == Self.referenceCRC(Array(repeating: 0xA5, count: 4_096)))
+    }
+
     /// Offset of the first page's body in a file we wrote (the first chunk starts at byte 4),
     /// and the CRC its header carries.
     static func firstPage(_ path: String) throws -> (body: Int, size: Int, crc: Int32?) {

@@ -192,6 +192,14 @@ import Testing
         #expect(try catalog.latestSnapshot().id == snapshot)
         #expect(try Self.duck(root, [items]).last! == before)
 
+        // The same for order_items dropped: a new one would hold only the new batch's items.
+        let dropped = try TemporaryDirectory("dropped-items")
+        defer { dropped.remove() }
+        try FileManager.default.copyItem(atPath: root, toPath: dropped.path + "/lake")
+        _ = try Self.duck(dropped.path + "/lake", ["ALTER TABLE l.curated.orders_renamed RENAME TO orders", "DROP TABLE l.curated.order_items"])
+        let noItems = try runLake(["ingest", "orders", resent, "--lake", dropped.path + "/lake"])
+        #expect(noItems.status == 1 && noItems.err.contains("curated.order_items is missing while raw.orders and curated.orders hold"), "\(noItems.err)")
+
         _ = try Self.duck(root, ["ALTER TABLE l.curated.orders_renamed RENAME TO orders"])
         let again = try runLake(["ingest", "orders", resent, "--lake", root, "--format", "json"])
         #expect(again.status == 0, "\(again.err)")
@@ -346,5 +354,52 @@ import Testing
         #expect(api.status == 0 && api.out.split(separator: "\n").last.map(String.init) == String(duck[5]), "\(api.out) \(api.err)")
         let verify = try runLake(["verify", "--lake", root])
         #expect(verify.status == 0, "\(verify.out.suffix(600)) \(verify.err)")
+    }
+
+    /// DuckDB UPDATEs keep every row count, and lake trusted its key runs and stored quality
+    /// figures on counts alone: an order id DuckDB changed was accepted again when resent (its
+    /// revenue counted twice) while the old id was refused as "already committed", and
+    /// `lake quality check` scored 100 over totals DuckDB had zeroed. A file lake did not commit,
+    /// a delete file or an inlined row after them now means they no longer describe the table
+    /// (the ids are read from the files, the checks rescan), also after lake's compaction and
+    /// vacuum rewrote DuckDB's files into its own.
+    @Test func aDuckDBUpdateIsSeenByTheDedupeAndTheQualityCheck() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let first = try runLake(["query", "curated.orders", "--columns", "order_id", "--order-by", "order_id", "--limit", "1", "--format", "csv", "--lake", root])
+        let id = try #require(first.out.split(separator: "\n").last.map(String.init))
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
+        let line = try #require(source.split(separator: "\n").first { $0.contains("\"order_id\": \"\(id)\"") }.map(String.init))
+        let inputs = try TemporaryDirectory("update-input")
+        defer { inputs.remove() }
+        let resend = inputs.file("resend.jsonl")
+        try ([line.replacingOccurrences(of: "\"\(id)\"", with: "\"ORD-NEW-1\""), line].joined(separator: "\n") + "\n")
+            .write(toFile: resend, atomically: true, encoding: .utf8)
+        let twice = "SELECT count(*) FROM (SELECT order_id FROM l.curated.orders GROUP BY order_id HAVING count(*) > 1)"
+        _ = try Self.duck(root, [
+            "UPDATE l.curated.orders SET order_id = 'ORD-NEW-1' WHERE order_id = '\(id)'",
+            // A second UPDATE writes the rows into files (a single-row change stays inlined).
+            "UPDATE l.curated.orders SET customer_id = customer_id || '' WHERE channel = 'web'",
+        ])
+        let r = try runLake(["ingest", "orders", resend, "--lake", root, "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("\"accepted\" : 1") && r.out.contains("\"duplicate_order\" : 1"), "ORD-NEW-1 is a duplicate, \(id) is new again: \(r.out)")
+        #expect(try Self.duck(root, [twice]).last! == [0], "no order id twice")
+
+        // (The resent original's items are now in order_items twice: DuckDB's UPDATE renamed the
+        // order, not its items. The checks, rescanning, say so; that is the data as it is.)
+        _ = try Self.duck(root, ["UPDATE l.curated.orders SET order_total = 0 WHERE channel = 'web' AND order_total > 0"])
+        let zeroed = try runLake(["quality", "check", "--lake", root])
+        #expect(zeroed.status != 0 && zeroed.out.contains("total 0.00 vs items"), "the zeroed totals are found: \(zeroed.out) \(zeroed.err)")
+        // lake's compaction rewrites DuckDB's files into its own and vacuum drops theirs: the
+        // evidence is gone, and so are the runs and figures that predate it.
+        #expect(try runLake(["compact", "--lake", root]).status == 0)
+        #expect(try runLake(["vacuum", "--retain", "0s", "--force", "--lake", root]).status == 0)
+        let after = try runLake(["quality", "check", "--lake", root])
+        #expect(after.status != 0 && after.out.contains("total 0.00 vs items"), "\(after.out) \(after.err)")
+        let again = try runLake(["ingest", "orders", resend, "--lake", root, "--format", "json"])
+        #expect(again.status == 0 && (again.out.contains("\"accepted\" : 0") || again.out.contains("already")), "\(again.out) \(again.err)")
+        #expect(try Self.duck(root, [twice]).last! == [0])
     }
 }

@@ -130,6 +130,25 @@ import Testing
         }
     }
 
+    /// One order dated far away (9999-12-31 as "no date", a year typo) made the daily series
+    /// span every day in between and the checks walk it for minutes to hours (`lake metrics`,
+    /// `quality check`, the dashboard, `/metrics` of `lake serve`). Empty runs are cut to 31
+    /// days; the days up to the gap, and the month of silence after it, are kept.
+    @Test func aFarOffDateDoesNotStretchTheSeries() {
+        let start: Int32 = 19723  // 2024-01-01
+        var byDay: [String: [Int32: (Int64, Int64, Double)]] = ["web": [:]]
+        for d in start ..< start + 14 where d != start + 9 { byDay["web"]![d] = (40 + Int64(d % 3), 200_000, 1_000) }
+        let far: Int32 = 2_932_896  // 9999-12-31
+        byDay["web"]![far] = (1, 1_000, 100)
+        let s = AnomalyDetector.series(byDay: byDay, curatedPerDay: [:], rawPerDay: [:])
+        #expect(s.days == Array(start ..< start + 14) + Array(start + 14 ... start + 13 + 31) + [far], "\(s.days.count) days")
+        #expect(s.orders["web"]?[9] == 0, "a day without orders inside the data is still a zero")
+        // (Detection over millions of days is the hang itself: not run when the cut failed.)
+        guard s.days.count < 1_000 else { return }
+        let findings = AnomalyDetector.detect(s, config: QualityConfig())
+        #expect(findings.contains { $0.kind == .ordersDrop && $0.date == "2024-01-10" }, "\(findings)")
+    }
+
     /// The detector over planted series: a reject-rate jump and a channel going silent.
     @Test func plantedRejectJumpAndDrop() {
         var s = DailySeries()

@@ -141,12 +141,19 @@ struct WordDictionaryBuilder {
     @inline(__always)
     mutating func index(of w: UInt64) -> Int32? {
         var s = Int(truncatingIfNeeded: hashWord(w)) & mask
-        while true {
-            let e = slots[s]
-            if e == 0 { break }
-            if values[Int(e) - 1] == w { return e - 1 }
-            s = (s + 1) & mask
+        let m = mask
+        // Probed through pointers: a slot's entry is an index into `values` by construction.
+        let found: Int32? = slots.withUnsafeBufferPointer { table in
+            values.withUnsafeBufferPointer { v in
+                while true {
+                    let e = table[s]
+                    if e == 0 { return nil }
+                    if v[Int(e) - 1] == w { return e - 1 }
+                    s = (s + 1) & m
+                }
+            }
         }
+        if let found { return found }
         if values.count >= limit { return nil }
         values.append(w)
         slots[s] = Int32(values.count)

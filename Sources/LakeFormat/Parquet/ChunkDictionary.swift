@@ -5,6 +5,54 @@ import Darwin
 #endif
 
 // The dictionary half of a column chunk: whether a dictionary pays, its page, and each row's index.
+
+/// A dictionary kept for a column chunk: its page (PLAIN, uncompressed), its entry count and
+/// the index of every non-null row.
+struct BuiltDictionary {
+    var page: [UInt8]
+    var count: Int
+    var indices: [UInt32]
+    /// A string dictionary's entries: the chunk's distinct values, whose min and max are the chunk's.
+    var strings: StringColumn? = nil
+}
+
+/// One piece of a column chunk: a range of a column's rows, or rows picked from it by index
+/// (checked to be in range), in that order.
+enum ChunkPart {
+    case range(Column, Range<Int>)
+    case picked(Column, [Int])
+
+    var column: Column {
+        switch self {
+        case .range(let c, _), .picked(let c, _): return c
+        }
+    }
+}
+
+/// Rows of a string column: one piece of a column chunk, read where it is. With `indices`,
+/// row r's value is `values[indices[r]]` (a dictionary column read as the strings it stands
+/// for, no copy of them made).
+struct StringRun {
+    let values: StringColumn
+    var indices: [Int32]? = nil
+    let rows: Range<Int>
+
+    /// Where row `r`'s bytes are in `values.bytes`.
+    @inline(__always)
+    func byteRange(_ r: Int) -> Range<Int> {
+        let i = indices.map { Int($0[r]) } ?? r
+        return Int(values.offsets[i]) ..< Int(values.offsets[i + 1])
+    }
+
+    /// Bytes of all the rows' values.
+    var valueBytes: Int {
+        guard let indices else { return Int(values.offsets[rows.upperBound] - values.offsets[rows.lowerBound]) }
+        var n = 0
+        for r in rows { n += values.byteRange(Int(indices[r])).count }
+        return n
+    }
+}
+
 extension ChunkEncoder {
     /// A dictionary whose first `trialRows` values are nearly all distinct (ids, line numbers,
     /// byte offsets, timestamps) will not come out smaller than PLAIN: the trial stops there
@@ -14,74 +62,91 @@ extension ChunkEncoder {
 
     static func mostlyDistinct(_ distinct: Int) -> Bool { distinct * 10 > trialRows * 9 }
 
-    /// Dictionary page (PLAIN, uncompressed), its entry count and the index of every non-null
-    /// row; nil page when the dictionary does not pay.
+    /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
-                                         width: Int) -> ([UInt8]?, Int, [UInt32]) {
+                                 width: Int) -> BuiltDictionary? {
         var builder = WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
         let raw = UnsafeRawBufferPointer(a)
-        // Runs are common (a partition's date, a batch's ingest time, an order's items): a value
-        // equal to the one before takes its index without hashing.
-        var previous: (word: UInt64, index: UInt32)?
-        for r in range {
-            if let validity, !validity[r - range.lowerBound] { continue }
-            let word: UInt64 = width == 4
-                ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
-                : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
-            if let previous, previous.word == word {
-                indices.append(previous.index)
-                continue
+        var paid = true
+        // Written through a pointer: every row of every dictionary-encoded number goes through
+        // here, and Array.append paid a uniqueness and a capacity check per row.
+        let indices = [UInt32](unsafeUninitializedCapacity: range.count) { out, written in
+            var k = 0
+            // Runs are common (a partition's date, a batch's ingest time, an order's items): a
+            // value equal to the one before takes its index without hashing.
+            var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
+            for r in range {
+                if let validity, !validity[r - range.lowerBound] { continue }
+                let word: UInt64 = width == 4
+                    ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
+                    : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
+                if previous.index != UInt32.max, previous.word == word {
+                    out[k] = previous.index
+                    k += 1
+                    continue
+                }
+                guard let i = builder.index(of: word) else { paid = false; break }
+                out[k] = UInt32(i)
+                k += 1
+                previous = (word, UInt32(i))
+                if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; break }
             }
-            guard let i = builder.index(of: word) else { return (nil, 0, []) }
-            indices.append(UInt32(i))
-            previous = (word, UInt32(i))
-            if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return (nil, 0, []) }
+            written = k
         }
+        guard paid else { return nil }
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let dictBytes = builder.count * width
         let indexBytes = (indices.count * bw + 7) / 8 + 16
-        guard dictBytes + indexBytes < indices.count * width * 3 / 4 else { return (nil, 0, []) }
+        guard dictBytes + indexBytes < indices.count * width * 3 / 4 else { return nil }
         var page: [UInt8] = []
         page.reserveCapacity(dictBytes)
         for w in builder.values {
             if width == 4 { appendLE(UInt32(truncatingIfNeeded: w), to: &page) } else { appendLE(w, to: &page) }
         }
-        return (page, builder.count, indices)
+        return BuiltDictionary(page: page, count: builder.count, indices: indices)
     }
 
-    func buildStringDictionary(_ s: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+    /// `runs` end to end; `validity` is the chunk's.
+    func buildStringDictionary(_ runs: [StringRun], validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
         var plainBytes = 0
-        let ok: Bool = s.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            // As for fixed-width values: a run of one value (a partition's channel, a batch's id,
-            // an order's items) hashes once.
-            var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let start = Int(s.offsets[r]), end = Int(s.offsets[r + 1])
-                let n = end - start
-                plainBytes += 4 + n
-                if n == previous.count && equalBytes(base + start, base + previous.start, n) {
-                    indices.append(previous.index)
-                    continue
+        var paid = true
+        // Indices written through a pointer, as for fixed-width values.
+        let indices = [UInt32](unsafeUninitializedCapacity: runs.reduce(0) { $0 + $1.rows.count }) { out, written in
+            var k = 0
+            var chunkRow = 0
+            for run in runs where paid {
+                run.values.bytes.withUnsafeBytes { raw in
+                    let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                    // As for fixed-width values: a run of one value (a partition's channel, a
+                    // batch's id, an order's items) hashes once.
+                    var previous: (start: Int, count: Int, index: UInt32) = (0, -1, 0)
+                    for r in run.rows {
+                        if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
+                        let value = run.byteRange(r)
+                        let start = value.lowerBound, n = value.count
+                        plainBytes += 4 + n
+                        if n == previous.count && equalBytes(base + start, base + previous.start, n) {
+                            out[k] = previous.index
+                            k += 1
+                            continue
+                        }
+                        guard let i = builder.index(of: base + start, n) else { paid = false; return }
+                        out[k] = UInt32(i)
+                        k += 1
+                        previous = (start, n, UInt32(i))
+                        if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; return }
+                    }
                 }
-                guard let i = builder.index(of: base + start, n) else { return false }
-                indices.append(UInt32(i))
-                previous = (start, n, UInt32(i))
-                if indices.count == Self.trialRows && Self.mostlyDistinct(builder.count) { return false }
+                chunkRow += run.rows.count
             }
-            return true
+            written = k
         }
-        guard ok else { return (nil, 0, []) }
+        guard paid else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
     }
 
-    func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, Int, [UInt32]) {
+    func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: min(values.count, 1 << 16))
         var map = [Int32](repeating: -1, count: values.count)
         var indices: [UInt32] = []
@@ -104,14 +169,14 @@ extension ChunkEncoder {
             }
             return true
         }
-        guard ok else { return (nil, 0, []) }
+        guard ok else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)
     }
 
-    func finishStringDictionary(_ builder: StringDictionaryBuilder, indices: [UInt32], plainBytes: Int) -> ([UInt8]?, Int, [UInt32]) {
+    func finishStringDictionary(_ builder: StringDictionaryBuilder, indices: [UInt32], plainBytes: Int) -> BuiltDictionary? {
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let indexBytes = (indices.count * bw + 7) / 8 + 16
-        guard builder.plainBytes + indexBytes < plainBytes * 3 / 4 else { return (nil, 0, []) }
+        guard builder.plainBytes + indexBytes < plainBytes * 3 / 4 else { return nil }
         var page: [UInt8] = []
         page.reserveCapacity(builder.plainBytes)
         let values = builder.values
@@ -122,6 +187,6 @@ extension ChunkEncoder {
                 page.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[r]))
             }
         }
-        return (page, builder.count, indices)
+        return BuiltDictionary(page: page, count: builder.count, indices: indices, strings: values)
     }
 }

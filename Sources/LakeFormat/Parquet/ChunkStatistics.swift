@@ -21,22 +21,49 @@ extension ChunkEncoder {
         return any ? (Int64(lo), Int64(hi)) : (nil, nil)
     }
 
-    func stringMinMax(_ s: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
-        var lo: Range<Int>?, hi: Range<Int>?
-        s.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            var previous = 0 ..< 0
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let cur = s.byteRange(r)
-                // A repeat of the value before was compared already (runs: a partition's channel).
-                if lo != nil, cur.count == previous.count, equalBytes(base + cur.lowerBound, base + previous.lowerBound, cur.count) { continue }
-                previous = cur
-                if lo == nil || compareBytes(raw, cur, lo!) < 0 { lo = cur }
-                if hi == nil || compareBytes(raw, cur, hi!) > 0 { hi = cur }
+    /// Min and max of `runs` end to end; `validity` is the chunk's. Each run is read where it
+    /// is: the bounds found in earlier runs are carried as copies (two per run at most).
+    func stringMinMax(_ runs: [StringRun], validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
+        var lo: [UInt8]?, hi: [UInt8]?
+        var chunkRow = 0
+        for run in runs {
+            let s = run.values
+            var runLo: Range<Int>?, runHi: Range<Int>?
+            let (carriedLo, carriedHi) = (lo ?? [], hi ?? [])
+            let any = lo != nil
+            carriedLo.withUnsafeBytes { cLo in
+                carriedHi.withUnsafeBytes { cHi in
+                    s.bytes.withUnsafeBytes { raw in
+                        let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                        var previous = 0 ..< 0
+                        var seen = false
+                        for r in run.rows {
+                            if let validity, !validity[chunkRow + r - run.rows.lowerBound] { continue }
+                            let cur = run.byteRange(r)
+                            // A repeat of the value before was compared already (runs: a partition's channel).
+                            if seen, cur.count == previous.count, equalBytes(base + cur.lowerBound, base + previous.lowerBound, cur.count) { continue }
+                            seen = true
+                            previous = cur
+                            let p = base + cur.lowerBound
+                            if let l = runLo {
+                                if compareBytes(p, cur.count, base + l.lowerBound, l.count) < 0 { runLo = cur }
+                            } else if !any || compareBytes(p, cur.count, cLo.baseAddress, cLo.count) < 0 {
+                                runLo = cur
+                            }
+                            if let h = runHi {
+                                if compareBytes(p, cur.count, base + h.lowerBound, h.count) > 0 { runHi = cur }
+                            } else if !any || compareBytes(p, cur.count, cHi.baseAddress, cHi.count) > 0 {
+                                runHi = cur
+                            }
+                        }
+                    }
+                }
             }
+            if let l = runLo { lo = Array(s.bytes[l]) }
+            if let h = runHi { hi = Array(s.bytes[h]) }
+            chunkRow += run.rows.count
         }
-        return (lo.map { Array(s.bytes[$0]) }, hi.map { Array(s.bytes[$0]) })
+        return (lo, hi)
     }
 
     func dictionaryMinMax(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
@@ -59,12 +86,19 @@ extension ChunkEncoder {
 
 @inline(__always)
 func compareBytes(_ raw: UnsafeRawBufferPointer, _ a: Range<Int>, _ b: Range<Int>) -> Int {
-    let n = min(a.count, b.count)
-    if n > 0, let base = raw.baseAddress {
-        let c = memcmp(base + a.lowerBound, base + b.lowerBound, n)
+    guard let base = raw.baseAddress else { return a.count - b.count }
+    return compareBytes(base + a.lowerBound, a.count, base + b.lowerBound, b.count)
+}
+
+/// Byte order of `a` (`an` bytes) against `b` (`bn` bytes): memcmp's, a prefix first.
+@inline(__always)
+func compareBytes(_ a: UnsafeRawPointer, _ an: Int, _ b: UnsafeRawPointer?, _ bn: Int) -> Int {
+    let n = min(an, bn)
+    if n > 0, let b {
+        let c = memcmp(a, b, n)
         if c != 0 { return Int(c) }
     }
-    return a.count - b.count
+    return an - bn
 }
 
 /// A statistics value in Parquet's binary form: PLAIN without a length prefix.

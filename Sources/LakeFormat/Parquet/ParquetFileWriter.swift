@@ -127,6 +127,27 @@ public final class ParquetFileWriter {
         if pendingBytes >= options.rowGroupBytes && pendingRows > 0 { try flushRowGroup(rows: pendingRows) }
     }
 
+    /// Queues the rows `rows` of `batch`, in that order: what `write(batch.gather(rows))` does,
+    /// without the gathered copy when these rows complete a row group at once (the usual case
+    /// for an ingest partition's share of a drain, with row groups bounded by bytes): they are
+    /// encoded from `batch` where they lie. Rows that would stay queued are gathered, so no
+    /// queued row holds on to the rest of `batch`.
+    public func write(_ batch: RecordBatch, rows: [Int]) throws {
+        precondition(!finished, "write after close")
+        let n = batch.count
+        precondition(rows.allSatisfy { $0 >= 0 && $0 < n }, "write: row out of range")
+        try check(batch, rows: rows)
+        if rows.isEmpty { return }
+        let bytes = batch.estimatedBytes(ofRows: rows)
+        // The one flush `write` makes when the rows' bytes, not their count, end the row group.
+        guard pendingRows + rows.count < options.rowGroupRows, pendingBytes + bytes >= options.rowGroupBytes else {
+            return try write(batch.gather(rows))
+        }
+        pendingRows += rows.count
+        pendingBytes += bytes
+        try flushRowGroup(rows: pendingRows, picked: (batch, rows))
+    }
+
     /// Ends the current row group now (a caller holding many open writers bounds their memory
     /// together); nothing when no row is queued.
     public func endRowGroup() throws {
@@ -178,7 +199,8 @@ public final class ParquetFileWriter {
 
     // MARK: - Row groups
 
-    private func check(_ batch: RecordBatch) throws {
+    /// Whether `batch` (only `rows` of it, when given) can be written under the file's schema.
+    private func check(_ batch: RecordBatch, rows: [Int]? = nil) throws {
         guard batch.schema.fields.count == schema.fields.count else {
             throw ParquetError.schemaMismatch(path: path, detail: "\(batch.schema.fields.count) columns, the file has \(schema.fields.count)")
         }
@@ -196,34 +218,26 @@ public final class ParquetFileWriter {
             guard ok else {
                 throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name) is \(f.type) but the batch holds \(col.data)")
             }
-            if !f.nullable, col.validity != nil, col.nullCount > 0 {
-                throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name) is required but has \(col.nullCount) nulls")
+            if !f.nullable, let validity = col.validity {
+                let nulls = rows.map { $0.reduce(0) { $0 + (validity[$1] ? 0 : 1) } } ?? col.nullCount
+                if nulls > 0 { throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name) is required but has \(nulls) nulls") }
             }
         }
     }
 
-    private func flushRowGroup(rows: Int) throws {
-        // Take `rows` rows from the queue: straight from the batch when one batch covers them
-        // (no copy), else concatenated.
-        let source: RecordBatch
-        let range: Range<Int>
-        if pending[0].range.count >= rows {
-            source = pending[0].batch
-            range = pending[0].range.lowerBound ..< pending[0].range.lowerBound + rows
-            pending[0].range = range.upperBound ..< pending[0].range.upperBound
-            if pending[0].range.isEmpty { pending.removeFirst() }
-        } else {
-            var parts: [(RecordBatch, Range<Int>)] = []
-            var need = rows
-            while need > 0 {
-                let (b, r) = pending[0]
-                let take = min(need, r.count)
-                parts.append((b, r.lowerBound ..< r.lowerBound + take))
-                need -= take
-                if take == r.count { pending.removeFirst() } else { pending[0].range = r.lowerBound + take ..< r.upperBound }
-            }
-            source = RecordBatch.concatenate(parts, schema: schema)
-            range = 0 ..< rows
+    /// Encodes the next `rows` rows as a row group: the queued ones, then `picked` (which then
+    /// ends the row group: `rows` counts it too).
+    private func flushRowGroup(rows: Int, picked: (batch: RecordBatch, rows: [Int])? = nil) throws {
+        // Take `rows` rows from the queue: ranges of the queued batches, encoded where they are
+        // (the encoder concatenates only what it cannot read in pieces).
+        var parts: [(batch: RecordBatch, range: Range<Int>)] = []
+        var need = rows - (picked?.rows.count ?? 0)
+        while need > 0 {
+            let (b, r) = pending[0]
+            let take = min(need, r.count)
+            parts.append((b, r.lowerBound ..< r.lowerBound + take))
+            need -= take
+            if take == r.count { pending.removeFirst() } else { pending[0].range = r.lowerBound + take ..< r.upperBound }
         }
         pendingRows -= rows
         if pendingRows == 0 { pendingBytes = 0 }
@@ -244,7 +258,9 @@ public final class ParquetFileWriter {
         for (i, field) in schema.fields.enumerated() {
             var encoder = ChunkEncoder(field: field, options: options, scratch: scratch)
             defer { encoder.finish() }
-            let (chunk, stats) = try encoder.encode(source.columns[i], range: range, at: offset, into: &out)
+            var chunkParts = parts.map { ChunkPart.range($0.batch.columns[i], $0.range) }
+            if let picked { chunkParts.append(.picked(picked.batch.columns[i], picked.rows)) }
+            let (chunk, stats) = try encoder.encode(chunkParts, at: offset, into: &out)
             offset += chunk.metaData.totalCompressedSize
             uncompressedTotal += chunk.metaData.totalUncompressedSize
             chunks.append(chunk)

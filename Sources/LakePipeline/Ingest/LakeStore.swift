@@ -46,11 +46,13 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
         case .tableAltered(let table, let column, let detail):
             return "\(table) column \(column): \(detail); nothing was committed"
         case .orderTablesIncomplete(let missing, let present):
+            let what = missing.count == 1 ? "it" : "them"
             return "\(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") missing while \(present.joined(separator: " and ")) "
-                + "\(present.count == 1 ? "holds" : "hold") this lake's orders: another engine renamed or dropped \(missing.count == 1 ? "it" : "them"). "
-                + "An ingest now would accept orders already ingested again (their ids are checked against curated.orders); "
-                + "nothing was written or committed. Rename it back (e.g. in DuckDB: ALTER TABLE l.curated.<its new name> RENAME TO orders), "
-                + "or restore the lake from a snapshot before the change"
+                + "\(present.count == 1 ? "holds" : "hold") this lake's orders: another engine renamed or dropped \(what). "
+                + "An ingest now would create \(what) anew beside that history (a new curated.orders accepts orders already ingested again, "
+                + "a new order_items holds only the new batch's items, a new raw.orders loses the lines the checks compare with); "
+                + "nothing was written or committed. Rename \(what) back (e.g. in DuckDB: ALTER TABLE l.curated.<its new name> RENAME TO orders), "
+                + "restore the lake from a snapshot before the change, or drop all three order tables to start their history over"
         case .repartitioned(let table, let keys, let expected):
             let now = keys.isEmpty ? "is no longer partitioned" : "is now partitioned by \(keys.joined(separator: ", "))"
             let restore = expected.isEmpty ? "RESET PARTITIONED BY" : "SET PARTITIONED BY (\(expected.joined(separator: ", ")))"

@@ -74,19 +74,25 @@ struct OrderBatch {
         rawTarget = try store.target(RegistryTable.rawOrders)
         ordersTarget = try store.target(RegistryTable.orders)
         itemsTarget = try store.target(RegistryTable.orderItems)
-        // Order ids are checked against curated.orders. Missing while raw.orders or order_items
-        // hold rows, it was renamed or dropped by another engine (DuckDB's ALTER TABLE … RENAME
-        // TO), and a new one would accept every order again, items and raw lines duplicated.
-        if ordersTarget.existingTableID == nil {
+        // The three order tables hold one history together. One missing while another holds
+        // rows was renamed or dropped by another engine (DuckDB's ALTER TABLE … RENAME TO, DROP
+        // TABLE), and creating it anew would split that history: a new curated.orders accepts
+        // every order again (ids are checked against it), a new order_items holds only the new
+        // batch's items (every product report undercounts), a new raw.orders loses the lines
+        // the checks compare with.
+        let targets = [rawTarget, ordersTarget, itemsTarget]
+        let missing = targets.filter { $0.existingTableID == nil }
+        if !missing.isEmpty && missing.count < targets.count {
             var holding: [String] = []
-            for t in [rawTarget, itemsTarget] {
+            for t in targets {
                 guard let id = t.existingTableID else { continue }
-                if try !store.catalog.dataFiles(tableID: id, at: .snapshot(base.id), columnStats: false, inlined: .readSeparately).isEmpty {
+                if try !store.catalog.dataFiles(tableID: id, at: .snapshot(base.id), columnStats: false, inlined: .readSeparately).isEmpty
+                    || store.catalog.inlinedRowCount(tableID: id, at: .snapshot(base.id)) > 0 {
                     holding.append("\(t.schemaName).\(t.tableName)")
                 }
             }
             if !holding.isEmpty {
-                throw IngestError.orderTablesIncomplete(missing: ["\(ordersTarget.schemaName).\(ordersTarget.tableName)"], present: holding)
+                throw IngestError.orderTablesIncomplete(missing: missing.map { "\($0.schemaName).\($0.tableName)" }, present: holding)
             }
         }
         // The validator's rows must have the columns of the tables as the lake has them.

@@ -150,7 +150,9 @@ struct SegmentWriter {
         _ = try tally.measure("writer: gather, encode partitions") {
             try parallelMap(count: work.count, parallelism: parallelism, split: .dynamic) { i in
                 let task = work[i]
-                try task.writer.write(task.rows.map { Partitioning.gather(task.batch, rows: $0) } ?? task.batch)
+                // A partition's rows are encoded from the drain where they lie when they end a
+                // row group at once, else gathered (`ParquetFileWriter.write(_:rows:)`).
+                if let rows = task.rows { try task.writer.write(task.batch, rows: rows) } else { try task.writer.write(task.batch) }
             }
         }
         // Each table decides its flushes from its own files, as it did alone: the idle

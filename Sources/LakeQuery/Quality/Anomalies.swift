@@ -97,14 +97,24 @@ public enum AnomalyDetector {
         return series(byDay: byDay, curatedPerDay: curatedPerDay, rawPerDay: rawPerDay)
     }
 
-    static func series(byDay: [String: [Int32: (Int64, Int64, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
+    /// Empty days kept after the last day with orders before the next one (see `series`).
+    static let maxEmptyDays: Int32 = 31
+
+    public static func series(byDay: [String: [Int32: (Int64, Int64, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
                        rawPerDay: [Int32: (Int64, Int64)]) -> DailySeries {
         var s = DailySeries()
         // The range comes from accepted events only: a line too broken to carry a timestamp is
         // partitioned under its ingest date, which would stretch the series to today.
-        let allDays = Set(byDay.values.flatMap(\.keys))
-        guard let lo = allDays.min(), let hi = allDays.max() else { return s }
-        s.days = Array(lo ... hi)
+        let dataDays = Set(byDay.values.flatMap(\.keys)).sorted()
+        guard let last = dataDays.last else { return s }
+        // Every day in between, except that a run of empty days longer than `maxEmptyDays` is
+        // cut short: one far-off date (9999-12-31 as "no date", a year typo) once made the
+        // series, and the checks walking it, span millions of days (minutes to hours). The
+        // days kept after the data stops still show a silent channel as drops.
+        for (day, next) in zip(dataDays, dataDays.dropFirst().map(Optional.some) + [nil]) {
+            let end = next.map { min($0 - 1, day + Self.maxEmptyDays) } ?? last
+            s.days += Array(day ... max(day, end))
+        }
         s.channels = byDay.keys.sorted()
         for ch in s.channels {
             s.orders[ch] = s.days.map { byDay[ch]?[$0]?.0 ?? 0 }

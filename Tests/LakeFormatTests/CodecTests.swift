@@ -312,3 +312,42 @@ import Testing
         #expect(throws: (any Error).self) { try run(br, text.count + 1, Brotli.decompress) }
     }
 }
+
+/// `StoredText`: what rejected input becomes in a STRING column.
+@Suite struct StoredTextTests {
+    /// Reverses the escaping: `\\` is a backslash, `\xNN` a byte.
+    static func unescape(_ s: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [], i = 0
+        func hex(_ b: UInt8) -> UInt8 { b <= 57 ? b - 48 : b - 55 }
+        while i < s.count {
+            if s[i] == 0x5C && s[i + 1] == 0x5C { out.append(0x5C); i += 2 }
+            else if s[i] == 0x5C { out.append(hex(s[i + 2]) << 4 | hex(s[i + 3])); i += 4 }
+            else { out.append(s[i]); i += 1 }
+        }
+        return out
+    }
+
+    @Test("random bytes: valid exactly when String validates them; escaped, they are UTF-8 and come back byte for byte")
+    func roundTrip() {
+        var rng = SplitMix64(seed: 5)
+        var invalid = 0
+        for i in 0 ..< 5_000 {
+            // Mostly text with a few high bytes, sometimes pure noise.
+            let bytes: [UInt8] = (0 ..< Int(rng.next() % 40)).map { _ in
+                let r = rng.next()
+                return i % 4 == 0 ? UInt8(truncatingIfNeeded: r >> 8) : (r % 9 == 0 ? [0xC3, 0xA9, 0xFF, 0x5C, 0xE2, 0x82][Int(r >> 8) % 6] : UInt8(97 + r % 26))
+            }
+            bytes.withUnsafeBytes { raw in
+                let valid = StoredText.isUTF8(raw)
+                #expect(valid == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
+                let escaped = StoredText.escapingInvalidUTF8(raw)
+                #expect(String(validating: escaped, as: UTF8.self) != nil, "escaped text is UTF-8: \(bytes)")
+                #expect(Self.unescape(escaped) == bytes, "\(bytes)")
+                if !valid { invalid += 1 }
+            }
+        }
+        #expect(invalid > 500)
+        #expect([UInt8]("a\\x".utf8).withUnsafeBytes { StoredText.escapingInvalidUTF8($0) } == Array(#"a\\x"#.utf8))
+        #expect(([0x41, 0xFF] as [UInt8]).withUnsafeBytes { StoredText.escapingInvalidUTF8($0) } == Array(#"A\xFF"#.utf8))
+    }
+}

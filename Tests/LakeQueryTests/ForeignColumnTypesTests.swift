@@ -402,4 +402,36 @@ import Testing
         #expect(again.status == 0 && (again.out.contains("\"accepted\" : 0") || again.out.contains("already")), "\(again.out) \(again.err)")
         #expect(try Self.duck(root, [twice]).last! == [0])
     }
+
+    /// A rejected order line or CSV record can hold any bytes; stored as received in a STRING
+    /// column, bytes that are not UTF-8 made raw.orders (and curated.inventory, which accepted
+    /// such a warehouse) unreadable to DuckDB and pyarrow ("Invalid string encoding"). Now the
+    /// CSV record is refused (`invalid_encoding`) and rejected text is stored escaped.
+    @Test func bytesThatAreNotUTF8NeverReachAStringColumn() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let inputs = try TemporaryDirectory("not-utf8")
+        defer { inputs.remove() }
+        var orders = Data(#"{"order_id": "BAD-"#.utf8) + Data([0xFF]) + Data(#"", "note": "a\\b", "channel": "web"}"#.utf8) + Data("\n".utf8)
+        orders += Data(#"{"order_id": "ORD-X"#.utf8) + Data([0xC3]) + Data("\n".utf8)  // cut inside a character
+        try orders.write(to: URL(fileURLWithPath: inputs.file("orders.jsonl")))
+        var csv = Data("product_id,available_quantity,warehouse_location,last_updated\nPROD-001,5,WH-".utf8) + Data([0xFF])
+        csv += Data(",2024-02-01T00:00:00Z\n".utf8)
+        try csv.write(to: URL(fileURLWithPath: inputs.file("inventory.csv")))
+        #expect(try runLake(["ingest", "orders", inputs.file("orders.jsonl"), "--lake", root]).status == 0)
+        let inventory = try runLake(["ingest", "inventory", inputs.file("inventory.csv"), "--lake", root])
+        #expect(inventory.status == 0 && inventory.out.contains("invalid_encoding 1"), "\(inventory.out) \(inventory.err)")
+        // DuckDB reads every string of the three tables (it refused the whole column before).
+        let counts = try Self.duck(root, [
+            // The escapes: the byte 0xFF as \xFF, the line's two backslashes (JSON "a\\b") doubled.
+            "SELECT count(*), sum(length(line)), count(*) FILTER (WHERE contains(line, 'BAD-' || chr(92) || 'xFF') "
+                + "AND contains(line, 'a' || repeat(chr(92), 4) || 'b')) FROM l.raw.orders WHERE reject_detail LIKE '%is not UTF-8%'",
+            "SELECT count(*), sum(length(warehouse_location)) FROM l.curated.inventory",
+            "SELECT count(*) FILTER (WHERE reject_reason = 'invalid_encoding'), sum(length(line)) FROM l.raw.inventory",
+        ])
+        #expect(counts[0].count == 3 && counts[0][0] == 2 && counts[0][2] == 1, "the two lines, escaped: \(counts)")
+        #expect(counts[1].count == 2 && counts[1][0] > 0, "\(counts)")
+        #expect(counts[2].first == 1, "\(counts)")
+    }
 }

@@ -147,15 +147,29 @@ public enum InventoryParser {
         mutating func reject(_ reason: RejectReason, _ detail: String) {
             rejects[reason, default: 0] += 1
             rLine.append(Int64(recordLine))
-            record.withUnsafeBytes { rText.append($0) }
+            var note = ""
+            record.withUnsafeBytes { bytes in
+                // Kept as received, unless that is not UTF-8, which DuckDB refuses to read.
+                if StoredText.isUTF8(bytes) {
+                    rText.append(bytes)
+                } else {
+                    StoredText.escapingInvalidUTF8(bytes).withUnsafeBytes { rText.append($0) }
+                    note = " (the record is not UTF-8: stored with those bytes as \\xNN and each backslash doubled)"
+                }
+            }
             rReason.append(reason.rawValue)
-            rDetail.append("\(file) line \(recordLine): \(detail)")
+            rDetail.append("\(file) line \(recordLine): \(detail)\(note)")
         }
 
         mutating func row() {
             guard let h = header else { return }
             guard fields.count == headerCount else {
                 return reject(.wrongFieldCount, "\(fields.count) fields, the header has \(headerCount)")
+            }
+            // Accepted values land in STRING columns, which hold UTF-8 only (DuckDB and pyarrow
+            // refuse to read the column otherwise).
+            if let bad = fields.firstIndex(where: { f in f.withUnsafeBytes { !StoredText.isUTF8($0) } }) {
+                return reject(.invalidEncoding, "field \(bad + 1) is not UTF-8: \(VisibleText.escape(bytes: fields[bad]))")
             }
             let pid = fields[h[0]].trimmingSpaces()
             let qtyText = fields[h[1]].trimmingSpaces()

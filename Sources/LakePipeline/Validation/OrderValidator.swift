@@ -591,12 +591,21 @@ struct RawBuilder {
     mutating func append(line bytes: UnsafeRawBufferPointer, number: Int, offset: Int64,
                          t: UnsafeRawBufferPointer, orderID oid: TextRef, eventTime et: Int64?,
                          eventDate ed: Int32, channel ch: Int32, reject: (RejectReason, String)?) {
-        line.append(contentsOf: bytes)
-        if oid.isPresent { orderID.append(contentsOf: slice(t, oid)) }
-        if let (r, d) = reject { rejected.append((rows.count, r, d)) }
+        var hasOrderID = oid.isPresent
+        if let (r, d) = reject, !StoredText.isUTF8(bytes) {
+            // A rejected line can hold any bytes; stored as they are, it made raw.orders
+            // unreadable to DuckDB and pyarrow ("Invalid string encoding").
+            line.append(contentsOf: StoredText.escapingInvalidUTF8(bytes))
+            if hasOrderID && !StoredText.isUTF8(slice(t, oid)) { hasOrderID = false }
+            rejected.append((rows.count, r, d + " (the line is not UTF-8: stored with those bytes as \\xNN and each backslash doubled)"))
+        } else {
+            line.append(contentsOf: bytes)
+            if let (r, d) = reject { rejected.append((rows.count, r, d)) }
+        }
+        if hasOrderID { orderID.append(contentsOf: slice(t, oid)) }
         rows.append(Row(lineNumber: Int64(number), byteOffset: offset, eventTime: et ?? 0,
                         lineEnd: Int32(truncatingIfNeeded: line.count), orderIDEnd: Int32(truncatingIfNeeded: orderID.count),
-                        eventDate: ed, channel: ch, hasOrderID: oid.isPresent, hasEventTime: et != nil))
+                        eventDate: ed, channel: ch, hasOrderID: hasOrderID, hasEventTime: et != nil))
     }
 
     /// The reject reason and detail columns: null on every accepted line.

@@ -28,6 +28,8 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case duplicateProduct = "duplicate_product"
     /// A CSV row with more or fewer fields than the header.
     case wrongFieldCount = "wrong_field_count"
+    /// CSV: a field whose bytes are not UTF-8 (STRING columns hold UTF-8 only).
+    case invalidEncoding = "invalid_encoding"
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
 
@@ -39,7 +41,7 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
             return .completeness
         case .malformedJSON, .duplicateField, .invalidType, .invalidTimestamp, .invalidChannel, .invalidStatus,
              .invalidQuantity, .invalidPrice, .amountOverflow, .invalidCurrency, .invalidDiscount, .invalidPaymentMethod,
-             .wrongFieldCount:
+             .wrongFieldCount, .invalidEncoding:
             return .validity
         case .unknownProduct:
             return .referentialIntegrity

@@ -344,13 +344,13 @@ import Testing
             }
             return out
         }
-        func shared(_ all: [ScanBatch], round: Int) -> [ChannelOrders.Group]? {
+        func shared(_ all: [ScanBatch], round: Int) throws -> [ChannelOrders.Group]? {
             var workers = [CustomersWorker(), CustomersWorker(), CustomersWorker()]
             for file in (0 ..< all.count / 2).shuffled(using: &generator) {
                 let w = round == 0 ? 0 : Int.random(in: 0 ..< 3, using: &generator)
                 workers[w].add(file: file, [all[file * 2], all[file * 2 + 1]])
             }
-            let merged = CustomersWorker.merge(workers.shuffled(using: &generator)).0
+            let merged = try CustomersWorker.merge(workers.shuffled(using: &generator)).0
             return merged.byChannel.groups(merged.figures)
         }
         let all = batches(channels: ["web", "mobile", "", "api", "pos"], totals: -500 ... 90_000)
@@ -359,13 +359,13 @@ import Testing
         let want = serial.result()
         #expect(want.rows.count == 6, "five channels and the null one")
         for round in 0 ..< 6 {
-            let groups = try #require(shared(all, round: round))
+            let groups = try #require(try shared(all, round: round))
             let got = Reports.revenueByChannelTable(groups, scale: 2)
             #expect(got.columns == want.columns)
             #expect(got.rows == want.rows, "round \(round)")
         }
         // 70 channels: a customer's channels no longer fit one word.
-        #expect(shared(batches(channels: (0 ..< 70).map { "c\($0)" }, totals: 0 ... 100), round: 1) == nil)
+        #expect(try shared(batches(channels: (0 ..< 70).map { "c\($0)" }, totals: 0 ... 100), round: 1) == nil)
         // A channel's sum that overflows Int64 (each customer's spend does not).
         let big = RecordBatch(schema: schema, columns: [
             Column(.string(StringColumn(["a", "b", "c"]))), Column(.int64([Int64.max / 2, Int64.max / 2, Int64.max / 2])),
@@ -373,10 +373,10 @@ import Testing
         ])
         var worker = CustomersWorker()
         worker.add(file: 0, [ScanBatch(batch: big, selection: nil)])
-        let merged = CustomersWorker.merge([worker]).0
+        let merged = try CustomersWorker.merge([worker]).0
         #expect(merged.byChannel.groups(merged.figures) == nil)
         var serialBig = try Grouper(groupBy: spec.groupBy, aggregates: spec.aggregates, types: types)
-        #expect(throws: QueryError.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
+        #expect(throws: SumOverflow.self) { try serialBig.add(ScanBatch(batch: big, selection: nil)) }
     }
 
     /// `lake run`'s headline reads confirmed orders by customer once, for the customers report

@@ -52,7 +52,7 @@ import Testing
         return ScanBatch(batch: batch, selection: selection)
     }
 
-    @Test func dailyRevenueKernelEqualsPlainGrouping() {
+    @Test func dailyRevenueKernelEqualsPlainGrouping() throws {
         var rand = Rand(state: 7)
         let channels = ["web", "mobile", "api"], countries = ["US", "DE", "FR", "GB", "JP", "BR", "", "ÅX"]
         let statuses = ["confirmed", "confirmed", "confirmed", "pending", "cancelled", "refunded"]
@@ -93,7 +93,7 @@ import Testing
             ]
             workers[file % 5 == 0 ? 1 : 0].add(batches)
         }
-        let table = Reports.dailyRevenueTable(workers, limit: nil)
+        let table = try Reports.dailyRevenueTable(workers, limit: nil)
         let expected = plain.keys.sorted { a, b in
             let x = a.split(separator: "|", omittingEmptySubsequences: false), y = b.split(separator: "|", omittingEmptySubsequences: false)
             return (Int(x[0])!, String(x[1]), String(x[2])) < (Int(y[0])!, String(y[1]), String(y[2]))
@@ -107,7 +107,7 @@ import Testing
         #expect(table.rows.map { $0.map(\.text) } == expected)
     }
 
-    @Test func productSalesCountOrdersAcrossFiles() {
+    @Test func productSalesCountOrdersAcrossFiles() throws {
         var rand = Rand(state: 11)
         let names = ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"]
         let types: [ColumnType] = [.string, .string, .string, .int32, .decimal(precision: 18, scale: 2), .string]
@@ -163,7 +163,7 @@ import Testing
                 // Files go to workers in order, as the scan hands them out (first row seen = first in scan order).
                 workers[file % 2].add(file: file, scanBatches)
             }
-            let merged = Reports.mergeProductSales(workers)
+            let merged = try Reports.mergeProductSales(workers)
             #expect(merged.units == units)
             #expect(merged.revenue == revenue)
             #expect(merged.orders == orders.mapValues { Int64($0.count) }, "\(layout)")

@@ -168,7 +168,15 @@ struct OrderBatch {
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
-        tally.measure("consumer: figures") { figures.add(v) }
+        do {
+            try tally.measure("consumer: figures") { try figures.add(v) }
+        } catch let overflow as SumOverflow {
+            // Each order is valid (its total fits DECIMAL(18,2)); refusing the batch keeps the
+            // stored figures exact rather than storing a wrapped or clamped revenue.
+            throw IngestError.failed("\(VisibleText.escape(name)): the batch's quality figures: \(overflow). "
+                + "Its orders are valid one by one but their amounts add up past what lake can sum: correct them at the producer; "
+                + "nothing was committed")
+        }
         try segments.submit(v)
     }
 

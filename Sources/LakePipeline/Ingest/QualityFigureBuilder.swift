@@ -81,7 +81,9 @@ struct QualityFigureBuilder {
         }
     }
 
-    mutating func add(_ v: ValidatedOrders) {
+    /// Throws `SumOverflow` naming the (day, channel) cell whose confirmed revenue no longer
+    /// fits Int64 cents (each order fits DECIMAL(18,2); a dozen at its maximum do not).
+    mutating func add(_ v: ValidatedOrders) throws(SumOverflow) {
         // Raw lines: records, rejects by reason, missing fields by name.
         let reason = v.raw.column("reject_reason"), detail = v.raw.column("reject_detail")
         forEachCell(v.raw) { c, r in
@@ -101,7 +103,7 @@ struct QualityFigureBuilder {
         else { return }
         let state = o.column("state"), city = o.column("city") ?? o.column("shipping_city")
         var sums = [Int64](repeating: 0, count: o.count), counts = [Int64](repeating: 0, count: o.count)
-        var j = 0
+        var j = 0, itemsOverflow: Int?
         oid.bytes.withUnsafeBytes { ob in
             iid.bytes.withUnsafeBytes { ib in
                 for r in 0 ..< o.count {
@@ -109,7 +111,8 @@ struct QualityFigureBuilder {
                     while j < it.count {
                         let t = Int(iid.offsets[j])
                         guard Int(iid.offsets[j + 1]) - t == len, memcmp(ob.baseAddress! + s, ib.baseAddress! + t, len) == 0 else { break }
-                        sums[r] += revenue[j]
+                        let (sum, o) = sums[r].addingReportingOverflow(revenue[j])
+                        if o { itemsOverflow = itemsOverflow ?? r } else { sums[r] = sum }
                         counts[r] += 1
                         j += 1
                     }
@@ -122,15 +125,17 @@ struct QualityFigureBuilder {
             for r in 0 ..< o.count { row[oid[r]] = r }
             sums = [Int64](repeating: 0, count: o.count)
             counts = [Int64](repeating: 0, count: o.count)
-            for k in 0 ..< it.count { if let r = row[iid[k]] { sums[r] += revenue[k]; counts[r] += 1 } }
+            for k in 0 ..< it.count { if let r = row[iid[k]] { sums[r] = try sums[r].adding(revenue[k], orThrow: "line revenue of order \(oid[r])"); counts[r] += 1 } }
         }
-        var examples = self.examples
+        if let r = itemsOverflow { throw SumOverflow("line revenue of order \(oid[r])") }
+        var examples = self.examples, cellOverflow: (day: Int32, channel: Int)?
         let confirmed = Self.rows(of: status, equalTo: OrderStatus.confirmed.rawValue)
         forEachCell(o) { c, r in
             c.orders += 1
             c.items += counts[r]
             if confirmed[r] {
-                c.confirmedCents += total[r]
+                let (sum, o) = c.confirmedCents.addingReportingOverflow(total[r])
+                if o { cellOverflow = cellOverflow ?? (c.day, c.channel) } else { c.confirmedCents = sum }
                 c.confirmedSquares += (Double(total[r]) / 100) * (Double(total[r]) / 100)
             }
             if let state, Self.isBlank(state, r) { c.stateNulls += 1 }
@@ -145,6 +150,9 @@ struct QualityFigureBuilder {
             if counts[r] != Int64(itemCount[r]) { c.itemCountMismatch += 1 }
         }
         self.examples = examples
+        if let at = cellOverflow {
+            throw SumOverflow("confirmed revenue of \(CivilDate.format(days: Int64(at.day))) \(String(decoding: channels[at.channel], as: UTF8.self))")
+        }
     }
 
     /// Whether each row of a string column is `value`, compared as bytes (no String per row);

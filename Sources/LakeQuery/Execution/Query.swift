@@ -476,7 +476,7 @@ struct Grouper {
                 }
             }
         }
-        if overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+        if overflow { throw SumOverflow("query: a sum of a column (sum or avg)") }
     }
 
     /// Whether `v`, seen at `p`, is the min (max) rather than `cur`, seen at `q`: when it is
@@ -553,7 +553,7 @@ struct Grouper {
                 }
             }
         }
-        if out.overflow { throw QueryError.badOption("a sum overflowed 64-bit integers") }
+        if out.overflow { throw SumOverflow("query: a sum of a column (sum or avg)") }
         return out
     }
 

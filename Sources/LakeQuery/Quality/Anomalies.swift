@@ -65,14 +65,14 @@ public enum AnomalyDetector {
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
-            Reports.forEachRow(batches) { b, r in
+            try Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 let d = Reports.date(c[0], r), ch = c[1].string(at: r) ?? ""
                 var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
                 if c[2].string(at: r) == OrderStatus.confirmed.rawValue {
                     let cents = Reports.int(c[3], r)
-                    v.1 += cents
+                    try v.1.add(cents, orThrow: "daily series: confirmed revenue of \(Timestamps.dateText(days: Int64(d))) \(VisibleText.escape(ch))")
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
                 }
                 byDay[ch, default: [:]][d] = v

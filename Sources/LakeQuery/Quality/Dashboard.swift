@@ -43,8 +43,8 @@ public enum Dashboard {
 
         """
         // KPIs: totals are sums of exact cents, formatted once.
-        let revenueByChannel = s.channels.map { ($0, s.revenueCents[$0]!.reduce(0, +)) }
-        let totalRevenue = revenueByChannel.reduce(0) { $0 + $1.1 }
+        let revenueByChannel = try s.channels.map { ch throws(SumOverflow) in (ch, try s.revenueCents[ch]!.sum(orThrow: "dashboard: confirmed revenue of channel \(VisibleText.escape(ch))")) }
+        let totalRevenue = try revenueByChannel.map(\.1).sum(orThrow: "dashboard: confirmed revenue of all channels")
         let totalOrders = s.channels.reduce(0) { $0 + s.orders[$1]!.reduce(0, +) }
         let rawLines = s.rawLines.reduce(0, +), rejected = s.rejected.reduce(0, +)
         h += """

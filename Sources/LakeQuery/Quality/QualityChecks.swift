@@ -164,10 +164,10 @@ public enum QualityChecks {
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
             scoped(&items)
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
-            Reports.forEachRow(batches) { b, r in
+            try Reports.forEachRow(batches) { b, r in
                 guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
                 var v = itemSums[id] ?? (0, 0)
-                v.0 += Reports.int(b.batch.columns[1], r)  // Int64 cents: exact
+                try v.0.add(Reports.int(b.batch.columns[1], r), orThrow: "quality check: line revenue of order \(VisibleText.escape(id))")
                 v.1 += 1
                 itemSums[id] = v
             }

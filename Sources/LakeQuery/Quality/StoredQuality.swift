@@ -38,7 +38,9 @@ struct StoredQuality {
                 s.curatedPerDay[f.eventDate, default: (0, 0)].0 += f.n
                 cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
             case .items: break  // counted only for coverage, by the catalog
-            case .confirmedCents: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1 += f.n
+            case .confirmedCents:
+                try cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1.add(
+                    f.n, orThrow: "stored quality figures: confirmed revenue of \(Timestamps.dateText(days: Int64(f.eventDate))) \(VisibleText.escape(f.channel))")
             case .confirmedSquares: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
             case .stateNulls:
                 s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n

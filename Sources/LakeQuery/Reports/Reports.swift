@@ -364,11 +364,12 @@ public enum Reports {
         let (states, _) = try scan.reduce(columns: columns, where: p, state: DailyRevenueWorker.init) {
             $0.add($2)
         }
-        return dailyRevenueTable(states, limit: o.limit)
+        return try dailyRevenueTable(states, limit: o.limit)
     }
 
     /// The workers' groups merged into the report's rows.
-    static func dailyRevenueTable(_ states: [DailyRevenueWorker], limit: Int?) -> ResultTable {
+    static func dailyRevenueTable(_ states: [DailyRevenueWorker], limit: Int?) throws(SumOverflow) -> ResultTable {
+        for w in states { if let e = w.overflowError() { throw e } }
         var names = ByteInterner()
         struct Key: Hashable { var date: Int32; var channel: Int32; var country: Int32 }
         var index: [Key: Int] = [:]
@@ -385,8 +386,8 @@ public enum Reports {
                     keys.append(key); accs.append(.init()); parts.append([])
                 }
                 accs[g].orders += w.accs[lg].orders
-                accs[g].units += w.accs[lg].units
-                accs[g].revenue += w.accs[lg].revenue
+                try accs[g].units.add(w.accs[lg].units, orThrow: DailyRevenueWorker.overflowText(key.date, names.values[Int(key.channel)], names.values[Int(key.country)]))
+                try accs[g].revenue.add(w.accs[lg].revenue, orThrow: DailyRevenueWorker.overflowText(key.date, names.values[Int(key.channel)], names.values[Int(key.country)]))
                 accs[g].pending += w.accs[lg].pending
                 accs[g].cancelled += w.accs[lg].cancelled
             }
@@ -443,11 +444,12 @@ public enum Reports {
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
                                           state: ProductSalesWorker.init) { $0.add(file: $1, $2) }
-        return mergeProductSales(states)
+        return try mergeProductSales(states)
     }
 
     /// The workers' per-product sums and per-file distinct orders merged, by product id.
-    static func mergeProductSales(_ states: [ProductSalesWorker]) -> ProductSales {
+    static func mergeProductSales(_ states: [ProductSalesWorker]) throws(SumOverflow) -> ProductSales {
+        for w in states { if let p = w.overflowed { throw SumOverflow(ProductSalesWorker.overflowText(w.products.values[p])) } }
         var products = ByteInterner()
         var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
         var info: [(position: ProductSalesWorker.Position, category: String, brand: String)] = []
@@ -458,8 +460,8 @@ public enum Reports {
             while units.count < products.count { units.append(0); revenue.append(0); orders.append(0); info.append(((Int.max, 0, 0), "", "")) }
             for (l, g) in map.enumerated() {
                 let g = Int(g)
-                units[g] += w.units[l]
-                revenue[g] += w.revenue[l]
+                try units[g].add(w.units[l], orThrow: ProductSalesWorker.overflowText(products.values[g]))
+                try revenue[g].add(w.revenue[l], orThrow: ProductSalesWorker.overflowText(products.values[g]))
                 orders[g] += w.orders[l]
                 if w.info[l].position < info[g].position { info[g] = w.info[l] }
             }
@@ -609,7 +611,7 @@ public enum Reports {
         let customers = Int64(count)
         let repeaters = Int64(a.lazy.filter { $0.orders > 1 }.count)
         let orders = a.reduce(0) { $0 + $1.orders }
-        let spend = a.reduce(0) { $0 + $1.spend }
+        let spend = try a.lazy.map(\.spend).sum(orThrow: "customers: the summary's spend of all customers")
         let summary = ResultTable(title: "Customer summary", columns: ["customers", "repeat_customers", "repeat_purchase_rate", "orders", "avg_orders_per_customer", "avg_order_value"], rows: [[
             .int(customers), .int(repeaters), customers > 0 ? .double(Double(repeaters) / Double(customers)) : .null, .int(orders),
             customers > 0 ? .double(Double(orders) / Double(customers)) : .null, orders > 0 ? .decimal(Money.divide(spend, by: orders), scale: 2) : .null,
@@ -639,7 +641,7 @@ public enum Reports {
         let (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
                                               sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
         var days: [UInt64] = []
-        let (a, interner) = CustomersWorker.merge(states) { w, map in
+        let (a, interner) = try CustomersWorker.merge(states) { w, map in
             for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         Kernels.sortUnique(&days)
@@ -768,6 +770,19 @@ struct DailyRevenueWorker {
     /// Per file: its distinct confirmed customers, distinct (group << 32 | customer) pairs, and
     /// the distinct count per group.
     var parts: [(customers: StringColumn, pairs: [UInt64], counts: [(group: Int, count: Int64)])] = []
+    /// The first group whose units or revenue did not fit Int64: the report fails naming it
+    /// (`overflowError`) instead of trapping in the row loop.
+    var overflowed: Int?
+
+    static func overflowText(_ date: Int32, _ channel: String, _ country: String) -> String {
+        "daily-revenue: units or revenue of \(Timestamps.dateText(days: Int64(date))) \(channel) \(country)"
+    }
+
+    func overflowError() -> SumOverflow? {
+        guard let g = overflowed else { return nil }
+        let k = keys[g]
+        return SumOverflow(Self.overflowText(k.date, names.values[Int(k.channel)], names.values[Int(k.country)]))
+    }
 
     /// Adds one file's batches.
     mutating func add(_ batches: [ScanBatch]) {
@@ -793,8 +808,9 @@ struct DailyRevenueWorker {
                 switch status[r] {
                 case 0:
                     accs[g].orders += 1
-                    accs[g].units += units[r]
-                    accs[g].revenue += total[r]
+                    let (u, uo) = accs[g].units.addingReportingOverflow(units[r])
+                    let (v, vo) = accs[g].revenue.addingReportingOverflow(total[r])
+                    if uo || vo { overflowed = overflowed ?? g } else { accs[g].units = u; accs[g].revenue = v }
                     if codes[r] >= 0 { pairs.append(UInt64(g) << 32 | UInt64(UInt32(codes[r]))) }
                 case 1: accs[g].pending += 1
                 case 2: accs[g].cancelled += 1
@@ -859,7 +875,9 @@ extension CustomersWorker {
     /// Merges the workers' customers into one id space: `figures` indexed by customer.
     /// `each` sees every worker with the map from its local ids to the merged ones.
     static func merge(_ states: [CustomersWorker], _ each: (CustomersWorker, [Int32]) -> Void = { _, _ in })
-        -> (CustomersWorker, KeyInterner) {
+        throws(SumOverflow) -> (CustomersWorker, KeyInterner) {
+        for w in states { if let c = w.overflowed { throw SumOverflow(overflowText(w.ids.values[c])) } }
+        var overflowed: Int32?
         // The first worker's ids stay as they are (a new interner fed them in order would give
         // the same ids); only the other workers' are interned again.
         var interner = states.first?.ids ?? KeyInterner()
@@ -874,7 +892,8 @@ extension CustomersWorker {
                         let x = from[l]
                         let g = Int(g)
                         to[g].orders += x.orders
-                        to[g].spend += x.spend
+                        let (v, o) = to[g].spend.addingReportingOverflow(x.spend)
+                        if o { overflowed = overflowed ?? Int32(g) } else { to[g].spend = v }
                         to[g].first = min(to[g].first, x.first)
                         to[g].last = max(to[g].last, x.last)
                         to[g].firstDay = min(to[g].firstDay, x.firstDay)
@@ -884,6 +903,7 @@ extension CustomersWorker {
             }
             each(w, map)
         }
+        if let c = overflowed { throw SumOverflow(overflowText(interner.values[Int(c)])) }
         return (a, interner)
     }
 }
@@ -912,6 +932,10 @@ struct CustomersWorker {
     var days: [UInt64] = []
     /// Per channel, when the scan reads the channel as a fifth column.
     var byChannel = ChannelOrders()
+    /// The first customer whose spend did not fit Int64 (`merge` throws naming them).
+    var overflowed: Int?
+
+    static func overflowText(_ customer: String) -> String { "customer figures: spend of customer \(customer)" }
 
     mutating func grow(to count: Int) {
         if figures.count < count { figures += repeatElement(CustomerFigures(), count: count - figures.count) }
@@ -935,7 +959,8 @@ struct CustomersWorker {
                 b.forEachRow { r in
                     let c = Int(customer[r])
                     f[c].orders += 1
-                    f[c].spend += total[r]
+                    let (v, o) = f[c].spend.addingReportingOverflow(total[r])
+                    if o { overflowed = overflowed ?? c } else { f[c].spend = v }
                     f[c].first = min(f[c].first, time[r])
                     f[c].last = max(f[c].last, time[r])
                     f[c].firstDay = min(f[c].firstDay, day[r])
@@ -1070,6 +1095,10 @@ struct ProductSalesWorker {
     var parts: [(orders: StringColumn, pairs: [UInt64])] = []
     /// Hashes of each file's runs of order ids: all distinct when no order id is in two runs.
     var orderHashes: [UInt64] = []
+    /// The first product whose units or revenue did not fit Int64 (`mergeProductSales` throws).
+    var overflowed: Int?
+
+    static func overflowText(_ product: String) -> String { "product sales: units or revenue of product \(product)" }
 
     /// An order's items are consecutive rows of its file (the ingest writes them together), so a
     /// run of equal order ids is taken for one order: a row compares its id with the previous
@@ -1093,8 +1122,9 @@ struct ProductSalesWorker {
                     units.append(0); revenue.append(0); orders.append(0); stamp.append(-1)
                     info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
                 }
-                units[p] += quantity[r]
-                revenue[p] += lineRevenue[r]
+                let (u, uo) = units[p].addingReportingOverflow(quantity[r])
+                let (v, vo) = revenue[p].addingReportingOverflow(lineRevenue[r])
+                if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
                 let o = run[r]
                 if stamp[p] != o {
                     stamp[p] = o

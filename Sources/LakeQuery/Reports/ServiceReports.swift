@@ -26,7 +26,7 @@ extension Reports {
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
-        let (merged, interner) = CustomersWorker.merge(states)
+        let (merged, interner) = try CustomersWorker.merge(states)
         let a = merged.figures
         let ids = interner.values
         let count = interner.count

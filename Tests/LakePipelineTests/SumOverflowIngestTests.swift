@@ -4,16 +4,6 @@ import LakeTestSupport
 import Testing
 @testable import LakePipeline
 
-/// Orders at the top of DECIMAL(18,2) whose sum does not fit Int64 cents: each is valid, the
-/// batch's quality figures cannot add them up (probe finding 1).
-func bigMoneyOrders(_ ids: ClosedRange<Int>) -> String {
-    ids.map {
-        #"{"order_id": "BIG-\#($0)", "customer_id": "CUST-1", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "#
-            + #""items": [{"product_id": "PROD-001", "quantity": 1, "unit_price": 9000000000000000.00}], "#
-            + #""shipping_address": {"country": "US"}, "status": "confirmed"}"# + "\n"
-    }.joined()
-}
-
 @Suite("Ingest: money sums that overflow are refused, never a trap", .serialized)
 struct SumOverflowIngestTests {
     @Test("12 valid orders whose confirmed revenue overflows Int64: exit 1 naming the file and the (day, channel) cell, nothing committed")

@@ -7,19 +7,12 @@ import Testing
 /// overflowed. They run as subprocesses so a trap fails the test instead of the runner.
 @Suite("Reports, quality and metrics: money sums that overflow are an error, never a trap", .serialized)
 struct SumOverflowReportTests {
-    static func orders(_ ids: ClosedRange<Int>) -> String {
-        ids.map {
-            #"{"order_id": "BIG-\#($0)", "customer_id": "CUST-1", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "#
-                + #""items": [{"product_id": "PROD-001", "quantity": 1, "unit_price": 9000000000000000.00}], "#
-                + #""shipping_address": {"country": "US"}, "status": "confirmed"}"# + "\n"
-        }.joined()
-    }
 
     /// A lake holding the twelve orders in two committed batches.
     static func bigMoneyLake(_ dir: TemporaryDirectory) throws -> String {
         let root = dir.file("lake")
-        try orders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
-        try orders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+        try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+        try bigMoneyOrders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
         for args in [
             ["init", "--lake", root],
             ["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path],

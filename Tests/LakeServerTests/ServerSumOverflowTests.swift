@@ -7,13 +7,6 @@ import Testing
 /// whole `lake serve` process.
 @Suite("lake serve: a sum that overflows is a problem response, the server keeps serving", .serialized)
 struct ServerSumOverflowTests {
-    static func orders(_ ids: ClosedRange<Int>) -> String {
-        ids.map {
-            #"{"order_id": "BIG-\#($0)", "customer_id": "CUST-1", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "#
-                + #""items": [{"product_id": "PROD-001", "quantity": 1, "unit_price": 9000000000000000.00}], "#
-                + #""shipping_address": {"country": "US"}, "status": "confirmed"}"# + "\n"
-        }.joined()
-    }
 
     @Test("daily_sales, top_customers, product_metrics and /metrics answer an RFC 9457 problem; /healthz and tables still answer after them")
     func overflowIsAProblemNotACrash() async throws {
@@ -21,8 +14,8 @@ struct ServerSumOverflowTests {
         let dir = try TemporaryDirectory("serve-bigmoney")
         defer { dir.remove() }
         let root = dir.file("lake")
-        try Self.orders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
-        try Self.orders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+        try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+        try bigMoneyOrders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
         for args in [
             ["init", "--lake", root],
             ["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path],

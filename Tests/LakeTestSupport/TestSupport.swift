@@ -159,3 +159,14 @@ public func runProcess(_ executable: String, _ arguments: [String], in directory
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
+
+/// Order lines at the top of DECIMAL(18,2) (unit price 9,000,000,000,000,000.00, one item, all
+/// on 2024-01-15 web): each is valid, and twelve of them sum past Int64 cents (probe finding 1
+/// of session 11). Shared by the ingest, report and server overflow tests.
+public func bigMoneyOrders(_ ids: ClosedRange<Int>) -> String {
+    ids.map {
+        #"{"order_id": "BIG-\#($0)", "customer_id": "CUST-1", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "#
+            + #""items": [{"product_id": "PROD-001", "quantity": 1, "unit_price": 9000000000000000.00}], "#
+            + #""shipping_address": {"country": "US"}, "status": "confirmed"}"# + "\n"
+    }.joined()
+}

@@ -43,14 +43,22 @@ enum LZ4Raw {
             guard offset > 0, offset <= op else { throw PageError("lz4: match offset \(offset) points before the page's start") }
             let match = try length(token & 15) + 4
             guard match <= output.count - op else { throw PageError("lz4: match runs past the page's \(output.count) bytes") }
-            // Byte by byte when the match overlaps what it writes (offset < length repeats a pattern).
-            if offset >= match {
-                (out + op).copyMemory(from: out + op - offset, byteCount: match)
-            } else {
-                for k in 0 ..< match { out.storeBytes(of: out.load(fromByteOffset: op - offset + k, as: UInt8.self), toByteOffset: op + k, as: UInt8.self) }
-            }
+            copyMatch(out, at: op, offset: offset, count: match)
             op += match
         }
         guard op == output.count else { throw PageError("lz4: decoded \(op) bytes, the page header says \(output.count)") }
+    }
+}
+
+/// Copies `count` bytes that start `offset` bytes back in `out` to `at`: an LZ77 match, as
+/// Snappy and LZ4 blocks encode them. Bounds are the caller's (checked against both buffers).
+/// A match may overlap what it writes (offset < count repeats a pattern): then byte by byte,
+/// forward, so each byte copied can be the source of a later one.
+@inline(__always)
+func copyMatch(_ out: UnsafeMutableRawPointer, at: Int, offset: Int, count: Int) {
+    if offset >= count {
+        (out + at).copyMemory(from: out + at - offset, byteCount: count)
+    } else {
+        for k in 0 ..< count { out.storeBytes(of: out.load(fromByteOffset: at - offset + k, as: UInt8.self), toByteOffset: at + k, as: UInt8.self) }
     }
 }

@@ -59,12 +59,7 @@ enum Snappy {
                 guard offset > 0, offset <= op, op + len <= output.count else {
                     throw PageError("snappy: copy of \(len) bytes from offset \(offset) is out of range")
                 }
-                // Copies may overlap their own output (a run), so copy forward byte by byte then.
-                if offset >= len {
-                    (out + op).copyMemory(from: out + op - offset, byteCount: len)
-                } else {
-                    for i in 0 ..< len { out.storeBytes(of: out.load(fromByteOffset: op - offset + i, as: UInt8.self), toByteOffset: op + i, as: UInt8.self) }
-                }
+                copyMatch(out, at: op, offset: offset, count: len)
                 op += len
             }
         }

@@ -108,7 +108,7 @@ struct IngestInventory: ParsableCommand {
         commandName: "inventory",
         abstract: "Ingest an inventory CSV (product_id,available_quantity,warehouse_location,last_updated).",
         discussion: """
-        Columns may come in any order (the header names them). A row with a non-numeric or negative quantity, an unknown product or a bad timestamp goes to raw.inventory with its reason; the rest are appended to curated.inventory (on hand = the latest update per product and warehouse). The same file again adds nothing.
+        Columns may come in any order (the header names them). A row with a non-numeric or negative quantity, an unknown product, a bad timestamp or a field that is not UTF-8 goes to raw.inventory with its reason; the rest are appended to curated.inventory (on hand = the latest update per product and warehouse). The same file again adds nothing.
 
           lake ingest inventory Evaluation-Files/inventory_updates.csv
           lake ingest inventory hourly/2024-01-15T10.csv --format json

@@ -23,12 +23,12 @@ struct QueryCommand: ParsableCommand {
     @OptionGroup var lake: LakeOptions
     @Argument(help: "Table as layer.name (curated.orders, raw.orders); a bare name means curated.")
     var table: String
-    @Option(help: "Comma-separated columns to return (default: all).")
-    var columns: String?
+    @Option(help: "Comma-separated columns to return (default: all); repeatable.")
+    var columns: [String] = []
     @Option(name: .customLong("where"), help: "A condition COLUMN OP VALUE (OP: = != < <= > >= in between); repeatable, all must hold.")
     var conditions: [String] = []
-    @Option(name: .customLong("group-by"), help: "Comma-separated grouping columns.")
-    var groupBy: String?
+    @Option(name: .customLong("group-by"), help: "Comma-separated grouping columns; repeatable (a second --group-by adds columns).")
+    var groupBy: [String] = []
     @Option(help: "An aggregate: count(*), count(col), count_distinct(col), sum(col), min(col), max(col), avg(col); repeatable.")
     var agg: [String] = []
     @Option(name: .customLong("order-by"), help: "A result column, optionally followed by asc or desc; repeatable.")
@@ -43,9 +43,10 @@ struct QueryCommand: ParsableCommand {
 
     func run() throws {
         var spec = QuerySpec(table: table)
-        spec.columns = columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        // Repeated options add up (one used to replace the other silently).
+        spec.columns = columns.isEmpty ? nil : columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         spec.conditions = conditions
-        spec.groupBy = groupBy.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        spec.groupBy = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         spec.aggregates = try agg.map(AggregateSpec.parse)
         spec.orderBy = orderBy
         spec.limit = limit

@@ -275,6 +275,11 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(throws: InventoryError.self) {
             try InventoryParser.parse(path: try write("", "empty.csv"), batchID: "b", catalog: nil, registry: TestSupport.registry())
         }
+        // A column named twice: which one holds the values is a guess (the first was taken silently).
+        let twice = "product_id,available_quantity,warehouse_location,last_updated,available_quantity\nPROD-001,5,WH-1,2024-02-01T00:00:00Z,7\n"
+        #expect(throws: InventoryError.duplicateColumn(path: "twice.csv", column: "available_quantity")) {
+            try InventoryParser.parse(path: try write(twice, "twice.csv"), batchID: "b", catalog: nil, registry: TestSupport.registry())
+        }
     }
 
     @Test func evaluationInventoryLoadsWithItsOneBadRow() throws {

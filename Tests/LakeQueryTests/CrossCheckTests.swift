@@ -99,6 +99,12 @@ struct CrossCheckTests {
             lakeStatuses[row["status"] as? String ?? "?"] = row["count"] as? Int ?? row["count_star"] as? Int ?? -1
         }
         #expect(lakeStatuses == scriptStatuses)
+        // Repeated --group-by (and --columns) add up; the last one used to replace the others silently.
+        let repeated = try runLake(["query", "orders", "--lake", lake, "--group-by", "status", "--group-by", "channel", "--agg", "count(*)",
+                                    "--order-by", "status", "--order-by", "channel", "--format", "csv"])
+        let listed = try runLake(["query", "orders", "--lake", lake, "--group-by", "status,channel", "--agg", "count(*)",
+                                  "--order-by", "status", "--order-by", "channel", "--format", "csv"])
+        #expect(repeated.status == 0 && repeated.out == listed.out && repeated.out.hasPrefix("status,channel,"), "\(repeated.out.prefix(200)) \(repeated.err)")
         #expect(summary["accepted"] as? Int == scriptStatuses.values.reduce(0, +))
 
         // What was not accepted: the same input lines on both sides (the lake keeps them in raw

@@ -3,6 +3,7 @@ import LakeFormat
 public enum InventoryError: Error, CustomStringConvertible, Equatable {
     case io(FileIOError)
     case emptyFile(path: String)
+    case duplicateColumn(path: String, column: String)
     case badHeader(path: String, found: [String], expected: [String])
     case unterminatedQuote(path: String, line: Int)
     case schema(OrderRulesError)
@@ -14,6 +15,7 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
         case .badHeader(let p, let found, let expected):
             // Header cells are input: escaped, so an invisible character shows where it is.
             return "\(p):1: header is \(found.map(VisibleText.escape).joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
+        case .duplicateColumn(let p, let c): return "\(p):1: the header names \(c) twice; which column holds its values is ambiguous, so nothing was read"
         case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
         case .schema(let e): return e.description
         }
@@ -104,6 +106,9 @@ public enum InventoryParser {
                 var positions: [Int] = []
                 for c in InventoryParser.columns {
                     guard let p = names.firstIndex(of: c) else { throw .badHeader(path: file, found: given, expected: InventoryParser.columns) }
+                    // Two columns of one name: which one holds the values is a guess (the first
+                    // was taken silently).
+                    if names.lastIndex(of: c) != p { throw .duplicateColumn(path: file, column: c) }
                     positions.append(p)
                 }
                 header = positions

@@ -50,14 +50,19 @@ public struct LakeFiles: Sendable {
 
     /// Opens a data or delete file for reading, checked against what the catalog recorded.
     public func reader(_ path: String, expect: ParquetFileReader.Expectation? = nil) throws -> ParquetFileReader {
-        if readsOutsideRoot && isOutsideRoot(path) {
-            let url = URL(fileURLWithPath: path).standardizedFileURL
-            let k: StorageKey
-            do { k = try StorageKey(url.lastPathComponent) } catch { throw ParquetError(error) }
-            return try ParquetFileReader(storage: LocalStorage(root: url.deletingLastPathComponent()), key: k, expect: expect)
-        }
         let k: StorageKey
-        do { k = try key(path) } catch { throw ParquetError(error) }
+        do throws(StorageError) {
+            k = try key(path)
+        } catch .outsideRoot where readsOutsideRoot {
+            // Resolved only for such a file: each key already costs one path normalisation,
+            // and a scan opens thousands of files.
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            let name: StorageKey
+            do { name = try StorageKey(url.lastPathComponent) } catch { throw ParquetError(error) }
+            return try ParquetFileReader(storage: LocalStorage(root: url.deletingLastPathComponent()), key: name, expect: expect)
+        } catch {
+            throw ParquetError(error)
+        }
         return try ParquetFileReader(storage: storage, key: k, expect: expect)
     }
 

@@ -141,6 +141,11 @@ extension Catalog {
     /// figures only, not the whole history's (a follower commits every second for hours).
     public func qualityFigures(at snapshot: Int64, batchIDs: Set<String>? = nil) throws -> StoredQualityFigures {
         try read { db in
+            let hasFigures = try QualityFigureTable.exists(db)
+            // The first batch with figures: another engine's row changes after it make them stale.
+            let first = hasFigures ? try Int64.fetchOne(db, sql: "SELECT min(batch_snapshot_id) FROM lake_quality_figure WHERE batch_snapshot_id <= ?",
+                                                        arguments: [snapshot]) : nil
+            var foreign = false
             func rows(_ table: TableName) throws -> Int64 {
                 guard let id = try Int64.fetchOne(db, sql: """
                     SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id
@@ -153,22 +158,13 @@ extension Catalog {
                 // Rows DuckDB inserted inlined are read by every scan but no batch's figures
                 // describe them: counting them makes the figures fall short, so they are not used.
                 n += try Catalog.countInlinedRows(db, tableID: id, snapshot: snapshot)
+                if let first, !foreign { foreign = try Catalog.foreignRowChanges(db, tableID: id, after: first - 1, through: snapshot) }
                 return n
             }
             let coverage = QualityFigureCoverage(rawRows: try rows(.rawOrders), orderRows: try rows(.curatedOrders),
                                                  itemRows: try rows(.curatedOrderItems))
             var totals = QualityFigureCoverage(rawRows: 0, orderRows: 0, itemRows: 0)
-            guard try QualityFigureTable.exists(db) else { return StoredQualityFigures(figures: [], coverage: coverage, totals: totals) }
-            var foreign = false
-            if let first = try Int64.fetchOne(db, sql: "SELECT min(batch_snapshot_id) FROM lake_quality_figure WHERE batch_snapshot_id <= ?", arguments: [snapshot]) {
-                for table in [TableName.rawOrders, .curatedOrders, .curatedOrderItems] where !foreign {
-                    for id in try Int64.fetchAll(db, sql: """
-                        SELECT t.table_id FROM ducklake_table t JOIN ducklake_schema s ON s.schema_id = t.schema_id WHERE s.schema_name = ? AND t.table_name = ?
-                        """, arguments: [table.schema, table.name]) where !foreign {
-                        foreign = try Catalog.foreignRowChanges(db, tableID: id, after: first - 1, through: snapshot)
-                    }
-                }
-            }
+            guard hasFigures else { return StoredQualityFigures(figures: [], coverage: coverage, totals: totals) }
             let counted: [QualityFigureMetric] = [.records, .orders, .items]
             for r in try SQLRow.fetchAll(db, sql: """
                 SELECT metric, CAST(sum(n) AS BIGINT) FROM lake_quality_figure

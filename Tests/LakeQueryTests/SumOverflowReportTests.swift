@@ -8,29 +8,11 @@ import Testing
 @Suite("Reports, quality and metrics: money sums that overflow are an error, never a trap", .serialized)
 struct SumOverflowReportTests {
 
-    /// A lake holding the twelve orders in two committed batches.
-    static func bigMoneyLake(_ dir: TemporaryDirectory) throws -> String {
-        let root = dir.file("lake")
-        try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
-        try bigMoneyOrders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
-        for args in [
-            ["init", "--lake", root],
-            ["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path],
-            ["ingest", "inventory", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/inventory_updates.csv").path],
-            ["ingest", "orders", "--lake", root, dir.file("a.jsonl")],
-            ["ingest", "orders", "--lake", root, dir.file("b.jsonl")],
-        ] {
-            let r = try runLake(args)
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")): \(r.err)") }
-        }
-        return root
-    }
-
     @Test("each report, quality check/report (stored and rescanned), metrics, dashboard and query: exit 1 naming the overflowing figure")
     func everyCommandFailsCleanly() throws {
         let dir = try TemporaryDirectory("bigmoney-reports")
         defer { dir.remove() }
-        let root = try Self.bigMoneyLake(dir)
+        let root = try bigMoneyLake(in: dir)
         let cases: [([String], String)] = [
             (["report", "daily-revenue"], "daily-revenue: units or revenue of 2024-01-15 web US"),
             (["report", "customers"], "spend of customer CUST-1"),

@@ -13,18 +13,7 @@ struct ServerSumOverflowTests {
         let fx = try LakeFixture.shared.get()
         let dir = try TemporaryDirectory("serve-bigmoney")
         defer { dir.remove() }
-        let root = dir.file("lake")
-        try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
-        try bigMoneyOrders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
-        for args in [
-            ["init", "--lake", root],
-            ["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path],
-            ["ingest", "orders", "--lake", root, dir.file("a.jsonl")],
-            ["ingest", "orders", "--lake", root, dir.file("b.jsonl")],
-        ] {
-            let r = try lake(args)
-            guard r.status == 0 else { throw TestFailure(description: "lake \(args.joined(separator: " ")): \(r.err)") }
-        }
+        let root = try bigMoneyLake(in: dir)
         let s = try ServerProcess(lake: root, ["--tokens", fx.tokens])
         defer { s.stop() }
         for path in ["/api/v1/daily_sales?from=2024-01-15&to=2024-01-15", "/api/v1/top_customers", "/api/v1/product_metrics", "/metrics"] {

@@ -170,3 +170,24 @@ public func bigMoneyOrders(_ ids: ClosedRange<Int>) -> String {
             + #""shipping_address": {"country": "US"}, "status": "confirmed"}"# + "\n"
     }.joined()
 }
+
+/// A lake (under `dir`, built by the `lake` executable) holding the evaluation catalog and
+/// inventory and twelve `bigMoneyOrders` in two committed batches: each batch's figures fit,
+/// the lake's confirmed revenue of 2024-01-15 web does not fit Int64 cents.
+public func bigMoneyLake(in dir: TemporaryDirectory) throws -> String {
+    let root = dir.file("lake")
+    try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+    try bigMoneyOrders(7 ... 12).write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+    let inputs = packageRoot.appendingPathComponent("Evaluation-Files")
+    for args in [
+        ["init", "--lake", root],
+        ["ingest", "catalog", "--lake", root, inputs.appendingPathComponent("product_catalog.json").path],
+        ["ingest", "inventory", "--lake", root, inputs.appendingPathComponent("inventory_updates.csv").path],
+        ["ingest", "orders", "--lake", root, dir.file("a.jsonl")],
+        ["ingest", "orders", "--lake", root, dir.file("b.jsonl")],
+    ] {
+        let r = try runProcess(packageRoot.appendingPathComponent(".build/debug/lake").path, args)
+        guard r.status == 0 else { throw PeerError(description: "lake \(args.joined(separator: " ")): \(r.err)") }
+    }
+    return root
+}

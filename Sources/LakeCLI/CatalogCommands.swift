@@ -115,8 +115,10 @@ struct TablesCommand: ParsableCommand {
             let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
             print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows"
                   + (inlined > 0 ? ", \(inlined) of them inlined in the catalog" : "") + ")\(parts)")
+            // The default a row written now gets (DuckDB's SET DEFAULT changes it), not the
+            // initial default older files read a later-added column as.
             printListing(["id", "column", "type", "nullable", "default"], t.columns.map {
-                [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.initialDefault ?? ""]
+                [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.writeDefault ?? ""]
             }, format: .table, indent: "  ")
         }
     }

@@ -91,7 +91,12 @@ public struct DataFileReader {
     /// The file's own name for a table column, for row-group pruning by footer statistics;
     /// nil when the file predates the column.
     public func fileColumnName(_ c: ColumnInfo) -> String? {
-        columns.firstIndex { $0.columnID == c.columnID }.flatMap { fileIndex[$0] }.map { reader.schema.fields[$0].name }
+        guard let f = columns.firstIndex(where: { $0.columnID == c.columnID }).flatMap({ fileIndex[$0] }) else { return nil }
+        let field = reader.schema.fields[f]
+        // Footer statistics are in the file's scale: a decimal the table rescaled since (DuckDB's
+        // DECIMAL(20,2) -> DECIMAL(38,4)) is not pruned on them.
+        if case .decimal(_, let stored) = field.type, case .decimal(_, let now)? = c.type, stored != now { return nil }
+        return field.name
     }
 
     /// The given row groups (all when nil) as batches whose columns follow `columns`, without
@@ -116,10 +121,11 @@ public struct DataFileReader {
             let rows = reader.rowGroupRowCount(g)
             let out = try columns.enumerated().map { ci, c -> Column in
                 let type = schema.fields[ci].type
-                guard fileIndex[ci] != nil else { return try Self.constant(fromPartition[ci] ?? c, type, rows: rows) }
+                guard let f = fileIndex[ci] else { return try Self.constant(fromPartition[ci] ?? c, type, rows: rows) }
                 defer { k += 1 }
-                guard let column = b.columns[k].widened(to: type) else {
-                    throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds values that cannot be read as \(type)")
+                let stored = reader.schema.fields[f].type
+                guard let column = b.columns[k].widened(from: stored, to: type) else {
+                    throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) holds \(stored) values that cannot be read as \(type)")
                 }
                 return column
             }

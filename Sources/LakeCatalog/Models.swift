@@ -105,7 +105,12 @@ public struct ColumnInfo: Hashable, Sendable {
     public var nullable: Bool
     /// Value that files written before this column existed read as (DuckLake initial_default).
     public var initialDefault: String?
+    /// Value a row written now gets when the writer leaves the column out (DuckLake
+    /// default_value, which DuckDB's `SET DEFAULT` changes); see `writeDefault`.
     public var defaultValue: String?
+
+    /// The current write default: `defaultValue`, except DuckLake's text `NULL`, which means none.
+    public var writeDefault: String? { defaultValue.flatMap { $0.uppercased() == "NULL" ? nil : $0 } }
     public var order: Int64
     /// Snapshot at which this version of the column (name, type) took effect.
     public var beginSnapshot: Int64

@@ -32,7 +32,7 @@ public enum DuckLakeType {
             guard n.hasPrefix("decimal("), n.hasSuffix(")") else { return nil }
             let parts = n.dropFirst(8).dropLast().split(separator: ",")
             guard parts.count == 2, let p = Int(parts[0]), let s = Int(parts[1]),
-                  p >= 1, p <= 18, s >= 0, s <= p else { return nil }
+                  p >= 1, p <= DecimalBytes.maxPrecision, s >= 0, s <= p else { return nil }
             return .decimal(precision: p, scale: s)
         }
     }

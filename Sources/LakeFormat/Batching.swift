@@ -294,6 +294,24 @@ extension StringColumn {
 }
 
 extension Column {
+    /// This column of `stored` type (a file's, or what the pipeline produces) under `type` (the
+    /// table's, which another engine may have widened): `widened(to:)`, and a decimal stored at
+    /// a smaller scale rescaled exactly (DuckDB allows DECIMAL(20,2) -> DECIMAL(38,4)); nil when
+    /// a value does not fit, never a wrapped one. The one rule readers and writers share.
+    public func widened(from stored: ColumnType, to type: ColumnType) -> Column? {
+        guard case .decimal(_, let from) = stored, case .decimal(_, let to) = type, from != to else { return widened(to: type) }
+        guard from < to, to - from <= 18, let column = widened(to: type), case .int64(let v) = column.data else { return nil }
+        var factor: Int64 = 1
+        for _ in 0 ..< to - from { factor *= 10 }
+        var out = [Int64](repeating: 0, count: v.count)
+        for i in v.indices {
+            let (r, o) = v[i].multipliedReportingOverflow(by: factor)
+            if o { return nil }
+            out[i] = r
+        }
+        return Column(.int64(out), validity: validity)
+    }
+
     /// This column's values under a wider type (a file written before `ALTER … TYPE`): int32 to
     /// int64, decimal or double, int64 to double; the same column when no change is needed; nil
     /// when the values cannot be read as that type.

@@ -13,7 +13,10 @@ public enum ColumnType: Hashable, Sendable, CustomStringConvertible {
     case date
     /// Microseconds since the Unix epoch, UTC (Parquet INT64 + TIMESTAMP(isAdjustedToUTC, MICROS)).
     case timestamp
-    /// Exact decimal stored as an unscaled Int64 (Parquet INT64 + DECIMAL); precision at most 18.
+    /// Exact decimal held in memory as an unscaled Int64. Precision at most 18 is Parquet INT64 +
+    /// DECIMAL; up to 38 (a column DuckDB widened, `ALTER … SET DATA TYPE DECIMAL(38,2)`) is
+    /// FIXED_LEN_BYTE_ARRAY (`DecimalBytes`), and a stored value past Int64 is an error naming
+    /// the file, never a wrapped or clamped value.
     case decimal(precision: Int, scale: Int)
 
     public var description: String {

@@ -68,3 +68,38 @@ public enum DecimalText {
         return (negative ? "-" : "") + digits[..<point] + "." + digits[point...]
     }
 }
+
+/// Decimals wider than 18 digits in Parquet: big-endian two's complement in a
+/// FIXED_LEN_BYTE_ARRAY. The spec lets `n` bytes hold up to floor(log10(2^(8n-1) - 1)) digits;
+/// we write the fewest bytes for the precision (DuckDB 1.5.5 writes 16 for every precision
+/// above 18; readers take the length from the schema, so both read alike).
+public enum DecimalBytes {
+    /// Largest precision lake reads and writes (DuckDB's and DuckLake's maximum).
+    public static let maxPrecision = 38
+
+    /// The FIXED_LEN_BYTE_ARRAY length a column of `precision` is written with; nil for
+    /// precisions INT64 holds (at most 18) or beyond `maxPrecision`.
+    public static func length(precision: Int) -> Int? {
+        guard precision > 18, precision <= maxPrecision else { return nil }
+        // 10^precision - 1 must fit in 8n - 1 bits: log2(10) = 3.3219…
+        let bits = Int((Double(precision) * 3.321928094887362).rounded(.up)) + 1
+        return (bits + 7) / 8
+    }
+
+    /// Appends `value` sign-extended to `length` big-endian bytes.
+    @inline(__always)
+    public static func append(_ value: Int64, length: Int, to out: inout [UInt8]) {
+        let ext: UInt8 = value < 0 ? 0xFF : 0
+        for _ in 0 ..< max(0, length - 8) { out.append(ext) }
+        for k in stride(from: min(length, 8) - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: value >> (8 * Int64(k)))) }
+    }
+}
+
+extension ColumnType {
+    /// The FIXED_LEN_BYTE_ARRAY length this type is written with (a decimal of more than 18
+    /// digits); nil for every type written as a number or a string.
+    public var fixedDecimalLength: Int? {
+        if case .decimal(let p, _) = self { return DecimalBytes.length(precision: p) }
+        return nil
+    }
+}

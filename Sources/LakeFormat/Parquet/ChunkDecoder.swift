@@ -181,7 +181,7 @@ struct ChunkDecoder {
                 let v = dictionaryEncoded ? lookup(dictInts32, present) : try plainInt32(payload, p, present)
                 scatter(v, into: &ints32, n: n, nullable: nullable, placeholder: 0)
             case .int64, .timestamp, .decimal:
-                let v = dictionaryEncoded ? lookup(dictInts64, present) : try plainInt64(payload, p, present)
+                let v = dictionaryEncoded ? lookup(dictInts64, present) : try decoded.map(Self.decimals) ?? plainInt64(payload, p, present)
                 scatter(v, into: &ints64, n: n, nullable: nullable, placeholder: 0)
             case .double:
                 let v = dictionaryEncoded ? lookup(dictDoubles, present) : try plainDouble(payload, p, present)
@@ -318,12 +318,14 @@ struct ChunkDecoder {
             var out: [Int64] = []
             out.reserveCapacity(count)
             for i in 0 ..< count {
-                guard let v = bigEndianDecimal(payload, p + i * len, len) else {
-                    throw PageError("decimal value needs more than 18 digits")
-                }
+                guard let v = bigEndianDecimal(payload, p + i * len, len) else { throw Self.pastInt64 }
                 out.append(v)
             }
             return out
+        case .byteArrayDecimal:
+            var values = StringColumn()
+            _ = try plainByteArrays(payload, p, count, into: &values)
+            return try Self.decimals(values)
         default:
             try need(payload, p, count * 8)
             var out = [Int64](repeating: 0, count: count)
@@ -334,6 +336,21 @@ struct ChunkDecoder {
                 for i in out.indices { out[i] = out[i] / 1000 }
             }
             return out
+        }
+    }
+
+    static let pastInt64 = PageError("a decimal value does not fit the 18 digits lake holds (a column widened past DECIMAL(18,s) holds a larger value)",
+                                     outOfRange: true)
+
+    /// BYTE_ARRAY decimals (big-endian two's complement of any length up to 16 bytes) as Int64.
+    static func decimals(_ values: StringColumn) throws -> [Int64] {
+        try values.bytes.withUnsafeBytes { raw in
+            try (0 ..< values.count).map { i in
+                let r = values.byteRange(i)
+                guard !r.isEmpty, r.count <= 16 else { throw PageError("a BYTE_ARRAY decimal of \(r.count) bytes") }
+                guard let v = bigEndianDecimal(raw, r.lowerBound, r.count) else { throw pastInt64 }
+                return v
+            }
         }
     }
 

@@ -102,11 +102,12 @@ func compareBytes(_ a: UnsafeRawPointer, _ an: Int, _ b: UnsafeRawPointer?, _ bn
 }
 
 /// A statistics value in Parquet's binary form: PLAIN without a length prefix.
-func statBytes(_ v: StatValue, _ physical: PhysicalType) -> [UInt8] {
+func statBytes(_ v: StatValue, _ physical: PhysicalType, length: Int? = nil) -> [UInt8] {
     var out: [UInt8] = []
     switch (v, physical) {
     case (.bool(let b), _): out = [b ? 1 : 0]
     case (.int(let i), .int32): appendLE(Int32(truncatingIfNeeded: i), to: &out)
+    case (.int(let i), .fixedLenByteArray): DecimalBytes.append(i, length: length ?? 16, to: &out)
     case (.int(let i), _): appendLE(i, to: &out)
     case (.double(let d), _): appendLE(d.bitPattern, to: &out)
     case (.bytes(let b), _): out = b

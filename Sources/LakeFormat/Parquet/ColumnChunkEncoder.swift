@@ -154,6 +154,9 @@ struct ChunkEncoder {
         case .double: physical = .double
         case .string: physical = .byteArray
         }
+        if case .decimal(let p, _) = field.type, let n = DecimalBytes.length(precision: p), case .int64(let a) = column.data {
+            return encodeWideDecimal(a, length: n, range: range, validity: validity, at: chunkOffset, into: &out)
+        }
 
         let tryDictionary = options.dictionary && !options.plainColumns.contains(field.name)
         var stats = ColumnStatistics(nullCount: Int64(nullCount))
@@ -313,8 +316,9 @@ struct ChunkEncoder {
         if dictionary != nil { encodings.append(Encoding.rleDictionary.rawValue) }
         var parquetStats = Statistics()
         parquetStats.nullCount = stats.nullCount
-        parquetStats.minValue = stats.min.map { statBytes($0, physical) }
-        parquetStats.maxValue = stats.max.map { statBytes($0, physical) }
+        let length = field.type.fixedDecimalLength
+        parquetStats.minValue = stats.min.map { statBytes($0, physical, length: length) }
+        parquetStats.maxValue = stats.max.map { statBytes($0, physical, length: length) }
         let meta = ColumnMetaData(
             type: physical, encodings: encodings, pathInSchema: [field.name],
             codec: level == nil ? CompressionCodec.uncompressed.rawValue : CompressionCodec.zstd.rawValue,
@@ -322,6 +326,20 @@ struct ChunkEncoder {
             totalCompressedSize: pages.position - chunkOffset, dataPageOffset: dataOffset,
             dictionaryPageOffset: dictionaryOffset, statistics: parquetStats)
         return (ColumnChunk(fileOffset: dataOffset, metaData: meta), stats)
+    }
+
+    /// A decimal wider than 18 digits (a column DuckDB widened): PLAIN FIXED_LEN_BYTE_ARRAY,
+    /// big-endian, no dictionary (the values are amounts: rarely repeated).
+    private mutating func encodeWideDecimal(_ a: [Int64], length: Int, range: Range<Int>, validity: [Bool]?,
+                                            at chunkOffset: Int64, into out: inout [UInt8]) -> (ColumnChunk, ColumnStatistics) {
+        var stats = ColumnStatistics(nullCount: Int64(validity.map { $0.reduce(0) { $0 + ($1 ? 0 : 1) } } ?? 0))
+        let (lo, hi) = minMax(a, range: range, validity: validity)
+        stats.min = lo.map(StatValue.int)
+        stats.max = hi.map(StatValue.int)
+        return writePages(physical: .fixedLenByteArray, stats: stats, validity: validity, count: range.count, dictionary: nil,
+                          plainBytesPerRow: Double(length), at: chunkOffset, into: &out) { rows, page in
+            for r in rows where validity?[r] ?? true { DecimalBytes.append(a[range.lowerBound + r], length: length, to: &page) }
+        }
     }
 
     // MARK: PLAIN

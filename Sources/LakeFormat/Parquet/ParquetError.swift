@@ -20,6 +20,9 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
     case decompressionFailed(path: String, column: String, codec: String, detail: String)
     /// A valid Parquet feature that this reader does not implement.
     case unsupported(path: String, feature: String)
+    /// A value the file holds validly that lake's in-memory type cannot: a decimal of a column
+    /// another engine widened past 18 digits whose value does not fit Int64. Not damage.
+    case valueOutOfRange(path: String, column: String, detail: String)
     /// The batch handed to the writer does not match the schema it was opened with.
     case schemaMismatch(path: String, detail: String)
     /// The file's size is not the size recorded when it was committed (truncated, grown or replaced).
@@ -62,6 +65,8 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
             return "\(path): column \(column): \(codec) page does not decompress: \(detail)"
         case .unsupported(let path, let feature):
             return "\(path): unsupported Parquet feature: \(feature)"
+        case .valueOutOfRange(let path, let column, let detail):
+            return "\(path): column \(column): \(detail); the file is not damaged: read this column with DuckDB"
         case .schemaMismatch(let path, let detail):
             return "\(path): batch does not match the file's schema: \(detail)"
         case .sizeMismatch(let path, let expected, let actual):
@@ -82,5 +87,10 @@ private func hex(_ v: UInt32) -> String {
 /// A page-level decoding failure, before the reader knows which file and column it came from.
 struct PageError: Error {
     var detail: String
-    init(_ detail: String) { self.detail = detail }
+    /// A valid value lake cannot hold (`ParquetError.valueOutOfRange`), not a malformed page.
+    var outOfRange = false
+    init(_ detail: String, outOfRange: Bool = false) {
+        self.detail = detail
+        self.outOfRange = outOfRange
+    }
 }

@@ -109,8 +109,8 @@ public final class ParquetFileWriter {
 
     private static func checkSchema(_ schema: Schema, path: String) throws {
         for f in schema.fields {
-            if case .decimal(let p, let s) = f.type, p < 1 || p > 18 || s < 0 || s > p {
-                throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name): decimal(\(p),\(s)) must have 1 <= precision <= 18 and 0 <= scale <= precision")
+            if case .decimal(let p, let s) = f.type, p < 1 || p > DecimalBytes.maxPrecision || s < 0 || s > p {
+                throw ParquetError.schemaMismatch(path: path, detail: "column \(f.name): decimal(\(p),\(s)) must have 1 <= precision <= \(DecimalBytes.maxPrecision) and 0 <= scale <= precision")
             }
         }
     }
@@ -314,6 +314,10 @@ public final class ParquetFileWriter {
                 e.logicalType = .timestamp(utc: true, unit: .micros)
             case .decimal(let p, let s):
                 e.type = .int64
+                if let n = DecimalBytes.length(precision: p) {
+                    e.type = .fixedLenByteArray
+                    e.typeLength = Int32(n)
+                }
                 e.convertedType = ConvertedType.decimal.rawValue
                 e.precision = Int32(p)
                 e.scale = Int32(s)

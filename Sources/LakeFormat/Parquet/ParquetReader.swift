@@ -20,6 +20,7 @@ enum ValueConversion: Equatable {
     case timestampNanos         // INT64 nanos -> micros
     case int96Timestamp         // INT96 (nanos of the day, Julian day; Spark's and Impala's legacy timestamps) -> micros
     case fixedDecimal(Int)      // big-endian two's complement of n bytes -> Int64
+    case byteArrayDecimal       // big-endian two's complement of each value's length -> Int64
 }
 
 struct LeafColumn {
@@ -367,20 +368,24 @@ public final class ParquetFileReader: @unchecked Sendable {
         case .double:
             type = .double
         case .byteArray:
-            if decimal != nil { throw ParquetError.unsupported(path: path, feature: "decimal stored as BYTE_ARRAY (column \(e.name))") }
-            type = .string
+            if let (p, s) = decimal {
+                type = .decimal(precision: p, scale: s); conversion = .byteArrayDecimal
+            } else {
+                type = .string
+            }
         case .fixedLenByteArray:
             guard let (p, s) = decimal else {
                 throw ParquetError.unsupported(path: path, feature: "FIXED_LEN_BYTE_ARRAY without DECIMAL (column \(e.name))")
             }
-            guard p <= 18 else { throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) wider than 18 digits (column \(e.name))") }
             guard let len = e.typeLength, len > 0, len <= 16 else {
                 throw ParquetError.corruptMetadata(path: path, detail: "column \(e.name) has a bad type_length")
             }
             type = .decimal(precision: p, scale: s)
             conversion = .fixedDecimal(Int(len))
         }
-        if case .decimal(let p, let s) = type, p < 1 || p > 18 || s < 0 || s > p {
+        // Decimals of up to 38 digits are read as Int64 (a column DuckDB widened holds the
+        // narrower values it had); a value past Int64 fails the read of its page.
+        if case .decimal(let p, let s) = type, p < 1 || p > DecimalBytes.maxPrecision || s < 0 || s > p {
             throw ParquetError.unsupported(path: path, feature: "decimal(\(p),\(s)) (column \(e.name))")
         }
         return LeafColumn(field: Field(e.name, type, nullable: nullable, fieldID: e.fieldID),
@@ -406,7 +411,9 @@ public final class ParquetFileReader: @unchecked Sendable {
             }
         case .float: return le(4).map { .double(Double(Float(bitPattern: UInt32($0)))) }
         case .double: return le(8).map { .double(Double(bitPattern: $0)) }
-        case .byteArray: return .bytes(b)
+        case .byteArray:
+            guard leaf.conversion == .byteArrayDecimal else { return .bytes(b) }
+            return b.isEmpty || b.count > 16 ? nil : b.withUnsafeBytes { bigEndianDecimal($0, 0, b.count) }.map { .int($0) }
         case .fixedLenByteArray:
             guard case .fixedDecimal(let n) = leaf.conversion, b.count == n else { return nil }
             return b.withUnsafeBytes { bigEndianDecimal($0, 0, n) }.map { .int($0) }
@@ -621,6 +628,7 @@ public final class ParquetFileReader: @unchecked Sendable {
                 }
             }
         } catch let e as PageError {
+            if e.outOfRange { throw ParquetError.valueOutOfRange(path: path, column: name, detail: e.detail) }
             throw ParquetError.corruptPage(path: path, column: name, detail: e.detail)
         }
         guard decoder.valuesRead == rows else {

@@ -284,85 +284,150 @@ struct SegmentWriter {
 /// How rows the pipeline produces (the registry version's columns) become rows of the table as
 /// the catalog has it now. Another engine may have altered the table, e.g. DuckDB attached to
 /// the lake ran `ALTER TABLE curated.orders ADD COLUMN note VARCHAR`: such a column is written
-/// with its default, NULL when it has none, as DuckLake fills a column an INSERT leaves out.
+/// with its default, NULL when it has none, as DuckLake fills a column an INSERT leaves out. A
+/// column DuckDB widened (`SET DATA TYPE BIGINT`, `DECIMAL(38,2)`) is written in its new type;
+/// one DuckDB dropped and added again under its name is written there, as DuckDB's
+/// `INSERT … BY NAME` would; a column set NOT NULL refuses only a batch with a null in it.
 /// What the pipeline cannot fill or no longer finds (a NOT NULL column without a default, a
-/// dropped, renamed or retyped column) is refused with `IngestError.tableAltered`, before any
-/// file is written.
+/// dropped, renamed or otherwise retyped column) is refused with `IngestError.tableAltered`,
+/// before any file is written, with a fix DuckDB can run.
 struct WriteLayout {
     enum Source {
-        /// The pipeline's column at this index.
-        case produced(Int)
+        /// The pipeline's column at this index, converted to the table's type when it differs.
+        case produced(Int, from: ColumnType, to: ColumnType)
         /// A column the pipeline does not produce: its default (or NULL) on every row.
         case filled(ColumnInfo, ColumnType)
     }
     let sources: [Source]
     /// True when the table is exactly what the pipeline produces (the usual case).
     let identity: Bool
+    /// Produced columns the registry allows null but the table no longer does (DuckDB's
+    /// `SET NOT NULL`): a batch with a null there is refused.
+    private let mustBeSet: [(index: Int, column: String)]
+    private let table: String
 
     /// The layout of a table the pipeline creates or that matches its columns one to one.
     static func identity(_ produced: Schema) -> WriteLayout {
-        WriteLayout(sources: produced.fields.indices.map { .produced($0) }, identity: true)
+        WriteLayout(sources: produced.fields.enumerated().map { .produced($0, from: $1.type, to: $1.type) }, identity: true, mustBeSet: [], table: "")
     }
 
-    private init(sources: [Source], identity: Bool) {
+    private init(sources: [Source], identity: Bool, mustBeSet: [(index: Int, column: String)], table: String) {
         self.sources = sources
         self.identity = identity
+        self.mustBeSet = mustBeSet
+        self.table = table
+    }
+
+    /// Whether rows of `produced` type are written into a column of `table` type: the same
+    /// type, or a widening DuckDB allows whose values convert exactly and which every lake
+    /// reader reads as the same numbers (int32 -> int64; a decimal's precision up, same scale).
+    static func writes(_ produced: ColumnType, into table: ColumnType) -> Bool {
+        switch (produced, table) {
+        case (.int32, .int64): return true
+        case (.decimal(let p, let s), .decimal(let p2, let s2)): return s == s2 && p2 >= p
+        default: return produced == table
+        }
+    }
+
+    /// The DuckDB SQL type of `type`, for the fixes the messages give.
+    static func sqlType(_ type: ColumnType) -> String {
+        switch type {
+        case .bool: return "BOOLEAN"
+        case .int32: return "INTEGER"
+        case .int64: return "BIGINT"
+        case .double: return "DOUBLE"
+        case .string: return "VARCHAR"
+        case .date: return "DATE"
+        case .timestamp: return "TIMESTAMPTZ"
+        case .decimal(let p, let s): return "DECIMAL(\(p),\(s))"
+        }
     }
 
     /// Columns matched by id (the registry's column id is the catalog's column_id and the
     /// Parquet field id). `version` names the registry version for the messages.
     init(table: TableInfo, produced: Schema, version: String) throws(IngestError) {
-        let byID = Dictionary(produced.fields.enumerated().compactMap { i, f in f.fieldID.map { (Int64($0), i) } }, uniquingKeysWith: { a, _ in a })
+        let t = table.qualifiedName
+        var byID = Dictionary(produced.fields.enumerated().compactMap { i, f in f.fieldID.map { (Int64($0), i) } }, uniquingKeysWith: { a, _ in a })
         let tableIDs = Set(table.columns.map(\.columnID))
-        for f in produced.fields where !tableIDs.contains(Int64(f.fieldID ?? -1)) {
-            throw .tableAltered(table: table.qualifiedName, column: f.name,
+        for (i, f) in produced.fields.enumerated() where !tableIDs.contains(Int64(f.fieldID ?? -1)) {
+            // DuckDB dropped the column (its id is gone for good: DuckDB cannot choose ids). A
+            // column of that name the registry does not claim is the one DuckDB's readers and
+            // ours now read by that name (DROP COLUMN then ADD COLUMN, or a column rebuilt in
+            // another type): the pipeline's values go there.
+            if let c = table.column(named: f.name), byID[c.columnID] == nil {
+                byID[c.columnID] = i
+                continue
+            }
+            throw .tableAltered(table: t, column: f.name,
                                 detail: "\(version) writes it (column id \(f.fieldID ?? -1)), but the table no longer has it: another engine dropped it "
-                                    + "(e.g. DuckDB's ALTER TABLE … DROP COLUMN). Add it back with that id, or restore the lake from a snapshot before the change")
+                                    + "(e.g. DuckDB's ALTER TABLE … DROP COLUMN). Add it back and lake writes it there (the dropped values stay gone, "
+                                    + "as DuckDB shows): ALTER TABLE \(t) ADD COLUMN \(f.name) \(Self.sqlType(f.type))")
         }
         var sources: [Source] = []
+        var mustBeSet: [(index: Int, column: String)] = []
         for c in table.columns {
             if let i = byID[c.columnID] {
                 let f = produced.fields[i]
                 guard c.name == f.name else {
-                    throw .tableAltered(table: table.qualifiedName, column: c.name,
+                    throw .tableAltered(table: t, column: c.name,
                                         detail: "column id \(c.columnID) is \(f.name) in \(version), but the table calls it \(c.name): another engine renamed it "
-                                            + "and every report reads \(f.name). Rename it back: ALTER TABLE \(table.qualifiedName) RENAME COLUMN \(c.name) TO \(f.name)")
+                                            + "and every report reads \(f.name). Rename it back: ALTER TABLE \(t) RENAME COLUMN \(c.name) TO \(f.name)")
                 }
-                guard c.type == f.type else {
-                    throw .tableAltered(table: table.qualifiedName, column: c.name,
-                                        detail: "\(version) writes it as \(f.type), but the table's type is now \(c.duckLakeType): another engine changed it; "
-                                            + "change it back, or migrate the registry table to a version with that type")
+                guard let type = c.type, Self.writes(f.type, into: type) else {
+                    // DuckDB cannot narrow a type back; it can rebuild the column under the
+                    // same name with its values, which lake then writes (see above).
+                    let new = f.name + "_new"
+                    throw .tableAltered(table: t, column: c.name,
+                                        detail: "\(version) writes it as \(f.type), but the table's type is now \(c.duckLakeType): another engine changed it, "
+                                            + "and lake writes \(f.type) only into \(f.type) or a widening of it at the same scale. "
+                                            + "Rebuild it with its values in a type lake writes: ALTER TABLE \(t) ADD COLUMN \(new) \(Self.sqlType(f.type)); "
+                                            + "UPDATE \(t) SET \(new) = \(c.name); ALTER TABLE \(t) DROP COLUMN \(c.name); "
+                                            + "ALTER TABLE \(t) RENAME COLUMN \(new) TO \(c.name)")
                 }
-                sources.append(.produced(i))
+                if f.nullable && !c.nullable { mustBeSet.append((i, c.name)) }
+                sources.append(.produced(i, from: f.type, to: type))
                 continue
             }
             guard let type = c.type else {
-                throw .tableAltered(table: table.qualifiedName, column: c.name,
+                throw .tableAltered(table: t, column: c.name,
                                     detail: "another engine added it with type \(c.duckLakeType), which lake cannot write; drop it or give it a supported type")
             }
             var filled = c
-            // DuckLake keeps "NULL" as the text of "no default".
-            filled.initialDefault = c.defaultValue.flatMap { $0.uppercased() == "NULL" ? nil : $0 }
+            filled.initialDefault = c.writeDefault
             if filled.initialDefault == nil && !c.nullable {
-                throw .tableAltered(table: table.qualifiedName, column: c.name,
+                throw .tableAltered(table: t, column: c.name,
                                     detail: "it is NOT NULL without a default, and \(version) does not produce it (another engine added it). "
-                                        + "Give it a default (ALTER TABLE \(table.qualifiedName) ALTER COLUMN \(c.name) SET DEFAULT …) or allow NULL")
+                                        + "Give it a default (ALTER TABLE \(t) ALTER COLUMN \(c.name) SET DEFAULT …) or allow NULL")
             }
             sources.append(.filled(filled, type))
         }
         self.sources = sources
-        identity = sources.count == produced.fields.count && sources.enumerated().allSatisfy { k, s in
-            if case .produced(let i) = s { return i == k }
+        self.mustBeSet = mustBeSet
+        self.table = t
+        identity = mustBeSet.isEmpty && sources.count == produced.fields.count && sources.enumerated().allSatisfy { k, s in
+            if case .produced(let i, let from, let to) = s { return i == k && from == to }
             return false
         }
     }
 
-    /// The pipeline's `batch` as rows of `schema` (the table's columns).
+    /// The pipeline's `batch` as rows of `schema` (the table's columns). Refuses a batch with a
+    /// null in a column the table made NOT NULL: the registry allows it, so the batch is valid,
+    /// but DuckDB would refuse such a row too; batches without one are written.
     func apply(_ batch: RecordBatch, as schema: Schema) throws -> RecordBatch {
         if identity { return RecordBatch(schema: schema, columns: batch.columns) }
+        for (i, name) in mustBeSet where batch.columns[i].nullCount > 0 {
+            throw IngestError.tableAltered(table: table, column: name,
+                                           detail: "\(batch.columns[i].nullCount) of this batch's rows have no value for it, and another engine made it NOT NULL "
+                                               + "(the registry allows null). Allow NULL again: ALTER TABLE \(table) ALTER COLUMN \(name) DROP NOT NULL")
+        }
         return RecordBatch(schema: schema, columns: try sources.map { s in
             switch s {
-            case .produced(let i): return batch.columns[i]
+            case .produced(let i, let from, let to):
+                guard from != to else { return batch.columns[i] }
+                guard let column = batch.columns[i].widened(from: from, to: to) else {
+                    preconditionFailure("WriteLayout.writes admitted \(from) -> \(to), which Column.widened cannot convert")
+                }
+                return column
             case .filled(let c, let type): return try DataFileReader.constant(c, type, rows: batch.count)
             }
         })

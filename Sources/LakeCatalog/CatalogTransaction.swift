@@ -295,7 +295,12 @@ public struct CatalogTransaction {
         for c in t.columns {
             guard let these = new[c.columnID] else { continue }
             guard let before = old[c.columnID] else {
-                inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max])
+                // A column without stats in a table that has some was added after rows were
+                // written (DuckDB's ADD COLUMN, a migration): those rows read its initial default,
+                // which these files' stats do not cover. DuckDB leaves such a column without
+                // table stats (unknown: never pruned on); so do we. Stats saying "no nulls" made
+                // DuckDB count every older row of a column added back as set.
+                if old.isEmpty { inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max]) }
                 continue
             }
             let after = before.merged(with: these, type: c.type)

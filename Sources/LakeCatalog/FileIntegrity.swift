@@ -170,7 +170,8 @@ extension Catalog {
                 v.status = errno == ENOENT ? .missing : .corrupt
             case .sizeMismatch: v.status = .sizeMismatch
             case .footerChecksumMismatch, .pageChecksumMismatch: v.status = .checksumMismatch
-            case .unsupported: v.status = .unsupported
+            // A widened decimal holding a value past Int64: valid, not damage.
+            case .unsupported, .valueOutOfRange: v.status = .unsupported
             default: v.status = .corrupt
             }
             v.detail = e.description

@@ -329,6 +329,15 @@ struct WriteLayout {
         }
     }
 
+    /// The table types `writes` admits for `produced`, for the messages.
+    static func writableTypes(_ produced: ColumnType) -> String {
+        switch produced {
+        case .int32: return "int32 or int64"
+        case .decimal(let p, let s): return "decimal(\(p),\(s)) up to decimal(\(DecimalBytes.maxPrecision),\(s))"
+        default: return "\(produced)"
+        }
+    }
+
     /// The DuckDB SQL type of `type`, for the fixes the messages give.
     static func sqlType(_ type: ColumnType) -> String {
         switch type {
@@ -379,7 +388,7 @@ struct WriteLayout {
                     let new = f.name + "_new"
                     throw .tableAltered(table: t, column: c.name,
                                         detail: "\(version) writes it as \(f.type), but the table's type is now \(c.duckLakeType): another engine changed it, "
-                                            + "and lake writes \(f.type) only into \(f.type) or a widening of it at the same scale. "
+                                            + "and lake writes \(f.type) only into \(Self.writableTypes(f.type)). "
                                             + "Rebuild it with its values in a type lake writes: ALTER TABLE \(t) ADD COLUMN \(new) \(Self.sqlType(f.type)); "
                                             + "UPDATE \(t) SET \(new) = \(c.name); ALTER TABLE \(t) DROP COLUMN \(c.name); "
                                             + "ALTER TABLE \(t) RENAME COLUMN \(new) TO \(c.name)")

@@ -246,10 +246,9 @@ import Testing
         import decimal
         pq.write_table(pa.table({"l": pa.array([[1, 2], [3]])}), f"{out}/nested.parquet")
         pq.write_table(pa.table({"u": pa.array([1, 2**63], pa.uint64())}), f"{out}/uint64.parquet")
-        pq.write_table(pa.table({"d": pa.array([decimal.Decimal("1.5")], pa.decimal128(38, 2))}), f"{out}/wide.parquet")
         """
         try Python.run(script, [dir.path])
-        let cases = [("nested", "nested column"), ("uint64", "unsigned 64-bit column u"), ("wide", "decimal(38,2) wider than 18 digits (column d)")]
+        let cases = [("nested", "nested column"), ("uint64", "unsigned 64-bit column u")]
         for (name, phrase) in cases {
             do {
                 _ = try ParquetFileReader(path: dir.file("\(name).parquet")).readAll()
@@ -258,6 +257,68 @@ import Testing
                 guard case .unsupported = e else { Issue.record("\(name): \(e)"); continue }
                 #expect(e.description.contains(phrase), "\(name): \(e)")
             }
+        }
+    }
+
+    /// Decimals wider than 18 digits (a column DuckDB widened to DECIMAL(38,2)): pyarrow's
+    /// FIXED_LEN_BYTE_ARRAY of any length reads exactly as Int64 at its scale, Int64's bounds
+    /// included, and one cent more is `valueOutOfRange` naming file and column (never a wrapped
+    /// value); ours are FIXED_LEN_BYTE_ARRAY of the fewest bytes for the precision, which
+    /// pyarrow and DuckDB read as the same numbers, footer statistics too.
+    @Test func wideDecimalsReadExactlyAndWhatDoesNotFitIsNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let edge = [Int64.min, -1, 0, 1, 123_456, Int64.max]
+        try Python.run("""
+            import sys, decimal, pyarrow as pa, pyarrow.parquet as pq
+            out = sys.argv[1]
+            v = [decimal.Decimal(int(x)).scaleb(-2) for x in sys.argv[2].split(",")]
+            t = pa.table({"d20": pa.array(v, pa.decimal128(20, 2)), "d38": pa.array(v, pa.decimal128(38, 2)),
+                          "d25": pa.array(v[:2] + [None] + v[3:], pa.decimal128(25, 2))})
+            pq.write_table(t, f"{out}/fits.parquet", use_dictionary=False)
+            pq.write_table(t, f"{out}/fits-dict.parquet", use_dictionary=True)
+            big = pa.array([decimal.Decimal(1), decimal.Decimal(int(sys.argv[3])).scaleb(-2)], pa.decimal128(38, 2))
+            pq.write_table(pa.table({"total": big}), f"{out}/big.parquet")
+            """, [dir.path, edge.map(String.init).joined(separator: ","), "9223372036854775808"])
+        for name in ["fits", "fits-dict"] {
+            let back = try ParquetFileReader(path: dir.file("\(name).parquet")).readAll()
+            #expect(back.schema.fields.map(\.type) == [.decimal(precision: 20, scale: 2), .decimal(precision: 38, scale: 2), .decimal(precision: 25, scale: 2)])
+            #expect(back.columns[0].data == .int64(edge) && back.columns[1].data == .int64(edge), "\(name)")
+            #expect(back.columns[2].isNull(2) && back.columns[2].validity?.filter { $0 }.count == 5, "\(name)")
+        }
+        do {
+            _ = try ParquetFileReader(path: dir.file("big.parquet")).readAll()
+            Issue.record("a value past Int64 was read")
+        } catch let e as ParquetError {
+            guard case .valueOutOfRange(let path, let column, _) = e else { Issue.record("\(e)"); return }
+            #expect(path.hasSuffix("big.parquet") && column == "total", "\(e)")
+        }
+
+        // Ours: FIXED_LEN_BYTE_ARRAY(9) for 20 digits, (16) for 38; the peers read our values and bounds.
+        let schema = Schema([Field("d20", .decimal(precision: 20, scale: 2), nullable: true), Field("d38", .decimal(precision: 38, scale: 2), nullable: true)])
+        let validity = edge.indices.map { $0 != 2 }
+        let batch = RecordBatch(schema: schema, columns: [Column(.int64(edge), validity: validity), Column(.int64(edge))])
+        let ours = dir.file("ours.parquet")
+        try ParquetFileWriter.write(batch, to: ours)
+        #expect(try ParquetFileReader(path: ours).readAll() == batch)
+        for python in Python.parquetPeers {
+            let seen = try Python.json("""
+                import sys, json, pyarrow.parquet as pq, duckdb
+                f = pq.ParquetFile(sys.argv[1]); rg = f.metadata.row_group(0)
+                cols = [f.schema.column(i) for i in range(2)]
+                print(json.dumps({"layout": [[c.physical_type, c.length, str(c.logical_type)] for c in cols],
+                    "pyarrow": [["null" if x is None else str(x) for x in f.read().column(i).to_pylist()] for i in range(2)],
+                    "stats": [[str(rg.column(i).statistics.min), str(rg.column(i).statistics.max)] for i in range(2)],
+                    "duckdb": [list(map(str, r)) for r in duckdb.sql(f"SELECT sum(d20), sum(d38), count(d20) FROM '{sys.argv[1]}'").fetchall()]}))
+                """, [ours], python: python) as? [String: Any]
+            let layout = seen?["layout"] as? [[Any]]
+            #expect(layout?.map { "\($0[0]) \($0[1])" } == ["FIXED_LEN_BYTE_ARRAY 9", "FIXED_LEN_BYTE_ARRAY 16"], "\(python): \(String(describing: layout))")
+            let text = edge.map { DecimalText.format($0, scale: 2) }
+            #expect((seen?["pyarrow"] as? [[String]])?[1] == text, "\(python)")
+            #expect((seen?["pyarrow"] as? [[String]])?[0] == text.enumerated().map { $0.offset == 2 ? "null" : $0.element }, "\(python)")
+            let bounds = [DecimalText.format(Int64.min, scale: 2), DecimalText.format(Int64.max, scale: 2)]
+            #expect(seen?["stats"] as? [[String]] == [bounds, bounds], "\(python): \(String(describing: seen?["stats"]))")
+            #expect((seen?["duckdb"] as? [[String]])?.first == ["1234.55", "1234.55", "5"], "\(python): \(String(describing: seen?["duckdb"]))")
         }
     }
 

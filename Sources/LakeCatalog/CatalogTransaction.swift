@@ -23,6 +23,8 @@ public struct CatalogTransaction {
     /// Tables as of this transaction, for registering many files without re-reading the schema
     /// each time; emptied by every schema change.
     var tableCache: [Int64: TableInfo] = [:]
+    /// The files `requireFilesPresent` checked: their hold names are released after the commit.
+    var filesToSettle: [String] = []
 
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []

@@ -36,8 +36,12 @@ struct IngestFlags: ParsableArguments {
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    func store() throws -> LakeStore {
-        try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
+    /// The lake an ingest of `kind` writes to (`LakeStore.openForIngest` decides whether a
+    /// path with no lake may become one); a new lake is announced on standard error.
+    func store(for kind: SourceKind) throws -> LakeStore {
+        let store = try LakeStore.openForIngest(kind, root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
+        if store.catalog.created { printError("created a new lake at \(store.root.path)") }
+        return store
     }
 }
 
@@ -72,7 +76,7 @@ struct IngestOrders: ParsableCommand {
     }
 
     func run() throws {
-        let store = try flags.store()
+        let store = try flags.store(for: .orders)
         // Read before ingesting: a bad --config is an error before anything is committed.
         let qualityConfig = try alerts.load(lake: store.root)
         if follow {
@@ -119,7 +123,7 @@ struct IngestInventory: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try InventoryIngest.run(try flags.store(), path: file), format: flags.format))
+        print(SummaryText.render(try InventoryIngest.run(try flags.store(for: .inventory), path: file), format: flags.format))
     }
 }
 
@@ -139,7 +143,7 @@ struct IngestCatalog: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try CatalogIngest.run(try flags.store(), path: file), format: flags.format))
+        print(SummaryText.render(try CatalogIngest.run(try flags.store(for: .catalog), path: file), format: flags.format))
     }
 }
 

@@ -96,11 +96,12 @@ public struct Catalog: Sendable {
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
             // create a catalog leaves an emptied manifest as it found it.
-            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            // Data files without a catalog is a lost manifest, not a mistyped --lake: say that.
+            guard create else { try CatalogGuard.requireNoData(files); throw CatalogError.notFound(path: manifest.path) }
             if !overExistingData { try CatalogGuard.requireNoData(files) }
         }
         if !fm.fileExists(atPath: manifest.path) {
-            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            guard create else { try CatalogGuard.requireNoData(files); throw CatalogError.notFound(path: manifest.path) }
             do {
                 try fm.createDirectory(at: root, withIntermediateDirectories: true)
             } catch {

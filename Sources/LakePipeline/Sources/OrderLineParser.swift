@@ -515,13 +515,17 @@ public struct OrderLineParser: Sendable {
             }
             let n = try s.number()
             let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
-            // Whole milliseconds however written (1.7053146e12 is 1705314600000), as counts are.
-            let exact = n.isInteger ? Self.int64(span).map(ExactDecimal.value) ?? .outOfRange : ExactDecimal.parse(span, scale: 0)
-            if exact == .tooManyPlaces {
-                throw OrderLineError.invalidEpochMillis(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
+            // Whole milliseconds however written (1.7053146e12 is 1705314600000), as counts are;
+            // a plain integer first.
+            var ms = n.isInteger ? Self.int64(span) : nil
+            if ms == nil {
+                let exact = ExactDecimal.parse(span, scale: 0)
+                if exact == .tooManyPlaces {
+                    throw OrderLineError.invalidEpochMillis(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
+                }
+                if case .value(let v) = exact { ms = v }
             }
-            guard case .value(let ms) = exact, case let (us, false) = ms.multipliedReportingOverflow(by: 1000),
-                  CivilDate.storableMicros.contains(us) else {
+            guard let ms, case let (us, false) = ms.multipliedReportingOverflow(by: 1000), CivilDate.storableMicros.contains(us) else {
                 throw OrderLineError.timestampOutOfRange(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
             }
             order.eventTimeMicros = us
@@ -635,6 +639,8 @@ public struct OrderLineParser: Sendable {
             }
             return v
         }
+        // A plain decimal first (nearly every line), exactly as `ExactDecimal` would read it.
+        if let cents = DecimalText.parse(span, scale: 2) { return cents }
         let exact = ExactDecimal.parse(span, scale: 2)
         guard case .value(let cents) = exact else {
             throw OrderLineError.invalidPrice(field: field(), text: String(decoding: span, as: UTF8.self), problem: NumberProblem(exact)!, offset: at)
@@ -654,6 +660,7 @@ public struct OrderLineParser: Sendable {
         }
         let n = try s.number()
         let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
+        if let cents = DecimalText.parse(span, scale: 2) { return cents }
         let exact = ExactDecimal.parse(span, scale: 2)
         guard case .value(let cents) = exact else {
             throw OrderLineError.invalidDiscount(text: String(decoding: span, as: UTF8.self), problem: NumberProblem(exact)!, offset: at)

@@ -230,6 +230,9 @@ struct VacuumCommand: ParsableCommand {
         }
         if report.keptYoung > 0 { print("Kept \(report.keptYoung) unreferenced files younger than the 1 h safety window (--force deletes them).") }
         if report.staleLeases > 0 { print("\(dryRun ? "Would drop" : "Dropped") \(report.staleLeases) write leases of writers that no longer run.") }
+        if report.leftoverHolds > 0 {
+            print("\(dryRun ? "Would remove" : "Removed") \(report.leftoverHolds) hold names (.<file>.pending) of committed files that an interrupted writer left; the files keep their own names.")
+        }
     }
 }
 

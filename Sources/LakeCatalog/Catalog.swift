@@ -426,18 +426,38 @@ public struct Catalog: Sendable {
     public func commit<T>(author: String? = nil, message: String? = nil,
                           _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
         try requireWritable()
-        let result: (SnapshotInfo, T) = try Self.withRetry {
+        let (snap, value, written): (SnapshotInfo, T, [String]) = try Self.withRetry {
             try store.write { db in
                 hooks(.locked)
                 var tx = try CatalogTransaction(db: db, dataPath: dataPath, files: files, hooks: hooks, schemaCache: schemaCache)
                 let value = try body(&tx)
                 let snap = try tx.finish(author: author, message: message)
                 hooks(.beforeCommit)
-                return (snap, value)
+                return (snap, value, tx.filesToSettle)
             }
         }
         hooks(.committed)
-        return result
+        try settle(written, snapshot: snap.id)
+        return (snap, value)
+    }
+
+    /// Releases the hold names of a committed snapshot's new files. A file deleted by name
+    /// after the presence check (an orphan sweep that read the catalog before this commit) is
+    /// restored first. From here on the catalog names the files, so another engine's sweep
+    /// keeps them. Throws only after trying every file: the commit stands either way.
+    private func settle(_ paths: [String], snapshot: Int64) throws {
+        var lost: [String] = [], problems: [String] = []
+        for path in paths {
+            do throws(StorageError) {
+                if try files.info(path) == nil, try !files.restore(path) { lost.append(path) }
+                try files.release(path)
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        if !lost.isEmpty || !problems.isEmpty {
+            throw CatalogSafetyError.committedFilesUnsettled(snapshot: snapshot, lost: lost, problems: problems)
+        }
     }
 
     static func withRetry<T>(_ attempt: () throws -> T) throws -> T {

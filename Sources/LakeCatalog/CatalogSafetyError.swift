@@ -11,6 +11,9 @@ public enum CatalogSafetyError: Error, Equatable, Sendable, CustomStringConverti
     case filesMissingAtCommit(paths: [String])
     /// A read-only open of the catalog failed.
     case readOnlyOpenFailed(path: String, detail: String)
+    /// The commit happened, but settling its files afterwards failed: files another process
+    /// deleted that could not be brought back, or hold names that could not be removed.
+    case committedFilesUnsettled(snapshot: Int64, lost: [String], problems: [String])
 
     public var description: String {
         switch self {
@@ -25,9 +28,22 @@ public enum CatalogSafetyError: Error, Equatable, Sendable, CustomStringConverti
                 + "really are debris, move them out of the lake by hand"
         case .filesMissingAtCommit(let paths):
             return "commit refused, nothing was committed: \(paths.count) of its data files are missing or changed on disk "
-                + "(\(paths.prefix(3).joined(separator: ", "))); was a vacuum run with --force, or were files deleted by hand? Rerun the operation"
+                + "(\(paths.prefix(3).joined(separator: ", "))); was a vacuum run with --force, DuckDB's ducklake_delete_orphaned_files "
+                + "with cleanup_all or a recent older_than, or were files deleted by hand? Rerun the operation"
         case .readOnlyOpenFailed(let path, let detail):
             return "cannot open \(path) read-only: \(detail)"
+        case .committedFilesUnsettled(let snapshot, let lost, let problems):
+            var parts: [String] = []
+            if !lost.isEmpty {
+                parts.append("\(lost.count) of its data files were deleted by another process right after the commit and could "
+                    + "not be restored (\(lost.prefix(3).joined(separator: ", "))): was DuckDB's ducklake_delete_orphaned_files run "
+                    + "with cleanup_all or a recent older_than while lake was writing? `lake verify` lists what snapshot \(snapshot) lost")
+            }
+            if !problems.isEmpty {
+                parts.append("the hold names of its files could not all be removed (\(problems.prefix(3).joined(separator: "; "))); "
+                    + "they take no space of their own and `lake vacuum` removes them")
+            }
+            return "snapshot \(snapshot) was committed, but " + parts.joined(separator: "; and ")
         }
     }
 }

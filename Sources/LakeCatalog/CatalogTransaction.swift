@@ -23,6 +23,8 @@ public struct CatalogTransaction {
     /// Tables as of this transaction, for registering many files without re-reading the schema
     /// each time; emptied by every schema change.
     var tableCache: [Int64: TableInfo] = [:]
+    /// The files `requireFilesPresent` checked: their hold names are released after the commit.
+    var filesToSettle: [String] = []
 
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []
@@ -390,7 +392,6 @@ public struct CatalogTransaction {
                 throw CatalogError.dataFileNotFound(id: id, snapshot: s)
             }
             let tableID: Int64 = try r.value("table_id")
-            try forgetDerivedFigures(ifForeign: id, tableID: tableID)
             try db.execute(sql: "UPDATE ducklake_data_file SET end_snapshot = ? WHERE data_file_id = ?", arguments: [s, id])
             try db.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
                            arguments: [s, id])
@@ -402,6 +403,7 @@ public struct CatalogTransaction {
                 """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as SQLArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
         }
+        if !ids.isEmpty { try forgetDerivedFiguresOfRemovedForeignFiles() }
     }
 
     /// A file another engine committed (no `lake_file_integrity` row) that a rewrite (compaction,
@@ -410,18 +412,28 @@ public struct CatalogTransaction {
     /// what was derived from lake's commits alone goes with it when it was stored before that
     /// file: the table's key runs (the next ingest rebuilds them from the files) and the stored
     /// quality figures (checks then rescan the tables).
-    private mutating func forgetDerivedFigures(ifForeign dataFileID: Int64, tableID: Int64) throws {
-        guard try FileIntegrity.exists(db),
-              let begin = try Int64.fetchOne(db, sql: """
-                SELECT d.begin_snapshot FROM ducklake_data_file d WHERE d.data_file_id = ?
-                  AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)
-                """, arguments: [dataFileID]) else { return }
-        if try KeyRunTable.exists(db) {
-            try db.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND (SELECT min(snapshot_id) FROM lake_key_run WHERE table_id = ?) < ?",
-                           arguments: [tableID, tableID, begin])
+    /// One query for every file this snapshot removed, not one per file: a compaction removes
+    /// hundreds, and on PostgreSQL each statement under the write lock is a round trip.
+    private mutating func forgetDerivedFiguresOfRemovedForeignFiles() throws {
+        guard try FileIntegrity.exists(db) else { return }
+        let foreign = try SQLRow.fetchAll(db, sql: """
+            SELECT d.table_id, max(d.begin_snapshot) AS latest FROM ducklake_data_file d WHERE d.end_snapshot = ?
+              AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)
+            GROUP BY d.table_id
+            """, arguments: [s])
+        guard !foreign.isEmpty else { return }
+        // What was stored before any of the files goes (one file at a time would drop the same).
+        var latest: Int64 = .min
+        for row in foreign {
+            let tableID: Int64 = try row.value("table_id"), begin: Int64 = try row.value("latest")
+            latest = max(latest, begin)
+            if try KeyRunTable.exists(db) {
+                try db.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND (SELECT min(snapshot_id) FROM lake_key_run WHERE table_id = ?) < ?",
+                               arguments: [tableID, tableID, begin])
+            }
         }
         if try QualityFigureTable.exists(db) {
-            try db.execute(sql: "DELETE FROM lake_quality_figure WHERE (SELECT min(batch_snapshot_id) FROM lake_quality_figure) < ?", arguments: [begin])
+            try db.execute(sql: "DELETE FROM lake_quality_figure WHERE (SELECT min(batch_snapshot_id) FROM lake_quality_figure) < ?", arguments: [latest])
         }
     }
 

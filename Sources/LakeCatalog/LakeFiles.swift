@@ -76,6 +76,13 @@ public struct LakeFiles: Sendable {
     /// Size and modification time of the file at `path`; nil when there is none.
     public func info(_ path: String) throws(StorageError) -> StorageObjectInfo? { try storage.info(try key(path)) }
 
+    /// Brings back the file at `path` from its hold name when another process deleted it
+    /// between its publish and its commit's release; true when it did (see `Storage.restore`).
+    public func restore(_ path: String) throws(StorageError) -> Bool { try storage.restore(try key(path)) }
+
+    /// Drops the hold name of the file at `path` once its commit is durable.
+    public func release(_ path: String) throws(StorageError) { try storage.release(try key(path)) }
+
     /// Removes the file at `path`; a missing file is a no-op (see `Storage.delete`).
     public func delete(_ path: String) throws(StorageError) { try storage.delete(try key(path)) }
 

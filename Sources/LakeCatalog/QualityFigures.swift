@@ -39,7 +39,8 @@ public enum QualityFigureMetric: Hashable, Sendable, StoredAsText {
     case records
     /// curated.orders rows and curated.order_items rows.
     case orders, items
-    /// Confirmed revenue in cents (`n`) and the sum of squared confirmed order totals in units (`x`).
+    /// Confirmed revenue in cents (`n`; a cell past Int64 in several rows, `QualityFigures.int64Parts`)
+    /// and the sum of squared confirmed order totals in units (`x`).
     case confirmedCents, confirmedSquares
     /// Curated orders with a null or empty state / city.
     case stateNulls, cityNulls
@@ -200,6 +201,29 @@ extension Catalog {
 }
 
 public enum QualityFigures {
+    /// A 128-bit figure (a cell's confirmed cents: orders each fit DECIMAL(18,2), a batch of
+    /// them summed in 128 bits may not fit Int64) as stored rows' `n`: parts that each fit the
+    /// BIGINT column and add up to it exactly, a single part (none for 0) whenever it fits.
+    /// Readers add up every row of a metric, so a cell stored in several rows reads back
+    /// exactly, the table's layout is unchanged (no migration of existing lakes, SQLite or
+    /// PostgreSQL), and a build that sums in 64 bits fails on such rows with its overflow
+    /// error instead of reading a wrong amount. Rows: about |value| / 2^63, at most one per
+    /// nine orders at the DECIMAL(18,2) maximum in one (day, channel) cell of one batch.
+    public static func int64Parts(_ value: Int128) -> [Int64] {
+        var parts: [Int64] = []
+        var rest = value
+        while rest > Int128(Int64.max) {
+            parts.append(.max)
+            rest -= Int128(Int64.max)
+        }
+        while rest < Int128(Int64.min) {
+            parts.append(.min)
+            rest -= Int128(Int64.min)
+        }
+        if rest != 0 { parts.append(Int64(rest)) }
+        return parts
+    }
+
     /// The field a missing_field reject names: "orders.jsonl line 9: items[2].quantity is missing"
     /// → items.quantity. The detail starts with where the line was (source name, line number),
     /// which is not the field. The ingest (storing figures) and the rescan (reading

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 /// What a vacuum removed (or, for a dry run, would remove).
 public struct VacuumReport: Hashable, Sendable {
@@ -40,6 +41,9 @@ public struct VacuumReport: Hashable, Sendable {
     /// DuckLake does, but lake never deletes outside its root; DuckDB's
     /// `ducklake_cleanup_old_files` does.
     public var keptOutsideRoot: [URL] = []
+    /// Hold names of committed files (`LocalStorage.create`) that a crash right after their
+    /// commit left: removed (or, in a dry run, that would be); the files keep their own names.
+    public var leftoverHolds = 0
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -287,17 +291,34 @@ extension Catalog {
             }
         }
         var candidates: [(url: URL, bytes: Int64, modified: Date)] = []
+        var leftoverHolds: [URL] = []
         for layer in layers {
             // The storage lists objects (files) with size and modification time; one deleted
             // while it lists (a writer dropping a failed attempt's files) may or may not appear.
-            for object in try files.list(layer: layer) where object.key.path.hasSuffix(".parquet") {
+            let objects = try files.list(layer: layer)
+            let listed = Set(objects.map { files.path($0.key) })
+            for object in objects {
                 let path = files.path(object.key)
+                // A hold name (`LocalStorage.create`) of a write that crashed: a second name of
+                // the file (bytes counted once) or, before its publish, the only one.
+                var heldPath: String?
+                if let held = LocalStorage.heldName(ofFile: String(object.key.name)) {
+                    heldPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(held).path
+                } else if !object.key.path.hasSuffix(".parquet") {
+                    continue
+                }
                 guard !known.contains(path) else { continue }
                 let modified = Timestamps.date(micros: object.modifiedMicros)
                 guard modified < cutoff else { continue }
                 if let protectedSince, modified >= protectedSince { report.keptForWriters += 1; continue }
                 if let safety, modified >= safety { report.keptYoung += 1; continue }
-                candidates.append((URL(fileURLWithPath: path), object.size, modified))
+                if let heldPath, known.contains(heldPath) {
+                    // Its file was committed; only the release after the commit did not happen.
+                    leftoverHolds.append(URL(fileURLWithPath: path))
+                    continue
+                }
+                let bytes = heldPath.map { listed.contains($0) } == true ? 0 : object.size
+                candidates.append((URL(fileURLWithPath: path), bytes, modified))
             }
         }
         if !candidates.isEmpty { try foreignFileRule(db, candidates.map { ($0.url, $0.modified) }) }
@@ -305,6 +326,12 @@ extension Catalog {
             report.files.append(.init(url: c.url, bytes: c.bytes, reason: .orphan))
             if !dryRun {
                 do { try files.delete(c.url.path) } catch { report.failedDeletes.append(c.url) }
+            }
+        }
+        report.leftoverHolds = leftoverHolds.count
+        if !dryRun {
+            for hold in leftoverHolds {
+                do { try files.delete(hold.path) } catch { report.failedDeletes.append(hold) }
             }
         }
         return report

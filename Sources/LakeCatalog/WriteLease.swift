@@ -175,17 +175,22 @@ extension CatalogTransaction {
     /// Refuses to commit data files that are not on disk at their recorded size: a commit must
     /// never point at a missing file (e.g. one a vacuum from an older build deleted as an orphan).
     /// One storage `info` (a stat; a HEAD on an object store) per file, under the write lock,
-    /// so no vacuum of this build can interleave. A storage failure other than "absent" is
-    /// thrown as it is: the commit does not happen.
-    public func requireFilesPresent(_ written: [(path: String, bytes: Int64)]) throws {
+    /// so no vacuum of this build can interleave. A file another process deleted by name since
+    /// it was published (DuckDB's orphan sweep) is first brought back from its hold name
+    /// (`Storage.restore`). A storage failure other than "absent" is thrown as it is: the
+    /// commit does not happen. The files are released after the commit (`Catalog.commit`).
+    public mutating func requireFilesPresent(_ written: [(path: String, bytes: Int64)]) throws {
         var missing: [String] = []
         for f in written {
-            guard let info = try files.info(f.path) else {
+            var info = try files.info(f.path)
+            if info == nil, try files.restore(f.path) { info = try files.info(f.path) }
+            guard let info else {
                 missing.append(f.path + " (absent)")
                 continue
             }
             if info.size != f.bytes { missing.append(f.path + " (\(info.size) bytes, expected \(f.bytes))") }
         }
         if !missing.isEmpty { throw CatalogSafetyError.filesMissingAtCommit(paths: missing) }
+        filesToSettle.append(contentsOf: written.map(\.path))
     }
 }

@@ -1,24 +1,25 @@
-/// A sum of 64-bit integers (money in cents, counts) that does not fit Int64. Every column a
-/// sum reads fits its type (a DECIMAL(18,2) order total, say), but enough of them added up do
-/// not: the sum is refused with what was being added up rather than wrapping or trapping
-/// (a trap takes down `lake serve` with every other request). DuckDB sums such columns in
-/// 128 bits; lake keeps 64-bit figures and says so.
+/// A sum that does not fit its accumulator. Money (DECIMAL(18,2) order totals and line
+/// revenue, Int64 cents each) is summed in `Int128`, as DuckDB sums DECIMAL(18,2) into
+/// DECIMAL(38,2): fewer than 2^64 rows of Int64 values cannot overflow 128 bits, so for money
+/// this error is unreachable, but every add stays checked so that an impossible case is an
+/// error rather than a trap (a trap takes down `lake serve` with every other request). Sums that
+/// stay 64-bit (units, counts, a query's sum over an integer column kept as an integer) report
+/// it when they pass Int64.
 public struct SumOverflow: Error, CustomStringConvertible, Equatable, Sendable {
-    /// What was being added up, e.g. "daily-revenue: revenue of 2024-01-15 web".
+    /// What was being added up, e.g. "daily-revenue: units of 2024-01-15 web US".
     public let what: String
 
     public init(_ what: String) { self.what = what }
 
     public var description: String {
-        "\(what): a sum overflowed 64-bit integers (beyond ±9,223,372,036,854,775,807 cents or units); "
-            + "lake cannot sum these rows exactly, DuckDB can (DECIMAL(38) sums)"
+        "\(what): a sum overflowed its integer width; lake cannot sum these rows exactly"
     }
 }
 
-extension Int64 {
+extension FixedWidthInteger {
     /// `self + x`, or `SumOverflow(what())` when it does not fit: the one rule every sum follows.
     @inlinable
-    public func adding(_ x: Int64, orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Int64 {
+    public func adding(_ x: Self, orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Self {
         let (r, o) = addingReportingOverflow(x)
         if o { throw SumOverflow(what()) }
         return r
@@ -26,17 +27,31 @@ extension Int64 {
 
     /// `self += x`, or `SumOverflow(what())` (self unchanged) when it does not fit.
     @inlinable
-    public mutating func add(_ x: Int64, orThrow what: @autoclosure () -> String) throws(SumOverflow) {
+    public mutating func add(_ x: Self, orThrow what: @autoclosure () -> String) throws(SumOverflow) {
         self = try adding(x, orThrow: what())
     }
 }
 
-extension Sequence where Element == Int64 {
+extension Sequence where Element: FixedWidthInteger {
     /// The elements' sum, or `SumOverflow(what())` when it does not fit.
-    public func sum(orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Int64 {
-        var total: Int64 = 0
+    public func sum(orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Element {
+        var total: Element = 0
         for x in self {
             let (r, o) = total.addingReportingOverflow(x)
+            if o { throw SumOverflow(what()) }
+            total = r
+        }
+        return total
+    }
+}
+
+extension Sequence where Element == Int64 {
+    /// The elements' exact sum in 128 bits (money: DuckDB's DECIMAL(38) sum of a DECIMAL(18)
+    /// column). Fewer than 2^64 elements cannot overflow; the add stays checked all the same.
+    public func wideSum(orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Int128 {
+        var total: Int128 = 0
+        for x in self {
+            let (r, o) = total.addingReportingOverflow(Int128(x))
             if o { throw SumOverflow(what()) }
             total = r
         }

@@ -150,6 +150,9 @@ struct CommitCrashTests {
             #expect(removed.failedDeletes.isEmpty)
             var clean = try CommitInvariants.check(lake, label: label + " after vacuum", gapFreeRowIDs: !expired, readRows: false)
             #expect(clean.orphans.isEmpty, "\(label): unreferenced files after vacuum: \(clean.orphans.map(\.lastPathComponent))")
+            let holds = FileManager.default.enumerator(atPath: lake.appendingPathComponent("curated").path)?
+                .compactMap { $0 as? String }.filter { LocalStorage.heldName(ofFile: ($0 as NSString).lastPathComponent) != nil } ?? []
+            #expect(holds.isEmpty, "\(label): hold names left after vacuum: \(holds)")
             clean.liveIDs = after.liveIDs
 
             // Every 12 kills, a full vacuum at retention 0 (expire every snapshot but the

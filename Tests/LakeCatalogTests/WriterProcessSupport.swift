@@ -224,12 +224,19 @@ enum CommitInvariants {
                 #expect(len == footer && tail.suffix(4) == Array("PAR1".utf8), "\(label): data file \(f.id) footer differs from the catalog")
             }
         }
-        // Debris: Parquet files under the layer no row references.
+        // Debris: Parquet files under the layer no row references, and hold names of files no
+        // row references (a write killed before its commit). A hold of a committed file (a kill
+        // between the commit and its release) is not debris: vacuum drops it as a leftover.
         let known = Set(files.map(\.url.standardizedFileURL.path))
         var orphans: [URL] = []
         if let walker = FileManager.default.enumerator(at: root.appendingPathComponent("curated"), includingPropertiesForKeys: nil) {
-            for case let url as URL in walker where url.pathExtension == "parquet" && !known.contains(url.standardizedFileURL.path) {
-                orphans.append(url)
+            for case let url as URL in walker {
+                let path = url.standardizedFileURL.path
+                if let held = LocalStorage.heldName(ofFile: url.lastPathComponent) {
+                    if !known.contains(url.deletingLastPathComponent().appendingPathComponent(held).standardizedFileURL.path) { orphans.append(url) }
+                } else if url.pathExtension == "parquet" && !known.contains(path) {
+                    orphans.append(url)
+                }
             }
         }
         var ids: [Int64] = []

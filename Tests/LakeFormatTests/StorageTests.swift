@@ -116,25 +116,51 @@ import Testing
         }
     }
 
-    @Test("LocalStorage: a published file is at root/key, fsynced before its name appears (no temp name left), dirs created on the way")
+    @Test("LocalStorage: a published file is at root/key, fsynced before its name appears, held under a second name until released, dirs created on the way")
     func localLayout() throws {
         let dir = try TemporaryDirectory("storage-local")
         defer { dir.remove() }
         let s = LocalStorage(root: dir.path + "/")
         let k = try Self.key("curated/orders/date=2024-01-15/channel=web/f.parquet")
+        let k2 = try Self.key("curated/orders/date=2024-01-15/channel=web/h.parquet")
         #expect(s.location(of: k) == dir.path + "/curated/orders/date=2024-01-15/channel=web/f.parquet")
         try s.put(k, [1, 2, 3])
         #expect(FileManager.default.contents(atPath: s.location(of: k)) == Data([1, 2, 3]))
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/curated/orders/date=2024-01-15/channel=web")
-        #expect(names == ["f.parquet"], "the temp name is gone after publish")
-        // A crash between create and publish leaves a hidden temp file ending in .parquet, which
-        // list returns (so vacuum's orphan sweep, which takes *.parquet, removes it).
+        let webDir = dir.path + "/curated/orders/date=2024-01-15/channel=web"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: webDir) == ["f.parquet"], "put releases at once")
+        // A published file keeps a second, hold name until its commit releases it.
+        let h = try s.create(k2)
+        try [UInt8(1), 2, 3].withUnsafeBytes { try h.write($0) }
+        try h.publish()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: webDir).sorted() == [".h.parquet.pending", "f.parquet", "h.parquet"])
+        // A name deleted by another process (DuckDB's orphan sweep) comes back from the hold...
+        try FileManager.default.removeItem(atPath: s.location(of: k2))
+        #expect(try s.restore(k2) == true)
+        #expect(FileManager.default.contents(atPath: s.location(of: k2)) == Data([1, 2, 3]))
+        #expect(try s.restore(k2) == false, "present: nothing to restore")
+        // ...until it is released; then nothing is held and only the file remains.
+        try s.release(k2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: webDir).sorted() == ["f.parquet", "h.parquet"])
+        try FileManager.default.removeItem(atPath: s.location(of: k2))
+        #expect(try s.restore(k2) == false && !FileManager.default.fileExists(atPath: s.location(of: k2)))
+        // Deleting a file still held removes the hold too: an abandoned write leaves nothing.
+        let again = try s.create(k2)
+        try [UInt8(4)].withUnsafeBytes { try again.write($0) }
+        try again.publish()
+        try s.delete(k2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: webDir) == ["f.parquet"])
+        // A crash between create and publish leaves the temp name, which ends in `.pending`, not
+        // `.parquet`: DuckDB's orphan sweep never takes it; vacuum's sweep knows the name.
         let w = try s.create(try Self.key("curated/orders/g.parquet"))
         try [UInt8(1)].withUnsafeBytes { try w.write($0) }
-        let pending = try s.list(prefix: Self.key("curated/orders")).map(\.key.name).filter { $0.hasPrefix(".tmp-") }
-        #expect(pending.count == 1 && LocalStorage.intendedName(ofFile: String(pending[0])) == "g.parquet")
-        #expect(LocalStorage.intendedName(ofFile: "g.parquet") == "g.parquet")
+        let pending = try s.list(prefix: Self.key("curated/orders")).map(\.key.name).filter { !$0.hasSuffix(".parquet") }
+        #expect(pending.count == 1 && pending[0].hasPrefix(".tmp-") && pending[0].hasSuffix(".pending"))
+        #expect(LocalStorage.intendedName(ofFile: String(pending[0])) == "g.parquet" && LocalStorage.heldName(ofFile: String(pending[0])) == "g.parquet")
+        #expect(LocalStorage.heldName(ofFile: ".g.parquet.pending") == "g.parquet")
+        #expect(LocalStorage.intendedName(ofFile: "g.parquet") == "g.parquet" && LocalStorage.heldName(ofFile: "g.parquet") == nil)
+        #expect(LocalStorage.intendedName(ofFile: ".tmp-" + UUID().uuidString.lowercased() + "-h.parquet") == "h.parquet", "an older build's temp name")
         try w.publish()
+        try s.release(try Self.key("curated/orders/g.parquet"))
         #expect(try s.list(prefix: Self.key("curated/orders")).map(\.key.name).sorted() == ["f.parquet", "g.parquet"])
         // Only regular files are objects; a symlink is not followed.
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/curated/link.parquet", withDestinationPath: s.location(of: k))

@@ -403,6 +403,46 @@ import Testing
         #expect(try Self.duck(root, [twice]).last! == [0])
     }
 
+    /// The other order of the same events: lake compacts and vacuums *before* anything of lake
+    /// looked at the lake again, so DuckDB's files and deletes are partly rewritten away. The
+    /// runs and figures must still be found stale. (This does not prove the drop of runs and
+    /// figures in `CatalogTransaction.removeDataFiles` on its own: DuckDB's UPDATE leaves
+    /// partitions with a single file of its own, which compaction keeps, and they are evidence
+    /// enough; it passes with the drop removed.)
+    @Test func aCompactionRightAfterADuckDBUpdateLeavesNoStaleRunsOrFigures() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let first = try runLake(["query", "curated.orders", "--columns", "order_id", "--order-by", "order_id", "--limit", "1", "--format", "csv", "--lake", root])
+        let id = try #require(first.out.split(separator: "\n").last.map(String.init))
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
+        let line = try #require(source.split(separator: "\n").first { $0.contains("\"order_id\": \"\(id)\"") }.map(String.init))
+        let inputs = try TemporaryDirectory("update-compact-input")
+        defer { inputs.remove() }
+        let resend = inputs.file("resend.jsonl")
+        try ([line.replacingOccurrences(of: "\"\(id)\"", with: "\"ORD-NEW-1\""), line].joined(separator: "\n") + "\n")
+            .write(toFile: resend, atomically: true, encoding: .utf8)
+        // One transaction, so the renamed row goes into a file with the others (a one-row change
+        // alone stays inlined in the catalog, which compaction leaves, and which is evidence too).
+        _ = try Self.duck(root, [
+            "BEGIN TRANSACTION",
+            "UPDATE l.curated.orders SET order_id = 'ORD-NEW-1' WHERE order_id = '\(id)'",
+            "UPDATE l.curated.orders SET order_total = 0 WHERE channel = 'web' AND order_total > 0",
+            "COMMIT",
+        ])
+        let compact = try runLake(["compact", "--lake", root])
+        #expect(compact.status == 0, "\(compact.out) \(compact.err)")
+        #expect(try runLake(["vacuum", "--retain", "0s", "--force", "--lake", root]).status == 0)
+        let foreignLeft = try Self.duck(root, ["SELECT count(*) FROM l.curated.orders WHERE order_id = 'ORD-NEW-1'"])
+        #expect(foreignLeft.last == [1], "DuckDB's rename survives the compaction: \(foreignLeft)")
+        let check = try runLake(["quality", "check", "--lake", root])
+        #expect(check.status != 0 && check.out.contains("total 0.00 vs items"), "the zeroed totals are found: \(check.out) \(check.err)")
+        let r = try runLake(["ingest", "orders", resend, "--lake", root, "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("\"accepted\" : 1") && r.out.contains("\"duplicate_order\" : 1"), "ORD-NEW-1 is a duplicate, \(id) is new again: \(r.out)")
+        #expect(try Self.duck(root, ["SELECT count(*) FROM (SELECT order_id FROM l.curated.orders GROUP BY order_id HAVING count(*) > 1)"]).last! == [0])
+    }
+
     /// A rejected order line or CSV record can hold any bytes; stored as received in a STRING
     /// column, bytes that are not UTF-8 made raw.orders (and curated.inventory, which accepted
     /// such a warehouse) unreadable to DuckDB and pyarrow ("Invalid string encoding"). Now the

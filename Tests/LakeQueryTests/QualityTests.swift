@@ -136,7 +136,7 @@ import Testing
     /// days; the days up to the gap, and the month of silence after it, are kept.
     @Test func aFarOffDateDoesNotStretchTheSeries() {
         let start: Int32 = 19723  // 2024-01-01
-        var byDay: [String: [Int32: (Int64, Int64, Double)]] = ["web": [:]]
+        var byDay: [String: [Int32: (Int64, Int128, Double)]] = ["web": [:]]
         for d in start ..< start + 14 where d != start + 9 { byDay["web"]![d] = (40 + Int64(d % 3), 200_000, 1_000) }
         let far: Int32 = 2_932_896  // 9999-12-31
         byDay["web"]![far] = (1, 1_000, 100)
@@ -155,7 +155,7 @@ import Testing
         s.days = Array(19723 ..< 19737)  // 14 days from 2024-01-01
         s.channels = ["web"]
         s.orders["web"] = [40, 42, 38, 41, 39, 40, 43, 41, 40, 0, 39, 42, 40, 41]
-        s.revenueCents["web"] = s.orders["web"]!.map { $0 * 5000 }
+        s.revenueCents["web"] = s.orders["web"]!.map { Int128($0) * 5000 }
         s.rawLines = Array(repeating: 100, count: 14)
         s.rejected = [5, 6, 4, 5, 6, 5, 4, 30, 5, 6, 5, 4, 6, 5]
         s.curatedOrders = s.orders["web"]!
@@ -272,7 +272,7 @@ import Testing
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
         for id in ["revenue", "orders", "quarantine"] { #expect(html.contains("<svg id=\"\(id)\"")) }
         let daily = try Reports.run(.dailyRevenue, catalog: lake.catalog, options: ReportOptions()).sections[0]
-        var perChannel: [String: Int64] = [:]
+        var perChannel: [String: Int128] = [:]
         for row in daily.rows {
             guard case .decimal(let cents, _) = row[5] else { continue }
             perChannel[row[1].text, default: 0] += cents

@@ -132,7 +132,7 @@ import Testing
         }
     }
 
-    @Test("LocalStorage durability, seen in the system calls of `lake ingest`: fsync file, link, unlink temp, fsync directory")
+    @Test("LocalStorage durability, seen in the system calls of `lake ingest`: fsync file, link, temp to hold name, fsync directory, hold released after the commit")
     func localDurabilitySyscalls() throws {
         let strace = "/usr/bin/strace"
         guard FileManager.default.isExecutableFile(atPath: strace) else {
@@ -163,7 +163,8 @@ import Testing
                 let l = thread[i], names = quoted(l)
                 guard names.count == 2 else { Issue.record("unparsed: \(l)"); continue }
                 let (temp, target) = (names[0], names[1])
-                #expect(URL(fileURLWithPath: temp).lastPathComponent.hasPrefix(".tmp-") && result(l) == "0", "\(l)")
+                // The temp name ends in `.pending`, never `.parquet`: DuckDB's orphan sweep never takes it.
+                #expect(URL(fileURLWithPath: temp).lastPathComponent.hasPrefix(".tmp-") && temp.hasSuffix(".parquet.pending") && result(l) == "0", "\(l)")
                 // The temp file was opened O_EXCL | O_CLOEXEC (by whichever thread created it) ...
                 guard let open = lines.first(where: { $0.hasPrefix("openat(") && $0.contains("\"\(temp)\"") }), let fd = result(open) else {
                     Issue.record("no open of \(temp)"); continue
@@ -172,15 +173,20 @@ import Testing
                 // ... and this thread fsynced that descriptor since its previous publish, before the link.
                 let since = thread[..<i].lastIndex { $0.hasPrefix("link(") }.map { $0 + 1 } ?? 0
                 #expect(thread[since ..< i].contains { $0.hasPrefix("fsync(\(fd))") && result($0) == "0" }, "no fsync of \(temp) before its link")
-                // After the link: the temp name goes, then the directory is opened and fsynced.
+                // After the link: the temp name becomes the hold name, then the directory is
+                // opened and fsynced.
                 let after = Array(thread[(i + 1)...].prefix(3))
                 let dirPath = (target as NSString).deletingLastPathComponent
-                #expect(after.count == 3 && after[0].hasPrefix("unlink(\"\(temp)\")") && result(after[0]) == "0" && after[1].contains("\"\(dirPath)\"") && after[1].contains("O_DIRECTORY")
+                let hold = dirPath + "/" + LocalStorage.holdName(of: (target as NSString).lastPathComponent)
+                #expect(after.count == 3 && after[0].hasPrefix("rename") && quoted(after[0]) == [temp, hold] && result(after[0]) == "0"
+                        && after[1].contains("\"\(dirPath)\"") && after[1].contains("O_DIRECTORY")
                         && result(after[1]).map { after[2].hasPrefix("fsync(\($0))") } == true && result(after[2]) == "0", "after publishing \(target): \(after)")
+                // Once the commit is durable, the hold name is released.
+                #expect(lines.contains { $0.hasPrefix("unlink(\"\(hold)\")") && result($0) == "0" }, "\(hold) is never released")
             }
         }
         #expect(published > 10, "every data file is published by link(2): \(published)")
         // Nothing writes a data file in place or renames one: every write is a storage publish.
-        #expect(!lines.contains { $0.contains(".parquet") && ($0.contains("O_TRUNC") || $0.contains("rename")) })
+        #expect(!lines.contains { $0.contains(".parquet") && ($0.contains("O_TRUNC") || ($0.contains("rename") && quoted($0).last?.hasSuffix(".parquet") != false)) })
     }
 }

@@ -17,7 +17,7 @@ import Testing
         var orders: [Int64] = [2, 4, 3, 5]  // late events only
         orders += [1000, 1010, 990, 1005, 995, 1002, 998, 1003, 997, 1001, 999, 1004, 996, 1000, 3600, 1002, 998, 1001]
         s.orders["web"] = orders
-        s.revenueCents["web"] = orders.map { $0 * 5000 }
+        s.revenueCents["web"] = orders.map { Int128($0) * 5000 }
         s.rawLines = orders
         s.rejected = orders.map { $0 / 20 }
         s.curatedOrders = orders

@@ -172,8 +172,8 @@ public func bigMoneyOrders(_ ids: ClosedRange<Int>) -> String {
 }
 
 /// A lake (under `dir`, built by the `lake` executable) holding the evaluation catalog and
-/// inventory and twelve `bigMoneyOrders` in two committed batches: each batch's figures fit,
-/// the lake's confirmed revenue of 2024-01-15 web does not fit Int64 cents.
+/// inventory and twelve `bigMoneyOrders` in two committed batches: the lake's confirmed revenue
+/// of 2024-01-15 web (108000000000000000.00) does not fit Int64 cents.
 public func bigMoneyLake(in dir: TemporaryDirectory) throws -> String {
     let root = dir.file("lake")
     try bigMoneyOrders(1 ... 6).write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
@@ -190,4 +190,37 @@ public func bigMoneyLake(in dir: TemporaryDirectory) throws -> String {
         guard r.status == 0 else { throw PeerError(description: "lake \(args.joined(separator: " ")): \(r.err)") }
     }
     return root
+}
+
+/// DuckDB 1.5.5's money figures of a lake (ducklake attach, read-only), as DuckDB prints them
+/// (`CAST(sum(...) AS VARCHAR)`: DECIMAL(38,2) sums of the DECIMAL(18,2) columns), over
+/// confirmed orders: "total", "channel:<c>", "daily:<date> <channel> <country>" (revenue),
+/// "daily-units:…", "customer:<id>" (spend), "customer-avg:<id>" (spend / orders, rounded half
+/// up to cents, as lake rounds), "product:<id>" (line revenue), "product-units:<id>", "avg"
+/// (the mean confirmed order total, rounded the same way).
+public func duckDBMoneyFigures(root: String) throws -> [String: String] {
+    let script = Python.duckdbPrelude + """
+    from decimal import Decimal, ROUND_HALF_UP
+    root = sys.argv[1]
+    con = duck()
+    con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+    def cents(d): return str(Decimal(d).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    out = {}
+    confirmed = "FROM l.curated.orders WHERE status = 'confirmed'"
+    for (t,) in con.execute(f"SELECT CAST(sum(order_total) AS VARCHAR) {confirmed}").fetchall(): out["total"] = t
+    for (t, n) in con.execute(f"SELECT sum(order_total), count(*) {confirmed}").fetchall(): out["avg"] = cents(Decimal(t) / n)
+    for (c, t) in con.execute(f"SELECT channel, CAST(sum(order_total) AS VARCHAR) {confirmed} GROUP BY 1").fetchall(): out["channel:" + c] = t
+    for (d, c, k, t, u) in con.execute(f"SELECT CAST(event_date AS VARCHAR), channel, country, CAST(sum(order_total) AS VARCHAR), CAST(sum(units) AS VARCHAR) {confirmed} GROUP BY 1, 2, 3").fetchall():
+        out[f"daily:{d} {c} {k}"] = t
+        out[f"daily-units:{d} {c} {k}"] = u
+    for (c, t, s, n) in con.execute(f"SELECT customer_id, CAST(sum(order_total) AS VARCHAR), sum(order_total), count(*) {confirmed} GROUP BY 1").fetchall():
+        out["customer:" + c] = t
+        out["customer-avg:" + c] = cents(Decimal(s) / n)
+    for (p, t, u) in con.execute("SELECT product_id, CAST(sum(line_revenue) AS VARCHAR), CAST(sum(quantity) AS VARCHAR) FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1").fetchall():
+        out["product:" + p] = t
+        out["product-units:" + p] = u
+    print(json.dumps(out))
+    """
+    guard let figures = try Python.json(script, [root]) as? [String: String] else { throw PeerError(description: "DuckDB's money figures: not a JSON object of strings") }
+    return figures
 }

@@ -27,9 +27,15 @@ public struct LocalStorage: Storage {
 
     public func location(of key: StorageKey) -> String { root == "/" ? "/" + key.path : root + "/" + key.path }
 
-    /// Writes go to a hidden temp file beside the target (`.tmp-<uuid>-<name>`, still ending in
-    /// the target's extension so vacuum's orphan sweep removes one a crash left behind), which
-    /// `publish` links to the key: link(2) fails when the name exists, which is create-once.
+    /// Writes go to a hidden temp file beside the target (`.tmp-<uuid>-<name>.pending`), which
+    /// `publish` links to the key (link(2) fails when the name exists, which is create-once)
+    /// and then renames to the key's *hold* name (`.<name>.pending`). The hold name stays until
+    /// the catalog commit that references the file has settled it (`release`): DuckDB's
+    /// `ducklake_delete_orphaned_files` takes every `*.parquet` the catalog does not name for an
+    /// orphan, including a file published and not yet committed, and with `cleanup_all` it
+    /// does not wait; the hold, a second name of the same inode that sweep never matches, lets
+    /// the commit bring such a file back (`restore`). Neither name ends in `.parquet`, so the
+    /// sweep cannot take a write in flight either; vacuum's own sweep removes what a crash left.
     public func create(_ key: StorageKey) throws(StorageError) -> any StorageWriter {
         let target = location(of: key)
         let directory = Durability.parent(of: target)
@@ -38,20 +44,69 @@ public struct LocalStorage: Storage {
         } catch {
             throw .io(location: directory, operation: "create directory", errno: EIO)
         }
-        let temp = directory + "/" + Self.tempPrefix + UUID().uuidString.lowercased() + "-" + key.name
-        return try LocalStorageWriter(target: target, temp: temp)
+        let temp = directory + "/." + Self.tempPrefix + UUID().uuidString.lowercased() + "-" + key.name + Self.holdSuffix
+        return try LocalStorageWriter(target: target, temp: temp, hold: directory + "/" + Self.holdName(of: key.name))
     }
 
-    static let tempPrefix = ".tmp-"
+    /// Temp names carry `tmp-<uuid>-` before the file's name (an older build's were
+    /// `.tmp-<uuid>-<name>`, still ending in `.parquet`; a crash of one can have left such a file).
+    static let tempPrefix = "tmp-"
+    static let holdSuffix = ".pending"
 
-    /// The name a file in a lake directory was written under: its own, or for the temp file of
-    /// a write that never published (a crash: `.tmp-<uuid>-<name>`) the name it was meant to get.
+    /// The hold name of a file named `name` in the same directory.
+    public static func holdName(of name: some StringProtocol) -> String { "." + name + holdSuffix }
+
+    /// The file a hold or temp name (`.<name>.pending`, `.tmp-<uuid>-<name>.pending`) is
+    /// written for, or nil when `name` is neither.
+    public static func heldName(ofFile name: String) -> String? {
+        guard name.hasPrefix("."), name.hasSuffix(holdSuffix), name.count > 1 + holdSuffix.count else { return nil }
+        return withoutTempToken(name.dropFirst().dropLast(holdSuffix.count))
+    }
+
+    /// The name a file in a lake directory was written under: its own, or for the hold or
+    /// temp name of a write the name it was meant to get.
     public static func intendedName(ofFile name: String) -> String {
-        guard name.hasPrefix(tempPrefix) else { return name }
+        if let held = heldName(ofFile: name) { return held }
+        guard name.hasPrefix("." + tempPrefix) else { return name }
+        return withoutTempToken(name.dropFirst())
+    }
+
+    /// "tmp-<uuid>-<name>" → "<name>"; anything else unchanged.
+    private static func withoutTempToken(_ name: Substring) -> String {
+        guard name.hasPrefix(tempPrefix) else { return String(name) }
         let rest = name.dropFirst(tempPrefix.count)
         // A lowercased UUID is 36 characters, then "-".
-        guard rest.count > 37, rest[rest.index(rest.startIndex, offsetBy: 36)] == "-" else { return name }
+        guard rest.count > 37, rest[rest.index(rest.startIndex, offsetBy: 36)] == "-" else { return String(name) }
         return String(rest.dropFirst(37))
+    }
+
+    private func holdPath(of key: StorageKey) -> String {
+        Durability.parent(of: location(of: key)) + "/" + Self.holdName(of: key.name)
+    }
+
+    /// Links the key back to its hold when another process removed the key's name: true when
+    /// it did. Nothing held (released, or never written here) or the key present: false.
+    public func restore(_ key: StorageKey) throws(StorageError) -> Bool {
+        let target = location(of: key)
+        if link(holdPath(of: key), target) != 0 {
+            if errno == EEXIST || errno == ENOENT { return false }
+            throw .io(location: target, operation: "restore from its hold name", errno: errno)
+        }
+        let directory = Durability.parent(of: target)
+        do { try Durability.syncDirectory(directory) } catch let ParquetError.io(path, op, e) {
+            throw .io(location: path, operation: op, errno: e)
+        } catch {
+            throw .io(location: directory, operation: "fsync directory", errno: EIO)
+        }
+        return true
+    }
+
+    /// Drops the key's hold name (the file keeps its own name); nothing held is a no-op.
+    public func release(_ key: StorageKey) throws(StorageError) {
+        let hold = holdPath(of: key)
+        if unlink(hold) != 0 && errno != ENOENT && errno != ENOTDIR {
+            throw .io(location: hold, operation: "remove hold name", errno: errno)
+        }
     }
 
     public func open(_ key: StorageKey) throws(StorageError) -> any StorageReader {
@@ -69,11 +124,13 @@ public struct LocalStorage: Storage {
         return StorageObjectInfo(key: key, size: Int64(st.st_size), modifiedMicros: Self.micros(st.st_mtim))
     }
 
+    /// Removes the file and its hold name, if it still has one (a write abandoned after publish).
     public func delete(_ key: StorageKey) throws(StorageError) {
         let path = location(of: key)
         if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
             throw .io(location: path, operation: "delete", errno: errno)
         }
+        try release(key)
     }
 
     /// Walks the directory tree under the prefix with readdir; a file or directory that
@@ -163,16 +220,19 @@ final class LocalStorageReader: StorageReader, @unchecked Sendable {
 }
 
 /// Bytes go to the temp file; `publish` fsyncs it, closes it (a failed close can mean lost
-/// bytes: an error), links it to the target name (EEXIST: create-once), removes the temp name
-/// and fsyncs the directory so the new name survives a power loss too.
+/// bytes: an error), links it to the target name (EEXIST: create-once), renames it to the
+/// hold name and fsyncs the directory so the new names survive a power loss too. The hold
+/// name stays until the commit releases it (see `LocalStorage.create`).
 final class LocalStorageWriter: StorageWriter {
     let target: String
     let temp: String
+    let hold: String
     private var fd: Int32
 
-    init(target: String, temp: String) throws(StorageError) {
+    init(target: String, temp: String, hold: String) throws(StorageError) {
         self.target = target
         self.temp = temp
+        self.hold = hold
         fd = Glibc.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 { throw .io(location: temp, operation: "create", errno: errno) }
     }
@@ -205,7 +265,8 @@ final class LocalStorageWriter: StorageWriter {
             unlink(temp)
             throw e == EEXIST ? .alreadyExists(target) : .io(location: target, operation: "link", errno: e)
         }
-        if unlink(temp) != 0 { throw .io(location: temp, operation: "remove temp file", errno: errno) }
+        // Only the writer that took the key gets here, so the hold name is its own.
+        if rename(temp, hold) != 0 { throw .io(location: temp, operation: "rename to its hold name", errno: errno) }
         let directory = Durability.parent(of: target)
         do { try Durability.syncDirectory(directory) } catch let ParquetError.io(path, op, e) {
             throw .io(location: path, operation: op, errno: e)

@@ -147,12 +147,23 @@ public protocol Storage: Sendable {
     /// Every object whose key starts with `prefix` followed by "/" (all objects for nil), in
     /// key order. Objects deleted while the listing runs may or may not appear.
     func list(prefix: StorageKey?) throws(StorageError) -> [StorageObjectInfo]
+    /// After `publish`, a storage may keep the object reachable under a second, private name
+    /// until the commit that references it calls `release`, so an object another process
+    /// deleted by its key in between (DuckDB's orphan sweep) can be brought back: `restore`
+    /// re-creates the key from that name and answers whether it did. A storage without such
+    /// names answers false and releases nothing (the defaults).
+    func restore(_ key: StorageKey) throws(StorageError) -> Bool
+    func release(_ key: StorageKey) throws(StorageError)
 }
 
 extension Storage {
+    public func restore(_ key: StorageKey) throws(StorageError) -> Bool { false }
+    public func release(_ key: StorageKey) throws(StorageError) {}
+
     public func exists(_ key: StorageKey) throws(StorageError) -> Bool { try info(key) != nil }
 
-    /// Writes `bytes` as the whole new object `key` (create + write + publish).
+    /// Writes `bytes` as the whole new object `key` (create + write + publish + release: no
+    /// commit follows to protect it for).
     public func put(_ key: StorageKey, _ bytes: [UInt8]) throws(StorageError) {
         let w = try create(key)
         var failure: StorageError?
@@ -161,6 +172,7 @@ extension Storage {
         }
         if let failure { throw failure }
         try w.publish()
+        try release(key)
     }
 
     /// The whole object (small objects only: tests and tools; scans use ranged reads).

@@ -11,7 +11,9 @@ struct QualityFigureBuilder {
     private struct Cell {
         var day: Int32
         var channel: Int
-        var records: Int64 = 0, orders: Int64 = 0, items: Int64 = 0, confirmedCents: Int64 = 0
+        var records: Int64 = 0, orders: Int64 = 0, items: Int64 = 0
+        /// 128 bits, as DuckDB sums DECIMAL(18,2): a dozen orders at its maximum pass Int64 cents.
+        var confirmedCents: Int128 = 0
         var stateNulls: Int64 = 0, cityNulls: Int64 = 0, totalMismatch: Int64 = 0, itemCountMismatch: Int64 = 0
         var confirmedSquares: Double = 0
         /// Rejected lines are the rare case: strings are made only for them.
@@ -81,8 +83,9 @@ struct QualityFigureBuilder {
         }
     }
 
-    /// Throws `SumOverflow` naming the (day, channel) cell whose confirmed revenue no longer
-    /// fits Int64 cents (each order fits DECIMAL(18,2); a dozen at its maximum do not).
+    /// Money is summed in 128 bits: an order's items and a cell's confirmed revenue are exact
+    /// for any batch (each value fits Int64 and a batch has fewer than 2^64 rows, so the
+    /// checked adds never report; `SumOverflow` is thrown rather than trapping if they did).
     mutating func add(_ v: ValidatedOrders) throws(SumOverflow) {
         // Raw lines: records, rejects by reason, missing fields by name.
         let reason = v.raw.column("reject_reason"), detail = v.raw.column("reject_detail")
@@ -102,7 +105,7 @@ struct QualityFigureBuilder {
               case .string(let iid)? = it.column("order_id")?.data, case .int64(let revenue)? = it.column("line_revenue")?.data
         else { return }
         let state = o.column("state"), city = o.column("city") ?? o.column("shipping_city")
-        var sums = [Int64](repeating: 0, count: o.count), counts = [Int64](repeating: 0, count: o.count)
+        var sums = [Int128](repeating: 0, count: o.count), counts = [Int64](repeating: 0, count: o.count)
         var j = 0, itemsOverflow: Int?
         oid.bytes.withUnsafeBytes { ob in
             iid.bytes.withUnsafeBytes { ib in
@@ -111,7 +114,7 @@ struct QualityFigureBuilder {
                     while j < it.count {
                         let t = Int(iid.offsets[j])
                         guard Int(iid.offsets[j + 1]) - t == len, memcmp(ob.baseAddress! + s, ib.baseAddress! + t, len) == 0 else { break }
-                        let (sum, o) = sums[r].addingReportingOverflow(revenue[j])
+                        let (sum, o) = sums[r].addingReportingOverflow(Int128(revenue[j]))
                         if o { itemsOverflow = itemsOverflow ?? r } else { sums[r] = sum }
                         counts[r] += 1
                         j += 1
@@ -123,9 +126,9 @@ struct QualityFigureBuilder {
         if j < it.count {
             var row: [String: Int] = [:]
             for r in 0 ..< o.count { row[oid[r]] = r }
-            sums = [Int64](repeating: 0, count: o.count)
+            sums = [Int128](repeating: 0, count: o.count)
             counts = [Int64](repeating: 0, count: o.count)
-            for k in 0 ..< it.count { if let r = row[iid[k]] { sums[r] = try sums[r].adding(revenue[k], orThrow: "line revenue of order \(oid[r])"); counts[r] += 1 } }
+            for k in 0 ..< it.count { if let r = row[iid[k]] { sums[r] = try sums[r].adding(Int128(revenue[k]), orThrow: "line revenue of order \(oid[r])"); counts[r] += 1 } }
         }
         if let r = itemsOverflow { throw SumOverflow("line revenue of order \(oid[r])") }
         var examples = self.examples, cellOverflow: (day: Int32, channel: Int)?
@@ -134,13 +137,13 @@ struct QualityFigureBuilder {
             c.orders += 1
             c.items += counts[r]
             if confirmed[r] {
-                let (sum, o) = c.confirmedCents.addingReportingOverflow(total[r])
+                let (sum, o) = c.confirmedCents.addingReportingOverflow(Int128(total[r]))
                 if o { cellOverflow = cellOverflow ?? (c.day, c.channel) } else { c.confirmedCents = sum }
                 c.confirmedSquares += (Double(total[r]) / 100) * (Double(total[r]) / 100)
             }
             if let state, Self.isBlank(state, r) { c.stateNulls += 1 }
             if let city, Self.isBlank(city, r) { c.cityNulls += 1 }
-            if sums[r] != total[r] {
+            if sums[r] != Int128(total[r]) {
                 c.totalMismatch += 1
                 if examples < Self.maxExamples {
                     examples += 1
@@ -191,7 +194,7 @@ struct QualityFigureBuilder {
             add(.records, c.records)
             add(.orders, c.orders)
             add(.items, c.items)
-            add(.confirmedCents, c.confirmedCents)
+            for part in QualityFigures.int64Parts(c.confirmedCents) { add(.confirmedCents, part) }
             add(.confirmedSquares, 0, c.confirmedSquares)
             add(.stateNulls, c.stateNulls)
             add(.cityNulls, c.cityNulls)

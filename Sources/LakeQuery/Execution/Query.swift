@@ -145,7 +145,7 @@ func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
     case (.int32(let a), .date): return .date(a[row])
     case (.int32(let a), _): return .int(Int64(a[row]))
     case (.int64(let a), .timestamp): return .timestamp(a[row])
-    case (.int64(let a), .decimal(_, let s)): return .decimal(a[row], scale: s)
+    case (.int64(let a), .decimal(_, let s)): return .decimal(Int128(a[row]), scale: s)
     case (.int64(let a), _): return .int(a[row])
     case (.double(let a), _): return .double(a[row])
     case (.string, _), (.dictionary, _): return c.string(at: row).map(Value.string) ?? .null
@@ -283,7 +283,8 @@ struct ScanPosition: Comparable {
 }
 
 /// Hash aggregation: group keys as up to four integer codes, exact integer sums for ints and
-/// decimals, the first row's values kept to print each group.
+/// decimals (128 bits, as DuckDB sums them into HUGEINT / DECIMAL(38)), the first row's values
+/// kept to print each group.
 struct Grouper {
     /// Up to four key codes, and which of them are NULL: a null's code (Int64.min) is also a
     /// real int64 value, so the flag, not the code, tells the NULL group apart.
@@ -298,7 +299,8 @@ struct Grouper {
     /// Each group's first row.
     private var firsts: [ScanPosition] = []
     private var counts: [[Int64]]
-    private var sums: [[Int64]]
+    /// 128 bits: fewer than 2^64 rows of Int64 values cannot overflow (the add stays checked).
+    private var sums: [[Int128]]
     private var doubleSums: [[Double]]
     private var extremes: [[Value]]
     /// Where each min/max was first seen.
@@ -331,7 +333,7 @@ struct Grouper {
         }
         types = t
         counts = Array(repeating: [], count: aggregates.count)
-        sums = counts
+        sums = Array(repeating: [], count: aggregates.count)
         doubleSums = Array(repeating: [], count: aggregates.count)
         extremes = Array(repeating: [], count: aggregates.count)
         extremeAt = Array(repeating: [], count: aggregates.count)
@@ -451,11 +453,11 @@ struct Grouper {
                 switch c.data {
                 case .int32(let v):
                     var sum = sums[i]
-                    each { g, row in sum[g] = add(sum[g], Int64(v[row])) }
+                    each { g, row in sum[g] = add(sum[g], Int128(v[row])) }
                     sums[i] = sum
                 case .int64(let v):
                     var sum = sums[i]
-                    each { g, row in sum[g] = add(sum[g], v[row]) }
+                    each { g, row in sum[g] = add(sum[g], Int128(v[row])) }
                     sums[i] = sum
                 case .double(let v):
                     var sum = doubleSums[i]
@@ -497,7 +499,7 @@ struct Grouper {
         }
     }
 
-    private mutating func add(_ a: Int64, _ b: Int64) -> Int64 {
+    private mutating func add(_ a: Int128, _ b: Int128) -> Int128 {
         let (r, o) = a.addingReportingOverflow(b)
         if o { overflow = true }
         return r
@@ -576,7 +578,8 @@ struct Grouper {
                     switch type {
                     case .decimal(_, let s)?: row.append(.decimal(sums[i][g], scale: s))
                     case .double?: row.append(.double(doubleSums[i][g]))
-                    default: row.append(.int(sums[i][g]))
+                    // An integer column's sum past Int64 keeps all its digits (JSON: a string, as money).
+                    default: row.append(Int64(exactly: sums[i][g]).map(Value.int) ?? .decimal(sums[i][g], scale: 0))
                     }
                 case .avg:
                     if n == 0 { row.append(.null); continue }
@@ -597,7 +600,12 @@ struct Grouper {
 /// Exact money arithmetic on unscaled integers.
 public enum Money {
     /// a / b rounded half away from zero (an average of cents stays in cents).
-    public static func divide(_ a: Int64, by b: Int64) -> Int64 {
+    public static func divide(_ a: Int64, by b: Int64) -> Int64 { rounded(a, b) }
+
+    /// A 128-bit sum of cents over a count, rounded half away from zero: exact for any sum.
+    public static func divide(_ a: Int128, by b: Int64) -> Int128 { rounded(a, Int128(b)) }
+
+    private static func rounded<T: FixedWidthInteger & SignedInteger>(_ a: T, _ b: T) -> T {
         guard b != 0 else { return 0 }
         let q = a / b, r = a % b
         if 2 * abs(r) >= abs(b) { return q + ((a < 0) != (b < 0) ? -1 : 1) }

@@ -8,7 +8,8 @@ public enum Value: Hashable, Sendable {
     case int(Int64)
     case double(Double)
     case string(String)
-    case decimal(Int64, scale: Int)
+    /// Unscaled, 128 bits: a DECIMAL(18) cell, or a sum of them (DuckDB's DECIMAL(38) sum).
+    case decimal(Int128, scale: Int)
     /// Days since 1970-01-01.
     case date(Int32)
     /// Microseconds since the epoch, UTC.
@@ -75,6 +76,8 @@ public enum Value: Hashable, Sendable {
         case (.date(let x), .date(let y)): return x < y
         case (.timestamp(let x), .timestamp(let y)): return x < y
         case (.bool(let x), .bool(let y)): return !x && y
+        // Exact: two sums past 2^53 cents that a Double cannot tell apart still order.
+        case (.decimal(let x, let s), .decimal(let y, let t)) where s == t: return x < y
         default:
             if a.isNumeric && b.isNumeric { return a.doubleValue < b.doubleValue }
             return a.text < b.text

@@ -22,8 +22,8 @@ public struct DailySeries: Sendable {
     public var channels: [String] = []
     /// [channel][day index]
     public var orders: [String: [Int64]] = [:]
-    /// Confirmed revenue in cents, [channel][day index].
-    public var revenueCents: [String: [Int64]] = [:]
+    /// Confirmed revenue in cents (128 bits, as DuckDB sums DECIMAL(18,2)), [channel][day index].
+    public var revenueCents: [String: [Int128]] = [:]
     /// Sum of squared confirmed order totals (in units, as Double: a dispersion statistic, never
     /// shown as money), [channel][day index]: the compound-Poisson noise of daily revenue.
     public var revenueSquares: [String: [Double]] = [:]
@@ -61,7 +61,7 @@ public enum AnomalyDetector {
         if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: try catalog.resolve(asOf).id) {
             return series(byDay: stored.byDay, curatedPerDay: stored.curatedPerDay, rawPerDay: stored.rawPerDay)
         }
-        var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
+        var byDay: [String: [Int32: (Int64, Int128, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
@@ -72,7 +72,7 @@ public enum AnomalyDetector {
                 v.0 += 1
                 if c[2].string(at: r) == OrderStatus.confirmed.rawValue {
                     let cents = Reports.int(c[3], r)
-                    try v.1.add(cents, orThrow: "daily series: confirmed revenue of \(Timestamps.dateText(days: Int64(d))) \(VisibleText.escape(ch))")
+                    try v.1.add(Int128(cents), orThrow: "daily series: confirmed revenue of \(Timestamps.dateText(days: Int64(d))) \(VisibleText.escape(ch))")
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
                 }
                 byDay[ch, default: [:]][d] = v
@@ -100,7 +100,7 @@ public enum AnomalyDetector {
     /// Empty days kept after the last day with orders before the next one (see `series`).
     static let maxEmptyDays: Int32 = 31
 
-    public static func series(byDay: [String: [Int32: (Int64, Int64, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
+    public static func series(byDay: [String: [Int32: (Int64, Int128, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
                        rawPerDay: [Int32: (Int64, Int64)]) -> DailySeries {
         var s = DailySeries()
         // The range comes from accepted events only: a line too broken to carry a timestamp is
@@ -154,6 +154,13 @@ public enum AnomalyDetector {
         return totals.map { $0 > 0 && Double($0) >= minShare * typical }
     }
 
+    /// A median of cents (a Double) as whole cents to print; a Double the size of a 128-bit sum
+    /// stays well inside Int128, and one that is not finite prints as 0 rather than trapping.
+    static func cents(_ d: Double) -> Int128 {
+        guard d.isFinite, d.magnitude < 1e37 else { return 0 }
+        return Int128(d.rounded())
+    }
+
     /// The detector over prepared series (pure: the tests feed it planted data directly too).
     public static func detect(_ s: DailySeries, config: QualityConfig) -> [AnomalyFinding] {
         var out: [AnomalyFinding] = []
@@ -202,7 +209,7 @@ public enum AnomalyDetector {
                 if abs(rz) > z, rrelative >= config.anomalyMinRelativeChange, corroborated {
                     out.append(AnomalyFinding(kind: rz > 0 ? .revenueSpike : .revenueDrop, date: dateText(i), channel: ch,
                                               value: Double(revenue[i]) / 100, baseline: rm / 100, score: rz, threshold: z,
-                                              detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Int64(rm.rounded()), scale: 2)) (orders score \(Value.format(oz)))"))
+                                              detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Self.cents(rm), scale: 2)) (orders score \(Value.format(oz)))"))
                 }
             }
         }

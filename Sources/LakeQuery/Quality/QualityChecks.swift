@@ -160,14 +160,14 @@ public enum QualityChecks {
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
         }
-        var itemSums: [String: (Int64, Int64)] = [:]  // order_id → (sum line_revenue cents, items)
+        var itemSums: [String: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
             scoped(&items)
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
             try Reports.forEachRow(batches) { b, r in
                 guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
                 var v = itemSums[id] ?? (0, 0)
-                try v.0.add(Reports.int(b.batch.columns[1], r), orThrow: "quality check: line revenue of order \(VisibleText.escape(id))")
+                try v.0.add(Int128(Reports.int(b.batch.columns[1], r)), orThrow: "quality check: line revenue of order \(VisibleText.escape(id))")
                 v.1 += 1
                 itemSums[id] = v
             }
@@ -175,7 +175,7 @@ public enum QualityChecks {
         for (id, (total, count)) in orderTotal {
             let batch = batchOfOrder[id]!
             let (sum, items) = itemSums[id] ?? (0, 0)
-            if sum != total {
+            if sum != Int128(total) {
                 curated[batch]!.mismatched += 1
                 if curated[batch]!.examples.count < 3 {
                     curated[batch]!.examples.append("\(id): total \(DecimalText.format(total, scale: 2)) vs items \(DecimalText.format(sum, scale: 2))")

@@ -12,8 +12,8 @@ struct StoredQuality {
     var perBatch: [String: LineCounts] = [:]
     var perDay: [Int32: LineCounts] = [:]
     var curated: [String: CuratedCounts] = [:]
-    /// Curated orders, confirmed cents and squared confirmed totals per channel and day (only cells with orders).
-    var byDay: [String: [Int32: (Int64, Int64, Double)]] = [:]
+    /// Curated orders, confirmed cents (128 bits) and squared confirmed totals per channel and day (only cells with orders).
+    var byDay: [String: [Int32: (Int64, Int128, Double)]] = [:]
     /// Curated orders and orders without a state per day.
     var curatedPerDay: [Int32: (Int64, Int64)] = [:]
     /// Raw lines and rejected lines per day.
@@ -26,7 +26,7 @@ struct StoredQuality {
         let stored = try catalog.qualityFigures(at: snapshot, batchIDs: batchIDs)
         guard stored.coversTables else { return nil }
         var s = StoredQuality()
-        var cells: [String: [Int32: (Int64, Int64, Double)]] = [:]
+        var cells: [String: [Int32: (Int64, Int128, Double)]] = [:]
         for f in stored.figures {
             switch f.metric {
             case .records:
@@ -39,8 +39,9 @@ struct StoredQuality {
                 cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
             case .items: break  // counted only for coverage, by the catalog
             case .confirmedCents:
+                // A cell past Int64 is stored as several rows (`QualityFigures.int64Parts`): all added.
                 try cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1.add(
-                    f.n, orThrow: "stored quality figures: confirmed revenue of \(Timestamps.dateText(days: Int64(f.eventDate))) \(VisibleText.escape(f.channel))")
+                    Int128(f.n), orThrow: "stored quality figures: confirmed revenue of \(Timestamps.dateText(days: Int64(f.eventDate))) \(VisibleText.escape(f.channel))")
             case .confirmedSquares: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
             case .stateNulls:
                 s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n

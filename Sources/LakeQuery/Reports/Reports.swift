@@ -24,8 +24,9 @@ public struct ReportOptions: Sendable {
     public init() {}
 }
 
-/// Product id → units, revenue (unscaled cents), distinct orders, and (category, brand).
-typealias ProductSales = (units: [String: Int64], revenue: [String: Int64], orders: [String: Int64], info: [String: (String, String)])
+/// Product id → units, revenue (unscaled cents, 128 bits: DuckDB's DECIMAL(38) sum), distinct
+/// orders, and (category, brand).
+typealias ProductSales = (units: [String: Int64], revenue: [String: Int128], orders: [String: Int64], info: [String: (String, String)])
 
 /// One shared scan: the last result, by the snapshot and window it covered (a snapshot's rows
 /// never change, so the same key is the same answer). Held while a scan runs: a second asker
@@ -451,7 +452,7 @@ public enum Reports {
     static func mergeProductSales(_ states: [ProductSalesWorker]) throws(SumOverflow) -> ProductSales {
         for w in states { if let p = w.overflowed { throw SumOverflow(ProductSalesWorker.overflowText(w.products.values[p])) } }
         var products = ByteInterner()
-        var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
+        var units: [Int64] = [], revenue: [Int128] = [], orders: [Int64] = []
         var info: [(position: ProductSalesWorker.Position, category: String, brand: String)] = []
         var maps: [[Int32]] = []
         for w in states {
@@ -759,7 +760,9 @@ struct RejectRateWorker {
 
 /// One worker's share of daily-revenue: groups over the files it decoded.
 struct DailyRevenueWorker {
-    struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int64 = 0, pending: Int64 = 0, cancelled: Int64 = 0 }
+    /// Revenue in 128 bits (DuckDB's DECIMAL(38) sum); units are INT32 per order, so their Int64
+    /// sum passes only past 2^32 orders in one group (checked all the same).
+    struct Acc { var orders: Int64 = 0, units: Int64 = 0, revenue: Int128 = 0, pending: Int64 = 0, cancelled: Int64 = 0 }
     struct Key: Hashable { var date: Int32; var channel: Int32; var country: Int32 }
 
     /// Channel and country strings: codes local to this worker.
@@ -770,7 +773,7 @@ struct DailyRevenueWorker {
     /// Per file: its distinct confirmed customers, distinct (group << 32 | customer) pairs, and
     /// the distinct count per group.
     var parts: [(customers: StringColumn, pairs: [UInt64], counts: [(group: Int, count: Int64)])] = []
-    /// The first group whose units or revenue did not fit Int64: the report fails naming it
+    /// The first group whose units (Int64) or revenue (Int128) did not fit: the report fails naming it
     /// (`overflowError`) instead of trapping in the row loop.
     var overflowed: Int?
 
@@ -809,7 +812,7 @@ struct DailyRevenueWorker {
                 case 0:
                     accs[g].orders += 1
                     let (u, uo) = accs[g].units.addingReportingOverflow(units[r])
-                    let (v, vo) = accs[g].revenue.addingReportingOverflow(total[r])
+                    let (v, vo) = accs[g].revenue.addingReportingOverflow(Int128(total[r]))
                     if uo || vo { overflowed = overflowed ?? g } else { accs[g].units = u; accs[g].revenue = v }
                     if codes[r] >= 0 { pairs.append(UInt64(g) << 32 | UInt64(UInt32(codes[r]))) }
                 case 1: accs[g].pending += 1
@@ -911,7 +914,9 @@ extension CustomersWorker {
 /// One customer's figures side by side: a row updates one cache line rather than one line in
 /// each of five arrays (the customers outgrow the cache).
 struct CustomerFigures {
-    var orders: Int64 = 0, spend: Int64 = 0, first: Int64 = .max, last: Int64 = .min
+    /// 128 bits (DuckDB's DECIMAL(38) sum): a customer's spend is exact however many orders.
+    var spend: Int128 = 0
+    var orders: Int64 = 0, first: Int64 = .max, last: Int64 = .min
     var firstDay: Int32 = .max
     /// Bit s: the customer (not null) has a row in channel slot s (`ChannelOrders`).
     var channels: UInt64 = 0
@@ -932,7 +937,7 @@ struct CustomersWorker {
     var days: [UInt64] = []
     /// Per channel, when the scan reads the channel as a fifth column.
     var byChannel = ChannelOrders()
-    /// The first customer whose spend did not fit Int64 (`merge` throws naming them).
+    /// The first customer whose spend did not fit 128 bits (unreachable below 2^64 orders; `merge` throws naming them).
     var overflowed: Int?
 
     static func overflowText(_ customer: String) -> String { "customer figures: spend of customer \(customer)" }
@@ -959,7 +964,7 @@ struct CustomersWorker {
                 b.forEachRow { r in
                     let c = Int(customer[r])
                     f[c].orders += 1
-                    let (v, o) = f[c].spend.addingReportingOverflow(total[r])
+                    let (v, o) = f[c].spend.addingReportingOverflow(Int128(total[r]))
                     if o { overflowed = overflowed ?? c } else { f[c].spend = v }
                     f[c].first = min(f[c].first, time[r])
                     f[c].last = max(f[c].last, time[r])
@@ -995,7 +1000,7 @@ struct ChannelOrders {
     struct Group {
         var channel: Value
         var first: ScanPosition
-        var rows: Int64, totals: Int64, sum: Int64, customers: Int64
+        var rows: Int64, totals: Int64, sum: Int128, customers: Int64
     }
 
     /// Where another worker's slots went in a merge.
@@ -1016,7 +1021,7 @@ struct ChannelOrders {
 
     var names = ByteInterner()
     var first = [ScanPosition](repeating: ScanPosition(file: .max, batch: 0, row: 0), count: slots)
-    var rows = [Int64](repeating: 0, count: slots), totals = [Int64](repeating: 0, count: slots), sum = [Int64](repeating: 0, count: slots)
+    var rows = [Int64](repeating: 0, count: slots), totals = [Int64](repeating: 0, count: slots), sum = [Int128](repeating: 0, count: slots)
     var exact = true
 
     /// One batch: channel at column 4, order total at 1, customer at 0. Returns each row's
@@ -1035,7 +1040,7 @@ struct ChannelOrders {
             if here < first[s] { first[s] = here }
             if !total.isNull(r) {
                 totals[s] += 1
-                let (v, o) = sum[s].addingReportingOverflow(amount[r])
+                let (v, o) = sum[s].addingReportingOverflow(Int128(amount[r]))
                 sum[s] = v
                 if o { exact = false }
             }
@@ -1089,13 +1094,14 @@ struct ProductSalesWorker {
     typealias Position = (Int, Int, Int)
 
     var products = ByteInterner()
-    var units: [Int64] = [], revenue: [Int64] = [], orders: [Int64] = []
+    /// Revenue in 128 bits (DuckDB's DECIMAL(38) sum); units are INT32 quantities, summed in Int64 (checked).
+    var units: [Int64] = [], revenue: [Int128] = [], orders: [Int64] = []
     var info: [(position: Position, category: String, brand: String)] = []
     /// Per file: its runs of order ids (`add`) and its distinct (product << 32 | run) pairs.
     var parts: [(orders: StringColumn, pairs: [UInt64])] = []
     /// Hashes of each file's runs of order ids: all distinct when no order id is in two runs.
     var orderHashes: [UInt64] = []
-    /// The first product whose units or revenue did not fit Int64 (`mergeProductSales` throws).
+    /// The first product whose units (Int64) or revenue (Int128) did not fit (`mergeProductSales` throws).
     var overflowed: Int?
 
     static func overflowText(_ product: String) -> String { "product sales: units or revenue of product \(product)" }
@@ -1123,7 +1129,7 @@ struct ProductSalesWorker {
                     info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
                 }
                 let (u, uo) = units[p].addingReportingOverflow(quantity[r])
-                let (v, vo) = revenue[p].addingReportingOverflow(lineRevenue[r])
+                let (v, vo) = revenue[p].addingReportingOverflow(Int128(lineRevenue[r]))
                 if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
                 let o = run[r]
                 if stamp[p] != o {

@@ -31,7 +31,7 @@ extension Reports {
         let ids = interner.values
         let count = interner.count
         // Strings are compared once per pair only on ties of both figures.
-        let spend = a.map(\.spend), orders = a.map(\.orders)
+        let spend = a.map(\.spend), orders = a.map { Int128($0.orders) }
         let primary = o.ranking == .spend ? spend : orders, secondary = o.ranking == .spend ? orders : spend
         let ranked = (0 ..< count).sorted { x, y in
             if primary[x] != primary[y] { return primary[x] > primary[y] }
@@ -73,7 +73,7 @@ extension Reports {
         let stock = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf) != nil ? try onHand(catalog, o) : [:]
         let days = try windowDays(catalog, o)
         let ids = Array(info.keys)
-        func ranks(_ figure: [String: Int64]) -> [String: Int] {
+        func ranks<T: BinaryInteger>(_ figure: [String: T]) -> [String: Int] {
             let sorted = ids.sorted { (figure[$0] ?? 0, $1) > (figure[$1] ?? 0, $0) }
             return Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0 + 1) })
         }
@@ -90,7 +90,8 @@ extension Reports {
             table.rows.append([
                 .string(id), .string(p.category), .string(p.brand), .int(Int64(revenueRank[id]!)), .decimal(sales.revenue[id] ?? 0, scale: 2),
                 .int(Int64(unitsRank[id]!)), .int(units), .int(sales.orders[id] ?? 0), .int(onHand),
-                p.price.map { .decimal($0, scale: 2) } ?? .null, p.price.map { .decimal($0 * onHand, scale: 2) } ?? .null,
+                // On hand × list price in 128 bits: the product of two Int64 always fits.
+                p.price.map { .decimal(Int128($0), scale: 2) } ?? .null, p.price.map { .decimal(Int128($0) * Int128(onHand), scale: 2) } ?? .null,
                 daily > 0 ? .double(Double(onHand) / daily) : .null,
             ])
         }

@@ -36,8 +36,12 @@ struct IngestFlags: ParsableArguments {
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    func store() throws -> LakeStore {
-        try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
+    /// The lake an ingest of `kind` writes to (`LakeStore.openForIngest` decides whether a
+    /// path with no lake may become one); a new lake is announced on standard error.
+    func store(for kind: SourceKind) throws -> LakeStore {
+        let store = try LakeStore.openForIngest(kind, root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
+        if store.catalog.created { printError("created a new lake at \(store.root.path)") }
+        return store
     }
 }
 
@@ -72,7 +76,7 @@ struct IngestOrders: ParsableCommand {
     }
 
     func run() throws {
-        let store = try flags.store()
+        let store = try flags.store(for: .orders)
         // Read before ingesting: a bad --config is an error before anything is committed.
         let qualityConfig = try alerts.load(lake: store.root)
         if follow {
@@ -108,7 +112,7 @@ struct IngestInventory: ParsableCommand {
         commandName: "inventory",
         abstract: "Ingest an inventory CSV (product_id,available_quantity,warehouse_location,last_updated).",
         discussion: """
-        Columns may come in any order (the header names them). A row with a non-numeric or negative quantity, an unknown product, a bad timestamp or a field that is not UTF-8 goes to raw.inventory with its reason; the rest are appended to curated.inventory (on hand = the latest update per product and warehouse). The same file again adds nothing.
+        Columns may come in any order (the header names them); a column the registry does not know is ignored and counted as schema drift (`unknown source fields` in the summary). Load the product catalog first: each product_id must name a catalog product (schemas/inventory: references products.product_id), and without a catalog the file is refused with nothing committed. A row with a quantity that is not a whole number (5, 5.0 and 5e0 are the same; 5.5 and N/A are not) or is negative, an unknown product, a bad timestamp (leap seconds included) or a field that is not UTF-8 goes to raw.inventory with its reason; the rest are appended to curated.inventory (on hand = the latest update per product and warehouse). The same file again adds nothing.
 
           lake ingest inventory Evaluation-Files/inventory_updates.csv
           lake ingest inventory hourly/2024-01-15T10.csv --format json
@@ -119,7 +123,7 @@ struct IngestInventory: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try InventoryIngest.run(try flags.store(), path: file), format: flags.format))
+        print(SummaryText.render(try InventoryIngest.run(try flags.store(for: .inventory), path: file), format: flags.format))
     }
 }
 
@@ -128,7 +132,7 @@ struct IngestCatalog: ParsableCommand {
         commandName: "catalog",
         abstract: "Ingest a product catalog JSON array; it becomes the current version of curated.products.",
         discussion: """
-        Each ingest replaces curated.products as a whole (earlier versions stay readable with --as-of); rejected entries go to raw.products. Orders are validated against the current catalog, so load it before the first orders.
+        Each ingest replaces curated.products as a whole (earlier versions stay readable with --as-of); rejected entries go to raw.products. Orders are validated against the current catalog, so load it before the first orders. An entry with a key written twice (duplicate_field), a price that is not a JSON number (a string "10.00": invalid_price) or that has more than 2 decimal places in its exact value (29.999; 2.999e1 is 29.99 and is accepted) goes to raw.products with its reason. On a path with no lake, `ingest catalog` (like `lake run`) creates one and says so on stderr; `ingest orders`/`inventory` and every read command refuse with "no lake at PATH" and create nothing.
 
           lake ingest catalog Evaluation-Files/product_catalog.json
           lake ingest catalog catalog-2024-02.json --format json
@@ -139,7 +143,7 @@ struct IngestCatalog: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try CatalogIngest.run(try flags.store(), path: file), format: flags.format))
+        print(SummaryText.render(try CatalogIngest.run(try flags.store(for: .catalog), path: file), format: flags.format))
     }
 }
 

@@ -33,7 +33,7 @@ struct Run: ParsableCommand {
     @OptionGroup var alerts: AlertConfigOption
 
     func run() throws {
-        let store = try flags.store()
+        let store = try flags.store(for: .catalog)
         let qualityConfig = try alerts.load(lake: store.root)
         let dir = URL(fileURLWithPath: input, isDirectory: true)
         let catalog = dir.appendingPathComponent("product_catalog.json").path

@@ -35,6 +35,9 @@ public struct Catalog: Sendable {
     public let encrypted: Bool
     /// Test instrumentation at the named points of `commit`; `.none` outside the crash tests.
     public var hooks: CommitHooks = .none
+    /// Whether this `open` created the catalog (a writing command given a path with no lake):
+    /// the caller says so, since a mistyped --lake would otherwise start a new lake silently.
+    public private(set) var created = false
     /// Tables and registered schema versions as of one schema_version, shared by this
     /// catalog's copies (see `SchemaCache`).
     let schemaCache = SchemaCache()
@@ -93,11 +96,12 @@ public struct Catalog: Sendable {
         if CatalogGuard.manifestIsBlank(manifest) {
             // Checked before SQLite opens (and so writes to) the file: a command that may not
             // create a catalog leaves an emptied manifest as it found it.
-            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            // Data files without a catalog is a lost manifest, not a mistyped --lake: say that.
+            guard create else { try CatalogGuard.requireNoData(files); throw CatalogError.notFound(path: manifest.path) }
             if !overExistingData { try CatalogGuard.requireNoData(files) }
         }
         if !fm.fileExists(atPath: manifest.path) {
-            guard create else { throw CatalogError.notFound(path: manifest.path) }
+            guard create else { try CatalogGuard.requireNoData(files); throw CatalogError.notFound(path: manifest.path) }
             do {
                 try fm.createDirectory(at: root, withIntermediateDirectories: true)
             } catch {
@@ -112,7 +116,7 @@ public struct Catalog: Sendable {
         let dataPath = resolveDataPath(opened.dataPath, root: root)
         return Catalog(root: root, manifestURL: manifest, location: .sqlite(manifest), dataPath: dataPath,
                        files: files.servingDataPath(dataPath, defaultStorage: storage == nil), store: store, format: opened.format,
-                       encrypted: opened.encrypted, hooks: hooks)
+                       encrypted: opened.encrypted, hooks: hooks, created: opened.created)
     }
 
     /// Validates an opened catalog, and creates or completes it as `open` describes; returns its
@@ -197,7 +201,7 @@ public struct Catalog: Sendable {
         let dataPath = resolveDataPath(opened.dataPath, root: root)
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
                        dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
-                       store: store, format: opened.format, encrypted: opened.encrypted, hooks: hooks)
+                       store: store, format: opened.format, encrypted: opened.encrypted, hooks: hooks, created: opened.created)
     }
 
     /// What opening a catalog learns from its metadata.
@@ -206,6 +210,8 @@ public struct Catalog: Sendable {
         var dataPath: String
         var format: CatalogFormat
         var encrypted: Bool
+        /// Created by this open (`bootstrap`), not found.
+        var created = false
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
@@ -247,7 +253,7 @@ public struct Catalog: Sendable {
         try db.execute(sql: "INSERT INTO ducklake_schema VALUES (0, ?, 0, NULL, 'main', 'main/', TRUE)", arguments: [UUID().uuidString.lowercased()])
         try Bookkeeping.ensure(db)
         // No ducklake_schema_versions row: in 1.0 its rows are per table, and there is none yet.
-        return OpenedCatalog(dataPath: relativeDataPath, format: .v10, encrypted: false)
+        return OpenedCatalog(dataPath: relativeDataPath, format: .v10, encrypted: false, created: true)
     }
 
     /// The data_path we store: relative, so the catalog names no absolute location and a moved

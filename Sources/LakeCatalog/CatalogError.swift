@@ -56,6 +56,11 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notFound(let p):
+            // A SQLite catalog is named by its manifest; the user named the lake root (--lake).
+            if p.hasSuffix("/" + Catalog.manifestName) {
+                let root = String(p.dropLast(Catalog.manifestName.count + 1))
+                return "no lake at \(root) (no \(Catalog.manifestName) there; run `lake init --lake \(root)` or `lake run`, or point --lake at an existing lake)"
+            }
             return "no lake catalog at \(p); run `lake init` first or point --lake at an existing lake"
         case .upgradeRequired(let p, let v):
             return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"

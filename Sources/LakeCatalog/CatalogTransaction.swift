@@ -258,7 +258,11 @@ public struct CatalogTransaction {
                 let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
                 statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
                                  st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
-                let these = TableColumnStats(containsNull: st.nullCount > 0 ? 1 : 0, containsNaN: nan, min: st.min, max: st.max)
+                // A file whose column has values but no bounds (a writer may leave them out, as
+                // ours does for the verbatim source line) leaves the table's bounds unknown.
+                let hasValues = (st.valueCount ?? (file.recordCount - st.nullCount)) > 0
+                let these = TableColumnStats(containsNull: st.nullCount > 0 ? 1 : 0, containsNaN: nan, min: st.min, max: st.max,
+                                             boundsUnknown: hasValues && (st.min == nil || st.max == nil))
                 merged[c.columnID] = merged[c.columnID].map { $0.merged(with: these, type: c.type) } ?? these
             }
         }
@@ -305,13 +309,46 @@ public struct CatalogTransaction {
                 if old.isEmpty { inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max]) }
                 continue
             }
-            let after = before.merged(with: these, type: c.type)
+            var after = before.merged(with: these, type: c.type)
+            // A NULL bound in the table's row means "no value yet" or "unknown" (DuckDB writes
+            // NULL for both). Taking the new files' bounds is right only in the first case, so
+            // then the bounds are folded from the live files' own (these files included).
+            if before.min == nil || before.max == nil, !these.boundsUnknown, these.min != nil {
+                (after.min, after.max) = try liveBounds(table: t, column: c)
+            }
+            after.boundsUnknown = false  // written as the NULL bounds it already has
             // Unchanged stats need no write (a NULL contains_null is still written as 1).
             guard after != before || nullUnknown.contains(c.columnID) else { continue }
             updates.append([c.columnID, after.containsNull, after.containsNaN, after.min, after.max])
         }
         try updateTableColumnStats(tableID: t.tableID, updates)
         try db.insertRows(into: "ducklake_table_column_stats", row: "(?, ?, ?, ?, ?, ?, NULL)", inserts)
+    }
+
+    /// The table-level min and max of a column, folded from the stats of the table's live files
+    /// at this snapshot: nil when no file has a value, or when a file with values has no bounds
+    /// (unknown: a reader must not prune on a bound narrower than the data).
+    func liveBounds(table t: TableInfo, column c: ColumnInfo) throws -> (min: String?, max: String?) {
+        var lo: String?, hi: String?
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT s.value_count, s.null_count, f.record_count, s.min_value, s.max_value
+            FROM ducklake_file_column_stats s JOIN ducklake_data_file f USING (data_file_id)
+            WHERE f.table_id = ? AND s.column_id = ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
+            """, arguments: [t.tableID, c.columnID, s, s]) {
+            let valueCount: Int64? = try r.value("value_count"), nullCount: Int64? = try r.value("null_count")
+            let records: Int64 = try r.value("record_count")
+            // Without counts, the file may hold values.
+            let values = valueCount ?? nullCount.map { records - $0 } ?? records
+            let mn: String? = try r.value("min_value"), mx: String? = try r.value("max_value")
+            guard let mn, let mx else {
+                if values > 0 { return (nil, nil) }
+                continue
+            }
+            guard let type = c.type else { continue }
+            if lo.map({ (StatText.compare(mn, $0, type: type) ?? 0) < 0 }) ?? true { lo = mn }
+            if hi.map({ (StatText.compare(mx, $0, type: type) ?? 0) > 0 }) ?? true { hi = mx }
+        }
+        return (lo, hi)
     }
 
     /// Sets the stats of many columns of one table in one statement per 150 columns (each row
@@ -637,9 +674,12 @@ struct TableColumnStats: Equatable {
     var containsNaN: Int64?
     var min: String?
     var max: String?
+    /// Some file has values but no bounds: the table's bounds are unknown, written as NULL.
+    var boundsUnknown = false
 
     /// Both files' rows together: nulls or NaNs if either has them, the wider bounds. A NULL
-    /// bound means "no non-null value seen so far" (all-null files write no bounds).
+    /// bound means "no non-null value seen so far" (all-null files write no bounds), unless
+    /// `boundsUnknown`, which either side passes on.
     func merged(with other: TableColumnStats, type: ColumnType?) -> TableColumnStats {
         func pick(_ a: String?, _ b: String?, wantLess: Bool) -> String? {
             guard let a else { return b }
@@ -648,7 +688,11 @@ struct TableColumnStats: Equatable {
             return (order <= 0) == wantLess ? a : b
         }
         let nan: Int64? = (containsNaN == nil && other.containsNaN == nil) ? nil : Swift.max(containsNaN ?? 0, other.containsNaN ?? 0)
-        return TableColumnStats(containsNull: Swift.max(containsNull, other.containsNull), containsNaN: nan,
+        let containsNull = Swift.max(containsNull, other.containsNull)
+        if boundsUnknown || other.boundsUnknown {
+            return TableColumnStats(containsNull: containsNull, containsNaN: nan, min: nil, max: nil, boundsUnknown: true)
+        }
+        return TableColumnStats(containsNull: containsNull, containsNaN: nan,
                                 min: pick(min, other.min, wantLess: true), max: pick(max, other.max, wantLess: false))
     }
 }

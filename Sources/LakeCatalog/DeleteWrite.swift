@@ -83,16 +83,7 @@ extension CatalogTransaction {
     public func recomputeTableColumnStats(tableID: Int64) throws {
         let t = try table(tableID)
         for c in t.columns {
-            var lo: String?, hi: String?
-            for r in try SQLRow.fetchAll(database, sql: """
-                SELECT s.min_value, s.max_value FROM ducklake_file_column_stats s JOIN ducklake_data_file f USING (data_file_id)
-                WHERE f.table_id = ? AND s.column_id = ? AND f.begin_snapshot <= ? AND (f.end_snapshot IS NULL OR f.end_snapshot > ?)
-                """, arguments: [tableID, c.columnID, snapshotID, snapshotID]) {
-                let mn: String? = try r.value("min_value"), mx: String? = try r.value("max_value")
-                guard let type = c.type else { continue }
-                if let mn, lo.map({ (StatText.compare(mn, $0, type: type) ?? 0) < 0 }) ?? true { lo = mn }
-                if let mx, hi.map({ (StatText.compare(mx, $0, type: type) ?? 0) > 0 }) ?? true { hi = mx }
-            }
+            let (lo, hi) = try liveBounds(table: t, column: c)
             try database.execute(sql: "UPDATE ducklake_table_column_stats SET min_value = ?, max_value = ? WHERE table_id = ? AND column_id = ?",
                                  arguments: [lo, hi, tableID, c.columnID])
         }

@@ -110,3 +110,107 @@ extension ColumnType {
         return nil
     }
 }
+
+/// The exact value of a number written in decimal, fraction or exponent notation ("2.0",
+/// "1e2", "2.999e1", "100e-2"), at a fixed scale: the one rule every source applies to a count
+/// or an amount (order quantities and prices, catalog prices, inventory quantities). A number
+/// is taken when its exact decimal value fits the scale, as DuckDB's cast of the same text
+/// does, but never rounded: 2.5 is not a whole number and 29.999 is not an amount in cents,
+/// however it is written.
+public enum ExactDecimal: Sendable, Equatable {
+    /// The unscaled value: 100 for "1e2" at scale 0, 2999 for "2.999e1" at scale 2.
+    case value(Int64)
+    /// Non-zero digits below the scale (2.5 at scale 0, 29.999 at scale 2).
+    case tooManyPlaces
+    /// A whole value at the scale whose magnitude exceeds Int64 (the caller's range check
+    /// comes after, on values that fit).
+    case outOfRange
+    /// Not a number: empty, a stray character, no digits, an exponent without digits.
+    case malformed
+
+    /// Parses ASCII `[+-] digits [. digits] [(e|E) [+-] digits]` (at least one digit before
+    /// the exponent) from the bytes, with no binary floating point: the digits are kept as an
+    /// integer and the exponent moves the decimal point. Leading zeros are allowed (a CSV cell
+    /// "007"); a JSON caller has checked its stricter grammar already.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, scale: Int) -> ExactDecimal {
+        // Plain decimals within the scale (nearly every value any source sends) take the
+        // existing exact parser; only what it refuses is worked out digit by digit below.
+        if let v = DecimalText.parse(bytes, scale: scale) { return .value(v) }
+        let n = bytes.count
+        var i = 0
+        var negative = false
+        if n > 0 && (bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+")) { negative = bytes[0] == UInt8(ascii: "-"); i = 1 }
+        // significand = the digits without their trailing zeros; `zeros` counts those.
+        var significand: Int64 = 0
+        var significandOverflow = false
+        var zeros = 0
+        var digits = 0
+        var fractionDigits = 0
+        var point = false
+        while i < n {
+            let c = bytes[i]
+            if c >= 48 && c <= 57 {
+                digits += 1
+                if point { fractionDigits += 1 }
+                if c == 48 {
+                    zeros += 1
+                } else {
+                    // Fold the zeros held back, then this digit.
+                    var k = 0
+                    while k <= zeros && !significandOverflow {
+                        let (m, o) = significand.multipliedReportingOverflow(by: 10)
+                        significand = m
+                        significandOverflow = o
+                        k += 1
+                    }
+                    if !significandOverflow {
+                        let (a, o) = significand.addingReportingOverflow(Int64(c - 48))
+                        significand = a
+                        significandOverflow = o
+                    }
+                    zeros = 0
+                }
+            } else if c == UInt8(ascii: ".") {
+                if point { return .malformed }
+                point = true
+            } else if c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+                break
+            } else {
+                return .malformed
+            }
+            i += 1
+        }
+        guard digits > 0 else { return .malformed }
+        var exponent = 0
+        if i < n {
+            i += 1  // the 'e'
+            var exponentNegative = false
+            if i < n && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) { exponentNegative = bytes[i] == UInt8(ascii: "-"); i += 1 }
+            let start = i
+            while i < n && bytes[i] >= 48 && bytes[i] <= 57 {
+                // Saturates far beyond any exponent that could leave a value in range.
+                exponent = min(exponent * 10 + Int(bytes[i] - 48), 1 << 40)
+                i += 1
+            }
+            guard i == n && i > start else { return .malformed }
+            if exponentNegative { exponent = -exponent }
+        }
+        if significand == 0 && !significandOverflow { return .value(0) }  // 0e5, -0.000: zero
+        // value * 10^scale = significand * 10^shift, and the significand ends in a non-zero digit.
+        let shift = zeros - fractionDigits + exponent + scale
+        if shift < 0 { return .tooManyPlaces }
+        if significandOverflow || shift > 18 { return .outOfRange }
+        var v = significand
+        for _ in 0 ..< shift {
+            let (m, o) = v.multipliedReportingOverflow(by: 10)
+            if o { return .outOfRange }
+            v = m
+        }
+        return .value(negative ? -v : v)
+    }
+
+    public static func parse(_ text: String, scale: Int) -> ExactDecimal {
+        var text = text
+        return text.withUTF8 { parse(UnsafeRawBufferPointer($0), scale: scale) }
+    }
+}

@@ -156,6 +156,68 @@ import Testing
         }
     }
 
+    /// A file whose column has values but no min/max (the ingest leaves them out for the verbatim
+    /// source line) makes the table's bounds unknown (NULL), however many bounded files follow,
+    /// and NULL stays "no value yet" for a column that only had nulls. Once no live file lacks
+    /// bounds, the next bounded file brings back the bounds of every live file, not its own.
+    @Test func unboundedFileMakesTableBoundsUnknown() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        func bounds(_ column: Int64) throws -> [String?] {
+            try catalog.read { (db: SQLDatabase) throws -> [String?] in
+                guard let r = try SQLRow.fetchOne(db, sql: "SELECT min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = ?",
+                                                  arguments: [tid, column]) else { return [] }
+                let mn: String? = try r.value("min_value"), mx: String? = try r.value("max_value")
+                return [mn, mx]
+            }
+        }
+        // order_id (column 1) bounded 5...7; amount (column 4) all null so far.
+        try catalog.commit { tx in
+            var f = orderFile(try tx.table(tid), "a", date: "2024-01-15", channel: "web", rows: 2, idRange: (5, 7))
+            f.columnStats[4] = ColumnStats(min: nil, max: nil, nullCount: 2)
+            try tx.addDataFile(tableID: tid, f)
+        }
+        #expect(try bounds(1) == ["5", "7"])
+        #expect(try bounds(4) == [nil, nil])
+        // amount's first values: NULL was "no value yet", so the new bounds are taken.
+        try catalog.commit { tx in
+            var f = orderFile(try tx.table(tid), "b", date: "2024-01-15", channel: "web", rows: 2, idRange: (6, 6))
+            f.columnStats[4] = ColumnStats(min: "3.00", max: "4.00", nullCount: 0)
+            try tx.addDataFile(tableID: tid, f)
+        }
+        #expect(try bounds(4) == ["3.00", "4.00"])
+        // A file with order ids but no bounds, then (same commit and later) bounded ones.
+        let unbounded = try catalog.commit { tx -> Int64 in
+            var f = orderFile(try tx.table(tid), "c", date: "2024-01-15", channel: "web", rows: 3)
+            f.columnStats[1] = ColumnStats(min: nil, max: nil, nullCount: 0)
+            let id = try tx.addDataFile(tableID: tid, f)
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "d", date: "2024-01-15", channel: "web", rows: 1, idRange: (1, 1)))
+            return id
+        }.1
+        #expect(try bounds(1) == [nil, nil])
+        try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "e", date: "2024-01-15", channel: "web", rows: 1, idRange: (50, 50)))
+        }
+        #expect(try bounds(1) == [nil, nil], "a bounded file must not narrow unknown bounds to its own")
+        #expect(try bounds(4) == ["1.00", "9.99"], "other columns keep merging")
+        // Without the unbounded file, the next bounded file brings back every live file's bounds.
+        try catalog.commit { tx in
+            try tx.removeDataFiles([unbounded])
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "f", date: "2024-01-15", channel: "web", rows: 1, idRange: (20, 20)))
+        }
+        #expect(try bounds(1) == ["1", "50"])
+        // The purge's recomputation reads a live unbounded file as unknown bounds too.
+        try catalog.commit { tx in
+            var f = orderFile(try tx.table(tid), "g", date: "2024-01-15", channel: "web", rows: 3)
+            f.columnStats[1] = ColumnStats(min: nil, max: nil, nullCount: 0)
+            try tx.addDataFile(tableID: tid, f)
+            try tx.recomputeTableColumnStats(tableID: tid)
+        }
+        #expect(try bounds(1) == [nil, nil])
+        #expect(try bounds(2) == ["2024-01-15", "2024-01-15"])
+    }
+
     /// `addDataFiles` (a batch in a fixed number of statements) leaves exactly the catalog rows
     /// one `addDataFile` per file leaves: file ids, row ids, per-file stats, partition values,
     /// footer checksums, and the table-level stats folded over the files (numerically, nulls

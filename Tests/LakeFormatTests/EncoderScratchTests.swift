@@ -35,6 +35,37 @@ import Testing
         #expect(canonicalRows(try ParquetFileReader(path: dir.file("l1-5.parquet")).readAll()) == canonicalRows(batch))
     }
 
+    @Test("a column's zstd profile is reset after it: the other columns and later files are compressed as without it")
+    func zstdProfileLeavesNoTrace() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batch = sampleBatch(rows: 2_000)
+        func write(_ name: String, text: Set<String>) throws -> [UInt8] {
+            var options = ParquetWriteOptions()
+            options.compression = .zstd(level: 1)
+            options.rowGroupRows = 700
+            options.repetitiveTextColumns = text
+            try ParquetFileWriter.write(batch, to: dir.file(name), options: options)
+            return try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file(name))))
+        }
+        let standard = try write("a.parquet", text: [])
+        // order_id is the first column, so the columns after it are encoded by a context that
+        // has just compressed with the profile; then whole files, from several threads.
+        let profiled = try write("b.parquet", text: ["order_id"])
+        try parallelMapBlocking(count: 8, threads: 4) { i in _ = try write("p-\(i).parquet", text: ["order_id", "coupon"]) }
+        #expect(try write("c.parquet", text: []) == standard)
+        #expect(profiled != standard, "the profile should change the order_id pages")
+        let a = try ParquetFileReader(path: dir.file("a.parquet")), b = try ParquetFileReader(path: dir.file("b.parquet"))
+        #expect(canonicalRows(try b.readAll()) == canonicalRows(batch))
+        // Only order_id's chunks differ in size.
+        for rg in 0 ..< a.meta.rowGroups.count {
+            let ca = a.meta.rowGroups[rg].columns, cb = b.meta.rowGroups[rg].columns
+            for c in 1 ..< ca.count {
+                #expect(ca[c].metaData.totalCompressedSize == cb[c].metaData.totalCompressedSize, "row group \(rg) column \(c)")
+            }
+        }
+    }
+
     @Test("dictionary trials: runs, a mostly distinct start, a dictionary far larger than the chunk; values read back equal")
     func dictionaryTrials() throws {
         let dir = try TemporaryDirectory()

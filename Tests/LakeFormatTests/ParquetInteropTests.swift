@@ -79,6 +79,64 @@ import Testing
         _ = summary
     }
 
+    /// The ingest's raw-line settings: pages of a column compressed with zstd's repetitive-text
+    /// profile, and a column written without min/max (null counts kept), read by both peers
+    /// exactly as written; the profile's pages are smaller than level 1's own on JSON lines.
+    @Test(arguments: Python.parquetPeers)
+    func peersReadRepetitiveTextAndUnboundedColumns(python: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let n = 3_000
+        var lines = StringColumn(), ids = StringColumn()
+        for i in 0 ..< n {
+            lines.append("{\"order_id\": \"ORD-\(900_000 + i)\", \"customer_id\": \"CUST-\(i % 97)\", \"channel\": \"web\", \"items\": [{\"product_id\": \"P-\(i % 13)\", \"quantity\": \(i % 5), \"unit_price\": \(i % 50).99}]}")
+            ids.append("ORD-\(900_000 + i)")
+        }
+        let schema = Schema([Field("line", .string, nullable: true, fieldID: 1), Field("order_id", .string, fieldID: 2)])
+        let batch = RecordBatch(schema: schema, columns: [Column(.string(lines), validity: (0 ..< n).map { $0 % 10 != 3 }),
+                                                          Column(.string(ids))])
+        var options = ParquetWriteOptions()
+        options.compression = .zstd(level: 1)
+        options.rowGroupRows = 1_000
+        options.plainColumns = ["line", "order_id"]
+        let plainPath = dir.file("level1.parquet")
+        try ParquetFileWriter.write(batch, to: plainPath, options: options)
+        options.repetitiveTextColumns = ["line"]
+        options.unboundedColumns = ["line"]
+        let path = dir.file("text.parquet")
+        let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+        #expect(summary.columnStatistics[0].min == nil && summary.columnStatistics[0].max == nil)
+        #expect(summary.columnStatistics[0].nullCount == 300)
+        #expect(summary.columnStatistics[1].min == .string("ORD-900000"))
+        #expect(canonicalRows(try ParquetFileReader(path: path).readAll()) == canonicalRows(batch))
+
+        let script = pythonCanonical + Python.duckdbPrelude + """
+        import pyarrow.parquet as pq
+        path, plain = sys.argv[1], sys.argv[2]
+        f = pq.ParquetFile(path)
+        meta = f.metadata
+        stats = [[meta.row_group(rg).column(c).statistics.has_min_max, meta.row_group(rg).column(c).statistics.null_count]
+                 for rg in range(meta.num_row_groups) for c in range(meta.num_columns)]
+        sizes = [sum(pq.ParquetFile(p).metadata.row_group(rg).column(0).total_compressed_size
+                     for rg in range(pq.ParquetFile(p).metadata.num_row_groups)) for p in (path, plain)]
+        duck = duckdb.connect().execute("SELECT * FROM read_parquet(?)", [path]).fetchall()
+        print(json.dumps({"arrow_rows": [[canon(v) for v in r.values()] for r in f.read().to_pylist()],
+                          "duck_rows": [[canon(v) for v in r] for r in duck], "stats": stats, "sizes": sizes}))
+        """
+        let out = try #require(try Python.json(script, [path, plainPath], python: python) as? [String: Any])
+        #expect(decodeRows(out["arrow_rows"] as Any) == canonicalRows(batch))
+        #expect(decodeRows(out["duck_rows"] as Any) == canonicalRows(batch))
+        let stats = try #require(out["stats"] as? [[Any]])
+        #expect(stats.count == 6)
+        for (i, s) in stats.enumerated() {
+            // line: no bounds, 100 nulls per row group; order_id: bounds, no nulls.
+            #expect(s[0] as? Bool == (i % 2 == 1), "row group \(i / 2) column \(i % 2)")
+            #expect(s[1] as? Int == (i % 2 == 0 ? 100 : 0), "row group \(i / 2) column \(i % 2)")
+        }
+        let sizes = try #require(out["sizes"] as? [Int])
+        #expect(sizes.count == 2 && sizes[0] < sizes[1], "repetitive-text pages \(sizes) should be smaller than level 1's")
+    }
+
     /// Files written by DuckDB (zstd and its default snappy) and pyarrow (zstd, with and
     /// without dictionary, data page v1; decimals as FIXED_LEN_BYTE_ARRAY) read identically.
     /// DuckDB 2.0.1 writes by default what 1.5.5 does (format 1.0, data page v1, PLAIN and

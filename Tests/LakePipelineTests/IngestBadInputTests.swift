@@ -71,11 +71,50 @@ struct IngestBadInputTests {
         defer { dir.remove() }
         let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
         let before = try state(store)
-        #expect(throws: IngestError.noProductCatalog) { try OrderIngest.run(store, path: evaluationOrders) }
+        #expect(throws: IngestError.noProductCatalog(.orders)) { try OrderIngest.run(store, path: evaluationOrders) }
         #expect(try state(store) == before)
         // Orders handed to `ingest catalog` are refused, so they cannot become a catalog either.
         #expect(throws: (any Error).self) { try CatalogIngest.run(store, path: evaluationOrders) }
         #expect(try state(store) == before)
+    }
+
+    /// Probe finding 11: an inventory column the registry does not know was ignored without a
+    /// trace; it is counted as schema drift in the ingest run, as unknown order fields are.
+    @Test("inventory with an extra column: loaded, and the column counted as schema drift in the stored ingest run")
+    func inventoryDriftIsCounted() throws {
+        let dir = try TemporaryDirectory("ingest-inv-drift")
+        defer { dir.remove() }
+        let store = try lakeWithCatalog(dir)
+        let csv = dir.file("drift.csv")
+        try "product_id,available_quantity,warehouse_location,last_updated,note,\nPROD-001,5,WH-A,2024-02-01T00:00:00Z,x,\nPROD-002,6,WH-A,2024-02-01T00:00:00Z,y,\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        let run = try InventoryIngest.run(store, path: csv)
+        #expect(run.accepted == 2)
+        #expect(run.unknownFields == ["note": 2, "(column 6, no name)": 2])
+        let stored = try #require(try store.catalog.ingestRuns().first { $0.kind == .inventory })
+        #expect(stored.unknownFields == run.unknownFields)
+    }
+
+    /// Probe finding 12: inventory rows reference products.product_id (schemas/inventory), so
+    /// before any catalog they are refused as orders are (they were accepted unchecked, any id).
+    @Test("inventory before any catalog: noProductCatalog, no snapshot, no file; after the catalog the unknown id is rejected")
+    func inventoryBeforeCatalog() throws {
+        let dir = try TemporaryDirectory("ingest-inv-nocat")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
+        let csv = dir.file("h6.csv")
+        try "product_id,available_quantity,warehouse_location,last_updated\nPROD-999,5,WH-A,2024-02-01T00:00:00Z\nPROD-001,3,WH-A,2024-02-01T00:00:00Z\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        let before = try state(store)
+        #expect(throws: IngestError.noProductCatalog(.inventory)) { try InventoryIngest.run(store, path: csv) }
+        #expect(IngestError.noProductCatalog(.inventory).description.hasPrefix("no product catalog in the lake yet: inventory rows are validated against it"))
+        #expect(try state(store) == before)
+        let written = FileManager.default.enumerator(atPath: store.root.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".parquet") } ?? []
+        #expect(written.isEmpty, "\(written)")
+        // The order lake run uses (catalog first) still loads it, checking each id.
+        _ = try CatalogIngest.run(store, path: evaluationFiles.appendingPathComponent("product_catalog.json").path)
+        let run = try InventoryIngest.run(store, path: csv)
+        #expect(run.accepted == 1 && run.rejects == ["unknown_product": 1])
     }
 
     @Test("a catalog that is not an array, or has no valid product, is refused whole")

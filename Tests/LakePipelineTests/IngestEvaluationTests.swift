@@ -59,11 +59,24 @@ struct LakeView: Codable, Equatable {
 /// validator's documented order, first accepted occurrence of an order_id wins. Arguments:
 /// catalog path, then one or more JSONL paths processed in order as if one stream.
 let pythonReference = """
-import json, sys, datetime
+import json, sys, datetime, decimal
 from decimal import Decimal
+decimal.setcontext(decimal.Context(prec=1000, Emax=999999, Emin=-999999))
+def whole(v):
+    # A JSON number whose exact value is whole (2, 2.0, 1e2) as an int, else None.
+    if isinstance(v, bool): return None
+    if isinstance(v, int): return v
+    if isinstance(v, Decimal) and v == v.to_integral_value(): return int(v)
+    return None
+def entry(pairs):
+    # A key written twice makes the entry invalid (which value is meant is a guess).
+    d = dict(pairs)
+    if len(d) != len(pairs): d[None] = "duplicate key"
+    return d
 catalog = {}
-for p in json.load(open(sys.argv[1]), parse_float=Decimal):
-    if isinstance(p, dict) and isinstance(p.get("product_id"), str) and p["product_id"] and p["product_id"] not in catalog:
+for p in json.load(open(sys.argv[1]), parse_float=Decimal, object_pairs_hook=entry):
+    if (isinstance(p, dict) and None not in p and isinstance(p.get("product_id"), str) and p["product_id"]
+            and isinstance(p.get("price"), (int, Decimal)) and not isinstance(p.get("price"), bool) and p["product_id"] not in catalog):
         catalog[p["product_id"]] = p
 CHANNELS = ("web", "mobile", "api"); STATUSES = ("confirmed", "pending", "cancelled")
 def cents(d): return int((Decimal(d) * 100).to_integral_exact())
@@ -74,14 +87,17 @@ def micros(o):
         if t.tzinfo is None: raise ValueError("no zone")
         return int((t - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) / datetime.timedelta(microseconds=1))
     if "ts" in o and o["ts"] is not None:
-        return int(o["ts"]) * 1000
+        if whole(o["ts"]) is None: raise ValueError("not whole milliseconds")
+        return whole(o["ts"]) * 1000
     return None
 def reason(o):
     if not isinstance(o, dict): return "malformed_json"
     cust = o.get("customer_id", o.get("customerId"))
     for name, v in (("order_id", o.get("order_id")), ("customer_id", cust)):
         if v is None or v == "": return "missing_field"
-    if micros(o) is None: return "missing_field"
+    try: t = micros(o)
+    except ValueError: return "invalid_timestamp"
+    if t is None: return "missing_field"
     for name in ("channel", "status"):
         if o.get(name) in (None, ""): return "missing_field"
     if o.get("items") is None or o.get("shipping_address") is None: return "missing_field"
@@ -91,7 +107,8 @@ def reason(o):
     if len(o["items"]) < 1: return "missing_field"
     for it in o["items"]:
         if it.get("product_id") in (None, "") or it.get("quantity") is None or it.get("unit_price") is None: return "missing_field"
-        if it["quantity"] < 1: return "invalid_quantity"
+        if whole(it["quantity"]) is None or whole(it["quantity"]) < 1: return "invalid_quantity"
+        it["quantity"] = whole(it["quantity"])
         if it["unit_price"] < 0: return "invalid_price"
         if it["product_id"] not in catalog: return "unknown_product"
     return None

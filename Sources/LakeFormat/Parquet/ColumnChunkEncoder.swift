@@ -230,12 +230,14 @@ struct ChunkEncoder {
         if options.dictionary && !options.plainColumns.contains(field.name), count - nullCount > 0 {
             dictionary = buildStringDictionary(runs, validity: validity)
         }
-        // With a dictionary, min and max are those of its entries: one comparison per distinct
-        // value instead of per row.
-        let (lo, hi) = dictionary?.strings.map { stringMinMax([StringRun(values: $0, rows: 0 ..< $0.count)], validity: nil) }
-            ?? stringMinMax(runs, validity: validity)
-        stats.min = lo.map { .bytes(StatBounds.lower($0)) }
-        stats.max = hi.map { .bytes(StatBounds.upper($0)) }
+        if !options.unboundedColumns.contains(field.name) {
+            // With a dictionary, min and max are those of its entries: one comparison per distinct
+            // value instead of per row.
+            let (lo, hi) = dictionary?.strings.map { stringMinMax([StringRun(values: $0, rows: 0 ..< $0.count)], validity: nil) }
+                ?? stringMinMax(runs, validity: validity)
+            stats.min = lo.map { .bytes(StatBounds.lower($0)) }
+            stats.max = hi.map { .bytes(StatBounds.upper($0)) }
+        }
         // The runs are walked page after page, in order: `run` is the one holding chunk row `first`.
         var run = 0, first = 0
         return writePages(physical: .byteArray, stats: stats, validity: validity, count: count, dictionary: dictionary,
@@ -261,7 +263,9 @@ struct ChunkEncoder {
     private mutating func writePages(physical: PhysicalType, stats: ColumnStatistics, validity: [Bool]?, count: Int,
                                      dictionary: BuiltDictionary?, plainBytesPerRow: Double, at chunkOffset: Int64,
                                      into out: inout [UInt8], appendPlain: (Range<Int>, inout [UInt8]) -> Void) -> (ColumnChunk, ColumnStatistics) {
-        var pages = PageSink(scratch: scratch, level: level, start: chunkOffset, checksums: options.pageChecksums)
+        var pages = PageSink(scratch: scratch, level: level,
+                             profile: options.repetitiveTextColumns.contains(field.name) ? .repetitiveText : .standard,
+                             start: chunkOffset, checksums: options.pageChecksums)
         let bitWidth = dictionary.map { RLEHybrid.bitWidth(forMax: UInt32(max($0.count - 1, 0))) } ?? 0
         // Rows per data page, from the encoded bytes per row.
         let bytesPerRow = dictionary != nil ? max(Double(bitWidth) / 8, 0.125) : plainBytesPerRow

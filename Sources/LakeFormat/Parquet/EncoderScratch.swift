@@ -17,14 +17,14 @@ final class EncoderScratch {
 
     deinit { compressed.deallocate() }
 
-    /// `input` compressed at `level`: valid until the next call.
-    func compress(_ input: UnsafeRawBufferPointer, level: Int32) -> UnsafeRawBufferPointer {
+    /// `input` compressed at `level` with `profile`: valid until the next call.
+    func compress(_ input: UnsafeRawBufferPointer, level: Int32, profile: ZstdProfile) -> UnsafeRawBufferPointer {
         let bound = ZSTD_compressBound(input.count)
         if compressed.count < bound {
             compressed.deallocate()
             compressed = .allocate(byteCount: max(bound, compressed.count * 2), alignment: 16)
         }
-        let n = codec.compress(input, into: compressed, level: level)
+        let n = codec.compress(input, into: compressed, level: level, profile: profile)
         return UnsafeRawBufferPointer(rebasing: compressed[0 ..< n])
     }
 

@@ -9,20 +9,22 @@ struct PageSink {
     let scratch: EncoderScratch
     /// zstd level, nil for uncompressed pages.
     let level: Int32?
+    let profile: ZstdProfile
     let checksums: Bool
     private(set) var position: Int64
     private(set) var uncompressed: Int64 = 0
 
-    init(scratch: EncoderScratch, level: Int32?, start: Int64, checksums: Bool) {
+    init(scratch: EncoderScratch, level: Int32?, profile: ZstdProfile = .standard, start: Int64, checksums: Bool) {
         self.scratch = scratch
         self.level = level
+        self.profile = profile
         self.checksums = checksums
         position = start
     }
 
     mutating func add(type: PageType, payload: [UInt8], numValues: Int, encoding: Encoding, into out: inout [UInt8]) {
         payload.withUnsafeBytes { raw in
-            let body = level.map { scratch.compress(raw, level: $0) } ?? raw
+            let body = level.map { scratch.compress(raw, level: $0, profile: profile) } ?? raw
             var header = PageHeader(type: type.rawValue, uncompressedPageSize: Int32(payload.count),
                                     compressedPageSize: Int32(body.count))
             // The spec's CRC covers the page as stored: the compressed bytes, not the header.

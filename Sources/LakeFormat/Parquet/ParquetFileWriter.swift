@@ -28,6 +28,15 @@ public struct ParquetWriteOptions: Sendable {
     /// practice, such as a verbatim source line, where a dictionary tried per chunk is built
     /// (a hash and a copy of every byte) only to be dropped as larger than PLAIN.
     public var plainColumns: Set<String> = []
+    /// Columns of long repetitive text (a verbatim source line) whose zstd pages are compressed
+    /// with `ZstdProfile.repetitiveText` instead of the level's own match finder: faster and
+    /// smaller on JSON lines at level 1. The pages are ordinary zstd frames.
+    public var repetitiveTextColumns: Set<String> = []
+    /// String columns written without min/max statistics (footer and summary): values no
+    /// query filters on by range, such as a verbatim source line, whose bounds cost a
+    /// comparison of every value. The null count is still written. A catalog must read the
+    /// missing bounds of a file with values as "unknown", never as "no values".
+    public var unboundedColumns: Set<String> = []
     /// Store each page's CRC-32 in its header (Parquet's `crc` field), so a flipped bit in a
     /// page is an error on read, here and in any reader that verifies (pyarrow, parquet-java).
     public var pageChecksums: Bool = true

@@ -4,7 +4,9 @@ import LakeFormat
 
 /// Everything an ingest or maintenance job can go wrong on, phrased for the person running it.
 public enum IngestError: Error, CustomStringConvertible, Equatable {
-    case noProductCatalog
+    /// The source references products.product_id (schemas/: orders items, inventory rows) and
+    /// the lake has no product catalog to check it against; nothing was written.
+    case noProductCatalog(SourceKind)
     case emptyInput(path: String)
     case wrongFormat(path: String, line: Int, detail: String)
     case registryEdited(table: String, version: Int)
@@ -27,8 +29,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .noProductCatalog:
-            return "no product catalog in the lake yet: orders are validated against it, so run `lake ingest catalog FILE` first"
+        case .noProductCatalog(let kind):
+            let what = kind == .inventory ? "inventory rows are validated against it (their product_id references products.product_id)"
+                : "\(kind) are validated against it"
+            return "no product catalog in the lake yet: \(what), so run `lake ingest catalog FILE` first; nothing was committed"
         case .emptyInput(let path):
             return "\(VisibleText.escape(path)): the input is empty (0 bytes read); nothing was committed"
         case .wrongFormat(let path, let line, let detail):
@@ -113,6 +117,17 @@ public struct LakeStore: Sendable {
         // before `lake upgrade`, or a newer one) first, so a refused run leaves no files behind.
         try catalog.requireWritable()
         return LakeStore(catalog: catalog, registry: try resolveRegistry(source, catalog: catalog))
+    }
+
+    /// Opens the lake an ingest of `kind` writes to. A path with no lake becomes a new lake only
+    /// for the product catalog (what `lake run` ingests first, and what every other source is
+    /// checked against), as DuckDB's ATTACH of a new DuckLake file creates it; `catalog.created`
+    /// tells the caller to say so. Orders and inventory reference products.product_id, so in a
+    /// path with no lake they could only be refused after creating one: a mistyped --lake gets
+    /// "no lake at <path>" instead, and nothing is created.
+    public static func openForIngest(_ kind: SourceKind, root: URL, catalog location: CatalogLocation? = nil,
+                                     registry source: RegistrySource) throws -> LakeStore {
+        try open(root: root, catalog: location, registry: source, create: kind == .catalog)
     }
 
     /// The registry `source` names plus the versions the lake at `catalog` stored.

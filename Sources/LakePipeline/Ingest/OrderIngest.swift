@@ -74,7 +74,7 @@ public enum OrderIngest {
         clock.lap("content pre-hash")
         let size = input.sizeHint ?? 0
         let base = try store.catalog.latestSnapshot()
-        let products = try ProductSource.current(store, at: .snapshot(base.id))
+        let products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
         let committed = try OrderIDIndex.load(store, at: base.id)
         let rules = try store.orderRules()
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,

@@ -4,9 +4,10 @@ import LakeFormat
 
 /// The product catalog as of a snapshot, read back from curated.products.
 enum ProductSource {
-    static func current(_ store: LakeStore, at asOf: AsOf) throws -> ProductCatalog {
+    /// `kind`: the source that needs it, for the refusal when there is none.
+    static func current(_ store: LakeStore, at asOf: AsOf, for kind: SourceKind = .orders) throws -> ProductCatalog {
         guard let table = try store.catalog.tableIfPresent(.curatedProducts, at: asOf) else {
-            throw IngestError.noProductCatalog
+            throw IngestError.noProductCatalog(kind)
         }
         var catalog = ProductCatalog()
         var sources = try store.catalog.dataFiles(tableID: table.tableID, at: asOf, inlined: .readSeparately)
@@ -31,7 +32,7 @@ enum ProductSource {
                 }
             }
         }
-        if catalog.count == 0 { throw IngestError.noProductCatalog }
+        if catalog.count == 0 { throw IngestError.noProductCatalog(kind) }
         return catalog
     }
 }
@@ -122,13 +123,17 @@ public enum InventoryIngest {
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions()) throws -> IngestRun {
         let source = try SourceFile.open(store, path: path, kind: .inventory)
         if let done = source.alreadyIngested { return done }
-        // Inventory before any catalog is allowed (rows are then not checked against products);
-        // any other failure to read the catalog is an error, not "no catalog".
+        // The registry says what a row's product_id references (schemas/inventory: products.
+        // product_id): then a lake without a catalog refuses the file, as it refuses orders,
+        // rather than accepting any id unchecked. A registry without the reference checks none.
         let products: ProductCatalog?
-        do {
-            products = try ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id))
-        } catch IngestError.noProductCatalog {
+        switch try store.registry.schema(RegistryTable.inventory).source?.field("product_id")?.constraints.references {
+        case nil:
             products = nil
+        case "products.product_id"?:
+            products = try ProductSource.current(store, at: .snapshot(try store.catalog.latestSnapshot().id), for: .inventory)
+        case let other?:
+            throw IngestError.failed("schema registry inventory: product_id references \(other); the pipeline checks only products.product_id")
         }
         let batchID = UUID().uuidString.lowercased()
         let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
@@ -150,7 +155,7 @@ public enum InventoryIngest {
                             finishedAt: finished, records: Int64(parsed.accepted.count + parsed.rejected.count),
                             accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count), rejects: rejects,
                             filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
-                            partitions: 1)
+                            partitions: 1, unknownFields: parsed.unknownFields.mapValues(Int64.init))
         let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })

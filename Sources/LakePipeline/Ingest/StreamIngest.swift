@@ -75,7 +75,7 @@ public enum StreamIngest {
         // product catalog and the committed order ids. Between commits the dedupe set is kept
         // up to date from what we committed ourselves.
         var base = try store.catalog.latestSnapshot()
-        var products = try ProductSource.current(store, at: .snapshot(base.id))
+        var products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
         var committed = try OrderIDIndex.load(store, at: base.id)
         var position = try resume(store, source: source)
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
@@ -128,7 +128,7 @@ public enum StreamIngest {
                 conflicts += 1
                 if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
                 base = try store.catalog.latestSnapshot()
-                products = try ProductSource.current(store, at: .snapshot(base.id))
+                products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)

@@ -27,6 +27,9 @@ public struct InventoryBatch: Sendable {
     public var accepted: RecordBatch
     public var rejected: RecordBatch
     public var rejects: [RejectReason: Int]
+    /// Header columns the registry does not know (schema drift), with how many data rows
+    /// carried each: recorded and reported like unknown order fields.
+    public var unknownFields: [String: Int]
 }
 
 /// Parses inventory CSV (RFC 4180: quoted fields, "" inside quotes, CRLF, quoted newlines),
@@ -63,7 +66,8 @@ public enum InventoryParser {
         if state.pendingQuote { throw .unterminatedQuote(path: name, line: state.recordLine) }
         if state.header == nil { throw .emptyFile(path: name) }
         do {
-            return InventoryBatch(accepted: try state.acceptedBatch(accepted), rejected: try state.rejectedBatch(rejected), rejects: state.rejects)
+            return InventoryBatch(accepted: try state.acceptedBatch(accepted), rejected: try state.rejectedBatch(rejected), rejects: state.rejects,
+                                  unknownFields: state.unknownFields)
         } catch { throw .schema(error) }
     }
 
@@ -73,6 +77,9 @@ public enum InventoryParser {
         let catalog: ProductCatalog?
         var header: [Int]?  // field position of each of `columns`
         var headerCount = 0
+        /// (position, name) of each header column not in `columns`.
+        var extraColumns: [(position: Int, name: String)] = []
+        var unknownFields: [String: Int] = [:]
         var record: [UInt8] = []  // the record so far, when a quoted field spans lines
         var recordLine = 0
         var pendingQuote = false
@@ -113,6 +120,9 @@ public enum InventoryParser {
                 }
                 header = positions
                 headerCount = fields.count
+                for (p, name) in given.enumerated() where !positions.contains(p) {
+                    extraColumns.append((p, name.isEmpty ? "(column \(p + 1), no name)" : name))
+                }
                 return
             }
             if fields.count == 1 && fields[0].isEmpty { return }  // blank line
@@ -171,6 +181,7 @@ public enum InventoryParser {
             guard fields.count == headerCount else {
                 return reject(.wrongFieldCount, "\(fields.count) fields, the header has \(headerCount)")
             }
+            for c in extraColumns { unknownFields[c.name, default: 0] += 1 }
             // Accepted values land in STRING columns, which hold UTF-8 only (DuckDB and pyarrow
             // refuse to read the column otherwise).
             if let bad = fields.firstIndex(where: { f in f.withUnsafeBytes { !StoredText.isUTF8($0) } }) {
@@ -182,13 +193,14 @@ public enum InventoryParser {
             let ts = fields[h[3]].trimmingSpaces()
             if pid.isEmpty { return reject(.missingField, "product_id is empty") }
             if wh.isEmpty { return reject(.missingField, "warehouse_location is empty") }
-            let parsedQuantity = qtyText.withUnsafeBytes { DecimalText.parse($0, scale: 0) }
-            guard let q = parsedQuantity, !qtyText.contains(UInt8(ascii: ".")) else {
-                return reject(.invalidQuantity, "available_quantity \"\(String(decoding: qtyText, as: UTF8.self))\" is not a whole number")
+            // The rule order quantities follow: 5, 5.0 and 5e0 are the whole number 5; 5.5 is not.
+            let exact = qtyText.withUnsafeBytes { ExactDecimal.parse($0, scale: 0) }
+            guard case .value(let q) = exact else {
+                return reject(.invalidQuantity, "available_quantity " + NumberProblem(exact)!.describe("\"\(String(decoding: qtyText, as: UTF8.self))\"", scale: 0))
             }
             guard q >= 0 else { return reject(.invalidQuantity, "available_quantity \(q) is negative") }
             guard let t = ts.withUnsafeBytes({ Timestamps.parseISO($0) }) else {
-                return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" is not an ISO-8601 timestamp with a zone")
+                return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" \(ts.withUnsafeBytes { Timestamps.refusal($0) })")
             }
             guard CivilDate.storableMicros.contains(t) else {
                 return reject(.invalidTimestamp, "last_updated \"\(String(decoding: ts, as: UTF8.self))\" is outside the storable range \(CivilDate.storableRangeText)")

@@ -82,12 +82,15 @@ public enum OrderLineError: Error, Sendable, Equatable {
     case notAnObject(offset: Int)
     case duplicateField(String, offset: Int)
     case wrongType(field: String, expected: String, found: String, offset: Int)
-    case invalidTimestamp(field: String, text: String, offset: Int)
+    /// `why`: `Timestamps.refusal` of the text (not ISO-8601 with a zone, or a leap second).
+    case invalidTimestamp(field: String, text: String, why: String, offset: Int)
+    /// The epoch-milliseconds alias (mobile `ts`) given a number with a fraction.
+    case invalidEpochMillis(field: String, text: String, offset: Int)
     /// A well-formed time outside the years the lake stores (`CivilDate.storableMicros`).
     case timestampOutOfRange(field: String, text: String, offset: Int)
-    case invalidQuantity(field: String, text: String, offset: Int)
-    case invalidPrice(field: String, text: String, offset: Int)
-    case invalidDiscount(text: String, offset: Int)
+    case invalidQuantity(field: String, text: String, problem: NumberProblem, offset: Int)
+    case invalidPrice(field: String, text: String, problem: NumberProblem, offset: Int)
+    case invalidDiscount(text: String, problem: NumberProblem, offset: Int)
 
     public var reason: RejectReason {
         switch self {
@@ -95,7 +98,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .syntax, .notAnObject: return .malformedJSON
         case .duplicateField: return .duplicateField
         case .wrongType: return .invalidType
-        case .invalidTimestamp, .timestampOutOfRange: return .invalidTimestamp
+        case .invalidTimestamp, .invalidEpochMillis, .timestampOutOfRange: return .invalidTimestamp
         case .invalidQuantity: return .invalidQuantity
         case .invalidPrice: return .invalidPrice
         case .invalidDiscount: return .invalidDiscount
@@ -110,13 +113,43 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .notAnObject(let o): return "expected a JSON object ('{') at byte \(o + 1)"
         case .duplicateField(let f, let o): return "field \(f) appears twice (directly or via an alias) at byte \(o + 1)"
         case .wrongType(let f, let e, let found, let o): return "\(f) must be \(e), found \(found) at byte \(o + 1)"
-        case .invalidTimestamp(let f, let t, let o):
-            return "\(f) \(t) is not an ISO-8601 timestamp with a zone (e.g. 2024-01-15T10:30:00Z) at byte \(o + 1)"
+        case .invalidTimestamp(let f, let t, let why, let o): return "\(f) \(t) \(why) at byte \(o + 1)"
+        case .invalidEpochMillis(let f, let t, let o):
+            return "\(f) \(t) is not a whole number of epoch milliseconds (\(f) takes an integer, e.g. 1705314600000) at byte \(o + 1)"
         case .timestampOutOfRange(let f, let t, let o):
             return "\(f) \(t) is outside the storable range \(CivilDate.storableRangeText) at byte \(o + 1)"
-        case .invalidQuantity(let f, let t, let o): return "\(f) \(t) is not a whole number at byte \(o + 1)"
-        case .invalidPrice(let f, let t, let o): return "\(f) \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
-        case .invalidDiscount(let t, let o): return "discount_amount \(t) is not a decimal with at most 2 decimal places at byte \(o + 1)"
+        case .invalidQuantity(let f, let t, let p, let o): return "\(f) \(p.describe(t, scale: 0)) at byte \(o + 1)"
+        case .invalidPrice(let f, let t, let p, let o): return "\(f) \(p.describe(t, scale: 2)) at byte \(o + 1)"
+        case .invalidDiscount(let t, let p, let o): return "discount_amount \(p.describe(t, scale: 2)) at byte \(o + 1)"
+        }
+    }
+}
+
+/// Why a count or an amount was refused (`ExactDecimal`'s refusals, and a value of another
+/// JSON type), worded the same for every source.
+public enum NumberProblem: Sendable, Equatable {
+    /// A JSON value of another type: the text names it, "(a string)".
+    case notANumber
+    /// Non-zero digits below the scale.
+    case tooManyPlaces
+    /// Beyond what 64-bit integers hold at the scale.
+    case tooLarge
+
+    public init?(_ e: ExactDecimal) {
+        switch e {
+        case .value: return nil
+        case .tooManyPlaces: self = .tooManyPlaces
+        case .outOfRange: self = .tooLarge
+        case .malformed: self = .notANumber
+        }
+    }
+
+    /// "29.999 is not a decimal with at most 2 decimal places", "2.5 is not a whole number".
+    public func describe(_ text: String, scale: Int) -> String {
+        switch self {
+        case .notANumber: return "\(text) is not a number"
+        case .tooManyPlaces: return scale == 0 ? "\(text) is not a whole number" : "\(text) is not a decimal with at most \(scale) decimal places"
+        case .tooLarge: return scale == 0 ? "\(text) is too large (beyond 64-bit integers)" : "\(text) is too large for decimal(18,\(scale))"
         }
     }
 }
@@ -482,10 +515,17 @@ public struct OrderLineParser: Sendable {
             }
             let n = try s.number()
             let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
-            guard n.isInteger, let ms = Self.int64(span), case let (us, false) = ms.multipliedReportingOverflow(by: 1000) else {
-                throw OrderLineError.invalidTimestamp(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
+            // Whole milliseconds however written (1.7053146e12 is 1705314600000), as counts are;
+            // a plain integer first.
+            var ms = n.isInteger ? Self.int64(span) : nil
+            if ms == nil {
+                let exact = ExactDecimal.parse(span, scale: 0)
+                if exact == .tooManyPlaces {
+                    throw OrderLineError.invalidEpochMillis(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
+                }
+                if case .value(let v) = exact { ms = v }
             }
-            guard CivilDate.storableMicros.contains(us) else {
+            guard let ms, case let (us, false) = ms.multipliedReportingOverflow(by: 1000), CivilDate.storableMicros.contains(us) else {
                 throw OrderLineError.timestampOutOfRange(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
             }
             order.eventTimeMicros = us
@@ -508,7 +548,10 @@ public struct OrderLineParser: Sendable {
             return "\"" + String(decoding: bytes, as: UTF8.self) + "\""
         }
         guard let t = parsed else {
-            throw OrderLineError.invalidTimestamp(field: name(), text: quoted(), offset: at)
+            let why = span.start + span.count <= s.end
+                ? Timestamps.refusal(UnsafeRawBufferPointer(start: s.base + span.start, count: span.count))
+                : order.text.withUnsafeBytes { Timestamps.refusal(UnsafeRawBufferPointer(rebasing: $0[span.start ..< span.start + span.count])) }
+            throw OrderLineError.invalidTimestamp(field: name(), text: quoted(), why: why, offset: at)
         }
         guard CivilDate.storableMicros.contains(t) else {
             throw OrderLineError.timestampOutOfRange(field: name(), text: quoted(), offset: at)
@@ -569,10 +612,10 @@ public struct OrderLineParser: Sendable {
         }
     }
 
-    /// Quantities must be JSON integers: "2.0" or "1e3" means the producer is not sending
-    /// counts, so the order is rejected rather than guessed. Prices must be plain decimals with
-    /// at most 2 places (trailing zeros allowed), parsed exactly; exponents are refused rather
-    /// than rounded.
+    /// A quantity is any JSON number whose exact value is whole (2, 2.0, 1e2: pandas writes an
+    /// integer column that held a null as 2.0); a price any number with at most 2 decimal
+    /// places in its exact value (29.99, 29.990, 2.999e1). Both parsed from the bytes by
+    /// `ExactDecimal`, never rounded: 2.5 and 29.999 are refused.
     @inline(__always)
     private mutating func numberField(_ s: inout JSONScanner, _ field: @autoclosure () -> String, quantity: Bool) throws -> Int64? {
         let c = try s.peek(expecting: "a value")
@@ -582,24 +625,30 @@ public struct OrderLineParser: Sendable {
             try s.skipValue(scratch: &skipScratch)
             let found = "(a \(JSONScanner.typeName(c)))"
             throw quantity
-                ? OrderLineError.invalidQuantity(field: field(), text: found, offset: at)
-                : OrderLineError.invalidPrice(field: field(), text: found, offset: at)
+                ? OrderLineError.invalidQuantity(field: field(), text: found, problem: .notANumber, offset: at)
+                : OrderLineError.invalidPrice(field: field(), text: found, problem: .notANumber, offset: at)
         }
         let n = try s.number()
         let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
         if quantity {
-            guard n.isInteger, let v = Self.int64(span) else {
-                throw OrderLineError.invalidQuantity(field: field(), text: String(decoding: span, as: UTF8.self), offset: at)
+            // A plain integer first (nearly every line); 2.0, 1e2, 100e-2 are whole numbers too.
+            if n.isInteger, let v = Self.int64(span) { return v }
+            let exact = ExactDecimal.parse(span, scale: 0)
+            guard case .value(let v) = exact else {
+                throw OrderLineError.invalidQuantity(field: field(), text: String(decoding: span, as: UTF8.self), problem: NumberProblem(exact)!, offset: at)
             }
             return v
         }
-        guard let cents = DecimalText.parse(span, scale: 2) else {
-            throw OrderLineError.invalidPrice(field: field(), text: String(decoding: span, as: UTF8.self), offset: at)
+        // A plain decimal first (nearly every line), exactly as `ExactDecimal` would read it.
+        if let cents = DecimalText.parse(span, scale: 2) { return cents }
+        let exact = ExactDecimal.parse(span, scale: 2)
+        guard case .value(let cents) = exact else {
+            throw OrderLineError.invalidPrice(field: field(), text: String(decoding: span, as: UTF8.self), problem: NumberProblem(exact)!, offset: at)
         }
         return cents
     }
 
-    /// discount_amount: a plain decimal with at most 2 places, parsed exactly like a price;
+    /// discount_amount: at most 2 decimal places, parsed exactly like a price;
     /// the sign and the bound (the order total) are the validator's job.
     private mutating func discount(_ s: inout JSONScanner) throws -> Int64? {
         let c = try s.peek(expecting: "a value")
@@ -607,12 +656,14 @@ public struct OrderLineParser: Sendable {
         if c == UInt8(ascii: "n") { _ = try s.literal(); return nil }
         guard c == 45 || (c >= 48 && c <= 57) else {
             try s.skipValue(scratch: &skipScratch)
-            throw OrderLineError.invalidDiscount(text: "(a \(JSONScanner.typeName(c)))", offset: at)
+            throw OrderLineError.invalidDiscount(text: "(a \(JSONScanner.typeName(c)))", problem: .notANumber, offset: at)
         }
         let n = try s.number()
         let span = UnsafeRawBufferPointer(start: s.base + n.start, count: n.count)
-        guard let cents = DecimalText.parse(span, scale: 2) else {
-            throw OrderLineError.invalidDiscount(text: String(decoding: span, as: UTF8.self), offset: at)
+        if let cents = DecimalText.parse(span, scale: 2) { return cents }
+        let exact = ExactDecimal.parse(span, scale: 2)
+        guard case .value(let cents) = exact else {
+            throw OrderLineError.invalidDiscount(text: String(decoding: span, as: UTF8.self), problem: NumberProblem(exact)!, offset: at)
         }
         return cents
     }

@@ -141,6 +141,9 @@ public enum ProductCatalogParser {
                 guard e == UInt8(ascii: "{") else { throw ProductCatalogError.entryNotAnObject(path: path, index: index, line: entryLine, found: JSONScanner.typeName(e)) }
                 s.i += 1
                 var fields: [String: (kind: UInt8, text: String, offset: Int)] = [:]
+                // A key written twice: which value is meant is a guess (the last one was kept
+                // silently), so the entry is refused as an order line with one is.
+                var repeated: String?
                 var firstMember = true
                 while try s.objectHasMember(first: firstMember) {
                     firstMember = false
@@ -151,6 +154,7 @@ public enum ProductCatalogParser {
                     } else {
                         name = String(decoding: scratch, as: UTF8.self)
                     }
+                    if repeated == nil && fields[name] != nil { repeated = name }
                     let v = try s.peek(expecting: "a value")
                     let at = s.i
                     switch v {
@@ -167,7 +171,9 @@ public enum ProductCatalogParser {
                         fields[name] = (v, "", at)
                     }
                 }
-                if let problem = validate(fields, catalog: &catalog) {
+                let problem = repeated.map { (RejectReason.duplicateField, "field \($0) appears twice in the entry") }
+                    ?? validate(fields, catalog: &catalog)
+                if let problem {
                     let id = fields["product_id"].flatMap { $0.kind == 34 ? $0.text : nil }
                     rejects.append(CatalogReject(index: index, line: entryLine, productID: id, reason: problem.0, detail: "\(path):\(entryLine): product \(index): \(problem.1)"))
                 }
@@ -202,15 +208,19 @@ public enum ProductCatalogParser {
             let category = try requiredString("category").get()
             let brand = try requiredString("brand").get()
             guard let p = f["price"], p.kind != UInt8(ascii: "n") else { return (.missingField, "price is missing") }
-            // Prices may be JSON numbers or decimal strings; either way parsed exactly.
-            guard p.kind == 48 || p.kind == 34, let cents = DecimalText.parse(p.text, scale: 2) else {
-                return (.invalidPrice, "price \(p.text.isEmpty ? "(not a number)" : p.text) is not a decimal with at most 2 places")
+            // A JSON number, as an order's unit_price must be (a string "10.00" is refused the same
+            // way), parsed exactly by the rule every source's amounts follow.
+            guard p.kind == 48 else {
+                return (.invalidPrice, "price " + NumberProblem.notANumber.describe("(a \(JSONScanner.typeName(p.kind)))", scale: 2))
             }
+            let exact = ExactDecimal.parse(p.text, scale: 2)
+            guard case .value(let cents) = exact else { return (.invalidPrice, "price " + NumberProblem(exact)!.describe(p.text, scale: 2)) }
             guard cents >= 0 else { return (.invalidPrice, "price \(p.text) is negative") }
             var launch: Int64?
             if let l = f["launch_date"], l.kind != UInt8(ascii: "n") {
-                guard l.kind == 34, let t = Timestamps.parseISO(l.text) else {
-                    return (.invalidTimestamp, "launch_date \(l.text) is not an ISO-8601 timestamp with a zone")
+                guard l.kind == 34 else { return (.invalidTimestamp, "launch_date must be an ISO-8601 string, found a \(JSONScanner.typeName(l.kind))") }
+                guard let t = Timestamps.parseISO(l.text) else {
+                    return (.invalidTimestamp, "launch_date \(l.text) \(Timestamps.refusal(l.text))")
                 }
                 guard CivilDate.storableMicros.contains(t) else {
                     return (.invalidTimestamp, "launch_date \(l.text) is outside the storable range \(CivilDate.storableRangeText)")

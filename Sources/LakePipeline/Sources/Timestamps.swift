@@ -62,6 +62,25 @@ public enum Timestamps {
         return secs * 1_000_000 + micros
     }
 
+    /// Why `parseISO` refused `p`, as the words after the value in a reject detail: a leap
+    /// second (23:59:60Z) is a valid ISO-8601 time the lake cannot store (TIMESTAMP has no
+    /// 61st second; DuckDB refuses it too), anything else is not such a timestamp.
+    public static func refusal(_ p: UnsafeRawBufferPointer) -> String {
+        if p.count >= 20 && p[17] == UInt8(ascii: "6") && p[18] == UInt8(ascii: "0") {
+            var copy = Array(p)
+            copy[17] = UInt8(ascii: "5"); copy[18] = UInt8(ascii: "9")
+            if copy.withUnsafeBytes({ parseISO($0) }) != nil {
+                return "is a leap second; leap seconds are not accepted (a timestamp has no 61st second, in DuckDB either)"
+            }
+        }
+        return "is not an ISO-8601 timestamp with a zone (e.g. 2024-01-15T10:30:00Z)"
+    }
+
+    public static func refusal(_ s: String) -> String {
+        var s = s
+        return s.withUTF8 { refusal(UnsafeRawBufferPointer($0)) }
+    }
+
     public static func parseISO(_ s: String) -> Int64? {
         var s = s
         return s.withUTF8 { parseISO(UnsafeRawBufferPointer($0)) }

@@ -16,6 +16,11 @@ struct ConcurrentReingestTests {
         let content = try Data(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files").appendingPathComponent(file))
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         try #require(try runLake(["init", "--lake", lake]).status == 0)
+        if kind == "inventory" {
+            // Inventory rows reference the product catalog, which must be loaded first.
+            let catalog = packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path
+            try #require(try runLake(["ingest", "catalog", catalog, "--lake", lake]).status == 0)
+        }
 
         // Every process reads stdin, so none can pass its ledger look before all inputs end:
         // the pipes are closed together, and the processes race from the ledger to the commit.

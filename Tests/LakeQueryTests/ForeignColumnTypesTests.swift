@@ -356,6 +356,19 @@ import Testing
         #expect(verify.status == 0, "\(verify.out.suffix(600)) \(verify.err)")
     }
 
+    /// The lake's first order id, and a file resending that order twice: first renamed to
+    /// ORD-NEW-1 (what a DuckDB UPDATE of its id makes it), then as it was.
+    static func resendOfTheFirstOrder(_ root: String, into inputs: TemporaryDirectory) throws -> (id: String, resend: String) {
+        let first = try runLake(["query", "curated.orders", "--columns", "order_id", "--order-by", "order_id", "--limit", "1", "--format", "csv", "--lake", root])
+        let id = try #require(first.out.split(separator: "\n").last.map(String.init))
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
+        let line = try #require(source.split(separator: "\n").first { $0.contains("\"order_id\": \"\(id)\"") }.map(String.init))
+        let resend = inputs.file("resend.jsonl")
+        try ([line.replacingOccurrences(of: "\"\(id)\"", with: "\"ORD-NEW-1\""), line].joined(separator: "\n") + "\n")
+            .write(toFile: resend, atomically: true, encoding: .utf8)
+        return (id, resend)
+    }
+
     /// DuckDB UPDATEs keep every row count, and lake trusted its key runs and stored quality
     /// figures on counts alone: an order id DuckDB changed was accepted again when resent (its
     /// revenue counted twice) while the old id was refused as "already committed", and
@@ -367,15 +380,9 @@ import Testing
         let lake = try EvaluationLake(orderLines: 300)
         defer { lake.dir.remove() }
         let root = lake.root
-        let first = try runLake(["query", "curated.orders", "--columns", "order_id", "--order-by", "order_id", "--limit", "1", "--format", "csv", "--lake", root])
-        let id = try #require(first.out.split(separator: "\n").last.map(String.init))
-        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
-        let line = try #require(source.split(separator: "\n").first { $0.contains("\"order_id\": \"\(id)\"") }.map(String.init))
         let inputs = try TemporaryDirectory("update-input")
         defer { inputs.remove() }
-        let resend = inputs.file("resend.jsonl")
-        try ([line.replacingOccurrences(of: "\"\(id)\"", with: "\"ORD-NEW-1\""), line].joined(separator: "\n") + "\n")
-            .write(toFile: resend, atomically: true, encoding: .utf8)
+        let (id, resend) = try Self.resendOfTheFirstOrder(root, into: inputs)
         let twice = "SELECT count(*) FROM (SELECT order_id FROM l.curated.orders GROUP BY order_id HAVING count(*) > 1)"
         _ = try Self.duck(root, [
             "UPDATE l.curated.orders SET order_id = 'ORD-NEW-1' WHERE order_id = '\(id)'",
@@ -413,15 +420,9 @@ import Testing
         let lake = try EvaluationLake(orderLines: 300)
         defer { lake.dir.remove() }
         let root = lake.root
-        let first = try runLake(["query", "curated.orders", "--columns", "order_id", "--order-by", "order_id", "--limit", "1", "--format", "csv", "--lake", root])
-        let id = try #require(first.out.split(separator: "\n").last.map(String.init))
-        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
-        let line = try #require(source.split(separator: "\n").first { $0.contains("\"order_id\": \"\(id)\"") }.map(String.init))
         let inputs = try TemporaryDirectory("update-compact-input")
         defer { inputs.remove() }
-        let resend = inputs.file("resend.jsonl")
-        try ([line.replacingOccurrences(of: "\"\(id)\"", with: "\"ORD-NEW-1\""), line].joined(separator: "\n") + "\n")
-            .write(toFile: resend, atomically: true, encoding: .utf8)
+        let (id, resend) = try Self.resendOfTheFirstOrder(root, into: inputs)
         // One transaction, so the renamed row goes into a file with the others (a one-row change
         // alone stays inlined in the catalog, which compaction leaves, and which is evidence too).
         _ = try Self.duck(root, [

@@ -120,7 +120,7 @@ TRANSIENT = re.compile(
 PERMANENT = re.compile(
     r"registry edited|schema|header is|expected the columns|must be a JSON array|must be an object|"
     r"quoted field is never closed|empty file|larger than|is a directory|not a DuckLake catalog|"
-    r"DuckLake .* catalog|upgrade|corrupt|Error: Unknown option|Usage:|invalid|"
+    r"DuckLake .* catalog|upgrade|corrupt|Error: Unknown option|Usage:|invalid|no lake at|no product catalog in the lake|"
     r"\.(json|jsonl|csv):\d+(:\d+)?: ",
     re.IGNORECASE,
 )

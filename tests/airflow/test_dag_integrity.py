@@ -90,6 +90,14 @@ def test_permanent_failure_fails_at_once_with_the_message(module, tmp_path, monk
     bad.write_text('{"not": "a csv"}\n')
     monkeypatch.setenv("LAKE_BIN", lake_bin())
     monkeypatch.setenv("LAKE_DIR", str(tmp_path / "lake"))
+    # A path with no lake, then a lake without the product catalog inventory references: both
+    # are set-up errors a retry cannot fix.
+    for expected, then in (("no lake at", ("init",)),
+                           ("no product catalog in the lake", ("ingest", "catalog", str(REPO / "Evaluation-Files" / "product_catalog.json")))):
+        with pytest.raises(AirflowFailException) as e:
+            module.run_lake("ingest", "inventory", str(bad))
+        assert "permanent" in str(e.value) and expected in str(e.value), str(e.value)
+        module.run_lake(*then)
     with pytest.raises(AirflowFailException) as e:
         module.run_lake("ingest", "inventory", str(bad))
     assert "permanent" in str(e.value) and "header is" in str(e.value) and "expected the columns" in str(e.value)

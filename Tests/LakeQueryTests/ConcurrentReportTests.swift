@@ -413,8 +413,13 @@ import Testing
         for (job, result) in zip(headline, results) { _ = try Self.expectEqualsAlone(job, result, catalog: lake.catalog) }
         var web = ReportOptions()
         web.channel = "web"
-        _ = try Reports.runAll([.report(.customers, web), .revenueByChannel(asOf: nil)], catalog: lake.catalog, session: session)
-        #expect(session.customerScans == 3)
+        // One after the other: run together, either may take the scan's lock first, and when
+        // revenue by channel does, it still finds the headline's scan (both answers right, the
+        // count 2 or 3: the CI flake of session 12).
+        _ = try Reports.runAll([.report(.customers, web)], catalog: lake.catalog, session: session)
+        #expect(session.customerScans == 2, "the web window is another scan")
+        _ = try Reports.runAll([.revenueByChannel(asOf: nil)], catalog: lake.catalog, session: session)
+        #expect(session.customerScans == 3, "the session keeps one scan: the web one replaced the headline's")
         // A query, even the very query revenue by channel stands for, runs on the query engine.
         for spec in [Self.headlineQuery(), { var q = Self.headlineQuery(); q.conditions = ["status = pending"]; return q }()] {
             let alone = try Reports.runAll([.query(spec)], catalog: lake.catalog, session: session)

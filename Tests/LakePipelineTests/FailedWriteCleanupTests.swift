@@ -1,0 +1,108 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+import LakeTestSupport
+import Synchronization
+import Testing
+
+/// What a writer does with its files when its commit fails (session 13 probe). An order ingest
+/// that failed at or after closing its segments (ENOSPC while closing them, SQLITE_FULL at
+/// COMMIT, a refused commit) left every file it had published; vacuum keeps such files for an
+/// hour unless `--retain 0s --force`, and on a full disk it cannot run at all (its own catalog
+/// write fails), so "free space, vacuum, rerun" did not work: the failed run kept the disk
+/// full. And a commit that landed but whose files did not settle (`committedFilesUnsettled`,
+/// thrown after COMMIT) made compaction, deletes, migration and erasure delete the files the
+/// new snapshot names, as if nothing had been committed.
+@Suite(.serialized) struct FailedWriteCleanupTests {
+    typealias Trigger = OrphanSweepRaceTests.Trigger
+
+    /// `LocalStorage`'s suffix of hold and temp names.
+    static let holdSuffix = ".pending"
+
+    /// Every file under the lake's data directories: data files, hold names and temp names.
+    static func dataFiles(under root: URL) -> Set<String> {
+        Set((FileManager.default.enumerator(atPath: root.path)?.compactMap { $0 as? String } ?? []).filter {
+            let name = ($0 as NSString).lastPathComponent
+            return name.hasSuffix(".parquet") || name.hasSuffix(Self.holdSuffix)
+        })
+    }
+
+    @Test("an order ingest whose commit is refused deletes every file it wrote (data and hold names)")
+    func refusedIngestLeavesNoFiles() throws {
+        let dir = try TemporaryDirectory("failed-ingest-cleanup")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let before = Mutex<Set<String>>([])
+        // At `locked` every segment is published; one of them vanishing (name and hold) makes
+        // the commit's presence check refuse it, inside the transaction: nothing is committed.
+        let trigger = Trigger(at: .locked) {
+            let known = before.withLock { $0 }
+            let published = Self.dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
+            let victim = try #require(published.sorted().first)
+            let url = lake.appendingPathComponent(victim)
+            try FileManager.default.removeItem(at: url)
+            try FileManager.default.removeItem(at: url.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: url.lastPathComponent)))
+        }
+        let store = try OrphanSweepRaceTests.openLake(dir, hooks: trigger.hooks)
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        let snapshot = try store.catalog.latestSnapshot().id
+        before.withLock { $0 = Self.dataFiles(under: lake) }
+        trigger.arm()
+        #expect(throws: CatalogSafetyError.self) { try OrderIngest.run(store, path: evaluationOrders) }
+        #expect(trigger.fired && trigger.failure == nil, "\(trigger.failure ?? "")")
+        #expect(try store.catalog.latestSnapshot().id == snapshot, "nothing committed")
+        let left = Self.dataFiles(under: lake).subtracting(before.withLock { $0 })
+        #expect(left.isEmpty, "the failed ingest left \(left.count) files, e.g. \(left.sorted().prefix(3))")
+
+        // The rerun commits the whole file once.
+        let rerun = try OrderIngest.run(store, path: evaluationOrders)
+        #expect(rerun.snapshotID != nil && rerun.accepted > 0)
+        try OrphanSweepRaceTests.expectLakeWhole(store, accepted: Int(rerun.accepted), records: Int(rerun.records))
+    }
+
+    @Test("a compaction that committed but could not release a hold name keeps its outputs: the snapshot reads them")
+    func compactionKeepsOutputsOfALandedCommit() throws {
+        let dir = try TemporaryDirectory("unsettled-compaction")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let before = Mutex<Set<String>>([])
+        let blocked = Mutex<[URL]>([])
+        // Right after COMMIT, each new file's hold name becomes a non-empty directory: removing
+        // it (the release) fails with EISDIR, so `commit` throws `committedFilesUnsettled`.
+        let trigger = Trigger(at: .committed) {
+            let known = before.withLock { $0 }
+            for path in Self.dataFiles(under: lake).subtracting(known) where (path as NSString).lastPathComponent.hasSuffix(Self.holdSuffix) {
+                let hold = lake.appendingPathComponent(path)
+                try FileManager.default.removeItem(at: hold)
+                try FileManager.default.createDirectory(at: hold.appendingPathComponent("x"), withIntermediateDirectories: true)
+                blocked.withLock { $0.append(hold) }
+            }
+        }
+        let store = try OrphanSweepRaceTests.openLake(dir, hooks: trigger.hooks)
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        // Three small ingests of parts of the sample: partitions with several files to merge.
+        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let third = lines.count / 3
+        for (i, range) in [0 ..< third, third ..< 2 * third, 2 * third ..< lines.count].enumerated() {
+            let part = dir.url.appendingPathComponent("part\(i).jsonl")
+            try (lines[range].joined(separator: "\n") + "\n").write(to: part, atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: part.path)
+        }
+        let ingested = try store.catalog.latestSnapshot().id
+        before.withLock { $0 = Self.dataFiles(under: lake) }
+        trigger.arm()
+        do {
+            _ = try Compaction.run(store.catalog)
+            Issue.record("the compaction's release was meant to fail")
+        } catch let e as CatalogSafetyError {
+            guard case .committedFilesUnsettled = e else { Issue.record("unexpected \(e)"); return }
+        }
+        #expect(trigger.fired && trigger.failure == nil, "\(trigger.failure ?? "")")
+        #expect(!blocked.withLock { $0 }.isEmpty, "hold names were blocked")
+        #expect(try store.catalog.latestSnapshot().id == ingested + 1, "the compaction committed")
+        for hold in blocked.withLock({ $0 }) { try FileManager.default.removeItem(at: hold) }
+        let verify = try runLake(["verify", "--lake", lake.path])
+        #expect(verify.status == 0, "every file the compaction's snapshot reads is there: \(verify.out.suffix(600))\(verify.err)")
+    }
+}

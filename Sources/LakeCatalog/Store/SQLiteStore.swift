@@ -149,7 +149,19 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
 
     static func sqlError(_ e: DatabaseError) -> SQLError {
         let busy = e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED
-        return SQLError(kind: busy ? .retryable : .other, code: "\(e.resultCode.rawValue)", message: e.description)
+        return SQLError(kind: busy ? .retryable : .other, code: "\(e.resultCode.rawValue)", message: shortened(e.description))
+    }
+
+    /// GRDB's description ends with the whole statement: for a multi-row insert (120 rows of
+    /// placeholders) several KB of "(?, ?, …)" buried the cause, e.g. "database or disk is full"
+    /// (session 13 probe). The cause and the statement's start stay.
+    static func shortened(_ description: String) -> String {
+        let marker = " - while executing `"
+        let limit = 160
+        guard let range = description.range(of: marker) else { return description }
+        let sql = description[range.upperBound...].dropLast(description.hasSuffix("`") ? 1 : 0)
+        guard sql.count > limit else { return description }
+        return description[..<range.upperBound] + sql.prefix(limit) + "…` (\(sql.count) characters)"
     }
 }
 

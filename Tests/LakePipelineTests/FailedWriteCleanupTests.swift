@@ -61,6 +61,38 @@ import Testing
         try OrphanSweepRaceTests.expectLakeWhole(store, accepted: Int(rerun.accepted), records: Int(rerun.records))
     }
 
+    @Test("an inventory ingest whose commit is refused deletes its files too (the catalog ingest shares its commit)")
+    func refusedReferenceIngestLeavesNoFiles() throws {
+        let dir = try TemporaryDirectory("failed-reference-cleanup")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let before = Mutex<Set<String>>([])
+        // The inventory's file loses its name and hold under the write lock: the presence check refuses the commit.
+        let trigger = Trigger(at: .locked) {
+            let known = before.withLock { $0 }
+            let published = Self.dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
+            let victim = lake.appendingPathComponent(try #require(published.sorted().first { $0.hasPrefix("curated/inventory/") }))
+            try FileManager.default.removeItem(at: victim)
+            try FileManager.default.removeItem(at: victim.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: victim.lastPathComponent)))
+        }
+        let store = try OrphanSweepRaceTests.openLake(dir, hooks: trigger.hooks)
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        let snapshot = try store.catalog.latestSnapshot().id
+        // A few rejected lines, so raw.inventory gets a file too.
+        let source = dir.url.appendingPathComponent("inventory.csv")
+        try (try String(contentsOfFile: evaluationInventory, encoding: .utf8) + "PROD-001,-5,WH-DAL,2024-01-30T08:45:00Z\n")
+            .write(to: source, atomically: true, encoding: .utf8)
+        before.withLock { $0 = Self.dataFiles(under: lake) }
+        trigger.arm()
+        #expect(throws: CatalogSafetyError.self) { try InventoryIngest.run(store, path: source.path) }
+        #expect(trigger.fired && trigger.failure == nil, "\(trigger.failure ?? "")")
+        #expect(try store.catalog.latestSnapshot().id == snapshot, "nothing committed")
+        let left = Self.dataFiles(under: lake).subtracting(before.withLock { $0 })
+        #expect(left.isEmpty, "the failed ingest left \(left.count) files, e.g. \(left.sorted().prefix(3))")
+        let rerun = try InventoryIngest.run(store, path: source.path)
+        #expect(rerun.snapshotID != nil && rerun.quarantined >= 1 && rerun.accepted > 0, "\(rerun)")
+    }
+
     @Test("a compaction that committed but could not release a hold name keeps its outputs: the snapshot reads them")
     func compactionKeepsOutputsOfALandedCommit() throws {
         let dir = try TemporaryDirectory("unsettled-compaction")

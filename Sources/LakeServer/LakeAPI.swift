@@ -111,7 +111,13 @@ public final class LakeAPI: Sendable {
             do {
                 return (plan, try await answer(plan))
             } catch {
-                guard let replan, isExpired(plan.snapshot) else { throw error }
+                guard isExpired(plan.snapshot) else { throw error }
+                guard let replan else {
+                    // The client's as_of was there when the request came: still its parameter's
+                    // problem (as before the vacuum), not an internal error.
+                    throw APIError.badParameter(name: "as_of", detail: "snapshot \(plan.snapshot) was expired by vacuum while this request was "
+                        + "computed; see /api/v1/snapshots for the snapshots retained")
+                }
                 guard replans < Self.replans else {
                     // Vacuum keeps less history than one answer takes to compute: a 503 the
                     // client may retry, naming the cause, not an internal error.

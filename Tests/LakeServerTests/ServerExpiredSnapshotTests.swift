@@ -28,6 +28,8 @@ struct ServerExpiredSnapshotTests {
             ("daily_sales", try api.data(.dailySales, sales), { try api.data(.dailySales, sales) }),
         ]
         let pinned = fixture.latest
+        let asOfPinned = try QueryParameters([(key: Substring("as_of"), value: Substring(String(pinned)))], allowed: DataEndpoint.dailySales.parameters)
+        let named = try api.data(.dailySales, asOfPinned)
         #expect(plans.allSatisfy { $0.plan.snapshot == pinned })
 
         // Another process commits and vacuums with no retention: the pinned snapshot expires.
@@ -53,8 +55,15 @@ struct ServerExpiredSnapshotTests {
             #expect(answer.body == fresh.body, "\(name)")
         }
 
-        // A client that named the snapshot gets its error: its as_of no longer exists.
-        let asOf = try QueryParameters([(key: Substring("as_of"), value: Substring(String(pinned)))], allowed: DataEndpoint.dailySales.parameters)
-        #expect(throws: APIError.self) { _ = try api.data(.dailySales, asOf) }
+        // A client that named the snapshot gets a 400 for its as_of, whether the vacuum came
+        // before its request was planned or while it was computed (was: 500 internal error).
+        #expect(throws: APIError.self) { _ = try api.data(.dailySales, asOfPinned) }
+        do {
+            _ = try await api.answer(named, replan: nil)
+            Issue.record("a named snapshot that expired is not answered")
+        } catch let e as APIError {
+            guard case .badParameter(let name, _) = e else { Issue.record("\(e)"); return }
+            #expect(name == "as_of")
+        }
     }
 }

@@ -137,4 +137,35 @@ import Testing
         let verify = try runLake(["verify", "--lake", lake.path])
         #expect(verify.status == 0, "every file the compaction's snapshot reads is there: \(verify.out.suffix(600))\(verify.err)")
     }
+
+    /// On a full disk SQLite cannot grow a WAL catalog's -shm to open it, and `lake verify`
+    /// (which opened the catalog read-write, writing nothing) failed with "SQLite error 10: disk
+    /// I/O error" (session 13 probe, tmpfs at 100 %): the check an operator runs after ENOSPC was
+    /// the one that could not run. It now opens read-only like the other reads, which fall back to
+    /// an immutable open when the log is empty. The full disk is simulated by a file size limit
+    /// (RLIMIT_FSIZE, SIGXFSZ ignored): every write past 16 KB fails with EFBIG.
+    @Test("lake verify and the reads run when the catalog's -shm cannot grow (a full disk)")
+    func verifyRunsOnAFullDisk() throws {
+        let dir = try TemporaryDirectory("full-disk-verify")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake").path
+        let built = try runLake(["run", "--lake", root, "--input", evaluationFiles.path])
+        #expect(built.status == 0, "\(built.err)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/manifest.sqlite-shm"), "the last connection removed its -shm")
+        for command in [["verify"], ["query", "orders", "--agg", "count(*)"], ["report", "daily-revenue"]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "trap '' XFSZ; ulimit -f 16; exec \"$@\"", "bash", lakeBinary.path] + command + ["--lake", root]
+            process.currentDirectoryURL = packageRoot
+            let err = Pipe(), out = Pipe()
+            process.standardError = err
+            process.standardOutput = out
+            try process.run()
+            let output = out.fileHandleForReading.readDataToEndOfFile()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "lake \(command.joined(separator: " ")) under a 16 KB file size limit: \(message)")
+            if command == ["verify"] { #expect(String(decoding: output, as: UTF8.self).contains(" ok, 0 failed")) }
+        }
+    }
 }

@@ -59,7 +59,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
-            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)"))
+            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
         }
         if !readOnly {
             // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
@@ -70,7 +70,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
             do {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch {
-                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)"))
+                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
             }
         }
         return SQLiteStore(pool: pool, path: path)
@@ -130,7 +130,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
                 return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
             }
         } catch {
-            throw CatalogError.storage("cannot read \(path): \(error)")
+            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path))
         }
     }
 

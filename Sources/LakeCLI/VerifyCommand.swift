@@ -26,7 +26,8 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
-        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
+        // Read-only: verify writes nothing, and a read-only open still works on a full disk (no -shm to grow; see SQLiteStore.openReadOnly).
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
         let bar = ProgressBar(label: "verify", quiet: quiet)
         let results = try catalog.verifyFiles(table: table, at: .snapshot(snap.id)) { done, total in bar.update(done, total) }

@@ -154,3 +154,16 @@ public struct CommitOutcomeUnknown: Error, CustomStringConvertible, LocalizedErr
 
     public var errorDescription: String? { description }
 }
+
+extension Catalog {
+    /// Whether the files written for a commit that threw `error` must stay: its COMMIT went
+    /// unanswered (`CommitOutcomeUnknown`), or it landed and only settling its files failed
+    /// (`committedFilesUnsettled`, thrown by `commit` after COMMIT: deleting them then would take
+    /// a committed snapshot's rows). Any other error, from `commit` or before it, left no
+    /// snapshot that names them, so the writer deletes them rather than leave them to vacuum.
+    public static func commitMayHaveLanded(_ error: any Error) -> Bool {
+        if error is CommitOutcomeUnknown { return true }
+        if case CatalogSafetyError.committedFilesUnsettled? = error as? CatalogSafetyError { return true }
+        return false
+    }
+}

@@ -29,6 +29,19 @@ enum CatalogGuard {
         return ((attrs[.size] as? NSNumber)?.int64Value ?? 1) == 0
     }
 
+    /// A sentence for an open that failed on a full file system: SQLite reports the -shm it
+    /// cannot grow as "disk I/O error", which does not say what to do. Empty when the file
+    /// system holding `path` has room (or cannot be asked).
+    static func fullDiskHint(_ path: String) -> String {
+        var fs = statvfs()
+        let directory = (path as NSString).deletingLastPathComponent
+        guard statvfs(directory.isEmpty ? "." : directory, &fs) == 0 else { return "" }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        guard free < 1 << 20 else { return "" }
+        return "; the file system holding \(directory) is full (\(free) bytes free): free space there and rerun "
+            + "(reads such as lake verify, query and report still work)"
+    }
+
     /// `file:` URI opening the manifest as immutable (SQLite is built with URI filenames on).
     static func immutableURI(_ manifest: URL) -> String {
         var allowed = CharacterSet.urlPathAllowed

@@ -93,6 +93,55 @@ public final class LakeAPI: Sendable {
         }
     }
 
+    /// Replans of a request for the latest snapshot (see `answer(_:replan:)`).
+    static let replans = 3
+
+    /// `answer(plan)`, except that a request for the latest snapshot (`replan` given: the
+    /// client named no `as_of`) whose snapshot vacuum expired before its answer was computed is
+    /// planned again at the new latest, up to `replans` times. A commit and a vacuum with a short
+    /// retention between the two made quality, /metrics and the dashboard answer 500 "snapshot N
+    /// does not exist" (session 13 probe: 15 of 38,500 requests while ingest, compaction, delete
+    /// and `vacuum --retain 0s --force` ran); a report could lose its files the same way. The
+    /// snapshot was the latest when the request came, so answering at the one after it is what
+    /// the client asked for. Returns the plan answered (its snapshot and ETag).
+    func answer(_ plan: Plan, replan: (() throws -> Plan)?) async throws -> (Plan, Answer) {
+        var plan = plan
+        var replans = 0
+        while true {
+            do {
+                return (plan, try await answer(plan))
+            } catch {
+                guard isExpired(plan.snapshot) else { throw error }
+                guard let replan else {
+                    // The client's as_of was there when the request came: still its parameter's
+                    // problem (as before the vacuum), not an internal error.
+                    throw APIError.badParameter(name: "as_of", detail: "snapshot \(plan.snapshot) was expired by vacuum while this request was "
+                        + "computed; see /api/v1/snapshots for the snapshots retained")
+                }
+                guard replans < Self.replans else {
+                    // Vacuum keeps less history than one answer takes to compute: a 503 the
+                    // client may retry, naming the cause, not an internal error.
+                    throw APIError.unavailable(detail: "vacuum expired the snapshot this request read (\(plan.snapshot)) before its answer "
+                        + "was computed, \(replans + 1) times in a row: retry, or keep more history (`lake vacuum --retain`)")
+                }
+                replans += 1
+                plan = try replan()
+            }
+        }
+    }
+
+    /// Whether `snapshot` is gone from the catalog (vacuum expired it).
+    func isExpired(_ snapshot: Int64) -> Bool {
+        do {
+            _ = try catalog.resolve(.snapshot(snapshot))
+            return false
+        } catch CatalogError.snapshotNotFound {
+            return true
+        } catch {
+            return false
+        }
+    }
+
     static func compute(_ plan: Plan) async throws -> Answer {
         let body: String
         do {

@@ -57,18 +57,18 @@ public enum LakeServer {
         for endpoint in DataEndpoint.allCases {
             router.get(RouterPath(endpoint.path)) { request, context in
                 let q = try QueryParameters(request.uri.queryParameters, allowed: endpoint.parameters)
-                return try await respond(api.data(endpoint, q), request, context, api)
+                return try await respond(api.data(endpoint, q), request, context, api,
+                                         replan: q["as_of"] == nil ? { try api.data(endpoint, q) } : nil)
             }
         }
         router.get("/") { request, context in
             _ = try QueryParameters(request.uri.queryParameters, allowed: [])
-            return try await respond(api.dashboard(), request, context, api)
+            return try await respond(api.dashboard(), request, context, api, replan: { try api.dashboard() })
         }
         router.get("/metrics") { request, context in
             _ = try QueryParameters(request.uri.queryParameters, allowed: [])
-            let plan = try api.lakeMetrics()
+            let (plan, lake) = try await api.answer(try api.lakeMetrics(), replan: { try api.lakeMetrics() })
             context.note.snapshot = plan.snapshot
-            let lake = try await api.answer(plan)
             return text(lake.body + metrics.render(), contentType: lake.contentType)
         }
         router.get("/healthz") { request, context in
@@ -89,19 +89,28 @@ public enum LakeServer {
     }
 
     /// The answer with its snapshot and ETag; a matching If-None-Match gets 304 before any work.
-    static func respond(_ plan: LakeAPI.Plan, _ request: Request, _ context: LakeRequestContext, _ api: LakeAPI) async throws -> Response {
+    /// `replan` (a request for the latest snapshot) plans the request again should vacuum expire
+    /// its snapshot before the answer is computed (`LakeAPI.answer(_:replan:)`).
+    static func respond(_ plan: LakeAPI.Plan, _ request: Request, _ context: LakeRequestContext, _ api: LakeAPI,
+                        replan: (() throws -> LakeAPI.Plan)? = nil) async throws -> Response {
         context.note.snapshot = plan.snapshot
-        var headers: HTTPFields = [.eTag: plan.etag, .cacheControl: "no-cache"]
-        headers[HTTPField.Name("X-Lake-Snapshot")!] = String(plan.snapshot)
         if let inm = request.headers[.ifNoneMatch] {
             let tags = inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             if tags.contains("*") || tags.contains(plan.etag) || tags.contains("W/" + plan.etag) {
-                return Response(status: .notModified, headers: headers)
+                return Response(status: .notModified, headers: headers(plan))
             }
         }
-        let answer = try await api.answer(plan)
-        headers[.contentType] = answer.contentType
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+        let (answered, answer) = try await api.answer(plan, replan: replan)
+        context.note.snapshot = answered.snapshot
+        var fields = headers(answered)
+        fields[.contentType] = answer.contentType
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+    }
+
+    static func headers(_ plan: LakeAPI.Plan) -> HTTPFields {
+        var headers: HTTPFields = [.eTag: plan.etag, .cacheControl: "no-cache"]
+        headers[HTTPField.Name("X-Lake-Snapshot")!] = String(plan.snapshot)
+        return headers
     }
 
     /// Serves until SIGINT or SIGTERM; in-flight requests finish before it returns.

@@ -526,3 +526,26 @@ import Testing
         #expect(DuckLakeType.columnType("decimal(39,2)") == nil)
     }
 }
+
+@Suite struct SQLiteErrorText {
+    /// A failed multi-row insert (as `recordQualityFigures` sends: 120 rows of placeholders)
+    /// named its whole statement, several KB, after the cause (session 13 probe: "database or
+    /// disk is full" ahead of 5 KB of "(?, ?, …)"). The cause and the statement's start stay.
+    @Test func aLongStatementIsCutInTheMessage() throws {
+        let db = try DatabaseQueue()
+        let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: 120).joined(separator: ", ")
+        let sql = "INSERT INTO lake_quality_figure VALUES " + rows
+        do {
+            try db.write { try $0.execute(sql: sql, arguments: StatementArguments(Array(repeating: 1, count: 960))) }
+            Issue.record("the table does not exist")
+        } catch let e as DatabaseError {
+            #expect(e.description.count > 3000, "GRDB names the whole statement: \(e.description.count) characters")
+            let message = SQLiteStore.sqlError(e).message
+            #expect(message.count < 400, "\(message)")
+            #expect(message.contains("no such table: lake_quality_figure") && message.contains("INSERT INTO lake_quality_figure VALUES (?, ?"))
+            #expect(message.contains("(\(sql.count) characters)"), "\(message)")
+        }
+        let short = SQLiteStore.shortened("SQLite error 13: database or disk is full - while executing `COMMIT TRANSACTION`")
+        #expect(short == "SQLite error 13: database or disk is full - while executing `COMMIT TRANSACTION`")
+    }
+}

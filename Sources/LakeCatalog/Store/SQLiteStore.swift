@@ -59,7 +59,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
-            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)"))
+            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
         }
         if !readOnly {
             // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
@@ -70,7 +70,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
             do {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch {
-                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)"))
+                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
             }
         }
         return SQLiteStore(pool: pool, path: path)
@@ -130,7 +130,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
                 return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
             }
         } catch {
-            throw CatalogError.storage("cannot read \(path): \(error)")
+            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path))
         }
     }
 
@@ -149,7 +149,19 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
 
     static func sqlError(_ e: DatabaseError) -> SQLError {
         let busy = e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED
-        return SQLError(kind: busy ? .retryable : .other, code: "\(e.resultCode.rawValue)", message: e.description)
+        return SQLError(kind: busy ? .retryable : .other, code: "\(e.resultCode.rawValue)", message: shortened(e.description))
+    }
+
+    /// GRDB's description ends with the whole statement: for a multi-row insert (120 rows of
+    /// placeholders) several KB of "(?, ?, …)" buried the cause, e.g. "database or disk is full"
+    /// (session 13 probe). The cause and the statement's start stay.
+    static func shortened(_ description: String) -> String {
+        let marker = " - while executing `"
+        let limit = 160
+        guard let range = description.range(of: marker) else { return description }
+        let sql = description[range.upperBound...].dropLast(description.hasSuffix("`") ? 1 : 0)
+        guard sql.count > limit else { return description }
+        return description[..<range.upperBound] + sql.prefix(limit) + "…` (\(sql.count) characters)"
     }
 }
 

@@ -307,6 +307,15 @@ extension OrderBatch {
         if overlap { throw IngestError.conflict(table: .curatedOrders) }
     }
 
+    /// Deletes every file the batch wrote, committing nothing: for an attempt that failed
+    /// before its commit, or whose commit failed without landing (`Catalog.commitMayHaveLanded`
+    /// false). Before, a failed ingest left them all, published, until a vacuum past the 1 h
+    /// window: on a full disk (ENOSPC while closing the segments or at COMMIT) the failed run kept
+    /// the disk full, and vacuum could not run either (its catalog write failed too).
+    func discardWritten() {
+        segments.discardAll()
+    }
+
     /// Closes the segments and deletes them, committing nothing: for a stream whose content
     /// turns out to be in the ledger already once read to its end.
     mutating func abandon() throws {
@@ -336,6 +345,8 @@ final class SegmentPipeline: @unchecked Sendable {
     /// (`SegmentWriter.prepare` reads their tables' layout and storage, nothing that changes).
     private let preparers: [SegmentWriter]
     private var created: SegmentWriter.FilesCreated
+    /// Every file the writers were given, by path: touched only by the thread that submits.
+    private var createdPaths: [String] = []
     private let failureLock = NSLock()
     private var failure: Error?
     private let tally: ThreadTally
@@ -361,6 +372,7 @@ final class SegmentPipeline: @unchecked Sendable {
         let prepared = try tally.measure("consumer: split, create new partitions' files") {
             try SegmentWriter.prepare(preparers, [v.raw, v.orders, v.items], created: &created)
         }
+        createdPaths += SegmentWriter.createdPaths(preparers, prepared)
         tally.measure("consumer: wait for a writer slot") { slots.wait() }
         if let failure = firstFailure {
             slots.signal()
@@ -377,6 +389,17 @@ final class SegmentPipeline: @unchecked Sendable {
                 self.failureLock.unlock()
             }
         }
+    }
+
+    /// Deletes every file this pipeline created, closed or not, once the queued writes ended:
+    /// for an attempt whose commit failed or never came. A file still open is dropped with its
+    /// writer (its temp name is removed then); a closed one, published under its own and its
+    /// hold name, is deleted by both. Best effort: what is left is an orphan for vacuum.
+    func discardAll() {
+        queue.sync { writers = preparers }
+        guard let files = preparers.first?.files else { return }
+        files.discard(createdPaths)
+        createdPaths = []
     }
 
     /// Waits for the queued batches, closes every segment and describes them for the catalog.

@@ -96,7 +96,15 @@ public enum OrderIngest {
             try batch.abandon()
             return alreadyIngested(entry.snapshotID)
         }
-        return try batch.commit(ledger: (hash, bytes), checkpoint: nil, sourceBytes: bytes)
+        do {
+            return try batch.commit(ledger: (hash, bytes), checkpoint: nil, sourceBytes: bytes)
+        } catch {
+            // Segments are published only as the commit closes them: a failure from there on
+            // (ENOSPC or EIO closing them, a refused or failed transaction, a conflict this run
+            // retries) leaves files no snapshot names, removed here unless the commit may stand.
+            if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
+            throw error
+        }
     }
 }
 

@@ -237,6 +237,10 @@ struct SourceFile {
             for url in written { try store.catalog.files.delete(url.path) }
             try lease.release()
             return .alreadyCommitted(noOp(done.snapshot))
+        } catch {
+            // Not committed (unless the commit may stand): its files are debris (see `OrderIngest`).
+            if !Catalog.commitMayHaveLanded(error) { store.catalog.files.discard(written.map(\.path)) }
+            throw error
         }
     }
 

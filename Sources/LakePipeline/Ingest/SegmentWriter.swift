@@ -112,6 +112,13 @@ struct SegmentWriter {
         return PreparedWrite(tables: tables)
     }
 
+    /// The paths of the files `prepare` created for `prepared` (`writers` as given to it).
+    static func createdPaths(_ writers: [SegmentWriter], _ prepared: PreparedWrite) -> [String] {
+        zip(writers, prepared.tables).flatMap { w, table in
+            table.created.map { w.directory.appendingPathComponent($0.file.relative).path }
+        }
+    }
+
     /// Writes a prepared batch to each table (`writers[t]`, as given to `prepare`), the
     /// tables' partitions together: every partition of every table gathers, encodes and
     /// compresses its rows on `parallelism` threads, largest first, behind one barrier. Written

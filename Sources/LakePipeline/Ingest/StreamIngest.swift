@@ -125,6 +125,7 @@ public enum StreamIngest {
             } catch IngestError.conflict(let table) {
                 // Someone else committed orders (or followed this file) meanwhile: reload what
                 // the lake now holds and redo this micro-batch from the last committed offset.
+                batch.discardWritten()
                 conflicts += 1
                 if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
                 base = try store.catalog.latestSnapshot()
@@ -132,6 +133,10 @@ public enum StreamIngest {
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
+            } catch {
+                // Not committed (see `OrderIngest`): the micro-batch's files go with it.
+                if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
+                throw error
             }
             if stop.isSet || (atEnd && options.stopAtEnd) { return finish(totals, started) }
         }

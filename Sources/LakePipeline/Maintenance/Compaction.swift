@@ -229,8 +229,9 @@ public enum Compaction {
             catalog.files.discard(written.map(\.path))
         } catch {
             // Nothing was committed: the new files are debris; remove them rather than wait for vacuum.
-            // Unless COMMIT went unanswered: then a snapshot may reference them (and not the inputs).
-            if !(error is CommitOutcomeUnknown) { catalog.files.discard(written.map(\.path)) }
+            // Unless COMMIT went unanswered, or landed and only settling its files failed: then a
+            // snapshot may reference them (and not the inputs).
+            if !Catalog.commitMayHaveLanded(error) { catalog.files.discard(written.map(\.path)) }
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)

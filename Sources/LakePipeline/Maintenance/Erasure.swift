@@ -315,7 +315,7 @@ public enum Purge {
             report.filesRemoved = vacuum.files.count
             try catalog.scrubStorage()
         } catch {
-            if report.snapshotID == nil && !(error is CommitOutcomeUnknown) {
+            if report.snapshotID == nil && !Catalog.commitMayHaveLanded(error) {
                 // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.
                 catalog.files.discard(plans.flatMap { p in p.outputs.map { p.table.directory.appendingPathComponent($0.relativePath).path } })
                 try lease.release()

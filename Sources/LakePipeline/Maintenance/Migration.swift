@@ -286,8 +286,9 @@ public enum Migration {
             }
             report.snapshotID = snap.id
         } catch {
-            // An unanswered COMMIT may have swapped the files in: then these are the table's rows.
-            if !(error is CommitOutcomeUnknown) {
+            // An unanswered COMMIT may have swapped the files in, and a landed one whose files did
+            // not settle did: then these are the table's rows.
+            if !Catalog.commitMayHaveLanded(error) {
                 catalog.files.discard(outputs.map { info.directory.appendingPathComponent($0.relativePath).path })
             }
             throw error

@@ -124,7 +124,7 @@ public enum RowDelete {
                 lastConflict = "\(table) at snapshot \(snapshot): \(reason)"
             } catch {
                 // A delete file of a commit that may have landed stays: without it the rows come back.
-                if !(error is CommitOutcomeUnknown) { catalog.files.discard(written.map(\.path)) }
+                if !Catalog.commitMayHaveLanded(error) { catalog.files.discard(written.map(\.path)) }
                 throw error
             }
         }

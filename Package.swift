@@ -34,13 +34,13 @@ let package = Package(
             path: "Sources/CBrotli",
             providers: [.apt(["libbrotli-dev"])]
         ),
-        // libpq, the PostgreSQL client the catalog's PostgreSQL backend uses (DESIGN.md).
-        .systemLibrary(
-            name: "CLibPQ",
-            path: "Sources/CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
+        // libpq, the PostgreSQL client the catalog's PostgreSQL backend uses (DESIGN.md), loaded
+        // when a PostgreSQL catalog is opened (dlopen), not linked; builds with libpq-dev's header.
+        .target(name: "CLibPQ", path: "Sources/CLibPQ", linkerSettings: [.linkedLibrary("dl")]),
+        // The alert webhook's HTTP POST, through libcurl loaded when a webhook is posted (dlopen):
+        // Foundation's URLSession linked libcurl and its TLS, LDAP and Kerberos libraries into
+        // every command's start-up. Builds with libcurl's headers (libcurl4-openssl-dev).
+        .target(name: "CWebhook", path: "Sources/CWebhook", linkerSettings: [.linkedLibrary("dl")]),
         // Compiler intrinsics Swift does not expose (cache prefetch), as static inline C.
         .target(name: "CLakeSupport", path: "Sources/CLakeSupport"),
         .target(name: "LakeFormat", dependencies: ["CZstd", "CZlib", "CBrotli", "CLakeSupport"]),
@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "LakeCLI",
             dependencies: [
-                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery", "LakeServer",
+                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery", "LakeServer", "CWebhook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

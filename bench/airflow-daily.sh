@@ -14,7 +14,7 @@ ORDERS=${ORDERS:-1000000}
 DATE=${DATE:-2024-03-10}
 AIRFLOW=$PWD/.venv-airflow/bin/airflow
 [ -x "$AIRFLOW" ] || { echo "no $AIRFLOW: run scripts/test-airflow.sh once to install Airflow" >&2; exit 2; }
-[ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -2
+[ -n "${SKIP_BUILD:-}" ] || swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Build" | tail -2
 BIN=${LAKE_BIN:-$PWD/.build/release/lake}
 
 tmp=$(mktemp -d /tmp/lake-bench-airflow.XXXXXX)

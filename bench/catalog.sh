@@ -27,7 +27,7 @@ scripts/setup.sh --python >/dev/null
 per_writer="${1:-5}"
 shapes="${SHAPES:-process long-lived}"
 if [ -z "${LAKE_BIN:-}" ]; then
-  swift build -c release --product lake >/dev/null
+  swift build -c release --static-swift-stdlib --product lake >/dev/null
   LAKE_BIN=$PWD/.build/release/lake
 fi
 work="$PWD/bench-out/catalog"

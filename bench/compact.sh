@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python >/dev/null
 orders="${1:-1000000}"
 batches="${2:-30}"
-swift build -c release --product lake >/dev/null
+swift build -c release --static-swift-stdlib --product lake >/dev/null
 lake=$PWD/.build/release/lake
 work="$PWD/bench-out/compact-$orders-$batches"
 rm -rf "$work"; mkdir -p "$work/split"

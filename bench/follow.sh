@@ -25,7 +25,7 @@ POOL=${POOL:-200000}
 COMMIT_EVERY=${COMMIT_EVERY:-$RATE}
 PRELOAD=${PRELOAD:-0}
 
-swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -2
+swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Build" | tail -2
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d /tmp/lake-bench-follow.XXXXXX)

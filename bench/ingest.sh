@@ -33,7 +33,7 @@ V2=$("$PY2" -c 'import duckdb; print(duckdb.__version__)')
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
-[ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Compiling|Build" | tail -3
+[ -n "${SKIP_BUILD:-}" ] || swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Compiling|Build" | tail -3
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d /tmp/lake-bench-ingest.XXXXXX)

@@ -18,7 +18,7 @@ for tool in perf strace python3; do
 done
 if [ -z "${BIN:-}" ]; then
     BIN=$PWD/.build/release/lake
-    [ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -3
+    [ -n "${SKIP_BUILD:-}" ] || swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Build" | tail -3
 fi
 
 tmp=$(mktemp -d /tmp/lake-bench-kernel.XXXXXX)

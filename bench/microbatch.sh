@@ -14,7 +14,7 @@ ORDERS=${ORDERS:-1000000}
 BATCH=${BATCH:-3334}
 REPS=${REPS:-5}
 
-swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -2
+swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Build" | tail -2
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d /tmp/lake-bench-microbatch.XXXXXX)

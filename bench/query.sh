@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 orders="${1:-1000000}"
 rounds="${2:-5}"
-swift build -c release --product lake >/dev/null
+swift build -c release --static-swift-stdlib --product lake >/dev/null
 lake=.build/release/lake
 work="bench-out/query-$orders"
 if [ ! -f "$work/lake/manifest.sqlite" ]; then

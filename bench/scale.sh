@@ -16,7 +16,7 @@ DAYS=${DAYS:-30}
 if [ ! -x /usr/bin/time ]; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
-[ -n "${SKIP_BUILD:-}" ] || swift build -c release --product lake 2>&1 | grep -E "error|Build" | tail -3
+[ -n "${SKIP_BUILD:-}" ] || swift build -c release --static-swift-stdlib --product lake 2>&1 | grep -E "error|Build" | tail -3
 BIN=$PWD/.build/release/lake
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lake-scale.XXXXXX")

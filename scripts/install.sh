@@ -31,8 +31,9 @@ if [ "$uninstall" -eq 1 ]; then
   exit 0
 fi
 
-scripts/setup.sh   # the C libraries lake links (libzstd, libsqlite3, libpq, zlib, libbrotli)
-swift build -c release --product lake
+scripts/setup.sh   # the C libraries lake uses (libzstd, libsqlite3, zlib, libbrotli; libpq, libcurl when needed)
+# The Swift runtime and Foundation linked in: the installed binary needs no Swift toolchain.
+swift build -c release --static-swift-stdlib --product lake
 mkdir -p "$bindir"
 # Copy to a temporary name, then rename: a running `lake` keeps its old inode.
 install -m 0755 .build/release/lake "$bindir/.lake.new"

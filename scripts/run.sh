@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build -c release --product lake
+swift build -c release --static-swift-stdlib --product lake
 .build/release/lake run --input Evaluation-Files "$@"

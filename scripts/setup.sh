@@ -7,11 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What `lake` links: libzstd, libsqlite3, libpq (the PostgreSQL catalog's client, CLibPQ), and
-# zlib and libbrotli (reading GZIP and BROTLI pages another engine wrote).
+# What `lake` links: libzstd, libsqlite3, zlib and libbrotli (reading GZIP and BROTLI pages
+# another engine wrote); what it builds against and loads when needed: libpq (the PostgreSQL
+# catalog's client, CLibPQ) and libcurl (the alert webhook, CWebhook).
 # The tests (--python) also need the PostgreSQL server (PostgresCluster starts throwaway clusters)
 # and strace (StorageLakeTests reads the system calls that make a data file durable).
-pkgs=(libzstd-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev)
+pkgs=(libzstd-dev libsqlite3-dev libpq-dev zlib1g-dev libbrotli-dev libcurl4-openssl-dev)
 [ "${1:-}" = "--python" ] && pkgs+=(postgresql strace)
 need=()
 for pkg in "${pkgs[@]}"; do

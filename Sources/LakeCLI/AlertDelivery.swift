@@ -1,7 +1,5 @@
+import CWebhook
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LakeCatalog
 import LakeQuery
 
@@ -56,21 +54,18 @@ enum AlertDelivery {
         return (c.string ?? "the webhook URL") + (hadSecret ? " (credentials and query not shown)" : "")
     }
 
-    /// Why a request failed, in words (Foundation on Linux describes most of these only by code).
-    static func reason(_ error: Error) -> String {
-        let e = error as NSError
-        guard e.domain == NSURLErrorDomain else { return e.localizedDescription }
-        switch URLError.Code(rawValue: e.code) {
-        case .cannotConnectToHost: return "connection refused: nothing is listening there"
-        case .cannotFindHost: return "host not found (DNS)"
-        case .timedOut: return "timed out"
-        case .notConnectedToInternet: return "no network"
-        case .networkConnectionLost: return "the connection was closed before the answer"
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
-            return "TLS handshake failed (certificate or protocol)"
-        case .badServerResponse: return "the answer was not valid HTTP"
-        default: return "\(e.localizedDescription) (URL error \(e.code))"
+    /// Why a request failed, in words, from libcurl's code (CURLcode, curl/curl.h) and message.
+    static func reason(code: Int32, message: String) -> String {
+        switch code {
+        case 7: return "connection refused: nothing is listening there"        // CURLE_COULDNT_CONNECT
+        case 6: return "host not found (DNS)"                                   // CURLE_COULDNT_RESOLVE_HOST
+        case 28: return "timed out"                                            // CURLE_OPERATION_TIMEDOUT
+        case 52, 55, 56: return "the connection was closed before the answer"  // GOT_NOTHING, SEND_ERROR, RECV_ERROR
+        case 35, 58, 59, 60, 77, 83, 90, 91:                                   // SSL_CONNECT_ERROR … SSL_INVALIDCERTSTATUS
+            return "TLS handshake failed (certificate or protocol): \(message)"
+        case 8: return "the answer was not valid HTTP"                         // CURLE_WEIRD_SERVER_REPLY
+        case 1: return "only http and https URLs are supported"                // CURLE_UNSUPPORTED_PROTOCOL
+        default: return "\(message) (curl error \(code))"
         }
     }
 
@@ -80,23 +75,23 @@ enum AlertDelivery {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw AlertDeliveryError.webhook("\(shown): only http and https URLs are supported")
         }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(("{\"alerts\": [" + alerts.map(Alerting.json).joined(separator: ", ") + "]}").utf8)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: String?
-        let task = URLSession.shared.dataTask(with: request) { _, response, error in
-            if let error { failure = "POST \(shown) failed: \(reason(error))" } else if let http = response as? HTTPURLResponse,
-                !(200 ..< 300).contains(http.statusCode) {
-                failure = "POST \(shown): the receiver answered HTTP \(http.statusCode)"
+        let body = Array(("{\"alerts\": [" + alerts.map(Alerting.json).joined(separator: ", ") + "]}").utf8)
+        var status = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let code = body.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { chars in
+                lake_webhook_post(url.absoluteString, chars.baseAddress, chars.count, Int(timeout * 1000), &status, &message, message.count)
             }
-            done.signal()
         }
-        task.resume()
-        if done.wait(timeout: .now() + timeout + 1) == .timedOut {
-            task.cancel()
-            throw AlertDeliveryError.webhook("POST \(shown): no answer within \(Int(timeout)) s")
+        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if code == Int32(LAKE_WEBHOOK_NO_LIBCURL) || code == Int32(LAKE_WEBHOOK_NO_HANDLE) {
+            throw AlertDeliveryError.webhook("POST \(shown) failed: \(text)")
+        }
+        var failure: String?
+        if code != 0 {
+            failure = "POST \(shown) failed: \(reason(code: code, message: text))"
+        } else if !(200 ..< 300).contains(status) {
+            failure = "POST \(shown): the receiver answered HTTP \(status)"
         }
         if let failure { throw AlertDeliveryError.webhook(failure) }
     }

@@ -14,12 +14,21 @@ struct Lake: ParsableCommand {
 
         Start with: lake run --input Evaluation-Files, then lake report daily-revenue.
         """,
+        version: Lake.versionText,
         subcommands: [
             Run.self, IngestCommand.self, QueryCommand.self, ReportCommand.self, Generate.self, SchemaCommand.self,
             InitCommand.self, SnapshotsCommand.self, TablesCommand.self, FilesCommand.self, CompactCommand.self, VacuumCommand.self, VerifyCommand.self, DeleteCommand.self, EraseCommand.self,
             QualityCommand.self, MetricsCommand.self, DashboardCommand.self, UpgradeCommand.self, ServeCommand.self, CatalogCommand.self,
         ]
     )
+}
+
+extension Lake {
+    /// The release number, raised with each release; `lake --version` also names the catalog
+    /// format, which decides which DuckDB versions can attach a lake this build writes.
+    static let release = "0.13.0"
+    static let versionText = "lake \(release): writes \(CatalogFormat.v10) catalogs (DuckDB 1.5 or later attaches them), "
+        + "upgrades \(CatalogFormat.v03) ones (lake upgrade)"
 }
 
 /// The lake root, shared by every subcommand that touches a lake.

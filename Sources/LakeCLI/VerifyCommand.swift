@@ -11,7 +11,9 @@ struct VerifyCommand: ParsableCommand {
         commit, its footer has the recorded checksum (files lake wrote) and parses, it holds \
         every column the catalog says it does, every page passes its CRC (when the writer stored \
         one) and decodes, and it holds the recorded row count. Nothing is changed. One line per \
-        file; a failed file names what failed. Files DuckDB wrote are checked by size and decode.
+        file with the snapshot that committed it; a failed file names what failed, and standard \
+        error names each such snapshot's commit and the sources it ingested (path, content hash, \
+        batch): what to restore from a backup. Files DuckDB wrote are checked by size and decode.
 
         Examples:
           lake verify
@@ -38,26 +40,42 @@ struct VerifyCommand: ParsableCommand {
         switch format {
         case .json:
             try printJSON(results.map { v -> [String: Any] in
-                ["table": v.table, "data_file_id": v.dataFileID, "path": shown(v.path), "file_size_bytes": v.recordedBytes,
+                ["table": v.table, "data_file_id": v.dataFileID, "snapshot_id": v.snapshotID, "path": shown(v.path), "file_size_bytes": v.recordedBytes,
                  "record_count": v.recordCount, "footer_checksum_recorded": v.footerChecksumRecorded, "pages": v.pages,
                  "pages_with_crc": v.pagesWithCRC, "status": v.status.rawValue, "detail": v.detail ?? NSNull()]
             })
         case .table, .csv:
             let rows = results.map { v in
-                [v.table, String(v.dataFileID), shown(v.path), String(v.recordedBytes), v.footerChecksumRecorded ? "yes" : "no",
+                [v.table, String(v.dataFileID), String(v.snapshotID), shown(v.path), String(v.recordedBytes), v.footerChecksumRecorded ? "yes" : "no",
                  String(v.pages), String(v.pagesWithCRC), v.status.rawValue, v.detail ?? ""]
             }
             if format == .table {
                 print("\(results.count) files at snapshot \(snap.id): \(results.count - failed.count) ok, \(failed.count) failed")
             }
-            printListing(["table", "id", "path", "bytes", "footer_crc", "pages", "pages_crc", "status", "detail"], rows, format: format)
+            printListing(["table", "id", "snapshot", "path", "bytes", "footer_crc", "pages", "pages_crc", "status", "detail"], rows, format: format)
         }
         let unsupported = failed.filter { $0.status == .unsupported }
         if !unsupported.isEmpty {
             printError("note: \(unsupported.count) files use Parquet features lake cannot read (status unsupported: written by another tool, not damaged); DuckDB reads them")
         }
-        if failed.count > unsupported.count {
-            printError("error: \(failed.count - unsupported.count) of \(results.count) files fail verification; restore them from a backup before compacting or vacuuming")
+        let damaged = failed.filter { $0.status != .unsupported }
+        if !damaged.isEmpty {
+            // Which commits wrote the damaged files, and from which sources: what to restore
+            // from a backup, or which source files hold the rows.
+            for origin in try catalog.origins(ofSnapshots: Set(damaged.map(\.snapshotID))) {
+                let count = damaged.filter { $0.snapshotID == origin.snapshotID }.count
+                var what: String
+                if let commit = origin.commit {
+                    what = "committed at \(Timestamps.iso(commit.time)) by " + (commit.message.map { "\"\($0)\"" } ?? "another engine (no lake commit message)")
+                } else {
+                    what = "expired by vacuum: its commit is no longer recorded"
+                }
+                printError("snapshot \(origin.snapshotID): \(count) failed file\(count == 1 ? "" : "s"), \(what)")
+                for run in origin.ingestRuns {
+                    printError("  source: \(run.source) (\(run.kind.rawValue)\(run.sourceHash.map { ", content hash " + $0 } ?? ""), batch \(run.batchID ?? "?"), \(run.accepted) accepted)")
+                }
+            }
+            printError("error: \(damaged.count) of \(results.count) files fail verification; restore them from a backup before compacting or vacuuming")
         }
         if !failed.isEmpty { throw ExitCode(1) }
     }

@@ -99,6 +99,8 @@ public struct FileVerification: Sendable, Equatable {
     public var table: String
     public var dataFileID: Int64
     public var path: String
+    /// The snapshot that committed the file (`FileOrigin` says what that commit was).
+    public var snapshotID: Int64
     public var recordedBytes: Int64
     public var recordCount: Int64
     /// True when the catalog holds the file's footer checksum (files we wrote).
@@ -149,7 +151,7 @@ extension Catalog {
 
     /// One file's verdict (never throws: a failure is the verdict).
     public static func verify(_ file: DataFile, table: TableInfo, files: LakeFiles) -> FileVerification {
-        var v = FileVerification(table: table.qualifiedName, dataFileID: file.dataFileID, path: file.path,
+        var v = FileVerification(table: table.qualifiedName, dataFileID: file.dataFileID, path: file.path, snapshotID: file.beginSnapshot,
                                  recordedBytes: file.fileSizeBytes, recordCount: file.recordCount,
                                  footerChecksumRecorded: file.footerChecksum != nil, pages: 0, pagesWithCRC: 0,
                                  status: .ok, detail: nil)
@@ -187,6 +189,26 @@ extension Catalog {
             v.detail = "\(file.path): \(error)"
         }
         return v
+    }
+}
+
+/// What committed a file, so a failed file leads to its backup or its source: the commit
+/// (its time and message: "ingest orders orders_2024-01-15.jsonl", "compact 3 partition(s)",
+/// none for another engine's commit) and the ingest runs it recorded, with each source's path
+/// and content hash. A snapshot vacuum expired has no commit left.
+public struct FileOrigin: Sendable {
+    public var snapshotID: Int64
+    public var commit: SnapshotInfo?
+    public var ingestRuns: [IngestRun]
+}
+
+extension Catalog {
+    /// The origin of each of these snapshots (read-only), in snapshot order.
+    public func origins(ofSnapshots ids: Set<Int64>) throws -> [FileOrigin] {
+        guard !ids.isEmpty else { return [] }
+        let commits = Dictionary(try snapshots().filter { ids.contains($0.id) }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let runs = Dictionary(grouping: try ingestRuns().filter { $0.snapshotID.map(ids.contains) == true }, by: { $0.snapshotID ?? -1 })
+        return ids.sorted().map { FileOrigin(snapshotID: $0, commit: commits[$0], ingestRuns: runs[$0] ?? []) }
     }
 }
 

@@ -41,7 +41,7 @@ public struct VacuumReport: Hashable, Sendable {
     /// DuckLake does, but lake never deletes outside its root; DuckDB's
     /// `ducklake_cleanup_old_files` does.
     public var keptOutsideRoot: [URL] = []
-    /// Hold names of committed files (`LocalStorage.create`) that a crash right after their
+    /// Hold names of committed files (`Storage.pendingWrite`) that a crash right after their
     /// commit left: removed (or, in a dry run, that would be); the files keep their own names.
     public var leftoverHolds = 0
 
@@ -299,11 +299,11 @@ extension Catalog {
             let listed = Set(objects.map { files.path($0.key) })
             for object in objects {
                 let path = files.path(object.key)
-                // A hold name (`LocalStorage.create`) of a write that crashed: a second name of
-                // the file (bytes counted once) or, before its publish, the only one.
+                // The storage's private name (temp or hold) of a write that crashed: a second
+                // name of the file (bytes counted once) or, before its publish, the only one.
                 var heldPath: String?
-                if let held = LocalStorage.heldName(ofFile: String(object.key.name)) {
-                    heldPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(held).path
+                if let owner = files.storage.pendingWrite(of: object.key) {
+                    heldPath = files.path(owner)
                 } else if !object.key.path.hasSuffix(".parquet") {
                     continue
                 }

@@ -352,6 +352,33 @@ import Testing
             #expect(path.hasSuffix("big.parquet") && column == "total", "\(e)")
         }
 
+        // `lake verify` goes on past such a column: damage in a later column is still found
+        // (it outranks "unsupported"), and without damage the value is what is reported.
+        try Python.run("""
+            import sys, decimal, pyarrow as pa, pyarrow.parquet as pq
+            out = sys.argv[1]
+            t = pa.table({"total": pa.array([decimal.Decimal(1), decimal.Decimal(sys.argv[2])], pa.decimal128(38, 2)),
+                          "n": pa.array([7, 8], pa.int64())})
+            for name in ("big2", "big2-damaged"):
+                pq.write_table(t, f"{out}/{name}.parquet", compression="NONE", use_dictionary=False, write_page_checksum=True)
+            n = pq.ParquetFile(f"{out}/big2.parquet").metadata.row_group(0).column(1)
+            last = n.data_page_offset + n.total_compressed_size - 1
+            with open(f"{out}/big2-damaged.parquet", "r+b") as f:
+                f.seek(last); b = f.read(1); f.seek(last); f.write(bytes([b[0] ^ 0xFF]))
+            """, [dir.path, "92233720368547758.08"])
+        do {
+            _ = try ParquetFileReader(path: dir.file("big2-damaged.parquet")).verifyPages()
+            Issue.record("a damaged page after a value past Int64 passed verification")
+        } catch let e as ParquetError {
+            guard case .pageChecksumMismatch(_, let column, _, _, _, _) = e else { Issue.record("not the damage: \(e)"); return }
+            #expect(column == "n", "\(e)")
+        }
+        #expect(throws: ParquetError.self) { _ = try ParquetFileReader(path: dir.file("big2.parquet")).verifyPages() }
+        do { _ = try ParquetFileReader(path: dir.file("big2.parquet")).verifyPages() } catch let e as ParquetError {
+            guard case .valueOutOfRange(_, let column, _) = e else { Issue.record("\(e)"); return }
+            #expect(column == "total", "\(e)")
+        }
+
         // Ours: FIXED_LEN_BYTE_ARRAY(9) for 20 digits, (16) for 38; the peers read our values and bounds.
         let schema = Schema([Field("d20", .decimal(precision: 20, scale: 2), nullable: true), Field("d38", .decimal(precision: 38, scale: 2), nullable: true)])
         let validity = edge.indices.map { $0 != 2 }

@@ -183,6 +183,15 @@ struct IntegrityMaintenanceTests {
         #expect(lines.contains { $0.contains(relative(files[0].path)) && $0.contains(",checksum_mismatch,") })
         #expect(lines.contains { $0.contains(relative(files[1].path)) && $0.contains(",size_mismatch,") })
         #expect(lines.filter { $0.contains(",ok,") }.count == files.count - 2)
+        // Each failed file's commit, and the source that commit ingested: what to restore.
+        #expect(lines.contains { $0.contains(",\(files[0].beginSnapshot),\(relative(files[0].path)),") }, "the snapshot column")
+        for snapshot in Set([files[0].beginSnapshot, files[1].beginSnapshot]) {
+            let runs = try lake.catalog.ingestRuns().filter { $0.snapshotID == snapshot }
+            let run = try #require(runs.first, "snapshot \(snapshot) recorded its ingest run")
+            let hash = try #require(run.sourceHash)
+            #expect(bad.err.contains("snapshot \(snapshot): ") && bad.err.contains("by \"ingest orders"), "\(bad.err)")
+            #expect(bad.err.contains("  source: \(run.source) (orders, content hash \(hash), batch \(run.batchID ?? "")"), "\(bad.err)")
+        }
     }
 
     @Test("files DuckDB wrote (no footer record) verify by size, decode and columns; an ADD COLUMN is not a missing column; a truncated one fails")

@@ -410,7 +410,7 @@ import Testing
     /// The other order of the same events: lake compacts and vacuums *before* anything of lake
     /// looked at the lake again, so DuckDB's files and deletes are partly rewritten away. The
     /// runs and figures must still be found stale. (This does not prove the drop of runs and
-    /// figures in `CatalogTransaction.removeDataFiles` on its own: DuckDB's UPDATE leaves
+    /// figures in `CatalogTransaction.removeDataFiles` on its own (the next test does): DuckDB's UPDATE leaves
     /// partitions with a single file of its own, which compaction keeps, and they are evidence
     /// enough; it passes with the drop removed.)
     @Test func aCompactionRightAfterADuckDBUpdateLeavesNoStaleRunsOrFigures() throws {
@@ -439,6 +439,41 @@ import Testing
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("\"accepted\" : 1") && r.out.contains("\"duplicate_order\" : 1"), "ORD-NEW-1 is a duplicate, \(id) is new again: \(r.out)")
         #expect(try Self.duck(root, ["SELECT count(*) FROM (SELECT order_id FROM l.curated.orders GROUP BY order_id HAVING count(*) > 1)"]).last! == [0])
+    }
+
+    /// The drop on its own, which the compaction test above cannot show (compaction keeps a
+    /// partition of one DuckDB file, and that file stays as evidence): a rewrite that replaces
+    /// every file DuckDB wrote (here: a transaction that removes it, as a rewrite's does) takes
+    /// the evidence of foreign rows away, so the key runs and quality figures stored before it,
+    /// which know nothing of DuckDB's rows, must go in the same commit.
+    @Test func removingEveryForeignFileDropsTheRunsAndFiguresStoredBeforeIt() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        // Every row again under a new id: enough rows for a file (a few would stay inlined).
+        _ = try Self.duck(root, ["INSERT INTO l.curated.orders SELECT * REPLACE ('DUCK-' || order_id AS order_id) FROM l.curated.orders"])
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        let orders = try catalog.table(schema: "curated", name: "orders")
+        let foreign = try catalog.dataFiles(tableID: orders.tableID).filter { $0.footerChecksum == nil }
+        #expect(!foreign.isEmpty && Set(foreign.map(\.beginSnapshot)).count == 1, "DuckDB's insert wrote files (one a partition): \(foreign.map(\.path))")
+        let stored = try Self.derivedRows(root, tableID: orders.tableID)
+        #expect(stored[0] > 0 && stored[1] > 0, "the ingest stored key runs and quality figures: \(stored)")
+        try catalog.commit { tx in try tx.removeDataFiles(foreign.map(\.dataFileID)) }
+        #expect(try Self.derivedRows(root, tableID: orders.tableID) == [0, 0], "runs and figures stored before the foreign file")
+        // With nothing stored left, the check rescans and agrees with an explicit rescan.
+        let check = try runLake(["quality", "check", "--lake", root, "--format", "json"])
+        let rescan = try runLake(["quality", "check", "--rescan", "--lake", root, "--format", "json"])
+        #expect(check.status == rescan.status && check.out == rescan.out, "\(check.out)\n--- rescan ---\n\(rescan.out)")
+    }
+
+    /// Rows of `lake_key_run` for the table and of `lake_quality_figure`, read with Python's sqlite3.
+    static func derivedRows(_ root: String, tableID: Int64) throws -> [Int] {
+        try #require(Python.json("""
+            import sqlite3, sys, json
+            c = sqlite3.connect(sys.argv[1])
+            print(json.dumps([c.execute("SELECT count(*) FROM lake_key_run WHERE table_id = ?", (int(sys.argv[2]),)).fetchone()[0],
+                              c.execute("SELECT count(*) FROM lake_quality_figure").fetchone()[0]]))
+            """, [root + "/manifest.sqlite", String(tableID)]) as? [Int])
     }
 
     /// A rejected order line or CSV record can hold any bytes; stored as received in a STRING

@@ -58,6 +58,13 @@ import Testing
 
 /// Issue 20, items 7 and 8, through the real `lake` binary.
 @Suite(.serialized) struct CLIUsabilityTests {
+    /// `lake --version` answers, as `duckdb --version` does, with the catalog format it writes
+    /// (which DuckDB versions attach the lake) read off the catalog layer, not typed twice.
+    @Test func versionNamesTheCatalogFormat() throws {
+        let r = try runLake(["--version"])
+        #expect(r.status == 0 && r.out.hasPrefix("lake 0.") && r.out.contains("writes \(CatalogFormat.v10) catalogs") && r.out.contains("DuckLake 1.0"), "\(r.out) \(r.err)")
+    }
+
     /// `quality check` stores its results under the snapshot it checked and adds no snapshot;
     /// checking again replaces the results rather than duplicating them.
     @Test func qualityCheckAddsNoSnapshot() throws {

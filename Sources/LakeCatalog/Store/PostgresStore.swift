@@ -158,10 +158,10 @@ final class PGConnection: SQLBackend {
     var knownTables: KnownTables?
 
     init(conninfo: String, location: String) throws {
-        conn = PQconnectdb(conninfo)
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            if let conn { PQfinish(conn) }
+        conn = lake_PQconnectdb(conninfo)
+        guard let conn, lake_PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: lake_PQerrorMessage($0)) } ?? lake_pq_load_error().map { String(cString: $0) } ?? "out of memory"
+            if let conn { lake_PQfinish(conn) }
             conn = nil
             throw SQLError(kind: .connection, code: "08001",
                            message: "cannot connect to the PostgreSQL catalog \(location): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
@@ -171,15 +171,15 @@ final class PGConnection: SQLBackend {
         try execute(sql: "SET client_min_messages = warning", arguments: [])
     }
 
-    var isConnected: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+    var isConnected: Bool { conn.map { lake_PQstatus($0) == CONNECTION_OK } ?? false }
 
     var isHealthy: Bool {
         guard let conn else { return false }
-        return PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE
+        return lake_PQstatus(conn) == CONNECTION_OK && lake_PQtransactionStatus(conn) == PQTRANS_IDLE
     }
 
     func close() {
-        if let conn { PQfinish(conn) }
+        if let conn { lake_PQfinish(conn) }
         conn = nil
     }
 
@@ -213,16 +213,16 @@ final class PGConnection: SQLBackend {
             }
         }
         let result: OpaquePointer? = withPointers(buffers) { pointers in
-            PQexecParams(conn, text, Int32(arguments.count), nil, pointers, lengths, formats, 0)
+            lake_PQexecParams(conn, text, Int32(arguments.count), nil, pointers, lengths, formats, 0)
         }
         guard let result else {
-            throw SQLError(kind: .connection, code: "08006", message: String(cString: PQerrorMessage(conn)))
+            throw SQLError(kind: .connection, code: "08006", message: String(cString: lake_PQerrorMessage(conn)))
         }
-        let status = PQresultStatus(result)
+        let status = lake_PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            PQclear(result)
+            let state = lake_PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            let message = String(cString: lake_PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            lake_PQclear(result)
             let kind: SQLError.Kind
             switch state {
             case "40001", "40P01", "55P03": kind = .retryable
@@ -233,7 +233,7 @@ final class PGConnection: SQLBackend {
             }
             throw SQLError(kind: kind, code: state, message: "PostgreSQL \(state): \(message) (in: \(text.prefix(200)))")
         }
-        changesCount = Int(String(cString: PQcmdTuples(result))) ?? 0
+        changesCount = Int(String(cString: lake_PQcmdTuples(result))) ?? 0
         return result
     }
 
@@ -252,18 +252,18 @@ final class PGConnection: SQLBackend {
     }
 
     func execute(sql: String, arguments: [SQLValue]) throws {
-        PQclear(try run(sql, arguments))
+        lake_PQclear(try run(sql, arguments))
     }
 
     func fetch(sql: String, arguments: [SQLValue]) throws -> [SQLRow] {
         let result = try run(sql, arguments)
-        defer { PQclear(result) }
-        let rows = PQntuples(result), width = PQnfields(result)
+        defer { lake_PQclear(result) }
+        let rows = lake_PQntuples(result), width = lake_PQnfields(result)
         var names: [String] = []
         var types: [UInt32] = []
         for i in 0 ..< width {
-            names.append(String(cString: PQfname(result, i)))
-            types.append(PQftype(result, i))
+            names.append(String(cString: lake_PQfname(result, i)))
+            types.append(lake_PQftype(result, i))
         }
         let shared = SQLRow.Names(names)
         var out: [SQLRow] = []
@@ -272,8 +272,8 @@ final class PGConnection: SQLBackend {
             var values: [SQLValue] = []
             values.reserveCapacity(Int(width))
             for c in 0 ..< width {
-                if PQgetisnull(result, r, c) != 0 { values.append(.null); continue }
-                let text = String(cString: PQgetvalue(result, r, c))
+                if lake_PQgetisnull(result, r, c) != 0 { values.append(.null); continue }
+                let text = String(cString: lake_PQgetvalue(result, r, c))
                 values.append(Self.decode(text, type: types[Int(c)]))
             }
             out.append(SQLRow(names: shared, values: values))

@@ -436,18 +436,30 @@ public final class ParquetFileReader: @unchecked Sendable {
         let perChunk = try parallelMap(count: rowGroupCount * perGroup, parallelism: parallelism) { i in
             let (g, k) = i.quotientAndRemainder(dividingBy: perGroup)
             var counts = PageCounts()
+            var tooLarge: ParquetError?
             try withUnsafeMutablePointer(to: &counts) { c in
                 if k < self.leaves.count {
-                    _ = try self.readChunk(rowGroup: g, column: k, counts: c)
+                    do {
+                        _ = try self.readChunk(rowGroup: g, column: k, counts: c)
+                    } catch let e as ParquetError {
+                        // A valid value lake cannot hold is not damage: the chunk's pages are
+                        // still checked (CRC, decompression), and so are the columns after it;
+                        // the value is reported only if no damage is found.
+                        guard case .valueOutOfRange = e else { throw e }
+                        c.pointee = PageCounts()
+                        try self.checkOpaqueChunk(rowGroup: g, chunk: self.leaves[k].chunk, name: self.leaves[k].field.name, counts: c)
+                        tooLarge = e
+                    }
                 } else {
                     let (chunk, name) = opaqueChunks[k - self.leaves.count]
                     try self.checkOpaqueChunk(rowGroup: g, chunk: chunk, name: name, counts: c)
                 }
             }
-            return counts
+            return (counts, tooLarge)
         }
+        if let first = perChunk.lazy.compactMap(\.1).first { throw first }
         var total = PageCounts()
-        for c in perChunk {
+        for (c, _) in perChunk {
             total.pages += c.pages
             total.checksummed += c.checksummed
         }

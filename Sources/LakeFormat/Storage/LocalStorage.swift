@@ -80,6 +80,15 @@ public struct LocalStorage: Storage {
         return String(rest.dropFirst(37))
     }
 
+    /// `dir/.<name>.pending` and `dir/.tmp-<uuid>-<name>.pending` are writes of `dir/<name>`.
+    public func pendingWrite(of key: StorageKey) -> StorageKey? {
+        guard let held = Self.heldName(ofFile: String(key.name)) else { return nil }
+        let slash = key.path.lastIndex(of: "/")
+        let directory = slash.map { String(key.path[...$0]) } ?? ""
+        // "...pending" names "." : no key, so no write of ours (an invalid key is the only error).
+        return try? StorageKey(directory + held)
+    }
+
     private func holdPath(of key: StorageKey) -> String {
         Durability.parent(of: location(of: key)) + "/" + Self.holdName(of: key.name)
     }

@@ -154,11 +154,16 @@ public protocol Storage: Sendable {
     /// names answers false and releases nothing (the defaults).
     func restore(_ key: StorageKey) throws(StorageError) -> Bool
     func release(_ key: StorageKey) throws(StorageError)
+    /// When `key` is one of this storage's private names of a write (a temp or hold name), the
+    /// key the write is for; nil for an ordinary object. Vacuum uses it to tell a crashed
+    /// write's debris, and the hold of a committed file, from a foreign object.
+    func pendingWrite(of key: StorageKey) -> StorageKey?
 }
 
 extension Storage {
     public func restore(_ key: StorageKey) throws(StorageError) -> Bool { false }
     public func release(_ key: StorageKey) throws(StorageError) {}
+    public func pendingWrite(of key: StorageKey) -> StorageKey? { nil }
 
     public func exists(_ key: StorageKey) throws(StorageError) -> Bool { try info(key) != nil }
 

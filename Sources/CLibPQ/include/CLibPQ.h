@@ -1,0 +1,33 @@
+#ifndef CLIBPQ_H
+#define CLIBPQ_H
+
+// libpq's types and constants, from its own header; its functions through the wrappers below.
+#include <postgresql/libpq-fe.h>
+
+// The libpq calls the PostgreSQL catalog makes, each forwarding to libpq. libpq is loaded
+// (`dlopen("libpq.so.5")`) on the first call, not at start-up: only a PostgreSQL catalog needs
+// it, and linking it (with its Kerberos, LDAP and TLS libraries) cost every command milliseconds
+// of dynamic loading. When it cannot be loaded, `lake_PQconnectdb` returns NULL and
+// `lake_pq_load_error` says why.
+const char *lake_pq_load_error(void);
+PGconn *lake_PQconnectdb(const char *conninfo);
+ConnStatusType lake_PQstatus(const PGconn *conn);
+PGTransactionStatusType lake_PQtransactionStatus(const PGconn *conn);
+char *lake_PQerrorMessage(const PGconn *conn);
+void lake_PQfinish(PGconn *conn);
+PGresult *lake_PQexecParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
+                            const char *const *paramValues, const int *paramLengths, const int *paramFormats,
+                            int resultFormat);
+ExecStatusType lake_PQresultStatus(const PGresult *res);
+char *lake_PQresultErrorField(const PGresult *res, int fieldcode);
+char *lake_PQresultErrorMessage(const PGresult *res);
+void lake_PQclear(PGresult *res);
+char *lake_PQcmdTuples(PGresult *res);
+int lake_PQntuples(const PGresult *res);
+int lake_PQnfields(const PGresult *res);
+char *lake_PQfname(const PGresult *res, int field_num);
+Oid lake_PQftype(const PGresult *res, int field_num);
+int lake_PQgetisnull(const PGresult *res, int tup_num, int field_num);
+char *lake_PQgetvalue(const PGresult *res, int tup_num, int field_num);
+
+#endif

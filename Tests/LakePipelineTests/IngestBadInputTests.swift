@@ -48,6 +48,10 @@ struct IngestBadInputTests {
         let empty = dir.file("empty.jsonl")
         try Data().write(to: URL(fileURLWithPath: empty))
         #expect(throws: IngestError.emptyInput(path: empty)) { try OrderIngest.run(store, path: empty) }
+        // A byte-order mark and nothing else holds no line: refused the same, not an empty snapshot.
+        let bom = dir.file("bom.jsonl")
+        try Data([0xEF, 0xBB, 0xBF]).write(to: URL(fileURLWithPath: bom))
+        #expect(throws: IngestError.emptyInput(path: bom, bytes: 3)) { try OrderIngest.run(store, path: bom) }
 
         let csv = dir.file("orders.csv")
         try "order_id,customer_id\nORD-1,CUST-1\n".write(toFile: csv, atomically: true, encoding: .utf8)

@@ -7,7 +7,8 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// The source references products.product_id (schemas/: orders items, inventory rows) and
     /// the lake has no product catalog to check it against; nothing was written.
     case noProductCatalog(SourceKind)
-    case emptyInput(path: String)
+    /// No byte, or (`bytes` > 0) no line: a file holding only a byte-order mark.
+    case emptyInput(path: String, bytes: Int64 = 0)
     case wrongFormat(path: String, line: Int, detail: String)
     case registryEdited(table: String, version: Int)
     /// A source line carries a field (e.g. currency) that the lake's version of the table has no
@@ -33,7 +34,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             let what = kind == .inventory ? "inventory rows are validated against it (their product_id references products.product_id)"
                 : "\(kind) are validated against it"
             return "no product catalog in the lake yet: \(what), so run `lake ingest catalog FILE` first; nothing was committed"
-        case .emptyInput(let path):
+        case .emptyInput(let path, let bytes):
+            if bytes > 0 {
+                return "\(VisibleText.escape(path)): the input holds no line (\(bytes) bytes read: a byte-order mark only); nothing was committed"
+            }
             return "\(VisibleText.escape(path)): the input is empty (0 bytes read); nothing was committed"
         case .wrongFormat(let path, let line, let detail):
             // The detail quotes the input (a first line, a product id): escaped, never raw.

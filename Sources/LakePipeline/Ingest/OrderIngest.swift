@@ -88,7 +88,12 @@ public enum OrderIngest {
         clock.lap("read, validate, settle (last chunk handed to the writers)")
         let bytes = input.bytesRead
         progress?(bytes, max(size, bytes))
-        if bytes == 0 { throw IngestError.emptyInput(path: input.path) }
+        // Bytes but no line: a lone byte-order mark, which the reader skips. Refused as an empty
+        // input is, not committed as a snapshot of nothing (a BOM-only CSV is refused too).
+        if bytes == 0 || batch.records == 0 {
+            try batch.abandon()
+            throw IngestError.emptyInput(path: input.path, bytes: Int64(bytes))
+        }
         // The ledger records the hash of exactly the bytes validated above (a regular file
         // changed since the pre-check is recorded as read).
         let hash = input.contentHash

@@ -205,8 +205,10 @@ final class SQLiteBackend: SQLBackend {
                 sqlite3_reset(s)
                 sqlite3_clear_bindings(s)
             }
-            guard Int(sqlite3_bind_parameter_count(s)) == arguments.count else {
-                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "\(arguments.count) values for \(sqlite3_bind_parameter_count(s)) parameters", sql: sql)
+            let parameters = Int(sqlite3_bind_parameter_count(s))
+            guard parameters == arguments.count else {
+                let message = "\(arguments.count) values for \(parameters) parameters"
+                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: message, sql: sql)
             }
             for (k, v) in arguments.enumerated() {
                 let i = Int32(k + 1)

@@ -217,15 +217,13 @@ final class SQLiteBackend: SQLBackend {
                 case .null: rc = sqlite3_bind_null(s, i)
                 case .int64(let n): rc = sqlite3_bind_int64(s, i, n)
                 case .double(let d): rc = sqlite3_bind_double(s, i, d)
-                case .string(var text):
-                    // A text of no bytes is bound from a literal: a nil pointer would bind NULL.
-                    rc = text.withUTF8 { u in
-                        u.isEmpty ? sqlite3_bind_text(s, i, "", 0, Self.transient)
-                            : sqlite3_bind_text(s, i, UnsafeRawPointer(u.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(u.count), Self.transient)
-                    }
+                case .string(let text):
+                    // As GRDB binds a String (a C string: the text ends at a NUL, if any), so the
+                    // catalog holds what it held before.
+                    rc = text.withCString { sqlite3_bind_text(s, i, $0, -1, Self.transient) }
                 case .blob(let b):
-                    rc = b.isEmpty ? sqlite3_bind_zeroblob(s, i, 0)
-                        : b.withUnsafeBytes { sqlite3_bind_blob(s, i, $0.baseAddress, Int32($0.count), Self.transient) }
+                    // As GRDB binds Data (an empty one may have no address, which binds NULL).
+                    rc = b.withUnsafeBytes { sqlite3_bind_blob(s, i, $0.baseAddress, Int32($0.count), Self.transient) }
                 }
                 if rc != SQLITE_OK { throw fail(rc) }
             }

@@ -46,7 +46,8 @@ let package = Package(
         .target(name: "LakeFormat", dependencies: ["CZstd", "CZlib", "CBrotli", "CLakeSupport"]),
         .target(
             name: "LakeCatalog",
-            dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["LakeFormat", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog", "CLakeSupport"]),
         .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline"]),

@@ -647,7 +647,7 @@ public struct CatalogTransaction {
     static func checkRelativePath(_ path: String) throws {
         if path.isEmpty { throw CatalogError.invalidDataFilePath(path: path, reason: "empty") }
         if path.hasPrefix("/") { throw CatalogError.invalidDataFilePath(path: path, reason: "must be relative to the table directory") }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0.isEmpty || $0 == "." }) {
+        if StorageKey.hasEmptyOrDotComponent(path) {
             throw CatalogError.invalidDataFilePath(path: path, reason: "must not contain '..', '.' or empty components")
         }
     }

@@ -218,6 +218,31 @@ import Testing
         #expect(try bounds(2) == ["2024-01-15", "2024-01-15"])
     }
 
+    /// On SQLite `insertRows` binds through SQLite's C API, not GRDB: every kind of value must
+    /// land as GRDB binds it (same value, same storage class), the empty text, a text with a NUL
+    /// and the empty blob included; and the statement, cached, serves the next rows.
+    @Test func sqliteInsertRowsBindsLikeGRDB() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let rows: [[SQLValue]] = [
+            [.null, .int64(.min), .double(-0.5), .string(""), .blob(Data())],
+            [.int64(42), .int64(.max), .double(1e300), .string("é😀 x\u{0}y"), .blob(Data([0, 1, 255]))],
+            [.string("7"), .double(2), .int64(0), .null, .string("")],
+        ]
+        // hex(): the bytes stored, which a read back as a String would cut at a NUL.
+        let select = "SELECT a, b, c, d, e, typeof(a), typeof(b), typeof(c), typeof(d), typeof(e), hex(d), hex(e) FROM "
+        let (ours, grdbs) = try catalog.store.write { db -> ([[SQLValue]], [[SQLValue]]) in
+            for t in ["lake_bind_ours", "lake_bind_grdb"] { try db.execute(sql: "CREATE TABLE " + t + " (a, b, c, d, e)") }
+            try db.insertRows(into: "lake_bind_ours", row: "(?, ?, ?, ?, ?)", rows.map(SQLArguments.init))
+            for r in rows { try db.execute(sql: "INSERT INTO lake_bind_grdb VALUES (?, ?, ?, ?, ?)", arguments: SQLArguments(r)) }
+            return (try db.fetch(sql: select + "lake_bind_ours ORDER BY rowid", arguments: []).map(\.values),
+                    try db.fetch(sql: select + "lake_bind_grdb ORDER BY rowid", arguments: []).map(\.values))
+        }
+        #expect(ours.count == rows.count)
+        #expect(ours == grdbs)
+        #expect(ours.first.map { Array($0[5 ..< 9]) } == [.string("null"), .string("integer"), .string("real"), .string("text")])
+    }
+
     /// `addDataFiles` (a batch in a fixed number of statements) leaves exactly the catalog rows
     /// one `addDataFile` per file leaves: file ids, row ids, per-file stats, partition values,
     /// footer checksums, and the table-level stats folded over the files (numerically, nulls

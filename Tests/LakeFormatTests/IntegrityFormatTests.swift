@@ -66,6 +66,14 @@ import Testing
         }
     }
 
+    /// Whether the zstd frame of the page body at `body` carries a content checksum (bit 2 of the
+    /// frame header descriptor, after the 4-byte magic; RFC 8878 3.1.1.1.1).
+    static func zstdFrameChecksummed(_ path: String, body: Int) throws -> Bool {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(Array(bytes[body ..< body + 4]) == [0x28, 0xB5, 0x2F, 0xFD], "a zstd frame")
+        return bytes[body + 4] & 0x04 != 0
+    }
+
     static func flip(_ path: String, byte: Int, mask: UInt8 = 0x10) throws {
         var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         data[byte] ^= mask
@@ -86,6 +94,8 @@ import Testing
         let page = try Self.firstPage(path)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(page.crc.map { UInt32(bitPattern: $0) } == CRC32.checksum(Array(bytes[page.body ..< page.body + page.size])))
+        // The CRC covers the page: no second (zstd frame) checksum of the same bytes.
+        #expect(try !Self.zstdFrameChecksummed(path, body: page.body))
         try Self.flip(path, byte: page.body + page.size / 2)
         let reader = try ParquetFileReader(path: path)  // the footer is intact
         #expect {
@@ -97,7 +107,7 @@ import Testing
         #expect(throws: ParquetError.self) { _ = try reader.verifyPages() }
     }
 
-    @Test("without page CRCs the option writes none, and the reader still reads")
+    @Test("without page CRCs the option writes none (the zstd frames carry their checksum instead), and the reader still reads")
     func pageChecksumsCanBeOff() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -106,10 +116,15 @@ import Testing
         options.pageChecksums = false
         let batch = sampleBatch(rows: 300)
         try ParquetFileWriter.write(batch, to: path, options: options)
-        #expect(try Self.firstPage(path).crc == nil)
+        let page = try Self.firstPage(path)
+        #expect(page.crc == nil)
+        // Without the CRC the zstd frame keeps its own checksum: a flipped page is still caught.
+        #expect(try Self.zstdFrameChecksummed(path, body: page.body))
         let counts = try ParquetFileReader(path: path).verifyPages()
         #expect(counts.pages > 0 && counts.checksummed == 0)
         #expect(canonicalRows(try ParquetFileReader(path: path).readAll()) == canonicalRows(batch))
+        try Self.flip(path, byte: page.body + page.size / 2)
+        #expect(throws: ParquetError.self) { _ = try ParquetFileReader(path: path).readAll() }
     }
 
     @Test("a file of another size than recorded, or whose footer is not the recorded one, is refused before parsing")

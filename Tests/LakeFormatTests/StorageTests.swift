@@ -18,8 +18,12 @@ import Testing
 
     @Test("keys are relative paths without empty, '.' or '..' components; absolute paths map under the root only")
     func keys() throws {
-        for bad in ["", "/a", "a//b", "a/./b", "../a", "a/..", "a/"] {
+        for bad in ["", "/a", "a//b", "a/./b", "../a", "a/..", "a/", ".", "..", "/", "a/.", "./a", "a/\u{0}b"] {
             #expect(throws: StorageError.invalidKey(bad)) { try StorageKey(bad) }
+        }
+        // Dots are only refused as a whole component.
+        for good in ["a", "a/.b/c", "a/..b", "a/.../b", "b..", "date=2024-01-15/x.parquet"] {
+            #expect(try StorageKey(good).path == good)
         }
         #expect(try StorageKey(absolutePath: "/lake/curated/x.parquet", root: "/lake").path == "curated/x.parquet")
         #expect(try StorageKey(absolutePath: "/lake/curated/x.parquet", root: "/lake/").path == "curated/x.parquet")

@@ -24,14 +24,15 @@ final class ZstdCodec {
         // ZSTD_createCCtx only fails when malloc does; there is no sensible recovery from that.
         guard let c = ZSTD_createCCtx() else { fatalError("libzstd: out of memory") }
         hasCctx = true
-        // A frame checksum (xxhash64) makes the reader detect a corrupted page instead of
-        // decoding wrong values; it costs a few bytes per page.
+        // A frame checksum (xxhash64) makes the reader detect a corrupted frame instead of
+        // decoding wrong values; it costs a few bytes per frame and a hash of every input byte.
         ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
         cctxLevel = level
         return c
     }()
     private var cctxLevel: Int32 = 0
+    private var cctxChecksum = true
     private var cctxProfile = ZstdProfile.standard
     private lazy var dctx: OpaquePointer = {
         guard let d = ZSTD_createDCtx() else { fatalError("libzstd: out of memory") }
@@ -64,11 +65,18 @@ final class ZstdCodec {
     /// Compresses `input` at `level` into `output`, which must hold `ZSTD_compressBound(input.count)`
     /// bytes; returns the compressed size. The level and the profile are per-call parameters so
     /// one context serves writers of any level (ingest at 1, compaction at 3) and any column.
+    /// `frameChecksum` false leaves out the frame's xxhash64: for a Parquet page whose header
+    /// carries the spec's CRC-32 of the compressed bytes, which every reader that verifies
+    /// checks first, so a second hash of the same page only cost time (about 4 % of zstd's).
     func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32,
-                  profile: ZstdProfile = .standard) -> Int {
+                  profile: ZstdProfile = .standard, frameChecksum: Bool = true) -> Int {
         if level != cctxLevel {
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
             cctxLevel = level
+        }
+        if frameChecksum != cctxChecksum {
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, frameChecksum ? 1 : 0)
+            cctxChecksum = frameChecksum
         }
         if profile != cctxProfile {
             // 0 puts a parameter back to the value the level implies.

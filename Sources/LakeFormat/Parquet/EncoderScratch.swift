@@ -17,14 +17,15 @@ final class EncoderScratch {
 
     deinit { compressed.deallocate() }
 
-    /// `input` compressed at `level` with `profile`: valid until the next call.
-    func compress(_ input: UnsafeRawBufferPointer, level: Int32, profile: ZstdProfile) -> UnsafeRawBufferPointer {
+    /// `input` compressed at `level` with `profile` (with a frame checksum or not, see
+    /// `ZstdCodec.compress`): valid until the next call.
+    func compress(_ input: UnsafeRawBufferPointer, level: Int32, profile: ZstdProfile, frameChecksum: Bool) -> UnsafeRawBufferPointer {
         let bound = ZSTD_compressBound(input.count)
         if compressed.count < bound {
             compressed.deallocate()
             compressed = .allocate(byteCount: max(bound, compressed.count * 2), alignment: 16)
         }
-        let n = codec.compress(input, into: compressed, level: level, profile: profile)
+        let n = codec.compress(input, into: compressed, level: level, profile: profile, frameChecksum: frameChecksum)
         return UnsafeRawBufferPointer(rebasing: compressed[0 ..< n])
     }
 

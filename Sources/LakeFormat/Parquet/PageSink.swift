@@ -24,7 +24,9 @@ struct PageSink {
 
     mutating func add(type: PageType, payload: [UInt8], numValues: Int, encoding: Encoding, into out: inout [UInt8]) {
         payload.withUnsafeBytes { raw in
-            let body = level.map { scratch.compress(raw, level: $0, profile: profile) } ?? raw
+            // A page with the spec's CRC needs no zstd frame checksum as well (both cover the
+            // same page; the CRC is checked before decompressing): one only without the other.
+            let body = level.map { scratch.compress(raw, level: $0, profile: profile, frameChecksum: !checksums) } ?? raw
             var header = PageHeader(type: type.rawValue, uncompressedPageSize: Int32(payload.count),
                                     compressedPageSize: Int32(body.count))
             // The spec's CRC covers the page as stored: the compressed bytes, not the header.

@@ -27,12 +27,27 @@ public struct StorageKey: Hashable, Comparable, Sendable, CustomStringConvertibl
     public let path: String
 
     public init(_ path: String) throws(StorageError) {
-        guard !path.isEmpty, !path.hasPrefix("/"),
-              !path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
-              !path.utf8.contains(0) else {
-            throw .invalidKey(path)
-        }
+        guard !Self.hasEmptyOrDotComponent(path), !path.utf8.contains(0) else { throw .invalidKey(path) }
         self.path = path
+    }
+
+    /// Whether `path` split at "/" has an empty, "." or ".." component (so an empty or absolute
+    /// path has), judged on the UTF-8 bytes the file system sees. Splitting the String into
+    /// Characters and comparing each with "." cost 40,000 instructions a path, 1.5 % of a
+    /// 100,000-order `lake run` (a commit checks every file it registers).
+    public static func hasEmptyOrDotComponent(_ path: String) -> Bool {
+        var length = 0, dots = 0
+        for b in path.utf8 {
+            if b == UInt8(ascii: "/") {
+                if length == 0 || (dots == length && length <= 2) { return true }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if b == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return length == 0 || (dots == length && length <= 2)
     }
 
     /// The key of `absolutePath` in a storage rooted at `root` (both absolute, normalised); a

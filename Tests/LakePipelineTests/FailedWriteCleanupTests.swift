@@ -28,6 +28,15 @@ import Testing
         })
     }
 
+    /// Removes the first file (by path, among those `matching`) published since `known`, under
+    /// its name and its hold name: the commit's presence check then refuses the commit.
+    static func removePublishedFile(under lake: URL, besides known: Set<String>, matching: (String) -> Bool = { _ in true }) throws {
+        let published = dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
+        let victim = lake.appendingPathComponent(try #require(published.sorted().first(where: matching)))
+        try FileManager.default.removeItem(at: victim)
+        try FileManager.default.removeItem(at: victim.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: victim.lastPathComponent)))
+    }
+
     @Test("an order ingest whose commit is refused deletes every file it wrote (data and hold names)")
     func refusedIngestLeavesNoFiles() throws {
         let dir = try TemporaryDirectory("failed-ingest-cleanup")
@@ -36,14 +45,7 @@ import Testing
         let before = Mutex<Set<String>>([])
         // At `locked` every segment is published; one of them vanishing (name and hold) makes
         // the commit's presence check refuse it, inside the transaction: nothing is committed.
-        let trigger = Trigger(at: .locked) {
-            let known = before.withLock { $0 }
-            let published = Self.dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
-            let victim = try #require(published.sorted().first)
-            let url = lake.appendingPathComponent(victim)
-            try FileManager.default.removeItem(at: url)
-            try FileManager.default.removeItem(at: url.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: url.lastPathComponent)))
-        }
+        let trigger = Trigger(at: .locked) { try Self.removePublishedFile(under: lake, besides: before.withLock { $0 }) }
         let store = try OrphanSweepRaceTests.openLake(dir, hooks: trigger.hooks)
         _ = try CatalogIngest.run(store, path: evaluationCatalog)
         let snapshot = try store.catalog.latestSnapshot().id
@@ -69,11 +71,7 @@ import Testing
         let before = Mutex<Set<String>>([])
         // The inventory's file loses its name and hold under the write lock: the presence check refuses the commit.
         let trigger = Trigger(at: .locked) {
-            let known = before.withLock { $0 }
-            let published = Self.dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
-            let victim = lake.appendingPathComponent(try #require(published.sorted().first { $0.hasPrefix("curated/inventory/") }))
-            try FileManager.default.removeItem(at: victim)
-            try FileManager.default.removeItem(at: victim.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: victim.lastPathComponent)))
+            try Self.removePublishedFile(under: lake, besides: before.withLock { $0 }) { $0.hasPrefix("curated/inventory/") }
         }
         let store = try OrphanSweepRaceTests.openLake(dir, hooks: trigger.hooks)
         _ = try CatalogIngest.run(store, path: evaluationCatalog)

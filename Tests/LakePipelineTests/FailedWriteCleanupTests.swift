@@ -32,7 +32,8 @@ import Testing
     /// its name and its hold name: the commit's presence check then refuses the commit.
     static func removePublishedFile(under lake: URL, besides known: Set<String>, matching: (String) -> Bool = { _ in true }) throws {
         let published = dataFiles(under: lake).subtracting(known).filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
-        let victim = lake.appendingPathComponent(try #require(published.sorted().first(where: matching)))
+        let first = published.sorted().first(where: matching)
+        let victim = lake.appendingPathComponent(try #require(first))
         try FileManager.default.removeItem(at: victim)
         try FileManager.default.removeItem(at: victim.deletingLastPathComponent().appendingPathComponent(LocalStorage.holdName(of: victim.lastPathComponent)))
     }

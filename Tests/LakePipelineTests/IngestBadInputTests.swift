@@ -51,7 +51,13 @@ struct IngestBadInputTests {
         // A byte-order mark and nothing else holds no line: refused the same, not an empty snapshot.
         let bom = dir.file("bom.jsonl")
         try Data([0xEF, 0xBB, 0xBF]).write(to: URL(fileURLWithPath: bom))
-        #expect(throws: IngestError.emptyInput(path: bom, bytes: 3)) { try OrderIngest.run(store, path: bom) }
+        for parallelism in [1, 2] {
+            var options = IngestOptions()
+            options.parallelism = parallelism
+            #expect(throws: IngestError.emptyInput(path: bom, bytes: 3), "parallelism \(parallelism)") {
+                try OrderIngest.run(store, path: bom, options: options)
+            }
+        }
 
         let csv = dir.file("orders.csv")
         try "order_id,customer_id\nORD-1,CUST-1\n".write(toFile: csv, atomically: true, encoding: .utf8)
@@ -67,6 +73,12 @@ struct IngestBadInputTests {
         #expect(throws: IngestError.self) { try OrderIngest.run(store, path: array) }
 
         #expect(try state(store) == before)
+
+        // A byte-order mark then one blank line holds a line: rejected with its reason, not refused.
+        let blank = dir.file("blank.jsonl")
+        try Data([0xEF, 0xBB, 0xBF, 0x0A]).write(to: URL(fileURLWithPath: blank))
+        let run = try OrderIngest.run(store, path: blank)
+        #expect(run.records == 1 && run.accepted == 0 && run.rejects.values.reduce(0, +) == 1, "\(run)")
     }
 
     @Test("orders before any catalog: noProductCatalog, no snapshot")

@@ -80,17 +80,15 @@ public enum OrderIngest {
         var batch = try OrderBatch(store: store, base: base, products: products, rules: rules, committed: committed,
                                    sourceName: name, options: options, started: started)
         clock.lap("setup (catalog, committed ids)")
-        if options.parallelism > 1 {
-            try readInParallel(input, into: &batch, options: options, progress: progress)
-        } else {
-            try readSerially(input, into: &batch, progress: progress)
-        }
+        let lines = options.parallelism > 1
+            ? try readInParallel(input, into: &batch, options: options, progress: progress)
+            : try readSerially(input, into: &batch, progress: progress)
         clock.lap("read, validate, settle (last chunk handed to the writers)")
         let bytes = input.bytesRead
         progress?(bytes, max(size, bytes))
         // Bytes but no line: a lone byte-order mark, which the reader skips. Refused as an empty
         // input is, not committed as a snapshot of nothing (a BOM-only CSV is refused too).
-        if bytes == 0 || batch.records == 0 {
+        if bytes == 0 || lines == 0 {
             try batch.abandon()
             throw IngestError.emptyInput(path: input.path, bytes: Int64(bytes))
         }
@@ -115,12 +113,15 @@ public enum OrderIngest {
 
 extension OrderIngest {
     /// The serial reference: one line at a time on this thread.
-    private static func readSerially(_ input: SourceInput, into batch: inout OrderBatch, progress: IngestProgress?) throws {
+    /// Returns how many lines it read (blank ones too).
+    private static func readSerially(_ input: SourceInput, into batch: inout OrderBatch, progress: IngestProgress?) throws -> Int {
         let size = input.sizeHint ?? 0
         let reader = LineReader(input)
         var lastReport: Int64 = 0
         var format = FormatCheck(path: input.path)
+        var lines = 0
         try reader.forEachLine { line in
+            lines += 1
             try format.check(line)
             try batch.add(line)
             if let progress, line.offset - lastReport >= 1 << 20 {
@@ -128,9 +129,10 @@ extension OrderIngest {
                 progress(line.offset, size)
             }
         }
+        return lines
     }
 
-    /// Both cores: the source is cut into line-aligned chunks (`LineChunker`) on a reading
+    /// Returns how many lines it read. Both cores: the source is cut into line-aligned chunks (`LineChunker`) on a reading
     /// thread, each chunk is parsed and validated on one of `parallelism` threads by its own
     /// validator that defers the batch's first-occurrence check, and the chunks' claims are
     /// settled on this thread in line order (`settleClaims`) before the rows go to the writers;
@@ -138,7 +140,8 @@ extension OrderIngest {
     /// earlier lines' claims (its own content, the product catalog, the committed ids) is
     /// read-only, so the result is the serial run's, row for row.
     private static func readInParallel(_ input: SourceInput, into batch: inout OrderBatch, options: IngestOptions,
-                                       progress: IngestProgress?) throws {
+                                       progress: IngestProgress?) throws -> Int {
+        var lines = 0
         let size = input.sizeHint ?? 0
         let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
         if size > 0 { batch.reserveClaims(sourceBytes: size) }
@@ -161,8 +164,10 @@ extension OrderIngest {
                 if let behind = result.1 { throw IngestError.behind(behind, source: batch.name) }
                 try batch.add(validated: result.0)
             }
+            lines += chunk.lineCount
             progress?(chunk.offset + Int64(chunk.bytes.count), size)
         }
+        return lines
     }
 
     /// The first non-blank line of JSON Lines starts with "{": a CSV or JSON array handed to

@@ -57,6 +57,12 @@ import Testing
 }
 
 /// Issue 20, items 7 and 8, through the real `lake` binary.
+/// Whether this process may bind-mount in a mount namespace of its own (`unshare -m`).
+let canMountPrivately: Bool = {
+    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
+    return (try? runProcess("/usr/bin/unshare", ["-m", "sh", "-c", "mount --bind /dev/null /dev/null"]))?.status == 0
+}()
+
 @Suite(.serialized) struct CLIUsabilityTests {
     /// `lake --version` answers, as `duckdb --version` does, with the catalog format it writes
     /// (which DuckDB versions attach the lake) read off the catalog layer, not typed twice.
@@ -82,6 +88,30 @@ import Testing
             #expect(results.count == Set(results.map { "\($0.batchID) \($0.check)" }).count, "round \(round): duplicated results")
             #expect(try lake.catalog.alerts().allSatisfy { $0.snapshotID == latest })
         }
+    }
+
+    /// libpq and libcurl are loaded when first needed (`CLibPQ`, `CWebhook`), not linked: on a
+    /// machine without one, every other command works, and the command that needs it says which
+    /// library to install. The library is hidden in a private mount namespace (it needs root and
+    /// a kernel that lets it mount there: otherwise the test does not run).
+    @Test(.enabled(if: canMountPrivately))
+    func aMissingOptionalLibraryIsNamed() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(spikes: ["2024-01-20:web:5x"], clean: true))
+        defer { lake.dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        func hidden(_ library: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
+            // `ldconfig -p` finds the file dlopen would load; /dev/null mounted over it is "too short".
+            let script = #"p=$(ldconfig -p | awk -v l="$1" '$1 == l { print $NF; exit }') && [ -n "$p" ] && mount --bind /dev/null "$p" && shift && exec "$@""#
+            return try runProcess("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", library, exe] + args)
+        }
+        let reports = try hidden("libpq.so.5", ["report", "daily-revenue", "--lake", lake.root])
+        #expect(reports.status == 0, "a SQLite lake needs no libpq: \(reports.err)")
+        let pg = try hidden("libpq.so.5", ["snapshots", "--lake", lake.root, "--catalog", "postgresql://nobody@127.0.0.1:1/none"])
+        #expect(pg.status != 0 && pg.err.contains("cannot load libpq") && pg.err.contains("install libpq5"), "\(pg.err)")
+        let webhook = try hidden("libcurl.so.4", ["quality", "check", "--lake", lake.root, "--alerts-file", lake.dir.file("a.jsonl"),
+                                                 "--webhook", "http://127.0.0.1:1/hook"])
+        #expect(webhook.status != 0 && webhook.err.contains("cannot load libcurl") && webhook.err.contains("install libcurl4"), "\(webhook.err)")
+        #expect(FileManager.default.fileExists(atPath: lake.dir.file("a.jsonl")), "the alerts are still appended before the POST")
     }
 
     /// A refused webhook names the URL (without its query, which may hold a token) and why.

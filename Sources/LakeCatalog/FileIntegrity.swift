@@ -204,11 +204,18 @@ public struct FileOrigin: Sendable {
 
 extension Catalog {
     /// The origin of each of these snapshots (read-only), in snapshot order.
+    /// Two lookups a snapshot, not the lake's whole history (a followed source records a run
+    /// every commit).
     public func origins(ofSnapshots ids: Set<Int64>) throws -> [FileOrigin] {
-        guard !ids.isEmpty else { return [] }
-        let commits = Dictionary(try snapshots().filter { ids.contains($0.id) }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let runs = Dictionary(grouping: try ingestRuns().filter { $0.snapshotID.map(ids.contains) == true }, by: { $0.snapshotID ?? -1 })
-        return ids.sorted().map { FileOrigin(snapshotID: $0, commit: commits[$0], ingestRuns: runs[$0] ?? []) }
+        try ids.sorted().map { id in
+            let commit: SnapshotInfo?
+            do { commit = try resolve(.snapshot(id)) } catch CatalogError.snapshotNotFound { commit = nil }
+            let runs = try read { db -> [IngestRun] in
+                guard try Bookkeeping.exists(db) else { return [] }
+                return try SQLRow.fetchAll(db, sql: "SELECT * FROM lake_ingest_run WHERE snapshot_id = ?", arguments: [id]).map(Bookkeeping.run)
+            }
+            return FileOrigin(snapshotID: id, commit: commit, ingestRuns: runs)
+        }
     }
 }
 

@@ -261,9 +261,10 @@ public final class SQLDatabase {
         // commit's catalog inserts), so one single-row statement, compiled once per connection,
         // runs once per row.
         if dialect == .sqlite {
+            let sql = "INSERT INTO \(table) VALUES " + row
             for r in rows {
                 precondition(r.values.count == width, "insertRows: every row binds the same number of values")
-                try backend.executePrepared(sql: "INSERT INTO \(table) VALUES " + row, arguments: r.values)
+                try backend.executePrepared(sql: sql, arguments: r.values)
             }
             return
         }

@@ -89,21 +89,31 @@ enum RLEHybrid {
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: groups * bitWidth))
         out.withUnsafeMutableBufferPointer { buffer in
-            let dst = buffer.baseAddress! + start
+            // Bits gather in a 64-bit word stored whole when full (one unaligned store per
+            // 64 bits, not one per byte); the last partial word is stored byte by byte.
+            let dst = UnsafeMutableRawPointer(buffer.baseAddress! + start)
+            let width = UInt64(bitWidth)
             var acc: UInt64 = 0
-            var bits = 0
+            var bits: UInt64 = 0
             var at = 0
             for k in range {
-                acc |= UInt64(values[k]) << UInt64(bits)
-                bits += bitWidth
-                while bits >= 8 {
-                    dst[at] = UInt8(truncatingIfNeeded: acc)
-                    at += 1
-                    acc >>= 8
-                    bits -= 8
+                let v = UInt64(values[k])
+                acc |= v &<< bits
+                bits += width
+                if bits >= 64 {
+                    dst.storeBytes(of: acc.littleEndian, toByteOffset: at, as: UInt64.self)
+                    at += 8
+                    bits -= 64
+                    // The value's bits that did not fit (none when the word ended exactly with it).
+                    acc = bits == 0 ? 0 : v &>> (width - bits)
                 }
             }
-            if bits > 0 { dst[at] = UInt8(truncatingIfNeeded: acc) }
+            while bits > 0 {
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: acc), toByteOffset: at, as: UInt8.self)
+                at += 1
+                acc >>= 8
+                bits = bits > 8 ? bits - 8 : 0
+            }
         }
     }
 

@@ -359,6 +359,13 @@ public struct OrderLineParser: Sendable {
         try parse(line, copyingLine: false)
     }
 
+    /// Exchanges `order` with `other`: the validator reads the order it parsed as a local it
+    /// owns (a copy would retain and release its three buffers on every line) and hands it
+    /// back afterwards, so its buffers are reused by the next line's parse.
+    mutating func exchangeOrder(_ other: inout ParsedOrder) {
+        swap(&order, &other)
+    }
+
     private mutating func parse(_ line: UnsafeRawBufferPointer, copyingLine: Bool) throws(OrderLineError) {
         order.reset()
         // Text = the line itself, then decoded copies of the few strings with escapes: most

@@ -287,7 +287,9 @@ public struct OrderValidator {
         } catch {
             failure = (error.reason, error.message)
         }
-        let order = parser.order
+        var order = ParsedOrder()
+        parser.exchangeOrder(&order)
+        defer { parser.exchangeOrder(&order) }
         if order.versionedKeys & ~rules.supportedKeys != 0 && schemaBehind == nil { noteBehind(order, lineNumber: lineNumber) }
         order.withText(line: bytes) { t in
             if !order.unknownFields.isEmpty { noteUnknown(order, t) }

@@ -20,14 +20,14 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Create an empty lake: <lake>/manifest.sqlite with the raw and curated layers.",
         discussion: """
-        The manifest is a DuckLake 1.0 catalog in SQLite with a relative data path, so the lake can
+        The manifest is a DuckLake 1.0 catalog in SQLite with a relative data path, so the lake can \
         be moved or copied, and DuckDB 1.5 or later started in the lake directory reads it too:
           ATTACH 'ducklake:sqlite:manifest.sqlite' AS l (READ_ONLY)
-        Tables are created by their first ingest at the latest registry version; --schema-version
-        creates a table now at an older one (the v2 walkthrough starts from orders v1).
-        Running init on an existing lake changes nothing. In a directory that already holds data
-        files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a
-        backup instead. --force creates an empty catalog there anyway; vacuum still refuses to
+        Tables are created by their first ingest at the latest registry version; --schema-version \
+        creates a table now at an older one (the v2 walkthrough starts from orders v1). \
+        Running init on an existing lake changes nothing. In a directory that already holds data \
+        files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a \
+        backup instead. --force creates an empty catalog there anyway; vacuum still refuses to \
         delete files older than that catalog.
         Examples: lake init --lake /data/lake    LAKE_DIR=/data/lake lake init
                   lake init --schema-version orders=1
@@ -66,7 +66,7 @@ struct SnapshotsCommand: ParsableCommand {
         commandName: "snapshots",
         abstract: "List the lake's snapshots: every commit, when it happened and what it changed.",
         discussion: """
-        Any snapshot id or time shown here can be passed to --as-of of the read commands.
+        Any snapshot id or time shown here can be passed to --as-of of the read commands. \
         Vacuum removes snapshots older than its retention (never the latest).
         """)
 
@@ -183,15 +183,15 @@ struct VacuumCommand: ParsableCommand {
         commandName: "vacuum",
         abstract: "Forget snapshots older than the retention and delete files nothing retained can read.",
         discussion: """
-        Deletes (1) files only expired snapshots could read, e.g. the inputs of a compaction,
-        (2) files an interrupted vacuum scheduled but did not delete, and (3) *.parquet under raw/
-        and curated/ that the catalog never recorded (a crashed write) and that are older than the
-        retention AND than a 1 h safety window that --retain cannot shorten (--force can).
-        Files of writers still running (ingest, compaction) are never deleted, even with --force:
-        each writer registers a lease in the catalog before writing. Vacuum refuses, deleting
-        nothing, when unreferenced files cannot be this catalog's debris (the catalog never
-        recorded a file, or the files are older than the catalog: a lost or replaced
-        manifest.sqlite). The latest snapshot is always kept, and --as-of keeps working for every
+        Deletes (1) files only expired snapshots could read, e.g. the inputs of a compaction, \
+        (2) files an interrupted vacuum scheduled but did not delete, and (3) *.parquet under raw/ \
+        and curated/ that the catalog never recorded (a crashed write) and that are older than the \
+        retention AND than a 1 h safety window that --retain cannot shorten (--force can). \
+        Files of writers still running (ingest, compaction) are never deleted, even with --force: \
+        each writer registers a lease in the catalog before writing. Vacuum refuses, deleting \
+        nothing, when unreferenced files cannot be this catalog's debris (the catalog never \
+        recorded a file, or the files are older than the catalog: a lost or replaced \
+        manifest.sqlite). The latest snapshot is always kept, and --as-of keeps working for every \
         snapshot inside the retention. --dry-run shows what would go.
         Examples: lake vacuum --retain 7d --dry-run    lake vacuum --retain 0s --force
         """)

@@ -11,12 +11,12 @@ struct DeleteCommand: ParsableCommand {
         commandName: "delete",
         abstract: "Delete the rows that match --where, in one snapshot of DuckLake delete files.",
         discussion: """
-        Conditions use the grammar of `lake query --where` and must all hold. Data files are not
-        rewritten: each file with matching rows gets a DuckLake delete file (its positions, merged
-        with the file's earlier deletes), so DuckDB reads the same rows we do, and --as-of an
-        earlier snapshot still shows the deleted rows until `lake compact` + `lake vacuum`.
-        Deleting from curated.orders also deletes those orders' curated.order_items rows in the
-        same snapshot. Nothing matching: "0 rows", no snapshot, exit 0. A concurrent compaction or
+        Conditions use the grammar of `lake query --where` and must all hold. Data files are not \
+        rewritten: each file with matching rows gets a DuckLake delete file (its positions, merged \
+        with the file's earlier deletes), so DuckDB reads the same rows we do, and --as-of an \
+        earlier snapshot still shows the deleted rows until `lake compact` + `lake vacuum`. \
+        Deleting from curated.orders also deletes those orders' curated.order_items rows in the \
+        same snapshot. Nothing matching: "0 rows", no snapshot, exit 0. A concurrent compaction or \
         delete of the same files makes the delete re-plan (5 attempts, pausing 50-800 ms between), never lose a row.
         Examples:
           lake delete curated.orders --where "customer_id = CUST-00042" --dry-run
@@ -42,19 +42,19 @@ struct EraseCommand: ParsableCommand {
         commandName: "erase",
         abstract: "Right to erasure: delete one customer's rows from every layer, in one snapshot.",
         discussion: """
-        Deletes the customer's curated.orders rows, those orders' curated.order_items rows, and
-        the raw.orders lines (accepted and quarantined) whose customer field is the id, or that
-        do not parse and hold the id as a JSON string. The erasure is recorded in lake_erasure
-        (when, rows per table, snapshot) without the id. Until purged, --as-of a snapshot before
-        the erasure still shows the rows. --purge (or `lake vacuum` once the erasure is older
-        than the retention) rewrites every file with deleted rows without them, expires every
-        earlier snapshot (time travel to before the purge ends), deletes the old files and
-        rebuilds the catalog without free pages or WAL, so no byte of the customer is left. A
-        concurrent compaction or delete of the same files makes the erasure and the purge re-plan
-        (5 attempts each, pausing 50-800 ms between); a purge still refused leaves the erasure
-        committed and pending for `lake vacuum`.
-        A raw line is matched by its decoded customer field, so JSON escapes ("CUST\\u002D42")
-        are found too; a line that does not parse matches when, escapes decoded, it holds the id
+        Deletes the customer's curated.orders rows, those orders' curated.order_items rows, and \
+        the raw.orders lines (accepted and quarantined) whose customer field is the id, or that \
+        do not parse and hold the id as a JSON string. The erasure is recorded in lake_erasure \
+        (when, rows per table, snapshot) without the id. Until purged, --as-of a snapshot before \
+        the erasure still shows the rows. --purge (or `lake vacuum` once the erasure is older \
+        than the retention) rewrites every file with deleted rows without them, expires every \
+        earlier snapshot (time travel to before the purge ends), deletes the old files and \
+        rebuilds the catalog without free pages or WAL, so no byte of the customer is left. A \
+        concurrent compaction or delete of the same files makes the erasure and the purge re-plan \
+        (5 attempts each, pausing 50-800 ms between); a purge still refused leaves the erasure \
+        committed and pending for `lake vacuum`. \
+        A raw line is matched by its decoded customer field, so JSON escapes ("CUST\\u002D42") \
+        are found too; a line that does not parse matches when, escapes decoded, it holds the id \
         as a whole JSON string or ends right after it.
         Examples:
           lake erase customer CUST-00042 --dry-run

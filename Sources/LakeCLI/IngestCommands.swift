@@ -15,12 +15,12 @@ struct IngestCommand: ParsableCommand {
           lake ingest inventory Evaluation-Files/inventory_updates.csv
           lake ingest orders Evaluation-Files/orders_stream.jsonl
 
-        Follow a growing file, committing micro-batches until SIGINT/SIGTERM (a restart resumes
+        Follow a growing file, committing micro-batches until SIGINT/SIGTERM (a restart resumes \
         after the last committed line; a line without its newline yet waits):
 
           lake ingest orders --follow --commit-every 10000 --commit-interval 1 FILE
 
-        Ingesting the same file again adds nothing; an order id already in the lake is counted as a
+        Ingesting the same file again adds nothing; an order id already in the lake is counted as a \
         duplicate and not added. Rejected records stay in the raw layer with their reason.
         """,
         subcommands: [IngestOrders.self, IngestInventory.self, IngestCatalog.self]

@@ -10,10 +10,10 @@ struct CompactCommand: ParsableCommand {
         commandName: "compact",
         abstract: "Merge each partition's small files into files up to a target size, in one snapshot.",
         discussion: """
-        Every partition with at least --min-files live files is read, sorted (by --sort-by, default
-        event_time when the table has it) and rewritten; the old files are removed and the new ones
-        added in ONE commit, so readers see all or nothing and --as-of older snapshots still read the
-        old files until `lake vacuum`. A partition whose input files another writer removed
+        Every partition with at least --min-files live files is read, sorted (by --sort-by, default \
+        event_time when the table has it) and rewritten; the old files are removed and the new ones \
+        added in ONE commit, so readers see all or nothing and --as-of older snapshots still read the \
+        old files until `lake vacuum`. A partition whose input files another writer removed \
         meanwhile is left as it was. Running it twice changes nothing the second time.
         """)
 
@@ -66,12 +66,12 @@ struct SchemaMigrate: ParsableCommand {
         commandName: "migrate",
         abstract: "Apply registry version N of a table to the lake, in one snapshot.",
         discussion: """
-        Columns are matched by id between the lake's version and vN: new columns are added with
-        their "default" (what older rows read as), renamed ones keep their id (files are not
-        touched), int32 -> int64 and decimal precision increases widen, missing ones are dropped.
-        Narrowing or incompatible changes are refused, naming the column. Without --rewrite old
-        files stay as they are and are read under the new schema; with --rewrite every file is
-        rewritten in the new schema in the same snapshot. --as-of an earlier snapshot still shows
+        Columns are matched by id between the lake's version and vN: new columns are added with \
+        their "default" (what older rows read as), renamed ones keep their id (files are not \
+        touched), int32 -> int64 and decimal precision increases widen, missing ones are dropped. \
+        Narrowing or incompatible changes are refused, naming the column. Without --rewrite old \
+        files stay as they are and are read under the new schema; with --rewrite every file is \
+        rewritten in the new schema in the same snapshot. --as-of an earlier snapshot still shows \
         the old schema and data.
         """)
 

@@ -9,7 +9,7 @@ struct QueryCommand: ParsableCommand {
         commandName: "query",
         abstract: "Scan a table with filters, grouping and aggregates, at any snapshot.",
         discussion: """
-        Conditions on partition columns (event_date, channel) open no file outside the range; other
+        Conditions on partition columns (event_date, channel) open no file outside the range; other \
         conditions skip files and row groups by their min/max statistics. Only the named columns are read.
 
           lake query orders --where "channel = web" --where "event_date = 2024-01-15"

@@ -176,6 +176,46 @@ let canMountPrivately: Bool = {
         }
     }
 
+    /// Every command's --help reads as paragraphs in an 80-column terminal: a line break inside
+    /// a prose paragraph comes from the wrapping, never from the source. (A discussion written
+    /// with hard line breaks at ~90 columns printed every other line as one or two stray words.)
+    /// A break is a hard one when the next line's first word would have fit on the line before.
+    @Test func helpParagraphsWrapAtEightyColumns() throws {
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        var pending: [[String]] = [[]], seen = 0
+        var broken: [String] = []
+        while let command = pending.popLast() {
+            let r = try runProcess(exe, command + ["--help"], environment: ["COLUMNS": "80"])
+            #expect(r.status == 0, "lake \(command.joined(separator: " ")) --help: \(r.err)")
+            seen += 1
+            let lines = r.out.components(separatedBy: "\n")
+            var inSubcommands = false, inProse = true
+            for (i, line) in lines.enumerated() {
+                if line == "SUBCOMMANDS:" { inSubcommands = true; continue }
+                if inSubcommands {
+                    // "  name    abstract": a subcommand to visit; "help" only repeats --help.
+                    if line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first,
+                       name != "help", !name.hasSuffix(",") {
+                        pending.append(command + [String(name)])
+                    }
+                    if line.isEmpty { inSubcommands = false }
+                    continue
+                }
+                // The overview and discussion come first; usage, options and subcommands are laid out by the parser.
+                if line.hasPrefix("USAGE:") { inProse = false }
+                guard inProse, i + 1 < lines.count, !line.isEmpty, !line.hasPrefix(" ") else { continue }
+                let next = lines[i + 1]
+                guard !next.isEmpty, !next.hasPrefix(" "), !next.hasPrefix("Example"),
+                      let word = next.split(separator: " ").first else { continue }
+                if line.count + 1 + word.count < 80 {  // the parser wraps before column 80
+                    broken.append("lake \(command.joined(separator: " ")): \"\(line)\" / \"\(next)\"")
+                }
+            }
+        }
+        #expect(seen > 40, "walked only \(seen) commands' help")
+        #expect(broken.isEmpty, "paragraphs broken mid-sentence at 80 columns:\n\(broken.joined(separator: "\n"))")
+    }
+
     /// `lake run` prints readable headers for the by-channel table, not aggregate expressions.
     @Test func runPrintsReadableHeaders() throws {
         let dir = try TemporaryDirectory("lake-run")

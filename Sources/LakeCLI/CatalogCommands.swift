@@ -208,15 +208,39 @@ struct VacuumCommand: ParsableCommand {
     @Flag(help: "Report what would be deleted without deleting anything.") var dryRun = false
     @Flag(help: "Also delete unreferenced files younger than the 1 h safety window (never those of running writers).")
     var force = false
+    @Option(help: "table, json (one object: expired snapshots, files, what was kept and why) or csv (one row per file deleted, or that would be).")
+    var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         // Erasures older than the retention are purged first (`lake erase --help`).
-        if let p = try Purge.pending(catalog, retain: retain, dryRun: dryRun) {
+        let purge = try Purge.pending(catalog, retain: retain, dryRun: dryRun)
+        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force)
+        var files = Records(["action", "reason", "path", "bytes"])
+        for f in report.files { files.append([dryRun ? "would_delete" : "deleted", f.reason.rawValue, f.url.path, f.bytes]) }
+        switch format {
+        case .csv: files.printCSV()
+        case .json:
+            try printJSON([
+                "dry_run": dryRun, "expired_snapshots": report.expiredSnapshots, "files": files.objects, "bytes": report.bytes,
+                "purge": purge.map { p -> Any in
+                    ["erasures": p.erasures, "snapshot_id": p.report.snapshotID.map { $0 as Any } ?? NSNull(),
+                     "files_rewritten": p.report.filesRewritten, "expired_snapshots": p.report.expiredSnapshots]
+                } ?? NSNull(),
+                "failed_deletes": report.failedDeletes.map(\.path), "kept_unverified": report.keptUnverified.map(\.path),
+                "kept_outside_root": report.keptOutsideRoot.map(\.path), "kept_for_writers": report.keptForWriters,
+                "kept_for_next_vacuum": report.keptForNextVacuum, "kept_young": report.keptYoung,
+                "stale_leases": report.staleLeases, "leftover_holds": report.leftoverHolds,
+            ] as [String: Any])
+        case .table: printText(report, purge: purge)
+        }
+    }
+
+    private func printText(_ report: VacuumReport, purge: (erasures: Int, report: PurgeReport)?) {
+        if let p = purge {
             print(dryRun ? "Would purge \(p.erasures) erasures older than the retention."
                   : "Purged \(p.erasures) erasures at snapshot \(p.report.snapshotID.map(String.init) ?? "-"): \(p.report.filesRewritten) files rewritten, \(p.report.expiredSnapshots.count) earlier snapshots expired.")
         }
-        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force)
         let verb = dryRun ? "Would expire" : "Expired"
         print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")
         for f in report.files { print("  \(dryRun ? "would delete" : "deleted") \(f.reason.rawValue) \(f.url.path) (\(f.bytes) bytes)") }

@@ -29,11 +29,16 @@ struct DeleteCommand: ParsableCommand {
     @Option(name: .customLong("where"), help: ArgumentHelp("COLUMN OP VALUE (repeatable; all must hold).", valueName: "COND"))
     var conditions: [String] = []
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
+    @Option(help: "table, json (one object with a row per table) or csv (one row per table).") var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun)
-        printDeleteReport(r)
+        switch format {
+        case .json: try printJSON(deleteJSON(r))
+        case .csv: deleteTables(r).printCSV()
+        case .table: printDeleteReport(r)
+        }
     }
 }
 
@@ -66,11 +71,24 @@ struct EraseCommand: ParsableCommand {
     @Argument(help: "The customer id, e.g. CUST-00042.") var id: String
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
     @Flag(help: "Purge at once: rewrite files, expire all earlier snapshots, scrub the catalog.") var purge = false
+    @Option(help: "table, json (the delete's object and the purge's) or csv (one row per table).") var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge)
-        printDeleteReport(r.delete)
+        switch format {
+        case .json:
+            var object = deleteJSON(r.delete)
+            object["purge"] = r.purgeSnapshotID.map { s -> Any in
+                ["snapshot_id": s, "expired_snapshots": r.expiredSnapshots, "files_removed": r.filesRemoved]
+            } ?? NSNull()
+            try printJSON(object)
+            return
+        case .csv:
+            deleteTables(r.delete).printCSV()
+            return
+        case .table: printDeleteReport(r.delete)
+        }
         if let p = r.purgeSnapshotID {
             print("Purged at snapshot \(p): \(r.expiredSnapshots.count) earlier snapshots expired, \(r.filesRemoved) files deleted; "
                   + "the catalog was rebuilt without free pages and its WAL emptied.")
@@ -78,6 +96,18 @@ struct EraseCommand: ParsableCommand {
             print("Run `lake erase customer … --purge` or `lake vacuum` after the retention to remove the bytes.")
         }
     }
+}
+
+/// A delete's rows and files per table, the rows of `--format csv` and of "tables" in JSON.
+func deleteTables(_ r: DeleteReport) -> Records {
+    var out = Records(["table", "rows", "files"])
+    for t in r.tables { out.append([t.table, t.rows, t.files]) }
+    return out
+}
+
+func deleteJSON(_ r: DeleteReport) -> [String: Any] {
+    ["dry_run": r.dryRun, "snapshot_id": r.snapshotID.map { $0 as Any } ?? NSNull(), "rows": r.rows, "files": r.files,
+     "retries": r.retries, "tables": deleteTables(r).objects]
 }
 
 func printDeleteReport(_ r: DeleteReport) {

@@ -27,6 +27,8 @@ struct CompactCommand: ParsableCommand {
     @Option(help: "Only partitions with at least this many files.") var minFiles = 2
     @Option(help: "Sort rows by this column before writing.") var sortBy: String?
     @Flag(help: "Print what would be merged without writing anything.") var dryRun = false
+    @Option(help: "table, json (one object: totals, partitions, skipped tables) or csv (one row per partition).")
+    var format: OutputFormat = .table
 
     func run() throws {
         var o = CompactionOptions()
@@ -41,6 +43,29 @@ struct CompactCommand: ParsableCommand {
         o.dryRun = dryRun
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try Compaction.run(catalog, options: o)
+        switch format {
+        case .json:
+            try printJSON([
+                "dry_run": dryRun, "snapshot_id": r.snapshotID.map { $0 as Any } ?? NSNull(), "seconds": r.seconds,
+                "files_before": r.filesBefore, "files_after": r.filesAfter, "bytes_before": r.bytesBefore, "bytes_after": r.bytesAfter,
+                "partitions": partitions(r).objects,
+                "skipped_tables": r.skippedTables.map { ["table": $0.table, "column": $0.column, "type": $0.type] },
+            ] as [String: Any])
+        case .csv: partitions(r).printCSV()
+        case .table: printText(r)
+        }
+    }
+
+    private func partitions(_ r: CompactionReport) -> Records {
+        var out = Records(["table", "partition", "rows", "files_before", "files_after", "bytes_before", "bytes_after", "status"])
+        for g in r.groups {
+            out.append([g.table, g.partition, g.rows, g.filesBefore, g.filesAfter, g.bytesBefore, g.bytesAfter,
+                        g.skippedConflict ? "skipped_conflict" : dryRun ? "planned" : "compacted"])
+        }
+        return out
+    }
+
+    private func printText(_ r: CompactionReport) {
         for g in r.groups {
             let tail = g.skippedConflict ? "skipped: its files changed under it (run again)"
                 : dryRun ? "\(g.filesBefore) files -> ~\(g.filesAfter)" : "\(g.filesBefore) files -> \(g.filesAfter), \(g.bytesBefore) -> \(g.bytesAfter) bytes"

@@ -16,6 +16,29 @@ func printListing(_ columns: [String], _ rows: [[String]], format: OutputFormat,
     print(text.split(separator: "\n", omittingEmptySubsequences: false).map { indent + $0 }.joined(separator: "\n"))
 }
 
+/// Rows of a command's result with one column list: printed as a CSV listing, or as JSON
+/// objects keyed by the column names (numbers stay numbers, nil is null), so the two formats
+/// of a command always name the same fields.
+struct Records {
+    let columns: [String]
+    var rows: [[Any?]] = []
+
+    init(_ columns: [String]) { self.columns = columns }
+
+    mutating func append(_ values: [Any?]) {
+        precondition(values.count == columns.count, "one value per column")
+        rows.append(values)
+    }
+
+    func printCSV() {
+        printListing(columns, rows.map { $0.map { $0.map { "\($0)" } ?? "" } }, format: .csv)
+    }
+
+    var objects: [[String: Any]] {
+        rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0.map { $0 ?? NSNull() })) }
+    }
+}
+
 /// Writes to standard error (progress, warnings) without touching standard output.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -68,22 +68,39 @@ struct QualityCheckCommand: ParsableCommand {
     var webhook: String?
     @Flag(help: "Scan the tables instead of adding up the quality figures each ingest stored with its batch (a cross-check; slow on a big lake).")
     var rescan = false
+    @Option(help: "table, json (one object: the snapshot checked, batches, score, anomalies and each alert as in alerts.jsonl) or csv (one row per alert).")
+    var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false)
         var outcome = try Alerting.evaluate(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig(), rescan: rescan)
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
-        print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "
-              + "\(outcome.anomalies.count) anomal\(outcome.anomalies.count == 1 ? "y" : "ies"), \(outcome.alerts.count) alert(s); "
-              + "recorded under snapshot \(snapshot) (the snapshot checked; no new snapshot)")
-        for a in outcome.alerts { print(Alerting.text(a)) }
+        if format == .table {
+            print("quality: \(outcome.quality.batches.count) batch(es), score \(String(format: "%.1f", outcome.quality.score)), "
+                  + "\(outcome.anomalies.count) anomal\(outcome.anomalies.count == 1 ? "y" : "ies"), \(outcome.alerts.count) alert(s); "
+                  + "recorded under snapshot \(snapshot) (the snapshot checked; no new snapshot)")
+            for a in outcome.alerts { print(Alerting.text(a)) }
+        } else if format == .csv {
+            var rows = Records(["fired_at", "snapshot_id", "kind", "severity", "subject", "value", "baseline", "score", "threshold", "message"])
+            for a in outcome.alerts {
+                rows.append([Timestamps.iso(a.firedAt), a.snapshotID, a.kind.description, a.severity.rawValue, a.subject, a.value,
+                             a.baseline, a.score, a.threshold, a.message])
+            }
+            rows.printCSV()
+        } else {
+            try printJSON([
+                "snapshot_id": snapshot, "batches": outcome.quality.batches.count, "score": outcome.quality.score,
+                "anomalies": outcome.anomalies.count,
+                "alerts": try outcome.alerts.map { try JSONSerialization.jsonObject(with: Data(Alerting.json($0).utf8)) },
+            ] as [String: Any])
+        }
         let path = alertsFile ?? flags.lake.root.appendingPathComponent("alerts.jsonl").path
         try AlertDelivery.appendJSONLines(outcome.alerts, to: path)
         if let webhook, !outcome.alerts.isEmpty {
             guard let url = URL(string: webhook) else { throw ValidationError("--webhook: not a URL") }
             try AlertDelivery.post(outcome.alerts, to: url)
-            print("posted \(outcome.alerts.count) alert(s) to the webhook")
+            if format == .table { print("posted \(outcome.alerts.count) alert(s) to the webhook") }
         }
         if !outcome.alerts.isEmpty { throw ExitCode(1) }
     }

@@ -216,6 +216,67 @@ let canMountPrivately: Bool = {
         #expect(broken.isEmpty, "paragraphs broken mid-sentence at 80 columns:\n\(broken.joined(separator: "\n"))")
     }
 
+    /// Maintenance commands pipe: compact, vacuum, delete, erase and quality check print one JSON
+    /// object with --format json and CSV rows with --format csv, naming the same fields, with
+    /// the figures the text output and the lake itself give.
+    @Test func maintenanceCommandsPrintJSONAndCSV() throws {
+        let dir = try TemporaryDirectory("lake-formats")
+        defer { dir.remove() }
+        let lake = dir.file("lake")
+        for seed in ["1", "2"] {
+            let g = try runLake(["generate", "--orders", "2000", "--seed", seed, "--out", dir.file("g" + seed)])
+            #expect(g.status == 0, "\(g.err)")
+        }
+        #expect(try runLake(["run", "--lake", lake, "--input", dir.file("g1"), "--quiet"]).status == 0)
+        #expect(try runLake(["ingest", "orders", dir.file("g2/orders_stream.jsonl"), "--lake", lake]).status == 0)
+        func object(_ args: [String], status: Int32 = 0) throws -> [String: Any] {
+            let r = try runLake(args + ["--lake", lake, "--format", "json"])
+            #expect(r.status == status, "lake \(args.joined(separator: " ")): \(r.err)")
+            let parsed = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+            return try #require(parsed, "not one JSON object: \(r.out)")
+        }
+        func csvRows(_ args: [String]) throws -> [[String]] {
+            let r = try runLake(args + ["--lake", lake, "--format", "csv"])
+            #expect(r.status == 0, "\(r.err)")
+            return r.out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        }
+
+        // Two sources: every partition has two files to merge.
+        let plan = try object(["compact", "--dry-run"])
+        let planned = try #require(plan["partitions"] as? [[String: Any]])
+        #expect(!planned.isEmpty && planned.allSatisfy { $0["status"] as? String == "planned" && $0["files_before"] as? Int == 2 })
+        let planCSV = try csvRows(["compact", "--dry-run"])
+        #expect(planCSV.first == ["table", "partition", "rows", "files_before", "files_after", "bytes_before", "bytes_after", "status"])
+        #expect(planCSV.count == planned.count + 1)
+        #expect(plan["dry_run"] as? Bool == true && plan["snapshot_id"] is NSNull)
+        let done = try object(["compact"])
+        #expect(done["snapshot_id"] as? Int != nil && done["files_before"] as? Int == planned.count * 2, "\(done)")
+
+        // The compaction's inputs are what a vacuum with no retention frees.
+        let vacuum = try object(["vacuum", "--retain", "0s", "--force", "--dry-run"])
+        let files = try #require(vacuum["files"] as? [[String: Any]])
+        #expect(files.count == planned.count * 2 && files.allSatisfy { $0["action"] as? String == "would_delete" })
+        #expect(vacuum["bytes"] as? Int == files.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) })
+        #expect(try csvRows(["vacuum", "--retain", "0s", "--force", "--dry-run"]).count == files.count + 1)
+
+        // A delete's dry run counts what `lake query` counts.
+        let count = try runLake(["query", "orders", "--lake", lake, "--where", "channel = web", "--agg", "count(*)", "--format", "csv"])
+        let webOrders = Int(count.out.split(separator: "\n").last.map(String.init) ?? "")
+        #expect((webOrders ?? 0) > 0, "\(count.out)")
+        let delete = try object(["delete", "orders", "--where", "channel = web", "--dry-run"])
+        let tables = try #require(delete["tables"] as? [[String: Any]])
+        #expect(tables.first { $0["table"] as? String == "curated.orders" }?["rows"] as? Int == webOrders, "\(delete) vs \(count.out)")
+        #expect(delete["rows"] as? Int == tables.reduce(0) { $0 + ($1["rows"] as? Int ?? 0) })
+        let erase = try object(["erase", "customer", "CUST-00042", "--dry-run"])
+        #expect(erase["purge"] is NSNull && erase["dry_run"] as? Bool == true)
+
+        // quality check: exit 1 when an alert fires, in either format; the object counts the alerts it lists.
+        let q = try runLake(["quality", "check", "--lake", lake, "--format", "json"])
+        let quality = try #require(try JSONSerialization.jsonObject(with: Data(q.out.utf8)) as? [String: Any], "\(q.out)")
+        let alerts = try #require(quality["alerts"] as? [[String: Any]])
+        #expect(q.status == (alerts.isEmpty ? 0 : 1) && quality["snapshot_id"] as? Int != nil && quality["batches"] as? Int == 2)
+    }
+
     /// `lake run` prints readable headers for the by-channel table, not aggregate expressions.
     @Test func runPrintsReadableHeaders() throws {
         let dir = try TemporaryDirectory("lake-run")

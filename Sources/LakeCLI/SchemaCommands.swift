@@ -42,19 +42,19 @@ struct SchemaList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered tables, versions and fingerprints.")
 
     @OptionGroup var registry: RegistryOptions
+    @Option(help: "table, json or csv.") var format: OutputFormat = .table
 
     func run() throws {
         let reg = try registry.load()
-        print("table".padding(toLength: 15, withPad: " ", startingAt: 0) + "layer      versions  latest  columns  fingerprint (sha256, latest)")
+        var rows = Records(["table", "layer", "versions", "latest", "columns", "fingerprint"])
         for t in reg.tableNames {
             let s = try reg.schema(t)
-            let versions = reg.versions(t).map { "v\($0)" }.joined(separator: ",")
-            print(t.padding(toLength: 15, withPad: " ", startingAt: 0)
-                + s.layer.padding(toLength: 11, withPad: " ", startingAt: 0)
-                + versions.padding(toLength: 10, withPad: " ", startingAt: 0)
-                + "v\(s.version)".padding(toLength: 8, withPad: " ", startingAt: 0)
-                + String(s.columns.count).padding(toLength: 9, withPad: " ", startingAt: 0)
-                + s.fingerprint)
+            rows.append([t, s.layer, reg.versions(t).map { "v\($0)" }.joined(separator: ","), "v\(s.version)", s.columns.count, s.fingerprint])
+        }
+        switch format {
+        case .json: try printJSON(rows.objects)
+        case .csv: rows.printCSV()
+        case .table: printListing(rows.columns, rows.rows.map { $0.map { $0.map { "\($0)" } ?? "" } }, format: .table)
         }
     }
 }

@@ -270,6 +270,11 @@ let canMountPrivately: Bool = {
         let erase = try object(["erase", "customer", "CUST-00042", "--dry-run"])
         #expect(erase["purge"] is NSNull && erase["dry_run"] as? Bool == true)
 
+        // The registry listing: the same rows as the table, as objects.
+        let schemas = try runLake(["schema", "list", "--format", "json"])
+        let registered = try #require(try JSONSerialization.jsonObject(with: Data(schemas.out.utf8)) as? [[String: Any]], "\(schemas.out)")
+        #expect(registered.contains { $0["table"] as? String == "orders" && $0["latest"] as? String == "v2" && $0["columns"] as? Int == 15 })
+
         // quality check: exit 1 when an alert fires, in either format; the object counts the alerts it lists.
         let q = try runLake(["quality", "check", "--lake", lake, "--format", "json"])
         let quality = try #require(try JSONSerialization.jsonObject(with: Data(q.out.utf8)) as? [String: Any], "\(q.out)")

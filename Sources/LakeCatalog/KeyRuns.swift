@@ -81,6 +81,24 @@ extension Catalog {
     }
 }
 
+extension Catalog {
+    /// Every run of `column` in `tableID` committed at or before `snapshot`, payloads included,
+    /// oldest first: for a record kept as runs beside the data that is not the table's key set
+    /// (no coverage rule), such as the order ids lake's deletes removed.
+    public func keyRunRecords(tableID: Int64, column: String, through snapshot: Int64) throws -> [KeyRun] {
+        try read { db in
+            guard try KeyRunTable.exists(db) else { return [] }
+            return try SQLRow.fetchAll(db, sql: """
+                SELECT snapshot_id, key_count, payload FROM lake_key_run
+                WHERE table_id = ? AND column_name = ? AND snapshot_id <= ? ORDER BY snapshot_id
+                """, arguments: [tableID, column, snapshot]).map { r in
+                KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"),
+                       payload: r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] })
+            }
+        }
+    }
+}
+
 extension CatalogTransaction {
     /// Stores the keys this commit adds to `column` of `tableID`. A baseline (every key of the
     /// table) replaces the runs before it.

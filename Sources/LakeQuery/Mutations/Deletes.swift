@@ -16,6 +16,8 @@ public enum Deletes {
         }
         // Parsed once up front so a bad table, column or value is refused before anything is read.
         _ = try predicates(catalog, name, conditions, at: nil)
+        // The curated.orders ids the last plan deletes, recorded with the delete (`DeletedOrderIDs`).
+        var deletedOrders: (tableID: Int64, ids: Set<String>)?
         return try RowDelete.run(catalog, message: "delete from \(TableName(parsing: name))", dryRun: dryRun, plan: { base in
             let (scan, predicates) = try predicates(catalog, name, conditions, at: .snapshot(base.id))
             // Deletes are written as delete files, which reach rows in Parquet files only: rows
@@ -42,10 +44,13 @@ public enum Deletes {
                 d.files.append((file, positions))
             }
             var out = [d]
+            deletedOrders = cascade ? (scan.table.tableID, orderIDs) : nil
             if cascade, !orderIDs.isEmpty, let items = try catalog.tables(at: .snapshot(base.id)).first(where: { $0.tableName == .curatedOrderItems }) {
                 out.append(try Erasure.itemsOf(orderIDs, items, catalog, base))
             }
             return out
+        }, record: { tx, _ in
+            if let deletedOrders { try DeletedOrderIDs.record(deletedOrders.ids, tableID: deletedOrders.tableID, in: &tx) }
         }, beforeCommit: beforeCommit)
     }
 

@@ -20,6 +20,7 @@ static pthread_once_t installOnce = PTHREAD_ONCE_INIT;
 static int installResult = SQLITE_ERROR;
 static pthread_mutex_t stateLock = PTHREAD_MUTEX_INITIALIZER;
 static char armedPrefix[PATH_MAX];
+static char failWritesPart[PATH_MAX];
 static int armed;   /* waiting for a COMMIT's sync under the prefix */
 static int failing; /* the disk under the prefix is gone */
 static int fired;
@@ -33,7 +34,10 @@ static int under(const char *path) {
 static int refuse(FaultFile *f, const char *path, int sync) {
     int fail = 0;
     pthread_mutex_lock(&stateLock);
-    if (under(path)) {
+    if (!sync && f != NULL && failWritesPart[0] != 0 && path != NULL && strstr(path, failWritesPart) != NULL) {
+        fail = 1;
+        refused++;
+    } else if (under(path)) {
         if (failing) {
             fail = 1;
             refused++;
@@ -257,8 +261,16 @@ void lake_fault_vfs_arm(const char *prefix) {
     pthread_mutex_unlock(&stateLock);
 }
 
+void lake_fault_vfs_fail_writes_containing(const char *part) {
+    pthread_mutex_lock(&stateLock);
+    strncpy(failWritesPart, part, sizeof(failWritesPart) - 1);
+    failWritesPart[sizeof(failWritesPart) - 1] = 0;
+    pthread_mutex_unlock(&stateLock);
+}
+
 void lake_fault_vfs_disarm(void) {
     pthread_mutex_lock(&stateLock);
+    failWritesPart[0] = 0;
     armed = 0;
     failing = 0;
     armedPrefix[0] = 0;

@@ -14,7 +14,9 @@
 int lake_fault_vfs_install(void);
 /* Arms the fault for files whose full path starts with `prefix` (resolved with realpath). */
 void lake_fault_vfs_arm(const char *prefix);
-/* Ends the fault: every call forwards again. */
+/* Another fault, for files whose path contains `part`: every write fails (SQLITE_IOERR_WRITE). */
+void lake_fault_vfs_fail_writes_containing(const char *part);
+/* Ends every fault: every call forwards again. */
 void lake_fault_vfs_disarm(void);
 /* How many COMMIT syncs failed since install. */
 int lake_fault_vfs_fired(void);

@@ -81,7 +81,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
-            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
+            let hint = readOnly ? "" : CatalogGuard.writeAccessHint(path)
+            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path) + hint))
         }
         if !readOnly {
             // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
@@ -92,7 +93,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
             do {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch {
-                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
+                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)
+                    + CatalogGuard.writeAccessHint(path)))
             }
         }
         return SQLiteStore(pool: pool, path: path)
@@ -152,7 +154,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
                 return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
             }
         } catch {
-            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path))
+            // Only the read-write open (Catalog.open) peeks; readers open read-only or immutable.
+            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path) + CatalogGuard.writeAccessHint(path))
         }
     }
 

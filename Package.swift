@@ -76,7 +76,9 @@ let package = Package(
         .executableTarget(name: "LakeCatalogWriter", dependencies: ["LakeCatalog", "LakeFormat"], path: "Tests/LakeCatalogWriter"),
         .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
-        .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport"]),
+        // Test-only: a SQLite VFS that fails a COMMIT's fsync of the write-ahead log (CommitIOErrorTests).
+        .target(name: "CFaultVFS", path: "Tests/CFaultVFS", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .testTarget(name: "LakePipelineTests", dependencies: ["LakePipeline", "LakeCatalog", "LakeFormat", "LakeTestSupport", "CFaultVFS"]),
         .testTarget(name: "LakeServerTests", dependencies: ["LakeServer", "LakeQuery", "LakeTestSupport"]),
         .testTarget(
             name: "LakeQueryTests",

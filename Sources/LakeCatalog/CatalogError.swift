@@ -139,16 +139,18 @@ extension CatalogError: LocalizedError {
     public var errorDescription: String? { description }
 }
 
-/// COMMIT was sent and its answer never came (the connection to a PostgreSQL catalog dropped
-/// while it was in flight): the server may have committed, or not. Whoever wrote files for the
-/// commit must keep them, as a committed snapshot may reference them; vacuum removes them once
-/// it sees that none does. Not a `CatalogError` case, so no retry loop repeats such a commit.
+/// COMMIT was sent and its outcome is unknown: the connection to a PostgreSQL catalog dropped
+/// while it was in flight, or a SQLite catalog's COMMIT failed with an I/O error after its
+/// commit frame may have reached the log (`SQLiteStore.commitMayHaveLanded`). Whoever wrote
+/// files for the commit must keep them, as a committed snapshot may reference them; vacuum
+/// removes them once it sees that none does. Not a `CatalogError` case, so no retry loop
+/// repeats such a commit.
 public struct CommitOutcomeUnknown: Error, CustomStringConvertible, LocalizedError, Sendable {
     public let location: String
     public let detail: String
 
     public var description: String {
-        "the catalog \(location) did not answer COMMIT (\(detail)): the commit may or may not have happened, so its files were kept; "
+        "the catalog \(location) could not confirm COMMIT (\(detail)): the commit may or may not have happened, so its files were kept; "
             + "`lake report snapshots` shows whether it landed, and `lake vacuum` removes the files if it did not"
     }
 

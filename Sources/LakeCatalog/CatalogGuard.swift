@@ -42,6 +42,19 @@ enum CatalogGuard {
             + "(reads such as lake verify, query and report still work)"
     }
 
+    /// When this user may not write the catalog (the manifest or its directory), SQLite says
+    /// only "attempt to write a readonly database" while GRDB's open probe runs, a statement of
+    /// its own (session 14 probe): the hint names what is not writable and what still works.
+    static func writeAccessHint(_ path: String) -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        let dir = directory.isEmpty ? "." : directory
+        let fileLocked = FileManager.default.fileExists(atPath: path) && access(path, W_OK) != 0
+        guard access(dir, W_OK) != 0 || fileLocked else { return "" }
+        let what = fileLocked ? path : dir
+        return "; this user (uid \(getuid())) cannot write \(what), and every command that writes needs write access to the "
+            + "lake directory and its catalog files: run it as the lake's owner (reads such as lake verify, query, report and serve work without it)"
+    }
+
     /// `file:` URI opening the manifest as immutable (SQLite is built with URI filenames on).
     static func immutableURI(_ manifest: URL) -> String {
         var allowed = CharacterSet.urlPathAllowed

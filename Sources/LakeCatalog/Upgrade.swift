@@ -1,5 +1,9 @@
 import Foundation
 import GRDB
+import LakeFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `Catalog.upgrade` did (or, with `dryRun`, checked it would do).
 public struct UpgradeReport: Sendable, Equatable {
@@ -106,14 +110,44 @@ extension Catalog {
     }
 
     /// Online copy of the open catalog into a new SQLite file (SQLite's backup API), synced.
-    private static func backup(_ db: Database, to url: URL) throws {
-        do {
-            let target = try DatabaseQueue(path: url.path)
-            try target.writeWithoutTransaction { dest in try db.backup(to: dest) }
-            try target.close()
-        } catch {
-            throw CatalogError.storage("cannot back up the catalog to \(url.path): \(error)")
+    /// The copy is made under a hidden partial name and renamed to `url` once complete: an
+    /// upgrade killed or failing mid-copy (session 14 probe: SIGKILL, or a full disk) left an
+    /// empty or half-written file under the backup's own name, which the documented undo ("copy
+    /// the backup over manifest.sqlite") would restore as an empty catalog. A failed copy is
+    /// removed; one a kill interrupted keeps the partial name.
+    static func backup(_ db: Database, to url: URL) throws {
+        let fm = FileManager.default
+        let partial = partialBackupURL(url)
+        func removePartial() throws {
+            for path in [partial.path, partial.path + "-journal"] where fm.fileExists(atPath: path) {
+                try fm.removeItem(atPath: path)
+            }
         }
+        do {
+            try removePartial()
+            let target = try DatabaseQueue(path: partial.path)
+            do {
+                try target.writeWithoutTransaction { dest in try db.backup(to: dest) }
+                try target.close()
+            } catch {
+                try? target.close()  // the copy's error is the one reported; the partial file is removed below
+                throw error
+            }
+            // rename(2) replaces: a retry after a busy lock (withRetry) copies again over its own backup.
+            guard rename(partial.path, url.path) == 0 else {
+                throw CatalogError.storage("cannot rename \(partial.path) to \(url.lastPathComponent): \(String(cString: strerror(errno)))")
+            }
+            try Durability.syncDirectory(url.deletingLastPathComponent().path)
+        } catch {
+            let cleanup: String
+            do { try removePartial(); cleanup = "" } catch let e { cleanup = " (and the partial copy \(partial.path) could not be removed: \(e))" }
+            throw CatalogError.storage("cannot back up the catalog to \(url.path): \(error)\(cleanup); the catalog was not changed")
+        }
+    }
+
+    /// Where `backup(_:to:)` copies before the rename: hidden, and not the backup's name.
+    static func partialBackupURL(_ url: URL) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".partial")
     }
 
     /// Files DuckDB 1.4's merge recorded with partial_file_info, mapped to the partial_max 1.0

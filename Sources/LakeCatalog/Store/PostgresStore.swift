@@ -90,13 +90,36 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
         if idle.count < 4 { idle.append(c); lock.unlock() } else { lock.unlock(); c.close() }
     }
 
+    /// A connection with `begin` run on it. A pooled connection the server ended while it sat
+    /// idle (a server restart, a failover, pg_terminate_backend, idle_session_timeout) fails its
+    /// first statement; nothing of the transaction ran yet, so a new connection takes its place
+    /// instead of failing the command (session 14 probe: compactions failed at BEGIN after all
+    /// their reads and file writes). A new connection failing too is reported.
+    private func begun(_ begin: [String], writes: Bool) throws -> PGConnection {
+        var c = try checkout()
+        for attempt in 1 ... 2 {
+            c.inReadOnlyTransaction = !writes
+            do {
+                for statement in begin { try c.execute(sql: statement, arguments: []) }
+                return c
+            } catch let e as SQLError where attempt == 1 && (e.kind == .connection || !c.isConnected) {
+                c.close()
+                c = try connect()
+            } catch {
+                c.inReadOnlyTransaction = false
+                // A failed ROLLBACK means the connection is unusable: it is closed, not pooled.
+                do { try c.execute(sql: "ROLLBACK", arguments: []); checkin(c) } catch { c.close() }
+                throw error
+            }
+        }
+        preconditionFailure("unreachable: the second attempt returns or throws")
+    }
+
     private func inTransaction<T>(begin: [String], writes: Bool = false, _ body: (SQLDatabase) throws -> T) throws -> T {
-        let c = try checkout()
+        let c = try begun(begin, writes: writes)
         let db = SQLDatabase(dialect: .postgres, backend: c)
-        c.inReadOnlyTransaction = !writes
         defer { c.inReadOnlyTransaction = false }
         do {
-            for statement in begin { try c.execute(sql: statement, arguments: []) }
             let result = try body(db)
             do {
                 try c.execute(sql: "COMMIT", arguments: [])
@@ -229,9 +252,14 @@ final class PGConnection: SQLBackend {
             // A unique violation on the snapshot id: another engine committed that snapshot first.
             case "23505" where message.contains("ducklake_snapshot"): kind = .retryable
             case let s where s.hasPrefix("08") || s.hasPrefix("57P"): kind = .connection
+            // libpq's own report of a lost connection ("server closed the connection
+            // unexpectedly") carries no SQLSTATE.
+            case "" where lake_PQstatus(conn) != CONNECTION_OK: kind = .connection
             default: kind = .other
             }
-            throw SQLError(kind: kind, code: state, message: "PostgreSQL \(state): \(message) (in: \(text.prefix(200)))")
+            let code = state.isEmpty ? "" : " \(state)"
+            throw SQLError(kind: kind, code: state.isEmpty && kind == .connection ? "08006" : state,
+                           message: "PostgreSQL\(code): \(message) (in: \(text.prefix(200)))")
         }
         changesCount = Int(String(cString: lake_PQcmdTuples(result))) ?? 0
         return result

@@ -23,14 +23,35 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         try Self.translating {
             try pool.writeWithoutTransaction { db in
                 var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(Self.wrap(db))
-                    return .commit
+                var committing = false
+                do {
+                    try db.inTransaction(.immediate) {
+                        result = try body(Self.wrap(db))
+                        committing = true
+                        return .commit
+                    }
+                } catch let e as DatabaseError where committing && Self.commitMayHaveLanded(e) {
+                    throw CommitOutcomeUnknown(location: path, detail: Self.shortened(e.description))
                 }
                 guard let result else { throw CatalogError.corrupt("a write transaction finished without a result") }
                 return result
             }
         }
+    }
+
+    /// Whether COMMIT's error leaves its outcome open. An I/O error at COMMIT can come after the
+    /// commit frame is in the log: the WAL's fsync failing (EIO), or growing the -shm failing
+    /// (SQLITE_IOERR_SHMSIZE) once the frames are synced. The failed writer's own connection no
+    /// longer sees the commit, but WAL recovery replays every complete, checksummed commit frame
+    /// when the next process opens the catalog, so a writer that then deleted its files would
+    /// leave a snapshot naming deleted files. CORRUPT and NOTADB at COMMIT are no better known.
+    /// SQLITE_FULL is a short write of the log (SQLite maps a failed fsync to IOERR_FSYNC, never
+    /// FULL): frames reach the log in order, the commit frame last, and recovery reads only whole
+    /// frames whose salts and checksum chain hold, so a commit frame that was not wholly written
+    /// is ignored. (The exception, a repeat of the commit frame padding the log to a sector, is
+    /// written only without SQLITE_IOCAP_POWERSAFE_OVERWRITE, which the unix VFS has by default.)
+    static func commitMayHaveLanded(_ e: DatabaseError) -> Bool {
+        [.SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB].contains(e.resultCode)
     }
 
     func writeWithoutTransaction<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
@@ -60,7 +81,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
-            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
+            let hint = readOnly ? "" : CatalogGuard.writeAccessHint(path)
+            throw lockedOr(error, CatalogError.storage("cannot open \(path): \(error)" + CatalogGuard.fullDiskHint(path) + hint))
         }
         if !readOnly {
             // A returned commit must survive a power loss, not only a crash. GRDB switches a pool's
@@ -71,7 +93,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
             do {
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             } catch {
-                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)))
+                throw lockedOr(error, CatalogError.storage("cannot configure \(path): \(error)" + CatalogGuard.fullDiskHint(path)
+                    + CatalogGuard.writeAccessHint(path)))
             }
         }
         return SQLiteStore(pool: pool, path: path)
@@ -131,7 +154,8 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
                 return try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'version' AND scope IS NULL")
             }
         } catch {
-            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path))
+            // Only the read-write open (Catalog.open) peeks; readers open read-only or immutable.
+            throw CatalogError.storage("cannot read \(path): \(error)" + CatalogGuard.fullDiskHint(path) + CatalogGuard.writeAccessHint(path))
         }
     }
 

@@ -1,0 +1,53 @@
+import Foundation
+import LakeTestSupport
+import Testing
+@testable import LakeCatalog
+
+/// The PostgreSQL store pools idle connections. The server may end one while it sits idle (a
+/// restart or failover, `pg_terminate_backend`, idle_session_timeout); its next use failed the
+/// command at BEGIN, e.g. a compaction after all its reads and file writes (session 14 probe:
+/// 8 runs in 8 with a backend terminated mid-compaction). Nothing of a transaction has run when
+/// its first statement fails, so a new connection replaces the dead one.
+@Suite(.serialized) struct PostgresStaleConnectionTests {
+    /// Ends every other backend of `database` and waits until they are gone.
+    static func terminateOthers(_ pg: PostgresCluster, _ database: String) throws {
+        _ = try pg.psql(database, "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+            + "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        for _ in 0 ..< 100 {
+            let left = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            if left.trimmingCharacters(in: .whitespacesAndNewlines) == "0" { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("backends of \(database) still alive after pg_terminate_backend")
+    }
+
+    @Test("a pooled connection the server ended while idle is replaced: the next write and read succeed")
+    func idleConnectionEndedByTheServerIsReplaced() throws {
+        let pg = try PostgresCluster.shared()
+        let database = try pg.createDatabase()
+        let store = try PostgresStore(conninfo: pg.url(database: database))
+        try store.write { db in try db.execute(sql: "CREATE TABLE t (a BIGINT)", arguments: []) }
+        _ = try store.read { db in try db.fetch(sql: "SELECT count(*) AS n FROM t", arguments: []) }
+        try Self.terminateOthers(pg, database)
+
+        try store.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)", arguments: []) }
+        try Self.terminateOthers(pg, database)
+        let rows = try store.read { db in try db.fetch(sql: "SELECT count(*) AS n FROM t", arguments: []) }
+        #expect(try rows.first?.value("n") as Int64? == 1)
+    }
+
+    @Test("libpq's report of a lost connection (no SQLSTATE) is a connection error, worded without an empty code")
+    func lostConnectionIsAConnectionError() throws {
+        let pg = try PostgresCluster.shared()
+        let database = try pg.createDatabase()
+        let connection = try PGConnection(conninfo: pg.url(database: database), location: "lost-connection test")
+        try Self.terminateOthers(pg, database)
+        do {
+            try connection.execute(sql: "SELECT 1", arguments: [])
+            Issue.record("a statement on a terminated connection succeeded")
+        } catch let e as SQLError {
+            #expect(e.kind == .connection, "\(e.kind): \(e.message)")
+            #expect(!e.message.hasPrefix("PostgreSQL :"), "\(e.message)")
+        }
+    }
+}

@@ -268,9 +268,14 @@ void lake_fault_vfs_fail_writes_containing(const char *part) {
     pthread_mutex_unlock(&stateLock);
 }
 
-void lake_fault_vfs_disarm(void) {
+void lake_fault_vfs_clear_write_failures(void) {
     pthread_mutex_lock(&stateLock);
     failWritesPart[0] = 0;
+    pthread_mutex_unlock(&stateLock);
+}
+
+void lake_fault_vfs_disarm(void) {
+    pthread_mutex_lock(&stateLock);
     armed = 0;
     failing = 0;
     armedPrefix[0] = 0;

@@ -34,9 +34,9 @@ import Testing
         #expect(try SQLiteStore.peekVersion(manifest) == "0.3")
 
         lake_fault_vfs_fail_writes_containing("manifest-0.3-backup-")
-        defer { lake_fault_vfs_disarm() }
+        defer { lake_fault_vfs_clear_write_failures() }
         #expect(throws: CatalogError.self) { try Catalog.upgrade(root: root) }
-        lake_fault_vfs_disarm()
+        lake_fault_vfs_clear_write_failures()
         let names = try FileManager.default.contentsOfDirectory(atPath: root.path)
         #expect(!names.contains { $0.hasPrefix("manifest-0.3-backup-") }, "a failed copy is left under the backup's name: \(names.sorted())")
         #expect(!names.contains { $0.contains("backup") }, "the failed copy was not removed: \(names.sorted())")

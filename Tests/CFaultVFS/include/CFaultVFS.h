@@ -14,9 +14,12 @@
 int lake_fault_vfs_install(void);
 /* Arms the fault for files whose full path starts with `prefix` (resolved with realpath). */
 void lake_fault_vfs_arm(const char *prefix);
-/* Another fault, for files whose path contains `part`: every write fails (SQLITE_IOERR_WRITE). */
+/* Another fault, for files whose path contains `part`: every write fails (SQLITE_IOERR_WRITE),
+   until `lake_fault_vfs_clear_write_failures`. */
 void lake_fault_vfs_fail_writes_containing(const char *part);
-/* Ends every fault: every call forwards again. */
+void lake_fault_vfs_clear_write_failures(void);
+/* Ends the armed COMMIT fault (and the gone disk under its prefix). The two faults are set and
+   cleared apart: suites that use one run beside suites that use the other. */
 void lake_fault_vfs_disarm(void);
 /* How many COMMIT syncs failed since install. */
 int lake_fault_vfs_fired(void);

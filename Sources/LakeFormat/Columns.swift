@@ -96,6 +96,14 @@ public struct StringColumn: Sendable, Equatable {
         offsets.append(Int32(bytes.count))
     }
 
+    /// Appends every value of `other`: one copy of its bytes, its offsets shifted.
+    public mutating func append(contentsOf other: StringColumn) {
+        let base = Int32(bytes.count)
+        bytes.append(contentsOf: other.bytes)
+        // Appends grow the array geometrically; an exact reserve per call would copy it every page.
+        for i in 1 ..< other.offsets.count { offsets.append(base + other.offsets[i]) }
+    }
+
     /// Appends an empty value (the placeholder stored under a null).
     public mutating func appendEmpty() { offsets.append(Int32(bytes.count)) }
 

@@ -146,7 +146,27 @@ enum RLEHybrid {
                 if bitWidth > 0, let base {
                     let runStart = base + pos
                     let safeEnd = runBytes - 8  // last byte index from which an 8-byte load stays in the run
-                    for k in 0 ..< n {
+                    var first = 0
+                    if bitWidth <= 8 {
+                        // 8 values of up to 8 bits are one group of `bitWidth` bytes: one load and
+                        // eight shifts, instead of a load per value (dictionary indices and
+                        // definition levels are mostly this narrow).
+                        let w = UInt64(bitWidth)
+                        while first + 8 <= n && (first >> 3) * bitWidth <= safeEnd {
+                            let word = UInt64(littleEndian: runStart.loadUnaligned(fromByteOffset: (first >> 3) * bitWidth, as: UInt64.self))
+                            let o = out + produced + first
+                            o[0] = UInt32(truncatingIfNeeded: word & mask)
+                            o[1] = UInt32(truncatingIfNeeded: (word >> w) & mask)
+                            o[2] = UInt32(truncatingIfNeeded: (word >> (2 * w)) & mask)
+                            o[3] = UInt32(truncatingIfNeeded: (word >> (3 * w)) & mask)
+                            o[4] = UInt32(truncatingIfNeeded: (word >> (4 * w)) & mask)
+                            o[5] = UInt32(truncatingIfNeeded: (word >> (5 * w)) & mask)
+                            o[6] = UInt32(truncatingIfNeeded: (word >> (6 * w)) & mask)
+                            o[7] = UInt32(truncatingIfNeeded: (word >> (7 * w)) & mask)
+                            first += 8
+                        }
+                    }
+                    for k in first ..< n {
                         let bit = k * bitWidth
                         let byte = bit >> 3
                         let word: UInt64

@@ -165,6 +165,25 @@ enum RLEHybrid {
                             o[7] = UInt32(truncatingIfNeeded: (word >> (7 * w)) & mask)
                             first += 8
                         }
+                    } else {
+                        // Wider values: a group of 8 is `bitWidth` bytes, value j at bit j * bitWidth
+                        // of it; one 8-byte load per value (j * bitWidth % 8 + bitWidth <= 39 bits),
+                        // its offset and shift worked out once per run instead of per value.
+                        let w = bitWidth
+                        let a1 = w >> 3, a2 = (2 * w) >> 3, a3 = (3 * w) >> 3, a4 = (4 * w) >> 3, a5 = (5 * w) >> 3, a6 = (6 * w) >> 3, a7 = (7 * w) >> 3
+                        let s1 = UInt64(w & 7), s2 = UInt64((2 * w) & 7), s3 = UInt64((3 * w) & 7), s4 = UInt64((4 * w) & 7)
+                        let s5 = UInt64((5 * w) & 7), s6 = UInt64((6 * w) & 7), s7 = UInt64((7 * w) & 7)
+                        // The group's last load starts at byte a7 and reads 8 bytes.
+                        while first + 8 <= n && (first >> 3) * w + a7 + 8 <= runBytes {
+                            let g = runStart + (first >> 3) * w
+                            let o = out + produced + first
+                            @inline(__always) func value(_ byte: Int, _ shift: UInt64) -> UInt32 {
+                                UInt32(truncatingIfNeeded: (UInt64(littleEndian: g.loadUnaligned(fromByteOffset: byte, as: UInt64.self)) >> shift) & mask)
+                            }
+                            o[0] = value(0, 0); o[1] = value(a1, s1); o[2] = value(a2, s2); o[3] = value(a3, s3)
+                            o[4] = value(a4, s4); o[5] = value(a5, s5); o[6] = value(a6, s6); o[7] = value(a7, s7)
+                            first += 8
+                        }
                     }
                     for k in first ..< n {
                         let bit = k * bitWidth

@@ -92,8 +92,17 @@ struct ChunkDecoder {
                 try indices.withUnsafeMutableBufferPointer {
                     try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0.baseAddress!)
                 }
-                for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
-                    throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+                // The largest index first (a loop the compiler vectorizes); only a page that has
+                // an index out of range looks for the first one, for the message.
+                let largest = indices.withUnsafeBufferPointer { idx in
+                    var m: UInt32 = 0
+                    for i in 0 ..< present { m = max(m, idx[i]) }
+                    return m
+                }
+                if Int(largest) >= dictionaryCount {
+                    for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
+                        throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+                    }
                 }
             }
         }
@@ -188,8 +197,17 @@ struct ChunkDecoder {
                 scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
             case .string:
                 if dictionaryEncoded && stringsAreIndices && decoded == nil {
-                    let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
-                    scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+                    if !nullable {
+                        // Indices are below the dictionary's count (checked): the same bits as Int32.
+                        indices.withUnsafeBufferPointer { idx in
+                            UnsafeRawPointer(idx.baseAddress!).withMemoryRebound(to: Int32.self, capacity: present) {
+                                stringIndices.append(contentsOf: UnsafeBufferPointer(start: $0, count: present))
+                            }
+                        }
+                    } else {
+                        let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
+                        scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+                    }
                 } else {
                     if stringsAreIndices { expandStringIndices() }
                     if !nullable && !dictionaryEncoded && decoded == nil {

@@ -467,10 +467,7 @@ public enum Reports {
                 if w.info[l].position < info[g].position { info[g] = w.info[l] }
             }
         }
-        var hashes = states.flatMap(\.orderHashes)
-        let total = hashes.count
-        Kernels.sortUnique(&hashes)
-        if hashes.count != total {
+        if !Kernels.allDistinct(states.flatMap(\.orderHashes)) {
             // Some order id (or a hash of two) shows up in several files: union exactly.
             var ids = KeyInterner()
             var pairs: [UInt64] = []

@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeFormat
 
@@ -45,7 +46,21 @@ enum Kernels {
                 out[r] = code
             }
         case .string(let s):
-            b.forEachRow { r in out[r] = s.withBytes(r) { interner.id($0) } }
+            // Each row's key is probed a few rows after its slot was asked for (`prefetch`).
+            let ahead = 8
+            if let selection = b.selection {
+                for k in selection.indices {
+                    if k + ahead < selection.count { s.withBytes(Int(selection[k + ahead])) { interner.prefetch($0) } }
+                    let r = Int(selection[k])
+                    out[r] = s.withBytes(r) { interner.id($0) }
+                }
+            } else {
+                let n = b.batch.count
+                for r in 0 ..< n {
+                    if r + ahead < n { s.withBytes(r + ahead) { interner.prefetch($0) } }
+                    out[r] = s.withBytes(r) { interner.id($0) }
+                }
+            }
         default:
             break
         }
@@ -211,6 +226,11 @@ enum Kernels {
                     for k in 0 ..< start.count - 1 {
                         let lo = Int(start[k]), hi = Int(start[k + 1])
                         if hi - lo < 2 { continue }
+                        if hi - lo <= 16 {
+                            // A few values: compared pairwise (the standard sort's set-up cost more).
+                            for i in lo ..< hi - 1 { for j in i + 1 ..< hi where dst[i] == dst[j] { return false } }
+                            continue
+                        }
                         var bucket = UnsafeMutableBufferPointer(rebasing: dst[lo ..< hi])
                         bucket.sort()
                         for j in 1 ..< bucket.count where bucket[j] == bucket[j - 1] { return false }
@@ -240,6 +260,14 @@ enum Kernels {
 /// Byte strings to dense ids in first-seen order.
 protocol Interning {
     mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32
+    /// Starts loading what `id(bytes)` will read (a hint: it changes nothing). Mutating only so
+    /// that a caller holding the interner `inout` calls it in place, without copying it (and
+    /// retaining its arrays) per call.
+    mutating func prefetch(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Interning {
+    mutating func prefetch(_ bytes: UnsafeRawBufferPointer) {}
 }
 
 extension ByteInterner: Interning {}
@@ -280,6 +308,14 @@ struct KeyInterner: Interning {
         var h = (a ^ UInt64(p.count)) &* 0x9E37_79B9_7F4A_7C15
         h = (h ^ (h >> 29) ^ b) &* 0xBF58_476D_1CE4_E5B9
         return h ^ (h >> 32)
+    }
+
+    /// Starts loading the slot a probe for `p` begins at: `codes` asks a few rows ahead, so
+    /// the cache misses of a table larger than the cache overlap instead of coming one by one.
+    mutating func prefetch(_ p: UnsafeRawBufferPointer) {
+        let (a, b) = Self.pack(p)
+        let s = Int(truncatingIfNeeded: Self.hash(a, b, p)) & mask
+        slots.withUnsafeBufferPointer { lake_prefetch_for_write($0.baseAddress! + s) }
     }
 
     mutating func id(_ p: UnsafeRawBufferPointer) -> Int32 {

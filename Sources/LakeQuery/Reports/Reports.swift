@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeCatalog
 import LakeFormat
@@ -996,8 +997,14 @@ struct CustomersWorker {
             grow(to: ids.count)
             let channels = columns.count > 4 ? byChannel.add(b, file: file, batch: bi) : nil
             let total = Kernels.int64s(columns[1]), time = Kernels.int64s(columns[2]), day = Kernels.int32s(columns[3])
+            // A customer's figures are asked for a few rows ahead (`lake_prefetch_for_write`):
+            // the array outgrows the cache, and the misses then overlap.
+            let rows = b.selection ?? (0 ..< Int32(b.batch.count)).map { $0 }
+            let ahead = 8
             figures.withUnsafeMutableBufferPointer { f in
-                b.forEachRow { r in
+                for k in rows.indices {
+                    if k + ahead < rows.count { lake_prefetch_for_write(f.baseAddress! + Int(customer[Int(rows[k + ahead])])) }
+                    let r = Int(rows[k])
                     let c = Int(customer[r])
                     f[c].orders += 1
                     let (v, o) = f[c].spend.addingReportingOverflow(Int128(total[r]))

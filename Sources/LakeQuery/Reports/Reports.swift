@@ -918,12 +918,22 @@ extension CustomersWorker {
         throws(SumOverflow) -> (CustomersWorker, KeyInterner) {
         for w in states { if let c = w.overflowed { throw SumOverflow(overflowText(w.ids.values[c])) } }
         var overflowed: Int32?
-        // The first worker's ids stay as they are (a new interner fed them in order would give
-        // the same ids); only the other workers' are interned again.
-        var interner = states.first?.ids ?? KeyInterner()
         var a = CustomersWorker()
-        for (k, w) in states.enumerated() {
-            let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+        guard !states.isEmpty else { return (a, KeyInterner()) }
+        // The first worker's ids, figures and channels stay as they are (a new interner fed them
+        // in order would give the same ids, and adding them to empty figures changes nothing);
+        // only the other workers' are interned again and added. They are moved out of the
+        // worker, not shared with it: the first write to a shared table (tens of MB on 1 M
+        // orders) would copy it.
+        var states = states
+        var interner = states[0].ids
+        states[0].ids = KeyInterner(expected: 0)
+        a.figures = states[0].figures
+        states[0].figures = []
+        a.byChannel = states[0].byChannel
+        each(states[0], (0 ..< interner.count).map(Int32.init))
+        for w in states.dropFirst() {
+            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
             a.grow(to: interner.count)
             let slots = a.byChannel.merge(w.byChannel)
             w.figures.withUnsafeBufferPointer { from in
@@ -967,7 +977,11 @@ struct CustomersWorker {
     /// For a worker handed up to `rows` orders: customers order a few times each, so half
     /// that many ids fit without the table growing (a larger share of repeat buyers only
     /// leaves it emptier).
-    init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
+    init(rows: Int) {
+        ids = KeyInterner(expected: max(64, rows / 2))
+        // Reserved, not touched: appending customers then never copies the figures.
+        figures.reserveCapacity(max(64, rows / 2))
+    }
 
     var figures: [CustomerFigures] = []
     /// customer << 32 | day, one per order (repeats removed at the end).

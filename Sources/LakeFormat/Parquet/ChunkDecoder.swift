@@ -199,11 +199,11 @@ struct ChunkDecoder {
                 if dictionaryEncoded && stringsAreIndices && decoded == nil {
                     if !nullable {
                         // Indices are below the dictionary's count (checked): the same bits as Int32.
-                        indices.withUnsafeBufferPointer { idx in
+                        if present > 0 { indices.withUnsafeBufferPointer { idx in
                             UnsafeRawPointer(idx.baseAddress!).withMemoryRebound(to: Int32.self, capacity: present) {
                                 stringIndices.append(contentsOf: UnsafeBufferPointer(start: $0, count: present))
                             }
-                        }
+                        } }
                     } else {
                         let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
                         scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)

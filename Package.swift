@@ -50,7 +50,7 @@ let package = Package(
                            .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(name: "LakePipeline", dependencies: ["LakeFormat", "LakeCatalog", "CLakeSupport"]),
-        .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline"]),
+        .target(name: "LakeQuery", dependencies: ["LakeFormat", "LakeCatalog", "LakePipeline", "CLakeSupport"]),
         // `lake serve`: the HTTP API over LakeQuery's reports; the only target that sees Hummingbird.
         .target(
             name: "LakeServer",

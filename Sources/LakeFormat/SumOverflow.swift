@@ -33,7 +33,10 @@ extension FixedWidthInteger {
 }
 
 extension Sequence where Element: FixedWidthInteger {
-    /// The elements' sum, or `SumOverflow(what())` when it does not fit.
+    /// The elements' sum, or `SumOverflow(what())` when it does not fit. Inlinable so a caller
+    /// gets it specialized: unspecialized, each element went through generic metadata and a
+    /// witness call (the customers report summed 270 K customers' spend at ~1,300 instructions each).
+    @inlinable
     public func sum(orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Element {
         var total: Element = 0
         for x in self {
@@ -48,6 +51,7 @@ extension Sequence where Element: FixedWidthInteger {
 extension Sequence where Element == Int64 {
     /// The elements' exact sum in 128 bits (money: DuckDB's DECIMAL(38) sum of a DECIMAL(18)
     /// column). Fewer than 2^64 elements cannot overflow; the add stays checked all the same.
+    @inlinable
     public func wideSum(orThrow what: @autoclosure () -> String) throws(SumOverflow) -> Int128 {
         var total: Int128 = 0
         for x in self {

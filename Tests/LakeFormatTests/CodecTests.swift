@@ -49,6 +49,26 @@ import Testing
         }
     }
 
+    @Test("long bit-packed runs (decoded a group of 8 at a time) and their ragged ends, at every bit width 1…32")
+    func longLiteralRuns() throws {
+        var rng = SplitMix64(seed: 14)
+        for width in 1 ... 32 {
+            let maxValue = width == 32 ? UInt32.max : (UInt32(1) << UInt32(width)) - 1
+            // No value repeats twice in a row: one bit-packed run holds them all.
+            for count in [1, 7, 8, 9, 63, 64, 65, 1_001, 4_096] {
+                var values: [UInt32] = []
+                while values.count < count {
+                    let v = UInt32.random(in: 0 ... maxValue, using: &rng)
+                    if values.last != v || maxValue == 1 { values.append(v) }
+                }
+                let bytes = Self.encode(values, width)
+                #expect(try Self.decode(bytes, width, count) == values, "bit width \(width), \(count) values")
+                // Fewer values asked for than the run holds: the decoder stops at the count.
+                if count > 9 { #expect(try Self.decode(bytes, width, count - 5) == Array(values.prefix(count - 5)), "bit width \(width), \(count - 5) of \(count)") }
+            }
+        }
+    }
+
     @Test("encodeRun writes exactly what encode writes for the same repeated values")
     func encodeRunEqualsEncode() {
         for width in [1, 3, 8, 13, 32] {

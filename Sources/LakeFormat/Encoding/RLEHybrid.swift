@@ -126,6 +126,11 @@ enum RLEHybrid {
         var pos = 0
         var produced = 0
         let base = data.baseAddress
+        // Where value j of a bit-packed group of 8 starts: byte aj, bit sj (used from 9 bits up).
+        let w = bitWidth
+        let a1 = w >> 3, a2 = (2 * w) >> 3, a3 = (3 * w) >> 3, a4 = (4 * w) >> 3, a5 = (5 * w) >> 3, a6 = (6 * w) >> 3, a7 = (7 * w) >> 3
+        let s1 = UInt64(w & 7), s2 = UInt64((2 * w) & 7), s3 = UInt64((3 * w) & 7), s4 = UInt64((4 * w) & 7)
+        let s5 = UInt64((5 * w) & 7), s6 = UInt64((6 * w) & 7), s7 = UInt64((7 * w) & 7)
         while produced < count {
             // Run header.
             var header: UInt64 = 0
@@ -155,8 +160,45 @@ enum RLEHybrid {
                 let n = min(groups * 8, count - produced)
                 if bitWidth > 0, let base {
                     let runStart = base + pos
-                    let safeEnd = runBytes - 8  // last byte index from which an 8-byte load stays in the run
-                    for k in 0 ..< n {
+                    // An 8-byte load may read past the run, up to the end of the page: only the
+                    // run's bits are kept. The last byte index from which such a load stays in the page:
+                    let safeEnd = data.count - pos - 8
+                    var first = 0
+                    if bitWidth <= 8 {
+                        // 8 values of up to 8 bits are one group of `bitWidth` bytes: one load and
+                        // eight shifts, instead of a load per value (dictionary indices and
+                        // definition levels are mostly this narrow).
+                        let width = UInt64(bitWidth)
+                        while first + 8 <= n && (first >> 3) * bitWidth <= safeEnd {
+                            let word = UInt64(littleEndian: runStart.loadUnaligned(fromByteOffset: (first >> 3) * bitWidth, as: UInt64.self))
+                            let o = out + produced + first
+                            o[0] = UInt32(truncatingIfNeeded: word & mask)
+                            o[1] = UInt32(truncatingIfNeeded: (word >> width) & mask)
+                            o[2] = UInt32(truncatingIfNeeded: (word >> (2 * width)) & mask)
+                            o[3] = UInt32(truncatingIfNeeded: (word >> (3 * width)) & mask)
+                            o[4] = UInt32(truncatingIfNeeded: (word >> (4 * width)) & mask)
+                            o[5] = UInt32(truncatingIfNeeded: (word >> (5 * width)) & mask)
+                            o[6] = UInt32(truncatingIfNeeded: (word >> (6 * width)) & mask)
+                            o[7] = UInt32(truncatingIfNeeded: (word >> (7 * width)) & mask)
+                            first += 8
+                        }
+                    } else {
+                        // Wider values: a group of 8 is `bitWidth` bytes, value j at bit j * bitWidth
+                        // of it; one 8-byte load per value (j * bitWidth % 8 + bitWidth <= 39 bits) at
+                        // the offset and shift worked out once per call (a1…a7, s1…s7).
+                        // The group's last load starts at byte a7 and reads 8 bytes.
+                        while first + 8 <= n && (first >> 3) * w + a7 <= safeEnd {
+                            let g = runStart + (first >> 3) * w
+                            let o = out + produced + first
+                            @inline(__always) func value(_ byte: Int, _ shift: UInt64) -> UInt32 {
+                                UInt32(truncatingIfNeeded: (UInt64(littleEndian: g.loadUnaligned(fromByteOffset: byte, as: UInt64.self)) >> shift) & mask)
+                            }
+                            o[0] = value(0, 0); o[1] = value(a1, s1); o[2] = value(a2, s2); o[3] = value(a3, s3)
+                            o[4] = value(a4, s4); o[5] = value(a5, s5); o[6] = value(a6, s6); o[7] = value(a7, s7)
+                            first += 8
+                        }
+                    }
+                    for k in first ..< n {
                         let bit = k * bitWidth
                         let byte = bit >> 3
                         let word: UInt64

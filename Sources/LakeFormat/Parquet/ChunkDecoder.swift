@@ -92,8 +92,17 @@ struct ChunkDecoder {
                 try indices.withUnsafeMutableBufferPointer {
                     try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0.baseAddress!)
                 }
-                for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
-                    throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+                // The largest index first (a loop the compiler vectorizes); only a page that has
+                // an index out of range looks for the first one, for the message.
+                let largest = indices.withUnsafeBufferPointer { idx in
+                    var m: UInt32 = 0
+                    for i in 0 ..< present { m = max(m, idx[i]) }
+                    return m
+                }
+                if Int(largest) >= dictionaryCount {
+                    for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
+                        throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+                    }
                 }
             }
         }
@@ -188,10 +197,24 @@ struct ChunkDecoder {
                 scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
             case .string:
                 if dictionaryEncoded && stringsAreIndices && decoded == nil {
-                    let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
-                    scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+                    if !nullable {
+                        // Indices are below the dictionary's count (checked): the same bits as Int32.
+                        if present > 0 { indices.withUnsafeBufferPointer { idx in
+                            UnsafeRawPointer(idx.baseAddress!).withMemoryRebound(to: Int32.self, capacity: present) {
+                                stringIndices.append(contentsOf: UnsafeBufferPointer(start: $0, count: present))
+                            }
+                        } }
+                    } else {
+                        let v = indices[0 ..< present].map { Int32(bitPattern: $0) }
+                        scatter(v, into: &stringIndices, n: n, nullable: nullable, placeholder: 0)
+                    }
                 } else {
                     if stringsAreIndices { expandStringIndices() }
+                    if !nullable && !dictionaryEncoded && decoded == nil {
+                        // Every row has a value: PLAIN bytes go straight into the column.
+                        _ = try plainByteArrays(payload, p, present, into: &strings)
+                        return
+                    }
                     var k = 0
                     var values = StringColumn()
                     if dictionaryEncoded {
@@ -203,6 +226,10 @@ struct ChunkDecoder {
                     } else {
                         values.reserve(count: present, bytes: payload.count - p)
                         _ = try plainByteArrays(payload, p, present, into: &values)
+                    }
+                    if !nullable {
+                        strings.append(contentsOf: values)
+                        return
                     }
                     values.bytes.withUnsafeBytes { raw in
                         for i in 0 ..< n {
@@ -365,17 +392,36 @@ struct ChunkDecoder {
         return out
     }
 
-    /// Appends `count` length-prefixed values to `out`; returns the position after them.
+    /// Appends `count` PLAIN byte arrays from `payload` at `start` to `out`; returns the offset
+    /// after them. The lengths are read (and checked) first, then the bytes are copied into a
+    /// buffer grown once: appending value by value spent more on the array's bookkeeping than on
+    /// copying 11-byte ids. On an error `out` is left partial (the chunk's read fails).
     private func plainByteArrays(_ payload: UnsafeRawBufferPointer, _ start: Int, _ count: Int, into out: inout StringColumn) throws -> Int {
         var p = start
+        let base = out.bytes.count
+        var total = 0
         for _ in 0 ..< count {
             guard payload.count - p >= 4 else { throw PageError("page ends inside a string length") }
             let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
             p += 4
             guard len <= payload.count - p else { throw PageError("string of \(len) bytes runs past the page") }
-            out.append(UnsafeRawBufferPointer(rebasing: payload[p ..< p + len]))
             p += len
+            total += len
+            out.offsets.append(Int32(base + total))
         }
+        guard total > 0 else { return p }
+        let copied = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let to = UnsafeMutableRawPointer(buffer.baseAddress!)
+            var q = start, o = 0
+            for _ in 0 ..< count {
+                let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: q, as: UInt32.self)))
+                (to + o).copyMemory(from: payload.baseAddress! + q + 4, byteCount: len)
+                q += 4 + len
+                o += len
+            }
+            initialized = total
+        }
+        if out.bytes.isEmpty { out.bytes = copied } else { out.bytes.append(contentsOf: copied) }
         return p
     }
 }

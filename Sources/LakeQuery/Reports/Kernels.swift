@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeFormat
 
@@ -45,7 +46,21 @@ enum Kernels {
                 out[r] = code
             }
         case .string(let s):
-            b.forEachRow { r in out[r] = s.withBytes(r) { interner.id($0) } }
+            // Each row's key is probed a few rows after its slot was asked for (`prefetch`).
+            let ahead = 8
+            if let selection = b.selection {
+                for k in selection.indices {
+                    if k + ahead < selection.count { s.withBytes(Int(selection[k + ahead])) { interner.prefetch($0) } }
+                    let r = Int(selection[k])
+                    out[r] = s.withBytes(r) { interner.id($0) }
+                }
+            } else {
+                let n = b.batch.count
+                for r in 0 ..< n {
+                    if r + ahead < n { s.withBytes(r + ahead) { interner.prefetch($0) } }
+                    out[r] = s.withBytes(r) { interner.id($0) }
+                }
+            }
         default:
             break
         }
@@ -58,30 +73,47 @@ enum Kernels {
     /// A row reads its string as `codes` does (a null row its placeholder).
     static func runs(_ c: Column, _ b: ScanBatch, _ runs: inout StringColumn) -> [Int32] {
         var out = [Int32](repeating: -1, count: c.count)
-        func continues(_ bytes: UnsafeRawBufferPointer) -> Bool {
-            runs.count > 0 && runs.withBytes(runs.count - 1) { $0.count == bytes.count && (bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0) }
-        }
         switch c.data {
         case .dictionary(let idx, let values):
             // One dictionary entry is one string: only a change of index compares bytes.
-            var last: Int32 = -1
-            b.forEachRow { r in
-                let i = idx[r]
-                if i != last {
-                    last = i
-                    values.withBytes(Int(i)) { if !continues($0) { runs.append($0) } }
-                }
-                out[r] = Int32(runs.count - 1)
+            idx.withUnsafeBufferPointer { idx in
+                out.withUnsafeMutableBufferPointer { out in noteRuns(values, b, &runs, out) { idx[$0] } }
             }
         case .string(let s):
-            b.forEachRow { r in
-                s.withBytes(r) { if !continues($0) { runs.append($0) } }
-                out[r] = Int32(runs.count - 1)
-            }
+            out.withUnsafeMutableBufferPointer { out in noteRuns(s, b, &runs, out) { Int32($0) } }
         default:
             break
         }
         return out
+    }
+
+    @inline(__always)
+    private static func equal(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
+        x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+    }
+
+    /// `runs` for the strings `values[at(r)]` of the batch's matching rows. A batch's new runs
+    /// are noted by where their strings sit in `values` and gathered into `runs` in one go at the
+    /// end; a run is compared with the one before it (the last noted, else the last of `runs`)
+    /// in place.
+    private static func noteRuns(_ values: StringColumn, _ b: ScanBatch, _ runs: inout StringColumn, _ out: UnsafeMutableBufferPointer<Int32>,
+                                 _ at: (Int) -> Int32) {
+        var noted: [Int32] = []
+        var last: Int32 = -1
+        let base = Int32(runs.count) - 1
+        b.forEachRow { r in
+            let i = at(r)
+            if i != last {
+                last = i
+                let continues = values.withBytes(Int(i)) { bytes in
+                    if let prev = noted.last { return prev == i || values.withBytes(Int(prev)) { equal($0, bytes) } }
+                    return base >= 0 && runs.withBytes(Int(base)) { equal($0, bytes) }
+                }
+                if !continues { noted.append(i) }
+            }
+            out[r] = base + Int32(noted.count)
+        }
+        runs.append(gathering: noted, from: values)
     }
 
     /// A 64-bit hash of bytes (equal bytes, equal hash), for cheap disjointness checks.
@@ -163,6 +195,52 @@ enum Kernels {
         }
     }
 
+    /// Whether no value repeats. The values are hashes (spread evenly over 64 bits): one pass
+    /// counts them by their top bits, one moves them into those buckets, and each bucket (a few
+    /// values) is checked on its own; `sortUnique` made four passes over every value.
+    static func allDistinct(_ a: [UInt64]) -> Bool {
+        let n = a.count
+        if n < 256 {
+            var s = a
+            s.sort()
+            return s.indices.dropFirst().allSatisfy { s[$0] != s[$0 - 1] }
+        }
+        var bits = 1
+        while 1 << bits < n / 4 && bits < 24 { bits += 1 }
+        let shift = UInt64(64 - bits)
+        var start = [Int32](repeating: 0, count: (1 << bits) + 1)
+        var moved = [UInt64](repeating: 0, count: n)
+        return a.withUnsafeBufferPointer { src in
+            start.withUnsafeMutableBufferPointer { start in
+                for v in src { start[Int(v >> shift) + 1] += 1 }
+                for k in 1 ..< start.count { start[k] += start[k - 1] }
+                var next = Array(start.dropLast())
+                return moved.withUnsafeMutableBufferPointer { dst in
+                    next.withUnsafeMutableBufferPointer { next in
+                        for v in src {
+                            let k = Int(v >> shift)
+                            dst[Int(next[k])] = v
+                            next[k] += 1
+                        }
+                    }
+                    for k in 0 ..< start.count - 1 {
+                        let lo = Int(start[k]), hi = Int(start[k + 1])
+                        if hi - lo < 2 { continue }
+                        if hi - lo <= 16 {
+                            // A few values: compared pairwise (the standard sort's set-up cost more).
+                            for i in lo ..< hi - 1 { for j in i + 1 ..< hi where dst[i] == dst[j] { return false } }
+                            continue
+                        }
+                        var bucket = UnsafeMutableBufferPointer(rebasing: dst[lo ..< hi])
+                        bucket.sort()
+                        for j in 1 ..< bucket.count where bucket[j] == bucket[j - 1] { return false }
+                    }
+                    return true
+                }
+            }
+        }
+    }
+
     /// Sorts and removes repeats.
     static func sortUnique(_ a: inout [UInt64]) {
         radixSort(&a)
@@ -182,6 +260,14 @@ enum Kernels {
 /// Byte strings to dense ids in first-seen order.
 protocol Interning {
     mutating func id(_ bytes: UnsafeRawBufferPointer) -> Int32
+    /// Starts loading what `id(bytes)` will read (a hint: it changes nothing). Mutating only so
+    /// that a caller holding the interner `inout` calls it in place, without copying it (and
+    /// retaining its arrays) per call.
+    mutating func prefetch(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Interning {
+    mutating func prefetch(_ bytes: UnsafeRawBufferPointer) {}
 }
 
 extension ByteInterner: Interning {}
@@ -222,6 +308,14 @@ struct KeyInterner: Interning {
         var h = (a ^ UInt64(p.count)) &* 0x9E37_79B9_7F4A_7C15
         h = (h ^ (h >> 29) ^ b) &* 0xBF58_476D_1CE4_E5B9
         return h ^ (h >> 32)
+    }
+
+    /// Starts loading the slot a probe for `p` begins at: `codes` asks a few rows ahead, so
+    /// the cache misses of a table larger than the cache overlap instead of coming one by one.
+    mutating func prefetch(_ p: UnsafeRawBufferPointer) {
+        let (a, b) = Self.pack(p)
+        let s = Int(truncatingIfNeeded: Self.hash(a, b, p)) & mask
+        slots.withUnsafeBufferPointer { lake_prefetch_for_write($0.baseAddress! + s) }
     }
 
     mutating func id(_ p: UnsafeRawBufferPointer) -> Int32 {

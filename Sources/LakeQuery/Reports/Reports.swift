@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeCatalog
 import LakeFormat
@@ -467,10 +468,7 @@ public enum Reports {
                 if w.info[l].position < info[g].position { info[g] = w.info[l] }
             }
         }
-        var hashes = states.flatMap(\.orderHashes)
-        let total = hashes.count
-        Kernels.sortUnique(&hashes)
-        if hashes.count != total {
+        if !Kernels.allDistinct(states.flatMap(\.orderHashes)) {
             // Some order id (or a hash of two) shows up in several files: union exactly.
             var ids = KeyInterner()
             var pairs: [UInt64] = []
@@ -585,7 +583,6 @@ public enum Reports {
     static func customers(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> [ResultTable] {
         let scanned = try customerOrders(catalog, o, session: session)
         let a = scanned.customers.figures, ids = scanned.ids
-        let pairs = scanned.days
         let count = ids.count
         // Top customers: spend descending, then id ascending (as Strings).
         let k = o.limit ?? 10
@@ -617,18 +614,13 @@ public enum Reports {
             .int(customers), .int(repeaters), customers > 0 ? .double(Double(repeaters) / Double(customers)) : .null, .int(orders),
             customers > 0 ? .double(Double(orders) / Double(customers)) : .null, orders > 0 ? .decimal(Money.divide(spend, by: orders), scale: 2) : .null,
         ]])
-        var buckets: [Int64: Int64] = [:]
-        for c in a { buckets[min(c.orders, 5), default: 0] += 1 }
+        // Every customer has at least one order: buckets 1 ... 5+ (0 kept for the rule's sake).
+        var buckets = [Int64](repeating: 0, count: 6)
+        for c in a { buckets[Int(min(max(c.orders, 0), 5))] += 1 }
         let distribution = ResultTable(title: "Orders per customer", columns: ["orders_per_customer", "customers"],
-                                       rows: buckets.keys.sorted().map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0]!)] })
-        // A customer is new on the day of their first order in the window, returning after.
-        var perDay: [Int32: (new: Int64, returning: Int64)] = [:]
-        for pair in pairs {
-            let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
-            if d == a[c].firstDay { perDay[d, default: (0, 0)].new += 1 } else { perDay[d, default: (0, 0)].returning += 1 }
-        }
+                                       rows: buckets.indices.filter { buckets[$0] > 0 }.map { [.string($0 == 5 ? "5+" : String($0)), .int(buckets[$0])] })
         let daily = ResultTable(title: "New and returning customers per day", columns: ["date", "new_customers", "returning_customers"],
-                                rows: perDay.keys.sorted().map { [.date($0), .int(perDay[$0]!.new), .int(perDay[$0]!.returning)] })
+                                rows: scanned.perDay.map { [.date($0.day), .int($0.new), .int($0.returning)] })
         return [top, summary, distribution, daily]
     }
 
@@ -641,12 +633,57 @@ public enum Reports {
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
                                               sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
+        // A customer is new on the day of their first order in the window, returning on their
+        // other days: counted over distinct (customer, day) pairs. When the window's days fit one
+        // 64-bit word, a customer's days are bits of one word (a pair is an OR, the distinct pairs
+        // its set bits); past 64 days the pairs are sorted.
+        var lo = Int32.max, hi = Int32.min
+        for w in states {
+            for d in w.days {
+                let day = Int32(bitPattern: UInt32(truncatingIfNeeded: d))
+                lo = min(lo, day)
+                hi = max(hi, day)
+            }
+        }
+        var perDay: [CustomerOrders.Day] = []
+        if lo <= hi && Int(hi) - Int(lo) < 64 {
+            var words: [UInt64] = []
+            let (a, interner) = try CustomersWorker.merge(states) { w, map in
+                let need = Int(map.max() ?? -1) + 1
+                if words.count < need { words += repeatElement(0, count: need - words.count) }
+                words.withUnsafeMutableBufferPointer { to in
+                    for d in w.days {
+                        let day = Int32(bitPattern: UInt32(truncatingIfNeeded: d))
+                        to[Int(map[Int(d >> 32)])] |= 1 << UInt64(day - lo)
+                    }
+                }
+            }
+            let span = Int(hi - lo) + 1
+            var new = [Int64](repeating: 0, count: span), returning = [Int64](repeating: 0, count: span)
+            for (c, word) in words.enumerated() {
+                let first = Int(a.figures[c].firstDay) - Int(lo)
+                var bits = word
+                while bits != 0 {
+                    let d = bits.trailingZeroBitCount
+                    if d == first { new[d] += 1 } else { returning[d] += 1 }
+                    bits &= bits - 1
+                }
+            }
+            for d in 0 ..< span where new[d] + returning[d] > 0 { perDay.append(.init(day: lo + Int32(d), new: new[d], returning: returning[d])) }
+            return CustomerOrders(customers: a, ids: interner.values, perDay: perDay, channels: a.byChannel.groups(a.figures), stats: stats)
+        }
         var days: [UInt64] = []
         let (a, interner) = try CustomersWorker.merge(states) { w, map in
             for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         Kernels.sortUnique(&days)
-        return CustomerOrders(customers: a, ids: interner.values, days: days, channels: a.byChannel.groups(a.figures), stats: stats)
+        var byDay: [Int32: (new: Int64, returning: Int64)] = [:]
+        for pair in days {
+            let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
+            if d == a.figures[c].firstDay { byDay[d, default: (0, 0)].new += 1 } else { byDay[d, default: (0, 0)].returning += 1 }
+        }
+        perDay = byDay.keys.sorted().map { .init(day: $0, new: byDay[$0]!.new, returning: byDay[$0]!.returning) }
+        return CustomerOrders(customers: a, ids: interner.values, perDay: perDay, channels: a.byChannel.groups(a.figures), stats: stats)
     }
 
     // MARK: - operations
@@ -881,12 +918,22 @@ extension CustomersWorker {
         throws(SumOverflow) -> (CustomersWorker, KeyInterner) {
         for w in states { if let c = w.overflowed { throw SumOverflow(overflowText(w.ids.values[c])) } }
         var overflowed: Int32?
-        // The first worker's ids stay as they are (a new interner fed them in order would give
-        // the same ids); only the other workers' are interned again.
-        var interner = states.first?.ids ?? KeyInterner()
         var a = CustomersWorker()
-        for (k, w) in states.enumerated() {
-            let map = k == 0 ? (0 ..< w.ids.count).map(Int32.init) : (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
+        guard !states.isEmpty else { return (a, KeyInterner()) }
+        // The first worker's ids, figures and channels stay as they are (a new interner fed them
+        // in order would give the same ids, and adding them to empty figures changes nothing);
+        // only the other workers' are interned again and added. They are moved out of the
+        // worker, not shared with it: the first write to a shared table (tens of MB on 1 M
+        // orders) would copy it.
+        var states = states
+        var interner = states[0].ids
+        states[0].ids = KeyInterner(expected: 0)
+        a.figures = states[0].figures
+        states[0].figures = []
+        a.byChannel = states[0].byChannel
+        each(states[0], (0 ..< interner.count).map(Int32.init))
+        for w in states.dropFirst() {
+            let map = (0 ..< w.ids.count).map { w.ids.values.withBytes($0) { interner.id($0) } }
             a.grow(to: interner.count)
             let slots = a.byChannel.merge(w.byChannel)
             w.figures.withUnsafeBufferPointer { from in
@@ -930,7 +977,11 @@ struct CustomersWorker {
     /// For a worker handed up to `rows` orders: customers order a few times each, so half
     /// that many ids fit without the table growing (a larger share of repeat buyers only
     /// leaves it emptier).
-    init(rows: Int) { ids = KeyInterner(expected: max(64, rows / 2)) }
+    init(rows: Int) {
+        ids = KeyInterner(expected: max(64, rows / 2))
+        // Reserved, not touched: appending customers then never copies the figures.
+        figures.reserveCapacity(max(64, rows / 2))
+    }
 
     var figures: [CustomerFigures] = []
     /// customer << 32 | day, one per order (repeats removed at the end).
@@ -960,8 +1011,14 @@ struct CustomersWorker {
             grow(to: ids.count)
             let channels = columns.count > 4 ? byChannel.add(b, file: file, batch: bi) : nil
             let total = Kernels.int64s(columns[1]), time = Kernels.int64s(columns[2]), day = Kernels.int32s(columns[3])
+            // A customer's figures are asked for a few rows ahead (`lake_prefetch_for_write`):
+            // the array outgrows the cache, and the misses then overlap.
+            let rows = b.selection ?? (0 ..< Int32(b.batch.count)).map { $0 }
+            let ahead = 8
             figures.withUnsafeMutableBufferPointer { f in
-                b.forEachRow { r in
+                for k in rows.indices {
+                    if k + ahead < rows.count { lake_prefetch_for_write(f.baseAddress! + Int(customer[Int(rows[k + ahead])])) }
+                    let r = Int(rows[k])
                     let c = Int(customer[r])
                     f[c].orders += 1
                     let (v, o) = f[c].spend.addingReportingOverflow(Int128(total[r]))
@@ -978,12 +1035,14 @@ struct CustomersWorker {
 }
 
 /// What one scan of confirmed orders gives the customers report and `lake run`'s revenue by
-/// channel: per customer (ids dense, `ids[i]` is customer i), the sorted distinct
-/// (customer << 32 | day) pairs, and the per-channel groups (nil when they cannot be exact).
+/// channel: per customer (ids dense, `ids[i]` is customer i), new and returning customers per
+/// day (by day), and the per-channel groups (nil when they cannot be exact).
 struct CustomerOrders {
+    struct Day { var day: Int32, new: Int64, returning: Int64 }
+
     var customers: CustomersWorker
     var ids: StringColumn
-    var days: [UInt64]
+    var perDay: [Day]
     var channels: [ChannelOrders.Group]?
     var stats: ScanStats
 }
@@ -1113,6 +1172,11 @@ struct ProductSalesWorker {
     /// (a file written otherwise) makes two runs of one id: their hashes repeat, and
     /// `mergeProductSales` then unions the orders exactly, as for an order spread over files.
     mutating func add(file: Int, _ batches: [ScanBatch]) {
+        // Worked on as locals (moved out, not copied): the row loop's closures then touch no
+        // property of `self`.
+        var units = self.units, revenue = self.revenue, orders = self.orders, info = self.info, overflowed = self.overflowed
+        self.units = []; self.revenue = []; self.orders = []; self.info = []
+        defer { self.units = units; self.revenue = revenue; self.orders = orders; self.info = info; self.overflowed = overflowed }
         var runs = StringColumn()
         // Per product: the last run that counted it.
         var stamp = [Int32](repeating: -1, count: units.count)
@@ -1122,20 +1186,42 @@ struct ProductSalesWorker {
             let product = Kernels.codes(batch.columns[0], b, &products)
             let run = Kernels.runs(batch.columns[5], b, &runs)
             let quantity = Kernels.int64s(batch.columns[3]), lineRevenue = Kernels.int64s(batch.columns[4])
-            b.forEachRow { r in
-                let p = Int(product[r])
-                if p == units.count {
-                    units.append(0); revenue.append(0); orders.append(0); stamp.append(-1)
-                    info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
+            let known = units.count
+            if products.count > known {
+                // `codes` numbers new products in the order of their first rows: product
+                // `known` first shows up at the first row holding it, then `known + 1`, ...
+                var next = Int32(known)
+                let end = Int32(products.count)
+                b.forEachRow { r in
+                    if next < end && product[r] == next {
+                        info.append(((file, bi, r), batch.columns[1].string(at: r) ?? "", batch.columns[2].string(at: r) ?? ""))
+                        next += 1
+                    }
                 }
-                let (u, uo) = units[p].addingReportingOverflow(quantity[r])
-                let (v, vo) = revenue[p].addingReportingOverflow(Int128(lineRevenue[r]))
-                if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
-                let o = run[r]
-                if stamp[p] != o {
-                    stamp[p] = o
-                    orders[p] += 1
-                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                let added = products.count - known
+                units += repeatElement(0, count: added); revenue += repeatElement(0, count: added)
+                orders += repeatElement(0, count: added); stamp += repeatElement(-1, count: added)
+            }
+            // Sized for every product first, so the row loop writes through pointers (an array
+            // element written in the loop paid a uniqueness check and a bounds check each time).
+            units.withUnsafeMutableBufferPointer { units in
+                revenue.withUnsafeMutableBufferPointer { revenue in
+                    orders.withUnsafeMutableBufferPointer { orders in
+                        stamp.withUnsafeMutableBufferPointer { stamp in
+                            b.forEachRow { r in
+                                let p = Int(product[r])
+                                let (u, uo) = units[p].addingReportingOverflow(quantity[r])
+                                let (v, vo) = revenue[p].addingReportingOverflow(Int128(lineRevenue[r]))
+                                if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
+                                let o = run[r]
+                                if stamp[p] != o {
+                                    stamp[p] = o
+                                    orders[p] += 1
+                                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -122,6 +122,9 @@ public enum QualityChecks {
         var perBatch: [String: LineCounts] = [:]
         var perDay: [Int32: LineCounts] = [:]
         var batchOfOrder: [String: String] = [:]
+        // The other batches that accepted an order id: only after a delete (a corrected source
+        // loaded again after `lake delete`), as dedupe refuses a live id.
+        var alsoAcceptedBy: [String: [String]] = [:]
         let (rawBatches, _) = try raw.run(columns: ["batch_id", "order_id", "reject_reason", "reject_detail", "event_date"])
         Reports.forEachRow(rawBatches) { b, r in
             let c = b.batch.columns
@@ -139,7 +142,9 @@ public enum QualityChecks {
             if let day { tally(&perDay[day, default: LineCounts()]) }
             guard wanted.contains(batch) else { return }
             tally(&perBatch[batch, default: LineCounts()])
-            if reason == nil, let id = c[1].string(at: r) { batchOfOrder[id] = batch }
+            if reason == nil, let id = c[1].string(at: r) {
+                if let earlier = batchOfOrder.updateValue(batch, forKey: id), earlier != batch { alsoAcceptedBy[id, default: []].append(earlier) }
+            }
         }
 
         // Curated orders and items of those batches.
@@ -162,13 +167,16 @@ public enum QualityChecks {
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
         }
-        // Orders deleted on purpose are accounted for, not missing: an id recorded by a delete,
-        // accepted by one of these batches and no longer in curated.orders.
+        // Orders deleted on purpose are accounted for, not missing. For an id a delete recorded,
+        // each batch's accepted line whose row is gone counts as deleted: every batch's when no
+        // row of the id is live, else every batch's but the one its live row is credited to
+        // (`batchOfOrder`: the id was loaded again after the delete).
         if let orders = try catalog.tables(at: at).first(where: { $0.tableName == .curatedOrders }) {
             var counted = Set<String>()
             try DeletedOrderIDs.load(catalog, tableID: orders.tableID, at: snapshot.id).forEach { id in
-                guard seen[id] == nil, let batch = batchOfOrder[id], counted.insert(id).inserted else { return }
-                curated[batch, default: CuratedCounts()].deleted += 1
+                guard let last = batchOfOrder[id], counted.insert(id).inserted else { return }
+                let gone = (seen[id] == nil ? [last] : []) + (alsoAcceptedBy[id] ?? [])
+                for batch in gone { curated[batch, default: CuratedCounts()].deleted += 1 }
             }
         }
         var itemSums: [String: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)

@@ -166,14 +166,12 @@ public enum QualityChecks {
                 if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
-        }
-        // Orders deleted on purpose are accounted for, not missing. For an id a delete recorded,
-        // each batch's accepted line whose row is gone counts as deleted: every batch's when no
-        // row of the id is live, else every batch's but the one its live row is credited to
-        // (`batchOfOrder`: the id was loaded again after the delete).
-        if let orders = try catalog.tables(at: at).first(where: { $0.tableName == .curatedOrders }) {
+            // Orders deleted on purpose are accounted for, not missing. For an id a delete
+            // recorded, each batch's accepted line whose row is gone counts as deleted: every
+            // batch's when no row of the id is live, else every batch's but the one its live row
+            // is credited to (`batchOfOrder`: the id was loaded again after the delete).
             var counted = Set<String>()
-            try DeletedOrderIDs.load(catalog, tableID: orders.tableID, at: snapshot.id).forEach { id in
+            try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach { id in
                 guard let last = batchOfOrder[id], counted.insert(id).inserted else { return }
                 let gone = (seen[id] == nil ? [last] : []) + (alsoAcceptedBy[id] ?? [])
                 for batch in gone { curated[batch, default: CuratedCounts()].deleted += 1 }

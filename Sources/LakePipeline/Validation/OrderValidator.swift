@@ -235,8 +235,8 @@ public struct OrderValidator {
     /// Catalog rows of the current order's items, found by check() and reused by the builder.
     private var itemRows: [Int32] = []
 
-    private var raw = RawBuilder()
-    private var cur = CuratedBuilder()
+    private var raw: RawBuilder
+    private var cur: CuratedBuilder
     private var rejects: [RejectReason: Int] = [:]
     private var unknownFields: [String: Int] = [:]
     private var aliasNormalized = 0
@@ -573,8 +573,10 @@ struct RawBuilder {
     }
 
     var rows: [Row] = []
+    // One append per line, of hundreds of bytes: the array's own append costs little beside
+    // the copy, and a buffer reserved (not zeroed) is only faulted in as it fills.
     var line: [UInt8] = []
-    var orderID: [UInt8] = []
+    var orderID = ByteAppender(capacity: 0)
     /// The rejected lines (a few percent), in row order.
     var rejected: [(row: Int, reason: RejectReason, detail: String)] = []
 
@@ -591,7 +593,7 @@ struct RawBuilder {
     mutating func reserve(rows n: Int, lineBytes: Int) {
         rows.reserveCapacity(n)
         line.reserveCapacity(lineBytes + lineBytes / 16)
-        orderID.reserveCapacity(n * 12)
+        orderID = ByteAppender(capacity: n * 12)
     }
 
     @inline(__always)
@@ -609,7 +611,7 @@ struct RawBuilder {
             line.append(contentsOf: bytes)
             if let (r, d) = reject { rejected.append((rows.count, r, d)) }
         }
-        if hasOrderID { orderID.append(contentsOf: slice(t, oid)) }
+        if hasOrderID { orderID.append(slice(t, oid)) }
         rows.append(Row(lineNumber: Int64(number), byteOffset: offset, eventTime: et ?? 0,
                         lineEnd: Int32(truncatingIfNeeded: line.count), orderIDEnd: Int32(truncatingIfNeeded: orderID.count),
                         eventDate: ed, channel: ch, hasOrderID: hasOrderID, hasEventTime: et != nil))
@@ -638,8 +640,10 @@ struct RawBuilder {
         return (Column(.string(reason), validity: validity), Column(.string(detail), validity: validity))
     }
 
-    func batch(_ schema: Schema, _ constants: RawConstants, ingestTime: Int64) -> RecordBatch {
+    /// The raw batch; empties the builder's byte buffers.
+    mutating func batch(_ schema: Schema, _ constants: RawConstants, ingestTime: Int64) -> RecordBatch {
         let same = [Int32](repeating: 0, count: rows.count)
+        let lineBytes = line, idBytes = orderID.take()
         let rejects = rejectColumns()
         return RecordBatch(schema: schema, columns: schema.fields.map { f in
             switch RawColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
@@ -648,9 +652,9 @@ struct RawBuilder {
             case .lineNumber: return Column(.int64(gatherField(rows) { $0.lineNumber }))
             case .byteOffset: return Column(.int64(gatherField(rows) { $0.byteOffset }))
             case .ingestTime: return Column(.int64([Int64](repeating: ingestTime, count: rows.count)))
-            case .line: return Column(.string(stringColumn(rows, line) { $0.lineEnd }))
+            case .line: return Column(.string(stringColumn(rows, lineBytes) { $0.lineEnd }))
             case .orderID:
-                return Column(.string(stringColumn(rows, orderID) { $0.orderIDEnd }), validity: validityOrNil(gatherField(rows) { $0.hasOrderID }))
+                return Column(.string(stringColumn(rows, idBytes) { $0.orderIDEnd }), validity: validityOrNil(gatherField(rows) { $0.hasOrderID }))
             case .eventTime:
                 return Column(.int64(gatherField(rows) { $0.eventTime }), validity: validityOrNil(gatherField(rows) { $0.hasEventTime }))
             case .eventDate: return Column(.int32(gatherField(rows) { $0.eventDate }))
@@ -695,26 +699,32 @@ struct CuratedBuilder {
 
     var orders: [OrderRow] = []
     var items: [ItemRow] = []
-    var orderID: [UInt8] = [], customerID: [UInt8] = [], country: [UInt8] = [], state: [UInt8] = [], city: [UInt8] = []
-    var currency: [UInt8] = [], payment: [UInt8] = []
+    var orderID: ByteAppender, customerID: ByteAppender, country: ByteAppender, state: ByteAppender, city: ByteAppender
+    var currency: ByteAppender, payment: ByteAppender
 
     init(orders o: Int = 4096, items n: Int = 10240) {
         let o = max(o, 4096)
         orders.reserveCapacity(o)
         items.reserveCapacity(max(n, 10240))
-        for c in [\CuratedBuilder.orderID, \.customerID, \.country, \.state, \.city] { self[keyPath: c].reserveCapacity(o * 12) }
-        currency.reserveCapacity(o * 3)
-        payment.reserveCapacity(o * 6)
+        // Sized for typical values (ids of a dozen bytes, two-letter codes); a column that
+        // outgrows its guess doubles, and the next drain is sized from this one's counts.
+        orderID = ByteAppender(capacity: o * 12)
+        customerID = ByteAppender(capacity: o * 12)
+        country = ByteAppender(capacity: o * 4)
+        state = ByteAppender(capacity: o * 4)
+        city = ByteAppender(capacity: o * 12)
+        currency = ByteAppender(capacity: o * 3)
+        payment = ByteAppender(capacity: o * 6)
     }
 
     @inline(__always)
     mutating func append(_ o: ParsedOrder, _ t: UnsafeRawBufferPointer, catalog: ProductCatalog, rows: [Int32], eventTime et: Int64,
                          eventDate ed: Int32, channel ch: Int32, status st: Int32, rules: OrderRules) {
-        orderID.append(contentsOf: slice(t, o.orderID))
-        customerID.append(contentsOf: slice(t, o.customerID))
-        country.append(contentsOf: slice(t, o.country))
-        if o.state.isPresent { state.append(contentsOf: slice(t, o.state)) }
-        if o.city.isPresent { city.append(contentsOf: slice(t, o.city)) }
+        orderID.append(slice(t, o.orderID))
+        customerID.append(slice(t, o.customerID))
+        country.append(slice(t, o.country))
+        if o.state.isPresent { state.append(slice(t, o.state)) }
+        if o.city.isPresent { city.append(slice(t, o.city)) }
         var sum: Int64 = 0
         var quantity: Int64 = 0
         for (i, item) in o.items.enumerated() {
@@ -728,16 +738,16 @@ struct CuratedBuilder {
         // v2 columns (cheap; used only when the output schema has them). check() proved the values.
         let hasCurrency: Bool
         if o.currency.isPresent {
-            currency.append(contentsOf: slice(t, o.currency))
+            currency.append(slice(t, o.currency))
             hasCurrency = true
         } else if rules.defaultCurrency.isEmpty {
             hasCurrency = false
         } else {
-            currency.append(contentsOf: rules.defaultCurrency)
+            currency.append(rules.defaultCurrency)
             hasCurrency = true
         }
-        if o.paymentMethod.isPresent { payment.append(contentsOf: slice(t, o.paymentMethod)) }
-        @inline(__always) func end(_ b: [UInt8]) -> Int32 { Int32(truncatingIfNeeded: b.count) }
+        if o.paymentMethod.isPresent { payment.append(slice(t, o.paymentMethod)) }
+        @inline(__always) func end(_ b: ByteAppender) -> Int32 { Int32(truncatingIfNeeded: b.count) }
         orders.append(OrderRow(eventTime: et, total: sum, discount: o.discountCents ?? rules.defaultDiscountCents, eventDate: ed,
                                channel: ch, status: st, itemCount: Int32(o.items.count), units: Int32(quantity),
                                orderIDEnd: end(orderID), customerIDEnd: end(customerID), countryEnd: end(country),
@@ -746,33 +756,35 @@ struct CuratedBuilder {
                                hasPayment: o.paymentMethod.isPresent))
     }
 
-    /// The curated orders and order items batches.
-    func batches(orders ordersSchema: Schema, items itemsSchema: Schema, catalog: ProductCatalog,
+    /// The curated orders and order items batches; empties the builder's byte buffers.
+    mutating func batches(orders ordersSchema: Schema, items itemsSchema: Schema, catalog: ProductCatalog,
                  channels: StringColumn, statuses: StringColumn) -> (orders: RecordBatch, items: RecordBatch) {
-        let ids = stringColumn(orders, orderID) { $0.orderIDEnd }
+        let ids = stringColumn(orders, orderID.take()) { $0.orderIDEnd }
+        let customerIDs = customerID.take(), countries = country.take(), states = state.take(), cities = city.take()
+        let currencies = currency.take(), payments = payment.take()
         let itemCount = gatherField(orders) { $0.itemCount }
         let eventTime = gatherField(orders) { $0.eventTime }, eventDate = gatherField(orders) { $0.eventDate }
         let channel = gatherField(orders) { $0.channel }, status = gatherField(orders) { $0.status }
         let ordersBatch = RecordBatch(schema: ordersSchema, columns: ordersSchema.fields.map { f in
             switch OrdersColumn(rawValue: f.name)! {  // checked against the registry by OrderRules.init
             case .orderID: return Column(.string(ids))
-            case .customerID: return Column(.string(stringColumn(orders, customerID) { $0.customerIDEnd }))
+            case .customerID: return Column(.string(stringColumn(orders, customerIDs) { $0.customerIDEnd }))
             case .eventTime: return Column(.int64(eventTime))
             case .eventDate: return Column(.int32(eventDate))
             case .channel: return Column(.dictionary(indices: channel, values: channels))
             case .status: return Column(.dictionary(indices: status, values: statuses))
-            case .country: return Column(.string(stringColumn(orders, country) { $0.countryEnd }))
-            case .state: return Column(.string(stringColumn(orders, state) { $0.stateEnd }), validity: validityOrNil(gatherField(orders) { $0.hasState }))
+            case .country: return Column(.string(stringColumn(orders, countries) { $0.countryEnd }))
+            case .state: return Column(.string(stringColumn(orders, states) { $0.stateEnd }), validity: validityOrNil(gatherField(orders) { $0.hasState }))
             case .city, .shippingCity:
-                return Column(.string(stringColumn(orders, city) { $0.cityEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCity }))
+                return Column(.string(stringColumn(orders, cities) { $0.cityEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCity }))
             case .itemCount: return Column(.int32(itemCount))
             case .orderTotal: return Column(.int64(gatherField(orders) { $0.total }))
             case .units: return Column(.int32(gatherField(orders) { $0.units }))
             case .currency:
-                return Column(.string(stringColumn(orders, currency) { $0.currencyEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCurrency }))
+                return Column(.string(stringColumn(orders, currencies) { $0.currencyEnd }), validity: validityOrNil(gatherField(orders) { $0.hasCurrency }))
             case .discountAmount: return Column(.int64(gatherField(orders) { $0.discount }))
             case .paymentMethod:
-                return Column(.string(stringColumn(orders, payment) { $0.paymentEnd }), validity: validityOrNil(gatherField(orders) { $0.hasPayment }))
+                return Column(.string(stringColumn(orders, payments) { $0.paymentEnd }), validity: validityOrNil(gatherField(orders) { $0.hasPayment }))
             }
         })
         let n = items.count

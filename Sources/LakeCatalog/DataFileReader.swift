@@ -102,6 +102,19 @@ public struct DataFileReader {
     /// The given row groups (all when nil) as batches whose columns follow `columns`, without
     /// the rows the delete file removes (a row group with none left is not decoded and yields no batch).
     public func read(rowGroups: [Int]? = nil, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [RecordBatch] {
+        try read(rowGroups: rowGroups, parallelism: parallelism, keeping: .live)
+    }
+
+    /// The rows the file's deletes remove (a batch per row group that has any; none without
+    /// deletes): what a check that tells deleted rows from missing ones needs to name them.
+    public func readDeleted(parallelism: Int = 1) throws -> [RecordBatch] {
+        guard deletes != nil else { return [] }
+        return try read(rowGroups: nil, parallelism: parallelism, keeping: .deleted)
+    }
+
+    private enum Kept { case live, deleted }
+
+    private func read(rowGroups: [Int]?, parallelism: Int, keeping kept: Kept) throws -> [RecordBatch] {
         let schema = Schema(try columns.enumerated().map { k, c in
             if let o = opaque[k] {
                 throw DataFileError.unreadableColumn(column: c.name, detail: "\(reader.path) stores it as \(o.reason), which lake cannot read; read it with DuckDB")
@@ -113,7 +126,10 @@ public struct DataFileReader {
         var groups = rowGroups ?? Array(0 ..< reader.rowGroupCount)
         let starts = deletes == nil ? [:] : Dictionary(uniqueKeysWithValues: groups.map { ($0, rowGroupStart($0)) })
         if let deletes {
-            groups = groups.filter { deletes.deleted(start: starts[$0]!, count: reader.rowGroupRowCount($0)) < reader.rowGroupRowCount($0) }
+            groups = groups.filter { g in
+                let gone = deletes.deleted(start: starts[g]!, count: reader.rowGroupRowCount(g))
+                return kept == .live ? gone < reader.rowGroupRowCount(g) : gone > 0
+            }
         }
         return try zip(groups, reader.readRowGroups(groups, columns: present, parallelism: parallelism)).map { g, b in
             var k = 0
@@ -130,7 +146,11 @@ public struct DataFileReader {
                 return column
             }
             let batch = RecordBatch(schema: schema, columns: out)
-            return deletes.map { $0.apply(to: batch, start: starts[g]!) } ?? batch
+            guard let deletes else { return batch }
+            switch kept {
+            case .live: return deletes.apply(to: batch, start: starts[g]!)
+            case .deleted: return batch.gather(deletes.removed(start: starts[g]!, count: batch.count))
+            }
         }
     }
 

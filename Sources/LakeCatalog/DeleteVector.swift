@@ -146,6 +146,12 @@ public struct DeleteVector: Sendable, Equatable {
         return rows
     }
 
+    /// The deleted rows among the `count` rows starting at file position `start`, as offsets
+    /// from `start`, in order.
+    public func removed(start: Int64, count: Int) -> [Int] {
+        (lowerBound(start) ..< lowerBound(start + Int64(count))).map { Int(positions[$0] - start) }
+    }
+
     /// `batch` (the rows of the row group starting at file position `start`) without its deleted rows.
     public func apply(to batch: RecordBatch, start: Int64) -> RecordBatch {
         guard let rows = survivors(start: start, count: batch.count) else { return batch }

@@ -112,7 +112,8 @@ public enum Compaction {
         }
 
         var report = CompactionReport(dryRun: options.dryRun)
-        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], group: Int)] = []
+        // `dropped`: the curated.orders ids whose deleted rows the outputs leave out (`DeletedOrderIDs`).
+        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], dropped: Set<String>, group: Int)] = []
         var candidates: [(table: TableInfo, sortColumn: ColumnInfo?, inputs: [DataFile], group: Int)] = []
         var written: [URL] = []
         do {
@@ -158,17 +159,19 @@ public enum Compaction {
             // Every partition runs even when one fails, so the files the others wrote are known and removed.
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
                 let c = candidates[i]
-                return try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
+                let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
+                let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
+                return (outputs, dropped)
             }
             var firstError: Error?
             for (c, result) in zip(candidates, results) {
                 switch result {
                 case .failure(let e): firstError = firstError ?? e
-                case .success(let outputs):
+                case .success(let (outputs, dropped)):
                     written += outputs.map { c.table.directory.appendingPathComponent($0.relativePath) }
                     report.groups[c.group].filesAfter = outputs.count
                     report.groups[c.group].bytesAfter = outputs.reduce(0) { $0 + $1.fileSizeBytes }
-                    plans.append((c.table, c.inputs, outputs, c.group))
+                    plans.append((c.table, c.inputs, outputs, dropped, c.group))
                 }
             }
             if let firstError { throw firstError }
@@ -183,6 +186,7 @@ public enum Compaction {
                 var live: [Int64: Set<Int64>] = [:]
                 var deletes: [Int64: [Int64: DeleteMark]] = [:]
                 var columnsChanged: [Int64: Bool] = [:]
+                var dropped: [Int64: Set<String>] = [:]
                 for plan in plans {
                     let tid = plan.table.tableID
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
@@ -213,8 +217,11 @@ public enum Compaction {
                     // Ends the inputs and, with them, their delete files at this snapshot.
                     try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
                     try tx.addDataFiles(tableID: tid, plan.outputs)
+                    if !plan.dropped.isEmpty { dropped[tid, default: []].formUnion(plan.dropped) }
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
+                // The deleted orders' ids outlive their rows, so the quality check still tells them from missing ones.
+                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids, tableID: tid, in: &tx) }
                 if let lease { try tx.endWrite(lease) }
             }
             report.snapshotID = snap.id

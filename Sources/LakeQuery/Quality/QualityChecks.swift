@@ -166,16 +166,22 @@ public enum QualityChecks {
                 if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
-            // Orders deleted on purpose are accounted for, not missing. For an id a delete
-            // recorded, each batch's accepted line whose row is gone counts as deleted: every
-            // batch's when no row of the id is live, else every batch's but the one its live row
-            // is credited to (`batchOfOrder`: the id was loaded again after the delete).
+            // Orders deleted on purpose are accounted for, not missing: those a delete (ours or
+            // DuckDB's) still masks in the files, and those deletes recorded before a compaction
+            // dropped their rows (`DeletedOrderIDs`). For such an id, each batch's accepted line
+            // whose row is gone counts as deleted: every batch's when no row of the id is live,
+            // else every batch's but the one its live row is credited to (`batchOfOrder`: the id
+            // was loaded again after the delete, or DuckDB's UPDATE rewrote the row).
             var counted = Set<String>()
-            try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach { id in
+            func deleted(_ id: String) {
                 guard let last = batchOfOrder[id], counted.insert(id).inserted else { return }
                 let gone = (seen[id] == nil ? [last] : []) + (alsoAcceptedBy[id] ?? [])
                 for batch in gone { curated[batch, default: CuratedCounts()].deleted += 1 }
             }
+            for b in try orders.runDeleted(columns: ["order_id"]) {
+                for r in 0 ..< b.count { if let id = b.columns[0].string(at: r) { deleted(id) } }
+            }
+            try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach(deleted)
         }
         var itemSums: [String: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
@@ -228,7 +234,7 @@ public enum QualityChecks {
             // The value is the live count (what any reader counts); the orders deleted on purpose lower what it must reach.
             add(.curatedRows, Double(cur.orders), Double(accepted - cur.deleted), cur.orders == accepted - cur.deleted,
                 "\(cur.orders) curated orders for \(accepted) accepted raw lines"
-                    + (cur.deleted > 0 ? " (and \(cur.deleted) deleted with lake delete)" : ""))
+                    + (cur.deleted > 0 ? " (and \(cur.deleted) deleted by lake delete or a DuckDB DELETE)" : ""))
             let n = Double(max(cur.orders, 1))
             add(.curatedStateNulls, Double(cur.stateNulls) / n, 1, true, "\(cur.stateNulls) orders without state (optional field)")
             add(.curatedCityNulls, Double(cur.cityNulls) / n, 1, true, "\(cur.cityNulls) orders without city (optional field)")

@@ -242,6 +242,21 @@ public struct TableScan: Sendable {
         return (states, stats)
     }
 
+    /// Reads `columns` of the rows that DuckLake deletes remove from the files this scan reads
+    /// (a `lake delete`'s, DuckDB's DELETE and UPDATE), in catalog order: rows a reader no
+    /// longer sees, but which were there. Deletions of DuckDB's inlined rows are not included.
+    public func runDeleted(columns: [String]) throws -> [RecordBatch] {
+        let wanted = try columns.map(column)
+        let files = try plan([], []).0.filter(\.hasDeletes)
+        return try files.flatMap { file in
+            do {
+                return try DataFileReader(file, columns: wanted, files: catalog.files).readDeleted()
+            } catch let e as DataFileError {
+                throw QueryError.badOption("\(table.qualifiedName): \(e)")
+            }
+        }
+    }
+
     /// Reads `columns` of every row that satisfies all `predicates`, decoding files on all cores.
     public func run(columns: [String], where predicates: [ColumnPredicate] = []) throws -> (batches: [ScanBatch], stats: ScanStats) {
         let wanted = try columns.map(column)

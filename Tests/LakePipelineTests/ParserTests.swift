@@ -131,6 +131,59 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(try parseError(goodLine.replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": 2x"#)).reason == .malformedJSON)
     }
 
+    /// Plain numbers are read in one pass (`JSONScanner.plainDecimal`), everything else by the
+    /// JSON grammar and `ExactDecimal`: random spellings around the fast path's edges (signs,
+    /// leading zeros, 15 to 19 digits, 0 to 3 places, exponents, a byte after the number, the
+    /// line's end) read as the grammar and `ExactDecimal` say, as quantity, price and discount.
+    @Test func plainNumbersReadAsTheGrammarAndExactDecimalSay() throws {
+        var rng = SplitMix64(seed: 20261129)
+        func digit() -> String { String(Int.random(in: 0 ... 9, using: &rng)) }
+        let grammar = #/-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/#
+        var fast = 0
+        let map = try TestSupport.rules().fieldMap
+        func failure<T>(_ r: Result<T, OrderLineError>) -> RejectReason? { if case .failure(let e) = r { e.reason } else { nil } }
+        for _ in 0 ..< 3000 {
+            var t = Int.random(in: 0 ..< 3, using: &rng) == 0 ? "-" : ""
+            let intDigits = [0, 1, 1, 2, 3, 15, 16, 17, 19].randomElement(using: &rng)!
+            for k in 0 ..< intDigits { t += k == 0 && Int.random(in: 0 ..< 4, using: &rng) == 0 ? "0" : digit() }
+            if Int.random(in: 0 ..< 3, using: &rng) > 0 {
+                t += "."
+                for _ in 0 ..< Int.random(in: 0 ... 3, using: &rng) { t += digit() }
+            }
+            if Int.random(in: 0 ..< 8, using: &rng) == 0 { t += ["e2", "E-1", "e+0", "e"].randomElement(using: &rng)! }
+            let junk = Int.random(in: 0 ..< 8, using: &rng) == 0 ? ["x", ".", "-", "0"].randomElement(using: &rng)! : ""
+            let valid = (t + junk).wholeMatch(of: grammar) != nil
+            for scale in [0, 2] {
+                let field = scale == 0 ? "quantity" : "unit_price"
+                let line = scale == 0 ? goodLine.replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": \#(t + junk)"#)
+                    : goodLine.replacingOccurrences(of: "29.99", with: t + junk)
+                let got = try TestSupport.parse(line, map: map).map { scale == 0 ? $0.items[0].quantity : $0.items[0].unitPriceCents }
+                guard valid else {
+                    #expect(failure(got) == .malformedJSON, "\(field) \(t + junk): \(got)")
+                    continue
+                }
+                switch ExactDecimal.parse(t + junk, scale: scale) {
+                case .value(let v):
+                    #expect(got == .success(v), "\(field) \(t + junk)")
+                    if !(t + junk).contains(where: { $0 == "e" || $0 == "E" }) { fast += 1 }
+                default:
+                    #expect(failure(got) == (scale == 0 ? .invalidQuantity : .invalidPrice), "\(field) \(t + junk): \(got)")
+                }
+            }
+            // The discount (orders v2), last in its line: the number ends the object, not a delimiter byte.
+            let line = String(goodLine.dropLast()) + #", "discount_amount": \#(t + junk)}"#
+            let got = try TestSupport.parse(line, map: map).map(\.discountCents)
+            if !valid {
+                #expect(failure(got) == .malformedJSON, "discount \(t + junk): \(got)")
+            } else if case .value(let v) = ExactDecimal.parse(t + junk, scale: 2) {
+                #expect(got == .success(v), "discount \(t + junk)")
+            } else {
+                #expect(failure(got) == .invalidDiscount, "discount \(t + junk): \(got)")
+            }
+        }
+        #expect(fast > 1000, "the spellings reach the fast path: \(fast)")
+    }
+
     /// The mobile alias `ts` (epoch milliseconds) takes whole milliseconds however written; a
     /// fraction or a time outside the storable range is refused with what the alias accepts,
     /// not "not an ISO-8601 timestamp" (probe finding 13).

@@ -179,6 +179,9 @@ public struct OrderFieldMap: Sendable {
         struct Key {
             var head: UInt64
             var second: UInt64
+            /// `mask(length)` and `mask(length - 8)`: the bytes of each word the key covers.
+            var headMask: UInt64
+            var secondMask: UInt64
             var length: Int
             var tailStart: Int
             var slot: Slot
@@ -203,8 +206,9 @@ public struct OrderFieldMap: Sendable {
             for (i, e) in entries.enumerated() {
                 let (head, second) = e.key.withUnsafeBytes { KeySet.words($0, readable: $0.count) }
                 let plain = e.key.count <= 16 && e.key.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 34 && $0 != 92 }
-                (keys.baseAddress! + i).initialize(to: Key(head: head, second: second, length: e.key.count, tailStart: tails.count,
-                                                           slot: e.slot, millis: e.epochMillis, plain: plain))
+                (keys.baseAddress! + i).initialize(to: Key(head: head, second: second, headMask: Self.mask(e.key.count),
+                                                           secondMask: Self.mask(e.key.count - 8), length: e.key.count,
+                                                           tailStart: tails.count, slot: e.slot, millis: e.epochMillis, plain: plain))
                 if e.key.count > 16 { tails.append(contentsOf: e.key[16...]) }
             }
             self.tails = tails
@@ -266,7 +270,7 @@ public struct OrderFieldMap: Sendable {
             let r = UnsafeRawPointer(p)
             let a = UInt64(littleEndian: r.loadUnaligned(as: UInt64.self))
             let b = UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            guard a & Self.mask(k.length) == k.head && b & Self.mask(k.length - 8) == k.second && p[k.length] == 34 else { return nil }
+            guard a & k.headMask == k.head && b & k.secondMask == k.second && p[k.length] == 34 else { return nil }
             return k.length
         }
 
@@ -465,8 +469,8 @@ public struct OrderLineParser: Sendable {
     /// the same member position of such an object on the previous line (`KeyGuesses`).
     @inline(__always)
     private mutating func matchKey(_ s: inout JSONScanner, _ keys: OrderFieldMap.KeySet, guess: Int) throws(JSONError) -> Int {
+        // The guess is a known key: `lastKey` (only read for an unknown one) is left as it is.
         if s.i < s.end && s.base[s.i] == 34, let n = keys.plainLength(at: s.base + s.i + 1, readable: s.end - s.i - 1, guess: guess) {
-            lastKey = (s.i + 1, n)
             s.i += n + 2
             try s.expect(58, "':' after a key")
             return guess
@@ -627,6 +631,7 @@ public struct OrderLineParser: Sendable {
     private mutating func numberField(_ s: inout JSONScanner, _ field: @autoclosure () -> String, quantity: Bool) throws -> Int64? {
         let c = try s.peek(expecting: "a value")
         let at = s.i
+        if let v = s.plainDecimal(scale: quantity ? 0 : 2) { return v }
         if c == UInt8(ascii: "n") { _ = try s.literal(); return nil }
         guard c == 45 || (c >= 48 && c <= 57) else {
             try s.skipValue(scratch: &skipScratch)
@@ -660,6 +665,7 @@ public struct OrderLineParser: Sendable {
     private mutating func discount(_ s: inout JSONScanner) throws -> Int64? {
         let c = try s.peek(expecting: "a value")
         let at = s.i
+        if let v = s.plainDecimal(scale: 2) { return v }
         if c == UInt8(ascii: "n") { _ = try s.literal(); return nil }
         guard c == 45 || (c >= 48 && c <= 57) else {
             try s.skipValue(scratch: &skipScratch)

@@ -1,50 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-
-/// Chunk buffers of one size, kept for reuse once their chunk is done. A source is read into
-/// a fresh buffer per chunk otherwise: about 90,000 page faults (each page zeroed by the
-/// kernel, then filled by `read`) for a 360 MB source, about 5 % of the ingest's CPU time. The
-/// chunks in flight are bounded by the ingest's window, so few buffers are ever idle; at
-/// most `limit` are kept, the rest freed.
-final class ChunkBufferPool: @unchecked Sendable {
-    let capacity: Int
-    private let lock = NSLock()
-    private var idle: [UnsafeMutableRawPointer] = []
-    private let limit: Int
-
-    init(capacity: Int, limit: Int = 8) {
-        self.capacity = capacity
-        self.limit = limit
-    }
-
-    deinit { for b in idle { b.deallocate() } }
-
-    /// A buffer of `capacity` bytes, reused when one is idle.
-    func take() -> UnsafeMutableRawPointer {
-        lock.withLock { idle.popLast() } ?? UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-    }
-
-    /// Gives back a buffer from `take`; nothing may read or write it afterwards.
-    func give(_ buffer: UnsafeMutableRawPointer) {
-        let kept = lock.withLock {
-            guard idle.count < limit else { return false }
-            idle.append(buffer)
-            return true
-        }
-        if !kept { buffer.deallocate() }
-    }
-}
 
 /// A run of whole lines of a source, cut so that chunks can be validated on different threads:
 /// it knows the number of its first line and the offset of its first byte, so every line keeps
 /// the number and offset a serial read (`LineReader`) gives it.
 final class LineChunk: @unchecked Sendable {
     // Owned; written once by `LineChunker` before the chunk is handed out, then only read.
-    // From `pool` when it is set (a chunk of the pool's size), given back to it at deinit.
     private let storage: UnsafeMutableRawPointer
-    private let pool: ChunkBufferPool?
     /// Whole lines, each with its newline except possibly the source's last.
     let bytes: UnsafeRawBufferPointer
     /// 1-based number of the first line.
@@ -54,19 +17,15 @@ final class LineChunk: @unchecked Sendable {
     /// How many lines `bytes` holds.
     let lineCount: Int
 
-    fileprivate init(storage: UnsafeMutableRawPointer, pool: ChunkBufferPool?, start: Int, count: Int, firstLine: Int,
-                     offset: Int64, lineCount: Int) {
+    fileprivate init(storage: UnsafeMutableRawPointer, start: Int, count: Int, firstLine: Int, offset: Int64, lineCount: Int) {
         self.storage = storage
-        self.pool = pool
         bytes = UnsafeRawBufferPointer(start: storage + start, count: count)
         self.firstLine = firstLine
         self.offset = offset
         self.lineCount = lineCount
     }
 
-    deinit {
-        if let pool { pool.give(storage) } else { storage.deallocate() }
-    }
+    deinit { storage.deallocate() }
 
     /// Calls `body` for every line, in order, as `LineReader` would: without the newline and
     /// a '\r' before it.
@@ -106,28 +65,20 @@ final class LineChunker {
     private var linesBefore = 0
     private var eof = false
     private var atStart = true
-    /// Buffers of `chunkBytes`; a chunk grown for a long line or carry has a buffer of its own.
-    private let pool: ChunkBufferPool
 
     init(_ input: SourceInput, chunkBytes: Int, maxLineBytes: Int = 64 << 20) {
         self.input = input
         self.chunkBytes = max(chunkBytes, 16)
         self.maxLineBytes = maxLineBytes
-        pool = ChunkBufferPool(capacity: self.chunkBytes)
     }
 
     /// The next chunk, or nil once the source is consumed.
     func next() throws(FileIOError) -> LineChunk? {
         if eof && carry.isEmpty { return nil }
         var capacity = max(chunkBytes, carry.count * 2)
-        var buffer = capacity == pool.capacity ? pool.take() : UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        var pooled = capacity == pool.capacity
+        var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         var handedOut = false
-        defer {
-            if !handedOut {
-                if pooled { pool.give(buffer) } else { buffer.deallocate() }
-            }
-        }
+        defer { if !handedOut { buffer.deallocate() } }
         carry.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         var filled = carry.count
         var scanned = filled  // no newline in the carried bytes
@@ -160,8 +111,8 @@ final class LineChunker {
             if eof && cut < filled { cut = filled }
             if cut > start {
                 let lines = Self.countLines(UnsafeRawBufferPointer(start: base + start, count: cut - start))
-                let chunk = LineChunk(storage: buffer, pool: pooled ? pool : nil, start: start, count: cut - start,
-                                      firstLine: linesBefore + 1, offset: carryOffset, lineCount: lines)
+                let chunk = LineChunk(storage: buffer, start: start, count: cut - start, firstLine: linesBefore + 1,
+                                      offset: carryOffset, lineCount: lines)
                 handedOut = true
                 carry = Array(UnsafeRawBufferPointer(start: base + cut, count: filled - cut))
                 carryOffset += Int64(cut - start)
@@ -177,8 +128,7 @@ final class LineChunker {
             scanned = filled
             let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
             bigger.copyMemory(from: buffer, byteCount: filled)
-            if pooled { pool.give(buffer) } else { buffer.deallocate() }
-            pooled = false
+            buffer.deallocate()
             buffer = bigger
             capacity *= 2
         }

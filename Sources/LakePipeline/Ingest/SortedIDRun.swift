@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeFormat
 
@@ -295,46 +296,91 @@ final class SortedIDRun: @unchecked Sendable {
         func slice(_ w: Int, of total: Int) -> Range<Int> { total * w / slices ..< total * (w + 1) / slices }
         return ids.bytes.withUnsafeBytes { all -> ([UInt8], Int) in
             func id(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: all[starts[i] ..< starts[i + 1]]) }
-            var fps = [UInt64](repeating: 0, count: count)
-            fps.withUnsafeMutableBufferPointer { f in
-                forEachInParallel(count: slices, parallelism: slices) { _, w in
-                    for i in slice(w, of: count) { f[i] = fingerprint.hash(id(i)) }
-                }
-            }
-            // Ids in (fingerprint, bytes) order. Fingerprints are uniform, so one counting pass
-            // on their top bits leaves buckets of a few ids each, ordered in place (a comparison
+            typealias Pair = (fp: UInt64, index: UInt32)
+            // Ids in (fingerprint, bytes) order. Fingerprints are uniform, so counting passes on
+            // their top bits leave buckets of a few ids each, ordered in place (a comparison
             // sort of 1 M pairs took 0.3 s, the longest task of a commit); ties, rare (a
-            // repeated id or a fingerprint collision), order by their bytes.
+            // repeated id or a fingerprint collision), order by their bytes. The counting sort
+            // goes in two passes: the top 8 bits (256 write streams, which the caches keep up
+            // with), then the rest of the bucket bits within each top bucket (about 60 KB, in
+            // cache). One pass over 2^17 buckets scattered 1 M pairs over 16 MB at a cache miss
+            // or two each, on one core; both passes now run on every core.
             let bits = max(1, min(20, Int.bitWidth - max(count, 1).leadingZeroBitCount - 3))
             let shift = UInt64(64 - bits)
-            var bucketStart = [Int](repeating: 0, count: (1 << bits) + 1)
-            for fp in fps { bucketStart[Int(fp >> shift) + 1] += 1 }
-            for b in 0 ..< (1 << bits) { bucketStart[b + 1] += bucketStart[b] }
-            var order = [(fp: UInt64, index: UInt32)](repeating: (0, 0), count: count)
-            var next = bucketStart
-            for (i, fp) in fps.enumerated() {
-                let b = Int(fp >> shift)
-                order[next[b]] = (fp, UInt32(truncatingIfNeeded: i))
-                next[b] += 1
-            }
-            func precedes(_ a: (fp: UInt64, index: UInt32), _ b: (fp: UInt64, index: UInt32)) -> Bool {
-                a.fp != b.fp ? a.fp < b.fp : id(Int(a.index)).lexicographicallyPrecedes(id(Int(b.index)))
-            }
+            let topBits = min(8, bits), lowBits = bits - topBits
+            let topShift = UInt64(64 - topBits), tops = 1 << topBits, lows = 1 << lowBits
+            let lowMask = UInt64(lows - 1)
+            var order = [Pair](repeating: (0, 0), count: count)
+            var spread = [Pair](repeating: (0, 0), count: count)
+            // Each worker's count per top bucket, then where its pairs of each top bucket go.
+            var cursor = [Int](repeating: 0, count: slices * tops)
+            var topStart = [Int](repeating: 0, count: tops + 1)
             order.withUnsafeMutableBufferPointer { o in
-                let buckets = 1 << bits
-                forEachInParallel(count: slices, parallelism: slices) { _, w in
-                    for b in slice(w, of: buckets) where bucketStart[b + 1] - bucketStart[b] > 1 {
-                        let lo = bucketStart[b], hi = bucketStart[b + 1]
-                        guard hi - lo <= 32 else { o[lo ..< hi].sort(by: precedes); continue }
-                        for k in lo + 1 ..< hi {
-                            let x = o[k]
-                            var j = k
-                            while j > lo && precedes(x, o[j - 1]) { o[j] = o[j - 1]; j -= 1 }
-                            o[j] = x
+                cursor.withUnsafeMutableBufferPointer { c in
+                    forEachInParallel(count: slices, parallelism: slices) { _, w in
+                        for i in slice(w, of: count) {
+                            let fp = fingerprint.hash(id(i))
+                            o[i] = (fp, UInt32(truncatingIfNeeded: i))
+                            c[w * tops + Int(fp >> topShift)] += 1
                         }
                     }
                 }
             }
+            var placed = 0
+            for t in 0 ..< tops {
+                topStart[t] = placed
+                for w in 0 ..< slices {
+                    let counted = cursor[w * tops + t]
+                    cursor[w * tops + t] = placed
+                    placed += counted
+                }
+            }
+            topStart[tops] = placed
+            order.withUnsafeBufferPointer { o in
+                spread.withUnsafeMutableBufferPointer { sp in
+                    cursor.withUnsafeMutableBufferPointer { c in
+                        forEachInParallel(count: slices, parallelism: slices) { _, w in
+                            for i in slice(w, of: count) {
+                                let pair = o[i], t = w * tops + Int(pair.fp >> topShift)
+                                sp[c[t]] = pair
+                                c[t] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            func precedes(_ a: Pair, _ b: Pair) -> Bool {
+                a.fp != b.fp ? a.fp < b.fp : id(Int(a.index)).lexicographicallyPrecedes(id(Int(b.index)))
+            }
+            spread.withUnsafeBufferPointer { sp in
+                order.withUnsafeMutableBufferPointer { o in
+                    forEachInParallel(count: tops, parallelism: slices, split: .dynamic) { _, t in
+                        let from = topStart[t], to = topStart[t + 1]
+                        guard to > from else { return }
+                        var start = [Int](repeating: 0, count: lows + 1)
+                        for j in from ..< to { start[Int((sp[j].fp >> shift) & lowMask) + 1] += 1 }
+                        start[0] = from
+                        for b in 0 ..< lows { start[b + 1] += start[b] }
+                        var next = start
+                        for j in from ..< to {
+                            let b = Int((sp[j].fp >> shift) & lowMask)
+                            o[next[b]] = sp[j]
+                            next[b] += 1
+                        }
+                        for b in 0 ..< lows where start[b + 1] - start[b] > 1 {
+                            let lo = start[b], hi = start[b + 1]
+                            guard hi - lo <= 32 else { o[lo ..< hi].sort(by: precedes); continue }
+                            for k in lo + 1 ..< hi {
+                                let x = o[k]
+                                var j = k
+                                while j > lo && precedes(x, o[j - 1]) { o[j] = o[j - 1]; j -= 1 }
+                                o[j] = x
+                            }
+                        }
+                    }
+                }
+            }
+            spread = []
             // The kept pairs move to the front of `order`, so the fingerprints are read in order
             // rather than through each id's index.
             var n = 0
@@ -376,11 +422,21 @@ final class SortedIDRun: @unchecked Sendable {
                     forEachInParallel(count: k, parallelism: slices, split: .dynamic) { _, j in
                         let slice = o[j * blockSize ..< min(n, (j + 1) * blockSize)]
                         // m lengths (LEB128: one byte below 128), then the ids' bytes.
+                        // The ids lie all over the input: each one costs a miss on its offset
+                        // and one on its bytes, which were waited for one at a time. This pass
+                        // prefetches the offsets 16 ids ahead and each id's bytes once its offset
+                        // is read, so the copy below finds them in cache. (Only a write prefetch
+                        // is exposed to Swift; on data only read it fetches the line the same.)
                         var head = 0, bytes = 0
-                        for pair in slice {
-                            let i = Int(pair.index), length = starts[i + 1] - starts[i]
-                            head += leb128Size(length)
-                            bytes += length
+                        let ahead = 16
+                        starts.withUnsafeBufferPointer { st in
+                            for k in slice.indices {
+                                if k + ahead < slice.endIndex { lake_prefetch_for_write(st.baseAddress! + Int(o[k + ahead].index)) }
+                                let i = Int(o[k].index), length = st[i + 1] - st[i]
+                                lake_prefetch_for_write(all.baseAddress! + st[i])
+                                head += leb128Size(length)
+                                bytes += length
+                            }
                         }
                         var raw: [UInt8] = []
                         raw.appendWritten(count: head + bytes) { dst in

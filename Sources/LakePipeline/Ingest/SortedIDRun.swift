@@ -36,7 +36,7 @@ struct IDRunDamaged: Error, CustomStringConvertible {
 /// the first id whose fingerprint's top d bits are that bucket or more; the last is n); n
 /// fingerprint slices (UInt32: the 32 bits below the top d, ascending within a bucket); k + 1
 /// block offsets (UInt64, from the first block); the blocks. A block is a zstd frame of m
-/// lengths (LEB128) followed by the ids' bytes. A run of 1 M generated orders is 8.3 MB
+/// lengths (LEB128) followed by the ids' bytes. A run of 1 M generated orders is 8.1 MB
 /// (15.1 MB as LKR2): the top d bits are implied by the bucket, and the UInt32 offsets of LKR2
 /// cost as much compressed as the ids themselves.
 ///

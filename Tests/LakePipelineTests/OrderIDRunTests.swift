@@ -157,10 +157,30 @@ struct OrderIDRunTests {
         var r = OrderIDRun()
         for var id in Self.ids("ORD", 0 ..< 100) { id.withUTF8 { r.append(UnsafeRawBufferPointer($0)) } }
         let good = SortedIDRun.encode(r, fingerprint: fp).payload
-        // Fingerprints out of order: binary search could miss a committed id.
+        func u32(_ p: [UInt8], _ at: Int) -> Int { Int(p[at]) | Int(p[at + 1]) << 8 | Int(p[at + 2]) << 16 | Int(p[at + 3]) << 24 }
+        func set32(_ p: inout [UInt8], _ at: Int, _ v: UInt32) { for k in 0 ..< 4 { p[at + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) } }
+        // LKR3: header (20 bytes), 2^d + 1 bucket starts, then the fingerprint slices.
+        #expect(u32(good, 0) == 0x3352_4B4C)
+        let bits = u32(good, 16), keysAt = 20 + 4 * ((1 << bits) + 1)
+        let bucket = (0 ..< (1 << bits)).first { u32(good, 20 + 4 * ($0 + 1)) - u32(good, 20 + 4 * $0) >= 2 }!
+        // Fingerprints out of order within a bucket: binary search could miss a committed id.
         var swapped = good
-        for k in 0 ..< 8 { swapped.swapAt(16 + k, 24 + k) }
+        set32(&swapped, keysAt + 4 * u32(good, 20 + 4 * bucket), UInt32.max)
         #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: swapped) }
+        // A bucket start past the run's end, or starts out of order.
+        var pastEnd = good
+        set32(&pastEnd, 20 + 4 * 1, 101)
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: pastEnd) }
+        var unordered = good
+        set32(&unordered, 20 + 4 * bucket, UInt32(u32(good, 20 + 4 * (bucket + 1)) + 1))
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: unordered) }
+        // More directory bits than a reader accepts, or than the payload holds.
+        var tooWide = good
+        set32(&tooWide, 16, 23)
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: tooWide) }
+        var truncated = good
+        truncated.removeLast(good.count - keysAt)
+        #expect(throws: IDRunDamaged.self) { try SortedIDRun(payload: truncated) }
         #expect(throws: IDRunDamaged.self) { try SortedIDRun.open(good, expected: 99, fingerprint: fp) }
         // A corrupt block: the probe cannot verify, so the set reports it and the batch refuses to commit.
         var corrupt = good
@@ -168,6 +188,73 @@ struct OrderIDRunTests {
         let set = OrderIDRunSet([try SortedIDRun(payload: corrupt)], fingerprint: fp)
         _ = Self.contains(set, "ORD-5")
         #expect(set.failure != nil)
+    }
+}
+
+extension OrderIDRunTests {
+    /// A run in the LKR2 layout, as sessions 6-14 stored it (the layout in `SortedIDRun`'s
+    /// comment): n UInt64 fingerprints, then blocks of m + 1 UInt32 offsets and the bytes.
+    static func legacyLKR2(_ ids: [String], _ fp: IDFingerprint) -> [UInt8] {
+        func key(_ id: String) -> UInt64 { var id = id; return id.withUTF8 { fp.hash(UnsafeRawBufferPointer($0)) } }
+        let sorted = Set(ids).map { (key($0), Array($0.utf8)) }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
+        var out: [UInt8] = []
+        func put32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
+        func put64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        let b = SortedIDRun.blockSize, k = (sorted.count + b - 1) / b
+        put32(0x3252_4B4C); put32(sorted.count); put32(b); put32(k)
+        for (f, _) in sorted { put64(f) }
+        var frames: [[UInt8]] = []
+        for j in 0 ..< k {
+            let slice = sorted[j * b ..< min(sorted.count, (j + 1) * b)]
+            var raw: [UInt8] = []
+            var end = 0
+            withUnsafeBytes(of: UInt32(0).littleEndian) { raw.append(contentsOf: $0) }
+            for (_, id) in slice { end += id.count; withUnsafeBytes(of: UInt32(end).littleEndian) { raw.append(contentsOf: $0) } }
+            for (_, id) in slice { raw += id }
+            frames.append(raw.withUnsafeBytes { ZstdFrame.compress($0) })
+        }
+        var at: UInt64 = 0
+        put64(0)
+        for f in frames { at += UInt64(f.count); put64(at) }
+        for f in frames { out += f }
+        return out
+    }
+
+    /// Lakes written before session 15 hold LKR2 runs: they are probed in place, merged into
+    /// LKR3 runs with the new ones, and answer exactly as a set would, under collisions too.
+    @Test("runs in the LKR2 layout of older builds are read exactly, and merges rewrite them as LKR3", arguments: 0 ..< 3)
+    func olderLayoutStaysReadable(_ which: Int) throws {
+        let (name, fp) = Self.colliding[which]
+        let old = Self.ids("ORD", 0 ..< 9_000), new = Self.ids("ORD", 9_000 ..< 9_500)
+        let legacy = try SortedIDRun.open(Self.legacyLKR2(old, fp), expected: Int64(old.count), fingerprint: fp)
+        #expect(!legacy.isCurrentLayout)
+        let set = OrderIDRunSet([legacy, try Self.run(new, fp)], fingerprint: fp)
+        for id in old where id.hashValue % 7 == 0 || id == old.last { #expect(Self.contains(set, id), "\(name): \(id) missed in the LKR2 run") }
+        for id in new { #expect(Self.contains(set, id), "\(name): \(id) missed in the LKR3 run") }
+        for id in Self.ids("ORD", 9_500 ..< 9_800) + Self.ids("ORX", 0 ..< 300) { #expect(!Self.contains(set, id), "\(name): \(id) reported as committed") }
+        #expect(set.failure == nil)
+        // Both layouts list their ids in the same (fingerprint, bytes) order.
+        #expect(try Self.all(legacy) == Self.all(try Self.run(old, fp)))
+        let merged = try SortedIDRun.merge(set.runs, fingerprint: fp)
+        let run = try SortedIDRun(payload: merged.payload)
+        #expect(run.isCurrentLayout && merged.count == old.count + new.count)
+        #expect(Set(try Self.all(run)) == Set(old + new))
+    }
+
+    /// Ids are stored with LEB128 lengths: empty ids, lengths at the one-, two- and three-byte
+    /// boundaries, and a block of such ids read back byte for byte.
+    @Test("ids of any length, empty to past 16 KiB, are stored and found exactly")
+    func idLengthsRoundTrip() throws {
+        let fp = IDFingerprint.standard
+        let lengths = [0, 1, 11, 127, 128, 129, 255, 16_383, 16_384, 20_000]
+        let ids = lengths.map { String(repeating: "x", count: $0) } + lengths.map { "ORD-" + String(repeating: "7", count: $0) }
+            + Self.ids("ORD", 0 ..< 5_000)
+        let run = try Self.run(ids, fp)
+        #expect(Set(try Self.all(run)) == Set(ids))
+        let set = OrderIDRunSet([run], fingerprint: fp)
+        for id in ids { #expect(Self.contains(set, id), "id of \(id.utf8.count) bytes missed") }
+        for n in [2, 126, 130, 16_385] { #expect(!Self.contains(set, String(repeating: "x", count: n))) }
+        #expect(set.failure == nil)
     }
 }
 

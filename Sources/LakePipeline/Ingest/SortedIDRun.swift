@@ -1,3 +1,4 @@
+import CLakeSupport
 import Foundation
 import LakeFormat
 
@@ -30,18 +31,32 @@ struct IDRunDamaged: Error, CustomStringConvertible {
 /// which are kept in independently zstd-compressed blocks of `blockSize` ids, so a probe that
 /// misses costs no decompression and a hit decompresses one block.
 ///
-/// Layout (little-endian): "LKR2", count n, block size B, block count k (UInt32 each); n
-/// fingerprints (UInt64, ascending); k + 1 block offsets (UInt64, from the first block); the
-/// blocks. A block is a zstd frame of m + 1 UInt32 offsets into its id bytes, then the bytes.
+/// Layout "LKR3" (little-endian, written since session 15): "LKR3", count n, block size B,
+/// block count k, directory bits d (UInt32 each); 2^d + 1 bucket starts (UInt32: the index of
+/// the first id whose fingerprint's top d bits are that bucket or more; the last is n); n
+/// fingerprint slices (UInt32: the 32 bits below the top d, ascending within a bucket); k + 1
+/// block offsets (UInt64, from the first block); the blocks. A block is a zstd frame of m
+/// lengths (LEB128) followed by the ids' bytes. A run of 1 M generated orders is 8.1 MB
+/// (15.1 MB as LKR2): the top d bits are implied by the bucket, and the UInt32 offsets of LKR2
+/// cost as much compressed as the ids themselves.
+///
+/// Layout "LKR2" (sessions 6-14, still read; merges rewrite it as LKR3): "LKR2", n, B, k;
+/// n fingerprints (UInt64, ascending); k + 1 block offsets; the blocks, each a zstd frame of
+/// m + 1 UInt32 offsets into its id bytes, then the bytes. Its directory is built when opened.
 final class SortedIDRun: @unchecked Sendable {
-    static let magic: UInt32 = 0x3252_4B4C  // "LKR2"
+    static let magic: UInt32 = 0x3352_4B4C  // "LKR3"
+    static let magicV2: UInt32 = 0x3252_4B4C  // "LKR2"
     static let blockSize = 4096
-    private static let header = 16
+    /// At most 2^22 buckets (16 MiB of directory); a run holds at most 2^32 ids.
+    static let maxDirectoryBits = 22
+    private static let headerV2 = 16, headerV3 = 20
 
     let payload: [UInt8]
     let count: Int
     private let blocks: Int
     private let blockSize: Int
+    private let v3: Bool
+    private let keysAt: Int
     private let offsetsAt: Int
     private let blocksAt: Int
     // Blocks decoded by earlier hits; under a lock because a parallel validator may probe from
@@ -54,10 +69,19 @@ final class SortedIDRun: @unchecked Sendable {
     /// adjacent entries and searches one bucket: two cache misses a run, where a binary search
     /// over a run of a million fingerprints took about 20. A follower probes every id of every
     /// batch against every run (one a `OrderIDIndex.mergeCap` ids), so this is what keeps its
-    /// commits flat as the lake grows. Built once when the run is opened (a follower keeps its
-    /// runs between commits), in the pass that checks the order.
+    /// commits flat as the lake grows. Stored in an LKR3 run; built when an LKR2 run is opened
+    /// (a follower keeps its runs between commits), in the pass that checks the order.
     private let directory: [UInt32]
     private let directoryShift: UInt64
+    /// LKR3: a fingerprint's stored slice is `UInt32(truncatingIfNeeded: fp >> sliceShift)`.
+    private let sliceShift: UInt64
+
+    /// The directory bits a run of `count` ids gets: about 8 ids a bucket.
+    static func directoryBits(_ count: Int) -> Int {
+        var bits = 0
+        while bits < maxDirectoryBits && (8 << bits) < count { bits += 1 }
+        return bits
+    }
 
     /// Parses and checks a stored run: header, sizes and fingerprint order (an unsorted run
     /// would make binary search miss a committed id). Blocks are checked as they are decoded
@@ -67,31 +91,59 @@ final class SortedIDRun: @unchecked Sendable {
         func u32(_ at: Int) -> Int {
             payload.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
         }
-        guard payload.count >= Self.header, u32(0) == Int(Self.magic) else { throw IDRunDamaged(detail: "not a sorted run") }
+        guard payload.count >= Self.headerV2, u32(0) == Int(Self.magic) || u32(0) == Int(Self.magicV2) else {
+            throw IDRunDamaged(detail: "not a sorted run")
+        }
+        v3 = u32(0) == Int(Self.magic)
         count = u32(4)
         blockSize = u32(8)
         blocks = u32(12)
-        offsetsAt = Self.header + 8 * count
-        blocksAt = offsetsAt + 8 * (blocks + 1)
-        guard blockSize > 0, blocks == (count + blockSize - 1) / blockSize, payload.count >= blocksAt else {
-            throw IDRunDamaged(detail: "bad header")
+        guard blockSize > 0, blocks == (count + blockSize - 1) / blockSize else { throw IDRunDamaged(detail: "bad header") }
+        let bits: Int
+        if v3 {
+            guard payload.count >= Self.headerV3 else { throw IDRunDamaged(detail: "bad header") }
+            bits = u32(16)
+            guard bits <= Self.maxDirectoryBits else { throw IDRunDamaged(detail: "bad header") }
+            keysAt = Self.headerV3 + 4 * ((1 << bits) + 1)
+            offsetsAt = keysAt + 4 * count
+        } else {
+            bits = Self.directoryBits(count)
+            keysAt = Self.headerV2
+            offsetsAt = keysAt + 8 * count
         }
+        blocksAt = offsetsAt + 8 * (blocks + 1)
+        guard payload.count >= blocksAt else { throw IDRunDamaged(detail: "bad header") }
         // Locals: the closure below may not capture `self` before `directory` is set.
-        let (count, blocks, offsetsAt, blocksAt) = (count, blocks, offsetsAt, blocksAt)
-        var bits = 0
-        while bits < 22 && (8 << bits) < count { bits += 1 }
+        let (count, blocks, keysAt, offsetsAt, blocksAt, v3) = (count, blocks, keysAt, offsetsAt, blocksAt, v3)
         let shift = UInt64(64 - bits)
         var directory = [UInt32](repeating: UInt32(count), count: (1 << bits) + 1)
         let sorted = payload.withUnsafeBytes { b -> Bool in
-            var prev: UInt64 = 0
-            var next = 0  // the first bucket whose start is not yet set
-            for i in 0 ..< count {
-                let fp = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: Self.header + 8 * i, as: UInt64.self))
-                if fp < prev { return false }
-                prev = fp
-                // Smart shift: by 64 (a run small enough for one bucket) gives 0.
-                let bucket = Int(fp >> shift)
-                while next <= bucket { directory[next] = UInt32(i); next += 1 }
+            if v3 {
+                for p in 0 ... (1 << bits) {
+                    directory[p] = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: Self.headerV3 + 4 * p, as: UInt32.self))
+                }
+                guard directory[0] == 0, directory[1 << bits] == UInt32(count) else { return false }
+                for p in 0 ..< (1 << bits) {
+                    let lo = Int(directory[p]), hi = Int(directory[p + 1])
+                    if lo > hi || hi > count { return false }
+                    var prev: UInt32 = 0
+                    for i in lo ..< hi {
+                        let key = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: keysAt + 4 * i, as: UInt32.self))
+                        if key < prev { return false }
+                        prev = key
+                    }
+                }
+            } else {
+                var prev: UInt64 = 0
+                var next = 0  // the first bucket whose start is not yet set
+                for i in 0 ..< count {
+                    let fp = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: keysAt + 8 * i, as: UInt64.self))
+                    if fp < prev { return false }
+                    prev = fp
+                    // Smart shift: by 64 (a run small enough for one bucket) gives 0.
+                    let bucket = Int(fp >> shift)
+                    while next <= bucket { directory[next] = UInt32(i); next += 1 }
+                }
             }
             for j in 0 ..< blocks {
                 let lo = b.loadUnaligned(fromByteOffset: offsetsAt + 8 * j, as: UInt64.self)
@@ -104,35 +156,52 @@ final class SortedIDRun: @unchecked Sendable {
         guard sorted else { throw IDRunDamaged(detail: "fingerprints out of order or blocks out of range") }
         self.directory = directory
         directoryShift = shift
+        sliceShift = UInt64(32 - bits)
     }
 
-    /// A stored run as written by this build, or one from an older build (one zstd blob of ids
-    /// in commit order), sorted on load; the next merge rewrites it in this form.
+    /// A stored run as written by this build or an LKR2 one, or one from an older build (one
+    /// zstd blob of ids in commit order), sorted on load; the next merge rewrites it as LKR3.
     static func open(_ payload: [UInt8], expected: Int64, fingerprint: IDFingerprint) throws -> SortedIDRun {
         let magic = payload.count >= 4 ? payload.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } : 0
-        let run = magic == Self.magic ? try SortedIDRun(payload: payload)
+        let run = magic == Self.magic || magic == Self.magicV2 ? try SortedIDRun(payload: payload)
             : try SortedIDRun(payload: encode(try OrderIDRun.decodeUnsorted(payload), fingerprint: fingerprint).payload)
         guard Int64(run.count) == expected else { throw IDRunDamaged(detail: "\(run.count) ids, catalog says \(expected)") }
         return run
     }
 
+    /// Whether this run is stored in the current layout (an LKR2 run reads the same).
+    var isCurrentLayout: Bool { v3 }
+
+    /// What the run stores of fingerprint `fp`: all of it (LKR2) or its slice below the
+    /// bucket's bits (LKR3). Within a bucket, stored keys order as the fingerprints do.
     @inline(__always)
-    private func fingerprint(_ i: Int) -> UInt64 {
-        payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: Self.header + 8 * i, as: UInt64.self)) }
+    private func storedKey(_ fp: UInt64) -> UInt64 {
+        v3 ? UInt64(UInt32(truncatingIfNeeded: fp >> sliceShift)) : fp
     }
 
-    /// Exact membership: every id whose fingerprint equals `fp` is compared byte for byte.
-    /// A block that fails to decode is recorded (see `failure`) and counts as a miss; the
+    @inline(__always)
+    private func key(_ i: Int) -> UInt64 {
+        payload.withUnsafeBytes {
+            v3 ? UInt64(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: keysAt + 4 * i, as: UInt32.self)))
+                : UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: keysAt + 8 * i, as: UInt64.self))
+        }
+    }
+
+    /// Exact membership: every id whose stored fingerprint equals `fp`'s is compared byte for
+    /// byte. A block that fails to decode is recorded (see `failure`) and counts as a miss; the
     /// batch then refuses to commit, so a damaged run can never let a duplicate through.
     func contains(_ id: UnsafeRawBufferPointer, fingerprint fp: UInt64) -> Bool {
         let bucket = Int(fp >> directoryShift)
-        var lo = Int(directory[bucket]), hi = Int(directory[bucket + 1])
+        let want = storedKey(fp)
+        var lo = Int(directory[bucket])
+        let end = Int(directory[bucket + 1])
+        var hi = end
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if fingerprint(mid) < fp { lo = mid + 1 } else { hi = mid }
+            if key(mid) < want { lo = mid + 1 } else { hi = mid }
         }
         var i = lo
-        while i < count && fingerprint(i) == fp {
+        while i < end && key(i) == want {
             do {
                 if try withID(i, { candidate in
                     candidate.count == id.count && (id.count == 0 || memcmpEqual(candidate.baseAddress!, id.baseAddress!, id.count))
@@ -159,10 +228,34 @@ final class SortedIDRun: @unchecked Sendable {
             }
         }
         let m = min(blockSize, count - j * blockSize)
-        guard raw.count >= 4 * (m + 1) else { throw IDRunDamaged(detail: "block \(j) truncated") }
         var offsets = [UInt32](repeating: 0, count: m + 1)
-        raw.withUnsafeBytes { r in for k in 0 ... m { offsets[k] = UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)) } }
-        let bytes = Array(raw[(4 * (m + 1))...])
+        let bytes: [UInt8]
+        if v3 {
+            // m LEB128 lengths, then the bytes.
+            let head = try raw.withUnsafeBytes { r -> Int in
+                var at = 0, end: UInt64 = 0
+                for k in 0 ..< m {
+                    var length: UInt64 = 0, shift: UInt64 = 0
+                    while true {
+                        guard at < r.count, shift < 35 else { throw IDRunDamaged(detail: "block \(j) lengths") }
+                        let byte = r[at]
+                        at += 1
+                        length |= UInt64(byte & 0x7f) << shift
+                        shift += 7
+                        if byte < 0x80 { break }
+                    }
+                    end += length
+                    guard end <= UInt64(UInt32.max) else { throw IDRunDamaged(detail: "block \(j) lengths") }
+                    offsets[k + 1] = UInt32(end)
+                }
+                return at
+            }
+            bytes = Array(raw[head...])
+        } else {
+            guard raw.count >= 4 * (m + 1) else { throw IDRunDamaged(detail: "block \(j) truncated") }
+            raw.withUnsafeBytes { r in for k in 0 ... m { offsets[k] = UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)) } }
+            bytes = Array(raw[(4 * (m + 1))...])
+        }
         for k in 0 ..< m where offsets[k] > offsets[k + 1] { throw IDRunDamaged(detail: "block \(j) offsets") }
         guard Int(offsets[m]) == bytes.count else { throw IDRunDamaged(detail: "block \(j) size") }
         let b = (offsets, bytes)
@@ -203,46 +296,91 @@ final class SortedIDRun: @unchecked Sendable {
         func slice(_ w: Int, of total: Int) -> Range<Int> { total * w / slices ..< total * (w + 1) / slices }
         return ids.bytes.withUnsafeBytes { all -> ([UInt8], Int) in
             func id(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: all[starts[i] ..< starts[i + 1]]) }
-            var fps = [UInt64](repeating: 0, count: count)
-            fps.withUnsafeMutableBufferPointer { f in
-                forEachInParallel(count: slices, parallelism: slices) { _, w in
-                    for i in slice(w, of: count) { f[i] = fingerprint.hash(id(i)) }
-                }
-            }
-            // Ids in (fingerprint, bytes) order. Fingerprints are uniform, so one counting pass
-            // on their top bits leaves buckets of a few ids each, ordered in place (a comparison
+            typealias Pair = (fp: UInt64, index: UInt32)
+            // Ids in (fingerprint, bytes) order. Fingerprints are uniform, so counting passes on
+            // their top bits leave buckets of a few ids each, ordered in place (a comparison
             // sort of 1 M pairs took 0.3 s, the longest task of a commit); ties, rare (a
-            // repeated id or a fingerprint collision), order by their bytes.
+            // repeated id or a fingerprint collision), order by their bytes. The counting sort
+            // goes in two passes: the top 8 bits (256 write streams, which the caches keep up
+            // with), then the rest of the bucket bits within each top bucket (about 60 KB, in
+            // cache). One pass over 2^17 buckets scattered 1 M pairs over 16 MB at a cache miss
+            // or two each, on one core; both passes now run on every core.
             let bits = max(1, min(20, Int.bitWidth - max(count, 1).leadingZeroBitCount - 3))
             let shift = UInt64(64 - bits)
-            var bucketStart = [Int](repeating: 0, count: (1 << bits) + 1)
-            for fp in fps { bucketStart[Int(fp >> shift) + 1] += 1 }
-            for b in 0 ..< (1 << bits) { bucketStart[b + 1] += bucketStart[b] }
-            var order = [(fp: UInt64, index: UInt32)](repeating: (0, 0), count: count)
-            var next = bucketStart
-            for (i, fp) in fps.enumerated() {
-                let b = Int(fp >> shift)
-                order[next[b]] = (fp, UInt32(truncatingIfNeeded: i))
-                next[b] += 1
-            }
-            func precedes(_ a: (fp: UInt64, index: UInt32), _ b: (fp: UInt64, index: UInt32)) -> Bool {
-                a.fp != b.fp ? a.fp < b.fp : id(Int(a.index)).lexicographicallyPrecedes(id(Int(b.index)))
-            }
+            let topBits = min(8, bits), lowBits = bits - topBits
+            let topShift = UInt64(64 - topBits), tops = 1 << topBits, lows = 1 << lowBits
+            let lowMask = UInt64(lows - 1)
+            var order = [Pair](repeating: (0, 0), count: count)
+            var spread = [Pair](repeating: (0, 0), count: count)
+            // Each worker's count per top bucket, then where its pairs of each top bucket go.
+            var cursor = [Int](repeating: 0, count: slices * tops)
+            var topStart = [Int](repeating: 0, count: tops + 1)
             order.withUnsafeMutableBufferPointer { o in
-                let buckets = 1 << bits
-                forEachInParallel(count: slices, parallelism: slices) { _, w in
-                    for b in slice(w, of: buckets) where bucketStart[b + 1] - bucketStart[b] > 1 {
-                        let lo = bucketStart[b], hi = bucketStart[b + 1]
-                        guard hi - lo <= 32 else { o[lo ..< hi].sort(by: precedes); continue }
-                        for k in lo + 1 ..< hi {
-                            let x = o[k]
-                            var j = k
-                            while j > lo && precedes(x, o[j - 1]) { o[j] = o[j - 1]; j -= 1 }
-                            o[j] = x
+                cursor.withUnsafeMutableBufferPointer { c in
+                    forEachInParallel(count: slices, parallelism: slices) { _, w in
+                        for i in slice(w, of: count) {
+                            let fp = fingerprint.hash(id(i))
+                            o[i] = (fp, UInt32(truncatingIfNeeded: i))
+                            c[w * tops + Int(fp >> topShift)] += 1
                         }
                     }
                 }
             }
+            var placed = 0
+            for t in 0 ..< tops {
+                topStart[t] = placed
+                for w in 0 ..< slices {
+                    let counted = cursor[w * tops + t]
+                    cursor[w * tops + t] = placed
+                    placed += counted
+                }
+            }
+            topStart[tops] = placed
+            order.withUnsafeBufferPointer { o in
+                spread.withUnsafeMutableBufferPointer { sp in
+                    cursor.withUnsafeMutableBufferPointer { c in
+                        forEachInParallel(count: slices, parallelism: slices) { _, w in
+                            for i in slice(w, of: count) {
+                                let pair = o[i], t = w * tops + Int(pair.fp >> topShift)
+                                sp[c[t]] = pair
+                                c[t] += 1
+                            }
+                        }
+                    }
+                }
+            }
+            func precedes(_ a: Pair, _ b: Pair) -> Bool {
+                a.fp != b.fp ? a.fp < b.fp : id(Int(a.index)).lexicographicallyPrecedes(id(Int(b.index)))
+            }
+            spread.withUnsafeBufferPointer { sp in
+                order.withUnsafeMutableBufferPointer { o in
+                    forEachInParallel(count: tops, parallelism: slices, split: .dynamic) { _, t in
+                        let from = topStart[t], to = topStart[t + 1]
+                        guard to > from else { return }
+                        var start = [Int](repeating: 0, count: lows + 1)
+                        for j in from ..< to { start[Int((sp[j].fp >> shift) & lowMask) + 1] += 1 }
+                        start[0] = from
+                        for b in 0 ..< lows { start[b + 1] += start[b] }
+                        var next = start
+                        for j in from ..< to {
+                            let b = Int((sp[j].fp >> shift) & lowMask)
+                            o[next[b]] = sp[j]
+                            next[b] += 1
+                        }
+                        for b in 0 ..< lows where start[b + 1] - start[b] > 1 {
+                            let lo = start[b], hi = start[b + 1]
+                            guard hi - lo <= 32 else { o[lo ..< hi].sort(by: precedes); continue }
+                            for k in lo + 1 ..< hi {
+                                let x = o[k]
+                                var j = k
+                                while j > lo && precedes(x, o[j - 1]) { o[j] = o[j - 1]; j -= 1 }
+                                o[j] = x
+                            }
+                        }
+                    }
+                }
+            }
+            spread = []
             // The kept pairs move to the front of `order`, so the fingerprints are read in order
             // rather than through each id's index.
             var n = 0
@@ -255,16 +393,26 @@ final class SortedIDRun: @unchecked Sendable {
                 }
             }
             let k = (n + blockSize - 1) / blockSize
+            let d = directoryBits(n), sliceShift = UInt64(32 - d), bucketShift = UInt64(64 - d)
+            let keysAt = headerV3 + 4 * ((1 << d) + 1)
             var out: [UInt8] = []
-            out.reserveCapacity(header + 8 * n + 8 * (k + 1) + 6 * n)
+            out.reserveCapacity(keysAt + 4 * n + 8 * (k + 1) + 5 * n)
             func put32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
             func put64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-            put32(Int(magic)); put32(n); put32(blockSize); put32(k)
-            // The fingerprints and each block are written through pointers into buffers of
-            // their final size: an append per value cost ~100 instructions each (a million
-            // fingerprints, two million offsets and ids a commit of 1 M orders).
-            out.appendWritten(count: 8 * n) { dst in
-                for j in 0 ..< n { dst.storeBytes(of: order[j].fp.littleEndian, toByteOffset: 8 * j, as: UInt64.self) }
+            put32(Int(magic)); put32(n); put32(blockSize); put32(k); put32(d)
+            // The directory and the fingerprint slices are written through pointers into
+            // buffers of their final size: an append per value cost ~100 instructions each.
+            out.appendWritten(count: keysAt - headerV3 + 4 * n) { dst in
+                let slices = keysAt - headerV3
+                var next = 0  // the first bucket whose start is not yet written
+                for j in 0 ..< n {
+                    let fp = order[j].fp
+                    // Smart shift: by 64 (a run small enough for one bucket) gives 0.
+                    let bucket = Int(fp >> bucketShift)
+                    while next <= bucket { dst.storeBytes(of: UInt32(j).littleEndian, toByteOffset: 4 * next, as: UInt32.self); next += 1 }
+                    dst.storeBytes(of: UInt32(truncatingIfNeeded: fp >> sliceShift).littleEndian, toByteOffset: slices + 4 * j, as: UInt32.self)
+                }
+                while next <= 1 << d { dst.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4 * next, as: UInt32.self); next += 1 }
             }
             // Each block gathers its ids from all over the input (a cache miss or two per id)
             // and compresses them alone, so blocks are built side by side.
@@ -273,19 +421,34 @@ final class SortedIDRun: @unchecked Sendable {
                 frames.withUnsafeMutableBufferPointer { frames in
                     forEachInParallel(count: k, parallelism: slices, split: .dynamic) { _, j in
                         let slice = o[j * blockSize ..< min(n, (j + 1) * blockSize)]
-                        // m + 1 offsets (0, then each id's end), then the ids' bytes.
-                        let head = 4 * (slice.count + 1)
-                        let bytes = slice.reduce(0) { $0 + starts[Int($1.index) + 1] - starts[Int($1.index)] }
+                        // m lengths (LEB128: one byte below 128), then the ids' bytes.
+                        // The ids lie all over the input: each one costs a miss on its offset
+                        // and one on its bytes, which were waited for one at a time. This pass
+                        // prefetches the offsets 16 ids ahead and each id's bytes once its offset
+                        // is read, so the copy below finds them in cache. (Only a write prefetch
+                        // is exposed to Swift; on data only read it fetches the line the same.)
+                        var head = 0, bytes = 0
+                        let ahead = 16
+                        starts.withUnsafeBufferPointer { st in
+                            for k in slice.indices {
+                                if k + ahead < slice.endIndex { lake_prefetch_for_write(st.baseAddress! + Int(o[k + ahead].index)) }
+                                let i = Int(o[k].index), length = st[i + 1] - st[i]
+                                lake_prefetch_for_write(all.baseAddress! + st[i])
+                                head += leb128Size(length)
+                                bytes += length
+                            }
+                        }
                         var raw: [UInt8] = []
                         raw.appendWritten(count: head + bytes) { dst in
-                            var at = 0, k = 0
-                            dst.storeBytes(of: UInt32(0), toByteOffset: 0, as: UInt32.self)
+                            var at = head, h = 0
                             for pair in slice {
-                                let i = Int(pair.index), length = starts[i + 1] - starts[i]
-                                k += 1
-                                dst.storeBytes(of: UInt32(at + length).littleEndian, toByteOffset: 4 * k, as: UInt32.self)
-                                if length > 0 { (dst.baseAddress! + head + at).copyMemory(from: all.baseAddress! + starts[i], byteCount: length) }
+                                let i = Int(pair.index)
+                                var length = starts[i + 1] - starts[i]
+                                if length > 0 { (dst.baseAddress! + at).copyMemory(from: all.baseAddress! + starts[i], byteCount: length) }
                                 at += length
+                                while length >= 0x80 { dst[h] = UInt8(truncatingIfNeeded: length) | 0x80; h += 1; length >>= 7 }
+                                dst[h] = UInt8(length)
+                                h += 1
                             }
                         }
                         frames[j] = raw.withUnsafeBytes { ZstdFrame.compress($0) }
@@ -327,6 +490,13 @@ final class OrderIDRunSet: OrderIDLookup, @unchecked Sendable {
 
     /// A block that failed to decode while probing: the answers may have missed an id.
     var failure: IDRunDamaged? { runs.lazy.compactMap(\.failure).first }
+}
+
+@inline(__always)
+private func leb128Size(_ v: Int) -> Int {
+    var v = v, n = 1
+    while v >= 0x80 { v >>= 7; n += 1 }
+    return n
 }
 
 extension Array where Element == UInt8 {

@@ -50,6 +50,9 @@ struct IngestOrders: ParsableCommand {
         commandName: "orders",
         abstract: "Ingest an orders JSON Lines file (- reads standard input).",
         discussion: """
+        Without --follow the whole file is one snapshot. A file written to while it is read \
+        (appended to, truncated) is refused at its end with nothing committed: ingest it once \
+        nothing writes to it, or follow it.
           lake ingest orders Evaluation-Files/orders_stream.jsonl
           zcat orders.jsonl.gz | lake ingest orders -
           lake ingest orders live.jsonl --follow --commit-every 10000

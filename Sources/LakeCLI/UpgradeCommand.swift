@@ -7,7 +7,7 @@ struct UpgradeCommand: ParsableCommand {
         commandName: "upgrade",
         abstract: "Migrate a DuckLake 0.3 catalog (earlier lake builds, DuckDB 1.3/1.4) to DuckLake 1.0 in place.",
         discussion: """
-        Writes need a DuckLake 1.0 catalog (the version DuckDB 1.5 and later attach without migration); reads work on 0.3 and 1.0. The upgrade takes an online backup of the catalog next to it (manifest-0.3-backup-<UTC time>.sqlite), then migrates it in one transaction, as DuckDB 1.5's AUTOMATIC_MIGRATION would: no snapshot is added and every snapshot reads as before. A lake already at 1.0 is left alone. To undo, while nothing uses the lake, delete manifest.sqlite-wal and -shm and copy the backup over manifest.sqlite.
+        Writes need a DuckLake 1.0 catalog (the version DuckDB 1.5 and later attach without migration); reads work on 0.3 and 1.0. The upgrade takes an online backup of the catalog next to it (manifest-0.3-backup-<UTC time>.sqlite), then migrates it in one transaction, as DuckDB 1.5's AUTOMATIC_MIGRATION would: no snapshot is added and every snapshot reads as before. A lake already at 1.0 is left alone. A partial backup copy an upgrade killed mid-copy left (.manifest-0.3-backup-<UTC time>.sqlite.partial) is removed by the next lake upgrade (not by --dry-run). To undo, while nothing uses the lake, delete manifest.sqlite-wal and -shm and copy the backup over manifest.sqlite.
 
         Examples:
           lake upgrade --dry-run        # check the migration, list its steps; changes nothing
@@ -23,7 +23,8 @@ struct UpgradeCommand: ParsableCommand {
         let report = try Catalog.upgrade(root: lake.root, dryRun: dryRun)
         let manifest = lake.root.appendingPathComponent(Catalog.manifestName).path
         if report.alreadyCurrent {
-            print("\(manifest) is already a DuckLake \(report.toVersion) catalog; nothing to do.")
+            print("\(manifest) is already a DuckLake \(report.toVersion) catalog; nothing to migrate.")
+            for step in report.steps { print("  \(step)") }
             return
         }
         print(dryRun ? "Would upgrade \(manifest) from DuckLake \(report.fromVersion) to \(report.toVersion) (checked, rolled back):"

@@ -150,8 +150,11 @@ public struct CommitOutcomeUnknown: Error, CustomStringConvertible, LocalizedErr
     public let detail: String
 
     public var description: String {
-        "the catalog \(location) could not confirm COMMIT (\(detail)): the commit may or may not have happened, so its files were kept; "
-            + "`lake report snapshots` shows whether it landed, and `lake vacuum` removes the files if it did not"
+        "the catalog \(location) could not confirm COMMIT (\(detail)): the commit may or may not have happened, so its files were kept. "
+            + "Once the catalog answers again, run `lake verify`, then the same command again: it starts from the latest committed snapshot, "
+            + "so nothing is applied twice (an ingest skips a source already committed, a delete or compaction finds what is left, "
+            + "a migration that landed refuses as not forward); `lake report snapshots` shows whether it landed, "
+            + "and `lake vacuum` removes the kept files of a commit that did not once they are older than its retention"
     }
 
     public var errorDescription: String? { description }

@@ -48,10 +48,14 @@ extension Catalog {
 
     /// See `upgrade(root:)`; the receiver keeps its 0.3 view, so callers go through that one.
     func upgrade(dryRun: Bool = false, now: Date = Date()) throws -> UpgradeReport {
+        // Partial copies of upgrades killed mid-backup: nothing else removes them, and the rerun
+        // the kill calls for is this command, whether the killed run got to migrate or not.
+        let swept = dryRun ? [] : try Self.removeInterruptedBackups(root: root)
+        let sweptSteps = swept.map { "removed \($0), the partial backup copy of an interrupted upgrade" }
         switch format {
         case .v10:
             return UpgradeReport(fromVersion: format.version, toVersion: DuckLakeSchema.version, dryRun: dryRun,
-                                 alreadyCurrent: true, backup: nil, steps: [])
+                                 alreadyCurrent: true, backup: nil, steps: sweptSteps)
         case .newer(let v):
             throw CatalogError.newerCatalog(path: manifestURL.path, version: v)
         case .older(let v):
@@ -72,7 +76,7 @@ extension Catalog {
         }
         try Self.withRetry { try SQLiteStore.translating {
             try sqlite.pool.writeWithoutTransaction { db in
-                report.steps = []
+                report.steps = sweptSteps
                 report.backup = nil
                 // SQLite's backup API cannot copy from a connection inside a write transaction, so
                 // the backup is taken just before BEGIN IMMEDIATE on the same connection, and
@@ -143,6 +147,25 @@ extension Catalog {
             do { try removePartial(); cleanup = "" } catch let e { cleanup = " (and the partial copy \(partial.path) could not be removed: \(e))" }
             throw CatalogError.storage("cannot back up the catalog to \(url.path): \(error)\(cleanup); the catalog was not changed")
         }
+    }
+
+    /// Removes every partial backup copy (and its journal) in `root`, which only a killed
+    /// upgrade leaves (a failed copy removes its own); returns their names. A second upgrade
+    /// running at this moment loses its copy in progress: its rename then fails and it stops
+    /// with the catalog unchanged, to be run again.
+    static func removeInterruptedBackups(root: URL) throws -> [String] {
+        let fm = FileManager.default
+        let names: [String]
+        do { names = try fm.contentsOfDirectory(atPath: root.path) } catch {
+            throw CatalogError.storage("cannot list \(root.path) for partial backup copies: \(error)")
+        }
+        let partial = names.filter { $0.hasPrefix(".manifest-0.3-backup-") && ($0.hasSuffix(".sqlite.partial") || $0.hasSuffix(".sqlite.partial-journal")) }
+        for name in partial.sorted() {
+            do { try fm.removeItem(at: root.appendingPathComponent(name)) } catch {
+                throw CatalogError.storage("cannot remove \(root.appendingPathComponent(name).path), the partial backup copy of an interrupted upgrade: \(error); remove it by hand")
+            }
+        }
+        return partial.sorted()
     }
 
     /// Where `backup(_:to:)` copies before the rename: hidden, and not the backup's name.

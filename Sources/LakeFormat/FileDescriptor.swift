@@ -10,7 +10,7 @@ public final class FileDescriptor: @unchecked Sendable {
     public struct OpenError: Error, CustomStringConvertible {
         public let path: String
         public let errno: Int32
-        public var description: String { "\(path): cannot open: \(String(cString: strerror(errno)))" }
+        public var description: String { "\(path): cannot open: \(errnoText(errno))" }
     }
 
     public let raw: Int32

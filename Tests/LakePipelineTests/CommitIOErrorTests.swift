@@ -115,4 +115,115 @@ import Testing
         #expect(vacuum.status == 0, "lake vacuum: \(vacuum.out)\(vacuum.err)")
         try OrphanSweepRaceTests.expectLakeWhole(reopened, accepted: accepted, records: records)
     }
+
+    // Row delete, schema migration and erasure's purge share the rule (`Catalog.commitMayHaveLanded`):
+    // a delete file or rewritten file of a COMMIT that failed with EIO stays, as the recovered
+    // snapshot reads it. A small lake: the sample's orders in two batches.
+
+    /// A two-batch lake opened with `hooks`; `v1Only` builds it with the v1 registry (for a migration).
+    static func smallLake(_ dir: TemporaryDirectory, hooks: CommitHooks, v1Only: Bool = false) throws -> LakeStore {
+        let catalog = try Catalog.open(root: dir.url.appendingPathComponent("lake", isDirectory: true), hooks: hooks)
+        let schemas: URL = v1Only ? try registryV1Copy(dir) : schemasDirectory
+        let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(schemas), catalog: catalog))
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        for (b, part) in [lines[0 ..< 500], lines[500...]].enumerated() {
+            let path = dir.file("batch\(b).jsonl")
+            try (part.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: path)
+        }
+        return store
+    }
+
+    /// After the failed COMMIT: the writer's files are still there, the next open replays the
+    /// commit, vacuum settles its hold names, `lake verify` passes and DuckDB 1.5.5 reads `counts`
+    /// (raw.orders, curated.orders, curated.order_items).
+    static func expectRecovered(_ dir: TemporaryDirectory, _ store: LakeStore, error failure: (any Error)?, newFiles: Set<String>,
+                                before: Int64, counts: [Int], writer: String) throws {
+        let lake = dir.url.appendingPathComponent("lake")
+        let error = try #require(failure, "the \(writer) succeeded although its COMMIT failed")
+        #expect(error is CommitOutcomeUnknown, "\(error)")
+        #expect(newFiles.contains { $0.hasSuffix(".parquet") }, "the \(writer) deleted its files after a COMMIT whose outcome is unknown")
+        try closeUnderFault(store)
+        let reopened = try OrphanSweepRaceTests.openLake(dir, hooks: CommitHooks())
+        #expect(try reopened.catalog.latestSnapshot().id == before + 1, "WAL recovery did not replay the commit")
+        let vacuum = try runLake(["vacuum", "--lake", lake.path, "--retain", "0s", "--force"])
+        #expect(vacuum.status == 0, "lake vacuum: \(vacuum.out)\(vacuum.err)")
+        let verify = try runLake(["verify", "--lake", lake.path])
+        #expect(verify.status == 0, "lake verify after the \(writer): \(verify.out.suffix(600))\(verify.err)")
+        #expect(try OrphanSweepRaceTests.duckCounts(lake.path) == counts, "DuckDB reads every live row")
+        #expect(OrphanSweepRaceTests.holdNames(under: lake).isEmpty, "hold names left: \(OrphanSweepRaceTests.holdNames(under: lake))")
+    }
+
+    static let customer = "CUST-00001"
+
+    @Test("a row delete whose COMMIT fsync fails with EIO keeps its delete files; the recovered lake hides the rows")
+    func deleteKeepsFilesWhenCommitSyncFails() throws {
+        let dir = try TemporaryDirectory("delete-fsync-eio")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let trigger = Trigger(at: .beforeCommit) { lake_fault_vfs_arm(lake.path) }
+        let store = try Self.smallLake(dir, hooks: trigger.hooks)
+        let counts = try OrphanSweepRaceTests.duckCounts(lake.path)
+        let planned = try Erasure.run(store.catalog, customerID: Self.customer, dryRun: true).delete.tables
+        let rows = ["raw.orders", "curated.orders", "curated.order_items"].map { t in planned.first { $0.table == t }?.rows ?? 0 }
+        try #require(rows.allSatisfy { $0 > 0 }, "the customer has rows in every order table: \(planned)")
+        let before = try store.catalog.latestSnapshot().id
+        let known = FailedWriteCleanupTests.dataFiles(under: lake)
+        trigger.arm()
+        var failure: (any Error)?
+        // The delete of `lake delete` and `lake erase` (RowDelete), with the erasure's plan: rows in three tables.
+        do {
+            _ = try RowDelete.run(store.catalog, message: "delete", dryRun: false, plan: { base in
+                try Erasure.plan(store.catalog, customerID: Self.customer, at: base)
+            })
+        } catch { failure = error }
+        defer { lake_fault_vfs_disarm() }
+        #expect(trigger.fired && trigger.failure == nil, "the hook never ran: nothing to delete")
+        let kept = FailedWriteCleanupTests.dataFiles(under: lake).subtracting(known)
+        try Self.expectRecovered(dir, store, error: failure, newFiles: kept, before: before,
+                                 counts: zip(counts, rows).map { $0 - $1 }, writer: "delete")
+    }
+
+    @Test("a schema migration --rewrite whose COMMIT fsync fails with EIO keeps its rewritten files; the recovered lake reads every row")
+    func migrationKeepsFilesWhenCommitSyncFails() throws {
+        let dir = try TemporaryDirectory("migrate-fsync-eio")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let trigger = Trigger(at: .beforeCommit) { lake_fault_vfs_arm(lake.path) }
+        let built = try Self.smallLake(dir, hooks: trigger.hooks, v1Only: true)
+        let store = LakeStore(catalog: built.catalog, registry: try liveRegistry())
+        let counts = try OrphanSweepRaceTests.duckCounts(lake.path)
+        let before = try store.catalog.latestSnapshot().id
+        let known = FailedWriteCleanupTests.dataFiles(under: lake)
+        trigger.arm()
+        var failure: (any Error)?
+        do { _ = try Migration.run(store, table: "orders", to: 2, rewrite: true) } catch { failure = error }
+        defer { lake_fault_vfs_disarm() }
+        #expect(trigger.fired && trigger.failure == nil, "the hook never ran: the migration did not commit")
+        let kept = FailedWriteCleanupTests.dataFiles(under: lake).subtracting(known)
+        try Self.expectRecovered(dir, store, error: failure, newFiles: kept, before: before, counts: counts, writer: "migration")
+    }
+
+    @Test("an erasure's purge whose COMMIT fsync fails with EIO keeps its rewritten files; vacuum finishes the purge")
+    func purgeKeepsFilesWhenCommitSyncFails() throws {
+        let dir = try TemporaryDirectory("purge-fsync-eio")
+        defer { dir.remove() }
+        let lake = dir.url.appendingPathComponent("lake")
+        let trigger = Trigger(at: .beforeCommit) { lake_fault_vfs_arm(lake.path) }
+        let store = try Self.smallLake(dir, hooks: trigger.hooks)
+        // The erasure's delete commits; the purge (what --purge runs next) meets the fault.
+        let erased = try Erasure.run(store.catalog, customerID: Self.customer)
+        try #require(erased.delete.snapshotID != nil)
+        let counts = try OrphanSweepRaceTests.duckCounts(lake.path)
+        let before = try store.catalog.latestSnapshot().id
+        let known = FailedWriteCleanupTests.dataFiles(under: lake)
+        trigger.arm()
+        var failure: (any Error)?
+        do { _ = try Purge.run(store.catalog) } catch { failure = error }
+        defer { lake_fault_vfs_disarm() }
+        #expect(trigger.fired && trigger.failure == nil, "the hook never ran: the purge did not commit")
+        let kept = FailedWriteCleanupTests.dataFiles(under: lake).subtracting(known)
+        try Self.expectRecovered(dir, store, error: failure, newFiles: kept, before: before, counts: counts, writer: "purge")
+    }
 }

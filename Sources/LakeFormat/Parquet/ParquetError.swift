@@ -51,7 +51,7 @@ public enum ParquetError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .io(let path, let op, let e):
-            return "\(path): \(op) failed: \(String(cString: strerror(e)))"
+            return "\(path): \(op) failed: \(errnoText(e))"
         case .storage(let e): return e.description
         case .notParquet(let path, let reason):
             return "\(path): not a Parquet file (\(reason))"

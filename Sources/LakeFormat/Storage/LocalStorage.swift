@@ -236,38 +236,32 @@ final class LocalStorageWriter: StorageWriter {
     let target: String
     let temp: String
     let hold: String
-    private var fd: Int32
+    private let file: ParkableFile
+    private var published = false
 
-    init(target: String, temp: String, hold: String) throws(StorageError) {
+    init(target: String, temp: String, hold: String, budget: OpenFileBudget = .shared) throws(StorageError) {
         self.target = target
         self.temp = temp
         self.hold = hold
-        fd = Glibc.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        if fd < 0 { throw .io(location: temp, operation: "create", errno: errno) }
+        file = try ParkableFile(creating: temp, budget: budget)
     }
 
     deinit {
         // Abandoned (an error before publish): no object, and no temp file left to sweep.
-        if fd >= 0 {
-            _ = Glibc.close(fd)
-            unlink(temp)
-        }
+        if !published { file.abandon() }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
-        precondition(fd >= 0, "write after publish")
-        try writeFully(fd, bytes, location: target)
+        precondition(!published, "write after publish")
+        try file.write(bytes, location: target)
     }
 
     func publish() throws(StorageError) {
-        precondition(fd >= 0, "publish twice")
-        if fsync(fd) != 0 { throw .io(location: target, operation: "fsync", errno: errno) }
-        let closed = Glibc.close(fd)
-        let closeErrno = errno
-        fd = -1
-        guard closed == 0 else {
-            unlink(temp)
-            throw .io(location: target, operation: "close", errno: closeErrno)
+        precondition(!published, "publish twice")
+        published = true
+        do { try file.syncAndClose(location: target) } catch {
+            file.abandon()
+            throw error
         }
         if link(temp, target) != 0 {
             let e = errno
@@ -282,6 +276,197 @@ final class LocalStorageWriter: StorageWriter {
         } catch {
             throw .io(location: directory, operation: "fsync directory", errno: EIO)
         }
+    }
+}
+
+/// A file being written that holds its descriptor only while `OpenFileBudget` lets it. An
+/// ingest keeps one file open per partition and table until it commits, so a batch of orders
+/// spanning years (thousands of date x channel partitions) needed a descriptor for each at once
+/// and failed with EMFILE under an ordinary `ulimit -n` of 1024 (session 15 probe: 4,735
+/// partitions needed more than 4,096). Past the budget the least recently written files are
+/// parked: fsynced, so a write-back error is reported on the descriptor that wrote the bytes and
+/// never lost with it, then closed; the next write, or the publish, opens the file again.
+final class ParkableFile: @unchecked Sendable {
+    let path: String
+    /// Guards `fd`, `parked` and `failure`: the budget parks a file from another thread.
+    fileprivate let lock = NSLock()
+    private var fd: Int32 = -1
+    private var parked = false
+    /// A failed park (its fsync or close): every later write and the publish throw it.
+    private var failure: StorageError?
+    private let budget: OpenFileBudget
+
+    init(creating path: String, budget: OpenFileBudget) throws(StorageError) {
+        self.path = path
+        self.budget = budget
+        budget.makeRoom(except: nil)
+        let opened = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if opened < 0 {
+            let e = errno
+            budget.cancelRoom()
+            throw .io(location: path, operation: "create", errno: e)
+        }
+        fd = opened
+        budget.hold(self)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, location: String) throws(StorageError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        precondition(fd >= 0 || parked, "write after close")
+        if parked { try reopen() } else { budget.touch(self) }
+        try writeFully(fd, bytes, location: location)
+    }
+
+    /// With the lock held: opens the parked file again, room made first.
+    private func reopen() throws(StorageError) {
+        budget.makeRoom(except: self)
+        let opened = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        if opened < 0 {
+            let e = errno
+            budget.cancelRoom()
+            throw .io(location: path, operation: "open again (it was closed to stay within the open-file budget)", errno: e)
+        }
+        fd = opened
+        parked = false
+        budget.hold(self)
+    }
+
+    /// Called by the budget with the lock held.
+    fileprivate func park() {
+        guard fd >= 0 else { return }
+        if fsync(fd) != 0 { failure = .io(location: path, operation: "fsync", errno: errno) }
+        if Glibc.close(fd) != 0 && failure == nil { failure = .io(location: path, operation: "close", errno: errno) }
+        fd = -1
+        parked = true
+    }
+
+    /// Makes the bytes durable and closes the file for good (before its publish).
+    func syncAndClose(location: String) throws(StorageError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        // A parked file's bytes are synced already; the fsync below then costs nothing.
+        if parked { try reopen() }
+        budget.release(self)
+        if fsync(fd) != 0 {
+            let e = errno
+            _ = Glibc.close(fd)
+            fd = -1
+            throw .io(location: location, operation: "fsync", errno: e)
+        }
+        let closed = Glibc.close(fd)
+        let closeErrno = errno
+        fd = -1
+        if closed != 0 { throw .io(location: location, operation: "close", errno: closeErrno) }
+    }
+
+    /// Drops the file: closed if open, and its name removed.
+    func abandon() {
+        lock.lock()
+        budget.release(self)
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
+        parked = false
+        lock.unlock()
+        unlink(path)
+    }
+}
+
+/// How many `ParkableFile`s of this process hold a descriptor at once: half the soft open-file
+/// limit (`ulimit -n`) less a reserve for the catalog, the source, readers and the directories
+/// a publish fsyncs. Past it, `makeRoom` parks the least recently written files, an eighth of
+/// the budget at a time (one sort of the holders serves many new files); a file busy in a write
+/// of its own is skipped, never waited for, so two threads making room never wait on each other.
+final class OpenFileBudget: @unchecked Sendable {
+    static let shared = OpenFileBudget(limit: defaultLimit())
+
+    static func defaultLimit() -> Int {
+        var r = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) == 0 else { return 96 }
+        // RLIM_INFINITY is the largest value: capped like any large limit.
+        let soft = Int(min(r.rlim_cur, rlim_t(1 << 20)))
+        return max(8, (soft - 64) / 2)
+    }
+
+    let limit: Int
+    private let lock = NSLock()
+    /// Files holding a descriptor, with the tick of their last write.
+    private var holding: [ObjectIdentifier: (file: ParkableFile, tick: UInt64)] = [:]
+    /// Descriptors being opened (`makeRoom` without `hold` or `cancelRoom` yet).
+    private var opening = 0
+    private var tick: UInt64 = 0
+    /// Files parked so far, and the most descriptors held at once (tests).
+    private(set) var parked = 0
+    private(set) var peak = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Room for one more descriptor: while the budget is full, parks the least recently
+    /// written files (never `own`).
+    func makeRoom(except own: ParkableFile?) {
+        var victims: [ParkableFile] = []
+        lock.lock()
+        opening += 1
+        if holding.count + opening > limit {
+            let keep = limit - max(1, limit / 8)
+            var excess = holding.count + opening - keep
+            let skip = own.map(ObjectIdentifier.init)
+            for (key, entry) in holding.sorted(by: { $0.value.tick < $1.value.tick }) where excess > 0 && key != skip {
+                // Busy in a write or publish of its own: skipped (a later call parks it).
+                guard entry.file.lock.try() else { continue }
+                holding[key] = nil
+                victims.append(entry.file)
+                excess -= 1
+            }
+            parked += victims.count
+        }
+        lock.unlock()
+        // Parked outside the budget's lock: each fsync waits on the device.
+        for f in victims {
+            f.park()
+            f.lock.unlock()
+        }
+    }
+
+    /// A `makeRoom` whose open failed.
+    func cancelRoom() {
+        lock.lock()
+        opening -= 1
+        lock.unlock()
+    }
+
+    /// `file` holds the descriptor it made room for.
+    func hold(_ file: ParkableFile) {
+        lock.lock()
+        opening -= 1
+        tick += 1
+        holding[ObjectIdentifier(file)] = (file, tick)
+        peak = max(peak, holding.count)
+        lock.unlock()
+    }
+
+    /// `file` wrote: it becomes the most recently used.
+    func touch(_ file: ParkableFile) {
+        lock.lock()
+        tick += 1
+        holding[ObjectIdentifier(file)]?.tick = tick
+        lock.unlock()
+    }
+
+    /// `file` gives up its descriptor for good (synced and closed, or abandoned).
+    func release(_ file: ParkableFile) {
+        lock.lock()
+        holding[ObjectIdentifier(file)] = nil
+        lock.unlock()
+    }
+
+    /// Files holding a descriptor now.
+    var holdingCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return holding.count
     }
 }
 

@@ -106,7 +106,7 @@ public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
         case .alreadyExists(let l): return "\(l): already exists; data files are written once under fresh names, so another writer chose the same name"
         case .shortRead(let l, let offset, let count, let size):
             return "\(l): cannot read \(count) bytes at offset \(offset): the file has \(size) bytes"
-        case .io(let l, let op, let e): return "\(l): \(op) failed: \(String(cString: strerror(e)))"
+        case .io(let l, let op, let e): return "\(l): \(op) failed: \(errnoText(e))"
         }
     }
 

@@ -13,6 +13,8 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
     case write(path: String, errno: Int32)
     case rename(from: String, to: String, errno: Int32)
     case lineTooLong(path: String, line: Int, limit: Int)
+    /// See `SourceInputError.changedWhileRead`.
+    case changedWhileRead(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -22,11 +24,12 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
         case .rename(let a, let b, let e): return "cannot rename \(a) to \(b) (\(errnoText(e)))"
         case .lineTooLong(let p, let l, let limit):
             return "\(p): line \(l) is longer than \(limit) bytes; is this really a JSON Lines / CSV file?"
+        case .changedWhileRead(let p, let detail):
+            return "\(p): the file changed while it was read (\(detail)), so what was read may mix two versions of it and nothing was committed; "
+                + "ingest it again once nothing writes to it (copy it aside first, or follow a file that keeps growing with `lake ingest orders --follow`)"
         }
     }
 }
-
-func errnoText(_ e: Int32) -> String { String(cString: strerror(e)) }
 
 /// Appends bytes to a large in-memory buffer and hands it to `write(2)` only when full, so
 /// writing hundreds of MB costs a few hundred syscalls. Output goes to `<path>.tmp` and is

@@ -86,7 +86,7 @@ final class LineChunker {
             while filled < capacity && !eof {
                 let n: Int
                 do { n = try input.read(into: buffer + filled, count: capacity - filled) } catch {
-                    throw FileIOError.read(path: input.path, errno: error.errnoValue)
+                    throw error.readError
                 }
                 if n == 0 { eof = true } else { filled += n }
             }

@@ -107,6 +107,7 @@ public struct LineReader: ~Copyable {
             if let input {
                 do { n = try input.read(into: buffer + filled, count: capacity - filled) } catch {
                     if case .read(_, let e) = error { throw FileIOError.read(path: path, errno: e) }
+                    if case .changedWhileRead = error { throw error.readError }
                     throw FileIOError.read(path: path, errno: 0)
                 }
             } else {

@@ -104,7 +104,7 @@ public enum ProductCatalogParser {
         let bytes: [UInt8]
         do { bytes = try input.readAll(limit: maxBytes) } catch {
             if case .tooLarge = error { throw .tooLarge(path: input.path, limit: maxBytes) }
-            throw .io(.read(path: input.path, errno: error.errnoValue))
+            throw .io(error.readError)
         }
         let result = bytes.withUnsafeBytes { raw in Result { () throws(ProductCatalogError) in try parse(raw, path: input.path) } }
         return try result.get()

@@ -699,16 +699,7 @@ extension Catalog {
     /// `stored` resolved against the table directory when relative; only paths with "." or ".."
     /// components or doubled slashes pay for URL normalisation (ours never have them).
     static func absolutePath(_ stored: String, relative: Bool, directory: String) -> String {
-        let joined = relative ? (directory.hasSuffix("/") ? directory + stored : directory + "/" + stored) : stored
-        // A byte scan: Foundation's `contains` on String goes through NSString and costs more
-        // than the catalog query itself.
-        var previous: UInt8 = 0
-        var plain = joined.utf8.first == UInt8(ascii: "/")
-        for b in joined.utf8 where plain {
-            if previous == UInt8(ascii: "/") && (b == UInt8(ascii: ".") || b == UInt8(ascii: "/")) { plain = false }
-            previous = b
-        }
-        return plain ? joined : URL(fileURLWithPath: joined, isDirectory: false).standardizedFileURL.path
+        LakeFiles.standardized(relative ? (directory.hasSuffix("/") ? directory + stored : directory + "/" + stored) : stored)
     }
 
     /// Columns are read by index from cursors: this runs on every scan plan and every ingest,

@@ -276,7 +276,7 @@ extension Catalog {
         for r in try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion") {
             let path: String = try r.value("path") ?? ""
             let rel: Int64? = try r.value("path_is_relative")
-            known.insert((rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path)
+            known.insert(rel == 0 ? LakeFiles.standardized(path) : dataPath.appendingPathComponent(path).standardizedFileURL.path)
         }
         // Writers in flight: everything modified since the oldest live lease may be theirs.
         let nowMicros = Timestamps.micros(Date())

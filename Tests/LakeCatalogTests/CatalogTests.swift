@@ -5,6 +5,18 @@ import Testing
 @testable import LakeCatalog
 
 @Suite struct CatalogBasics {
+    /// Paths lake writes skip Foundation's normalisation; every other path still goes through
+    /// it: the result equals `URL.standardizedFileURL.path` for plain, hidden, dotted, doubled,
+    /// trailing-slash, relative, unicode, space and percent paths.
+    @Test func standardizedPathsEqualFoundations() {
+        let paths = ["/lake/curated/orders/event_date=2024-01-05/channel=web/a1.parquet", "/lake/.hold-a1.parquet", "/lake/.tmp-x.parquet.pending",
+                     "/lake/./a.parquet", "/lake/../a.parquet", "/lake//a.parquet", "/lake/a/", "/lake/a/.", "/lake/a/..", "/lake/.../b",
+                     "/lake/..b/c", "/lake/b../c", "/a", "/", "//", "relative/a.parquet", "/lake with space/ünï/a%20b.parquet", "/lake/a.", "/x/..."]
+        for p in paths {
+            #expect(LakeFiles.standardized(p) == URL(fileURLWithPath: p).standardizedFileURL.path, "\(p)")
+        }
+    }
+
     @Test func newCatalogHasEveryDuckLakeTableAndSnapshotZero() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let root = dir.url.appendingPathComponent("lake")

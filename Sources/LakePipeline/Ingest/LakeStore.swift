@@ -144,7 +144,7 @@ public struct LakeStore: Sendable {
             try SchemaRegistry.parseStored(table: $0.table, version: $0.version, canonicalJSON: $0.canonicalJSON)
         })
         switch source {
-        case .builtIn: return stored.adding(try SchemaRegistry.bundled())
+        case .builtIn: return stored.adding(try SchemaRegistry.bundled(skipping: { stored.versions($0).contains($1) }))
         case .directory(let url): return try SchemaRegistry.load(directory: url.path).adding(stored)
         }
     }

@@ -706,8 +706,8 @@ struct CuratedBuilder {
         let o = max(o, 4096)
         orders.reserveCapacity(o)
         items.reserveCapacity(max(n, 10240))
-        // Sized for typical values (ids of a dozen bytes, two-letter codes); a column that
-        // outgrows its guess doubles, and the next drain is sized from this one's counts.
+        // Sized for typical values (ids of a dozen bytes, two-letter codes) of `o` orders (the
+        // previous drain's count); a column that outgrows its guess doubles.
         orderID = ByteAppender(capacity: o * 12)
         customerID = ByteAppender(capacity: o * 12)
         country = ByteAppender(capacity: o * 4)

@@ -1,6 +1,7 @@
 import CWebhook
 import Foundation
 import LakeCatalog
+import LakeFormat
 import LakeQuery
 
 // Alert delivery: where `lake quality check` sends the alerts LakeQuery evaluated. It is output,
@@ -27,7 +28,7 @@ enum AlertDelivery {
         guard !alerts.isEmpty else { return }
         let bytes = Array((alerts.map(Alerting.json).joined(separator: "\n") + "\n").utf8)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw AlertDeliveryError.io("cannot open \(path) for appending: \(String(cString: strerror(errno)))") }
+        if fd < 0 { throw AlertDeliveryError.io("cannot open \(path) for appending: \(errnoText(errno))") }
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
@@ -35,11 +36,11 @@ enum AlertDelivery {
                 if errno == EINTR { continue }
                 let e = errno
                 _ = close(fd)
-                throw AlertDeliveryError.io("cannot append to \(path): \(String(cString: strerror(e)))")
+                throw AlertDeliveryError.io("cannot append to \(path): \(errnoText(e))")
             }
             done += n
         }
-        if close(fd) != 0 { throw AlertDeliveryError.io("cannot append to \(path): \(String(cString: strerror(errno)))") }
+        if close(fd) != 0 { throw AlertDeliveryError.io("cannot append to \(path): \(errnoText(errno))") }
     }
 
     /// The webhook as errors name it: scheme, host, port and path. User info and the query are

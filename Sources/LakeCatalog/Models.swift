@@ -83,16 +83,6 @@ public struct TableInfo: Hashable, Sendable {
         }
         return Schema(fields)
     }
-
-    /// The path of `url` relative to this table's directory, for `NewDataFile.relativePath`;
-    /// nil when the file is not inside the directory.
-    public func relativePath(for url: URL) -> String? {
-        let dir = directory.standardizedFileURL.path
-        let p = url.standardizedFileURL.path
-        let prefix = dir.hasSuffix("/") ? dir : dir + "/"
-        guard p.hasPrefix(prefix) else { return nil }
-        return String(p.dropFirst(prefix.count))
-    }
 }
 
 public struct ColumnInfo: Hashable, Sendable {

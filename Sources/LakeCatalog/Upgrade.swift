@@ -139,7 +139,7 @@ extension Catalog {
             }
             // rename(2) replaces: a retry after a busy lock (withRetry) copies again over its own backup.
             guard rename(partial.path, url.path) == 0 else {
-                throw CatalogError.storage("cannot rename \(partial.path) to \(url.lastPathComponent): \(String(cString: strerror(errno)))")
+                throw CatalogError.storage("cannot rename \(partial.path) to \(url.lastPathComponent): \(errnoText(errno))")
             }
             try Durability.syncDirectory(url.deletingLastPathComponent().path)
         } catch {

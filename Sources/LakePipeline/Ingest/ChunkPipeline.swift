@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +49,7 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
         }
         for role in roles {
             if let failure = threads.start(role) {
-                throw IngestError.failed("cannot start an ingest thread (\(String(cString: strerror(failure)))); nothing was committed")
+                throw IngestError.failed("cannot start an ingest thread (\(errnoText(failure))); nothing was committed")
             }
         }
         try pipeline.consumeLoop(consume)

@@ -106,9 +106,7 @@ public struct LineReader: ~Copyable {
             var n: Int
             if let input {
                 do { n = try input.read(into: buffer + filled, count: capacity - filled) } catch {
-                    if case .read(_, let e) = error { throw FileIOError.read(path: path, errno: e) }
-                    if case .changedWhileRead = error { throw error.readError }
-                    throw FileIOError.read(path: path, errno: 0)
+                    throw error.readError
                 }
             } else {
                 n = read(fd, buffer + filled, capacity - filled)

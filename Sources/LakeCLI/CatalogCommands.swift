@@ -215,7 +215,7 @@ struct VacuumCommand: ParsableCommand {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         // Erasures older than the retention are purged first (`lake erase --help`).
         let purge = try Purge.pending(catalog, retain: retain, dryRun: dryRun)
-        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force)
+        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper)
         var files = Records(["action", "reason", "path", "bytes"])
         for f in report.files { files.append([dryRun ? "would_delete" : "deleted", f.reason.rawValue, f.url.path, f.bytes]) }
         switch format {

@@ -179,6 +179,8 @@ public enum Compaction {
                 report.seconds = Date().timeIntervalSince(started)
                 return report
             }
+            // Erased customers' orders are masked too; only the ids whose raw lines stay are kept.
+            let withRawLines = try DeletedOrderIDs.withRawLines(plans.reduce(into: Set<String>()) { $0.formUnion($1.dropped) }, catalog: catalog)
             try beforeCommit?()
             var skipped: [Int] = []
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in
@@ -221,7 +223,7 @@ public enum Compaction {
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
                 // The deleted orders' ids outlive their rows, so the quality check still tells them from missing ones.
-                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids, tableID: tid, in: &tx) }
+                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids.intersection(withRawLines), tableID: tid, in: &tx) }
                 if let lease { try tx.endWrite(lease) }
             }
             report.snapshotID = snap.id

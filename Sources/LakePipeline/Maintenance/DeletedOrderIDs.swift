@@ -50,9 +50,9 @@ public struct DeletedOrderIDs: Sendable {
                     for r in 0 ..< b.count { if let id = b.columns[0].string(at: r), ids.contains(id) { kept.insert(id) } }
                 }
             } catch let e as DataFileError {
-                throw MaintenanceError.corruptInput(table: raw.qualifiedName, detail: e.description)
+                throw MaintenanceError.unreadableFile(table: raw.qualifiedName, detail: e.description)
             } catch let e as ParquetError {
-                throw MaintenanceError.corruptInput(table: raw.qualifiedName, detail: e.description)
+                throw MaintenanceError.unreadableFile(table: raw.qualifiedName, detail: e.description)
             }
         }
         return kept
@@ -125,9 +125,9 @@ public struct DeletedOrderIDs: Sendable {
                     for i in 0 ..< b.count { if let id = b.columns[0].string(at: i) { ids.insert(id) } }
                 }
             } catch let e as DataFileError {
-                throw MaintenanceError.corruptInput(table: r.table.qualifiedName, detail: e.description)
+                throw MaintenanceError.unreadableFile(table: r.table.qualifiedName, detail: e.description)
             } catch let e as ParquetError {
-                throw MaintenanceError.corruptInput(table: r.table.qualifiedName, detail: e.description)
+                throw MaintenanceError.unreadableFile(table: r.table.qualifiedName, detail: e.description)
             }
         }
         return ids

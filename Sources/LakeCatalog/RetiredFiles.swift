@@ -58,14 +58,29 @@ public struct DeletedKeyKeeper: Sendable {
     public var table: TableName
     /// The `lake_key_run` column the runs are stored under.
     public var column: String
-    /// The run of the keys deleted in `files` (retired by one snapshot); nil when none.
-    public var encode: @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> (keyCount: Int64, payload: [UInt8])?
+    /// The keys deleted in `files` (retired by one snapshot).
+    public var encode: @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> DeletedKeys
 
     public init(table: TableName, column: String,
-                encode: @escaping @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> (keyCount: Int64, payload: [UInt8])?) {
+                encode: @escaping @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> DeletedKeys) {
         self.table = table
         self.column = column
         self.encode = encode
+    }
+}
+
+/// The keys deleted in one snapshot's retired files, as a keeper read them.
+public struct DeletedKeys: Sendable {
+    /// The encoded run; nil when none.
+    public var run: (keyCount: Int64, payload: [UInt8])?
+    /// Files that failed verification and were not read: the vacuum still forgets them (they
+    /// are history nothing current reads, and keeping them would stop every later vacuum), and
+    /// reports them, since their deleted keys are then lost to the record.
+    public var unreadable: [String]
+
+    public init(run: (keyCount: Int64, payload: [UInt8])?, unreadable: [String]) {
+        self.run = run
+        self.unreadable = unreadable
     }
 }
 
@@ -76,7 +91,7 @@ struct KeptDeletions {
     var tableID: Int64
     var column: String
     var examined: Set<Int64> = []
-    var runs: [Int64: (keyCount: Int64, payload: [UInt8])] = [:]
+    var keys: [Int64: DeletedKeys] = [:]
 }
 
 extension Catalog {
@@ -106,7 +121,7 @@ extension Catalog {
         guard let (tableID, byEnd) = found else { return nil }
         var kept = KeptDeletions(tableID: tableID, column: keeper.column, examined: Set(byEnd.keys))
         for (end, files) in byEnd where !files.isEmpty {
-            kept.runs[end] = try keeper.encode(files, self)
+            kept.keys[end] = try keeper.encode(files, self)
         }
         return kept
     }

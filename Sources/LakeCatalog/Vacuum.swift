@@ -44,6 +44,9 @@ public struct VacuumReport: Hashable, Sendable {
     /// Hold names of committed files (`Storage.pendingWrite`) that a crash right after their
     /// commit left: removed (or, in a dry run, that would be); the files keep their own names.
     public var leftoverHolds = 0
+    /// Retired files forgotten without their deleted keys recorded: they failed verification
+    /// (`DeletedKeys.unreadable`), so the quality check may count their deleted orders as missing.
+    public var deletedKeysUnread: [String] = []
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -204,7 +207,9 @@ extension Catalog {
         // The deleted keys of the forgotten files, as the record of the snapshot that retired them.
         if let kept {
             for end in forgottenEnds.sorted() {
-                guard let run = kept.runs[end] else { continue }
+                guard let keys = kept.keys[end] else { continue }
+                report.deletedKeysUnread += keys.unreadable
+                guard let run = keys.run else { continue }
                 try KeyRunTable.insert(db, tableID: kept.tableID, column: kept.column, snapshot: end, keyCount: run.keyCount, payload: run.payload)
             }
         }

@@ -102,6 +102,35 @@ import Testing
                 "\(lost.detail)")
     }
 
+    /// A retired file that fails verification: the rescan's error names it (it no longer
+    /// guesses), and `lake vacuum` still forgets it, saying its deleted orders went unrecorded
+    /// (keeping it would stop every later vacuum).
+    @Test func anUnreadableRetiredFileIsNamedAndVacuumedAway() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let attach = "ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)"
+        _ = try Python.run(Python.duckdbPrelude + "con = duck()\ncon.execute(\"\(attach)\")\n" + """
+            d, c = con.execute("SELECT event_date, channel FROM l.curated.orders GROUP BY ALL ORDER BY count(*), 1, 2 LIMIT 1").fetchone()
+            con.execute("DELETE FROM l.curated.orders WHERE event_date = ? AND channel = ?", [d, c])
+            """)
+        let ordersID = try #require(try lake.catalog.tableIfPresent(.curatedOrders)).tableID
+        let retired = try #require(try lake.catalog.retiredFiles(tableID: ordersID, through: try lake.catalog.latestSnapshot().id).first)
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: retired.file.path))
+        try handle.seek(toOffset: 4)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 64))
+        try handle.close()
+        #expect {
+            _ = try QualityChecks.run(catalog: lake.catalog, rescan: true)
+        } throws: { error in
+            "\(error)".contains(retired.file.path) && "\(error)".contains("lake verify --table curated.orders")
+        }
+        let vacuum = try lake.catalog.vacuum(retain: 0, force: true, keeping: DeletedOrderIDs.keeper)
+        #expect(vacuum.deletedKeysUnread == [retired.file.path])
+        #expect(vacuum.files.contains { $0.url.path == retired.file.path })
+        let q = try QualityChecks.run(catalog: lake.catalog, rescan: true)
+        #expect(q.batches.first?.results.first { $0.check == .curatedRows }?.passed == false, "its orders now read as missing")
+    }
+
     /// The evaluation lake: the checks' rates match the ingest's own reject counts, curated data
     /// is consistent (order_total = sum of line_revenue) and unique, and results round-trip
     /// through the catalog under a new snapshot.

@@ -34,7 +34,15 @@ public struct DeletedOrderIDs: Sendable {
     /// the ids deleted in them (`deleted(in:)`) are recorded under the snapshot that retired
     /// them, so the check keeps counting them as deleted at every snapshot from then on.
     public static let keeper = DeletedKeyKeeper(table: .curatedOrders, column: column) { retired, catalog in
-        try encode(withRawLines(deleted(in: retired, files: catalog.files), catalog: catalog))
+        var ids = Set<String>(), unreadable: [String] = []
+        for file in retired {
+            do {
+                ids.formUnion(try deleted(in: [file], files: catalog.files))
+            } catch MaintenanceError.unreadableFile {
+                unreadable.append(file.file.path)
+            }
+        }
+        return DeletedKeys(run: encode(try withRawLines(ids, catalog: catalog)), unreadable: unreadable)
     }
 
     /// Of `ids`, those raw.orders still holds a line of at the latest snapshot. Only these are

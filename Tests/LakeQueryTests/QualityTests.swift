@@ -63,6 +63,21 @@ import Testing
             #expect(r.detail.contains("(and \(cancelled + 3) deleted"), "\(label): \(r.detail)")
             if label.hasPrefix("after DuckDB") { #expect(try Compaction.run(lake.catalog).snapshotID != nil) }
         }
+        // An UPDATE of every order of one day and channel ends the whole files too (a delete of
+        // every row, plus new files): the rows are live again, so nothing reads as deleted.
+        _ = try Python.run(Python.duckdbPrelude + "con = duck()\ncon.execute(\"\(attach)\")\n" + """
+            d, c = con.execute("SELECT event_date, channel FROM l.curated.orders GROUP BY ALL "
+                               "HAVING count(*) FILTER (status = 'pending') = 0 ORDER BY count(*) DESC, 1, 2 LIMIT 1").fetchone()
+            con.execute("UPDATE l.curated.orders SET state = upper(state) WHERE event_date = ? AND channel = ?", [d, c])
+            """)
+        let updated = try #require(try curatedRows())
+        #expect(updated.passed && updated.value == Double(Int(accepted) - cancelled - 3) && updated.detail.contains("(and \(cancelled + 3) deleted"),
+                "after DuckDB's UPDATE of whole files: \(updated.detail)")
+        let ordersTable = try #require(try lake.catalog.tableIfPresent(.curatedOrders)).tableID
+        let updateSnapshot = try lake.catalog.latestSnapshot().id
+        #expect(try lake.catalog.retiredFiles(tableID: ordersTable, through: updateSnapshot).filter { $0.retiredAt == updateSnapshot }
+            .contains(where: \.rowsDeleted), "DuckDB's UPDATE ended the files")
+
         // Every order of one day and channel deleted in DuckDB: DuckDB ends the whole files
         // (no delete file). Then two more, dropped by DuckDB's own rewrite (no record either).
         // Both read from the retired files while the catalog lists them, and `lake vacuum`

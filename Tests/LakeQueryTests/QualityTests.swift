@@ -101,8 +101,11 @@ import Testing
             #expect(r.passed && r.value == Double(Int(accepted) - gone) && r.threshold == r.value, "\(label): \(r.detail)")
             #expect(r.detail.contains("(and \(gone) deleted"), "\(label): \(r.detail)")
             if label.hasPrefix("after DuckDB") {
-                let vacuum = try lake.catalog.vacuum(retain: 0, force: true, keeping: DeletedOrderIDs.keeper)
-                #expect(vacuum.files.count > 0 && vacuum.keptForNextVacuum == 0)
+                // The command, so its wiring of the record is tested too.
+                let vacuum = try runLake(["vacuum", "--retain", "0s", "--force", "--format", "json", "--lake", lake.root])
+                #expect(vacuum.status == 0, "\(vacuum.err)")
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(vacuum.out.utf8)) as? [String: Any])
+                #expect((report["files"] as? [Any])?.isEmpty == false && report["kept_for_next_vacuum"] as? Int == 0, "\(vacuum.out)")
                 #expect(try lake.catalog.retiredFiles(tableID: ordersID, through: .max).isEmpty, "vacuum forgot them")
             }
         }
@@ -139,9 +142,10 @@ import Testing
         } throws: { error in
             "\(error)".contains(retired.file.path) && "\(error)".contains("lake verify --table curated.orders")
         }
-        let vacuum = try lake.catalog.vacuum(retain: 0, force: true, keeping: DeletedOrderIDs.keeper)
-        #expect(vacuum.deletedKeysUnread == [retired.file.path])
-        #expect(vacuum.files.contains { $0.url.path == retired.file.path })
+        let vacuum = try runLake(["vacuum", "--retain", "0s", "--force", "--lake", lake.root])
+        #expect(vacuum.status == 0, "\(vacuum.err)")
+        #expect(vacuum.out.contains("\(retired.file.path) fails verification, so the ids of the orders deleted in it were not recorded"), "\(vacuum.out)")
+        #expect(!FileManager.default.fileExists(atPath: retired.file.path))
         let q = try QualityChecks.run(catalog: lake.catalog, rescan: true)
         #expect(q.batches.first?.results.first { $0.check == .curatedRows }?.passed == false, "its orders now read as missing")
     }

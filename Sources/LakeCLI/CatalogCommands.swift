@@ -225,7 +225,8 @@ struct VacuumCommand: ParsableCommand {
                 "dry_run": dryRun, "expired_snapshots": report.expiredSnapshots, "files": files.objects, "bytes": report.bytes,
                 "purge": purge.map { p -> Any in
                     ["erasures": p.erasures, "snapshot_id": p.report.snapshotID.map { $0 as Any } ?? NSNull(),
-                     "files_rewritten": p.report.filesRewritten, "expired_snapshots": p.report.expiredSnapshots]
+                     "files_rewritten": p.report.filesRewritten, "expired_snapshots": p.report.expiredSnapshots,
+                     "scrub_complete": p.report.scrubComplete]
                 } ?? NSNull(),
                 "failed_deletes": report.failedDeletes.map(\.path), "kept_unverified": report.keptUnverified.map(\.path),
                 "kept_outside_root": report.keptOutsideRoot.map(\.path), "kept_for_writers": report.keptForWriters,
@@ -241,6 +242,7 @@ struct VacuumCommand: ParsableCommand {
         if let p = purge {
             print(dryRun ? "Would purge \(p.erasures) erasures older than the retention."
                   : "Purged \(p.erasures) erasures at snapshot \(p.report.snapshotID.map(String.init) ?? "-"): \(p.report.filesRewritten) files rewritten, \(p.report.expiredSnapshots.count) earlier snapshots expired.")
+            if !p.report.scrubComplete { print(EraseCommand.scrubCutShort) }
         }
         let verb = dryRun ? "Would expire" : "Expired"
         print("\(verb) \(report.expiredSnapshots.count) snapshots\(report.expiredSnapshots.isEmpty ? "" : " (\(report.expiredSnapshots.map(String.init).joined(separator: ", ")))").")

@@ -43,6 +43,10 @@ struct DeleteCommand: ParsableCommand {
 }
 
 struct EraseCommand: ParsableCommand {
+    static let scrubCutShort = "Another session of the PostgreSQL server held a transaction older than the purge longer than the scrub "
+        + "waits (LAKE_SCRUB_WAIT seconds, 30 by default), so the catalog's files may keep old row versions (an erased id among them) "
+        + "until autovacuum rewrites them: end the long-running transaction and run `lake erase customer … --purge` again."
+
     static let configuration = CommandConfiguration(
         commandName: "erase",
         abstract: "Right to erasure: delete one customer's rows from every layer, in one snapshot.",
@@ -80,7 +84,7 @@ struct EraseCommand: ParsableCommand {
         case .json:
             var object = deleteJSON(r.delete)
             object["purge"] = r.purgeSnapshotID.map { s -> Any in
-                ["snapshot_id": s, "expired_snapshots": r.expiredSnapshots, "files_removed": r.filesRemoved]
+                ["snapshot_id": s, "expired_snapshots": r.expiredSnapshots, "files_removed": r.filesRemoved, "scrub_complete": r.scrubComplete]
             } ?? NSNull()
             try printJSON(object)
             return
@@ -92,7 +96,9 @@ struct EraseCommand: ParsableCommand {
         if let p = r.purgeSnapshotID {
             print("Purged at snapshot \(p): \(r.expiredSnapshots.count) earlier snapshots expired, \(r.filesRemoved) files deleted; "
                   + "the catalog was rebuilt without free pages and its WAL emptied.")
-        } else if !dryRun && !purge && r.delete.snapshotID != nil {
+        }
+        if !r.scrubComplete { print(Self.scrubCutShort) }
+        if r.purgeSnapshotID == nil, !dryRun && !purge && r.delete.snapshotID != nil {
             print("Run `lake erase customer … --purge` or `lake vacuum` after the retention to remove the bytes.")
         }
     }

@@ -91,11 +91,21 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
+    /// How long a PostgreSQL scrub waits for older snapshots of other sessions to end:
+    /// `LAKE_SCRUB_WAIT` seconds, else 30.
+    static var scrubWaitSeconds: TimeInterval {
+        ProcessInfo.processInfo.environment["LAKE_SCRUB_WAIT"].flatMap(TimeInterval.init).map { max(0, $0) } ?? 30
+    }
+
     /// Overwrites freed pages and drops the WAL, so bytes of rows a purge deleted from the
     /// catalog (column stats, expired snapshots' rows) are not left in free pages or in the
     /// write-ahead log: `secure_delete` zeroes what is deleted from here on, VACUUM rebuilds the
     /// file without free pages, and the TRUNCATE checkpoint copies the WAL back and empties it.
-    public func scrubStorage() throws {
+    /// Returns false when, on PostgreSQL, another session held a snapshot older than the
+    /// scrub's ANALYZE for longer than `scrubWaitSeconds`: the old statistics may then stay
+    /// in pg_statistic until autovacuum rewrites it, or the next scrub.
+    @discardableResult
+    public func scrubStorage() throws -> Bool {
         try requireWritable()
         do {
             if store.dialect == .postgres {
@@ -104,12 +114,33 @@ extension Catalog {
                 // min/max, and VACUUM FULL does not recompute them (a purged id stayed readable
                 // in pg_stats). ANALYZE replaces them from the live rows; VACUUM FULL then
                 // rewrites every table, pg_statistic included, without the dead row versions.
-                // Both run outside a transaction.
-                try store.writeWithoutTransaction { db in
+                // Both run outside a transaction. VACUUM FULL still copies a dead row version
+                // that a snapshot of a session of this database may see, and a snapshot's xmin
+                // is the oldest transaction running in the whole cluster: an autovacuum worker's
+                // ANALYZE started here while another database had a transaction open from before
+                // the ANALYZE kept the old statistics and column stats, with the id, in the new
+                // files (tests: about every other run with the PostgreSQL suites in parallel).
+                // So it waits, up to `scrubWaitSeconds`, until no session of the cluster holds a
+                // snapshot or a transaction older than the ANALYZE.
+                return try store.writeWithoutTransaction { db in
                     try db.execute(sql: "ANALYZE")
+                    let after = try Int64.fetchOne(db, sql: "SELECT txid_current()") ?? 0
+                    let deadline = Date().addingTimeInterval(Self.scrubWaitSeconds)
+                    var waitedOut = true
+                    while Date() < deadline {
+                        let older = try Int64.fetchOne(db, sql: """
+                            SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+                              AND (age(backend_xmin) > age((? % 4294967296)::text::xid) OR age(backend_xid) > age((? % 4294967296)::text::xid))
+                            """, arguments: [after, after]) ?? 0
+                        if older == 0 {
+                            waitedOut = false
+                            break
+                        }
+                        Thread.sleep(forTimeInterval: 0.05)
+                    }
                     try db.execute(sql: "VACUUM FULL")
+                    return !waitedOut
                 }
-                return
             }
             try store.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA secure_delete = ON")
@@ -123,6 +154,7 @@ extension Catalog {
                 let busy: Int64 = try r?.value(at: 0, "busy") ?? 0
                 if busy != 0 { throw CatalogError.busy(attempts: 1) }
             }
+            return true
         } catch let e as SQLError {
             throw CatalogError.storage(e.message)
         }

@@ -267,7 +267,10 @@ struct PostgresDuckDBRaceTests {
     /// catalog's min/max columns before the erasure). The write-ahead log is out of reach: its
     /// segments are recycled, not scrubbed (see the report; a WAL archive keeps them anyway).
     @Test func erasurePurgeLeavesTheIDInNoTableFileNorInPgStats() throws {
-        let pg = try PostgresCluster.shared()
+        // Its own cluster: the purge waits for every older transaction of the cluster to end
+        // (`Catalog.scrubStorage`), and the shared one's other tests hold some for long.
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
         let database = try pg.createDatabase("erase")
         let url = pg.url(database: database)
         let dir = try TemporaryDirectory("pg-erase")
@@ -289,8 +292,64 @@ struct PostgresDuckDBRaceTests {
         #expect(try pg.psql(database, sampled).trimmingCharacters(in: .whitespacesAndNewlines) != "0", "ANALYZE did not sample \(id): the check below proves nothing")
 
         let out = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
-        #expect(out.contains("Purged"), "\(out)")
+        #expect(out.contains("Purged") && !out.contains("held a transaction older than the purge"), "\(out)")
         #expect(try pg.psql(database, sampled).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "pg_stats still shows \(id) after the purge")
+        let holders = try Self.holders(of: id, pg: pg, database: database)
+        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
+    }
+
+    /// A transaction older than the purge, open in another session of the database: the purge
+    /// waits for it (`LAKE_SCRUB_WAIT`, shortened here) and, since it is still open, says its
+    /// scrub was cut short; once it ended, the purge asked for again scrubs, and no file holds
+    /// the id. Without the wait the first purge reported nothing.
+    @Test func aPurgeSaysWhenAnOlderTransactionOutlastsItsScrub() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase("erase")
+        let url = pg.url(database: database)
+        let dir = try TemporaryDirectory("pg-erase-wait")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+                     ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
+            _ = try lake(step, root: root, catalog: url)
+        }
+        let id = "CUST-00004"
+        // psql holding a transaction (with an xid) open until its input ends. It touches no
+        // table: a lock on one would make the purge's VACUUM FULL wait for it.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
+        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
+        holder.environment = ["PGPASSWORD": PostgresCluster.password]
+        let input = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current();\n".utf8))
+        var open = false
+        for _ in 0 ..< 100 where !open {
+            open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
+                .trimmingCharacters(in: .whitespacesAndNewlines) != "0"
+            if !open { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(open, "the holding transaction did not start")
+        let cut = try PostgresMaintenanceRaceTests().run(["erase", "customer", id, "--purge"], root: root, catalog: url, env: ["LAKE_SCRUB_WAIT": "1"])
+        #expect(cut.status == 0, "\(cut.err)")
+        #expect(cut.out.contains("held a transaction older than the purge"), "\(cut.out)")
+        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+        holder.waitUntilExit()
+        // Nothing left to delete or rewrite: this purge only scrubs.
+        let again = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
+        #expect(!again.contains("held a transaction older than the purge"), "\(again)")
+        let holders = try Self.holders(of: id, pg: pg, database: database)
+        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
+    }
+
+    /// The files under the database's directory that hold `id`'s bytes, with the relation each
+    /// belongs to.
+    static func holders(of id: String, pg: PostgresCluster, database: String) throws -> [String] {
         // Old relation files are truncated at commit and unlinked at a checkpoint. The cluster is
         // shared with other test processes' databases, and once (a CI run with every suite in
         // parallel) a file outside every relation of this database still held the id after one
@@ -315,7 +374,14 @@ struct PostgresDuckDBRaceTests {
             }
             if holders.isEmpty { break }
         }
-        let named = try holders.map { try pg.psql(database, "SELECT coalesce((SELECT relname FROM pg_class WHERE pg_relation_filenode(oid) = \($0.prefix { $0.isNumber })), '\($0)')").trimmingCharacters(in: .whitespacesAndNewlines) }
-        #expect(holders.isEmpty, "\(id) is still in the database's files: \(named)")
+        // For a holder: the relation it belongs to (pg_filenode_relation, which also knows mapped
+        // catalogs), its size, and any transaction still open in the database.
+        return try holders.map { name -> String in
+            let node = name.prefix { $0.isNumber }
+            let size = (try? FileManager.default.attributesOfItem(atPath: base.appendingPathComponent(name).path)[.size]) ?? "?"
+            let relation = try pg.psql(database, "SELECT coalesce(pg_filenode_relation(0, \(node.isEmpty ? "0" : node))::regclass::text, 'no relation')")
+            let open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()")
+            return "\(name) (\(relation.trimmingCharacters(in: .whitespacesAndNewlines)), \(size) bytes, \(open.trimmingCharacters(in: .whitespacesAndNewlines)) open transactions)"
+        }
     }
 }

@@ -154,6 +154,9 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// Runs SQL through psql and returns its unaligned output.
+    /// The psql client of the cluster's PostgreSQL, for a session a test keeps open.
+    public var psqlPath: String { bin.appendingPathComponent("psql").path }
+
     public func psql(_ database: String, _ sql: String) throws -> String {
         let r = try runProcess(bin.appendingPathComponent("psql").path,
                                ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-c", sql],

@@ -9,6 +9,8 @@ public struct ErasureReport: Sendable {
     public var purgeSnapshotID: Int64?
     public var expiredSnapshots: [Int64] = []
     public var filesRemoved = 0
+    /// See `PurgeReport.scrubComplete`.
+    public var scrubComplete = true
 }
 
 /// The right to erasure: one snapshot deletes a customer's rows from every layer (curated
@@ -30,6 +32,7 @@ public enum Erasure {
             report.purgeSnapshotID = p.snapshotID
             report.expiredSnapshots = p.expiredSnapshots
             report.filesRemoved = p.filesRemoved
+            report.scrubComplete = p.scrubComplete
         }
         return report
     }
@@ -206,6 +209,9 @@ public struct PurgeReport: Sendable {
     public var filesRemoved = 0
     /// Attempts that met a concurrent change to the files being rewritten and were re-planned.
     public var retries = 0
+    /// False when the catalog's scrub could not wait out another session's older snapshot
+    /// (PostgreSQL, `Catalog.scrubStorage`): its statistics may keep old values a while.
+    public var scrubComplete = true
 }
 
 /// Removes deleted rows' bytes from the lake root: every live data file with deletes is
@@ -263,6 +269,8 @@ public enum Purge {
             // no reason to expire anyone's history.
             if plans.isEmpty && due.isEmpty {
                 try lease.release()
+                // A purge asked for again after one whose scrub was cut short scrubs anew.
+                report.scrubComplete = try catalog.scrubStorage()
                 return report
             }
             let snap: SnapshotInfo
@@ -317,7 +325,7 @@ public enum Purge {
             }
             report.expiredSnapshots = vacuum.expiredSnapshots
             report.filesRemoved = vacuum.files.count
-            try catalog.scrubStorage()
+            report.scrubComplete = try catalog.scrubStorage()
         } catch {
             if report.snapshotID == nil && !Catalog.commitMayHaveLanded(error) {
                 // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.

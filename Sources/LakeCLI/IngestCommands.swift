@@ -103,10 +103,12 @@ struct IngestOrders: ParsableCommand {
             return
         }
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
-        let summary = try OrderIngest.run(store, path: file, progress: bar.update)
-        bar.finish()
-        print(SummaryText.render(summary, format: flags.format))
-        BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
+        try stoppable {
+            let summary = try OrderIngest.run(store, path: file, progress: bar.update)
+            bar.finish()
+            print(SummaryText.render(summary, format: flags.format))
+            BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
+        }
     }
 }
 
@@ -126,7 +128,8 @@ struct IngestInventory: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try InventoryIngest.run(try flags.store(for: .inventory), path: file), format: flags.format))
+        let store = try flags.store(for: .inventory)
+        print(SummaryText.render(try stoppable { try InventoryIngest.run(store, path: file) }, format: flags.format))
     }
 }
 
@@ -146,7 +149,8 @@ struct IngestCatalog: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try CatalogIngest.run(try flags.store(for: .catalog), path: file), format: flags.format))
+        let store = try flags.store(for: .catalog)
+        print(SummaryText.render(try stoppable { try CatalogIngest.run(store, path: file) }, format: flags.format))
     }
 }
 

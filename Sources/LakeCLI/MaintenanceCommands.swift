@@ -42,7 +42,7 @@ struct CompactCommand: ParsableCommand {
         o.sortBy = sortBy
         o.dryRun = dryRun
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try Compaction.run(catalog, options: o)
+        let r = try stoppable { try Compaction.run(catalog, options: o) }
         switch format {
         case .json:
             try printJSON([

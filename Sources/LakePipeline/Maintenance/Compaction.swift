@@ -159,6 +159,7 @@ public enum Compaction {
             // Every partition runs even when one fails, so the files the others wrote are known and removed.
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
                 let c = candidates[i]
+                try Interruption.check()
                 let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
                 let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
                 return (outputs, dropped)
@@ -179,6 +180,7 @@ public enum Compaction {
                 report.seconds = Date().timeIntervalSince(started)
                 return report
             }
+            try Interruption.check()
             try beforeCommit?()
             var skipped: [Int] = []
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakeCatalog
 import LakePipeline
 import LakeQuery
@@ -94,7 +95,7 @@ struct IngestOrders: ParsableCommand {
                     // Unbuffered: a follower runs for hours and its output is read as it goes.
                     let text = "snapshot \(s.snapshotID.map(String.init) ?? "-"): lines ..\(position.lineNumber) (byte \(position.byteOffset))  "
                         + "records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)\n"
-                    FileHandle.standardOutput.write(Data(text.utf8))
+                    StandardStream.write(text, to: StandardStream.output)
                 }
                 // Each micro-batch gets the checks a one-shot ingest's batch gets.
                 BatchQualityHook.run(store.catalog, s, config: qualityConfig)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakePipeline
 
 /// Runs a batch command's writing steps with `Interruption`'s handlers: a SIGINT/SIGTERM stops
@@ -14,7 +15,7 @@ func stoppable<T>(_ body: () throws -> T) throws -> T {
         result = try body()
     } catch {
         if let signal = Interruption.received {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            StandardStream.write("Error: \(error)\n", to: StandardStream.error)
             throw ExitCode(128 + signal)
         }
         Interruption.uninstall()

@@ -109,7 +109,7 @@ struct SchemaMigrate: ParsableCommand {
 
     func run() throws {
         let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
-        let r = try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun)
+        let r = try stoppable { try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun) }
         let p = r.plan
         print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")
         for s in p.steps { print("  \(s)") }

@@ -1,10 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LakeFormat
 
 /// The signal number the first SIGINT/SIGTERM of a batch command stored (0: none). Written by
 /// the handler only; one word, so async-signal-safe.
 nonisolated(unsafe) private var interruptSignal: sig_atomic_t = 0
+/// What the handler writes to stderr (write(2) is async-signal-safe), allocated by `install`:
+/// the work may go on for seconds (a commit waiting for another writer's lock finishes first).
+nonisolated(unsafe) private var interruptNotice: UnsafeMutablePointer<UInt8>?
+nonisolated(unsafe) private var interruptNoticeLength = 0
 
 /// Ctrl-C (SIGINT) or SIGTERM during a batch command (`lake run`'s ingests, `lake ingest`
 /// without --follow, `lake compact`). The default action killed the process wherever it was:
@@ -24,6 +29,13 @@ public enum Interruption {
     /// signal the process was started ignoring stays ignored: a shell starts a background job
     /// (`lake ingest … &` in a script) ignoring SIGINT so that Ctrl-C reaches the script only.
     public static func install(_ signals: [Int32] = [SIGINT, SIGTERM]) {
+        if interruptNotice == nil {
+            let text = Array("lake: stopping at the next safe point (a commit under way, or waiting for another writer's lock, finishes first); signal again to end at once, leaving this step's files to lake vacuum\n".utf8)
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: text.count)
+            buffer.initialize(from: text, count: text.count)
+            interruptNoticeLength = text.count
+            interruptNotice = buffer
+        }
         var set = sigset_t()
         sigemptyset(&set)
         for sig in signals {
@@ -33,7 +45,10 @@ public enum Interruption {
             if let handler = old.__sigaction_handler.sa_handler, unsafeBitCast(handler, to: Int.self) == 1 { continue }
             sigaddset(&set, sig)
             var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in interruptSignal = sig }
+            action.__sigaction_handler.sa_handler = { sig in
+                interruptSignal = sig
+                if let notice = interruptNotice { _ = write(2, notice, interruptNoticeLength) }
+            }
             action.sa_flags = Int32(SA_RESTART) | Int32(bitPattern: UInt32(truncatingIfNeeded: SA_RESETHAND))
             sigemptyset(&action.sa_mask)
             sigaction(sig, &action, nil)
@@ -51,7 +66,10 @@ public enum Interruption {
             sigaction(sig, &action, nil)
         }
         previous = []
-        if let pending = received { raise(pending) }
+        if let pending = received {
+            StandardStream.write("lake: the work under way completed (what it committed stays) before \(name(pending)) took effect; ending now\n", to: StandardStream.error)
+            raise(pending)
+        }
     }
 
     /// The signal received since `install`, if any.

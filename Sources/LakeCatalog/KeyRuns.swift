@@ -12,6 +12,12 @@ public struct KeyRun: Sendable {
     public var keyCount: Int64
     /// Encoded by the pipeline; opaque here.
     public var payload: [UInt8]
+
+    public init(snapshotID: Int64, keyCount: Int64, payload: [UInt8]) {
+        self.snapshotID = snapshotID
+        self.keyCount = keyCount
+        self.payload = payload
+    }
 }
 
 /// The runs of a table at one snapshot, with the row count they must add up to.
@@ -46,6 +52,10 @@ enum KeyRunTable {
 
     static func exists(_ db: SQLDatabase) throws -> Bool {
         try db.tableExists("lake_key_run")
+    }
+
+    static func insert(_ db: SQLDatabase, tableID: Int64, column: String, snapshot: Int64, keyCount: Int64, payload: [UInt8]) throws {
+        try db.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)", arguments: [tableID, column, snapshot, keyCount, Data(payload)])
     }
 }
 
@@ -106,8 +116,7 @@ extension CatalogTransaction {
         if baseline {
             try database.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ?", arguments: [tableID, column])
         }
-        try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
-                             arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
+        try KeyRunTable.insert(database, tableID: tableID, column: column, snapshot: snapshotID, keyCount: keyCount, payload: payload)
     }
 }
 
@@ -176,8 +185,7 @@ extension CatalogTransaction {
                   AND snapshot_id IN (\(Array(repeating: "?", count: snapshots.count).joined(separator: ", ")))
                 """, arguments: SQLArguments([.int64(tableID), .string(column)] + snapshots.map(SQLValue.int64)))
         }
-        try database.execute(sql: "INSERT INTO lake_key_run VALUES (?, ?, ?, ?, ?)",
-                             arguments: [tableID, column, snapshotID, keyCount, Data(payload)])
+        try KeyRunTable.insert(database, tableID: tableID, column: column, snapshot: snapshotID, keyCount: keyCount, payload: payload)
     }
 }
 
@@ -229,5 +237,34 @@ extension Catalog {
                 """, arguments: [snapshot, snapshot, snapshot]) ?? 0
         }
         return rows
+    }
+}
+
+extension Catalog {
+    /// Rewrites every stored run of `column` in `tableID` through `transform` (nil drops the
+    /// run; the same run keeps it as it is), in one transaction that makes no snapshot: for a
+    /// record kept as runs that is not the table's key set, such as the deleted order ids an
+    /// erasure's purge prunes.
+    public func rewriteKeyRunRecords(tableID: Int64, column: String, _ transform: (KeyRun) throws -> KeyRun?) throws {
+        try requireWritable()
+        try Self.withRetry {
+            try store.write { db in
+                guard try KeyRunTable.exists(db) else { return }
+                let rows = try SQLRow.fetchAll(db, sql: """
+                    SELECT snapshot_id, key_count, payload FROM lake_key_run WHERE table_id = ? AND column_name = ? ORDER BY snapshot_id
+                    """, arguments: [tableID, column])
+                for r in rows {
+                    let run = KeyRun(snapshotID: try r.value(at: 0, "snapshot_id"), keyCount: try r.value(at: 1, "key_count"),
+                                     payload: r.withUnsafeData(atIndex: 2) { data in data.map { [UInt8]($0) } ?? [] })
+                    let new = try transform(run)
+                    if let new, new.keyCount == run.keyCount, new.payload == run.payload { continue }
+                    try db.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND column_name = ? AND snapshot_id = ?",
+                                   arguments: [tableID, column, run.snapshotID])
+                    if let new {
+                        try KeyRunTable.insert(db, tableID: tableID, column: column, snapshot: new.snapshotID, keyCount: new.keyCount, payload: new.payload)
+                    }
+                }
+            }
+        }
     }
 }

@@ -44,6 +44,9 @@ public struct VacuumReport: Hashable, Sendable {
     /// Hold names of committed files (`Storage.pendingWrite`) that a crash right after their
     /// commit left: removed (or, in a dry run, that would be); the files keep their own names.
     public var leftoverHolds = 0
+    /// Retired files forgotten without their deleted keys recorded: they failed verification
+    /// (`DeletedKeys.unreadable`), so the quality check may count their deleted orders as missing.
+    public var deletedKeysUnread: [String] = []
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 }
@@ -57,9 +60,11 @@ extension Catalog {
     /// ducklake_files_scheduled_for_deletion) commits first; files are deleted afterwards and
     /// their schedule rows removed only once gone, so an interrupted vacuum leaves at worst
     /// scheduled paths that the next vacuum finishes.
-    public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false) throws -> VacuumReport {
+    ///
+    /// `keeper` keeps the keys of rows deleted in the files it forgets (see `DeletedKeyKeeper`).
+    public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false, keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
         try requireWritable()
-        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun)
+        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun, keeping: keeper)
         if dryRun { return report }
         try deleteScheduled(&report)
         return report
@@ -68,10 +73,11 @@ extension Catalog {
     /// The catalog half of `expireSnapshots`: one transaction that expires the snapshots and
     /// moves the files only they could read to ducklake_files_scheduled_for_deletion (rolled
     /// back for a dry run). A vacuum killed after it left exactly this state.
-    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool) throws -> VacuumReport {
+    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool, keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
         let verified = try verifiedReplacements(cutoffMicros: cutoffMicros)
+        let kept = try keeper.flatMap { try keptDeletions($0, cutoffMicros: cutoffMicros) }
         do {
             try Self.withRetry {
                 try store.write { db in
@@ -79,7 +85,7 @@ extension Catalog {
                     // Files an interrupted vacuum scheduled but did not delete: this run deletes
                     // them, so a dry run must count them too.
                     report.files = try leftoverScheduled(db)
-                    try expire(db, cutoffMicros: cutoffMicros, verified: verified, report: &report)
+                    try expire(db, cutoffMicros: cutoffMicros, verified: verified, kept: kept, report: &report)
                     if dryRun { throw RollbackRequest() }
                 }
             }
@@ -140,7 +146,7 @@ extension Catalog {
         return out
     }
 
-    private func expire(_ db: SQLDatabase, cutoffMicros: Int64, verified: ReplacementCheck, report: inout VacuumReport) throws {
+    private func expire(_ db: SQLDatabase, cutoffMicros: Int64, verified: ReplacementCheck, kept: KeptDeletions?, report: inout VacuumReport) throws {
         let snaps = try Self.fetchSnapshots(db)
         guard let latest = snaps.last else { return }
         let expired = snaps.filter { $0.timeMicros < cutoffMicros && $0.id != latest.id }.map(\.id)
@@ -164,11 +170,20 @@ extension Catalog {
         let dead = try SQLRow.fetchAll(db, sql: "SELECT data_file_id, table_id, path, path_is_relative, file_size_bytes, end_snapshot FROM ducklake_data_file WHERE \(unseen)")
         let dirs = try tableDirectories(db)
         let now = Timestamps.timestampText(micros: Timestamps.micros(Date()))
+        var forgottenEnds = Set<Int64>()
         for r in dead {
             let id: Int64 = try r.value("data_file_id")
             let tableID: Int64 = try r.value("table_id")
+            let end: Int64? = try r.value("end_snapshot")
             let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"), tableDir: dirs[tableID] ?? dataPath)
-            switch try Self.fateOfReplaced(db, tableID: tableID, end: try r.value("end_snapshot"), check: verified) {
+            if let kept, tableID == kept.tableID, let end {
+                // Retired after the look: its deleted keys are not in a run yet.
+                guard kept.examined.contains(end) else {
+                    report.keptForNextVacuum += 1
+                    continue
+                }
+            }
+            switch try Self.fateOfReplaced(db, tableID: tableID, end: end, check: verified) {
             case .delete: break
             case .keepUnverified:
                 report.keptUnverified.append(url)
@@ -186,6 +201,16 @@ extension Catalog {
             try db.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)", arguments: [id, stored, rel, now])
             for table in ["ducklake_data_file", "ducklake_file_column_stats", "ducklake_file_partition_value"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE data_file_id = ?", arguments: [id])
+            }
+            if tableID == kept?.tableID, let end { forgottenEnds.insert(end) }
+        }
+        // The deleted keys of the forgotten files, as the record of the snapshot that retired them.
+        if let kept {
+            for end in forgottenEnds.sorted() {
+                guard let keys = kept.keys[end] else { continue }
+                report.deletedKeysUnread += keys.unreadable
+                guard let run = keys.run else { continue }
+                try KeyRunTable.insert(db, tableID: kept.tableID, column: kept.column, snapshot: end, keyCount: run.keyCount, payload: run.payload)
             }
         }
         // Delete files (DuckDB's DELETE) go with their data file or once no retained snapshot sees them.
@@ -382,12 +407,13 @@ extension Catalog {
     /// Expires snapshots and removes orphans with one retention: the whole `lake vacuum`.
     /// Orphans younger than `orphanSafetyWindow` stay unless `force` (snapshots still expire
     /// at `retain`); files of live writers and files the catalog never wrote stay even then.
-    public func vacuum(retain: TimeInterval, now: Date = Date(), dryRun: Bool = false, force: Bool = false) throws -> VacuumReport {
+    public func vacuum(retain: TimeInterval, now: Date = Date(), dryRun: Bool = false, force: Bool = false,
+                       keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
         let cutoff = now.addingTimeInterval(-retain)
         let safety = force ? nil : now.addingTimeInterval(-Self.orphanSafetyWindow)
         // Refuse before expiring anything: a refused vacuum changes nothing.
         _ = try removeOrphanFiles(olderThan: cutoff, dryRun: true, keepYoungerThan: safety)
-        var report = try expireSnapshots(olderThan: cutoff, dryRun: dryRun)
+        var report = try expireSnapshots(olderThan: cutoff, dryRun: dryRun, keeping: keeper)
         let orphans = try removeOrphanFiles(olderThan: cutoff, dryRun: dryRun, keepYoungerThan: safety)
         report.files += orphans.files
         report.failedDeletes += orphans.failedDeletes

@@ -183,6 +183,45 @@ import Testing
         DeleteFileTests.expectSame(try DeleteFileTests.ours(catalog, try catalog.latestSnapshot().id), mine[s4]!, "after the purge")
     }
 
+    /// The record of deleted order ids (kept for the quality check when a compaction or a vacuum
+    /// drops deleted rows) holds a `lake delete`'s ids, never an erased customer's: their raw
+    /// lines are gone too, and an erasure leaves no trace of the customer's orders.
+    @Test func erasedOrdersStayOutOfTheDeletedIDRecord() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let catalog = lake.catalog
+        let (x, y) = ("CUST-00004", "CUST-00007")
+        let erased = try Self.orderIDs(catalog, customer: x).union(try Self.orderIDs(catalog, customer: y))
+        #expect(!erased.isEmpty)
+        let ordersID = try #require(try catalog.tableIfPresent(.curatedOrders)).tableID
+        func recorded() throws -> Set<String> {
+            var ids = Set<String>()
+            try DeletedOrderIDs.load(catalog, tableID: ordersID, at: .max).forEach { ids.insert($0) }
+            return ids
+        }
+        _ = try Deletes.run(catalog, table: "orders", conditions: ["status = cancelled"])
+        let byDelete = try recorded()
+        #expect(!byDelete.isEmpty, "the cancelled orders' ids are recorded")
+        #expect(!byDelete.isDisjoint(with: erased), "the test needs an erased customer with a cancelled order")
+        _ = try Erasure.run(catalog, customerID: x)
+        _ = try Compaction.run(catalog)
+        // y is erased after the compaction: its rows are masked in files the next compaction
+        // retires and the vacuum then forgets.
+        _ = try Erasure.run(catalog, customerID: y)
+        _ = try Compaction.run(catalog)
+        _ = try catalog.vacuum(retain: 0, force: true, keeping: DeletedOrderIDs.keeper)
+        // Neither compaction nor the vacuum recorded an erased order. Until the purge the
+        // `lake delete` record still holds the erased customers' cancelled orders, as the
+        // history it belongs to still holds their rows.
+        #expect(try recorded().intersection(erased).isSubset(of: byDelete))
+        _ = try Purge.run(catalog)
+        let left = try recorded()
+        #expect(!left.isEmpty && left.isSubset(of: byDelete))
+        #expect(left.isDisjoint(with: erased), "erased orders recorded: \(left.intersection(erased).sorted())")
+        let q = try QualityChecks.run(catalog: catalog, rescan: true)
+        #expect(q.batches.allSatisfy { $0.results.first { $0.check == .curatedRows }?.passed == true })
+    }
+
     @Test func erasePurgeLeavesNoByteOfTheCustomer() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

@@ -12,6 +12,9 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     /// An input file fails verification (size, checksums, missing column): rewriting it would
     /// make the corruption permanent, so nothing is rewritten.
     case corruptInput(table: String, detail: String)
+    /// A file read for the record of deleted order ids (retired files, raw.orders) fails
+    /// verification: the job stops before it changes anything.
+    case unreadableFile(table: String, detail: String)
 
     public var description: String {
         switch self {
@@ -22,6 +25,8 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
         case .badOption(let d): return d
         case .corruptInput(let t, let d):
             return "refusing to rewrite \(t): an input file fails verification, so nothing was rewritten or committed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
+        case .unreadableFile(let t, let d):
+            return "a file of \(t) read for the record of deleted order ids fails verification, so nothing was changed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
         }
     }
 }
@@ -180,6 +185,8 @@ public enum Compaction {
                 report.seconds = Date().timeIntervalSince(started)
                 return report
             }
+            // Erased customers' orders are masked too; only the ids whose raw lines stay are kept.
+            let withRawLines = try DeletedOrderIDs.withRawLines(plans.reduce(into: Set<String>()) { $0.formUnion($1.dropped) }, catalog: catalog)
             try Interruption.check()
             try beforeCommit?()
             var skipped: [Int] = []
@@ -223,7 +230,7 @@ public enum Compaction {
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
                 // The deleted orders' ids outlive their rows, so the quality check still tells them from missing ones.
-                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids, tableID: tid, in: &tx) }
+                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids.intersection(withRawLines), tableID: tid, in: &tx) }
                 if let lease { try tx.endWrite(lease) }
             }
             report.snapshotID = snap.id

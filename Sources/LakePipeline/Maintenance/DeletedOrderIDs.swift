@@ -9,10 +9,13 @@ import LakeFormat
 /// whose order was deleted on purpose as accounted for, not as a curated row that went
 /// missing: the raw layer keeps the line (it is the archive), so without this record every
 /// batch a delete touched failed the check from then on. Rows a delete file still masks are
-/// read from the files themselves (`TableScan.runDeleted`). An erasure records nothing: it
-/// deletes the raw lines too, and keeps no trace of the customer's orders. A rewrite by
-/// another engine (DuckDB's ducklake_rewrite_data_files) that drops deleted rows records
-/// nothing either; the check then reports them as missing rows.
+/// read from the files themselves (`TableScan.runDeleted`), and so are the rows deleted in
+/// files a snapshot retired while the catalog still lists them (`deleted(in:)`: DuckDB's
+/// DELETE of every row of a file ends the file, and its ducklake_rewrite_data_files drops
+/// deleted rows, both without a record); `lake vacuum` records those before it forgets the
+/// files. An erasure records nothing: it deletes the raw lines too, and keeps no trace of the
+/// customer's orders. Only DuckDB's own ducklake_expire_snapshots forgets such files without a
+/// record; the check then reports their rows as missing.
 public struct DeletedOrderIDs: Sendable {
     static let column = "order_id:deleted"
     private let runs: [SortedIDRun]
@@ -23,11 +26,78 @@ public struct DeletedOrderIDs: Sendable {
 
     /// Records `ids` as deleted from curated.orders (`tableID`) by the transaction's commit.
     public static func record(_ ids: Set<String>, tableID: Int64, in tx: inout CatalogTransaction) throws {
-        guard !ids.isEmpty else { return }
+        guard let run = encode(ids) else { return }
+        try tx.addKeyRun(tableID: tableID, column: column, keyCount: run.keyCount, payload: run.payload, baseline: false)
+    }
+
+    /// What `lake vacuum` hands the catalog: before it forgets retired files of curated.orders,
+    /// the ids deleted in them (`deleted(in:)`) are recorded under the snapshot that retired
+    /// them, so the check keeps counting them as deleted at every snapshot from then on.
+    public static let keeper = DeletedKeyKeeper(table: .curatedOrders, column: column) { retired, catalog in
+        var ids = Set<String>(), unreadable: [String] = []
+        for file in retired {
+            do {
+                ids.formUnion(try deleted(in: [file], files: catalog.files))
+            } catch MaintenanceError.unreadableFile {
+                unreadable.append(file.file.path)
+            }
+        }
+        return DeletedKeys(run: encode(try withRawLines(ids, catalog: catalog)), unreadable: unreadable)
+    }
+
+    /// Of `ids`, those raw.orders still holds a line of at the latest snapshot. Only these are
+    /// recorded: a deleted order keeps its raw line (the archive), an erased customer's order
+    /// does not, and an erasure must leave no trace of the customer's orders behind, not even
+    /// their ids in this record. The check counts an id only for a batch that has its line anyway.
+    public static func withRawLines(_ ids: Set<String>, catalog: Catalog) throws -> Set<String> {
+        guard !ids.isEmpty, let raw = try catalog.tableIfPresent(.rawOrders), let column = raw.column(named: "order_id") else { return [] }
+        var kept = Set<String>()
+        for file in try catalog.dataFiles(tableID: raw.tableID, columnStats: false, inlined: .readSeparately) {
+            do {
+                for b in try DataFileReader(file, columns: [column], files: catalog.files).read(parallelism: 1) {
+                    for r in 0 ..< b.count { if let id = b.columns[0].string(at: r), ids.contains(id) { kept.insert(id) } }
+                }
+            } catch let e as DataFileError {
+                throw MaintenanceError.unreadableFile(table: raw.qualifiedName, detail: e.description)
+            } catch let e as ParquetError {
+                throw MaintenanceError.unreadableFile(table: raw.qualifiedName, detail: e.description)
+            }
+        }
+        return kept
+    }
+
+    /// An erasure's purge: drops from the record every id raw.orders holds no line of any more
+    /// (the erased customer's orders, those a `lake delete` had removed before the erasure too),
+    /// so nothing of them is left once the purge has expired the history that still read them.
+    public static func pruneErased(_ catalog: Catalog) throws {
+        guard let orders = try catalog.tableIfPresent(.curatedOrders) else { return }
+        var all = Set<String>()
+        try load(catalog, tableID: orders.tableID, at: .max).forEach { all.insert($0) }
+        let gone = all.subtracting(try withRawLines(all, catalog: catalog))
+        guard !gone.isEmpty else { return }
+        try catalog.rewriteKeyRunRecords(tableID: orders.tableID, column: column) { run in
+            var ids = Set<String>()
+            try DeletedOrderIDs(runs: [try open(run)]).forEach { ids.insert($0) }
+            let left = ids.subtracting(gone)
+            if left.count == ids.count { return run }
+            return encode(left).map { KeyRun(snapshotID: run.snapshotID, keyCount: $0.keyCount, payload: $0.payload) }
+        }
+    }
+
+    private static func open(_ record: KeyRun) throws -> SortedIDRun {
+        do {
+            return try SortedIDRun.open(record.payload, expected: record.keyCount, fingerprint: .standard)
+        } catch let damaged as IDRunDamaged {
+            throw CatalogError.corrupt("the record of order ids deleted from curated.orders: \(damaged)")
+        }
+    }
+
+    private static func encode(_ ids: Set<String>) -> (keyCount: Int64, payload: [UInt8])? {
+        guard !ids.isEmpty else { return nil }
         var run = OrderIDRun()
         for id in ids { Array(id.utf8).withUnsafeBytes { run.append($0) } }
         let encoded = SortedIDRun.encode(run, fingerprint: .standard)
-        try tx.addKeyRun(tableID: tableID, column: column, keyCount: Int64(encoded.count), payload: encoded.payload, baseline: false)
+        return (Int64(encoded.count), encoded.payload)
     }
 
     /// The order ids of the rows deletes mask in `inputs` (files of curated.orders): what a
@@ -49,14 +119,31 @@ public struct DeletedOrderIDs: Sendable {
         return ids
     }
 
+    /// The order ids of the rows deleted on purpose in `retired` files of curated.orders
+    /// (`Catalog.retiredFiles`): the rows their deletes masked, and every row of a file its
+    /// retiring snapshot deleted. One rule for the quality check, which reads them while the
+    /// catalog lists the files, and the vacuum, which records them before forgetting the files.
+    public static func deleted(in retired: [RetiredFile], files: LakeFiles) throws -> Set<String> {
+        var ids = Set<String>()
+        for r in retired {
+            guard let column = r.table.column(named: "order_id") else { continue }
+            do {
+                let reader = try DataFileReader(r.file, columns: [column], files: files)
+                for b in try reader.readDeleted() + (r.rowsDeleted ? reader.read(parallelism: 1) : []) {
+                    for i in 0 ..< b.count { if let id = b.columns[0].string(at: i) { ids.insert(id) } }
+                }
+            } catch let e as DataFileError {
+                throw MaintenanceError.unreadableFile(table: r.table.qualifiedName, detail: e.description)
+            } catch let e as ParquetError {
+                throw MaintenanceError.unreadableFile(table: r.table.qualifiedName, detail: e.description)
+            }
+        }
+        return ids
+    }
+
     /// The ids recorded for curated.orders (`tableID`) up to `snapshot`.
     public static func load(_ catalog: Catalog, tableID: Int64, at snapshot: Int64) throws -> DeletedOrderIDs {
-        let records = try catalog.keyRunRecords(tableID: tableID, column: column, through: snapshot)
-        do {
-            return DeletedOrderIDs(runs: try records.map { try SortedIDRun.open($0.payload, expected: $0.keyCount, fingerprint: .standard) })
-        } catch let damaged as IDRunDamaged {
-            throw CatalogError.corrupt("the record of order ids deleted from curated.orders: \(damaged)")
-        }
+        DeletedOrderIDs(runs: try catalog.keyRunRecords(tableID: tableID, column: column, through: snapshot).map(open))
     }
 
     public var isEmpty: Bool { runs.isEmpty }

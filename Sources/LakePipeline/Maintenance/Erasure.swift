@@ -242,6 +242,10 @@ public enum Purge {
 
     static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?) throws -> PurgeReport {
         try catalog.requireWritable()
+        // The erased lines are gone from raw.orders since the erasure's commit: their ids leave the
+        // record of deleted order ids before the scrub below (first, so a rerun after a crash
+        // past the commit, which finds nothing else to do, still prunes).
+        try DeletedOrderIDs.pruneErased(catalog)
         var report = PurgeReport()
         let base = try catalog.latestSnapshot()
         var plans: [(table: TableInfo, input: DataFile, outputs: [NewDataFile])] = []
@@ -297,7 +301,7 @@ public enum Purge {
             report.filesRewritten = plans.count
             // Every earlier snapshot reads the old files: they go, and with them the files only
             // they read (the half-millisecond covers the snapshot time's rounding to microseconds).
-            let vacuum = try catalog.expireSnapshots(olderThan: snap.time.addingTimeInterval(0.000_5))
+            let vacuum = try catalog.expireSnapshots(olderThan: snap.time.addingTimeInterval(0.000_5), keeping: DeletedOrderIDs.keeper)
             guard vacuum.failedDeletes.isEmpty else {
                 throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
                     + "fix their permissions and run `lake vacuum` to finish")

@@ -167,8 +167,9 @@ public enum QualityChecks {
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
             // Orders deleted on purpose are accounted for, not missing: those a delete (ours or
-            // DuckDB's) still masks in the files, and those deletes recorded before a compaction
-            // dropped their rows (`DeletedOrderIDs`). For such an id, each batch's accepted line
+            // DuckDB's) still masks in the files, those deleted in files a snapshot retired (a
+            // DuckDB DELETE of a whole file, a rewrite), and those recorded before a compaction
+            // or a vacuum dropped their rows (`DeletedOrderIDs`). For such an id, each batch's accepted line
             // whose row is gone counts as deleted: every batch's when no row of the id is live,
             // else every batch's but the one its live row is credited to (`batchOfOrder`: the id
             // was loaded again after the delete, or DuckDB's UPDATE rewrote the row).
@@ -182,6 +183,8 @@ public enum QualityChecks {
                 for r in 0 ..< b.count { if let id = b.columns[0].string(at: r) { deleted(id) } }
             }
             try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach(deleted)
+            let retired = try catalog.retiredFiles(tableID: orders.table.tableID, through: snapshot.id)
+            try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach(deleted)
         }
         var itemSums: [String: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {

@@ -201,10 +201,14 @@ final class PGConnection: SQLBackend {
         try execute(sql: "SET client_min_messages = warning", arguments: [])
     }
 
-    var isConnected: Bool { conn.map { lake_PQstatus($0) == CONNECTION_OK } ?? false }
+    /// Set when a statement failed with libpq's own error (no SQLSTATE): the connection is not
+    /// used again, whatever `PQstatus` says.
+    private var lost = false
+
+    var isConnected: Bool { !lost && (conn.map { lake_PQstatus($0) == CONNECTION_OK } ?? false) }
 
     var isHealthy: Bool {
-        guard let conn else { return false }
+        guard let conn, !lost else { return false }
         return lake_PQstatus(conn) == CONNECTION_OK && lake_PQtransactionStatus(conn) == PQTRANS_IDLE
     }
 
@@ -265,6 +269,7 @@ final class PGConnection: SQLBackend {
             lake_PQexecParams(conn, text, Int32(arguments.count), nil, pointers, lengths, formats, 0)
         }
         guard let result else {
+            lost = true
             throw SQLError(kind: .connection, code: "08006", message: withNotice(String(cString: lake_PQerrorMessage(conn))))
         }
         let status = lake_PQresultStatus(result)
@@ -279,8 +284,14 @@ final class PGConnection: SQLBackend {
             case "23505" where message.contains("ducklake_snapshot"): kind = .retryable
             case let s where s.hasPrefix("08") || s.hasPrefix("57P"): kind = .connection
             // libpq's own report of a lost connection ("server closed the connection
-            // unexpectedly") carries no SQLSTATE.
-            case "" where lake_PQstatus(conn) != CONNECTION_OK: kind = .connection
+            // unexpectedly") carries no SQLSTATE. After `pg_ctl restart -m immediate` libpq
+            // still says CONNECTION_OK on it (its write failed, the read met the end), so the
+            // stale-connection retry never ran (session 16 probe: the first request after the
+            // restart answered 503); an error without SQLSTATE is libpq's, never the server's,
+            // and leaves the connection unusable.
+            case "":
+                kind = .connection
+                lost = true
             default: kind = .other
             }
             let code = state.isEmpty ? "" : " \(state)"

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 // Each wrapper's libpq function, resolved by name once libpq is loaded. Only
 // `lake_PQconnectdb` can be the first call (every other one takes its connection or a result of
@@ -25,6 +26,7 @@ static struct {
     Oid (*ftype)(const PGresult *, int);
     int (*getisnull)(const PGresult *, int, int);
     char *(*getvalue)(const PGresult *, int, int);
+    PQnoticeProcessor (*setNoticeProcessor)(PGconn *, PQnoticeProcessor, void *);
 } pq;
 static int loaded;
 static char load_error[256];
@@ -58,6 +60,7 @@ static void load(void) {
     RESOLVE(ftype, "PQftype")
     RESOLVE(getisnull, "PQgetisnull")
     RESOLVE(getvalue, "PQgetvalue")
+    RESOLVE(setNoticeProcessor, "PQsetNoticeProcessor")
 #undef RESOLVE
     loaded = 1;
 }
@@ -91,3 +94,24 @@ char *lake_PQfname(const PGresult *res, int field_num) { return pq.fname(res, fi
 Oid lake_PQftype(const PGresult *res, int field_num) { return pq.ftype(res, field_num); }
 int lake_PQgetisnull(const PGresult *res, int tup_num, int field_num) { return pq.getisnull(res, tup_num, field_num); }
 char *lake_PQgetvalue(const PGresult *res, int tup_num, int field_num) { return pq.getvalue(res, tup_num, field_num); }
+
+// The buffer of `lake_PQcaptureNotices`: its capacity first, then the text.
+typedef struct {
+    size_t size;
+    char *text;
+} notice_buffer;
+
+static void keep_notice(void *arg, const char *message) {
+    notice_buffer *b = arg;
+    snprintf(b->text, b->size, "%s", message);
+}
+
+void *lake_PQcaptureNotices(PGconn *conn, char *buffer, size_t size) {
+    notice_buffer *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    b->size = size;
+    b->text = buffer;
+    buffer[0] = 0;
+    pq.setNoticeProcessor(conn, keep_notice, b);
+    return b;
+}

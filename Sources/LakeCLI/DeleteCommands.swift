@@ -33,7 +33,7 @@ struct DeleteCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun)
+        let r = try stoppable { try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun) }
         switch format {
         case .json: try printJSON(deleteJSON(r))
         case .csv: deleteTables(r).printCSV()
@@ -79,7 +79,7 @@ struct EraseCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge)
+        let r = try stoppable { try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge) }
         switch format {
         case .json:
             var object = deleteJSON(r.delete)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakeCatalog
 import LakePipeline
 import LakeQuery
@@ -94,7 +95,7 @@ struct IngestOrders: ParsableCommand {
                     // Unbuffered: a follower runs for hours and its output is read as it goes.
                     let text = "snapshot \(s.snapshotID.map(String.init) ?? "-"): lines ..\(position.lineNumber) (byte \(position.byteOffset))  "
                         + "records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)\n"
-                    FileHandle.standardOutput.write(Data(text.utf8))
+                    StandardStream.write(text, to: StandardStream.output)
                 }
                 // Each micro-batch gets the checks a one-shot ingest's batch gets.
                 BatchQualityHook.run(store.catalog, s, config: qualityConfig)
@@ -103,10 +104,12 @@ struct IngestOrders: ParsableCommand {
             return
         }
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
-        let summary = try OrderIngest.run(store, path: file, progress: bar.update)
-        bar.finish()
-        print(SummaryText.render(summary, format: flags.format))
-        BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
+        try stoppable {
+            let summary = try OrderIngest.run(store, path: file, progress: bar.update)
+            bar.finish()
+            print(SummaryText.render(summary, format: flags.format))
+            BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
+        }
     }
 }
 
@@ -126,7 +129,8 @@ struct IngestInventory: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try InventoryIngest.run(try flags.store(for: .inventory), path: file), format: flags.format))
+        let store = try flags.store(for: .inventory)
+        print(SummaryText.render(try stoppable { try InventoryIngest.run(store, path: file) }, format: flags.format))
     }
 }
 
@@ -146,7 +150,8 @@ struct IngestCatalog: ParsableCommand {
     var file: String
 
     func run() throws {
-        print(SummaryText.render(try CatalogIngest.run(try flags.store(for: .catalog), path: file), format: flags.format))
+        let store = try flags.store(for: .catalog)
+        print(SummaryText.render(try stoppable { try CatalogIngest.run(store, path: file) }, format: flags.format))
     }
 }
 

@@ -41,6 +41,20 @@ struct LakeOptions: ParsableArguments {
         valueName: "URL"))
     var catalog: String?
 
+    /// A relative lake path needs the working directory: deleted under the shell, every command
+    /// answered "no lake at lake", and `lake run` "cannot create lake directory lake: The
+    /// operation could not be completed. The specified URL type isn't supported" (session 16).
+    func validate() throws {
+        let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
+        guard !path.hasPrefix("/") else { return }
+        if let cwd = getcwd(nil, 0) {
+            free(cwd)
+            return
+        }
+        let e = errno
+        throw ValidationError("the lake path \(path) is relative, but the working directory cannot be found (\(String(cString: strerror(e))); was it deleted?): cd to an existing directory, or give --lake an absolute path")
+    }
+
     var root: URL {
         let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
         return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL

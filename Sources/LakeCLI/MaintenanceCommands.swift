@@ -42,7 +42,7 @@ struct CompactCommand: ParsableCommand {
         o.sortBy = sortBy
         o.dryRun = dryRun
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try Compaction.run(catalog, options: o)
+        let r = try stoppable { try Compaction.run(catalog, options: o) }
         switch format {
         case .json:
             try printJSON([
@@ -109,7 +109,7 @@ struct SchemaMigrate: ParsableCommand {
 
     func run() throws {
         let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
-        let r = try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun)
+        let r = try stoppable { try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun) }
         let p = r.plan
         print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")
         for s in p.steps { print("  \(s)") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakeQuery
 
 /// How results are printed: aligned text for people, JSON and CSV for pipes. One enum for every
@@ -41,7 +42,7 @@ struct Records {
 
 /// Writes to standard error (progress, warnings) without touching standard output.
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    StandardStream.write((text + "\n"), to: StandardStream.error)
 }
 
 func jsonText<T: Encodable>(_ value: T) -> String {
@@ -74,11 +75,11 @@ final class ProgressBar: @unchecked Sendable {
         let rate = mb / max(now.timeIntervalSince(start), 1e-3)
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = String(format: "\r%@ [%@] %3.0f%% %.0f/%.0f MB %.0f MB/s", label, bar, fraction * 100, mb, Double(total) / 1e6, rate)
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStream.write(line, to: StandardStream.error)
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        StandardStream.write("\r\u{1B}[K", to: StandardStream.error)
     }
 }

@@ -41,16 +41,19 @@ struct Run: ParsableCommand {
         let orders = dir.appendingPathComponent("orders_stream.jsonl").path
         var clock = PhaseClock("run")
         var summaries: [IngestRun] = []
-        summaries.append(try CatalogIngest.run(store, path: catalog))
-        summaries.append(try InventoryIngest.run(store, path: inventory))
-        clock.lap("catalog and inventory")
-        let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
-        let orderSummary = try OrderIngest.run(store, path: orders, progress: bar.update)
-        summaries.append(orderSummary)
-        bar.finish()
-        clock.lap("ingest orders")
-        BatchQualityHook.run(store.catalog, orderSummary, config: qualityConfig)
-        clock.lap("batch quality hook")
+        let orderSummary = try stoppable {
+            summaries.append(try CatalogIngest.run(store, path: catalog))
+            summaries.append(try InventoryIngest.run(store, path: inventory))
+            clock.lap("catalog and inventory")
+            let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
+            let orderSummary = try OrderIngest.run(store, path: orders, progress: bar.update)
+            summaries.append(orderSummary)
+            bar.finish()
+            clock.lap("ingest orders")
+            BatchQualityHook.run(store.catalog, orderSummary, config: qualityConfig)
+            clock.lap("batch quality hook")
+            return orderSummary
+        }
         switch flags.format {
         case .json: print(jsonText(summaries))
         default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakeCatalog
 import LakePipeline
 import LakeQuery
@@ -63,7 +64,7 @@ struct ServeCommand: ParsableCommand {
         try LakeServer.runBlocking(api: api, config: c) { port in
             // The first line on stdout: scripts and tests read the port from it.
             // Written unbuffered: a pipe reader would otherwise wait for a buffer to fill.
-            FileHandle.standardOutput.write(Data("lake serve: listening on http://\(host):\(port)\n".utf8))
+            StandardStream.write("lake serve: listening on http://\(host):\(port)\n", to: StandardStream.output)
         }
     }
 }

@@ -230,7 +230,7 @@ public struct Catalog: Sendable {
         case .v10: return
         case .v03: throw CatalogError.upgradeRequired(path: locationText, version: format.version)
         case .newer(let v): throw CatalogError.newerCatalog(path: locationText, version: v)
-        case .older(let v): throw CatalogError.incompatibleCatalog(path: locationText, reason: "catalog version \(v)")
+        case .older(let v): throw CatalogError.incompatibleCatalog(path: locationText, reason: CatalogFormat.olderReason(v))
         }
     }
 
@@ -306,7 +306,7 @@ public struct Catalog: Sendable {
                 }
             }
         case .older(let v):
-            throw CatalogError.incompatibleCatalog(path: manifest, reason: "catalog version \(v) predates DuckLake 0.3; attach it once with DuckDB 1.5 (AUTOMATIC_MIGRATION TRUE) to migrate it to 1.0")
+            throw CatalogError.incompatibleCatalog(path: manifest, reason: CatalogFormat.olderReason(v))
         }
         guard try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_snapshot") ?? 0 > 0 else {
             throw CatalogError.incompatibleCatalog(path: manifest, reason: "no snapshots")

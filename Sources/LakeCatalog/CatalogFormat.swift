@@ -1,3 +1,5 @@
+import LakeFormat
+
 /// The DuckLake version a catalog declares in `ducklake_metadata`, as far as this build is
 /// concerned: the one it writes (1.0), the one it reads and upgrades (0.3), newer ones it reads
 /// without touching, and older ones it refuses.
@@ -29,6 +31,17 @@ public enum CatalogFormat: Equatable, Sendable, CustomStringConvertible {
         case .v03: return DuckLakeSchema.legacyVersion
         case .newer(let v), .older(let v): return v
         }
+    }
+
+    /// Why this build cannot use an `.older` catalog: a version before 0.3 can be migrated by
+    /// DuckDB; a value that is no version at all ("", "garbage") means a damaged catalog or a
+    /// table that is not DuckLake's, which no migration fixes.
+    public static func olderReason(_ version: String) -> String {
+        let parts = version.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count >= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) {
+            return "catalog version \(version) predates DuckLake 0.3; attach it once with DuckDB 1.5 (AUTOMATIC_MIGRATION TRUE) to migrate it to 1.0"
+        }
+        return "ducklake_metadata's version is \"\(VisibleText.escape(version))\", which is no DuckLake version (this build writes \(DuckLakeSchema.version) and upgrades \(DuckLakeSchema.legacyVersion)): the catalog is damaged or not a DuckLake catalog; restore it from a backup"
     }
 
     public var isNewer: Bool { if case .newer = self { return true } else { return false } }

@@ -59,7 +59,7 @@ extension Catalog {
         case .newer(let v):
             throw CatalogError.newerCatalog(path: manifestURL.path, version: v)
         case .older(let v):
-            throw CatalogError.incompatibleCatalog(path: manifestURL.path, reason: "catalog version \(v)")
+            throw CatalogError.incompatibleCatalog(path: manifestURL.path, reason: CatalogFormat.olderReason(v))
         case .v03:
             break
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 import HTTPTypes
 import Hummingbird
 import LakeCatalog
@@ -118,7 +119,7 @@ public enum LakeServer {
     public static func run(api: LakeAPI, config: ServerConfiguration, onListening: @escaping @Sendable (Int) -> Void) async throws {
         guard config.tokens != nil || ServerConfiguration.isLoopback(config.host) else { throw ServerError.refusedToBind(host: config.host) }
         let metrics = RequestMetrics()
-        let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let log: @Sendable (String) -> Void = { line in StandardStream.write((line + "\n"), to: StandardStream.error) }
         var logger = Logger(label: "lake.serve")
         // Hummingbird's own info lines would break "one JSON line per request" on stderr.
         logger.logLevel = .warning

@@ -82,6 +82,19 @@ import Testing
         #expect(throws: CatalogError.incompatibleCatalog(path: path, reason: "catalog version 0.2 predates DuckLake 0.3; attach it once with DuckDB 1.5 (AUTOMATIC_MIGRATION TRUE) to migrate it to 1.0")) {
             try Catalog.open(root: dir.url)
         }
+        // No version at all (session 16 probe: "catalog version garbage predates DuckLake 0.3"):
+        // no migration helps, so the message does not send the user to one.
+        for bad in ["garbage", "", "1", "1.x"] {
+            let q = try DatabaseQueue(path: path)
+            try q.write { db in try db.execute(sql: "UPDATE ducklake_metadata SET value = ? WHERE key = 'version'", arguments: [bad]) }
+            try q.close()
+            do {
+                _ = try Catalog.open(root: dir.url)
+                Issue.record("a catalog whose version is \"\(bad)\" opened")
+            } catch let CatalogError.incompatibleCatalog(_, reason) {
+                #expect(reason.contains("is no DuckLake version") && reason.contains("\"\(bad)\"") && !reason.contains("predates"), "\(reason)")
+            }
+        }
     }
 
     @Test func commitsAreReadableAtEverySnapshot() throws {

@@ -1,5 +1,5 @@
 import Foundation
-import LakeTestSupport
+@testable import LakeTestSupport
 import Testing
 @testable import LakeCatalog
 
@@ -49,5 +49,29 @@ import Testing
             #expect(e.kind == .connection, "\(e.kind): \(e.message)")
             #expect(!e.message.hasPrefix("PostgreSQL :"), "\(e.message)")
         }
+    }
+
+    /// `pg_ctl restart -m immediate`: the backends send a WARNING and vanish, and libpq reports
+    /// the next statement's failure without SQLSTATE while PQstatus still says CONNECTION_OK, so
+    /// the connection was taken for a live one: the retry above never ran (session 16 probe:
+    /// the first `lake serve` request after such a restart answered 503, an ingest failed).
+    @Test("after an immediate server restart the stale pooled connection is replaced too: the next read succeeds")
+    func immediateRestartIsSurvived() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let database = try pg.createDatabase()
+        // Over the Unix socket, as a catalog on the same host is reached: the statement's send
+        // fails at once there (EPIPE), which is what leaves PQstatus at CONNECTION_OK.
+        let store = try PostgresStore(conninfo: "host=\(pg.directory.path) port=\(pg.port) dbname=\(database) "
+            + "user=\(PostgresCluster.user) password=\(PostgresCluster.password)")
+        try store.write { db in try db.execute(sql: "CREATE TABLE t (a BIGINT)", arguments: []) }
+        try store.write { db in try db.execute(sql: "INSERT INTO t VALUES (1)", arguments: []) }
+        // pg_ctl restart keeps the options the server was started with (postmaster.opts).
+        var argv = [pg.bin.appendingPathComponent("pg_ctl").path, "-D", pg.directory.file("data"), "-l", pg.directory.file("server.log"),
+                    "-w", "-t", "300", "-m", "immediate", "restart"]
+        if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
+        #expect(try PostgresCluster.spawnAndWait(argv) == 0)
+        let rows = try store.read { db in try db.fetch(sql: "SELECT count(*) AS n FROM t", arguments: []) }
+        #expect(try rows.first?.value("n") as Int64? == 1)
     }
 }

@@ -76,4 +76,45 @@ import Testing
         #expect(left.isEmpty, "temp files of abandoned writers: \(left.prefix(3))")
         #expect(budget.holdingCount == 0)
     }
+
+    /// A park's fsync or close failing (EIO from the device) is the only report of bytes the
+    /// file may have lost; its descriptor is gone, so the error must outlive it.
+    @Test("a park whose fsync or close fails: that file's next write and its publish throw the error, no name is published, no temp file stays; the others are intact",
+          arguments: [OpenFileBudget.ParkStep.fsync, .close])
+    func failedParkIsThrownLater(step: OpenFileBudget.ParkStep) throws {
+        let dir = try TemporaryDirectory("budget-park-fault")
+        defer { dir.remove() }
+        let victim = dir.file(".tmp-f0.pending")
+        let budget = OpenFileBudget(limit: 2) { s, path in s == step && path == victim ? EIO : nil }
+        let expected = StorageError.io(location: victim, operation: step == .fsync ? "fsync" : "close", errno: EIO)
+        do {
+            // f0 has bytes when f2's creation parks it (the budget holds 2): that park fails.
+            let files = try Self.writers(2, in: dir, budget: budget)
+            try Self.chunk(0, 0).withUnsafeBytes { try files[0].write($0) }
+            let more = try (2 ..< 4).map { i in
+                try LocalStorageWriter(target: dir.file("f\(i)"), temp: dir.file(".tmp-f\(i).pending"), hold: dir.file(".f\(i).pending"), budget: budget)
+            }
+            let all = files + more
+            #expect(budget.parked > 0)
+            for round in 0 ..< 3 {
+                for (i, w) in all.enumerated() where i != 0 {
+                    try Self.chunk(i, round).withUnsafeBytes { try w.write($0) }
+                }
+            }
+            #expect(throws: expected) { try Self.chunk(0, 1).withUnsafeBytes { try files[0].write($0) } }
+            #expect(throws: expected) { try Self.chunk(0, 2).withUnsafeBytes { try files[0].write($0) } }
+            #expect(throws: expected) { try files[0].publish() }
+            #expect(!FileManager.default.fileExists(atPath: dir.file("f0")), "a file whose park failed was published")
+            #expect(!FileManager.default.fileExists(atPath: dir.file(".f0.pending")))
+            for (i, w) in all.enumerated() where i != 0 {
+                try w.publish()
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.file("f\(i)"))))
+                #expect(bytes == (0 ..< 3).flatMap { Self.chunk(i, $0) }, "file \(i) differs")
+            }
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".tmp-") }
+        #expect(left.isEmpty, "temp files left: \(left)")
+        #expect(budget.holdingCount == 0)
+        #expect(try Self.openDescriptors(under: dir) == 0)
+    }
 }

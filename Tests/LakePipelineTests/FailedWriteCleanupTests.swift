@@ -28,6 +28,14 @@ import Testing
         })
     }
 
+    /// Every directory under the lake root (partition directories among them).
+    static func directories(under root: URL) -> Set<String> {
+        Set((FileManager.default.enumerator(atPath: root.path)?.compactMap { $0 as? String } ?? []).filter {
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: root.path + "/" + $0, isDirectory: &isDir) && isDir.boolValue
+        })
+    }
+
     /// Removes the first file (by path, among those `matching`) published since `known`, under
     /// its name and its hold name: the commit's presence check then refuses the commit.
     static func removePublishedFile(under lake: URL, besides known: Set<String>, matching: (String) -> Bool = { _ in true }) throws {
@@ -51,12 +59,15 @@ import Testing
         _ = try CatalogIngest.run(store, path: evaluationCatalog)
         let snapshot = try store.catalog.latestSnapshot().id
         before.withLock { $0 = Self.dataFiles(under: lake) }
+        let directoriesBefore = Self.directories(under: lake)
         trigger.arm()
         #expect(throws: CatalogSafetyError.self) { try OrderIngest.run(store, path: evaluationOrders) }
         #expect(trigger.fired && trigger.failure == nil, "\(trigger.failure ?? "")")
         #expect(try store.catalog.latestSnapshot().id == snapshot, "nothing committed")
         let left = Self.dataFiles(under: lake).subtracting(before.withLock { $0 })
         #expect(left.isEmpty, "the failed ingest left \(left.count) files, e.g. \(left.sorted().prefix(3))")
+        let emptyLeft = Self.directories(under: lake).subtracting(directoriesBefore)
+        #expect(emptyLeft.isEmpty, "the failed ingest left \(emptyLeft.count) directories, e.g. \(emptyLeft.sorted().prefix(3))")
 
         // The rerun commits the whole file once.
         let rerun = try OrderIngest.run(store, path: evaluationOrders)

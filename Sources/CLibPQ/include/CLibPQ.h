@@ -25,6 +25,12 @@ void lake_PQclear(PGresult *res);
 char *lake_PQcmdTuples(PGresult *res);
 int lake_PQntuples(const PGresult *res);
 int lake_PQnfields(const PGresult *res);
+// libpq's default notice processor prints every server notice to stderr, among them the FATAL
+// a server sends before ending an idle connection, which then came before lake's own message
+// about the same failure. This keeps the latest notice in `buffer` (NUL-terminated, cut to
+// `size`) instead. Returns what `free` releases after `lake_PQfinish` (NULL: out of memory,
+// notices go to stderr as before).
+void *lake_PQcaptureNotices(PGconn *conn, char *buffer, size_t size);
 char *lake_PQfname(const PGresult *res, int field_num);
 Oid lake_PQftype(const PGresult *res, int field_num);
 int lake_PQgetisnull(const PGresult *res, int tup_num, int field_num);

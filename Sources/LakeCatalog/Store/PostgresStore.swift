@@ -179,8 +179,14 @@ final class PGConnection: SQLBackend {
     /// Set while a READ ONLY transaction is open: a table seen to exist then was committed.
     var inReadOnlyTransaction = false
     var knownTables: KnownTables?
+    /// The server's latest notice on this connection, kept by `lake_PQcaptureNotices` instead of
+    /// printed by libpq (cleared before each statement): a failing statement's message carries
+    /// it, a statement that succeeds drops it.
+    private let notice = UnsafeMutablePointer<CChar>.allocate(capacity: 512)
+    private var noticeCapture: UnsafeMutableRawPointer?
 
     init(conninfo: String, location: String) throws {
+        notice[0] = 0
         conn = lake_PQconnectdb(conninfo)
         guard let conn, lake_PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { String(cString: lake_PQerrorMessage($0)) } ?? lake_pq_load_error().map { String(cString: $0) } ?? "out of memory"
@@ -189,24 +195,47 @@ final class PGConnection: SQLBackend {
             throw SQLError(kind: .connection, code: "08001",
                            message: "cannot connect to the PostgreSQL catalog \(location): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        noticeCapture = lake_PQcaptureNotices(conn, notice, 512)
         // Timestamps come back in UTC (DuckLake's snapshot_time is TIMESTAMPTZ); notices stay quiet.
         try execute(sql: "SET TimeZone = 'UTC'", arguments: [])
         try execute(sql: "SET client_min_messages = warning", arguments: [])
     }
 
-    var isConnected: Bool { conn.map { lake_PQstatus($0) == CONNECTION_OK } ?? false }
+    /// Set when a statement failed with libpq's own error (no SQLSTATE): the connection is not
+    /// used again, whatever `PQstatus` says.
+    private var lost = false
+
+    var isConnected: Bool { !lost && (conn.map { lake_PQstatus($0) == CONNECTION_OK } ?? false) }
 
     var isHealthy: Bool {
-        guard let conn else { return false }
+        guard let conn, !lost else { return false }
         return lake_PQstatus(conn) == CONNECTION_OK && lake_PQtransactionStatus(conn) == PQTRANS_IDLE
     }
 
     func close() {
         if let conn { lake_PQfinish(conn) }
         conn = nil
+        free(noticeCapture)
+        noticeCapture = nil
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        notice.deallocate()
+    }
+
+    /// `message` and, when the server sent a notice during the statement that it does not
+    /// repeat (the FATAL that ends an idle connection comes before libpq's "server closed the
+    /// connection unexpectedly"), that notice after it.
+    private func withNotice(_ message: String) -> String {
+        let said = String(cString: notice).trimmingCharacters(in: .whitespacesAndNewlines)
+        notice[0] = 0
+        guard !said.isEmpty else { return message }
+        // "FATAL:  text": the text is what the error would repeat.
+        let text = said.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? said
+        if message.contains(text) { return message }
+        return message + " (the server's notice: \(said.replacingOccurrences(of: "  ", with: " ")))"
+    }
 
     private func run(_ sql: String, _ arguments: [SQLValue]) throws -> OpaquePointer {
         guard let conn else { throw SQLError(kind: .connection, code: "08003", message: "the PostgreSQL connection is closed") }
@@ -235,16 +264,18 @@ final class PGConnection: SQLBackend {
             case .blob(let d): buffers.append(Array(d)); lengths.append(Int32(d.count)); formats.append(1)
             }
         }
+        notice[0] = 0
         let result: OpaquePointer? = withPointers(buffers) { pointers in
             lake_PQexecParams(conn, text, Int32(arguments.count), nil, pointers, lengths, formats, 0)
         }
         guard let result else {
-            throw SQLError(kind: .connection, code: "08006", message: String(cString: lake_PQerrorMessage(conn)))
+            lost = true
+            throw SQLError(kind: .connection, code: "08006", message: withNotice(String(cString: lake_PQerrorMessage(conn))))
         }
         let status = lake_PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             let state = lake_PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-            let message = String(cString: lake_PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = withNotice(String(cString: lake_PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines))
             lake_PQclear(result)
             let kind: SQLError.Kind
             switch state {
@@ -253,8 +284,14 @@ final class PGConnection: SQLBackend {
             case "23505" where message.contains("ducklake_snapshot"): kind = .retryable
             case let s where s.hasPrefix("08") || s.hasPrefix("57P"): kind = .connection
             // libpq's own report of a lost connection ("server closed the connection
-            // unexpectedly") carries no SQLSTATE.
-            case "" where lake_PQstatus(conn) != CONNECTION_OK: kind = .connection
+            // unexpectedly") carries no SQLSTATE. After `pg_ctl restart -m immediate` libpq
+            // still says CONNECTION_OK on it (its write failed, the read met the end), so the
+            // stale-connection retry never ran (session 16 probe: the first request after the
+            // restart answered 503); an error without SQLSTATE is libpq's, never the server's,
+            // and leaves the connection unusable.
+            case "":
+                kind = .connection
+                lost = true
             default: kind = .other
             }
             let code = state.isEmpty ? "" : " \(state)"

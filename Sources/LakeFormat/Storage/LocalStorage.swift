@@ -14,11 +14,16 @@ import Foundation
 public struct LocalStorage: Storage {
     /// The lake root: absolute, without a trailing "/".
     public let root: String
+    /// Bounds the descriptors of files being written (the process-wide one; tests give their own).
+    let budget: OpenFileBudget
 
-    public init(root: String) {
+    public init(root: String) { self.init(root: root, budget: .shared) }
+
+    init(root: String, budget: OpenFileBudget) {
         var r = root
         while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
         self.root = r
+        self.budget = budget
     }
 
     public init(root: URL) { self.init(root: root.standardizedFileURL.path) }
@@ -36,16 +41,46 @@ public struct LocalStorage: Storage {
     /// does not wait; the hold, a second name of the same inode that sweep never matches, lets
     /// the commit bring such a file back (`restore`). Neither name ends in `.parquet`, so the
     /// sweep cannot take a write in flight either; vacuum's own sweep removes what a crash left.
+    ///
+    /// Directories are this storage's business, not the protocol's: as an object store's
+    /// prefix, a partition directory goes with its last file (`delete`, an abandoned write), so a
+    /// failed batch or a vacuum leaves no empty directory behind. Another writer (this process or
+    /// another) may remove a directory between our `mkdir` and our `open` in it; creation then
+    /// starts over (ENOENT). Once our temp file is in it, no one can remove it.
     public func create(_ key: StorageKey) throws(StorageError) -> any StorageWriter {
         let target = location(of: key)
         let directory = Durability.parent(of: target)
-        do { try Durability.createDirectories(directory) } catch let ParquetError.io(path, op, e) {
-            throw .io(location: path, operation: op, errno: e)
-        } catch {
-            throw .io(location: directory, operation: "create directory", errno: EIO)
-        }
         let temp = directory + "/." + Self.tempPrefix + UUID().uuidString.lowercased() + "-" + key.name + Self.holdSuffix
-        return try LocalStorageWriter(target: target, temp: temp, hold: directory + "/" + Self.holdName(of: key.name))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(StorageError) {
+                do { try Durability.createDirectories(directory) } catch let ParquetError.io(path, op, e) {
+                    throw StorageError.io(location: path, operation: op, errno: e)
+                } catch {
+                    throw StorageError.io(location: directory, operation: "create directory", errno: EIO)
+                }
+                return try LocalStorageWriter(target: target, temp: temp, hold: directory + "/" + Self.holdName(of: key.name),
+                                              budget: budget, root: root)
+            } catch .io(_, _, ENOENT) where attempt < Self.createAttempts {
+                continue
+            }
+        }
+    }
+
+    /// How often `create` starts over when a directory it made vanished before its file was in
+    /// it: each time another writer emptied the directory in that instant.
+    static let createAttempts = 100
+
+    /// Removes `directory` and then each parent that is empty, up to (not including) the root;
+    /// stops at the first that is not (ENOTEMPTY), is gone, or cannot be removed: never an error.
+    static func removeEmptyDirectories(from directory: String, root: String) {
+        let prefix = root == "/" ? "/" : root + "/"
+        var dir = directory
+        while dir.hasPrefix(prefix), dir.count > prefix.count {
+            if rmdir(dir) != 0 { return }
+            dir = Durability.parent(of: dir)
+        }
     }
 
     /// Temp names carry `tmp-<uuid>-` before the file's name (an older build's were
@@ -140,6 +175,7 @@ public struct LocalStorage: Storage {
             throw .io(location: path, operation: "delete", errno: errno)
         }
         try release(key)
+        Self.removeEmptyDirectories(from: Durability.parent(of: path), root: root)
     }
 
     /// Walks the directory tree under the prefix with readdir; a file or directory that
@@ -238,17 +274,25 @@ final class LocalStorageWriter: StorageWriter {
     let hold: String
     private let file: ParkableFile
     private var published = false
+    /// The storage's root: an abandoned file's emptied directories are removed up to it (nil: none).
+    private let root: String?
 
-    init(target: String, temp: String, hold: String, budget: OpenFileBudget = .shared) throws(StorageError) {
+    init(target: String, temp: String, hold: String, budget: OpenFileBudget = .shared, root: String? = nil) throws(StorageError) {
         self.target = target
         self.temp = temp
         self.hold = hold
+        self.root = root
         file = try ParkableFile(creating: temp, budget: budget)
     }
 
     deinit {
         // Abandoned (an error before publish): no object, and no temp file left to sweep.
-        if !published { file.abandon() }
+        if !published { abandon() }
+    }
+
+    private func abandon() {
+        file.abandon()
+        if let root { LocalStorage.removeEmptyDirectories(from: Durability.parent(of: temp), root: root) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
@@ -260,12 +304,12 @@ final class LocalStorageWriter: StorageWriter {
         precondition(!published, "publish twice")
         published = true
         do { try file.syncAndClose(location: target) } catch {
-            file.abandon()
+            abandon()
             throw error
         }
         if link(temp, target) != 0 {
             let e = errno
-            unlink(temp)
+            abandon()
             throw e == EEXIST ? .alreadyExists(target) : .io(location: target, operation: "link", errno: e)
         }
         // Only the writer that took the key gets here, so the hold name is its own.
@@ -336,8 +380,17 @@ final class ParkableFile: @unchecked Sendable {
     /// Called by the budget with the lock held.
     fileprivate func park() {
         guard fd >= 0 else { return }
-        if fsync(fd) != 0 { failure = .io(location: path, operation: "fsync", errno: errno) }
-        if Glibc.close(fd) != 0 && failure == nil { failure = .io(location: path, operation: "close", errno: errno) }
+        let fault = budget.parkFault
+        if fsync(fd) != 0 {
+            failure = .io(location: path, operation: "fsync", errno: errno)
+        } else if let e = fault?(.fsync, path) {
+            failure = .io(location: path, operation: "fsync", errno: e)
+        }
+        if Glibc.close(fd) != 0 {
+            if failure == nil { failure = .io(location: path, operation: "close", errno: errno) }
+        } else if failure == nil, let e = fault?(.close, path) {
+            failure = .io(location: path, operation: "close", errno: e)
+        }
         fd = -1
         parked = true
     }
@@ -401,7 +454,16 @@ final class OpenFileBudget: @unchecked Sendable {
     private(set) var parked = 0
     private(set) var peak = 0
 
-    init(limit: Int) { self.limit = limit }
+    /// A park's fsync and close succeeding on every file system tests run on, tests make them
+    /// fail through this: the errno a step on a path fails with after it ran, or nil. Nil in
+    /// the shared budget, so a real park pays one nil check.
+    enum ParkStep: Sendable { case fsync, close }
+    let parkFault: (@Sendable (ParkStep, String) -> Int32?)?
+
+    init(limit: Int, parkFault: (@Sendable (ParkStep, String) -> Int32?)? = nil) {
+        self.limit = limit
+        self.parkFault = parkFault
+    }
 
     /// Room for one more descriptor: while the budget is full, parks the least recently
     /// written files (never `own`).

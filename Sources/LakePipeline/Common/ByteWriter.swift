@@ -15,6 +15,8 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
     case lineTooLong(path: String, line: Int, limit: Int)
     /// See `SourceInputError.changedWhileRead`.
     case changedWhileRead(path: String, detail: String)
+    /// See `SourceInputError.interrupted`.
+    case interrupted(path: String, signal: Int32)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
         case .changedWhileRead(let p, let detail):
             return "\(p): the file changed while it was read (\(detail)), so what was read may mix two versions of it and nothing was committed; "
                 + "ingest it again once nothing writes to it (copy it aside first, or follow a file that keeps growing with `lake ingest orders --follow`)"
+        case .interrupted(let p, let signal):
+            return "\(p): \(Interrupted(signal: signal).description)"
         }
     }
 }

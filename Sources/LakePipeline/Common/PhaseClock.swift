@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,7 +56,7 @@ public struct PhaseClock {
     }
 
     private static func write(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStream.write((line + "\n"), to: StandardStream.error)
     }
 }
 
@@ -97,7 +98,7 @@ final class ThreadTally: @unchecked Sendable {
         let all = entries
         lock.unlock()
         for e in all {
-            FileHandle.standardError.write(Data(String(format: "tally %@ %@: %.3f s wall, %.3f s thread cpu, %d times", label, e.name, e.wall, e.cpu, e.count).utf8 + [10]))
+            StandardStream.write(String(format: "tally %@ %@: %.3f s wall, %.3f s thread cpu, %d times", label, e.name, e.wall, e.cpu, e.count) + "\n", to: StandardStream.error)
         }
     }
 

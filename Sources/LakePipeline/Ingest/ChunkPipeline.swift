@@ -114,6 +114,8 @@ final class ChunkPipeline<Output>: @unchecked Sendable {
                 return
             }
             lock.unlock()
+            // Ctrl-C: the reader may be far ahead (its window), so the consumer checks too.
+            try Interruption.check()
             try consume(chunk, output)
             lock.lock()
             inFlight -= 1

@@ -110,6 +110,7 @@ public enum OrderIngest {
             return alreadyIngested(entry.snapshotID)
         }
         do {
+            try Interruption.check()
             return try batch.commit(ledger: (hash, bytes), checkpoint: nil, sourceBytes: bytes)
         } catch {
             // Segments are published only as the commit closes them: a failure from there on

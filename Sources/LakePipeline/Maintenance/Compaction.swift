@@ -164,6 +164,7 @@ public enum Compaction {
             // Every partition runs even when one fails, so the files the others wrote are known and removed.
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
                 let c = candidates[i]
+                try Interruption.check()
                 let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
                 let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
                 return (outputs, dropped)
@@ -186,6 +187,7 @@ public enum Compaction {
             }
             // Erased customers' orders are masked too; only the ids whose raw lines stay are kept.
             let withRawLines = try DeletedOrderIDs.withRawLines(plans.reduce(into: Set<String>()) { $0.formUnion($1.dropped) }, catalog: catalog)
+            try Interruption.check()
             try beforeCommit?()
             var skipped: [Int] = []
             let (snap, _) = try catalog.commit(message: "\(commitMessagePrefix) \(plans.count) partition(s)") { tx in

@@ -102,11 +102,13 @@ public enum RowDelete {
                 var planned: [(Int64, NewDeleteFile, URL)] = []
                 for d in deletes {
                     for (file, positions) in d.files where !positions.isEmpty {
+                        try Interruption.check()
                         let (new, url) = try writeDeleteFile(for: file, adding: positions, table: d.table, files: catalog.files)
                         written.append(url)
                         planned.append((d.table.tableID, new, url))
                     }
                 }
+                try Interruption.check()
                 try beforeCommit?()
                 let (snap, _) = try catalog.commit(message: message) { tx in
                     try tx.requireFilesPresent(planned.map { ($0.2.path, $0.1.fileSizeBytes) })

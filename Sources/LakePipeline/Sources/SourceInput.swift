@@ -70,6 +70,8 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
     /// A regular file whose size or modification time at the end of the read differs from
     /// when it was opened: what was read may mix two versions of it.
     case changedWhileRead(path: String, detail: String)
+    /// A SIGINT/SIGTERM came (`Interruption`): the read stops, and with it the batch.
+    case interrupted(path: String, signal: Int32)
 
     /// The errno behind the error, for callers that report I/O failures as `FileIOError`.
     public var errnoValue: Int32 {
@@ -78,6 +80,7 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         case .directory: return EISDIR
         case .tooLarge: return EFBIG
         case .changedWhileRead: return ESTALE
+        case .interrupted: return EINTR
         }
     }
 
@@ -86,13 +89,14 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .changedWhileRead(let p, let detail): return .changedWhileRead(path: p, detail: detail)
         case .read(let p, let e): return .read(path: p, errno: e)
+        case .interrupted(let p, let signal): return .interrupted(path: p, signal: signal)
         default: return .read(path: path, errno: errnoValue)
         }
     }
 
     public var path: String {
         switch self {
-        case .open(let p, _), .directory(let p), .read(let p, _), .tooLarge(let p, _), .changedWhileRead(let p, _): return p
+        case .open(let p, _), .directory(let p), .read(let p, _), .tooLarge(let p, _), .changedWhileRead(let p, _), .interrupted(let p, _): return p
         }
     }
 
@@ -103,6 +107,7 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         case .read(let p, let e): return "\(VisibleText.escape(p)): read failed (\(errnoText(e)))"
         case .tooLarge(let p, let limit): return "\(VisibleText.escape(p)): larger than \(limit) bytes"
         case .changedWhileRead(let p, let detail): return FileIOError.changedWhileRead(path: VisibleText.escape(p), detail: detail).description
+        case .interrupted(let p, let signal): return FileIOError.interrupted(path: VisibleText.escape(p), signal: signal).description
         }
     }
 }
@@ -175,6 +180,7 @@ public final class SourceInput {
     /// Reads up to `count` bytes into `buffer`, hashing them; 0 at the end. Retries EINTR.
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(SourceInputError) -> Int {
         while true {
+            if let signal = Interruption.received { throw .interrupted(path: path, signal: signal) }
             let n = Glibc.read(fd, buffer, count)
             if n < 0 {
                 if errno == EINTR { continue }

@@ -262,6 +262,24 @@ struct PostgresDuckDBRaceTests {
         }
     }
 
+    /// The evaluation files ingested into a new lake whose catalog is a new database on `pg`.
+    func evaluationLake(on pg: PostgresCluster) throws -> (database: String, url: String, dir: TemporaryDirectory, root: URL) {
+        let database = try pg.createDatabase("erase")
+        let url = pg.url(database: database)
+        let dir = try TemporaryDirectory("pg-erase")
+        let root = dir.url.appendingPathComponent("lake")
+        do {
+            for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+                         ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
+                _ = try lake(step, root: root, catalog: url)
+            }
+        } catch {
+            dir.remove()
+            throw error
+        }
+        return (database, url, dir, root)
+    }
+
     /// `lake erase customer --purge` on PostgreSQL: afterwards no table file of the database
     /// holds the customer's id, nor do the planner statistics (`pg_stats`, which sampled the
     /// catalog's min/max columns before the erasure). The write-ahead log is out of reach: its
@@ -271,15 +289,8 @@ struct PostgresDuckDBRaceTests {
         // (`Catalog.scrubStorage`), and the shared one's other tests hold some for long.
         let pg = try PostgresCluster()
         defer { pg.stop() }
-        let database = try pg.createDatabase("erase")
-        let url = pg.url(database: database)
-        let dir = try TemporaryDirectory("pg-erase")
+        let (database, url, dir, root) = try evaluationLake(on: pg)
         defer { dir.remove() }
-        let root = dir.url.appendingPathComponent("lake")
-        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
-                     ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
-            _ = try lake(step, root: root, catalog: url)
-        }
         // The customer whose id is the table-level minimum: it sits in the catalog's stats rows,
         // and ANALYZE samples it into pg_statistic.
         let id = try pg.psql(database, """
@@ -305,15 +316,8 @@ struct PostgresDuckDBRaceTests {
     @Test func aPurgeSaysWhenAnOlderTransactionOutlastsItsScrub() throws {
         let pg = try PostgresCluster()
         defer { pg.stop() }
-        let database = try pg.createDatabase("erase")
-        let url = pg.url(database: database)
-        let dir = try TemporaryDirectory("pg-erase-wait")
+        let (database, url, dir, root) = try evaluationLake(on: pg)
         defer { dir.remove() }
-        let root = dir.url.appendingPathComponent("lake")
-        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
-                     ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
-            _ = try lake(step, root: root, catalog: url)
-        }
         let id = "CUST-00004"
         // psql holding a transaction (with an xid) open until its input ends. It touches no
         // table: a lock on one would make the purge's VACUUM FULL wait for it.

@@ -61,7 +61,9 @@ struct EraseCommand: ParsableCommand {
         rebuilds the catalog without free pages or WAL, so no byte of the customer is left. A \
         concurrent compaction or delete of the same files makes the erasure and the purge re-plan \
         (5 attempts each, pausing 50-800 ms between); a purge still refused leaves the erasure \
-        committed and pending for `lake vacuum`. \
+        committed and pending for `lake vacuum`. On a PostgreSQL catalog the scrub first waits \
+        (LAKE_SCRUB_WAIT seconds, 30 by default) for older transactions on the server to end, \
+        and says so when one outlasts the wait: run the purge again once it has ended. \
         A raw line is matched by its decoded customer field, so JSON escapes ("CUST\\u002D42") \
         are found too; a line that does not parse matches when, escapes decoded, it holds the id \
         as a whole JSON string or ends right after it.

@@ -102,8 +102,9 @@ extension Catalog {
     /// write-ahead log: `secure_delete` zeroes what is deleted from here on, VACUUM rebuilds the
     /// file without free pages, and the TRUNCATE checkpoint copies the WAL back and empties it.
     /// Returns false when, on PostgreSQL, another session held a snapshot older than the
-    /// scrub's ANALYZE for longer than `scrubWaitSeconds`: the old statistics may then stay
-    /// in pg_statistic until autovacuum rewrites it, or the next scrub.
+    /// scrub's ANALYZE, or a lock on a catalog table, for longer than `scrubWaitSeconds`: old
+    /// row versions (an erased id among them) may then stay in the catalog's files until
+    /// autovacuum rewrites them, or the next scrub.
     @discardableResult
     public func scrubStorage() throws -> Bool {
         try requireWritable()
@@ -138,8 +139,19 @@ extension Catalog {
                         }
                         Thread.sleep(forTimeInterval: 0.05)
                     }
-                    try db.execute(sql: "VACUUM FULL")
-                    return !waitedOut
+                    // A session holding a lock on a catalog table (an open transaction that
+                    // read it) would make VACUUM FULL wait for it without end: it waits as
+                    // long as the wait above, then the scrub is reported cut short.
+                    let lockTimeout = String(max(1, Int(Self.scrubWaitSeconds * 1000))) + "ms"
+                    _ = try SQLRow.fetchOne(db, sql: "SELECT set_config('lock_timeout', ?, false)", arguments: [lockTimeout])
+                    var locked = false
+                    do {
+                        try db.execute(sql: "VACUUM FULL")
+                    } catch let e as SQLError where e.code == "55P03" {
+                        locked = true
+                    }
+                    try db.execute(sql: "RESET lock_timeout")
+                    return !waitedOut && !locked
                 }
             }
             try store.writeWithoutTransaction { db in

@@ -309,18 +309,20 @@ struct PostgresDuckDBRaceTests {
         #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
     }
 
-    /// A transaction older than the purge, open in another session of the database: the purge
-    /// waits for it (`LAKE_SCRUB_WAIT`, shortened here) and, since it is still open, says its
-    /// scrub was cut short; once it ended, the purge asked for again scrubs, and no file holds
-    /// the id. Without the wait the first purge reported nothing.
+    /// A transaction older than the purge, open in another session of the database and holding
+    /// a lock on a catalog table: the purge waits for it (`LAKE_SCRUB_WAIT`, shortened here), its
+    /// VACUUM FULL waits as long for the lock, and, since the transaction is still open, it says
+    /// its scrub was cut short; once it ended, the purge asked for again scrubs, and no file holds
+    /// the id. Without the wait the first purge reported nothing; without the lock timeout it
+    /// never ended.
     @Test func aPurgeSaysWhenAnOlderTransactionOutlastsItsScrub() throws {
         let pg = try PostgresCluster()
         defer { pg.stop() }
         let (database, url, dir, root) = try evaluationLake(on: pg)
         defer { dir.remove() }
         let id = "CUST-00004"
-        // psql holding a transaction (with an xid) open until its input ends. It touches no
-        // table: a lock on one would make the purge's VACUUM FULL wait for it.
+        // psql holding a transaction (with an xid) open until its input ends, with a lock on a
+        // catalog table: the purge's VACUUM FULL gives up on it after the same wait, not never.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
         holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
@@ -330,7 +332,7 @@ struct PostgresDuckDBRaceTests {
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
         try holder.run()
-        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current();\n".utf8))
+        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current(); SELECT count(*) FROM ducklake_snapshot;\n".utf8))
         var open = false
         for _ in 0 ..< 100 where !open {
             open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")

@@ -91,8 +91,8 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
-    /// How long a PostgreSQL scrub waits for older snapshots of other sessions to end:
-    /// `LAKE_SCRUB_WAIT` seconds, else 30.
+    /// How long a PostgreSQL scrub waits for other sessions' older transactions to end, and
+    /// then for a lock on a catalog table: `LAKE_SCRUB_WAIT` seconds, else 30.
     static var scrubWaitSeconds: TimeInterval {
         ProcessInfo.processInfo.environment["LAKE_SCRUB_WAIT"].flatMap(TimeInterval.init).map { max(0, $0) } ?? 30
     }

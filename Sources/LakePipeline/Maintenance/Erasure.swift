@@ -209,8 +209,9 @@ public struct PurgeReport: Sendable {
     public var filesRemoved = 0
     /// Attempts that met a concurrent change to the files being rewritten and were re-planned.
     public var retries = 0
-    /// False when the catalog's scrub could not wait out another session's older snapshot
-    /// (PostgreSQL, `Catalog.scrubStorage`): its statistics may keep old values a while.
+    /// False when the catalog's scrub could not wait out another session's older transaction
+    /// or its lock on a catalog table (PostgreSQL, `Catalog.scrubStorage`): old row versions,
+    /// an erased id among them, may stay in the catalog's files until a purge asked for again.
     public var scrubComplete = true
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LakeCatalog
+import LakeFormat
 
 @main
 struct Lake: ParsableCommand {
@@ -52,7 +53,7 @@ struct LakeOptions: ParsableArguments {
             return
         }
         let e = errno
-        throw ValidationError("the lake path \(path) is relative, but the working directory cannot be found (\(String(cString: strerror(e))); was it deleted?): cd to an existing directory, or give --lake an absolute path")
+        throw ValidationError("the lake path \(path) is relative, but the working directory cannot be found (\(errnoText(e)); was it deleted?): cd to an existing directory, or give --lake an absolute path")
     }
 
     var root: URL {

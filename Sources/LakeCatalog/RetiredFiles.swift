@@ -58,11 +58,12 @@ public struct DeletedKeyKeeper: Sendable {
     public var table: TableName
     /// The `lake_key_run` column the runs are stored under.
     public var column: String
-    /// The keys deleted in `files` (retired by one snapshot).
-    public var encode: @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> DeletedKeys
+    /// The keys deleted in the files each retiring snapshot (the key) retired; one call a
+    /// vacuum, so whatever the keeper reads besides the files is read once.
+    public var encode: @Sendable (_ filesByRetiringSnapshot: [Int64: [RetiredFile]], _ catalog: Catalog) throws -> [Int64: DeletedKeys]
 
     public init(table: TableName, column: String,
-                encode: @escaping @Sendable (_ files: [RetiredFile], _ catalog: Catalog) throws -> DeletedKeys) {
+                encode: @escaping @Sendable (_ filesByRetiringSnapshot: [Int64: [RetiredFile]], _ catalog: Catalog) throws -> [Int64: DeletedKeys]) {
         self.table = table
         self.column = column
         self.encode = encode
@@ -120,9 +121,7 @@ extension Catalog {
         }
         guard let (tableID, byEnd) = found else { return nil }
         var kept = KeptDeletions(tableID: tableID, column: keeper.column, examined: Set(byEnd.keys))
-        for (end, files) in byEnd where !files.isEmpty {
-            kept.keys[end] = try keeper.encode(files, self)
-        }
+        kept.keys = try keeper.encode(byEnd.filter { !$0.value.isEmpty }, self)
         return kept
     }
 }

@@ -33,16 +33,22 @@ public struct DeletedOrderIDs: Sendable {
     /// What `lake vacuum` hands the catalog: before it forgets retired files of curated.orders,
     /// the ids deleted in them (`deleted(in:)`) are recorded under the snapshot that retired
     /// them, so the check keeps counting them as deleted at every snapshot from then on.
-    public static let keeper = DeletedKeyKeeper(table: .curatedOrders, column: column) { retired, catalog in
-        var ids = Set<String>(), unreadable: [String] = []
-        for file in retired {
-            do {
-                ids.formUnion(try deleted(in: [file], files: catalog.files))
-            } catch MaintenanceError.unreadableFile {
-                unreadable.append(file.file.path)
+    public static let keeper = DeletedKeyKeeper(table: .curatedOrders, column: column) { byEnd, catalog in
+        var ids: [Int64: Set<String>] = [:], unreadable: [Int64: [String]] = [:]
+        for (end, retired) in byEnd {
+            for file in retired {
+                do {
+                    ids[end, default: []].formUnion(try deleted(in: [file], files: catalog.files))
+                } catch MaintenanceError.unreadableFile {
+                    unreadable[end, default: []].append(file.file.path)
+                }
             }
         }
-        return DeletedKeys(run: encode(try withRawLines(ids, catalog: catalog)), unreadable: unreadable)
+        // raw.orders is read once for every snapshot's ids.
+        let kept = try withRawLines(ids.values.reduce(into: Set<String>()) { $0.formUnion($1) }, catalog: catalog)
+        return Dictionary(uniqueKeysWithValues: byEnd.keys.map { end in
+            (end, DeletedKeys(run: encode((ids[end] ?? []).intersection(kept)), unreadable: unreadable[end] ?? []))
+        })
     }
 
     /// Of `ids`, those raw.orders still holds a line of at the latest snapshot. Only these are

@@ -41,6 +41,11 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Print the scan plan (files and row groups considered, pruned, read) after the result.")
     var explain = false
 
+    func validate() throws {
+        // A negative limit trapped in the result's trim.
+        if let limit, limit < 0 { throw ValidationError("--limit \(limit): expected 0 or more rows") }
+    }
+
     func run() throws {
         var spec = QuerySpec(table: table)
         // Repeated options add up (one used to replace the other silently).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LakeCatalog
+import LakePipeline
 import LakeQuery
 
 /// Options every report command shares.
@@ -19,10 +20,44 @@ struct ReportFlags: ParsableArguments {
     var country: String?
     @Option(help: "product-metrics: only products of this category.")
     var category: String?
-    @Option(help: "top-customers: rank by spend or orders.")
-    var by: CustomerRanking = .spend
+    @Option(help: "top-customers: rank by spend or orders (default: spend).")
+    var by: CustomerRanking?
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
+
+    /// The settings given on the command line: `ReportOptions.check` refuses one the report
+    /// does not read.
+    var given: Set<ReportSetting> {
+        var g: Set<ReportSetting> = []
+        if from != nil { g.insert(.from) }
+        if to != nil { g.insert(.to) }
+        if channel != nil { g.insert(.channel) }
+        if limit != nil { g.insert(.limit) }
+        if country != nil { g.insert(.country) }
+        if category != nil { g.insert(.category) }
+        if by != nil { g.insert(.ranking) }
+        return g
+    }
+
+    /// The options for `report` on `catalog`, refused as a usage error when they would print
+    /// other figures than the ones asked for (`ReportOptions.check`).
+    func options(for report: ReportName, stock: StockFlags? = nil, catalog: Catalog) throws -> ReportOptions {
+        var o = try options()
+        var given = self.given
+        if let stock {
+            stock.apply(to: &o)
+            given.formUnion(stock.given)
+        }
+        // The channels of every version of orders the registry and the lake know, as ingest
+        // validates them (`lake serve` checks the same enum).
+        let registry = try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog)
+        var channels: Set<String> = []
+        for version in registry.versions("orders") {
+            channels.formUnion(try registry.schema("orders", version: version).column("channel")?.constraints.enumValues ?? [])
+        }
+        do { try o.check(for: report, given: given, channels: channels.sorted()) } catch { throw ValidationError(error.description) }
+        return o
+    }
 
     func options() throws -> ReportOptions {
         var o = ReportOptions()
@@ -38,21 +73,28 @@ struct ReportFlags: ParsableArguments {
         o.limit = limit
         o.country = country
         o.category = category
-        o.ranking = by
+        o.ranking = by ?? .spend
         return o
     }
 }
 
 /// The inventory report's own thresholds (also taken by `report diff`).
 struct StockFlags: ParsableArguments {
-    @Option(name: .customLong("low-stock"), help: "Units on hand below which stock is low.")
-    var lowStock: Int64 = 20
-    @Option(name: .customLong("min-days-of-cover"), help: "Days of cover below which stock is low.")
-    var minDaysOfCover: Double = 7
+    @Option(name: .customLong("low-stock"), help: "Units on hand below which stock is low (default: 20).")
+    var lowStock: Int64?
+    @Option(name: .customLong("min-days-of-cover"), help: "Days of cover below which stock is low (default: 7).")
+    var minDaysOfCover: Double?
+
+    var given: Set<ReportSetting> {
+        var g: Set<ReportSetting> = []
+        if lowStock != nil { g.insert(.lowStock) }
+        if minDaysOfCover != nil { g.insert(.minDaysOfCover) }
+        return g
+    }
 
     func apply(to o: inout ReportOptions) {
-        o.lowStock = lowStock
-        o.minDaysOfCover = minDaysOfCover
+        if let lowStock { o.lowStock = lowStock }
+        if let minDaysOfCover { o.minDaysOfCover = minDaysOfCover }
     }
 }
 
@@ -81,16 +123,16 @@ struct ReportCommand: ParsableCommand {
 protocol NamedReportCommand: ParsableCommand {
     static var reportName: ReportName { get }
     var flags: ReportFlags { get }
-    func adjust(_ options: inout ReportOptions)
+    /// The inventory thresholds, for the reports that take them.
+    var stockFlags: StockFlags? { get }
 }
 
 extension NamedReportCommand {
-    func adjust(_ options: inout ReportOptions) {}
+    var stockFlags: StockFlags? { nil }
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        var options = try flags.options()
-        adjust(&options)
+        let options = try flags.options(for: Self.reportName, stock: stockFlags, catalog: catalog)
         print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format))
     }
 }
@@ -131,7 +173,7 @@ struct InventoryReport: NamedReportCommand {
     @OptionGroup var flags: ReportFlags
     @OptionGroup var stock: StockFlags
 
-    func adjust(_ options: inout ReportOptions) { stock.apply(to: &options) }
+    var stockFlags: StockFlags? { stock }
 }
 
 struct CustomersReport: NamedReportCommand {
@@ -178,9 +220,6 @@ struct ProductMetricsReport: NamedReportCommand {
           lake report product-metrics --category Electronics --format json
         """)
     @OptionGroup var flags: ReportFlags
-    @OptionGroup var stock: StockFlags
-
-    func adjust(_ options: inout ReportOptions) { stock.apply(to: &options) }
 }
 
 struct SnapshotsReport: NamedReportCommand {
@@ -214,8 +253,7 @@ struct ShowReport: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        var options = try flags.options()
-        stock.apply(to: &options)
+        let options = try flags.options(for: name, stock: stock, catalog: catalog)
         print(try Reports.run(name, catalog: catalog, options: options).render(flags.format))
     }
 }
@@ -243,8 +281,7 @@ struct DiffReport: ParsableCommand {
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
-        var options = try flags.options()
-        stock.apply(to: &options)
+        let options = try flags.options(for: name, stock: stock, catalog: catalog)
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }
 }

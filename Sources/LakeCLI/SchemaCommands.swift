@@ -11,7 +11,13 @@ struct RegistryOptions: ParsableArguments {
     var schemas: String?
 
     var source: RegistrySource {
-        guard let dir = schemas ?? ProcessInfo.processInfo.environment["LAKE_SCHEMAS"] else { return .builtIn }
+        guard let dir = schemas else { return Self.environmentSource }
+        return .directory(URL(fileURLWithPath: dir, isDirectory: true))
+    }
+
+    /// $LAKE_SCHEMAS, else the built-in registry: for commands without --schemas.
+    static var environmentSource: RegistrySource {
+        guard let dir = ProcessInfo.processInfo.environment["LAKE_SCHEMAS"] else { return .builtIn }
         return .directory(URL(fileURLWithPath: dir, isDirectory: true))
     }
 

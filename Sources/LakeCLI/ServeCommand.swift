@@ -40,6 +40,11 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("hash-token"), help: ArgumentHelp("Print the SHA-256 of TOKEN (the part after name: in the tokens file) and exit.", valueName: "TOKEN"))
     var hashToken: String?
 
+    func validate() throws {
+        // NIO takes the port modulo 65536: --port 70000 listened on 4464.
+        guard (0 ... 65535).contains(port) else { throw ValidationError("--port \(port): expected 0 to 65535 (0 picks a free one)") }
+    }
+
     func run() throws {
         if openapi { print(OpenAPI.document, terminator: ""); return }
         if let hashToken { print(TokenStore.digestHex(hashToken)); return }

@@ -25,6 +25,40 @@ public struct ReportOptions: Sendable {
     public init() {}
 }
 
+/// A `ReportOptions` setting, by the `lake report` option that sets it.
+public enum ReportSetting: String, Sendable, CaseIterable, Comparable {
+    case from, to, channel, limit, country, category
+    case ranking = "by"
+    case lowStock = "low-stock"
+    case minDaysOfCover = "min-days-of-cover"
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+extension ReportOptions {
+    /// Refuses what would print figures other than the ones asked for, as a usage error naming
+    /// the option: a setting the report does not read (`given`: the settings the user set), a
+    /// window that ends before it starts, a limit below 1 (a negative one trapped), and a channel
+    /// outside `channels` (the registry's enum; empty: not checked), which matched nothing and
+    /// printed an empty report, as a day without sales would be.
+    public func check(for report: ReportName, given: Set<ReportSetting>, channels: [String]) throws(QueryError) {
+        let ignored = given.subtracting(report.settings).sorted()
+        if let first = ignored.first {
+            let readers = ReportName.allCases.filter { $0.settings.contains(first) }.map(\.rawValue)
+            throw .badOption("--\(first.rawValue): the \(report) report does not read it"
+                + (readers.isEmpty ? "" : " (\(readers.joined(separator: ", ")) \(readers.count == 1 ? "does" : "do"))")
+                + "; nothing was computed: run it without --\(first.rawValue)")
+        }
+        if let from, let to, from > to {
+            throw .badOption("--from \(Timestamps.dateText(days: Int64(from))) is after --to \(Timestamps.dateText(days: Int64(to))): the window would hold no day")
+        }
+        if let limit, limit < 1 { throw .badOption("--limit \(limit): expected at least 1") }
+        if let channel, !channels.isEmpty, !channels.contains(channel) {
+            throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))")
+        }
+    }
+}
+
 /// Product id → units, revenue (unscaled cents, 128 bits: DuckDB's DECIMAL(38) sum), distinct
 /// orders, and (category, brand).
 typealias ProductSales = (units: [String: Int64], revenue: [String: Int128], orders: [String: Int64], info: [String: (String, String)])
@@ -181,6 +215,22 @@ public enum ReportName: String, Sendable, CaseIterable, CustomStringConvertible 
         self = name
     }
 
+    /// The settings the report's figures read besides the snapshot. A setting the report does
+    /// not read is refused, not dropped (`ReportOptions.check`): `report customers --country DE`
+    /// printed every country's customers, with nothing saying the country was not applied.
+    public var settings: Set<ReportSetting> {
+        switch self {
+        case .dailyRevenue: return [.from, .to, .channel, .country, .limit]
+        case .topProducts, .customers: return [.from, .to, .channel, .limit]
+        case .inventory: return [.from, .to, .channel, .limit, .lowStock, .minDaysOfCover]
+        // The window and channel narrow the reject rates; the ingest runs are listed whole.
+        case .operations: return [.from, .to, .channel]
+        case .topCustomers: return [.from, .to, .channel, .country, .ranking, .limit]
+        case .productMetrics: return [.from, .to, .channel, .category, .limit]
+        case .snapshots, .tables: return []
+        }
+    }
+
     /// Columns that identify a row of the report's main table, for `diff`.
     var keyColumns: Int {
         switch self {
@@ -195,6 +245,8 @@ public enum Reports {
     /// `session`: reports run one after another on the same lake (`lake run` prints several)
     /// share what more than one of them scans, e.g. product sales for top products and inventory.
     public static func run(_ name: ReportName, catalog: Catalog, options: ReportOptions, session: ReportSession? = nil) throws -> Report {
+        // `prefix` traps on a negative count; `ReportOptions.check` names the option for a user.
+        if let limit = options.limit, limit < 0 { throw QueryError.badOption("--limit \(limit): expected at least 1") }
         let snapshot = try catalog.resolve(options.asOf)
         var o = options
         o.asOf = .snapshot(snapshot.id)

@@ -1,0 +1,119 @@
+import Foundation
+import LakeCatalog
+import LakeFormat
+import LakePipeline
+@testable import LakeQuery
+import LakeTestSupport
+import Testing
+
+/// Session 17 probe: report options the report did not read were dropped without a word
+/// (`lake report customers --country DE` printed every country's customers, exit 0), a channel
+/// outside the enum or a window ending before it starts printed an empty report as if nothing
+/// had sold, and a negative --limit trapped (SIGILL) in reports and `lake query`.
+@Suite struct ReportOptionCheckTests {
+    /// A value of each setting that changes the answer of a report that reads it, on a lake of
+    /// the generator's 1,000 orders over January 2024.
+    static func set(_ s: ReportSetting, on o: inout ReportOptions) {
+        switch s {
+        case .from: o.from = Int32(CivilDate.days(year: 2024, month: 1, day: 20))
+        case .to: o.to = Int32(CivilDate.days(year: 2024, month: 1, day: 10))
+        case .channel: o.channel = "web"
+        case .limit: o.limit = 2
+        case .country: o.country = "DE"
+        case .category: o.category = "Books"
+        case .ranking: o.ranking = .orders
+        case .lowStock: o.lowStock = 1_000_000
+        case .minDaysOfCover: o.minDaysOfCover = 1e9
+        }
+    }
+
+    /// `ReportName.settings` is what each report's computation reads, both ways: a setting in
+    /// it changes the report, one outside it changes nothing (so refusing it loses nothing, and
+    /// a report that starts reading a setting fails here until the table says so).
+    @Test func settingsAreExactlyWhatEachReportReads() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 1000))
+        defer { lake.dir.remove() }
+        for name in ReportName.allCases {
+            let plain = try Reports.run(name, catalog: lake.catalog, options: ReportOptions()).render(.json)
+            for setting in ReportSetting.allCases {
+                var o = ReportOptions()
+                Self.set(setting, on: &o)
+                let answer = try Reports.run(name, catalog: lake.catalog, options: o).render(.json)
+                if name.settings.contains(setting) {
+                    #expect(answer != plain, "\(name) lists --\(setting.rawValue) but its answer does not change with it")
+                } else {
+                    #expect(answer == plain, "\(name) reads --\(setting.rawValue) but does not list it")
+                }
+            }
+        }
+    }
+
+    @Test func checkRefusesWhatWouldPrintOtherFigures() throws {
+        var o = ReportOptions()
+        o.country = "DE"
+        #expect(throws: QueryError.self) { try o.check(for: .customers, given: [.country], channels: []) }
+        try o.check(for: .topCustomers, given: [.country], channels: [])
+        o = ReportOptions()
+        o.from = 10
+        o.to = 9
+        #expect(throws: QueryError.self) { try o.check(for: .dailyRevenue, given: [.from, .to], channels: []) }
+        o.to = 10
+        try o.check(for: .dailyRevenue, given: [.from, .to], channels: [])
+        o = ReportOptions()
+        o.limit = 0
+        #expect(throws: QueryError.self) { try o.check(for: .topProducts, given: [.limit], channels: []) }
+        o.limit = nil
+        o.channel = "Web"
+        #expect(throws: QueryError.self) { try o.check(for: .dailyRevenue, given: [.channel], channels: ["api", "mobile", "web"]) }
+        o.channel = "web"
+        try o.check(for: .dailyRevenue, given: [.channel], channels: ["api", "mobile", "web"])
+        // The library refuses a negative limit itself rather than trapping.
+        o = ReportOptions()
+        o.limit = -3
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 200))
+        defer { lake.dir.remove() }
+        #expect(throws: QueryError.self) { try Reports.run(.topProducts, catalog: lake.catalog, options: o) }
+        var spec = QuerySpec(table: "orders")
+        spec.limit = -1
+        #expect(throws: QueryError.self) { try Query.run(spec, catalog: lake.catalog) }
+    }
+
+    /// Through the binary: each refusal is a usage error (64) naming the option, with nothing on
+    /// standard output; the options a report reads still work.
+    @Test func theCLIRefusesInsteadOfIgnoring() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 300))
+        defer { lake.dir.remove() }
+        let refused: [([String], String)] = [
+            (["report", "customers", "--country", "DE"], "--country: the customers report does not read it"),
+            (["report", "top-products", "--category", "Books"], "--category: the top-products report does not read it"),
+            (["report", "operations", "--limit", "3"], "--limit: the operations report does not read it"),
+            (["report", "snapshots", "--from", "2024-01-01"], "--from: the snapshots report does not read it"),
+            (["report", "show", "customers", "--by", "orders"], "--by: the customers report does not read it"),
+            (["report", "diff", "daily-revenue", "--from-snapshot", "1", "--low-stock", "5"], "--low-stock: the daily-revenue report does not read it"),
+            (["report", "daily-revenue", "--channel", "Web"], "--channel Web is not a channel; channels: api, mobile, web"),
+            (["report", "daily-revenue", "--from", "2024-01-20", "--to", "2024-01-10"], "--from 2024-01-20 is after --to 2024-01-10"),
+            (["report", "top-products", "--limit=-3"], "--limit -3: expected at least 1"),
+            (["report", "inventory", "--limit", "0"], "--limit 0: expected at least 1"),
+            (["query", "orders", "--limit=-1"], "--limit -1: expected 0 or more rows"),
+            (["report", "product-metrics", "--low-stock", "5"], "Unknown option '--low-stock'"),
+            (["serve", "--port", "70000"], "--port 70000: expected 0 to 65535"),
+        ]
+        for (args, message) in refused {
+            let r = try runLake(args + ["--lake", lake.root])
+            #expect(r.status == 64, "\(args): exit \(r.status) \(r.err)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+            #expect(r.out.isEmpty, "\(args) printed: \(r.out.prefix(200))")
+        }
+        let accepted: [[String]] = [
+            ["report", "top-customers", "--country", "DE", "--by", "orders", "--limit", "3"],
+            ["report", "inventory", "--low-stock", "30", "--min-days-of-cover", "3", "--channel", "web", "--from", "2024-01-01", "--to", "2024-01-31"],
+            ["report", "product-metrics", "--category", "Books", "--channel", "mobile"],
+            ["report", "daily-revenue", "--from", "2024-01-10", "--to", "2024-01-10"],
+            ["query", "orders", "--limit", "0"],
+        ]
+        for args in accepted {
+            let r = try runLake(args + ["--lake", lake.root, "--format", "json"])
+            #expect(r.status == 0, "\(args): exit \(r.status) \(r.err)")
+        }
+    }
+}

@@ -32,6 +32,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Requests per second per token (per address without one), e.g. 50/s; 0 turns limiting off.", valueName: "N/s"))
     var rateLimit = "50/s"
     @Option(help: "Requests a client may send at once above the rate.") var burst = 100
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a connection may take to send a request's headers, or stay idle between requests, before it is closed.", valueName: "SECONDS"))
+    var idleTimeout = 30
     @Flag(name: .customLong("open-monitoring"), help: "Answer /healthz and /metrics without a token.") var openMonitoring = false
     @Flag(name: .customLong("open-dashboard"), help: "Answer / and /openapi.json without a token (browsers cannot send one).") var openDashboard = false
     @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: config/alerts.json if present).", valueName: "FILE"))
@@ -43,6 +45,7 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         // NIO takes the port modulo 65536: --port 70000 listened on 4464.
         guard (0 ... 65535).contains(port) else { throw ValidationError("--port \(port): expected 0 to 65535 (0 picks a free one)") }
+        guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout \(idleTimeout): expected at least 1 second") }
     }
 
     func run() throws {
@@ -56,6 +59,7 @@ struct ServeCommand: ParsableCommand {
         guard let rate = Double(rateText), rate >= 0 else { throw ValidationError("--rate-limit \(rateLimit): expected a number of requests per second, e.g. 50/s") }
         c.rate = rate > 0 ? rate : nil
         c.burst = burst
+        c.idleTimeout = idleTimeout
         c.openMonitoring = openMonitoring
         c.openDashboard = openDashboard
         let quality: QualityConfig

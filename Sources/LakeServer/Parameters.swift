@@ -19,6 +19,46 @@ struct QueryParameters {
         }
     }
 
+    /// `query`: the URI's query as sent. Values are percent-decoded strictly: a `%` without two
+    /// hex digits after it, or decoded bytes that are not UTF-8, is a 400 naming the parameter.
+    /// Hummingbird's `queryParameters` keeps such a value as sent, so `country=%ZZ` (or a
+    /// Latin-1 `%E9`) answered 200 for a country of that literal name: an empty report, as if
+    /// nothing had sold there. Names are compared as sent (`%63ountry` is an unknown parameter).
+    init(query: String?, allowed: Set<String>) throws(APIError) {
+        var pairs: [(key: Substring, value: Substring)] = []
+        for part in (query ?? "").split(separator: "&") {
+            let key = part.prefix { $0 != "=" }
+            let raw = part.dropFirst(key.count + 1)
+            guard let value = Self.percentDecoded(raw) else {
+                throw .badParameter(name: String(key), detail: "the value is not percent-encoded UTF-8 (a % needs two hex digits, and the bytes must be UTF-8)")
+            }
+            pairs.append((key, Substring(value)))
+        }
+        try self.init(pairs, allowed: allowed)
+    }
+
+    /// `text` with its %XX escapes decoded; nil when an escape is malformed or the bytes are not UTF-8.
+    static func percentDecoded(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var utf8 = text.utf8[...]
+        while let b = utf8.popFirst() {
+            guard b == UInt8(ascii: "%") else { bytes.append(b); continue }
+            guard let h = utf8.popFirst().flatMap(Self.hexValue), let l = utf8.popFirst().flatMap(Self.hexValue) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a") ... UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A") ... UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     subscript(_ name: String) -> String? { values[name] }
 
     /// The parameters in a fixed order, for cache keys and ETags.

@@ -19,6 +19,11 @@ public struct ServerConfiguration: Sendable {
     public var openMonitoring = false
     /// / and /openapi.json without a token (a browser cannot send a bearer header).
     public var openDashboard = false
+    /// Seconds a connection may stay without a whole request head, or idle between requests,
+    /// before it is closed. Without it a client that opened connections and sent half a header
+    /// held a descriptor each for ever: 300 of them under a 256-descriptor limit left every other
+    /// client unanswered. A request being computed is never cut.
+    public var idleTimeout = 30
 
     public init() {}
 
@@ -57,29 +62,29 @@ public enum LakeServer {
 
         for endpoint in DataEndpoint.allCases {
             router.get(RouterPath(endpoint.path)) { request, context in
-                let q = try QueryParameters(request.uri.queryParameters, allowed: endpoint.parameters)
+                let q = try QueryParameters(query: request.uri.query, allowed: endpoint.parameters)
                 return try await respond(api.data(endpoint, q), request, context, api,
                                          replan: q["as_of"] == nil ? { try api.data(endpoint, q) } : nil)
             }
         }
         router.get("/") { request, context in
-            _ = try QueryParameters(request.uri.queryParameters, allowed: [])
+            _ = try QueryParameters(query: request.uri.query, allowed: [])
             return try await respond(api.dashboard(), request, context, api, replan: { try api.dashboard() })
         }
         router.get("/metrics") { request, context in
-            _ = try QueryParameters(request.uri.queryParameters, allowed: [])
+            _ = try QueryParameters(query: request.uri.query, allowed: [])
             let (plan, lake) = try await api.answer(try api.lakeMetrics(), replan: { try api.lakeMetrics() })
             context.note.snapshot = plan.snapshot
             return text(lake.body + metrics.render(), contentType: lake.contentType)
         }
         router.get("/healthz") { request, context in
-            _ = try QueryParameters(request.uri.queryParameters, allowed: [])
+            _ = try QueryParameters(query: request.uri.query, allowed: [])
             let snap = try api.health()
             context.note.snapshot = snap.id
             return text("{\"status\":\"ok\",\"snapshot\":\(snap.id)}\n", contentType: "application/json; charset=utf-8")
         }
         router.get("/openapi.json") { request, _ in
-            _ = try QueryParameters(request.uri.queryParameters, allowed: [])
+            _ = try QueryParameters(query: request.uri.query, allowed: [])
             return text(OpenAPI.document, contentType: "application/json; charset=utf-8")
         }
         return router
@@ -125,6 +130,7 @@ public enum LakeServer {
         logger.logLevel = .warning
         let app = Application(
             router: router(api: api, config: config, metrics: metrics, log: log),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeout)))),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "lake"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? config.port) },
             logger: logger

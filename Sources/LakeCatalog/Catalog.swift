@@ -227,10 +227,28 @@ public struct Catalog: Sendable {
     public func requireWritable() throws {
         if encrypted { throw CatalogError.encryptedLake(path: locationText) }
         switch format {
-        case .v10: return
+        case .v10: try requireDataPathInLake()
         case .v03: throw CatalogError.upgradeRequired(path: locationText, version: format.version)
         case .newer(let v): throw CatalogError.newerCatalog(path: locationText, version: v)
         case .older(let v): throw CatalogError.incompatibleCatalog(path: locationText, reason: CatalogFormat.olderReason(v))
+        }
+    }
+
+    /// A catalog DuckDB created keeps the data path it was attached with, which we read as
+    /// stored (`validate`). When that is not the lake directory or below it, the catalog is most
+    /// likely a copy still naming the original's directory: writing would put files there, and a
+    /// vacuum would delete every file there that this catalog does not reference, the original's
+    /// newer files and the inputs of this copy's compactions included (found by the session 17
+    /// probe: a vacuum of a copied DuckDB 1.4 lake after `lake upgrade` and `lake compact` broke
+    /// the original). Symlinks resolved, so a lake reached through one is still inside itself.
+    private func requireDataPathInLake() throws {
+        func directory(_ url: URL) -> String {
+            let p = url.resolvingSymlinksInPath().standardizedFileURL.path
+            return p.hasSuffix("/") ? p : p + "/"
+        }
+        let lake = directory(root), data = directory(dataPath)
+        guard data.hasPrefix(lake) else {
+            throw CatalogError.dataPathOutsideLake(path: locationText, dataPath: data, lake: lake)
         }
     }
 

@@ -12,6 +12,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A lake DuckDB created with `ATTACH … (ENCRYPTED)`: its Parquet files are encrypted, which
     /// this build neither reads nor writes.
     case encryptedLake(path: String)
+    /// The catalog's data path is outside the lake directory (`--lake`): a write would add and
+    /// delete files of another directory, e.g. the original's, from a copy whose catalog kept
+    /// the absolute DATA_PATH DuckDB was attached with.
+    case dataPathOutsideLake(path: String, dataPath: String, lake: String)
     /// `lake upgrade` found something it cannot carry to 1.0 without changing what a snapshot reads.
     case upgradeRefused(path: String, reason: String)
     /// Rows DuckDB keeps inside the catalog (data inlining) instead of in Parquet files; we read only files.
@@ -62,6 +66,14 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
                 return "no lake at \(root) (no \(Catalog.manifestName) there; run `lake init --lake \(root)` or `lake run`, or point --lake at an existing lake)"
             }
             return "no lake catalog at \(p); run `lake init` first or point --lake at an existing lake"
+        case .dataPathOutsideLake(let p, let data, let lake):
+            return "\(p) stores the data path \(data), which is outside the lake directory \(lake): a write here would add "
+                + "and delete files there (a copy of a lake whose catalog keeps an absolute data path still names the "
+                + "original's directory, and a vacuum of the copy would delete files only the original reads). Nothing was "
+                + "written; reads work as they are. Write through the lake that owns \(data); or, if this is a copy meant "
+                + "to be a lake of its own (its files beside its catalog), point its data path at its own directory once: "
+                + "UPDATE ducklake_metadata SET value = './' WHERE key = 'data_path' AND scope IS NULL (with sqlite3 on "
+                + "the manifest, or psql for a PostgreSQL catalog)"
         case .upgradeRequired(let p, let v):
             return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"
         case .newerCatalog(let p, let v):

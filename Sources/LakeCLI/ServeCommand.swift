@@ -45,6 +45,8 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         // NIO takes the port modulo 65536: --port 70000 listened on 4464.
         guard (0 ... 65535).contains(port) else { throw ValidationError("--port \(port): expected 0 to 65535 (0 picks a free one)") }
+        // A negative burst answered 429 to every request after the first.
+        guard burst >= 1 else { throw ValidationError("--burst \(burst): expected at least 1") }
         guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout \(idleTimeout): expected at least 1 second") }
     }
 

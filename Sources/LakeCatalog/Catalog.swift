@@ -171,14 +171,14 @@ public struct Catalog: Sendable {
         if readOnly {
             opened = try withRetry {
                 try store.read { db in
-                    guard try db.tableExists("ducklake_metadata") else { throw CatalogError.notFound(path: location) }
+                    guard try db.tableExists("ducklake_metadata") else { throw try Self.missingPostgresCatalog(db, location: location) }
                     return try Self.validate(db, root: root, manifest: location)
                 }
             }
         } else {
             let hasCatalog = try withRetry { try store.read { db in try db.tableExists("ducklake_metadata") } }
             if !hasCatalog {
-                guard create else { throw CatalogError.notFound(path: location) }
+                guard create else { throw try withRetry { try store.read { db in try Self.missingPostgresCatalog(db, location: location) } } }
                 let others = try withRetry {
                     try store.read { db in
                         try String.fetchAll(db, sql: """
@@ -202,6 +202,19 @@ public struct Catalog: Sendable {
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
                        dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
                        store: store, format: opened.format, encrypted: opened.encrypted, hooks: hooks, created: opened.created)
+    }
+
+    /// The error for a PostgreSQL database whose current schema holds no catalog: `notFound`,
+    /// or, when other schemas hold a `ducklake_metadata`, the schemas to name in the connection.
+    /// Before, "run `lake init` first" was the advice for a connection that only lacked the
+    /// catalog's search_path, and `lake init` would have made a second, empty catalog.
+    private static func missingPostgresCatalog(_ db: SQLDatabase, location: String) throws -> CatalogError {
+        let current = try String.fetchOne(db, sql: "SELECT current_schema()") ?? "public"
+        let others = try String.fetchAll(db, sql: """
+            SELECT DISTINCT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relname = 'ducklake_metadata' AND c.relkind IN ('r', 'p') AND n.nspname <> ? ORDER BY 1 LIMIT 5
+            """, arguments: [current])
+        return others.isEmpty ? .notFound(path: location) : .catalogInOtherSchema(path: location, current: current, schemas: others)
     }
 
     /// What opening a catalog learns from its metadata.

@@ -16,6 +16,9 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// delete files of another directory, e.g. the original's, from a copy whose catalog kept
     /// the absolute DATA_PATH DuckDB was attached with.
     case dataPathOutsideLake(path: String, dataPath: String, lake: String)
+    /// No DuckLake catalog in the connection's current schema, but other schemas of the database
+    /// hold one (the connection did not set the search_path the catalog was made with).
+    case catalogInOtherSchema(path: String, current: String, schemas: [String])
     /// `lake upgrade` found something it cannot carry to 1.0 without changing what a snapshot reads.
     case upgradeRefused(path: String, reason: String)
     /// Rows DuckDB keeps inside the catalog (data inlining) instead of in Parquet files; we read only files.
@@ -66,6 +69,11 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
                 return "no lake at \(root) (no \(Catalog.manifestName) there; run `lake init --lake \(root)` or `lake run`, or point --lake at an existing lake)"
             }
             return "no lake catalog at \(p); run `lake init` first or point --lake at an existing lake"
+        case .catalogInOtherSchema(let p, let current, let schemas):
+            let first = schemas[0]
+            let example = p.hasPrefix("postgres") ? "add ?options=-csearch_path%3D\(first) to the URL" : "add options='-c search_path=\(first)' to the keyword string"
+            return "no lake catalog in schema \(current) (the connection's current schema) of \(p), but schema "
+                + "\(schemas.joined(separator: ", ")) holds one: name its schema in the connection (\(example)); nothing was read or written"
         case .dataPathOutsideLake(let p, let data, let lake):
             return "\(p) stores the data path \(data), which is outside the lake directory \(lake): a write here would add "
                 + "and delete files there (a copy of a lake whose catalog keeps an absolute data path still names the "

@@ -97,6 +97,7 @@ import Testing
             (["query", "orders", "--limit=-1"], "--limit -1: expected 0 or more rows"),
             (["report", "product-metrics", "--low-stock", "5"], "Unknown option '--low-stock'"),
             (["serve", "--port", "70000"], "--port 70000: expected 0 to 65535"),
+            (["serve", "--burst=-5"], "--burst -5: expected at least 1"),
         ]
         for (args, message) in refused {
             let r = try runLake(args + ["--lake", lake.root])

@@ -288,7 +288,7 @@ public enum Purge {
                     }
                 }
                 // A purge asked for again after one whose scrub was cut short scrubs anew.
-                report.scrubComplete = try catalog.scrubStorage()
+                report.scrubComplete = try scrub(catalog, after: report.snapshotID)
                 return report
             }
             let snap: SnapshotInfo
@@ -333,7 +333,7 @@ public enum Purge {
             let vacuum = try expire(catalog, before: snap)
             report.expiredSnapshots = vacuum.expiredSnapshots
             report.filesRemoved = vacuum.files.count
-            report.scrubComplete = try catalog.scrubStorage()
+            report.scrubComplete = try scrub(catalog, after: snap.id)
         } catch {
             if report.snapshotID == nil && !Catalog.commitMayHaveLanded(error) {
                 // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.
@@ -343,6 +343,17 @@ public enum Purge {
             throw error
         }
         return report
+    }
+
+    /// The catalog's scrub, the purge's last step, or its stop: a signal received by now (it
+    /// came during the expiry) skips the scrub, and one during the scrub's wait for older
+    /// transactions (PostgreSQL, up to `LAKE_SCRUB_WAIT` seconds) ends it; both throw
+    /// `PurgeStopped`. What was committed stays, and the purge asked for again scrubs anew.
+    static func scrub(_ catalog: Catalog, after snapshot: Int64?) throws -> Bool {
+        if let signal = Interruption.received { throw PurgeStopped(signal: signal, snapshot: snapshot) }
+        let complete = try catalog.scrubStorage(stopWaiting: { Interruption.received != nil })
+        if !complete, let signal = Interruption.received { throw PurgeStopped(signal: signal, snapshot: snapshot) }
+        return complete
     }
 
     /// Every snapshot before the purge's reads the old files: they go, and with them the files
@@ -363,5 +374,18 @@ public enum Purge {
                 + "because a file replacing them did not verify; run `lake verify`, then `lake erase customer … --purge` again")
         }
         return vacuum
+    }
+}
+
+/// A SIGINT/SIGTERM stopped a purge after its commit and expiry, before or during the catalog's
+/// scrub (a stop before the commit is `Interrupted`).
+public struct PurgeStopped: Error, CustomStringConvertible, Equatable {
+    public let signal: Int32
+    /// The purge's snapshot; nil when the stop came in a purge that had nothing to rewrite.
+    public let snapshot: Int64?
+    public var description: String {
+        "stopped by \(Interruption.name(signal)) before the catalog's scrub"
+            + (snapshot.map { ": the purge committed (snapshot \($0)) and expired the earlier snapshots and their files" } ?? "")
+            + ", but old row versions (an erased id among them) may stay in the catalog's files until it is scrubbed; run the same command again to scrub"
     }
 }

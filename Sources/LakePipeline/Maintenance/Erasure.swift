@@ -300,9 +300,10 @@ public enum Purge {
                 try lease.release()
                 report.snapshotID = snap.id
             } else {
-                // The last safe point: the expiry and the scrub that follow the commit run to
-                // their end (a purge stopped between them would leave the erased bytes in the
-                // history it has yet to expire; a crash there is finished by the next purge).
+                // The last safe point before the commit. The expiry that follows runs to its end:
+                // stopped, it would leave the erased bytes in the history it has yet to expire (a
+                // crash there is finished by the next purge). Only the scrub after it stops
+                // early (`scrub`), as its rerun is the next purge's.
                 try Interruption.check()
                 try beforeCommit?()
                 snap = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in

@@ -217,7 +217,7 @@ public enum Migration {
                     // ends with the old file); a file whose rows are all deleted gets no successor.
                     let batches = try FileRows.read(file, table: newTable, schema: schema, files: catalog.files)
                     if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
-                    let dir = (file.storedPath as NSString).deletingLastPathComponent
+                    let dir = file.directoryInTable
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
                     let writer = try catalog.files.writer(url.path, schema: schema, options: opts)

@@ -1,5 +1,5 @@
 import Foundation
-import LakeCatalog
+@testable import LakeCatalog
 import LakePipeline
 import LakeQuery
 import LakeTestSupport
@@ -245,5 +245,30 @@ import Testing
         // A finished purge asked for again has nothing left to expire.
         let again = try Purge.run(catalog)
         #expect(again.snapshotID == nil && again.expiredSnapshots.isEmpty && again.filesRemoved == 0)
+    }
+
+    /// The same, for a purge that died inside its expiry: the catalog half (snapshots expired,
+    /// the old files scheduled for deletion) committed, the files not yet deleted. The next
+    /// purge deletes them.
+    @Test func aPurgeThatDiedInItsExpiryIsFinishedByTheNextPurge() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let catalog = lake.catalog
+        let x = "CUST-00004"
+        _ = try Erasure.run(catalog, customerID: x)
+        struct Crash: Error {}
+        #expect(throws: Crash.self) {
+            _ = try Purge.run(catalog, afterCommit: {
+                let purged = try catalog.latestSnapshot()
+                let scheduled = try catalog.scheduleExpired(olderThan: purged.time.addingTimeInterval(0.000_5), dryRun: false, keeping: DeletedOrderIDs.keeper)
+                #expect(!scheduled.files.isEmpty && !scheduled.expiredSnapshots.isEmpty)
+                throw Crash()
+            })
+        }
+        #expect(!(try Python.json(RowDeleteTests.byteSearch, [lake.root, x]) as? [String] ?? []).isEmpty, "the scheduled files still hold the erased bytes")
+        let rerun = try Purge.run(catalog)
+        #expect(rerun.filesRemoved > 0, "files \(rerun.filesRemoved)")
+        #expect(try Python.json(RowDeleteTests.byteSearch, [lake.root, x]) as? [String] == [])
+        #expect(try runLake(["verify", "--lake", lake.root]).status == 0)
     }
 }

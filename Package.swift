@@ -71,9 +71,10 @@ let package = Package(
         .target(name: "LakeTestSupport", dependencies: ["LakeFormat"], path: "Tests/LakeTestSupport"),
         // Benchmarks print figures next to the peers' (bench/*.sh); they are not tests.
         .executableTarget(name: "LakeBench", dependencies: ["LakeFormat"]),
-        // Test-only: a catalog writer the crash-injection and multi-process tests SIGKILL and race
+        // Test-only: a catalog writer the crash-injection and multi-process tests SIGKILL and race,
+        // and the child process of the test cluster's watchdog test (--pg-cluster)
         // (LakeCatalogTests run it from .build/debug/LakeCatalogWriter; `swift build` builds it).
-        .executableTarget(name: "LakeCatalogWriter", dependencies: ["LakeCatalog", "LakeFormat"], path: "Tests/LakeCatalogWriter"),
+        .executableTarget(name: "LakeCatalogWriter", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"], path: "Tests/LakeCatalogWriter"),
         .testTarget(name: "LakeFormatTests", dependencies: ["LakeFormat", "LakeTestSupport"]),
         .testTarget(name: "LakeCatalogTests", dependencies: ["LakeCatalog", "LakeFormat", "LakeTestSupport"]),
         // Test-only: a SQLite VFS that fails a COMMIT's fsync of the write-ahead log (CommitIOErrorTests).

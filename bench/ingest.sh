@@ -13,6 +13,8 @@
 #   ORDERS=3000000 bench/ingest.sh
 #   BASE=/path/to/other/lake bench/ingest.sh # also time another build of lake in the same run
 #   SRC_DIR=/tmp/gen-3m bench/ingest.sh       # reuse a generated folder
+#   ROUNDS=5 bench/ingest.sh                 # 5 rounds, sides alternated within each: medians, and
+#                                            # the median of the rounds' own ratios (a busy machine)
 #   LAKE_PYTHON=/work/wt/dl10/.venv/bin/python bench/ingest.sh   # the Python with duckdb 1.5.5
 #   LAKE_PYTHON_DUCKDB2=/path/.venv-duckdb2/bin/python bench/ingest.sh   # ... with the newest duckdb
 # Not a test: figures only. Note what each side does: lake parses, validates every line,
@@ -85,10 +87,30 @@ print(time.time() - t)
 PYEOF
 }
 
-read -r ours check rss_kb check_rss_kb cpu <<<"$(lake_side "$BIN" new)"
-duck=$(duck_side "$PY" "$tmp/duck")
-duck2=$(duck_side "$PY2" "$tmp/duck2")
-if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu <<<"$(lake_side "$BASE" base)"; fi
+# Each round runs every side once, one after the other, into fresh output (the last round's is
+# kept for the file counts); with ROUNDS > 1 the table shows medians.
+ROUNDS=${ROUNDS:-1}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+r_ours=""; r_check=""; r_rss=""; r_crss=""; r_duck=""; r_duck2=""; r_ratio=""; r_bours=""
+for round in $(seq "$ROUNDS"); do
+    rm -rf "$tmp/lake-new" "$tmp/lake-base" "$tmp/duck" "$tmp/duck2"
+    read -r ours check rss_kb check_rss_kb cpu <<<"$(lake_side "$BIN" new)"
+    duck=$(duck_side "$PY" "$tmp/duck")
+    duck2=$(duck_side "$PY2" "$tmp/duck2")
+    if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu <<<"$(lake_side "$BASE" base)"; r_bours+=" $bours"; fi
+    r_ours+=" $ours"; r_check+=" $check"; r_rss+=" $rss_kb"; r_crss+=" $check_rss_kb"; r_duck+=" $duck"; r_duck2+=" $duck2"
+    r_ratio+=" $(echo "$ours / $duck2" | bc -l)"
+    if [ "$ROUNDS" -gt 1 ]; then
+        printf 'round %d: lake %.2f s, duckdb %s %.2f s, duckdb %s %.2f s, lake/duckdb %s %.2fx%s\n' "$round" "$ours" "$V1" "$duck" "$V2" "$duck2" "$V2" \
+            "$(echo "$ours / $duck2" | bc -l)" "${bours:+, BASE $(printf '%.2f' "$bours") s}"
+    fi
+done
+if [ "$ROUNDS" -gt 1 ]; then
+    ours=$(median <<<"$r_ours"); check=$(median <<<"$r_check"); rss_kb=$(median <<<"$r_rss"); check_rss_kb=$(median <<<"$r_crss")
+    duck=$(median <<<"$r_duck"); duck2=$(median <<<"$r_duck2")
+    [ -z "${BASE:-}" ] || bours=$(median <<<"$r_bours")
+    echo "medians of $ROUNDS rounds below; median of the rounds' own lake/duckdb $V2 ratios: $(printf '%.2f' "$(median <<<"$r_ratio")")x"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 our_files=$(find "$tmp/lake-new" -name '*.parquet' | wc -l)
 our_bytes=$(find "$tmp/lake-new" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')

@@ -64,6 +64,10 @@ struct EraseCommand: ParsableCommand {
         committed and pending for `lake vacuum`. On a PostgreSQL catalog the scrub first waits \
         (LAKE_SCRUB_WAIT seconds, 30 by default) for older transactions on the server to end, \
         and says so when one outlasts the wait: run the purge again once it has ended. \
+        Ctrl-C or SIGTERM stops the delete, or the purge's rewrite, before its commit (its files \
+        deleted, exit 130 or 143; an erasure committed before the purge stays, and the same \
+        command run again purges); once the purge has committed, its expiry finishes first and the \
+        signal skips the catalog's scrub, or ends its wait: the same command run again scrubs. \
         A raw line is matched by its decoded customer field, so JSON escapes ("CUST\\u002D42") \
         are found too; a line that does not parse matches when, escapes decoded, it holds the id \
         as a whole JSON string or ends right after it.

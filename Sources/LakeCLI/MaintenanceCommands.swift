@@ -97,7 +97,8 @@ struct SchemaMigrate: ParsableCommand {
         Narrowing or incompatible changes are refused, naming the column. Without --rewrite old \
         files stay as they are and are read under the new schema; with --rewrite every file is \
         rewritten in the new schema in the same snapshot. --as-of an earlier snapshot still shows \
-        the old schema and data.
+        the old schema and data. Ctrl-C or SIGTERM during the rewrite stops it before the commit: \
+        the rewritten files are deleted, nothing changes, and it exits 130 or 143.
         """)
 
     @OptionGroup var lake: LakeOptions

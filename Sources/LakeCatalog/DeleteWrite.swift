@@ -104,9 +104,10 @@ extension Catalog {
     /// Returns false when, on PostgreSQL, another session held a snapshot older than the
     /// scrub's ANALYZE, or a lock on a catalog table, for longer than `scrubWaitSeconds`: old
     /// row versions (an erased id among them) may then stay in the catalog's files until
-    /// autovacuum rewrites them, or the next scrub.
+    /// autovacuum rewrites them, or the next scrub. `stopWaiting` is asked during that wait: true
+    /// (a signal asked the command to stop) ends it, and the scrub, at once, cut short.
     @discardableResult
-    public func scrubStorage() throws -> Bool {
+    public func scrubStorage(stopWaiting: () -> Bool = { false }) throws -> Bool {
         try requireWritable()
         do {
             if store.dialect == .postgres {
@@ -137,6 +138,7 @@ extension Catalog {
                             waitedOut = false
                             break
                         }
+                        if stopWaiting() { return false }
                         Thread.sleep(forTimeInterval: 0.05)
                     }
                     // A session holding a lock on a catalog table (an open transaction that

@@ -23,6 +23,7 @@
 import Foundation
 import LakeCatalog
 import LakeFormat
+import LakeTestSupport
 
 struct Options {
     var lake = ""
@@ -267,6 +268,22 @@ struct Writer {
     /// really do commit in between (the concurrency tests want conflicts to happen).
     func think() {
         if options.thinkMillis > 0 { usleep(UInt32(options.thinkMillis) * 1000) }
+    }
+}
+
+// `--pg-cluster FILE`: starts a test PostgreSQL cluster (LakeTestSupport's), writes its port
+// and directory to FILE (one a line, written whole by a rename) and sleeps until killed; the
+// watchdog test SIGKILLs this process and expects the cluster gone (PostgresWatchdogTests).
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--pg-cluster" {
+    do {
+        let cluster = try PostgresCluster()
+        let file = CommandLine.arguments[2]
+        try "\(cluster.port)\n\(cluster.directory.path)\n".write(toFile: file + ".part", atomically: false, encoding: .utf8)
+        guard rename(file + ".part", file) == 0 else { throw Usage(text: "cannot rename \(file).part") }
+        while true { sleep(60) }
+    } catch {
+        FileHandle.standardError.write(Data("LakeCatalogWriter: \(error)\n".utf8))
+        exit(1)
     }
 }
 

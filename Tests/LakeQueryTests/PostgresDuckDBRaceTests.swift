@@ -353,6 +353,77 @@ struct PostgresDuckDBRaceTests {
         #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
     }
 
+    /// A purge's scrub waits (`LAKE_SCRUB_WAIT`, 30 s by default) for older transactions of the
+    /// server to end; a Ctrl-C or SIGTERM waited with it. Now the signal ends the wait at once:
+    /// exit 130 saying the purge committed and the scrub did not run; the purge asked for again
+    /// (once the transaction ended) scrubs, and no file of the database holds the id.
+    @Test func aSignalEndsThePurgesWaitForTheScrub() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let (database, url, dir, root) = try evaluationLake(on: pg)
+        defer { dir.remove() }
+        let id = "CUST-00004"
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
+        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
+        holder.environment = ["PGPASSWORD": PostgresCluster.password]
+        let input = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        // An xid and no lock on a catalog table: the purge waits in its scrub's wait, not in VACUUM FULL.
+        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current();\n".utf8))
+        var open = false
+        for _ in 0 ..< 100 where !open {
+            open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
+                .trimmingCharacters(in: .whitespacesAndNewlines) != "0"
+            if !open { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(open, "the holding transaction did not start")
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Python.executable)
+        p.arguments = ["-c", InterruptedMaintenanceTests.withDefaultSignals, InterruptedMaintenanceTests.lake,
+                       "erase", "customer", id, "--purge", "--lake", root.path, "--catalog", url]
+        p.environment = ProcessInfo.processInfo.environment.merging(["LAKE_SCRUB_WAIT": "120"]) { _, new in new }
+        let errFile = dir.file("purge.err")
+        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: errFile)
+        try p.run()
+        // The purge committed (the erasure reads as purged): it is expiring or, soon after, waiting.
+        var purged = false
+        let deadline = Date().addingTimeInterval(120)
+        while !purged && p.isRunning && Date() < deadline {
+            purged = try pg.psql(database, "SELECT count(*) FROM lake_erasure WHERE purge_snapshot_id IS NOT NULL")
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+            if !purged { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(purged && p.isRunning, "the purge did not commit, or did not wait")
+        Thread.sleep(forTimeInterval: 2)
+        kill(p.processIdentifier, SIGINT)
+        let signalled = Date()
+        while p.isRunning && Date().timeIntervalSince(signalled) < 60 { Thread.sleep(forTimeInterval: 0.05) }
+        let took = Date().timeIntervalSince(signalled)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        #expect(took < 10, "the purge ended \(Int(took)) s after SIGINT: it waited for the scrub")
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130, "reason \(p.terminationReason.rawValue), status \(p.terminationStatus): \(err)")
+        #expect(err.contains("stopped by SIGINT before the catalog's scrub") && err.contains("run the same command again"), "\(err)")
+
+        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+        holder.waitUntilExit()
+        let again = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
+        #expect(!again.contains("held a transaction older than the purge"), "\(again)")
+        let holders = try Self.holders(of: id, pg: pg, database: database)
+        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
+        #expect(try Python.json(RowDeleteTests.byteSearch, [root.path, id]) as? [String] == [], "the erased customer's bytes under the lake root")
+        #expect(try run(["verify"], root: root, catalog: url).status == 0)
+    }
+
     /// The files under the database's directory that hold `id`'s bytes, with the relation each
     /// belongs to.
     static func holders(of id: String, pg: PostgresCluster, database: String) throws -> [String] {

@@ -9,9 +9,11 @@ import Foundation
 ///
 /// Tests use `PostgresCluster.shared()`: one cluster per test process, started by the first
 /// test that asks (initdb and startup take seconds), each test in its own `createDatabase()`.
-/// It is stopped at process exit by an atexit hook and, should the process die without running
-/// it (a crash, a SIGKILL), by a watchdog process that stops the cluster once the test process
-/// is gone. Two test processes get two clusters (own directory, own port), so they never collide.
+/// It is stopped at process exit by an atexit hook. A test's own `PostgresCluster()` is stopped
+/// by `stop()` or when released. Every cluster, shared or not, also has a watchdog process
+/// that stops it once the test process is gone without having stopped it (a crash, a SIGKILL):
+/// before, a killed test run left its private clusters running, each with its directory.
+/// Two test processes get two clusters (own directory, own port), so they never collide.
 public final class PostgresCluster: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let port: Int
@@ -75,7 +77,6 @@ public final class PostgresCluster: @unchecked Sendable {
             do { made = try PostgresCluster() } catch where attempt < 3 { continue }
         }
         let c = made!
-        try c.startWatchdog()
         sharedCluster = c
         atexit { PostgresCluster.stopShared() }
         return c
@@ -90,12 +91,14 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// A detached shell that polls this process and, once it is gone without having stopped the
-    /// cluster (atexit did not run), stops the server and removes its directory. When `stop()`
-    /// ran first, the data directory is gone and pg_ctl merely fails.
+    /// cluster, stops the server and removes its directory. It ends by itself once `stop()` has
+    /// removed the data directory, so a test process that starts many clusters keeps no shell
+    /// per stopped one.
     func startWatchdog() throws {
-        var stopCommand = "'\(bin.appendingPathComponent("pg_ctl").path)' -D '\(directory.file("data"))' -m immediate -w stop"
+        let data = directory.file("data")
+        var stopCommand = "'\(bin.appendingPathComponent("pg_ctl").path)' -D '\(data)' -m immediate -w stop"
         if getuid() == 0 { stopCommand = "/usr/sbin/runuser -u postgres -- " + stopCommand }
-        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; [ -d '\(directory.file("data"))' ] && { \(stopCommand); rm -rf '\(directory.path)'; }"
+        let script = "while kill -0 \(getpid()) 2>/dev/null && [ -d '\(data)' ]; do sleep 1; done; [ -d '\(data)' ] && { \(stopCommand); rm -rf '\(directory.path)'; }"
         // setsid: the watchdog is not in the test runner's process group, so a signal to the
         // group (Ctrl-C) does not take it down before it has done its job.
         _ = try Self.spawn(["/usr/bin/setsid", "/bin/sh", "-c", script])
@@ -127,6 +130,10 @@ public final class PostgresCluster: @unchecked Sendable {
         guard status == 0 else {
             let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
             throw PeerError(description: "pg_ctl start exited \(status)\n\(log)")
+        }
+        do { try startWatchdog() } catch {
+            stop()
+            throw error
         }
     }
 

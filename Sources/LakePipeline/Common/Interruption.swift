@@ -11,16 +11,16 @@ nonisolated(unsafe) private var interruptSignal: sig_atomic_t = 0
 nonisolated(unsafe) private var interruptNotice: UnsafeMutablePointer<UInt8>?
 nonisolated(unsafe) private var interruptNoticeLength = 0
 
-/// Ctrl-C (SIGINT) or SIGTERM during a batch command (`lake run`'s ingests, `lake ingest`
-/// without --follow, `lake compact`). The default action killed the process wherever it was:
-/// nothing partial was committed, but every file the batch had written stayed under its temp
-/// name (session 16 probe: up to 998 `.tmp-….pending` files after one interrupted `lake run`
-/// of 40,000 orders) until a vacuum an hour later. With `install`, the first signal is only
-/// recorded; the work stops at its next check (`check`: every read of a source, each
-/// compacted partition) and fails like any error before its commit: its files deleted,
-/// nothing committed. A commit under way finishes. A second signal kills the process at once
-/// (the handler is reset after the first), for a command blocked where no check comes (a pipe
-/// that sends nothing).
+/// Ctrl-C (SIGINT) or SIGTERM during a batch command (`lake run`'s ingests, `lake ingest` without
+/// --follow, `lake compact`, `lake delete`, `lake erase`, `lake schema migrate`). The default
+/// action killed the process wherever it was: nothing partial was committed, but every file the
+/// batch had written stayed under its temp name (session 16 probe: up to 998 `.tmp-….pending` files
+/// after one interrupted `lake run` of 40,000 orders) until a vacuum an hour later. With `install`,
+/// the first signal is only recorded; the work stops at its next check (`check`: every read of a
+/// source, each compacted partition, each file a delete, a migration or a purge writes) and fails
+/// like any error before its commit: its files deleted, nothing committed. A commit under way
+/// finishes. A second signal kills the process at once (the handler is reset after the first), for
+/// a command blocked where no check comes (a pipe that sends nothing).
 public enum Interruption {
     /// The signals handled, with the action each had before.
     nonisolated(unsafe) private static var previous: [(Int32, sigaction)] = []

@@ -292,8 +292,9 @@ public enum Compaction {
         let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
         let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, sorted.count)))
         let rowsPerFile = max(1, Int(Double(options.targetFileSize) / bytesPerRow))
-        // New files go next to the old ones (same partition directory), under fresh names.
-        let directory = (inputs[0].storedPath as NSString).deletingLastPathComponent
+        // New files go next to the old ones (same partition directory), under fresh names; inputs
+        // that all lie outside the root (DuckDB's ducklake_add_data_files) give the table's own.
+        let directory = (inputs.first { $0.pathIsRelative } ?? inputs[0]).directoryInTable
         var outputs: [NewDataFile] = []
         var start = 0
         var opts = options.parquet
@@ -385,5 +386,15 @@ extension ColumnData {
         case .double: return "double"
         case .string, .dictionary: return "string"
         }
+    }
+}
+
+extension DataFile {
+    /// The directory, relative to the table's, where a rewrite of this file goes: the file's own,
+    /// or the table's for a file registered outside the lake root by absolute path (DuckDB's
+    /// `ducklake_add_data_files`). Its absolute directory made every rewrite of such a file (a
+    /// compaction, a purge, a migration's) fail at the commit: "must be relative to the table directory".
+    var directoryInTable: String {
+        pathIsRelative ? (storedPath as NSString).deletingLastPathComponent : ""
     }
 }

@@ -232,12 +232,14 @@ public enum Purge {
     /// Purges, re-planning when a concurrent commit (a compaction, a delete) changed a file it
     /// was rewriting: up to `RowDelete.attempts` times with a growing pause, then refuses with
     /// `RowDeleteError.purgeConflict`. A refused purge left every committed delete in place.
-    public static func run(_ catalog: Catalog, beforeCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
+    /// `afterCommit` runs between the commit and the expiry: tests throw there to leave what a
+    /// crash at that point leaves.
+    public static func run(_ catalog: Catalog, beforeCommit: (() throws -> Void)? = nil, afterCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
         var lastConflict = ""
         for attempt in 0 ..< RowDelete.attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: RowDelete.backoff(attempt: attempt)) }
             do {
-                var report = try once(catalog, beforeCommit: beforeCommit)
+                var report = try once(catalog, beforeCommit: beforeCommit, afterCommit: afterCommit)
                 report.retries = attempt
                 return report
             } catch CatalogError.conflict(let table, let snapshot, let reason) {
@@ -247,7 +249,7 @@ public enum Purge {
         throw RowDeleteError.purgeConflict(attempts: RowDelete.attempts, detail: lastConflict)
     }
 
-    static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?) throws -> PurgeReport {
+    static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?, afterCommit: (() throws -> Void)?) throws -> PurgeReport {
         try catalog.requireWritable()
         // The erased lines are gone from raw.orders since the erasure's commit: their ids leave the
         // record of deleted order ids before the scrub below (first, so a rerun after a crash
@@ -260,6 +262,8 @@ public enum Purge {
         do {
             for table in try catalog.tables(at: .snapshot(base.id)) {
                 for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id)) where file.hasDeletes {
+                    // A signal stops the rewrite between files: the catch deletes what it wrote.
+                    try Interruption.check()
                     // File order kept (no sort): the rewrite changes nothing but the deleted rows.
                     let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
                     plans.append((table, file, outputs))
@@ -270,8 +274,21 @@ public enum Purge {
             // no reason to expire anyone's history.
             if plans.isEmpty && due.isEmpty {
                 try lease.release()
+                // A purge that died after its commit (a crash, a kill) before its expiry ended
+                // left the snapshots before its own, or files scheduled for deletion, and with
+                // them the erased rows' bytes; the erasure reads as purged, so only this rerun
+                // finishes it (the expiry is idempotent: a finished purge expires nothing here).
+                if let last = try ErasureLog.entries(catalog).compactMap(\.purgeSnapshotID).max(),
+                   let purged = try catalog.snapshots().first(where: { $0.id == last }) {
+                    let vacuum = try expire(catalog, before: purged)
+                    if !vacuum.expiredSnapshots.isEmpty || !vacuum.files.isEmpty {
+                        report.snapshotID = purged.id
+                        report.expiredSnapshots = vacuum.expiredSnapshots
+                        report.filesRemoved = vacuum.files.count
+                    }
+                }
                 // A purge asked for again after one whose scrub was cut short scrubs anew.
-                report.scrubComplete = try catalog.scrubStorage()
+                report.scrubComplete = try scrub(catalog, after: report.snapshotID)
                 return report
             }
             let snap: SnapshotInfo
@@ -283,6 +300,11 @@ public enum Purge {
                 try lease.release()
                 report.snapshotID = snap.id
             } else {
+                // The last safe point before the commit. The expiry that follows runs to its end:
+                // stopped, it would leave the erased bytes in the history it has yet to expire (a
+                // crash there is finished by the next purge). Only the scrub after it stops
+                // early (`scrub`), as its rerun is the next purge's.
+                try Interruption.check()
                 try beforeCommit?()
                 snap = try catalog.commit(message: "purge: rewrite files without deleted rows") { tx in
                     var touched = Set<Int64>()
@@ -308,25 +330,11 @@ public enum Purge {
                 report.snapshotID = snap.id
             }
             report.filesRewritten = plans.count
-            // Every earlier snapshot reads the old files: they go, and with them the files only
-            // they read (the half-millisecond covers the snapshot time's rounding to microseconds).
-            let vacuum = try catalog.expireSnapshots(olderThan: snap.time.addingTimeInterval(0.000_5), keeping: DeletedOrderIDs.keeper)
-            guard vacuum.failedDeletes.isEmpty else {
-                throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
-                    + "fix their permissions and run `lake vacuum` to finish")
-            }
-            guard vacuum.keptOutsideRoot.isEmpty else {
-                throw MaintenanceError.badOption("the purge left \(vacuum.keptOutsideRoot.count) replaced file(s) outside the lake root, e.g. \(vacuum.keptOutsideRoot[0].path) "
-                    + "(registered by DuckDB's ducklake_add_data_files), which lake never deletes: delete them, or run DuckDB's ducklake_cleanup_old_files, to finish the purge")
-            }
-            // Vacuum keeps an original whose replacement does not verify; the erased bytes are then still there.
-            guard vacuum.keptUnverified.isEmpty else {
-                throw MaintenanceError.badOption("the purge kept \(vacuum.keptUnverified.count) original file(s), e.g. \(vacuum.keptUnverified[0].path), "
-                    + "because a file replacing them did not verify; run `lake verify`, then `lake erase customer … --purge` again")
-            }
+            try afterCommit?()
+            let vacuum = try expire(catalog, before: snap)
             report.expiredSnapshots = vacuum.expiredSnapshots
             report.filesRemoved = vacuum.files.count
-            report.scrubComplete = try catalog.scrubStorage()
+            report.scrubComplete = try scrub(catalog, after: snap.id)
         } catch {
             if report.snapshotID == nil && !Catalog.commitMayHaveLanded(error) {
                 // Not committed (an unanswered COMMIT may have committed: its files stay): the rewritten files are debris, and the next attempt needs no lease of ours.
@@ -336,5 +344,49 @@ public enum Purge {
             throw error
         }
         return report
+    }
+
+    /// The catalog's scrub, the purge's last step, or its stop: a signal received by now (it
+    /// came during the expiry) skips the scrub, and one during the scrub's wait for older
+    /// transactions (PostgreSQL, up to `LAKE_SCRUB_WAIT` seconds) ends it; both throw
+    /// `PurgeStopped`. What was committed stays, and the purge asked for again scrubs anew.
+    static func scrub(_ catalog: Catalog, after snapshot: Int64?) throws -> Bool {
+        if let signal = Interruption.received { throw PurgeStopped(signal: signal, snapshot: snapshot) }
+        let complete = try catalog.scrubStorage(stopWaiting: { Interruption.received != nil })
+        if !complete, let signal = Interruption.received { throw PurgeStopped(signal: signal, snapshot: snapshot) }
+        return complete
+    }
+
+    /// Every snapshot before the purge's reads the old files: they go, and with them the files
+    /// only they read (the half-millisecond covers the snapshot time's rounding to microseconds).
+    static func expire(_ catalog: Catalog, before snap: SnapshotInfo) throws -> VacuumReport {
+        let vacuum = try catalog.expireSnapshots(olderThan: snap.time.addingTimeInterval(0.000_5), keeping: DeletedOrderIDs.keeper)
+        guard vacuum.failedDeletes.isEmpty else {
+            throw MaintenanceError.badOption("the purge could not delete \(vacuum.failedDeletes.count) file(s), e.g. \(vacuum.failedDeletes[0].path); "
+                + "fix their permissions and run `lake vacuum` to finish")
+        }
+        guard vacuum.keptOutsideRoot.isEmpty else {
+            throw MaintenanceError.badOption("the purge left \(vacuum.keptOutsideRoot.count) replaced file(s) outside the lake root, e.g. \(vacuum.keptOutsideRoot[0].path) "
+                + "(registered by DuckDB's ducklake_add_data_files), which lake never deletes: delete them, or run DuckDB's ducklake_cleanup_old_files, to finish the purge")
+        }
+        // Vacuum keeps an original whose replacement does not verify; the erased bytes are then still there.
+        guard vacuum.keptUnverified.isEmpty else {
+            throw MaintenanceError.badOption("the purge kept \(vacuum.keptUnverified.count) original file(s), e.g. \(vacuum.keptUnverified[0].path), "
+                + "because a file replacing them did not verify; run `lake verify`, then `lake erase customer … --purge` again")
+        }
+        return vacuum
+    }
+}
+
+/// A SIGINT/SIGTERM stopped a purge after its commit and expiry, before or during the catalog's
+/// scrub (a stop before the commit is `Interrupted`).
+public struct PurgeStopped: Error, CustomStringConvertible, Equatable {
+    public let signal: Int32
+    /// The purge's snapshot; nil when the stop came in a purge that had nothing to rewrite.
+    public let snapshot: Int64?
+    public var description: String {
+        "stopped by \(Interruption.name(signal)) before the catalog's scrub"
+            + (snapshot.map { ": the purge committed (snapshot \($0)) and expired the earlier snapshots and their files" } ?? "")
+            + ", but old row versions (an erased id among them) may stay in the catalog's files until it is scrubbed; run the same command again to scrub"
     }
 }

@@ -211,11 +211,13 @@ public enum Migration {
             let schema = try newTable.schema()
             do {
                 for file in inputs {
+                    // A signal stops the rewrite between files: the catch deletes what it wrote.
+                    try Interruption.check()
                     // The rewrite holds the rows minus the file's DuckLake deletes (the delete file
                     // ends with the old file); a file whose rows are all deleted gets no successor.
                     let batches = try FileRows.read(file, table: newTable, schema: schema, files: catalog.files)
                     if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
-                    let dir = (file.storedPath as NSString).deletingLastPathComponent
+                    let dir = file.directoryInTable
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
                     let writer = try catalog.files.writer(url.path, schema: schema, options: opts)
@@ -238,6 +240,8 @@ public enum Migration {
         }
 
         do {
+            // The last safe point: once the commit starts, a signal waits for it.
+            try Interruption.check()
             try beforeCommit?()
             let (snap, _) = try catalog.commit(message: "schema migrate \(registryTable) v\(recorded.version) -> v\(version)\(rewrite ? " (rewrite)" : "")") { tx in
                 if let lease { try tx.endWrite(lease) }

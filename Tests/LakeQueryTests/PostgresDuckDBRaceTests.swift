@@ -309,6 +309,29 @@ struct PostgresDuckDBRaceTests {
         #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
     }
 
+    /// psql holding a transaction open, with an xid, after `statements`, until its input gets
+    /// COMMIT and ends; returns once the server shows the transaction.
+    static func openTransaction(on pg: PostgresCluster, _ database: String, _ statements: String = "") throws -> (process: Process, input: Pipe) {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
+        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
+        holder.environment = ["PGPASSWORD": PostgresCluster.password]
+        let input = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current(); \(statements)\n".utf8))
+        var open = false
+        for _ in 0 ..< 100 where !open {
+            open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
+                .trimmingCharacters(in: .whitespacesAndNewlines) != "0"
+            if !open { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(open, "the holding transaction did not start")
+        return (holder, input)
+    }
+
     /// A transaction older than the purge, open in another session of the database and holding
     /// a lock on a catalog table: the purge waits for it (`LAKE_SCRUB_WAIT`, shortened here), its
     /// VACUUM FULL waits as long for the lock, and, since the transaction is still open, it says
@@ -321,25 +344,9 @@ struct PostgresDuckDBRaceTests {
         let (database, url, dir, root) = try evaluationLake(on: pg)
         defer { dir.remove() }
         let id = "CUST-00004"
-        // psql holding a transaction (with an xid) open until its input ends, with a lock on a
-        // catalog table: the purge's VACUUM FULL gives up on it after the same wait, not never.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
-        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
-        holder.environment = ["PGPASSWORD": PostgresCluster.password]
-        let input = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
-        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current(); SELECT count(*) FROM ducklake_snapshot;\n".utf8))
-        var open = false
-        for _ in 0 ..< 100 where !open {
-            open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
-                .trimmingCharacters(in: .whitespacesAndNewlines) != "0"
-            if !open { Thread.sleep(forTimeInterval: 0.1) }
-        }
-        #expect(open, "the holding transaction did not start")
+        // A transaction (with an xid) holding a lock on a catalog table: the purge's VACUUM FULL
+        // gives up on it after the same wait, not never.
+        let (holder, input) = try Self.openTransaction(on: pg, database, "SELECT count(*) FROM ducklake_snapshot;")
         let cut = try PostgresMaintenanceRaceTests().run(["erase", "customer", id, "--purge"], root: root, catalog: url, env: ["LAKE_SCRUB_WAIT": "1"])
         #expect(cut.status == 0, "\(cut.err)")
         #expect(cut.out.contains("held a transaction older than the purge"), "\(cut.out)")
@@ -363,24 +370,8 @@ struct PostgresDuckDBRaceTests {
         let (database, url, dir, root) = try evaluationLake(on: pg)
         defer { dir.remove() }
         let id = "CUST-00004"
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
-        holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
-        holder.environment = ["PGPASSWORD": PostgresCluster.password]
-        let input = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
         // An xid and no lock on a catalog table: the purge waits in its scrub's wait, not in VACUUM FULL.
-        input.fileHandleForWriting.write(Data("BEGIN; SELECT txid_current();\n".utf8))
-        var open = false
-        for _ in 0 ..< 100 where !open {
-            open = try pg.psql(database, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
-                .trimmingCharacters(in: .whitespacesAndNewlines) != "0"
-            if !open { Thread.sleep(forTimeInterval: 0.1) }
-        }
-        #expect(open, "the holding transaction did not start")
+        let (holder, input) = try Self.openTransaction(on: pg, database)
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Python.executable)

@@ -411,7 +411,11 @@ public enum Reports {
     /// customers are counted per file in a small per-group byte set; only a group whose rows
     /// span several files (several commits to one partition) unions its files' sets at the end.
     static func dailyRevenue(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
+        // No orders table yet (a lake with only its catalog and inventory, or a snapshot from
+        // before its first orders): no orders, no rows.
+        guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) else {
+            return try dailyRevenueTable([], limit: o.limit)
+        }
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
         var p = try windowPredicates(scan, o)
         if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
@@ -493,7 +497,7 @@ public enum Reports {
     /// items share its partition). Otherwise the files' (product, order) pairs are unioned.
     static func productSales(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ProductSales {
         if let session { return try session.productSales(o) { try productSales(catalog, $0) } }
-        let scan = try TableScan(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf)
+        guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf) else { return try mergeProductSales([]) }
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
@@ -570,8 +574,9 @@ public enum Reports {
     /// window, turnover (units sold / units on hand, per product) and days of cover; low stock
     /// when on hand or days of cover falls under the thresholds.
     static func inventory(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
-        let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
+        // Without an inventory table yet, no stock rows; without orders, every product sold 0.
+        let batches = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf)?
+            .run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"]).0 ?? []
         struct Key: Hashable { var product: String; var warehouse: String }
         var latest: [Key: (Int64, Int64)] = [:]  // (last_updated, quantity)
         forEachRow(batches) { b, r in
@@ -612,7 +617,7 @@ public enum Reports {
     /// Days in the report window: the options' bounds, else the span of the order data.
     static func windowDays(_ catalog: Catalog, _ o: ReportOptions) throws -> Int {
         if let f = o.from, let t = o.to { return Int(t - f) + 1 }
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
+        guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) else { return 1 }
         let files = try catalog.dataFiles(tableID: scan.table.tableID, at: .snapshot(scan.snapshot.id), columnStats: false,
                                           inlined: .readSeparately)
         // A file whose rows are all deleted holds no order data.
@@ -680,11 +685,13 @@ public enum Reports {
     /// channel (`lake run`'s revenue by channel), from one scan; shared through the session.
     static func customerOrders(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> CustomerOrders {
         if let session { return try session.customerOrders(o) { try customerOrders(catalog, $0) } }
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
-        var p = try windowPredicates(scan, o)
-        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
-        let (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
+        var states: [CustomersWorker] = [], stats = ScanStats()
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) {
+            var p = try windowPredicates(scan, o)
+            p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
+            (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
                                               sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
+        }
         // A customer is new on the day of their first order in the window, returning on their
         // other days: counted over distinct (customer, day) pairs. When the window's days fit one
         // 64-bit word, a customer's days are bits of one word (a pair is an OR, the distinct pairs

@@ -20,12 +20,14 @@ extension Reports {
     /// single order). Ranked by spend or by orders; ties by the other figure, then by id. The id
     /// comes first: `lake report diff` keys rows by their first column.
     static func topCustomers(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
-        let scan = try TableScan(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
-        var p = try windowPredicates(scan, o)
-        if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
-        p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
-        let (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
+        var states: [CustomersWorker] = []
+        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) {
+            var p = try windowPredicates(scan, o)
+            if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
+            p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
+            (states, _) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date"], where: p,
                                           state: CustomersWorker.init) { $0.add($2) }
+        }
         let (merged, interner) = try CustomersWorker.merge(states)
         let a = merged.figures
         let ids = interner.values

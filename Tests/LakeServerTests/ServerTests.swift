@@ -62,6 +62,11 @@ struct ServerTests {
         #expect(metrics.status == 200 && metrics.body.hasPrefix(lakeMetrics.out), "/metrics starts with `lake metrics`")
         #expect(metrics.body.contains("lake_http_requests_total{route=\"/api/v1/daily_sales\",status=\"200\"} 4"))
         #expect(metrics.body.contains("lake_http_request_duration_seconds_bucket{route=\"/api/v1/quality\",status=\"200\",le=\"+Inf\"} 2"))
+        // (After the request counts above.) lake init's snapshot, before any order: no sales then, as the CLI says (before session
+        // 17 the server answered 400 "predates the data" and the CLI "no table curated.orders").
+        let early = try await get(s.base + "/api/v1/daily_sales?as_of=1", token: fx.token)
+        let earlyCLI = try lake(["report", "daily-revenue", "--as-of", "1", "--lake", fx.root, "--format", "json"])
+        #expect(early.status == 200 && early.body == earlyCLI.out && (early.json as? [Any])?.isEmpty == true, "\(early.status) \(early.body)")
         let openapi = try await get(s.base + "/openapi.json", token: fx.token)
         let checkedIn = try String(contentsOf: packageRoot.appendingPathComponent("docs/openapi.json"), encoding: .utf8)
         #expect(openapi.body == checkedIn, "docs/openapi.json is stale: run lake serve --openapi > docs/openapi.json")
@@ -140,7 +145,6 @@ struct ServerTests {
             ("/api/v1/inventory?low_stock=-5", "low_stock"),
             ("/api/v1/snapshots?as_of=1970-01-01", "as_of"),
             ("/api/v1/tables?as_of=99999", "as_of"),
-            ("/api/v1/daily_sales?as_of=1", "as_of"),  // lake init's snapshot: no orders table yet
             ("/api/v1/quality?as_of=soon", "as_of"),
             ("/api/v1/daily_sales?form=2024-01-01", "form"),
             ("/api/v1/daily_sales?channel=web&channel=api", "channel"),

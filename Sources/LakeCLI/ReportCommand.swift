@@ -48,14 +48,9 @@ struct ReportFlags: ParsableArguments {
             stock.apply(to: &o)
             given.formUnion(stock.given)
         }
-        // The channels of every version of orders the registry and the lake know, as ingest
-        // validates them (`lake serve` checks the same enum).
-        let registry = try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog)
-        var channels: Set<String> = []
-        for version in registry.versions("orders") {
-            channels.formUnion(try registry.schema("orders", version: version).column("channel")?.constraints.enumValues ?? [])
-        }
-        do { try o.check(for: report, given: given, channels: channels.sorted()) } catch { throw ValidationError(error.description) }
+        // The channels of every version of orders the registry and the lake know.
+        let channels = try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog).orderChannels()
+        do { try o.check(for: report, given: given, channels: channels) } catch { throw ValidationError(error.description) }
         return o
     }
 

@@ -68,8 +68,9 @@ struct ServeCommand: ParsableCommand {
         if let config { quality = try QualityConfig.load(path: config) } else {
             quality = FileManager.default.fileExists(atPath: "config/alerts.json") ? try QualityConfig.load(path: "config/alerts.json") : QualityConfig()
         }
-        let channels = try registry.load().schema("orders").column("channel")?.constraints.enumValues ?? []
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        // The same channels `lake report --channel` accepts.
+        let channels = try LakeStore.registry(registry.source, catalog: catalog).orderChannels()
         let api = LakeAPI(catalog: catalog, quality: quality, channels: channels)
         let host = self.host
         try LakeServer.runBlocking(api: api, config: c) { port in

@@ -309,9 +309,20 @@ struct PostgresDuckDBRaceTests {
         #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
     }
 
-    /// psql holding a transaction open, with an xid, after `statements`, until its input gets
-    /// COMMIT and ends; returns once the server shows the transaction.
-    static func openTransaction(on pg: PostgresCluster, _ database: String, _ statements: String = "") throws -> (process: Process, input: Pipe) {
+    /// psql holding a transaction open, with an xid, after `statements`, until `commit()`.
+    struct HeldTransaction {
+        let process: Process
+        let input: Pipe
+
+        func commit() throws {
+            input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Returns once the server shows the transaction.
+    static func openTransaction(on pg: PostgresCluster, _ database: String, _ statements: String = "") throws -> HeldTransaction {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: pg.psqlPath)
         holder.arguments = ["-X", "-q", "-h", "127.0.0.1", "-p", "\(pg.port)", "-U", PostgresCluster.user, "-d", database]
@@ -329,7 +340,16 @@ struct PostgresDuckDBRaceTests {
             if !open { Thread.sleep(forTimeInterval: 0.1) }
         }
         #expect(open, "the holding transaction did not start")
-        return (holder, input)
+        return HeldTransaction(process: holder, input: input)
+    }
+
+    /// Once the older transaction ended, the purge asked for again scrubs in full: no file of the
+    /// database holds the erased id.
+    func purgeAgainScrubs(_ id: String, pg: PostgresCluster, database: String, root: URL, url: String) throws {
+        let again = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
+        #expect(!again.contains("held a transaction older than the purge"), "\(again)")
+        let holders = try Self.holders(of: id, pg: pg, database: database)
+        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
     }
 
     /// A transaction older than the purge, open in another session of the database and holding
@@ -346,18 +366,13 @@ struct PostgresDuckDBRaceTests {
         let id = "CUST-00004"
         // A transaction (with an xid) holding a lock on a catalog table: the purge's VACUUM FULL
         // gives up on it after the same wait, not never.
-        let (holder, input) = try Self.openTransaction(on: pg, database, "SELECT count(*) FROM ducklake_snapshot;")
+        let held = try Self.openTransaction(on: pg, database, "SELECT count(*) FROM ducklake_snapshot;")
         let cut = try PostgresMaintenanceRaceTests().run(["erase", "customer", id, "--purge"], root: root, catalog: url, env: ["LAKE_SCRUB_WAIT": "1"])
         #expect(cut.status == 0, "\(cut.err)")
         #expect(cut.out.contains("held a transaction older than the purge"), "\(cut.out)")
-        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
+        try held.commit()
         // Nothing left to delete or rewrite: this purge only scrubs.
-        let again = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
-        #expect(!again.contains("held a transaction older than the purge"), "\(again)")
-        let holders = try Self.holders(of: id, pg: pg, database: database)
-        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
+        try purgeAgainScrubs(id, pg: pg, database: database, root: root, url: url)
     }
 
     /// A purge's scrub waits (`LAKE_SCRUB_WAIT`, 30 s by default) for older transactions of the
@@ -371,7 +386,7 @@ struct PostgresDuckDBRaceTests {
         defer { dir.remove() }
         let id = "CUST-00004"
         // An xid and no lock on a catalog table: the purge waits in its scrub's wait, not in VACUUM FULL.
-        let (holder, input) = try Self.openTransaction(on: pg, database)
+        let held = try Self.openTransaction(on: pg, database)
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Python.executable)
@@ -404,13 +419,8 @@ struct PostgresDuckDBRaceTests {
         #expect(p.terminationReason == .exit && p.terminationStatus == 130, "reason \(p.terminationReason.rawValue), status \(p.terminationStatus): \(err)")
         #expect(err.contains("stopped by SIGINT before the catalog's scrub") && err.contains("run the same command again"), "\(err)")
 
-        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
-        let again = try lake(["erase", "customer", id, "--purge"], root: root, catalog: url)
-        #expect(!again.contains("held a transaction older than the purge"), "\(again)")
-        let holders = try Self.holders(of: id, pg: pg, database: database)
-        #expect(holders.isEmpty, "\(id) is still in the database's files: \(holders)")
+        try held.commit()
+        try purgeAgainScrubs(id, pg: pg, database: database, root: root, url: url)
         #expect(try Python.json(RowDeleteTests.byteSearch, [root.path, id]) as? [String] == [], "the erased customer's bytes under the lake root")
         #expect(try run(["verify"], root: root, catalog: url).status == 0)
     }

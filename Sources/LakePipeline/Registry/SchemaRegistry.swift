@@ -105,6 +105,15 @@ public struct SchemaRegistry: Sendable {
         return s
     }
 
+    /// The channels an order may carry: the `channel` enum of every version of orders this
+    /// registry holds, sorted. What `lake report --channel` and `lake serve`'s `channel`
+    /// parameter are checked against; ingest checks each line against its own version's.
+    public func orderChannels() -> [String] {
+        var channels: Set<String> = []
+        for s in tables["orders"] ?? [] { channels.formUnion(s.column("channel")?.constraints.enumValues ?? []) }
+        return channels.sorted()
+    }
+
     // MARK: parsing (Foundation JSON is fine: a few small files at startup)
 
     /// Parses one version file, which must define `table` at `version` (its place in the registry).

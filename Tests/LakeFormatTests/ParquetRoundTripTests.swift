@@ -36,6 +36,49 @@ import Testing
         }
     }
 
+    /// Values distinct but for repeats of the one before (an order's items share its id and
+    /// time): zstd stores a repeat as a short match, so PLAIN beats a dictionary there, whose
+    /// distinct values cost as much and whose per-row indices barely compress. Uncompressed, a
+    /// repeat costs PLAIN its full width and the dictionary is kept. Low-cardinality columns keep
+    /// theirs either way.
+    @Test("values distinct but for adjacent repeats: PLAIN with zstd (smaller), a dictionary uncompressed")
+    func adjacentRepeatsOfDistinctValuesStayPlainWhenCompressed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let rows = 20_000
+        var rng = SplitMix64(seed: 11)
+        var ids = StringColumn(), codes = StringColumn()
+        var times: [Int64] = []
+        var order = 0, left = 0
+        for _ in 0 ..< rows {
+            if left == 0 { order += 1; left = rng.int(1 ..< 5) }  // 1–4 items an order
+            left -= 1
+            ids.append("ORD-\(7_000_000 + order * 37)")
+            times.append(1_704_067_200_000_000 + Int64(order) * 1_234_567)
+            codes.append(["web", "mobile", "api"][rng.int(0 ..< 3)])
+        }
+        let batch = RecordBatch(schema: Schema([Field("order_id", .string, fieldID: 1), Field("event_time", .timestamp, fieldID: 2),
+                                                Field("channel", .string, fieldID: 3)]),
+                                columns: [Column(.string(ids)), Column(.int64(times)), Column(.string(codes))])
+        func write(_ compression: ParquetCompression, _ dictionary: Bool = true) throws -> (pages: [Bool], bytes: Int) {
+            var options = ParquetWriteOptions()
+            options.compression = compression
+            options.dictionary = dictionary
+            let path = dir.file("\(compression)-\(dictionary).parquet")
+            let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+            let reader = try ParquetFileReader(path: path)
+            #expect(canonicalRows(try reader.readAll()) == canonicalRows(batch))
+            return (reader.meta.rowGroups[0].columns.map { $0.metaData.dictionaryPageOffset != nil }, Int(summary.fileSize))
+        }
+        let zstd = try write(.zstd(level: 1))
+        #expect(zstd.pages == [false, false, true], "order_id and event_time PLAIN, channel a dictionary")
+        let raw = try write(.uncompressed)
+        #expect(raw.pages == [true, true, true], "uncompressed, every repeat costs PLAIN: dictionaries kept")
+        // Each kept dictionary pays for itself against all-PLAIN of the same codec.
+        #expect(zstd.bytes < (try write(.zstd(level: 1), false)).bytes)
+        #expect(raw.bytes < (try write(.uncompressed, false)).bytes)
+    }
+
     @Test("a column in plainColumns is written PLAIN, the others still try a dictionary; same values")
     func plainColumnsSkipTheDictionary() throws {
         let dir = try TemporaryDirectory()

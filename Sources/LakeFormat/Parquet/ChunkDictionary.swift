@@ -62,6 +62,19 @@ extension ChunkEncoder {
 
     static func mostlyDistinct(_ distinct: Int) -> Bool { distinct * 10 > trialRows * 9 }
 
+    /// With a compressing codec a repeat of the previous value costs PLAIN next to nothing (a
+    /// short match), so a chunk whose values are distinct but for such repeats (an order's
+    /// items share its id and time) comes out larger as a dictionary: each distinct value
+    /// still stored once, plus an index per row that hardly compresses. Then the trial counts
+    /// run heads, values unlike the one before, and stops once `trialRows` of them are nearly
+    /// all distinct. Uncompressed, a repeat costs PLAIN its full width: every value counts.
+    var repeatsAreFree: Bool { options.compression != .uncompressed }
+
+    /// Whether the trial should stop: `seen` values counted (all of them, or only run heads
+    /// when repeats are free), `distinct` of them distinct.
+    @inline(__always)
+    static func trialFails(seen: Int, distinct: Int) -> Bool { seen == trialRows && mostlyDistinct(distinct) }
+
     /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
                                  width: Int) -> BuiltDictionary? {
@@ -75,6 +88,9 @@ extension ChunkEncoder {
             // Runs are common (a partition's date, a batch's ingest time, an order's items): a
             // value equal to the one before takes its index without hashing.
             var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
+            // Values counted for the trial: every value, or only run heads (`repeatsAreFree`).
+            var seen = 0
+            let countRepeats = !repeatsAreFree
             for r in range {
                 if let validity, !validity[r - range.lowerBound] { continue }
                 let word: UInt64 = width == 4
@@ -83,13 +99,18 @@ extension ChunkEncoder {
                 if previous.index != UInt32.max, previous.word == word {
                     out[k] = previous.index
                     k += 1
+                    if countRepeats {
+                        seen += 1
+                        if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
+                    }
                     continue
                 }
                 guard let i = builder.index(of: word) else { paid = false; break }
                 out[k] = UInt32(i)
                 k += 1
+                seen += 1
                 previous = (word, UInt32(i))
-                if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; break }
+                if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
             }
             written = k
         }
@@ -111,6 +132,8 @@ extension ChunkEncoder {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
         var plainBytes = 0
         var paid = true
+        var seen = 0
+        let countRepeats = !repeatsAreFree
         // Indices written through a pointer, as for fixed-width values.
         let indices = [UInt32](unsafeUninitializedCapacity: runs.reduce(0) { $0 + $1.rows.count }) { out, written in
             var k = 0
@@ -129,13 +152,18 @@ extension ChunkEncoder {
                         if n == previous.count && equalBytes(base + start, base + previous.start, n) {
                             out[k] = previous.index
                             k += 1
+                            if countRepeats {
+                                seen += 1
+                                if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
+                            }
                             continue
                         }
                         guard let i = builder.index(of: base + start, n) else { paid = false; return }
                         out[k] = UInt32(i)
                         k += 1
+                        seen += 1
                         previous = (start, n, UInt32(i))
-                        if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; return }
+                        if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
                     }
                 }
                 chunkRow += run.rows.count

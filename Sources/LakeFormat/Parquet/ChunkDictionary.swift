@@ -70,10 +70,19 @@ extension ChunkEncoder {
     /// all distinct. Uncompressed, a repeat costs PLAIN its full width: every value counts.
     var repeatsAreFree: Bool { options.compression != .uncompressed }
 
+    /// A first look: `firstLook` counted values all distinct. Values drawn from fewer than
+    /// about 33,000 (256²/2) choices would repeat within 256 draws; from more, the chunk's
+    /// first `trialRows` would be over 90 % distinct and the trial give up anyway. Ids, line
+    /// numbers, offsets and timestamps stop here, after a quarter of the hashing: on generated
+    /// orders most column chunks hold a few thousand rows, so the trial was a third of them.
+    static let firstLook = 256
+
     /// Whether the trial should stop: `seen` values counted (all of them, or only run heads
     /// when repeats are free), `distinct` of them distinct.
     @inline(__always)
-    static func trialFails(seen: Int, distinct: Int) -> Bool { seen == trialRows && mostlyDistinct(distinct) }
+    static func trialFails(seen: Int, distinct: Int) -> Bool {
+        (seen == firstLook && distinct == firstLook) || (seen == trialRows && mostlyDistinct(distinct))
+    }
 
     /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
@@ -134,6 +143,10 @@ extension ChunkEncoder {
         var paid = true
         var seen = 0
         let countRepeats = !repeatsAreFree
+        // The previous value's index, across runs: a run's first value equal to the last of
+        // the run before is a repeat too, so the count, and with it the choice, does not
+        // depend on where queued pieces split the chunk.
+        var lastIndex = UInt32.max
         // Indices written through a pointer, as for fixed-width values.
         let indices = [UInt32](unsafeUninitializedCapacity: runs.reduce(0) { $0 + $1.rows.count }) { out, written in
             var k = 0
@@ -161,9 +174,12 @@ extension ChunkEncoder {
                         guard let i = builder.index(of: base + start, n) else { paid = false; return }
                         out[k] = UInt32(i)
                         k += 1
-                        seen += 1
                         previous = (start, n, UInt32(i))
-                        if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
+                        if countRepeats || UInt32(i) != lastIndex {
+                            seen += 1
+                            if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
+                        }
+                        lastIndex = UInt32(i)
                     }
                 }
                 chunkRow += run.rows.count

@@ -193,25 +193,38 @@ extension ChunkEncoder {
     func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: min(values.count, 1 << 16))
         var map = [Int32](repeating: -1, count: values.count)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
         var plainBytes = 0
-        let ok: Bool = values.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let v = Int(idx[r])
-                let br = values.byteRange(v)
-                plainBytes += 4 + br.count
-                var m = map[v]
-                if m < 0 {
-                    guard let i = builder.index(of: base + br.lowerBound, br.count) else { return false }
-                    m = i
-                    map[v] = i
+        var ok = true
+        // Through pointers, as the trials above: every row of every catalog or enum column
+        // (an item's product, category and brand; channels, statuses) passes here.
+        let indices = [UInt32](unsafeUninitializedCapacity: range.count) { out, written in
+            var k = 0
+            values.bytes.withUnsafeBytes { raw in
+                values.offsets.withUnsafeBufferPointer { offsets in
+                    idx.withUnsafeBufferPointer { idx in
+                        map.withUnsafeMutableBufferPointer { map in
+                            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                            for r in range {
+                                if let validity, !validity[r - range.lowerBound] { continue }
+                                let v = Int(idx[r])
+                                // What the array subscripts checked (a reader range-checks a page's indices).
+                                precondition(UInt(bitPattern: v) < UInt(map.count), "dictionary index out of range")
+                                let start = Int(offsets[v]), n = Int(offsets[v + 1]) - start
+                                plainBytes += 4 + n
+                                var m = map[v]
+                                if m < 0 {
+                                    guard let i = builder.index(of: base + start, n) else { ok = false; return }
+                                    m = i
+                                    map[v] = i
+                                }
+                                out[k] = UInt32(m)
+                                k += 1
+                            }
+                        }
+                    }
                 }
-                indices.append(UInt32(m))
             }
-            return true
+            written = k
         }
         guard ok else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)

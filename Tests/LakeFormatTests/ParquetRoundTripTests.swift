@@ -36,6 +36,31 @@ import Testing
         }
     }
 
+    /// The PLAIN string reader copies a value of up to 16 bytes as two words where the page has
+    /// 16 bytes after it: every length from 0 to 40, on pages so small that many values end
+    /// within 16 bytes of the page's end, reads back byte for byte.
+    @Test("PLAIN strings of every short length, at page ends too, read back exactly")
+    func shortPlainStringsNearPageEndsReadBack() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var strings = StringColumn()
+        var rng = SplitMix64(seed: 5)
+        for i in 0 ..< 4_000 {
+            let n = (i * 7 + rng.int(0 ..< 3)) % 41
+            strings.append(String((0 ..< n).map { _ in Character(UnicodeScalar(UInt8(rng.int(33 ..< 127)))) }))
+        }
+        let batch = RecordBatch(schema: Schema([Field("s", .string, fieldID: 1)]), columns: [Column(.string(strings))])
+        for pageBytes in [64, 100, 1 << 10] {
+            var options = ParquetWriteOptions()
+            options.plainColumns = ["s"]
+            options.pageBytes = pageBytes
+            options.compression = .uncompressed
+            let path = dir.file("s-\(pageBytes).parquet")
+            try ParquetFileWriter.write(batch, to: path, options: options)
+            #expect(canonicalRows(try ParquetFileReader(path: path).readAll()) == canonicalRows(batch), "pages of \(pageBytes) bytes")
+        }
+    }
+
     /// Values distinct but for repeats of the one before (an order's items share its id and
     /// time): zstd stores a repeat as a short match, so PLAIN beats a dictionary there, whose
     /// distinct values cost as much and whose per-row indices barely compress. Uncompressed, a

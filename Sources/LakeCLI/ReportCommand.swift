@@ -276,6 +276,7 @@ struct DiffReport: ParsableCommand {
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
+        do { try ReportDiff.check(from: fromSnapshot, to: to, toIsLatest: toSnapshot == nil) } catch { throw ValidationError(error.description) }
         let options = try flags.options(for: name, stock: stock, catalog: catalog)
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }

@@ -117,4 +117,44 @@ import Testing
             #expect(r.status == 0, "\(args): exit \(r.status) \(r.err)")
         }
     }
+
+    /// Session 17 probe: `report diff` with its snapshots reversed printed the change backwards
+    /// (what was added listed as removed), and --min-days-of-cover nan (or inf, or a negative
+    /// one) and a negative --low-stock printed an inventory report whose "low" column meant
+    /// nothing, exit 0. Each is now a usage error saying what is expected.
+    @Test func reversedDiffsAndMeaninglessThresholdsAreRefused() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 300))
+        defer { lake.dir.remove() }
+        let latest = try lake.catalog.latestSnapshot().id
+        try #require(latest >= 3)
+        let refused: [([String], String)] = [
+            (["report", "diff", "daily-revenue", "--from-snapshot", "\(latest)", "--to-snapshot", "2"],
+             "--from-snapshot \(latest) is after --to-snapshot 2: --from-snapshot is the earlier snapshot (the old values), --to-snapshot the later one"),
+            (["report", "diff", "daily-revenue", "--from-snapshot", "\(latest + 5)"],
+             "--from-snapshot \(latest + 5) is after the latest snapshot, \(latest)"),
+            (["report", "inventory", "--min-days-of-cover", "nan"], "--min-days-of-cover nan: expected a finite number of days, 0 or more"),
+            (["report", "inventory", "--min-days-of-cover", "inf"], "--min-days-of-cover inf: expected a finite number of days"),
+            (["report", "inventory", "--min-days-of-cover=-2"], "--min-days-of-cover -2.0: expected a finite number of days"),
+            (["report", "diff", "inventory", "--from-snapshot", "2", "--min-days-of-cover", "nan"], "--min-days-of-cover nan"),
+            (["report", "inventory", "--low-stock=-1"], "--low-stock -1: expected 0 or more units"),
+        ]
+        for (args, message) in refused {
+            let r = try runLake(args + ["--lake", lake.root])
+            #expect(r.status == 64, "\(args): exit \(r.status) \(r.err)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+            #expect(r.out.isEmpty, "\(args) printed: \(r.out.prefix(200))")
+        }
+        // The library refuses them too (lake serve and other callers).
+        var o = ReportOptions()
+        o.minDaysOfCover = .nan
+        #expect(throws: QueryError.self) { try o.check(for: .inventory, given: [.minDaysOfCover], channels: []) }
+        #expect(throws: QueryError.self) { try ReportDiff.run(.dailyRevenue, catalog: lake.catalog, from: latest, to: 2, options: ReportOptions()) }
+        // The boundaries still answer: the same snapshot twice (no change), thresholds of 0.
+        for args in [["report", "diff", "daily-revenue", "--from-snapshot", "2", "--to-snapshot", "2"],
+                     ["report", "diff", "daily-revenue", "--from-snapshot", "2", "--to-snapshot", "\(latest)"],
+                     ["report", "inventory", "--min-days-of-cover", "0", "--low-stock", "0"]] {
+            let r = try runLake(args + ["--lake", lake.root, "--format", "json"])
+            #expect(r.status == 0, "\(args): exit \(r.status) \(r.err)")
+        }
+    }
 }

@@ -38,7 +38,8 @@ public enum ReportSetting: String, Sendable, CaseIterable, Comparable {
 extension ReportOptions {
     /// Refuses what would print figures other than the ones asked for, as a usage error naming
     /// the option: a setting the report does not read (`given`: the settings the user set), a
-    /// window that ends before it starts, a limit below 1 (a negative one trapped), and a channel
+    /// window that ends before it starts, a limit below 1 (a negative one trapped), inventory
+    /// thresholds that are negative or not finite, and a channel
     /// outside `channels` (the registry's enum; empty: not checked), which matched nothing and
     /// printed an empty report, as a day without sales would be.
     public func check(for report: ReportName, given: Set<ReportSetting>, channels: [String]) throws(QueryError) {
@@ -53,6 +54,13 @@ extension ReportOptions {
             throw .badOption("--from \(Timestamps.dateText(days: Int64(from))) is after --to \(Timestamps.dateText(days: Int64(to))): the window would hold no day")
         }
         if let limit, limit < 1 { throw .badOption("--limit \(limit): expected at least 1") }
+        // A negative threshold marks nothing low, and a NaN one neither (every comparison with
+        // it is false); an infinite cover marks every product: each printed a report as if
+        // stock were fine, or all low, without a word.
+        if lowStock < 0 { throw .badOption("--low-stock \(lowStock): expected 0 or more units (0: no product is low by units on hand)") }
+        if !minDaysOfCover.isFinite || minDaysOfCover < 0 {
+            throw .badOption("--min-days-of-cover \(minDaysOfCover): expected a finite number of days, 0 or more (0: no product is low by days of cover)")
+        }
         if let channel, !channels.isEmpty, !channels.contains(channel) {
             throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))")
         }

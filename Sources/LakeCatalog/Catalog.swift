@@ -217,31 +217,44 @@ public struct Catalog: Sendable {
     /// missing file is not refused here: `lake verify` and the reads of other files still run).
     private static func firstFileMissing(store: any CatalogStore, files: LakeFiles, dataPath: URL, stored: String,
                                          location: String, root: URL) throws -> MisplacedFiles? {
-        let row = try withRetry {
-            try store.read { db in
-                try SQLRow.fetchOne(db, sql: """
-                    SELECT d.path, d.path_is_relative, t.path AS tp, t.path_is_relative AS tr, t.table_name,
-                           s.path AS sp, s.path_is_relative AS sr, s.schema_name
-                    FROM ducklake_data_file d
-                    JOIN ducklake_table t ON t.table_id = d.table_id AND t.end_snapshot IS NULL
-                    JOIN ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
-                    WHERE d.end_snapshot IS NULL ORDER BY d.data_file_id LIMIT 1
-                    """)
+        // A compaction and a vacuum of another process may retire and delete the file between
+        // the query and the stat: a file no longer live is looked for again, with the next one.
+        for _ in 0 ..< 3 {
+            let row = try withRetry {
+                try store.read { db in
+                    try SQLRow.fetchOne(db, sql: """
+                        SELECT d.data_file_id, d.path, d.path_is_relative, t.path AS tp, t.path_is_relative AS tr, t.table_name,
+                               s.path AS sp, s.path_is_relative AS sr, s.schema_name
+                        FROM ducklake_data_file d
+                        JOIN ducklake_table t ON t.table_id = d.table_id AND t.end_snapshot IS NULL
+                        JOIN ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+                        WHERE d.end_snapshot IS NULL ORDER BY d.data_file_id LIMIT 1
+                        """)
+                }
+            }
+            guard let row else { return nil }
+            let schemaDir = resolveDir(base: dataPath, path: try row.value("sp"), isRelative: try row.value("sr"), fallback: try row.value("schema_name") ?? "")
+            let tableDir = resolveDir(base: schemaDir, path: try row.value("tp"), isRelative: try row.value("tr"), fallback: try row.value("table_name") ?? "")
+            let file = fileURL(path: try row.value("path") ?? "", isRelative: try row.value("path_is_relative"), tableDir: tableDir).path
+            // A file DuckDB registered by absolute path does not depend on --lake.
+            guard !files.isOutsideRoot(file) else { return nil }
+            do {
+                if try files.info(file) != nil { return nil }
+            } catch {
+                throw CatalogError.storage("cannot look for \(file): \(error)")
+            }
+            let id: Int64 = try row.value("data_file_id")
+            let live = try withRetry {
+                try store.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot IS NULL", arguments: [id]) ?? 0
+                }
+            }
+            if live > 0 {
+                let prefix = files.root.hasSuffix("/") ? files.root : files.root + "/"
+                return MisplacedFiles(catalog: location, storedDataPath: stored, lake: root.path, probe: String(file.dropFirst(prefix.count)))
             }
         }
-        guard let row else { return nil }
-        let schemaDir = resolveDir(base: dataPath, path: try row.value("sp"), isRelative: try row.value("sr"), fallback: try row.value("schema_name") ?? "")
-        let tableDir = resolveDir(base: schemaDir, path: try row.value("tp"), isRelative: try row.value("tr"), fallback: try row.value("table_name") ?? "")
-        let file = fileURL(path: try row.value("path") ?? "", isRelative: try row.value("path_is_relative"), tableDir: tableDir).path
-        // A file DuckDB registered by absolute path does not depend on --lake.
-        guard !files.isOutsideRoot(file) else { return nil }
-        do {
-            if try files.info(file) != nil { return nil }
-        } catch {
-            throw CatalogError.storage("cannot look for \(file): \(error)")
-        }
-        let prefix = files.root.hasSuffix("/") ? files.root : files.root + "/"
-        return MisplacedFiles(catalog: location, storedDataPath: stored, lake: root.path, probe: String(file.dropFirst(prefix.count)))
+        return nil
     }
 
     /// The error for a PostgreSQL database whose current schema holds no catalog: `notFound`,

@@ -53,7 +53,7 @@ enum DataEndpoint: String, CaseIterable, Sendable {
                 throw .badParameter(name: "from", detail: "\(q["from"]!) is after to=\(q["to"]!)")
             }
             if let given = q["channel"], !channels.contains(given) {
-                o.channel = try q.oneOf("channel", Array(Set(channels).union(try inLake())).sorted())
+                o.channel = try q.oneOf("channel", channels + (try inLake()).filter { !channels.contains($0) })
             } else {
                 o.channel = try q.oneOf("channel", channels)
             }

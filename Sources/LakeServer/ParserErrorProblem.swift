@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import LakeCatalog
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -23,6 +24,15 @@ final class ParserErrorProblemHandler: ChannelDuplexHandler, RemovableChannelHan
     private var parserError: HTTPParserError?
     /// The document replacing the bare answer's empty body, written before its end.
     private var pendingBody: ByteBuffer?
+    /// The request log and metrics the router's requests go to: such a request is counted
+    /// (route "other") and logged like any other, with the problem's type for its path.
+    private let metrics: RequestMetrics
+    private let log: @Sendable (String) -> Void
+
+    init(metrics: RequestMetrics, log: @escaping @Sendable (String) -> Void) {
+        self.metrics = metrics
+        self.log = log
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let e = error as? HTTPParserError { parserError = e }
@@ -40,6 +50,14 @@ final class ParserErrorProblemHandler: ChannelDuplexHandler, RemovableChannelHan
             fields[.connection] = "close"
             pendingBody = body
             context.write(wrapOutboundOut(.head(HTTPResponse(status: problem.status, headerFields: fields))), promise: promise)
+            let status = Int(problem.status.code)
+            metrics.observe(route: Routes.label(""), status: status, seconds: 0)
+            var line: [String: Any] = [
+                "time": Timestamps.isoText(micros: Int64(Date().timeIntervalSince1970 * 1e6)), "status": status,
+                "error": problem.slug, "detail": problem.detail,
+            ]
+            line["client"] = context.remoteAddress?.ipAddress ?? NSNull()
+            log(ProblemLogMiddleware.json(line))
         case .end(let trailers) where pendingBody != nil:
             context.write(wrapOutboundOut(.body(pendingBody!)), promise: nil)
             pendingBody = nil

@@ -150,6 +150,16 @@ struct ServerAbuseTests {
                 Issue.record("\(name): no content-length: \(head)")
             }
         }
+        // Logged and counted like any request (route "other": no path was read).
+        for slug in ["malformed-request", "request-head-too-large"] {
+            #expect(s.log.contains("\"error\":\"\(slug)\""), "\(s.log.suffix(800))")
+        }
+        let metrics = try Self.connect(s.port)
+        defer { close(metrics) }
+        #expect(Self.send(metrics, Array("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fx.token)\r\nConnection: close\r\n\r\n".utf8)))
+        let counted = Self.readAll(metrics)
+        #expect(counted.contains("lake_http_requests_total{route=\"other\",status=\"400\"} 3")
+                && counted.contains("lake_http_requests_total{route=\"other\",status=\"431\"} 1"), "\(counted.prefix(1500))")
         // A route's own 400 is left as it was, and the server still answers.
         let fd = try Self.connect(s.port)
         defer { close(fd) }

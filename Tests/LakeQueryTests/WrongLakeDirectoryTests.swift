@@ -50,6 +50,14 @@ struct WrongLakeDirectoryTests {
             #expect(v.status == 1, "verify \(wrong): exit \(v.status)")
             #expect((v.out + v.err).contains("--lake most likely does not name"), "verify: \(v.out) \(v.err)")
         }
+        // A vacuum there would have judged every file of that directory an orphan of this
+        // catalog: refused, the directory's files untouched.
+        let stray = other + "/curated/orders/old.parquet"
+        try FileManager.default.createDirectory(atPath: other + "/curated/orders", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: stray, contents: Data("PAR1".utf8)))
+        let vacuum = try runLake(["vacuum", "--retain", "0s", "--force", "--lake", other, "--catalog", url])
+        #expect(vacuum.status == 1 && vacuum.err.contains("--lake most likely does not name"), "vacuum: exit \(vacuum.status) \(vacuum.err)")
+        #expect(FileManager.default.fileExists(atPath: stray))
         // The right --lake reads.
         let ok = try runLake(["report", "daily-revenue", "--lake", lake, "--catalog", url, "--format", "json"])
         #expect(ok.status == 0 && ok.out.contains("revenue"), "\(ok.err)")

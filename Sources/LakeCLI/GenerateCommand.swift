@@ -59,11 +59,18 @@ struct Generate: ParsableCommand {
         config.startDay = startDay
         config.seed = seed
         config.schemaVersion = schemaVersion
-        config.spikes = try spike.map { try Spike(parsing: $0) }
+        do { config.spikes = try spike.map { try Spike(parsing: $0) } } catch { throw ValidationError("\(error)") }
         if clean { config.faults = .none }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let t0 = Date()
-        let summary = try OrderGenerator.generate(config, into: out)
+        let summary: GenerationSummary
+        do {
+            summary = try OrderGenerator.generate(config, into: out)
+        } catch {
+            // Settings out of range are usage errors (64); only a write failure is not.
+            if case .io = error { throw error }
+            throw ValidationError(error.description)
+        }
         let secs = Date().timeIntervalSince(t0)
         print("wrote \(out)/orders_stream.jsonl: \(summary.lines) lines, \(summary.orderBytes) bytes")
         print("wrote \(out)/product_catalog.json: \(summary.products) products")

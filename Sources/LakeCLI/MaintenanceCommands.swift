@@ -41,6 +41,7 @@ struct CompactCommand: ParsableCommand {
         o.minFiles = minFiles
         o.sortBy = sortBy
         o.dryRun = dryRun
+        do { try o.check() } catch { throw ValidationError(error.description) }
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let r = try stoppable { try Compaction.run(catalog, options: o) }
         switch format {

@@ -12,7 +12,7 @@ struct ReportFlags: ParsableArguments {
     var from: String?
     @Option(help: ArgumentHelp("Last event date of the window (YYYY-MM-DD).", valueName: "DATE"))
     var to: String?
-    @Option(help: "Only this channel (web, mobile, api).")
+    @Option(help: "Only this channel (web, mobile, api; or another one the lake's orders hold, e.g. written by DuckDB).")
     var channel: String?
     @Option(help: "At most this many rows in the main table.")
     var limit: Int?
@@ -50,7 +50,9 @@ struct ReportFlags: ParsableArguments {
         }
         // The channels of every version of orders the registry and the lake know.
         let channels = try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog).orderChannels()
-        do { try o.check(for: report, given: given, channels: channels) } catch { throw ValidationError(error.description) }
+        // Another channel is looked for in the lake's data only when given (a catalog query).
+        let inLake = try o.channel.map { channels.contains($0) ? [] : try Reports.channelsInLake(catalog: catalog, asOf: o.asOf) } ?? []
+        do { try o.check(for: report, given: given, channels: channels, inLake: inLake) } catch { throw ValidationError(error.description) }
         return o
     }
 
@@ -276,6 +278,7 @@ struct DiffReport: ParsableCommand {
     func run() throws {
         let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
+        do { try ReportDiff.check(from: fromSnapshot, to: to, toIsLatest: toSnapshot == nil) } catch { throw ValidationError(error.description) }
         let options = try flags.options(for: name, stock: stock, catalog: catalog)
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }

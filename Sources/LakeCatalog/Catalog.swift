@@ -199,9 +199,62 @@ public struct Catalog: Sendable {
             opened = try prepare(store: store, files: files, location: location, create: create, overExistingData: overExistingData)
         }
         let dataPath = resolveDataPath(opened.dataPath, root: root)
+        var served = files.servingDataPath(dataPath, defaultStorage: storage == nil)
+        if !opened.created && opened.dataPathFromLake {
+            served.misplaced = try firstFileMissing(store: store, files: served, dataPath: dataPath, stored: opened.storedDataPath ?? "",
+                                                    location: CatalogLocation.postgres(conninfo).description, root: root)
+        }
         return Catalog(root: root, manifestURL: root.appendingPathComponent(manifestName), location: .postgres(conninfo),
-                       dataPath: dataPath, files: files.servingDataPath(dataPath, defaultStorage: storage == nil),
+                       dataPath: dataPath, files: served,
                        store: store, format: opened.format, encrypted: opened.encrypted, hooks: hooks, created: opened.created)
+    }
+
+    /// A catalog kept apart from its files resolves a relative data path against --lake, which
+    /// nothing ties to the catalog: given the wrong directory, every read failed with a bare
+    /// "…parquet: open failed: No such file or directory". One query and one stat at open: the
+    /// catalog's first live data file, looked for under the data path. When it is missing, the
+    /// result marks the files so that a missing file's error says --lake does not match (a
+    /// missing file is not refused here: `lake verify` and the reads of other files still run).
+    private static func firstFileMissing(store: any CatalogStore, files: LakeFiles, dataPath: URL, stored: String,
+                                         location: String, root: URL) throws -> MisplacedFiles? {
+        // A compaction and a vacuum of another process may retire and delete the file between
+        // the query and the stat: a file no longer live is looked for again, with the next one.
+        for _ in 0 ..< 3 {
+            let row = try withRetry {
+                try store.read { db in
+                    try SQLRow.fetchOne(db, sql: """
+                        SELECT d.data_file_id, d.path, d.path_is_relative, t.path AS tp, t.path_is_relative AS tr, t.table_name,
+                               s.path AS sp, s.path_is_relative AS sr, s.schema_name
+                        FROM ducklake_data_file d
+                        JOIN ducklake_table t ON t.table_id = d.table_id AND t.end_snapshot IS NULL
+                        JOIN ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+                        WHERE d.end_snapshot IS NULL ORDER BY d.data_file_id LIMIT 1
+                        """)
+                }
+            }
+            guard let row else { return nil }
+            let schemaDir = resolveDir(base: dataPath, path: try row.value("sp"), isRelative: try row.value("sr"), fallback: try row.value("schema_name") ?? "")
+            let tableDir = resolveDir(base: schemaDir, path: try row.value("tp"), isRelative: try row.value("tr"), fallback: try row.value("table_name") ?? "")
+            let file = fileURL(path: try row.value("path") ?? "", isRelative: try row.value("path_is_relative"), tableDir: tableDir).path
+            // A file DuckDB registered by absolute path does not depend on --lake.
+            guard !files.isOutsideRoot(file) else { return nil }
+            do {
+                if try files.info(file) != nil { return nil }
+            } catch {
+                throw CatalogError.storage("cannot look for \(file): \(error)")
+            }
+            let id: Int64 = try row.value("data_file_id")
+            let live = try withRetry {
+                try store.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot IS NULL", arguments: [id]) ?? 0
+                }
+            }
+            if live > 0 {
+                let prefix = files.root.hasSuffix("/") ? files.root : files.root + "/"
+                return MisplacedFiles(catalog: location, storedDataPath: stored, lake: root.path, probe: String(file.dropFirst(prefix.count)))
+            }
+        }
+        return nil
     }
 
     /// The error for a PostgreSQL database whose current schema holds no catalog: `notFound`,
@@ -225,6 +278,11 @@ public struct Catalog: Sendable {
         var encrypted: Bool
         /// Created by this open (`bootstrap`), not found.
         var created = false
+        /// ducklake_metadata's data_path exactly as stored (nil: none).
+        var storedDataPath: String? = nil
+        /// Whether the data path is the lake directory or relative to it: --lake decides where
+        /// the files are read (ours always; another engine's with a relative data_path).
+        var dataPathFromLake = true
     }
 
     private static func resolveDataPath(_ text: String, root: URL) -> URL {
@@ -239,6 +297,12 @@ public struct Catalog: Sendable {
     /// anything (data files included), so a refused write leaves no trace.
     public func requireWritable() throws {
         if encrypted { throw CatalogError.encryptedLake(path: locationText) }
+        // A wrong --lake for a catalog kept apart from its files: a write would put this
+        // batch's files in the wrong directory (a lake split in two) or, for a vacuum, judge
+        // every file there an orphan.
+        if let m = files.misplaced {
+            throw CatalogError.filesNotUnderLake(missing: (files.root.hasSuffix("/") ? files.root : files.root + "/") + m.probe, m)
+        }
         switch format {
         case .v10: try requireDataPathInLake()
         case .v03: throw CatalogError.upgradeRequired(path: locationText, version: format.version)
@@ -350,10 +414,12 @@ public struct Catalog: Sendable {
         // DuckDB's ENCRYPTED option, fixed when the catalog is created: every data and delete
         // file is Parquet-encrypted with a key kept in the catalog.
         let encrypted = try String.fetchOne(db, sql: "SELECT value FROM ducklake_metadata WHERE key = 'encrypted' AND scope IS NULL") == "true"
+        let fromLake = creator == createdBy || path == nil || !(path ?? "").hasPrefix("/")
         if creator == createdBy || path == nil {
-            return OpenedCatalog(dataPath: root.path.hasSuffix("/") ? root.path : root.path + "/", format: format, encrypted: encrypted)
+            return OpenedCatalog(dataPath: root.path.hasSuffix("/") ? root.path : root.path + "/", format: format, encrypted: encrypted,
+                                 storedDataPath: path, dataPathFromLake: fromLake)
         }
-        return OpenedCatalog(dataPath: path ?? root.path + "/", format: format, encrypted: encrypted)
+        return OpenedCatalog(dataPath: path ?? root.path + "/", format: format, encrypted: encrypted, storedDataPath: path, dataPathFromLake: fromLake)
     }
 
     // MARK: Reads

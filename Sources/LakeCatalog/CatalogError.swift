@@ -16,6 +16,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// delete files of another directory, e.g. the original's, from a copy whose catalog kept
     /// the absolute DATA_PATH DuckDB was attached with.
     case dataPathOutsideLake(path: String, dataPath: String, lake: String)
+    /// A data file is missing under --lake, and so is the catalog's first live data file: the
+    /// catalog (kept apart from its files, e.g. in PostgreSQL) resolves its relative data path
+    /// against a --lake that is most likely not the directory the lake's files were written to.
+    case filesNotUnderLake(missing: String, MisplacedFiles)
     /// No DuckLake catalog in the connection's current schema, but other schemas of the database
     /// hold one (the connection did not set the search_path the catalog was made with).
     case catalogInOtherSchema(path: String, current: String, schemas: [String])
@@ -82,6 +86,15 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "to be a lake of its own (its files beside its catalog), point its data path at its own directory once: "
                 + "UPDATE ducklake_metadata SET value = './' WHERE key = 'data_path' AND scope IS NULL (with sqlite3 on "
                 + "the manifest, or psql for a PostgreSQL catalog)"
+        case .filesNotUnderLake(let missing, let m):
+            let dir = m.lake.hasSuffix("/") ? m.lake : m.lake + "/"
+            let probe = dir + m.probe
+            let stored = m.storedDataPath.isEmpty ? "it stores no data path" : "its data path as stored: '\(m.storedDataPath)'"
+            return "\(missing): no such file. The catalog \(m.catalog) keeps its files in the lake directory (\(stored)), so its "
+                + "files are read under --lake \(m.lake), and \(missing == probe ? "it is the catalog's first live data file: none of them is there" : "the catalog's first live data file, \(probe), is not there either")"
+                + ": --lake most likely does not name the directory this lake's files were written to. Pass --lake the directory "
+                + "that holds \(m.probe) (the lake's raw/ and curated/ directories); if --lake is right, the files are gone: "
+                + "`lake verify` lists the missing ones"
         case .upgradeRequired(let p, let v):
             return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"
         case .newerCatalog(let p, let v):

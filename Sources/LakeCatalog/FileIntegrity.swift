@@ -177,6 +177,11 @@ extension Catalog {
             default: v.status = .corrupt
             }
             v.detail = e.description
+        } catch let e as CatalogError {
+            // A wrong --lake for a catalog kept apart from its files: missing here, and the
+            // detail says which directory to pass.
+            if case .filesNotUnderLake = e { v.status = .missing } else { v.status = .corrupt }
+            v.detail = e.description
         } catch let e as DataFileError {
             switch e {
             case .missingColumn: v.status = .missingColumn

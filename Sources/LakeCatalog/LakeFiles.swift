@@ -14,6 +14,11 @@ public struct LakeFiles: Sendable {
     /// reads them there. True for the local file system only (another storage's keys are
     /// relative to the root by contract); such a file is never written or deleted by lake.
     public let readsOutsideRoot: Bool
+    /// Set by `Catalog.open` when the catalog lives apart from its files (PostgreSQL), resolves
+    /// its data path against --lake, and its first live data file is not under it: a data file
+    /// found missing is then most likely a wrong --lake, and the error says so (it was
+    /// "…parquet: open failed: No such file or directory").
+    public var misplaced: MisplacedFiles?
 
     public init(storage: any Storage, root: URL) {
         self.storage = storage
@@ -86,7 +91,11 @@ public struct LakeFiles: Sendable {
         } catch {
             throw ParquetError(error)
         }
-        return try ParquetFileReader(storage: storage, key: k, expect: expect)
+        do {
+            return try ParquetFileReader(storage: storage, key: k, expect: expect)
+        } catch ParquetError.io(_, let op, ENOENT) where misplaced != nil && (op == "open" || op == "stat") {
+            throw CatalogError.filesNotUnderLake(missing: path, misplaced!)
+        }
     }
 
     /// Starts a new data or delete file at `path` (a fresh name: create-once).
@@ -123,4 +132,16 @@ public struct LakeFiles: Sendable {
 
     /// Every file under the layer directory `layer` ("raw", "curated") of the lake.
     public func list(layer: String) throws(StorageError) -> [StorageObjectInfo] { try storage.list(prefix: try StorageKey(layer)) }
+}
+
+/// What `CatalogError.filesNotUnderLake` names: the catalog, its data path as stored and as
+/// resolved against --lake, and its first live data file, which is not there.
+public struct MisplacedFiles: Sendable, Equatable {
+    public var catalog: String
+    /// ducklake_metadata's data_path as stored ("" when none): relative, or ours (read as the lake directory).
+    public var storedDataPath: String
+    /// --lake, as given.
+    public var lake: String
+    /// The catalog's first live data file, relative to the data path.
+    public var probe: String
 }

@@ -41,7 +41,9 @@ enum DataEndpoint: String, CaseIterable, Sendable {
     static let maxLimit = 1000
 
     /// The report options for these parameters; every bad value is a 400 naming its parameter.
-    func options(_ q: QueryParameters, channels: [String]) throws(APIError) -> ReportOptions {
+    /// `inLake`: the channels the lake's orders hold at the request's snapshot, asked only for
+    /// a channel `channels` (the registry's) does not list.
+    func options(_ q: QueryParameters, channels: [String], inLake: () throws(APIError) -> [String] = { [] }) throws(APIError) -> ReportOptions {
         var o = ReportOptions()
         switch self {
         case .dailySales:
@@ -50,7 +52,11 @@ enum DataEndpoint: String, CaseIterable, Sendable {
             if let f = o.from, let t = o.to, f > t {
                 throw .badParameter(name: "from", detail: "\(q["from"]!) is after to=\(q["to"]!)")
             }
-            o.channel = try q.oneOf("channel", channels)
+            if let given = q["channel"], !channels.contains(given) {
+                o.channel = try q.oneOf("channel", channels + (try inLake()).filter { !channels.contains($0) })
+            } else {
+                o.channel = try q.oneOf("channel", channels)
+            }
             o.country = try q.text("country")
         case .topCustomers:
             o.limit = try q.integer("limit", in: 1 ... Self.maxLimit)

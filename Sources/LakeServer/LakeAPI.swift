@@ -164,10 +164,16 @@ public final class LakeAPI: Sendable {
 
     /// A data endpoint: the same text `lake report … --format json` prints (with its newline).
     func data(_ endpoint: DataEndpoint, _ q: QueryParameters) throws -> Plan {
-        var options = try endpoint.options(q, channels: channels)
+        let catalog = self.catalog
+        var options = try endpoint.options(q, channels: channels) { () throws(APIError) -> [String] in
+            let asOf = try q.asOf()
+            do { return try Reports.channelsInLake(catalog: catalog, asOf: asOf) } catch {
+                throw APIError.from(error, path: endpoint.path, method: "GET")
+            }
+        }
         let snap = try snapshot(try q.asOf())
         options.asOf = .snapshot(snap.id)
-        let catalog = self.catalog, quality = self.quality, o = options
+        let quality = self.quality, o = options
         return plan(key: "\(endpoint.path)?\(q.canonical)", snapshot: snap.id, contentType: "application/json; charset=utf-8", asOfGiven: q["as_of"] != nil) {
             let report: Report
             if let name = endpoint.report {

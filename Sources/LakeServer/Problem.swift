@@ -16,6 +16,10 @@ public enum APIError: Error, Sendable, Equatable {
     /// The catalog could not be read (missing, locked, corrupt).
     case unavailable(detail: String)
     case internalError(detail: String)
+    /// The HTTP parser rejected the request before any route saw it (`ParserErrorProblemHandler`).
+    case malformedRequest(detail: String)
+    /// The request line and headers exceed the parser's limits.
+    case requestHeadTooLarge(detail: String)
 
     var status: HTTPResponse.Status {
         switch self {
@@ -26,6 +30,8 @@ public enum APIError: Error, Sendable, Equatable {
         case .methodNotAllowed: return .methodNotAllowed
         case .unavailable: return .serviceUnavailable
         case .internalError: return .internalServerError
+        case .malformedRequest: return .badRequest
+        case .requestHeadTooLarge: return .init(code: 431, reasonPhrase: "Request Header Fields Too Large")
         }
     }
 
@@ -38,6 +44,8 @@ public enum APIError: Error, Sendable, Equatable {
         case .methodNotAllowed: return "method-not-allowed"
         case .unavailable: return "unavailable"
         case .internalError: return "internal-error"
+        case .malformedRequest: return "malformed-request"
+        case .requestHeadTooLarge: return "request-head-too-large"
         }
     }
 
@@ -50,6 +58,8 @@ public enum APIError: Error, Sendable, Equatable {
         case .methodNotAllowed: return "Method not allowed"
         case .unavailable: return "Lake unavailable"
         case .internalError: return "Internal error"
+        case .malformedRequest: return "Malformed HTTP request"
+        case .requestHeadTooLarge: return "Request head too large"
         }
     }
 
@@ -60,18 +70,23 @@ public enum APIError: Error, Sendable, Equatable {
         case .rateLimited(let s): return "rate limit exceeded; retry in \(s) s"
         case .notFound(let p): return "no resource at \(p); see /openapi.json"
         case .methodNotAllowed(let m): return "\(m) is not supported; every endpoint answers GET"
-        case .unavailable(let d), .internalError(let d): return d
+        case .unavailable(let d), .internalError(let d), .malformedRequest(let d), .requestHeadTooLarge(let d): return d
         }
     }
 
-    /// The problem document: type, title, status, detail, instance, and `parameter` for a bad parameter.
-    func response(instance: String) -> Response {
-        var doc: [String: Any] = [
-            "type": "https://lake.invalid/problems/\(slug)", "title": title, "status": Int(status.code), "detail": detail, "instance": instance,
-        ]
+    /// The problem document's bytes: type, title, status, detail, instance (none for a request
+    /// the parser rejected: it has no target), and `parameter` for a bad parameter.
+    func document(instance: String?) -> Data {
+        var doc: [String: Any] = ["type": "https://lake.invalid/problems/\(slug)", "title": title, "status": Int(status.code), "detail": detail]
+        if let instance { doc["instance"] = instance }
         if case .badParameter(let name, _) = self { doc["parameter"] = name }
         // JSONSerialization of strings and ints cannot fail; the force is on a closed set of types.
-        let data = try! JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes])
+        return try! JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The problem document as a response, with the headers its kind calls for.
+    func response(instance: String) -> Response {
+        let data = document(instance: instance)
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         switch self {
         case .unauthorized: headers[.wwwAuthenticate] = "Bearer realm=\"lake\""
@@ -98,7 +113,7 @@ public enum APIError: Error, Sendable, Equatable {
         }
         if let e = error as? CatalogError {
             switch e {
-            case .notFound, .incompatibleCatalog, .busy, .storage, .encryptedLake: return .unavailable(detail: e.description)
+            case .notFound, .incompatibleCatalog, .busy, .storage, .encryptedLake, .filesNotUnderLake: return .unavailable(detail: e.description)
             default: return .internalError(detail: e.description)
             }
         }

@@ -130,7 +130,8 @@ public enum LakeServer {
         logger.logLevel = .warning
         let app = Application(
             router: router(api: api, config: config, metrics: metrics, log: log),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.idleTimeout)))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorProblemHandler(metrics: metrics, log: log)],
+                                                idleTimeout: .seconds(Int64(config.idleTimeout)))),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "lake"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? config.port) },
             logger: logger

@@ -87,4 +87,46 @@ import Testing
         r = try runLake(["verify", "--lake", root])
         #expect(r.status == 0, "\(r.out)\(r.err)")
     }
+
+    /// Session 16 probe: `lake ingest orders -` blocked reading a pipe that sends nothing did not
+    /// see the first SIGINT/SIGTERM (the handlers restart the read) until data or the end came; a
+    /// second signal killed it. Now the first one ends it like any interrupted ingest.
+    @Test("SIGTERM while `lake ingest orders -` waits on a silent pipe: exit 143 within seconds, nothing committed")
+    func silentPipeSeesTheFirstSignal() throws {
+        let dir = try TemporaryDirectory("interrupted-silent-pipe")
+        defer { dir.remove() }
+        let root = dir.file("lake")
+        var r = try runLake(["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path])
+        #expect(r.status == 0, "\(r.err)")
+        let before = try Self.latestSnapshot(root)
+        let input = Pipe()
+        let p = Process()
+        p.executableURL = lakeBinary
+        p.currentDirectoryURL = packageRoot
+        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", "-"]
+        let errFile = dir.file("err")
+        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: errFile)
+        try p.run()
+        // Long enough to open the lake and block in the read of standard input.
+        Thread.sleep(forTimeInterval: 2)
+        kill(p.processIdentifier, SIGTERM)
+        var waited = 0.0
+        while p.isRunning && waited < 10 {
+            Thread.sleep(forTimeInterval: 0.1)
+            waited += 0.1
+        }
+        let stillBlocked = p.isRunning
+        #expect(!stillBlocked, "still running 10 s after SIGTERM")
+        // Without the fix only the pipe's end (or a second signal) ends it.
+        try input.fileHandleForWriting.close()
+        if stillBlocked { Thread.sleep(forTimeInterval: 2); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        p.waitUntilExit()
+        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 143, "reason \(p.terminationReason.rawValue), status \(p.terminationStatus): \(err)")
+        #expect(err.contains("stopped by SIGTERM") && err.contains("nothing of it was committed"), "\(err)")
+        #expect(try Self.latestSnapshot(root) == before, "a snapshot was committed")
+    }
 }

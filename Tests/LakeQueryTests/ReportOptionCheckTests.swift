@@ -117,4 +117,54 @@ import Testing
             #expect(r.status == 0, "\(args): exit \(r.status) \(r.err)")
         }
     }
+
+    /// Session 17 probe: `report diff` with its snapshots reversed printed the change backwards
+    /// (what was added listed as removed), and --min-days-of-cover nan (or inf, or a negative
+    /// one) and a negative --low-stock printed an inventory report whose "low" column meant
+    /// nothing, exit 0. Each is now a usage error saying what is expected.
+    @Test func reversedDiffsAndMeaninglessThresholdsAreRefused() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 300))
+        defer { lake.dir.remove() }
+        let latest = try lake.catalog.latestSnapshot().id
+        try #require(latest >= 3)
+        let refused: [([String], String)] = [
+            (["report", "diff", "daily-revenue", "--from-snapshot", "\(latest)", "--to-snapshot", "2"],
+             "--from-snapshot \(latest) is after --to-snapshot 2: --from-snapshot is the earlier snapshot (the old values), --to-snapshot the later one"),
+            (["report", "diff", "daily-revenue", "--from-snapshot", "\(latest + 5)"],
+             "--from-snapshot \(latest + 5) is after the latest snapshot, \(latest)"),
+            (["report", "inventory", "--min-days-of-cover", "nan"], "--min-days-of-cover nan: expected a finite number of days, 0 or more"),
+            (["report", "inventory", "--min-days-of-cover", "inf"], "--min-days-of-cover inf: expected a finite number of days"),
+            (["report", "inventory", "--min-days-of-cover=-2"], "--min-days-of-cover -2.0: expected a finite number of days"),
+            (["report", "diff", "inventory", "--from-snapshot", "2", "--min-days-of-cover", "nan"], "--min-days-of-cover nan"),
+            (["report", "inventory", "--low-stock=-1"], "--low-stock -1: expected 0 or more units"),
+            // The same class elsewhere: refused before, but as a failure (exit 1), not a usage error.
+            (["compact", "--target-file-size", "0"], "--target-file-size 0: expected a positive number of bytes"),
+            (["compact", "--min-files", "1"], "--min-files 1: expected at least 2"),
+        ]
+        for (args, message) in refused {
+            let r = try runLake(args + ["--lake", lake.root])
+            #expect(r.status == 64, "\(args): exit \(r.status) \(r.err)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+            #expect(r.out.isEmpty, "\(args) printed: \(r.out.prefix(200))")
+        }
+        let out = lake.dir.file("generated")
+        for (args, message) in [(["--orders=-5"], "--orders must be 0...100000000"), (["--days", "0"], "--days must be 1...3660"),
+                                (["--schema-version", "9"], "--schema-version 9: versions 1 and 2"), (["--spike", "2024-01-02:web:0x"], "factor must be a number from 1 to 1000")] {
+            let r = try runLake(["generate", "--out", out] + args)
+            #expect(r.status == 64 && r.err.contains(message), "generate \(args): exit \(r.status) \(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: out + "/orders_stream.jsonl"), "generate \(args) wrote")
+        }
+        // The library refuses them too (lake serve and other callers).
+        var o = ReportOptions()
+        o.minDaysOfCover = .nan
+        #expect(throws: QueryError.self) { try o.check(for: .inventory, given: [.minDaysOfCover], channels: []) }
+        #expect(throws: QueryError.self) { try ReportDiff.run(.dailyRevenue, catalog: lake.catalog, from: latest, to: 2, options: ReportOptions()) }
+        // The boundaries still answer: the same snapshot twice (no change), thresholds of 0.
+        for args in [["report", "diff", "daily-revenue", "--from-snapshot", "2", "--to-snapshot", "2"],
+                     ["report", "diff", "daily-revenue", "--from-snapshot", "2", "--to-snapshot", "\(latest)"],
+                     ["report", "inventory", "--min-days-of-cover", "0", "--low-stock", "0"]] {
+            let r = try runLake(args + ["--lake", lake.root, "--format", "json"])
+            #expect(r.status == 0, "\(args): exit \(r.status) \(r.err)")
+        }
+    }
 }

@@ -111,4 +111,60 @@ struct ServerAbuseTests {
         #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(300))")
         #expect(answer.contains("\"country\": \"US\""), "\(answer.prefix(600))")
     }
+
+    /// Session 17 probe: a request the HTTP parser rejects (bytes that are not HTTP in the
+    /// request line, a TLS handshake on the plain port, a head past the decoder's limits) got
+    /// Hummingbird's bare 400 with an empty body, not a problem document like every other
+    /// error. Raw sockets: no HTTP client sends these.
+    @Test func parserRejectionsAreProblemDocuments() throws {
+        let s = try ServerProcess(lake: fx.root, ["--tokens", fx.tokens])
+        defer { s.stop() }
+        // A TLS 1.2 ClientHello's first bytes: record type 22, version 3.1, a length, type 1.
+        let tlsHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + [UInt8](repeating: 0x2A, count: 32)
+        let bigHead = Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n".utf8)
+        let cases: [(String, [UInt8], Int, String, String)] = [
+            ("bad bytes in the request line", Array("GET /he\u{01}llo HTTP/1.1\r\nHost: x\r\n\r\n".utf8), 400, "malformed-request", "not valid HTTP/1.1"),
+            ("not a method", Array("\u{7f}\u{7f}\u{7f} / HTTP/1.1\r\n\r\n".utf8), 400, "malformed-request", "does not start with an HTTP method"),
+            ("TLS handshake", tlsHello, 400, "malformed-request", "use http://, not https://"),
+            ("100 KB header", bigHead, 431, "request-head-too-large", "exceed the server's limit"),
+        ]
+        for (name, bytes, status, slug, detail) in cases {
+            let fd = try Self.connect(s.port)
+            defer { close(fd) }
+            _ = Self.send(fd, bytes)
+            let answer = Self.readAll(fd)
+            let parts = answer.components(separatedBy: "\r\n\r\n")
+            let head = parts[0].lowercased()
+            #expect(head.hasPrefix("http/1.1 \(status)"), "\(name): \(answer.prefix(300))")
+            #expect(head.contains("content-type: application/problem+json"), "\(name): \(head)")
+            #expect(head.contains("connection: close"), "\(name): \(head)")
+            let body = parts.dropFirst().joined(separator: "\r\n\r\n")
+            let doc = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            #expect(doc?["type"] as? String == "https://lake.invalid/problems/\(slug)", "\(name): \(body)")
+            #expect(doc?["status"] as? Int == status, "\(name): \(body)")
+            #expect((doc?["title"] as? String)?.isEmpty == false, "\(name): \(body)")
+            #expect((doc?["detail"] as? String)?.contains(detail) == true, "\(name): \(body)")
+            if let length = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }) {
+                #expect(length == "content-length: \(body.utf8.count)", "\(name): \(head)")
+            } else {
+                Issue.record("\(name): no content-length: \(head)")
+            }
+        }
+        // Logged and counted like any request (route "other": no path was read).
+        for slug in ["malformed-request", "request-head-too-large"] {
+            #expect(s.log.contains("\"error\":\"\(slug)\""), "\(s.log.suffix(800))")
+        }
+        let metrics = try Self.connect(s.port)
+        defer { close(metrics) }
+        #expect(Self.send(metrics, Array("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fx.token)\r\nConnection: close\r\n\r\n".utf8)))
+        let counted = Self.readAll(metrics)
+        #expect(counted.contains("lake_http_requests_total{route=\"other\",status=\"400\"} 3")
+                && counted.contains("lake_http_requests_total{route=\"other\",status=\"431\"} 1"), "\(counted.prefix(1500))")
+        // A route's own 400 is left as it was, and the server still answers.
+        let fd = try Self.connect(s.port)
+        defer { close(fd) }
+        #expect(Self.send(fd, Array("GET /api/v1/daily_sales?country=%ZZ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fx.token)\r\nConnection: close\r\n\r\n".utf8)))
+        let answer = Self.readAll(fd)
+        #expect(answer.hasPrefix("HTTP/1.1 400") && answer.contains("\"parameter\":\"country\""), "\(answer.prefix(400))")
+    }
 }

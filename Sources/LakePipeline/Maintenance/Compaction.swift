@@ -44,6 +44,14 @@ public struct CompactionOptions: Sendable {
     public var parquet = ParquetWriteOptions()
 
     public init() {}
+
+    /// Refuses settings that cannot mean anything: `Compaction.run` checks them, and the CLI
+    /// first, so they are a usage error (64) there rather than a failure (1).
+    public func check() throws(MaintenanceError) {
+        guard targetFileSize > 0 else { throw .badOption("--target-file-size \(targetFileSize): expected a positive number of bytes") }
+        guard minFiles >= 2 else { throw .badOption("--min-files \(minFiles): expected at least 2 (one file has nothing to merge with)") }
+        if let d = date, LakeCatalog.Timestamps.parseDate(d) == nil { throw .badPartition("date=" + d) }
+    }
 }
 
 public struct CompactionReport: Sendable {
@@ -92,9 +100,7 @@ public enum Compaction {
     /// to commit a competing change exactly in that window.
     static func run(_ catalog: Catalog, options: CompactionOptions, beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
         let started = Date()
-        guard options.targetFileSize > 0 else { throw MaintenanceError.badOption("--target-file-size must be positive") }
-        guard options.minFiles >= 2 else { throw MaintenanceError.badOption("--min-files must be at least 2 (one file has nothing to merge with)") }
-        if let d = options.date, LakeCatalog.Timestamps.parseDate(d) == nil { throw MaintenanceError.badPartition("date=" + d) }
+        try options.check()
         let base = try catalog.latestSnapshot()
         var tables = try catalog.tables(at: .snapshot(base.id))
         if let name = options.table {

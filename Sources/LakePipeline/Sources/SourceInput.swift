@@ -181,6 +181,7 @@ public final class SourceInput {
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(SourceInputError) -> Int {
         while true {
             if let signal = Interruption.received { throw .interrupted(path: path, signal: signal) }
+            if !isRegularFile { try waitUntilReadable() }
             let n = Glibc.read(fd, buffer, count)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -188,6 +189,22 @@ public final class SourceInput {
             }
             if n > 0 { hasher.update(UnsafeRawBufferPointer(start: buffer, count: n)) } else { try checkUnchanged() }
             return n
+        }
+    }
+
+    /// Waits until a pipe, FIFO or terminal has bytes (or its end) for `read`, looking for a
+    /// SIGINT/SIGTERM every 0.1 s meanwhile. A read(2) of a source that sends nothing blocks
+    /// until it does, and `Interruption`'s handlers restart it (SA_RESTART), or the signal goes
+    /// to another thread: `lake ingest orders -` with nothing written yet did not see the first
+    /// signal at all (session 16 probe), and only a second one, killing it, ended it. A regular
+    /// file is always readable and does not come here.
+    private func waitUntilReadable() throws(SourceInputError) {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&p, 1, 100)
+            // Readable, at its end, or an error: the read that follows reports which.
+            if ready > 0 || (ready < 0 && errno != EINTR) { return }
+            if let signal = Interruption.received { throw .interrupted(path: path, signal: signal) }
         }
     }
 

@@ -3,7 +3,10 @@ import LakeCatalog
 /// How a report's main table changed between two snapshots: rows added, rows removed, and
 /// values changed (old → new), e.g. a past day's revenue after late events arrived.
 public enum ReportDiff {
+    /// `a` is the earlier snapshot (the old values), `b` the later one (the new values); a
+    /// reversed pair is refused rather than printed with "added" meaning removed.
     public static func run(_ name: ReportName, catalog: Catalog, from a: Int64, to b: Int64, options: ReportOptions) throws -> ResultTable {
+        try check(from: a, to: b)
         var o = options
         o.asOf = .snapshot(a)
         let before = try Reports.run(name, catalog: catalog, options: o).sections[0]
@@ -37,5 +40,16 @@ public enum ReportDiff {
             }
         }
         return table
+    }
+
+    /// Refuses a pair whose "from" snapshot comes after its "to": the diff's old and new
+    /// values, and so added and removed, would be swapped. The same snapshot twice is allowed
+    /// (no change).
+    public static func check(from a: Int64, to b: Int64, toIsLatest: Bool = false) throws(QueryError) {
+        guard a > b else { return }
+        let to = toIsLatest ? "the latest snapshot, \(b)" : "--to-snapshot \(b)"
+        throw .badOption("--from-snapshot \(a) is after \(to): --from-snapshot is the earlier snapshot (the old values), "
+            + "--to-snapshot the later one (the new values, default: the latest); "
+            + (toIsLatest ? "give a --from-snapshot of \(b) or less" : "swap them: --from-snapshot \(b) --to-snapshot \(a)"))
     }
 }

@@ -38,10 +38,15 @@ public enum ReportSetting: String, Sendable, CaseIterable, Comparable {
 extension ReportOptions {
     /// Refuses what would print figures other than the ones asked for, as a usage error naming
     /// the option: a setting the report does not read (`given`: the settings the user set), a
-    /// window that ends before it starts, a limit below 1 (a negative one trapped), and a channel
+    /// window that ends before it starts, a limit below 1 (a negative one trapped), inventory
+    /// thresholds that are negative or not finite, and a channel
     /// outside `channels` (the registry's enum; empty: not checked), which matched nothing and
     /// printed an empty report, as a day without sales would be.
-    public func check(for report: ReportName, given: Set<ReportSetting>, channels: [String]) throws(QueryError) {
+    ///
+    /// `inLake` are the channels the lake's orders hold at the report's snapshot
+    /// (`Reports.channelsInLake`): rows DuckDB inserted with a channel outside the registry's
+    /// enum are filtered by it too. A caller computes them only when `channels` lacks the one given.
+    public func check(for report: ReportName, given: Set<ReportSetting>, channels: [String], inLake: [String] = []) throws(QueryError) {
         let ignored = given.subtracting(report.settings).sorted()
         if let first = ignored.first {
             let readers = ReportName.allCases.filter { $0.settings.contains(first) }.map(\.rawValue)
@@ -53,8 +58,17 @@ extension ReportOptions {
             throw .badOption("--from \(Timestamps.dateText(days: Int64(from))) is after --to \(Timestamps.dateText(days: Int64(to))): the window would hold no day")
         }
         if let limit, limit < 1 { throw .badOption("--limit \(limit): expected at least 1") }
-        if let channel, !channels.isEmpty, !channels.contains(channel) {
-            throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))")
+        // A negative threshold marks nothing low, and a NaN one neither (every comparison with
+        // it is false); an infinite cover marks every product: each printed a report as if
+        // stock were fine, or all low, without a word.
+        if lowStock < 0 { throw .badOption("--low-stock \(lowStock): expected 0 or more units (0: no product is low by units on hand)") }
+        if !minDaysOfCover.isFinite || minDaysOfCover < 0 {
+            throw .badOption("--min-days-of-cover \(minDaysOfCover): expected a finite number of days, 0 or more (0: no product is low by days of cover)")
+        }
+        if let channel, !channels.isEmpty, !channels.contains(channel), !inLake.contains(channel) {
+            let others = inLake.filter { !channels.contains($0) }
+            throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))"
+                + (others.isEmpty ? "" : "; the lake's orders at this snapshot also hold \(others.map { VisibleText.escape($0) }.joined(separator: ", "))"))
         }
     }
 }
@@ -242,6 +256,27 @@ public enum ReportName: String, Sendable, CaseIterable, CustomStringConvertible 
 }
 
 public enum Reports {
+    /// The channels of the lake's orders at `asOf`, as the identity partition values of
+    /// `channel` on the live files of curated.orders and curated.order_items: a channel the
+    /// registry's enum does not list can still be there (rows DuckDB inserted), and `--channel`
+    /// filters it. Rows DuckDB keeps inlined in the catalog have no partition values and are not
+    /// looked at. A table the snapshot does not have yet holds none.
+    public static func channelsInLake(catalog: Catalog, asOf: AsOf?) throws -> [String] {
+        var found = Set<String>()
+        for name in ["orders", "order_items"] {
+            let table: TableInfo
+            do {
+                table = try catalog.table(schema: "curated", name: name, at: asOf)
+            } catch CatalogError.tableNotFound, CatalogError.schemaNotFound {
+                continue
+            }
+            for file in try catalog.dataFiles(tableID: table.tableID, at: asOf, columnStats: false, inlined: .readSeparately) {
+                if let channel = file.partitionValues["channel"] { found.insert(channel) }
+            }
+        }
+        return found.sorted()
+    }
+
     /// `session`: reports run one after another on the same lake (`lake run` prints several)
     /// share what more than one of them scans, e.g. product sales for top products and inventory.
     public static func run(_ name: ReportName, catalog: Catalog, options: ReportOptions, session: ReportSession? = nil) throws -> Report {

@@ -1,0 +1,60 @@
+import Foundation
+import LakeTestSupport
+import Testing
+
+/// DuckDB 1.5.5 inserts orders with a channel the registry's enum does not list, written out
+/// as Parquet (no inlining), so the file carries the channel as its partition value.
+private let duckdbKioskOrder = Python.duckdbPrelude + """
+root = sys.argv[1]
+c = duck()
+c.execute("SET TimeZone = 'UTC'")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+cols = [r[0] for r in c.execute("DESCRIBE l.curated.orders").fetchall()]
+row = {"order_id": "'DUCK-KIOSK-1'", "customer_id": "'CUST-DUCK'", "event_time": "TIMESTAMPTZ '2024-01-03 10:00:00+00'",
+       "event_date": "DATE '2024-01-03'", "channel": "'kiosk'", "status": "'confirmed'", "country": "'DE'",
+       "item_count": "1", "order_total": "100.05", "units": "1", "currency": "'EUR'", "discount_amount": "0.00"}
+c.execute("INSERT INTO l.curated.orders SELECT " + ", ".join(row.get(n, "NULL") for n in cols))
+print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]}))
+"""
+
+/// Session 17 probe: `--channel` (and lake serve's `channel`) accepted only the registry's
+/// enum, so the rows DuckDB inserted with another channel could not be filtered by it. A
+/// channel the lake's orders hold at the report's snapshot (their files' partition values) is
+/// accepted too; an unknown one's error lists both.
+@Suite(.serialized)
+struct LakeChannelTests {
+    @Test func aChannelOnlyTheLakeHoldsIsFiltered() async throws {
+        let dir = try TemporaryDirectory("lake-channel")
+        defer { dir.remove() }
+        let root = dir.file("lake"), src = dir.file("src")
+        for args in [["generate", "--out", src, "--orders", "300", "--days", "5", "--seed", "9"],
+                     ["ingest", "catalog", src + "/product_catalog.json", "--lake", root],
+                     ["ingest", "orders", src + "/orders_stream.jsonl", "--lake", root]] {
+            let r = try lake(args)
+            #expect(r.status == 0, "\(args): \(r.err)")
+        }
+        let before = try lake(["snapshots", "--lake", root, "--format", "csv"]).out.split(separator: "\n").count - 1
+        let added = try #require(try Python.json(duckdbKioskOrder, [root]) as? [String: Int])
+        let kiosk = try #require(added["snapshot"])
+
+        let r = try lake(["report", "daily-revenue", "--channel", "kiosk", "--lake", root, "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("\"channel\": \"kiosk\"") && r.out.contains("100.05") && !r.out.contains("\"channel\": \"web\""), "\(r.out.prefix(600))")
+        // Unknown: both lists. Before DuckDB's snapshot the lake holds no kiosk order.
+        let wrong = try lake(["report", "daily-revenue", "--channel", "Kiosk", "--lake", root])
+        #expect(wrong.status == 64, "exit \(wrong.status) \(wrong.err)")
+        #expect(wrong.err.contains("--channel Kiosk is not a channel; channels: api, mobile, web; the lake's orders at this snapshot also hold kiosk"), "\(wrong.err)")
+        let earlier = try lake(["report", "daily-revenue", "--channel", "kiosk", "--as-of", "\(kiosk - 1)", "--lake", root])
+        #expect(earlier.status == 64 && earlier.err.contains("--channel kiosk is not a channel; channels: api, mobile, web") && !earlier.err.contains("also hold"),
+                "\(before) snapshots before; exit \(earlier.status) \(earlier.err)")
+
+        let s = try ServerProcess(lake: root, [])
+        defer { s.stop() }
+        let answer = try await get(s.base + "/api/v1/daily_sales?channel=kiosk")
+        #expect(answer.status == 200 && answer.body.contains("\"channel\": \"kiosk\"") && answer.body.contains("100.05"), "\(answer.status) \(answer.body.prefix(400))")
+        let refused = try await get(s.base + "/api/v1/daily_sales?channel=Kiosk")
+        #expect(refused.status == 400 && refused.body.contains("not one of api, mobile, web, kiosk"), "\(refused.status) \(refused.body)")
+        let past = try await get(s.base + "/api/v1/daily_sales?channel=kiosk&as_of=\(kiosk - 1)")
+        #expect(past.status == 400 && past.body.contains("not one of api, mobile, web"), "\(past.status) \(past.body)")
+    }
+}

@@ -165,13 +165,15 @@ public final class LakeAPI: Sendable {
     /// A data endpoint: the same text `lake report … --format json` prints (with its newline).
     func data(_ endpoint: DataEndpoint, _ q: QueryParameters) throws -> Plan {
         let catalog = self.catalog
+        // The snapshot first: the lake's channels are read at it, and an as_of naming no
+        // snapshot is the 400 it always was (schemathesis found it a 500 "snapshot does not
+        // exist" when a channel outside the registry asked the lake at the raw as_of).
+        let snap = try snapshot(try q.asOf())
         var options = try endpoint.options(q, channels: channels) { () throws(APIError) -> [String] in
-            let asOf = try q.asOf()
-            do { return try Reports.channelsInLake(catalog: catalog, asOf: asOf) } catch {
+            do { return try Reports.channelsInLake(catalog: catalog, asOf: .snapshot(snap.id)) } catch {
                 throw APIError.from(error, path: endpoint.path, method: "GET")
             }
         }
-        let snap = try snapshot(try q.asOf())
         options.asOf = .snapshot(snap.id)
         let quality = self.quality, o = options
         return plan(key: "\(endpoint.path)?\(q.canonical)", snapshot: snap.id, contentType: "application/json; charset=utf-8", asOfGiven: q["as_of"] != nil) {

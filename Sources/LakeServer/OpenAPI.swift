@@ -70,7 +70,10 @@ public enum OpenAPI {
         case "as_of": (schema, description) = (["type": "string", "pattern": "^[0-9]+$|^[0-9]{4}-[0-9]{2}-[0-9]{2}"], "snapshot id, or an ISO-8601 UTC time or date: the last snapshot at or before it")
         case "from": (schema, description) = (date, "first event date (inclusive)")
         case "to": (schema, description) = (date, "last event date (inclusive), not before from")
-        case "channel": (schema, description) = (["type": "string", "enum": ["web", "mobile", "api"]], "only this channel")
+        // Not an enum: besides the registry's channels (web, mobile, api as shipped), a channel
+        // the lake's orders hold at the snapshot (rows another engine wrote) is accepted.
+        case "channel": (schema, description) = (["type": "string", "minLength": 1, "maxLength": 100],
+                                                 "only this channel: one of the orders schema's (web, mobile, api as shipped) or one the lake's orders hold at the snapshot; another is a 400 listing both")
         case "country": (schema, description) = (["type": "string", "minLength": 1, "maxLength": 100], "only orders shipped to this country")
         case "limit": (schema, description) = (["type": "integer", "minimum": 1, "maximum": DataEndpoint.maxLimit, "default": 10], "at most this many rows")
         case "by": (schema, description) = (["type": "string", "enum": ["spend", "orders"], "default": "spend"], "rank customers by")

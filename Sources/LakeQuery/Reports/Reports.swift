@@ -588,7 +588,7 @@ public enum Reports {
             latest[key] = (t, q)
         }
         var onHandByProduct: [String: Int64] = [:]
-        for (k, v) in latest { onHandByProduct[k.product, default: 0] += v.1 }
+        for (k, v) in latest { try onHandByProduct[k.product, default: 0].add(v.1, orThrow: Self.onHandOverflowText(k.product)) }
         let sales = try productSales(catalog, o, session: session)
         let days = try windowDays(catalog, o)
         var table = ResultTable(title: "Inventory: on hand, sales in the window, turnover, low stock", columns: [
@@ -612,6 +612,12 @@ public enum Reports {
         table.rows = rows.map(\.3)
         if let limit = o.limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
         return table
+    }
+
+    /// Quantities are INT64 (ingest accepts any), so one product's stock over its warehouses can
+    /// pass Int64: an error naming the product, where `+=` trapped and took `lake serve` down.
+    static func onHandOverflowText(_ product: String) -> String {
+        "inventory: units on hand of product \(VisibleText.escape(product)) over its warehouses"
     }
 
     /// Days in the report window: the options' bounds, else the span of the order data.

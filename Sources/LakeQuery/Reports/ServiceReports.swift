@@ -115,7 +115,7 @@ extension Reports {
             latest[key] = (t, q)
         }
         var total: [String: Int64] = [:]
-        for (k, v) in latest { total[k.product, default: 0] += v.1 }
+        for (k, v) in latest { try total[k.product, default: 0].add(v.1, orThrow: onHandOverflowText(k.product)) }
         return total
     }
 

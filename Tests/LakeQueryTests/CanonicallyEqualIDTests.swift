@@ -1,0 +1,76 @@
+import Foundation
+import LakeTestSupport
+import Testing
+
+/// DuckDB's product figures by product id, grouped by the ids' bytes as DuckDB compares them.
+private let duckdbProductFigures = Python.duckdbPrelude + """
+root = sys.argv[1]
+c = duck()
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+sales = c.execute("SELECT product_id, sum(quantity), CAST(sum(line_revenue) AS VARCHAR) FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1").fetchall()
+stock = c.execute("SELECT product_id, sum(available_quantity) FROM l.curated.inventory GROUP BY 1").fetchall()
+print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales], "stock": [[list(p.encode()), int(n)] for p, n in stock]}))
+"""
+
+/// Session 18 probe: two product ids that differ only in Unicode normalization ("PROD-é"
+/// precomposed, and "e" + U+0301) are two products in the lake and in DuckDB, but equal Swift
+/// Strings. The product reports keyed their figures by String: top-products, inventory,
+/// product-metrics and the dashboard trapped ("Fatal error: Duplicate values for key", exit 132;
+/// `lake serve` died on the same request). They are told apart by their bytes now.
+@Suite struct CanonicallyEqualIDTests {
+    @Test func productsWhoseIdsDifferOnlyInNormalizationAreReportedApart() throws {
+        let dir = try TemporaryDirectory("canonical-ids")
+        defer { dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let root = dir.file("lake")
+        func lake(_ args: [String]) throws -> String {
+            let r = try runProcess(exe, args + ["--lake", root])
+            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
+            return r.out
+        }
+        let nfc = "PROD-\u{E9}", nfd = "PROD-e\u{301}"
+        #expect(nfc == nfd && Array(nfc.utf8) != Array(nfd.utf8), "equal Strings, different bytes")
+        let catalog = [(nfc, "Precomposed", "10.00"), (nfd, "Decomposed", "20.00"), ("PROD-001", "Plain", "5.00")].map {
+            #"{"product_id": "\#($0.0)", "category": "\#($0.1)", "brand": "B", "price": \#($0.2), "launch_date": "2022-06-15T00:00:00.000Z", "description": "x"}"#
+        }
+        try ("[" + catalog.joined(separator: ",\n") + "]").write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
+        let orders = [(nfc, "10.00", 1), (nfd, "20.00", 2), (nfd, "20.00", 1), (nfc, "10.00", 3), ("PROD-001", "5.00", 1)].enumerated().map { i, o in
+            #"{"order_id": "ORD-\#(i)", "customer_id": "CUST-\#(i % 2)", "timestamp": "2024-01-0\#(i + 1)T10:00:00Z", "channel": "web", "#
+                + #""items": [{"product_id": "\#(o.0)", "quantity": \#(o.2), "unit_price": \#(o.1)}], "#
+                + #""shipping_address": {"country": "US", "state": "CA", "city": "LA"}, "status": "confirmed"}"#
+        }
+        try (orders.joined(separator: "\n") + "\n").write(toFile: dir.file("orders.jsonl"), atomically: true, encoding: .utf8)
+        try "product_id,available_quantity,warehouse_location,last_updated\n\(nfc),5,WH-1,2024-01-03T08:15:00Z\n\(nfd),7,WH-1,2024-01-03T08:15:00Z\n"
+            .write(toFile: dir.file("inventory.csv"), atomically: true, encoding: .utf8)
+        _ = try lake(["ingest", "catalog", dir.file("catalog.json")])
+        _ = try lake(["ingest", "orders", dir.file("orders.jsonl")])
+        _ = try lake(["ingest", "inventory", dir.file("inventory.csv")])
+
+        let peer = try #require(try Python.json(duckdbProductFigures, [root]) as? [String: [[Any]]])
+        func bytes(_ a: Any) -> [UInt8] { (a as? [NSNumber] ?? []).map { $0.uint8Value } }
+        let sales = Dictionary(uniqueKeysWithValues: (peer["sales"] ?? []).map { (bytes($0[0]), ($0[1] as? Int ?? -1, $0[2] as? String ?? "")) })
+        let stock = Dictionary(uniqueKeysWithValues: (peer["stock"] ?? []).map { (bytes($0[0]), $0[1] as? Int ?? -1) })
+        #expect(sales.count == 3 && stock.count == 2, "DuckDB tells the ids apart: \(peer)")
+        func rows(_ report: String) throws -> [[String: Any]] {
+            try #require(try JSONSerialization.jsonObject(with: Data(try lake(["report", report, "--format", "json", "--limit", "100"]).utf8)) as? [[String: Any]])
+        }
+        for report in ["top-products", "product-metrics"] {
+            let got = try rows(report)
+            #expect(got.count == 3, "\(report): \(got)")
+            for row in got {
+                let id = Array((row["product_id"] as? String ?? "").utf8)
+                #expect(row["units"] as? Int == sales[id]?.0 && row["revenue"] as? String == sales[id]?.1, "\(report) \(id): \(row), DuckDB \(String(describing: sales[id]))")
+            }
+            #expect(Set(got.map { Array(($0["product_id"] as? String ?? "").utf8) }) == Set(sales.keys), "\(report): every product once")
+        }
+        let metrics = try rows("product-metrics")
+        for row in metrics where stock[Array((row["product_id"] as? String ?? "").utf8)] != nil {
+            let id = Array((row["product_id"] as? String ?? "").utf8)
+            #expect(row["on_hand"] as? Int == stock[id], "product-metrics on_hand \(id): \(row)")
+            #expect(row["category"] as? String == (id == Array(nfc.utf8) ? "Precomposed" : "Decomposed"), "\(row)")
+        }
+        let inventory = try rows("inventory")
+        #expect(inventory.count == 2 && inventory.allSatisfy { stock[Array(($0["product_id"] as? String ?? "").utf8)] == $0["on_hand"] as? Int }, "\(inventory)")
+        _ = try lake(["dashboard", "--out", dir.file("dashboard.html")])
+    }
+}

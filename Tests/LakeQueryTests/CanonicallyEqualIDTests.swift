@@ -9,7 +9,9 @@ c = duck()
 c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 sales = c.execute("SELECT product_id, sum(quantity), CAST(sum(line_revenue) AS VARCHAR) FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1").fetchall()
 stock = c.execute("SELECT product_id, sum(available_quantity) FROM l.curated.inventory GROUP BY 1").fetchall()
-print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales], "stock": [[list(p.encode()), int(n)] for p, n in stock]}))
+days = c.execute("SELECT DISTINCT CAST(event_date AS VARCHAR), channel, country FROM l.curated.orders").fetchall()
+print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales], "stock": [[list(p.encode()), int(n)] for p, n in stock],
+                  "groups": [[list("|".join(g).encode())] for g in days]}))
 """
 
 /// Session 18 probe: two product ids that differ only in Unicode normalization ("PROD-é"
@@ -35,9 +37,9 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         }
         try ("[" + catalog.joined(separator: ",\n") + "]").write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
         let orders = [(nfc, "10.00", 1), (nfd, "20.00", 2), (nfd, "20.00", 1), (nfc, "10.00", 3), ("PROD-001", "5.00", 1)].enumerated().map { i, o in
-            #"{"order_id": "ORD-\#(i)", "customer_id": "CUST-\#(i % 2)", "timestamp": "2024-01-0\#(i + 1)T10:00:00Z", "channel": "web", "#
+            #"{"order_id": "ORD-\#(i)", "customer_id": "CUST-\#(i % 2)", "timestamp": "2024-01-02T1\#(i):00:00Z", "channel": "web", "#
                 + #""items": [{"product_id": "\#(o.0)", "quantity": \#(o.2), "unit_price": \#(o.1)}], "#
-                + #""shipping_address": {"country": "US", "state": "CA", "city": "LA"}, "status": "confirmed"}"#
+                + #""shipping_address": {"country": "\#(["E\u{301}", "US", "\u{C9}", "US", "US"][i])", "state": "CA", "city": "LA"}, "status": "confirmed"}"#
         }
         try (orders.joined(separator: "\n") + "\n").write(toFile: dir.file("orders.jsonl"), atomically: true, encoding: .utf8)
         try "product_id,available_quantity,warehouse_location,last_updated\n\(nfc),5,WH-1,2024-01-03T08:15:00Z\n\(nfd),7,WH-1,2024-01-03T08:15:00Z\n"
@@ -72,5 +74,18 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         let inventory = try rows("inventory")
         #expect(inventory.count == 2 && inventory.allSatisfy { stock[Array(($0["product_id"] as? String ?? "").utf8)] == $0["on_hand"] as? Int }, "\(inventory)")
         _ = try lake(["dashboard", "--out", dir.file("dashboard.html")])
+
+        // report diff matched rows by their keys as Strings: of two countries (or products) that
+        // differ only in normalization, one was missing from the diff.
+        func diff(_ report: String, _ from: Int, _ to: Int) throws -> [[String: Any]] {
+            try #require(try JSONSerialization.jsonObject(with: Data(try lake(["report", "diff", report, "--from-snapshot", "\(from)", "--to-snapshot", "\(to)",
+                                                                               "--format", "json"]).utf8)) as? [[String: Any]])
+        }
+        let added = try diff("daily-revenue", 1, 2).filter { $0["change"] as? String == "added" && $0["column"] as? String == "orders" }
+        #expect(added.count == 3, "one day, three countries (two equal as Strings): \(added)")
+        let keys = Set(added.map { row in Array(["date", "channel", "country"].map { row[$0] as? String ?? "" }.joined(separator: "|").utf8) })
+        #expect(keys == Set((peer["groups"] ?? []).map { bytes($0[0]) }), "daily-revenue diff: \(added)")
+        let stocked = try diff("inventory", 2, 3).filter { $0["change"] as? String == "added" && $0["column"] as? String == "on_hand" }
+        #expect(Set(stocked.map { Array(($0["product_id"] as? String ?? "").utf8) }) == Set(stock.keys), "inventory diff: \(stocked)")
     }
 }

@@ -88,4 +88,55 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         let stocked = try diff("inventory", 2, 3).filter { $0["change"] as? String == "added" && $0["column"] as? String == "on_hand" }
         #expect(Set(stocked.map { Array(($0["product_id"] as? String ?? "").utf8) }) == Set(stock.keys), "inventory diff: \(stocked)")
     }
+
+    /// `lake delete` of one order collected the ids whose items it cascades to in a Set<String>:
+    /// it also deleted the items of the order whose id differs only in normalization (5 rows
+    /// deleted for 3). `lake erase customer` matched the customer id with String ==: it erased
+    /// the other customer's orders in the same file too. Both match by bytes now.
+    @Test func deletesAndErasuresMatchIDsByBytes() throws {
+        let dir = try TemporaryDirectory("canonical-ids-delete")
+        defer { dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        func lake(_ root: String, _ args: [String]) throws -> String {
+            let r = try runProcess(exe, args + ["--lake", root])
+            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
+            return r.out
+        }
+        let (orderC, orderD) = ("ORD-\u{E9}", "ORD-e\u{301}"), (custC, custD) = ("CUST-\u{E9}", "CUST-e\u{301}")
+        try #"[{"product_id": "PROD-001", "category": "C", "brand": "B", "price": 1.00, "launch_date": "2022-06-15T00:00:00.000Z", "description": "x"}]"#
+            .write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
+        // The two look-alike orders on one day and channel: one file per table.
+        let orders = [(orderC, custC, "02"), (orderD, custD, "02"), ("ORD-F", custC, "03"), ("ORD-Z", "CUST-Z", "04")].map { o in
+            #"{"order_id": "\#(o.0)", "customer_id": "\#(o.1)", "timestamp": "2024-01-\#(o.2)T10:00:00Z", "channel": "web", "items": "#
+                + #"[{"product_id": "PROD-001", "quantity": 1, "unit_price": 1.00}, {"product_id": "PROD-001", "quantity": 2, "unit_price": 1.00}], "#
+                + #""shipping_address": {"country": "US", "state": "X", "city": "Y"}, "status": "confirmed"}"#
+        }
+        try (orders.joined(separator: "\n") + "\n").write(toFile: dir.file("orders.jsonl"), atomically: true, encoding: .utf8)
+        func items(_ root: String) throws -> [[UInt8]: Int] {
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(try lake(root, ["query", "order_items", "--group-by", "order_id", "--agg", "count(*)",
+                                                                                                   "--format", "json"]).utf8)) as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: rows.map { (Array(($0["order_id"] as? String ?? "").utf8), $0["count"] as? Int ?? -1) })
+        }
+        func ids(_ root: String, _ table: String, _ column: String) throws -> Set<[UInt8]> {
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(try lake(root, ["query", table, "--columns", column, "--format", "json"]).utf8)) as? [[String: Any]])
+            return Set(rows.map { Array(($0[column] as? String ?? "").utf8) })
+        }
+        for root in [dir.file("deleted"), dir.file("erased")] {
+            _ = try lake(root, ["ingest", "catalog", dir.file("catalog.json")])
+            _ = try lake(root, ["ingest", "orders", dir.file("orders.jsonl")])
+        }
+        let deleted = dir.file("deleted")
+        let out = try lake(deleted, ["delete", "curated.orders", "--where", "order_id = \(orderC)"])
+        #expect(out.contains("Deleted 3 rows"), "the order and its 2 items: \(out)")
+        let left = try items(deleted)
+        #expect(left[Array(orderC.utf8)] == nil && left[Array(orderD.utf8)] == 2 && left.count == 3, "\(left)")
+
+        let erased = dir.file("erased")
+        _ = try lake(erased, ["erase", "customer", custC])
+        #expect(try ids(erased, "orders", "customer_id") == [Array(custD.utf8), Array("CUST-Z".utf8)])
+        #expect(try ids(erased, "orders", "order_id") == [Array(orderD.utf8), Array("ORD-Z".utf8)])
+        let kept = try items(erased)
+        #expect(kept[Array(orderD.utf8)] == 2 && kept[Array("ORD-Z".utf8)] == 2 && kept.count == 2, "\(kept)")
+        #expect(try ids(erased, "raw.orders", "order_id") == [Array(orderD.utf8), Array("ORD-Z".utf8)])
+    }
 }

@@ -25,7 +25,7 @@ public struct DeletedOrderIDs: Sendable {
     private init(runs: [SortedIDRun]) { self.runs = runs }
 
     /// Records `ids` as deleted from curated.orders (`tableID`) by the transaction's commit.
-    public static func record(_ ids: Set<String>, tableID: Int64, in tx: inout CatalogTransaction) throws {
+    public static func record(_ ids: some Collection<String>, tableID: Int64, in tx: inout CatalogTransaction) throws {
         guard let run = encode(ids) else { return }
         try tx.addKeyRun(tableID: tableID, column: column, keyCount: run.keyCount, payload: run.payload, baseline: false)
     }
@@ -98,7 +98,7 @@ public struct DeletedOrderIDs: Sendable {
         }
     }
 
-    private static func encode(_ ids: Set<String>) -> (keyCount: Int64, payload: [UInt8])? {
+    private static func encode(_ ids: some Collection<String>) -> (keyCount: Int64, payload: [UInt8])? {
         guard !ids.isEmpty else { return nil }
         var run = OrderIDRun()
         for id in ids { Array(id.utf8).withUnsafeBytes { run.append($0) } }

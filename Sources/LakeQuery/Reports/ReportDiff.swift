@@ -1,4 +1,5 @@
 import LakeCatalog
+import LakeFormat
 
 /// How a report's main table changed between two snapshots: rows added, rows removed, and
 /// values changed (old → new), e.g. a past day's revenue after late events arrived.

@@ -121,7 +121,7 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(try lake(root, ["query", table, "--columns", column, "--format", "json"]).utf8)) as? [[String: Any]])
             return Set(rows.map { Array(($0[column] as? String ?? "").utf8) })
         }
-        for root in [dir.file("deleted"), dir.file("erased")] {
+        for root in [dir.file("deleted"), dir.file("erased"), dir.file("checked")] {
             _ = try lake(root, ["ingest", "catalog", dir.file("catalog.json")])
             _ = try lake(root, ["ingest", "orders", dir.file("orders.jsonl")])
         }
@@ -138,5 +138,17 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         let kept = try items(erased)
         #expect(kept[Array(orderD.utf8)] == 2 && kept[Array("ORD-Z".utf8)] == 2 && kept.count == 2, "\(kept)")
         #expect(try ids(erased, "raw.orders", "order_id") == [Array(orderD.utf8), Array("ORD-Z".utf8)])
+
+        // After any delete the quality checks rescan the tables, keyed by order id: the two
+        // look-alike orders were one id seen twice (uniqueness.curated failed) whose total did not
+        // match both orders' items (consistency failed), and `lake quality check` alerted.
+        let checked = dir.file("checked")
+        _ = try lake(checked, ["delete", "curated.orders", "--where", "order_id = ORD-Z"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(try lake(checked, ["quality", "report", "--format", "json"]).utf8)) as? [String: Any])
+        let checks = try #require(report["checks_per_batch"] as? [[String: Any]])
+        let failed = checks.filter { ($0["passed"] as? Bool) == false }.map { "\($0["check"] ?? "") \($0["detail"] ?? "")" }
+        #expect(failed.isEmpty, "\(failed)")
+        #expect(checks.contains { $0["check"] as? String == "uniqueness.curated" })
+        _ = try lake(checked, ["quality", "check"])
     }
 }

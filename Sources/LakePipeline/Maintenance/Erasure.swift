@@ -123,7 +123,7 @@ public enum Erasure {
         let open = quoted.dropLast()
         if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
            let field = (object["customer_id"] ?? object["customerId"]) as? String {
-            return field == id
+            return field.utf8.elementsEqual(id.utf8)  // bytes: String == also matched a look-alike id (another customer)
         }
         let decoded = unescapeJSON(bytes)
         return contains(decoded, quoted) || ends(decoded, with: open)

@@ -84,7 +84,9 @@ extension Reports {
             "product_id", "category", "brand", "revenue_rank", "revenue", "units_rank", "units", "orders", "on_hand",
             "list_price", "inventory_value", "days_of_cover",
         ])
-        let chosen = ids.filter { o.category == nil || info[$0]!.category == o.category }.sorted { revenueRank[$0]! < revenueRank[$1]! }
+        // The category by bytes, as `--country` filters (a predicate): String == also took a category
+        // spelled with the other Unicode normalization, which DuckDB's WHERE does not.
+        let chosen = ids.filter { id in o.category.map { info[id]!.category.utf8.elementsEqual($0.utf8) } ?? true }.sorted { revenueRank[$0]! < revenueRank[$1]! }
         for id in chosen.prefix(o.limit ?? 10) {
             let p = info[id]!
             let units = sales.units[id] ?? 0, onHand = stock[id] ?? 0

@@ -36,6 +36,74 @@ import Testing
         }
     }
 
+    /// The PLAIN string reader copies a value of up to 16 bytes as two words where the page has
+    /// 16 bytes after it: every length from 0 to 40, on pages so small that many values end
+    /// within 16 bytes of the page's end, reads back byte for byte.
+    @Test("PLAIN strings of every short length, at page ends too, read back exactly")
+    func shortPlainStringsNearPageEndsReadBack() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var strings = StringColumn()
+        var rng = SplitMix64(seed: 5)
+        for i in 0 ..< 4_000 {
+            let n = (i * 7 + rng.int(0 ..< 3)) % 41
+            strings.append(String((0 ..< n).map { _ in Character(UnicodeScalar(UInt8(rng.int(33 ..< 127)))) }))
+        }
+        let batch = RecordBatch(schema: Schema([Field("s", .string, fieldID: 1)]), columns: [Column(.string(strings))])
+        for pageBytes in [64, 100, 1 << 10] {
+            var options = ParquetWriteOptions()
+            options.plainColumns = ["s"]
+            options.pageBytes = pageBytes
+            options.compression = .uncompressed
+            let path = dir.file("s-\(pageBytes).parquet")
+            try ParquetFileWriter.write(batch, to: path, options: options)
+            #expect(canonicalRows(try ParquetFileReader(path: path).readAll()) == canonicalRows(batch), "pages of \(pageBytes) bytes")
+        }
+    }
+
+    /// Values distinct but for repeats of the one before (an order's items share its id and
+    /// time): zstd stores a repeat as a short match, so PLAIN beats a dictionary there, whose
+    /// distinct values cost as much and whose per-row indices barely compress. Uncompressed, a
+    /// repeat costs PLAIN its full width and the dictionary is kept. Low-cardinality columns keep
+    /// theirs either way.
+    @Test("values distinct but for adjacent repeats: PLAIN with zstd (smaller), a dictionary uncompressed")
+    func adjacentRepeatsOfDistinctValuesStayPlainWhenCompressed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let rows = 20_000
+        var rng = SplitMix64(seed: 11)
+        var ids = StringColumn(), codes = StringColumn()
+        var times: [Int64] = []
+        var order = 0, left = 0
+        for _ in 0 ..< rows {
+            if left == 0 { order += 1; left = rng.int(1 ..< 5) }  // 1–4 items an order
+            left -= 1
+            ids.append("ORD-\(7_000_000 + order * 37)")
+            times.append(1_704_067_200_000_000 + Int64(order) * 1_234_567)
+            codes.append(["web", "mobile", "api"][rng.int(0 ..< 3)])
+        }
+        let batch = RecordBatch(schema: Schema([Field("order_id", .string, fieldID: 1), Field("event_time", .timestamp, fieldID: 2),
+                                                Field("channel", .string, fieldID: 3)]),
+                                columns: [Column(.string(ids)), Column(.int64(times)), Column(.string(codes))])
+        func write(_ compression: ParquetCompression, _ dictionary: Bool = true) throws -> (pages: [Bool], bytes: Int) {
+            var options = ParquetWriteOptions()
+            options.compression = compression
+            options.dictionary = dictionary
+            let path = dir.file("\(compression)-\(dictionary).parquet")
+            let summary = try ParquetFileWriter.write(batch, to: path, options: options)
+            let reader = try ParquetFileReader(path: path)
+            #expect(canonicalRows(try reader.readAll()) == canonicalRows(batch))
+            return (reader.meta.rowGroups[0].columns.map { $0.metaData.dictionaryPageOffset != nil }, Int(summary.fileSize))
+        }
+        let zstd = try write(.zstd(level: 1))
+        #expect(zstd.pages == [false, false, true], "order_id and event_time PLAIN, channel a dictionary")
+        let raw = try write(.uncompressed)
+        #expect(raw.pages == [true, true, true], "uncompressed, every repeat costs PLAIN: dictionaries kept")
+        // Each kept dictionary pays for itself against all-PLAIN of the same codec.
+        #expect(zstd.bytes < (try write(.zstd(level: 1), false)).bytes)
+        #expect(raw.bytes < (try write(.uncompressed, false)).bytes)
+    }
+
     @Test("a column in plainColumns is written PLAIN, the others still try a dictionary; same values")
     func plainColumnsSkipTheDictionary() throws {
         let dir = try TemporaryDirectory()

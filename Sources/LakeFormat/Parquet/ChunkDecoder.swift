@@ -400,22 +400,37 @@ struct ChunkDecoder {
         var p = start
         let base = out.bytes.count
         var total = 0
-        for _ in 0 ..< count {
-            guard payload.count - p >= 4 else { throw PageError("page ends inside a string length") }
-            let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
-            p += 4
-            guard len <= payload.count - p else { throw PageError("string of \(len) bytes runs past the page") }
-            p += len
-            total += len
-            out.offsets.append(Int32(base + total))
+        // The offsets through a pointer, appended at once: an append a value paid a uniqueness
+        // and a capacity check (ids, a whole PLAIN column of them, pass here).
+        let offsets = try [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for k in 0 ..< count {
+                guard payload.count - p >= 4 else { throw PageError("page ends inside a string length") }
+                let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
+                p += 4
+                guard len <= payload.count - p else { throw PageError("string of \(len) bytes runs past the page") }
+                p += len
+                total += len
+                buffer[k] = Int32(base + total)
+                initialized = k + 1
+            }
         }
+        out.offsets.append(contentsOf: offsets)
         guard total > 0 else { return p }
-        let copied = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+        // 16 bytes of slack: a short value (an id, a code) is copied as two 8-byte words, not
+        // through a call to memcpy, where both the page and the buffer have room for them.
+        let copied = [UInt8](unsafeUninitializedCapacity: total + 16) { buffer, initialized in
             let to = UnsafeMutableRawPointer(buffer.baseAddress!)
+            let from = payload.baseAddress!
+            let wordsEnd = payload.count - 16
             var q = start, o = 0
             for _ in 0 ..< count {
                 let len = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: q, as: UInt32.self)))
-                (to + o).copyMemory(from: payload.baseAddress! + q + 4, byteCount: len)
+                if len <= 16 && q + 4 <= wordsEnd {
+                    (to + o).storeBytes(of: from.loadUnaligned(fromByteOffset: q + 4, as: UInt64.self), as: UInt64.self)
+                    (to + o + 8).storeBytes(of: from.loadUnaligned(fromByteOffset: q + 12, as: UInt64.self), as: UInt64.self)
+                } else {
+                    (to + o).copyMemory(from: from + q + 4, byteCount: len)
+                }
                 q += 4 + len
                 o += len
             }

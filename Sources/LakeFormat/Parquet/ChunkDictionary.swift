@@ -62,6 +62,28 @@ extension ChunkEncoder {
 
     static func mostlyDistinct(_ distinct: Int) -> Bool { distinct * 10 > trialRows * 9 }
 
+    /// With a compressing codec a repeat of the previous value costs PLAIN next to nothing (a
+    /// short match), so a chunk whose values are distinct but for such repeats (an order's
+    /// items share its id and time) comes out larger as a dictionary: each distinct value
+    /// still stored once, plus an index per row that hardly compresses. Then the trial counts
+    /// run heads, values unlike the one before, and stops once `trialRows` of them are nearly
+    /// all distinct. Uncompressed, a repeat costs PLAIN its full width: every value counts.
+    var repeatsAreFree: Bool { options.compression != .uncompressed }
+
+    /// A first look: `firstLook` counted values all distinct. Values drawn from fewer than
+    /// about 33,000 (256²/2) choices would repeat within 256 draws; from more, the chunk's
+    /// first `trialRows` would be over 90 % distinct and the trial give up anyway. Ids, line
+    /// numbers, offsets and timestamps stop here, after a quarter of the hashing: on generated
+    /// orders most column chunks hold a few thousand rows, so the trial was a third of them.
+    static let firstLook = 256
+
+    /// Whether the trial should stop: `seen` values counted (all of them, or only run heads
+    /// when repeats are free), `distinct` of them distinct.
+    @inline(__always)
+    static func trialFails(seen: Int, distinct: Int) -> Bool {
+        (seen == firstLook && distinct == firstLook) || (seen == trialRows && mostlyDistinct(distinct))
+    }
+
     /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
                                  width: Int) -> BuiltDictionary? {
@@ -75,6 +97,9 @@ extension ChunkEncoder {
             // Runs are common (a partition's date, a batch's ingest time, an order's items): a
             // value equal to the one before takes its index without hashing.
             var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
+            // Values counted for the trial: every value, or only run heads (`repeatsAreFree`).
+            var seen = 0
+            let countRepeats = !repeatsAreFree
             for r in range {
                 if let validity, !validity[r - range.lowerBound] { continue }
                 let word: UInt64 = width == 4
@@ -83,13 +108,18 @@ extension ChunkEncoder {
                 if previous.index != UInt32.max, previous.word == word {
                     out[k] = previous.index
                     k += 1
+                    if countRepeats {
+                        seen += 1
+                        if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
+                    }
                     continue
                 }
                 guard let i = builder.index(of: word) else { paid = false; break }
                 out[k] = UInt32(i)
                 k += 1
+                seen += 1
                 previous = (word, UInt32(i))
-                if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; break }
+                if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
             }
             written = k
         }
@@ -111,6 +141,12 @@ extension ChunkEncoder {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: 256)
         var plainBytes = 0
         var paid = true
+        var seen = 0
+        let countRepeats = !repeatsAreFree
+        // The previous value's index, across runs: a run's first value equal to the last of
+        // the run before is a repeat too, so the count, and with it the choice, does not
+        // depend on where queued pieces split the chunk.
+        var lastIndex = UInt32.max
         // Indices written through a pointer, as for fixed-width values.
         let indices = [UInt32](unsafeUninitializedCapacity: runs.reduce(0) { $0 + $1.rows.count }) { out, written in
             var k = 0
@@ -129,13 +165,21 @@ extension ChunkEncoder {
                         if n == previous.count && equalBytes(base + start, base + previous.start, n) {
                             out[k] = previous.index
                             k += 1
+                            if countRepeats {
+                                seen += 1
+                                if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
+                            }
                             continue
                         }
                         guard let i = builder.index(of: base + start, n) else { paid = false; return }
                         out[k] = UInt32(i)
                         k += 1
                         previous = (start, n, UInt32(i))
-                        if k == Self.trialRows && Self.mostlyDistinct(builder.count) { paid = false; return }
+                        if countRepeats || UInt32(i) != lastIndex {
+                            seen += 1
+                            if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; return }
+                        }
+                        lastIndex = UInt32(i)
                     }
                 }
                 chunkRow += run.rows.count
@@ -149,25 +193,38 @@ extension ChunkEncoder {
     func remapDictionary(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> BuiltDictionary? {
         var builder = StringDictionaryBuilder(byteLimit: options.pageBytes, expected: min(values.count, 1 << 16))
         var map = [Int32](repeating: -1, count: values.count)
-        var indices: [UInt32] = []
-        indices.reserveCapacity(range.count)
         var plainBytes = 0
-        let ok: Bool = values.bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let v = Int(idx[r])
-                let br = values.byteRange(v)
-                plainBytes += 4 + br.count
-                var m = map[v]
-                if m < 0 {
-                    guard let i = builder.index(of: base + br.lowerBound, br.count) else { return false }
-                    m = i
-                    map[v] = i
+        var ok = true
+        // Through pointers, as the trials above: every row of every catalog or enum column
+        // (an item's product, category and brand; channels, statuses) passes here.
+        let indices = [UInt32](unsafeUninitializedCapacity: range.count) { out, written in
+            var k = 0
+            values.bytes.withUnsafeBytes { raw in
+                values.offsets.withUnsafeBufferPointer { offsets in
+                    idx.withUnsafeBufferPointer { idx in
+                        map.withUnsafeMutableBufferPointer { map in
+                            let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                            for r in range {
+                                if let validity, !validity[r - range.lowerBound] { continue }
+                                let v = Int(idx[r])
+                                // What the array subscripts checked (a reader range-checks a page's indices).
+                                precondition(UInt(bitPattern: v) < UInt(map.count), "dictionary index out of range")
+                                let start = Int(offsets[v]), n = Int(offsets[v + 1]) - start
+                                plainBytes += 4 + n
+                                var m = map[v]
+                                if m < 0 {
+                                    guard let i = builder.index(of: base + start, n) else { ok = false; return }
+                                    m = i
+                                    map[v] = i
+                                }
+                                out[k] = UInt32(m)
+                                k += 1
+                            }
+                        }
+                    }
                 }
-                indices.append(UInt32(m))
             }
-            return true
+            written = k
         }
         guard ok else { return nil }
         return finishStringDictionary(builder, indices: indices, plainBytes: plainBytes)

@@ -97,8 +97,9 @@ enum OrderIDIndex {
         var needsBaseline: Bool { fromFiles != nil }
 
         func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool {
-            if let fromFiles { return fromFiles.containsOrderID(id) }
-            return inlined.containsOrderID(id) || runs.containsOrderID(id)
+            // Called in place (`if let` would copy the set, a retain and release an order).
+            if fromFiles != nil { return fromFiles?.containsOrderID(id) == true }
+            return (inlined.count > 0 && inlined.containsOrderID(id)) || runs.containsOrderID(id)
         }
     }
 

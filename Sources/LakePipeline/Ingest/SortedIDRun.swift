@@ -483,6 +483,8 @@ final class OrderIDRunSet: OrderIDLookup, @unchecked Sendable {
     }
 
     func containsOrderID(_ id: UnsafeRawBufferPointer) -> Bool {
+        // A first batch has no runs: no hash for every order it checks.
+        if runs.isEmpty { return false }
         let fp = fingerprint.hash(id)
         for run in runs where run.contains(id, fingerprint: fp) { return true }
         return false

@@ -219,7 +219,9 @@ public struct OrderValidator {
     public let batchID: String
     public let sourceFile: String
     public let ingestTimeMicros: Int64
-    let committed: (any OrderIDLookup)?
+    /// `committed`'s probe as a closure: calling through the stored existential copied the
+    /// whole lookup (its runs, cache and sets: retains and releases) for every order.
+    private let isCommitted: ((UnsafeRawBufferPointer) -> Bool)?
     private let ingestDate: Int32
     /// The batch's constant raw columns, and the dictionaries of channel (the enum plus
     /// "unknown", raw's channel of a line without a valid one) and status: rows carry only codes.
@@ -254,7 +256,7 @@ public struct OrderValidator {
         self.batchID = batchID
         self.sourceFile = sourceFile
         self.ingestTimeMicros = ingestTimeMicros
-        self.committed = committed
+        isCommitted = committed.map { lookup in { lookup.containsOrderID($0) } }
         ingestDate = Timestamps.day(ofMicros: ingestTimeMicros)
         var channels = StringColumn()
         for c in rules.channels { channels.append(c) }
@@ -416,7 +418,7 @@ public struct OrderValidator {
             content = (content ^ UInt64(m + 1)) &* 0x100_0000_01b3
         }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
-        if let c = committed, c.containsOrderID(id) {
+        if isCommitted?(id) == true {
             return (.duplicateOrder, "order_id \(Self.text(t, o.orderID)) was already committed by an earlier batch")
         }
         if deferDuplicates {

@@ -189,7 +189,7 @@ public enum QualityChecks {
             }
             try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach(deleted)
             let retired = try catalog.retiredFiles(tableID: orders.table.tableID, through: snapshot.id)
-            try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach(deleted)
+            try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach { deleted($0.text) }
         }
         var itemSums: [ExactID: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {

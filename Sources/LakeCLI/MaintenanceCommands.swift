@@ -99,7 +99,9 @@ struct SchemaMigrate: ParsableCommand {
         files stay as they are and are read under the new schema; with --rewrite every file is \
         rewritten in the new schema in the same snapshot. --as-of an earlier snapshot still shows \
         the old schema and data. Ctrl-C or SIGTERM during the rewrite stops it before the commit: \
-        the rewritten files are deleted, nothing changes, and it exits 130 or 143.
+        the rewritten files are deleted, nothing changes, and it exits 130 or 143. A table already \
+        at vN is left alone (exit 0, nothing committed), so running the command again after a crash \
+        is safe; a version below the table's is refused.
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -113,6 +115,11 @@ struct SchemaMigrate: ParsableCommand {
         let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
         let r = try stoppable { try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun) }
         let p = r.plan
+        if r.alreadyApplied {
+            print("\(p.catalogTable) is already at schema v\(p.toVersion) (registry \(p.registryTable)): nothing to migrate, nothing committed"
+                + (rewrite && !dryRun ? "; no file was rewritten (a rewrite is part of a version step)" : "") + ".")
+            return
+        }
         print("\(dryRun ? "Plan" : "Migrated") \(p.catalogTable) (registry \(p.registryTable)) v\(p.fromVersion) -> v\(p.toVersion):")
         for s in p.steps { print("  \(s)") }
         if p.steps.isEmpty { print("  no column changes; only the recorded version moves") }

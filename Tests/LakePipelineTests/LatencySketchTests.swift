@@ -34,4 +34,23 @@ import Testing
         }
         #expect(LatencySketch(reference: reference).stats(commitMicros: commit).p50 == nil)
     }
+
+    /// An event whose age sits at the bottom of its bucket: the bucket's middle is older than
+    /// the event, so the sketch's p50 and p95 came out above the exact maximum (lake report
+    /// operations showed lag_p95 92155102 s over lag_max 92087988 s for one batch).
+    @Test func percentilesNeverExceedTheMaximum() {
+        let reference: Int64 = 1_700_000_000_000_000, commit = reference + 5_000_000
+        for k in stride(from: 200, through: 3_000, by: 97) {
+            let age = Int64(pow(LatencySketch.gamma, Double(k)).rounded(.up))
+            guard age > 0, age < Int64.max / 4 else { continue }
+            for count in [1, 3, 40] {
+                var sketch = LatencySketch(reference: reference)
+                sketch.add([Int64](repeating: reference - age, count: count))
+                let s = sketch.stats(commitMicros: commit)
+                let p50 = try! #require(s.p50), p95 = try! #require(s.p95), max = try! #require(s.max)
+                #expect(p50 <= p95 && p95 <= max, "age \(age) µs x\(count): p50 \(p50), p95 \(p95), max \(max)")
+                #expect(max == Double(commit - (reference - age)) / 1e6)
+            }
+        }
+    }
 }

@@ -163,7 +163,12 @@ import Testing
                 // Files go to workers in order, as the scan hands them out (first row seen = first in scan order).
                 workers[file % 2].add(file: file, scanBatches)
             }
-            let merged = try Reports.mergeProductSales(workers)
+            let exact = try Reports.mergeProductSales(workers)
+            #expect(Set(exact.units.keys) == Set(units.keys.map(ExactID.init)))
+            let merged = (units: Dictionary(uniqueKeysWithValues: exact.units.map { ($0.key.text, $0.value) }),
+                          revenue: Dictionary(uniqueKeysWithValues: exact.revenue.map { ($0.key.text, $0.value) }),
+                          orders: Dictionary(uniqueKeysWithValues: exact.orders.map { ($0.key.text, $0.value) }),
+                          info: Dictionary(uniqueKeysWithValues: exact.info.map { ($0.key.text, $0.value) }))
             #expect(merged.units == units)
             #expect(merged.revenue == revenue.mapValues { Int128($0) })
             #expect(merged.orders == orders.mapValues { Int64($0.count) }, "\(layout)")

@@ -44,4 +44,46 @@ struct ServerSumOverflowTests {
         #expect(health.status == 200, "\(health.body)")
         #expect(s.process.isRunning)
     }
+
+    /// Session 18 probe: inventory quantities are INT64 and ingest accepts any, so one
+    /// product's stock over two warehouses (5e18 each) passes Int64. The sum trapped: GET /
+    /// (the dashboard), /api/v1/inventory or /api/v1/product_metrics took the server down
+    /// (exit 132), as `lake report inventory` / `product-metrics` / `lake dashboard` crashed.
+    @Test("stock past Int64 over a product's warehouses: a problem naming the product, the server keeps serving")
+    func stockPastInt64IsAnErrorNotATrap() async throws {
+        let fx = try LakeFixture.shared.get()
+        let dir = try TemporaryDirectory("serve-bigstock")
+        defer { dir.remove() }
+        let root = dir.file("lake")
+        try """
+            [{"product_id": "PROD-001", "category": "Electronics", "brand": "SoundWave", "price": 10.00,
+              "launch_date": "2022-06-15T00:00:00.000Z", "description": "stocked past Int64"}]
+            """.write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
+        try """
+            product_id,available_quantity,warehouse_location,last_updated
+            PROD-001,5000000000000000000,WH-SF,2024-01-03T08:15:00Z
+            PROD-001,5000000000000000000,WH-NY,2024-01-03T08:15:00Z
+
+            """.write(toFile: dir.file("inventory.csv"), atomically: true, encoding: .utf8)
+        for (kind, file) in [("catalog", "catalog.json"), ("inventory", "inventory.csv")] {
+            let r = try lake(["ingest", kind, dir.file(file), "--lake", root])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let what = "units on hand of product PROD-001 over its warehouses"
+        for report in ["inventory", "product-metrics"] {
+            let r = try lake(["report", report, "--lake", root])
+            #expect(r.status == 1 && r.err.contains(what), "report \(report): \(r.status) \(r.err)")
+        }
+        let dashboard = try lake(["dashboard", "--lake", root, "--out", dir.file("d.html")])
+        #expect(dashboard.status == 1 && dashboard.err.contains(what), "dashboard: \(dashboard.status) \(dashboard.err)")
+        let s = try ServerProcess(lake: root, ["--tokens", fx.tokens])
+        defer { s.stop() }
+        for path in ["/api/v1/inventory", "/api/v1/product_metrics", "/"] {
+            let r = try await get(s.base + path, token: fx.token)
+            #expect(r.status == 500 && r.body.contains(what), "\(path): \(r.status) \(r.body)")
+            #expect(s.process.isRunning, "the server died on \(path): \(s.log)")
+        }
+        let health = try await get(s.base + "/healthz", token: fx.token)
+        #expect(health.status == 200 && s.process.isRunning, "\(health.body)")
+    }
 }

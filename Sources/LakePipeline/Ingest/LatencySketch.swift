@@ -47,7 +47,7 @@ struct LatencySketch {
     }
 
     /// p50 is the median event's lag, p95 the lag of the event at the 5th percentile of event
-    /// times (older events wait longer), max the oldest event's lag (exact).
+    /// times (older events wait longer), max the oldest event's lag (exact), which bounds the other two.
     func stats(commitMicros: Int64) -> (p50: Double?, p95: Double?, max: Double?) {
         guard total > 0 else { return (nil, nil, nil) }
         let offset = Double(commitMicros - reference)
@@ -62,6 +62,10 @@ struct LatencySketch {
             }
             return (offset + Self.age(counts.count - 1)) / 1e6
         }
-        return (lag(eventQuantile: 0.5), lag(eventQuantile: 0.05), Double(commitMicros - oldest) / 1e6)
+        // A bucket's middle can lie above the oldest event's exact age (by up to half the bucket's
+        // 1 %): lake report operations printed lag_p95 above lag_max. A percentile is at most
+        // the maximum it is a percentile of.
+        let maxLag = Double(commitMicros - oldest) / 1e6
+        return (Swift.min(lag(eventQuantile: 0.5), maxLag), Swift.min(lag(eventQuantile: 0.05), maxLag), maxLag)
     }
 }

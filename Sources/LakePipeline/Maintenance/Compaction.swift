@@ -124,7 +124,7 @@ public enum Compaction {
 
         var report = CompactionReport(dryRun: options.dryRun)
         // `dropped`: the curated.orders ids whose deleted rows the outputs leave out (`DeletedOrderIDs`).
-        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], dropped: Set<String>, group: Int)] = []
+        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], dropped: Set<ExactID>, group: Int)] = []
         var candidates: [(table: TableInfo, sortColumn: ColumnInfo?, inputs: [DataFile], group: Int)] = []
         var written: [URL] = []
         do {
@@ -192,7 +192,7 @@ public enum Compaction {
                 return report
             }
             // Erased customers' orders are masked too; only the ids whose raw lines stay are kept.
-            let withRawLines = try DeletedOrderIDs.withRawLines(plans.reduce(into: Set<String>()) { $0.formUnion($1.dropped) }, catalog: catalog)
+            let withRawLines = try DeletedOrderIDs.withRawLines(plans.reduce(into: Set<ExactID>()) { $0.formUnion($1.dropped) }, catalog: catalog)
             try Interruption.check()
             try beforeCommit?()
             var skipped: [Int] = []
@@ -201,7 +201,7 @@ public enum Compaction {
                 var live: [Int64: Set<Int64>] = [:]
                 var deletes: [Int64: [Int64: DeleteMark]] = [:]
                 var columnsChanged: [Int64: Bool] = [:]
-                var dropped: [Int64: Set<String>] = [:]
+                var dropped: [Int64: Set<ExactID>] = [:]
                 for plan in plans {
                     let tid = plan.table.tableID
                     if live[tid] == nil { live[tid] = Set(try tx.currentDataFileIDs(tableID: tid)) }
@@ -236,7 +236,7 @@ public enum Compaction {
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
                 // The deleted orders' ids outlive their rows, so the quality check still tells them from missing ones.
-                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids.intersection(withRawLines), tableID: tid, in: &tx) }
+                for (tid, ids) in dropped { try DeletedOrderIDs.record(ids.intersection(withRawLines).map(\.text), tableID: tid, in: &tx) }
                 if let lease { try tx.endWrite(lease) }
             }
             report.snapshotID = snap.id

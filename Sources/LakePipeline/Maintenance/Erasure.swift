@@ -43,13 +43,15 @@ public enum Erasure {
     static func plan(_ catalog: Catalog, customerID id: String, at base: SnapshotInfo) throws -> [TableDeletes] {
         let tables = Dictionary(try catalog.tables(at: .snapshot(base.id)).map { ($0.tableName, $0) }, uniquingKeysWith: { a, _ in a })
         var out: [TableDeletes] = []
-        var orderIDs = Set<String>()
+        var orderIDs = Set<ExactID>()
         if let orders = tables[.curatedOrders], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
             var d = TableDeletes(table: orders)
             for file in try catalog.dataFiles(tableID: orders.tableID, at: .snapshot(base.id)) where mayHold(file, cust, id) {
                 let positions = try RowDelete.positions(in: file, columns: [cust, oid], files: catalog.files) { batch in
-                    let rows = (0 ..< batch.count).filter { batch.columns[0].string(at: $0) == id }
-                    for r in rows { if let o = batch.columns[1].string(at: r) { orderIDs.insert(o) } }
+                    // By bytes: String's == is canonical equivalence, and matched a customer whose
+                    // id differs only in Unicode normalization (another customer) in the same file.
+                    let rows = (0 ..< batch.count).filter { batch.columns[0].string(at: $0)?.utf8.elementsEqual(id.utf8) ?? false }
+                    for r in rows { if let o = batch.columns[1].string(at: r) { orderIDs.insert(ExactID(o)) } }
                     return rows
                 }
                 d.files.append((file, positions))
@@ -80,17 +82,19 @@ public enum Erasure {
         return out
     }
 
-    /// curated.order_items rows of the given orders.
-    public static func itemsOf(_ orderIDs: Set<String>, _ items: TableInfo, _ catalog: Catalog, _ base: SnapshotInfo) throws -> TableDeletes {
+    /// curated.order_items rows of the given orders, matched by bytes (`ExactID`): as Strings,
+    /// an order whose id differs only in Unicode normalization lost its items too, and the
+    /// String order's min and max skipped files the byte order of the statistics put outside them.
+    public static func itemsOf(_ orderIDs: Set<ExactID>, _ items: TableInfo, _ catalog: Catalog, _ base: SnapshotInfo) throws -> TableDeletes {
         var d = TableDeletes(table: items)
         guard let oid = items.column(named: "order_id") else { return d }
-        let lo = orderIDs.min()!, hi = orderIDs.max()!
+        let lo = orderIDs.min()!.text, hi = orderIDs.max()!.text
         for file in try catalog.dataFiles(tableID: items.tableID, at: .snapshot(base.id)) {
             // Skip files whose order_id range misses every id (byte order = the stats' order for text).
             if let s = file.columnStats[oid.columnID], let mn = s.min, let mx = s.max,
                Array(hi.utf8).lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(Array(lo.utf8)) { continue }
             let positions = try RowDelete.positions(in: file, columns: [oid], files: catalog.files) { batch in
-                (0 ..< batch.count).filter { r in batch.columns[0].string(at: r).map(orderIDs.contains) ?? false }
+                (0 ..< batch.count).filter { r in batch.columns[0].string(at: r).map { orderIDs.contains(ExactID($0)) } ?? false }
             }
             d.files.append((file, positions))
         }
@@ -119,7 +123,7 @@ public enum Erasure {
         let open = quoted.dropLast()
         if let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
            let field = (object["customer_id"] ?? object["customerId"]) as? String {
-            return field == id
+            return field.utf8.elementsEqual(id.utf8)  // bytes: String == also matched a look-alike id (another customer)
         }
         let decoded = unescapeJSON(bytes)
         return contains(decoded, quoted) || ends(decoded, with: open)

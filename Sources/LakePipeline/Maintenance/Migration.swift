@@ -56,6 +56,8 @@ public struct MigrationPlan: Sendable {
 
 public struct MigrationReport: Sendable {
     public var plan: MigrationPlan
+    /// The table was already at the version asked for: nothing was planned or committed.
+    public var alreadyApplied = false
     public var snapshotID: Int64?
     public var filesRewritten = 0
     public var filesWritten = 0
@@ -158,8 +160,19 @@ public enum Migration {
         let qualified = loc.schema + "." + loc.table
         guard let info = try catalog.tableIfPresent(schema: loc.schema, name: loc.table) else { throw MigrationError.tableNotInLake(qualified) }
         guard let recorded = try catalog.tableSchemaVersion(tableID: info.tableID) else { throw MigrationError.noRecordedVersion(table: qualified) }
-        guard version > recorded.version else {
+        guard version >= recorded.version else {
             throw MigrationError.notForward(table: qualified, from: recorded.version, to: version)
+        }
+        if version == recorded.version {
+            // Answered, not refused: a migration whose commit landed before its process ended
+            // (SIGKILL, a lost session, a signal deferred past the commit: exit 130) is run
+            // again as OPERATIONS.md advises, and that retry must not fail for ever (exit 1
+            // "not a step forward" stopped a retrying scheduler). Nothing is committed.
+            var report = MigrationReport(plan: MigrationPlan(registryTable: registryTable, catalogTable: qualified, fromVersion: version,
+                                                             toVersion: version, steps: []))
+            report.alreadyApplied = true
+            report.seconds = Date().timeIntervalSince(started)
+            return report
         }
         let current = try store.registry.schema(registryTable, version: recorded.version)
         let steps = try plan(from: current, to: target)

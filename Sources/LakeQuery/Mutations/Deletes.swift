@@ -17,7 +17,7 @@ public enum Deletes {
         // Parsed once up front so a bad table, column or value is refused before anything is read.
         _ = try predicates(catalog, name, conditions, at: nil)
         // The curated.orders ids the last plan deletes, recorded with the delete (`DeletedOrderIDs`).
-        var deletedOrders: (tableID: Int64, ids: Set<String>)?
+        var deletedOrders: (tableID: Int64, ids: Set<ExactID>)?
         return try RowDelete.run(catalog, message: "delete from \(TableName(parsing: name))", dryRun: dryRun, plan: { base in
             let (scan, predicates) = try predicates(catalog, name, conditions, at: .snapshot(base.id))
             // Deletes are written as delete files, which reach rows in Parquet files only: rows
@@ -27,7 +27,7 @@ public enum Deletes {
             if inlined > 0 { throw CatalogError.inlinedData(table: scan.table.qualifiedName, rows: inlined, snapshot: base.id) }
             var d = TableDeletes(table: scan.table)
             let cascade = scan.table.tableName == .curatedOrders
-            var orderIDs = Set<String>()
+            var orderIDs = Set<ExactID>()  // by bytes, as the items are matched (`Erasure.itemsOf`)
             var columns = try predicates.map { try scan.column($0.column) }
             if cascade, let oid = scan.table.column(named: "order_id"), !columns.contains(where: { $0.columnID == oid.columnID }) {
                 columns.append(oid)
@@ -37,7 +37,7 @@ public enum Deletes {
                 let positions = try RowDelete.positions(in: file, columns: columns, files: catalog.files) { batch in
                     let rows = try Filter.select(batch, predicates).map { $0.map(Int.init) } ?? Array(0 ..< batch.count)
                     if cascade, let orderIndex {
-                        for r in rows { if let o = batch.columns[orderIndex].string(at: r) { orderIDs.insert(o) } }
+                        for r in rows { if let o = batch.columns[orderIndex].string(at: r) { orderIDs.insert(ExactID(o)) } }
                     }
                     return rows
                 }
@@ -50,7 +50,7 @@ public enum Deletes {
             }
             return out
         }, record: { tx, _ in
-            if let deletedOrders { try DeletedOrderIDs.record(deletedOrders.ids, tableID: deletedOrders.tableID, in: &tx) }
+            if let deletedOrders { try DeletedOrderIDs.record(deletedOrders.ids.map(\.text), tableID: deletedOrders.tableID, in: &tx) }
         }, beforeCommit: beforeCommit)
     }
 

@@ -28,12 +28,14 @@ public struct ResultTable: Sendable, Equatable {
     }
 
     /// Aligned columns; numbers right-aligned; long text cut to keep rows within a terminal.
+    /// A number is never cut: an inventory value of 30 digits printed as its first 27 and an
+    /// ellipsis read as a different amount.
     public func renderTable(maxCellWidth: Int = 28) -> String {
         func cell(_ v: Value) -> String {
             // Cells hold input text (raw lines, reject details): made visible, so an escape
             // sequence in a source cannot drive the terminal or hide in a padded column.
             let t = v == .null ? "-" : VisibleText.escape(v.text)
-            return t.count > maxCellWidth ? String(t.prefix(maxCellWidth - 1)) + "…" : t
+            return t.count > maxCellWidth && !v.isNumeric ? String(t.prefix(maxCellWidth - 1)) + "…" : t
         }
         let cells = rows.map { $0.map(cell) }
         var widths = columns.map(\.count)

@@ -121,10 +121,13 @@ public enum QualityChecks {
         // Raw lines: counts per batch and per day; accepted order ids per batch.
         var perBatch: [String: LineCounts] = [:]
         var perDay: [Int32: LineCounts] = [:]
-        var batchOfOrder: [String: String] = [:]
+        // Order ids by their bytes (`ExactID`): two ids that differ only in Unicode normalization
+        // are two orders, and as String keys the rescan after a delete counted them as one
+        // duplicated order whose total did not match its (both orders') items.
+        var batchOfOrder: [ExactID: String] = [:]
         // The other batches that accepted an order id: only after a delete (a corrected source
         // loaded again after `lake delete`), as dedupe refuses a live id.
-        var alsoAcceptedBy: [String: [String]] = [:]
+        var alsoAcceptedBy: [ExactID: [String]] = [:]
         let (rawBatches, _) = try raw.run(columns: ["batch_id", "order_id", "reject_reason", "reject_detail", "event_date"])
         Reports.forEachRow(rawBatches) { b, r in
             let c = b.batch.columns
@@ -142,15 +145,16 @@ public enum QualityChecks {
             if let day { tally(&perDay[day, default: LineCounts()]) }
             guard wanted.contains(batch) else { return }
             tally(&perBatch[batch, default: LineCounts()])
-            if reason == nil, let id = c[1].string(at: r) {
+            if reason == nil, let text = c[1].string(at: r) {
+                let id = ExactID(text)
                 if let earlier = batchOfOrder.updateValue(batch, forKey: id), earlier != batch { alsoAcceptedBy[id, default: []].append(earlier) }
             }
         }
 
         // Curated orders and items of those batches.
         var curated: [String: CuratedCounts] = [:]
-        var orderTotal: [String: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
-        var seen: [String: Int] = [:]
+        var orderTotal: [ExactID: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
+        var seen: [ExactID: Int] = [:]
         if var orders = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: at) {
             scoped(&orders)
             // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
@@ -158,7 +162,7 @@ public enum QualityChecks {
             let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
-                guard let id = c[0].string(at: r), let batch = batchOfOrder[id] else { return }
+                guard let text = c[0].string(at: r), case let id = ExactID(text), let batch = batchOfOrder[id] else { return }
                 seen[id, default: 0] += 1
                 curated[batch, default: CuratedCounts()].orders += 1
                 if seen[id]! == 2 { curated[batch]!.duplicateIDs += 1 }
@@ -173,8 +177,9 @@ public enum QualityChecks {
             // whose row is gone counts as deleted: every batch's when no row of the id is live,
             // else every batch's but the one its live row is credited to (`batchOfOrder`: the id
             // was loaded again after the delete, or DuckDB's UPDATE rewrote the row).
-            var counted = Set<String>()
-            func deleted(_ id: String) {
+            var counted = Set<ExactID>()
+            func deleted(_ text: String) {
+                let id = ExactID(text)
                 guard let last = batchOfOrder[id], counted.insert(id).inserted else { return }
                 let gone = (seen[id] == nil ? [last] : []) + (alsoAcceptedBy[id] ?? [])
                 for batch in gone { curated[batch, default: CuratedCounts()].deleted += 1 }
@@ -184,16 +189,16 @@ public enum QualityChecks {
             }
             try DeletedOrderIDs.load(catalog, tableID: orders.table.tableID, at: snapshot.id).forEach(deleted)
             let retired = try catalog.retiredFiles(tableID: orders.table.tableID, through: snapshot.id)
-            try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach(deleted)
+            try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach { deleted($0.text) }
         }
-        var itemSums: [String: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
+        var itemSums: [ExactID: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
             scoped(&items)
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
             try Reports.forEachRow(batches) { b, r in
-                guard let id = b.batch.columns[0].string(at: r), orderTotal[id] != nil else { return }
+                guard let text = b.batch.columns[0].string(at: r), case let id = ExactID(text), orderTotal[id] != nil else { return }
                 var v = itemSums[id] ?? (0, 0)
-                try v.0.add(Int128(Reports.int(b.batch.columns[1], r)), orThrow: "quality check: line revenue of order \(VisibleText.escape(id))")
+                try v.0.add(Int128(Reports.int(b.batch.columns[1], r)), orThrow: "quality check: line revenue of order \(VisibleText.escape(text))")
                 v.1 += 1
                 itemSums[id] = v
             }
@@ -204,7 +209,7 @@ public enum QualityChecks {
             if sum != Int128(total) {
                 curated[batch]!.mismatched += 1
                 if curated[batch]!.examples.count < 3 {
-                    curated[batch]!.examples.append("\(id): total \(DecimalText.format(total, scale: 2)) vs items \(DecimalText.format(sum, scale: 2))")
+                    curated[batch]!.examples.append("\(id.text): total \(DecimalText.format(total, scale: 2)) vs items \(DecimalText.format(sum, scale: 2))")
                 }
             }
             if items != count { curated[batch]!.itemCountMismatch += 1 }

@@ -1,4 +1,5 @@
 import LakeCatalog
+import LakeFormat
 
 /// How a report's main table changed between two snapshots: rows added, rows removed, and
 /// values changed (old → new), e.g. a past day's revenue after late events arrived.
@@ -14,14 +15,20 @@ public enum ReportDiff {
         let after = try Reports.run(name, catalog: catalog, options: o).sections[0]
         let k = name.keyColumns
         let keyNames = Array(after.columns.prefix(k))
-        func index(_ t: ResultTable) -> [[Value]: [Value]] {
-            Dictionary(t.rows.map { (Array($0.prefix(k)), $0) }, uniquingKeysWith: { first, _ in first })
+        // Rows are matched by their key columns' text as bytes (`ExactID`): Value's String
+        // equality is canonical equivalence, so two rows whose keys differ only in Unicode
+        // normalization (two countries or products, as DuckDB has them) were one key, and one
+        // of them was missing from the diff.
+        func exact(_ row: [Value]) -> [ExactID] { row.prefix(k).map { ExactID($0.text) } }
+        func index(_ t: ResultTable) -> [[ExactID]: [Value]] {
+            Dictionary(t.rows.map { (exact($0), $0) }, uniquingKeysWith: { first, _ in first })
         }
+        func differ(_ x: Value, _ y: Value) -> Bool { x != y || !x.text.utf8.elementsEqual(y.text.utf8) }
         let old = index(before), new = index(after)
         var table = ResultTable(title: "\(name): snapshot \(a) -> \(b)", columns: ["change"] + keyNames + ["column", "old", "new"])
-        func sortKey(_ key: [Value]) -> String { key.map(\.text).joined(separator: "\u{1}") }
-        for key in Set(old.keys).union(new.keys).sorted(by: { sortKey($0) < sortKey($1) }) {
-            switch (old[key], new[key]) {
+        for id in Set(old.keys).union(new.keys).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let key = Array((new[id] ?? old[id] ?? []).prefix(k))
+            switch (old[id], new[id]) {
             // An added or removed row is listed one column per line, like a change, so every
             // value is labelled and none is cut to fit a cell.
             case (nil, let n?):
@@ -33,7 +40,7 @@ public enum ReportDiff {
                     table.rows.append([.string("removed")] + key + [.string(before.columns[c]), o[c], .null])
                 }
             case (let o?, let n?):
-                for c in k ..< after.columns.count where o[c] != n[c] {
+                for c in k ..< after.columns.count where differ(o[c], n[c]) {
                     table.rows.append([.string("changed")] + key + [.string(after.columns[c]), o[c], n[c]])
                 }
             default: break

@@ -75,7 +75,7 @@ extension ReportOptions {
 
 /// Product id → units, revenue (unscaled cents, 128 bits: DuckDB's DECIMAL(38) sum), distinct
 /// orders, and (category, brand).
-typealias ProductSales = (units: [String: Int64], revenue: [String: Int128], orders: [String: Int64], info: [String: (String, String)])
+typealias ProductSales = (units: [ExactID: Int64], revenue: [ExactID: Int128], orders: [ExactID: Int64], info: [ExactID: (String, String)])
 
 /// One shared scan: the last result, by the snapshot and window it covered (a snapshot's rows
 /// never change, so the same key is the same answer). Held while a scan runs: a second asker
@@ -576,7 +576,7 @@ public enum Reports {
             for i in orders.indices { orders[i] = 0 }
             for pair in pairs { orders[Int(pair >> 32)] += 1 }
         }
-        let names = (0 ..< products.count).map { products.values[$0] }
+        let names = (0 ..< products.count).map { ExactID(products.values[$0]) }
         return (Dictionary(uniqueKeysWithValues: zip(names, units)), Dictionary(uniqueKeysWithValues: zip(names, revenue)),
                 Dictionary(uniqueKeysWithValues: zip(names, orders)),
                 Dictionary(uniqueKeysWithValues: zip(names, info.map { ($0.category, $0.brand) })))
@@ -587,7 +587,7 @@ public enum Reports {
         let sales = try productSales(catalog, o, session: session)
         let ids = Array(sales.units.keys)
         let byUnits = ids.sorted { (sales.units[$0]!, $1) > (sales.units[$1]!, $0) }
-        var unitRank: [String: Int] = [:]
+        var unitRank: [ExactID: Int] = [:]
         for (i, id) in byUnits.enumerated() { unitRank[id] = i + 1 }
         let byRevenue = ids.sorted { (sales.revenue[$0]!, $1) > (sales.revenue[$1]!, $0) }
         var table = ResultTable(title: "Top products (confirmed orders)", columns: [
@@ -596,7 +596,7 @@ public enum Reports {
         for (i, id) in byRevenue.prefix(o.limit ?? 10).enumerated() {
             let (category, brand) = sales.info[id] ?? ("", "")
             table.rows.append([
-                .string(id), .string(category), .string(brand), .int(Int64(i + 1)), .decimal(sales.revenue[id]!, scale: 2),
+                .string(id.text), .string(category), .string(brand), .int(Int64(i + 1)), .decimal(sales.revenue[id]!, scale: 2),
                 .int(Int64(unitRank[id]!)), .int(sales.units[id]!), .int(sales.orders[id] ?? 0),
             ])
         }
@@ -612,24 +612,24 @@ public enum Reports {
         // Without an inventory table yet, no stock rows; without orders, every product sold 0.
         let batches = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf)?
             .run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"]).0 ?? []
-        struct Key: Hashable { var product: String; var warehouse: String }
+        struct Key: Hashable { var product: ExactID; var warehouse: ExactID }
         var latest: [Key: (Int64, Int64)] = [:]  // (last_updated, quantity)
         forEachRow(batches) { b, r in
             let batch = b.batch
             guard let p = batch.columns[0].string(at: r), let w = batch.columns[1].string(at: r) else { return }
             let q = int(batch.columns[2], r), t = batch.columns[3].isNull(r) ? Int64.min : int(batch.columns[3], r)
-            let key = Key(product: p, warehouse: w)
+            let key = Key(product: ExactID(p), warehouse: ExactID(w))
             if let cur = latest[key], cur.0 > t { return }
             latest[key] = (t, q)
         }
-        var onHandByProduct: [String: Int64] = [:]
-        for (k, v) in latest { onHandByProduct[k.product, default: 0] += v.1 }
+        var onHandByProduct: [ExactID: Int64] = [:]
+        for (k, v) in latest { try onHandByProduct[k.product, default: 0].add(v.1, orThrow: Self.onHandOverflowText(k.product.text)) }
         let sales = try productSales(catalog, o, session: session)
         let days = try windowDays(catalog, o)
         var table = ResultTable(title: "Inventory: on hand, sales in the window, turnover, low stock", columns: [
             "product_id", "warehouse", "on_hand", "units_sold", "turnover", "days_of_cover", "low_stock",
         ])
-        var rows: [(Bool, String, String, [Value])] = []
+        var rows: [(Bool, ExactID, ExactID, [Value])] = []
         for (k, v) in latest {
             let sold = sales.units[k.product] ?? 0
             let productOnHand = onHandByProduct[k.product] ?? 0
@@ -640,13 +640,19 @@ public enum Reports {
             let cover: Value = daily * share > 0 ? .double(Double(v.1) / (daily * share)) : .null
             let low = v.1 < o.lowStock || (cover.doubleValue < o.minDaysOfCover)
             rows.append((low, k.product, k.warehouse, [
-                .string(k.product), .string(k.warehouse), .int(v.1), .int(sold), turnover, cover, .bool(low),
+                .string(k.product.text), .string(k.warehouse.text), .int(v.1), .int(sold), turnover, cover, .bool(low),
             ]))
         }
         rows.sort { ($0.0 ? 0 : 1, $0.1, $0.2) < ($1.0 ? 0 : 1, $1.1, $1.2) }
         table.rows = rows.map(\.3)
         if let limit = o.limit, table.rows.count > limit { table.rows = Array(table.rows.prefix(limit)) }
         return table
+    }
+
+    /// Quantities are INT64 (ingest accepts any), so one product's stock over its warehouses can
+    /// pass Int64: an error naming the product, where `+=` trapped and took `lake serve` down.
+    static func onHandOverflowText(_ product: String) -> String {
+        "inventory: units on hand of product \(VisibleText.escape(product)) over its warehouses"
     }
 
     /// Days in the report window: the options' bounds, else the span of the order data.

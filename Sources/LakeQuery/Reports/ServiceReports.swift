@@ -62,20 +62,20 @@ extension Reports {
     /// window's mean daily units sold; null without sales). Ordered by revenue rank.
     static func productMetrics(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         let sales = try productSales(catalog, o)
-        var info: [String: (category: String, brand: String, price: Int64?)] = [:]
+        var info: [ExactID: (category: String, brand: String, price: Int64?)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedProducts, asOf: o.asOf) {
             let (batches, _) = try scan.run(columns: ["product_id", "category", "brand", "price"])
             forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 guard let id = c[0].string(at: r) else { return }
-                info[id] = (c[1].string(at: r) ?? "", c[2].string(at: r) ?? "", c[3].isNull(r) ? nil : int(c[3], r))
+                info[ExactID(id)] = (c[1].string(at: r) ?? "", c[2].string(at: r) ?? "", c[3].isNull(r) ? nil : int(c[3], r))
             }
         }
         for (id, (category, brand)) in sales.info where info[id] == nil { info[id] = (category, brand, nil) }
         let stock = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf) != nil ? try onHand(catalog, o) : [:]
         let days = try windowDays(catalog, o)
         let ids = Array(info.keys)
-        func ranks<T: BinaryInteger>(_ figure: [String: T]) -> [String: Int] {
+        func ranks<T: BinaryInteger>(_ figure: [ExactID: T]) -> [ExactID: Int] {
             let sorted = ids.sorted { (figure[$0] ?? 0, $1) > (figure[$1] ?? 0, $0) }
             return Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0 + 1) })
         }
@@ -84,13 +84,15 @@ extension Reports {
             "product_id", "category", "brand", "revenue_rank", "revenue", "units_rank", "units", "orders", "on_hand",
             "list_price", "inventory_value", "days_of_cover",
         ])
-        let chosen = ids.filter { o.category == nil || info[$0]!.category == o.category }.sorted { revenueRank[$0]! < revenueRank[$1]! }
+        // The category by bytes, as `--country` filters (a predicate): String == also took a category
+        // spelled with the other Unicode normalization, which DuckDB's WHERE does not.
+        let chosen = ids.filter { id in o.category.map { info[id]!.category.utf8.elementsEqual($0.utf8) } ?? true }.sorted { revenueRank[$0]! < revenueRank[$1]! }
         for id in chosen.prefix(o.limit ?? 10) {
             let p = info[id]!
             let units = sales.units[id] ?? 0, onHand = stock[id] ?? 0
             let daily = Double(units) / Double(max(days, 1))
             table.rows.append([
-                .string(id), .string(p.category), .string(p.brand), .int(Int64(revenueRank[id]!)), .decimal(sales.revenue[id] ?? 0, scale: 2),
+                .string(id.text), .string(p.category), .string(p.brand), .int(Int64(revenueRank[id]!)), .decimal(sales.revenue[id] ?? 0, scale: 2),
                 .int(Int64(unitsRank[id]!)), .int(units), .int(sales.orders[id] ?? 0), .int(onHand),
                 // On hand × list price in 128 bits: the product of two Int64 always fits.
                 p.price.map { .decimal(Int128($0), scale: 2) } ?? .null, p.price.map { .decimal(Int128($0) * Int128(onHand), scale: 2) } ?? .null,
@@ -101,21 +103,21 @@ extension Reports {
     }
 
     /// Units on hand per product: the latest update per (product, warehouse) as of the snapshot, summed.
-    static func onHand(_ catalog: Catalog, _ o: ReportOptions) throws -> [String: Int64] {
+    static func onHand(_ catalog: Catalog, _ o: ReportOptions) throws -> [ExactID: Int64] {
         let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
         let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
-        struct Key: Hashable { var product: String; var warehouse: String }
+        struct Key: Hashable { var product: ExactID; var warehouse: ExactID }
         var latest: [Key: (Int64, Int64)] = [:]
         forEachRow(batches) { b, r in
             let c = b.batch.columns
             guard let p = c[0].string(at: r), let w = c[1].string(at: r) else { return }
             let q = int(c[2], r), t = c[3].isNull(r) ? Int64.min : int(c[3], r)
-            let key = Key(product: p, warehouse: w)
+            let key = Key(product: ExactID(p), warehouse: ExactID(w))
             if let cur = latest[key], cur.0 > t { return }
             latest[key] = (t, q)
         }
-        var total: [String: Int64] = [:]
-        for (k, v) in latest { total[k.product, default: 0] += v.1 }
+        var total: [ExactID: Int64] = [:]
+        for (k, v) in latest { try total[k.product, default: 0].add(v.1, orThrow: onHandOverflowText(k.product.text)) }
         return total
     }
 

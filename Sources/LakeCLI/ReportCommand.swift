@@ -48,8 +48,10 @@ struct ReportFlags: ParsableArguments {
             stock.apply(to: &o)
             given.formUnion(stock.given)
         }
-        // The channels of every version of orders the registry and the lake know.
-        let channels = try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog).orderChannels()
+        // The channels of every version of orders the registry and the lake know, read only to
+        // check a --channel: resolving the registry (its stored and built-in versions, parsed
+        // with Foundation's JSON) cost every report about 48 M instructions, 15 ms.
+        let channels = o.channel == nil ? [] : try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog).orderChannels()
         // Another channel is looked for in the lake's data only when given (a catalog query).
         let inLake = try o.channel.map { channels.contains($0) ? [] : try Reports.channelsInLake(catalog: catalog, asOf: o.asOf) } ?? []
         do { try o.check(for: report, given: given, channels: channels, inLake: inLake) } catch { throw ValidationError(error.description) }

@@ -11,11 +11,7 @@ root = sys.argv[1]
 c = duck()
 c.execute("SET TimeZone = 'UTC'")
 c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE)")
-cols = [r[0] for r in c.execute("DESCRIBE l.curated.orders").fetchall()]
-row = {"order_id": "'DUCK-1'", "customer_id": "'CUST-DUCK'", "event_time": "TIMESTAMPTZ '2024-01-03 10:00:00+00'",
-       "event_date": "DATE '2024-01-03'", "channel": "'api'", "status": "'confirmed'", "country": "'DE'",
-       "item_count": "1", "order_total": "100.05", "units": "1", "currency": "'EUR'", "discount_amount": "0.00"}
-c.execute("INSERT INTO l.curated.orders SELECT " + ", ".join(row.get(n, "NULL") for n in cols))
+insert_duck_order(c, "l", "DUCK-1", "api")
 c.execute("UPDATE l.curated.orders SET status = 'confirmed' WHERE status = 'pending' AND event_date = DATE '2024-01-05'")
 c.execute("DELETE FROM l.curated.orders WHERE order_id IN (SELECT order_id FROM l.curated.orders WHERE channel = 'mobile' ORDER BY order_id LIMIT 3)")
 last = c.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]

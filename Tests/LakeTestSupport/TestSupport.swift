@@ -70,6 +70,14 @@ public enum Python {
         con.execute("LOAD '" + extension_file("sqlite_scanner", "sqlite_scanner") + "'")
         con.execute("LOAD '" + extension_file("ducklake", "ducklake") + "'")
         return con
+    def insert_duck_order(c, lake, order_id, channel):
+        # One confirmed order of 100.05 EUR on 2024-01-03 for CUST-DUCK, as DuckDB inserts it
+        # into the lake attached as `lake` (columns the table has that the row lacks: NULL).
+        cols = [r[0] for r in c.execute("DESCRIBE " + lake + ".curated.orders").fetchall()]
+        row = {"order_id": "'" + order_id + "'", "customer_id": "'CUST-DUCK'", "event_time": "TIMESTAMPTZ '2024-01-03 10:00:00+00'",
+               "event_date": "DATE '2024-01-03'", "channel": "'" + channel + "'", "status": "'confirmed'", "country": "'DE'",
+               "item_count": "1", "order_total": "100.05", "units": "1", "currency": "'EUR'", "discount_amount": "0.00"}
+        c.execute("INSERT INTO " + lake + ".curated.orders SELECT " + ", ".join(row.get(n, "NULL") for n in cols))
 
     """
 

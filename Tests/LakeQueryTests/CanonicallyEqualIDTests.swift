@@ -25,11 +25,7 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         defer { dir.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         let root = dir.file("lake")
-        func lake(_ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
-            return r.out
-        }
+        let lake = LakeCommand(executable: exe, root: root)
         let nfc = "PROD-\u{E9}", nfd = "PROD-e\u{301}"
         #expect(nfc == nfd && Array(nfc.utf8) != Array(nfd.utf8), "equal Strings, different bytes")
         let (cafeC, cafeD) = ("Caf\u{E9}", "Cafe\u{301}")  // categories that look alike too
@@ -101,11 +97,7 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         let dir = try TemporaryDirectory("canonical-ids-delete")
         defer { dir.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
-        func lake(_ root: String, _ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
-            return r.out
-        }
+        func lake(_ root: String, _ args: [String]) throws -> String { try LakeCommand(executable: exe, root: root)(args) }
         let (orderC, orderD) = ("ORD-\u{E9}", "ORD-e\u{301}"), (custC, custD) = ("CUST-\u{E9}", "CUST-e\u{301}")
         try #"[{"product_id": "PROD-001", "category": "C", "brand": "B", "price": 1.00, "launch_date": "2022-06-15T00:00:00.000Z", "description": "x"}]"#
             .write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
@@ -168,11 +160,7 @@ print(json.dumps({"sales": [[list(p.encode()), int(u), r] for p, u, r in sales],
         defer { dir.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         let root = dir.file("lake")
-        func lake(_ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.out) \(r.err)") }
-            return r.out
-        }
+        let lake = LakeCommand(executable: exe, root: root)
         try #"[{"product_id": "PROD-001", "category": "C", "brand": "B", "price": 1.00, "launch_date": "2022-06-15T00:00:00.000Z", "description": "x"}]"#
             .write(toFile: dir.file("catalog.json"), atomically: true, encoding: .utf8)
         let orders = [("ORD-\u{E9}", "02"), ("ORD-e\u{301}", "02"), ("ORD-F", "03"), ("ORD-Z", "04")].map { o in

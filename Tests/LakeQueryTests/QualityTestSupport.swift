@@ -125,3 +125,17 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
+
+/// The debug `lake` binary against one lake: `lake(["report", …])` is the output of a command
+/// that must succeed (`--lake` appended); a failure throws with its status and stderr.
+struct LakeCommand {
+    let executable: String
+    let root: String
+
+    @discardableResult
+    func callAsFunction(_ args: [String]) throws -> String {
+        let r = try runProcess(executable, args + ["--lake", root])
+        guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
+        return r.out
+    }
+}

@@ -187,11 +187,7 @@ struct ReportOracleTests {
         defer { dir.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         let root = dir.file("lake")
-        func lake(_ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
-            return r.out
-        }
+        let lake = LakeCommand(executable: exe, root: root)
         let src = dir.file("src")
         _ = try runProcess(exe, ["generate", "--out", src, "--orders", "1500", "--days", "10", "--seed", "5"])
         let lines = try String(contentsOfFile: src + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
@@ -243,11 +239,7 @@ struct ReportOracleTests {
         let v1 = dir.file("schemas-v1")
         try FileManager.default.copyItem(atPath: packageRoot.appendingPathComponent("schemas").path, toPath: v1)
         for table in ["orders", "raw_orders"] { try FileManager.default.removeItem(atPath: v1 + "/\(table)/v2.json") }
-        func lake(_ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
-            return r.out
-        }
+        let lake = LakeCommand(executable: exe, root: root)
         let src = dir.file("src")
         _ = try runProcess(exe, ["generate", "--out", src, "--orders", "1500", "--days", "10", "--seed", "5"])
         _ = try Python.json(secondCatalogAndInventory, [dir.path])

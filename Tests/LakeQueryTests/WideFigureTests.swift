@@ -23,11 +23,7 @@ import Testing
         defer { dir.remove() }
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         let root = dir.file("lake")
-        func lake(_ args: [String]) throws -> String {
-            let r = try runProcess(exe, args + ["--lake", root])
-            guard r.status == 0 else { throw TestFailure("lake \(args.joined(separator: " ")) exited \(r.status): \(r.err)") }
-            return r.out
-        }
+        let lake = LakeCommand(executable: exe, root: root)
         try """
             [{"product_id": "PROD-001", "category": "Electronics", "brand": "SoundWave", "price": 9999999999999999.99,
               "launch_date": "2022-06-15T00:00:00.000Z", "description": "at the DECIMAL(18,2) maximum"}]

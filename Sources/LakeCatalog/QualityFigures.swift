@@ -230,6 +230,11 @@ public enum QualityFigures {
     /// reject_detail back) share it.
     public static func field(_ detail: String?) -> String {
         guard let detail else { return "unknown" }
+        return asciiField(detail) ?? characterField(detail)
+    }
+
+    /// `field` by Characters: any detail.
+    static func characterField(_ detail: String) -> String {
         let rest = afterFirstLocation(detail) ?? detail[...]
         guard let first = rest.split(separator: " ").first else { return "unknown" }
         var name = String(first)
@@ -237,6 +242,45 @@ public enum QualityFigures {
             name.removeSubrange(open ... close)
         }
         return name
+    }
+
+    /// `field` of an ASCII detail (every detail a source with an ASCII name gets), read as
+    /// bytes; nil for any other. The same answer as the Character scan: in ASCII the only
+    /// grapheme of two bytes is "\r\n", and neither byte is a space, a digit, a colon, a bracket
+    /// or a letter of "line". Walking Characters cost about 27,000 instructions a reject, 0.8 %
+    /// of a 1 M-order ingest's (10,000 rejects, on the thread that settles chunks in order).
+    static func asciiField(_ detail: String) -> String? {
+        var detail = detail
+        return detail.withUTF8 { b -> String? in
+            let n = b.count
+            for c in b where c >= 0x80 { return nil }
+            let (space, colon): (UInt8, UInt8) = (0x20, 0x3A)
+            @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+            // After the leftmost "line <digits>: ", else from the start.
+            var rest = 0
+            var s = 0
+            search: while s + 5 <= n {
+                if b[s] == 0x6C && b[s + 1] == 0x69 && b[s + 2] == 0x6E && b[s + 3] == 0x65 && b[s + 4] == space {
+                    var i = s + 5
+                    while i < n && isDigit(b[i]) { i += 1 }
+                    if i > s + 5 && i + 1 < n && b[i] == colon && b[i + 1] == space {
+                        rest = i + 2
+                        break search
+                    }
+                }
+                s += 1
+            }
+            // The first word (split on spaces, empty words skipped), without its [subscripts].
+            while rest < n && b[rest] == space { rest += 1 }
+            guard rest < n else { return "unknown" }
+            var end = rest
+            while end < n && b[end] != space { end += 1 }
+            var name = Array(b[rest ..< end])
+            while let open = name.firstIndex(of: 0x5B), let close = name[open...].firstIndex(of: 0x5D) {
+                name.removeSubrange(open ... close)
+            }
+            return String(decoding: name, as: UTF8.self)
+        }
     }
 
     /// What follows the leftmost "line <digits>: " in `detail`, or nil when there is none. A

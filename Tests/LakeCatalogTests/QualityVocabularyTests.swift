@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import LakeCatalog
+@testable import LakeCatalog
+import LakeFormat
 import LakeTestSupport
 import Testing
 
@@ -32,6 +33,26 @@ struct QualityVocabularyTests {
         #expect(QualityFigures.field("line 5:a b") == "line")
         #expect(QualityFigures.field("f line 12: ") == "unknown")
         #expect(QualityFigures.field("a line 12: b[0][1].c d") == "b.c")
+    }
+
+    /// An ASCII detail is read as bytes (`asciiField`), any other by Characters: on 20,000
+    /// random details built from the pieces that matter (the location's letters, digits, colons,
+    /// spaces, brackets, "\r\n"), both give the same field.
+    @Test("the byte reading of an ASCII detail names the same field as the Character reading")
+    func asciiFieldEqualsCharacterField() {
+        var rng = SplitMix64(seed: 18)
+        let pieces = ["line ", "line", "l", "ine ", "1", "27", ":", ": ", " ", "  ", "[", "]", "[0]", "items", ".", "x", "\r\n", "\r", "\n", "\t", "é"]
+        var compared = 0
+        for _ in 0 ..< 20_000 {
+            let detail = (0 ..< rng.int(0 ..< 12)).map { _ in pieces[rng.int(0 ..< pieces.count)] }.joined()
+            guard let fast = QualityFigures.asciiField(detail) else {
+                #expect(detail.utf8.contains { $0 >= 0x80 }, "\(detail.debugDescription) is ASCII but was not read as bytes")
+                continue
+            }
+            compared += 1
+            #expect(fast == QualityFigures.characterField(detail), "\(detail.debugDescription)")
+        }
+        #expect(compared > 10_000)
     }
 
     @Test("each check id has its released text and parses back to itself")

@@ -33,6 +33,8 @@ struct OrderBatch {
     fileprivate let rawTarget: WriteTarget, ordersTarget: WriteTarget, itemsTarget: WriteTarget
     fileprivate let segments: SegmentPipeline
     private var validator: OrderValidator
+    /// The dictionary columns this batch's validators share (`OrderValidator.BatchColumns`).
+    private let columns: OrderValidator.BatchColumns
     private(set) var records = 0
     private var accepted = 0
     private var rejects: [String: Int] = [:]
@@ -123,8 +125,9 @@ struct OrderBatch {
         }
         segments = SegmentPipeline(raw: writers[0], orders: writers[1], items: writers[2], tally: tally)
         batchID = UUID().uuidString.lowercased()
-        validator = OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: sourceName,
-                                   ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed)
+        columns = OrderValidator.BatchColumns(rules: rules, batchID: batchID, sourceFile: sourceName)
+        validator = OrderValidator(rules: rules, catalog: products, columns: columns, ingestTimeMicros: LakeCatalog.Timestamps.micros(started),
+                                   committed: committed, expectedLines: 4096, deferDuplicates: false)
         firsts = FirstOccurrences(capacity: 4096, forcedFingerprint: options.forcedIDFingerprint)
         (self.products, self.rules, self.committed) = (products, rules, committed)
     }
@@ -133,9 +136,8 @@ struct OrderBatch {
     /// committed ids and batch columns as the batch's own, with the first-occurrence check left
     /// to `add(validated:)`.
     func deferredValidator(expectedLines: Int) -> OrderValidator {
-        OrderValidator(rules: rules, catalog: products, batchID: batchID, sourceFile: name,
-                       ingestTimeMicros: LakeCatalog.Timestamps.micros(started), committed: committed,
-                       expectedLines: max(expectedLines, 4096), deferDuplicates: true)
+        OrderValidator(rules: rules, catalog: products, columns: columns, ingestTimeMicros: LakeCatalog.Timestamps.micros(started),
+                       committed: committed, expectedLines: max(expectedLines, 4096), deferDuplicates: true)
     }
 
     /// Sizes the batch's id set for a source of `bytes` bytes read in parallel chunks. Lines

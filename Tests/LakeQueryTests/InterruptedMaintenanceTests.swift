@@ -220,17 +220,24 @@ import Testing
         #expect(try runLake(["verify", "--lake", lake.root]).status == 0)
     }
 
+    /// The evaluation lake with customer CUST-00004 erased (not yet purged), and that customer.
+    static func lakeWithAnErasure() throws -> (EvaluationLake, String) {
+        let lake = try EvaluationLake()
+        _ = try Erasure.run(lake.catalog, customerID: "CUST-00004")
+        return (lake, "CUST-00004")
+    }
+
+    /// A purge crashing where `Purge.run`'s test hook throws.
+    struct Crash: Error {}
+
     /// A purge that died between its commit and its expiry (a crash, a SIGKILL; a signal waits
     /// past that point) left the history that holds the erased bytes, with the erasure marked
     /// purged: the next purge, with nothing to rewrite, used to scrub only, and the bytes stayed
     /// until a vacuum's retention. It now finishes the expiry.
     @Test func aPurgeThatDiedAfterItsCommitIsFinishedByTheNextPurge() throws {
-        let lake = try EvaluationLake()
+        let (lake, x) = try Self.lakeWithAnErasure()
         defer { lake.dir.remove() }
         let catalog = lake.catalog
-        let x = "CUST-00004"
-        _ = try Erasure.run(catalog, customerID: x)
-        struct Crash: Error {}
         #expect(throws: Crash.self) { _ = try Purge.run(catalog, afterCommit: { throw Crash() }) }
         let purged = try #require(try ErasureLog.entries(catalog).compactMap(\.purgeSnapshotID).max())
         #expect(try catalog.snapshots().first?.id ?? purged < purged, "the history before the purge is still there")
@@ -251,12 +258,9 @@ import Testing
     /// the old files scheduled for deletion) committed, the files not yet deleted. The next
     /// purge deletes them.
     @Test func aPurgeThatDiedInItsExpiryIsFinishedByTheNextPurge() throws {
-        let lake = try EvaluationLake()
+        let (lake, x) = try Self.lakeWithAnErasure()
         defer { lake.dir.remove() }
         let catalog = lake.catalog
-        let x = "CUST-00004"
-        _ = try Erasure.run(catalog, customerID: x)
-        struct Crash: Error {}
         #expect(throws: Crash.self) {
             _ = try Purge.run(catalog, afterCommit: {
                 let purged = try catalog.latestSnapshot()

@@ -78,9 +78,18 @@ extension ChunkEncoder {
 
     func dictionaryMinMax(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
         var used = [Bool](repeating: false, count: values.count)
-        for r in range {
-            if let validity, !validity[r - range.lowerBound] { continue }
-            used[Int(idx[r])] = true
+        // Through pointers, with the null test hoisted: every row of a dictionary column comes
+        // here. An index past the dictionary traps, as the array subscript did.
+        used.withUnsafeMutableBufferPointer { used in
+            idx.withUnsafeBufferPointer { idx in
+                if let validity {
+                    validity.withUnsafeBufferPointer { present in
+                        for r in range where present[r - range.lowerBound] { used[checked: Int(idx[r])] = true }
+                    }
+                } else {
+                    for r in range { used[checked: Int(idx[r])] = true }
+                }
+            }
         }
         var lo: Range<Int>?, hi: Range<Int>?
         values.bytes.withUnsafeBytes { raw in
@@ -109,6 +118,16 @@ func compareBytes(_ a: UnsafeRawPointer, _ an: Int, _ b: UnsafeRawPointer?, _ bn
         if c != 0 { return Int(c) }
     }
     return an - bn
+}
+
+extension UnsafeMutableBufferPointer {
+    /// Element `i`, checked against the buffer's bounds in release builds too (the unchecked
+    /// subscript is checked only in debug builds).
+    @inline(__always)
+    subscript(checked i: Int) -> Element {
+        get { precondition(i >= 0 && i < count, "index out of range"); return self[i] }
+        nonmutating set { precondition(i >= 0 && i < count, "index out of range"); self[i] = newValue }
+    }
 }
 
 /// A byte string's first 16 bytes as a big-endian number, zero-padded. Keys that differ order

@@ -59,7 +59,9 @@ public enum Partitioning {
             let entry = values.bytes.withUnsafeBytes { raw in
                 (0 ..< values.count).map { code(UnsafeRawBufferPointer(rebasing: raw[values.byteRange($0)])) }
             }
-            for row in 0 ..< batch.count { codes[row] = entry[Int(idx[row])] }
+            codes.withUnsafeMutableBufferPointer { codes in
+                for (row, i) in idx.enumerated() { codes[row] = entry[Int(i)] }
+            }
         case .string(let names):
             names.bytes.withUnsafeBytes { raw in
                 // Rows of one channel come in runs often enough that the previous row's code is
@@ -97,12 +99,27 @@ public enum Partitioning {
             let byName = (0 ..< channelCount).sorted { channelNames[$0] < channelNames[$1] }
             var rank = [Int](repeating: 0, count: channelCount)
             for (r, c) in byName.enumerated() { rank[c] = r }
-            for row in 0 ..< batch.count { dense[Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])]] = 0 }
+            // A row's dense key, through pointers (each index is in range by construction of
+            // lo, hi and the channel codes).
+            func withDenseKeys(_ body: (UnsafeMutableBufferPointer<Int32>, (Int) -> Int) -> Void) {
+                dense.withUnsafeMutableBufferPointer { dense in
+                    dates.withUnsafeBufferPointer { dates in
+                        codes.withUnsafeBufferPointer { codes in
+                            rank.withUnsafeBufferPointer { rank in
+                                body(dense) { row in Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])] }
+                            }
+                        }
+                    }
+                }
+            }
+            withDenseKeys { dense, key in for row in 0 ..< batch.count { dense[key(row)] = 0 } }
             for k in 0 ..< dense.count where dense[k] == 0 {
                 dense[k] = Int32(keys.count)
                 keys.append(PartitionKey(date: Int32(lo + Int64(k / channelCount)), channel: channelNames[byName[k % channelCount]]))
             }
-            for row in 0 ..< batch.count { slot[row] = dense[Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])]] }
+            slot.withUnsafeMutableBufferPointer { slot in
+                withDenseKeys { dense, key in for row in 0 ..< batch.count { slot[row] = dense[key(row)] } }
+            }
         } else {
             var index: [Int64: Int32] = [:]
             for row in 0 ..< batch.count {
@@ -114,15 +131,22 @@ public enum Partitioning {
                 slot[row] = s
             }
         }
-        var counts = [Int](repeating: 0, count: keys.count)
-        for s in slot { counts[Int(s)] += 1 }
-        var rows: [[Int]] = counts.map { n in
-            var a: [Int] = []
-            a.reserveCapacity(n)
-            return a
+        // Each partition's rows, in batch order: placed into one flat array through pointers
+        // (an append per row to an array of arrays checked the uniqueness of both), then cut.
+        var start = [Int](repeating: 0, count: keys.count + 1)
+        for s in slot { start[Int(s) + 1] += 1 }
+        for k in 0 ..< keys.count { start[k + 1] += start[k] }
+        var next = start
+        var flat = [Int](repeating: 0, count: batch.count)
+        flat.withUnsafeMutableBufferPointer { flat in
+            next.withUnsafeMutableBufferPointer { next in
+                for (row, s) in slot.enumerated() {
+                    flat[next[Int(s)]] = row
+                    next[Int(s)] += 1
+                }
+            }
         }
-        for row in 0 ..< batch.count { rows[Int(slot[row])].append(row) }
-        return zip(keys, rows).map { (key: $0, rows: $1) }.sorted { $0.key < $1.key }
+        return keys.indices.map { (key: keys[$0], rows: Array(flat[start[$0] ..< start[$0 + 1]])) }.sorted { $0.key < $1.key }
     }
 
     /// The rows of `batch` at `rows`, in that order (one partition's file).

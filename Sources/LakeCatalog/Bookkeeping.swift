@@ -242,6 +242,23 @@ extension CatalogTransaction {
         try Int.fetchOne(database, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot > ?",
                          arguments: [tableID, snapshot]) ?? 0
     }
+
+    /// The kinds of change the snapshots after `snapshot` made to the table, by their
+    /// changes_made as DuckDB records them: what a writer that read the table's rows at
+    /// `snapshot` cannot see from `dataFilesAdded`, such as a delete (`deleted_from_table`, ours
+    /// and DuckDB's; `inlined_delete`) or rows DuckDB inserted into the catalog itself
+    /// (`inlined_insert`: no data file, no key run).
+    public func changeKinds(tableID: Int64, after snapshot: Int64) throws -> Set<SnapshotChange.Kind> {
+        let changes = try String.fetchAll(database, sql: "SELECT changes_made FROM ducklake_snapshot_changes WHERE snapshot_id > ?",
+                                          arguments: [snapshot])
+        var kinds = Set<SnapshotChange.Kind>()
+        for text in changes {
+            for c in ChangeLog.split(text).map(SnapshotChange.init(parsing:)) where c.tableID == tableID {
+                if let k = c.kind { kinds.insert(k) }
+            }
+        }
+        return kinds
+    }
 }
 
 extension Catalog {

@@ -258,6 +258,14 @@ struct OrderBatch {
                 try Self.requireDisjoint(newIDs, from: try tx.keyRunsAdded(tableID: ordersID, column: OrderIDIndex.column, after: base.id),
                                          baseline: isBaseline)
             }
+            // Rows deleted since the base may be the committed orders this batch rejected as
+            // duplicates (a `lake delete` of a day racing its corrected re-ingest: the lines were
+            // rejected and their orders deleted, so neither is in the lake), and ids DuckDB
+            // inserted inlined since are in no key run: both make the dedupe stale, so re-validate.
+            let since = try tx.changeKinds(tableID: ordersID, after: base.id)
+            if since.contains(.inlinedInsert) || (duplicates > 0 && !since.isDisjoint(with: [.deletedFromTable, .inlinedDelete])) {
+                throw IngestError.conflict(table: .curatedOrders)
+            }
             // Never reference a file that is not there (vacuum of an older build, a hand delete).
             try tx.requireFilesPresent(present)
             try tx.endWrite(lease)

@@ -128,4 +128,42 @@ import Testing
         #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
         #expect(try Self.count(root, where: ["order_id = \(id)"]) == 1)
     }
+
+    @Test("two `lake ingest orders` of overlapping files at once: both exit 0, every order once, verify clean", arguments: [0.0, 0.15])
+    func overlappingIngestsAtOnce(stagger: Double) throws {
+        let dir = try TemporaryDirectory("concurrent-ingests")
+        defer { dir.remove() }
+        let root = dir.file("lake"), gen = dir.file("gen")
+        var r = try runLake(["generate", "--orders", "600", "--clean", "--seed", "29", "--out", gen])
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+        try (lines[0 ..< 400].joined(separator: "\n") + "\n").write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+        try (lines[200 ..< 600].joined(separator: "\n") + "\n").write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+        let processes = try ["a.jsonl", "b.jsonl"].map { name -> (Process, String) in
+            let p = Process()
+            p.executableURL = lakeBinary
+            p.arguments = ["ingest", "orders", "--lake", root, dir.file(name)]
+            let err = dir.file(name + ".err")
+            #expect(FileManager.default.createFile(atPath: err, contents: nil))
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle(forWritingAtPath: err)
+            try p.run()
+            Thread.sleep(forTimeInterval: stagger)
+            return (p, err)
+        }
+        for (p, err) in processes {
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        }
+        #expect(try Self.count(root) == 600)
+        let dup = try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "order_id", "--agg", "count(*)",
+                                   "--order-by", "count(*) desc", "--limit", "1"])
+        #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
+        let raw = try Self.lakeCSV(["query", "raw.orders", "--lake", root, "--group-by", "reject_reason", "--agg", "count(*)"])
+        #expect(Dictionary(uniqueKeysWithValues: raw.map { ($0[0], $0[1]) }) == ["": "600", "duplicate_order": "200"], "\(raw)")
+        r = try runLake(["verify", "--lake", root])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+    }
 }

@@ -273,8 +273,14 @@ public enum Reports {
             for file in try catalog.dataFiles(tableID: table.tableID, at: asOf, columnStats: false, inlined: .readSeparately) {
                 if let channel = file.partitionValues["channel"] { found.insert(channel) }
             }
+            // Rows DuckDB keeps inlined in the catalog carry no partition value: their own
+            // channels count (a channel only they hold was refused while the reports read them).
+            if let c = table.column(named: "channel"),
+               let rows = try catalog.inlinedRows(tableID: table.tableID, at: asOf, columns: [c]) {
+                for r in 0 ..< rows.count { if let channel = rows.columns[0].string(at: r) { found.insert(channel) } }
+            }
         }
-        return found.sorted()
+        return found.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// `session`: reports run one after another on the same lake (`lake run` prints several)

@@ -65,7 +65,10 @@ extension ReportOptions {
         if !minDaysOfCover.isFinite || minDaysOfCover < 0 {
             throw .badOption("--min-days-of-cover \(minDaysOfCover): expected a finite number of days, 0 or more (0: no product is low by days of cover)")
         }
-        if let channel, !channels.isEmpty, !channels.contains(channel), !inLake.contains(channel) {
+        // By bytes, as the filter matches: a channel equal only canonically (the other Unicode
+        // normalization) was accepted, then matched no row, an empty report without an error.
+        func holds(_ list: [String], _ c: String) -> Bool { list.contains { $0.utf8.elementsEqual(c.utf8) } }
+        if let channel, !channels.isEmpty, !holds(channels, channel), !holds(inLake, channel) {
             let others = inLake.filter { !channels.contains($0) }
             throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))"
                 + (others.isEmpty ? "" : "; the lake's orders at this snapshot also hold \(others.map { VisibleText.escape($0) }.joined(separator: ", "))"))

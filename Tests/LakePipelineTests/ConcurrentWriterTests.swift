@@ -19,25 +19,25 @@ import Testing
         return r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 
-    static func latestSnapshot(_ root: String) throws -> String {
-        try lakeCSV(["snapshots", "--lake", root]).last?.first ?? ""
+    static func latestSnapshot(_ root: String, _ catalog: [String] = []) throws -> String {
+        try lakeCSV(["snapshots", "--lake", root] + catalog).last?.first ?? ""
     }
 
-    static func count(_ root: String, where conditions: [String] = []) throws -> Int {
-        let rows = try lakeCSV(["query", "curated.orders", "--lake", root, "--agg", "count(*)"] + conditions.flatMap { ["--where", $0] })
+    static func count(_ root: String, _ catalog: [String] = [], where conditions: [String] = []) throws -> Int {
+        let rows = try lakeCSV(["query", "curated.orders", "--lake", root, "--agg", "count(*)"] + catalog + conditions.flatMap { ["--where", $0] })
         return Int(rows.first?.first ?? "") ?? -1
     }
 
     /// Starts `lake ingest orders` on a FIFO, sends `lines`, waits until the ingest surely took its
     /// base, runs `meanwhile`, then ends the stream; the ingest's exit status and stderr.
-    static func ingestThroughFIFO(root: String, dir: TemporaryDirectory, lines: [Substring],
+    static func ingestThroughFIFO(root: String, catalog: [String] = [], dir: TemporaryDirectory, lines: [Substring],
                                   meanwhile: () throws -> Void) throws -> (status: Int32, err: String) {
         let fifo = dir.file("orders-\(UUID().uuidString.prefix(8)).fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let p = Process()
         p.executableURL = lakeBinary
         p.currentDirectoryURL = packageRoot
-        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", fifo]
+        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", fifo] + catalog
         let errFile = dir.file("err-\(UUID().uuidString.prefix(8))")
         #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
         p.standardOutput = FileHandle.nullDevice
@@ -57,41 +57,49 @@ import Testing
         return (p.terminationStatus, (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? "")
     }
 
-    @Test("a delete of the orders a streamed ingest rejects as duplicates, committed while it reads: the ingest fails as a conflict, nothing committed; sent again, the orders are back")
-    func deleteRacingAnIngestOfTheSameOrders() throws {
+    @Test("a delete of the orders a streamed ingest rejects as duplicates, committed while it reads: the ingest fails as a conflict, nothing committed; sent again, the orders are back",
+          arguments: ["sqlite", "postgresql"])
+    func deleteRacingAnIngestOfTheSameOrders(catalogKind: String) throws {
         let dir = try TemporaryDirectory("concurrent-delete")
         defer { dir.remove() }
         let root = dir.file("lake"), gen = dir.file("gen")
+        var catalog: [String] = []
+        if catalogKind == "postgresql" {
+            let pg = try PostgresCluster.shared()
+            catalog = ["--catalog", pg.url(database: try pg.createDatabase("concurrent"))]
+            let r = try runLake(["init", "--lake", root] + catalog)
+            #expect(r.status == 0, "\(r.err)")
+        }
         var r = try runLake(["generate", "--orders", "300", "--clean", "--seed", "19", "--out", gen])
         #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"] + catalog)
         #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"])
+        r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
         #expect(r.status == 0, "\(r.err)")
-        let all = try Self.count(root), web = try Self.count(root, where: ["channel = web"])
+        let all = try Self.count(root, catalog), web = try Self.count(root, catalog, where: ["channel = web"])
         try #require(web > 0 && web < all)
         let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
 
         // The same orders in another order: content the ledger does not hold (it would skip an
         // exact copy as already ingested), every line a duplicate of a committed order.
         var deleted = ""
-        let ingest = try Self.ingestThroughFIFO(root: root, dir: dir, lines: lines.reversed()) {
-            let d = try runLake(["delete", "curated.orders", "--lake", root, "--where", "channel = web"])
+        let ingest = try Self.ingestThroughFIFO(root: root, catalog: catalog, dir: dir, lines: lines.reversed()) {
+            let d = try runLake(["delete", "curated.orders", "--lake", root, "--where", "channel = web"] + catalog)
             #expect(d.status == 0, "\(d.err)")
-            deleted = try Self.latestSnapshot(root)
+            deleted = try Self.latestSnapshot(root, catalog)
         }
         #expect(ingest.status != 0, "the ingest committed over the delete: \(ingest.err)")
         #expect(ingest.err.contains("another writer committed to curated.orders") && ingest.err.contains("send the data again"), "\(ingest.err)")
-        #expect(try Self.latestSnapshot(root) == deleted, "a snapshot was committed after the delete")
-        #expect(try Self.count(root) == all - web)
+        #expect(try Self.latestSnapshot(root, catalog) == deleted, "a snapshot was committed after the delete")
+        #expect(try Self.count(root, catalog) == all - web)
 
         // Sent again (rotated: not the ledger's content either): the web orders are back.
         try ((lines.dropFirst() + lines.prefix(1)).joined(separator: "\n") + "\n").write(toFile: dir.file("again.jsonl"), atomically: true, encoding: .utf8)
-        r = try runLake(["ingest", "orders", "--lake", root, dir.file("again.jsonl")])
+        r = try runLake(["ingest", "orders", "--lake", root, dir.file("again.jsonl")] + catalog)
         #expect(r.status == 0, "\(r.err)")
-        #expect(try Self.count(root) == all)
-        #expect(try Self.count(root, where: ["channel = web"]) == web)
-        r = try runLake(["verify", "--lake", root])
+        #expect(try Self.count(root, catalog) == all)
+        #expect(try Self.count(root, catalog, where: ["channel = web"]) == web)
+        r = try runLake(["verify", "--lake", root] + catalog)
         #expect(r.status == 0, "\(r.out)\(r.err)")
     }
 

@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "LakeCLI",
             dependencies: [
-                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery", "LakeServer", "CWebhook",
+                "LakeFormat", "LakeCatalog", "LakePipeline", "LakeQuery", "LakeServer", "CWebhook", "CLakeSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -8,7 +8,8 @@
 # ignore_errors, 1.5.5 also drops the valid line after a truncated one, which 2.0.1 keeps
 # (200,000 generated orders: 424,749 item rows from 1.5.5, 424,933 from 2.0.1).
 # Prints the times, the ratio ours/each DuckDB, files and bytes written by each, our peak RSS, the
-# date, the commit and the load average (the machine may be shared: compare ratios, not seconds).
+# date, the commit and the load average (the machine may be shared: compare ratios, not seconds),
+# and the CPU-seconds (user + system) of each side, which a shared machine moves less than wall time.
 #   bench/ingest.sh                          # 1,000,000 orders
 #   ORDERS=3000000 bench/ingest.sh
 #   BASE=/path/to/other/lake bench/ingest.sh # also time another build of lake in the same run
@@ -59,15 +60,19 @@ lake_side() {  # $1 binary, $2 label
     t1=$(now)
     /usr/bin/time -v -o "$tmp/time-check-$2.txt" "$1" quality check --lake "$tmp/lake-$2" >/dev/null || true
     t2=$(now)
-    echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t1" | bc -l) $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-run-$2.txt") $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-check-$2.txt") $(awk -F': ' '/Percent of CPU/ {print $2}' "$tmp/time-run-$2.txt")"
+    echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t1" | bc -l) $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-run-$2.txt") $(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time-check-$2.txt") $(awk -F': ' '/Percent of CPU/ {print $2}' "$tmp/time-run-$2.txt") $(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$tmp/time-run-$2.txt")"
 }
 
 duck_side() {  # $1 the Python with duckdb, $2 the output directory
 "$1" - "$SRC" "$2" <<'PYEOF'
-import duckdb, sys, time
+import duckdb, resource, sys, time
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
 con.execute("SET threads=2")
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c = cpu()
 t = time.time()
 # Explicit columns: the stream has schema variants and malformed lines (skipped by ignore_errors).
 con.execute(f"""
@@ -83,7 +88,7 @@ COPY (
         shipping_address: 'STRUCT(country VARCHAR, state VARCHAR, city VARCHAR)', status: 'VARCHAR'}}) o
 ) TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, channel))
 """)
-print(time.time() - t)
+print(time.time() - t, cpu() - c)
 PYEOF
 }
 
@@ -92,13 +97,15 @@ PYEOF
 ROUNDS=${ROUNDS:-1}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 r_ours=""; r_check=""; r_rss=""; r_crss=""; r_duck=""; r_duck2=""; r_ratio=""; r_bours=""
+r_ucpu=""; r_dcpu=""; r_d2cpu=""; r_bcpu=""
 for round in $(seq "$ROUNDS"); do
     rm -rf "$tmp/lake-new" "$tmp/lake-base" "$tmp/duck" "$tmp/duck2"
-    read -r ours check rss_kb check_rss_kb cpu <<<"$(lake_side "$BIN" new)"
-    duck=$(duck_side "$PY" "$tmp/duck")
-    duck2=$(duck_side "$PY2" "$tmp/duck2")
-    if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu <<<"$(lake_side "$BASE" base)"; r_bours+=" $bours"; fi
+    read -r ours check rss_kb check_rss_kb cpu ucpu <<<"$(lake_side "$BIN" new)"
+    read -r duck dcpu <<<"$(duck_side "$PY" "$tmp/duck")"
+    read -r duck2 d2cpu <<<"$(duck_side "$PY2" "$tmp/duck2")"
+    if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu bucpu <<<"$(lake_side "$BASE" base)"; r_bours+=" $bours"; r_bcpu+=" $bucpu"; fi
     r_ours+=" $ours"; r_check+=" $check"; r_rss+=" $rss_kb"; r_crss+=" $check_rss_kb"; r_duck+=" $duck"; r_duck2+=" $duck2"
+    r_ucpu+=" $ucpu"; r_dcpu+=" $dcpu"; r_d2cpu+=" $d2cpu"
     r_ratio+=" $(echo "$ours / $duck2" | bc -l)"
     if [ "$ROUNDS" -gt 1 ]; then
         printf 'round %d: lake %.2f s, duckdb %s %.2f s, duckdb %s %.2f s, lake/duckdb %s %.2fx%s\n' "$round" "$ours" "$V1" "$duck" "$V2" "$duck2" "$V2" \
@@ -108,7 +115,8 @@ done
 if [ "$ROUNDS" -gt 1 ]; then
     ours=$(median <<<"$r_ours"); check=$(median <<<"$r_check"); rss_kb=$(median <<<"$r_rss"); check_rss_kb=$(median <<<"$r_crss")
     duck=$(median <<<"$r_duck"); duck2=$(median <<<"$r_duck2")
-    [ -z "${BASE:-}" ] || bours=$(median <<<"$r_bours")
+    ucpu=$(median <<<"$r_ucpu"); dcpu=$(median <<<"$r_dcpu"); d2cpu=$(median <<<"$r_d2cpu")
+    [ -z "${BASE:-}" ] || { bours=$(median <<<"$r_bours"); bucpu=$(median <<<"$r_bcpu"); }
     echo "medians of $ROUNDS rounds below; median of the rounds' own lake/duckdb $V2 ratios: $(printf '%.2f' "$(median <<<"$r_ratio")")x"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -125,7 +133,11 @@ printf '%-32s %12d %14d %14d\n' "parquet bytes" "$our_bytes" "$(bytes "$tmp/duck
 printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), lake run" "$(echo "$rss_kb / 1024" | bc -l)" "" "" "${brss:+$(echo "$brss / 1024" | bc)}"
 printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), quality check" "$(echo "$check_rss_kb / 1024" | bc -l)" "" "" "${bcrss:+$(echo "$bcrss / 1024" | bc)}"
 printf '%-32s %12s %14s %14s %12s\n' "CPU, lake run" "$cpu" "" "" "${bcpu:-}"
+# CPU-seconds (user + system) of the whole lake process, and of DuckDB's COPY (getrusage of the
+# Python process around it): on a shared machine these move less than wall time.
+printf '%-32s %12.2f %14.2f %14.2f %12s\n' "CPU-seconds (user+system)" "$ucpu" "$dcpu" "$d2cpu" "${bucpu:-}"
 printf 'ratio lake/duckdb %s: %.2fx   lake/duckdb %s: %.2fx   (duckdb %s/%s: %.2fx)\n' \
     "$V2" "$(echo "$ours / $duck2" | bc -l)" "$V1" "$(echo "$ours / $duck" | bc -l)" "$V2" "$V1" "$(echo "$duck2 / $duck" | bc -l)"
+printf 'CPU-seconds ratio lake/duckdb %s: %.2fx\n' "$V2" "$(echo "$ucpu / $d2cpu" | bc -l)"
 if [ -n "${BASE:-}" ]; then printf 'ratio BASE/duckdb %s: %.2fx   BASE/duckdb %s: %.2fx; this build vs BASE: %.2fx (run), %.2fx (quality check)\n' \
     "$V2" "$(echo "$bours / $duck2" | bc -l)" "$V1" "$(echo "$bours / $duck" | bc -l)" "$(echo "$ours / $bours" | bc -l)" "$(echo "$check / $bcheck" | bc -l)"; fi

@@ -77,3 +77,10 @@ uint32_t lake_crc32_fold(uint32_t state, const void *data, size_t length) {
 int lake_crc32_fold_available(void) { return 0; }
 uint32_t lake_crc32_fold(uint32_t state, const void *data, size_t length) { (void)data; (void)length; return state; }
 #endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+int lake_limit_malloc_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+#else
+int lake_limit_malloc_arenas(int arenas) { (void)arenas; return 0; }
+#endif

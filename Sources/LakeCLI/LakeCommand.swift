@@ -22,6 +22,11 @@ struct Lake: ParsableCommand {
             QualityCommand.self, MetricsCommand.self, DashboardCommand.self, UpgradeCommand.self, ServeCommand.self, CatalogCommand.self,
         ]
     )
+
+    static func main() {
+        ProcessSetup.limitMallocArenas()
+        main(nil)
+    }
 }
 
 extension Lake {

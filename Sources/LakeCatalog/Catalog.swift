@@ -215,35 +215,46 @@ public struct Catalog: Sendable {
     /// catalog's first live data file, looked for under the data path. When it is missing, the
     /// result marks the files so that a missing file's error says --lake does not match (a
     /// missing file is not refused here: `lake verify` and the reads of other files still run).
+    /// Unless one of the newest live files is there: then --lake is right and the first file
+    /// is lost, which reads report as any lost file (session 18 left that case with the advice
+    /// to change --lake, and writes refused until the file came back).
     private static func firstFileMissing(store: any CatalogStore, files: LakeFiles, dataPath: URL, stored: String,
                                          location: String, root: URL) throws -> MisplacedFiles? {
+        let select = """
+            SELECT d.data_file_id, d.path, d.path_is_relative, t.path AS tp, t.path_is_relative AS tr, t.table_name,
+                   s.path AS sp, s.path_is_relative AS sr, s.schema_name
+            FROM ducklake_data_file d
+            JOIN ducklake_table t ON t.table_id = d.table_id AND t.end_snapshot IS NULL
+            JOIN ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+            WHERE d.end_snapshot IS NULL
+            """
+        func path(_ row: SQLRow) throws -> String {
+            let schemaDir = resolveDir(base: dataPath, path: try row.value("sp"), isRelative: try row.value("sr"), fallback: try row.value("schema_name") ?? "")
+            let tableDir = resolveDir(base: schemaDir, path: try row.value("tp"), isRelative: try row.value("tr"), fallback: try row.value("table_name") ?? "")
+            return fileURL(path: try row.value("path") ?? "", isRelative: try row.value("path_is_relative"), tableDir: tableDir).path
+        }
+        func exists(_ file: String) throws -> Bool {
+            do { return try files.info(file) != nil } catch { throw CatalogError.storage("cannot look for \(file): \(error)") }
+        }
         // A compaction and a vacuum of another process may retire and delete the file between
         // the query and the stat: a file no longer live is looked for again, with the next one.
         for _ in 0 ..< 3 {
-            let row = try withRetry {
-                try store.read { db in
-                    try SQLRow.fetchOne(db, sql: """
-                        SELECT d.data_file_id, d.path, d.path_is_relative, t.path AS tp, t.path_is_relative AS tr, t.table_name,
-                               s.path AS sp, s.path_is_relative AS sr, s.schema_name
-                        FROM ducklake_data_file d
-                        JOIN ducklake_table t ON t.table_id = d.table_id AND t.end_snapshot IS NULL
-                        JOIN ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
-                        WHERE d.end_snapshot IS NULL ORDER BY d.data_file_id LIMIT 1
-                        """)
-                }
-            }
+            let row = try withRetry { try store.read { db in try SQLRow.fetchOne(db, sql: select + " ORDER BY d.data_file_id LIMIT 1") } }
             guard let row else { return nil }
-            let schemaDir = resolveDir(base: dataPath, path: try row.value("sp"), isRelative: try row.value("sr"), fallback: try row.value("schema_name") ?? "")
-            let tableDir = resolveDir(base: schemaDir, path: try row.value("tp"), isRelative: try row.value("tr"), fallback: try row.value("table_name") ?? "")
-            let file = fileURL(path: try row.value("path") ?? "", isRelative: try row.value("path_is_relative"), tableDir: tableDir).path
+            let file = try path(row)
             // A file DuckDB registered by absolute path does not depend on --lake.
             guard !files.isOutsideRoot(file) else { return nil }
-            do {
-                if try files.info(file) != nil { return nil }
-            } catch {
-                throw CatalogError.storage("cannot look for \(file): \(error)")
-            }
+            if try exists(file) { return nil }
             let id: Int64 = try row.value("data_file_id")
+            let newest = try withRetry {
+                try store.read { db in
+                    try SQLRow.fetchAll(db, sql: select + " AND d.data_file_id <> ? ORDER BY d.data_file_id DESC LIMIT 3", arguments: [id])
+                }
+            }
+            for other in newest {
+                let f = try path(other)
+                if !files.isOutsideRoot(f), try exists(f) { return nil }
+            }
             let live = try withRetry {
                 try store.read { db in
                     try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE data_file_id = ? AND end_snapshot IS NULL", arguments: [id]) ?? 0

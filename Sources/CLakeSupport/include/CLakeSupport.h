@@ -19,4 +19,8 @@ int lake_crc32_fold_available(void);
 /// Needs `lake_crc32_fold_available()`, `length >= 64` and a multiple of 16.
 uint32_t lake_crc32_fold(uint32_t state, const void *data, size_t length);
 
+/// Limits glibc's malloc to `arenas` arenas (mallopt M_ARENA_MAX). Returns 1 when set, 0
+/// where the C library has no such setting.
+int lake_limit_malloc_arenas(int arenas);
+
 #endif

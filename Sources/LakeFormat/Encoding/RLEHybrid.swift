@@ -6,47 +6,62 @@ enum RLEHybrid {
     static func bitWidth(forMax value: UInt32) -> Int { value == 0 ? 0 : 32 - value.leadingZeroBitCount }
 
     /// Appends the hybrid encoding of `values` (each < 2^bitWidth) to `out`.
+    ///
+    /// Maximal runs of eight or more equal values are RLE runs; everything between them is
+    /// bit-packed, a pending packed stretch borrowing a run's first values to end on a whole
+    /// group of eight. Only runs of eight matter, so the scan counts equal neighbours since the
+    /// last change and stops when it reaches seven: one compare per value where dictionary
+    /// indices are random, instead of working out every short run.
     static func encode(_ values: UnsafeBufferPointer<UInt32>, bitWidth: Int, into out: inout [UInt8]) {
         let n = values.count
-        var i = 0
+        guard n > 0, let p = values.baseAddress else { return }
+        var i = 0  // where the next maximal run starts (p[i] != p[i - 1])
         var packStart = -1
         while i < n {
-            let v = values[i]
-            var j = i + 1
-            if j < n && values[j] == v {
-                // A run (a partition's one date, a one-entry dictionary's zeros: whole pages of
-                // them): scanned four values per step.
-                j += 1
-                let four = UInt64(v) | UInt64(v) << 32
-                let raw = UnsafeRawPointer(values.baseAddress!)
-                while j + 4 <= n && raw.loadUnaligned(fromByteOffset: j * 4, as: UInt64.self) == four
-                    && raw.loadUnaligned(fromByteOffset: j * 4 + 8, as: UInt64.self) == four { j += 4 }
-                while j < n && values[j] == v { j += 1 }
+            var runStart = i, equal = 0, k = i + 1
+            var found = false
+            while k < n {
+                if p[k] == p[k - 1] {
+                    equal += 1
+                    if equal == 7 { found = true; break }
+                } else {
+                    equal = 0
+                    runStart = k
+                }
+                k += 1
             }
-            var run = j - i
-            if run >= 8 {
-                if packStart >= 0 {
-                    // A bit-packed run holds whole groups of eight: borrow the run's first values to fill it.
-                    let rem = (i - packStart) % 8
-                    if rem != 0 {
-                        let take = 8 - rem
-                        i += take
-                        run -= take
-                    }
-                    packRun(values, packStart ..< i, bitWidth: bitWidth, into: &out)
-                    packStart = -1
-                }
-                if run >= 8 {
-                    writeRepeated(value: v, count: run, bitWidth: bitWidth, into: &out)
-                    i += run
-                } else if run > 0 {
-                    packStart = i
-                    i += run
-                }
-            } else {
+            guard found else {
+                // Every run left is shorter than eight: packed.
                 if packStart < 0 { packStart = i }
-                i = j
+                break
             }
+            // A run (a partition's one date, a one-entry dictionary's zeros: whole pages of
+            // them) is extended four values per step.
+            let v = p[k]
+            var j = k + 1
+            let four = UInt64(v) | UInt64(v) << 32
+            let raw = UnsafeRawPointer(p)
+            while j + 4 <= n && raw.loadUnaligned(fromByteOffset: j * 4, as: UInt64.self) == four
+                && raw.loadUnaligned(fromByteOffset: j * 4 + 8, as: UInt64.self) == four { j += 4 }
+            while j < n && p[j] == v { j += 1 }
+            if runStart > i && packStart < 0 { packStart = i }
+            var s = runStart, run = j - runStart
+            if packStart >= 0 {
+                // A bit-packed run holds whole groups of eight: borrow the run's first values to fill it.
+                let rem = (s - packStart) % 8
+                if rem != 0 {
+                    s += 8 - rem
+                    run -= 8 - rem
+                }
+                packRun(values, packStart ..< s, bitWidth: bitWidth, into: &out)
+                packStart = -1
+            }
+            if run >= 8 {
+                writeRepeated(value: v, count: run, bitWidth: bitWidth, into: &out)
+            } else if run > 0 {
+                packStart = s
+            }
+            i = j
         }
         if packStart >= 0 { packRun(values, packStart ..< n, bitWidth: bitWidth, into: &out) }
     }
@@ -87,17 +102,49 @@ enum RLEHybrid {
         // zeroed once (the padding stays zero) and filled through a pointer, not byte by byte
         // through Array.append (dictionary indices of every row go through here).
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: groups * bitWidth))
+        // Eight bytes of slack: a group is stored as one 8-byte word (its high bytes zero),
+        // which may reach past the run; dropped at the end.
+        out.append(contentsOf: repeatElement(0, count: groups * bitWidth + 8))
         out.withUnsafeMutableBufferPointer { buffer in
-            // Bits gather in a 64-bit word stored whole when full (one unaligned store per
-            // 64 bits, not one per byte); the last partial word is stored byte by byte.
             let dst = UnsafeMutableRawPointer(buffer.baseAddress! + start)
             let width = UInt64(bitWidth)
+            guard let p = values.baseAddress else { return }
+            if bitWidth <= 8 {
+                // Eight values of up to 8 bits fit one word: built in a register, stored once
+                // (dictionary indices and definition levels are mostly this narrow).
+                var k = range.lowerBound, at = 0
+                while k + 8 <= range.upperBound {
+                    var acc = UInt64(p[k])
+                    acc |= UInt64(p[k + 1]) &<< width
+                    acc |= UInt64(p[k + 2]) &<< (2 &* width)
+                    acc |= UInt64(p[k + 3]) &<< (3 &* width)
+                    acc |= UInt64(p[k + 4]) &<< (4 &* width)
+                    acc |= UInt64(p[k + 5]) &<< (5 &* width)
+                    acc |= UInt64(p[k + 6]) &<< (6 &* width)
+                    acc |= UInt64(p[k + 7]) &<< (7 &* width)
+                    dst.storeBytes(of: acc.littleEndian, toByteOffset: at, as: UInt64.self)
+                    at += bitWidth
+                    k += 8
+                }
+                if k < range.upperBound {
+                    // The last group, padded with zeros.
+                    var acc: UInt64 = 0, shift: UInt64 = 0
+                    while k < range.upperBound {
+                        acc |= UInt64(p[k]) &<< shift
+                        shift += width
+                        k += 1
+                    }
+                    dst.storeBytes(of: acc.littleEndian, toByteOffset: at, as: UInt64.self)
+                }
+                return
+            }
+            // Wider values: bits gather in a 64-bit word stored whole when full; the last
+            // partial word is stored byte by byte.
             var acc: UInt64 = 0
             var bits: UInt64 = 0
             var at = 0
             for k in range {
-                let v = UInt64(values[k])
+                let v = UInt64(p[k])
                 acc |= v &<< bits
                 bits += width
                 if bits >= 64 {
@@ -115,6 +162,7 @@ enum RLEHybrid {
                 bits = bits > 8 ? bits - 8 : 0
             }
         }
+        out.removeLast(8)
     }
 
     /// Decodes exactly `count` values into `out`. Every read is checked against `data`.

@@ -87,43 +87,39 @@ extension ChunkEncoder {
     /// The chunk's dictionary, nil when it does not pay.
     func buildFixedDictionary<T>(_ a: UnsafeBufferPointer<T>, range: Range<Int>, validity: [Bool]?,
                                  width: Int) -> BuiltDictionary? {
-        var builder = WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256)
         let raw = UnsafeRawBufferPointer(a)
+        guard let base = raw.baseAddress, !range.isEmpty else { return nil }
+        // Specialised per width and per presence of nulls, so the row loop (every row of every
+        // dictionary-encoded number) tests neither.
+        if width == 4 { return fixedDictionary(base, UInt32.self, range: range, validity: validity) }
+        return fixedDictionary(base, UInt64.self, range: range, validity: validity)
+    }
+
+    /// The values' bit patterns read as `W` (a raw load: the column may hold signed numbers or doubles).
+    private func fixedDictionary<W: FixedWidthInteger & UnsignedInteger>(_ base: UnsafeRawPointer, _: W.Type, range: Range<Int>,
+                                                                        validity: [Bool]?) -> BuiltDictionary? {
+        let width = MemoryLayout<W>.size
+        var trial = FixedTrial(builder: WordDictionaryBuilder(limit: options.pageBytes / width, expected: 256), countRepeats: !repeatsAreFree)
         var paid = true
         // Written through a pointer: every row of every dictionary-encoded number goes through
         // here, and Array.append paid a uniqueness and a capacity check per row.
         let indices = [UInt32](unsafeUninitializedCapacity: range.count) { out, written in
-            var k = 0
-            // Runs are common (a partition's date, a batch's ingest time, an order's items): a
-            // value equal to the one before takes its index without hashing.
-            var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
-            // Values counted for the trial: every value, or only run heads (`repeatsAreFree`).
-            var seen = 0
-            let countRepeats = !repeatsAreFree
-            for r in range {
-                if let validity, !validity[r - range.lowerBound] { continue }
-                let word: UInt64 = width == 4
-                    ? UInt64(raw.loadUnaligned(fromByteOffset: r * 4, as: UInt32.self))
-                    : raw.loadUnaligned(fromByteOffset: r * 8, as: UInt64.self)
-                if previous.index != UInt32.max, previous.word == word {
-                    out[k] = previous.index
-                    k += 1
-                    if countRepeats {
-                        seen += 1
-                        if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
+            let to = out.baseAddress!
+            if let validity {
+                validity.withUnsafeBufferPointer { present in
+                    for r in range where present[r - range.lowerBound] {
+                        guard trial.add(UInt64(base.loadUnaligned(fromByteOffset: r &* width, as: W.self)), to) else { paid = false; return }
                     }
-                    continue
                 }
-                guard let i = builder.index(of: word) else { paid = false; break }
-                out[k] = UInt32(i)
-                k += 1
-                seen += 1
-                previous = (word, UInt32(i))
-                if Self.trialFails(seen: seen, distinct: builder.count) { paid = false; break }
+            } else {
+                for r in range {
+                    guard trial.add(UInt64(base.loadUnaligned(fromByteOffset: r &* width, as: W.self)), to) else { paid = false; break }
+                }
             }
-            written = k
+            written = trial.written
         }
         guard paid else { return nil }
+        let builder = trial.builder
         let bw = RLEHybrid.bitWidth(forMax: UInt32(max(builder.count - 1, 0)))
         let dictBytes = builder.count * width
         let indexBytes = (indices.count * bw + 7) / 8 + 16
@@ -134,6 +130,44 @@ extension ChunkEncoder {
             if width == 4 { appendLE(UInt32(truncatingIfNeeded: w), to: &page) } else { appendLE(w, to: &page) }
         }
         return BuiltDictionary(page: page, count: builder.count, indices: indices)
+    }
+
+    /// The state of a fixed-width trial, advanced a row at a time (a struct, not variables a
+    /// closure captures: those cost a dynamic exclusivity check per access).
+    private struct FixedTrial {
+        var builder: WordDictionaryBuilder
+        let countRepeats: Bool
+        var written = 0
+        /// Runs are common (a partition's date, a batch's ingest time, an order's items): a
+        /// value equal to the one before takes its index without hashing.
+        var previous: (word: UInt64, index: UInt32) = (0, UInt32.max)
+        /// Values counted for the trial: every value, or only run heads (`repeatsAreFree`).
+        var seen = 0
+
+        init(builder: WordDictionaryBuilder, countRepeats: Bool) {
+            self.builder = builder
+            self.countRepeats = countRepeats
+        }
+
+        /// Writes the row's index at `out[written]`; false once the trial has failed.
+        @inline(__always)
+        mutating func add(_ word: UInt64, _ out: UnsafeMutablePointer<UInt32>) -> Bool {
+            if previous.index != UInt32.max, previous.word == word {
+                out[written] = previous.index
+                written += 1
+                if countRepeats {
+                    seen += 1
+                    if ChunkEncoder.trialFails(seen: seen, distinct: builder.count) { return false }
+                }
+                return true
+            }
+            guard let i = builder.index(of: word) else { return false }
+            out[written] = UInt32(i)
+            written += 1
+            seen += 1
+            previous = (word, UInt32(i))
+            return !ChunkEncoder.trialFails(seen: seen, distinct: builder.count)
+        }
     }
 
     /// `runs` end to end; `validity` is the chunk's.

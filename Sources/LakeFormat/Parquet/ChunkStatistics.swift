@@ -23,6 +23,8 @@ extension ChunkEncoder {
 
     /// Min and max of `runs` end to end; `validity` is the chunk's. Each run is read where it
     /// is: the bounds found in earlier runs are carried as copies (two per run at most).
+    /// A value is first compared by its first 16 bytes as one number (`OrderKey`), which
+    /// decides nearly every comparison of ids and codes; only equal keys compare all bytes.
     func stringMinMax(_ runs: [StringRun], validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
         var lo: [UInt8]?, hi: [UInt8]?
         var chunkRow = 0
@@ -35,6 +37,11 @@ extension ChunkEncoder {
                 carriedHi.withUnsafeBytes { cHi in
                     s.bytes.withUnsafeBytes { raw in
                         let base = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                        let end = raw.count
+                        // The current bounds: where their bytes are, and their keys.
+                        var loAt = cLo.baseAddress, loCount = cLo.count, loKey = OrderKey.of(cLo)
+                        var hiAt = cHi.baseAddress, hiCount = cHi.count, hiKey = OrderKey.of(cHi)
+                        var have = any
                         var previous = 0 ..< 0
                         var seen = false
                         for r in run.rows {
@@ -45,15 +52,18 @@ extension ChunkEncoder {
                             seen = true
                             previous = cur
                             let p = base + cur.lowerBound
-                            if let l = runLo {
-                                if compareBytes(p, cur.count, base + l.lowerBound, l.count) < 0 { runLo = cur }
-                            } else if !any || compareBytes(p, cur.count, cLo.baseAddress, cLo.count) < 0 {
-                                runLo = cur
+                            let key = OrderKey.of(p, cur.count, readable: end - cur.lowerBound)
+                            guard have else {
+                                (loAt, loCount, loKey, runLo) = (p, cur.count, key, cur)
+                                (hiAt, hiCount, hiKey, runHi) = (p, cur.count, key, cur)
+                                have = true
+                                continue
                             }
-                            if let h = runHi {
-                                if compareBytes(p, cur.count, base + h.lowerBound, h.count) > 0 { runHi = cur }
-                            } else if !any || compareBytes(p, cur.count, cHi.baseAddress, cHi.count) > 0 {
-                                runHi = cur
+                            if key < loKey || (key == loKey && compareBytes(p, cur.count, loAt, loCount) < 0) {
+                                (loAt, loCount, loKey, runLo) = (p, cur.count, key, cur)
+                            }
+                            if key > hiKey || (key == hiKey && compareBytes(p, cur.count, hiAt, hiCount) > 0) {
+                                (hiAt, hiCount, hiKey, runHi) = (p, cur.count, key, cur)
                             }
                         }
                     }
@@ -68,9 +78,18 @@ extension ChunkEncoder {
 
     func dictionaryMinMax(_ idx: [Int32], _ values: StringColumn, range: Range<Int>, validity: [Bool]?) -> ([UInt8]?, [UInt8]?) {
         var used = [Bool](repeating: false, count: values.count)
-        for r in range {
-            if let validity, !validity[r - range.lowerBound] { continue }
-            used[Int(idx[r])] = true
+        // Through pointers, with the null test hoisted: every row of a dictionary column comes
+        // here. An index past the dictionary traps, as the array subscript did.
+        used.withUnsafeMutableBufferPointer { used in
+            idx.withUnsafeBufferPointer { idx in
+                if let validity {
+                    validity.withUnsafeBufferPointer { present in
+                        for r in range where present[r - range.lowerBound] { used[checked: Int(idx[r])] = true }
+                    }
+                } else {
+                    for r in range { used[checked: Int(idx[r])] = true }
+                }
+            }
         }
         var lo: Range<Int>?, hi: Range<Int>?
         values.bytes.withUnsafeBytes { raw in
@@ -99,6 +118,46 @@ func compareBytes(_ a: UnsafeRawPointer, _ an: Int, _ b: UnsafeRawPointer?, _ bn
         if c != 0 { return Int(c) }
     }
     return an - bn
+}
+
+extension UnsafeMutableBufferPointer {
+    /// Element `i`, checked against the buffer's bounds in release builds too (the unchecked
+    /// subscript is checked only in debug builds).
+    @inline(__always)
+    subscript(checked i: Int) -> Element {
+        get { precondition(i >= 0 && i < count, "index out of range"); return self[i] }
+        nonmutating set { precondition(i >= 0 && i < count, "index out of range"); self[i] = newValue }
+    }
+}
+
+/// A byte string's first 16 bytes as a big-endian number, zero-padded. Keys that differ order
+/// their strings as `compareBytes` does (the first differing byte decides; where one string
+/// has run out its padding is zero, which no byte is below); equal keys say nothing.
+enum OrderKey {
+    @inline(__always)
+    static func of(_ p: UnsafeRawPointer, _ n: Int, readable: Int) -> UInt128 {
+        var a: UInt64 = 0, b: UInt64 = 0
+        if readable >= 16 {
+            a = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+            b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            // Little-endian loads: byte i is bits 8i...; keep the string's own bytes.
+            if n < 8 { a &= (UInt64(1) << UInt64(8 * n)) &- 1 }
+            if n < 16 { b &= n <= 8 ? 0 : (UInt64(1) << UInt64(8 * (n - 8))) &- 1 }
+        } else {
+            var i = 0
+            while i < min(n, 16) {
+                let byte = UInt64(p.load(fromByteOffset: i, as: UInt8.self))
+                if i < 8 { a |= byte << UInt64(8 * i) } else { b |= byte << UInt64(8 * (i - 8)) }
+                i += 1
+            }
+        }
+        return UInt128(a.byteSwapped) << 64 | UInt128(b.byteSwapped)
+    }
+
+    static func of(_ bytes: UnsafeRawBufferPointer) -> UInt128 {
+        guard let p = bytes.baseAddress else { return 0 }
+        return of(p, bytes.count, readable: bytes.count)
+    }
 }
 
 /// A statistics value in Parquet's binary form: PLAIN without a length prefix.

@@ -31,7 +31,7 @@ struct QueryCommand: ParsableCommand {
     var groupBy: [String] = []
     @Option(help: "An aggregate: count(*), count(col), count_distinct(col), sum(col), min(col), max(col), avg(col); repeatable.")
     var agg: [String] = []
-    @Option(name: .customLong("order-by"), help: "A result column, optionally followed by asc or desc; repeatable.")
+    @Option(name: .customLong("order-by"), help: "A result column, optionally followed by asc or desc; repeatable. Text orders by its bytes and NULLs come last either way, as in DuckDB.")
     var orderBy: [String] = []
     @Option(help: "At most this many rows.")
     var limit: Int?

@@ -53,7 +53,9 @@ struct ReportFlags: ParsableArguments {
         // with Foundation's JSON) cost every report about 48 M instructions, 15 ms.
         let channels = o.channel == nil ? [] : try LakeStore.registry(RegistryOptions.environmentSource, catalog: catalog).orderChannels()
         // Another channel is looked for in the lake's data only when given (a catalog query).
-        let inLake = try o.channel.map { channels.contains($0) ? [] : try Reports.channelsInLake(catalog: catalog, asOf: o.asOf) } ?? []
+        let inLake = try o.channel.map { given in
+            channels.contains(where: { $0.utf8.elementsEqual(given.utf8) }) ? [] : try Reports.channelsInLake(catalog: catalog, asOf: o.asOf)
+        } ?? []
         do { try o.check(for: report, given: given, channels: channels, inLake: inLake) } catch { throw ValidationError(error.description) }
         return o
     }

@@ -242,6 +242,37 @@ extension CatalogTransaction {
         try Int.fetchOne(database, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot > ?",
                          arguments: [tableID, snapshot]) ?? 0
     }
+
+    /// The snapshots after `snapshot` that deleted rows of the table (`deleted_from_table` or
+    /// `inlined_delete` in their changes_made, as ours and DuckDB's deletes record them).
+    public func snapshotsDeletingRows(tableID: Int64, after snapshot: Int64) throws -> Set<Int64> {
+        try snapshotsChanging(tableID: tableID, after: snapshot, kinds: [.deletedFromTable, .inlinedDelete])
+    }
+
+    /// The values of a text column in the table's rows inlined in the catalog (DuckDB's small
+    /// INSERT: no data file, no key run) live now, when a snapshot after `snapshot` inserted
+    /// some; else empty (one query of changes_made). Rows inlined before it were visible to a
+    /// writer that read the table at `snapshot`.
+    public func inlinedValuesAdded(tableID: Int64, column: String, after snapshot: Int64) throws -> [String] {
+        guard try !snapshotsChanging(tableID: tableID, after: snapshot, kinds: [.inlinedInsert]).isEmpty else { return [] }
+        guard let table = try Catalog.fetchTables(database, snapshot: previous.id, dataPath: dataPath, tableID: tableID).first,
+              let c = table.column(named: column),
+              let rows = try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: previous.id, columns: [c]) else { return [] }
+        return (0 ..< rows.count).compactMap { rows.columns[0].string(at: $0) }
+    }
+
+    func snapshotsChanging(tableID: Int64, after snapshot: Int64, kinds: Set<SnapshotChange.Kind>) throws -> Set<Int64> {
+        var found = Set<Int64>()
+        for row in try SQLRow.fetchAll(database, sql: "SELECT snapshot_id, changes_made FROM ducklake_snapshot_changes WHERE snapshot_id > ?",
+                                       arguments: [snapshot]) {
+            let id: Int64 = try row.value("snapshot_id")
+            let text: String = try row.value("changes_made")
+            if ChangeLog.split(text).map(SnapshotChange.init(parsing:)).contains(where: { c in c.tableID == tableID && c.kind.map(kinds.contains) == true }) {
+                found.insert(id)
+            }
+        }
+        return found
+    }
 }
 
 extension Catalog {

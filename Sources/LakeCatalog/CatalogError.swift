@@ -104,7 +104,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .upgradeRefused(let p, let r):
             return "cannot upgrade \(p) to DuckLake 1.0: \(r); nothing was changed"
         case .inlinedData(let t, let n, let s):
-            return "table \(t) has \(n) rows inlined in the catalog at snapshot \(s) (DuckDB's data inlining); every read includes them, but this command rewrites or deletes rows in Parquet files only (`lake schema migrate --rewrite`) and refuses such a table. Write them out with DuckDB first: CALL ducklake_flush_inlined_data('<catalog alias>'), or attach with DATA_INLINING_ROW_LIMIT 0 before inserting"
+            return "table \(t) has \(n) rows inlined in the catalog at snapshot \(s) (DuckDB's data inlining); every read includes them, but this command rewrites or deletes rows in Parquet files only (`lake delete`, `lake erase`, `lake schema migrate --rewrite`) and refuses such a table. Write them out with DuckDB first: CALL ducklake_flush_inlined_data('<catalog alias>'), or attach with DATA_INLINING_ROW_LIMIT 0 before inserting"
         case .partialFile(let t, let f, let s, let m):
             return "table \(t) at snapshot \(s) reads data file \(f), which DuckDB's ducklake_merge_adjacent_files merged from inserts up to snapshot \(m); this build cannot filter its rows by snapshot. Read at snapshot \(m) or later, or use DuckDB for this time travel"
         case .incompatibleCatalog(let p, let r):

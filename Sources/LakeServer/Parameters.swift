@@ -82,7 +82,8 @@ struct QueryParameters {
 
     func oneOf(_ name: String, _ allowed: [String]) throws(APIError) -> String? {
         guard let text = values[name] else { return nil }
-        guard allowed.contains(text) else {
+        // By bytes: a value equal only canonically (another Unicode normalization) matches no row.
+        guard allowed.contains(where: { $0.utf8.elementsEqual(text.utf8) }) else {
             throw .badParameter(name: name, detail: "'\(text)' is not one of \(allowed.joined(separator: ", "))")
         }
         return text

@@ -2,15 +2,17 @@ import Foundation
 import LakeTestSupport
 import Testing
 
-/// DuckDB 1.5.5 inserts orders with a channel the registry's enum does not list, written out
-/// as Parquet (no inlining), so the file carries the channel as its partition value.
+/// DuckDB 1.5.5 inserts orders with a channel the registry's enum does not list: written out as
+/// Parquet (inlining limit 0), so the file carries the channel as its partition value, or kept
+/// inlined in the catalog (limit 10), a row with no partition value.
 private let duckdbKioskOrder = Python.duckdbPrelude + """
-root = sys.argv[1]
+root, limit = sys.argv[1], int(sys.argv[2])
 c = duck()
 c.execute("SET TimeZone = 'UTC'")
-c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT {limit})")
 insert_duck_order(c, "l", "DUCK-KIOSK-1", "kiosk")
-print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0]}))
+print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l')").fetchone()[0],
+                  "inlined": c.execute("SELECT count(*) FROM __ducklake_metadata_l.ducklake_inlined_data_tables").fetchone()[0]}))
 """
 
 /// Session 17 probe: `--channel` (and lake serve's `channel`) accepted only the registry's
@@ -19,7 +21,9 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM ducklake_s
 /// accepted too; an unknown one's error lists both.
 @Suite(.serialized)
 struct LakeChannelTests {
-    @Test func aChannelOnlyTheLakeHoldsIsFiltered() async throws {
+    /// Session 19: with the row inlined, `--channel kiosk` was refused ("not a channel") while
+    /// every report read the row: the lake's channels came from partition values only.
+    @Test(arguments: [0, 10]) func aChannelOnlyTheLakeHoldsIsFiltered(inliningLimit: Int) async throws {
         let dir = try TemporaryDirectory("lake-channel")
         defer { dir.remove() }
         let root = dir.file("lake"), src = dir.file("src")
@@ -30,8 +34,9 @@ struct LakeChannelTests {
             #expect(r.status == 0, "\(args): \(r.err)")
         }
         let before = try lake(["snapshots", "--lake", root, "--format", "csv"]).out.split(separator: "\n").count - 1
-        let added = try #require(try Python.json(duckdbKioskOrder, [root]) as? [String: Int])
+        let added = try #require(try Python.json(duckdbKioskOrder, [root, "\(inliningLimit)"]) as? [String: Int])
         let kiosk = try #require(added["snapshot"])
+        #expect((added["inlined"] ?? 0 > 0) == (inliningLimit > 0), "\(added)")
 
         let r = try lake(["report", "daily-revenue", "--channel", "kiosk", "--lake", root, "--format", "json"])
         #expect(r.status == 0, "\(r.err)")

@@ -260,6 +260,26 @@ struct OrderBatch {
                 try Self.requireDisjoint(newIDs, from: try tx.keyRunsAdded(tableID: ordersID, column: OrderIDIndex.column, after: base.id),
                                          baseline: isBaseline)
             }
+            // A `lake delete` since the base may have deleted committed orders this batch rejected
+            // as duplicates (a day deleted while its corrected file is ingested again: the lines
+            // rejected and their orders deleted, neither in the lake): re-validate. Its snapshot
+            // records the deleted ids (DeletedOrderIDs); DuckDB's deletes record none and are not
+            // checked (a retry on each would starve an ingest racing DuckDB's writes).
+            if duplicates > 0 {
+                let deleting = try tx.snapshotsDeletingRows(tableID: ordersID, after: base.id)
+                if !deleting.isEmpty,
+                   try tx.keyRunsAdded(tableID: ordersID, column: DeletedOrderIDs.column, after: base.id).runs.contains(where: { deleting.contains($0.snapshotID) }) {
+                    throw IngestError.conflict(table: .curatedOrders)
+                }
+            }
+            // Ids DuckDB inserted inlined since the base are in no key run and no data file.
+            let inlined = try tx.inlinedValuesAdded(tableID: ordersID, column: OrderIDIndex.column, after: base.id)
+            if !inlined.isEmpty {
+                let theirs = Set(inlined.map { Array($0.utf8) })
+                var overlap = false
+                newIDs.forEach { if !overlap && theirs.contains(Array($0)) { overlap = true } }
+                if overlap { throw IngestError.conflict(table: .curatedOrders) }
+            }
             // Never reference a file that is not there (vacuum of an older build, a hand delete).
             try tx.requireFilesPresent(present)
             try tx.endWrite(lease)

@@ -128,8 +128,15 @@ public enum Query {
             }
             return (i, desc)
         }
+        // Nulls last in either direction, as DuckDB orders them (`less` alone, reversed, put them first).
         table.rows.sort { a, b in
             for (i, desc) in parsed {
+                switch (a[i], b[i]) {
+                case (.null, .null): continue
+                case (.null, _): return false
+                case (_, .null): return true
+                default: break
+                }
                 if Value.less(a[i], b[i]) { return !desc }
                 if Value.less(b[i], a[i]) { return desc }
             }

@@ -67,9 +67,12 @@ public enum Value: Hashable, Sendable {
         return s == "-0" ? "0" : s
     }
 
-    /// Orders values of one column: nulls last, numbers by value, the rest by text.
+    /// Orders values of one column: nulls last, numbers by value, text by its UTF-8 bytes as
+    /// DuckDB orders VARCHARs (String's `<` is canonical order: "e" + U+0301 sorted with a
+    /// precomposed "é", after "f").
     static func less(_ a: Value, _ b: Value) -> Bool {
         switch (a, b) {
+        case (.string(let x), .string(let y)): return x.utf8.lexicographicallyPrecedes(y.utf8)
         case (.null, _): return false
         case (_, .null): return true
         case (.int(let x), .int(let y)): return x < y

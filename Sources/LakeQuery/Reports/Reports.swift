@@ -65,7 +65,10 @@ extension ReportOptions {
         if !minDaysOfCover.isFinite || minDaysOfCover < 0 {
             throw .badOption("--min-days-of-cover \(minDaysOfCover): expected a finite number of days, 0 or more (0: no product is low by days of cover)")
         }
-        if let channel, !channels.isEmpty, !channels.contains(channel), !inLake.contains(channel) {
+        // By bytes, as the filter matches: a channel equal only canonically (the other Unicode
+        // normalization) was accepted, then matched no row, an empty report without an error.
+        func holds(_ list: [String], _ c: String) -> Bool { list.contains { $0.utf8.elementsEqual(c.utf8) } }
+        if let channel, !channels.isEmpty, !holds(channels, channel), !holds(inLake, channel) {
             let others = inLake.filter { !channels.contains($0) }
             throw .badOption("--channel \(VisibleText.escape(channel)) is not a channel; channels: \(channels.joined(separator: ", "))"
                 + (others.isEmpty ? "" : "; the lake's orders at this snapshot also hold \(others.map { VisibleText.escape($0) }.joined(separator: ", "))"))
@@ -273,8 +276,14 @@ public enum Reports {
             for file in try catalog.dataFiles(tableID: table.tableID, at: asOf, columnStats: false, inlined: .readSeparately) {
                 if let channel = file.partitionValues["channel"] { found.insert(channel) }
             }
+            // Rows DuckDB keeps inlined in the catalog carry no partition value: their own
+            // channels count (a channel only they hold was refused while the reports read them).
+            if let c = table.column(named: "channel"),
+               let rows = try catalog.inlinedRows(tableID: table.tableID, at: asOf, columns: [c]) {
+                for r in 0 ..< rows.count { if let channel = rows.columns[0].string(at: r) { found.insert(channel) } }
+            }
         }
-        return found.sorted()
+        return found.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// `session`: reports run one after another on the same lake (`lake run` prints several)
@@ -507,7 +516,8 @@ public enum Reports {
         ])
         let strings = (0 ..< names.count).map { names.values[$0] }
         let order = keys.indices.sorted {
-            (keys[$0].date, strings[Int(keys[$0].channel)], strings[Int(keys[$0].country)]) < (keys[$1].date, strings[Int(keys[$1].channel)], strings[Int(keys[$1].country)])
+            (keys[$0].date, ExactID(strings[Int(keys[$0].channel)]), ExactID(strings[Int(keys[$0].country)]))
+                < (keys[$1].date, ExactID(strings[Int(keys[$1].channel)]), ExactID(strings[Int(keys[$1].country)]))
         }
         for g in order {
             let k = keys[g], a = accs[g]
@@ -682,11 +692,12 @@ public enum Reports {
         let scanned = try customerOrders(catalog, o, session: session)
         let a = scanned.customers.figures, ids = scanned.ids
         let count = ids.count
-        // Top customers: spend descending, then id ascending (as Strings).
+        // Top customers: spend descending, then id ascending by bytes, as DuckDB orders VARCHARs
+        // (String order is canonical: an id with "e" + U+0301 sorted as one with a precomposed "é").
         let k = o.limit ?? 10
         func before(_ x: Int, _ y: Int) -> Bool {
             if a[x].spend != a[y].spend { return a[x].spend > a[y].spend }
-            return ids[x] < ids[y]
+            return ExactID(ids[x]) < ExactID(ids[y])
         }
         var best: [Int] = []
         if k > 64 {
@@ -811,12 +822,14 @@ public enum Reports {
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .rawOrders, asOf: o.asOf) {
             let (states, _) = try scan.reduce(columns: ["event_date", "channel", "reject_reason"], where: try windowPredicates(scan, o),
                                               state: RejectRateWorker.init) { $0.add($2) }
-            struct Key: Hashable { var date: Int32; var channel: String }
+            // The channel by bytes: a raw line keeps the channel as sent, and two spellings that
+            // differ only in Unicode normalization are two groups in DuckDB.
+            struct Key: Hashable { var date: Int32; var channel: ExactID }
             var acc: [Key: (records: Int64, rejected: Int64, reasons: [String: Int64])] = [:]
             for w in states {
                 let names = (0 ..< w.names.count).map { w.names.values[$0] }
                 for (g, k) in w.keys.enumerated() {
-                    let key = Key(date: k.date, channel: names[Int(k.channel)])
+                    let key = Key(date: k.date, channel: ExactID(names[Int(k.channel)]))
                     var v = acc[key] ?? (0, 0, [:])
                     v.records += w.records[g]
                     v.rejected += w.rejected[g]
@@ -826,7 +839,7 @@ public enum Reports {
             }
             for (k, v) in acc.sorted(by: { ($0.key.date, $0.key.channel) < ($1.key.date, $1.key.channel) }) {
                 let top = v.reasons.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
-                rejects.rows.append([.date(k.date), .string(k.channel), .int(v.records), .int(v.rejected), .double(Double(v.rejected) / Double(v.records)),
+                rejects.rows.append([.date(k.date), .string(k.channel.text), .int(v.records), .int(v.rejected), .double(Double(v.rejected) / Double(v.records)),
                                      top.map(Value.string) ?? .null])
             }
         }

@@ -38,7 +38,7 @@ extension Reports {
         let ranked = (0 ..< count).sorted { x, y in
             if primary[x] != primary[y] { return primary[x] > primary[y] }
             if secondary[x] != secondary[y] { return secondary[x] > secondary[y] }
-            return ids[x] < ids[y]
+            return ExactID(ids[x]) < ExactID(ids[y])
         }
         var table = ResultTable(title: "Top customers by \(o.ranking.rawValue) (lifetime value, confirmed orders)", columns: [
             "customer_id", "rank", "orders", "lifetime_value", "avg_order_value", "first_order", "last_order", "avg_days_between_orders",

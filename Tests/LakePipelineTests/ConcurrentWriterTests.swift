@@ -1,0 +1,177 @@
+import Foundation
+import LakeTestSupport
+import Testing
+
+/// Session 19 probe: an orders ingest checked at its commit only for data files added to
+/// curated.orders since its base. Two other writes between its base and its commit went unseen:
+/// - `lake delete` of orders the batch had rejected as duplicates (a day deleted while its
+///   corrected file is ingested again): the ingest committed, exit 0, its lines rejected as
+///   `duplicate_order` and their orders deleted, so neither was in the lake;
+/// - DuckDB's small INSERT, kept inlined in the catalog (no data file, no key run): the ingest
+///   committed the same order id again, a duplicate across the two writers.
+/// Both now make the commit a conflict: a file is re-read from a new base, a stream (here a FIFO,
+/// which holds the ingest between its base and its commit) cannot be and fails naming the
+/// conflict, nothing committed.
+@Suite(.serialized) struct ConcurrentWriterTests {
+    static func lakeCSV(_ args: [String]) throws -> [[String]] {
+        let r = try runLake(args + ["--format", "csv"])
+        #expect(r.status == 0, "\(args): \(r.err)")
+        return r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    static func latestSnapshot(_ root: String, _ catalog: [String] = []) throws -> String {
+        try lakeCSV(["snapshots", "--lake", root] + catalog).last?.first ?? ""
+    }
+
+    static func count(_ root: String, _ catalog: [String] = [], where conditions: [String] = []) throws -> Int {
+        let rows = try lakeCSV(["query", "curated.orders", "--lake", root, "--agg", "count(*)"] + catalog + conditions.flatMap { ["--where", $0] })
+        return Int(rows.first?.first ?? "") ?? -1
+    }
+
+    /// Starts `lake ingest orders` on a FIFO, sends `lines`, waits until the ingest surely took its
+    /// base, runs `meanwhile`, then ends the stream; the ingest's exit status and stderr.
+    static func ingestThroughFIFO(root: String, catalog: [String] = [], dir: TemporaryDirectory, lines: [Substring],
+                                  meanwhile: () throws -> Void) throws -> (status: Int32, err: String) {
+        let fifo = dir.file("orders-\(UUID().uuidString.prefix(8)).fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let p = Process()
+        p.executableURL = lakeBinary
+        p.currentDirectoryURL = packageRoot
+        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", fifo] + catalog
+        let errFile = dir.file("err-\(UUID().uuidString.prefix(8))")
+        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: errFile)
+        try p.run()
+        signal(SIGPIPE, SIG_IGN)
+        let writer = open(fifo, O_WRONLY)
+        try #require(writer >= 0)
+        var bytes = Array(lines.joined(separator: "\n").utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        _ = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+        // The ingest reads its base and the committed ids once the FIFO is open, before its first line.
+        Thread.sleep(forTimeInterval: 2)
+        try meanwhile()
+        close(writer)
+        p.waitUntilExit()
+        return (p.terminationStatus, (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? "")
+    }
+
+    @Test("a delete of the orders a streamed ingest rejects as duplicates, committed while it reads: the ingest fails as a conflict, nothing committed; sent again, the orders are back",
+          arguments: ["sqlite", "postgresql"])
+    func deleteRacingAnIngestOfTheSameOrders(catalogKind: String) throws {
+        let dir = try TemporaryDirectory("concurrent-delete")
+        defer { dir.remove() }
+        let root = dir.file("lake"), gen = dir.file("gen")
+        var catalog: [String] = []
+        if catalogKind == "postgresql" {
+            let pg = try PostgresCluster.shared()
+            catalog = ["--catalog", pg.url(database: try pg.createDatabase("concurrent"))]
+            let r = try runLake(["init", "--lake", root] + catalog)
+            #expect(r.status == 0, "\(r.err)")
+        }
+        var r = try runLake(["generate", "--orders", "300", "--clean", "--seed", "19", "--out", gen])
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        let all = try Self.count(root, catalog), web = try Self.count(root, catalog, where: ["channel = web"])
+        try #require(web > 0 && web < all)
+        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+
+        // The same orders in another order: content the ledger does not hold (it would skip an
+        // exact copy as already ingested), every line a duplicate of a committed order.
+        var deleted = ""
+        let ingest = try Self.ingestThroughFIFO(root: root, catalog: catalog, dir: dir, lines: lines.reversed()) {
+            let d = try runLake(["delete", "curated.orders", "--lake", root, "--where", "channel = web"] + catalog)
+            #expect(d.status == 0, "\(d.err)")
+            deleted = try Self.latestSnapshot(root, catalog)
+        }
+        #expect(ingest.status != 0, "the ingest committed over the delete: \(ingest.err)")
+        #expect(ingest.err.contains("another writer committed to curated.orders") && ingest.err.contains("send the data again"), "\(ingest.err)")
+        #expect(try Self.latestSnapshot(root, catalog) == deleted, "a snapshot was committed after the delete")
+        #expect(try Self.count(root, catalog) == all - web)
+
+        // Sent again (rotated: not the ledger's content either): the web orders are back.
+        try ((lines.dropFirst() + lines.prefix(1)).joined(separator: "\n") + "\n").write(toFile: dir.file("again.jsonl"), atomically: true, encoding: .utf8)
+        r = try runLake(["ingest", "orders", "--lake", root, dir.file("again.jsonl")] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try Self.count(root, catalog) == all)
+        #expect(try Self.count(root, catalog, where: ["channel = web"]) == web)
+        r = try runLake(["verify", "--lake", root] + catalog)
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+    }
+
+    @Test("DuckDB inserts an order inlined in the catalog while a streamed ingest of the same order id reads: the ingest fails as a conflict, no order id twice")
+    func inlinedInsertRacingAnIngestOfTheSameID() throws {
+        let dir = try TemporaryDirectory("concurrent-inlined")
+        defer { dir.remove() }
+        let root = dir.file("lake"), gen = dir.file("gen")
+        var r = try runLake(["generate", "--orders", "50", "--clean", "--seed", "23", "--out", gen])
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+        // The table exists (an ingest of one order) before DuckDB writes into it.
+        try (String(lines[0]) + "\n").write(toFile: dir.file("first.jsonl"), atomically: true, encoding: .utf8)
+        r = try runLake(["ingest", "orders", "--lake", root, dir.file("first.jsonl")])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
+        let id: String = try #require(object?["order_id"] as? String)
+        let script = Python.duckdbPrelude + """
+        root, order_id = sys.argv[1], sys.argv[2]
+        c = duck()
+        c.execute("SET TimeZone = 'UTC'")
+        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 10)")
+        insert_duck_order(c, "l", order_id, "web")
+        """
+        let ingest = try Self.ingestThroughFIFO(root: root, dir: dir, lines: Array(lines.dropFirst())) {
+            try Python.run(script, [root, id])
+        }
+        #expect(ingest.status != 0, "the ingest committed order \(id) again: \(ingest.err)")
+        #expect(ingest.err.contains("another writer committed to curated.orders"), "\(ingest.err)")
+        let dup = try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "order_id", "--agg", "count(*)",
+                                   "--order-by", "count(*) desc", "--limit", "1"])
+        #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
+        #expect(try Self.count(root, where: ["order_id = \(id)"]) == 1)
+    }
+
+    @Test("two `lake ingest orders` of overlapping files at once: both exit 0, every order once, verify clean", arguments: [0.0, 0.15])
+    func overlappingIngestsAtOnce(stagger: Double) throws {
+        let dir = try TemporaryDirectory("concurrent-ingests")
+        defer { dir.remove() }
+        let root = dir.file("lake"), gen = dir.file("gen")
+        var r = try runLake(["generate", "--orders", "600", "--clean", "--seed", "29", "--out", gen])
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+        try (lines[0 ..< 400].joined(separator: "\n") + "\n").write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+        try (lines[200 ..< 600].joined(separator: "\n") + "\n").write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+        let processes = try ["a.jsonl", "b.jsonl"].map { name -> (Process, String) in
+            let p = Process()
+            p.executableURL = lakeBinary
+            p.arguments = ["ingest", "orders", "--lake", root, dir.file(name)]
+            let err = dir.file(name + ".err")
+            #expect(FileManager.default.createFile(atPath: err, contents: nil))
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle(forWritingAtPath: err)
+            try p.run()
+            Thread.sleep(forTimeInterval: stagger)
+            return (p, err)
+        }
+        for (p, err) in processes {
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        }
+        #expect(try Self.count(root) == 600)
+        let dup = try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "order_id", "--agg", "count(*)",
+                                   "--order-by", "count(*) desc", "--limit", "1"])
+        #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
+        let raw = try Self.lakeCSV(["query", "raw.orders", "--lake", root, "--group-by", "reject_reason", "--agg", "count(*)"])
+        #expect(Dictionary(uniqueKeysWithValues: raw.map { ($0[0], $0[1]) }) == ["": "600", "duplicate_order": "200"], "\(raw)")
+        r = try runLake(["verify", "--lake", root])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+    }
+}

@@ -32,20 +32,9 @@ import Testing
     /// base, runs `meanwhile`, then ends the stream; the ingest's exit status and stderr.
     static func ingestThroughFIFO(root: String, catalog: [String] = [], dir: TemporaryDirectory, lines: [Substring],
                                   meanwhile: () throws -> Void) throws -> (status: Int32, err: String) {
-        let fifo = dir.file("orders-\(UUID().uuidString.prefix(8)).fifo")
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let p = Process()
-        p.executableURL = lakeBinary
-        p.currentDirectoryURL = packageRoot
-        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", fifo] + catalog
-        let errFile = dir.file("err-\(UUID().uuidString.prefix(8))")
-        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle(forWritingAtPath: errFile)
-        try p.run()
-        signal(SIGPIPE, SIG_IGN)
-        let writer = open(fifo, O_WRONLY)
-        try #require(writer >= 0)
+        let name = UUID().uuidString.prefix(8)
+        let ingest = try FIFOIngest(root: root, fifo: dir.file("orders-\(name).fifo"), errFile: dir.file("err-\(name)"), arguments: catalog)
+        let writer = ingest.writer
         var bytes = Array(lines.joined(separator: "\n").utf8)
         bytes.append(UInt8(ascii: "\n"))
         _ = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
@@ -53,8 +42,8 @@ import Testing
         Thread.sleep(forTimeInterval: 2)
         try meanwhile()
         close(writer)
-        p.waitUntilExit()
-        return (p.terminationStatus, (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? "")
+        ingest.process.waitUntilExit()
+        return (ingest.process.terminationStatus, ingest.err)
     }
 
     @Test("a delete of the orders a streamed ingest rejects as duplicates, committed while it reads: the ingest fails as a conflict, nothing committed; sent again, the orders are back",

@@ -37,21 +37,9 @@ import Testing
         let before = try Self.latestSnapshot(root)
         let directoriesBefore = Self.directories(under: root)
         let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(mkfifo(fifo, 0o600) == 0)
 
-        let p = Process()
-        p.executableURL = lakeBinary
-        p.currentDirectoryURL = packageRoot
-        p.arguments = ["ingest", "orders", "--lake", root, "--quiet", fifo]
-        let errFile = dir.file("err")
-        #expect(FileManager.default.createFile(atPath: errFile, contents: nil))
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle(forWritingAtPath: errFile)
-        try p.run()
-        // The lake exits once interrupted: a write to its closed FIFO must not end this process.
-        signal(SIGPIPE, SIG_IGN)
-        let writer = open(fifo, O_WRONLY)
-        try #require(writer >= 0)
+        let ingest = try FIFOIngest(root: root, fifo: fifo, errFile: dir.file("err"))
+        let p = ingest.process, writer = ingest.writer
         func send(_ text: Substring) {
             var bytes = Array(text.utf8)
             bytes.append(UInt8(ascii: "\n"))
@@ -72,7 +60,7 @@ import Testing
         for line in lines.dropFirst(45_000).prefix(10) { send(line) }
         close(writer)
         p.waitUntilExit()
-        let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        let err = ingest.err
         #expect(p.terminationReason == .exit && p.terminationStatus == 143,
                 "reason \(p.terminationReason.rawValue), status \(p.terminationStatus): \(err)")
         #expect(err.contains("stopped by SIGTERM") && err.contains("nothing of it was committed"), "\(err)")

@@ -81,6 +81,36 @@ struct IngestBadInputTests {
         #expect(run.records == 1 && run.accepted == 0 && run.rejects.values.reduce(0, +) == 1, "\(run)")
     }
 
+    /// Session 19 probe: an ingest that opened the lake with a registry lacking orders v2, racing
+    /// a `schema migrate orders --to 2` from another registry, failed with "table 'orders' has no
+    /// version 2; registered: 1", which named neither the lake nor what to do.
+    @Test("a store whose registry lacks the version the lake's orders moved to since it opened: registryLacksLakeVersion, nothing committed")
+    func registryBehindTheLake() throws {
+        let dir = try TemporaryDirectory("ingest-registry-behind")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        let behind = try LakeStore.open(root: root, schemas: try registryV1Copy(dir))
+        _ = try CatalogIngest.run(behind, path: evaluationCatalog)
+        // Another process, with the full registry, creates curated.orders at its latest version.
+        let current = try LakeStore.open(root: root, schemas: schemasDirectory)
+        _ = try OrderIngest.run(current, path: evaluationOrders)
+        // New orders (the same content would be skipped by the ledger).
+        let more = dir.url.appendingPathComponent("more.jsonl").path
+        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n").prefix(20)
+        try (lines.map { $0.replacingOccurrences(of: "ORD-", with: "ORDN-") }.joined(separator: "\n") + "\n")
+            .write(toFile: more, atomically: true, encoding: .utf8)
+        let before = try state(behind)
+        #expect(throws: IngestError.registryLacksLakeVersion(table: "raw.orders", lakeVersion: 2, registered: [1])) {
+            try OrderIngest.run(behind, path: more)
+        }
+        #expect(try state(behind) == before)
+        let text = IngestError.registryLacksLakeVersion(table: "curated.orders", lakeVersion: 2, registered: [1]).description
+        #expect(text.contains("lake schema migrate") && text.contains("run the command again"), "\(text)")
+        // Opened again, the store takes in the lake's stored v2: the ingest runs.
+        let reopened = try LakeStore.open(root: root, schemas: try registryV1Copy(try TemporaryDirectory("ingest-registry-behind-2")))
+        #expect(try OrderIngest.run(reopened, path: more).accepted > 0)
+    }
+
     @Test("orders before any catalog: noProductCatalog, no snapshot")
     func ordersBeforeCatalog() throws {
         let dir = try TemporaryDirectory("ingest-nocat")

@@ -15,6 +15,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// column for; `table` is the registry table to migrate, `sourceVersion` the first version with it.
     case schemaBehind(source: String, line: Int, field: String, table: String, lakeVersion: Int, sourceVersion: Int)
     case unknownRegistryTable(String)
+    /// The lake's table is at a schema version the registry in use does not hold. The registry
+    /// takes in the lake's stored versions when the command opens the lake, so this is a
+    /// `lake schema migrate` that committed a version from another registry while it ran.
+    case registryLacksLakeVersion(table: String, lakeVersion: Int, registered: [Int])
     case conflict(table: TableName)
     /// Another engine altered the table outside the registry in a way the pipeline cannot write
     /// to (see `WriteLayout`); nothing was written or committed.
@@ -49,6 +53,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
                 + "nothing was committed. Run `lake schema migrate \(table) --to \(needed)` (add --dry-run to see the plan), then ingest again"
         case .unknownRegistryTable(let t):
             return "the schema registry has no table \(t)"
+        case .registryLacksLakeVersion(let t, let v, let known):
+            return "the lake's \(t) table is at schema version \(v), which the schema registry in use did not hold when this command "
+                + "opened the lake (it registers \(known.map { "v\($0)" }.joined(separator: ", "))): a `lake schema migrate` committed v\(v) "
+                + "meanwhile. Nothing was committed; run the command again: it takes in the lake's stored versions when it opens the lake"
         case .conflict(let table):
             return "another writer committed to \(table) while this ingest ran; retried and still conflicting, nothing was committed"
         case .tableAltered(let table, let column, let detail):
@@ -174,7 +182,11 @@ public struct LakeStore: Sendable {
         let loc = Self.location(ofRegistryTable: registryTable, layer: latest.layer)
         let found = try catalog.tableWithSchemaVersion(schema: loc.schema, name: loc.table)
         if let recorded = found?.recorded, recorded.version != latest.version {
-            def = try registry.schema(registryTable, version: recorded.version)
+            do {
+                def = try registry.schema(registryTable, version: recorded.version)
+            } catch .unknownVersion(_, _, let known) {
+                throw IngestError.registryLacksLakeVersion(table: "\(loc.schema).\(loc.table)", lakeVersion: recorded.version, registered: known)
+            }
         }
         return (def, loc.schema, loc.table, found?.table)
     }

@@ -28,6 +28,18 @@ import Testing
         return Int(rows.first?.first ?? "") ?? -1
     }
 
+    /// `lake generate` of `orders` clean orders into DIR/gen and their product catalog ingested
+    /// into the lake at DIR/lake (with `catalog`, a catalog made with `lake init` first); the
+    /// lake's path and the generated order lines.
+    static func lakeWithCatalog(_ dir: TemporaryDirectory, orders: Int, seed: Int, catalog: [String] = []) throws -> (root: String, gen: String, lines: [Substring]) {
+        let root = dir.file("lake"), gen = dir.file("gen")
+        var r = try runLake(["generate", "--orders", "\(orders)", "--clean", "--seed", "\(seed)", "--out", gen])
+        #expect(r.status == 0, "\(r.err)")
+        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        return (root, gen, try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n"))
+    }
+
     /// Starts `lake ingest orders` on a FIFO, sends `lines`, waits until the ingest surely took its
     /// base, runs `meanwhile`, then ends the stream; the ingest's exit status and stderr.
     static func ingestThroughFIFO(root: String, catalog: [String] = [], dir: TemporaryDirectory, lines: [Substring],
@@ -51,23 +63,18 @@ import Testing
     func deleteRacingAnIngestOfTheSameOrders(catalogKind: String) throws {
         let dir = try TemporaryDirectory("concurrent-delete")
         defer { dir.remove() }
-        let root = dir.file("lake"), gen = dir.file("gen")
         var catalog: [String] = []
         if catalogKind == "postgresql" {
             let pg = try PostgresCluster.shared()
             catalog = ["--catalog", pg.url(database: try pg.createDatabase("concurrent"))]
-            let r = try runLake(["init", "--lake", root] + catalog)
+            let r = try runLake(["init", "--lake", dir.file("lake")] + catalog)
             #expect(r.status == 0, "\(r.err)")
         }
-        var r = try runLake(["generate", "--orders", "300", "--clean", "--seed", "19", "--out", gen])
-        #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"] + catalog)
-        #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
+        let (root, gen, lines) = try Self.lakeWithCatalog(dir, orders: 300, seed: 19, catalog: catalog)
+        var r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
         #expect(r.status == 0, "\(r.err)")
         let all = try Self.count(root, catalog), web = try Self.count(root, catalog, where: ["channel = web"])
         try #require(web > 0 && web < all)
-        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
 
         // The same orders in another order: content the ledger does not hold (it would skip an
         // exact copy as already ingested), every line a duplicate of a committed order.
@@ -96,15 +103,10 @@ import Testing
     func inlinedInsertRacingAnIngestOfTheSameID() throws {
         let dir = try TemporaryDirectory("concurrent-inlined")
         defer { dir.remove() }
-        let root = dir.file("lake"), gen = dir.file("gen")
-        var r = try runLake(["generate", "--orders", "50", "--clean", "--seed", "23", "--out", gen])
-        #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
-        #expect(r.status == 0, "\(r.err)")
-        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+        let (root, _, lines) = try Self.lakeWithCatalog(dir, orders: 50, seed: 23)
         // The table exists (an ingest of one order) before DuckDB writes into it.
         try (String(lines[0]) + "\n").write(toFile: dir.file("first.jsonl"), atomically: true, encoding: .utf8)
-        r = try runLake(["ingest", "orders", "--lake", root, dir.file("first.jsonl")])
+        let r = try runLake(["ingest", "orders", "--lake", root, dir.file("first.jsonl")])
         #expect(r.status == 0, "\(r.err)")
         let object = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any]
         let id: String = try #require(object?["order_id"] as? String)
@@ -130,12 +132,7 @@ import Testing
     func overlappingIngestsAtOnce(stagger: Double) throws {
         let dir = try TemporaryDirectory("concurrent-ingests")
         defer { dir.remove() }
-        let root = dir.file("lake"), gen = dir.file("gen")
-        var r = try runLake(["generate", "--orders", "600", "--clean", "--seed", "29", "--out", gen])
-        #expect(r.status == 0, "\(r.err)")
-        r = try runLake(["ingest", "catalog", "--lake", root, gen + "/product_catalog.json"])
-        #expect(r.status == 0, "\(r.err)")
-        let lines = try String(contentsOfFile: gen + "/orders_stream.jsonl", encoding: .utf8).split(separator: "\n")
+        let (root, _, lines) = try Self.lakeWithCatalog(dir, orders: 600, seed: 29)
         try (lines[0 ..< 400].joined(separator: "\n") + "\n").write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
         try (lines[200 ..< 600].joined(separator: "\n") + "\n").write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
         let processes = try ["a.jsonl", "b.jsonl"].map { name -> (Process, String) in
@@ -160,7 +157,7 @@ import Testing
         #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
         let raw = try Self.lakeCSV(["query", "raw.orders", "--lake", root, "--group-by", "reject_reason", "--agg", "count(*)"])
         #expect(Dictionary(uniqueKeysWithValues: raw.map { ($0[0], $0[1]) }) == ["": "600", "duplicate_order": "200"], "\(raw)")
-        r = try runLake(["verify", "--lake", root])
+        let r = try runLake(["verify", "--lake", root])
         #expect(r.status == 0, "\(r.out)\(r.err)")
     }
 }

@@ -82,12 +82,15 @@ extension ChunkEncoder {
         // here. An index past the dictionary traps, as the array subscript did.
         used.withUnsafeMutableBufferPointer { used in
             idx.withUnsafeBufferPointer { idx in
+                func mark(_ r: Int) {
+                    let i = Int(idx[r])
+                    precondition(i >= 0 && i < used.count, "dictionary index out of range")
+                    used[i] = true
+                }
                 if let validity {
-                    validity.withUnsafeBufferPointer { present in
-                        for r in range where present[r - range.lowerBound] { used[checked: Int(idx[r])] = true }
-                    }
+                    validity.withUnsafeBufferPointer { present in for r in range where present[r - range.lowerBound] { mark(r) } }
                 } else {
-                    for r in range { used[checked: Int(idx[r])] = true }
+                    for r in range { mark(r) }
                 }
             }
         }
@@ -118,16 +121,6 @@ func compareBytes(_ a: UnsafeRawPointer, _ an: Int, _ b: UnsafeRawPointer?, _ bn
         if c != 0 { return Int(c) }
     }
     return an - bn
-}
-
-extension UnsafeMutableBufferPointer {
-    /// Element `i`, checked against the buffer's bounds in release builds too (the unchecked
-    /// subscript is checked only in debug builds).
-    @inline(__always)
-    subscript(checked i: Int) -> Element {
-        get { precondition(i >= 0 && i < count, "index out of range"); return self[i] }
-        nonmutating set { precondition(i >= 0 && i < count, "index out of range"); self[i] = newValue }
-    }
 }
 
 /// A byte string's first 16 bytes as a big-endian number, zero-padded. Keys that differ order

@@ -99,26 +99,25 @@ public enum Partitioning {
             let byName = (0 ..< channelCount).sorted { channelNames[$0] < channelNames[$1] }
             var rank = [Int](repeating: 0, count: channelCount)
             for (r, c) in byName.enumerated() { rank[c] = r }
-            // A row's dense key, through pointers (each index is in range by construction of
-            // lo, hi and the channel codes).
-            func withDenseKeys(_ body: (UnsafeMutableBufferPointer<Int32>, (Int) -> Int) -> Void) {
-                dense.withUnsafeMutableBufferPointer { dense in
-                    dates.withUnsafeBufferPointer { dates in
-                        codes.withUnsafeBufferPointer { codes in
-                            rank.withUnsafeBufferPointer { rank in
-                                body(dense) { row in Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])] }
-                            }
+            // Each row's dense key, worked out once through pointers (in range by construction
+            // of lo, hi and the channel ranks) and read by both passes below.
+            let key = [Int](unsafeUninitializedCapacity: batch.count) { out, n in
+                dates.withUnsafeBufferPointer { dates in
+                    codes.withUnsafeBufferPointer { codes in
+                        rank.withUnsafeBufferPointer { rank in
+                            for row in 0 ..< batch.count { out[row] = Int(Int64(dates[row]) - lo) * channelCount + rank[Int(codes[row])] }
                         }
                     }
                 }
+                n = batch.count
             }
-            withDenseKeys { dense, key in for row in 0 ..< batch.count { dense[key(row)] = 0 } }
+            for k in key { dense[k] = 0 }
             for k in 0 ..< dense.count where dense[k] == 0 {
                 dense[k] = Int32(keys.count)
                 keys.append(PartitionKey(date: Int32(lo + Int64(k / channelCount)), channel: channelNames[byName[k % channelCount]]))
             }
             slot.withUnsafeMutableBufferPointer { slot in
-                withDenseKeys { dense, key in for row in 0 ..< batch.count { slot[row] = dense[key(row)] } }
+                for (row, k) in key.enumerated() { slot[row] = dense[k] }
             }
         } else {
             var index: [Int64: Int32] = [:]

@@ -79,4 +79,38 @@ struct ChunkPipelineTests {
         // At most `window` chunks past the failing one were read: the reader stopped.
         #expect(input.bytesRead < Int64(size) / 10)
     }
+
+    /// The text of each line of `chunk`, with its number.
+    private static func lines(_ chunk: LineChunk) -> [(Int, String)] {
+        var out: [(Int, String)] = []
+        chunk.forEachLine { out.append(($0.number, String(decoding: $0.bytes, as: UTF8.self))) }
+        return out
+    }
+
+    @Test("a chunk's buffer goes to a later chunk only once the chunk is released; a held chunk keeps its lines")
+    func buffersReusedOnlyWhenReleased() throws {
+        let dir = try TemporaryDirectory("chunk-pipeline")
+        defer { dir.remove() }
+        let expected = (1 ... 2000).map { ($0, "{\"line\": \($0)}") }
+        // Every chunk held: no two share storage, and each still holds its own lines at the end.
+        let (_, held, _) = try source(dir, lines: 2000)
+        var chunks: [LineChunk] = []
+        while let c = try held.next() { chunks.append(c) }
+        #expect(chunks.count > 100)
+        #expect(Set(chunks.map { Int(bitPattern: $0.bytes.baseAddress) }).count == chunks.count)
+        let heldLines = chunks.flatMap(Self.lines)
+        #expect(heldLines.map(\.0) == expected.map(\.0) && heldLines.map(\.1) == expected.map(\.1))
+        // Each chunk released before the next is read: the next one is read into its buffer.
+        let (_, released, _) = try source(dir, lines: 2000)
+        var seen: [(Int, String)] = []
+        var previous: Int?
+        var reused = 0
+        while let c = try released.next() {
+            if let previous, previous == Int(bitPattern: c.bytes.baseAddress) { reused += 1 }
+            previous = Int(bitPattern: c.bytes.baseAddress)
+            seen += Self.lines(c)
+        }
+        #expect(reused == chunks.count - 1)
+        #expect(seen.map(\.0) == expected.map(\.0) && seen.map(\.1) == expected.map(\.1))
+    }
 }

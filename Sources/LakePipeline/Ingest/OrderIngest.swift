@@ -154,7 +154,7 @@ extension OrderIngest {
                                        progress: IngestProgress?) throws -> Int {
         var lines = 0
         let size = input.sizeHint ?? 0
-        let chunker = LineChunker(input, chunkBytes: options.chunkBytes)
+        let chunker = LineChunker(input, chunkBytes: options.chunkBytes, keep: options.parallelism + 2)
         if size > 0 { batch.reserveClaims(sourceBytes: size) }
         let workers = (0 ..< options.parallelism).map { _ in ChunkValidator(batch.deferredValidator(expectedLines: options.chunkBytes / 300)) }
         var format = FormatCheck(path: input.path)

@@ -220,6 +220,83 @@ import Testing
         #expect(try runLake(["verify", "--lake", lake.root]).status == 0)
     }
 
+    /// SIGKILL (no handler runs) of `lake erase customer X --purge` at fractions of its own
+    /// duration: start-up, the erasure's delete, the purge's rewrite, its commit, its expiry and
+    /// scrub. Whatever the kill left, the lake reads either as before the erasure or without X,
+    /// `lake verify` passes, and the same command run again ends with no byte of X under the
+    /// lake root and DuckDB 1.5.5's figures of an erasure never killed. Until session 20 a
+    /// purge that died was simulated in-process only (the tests above and below).
+    @Test("SIGKILL anywhere in `lake erase customer … --purge`: before or after the erasure, never between; the rerun leaves no byte of the customer")
+    func killedErasureWithPurge() throws {
+        let lake = try EvaluationLake(orderChunks: 8)
+        defer { lake.dir.remove() }
+        let x = "CUST-00004"
+        // Delete files in many partitions: the purge has files to rewrite.
+        var r = try runLake(["delete", "orders", "--where", "channel = web", "--lake", lake.root])
+        #expect(r.status == 0, "\(r.err)")
+        let s0 = try lake.catalog.latestSnapshot().id
+        let orders = try RowDeleteTests.count(lake.catalog, "orders")
+        let theirs = try RowDeleteTests.count(lake.catalog, "orders", ["customer_id = \(x)"])
+        #expect(theirs > 0)
+        let copies = try TemporaryDirectory("erase-kill")
+        defer { copies.remove() }
+        func copy(_ name: String) throws -> String {
+            let root = copies.url.appendingPathComponent(name)
+            try FileManager.default.copyItem(at: lake.dir.url, to: root)
+            return root.path
+        }
+        let args = ["erase", "customer", x, "--purge", "--lake"]
+        // The measure, and the figures of an erasure never killed.
+        let reference = try copy("reference")
+        let started = Date()
+        r = try runLake(args + [reference])
+        var duration = Date().timeIntervalSince(started)
+        #expect(r.status == 0 && r.out.contains("Purged at snapshot"), "\(r.out) \(r.err)")
+        let expected = try Self.figures(reference)
+        #expect(expected["rows:curated.orders"] == String(orders - theirs))
+        var killed = 0, erasedBeforeRerun = 0
+        // Kills at 1/8, 3/8, 5/8 and 7/8 of the measure (one before the erasure's commit, the
+        // rest in the purge, as measured), round again while fewer than 3 runs were killed.
+        for attempt in 0 ..< 12 {
+            if attempt >= 4 && killed >= 3 { break }
+            let root = try copy("k\(attempt)")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.lake)
+            p.arguments = args + [root]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            let began = Date()
+            try p.run()
+            Thread.sleep(forTimeInterval: duration * Double(attempt % 4 * 2 + 1) / 8)
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                killed += 1
+            } else {
+                duration = min(duration, Date().timeIntervalSince(began))
+            }
+            p.waitUntilExit()
+            let c = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+            let left = try RowDeleteTests.count(c, "orders", ["customer_id = \(x)"])
+            let all = try RowDeleteTests.count(c, "orders")
+            if try c.latestSnapshot().id == s0 {
+                #expect(left == theirs && all == orders, "attempt \(attempt): killed before the erasure's commit, the lake is as it was")
+            } else {
+                erasedBeforeRerun += 1
+                #expect(left == 0 && all == orders - theirs, "attempt \(attempt): the erasure committed whole: \(left) of X's orders, \(all) in all")
+            }
+            r = try runLake(["verify", "--lake", root])
+            #expect(r.status == 0, "attempt \(attempt): verify after the kill: \(r.out) \(r.err)")
+            r = try runLake(args + [root])
+            #expect(r.status == 0, "attempt \(attempt): the rerun: \(r.err)")
+            #expect(try Python.json(RowDeleteTests.byteSearch, [root, x]) as? [String] == [], "attempt \(attempt): X's bytes after the rerun")
+            #expect(try Self.figures(root) == expected, "attempt \(attempt): DuckDB's figures after the rerun")
+            #expect(try ErasureLog.entries(c).allSatisfy { $0.purgeSnapshotID != nil }, "attempt \(attempt): the erasure is purged")
+            try FileManager.default.removeItem(atPath: root)
+        }
+        #expect(killed >= 3, "only \(killed) runs were killed (an erasure with purge takes \(duration) s)")
+        #expect(erasedBeforeRerun >= 1, "no kill came after the erasure's commit")
+    }
+
     /// The evaluation lake with customer CUST-00004 erased (not yet purged), and that customer.
     static func lakeWithAnErasure() throws -> (EvaluationLake, String) {
         let lake = try EvaluationLake()

@@ -79,8 +79,13 @@ public struct SchemaRegistry: Sendable {
     }
 
     /// Parses a version's canonical JSON as a lake stored it (lake_schema_definition).
+    /// The text is the canonical form the lake stored (and hashed into the fingerprint it
+    /// stored beside it) when the version was first committed: it is kept as the canonical form
+    /// instead of being serialised again, which was most of opening a lake's registry (Foundation's
+    /// JSON writer, about 4 M instructions a version) and could only reproduce it.
     public static func parseStored(table: String, version: Int, canonicalJSON: String) throws(RegistryError) -> TableSchema {
-        try parse(Data(canonicalJSON.utf8), path: "\(table) v\(version) (stored in the lake)", table: table, version: version)
+        let data = Data(canonicalJSON.utf8)
+        return try parse(data, path: "\(table) v\(version) (stored in the lake)", table: table, version: version, canonical: data)
     }
 
     /// This registry plus the versions of `other` it lacks; where both have a version, this one's wins.
@@ -117,8 +122,9 @@ public struct SchemaRegistry: Sendable {
     // MARK: parsing (Foundation JSON is fine: a few small files at startup)
 
     /// Parses one version file, which must define `table` at `version` (its place in the registry).
-    static func parse(_ data: Data, path: String, table expectedTable: String, version expectedVersion: Int) throws(RegistryError) -> TableSchema {
-        let schema = try parse(data, path: path)
+    static func parse(_ data: Data, path: String, table expectedTable: String, version expectedVersion: Int,
+                      canonical: Data? = nil) throws(RegistryError) -> TableSchema {
+        let schema = try parse(data, path: path, canonical: canonical)
         guard schema.table == expectedTable else {
             throw .invalid(path: path, problem: "\"table\" is '\(schema.table)' but the directory is '\(expectedTable)'")
         }
@@ -128,7 +134,8 @@ public struct SchemaRegistry: Sendable {
         return schema
     }
 
-    public static func parse(_ data: Data, path: String) throws(RegistryError) -> TableSchema {
+    /// `canonical`: the file's canonical form when the caller has it (a version the lake stored).
+    public static func parse(_ data: Data, path: String, canonical known: Data? = nil) throws(RegistryError) -> TableSchema {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw .invalid(path: path, problem: "not valid JSON (\(error.localizedDescription))")
@@ -176,9 +183,11 @@ public struct SchemaRegistry: Sendable {
             source = SourceSpec(format: format, fields: try sourceFields(fields, at: "source", path: path))
         }
         // Canonical form for the fingerprint: sorted keys, no whitespace, so only meaning counts.
-        let canonical: Data
-        do { canonical = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) } catch {
-            throw bad("cannot canonicalise (\(error))")
+        var canonical = known ?? Data()
+        if known == nil {
+            do { canonical = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) } catch {
+                throw bad("cannot canonicalise (\(error))")
+            }
         }
         return TableSchema(table: table, version: version, layer: layer, description: root["description"] as? String ?? "",
                            partitionBy: partitionBy, primaryKey: primaryKey, columns: columns, source: source,

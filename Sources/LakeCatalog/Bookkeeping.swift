@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 // The lake's own bookkeeping, in `lake_*` tables of the same SQLite database as the DuckLake
 // catalog: a source ledger and stream checkpoints for exactly-once ingest, one row per ingest
@@ -259,6 +260,51 @@ extension CatalogTransaction {
               let c = table.column(named: column),
               let rows = try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: previous.id, columns: [c]) else { return [] }
         return (0 ..< rows.count).compactMap { rows.columns[0].string(at: $0) }
+    }
+
+    /// The values (UTF-8 bytes) of a text column in the rows of the table that were live at
+    /// `snapshot` and are deleted now, when a snapshot after it deleted rows: what another tool's
+    /// DELETE (DuckDB's, which records no ids) removed from under a writer that read the table at
+    /// `snapshot`. Reads only the data files whose deletes changed since (a delete file or inlined
+    /// deletions added; a file whose rows a deleting snapshot dropped whole) and, when the table
+    /// keeps rows inlined in the catalog, those rows at both snapshots. `deleting` are the
+    /// snapshots after `snapshot` that deleted rows (`snapshotsDeletingRows`); empty reads nothing.
+    public func valuesDeleted(tableID: Int64, column: String, after snapshot: Int64, deleting: Set<Int64>) throws -> [[UInt8]] {
+        guard !deleting.isEmpty,
+              let then = try Catalog.fetchTables(database, snapshot: snapshot, dataPath: dataPath, tableID: tableID).first,
+              let now = try Catalog.fetchTables(database, snapshot: previous.id, dataPath: dataPath, tableID: tableID).first,
+              let c = then.column(named: column) else { return [] }
+        // Multisets by bytes: String's == is canonical equivalence, which would take a look-alike
+        // id (NFC vs NFD) for the one deleted.
+        var gone: [[UInt8]: Int] = [:]
+        func add(_ batches: [RecordBatch], _ by: Int) {
+            for b in batches {
+                for row in 0 ..< b.count { if let v = b.columns[0].string(at: row) { gone[Array(v.utf8), default: 0] += by } }
+            }
+        }
+        let current = Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: now, snapshot: previous.id, columnStats: false,
+                                                                                  inlined: .readSeparately).map { ($0.dataFileID, $0) })
+        for old in try Catalog.fetchDataFiles(database, table: then, snapshot: snapshot, columnStats: false, inlined: .readSeparately) {
+            if let new = current[old.dataFileID] {
+                // Unchanged deletes: the same delete file and inlined deletions, nothing read.
+                guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { continue }
+                // The rows deleted now less those deleted then: the newly deleted positions' values.
+                add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
+                add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
+            } else {
+                // Ended since: a DELETE of every live row drops the file; a compaction or rewrite
+                // moves its rows to a new file and is not a deleting snapshot.
+                let end = try Int64.fetchOne(database, sql: "SELECT end_snapshot FROM ducklake_data_file WHERE data_file_id = ?",
+                                             arguments: [old.dataFileID])
+                if let end, deleting.contains(end) { add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1) }
+            }
+        }
+        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty {
+            let at = { (s: Int64, t: TableInfo) in try Catalog.fetchInlinedRows(self.database, tableID: tableID, snapshot: s, columns: [t.column(named: column) ?? c]) }
+            add(try at(snapshot, then).map { [$0] } ?? [], 1)
+            add(try at(previous.id, now).map { [$0] } ?? [], -1)
+        }
+        return gone.flatMap { v, n in n > 0 ? Array(repeating: v, count: n) : [] }
     }
 
     func snapshotsChanging(tableID: Int64, after snapshot: Int64, kinds: Set<SnapshotChange.Kind>) throws -> Set<Int64> {

@@ -128,6 +128,92 @@ import Testing
         #expect(try Self.count(root, where: ["order_id = \(id)"]) == 1)
     }
 
+    /// Session 20: DuckDB's DELETE records no ids, so the check above did not see it. A DuckDB
+    /// DELETE of orders a streamed ingest rejects as committed duplicates, committed while it
+    /// reads: on main the ingest committed, exit 0, and the orders were in neither curated nor
+    /// accepted raw. `rows`: "many" deletes the web orders (a delete file per data file), "few"
+    /// three orders (kept as inlined deletions in the catalog), "other" the web orders while the
+    /// batch holds none of them (no conflict: the ingest commits), "inlined" an order DuckDB
+    /// inserted inlined in the catalog (its row deleted there).
+    @Test("DuckDB deletes orders a streamed ingest rejects as committed duplicates while it reads: a conflict, nothing committed; orders it does not hold: no conflict",
+          arguments: [("sqlite", "many"), ("sqlite", "few"), ("sqlite", "other"), ("sqlite", "inlined"), ("postgresql", "many"), ("postgresql", "few")])
+    func duckDBDeleteRacingAnIngestOfTheSameOrders(catalogKind: String, rows: String) throws {
+        let dir = try TemporaryDirectory("concurrent-duck-delete")
+        defer { dir.remove() }
+        var catalog: [String] = [], attach = ""
+        if catalogKind == "postgresql" {
+            let pg = try PostgresCluster.shared()
+            let database = try pg.createDatabase("duckdelete")
+            catalog = ["--catalog", pg.url(database: database)]
+            attach = "postgres:" + pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+            let r = try runLake(["init", "--lake", dir.file("lake")] + catalog)
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let (root, gen, lines) = try Self.lakeWithCatalog(dir, orders: 300, seed: 20, catalog: catalog)
+        if attach.isEmpty { attach = "sqlite:" + root + "/manifest.sqlite" }
+        var r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        func id(_ line: Substring) -> String { ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["order_id"] as? String ?? "" }
+        func isWeb(_ line: Substring) -> Bool { ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["channel"] as? String == "web" }
+        var batch = Array(lines.reversed()), condition = "channel = 'web'"
+        switch rows {
+        case "few": condition = "order_id IN (" + batch.prefix(3).map { "'" + id($0) + "'" }.joined(separator: ", ") + ")"
+        case "other": batch = batch.filter { !isWeb($0) }
+        case "inlined":
+            // An order DuckDB inserted (inlined: no data file), then a batch that holds its id.
+            condition = "order_id = 'DUCK-INLINED-1'"
+            let insert = Python.duckdbPrelude + """
+            c = duck()
+            c.execute("ATTACH 'ducklake:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 10)")
+            insert_duck_order(c, "l", "DUCK-INLINED-1", "web")
+            """
+            try Python.run(insert, [attach, root])
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(batch[0].utf8)) as? [String: Any])
+            object["order_id"] = "DUCK-INLINED-1"
+            batch.insert(Substring(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)), at: 0)
+        default: break
+        }
+        let all = try Self.count(root, catalog)
+        let doomedIDs = rows == "few" ? batch.prefix(3).map(id) : rows == "inlined" ? ["DUCK-INLINED-1"] : []
+        let doomed = doomedIDs.isEmpty ? try Self.count(root, catalog, where: ["channel = web"])
+            : try doomedIDs.reduce(0) { $0 + (try Self.count(root, catalog, where: ["order_id = \($1)"])) }
+        try #require(doomed > 0 && doomed < all, "\(doomed) of \(all)")
+        let delete = Python.duckdbPrelude + """
+        c = duck()
+        if sys.argv[1].startswith("postgres:"):
+            c.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+        c.execute("ATTACH 'ducklake:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE)")
+        c.execute("BEGIN")
+        c.execute("DELETE FROM l.curated.order_items WHERE order_id IN (SELECT order_id FROM l.curated.orders WHERE " + sys.argv[3] + ")")
+        c.execute("DELETE FROM l.curated.orders WHERE " + sys.argv[3])
+        c.execute("COMMIT")
+        """
+        var deleted = ""
+        let ingest = try Self.ingestThroughFIFO(root: root, catalog: catalog, dir: dir, lines: batch) {
+            try Python.run(delete, [attach, root, condition])
+            deleted = try Self.latestSnapshot(root, catalog)
+        }
+        #expect(try Self.count(root, catalog, where: rows == "other" ? ["channel = web"] : []) == (rows == "other" ? 0 : all - doomed))
+        if rows == "other" {
+            // None of the deleted orders is among the batch's: the ingest commits (no retry needed).
+            #expect(ingest.status == 0, "\(ingest.err)")
+            #expect(try Self.latestSnapshot(root, catalog) != deleted)
+            return
+        }
+        #expect(ingest.status != 0, "the ingest committed over DuckDB's delete, its lines rejected as duplicates of deleted orders: \(ingest.err)")
+        #expect(ingest.err.contains("another writer committed to curated.orders") && ingest.err.contains("send the data again"), "\(ingest.err)")
+        #expect(try Self.latestSnapshot(root, catalog) == deleted, "a snapshot was committed after DuckDB's delete")
+
+        // Sent again as a file: the deleted orders are back, each once.
+        try (batch.joined(separator: "\n") + "\n").write(toFile: dir.file("again.jsonl"), atomically: true, encoding: .utf8)
+        r = try runLake(["ingest", "orders", "--lake", root, dir.file("again.jsonl")] + catalog)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try Self.count(root, catalog) == all)
+        let dup = try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "order_id", "--agg", "count(*)",
+                                   "--order-by", "count(*) desc", "--limit", "1"] + catalog)
+        #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
+    }
+
     @Test("two `lake ingest orders` of overlapping files at once: both exit 0, every order once, verify clean", arguments: [0.0, 0.15])
     func overlappingIngestsAtOnce(stagger: Double) throws {
         let dir = try TemporaryDirectory("concurrent-ingests")

@@ -214,6 +214,50 @@ import Testing
         #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
     }
 
+    /// Session 20: a batch ingest of orders a `--follow` is committing every 0.2 s conflicted on
+    /// each attempt while the follower went through the shared ids, and three immediate retries
+    /// ran out in seconds: exit 1 although the race ends once the follower has passed them. The
+    /// retries now back off (jittered, doubling, bounded in count and time), so the batch lands.
+    @Test("a batch ingest of the orders a --follow is committing every 0.2 s: the batch lands after backing off, every order once")
+    func batchIngestBesideAFollower() throws {
+        let dir = try TemporaryDirectory("concurrent-follow")
+        defer { dir.remove() }
+        let (root, _, lines) = try Self.lakeWithCatalog(dir, orders: 3000, seed: 31)
+        let followed = dir.file("live.jsonl")
+        #expect(FileManager.default.createFile(atPath: followed, contents: nil))
+        let follower = Process()
+        follower.executableURL = lakeBinary
+        follower.arguments = ["ingest", "orders", "--lake", root, "--quiet", "--follow", "--commit-every", "40", "--commit-interval", "0.2", followed]
+        #expect(FileManager.default.createFile(atPath: dir.file("follow.err"), contents: nil))
+        follower.standardOutput = FileHandle.nullDevice
+        follower.standardError = FileHandle(forWritingAtPath: dir.file("follow.err"))
+        try follower.run()
+        defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+        // About 300 lines a second, for 10 s.
+        let appender = Thread {
+            guard let h = FileHandle(forWritingAtPath: followed) else { return }
+            for start in stride(from: 0, to: lines.count, by: 60) {
+                h.seekToEndOfFile()
+                h.write(Data((lines[start ..< min(start + 60, lines.count)].joined(separator: "\n") + "\n").utf8))
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            try? h.close()
+        }
+        appender.start()
+        Thread.sleep(forTimeInterval: 1)
+        try (lines.reversed().joined(separator: "\n") + "\n").write(toFile: dir.file("batch.jsonl"), atomically: true, encoding: .utf8)
+        let batch = try runLake(["ingest", "orders", "--lake", root, dir.file("batch.jsonl")])
+        #expect(batch.status == 0, "the batch ingest gave up beside the follower: \(batch.err)")
+        // The follower goes on to the end of its file.
+        let deadline = Date().addingTimeInterval(90)
+        while try Self.count(root) < lines.count && Date() < deadline { Thread.sleep(forTimeInterval: 0.5) }
+        #expect(follower.isRunning, "the follower ended: \((try? String(contentsOfFile: dir.file("follow.err"), encoding: .utf8)) ?? "")")
+        #expect(try Self.count(root) == lines.count)
+        let dup = try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "order_id", "--agg", "count(*)",
+                                   "--order-by", "count(*) desc", "--limit", "1"])
+        #expect(dup.first?.last == "1", "an order id is in curated.orders twice: \(dup)")
+    }
+
     @Test("two `lake ingest orders` of overlapping files at once: both exit 0, every order once, verify clean", arguments: [0.0, 0.15])
     func overlappingIngestsAtOnce(stagger: Double) throws {
         let dir = try TemporaryDirectory("concurrent-ingests")

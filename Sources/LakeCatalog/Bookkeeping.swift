@@ -266,13 +266,13 @@ extension CatalogTransaction {
     /// `snapshot` and are deleted now, when a snapshot after it deleted rows: what another tool's
     /// DELETE (DuckDB's, which records no ids) removed from under a writer that read the table at
     /// `snapshot`. Reads only the data files whose deletes changed since (a delete file or inlined
-    /// deletions added; a file whose rows a deleting snapshot dropped whole) and, when the table
-    /// keeps rows inlined in the catalog, those rows at both snapshots. `deleting` are the
+    /// deletions added), files a deleting snapshot dropped whole, files a rewrite ended since
+    /// (a compaction leaves deleted rows out: those deleted after `snapshot` count) and, when the
+    /// table keeps rows inlined in the catalog, those rows at both snapshots. `deleting` are the
     /// snapshots after `snapshot` that deleted rows (`snapshotsDeletingRows`); empty reads nothing.
     public func valuesDeleted(tableID: Int64, column: String, after snapshot: Int64, deleting: Set<Int64>) throws -> [[UInt8]] {
         guard !deleting.isEmpty,
               let then = try Catalog.fetchTables(database, snapshot: snapshot, dataPath: dataPath, tableID: tableID).first,
-              let now = try Catalog.fetchTables(database, snapshot: previous.id, dataPath: dataPath, tableID: tableID).first,
               let c = then.column(named: column) else { return [] }
         // Multisets by bytes: String's == is canonical equivalence, which would take a look-alike
         // id (NFC vs NFD) for the one deleted.
@@ -282,24 +282,50 @@ extension CatalogTransaction {
                 for row in 0 ..< b.count { if let v = b.columns[0].string(at: row) { gone[Array(v.utf8), default: 0] += by } }
             }
         }
-        let current = Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: now, snapshot: previous.id, columnStats: false,
-                                                                                  inlined: .readSeparately).map { ($0.dataFileID, $0) })
-        for old in try Catalog.fetchDataFiles(database, table: then, snapshot: snapshot, columnStats: false, inlined: .readSeparately) {
-            if let new = current[old.dataFileID] {
-                // Unchanged deletes: the same delete file and inlined deletions, nothing read.
-                guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { continue }
-                // The rows deleted now less those deleted then: the newly deleted positions' values.
-                add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
-                add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
-            } else {
-                // Ended since: a DELETE of every live row drops the file; a compaction or rewrite
-                // moves its rows to a new file and is not a deleting snapshot.
-                let end = try Int64.fetchOne(database, sql: "SELECT end_snapshot FROM ducklake_data_file WHERE data_file_id = ?",
-                                             arguments: [old.dataFileID])
-                if let end, deleting.contains(end) { add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1) }
+        // The table's files at a snapshot, by id (one listing per snapshot asked for).
+        var listings: [Int64: (table: TableInfo, files: [Int64: DataFile])] = [:]
+        func listing(at s: Int64) throws -> (table: TableInfo, files: [Int64: DataFile])? {
+            if let l = listings[s] { return l }
+            guard let t = try Catalog.fetchTables(database, snapshot: s, dataPath: dataPath, tableID: tableID).first else { return nil }
+            let l = (t, Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: t, snapshot: s, columnStats: false,
+                                                                                    inlined: .readSeparately).map { ($0.dataFileID, $0) }))
+            listings[s] = l
+            return l
+        }
+        // The rows deleted in `new` less those deleted in `old` (the same file at two snapshots).
+        func newlyDeleted(_ old: DataFile, _ new: DataFile) throws {
+            // Unchanged deletes: the same delete file and inlined deletions, nothing read.
+            guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { return }
+            add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
+            add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
+        }
+        // Every file live at some point since `snapshot`: live then (its deletes then against its
+        // deletes when it ended, or now), or added since (a compaction's output holds rows that
+        // were live then; a new file starts without deletes).
+        let base = try listing(at: snapshot)
+        for r in try SQLRow.fetchAll(database, sql: """
+            SELECT data_file_id, begin_snapshot, end_snapshot FROM ducklake_data_file
+            WHERE table_id = ? AND begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot > ?)
+            """, arguments: [tableID, previous.id, snapshot]) {
+            let id: Int64 = try r.value("data_file_id")
+            let end: Int64? = try r.value("end_snapshot")
+            let old = base?.files[id]
+            guard let last = try listing(at: end.map { $0 - 1 } ?? previous.id)?.files[id] else { continue }
+            if let end, deleting.contains(end) {
+                // A DELETE of every live row drops the file: the rows it had at the start all count.
+                if let old { add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1) } else {
+                    let reader = try DataFileReader(last, columns: [c], files: files)
+                    add(try reader.read(parallelism: 1) + reader.readDeleted(), 1)
+                }
+            } else if let old {
+                // Still live, or rewritten (a compaction leaves deleted rows out of its output: the
+                // file just before holds them as deleted).
+                try newlyDeleted(old, last)
+            } else if last.hasDeletes {
+                add(try DataFileReader(last, columns: [c], files: files).readDeleted(), 1)
             }
         }
-        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty {
+        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty, let now = try listing(at: previous.id)?.table {
             let at = { (s: Int64, t: TableInfo) in try Catalog.fetchInlinedRows(self.database, tableID: tableID, snapshot: s, columns: [t.column(named: column) ?? c]) }
             add(try at(snapshot, then).map { [$0] } ?? [], 1)
             add(try at(previous.id, now).map { [$0] } ?? [], -1)

@@ -134,9 +134,13 @@ import Testing
     /// accepted raw. `rows`: "many" deletes the web orders (a delete file per data file), "few"
     /// three orders (kept as inlined deletions in the catalog), "other" the web orders while the
     /// batch holds none of them (no conflict: the ingest commits), "inlined" an order DuckDB
-    /// inserted inlined in the catalog (its row deleted there).
+    /// inserted inlined in the catalog (its row deleted there), "day" every order of one event
+    /// date (DuckDB ends those data files instead), "compacted" 40 orders, then `lake compact`
+    /// rewrites their files without the deleted rows (a snapshot that deletes nothing) before
+    /// the ingest commits.
     @Test("DuckDB deletes orders a streamed ingest rejects as committed duplicates while it reads: a conflict, nothing committed; orders it does not hold: no conflict",
-          arguments: [("sqlite", "many"), ("sqlite", "few"), ("sqlite", "other"), ("sqlite", "inlined"), ("postgresql", "many"), ("postgresql", "few")])
+          arguments: [("sqlite", "many"), ("sqlite", "few"), ("sqlite", "other"), ("sqlite", "inlined"), ("sqlite", "day"), ("sqlite", "compacted"),
+                     ("postgresql", "many"), ("postgresql", "few")])
     func duckDBDeleteRacingAnIngestOfTheSameOrders(catalogKind: String, rows: String) throws {
         let dir = try TemporaryDirectory("concurrent-duck-delete")
         defer { dir.remove() }
@@ -152,12 +156,21 @@ import Testing
         let (root, gen, lines) = try Self.lakeWithCatalog(dir, orders: 300, seed: 20, catalog: catalog)
         if attach.isEmpty { attach = "sqlite:" + root + "/manifest.sqlite" }
         var r = try runLake(["ingest", "orders", "--lake", root, gen + "/orders_stream.jsonl"] + catalog)
+        if rows == "compacted" {
+            // Two files per partition, so that `lake compact` rewrites them.
+            try (lines.prefix(150).joined(separator: "\n") + "\n").write(toFile: dir.file("a.jsonl"), atomically: true, encoding: .utf8)
+            try (lines.dropFirst(150).joined(separator: "\n") + "\n").write(toFile: dir.file("b.jsonl"), atomically: true, encoding: .utf8)
+            r = try runLake(["ingest", "orders", "--lake", root, dir.file("a.jsonl")] + catalog)
+            #expect(r.status == 0, "\(r.err)")
+            r = try runLake(["ingest", "orders", "--lake", root, dir.file("b.jsonl")] + catalog)
+        }
         #expect(r.status == 0, "\(r.err)")
         func id(_ line: Substring) -> String { ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["order_id"] as? String ?? "" }
         func isWeb(_ line: Substring) -> Bool { ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["channel"] as? String == "web" }
         var batch = Array(lines.reversed()), condition = "channel = 'web'"
         switch rows {
         case "few": condition = "order_id IN (" + batch.prefix(3).map { "'" + id($0) + "'" }.joined(separator: ", ") + ")"
+        case "compacted": condition = "order_id IN (" + lines.prefix(40).map { "'" + id($0) + "'" }.joined(separator: ", ") + ")"
         case "other": batch = batch.filter { !isWeb($0) }
         case "inlined":
             // An order DuckDB inserted (inlined: no data file), then a batch that holds its id.
@@ -171,18 +184,23 @@ import Testing
             var object = try #require(try JSONSerialization.jsonObject(with: Data(batch[0].utf8)) as? [String: Any])
             object["order_id"] = "DUCK-INLINED-1"
             batch.insert(Substring(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)), at: 0)
+        case "day":
+            let day = try #require(try Self.lakeCSV(["query", "curated.orders", "--lake", root, "--group-by", "event_date", "--agg", "count(*)",
+                                                    "--order-by", "count(*) desc", "--limit", "1"] + catalog).first?.first)
+            condition = "event_date = DATE '\(day)'"
         default: break
         }
         let all = try Self.count(root, catalog)
-        let doomedIDs = rows == "few" ? batch.prefix(3).map(id) : rows == "inlined" ? ["DUCK-INLINED-1"] : []
-        let doomed = doomedIDs.isEmpty ? try Self.count(root, catalog, where: ["channel = web"])
+        let doomedIDs = rows == "few" ? batch.prefix(3).map(id) : rows == "compacted" ? lines.prefix(40).map(id) : rows == "inlined" ? ["DUCK-INLINED-1"] : []
+        let doomed = condition.hasPrefix("event_date") ? try Self.count(root, catalog, where: ["event_date = \(condition.dropFirst(19).dropLast())"])
+            : doomedIDs.isEmpty ? try Self.count(root, catalog, where: ["channel = web"])
             : try doomedIDs.reduce(0) { $0 + (try Self.count(root, catalog, where: ["order_id = \($1)"])) }
         try #require(doomed > 0 && doomed < all, "\(doomed) of \(all)")
         let delete = Python.duckdbPrelude + """
         c = duck()
         if sys.argv[1].startswith("postgres:"):
             c.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
-        c.execute("ATTACH 'ducklake:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE)")
+        c.execute("ATTACH 'ducklake:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT " + sys.argv[4] + ")")
         c.execute("BEGIN")
         c.execute("DELETE FROM l.curated.order_items WHERE order_id IN (SELECT order_id FROM l.curated.orders WHERE " + sys.argv[3] + ")")
         c.execute("DELETE FROM l.curated.orders WHERE " + sys.argv[3])
@@ -190,7 +208,12 @@ import Testing
         """
         var deleted = ""
         let ingest = try Self.ingestThroughFIFO(root: root, catalog: catalog, dir: dir, lines: batch) {
-            try Python.run(delete, [attach, root, condition])
+            // Without inlining DuckDB ends a data file whose every row it deletes.
+            try Python.run(delete, [attach, root, condition, rows == "day" ? "0" : "10"])
+            if rows == "compacted" {
+                let c = try runLake(["compact", "curated.orders", "--lake", root, "--min-files", "2"] + catalog)
+                #expect(c.status == 0 && !c.out.contains("nothing to compact"), "\(c.out)\(c.err)")
+            }
             deleted = try Self.latestSnapshot(root, catalog)
         }
         #expect(try Self.count(root, catalog, where: rows == "other" ? ["channel = web"] : []) == (rows == "other" ? 0 : all - doomed))

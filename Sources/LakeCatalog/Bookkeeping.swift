@@ -262,75 +262,63 @@ extension CatalogTransaction {
         return (0 ..< rows.count).compactMap { rows.columns[0].string(at: $0) }
     }
 
-    /// The values (UTF-8 bytes) of a text column in the rows of the table that were live at
-    /// `snapshot` and are deleted now, when a snapshot after it deleted rows: what another tool's
+    /// The values (UTF-8 bytes) among `wanted` of a text column that have fewer live rows in the
+    /// table now than at `snapshot`, when a snapshot after it deleted rows: what another tool's
     /// DELETE (DuckDB's, which records no ids) removed from under a writer that read the table at
-    /// `snapshot`. Reads only the data files whose deletes changed since (a delete file or inlined
-    /// deletions added), files a deleting snapshot dropped whole, files a rewrite ended since
-    /// (a compaction leaves deleted rows out: those deleted after `snapshot` count) and, when the
-    /// table keeps rows inlined in the catalog, those rows at both snapshots. `deleting` are the
+    /// `snapshot`. An UPDATE (a delete and an insert of the same value) or a rewrite moving rows
+    /// to a new file leaves a value as live as before: not returned. `deleting` are the
     /// snapshots after `snapshot` that deleted rows (`snapshotsDeletingRows`); empty reads nothing.
-    public func valuesDeleted(tableID: Int64, column: String, after snapshot: Int64, deleting: Set<Int64>) throws -> [[UInt8]] {
+    ///
+    /// Reads only what changed: the files live at both snapshots whose deletes differ (the rows
+    /// deleted now less those deleted then), the files live then and not now (their rows then),
+    /// the rows inlined in the catalog at both; and only when one of those values is wanted, the
+    /// rows of the files added since, which may hold it again.
+    public func valuesDeleted(tableID: Int64, column: String, after snapshot: Int64, deleting: Set<Int64>,
+                              wanted: ([UInt8]) -> Bool) throws -> [[UInt8]] {
         guard !deleting.isEmpty,
               let then = try Catalog.fetchTables(database, snapshot: snapshot, dataPath: dataPath, tableID: tableID).first,
+              let now = try Catalog.fetchTables(database, snapshot: previous.id, dataPath: dataPath, tableID: tableID).first,
               let c = then.column(named: column) else { return [] }
-        // Multisets by bytes: String's == is canonical equivalence, which would take a look-alike
-        // id (NFC vs NFD) for the one deleted.
+        // Live rows then less live rows now, per value. Keyed by bytes: String's == is canonical
+        // equivalence, which would take a look-alike value (NFC vs NFD) for the one deleted.
         var gone: [[UInt8]: Int] = [:]
-        func add(_ batches: [RecordBatch], _ by: Int) {
+        func add(_ batches: [RecordBatch], _ by: Int, only: Set<[UInt8]>? = nil) {
             for b in batches {
-                for row in 0 ..< b.count { if let v = b.columns[0].string(at: row) { gone[Array(v.utf8), default: 0] += by } }
-            }
-        }
-        // The table's files at a snapshot, by id (one listing per snapshot asked for).
-        var listings: [Int64: (table: TableInfo, files: [Int64: DataFile])] = [:]
-        func listing(at s: Int64) throws -> (table: TableInfo, files: [Int64: DataFile])? {
-            if let l = listings[s] { return l }
-            guard let t = try Catalog.fetchTables(database, snapshot: s, dataPath: dataPath, tableID: tableID).first else { return nil }
-            let l = (t, Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: t, snapshot: s, columnStats: false,
-                                                                                    inlined: .readSeparately).map { ($0.dataFileID, $0) }))
-            listings[s] = l
-            return l
-        }
-        // The rows deleted in `new` less those deleted in `old` (the same file at two snapshots).
-        func newlyDeleted(_ old: DataFile, _ new: DataFile) throws {
-            // Unchanged deletes: the same delete file and inlined deletions, nothing read.
-            guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { return }
-            add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
-            add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
-        }
-        // Every file live at some point since `snapshot`: live then (its deletes then against its
-        // deletes when it ended, or now), or added since (a compaction's output holds rows that
-        // were live then; a new file starts without deletes).
-        let base = try listing(at: snapshot)
-        for r in try SQLRow.fetchAll(database, sql: """
-            SELECT data_file_id, begin_snapshot, end_snapshot FROM ducklake_data_file
-            WHERE table_id = ? AND begin_snapshot <= ? AND (end_snapshot IS NULL OR end_snapshot > ?)
-            """, arguments: [tableID, previous.id, snapshot]) {
-            let id: Int64 = try r.value("data_file_id")
-            let end: Int64? = try r.value("end_snapshot")
-            let old = base?.files[id]
-            guard let last = try listing(at: end.map { $0 - 1 } ?? previous.id)?.files[id] else { continue }
-            if let end, deleting.contains(end) {
-                // A DELETE of every live row drops the file: the rows it had at the start all count.
-                if let old { add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1) } else {
-                    let reader = try DataFileReader(last, columns: [c], files: files)
-                    add(try reader.read(parallelism: 1) + reader.readDeleted(), 1)
+                for row in 0 ..< b.count {
+                    guard let v = b.columns[0].string(at: row) else { continue }
+                    let key = Array(v.utf8)
+                    if let only, !only.contains(key) { continue }
+                    gone[key, default: 0] += by
                 }
-            } else if let old {
-                // Still live, or rewritten (a compaction leaves deleted rows out of its output: the
-                // file just before holds them as deleted).
-                try newlyDeleted(old, last)
-            } else if last.hasDeletes {
-                add(try DataFileReader(last, columns: [c], files: files).readDeleted(), 1)
             }
         }
-        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty, let now = try listing(at: previous.id)?.table {
-            let at = { (s: Int64, t: TableInfo) in try Catalog.fetchInlinedRows(self.database, tableID: tableID, snapshot: s, columns: [t.column(named: column) ?? c]) }
-            add(try at(snapshot, then).map { [$0] } ?? [], 1)
-            add(try at(previous.id, now).map { [$0] } ?? [], -1)
+        func list(_ t: TableInfo, _ s: Int64) throws -> [Int64: DataFile] {
+            Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: t, snapshot: s, columnStats: false,
+                                                                        inlined: .readSeparately).map { ($0.dataFileID, $0) })
         }
-        return gone.flatMap { v, n in n > 0 ? Array(repeating: v, count: n) : [] }
+        let before = try list(then, snapshot), after = try list(now, previous.id)
+        for (id, old) in before {
+            if let new = after[id] {
+                // Unchanged deletes: the same delete file and inlined deletions, nothing read.
+                guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { continue }
+                add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
+                add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
+            } else {
+                // Ended since: a DELETE of every live row, or a rewrite whose output is added below.
+                add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1)
+            }
+        }
+        let inlinedColumn = now.column(named: column) ?? c
+        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty {
+            add(try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: snapshot, columns: [c]).map { [$0] } ?? [], 1)
+            add(try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: previous.id, columns: [inlinedColumn]).map { [$0] } ?? [], -1)
+        }
+        let candidates = Set(gone.compactMap { v, n in n > 0 && wanted(v) ? v : nil })
+        guard !candidates.isEmpty else { return [] }
+        for (id, new) in after where before[id] == nil {
+            add(try DataFileReader(new, columns: [inlinedColumn], files: files).read(parallelism: 1), -1, only: candidates)
+        }
+        return candidates.filter { gone[$0, default: 0] > 0 }.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     func snapshotsChanging(tableID: Int64, after snapshot: Int64, kinds: Set<SnapshotChange.Kind>) throws -> Set<Int64> {

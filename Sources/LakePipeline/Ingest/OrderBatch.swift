@@ -269,17 +269,20 @@ struct OrderBatch {
             // rejected and their orders deleted, neither in the lake): re-validate. A `lake delete`
             // records the ids it deleted (DeletedOrderIDs): its snapshot is a conflict. DuckDB's
             // DELETE records none: the rows it deleted since the base are read from the changed
-            // delete vectors and are a conflict only when one is among the rejected ids (a retry on
-            // each of its deletes starved an ingest racing DuckDB's writes).
+            // delete vectors and are a conflict only when one of the rejected ids has fewer live
+            // rows than at the base (a retry on each of its deletes starved an ingest racing
+            // DuckDB's writes; its UPDATE deletes and inserts: the order is still there).
             if committedDuplicates.count > 0 {
                 let deleting = try tx.snapshotsDeletingRows(tableID: ordersID, after: base.id)
                 if !deleting.isEmpty {
                     let ours = Set(try tx.keyRunsAdded(tableID: ordersID, column: DeletedOrderIDs.column, after: base.id).runs.map(\.snapshotID))
                     if !deleting.isDisjoint(with: ours) { throw IngestError.conflict(table: .curatedOrders) }
-                    let gone = Set(try tx.valuesDeleted(tableID: ordersID, column: OrderIDIndex.column, after: base.id, deleting: deleting))
-                    var overlap = false
-                    committedDuplicates.forEach { if !overlap && gone.contains(Array($0)) { overlap = true } }
-                    if overlap { throw IngestError.conflict(table: .curatedOrders) }
+                    var rejected = Set<[UInt8]>()
+                    committedDuplicates.forEach { rejected.insert(Array($0)) }
+                    if try !tx.valuesDeleted(tableID: ordersID, column: OrderIDIndex.column, after: base.id, deleting: deleting,
+                                             wanted: rejected.contains).isEmpty {
+                        throw IngestError.conflict(table: .curatedOrders)
+                    }
                 }
             }
             // Ids DuckDB inserted inlined since the base are in no key run and no data file.

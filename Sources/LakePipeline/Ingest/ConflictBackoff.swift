@@ -1,4 +1,6 @@
 import Foundation
+import LakeCatalog
+import LakeFormat
 
 /// When an ingest that lost a commit race tries again. Three immediate retries lost to a
 /// `--follow` committing every 0.2 s ids the batch also holds: each attempt re-read its source
@@ -6,7 +8,8 @@ import Foundation
 /// ends as soon as the follower has passed the shared ids. Retries now wait a jittered,
 /// doubling pause (two writers that conflicted do not retry in lockstep) and go on for up to
 /// `IngestOptions.conflictRetries` attempts within `IngestOptions.conflictRetryBudget` seconds;
-/// past either the ingest fails with `IngestError.conflict`, nothing committed.
+/// past either the ingest fails with `IngestError.conflictPersisted`, naming the attempts and the
+/// newest commit, nothing committed.
 struct ConflictBackoff {
     private let retries: Int
     private let budget: TimeInterval
@@ -32,5 +35,13 @@ struct ConflictBackoff {
         guard Date().timeIntervalSince(started) + wait <= budget else { return false }
         Thread.sleep(forTimeInterval: wait)
         return true
+    }
+
+    /// The error once `retry()` said no: the attempts made, the time spent and the newest commit.
+    func exhausted(_ table: TableName, catalog: Catalog) throws -> IngestError {
+        let latest = try catalog.latestSnapshot()
+        let who = latest.message.map { "\"\(VisibleText.escape($0))\"" } ?? "by another engine (\(VisibleText.escape(latest.changesMade)))"
+        return .conflictPersisted(table: table, attempts: conflicts, seconds: Int(Date().timeIntervalSince(started).rounded(.up)),
+                                  latest: "snapshot \(latest.id) \(who)")
     }
 }

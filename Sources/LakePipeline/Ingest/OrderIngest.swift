@@ -52,7 +52,7 @@ public enum OrderIngest {
                     throw IngestError.failed("\(VisibleText.escape(path)): another writer committed to \(table) while this ingest read "
                         + "a stream; a stream cannot be read twice, so nothing was committed: send the data again")
                 }
-                if !backoff.retry() { throw IngestError.conflict(table: table) }
+                if !backoff.retry() { throw try backoff.exhausted(table, catalog: store.catalog) }
             }
         }
     }

@@ -56,4 +56,21 @@ import Testing
         #expect(!messages.contains { $0.contains("orders_stream") }, "\(messages)")
         #expect(messages.filter { $0.hasPrefix("ingest orders other-") }.count == next)
     }
+
+    @Test("retries stop at conflictRetries, and past the time budget once three were made")
+    func retriesAreBoundedInCountAndTime() {
+        var options = IngestOptions()
+        options.conflictRetries = 2
+        var counted = ConflictBackoff(options)
+        #expect([counted.retry(), counted.retry(), counted.retry()] == [true, true, false])
+        options.conflictRetries = 12
+        options.conflictRetryBudget = 0
+        var timed = ConflictBackoff(options)
+        #expect([timed.retry(), timed.retry(), timed.retry(), timed.retry()] == [true, true, true, false])
+        #expect(timed.conflicts == 4)
+        for n in 1 ... 20 {
+            let p = ConflictBackoff.pause(n)
+            #expect(p >= 0.05 && p <= 3.0, "pause \(n): \(p)")
+        }
+    }
 }

@@ -7,7 +7,8 @@ import LakeFormat
 /// and met the follower's next commit, and the batch failed within seconds although the race
 /// ends as soon as the follower has passed the shared ids. Retries now wait a jittered,
 /// doubling pause (two writers that conflicted do not retry in lockstep) and go on for up to
-/// `IngestOptions.conflictRetries` attempts within `IngestOptions.conflictRetryBudget` seconds;
+/// `IngestOptions.conflictRetries` retries within `IngestOptions.conflictRetryBudget` seconds
+/// (at least three, however long each attempt takes);
 /// past either the ingest fails with `IngestError.conflictPersisted`, naming the attempts and the
 /// newest commit, nothing committed.
 struct ConflictBackoff {
@@ -21,6 +22,9 @@ struct ConflictBackoff {
         budget = options.conflictRetryBudget
     }
 
+    /// Retries made whatever the budget.
+    static let alwaysRetried = 3
+
     /// The pause before retry `n` (1-based): 0.1 s doubling up to 2 s, times 0.5 to 1.5.
     static func pause(_ n: Int) -> TimeInterval {
         min(2.0, 0.1 * pow(2, Double(min(n, 16) - 1))) * Double.random(in: 0.5 ... 1.5)
@@ -32,7 +36,9 @@ struct ConflictBackoff {
         conflicts += 1
         guard conflicts <= retries else { return false }
         let wait = Self.pause(conflicts)
-        guard Date().timeIntervalSince(started) + wait <= budget else { return false }
+        // The budget bounds how long a run of conflicts goes on, but never below the three
+        // retries an ingest always had: an attempt of a large file alone may take longer.
+        guard conflicts <= Self.alwaysRetried || Date().timeIntervalSince(started) + wait <= budget else { return false }
         Thread.sleep(forTimeInterval: wait)
         return true
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 // The lake's own bookkeeping, in `lake_*` tables of the same SQLite database as the DuckLake
 // catalog: a source ledger and stream checkpoints for exactly-once ingest, one row per ingest
@@ -259,6 +260,65 @@ extension CatalogTransaction {
               let c = table.column(named: column),
               let rows = try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: previous.id, columns: [c]) else { return [] }
         return (0 ..< rows.count).compactMap { rows.columns[0].string(at: $0) }
+    }
+
+    /// The values (UTF-8 bytes) among `wanted` of a text column that have fewer live rows in the
+    /// table now than at `snapshot`, when a snapshot after it deleted rows: what another tool's
+    /// DELETE (DuckDB's, which records no ids) removed from under a writer that read the table at
+    /// `snapshot`. An UPDATE (a delete and an insert of the same value) or a rewrite moving rows
+    /// to a new file leaves a value as live as before: not returned. `deleting` are the
+    /// snapshots after `snapshot` that deleted rows (`snapshotsDeletingRows`); empty reads nothing.
+    ///
+    /// Reads only what changed: the files live at both snapshots whose deletes differ (the rows
+    /// deleted now less those deleted then), the files live then and not now (their rows then),
+    /// the rows inlined in the catalog at both; and only when one of those values is wanted, the
+    /// rows of the files added since, which may hold it again.
+    public func valuesDeleted(tableID: Int64, column: String, after snapshot: Int64, deleting: Set<Int64>,
+                              wanted: ([UInt8]) -> Bool) throws -> [[UInt8]] {
+        guard !deleting.isEmpty,
+              let then = try Catalog.fetchTables(database, snapshot: snapshot, dataPath: dataPath, tableID: tableID).first,
+              let now = try Catalog.fetchTables(database, snapshot: previous.id, dataPath: dataPath, tableID: tableID).first,
+              let c = then.column(named: column) else { return [] }
+        // Live rows then less live rows now, per value. Keyed by bytes: String's == is canonical
+        // equivalence, which would take a look-alike value (NFC vs NFD) for the one deleted.
+        var gone: [[UInt8]: Int] = [:]
+        func add(_ batches: [RecordBatch], _ by: Int, only: Set<[UInt8]>? = nil) {
+            for b in batches {
+                for row in 0 ..< b.count {
+                    guard let v = b.columns[0].string(at: row) else { continue }
+                    let key = Array(v.utf8)
+                    if let only, !only.contains(key) { continue }
+                    gone[key, default: 0] += by
+                }
+            }
+        }
+        func list(_ t: TableInfo, _ s: Int64) throws -> [Int64: DataFile] {
+            Dictionary(uniqueKeysWithValues: try Catalog.fetchDataFiles(database, table: t, snapshot: s, columnStats: false,
+                                                                        inlined: .readSeparately).map { ($0.dataFileID, $0) })
+        }
+        let before = try list(then, snapshot), after = try list(now, previous.id)
+        for (id, old) in before {
+            if let new = after[id] {
+                // Unchanged deletes: the same delete file and inlined deletions, nothing read.
+                guard new.deleteFile?.deleteFileID != old.deleteFile?.deleteFileID || new.inlinedDeletes != old.inlinedDeletes else { continue }
+                add(try DataFileReader(new, columns: [c], files: files).readDeleted(), 1)
+                add(try DataFileReader(old, columns: [c], files: files).readDeleted(), -1)
+            } else {
+                // Ended since: a DELETE of every live row, or a rewrite whose output is added below.
+                add(try DataFileReader(old, columns: [c], files: files).read(parallelism: 1), 1)
+            }
+        }
+        let inlinedColumn = now.column(named: column) ?? c
+        if !(try Catalog.inlinedDataTables(database, tableID: tableID)).isEmpty {
+            add(try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: snapshot, columns: [c]).map { [$0] } ?? [], 1)
+            add(try Catalog.fetchInlinedRows(database, tableID: tableID, snapshot: previous.id, columns: [inlinedColumn]).map { [$0] } ?? [], -1)
+        }
+        let candidates = Set(gone.compactMap { v, n in n > 0 && wanted(v) ? v : nil })
+        guard !candidates.isEmpty else { return [] }
+        for (id, new) in after where before[id] == nil {
+            add(try DataFileReader(new, columns: [inlinedColumn], files: files).read(parallelism: 1), -1, only: candidates)
+        }
+        return candidates.filter { gone[$0, default: 0] > 0 }.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     func snapshotsChanging(tableID: Int64, after snapshot: Int64, kinds: Set<SnapshotChange.Kind>) throws -> Set<Int64> {

@@ -1,4 +1,7 @@
 import Foundation
+import LakeCatalog
+import LakeFormat
+@testable import LakeQuery
 import LakeTestSupport
 import Testing
 
@@ -86,5 +89,43 @@ print(json.dumps({
         #expect(nfc.contains("100.05"), "\(nfc)")
         let nfd = try runProcess(exe, ["report", "daily-revenue", "--channel", "we\u{301}b", "--format", "csv", "--lake", root])
         #expect(nfd.status == 64 && nfd.err.contains("is not a channel") && nfd.err.contains("also hold w\u{E9}b"), "exit \(nfd.status): \(nfd.out)\(nfd.err)")
+    }
+
+    /// Session 20: the anomaly detector's daily series (and the dashboard built on it) keyed
+    /// channels by Swift String, so DuckDB's "w\u{E9}b" and "we\u{301}b" were one series there
+    /// while daily-revenue, `lake query` and DuckDB count them apart. Now by bytes, as DuckDB's
+    /// GROUP BY channel.
+    @Test func anomalySeriesKeepsLookAlikeChannelsApart() throws {
+        let dir = try TemporaryDirectory("byte-series")
+        defer { dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let root = dir.file("lake"), src = dir.file("src")
+        let lake = LakeCommand(executable: exe, root: root)
+        _ = try runProcess(exe, ["generate", "--out", src, "--orders", "50", "--days", "5", "--seed", "9"])
+        try lake(["ingest", "catalog", src + "/product_catalog.json"])
+        try lake(["ingest", "orders", src + "/orders_stream.jsonl"])
+        let peer = try Python.json(Python.duckdbPrelude + """
+        root = sys.argv[1]
+        c = duck()
+        c.execute("SET TimeZone = 'UTC'")
+        c.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+        insert_duck_order(c, "l", "DUCK-1", "w\\u00e9b")
+        insert_duck_order(c, "l", "DUCK-2", "we\\u0301b")
+        insert_duck_order(c, "l", "DUCK-3", "we\\u0301b")
+        print(json.dumps([[list(ch.encode()), n] for ch, n in c.execute("SELECT channel, count(*) FROM l.curated.orders GROUP BY 1 ORDER BY 1").fetchall()]))
+        """, [root]) as? [[Any]]
+        let expected = try #require(peer).map { row in
+            ((row[0] as? [NSNumber] ?? []).map(\.uint8Value), (row[1] as? NSNumber)?.int64Value ?? -1)
+        }
+        #expect(expected.contains { $0.0 == Array("w\u{E9}b".utf8) } && expected.contains { $0.0 == Array("we\u{301}b".utf8) }, "\(expected)")
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        for rescan in [false, true] {
+            let s = try AnomalyDetector.series(catalog: catalog, asOf: nil, rescan: rescan)
+            let got = s.channels.map { (Array($0.text.utf8), s.orders[$0]?.reduce(0, +) ?? -1) }
+            #expect(got.map(\.0) == expected.map(\.0) && got.map(\.1) == expected.map(\.1), "rescan \(rescan): \(got) vs DuckDB \(expected)")
+        }
+        // The dashboard's per-channel totals: one entry per channel, as DuckDB.
+        let html = try Dashboard.render(catalog: catalog)
+        #expect(html.components(separatedBy: "data-total-orders=\"").count - 2 == expected.count, "one total per channel and one for all")
     }
 }

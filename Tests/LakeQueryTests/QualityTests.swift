@@ -279,13 +279,13 @@ import Testing
     /// days; the days up to the gap, and the month of silence after it, are kept.
     @Test func aFarOffDateDoesNotStretchTheSeries() {
         let start: Int32 = 19723  // 2024-01-01
-        var byDay: [String: [Int32: (Int64, Int128, Double)]] = ["web": [:]]
-        for d in start ..< start + 14 where d != start + 9 { byDay["web"]![d] = (40 + Int64(d % 3), 200_000, 1_000) }
+        var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [ExactID("web"): [:]]
+        for d in start ..< start + 14 where d != start + 9 { byDay[ExactID("web")]![d] = (40 + Int64(d % 3), 200_000, 1_000) }
         let far: Int32 = 2_932_896  // 9999-12-31
-        byDay["web"]![far] = (1, 1_000, 100)
+        byDay[ExactID("web")]![far] = (1, 1_000, 100)
         let s = AnomalyDetector.series(byDay: byDay, curatedPerDay: [:], rawPerDay: [:])
         #expect(s.days == Array(start ..< start + 14) + Array(start + 14 ... start + 13 + 31) + [far], "\(s.days.count) days")
-        #expect(s.orders["web"]?[9] == 0, "a day without orders inside the data is still a zero")
+        #expect(s.orders[ExactID("web")]?[9] == 0, "a day without orders inside the data is still a zero")
         // (Detection over millions of days is the hang itself: not run when the cut failed.)
         guard s.days.count < 1_000 else { return }
         let findings = AnomalyDetector.detect(s, config: QualityConfig())
@@ -296,12 +296,12 @@ import Testing
     @Test func plantedRejectJumpAndDrop() {
         var s = DailySeries()
         s.days = Array(19723 ..< 19737)  // 14 days from 2024-01-01
-        s.channels = ["web"]
-        s.orders["web"] = [40, 42, 38, 41, 39, 40, 43, 41, 40, 0, 39, 42, 40, 41]
-        s.revenueCents["web"] = s.orders["web"]!.map { Int128($0) * 5000 }
+        s.channels = [ExactID("web")]
+        s.orders[ExactID("web")] = [40, 42, 38, 41, 39, 40, 43, 41, 40, 0, 39, 42, 40, 41]
+        s.revenueCents[ExactID("web")] = s.orders[ExactID("web")]!.map { Int128($0) * 5000 }
         s.rawLines = Array(repeating: 100, count: 14)
         s.rejected = [5, 6, 4, 5, 6, 5, 4, 30, 5, 6, 5, 4, 6, 5]
-        s.curatedOrders = s.orders["web"]!
+        s.curatedOrders = s.orders[ExactID("web")]!
         s.stateNulls = [2, 1, 2, 2, 1, 2, 2, 2, 1, 0, 2, 30, 2, 1]
         let f = AnomalyDetector.detect(s, config: QualityConfig())
         let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == .nullRateJump }

@@ -13,11 +13,11 @@ import Testing
     @Test func partialLeadingDaysAreNoBaseline() {
         var s = DailySeries()
         s.days = Array(19719 ..< 19741)  // 2023-12-28 .. 2024-01-18
-        s.channels = ["web"]
+        s.channels = [ExactID("web")]
         var orders: [Int64] = [2, 4, 3, 5]  // late events only
         orders += [1000, 1010, 990, 1005, 995, 1002, 998, 1003, 997, 1001, 999, 1004, 996, 1000, 3600, 1002, 998, 1001]
-        s.orders["web"] = orders
-        s.revenueCents["web"] = orders.map { Int128($0) * 5000 }
+        s.orders[ExactID("web")] = orders
+        s.revenueCents[ExactID("web")] = orders.map { Int128($0) * 5000 }
         s.rawLines = orders
         s.rejected = orders.map { $0 / 20 }
         s.curatedOrders = orders

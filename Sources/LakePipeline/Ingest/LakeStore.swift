@@ -20,6 +20,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// `lake schema migrate` that committed a version from another registry while it ran.
     case registryLacksLakeVersion(table: String, lakeVersion: Int, registered: [Int])
     case conflict(table: TableName)
+    /// An ingest that redid its work from the newest snapshot after each conflict and still
+    /// conflicted when its retries or time ran out (`ConflictBackoff`); `latest` names the
+    /// newest commit then (its snapshot and message), the writer it kept losing to.
+    case conflictPersisted(table: TableName, attempts: Int, seconds: Int, latest: String)
     /// Another engine altered the table outside the registry in a way the pipeline cannot write
     /// to (see `WriteLayout`); nothing was written or committed.
     case tableAltered(table: String, column: String, detail: String)
@@ -59,6 +63,10 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
                 + "meanwhile. Nothing was committed; run the command again: it takes in the lake's stored versions when it opens the lake"
         case .conflict(let table):
             return "another writer committed to \(table) while this ingest ran; retried and still conflicting, nothing was committed"
+        case .conflictPersisted(let table, let attempts, let seconds, let latest):
+            return "another writer kept committing to \(table) while this ingest ran: \(attempts) attempts over \(seconds) s, "
+                + "each redone from the newest snapshot after a growing pause, all conflicting (the newest commit: \(latest)); "
+                + "nothing was committed. Run it again when that writer is done or has moved past these orders"
         case .tableAltered(let table, let column, let detail):
             return "\(table) column \(column): \(detail); nothing was committed"
         case .orderTablesIncomplete(let missing, let present):

@@ -38,6 +38,9 @@ struct OrderBatch {
     private(set) var records = 0
     private var accepted = 0
     private var rejects: [String: Int] = [:]
+    /// The ids of lines rejected as duplicates of orders committed before the base (the commit
+    /// checks that no foreign delete since removed one of them); empty in the common case.
+    private var committedDuplicates = OrderIDRun()
     private var unknown: [String: Int] = [:]
     /// Event-to-commit lag percentiles in fixed memory (not one entry per order).
     private var latency: LatencySketch
@@ -175,6 +178,7 @@ struct OrderBatch {
         records += v.raw.count
         accepted += v.orders.count
         for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
+        if v.committedDuplicates.count > 0 { v.committedDuplicates.forEach { committedDuplicates.append($0) } }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
         do {
@@ -238,7 +242,7 @@ struct OrderBatch {
                             unknownFields: unknown.mapValues(Int64.init))
         let keyCount = Int64(sorted.count), keyPayload = sorted.payload, isBaseline = baselineIDs != nil
         let (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease) = (rawTarget, ordersTarget, itemsTarget, base, name, batchID, lease)
-        let newIDs = claimed
+        let newIDs = claimed, committedDuplicates = self.committedDuplicates
         let figureRows = figures.figures(batchID: batchID)
         let present: [(path: String, bytes: Int64)] = files.raw.map { (rawTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
             + files.orders.map { (ordersTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
@@ -260,16 +264,25 @@ struct OrderBatch {
                 try Self.requireDisjoint(newIDs, from: try tx.keyRunsAdded(tableID: ordersID, column: OrderIDIndex.column, after: base.id),
                                          baseline: isBaseline)
             }
-            // A `lake delete` since the base may have deleted committed orders this batch rejected
-            // as duplicates (a day deleted while its corrected file is ingested again: the lines
-            // rejected and their orders deleted, neither in the lake): re-validate. Its snapshot
-            // records the deleted ids (DeletedOrderIDs); DuckDB's deletes record none and are not
-            // checked (a retry on each would starve an ingest racing DuckDB's writes).
-            if duplicates > 0 {
+            // A delete since the base may have deleted committed orders this batch rejected as
+            // duplicates (a day deleted while its corrected file is ingested again: the lines
+            // rejected and their orders deleted, neither in the lake): re-validate. A `lake delete`
+            // records the ids it deleted (DeletedOrderIDs): its snapshot is a conflict. DuckDB's
+            // DELETE records none: the rows it deleted since the base are read from the changed
+            // delete vectors and are a conflict only when one of the rejected ids has fewer live
+            // rows than at the base (a retry on each of its deletes starved an ingest racing
+            // DuckDB's writes; its UPDATE deletes and inserts: the order is still there).
+            if committedDuplicates.count > 0 {
                 let deleting = try tx.snapshotsDeletingRows(tableID: ordersID, after: base.id)
-                if !deleting.isEmpty,
-                   try tx.keyRunsAdded(tableID: ordersID, column: DeletedOrderIDs.column, after: base.id).runs.contains(where: { deleting.contains($0.snapshotID) }) {
-                    throw IngestError.conflict(table: .curatedOrders)
+                if !deleting.isEmpty {
+                    let ours = Set(try tx.keyRunsAdded(tableID: ordersID, column: DeletedOrderIDs.column, after: base.id).runs.map(\.snapshotID))
+                    if !deleting.isDisjoint(with: ours) { throw IngestError.conflict(table: .curatedOrders) }
+                    var rejected = Set<[UInt8]>()
+                    committedDuplicates.forEach { rejected.insert(Array($0)) }
+                    if try !tx.valuesDeleted(tableID: ordersID, column: OrderIDIndex.column, after: base.id, deleting: deleting,
+                                             wanted: rejected.contains).isEmpty {
+                        throw IngestError.conflict(table: .curatedOrders)
+                    }
                 }
             }
             // Ids DuckDB inserted inlined since the base are in no key run and no data file.

@@ -10,8 +10,10 @@ public struct IngestOptions: Sendable {
     public var parquet = ParquetWriteOptions()
     /// Lines validated between hand-offs to the writers (bounds memory).
     public var drainEvery = 100_000
-    /// Whole-ingest retries when another writer commits to the same tables meanwhile.
-    public var conflictRetries = 3
+    /// Whole-ingest retries when another writer commits to the same tables meanwhile, each
+    /// after a jittered, doubling pause (`ConflictBackoff`), within `conflictRetryBudget` seconds.
+    public var conflictRetries = 12
+    public var conflictRetryBudget: TimeInterval = 120
     /// Threads that parse and validate chunks of a whole-source ingest at once; 1 reads and
     /// validates line by line on the calling thread (the serial reference).
     public var parallelism = ProcessInfo.processInfo.activeProcessorCount
@@ -39,19 +41,18 @@ public enum OrderIngest {
     /// `/dev/stdin` or "-" for standard input, each read once to its end (`SourceInput`).
     public static func run(_ store: LakeStore, path: String, options: IngestOptions = IngestOptions(),
                            progress: IngestProgress? = nil) throws -> IngestRun {
-        var attempt = 0
+        var backoff = ConflictBackoff(options)
         while true {
-            attempt += 1
             let input = try SourceInput.openForIngest(path)
             do {
                 return try attemptIngest(store, input: input, options: options, progress: progress)
             } catch IngestError.conflict(let table) {
-                if attempt > options.conflictRetries { throw IngestError.conflict(table: table) }
                 // A regular file is read again from a new base; a pipe's bytes are gone.
                 if !input.isRegularFile {
                     throw IngestError.failed("\(VisibleText.escape(path)): another writer committed to \(table) while this ingest read "
                         + "a stream; a stream cannot be read twice, so nothing was committed: send the data again")
                 }
+                if !backoff.retry() { throw try backoff.exhausted(table, catalog: store.catalog) }
             }
         }
     }

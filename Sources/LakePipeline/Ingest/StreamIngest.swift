@@ -80,7 +80,7 @@ public enum StreamIngest {
         var position = try resume(store, source: source)
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
         var checkedHead = position.byteOffset > 0
-        var conflicts = 0
+        var backoff = ConflictBackoff(options.ingest)
 
         while true {
             // Per micro-batch: a `lake schema migrate` between batches changes what is emitted.
@@ -119,15 +119,14 @@ public enum StreamIngest {
                 // runs written since the last load.
                 committed = try OrderIDIndex.load(store, at: latest.id, reusing: committed)
                 base = latest
-                conflicts = 0
+                backoff = ConflictBackoff(options.ingest)
                 add(summary, to: &totals)
                 onCommit(summary, end)
             } catch IngestError.conflict(let table) {
                 // Someone else committed orders (or followed this file) meanwhile: reload what
                 // the lake now holds and redo this micro-batch from the last committed offset.
                 batch.discardWritten()
-                conflicts += 1
-                if conflicts > options.ingest.conflictRetries { throw IngestError.conflict(table: table) }
+                if !backoff.retry() { throw try backoff.exhausted(table, catalog: store.catalog) }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)

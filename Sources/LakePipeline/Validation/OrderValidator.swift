@@ -53,6 +53,9 @@ public struct ValidatedOrders: Sendable {
     /// Set by a validator in deferred mode: the accepted orders whose first-occurrence check
     /// is still to be made, in line order (`settleClaims` makes it).
     var claims: DeferredClaims? = nil
+    /// The ids of lines rejected as `duplicate_order` of an order committed by an earlier
+    /// batch, in line order: the commit checks them against foreign deletes since its base.
+    var committedDuplicates = OrderIDRun()
 
     public var rejectedCount: Int { rejects.values.reduce(0, +) }
 }
@@ -234,6 +237,8 @@ public struct OrderValidator {
     /// parallel cannot know the ids claimed by the chunks before it).
     private let deferDuplicates: Bool
     private var claims = DeferredClaims()
+    /// Ids rejected as committed duplicates since the last drain (empty, unallocated, without any).
+    private var committedDuplicates = OrderIDRun()
     /// Catalog rows of the current order's items, found by check() and reused by the builder.
     private var itemRows: [Int32] = []
 
@@ -443,6 +448,7 @@ public struct OrderValidator {
         }
         let id = UnsafeRawBufferPointer(rebasing: t[Int(o.orderID.start) ..< Int(o.orderID.start + o.orderID.count)])
         if isCommitted?(id) == true {
+            committedDuplicates.append(id)
             return (.duplicateOrder, "order_id \(Self.text(t, o.orderID)) was already committed by an earlier batch")
         }
         if deferDuplicates {
@@ -480,7 +486,8 @@ public struct OrderValidator {
         let out = ValidatedOrders(
             raw: raw.batch(rules.rawSchema, constants, ingestTime: ingestTimeMicros), orders: curated.orders, items: curated.items,
             rejects: rejects, unknownFields: unknownFields, aliasNormalized: aliasNormalized,
-            claims: deferDuplicates ? claims : nil)
+            claims: deferDuplicates ? claims : nil, committedDuplicates: committedDuplicates)
+        committedDuplicates = OrderIDRun()
         claims = DeferredClaims()
         claims.rows.reserveCapacity(out.orders.count)
         // The next batch will likely look like this one: reserve that much up front so the

@@ -16,17 +16,21 @@ public struct AnomalyFinding: Sendable, Equatable, Codable {
     public var detail: String
 }
 
-/// Daily figures the detector and the dashboard share.
+/// Daily figures the detector and the dashboard share. Channels are keyed by their bytes
+/// (`ExactID`), as every other report keeps them: String's == is canonical equivalence, which
+/// merged look-alike channels (an NFC and an NFD "é", only possible from DuckDB's inserts) into
+/// one series while daily-revenue and `lake query` listed them apart.
 public struct DailySeries: Sendable {
     public var days: [Int32] = []
-    public var channels: [String] = []
+    /// In byte order, as DuckDB orders them.
+    public var channels: [ExactID] = []
     /// [channel][day index]
-    public var orders: [String: [Int64]] = [:]
+    public var orders: [ExactID: [Int64]] = [:]
     /// Confirmed revenue in cents (128 bits, as DuckDB sums DECIMAL(18,2)), [channel][day index].
-    public var revenueCents: [String: [Int128]] = [:]
+    public var revenueCents: [ExactID: [Int128]] = [:]
     /// Sum of squared confirmed order totals (in units, as Double: a dispersion statistic, never
     /// shown as money), [channel][day index]: the compound-Poisson noise of daily revenue.
-    public var revenueSquares: [String: [Double]] = [:]
+    public var revenueSquares: [ExactID: [Double]] = [:]
     /// Raw lines and rejected lines per day (all channels).
     public var rawLines: [Int64] = []
     public var rejected: [Int64] = []
@@ -61,18 +65,18 @@ public enum AnomalyDetector {
         if !rescan, let stored = try StoredQuality.load(catalog: catalog, snapshot: try catalog.resolve(asOf).id) {
             return series(byDay: stored.byDay, curatedPerDay: stored.curatedPerDay, rawPerDay: stored.rawPerDay)
         }
-        var byDay: [String: [Int32: (Int64, Int128, Double)]] = [:]
+        var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             try Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
-                let d = Reports.date(c[0], r), ch = c[1].string(at: r) ?? ""
+                let d = Reports.date(c[0], r), ch = ExactID(c[1].string(at: r) ?? "")
                 var v = byDay[ch, default: [:]][d] ?? (0, 0, 0)
                 v.0 += 1
                 if c[2].string(at: r) == OrderStatus.confirmed.rawValue {
                     let cents = Reports.int(c[3], r)
-                    try v.1.add(Int128(cents), orThrow: "daily series: confirmed revenue of \(Timestamps.dateText(days: Int64(d))) \(VisibleText.escape(ch))")
+                    try v.1.add(Int128(cents), orThrow: "daily series: confirmed revenue of \(Timestamps.dateText(days: Int64(d))) \(VisibleText.escape(ch.text))")
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
                 }
                 byDay[ch, default: [:]][d] = v
@@ -100,7 +104,7 @@ public enum AnomalyDetector {
     /// Empty days kept after the last day with orders before the next one (see `series`).
     static let maxEmptyDays: Int32 = 31
 
-    public static func series(byDay: [String: [Int32: (Int64, Int128, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
+    public static func series(byDay: [ExactID: [Int32: (Int64, Int128, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
                        rawPerDay: [Int32: (Int64, Int64)]) -> DailySeries {
         var s = DailySeries()
         // The range comes from accepted events only: a line too broken to carry a timestamp is
@@ -189,7 +193,7 @@ public enum AnomalyDetector {
                 let orelative = abs(Double(orders[i]) - om) / max(om, 1)
                 let ordersFlagged = abs(oz) > z && orelative >= config.anomalyMinRelativeChange
                 if ordersFlagged {
-                    out.append(AnomalyFinding(kind: oz > 0 ? .ordersSpike : .ordersDrop, date: dateText(i), channel: ch,
+                    out.append(AnomalyFinding(kind: oz > 0 ? .ordersSpike : .ordersDrop, date: dateText(i), channel: ch.text,
                                               value: Double(orders[i]), baseline: om, score: oz, threshold: z,
                                               detail: "orders \(orders[i]) vs trailing \(win.count)-day median \(Value.format(om))"))
                 }
@@ -207,7 +211,7 @@ public enum AnomalyDetector {
                 let rrelative = abs(Double(revenue[i]) - rm) / max(rm, 1)
                 let corroborated = oz.sign == rz.sign && abs(oz) > 0.75 * z
                 if abs(rz) > z, rrelative >= config.anomalyMinRelativeChange, corroborated {
-                    out.append(AnomalyFinding(kind: rz > 0 ? .revenueSpike : .revenueDrop, date: dateText(i), channel: ch,
+                    out.append(AnomalyFinding(kind: rz > 0 ? .revenueSpike : .revenueDrop, date: dateText(i), channel: ch.text,
                                               value: Double(revenue[i]) / 100, baseline: rm / 100, score: rz, threshold: z,
                                               detail: "revenue \(DecimalText.format(revenue[i], scale: 2)) vs trailing \(win.count)-day median \(DecimalText.format(Self.cents(rm), scale: 2)) (orders score \(Value.format(oz)))"))
                 }
@@ -233,6 +237,10 @@ public enum AnomalyDetector {
                                           threshold: z, detail: "\(Value.format(r[i] * 100))% of \(den[i]) \(what) vs trailing median \(Value.format(baseline * 100))%"))
             }
         }
-        return out.sorted { ($0.date, $0.kind, $0.channel ?? "") < ($1.date, $1.kind, $1.channel ?? "") }
+        // Channels by bytes: two look-alikes are neither < the other as Strings (an unstable order).
+        return out.sorted { a, b in
+            if (a.date, a.kind) != (b.date, b.kind) { return (a.date, a.kind) < (b.date, b.kind) }
+            return ExactID(a.channel ?? "") < ExactID(b.channel ?? "")
+        }
     }
 }

@@ -43,7 +43,7 @@ public enum Dashboard {
 
         """
         // KPIs: totals are sums of exact cents, formatted once.
-        let revenueByChannel = try s.channels.map { ch throws(SumOverflow) in (ch, try s.revenueCents[ch]!.sum(orThrow: "dashboard: confirmed revenue of channel \(VisibleText.escape(ch))")) }
+        let revenueByChannel = try s.channels.map { ch throws(SumOverflow) in (ch.text, try s.revenueCents[ch]!.sum(orThrow: "dashboard: confirmed revenue of channel \(VisibleText.escape(ch.text))")) }
         let totalRevenue = try revenueByChannel.map(\.1).sum(orThrow: "dashboard: confirmed revenue of all channels")
         let totalOrders = s.channels.reduce(0) { $0 + s.orders[$1]!.reduce(0, +) }
         let rawLines = s.rawLines.reduce(0, +), rejected = s.rejected.reduce(0, +)
@@ -58,12 +58,12 @@ public enum Dashboard {
         <div class="grid">
 
         """
-        let legend = "<div class=\"legend\">" + s.channels.map { "<span><i style=\"background:\(color($0))\"></i>\(esc($0))</span>" }.joined() + "</div>"
+        let legend = "<div class=\"legend\">" + s.channels.map { "<span><i style=\"background:\(color($0.text))\"></i>\(esc($0.text))</span>" }.joined() + "</div>"
         let revenueTotals = "<table>" + revenueByChannel.map { "<tr><td>\(esc($0.0))</td><td class=\"n\" data-total-revenue=\"\(esc($0.0))\">\(DecimalText.format($0.1, scale: 2))</td></tr>" }.joined() + "</table>"
         let spikeDays = Set(anomalies.filter { $0.kind.isVolumeMove }.map { "\($0.date)|\($0.channel ?? "")" })
-        h += card("Daily confirmed revenue by channel", legend + lineChart(s, series: s.channels.map { ch in (ch, s.revenueCents[ch]!.map { Double($0) / 100 }) }, marks: spikeDays, id: "revenue") + revenueTotals)
-        let orderTotals = "<table>" + s.channels.map { "<tr><td>\(esc($0))</td><td class=\"n\" data-total-orders=\"\(esc($0))\">\(s.orders[$0]!.reduce(0, +))</td></tr>" }.joined() + "</table>"
-        h += card("Orders per day by channel", legend + lineChart(s, series: s.channels.map { ch in (ch, s.orders[ch]!.map(Double.init)) }, marks: spikeDays, id: "orders") + orderTotals)
+        h += card("Daily confirmed revenue by channel", legend + lineChart(s, series: s.channels.map { ch in (ch.text, s.revenueCents[ch]!.map { Double($0) / 100 }) }, marks: spikeDays, id: "revenue") + revenueTotals)
+        let orderTotals = "<table>" + s.channels.map { "<tr><td>\(esc($0.text))</td><td class=\"n\" data-total-orders=\"\(esc($0.text))\">\(s.orders[$0]!.reduce(0, +))</td></tr>" }.joined() + "</table>"
+        h += card("Orders per day by channel", legend + lineChart(s, series: s.channels.map { ch in (ch.text, s.orders[ch]!.map(Double.init)) }, marks: spikeDays, id: "orders") + orderTotals)
         let rejectDays = Set(anomalies.filter { $0.kind.isRateJump }.map(\.date))
         h += card("Quarantine rate by day (red: anomaly)", quarantineChart(s, marked: rejectDays))
         // Anomaly list.

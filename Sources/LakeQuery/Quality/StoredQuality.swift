@@ -13,7 +13,7 @@ struct StoredQuality {
     var perDay: [Int32: LineCounts] = [:]
     var curated: [String: CuratedCounts] = [:]
     /// Curated orders, confirmed cents (128 bits) and squared confirmed totals per channel and day (only cells with orders).
-    var byDay: [String: [Int32: (Int64, Int128, Double)]] = [:]
+    var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
     /// Curated orders and orders without a state per day.
     var curatedPerDay: [Int32: (Int64, Int64)] = [:]
     /// Raw lines and rejected lines per day.
@@ -26,7 +26,7 @@ struct StoredQuality {
         let stored = try catalog.qualityFigures(at: snapshot, batchIDs: batchIDs)
         guard stored.coversTables else { return nil }
         var s = StoredQuality()
-        var cells: [String: [Int32: (Int64, Int128, Double)]] = [:]
+        var cells: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
         for f in stored.figures {
             switch f.metric {
             case .records:
@@ -36,13 +36,13 @@ struct StoredQuality {
             case .orders:
                 s.curated[f.batchID, default: CuratedCounts()].orders += f.n
                 s.curatedPerDay[f.eventDate, default: (0, 0)].0 += f.n
-                cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
+                cells[ExactID(f.channel), default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
             case .items: break  // counted only for coverage, by the catalog
             case .confirmedCents:
                 // A cell past Int64 is stored as several rows (`QualityFigures.int64Parts`): all added.
-                try cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].1.add(
+                try cells[ExactID(f.channel), default: [:]][f.eventDate, default: (0, 0, 0)].1.add(
                     Int128(f.n), orThrow: "stored quality figures: confirmed revenue of \(Timestamps.dateText(days: Int64(f.eventDate))) \(VisibleText.escape(f.channel))")
-            case .confirmedSquares: cells[f.channel, default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
+            case .confirmedSquares: cells[ExactID(f.channel), default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
             case .stateNulls:
                 s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n
                 s.curatedPerDay[f.eventDate, default: (0, 0)].1 += f.n

@@ -3,7 +3,7 @@
 # the stream cut into 30 consecutive slices in arrival order, about one day each, so late events
 # and day boundaries leave partitions with several files), then `lake compact curated.orders`.
 # Prints files before/after, seconds, and the daily-revenue report time before and after and on
-# a lake ingested in one batch. In the same run, DuckDB 1.4.4's own DuckLake gets the same
+# a lake ingested in one batch. In the same run, DuckDB 1.5.5's own DuckLake gets the same
 # curated rows in the same batches (same partitioning) and runs ducklake_merge_adjacent_files.
 # Usage: bench/compact.sh [ORDERS] [BATCHES]     (not a test: it prints figures)
 set -euo pipefail
@@ -78,7 +78,7 @@ for i, line in enumerate(lines):
     if isinstance(oid, str): first.setdefault(oid, i // per)
 import pandas as pd
 con.register("chunkmap", pd.DataFrame({"order_id": list(first.keys()), "batch": list(first.values())}))
-con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', READ_ONLY)")
+con.execute(f"ATTACH 'ducklake:sqlite:{root}/manifest.sqlite' AS l (DATA_PATH '{root}/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
 # Our lake at the snapshot before compaction (the last ingest).
 snap = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('l') WHERE commit_message LIKE 'ingest orders%'").fetchone()[0]
 con.execute(f"CREATE TEMP TABLE curated AS SELECT o.*, m.batch FROM (SELECT * FROM l.curated.orders AT (VERSION => {snap})) o JOIN chunkmap m USING (order_id)")

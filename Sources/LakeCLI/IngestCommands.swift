@@ -32,7 +32,7 @@ struct IngestCommand: ParsableCommand {
 struct IngestFlags: ParsableArguments {
     @OptionGroup var lake: LakeOptions
     @OptionGroup var registry: RegistryOptions
-    @Option(help: "Summary format: table or json.")
+    @Option(help: "Summary format: table, json or csv (a header, then one row per source).")
     var format: OutputFormat = .table
     @Flag(help: "No progress bar.")
     var quiet = false

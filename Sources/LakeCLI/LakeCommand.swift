@@ -52,6 +52,13 @@ struct LakeOptions: ParsableArguments {
     /// operation could not be completed. The specified URL type isn't supported" (session 16).
     func validate() throws {
         let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
+        // A file is no lake root: creating one there failed with Foundation's "A file with the
+        // same name already exists", and a read said "no lake" without saying why.
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let source = lake != nil ? "--lake" : "$LAKE_DIR"
+            throw ValidationError("\(source) \(path) is a file, not a lake directory: point \(source) at the lake's directory (the one holding manifest.sqlite), or at a new path for a new lake")
+        }
         guard !path.hasPrefix("/") else { return }
         if let cwd = getcwd(nil, 0) {
             free(cwd)

@@ -13,8 +13,10 @@ struct QueryCommand: ParsableCommand {
         conditions skip files and row groups by their min/max statistics. Only the named columns are read.
 
           lake query orders --where "channel = web" --where "event_date = 2024-01-15"
-          lake query order_items --group-by category --agg "sum(line_revenue)" --agg "count(*)" --order-by "sum(line_revenue) desc"
-          lake query raw.orders --where "reject_reason != ''" --columns line_number,reject_reason,reject_detail --limit 20
+          lake query order_items --group-by category --agg "sum(line_revenue)" \\
+            --agg "count(*)" --order-by "sum(line_revenue) desc"
+          lake query raw.orders --where "reject_reason != ''" --limit 20 \\
+            --columns line_number,reject_reason,reject_detail
           lake query orders --agg "count(*)" --as-of 3 --explain
 
         For ad-hoc SQL, attach the lake to DuckDB (see README).

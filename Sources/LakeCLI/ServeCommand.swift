@@ -15,9 +15,10 @@ struct ServeCommand: ParsableCommand {
         /api/v1/snapshots, /api/v1/tables, /api/v1/quality, /healthz, /metrics, /openapi.json, / (dashboard). \
         Each answer is computed from one snapshot (header X-Lake-Snapshot) and equals `lake report … --format json`.
 
-          echo "alice:$(lake serve --hash-token "$TOKEN")" > tokens     # or: printf %s "$TOKEN" | sha256sum
+          echo "alice:$(lake serve --hash-token "$TOKEN")" > tokens   # or sha256sum
           lake serve --tokens tokens --port 8080
-          curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/daily_sales?from=2024-01-15&to=2024-01-15'
+          curl -H "Authorization: Bearer $TOKEN" \\
+            'http://127.0.0.1:8080/api/v1/daily_sales?from=2024-01-15&to=2024-01-15'
 
         Without --tokens the server answers anyone and binds only to loopback. SIGINT or SIGTERM stops it \
         after in-flight requests finish. One JSON line per request goes to standard error.

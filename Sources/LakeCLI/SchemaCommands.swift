@@ -38,7 +38,7 @@ struct SchemaCommand: ParsableCommand {
           lake schema list
           lake schema show orders --version 2
           lake schema migrate orders --to 2 --dry-run    # the plan; nothing changes
-          lake schema migrate orders --to 3 --schemas ./schemas   # a version not built in
+          lake schema migrate orders --to 3 --schemas ./schemas   # not built in yet
         """,
         subcommands: [SchemaList.self, SchemaShow.self, SchemaMigrate.self]
     )

@@ -71,6 +71,10 @@ struct SnapshotsCommand: ParsableCommand {
         discussion: """
         Any snapshot id or time shown here can be passed to --as-of of the read commands. \
         Vacuum removes snapshots older than its retention (never the latest).
+
+        Examples:
+          lake snapshots
+          lake snapshots --format json
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -295,6 +299,11 @@ struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
         abstract: "Work with the lake's catalog as a whole.",
+        discussion: """
+        Examples:
+          lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
+          lake catalog copy --lake /data/lake --to /data/lake-catalog.sqlite
+        """,
         subcommands: [CatalogCopyCommand.self]
     )
 }

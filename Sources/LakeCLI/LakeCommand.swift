@@ -13,7 +13,9 @@ struct Lake: ParsableCommand {
 
         The lake root is --lake DIR (given after the subcommand: lake query --lake /data/lake orders), else $LAKE_DIR, else ./lake.
 
-        Start with: lake run --input Evaluation-Files, then lake report daily-revenue.
+        Start with:
+          lake run --input Evaluation-Files
+          lake report daily-revenue
         """,
         version: Lake.versionText,
         subcommands: [

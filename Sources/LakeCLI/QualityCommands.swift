@@ -37,7 +37,13 @@ struct QualityCommand: ParsableCommand {
 }
 
 struct QualityReportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Quality per batch and per day, with scores, and the anomalies found.")
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Quality per batch and per day, with scores, and the anomalies found.",
+        discussion: """
+        Examples:
+          lake quality report
+          lake quality report --as-of 3 --format json
+        """)
     @OptionGroup var flags: QualityFlags
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table

@@ -37,7 +37,7 @@ struct ServeCommand: ParsableCommand {
     var idleTimeout = 30
     @Flag(name: .customLong("open-monitoring"), help: "Answer /healthz and /metrics without a token.") var openMonitoring = false
     @Flag(name: .customLong("open-dashboard"), help: "Answer / and /openapi.json without a token (browsers cannot send one).") var openDashboard = false
-    @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: config/alerts.json if present).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: <lake>/alerts.json if present, else built-in defaults, as for lake quality).", valueName: "FILE"))
     var config: String?
     @Flag(help: "Print the OpenAPI document and exit.") var openapi = false
     @Option(name: .customLong("hash-token"), help: ArgumentHelp("Print the SHA-256 of TOKEN (the part after name: in the tokens file) and exit.", valueName: "TOKEN"))
@@ -65,10 +65,9 @@ struct ServeCommand: ParsableCommand {
         c.idleTimeout = idleTimeout
         c.openMonitoring = openMonitoring
         c.openDashboard = openDashboard
-        let quality: QualityConfig
-        if let config { quality = try QualityConfig.load(path: config) } else {
-            quality = FileManager.default.fileExists(atPath: "config/alerts.json") ? try QualityConfig.load(path: "config/alerts.json") : QualityConfig()
-        }
+        // The rule every other command follows, so /api/v1/quality answers what `lake quality
+        // report` prints; it read config/alerts.json in the working directory until session 20.
+        let quality = try QualityConfig.resolve(explicit: config, lake: lake.root)
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         // The same channels `lake report --channel` accepts.
         let channels = try LakeStore.registry(registry.source, catalog: catalog).orderChannels()

@@ -231,6 +231,9 @@ import Testing
         }
         // A refused run creates no lake; an empty lake answers a report with no rows, not an error.
         for created in ["new1", "new2", "new3"] { #expect(!fm.fileExists(atPath: dir.file(created)), "\(created) was created") }
+        // A new lake among unrelated files is made, as DuckDB's ATTACH would, but the notice names them.
+        let among = try lake(["run", "--input", "src", "--lake", "notes", "--quiet"])
+        #expect(among.status == 0 && among.err.contains("created a new lake at \(dir.file("notes")), in a directory that already held other files (todo.txt)"), "\(among.err)")
         let empty = try lake(["report", "daily-revenue", "--lake", "empty"])
         #expect(empty.status == 0 && empty.out.contains("(no rows)") && empty.err.isEmpty, "\(empty.out)\(empty.err)")
     }

@@ -26,8 +26,17 @@ import Testing
         var text: String
     }
 
+    /// Every command's and subcommand's --help, walked once for both tests.
+    static let helpTexts: Result<[Help], any Error> = Result { try walkHelp() }
+    static func allHelp() throws -> [Help] { try helpTexts.get() }
+
+    /// Examples that only read the lake: the next example may run on the same copy.
+    static let readOnly = ["lake report", "lake query", "lake snapshots", "lake tables", "lake files", "lake verify", "lake metrics",
+                           "lake dashboard", "lake quality report", "lake schema list", "lake schema show", "lake generate",
+                           "--dry-run", "--hash-token"]
+
     /// Every command's and subcommand's --help, found by walking SUBCOMMANDS from `lake`.
-    static func allHelp() throws -> [Help] {
+    static func walkHelp() throws -> [Help] {
         let exe = binDirectory.appendingPathComponent("lake").path
         var pending: [[String]] = [[]], found: [Help] = []
         while let command = pending.popLast() {
@@ -140,6 +149,7 @@ import Testing
         }
 
         var ran = 0, failures: [String] = [], wrapped: [String] = [], skipsUsed: Set<String> = []
+        var shared: String?, dirty = false
         print("help examples: fixture made in \(String(format: "%.1f", Date().timeIntervalSince(made))) s")
         let started = Date()
         for help in try Self.allHelp() {
@@ -150,13 +160,17 @@ import Testing
                     skipsUsed.insert(skip.pattern)
                     continue
                 }
-                // init makes a new lake; everything else runs on a copy of the fixture.
+                // init makes a new lake; everything else runs on a copy of the fixture, made
+                // afresh after an example that may have written to it.
                 // (cp, not FileManager.copyItem: its copy of a lake's few hundred files took ~1 s.)
-                let copy = dir.file("lake-\(ran)")
-                if !example.contains("lake init") {
-                    #expect(try runProcess("/bin/cp", ["-R", lake, copy]).status == 0)
+                let isInit = example.contains("lake init")
+                if isInit || dirty || shared == nil {
+                    if let shared { _ = try? runProcess("/bin/rm", ["-rf", shared]) }
+                    shared = dir.file("lake-\(ran)")
+                    if !isInit { #expect(try runProcess("/bin/cp", ["-R", lake, shared!]).status == 0) }
                 }
-                defer { _ = try? runProcess("/bin/rm", ["-rf", copy]) }
+                let copy = shared!
+                dirty = isInit || !Self.readOnly.contains { example.contains($0) }
                 var line = replace(absolute, in: example, with: NSRegularExpression.escapedTemplate(for: root) + "/$1/")
                 line = replace(lakeFlag, in: line, with: "--lake " + NSRegularExpression.escapedTemplate(for: copy))
                 line = replace(lakeVariable, in: line, with: "LAKE_DIR=" + NSRegularExpression.escapedTemplate(for: copy))

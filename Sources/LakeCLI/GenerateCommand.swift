@@ -61,7 +61,11 @@ struct Generate: ParsableCommand {
         config.schemaVersion = schemaVersion
         do { config.spikes = try spike.map { try Spike(parsing: $0) } } catch { throw ValidationError("\(error)") }
         if clean { config.faults = .none }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create --out \(out): \(fileErrorText(error))")
+        }
         let t0 = Date()
         let summary: GenerationSummary
         do {

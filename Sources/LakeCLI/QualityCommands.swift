@@ -149,7 +149,7 @@ struct DashboardCommand: ParsableCommand {
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))
         } catch {
-            throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+            throw ValidationError("cannot write --out \(out): \(fileErrorText(error))")
         }
         print("wrote \(out)")
     }

@@ -239,6 +239,8 @@ import Testing
             (["query", "orders", "--lake", "lake", "--as-of", "yesterday"], 64, ["cannot read --as-of 'yesterday'", "snapshot id"]),
             (["report", "daily-revenue", "--lake", "lake", "--format", "xml"], 64, ["'xml' is invalid for '--format", "'table', 'csv' or 'json'"]),
             (["run", "--input", "src", "--lake", "lake", "--format", "yaml"], 64, ["'yaml' is invalid for '--format"]),
+            (["generate", "--out", "afile"], 64, ["cannot create --out afile: File exists"]),
+            (["dashboard", "--lake", "lake", "--out", "nowhere/d.html"], 64, ["cannot write --out nowhere/d.html: No such file or directory"]),
         ]
         for c in cases {
             let r = try lake(c.args)

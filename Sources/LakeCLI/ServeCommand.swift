@@ -49,6 +49,15 @@ struct ServeCommand: ParsableCommand {
         // A negative burst answered 429 to every request after the first.
         guard burst >= 1 else { throw ValidationError("--burst \(burst): expected at least 1") }
         guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout \(idleTimeout): expected at least 1 second") }
+        // Named before the lake is opened, in the system's words.
+        if let tokens {
+            let fd = open(tokens, O_RDONLY)
+            let e = errno
+            guard fd >= 0 else {
+                throw ValidationError("--tokens \(tokens): \(errnoText(e)) (a file of name:sha256-hex lines; `lake serve --hash-token TOKEN` prints a token's hash)")
+            }
+            close(fd)
+        }
     }
 
     func run() throws {

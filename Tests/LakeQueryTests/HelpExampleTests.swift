@@ -240,6 +240,7 @@ import Testing
             (["report", "daily-revenue", "--lake", "lake", "--format", "xml"], 64, ["'xml' is invalid for '--format", "'table', 'csv' or 'json'"]),
             (["run", "--input", "src", "--lake", "lake", "--format", "yaml"], 64, ["'yaml' is invalid for '--format"]),
             (["generate", "--out", "afile"], 64, ["cannot create --out afile: File exists"]),
+            (["serve", "--lake", "lake", "--tokens", "missing-tokens", "--port", "0"], 64, ["--tokens missing-tokens: No such file or directory", "--hash-token"]),
             (["dashboard", "--lake", "lake", "--out", "nowhere/d.html"], 64, ["cannot write --out nowhere/d.html: No such file or directory"]),
         ]
         for c in cases {

@@ -29,8 +29,11 @@ struct InitCommand: ParsableCommand {
         files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a \
         backup instead. --force creates an empty catalog there anyway; vacuum still refuses to \
         delete files older than that catalog.
-        Examples: lake init --lake /data/lake    LAKE_DIR=/data/lake lake init
-                  lake init --schema-version orders=1
+
+        Examples:
+          lake init --lake /data/lake
+          LAKE_DIR=/data/lake lake init
+          lake init --lake /data/v1lake --schema-version orders=1
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -68,6 +71,10 @@ struct SnapshotsCommand: ParsableCommand {
         discussion: """
         Any snapshot id or time shown here can be passed to --as-of of the read commands. \
         Vacuum removes snapshots older than its retention (never the latest).
+
+        Examples:
+          lake snapshots
+          lake snapshots --format json
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -96,7 +103,13 @@ struct TablesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tables",
         abstract: "List tables with their columns and partitioning, as of now or --as-of.",
-        discussion: "Column ids are the Parquet field ids; they survive renames. Example: lake tables --as-of 2024-02-01")
+        discussion: """
+        Column ids are the Parquet field ids; they survive renames.
+
+        Examples:
+          lake tables
+          lake tables --as-of 2
+        """)
 
     @OptionGroup var lake: LakeOptions
     @OptionGroup var when: AsOfOption
@@ -130,7 +143,10 @@ struct FilesCommand: ParsableCommand {
         abstract: "List the Parquet files a read of TABLE scans, with row counts, sizes, partitions and delete files.",
         discussion: """
         TABLE is layer.name (raw.orders, curated.orders); a bare name means curated.
-        Examples: lake files orders --as-of 12    lake files raw.orders --format csv
+
+        Examples:
+          lake files orders --as-of 12
+          lake files raw.orders --format csv
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -193,7 +209,10 @@ struct VacuumCommand: ParsableCommand {
         recorded a file, or the files are older than the catalog: a lost or replaced \
         manifest.sqlite). The latest snapshot is always kept, and --as-of keeps working for every \
         snapshot inside the retention. --dry-run shows what would go.
-        Examples: lake vacuum --retain 7d --dry-run    lake vacuum --retain 0s --force
+
+        Examples:
+          lake vacuum --retain 7d --dry-run
+          lake vacuum --retain 0s --force
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -280,6 +299,11 @@ struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
         abstract: "Work with the lake's catalog as a whole.",
+        discussion: """
+        Examples:
+          lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
+          lake catalog copy --lake /data/lake --to /data/lake-catalog.sqlite
+        """,
         subcommands: [CatalogCopyCommand.self]
     )
 }
@@ -289,9 +313,11 @@ struct CatalogCopyCommand: ParsableCommand {
         commandName: "copy",
         abstract: "Copy the whole catalog (every snapshot, so time travel is kept) to PostgreSQL or a new SQLite file.",
         discussion: """
-        The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are; afterwards pass the target as --catalog with the same --lake. Examples:
+        The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are; afterwards pass the target as --catalog with the same --lake. Copying back from PostgreSQL takes --catalog URL and --to a new SQLite file.
+
+        Examples:
           lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
-          lake catalog copy --lake /data/lake --catalog postgresql://lake@db.internal/lake --to /data/lake2/manifest.sqlite
+          lake catalog copy --lake /data/lake --to /data/lake/catalog-copy.sqlite
         """)
 
     @OptionGroup var lake: LakeOptions

@@ -10,7 +10,7 @@ struct Generate: ParsableCommand {
         The same --seed always writes the same bytes. About 6% of order lines carry the faults real streams have (truncated or malformed JSON, missing fields, quantity <= 0, negative prices, unknown products, bad enums, exact replays) plus accepted oddities (late events, and the mobile app's variant with customerId and ts in epoch milliseconds). --clean turns them all off.
 
           lake generate --out /tmp/src              # 1,000 lines over 30 days
-          lake generate --out /tmp/big --orders 1000000 --clean
+          lake generate --out /tmp/big --orders 100000 --clean
           lake generate --out /tmp/v2 --schema-version 2 --spike 2024-01-20:web:5x
           lake generate --out Evaluation-Files --seed 42   # the bundled sample
         """
@@ -61,7 +61,11 @@ struct Generate: ParsableCommand {
         config.schemaVersion = schemaVersion
         do { config.spikes = try spike.map { try Spike(parsing: $0) } } catch { throw ValidationError("\(error)") }
         if clean { config.faults = .none }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create --out \(out): \(fileErrorText(error))")
+        }
         let t0 = Date()
         let summary: GenerationSummary
         do {

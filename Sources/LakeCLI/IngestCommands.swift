@@ -32,7 +32,7 @@ struct IngestCommand: ParsableCommand {
 struct IngestFlags: ParsableArguments {
     @OptionGroup var lake: LakeOptions
     @OptionGroup var registry: RegistryOptions
-    @Option(help: "Summary format: table or json.")
+    @Option(help: "Summary format: table, json or csv (a header, then one row per source).")
     var format: OutputFormat = .table
     @Flag(help: "No progress bar.")
     var quiet = false
@@ -40,8 +40,20 @@ struct IngestFlags: ParsableArguments {
     /// The lake an ingest of `kind` writes to (`LakeStore.openForIngest` decides whether a
     /// path with no lake may become one); a new lake is announced on standard error.
     func store(for kind: SourceKind) throws -> LakeStore {
+        // What the directory held before: a new lake among unrelated files is most likely a
+        // mistyped --lake (`--lake .`), which the notice should make plain.
+        let before = (try? FileManager.default.contentsOfDirectory(atPath: lake.root.path)) ?? []
         let store = try LakeStore.openForIngest(kind, root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
-        if store.catalog.created { printError("created a new lake at \(store.root.path)") }
+        if store.catalog.created {
+            let others = before.filter { !$0.hasPrefix(".") && $0 != "alerts.json" && $0 != "README.md" }.sorted()
+            if others.isEmpty {
+                printError("created a new lake at \(store.root.path)")
+            } else {
+                let made = lake.catalogLocation == nil ? "manifest.sqlite, raw/ and curated/" : "raw/ and curated/"
+                let shown = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …" : "")
+                printError("created a new lake at \(store.root.path), in a directory that already held other files (\(shown)); if that is not the lake you meant, point --lake elsewhere and remove the \(made) lake made there")
+            }
+        }
         return store
     }
 }

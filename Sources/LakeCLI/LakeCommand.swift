@@ -13,7 +13,9 @@ struct Lake: ParsableCommand {
 
         The lake root is --lake DIR (given after the subcommand: lake query --lake /data/lake orders), else $LAKE_DIR, else ./lake.
 
-        Start with: lake run --input Evaluation-Files, then lake report daily-revenue.
+        Start with:
+          lake run --input Evaluation-Files
+          lake report daily-revenue
         """,
         version: Lake.versionText,
         subcommands: [
@@ -25,7 +27,39 @@ struct Lake: ParsableCommand {
 
     static func main() {
         ProcessSetup.limitMallocArenas()
-        main(nil)
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(nil)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            // A usage error found while running is reported with the subcommand's usage, as one
+            // found while parsing is (the parser's own handling printed the root's "Usage: lake
+            // <subcommand>"), and a snapshot the command line named that the lake does not have
+            // is one too.
+            guard let usage = (error as? ValidationError) ?? usageError(error) else { exit(withError: error) }
+            let text = usageString(for: type(of: command))
+            let path = text.split(separator: " ").prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") && !$0.hasPrefix("-") }
+            printError("Error: \(usage.message)\nUsage: \(text)\n  See '\(path.joined(separator: " ")) --help' for more information.")
+            exit(withError: ExitCode.validationFailure)
+        }
+    }
+
+    /// The error as a usage error when it is about a snapshot the arguments named (--as-of,
+    /// --from-snapshot, --to-snapshot); without them the same error is the lake's, not the user's.
+    static func usageError(_ error: any Error) -> ValidationError? {
+        let arguments = CommandLine.arguments
+        guard let e = error as? CatalogError,
+              arguments.contains(where: { $0.hasPrefix("--as-of") || $0.hasPrefix("--from-snapshot") || $0.hasPrefix("--to-snapshot") })
+        else { return nil }
+        switch e {
+        case .snapshotNotFound: return ValidationError(e.description)
+        case .noSnapshotAtTime: return ValidationError(e.description + "; see `lake snapshots`")
+        default: return nil
+        }
     }
 }
 
@@ -52,6 +86,13 @@ struct LakeOptions: ParsableArguments {
     /// operation could not be completed. The specified URL type isn't supported" (session 16).
     func validate() throws {
         let path = lake ?? ProcessInfo.processInfo.environment["LAKE_DIR"] ?? "lake"
+        // A file is no lake root: creating one there failed with Foundation's "A file with the
+        // same name already exists", and a read said "no lake" without saying why.
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let source = lake != nil ? "--lake" : "$LAKE_DIR"
+            throw ValidationError("\(source) \(path) is a file, not a lake directory: point \(source) at the lake's directory (the one holding manifest.sqlite), or at a new path for a new lake")
+        }
         guard !path.hasPrefix("/") else { return }
         if let cwd = getcwd(nil, 0) {
             free(cwd)

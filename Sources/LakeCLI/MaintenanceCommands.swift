@@ -15,6 +15,11 @@ struct CompactCommand: ParsableCommand {
         added in ONE commit, so readers see all or nothing and --as-of older snapshots still read the \
         old files until `lake vacuum`. A partition whose input files another writer removed \
         meanwhile is left as it was. Running it twice changes nothing the second time.
+
+        Examples:
+          lake compact --dry-run
+          lake compact curated.orders --min-files 2
+          lake compact orders --partition date=2024-01-15 --format json
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -102,6 +107,10 @@ struct SchemaMigrate: ParsableCommand {
         the rewritten files are deleted, nothing changes, and it exits 130 or 143. A table already \
         at vN is left alone (exit 0, nothing committed), so running the command again after a crash \
         is safe; a version below the table's is refused.
+
+        Examples:
+          lake schema migrate orders --to 2 --dry-run   # the plan; nothing changes
+          lake schema migrate orders --to 2 --rewrite
         """)
 
     @OptionGroup var lake: LakeOptions

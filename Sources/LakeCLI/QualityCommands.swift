@@ -37,7 +37,13 @@ struct QualityCommand: ParsableCommand {
 }
 
 struct QualityReportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Quality per batch and per day, with scores, and the anomalies found.")
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Quality per batch and per day, with scores, and the anomalies found.",
+        discussion: """
+        Examples:
+          lake quality report
+          lake quality report --as-of 3 --format json
+        """)
     @OptionGroup var flags: QualityFlags
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
@@ -59,7 +65,7 @@ struct QualityCheckCommand: ParsableCommand {
           lake quality check --config /etc/lake/alerts.json --alerts-file alerts.jsonl
           lake quality check --webhook http://127.0.0.1:9000/hook
           lake quality check --as-of 5       # the lake as it was at snapshot 5
-          lake quality check --rescan        # recompute from the tables, not the figures stored by each ingest
+          lake quality check --rescan        # recompute from the tables
         """)
     @OptionGroup var flags: QualityFlags
     @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
@@ -113,7 +119,7 @@ struct MetricsCommand: ParsableCommand {
         Snapshots, rows and files per table, ingest throughput and lag, quality scores and the alerts `lake quality check` would fire now; for a node_exporter textfile collector or a scrape through any static file server.
 
           lake metrics
-          lake metrics --as-of 2024-01-31T00:00:00Z
+          lake metrics --as-of 12
           lake metrics > /var/lib/node_exporter/textfile/lake.prom
         """)
     @OptionGroup var flags: QualityFlags
@@ -131,7 +137,7 @@ struct DashboardCommand: ParsableCommand {
         Daily orders and revenue per channel with the anomalies marked, quality per batch, and table health; one file with no external resources, to open in a browser or mail.
 
           lake dashboard --out dashboard.html
-          lake dashboard --out jan.html --as-of 2024-01-31T23:59:59Z
+          lake dashboard --out snapshot-12.html --as-of 12
         """)
     @OptionGroup var flags: QualityFlags
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
@@ -143,7 +149,7 @@ struct DashboardCommand: ParsableCommand {
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))
         } catch {
-            throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+            throw ValidationError("cannot write --out \(out): \(fileErrorText(error))")
         }
         print("wrote \(out)")
     }

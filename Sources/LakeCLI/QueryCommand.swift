@@ -13,8 +13,10 @@ struct QueryCommand: ParsableCommand {
         conditions skip files and row groups by their min/max statistics. Only the named columns are read.
 
           lake query orders --where "channel = web" --where "event_date = 2024-01-15"
-          lake query order_items --group-by category --agg "sum(line_revenue)" --agg "count(*)" --order-by "sum(line_revenue) desc"
-          lake query raw.orders --where "reject_reason != ''" --columns line_number,reject_reason,reject_detail --limit 20
+          lake query order_items --group-by category --agg "sum(line_revenue)" \\
+            --agg "count(*)" --order-by "sum(line_revenue) desc"
+          lake query raw.orders --where "reject_reason != ''" --limit 20 \\
+            --columns line_number,reject_reason,reject_detail
           lake query orders --agg "count(*)" --as-of 3 --explain
 
         For ad-hoc SQL, attach the lake to DuckDB (see README).
@@ -41,6 +43,15 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Print the scan plan (files and row groups considered, pruned, read) after the result.")
     var explain = false
 
+    /// The errors a corrected command line fixes; a column of a type lake cannot read needs
+    /// DuckDB instead, so it stays a plain failure.
+    static func isUsage(_ error: QueryError) -> Bool {
+        switch error {
+        case .unknownTable, .unknownColumn, .badPredicate, .badValue, .badAggregate, .badOrder: return true
+        case .unreadableColumn, .unknownReport, .badOption: return false
+        }
+    }
+
     func validate() throws {
         // A negative limit trapped in the result's trim.
         if let limit, limit < 0 { throw ValidationError("--limit \(limit): expected 0 or more rows") }
@@ -52,12 +63,19 @@ struct QueryCommand: ParsableCommand {
         spec.columns = columns.isEmpty ? nil : columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         spec.conditions = conditions
         spec.groupBy = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        spec.aggregates = try agg.map(AggregateSpec.parse)
         spec.orderBy = orderBy
         spec.limit = limit
         spec.asOf = when.asOf
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
-        let result = try Query.run(spec, catalog: catalog)
+        let result: QueryResult
+        do {
+            spec.aggregates = try agg.map(AggregateSpec.parse)
+            result = try Query.run(spec, catalog: catalog)
+        } catch let error as QueryError where Self.isUsage(error) {
+            // A misspelt table, column, condition or aggregate is the command line's fault:
+            // exit 64 with the usage, as a report's unknown option is.
+            throw ValidationError(error.description)
+        }
         print(result.table.render(format))
         if !result.omittedColumns.isEmpty {
             printError("note: not shown: \(result.omittedColumns.joined(separator: ", ")) (types lake cannot read; query them with DuckDB)")

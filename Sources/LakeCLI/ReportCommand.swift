@@ -107,7 +107,7 @@ struct ReportCommand: ParsableCommand {
           lake report daily-revenue --from 2024-01-01 --to 2024-01-07 --channel web
           lake report top-products --limit 5 --format json
           lake report inventory --low-stock 30
-          lake report customers --as-of 2024-02-01T00:00:00Z
+          lake report customers --as-of 3
           lake report operations
           lake report diff daily-revenue --from-snapshot 3 --to-snapshot 5
 
@@ -183,7 +183,7 @@ struct CustomersReport: NamedReportCommand {
         commandName: reportName.rawValue, abstract: "Top customers by spend, repeat purchases, and new vs returning customers per day.",
         discussion: """
           lake report customers --limit 10
-          lake report customers --as-of 2024-02-01T00:00:00Z --format json
+          lake report customers --as-of 3 --format json
         """)
     @OptionGroup var flags: ReportFlags
 }

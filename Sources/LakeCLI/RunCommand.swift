@@ -32,6 +32,26 @@ struct Run: ParsableCommand {
     var input = "Evaluation-Files"
     @OptionGroup var alerts: AlertConfigOption
 
+    /// The three sources lake run ingests, in that order.
+    static let sourceNames = ["product_catalog.json", "inventory_updates.csv", "orders_stream.jsonl"]
+
+    /// A mistyped --input is a usage error found before anything is opened: without this check
+    /// the run first created the lake, then failed on "product_catalog.json: cannot open".
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        let expected = "it must hold \(Self.sourceNames.joined(separator: ", ")) (`lake generate --out DIR` writes a sample set; `lake ingest` takes one source at a time)"
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+            throw ValidationError("--input \(input): no such folder; \(expected)")
+        }
+        guard isDirectory.boolValue else { throw ValidationError("--input \(input) is a file, not a folder; \(expected)") }
+        let missing = Self.sourceNames.filter {
+            !FileManager.default.fileExists(atPath: URL(fileURLWithPath: input, isDirectory: true).appendingPathComponent($0).path)
+        }
+        guard missing.isEmpty else {
+            throw ValidationError("--input \(input) has no \(missing.joined(separator: " and ")); \(expected)")
+        }
+    }
+
     func run() throws {
         let store = try flags.store(for: .catalog)
         let qualityConfig = try alerts.load(lake: store.root)
@@ -56,7 +76,13 @@ struct Run: ParsableCommand {
         }
         switch flags.format {
         case .json: print(jsonText(summaries))
-        default: for s in summaries { print(SummaryText.render(s, format: flags.format)) }
+        case .csv:
+            // One header, then a row per source, so the output reads as one CSV table.
+            for (i, s) in summaries.enumerated() {
+                let text = SummaryText.render(s, format: .csv)
+                print(i == 0 ? text : String(text.drop { $0 != "\n" }.dropFirst()))
+            }
+        case .table: for s in summaries { print(SummaryText.render(s, format: .table)) }
         }
         guard flags.format == .table else { return }
         // The headline reports (`lake report NAME` shows each in full), computed side by side.

@@ -38,14 +38,20 @@ struct SchemaCommand: ParsableCommand {
           lake schema list
           lake schema show orders --version 2
           lake schema migrate orders --to 2 --dry-run    # the plan; nothing changes
-          lake schema migrate orders --to 3 --schemas DIR   # a version from DIR
+          lake schema migrate orders --to 3 --schemas ./schemas   # not built in yet
         """,
         subcommands: [SchemaList.self, SchemaShow.self, SchemaMigrate.self]
     )
 }
 
 struct SchemaList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List registered tables, versions and fingerprints.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List registered tables, versions and fingerprints.",
+        discussion: """
+        Examples:
+          lake schema list
+          lake schema list --format json
+        """)
 
     @OptionGroup var registry: RegistryOptions
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
@@ -66,7 +72,13 @@ struct SchemaList: ParsableCommand {
 }
 
 struct SchemaShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one table's columns, source mapping and constraints.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show one table's columns, source mapping and constraints.",
+        discussion: """
+        Examples:
+          lake schema show orders
+          lake schema show orders --version 1
+        """)
 
     @OptionGroup var registry: RegistryOptions
 

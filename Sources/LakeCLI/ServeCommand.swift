@@ -15,9 +15,10 @@ struct ServeCommand: ParsableCommand {
         /api/v1/snapshots, /api/v1/tables, /api/v1/quality, /healthz, /metrics, /openapi.json, / (dashboard). \
         Each answer is computed from one snapshot (header X-Lake-Snapshot) and equals `lake report … --format json`.
 
-          echo "alice:$(lake serve --hash-token "$TOKEN")" > tokens     # or: printf %s "$TOKEN" | sha256sum
+          echo "alice:$(lake serve --hash-token "$TOKEN")" > tokens   # or sha256sum
           lake serve --tokens tokens --port 8080
-          curl -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8080/api/v1/daily_sales?from=2024-01-15&to=2024-01-15'
+          curl -H "Authorization: Bearer $TOKEN" \\
+            'http://127.0.0.1:8080/api/v1/daily_sales?from=2024-01-15&to=2024-01-15'
 
         Without --tokens the server answers anyone and binds only to loopback. SIGINT or SIGTERM stops it \
         after in-flight requests finish. One JSON line per request goes to standard error.
@@ -36,7 +37,7 @@ struct ServeCommand: ParsableCommand {
     var idleTimeout = 30
     @Flag(name: .customLong("open-monitoring"), help: "Answer /healthz and /metrics without a token.") var openMonitoring = false
     @Flag(name: .customLong("open-dashboard"), help: "Answer / and /openapi.json without a token (browsers cannot send one).") var openDashboard = false
-    @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: config/alerts.json if present).", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Alert thresholds for /api/v1/quality, /metrics and / (default: <lake>/alerts.json if present, else built-in defaults, as for lake quality).", valueName: "FILE"))
     var config: String?
     @Flag(help: "Print the OpenAPI document and exit.") var openapi = false
     @Option(name: .customLong("hash-token"), help: ArgumentHelp("Print the SHA-256 of TOKEN (the part after name: in the tokens file) and exit.", valueName: "TOKEN"))
@@ -48,6 +49,15 @@ struct ServeCommand: ParsableCommand {
         // A negative burst answered 429 to every request after the first.
         guard burst >= 1 else { throw ValidationError("--burst \(burst): expected at least 1") }
         guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout \(idleTimeout): expected at least 1 second") }
+        // Named before the lake is opened, in the system's words.
+        if let tokens {
+            let fd = open(tokens, O_RDONLY)
+            let e = errno
+            guard fd >= 0 else {
+                throw ValidationError("--tokens \(tokens): \(errnoText(e)) (a file of name:sha256-hex lines; `lake serve --hash-token TOKEN` prints a token's hash)")
+            }
+            close(fd)
+        }
     }
 
     func run() throws {
@@ -64,10 +74,9 @@ struct ServeCommand: ParsableCommand {
         c.idleTimeout = idleTimeout
         c.openMonitoring = openMonitoring
         c.openDashboard = openDashboard
-        let quality: QualityConfig
-        if let config { quality = try QualityConfig.load(path: config) } else {
-            quality = FileManager.default.fileExists(atPath: "config/alerts.json") ? try QualityConfig.load(path: "config/alerts.json") : QualityConfig()
-        }
+        // The rule every other command follows, so /api/v1/quality answers what `lake quality
+        // report` prints; it read config/alerts.json in the working directory until session 20.
+        let quality = try QualityConfig.resolve(explicit: config, lake: lake.root)
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         // The same channels `lake report --channel` accepts.
         let channels = try LakeStore.registry(registry.source, catalog: catalog).orderChannels()

@@ -10,7 +10,7 @@ struct UpgradeCommand: ParsableCommand {
         Writes need a DuckLake 1.0 catalog (the version DuckDB 1.5 and later attach without migration); reads work on 0.3 and 1.0. The upgrade takes an online backup of the catalog next to it (manifest-0.3-backup-<UTC time>.sqlite), then migrates it in one transaction, as DuckDB 1.5's AUTOMATIC_MIGRATION would: no snapshot is added and every snapshot reads as before. A lake already at 1.0 is left alone. A partial backup copy an upgrade killed mid-copy left (.manifest-0.3-backup-<UTC time>.sqlite.partial) is removed by the next lake upgrade (not by --dry-run). To undo, while nothing uses the lake, delete manifest.sqlite-wal and -shm and copy the backup over manifest.sqlite.
 
         Examples:
-          lake upgrade --dry-run        # check the migration, list its steps; changes nothing
+          lake upgrade --dry-run        # list the migration's steps; changes nothing
           lake upgrade                  # back up, migrate, print the backup's path
           lake upgrade --lake /srv/lake
         """)

@@ -16,6 +16,25 @@ struct ServerTests {
         try ServerProcess(lake: fx.root, ["--tokens", fx.tokens] + extra)
     }
 
+    /// Without --config the server takes the lake's own alerts.json, as `lake quality report`
+    /// does; until session 20 it read config/alerts.json in its working directory instead, so
+    /// /api/v1/quality and /metrics answered with other thresholds than the CLI.
+    @Test func qualityThresholdsComeFromTheLake() async throws {
+        let dir = try TemporaryDirectory("serve-lake-alerts")
+        defer { dir.remove() }
+        let root = try fx.copy(into: dir)
+        let defaults = try lake(["quality", "report", "--lake", root, "--format", "json"])
+        try #"{"min_quality_score": 101, "validity_max_invalid_rate": 0.0001, "max_files_per_partition": 1}"#
+            .write(toFile: root + "/alerts.json", atomically: true, encoding: .utf8)
+        let cli = try lake(["quality", "report", "--lake", root, "--format", "json"])
+        #expect(cli.status == 0 && defaults.status == 0, "\(cli.err)\(defaults.err)")
+        #expect(cli.out != defaults.out, "the lake's thresholds change the report (else the comparison proves nothing)")
+        let s = try ServerProcess(lake: root, ["--tokens", fx.tokens])
+        defer { s.stop() }
+        let r = try await get(s.base + "/api/v1/quality", token: fx.token)
+        #expect(r.status == 200 && r.body == cli.out, "\(r.body.prefix(400))")
+    }
+
     @Test("every endpoint's body equals `lake report … --format json` on the same snapshot, with and without as_of")
     func bodiesEqualTheCLI() async throws {
         let s = try server()

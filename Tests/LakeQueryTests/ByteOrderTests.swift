@@ -128,4 +128,16 @@ print(json.dumps({
         let html = try Dashboard.render(catalog: catalog)
         #expect(html.components(separatedBy: "data-total-orders=\"").count - 2 == expected.count, "one total per channel and one for all")
     }
+
+    /// The dashboard rings an anomalous day on its channel's line: the marks were a Set of
+    /// "date|channel" Strings, so a finding on "w\u{E9}b" also ringed "we\u{301}b" (String's ==
+    /// is canonical equivalence). By bytes now, as the series.
+    @Test func anomalyMarksKeepLookAlikeChannelsApart() {
+        var s = DailySeries()
+        s.days = [19_800, 19_801, 19_802]
+        let nfc = "w\u{E9}b", nfd = "we\u{301}b"
+        let marks: Set<ExactID> = [ExactID("\(Timestamps.dateText(days: 19_801))|\(nfc)")]
+        let svg = Dashboard.lineChart(s, series: [(nfc, [1, 9, 1]), (nfd, [1, 9, 1])], marks: marks, id: "orders")
+        #expect(svg.components(separatedBy: "class=\"anomaly-mark\"").count - 1 == 1, "one ring, on the NFC channel only")
+    }
 }

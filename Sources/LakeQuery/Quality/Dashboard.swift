@@ -60,7 +60,8 @@ public enum Dashboard {
         """
         let legend = "<div class=\"legend\">" + s.channels.map { "<span><i style=\"background:\(color($0.text))\"></i>\(esc($0.text))</span>" }.joined() + "</div>"
         let revenueTotals = "<table>" + revenueByChannel.map { "<tr><td>\(esc($0.0))</td><td class=\"n\" data-total-revenue=\"\(esc($0.0))\">\(DecimalText.format($0.1, scale: 2))</td></tr>" }.joined() + "</table>"
-        let spikeDays = Set(anomalies.filter { $0.kind.isVolumeMove }.map { "\($0.date)|\($0.channel ?? "")" })
+        // By bytes, as the series: look-alike channels (NFC and NFD) must not share marks.
+        let spikeDays = Set(anomalies.filter { $0.kind.isVolumeMove }.map { ExactID("\($0.date)|\($0.channel ?? "")") })
         h += card("Daily confirmed revenue by channel", legend + lineChart(s, series: s.channels.map { ch in (ch.text, s.revenueCents[ch]!.map { Double($0) / 100 }) }, marks: spikeDays, id: "revenue") + revenueTotals)
         let orderTotals = "<table>" + s.channels.map { "<tr><td>\(esc($0.text))</td><td class=\"n\" data-total-orders=\"\(esc($0.text))\">\(s.orders[$0]!.reduce(0, +))</td></tr>" }.joined() + "</table>"
         h += card("Orders per day by channel", legend + lineChart(s, series: s.channels.map { ch in (ch.text, s.orders[ch]!.map(Double.init)) }, marks: spikeDays, id: "orders") + orderTotals)
@@ -139,14 +140,14 @@ public enum Dashboard {
     }
 
     /// One polyline per channel; anomalous days get a red ring on that channel's line.
-    static func lineChart(_ s: DailySeries, series: [(String, [Double])], marks: Set<String>, id: String) -> String {
+    static func lineChart(_ s: DailySeries, series: [(String, [Double])], marks: Set<ExactID>, id: String) -> String {
         let n = s.days.count
         let maxY = niceMax(series.flatMap(\.1).max() ?? 0)
         var g = "<svg id=\"\(id)\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\" role=\"img\">" + axis(s, maxY: maxY)
         for (ch, values) in series {
             let pts = values.enumerated().map { "\(f(x($0.offset, n))),\(f(y($0.element, maxY)))" }.joined(separator: " ")
             g += "<polyline class=\"series\" data-channel=\"\(esc(ch))\" fill=\"none\" stroke=\"\(color(ch))\" stroke-width=\"1.6\" points=\"\(pts)\"/>"
-            for (i, v) in values.enumerated() where marks.contains("\(Timestamps.dateText(days: Int64(s.days[i])))|\(ch)") {
+            for (i, v) in values.enumerated() where marks.contains(ExactID("\(Timestamps.dateText(days: Int64(s.days[i])))|\(ch)")) {
                 g += "<circle class=\"anomaly-mark\" cx=\"\(f(x(i, n)))\" cy=\"\(f(y(v, maxY)))\" r=\"6\" fill=\"none\" stroke=\"#dc2626\" stroke-width=\"2\"><title>anomaly \(Timestamps.dateText(days: Int64(s.days[i]))) \(esc(ch))</title></circle>"
             }
         }

@@ -66,18 +66,24 @@ print(json.dumps({
         #expect(column(reasons, 0) == expected("byReasonDesc"), "NULLs last in desc too: \(reasons)")
     }
 
-    /// A channel the lake holds only in one Unicode normalization (DuckDB inserted "wéb"
-    /// precomposed): `--channel` with the other one was accepted (String ==) and its filter, by
-    /// bytes, matched nothing: an empty report, exit 0. Refused now, as any channel the lake lacks.
-    @Test func aChannelIsMatchedByItsBytes() throws {
-        let dir = try TemporaryDirectory("byte-channel")
-        defer { dir.remove() }
+    /// A lake of 50 generated orders over 5 days in `dir`, for DuckDB to add look-alike channels to.
+    static func fiftyOrderLake(_ dir: TemporaryDirectory) throws -> (exe: String, root: String, lake: LakeCommand) {
         let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
         let root = dir.file("lake"), src = dir.file("src")
         let lake = LakeCommand(executable: exe, root: root)
         _ = try runProcess(exe, ["generate", "--out", src, "--orders", "50", "--days", "5", "--seed", "9"])
         try lake(["ingest", "catalog", src + "/product_catalog.json"])
         try lake(["ingest", "orders", src + "/orders_stream.jsonl"])
+        return (exe, root, lake)
+    }
+
+    /// A channel the lake holds only in one Unicode normalization (DuckDB inserted "wéb"
+    /// precomposed): `--channel` with the other one was accepted (String ==) and its filter, by
+    /// bytes, matched nothing: an empty report, exit 0. Refused now, as any channel the lake lacks.
+    @Test func aChannelIsMatchedByItsBytes() throws {
+        let dir = try TemporaryDirectory("byte-channel")
+        defer { dir.remove() }
+        let (exe, root, lake) = try Self.fiftyOrderLake(dir)
         try Python.run(Python.duckdbPrelude + """
         root = sys.argv[1]
         c = duck()
@@ -98,12 +104,7 @@ print(json.dumps({
     @Test func anomalySeriesKeepsLookAlikeChannelsApart() throws {
         let dir = try TemporaryDirectory("byte-series")
         defer { dir.remove() }
-        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
-        let root = dir.file("lake"), src = dir.file("src")
-        let lake = LakeCommand(executable: exe, root: root)
-        _ = try runProcess(exe, ["generate", "--out", src, "--orders", "50", "--days", "5", "--seed", "9"])
-        try lake(["ingest", "catalog", src + "/product_catalog.json"])
-        try lake(["ingest", "orders", src + "/orders_stream.jsonl"])
+        let root = try Self.fiftyOrderLake(dir).root
         let peer = try Python.json(Python.duckdbPrelude + """
         root = sys.argv[1]
         c = duck()

@@ -260,21 +260,8 @@ import Testing
         for attempt in 0 ..< 12 {
             if attempt >= 4 && killed >= 3 { break }
             let root = try copy("k\(attempt)")
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Self.lake)
-            p.arguments = args + [root]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            let began = Date()
-            try p.run()
-            Thread.sleep(forTimeInterval: duration * Double(attempt % 4 * 2 + 1) / 8)
-            if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
-                killed += 1
-            } else {
-                duration = min(duration, Date().timeIntervalSince(began))
-            }
-            p.waitUntilExit()
+            let run = try runLakeKilling(args + [root], after: duration * Double(attempt % 4 * 2 + 1) / 8)
+            if run.killed { killed += 1 } else { duration = min(duration, run.seconds) }
             let c = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
             let left = try RowDeleteTests.count(c, "orders", ["customer_id = \(x)"])
             let all = try RowDeleteTests.count(c, "orders")

@@ -46,6 +46,28 @@ func runLake(_ args: [String]) throws -> (status: Int32, out: String, err: Strin
     return try runProcess(exe, args)
 }
 
+/// Starts `lake args` (its output discarded) and SIGKILLs it `delay` seconds later if it is
+/// still running (nil: lets it finish): whether it was killed, how long it ran, its exit status.
+func runLakeKilling(_ args: [String], after delay: TimeInterval?) throws -> (killed: Bool, seconds: TimeInterval, status: Int32) {
+    let p = Process()
+    p.executableURL = packageRoot.appendingPathComponent(".build/debug/lake")
+    p.arguments = args
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    let started = Date()
+    try p.run()
+    var killed = false
+    if let delay {
+        Thread.sleep(forTimeInterval: delay)
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            killed = true
+        }
+    }
+    p.waitUntilExit()
+    return (killed, Date().timeIntervalSince(started), p.terminationStatus)
+}
+
 /// A one-shot HTTP receiver on 127.0.0.1: accepts one connection, reads one request, answers
 /// 200, and hands back the request text. It waits for the connection until `finish()` (called
 /// once the client process has exited) or `timeout` seconds at most: a fixed 15 s window from

@@ -326,27 +326,10 @@ import Testing
             if attempt >= 8 && killed >= 4 { break }
             let root = copyRoot.url.appendingPathComponent("k\(attempt)")
             try FileManager.default.copyItem(at: lake.dir.url, to: root)
-            let p = Process()
-            p.executableURL = exe
-            p.arguments = ["delete", "orders", "--where", "customer_id = CUST-00001", "--lake", root.path]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            let started = Date()
-            try p.run()
-            if attempt > 0 {
-                Thread.sleep(forTimeInterval: duration * Double((attempt - 1) % 7 + 1) / 8)
-                if p.isRunning {
-                    kill(p.processIdentifier, SIGKILL)
-                    killed += 1
-                } else {
-                    duration = min(duration, Date().timeIntervalSince(started))
-                }
-            }
-            p.waitUntilExit()
-            if attempt == 0 {
-                duration = min(duration, Date().timeIntervalSince(started))
-                #expect(p.terminationStatus == 0, "the delete without a kill succeeds")
-            }
+            let run = try runLakeKilling(["delete", "orders", "--where", "customer_id = CUST-00001", "--lake", root.path],
+                                         after: attempt > 0 ? duration * Double((attempt - 1) % 7 + 1) / 8 : nil)
+            if run.killed { killed += 1 } else { duration = min(duration, run.seconds) }
+            if attempt == 0 { #expect(run.status == 0, "the delete without a kill succeeds") }
             let c = try Catalog.open(root: root, create: false)
             let latest = try c.latestSnapshot().id
             let o = try Self.count(c, "orders"), i = try Self.count(c, "order_items")

@@ -73,4 +73,22 @@ import Testing
             #expect(p >= 0.05 && p <= 3.0, "pause \(n): \(p)")
         }
     }
+
+    /// A SIGINT/SIGTERM (or a follower's stop) during a pause ends it: the command stops at the
+    /// next attempt's first check instead of sitting out up to 3 s first.
+    @Test("a stop request ends the pause at once; without one the pause is waited out")
+    func aStopEndsThePause() {
+        var backoff = ConflictBackoff(IngestOptions())
+        var started = Date()
+        // Five pauses of up to 0.1–1.6 s (times 0.5 to 1.5), each ended by the stop at once.
+        for _ in 1 ... 5 {
+            let retried = backoff.retry(stopping: { true })
+            #expect(retried)
+        }
+        #expect(Date().timeIntervalSince(started) < 0.5, "\(Date().timeIntervalSince(started)) s")
+        // The sixth pause (2 s times 0.5 to 1.5), not stopped, is waited out.
+        started = Date()
+        let retried = backoff.retry(stopping: { false })
+        #expect(retried && Date().timeIntervalSince(started) >= 0.95)
+    }
 }

@@ -31,15 +31,22 @@ struct ConflictBackoff {
     }
 
     /// After a conflict: false when the retries or the time budget are spent; else waits the
-    /// pause and returns true.
-    mutating func retry() -> Bool {
+    /// pause and returns true. The pause ends early once `stopping` says so (a SIGINT/SIGTERM
+    /// recorded by `Interruption`, a follower's `StopFlag`): the attempt that follows stops at its
+    /// first check, instead of the command sitting out up to 3 s of a pause first.
+    mutating func retry(stopping: () -> Bool = { Interruption.received != nil }) -> Bool {
         conflicts += 1
         guard conflicts <= retries else { return false }
         let wait = Self.pause(conflicts)
         // The budget bounds how long a run of conflicts goes on, but never below the three
         // retries an ingest always had: an attempt of a large file alone may take longer.
         guard conflicts <= Self.alwaysRetried || Date().timeIntervalSince(started) + wait <= budget else { return false }
-        Thread.sleep(forTimeInterval: wait)
+        let end = Date().addingTimeInterval(wait)
+        while !stopping() {
+            let left = end.timeIntervalSinceNow
+            if left <= 0 { break }
+            Thread.sleep(forTimeInterval: min(left, 0.05))
+        }
         return true
     }
 

@@ -126,7 +126,9 @@ public enum StreamIngest {
                 // Someone else committed orders (or followed this file) meanwhile: reload what
                 // the lake now holds and redo this micro-batch from the last committed offset.
                 batch.discardWritten()
-                if !backoff.retry() { throw try backoff.exhausted(table, catalog: store.catalog) }
+                if !backoff.retry(stopping: { stop.isSet }) { throw try backoff.exhausted(table, catalog: store.catalog) }
+                // Stopped during the pause: end as at any stop, with what is committed.
+                if stop.isSet { return finish(totals, started) }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)

@@ -284,9 +284,11 @@ extension CatalogTransaction {
         var gone: [[UInt8]: Int] = [:]
         func add(_ batches: [RecordBatch], _ by: Int, only: Set<[UInt8]>? = nil) {
             for b in batches {
-                for row in 0 ..< b.count {
-                    guard let v = b.columns[0].string(at: row) else { continue }
-                    let key = Array(v.utf8)
+                // The stored bytes themselves, not a String decoded from them and encoded again.
+                let column = b.columns[0].materialized()
+                guard case .string(let values) = column.data else { continue }
+                for row in 0 ..< b.count where !column.isNull(row) {
+                    let key = values.withBytes(row) { Array($0) }
                     if let only, !only.contains(key) { continue }
                     gone[key, default: 0] += by
                 }

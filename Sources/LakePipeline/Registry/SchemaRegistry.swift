@@ -183,8 +183,10 @@ public struct SchemaRegistry: Sendable {
             source = SourceSpec(format: format, fields: try sourceFields(fields, at: "source", path: path))
         }
         // Canonical form for the fingerprint: sorted keys, no whitespace, so only meaning counts.
-        var canonical = known ?? Data()
-        if known == nil {
+        let canonical: Data
+        if let known {
+            canonical = known
+        } else {
             do { canonical = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes]) } catch {
                 throw bad("cannot canonicalise (\(error))")
             }

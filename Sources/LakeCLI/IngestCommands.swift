@@ -113,6 +113,13 @@ struct IngestOrders: ParsableCommand {
                 BatchQualityHook.run(store.catalog, s, config: qualityConfig)
             }
             print(SummaryText.render(totals, format: flags.format))
+            if let rest = try StreamIngest.unconsumed(store, path: file) {
+                let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"
+                printError(rest.hasLineEnd
+                    ? "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested before the stop; a restart resumes there"
+                    : "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested: a last line with no line end yet. A restart "
+                        + "reads it once its newline is written; if the writer is done, append the newline (echo >> FILE) and follow again")
+            }
             return
         }
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)

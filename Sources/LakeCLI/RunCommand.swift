@@ -20,7 +20,10 @@ struct Run: ParsableCommand {
         When a report fails, the others are still printed, the failing report is named with its \
         error on stderr, and lake run exits with status 3: the sources were ingested and committed, \
         so do not re-run the ingest; fix the cause and run `lake report NAME`. A failed ingest \
-        exits with status 1 and prints no reports.
+        exits with status 1 and prints no reports; the sources before it stay committed (their \
+        summaries are printed and stderr names their snapshots): fix the cause and run again, \
+        nothing lands twice. A source that is missing or cannot be read is refused before any is \
+        ingested.
 
         Examples:
           lake run --input Evaluation-Files --lake ./lake
@@ -50,6 +53,23 @@ struct Run: ParsableCommand {
         guard missing.isEmpty else {
             throw ValidationError("--input \(input) has no \(missing.joined(separator: " and ")); \(expected)")
         }
+        // Unreadable (permissions) is found here too: found at its own ingest, the orders file
+        // failed the run after the catalog and inventory had been committed.
+        // A pipe is left to its ingest: opening it here would take it from its writer.
+        for name in Self.sourceNames {
+            let path = URL(fileURLWithPath: input, isDirectory: true).appendingPathComponent(name).path
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                throw ValidationError("--input \(input): \(name) is a directory, not a file; nothing was ingested")
+            }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            let fd = open(path, O_RDONLY)
+            if fd < 0 {
+                throw ValidationError("--input \(input): \(name) cannot be read (\(String(cString: strerror(errno)))); nothing was ingested")
+            }
+            close(fd)
+        }
     }
 
     func run() throws {
@@ -61,7 +81,8 @@ struct Run: ParsableCommand {
         let orders = dir.appendingPathComponent("orders_stream.jsonl").path
         var clock = PhaseClock("run")
         var summaries: [IngestRun] = []
-        let orderSummary = try stoppable {
+        let orderSummary: IngestRun
+        do { orderSummary = try stoppable {
             summaries.append(try CatalogIngest.run(store, path: catalog))
             summaries.append(try InventoryIngest.run(store, path: inventory))
             clock.lap("catalog and inventory")
@@ -73,6 +94,18 @@ struct Run: ParsableCommand {
             BatchQualityHook.run(store.catalog, orderSummary, config: qualityConfig)
             clock.lap("batch quality hook")
             return orderSummary
+        } } catch {
+            // The sources before the failing one are committed: say so, or exit 1 and one error
+            // line read as "nothing happened", while the lake already has a new catalog.
+            if !summaries.isEmpty {
+                for s in summaries where flags.format == .table { print(SummaryText.render(s, format: .table)) }
+                fflush(nil)
+                let landed = summaries.map { s in
+                    "\(s.kind) \(s.snapshotID.map { "committed at snapshot \($0)" } ?? s.alreadyIngestedAt.map { "already ingested at snapshot \($0)" } ?? "nothing added")"
+                }
+                printError("lake run: \(landed.joined(separator: ", ")); the next source failed (below). Fix the cause and run again: what landed is not added twice.")
+            }
+            throw error
         }
         switch flags.format {
         case .json: print(jsonText(summaries))

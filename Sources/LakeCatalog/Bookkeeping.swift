@@ -23,6 +23,24 @@ public struct StreamCheckpoint: Sendable, Equatable {
     public var byteOffset: Int64
     public var lineNumber: Int64
     public var snapshotID: Int64
+    /// What the file held just before `byteOffset` when it was committed; nil when the
+    /// checkpoint was saved without one (by a build before session 21).
+    public var witness: StreamWitness?
+}
+
+/// A digest of the bytes just before a stream checkpoint (at most 64, the end of the last
+/// committed line). A restart compares it with what the file holds there now: a file replaced
+/// or rewritten since (rotated while the follower was down) whose lines happen to end at the
+/// same offset would otherwise be read from its middle, its first lines silently skipped. A
+/// digest, not the bytes: they are an order's text, which `lake erase` must not leave behind.
+public struct StreamWitness: Sendable, Equatable {
+    public var byteCount: Int64
+    public var sha256: String
+
+    public init(byteCount: Int64, sha256: String) {
+        self.byteCount = byteCount
+        self.sha256 = sha256
+    }
 }
 
 enum Bookkeeping {
@@ -43,6 +61,13 @@ enum Bookkeeping {
         """
         CREATE TABLE IF NOT EXISTS lake_stream_checkpoint (
             source VARCHAR PRIMARY KEY, byte_offset BIGINT NOT NULL, line_number BIGINT NOT NULL, snapshot_id BIGINT NOT NULL)
+        """,
+        // Its own table, not columns of lake_stream_checkpoint: a lake made by an older build
+        // gains it at its next writable open like any missing lake_* table. Keyed by the offset
+        // it describes, so a checkpoint an older build moved on is not judged by a stale digest.
+        """
+        CREATE TABLE IF NOT EXISTS lake_stream_witness (
+            source VARCHAR PRIMARY KEY, byte_offset BIGINT NOT NULL, byte_count BIGINT NOT NULL, sha256 VARCHAR NOT NULL)
         """,
         """
         CREATE TABLE IF NOT EXISTS lake_schema_registry (
@@ -72,7 +97,7 @@ enum Bookkeeping {
     }
     static let indexDDL = [KeyRunTable.index, QualityFigureTable.index]
     static let tableNames = [
-        "lake_ingest_run", "lake_source_ledger", "lake_stream_checkpoint", "lake_schema_registry",
+        "lake_ingest_run", "lake_source_ledger", "lake_stream_checkpoint", "lake_stream_witness", "lake_schema_registry",
         "lake_schema_definition", "lake_table_schema_version", "lake_quality_result", "lake_alert",
         "lake_quality_figure", "lake_key_run", "lake_file_integrity", "lake_erasure", "lake_write_lease",
     ]
@@ -140,6 +165,20 @@ enum Bookkeeping {
         StreamCheckpoint(source: try row.value("source"), byteOffset: try row.value("byte_offset"),
                          lineNumber: try row.value("line_number"), snapshotID: try row.value("snapshot_id"))
     }
+
+    /// The checkpoint of `source` with its witness when one describes the same offset.
+    static func checkpoint(_ db: SQLDatabase, source: String) throws -> StreamCheckpoint? {
+        guard var cp = try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(checkpoint) else {
+            return nil
+        }
+        // A lake only ever opened read-only since an older build wrote it has no witness table.
+        if try db.tableExists("lake_stream_witness"),
+           let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_witness WHERE source = ? AND byte_offset = ?",
+                                         arguments: [source, cp.byteOffset]) {
+            cp.witness = StreamWitness(byteCount: try row.value("byte_count"), sha256: try row.value("sha256"))
+        }
+        return cp
+    }
 }
 
 extension CatalogTransaction {
@@ -170,10 +209,18 @@ extension CatalogTransaction {
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
-        return try SQLRow.fetchOne(database, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
+        try Bookkeeping.checkpoint(database, source: source)
     }
 
-    public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64) throws {
+    public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64, witness: StreamWitness? = nil) throws {
+        if let witness {
+            try database.execute(sql: """
+                INSERT INTO lake_stream_witness VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE
+                SET byte_offset = excluded.byte_offset, byte_count = excluded.byte_count, sha256 = excluded.sha256
+                """, arguments: [source, byteOffset, witness.byteCount, witness.sha256])
+        } else {
+            try database.execute(sql: "DELETE FROM lake_stream_witness WHERE source = ?", arguments: [source])
+        }
         try database.execute(sql: """
             INSERT INTO lake_stream_checkpoint VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE
             SET byte_offset = excluded.byte_offset, line_number = excluded.line_number, snapshot_id = excluded.snapshot_id
@@ -417,7 +464,7 @@ extension Catalog {
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(Bookkeeping.checkpoint)
+            return try Bookkeeping.checkpoint(db, source: source)
         }
     }
 }

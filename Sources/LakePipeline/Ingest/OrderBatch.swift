@@ -8,11 +8,14 @@ public struct StreamPosition: Sendable, Equatable {
     public var source: String
     public var byteOffset: Int64
     public var lineNumber: Int64
+    /// A digest of the bytes before `byteOffset`, checked when a restart resumes here.
+    public var witness: StreamWitness?
 
-    public init(source: String, byteOffset: Int64, lineNumber: Int64) {
+    public init(source: String, byteOffset: Int64, lineNumber: Int64, witness: StreamWitness? = nil) {
         self.source = source
         self.byteOffset = byteOffset
         self.lineNumber = lineNumber
+        self.witness = witness
     }
 }
 
@@ -307,7 +310,8 @@ struct OrderBatch {
             }
             if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
             if let checkpoint {
-                try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber)
+                try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber,
+                                            witness: checkpoint.witness)
             }
             try tx.recordIngestRun(run)
             // Quality figures in the data's own transaction: no second pass, no second snapshot.

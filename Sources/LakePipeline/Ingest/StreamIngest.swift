@@ -78,7 +78,7 @@ public enum StreamIngest {
         var products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
         var committed = try OrderIDIndex.load(store, at: base.id)
         var position = try resume(store, source: source)
-        var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
+        var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
         var backoff = ConflictBackoff(options.ingest)
 
@@ -102,7 +102,7 @@ public enum StreamIngest {
                     checkedHead = true
                 }
                 pending += got
-                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber)
+                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber, witness: tail.consumedWitness)
                 atEnd = got < room
                 if pending >= options.commitEvery { break }
                 if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
@@ -133,7 +133,7 @@ public enum StreamIngest {
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = try resume(store, source: source)
-                tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber)
+                tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.
                 if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
@@ -145,7 +145,26 @@ public enum StreamIngest {
 
     static func resume(_ store: LakeStore, source: String) throws -> StreamPosition {
         let cp = try store.catalog.streamCheckpoint(source: source)
-        return StreamPosition(source: source, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0)
+        return StreamPosition(source: source, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0, witness: cp?.witness)
+    }
+
+    /// What the followed file holds past its committed checkpoint, for the follower to say
+    /// when it stops: a last line whose newline never came (the writer finished without one)
+    /// waits there for ever, and exit 0 alone would read as "all ingested". nil when nothing.
+    public static func unconsumed(_ store: LakeStore, path: String) throws -> UnconsumedTail? {
+        let source = URL(fileURLWithPath: path).standardizedFileURL.path
+        let position = try resume(store, source: source)
+        var st = stat()
+        guard stat(path, &st) == 0, Int64(st.st_size) > position.byteOffset else { return nil }
+        let file: FileDescriptor
+        do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw IngestError.failed(error.description) }
+        // Whether a line end follows: only the first bytes are looked at (a line is at most `Tail.maxLine`).
+        let count = Int(min(Int64(st.st_size) - position.byteOffset, Int64(Tail.chunk)))
+        var head = [UInt8](repeating: 0, count: count)
+        let n = head.withUnsafeMutableBytes { Glibc.pread(file.raw, $0.baseAddress, count, off_t(position.byteOffset)) }
+        if n < 0 { throw IngestError.failed("\(path): read failed (errno \(errno))") }
+        return UnconsumedTail(position: position, bytes: Int64(st.st_size) - position.byteOffset,
+                              hasLineEnd: head[0 ..< n].contains(UInt8(ascii: "\n")))
     }
 
     static func add(_ s: IngestRun, to t: inout IngestRun) {
@@ -170,6 +189,14 @@ public enum StreamIngest {
     }
 }
 
+/// Bytes of a followed file past its committed checkpoint when the follower stopped.
+public struct UnconsumedTail: Sendable, Equatable {
+    public var position: StreamPosition
+    public var bytes: Int64
+    /// False: only the start of a line is there, no newline yet.
+    public var hasLineEnd: Bool
+}
+
 /// Reads complete lines of a file from a byte offset on, as the file grows. Only lines ending
 /// in a newline are handed out; the bytes of a partial last line stay unconsumed (and are read
 /// again, whole, once its newline arrives).
@@ -185,6 +212,9 @@ struct Tail: ~Copyable {
     /// with what the file holds there before every read: a file truncated and rewritten in place
     /// (`copytruncate` rotation) differs there, where a size check alone is fooled once it regrew.
     private var witness: [UInt8] = []
+    /// The last bytes consumed (up to `witnessBytes`, ending at `offset`): what a checkpoint
+    /// at `offset` records a digest of.
+    private var consumed: [UInt8] = []
     static let witnessBytes = 64
     /// Where each read lands before joining `buffer`: allocated once, not a zeroed 1 MiB per
     /// read (a follower reads at least every poll interval, 0.1 s by default).
@@ -192,7 +222,8 @@ struct Tail: ~Copyable {
     static let chunk = 1 << 20
     static let maxLine = 64 << 20
 
-    init(path: String, offset: Int64, lineNumber: Int64) throws {
+    /// `witness`: the digest the checkpoint at `offset` recorded, when it recorded one.
+    init(path: String, offset: Int64, lineNumber: Int64, witness expected: StreamWitness? = nil) throws {
         self.path = path
         let file: FileDescriptor
         do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw IngestError.failed(error.description) }
@@ -209,10 +240,27 @@ struct Tail: ~Copyable {
             throw IngestError.failed("\(path): the committed checkpoint (byte \(offset), line \(lineNumber)) does not follow a line end in this "
                 + "file: it was replaced or rewritten since; nothing was committed")
         }
+        // A line end there is not enough: a new file (rotated while no follower ran) can have
+        // one at the same offset by chance, or always when its lines have one length.
+        if let expected, Self.witness(of: before) != expected {
+            throw IngestError.failed("\(path): the \(expected.byteCount) bytes before the committed checkpoint (byte \(offset), line \(lineNumber)) "
+                + "are not the ones committed there: the file was replaced or rewritten since (rotated?); nothing was committed. "
+                + "Follow a new file under a new name (its checkpoint starts at its first line)")
+        }
         self.file = file
         self.offset = offset
         self.lineNumber = lineNumber
         witness = before
+        consumed = before
+    }
+
+    /// The digest a checkpoint at `offset` records (nil at the start of the file).
+    var consumedWitness: StreamWitness? { consumed.isEmpty ? nil : Self.witness(of: consumed) }
+
+    static func witness(of bytes: [UInt8]) -> StreamWitness {
+        var hash = SHA256()
+        hash.update(bytes)
+        return StreamWitness(byteCount: Int64(bytes.count), sha256: SHA256.hex(hash.finalize()))
     }
 
     /// Hands out up to `maxLines` complete lines available now; returns how many.
@@ -240,6 +288,8 @@ struct Tail: ~Copyable {
                 return start
             }
             if consumed > 0 {
+                self.consumed = consumed >= Self.witnessBytes ? Array(buffer[(consumed - Self.witnessBytes) ..< consumed])
+                    : Array((self.consumed + buffer[0 ..< consumed]).suffix(Self.witnessBytes))
                 buffer.removeFirst(consumed)
                 offset += Int64(consumed)
             }

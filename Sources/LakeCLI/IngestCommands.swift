@@ -69,6 +69,11 @@ struct IngestOrders: ParsableCommand {
           lake ingest orders Evaluation-Files/orders_stream.jsonl
           zcat orders.jsonl.gz | lake ingest orders -
           lake ingest orders live.jsonl --follow --commit-every 10000
+
+        A restart on a file that is not the one its checkpoint counted (rotated: renamed away or \
+        truncated, a new file under the name) is refused, nothing committed: ingest the old \
+        file's rest (`lake ingest orders live.jsonl.1`), then follow the new one from its start:
+          lake ingest orders live.jsonl --follow --from-start
         """)
 
     @OptionGroup var flags: IngestFlags
@@ -80,12 +85,15 @@ struct IngestOrders: ParsableCommand {
     var commitEvery = 10_000
     @Option(help: ArgumentHelp("With --follow: commit pending lines at least this often.", valueName: "SECONDS"))
     var commitInterval = 1.0
+    @Flag(help: "With --follow: read the file from its first line, not from its committed checkpoint: for a new file under the name (rotated), which a restart refuses. Orders already committed count as duplicates.")
+    var fromStart = false
     @OptionGroup var alerts: AlertConfigOption
 
     func validate() throws {
         if !follow && (commitEvery != 10_000 || commitInterval != 1.0) {
             throw ValidationError("--commit-every and --commit-interval apply only with --follow")
         }
+        if !follow && fromStart { throw ValidationError("--from-start applies only with --follow (an ingest without it reads the whole file)") }
         if follow && file == "-" { throw ValidationError("--follow needs a file, not standard input") }
         if commitEvery < 1 { throw ValidationError("--commit-every must be at least 1") }
         if !(commitInterval > 0) { throw ValidationError("--commit-interval must be positive") }
@@ -101,6 +109,7 @@ struct IngestOrders: ParsableCommand {
             var options = StreamOptions()
             options.commitEvery = commitEvery
             options.commitInterval = commitInterval
+            options.fromStart = fromStart
             let format = flags.format
             let totals = try StreamIngest.follow(store, path: file, options: options, stop: stop) { s, position in
                 if format == .table {

@@ -55,13 +55,23 @@ struct FollowedFileRestartTests {
         #expect {
             _ = try StreamIngest.follow(store, path: file, options: options, stop: StopFlag())
         } throws: { error in
-            "\(error)".contains("are not the ones committed there") && "\(error)".contains("live.jsonl")
+            "\(error)".contains("are not the ones committed there") && "\(error)".contains("live.jsonl") && "\(error)".contains("--from-start")
         }
         // Nothing of the new file was committed: the runs hold the first file's 150 lines.
         let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
         #expect(runs.reduce(0) { $0 + $1.records } == 150)
         let cp = try store.catalog.streamCheckpoint(source: URL(fileURLWithPath: file).standardizedFileURL.path)
         #expect(cp?.byteOffset == Int64(grown.count) && cp?.lineNumber == 150 && cp?.witness?.byteCount == 64)
+
+        // The way on that the error names: follow the new file from its first line.
+        options.fromStart = true
+        let fromStart = try StreamIngest.follow(store, path: file, options: options, stop: StopFlag())
+        #expect(fromStart.records == 300)
+        let after = try store.catalog.streamCheckpoint(source: URL(fileURLWithPath: file).standardizedFileURL.path)
+        #expect(after?.byteOffset == Int64(replacement.count) && after?.lineNumber == 300)
+        // And a plain restart of the new file now resumes at its own checkpoint.
+        options.fromStart = false
+        #expect(try StreamIngest.follow(store, path: file, options: options, stop: StopFlag()).records == 0)
     }
 
     @Test("a checkpoint an older build saved (no witness) still resumes; a save without one drops a stale witness")

@@ -48,6 +48,10 @@ public struct StreamOptions: Sendable {
     /// Stop when the end of the file is reached and everything is committed (for tests and
     /// catch-up runs) instead of waiting for more.
     public var stopAtEnd = false
+    /// Read the file from its first line, not from its committed checkpoint: for a file that
+    /// replaced the one the checkpoint counted (rotated by rename, a new file under the name),
+    /// which a restart refuses. Orders already committed are duplicates (kept only in raw).
+    public var fromStart = false
     public var ingest = IngestOptions()
 
     public init() {}
@@ -77,7 +81,10 @@ public enum StreamIngest {
         var base = try store.catalog.latestSnapshot()
         var products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
         var committed = try OrderIDIndex.load(store, at: base.id)
-        var position = try resume(store, source: source)
+        let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0)
+        var position = options.fromStart ? start : try resume(store, source: source)
+        // Until our first commit the checkpoint in the lake is the replaced file's.
+        var committedOnce = false
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
         var backoff = ConflictBackoff(options.ingest)
@@ -113,6 +120,7 @@ public enum StreamIngest {
             do {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
                 position = end
+                committedOnce = true
                 let latest = try store.catalog.latestSnapshot()
                 // The next batch dedupes against the runs as they are now (ours, others', any
                 // merge our commit did); runs already held are reused, so this reads only the
@@ -132,7 +140,7 @@ public enum StreamIngest {
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
-                position = try resume(store, source: source)
+                position = options.fromStart && !committedOnce ? start : try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.
@@ -229,7 +237,7 @@ struct Tail: ~Copyable {
         do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw IngestError.failed(error.description) }
         var st = stat()
         if fstat(file.raw, &st) == 0, Int64(st.st_size) < offset {
-            throw IngestError.failed("\(path) is shorter (\(st.st_size) bytes) than the committed checkpoint (\(offset)): the file was truncated or replaced; nothing was committed")
+            throw IngestError.failed("\(path) is shorter (\(st.st_size) bytes) than the committed checkpoint (\(offset)): the file was truncated or replaced; nothing was committed. \(Self.replacedHint)")
         }
         if lseek(file.raw, off_t(offset), SEEK_SET) < 0 { throw IngestError.failed("\(path): cannot seek to \(offset)") }
         // A checkpoint lies just past a newline: anything else there means the file under this
@@ -238,14 +246,13 @@ struct Tail: ~Copyable {
         let before = offset > 0 ? try Self.pread(file.raw, path: path, count: Int(min(offset, Int64(Self.witnessBytes))), endingAt: offset) : []
         if let last = before.last, last != UInt8(ascii: "\n") {
             throw IngestError.failed("\(path): the committed checkpoint (byte \(offset), line \(lineNumber)) does not follow a line end in this "
-                + "file: it was replaced or rewritten since; nothing was committed")
+                + "file: it was replaced or rewritten since; nothing was committed. \(Self.replacedHint)")
         }
         // A line end there is not enough: a new file (rotated while no follower ran) can have
         // one at the same offset by chance, or always when its lines have one length.
         if let expected, Self.witness(of: before) != expected {
             throw IngestError.failed("\(path): the \(expected.byteCount) bytes before the committed checkpoint (byte \(offset), line \(lineNumber)) "
-                + "are not the ones committed there: the file was replaced or rewritten since (rotated?); nothing was committed. "
-                + "Follow a new file under a new name (its checkpoint starts at its first line)")
+                + "are not the ones committed there: the file was replaced or rewritten since (rotated?); nothing was committed. \(Self.replacedHint)")
         }
         self.file = file
         self.offset = offset
@@ -253,6 +260,10 @@ struct Tail: ~Copyable {
         witness = before
         consumed = before
     }
+
+    /// What to do about a file that is not the one its checkpoint counted.
+    static let replacedHint = "If it is a new file (rotated), ingest what the old one held past the checkpoint "
+        + "(`lake ingest orders OLD-FILE`: its committed orders count as duplicates), then follow this one with --from-start"
 
     /// The digest a checkpoint at `offset` records (nil at the start of the file).
     var consumedWitness: StreamWitness? { consumed.isEmpty ? nil : Self.witness(of: consumed) }
@@ -325,7 +336,7 @@ struct Tail: ~Copyable {
         let now = try Self.pread(fd, path: path, count: witness.count, endingAt: position)
         if now != witness {
             throw IngestError.failed("\(path) was truncated or rewritten while followed (rotated with copytruncate?): the "
-                + "\(witness.count) bytes before byte \(position) changed; the micro-batch in flight was not committed")
+                + "\(witness.count) bytes before byte \(position) changed; the micro-batch in flight was not committed. \(Self.replacedHint)")
         }
     }
 
@@ -336,7 +347,7 @@ struct Tail: ~Copyable {
         guard fstat(fd, &ours) == 0 else { throw IngestError.failed("\(path): cannot stat the followed file (errno \(errno))") }
         if stat(path, &named) != 0 || named.st_ino != ours.st_ino || named.st_dev != ours.st_dev {
             throw IngestError.failed("\(path) was replaced or removed while followed (rotated?): the lines written to the new file "
-                + "would never be read; the micro-batch in flight was not committed")
+                + "would never be read; the micro-batch in flight was not committed. \(Self.replacedHint)")
         }
     }
 

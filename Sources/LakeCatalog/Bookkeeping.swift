@@ -166,6 +166,11 @@ enum Bookkeeping {
                          lineNumber: try row.value("line_number"), snapshotID: try row.value("snapshot_id"))
     }
 
+    static func latestLedgerEntry(_ db: SQLDatabase, kind: SourceKind) throws -> LedgerEntry? {
+        try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? ORDER BY snapshot_id DESC LIMIT 1",
+                            arguments: [kind.rawValue]).map(ledgerEntry)
+    }
+
     /// The checkpoint of `source` with its witness when one describes the same offset.
     static func checkpoint(_ db: SQLDatabase, source: String) throws -> StreamCheckpoint? {
         guard var cp = try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(checkpoint) else {
@@ -202,10 +207,19 @@ extension CatalogTransaction {
                                 arguments: [kind.rawValue, sourceHash]).map(Bookkeeping.ledgerEntry)
     }
 
-    /// Marks a whole source as committed by this snapshot.
+    /// The source of `kind` committed last (the product catalog in force, for `.catalog`).
+    public func latestLedgerEntry(kind: SourceKind) throws -> LedgerEntry? {
+        try Bookkeeping.latestLedgerEntry(database, kind: kind)
+    }
+
+    /// Marks a whole source as committed by this snapshot. Content committed before moves to
+    /// this snapshot: a product catalog ingested again after another one (a rollback) is the
+    /// catalog in force again, and `latestLedgerEntry` must say so.
     public mutating func recordSource(kind: SourceKind, sourceHash: String, source: String, bytes: Int64, batchID: String) throws {
-        try database.execute(sql: "INSERT INTO lake_source_ledger VALUES (?, ?, ?, ?, ?, ?)",
-                             arguments: [kind.rawValue, sourceHash, source, bytes, batchID, snapshotID])
+        try database.execute(sql: """
+            INSERT INTO lake_source_ledger VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, source_hash) DO UPDATE
+            SET source = excluded.source, bytes = excluded.bytes, batch_id = excluded.batch_id, snapshot_id = excluded.snapshot_id
+            """, arguments: [kind.rawValue, sourceHash, source, bytes, batchID, snapshotID])
     }
 
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
@@ -448,6 +462,14 @@ extension Catalog {
             guard try Bookkeeping.exists(db) else { return false }
             return try SQLRow.fetchOne(db, sql: "SELECT 1 AS hit FROM lake_source_ledger WHERE kind = ? AND bytes = ? LIMIT 1",
                                        arguments: [kind.rawValue, bytes]) != nil
+        }
+    }
+
+    /// The source of `kind` committed last (a read-only look; writers check again under the lock).
+    public func latestLedgerEntry(kind: SourceKind) throws -> LedgerEntry? {
+        try read { db in
+            guard try Bookkeeping.exists(db) else { return nil }
+            return try Bookkeeping.latestLedgerEntry(db, kind: kind)
         }
     }
 

@@ -193,10 +193,22 @@ struct SourceFile {
     static func open(_ store: LakeStore, path: String, kind: SourceKind) throws -> SourceFile {
         var file = SourceFile(kind: kind, input: try SourceInput.openForIngest(path))
         // A regular file is hashed first so a re-ingest costs one read, not a parse.
-        if file.input.isRegularFile, let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: try ContentHash.file(path)) {
+        if file.input.isRegularFile, let entry = try file.inForce(hash: try ContentHash.file(path), store.catalog.ledgerEntry, store.catalog.latestLedgerEntry) {
             file.alreadyIngested = file.noOp(entry.snapshotID)
         }
         return file
+    }
+
+    /// The ledger entry that makes this content a no-op. Inventory rows are appended, so any
+    /// earlier commit of the same bytes counts. A catalog replaces the products table: only the
+    /// catalog in force counts. Before session 21 any earlier version did, so a rollback (v1,
+    /// v2, then v1's file again) answered "already ingested; nothing added" with v2 still in
+    /// force: v2's prices enriched the next orders and products only v1 has rejected them.
+    func inForce(hash: String, _ exact: (SourceKind, String) throws -> LedgerEntry?,
+                 _ latest: (SourceKind) throws -> LedgerEntry?) throws -> LedgerEntry? {
+        guard kind == .catalog else { return try exact(kind, hash) }
+        guard let current = try latest(kind), current.sourceHash == hash else { return nil }
+        return current
     }
 
     /// After the parser read the input to its end: its size and hash, or the no-op summary
@@ -205,7 +217,7 @@ struct SourceFile {
     func finishReading(_ store: LakeStore) throws -> (size: Int64, hash: String, alreadyIngested: IngestRun?) {
         let size = input.bytesRead, hash = input.contentHash
         if size == 0 { throw IngestError.emptyInput(path: input.path) }
-        let entry = try store.catalog.ledgerEntry(kind: kind, sourceHash: hash)
+        let entry = try inForce(hash: hash, store.catalog.ledgerEntry, store.catalog.latestLedgerEntry)
         return (size, hash, entry.map { noOp($0.snapshotID) })
     }
 
@@ -229,7 +241,7 @@ struct SourceFile {
         struct AlreadyCommitted: Error { let snapshot: Int64 }
         do {
             let (snap, _) = try store.catalog.commit(message: message) { tx in
-                if let entry = try tx.ledgerEntry(kind: kind, sourceHash: hash) { throw AlreadyCommitted(snapshot: entry.snapshotID) }
+                if let entry = try inForce(hash: hash, tx.ledgerEntry, tx.latestLedgerEntry) { throw AlreadyCommitted(snapshot: entry.snapshotID) }
                 try body(&tx)
             }
             return .committed(snap)

@@ -399,6 +399,29 @@ extension CatalogTransaction {
 }
 
 extension Catalog {
+    /// Whether the table's rows may differ from what a reader saw at `snapshot`: a data or delete
+    /// file added or removed since, or rows DuckDB inlined or deleted inline. A follower asks after
+    /// each commit, so a product catalog ingested while it runs is used from its next
+    /// micro-batch, without reading the catalog's files every time.
+    public func tableChanged(tableID: Int64, after snapshot: Int64) throws -> Bool {
+        try read { db in
+            let files = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND (begin_snapshot > ? OR end_snapshot > ?)
+                """, arguments: [tableID, snapshot, snapshot]) ?? 0
+            let deletes = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM ducklake_delete_file WHERE table_id = ? AND (begin_snapshot > ? OR end_snapshot > ?)
+                """, arguments: [tableID, snapshot, snapshot]) ?? 0
+            if files + deletes > 0 { return true }
+            for row in try SQLRow.fetchAll(db, sql: "SELECT changes_made FROM ducklake_snapshot_changes WHERE snapshot_id > ?", arguments: [snapshot]) {
+                let text: String = try row.value("changes_made")
+                if ChangeLog.split(text).map(SnapshotChange.init(parsing:)).contains(where: { c in
+                    c.tableID == tableID && (c.kind == .inlinedInsert || c.kind == .inlinedDelete)
+                }) { return true }
+            }
+            return false
+        }
+    }
+
     /// Ingest runs committed at or before the snapshot, oldest first.
     public func ingestRuns(at asOf: AsOf? = nil) throws -> [IngestRun] {
         let snap = try resolve(asOf)

@@ -80,6 +80,11 @@ public enum StreamIngest {
         // up to date from what we committed ourselves.
         var base = try store.catalog.latestSnapshot()
         var products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
+        // The snapshot `products` was read at: a catalog ingested since is read before the next
+        // micro-batch. Before session 21 a follower kept its starting catalog until it
+        // restarted: orders of a product the new catalog added were unknown_product, the
+        // others enriched with the old prices and categories.
+        var productsAt = base.id
         var committed = try OrderIDIndex.load(store, at: base.id)
         let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0)
         var position = options.fromStart ? start : try resume(store, source: source)
@@ -88,6 +93,18 @@ public enum StreamIngest {
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
         var backoff = ConflictBackoff(options.ingest)
+        /// Moves the state to `latest`: the committed ids as they are now (ours, others', any
+        /// merge our commit did; runs already held are reused, so this reads only the runs
+        /// written since the last load), and the product catalog when it changed.
+        func refresh(to latest: SnapshotInfo) throws {
+            committed = try OrderIDIndex.load(store, at: latest.id, reusing: committed)
+            if let table = try store.catalog.tableIfPresent(.curatedProducts, at: .snapshot(latest.id)),
+               try store.catalog.tableChanged(tableID: table.tableID, after: productsAt) {
+                products = try ProductSource.current(store, at: .snapshot(latest.id), for: .orders)
+            }
+            productsAt = latest.id
+            base = latest
+        }
 
         while true {
             // Per micro-batch: a `lake schema migrate` between batches changes what is emitted.
@@ -98,7 +115,16 @@ public enum StreamIngest {
             let batchStart = Date()
             var end = position
             var atEnd = false
+            // Set when the lake moved on while this batch had no line yet: it starts again from there.
+            var movedOn: SnapshotInfo?
             while true {
+                // Before this batch's first line: a commit since its base (a new product catalog,
+                // another writer's orders) is read first, so the batch validates against the lake
+                // as it is when its lines arrive, not as it was when the last batch committed.
+                if pending == 0, case let latest = try store.catalog.latestSnapshot(), latest.id != base.id {
+                    movedOn = latest
+                    break
+                }
                 let room = options.commitEvery - pending
                 let got = try tail.read(maxLines: room) { line in
                     try batch.add(line)
@@ -117,16 +143,16 @@ public enum StreamIngest {
                 if atEnd && options.stopAtEnd { break }
                 if atEnd { Thread.sleep(forTimeInterval: options.pollInterval) }
             }
+            if let movedOn {
+                batch.discardWritten()
+                try refresh(to: movedOn)
+                continue
+            }
             do {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
                 position = end
                 committedOnce = true
-                let latest = try store.catalog.latestSnapshot()
-                // The next batch dedupes against the runs as they are now (ours, others', any
-                // merge our commit did); runs already held are reused, so this reads only the
-                // runs written since the last load.
-                committed = try OrderIDIndex.load(store, at: latest.id, reusing: committed)
-                base = latest
+                try refresh(to: try store.catalog.latestSnapshot())
                 backoff = ConflictBackoff(options.ingest)
                 add(summary, to: &totals)
                 onCommit(summary, end)
@@ -139,6 +165,7 @@ public enum StreamIngest {
                 if stop.isSet { return finish(totals, started) }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
+                productsAt = base.id
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = options.fromStart && !committedOnce ? start : try resume(store, source: source)
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)

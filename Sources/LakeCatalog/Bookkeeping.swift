@@ -171,13 +171,14 @@ enum Bookkeeping {
                             arguments: [kind.rawValue]).map(ledgerEntry)
     }
 
-    /// The checkpoint of `source` with its witness when one describes the same offset.
-    static func checkpoint(_ db: SQLDatabase, source: String) throws -> StreamCheckpoint? {
+    /// The checkpoint of `source` with its witness when one describes the same offset (`witness`:
+    /// a writer's conflict check under the lock needs only the snapshot, not two more statements).
+    static func checkpoint(_ db: SQLDatabase, source: String, witness: Bool = true) throws -> StreamCheckpoint? {
         guard var cp = try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_checkpoint WHERE source = ?", arguments: [source]).map(checkpoint) else {
             return nil
         }
         // A lake only ever opened read-only since an older build wrote it has no witness table.
-        if try db.tableExists("lake_stream_witness"),
+        if witness, try db.tableExists("lake_stream_witness"),
            let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_stream_witness WHERE source = ? AND byte_offset = ?",
                                          arguments: [source, cp.byteOffset]) {
             cp.witness = StreamWitness(byteCount: try row.value("byte_count"), sha256: try row.value("sha256"))
@@ -222,8 +223,9 @@ extension CatalogTransaction {
             """, arguments: [kind.rawValue, sourceHash, source, bytes, batchID, snapshotID])
     }
 
+    /// The checkpoint without its witness: what a commit's conflict check compares.
     public func streamCheckpoint(source: String) throws -> StreamCheckpoint? {
-        try Bookkeeping.checkpoint(database, source: source)
+        try Bookkeeping.checkpoint(database, source: source, witness: false)
     }
 
     public mutating func saveStreamCheckpoint(source: String, byteOffset: Int64, lineNumber: Int64, witness: StreamWitness? = nil) throws {

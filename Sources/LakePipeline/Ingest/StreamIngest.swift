@@ -96,9 +96,12 @@ public enum StreamIngest {
         /// Moves the state to `latest`: the committed ids as they are now (ours, others', any
         /// merge our commit did; runs already held are reused, so this reads only the runs
         /// written since the last load), and the product catalog when it changed.
-        func refresh(to latest: SnapshotInfo) throws {
+        /// `ours`: the snapshot this follower just committed; when it is the only one since the
+        /// catalog was read (ids are consecutive), the catalog is not looked at (no statement
+        /// more per micro-batch on PostgreSQL, where each is a round trip).
+        func refresh(to latest: SnapshotInfo, ours: Int64? = nil) throws {
             committed = try OrderIDIndex.load(store, at: latest.id, reusing: committed)
-            if let table = try store.catalog.tableIfPresent(.curatedProducts, at: .snapshot(latest.id)),
+            if latest.id != ours || ours != productsAt + 1, let table = try store.catalog.tableIfPresent(.curatedProducts, at: .snapshot(latest.id)),
                try store.catalog.tableChanged(tableID: table.tableID, after: productsAt) {
                 products = try ProductSource.current(store, at: .snapshot(latest.id), for: .orders)
             }
@@ -117,11 +120,13 @@ public enum StreamIngest {
             var atEnd = false
             // Set when the lake moved on while this batch had no line yet: it starts again from there.
             var movedOn: SnapshotInfo?
+            // The state was just read (start, a commit, a redo): no need to look again before the first read.
+            var fresh = true
             while true {
                 // Before this batch's first line: a commit since its base (a new product catalog,
                 // another writer's orders) is read first, so the batch validates against the lake
                 // as it is when its lines arrive, not as it was when the last batch committed.
-                if pending == 0, case let latest = try store.catalog.latestSnapshot(), latest.id != base.id {
+                if pending == 0, !fresh, case let latest = try store.catalog.latestSnapshot(), latest.id != base.id {
                     movedOn = latest
                     break
                 }
@@ -129,6 +134,7 @@ public enum StreamIngest {
                 let got = try tail.read(maxLines: room) { line in
                     try batch.add(line)
                 }
+                fresh = false
                 if !checkedHead && got > 0 {
                     // A CSV or JSON array is refused before anything is committed, as in `ingest orders`.
                     try OrderIngest.checkLooksLikeJSONLines(path)
@@ -152,7 +158,7 @@ public enum StreamIngest {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
                 position = end
                 committedOnce = true
-                try refresh(to: try store.catalog.latestSnapshot())
+                try refresh(to: try store.catalog.latestSnapshot(), ours: summary.snapshotID)
                 backoff = ConflictBackoff(options.ingest)
                 add(summary, to: &totals)
                 onCommit(summary, end)

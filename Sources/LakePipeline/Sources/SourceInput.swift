@@ -93,6 +93,8 @@ public struct ContentHasher: Sendable {
     /// The one-lane hash ledgers before session 21 recorded, when asked for at `init`.
     public func finishLegacy() -> String? { legacy?.finish(count: count) }
 
+    public var computesLegacy: Bool { legacy != nil }
+
     /// The one-lane hash: 8 bytes at a time across read boundaries (up to 7 bytes wait for the
     /// next read), each folded into one state, the last 1–7 bytes one at a time.
     struct Serial: Sendable {
@@ -210,7 +212,7 @@ public final class SourceInput {
     /// Also computes the hash older builds recorded (`ContentHasher.finishLegacy`); set before
     /// the first read, for a lake whose ledger holds such entries.
     public var hashesLegacy: Bool {
-        get { hasher.finishLegacy() != nil }
+        get { hasher.computesLegacy }
         set {
             precondition(hasher.count == 0, "set before the first read")
             hasher = ContentHasher(legacy: newValue)

@@ -104,35 +104,56 @@ struct TablesCommand: ParsableCommand {
         commandName: "tables",
         abstract: "List tables with their columns and partitioning, as of now or --as-of.",
         discussion: """
-        Column ids are the Parquet field ids; they survive renames.
+        Column ids are the Parquet field ids; they survive renames. JSON gives one object a \
+        table (its columns an array); CSV one row a column, the table's fields repeated.
 
         Examples:
           lake tables
           lake tables --as-of 2
+          lake tables --format json | jq '.[] | {table, rows}'
+          lake tables --format csv > columns.csv
         """)
 
     @OptionGroup var lake: LakeOptions
     @OptionGroup var when: AsOfOption
+    @Option(help: "table, json or csv.") var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
-        let tables = try catalog.tables(at: .snapshot(snap.id))
-        print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
-        if tables.isEmpty { print("No tables."); return }
-        for t in tables {
-            let files = try catalog.dataFiles(tableID: t.tableID, at: .snapshot(snap.id), inlined: .readSeparately)
-            // Rows DuckDB inlined in the catalog are rows of the table too.
-            let inlined = try catalog.inlinedRowCount(tableID: t.tableID, at: .snapshot(snap.id))
-            let rows = files.reduce(Int64(0)) { $0 + $1.liveRecordCount } + inlined
-            let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
-            print("\n\(t.qualifiedName)  (table id \(t.tableID), \(files.count) files, \(rows) rows"
-                  + (inlined > 0 ? ", \(inlined) of them inlined in the catalog" : "") + ")\(parts)")
-            // The default a row written now gets (DuckDB's SET DEFAULT changes it), not the
-            // initial default older files read a later-added column as.
-            printListing(["id", "column", "type", "nullable", "default"], t.columns.map {
-                [String($0.columnID), $0.name, $0.duckLakeType, $0.nullable ? "yes" : "no", $0.writeDefault ?? ""]
-            }, format: .table, indent: "  ")
+        let listed = try catalog.tables(at: .snapshot(snap.id)).map { t in (table: t, size: try catalog.tableSize(tableID: t.tableID, at: .snapshot(snap.id))) }
+        // The default a row written now gets (DuckDB's SET DEFAULT changes it), not the
+        // initial default older files read a later-added column as.
+        func columnFields(_ c: ColumnInfo) -> [String] {
+            [String(c.columnID), c.name, c.duckLakeType, c.nullable ? "yes" : "no", c.writeDefault ?? ""]
+        }
+        switch format {
+        case .json:
+            try printJSON(listed.map { l -> [String: Any] in
+                ["table": l.table.qualifiedName, "table_id": l.table.tableID, "snapshot": snap.id, "files": l.size.files, "rows": l.size.rows,
+                 "inlined_rows": l.size.inlinedRows, "partitioned_by": l.table.partitionColumns.map(\.name),
+                 "columns": l.table.columns.map { c -> [String: Any] in
+                     ["id": c.columnID, "name": c.name, "type": c.duckLakeType, "nullable": c.nullable, "default": c.writeDefault ?? NSNull()]
+                 }]
+            })
+        case .csv:
+            printListing(["table", "table_id", "snapshot", "files", "rows", "partitioned_by", "column_id", "column", "type", "nullable", "default"],
+                         listed.flatMap { l in
+                             l.table.columns.map { c in
+                                 [l.table.qualifiedName, String(l.table.tableID), String(snap.id), String(l.size.files), String(l.size.rows),
+                                  l.table.partitionColumns.map(\.name).joined(separator: ",")] + columnFields(c)
+                             }
+                         }, format: .csv)
+        case .table:
+            print("Snapshot \(snap.id) (\(Timestamps.isoText(micros: snap.timeMicros)))")
+            if listed.isEmpty { print("No tables."); return }
+            for l in listed {
+                let t = l.table
+                let parts = t.partitionColumns.isEmpty ? "" : "  partitioned by \(t.partitionColumns.map(\.name).joined(separator: ", "))"
+                print("\n\(t.qualifiedName)  (table id \(t.tableID), \(l.size.files) files, \(l.size.rows) rows"
+                      + (l.size.inlinedRows > 0 ? ", \(l.size.inlinedRows) of them inlined in the catalog" : "") + ")\(parts)")
+                printListing(["id", "column", "type", "nullable", "default"], t.columns.map(columnFields), format: .table, indent: "  ")
+            }
         }
     }
 }

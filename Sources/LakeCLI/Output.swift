@@ -84,16 +84,3 @@ final class ProgressBar: @unchecked Sendable {
     }
 }
 
-/// A Foundation file error in the system's words ("No such file or directory"), not Foundation's
-/// "The operation could not be completed" nor the NSError dump `lake generate --out` printed.
-func fileErrorText(_ error: any Error) -> String {
-    func posix(_ error: any Error) -> Int32? {
-        if let p = error as? POSIXError { return p.code.rawValue }
-        let ns = error as NSError
-        return ns.domain == NSPOSIXErrorDomain ? Int32(ns.code) : nil
-    }
-    if let code = posix(error) { return errnoText(code) }
-    let ns = error as NSError
-    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error, let code = posix(underlying) { return errnoText(code) }
-    return ns.localizedDescription
-}

@@ -156,6 +156,15 @@ enum Bookkeeping {
         return kind
     }
 
+    static func ledgerEntry(_ db: SQLDatabase, kind: SourceKind, identity: SourceIdentity) throws -> LedgerEntry? {
+        if let legacy = identity.legacyHash {
+            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash IN (?, ?)",
+                                       arguments: [kind.rawValue, identity.hash, legacy]).map(ledgerEntry)
+        }
+        return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
+                                   arguments: [kind.rawValue, identity.hash]).map(ledgerEntry)
+    }
+
     static func ledgerEntry(_ row: SQLRow) throws -> LedgerEntry {
         LedgerEntry(kind: try sourceKind(row.value("kind")), sourceHash: try row.value("source_hash"), source: try row.value("source"),
                     bytes: try row.value("bytes"), batchID: try row.value("batch_id"), snapshotID: try row.value("snapshot_id"))
@@ -203,9 +212,8 @@ extension CatalogTransaction {
             ])
     }
 
-    public func ledgerEntry(kind: SourceKind, sourceHash: String) throws -> LedgerEntry? {
-        return try SQLRow.fetchOne(database, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                arguments: [kind.rawValue, sourceHash]).map(Bookkeeping.ledgerEntry)
+    public func ledgerEntry(kind: SourceKind, identity: SourceIdentity) throws -> LedgerEntry? {
+        try Bookkeeping.ledgerEntry(database, kind: kind, identity: identity)
     }
 
     /// The source of `kind` committed last (the product catalog in force, for `.catalog`).
@@ -500,11 +508,21 @@ extension Catalog {
 
     /// The ledger entry of a source already committed (a read-only look; writers check again
     /// inside their commit, under the write lock).
-    public func ledgerEntry(kind: SourceKind, sourceHash: String) throws -> LedgerEntry? {
+    public func ledgerEntry(kind: SourceKind, identity: SourceIdentity) throws -> LedgerEntry? {
         try read { db in
             guard try Bookkeeping.exists(db) else { return nil }
-            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_source_ledger WHERE kind = ? AND source_hash = ?",
-                                    arguments: [kind.rawValue, sourceHash]).map(Bookkeeping.ledgerEntry)
+            return try Bookkeeping.ledgerEntry(db, kind: kind, identity: identity)
+        }
+    }
+
+    /// Whether the ledger holds a hash of `kind` sources starting with `prefix`: an ingest into
+    /// a lake an older build wrote computes that build's hash too (`SourceIdentity.legacyHash`).
+    public func ledgerHasHashes(kind: SourceKind, prefix: String) throws -> Bool {
+        precondition(!prefix.contains("%") && !prefix.contains("_") && !prefix.contains("\\"), "a LIKE pattern's own characters")
+        return try read { db in
+            guard try Bookkeeping.exists(db) else { return false }
+            return try SQLRow.fetchOne(db, sql: "SELECT 1 AS hit FROM lake_source_ledger WHERE kind = ? AND source_hash LIKE ? LIMIT 1",
+                                       arguments: [kind.rawValue, prefix + "%"]) != nil
         }
     }
 
@@ -513,5 +531,18 @@ extension Catalog {
             guard try Bookkeeping.exists(db) else { return nil }
             return try Bookkeeping.checkpoint(db, source: source)
         }
+    }
+}
+
+/// A source's content as the ledger knows it: the hash an ingest records, and the hash an
+/// older build recorded for the same bytes (looked up, never recorded), when the ledger may
+/// hold such entries.
+public struct SourceIdentity: Hashable, Sendable {
+    public var hash: String
+    public var legacyHash: String?
+
+    public init(hash: String, legacyHash: String? = nil) {
+        self.hash = hash
+        self.legacyHash = legacyHash
     }
 }

@@ -105,7 +105,7 @@ public struct Catalog: Sendable {
             do {
                 try fm.createDirectory(at: root, withIntermediateDirectories: true)
             } catch {
-                throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
+                throw CatalogError.storage("cannot create lake directory \(root.path): \(fileErrorText(error))")
             }
         }
         // A catalog newer than the one we write must not change at all, not even its journal
@@ -193,7 +193,7 @@ public struct Catalog: Sendable {
                 do {
                     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
                 } catch {
-                    throw CatalogError.storage("cannot create lake directory \(root.path): \(error.localizedDescription)")
+                    throw CatalogError.storage("cannot create lake directory \(root.path): \(fileErrorText(error))")
                 }
             }
             opened = try prepare(store: store, files: files, location: location, create: create, overExistingData: overExistingData)

@@ -39,6 +39,14 @@ extension Catalog {
         }
     }
 
+    /// What a read of the table at the snapshot sees: its live data files, and its rows (the
+    /// files' rows minus their deletes, plus the rows DuckDB kept inlined in the catalog).
+    public func tableSize(tableID: Int64, at asOf: AsOf? = nil) throws -> TableSize {
+        let files = try dataFiles(tableID: tableID, at: asOf, columnStats: false, inlined: .readSeparately)
+        let inlined = try inlinedRowCount(tableID: tableID, at: asOf)
+        return TableSize(files: files.count, rows: files.reduce(inlined) { $0 + $1.liveRecordCount }, inlinedRows: inlined)
+    }
+
     /// The inlined-data tables DuckDB lists for the table that exist, checked to be its own
     /// naming pattern: a table name cannot be bound, so only letters, digits and underscores
     /// after `ducklake_inlined_data_` are put into SQL.
@@ -228,4 +236,13 @@ private extension String {
         guard let s = String(data: data, encoding: .utf8) else { return nil }
         self = s
     }
+}
+
+/// A table's live data files and rows at a snapshot (`Catalog.tableSize`).
+public struct TableSize: Hashable, Sendable {
+    public var files: Int
+    /// Rows a reader sees, inlined ones included.
+    public var rows: Int64
+    /// Of `rows`, those DuckDB kept inlined in the catalog (in no file).
+    public var inlinedRows: Int64
 }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,4 +20,18 @@ public func errnoText(_ e: Int32) -> String {
     default:
         return text
     }
+}
+
+/// A Foundation file error in the system's words ("No such file or directory"), not Foundation's
+/// "The operation could not be completed" nor the NSError dump `lake generate --out` printed.
+public func fileErrorText(_ error: any Error) -> String {
+    func posix(_ error: any Error) -> Int32? {
+        if let p = error as? POSIXError { return p.code.rawValue }
+        let ns = error as NSError
+        return ns.domain == NSPOSIXErrorDomain ? Int32(ns.code) : nil
+    }
+    if let code = posix(error) { return errnoText(code) }
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? any Error, let code = posix(underlying) { return errnoText(code) }
+    return ns.localizedDescription
 }

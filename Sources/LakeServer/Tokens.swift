@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LakeFormat
 
 /// Bearer tokens from a file of `name:sha256hex` lines: only digests are on disk, and a
 /// presented token is hashed and compared with every digest in constant time, so neither the
@@ -27,7 +28,7 @@ public struct TokenStore: Sendable {
     /// Blank lines and lines starting with # are skipped.
     public static func load(path: String) throws(LoadError) -> TokenStore {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw .unreadable(path: path, reason: error.localizedDescription) }
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw .unreadable(path: path, reason: fileErrorText(error)) }
         var entries: [Entry] = []
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)

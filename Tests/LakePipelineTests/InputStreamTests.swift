@@ -54,7 +54,7 @@ struct InputStreamTests {
         let again = try bash("$LAKE ingest orders --lake \(lake) --quiet \(a)")
         #expect(again.status == 0 && again.out.contains("already ingested"), "\(again.out)")
         let store = try LakeStore.open(root: URL(fileURLWithPath: lake), schemas: schemasDirectory)
-        #expect(try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(a)) != nil)
+        #expect(try store.catalog.ledgerEntry(kind: .orders, identity: try ContentHash.file(a)) != nil)
 
         // A FIFO, written by another process.
         let fifo = dir.file("fifo")

@@ -224,7 +224,7 @@ struct SchemaV2LakeTests {
         }
         #expect(try lake.catalog.latestSnapshot().id == before)
         #expect(try lake.catalog.ingestRuns().count == runs)
-        #expect(try lake.catalog.ledgerEntry(kind: .orders, sourceHash: ContentHash.file(lake.v2Half)) == nil)
+        #expect(try lake.catalog.ledgerEntry(kind: .orders, identity: ContentHash.file(lake.v2Half)) == nil)
 
         var options = StreamOptions()
         options.stopAtEnd = true

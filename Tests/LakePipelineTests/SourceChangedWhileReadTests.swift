@@ -92,7 +92,7 @@ import Testing
         let store = try Self.lake(dir)
         let source = dir.file("orders.jsonl")
         try FileManager.default.copyItem(atPath: evaluationOrders, toPath: source)
-        let original = try ContentHash.file(source)
+        let original = try ContentHash.file(source).hash
         var changed = false
         let run = try OrderIngest.run(store, path: source, options: Self.options) { _, _ in
             if changed { return }

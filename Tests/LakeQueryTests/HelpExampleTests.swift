@@ -242,6 +242,7 @@ import Testing
             (["generate", "--out", "afile"], 64, ["cannot create --out afile: File exists"]),
             (["serve", "--lake", "lake", "--tokens", "missing-tokens", "--port", "0"], 64, ["--tokens missing-tokens: No such file or directory", "--hash-token"]),
             (["dashboard", "--lake", "lake", "--out", "nowhere/d.html"], 64, ["cannot write --out nowhere/d.html: No such file or directory"]),
+            (["init", "--lake", "afile/sub"], 1, ["cannot create lake directory \(dir.file("afile/sub")): Not a directory"]),
         ]
         for c in cases {
             let r = try lake(c.args)

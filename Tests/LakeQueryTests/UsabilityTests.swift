@@ -275,6 +275,30 @@ let canMountPrivately: Bool = {
         let registered = try #require(try JSONSerialization.jsonObject(with: Data(schemas.out.utf8)) as? [[String: Any]], "\(schemas.out)")
         #expect(registered.contains { $0["table"] as? String == "orders" && $0["latest"] as? String == "v2" && $0["columns"] as? Int == 15 })
 
+        // The table listing counts what `lake report tables` and `lake query` count; CSV has a row a column.
+        func array(_ args: [String]) throws -> [[String: Any]] {
+            let r = try runLake(args + ["--lake", lake, "--format", "json"])
+            #expect(r.status == 0, "lake \(args.joined(separator: " ")): \(r.err)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]], "not a JSON array: \(r.out)")
+        }
+        let listed = try array(["tables"]), reported = try array(["report", "tables"])
+        #expect(listed.count == 6 && listed.map { $0["table"] as? String } == reported.map { $0["table"] as? String })
+        for (l, r) in zip(listed, reported) {
+            #expect(l["rows"] as? Int == r["rows"] as? Int && l["files"] as? Int == r["files"] as? Int, "\(l) vs \(r)")
+        }
+        let allOrders = try runLake(["query", "orders", "--lake", lake, "--agg", "count(*)", "--format", "csv"])
+        let orders = try #require(listed.first { $0["table"] as? String == "curated.orders" })
+        #expect(orders["rows"] as? Int == Int(allOrders.out.split(separator: "\n").last.map(String.init) ?? ""), "\(orders) vs \(allOrders.out)")
+        #expect(orders["partitioned_by"] as? [String] == ["event_date", "channel"] && orders["inlined_rows"] as? Int == 0)
+        let columns = try #require(orders["columns"] as? [[String: Any]])
+        #expect(columns.first?["name"] as? String == "order_id" && columns.first?["type"] as? String == "varchar"
+                && columns.first?["nullable"] as? Bool == false && columns.first?["default"] is NSNull)
+        let listedCSV = try runLake(["tables", "--lake", lake, "--format", "csv"])
+        let csvLines = listedCSV.out.split(separator: "\n")
+        #expect(csvLines.first == "table,table_id,snapshot,files,rows,partitioned_by,column_id,column,type,nullable,default")
+        #expect(csvLines.count == 1 + listed.reduce(0) { $0 + (($1["columns"] as? [Any])?.count ?? 0) })
+        #expect(csvLines.contains { $0.hasPrefix("curated.orders,") && $0.contains(",\"event_date,channel\",1,order_id,varchar,no,") })
+
         // quality check: exit 1 when an alert fires, in either format; the object counts the alerts it lists.
         let q = try runLake(["quality", "check", "--lake", lake, "--format", "json"])
         let quality = try #require(try JSONSerialization.jsonObject(with: Data(q.out.utf8)) as? [String: Any], "\(q.out)")

@@ -198,7 +198,7 @@ struct OrderBatch {
     /// as done (re-ingest becomes a no-op); `checkpoint` records how far a followed file was
     /// consumed. Throws `IngestError.conflict` when another writer committed one of our order ids
     /// since `base` (see `requireDisjoint`), or the same source / a newer checkpoint.
-    mutating func commit(kind: SourceKind = .orders, ledger: (hash: String, bytes: Int64)?, checkpoint: StreamPosition?,
+    mutating func commit(kind: SourceKind = .orders, ledger: (identity: SourceIdentity, bytes: Int64)?, checkpoint: StreamPosition?,
                          sourceBytes: Int64) throws -> IngestRun {
         var clock = PhaseClock("orders commit")
         try drain()
@@ -236,7 +236,7 @@ struct OrderBatch {
         let finished = Date()
         let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
         let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
-        var run = IngestRun(kind: kind, source: name, batchID: batchID, sourceHash: ledger?.hash, sourceBytes: sourceBytes,
+        var run = IngestRun(kind: kind, source: name, batchID: batchID, sourceHash: ledger?.identity.hash, sourceBytes: sourceBytes,
                             startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
                             quarantined: Int64(records - accepted - duplicates), duplicates: Int64(duplicates),
                             rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
@@ -252,7 +252,7 @@ struct OrderBatch {
             + files.items.map { (itemsTarget.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
         let message = checkpoint.map { "ingest orders \(name) lines ..\($0.lineNumber)" } ?? "ingest orders \(name)"
         let (snapshot, _) = try store.catalog.commit(message: message) { tx in
-            if let ledger, try tx.ledgerEntry(kind: kind, sourceHash: ledger.hash) != nil {
+            if let ledger, try tx.ledgerEntry(kind: kind, identity: ledger.identity) != nil {
                 throw IngestError.conflict(table: .curatedOrders)
             }
             if let checkpoint {
@@ -308,7 +308,7 @@ struct OrderBatch {
                 try tx.addKeyRun(tableID: ordersID, column: OrderIDIndex.column, keyCount: keyCount, payload: keyPayload, baseline: isBaseline)
                 try OrderIDIndex.mergeTiers(&tx, tableID: ordersID)
             }
-            if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
+            if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.identity.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
             if let checkpoint {
                 try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber,
                                             witness: checkpoint.witness)

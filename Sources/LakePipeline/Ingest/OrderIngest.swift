@@ -68,8 +68,9 @@ public enum OrderIngest {
         // A regular file of a size the ledger has is hashed before the work, so content already
         // committed costs one read, not an ingest. Any other file is read once: its hash is
         // computed while it is parsed and checked below, and again in the commit's transaction.
+        input.hashesLegacy = try store.catalog.ledgerHasHashes(kind: .orders, prefix: ContentHasher.legacyPrefix)
         if input.isRegularFile, let size = input.sizeHint, try store.catalog.ledgerHasSource(kind: .orders, bytes: size),
-           let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: try ContentHash.file(input.path)) {
+           let entry = try store.catalog.ledgerEntry(kind: .orders, identity: try ContentHash.file(input.path, legacy: input.hashesLegacy)) {
             return alreadyIngested(entry.snapshotID)
         }
         clock.lap("content pre-hash")
@@ -105,14 +106,14 @@ public enum OrderIngest {
         }
         // The ledger records the hash of exactly the bytes validated above (a regular file
         // changed since the pre-check is recorded as read).
-        let hash = input.contentHash
-        if let entry = try store.catalog.ledgerEntry(kind: .orders, sourceHash: hash) {
+        let identity = input.contentIdentity
+        if let entry = try store.catalog.ledgerEntry(kind: .orders, identity: identity) {
             try batch.abandon()
             return alreadyIngested(entry.snapshotID)
         }
         do {
             try Interruption.check()
-            return try batch.commit(ledger: (hash, bytes), checkpoint: nil, sourceBytes: bytes)
+            return try batch.commit(ledger: (identity, bytes), checkpoint: nil, sourceBytes: bytes)
         } catch {
             // Segments are published only as the commit closes them: a failure from there on
             // (ENOSPC or EIO closing them, a refused or failed transaction, a conflict this run
@@ -255,11 +256,12 @@ struct LatencyStats {
 /// The ledger identity of a regular file (`ContentHasher` over all its bytes), computed
 /// before an ingest to skip content already committed.
 enum ContentHash {
-    static func file(_ path: String) throws -> String {
+    static func file(_ path: String, legacy: Bool = false) throws -> SourceIdentity {
         let input = try SourceInput.open(path)
+        input.hashesLegacy = legacy
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: 4 << 20, alignment: 16)
         defer { chunk.deallocate() }
         while try input.read(into: chunk, count: 4 << 20) > 0 {}
-        return input.contentHash
+        return input.contentIdentity
     }
 }

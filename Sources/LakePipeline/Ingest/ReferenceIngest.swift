@@ -46,7 +46,7 @@ public enum CatalogIngest {
         let (catalog, rejected) = try ProductCatalogParser.parse(source.input)
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
-        let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
+        let (started, name, size, hash) = (source.started, source.name, read.size, read.identity.hash)
         if catalog.count == 0 {
             let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
@@ -74,7 +74,7 @@ public enum CatalogIngest {
                             finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
                             quarantined: Int64(rejected.count), rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1)
-        let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
+        let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
             // Replaces every product file: never with files that are not there (see requireFilesPresent).
             try tx.requireFilesPresent(files.map { (target.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rawFiles.map { (rawTarget!.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
@@ -139,7 +139,7 @@ public enum InventoryIngest {
         let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
-        let (started, name, size, hash) = (source.started, source.name, read.size, read.hash)
+        let (started, name, size, hash) = (source.started, source.name, read.size, read.identity.hash)
         let curated = try store.target(RegistryTable.inventory)
         let raw = try store.target(RegistryTable.rawInventory)
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
@@ -156,7 +156,7 @@ public enum InventoryIngest {
                             accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count), rejects: rejects,
                             filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
                             partitions: 1, unknownFields: parsed.unknownFields.mapValues(Int64.init))
-        let committed = try source.commitOnce(store, hash: hash, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
+        let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
@@ -192,8 +192,11 @@ struct SourceFile {
 
     static func open(_ store: LakeStore, path: String, kind: SourceKind) throws -> SourceFile {
         var file = SourceFile(kind: kind, input: try SourceInput.openForIngest(path))
+        file.input.hashesLegacy = try store.catalog.ledgerHasHashes(kind: kind, prefix: ContentHasher.legacyPrefix)
         // A regular file is hashed first so a re-ingest costs one read, not a parse.
-        if file.input.isRegularFile, let entry = try file.inForce(hash: try ContentHash.file(path), store.catalog.ledgerEntry, store.catalog.latestLedgerEntry) {
+        if file.input.isRegularFile,
+           let entry = try file.inForce(try ContentHash.file(path, legacy: file.input.hashesLegacy),
+                                        { try store.catalog.ledgerEntry(kind: $0, identity: $1) }, { try store.catalog.latestLedgerEntry(kind: $0) }) {
             file.alreadyIngested = file.noOp(entry.snapshotID)
         }
         return file
@@ -204,21 +207,21 @@ struct SourceFile {
     /// catalog in force counts. Before session 21 any earlier version did, so a rollback (v1,
     /// v2, then v1's file again) answered "already ingested; nothing added" with v2 still in
     /// force: v2's prices enriched the next orders and products only v1 has rejected them.
-    func inForce(hash: String, _ exact: (SourceKind, String) throws -> LedgerEntry?,
+    func inForce(_ identity: SourceIdentity, _ exact: (SourceKind, SourceIdentity) throws -> LedgerEntry?,
                  _ latest: (SourceKind) throws -> LedgerEntry?) throws -> LedgerEntry? {
-        guard kind == .catalog else { return try exact(kind, hash) }
-        guard let current = try latest(kind), current.sourceHash == hash else { return nil }
+        guard kind == .catalog else { return try exact(kind, identity) }
+        guard let current = try latest(kind), current.sourceHash == identity.hash || current.sourceHash == identity.legacyHash else { return nil }
         return current
     }
 
     /// After the parser read the input to its end: its size and hash, or the no-op summary
     /// when the ledger already has that content (a stream is only known once read). Nothing
     /// has been written yet at this point.
-    func finishReading(_ store: LakeStore) throws -> (size: Int64, hash: String, alreadyIngested: IngestRun?) {
-        let size = input.bytesRead, hash = input.contentHash
+    func finishReading(_ store: LakeStore) throws -> (size: Int64, identity: SourceIdentity, alreadyIngested: IngestRun?) {
+        let size = input.bytesRead, identity = input.contentIdentity
         if size == 0 { throw IngestError.emptyInput(path: input.path) }
-        let entry = try inForce(hash: hash, store.catalog.ledgerEntry, store.catalog.latestLedgerEntry)
-        return (size, hash, entry.map { noOp($0.snapshotID) })
+        let entry = try inForce(identity, { try store.catalog.ledgerEntry(kind: $0, identity: $1) }, { try store.catalog.latestLedgerEntry(kind: $0) })
+        return (size, identity, entry.map { noOp($0.snapshotID) })
     }
 
     /// The outcome of `commitOnce`.
@@ -236,12 +239,14 @@ struct SourceFile {
     /// content: another process ingesting the same file may have committed it since our first
     /// look. Then this run is the same no-op as a re-ingest (its files are removed, its lease
     /// released), not a primary-key error from the ledger.
-    func commitOnce(_ store: LakeStore, hash: String, lease: WriteLease, written: [URL], message: String,
+    func commitOnce(_ store: LakeStore, identity: SourceIdentity, lease: WriteLease, written: [URL], message: String,
                     _ body: (inout CatalogTransaction) throws -> Void) throws -> Commit {
         struct AlreadyCommitted: Error { let snapshot: Int64 }
         do {
             let (snap, _) = try store.catalog.commit(message: message) { tx in
-                if let entry = try inForce(hash: hash, tx.ledgerEntry, tx.latestLedgerEntry) { throw AlreadyCommitted(snapshot: entry.snapshotID) }
+                if let entry = try inForce(identity, { try tx.ledgerEntry(kind: $0, identity: $1) }, { try tx.latestLedgerEntry(kind: $0) }) {
+                    throw AlreadyCommitted(snapshot: entry.snapshotID)
+                }
                 try body(&tx)
             }
             return .committed(snap)

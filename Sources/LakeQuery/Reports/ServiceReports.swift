@@ -138,11 +138,9 @@ extension Reports {
     static func tables(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         var table = ResultTable(title: "Tables", columns: ["table", "table_id", "files", "rows", "columns", "partitioned_by"])
         for t in try catalog.tables(at: o.asOf) {
-            // Rows a reader sees: files' rows minus their deletes, plus rows DuckDB kept inlined.
-            let files = try catalog.dataFiles(tableID: t.tableID, at: o.asOf, columnStats: false, inlined: .readSeparately)
-            let inlined = try catalog.inlinedRowCount(tableID: t.tableID, at: o.asOf)
+            let size = try catalog.tableSize(tableID: t.tableID, at: o.asOf)
             table.rows.append([
-                .string(t.qualifiedName), .int(t.tableID), .int(Int64(files.count)), .int(files.reduce(inlined) { $0 + $1.liveRecordCount }),
+                .string(t.qualifiedName), .int(t.tableID), .int(Int64(size.files)), .int(size.rows),
                 .string(t.columns.map { "\($0.name):\($0.duckLakeType)" }.joined(separator: " ")),
                 .string(t.partitionColumns.map(\.name).joined(separator: " ")),
             ])

@@ -18,8 +18,9 @@ public struct ErasureReport: Sendable {
 /// every byte of them from the lake root (`Purge`).
 public enum Erasure {
     /// Deletes customer `id`'s rows in one snapshot and records the erasure in `lake_erasure`
-    /// without the id (see `ErasureLog`). With `purge`, purges right after.
-    public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false) throws -> ErasureReport {
+    /// without the id (see `ErasureLog`). With `purge`, purges right after (`progress`: the purge's, see `Purge.run`).
+    public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false,
+                           progress: WorkProgress? = nil) throws -> ErasureReport {
         guard !id.isEmpty, !id.contains("\"") else { throw MaintenanceError.badOption("customer id \"\(id)\" is empty or contains a quote") }
         let delete = try RowDelete.run(catalog, message: "erase: one customer's rows", dryRun: dryRun, plan: { base in
             try plan(catalog, customerID: id, at: base)
@@ -28,7 +29,7 @@ public enum Erasure {
         })
         var report = ErasureReport(delete: delete)
         if purge && !dryRun {
-            let p = try Purge.run(catalog)
+            let p = try Purge.run(catalog, progress: progress)
             report.purgeSnapshotID = p.snapshotID
             report.expiredSnapshots = p.expiredSnapshots
             report.filesRemoved = p.filesRemoved
@@ -227,23 +228,26 @@ public struct PurgeReport: Sendable {
 public enum Purge {
     /// Purges when an erasure not purged yet is older than vacuum's retention (a dry run only
     /// counts them); nil when none is.
-    public static func pending(_ catalog: Catalog, retain: TimeInterval, now: Date = Date(), dryRun: Bool) throws -> (erasures: Int, report: PurgeReport)? {
+    public static func pending(_ catalog: Catalog, retain: TimeInterval, now: Date = Date(), dryRun: Bool,
+                               progress: WorkProgress? = nil) throws -> (erasures: Int, report: PurgeReport)? {
         let due = try ErasureLog.pending(catalog, before: now.addingTimeInterval(-retain))
         if due.isEmpty { return nil }
-        return (due.count, dryRun ? PurgeReport() : try run(catalog))
+        return (due.count, dryRun ? PurgeReport() : try run(catalog, progress: progress))
     }
 
     /// Purges, re-planning when a concurrent commit (a compaction, a delete) changed a file it
     /// was rewriting: up to `RowDelete.attempts` times with a growing pause, then refuses with
     /// `RowDeleteError.purgeConflict`. A refused purge left every committed delete in place.
     /// `afterCommit` runs between the commit and the expiry: tests throw there to leave what a
-    /// crash at that point leaves.
-    public static func run(_ catalog: Catalog, beforeCommit: (() throws -> Void)? = nil, afterCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
+    /// crash at that point leaves. `progress` counts the files with deletes rewritten against all
+    /// of them (each attempt starts at 0).
+    public static func run(_ catalog: Catalog, progress: WorkProgress? = nil, beforeCommit: (() throws -> Void)? = nil,
+                           afterCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
         var lastConflict = ""
         for attempt in 0 ..< RowDelete.attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: RowDelete.backoff(attempt: attempt)) }
             do {
-                var report = try once(catalog, beforeCommit: beforeCommit, afterCommit: afterCommit)
+                var report = try once(catalog, progress: progress, beforeCommit: beforeCommit, afterCommit: afterCommit)
                 report.retries = attempt
                 return report
             } catch CatalogError.conflict(let table, let snapshot, let reason) {
@@ -253,7 +257,7 @@ public enum Purge {
         throw RowDeleteError.purgeConflict(attempts: RowDelete.attempts, detail: lastConflict)
     }
 
-    static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?, afterCommit: (() throws -> Void)?) throws -> PurgeReport {
+    static func once(_ catalog: Catalog, progress: WorkProgress?, beforeCommit: (() throws -> Void)?, afterCommit: (() throws -> Void)?) throws -> PurgeReport {
         try catalog.requireWritable()
         // The erased lines are gone from raw.orders since the erasure's commit: their ids leave the
         // record of deleted order ids before the scrub below (first, so a rerun after a crash
@@ -264,15 +268,22 @@ public enum Purge {
         var plans: [(table: TableInfo, input: DataFile, outputs: [NewDataFile])] = []
         let lease = try catalog.beginWrite(operation: "purge")
         do {
+            // Listed first, so the progress has its total before the first rewrite.
+            var inputs: [(table: TableInfo, file: DataFile)] = []
             for table in try catalog.tables(at: .snapshot(base.id)) {
                 for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id)) where file.hasDeletes {
-                    // A signal stops the rewrite between files: the catch deletes what it wrote.
-                    try Interruption.check()
-                    // File order kept (no sort): the rewrite changes nothing but the deleted rows.
-                    let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
-                    plans.append((table, file, outputs))
+                    inputs.append((table, file))
                 }
             }
+            for (done, input) in inputs.enumerated() {
+                progress?(Int64(done), Int64(inputs.count))
+                // A signal stops the rewrite between files: the catch deletes what it wrote.
+                try Interruption.check()
+                // File order kept (no sort): the rewrite changes nothing but the deleted rows.
+                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
+                plans.append((input.table, input.file, outputs))
+            }
+            if !inputs.isEmpty { progress?(Int64(inputs.count), Int64(inputs.count)) }
             let due = try ErasureLog.pending(catalog, before: .distantFuture)
             // Nothing deleted is left in a live file and no erasure waits: nothing to purge, and
             // no reason to expire anyone's history.

@@ -66,7 +66,9 @@ final class ProgressBar: @unchecked Sendable {
     private let label: String
     private let unit: Unit
     private let enabled: Bool
-    private let start = Date()
+    // The first report, not the bar's creation: a bar for a later phase (erase's purge) is made
+    // before the work starts, and its rate must not count the phases before it.
+    private var start: (time: Date, done: Int64)?
     // Long work reports from several threads (compaction rewrites partitions in parallel).
     private let lock = NSLock()
     private var lastDraw = Date.distantPast
@@ -89,15 +91,18 @@ final class ProgressBar: @unchecked Sendable {
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
         let width = 30
         let filled = Int(fraction * Double(width))
-        let seconds = max(now.timeIntervalSince(start), 1e-3)
+        // Also anew when done falls: a re-planned attempt starts again from 0.
+        if start == nil || done < start!.done { start = (now, done) }
+        let seconds = max(now.timeIntervalSince(start?.time ?? now), 1e-3)
+        let since = Double(done - (start?.done ?? 0))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let figures: String
         switch unit {
         case .bytes:
             let mb = Double(done) / 1e6
-            figures = String(format: "%.0f/%.0f MB %.0f MB/s", mb, Double(total) / 1e6, mb / seconds)
+            figures = String(format: "%.0f/%.0f MB %.0f MB/s", mb, Double(total) / 1e6, since / 1e6 / seconds)
         case .count(let noun):
-            figures = String(format: "%lld/%lld %@ %.0f/s", done, total, noun, Double(done) / seconds)
+            figures = String(format: "%lld/%lld %@ %.0f/s", done, total, noun, since / seconds)
         }
         // Erase to the line's end: a shorter line must not leave the previous one's tail.
         let line = String(format: "\r%@ [%@] %3.0f%% %@\u{1B}[K", label, bar, fraction * 100, figures)

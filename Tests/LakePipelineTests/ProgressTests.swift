@@ -61,13 +61,21 @@ struct ProgressCallbackTests {
         log.risesTo(Int64(files), "migration")
     }
 
-    @Test("an erasure's purge reports the files with deletes it rewrites")
-    func purge() throws {
+    @Test("an erasure reports the files it reads to find the rows, then its purge the files with deletes it rewrites")
+    func erasure() throws {
         let lake = try BatchedLake(batches: 3)
         defer { lake.dir.remove() }
-        let log = ProgressLog()
-        let r = try Erasure.run(lake.catalog, customerID: "CUST-00004", purge: true, progress: log.report)
+        let customer = "CUST-00004"
+        // Read: the orders files whose statistics may hold the customer, every item and raw file.
+        let orders = try lake.catalog.table(schema: "curated", name: "orders")
+        let cust = try #require(orders.column(named: "customer_id"))
+        let mayHold = try lake.catalog.dataFiles(tableID: orders.tableID).filter { Erasure.mayHold($0, cust, customer) }.count
+        let items = try lake.catalog.dataFiles(tableID: try lake.catalog.table(schema: "curated", name: "order_items").tableID).count
+        let raw = try lake.catalog.dataFiles(tableID: try lake.catalog.table(schema: "raw", name: "orders").tableID).count
+        let scan = ProgressLog(), log = ProgressLog()
+        let r = try Erasure.run(lake.catalog, customerID: customer, purge: true, scanned: scan.report, progress: log.report)
         #expect(r.delete.files > 1 && r.purgeSnapshotID != nil)
+        scan.risesTo(Int64(mayHold + items + raw), "erasure's scan")
         // One rewrite per file holding a deleted row.
         log.risesTo(Int64(r.delete.files), "purge")
     }
@@ -135,7 +143,7 @@ struct ProgressBarCLITests {
         text.replacingOccurrences(of: #"[0-9]+\.[0-9]+ s"#, with: "_ s", options: .regularExpression)
     }
 
-    @Test("lake compact, schema migrate --rewrite, erase --purge, generate: on a terminal a bar that reaches 100 % and is erased; piped, no bar and the same output as --quiet")
+    @Test("lake compact, schema migrate --rewrite, erase (--purge), generate, vacuum: on a terminal a bar that reaches 100 % and is erased; piped, no bar and the same output as --quiet")
     func barOnlyOnTerminal() throws {
         let lake = try BatchedLake(batches: 4, v1Only: true)
         defer { lake.dir.remove() }
@@ -146,6 +154,7 @@ struct ProgressBarCLITests {
         let cases: [(label: String, args: (String) -> [String], result: String, from: String?)] = [
             ("compact", { ["compact", "--lake", $0] }, "Compacted ", nil),
             ("rewrite", { ["schema", "migrate", "orders", "--to", "2", "--rewrite", "--lake", $0] }, "Migrated ", nil),
+            ("erase", { ["erase", "customer", "CUST-00004", "--lake", $0] }, "Deleted ", nil),
             ("purge", { ["erase", "customer", "CUST-00004", "--purge", "--lake", $0] }, "Purged at snapshot", nil),
             ("generate", { ["generate", "--orders", "20000", "--out", $0] }, "wrote ", nil),
             ("vacuum", { ["vacuum", "--retain", "0s", "--force", "--lake", $0] }, "Freed ", compacted),

@@ -250,12 +250,20 @@ struct VacuumCommand: ParsableCommand {
     var force = false
     @Option(help: "table, json (one object: expired snapshots, files, what was kept and why) or csv (one row per file deleted, or that would be).")
     var format: OutputFormat = .table
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).")
+    var quiet = false
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
+        let noBar = quiet || format != .table
         // Erasures older than the retention are purged first (`lake erase --help`).
-        let purge = try Purge.pending(catalog, retain: retain, dryRun: dryRun)
-        let report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper)
+        let purge: (erasures: Int, report: PurgeReport)? = try withProgressBar("purge", unit: .count("files"), quiet: noBar) { progress in
+            try Purge.pending(catalog, retain: retain, dryRun: dryRun, progress: progress)
+        }
+        // Most of a vacuum's time after a compaction: reading each replacement file whole before its originals go.
+        let report: VacuumReport = try withProgressBar("vacuum", unit: .count("files checked"), quiet: noBar) { progress in
+            try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper, progress: progress)
+        }
         var files = Records(["action", "reason", "path", "bytes"])
         for f in report.files { files.append([dryRun ? "would_delete" : "deleted", f.reason.rawValue, f.url.path, f.bytes]) }
         switch format {

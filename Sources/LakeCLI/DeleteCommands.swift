@@ -82,10 +82,20 @@ struct EraseCommand: ParsableCommand {
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
     @Flag(help: "Purge at once: rewrite files, expire all earlier snapshots, scrub the catalog.") var purge = false
     @Option(help: "table, json (the delete's object and the purge's) or csv (one row per table).") var format: OutputFormat = .table
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).")
+    var quiet = false
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try stoppable { try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge) }
+        let noBar = quiet || format != .table
+        // Two bars on one line: the files read to find the rows, then the purge's rewrites.
+        let r = try stoppable {
+            try withProgressBar("erase", unit: .count("files read"), quiet: noBar) { scanned in
+                try withProgressBar("purge", unit: .count("files"), quiet: noBar) { purged in
+                    try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge, scanned: scanned, progress: purged)
+                }
+            }
+        }
         switch format {
         case .json:
             var object = deleteJSON(r.delete)

@@ -41,6 +41,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Write no faults and no mobile variant.")
     var clean = false
 
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal).")
+    var quiet = false
+
     @Option(name: .customLong("bench-parse"), help: .hidden)
     var benchParse: String?
 
@@ -69,7 +72,9 @@ struct Generate: ParsableCommand {
         let t0 = Date()
         let summary: GenerationSummary
         do {
-            summary = try OrderGenerator.generate(config, into: out)
+            summary = try withProgressBar("generate", unit: .count("orders"), quiet: quiet) { progress throws(GeneratorError) in
+                try OrderGenerator.generate(config, into: out, progress: progress)
+            }
         } catch {
             // Settings out of range are usage errors (64); only a write failure is not.
             if case .io = error { throw error }

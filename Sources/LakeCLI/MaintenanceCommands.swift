@@ -34,6 +34,8 @@ struct CompactCommand: ParsableCommand {
     @Flag(help: "Print what would be merged without writing anything.") var dryRun = false
     @Option(help: "table, json (one object: totals, partitions, skipped tables) or csv (one row per partition).")
     var format: OutputFormat = .table
+    @Flag(help: "No progress bar (it is drawn on standard error only when that is a terminal and --format is table).")
+    var quiet = false
 
     func run() throws {
         var o = CompactionOptions()
@@ -48,7 +50,12 @@ struct CompactCommand: ParsableCommand {
         o.dryRun = dryRun
         do { try o.check() } catch { throw ValidationError(error.description) }
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try stoppable { try Compaction.run(catalog, options: o) }
+        // The bar inside: erased before `stoppable` says what a signal stopped.
+        let r = try stoppable {
+            try withProgressBar("compact", unit: .count("files"), quiet: quiet || format != .table) { progress in
+                try Compaction.run(catalog, options: o, progress: progress)
+            }
+        }
         switch format {
         case .json:
             try printJSON([
@@ -119,10 +126,15 @@ struct SchemaMigrate: ParsableCommand {
     @Option(help: "Registry version to migrate to.") var to: Int
     @Flag(help: "Rewrite the table's files in the new schema in the same snapshot.") var rewrite = false
     @Flag(help: "Print the plan without changing anything.") var dryRun = false
+    @Flag(help: "No progress bar for --rewrite (drawn on standard error only when that is a terminal).") var quiet = false
 
     func run() throws {
         let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
-        let r = try stoppable { try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun) }
+        let r = try stoppable {
+            try withProgressBar("rewrite", unit: .count("files"), quiet: quiet) { progress in
+                try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun, progress: progress)
+            }
+        }
         let p = r.plan
         if r.alreadyApplied {
             print("\(p.catalogTable) is already at schema v\(p.toVersion) (registry \(p.registryTable)): nothing to migrate, nothing committed"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LakeFormat
+import LakePipeline
 import LakeQuery
 
 /// How results are printed: aligned text for people, JSON and CSV for pipes. One enum for every
@@ -51,36 +52,77 @@ func jsonText<T: Encodable>(_ value: T) -> String {
     return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
 }
 
-/// A one-line progress bar on standard error, drawn only when it is a terminal.
+/// A one-line progress bar on standard error, drawn only when it is a terminal (never into a
+/// pipe or file, where "\r" redraws would be noise), at most 10 times a second, and erased by
+/// `finish`. Work measured in bytes shows MB and MB/s; counted work names its unit
+/// ("120/3937 files 35/s").
 final class ProgressBar: @unchecked Sendable {
-    private let label: String
-    private let enabled: Bool
-    private let start = Date()
-    private var lastDraw = Date.distantPast
+    enum Unit {
+        case bytes
+        /// Things counted one by one: files, orders.
+        case count(String)
+    }
 
-    init(label: String, quiet: Bool) {
+    private let label: String
+    private let unit: Unit
+    private let enabled: Bool
+    // The first report, not the bar's creation: a bar for a later phase (erase's purge) is made
+    // before the work starts, and its rate must not count the phases before it.
+    private var start: (time: Date, done: Int64)?
+    // Long work reports from several threads (compaction rewrites partitions in parallel).
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var drawn = false
+
+    init(label: String, unit: Unit = .bytes, quiet: Bool) {
         self.label = label
+        self.unit = unit
         enabled = !quiet && isatty(STDERR_FILENO) == 1
     }
 
     func update(_ done: Int64, _ total: Int64) {
         guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
         let now = Date()
         guard now.timeIntervalSince(lastDraw) >= 0.1 || done >= total else { return }
         lastDraw = now
+        drawn = true
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
         let width = 30
         let filled = Int(fraction * Double(width))
-        let mb = Double(done) / 1e6
-        let rate = mb / max(now.timeIntervalSince(start), 1e-3)
+        // Also anew when done falls: a re-planned attempt starts again from 0.
+        if start == nil || done < start!.done { start = (now, done) }
+        let seconds = max(now.timeIntervalSince(start?.time ?? now), 1e-3)
+        let since = Double(done - (start?.done ?? 0))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "\r%@ [%@] %3.0f%% %.0f/%.0f MB %.0f MB/s", label, bar, fraction * 100, mb, Double(total) / 1e6, rate)
+        let figures: String
+        switch unit {
+        case .bytes:
+            let mb = Double(done) / 1e6
+            figures = String(format: "%.0f/%.0f MB %.0f MB/s", mb, Double(total) / 1e6, since / 1e6 / seconds)
+        case .count(let noun):
+            figures = String(format: "%lld/%lld %@ %.0f/s", done, total, noun, since / seconds)
+        }
+        // Erase to the line's end: a shorter line must not leave the previous one's tail.
+        let line = String(format: "\r%@ [%@] %3.0f%% %@\u{1B}[K", label, bar, fraction * 100, figures)
         StandardStream.write(line, to: StandardStream.error)
     }
 
     func finish() {
         guard enabled else { return }
-        StandardStream.write("\r\u{1B}[K", to: StandardStream.error)
+        lock.lock()
+        defer { lock.unlock() }
+        if drawn { StandardStream.write("\r\u{1B}[K", to: StandardStream.error) }
+        drawn = false
     }
 }
 
+/// Runs `work` with a progress bar (`ProgressBar`), erased when the work ends or throws, so
+/// what is printed next (the result, or the error) starts on a clean line.
+func withProgressBar<T, E: Error>(_ label: String, unit: ProgressBar.Unit, quiet: Bool,
+                                  _ work: (@escaping WorkProgress) throws(E) -> T) throws(E) -> T {
+    let bar = ProgressBar(label: label, unit: unit, quiet: quiet)
+    defer { bar.finish() }
+    return try work { bar.update($0, $1) }
+}

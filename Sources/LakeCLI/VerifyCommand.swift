@@ -25,15 +25,15 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this table: layer.name, or a curated table's name.", valueName: "TABLE")) var table: String?
     @OptionGroup var when: AsOfOption
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
-    @Flag(help: "No progress bar.") var quiet = false
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).") var quiet = false
 
     func run() throws {
         // Read-only: verify writes nothing, and a read-only open still works on a full disk (no -shm to grow; see SQLiteStore.openReadOnly).
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let snap = try catalog.resolve(when.asOf)
-        let bar = ProgressBar(label: "verify", quiet: quiet)
-        let results = try catalog.verifyFiles(table: table, at: .snapshot(snap.id)) { done, total in bar.update(done, total) }
-        bar.finish()
+        let results = try withProgressBar("verify", unit: .bytes, quiet: quiet || format != .table) { progress in
+            try catalog.verifyFiles(table: table, at: .snapshot(snap.id), progress: progress)
+        }
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
         func shown(_ path: String) -> String { path.hasPrefix(rootPath) ? String(path.dropFirst(rootPath.count)) : path }
         let failed = results.filter { !$0.ok }

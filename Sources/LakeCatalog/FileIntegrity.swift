@@ -257,7 +257,9 @@ extension Catalog {
     /// decode). Read-only and outside the vacuum's write transaction, so verifying does not hold
     /// the writer lock; a replacement committed after this look is not in `looked`, and its
     /// originals are kept until the next vacuum.
-    func verifiedReplacements(cutoffMicros: Int64) throws -> ReplacementCheck {
+    /// `progress(doneFiles, totalFiles)`: the replacement files checked so far (checking them
+    /// is most of a vacuum's time after a compaction: each is read whole).
+    func verifiedReplacements(cutoffMicros: Int64, progress: ((Int64, Int64) -> Void)? = nil) throws -> ReplacementCheck {
         let (candidates, outputs): (Set<Replacement>, [Replacement: [(String, ParquetFileReader.Expectation)]]) = try read { db in
             let snaps = try Self.fetchSnapshots(db)
             guard let latest = snaps.last else { return ([], [:]) }
@@ -289,12 +291,20 @@ extension Catalog {
             return (candidates, outputs)
         }
         var check = ReplacementCheck(looked: candidates)
+        let total = Int64(outputs.values.reduce(0) { $0 + $1.count })
+        var done: Int64 = 0
+        if total > 0 { progress?(0, total) }
         for c in candidates {
             let files = outputs[c] ?? []
             // No files began there: the table was dropped or emptied, nothing replaced the originals.
             if files.isEmpty { continue }
-            if files.allSatisfy({ Self.verifies(path: $0.0, expect: $0.1, files: self.files) }) { check.verified.insert(c) }
+            if files.allSatisfy({ path, expect in
+                done += 1
+                defer { progress?(done, total) }
+                return Self.verifies(path: path, expect: expect, files: self.files)
+            }) { check.verified.insert(c) }
         }
+        if total > 0 { progress?(total, total) }
         return check
     }
 

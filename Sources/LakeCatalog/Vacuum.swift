@@ -62,9 +62,11 @@ extension Catalog {
     /// scheduled paths that the next vacuum finishes.
     ///
     /// `keeper` keeps the keys of rows deleted in the files it forgets (see `DeletedKeyKeeper`).
-    public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false, keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
+    /// `progress`: see `verifiedReplacements`.
+    public func expireSnapshots(olderThan cutoff: Date, dryRun: Bool = false, keeping keeper: DeletedKeyKeeper? = nil,
+                                progress: ((Int64, Int64) -> Void)? = nil) throws -> VacuumReport {
         try requireWritable()
-        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun, keeping: keeper)
+        var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun, keeping: keeper, progress: progress)
         if dryRun { return report }
         try deleteScheduled(&report)
         return report
@@ -73,10 +75,11 @@ extension Catalog {
     /// The catalog half of `expireSnapshots`: one transaction that expires the snapshots and
     /// moves the files only they could read to ducklake_files_scheduled_for_deletion (rolled
     /// back for a dry run). A vacuum killed after it left exactly this state.
-    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool, keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
+    func scheduleExpired(olderThan cutoff: Date, dryRun: Bool, keeping keeper: DeletedKeyKeeper? = nil,
+                         progress: ((Int64, Int64) -> Void)? = nil) throws -> VacuumReport {
         var report = VacuumReport(dryRun: dryRun)
         let cutoffMicros = Timestamps.micros(cutoff)
-        let verified = try verifiedReplacements(cutoffMicros: cutoffMicros)
+        let verified = try verifiedReplacements(cutoffMicros: cutoffMicros, progress: progress)
         let kept = try keeper.flatMap { try keptDeletions($0, cutoffMicros: cutoffMicros) }
         do {
             try Self.withRetry {
@@ -407,13 +410,14 @@ extension Catalog {
     /// Expires snapshots and removes orphans with one retention: the whole `lake vacuum`.
     /// Orphans younger than `orphanSafetyWindow` stay unless `force` (snapshots still expire
     /// at `retain`); files of live writers and files the catalog never wrote stay even then.
+    /// `progress(doneFiles, totalFiles)`: the replacement files checked before expiring (see `verifiedReplacements`).
     public func vacuum(retain: TimeInterval, now: Date = Date(), dryRun: Bool = false, force: Bool = false,
-                       keeping keeper: DeletedKeyKeeper? = nil) throws -> VacuumReport {
+                       keeping keeper: DeletedKeyKeeper? = nil, progress: ((Int64, Int64) -> Void)? = nil) throws -> VacuumReport {
         let cutoff = now.addingTimeInterval(-retain)
         let safety = force ? nil : now.addingTimeInterval(-Self.orphanSafetyWindow)
         // Refuse before expiring anything: a refused vacuum changes nothing.
         _ = try removeOrphanFiles(olderThan: cutoff, dryRun: true, keepYoungerThan: safety)
-        var report = try expireSnapshots(olderThan: cutoff, dryRun: dryRun, keeping: keeper)
+        var report = try expireSnapshots(olderThan: cutoff, dryRun: dryRun, keeping: keeper, progress: progress)
         let orphans = try removeOrphanFiles(olderThan: cutoff, dryRun: dryRun, keepYoungerThan: safety)
         report.files += orphans.files
         report.failedDeletes += orphans.failedDeletes

@@ -78,8 +78,10 @@ public enum OrderGenerator {
     static let microsPerDay: Int64 = 86_400_000_000
 
     /// Writes orders_stream.jsonl, product_catalog.json and inventory_updates.csv into `directory`
-    /// (which must exist).
-    public static func generate(_ config: GeneratorConfig, into directory: String) throws(GeneratorError) -> GenerationSummary {
+    /// (which must exist). `progress` counts the order lines written against all of them (spikes
+    /// included); the catalog and inventory, written first, take no noticeable time.
+    public static func generate(_ config: GeneratorConfig, into directory: String,
+                                progress: WorkProgress? = nil) throws(GeneratorError) -> GenerationSummary {
         guard config.schemaVersion == 1 || config.schemaVersion == 2 else { throw .unsupportedSchemaVersion(config.schemaVersion) }
         guard config.orders >= 0, config.orders <= 100_000_000 else { throw .badConfig("--orders must be 0...100000000") }
         guard config.days >= 1, config.days <= 3660 else { throw .badConfig("--days must be 1...3660") }
@@ -106,7 +108,7 @@ public enum OrderGenerator {
             try writeCatalog(products, path: directory + "/product_catalog.json")
             (summary.inventoryRows, summary.inventoryBadRows) = try writeInventory(
                 products, rows: config.inventoryRows, config: config, path: directory + "/inventory_updates.csv", rng: &inventoryRNG)
-            try writeOrders(config, products: products, path: directory + "/orders_stream.jsonl", rng: &orderRNG, summary: &summary)
+            try writeOrders(config, products: products, path: directory + "/orders_stream.jsonl", rng: &orderRNG, summary: &summary, progress: progress)
         } catch {
             throw .io(error)
         }
@@ -198,7 +200,7 @@ public enum OrderGenerator {
     static let hourWeights: [Double] = [2, 1.5, 1, 1, 1, 1.5, 2.5, 4, 5, 6, 6.5, 7, 8, 7.5, 7, 6.5, 6.5, 7, 8, 9, 9, 7.5, 5, 3]
 
     static func writeOrders(_ config: GeneratorConfig, products: [Product], path: String,
-                            rng: inout SplitMix64, summary: inout GenerationSummary) throws(FileIOError) {
+                            rng: inout SplitMix64, summary: inout GenerationSummary, progress: WorkProgress? = nil) throws(FileIOError) {
         // 1. When and where each order happens: (time micros << 2 | channel), sorted by time.
         var hourCDF: [Double] = []
         var acc = 0.0
@@ -266,7 +268,11 @@ public enum OrderGenerator {
 
         // v2 fields come from their own stream, so a v2 file holds the same orders as v1 with the seed.
         var v2RNG = SplitMix64(seed: config.seed ^ 0x5EED_0002)
+        let total = Int64(slots.count)
+        progress?(0, total)
         for (slotIndex, slot) in slots.enumerated() {
+            // Every 16 Ki lines: a call per line would cost more than the bar is worth.
+            if slotIndex & 0x3FFF == 0x3FFF { progress?(Int64(slotIndex), total) }
             // One draw decides the fault, so rates stay independent of everything else.
             var kind = GeneratedLineKind.clean
             var x = rng.unit()
@@ -446,6 +452,7 @@ public enum OrderGenerator {
             }
         }
         summary.orderBytes = try w.close()
+        progress?(total, total)
         for (i, k) in GeneratedLineKind.allCases.enumerated() where counts[i] > 0 { summary.counts[k] = counts[i] }
     }
 }

@@ -90,15 +90,19 @@ public struct CompactionReport: Sendable {
 /// statistics, and swaps them in with ONE commit for the whole run, so a reader sees either all
 /// the old files or all the new ones, and older snapshots keep the old files until vacuum.
 public enum Compaction {
-    public static func run(_ catalog: Catalog, options: CompactionOptions = CompactionOptions()) throws -> CompactionReport {
+    /// `progress` counts the input files rewritten (a partition's all at once, when its
+    /// rewrite ends) against all the partitions' input files; a dry run reports none.
+    public static func run(_ catalog: Catalog, options: CompactionOptions = CompactionOptions(),
+                           progress: WorkProgress? = nil) throws -> CompactionReport {
         // Before any file is written, so a refused compaction leaves nothing behind.
         try catalog.requireWritable()
-        return try run(catalog, options: options, beforeCommit: nil)
+        return try run(catalog, options: options, progress: progress, beforeCommit: nil)
     }
 
     /// `beforeCommit` runs after the new files are written and before the commit: tests use it
     /// to commit a competing change exactly in that window.
-    static func run(_ catalog: Catalog, options: CompactionOptions, beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
+    static func run(_ catalog: Catalog, options: CompactionOptions, progress: WorkProgress? = nil,
+                    beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
         let started = Date()
         try options.check()
         let base = try catalog.latestSnapshot()
@@ -166,6 +170,8 @@ public enum Compaction {
             }
             // Registered before the first output file exists: vacuum keeps our outputs until the commit.
             let lease = candidates.isEmpty ? nil : try catalog.beginWrite(operation: "compact")
+            let counter = candidates.isEmpty ? nil : progress.map { FilesDone(total: Int64(candidates.reduce(0) { $0 + $1.inputs.count }), report: $0) }
+            counter?.add(0)
             // Partitions are independent: rewrite them on all cores (each reads its files on one).
             // Every partition runs even when one fails, so the files the others wrote are known and removed.
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
@@ -173,6 +179,7 @@ public enum Compaction {
                 try Interruption.check()
                 let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
                 let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
+                counter?.add(Int64(c.inputs.count))
                 return (outputs, dropped)
             }
             var firstError: Error?
@@ -261,6 +268,26 @@ public enum Compaction {
     }
 
     static let commitMessagePrefix = "compact"
+
+    /// The partitions' rewrites end on several threads: one running count, reported in order.
+    private final class FilesDone: @unchecked Sendable {
+        private let lock = NSLock()
+        private var done: Int64 = 0
+        private let total: Int64
+        private let report: WorkProgress
+
+        init(total: Int64, report: @escaping WorkProgress) {
+            self.total = total
+            self.report = report
+        }
+
+        func add(_ files: Int64) {
+            lock.lock()
+            defer { lock.unlock() }
+            done += files
+            report(done, total)
+        }
+    }
 
     private struct CommitSkipped: Error {}
 

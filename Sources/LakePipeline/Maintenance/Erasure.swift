@@ -18,17 +18,20 @@ public struct ErasureReport: Sendable {
 /// every byte of them from the lake root (`Purge`).
 public enum Erasure {
     /// Deletes customer `id`'s rows in one snapshot and records the erasure in `lake_erasure`
-    /// without the id (see `ErasureLog`). With `purge`, purges right after.
-    public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false) throws -> ErasureReport {
+    /// without the id (see `ErasureLog`). With `purge`, purges right after. `scanned` counts the
+    /// files read to find the rows (`plan`; a re-plan after a conflict starts again at 0),
+    /// `progress` the purge's rewrites (`Purge.run`).
+    public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false,
+                           scanned: WorkProgress? = nil, progress: WorkProgress? = nil) throws -> ErasureReport {
         guard !id.isEmpty, !id.contains("\"") else { throw MaintenanceError.badOption("customer id \"\(id)\" is empty or contains a quote") }
         let delete = try RowDelete.run(catalog, message: "erase: one customer's rows", dryRun: dryRun, plan: { base in
-            try plan(catalog, customerID: id, at: base)
+            try plan(catalog, customerID: id, at: base, progress: scanned)
         }, record: { tx, deletes in
             try ErasureLog.record(&tx, rows: deletes.map { ($0.table.qualifiedName, $0.rows) })
         })
         var report = ErasureReport(delete: delete)
         if purge && !dryRun {
-            let p = try Purge.run(catalog)
+            let p = try Purge.run(catalog, progress: progress)
             report.purgeSnapshotID = p.snapshotID
             report.expiredSnapshots = p.expiredSnapshots
             report.filesRemoved = p.filesRemoved
@@ -40,13 +43,28 @@ public enum Erasure {
     /// The customer's rows at `base`: curated.orders by customer_id, curated.order_items by the
     /// order ids found there, raw.orders lines by their parsed customer field, or (a line that
     /// does not parse or lacks it) by the id appearing in the text as a JSON string.
-    static func plan(_ catalog: Catalog, customerID id: String, at base: SnapshotInfo) throws -> [TableDeletes] {
+    /// `progress`: the files of the three tables read (or skipped by their statistics) against all of them.
+    static func plan(_ catalog: Catalog, customerID id: String, at base: SnapshotInfo, progress: WorkProgress? = nil) throws -> [TableDeletes] {
         let tables = Dictionary(try catalog.tables(at: .snapshot(base.id)).map { ($0.tableName, $0) }, uniquingKeysWith: { a, _ in a })
         var out: [TableDeletes] = []
         var orderIDs = Set<ExactID>()
-        if let orders = tables[.curatedOrders], let cust = orders.column(named: "customer_id"), let oid = orders.column(named: "order_id") {
+        // Listed first, so the progress has its total before the first read.
+        let orders = tables[.curatedOrders].flatMap { t in t.column(named: "customer_id").flatMap { c in t.column(named: "order_id").map { (t, c, $0) } } }
+        let ordersFiles = try orders.map { t, cust, _ in try catalog.dataFiles(tableID: t.tableID, at: .snapshot(base.id)).filter { mayHold($0, cust, id) } } ?? []
+        let itemsFiles = try tables[.curatedOrderItems].map { try catalog.dataFiles(tableID: $0.tableID, at: .snapshot(base.id)) } ?? []
+        let rawFiles = try tables[.rawOrders].map { try catalog.dataFiles(tableID: $0.tableID, at: .snapshot(base.id), columnStats: false) } ?? []
+        let total = Int64(ordersFiles.count + itemsFiles.count + rawFiles.count)
+        var done: Int64 = 0
+        func read(_ files: Int) {
+            done += Int64(files)
+            progress?(done, total)
+        }
+        progress?(0, total)
+        if let found = orders {
+            let (orders, cust, oid) = found
             var d = TableDeletes(table: orders)
-            for file in try catalog.dataFiles(tableID: orders.tableID, at: .snapshot(base.id)) where mayHold(file, cust, id) {
+            for file in ordersFiles {
+                defer { read(1) }
                 let positions = try RowDelete.positions(in: file, columns: [cust, oid], files: catalog.files) { batch in
                     // By bytes: String's == is canonical equivalence, and matched a customer whose
                     // id differs only in Unicode normalization (another customer) in the same file.
@@ -59,12 +77,15 @@ public enum Erasure {
             out.append(d)
         }
         if let items = tables[.curatedOrderItems], !orderIDs.isEmpty {
-            out.append(try itemsOf(orderIDs, items, catalog, base))
+            out.append(try itemsOf(orderIDs, items, catalog, base, files: itemsFiles, read: { read(1) }))
+        } else {
+            read(itemsFiles.count)
         }
         if let raw = tables[.rawOrders], let line = raw.column(named: "line") {
             var d = TableDeletes(table: raw)
             let quoted = Array("\"\(id)\"".utf8)
-            for file in try catalog.dataFiles(tableID: raw.tableID, at: .snapshot(base.id), columnStats: false) {
+            for file in rawFiles {
+                defer { read(1) }
                 let positions = try RowDelete.positions(in: file, columns: [line], files: catalog.files) { batch in
                     let column = batch.columns[0]
                     return (0 ..< batch.count).filter { r in
@@ -79,17 +100,21 @@ public enum Erasure {
             }
             out.append(d)
         }
+        if done < total { read(Int(total - done)) }
         return out
     }
 
     /// curated.order_items rows of the given orders, matched by bytes (`ExactID`): as Strings,
     /// an order whose id differs only in Unicode normalization lost its items too, and the
     /// String order's min and max skipped files the byte order of the statistics put outside them.
-    public static func itemsOf(_ orderIDs: Set<ExactID>, _ items: TableInfo, _ catalog: Catalog, _ base: SnapshotInfo) throws -> TableDeletes {
+    /// `files`: the table's files at `base`, when the caller listed them; `read` is called once per file.
+    public static func itemsOf(_ orderIDs: Set<ExactID>, _ items: TableInfo, _ catalog: Catalog, _ base: SnapshotInfo,
+                               files: [DataFile]? = nil, read: (() -> Void)? = nil) throws -> TableDeletes {
         var d = TableDeletes(table: items)
         guard let oid = items.column(named: "order_id") else { return d }
         let lo = orderIDs.min()!.text, hi = orderIDs.max()!.text
-        for file in try catalog.dataFiles(tableID: items.tableID, at: .snapshot(base.id)) {
+        for file in try files ?? catalog.dataFiles(tableID: items.tableID, at: .snapshot(base.id)) {
+            defer { read?() }
             // Skip files whose order_id range misses every id (byte order = the stats' order for text).
             if let s = file.columnStats[oid.columnID], let mn = s.min, let mx = s.max,
                Array(hi.utf8).lexicographicallyPrecedes(Array(mn.utf8)) || Array(mx.utf8).lexicographicallyPrecedes(Array(lo.utf8)) { continue }
@@ -227,23 +252,26 @@ public struct PurgeReport: Sendable {
 public enum Purge {
     /// Purges when an erasure not purged yet is older than vacuum's retention (a dry run only
     /// counts them); nil when none is.
-    public static func pending(_ catalog: Catalog, retain: TimeInterval, now: Date = Date(), dryRun: Bool) throws -> (erasures: Int, report: PurgeReport)? {
+    public static func pending(_ catalog: Catalog, retain: TimeInterval, now: Date = Date(), dryRun: Bool,
+                               progress: WorkProgress? = nil) throws -> (erasures: Int, report: PurgeReport)? {
         let due = try ErasureLog.pending(catalog, before: now.addingTimeInterval(-retain))
         if due.isEmpty { return nil }
-        return (due.count, dryRun ? PurgeReport() : try run(catalog))
+        return (due.count, dryRun ? PurgeReport() : try run(catalog, progress: progress))
     }
 
     /// Purges, re-planning when a concurrent commit (a compaction, a delete) changed a file it
     /// was rewriting: up to `RowDelete.attempts` times with a growing pause, then refuses with
     /// `RowDeleteError.purgeConflict`. A refused purge left every committed delete in place.
     /// `afterCommit` runs between the commit and the expiry: tests throw there to leave what a
-    /// crash at that point leaves.
-    public static func run(_ catalog: Catalog, beforeCommit: (() throws -> Void)? = nil, afterCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
+    /// crash at that point leaves. `progress` counts the files with deletes rewritten against all
+    /// of them (each attempt starts at 0).
+    public static func run(_ catalog: Catalog, progress: WorkProgress? = nil, beforeCommit: (() throws -> Void)? = nil,
+                           afterCommit: (() throws -> Void)? = nil) throws -> PurgeReport {
         var lastConflict = ""
         for attempt in 0 ..< RowDelete.attempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: RowDelete.backoff(attempt: attempt)) }
             do {
-                var report = try once(catalog, beforeCommit: beforeCommit, afterCommit: afterCommit)
+                var report = try once(catalog, progress: progress, beforeCommit: beforeCommit, afterCommit: afterCommit)
                 report.retries = attempt
                 return report
             } catch CatalogError.conflict(let table, let snapshot, let reason) {
@@ -253,7 +281,7 @@ public enum Purge {
         throw RowDeleteError.purgeConflict(attempts: RowDelete.attempts, detail: lastConflict)
     }
 
-    static func once(_ catalog: Catalog, beforeCommit: (() throws -> Void)?, afterCommit: (() throws -> Void)?) throws -> PurgeReport {
+    static func once(_ catalog: Catalog, progress: WorkProgress?, beforeCommit: (() throws -> Void)?, afterCommit: (() throws -> Void)?) throws -> PurgeReport {
         try catalog.requireWritable()
         // The erased lines are gone from raw.orders since the erasure's commit: their ids leave the
         // record of deleted order ids before the scrub below (first, so a rerun after a crash
@@ -264,15 +292,22 @@ public enum Purge {
         var plans: [(table: TableInfo, input: DataFile, outputs: [NewDataFile])] = []
         let lease = try catalog.beginWrite(operation: "purge")
         do {
+            // Listed first, so the progress has its total before the first rewrite.
+            var inputs: [(table: TableInfo, file: DataFile)] = []
             for table in try catalog.tables(at: .snapshot(base.id)) {
                 for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(base.id)) where file.hasDeletes {
-                    // A signal stops the rewrite between files: the catch deletes what it wrote.
-                    try Interruption.check()
-                    // File order kept (no sort): the rewrite changes nothing but the deleted rows.
-                    let outputs = try Compaction.rewrite([file], table: table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
-                    plans.append((table, file, outputs))
+                    inputs.append((table, file))
                 }
             }
+            for (done, input) in inputs.enumerated() {
+                progress?(Int64(done), Int64(inputs.count))
+                // A signal stops the rewrite between files: the catch deletes what it wrote.
+                try Interruption.check()
+                // File order kept (no sort): the rewrite changes nothing but the deleted rows.
+                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
+                plans.append((input.table, input.file, outputs))
+            }
+            if !inputs.isEmpty { progress?(Int64(inputs.count), Int64(inputs.count)) }
             let due = try ErasureLog.pending(catalog, before: .distantFuture)
             // Nothing deleted is left in a live file and no erasure waits: nothing to purge, and
             // no reason to expire anyone's history.

@@ -141,15 +141,16 @@ public enum Migration {
         return out
     }
 
+    /// `progress` counts the files rewritten against the table's live files (with `rewrite` only).
     public static func run(_ store: LakeStore, table registryTable: String, to version: Int,
-                           rewrite: Bool = false, dryRun: Bool = false) throws -> MigrationReport {
-        try run(store, table: registryTable, to: version, rewrite: rewrite, dryRun: dryRun, beforeCommit: nil)
+                           rewrite: Bool = false, dryRun: Bool = false, progress: WorkProgress? = nil) throws -> MigrationReport {
+        try run(store, table: registryTable, to: version, rewrite: rewrite, dryRun: dryRun, progress: progress, beforeCommit: nil)
     }
 
     /// `beforeCommit` runs after the rewritten files are written and before the commit: tests
     /// use it to commit a competing change (DuckDB's) exactly in that window.
     static func run(_ store: LakeStore, table registryTable: String, to version: Int,
-                    rewrite: Bool, dryRun: Bool, beforeCommit: (() throws -> Void)?) throws -> MigrationReport {
+                    rewrite: Bool, dryRun: Bool, progress: WorkProgress? = nil, beforeCommit: (() throws -> Void)?) throws -> MigrationReport {
         let started = Date()
         let catalog = store.catalog
         try catalog.requireWritable()
@@ -223,7 +224,9 @@ public enum Migration {
             opts.metadata["lake.schema_version"] = String(version)
             let schema = try newTable.schema()
             do {
-                for file in inputs {
+                for (done, file) in inputs.enumerated() {
+                    // Before the file: a file with every row deleted ends its turn early (`continue`).
+                    progress?(Int64(done), Int64(inputs.count))
                     // A signal stops the rewrite between files: the catch deletes what it wrote.
                     try Interruption.check()
                     // The rewrite holds the rows minus the file's DuckLake deletes (the delete file
@@ -246,6 +249,7 @@ public enum Migration {
                     outputs[outputs.count - 1] = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
                                                              footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: pv, columnStats: stats)
                 }
+                progress?(Int64(inputs.count), Int64(inputs.count))
             } catch {
                 catalog.files.discard(outputs.map { info.directory.appendingPathComponent($0.relativePath).path })
                 throw error

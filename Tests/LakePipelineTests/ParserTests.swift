@@ -464,6 +464,8 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(r2[4].detail.hasSuffix("product 5: price (a string) is not a number"), "\(r2[4].detail)")
         #expect(r2[5].detail.hasSuffix("product 6: field price appears twice in the entry"), "\(r2[5].detail)")
         #expect(r2[6].detail.contains("launch_date 2016-12-31T23:59:60Z is a leap second"), "\(r2[6].detail)")
+        // The file and line are the reject's own fields (raw.products prefixes them once), not part of its detail.
+        #expect(r2.allSatisfy { $0.detail.hasPrefix("product \($0.index): ") && !$0.detail.contains("cat.json") }, "\(r2.map(\.detail))")
 
         #expect(throws: ProductCatalogError.notAnArray(path: "obj.json", found: "object")) {
             try Array(#"{"product_id": "P1"}"#.utf8).withUnsafeBytes { try ProductCatalogParser.parse($0, path: "obj.json") }

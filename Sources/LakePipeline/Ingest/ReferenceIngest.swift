@@ -48,7 +48,7 @@ public enum CatalogIngest {
         if let done = read.alreadyIngested { return done }
         let (started, name, size, hash) = (source.started, source.name, read.size, read.identity.hash)
         if catalog.count == 0 {
-            let why = rejected.first.map { "entry \($0.index) (line \($0.line)): \($0.detail)" } ?? "the array is empty"
+            let why = rejected.first.map(\.detail) ?? "the array is empty"
             throw IngestError.wrongFormat(path: path, line: rejected.first?.line ?? 1, detail: "no valid product in the catalog; first problem: \(why)")
         }
         let batchID = UUID().uuidString.lowercased()

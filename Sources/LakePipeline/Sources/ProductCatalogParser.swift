@@ -175,7 +175,7 @@ public enum ProductCatalogParser {
                     ?? validate(fields, catalog: &catalog)
                 if let problem {
                     let id = fields["product_id"].flatMap { $0.kind == 34 ? $0.text : nil }
-                    rejects.append(CatalogReject(index: index, line: entryLine, productID: id, reason: problem.0, detail: "\(path):\(entryLine): product \(index): \(problem.1)"))
+                    rejects.append(CatalogReject(index: index, line: entryLine, productID: id, reason: problem.0, detail: "product \(index): \(problem.1)"))
                 }
                 index += 1
             }

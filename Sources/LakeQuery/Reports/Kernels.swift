@@ -323,6 +323,14 @@ struct KeyInterner: Interning {
         while cap < expected * 2 { cap <<= 1 }
         slots = [Slot](repeating: Slot(), count: cap)
         mask = cap - 1
+        // Reserved, not touched: the ids' bytes then grow without copying themselves through
+        // every power of two (each copy a fresh buffer whose pages fault in).
+        values.reserve(count: expected, bytes: expected * 16)
+    }
+
+    /// Room for `count` more ids of `bytes` more bytes in all, without reallocating.
+    mutating func reserve(count: Int, bytes: Int) {
+        values.reserve(count: values.count + count, bytes: values.bytes.count + bytes)
     }
 
     var count: Int { values.count }

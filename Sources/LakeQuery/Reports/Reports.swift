@@ -1066,7 +1066,7 @@ extension CustomersWorker {
         throws(SumOverflow) -> (CustomersWorker, KeyInterner) {
         for w in states { if let c = w.overflowed { throw SumOverflow(overflowText(w.ids.values[c])) } }
         var overflowed: Int32?
-        var a = CustomersWorker()
+        var a = CustomersWorker(rows: 0)
         guard !states.isEmpty else { return (a, KeyInterner()) }
         // The first worker's ids, figures and channels stay as they are (a new interner fed them
         // in order would give the same ids, and adding them to empty figures changes nothing);
@@ -1076,6 +1076,9 @@ extension CustomersWorker {
         var states = states
         var interner = states[0].ids
         states[0].ids = KeyInterner(expected: 0)
+        // At most every other worker's ids are new: room for them at once.
+        let more = states.dropFirst().reduce(into: (count: 0, bytes: 0)) { $0.count += $1.ids.count; $0.bytes += $1.ids.values.bytes.count }
+        interner.reserve(count: more.count, bytes: more.bytes)
         a.figures = states[0].figures
         states[0].figures = []
         a.byChannel = states[0].byChannel

@@ -221,4 +221,55 @@ import Testing
         #expect(interner.count == expected.count)
         for (key, id) in expected { #expect(Array(interner.values.bytes[interner.values.byteRange(Int(id))]) == key) }
     }
+
+    /// `Kernels.runs` against a plain comparison of each matching row's bytes with the previous
+    /// matching row's, over batches that carry a run into the next: ids of 0 to 20 bytes from a
+    /// two-letter alphabet (neighbours that differ only in their first, middle or last byte,
+    /// the lengths the word-load comparison splits at: 4, 8, 16), PLAIN and dictionary, with and
+    /// without a selection.
+    @Test func runsMatchPlainRunDetection() {
+        var rand = Rand(state: 11)
+        for dictionary in [false, true] {
+            for selecting in [false, true] {
+                var runs = StringColumn()
+                var expectedRuns: [[UInt8]] = []
+                var last: [UInt8]?
+                for _ in 0 ..< 40 {
+                    let n = 1 + rand.next(300)
+                    var values: [String] = []
+                    for _ in 0 ..< n {
+                        // Mostly a repeat of the previous id (an order's items), else a fresh one.
+                        if let prev = values.last, rand.next(3) > 0 { values.append(prev); continue }
+                        // Or the previous id with one letter changed: equal lengths, one byte apart.
+                        if let prev = values.last, !prev.isEmpty, rand.next(2) == 0 {
+                            var bytes = Array(prev.utf8)
+                            let at = [0, bytes.count / 2, bytes.count - 1][rand.next(3)]
+                            bytes[at] = bytes[at] == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")
+                            values.append(String(decoding: bytes, as: UTF8.self))
+                            continue
+                        }
+                        let length = [0, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 20][rand.next(12)]
+                        values.append(String((0 ..< length).map { _ in rand.next(2) == 0 ? Character("a") : Character("b") }))
+                    }
+                    let selection: [Int32]? = selecting ? (0 ..< Int32(n)).filter { _ in rand.next(4) > 0 } : nil
+                    let column = Self.stringColumn(values, dictionary: dictionary)
+                    let schema = Schema([Field("order_id", .string)])
+                    let b = ScanBatch(batch: RecordBatch(schema: schema, columns: [column]), selection: selection)
+                    let got = Kernels.runs(column, b, &runs)
+                    var expected = [Int32](repeating: -1, count: n)
+                    for r in selection.map({ $0.map(Int.init) }) ?? Array(0 ..< n) {
+                        let bytes = Array(values[r].utf8)
+                        if bytes != last {
+                            expectedRuns.append(bytes)
+                            last = bytes
+                        }
+                        expected[r] = Int32(expectedRuns.count - 1)
+                    }
+                    #expect(got == expected)
+                }
+                #expect(runs.count == expectedRuns.count)
+                for (i, bytes) in expectedRuns.enumerated() { #expect(Array(runs.bytes[runs.byteRange(i)]) == bytes) }
+            }
+        }
+    }
 }

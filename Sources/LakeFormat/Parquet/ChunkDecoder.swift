@@ -279,15 +279,16 @@ struct ChunkDecoder {
     }
 
     private func lookup<T>(_ dict: [T], _ count: Int) -> [T] {
-        // Indices were range-checked when decoded.
-        var out: [T] = []
-        out.reserveCapacity(count)
-        indices.withUnsafeBufferPointer { idx in
-            dict.withUnsafeBufferPointer { d in
-                for i in 0 ..< count { out.append(d[Int(idx[i])]) }
+        // Indices were range-checked when decoded. Written in place, not appended: an append
+        // per value paid the array's capacity and uniqueness checks.
+        [T](unsafeUninitializedCapacity: count) { out, initialized in
+            indices.withUnsafeBufferPointer { idx in
+                dict.withUnsafeBufferPointer { d in
+                    for i in 0 ..< count { (out.baseAddress! + i).initialize(to: d[Int(idx[i])]) }
+                }
             }
+            initialized = count
         }
-        return out
     }
 
     private func scatter<T>(_ values: [T], into out: inout [T], n: Int, nullable: Bool, placeholder: T) {

@@ -36,14 +36,24 @@ enum Kernels {
         switch c.data {
         case .dictionary(let idx, let values):
             var map = [Int32](repeating: -1, count: values.count)
-            b.forEachRow { r in
-                let i = Int(idx[r])
-                var code = map[i]
-                if code < 0 {
-                    code = values.withBytes(i) { interner.id($0) }
-                    map[i] = code
+            // Through pointers: the row loop pays no bounds or uniqueness check per row.
+            idx.withUnsafeBufferPointer { idx in
+                map.withUnsafeMutableBufferPointer { map in
+                    out.withUnsafeMutableBufferPointer { out in
+                        b.forEachRow { r in
+                            let i = Int(idx[r])
+                            // The decoder checks indices against the dictionary; a column built
+                            // otherwise still traps here, as the checked subscript did.
+                            precondition(i >= 0 && i < map.count, "dictionary index out of range")
+                            var code = map[i]
+                            if code < 0 {
+                                code = values.withBytes(i) { interner.id($0) }
+                                map[i] = code
+                            }
+                            out[r] = code
+                        }
+                    }
                 }
-                out[r] = code
             }
         case .string(let s):
             // Each row's key is probed a few rows after its slot was asked for (`prefetch`).
@@ -87,9 +97,22 @@ enum Kernels {
         return out
     }
 
+    /// Byte equality; values of 4 to 16 bytes (order ids) compare as two overlapping words each
+    /// side, in bounds, instead of calling memcmp.
     @inline(__always)
     private static func equal(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
-        x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+        let n = x.count
+        guard n == y.count else { return false }
+        if n == 0 { return true }
+        if n >= 8 && n <= 16 {
+            return x.loadUnaligned(as: UInt64.self) == y.loadUnaligned(as: UInt64.self)
+                && x.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == y.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        if n >= 4 && n < 8 {
+            return x.loadUnaligned(as: UInt32.self) == y.loadUnaligned(as: UInt32.self)
+                && x.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == y.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        }
+        return memcmp(x.baseAddress!, y.baseAddress!, n) == 0
     }
 
     /// `runs` for the strings `values[at(r)]` of the batch's matching rows. A batch's new runs
@@ -99,19 +122,34 @@ enum Kernels {
     private static func noteRuns(_ values: StringColumn, _ b: ScanBatch, _ runs: inout StringColumn, _ out: UnsafeMutableBufferPointer<Int32>,
                                  _ at: (Int) -> Int32) {
         var noted: [Int32] = []
-        var last: Int32 = -1
         let base = Int32(runs.count) - 1
-        b.forEachRow { r in
-            let i = at(r)
-            if i != last {
-                last = i
-                let continues = values.withBytes(Int(i)) { bytes in
-                    if let prev = noted.last { return prev == i || values.withBytes(Int(prev)) { equal($0, bytes) } }
-                    return base >= 0 && runs.withBytes(Int(base)) { equal($0, bytes) }
+        // The previous run's bytes, read in place (offsets and bytes once per batch, not a
+        // closure and a bounds check per row): a row compares its value with them only when its
+        // index differs from the last row's.
+        let carried: [UInt8] = base >= 0 ? runs.withBytes(Int(base)) { Array($0) } : []
+        values.offsets.withUnsafeBufferPointer { offsets in
+            values.bytes.withUnsafeBytes { bytes in
+                carried.withUnsafeBytes { carried in
+                    var last: Int32 = -1
+                    // `prev`: the last noted run's bytes, else the carried run's (nil: none).
+                    var prev: UnsafeRawBufferPointer? = base >= 0 ? carried : nil
+                    var n = Int32(0)
+                    b.forEachRow { r in
+                        let i = at(r)
+                        if i != last {
+                            last = i
+                            let start = Int(offsets[Int(i)]), end = Int(offsets[Int(i) + 1])
+                            let value = UnsafeRawBufferPointer(rebasing: bytes[start ..< end])
+                            if prev == nil || !equal(prev!, value) {
+                                noted.append(i)
+                                n += 1
+                                prev = value
+                            }
+                        }
+                        out[r] = base + n
+                    }
                 }
-                if !continues { noted.append(i) }
             }
-            out[r] = base + Int32(noted.count)
         }
         runs.append(gathering: noted, from: values)
     }
@@ -140,7 +178,14 @@ enum Kernels {
     static func int64s(_ c: Column) -> [Int64] {
         switch c.data {
         case .int64(let a): return a
-        case .int32(let a): return a.map(Int64.init)
+        case .int32(let a):
+            // Widened in place (a loop the compiler vectorizes; `map` called a closure a value).
+            return [Int64](unsafeUninitializedCapacity: a.count) { out, initialized in
+                a.withUnsafeBufferPointer { a in
+                    for i in a.indices { out[i] = Int64(a[i]) }
+                }
+                initialized = a.count
+            }
         default: return [Int64](repeating: 0, count: c.count)
         }
     }
@@ -285,6 +330,14 @@ struct KeyInterner: Interning {
         while cap < expected * 2 { cap <<= 1 }
         slots = [Slot](repeating: Slot(), count: cap)
         mask = cap - 1
+        // Reserved, not touched: the ids' bytes then grow without copying themselves through
+        // every power of two (each copy a fresh buffer whose pages fault in).
+        values.reserve(count: expected, bytes: expected * 16)
+    }
+
+    /// Room for `count` more ids of `bytes` more bytes in all, without reallocating.
+    mutating func reserve(count: Int, bytes: Int) {
+        values.reserve(count: values.count + count, bytes: values.bytes.count + bytes)
     }
 
     var count: Int { values.count }
@@ -337,7 +390,10 @@ struct KeyInterner: Interning {
         }
         if let found { return found }
         let id = values.count
-        values.append(p)
+        // As typed bytes: `Array.append(contentsOf:)` copies a raw buffer byte by byte
+        // (~80 instructions a customer id), a typed one in one memcpy.
+        values.bytes.append(contentsOf: p.assumingMemoryBound(to: UInt8.self))
+        values.offsets.append(Int32(values.bytes.count))
         slots[s] = Slot(a: a, b: b, meta: high | UInt64(id + 1))
         if values.count * 2 > slots.count { grow() }
         return Int32(id)

@@ -861,11 +861,30 @@ struct RejectRateWorker {
     var reasons: [[Int64]] = []
 
     /// Per-row codes of a string column, a null row (or a column that holds no strings) coded
-    /// as the empty string, as `Column.string(at:) ?? ""` reads it.
+    /// as the empty string, as `Column.string(at:) ?? ""` reads it. A dictionary column is
+    /// coded once per entry and its rows read through the entry's code.
     private mutating func codes(_ c: Column) -> [Int32] {
         let empty = names.id("")
-        var out = names.ids(c)
-        if out.count != c.count { return [Int32](repeating: empty, count: c.count) }
+        var out: [Int32]
+        switch c.data {
+        case .dictionary(let idx, let values):
+            let map = (0 ..< values.count).map { values.withBytes($0) { names.id($0) } }
+            out = [Int32](repeating: empty, count: idx.count)
+            map.withUnsafeBufferPointer { map in
+                idx.withUnsafeBufferPointer { idx in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for r in idx.indices {
+                            let i = Int(idx[r])
+                            precondition(i >= 0 && i < map.count, "dictionary index out of range")
+                            out[r] = map[i]
+                        }
+                    }
+                }
+            }
+        default:
+            out = names.ids(c)
+            if out.count != c.count { return [Int32](repeating: empty, count: c.count) }
+        }
         if let valid = c.validity { for r in out.indices where !valid[r] { out[r] = empty } }
         return out
     }
@@ -881,17 +900,33 @@ struct RejectRateWorker {
             default: isString = false
             }
             let valid = columns[2].validity
-            // Raw files are partitioned by date and channel: the key is mostly the previous row's.
-            var last: (key: Key, group: Int)?
+            // Raw files are partitioned by date and channel: the key is mostly the previous
+            // row's, so a row's group is found first (groups made as needed), then counted
+            // through pointers (an array element written per row paid a uniqueness check).
+            var groups = [Int32](repeating: -1, count: b.batch.count)
+            var lastKey = Key(date: 0, channel: -1), lastGroup: Int32 = -1
             b.forEachRow { r in
                 let key = Key(date: date[r], channel: channel[r])
-                let g: Int
-                if let last, last.key == key { g = last.group } else { g = group(key) }
-                last = (key, g)
-                records[g] += 1
-                guard isString, valid?[r] ?? true else { return }
-                rejected[g] += 1
-                let code = Int(reason[r])
+                if lastGroup < 0 || key != lastKey {
+                    lastKey = key
+                    lastGroup = Int32(group(key))
+                }
+                groups[r] = lastGroup
+            }
+            var rejects: [Int32] = []
+            records.withUnsafeMutableBufferPointer { records in
+                rejected.withUnsafeMutableBufferPointer { rejected in
+                    b.forEachRow { r in
+                        let g = Int(groups[r])
+                        records[g] += 1
+                        guard isString, valid?[r] ?? true else { return }
+                        rejected[g] += 1
+                        rejects.append(Int32(r))
+                    }
+                }
+            }
+            for r in rejects {
+                let g = Int(groups[Int(r)]), code = Int(reason[Int(r)])
                 if reasons[g].count <= code { reasons[g] += [Int64](repeating: 0, count: code + 1 - reasons[g].count) }
                 reasons[g][code] += 1
             }
@@ -1031,7 +1066,7 @@ extension CustomersWorker {
         throws(SumOverflow) -> (CustomersWorker, KeyInterner) {
         for w in states { if let c = w.overflowed { throw SumOverflow(overflowText(w.ids.values[c])) } }
         var overflowed: Int32?
-        var a = CustomersWorker()
+        var a = CustomersWorker(rows: 0)
         guard !states.isEmpty else { return (a, KeyInterner()) }
         // The first worker's ids, figures and channels stay as they are (a new interner fed them
         // in order would give the same ids, and adding them to empty figures changes nothing);
@@ -1041,6 +1076,9 @@ extension CustomersWorker {
         var states = states
         var interner = states[0].ids
         states[0].ids = KeyInterner(expected: 0)
+        // At most every other worker's ids are new: room for them at once.
+        let more = states.dropFirst().reduce(into: (count: 0, bytes: 0)) { $0.count += $1.ids.count; $0.bytes += $1.ids.values.bytes.count }
+        interner.reserve(count: more.count, bytes: more.bytes)
         a.figures = states[0].figures
         states[0].figures = []
         a.byChannel = states[0].byChannel
@@ -1128,19 +1166,34 @@ struct CustomersWorker {
             // the array outgrows the cache, and the misses then overlap.
             let rows = b.selection ?? (0 ..< Int32(b.batch.count)).map { $0 }
             let ahead = 8
+            if days.capacity < days.count + rows.count { days.reserveCapacity(max(days.count + rows.count, 2 * days.capacity)) }
+            let noChannels = [UInt64](repeating: 0, count: channels == nil ? b.batch.count : 0)
+            // Every column through a pointer: the row loop pays no bounds or uniqueness checks.
             figures.withUnsafeMutableBufferPointer { f in
-                for k in rows.indices {
-                    if k + ahead < rows.count { lake_prefetch_for_write(f.baseAddress! + Int(customer[Int(rows[k + ahead])])) }
-                    let r = Int(rows[k])
-                    let c = Int(customer[r])
-                    f[c].orders += 1
-                    let (v, o) = f[c].spend.addingReportingOverflow(Int128(total[r]))
-                    if o { overflowed = overflowed ?? c } else { f[c].spend = v }
-                    f[c].first = min(f[c].first, time[r])
-                    f[c].last = max(f[c].last, time[r])
-                    f[c].firstDay = min(f[c].firstDay, day[r])
-                    if let channels { f[c].channels |= channels[r] }
-                    days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+                rows.withUnsafeBufferPointer { rows in
+                    customer.withUnsafeBufferPointer { customer in
+                        total.withUnsafeBufferPointer { total in
+                            time.withUnsafeBufferPointer { time in
+                                day.withUnsafeBufferPointer { day in
+                                    (channels ?? noChannels).withUnsafeBufferPointer { channels in
+                                        for k in rows.indices {
+                                            if k + ahead < rows.count { lake_prefetch_for_write(f.baseAddress! + Int(customer[Int(rows[k + ahead])])) }
+                                            let r = Int(rows[k])
+                                            let c = Int(customer[r])
+                                            f[c].orders += 1
+                                            let (v, o) = f[c].spend.addingReportingOverflow(Int128(total[r]))
+                                            if o { overflowed = overflowed ?? c } else { f[c].spend = v }
+                                            f[c].first = min(f[c].first, time[r])
+                                            f[c].last = max(f[c].last, time[r])
+                                            f[c].firstDay = min(f[c].firstDay, day[r])
+                                            f[c].channels |= channels[r]
+                                            days.append(UInt64(UInt32(c)) << 32 | UInt64(UInt32(bitPattern: day[r])))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -1204,20 +1257,38 @@ struct ChannelOrders {
         let code = Kernels.codes(channel, b, &names)
         let amount = Kernels.int64s(total)
         var bits = [UInt64](repeating: 0, count: b.batch.count)
-        b.forEachRow { r in
-            let s = channel.isNull(r) ? 0 : Int(code[r]) + 1
-            guard s < Self.slots else { exact = false; return }
-            rows[s] += 1
-            let here = ScanPosition(file: file, batch: batch, row: r)
-            if here < first[s] { first[s] = here }
-            if !total.isNull(r) {
-                totals[s] += 1
-                let (v, o) = sum[s].addingReportingOverflow(Int128(amount[r]))
-                sum[s] = v
-                if o { exact = false }
+        // Slots seen in this batch: a slot's first row here is the batch's earliest row of it,
+        // so its position is compared once per batch, not once per row.
+        var seen: UInt64 = 0
+        var exact = self.exact, first = self.first
+        let channelValid = channel.validity, totalValid = total.validity, customerValid = customer.validity
+        rows.withUnsafeMutableBufferPointer { rows in
+            totals.withUnsafeMutableBufferPointer { totals in
+                sum.withUnsafeMutableBufferPointer { sum in
+                    bits.withUnsafeMutableBufferPointer { bits in
+                        b.forEachRow { r in
+                            let s = channelValid?[r] ?? true ? Int(code[r]) + 1 : 0
+                            guard s < Self.slots else { exact = false; return }
+                            rows[s] += 1
+                            if seen & (1 << UInt64(s)) == 0 {
+                                seen |= 1 << UInt64(s)
+                                let here = ScanPosition(file: file, batch: batch, row: r)
+                                if here < first[s] { first[s] = here }
+                            }
+                            if totalValid?[r] ?? true {
+                                totals[s] += 1
+                                let (v, o) = sum[s].addingReportingOverflow(Int128(amount[r]))
+                                sum[s] = v
+                                if o { exact = false }
+                            }
+                            if customerValid?[r] ?? true { bits[r] = 1 << UInt64(s) }
+                        }
+                    }
+                }
             }
-            if !customer.isNull(r) { bits[r] = 1 << UInt64(s) }
         }
+        self.exact = exact
+        self.first = first
         return bits
     }
 
@@ -1315,22 +1386,33 @@ struct ProductSalesWorker {
                 units += repeatElement(0, count: added); revenue += repeatElement(0, count: added)
                 orders += repeatElement(0, count: added); stamp += repeatElement(-1, count: added)
             }
+            // Grown geometrically ahead of the row loop (an exact reserve per batch would copy
+            // the whole array every batch), so its appends never reallocate there.
+            if pairs.capacity < pairs.count + b.matchedCount { pairs.reserveCapacity(max(pairs.count + b.matchedCount, 2 * pairs.capacity)) }
             // Sized for every product first, so the row loop writes through pointers (an array
             // element written in the loop paid a uniqueness check and a bounds check each time).
             units.withUnsafeMutableBufferPointer { units in
                 revenue.withUnsafeMutableBufferPointer { revenue in
                     orders.withUnsafeMutableBufferPointer { orders in
                         stamp.withUnsafeMutableBufferPointer { stamp in
-                            b.forEachRow { r in
-                                let p = Int(product[r])
-                                let (u, uo) = units[p].addingReportingOverflow(quantity[r])
-                                let (v, vo) = revenue[p].addingReportingOverflow(Int128(lineRevenue[r]))
-                                if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
-                                let o = run[r]
-                                if stamp[p] != o {
-                                    stamp[p] = o
-                                    orders[p] += 1
-                                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                            product.withUnsafeBufferPointer { product in
+                                run.withUnsafeBufferPointer { run in
+                                    quantity.withUnsafeBufferPointer { quantity in
+                                        lineRevenue.withUnsafeBufferPointer { lineRevenue in
+                                            b.forEachRow { r in
+                                                let p = Int(product[r])
+                                                let (u, uo) = units[p].addingReportingOverflow(quantity[r])
+                                                let (v, vo) = revenue[p].addingReportingOverflow(Int128(lineRevenue[r]))
+                                                if uo || vo { overflowed = overflowed ?? p } else { units[p] = u; revenue[p] = v }
+                                                let o = run[r]
+                                                if stamp[p] != o {
+                                                    stamp[p] = o
+                                                    orders[p] += 1
+                                                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }

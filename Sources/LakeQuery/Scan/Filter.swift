@@ -45,9 +45,17 @@ enum Filter {
             guard let c = batch.column(p.column) else { continue }
             apply(p, c, &mask)
         }
-        var selection: [Int32] = []
-        selection.reserveCapacity(batch.count)
-        for (i, m) in mask.enumerated() where m { selection.append(Int32(i)) }
+        // Written in place: an append per matching row paid the array's capacity checks.
+        let selection = [Int32](unsafeUninitializedCapacity: batch.count) { out, initialized in
+            var k = 0
+            mask.withUnsafeBufferPointer { mask in
+                for i in mask.indices where mask[i] {
+                    out[k] = Int32(i)
+                    k += 1
+                }
+            }
+            initialized = k
+        }
         return selection.count == batch.count ? nil : selection
     }
 
@@ -68,7 +76,19 @@ enum Filter {
             for i in mask.indices where mask[i] { mask[i] = p.matches(.bytes(Array(s.bytes[s.byteRange(i)]))) }
         case .dictionary(let idx, let values):
             let hits = (0 ..< values.count).map { p.matches(.bytes(Array(values.bytes[values.byteRange($0)]))) }
-            for i in mask.indices where mask[i] { mask[i] = hits[Int(idx[i])] }
+            // Through pointers (a status filter tests every row of every file it reads); an index
+            // outside the dictionary still traps, as the checked subscript did.
+            hits.withUnsafeBufferPointer { hits in
+                idx.withUnsafeBufferPointer { idx in
+                    mask.withUnsafeMutableBufferPointer { mask in
+                        for i in mask.indices where mask[i] {
+                            let k = Int(idx[i])
+                            precondition(k >= 0 && k < hits.count, "dictionary index out of range")
+                            mask[i] = hits[k]
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -21,15 +21,25 @@ struct FollowedFileRestartTests {
         return out
     }
 
-    @Test("a file replaced since the checkpoint with a line end at the same offset: an error, nothing committed")
-    func replacedWithALineEndAtTheCheckpoint() throws {
-        let dir = try TemporaryDirectory("follow-witness")
-        defer { dir.remove() }
-        let store = try lakeWithCatalog(dir)
-        let orders = try Self.lines(evaluationOrders)
-        let file = dir.file("live.jsonl")
+    /// A lake with the evaluation catalog, and the evaluation orders as lines (newline kept).
+    static func fixture(_ label: String) throws -> (dir: TemporaryDirectory, store: LakeStore, orders: [Data]) {
+        let dir = try TemporaryDirectory(label)
+        return (dir, try lakeWithCatalog(dir), try lines(evaluationOrders))
+    }
+
+    /// Followers that stop at the file's end.
+    static var options: StreamOptions {
         var options = StreamOptions()
         options.stopAtEnd = true
+        return options
+    }
+
+    @Test("a file replaced since the checkpoint with a line end at the same offset: an error, nothing committed")
+    func replacedWithALineEndAtTheCheckpoint() throws {
+        let (dir, store, orders) = try Self.fixture("follow-witness")
+        defer { dir.remove() }
+        let file = dir.file("live.jsonl")
+        var options = Self.options
         options.commitEvery = 40
 
         let first = orders[0 ..< 100].reduce(Data(), +)
@@ -76,13 +86,10 @@ struct FollowedFileRestartTests {
 
     @Test("a checkpoint an older build saved (no witness) still resumes; a save without one drops a stale witness")
     func checkpointWithoutWitness() throws {
-        let dir = try TemporaryDirectory("follow-no-witness")
+        let (dir, store, orders) = try Self.fixture("follow-no-witness")
         defer { dir.remove() }
-        let store = try lakeWithCatalog(dir)
-        let orders = try Self.lines(evaluationOrders)
         let file = dir.file("live.jsonl")
-        var options = StreamOptions()
-        options.stopAtEnd = true
+        let options = Self.options
         try orders[0 ..< 60].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
         #expect(try StreamIngest.follow(store, path: file, options: options, stop: StopFlag()).records == 60)
         let source = URL(fileURLWithPath: file).standardizedFileURL.path

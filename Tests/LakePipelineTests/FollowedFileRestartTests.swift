@@ -104,6 +104,43 @@ struct FollowedFileRestartTests {
         #expect(try StreamIngest.follow(store, path: file, options: options, stop: StopFlag()).records == 30)
         #expect(try store.catalog.streamCheckpoint(source: source)?.witness != nil)
     }
+
+    @Test("an idle follower that finds another follower of its file committed resumes at that checkpoint, not its own offset")
+    func idleFollowerBesideAnother() throws {
+        let (dir, store, orders) = try Self.fixture("follow-idle-beside")
+        defer { dir.remove() }
+        let file = dir.file("live.jsonl")
+        let source = URL(fileURLWithPath: file).standardizedFileURL.path
+        try orders[0 ..< 10].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        // A: commits at once, then sleeps 3 s between looks at the file.
+        var options = StreamOptions()
+        options.commitInterval = 0
+        options.pollInterval = 3
+        let idle = options
+        let stopA = StopFlag()
+        nonisolated(unsafe) var outcome: Result<IngestRun, Error>?
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            outcome = Result { try StreamIngest.follow(store, path: file, options: idle, stop: stopA) }
+            done.signal()
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while try store.catalog.streamCheckpoint(source: source)?.lineNumber != 10 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        Thread.sleep(forTimeInterval: 0.3)  // A is in its pause
+        // B, another follower of the file (its own process in real life), commits lines 11-20.
+        let other = try LakeStore.open(root: store.root, schemas: schemasDirectory)
+        try (orders[0 ..< 20]).reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        #expect(try StreamIngest.follow(other, path: file, options: Self.options, stop: StopFlag()).records == 10)
+        // A wakes, sees the lake moved on, and must find nothing left to read.
+        Thread.sleep(forTimeInterval: 4)
+        stopA.set()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        let a = try #require(try outcome?.get())
+        #expect(a.records == 10, "A read B's lines again: \(a.records) records")
+        let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
+        #expect(runs.reduce(0) { $0 + $1.records } == 20 && runs.count == 2, "\(runs.map(\.records))")
+        #expect(try store.catalog.streamCheckpoint(source: source)?.lineNumber == 20)
+    }
 }
 
 extension IngestStreamTests {

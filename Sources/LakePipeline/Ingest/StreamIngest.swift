@@ -88,8 +88,9 @@ public enum StreamIngest {
         var committed = try OrderIDIndex.load(store, at: base.id)
         let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0)
         var position = options.fromStart ? start : try resume(store, source: source)
-        // Until our first commit the checkpoint in the lake is the replaced file's.
-        var committedOnce = false
+        // Whether the lake's checkpoint of this source describes the file followed now: not
+        // with --from-start until a commit (ours, or another follower's since we started).
+        var checkpointIsCurrent = !options.fromStart
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
         var backoff = ConflictBackoff(options.ingest)
@@ -151,13 +152,23 @@ public enum StreamIngest {
             }
             if let movedOn {
                 batch.discardWritten()
+                let previous = base.id
                 try refresh(to: movedOn)
+                // Another follower of this file may be among those commits: then our offset is
+                // behind its checkpoint, and reading on from it would validate its lines again
+                // (duplicates in raw, the checkpoint moved back). Resume where it committed, as
+                // after a conflict; the commit's own check only sees checkpoints past our base.
+                if let cp = try store.catalog.streamCheckpoint(source: source), cp.snapshotID > previous {
+                    position = StreamPosition(source: source, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber, witness: cp.witness)
+                    tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
+                    checkpointIsCurrent = true
+                }
                 continue
             }
             do {
                 let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
                 position = end
-                committedOnce = true
+                checkpointIsCurrent = true
                 try refresh(to: try store.catalog.latestSnapshot(), ours: summary.snapshotID)
                 backoff = ConflictBackoff(options.ingest)
                 add(summary, to: &totals)
@@ -173,7 +184,7 @@ public enum StreamIngest {
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 productsAt = base.id
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
-                position = options.fromStart && !committedOnce ? start : try resume(store, source: source)
+                position = checkpointIsCurrent ? try resume(store, source: source) : start
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.

@@ -138,6 +138,9 @@ enum Kernels {
                         let i = at(r)
                         if i != last {
                             last = i
+                            // The pointer reads below are unchecked in a release build; the
+                            // decoder refuses such an index, this keeps the loop's own guard.
+                            precondition(i >= 0 && Int(i) + 1 < offsets.count, "string index \(i) outside the column's \(offsets.count - 1) values")
                             let start = Int(offsets[Int(i)]), end = Int(offsets[Int(i) + 1])
                             let value = UnsafeRawBufferPointer(rebasing: bytes[start ..< end])
                             if prev == nil || !equal(prev!, value) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LakeFormat
 import LakeCatalog
 import LakePipeline
 import LakeQuery
@@ -66,7 +67,7 @@ struct Run: ParsableCommand {
             guard (st.st_mode & S_IFMT) == S_IFREG else { continue }
             let fd = open(path, O_RDONLY)
             if fd < 0 {
-                throw ValidationError("--input \(input): \(name) cannot be read (\(String(cString: strerror(errno)))); nothing was ingested")
+                throw ValidationError("--input \(input): \(name) cannot be read (\(errnoText(errno))); nothing was ingested")
             }
             close(fd)
         }

@@ -214,7 +214,7 @@ public enum StreamIngest {
         let count = Int(min(Int64(st.st_size) - position.byteOffset, Int64(Tail.chunk)))
         var head = [UInt8](repeating: 0, count: count)
         let n = head.withUnsafeMutableBytes { Glibc.pread(file.raw, $0.baseAddress, count, off_t(position.byteOffset)) }
-        if n < 0 { throw IngestError.failed("\(path): read failed (errno \(errno))") }
+        if n < 0 { throw IngestError.failed("\(path): read failed (\(errnoText(errno)))") }
         return UnconsumedTail(position: position, bytes: Int64(st.st_size) - position.byteOffset,
                               hasLineEnd: head[0 ..< n].contains(UInt8(ascii: "\n")))
     }
@@ -343,8 +343,7 @@ struct Tail: ~Copyable {
                 return start
             }
             if consumed > 0 {
-                self.consumed = consumed >= Self.witnessBytes ? Array(buffer[(consumed - Self.witnessBytes) ..< consumed])
-                    : Array((self.consumed + buffer[0 ..< consumed]).suffix(Self.witnessBytes))
+                self.consumed = Self.lastBytes(self.consumed, then: buffer[0 ..< consumed])
                 buffer.removeFirst(consumed)
                 offset += Int64(consumed)
             }
@@ -365,10 +364,14 @@ struct Tail: ~Copyable {
                 break
             }
             buffer.append(contentsOf: scratch[0 ..< n])
-            witness = n >= Self.witnessBytes ? Array(scratch[(n - Self.witnessBytes) ..< n])
-                : Array((witness + scratch[0 ..< n]).suffix(Self.witnessBytes))
+            witness = Self.lastBytes(witness, then: scratch[0 ..< n])
         }
         return count
+    }
+
+    /// The last `witnessBytes` of `previous` followed by `new`.
+    private static func lastBytes(_ previous: [UInt8], then new: ArraySlice<UInt8>) -> [UInt8] {
+        new.count >= witnessBytes ? Array(new.suffix(witnessBytes)) : Array((previous + new).suffix(witnessBytes))
     }
 
     /// The bytes before the read position are still the ones we read. Truncated in place, our

@@ -455,20 +455,32 @@ extension Catalog {
     }
 
     /// The latest snapshot's table of that name with the registry version its schema follows
-    /// (nil when none was recorded), in one read: a writer resolves each table it writes to
-    /// before every batch, and on PostgreSQL each read transaction is three round trips more.
+    /// (nil when none was recorded), in one read.
     public func tableWithSchemaVersion(schema: String, name: String) throws -> (table: TableInfo, recorded: (registryTable: String, version: Int)?)? {
+        try tablesWithSchemaVersion([(schema, name)])[0]
+    }
+
+    /// `tableWithSchemaVersion` for several tables, all at the latest snapshot, in one read of
+    /// two statements: a writer resolves each table it writes to before every batch (a
+    /// follower before every micro-batch), and on PostgreSQL each read transaction is a few
+    /// round trips more. Answers in the order of `names`; nil for a table the lake lacks.
+    public func tablesWithSchemaVersion(_ names: [(schema: String, name: String)]) throws -> [(table: TableInfo, recorded: (registryTable: String, version: Int)?)?] {
         try read { db in
             let snap = try Self.latest(db)
-            guard let t = try schemaCache.tables(db, at: snap, dataPath: dataPath).first(where: { $0.schemaName == schema && $0.name == name }) else {
-                return nil
+            let tables = try schemaCache.tables(db, at: snap, dataPath: dataPath)
+            let found = names.map { n in tables.first { $0.schemaName == n.schema && $0.name == n.name } }
+            let ids = found.compactMap { $0?.tableID }
+            guard !ids.isEmpty, try Bookkeeping.exists(db) else { return found.map { $0.map { ($0, nil) } } }
+            // Oldest first: the last row seen for a table is the version in force at the snapshot.
+            var recorded: [Int64: (registryTable: String, version: Int)] = [:]
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            for row in try SQLRow.fetchAll(db, sql: """
+                SELECT table_id, registry_table, version FROM lake_table_schema_version
+                WHERE table_id IN (\(placeholders)) AND begin_snapshot <= ? ORDER BY begin_snapshot
+                """, arguments: SQLArguments(ids.map(SQLValue.int64) + [.int64(snap.id)])) {
+                recorded[try row.value("table_id")] = (try row.value("registry_table"), try row.value("version"))
             }
-            guard try Bookkeeping.exists(db) else { return (t, nil) }
-            let recorded: (String, Int)? = try SQLRow.fetchOne(db, sql: """
-                SELECT registry_table, version FROM lake_table_schema_version
-                WHERE table_id = ? AND begin_snapshot <= ? ORDER BY begin_snapshot DESC LIMIT 1
-                """, arguments: [t.tableID, snap.id]).map { (try $0.value("registry_table"), try $0.value("version")) }
-            return (t, recorded)
+            return found.map { $0.map { ($0, recorded[$0.tableID]) } }
         }
     }
 

@@ -185,44 +185,74 @@ public struct LakeStore: Sendable {
     /// `definition` plus the catalog's table (nil when the lake has none yet), both read at one
     /// snapshot in one catalog read.
     func resolve(_ registryTable: String) throws -> (definition: TableSchema, schema: String, table: String, info: TableInfo?) {
-        let latest = try registry.schema(registryTable)
-        var def = latest
-        let loc = Self.location(ofRegistryTable: registryTable, layer: latest.layer)
-        let found = try catalog.tableWithSchemaVersion(schema: loc.schema, name: loc.table)
-        if let recorded = found?.recorded, recorded.version != latest.version {
-            do {
-                def = try registry.schema(registryTable, version: recorded.version)
-            } catch .unknownVersion(_, _, let known) {
-                throw IngestError.registryLacksLakeVersion(table: "\(loc.schema).\(loc.table)", lakeVersion: recorded.version, registered: known)
-            }
+        try resolve([registryTable])[0]
+    }
+
+    /// `resolve` for several registry tables at one snapshot, in one catalog read (a follower
+    /// resolves its three tables twice a micro-batch: one read each was 24 statements on
+    /// PostgreSQL, now 8).
+    func resolve(_ registryTables: [String]) throws -> [(definition: TableSchema, schema: String, table: String, info: TableInfo?)] {
+        var latest: [TableSchema] = [], locations: [(schema: String, table: String)] = []
+        for name in registryTables {
+            let def = try registry.schema(name)
+            latest.append(def)
+            locations.append(Self.location(ofRegistryTable: name, layer: def.layer))
         }
-        return (def, loc.schema, loc.table, found?.table)
+        let found = try catalog.tablesWithSchemaVersion(locations.map { ($0.schema, $0.table) })
+        var out: [(definition: TableSchema, schema: String, table: String, info: TableInfo?)] = []
+        for i in registryTables.indices {
+            out.append((try definitionInForce(registryTables[i], latest: latest[i], recorded: found[i]?.recorded?.version, at: locations[i]),
+                        locations[i].schema, locations[i].table, found[i]?.table))
+        }
+        return out
+    }
+
+    /// The registry version the lake recorded for the table, or `latest` when it recorded none.
+    private func definitionInForce(_ registryTable: String, latest: TableSchema, recorded: Int?, at loc: (schema: String, table: String)) throws -> TableSchema {
+        guard let recorded, recorded != latest.version else { return latest }
+        do {
+            return try registry.schema(registryTable, version: recorded)
+        } catch .unknownVersion(_, _, let known) {
+            throw IngestError.registryLacksLakeVersion(table: "\(loc.schema).\(loc.table)", lakeVersion: recorded, registered: known)
+        }
     }
 
     /// The order stream's rules for this lake: rows are emitted at the registry version each
     /// output table (raw_orders, orders, order_items) has in the lake, or the latest for a
     /// table the lake does not have yet.
     public func orderRules() throws -> OrderRules {
+        let tables = [RegistryTable.rawOrders, RegistryTable.orders, RegistryTable.orderItems]
+        let resolved = try resolve(tables)
         var versions: [String: Int] = [:]
-        for t in [RegistryTable.rawOrders, RegistryTable.orders, RegistryTable.orderItems] { versions[t] = try definition(t).0.version }
+        for (t, r) in zip(tables, resolved) { versions[t] = r.definition.version }
         return try OrderRules(registry: registry, versions: versions)
     }
 
     /// Prepares writing to a table before the commit: its directory and its schema with the
     /// catalog's column ids as Parquet field ids.
     func target(_ registryTable: String) throws -> WriteTarget {
-        let (def, schema, table, found) = try resolve(registryTable)
-        if let info = found {
-            guard info.partitionKeys == def.partitionBy else {
-                throw IngestError.repartitioned(table: info.qualifiedName, keys: info.partitionKeys, expected: def.partitionBy)
+        try targets([registryTable])[0]
+    }
+
+    /// `target` for several tables, resolved at one snapshot in one catalog read.
+    func targets(_ registryTables: [String]) throws -> [WriteTarget] {
+        let resolved = try resolve(registryTables)
+        var out: [WriteTarget] = []
+        for (registryTable, r) in zip(registryTables, resolved) {
+            if let info = r.info {
+                guard info.partitionKeys == r.definition.partitionBy else {
+                    throw IngestError.repartitioned(table: info.qualifiedName, keys: info.partitionKeys, expected: r.definition.partitionBy)
+                }
+                let layout = try WriteLayout(table: info, produced: r.definition.lakeSchema, version: "\(registryTable) v\(r.definition.version)")
+                out.append(WriteTarget(registryTable: registryTable, definition: r.definition, schemaName: r.schema, tableName: r.table,
+                                       directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID))
+            } else {
+                let directory = root.appendingPathComponent(r.schema, isDirectory: true).appendingPathComponent(r.table, isDirectory: true)
+                out.append(WriteTarget(registryTable: registryTable, definition: r.definition, schemaName: r.schema, tableName: r.table,
+                                       directory: directory, schema: r.definition.lakeSchema, layout: .identity(r.definition.lakeSchema), existingTableID: nil))
             }
-            let layout = try WriteLayout(table: info, produced: def.lakeSchema, version: "\(registryTable) v\(def.version)")
-            return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
-                               directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID)
         }
-        let directory = root.appendingPathComponent(schema, isDirectory: true).appendingPathComponent(table, isDirectory: true)
-        return WriteTarget(registryTable: registryTable, definition: def, schemaName: schema, tableName: table,
-                           directory: directory, schema: def.lakeSchema, layout: .identity(def.lakeSchema), existingTableID: nil)
+        return out
     }
 }
 

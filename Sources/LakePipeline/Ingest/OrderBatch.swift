@@ -79,9 +79,8 @@ struct OrderBatch {
         latency = LatencySketch(reference: LakeCatalog.Timestamps.micros(started))
         baselineIDs = committed.fromFiles
         committedRuns = committed.runs
-        rawTarget = try store.target(RegistryTable.rawOrders)
-        ordersTarget = try store.target(RegistryTable.orders)
-        itemsTarget = try store.target(RegistryTable.orderItems)
+        let resolved = try store.targets([RegistryTable.rawOrders, RegistryTable.orders, RegistryTable.orderItems])
+        (rawTarget, ordersTarget, itemsTarget) = (resolved[0], resolved[1], resolved[2])
         // The three order tables hold one history together. One missing while another holds
         // rows was renamed or dropped by another engine (DuckDB's ALTER TABLE … RENAME TO, DROP
         // TABLE), and creating it anew would split that history: a new curated.orders accepts

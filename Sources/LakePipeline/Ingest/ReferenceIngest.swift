@@ -140,8 +140,8 @@ public enum InventoryIngest {
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
         let (started, name, size, hash) = (source.started, source.name, read.size, read.identity.hash)
-        let curated = try store.target(RegistryTable.inventory)
-        let raw = try store.target(RegistryTable.rawInventory)
+        let targets = try store.targets([RegistryTable.inventory, RegistryTable.rawInventory])
+        let (curated, raw) = (targets[0], targets[1])
         let lease = try store.catalog.beginWrite(operation: "ingest inventory \(name)")
         var cw = curated.writer(options.parquet, files: store.catalog.files), rw = raw.writer(options.parquet, files: store.catalog.files)
         try cw.write(parsed.accepted)

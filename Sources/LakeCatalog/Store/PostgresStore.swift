@@ -177,7 +177,15 @@ final class PGConnection: SQLBackend {
     var cachedStatementBytes: Int { cache.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } }
     private(set) var changesCount = 0
     /// Set while a READ ONLY transaction is open: a table seen to exist then was committed.
-    var inReadOnlyTransaction = false
+    var inReadOnlyTransaction = false {
+        didSet { missingTables.removeAll(keepingCapacity: true) }
+    }
+    /// Tables this READ ONLY transaction found missing. Its REPEATABLE READ snapshot was taken
+    /// by its first statement, at or before the check, so a table another session creates
+    /// later holds no row this transaction could see: it stays missing until the transaction
+    /// ends. A read looks up DuckDB's inlined-deletion table of each table it reads, which
+    /// rarely exists: three times per table in the quality check after every micro-batch.
+    private var missingTables: Set<String> = []
     var knownTables: KnownTables?
     /// The server's latest notice on this connection, kept by `lake_PQcaptureNotices` instead of
     /// printed by libpq (cleared before each statement): a failing statement's message carries
@@ -381,11 +389,14 @@ final class PGConnection: SQLBackend {
 
     func tableExists(_ name: String) throws -> Bool {
         if knownTables?.contains(name) == true { return true }
+        if inReadOnlyTransaction && missingTables.contains(name) { return false }
         let exists = try fetch(sql: """
             SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relname = ? AND c.relkind IN ('r', 'p', 'v')
             """, arguments: [.string(name)]).isEmpty == false
-        if exists && inReadOnlyTransaction { knownTables?.insert(name) }
+        if inReadOnlyTransaction {
+            if exists { knownTables?.insert(name) } else { missingTables.insert(name) }
+        }
         return exists
     }
 

@@ -194,17 +194,92 @@ public struct CatalogTransaction {
     /// writers wait for (one statement per file and column made a 1,000-order batch ~2,600).
     @discardableResult
     public mutating func addDataFiles(tableID: Int64, _ files: [NewDataFile]) throws -> [Int64] {
-        guard !files.isEmpty else { return [] }
-        let t: TableInfo
-        if let cached = tableCache[tableID] {
-            t = cached
-        } else {
-            t = try table(tableID)
-            tableCache[tableID] = t
+        try addDataFiles([(tableID, files)])[0]
+    }
+
+    /// `addDataFiles` for several tables at once (an order batch's raw lines, orders and items),
+    /// in the statements of one: the tables' stats claimed in one UPDATE, every table's files,
+    /// partition values, footer checksums and column stats in one INSERT each, the table-level
+    /// column stats read and written once. File and row ids are those the calls one table at a
+    /// time, in this order, would assign. Each table at most once; returns each table's file
+    /// ids in the order of `groups`.
+    @discardableResult
+    public mutating func addDataFiles(_ groups: [(tableID: Int64, files: [NewDataFile])]) throws -> [[Int64]] {
+        let work = groups.filter { !$0.files.isEmpty }
+        guard !work.isEmpty else { return groups.map { _ in [] } }
+        precondition(Set(work.map(\.tableID)).count == work.count, "addDataFiles: each table at most once")
+        var tables: [TableInfo] = []
+        for (tableID, files) in work {
+            let t: TableInfo
+            if let cached = tableCache[tableID] {
+                t = cached
+            } else {
+                t = try table(tableID)
+                tableCache[tableID] = t
+            }
+            try Self.checkNewFiles(files, of: t)
+            tables.append(t)
         }
+
+        var firstFileIDs: [Int64] = []
+        for (_, files) in work {
+            firstFileIDs.append(nextFileID)
+            nextFileID += Int64(files.count)
+        }
+        let firstRowIDs = try claimRowIDs(work.map { g in
+            (g.tableID, g.files.reduce(Int64(0)) { $0 + $1.recordCount }, g.files.reduce(Int64(0)) { $0 + $1.fileSizeBytes })
+        })
+        var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
+        var merged: [[Int64: TableColumnStats]] = []
+        for ((tableID, files), (t, (firstFileID, firstRowID))) in zip(work, zip(tables, zip(firstFileIDs, firstRowIDs))) {
+            var tableMerged: [Int64: TableColumnStats] = [:]
+            var rowIDStart = firstRowID
+            for (i, file) in files.enumerated() {
+                let fileID = firstFileID + Int64(i)
+                fileRows.append([fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
+                                 file.footerSize, rowIDStart, t.partitionID])
+                rowIDStart += file.recordCount
+                for (k, c) in t.partitionColumns.enumerated() {
+                    partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]])
+                }
+                for c in t.columns {
+                    guard let st = file.columnStats[c.columnID] else { continue }
+                    let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
+                    statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
+                                     st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
+                    // A file whose column has values but no bounds (a writer may leave them out, as
+                    // ours does for the verbatim source line) leaves the table's bounds unknown.
+                    let hasValues = (st.valueCount ?? (file.recordCount - st.nullCount)) > 0
+                    let these = TableColumnStats(containsNull: st.nullCount > 0 ? 1 : 0, containsNaN: nan, min: st.min, max: st.max,
+                                                 boundsUnknown: hasValues && (st.min == nil || st.max == nil))
+                    tableMerged[c.columnID] = tableMerged[c.columnID].map { $0.merged(with: these, type: c.type) } ?? these
+                }
+            }
+            merged.append(tableMerged)
+        }
+        try db.insertRows(into: """
+            ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
+                path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
+                encryption_key, mapping_id, partial_max)
+            """, row: "(?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)", fileRows)
+        try FileIntegrity.record(db, work.enumerated().map { (firstFileIDs[$0.offset], $0.element.tableID, $0.element.files) })
+        try db.insertRows(into: "ducklake_file_partition_value", row: "(?, ?, ?, ?)", partitionRows)
+        try db.insertRows(into: "ducklake_file_column_stats", row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", statRows)
+        try mergeTableColumnStats(Array(zip(tables, merged)))
+        for ((tableID, files), _) in zip(work, tables) {
+            if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
+            for _ in files { hooks(.dataFileAdded) }
+        }
+        var ids: [Int64: [Int64]] = [:]
+        for ((tableID, files), first) in zip(work, firstFileIDs) { ids[tableID] = (0 ..< files.count).map { first + Int64($0) } }
+        return groups.map { ids[$0.tableID] ?? [] }
+    }
+
+    /// A new file's path, sizes, partition values and column stats, checked against its table.
+    private static func checkNewFiles(_ files: [NewDataFile], of t: TableInfo) throws {
         let expected = t.partitionColumns.map(\.name)
         for file in files {
-            try Self.checkRelativePath(file.relativePath)
+            try checkRelativePath(file.relativePath)
             guard file.recordCount >= 0, file.fileSizeBytes >= 0, (file.footerSize ?? 0) >= 0 else {
                 throw CatalogError.invalidDataFilePath(path: file.relativePath, reason: "record count and sizes must not be negative")
             }
@@ -216,112 +291,83 @@ public struct CatalogTransaction {
                 guard let st = file.columnStats[c.columnID] else {
                     throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")
                 }
-                try Self.checkStats(st, column: c, table: t, recordCount: file.recordCount)
+                try checkStats(st, column: c, table: t, recordCount: file.recordCount)
             }
             for cid in file.columnStats.keys where t.column(id: cid) == nil {
                 throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: cid)
             }
         }
-
-        let firstFileID = nextFileID
-        nextFileID += Int64(files.count)
-        let records = files.reduce(Int64(0)) { $0 + $1.recordCount }
-        let bytes = files.reduce(Int64(0)) { $0 + $1.fileSizeBytes }
-        // The row ids are claimed and the stats bumped in one statement (the read and the write
-        // were two round trips under the write lock on PostgreSQL): the new next_row_id less
-        // these files' rows is the first id they get. No row yet: the table's first files.
-        let firstRowID: Int64
-        if let bumped = try SQLRow.fetchOne(db, sql: """
-            UPDATE ducklake_table_stats SET record_count = record_count + ?, next_row_id = coalesce(next_row_id, 0) + ?,
-                   file_size_bytes = file_size_bytes + ? WHERE table_id = ? RETURNING next_row_id
-            """, arguments: [records, records, bytes, tableID]) {
-            let next: Int64 = try bumped.value("next_row_id")
-            firstRowID = next - records
-        } else {
-            firstRowID = 0
-            try db.execute(sql: "INSERT INTO ducklake_table_stats VALUES (?, ?, ?, ?)",
-                           arguments: [tableID, records, records, bytes])
-        }
-        var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
-        var merged: [Int64: TableColumnStats] = [:]
-        var rowIDStart = firstRowID
-        for (i, file) in files.enumerated() {
-            let fileID = firstFileID + Int64(i)
-            fileRows.append([fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
-                             file.footerSize, rowIDStart, t.partitionID])
-            rowIDStart += file.recordCount
-            for (k, c) in t.partitionColumns.enumerated() {
-                partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]])
-            }
-            for c in t.columns {
-                guard let st = file.columnStats[c.columnID] else { continue }
-                let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
-                statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
-                                 st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
-                // A file whose column has values but no bounds (a writer may leave them out, as
-                // ours does for the verbatim source line) leaves the table's bounds unknown.
-                let hasValues = (st.valueCount ?? (file.recordCount - st.nullCount)) > 0
-                let these = TableColumnStats(containsNull: st.nullCount > 0 ? 1 : 0, containsNaN: nan, min: st.min, max: st.max,
-                                             boundsUnknown: hasValues && (st.min == nil || st.max == nil))
-                merged[c.columnID] = merged[c.columnID].map { $0.merged(with: these, type: c.type) } ?? these
-            }
-        }
-        try db.insertRows(into: """
-            ducklake_data_file (data_file_id, table_id, begin_snapshot, end_snapshot, file_order, path,
-                path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
-                encryption_key, mapping_id, partial_max)
-            """, row: "(?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)", fileRows)
-        try FileIntegrity.record(db, firstDataFileID: firstFileID, tableID: tableID, files)
-        try db.insertRows(into: "ducklake_file_partition_value", row: "(?, ?, ?, ?)", partitionRows)
-        try db.insertRows(into: "ducklake_file_column_stats", row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", statRows)
-        try mergeTableColumnStats(table: t, merged)
-        if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
-        for _ in files { hooks(.dataFileAdded) }
-        return (0 ..< files.count).map { firstFileID + Int64($0) }
     }
 
-    /// Folds the new files' column stats (already merged across them) into the table-level
-    /// stats: one read of the table's rows, then one INSERT or UPDATE per column.
-    private func mergeTableColumnStats(table t: TableInfo, _ new: [Int64: TableColumnStats]) throws {
-        guard !new.isEmpty else { return }
-        var old: [Int64: TableColumnStats] = [:]
-        var nullUnknown = Set<Int64>()
+    /// Claims each table's row ids and bumps its stats in one statement for all the tables (the
+    /// read and the write were two round trips a table under the write lock on PostgreSQL): a
+    /// table's new next_row_id less its new rows is the first id they get. A table with no
+    /// stats row yet (its first files) starts at 0. Returns the first row id of each, in order.
+    private func claimRowIDs(_ tables: [(tableID: Int64, records: Int64, bytes: Int64)]) throws -> [Int64] {
+        let row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))"
+        let values = tables.flatMap { [SQLValue.int64($0.tableID), .int64($0.records), .int64($0.bytes)] }
+        var next: [Int64: Int64] = [:]
         for r in try SQLRow.fetchAll(db, sql: """
-            SELECT column_id, contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
-            WHERE table_id = ?
-            """, arguments: [t.tableID]) {
-            let id: Int64 = try r.value("column_id")
+            UPDATE ducklake_table_stats SET record_count = record_count + v.column2, next_row_id = coalesce(next_row_id, 0) + v.column2,
+                   file_size_bytes = file_size_bytes + v.column3
+            FROM (VALUES \(Array(repeating: row, count: tables.count).joined(separator: ", "))) AS v
+            WHERE ducklake_table_stats.table_id = v.column1 RETURNING ducklake_table_stats.table_id, ducklake_table_stats.next_row_id
+            """, arguments: SQLArguments(values)) {
+            next[try r.value(at: 0, "table_id")] = try r.value(at: 1, "next_row_id")
+        }
+        let missing = tables.filter { next[$0.tableID] == nil }
+        try db.insertRows(into: "ducklake_table_stats", row: "(?, ?, ?, ?)", missing.map { [$0.tableID, $0.records, $0.records, $0.bytes] })
+        return tables.map { t in next[t.tableID].map { $0 - t.records } ?? 0 }
+    }
+
+    /// Folds each table's new files' column stats (already merged across them) into its
+    /// table-level stats: one read of all the tables' rows, then one UPDATE (and an INSERT for a
+    /// table's first stats) for all of them.
+    private func mergeTableColumnStats(_ tables: [(table: TableInfo, new: [Int64: TableColumnStats])]) throws {
+        let wanted = tables.filter { !$0.new.isEmpty }
+        guard !wanted.isEmpty else { return }
+        var old: [Int64: [Int64: TableColumnStats]] = [:]
+        var nullUnknown = Set<[Int64]>()
+        let placeholders = Array(repeating: "?", count: wanted.count).joined(separator: ", ")
+        for r in try SQLRow.fetchAll(db, sql: """
+            SELECT table_id, column_id, contains_null, contains_nan, min_value, max_value FROM ducklake_table_column_stats
+            WHERE table_id IN (\(placeholders))
+            """, arguments: SQLArguments(wanted.map { .int64($0.table.tableID) })) {
+            let tableID: Int64 = try r.value("table_id"), id: Int64 = try r.value("column_id")
             let containsNull: Int64? = try r.value("contains_null")
-            if containsNull == nil { nullUnknown.insert(id) }
-            old[id] = TableColumnStats(containsNull: containsNull ?? 1, containsNaN: try r.value("contains_nan"),
-                                       min: try r.value("min_value"), max: try r.value("max_value"))
+            if containsNull == nil { nullUnknown.insert([tableID, id]) }
+            old[tableID, default: [:]][id] = TableColumnStats(containsNull: containsNull ?? 1, containsNaN: try r.value("contains_nan"),
+                                                              min: try r.value("min_value"), max: try r.value("max_value"))
         }
         var inserts: [SQLArguments] = []
         var updates: [SQLArguments] = []
-        for c in t.columns {
-            guard let these = new[c.columnID] else { continue }
-            guard let before = old[c.columnID] else {
-                // A column without stats in a table that has some was added after rows were
-                // written (DuckDB's ADD COLUMN, a migration): those rows read its initial default,
-                // which these files' stats do not cover. DuckDB leaves such a column without
-                // table stats (unknown: never pruned on); so do we. Stats saying "no nulls" made
-                // DuckDB count every older row of a column added back as set.
-                if old.isEmpty { inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max]) }
-                continue
+        for (t, new) in wanted {
+            let before = old[t.tableID] ?? [:]
+            for c in t.columns {
+                guard let these = new[c.columnID] else { continue }
+                guard let was = before[c.columnID] else {
+                    // A column without stats in a table that has some was added after rows were
+                    // written (DuckDB's ADD COLUMN, a migration): those rows read its initial default,
+                    // which these files' stats do not cover. DuckDB leaves such a column without
+                    // table stats (unknown: never pruned on); so do we. Stats saying "no nulls" made
+                    // DuckDB count every older row of a column added back as set.
+                    if before.isEmpty { inserts.append([t.tableID, c.columnID, these.containsNull, these.containsNaN, these.min, these.max]) }
+                    continue
+                }
+                var after = was.merged(with: these, type: c.type)
+                // A NULL bound in the table's row means "no value yet" or "unknown" (DuckDB writes
+                // NULL for both). Taking the new files' bounds is right only in the first case, so
+                // then the bounds are folded from the live files' own (these files included).
+                if was.min == nil || was.max == nil, !these.boundsUnknown, these.min != nil {
+                    (after.min, after.max) = try liveBounds(table: t, column: c)
+                }
+                after.boundsUnknown = false  // written as the NULL bounds it already has
+                // Unchanged stats need no write (a NULL contains_null is still written as 1).
+                guard after != was || nullUnknown.contains([t.tableID, c.columnID]) else { continue }
+                updates.append([t.tableID, c.columnID, after.containsNull, after.containsNaN, after.min, after.max])
             }
-            var after = before.merged(with: these, type: c.type)
-            // A NULL bound in the table's row means "no value yet" or "unknown" (DuckDB writes
-            // NULL for both). Taking the new files' bounds is right only in the first case, so
-            // then the bounds are folded from the live files' own (these files included).
-            if before.min == nil || before.max == nil, !these.boundsUnknown, these.min != nil {
-                (after.min, after.max) = try liveBounds(table: t, column: c)
-            }
-            after.boundsUnknown = false  // written as the NULL bounds it already has
-            // Unchanged stats need no write (a NULL contains_null is still written as 1).
-            guard after != before || nullUnknown.contains(c.columnID) else { continue }
-            updates.append([c.columnID, after.containsNull, after.containsNaN, after.min, after.max])
         }
-        try updateTableColumnStats(tableID: t.tableID, updates)
+        try updateTableColumnStats(updates)
         try db.insertRows(into: "ducklake_table_column_stats", row: "(?, ?, ?, ?, ?, ?, NULL)", inserts)
     }
 
@@ -351,26 +397,25 @@ public struct CatalogTransaction {
         return (lo, hi)
     }
 
-    /// Sets the stats of many columns of one table in one statement per 150 columns (each row
-    /// binds 5 values, under SQLite's 999): an UPDATE joined to a VALUES list, which both
-    /// dialects name column1…column5. One UPDATE per column was a round trip each under the
-    /// write lock on PostgreSQL, up to 15 per commit of an order batch.
-    private func updateTableColumnStats(tableID: Int64, _ rows: [SQLArguments]) throws {
+    /// Sets the stats of many columns, of one or several tables, in one statement per 150
+    /// columns (each row binds 6 values, under SQLite's 999): an UPDATE joined to a VALUES list,
+    /// which both dialects name column1…column6. One UPDATE per column was a round trip each
+    /// under the write lock on PostgreSQL, up to 15 per commit of an order batch.
+    private func updateTableColumnStats(_ rows: [SQLArguments]) throws {
         // contains_null/contains_nan are BOOLEAN in DuckDB's PostgreSQL DDL, BIGINT in its SQLite one;
         // a VALUES list's types come from its casts, so they must name the column's.
         let flag = db.dialect == .postgres ? "BOOLEAN" : "BIGINT"
-        let row = "(CAST(? AS BIGINT), CAST(? AS \(flag)), CAST(? AS \(flag)), CAST(? AS VARCHAR), CAST(? AS VARCHAR))"
+        let row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS \(flag)), CAST(? AS \(flag)), CAST(? AS VARCHAR), CAST(? AS VARCHAR))"
         var start = 0
         while start < rows.count {
             let chunk = rows[start ..< Swift.min(rows.count, start + 150)]
             var values: [SQLValue] = []
             for r in chunk { values += r.values }
-            values.append(.int64(tableID))
             try db.execute(sql: """
-                UPDATE ducklake_table_column_stats SET contains_null = v.column2, contains_nan = v.column3,
-                       min_value = v.column4, max_value = v.column5
+                UPDATE ducklake_table_column_stats SET contains_null = v.column3, contains_nan = v.column4,
+                       min_value = v.column5, max_value = v.column6
                 FROM (VALUES \(Array(repeating: row, count: chunk.count).joined(separator: ", "))) AS v
-                WHERE ducklake_table_column_stats.table_id = ? AND ducklake_table_column_stats.column_id = v.column1
+                WHERE ducklake_table_column_stats.table_id = v.column1 AND ducklake_table_column_stats.column_id = v.column2
                 """, arguments: SQLArguments(values))
             start += chunk.count
         }

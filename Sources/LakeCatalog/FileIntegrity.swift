@@ -30,13 +30,15 @@ enum FileIntegrity {
         try db.tableExists("lake_file_integrity")
     }
 
-    /// Called by `addDataFiles`, inside the commit's transaction: the files got the ids
+    /// Called by `addDataFiles`, inside the commit's transaction: each table's files got the ids
     /// `firstDataFileID`, `firstDataFileID + 1`, … in order.
-    static func record(_ db: SQLDatabase, firstDataFileID: Int64, tableID: Int64, _ files: [NewDataFile]) throws {
+    static func record(_ db: SQLDatabase, _ groups: [(firstDataFileID: Int64, tableID: Int64, files: [NewDataFile])]) throws {
         var rows: [SQLArguments] = []
-        for (i, file) in files.enumerated() {
-            guard let checksum = file.footerChecksum else { continue }
-            rows.append([firstDataFileID + Int64(i), tableID, Int64(checksum)])
+        for (firstDataFileID, tableID, files) in groups {
+            for (i, file) in files.enumerated() {
+                guard let checksum = file.footerChecksum else { continue }
+                rows.append([firstDataFileID + Int64(i), tableID, Int64(checksum)])
+            }
         }
         guard !rows.isEmpty else { return }
         try db.insertRows(into: "lake_file_integrity", row: "(?, ?, ?)", rows)

@@ -311,6 +311,51 @@ import Testing
         #expect(single["lake_file_integrity"]?.count == 1)
     }
 
+    /// `addDataFiles` of several tables in one call (an order batch's three) leaves exactly the
+    /// rows one call per table leaves, in that order: file ids and row ids per table, per-file
+    /// stats, partition values, footer checksums, each table's stats and column stats, for a
+    /// table with files already (its stats are folded) and one getting its first (no stats row
+    /// yet), and the ids returned per table.
+    @Test func addDataFilesOfSeveralTablesEqualsOneCallPerTable() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        func build(_ name: String, together: Bool) throws -> (ids: [[Int64]], rows: [String: [[String]]]) {
+            let catalog = try Catalog.open(root: dir.url.appendingPathComponent(name))
+            let a = try makeOrders(catalog)
+            let (_, created) = try catalog.commit { tx in
+                try tx.createTable(schema: "curated", name: "orders_copy", fields: orderFields, partitionBy: ["order_date", "channel"])
+            }
+            let b = created.tableID
+            try catalog.commit { tx in
+                try tx.addDataFile(tableID: a, orderFile(try tx.table(a), "first", date: "2024-01-14", channel: "web", rows: 4, idRange: (1, 4)))
+            }
+            let (_, ids) = try catalog.commit { tx -> [[Int64]] in
+                var fa = orderFile(try tx.table(a), "a1", date: "2024-01-15", channel: "web", rows: 3, idRange: (9, 12))
+                fa.footerChecksum = 0xDEAD_BEEF
+                let fa2 = orderFile(try tx.table(a), "a2", date: "2024-01-16", channel: "app", rows: 2, idRange: (-3, 400))
+                var fb = orderFile(try tx.table(b), "b1", date: "2024-01-15", channel: "web", rows: 5, size: 700, idRange: (100, 250))
+                fb.columnStats[4] = ColumnStats(min: "-12.50", max: "100.00", nullCount: 2)
+                fb.footerChecksum = 7
+                if together { return try tx.addDataFiles([(b, [fb]), (a, [fa, fa2])]) }
+                return [try tx.addDataFiles(tableID: b, [fb]), try tx.addDataFiles(tableID: a, [fa, fa2])]
+            }
+            var out: [String: [[String]]] = [:]
+            try catalog.read { (db: SQLDatabase) throws in
+                for table in ["ducklake_data_file", "ducklake_file_column_stats", "ducklake_file_partition_value", "ducklake_table_stats",
+                              "ducklake_table_column_stats", "lake_file_integrity", "ducklake_snapshot_changes"] {
+                    out[table] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)").map { r in r.values.map { "\($0)" } }.sorted { $0.lexicographicallyPrecedes($1) }
+                }
+            }
+            return (ids, out)
+        }
+        let single = try build("single", together: false), together = try build("together", together: true)
+        #expect(single.ids == [[1], [2, 3]] && together.ids == single.ids, "\(single.ids) \(together.ids)")
+        for (table, rows) in single.rows {
+            #expect(rows == together.rows[table], "\(table): one call per table \(rows), together \(together.rows[table] ?? [])")
+        }
+        #expect(single.rows["ducklake_data_file"]?.count == 4 && single.rows["ducklake_table_stats"]?.count == 2)
+        #expect(single.rows["lake_file_integrity"]?.count == 2)
+    }
+
     @Test func failedCommitLeavesNoTrace() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let catalog = try Catalog.open(root: dir.url)

@@ -300,9 +300,7 @@ struct OrderBatch {
             try tx.endWrite(lease)
             let rawID = try rawTarget.ensure(&tx)
             let itemsID = try itemsTarget.ensure(&tx)
-            try tx.addDataFiles(tableID: rawID, files.raw)
-            try tx.addDataFiles(tableID: ordersID, files.orders)
-            try tx.addDataFiles(tableID: itemsID, files.items)
+            try tx.addDataFiles([(rawID, files.raw), (ordersID, files.orders), (itemsID, files.items)])
             if keyCount > 0 {
                 try tx.addKeyRun(tableID: ordersID, column: OrderIDIndex.column, keyCount: keyCount, payload: keyPayload, baseline: isBaseline)
                 try OrderIDIndex.mergeTiers(&tx, tableID: ordersID)

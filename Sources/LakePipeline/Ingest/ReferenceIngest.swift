@@ -160,8 +160,7 @@ public enum InventoryIngest {
             try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
-            try tx.addDataFiles(tableID: cid, cfiles)
-            try tx.addDataFiles(tableID: rid, rfiles)
+            try tx.addDataFiles([(cid, cfiles), (rid, rfiles)])
             try tx.endWrite(lease)
             try tx.recordSource(kind: .inventory, sourceHash: hash, source: name, bytes: size, batchID: batchID)
             try tx.recordIngestRun(run)

@@ -293,7 +293,9 @@ struct ChunkDecoder {
 
     private func scatter<T>(_ values: [T], into out: inout [T], n: Int, nullable: Bool, placeholder: T) {
         if !nullable {
-            out.append(contentsOf: values)
+            // A chunk of one page (the usual case) takes the page's array as it is: appending
+            // copied every value once more.
+            if out.isEmpty && n == rows { out = values } else { out.append(contentsOf: values) }
             return
         }
         var k = 0
@@ -356,8 +358,11 @@ struct ChunkDecoder {
             return try Self.decimals(values)
         default:
             try need(payload, p, count * 8)
-            var out = [Int64](repeating: 0, count: count)
-            out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
+            // Copied into an uninitialized array (zeroing it first doubled the writes).
+            var out = [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8]))
+                initialized = count
+            }
             if leaf.conversion == .timestampMillis {
                 for i in out.indices { out[i] = out[i] &* 1000 }
             } else if leaf.conversion == .timestampNanos {
@@ -388,9 +393,10 @@ struct ChunkDecoder {
             return (0 ..< count).map { Double(Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p + $0 * 4, as: UInt32.self)))) }
         }
         try need(payload, p, count * 8)
-        var out = [Double](repeating: 0, count: count)
-        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
-        return out
+        return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8]))
+            initialized = count
+        }
     }
 
     /// Appends `count` PLAIN byte arrays from `payload` at `start` to `out`; returns the offset

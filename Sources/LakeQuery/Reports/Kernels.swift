@@ -189,6 +189,12 @@ enum Kernels {
             i += 8
         }
         var tail: UInt64 = 0, shift: UInt64 = 0
+        if i < n && n >= 8 {
+            // The last 8 bytes as one word (overlapping the last full one; the length is in
+            // the seed): an order id's 1 to 7 bytes past its words were read one at a time.
+            tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            i = n
+        }
         while i < n {
             tail |= UInt64(bytes[i]) << shift
             shift += 8

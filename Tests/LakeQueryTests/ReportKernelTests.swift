@@ -116,9 +116,12 @@ import Testing
         // orders repeat across files. Contiguous (as the ingest writes them): an order's items are
         // consecutive rows (a product may repeat in one order) and an order may straddle the
         // file's two batches; the second batch is filtered.
+        // Workers that keep only their runs' hashes merge only the contiguous layout (the
+        // others answer nil: the scan is read again keeping the runs).
         enum Layout: CaseIterable { case disjoint, overlapping, contiguous }
         for layout in Layout.allCases {
-            var workers = [ProductSalesWorker(), ProductSalesWorker()]
+          for keepingRuns in [false, true] {
+            var workers = [ProductSalesWorker(keepingRuns: keepingRuns), ProductSalesWorker(keepingRuns: keepingRuns)]
             var units: [String: Int64] = [:], revenue: [String: Int64] = [:], orders: [String: Set<String>] = [:]
             var info: [String: (String, String)] = [:]
             for file in 0 ..< 12 {
@@ -163,7 +166,12 @@ import Testing
                 // Files go to workers in order, as the scan hands them out (first row seen = first in scan order).
                 workers[file % 2].add(file: file, scanBatches)
             }
-            let exact = try Reports.mergeProductSales(workers)
+            let hashes = workers.flatMap(\.orderHashes)
+            guard let exact = try Reports.mergeProductSales(workers) else {
+                #expect(!keepingRuns && layout != .contiguous, "\(layout)")
+                continue
+            }
+            #expect(keepingRuns || layout == .contiguous, "\(layout)")
             #expect(Set(exact.units.keys) == Set(units.keys.map(ExactID.init)))
             let merged = (units: Dictionary(uniqueKeysWithValues: exact.units.map { ($0.key.text, $0.value) }),
                           revenue: Dictionary(uniqueKeysWithValues: exact.revenue.map { ($0.key.text, $0.value) }),
@@ -175,8 +183,8 @@ import Testing
             #expect(merged.info.mapValues { [$0.0, $0.1] } == info.mapValues { [$0.0, $0.1] })
             // Contiguous orders take the per-file counts (every run's id distinct); the others
             // repeat ids in runs, so their orders are unioned.
-            let hashes = workers.flatMap(\.orderHashes)
             #expect((Set(hashes).count == hashes.count) == (layout == .contiguous), "\(layout)")
+          }
         }
     }
 
@@ -231,7 +239,8 @@ import Testing
         var rand = Rand(state: 11)
         for dictionary in [false, true] {
             for selecting in [false, true] {
-                var runs = StringColumn()
+                var runs = Kernels.Runs(keepingBytes: true)
+                var hashOnly = Kernels.Runs(keepingBytes: false)
                 var expectedRuns: [[UInt8]] = []
                 var last: [UInt8]?
                 for _ in 0 ..< 40 {
@@ -256,6 +265,7 @@ import Testing
                     let schema = Schema([Field("order_id", .string)])
                     let b = ScanBatch(batch: RecordBatch(schema: schema, columns: [column]), selection: selection)
                     let got = Kernels.runs(column, b, &runs)
+                    #expect(Kernels.runs(column, b, &hashOnly) == got)
                     var expected = [Int32](repeating: -1, count: n)
                     for r in selection.map({ $0.map(Int.init) }) ?? Array(0 ..< n) {
                         let bytes = Array(values[r].utf8)
@@ -268,7 +278,12 @@ import Testing
                     #expect(got == expected)
                 }
                 #expect(runs.count == expectedRuns.count)
-                for (i, bytes) in expectedRuns.enumerated() { #expect(Array(runs.bytes[runs.byteRange(i)]) == bytes) }
+                #expect(hashOnly.bytes == nil)
+                #expect(hashOnly.hashes == runs.hashes)
+                #expect(runs.hashes == expectedRuns.map { $0.withUnsafeBytes { Kernels.hash($0) } })
+                let kept = runs.bytes ?? StringColumn()
+                #expect(kept.count == expectedRuns.count)
+                for (i, bytes) in expectedRuns.enumerated() where i < kept.count { #expect(Array(kept.bytes[kept.byteRange(i)]) == bytes) }
             }
         }
     }

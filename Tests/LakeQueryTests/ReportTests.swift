@@ -79,6 +79,41 @@ import Testing
         #expect([summary[0].text, summary[1].text, summary[3].text] == duck?["summary"] as? [String])
     }
 
+    /// Order ids in two files (DuckDB copies some confirmed orders' items into a file of their
+    /// own, then three more rows inlined in the catalog): the first read's run hashes repeat, the
+    /// files are read again keeping the runs' ids, and every product's distinct orders, units and
+    /// revenue equal DuckDB's.
+    @Test func topProductsUnionOrdersSpreadOverFiles() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let write = Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+            ids = [r[0] for r in con.execute('''SELECT DISTINCT order_id FROM l.curated.order_items WHERE status = 'confirmed'
+                ORDER BY order_id LIMIT 40''').fetchall()]
+            idlist = ", ".join("'" + i + "'" for i in ids)
+            con.execute(f"INSERT INTO l.curated.order_items SELECT * FROM l.curated.order_items WHERE order_id IN ({idlist})")
+            con.execute("DETACH l")
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE)")
+            con.execute(f"INSERT INTO l.curated.order_items SELECT * FROM l.curated.order_items WHERE order_id = '{ids[-1]}' LIMIT 3")
+            print(json.dumps({"ids": len(ids)}))
+            """
+        #expect((try Python.json(write) as? [String: Any])?["ids"] as? Int == 40)
+        var o = ReportOptions()
+        o.limit = 1_000
+        let products = try Reports.run(.topProducts, catalog: lake.catalog, options: o).sections[0]
+        let duck = try Python.json(lake.attach + """
+            p = con.execute('''SELECT product_id, sum(line_revenue)::VARCHAR, sum(quantity), count(DISTINCT order_id),
+                count(*) - count(DISTINCT order_id) FROM l.curated.order_items WHERE status = 'confirmed' GROUP BY 1 ORDER BY 1''').fetchall()
+            print(json.dumps({"products": [[str(v) for v in r[:4]] for r in p], "repeats": sum(r[4] for r in p)}))
+            """) as? [String: Any]
+        // Some product's rows hold an order twice: the union is what its count rests on.
+        #expect((duck?["repeats"] as? Int ?? 0) > 0)
+        let ours = products.rows.map { [$0[0].text, $0[4].text, $0[6].text, $0[7].text] }.sorted { $0[0] < $1[0] }
+        #expect(!ours.isEmpty)
+        #expect(ours == duck?["products"] as? [[String]])
+    }
+
     @Test func inventoryAndOperationsReflectTheSources() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

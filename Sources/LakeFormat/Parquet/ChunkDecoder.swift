@@ -27,6 +27,8 @@ struct ChunkDecoder {
     private var sawNull = false
     private var levels: [UInt32] = []
     private var indices: [UInt32] = []
+    /// The current page's dictionary indices were decoded into `stringIndices` itself.
+    private var pageIndicesInColumn = false
 
     init(leaf: LeafColumn, rows: Int) {
         self.leaf = leaf
@@ -81,28 +83,36 @@ struct ChunkDecoder {
             p = 4 + len
         }
         let encoding = Encoding(rawValue: header.encoding)
+        pageIndicesInColumn = false
         let dictionaryEncoded = encoding == .plainDictionary || encoding == .rleDictionary
         if dictionaryEncoded {
             guard dictionaryLoaded else { throw PageError("dictionary-encoded page without a dictionary page") }
             guard p < payload.count || present == 0 else { throw PageError("page ends before its bit width") }
             let bw = present == 0 && p >= payload.count ? 0 : Int(payload[p])
             p += 1
-            if indices.count < present { indices = [UInt32](repeating: 0, count: present) }
-            if present > 0 {
-                try indices.withUnsafeMutableBufferPointer {
-                    try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0.baseAddress!)
-                }
-                // The largest index first (a loop the compiler vectorizes); only a page that has
-                // an index out of range looks for the first one, for the message.
-                let largest = indices.withUnsafeBufferPointer { idx in
-                    var m: UInt32 = 0
-                    for i in 0 ..< present { m = max(m, idx[i]) }
-                    return m
-                }
-                if Int(largest) >= dictionaryCount {
-                    for i in 0 ..< present where Int(indices[i]) >= dictionaryCount {
-                        throw PageError("dictionary index \(indices[i]) out of range (dictionary has \(dictionaryCount) entries)")
+            // A chunk's only page of dictionary strings, every row present (the usual case),
+            // decodes its indices straight into the column's array: copying them from `indices`
+            // was one more pass over every row of every string column a scan reads.
+            pageIndicesInColumn = leaf.field.type == .string && stringsAreIndices && present == n && n == rows && stringIndices.isEmpty && present > 0
+            if pageIndicesInColumn {
+                stringIndices = try [Int32](unsafeUninitializedCapacity: present) { out, initialized in
+                    try UnsafeMutableRawPointer(out.baseAddress!).withMemoryRebound(to: UInt32.self, capacity: present) {
+                        try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0)
                     }
+                    initialized = present
+                }
+                try stringIndices.withUnsafeBufferPointer {
+                    try UnsafeRawPointer($0.baseAddress!).withMemoryRebound(to: UInt32.self, capacity: present) {
+                        try checkIndices(UnsafeBufferPointer(start: $0, count: present))
+                    }
+                }
+            } else {
+                if indices.count < present { indices = [UInt32](repeating: 0, count: present) }
+                if present > 0 {
+                    try indices.withUnsafeMutableBufferPointer {
+                        try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: payload[p...]), bitWidth: bw, count: present, into: $0.baseAddress!)
+                    }
+                    try indices.withUnsafeBufferPointer { try checkIndices(UnsafeBufferPointer(rebasing: $0[0 ..< present])) }
                 }
             }
         }
@@ -178,6 +188,19 @@ struct ChunkDecoder {
         valuesRead += n
     }
 
+    /// Throws unless every index is below the dictionary's count. The largest index first (a
+    /// loop the compiler vectorizes); only a page that has an index out of range looks for the
+    /// first one, for the message.
+    private func checkIndices(_ idx: UnsafeBufferPointer<UInt32>) throws {
+        var m: UInt32 = 0
+        for i in idx.indices { m = max(m, idx[i]) }
+        if Int(m) >= dictionaryCount {
+            for i in idx where Int(i) >= dictionaryCount {
+                throw PageError("dictionary index \(i) out of range (dictionary has \(dictionaryCount) entries)")
+            }
+        }
+    }
+
     /// The page's `present` values from `payload` at `p` (PLAIN bytes, dictionary indices
     /// already in `indices`, or `decoded` strings), scattered over its `n` rows.
     private mutating func decodeValues(_ payload: UnsafeRawBufferPointer, _ p: Int, n: Int, present: Int, nullable: Bool,
@@ -197,7 +220,9 @@ struct ChunkDecoder {
                 scatter(v, into: &doubles, n: n, nullable: nullable, placeholder: 0)
             case .string:
                 if dictionaryEncoded && stringsAreIndices && decoded == nil {
-                    if !nullable {
+                    if pageIndicesInColumn {
+                        // `readDataPage` decoded them into `stringIndices` already.
+                    } else if !nullable {
                         // Indices are below the dictionary's count (checked): the same bits as Int32.
                         if present > 0 { indices.withUnsafeBufferPointer { idx in
                             UnsafeRawPointer(idx.baseAddress!).withMemoryRebound(to: Int32.self, capacity: present) {
@@ -293,7 +318,9 @@ struct ChunkDecoder {
 
     private func scatter<T>(_ values: [T], into out: inout [T], n: Int, nullable: Bool, placeholder: T) {
         if !nullable {
-            out.append(contentsOf: values)
+            // A chunk of one page (the usual case) takes the page's array as it is: appending
+            // copied every value once more.
+            if out.isEmpty && n == rows { out = values } else { out.append(contentsOf: values) }
             return
         }
         var k = 0
@@ -356,8 +383,11 @@ struct ChunkDecoder {
             return try Self.decimals(values)
         default:
             try need(payload, p, count * 8)
-            var out = [Int64](repeating: 0, count: count)
-            out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
+            // Copied into an uninitialized array (zeroing it first doubled the writes).
+            var out = [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8]))
+                initialized = count
+            }
             if leaf.conversion == .timestampMillis {
                 for i in out.indices { out[i] = out[i] &* 1000 }
             } else if leaf.conversion == .timestampNanos {
@@ -388,9 +418,10 @@ struct ChunkDecoder {
             return (0 ..< count).map { Double(Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: p + $0 * 4, as: UInt32.self)))) }
         }
         try need(payload, p, count * 8)
-        var out = [Double](repeating: 0, count: count)
-        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8])) }
-        return out
+        return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[p ..< p + count * 8]))
+            initialized = count
+        }
     }
 
     /// Appends `count` PLAIN byte arrays from `payload` at `start` to `out`; returns the offset

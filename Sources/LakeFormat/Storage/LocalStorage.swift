@@ -249,17 +249,27 @@ final class LocalStorageReader: StorageReader, @unchecked Sendable {
     }
 
     func read(at offset: Int64, count: Int) throws(StorageError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = out.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(location: path, operation: "read", errno: errno)
+        // Read into an uninitialized buffer (zeroing it first was a memset of every byte a scan
+        // reads); only the bytes read count as initialized, and a short read throws.
+        var failure: StorageError?
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            defer { initialized = done }
+            while done < count {
+                let n = pread(file.raw, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = .io(location: path, operation: "read", errno: errno)
+                    return
+                }
+                if n == 0 {
+                    failure = .shortRead(location: path, offset: offset, count: count, size: offset + Int64(done))
+                    return
+                }
+                done += n
             }
-            if n == 0 { throw .shortRead(location: path, offset: offset, count: count, size: offset + Int64(done)) }
-            done += n
         }
+        if let failure { throw failure }
         return out
     }
 }

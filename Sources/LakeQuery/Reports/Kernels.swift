@@ -78,10 +78,10 @@ enum Kernels {
     }
 
     /// Per matching row, its run: consecutive matching rows holding equal strings share one,
-    /// appended to `runs` (a run goes on across batches when the next batch starts with the
-    /// last run's string). Other rows, and every row of a column that holds no strings, are -1.
+    /// noted in `runs` (a run goes on across batches when the next batch starts with the last
+    /// run's string). Other rows, and every row of a column that holds no strings, are -1.
     /// A row reads its string as `codes` does (a null row its placeholder).
-    static func runs(_ c: Column, _ b: ScanBatch, _ runs: inout StringColumn) -> [Int32] {
+    static func runs(_ c: Column, _ b: ScanBatch, _ runs: inout Runs) -> [Int32] {
         var out = [Int32](repeating: -1, count: c.count)
         switch c.data {
         case .dictionary(let idx, let values):
@@ -95,6 +95,21 @@ enum Kernels {
             break
         }
         return out
+    }
+
+    /// One file's runs of equal strings (`Kernels.runs`): each run's hash, the last run's bytes
+    /// (the next batch's first run is compared with them), and every run's bytes only when
+    /// asked for (`keepingBytes`): product sales need them only when two runs' hashes repeat,
+    /// and gathering them copied every order id of the file once more.
+    struct Runs {
+        fileprivate(set) var hashes: [UInt64] = []
+        /// Run i's bytes, when kept.
+        fileprivate(set) var bytes: StringColumn?
+        fileprivate var last: [UInt8]?
+
+        init(keepingBytes: Bool) { bytes = keepingBytes ? StringColumn() : nil }
+
+        var count: Int { hashes.count }
     }
 
     /// Byte equality; values of 4 to 16 bytes (order ids) compare as two overlapping words each
@@ -115,18 +130,19 @@ enum Kernels {
         return memcmp(x.baseAddress!, y.baseAddress!, n) == 0
     }
 
-    /// `runs` for the strings `values[at(r)]` of the batch's matching rows. A batch's new runs
-    /// are noted by where their strings sit in `values` and gathered into `runs` in one go at the
-    /// end; a run is compared with the one before it (the last noted, else the last of `runs`)
-    /// in place.
-    private static func noteRuns(_ values: StringColumn, _ b: ScanBatch, _ runs: inout StringColumn, _ out: UnsafeMutableBufferPointer<Int32>,
+    /// `runs` for the strings `values[at(r)]` of the batch's matching rows. A run is compared
+    /// with the one before it (the last noted, else the last of `runs`) in place and hashed
+    /// there; when `runs` keeps bytes, the batch's new runs are noted by where their strings sit
+    /// in `values` and gathered in one go at the end.
+    private static func noteRuns(_ values: StringColumn, _ b: ScanBatch, _ runs: inout Runs, _ out: UnsafeMutableBufferPointer<Int32>,
                                  _ at: (Int) -> Int32) {
+        let keeping = runs.bytes != nil
         var noted: [Int32] = []
-        let base = Int32(runs.count) - 1
-        // The previous run's bytes, read in place (offsets and bytes once per batch, not a
-        // closure and a bounds check per row): a row compares its value with them only when its
-        // index differs from the last row's.
-        let carried: [UInt8] = base >= 0 ? runs.withBytes(Int(base)) { Array($0) } : []
+        var hashes = runs.hashes
+        runs.hashes = []
+        let base = Int32(hashes.count) - 1
+        let carried = runs.last ?? []
+        var lastIndex: Int32 = -1
         values.offsets.withUnsafeBufferPointer { offsets in
             values.bytes.withUnsafeBytes { bytes in
                 carried.withUnsafeBytes { carried in
@@ -144,7 +160,9 @@ enum Kernels {
                             let start = Int(offsets[Int(i)]), end = Int(offsets[Int(i) + 1])
                             let value = UnsafeRawBufferPointer(rebasing: bytes[start ..< end])
                             if prev == nil || !equal(prev!, value) {
-                                noted.append(i)
+                                if keeping { noted.append(i) }
+                                hashes.append(hash(value))
+                                lastIndex = i
                                 n += 1
                                 prev = value
                             }
@@ -154,7 +172,9 @@ enum Kernels {
                 }
             }
         }
-        runs.append(gathering: noted, from: values)
+        runs.hashes = hashes
+        if lastIndex >= 0 { runs.last = values.withBytes(Int(lastIndex)) { Array($0) } }
+        if keeping { runs.bytes!.append(gathering: noted, from: values) }
     }
 
     /// A 64-bit hash of bytes (equal bytes, equal hash), for cheap disjointness checks.
@@ -169,6 +189,12 @@ enum Kernels {
             i += 8
         }
         var tail: UInt64 = 0, shift: UInt64 = 0
+        if i < n && n >= 8 {
+            // The last 8 bytes as one word (overlapping the last full one; the length is in
+            // the seed): an order id's 1 to 7 bytes past its words were read one at a time.
+            tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            i = n
+        }
         while i < n {
             tail |= UInt64(bytes[i]) << shift
             shift += 8

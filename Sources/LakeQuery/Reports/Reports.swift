@@ -539,19 +539,27 @@ public enum Reports {
     /// Workers aggregate per file. Distinct orders are counted per file (order ids interned in a
     /// small per-file table); the per-file counts add up exactly when no order id occurs in two
     /// files, which one sort of the files' order-id hashes proves (the normal case: an order's
-    /// items share its partition). Otherwise the files' (product, order) pairs are unioned.
+    /// items share its partition). Otherwise the files are read again keeping their runs'
+    /// order ids, and the files' (product, order) pairs are unioned.
     static func productSales(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ProductSales {
         if let session { return try session.productSales(o) { try productSales(catalog, $0) } }
-        guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf) else { return try mergeProductSales([]) }
+        guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf) else { return try mergeProductSales([])! }
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
-        let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
-                                          state: ProductSalesWorker.init) { $0.add(file: $1, $2) }
-        return try mergeProductSales(states)
+        // First with the runs' hashes only; a lake where some order id is in two runs (written
+        // otherwise than by the ingest) is read a second time keeping the runs' ids.
+        for keepingRuns in [false, true] {
+            let (states, _) = try scan.reduce(columns: ["product_id", "category", "brand", "quantity", "line_revenue", "order_id"], where: p,
+                                              state: { ProductSalesWorker(keepingRuns: keepingRuns) }) { $0.add(file: $1, $2) }
+            if let sales = try mergeProductSales(states) { return sales }
+        }
+        preconditionFailure("workers that keep their runs always merge")
     }
 
-    /// The workers' per-product sums and per-file distinct orders merged, by product id.
-    static func mergeProductSales(_ states: [ProductSalesWorker]) throws(SumOverflow) -> ProductSales {
+    /// The workers' per-product sums and per-file distinct orders merged, by product id. Nil
+    /// when some order id is in two runs (or two runs' hashes are equal) and the workers did
+    /// not keep their runs' ids, which the exact union needs.
+    static func mergeProductSales(_ states: [ProductSalesWorker]) throws(SumOverflow) -> ProductSales? {
         for w in states { if let p = w.overflowed { throw SumOverflow(ProductSalesWorker.overflowText(w.products.values[p])) } }
         var products = ByteInterner()
         var units: [Int64] = [], revenue: [Int128] = [], orders: [Int64] = []
@@ -570,7 +578,8 @@ public enum Reports {
             }
         }
         if !Kernels.allDistinct(states.flatMap(\.orderHashes)) {
-            // Some order id (or a hash of two) shows up in several files: union exactly.
+            // Some order id (or a hash of two) shows up in several runs: union exactly.
+            guard states.allSatisfy(\.keepingRuns) else { return nil }
             var ids = KeyInterner()
             var pairs: [UInt64] = []
             for (w, state) in states.enumerated() {
@@ -1340,10 +1349,18 @@ struct ProductSalesWorker {
     /// Revenue in 128 bits (DuckDB's DECIMAL(38) sum); units are INT32 quantities, summed in Int64 (checked).
     var units: [Int64] = [], revenue: [Int128] = [], orders: [Int64] = []
     var info: [(position: Position, category: String, brand: String)] = []
-    /// Per file: its runs of order ids (`add`) and its distinct (product << 32 | run) pairs.
+    /// Per file, when the worker keeps its runs (`keepingRuns`): its runs of order ids and its
+    /// distinct (product << 32 | run) pairs, which `mergeProductSales` unions when some order
+    /// id is in two runs.
     var parts: [(orders: StringColumn, pairs: [UInt64])] = []
+    let keepingRuns: Bool
     /// Hashes of each file's runs of order ids: all distinct when no order id is in two runs.
     var orderHashes: [UInt64] = []
+
+    /// `keepingRuns` false: only the runs' hashes are kept (the usual case, where they are all
+    /// distinct); `mergeProductSales` then answers nil when they are not, and the scan is
+    /// read again keeping them.
+    init(keepingRuns: Bool = false) { self.keepingRuns = keepingRuns }
     /// The first product whose units (Int64) or revenue (Int128) did not fit (`mergeProductSales` throws).
     var overflowed: Int?
 
@@ -1361,7 +1378,8 @@ struct ProductSalesWorker {
         var units = self.units, revenue = self.revenue, orders = self.orders, info = self.info, overflowed = self.overflowed
         self.units = []; self.revenue = []; self.orders = []; self.info = []
         defer { self.units = units; self.revenue = revenue; self.orders = orders; self.info = info; self.overflowed = overflowed }
-        var runs = StringColumn()
+        var runs = Kernels.Runs(keepingBytes: keepingRuns)
+        let keepingRuns = self.keepingRuns
         // Per product: the last run that counted it.
         var stamp = [Int32](repeating: -1, count: units.count)
         var pairs: [UInt64] = []
@@ -1388,7 +1406,7 @@ struct ProductSalesWorker {
             }
             // Grown geometrically ahead of the row loop (an exact reserve per batch would copy
             // the whole array every batch), so its appends never reallocate there.
-            if pairs.capacity < pairs.count + b.matchedCount { pairs.reserveCapacity(max(pairs.count + b.matchedCount, 2 * pairs.capacity)) }
+            if keepingRuns && pairs.capacity < pairs.count + b.matchedCount { pairs.reserveCapacity(max(pairs.count + b.matchedCount, 2 * pairs.capacity)) }
             // Sized for every product first, so the row loop writes through pointers (an array
             // element written in the loop paid a uniqueness check and a bounds check each time).
             units.withUnsafeMutableBufferPointer { units in
@@ -1408,7 +1426,7 @@ struct ProductSalesWorker {
                                                 if stamp[p] != o {
                                                     stamp[p] = o
                                                     orders[p] += 1
-                                                    pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o)))
+                                                    if keepingRuns { pairs.append(UInt64(UInt32(p)) << 32 | UInt64(UInt32(bitPattern: o))) }
                                                 }
                                             }
                                         }
@@ -1420,7 +1438,7 @@ struct ProductSalesWorker {
                 }
             }
         }
-        for i in 0 ..< runs.count { orderHashes.append(runs.withBytes(i) { Kernels.hash($0) }) }
-        parts.append((runs, pairs))
+        orderHashes += runs.hashes
+        if let bytes = runs.bytes { parts.append((bytes, pairs)) }
     }
 }

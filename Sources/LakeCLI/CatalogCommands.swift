@@ -269,9 +269,21 @@ struct VacuumCommand: ParsableCommand {
         let purge: (erasures: Int, report: PurgeReport)? = try withPurgeBar(quiet: noBar) { progress, phase, expiry in
             try Purge.pending(catalog, retain: retain, dryRun: dryRun, progress: progress, phase: phase, expiry: expiry)
         }
-        // Most of a vacuum's time after a compaction: reading each replacement file whole before its originals go.
-        let report: VacuumReport = try withProgressBar("vacuum", unit: .count("files checked"), quiet: noBar) { progress in
-            try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper, progress: progress)
+        // The replacement files read whole before their originals go, then each later step
+        // named on the line (a compaction of many small batches leaves tens of thousands of
+        // files: their expiry and deletion took a minute, `Catalog.VacuumStep`).
+        let bar = ProgressBar(label: "vacuum", unit: .count("files checked"), quiet: noBar)
+        let report: VacuumReport
+        do {
+            defer { bar.finish() }
+            report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper,
+                                        progress: { bar.update($0, $1) }, step: { step in
+                switch step {
+                case .expire: bar.phase("vacuum: expiring snapshots")
+                case .delete: bar.phase("vacuum: deleting files", unit: .count("files"))
+                case .orphans: bar.phase("vacuum: looking for unrecorded files")
+                }
+            }, deleted: { bar.update($0, $1) })
         }
         var files = Records(["action", "reason", "path", "bytes"])
         for f in report.files { files.append([dryRun ? "would_delete" : "deleted", f.reason.rawValue, f.url.path, f.bytes]) }

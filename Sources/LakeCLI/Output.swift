@@ -76,7 +76,7 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     private var label: String
-    private let unit: Unit
+    private var unit: Unit
     private let enabled: Bool
     // The first report, not the bar's creation: a bar for a later phase (erase's purge) is made
     // before the work starts, and its rate must not count the phases before it.
@@ -135,12 +135,13 @@ final class ProgressBar: @unchecked Sendable {
 
     /// A later step of the same work, drawn at once under `label` (a purge's expiry and catalog
     /// rebuild after its rewrites: without it the bar sat at 100 % for seconds). Its figures, if
-    /// it reports any, start afresh.
-    func phase(_ label: String) {
+    /// it reports any, start afresh (counted in `unit` when given).
+    func phase(_ label: String, unit: Unit? = nil) {
         guard enabled else { return }
         lock.lock()
         defer { lock.unlock() }
         self.label = label
+        if let unit { self.unit = unit }
         start = nil
         lastDone = nil
         restarts = 0

@@ -218,6 +218,15 @@ struct ProgressBarCLITests {
         let found = steps.map { purged.text.range(of: $0)?.lowerBound }
         #expect(found.allSatisfy { $0 != nil } && zip(found, found.dropFirst()).allSatisfy { $0! < $1! },
                 "purge steps not shown in order: \(purged.text.debugDescription)")
+        // So are a vacuum's steps after its check: the expiry, the deletes (counted), the look for orphans.
+        let vacuumed = try runOnTerminal([bin, "vacuum", "--retain", "0s", "--force", "--lake", try copy(lake, of: compacted, "vacuum-steps")]
+            .map { "'\($0)'" }.joined(separator: " "))
+        let vacuumSteps = ["\rvacuum [" + String(repeating: "#", count: 30) + "] 100%", "\rvacuum: expiring snapshots",
+                           "\rvacuum: deleting files [" + String(repeating: "#", count: 30) + "] 100%", "\rvacuum: looking for unrecorded files",
+                           Self.erase + "Expired "]
+        let at = vacuumSteps.map { vacuumed.text.range(of: $0)?.lowerBound }
+        #expect(at.allSatisfy { $0 != nil } && zip(at, at.dropFirst()).allSatisfy { $0! < $1! },
+                "vacuum steps not shown in order: \(vacuumed.text.debugDescription)")
         // A machine-readable format never gets the bar, even on a terminal.
         for (label, args) in [("compact", ["compact", "--format", "json"]), ("purge", ["erase", "customer", "CUST-00004", "--purge", "--format", "json"])] {
             let json = try runOnTerminal(([bin] + args + ["--lake", try copy(lake, "\(label)-json")]).map { "'\($0)'" }.joined(separator: " "))

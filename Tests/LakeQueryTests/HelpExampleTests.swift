@@ -187,6 +187,7 @@ import Testing
         }
 
         var ran = 0, failures: [String] = [], wrapped: [String] = [], skipsUsed: Set<String> = [], stoppedUsed: Set<String> = []
+        var stoppedRan = 0, postgresRan = 0
         var shared: String?, dirty = false
         print("help examples: fixture made in \(String(format: "%.1f", Date().timeIntervalSince(made))) s")
         let started = Date()
@@ -217,6 +218,7 @@ import Testing
                     let cluster = try PostgresCluster.shared()
                     let url = cluster.url(database: try cluster.createDatabase("help"))
                     line = replace(postgresURL, in: line, with: NSRegularExpression.escapedTemplate(for: url))
+                    postgresRan += 1
                 }
                 if let kind = Self.untilStopped.first(where: { example.contains($0) }) {
                     stoppedUsed.insert(kind)
@@ -242,6 +244,7 @@ import Testing
                         if request.status != 0 || rows?.isEmpty != false { answered = "curl exit \(request.status): \(request.out.prefix(200)) \(request.err)" }
                     })
                     ran += 1
+                    stoppedRan += 1
                     if !r.ready || r.status != 0 || !answered.isEmpty || r.err.contains("Error:") {
                         failures.append("lake \(help.command.joined(separator: " ")): \(example)\n    ran until SIGTERM: \(line)\n    "
                             + "\(r.ready ? "" : "never ready; ")exit \(r.status) \(answered): \(r.out.prefix(300)) \(r.err.prefix(400))")
@@ -270,6 +273,9 @@ import Testing
         let stale = Self.skipped.map(\.pattern).filter { !skipsUsed.contains($0) }
         #expect(stale.isEmpty, "skips that match no example any more: \(stale)")
         #expect(Set(Self.untilStopped) == stoppedUsed, "examples run until stopped that match no example any more: \(Set(Self.untilStopped).subtracting(stoppedUsed))")
+        // serve, the ingest group's follower, ingest orders' two; catalog and catalog copy's PostgreSQL targets.
+        #expect(stoppedRan >= 4 && postgresRan >= 2, "ran \(stoppedRan) examples until stopped, \(postgresRan) on PostgreSQL")
+        print("help examples: \(stoppedRan) of them run until SIGTERM, \(postgresRan) on PostgreSQL")
         print("help examples: \(ran) run in \(String(format: "%.1f", seconds)) s, \(Self.skipped.count) kinds skipped")
     }
 }

@@ -109,13 +109,14 @@ final class ProgressBar: @unchecked Sendable {
         }
         lastDone = done
         let now = Date()
+        // From the first report, drawn or not: set at the first draw, the rate read 0/s there.
+        if start == nil { start = (now, done) }
         guard now.timeIntervalSince(lastDraw) >= 0.1 || done >= total || restarted else { return }
         lastDraw = now
         drawn = true
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
         let width = 30
         let filled = Int(fraction * Double(width))
-        if start == nil { start = (now, done) }
         let seconds = max(now.timeIntervalSince(start?.time ?? now), 1e-3)
         let since = Double(done - (start?.done ?? 0))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)

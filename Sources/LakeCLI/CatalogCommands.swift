@@ -34,6 +34,7 @@ struct InitCommand: ParsableCommand {
           lake init --lake /data/lake
           LAKE_DIR=/data/lake lake init
           lake init --lake /data/v1lake --schema-version orders=1
+          lake init --lake /data/lake --format json
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -42,6 +43,8 @@ struct InitCommand: ParsableCommand {
     @Option(name: .customLong("schema-version"), help: ArgumentHelp(
         "Create a registry table now at this version (repeatable).", valueName: "TABLE=VERSION"))
     var pins: [String] = []
+    @Option(help: "table, json (one object: lake, created, snapshot_id, created_layers, created_tables) or csv (a header and one row).")
+    var format: OutputFormat = .table
 
     func validate() throws {
         for p in pins {
@@ -54,13 +57,19 @@ struct InitCommand: ParsableCommand {
         try catalog.requireWritable()
         let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(registry.source, catalog: catalog))
         let done = try store.initialize(pins: try pins.map { try LakeStore.parsePin($0) })
-        guard let snap = done.snapshot else {
-            print("Lake at \(lake.root.path) is ready (latest snapshot \(try catalog.latestSnapshot().id)).")
-            return
+        let latest = try done.snapshot ?? catalog.latestSnapshot().id
+        var result = Records(["lake", "created", "snapshot_id", "created_layers", "created_tables"])
+        result.append([lake.root.path, done.snapshot != nil, latest,
+                       done.createdLayers.joined(separator: " "), done.createdTables.joined(separator: " ")])
+        try printResult(result, lists: ["created_layers": done.createdLayers, "created_tables": done.createdTables], format: format) {
+            guard let snap = done.snapshot else {
+                print("Lake at \(lake.root.path) is ready (latest snapshot \(latest)).")
+                return
+            }
+            let parts = (done.createdLayers.isEmpty ? [] : ["layers " + done.createdLayers.joined(separator: ", ")])
+                + (done.createdTables.isEmpty ? [] : ["tables " + done.createdTables.joined(separator: ", ")])
+            print("Initialized lake at \(lake.root.path) with \(parts.joined(separator: " and ")) (snapshot \(snap)).")
         }
-        let parts = (done.createdLayers.isEmpty ? [] : ["layers " + done.createdLayers.joined(separator: ", ")])
-            + (done.createdTables.isEmpty ? [] : ["tables " + done.createdTables.joined(separator: ", ")])
-        print("Initialized lake at \(lake.root.path) with \(parts.joined(separator: " and ")) (snapshot \(snap)).")
     }
 }
 
@@ -257,12 +266,24 @@ struct VacuumCommand: ParsableCommand {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let noBar = quiet || format != .table
         // Erasures older than the retention are purged first (`lake erase --help`).
-        let purge: (erasures: Int, report: PurgeReport)? = try withProgressBar("purge", unit: .count("files"), quiet: noBar) { progress in
-            try Purge.pending(catalog, retain: retain, dryRun: dryRun, progress: progress)
+        let purge: (erasures: Int, report: PurgeReport)? = try withPurgeBar(quiet: noBar) { progress, phase, expiry in
+            try Purge.pending(catalog, retain: retain, dryRun: dryRun, progress: progress, phase: phase, expiry: expiry)
         }
-        // Most of a vacuum's time after a compaction: reading each replacement file whole before its originals go.
-        let report: VacuumReport = try withProgressBar("vacuum", unit: .count("files checked"), quiet: noBar) { progress in
-            try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper, progress: progress)
+        // The replacement files read whole before their originals go, then each later step
+        // named on the line (a compaction of many small batches leaves tens of thousands of
+        // files: their expiry and deletion took a minute, `Catalog.VacuumStep`).
+        let bar = ProgressBar(label: "vacuum", unit: .count("files checked"), quiet: noBar)
+        let report: VacuumReport
+        do {
+            defer { bar.finish() }
+            report = try catalog.vacuum(retain: retain, dryRun: dryRun, force: force, keeping: DeletedOrderIDs.keeper,
+                                        progress: { bar.update($0, $1) }, step: { step in
+                switch step {
+                case .expire: bar.phase("vacuum: expiring snapshots")
+                case .delete: bar.phase("vacuum: deleting files", unit: .count("files"))
+                case .orphans: bar.phase("vacuum: looking for unrecorded files")
+                }
+            }, deleted: { bar.update($0, $1) })
         }
         var files = Records(["action", "reason", "path", "bytes"])
         for f in report.files { files.append([dryRun ? "would_delete" : "deleted", f.reason.rawValue, f.url.path, f.bytes]) }
@@ -347,15 +368,22 @@ struct CatalogCopyCommand: ParsableCommand {
         Examples:
           lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
           lake catalog copy --lake /data/lake --to /data/lake/catalog-copy.sqlite
+          lake catalog copy --lake /data/lake --to /data/copy.sqlite --format json
         """)
 
     @OptionGroup var lake: LakeOptions
     @Option(help: ArgumentHelp("The target catalog: a PostgreSQL URL or libpq keyword string, or a new SQLite file path.", valueName: "URL"))
     var to: String
+    @Option(help: "table, json (one object: target, snapshots, rows, tables) or csv (a header and one row).")
+    var format: OutputFormat = .table
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         let report = try catalog.copy(to: CatalogLocation.parse(to))
-        print("Copied \(report.snapshots) snapshots (\(report.rows) catalog rows in \(report.tables) tables) to \(report.target).")
+        var result = Records(["target", "snapshots", "rows", "tables"])
+        result.append([report.target, report.snapshots, report.rows, report.tables])
+        try printResult(result, format: format) {
+            print("Copied \(report.snapshots) snapshots (\(report.rows) catalog rows in \(report.tables) tables) to \(report.target).")
+        }
     }
 }

@@ -30,10 +30,17 @@ struct DeleteCommand: ParsableCommand {
     var conditions: [String] = []
     @Flag(help: "Print how many rows in how many files would be deleted, without deleting.") var dryRun = false
     @Option(help: "table, json (one object with a row per table) or csv (one row per table).") var format: OutputFormat = .table
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).")
+    var quiet = false
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let r = try stoppable { try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun) }
+        // The bar inside: erased before `stoppable` says what a signal stopped.
+        let r = try stoppable {
+            try withProgressBar("delete", unit: .count("files read"), quiet: quiet || format != .table) { progress in
+                try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun, progress: progress)
+            }
+        }
         switch format {
         case .json: try printJSON(deleteJSON(r))
         case .csv: deleteTables(r).printCSV()
@@ -91,8 +98,9 @@ struct EraseCommand: ParsableCommand {
         // Two bars on one line: the files read to find the rows, then the purge's rewrites.
         let r = try stoppable {
             try withProgressBar("erase", unit: .count("files read"), quiet: noBar) { scanned in
-                try withProgressBar("purge", unit: .count("files"), quiet: noBar) { purged in
-                    try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge, scanned: scanned, progress: purged)
+                try withPurgeBar(quiet: noBar) { purged, phase, expiry in
+                    try Erasure.run(catalog, customerID: id, dryRun: dryRun, purge: purge, scanned: scanned, progress: purged,
+                                    phase: phase, expiry: expiry)
                 }
             }
         }

@@ -13,6 +13,7 @@ struct Generate: ParsableCommand {
           lake generate --out /tmp/big --orders 100000 --clean
           lake generate --out /tmp/v2 --schema-version 2 --spike 2024-01-20:web:5x
           lake generate --out Evaluation-Files --seed 42   # the bundled sample
+          lake generate --out /tmp/src --format json
         """
     )
 
@@ -41,7 +42,10 @@ struct Generate: ParsableCommand {
     @Flag(help: "Write no faults and no mobile variant.")
     var clean = false
 
-    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal).")
+    @Option(help: "table, json (one object: the counts, line_kinds per kind) or csv (a header and one row).")
+    var format: OutputFormat = .table
+
+    @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).")
     var quiet = false
 
     @Option(name: .customLong("bench-parse"), help: .hidden)
@@ -72,7 +76,7 @@ struct Generate: ParsableCommand {
         let t0 = Date()
         let summary: GenerationSummary
         do {
-            summary = try withProgressBar("generate", unit: .count("orders"), quiet: quiet) { progress throws(GeneratorError) in
+            summary = try withProgressBar("generate", unit: .count("orders"), quiet: quiet || format != .table) { progress throws(GeneratorError) in
                 try OrderGenerator.generate(config, into: out, progress: progress)
             }
         } catch {
@@ -81,6 +85,16 @@ struct Generate: ParsableCommand {
             throw ValidationError(error.description)
         }
         let secs = Date().timeIntervalSince(t0)
+        var result = Records(["out", "order_lines", "order_bytes", "products", "inventory_rows", "inventory_bad_rows",
+                              "expected_accepted", "expected_rejected", "seconds"])
+        result.append([out, summary.lines, summary.orderBytes, summary.products, summary.inventoryRows, summary.inventoryBadRows,
+                       summary.expectedAccepted, summary.expectedRejected, secs])
+        // The line kinds only in JSON: a CSV row has one cell per field, and their set depends on the settings.
+        let kinds = Dictionary(uniqueKeysWithValues: GeneratedLineKind.allCases.compactMap { k in summary.counts[k].map { (k.rawValue, $0) } })
+        try printResult(result, lists: ["line_kinds": kinds], format: format) { printText(summary, seconds: secs) }
+    }
+
+    private func printText(_ summary: GenerationSummary, seconds secs: Double) {
         print("wrote \(out)/orders_stream.jsonl: \(summary.lines) lines, \(summary.orderBytes) bytes")
         print("wrote \(out)/product_catalog.json: \(summary.products) products")
         print("wrote \(out)/inventory_updates.csv: \(summary.inventoryRows) rows (\(summary.inventoryBadRows) with a non-numeric quantity)")

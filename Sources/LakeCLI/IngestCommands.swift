@@ -37,6 +37,12 @@ struct IngestFlags: ParsableArguments {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    /// Ingests a source read whole (inventory, catalog) into the lake and prints its summary.
+    func ingestWhole(_ kind: SourceKind, _ ingest: (LakeStore) throws -> IngestRun) throws {
+        let store = try store(for: kind)
+        print(SummaryText.render(try stoppable { try ingest(store) }, format: format))
+    }
+
     /// The lake an ingest of `kind` writes to (`LakeStore.openForIngest` decides whether a
     /// path with no lake may become one); a new lake is announced on standard error.
     func store(for kind: SourceKind) throws -> LakeStore {
@@ -157,8 +163,7 @@ struct IngestInventory: ParsableCommand {
     var file: String
 
     func run() throws {
-        let store = try flags.store(for: .inventory)
-        print(SummaryText.render(try stoppable { try InventoryIngest.run(store, path: file) }, format: flags.format))
+        try flags.ingestWhole(.inventory) { try InventoryIngest.run($0, path: file) }
     }
 }
 
@@ -178,8 +183,7 @@ struct IngestCatalog: ParsableCommand {
     var file: String
 
     func run() throws {
-        let store = try flags.store(for: .catalog)
-        print(SummaryText.render(try stoppable { try CatalogIngest.run(store, path: file) }, format: flags.format))
+        try flags.ingestWhole(.catalog) { try CatalogIngest.run($0, path: file) }
     }
 }
 

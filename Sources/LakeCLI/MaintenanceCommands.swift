@@ -118,6 +118,7 @@ struct SchemaMigrate: ParsableCommand {
         Examples:
           lake schema migrate orders --to 2 --dry-run   # the plan; nothing changes
           lake schema migrate orders --to 2 --rewrite
+          lake schema migrate orders --to 2 --format json
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -126,15 +127,27 @@ struct SchemaMigrate: ParsableCommand {
     @Option(help: "Registry version to migrate to.") var to: Int
     @Flag(help: "Rewrite the table's files in the new schema in the same snapshot.") var rewrite = false
     @Flag(help: "Print the plan without changing anything.") var dryRun = false
-    @Flag(help: "No progress bar for --rewrite (drawn on standard error only when that is a terminal).") var quiet = false
+    @Option(help: "table, json (one object, its steps an array) or csv (a header and one row, the steps joined by '; ').")
+    var format: OutputFormat = .table
+    @Flag(help: "No progress bar for --rewrite (drawn on standard error only when that is a terminal and --format is table).")
+    var quiet = false
 
     func run() throws {
         let store = try LakeStore.open(root: lake.root, catalog: lake.catalogLocation, registry: registry.source, create: false)
         let r = try stoppable {
-            try withProgressBar("rewrite", unit: .count("files"), quiet: quiet) { progress in
+            try withProgressBar("rewrite", unit: .count("files"), quiet: quiet || format != .table) { progress in
                 try Migration.run(store, table: table, to: to, rewrite: rewrite, dryRun: dryRun, progress: progress)
             }
         }
+        let p = r.plan
+        var result = Records(["table", "registry_table", "from_version", "to_version", "dry_run", "already_applied", "rewrite",
+                              "snapshot_id", "files_rewritten", "seconds", "steps"])
+        result.append([p.catalogTable, p.registryTable, p.fromVersion, p.toVersion, dryRun, r.alreadyApplied, rewrite,
+                       r.snapshotID, r.filesRewritten, r.seconds, p.steps.map(\.description).joined(separator: "; ")])
+        try printResult(result, lists: ["steps": p.steps.map(\.description)], format: format) { printText(r) }
+    }
+
+    private func printText(_ r: MigrationReport) {
         let p = r.plan
         if r.alreadyApplied {
             print("\(p.catalogTable) is already at schema v\(p.toVersion) (registry \(p.registryTable)): nothing to migrate, nothing committed"

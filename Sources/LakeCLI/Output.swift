@@ -41,6 +41,18 @@ struct Records {
     }
 }
 
+/// A command whose result is one record (init, upgrade, schema migrate, catalog copy, generate):
+/// CSV prints its header and one row, JSON one object with the same fields plus `lists` (what
+/// one CSV cell cannot hold as such: a migration's steps), the table format the command's text.
+func printResult(_ result: Records, lists: [String: Any] = [:], format: OutputFormat, table: () -> Void) throws {
+    precondition(result.rows.count == 1, "one record")
+    switch format {
+    case .json: try printJSON(result.objects[0].merging(lists) { _, list in list })
+    case .csv: result.printCSV()
+    case .table: table()
+    }
+}
+
 /// Writes to standard error (progress, warnings) without touching standard output.
 func printError(_ text: String) {
     StandardStream.write((text + "\n"), to: StandardStream.error)
@@ -63,8 +75,8 @@ final class ProgressBar: @unchecked Sendable {
         case count(String)
     }
 
-    private let label: String
-    private let unit: Unit
+    private var label: String
+    private var unit: Unit
     private let enabled: Bool
     // The first report, not the bar's creation: a bar for a later phase (erase's purge) is made
     // before the work starts, and its rate must not count the phases before it.
@@ -73,6 +85,10 @@ final class ProgressBar: @unchecked Sendable {
     private let lock = NSLock()
     private var lastDraw = Date.distantPast
     private var drawn = false
+    // The last figure reported: one below it is the same work started again.
+    private var lastDone: Int64?
+    // Said on the line once the work restarted: a bar falling back to 0 unexplained reads as a bug.
+    private var restarts = 0
 
     init(label: String, unit: Unit = .bytes, quiet: Bool) {
         self.label = label
@@ -84,15 +100,23 @@ final class ProgressBar: @unchecked Sendable {
         guard enabled else { return }
         lock.lock()
         defer { lock.unlock() }
+        // Work that starts again from less than it had done is a re-plan: a delete, erasure or
+        // purge whose files another writer's commit changed (`RowDelete`), drawn at once.
+        let restarted = lastDone.map { done < $0 } ?? false
+        if restarted {
+            restarts += 1
+            start = nil
+        }
+        lastDone = done
         let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= 0.1 || done >= total else { return }
+        // From the first report, drawn or not: set at the first draw, the rate read 0/s there.
+        if start == nil { start = (now, done) }
+        guard now.timeIntervalSince(lastDraw) >= 0.1 || done >= total || restarted else { return }
         lastDraw = now
         drawn = true
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
         let width = 30
         let filled = Int(fraction * Double(width))
-        // Also anew when done falls: a re-planned attempt starts again from 0.
-        if start == nil || done < start!.done { start = (now, done) }
         let seconds = max(now.timeIntervalSince(start?.time ?? now), 1e-3)
         let since = Double(done - (start?.done ?? 0))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
@@ -104,9 +128,27 @@ final class ProgressBar: @unchecked Sendable {
         case .count(let noun):
             figures = String(format: "%lld/%lld %@ %.0f/s", done, total, noun, since / seconds)
         }
+        let again = restarts == 0 ? "" : " (attempt \(restarts + 1): another writer changed these files, planned again)"
         // Erase to the line's end: a shorter line must not leave the previous one's tail.
-        let line = String(format: "\r%@ [%@] %3.0f%% %@\u{1B}[K", label, bar, fraction * 100, figures)
+        let line = String(format: "\r%@ [%@] %3.0f%% %@%@\u{1B}[K", label, bar, fraction * 100, figures, again)
         StandardStream.write(line, to: StandardStream.error)
+    }
+
+    /// A later step of the same work, drawn at once under `label` (a purge's expiry and catalog
+    /// rebuild after its rewrites: without it the bar sat at 100 % for seconds). Its figures, if
+    /// it reports any, start afresh (counted in `unit` when given).
+    func phase(_ label: String, unit: Unit? = nil) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        self.label = label
+        if let unit { self.unit = unit }
+        start = nil
+        lastDone = nil
+        restarts = 0
+        lastDraw = Date()
+        drawn = true
+        StandardStream.write("\r\(label) …\u{1B}[K", to: StandardStream.error)
     }
 
     func finish() {
@@ -125,4 +167,19 @@ func withProgressBar<T, E: Error>(_ label: String, unit: ProgressBar.Unit, quiet
     let bar = ProgressBar(label: label, unit: unit, quiet: quiet)
     defer { bar.finish() }
     return try work { bar.update($0, $1) }
+}
+
+/// A purge's bar (`lake erase --purge`, `lake vacuum`): the files rewritten, then the expiry of
+/// the earlier snapshots (replacement files checked) and the catalog's rebuild, each under its
+/// own label (`ProgressBar.phase`).
+func withPurgeBar<T>(quiet: Bool, _ work: (_ progress: @escaping WorkProgress, _ phase: @escaping PurgePhases,
+                                           _ expiry: @escaping WorkProgress) throws -> T) throws -> T {
+    let bar = ProgressBar(label: "purge", unit: .count("files"), quiet: quiet)
+    defer { bar.finish() }
+    return try work({ bar.update($0, $1) }, { step in
+        switch step {
+        case .expire: bar.phase("purge: expiring earlier snapshots")
+        case .scrub: bar.phase("purge: rebuilding the catalog")
+        }
+    }, { bar.update($0, $1) })
 }

@@ -78,6 +78,7 @@ struct SchemaShow: ParsableCommand {
         Examples:
           lake schema show orders
           lake schema show orders --version 1
+          lake schema show orders --format csv
         """)
 
     @OptionGroup var registry: RegistryOptions
@@ -88,8 +89,34 @@ struct SchemaShow: ParsableCommand {
     @Option(help: "Version (default: latest).")
     var version: Int?
 
+    @Option(help: "table, json (one object: the table's fields, its columns and source fields as arrays) or csv (one row per column).")
+    var format: OutputFormat = .table
+
     func run() throws {
         let s = try registry.load().schema(table, version: version)
+        var columns = Records(["id", "name", "type", "nullable", "constraints", "description"])
+        for c in s.columns { columns.append([c.id, c.name, "\(c.type)", c.nullable, describe(c.constraints), c.description]) }
+        switch format {
+        case .csv: columns.printCSV()
+        case .json:
+            func fields(_ list: [SourceField]) -> [[String: Any]] {
+                list.map { f in
+                    ["name": f.name, "type": f.type, "required": f.required, "constraints": describe(f.constraints),
+                     "aliases": f.aliases.map { a in ["name": a.name, "conversion": a.conversion.map { $0.rawValue as Any } ?? NSNull()] },
+                     "fields": fields(f.fields)]
+                }
+            }
+            try printJSON([
+                "table": s.table, "version": s.version, "layer": s.layer, "description": s.description, "file": s.path,
+                "fingerprint": "sha256:\(s.fingerprint)", "partition_by": s.partitionBy, "primary_key": s.primaryKey,
+                "columns": columns.objects,
+                "source": s.source.map { src -> Any in ["format": "\(src.format)", "fields": fields(src.fields)] } ?? NSNull(),
+            ] as [String: Any])
+        case .table: printText(s)
+        }
+    }
+
+    private func printText(_ s: TableSchema) {
         print("\(s.table) v\(s.version) (\(s.layer)) — \(s.description)")
         print("file:        \(s.path)")
         print("fingerprint: sha256:\(s.fingerprint)")

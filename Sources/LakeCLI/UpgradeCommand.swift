@@ -13,15 +13,25 @@ struct UpgradeCommand: ParsableCommand {
           lake upgrade --dry-run        # list the migration's steps; changes nothing
           lake upgrade                  # back up, migrate, print the backup's path
           lake upgrade --lake /srv/lake
+          lake upgrade --dry-run --format json
         """)
 
     @OptionGroup var lake: LakeOptions
     @Flag(help: "Run the migration inside a transaction that is rolled back, and list its steps; no backup, no change.")
     var dryRun = false
+    @Option(help: "table, json (one object, its steps an array) or csv (a header and one row, the steps joined by '; ').")
+    var format: OutputFormat = .table
 
     func run() throws {
         let report = try Catalog.upgrade(root: lake.root, dryRun: dryRun)
         let manifest = lake.root.appendingPathComponent(Catalog.manifestName).path
+        var result = Records(["catalog", "from_version", "to_version", "dry_run", "already_current", "backup", "steps"])
+        result.append([manifest, report.fromVersion, report.toVersion, dryRun, report.alreadyCurrent, report.backup?.path,
+                       report.steps.joined(separator: "; ")])
+        try printResult(result, lists: ["steps": report.steps], format: format) { printText(report, manifest: manifest) }
+    }
+
+    private func printText(_ report: UpgradeReport, manifest: String) {
         if report.alreadyCurrent {
             print("\(manifest) is already a DuckLake \(report.toVersion) catalog; nothing to migrate.")
             for step in report.steps { print("  \(step)") }

@@ -80,6 +80,36 @@ struct ProgressCallbackTests {
         log.risesTo(Int64(r.delete.files), "purge")
     }
 
+    @Test("a purge names its steps after the rewrites, in order: the expiry (counting the replacement files it checks), then the catalog's rebuild")
+    func purgePhases() throws {
+        let lake = try BatchedLake(batches: 3)
+        defer { lake.dir.remove() }
+        // One log for the three callbacks, so their order shows.
+        final class Events: @unchecked Sendable {
+            private let lock = NSLock()
+            private var list: [String] = []
+            func add(_ e: String) { lock.lock(); list.append(e); lock.unlock() }
+            var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
+        }
+        let events = Events(), expiry = ProgressLog()
+        let r = try Erasure.run(lake.catalog, customerID: "CUST-00004", purge: true,
+                                progress: { done, total in events.add("rewrite \(done)/\(total)") },
+                                phase: { events.add("phase \($0)") },
+                                expiry: { done, total in expiry.report(done, total); events.add("expiry") })
+        #expect(r.purgeSnapshotID != nil && r.delete.files > 1)
+        let e = events.all
+        #expect(e.filter { $0.hasPrefix("phase") } == ["phase expire", "phase scrub"], "\(e)")
+        // The rewrites all end (at 100 %) before the expiry is named; its checks come between it and the rebuild.
+        let expire = try #require(e.firstIndex(of: "phase expire")), scrub = try #require(e.firstIndex(of: "phase scrub"))
+        #expect(e[..<expire].last == "rewrite \(r.delete.files)/\(r.delete.files)", "\(e)")
+        #expect(e[..<expire].allSatisfy { $0.hasPrefix("rewrite") } && e[(expire + 1) ..< scrub].allSatisfy { $0 == "expiry" }, "\(e)")
+        // The expiry reads each file the rewrite wrote (one per file with deletes, none for a file
+        // whose every row was deleted) before the originals go.
+        let checked = expiry.values.last?.total ?? 0
+        #expect(checked > 1 && checked <= Int64(r.delete.files), "\(checked) checked for \(r.delete.files) rewritten")
+        expiry.risesTo(checked, "expiry")
+    }
+
     @Test("the generator reports order lines, rising to every line it wrote (spikes included)")
     func generator() throws {
         let dir = try TemporaryDirectory("gen-progress")
@@ -155,6 +185,7 @@ struct ProgressBarCLITests {
             ("compact", { ["compact", "--lake", $0] }, "Compacted ", nil),
             ("rewrite", { ["schema", "migrate", "orders", "--to", "2", "--rewrite", "--lake", $0] }, "Migrated ", nil),
             ("erase", { ["erase", "customer", "CUST-00004", "--lake", $0] }, "Deleted ", nil),
+            ("delete", { ["delete", "orders", "--where", "channel = web", "--lake", $0] }, "Deleted ", nil),
             ("purge", { ["erase", "customer", "CUST-00004", "--purge", "--lake", $0] }, "Purged at snapshot", nil),
             ("generate", { ["generate", "--orders", "20000", "--out", $0] }, "wrote ", nil),
             ("vacuum", { ["vacuum", "--retain", "0s", "--force", "--lake", $0] }, "Freed ", compacted),
@@ -178,6 +209,24 @@ struct ProgressBarCLITests {
             let (out, quietOut) = (masked(piped.out.replacingOccurrences(of: a, with: "LAKE")), masked(pipedQuiet.out.replacingOccurrences(of: b, with: "LAKE")))
             #expect(piped.out.contains(c.result) && out == quietOut, "\(c.label): \(out) vs \(quietOut)")
         }
+        // The purge's steps after its rewrites are named on the line, in order, then erased:
+        // the bar does not sit at 100 % while the history expires and the catalog is rebuilt.
+        let purged = try runOnTerminal([bin, "erase", "customer", "CUST-00004", "--purge", "--lake", try copy(lake, "purge-phases")]
+            .map { "'\($0)'" }.joined(separator: " "))
+        let steps = ["\rpurge [" + String(repeating: "#", count: 30) + "] 100%", "\rpurge: expiring earlier snapshots", "\rpurge: rebuilding the catalog",
+                     Self.erase + "  curated.orders"]
+        let found = steps.map { purged.text.range(of: $0)?.lowerBound }
+        #expect(found.allSatisfy { $0 != nil } && zip(found, found.dropFirst()).allSatisfy { $0! < $1! },
+                "purge steps not shown in order: \(purged.text.debugDescription)")
+        // So are a vacuum's steps after its check: the expiry, the deletes (counted), the look for orphans.
+        let vacuumed = try runOnTerminal([bin, "vacuum", "--retain", "0s", "--force", "--lake", try copy(lake, of: compacted, "vacuum-steps")]
+            .map { "'\($0)'" }.joined(separator: " "))
+        let vacuumSteps = ["\rvacuum [" + String(repeating: "#", count: 30) + "] 100%", "\rvacuum: expiring snapshots",
+                           "\rvacuum: deleting files [" + String(repeating: "#", count: 30) + "] 100%", "\rvacuum: looking for unrecorded files",
+                           Self.erase + "Expired "]
+        let at = vacuumSteps.map { vacuumed.text.range(of: $0)?.lowerBound }
+        #expect(at.allSatisfy { $0 != nil } && zip(at, at.dropFirst()).allSatisfy { $0! < $1! },
+                "vacuum steps not shown in order: \(vacuumed.text.debugDescription)")
         // A machine-readable format never gets the bar, even on a terminal.
         for (label, args) in [("compact", ["compact", "--format", "json"]), ("purge", ["erase", "customer", "CUST-00004", "--purge", "--format", "json"])] {
             let json = try runOnTerminal(([bin] + args + ["--lake", try copy(lake, "\(label)-json")]).map { "'\($0)'" }.joined(separator: " "))

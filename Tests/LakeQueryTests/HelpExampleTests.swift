@@ -8,18 +8,21 @@ import Testing
 /// (its documented status), with no "Error:" or "Unknown option" on standard error. Each line
 /// is adapted only where a machine differs: its lake path (`--lake X`, `LAKE_DIR=X`, else
 /// $LAKE_DIR) is the copy, absolute paths (/data, /tmp, /etc, …) live under a scratch root, and
-/// the webhook's port is a local receiver's. Lines that cannot end or need a server the test
-/// does not run are skipped by name below, and each skip must still match an example.
+/// the webhook's port is a local receiver's, a PostgreSQL URL is a new database of the test
+/// cluster (`PostgresCluster`). An example that runs until stopped (`lake serve`, `--follow`)
+/// is started, made to do its work once (the help's own curl request answered; a commit of
+/// live.jsonl printed), then sent SIGTERM, and must exit 0. Lines that cannot run are skipped
+/// by name below, and each skip must still match an example.
 @Suite(.serialized) struct HelpExampleTests {
     static let binDirectory = packageRoot.appendingPathComponent(".build/debug")
 
     /// Examples that cannot run here, with why. A skip that matches no example fails the test.
     static let skipped: [(pattern: String, why: String)] = [
-        ("lake serve --tokens", "serves until stopped"),
-        ("--follow", "follows the file until stopped"),
-        ("postgresql://", "needs a PostgreSQL server at db.internal"),
         ("--to 3 --schemas", "names an orders v3 the registry does not ship yet"),
     ]
+
+    /// Examples that run until SIGINT/SIGTERM: each must match an example.
+    static let untilStopped = ["lake serve --tokens", "--follow"]
 
     struct Help {
         var command: [String]
@@ -133,13 +136,48 @@ import Testing
             try fixture(["ingest", "orders", "gen/\(seed)/orders_stream.jsonl", "--lake", lake, "--quiet"])
         }
         try fixture(["generate", "--out", "\(root)/data/2024-03-10", "--orders", "100", "--seed", "77"] + days)
+        // The growing file the --follow examples name (FILE, live.jsonl): orders the lake has not seen.
+        try fixture(["generate", "--out", "gen/live", "--orders", "60", "--seed", "99"] + days)
         for d in ["hourly", "\(root)/data/lake", "\(root)/etc/lake", "\(root)/var/lib/node_exporter/textfile"] {
             try fm.createDirectory(atPath: d.hasPrefix("/") ? d : dir.file(d), withIntermediateDirectories: true)
         }
         try fm.copyItem(atPath: dir.file("Evaluation-Files/inventory_updates.csv"), toPath: dir.file("hourly/2024-01-15T10.csv"))
         try fm.copyItem(atPath: dir.file("Evaluation-Files/product_catalog.json"), toPath: dir.file("catalog-2024-02.json"))
         try fm.copyItem(atPath: packageRoot.appendingPathComponent("config/alerts.json").path, toPath: "\(root)/etc/lake/alerts.json")
+        try fm.copyItem(atPath: dir.file("gen/live/orders_stream.jsonl"), toPath: dir.file("live.jsonl"))
         #expect(try shell("gzip -c gen/1/orders_stream.jsonl > orders.jsonl.gz").status == 0)
+
+        /// Runs `line` until `ready` holds for its standard output (30 s at most), calls `during`
+        /// with that output, then sends SIGTERM: the exit status and both outputs.
+        func untilStopped(_ line: String, environment: [String: String], ready: (String) -> Bool,
+                          during: (String) throws -> Void) throws -> (status: Int32, out: String, err: String, ready: Bool) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            // exec: the signal must reach lake, not a shell waiting for it.
+            process.arguments = ["-c", "exec " + line]
+            process.currentDirectoryURL = dir.url
+            process.environment = ProcessInfo.processInfo.environment.merging(environment.merging([
+                "PATH": Self.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            ]) { a, _ in a }) { _, b in b }
+            let (outPath, errPath) = (dir.file("stopped.out"), dir.file("stopped.err"))
+            for p in [outPath, errPath] { _ = fm.createFile(atPath: p, contents: nil) }
+            process.standardOutput = FileHandle(forWritingAtPath: outPath)
+            process.standardError = FileHandle(forWritingAtPath: errPath)
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning, !ready(read(outPath)), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            let wasReady = ready(read(outPath))
+            if wasReady { try during(read(outPath)) }
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            let stopBy = Date().addingTimeInterval(30)
+            while process.isRunning, Date() < stopBy { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return (process.terminationStatus, read(outPath), read(errPath), wasReady)
+        }
+        let postgresURL = try NSRegularExpression(pattern: #"postgresql://\S+"#)
 
         let absolute = try NSRegularExpression(pattern: #"(?<![\w./-])/(data|srv|tmp|etc|var)/"#)
         let lakeFlag = try NSRegularExpression(pattern: #"--lake \S+"#)
@@ -148,7 +186,8 @@ import Testing
             re.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
         }
 
-        var ran = 0, failures: [String] = [], wrapped: [String] = [], skipsUsed: Set<String> = []
+        var ran = 0, failures: [String] = [], wrapped: [String] = [], skipsUsed: Set<String> = [], stoppedUsed: Set<String> = []
+        var stoppedRan = 0, postgresRan = 0
         var shared: String?, dirty = false
         print("help examples: fixture made in \(String(format: "%.1f", Date().timeIntervalSince(made))) s")
         let started = Date()
@@ -174,6 +213,44 @@ import Testing
                 var line = replace(absolute, in: example, with: NSRegularExpression.escapedTemplate(for: root) + "/$1/")
                 line = replace(lakeFlag, in: line, with: "--lake " + NSRegularExpression.escapedTemplate(for: copy))
                 line = replace(lakeVariable, in: line, with: "LAKE_DIR=" + NSRegularExpression.escapedTemplate(for: copy))
+                if line.contains("postgresql://") {
+                    // A new empty database each time: catalog copy refuses a target with tables.
+                    let cluster = try PostgresCluster.shared()
+                    let url = cluster.url(database: try cluster.createDatabase("help"))
+                    line = replace(postgresURL, in: line, with: NSRegularExpression.escapedTemplate(for: url))
+                    postgresRan += 1
+                }
+                if let kind = Self.untilStopped.first(where: { example.contains($0) }) {
+                    stoppedUsed.insert(kind)
+                    let serving = kind == "lake serve --tokens"
+                    // A free port (the chosen one is the first line); the follower's FILE is live.jsonl.
+                    line = serving ? line.replacingOccurrences(of: #"--port \d+"#, with: "--port 0", options: .regularExpression)
+                                   : line.replacingOccurrences(of: " FILE", with: " live.jsonl")
+                    var answered = ""
+                    let r = try untilStopped(line, environment: ["LAKE_DIR": copy, "TOKEN": "help-example-token"], ready: { out in
+                        serving ? out.contains("listening on http://127.0.0.1:") : out.contains("snapshot ")
+                    }, during: { out in
+                        guard serving else { return }
+                        // The help's curl request (with its continuation line), sent to the chosen port.
+                        let port = out.firstMatch(of: #/listening on http://127\.0\.0\.1:(\d+)/#).map { String($0.output.1) } ?? "?"
+                        let lines = help.text.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                        guard let at = lines.firstIndex(where: { $0.hasPrefix("curl ") }) else { answered = "no curl example"; return }
+                        var curl = lines[at]
+                        var next = at + 1
+                        while curl.hasSuffix("\\"), next < lines.count { curl = String(curl.dropLast()) + lines[next]; next += 1 }
+                        let request = try shell("curl -sS -f " + curl.dropFirst(5).replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)"),
+                                                environment: ["TOKEN": "help-example-token"])
+                        let rows = try? JSONSerialization.jsonObject(with: Data(request.out.utf8)) as? [Any]
+                        if request.status != 0 || rows?.isEmpty != false { answered = "curl exit \(request.status): \(request.out.prefix(200)) \(request.err)" }
+                    })
+                    ran += 1
+                    stoppedRan += 1
+                    if !r.ready || r.status != 0 || !answered.isEmpty || r.err.contains("Error:") {
+                        failures.append("lake \(help.command.joined(separator: " ")): \(example)\n    ran until SIGTERM: \(line)\n    "
+                            + "\(r.ready ? "" : "never ready; ")exit \(r.status) \(answered): \(r.out.prefix(300)) \(r.err.prefix(400))")
+                    }
+                    continue
+                }
                 let receiver = line.contains("http://127.0.0.1:9000") ? try LocalReceiver() : nil
                 if let receiver { line = line.replacingOccurrences(of: "http://127.0.0.1:9000", with: "http://127.0.0.1:\(receiver.port)") }
                 let r = try shell(line, environment: ["LAKE_DIR": copy, "TOKEN": "help-example-token"])
@@ -195,6 +272,10 @@ import Testing
         #expect(failures.isEmpty, "help examples that fail as written:\n\(failures.joined(separator: "\n"))")
         let stale = Self.skipped.map(\.pattern).filter { !skipsUsed.contains($0) }
         #expect(stale.isEmpty, "skips that match no example any more: \(stale)")
+        #expect(Set(Self.untilStopped) == stoppedUsed, "examples run until stopped that match no example any more: \(Set(Self.untilStopped).subtracting(stoppedUsed))")
+        // serve, the ingest group's follower, ingest orders' two; catalog and catalog copy's PostgreSQL targets.
+        #expect(stoppedRan >= 4 && postgresRan >= 2, "ran \(stoppedRan) examples until stopped, \(postgresRan) on PostgreSQL")
+        print("help examples: \(stoppedRan) of them run until SIGTERM, \(postgresRan) on PostgreSQL")
         print("help examples: \(ran) run in \(String(format: "%.1f", seconds)) s, \(Self.skipped.count) kinds skipped")
     }
 }

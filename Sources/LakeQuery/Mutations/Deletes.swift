@@ -8,8 +8,11 @@ import LakePipeline
 /// DuckLake delete files (`RowDelete`). Deleting orders from curated.orders deletes the same
 /// orders' curated.order_items rows in the same snapshot, so the two tables stay consistent.
 public enum Deletes {
+    /// `progress`: the files read to find the rows (the table's files its statistics do not
+    /// rule out, and with curated.orders every order_items file) against all of them; a re-plan
+    /// after a conflict starts again at 0.
     public static func run(_ catalog: Catalog, table name: String, conditions: [String], dryRun: Bool = false,
-                           beforeCommit: (() throws -> Void)? = nil) throws -> DeleteReport {
+                           progress: WorkProgress? = nil, beforeCommit: (() throws -> Void)? = nil) throws -> DeleteReport {
         guard !conditions.isEmpty else {
             throw QueryError.badOption("lake delete needs at least one --where condition (e.g. --where \"customer_id = CUST-00042\"); "
                 + "to empty a table, name the rows explicitly")
@@ -33,7 +36,19 @@ public enum Deletes {
                 columns.append(oid)
             }
             let orderIndex = columns.firstIndex { $0.name == "order_id" }
-            for file in try scan.candidateFiles(where: predicates) {
+            let items = cascade ? try catalog.tables(at: .snapshot(base.id)).first(where: { $0.tableName == .curatedOrderItems }) : nil
+            // Listed first, so the progress has its total before the first read.
+            let candidates = try scan.candidateFiles(where: predicates)
+            let itemFiles = try items.map { try catalog.dataFiles(tableID: $0.tableID, at: .snapshot(base.id)) } ?? []
+            let total = Int64(candidates.count + itemFiles.count)
+            var done: Int64 = 0
+            func read() {
+                done += 1
+                progress?(done, total)
+            }
+            progress?(0, total)
+            for file in candidates {
+                defer { read() }
                 let positions = try RowDelete.positions(in: file, columns: columns, files: catalog.files) { batch in
                     let rows = try Filter.select(batch, predicates).map { $0.map(Int.init) } ?? Array(0 ..< batch.count)
                     if cascade, let orderIndex {
@@ -45,9 +60,10 @@ public enum Deletes {
             }
             var out = [d]
             deletedOrders = cascade ? (scan.table.tableID, orderIDs) : nil
-            if cascade, !orderIDs.isEmpty, let items = try catalog.tables(at: .snapshot(base.id)).first(where: { $0.tableName == .curatedOrderItems }) {
-                out.append(try Erasure.itemsOf(orderIDs, items, catalog, base))
+            if !orderIDs.isEmpty, let items {
+                out.append(try Erasure.itemsOf(orderIDs, items, catalog, base, files: itemFiles, read: read))
             }
+            if done < total { progress?(total, total) }
             return out
         }, record: { tx, _ in
             if let deletedOrders { try DeletedOrderIDs.record(deletedOrders.ids.map(\.text), tableID: deletedOrders.tableID, in: &tx) }

@@ -171,7 +171,7 @@ struct OrderBatch {
     mutating func add(_ line: Line) throws {
         validator.add(line)
         if let behind = validator.schemaBehind { throw IngestError.behind(behind, source: name) }
-        if validator.pendingRows >= options.drainEvery { try drain() }
+        if validator.pendingRows >= options.drainEvery || validator.pendingBytes >= options.drainBytes { try drain() }
     }
 
     /// Hands the validated rows to the segment writers, which bounds memory to one drain.

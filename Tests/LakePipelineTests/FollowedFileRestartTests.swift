@@ -163,6 +163,31 @@ struct FollowedFileRestartTests {
         #expect(runs.reduce(0) { $0 + $1.records } == 100, "\(runs.map(\.records))")
     }
 
+    /// A symlink pointed at another file while no follower ran (a "current" link moved to the
+    /// next day's file): keyed by the resolved path only, the restart read the new target from
+    /// line 1 and the old one's rest was never read, with no word. The checkpoint saved under
+    /// the link's path too makes it the refusal a rotation gets.
+    @Test("a symlink pointed at another file since the last commit: refused with the way on, nothing committed")
+    func symlinkPointedElsewhereIsRefused() throws {
+        let (dir, store, orders) = try Self.fixture("follow-symlink-moved")
+        defer { dir.remove() }
+        let a = dir.file("a.jsonl"), b = dir.file("b.jsonl"), link = dir.file("current.jsonl")
+        try orders[0 ..< 60].reduce(Data(), +).write(to: URL(fileURLWithPath: a))
+        try orders[100 ..< 300].reduce(Data(), +).write(to: URL(fileURLWithPath: b))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "a.jsonl")
+        #expect(try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag()).records == 60)
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "b.jsonl")
+        #expect {
+            _ = try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag())
+        } throws: { error in
+            // The refusal a rotation gets (here the checkpoint falls inside a line of b.jsonl).
+            "\(error)".contains("current.jsonl") && "\(error)".contains("nothing was committed") && "\(error)".contains("--from-start")
+        }
+        let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
+        #expect(runs.reduce(0) { $0 + $1.records } == 60)
+    }
+
     /// A lake whose follower ran through a symlink before session 22 holds its checkpoint under
     /// the symlink's path: a restart by that path still finds it (and commits under the
     /// resolved key from then on).

@@ -87,7 +87,7 @@ public enum StreamIngest {
         // others enriched with the old prices and categories.
         var productsAt = base.id
         var committed = try OrderIDIndex.load(store, at: base.id)
-        let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0)
+        let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0, alias: key.alias)
         var position = options.fromStart ? start : try resume(store, source: key)
         // Whether the lake's checkpoint of this source describes the file followed now: not
         // with --from-start until a commit (ours, or another follower's since we started).
@@ -143,7 +143,7 @@ public enum StreamIngest {
                     checkedHead = true
                 }
                 pending += got
-                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber, witness: tail.consumedWitness)
+                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber, witness: tail.consumedWitness, alias: key.alias)
                 atEnd = got < room
                 if pending >= options.commitEvery { break }
                 if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
@@ -160,7 +160,7 @@ public enum StreamIngest {
                 // (duplicates in raw, the checkpoint moved back). Resume where it committed, as
                 // after a conflict; the commit's own check only sees checkpoints past our base.
                 if let cp = try store.catalog.streamCheckpoint(source: source), cp.snapshotID > previous {
-                    position = StreamPosition(source: source, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber, witness: cp.witness)
+                    position = StreamPosition(source: source, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber, witness: cp.witness, alias: key.alias)
                     tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
                     checkpointIsCurrent = true
                 }
@@ -200,12 +200,15 @@ public enum StreamIngest {
     /// resolved, so following it through a symlink, or by a path through a symlinked
     /// directory, resumes where the other name left off. Until session 22 the key was the path
     /// as given (made absolute, `..` removed): a symlink started again at line 1 (every line
-    /// again, as duplicates). Those checkpoints are still found (`given`) until a commit
-    /// records the resolved key. A hard link is another name of the same inode and keeps its
-    /// own checkpoint (the follower follows names: a rotation is a new file under the name).
+    /// again, as duplicates). A commit by a symlink saves the checkpoint under both paths and a
+    /// restart takes the newer of the two: a checkpoint an older build keyed by the symlink is
+    /// still found, and a link pointed at another file since is compared with what was
+    /// committed through it (refused, as a rotation is). A hard link is another name of the
+    /// same inode and keeps its own checkpoint (the follower follows names).
     struct SourceKey {
         let resolved: String
         let given: String
+        var alias: String? { given == resolved ? nil : given }
 
         init(_ path: String) {
             given = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -220,8 +223,11 @@ public enum StreamIngest {
 
     static func resume(_ store: LakeStore, source: SourceKey) throws -> StreamPosition {
         var cp = try store.catalog.streamCheckpoint(source: source.resolved)
-        if cp == nil, source.given != source.resolved { cp = try store.catalog.streamCheckpoint(source: source.given) }
-        return StreamPosition(source: source.resolved, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0, witness: cp?.witness)
+        if let alias = source.alias, let byName = try store.catalog.streamCheckpoint(source: alias), byName.snapshotID >= cp?.snapshotID ?? 0 {
+            cp = byName
+        }
+        return StreamPosition(source: source.resolved, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0, witness: cp?.witness,
+                              alias: source.alias)
     }
 
     /// What the followed file holds past its committed checkpoint, for the follower to say

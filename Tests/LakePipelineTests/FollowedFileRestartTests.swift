@@ -141,6 +141,74 @@ struct FollowedFileRestartTests {
         #expect(runs.reduce(0) { $0 + $1.records } == 20 && runs.count == 2, "\(runs.map(\.records))")
         #expect(try store.catalog.streamCheckpoint(source: source)?.lineNumber == 20)
     }
+
+    /// Session 22: the checkpoint was keyed by the path as given, so the same file followed
+    /// through a symlink (or a symlinked directory) started again at line 1, every line read
+    /// again as a duplicate. Now the key is the resolved path.
+    @Test("a file followed through a symlink resumes at the checkpoint its real path committed")
+    func symlinkSharesTheCheckpoint() throws {
+        let (dir, store, orders) = try Self.fixture("follow-symlink")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.file("data"), withIntermediateDirectories: true)
+        let file = dir.file("data/live.jsonl"), link = dir.file("link.jsonl"), linkedDir = dir.file("via")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "data/live.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: linkedDir, withDestinationPath: "data")
+        try orders[0 ..< 60].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        #expect(try StreamIngest.follow(store, path: file, options: Self.options, stop: StopFlag()).records == 60)
+        try orders[0 ..< 90].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        #expect(try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag()).records == 30)
+        try orders[0 ..< 100].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        #expect(try StreamIngest.follow(store, path: linkedDir + "/live.jsonl", options: Self.options, stop: StopFlag()).records == 10)
+        let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
+        #expect(runs.reduce(0) { $0 + $1.records } == 100, "\(runs.map(\.records))")
+    }
+
+    /// A symlink pointed at another file while no follower ran (a "current" link moved to the
+    /// next day's file): keyed by the resolved path only, the restart read the new target from
+    /// line 1 and the old one's rest was never read, with no word. The checkpoint saved under
+    /// the link's path too makes it the refusal a rotation gets.
+    @Test("a symlink pointed at another file since the last commit: refused with the way on, nothing committed")
+    func symlinkPointedElsewhereIsRefused() throws {
+        let (dir, store, orders) = try Self.fixture("follow-symlink-moved")
+        defer { dir.remove() }
+        let a = dir.file("a.jsonl"), b = dir.file("b.jsonl"), link = dir.file("current.jsonl")
+        try orders[0 ..< 60].reduce(Data(), +).write(to: URL(fileURLWithPath: a))
+        try orders[100 ..< 300].reduce(Data(), +).write(to: URL(fileURLWithPath: b))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "a.jsonl")
+        #expect(try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag()).records == 60)
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "b.jsonl")
+        #expect {
+            _ = try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag())
+        } throws: { error in
+            // The refusal a rotation gets (here the checkpoint falls inside a line of b.jsonl).
+            "\(error)".contains("current.jsonl") && "\(error)".contains("nothing was committed") && "\(error)".contains("--from-start")
+        }
+        let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
+        #expect(runs.reduce(0) { $0 + $1.records } == 60)
+    }
+
+    /// A lake whose follower ran through a symlink before session 22 holds its checkpoint under
+    /// the symlink's path: a restart by that path still finds it (and commits under the
+    /// resolved key from then on).
+    @Test("a checkpoint an older build keyed by a symlink's path is still found")
+    func checkpointUnderTheGivenPathIsFound() throws {
+        let (dir, store, orders) = try Self.fixture("follow-symlink-legacy")
+        defer { dir.remove() }
+        let file = dir.file("live.jsonl"), link = dir.file("link.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "live.jsonl")
+        let first = orders[0 ..< 60].reduce(Data(), +)
+        try first.write(to: URL(fileURLWithPath: file))
+        // What an older build committed after following link.jsonl to line 60 (its orders are
+        // left out here: only where the follower resumes is looked at).
+        _ = try store.catalog.commit(message: "older build") { tx in
+            try tx.saveStreamCheckpoint(source: link, byteOffset: Int64(first.count), lineNumber: 60)
+        }
+        try orders[0 ..< 90].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
+        #expect(try StreamIngest.follow(store, path: link, options: Self.options, stop: StopFlag()).records == 30)
+        let resolved = try #require(try store.catalog.streamCheckpoint(source: URL(fileURLWithPath: file).resolvingSymlinksInPath().path))
+        #expect(resolved.lineNumber == 90)
+    }
 }
 
 extension IngestStreamTests {
@@ -221,3 +289,4 @@ extension IngestStreamTests {
         #expect((seen[2] as? [String] ?? []).allSatisfy { $0 == "999.00" }, "\(seen)")
     }
 }
+

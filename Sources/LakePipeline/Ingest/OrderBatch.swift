@@ -10,12 +10,18 @@ public struct StreamPosition: Sendable, Equatable {
     public var lineNumber: Int64
     /// A digest of the bytes before `byteOffset`, checked when a restart resumes here.
     public var witness: StreamWitness?
+    /// The path as given when it is a symlink (`source` is resolved): the checkpoint is saved
+    /// under it too, so a restart by that name after the link was pointed at another file
+    /// compares that file with what was committed and refuses, rather than reading the new
+    /// target from line 1 with the old one's rest never read.
+    public var alias: String?
 
-    public init(source: String, byteOffset: Int64, lineNumber: Int64, witness: StreamWitness? = nil) {
+    public init(source: String, byteOffset: Int64, lineNumber: Int64, witness: StreamWitness? = nil, alias: String? = nil) {
         self.source = source
         self.byteOffset = byteOffset
         self.lineNumber = lineNumber
         self.witness = witness
+        self.alias = alias
     }
 }
 
@@ -170,7 +176,7 @@ struct OrderBatch {
     mutating func add(_ line: Line) throws {
         validator.add(line)
         if let behind = validator.schemaBehind { throw IngestError.behind(behind, source: name) }
-        if validator.pendingRows >= options.drainEvery { try drain() }
+        if validator.pendingRows >= options.drainEvery || validator.pendingBytes >= options.drainBytes { try drain() }
     }
 
     /// Hands the validated rows to the segment writers, which bounds memory to one drain.
@@ -309,6 +315,9 @@ struct OrderBatch {
             if let checkpoint {
                 try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber,
                                             witness: checkpoint.witness)
+                if let alias = checkpoint.alias {
+                    try tx.saveStreamCheckpoint(source: alias, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber, witness: checkpoint.witness)
+                }
             }
             try tx.recordIngestRun(run)
             // Quality figures in the data's own transaction: no second pass, no second snapshot.

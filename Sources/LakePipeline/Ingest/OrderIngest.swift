@@ -10,6 +10,10 @@ public struct IngestOptions: Sendable {
     public var parquet = ParquetWriteOptions()
     /// Lines validated between hand-offs to the writers (bounds memory).
     public var drainEvery = 100_000
+    /// Bytes of line text validated between hand-offs, whatever the line count: the drain's
+    /// string columns have Int32 offsets, so a line-by-line read (one thread, a follower) of
+    /// long lines must hand off well before 2 GiB (lines are at most 64 MiB each).
+    public var drainBytes = 1 << 30
     /// Whole-ingest retries when another writer commits to the same tables meanwhile, each
     /// after a jittered, doubling pause (`ConflictBackoff`), within `conflictRetryBudget` seconds.
     public var conflictRetries = 12

@@ -67,7 +67,8 @@ public enum StreamIngest {
     public static func follow(_ store: LakeStore, path: String, options: StreamOptions = StreamOptions(), stop: StopFlag,
                               onCommit: (IngestRun, StreamPosition) -> Void = { _, _ in }) throws -> IngestRun {
         let started = Date()
-        let source = URL(fileURLWithPath: path).standardizedFileURL.path
+        let key = SourceKey(path)
+        let source = key.resolved
         let name = URL(fileURLWithPath: path).lastPathComponent
         guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
         // Checkpoints are byte offsets into a file read again after a restart: a pipe or FIFO has neither.
@@ -86,8 +87,8 @@ public enum StreamIngest {
         // others enriched with the old prices and categories.
         var productsAt = base.id
         var committed = try OrderIDIndex.load(store, at: base.id)
-        let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0)
-        var position = options.fromStart ? start : try resume(store, source: source)
+        let start = StreamPosition(source: source, byteOffset: 0, lineNumber: 0, alias: key.alias)
+        var position = options.fromStart ? start : try resume(store, source: key)
         // Whether the lake's checkpoint of this source describes the file followed now: not
         // with --from-start until a commit (ours, or another follower's since we started).
         var checkpointIsCurrent = !options.fromStart
@@ -142,7 +143,7 @@ public enum StreamIngest {
                     checkedHead = true
                 }
                 pending += got
-                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber, witness: tail.consumedWitness)
+                end = StreamPosition(source: source, byteOffset: tail.offset, lineNumber: tail.lineNumber, witness: tail.consumedWitness, alias: key.alias)
                 atEnd = got < room
                 if pending >= options.commitEvery { break }
                 if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
@@ -159,7 +160,7 @@ public enum StreamIngest {
                 // (duplicates in raw, the checkpoint moved back). Resume where it committed, as
                 // after a conflict; the commit's own check only sees checkpoints past our base.
                 if let cp = try store.catalog.streamCheckpoint(source: source), cp.snapshotID > previous {
-                    position = StreamPosition(source: source, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber, witness: cp.witness)
+                    position = StreamPosition(source: source, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber, witness: cp.witness, alias: key.alias)
                     tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
                     checkpointIsCurrent = true
                 }
@@ -184,7 +185,7 @@ public enum StreamIngest {
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 productsAt = base.id
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
-                position = checkpointIsCurrent ? try resume(store, source: source) : start
+                position = checkpointIsCurrent ? try resume(store, source: key) : start
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.
@@ -195,17 +196,45 @@ public enum StreamIngest {
         }
     }
 
-    static func resume(_ store: LakeStore, source: String) throws -> StreamPosition {
-        let cp = try store.catalog.streamCheckpoint(source: source)
-        return StreamPosition(source: source, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0, witness: cp?.witness)
+    /// Where a followed file's checkpoint is kept: under the file's path with symlinks
+    /// resolved, so following it through a symlink, or by a path through a symlinked
+    /// directory, resumes where the other name left off. Until session 22 the key was the path
+    /// as given (made absolute, `..` removed): a symlink started again at line 1 (every line
+    /// again, as duplicates). A commit by a symlink saves the checkpoint under both paths and a
+    /// restart takes the newer of the two: a checkpoint an older build keyed by the symlink is
+    /// still found, and a link pointed at another file since is compared with what was
+    /// committed through it (refused, as a rotation is). A hard link is another name of the
+    /// same inode and keeps its own checkpoint (the follower follows names).
+    struct SourceKey {
+        let resolved: String
+        let given: String
+        var alias: String? { given == resolved ? nil : given }
+
+        init(_ path: String) {
+            given = URL(fileURLWithPath: path).standardizedFileURL.path
+            if let r = realpath(path, nil) {
+                resolved = String(cString: r)
+                free(r)
+            } else {
+                resolved = given  // the open that follows says why the file cannot be read
+            }
+        }
+    }
+
+    static func resume(_ store: LakeStore, source: SourceKey) throws -> StreamPosition {
+        var cp = try store.catalog.streamCheckpoint(source: source.resolved)
+        if let alias = source.alias, let byName = try store.catalog.streamCheckpoint(source: alias), byName.snapshotID >= cp?.snapshotID ?? 0 {
+            cp = byName
+        }
+        return StreamPosition(source: source.resolved, byteOffset: cp?.byteOffset ?? 0, lineNumber: cp?.lineNumber ?? 0, witness: cp?.witness,
+                              alias: source.alias)
     }
 
     /// What the followed file holds past its committed checkpoint, for the follower to say
     /// when it stops: a last line whose newline never came (the writer finished without one)
     /// waits there for ever, and exit 0 alone would read as "all ingested". nil when nothing.
     public static func unconsumed(_ store: LakeStore, path: String) throws -> UnconsumedTail? {
-        let source = URL(fileURLWithPath: path).standardizedFileURL.path
-        let position = try resume(store, source: source)
+        let position = try resume(store, source: SourceKey(path))
         var st = stat()
         guard stat(path, &st) == 0, Int64(st.st_size) > position.byteOffset else { return nil }
         let file: FileDescriptor

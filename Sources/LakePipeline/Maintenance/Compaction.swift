@@ -37,6 +37,10 @@ public struct CompactionOptions: Sendable {
     /// Only partitions whose event date is this day ("YYYY-MM-DD").
     public var date: String?
     public var targetFileSize: Int64 = 128 << 20
+    /// Rows held at once while a partition is rewritten (by `Compaction.heldBytes`): each
+    /// group is sorted and written on its own. Below 2 GiB, since a string column's offsets are
+    /// Int32; it also bounds memory however large a partition grows.
+    public var groupBytes = 1 << 30
     public var minFiles = 2
     /// nil: event_time when the table has it, else file order.
     public var sortBy: String?
@@ -306,57 +310,81 @@ public enum Compaction {
     }
 
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
+    /// Rows are held `options.groupBytes` at a time (read in file order, each group sorted and
+    /// written on its own): until session 22 the whole partition was held and concatenated, so
+    /// raw.orders of 6 M orders on one day and channel (2.2 GB of line text) overflowed the
+    /// string columns' Int32 offsets and `lake compact` trapped after 34 s at 7.5 GB RSS.
     static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions, files: LakeFiles,
                         parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [NewDataFile] {
         let schema = try table.schema()
-        var parts: [RecordBatch] = []
-        for file in inputs { parts += try FileRows.read(file, table: table, schema: schema, files: files, parallelism: parallelism) }
-        // Every row deleted (a reader yields no batch for a fully deleted file): nothing replaces them.
-        if parts.isEmpty { return [] }
-        let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
-        let sorted: RecordBatch
-        if let sortColumn, let i = table.columns.firstIndex(where: { $0.columnID == sortColumn.columnID }) {
-            sorted = Partitioning.gather(all, rows: sortOrder(all.columns[i]))
-        } else {
-            sorted = all
-        }
-        // Every row deleted: the partition's files go and nothing replaces them.
-        if sorted.count == 0 { return [] }
         let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
-        let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, sorted.count)))
+        let inputRows = inputs.reduce(0) { $0 + $1.recordCount }
+        let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, inputRows)))
         let rowsPerFile = max(1, Int(Double(options.targetFileSize) / bytesPerRow))
+        let sortIndex = sortColumn.flatMap { c in table.columns.firstIndex { $0.columnID == c.columnID } }
         // New files go next to the old ones (same partition directory), under fresh names; inputs
         // that all lie outside the root (DuckDB's ducklake_add_data_files) give the table's own.
         let directory = (inputs.first { $0.pathIsRelative } ?? inputs[0]).directoryInTable
         var outputs: [NewDataFile] = []
-        var start = 0
         var opts = options.parquet
         opts.metadata["lake.table"] = table.qualifiedName
         opts.metadata["lake.compacted"] = "true"
-        repeat {
-            let end = min(sorted.count, start + rowsPerFile)
-            let relative = (directory.isEmpty ? "" : directory + "/") + UUID().uuidString.lowercased() + ".parquet"
-            let url = table.directory.appendingPathComponent(relative)
-            let summary: ParquetFileSummary
-            do {
-                // An unpublished writer leaves no file; the published outputs are debris now.
+        var parts: [RecordBatch] = []
+        var held = 0
+        // Every row of a group deleted (a reader yields no batch for a fully deleted file):
+        // nothing replaces them.
+        func writeGroup() throws {
+            defer { parts = []; held = 0 }
+            if parts.isEmpty { return }
+            let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
+            parts = []
+            let sorted = sortIndex.map { Partitioning.gather(all, rows: sortOrder(all.columns[$0])) } ?? all
+            var start = 0
+            while start < sorted.count {
+                let end = min(sorted.count, start + rowsPerFile)
+                let relative = (directory.isEmpty ? "" : directory + "/") + UUID().uuidString.lowercased() + ".parquet"
+                let url = table.directory.appendingPathComponent(relative)
+                // An unpublished writer leaves no file; the published outputs are discarded below.
                 let writer = try files.writer(url.path, schema: schema, options: opts)
                 try writer.write(sorted.slice(start ..< end))
-                summary = try writer.close()
-            } catch {
-                files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })
-                throw error
+                let summary = try writer.close()
+                var stats: [Int64: ColumnStats] = [:]
+                for (i, f) in schema.fields.enumerated() {
+                    guard let id = f.fieldID else { continue }
+                    stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
+                }
+                outputs.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
+                                           footerSize: summary.footerSize, footerChecksum: summary.footerChecksum,
+                                           partitionValues: inputs[0].partitionValues, columnStats: stats))
+                start = end
             }
-            var stats: [Int64: ColumnStats] = [:]
-            for (i, f) in schema.fields.enumerated() {
-                guard let id = f.fieldID else { continue }
-                stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
+        }
+        do {
+            for file in inputs {
+                for part in try FileRows.read(file, table: table, schema: schema, files: files, parallelism: parallelism) {
+                    parts.append(part)
+                    held += heldBytes(part)
+                    if held >= options.groupBytes { try writeGroup() }
+                }
             }
-            outputs.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                       footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: inputs[0].partitionValues, columnStats: stats))
-            start = end
-        } while start < sorted.count
+            try writeGroup()
+        } catch {
+            // The outputs already published are debris now.
+            files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })
+            throw error
+        }
         return outputs
+    }
+
+    /// What `part` takes once concatenated with others: a dictionary column (the reader returns
+    /// string columns as dictionaries where it can) is copied out value by value unless every
+    /// part shares its dictionary, which `estimatedBytes` (indices only) leaves out: grouped by
+    /// that estimate, the 6 M-order raw.orders partition still overflowed (held in one group).
+    static func heldBytes(_ part: RecordBatch) -> Int {
+        part.columns.reduce(part.estimatedBytes) { total, c in
+            guard case .dictionary(let indices, let values) = c.data else { return total }
+            return indices.reduce(total) { $0 + values.byteRange(Int($1)).count }
+        }
     }
 
     /// A stable ascending order of the rows by one column, nulls first (ties keep file order, so

@@ -6,6 +6,7 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
     case duplicateColumn(path: String, column: String)
     case badHeader(path: String, found: [String], expected: [String])
     case unterminatedQuote(path: String, line: Int)
+    case tooMuchText(path: String, line: Int, limit: Int)
     case schema(OrderRulesError)
 
     public var description: String {
@@ -17,6 +18,8 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
             return "\(p):1: header is \(found.map(VisibleText.escape).joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
         case .duplicateColumn(let p, let c): return "\(p):1: the header names \(c) twice; which column holds its values is ambiguous, so nothing was read"
         case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
+        case .tooMuchText(let p, let l, let limit):
+            return "\(p):\(l): the file holds more than \(limit) bytes of text by this line (one inventory is read whole, and a column of text must stay under 2 GiB); split it into smaller files, which append as one would; nothing was committed"
         case .schema(let e): return e.description
         }
     }
@@ -38,21 +41,28 @@ public struct InventoryBatch: Sendable {
 public enum InventoryParser {
     public static let columns = ["product_id", "available_quantity", "warehouse_location", "last_updated"]
 
-    public static func parse(path: String, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry) throws(InventoryError) -> InventoryBatch {
+    /// Text an inventory may hold (its accepted and rejected string columns together): the file
+    /// is parsed whole and its string columns have Int32 offsets, which a 2.2 GB CSV of long
+    /// warehouse names overflowed (the process trapped).
+    public static let textLimit = 1 << 30
+
+    public static func parse(path: String, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry,
+                             textLimit: Int = textLimit) throws(InventoryError) -> InventoryBatch {
         let input: SourceInput
         do { input = try SourceInput.open(path) } catch { throw .io(.open(path: path, errno: error.errnoValue)) }
-        return try parse(input, batchID: batchID, catalog: catalog, registry: registry)
+        return try parse(input, batchID: batchID, catalog: catalog, registry: registry, textLimit: textLimit)
     }
 
     /// Parses the input from where it stands to its end.
-    public static func parse(_ input: SourceInput, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry) throws(InventoryError) -> InventoryBatch {
+    public static func parse(_ input: SourceInput, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry,
+                             textLimit: Int = textLimit) throws(InventoryError) -> InventoryBatch {
         let name = input.name
         let accepted: Schema, rejected: Schema
         do {
             accepted = try registry.schema(RegistryTable.inventory).lakeSchema
             rejected = try registry.schema(RegistryTable.rawInventory).lakeSchema
         } catch { throw .schema(.registry(error)) }
-        var state = State(file: name, batchID: batchID, catalog: catalog)
+        var state = State(file: name, batchID: batchID, catalog: catalog, textLimit: textLimit)
         do {
             let reader = LineReader(input)
             try reader.forEachLine { (line: Line) throws(InventoryError) in try state.feed(line) }
@@ -90,11 +100,13 @@ public enum InventoryParser {
         // rejected
         var rLine: [Int64] = [], rText = StringColumn(), rReason = StringColumn(), rDetail = StringColumn()
         var rejects: [RejectReason: Int] = [:]
+        let textLimit: Int
 
-        init(file: String, batchID: String, catalog: ProductCatalog?) {
+        init(file: String, batchID: String, catalog: ProductCatalog?, textLimit: Int) {
             self.file = file
             self.batchID = batchID
             self.catalog = catalog
+            self.textLimit = textLimit
         }
 
         mutating func feed(_ line: Line) throws(InventoryError) {
@@ -127,6 +139,9 @@ public enum InventoryParser {
             }
             if fields.count == 1 && fields[0].isEmpty { return }  // blank line
             row()
+            if product.bytes.count + warehouse.bytes.count + rText.bytes.count + rDetail.bytes.count > textLimit {
+                throw .tooMuchText(path: file, line: recordLine, limit: textLimit)
+            }
         }
 
         /// Splits `record` into `fields`; false when it ends inside a quoted field.

@@ -115,11 +115,18 @@ public enum ProductCatalogParser {
         var catalog = ProductCatalog()
         var rejects: [CatalogReject] = []
         var scratch: [UInt8] = []
+        // Entries are asked for in file order: count on from the last offset asked (from the
+        // start when asked for an earlier one). Counting from byte 0 for every entry took a
+        // catalog of 100,000 products 354 s (13 s for 20,000), all of it here.
+        var counted = (offset: 0, line: 1, col: 1)
         func lineCol(_ offset: Int) -> (Int, Int) {
-            var line = 1, col = 1
-            for k in 0 ..< min(offset, raw.count) {
+            let end = min(offset, raw.count)
+            if end < counted.offset { counted = (0, 1, 1) }
+            var line = counted.line, col = counted.col
+            for k in counted.offset ..< end {
                 if raw[k] == 10 { line += 1; col = 1 } else { col += 1 }
             }
+            counted = (end, line, col)
             return (line, col)
         }
         func syntax(_ e: JSONError) -> ProductCatalogError {

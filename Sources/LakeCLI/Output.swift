@@ -128,7 +128,7 @@ final class ProgressBar: @unchecked Sendable {
         case .count(let noun):
             figures = String(format: "%lld/%lld %@ %.0f/s", done, total, noun, since / seconds)
         }
-        let again = restarts == 0 ? "" : " (attempt \(restarts + 1): another writer changed these files, planned again)"
+        let again = restarts == 0 ? "" : " (attempt \(restarts + 1): another writer committed meanwhile, started again)"
         // Erase to the line's end: a shorter line must not leave the previous one's tail.
         let line = String(format: "\r%@ [%@] %3.0f%% %@%@\u{1B}[K", label, bar, fraction * 100, figures, again)
         StandardStream.write(line, to: StandardStream.error)

@@ -207,7 +207,7 @@ public struct CatalogTransaction {
     public mutating func addDataFiles(_ groups: [(tableID: Int64, files: [NewDataFile])]) throws -> [[Int64]] {
         let work = groups.filter { !$0.files.isEmpty }
         guard !work.isEmpty else { return groups.map { _ in [] } }
-        precondition(Set(work.map(\.tableID)).count == work.count, "addDataFiles: each table at most once")
+        precondition(Set(groups.map(\.tableID)).count == groups.count, "addDataFiles: each table at most once")
         var tables: [TableInfo] = []
         for (tableID, files) in work {
             let t: TableInfo
@@ -398,7 +398,8 @@ public struct CatalogTransaction {
     }
 
     /// Sets the stats of many columns, of one or several tables, in one statement per 150
-    /// columns (each row binds 6 values, under SQLite's 999): an UPDATE joined to a VALUES list,
+    /// columns (each row binds 6 values: 900, under the 999 of SQLite builds before 3.32 and
+    /// PostgreSQL's 65,535): an UPDATE joined to a VALUES list,
     /// which both dialects name column1…column6. One UPDATE per column was a round trip each
     /// under the write lock on PostgreSQL, up to 15 per commit of an order batch.
     private func updateTableColumnStats(_ rows: [SQLArguments]) throws {

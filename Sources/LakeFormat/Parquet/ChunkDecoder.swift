@@ -33,13 +33,9 @@ struct ChunkDecoder {
     init(leaf: LeafColumn, rows: Int) {
         self.leaf = leaf
         self.rows = rows
-        switch leaf.field.type {
-        case .bool: bools.reserveCapacity(rows)
-        case .int32, .date: ints32.reserveCapacity(rows)
-        case .int64, .timestamp, .decimal: ints64.reserveCapacity(rows)
-        case .double: doubles.reserveCapacity(rows)
-        case .string: stringIndices.reserveCapacity(rows)
-        }
+        // The value arrays are reserved when first appended to (`scatter`, the string indices):
+        // a chunk of one page takes its page's array whole, and a reservation here was an
+        // allocation of every row's width thrown away.
         if leaf.field.nullable { validity.reserveCapacity(rows) }
     }
 
@@ -224,6 +220,7 @@ struct ChunkDecoder {
                         // `readDataPage` decoded them into `stringIndices` already.
                     } else if !nullable {
                         // Indices are below the dictionary's count (checked): the same bits as Int32.
+                        if stringIndices.capacity < rows { stringIndices.reserveCapacity(rows) }
                         if present > 0 { indices.withUnsafeBufferPointer { idx in
                             UnsafeRawPointer(idx.baseAddress!).withMemoryRebound(to: Int32.self, capacity: present) {
                                 stringIndices.append(contentsOf: UnsafeBufferPointer(start: $0, count: present))
@@ -320,9 +317,12 @@ struct ChunkDecoder {
         if !nullable {
             // A chunk of one page (the usual case) takes the page's array as it is: appending
             // copied every value once more.
-            if out.isEmpty && n == rows { out = values } else { out.append(contentsOf: values) }
+            if out.isEmpty && n == rows { out = values; return }
+            if out.capacity < rows { out.reserveCapacity(rows) }
+            out.append(contentsOf: values)
             return
         }
+        if out.capacity < rows { out.reserveCapacity(rows) }
         var k = 0
         for i in 0 ..< n {
             if levels[i] == 1 {

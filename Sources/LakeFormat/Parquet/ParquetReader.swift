@@ -540,7 +540,8 @@ public final class ParquetFileReader: @unchecked Sendable {
             if scratch.count < uncompressedSize {
                 // zstd throws unless it wrote exactly the page's size, so its buffer is not
                 // zeroed first (a memset of every page's bytes, a few percent of a report's
-                // scan); the other codecs keep a zeroed one.
+                // scan). The other codecs check their output size too; their buffers stay zeroed
+                // as a precaution only (their pages are read from other engines' files, rarely).
                 scratch = codec == .zstd ? [UInt8](unsafeUninitializedCapacity: uncompressedSize) { _, n in n = uncompressedSize }
                     : [UInt8](repeating: 0, count: uncompressedSize)
             }

@@ -262,8 +262,13 @@ struct OrderBatch {
             }
             if let checkpoint {
                 // Another follower of the same file committed meanwhile: our offsets are stale.
-                let current = try tx.streamCheckpoint(source: checkpoint.source)
-                if let current, current.snapshotID > base.id { throw IngestError.conflict(table: .curatedOrders) }
+                // Through the link's name too: a build before session 22 following the link saves
+                // its checkpoint under that name only.
+                for key in [checkpoint.source] + (checkpoint.alias.map { [$0] } ?? []) {
+                    if let current = try tx.streamCheckpoint(source: key), current.snapshotID > base.id {
+                        throw IngestError.conflict(table: .curatedOrders)
+                    }
+                }
             }
             let ordersID = try ordersTarget.ensure(&tx)
             // Our dedupe read the committed order ids at `base`; ids committed since must not

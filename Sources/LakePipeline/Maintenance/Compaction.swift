@@ -329,15 +329,11 @@ public enum Compaction {
         var opts = options.parquet
         opts.metadata["lake.table"] = table.qualifiedName
         opts.metadata["lake.compacted"] = "true"
-        var parts: [RecordBatch] = []
-        var held = 0
         // Every row of a group deleted (a reader yields no batch for a fully deleted file):
         // nothing replaces them.
-        func writeGroup() throws {
-            defer { parts = []; held = 0 }
+        func writeGroup(_ parts: [RecordBatch]) throws {
             if parts.isEmpty { return }
             let all = RecordBatch.concatenate(parts.map { ($0, 0 ..< $0.count) }, schema: schema)
-            parts = []
             let sorted = sortIndex.map { Partitioning.gather(all, rows: sortOrder(all.columns[$0])) } ?? all
             var start = 0
             while start < sorted.count {
@@ -360,14 +356,30 @@ public enum Compaction {
             }
         }
         do {
+            // A group ends between input files: an ingest writes an order's items into one file,
+            // so they stay in one output (an order split across outputs makes every later
+            // product-sales scan read twice). Only a file larger than a group on its own is cut
+            // between its row groups. Held at most: a group plus one row group.
+            var group: [RecordBatch] = [], groupHeld = 0
+            var current: [RecordBatch] = [], currentHeld = 0
             for file in inputs {
                 for part in try FileRows.read(file, table: table, schema: schema, files: files, parallelism: parallelism) {
-                    parts.append(part)
-                    held += heldBytes(part)
-                    if held >= options.groupBytes { try writeGroup() }
+                    current.append(part)
+                    currentHeld += heldBytes(part)
+                    guard groupHeld + currentHeld >= options.groupBytes else { continue }
+                    if group.isEmpty {
+                        try writeGroup(current)
+                        (current, currentHeld) = ([], 0)
+                    } else {
+                        try writeGroup(group)
+                        (group, groupHeld) = ([], 0)
+                    }
                 }
+                group += current
+                groupHeld += currentHeld
+                (current, currentHeld) = ([], 0)
             }
-            try writeGroup()
+            try writeGroup(group)
         } catch {
             // The outputs already published are debris now.
             files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })

@@ -37,10 +37,10 @@ public enum Deletes {
             }
             let orderIndex = columns.firstIndex { $0.name == "order_id" }
             let items = cascade ? try catalog.tables(at: .snapshot(base.id)).first(where: { $0.tableName == .curatedOrderItems }) : nil
-            // Listed first, so the progress has its total before the first read.
             let candidates = try scan.candidateFiles(where: predicates)
-            let itemFiles = try items.map { try catalog.dataFiles(tableID: $0.tableID, at: .snapshot(base.id)) } ?? []
-            let total = Int64(candidates.count + itemFiles.count)
+            // The items' files are listed (with their stats) only once orders matched; the bar's
+            // total grows by them then.
+            var total = Int64(candidates.count)
             var done: Int64 = 0
             func read() {
                 done += 1
@@ -61,6 +61,9 @@ public enum Deletes {
             var out = [d]
             deletedOrders = cascade ? (scan.table.tableID, orderIDs) : nil
             if !orderIDs.isEmpty, let items {
+                let itemFiles = try catalog.dataFiles(tableID: items.tableID, at: .snapshot(base.id))
+                total += Int64(itemFiles.count)
+                progress?(done, total)
                 out.append(try Erasure.itemsOf(orderIDs, items, catalog, base, files: itemFiles, read: read))
             }
             if done < total { progress?(total, total) }

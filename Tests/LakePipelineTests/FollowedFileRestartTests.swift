@@ -188,6 +188,45 @@ struct FollowedFileRestartTests {
         #expect(runs.reduce(0) { $0 + $1.records } == 60)
     }
 
+    /// A follower of a link whose lines another follower, of a build before session 22, commits
+    /// meanwhile under the link's name only: the commit's conflict check read the resolved key
+    /// alone, so both committed the same lines (raw holds them twice). It reads the link's
+    /// checkpoint too: the batch conflicts and is redone from there, finding nothing new.
+    @Test("lines committed meanwhile under a link's name by an older build: the follower's batch conflicts and is redone from there")
+    func olderFollowerThroughTheLinkIsSeen() throws {
+        let (dir, store, orders) = try Self.fixture("follow-symlink-race")
+        defer { dir.remove() }
+        let file = dir.file("live.jsonl"), link = dir.file("link.jsonl")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "live.jsonl")
+        let lines = orders[0 ..< 60].reduce(Data(), +)
+        try lines.write(to: URL(fileURLWithPath: file))
+        // Holds its 60 lines for 3 s before committing them.
+        var options = StreamOptions()
+        options.commitEvery = 1_000
+        options.commitInterval = 3
+        options.pollInterval = 0.05
+        let holding = options
+        let stop = StopFlag()
+        nonisolated(unsafe) var outcome: Result<IngestRun, Error>?
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            outcome = Result { try StreamIngest.follow(store, path: link, options: holding, stop: stop) }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 1)
+        // The older build's commit of the same 60 lines, keyed by the link's path (its orders are
+        // left out: only whether the follower commits the lines again is looked at).
+        _ = try store.catalog.commit(message: "older build") { tx in
+            try tx.saveStreamCheckpoint(source: link, byteOffset: Int64(lines.count), lineNumber: 60)
+        }
+        Thread.sleep(forTimeInterval: 4.5)
+        stop.set()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        let run = try #require(try outcome?.get())
+        #expect(run.records == 0, "the follower committed \(run.records) lines the older build had committed")
+        #expect(try store.catalog.ingestRuns().filter { $0.kind == .orders }.isEmpty)
+    }
+
     /// A lake whose follower ran through a symlink before session 22 holds its checkpoint under
     /// the symlink's path: a restart by that path still finds it (and commits under the
     /// resolved key from then on).

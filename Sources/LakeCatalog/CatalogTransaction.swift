@@ -231,11 +231,12 @@ public struct CatalogTransaction {
         })
         var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
         var merged: [[Int64: TableColumnStats]] = []
-        for ((tableID, files), (t, (firstFileID, firstRowID))) in zip(work, zip(tables, zip(firstFileIDs, firstRowIDs))) {
+        for (g, (tableID, files)) in work.enumerated() {
+            let t = tables[g]
             var tableMerged: [Int64: TableColumnStats] = [:]
-            var rowIDStart = firstRowID
+            var rowIDStart = firstRowIDs[g]
             for (i, file) in files.enumerated() {
-                let fileID = firstFileID + Int64(i)
+                let fileID = firstFileIDs[g] + Int64(i)
                 fileRows.append([fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
                                  file.footerSize, rowIDStart, t.partitionID])
                 rowIDStart += file.recordCount
@@ -262,16 +263,16 @@ public struct CatalogTransaction {
                 path_is_relative, file_format, record_count, file_size_bytes, footer_size, row_id_start, partition_id,
                 encryption_key, mapping_id, partial_max)
             """, row: "(?, ?, ?, NULL, NULL, ?, TRUE, 'parquet', ?, ?, ?, ?, ?, NULL, NULL, NULL)", fileRows)
-        try FileIntegrity.record(db, work.enumerated().map { (firstFileIDs[$0.offset], $0.element.tableID, $0.element.files) })
+        try FileIntegrity.record(db, work.indices.map { (firstFileIDs[$0], work[$0].tableID, work[$0].files) })
         try db.insertRows(into: "ducklake_file_partition_value", row: "(?, ?, ?, ?)", partitionRows)
         try db.insertRows(into: "ducklake_file_column_stats", row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", statRows)
         try mergeTableColumnStats(Array(zip(tables, merged)))
-        for ((tableID, files), _) in zip(work, tables) {
+        var ids: [Int64: [Int64]] = [:]
+        for (g, (tableID, files)) in work.enumerated() {
             if !insertedTables.contains(tableID) { insertedTables.append(tableID) }
             for _ in files { hooks(.dataFileAdded) }
+            ids[tableID] = (0 ..< files.count).map { firstFileIDs[g] + Int64($0) }
         }
-        var ids: [Int64: [Int64]] = [:]
-        for ((tableID, files), first) in zip(work, firstFileIDs) { ids[tableID] = (0 ..< files.count).map { first + Int64($0) } }
         return groups.map { ids[$0.tableID] ?? [] }
     }
 

@@ -116,14 +116,7 @@ struct FollowedFileRestartTests {
         var options = StreamOptions()
         options.commitInterval = 0
         options.pollInterval = 3
-        let idle = options
-        let stopA = StopFlag()
-        nonisolated(unsafe) var outcome: Result<IngestRun, Error>?
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            outcome = Result { try StreamIngest.follow(store, path: file, options: idle, stop: stopA) }
-            done.signal()
-        }
+        let followerA = BackgroundFollower(store, path: file, options: options)
         let deadline = Date().addingTimeInterval(60)
         while try store.catalog.streamCheckpoint(source: source)?.lineNumber != 10 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         Thread.sleep(forTimeInterval: 0.3)  // A is in its pause
@@ -133,9 +126,7 @@ struct FollowedFileRestartTests {
         #expect(try StreamIngest.follow(other, path: file, options: Self.options, stop: StopFlag()).records == 10)
         // A wakes, sees the lake moved on, and must find nothing left to read.
         Thread.sleep(forTimeInterval: 4)
-        stopA.set()
-        #expect(done.wait(timeout: .now() + 60) == .success)
-        let a = try #require(try outcome?.get())
+        let a = try #require(try followerA.finish(), "A did not stop within a minute")
         #expect(a.records == 10, "A read B's lines again: \(a.records) records")
         let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
         #expect(runs.reduce(0) { $0 + $1.records } == 20 && runs.count == 2, "\(runs.map(\.records))")
@@ -205,14 +196,7 @@ struct FollowedFileRestartTests {
         options.commitEvery = 1_000
         options.commitInterval = 3
         options.pollInterval = 0.05
-        let holding = options
-        let stop = StopFlag()
-        nonisolated(unsafe) var outcome: Result<IngestRun, Error>?
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            outcome = Result { try StreamIngest.follow(store, path: link, options: holding, stop: stop) }
-            done.signal()
-        }
+        let follower = BackgroundFollower(store, path: link, options: options)
         Thread.sleep(forTimeInterval: 1)
         // The older build's commit of the same 60 lines, keyed by the link's path (its orders are
         // left out: only whether the follower commits the lines again is looked at).
@@ -220,9 +204,7 @@ struct FollowedFileRestartTests {
             try tx.saveStreamCheckpoint(source: link, byteOffset: Int64(lines.count), lineNumber: 60)
         }
         Thread.sleep(forTimeInterval: 4.5)
-        stop.set()
-        #expect(done.wait(timeout: .now() + 60) == .success)
-        let run = try #require(try outcome?.get())
+        let run = try #require(try follower.finish(), "the follower did not stop within a minute")
         #expect(run.records == 0, "the follower committed \(run.records) lines the older build had committed")
         #expect(try store.catalog.ingestRuns().filter { $0.kind == .orders }.isEmpty)
     }
@@ -329,3 +311,23 @@ extension IngestStreamTests {
     }
 }
 
+/// A follower on a thread of its own (its own process in real life) until `finish` stops it.
+final class BackgroundFollower: @unchecked Sendable {
+    private let stop = StopFlag()
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<IngestRun, Error>?
+
+    init(_ store: LakeStore, path: String, options: StreamOptions) {
+        Thread.detachNewThread { [self] in
+            outcome = Result { try StreamIngest.follow(store, path: path, options: options, stop: stop) }
+            done.signal()
+        }
+    }
+
+    /// Stops the follower and returns its run; nil when it did not end within a minute.
+    func finish() throws -> IngestRun? {
+        stop.set()
+        guard done.wait(timeout: .now() + 60) == .success else { return nil }
+        return try outcome?.get()
+    }
+}

@@ -23,6 +23,9 @@ public struct StreamPosition: Sendable, Equatable {
         self.witness = witness
         self.alias = alias
     }
+
+    /// The keys the checkpoint is saved and checked under: the resolved path, and the link's.
+    var keys: [String] { [source, alias].compactMap { $0 } }
 }
 
 /// The one path from order lines to a snapshot, shared by whole-file ingest (`OrderIngest`)
@@ -264,7 +267,7 @@ struct OrderBatch {
                 // Another follower of the same file committed meanwhile: our offsets are stale.
                 // Through the link's name too: a build before session 22 following the link saves
                 // its checkpoint under that name only.
-                for key in [checkpoint.source] + (checkpoint.alias.map { [$0] } ?? []) {
+                for key in checkpoint.keys {
                     if let current = try tx.streamCheckpoint(source: key), current.snapshotID > base.id {
                         throw IngestError.conflict(table: .curatedOrders)
                     }
@@ -318,10 +321,9 @@ struct OrderBatch {
             }
             if let ledger { try tx.recordSource(kind: kind, sourceHash: ledger.identity.hash, source: name, bytes: ledger.bytes, batchID: batchID) }
             if let checkpoint {
-                try tx.saveStreamCheckpoint(source: checkpoint.source, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber,
-                                            witness: checkpoint.witness)
-                if let alias = checkpoint.alias {
-                    try tx.saveStreamCheckpoint(source: alias, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber, witness: checkpoint.witness)
+                for key in checkpoint.keys {
+                    try tx.saveStreamCheckpoint(source: key, byteOffset: checkpoint.byteOffset, lineNumber: checkpoint.lineNumber,
+                                                witness: checkpoint.witness)
                 }
             }
             try tx.recordIngestRun(run)

@@ -8,6 +8,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Foundation
 
 public enum Durability {
     /// fsyncs the directory at `path`, making the entries created in it (files, subdirectories) durable.
@@ -21,8 +23,10 @@ public enum Durability {
     /// `mkdir -p` that also fsyncs the parent of every directory it had to create (or found
     /// created by a concurrent writer that may not have synced it yet), so the new path exists
     /// after a power loss once a file in it has been synced. Directories already present on the
-    /// first check are taken as they are.
-    public static func createDirectories(_ path: String) throws {
+    /// first check are taken as they are. With `syncs`, the parents are fsynced in the
+    /// background instead, and `syncs.waitDurable(forFilesIn:)` waits for them: the caller
+    /// must call it before anything durable names a file below `path`.
+    public static func createDirectories(_ path: String, syncs: DirectorySyncs? = nil) throws {
         var missing: [String] = []
         var p = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         while !p.isEmpty, p != "/", !isDirectory(p) {
@@ -31,10 +35,20 @@ public enum Durability {
             p = slash == p.startIndex ? "/" : String(p[..<slash])
         }
         for dir in missing.reversed() {
-            if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-                throw ParquetError.io(path: dir, operation: "create directory", errno: errno)
+            let parent = parent(of: dir)
+            guard let syncs else {
+                if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                    throw ParquetError.io(path: dir, operation: "create directory", errno: errno)
+                }
+                try syncDirectory(parent)
+                continue
             }
-            try syncDirectory(parent(of: dir))
+            // Announced before the mkdir: another thread that finds the new directory and
+            // publishes a file below it then waits for this parent's fsync too.
+            syncs.entryWillBeAdded(in: parent)
+            let failed = mkdir(dir, 0o755) != 0 && errno != EEXIST ? errno : 0
+            syncs.entryAdded(in: parent)
+            if failed != 0 { throw ParquetError.io(path: dir, operation: "create directory", errno: failed) }
         }
     }
 
@@ -46,5 +60,125 @@ public enum Durability {
     public static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// The fsyncs that make new directories' names durable, run in the background. An ingest
+/// creates a file in every new partition directory (`date=…/channel=…`) as rows for it first
+/// arrive, on the thread that hands rows to the writers; fsyncing each new directory's parent
+/// there made that thread wait on the device about 500 times per million orders. Here the
+/// creating thread announces the new entry, makes the directory and goes on; the parent is
+/// fsynced on another thread, and a file is published (`LocalStorage`'s writer) only once
+/// every directory above it has been made durable, so a catalog commit still never names a
+/// file whose path a power loss could lose. Syncs of one directory are coalesced: one fsync
+/// covers every entry announced before it started.
+public final class DirectorySyncs: @unchecked Sendable {
+    /// The process's one set: any writer may publish below a directory another one created.
+    public static let shared = DirectorySyncs()
+
+    /// fsyncs a directory; returns 0 or the errno (tests inject failures).
+    public typealias Sync = @Sendable (_ directory: String) -> Int32
+
+    private struct State {
+        /// Entries announced (the generation a sync must reach to cover them all).
+        var announced = 0
+        /// mkdirs announced and not yet made: a sync started now could miss them.
+        var making = 0
+        var running = false
+        /// Generations covered by a finished fsync.
+        var durable = 0
+        /// The last failed fsync: the generation it was to cover, and its errno.
+        var failure: (upTo: Int, errno: Int32)?
+    }
+
+    private let sync: Sync
+    private let condition = NSCondition()
+    private var states: [String: State] = [:]
+    private let queue = DispatchQueue(label: "lake.directory-syncs", attributes: .concurrent)
+
+    public init(sync: @escaping Sync = DirectorySyncs.fsyncDirectory) {
+        self.sync = sync
+    }
+
+    /// fsync(2) of the directory; a directory removed meanwhile (an abandoned write emptied
+    /// it) holds nothing to make durable.
+    public static let fsyncDirectory: Sync = { path in
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return errno == ENOENT ? 0 : errno }
+        defer { _ = close(fd) }
+        return fsync(fd) == 0 ? 0 : errno
+    }
+
+    /// A subdirectory is about to be made in `directory` (call `entryAdded` after the mkdir).
+    func entryWillBeAdded(in directory: String) {
+        condition.lock()
+        states[directory, default: State()].announced += 1
+        states[directory, default: State()].making += 1
+        condition.unlock()
+    }
+
+    /// The mkdir announced by `entryWillBeAdded` is done (or failed): starts the parent's fsync
+    /// unless one is running, which starts the next when it ends.
+    func entryAdded(in directory: String) {
+        condition.lock()
+        defer { condition.unlock() }
+        states[directory, default: State()].making -= 1
+        startIfDue(directory)
+    }
+
+    /// With the lock held.
+    private func startIfDue(_ directory: String) {
+        guard var s = states[directory], !s.running, s.making == 0, s.durable < s.announced else { return }
+        let covering = s.announced
+        s.running = true
+        states[directory] = s
+        queue.async { [self] in
+            let e = sync(directory)
+            condition.lock()
+            defer { condition.unlock() }
+            // Entries stay (one per directory this process made): generations never restart,
+            // so a waiter's target always stays reachable.
+            states[directory]?.running = false
+            if e == 0 {
+                if var s = states[directory] {
+                    s.durable = max(s.durable, covering)
+                    if let f = s.failure, f.upTo <= covering { s.failure = nil }
+                    states[directory] = s
+                }
+                startIfDue(directory)
+            } else {
+                // Not retried at once (a device failing every fsync would spin): the waiters
+                // report it, and the next one to wait starts a new attempt.
+                states[directory]?.failure = (covering, e)
+            }
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until the names of the directories above `directory` that this process made are
+    /// durable (their parents fsynced), so a file published in `directory` is reachable after
+    /// a power loss. The file's own entry in `directory` is its publisher's fsync. Throws the
+    /// failed fsync's error: the file must not be committed.
+    public func waitDurable(forFilesIn directory: String) throws(StorageError) {
+        var ancestors: [String] = []
+        var p = directory
+        while p != "/" && p.contains("/") {
+            p = Durability.parent(of: p)
+            ancestors.append(p)
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        for a in ancestors {
+            guard let target = states[a]?.announced else { continue }
+            while let s = states[a], s.durable < target {
+                if let f = s.failure, f.upTo >= target, !s.running {
+                    // Reported once; the next waiter tries again (startIfDue below).
+                    states[a]?.failure = nil
+                    throw .io(location: a, operation: "fsync directory", errno: f.errno)
+                }
+                if !s.running { startIfDue(a) }
+                condition.wait()
+            }
+        }
     }
 }

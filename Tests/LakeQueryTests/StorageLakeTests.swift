@@ -189,4 +189,75 @@ import Testing
         // Nothing writes a data file in place or renames one: every write is a storage publish.
         #expect(!lines.contains { $0.contains(".parquet") && ($0.contains("O_TRUNC") || ($0.contains("rename") && quoted($0).last?.hasSuffix(".parquet") != false)) })
     }
+
+    @Test("LocalStorage durability across threads: every directory `lake ingest` makes has its parent fsynced before the catalog's commit")
+    func newDirectoriesDurableBeforeTheCommit() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else {
+            Issue.record("strace is not installed (apt-get install strace): this test reads the system calls")
+            return
+        }
+        let dir = try TemporaryDirectory("storage-strace-dirs")
+        defer { dir.remove() }
+        let lake = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let trace = dir.file("trace")
+        let setup = try runProcess(lake, ["ingest", "catalog", Self.input.appendingPathComponent("product_catalog.json").path, "--lake", dir.file("lake")])
+        #expect(setup.status == 0, "\(setup.err)")
+        // -ff: a file per thread, every call one whole line; -ttt -T: its start and its duration,
+        // on the one clock all threads share, so calls of different threads can be ordered.
+        let r = try runProcess(strace, ["-ff", "-qq", "-ttt", "-T", "-o", trace, "-e", "trace=mkdir,openat,fsync,fdatasync,unlink", lake,
+                                        "ingest", "orders", Self.input.appendingPathComponent("orders_stream.jsonl").path,
+                                        "--lake", dir.file("lake")])
+        #expect(r.status == 0, "\(r.err)")
+        struct Call { var start: Double; var end: Double; var text: String }
+        func parse(_ l: Substring) -> Call? {
+            guard let space = l.firstIndex(of: " "), let start = Double(l[..<space]),
+                  let open = l.range(of: " <", options: .backwards), let took = Double(l[open.upperBound...].dropLast()) else { return nil }
+            return Call(start: start, end: start + took, text: String(l[l.index(after: space) ..< open.lowerBound]))
+        }
+        let threads = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("trace.") }.map {
+            try String(contentsOfFile: dir.file($0), encoding: .utf8).split(separator: "\n").compactMap(parse)
+        }
+        func quoted(_ c: Call) -> String? { c.text.split(separator: "\"", omittingEmptySubsequences: false).dropFirst().first.map(String.init) }
+        func result(_ c: Call) -> String? { c.text.range(of: " = ", options: .backwards).map { String(c.text[$0.upperBound...].prefix { $0 != " " }) } }
+        // The commit: the last sync of the catalog's write-ahead log before the first hold name
+        // is released (a release follows the commit).
+        let all = threads.flatMap { $0 }
+        guard let released = all.filter({ $0.text.hasPrefix("unlink(") && $0.text.contains(".parquet.pending") }).map(\.start).min() else {
+            Issue.record("no hold name released"); return
+        }
+        var commit: Double?
+        for thread in threads {
+            var wal: Set<String> = []
+            for c in thread {
+                if c.text.hasPrefix("openat("), c.text.contains("manifest.sqlite-wal\""), let fd = result(c) { wal.insert(fd) }
+                if c.text.hasPrefix("fsync(") || c.text.hasPrefix("fdatasync("), c.start < released,
+                   wal.contains(String(c.text.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" })) {
+                    commit = max(commit ?? 0, c.start)
+                }
+            }
+        }
+        guard let commit else { Issue.record("no sync of the catalog's log before the release"); return }
+        // Every directory made (or found made by another thread) below the lake: its parent's
+        // fsync, in whichever thread, ended after the mkdir and before the commit.
+        let made = all.filter { $0.text.hasPrefix("mkdir(") && (result($0) == "0" || result($0) == "-1") && quoted($0)?.hasPrefix(dir.file("lake") + "/") == true }
+        #expect(made.count > 10, "the ingest made partition directories: \(made.count)")
+        var syncs: [(path: String, end: Double)] = []
+        for thread in threads {
+            var opened: [String: String] = [:]
+            for c in thread {
+                if c.text.hasPrefix("openat("), c.text.contains("O_DIRECTORY"), let path = quoted(c), let fd = result(c) { opened[fd] = path }
+                if c.text.hasPrefix("fsync("), result(c) == "0", let path = opened[String(c.text.dropFirst(6).prefix { $0 != ")" })] {
+                    syncs.append((path, c.end))
+                }
+            }
+        }
+        for m in made {
+            guard let path = quoted(m) else { continue }
+            let parent = Durability.parent(of: path)
+            #expect(syncs.contains { $0.path == parent && $0.end >= m.end && $0.end <= commit },
+                    "\(path) was made at \(m.end), its parent never fsynced between then and the commit at \(commit)")
+        }
+    }
+
 }

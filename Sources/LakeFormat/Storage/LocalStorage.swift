@@ -16,14 +16,18 @@ public struct LocalStorage: Storage {
     public let root: String
     /// Bounds the descriptors of files being written (the process-wide one; tests give their own).
     let budget: OpenFileBudget
+    /// Makes new directories' names durable in the background; `publish` waits for them
+    /// (the process-wide one; tests give their own).
+    let syncs: DirectorySyncs
 
     public init(root: String) { self.init(root: root, budget: .shared) }
 
-    init(root: String, budget: OpenFileBudget) {
+    init(root: String, budget: OpenFileBudget, syncs: DirectorySyncs = .shared) {
         var r = root
         while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
         self.root = r
         self.budget = budget
+        self.syncs = syncs
     }
 
     public init(root: URL) { self.init(root: root.standardizedFileURL.path) }
@@ -55,13 +59,13 @@ public struct LocalStorage: Storage {
         while true {
             attempt += 1
             do throws(StorageError) {
-                do { try Durability.createDirectories(directory) } catch let ParquetError.io(path, op, e) {
+                do { try Durability.createDirectories(directory, syncs: syncs) } catch let ParquetError.io(path, op, e) {
                     throw StorageError.io(location: path, operation: op, errno: e)
                 } catch {
                     throw StorageError.io(location: directory, operation: "create directory", errno: EIO)
                 }
                 return try LocalStorageWriter(target: target, temp: temp, hold: directory + "/" + Self.holdName(of: key.name),
-                                              budget: budget, root: root)
+                                              budget: budget, syncs: syncs, root: root)
             } catch .io(_, _, ENOENT) where attempt < Self.createAttempts {
                 continue
             }
@@ -276,7 +280,8 @@ final class LocalStorageReader: StorageReader, @unchecked Sendable {
 
 /// Bytes go to the temp file; `publish` fsyncs it, closes it (a failed close can mean lost
 /// bytes: an error), links it to the target name (EEXIST: create-once), renames it to the
-/// hold name and fsyncs the directory so the new names survive a power loss too. The hold
+/// hold name and fsyncs the directory so the new names survive a power loss too, and waits
+/// for the background fsyncs that make the new directories above it durable. The hold
 /// name stays until the commit releases it (see `LocalStorage.create`).
 final class LocalStorageWriter: StorageWriter {
     let target: String
@@ -286,12 +291,15 @@ final class LocalStorageWriter: StorageWriter {
     private var published = false
     /// The storage's root: an abandoned file's emptied directories are removed up to it (nil: none).
     private let root: String?
+    private let syncs: DirectorySyncs
 
-    init(target: String, temp: String, hold: String, budget: OpenFileBudget = .shared, root: String? = nil) throws(StorageError) {
+    init(target: String, temp: String, hold: String, budget: OpenFileBudget = .shared, syncs: DirectorySyncs = .shared,
+         root: String? = nil) throws(StorageError) {
         self.target = target
         self.temp = temp
         self.hold = hold
         self.root = root
+        self.syncs = syncs
         file = try ParkableFile(creating: temp, budget: budget)
     }
 
@@ -330,6 +338,7 @@ final class LocalStorageWriter: StorageWriter {
         } catch {
             throw .io(location: directory, operation: "fsync directory", errno: EIO)
         }
+        try syncs.waitDurable(forFilesIn: directory)
     }
 }
 

@@ -1,0 +1,125 @@
+import Foundation
+import LakeTestSupport
+import Testing
+@testable import LakeFormat
+
+/// New partition directories' parents are fsynced in the background (`DirectorySyncs`), so the
+/// thread creating files does not wait on the device; a file's publish waits for every such
+/// fsync above it, and a failed one fails the publish (nothing may commit a file whose path a
+/// power loss could lose).
+@Suite struct DirectorySyncsTests {
+    /// A sync function the test controls: records each directory, fails those in `failing`,
+    /// and blocks while `gate` is closed.
+    final class Device: @unchecked Sendable {
+        private let lock = NSCondition()
+        private var open = true
+        private(set) var synced: [String] = []
+        var failing: Set<String> = []
+        /// Seconds each fsync takes.
+        var latency: TimeInterval = 0
+
+        func close() { lock.lock(); open = false; lock.unlock() }
+        func release() { lock.lock(); open = true; lock.broadcast(); lock.unlock() }
+        var syncedSoFar: [String] { lock.lock(); defer { lock.unlock() }; return synced }
+        func fail(_ dir: String?) { lock.lock(); failing = dir.map { [$0] } ?? []; lock.unlock() }
+
+        func sync(_ dir: String) -> Int32 {
+            if latency > 0 { Thread.sleep(forTimeInterval: latency) }
+            lock.lock()
+            defer { lock.unlock() }
+            while !open { lock.wait() }
+            synced.append(dir)
+            return failing.contains(dir) ? EIO : 0
+        }
+    }
+
+    static func storage(_ dir: TemporaryDirectory, _ device: Device) -> LocalStorage {
+        LocalStorage(root: dir.path, budget: OpenFileBudget(limit: 64), syncs: DirectorySyncs(sync: { device.sync($0) }))
+    }
+
+    static func publish(_ storage: LocalStorage, _ key: String) throws {
+        let w = try storage.create(try StorageKey(key))
+        try Array("bytes of \(key)".utf8).withUnsafeBytes { try w.write($0) }
+        try w.publish()
+    }
+
+    @Test("a publish returns only once the parents of the directories made for it are fsynced")
+    func publishWaitsForTheNewDirectories() throws {
+        let dir = try TemporaryDirectory("dirsync-wait")
+        defer { dir.remove() }
+        let device = Device()
+        let storage = Self.storage(dir, device)
+        device.close()
+        // Creating the file makes t/date=1/channel=web without waiting on the device.
+        let w = try storage.create(try StorageKey("t/date=1/channel=web/a.parquet"))
+        try Array("abc".utf8).withUnsafeBytes { try w.write($0) }
+        #expect(FileManager.default.fileExists(atPath: dir.file("t/date=1/channel=web")))
+        #expect(device.syncedSoFar.isEmpty)
+        // The device answers two seconds from now; a publish that did not wait for it returns
+        // long before (its own file and directory fsyncs are real ones).
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 2)
+            device.release()
+        }
+        try w.publish()
+        // The parents of t, t/date=1 and t/date=1/channel=web.
+        let parents = Set(device.syncedSoFar)
+        #expect(parents.isSuperset(of: [dir.path, dir.file("t"), dir.file("t/date=1")]), "\(parents)")
+    }
+
+    @Test("a failed background fsync fails the publish naming the directory; the next publish tries again")
+    func failedSyncFailsThePublish() throws {
+        let dir = try TemporaryDirectory("dirsync-fail")
+        defer { dir.remove() }
+        let device = Device()
+        let storage = Self.storage(dir, device)
+        device.fail(dir.file("t/date=2"))
+        #expect {
+            try Self.publish(storage, "t/date=2/channel=app/a.parquet")
+        } throws: { error in
+            guard case StorageError.io(let location, let operation, let e) = error else { return false }
+            return location == dir.file("t/date=2") && operation == "fsync directory" && e == EIO
+        }
+        device.fail(nil)
+        try Self.publish(storage, "t/date=2/channel=app/b.parquet")
+        #expect(device.syncedSoFar.filter { $0 == dir.file("t/date=2") }.count >= 2, "the failed fsync was tried again")
+    }
+
+    @Test("a file in a directory another writer made waits for that writer's pending fsync too")
+    func sharedAncestorIsWaitedFor() throws {
+        let dir = try TemporaryDirectory("dirsync-shared")
+        defer { dir.remove() }
+        let device = Device()
+        let storage = Self.storage(dir, device)
+        try Self.publish(storage, "t/placeholder.parquet")
+        device.close()
+        // The first writer makes t/date=3 and t/date=3/channel=web: the fsync of t is pending.
+        _ = try storage.create(try StorageKey("t/date=3/channel=web/a.parquet"))
+        // The second finds t/date=3 made and adds only channel=app below it.
+        let second = try storage.create(try StorageKey("t/date=3/channel=app/b.parquet"))
+        try Array("b".utf8).withUnsafeBytes { try second.write($0) }
+        device.fail(dir.file("t"))
+        device.release()
+        // t's fsync (for date=3, made by the first writer) fails: the second writer's file,
+        // below date=3, is not reachable for sure either.
+        #expect(throws: StorageError.self) { try second.publish() }
+    }
+
+    @Test("many writers making the same directories at once: every publish succeeds, each once its parents are fsynced")
+    func concurrentCreates() throws {
+        let dir = try TemporaryDirectory("dirsync-many")
+        defer { dir.remove() }
+        let device = Device()
+        device.latency = 0.05
+        let storage = Self.storage(dir, device)
+        let keys = (0 ..< 64).map { "t/date=\($0 % 4)/channel=c\($0 % 8)/f\($0).parquet" }
+        let errors = try parallelMapBlocking(count: keys.count, threads: 8) { i -> String? in
+            do { try Self.publish(storage, keys[i]); return nil } catch { return "\(keys[i]): \(error)" }
+        }
+        #expect(errors.compactMap { $0 }.isEmpty, "\(errors.compactMap { $0 })")
+        // Read as the last publish returned: a publish that did not wait finds them pending.
+        let synced = Set(device.syncedSoFar)
+        for d in 0 ..< 4 { #expect(synced.contains(dir.file("t/date=\(d)"))) }
+        #expect(synced.contains(dir.file("t")) && synced.contains(dir.path))
+    }
+}

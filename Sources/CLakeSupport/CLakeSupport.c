@@ -1,5 +1,16 @@
 // The header's helpers are `static inline`; what needs a compiled body lives here.
+#define _GNU_SOURCE  // sync_file_range
+#include <fcntl.h>
 #include "CLakeSupport.h"
+
+int lake_start_writeback(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
+#endif
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>

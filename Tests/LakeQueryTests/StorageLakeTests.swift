@@ -190,7 +190,7 @@ import Testing
         #expect(!lines.contains { $0.contains(".parquet") && ($0.contains("O_TRUNC") || ($0.contains("rename") && quoted($0).last?.hasSuffix(".parquet") != false)) })
     }
 
-    @Test("LocalStorage durability across threads: every directory `lake ingest` makes has its parent fsynced before the catalog's commit")
+    @Test("LocalStorage durability across threads: every directory `lake ingest` makes has its parent fsynced before the catalog's commit; write-back of every data file starts as it is written")
     func newDirectoriesDurableBeforeTheCommit() throws {
         let strace = "/usr/bin/strace"
         guard FileManager.default.isExecutableFile(atPath: strace) else {
@@ -205,7 +205,7 @@ import Testing
         #expect(setup.status == 0, "\(setup.err)")
         // -ff: a file per thread, every call one whole line; -ttt -T: its start and its duration,
         // on the one clock all threads share, so calls of different threads can be ordered.
-        let r = try runProcess(strace, ["-ff", "-qq", "-ttt", "-T", "-o", trace, "-e", "trace=mkdir,openat,fsync,fdatasync,unlink", lake,
+        let r = try runProcess(strace, ["-ff", "-qq", "-ttt", "-T", "-o", trace, "-e", "trace=mkdir,openat,fsync,fdatasync,unlink,sync_file_range", lake,
                                         "ingest", "orders", Self.input.appendingPathComponent("orders_stream.jsonl").path,
                                         "--lake", dir.file("lake")])
         #expect(r.status == 0, "\(r.err)")
@@ -252,6 +252,23 @@ import Testing
                 }
             }
         }
+        // Write-back of the data files starts as they are written (a hint; the fsyncs above
+        // still make them durable): every temp file written is named by such a call's descriptor.
+        // Descriptors are the process's: one thread opens a file, another writes it. In time
+        // order, an open at its end (when the number is given) and a call using it at its start:
+        // a number is given again only after its last holder's calls began.
+        var hinted: Set<String> = [], written: Set<String> = [], files: [String: String] = [:]
+        func at(_ c: Call) -> Double { c.text.hasPrefix("openat(") ? c.end : c.start }
+        for c in all.sorted(by: { at($0) < at($1) }) {
+            if c.text.hasPrefix("openat("), let fd = result(c), let path = quoted(c) {
+                files[fd] = path
+                if path.hasSuffix(".parquet.pending") { written.insert(path) }
+            }
+            if c.text.hasPrefix("sync_file_range("), result(c) == "0", let path = files[String(c.text.dropFirst(16).prefix { $0 != "," })] {
+                hinted.insert(path)
+            }
+        }
+        #expect(!written.isEmpty && hinted == written, "\(written.subtracting(hinted).count) of \(written.count) data files had no write-back started")
         for m in made {
             guard let path = quoted(m) else { continue }
             let parent = Durability.parent(of: path)

@@ -23,4 +23,10 @@ uint32_t lake_crc32_fold(uint32_t state, const void *data, size_t length);
 /// where the C library has no such setting.
 int lake_limit_malloc_arenas(int arenas);
 
+/// Starts writing `length` bytes of the file at `offset` back to the device without waiting
+/// for them (Linux sync_file_range with SYNC_FILE_RANGE_WRITE): a hint, never a substitute for
+/// fsync, which still reports any write-back error. Returns 0, or -1 with errno; elsewhere
+/// a no-op returning 0.
+int lake_start_writeback(int fd, int64_t offset, int64_t length);
+
 #endif

@@ -42,6 +42,48 @@ import Testing
         #expect(groups > raw.count, "\(groups) row groups in \(raw.count) files: the read drained only at its end")
     }
 
+    /// Session 23: at the first limit, 1 GiB of text, a follower of 50 MB lines all in one
+    /// partition peaked at 4.9 GB RSS (release build; 92 lines, 4.6 GB, the same peak as 46:
+    /// bounded, but by 1 GiB held several times over), where `lake ingest orders` of the same
+    /// file, drained per chunk, peaked at 1.05 GB. A follower with the default options now
+    /// hands lines on at tens of megabytes of text: 80 lines of 1 MB come in two drains or more.
+    @Test("a follower with the default options hands long lines to the writers at tens of MB of text, not at 1 GiB")
+    func followerDrainsLongLinesEarly() throws {
+        let dir = try TemporaryDirectory("long-line-follow-drain")
+        defer { dir.remove() }
+        let gen = dir.file("gen")
+        let g = try runLake(["generate", "--orders", "10", "--days", "1", "--clean", "--seed", "5", "--out", gen])
+        try #require(g.status == 0, "\(g.err)")
+        let store = try OrphanSweepRaceTests.openLake(dir, hooks: CommitHooks())
+        _ = try CatalogIngest.run(store, path: gen + "/product_catalog.json")
+        let note = String(repeating: "n", count: 1_000_000)
+        var text = ""
+        for i in 0 ..< 80 {
+            text += "{\"order_id\": \"ORD-LONG-\(i)\", \"customer_id\": \"CUST-00001\", \"timestamp\": \"2024-01-01T10:00:00Z\", "
+                + "\"channel\": \"web\", \"items\": [{\"product_id\": \"PROD-001\", \"quantity\": 1, \"unit_price\": 36.99}], "
+                + "\"shipping_address\": {\"country\": \"US\", \"state\": \"CA\", \"city\": \"San Francisco\"}, "
+                + "\"status\": \"confirmed\", \"note\": \"\(note)\"}\n"
+        }
+        let path = dir.file("live.jsonl")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var options = StreamOptions()
+        options.stopAtEnd = true
+        options.ingest.parquet.rowGroupBytes = 1  // each drain ends a row group
+        let run = try StreamIngest.follow(store, path: path, options: options, stop: StopFlag())
+        #expect(run.records == 80)
+        let root = dir.url.appendingPathComponent("lake").path
+        let raw = OrphanSweepRaceTests.parquetFiles(under: dir.url.appendingPathComponent("lake/raw/orders"))
+        try #require(raw.count == 1, "\(raw)")
+        var groups = 0, rows: Int64 = 0
+        for f in raw {
+            let reader = try ParquetFileReader(path: root + "/raw/orders/" + f)
+            groups += reader.rowGroupCount
+            rows += reader.rowCount
+        }
+        #expect(rows == 80)
+        #expect(groups >= 2, "\(groups) row group(s): 80 MB of lines were held until the commit")
+    }
+
     /// An inventory is parsed whole: 2.2 GB of long warehouse names trapped on the string
     /// columns' Int32 offsets (SIGILL after 52 s, 3.5 GB RSS). Now the parser stops at
     /// `textLimit` bytes of text with the file and line, before anything is written.

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include "CLakeSupport.h"
 
+// SYNC_FILE_RANGE_WRITE alone only starts write-back and leaves the descriptor's error record
+// to the fsync that follows; never add the WAIT flags, which would take a write-back error
+// from that fsync.
 int lake_start_writeback(int fd, int64_t offset, int64_t length) {
 #if defined(__linux__)
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);

@@ -8,7 +8,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import Foundation
 
 public enum Durability {
@@ -68,45 +67,65 @@ public enum Durability {
 /// arrive, on the thread that hands rows to the writers; fsyncing each new directory's parent
 /// there made that thread wait on the device about 500 times per million orders. Here the
 /// creating thread announces the new entry, makes the directory and goes on; the parent is
-/// fsynced on another thread, and a file is published (`LocalStorage`'s writer) only once
-/// every directory above it has been made durable, so a catalog commit still never names a
-/// file whose path a power loss could lose. Syncs of one directory are coalesced: one fsync
-/// covers every entry announced before it started.
+/// fsynced by one of a few threads of this type's own, and a file is published
+/// (`LocalStorage`'s writer) only once every directory above it that this process made is
+/// durable, so a catalog commit still never names a file whose path a power loss could lose.
+/// Syncs of one directory are coalesced: one fsync covers every entry announced before it
+/// started. Plain threads, not Dispatch: publishers waiting here may occupy Dispatch's few
+/// workers, and libdispatch traps when it cannot get a descriptor, which an ingest at its
+/// open-file limit leaves none of.
 public final class DirectorySyncs: @unchecked Sendable {
     /// The process's one set: any writer may publish below a directory another one created.
     public static let shared = DirectorySyncs()
 
-    /// fsyncs a directory; returns 0 or the errno (tests inject failures).
-    public typealias Sync = @Sendable (_ directory: String) -> Int32
+    /// What failed: the operation ("open directory", "fsync directory") and its errno.
+    public struct Failure: Sendable, Equatable {
+        public var operation: String
+        public var errno: Int32
+        public init(operation: String, errno: Int32) {
+            self.operation = operation
+            self.errno = errno
+        }
+    }
+
+    /// Makes a directory's entries durable; nil, or what failed (tests inject failures).
+    public typealias Sync = @Sendable (_ directory: String) -> Failure?
 
     private struct State {
         /// Entries announced (the generation a sync must reach to cover them all).
         var announced = 0
         /// mkdirs announced and not yet made: a sync started now could miss them.
         var making = 0
-        var running = false
+        /// Queued or being synced.
+        var scheduled = false
         /// Generations covered by a finished fsync.
         var durable = 0
-        /// The last failed fsync: the generation it was to cover, and its errno.
-        var failure: (upTo: Int, errno: Int32)?
+        /// A failed fsync, for good: after one, a later fsync may report success without the
+        /// entries the failed one was to cover having reached the device, so nothing below
+        /// this directory is published again by this process (a new process starts afresh).
+        var failure: Failure?
     }
 
     private let sync: Sync
     private let condition = NSCondition()
     private var states: [String: State] = [:]
-    private let queue = DispatchQueue(label: "lake.directory-syncs", attributes: .concurrent)
+    /// Directories to sync, with the generation each sync covers, oldest first.
+    private var queue: [(directory: String, covering: Int)] = []
+    private var threads = 0, idle = 0
+    private let maxThreads: Int
 
-    public init(sync: @escaping Sync = DirectorySyncs.fsyncDirectory) {
+    public init(threads: Int = 4, sync: @escaping Sync = DirectorySyncs.fsyncDirectory) {
         self.sync = sync
+        maxThreads = max(1, threads)
     }
 
     /// fsync(2) of the directory; a directory removed meanwhile (an abandoned write emptied
-    /// it) holds nothing to make durable.
+    /// it: rmdir takes only empty ones, so nothing waits on it) holds nothing to make durable.
     public static let fsyncDirectory: Sync = { path in
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { return errno == ENOENT ? 0 : errno }
+        if fd < 0 { return errno == ENOENT ? nil : Failure(operation: "open directory", errno: errno) }
         defer { _ = close(fd) }
-        return fsync(fd) == 0 ? 0 : errno
+        return fsync(fd) == 0 ? nil : Failure(operation: "fsync directory", errno: errno)
     }
 
     /// A subdirectory is about to be made in `directory` (call `entryAdded` after the mkdir).
@@ -117,40 +136,55 @@ public final class DirectorySyncs: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The mkdir announced by `entryWillBeAdded` is done (or failed): starts the parent's fsync
-    /// unless one is running, which starts the next when it ends.
+    /// The mkdir announced by `entryWillBeAdded` is done (or failed): schedules the parent's
+    /// fsync unless one is scheduled, which schedules the next when it ends.
     func entryAdded(in directory: String) {
         condition.lock()
         defer { condition.unlock() }
         states[directory, default: State()].making -= 1
-        startIfDue(directory)
+        scheduleIfDue(directory)
     }
 
     /// With the lock held.
-    private func startIfDue(_ directory: String) {
-        guard var s = states[directory], !s.running, s.making == 0, s.durable < s.announced else { return }
-        let covering = s.announced
-        s.running = true
+    private func scheduleIfDue(_ directory: String) {
+        guard var s = states[directory], !s.scheduled, s.making == 0, s.failure == nil, s.durable < s.announced else { return }
+        s.scheduled = true
         states[directory] = s
-        queue.async { [self] in
-            let e = sync(directory)
-            condition.lock()
-            defer { condition.unlock() }
-            // Entries stay (one per directory this process made): generations never restart,
-            // so a waiter's target always stays reachable.
-            states[directory]?.running = false
-            if e == 0 {
-                if var s = states[directory] {
-                    s.durable = max(s.durable, covering)
-                    if let f = s.failure, f.upTo <= covering { s.failure = nil }
-                    states[directory] = s
-                }
-                startIfDue(directory)
-            } else {
-                // Not retried at once (a device failing every fsync would spin): the waiters
-                // report it, and the next one to wait starts a new attempt.
-                states[directory]?.failure = (covering, e)
+        queue.append((directory, s.announced))
+        if idle > 0 {
+            condition.broadcast()
+        } else if threads < maxThreads {
+            threads += 1
+            let t = Thread { [self] in work() }
+            t.name = "lake.directory-syncs"
+            t.start()
+        }
+    }
+
+    private func work() {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            guard !queue.isEmpty else {
+                idle += 1
+                condition.wait()
+                idle -= 1
+                continue
             }
+            let (directory, covering) = queue.removeFirst()
+            condition.unlock()
+            let failure = sync(directory)
+            condition.lock()
+            if var s = states[directory] {
+                s.scheduled = false
+                if let failure {
+                    s.failure = failure
+                } else {
+                    s.durable = max(s.durable, covering)
+                }
+                states[directory] = s
+            }
+            scheduleIfDue(directory)
             condition.broadcast()
         }
     }
@@ -158,7 +192,7 @@ public final class DirectorySyncs: @unchecked Sendable {
     /// Waits until the names of the directories above `directory` that this process made are
     /// durable (their parents fsynced), so a file published in `directory` is reachable after
     /// a power loss. The file's own entry in `directory` is its publisher's fsync. Throws the
-    /// failed fsync's error: the file must not be committed.
+    /// failure when one of their fsyncs failed: the file must not be committed.
     public func waitDurable(forFilesIn directory: String) throws(StorageError) {
         var ancestors: [String] = []
         var p = directory
@@ -169,14 +203,12 @@ public final class DirectorySyncs: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         for a in ancestors {
+            // Entries stay (one per directory this process made something in): generations
+            // never restart, so a target stays reachable.
             guard let target = states[a]?.announced else { continue }
-            while let s = states[a], s.durable < target {
-                if let f = s.failure, f.upTo >= target, !s.running {
-                    // Reported once; the next waiter tries again (startIfDue below).
-                    states[a]?.failure = nil
-                    throw .io(location: a, operation: "fsync directory", errno: f.errno)
-                }
-                if !s.running { startIfDue(a) }
+            while let s = states[a] {
+                if let f = s.failure { throw .io(location: a, operation: f.operation, errno: f.errno) }
+                if s.durable >= target { break }
                 condition.wait()
             }
         }

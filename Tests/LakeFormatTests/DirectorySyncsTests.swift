@@ -23,13 +23,13 @@ import Testing
         var syncedSoFar: [String] { lock.lock(); defer { lock.unlock() }; return synced }
         func fail(_ dir: String?) { lock.lock(); failing = dir.map { [$0] } ?? []; lock.unlock() }
 
-        func sync(_ dir: String) -> Int32 {
+        func sync(_ dir: String) -> DirectorySyncs.Failure? {
             if latency > 0 { Thread.sleep(forTimeInterval: latency) }
             lock.lock()
             defer { lock.unlock() }
             while !open { lock.wait() }
             synced.append(dir)
-            return failing.contains(dir) ? EIO : 0
+            return failing.contains(dir) ? DirectorySyncs.Failure(operation: "fsync directory", errno: EIO) : nil
         }
     }
 
@@ -67,22 +67,29 @@ import Testing
         #expect(parents.isSuperset(of: [dir.path, dir.file("t"), dir.file("t/date=1")]), "\(parents)")
     }
 
-    @Test("a failed background fsync fails the publish naming the directory; the next publish tries again")
+    @Test("a failed background fsync fails the publish naming the directory, and every later one below it in this process")
     func failedSyncFailsThePublish() throws {
         let dir = try TemporaryDirectory("dirsync-fail")
         defer { dir.remove() }
         let device = Device()
         let storage = Self.storage(dir, device)
         device.fail(dir.file("t/date=2"))
-        #expect {
-            try Self.publish(storage, "t/date=2/channel=app/a.parquet")
-        } throws: { error in
-            guard case StorageError.io(let location, let operation, let e) = error else { return false }
-            return location == dir.file("t/date=2") && operation == "fsync directory" && e == EIO
+        func failsOnDate2(_ key: String) {
+            #expect {
+                try Self.publish(storage, key)
+            } throws: { error in
+                guard case StorageError.io(let location, let operation, let e) = error else { return false }
+                return location == dir.file("t/date=2") && operation == "fsync directory" && e == EIO
+            }
         }
+        failsOnDate2("t/date=2/channel=app/a.parquet")
+        // The device answers again, but a later success would not prove the entries the failed
+        // fsync was to cover reached it: nothing below t/date=2 is published by this process.
         device.fail(nil)
-        try Self.publish(storage, "t/date=2/channel=app/b.parquet")
-        #expect(device.syncedSoFar.filter { $0 == dir.file("t/date=2") }.count >= 2, "the failed fsync was tried again")
+        failsOnDate2("t/date=2/channel=app/b.parquet")
+        failsOnDate2("t/date=2/channel=web/c.parquet")
+        // Elsewhere publishing goes on.
+        try Self.publish(storage, "t/date=9/channel=app/d.parquet")
     }
 
     @Test("a file in a directory another writer made waits for that writer's pending fsync too")
@@ -94,8 +101,9 @@ import Testing
         try Self.publish(storage, "t/placeholder.parquet")
         device.close()
         // The first writer makes t/date=3 and t/date=3/channel=web: the fsync of t is pending.
-        _ = try storage.create(try StorageKey("t/date=3/channel=web/a.parquet"))
+        let first = try storage.create(try StorageKey("t/date=3/channel=web/a.parquet"))
         // The second finds t/date=3 made and adds only channel=app below it.
+        #expect(FileManager.default.fileExists(atPath: dir.file("t/date=3/channel=web")))
         let second = try storage.create(try StorageKey("t/date=3/channel=app/b.parquet"))
         try Array("b".utf8).withUnsafeBytes { try second.write($0) }
         device.fail(dir.file("t"))
@@ -103,6 +111,36 @@ import Testing
         // t's fsync (for date=3, made by the first writer) fails: the second writer's file,
         // below date=3, is not reachable for sure either.
         #expect(throws: StorageError.self) { try second.publish() }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test("an entry announced before its mkdir is waited for by a file below it, until its parent's fsync ends")
+    func announcedEntryIsWaitedFor() throws {
+        let device = Device()
+        let syncs = DirectorySyncs(sync: { device.sync($0) })
+        device.close()
+        // Announced, not yet made: a thread that finds the directory (made by then) and
+        // publishes below it must wait for the parent's fsync, which starts after the mkdir.
+        syncs.entryWillBeAdded(in: "/lake/t")
+        let returned = NSCondition()
+        nonisolated(unsafe) var done = false
+        Thread.detachNewThread {
+            try? syncs.waitDurable(forFilesIn: "/lake/t/date=5/channel=web")
+            returned.lock(); done = true; returned.broadcast(); returned.unlock()
+        }
+        func returnedWithin(_ seconds: TimeInterval) -> Bool {
+            returned.lock()
+            defer { returned.unlock() }
+            if !done { _ = returned.wait(until: Date().addingTimeInterval(seconds)) }
+            return done
+        }
+        #expect(!returnedWithin(0.3), "returned before the mkdir was even made")
+        syncs.entryAdded(in: "/lake/t")
+        #expect(!returnedWithin(0.3), "returned before the parent's fsync ended")
+        #expect(device.syncedSoFar.isEmpty)
+        device.release()
+        #expect(returnedWithin(10))
+        #expect(device.syncedSoFar == ["/lake/t"])
     }
 
     @Test("many writers making the same directories at once: every publish succeeds, each once its parents are fsynced")
@@ -113,13 +151,14 @@ import Testing
         device.latency = 0.05
         let storage = Self.storage(dir, device)
         let keys = (0 ..< 64).map { "t/date=\($0 % 4)/channel=c\($0 % 8)/f\($0).parquet" }
+        // Each publish, as it returns, finds the parents above its file fsynced.
         let errors = try parallelMapBlocking(count: keys.count, threads: 8) { i -> String? in
-            do { try Self.publish(storage, keys[i]); return nil } catch { return "\(keys[i]): \(error)" }
+            do { try Self.publish(storage, keys[i]) } catch { return "\(keys[i]): \(error)" }
+            let file = dir.file(keys[i])
+            let parents = [dir.path, dir.file("t"), Durability.parent(of: Durability.parent(of: file))]
+            let synced = Set(device.syncedSoFar)
+            return parents.allSatisfy(synced.contains) ? nil : "\(keys[i]) published before \(parents.filter { !synced.contains($0) }) synced"
         }
         #expect(errors.compactMap { $0 }.isEmpty, "\(errors.compactMap { $0 })")
-        // Read as the last publish returned: a publish that did not wait finds them pending.
-        let synced = Set(device.syncedSoFar)
-        for d in 0 ..< 4 { #expect(synced.contains(dir.file("t/date=\(d)"))) }
-        #expect(synced.contains(dir.file("t")) && synced.contains(dir.path))
     }
 }

@@ -132,27 +132,33 @@ import Testing
         }
     }
 
-    @Test("LocalStorage durability, seen in the system calls of `lake ingest`: fsync file, link, temp to hold name, fsync directory, hold released after the commit")
-    func localDurabilitySyscalls() throws {
+    /// `lake ingest orders` of the evaluation file into a new lake in `dir` (its catalog
+    /// ingested first) under `strace -ff -qq` with `flags`, tracing `calls`: each thread's lines
+    /// (-ff: a file per thread, so every call is one whole line in its thread's order), or nil
+    /// with an issue recorded where strace is missing.
+    static func tracedOrderIngest(_ dir: TemporaryDirectory, flags: [String] = [], calls: String) throws -> [[String]]? {
         let strace = "/usr/bin/strace"
         guard FileManager.default.isExecutableFile(atPath: strace) else {
             Issue.record("strace is not installed (apt-get install strace): this test reads the system calls")
-            return
+            return nil
         }
-        let dir = try TemporaryDirectory("storage-strace")
-        defer { dir.remove() }
         let lake = packageRoot.appendingPathComponent(".build/debug/lake").path
-        let trace = dir.file("trace")
         let setup = try runProcess(lake, ["ingest", "catalog", Self.input.appendingPathComponent("product_catalog.json").path, "--lake", dir.file("lake")])
         #expect(setup.status == 0, "\(setup.err)")
-        // -ff: one trace file per thread, so every call is one whole line in its thread's order.
-        let r = try runProcess(strace, ["-ff", "-qq", "-o", trace, "-e", "trace=openat,fsync,link,unlink,rename,renameat,renameat2", lake,
+        let r = try runProcess(strace, ["-ff", "-qq"] + flags + ["-o", dir.file("trace"), "-e", "trace=" + calls, lake,
                                         "ingest", "orders", Self.input.appendingPathComponent("orders_stream.jsonl").path,
                                         "--lake", dir.file("lake")])
         #expect(r.status == 0, "\(r.err)")
-        let threads = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("trace.") }.map {
+        return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("trace.") }.map {
             try String(contentsOfFile: dir.file($0), encoding: .utf8).split(separator: "\n").map(String.init)
         }
+    }
+
+    @Test("LocalStorage durability, seen in the system calls of `lake ingest`: fsync file, link, temp to hold name, fsync directory, hold released after the commit")
+    func localDurabilitySyscalls() throws {
+        let dir = try TemporaryDirectory("storage-strace")
+        defer { dir.remove() }
+        guard let threads = try Self.tracedOrderIngest(dir, calls: "openat,fsync,link,unlink,rename,renameat,renameat2") else { return }
         let lines = threads.flatMap { $0 }
         func quoted(_ l: String) -> [String] { l.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) } }
         func result(_ l: String) -> String? { l.range(of: " = ", options: .backwards).map { String(l[$0.upperBound...].prefix { $0 != " " }) } }
@@ -192,87 +198,61 @@ import Testing
 
     @Test("LocalStorage durability across threads: every directory `lake ingest` makes has its parent fsynced before the catalog's commit; write-back of every data file starts as it is written")
     func newDirectoriesDurableBeforeTheCommit() throws {
-        let strace = "/usr/bin/strace"
-        guard FileManager.default.isExecutableFile(atPath: strace) else {
-            Issue.record("strace is not installed (apt-get install strace): this test reads the system calls")
-            return
-        }
         let dir = try TemporaryDirectory("storage-strace-dirs")
         defer { dir.remove() }
-        let lake = packageRoot.appendingPathComponent(".build/debug/lake").path
-        let trace = dir.file("trace")
-        let setup = try runProcess(lake, ["ingest", "catalog", Self.input.appendingPathComponent("product_catalog.json").path, "--lake", dir.file("lake")])
-        #expect(setup.status == 0, "\(setup.err)")
-        // -ff: a file per thread, every call one whole line; -ttt -T: its start and its duration,
-        // on the one clock all threads share, so calls of different threads can be ordered.
-        let r = try runProcess(strace, ["-ff", "-qq", "-ttt", "-T", "-o", trace, "-e", "trace=mkdir,openat,fsync,fdatasync,unlink,sync_file_range", lake,
-                                        "ingest", "orders", Self.input.appendingPathComponent("orders_stream.jsonl").path,
-                                        "--lake", dir.file("lake")])
-        #expect(r.status == 0, "\(r.err)")
+        // -ttt -T: each call's start and duration, on the one clock all threads share, so calls
+        // of different threads can be ordered.
+        guard let lines = try Self.tracedOrderIngest(dir, flags: ["-ttt", "-T"], calls: "mkdir,openat,fsync,fdatasync,link,sync_file_range") else { return }
         struct Call { var start: Double; var end: Double; var text: String }
         func parse(_ l: Substring) -> Call? {
             guard let space = l.firstIndex(of: " "), let start = Double(l[..<space]),
                   let open = l.range(of: " <", options: .backwards), let took = Double(l[open.upperBound...].dropLast()) else { return nil }
             return Call(start: start, end: start + took, text: String(l[l.index(after: space) ..< open.lowerBound]))
         }
-        let threads = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("trace.") }.map {
-            try String(contentsOfFile: dir.file($0), encoding: .utf8).split(separator: "\n").compactMap(parse)
-        }
+        let threads = lines.map { $0.compactMap { parse(Substring($0)) } }
         func quoted(_ c: Call) -> String? { c.text.split(separator: "\"", omittingEmptySubsequences: false).dropFirst().first.map(String.init) }
         func result(_ c: Call) -> String? { c.text.range(of: " = ", options: .backwards).map { String(c.text[$0.upperBound...].prefix { $0 != " " }) } }
-        // The commit: the last sync of the catalog's write-ahead log before the first hold name
-        // is released (a release follows the commit).
         let all = threads.flatMap { $0 }
-        guard let released = all.filter({ $0.text.hasPrefix("unlink(") && $0.text.contains(".parquet.pending") }).map(\.start).min() else {
-            Issue.record("no hold name released"); return
+        func fd(_ c: Call) -> String { String(c.text.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" && $0 != "," }) }
+        // Descriptors are the process's: one thread opens a file, another writes or syncs it. In
+        // time order, an open at its end (when the number is given) and a call using it at its
+        // start: a number is given again only after its last holder's calls began. (A traced
+        // thread goes on past a call only once strace has logged its end, so the order holds.)
+        func at(_ c: Call) -> Double { c.text.hasPrefix("openat(") ? c.end : c.start }
+        let ordered = all.sorted { at($0) < at($1) }
+        // The commit: the first sync of the catalog's write-ahead log after the last data file
+        // was published (its link); a checkpoint's later syncs of the log do not count.
+        guard let lastLink = all.filter({ $0.text.hasPrefix("link(") && $0.text.contains(".parquet") }).map(\.start).max() else {
+            Issue.record("no data file published"); return
         }
         var commit: Double?
-        for thread in threads {
-            var wal: Set<String> = []
-            for c in thread {
-                if c.text.hasPrefix("openat("), c.text.contains("manifest.sqlite-wal\""), let fd = result(c) { wal.insert(fd) }
-                if c.text.hasPrefix("fsync(") || c.text.hasPrefix("fdatasync("), c.start < released,
-                   wal.contains(String(c.text.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" })) {
-                    commit = max(commit ?? 0, c.start)
-                }
-            }
-        }
-        guard let commit else { Issue.record("no sync of the catalog's log before the release"); return }
-        // Every directory made (or found made by another thread) below the lake: its parent's
-        // fsync, in whichever thread, ended after the mkdir and before the commit.
-        let made = all.filter { $0.text.hasPrefix("mkdir(") && (result($0) == "0" || result($0) == "-1") && quoted($0)?.hasPrefix(dir.file("lake") + "/") == true }
-        #expect(made.count > 10, "the ingest made partition directories: \(made.count)")
-        var syncs: [(path: String, end: Double)] = []
-        for thread in threads {
-            var opened: [String: String] = [:]
-            for c in thread {
-                if c.text.hasPrefix("openat("), c.text.contains("O_DIRECTORY"), let path = quoted(c), let fd = result(c) { opened[fd] = path }
-                if c.text.hasPrefix("fsync("), result(c) == "0", let path = opened[String(c.text.dropFirst(6).prefix { $0 != ")" })] {
-                    syncs.append((path, c.end))
-                }
-            }
-        }
-        // Write-back of the data files starts as they are written (a hint; the fsyncs above
-        // still make them durable): every temp file written is named by such a call's descriptor.
-        // Descriptors are the process's: one thread opens a file, another writes it. In time
-        // order, an open at its end (when the number is given) and a call using it at its start:
-        // a number is given again only after its last holder's calls began.
         var hinted: Set<String> = [], written: Set<String> = [], files: [String: String] = [:]
-        func at(_ c: Call) -> Double { c.text.hasPrefix("openat(") ? c.end : c.start }
-        for c in all.sorted(by: { at($0) < at($1) }) {
-            if c.text.hasPrefix("openat("), let fd = result(c), let path = quoted(c) {
-                files[fd] = path
+        var syncs: [(path: String, start: Double, end: Double)] = []
+        for c in ordered {
+            if c.text.hasPrefix("openat("), let fd = result(c), let path = quoted(c), fd != "-1" {
+                files[fd] = c.text.contains("O_DIRECTORY") ? path + "/" : path
                 if path.hasSuffix(".parquet.pending") { written.insert(path) }
             }
-            if c.text.hasPrefix("sync_file_range("), result(c) == "0", let path = files[String(c.text.dropFirst(16).prefix { $0 != "," })] {
-                hinted.insert(path)
+            let synced = c.text.hasPrefix("fsync(") || c.text.hasPrefix("fdatasync(")
+            if synced, commit == nil, c.start > lastLink, files[fd(c)]?.hasSuffix("manifest.sqlite-wal") == true { commit = c.start }
+            if c.text.hasPrefix("fsync("), result(c) == "0", let path = files[fd(c)], path.hasSuffix("/") {
+                syncs.append((String(path.dropLast()), c.start, c.end))
             }
+            // Write-back of the data files starts as they are written (a hint; the fsyncs still
+            // make them durable): every temp file written is named by such a call's descriptor.
+            if c.text.hasPrefix("sync_file_range("), result(c) == "0", let path = files[fd(c)] { hinted.insert(path) }
         }
         #expect(!written.isEmpty && hinted == written, "\(written.subtracting(hinted).count) of \(written.count) data files had no write-back started")
+        guard let commit else { Issue.record("no sync of the catalog's log after the last publish"); return }
+        // Every directory made (or found made by another thread) below the lake: an fsync of its
+        // parent, in whichever thread, started after the mkdir ended (an fsync begun earlier may
+        // miss the entry) and ended before the commit.
+        let made = all.filter { $0.text.hasPrefix("mkdir(") && (result($0) == "0" || result($0) == "-1") && quoted($0)?.hasPrefix(dir.file("lake") + "/") == true }
+        #expect(made.count > 10, "the ingest made partition directories: \(made.count)")
         for m in made {
             guard let path = quoted(m) else { continue }
             let parent = Durability.parent(of: path)
-            #expect(syncs.contains { $0.path == parent && $0.end >= m.end && $0.end <= commit },
+            #expect(syncs.contains { $0.path == parent && $0.start >= m.end && $0.end <= commit },
                     "\(path) was made at \(m.end), its parent never fsynced between then and the commit at \(commit)")
         }
     }

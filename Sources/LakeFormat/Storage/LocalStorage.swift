@@ -352,7 +352,7 @@ final class LocalStorageWriter: StorageWriter {
 /// never lost with it, then closed; the next write, or the publish, opens the file again.
 final class ParkableFile: @unchecked Sendable {
     let path: String
-    /// Guards `fd`, `parked` and `failure`: the budget parks a file from another thread.
+    /// Guards `fd`, `parked`, `written` and `failure`: the budget parks a file from another thread.
     fileprivate let lock = NSLock()
     private var fd: Int32 = -1
     private var parked = false

@@ -80,6 +80,12 @@ struct IngestOrders: ParsableCommand {
         truncated, a new file under the name) is refused, nothing committed: ingest the old \
         file's rest (`lake ingest orders live.jsonl.1`), then follow the new one from its start:
           lake ingest orders live.jsonl --follow --from-start
+
+        A follower whose PostgreSQL catalog stops answering (a server restart, a failover) waits \
+        for it, trying again after 0.5 s, 1 s, 2 s, ... up to 30 s apart, and goes on from its \
+        last commit once it answers; after --reconnect-for seconds (300 by default) of no answer \
+        it exits 1. Each wait is said on stderr:
+          lake ingest orders live.jsonl --follow --reconnect-for 3600
         """)
 
     @OptionGroup var flags: IngestFlags
@@ -93,6 +99,8 @@ struct IngestOrders: ParsableCommand {
     var commitInterval = 1.0
     @Flag(help: "With --follow: read the file from its first line, not from its committed checkpoint: for a new file under the name (rotated), which a restart refuses. Orders already committed count as duplicates.")
     var fromStart = false
+    @Option(help: ArgumentHelp("With --follow: how long to wait for a PostgreSQL catalog that stopped answering (a restart, a failover) before exiting; the follower then resumes from its last commit. 0 exits at once.", valueName: "SECONDS"))
+    var reconnectFor = 300.0
     @OptionGroup var alerts: AlertConfigOption
 
     func validate() throws {
@@ -100,6 +108,8 @@ struct IngestOrders: ParsableCommand {
             throw ValidationError("--commit-every and --commit-interval apply only with --follow")
         }
         if !follow && fromStart { throw ValidationError("--from-start applies only with --follow (an ingest without it reads the whole file)") }
+        if !follow && reconnectFor != 300 { throw ValidationError("--reconnect-for applies only with --follow") }
+        if !(reconnectFor >= 0) { throw ValidationError("--reconnect-for must be 0 or more seconds") }
         if follow && file == "-" { throw ValidationError("--follow needs a file, not standard input") }
         if commitEvery < 1 { throw ValidationError("--commit-every must be at least 1") }
         if !(commitInterval > 0) { throw ValidationError("--commit-interval must be positive") }
@@ -116,8 +126,14 @@ struct IngestOrders: ParsableCommand {
             options.commitEvery = commitEvery
             options.commitInterval = commitInterval
             options.fromStart = fromStart
+            options.reconnectFor = reconnectFor
             let format = flags.format
-            let totals = try StreamIngest.follow(store, path: file, options: options, stop: stop) { s, position in
+            let reconnecting = { (r: Reconnect) in
+                let until = ISO8601DateFormatter().string(from: r.giveUpAt)
+                printError("lake ingest --follow: \(r.error); trying again in \(String(format: "%.1f", r.wait)) s (attempt \(r.attempt); "
+                    + "gives up at \(until), --reconnect-for). Nothing is lost: it resumes after the last commit")
+            }
+            let totals = try StreamIngest.follow(store, path: file, options: options, stop: stop, onCommit: { s, position in
                 if format == .table {
                     // Unbuffered: a follower runs for hours and its output is read as it goes.
                     let text = "snapshot \(s.snapshotID.map(String.init) ?? "-"): lines ..\(position.lineNumber) (byte \(position.byteOffset))  "
@@ -126,7 +142,7 @@ struct IngestOrders: ParsableCommand {
                 }
                 // Each micro-batch gets the checks a one-shot ingest's batch gets.
                 BatchQualityHook.run(store.catalog, s, config: qualityConfig)
-            }
+            }, onReconnect: reconnecting)
             print(SummaryText.render(totals, format: flags.format))
             if let rest = try StreamIngest.unconsumed(store, path: file) {
                 let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"

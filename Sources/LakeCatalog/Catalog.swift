@@ -164,7 +164,7 @@ public struct Catalog: Sendable {
         do {
             store = try PostgresStore(conninfo: conninfo)
         } catch let e as SQLError {
-            throw CatalogError.storage(e.message)
+            throw CatalogError(e)
         }
         let location = store.location
         let opened: OpenedCatalog
@@ -518,7 +518,7 @@ public struct Catalog: Sendable {
         do {
             return try store.read { db in try body(db) }
         } catch let e as SQLError {
-            throw CatalogError.storage(e.message)
+            throw CatalogError(e)
         }
     }
 
@@ -586,7 +586,7 @@ public struct Catalog: Sendable {
             } catch let e as CatalogError {
                 throw e
             } catch let e as SQLError {
-                throw CatalogError.storage(e.message)
+                throw CatalogError(e)
             }
         }
     }

@@ -29,7 +29,7 @@ extension Catalog {
         let store: any CatalogStore
         switch target {
         case .postgres(let conninfo):
-            do { store = try PostgresStore(conninfo: conninfo) } catch let e as SQLError { throw CatalogError.storage(e.message) }
+            do { store = try PostgresStore(conninfo: conninfo) } catch let e as SQLError { throw CatalogError(e) }
         case .sqlite(let url):
             if FileManager.default.fileExists(atPath: url.path) {
                 throw CatalogError.storage("\(url.path) already exists; copy into a new file")

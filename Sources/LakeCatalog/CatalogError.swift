@@ -63,6 +63,16 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// An SQLite or file-system failure the catalog does not interpret further.
     case storage(String)
+    /// The catalog's server cannot be reached: a PostgreSQL connection refused, or lost (a
+    /// server restart, a failover). Nothing was committed by the statement that failed; the
+    /// same work can run again once the server answers (a follower waits for it: `--reconnect-for`).
+    case unreachable(String)
+
+    /// A database failure as the catalog reports it: a lost or refused connection is
+    /// `unreachable` (worth waiting out), anything else `storage`.
+    init(_ error: SQLError) {
+        self = error.kind == .connection ? .unreachable(error.message) : .storage(error.message)
+    }
 
     public var description: String {
         switch self {
@@ -164,6 +174,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "catalog is inconsistent: \(m)"
         case .storage(let m):
             return "catalog storage error: \(m)"
+        case .unreachable(let m):
+            return "catalog unreachable: \(m)"
         }
     }
 }
@@ -181,6 +193,9 @@ extension CatalogError: LocalizedError {
 public struct CommitOutcomeUnknown: Error, CustomStringConvertible, LocalizedError, Sendable {
     public let location: String
     public let detail: String
+    /// The connection to the catalog's server was lost (PostgreSQL), not a local I/O error
+    /// (SQLite): waiting for the server and starting again from the latest snapshot is safe.
+    public var connectionLost = false
 
     public var description: String {
         "the catalog \(location) could not confirm COMMIT (\(detail)): the commit may or may not have happened, so its files were kept. "

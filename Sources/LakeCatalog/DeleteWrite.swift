@@ -170,7 +170,7 @@ extension Catalog {
             }
             return true
         } catch let e as SQLError {
-            throw CatalogError.storage(e.message)
+            throw CatalogError(e)
         }
     }
 }

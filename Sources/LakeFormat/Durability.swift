@@ -122,10 +122,14 @@ public final class DirectorySyncs: @unchecked Sendable {
     /// fsync(2) of the directory; a directory removed meanwhile (an abandoned write emptied
     /// it: rmdir takes only empty ones, so nothing waits on it) holds nothing to make durable.
     public static let fsyncDirectory: Sync = { path in
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { return errno == ENOENT ? nil : Failure(operation: "open directory", errno: errno) }
-        defer { _ = close(fd) }
-        return fsync(fd) == 0 ? nil : Failure(operation: "fsync directory", errno: errno)
+        do {
+            try Durability.syncDirectory(path)
+            return nil
+        } catch let ParquetError.io(_, operation, code) {
+            return operation == "open directory" && code == ENOENT ? nil : Failure(operation: operation, errno: code)
+        } catch {
+            return Failure(operation: "fsync directory", errno: EIO)
+        }
     }
 
     /// A subdirectory is about to be made in `directory` (call `entryAdded` after the mkdir).

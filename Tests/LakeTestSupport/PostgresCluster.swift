@@ -119,22 +119,37 @@ public final class PostgresCluster: @unchecked Sendable {
         let initdb = try runAsServerUser("initdb", ["-D", data, "-U", Self.user, "--pwfile=" + pwfile, "-A", "scram-sha-256",
                                                     "-E", "UTF8", "--no-sync"])
         guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
+        try startServer()
+        do { try startWatchdog() } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Starts the server (again, after `stopServer`) on the cluster's port and data.
+    public func startServer() throws {
         // pg_ctl leaves the server running: started without Foundation's Process, whose
         // waitUntilExit was seen never to reap the runuser parent of a daemon (the test hung).
         // -t 300: pg_ctl returns as soon as the server accepts connections; a loaded machine's
         // startup must not pass for a failed one (a retry would start a second server).
         let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories=\(directory.path) -c fsync=off -c max_connections=200"
-        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l", directory.file("server.log"), "-w", "-t", "300", "-o", options, "start"]
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", directory.file("data"), "-l", directory.file("server.log"), "-w", "-t", "300",
+                    "-o", options, "start"]
         if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
         let status = try Self.spawnAndWait(argv)
         guard status == 0 else {
             let log = (try? String(contentsOfFile: directory.file("server.log"), encoding: .utf8)) ?? ""
             throw PeerError(description: "pg_ctl start exited \(status)\n\(log)")
         }
-        do { try startWatchdog() } catch {
-            stop()
-            throw error
-        }
+    }
+
+    /// Stops the server as an administrator's restart or a failover would (fast: clients are
+    /// disconnected), keeping its data for `startServer`.
+    public func stopServer() throws {
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", directory.file("data"), "-m", "fast", "-w", "stop"]
+        if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
+        let status = try Self.spawnAndWait(argv)
+        guard status == 0 else { throw PeerError(description: "pg_ctl stop exited \(status)") }
     }
 
     /// A new empty database; returns its libpq URL (with the password, as a user would pass it

@@ -127,7 +127,7 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
                 // The server may have committed before the connection went: not a failure a
                 // caller may clean up after (its files could be referenced now).
                 c.close()
-                throw CommitOutcomeUnknown(location: location, detail: e.message)
+                throw CommitOutcomeUnknown(location: location, detail: e.message, connectionLost: true)
             }
             checkin(c)
             return result

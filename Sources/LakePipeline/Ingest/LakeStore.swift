@@ -24,6 +24,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
     /// conflicted when its retries or time ran out (`ConflictBackoff`); `latest` names the
     /// newest commit then (its snapshot and message), the writer it kept losing to.
     case conflictPersisted(table: TableName, attempts: Int, seconds: Int, latest: String)
+    /// A follower waited `StreamOptions.reconnectFor` for a catalog server it lost and it
+    /// still did not answer; what it committed before stays, and a restart resumes after it.
+    case catalogUnreachable(String, waited: Double)
     /// Another engine altered the table outside the registry in a way the pipeline cannot write
     /// to (see `WriteLayout`); nothing was written or committed.
     case tableAltered(table: String, column: String, detail: String)
@@ -67,6 +70,9 @@ public enum IngestError: Error, CustomStringConvertible, Equatable {
             return "another writer kept committing to \(table) while this ingest ran: \(attempts) attempts over \(seconds) s, "
                 + "each redone from the newest snapshot after a growing pause, all conflicting (the newest commit: \(latest)); "
                 + "nothing was committed. Run it again when that writer is done or has moved past these orders"
+        case .catalogUnreachable(let error, let waited):
+            return "\(error); waited \(Int(waited.rounded())) s for the catalog to answer again (--reconnect-for) and gave up. "
+                + "Every micro-batch committed before stays; once the catalog answers, start the follower again: it resumes after the last commit"
         case .tableAltered(let table, let column, let detail):
             return "\(table) column \(column): \(detail); nothing was committed"
         case .orderTablesIncomplete(let missing, let present):

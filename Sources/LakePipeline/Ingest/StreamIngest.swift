@@ -52,6 +52,10 @@ public struct StreamOptions: Sendable {
     /// replaced the one the checkpoint counted (rotated by rename, a new file under the name),
     /// which a restart refuses. Orders already committed are duplicates (kept only in raw).
     public var fromStart = false
+    /// How long (seconds) to keep waiting for a catalog server the follower lost (a PostgreSQL
+    /// restart or failover) before giving up; 0 gives up at once. Counted from the failure: a
+    /// commit that lands starts the count again for the next outage.
+    public var reconnectFor: Double = 300
     public var ingest = IngestOptions()
 
     public init() {}
@@ -64,9 +68,52 @@ public struct StreamOptions: Sendable {
 public enum StreamIngest {
     /// Runs until `stop` is set (or the end of the file with `stopAtEnd`); `onCommit` sees each
     /// micro-batch's summary. Returns the totals.
+    ///
+    /// A catalog server that cannot be reached (`Reconnect.isOutage`) is waited for, up to
+    /// `options.reconnectFor` seconds per outage, with `onReconnect` told before each wait; then
+    /// the follower starts again as a restarted one would, from the checkpoint the lake holds.
+    /// That is exactly once even when the outage took a COMMIT's answer: the checkpoint is in
+    /// the commit's transaction, so a commit that landed is resumed after and one that did not
+    /// is read again (its kept files are vacuum's, as after any unconfirmed commit).
     public static func follow(_ store: LakeStore, path: String, options: StreamOptions = StreamOptions(), stop: StopFlag,
-                              onCommit: (IngestRun, StreamPosition) -> Void = { _, _ in }) throws -> IngestRun {
+                              onCommit: (IngestRun, StreamPosition) -> Void = { _, _ in },
+                              onReconnect: (Reconnect) -> Void = { _ in }) throws -> IngestRun {
         let started = Date()
+        var totals = IngestRun(kind: .orders, source: URL(fileURLWithPath: path).lastPathComponent, startedAt: started, finishedAt: started)
+        var outageSince: Date?
+        var attempt = 0
+        while true {
+            do {
+                try followUntilStopped(store, path: path, options: options, stop: stop) { summary, position in
+                    add(summary, to: &totals)
+                    outageSince = nil
+                    attempt = 0
+                    onCommit(summary, position)
+                }
+                return finish(totals, started)
+            } catch where Reconnect.isOutage(error) {
+                guard options.reconnectFor > 0 else { throw error }
+                let now = Date()
+                let since = outageSince ?? now
+                outageSince = since
+                let giveUpAt = since.addingTimeInterval(options.reconnectFor)
+                guard now < giveUpAt else { throw IngestError.catalogUnreachable(error.localizedDescription, waited: now.timeIntervalSince(since)) }
+                attempt += 1
+                // 0.5 s doubling to 30 s: a restart is caught within a second, a long failover
+                // costs the server a connection attempt every half minute.
+                let wait = min(30, 0.5 * Double(1 << min(attempt - 1, 6)), giveUpAt.timeIntervalSince(now))
+                onReconnect(Reconnect(error: error.localizedDescription, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
+                let until = Date().addingTimeInterval(wait)
+                while Date() < until && !stop.isSet { Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow)) }
+                if stop.isSet { return finish(totals, started) }
+            }
+        }
+    }
+
+    /// One run of the follower: from the lake's checkpoint until `stop` (or the end of the file
+    /// with `stopAtEnd`), or the first error.
+    private static func followUntilStopped(_ store: LakeStore, path: String, options: StreamOptions, stop: StopFlag,
+                                           onCommit: (IngestRun, StreamPosition) -> Void) throws {
         let key = SourceKey(path)
         let source = key.resolved
         let name = URL(fileURLWithPath: path).lastPathComponent
@@ -75,7 +122,6 @@ public enum StreamIngest {
         guard try SourceInput.open(path).isRegularFile else {
             throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
         }
-        var totals = IngestRun(kind: .orders, source: name, startedAt: started, finishedAt: started)
         // State re-read from the lake on start and after a conflict: the checkpoint, the
         // product catalog and the committed order ids. Between commits the dedupe set is kept
         // up to date from what we committed ourselves.
@@ -147,7 +193,7 @@ public enum StreamIngest {
                 atEnd = got < room
                 if pending >= options.commitEvery { break }
                 if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
-                if stop.isSet || (atEnd && options.stopAtEnd && pending == 0) { return finish(totals, started) }
+                if stop.isSet || (atEnd && options.stopAtEnd && pending == 0) { return }
                 if atEnd && options.stopAtEnd { break }
                 if atEnd { Thread.sleep(forTimeInterval: options.pollInterval) }
             }
@@ -172,7 +218,6 @@ public enum StreamIngest {
                 checkpointIsCurrent = true
                 try refresh(to: try store.catalog.latestSnapshot(), ours: summary.snapshotID)
                 backoff = ConflictBackoff(options.ingest)
-                add(summary, to: &totals)
                 onCommit(summary, end)
             } catch IngestError.conflict(let table) {
                 // Someone else committed orders (or followed this file) meanwhile: reload what
@@ -180,7 +225,7 @@ public enum StreamIngest {
                 batch.discardWritten()
                 if !backoff.retry(stopping: { stop.isSet }) { throw try backoff.exhausted(table, catalog: store.catalog) }
                 // Stopped during the pause: end as at any stop, with what is committed.
-                if stop.isSet { return finish(totals, started) }
+                if stop.isSet { return }
                 base = try store.catalog.latestSnapshot()
                 products = try ProductSource.current(store, at: .snapshot(base.id), for: .orders)
                 productsAt = base.id
@@ -192,7 +237,7 @@ public enum StreamIngest {
                 if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
                 throw error
             }
-            if stop.isSet || (atEnd && options.stopAtEnd) { return finish(totals, started) }
+            if stop.isSet || (atEnd && options.stopAtEnd) { return }
         }
     }
 
@@ -267,6 +312,28 @@ public enum StreamIngest {
         t.finishedAt = Date()
         t.seconds = t.finishedAt.timeIntervalSince(started)
         return t
+    }
+}
+
+/// A follower's wait for a catalog server it lost, told before each wait.
+public struct Reconnect: Sendable {
+    /// What failed, as the catalog said it.
+    public var error: String
+    /// 1 for the first wait of this outage.
+    public var attempt: Int
+    /// Seconds until the next try.
+    public var wait: Double
+    /// When the follower gives up if the server still does not answer.
+    public var giveUpAt: Date
+
+    /// Whether `error` is a catalog server out of reach (a refused or lost connection, a COMMIT
+    /// whose answer the lost connection took), which waiting can cure. Everything else (a
+    /// conflict past its retries, bad input, a full disk, a SQLite I/O error) ends the follower.
+    public static func isOutage(_ error: any Error) -> Bool {
+        if case CatalogError.unreachable? = error as? CatalogError { return true }
+        if let e = error as? CommitOutcomeUnknown { return e.connectionLost }
+        if let e = error as? SQLError { return e.kind == .connection }
+        return false
     }
 }
 

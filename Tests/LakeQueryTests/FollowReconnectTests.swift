@@ -83,7 +83,9 @@ struct FollowReconnectTests {
         _ = try lake(["ingest", "catalog", catalogFile, "--lake", root, "--quiet"] + catalog)
         let live = dir.file("live.jsonl")
         #expect(FileManager.default.createFile(atPath: live, contents: nil))
-        let follower = try startFollower(["ingest", "orders", live, "--follow", "--commit-every", "200", "--commit-interval", "0.2",
+        // --from-start too: it must hold only until the first commit, or the attempt after the
+        // outage reads from line 1 again and raw holds the committed lines twice.
+        let follower = try startFollower(["ingest", "orders", live, "--follow", "--from-start", "--commit-every", "200", "--commit-interval", "0.2",
                                           "--reconnect-for", "120", "--lake", root, "--quiet"] + catalog, dir: dir)
         defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
         let third = lines.count / 3

@@ -82,9 +82,14 @@ public enum StreamIngest {
         var totals = IngestRun(kind: .orders, source: URL(fileURLWithPath: path).lastPathComponent, startedAt: started, finishedAt: started)
         var outageSince: Date?
         var attempt = 0
+        // `--from-start` holds until the first commit: after it the lake's checkpoint counts
+        // this file, and an attempt after an outage that read from line 1 again would put
+        // every committed line into raw a second time.
+        var attemptOptions = options
         while true {
             do {
-                try followUntilStopped(store, path: path, options: options, stop: stop) { summary, position in
+                try followUntilStopped(store, path: path, options: attemptOptions, stop: stop) { summary, position in
+                    attemptOptions.fromStart = false
                     add(summary, to: &totals)
                     outageSince = nil
                     attempt = 0

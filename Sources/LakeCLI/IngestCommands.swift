@@ -144,7 +144,14 @@ struct IngestOrders: ParsableCommand {
                 BatchQualityHook.run(store.catalog, s, config: qualityConfig)
             }, onReconnect: reconnecting)
             print(SummaryText.render(totals, format: flags.format))
-            if let rest = try StreamIngest.unconsumed(store, path: file) {
+            // Stopped while the catalog was out of reach: what is left of the file cannot be
+            // told now, and the stop was still a clean one.
+            let rest: UnconsumedTail?
+            do { rest = try StreamIngest.unconsumed(store, path: file) } catch where Reconnect.isOutage(error) {
+                printError("\(VisibleText.escape(file)): stopped while the catalog was out of reach (\(error)); a restart resumes after the last commit")
+                return
+            }
+            if let rest {
                 let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"
                 printError(rest.hasLineEnd
                     ? "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested before the stop; a restart resumes there"

@@ -157,6 +157,20 @@ extension Catalog {
         return WriteLease(info: info, catalog: self)
     }
 
+    /// Deletes the leases this process registered for `operation`: for a writer that knows
+    /// none of its writes is in flight (a follower starting again after its catalog server went
+    /// away, whose last batch's lease row may have outlived the batch). Their files are then
+    /// ordinary debris, which vacuum removes once unreferenced and past its retention.
+    public func releaseLeasesOfThisProcess(operation: String) throws {
+        try Self.withRetry {
+            try store.write { db in
+                guard try WriteLeaseTable.exists(db) else { return }
+                try db.execute(sql: "DELETE FROM lake_write_lease WHERE host = ? AND pid = ? AND process_start = ? AND operation = ?",
+                               arguments: [ProcessIdentity.host, ProcessIdentity.pid, ProcessIdentity.start, operation])
+            }
+        }
+    }
+
     /// The leases recorded now, each with whether its writer may still commit.
     public func writeLeases() throws -> [(lease: WriteLeaseInfo, live: Bool)] {
         let now = Timestamps.micros(Date())

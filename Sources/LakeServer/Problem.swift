@@ -113,7 +113,7 @@ public enum APIError: Error, Sendable, Equatable {
         }
         if let e = error as? CatalogError {
             switch e {
-            case .notFound, .incompatibleCatalog, .busy, .storage, .encryptedLake, .filesNotUnderLake: return .unavailable(detail: e.description)
+            case .notFound, .incompatibleCatalog, .busy, .storage, .unreachable, .encryptedLake, .filesNotUnderLake: return .unavailable(detail: e.description)
             default: return .internalError(detail: e.description)
             }
         }

@@ -68,4 +68,5 @@ final class LockedFlag: @unchecked Sendable {
     private var value = false
     /// The old value; sets it.
     func getAndSet() -> Bool { lock.withLock { defer { value = true }; return value } }
+    func get() -> Bool { lock.withLock { value } }
 }

@@ -139,8 +139,9 @@ struct FollowReconnectTests {
             // The second run also reads the 3 lines the first outage left uncommitted.
             let through = window == "3" ? half : lines.count + 3
             #expect(waitFor("lines ..\(through) ", in: dir.file("follow.out"), seconds: 120), "lines ..\(through) were not committed")
-            try pg.stopServer()
+            // Before the stop: the follower may see the server gone before pg_ctl returns.
             let started = Date()
+            try pg.stopServer()
             try append(lines[..<3], to: live)
             let deadline = Date().addingTimeInterval(120)
             while follower.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }

@@ -2,6 +2,7 @@ import Foundation
 import LakeTestSupport
 import Testing
 @testable import LakeServer
+import LakeCatalog
 
 @Suite("lake serve: tokens, rate limiter, parameters")
 struct ServerUnitTests {
@@ -22,6 +23,22 @@ struct ServerUnitTests {
         #expect { try TokenStore.load(path: path) } throws: { "\($0)".contains("line 1") }
         try "just-a-token\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect { try TokenStore.load(path: path) } throws: { "\($0)".contains("no ':'") }
+    }
+
+    /// A catalog server that went away is the lake being unavailable, as a locked or missing
+    /// catalog is: 503, not 500 (session 24 review: `CatalogError.unreachable` was new and fell
+    /// through to 500).
+    @Test("catalog errors a retry can cure answer 503, the others 500")
+    func catalogErrorStatus() {
+        func status(_ e: CatalogError) -> String {
+            if case .unavailable = APIError.from(e, path: "/api/v1/reports/daily-revenue", method: "GET") { return "503" }
+            if case .internalError = APIError.from(e, path: "/api/v1/reports/daily-revenue", method: "GET") { return "500" }
+            return "other"
+        }
+        #expect(status(.unreachable("server closed the connection unexpectedly")) == "503")
+        #expect(status(.storage("disk I/O error")) == "503")
+        #expect(status(.busy(attempts: 3)) == "503")
+        #expect(status(.corrupt("two live snapshots")) == "500")
     }
 
     @Test("token bucket: a burst, then one request per 1/rate seconds; keys are independent; Retry-After is the wait")

@@ -146,7 +146,7 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Stops the server as an administrator's restart or a failover would (fast: clients are
     /// disconnected), keeping its data for `startServer`.
     public func stopServer() throws {
-        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", directory.file("data"), "-m", "fast", "-w", "stop"]
+        var argv = [bin.appendingPathComponent("pg_ctl").path, "-D", directory.file("data"), "-m", "fast", "-w", "-t", "300", "stop"]
         if getuid() == 0 { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
         let status = try Self.spawnAndWait(argv)
         guard status == 0 else { throw PeerError(description: "pg_ctl stop exited \(status)") }

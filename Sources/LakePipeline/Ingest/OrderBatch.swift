@@ -115,7 +115,7 @@ struct OrderBatch {
         for t in [rawTarget, ordersTarget, itemsTarget] where rules.versions[t.registryTable] != t.definition.version {
             throw IngestError.conflict(table: TableName(schema: t.schemaName, name: t.tableName))
         }
-        lease = try store.catalog.beginWrite(operation: "ingest orders \(sourceName)")
+        lease = try store.catalog.beginWrite(operation: Self.leaseOperation(sourceName: sourceName))
         // The raw line is the source line verbatim, and a raw order id repeats only on a resent
         // line: neither kept a dictionary in any row group of 1 M orders, yet one was built and
         // dropped for each chunk. A line's number and byte offset are distinct in a batch by
@@ -360,6 +360,9 @@ extension OrderBatch {
         if let damaged = theirs.failure { throw IngestError.failed("\(damaged); nothing committed") }
         if overlap { throw IngestError.conflict(table: .curatedOrders) }
     }
+
+    /// What a batch's write lease names: the same for every batch of one source.
+    static func leaseOperation(sourceName: String) -> String { "ingest orders \(sourceName)" }
 
     /// Deletes every file the batch wrote, committing nothing: for an attempt that failed
     /// before its commit, or whose commit failed without landing (`Catalog.commitMayHaveLanded`

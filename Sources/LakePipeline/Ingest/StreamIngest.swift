@@ -80,21 +80,34 @@ public enum StreamIngest {
                               onReconnect: (Reconnect) -> Void = { _ in }) throws -> IngestRun {
         let started = Date()
         var totals = IngestRun(kind: .orders, source: URL(fileURLWithPath: path).lastPathComponent, startedAt: started, finishedAt: started)
+        let key = SourceKey(path)
+        // What the lake held when we started: a checkpoint of this file newer than it was made
+        // by this follower or another one since, and ends `--from-start` (below).
+        let startedAt = try store.catalog.latestSnapshot().id
         var outageSince: Date?
         var attempt = 0
-        // `--from-start` holds until the first commit: after it the lake's checkpoint counts
-        // this file, and an attempt after an outage that read from line 1 again would put
-        // every committed line into raw a second time.
         var attemptOptions = options
         while true {
             do {
-                try followUntilStopped(store, path: path, options: attemptOptions, stop: stop) { summary, position in
-                    attemptOptions.fromStart = false
-                    add(summary, to: &totals)
+                if attempt > 0 {
+                    // The lake decides, not what this process saw: a COMMIT whose answer the
+                    // outage took may have landed. Once a checkpoint of this file is newer than
+                    // our start, reading from line 1 again would put committed lines into raw twice.
+                    if attemptOptions.fromStart, let at = try checkpointSnapshot(store, key), at > startedAt { attemptOptions.fromStart = false }
+                    // The batch in flight when the server went away may have kept its lease row
+                    // (its release failed, or its unconfirmed commit ended it only in memory);
+                    // the row names this live process, so vacuum would keep every orphan newer
+                    // than it for as long as we run. No batch of this follower is in flight now.
+                    try store.catalog.releaseLeasesOfThisProcess(operation: OrderBatch.leaseOperation(sourceName: totals.source))
+                }
+                try followUntilStopped(store, path: path, options: attemptOptions, stop: stop, onReady: {
+                    // The lake answered: an outage later is a new one, with its own window.
                     outageSince = nil
                     attempt = 0
+                }, onCommit: { summary, position in
+                    add(summary, to: &totals)
                     onCommit(summary, position)
-                }
+                })
                 return finish(totals, started)
             } catch where Reconnect.isOutage(error) {
                 guard options.reconnectFor > 0 else { throw error }
@@ -102,12 +115,13 @@ public enum StreamIngest {
                 let since = outageSince ?? now
                 outageSince = since
                 let giveUpAt = since.addingTimeInterval(options.reconnectFor)
-                guard now < giveUpAt else { throw IngestError.catalogUnreachable(error.localizedDescription, waited: now.timeIntervalSince(since)) }
+                let text = String(describing: error)
+                guard now < giveUpAt else { throw IngestError.catalogUnreachable(text, waited: now.timeIntervalSince(since)) }
                 attempt += 1
                 // 0.5 s doubling to 30 s: a restart is caught within a second, a long failover
                 // costs the server a connection attempt every half minute.
                 let wait = min(30, 0.5 * Double(1 << min(attempt - 1, 6)), giveUpAt.timeIntervalSince(now))
-                onReconnect(Reconnect(error: error.localizedDescription, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
+                onReconnect(Reconnect(error: text, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
                 let until = Date().addingTimeInterval(wait)
                 while Date() < until && !stop.isSet { Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow)) }
                 if stop.isSet { return finish(totals, started) }
@@ -115,10 +129,18 @@ public enum StreamIngest {
         }
     }
 
+    /// The snapshot of the newest checkpoint of the followed file (by its resolved path or the
+    /// name it was given), nil when none.
+    static func checkpointSnapshot(_ store: LakeStore, _ key: SourceKey) throws -> Int64? {
+        let byPath = try store.catalog.streamCheckpoint(source: key.resolved)?.snapshotID
+        let byName = try key.alias.flatMap { try store.catalog.streamCheckpoint(source: $0)?.snapshotID }
+        return [byPath, byName].compactMap { $0 }.max()
+    }
+
     /// One run of the follower: from the lake's checkpoint until `stop` (or the end of the file
     /// with `stopAtEnd`), or the first error.
     private static func followUntilStopped(_ store: LakeStore, path: String, options: StreamOptions, stop: StopFlag,
-                                           onCommit: (IngestRun, StreamPosition) -> Void) throws {
+                                           onReady: () -> Void, onCommit: (IngestRun, StreamPosition) -> Void) throws {
         let key = SourceKey(path)
         let source = key.resolved
         let name = URL(fileURLWithPath: path).lastPathComponent
@@ -146,6 +168,7 @@ public enum StreamIngest {
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
         var backoff = ConflictBackoff(options.ingest)
+        onReady()
         /// Moves the state to `latest`: the committed ids as they are now (ours, others', any
         /// merge our commit did; runs already held are reused, so this reads only the runs
         /// written since the last load), and the product catalog when it changed.
@@ -217,13 +240,9 @@ public enum StreamIngest {
                 }
                 continue
             }
+            let summary: IngestRun
             do {
-                let summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
-                position = end
-                checkpointIsCurrent = true
-                try refresh(to: try store.catalog.latestSnapshot(), ours: summary.snapshotID)
-                backoff = ConflictBackoff(options.ingest)
-                onCommit(summary, end)
+                summary = try batch.commit(ledger: nil, checkpoint: end, sourceBytes: end.byteOffset - position.byteOffset)
             } catch IngestError.conflict(let table) {
                 // Someone else committed orders (or followed this file) meanwhile: reload what
                 // the lake now holds and redo this micro-batch from the last committed offset.
@@ -237,11 +256,19 @@ public enum StreamIngest {
                 committed = try OrderIDIndex.load(store, at: base.id, reusing: committed)
                 position = checkpointIsCurrent ? try resume(store, source: key) : start
                 tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
+                continue
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.
                 if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
                 throw error
             }
+            // Committed: from here on nothing may discard the batch's files. The reads below
+            // can fail (the server gone right after COMMIT answered); the commit stands.
+            position = end
+            checkpointIsCurrent = true
+            backoff = ConflictBackoff(options.ingest)
+            onCommit(summary, end)
+            try refresh(to: try store.catalog.latestSnapshot(), ours: summary.snapshotID)
             if stop.isSet || (atEnd && options.stopAtEnd) { return }
         }
     }

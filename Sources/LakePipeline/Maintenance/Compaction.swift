@@ -15,6 +15,9 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     /// A file read for the record of deleted order ids (retired files, raw.orders) fails
     /// verification: the job stops before it changes anything.
     case unreadableFile(table: String, detail: String)
+    /// The file system filled while the new files were written (ENOSPC, EDQUOT). Nothing was
+    /// committed and the files this run wrote were removed.
+    case noSpace(detail: String)
 
     public var description: String {
         switch self {
@@ -25,6 +28,11 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
         case .badOption(let d): return d
         case .corruptInput(let t, let d):
             return "refusing to rewrite \(t): an input file fails verification, so nothing was rewritten or committed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
+        case .noSpace(let d):
+            return "\(d). A compaction writes all its new files before its one commit, beside the files they replace, so it needs "
+                + "free space for every partition it rewrites; nothing was committed and the files it wrote were removed. Free space, "
+                + "or compact less at once: one table (`lake compact curated.orders`) or one day (`--partition date=YYYY-MM-DD`); "
+                + "`lake compact --dry-run` lists what would be rewritten"
         case .unreadableFile(let t, let d):
             return "a file of \(t) read for the record of deleted order ids fails verification, so nothing was changed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
         }
@@ -265,6 +273,7 @@ public enum Compaction {
             // Unless COMMIT went unanswered, or landed and only settling its files failed: then a
             // snapshot may reference them (and not the inputs).
             if !Catalog.commitMayHaveLanded(error) { catalog.files.discard(written.map(\.path)) }
+            if Self.fileSystemFull(error) { throw MaintenanceError.noSpace(detail: "\(error)") }
             throw error
         }
         report.seconds = Date().timeIntervalSince(started)
@@ -297,6 +306,18 @@ public enum Compaction {
 
     static func describe(_ partition: [String: String]) -> String {
         partition.isEmpty ? "(unpartitioned)" : partition.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "/")
+    }
+
+    /// Whether writing a new file failed for want of space (a full file system, a quota).
+    static func fileSystemFull(_ error: any Error) -> Bool {
+        let code: Int32?
+        switch error {
+        case let e as StorageError: code = e.errno
+        case ParquetError.io(_, _, let e): code = e
+        case ParquetError.storage(let e): code = e.errno
+        default: code = nil
+        }
+        return code == ENOSPC || code == EDQUOT
     }
 
     static func sortColumnFor(_ table: TableInfo, _ requested: String?) throws -> ColumnInfo? {

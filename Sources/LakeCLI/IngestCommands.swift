@@ -99,7 +99,7 @@ struct IngestOrders: ParsableCommand {
     var commitInterval = 1.0
     @Flag(help: "With --follow: read the file from its first line, not from its committed checkpoint: for a new file under the name (rotated), which a restart refuses. Orders already committed count as duplicates.")
     var fromStart = false
-    @Option(help: ArgumentHelp("With --follow: how long to wait for a PostgreSQL catalog that stopped answering (a restart, a failover) before exiting; the follower then resumes from its last commit. 0 exits at once.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("With --follow: how long to wait for a PostgreSQL catalog that stopped answering (a restart, a failover); once it answers, the follower goes on from its last commit. Past that it exits 1; 0 exits at once.", valueName: "SECONDS"))
     var reconnectFor = 300.0
     @OptionGroup var alerts: AlertConfigOption
 
@@ -109,7 +109,7 @@ struct IngestOrders: ParsableCommand {
         }
         if !follow && fromStart { throw ValidationError("--from-start applies only with --follow (an ingest without it reads the whole file)") }
         if !follow && reconnectFor != 300 { throw ValidationError("--reconnect-for applies only with --follow") }
-        if !(reconnectFor >= 0) { throw ValidationError("--reconnect-for must be 0 or more seconds") }
+        if !(reconnectFor >= 0) || !reconnectFor.isFinite { throw ValidationError("--reconnect-for must be a finite number of seconds, 0 or more") }
         if follow && file == "-" { throw ValidationError("--follow needs a file, not standard input") }
         if commitEvery < 1 { throw ValidationError("--commit-every must be at least 1") }
         if !(commitInterval > 0) { throw ValidationError("--commit-interval must be positive") }

@@ -33,6 +33,13 @@ struct FollowReconnectTests {
         return csv.split(separator: "\n").dropFirst().first.flatMap { Int($0) }
     }
 
+    /// `lake generate` of `orders` into dir/src; the orders file's lines.
+    func generatedLines(_ orders: Int, in dir: TemporaryDirectory) throws -> ArraySlice<Substring> {
+        _ = try lake(["generate", "--orders", "\(orders)", "--out", dir.file("src")])
+        return try String(contentsOfFile: dir.file("src/orders_stream.jsonl"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+    }
+
     /// Appends `lines` to the followed file, one write per line, as a producer would.
     func append(_ lines: ArraySlice<Substring>, to path: String) throws {
         guard let h = FileHandle(forWritingAtPath: path) else { throw TestFailure("cannot open \(path)") }
@@ -68,9 +75,7 @@ struct FollowReconnectTests {
         defer { pg.stop() }
         let dir = try TemporaryDirectory("follow-reconnect")
         defer { dir.remove() }
-        _ = try lake(["generate", "--orders", "3000", "--out", dir.file("src")])
-        let source = try String(contentsOfFile: dir.file("src/orders_stream.jsonl"), encoding: .utf8)
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let lines = try generatedLines(3000, in: dir)
         let catalogFile = dir.file("src/product_catalog.json")
 
         // The reference: the whole file at once into a SQLite lake.
@@ -119,9 +124,7 @@ struct FollowReconnectTests {
         defer { pg.stop() }
         let dir = try TemporaryDirectory("follow-reconnect-expired")
         defer { dir.remove() }
-        _ = try lake(["generate", "--orders", "400", "--out", dir.file("src")])
-        let lines = try String(contentsOfFile: dir.file("src/orders_stream.jsonl"), encoding: .utf8)
-            .split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let lines = try generatedLines(400, in: dir)
         let root = dir.file("lake")
         let catalog = ["--catalog", pg.url(database: try pg.createDatabase())]
         _ = try lake(["ingest", "catalog", dir.file("src/product_catalog.json"), "--lake", root, "--quiet"] + catalog)

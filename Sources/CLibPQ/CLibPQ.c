@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 // Each wrapper's libpq function, resolved by name once libpq is loaded. Only
-// `lake_PQconnectdb` can be the first call (every other one takes its connection or a result of
+// `lake_PQconnectdbParams` can be the first call (every other one takes its connection or a result of
 // it), so only it checks that loading worked.
 static struct {
-    PGconn *(*connectdb)(const char *);
+    PGconn *(*connectdbParams)(const char *const *, const char *const *, int);
     ConnStatusType (*status)(const PGconn *);
     PGTransactionStatusType (*transactionStatus)(const PGconn *);
     char *(*errorMessage)(const PGconn *);
@@ -43,7 +43,7 @@ static void load(void) {
         snprintf(load_error, sizeof load_error, "libpq.so.5 lacks %s", name); \
         return; \
     }
-    RESOLVE(connectdb, "PQconnectdb")
+    RESOLVE(connectdbParams, "PQconnectdbParams")
     RESOLVE(status, "PQstatus")
     RESOLVE(transactionStatus, "PQtransactionStatus")
     RESOLVE(errorMessage, "PQerrorMessage")
@@ -70,9 +70,9 @@ const char *lake_pq_load_error(void) {
     return loaded ? NULL : load_error;
 }
 
-PGconn *lake_PQconnectdb(const char *conninfo) {
+PGconn *lake_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname) {
     if (lake_pq_load_error()) return NULL;
-    return pq.connectdb(conninfo);
+    return pq.connectdbParams(keywords, values, expand_dbname);
 }
 ConnStatusType lake_PQstatus(const PGconn *conn) { return pq.status(conn); }
 PGTransactionStatusType lake_PQtransactionStatus(const PGconn *conn) { return pq.transactionStatus(conn); }

@@ -7,10 +7,10 @@
 // The libpq calls the PostgreSQL catalog makes, each forwarding to libpq. libpq is loaded
 // (`dlopen("libpq.so.5")`) on the first call, not at start-up: only a PostgreSQL catalog needs
 // it, and linking it (with its Kerberos, LDAP and TLS libraries) cost every command milliseconds
-// of dynamic loading. When it cannot be loaded, `lake_PQconnectdb` returns NULL and
+// of dynamic loading. When it cannot be loaded, `lake_PQconnectdbParams` returns NULL and
 // `lake_pq_load_error` says why.
 const char *lake_pq_load_error(void);
-PGconn *lake_PQconnectdb(const char *conninfo);
+PGconn *lake_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname);
 ConnStatusType lake_PQstatus(const PGconn *conn);
 PGTransactionStatusType lake_PQtransactionStatus(const PGconn *conn);
 char *lake_PQerrorMessage(const PGconn *conn);

@@ -195,7 +195,7 @@ final class PGConnection: SQLBackend {
 
     init(conninfo: String, location: String) throws {
         notice[0] = 0
-        conn = lake_PQconnectdb(conninfo)
+        conn = Self.connect(conninfo)
         guard let conn, lake_PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { String(cString: lake_PQerrorMessage($0)) } ?? lake_pq_load_error().map { String(cString: $0) } ?? "out of memory"
             if let conn { lake_PQfinish(conn) }
@@ -207,6 +207,33 @@ final class PGConnection: SQLBackend {
         // Timestamps come back in UTC (DuckLake's snapshot_time is TIMESTAMPTZ); notices stay quiet.
         try execute(sql: "SET TimeZone = 'UTC'", arguments: [])
         try execute(sql: "SET client_min_messages = warning", arguments: [])
+    }
+
+    /// Bounds libpq leaves open unless asked: it waits without end for a server that accepted
+    /// the TCP connection and never answers (a hung host, a proxy whose backend is gone), and a
+    /// network that silently drops packets is noticed by TCP after about 15 minutes. Each is a
+    /// default only: the catalog URL's own parameter, or PGCONNECT_TIMEOUT, wins. Keepalives
+    /// and the TCP user timeout are answered by the server's kernel, so a long statement or a
+    /// lock wait on a live server never trips them. Ignored on a Unix-domain socket.
+    static let connectionDefaults: [(keyword: String, value: String, environment: String?)] = [
+        ("connect_timeout", "10", "PGCONNECT_TIMEOUT"),
+        ("keepalives_idle", "30", nil),
+        ("keepalives_interval", "10", nil),
+        ("keepalives_count", "3", nil),
+        ("tcp_user_timeout", "60000", nil),
+    ]
+
+    /// libpq's connection with `connectionDefaults` first and the catalog's `conninfo` (a URL or
+    /// keyword string, expanded as `dbname`) last: libpq applies the keywords in order, so the
+    /// conninfo's own settings override the defaults.
+    private static func connect(_ conninfo: String) -> OpaquePointer? {
+        let environment = ProcessInfo.processInfo.environment
+        let defaults = connectionDefaults.filter { d in d.environment.map { environment[$0] == nil } ?? true }
+        let keywords = defaults.map(\.keyword) + ["dbname"], values = defaults.map(\.value) + [conninfo]
+        let cKeywords = keywords.map { strdup($0) }, cValues = values.map { strdup($0) }
+        defer { (cKeywords + cValues).forEach { free($0) } }
+        let k = cKeywords.map { UnsafePointer($0) } + [nil], v = cValues.map { UnsafePointer($0) } + [nil]
+        return lake_PQconnectdbParams(k, v, 1)
     }
 
     /// Set when a statement failed with libpq's own error (no SQLSTATE): the connection is not

@@ -4,7 +4,8 @@
 # when missing, then runs tests/airflow with the lake binary $LAKE_BIN (default .build/debug/lake,
 # built by `swift build` in scripts/test.sh; built here only when missing). Every Airflow run uses
 # a temporary AIRFLOW_HOME with an SQLite metadata database. Ends with pytest's summary line and
-# exits non-zero when a test fails.
+# exits non-zero when a test fails. With --install-only it installs promtool and the venv and stops
+# (scripts/test.sh runs that beside the Swift build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,8 @@ if [ ! -x "$VENV/bin/airflow" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ];
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" >&2
   echo "$want" > "$STAMP"
 fi
+
+[ "${1:-}" = "--install-only" ] && exit 0
 
 export LAKE_BIN="${LAKE_BIN:-$PWD/.build/debug/lake}"
 if [ ! -x "$LAKE_BIN" ]; then

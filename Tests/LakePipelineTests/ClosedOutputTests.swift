@@ -51,7 +51,10 @@ import Testing
             h.write(Data((part.joined(separator: "\n") + "\n").utf8))
             try h.close()
         }
-        Thread.sleep(forTimeInterval: 3)
+        // Every line committed (a fixed wait could end first on a loaded machine), then a stop.
+        let size = Int64(try Data(contentsOf: URL(fileURLWithPath: file)).count)
+        let cp = try IngestStreamTests().waitForCheckpoint(root, file, offset: size, timeout: 120)
+        #expect(cp?.lineNumber == Int64(lines.count), "checkpoint \(String(describing: cp))")
         #expect(p.isRunning, "the follower ended: \((try? String(contentsOfFile: dir.file("err"), encoding: .utf8))?.prefix(400) ?? "")")
         if p.isRunning { p.terminate() }
         p.waitUntilExit()

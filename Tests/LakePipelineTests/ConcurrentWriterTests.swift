@@ -50,8 +50,14 @@ import Testing
         var bytes = Array(lines.joined(separator: "\n").utf8)
         bytes.append(UInt8(ascii: "\n"))
         _ = bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
-        // The ingest reads its base and the committed ids once the FIFO is open, before its first line.
-        Thread.sleep(forTimeInterval: 2)
+        // The ingest reads its base and the committed ids before its first line: once the FIFO
+        // is empty it has both (a fixed sleep could end first on a loaded machine).
+        var unread: Int32 = 1, waited = 0.0
+        while unread > 0 && ingest.process.isRunning && waited < 120 {
+            #expect(ioctl(writer, UInt(FIONREAD), &unread) == 0)
+            if unread > 0 { Thread.sleep(forTimeInterval: 0.05); waited += 0.05 }
+        }
+        #expect(unread == 0, "the ingest left \(unread) bytes of the FIFO unread for 120 s")
         try meanwhile()
         close(writer)
         ingest.process.waitUntilExit()

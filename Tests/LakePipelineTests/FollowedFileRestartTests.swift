@@ -112,20 +112,29 @@ struct FollowedFileRestartTests {
         let file = dir.file("live.jsonl")
         let source = URL(fileURLWithPath: file).standardizedFileURL.path
         try orders[0 ..< 10].reduce(Data(), +).write(to: URL(fileURLWithPath: file))
-        // A: commits at once, then sleeps 3 s between looks at the file.
+        // A commits at once; at its first idle wait (lines 1-10 committed, the file's end read)
+        // it is held until B has committed, then lets the test know when it is idle again.
+        let idle = DispatchSemaphore(value: 0), resume = DispatchSemaphore(value: 0)
+        let idleCalls = Counter()
         var options = StreamOptions()
         options.commitInterval = 0
-        options.pollInterval = 3
+        options.onIdle = {
+            switch idleCalls.increment() {
+            case 1: idle.signal(); resume.wait()
+            case 2: idle.signal()
+            default: break
+            }
+        }
         let followerA = BackgroundFollower(store, path: file, options: options)
-        let deadline = Date().addingTimeInterval(60)
-        while try store.catalog.streamCheckpoint(source: source)?.lineNumber != 10 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        Thread.sleep(forTimeInterval: 0.3)  // A is in its pause
+        try #require(idle.wait(timeout: .now() + 120) == .success, "A never went idle")
+        #expect(try store.catalog.streamCheckpoint(source: source)?.lineNumber == 10)
         // B, another follower of the file (its own process in real life), commits lines 11-20.
         let other = try LakeStore.open(root: store.root, schemas: schemasDirectory)
         try (orders[0 ..< 20]).reduce(Data(), +).write(to: URL(fileURLWithPath: file))
         #expect(try StreamIngest.follow(other, path: file, options: Self.options, stop: StopFlag()).records == 10)
-        // A wakes, sees the lake moved on, and must find nothing left to read.
-        Thread.sleep(forTimeInterval: 4)
+        // A wakes, sees the lake moved on, and must find nothing left to read: idle again.
+        resume.signal()
+        #expect(idle.wait(timeout: .now() + 120) == .success, "A did not go idle again")
         let a = try #require(try followerA.finish(), "A did not stop within a minute")
         #expect(a.records == 10, "A read B's lines again: \(a.records) records")
         let runs = try store.catalog.ingestRuns().filter { $0.kind == .orders }
@@ -330,4 +339,12 @@ final class BackgroundFollower: @unchecked Sendable {
         guard done.wait(timeout: .now() + 60) == .success else { return nil }
         return try outcome?.get()
     }
+}
+
+/// A count several threads increment.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    /// The count after this increment.
+    func increment() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
 }

@@ -17,6 +17,14 @@ import Testing
         FailedWriteCleanupTests.directories(under: URL(fileURLWithPath: root))
     }
 
+    /// Whether process `pid` has a handler for `signal` (the SigCgt mask in /proc/PID/status).
+    static func catches(_ signal: Int32, pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << UInt64(signal - 1)) != 0
+    }
+
     static func latestSnapshot(_ root: String) throws -> String {
         let r = try runLake(["snapshots", "--lake", root, "--format", "csv"])
         #expect(r.status == 0, "\(r.err)")
@@ -84,7 +92,7 @@ import Testing
         let dir = try TemporaryDirectory("interrupted-silent-pipe")
         defer { dir.remove() }
         let root = dir.file("lake")
-        var r = try runLake(["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path])
+        let r = try runLake(["ingest", "catalog", "--lake", root, packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path])
         #expect(r.status == 0, "\(r.err)")
         let before = try Self.latestSnapshot(root)
         let input = Pipe()
@@ -98,8 +106,15 @@ import Testing
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle(forWritingAtPath: errFile)
         try p.run()
-        // Long enough to open the lake and block in the read of standard input.
-        Thread.sleep(forTimeInterval: 2)
+        // Once the lake catches SIGTERM it has opened the lake (its handler comes after) and soon
+        // blocks in the read of standard input; a signal before that would kill it outright.
+        var caught = false, waitedForHandler = 0.0
+        while !caught && p.isRunning && waitedForHandler < 120 {
+            caught = Self.catches(SIGTERM, pid: p.processIdentifier)
+            if !caught { Thread.sleep(forTimeInterval: 0.05); waitedForHandler += 0.05 }
+        }
+        try #require(caught, "the ingest never installed its SIGTERM handler")
+        Thread.sleep(forTimeInterval: 0.5)
         kill(p.processIdentifier, SIGTERM)
         var waited = 0.0
         while p.isRunning && waited < 10 {

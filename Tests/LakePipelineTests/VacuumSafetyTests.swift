@@ -117,7 +117,6 @@ struct VacuumSafetyTests {
             #expect(ingest.process.terminationStatus == 0, "ingest \(round): \(ingest.err)")
             #expect(try runLake(["ingest", "orders", "--lake", reference, "--quiet", part]).status == 0)
         }
-        #expect(vacuums >= 4, "only \(vacuums) vacuums ran during the ingests")
         // One more forced vacuum with nothing in flight: it may only take debris, never live files.
         #expect(try runLake(["vacuum", "--lake", lake, "--retain", "0s", "--force"]).status == 0)
         let live = try liveFiles(lake)

@@ -34,9 +34,10 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     static func freePort() -> Int {
-        // A port in the dynamic range, checked unused by binding it; pg_ctl reports a race.
+        // A port checked unused by binding it; pg_ctl reports a race. Below Linux's ephemeral
+        // range (32768-60999), where outgoing connections would take ports meanwhile.
         for _ in 0 ..< 50 {
-            let port = Int.random(in: 20000 ..< 60000)
+            let port = Int.random(in: 20000 ..< 32768)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)

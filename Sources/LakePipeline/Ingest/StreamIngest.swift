@@ -57,6 +57,10 @@ public struct StreamOptions: Sendable {
     /// commit that lands starts the count again for the next outage.
     public var reconnectFor: Double = 300
     public var ingest = IngestOptions()
+    /// Called each time the follower has read to the end of the file and is about to wait
+    /// `pollInterval`: a test acts there while the follower is surely idle (a fixed sleep
+    /// guessed wrong on a loaded machine). It may block, which holds the follower idle.
+    public var onIdle: (@Sendable () -> Void)?
 
     public init() {}
 }
@@ -223,7 +227,10 @@ public enum StreamIngest {
                 if pending > 0 && (Date().timeIntervalSince(batchStart) >= options.commitInterval || stop.isSet) { break }
                 if stop.isSet || (atEnd && options.stopAtEnd && pending == 0) { return }
                 if atEnd && options.stopAtEnd { break }
-                if atEnd { Thread.sleep(forTimeInterval: options.pollInterval) }
+                if atEnd {
+                    options.onIdle?()
+                    Thread.sleep(forTimeInterval: options.pollInterval)
+                }
             }
             if let movedOn {
                 batch.discardWritten()

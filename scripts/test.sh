@@ -4,7 +4,20 @@
 # Airflow DAG's and Prometheus rules' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python
+scripts/setup.sh   # the C libraries the build needs
+# The build keeps both cores busy for minutes; the test peers (apt packages and Python venvs: on a
+# fresh machine mostly network and disk) install beside it. Their output follows the build's.
+peers_log=$(mktemp)
+(scripts/setup.sh --python && scripts/test-airflow.sh --install-only) > "$peers_log" 2>&1 &
+peers=$!
+build_status=0
+swift build --build-tests || build_status=$?
+peers_status=0
+wait "$peers" || peers_status=$?
+cat "$peers_log"; rm -f "$peers_log"
+[ "$build_status" -eq 0 ] || { echo "test.sh: swift build --build-tests failed" >&2; exit "$build_status"; }
+[ "$peers_status" -eq 0 ] || { echo "test.sh: installing the test peers failed (scripts/setup.sh --python, scripts/test-airflow.sh --install-only)" >&2; exit "$peers_status"; }
+
 export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: every interop test
 export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
 export LAKE_PYTHON_DUCKDB2="$PWD/.venv-duckdb2/bin/python"    # DuckDB 2.0.1, the newest: a Parquet peer only
@@ -12,8 +25,17 @@ export LAKE_SCHEMATHESIS="$PWD/.venv-api/bin/schemathesis"      # schemathesis: 
 if [ -d Evaluation-Files/tests ]; then
   .venv/bin/python -m pytest -q Evaluation-Files/tests
 fi
-swift build --build-tests
+# The Airflow DAG's and the Prometheus rules' tests (about 2 minutes, mostly Airflow starting up)
+# run beside the Swift suite, which leaves a core idle much of its time (tests waiting on
+# processes and servers). Their output follows the suite's.
+airflow_log=$(mktemp)
+LAKE_BIN="$PWD/.build/debug/lake" scripts/test-airflow.sh > "$airflow_log" 2>&1 &
+airflow=$!
+swift_status=0
 # Every test is Swift Testing; --disable-xctest drops XCTest's empty "Executed 0 tests" summary.
-swift test --skip-build --disable-xctest
-# The Airflow DAG and the Prometheus rules (installs promtool and .venv-airflow when missing).
-LAKE_BIN="$PWD/.build/debug/lake" scripts/test-airflow.sh
+swift test --skip-build --disable-xctest || swift_status=$?
+airflow_status=0
+wait "$airflow" || airflow_status=$?
+cat "$airflow_log"; rm -f "$airflow_log"
+[ "$swift_status" -eq 0 ] || { echo "test.sh: the Swift tests failed" >&2; exit "$swift_status"; }
+[ "$airflow_status" -eq 0 ] || { echo "test.sh: the Airflow/Prometheus tests failed (scripts/test-airflow.sh)" >&2; exit "$airflow_status"; }

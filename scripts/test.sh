@@ -4,17 +4,37 @@
 # Airflow DAG's and Prometheus rules' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A sudo password prompt comes now, not in the middle of the build's output.
+[ "$(id -u)" -eq 0 ] || sudo -v
 scripts/setup.sh   # the C libraries the build needs
+
+# Two jobs run in the background, each with its output in a log shown when it is waited for.
+# On any exit (a failure, Ctrl-C, a CI timeout) the Airflow tests are stopped (their process
+# group), the installs are waited for (apt must not be cut off mid-install), and the logs not yet
+# shown are shown.
+logs=$(mktemp -d)
+peers="" airflow=""
+show() { if [ -f "$1" ]; then cat "$1"; rm -f "$1"; fi; }
+finish() {
+  if [ -n "$airflow" ]; then kill -- "-$airflow" 2>/dev/null || true; fi
+  if [ -n "$peers" ]; then wait "$peers" 2>/dev/null || true; fi
+  show "$logs/peers.log"; show "$logs/airflow.log"
+  rm -rf "$logs"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # The build keeps both cores busy for minutes; the test peers (apt packages and Python venvs: on a
-# fresh machine mostly network and disk) install beside it. Their output follows the build's.
-peers_log=$(mktemp)
-(scripts/setup.sh --python && scripts/test-airflow.sh --install-only) > "$peers_log" 2>&1 &
+# fresh machine mostly network and disk) install beside it.
+(scripts/setup.sh --python && scripts/test-airflow.sh --install-only) > "$logs/peers.log" 2>&1 &
 peers=$!
 build_status=0
 swift build --build-tests || build_status=$?
 peers_status=0
 wait "$peers" || peers_status=$?
-cat "$peers_log"; rm -f "$peers_log"
+peers=""
+show "$logs/peers.log"
 [ "$build_status" -eq 0 ] || { echo "test.sh: swift build --build-tests failed" >&2; exit "$build_status"; }
 [ "$peers_status" -eq 0 ] || { echo "test.sh: installing the test peers failed (scripts/setup.sh --python, scripts/test-airflow.sh --install-only)" >&2; exit "$peers_status"; }
 
@@ -27,15 +47,15 @@ if [ -d Evaluation-Files/tests ]; then
 fi
 # The Airflow DAG's and the Prometheus rules' tests (about 2 minutes, mostly Airflow starting up)
 # run beside the Swift suite, which leaves a core idle much of its time (tests waiting on
-# processes and servers). Their output follows the suite's.
-airflow_log=$(mktemp)
-LAKE_BIN="$PWD/.build/debug/lake" scripts/test-airflow.sh > "$airflow_log" 2>&1 &
+# processes and servers); setsid gives them a process group of their own to stop.
+LAKE_BIN="$PWD/.build/debug/lake" setsid scripts/test-airflow.sh > "$logs/airflow.log" 2>&1 &
 airflow=$!
 swift_status=0
 # Every test is Swift Testing; --disable-xctest drops XCTest's empty "Executed 0 tests" summary.
 swift test --skip-build --disable-xctest || swift_status=$?
 airflow_status=0
 wait "$airflow" || airflow_status=$?
-cat "$airflow_log"; rm -f "$airflow_log"
+airflow=""
+show "$logs/airflow.log"
 [ "$swift_status" -eq 0 ] || { echo "test.sh: the Swift tests failed" >&2; exit "$swift_status"; }
 [ "$airflow_status" -eq 0 ] || { echo "test.sh: the Airflow/Prometheus tests failed (scripts/test-airflow.sh)" >&2; exit "$airflow_status"; }

@@ -10,6 +10,7 @@
 // it), so only it checks that loading worked.
 static struct {
     PGconn *(*connectdbParams)(const char *const *, const char *const *, int);
+    int (*libVersion)(void);
     ConnStatusType (*status)(const PGconn *);
     PGTransactionStatusType (*transactionStatus)(const PGconn *);
     char *(*errorMessage)(const PGconn *);
@@ -44,6 +45,7 @@ static void load(void) {
         return; \
     }
     RESOLVE(connectdbParams, "PQconnectdbParams")
+    RESOLVE(libVersion, "PQlibVersion")
     RESOLVE(status, "PQstatus")
     RESOLVE(transactionStatus, "PQtransactionStatus")
     RESOLVE(errorMessage, "PQerrorMessage")
@@ -73,6 +75,10 @@ const char *lake_pq_load_error(void) {
 PGconn *lake_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname) {
     if (lake_pq_load_error()) return NULL;
     return pq.connectdbParams(keywords, values, expand_dbname);
+}
+int lake_PQlibVersion(void) {
+    if (lake_pq_load_error()) return 0;
+    return pq.libVersion();
 }
 ConnStatusType lake_PQstatus(const PGconn *conn) { return pq.status(conn); }
 PGTransactionStatusType lake_PQtransactionStatus(const PGconn *conn) { return pq.transactionStatus(conn); }

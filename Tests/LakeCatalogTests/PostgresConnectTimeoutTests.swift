@@ -65,7 +65,9 @@ struct PostgresConnectTimeoutTests {
         let silent = try SilentListener()
         let outcome = try Self.open("postgresql://lake@127.0.0.1:\(silent.port)/lake", deadline: 60)
         let r = try #require(outcome, "still connecting after 60 s")
-        #expect(r.seconds >= 8 && r.seconds < 30, "gave up after \(r.seconds) s")
+        // PGCONNECT_TIMEOUT, where the test's environment sets it, replaces the default.
+        let timeout = ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"].flatMap(Double.init).map { max($0, 2) } ?? 10
+        #expect(r.seconds >= timeout - 2 && r.seconds < timeout + 20, "gave up after \(r.seconds) s, expected \(timeout) s")
         guard case .unreachable(let message)? = r.error as? CatalogError else {
             Issue.record("expected CatalogError.unreachable, got \(String(describing: r.error))")
             return
@@ -80,5 +82,20 @@ struct PostgresConnectTimeoutTests {
         let r = try #require(outcome, "still connecting after 60 s")
         #expect(r.seconds < 7, "gave up after \(r.seconds) s, not after the URL's 2 s")
         #expect(r.error is CatalogError, "\(String(describing: r.error))")
+    }
+
+    @Test("the defaults come before the conninfo; PGCONNECT_TIMEOUT, a service, or an older libpq drops those it would override or not know")
+    func parametersOrderAndExceptions() {
+        typealias P = PGConnection
+        let url = "postgresql://lake@db/lake?keepalives_idle=5"
+        let all = P.connectionParameters(url, environment: [:], libpqVersion: 150018)
+        #expect(all.map(\.keyword) == ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname"])
+        #expect(all.last?.value == url)
+        #expect(!P.connectionParameters(url, environment: ["PGCONNECT_TIMEOUT": "3"], libpqVersion: 150018).contains { $0.keyword == "connect_timeout" })
+        #expect(P.connectionParameters(url, environment: [:], libpqVersion: 110022).map(\.keyword)
+            == ["connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname"])
+        for (conninfo, environment) in [("service=lakecat", [String: String]()), ("postgresql:///?service=lakecat", [:]), ("dbname=lake", ["PGSERVICE": "lakecat"])] {
+            #expect(P.connectionParameters(conninfo, environment: environment, libpqVersion: 150018).map(\.keyword) == ["dbname"], "\(conninfo) \(environment)")
+        }
     }
 }

@@ -21,8 +21,15 @@ struct FIFOIngest {
         try p.run()
         // The lake may exit first (interrupted, or failing): a write to its closed FIFO must not end this process.
         signal(SIGPIPE, SIG_IGN)
-        let writer = open(fifo, O_WRONLY)
-        try #require(writer >= 0)
+        // Non-blocking until the ingest opens its end (ENXIO before): a blocking open would wait
+        // forever for an ingest that exits first. Then writes block again.
+        var writer: Int32 = -1
+        while writer < 0 && p.isRunning {
+            writer = open(fifo, O_WRONLY | O_NONBLOCK)
+            if writer < 0 { usleep(10_000) }
+        }
+        try #require(writer >= 0, "the ingest exited before it opened the FIFO")
+        _ = fcntl(writer, F_SETFL, fcntl(writer, F_GETFL) & ~O_NONBLOCK)
         process = p
         self.writer = writer
         self.errFile = errFile

@@ -126,6 +126,7 @@ struct FollowedFileRestartTests {
             }
         }
         let followerA = BackgroundFollower(store, path: file, options: options)
+        defer { resume.signal() }  // a failed expectation below must not leave A held forever
         try #require(idle.wait(timeout: .now() + 120) == .success, "A never went idle")
         #expect(try store.catalog.streamCheckpoint(source: source)?.lineNumber == 10)
         // B, another follower of the file (its own process in real life), commits lines 11-20.

@@ -11,6 +11,8 @@
 // `lake_pq_load_error` says why.
 const char *lake_pq_load_error(void);
 PGconn *lake_PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname);
+// libpq's version (e.g. 150018 for 15.18); 0 when it cannot be loaded.
+int lake_PQlibVersion(void);
 ConnStatusType lake_PQstatus(const PGconn *conn);
 PGTransactionStatusType lake_PQtransactionStatus(const PGconn *conn);
 char *lake_PQerrorMessage(const PGconn *conn);

@@ -209,28 +209,47 @@ final class PGConnection: SQLBackend {
         try execute(sql: "SET client_min_messages = warning", arguments: [])
     }
 
+    /// A libpq setting the catalog gives a connection that does not set its own.
+    struct ConnectionDefault {
+        var keyword: String
+        var value: String
+        /// An environment variable that sets it instead (libpq reads it for unset settings).
+        var environment: String?
+        /// The oldest libpq (`PQlibVersion`) that knows the keyword: an unknown one fails the
+        /// connection ("invalid connection option"), and `lake` loads the host's libpq.
+        var sinceLibpq: Int32
+    }
+
     /// Bounds libpq leaves open unless asked: it waits without end for a server that accepted
     /// the TCP connection and never answers (a hung host, a proxy whose backend is gone), and a
-    /// network that silently drops packets is noticed by TCP after about 15 minutes. Each is a
-    /// default only: the catalog URL's own parameter, or PGCONNECT_TIMEOUT, wins. Keepalives
-    /// and the TCP user timeout are answered by the server's kernel, so a long statement or a
-    /// lock wait on a live server never trips them. Ignored on a Unix-domain socket.
-    static let connectionDefaults: [(keyword: String, value: String, environment: String?)] = [
-        ("connect_timeout", "10", "PGCONNECT_TIMEOUT"),
-        ("keepalives_idle", "30", nil),
-        ("keepalives_interval", "10", nil),
-        ("keepalives_count", "3", nil),
-        ("tcp_user_timeout", "60000", nil),
+    /// network that silently drops packets is noticed by TCP after about 15 minutes. The
+    /// connect timeout bounds only the connection's set-up (10 s per address the host resolves
+    /// to); keepalives and the TCP user timeout end a connection whose peer's kernel stopped
+    /// answering, not one whose server is alive and silent. Ignored on a Unix-domain socket.
+    static let connectionDefaults: [ConnectionDefault] = [
+        ConnectionDefault(keyword: "connect_timeout", value: "10", environment: "PGCONNECT_TIMEOUT", sinceLibpq: 90000),
+        ConnectionDefault(keyword: "keepalives_idle", value: "30", sinceLibpq: 90000),
+        ConnectionDefault(keyword: "keepalives_interval", value: "10", sinceLibpq: 90000),
+        ConnectionDefault(keyword: "keepalives_count", value: "3", sinceLibpq: 90000),
+        ConnectionDefault(keyword: "tcp_user_timeout", value: "60000", sinceLibpq: 120000),
     ]
 
-    /// libpq's connection with `connectionDefaults` first and the catalog's `conninfo` (a URL or
-    /// keyword string, expanded as `dbname`) last: libpq applies the keywords in order, so the
-    /// conninfo's own settings override the defaults.
+    /// The keywords and values a connection to `conninfo` (a URL or keyword string) is opened
+    /// with: the defaults first and `conninfo`, expanded as `dbname`, last. libpq applies them
+    /// in order, so the conninfo's own settings win. A connection through a service file
+    /// (`service=`, PGSERVICE) gets no defaults: libpq reads the file only for settings not
+    /// already given, so ours would override the file's.
+    static func connectionParameters(_ conninfo: String, environment: [String: String], libpqVersion: Int32) -> [(keyword: String, value: String)] {
+        let viaService = environment["PGSERVICE"] != nil || conninfo.contains("service=")
+        let defaults = viaService ? [] : connectionDefaults.filter { d in
+            d.sinceLibpq <= libpqVersion && (d.environment.map { environment[$0] == nil } ?? true)
+        }
+        return defaults.map { ($0.keyword, $0.value) } + [("dbname", conninfo)]
+    }
+
     private static func connect(_ conninfo: String) -> OpaquePointer? {
-        let environment = ProcessInfo.processInfo.environment
-        let defaults = connectionDefaults.filter { d in d.environment.map { environment[$0] == nil } ?? true }
-        let keywords = defaults.map(\.keyword) + ["dbname"], values = defaults.map(\.value) + [conninfo]
-        let cKeywords = keywords.map { strdup($0) }, cValues = values.map { strdup($0) }
+        let parameters = connectionParameters(conninfo, environment: ProcessInfo.processInfo.environment, libpqVersion: lake_PQlibVersion())
+        let cKeywords = parameters.map { strdup($0.keyword) }, cValues = parameters.map { strdup($0.value) }
         defer { (cKeywords + cValues).forEach { free($0) } }
         let k = cKeywords.map { UnsafePointer($0) } + [nil], v = cValues.map { UnsafePointer($0) } + [nil]
         return lake_PQconnectdbParams(k, v, 1)

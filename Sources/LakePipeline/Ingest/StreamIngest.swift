@@ -60,7 +60,7 @@ public struct StreamOptions: Sendable {
     /// Called each time the follower has read to the end of the file and is about to wait
     /// `pollInterval`: a test acts there while the follower is surely idle (a fixed sleep
     /// guessed wrong on a loaded machine). It may block, which holds the follower idle.
-    public var onIdle: (@Sendable () -> Void)?
+    var onIdle: (@Sendable () -> Void)?
 
     public init() {}
 }

@@ -22,7 +22,11 @@ import Testing
 /// snapshot are the rows before plus every committed change (deleted rows gone, inserted rows
 /// there once, updates applied), so nothing refused left a trace; DuckDB and `lake query
 /// --as-of` read the same rows at every snapshot the case made.
-@Suite(.serialized)
+///
+/// Cases run in parallel (each has its own copy of the base lake, or its own PostgreSQL
+/// database, and its hooks are arguments, not globals): serialized, its 30 cases were the
+/// suite's longest chain, ending the whole run minutes after every other test.
+@Suite
 struct DuckDBWriteMatrixTests {
     static let evaluation = packageRoot.appendingPathComponent("Evaluation-Files")
 

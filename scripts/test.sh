@@ -8,35 +8,44 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || sudo -v
 scripts/setup.sh   # the C libraries the build needs
 
-# Two jobs run in the background, each with its output in a log shown when it is waited for.
-# On any exit (a failure, Ctrl-C, a CI timeout) the Airflow tests are stopped (their process
-# group), the installs are waited for (apt must not be cut off mid-install), and the logs not yet
-# shown are shown.
+# Two jobs run in the background, one at a time, each with its output in a log shown once it is
+# waited for. On any exit (a failure, Ctrl-C, a CI timeout) the Airflow tests are stopped (their
+# process group), the installs are waited for (apt must not be cut off mid-install), and the logs
+# not yet shown are shown.
 logs=$(mktemp -d)
-peers="" airflow=""
+bg="" bg_stop=""   # the background job's pid; bg_stop set: stop it on an early exit, else wait
 show() { if [ -f "$1" ]; then cat "$1"; rm -f "$1"; fi; }
 finish() {
-  if [ -n "$airflow" ]; then kill -- "-$airflow" 2>/dev/null || true; fi
-  if [ -n "$peers" ]; then wait "$peers" 2>/dev/null || true; fi
-  show "$logs/peers.log"; show "$logs/airflow.log"
+  if [ -n "$bg" ]; then
+    if [ -n "$bg_stop" ]; then kill -- "-$bg" 2>/dev/null || true; fi
+    wait "$bg" 2>/dev/null || true
+  fi
+  for log in "$logs"/*.log; do show "$log"; done
   rm -rf "$logs"
 }
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# `beside NAME BACKGROUND_NAME LOG COMMAND...`: runs COMMAND while the background job writes LOG,
+# waits for the job, shows LOG, and exits naming the first of the two that failed.
+beside() {
+  local name=$1 bg_name=$2 log=$3 status=0 bg_status=0
+  shift 3
+  "$@" || status=$?
+  wait "$bg" || bg_status=$?
+  bg="" bg_stop=""
+  show "$log"
+  [ "$status" -eq 0 ] || { echo "test.sh: $name failed" >&2; exit "$status"; }
+  [ "$bg_status" -eq 0 ] || { echo "test.sh: $bg_name failed" >&2; exit "$bg_status"; }
+}
+
 # The build keeps both cores busy for minutes; the test peers (apt packages and Python venvs: on a
 # fresh machine mostly network and disk) install beside it.
 (scripts/setup.sh --python && scripts/test-airflow.sh --install-only) > "$logs/peers.log" 2>&1 &
-peers=$!
-build_status=0
-swift build --build-tests || build_status=$?
-peers_status=0
-wait "$peers" || peers_status=$?
-peers=""
-show "$logs/peers.log"
-[ "$build_status" -eq 0 ] || { echo "test.sh: swift build --build-tests failed" >&2; exit "$build_status"; }
-[ "$peers_status" -eq 0 ] || { echo "test.sh: installing the test peers failed (scripts/setup.sh --python, scripts/test-airflow.sh --install-only)" >&2; exit "$peers_status"; }
+bg=$!
+beside "swift build --build-tests" "installing the test peers (scripts/setup.sh --python, scripts/test-airflow.sh --install-only)" \
+  "$logs/peers.log" swift build --build-tests
 
 export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: every interop test
 export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
@@ -49,13 +58,7 @@ fi
 # run beside the Swift suite, which leaves a core idle much of its time (tests waiting on
 # processes and servers); setsid gives them a process group of their own to stop.
 LAKE_BIN="$PWD/.build/debug/lake" setsid scripts/test-airflow.sh > "$logs/airflow.log" 2>&1 &
-airflow=$!
-swift_status=0
+bg=$! bg_stop=1
 # Every test is Swift Testing; --disable-xctest drops XCTest's empty "Executed 0 tests" summary.
-swift test --skip-build --disable-xctest || swift_status=$?
-airflow_status=0
-wait "$airflow" || airflow_status=$?
-airflow=""
-show "$logs/airflow.log"
-[ "$swift_status" -eq 0 ] || { echo "test.sh: the Swift tests failed" >&2; exit "$swift_status"; }
-[ "$airflow_status" -eq 0 ] || { echo "test.sh: the Airflow/Prometheus tests failed (scripts/test-airflow.sh)" >&2; exit "$airflow_status"; }
+beside "the Swift tests" "the Airflow/Prometheus tests (scripts/test-airflow.sh)" "$logs/airflow.log" \
+  swift test --skip-build --disable-xctest

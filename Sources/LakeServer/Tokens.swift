@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import LakeFormat
+import LakePipeline
 
 /// Bearer tokens from a file of `name:sha256hex` lines: only digests are on disk, and a
 /// presented token is hashed and compared with every digest in constant time, so neither the
@@ -45,7 +45,7 @@ public struct TokenStore: Sendable {
 
     /// The name of the token whose digest matches; every entry is compared, whatever matched.
     public func name(of token: Substring) -> String? {
-        let digest = Array(SHA256.hash(data: Data(token.utf8)))
+        let digest = SHA256.digest(token.utf8)
         var found: String?
         for e in entries {
             var diff: UInt8 = 0
@@ -56,7 +56,7 @@ public struct TokenStore: Sendable {
     }
 
     public static func digestHex(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hex(token.utf8)
     }
 
     static func bytes(hex: String) -> [UInt8]? {

@@ -1,5 +1,6 @@
-/// SHA-256 (FIPS 180-4). CryptoKit does not exist on Linux and swift-crypto is not a
-/// dependency; schema fingerprints only hash a few KB, so a plain implementation suffices.
+/// SHA-256 (FIPS 180-4). CryptoKit does not exist on Linux, and swift-crypto would build
+/// BoringSSL (about 360 C files, every CI run) for what hashes a few KB: schema fingerprints,
+/// stream witnesses and the HTTP API's bearer tokens. A plain implementation suffices.
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -45,12 +46,17 @@ public struct SHA256: Sendable {
         return out
     }
 
-    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    /// The 32-byte digest of `bytes`.
+    public static func digest<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
         var sha = SHA256()
         sha.update(bytes)
+        return sha.finalize()
+    }
+
+    public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        for b in sha.finalize() {
+        for b in digest(bytes) {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 15)])
         }

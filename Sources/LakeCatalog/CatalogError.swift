@@ -67,11 +67,19 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// server restart, a failover). Nothing was committed by the statement that failed; the
     /// same work can run again once the server answers (a follower waits for it: `--reconnect-for`).
     case unreachable(String)
+    /// The catalog's server answered and refused the login (a wrong password, a role or database
+    /// that does not exist, pg_hba.conf). Not worth waiting out: the URL or the server's
+    /// settings must change first.
+    case loginRefused(String)
 
     /// A database failure as the catalog reports it: a lost or refused connection is
-    /// `unreachable` (worth waiting out), anything else `storage`.
+    /// `unreachable` (worth waiting out), a refused login `loginRefused`, anything else `storage`.
     init(_ error: SQLError) {
-        self = error.kind == .connection ? .unreachable(error.message) : .storage(error.message)
+        switch error.kind {
+        case .connection: self = .unreachable(error.message)
+        case .loginRefused: self = .loginRefused(error.message)
+        case .retryable, .other: self = .storage(error.message)
+        }
     }
 
     public var description: String {
@@ -176,6 +184,9 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "catalog storage error: \(m)"
         case .unreachable(let m):
             return "catalog unreachable: \(m)"
+        case .loginRefused(let m):
+            return "the catalog's server refused the login: \(m); check the user, password and database in the catalog URL "
+                + "(or PGPASSWORD, ~/.pgpass) and the server's pg_hba.conf; nothing was done, and waiting will not help"
         }
     }
 }

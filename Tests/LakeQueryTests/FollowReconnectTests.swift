@@ -164,4 +164,40 @@ struct FollowReconnectTests {
         // What was committed before each outage is there; the lines after it wait for a restart.
         #expect(try rawRows(root: root, catalog: catalog) == lines.count + 3, "every line committed before the outages stays")
     }
+
+    @Test("a database dropped under a waiting follower: it stops at the refused login instead of waiting out --reconnect-for")
+    func followerStopsAtARefusedLogin() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let dir = try TemporaryDirectory("follow-refused")
+        defer { dir.remove() }
+        let lines = try generatedLines(300, in: dir)
+        let root = dir.file("lake")
+        let database = try pg.createDatabase()
+        let catalog = ["--catalog", pg.url(database: database)]
+        _ = try lake(["ingest", "catalog", dir.file("src/product_catalog.json"), "--lake", root, "--quiet"] + catalog)
+        let live = dir.file("live.jsonl")
+        #expect(FileManager.default.createFile(atPath: live, contents: nil))
+        let half = lines.count / 2
+        try append(lines[..<half], to: live)
+        let follower = try startFollower(["ingest", "orders", live, "--follow", "--commit-interval", "0.2", "--reconnect-for", "300",
+                                          "--lake", root, "--quiet"] + catalog, dir: dir)
+        defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+        #expect(waitFor("lines ..\(half) ", in: dir.file("follow.out"), seconds: 120), "the first half was not committed")
+
+        // FORCE ends the follower's connection (an outage to it); its reconnect then meets a
+        // server that answers "does not exist", which no wait will change.
+        let dropped = Date()
+        _ = try pg.psql("postgres", "DROP DATABASE \(database) WITH (FORCE)")
+        try append(lines[half...], to: live)
+        let deadline = Date().addingTimeInterval(120)
+        while follower.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let err = try String(contentsOfFile: dir.file("follow.err"), encoding: .utf8)
+        #expect(!follower.isRunning, "the follower still waits for a database that is gone: \(err)")
+        if follower.isRunning { follower.terminate() }
+        follower.waitUntilExit()
+        #expect(follower.terminationStatus == 1, "\(err)")
+        #expect(Date().timeIntervalSince(dropped) < 60, "the follower took \(Date().timeIntervalSince(dropped)) s to stop")
+        #expect(err.contains("refused the login") && err.contains("does not exist") && !err.contains("and gave up"), "\(err)")
+    }
 }

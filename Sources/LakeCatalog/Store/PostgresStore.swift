@@ -200,13 +200,32 @@ final class PGConnection: SQLBackend {
             let message = conn.map { String(cString: lake_PQerrorMessage($0)) } ?? lake_pq_load_error().map { String(cString: $0) } ?? "out of memory"
             if let conn { lake_PQfinish(conn) }
             conn = nil
-            throw SQLError(kind: .connection, code: "08001",
+            throw SQLError(kind: Self.isLoginRefusal(message) ? .loginRefused : .connection, code: "08001",
                            message: "cannot connect to the PostgreSQL catalog \(location): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         noticeCapture = lake_PQcaptureNotices(conn, notice, 512)
         // Timestamps come back in UTC (DuckLake's snapshot_time is TIMESTAMPTZ); notices stay quiet.
         try execute(sql: "SET TimeZone = 'UTC'", arguments: [])
         try execute(sql: "SET client_min_messages = warning", arguments: [])
+    }
+
+    /// Whether libpq's report of a failed connection is the server refusing this login, which
+    /// the same login meets again, rather than a server out of reach, starting up, shutting
+    /// down or full, which waiting can cure. libpq gives a failed connection's SQLSTATE to no
+    /// API, so the server's (English) messages are matched; a message in another language is
+    /// taken as an outage, as before: retried until `--reconnect-for` ends, never lost.
+    static func isLoginRefusal(_ message: String) -> Bool {
+        let refusals = [
+            "password authentication failed",  // 28P01
+            "authentication failed for user",  // 28000: peer, ident, SCRAM, ...
+            "no pg_hba.conf entry",            // 28000
+            "no password supplied",            // libpq: the server asked for one, none was given
+            "is not permitted to log in",      // 28000: NOLOGIN role
+            "permission denied for database",  // 42501: no CONNECT privilege
+            "does not exist",                  // 3D000 database, 28000 role
+        ]
+        guard message.contains("FATAL") || message.contains("fe_sendauth") else { return false }
+        return refusals.contains { message.contains($0) }
     }
 
     /// A libpq setting the catalog gives a connection that does not set its own.

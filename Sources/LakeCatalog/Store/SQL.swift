@@ -222,8 +222,13 @@ public struct SQLError: Error, CustomStringConvertible, Sendable {
         /// the server aborted the transaction to resolve a race (40001 serialization failure,
         /// 40P01 deadlock, 23505 on a snapshot id another engine took first): retry the attempt.
         case retryable
-        /// The server cannot be reached or the login failed.
+        /// The server cannot be reached, did not answer, or dropped the connection: waiting
+        /// for it can help.
         case connection
+        /// The server answered and refused this login: a wrong password, a role or database
+        /// that does not exist, no pg_hba.conf entry, no CONNECT privilege. The same login is
+        /// refused again, so nothing retries it.
+        case loginRefused
         case other
     }
     public let kind: Kind

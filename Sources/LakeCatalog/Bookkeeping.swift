@@ -442,6 +442,15 @@ extension Catalog {
         }
     }
 
+    /// The ingest run a batch committed, nil when none did (a commit whose answer was lost
+    /// and that did not land, or a batch that never committed).
+    public func ingestRun(batchID: String) throws -> IngestRun? {
+        try read { db in
+            guard try Bookkeeping.exists(db) else { return nil }
+            return try SQLRow.fetchOne(db, sql: "SELECT * FROM lake_ingest_run WHERE batch_id = ?", arguments: [batchID]).map(Bookkeeping.run)
+        }
+    }
+
     /// The registry version a table's schema follows at the snapshot.
     public func tableSchemaVersion(tableID: Int64, at asOf: AsOf? = nil) throws -> (registryTable: String, version: Int)? {
         let snap = try resolve(asOf)

@@ -202,7 +202,7 @@ import Testing
         defer { dir.remove() }
         // -ttt -T: each call's start and duration, on the one clock all threads share, so calls
         // of different threads can be ordered.
-        guard let lines = try Self.tracedOrderIngest(dir, flags: ["-ttt", "-T"], calls: "mkdir,openat,fsync,fdatasync,link,sync_file_range") else { return }
+        guard let lines = try Self.tracedOrderIngest(dir, flags: ["-ttt", "-T"], calls: "/^mkdir(at)?$,openat,fsync,fdatasync,link,sync_file_range") else { return }
         struct Call { var start: Double; var end: Double; var text: String }
         func parse(_ l: Substring) -> Call? {
             guard let space = l.firstIndex(of: " "), let start = Double(l[..<space]),
@@ -247,7 +247,8 @@ import Testing
         // Every directory made (or found made by another thread) below the lake: an fsync of its
         // parent, in whichever thread, started after the mkdir ended (an fsync begun earlier may
         // miss the entry) and ended before the commit.
-        let made = all.filter { $0.text.hasPrefix("mkdir(") && (result($0) == "0" || result($0) == "-1") && quoted($0)?.hasPrefix(dir.file("lake") + "/") == true }
+        // mkdir(2) on x86-64; architectures without it (aarch64) have only mkdirat(2).
+        let made = all.filter { ($0.text.hasPrefix("mkdir(") || $0.text.hasPrefix("mkdirat(AT_FDCWD, ")) && (result($0) == "0" || result($0) == "-1") && quoted($0)?.hasPrefix(dir.file("lake") + "/") == true }
         #expect(made.count > 10, "the ingest made partition directories: \(made.count)")
         for m in made {
             guard let path = quoted(m) else { continue }

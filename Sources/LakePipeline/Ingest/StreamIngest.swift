@@ -91,8 +91,23 @@ public enum StreamIngest {
         var outageSince: Date?
         var attempt = 0
         var attemptOptions = options
+        // The batch whose COMMIT the outage answered with silence: it may have landed.
+        var unconfirmed: String?
         while true {
             do {
+                if let batchID = unconfirmed {
+                    // Landed: its lines are in the lake and the lake's checkpoint is past them, so
+                    // they are never read again; without counting it here the summary left them out.
+                    if let run = try store.catalog.ingestRun(batchID: batchID) {
+                        add(run, to: &totals)
+                        // Said as a commit when the lake's checkpoint is still that batch's own.
+                        if let cp = try store.catalog.streamCheckpoint(source: key.resolved), cp.snapshotID == run.snapshotID {
+                            onCommit(run, StreamPosition(source: key.resolved, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber,
+                                                         witness: cp.witness, alias: key.alias))
+                        }
+                    }
+                    unconfirmed = nil
+                }
                 if attempt > 0 {
                     // The lake decides, not what this process saw: a COMMIT whose answer the
                     // outage took may have landed. Once a checkpoint of this file is newer than
@@ -111,7 +126,7 @@ public enum StreamIngest {
                 }, onCommit: { summary, position in
                     add(summary, to: &totals)
                     onCommit(summary, position)
-                })
+                }, onUnconfirmed: { unconfirmed = $0 })
                 return finish(totals, started)
             } catch where Reconnect.isOutage(error) {
                 guard options.reconnectFor > 0 else { throw error }
@@ -144,7 +159,8 @@ public enum StreamIngest {
     /// One run of the follower: from the lake's checkpoint until `stop` (or the end of the file
     /// with `stopAtEnd`), or the first error.
     private static func followUntilStopped(_ store: LakeStore, path: String, options: StreamOptions, stop: StopFlag,
-                                           onReady: () -> Void, onCommit: (IngestRun, StreamPosition) -> Void) throws {
+                                           onReady: () -> Void, onCommit: (IngestRun, StreamPosition) -> Void,
+                                           onUnconfirmed: (_ batchID: String) -> Void) throws {
         let key = SourceKey(path)
         let source = key.resolved
         let name = URL(fileURLWithPath: path).lastPathComponent
@@ -266,7 +282,7 @@ public enum StreamIngest {
                 continue
             } catch {
                 // Not committed (see `OrderIngest`): the micro-batch's files go with it.
-                if !Catalog.commitMayHaveLanded(error) { batch.discardWritten() }
+                if Catalog.commitMayHaveLanded(error) { onUnconfirmed(batch.batchID) } else { batch.discardWritten() }
                 throw error
             }
             // Committed: from here on nothing may discard the batch's files. The reads below

@@ -150,6 +150,9 @@ struct IngestOrders: ParsableCommand {
             do { rest = try StreamIngest.unconsumed(store, path: file) } catch where Reconnect.isOutage(error) {
                 printError("\(VisibleText.escape(file)): stopped while the catalog was out of reach (\(error)); a restart resumes after the last commit")
                 return
+            } catch where Reconnect.isLoginRefusal(error) {
+                printError("\(VisibleText.escape(file)): stopped; what is left of the file cannot be told now (\(error))")
+                return
             }
             if let rest {
                 let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"

@@ -186,7 +186,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "catalog unreachable: \(m)"
         case .loginRefused(let m):
             return "the catalog's server refused the login: \(m); check the user, password and database in the catalog URL "
-                + "(or PGPASSWORD, ~/.pgpass) and the server's pg_hba.conf; nothing was done, and waiting will not help"
+                + "(or PGPASSWORD, ~/.pgpass) and the server's pg_hba.conf. Waiting will not help; the step that needed the "
+                + "connection committed nothing, and a run again with a working login resumes after the last commit"
         }
     }
 }

@@ -113,7 +113,10 @@ public enum APIError: Error, Sendable, Equatable {
         }
         if let e = error as? CatalogError {
             switch e {
-            case .notFound, .incompatibleCatalog, .busy, .storage, .unreachable, .encryptedLake, .filesNotUnderLake: return .unavailable(detail: e.description)
+            // A refused login (a rotated password, a dropped database) is the catalog being
+            // unreadable to this server, as an unreachable one is: 503, as the OpenAPI document says.
+            case .notFound, .incompatibleCatalog, .busy, .storage, .unreachable, .loginRefused, .encryptedLake, .filesNotUnderLake:
+                return .unavailable(detail: e.description)
             default: return .internalError(detail: e.description)
             }
         }

@@ -14,6 +14,22 @@ import Testing
 /// private server stopped from a commit hook and started again from another thread.
 @Suite(.serialized)
 struct FollowOutageTests {
+    /// The evaluation catalog ingested into `catalog`'s lake, the evaluation orders copied to a
+    /// file of `dir` to follow, and the follower's options: micro-batches of 100 lines, stop at
+    /// the end, 120 s to wait for the server.
+    static func followed(_ catalog: Catalog, in dir: TemporaryDirectory) throws -> (store: LakeStore, lines: Int, live: String, options: StreamOptions) {
+        let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(schemasDirectory), catalog: catalog))
+        _ = try CatalogIngest.run(store, path: evaluationCatalog)
+        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n").count
+        let live = dir.file("live.jsonl")
+        try FileManager.default.copyItem(atPath: evaluationOrders, toPath: live)
+        var options = StreamOptions()
+        options.commitEvery = 100
+        options.stopAtEnd = true
+        options.reconnectFor = 120
+        return (store, lines, live, options)
+    }
+
     @Test("the server stopped at a commit point: the follower waits, every line once, every committed file there, no lease left",
           arguments: [CommitPoint.committed, .locked])
     func outageAtACommitPoint(_ point: CommitPoint) throws {
@@ -33,16 +49,7 @@ struct FollowOutageTests {
                 do { try pg.startServer() } catch { Issue.record("pg_ctl start: \(error)") }
             }
         })
-        let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(schemasDirectory), catalog: catalog))
-        _ = try CatalogIngest.run(store, path: evaluationCatalog)
-        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n").count
-        let live = dir.file("live.jsonl")
-        try FileManager.default.copyItem(atPath: evaluationOrders, toPath: live)
-
-        var options = StreamOptions()
-        options.commitEvery = 100
-        options.stopAtEnd = true
-        options.reconnectFor = 120
+        let (store, lines, live, options) = try Self.followed(catalog, in: dir)
         var waits: [Reconnect] = []
         _ = armed.getAndSet()
         let totals = try StreamIngest.follow(store, path: live, options: options, stop: StopFlag(), onReconnect: { waits.append($0) })
@@ -77,22 +84,14 @@ struct FollowOutageTests {
             // The first micro-batch's COMMIT goes through; the server's answer does not come back.
             if p == .beforeCommit, armed.get(), !fired.getAndSet() { proxy.dropNextCommitAnswer() }
         })
-        let store = LakeStore(catalog: catalog, registry: try LakeStore.registry(.directory(schemasDirectory), catalog: catalog))
-        _ = try CatalogIngest.run(store, path: evaluationCatalog)
-        let lines = try String(contentsOfFile: evaluationOrders, encoding: .utf8).split(separator: "\n").count
-        let live = dir.file("live.jsonl")
-        try FileManager.default.copyItem(atPath: evaluationOrders, toPath: live)
-
-        var options = StreamOptions()
-        options.commitEvery = 100
-        options.stopAtEnd = true
-        options.reconnectFor = 120
+        let (store, lines, live, options) = try Self.followed(catalog, in: dir)
         var waits: [Reconnect] = []
         var said: [Int64] = []
         _ = armed.getAndSet()
         let totals = try StreamIngest.follow(store, path: live, options: options, stop: StopFlag(),
                                              onCommit: { run, _ in said.append(run.records) }, onReconnect: { waits.append($0) })
-        #expect(proxy.dropped == 1, "the proxy swallowed \(proxy.dropped) answers")
+        // One answer swallowed, and it was the server's COMMIT completion: the batch landed.
+        #expect(proxy.dropped.answers == 1 && proxy.dropped.landed == 1, "the proxy swallowed \(proxy.dropped)")
         #expect(!waits.isEmpty, "the follower never saw the lost answer as an outage")
         // The swallowed COMMIT landed: the lake has every line once, and so must the summary.
         let raw = try runLake(["query", "raw.orders", "--agg", "count(*)", "--agg", "count_distinct(line_number)", "--format", "csv",
@@ -111,11 +110,15 @@ final class CommitAnswerDropper: @unchecked Sendable {
     private let listener: Int32
     private let serverPort: Int
     private let lock = NSLock()
+    private let answered = NSCondition()
     private var armed = false
-    private var droppedCount = 0
     private var closed = false
+    /// Answers to an armed COMMIT that never reached the client, and whether each was the
+    /// server's "COMMIT" completion (the commit landed) rather than an error.
+    private var swallowed: [Bool] = []
 
-    var dropped: Int { lock.withLock { droppedCount } }
+    /// How many COMMIT answers were swallowed, and how many of them said the commit landed.
+    var dropped: (answers: Int, landed: Int) { answered.withLock { (swallowed.count, swallowed.filter { $0 }.count) } }
 
     init(serverPort: Int) throws {
         self.serverPort = serverPort
@@ -143,40 +146,57 @@ final class CommitAnswerDropper: @unchecked Sendable {
 
     func dropNextCommitAnswer() { lock.withLock { armed = true } }
 
+    /// Stops accepting; the accept loop closes the listener itself, so its descriptor number
+    /// is not given to another test's socket while the loop may still call accept on it.
     func close() {
         lock.withLock { closed = true }
         shutdown(listener, Int32(SHUT_RDWR))
-        Glibc.close(listener)
     }
 
     private func acceptLoop() {
-        while true {
+        defer { Glibc.close(listener) }
+        while !lock.withLock({ closed }) {
             let client = accept(listener, nil, nil)
-            if client < 0 { if lock.withLock({ closed }) { return } else { continue } }
+            if client < 0 { continue }
             let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: serverPort)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             if connected != 0 { Glibc.close(client); Glibc.close(server); continue }
-            let cut = LockedFlag(), ended = LockedFlag()
+            let cut = LockedFlag(), gotAnswer = LockedFlag(), ended = LockedFlag()
             // The second direction to end closes both sockets.
             let finish: @Sendable () -> Void = { if ended.getAndSet() { Glibc.close(client); Glibc.close(server) } }
-            Thread.detachNewThread { [self] in relay(from: client, to: server, cut: cut, upstream: true); finish() }
-            Thread.detachNewThread { [self] in relay(from: server, to: client, cut: cut, upstream: false); finish() }
+            Thread.detachNewThread { [self] in relay(from: client, to: server, cut: cut, gotAnswer: gotAnswer, upstream: true); finish() }
+            Thread.detachNewThread { [self] in relay(from: server, to: client, cut: cut, gotAnswer: gotAnswer, upstream: false); finish() }
         }
     }
 
     /// Copies bytes one way until either side ends. Upstream, a message carrying the armed
-    /// COMMIT is passed on and the connection marked cut: from then on nothing the server says
-    /// reaches the client, and once the server has had time to commit both sockets close.
-    private func relay(from: Int32, to: Int32, cut: LockedFlag, upstream: Bool) {
+    /// COMMIT is passed on and the connection marked cut; downstream, the server's answer to
+    /// it is read and dropped, and then both sockets close: the client never hears it.
+    private func relay(from: Int32, to: Int32, cut: LockedFlag, gotAnswer: LockedFlag, upstream: Bool) {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let commit = Array("COMMIT".utf8) + [0]
+        // CommandComplete ('C') with the tag COMMIT: what the server says when the commit landed.
+        let committed = [UInt8(ascii: "C"), 0, 0, 0, 11] + commit
+        var answer: [UInt8] = []
         while true {
             let n = read(from, &buffer, buffer.count)
             if n <= 0 { break }
-            if !upstream && cut.get() { continue }
+            if !upstream && cut.get() {
+                // Up to ReadyForQuery ('Z', length 5, status): the whole answer to COMMIT.
+                answer += buffer[0 ..< n]
+                if answer.count >= 6 && answer[answer.count - 6] == UInt8(ascii: "Z") {
+                    answered.withLock {
+                        swallowed.append(answer.firstRange(of: committed) != nil)
+                        _ = gotAnswer.getAndSet()
+                        answered.broadcast()
+                    }
+                    break
+                }
+                continue
+            }
             var dropAfter = false
             if upstream, buffer[0 ..< n].firstRange(of: commit) != nil {
                 dropAfter = lock.withLock { defer { armed = false }; return armed }
@@ -184,13 +204,17 @@ final class CommitAnswerDropper: @unchecked Sendable {
             }
             var sent = 0
             while sent < n {
-                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, n - sent) }
+                // MSG_NOSIGNAL: a peer already gone is an error here, not a SIGPIPE for the test process.
+                let w = buffer.withUnsafeBytes { send(to, $0.baseAddress! + sent, n - sent, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 { break }
                 sent += w
             }
             if dropAfter {
-                Thread.sleep(forTimeInterval: 1)  // the server commits and answers into the void
-                lock.withLock { droppedCount += 1 }
+                // Cut once the answer was swallowed (or after 30 s without one).
+                answered.withLock {
+                    let deadline = Date().addingTimeInterval(30)
+                    while !gotAnswer.get() && answered.wait(until: deadline) {}
+                }
                 break
             }
         }

@@ -36,6 +36,7 @@ struct ServerUnitTests {
             return "other"
         }
         #expect(status(.unreachable("server closed the connection unexpectedly")) == "503")
+        #expect(status(.loginRefused("FATAL:  password authentication failed for user \"lake\"")) == "503")
         #expect(status(.storage("disk I/O error")) == "503")
         #expect(status(.busy(attempts: 3)) == "503")
         #expect(status(.corrupt("two live snapshots")) == "500")

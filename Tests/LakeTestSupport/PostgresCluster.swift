@@ -118,7 +118,7 @@ public final class PostgresCluster: @unchecked Sendable {
         if getuid() == 0 { _ = try runProcess("/bin/chown", ["postgres", pwfile]) }
         let data = directory.file("data")
         let initdb = try runAsServerUser("initdb", ["-D", data, "-U", Self.user, "--pwfile=" + pwfile, "-A", "scram-sha-256",
-                                                    "-E", "UTF8", "--no-sync"])
+                                                    "-E", "UTF8", "--lc-messages=C", "--no-sync"])
         guard initdb.status == 0 else { throw PeerError(description: "initdb failed: \(initdb.err)\(initdb.out)") }
         try startServer()
         do { try startWatchdog() } catch {

@@ -214,18 +214,26 @@ final class PGConnection: SQLBackend {
     /// down or full, which waiting can cure. libpq gives a failed connection's SQLSTATE to no
     /// API, so the server's (English) messages are matched; a message in another language is
     /// taken as an outage, as before: retried until `--reconnect-for` ends, never lost.
+    /// Only methods the server decides alone count: LDAP, RADIUS, PAM, ident and GSSAPI
+    /// report "authentication failed" to the client when their own service is down too.
+    /// libpq 14 and later report every attempt (each address, each encryption method) in one
+    /// message, each starting "connection to server": only the last attempt's is read, so an
+    /// SSL attempt pg_hba.conf refused before a plain one met an outage is an outage.
     static func isLoginRefusal(_ message: String) -> Bool {
+        let last = message.range(of: "connection to server ", options: .backwards).map { message[$0.lowerBound...] } ?? message[...]
         let refusals = [
-            "password authentication failed",  // 28P01
-            "authentication failed for user",  // 28000: peer, ident, SCRAM, ...
-            "no pg_hba.conf entry",            // 28000
-            "no password supplied",            // libpq: the server asked for one, none was given
-            "is not permitted to log in",      // 28000: NOLOGIN role
-            "permission denied for database",  // 42501: no CONNECT privilege
-            "does not exist",                  // 3D000 database, 28000 role
+            "password authentication failed",     // 28P01: password, md5, scram-sha-256
+            "Peer authentication failed",         // 28000
+            "certificate authentication failed",  // 28000
+            "no pg_hba.conf entry",               // 28000
+            "pg_hba.conf rejects connection",     // 28000: a reject line
+            "no password supplied",               // libpq: the server asked for one, none was given
+            "is not permitted to log in",         // 28000: NOLOGIN role
+            "permission denied for database",     // 42501: no CONNECT privilege
+            "does not exist",                     // 3D000 database, 28000 role
         ]
-        guard message.contains("FATAL") || message.contains("fe_sendauth") else { return false }
-        return refusals.contains { message.contains($0) }
+        guard last.contains("FATAL") || last.contains("fe_sendauth") else { return false }
+        return refusals.contains { last.contains($0) }
     }
 
     /// A libpq setting the catalog gives a connection that does not set its own.

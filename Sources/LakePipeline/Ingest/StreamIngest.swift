@@ -93,21 +93,27 @@ public enum StreamIngest {
         var attemptOptions = options
         // The batch whose COMMIT the outage answered with silence: it may have landed.
         var unconfirmed: String?
+        /// Counts the unconfirmed batch if it landed: its lines are in the lake and the lake's
+        /// checkpoint is past them, so they are never read again; without this the summary
+        /// left them out. Looked up once: a COMMIT still in flight then (a synchronous standby's
+        /// wait) is read again and conflicts, and stays out of the totals.
+        func settleUnconfirmed() throws {
+            guard let batchID = unconfirmed else { return }
+            let run = try store.catalog.ingestRun(batchID: batchID)
+            // Forgotten before it is counted: an outage in the read below must not count it
+            // again on the next attempt.
+            unconfirmed = nil
+            guard let run else { return }
+            add(run, to: &totals)
+            // Said as a commit when the lake's checkpoint is still that batch's own.
+            if let cp = try store.catalog.streamCheckpoint(source: key.resolved), cp.snapshotID == run.snapshotID {
+                onCommit(run, StreamPosition(source: key.resolved, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber,
+                                             witness: cp.witness, alias: key.alias))
+            }
+        }
         while true {
             do {
-                if let batchID = unconfirmed {
-                    // Landed: its lines are in the lake and the lake's checkpoint is past them, so
-                    // they are never read again; without counting it here the summary left them out.
-                    if let run = try store.catalog.ingestRun(batchID: batchID) {
-                        add(run, to: &totals)
-                        // Said as a commit when the lake's checkpoint is still that batch's own.
-                        if let cp = try store.catalog.streamCheckpoint(source: key.resolved), cp.snapshotID == run.snapshotID {
-                            onCommit(run, StreamPosition(source: key.resolved, byteOffset: cp.byteOffset, lineNumber: cp.lineNumber,
-                                                         witness: cp.witness, alias: key.alias))
-                        }
-                    }
-                    unconfirmed = nil
-                }
+                try settleUnconfirmed()
                 if attempt > 0 {
                     // The lake decides, not what this process saw: a COMMIT whose answer the
                     // outage took may have landed. Once a checkpoint of this file is newer than
@@ -143,7 +149,13 @@ public enum StreamIngest {
                 onReconnect(Reconnect(error: text, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
                 let until = Date().addingTimeInterval(wait)
                 while Date() < until && !stop.isSet { Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow)) }
-                if stop.isSet { return finish(totals, started) }
+                if stop.isSet {
+                    // Stopped during the wait: count a batch that landed if the lake answers now.
+                    do { try settleUnconfirmed() } catch where Reconnect.isOutage(error) {
+                        // Still out of reach: the totals cannot include it; the lake does.
+                    }
+                    return finish(totals, started)
+                }
             }
         }
     }
@@ -384,6 +396,13 @@ public struct Reconnect: Sendable {
     /// Whether `error` is a catalog server out of reach (a refused or lost connection, a COMMIT
     /// whose answer the lost connection took), which waiting can cure. Everything else (a
     /// conflict past its retries, bad input, a full disk, a SQLite I/O error) ends the follower.
+    /// Whether `error` is the catalog's server refusing the login (`CatalogError.loginRefused`).
+    public static func isLoginRefusal(_ error: any Error) -> Bool {
+        if case CatalogError.loginRefused? = error as? CatalogError { return true }
+        if let e = error as? SQLError { return e.kind == .loginRefused }
+        return false
+    }
+
     public static func isOutage(_ error: any Error) -> Bool {
         if case CatalogError.unreachable? = error as? CatalogError { return true }
         if let e = error as? CommitOutcomeUnknown { return e.connectionLost }

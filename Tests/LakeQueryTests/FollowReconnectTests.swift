@@ -58,6 +58,18 @@ struct FollowReconnectTests {
         return false
     }
 
+    /// A lake at `dir/lake` whose catalog is `database` on `pg`, holding the generated product
+    /// catalog of `dir/src`, and an empty file to follow: the lake's root, the catalog option
+    /// every command takes, and the followed file.
+    func lakeOnPostgres(_ pg: PostgresCluster, database: String, dir: TemporaryDirectory) throws -> (root: String, catalog: [String], live: String) {
+        let root = dir.file("lake")
+        let catalog = ["--catalog", pg.url(database: database)]
+        _ = try lake(["ingest", "catalog", dir.file("src/product_catalog.json"), "--lake", root, "--quiet"] + catalog)
+        let live = dir.file("live.jsonl")
+        #expect(FileManager.default.createFile(atPath: live, contents: nil))
+        return (root, catalog, live)
+    }
+
     func startFollower(_ args: [String], dir: TemporaryDirectory) throws -> Process {
         for name in ["follow.out", "follow.err"] { #expect(FileManager.default.createFile(atPath: dir.file(name), contents: nil)) }
         let p = Process()
@@ -83,11 +95,7 @@ struct FollowReconnectTests {
         _ = try lake(["ingest", "catalog", catalogFile, "--lake", reference, "--quiet"])
         _ = try lake(["ingest", "orders", dir.file("src/orders_stream.jsonl"), "--lake", reference, "--quiet"])
 
-        let root = dir.file("lake")
-        let catalog = ["--catalog", pg.url(database: try pg.createDatabase())]
-        _ = try lake(["ingest", "catalog", catalogFile, "--lake", root, "--quiet"] + catalog)
-        let live = dir.file("live.jsonl")
-        #expect(FileManager.default.createFile(atPath: live, contents: nil))
+        let (root, catalog, live) = try lakeOnPostgres(pg, database: try pg.createDatabase(), dir: dir)
         // --from-start too: it must hold only until the first commit, or the attempt after the
         // outage reads from line 1 again and raw holds the committed lines twice.
         let follower = try startFollower(["ingest", "orders", live, "--follow", "--from-start", "--commit-every", "200", "--commit-interval", "0.2",
@@ -125,11 +133,7 @@ struct FollowReconnectTests {
         let dir = try TemporaryDirectory("follow-reconnect-expired")
         defer { dir.remove() }
         let lines = try generatedLines(400, in: dir)
-        let root = dir.file("lake")
-        let catalog = ["--catalog", pg.url(database: try pg.createDatabase())]
-        _ = try lake(["ingest", "catalog", dir.file("src/product_catalog.json"), "--lake", root, "--quiet"] + catalog)
-        let live = dir.file("live.jsonl")
-        #expect(FileManager.default.createFile(atPath: live, contents: nil))
+        let (root, catalog, live) = try lakeOnPostgres(pg, database: try pg.createDatabase(), dir: dir)
         let half = lines.count / 2
 
         // Each run: the server is up, the follower commits its part, the server goes away and
@@ -172,12 +176,8 @@ struct FollowReconnectTests {
         let dir = try TemporaryDirectory("follow-refused")
         defer { dir.remove() }
         let lines = try generatedLines(300, in: dir)
-        let root = dir.file("lake")
         let database = try pg.createDatabase()
-        let catalog = ["--catalog", pg.url(database: database)]
-        _ = try lake(["ingest", "catalog", dir.file("src/product_catalog.json"), "--lake", root, "--quiet"] + catalog)
-        let live = dir.file("live.jsonl")
-        #expect(FileManager.default.createFile(atPath: live, contents: nil))
+        let (root, catalog, live) = try lakeOnPostgres(pg, database: database, dir: dir)
         let half = lines.count / 2
         try append(lines[..<half], to: live)
         let follower = try startFollower(["ingest", "orders", live, "--follow", "--commit-interval", "0.2", "--reconnect-for", "300",

@@ -396,17 +396,17 @@ public struct Reconnect: Sendable {
     /// Whether `error` is a catalog server out of reach (a refused or lost connection, a COMMIT
     /// whose answer the lost connection took), which waiting can cure. Everything else (a
     /// conflict past its retries, bad input, a full disk, a SQLite I/O error) ends the follower.
-    /// Whether `error` is the catalog's server refusing the login (`CatalogError.loginRefused`).
-    public static func isLoginRefusal(_ error: any Error) -> Bool {
-        if case CatalogError.loginRefused? = error as? CatalogError { return true }
-        if let e = error as? SQLError { return e.kind == .loginRefused }
-        return false
-    }
-
     public static func isOutage(_ error: any Error) -> Bool {
         if case CatalogError.unreachable? = error as? CatalogError { return true }
         if let e = error as? CommitOutcomeUnknown { return e.connectionLost }
         if let e = error as? SQLError { return e.kind == .connection }
+        return false
+    }
+
+    /// Whether `error` is the catalog's server refusing the login (`CatalogError.loginRefused`).
+    public static func isLoginRefusal(_ error: any Error) -> Bool {
+        if case CatalogError.loginRefused? = error as? CatalogError { return true }
+        if let e = error as? SQLError { return e.kind == .loginRefused }
         return false
     }
 }

@@ -76,7 +76,7 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: temporary directories and the Python peers (DuckDB, pyarrow).
-        .target(name: "LakeTestSupport", dependencies: ["LakeFormat"], path: "Tests/LakeTestSupport"),
+        .target(name: "LakeTestSupport", dependencies: ["LakeFormat"], path: "Tests/LakeTestSupport", exclude: ["python-peer-server.py"]),
         // Benchmarks print figures next to the peers' (bench/*.sh); they are not tests.
         .executableTarget(name: "LakeBench", dependencies: ["LakeFormat"]),
         // Test-only: a catalog writer the crash-injection and multi-process tests SIGKILL and race,

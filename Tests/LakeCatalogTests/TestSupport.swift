@@ -97,26 +97,11 @@ enum Python {
         }
         let file = dir.appendingPathComponent("script-\(UUID().uuidString.prefix(6)).py")
         try (prelude + script).write(to: file, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = [file.path] + args
-        // Output goes to files, not pipes, so a chatty interpreter cannot block on a full pipe.
-        let outURL = dir.appendingPathComponent("\(file.lastPathComponent).out")
-        let errURL = dir.appendingPathComponent("\(file.lastPathComponent).err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        defer { try? out.close(); try? err.close() }
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        let stdout = (try? Data(contentsOf: outURL)) ?? Data()
-        let stderr = (try? Data(contentsOf: errURL)) ?? Data()
-        guard p.terminationStatus == 0 else {
-            throw Failure(description: "python exited \(p.terminationStatus):\n\(String(decoding: stderr, as: UTF8.self))")
+        let result = try PythonPeerServer.run(script: file.path, arguments: args, python: exe.path)
+        guard result.status == 0 else {
+            throw Failure(description: "python exited \(result.status):\n\(String(decoding: result.stderr, as: UTF8.self))")
         }
-        return String(decoding: stdout, as: UTF8.self)
+        return String(decoding: result.stdout, as: UTF8.self)
     }
 
     static func json(_ script: String, args: [String] = [], in dir: URL, python: URL? = nil) throws -> Any {

@@ -1,5 +1,6 @@
 import Foundation
 import LakeFormat
+import LakeTestSupport
 import Testing
 @testable import LakePipeline
 
@@ -46,20 +47,15 @@ enum TestSupport {
 
     /// Runs `script` with the test Python and returns its stdout, failing on a non-zero exit.
     static func runPython(_ script: String, args: [String] = []) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try python())
-        p.arguments = ["-c", script] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TestFailure("python failed (\(p.terminationStatus)): \(String(decoding: errData, as: UTF8.self))")
+        let dir = try TemporaryDirectory("py")
+        defer { dir.remove() }
+        let file = dir.file("script.py")
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try PythonPeerServer.run(script: file, arguments: args, python: try python())
+        guard result.status == 0 else {
+            throw TestFailure("python failed (\(result.status)): \(String(decoding: result.stderr, as: UTF8.self))")
         }
-        return data
+        return result.stdout
     }
 
     /// Validates every line of a JSONL file in one batch.

@@ -91,27 +91,10 @@ public enum Python {
         defer { dir.remove() }
         let scriptPath = dir.file("script.py")
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [scriptPath] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes to the end before waiting, so a chatty script cannot block on a full pipe.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var stderrData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        let stdout = String(decoding: stdoutData, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw PeerError(description: "python exited \(process.terminationStatus):\n\(String(decoding: stderrData, as: UTF8.self))\n\(stdout)")
+        let result = try PythonPeerServer.run(script: scriptPath, arguments: arguments, python: python)
+        let stdout = String(decoding: result.stdout, as: UTF8.self)
+        guard result.status == 0 else {
+            throw PeerError(description: "python exited \(result.status):\n\(String(decoding: result.stderr, as: UTF8.self))\n\(stdout)")
         }
         return stdout
     }
@@ -119,7 +102,11 @@ public enum Python {
     /// Runs `script` and decodes its standard output as JSON.
     public static func json(_ script: String, _ arguments: [String] = [], python: String = executable) throws -> Any {
         let out = try run(script, arguments, python: python)
-        return try JSONSerialization.jsonObject(with: Data(out.utf8), options: [.fragmentsAllowed])
+        do {
+            return try JSONSerialization.jsonObject(with: Data(out.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw PeerError(description: "the script's output is not JSON (\(error)): \(out.prefix(2000))")
+        }
     }
 }
 

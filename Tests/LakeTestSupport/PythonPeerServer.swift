@@ -1,0 +1,172 @@
+import Foundation
+
+/// Runs the tests' Python scripts in long-lived interpreters instead of one process a script.
+///
+/// Why: a script is usually a few lines of DuckDB or pyarrow, but `import duckdb` costs about
+/// 0.2 CPU-seconds and `import pyarrow.parquet` 0.3, paid again by each of the suite's ~560
+/// scripts: process accounting of a CI run put the Python peers at ~400 CPU-seconds, most of it
+/// imports, in a test phase that keeps both cores busy. A server imports them once and runs
+/// script after script.
+///
+/// Why not fork a pre-imported interpreter: after those imports the interpreter already runs
+/// native threads (DuckDB's, Arrow's), and a fork after threads can deadlock a child now and then.
+///
+/// What a script still gets of its own: fresh globals (`__name__ == "__main__"`), its `sys.argv`,
+/// stdout and stderr at the file-descriptor level (C libraries' output too), an empty stdin, and
+/// the working directory, environment and `sys.path` restored after it. Its objects are released
+/// (and a garbage collection run) before the next script, so a DuckDB connection it left open
+/// closes, and its locks on a lake's catalog go with it. `sys.exit(n)` is exit status n; an
+/// uncaught exception is status 1 with its traceback on stderr, as the interpreter does. A script
+/// that kills its interpreter (a crash in C) fails with what it wrote, and the next script gets a
+/// new server. Scripts that need a process of their own (exec, signal handlers) run Python
+/// themselves (`Process`), not through this.
+public enum PythonPeerServer {
+    /// At most this many scripts per server, then a new one: what a library caches or leaks
+    /// across scripts stays bounded, at one import every 50 scripts.
+    static let scriptsPerServer = 50
+    /// Idle servers kept per interpreter; a busier moment starts more and closes them after.
+    static let idleServersKept = 3
+
+    /// Runs the Python file `script` with `arguments` under the interpreter `python`; returns
+    /// its exit status and output. Throws only when no server could be started.
+    public static func run(script: String, arguments: [String], python: String) throws -> (status: Int32, stdout: Data, stderr: Data) {
+        let dir = try TemporaryDirectory("py-run")
+        defer { dir.remove() }
+        let out = dir.file("stdout"), err = dir.file("stderr")
+        let server = try pool.take(python)
+        let status: Int32
+        do {
+            status = try server.run(script: script, arguments: arguments, stdout: out, stderr: err)
+            pool.give(server)
+        } catch let died as ServerDied {
+            server.close()
+            status = died.status
+        }
+        let stdout = FileManager.default.contents(atPath: out) ?? Data()
+        var stderr = FileManager.default.contents(atPath: err) ?? Data()
+        if status == ServerDied.abnormal {
+            stderr.append(Data("\n(the Python peer server running this script died: \(server.exitDescription))\n".utf8))
+        }
+        return (status, stdout, stderr)
+    }
+
+    /// The server's side, a Python file beside this one.
+    static let serverScript = packageRoot.appendingPathComponent("Tests/LakeTestSupport/python-peer-server.py").path
+
+    /// The server exited (or closed its socket) before answering.
+    struct ServerDied: Error {
+        static let abnormal: Int32 = -1
+        var status: Int32 = abnormal
+    }
+
+    private static let pool = Pool()
+
+    private final class Pool: @unchecked Sendable {
+        private let lock = NSLock()
+        private var idle: [String: [Server]] = [:]
+
+        func take(_ python: String) throws -> Server {
+            lock.lock()
+            if let server = idle[python]?.popLast() {
+                lock.unlock()
+                return server
+            }
+            lock.unlock()
+            return try Server(python: python)
+        }
+
+        func give(_ server: Server) {
+            guard server.scriptsRun < PythonPeerServer.scriptsPerServer else { return server.close() }
+            lock.lock()
+            if idle[server.python, default: []].count < PythonPeerServer.idleServersKept {
+                idle[server.python, default: []].append(server)
+                lock.unlock()
+            } else {
+                lock.unlock()
+                server.close()
+            }
+        }
+    }
+
+    final class Server: @unchecked Sendable {
+        let python: String
+        private let process = Process()
+        /// This side of the control socket; the server's end is its stdin. A socket rather than
+        /// a pipe: `send` with MSG_NOSIGNAL to a dead server is an error, where writing to a
+        /// pipe would raise SIGPIPE in the test process (and ignoring SIGPIPE there would pass
+        /// SIG_IGN on to every process the tests start).
+        private let socket: Int32
+        private(set) var scriptsRun = 0
+        private var buffer: [UInt8] = []
+
+        init(python: String) throws {
+            guard FileManager.default.isExecutableFile(atPath: python) else {
+                throw PeerError(description: "no Python peer at \(python): run scripts/setup.sh --python or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB14 / LAKE_PYTHON_DUCKDB2")
+            }
+            self.python = python
+            var pair: [Int32] = [0, 0]
+            // Close-on-exec: no other child of the test process inherits either end, so a server
+            // sees end-of-file, and exits, when the test process does.
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                throw PeerError(description: "socketpair: \(String(cString: strerror(errno)))")
+            }
+            socket = pair[0]
+            let theirs = FileHandle(fileDescriptor: pair[1], closeOnDealloc: true)
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [PythonPeerServer.serverScript]
+            process.standardInput = theirs
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                Foundation.close(socket)
+                throw error
+            }
+            try? theirs.close()
+        }
+
+        /// Runs one script; throws `ServerDied` when the server goes away before answering.
+        func run(script: String, arguments: [String], stdout: String, stderr: String) throws -> Int32 {
+            scriptsRun += 1
+            let request = try JSONSerialization.data(withJSONObject: ["script": script, "args": arguments, "stdout": stdout, "stderr": stderr])
+            var line = [UInt8](request)
+            line.append(UInt8(ascii: "\n"))
+            var sent = 0
+            while sent < line.count {
+                let n = line.withUnsafeBytes { send(socket, $0.baseAddress! + sent, line.count - sent, Int32(MSG_NOSIGNAL)) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ServerDied()
+                }
+                sent += n
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while !buffer.contains(UInt8(ascii: "\n")) {
+                let n = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress!, $0.count, 0) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw ServerDied() }
+                buffer.append(contentsOf: chunk[0 ..< n])
+            }
+            let end = buffer.firstIndex(of: UInt8(ascii: "\n"))!
+            let answer = Data(buffer[..<end])
+            buffer.removeSubrange(...end)
+            guard let object = try? JSONSerialization.jsonObject(with: answer) as? [String: Any], let status = object["status"] as? Int else {
+                throw ServerDied()
+            }
+            return Int32(status)
+        }
+
+        /// How the server ended, for a script that killed it.
+        var exitDescription: String {
+            process.waitUntilExit()
+            return process.terminationReason == .uncaughtSignal
+                ? "signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)"
+        }
+
+        /// Ends the server: it reads end-of-file and exits.
+        func close() {
+            Foundation.close(socket)
+        }
+    }
+}

@@ -140,6 +140,63 @@ import Testing
         #expect(after.count >= inputs.count, "\(after.count) files from \(inputs.count)")
     }
 
+    /// A group closes only between input files: an input file smaller than a group stays whole
+    /// in one output, even when it arrives with a group under way and its first row group
+    /// fills that group. Cut at that row group instead (the rule before a review caught it), file
+    /// B below went out partly with A and partly alone. A (one row group) is ingested before B
+    /// (several), and the budget lies between the larger file and A plus B's first row group.
+    @Test("a compaction group closes between input files: a file smaller than a group stays in one output")
+    func compactionGroupsCloseBetweenFiles() throws {
+        let dir = try TemporaryDirectory("compact-groups")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: packageRoot.appendingPathComponent("schemas"))
+        let evaluation = packageRoot.appendingPathComponent("Evaluation-Files")
+        _ = try CatalogIngest.run(store, path: evaluation.appendingPathComponent("product_catalog.json").path)
+        func lines(_ prefix: String, _ count: Int) -> String {
+            (0 ..< count).map { i in
+                #"{"order_id": "\#(prefix)-\#(i)", "customer_id": "CUST-\#(i % 97)", "timestamp": "2024-01-15T10:\#(String(format: "%02d", i % 60)):00Z", "#
+                    + #""channel": "web", "items": [{"product_id": "PROD-001", "quantity": 1, "unit_price": 19.99}], "#
+                    + #""shipping_address": {"country": "US", "city": "Springfield"}, "status": "confirmed"}"# + "\n"
+            }.joined()
+        }
+        // A in one drain (one row group); B in chunks of 1.2 MB, each drain a row group of its own.
+        var chunked = IngestOptions()
+        chunked.chunkBytes = 1_200_000
+        for (prefix, count, options) in [("A", 6_000, IngestOptions()), ("B", 8_000, chunked)] {
+            try lines(prefix, count).write(toFile: dir.file("\(prefix).jsonl"), atomically: true, encoding: .utf8)
+            _ = try OrderIngest.run(store, path: dir.file("\(prefix).jsonl"), options: options)
+        }
+        let table = try store.catalog.table(schema: "raw", name: "orders")
+        let schema = try table.schema()
+        let inputs = try store.catalog.dataFiles(tableID: table.tableID)
+        try #require(inputs.count == 2)
+        let parts = try inputs.map { try FileRows.read($0, table: table, schema: schema, files: store.catalog.files) }
+        let held = parts.map { $0.map(Compaction.heldBytes) }
+        let (a, b) = (held[0].reduce(0, +), held[1].reduce(0, +))
+        try #require(held[0].count == 1 && held[1].count >= 2, "row groups: \(held)")
+        // Files whole: A, then B. Cut at a row group: A with B's first, then the rest of B.
+        try #require(a + held[1][0] > max(a, b), "held bytes \(held)")
+        var options = CompactionOptions()
+        options.table = "raw.orders"
+        options.groupBytes = (max(a, b) + a + held[1][0]) / 2
+        #expect(try Compaction.run(store.catalog, options: options).snapshotID != nil)
+        let outputs = try store.catalog.dataFiles(tableID: table.tableID)
+        var fileOf: [String: Int] = [:]
+        for (n, f) in outputs.enumerated() {
+            for part in try FileRows.read(f, table: table, schema: schema, files: store.catalog.files) {
+                for id in TestSupport.strings(part, "order_id").compactMap({ $0 }) {
+                    #expect(fileOf.updateValue(n, forKey: id) == nil, "\(id) written twice")
+                }
+            }
+        }
+        #expect(fileOf.count == 14_000)
+        for prefix in ["A", "B"] {
+            let files = Set(fileOf.filter { $0.key.hasPrefix(prefix + "-") }.values)
+            #expect(files.count == 1, "file \(prefix)'s rows went to \(files.count) outputs")
+        }
+        #expect(outputs.count == 2)
+    }
+
     /// A catalog's entries were located by counting lines from byte 0 for each one: 100,000
     /// products took 354 s to ingest (20,000: 13 s), quadratic. Counted on from the last entry
     /// now; the reject's line is the same.

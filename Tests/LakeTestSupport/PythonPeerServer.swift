@@ -11,15 +11,17 @@ import Foundation
 /// Why not fork a pre-imported interpreter: after those imports the interpreter already runs
 /// native threads (DuckDB's, Arrow's), and a fork after threads can deadlock a child now and then.
 ///
-/// What a script still gets of its own: fresh globals (`__name__ == "__main__"`), its `sys.argv`,
-/// stdout and stderr at the file-descriptor level (C libraries' output too), an empty stdin, and
-/// the working directory, environment and `sys.path` restored after it. Its objects are released
-/// (and a garbage collection run) before the next script, so a DuckDB connection it left open
-/// closes, and its locks on a lake's catalog go with it. `sys.exit(n)` is exit status n; an
-/// uncaught exception is status 1 with its traceback on stderr, as the interpreter does. A script
-/// that kills its interpreter (a crash in C) fails with what it wrote, and the next script gets a
-/// new server. Scripts that need a process of their own (exec, signal handlers) run Python
-/// themselves (`Process`), not through this.
+/// What a script still gets of its own: its own `__main__` module, its `sys.argv`, stdout and
+/// stderr at the file-descriptor level (C libraries' output too), an empty stdin, and the
+/// working directory, environment, `sys.path` and decimal context put back after it. A garbage
+/// collection runs before the next script, so a DuckDB connection it left open closes, and its
+/// locks on a lake's catalog go with it. `sys.exit(n)` is exit status n; an uncaught exception is
+/// status 1 with its traceback on stderr, as the interpreter does. A script that leaves a thread
+/// running or closes a standard stream retires its server. A script that kills its interpreter
+/// (a crash in C) fails with what it wrote and the server's log; the next script gets a new
+/// server. Not put back: imported modules and their globals (DuckDB's default connection,
+/// warnings already shown). Scripts that need a process of their own (exec, signal handlers,
+/// atexit) run Python themselves (`Process`), not through this.
 public enum PythonPeerServer {
     /// At most this many scripts per server, then a new one: what a library caches or leaks
     /// across scripts stays bounded, at one import every 50 scripts.
@@ -28,35 +30,40 @@ public enum PythonPeerServer {
     static let idleServersKept = 3
 
     /// Runs the Python file `script` with `arguments` under the interpreter `python`; returns
-    /// its exit status and output. Throws only when no server could be started.
+    /// its exit status and output (status -1 when its server died under it).
     public static func run(script: String, arguments: [String], python: String) throws -> (status: Int32, stdout: Data, stderr: Data) {
         let dir = try TemporaryDirectory("py-run")
         defer { dir.remove() }
         let out = dir.file("stdout"), err = dir.file("stderr")
-        let server = try pool.take(python)
-        let status: Int32
-        do {
-            status = try server.run(script: script, arguments: arguments, stdout: out, stderr: err)
-            pool.give(server)
-        } catch let died as ServerDied {
-            server.close()
-            status = died.status
+        var attempt = 0
+        while true {
+            attempt += 1
+            let server = try pool.take(python)
+            do {
+                let answer = try server.run(script: script, arguments: arguments, stdout: out, stderr: err)
+                if answer.retire { server.close() } else { pool.give(server) }
+                return (answer.status, FileManager.default.contents(atPath: out) ?? Data(), FileManager.default.contents(atPath: err) ?? Data())
+            } catch let died as ServerDied {
+                server.close()
+                // A request that never reached its server (it had died idle) goes to a new one.
+                if !died.delivered && attempt == 1 { continue }
+                var stderr = FileManager.default.contents(atPath: err) ?? Data()
+                stderr.append(Data("\n(the Python peer server running this script died: \(server.exitDescription))\n".utf8))
+                return (-1, FileManager.default.contents(atPath: out) ?? Data(), stderr)
+            } catch {
+                server.close()
+                throw error
+            }
         }
-        let stdout = FileManager.default.contents(atPath: out) ?? Data()
-        var stderr = FileManager.default.contents(atPath: err) ?? Data()
-        if status == ServerDied.abnormal {
-            stderr.append(Data("\n(the Python peer server running this script died: \(server.exitDescription))\n".utf8))
-        }
-        return (status, stdout, stderr)
     }
 
     /// The server's side, a Python file beside this one.
     static let serverScript = packageRoot.appendingPathComponent("Tests/LakeTestSupport/python-peer-server.py").path
 
-    /// The server exited (or closed its socket) before answering.
+    /// The server exited (or closed its socket) before answering; `delivered` false when the
+    /// request could not even be sent.
     struct ServerDied: Error {
-        static let abnormal: Int32 = -1
-        var status: Int32 = abnormal
+        var delivered = true
     }
 
     private static let pool = Pool()
@@ -67,7 +74,11 @@ public enum PythonPeerServer {
 
         func take(_ python: String) throws -> Server {
             lock.lock()
-            if let server = idle[python]?.popLast() {
+            while let server = idle[python]?.popLast() {
+                guard server.isRunning else {
+                    server.close()
+                    continue
+                }
                 lock.unlock()
                 return server
             }
@@ -98,6 +109,8 @@ public enum PythonPeerServer {
         private let socket: Int32
         private(set) var scriptsRun = 0
         private var buffer: [UInt8] = []
+        /// The server's own stderr: why it died, when it does.
+        private let log = NSTemporaryDirectory() + "lake-python-peer-\(UUID().uuidString).log"
 
         init(python: String) throws {
             guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -116,18 +129,27 @@ public enum PythonPeerServer {
             process.arguments = [PythonPeerServer.serverScript]
             process.standardInput = theirs
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
+                Foundation.close(socket)
+                throw PeerError(description: "cannot create \(log)")
+            }
+            process.standardError = logHandle
             do {
                 try process.run()
             } catch {
                 Foundation.close(socket)
+                try? FileManager.default.removeItem(atPath: log)
                 throw error
             }
             try? theirs.close()
+            try? logHandle.close()
         }
 
+        var isRunning: Bool { process.isRunning }
+
         /// Runs one script; throws `ServerDied` when the server goes away before answering.
-        func run(script: String, arguments: [String], stdout: String, stderr: String) throws -> Int32 {
+        /// `retire`: the script left something the server cannot put back; close it.
+        func run(script: String, arguments: [String], stdout: String, stderr: String) throws -> (status: Int32, retire: Bool) {
             scriptsRun += 1
             let request = try JSONSerialization.data(withJSONObject: ["script": script, "args": arguments, "stdout": stdout, "stderr": stderr])
             var line = [UInt8](request)
@@ -137,7 +159,7 @@ public enum PythonPeerServer {
                 let n = line.withUnsafeBytes { send(socket, $0.baseAddress! + sent, line.count - sent, Int32(MSG_NOSIGNAL)) }
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw ServerDied()
+                    throw ServerDied(delivered: sent > 0)
                 }
                 sent += n
             }
@@ -154,19 +176,28 @@ public enum PythonPeerServer {
             guard let object = try? JSONSerialization.jsonObject(with: answer) as? [String: Any], let status = object["status"] as? Int else {
                 throw ServerDied()
             }
-            return Int32(status)
+            return (Int32(status), object["retire"] as? Bool ?? false)
         }
 
-        /// How the server ended, for a script that killed it.
+        /// How the server ended, and the end of its log, for a script that killed it.
         var exitDescription: String {
             process.waitUntilExit()
-            return process.terminationReason == .uncaughtSignal
+            let how = process.terminationReason == .uncaughtSignal
                 ? "signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)"
+            let tail = String(decoding: (FileManager.default.contents(atPath: log) ?? Data()).suffix(2000), as: UTF8.self)
+            return tail.isEmpty ? how : how + "; its log:\n" + tail
         }
 
-        /// Ends the server: it reads end-of-file and exits.
+        private var closed = false
+
+        /// Ends the server: it reads end-of-file and exits. Once only: the descriptor number may
+        /// be another file's afterwards.
         func close() {
+            guard !closed else { return }
+            closed = true
             Foundation.close(socket)
         }
+
+        deinit { try? FileManager.default.removeItem(atPath: log) }
     }
 }

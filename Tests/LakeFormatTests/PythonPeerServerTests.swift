@@ -104,6 +104,14 @@ import Testing
         #expect(String(decoding: crash.stdout, as: UTF8.self) == "before\n")
         #expect(String(decoding: crash.stderr, as: UTF8.self).contains("died: signal \(SIGKILL)"))
         for _ in 0 ..< 4 { #expect(try Python.run("print(6 * 7)") == "42\n") }
+        // A failure of the server itself (here: a request whose output file cannot be opened)
+        // ends it, and its own traceback is what the pool reports.
+        let server = try PythonPeerServer.Server(python: Python.executable)
+        defer { server.close() }
+        #expect(throws: PythonPeerServer.ServerDied.self) {
+            try server.run(script: dir.file("crash.py"), arguments: [], stdout: dir.file("missing/out"), stderr: dir.file("err"))
+        }
+        #expect(server.exitDescription.contains("FileNotFoundError"), "\(server.exitDescription)")
     }
 
     /// A script that leaves a thread running retires its server: the thread would write into

@@ -109,8 +109,9 @@ public enum PythonPeerServer {
         private let socket: Int32
         private(set) var scriptsRun = 0
         private var buffer: [UInt8] = []
-        /// The server's own stderr: why it died, when it does.
-        private let log = NSTemporaryDirectory() + "lake-python-peer-\(UUID().uuidString).log"
+        /// The server's own stderr (why it died, when it does), read through this handle: the file
+        /// has no name once the server holds it open, so a run leaves nothing in the temp directory.
+        private let log: FileHandle
 
         init(python: String) throws {
             guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -129,20 +130,23 @@ public enum PythonPeerServer {
             process.arguments = [PythonPeerServer.serverScript]
             process.standardInput = theirs
             process.standardOutput = FileHandle.nullDevice
-            guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
+            let logPath = NSTemporaryDirectory() + "lake-python-peer-\(UUID().uuidString).log"
+            defer { try? FileManager.default.removeItem(atPath: logPath) }
+            guard FileManager.default.createFile(atPath: logPath, contents: nil), let logWriter = FileHandle(forWritingAtPath: logPath),
+                  let logReader = FileHandle(forReadingAtPath: logPath) else {
                 Foundation.close(socket)
-                throw PeerError(description: "cannot create \(log)")
+                throw PeerError(description: "cannot create \(logPath)")
             }
-            process.standardError = logHandle
+            log = logReader
+            process.standardError = logWriter
             do {
                 try process.run()
             } catch {
                 Foundation.close(socket)
-                try? FileManager.default.removeItem(atPath: log)
                 throw error
             }
             try? theirs.close()
-            try? logHandle.close()
+            try? logWriter.close()
         }
 
         var isRunning: Bool { process.isRunning }
@@ -184,7 +188,7 @@ public enum PythonPeerServer {
             process.waitUntilExit()
             let how = process.terminationReason == .uncaughtSignal
                 ? "signal \(process.terminationStatus)" : "exit status \(process.terminationStatus)"
-            let tail = String(decoding: (FileManager.default.contents(atPath: log) ?? Data()).suffix(2000), as: UTF8.self)
+            let tail = String(decoding: ((try? log.readToEnd()) ?? Data()).suffix(2000), as: UTF8.self)
             return tail.isEmpty ? how : how + "; its log:\n" + tail
         }
 
@@ -198,6 +202,9 @@ public enum PythonPeerServer {
             Foundation.close(socket)
         }
 
-        deinit { try? FileManager.default.removeItem(atPath: log) }
+        deinit {
+            close()
+            try? log.close()
+        }
     }
 }

@@ -91,13 +91,7 @@ enum Python {
     /// Runs `script` (prelude prepended) with `args`; returns stdout. Fails, never skips, when
     /// python is missing: CI always provides it.
     static func run(_ script: String, args: [String] = [], in dir: URL, python: URL? = nil) throws -> String {
-        let exe = python ?? executable
-        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
-            throw Failure(description: "python not found at \(exe.path); set LAKE_PYTHON or create .venv (duckdb, pyarrow)")
-        }
-        let file = dir.appendingPathComponent("script-\(UUID().uuidString.prefix(6)).py")
-        try (prelude + script).write(to: file, atomically: true, encoding: .utf8)
-        let result = try PythonPeerServer.run(script: file.path, arguments: args, python: exe.path)
+        let result = try PythonPeerServer.run(source: prelude + script, arguments: args, python: (python ?? executable).path)
         guard result.status == 0 else {
             throw Failure(description: "python exited \(result.status):\n\(String(decoding: result.stderr, as: UTF8.self))")
         }

@@ -98,8 +98,8 @@ import Testing
     @Test func aCrashFailsOneScriptOnly() throws {
         let dir = try TemporaryDirectory("py-server-crash")
         defer { dir.remove() }
-        try "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)".write(toFile: dir.file("crash.py"), atomically: true, encoding: .utf8)
-        let crash = try PythonPeerServer.run(script: dir.file("crash.py"), arguments: [], python: Python.executable)
+        let crash = try PythonPeerServer.run(source: "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)",
+                                             arguments: [], python: Python.executable)
         #expect(crash.status == -1)
         #expect(String(decoding: crash.stdout, as: UTF8.self) == "before\n")
         #expect(String(decoding: crash.stderr, as: UTF8.self).contains("died: signal \(SIGKILL)"))
@@ -109,7 +109,7 @@ import Testing
         let server = try PythonPeerServer.Server(python: Python.executable)
         defer { server.close() }
         #expect(throws: PythonPeerServer.ServerDied.self) {
-            try server.run(script: dir.file("crash.py"), arguments: [], stdout: dir.file("missing/out"), stderr: dir.file("err"))
+            try server.run(script: dir.file("never-read.py"), arguments: [], stdout: dir.file("missing/out"), stderr: dir.file("err"))
         }
         #expect(server.exitDescription.contains("FileNotFoundError"), "\(server.exitDescription)")
     }

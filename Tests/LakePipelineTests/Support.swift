@@ -47,11 +47,7 @@ enum TestSupport {
 
     /// Runs `script` with the test Python and returns its stdout, failing on a non-zero exit.
     static func runPython(_ script: String, args: [String] = []) throws -> Data {
-        let dir = try TemporaryDirectory("py")
-        defer { dir.remove() }
-        let file = dir.file("script.py")
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try PythonPeerServer.run(script: file, arguments: args, python: try python())
+        let result = try PythonPeerServer.run(source: script, arguments: args, python: try python())
         guard result.status == 0 else {
             throw TestFailure("python failed (\(result.status)): \(String(decoding: result.stderr, as: UTF8.self))")
         }

@@ -29,12 +29,14 @@ public enum PythonPeerServer {
     /// Idle servers kept per interpreter; a busier moment starts more and closes them after.
     static let idleServersKept = 3
 
-    /// Runs the Python file `script` with `arguments` under the interpreter `python`; returns
-    /// its exit status and output (status -1 when its server died under it).
-    public static func run(script: String, arguments: [String], python: String) throws -> (status: Int32, stdout: Data, stderr: Data) {
+    /// Runs the Python program `source` with `arguments` under the interpreter `python`, as the
+    /// file script.py of a directory of its own; returns its exit status and output (status -1
+    /// when its server died under it).
+    public static func run(source: String, arguments: [String], python: String) throws -> (status: Int32, stdout: Data, stderr: Data) {
         let dir = try TemporaryDirectory("py-run")
         defer { dir.remove() }
-        let out = dir.file("stdout"), err = dir.file("stderr")
+        let script = dir.file("script.py"), out = dir.file("stdout"), err = dir.file("stderr")
+        try source.write(toFile: script, atomically: true, encoding: .utf8)
         var attempt = 0
         while true {
             attempt += 1

@@ -84,14 +84,7 @@ public enum Python {
     /// Runs `script` with `arguments` and returns its standard output; throws with stderr on failure.
     @discardableResult
     public static func run(_ script: String, _ arguments: [String] = [], python: String = executable) throws -> String {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw PeerError(description: "no Python peer at \(python): run scripts/setup.sh --python or set LAKE_PYTHON / LAKE_PYTHON_DUCKDB14 / LAKE_PYTHON_DUCKDB2")
-        }
-        let dir = try TemporaryDirectory("py")
-        defer { dir.remove() }
-        let scriptPath = dir.file("script.py")
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let result = try PythonPeerServer.run(script: scriptPath, arguments: arguments, python: python)
+        let result = try PythonPeerServer.run(source: script, arguments: arguments, python: python)
         let stdout = String(decoding: result.stdout, as: UTF8.self)
         guard result.status == 0 else {
             throw PeerError(description: "python exited \(result.status):\n\(String(decoding: result.stderr, as: UTF8.self))\n\(stdout)")

@@ -28,34 +28,34 @@ struct IngestCommand: ParsableCommand {
     )
 }
 
-/// Options every ingest command shares.
+/// Options every ingest command shares, beside `LakeOptions` and `RegistryOptions`, which each
+/// command declares itself (see `ReportFlags` for why option groups are not nested).
 struct IngestFlags: ParsableArguments {
-    @OptionGroup var lake: LakeOptions
-    @OptionGroup var registry: RegistryOptions
     @Option(help: "Summary format: table, json or csv (a header, then one row per source).")
     var format: OutputFormat = .table
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    /// Ingests a source read whole (inventory, catalog) into the lake and prints its summary.
-    func ingestWhole(_ kind: SourceKind, _ ingest: (LakeStore) throws -> IngestRun) throws {
-        let store = try store(for: kind)
+    /// Ingests a source read whole (inventory, catalog) into `store` and prints its summary.
+    func ingestWhole(into store: LakeStore, _ ingest: (LakeStore) throws -> IngestRun) throws {
         print(SummaryText.render(try stoppable { try ingest(store) }, format: format))
     }
+}
 
+extension LakeOptions {
     /// The lake an ingest of `kind` writes to (`LakeStore.openForIngest` decides whether a
     /// path with no lake may become one); a new lake is announced on standard error.
-    func store(for kind: SourceKind) throws -> LakeStore {
+    func ingestStore(for kind: SourceKind, registry: RegistryOptions) throws -> LakeStore {
         // What the directory held before: a new lake among unrelated files is most likely a
         // mistyped --lake (`--lake .`), which the notice should make plain.
-        let before = (try? FileManager.default.contentsOfDirectory(atPath: lake.root.path)) ?? []
-        let store = try LakeStore.openForIngest(kind, root: lake.root, catalog: lake.catalogLocation, registry: registry.source)
+        let before = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let store = try LakeStore.openForIngest(kind, root: root, catalog: catalogLocation, registry: registry.source)
         if store.catalog.created {
             let others = before.filter { !$0.hasPrefix(".") && $0 != "alerts.json" && $0 != "README.md" }.sorted()
             if others.isEmpty {
                 printError("created a new lake at \(store.root.path)")
             } else {
-                let made = lake.catalogLocation == nil ? "manifest.sqlite, raw/ and curated/" : "raw/ and curated/"
+                let made = catalogLocation == nil ? "manifest.sqlite, raw/ and curated/" : "raw/ and curated/"
                 let shown = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …" : "")
                 printError("created a new lake at \(store.root.path), in a directory that already held other files (\(shown)); if that is not the lake you meant, point --lake elsewhere and remove the \(made) lake made there")
             }
@@ -88,6 +88,8 @@ struct IngestOrders: ParsableCommand {
           lake ingest orders live.jsonl --follow --reconnect-for 3600
         """)
 
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The JSONL file, one order object per line; - for standard input.")
     var file: String
@@ -116,7 +118,7 @@ struct IngestOrders: ParsableCommand {
     }
 
     func run() throws {
-        let store = try flags.store(for: .orders)
+        let store = try lake.ingestStore(for: .orders, registry: registry)
         // Read before ingesting: a bad --config is an error before anything is committed.
         let qualityConfig = try alerts.load(lake: store.root)
         if follow {
@@ -184,12 +186,14 @@ struct IngestInventory: ParsableCommand {
           lake ingest inventory hourly/2024-01-15T10.csv --format json
         """)
 
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The CSV file.")
     var file: String
 
     func run() throws {
-        try flags.ingestWhole(.inventory) { try InventoryIngest.run($0, path: file) }
+        try flags.ingestWhole(into: try lake.ingestStore(for: .inventory, registry: registry)) { try InventoryIngest.run($0, path: file) }
     }
 }
 
@@ -204,12 +208,14 @@ struct IngestCatalog: ParsableCommand {
           lake ingest catalog catalog-2024-02.json --format json
         """)
 
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
     @OptionGroup var flags: IngestFlags
     @Argument(help: "The JSON file: an array of products.")
     var file: String
 
     func run() throws {
-        try flags.ingestWhole(.catalog) { try CatalogIngest.run($0, path: file) }
+        try flags.ingestWhole(into: try lake.ingestStore(for: .catalog, registry: registry)) { try CatalogIngest.run($0, path: file) }
     }
 }
 

@@ -4,15 +4,6 @@ import LakeFormat
 import LakeCatalog
 import LakeQuery
 
-/// Options shared by the quality, metrics and dashboard commands.
-struct QualityFlags: ParsableArguments {
-    @OptionGroup var lake: LakeOptions
-    @OptionGroup var when: AsOfOption
-    @OptionGroup var alerts: AlertConfigOption
-
-    func qualityConfig() throws -> QualityConfig { try alerts.load(lake: lake.root) }
-}
-
 /// --config, shared by every command that evaluates quality checks or alerts.
 struct AlertConfigOption: ParsableArguments {
     @Option(help: ArgumentHelp("Alert thresholds (default: <lake>/alerts.json if present, else built-in defaults).", valueName: "FILE"))
@@ -45,13 +36,15 @@ struct QualityReportCommand: ParsableCommand {
           lake quality report
           lake quality report --as-of 3 --format json
         """)
-    @OptionGroup var flags: QualityFlags
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
+    @OptionGroup var alerts: AlertConfigOption
     @Option(help: "Output format: table, csv or json.")
     var format: ResultTable.Format = .table
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        print(try QualityReport.run(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig()).render(format))
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        print(try QualityReport.run(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root)).render(format))
     }
 }
 
@@ -68,7 +61,9 @@ struct QualityCheckCommand: ParsableCommand {
           lake quality check --as-of 5       # the lake as it was at snapshot 5
           lake quality check --rescan        # recompute from the tables
         """)
-    @OptionGroup var flags: QualityFlags
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
+    @OptionGroup var alerts: AlertConfigOption
     @Option(name: .customLong("alerts-file"), help: ArgumentHelp("Append alerts as JSON lines here (default: <lake>/alerts.jsonl).", valueName: "FILE"))
     var alertsFile: String?
     @Option(help: ArgumentHelp("POST the alerts as JSON to this http(s) URL.", valueName: "URL"))
@@ -79,8 +74,8 @@ struct QualityCheckCommand: ParsableCommand {
     var format: OutputFormat = .table
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false)
-        var outcome = try Alerting.evaluate(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig(), rescan: rescan)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
+        var outcome = try Alerting.evaluate(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root), rescan: rescan)
         let snapshot = try Alerting.record(outcome, catalog: catalog)
         for i in outcome.alerts.indices { outcome.alerts[i].snapshotID = snapshot }
         if format == .table {
@@ -102,7 +97,7 @@ struct QualityCheckCommand: ParsableCommand {
                 "alerts": try outcome.alerts.map { try JSONSerialization.jsonObject(with: Data(Alerting.json($0).utf8)) },
             ] as [String: Any])
         }
-        let path = alertsFile ?? flags.lake.root.appendingPathComponent("alerts.jsonl").path
+        let path = alertsFile ?? lake.root.appendingPathComponent("alerts.jsonl").path
         try AlertDelivery.appendJSONLines(outcome.alerts, to: path)
         if let webhook, !outcome.alerts.isEmpty {
             guard let url = URL(string: webhook) else { throw ValidationError("--webhook: not a URL") }
@@ -123,11 +118,13 @@ struct MetricsCommand: ParsableCommand {
           lake metrics --as-of 12
           lake metrics > /var/lib/node_exporter/textfile/lake.prom
         """)
-    @OptionGroup var flags: QualityFlags
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
+    @OptionGroup var alerts: AlertConfigOption
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        print(try Metrics.render(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig()), terminator: "")
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        print(try Metrics.render(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root)), terminator: "")
     }
 }
 
@@ -140,13 +137,15 @@ struct DashboardCommand: ParsableCommand {
           lake dashboard --out dashboard.html
           lake dashboard --out snapshot-12.html --as-of 12
         """)
-    @OptionGroup var flags: QualityFlags
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
+    @OptionGroup var alerts: AlertConfigOption
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
     var out: String
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        let html = try Dashboard.render(catalog: catalog, asOf: flags.when.asOf, config: try flags.qualityConfig())
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        let html = try Dashboard.render(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root))
         do {
             try Data(html.utf8).write(to: URL(fileURLWithPath: out))
         } catch {

@@ -4,10 +4,11 @@ import LakeCatalog
 import LakePipeline
 import LakeQuery
 
-/// Options every report command shares.
+/// Options every report command shares, beside `LakeOptions` and `AsOfOption`, which each
+/// command declares itself: an option group inside an option group made a debug build's
+/// argument parsing several times slower (swift-argument-parser's debug checks validate every
+/// group again inside each check of its parent), and the tests run debug `lake` thousands of times.
 struct ReportFlags: ParsableArguments {
-    @OptionGroup var lake: LakeOptions
-    @OptionGroup var when: AsOfOption
     @Option(help: ArgumentHelp("First event date of the window (YYYY-MM-DD).", valueName: "DATE"))
     var from: String?
     @Option(help: ArgumentHelp("Last event date of the window (YYYY-MM-DD).", valueName: "DATE"))
@@ -41,8 +42,8 @@ struct ReportFlags: ParsableArguments {
 
     /// The options for `report` on `catalog`, refused as a usage error when they would print
     /// other figures than the ones asked for (`ReportOptions.check`).
-    func options(for report: ReportName, stock: StockFlags? = nil, catalog: Catalog) throws -> ReportOptions {
-        var o = try options()
+    func options(for report: ReportName, asOf: AsOf?, stock: StockFlags? = nil, catalog: Catalog) throws -> ReportOptions {
+        var o = try options(asOf: asOf)
         var given = self.given
         if let stock {
             stock.apply(to: &o)
@@ -60,9 +61,9 @@ struct ReportFlags: ParsableArguments {
         return o
     }
 
-    func options() throws -> ReportOptions {
+    func options(asOf: AsOf?) throws -> ReportOptions {
         var o = ReportOptions()
-        o.asOf = when.asOf
+        o.asOf = asOf
         func day(_ text: String?, _ flag: String) throws -> Int32? {
             guard let text else { return nil }
             guard let d = LakeCatalog.Timestamps.parseDate(text) else { throw ValidationError("\(flag) \(text): expected a date YYYY-MM-DD") }
@@ -123,6 +124,8 @@ struct ReportCommand: ParsableCommand {
 /// report (one generic `show NAME` made every report's help the same).
 protocol NamedReportCommand: ParsableCommand {
     static var reportName: ReportName { get }
+    var lake: LakeOptions { get }
+    var when: AsOfOption { get }
     var flags: ReportFlags { get }
     /// The inventory thresholds, for the reports that take them.
     var stockFlags: StockFlags? { get }
@@ -132,8 +135,8 @@ extension NamedReportCommand {
     var stockFlags: StockFlags? { nil }
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        let options = try flags.options(for: Self.reportName, stock: stockFlags, catalog: catalog)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        let options = try flags.options(for: Self.reportName, asOf: when.asOf, stock: stockFlags, catalog: catalog)
         print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format))
     }
 }
@@ -147,6 +150,8 @@ struct DailyRevenueReport: NamedReportCommand {
           lake report daily-revenue --from 2024-01-01 --to 2024-01-07 --channel web
           lake report daily-revenue --as-of 3 --format csv > revenue.csv
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -158,6 +163,8 @@ struct TopProductsReport: NamedReportCommand {
           lake report top-products --limit 5
           lake report top-products --from 2024-01-15 --channel mobile --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -171,6 +178,8 @@ struct InventoryReport: NamedReportCommand {
           lake report inventory
           lake report inventory --low-stock 30 --min-days-of-cover 10
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
     @OptionGroup var stock: StockFlags
 
@@ -185,6 +194,8 @@ struct CustomersReport: NamedReportCommand {
           lake report customers --limit 10
           lake report customers --as-of 3 --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -198,6 +209,8 @@ struct OperationsReport: NamedReportCommand {
           lake report operations
           lake report operations --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -209,6 +222,8 @@ struct TopCustomersReport: NamedReportCommand {
           lake report top-customers --limit 10
           lake report top-customers --by orders --country US --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -220,6 +235,8 @@ struct ProductMetricsReport: NamedReportCommand {
           lake report product-metrics --limit 20
           lake report product-metrics --category Electronics --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -230,6 +247,8 @@ struct SnapshotsReport: NamedReportCommand {
         discussion: """
           lake report snapshots --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -240,6 +259,8 @@ struct TablesReport: NamedReportCommand {
         discussion: """
           lake report tables --as-of 3 --format json
         """)
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
 }
 
@@ -249,12 +270,14 @@ struct ShowReport: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The report.", valueName: "NAME"))
     var name: ReportName
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
     @OptionGroup var stock: StockFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
-        let options = try flags.options(for: name, stock: stock, catalog: catalog)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
+        let options = try flags.options(for: name, asOf: when.asOf, stock: stock, catalog: catalog)
         print(try Reports.run(name, catalog: catalog, options: options).render(flags.format))
     }
 }
@@ -276,14 +299,16 @@ struct DiffReport: ParsableCommand {
     var fromSnapshot: Int64
     @Option(name: .customLong("to-snapshot"), help: "The later snapshot id (default: the latest).")
     var toSnapshot: Int64?
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var when: AsOfOption
     @OptionGroup var flags: ReportFlags
     @OptionGroup var stock: StockFlags
 
     func run() throws {
-        let catalog = try Catalog.open(root: flags.lake.root, catalog: flags.lake.catalogLocation, create: false, readOnly: true)
+        let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let to = try toSnapshot ?? catalog.latestSnapshot().id
         do { try ReportDiff.check(from: fromSnapshot, to: to, toIsLatest: toSnapshot == nil) } catch { throw ValidationError(error.description) }
-        let options = try flags.options(for: name, stock: stock, catalog: catalog)
+        let options = try flags.options(for: name, asOf: when.asOf, stock: stock, catalog: catalog)
         print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
     }
 }

@@ -31,6 +31,8 @@ struct Run: ParsableCommand {
           lake run --input /data/2024-03-10 --quiet --format json   # summaries only
         """)
 
+    @OptionGroup var lake: LakeOptions
+    @OptionGroup var registry: RegistryOptions
     @OptionGroup var flags: IngestFlags
     @Option(help: ArgumentHelp("Folder with the source files.", valueName: "DIR"))
     var input = "Evaluation-Files"
@@ -74,7 +76,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let store = try flags.store(for: .catalog)
+        let store = try lake.ingestStore(for: .catalog, registry: registry)
         let qualityConfig = try alerts.load(lake: store.root)
         let dir = URL(fileURLWithPath: input, isDirectory: true)
         let catalog = dir.appendingPathComponent("product_catalog.json").path

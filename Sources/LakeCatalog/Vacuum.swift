@@ -250,20 +250,37 @@ extension Catalog {
             try db.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try r.value("delete_file_id")) as Int64])
         }
         try FileIntegrity.forgetRemoved(db)
-        // Catalog rows (old column versions, dropped tables and schemas) no retained snapshot sees.
-        // Except the columns of a table with inlined data tables: each of those holds the columns
-        // of one schema version by name, and its rows are mapped to column ids through the
-        // column rows of that version (InlinedRows.swift), however old; DuckDB keeps them too.
+        // Catalog rows of dropped tables no retained snapshot sees (every version of the table
+        // ended and unseen) go with the table, as DuckDB's expire forgets them: the table's rows,
+        // its columns and its partition specs. A live table keeps all of its column rows and
+        // partition specs, however old, as DuckDB does: a dropped column's id must never be
+        // handed out again (files written before the drop still hold it, and the next added
+        // column, numbered past the highest id left, read its values as data), and files written
+        // under an older partition spec still name it (without it they had no partition values,
+        // and compaction could not commit). Except the columns of a table with inlined data
+        // tables: each of those holds the columns of one schema version by name, and its rows are
+        // mapped to column ids through the column rows of that version (InlinedRows.swift),
+        // however old; DuckDB keeps them too.
+        let droppedTables = """
+            SELECT t.table_id FROM ducklake_table t WHERE NOT EXISTS (SELECT 1 FROM ducklake_table v WHERE v.table_id = t.table_id
+                AND (v.end_snapshot IS NULL OR EXISTS (SELECT 1 FROM ducklake_snapshot r
+                    WHERE r.snapshot_id >= v.begin_snapshot AND r.snapshot_id < v.end_snapshot)))
+            """
         let inlinedTables = try db.tableExists("ducklake_inlined_data_tables")
-        try db.execute(sql: "DELETE FROM ducklake_column WHERE \(unseen)"
-                       + (inlinedTables ? " AND table_id NOT IN (SELECT table_id FROM ducklake_inlined_data_tables)" : ""))
-        try db.execute(sql: """
+        let keepInlined = inlinedTables ? " AND table_id NOT IN (SELECT table_id FROM ducklake_inlined_data_tables)" : ""
+        let forgetColumns = "DELETE FROM ducklake_column WHERE table_id IN (\(droppedTables))" + keepInlined
+        try db.execute(sql: forgetColumns)
+        let forgetSpecColumns = """
             DELETE FROM ducklake_partition_column WHERE partition_id IN
-                (SELECT partition_id FROM ducklake_partition_info WHERE \(unseen))
-            """)
-        try db.execute(sql: "DELETE FROM ducklake_partition_info WHERE \(unseen)")
-        try db.execute(sql: "DELETE FROM ducklake_table WHERE \(unseen)")
-        try db.execute(sql: "DELETE FROM ducklake_schema WHERE \(unseen)")
+                (SELECT partition_id FROM ducklake_partition_info WHERE table_id IN (\(droppedTables)))
+            """
+        try db.execute(sql: forgetSpecColumns)
+        let forgetSpecs = "DELETE FROM ducklake_partition_info WHERE table_id IN (\(droppedTables))"
+        try db.execute(sql: forgetSpecs)
+        let forgetTables = "DELETE FROM ducklake_table WHERE table_id IN (\(droppedTables))"
+        try db.execute(sql: forgetTables)
+        let forgetSchemas = "DELETE FROM ducklake_schema WHERE \(unseen)"
+        try db.execute(sql: forgetSchemas)
         for table in ["ducklake_table_stats", "ducklake_table_column_stats"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE table_id NOT IN (SELECT table_id FROM ducklake_table)")
         }

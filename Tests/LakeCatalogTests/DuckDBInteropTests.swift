@@ -168,6 +168,33 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         #expect(try catalog.table(id: tid, at: .snapshot(s1)).column(named: "coupon") == nil)
     }
 
+    /// DuckDB's SET PARTITIONED BY ends a table's partition spec, and the files written under
+    /// it keep naming it. Vacuum keeps the spec while they do (DuckDB's own expire does too):
+    /// forgotten, those files had no partition values, compaction put every one of them into one
+    /// group, and its commit was refused for good.
+    @Test func vacuumKeepsAReplacedPartitionSpecItsFilesStillName() throws {
+        let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
+        let root = dir.url.appendingPathComponent("lake").standardizedFileURL
+        let catalog = try Catalog.open(root: root)
+        let tid = try makeOrders(catalog)
+        _ = try Python.json(appendWithDuckDB, args: [root.path, "1"], in: dir.url)
+        let repartition = """
+            c = connect()
+            c.execute(f"ATTACH 'ducklake:sqlite:{sys.argv[1]}/manifest.sqlite' AS l (DATA_PATH '{sys.argv[1]}/', OVERRIDE_DATA_PATH TRUE)")
+            c.execute("ALTER TABLE l.curated.orders SET PARTITIONED BY (channel)")
+            print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshots()").fetchone()[0]}))
+            """
+        _ = try Python.json(repartition, args: [root.path], in: dir.url)
+        let before = try catalog.dataFiles(tableID: tid)
+        #expect(before.count == 2 && before.allSatisfy { Set($0.partitionValues.keys) == ["order_date", "channel"] })
+        Thread.sleep(forTimeInterval: 0.01)
+        let vacuumed = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        #expect(!vacuumed.expiredSnapshots.isEmpty)
+        let after = try catalog.dataFiles(tableID: tid)
+        #expect(after.map(\.dataFileID) == before.map(\.dataFileID))
+        #expect(after.map(\.partitionValues) == before.map(\.partitionValues))
+    }
+
     @Test func duckDBReadsALakeWeCatalogued() throws {
         let dir = try TempDir("lake-interop"); defer { dir.cleanup() }
         let root = dir.url.appendingPathComponent("lake").standardizedFileURL

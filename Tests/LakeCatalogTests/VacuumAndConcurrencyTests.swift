@@ -136,6 +136,45 @@ import Testing
         #expect(s5.id == 5 && fid == 3)
     }
 
+    /// A dropped column's id is never handed out again, however old the drop: files written
+    /// before it still hold the id. A vacuum that forgot the dropped column's rows let the next
+    /// added column take its id (max + 1 over the rows left) and read its values as data; DuckDB's
+    /// own expire keeps them. A dropped table's rows still go once no snapshot sees it.
+    @Test func aDroppedColumnKeepsItsIDThroughVacuum() throws {
+        let dir = try TempDir("dropped-column"); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        let dropped = try #require(try catalog.table(id: tid).column(named: "placed_at"))
+        #expect(try catalog.table(id: tid).columns.map(\.columnID).max() == dropped.columnID)
+        try catalog.commit { tx in
+            try tx.addDataFile(tableID: tid, orderFile(try tx.table(tid), "a", date: "2024-01-15", channel: "web", rows: 2))
+        }
+        try catalog.commit { tx in try tx.dropColumn(tableID: tid, name: "placed_at") }
+        let (_, other) = try catalog.commit { tx in
+            try tx.createTable(schema: "curated", name: "scratch", fields: [Field("x", .int64)])
+        }
+        // Dropped as DuckDB's DROP TABLE does (lake drops no table itself): its rows end.
+        try catalog.commit { tx in
+            for table in ["ducklake_table", "ducklake_column"] {
+                try tx.database.execute(sql: "UPDATE " + table + " SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL",
+                                        arguments: [tx.snapshotID, other.tableID])
+            }
+        }
+        let vacuumed = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        #expect(vacuumed.expiredSnapshots.count >= 4)
+
+        let (_, added) = try catalog.commit { tx in try tx.addColumn(tableID: tid, Field("gift_note", .string, nullable: true)) }
+        #expect(Int64(try #require(added.fieldID)) == dropped.columnID + 1)
+        try catalog.read { (db: SQLDatabase) throws in
+            #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_column WHERE table_id = ? AND column_id = ?",
+                                       arguments: [tid, dropped.columnID]) == 1)
+            for table in ["ducklake_table", "ducklake_column"] {
+                #expect(try Int64.fetchOne(db, sql: "SELECT count(*) FROM " + table + " WHERE table_id = ?", arguments: [other.tableID]) == 0,
+                        "\(table) keeps the rows of a dropped table no snapshot sees")
+            }
+        }
+    }
+
     @Test func orphanScanDeletesOnlyOldUnrecordedParquet() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let (catalog, _, _, urls) = try compactedLake(dir)

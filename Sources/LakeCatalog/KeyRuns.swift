@@ -126,9 +126,10 @@ extension CatalogTransaction {
     /// the keys added after `snapshot` are exactly those in the returned runs; a compaction or
     /// rewrite adds files but no keys, so it neither adds runs nor breaks the cover.
     public func keyRunsAdded(tableID: Int64, column: String, after snapshot: Int64) throws -> (runs: [KeyRun], coverTable: Bool) {
-        let rows = try Int64.fetchOne(database, sql: """
-            SELECT coalesce(sum(record_count), 0) FROM ducklake_data_file WHERE table_id = ? AND end_snapshot IS NULL
-            """, arguments: [tableID]) ?? 0
+        // Live rows, as `Catalog.keyRuns(at:)` counts them: a baseline run written after a
+        // delete holds the live ids only, and against the files' whole record counts it never
+        // covered the table again until a compaction (every overtaken ingest was a conflict).
+        let rows = try Catalog.liveFileRows(database, tableID: tableID, snapshot: previous.id)
         guard try KeyRunTable.exists(database) else { return ([], rows == 0) }
         let keys = try Int64.fetchOne(database, sql: """
             SELECT coalesce(sum(key_count), 0) FROM lake_key_run WHERE table_id = ? AND column_name = ?

@@ -105,6 +105,37 @@ import Testing
         #expect(r.status == 0, "\(r.out)\(r.err)")
     }
 
+    /// Session 28's bug hunt: the commit-time check counted curated.orders' rows without the
+    /// rows delete files remove, so once a `lake delete` had run (and the next ingest stored the
+    /// live ids as a new baseline run) the key runs never covered the table again: every ingest
+    /// that another commit to curated.orders overtook was a conflict, ids disjoint or not. A
+    /// stream cannot be read twice, so it failed; a file ingest beside a follower ran out of tries.
+    @Test("after a lake delete, a streamed ingest overtaken by a disjoint file ingest commits: both land, every order once")
+    func disjointIngestsAfterADelete() throws {
+        let dir = try TemporaryDirectory("delete-then-race")
+        defer { dir.remove() }
+        let (root, _, lines) = try Self.lakeWithCatalog(dir, orders: 400, seed: 28)
+        func ingest(_ part: ArraySlice<Substring>, _ name: String) throws {
+            try (part.joined(separator: "\n") + "\n").write(toFile: dir.file(name), atomically: true, encoding: .utf8)
+            let r = try runLake(["ingest", "orders", "--lake", root, dir.file(name)])
+            #expect(r.status == 0, "\(name): \(r.err)")
+        }
+        try ingest(lines[0 ..< 100], "a.jsonl")
+        let d = try runLake(["delete", "curated.orders", "--lake", root, "--where", "channel = web"])
+        #expect(d.status == 0, "\(d.err)")
+        let afterDelete = try Self.count(root)
+        try #require(afterDelete > 0 && afterDelete < 100)
+        // The first ingest after the delete reads the live ids from the files: a baseline run.
+        try ingest(lines[100 ..< 200], "b.jsonl")
+        let streamed = try Self.ingestThroughFIFO(root: root, dir: dir, lines: Array(lines[200 ..< 300])) {
+            try ingest(lines[300 ..< 400], "d.jsonl")
+        }
+        #expect(streamed.status == 0, "the streamed ingest of disjoint orders failed: \(streamed.err)")
+        #expect(try Self.count(root) == afterDelete + 300)
+        let r = try runLake(["verify", "--lake", root])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+    }
+
     @Test("DuckDB inserts an order inlined in the catalog while a streamed ingest of the same order id reads: the ingest fails as a conflict, no order id twice")
     func inlinedInsertRacingAnIngestOfTheSameID() throws {
         let dir = try TemporaryDirectory("concurrent-inlined")

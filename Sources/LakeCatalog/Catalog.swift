@@ -540,16 +540,17 @@ public struct Catalog: Sendable {
     public func commit<T>(author: String? = nil, message: String? = nil,
                           _ body: (inout CatalogTransaction) throws -> T) throws -> (SnapshotInfo, T) {
         try requireWritable()
-        let (snap, value, written): (SnapshotInfo, T, [String]) = try Self.withRetry {
+        let (snap, value, written, leases): (SnapshotInfo, T, [String], [WriteLease]) = try Self.withRetry {
             try store.write { db in
                 hooks(.locked)
                 var tx = try CatalogTransaction(db: db, dataPath: dataPath, files: files, hooks: hooks, schemaCache: schemaCache)
                 let value = try body(&tx)
                 let snap = try tx.finish(author: author, message: message)
                 hooks(.beforeCommit)
-                return (snap, value, tx.filesToSettle)
+                return (snap, value, tx.filesToSettle, tx.leasesEnded)
             }
         }
+        for lease in leases { lease.markEnded() }
         hooks(.committed)
         try settle(written, snapshot: snap.id)
         return (snap, value)

@@ -25,6 +25,9 @@ public struct CatalogTransaction {
     var tableCache: [Int64: TableInfo] = [:]
     /// The files `requireFilesPresent` checked: their hold names are released after the commit.
     var filesToSettle: [String] = []
+    /// Leases this transaction deletes: marked ended once it commits, not before (rolled back,
+    /// the row is still there and the lease's own release must delete it).
+    var leasesEnded: [WriteLease] = []
 
     // changes_made entries in DuckLake's order of kinds.
     var createdSchemas: [String] = []

@@ -183,7 +183,7 @@ extension CatalogTransaction {
     /// referenced by the catalog, so they no longer need the lease's protection.
     public mutating func endWrite(_ lease: WriteLease) throws {
         try database.execute(sql: "DELETE FROM lake_write_lease WHERE lease_id = ?", arguments: [lease.info.leaseID])
-        lease.markEnded()
+        leasesEnded.append(lease)
     }
 
     /// Refuses to commit data files that are not on disk at their recorded size: a commit must

@@ -54,6 +54,25 @@ import Testing
         #expect(try catalog.writeLeases().isEmpty)
     }
 
+    /// A commit that ended the lease and then rolled back (its body threw after `endWrite`, or
+    /// COMMIT failed) left the lease marked ended: its release did nothing and the row stayed,
+    /// holding the writer's debris back from vacuum for as long as the process (a follower) ran.
+    @Test func aRolledBackCommitLeavesTheLeaseToItsRelease() throws {
+        struct Refused: Error {}
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let (catalog, _) = try lakeWithDebris(dir)
+        let lease = try catalog.beginWrite(operation: "ingest test")
+        #expect(throws: Refused.self) {
+            try catalog.commit { tx in
+                try tx.endWrite(lease)
+                throw Refused()
+            }
+        }
+        #expect(try catalog.writeLeases().count == 1)
+        try lease.release()
+        #expect(try catalog.writeLeases().isEmpty)
+    }
+
     @Test func crashedWritersLeasesGoStale() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let (catalog, debris) = try lakeWithDebris(dir)

@@ -98,6 +98,38 @@ import Testing
         }
     }
 
+    /// Session 28's bug hunt: a v3 that dropped a column and a v4 that gave its id to a new
+    /// column loaded fine; once a vacuum had forgotten the dropped column, the migration to v4
+    /// took the id and every file written before the drop read the dropped column's values as
+    /// the new one's. The registry now refuses such a version when it loads.
+    @Test func aDroppedColumnsIDIsRefusedInALaterVersion() throws {
+        let dir = try registryCopy("reused-id")
+        let v2 = try String(contentsOfFile: dir + "/orders/v2.json", encoding: .utf8)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(v2.utf8)) as? [String: Any])
+        let columns = try #require(object["columns"] as? [[String: Any]])
+        let last = try #require(columns.max { ($0["id"] as? Int ?? 0) < ($1["id"] as? Int ?? 0) })
+        let lastID = try #require(last["id"] as? Int), lastName = try #require(last["name"] as? String)
+        func write(_ version: Int, _ columns: [[String: Any]]) throws {
+            var o = object
+            o["version"] = version
+            o["columns"] = columns
+            try JSONSerialization.data(withJSONObject: o).write(to: URL(fileURLWithPath: dir + "/orders/v\(version).json"))
+        }
+        let kept = columns.filter { $0["id"] as? Int != lastID }
+        try write(3, kept)
+        _ = try SchemaRegistry.load(directory: dir)
+        try write(4, kept + [["id": lastID, "name": "gift_note", "type": "string", "nullable": true]])
+        #expect {
+            _ = try SchemaRegistry.load(directory: dir)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("orders/v4.json") && text.contains("column 'gift_note' has id \(lastID), the id of '\(lastName)', which v3 dropped")
+                && text.contains("e.g. \(lastID + 1)")
+        }
+        try write(4, kept + [["id": lastID + 1, "name": "gift_note", "type": "string", "nullable": true]])
+        #expect(try SchemaRegistry.load(directory: dir).schema("orders").column("gift_note") != nil)
+    }
+
     @Test func orderRulesComeFromTheRegistry() throws {
         let rules = try TestSupport.rules()
         #expect(rules.channels == ["web", "mobile", "api"])

@@ -57,7 +57,35 @@ public struct SchemaRegistry: Sendable {
                 schemas.append(try parse(data, path: path, table: table, version: version))
             }
         }
-        return SchemaRegistry(schemas: schemas)
+        let registry = SchemaRegistry(schemas: schemas)
+        try registry.requireDroppedIDsUnused { table, version in directory + "/" + table + "/v\(version).json" }
+        return registry
+    }
+
+    /// A column id a version dropped never comes back in a later version, under any name: files
+    /// written before the drop still hold it, and the new column would read their values as its
+    /// own (the catalog numbers an added column past every id it ever gave, so such a migration
+    /// would be refused anyway, but only when run, not when the file is written).
+    func requireDroppedIDsUnused(path: (_ table: String, _ version: Int) -> String) throws(RegistryError) {
+        for table in tableNames {
+            let versions = tables[table] ?? []
+            let highest = versions.flatMap { $0.columns.map(\.id) }.max() ?? 0
+            var dropped: [Int32: (name: String, version: Int)] = [:]
+            var previous: [Int32: String] = [:]
+            for schema in versions {
+                var current: [Int32: String] = [:]
+                for c in schema.columns { current[c.id] = c.name }
+                for (id, name) in previous where current[id] == nil { dropped[id] = (name, schema.version) }
+                for c in schema.columns {
+                    guard let gone = dropped[c.id] else { continue }
+                    throw .invalid(path: path(table, schema.version), problem: """
+                        column '\(c.name)' has id \(c.id), the id of '\(gone.name)', which v\(gone.version) dropped; a dropped column's id \
+                        is never used again (files written before the drop still hold it): give '\(c.name)' a new id, e.g. \(highest + 1)
+                        """)
+                }
+                previous = current
+            }
+        }
     }
 
     /// The versions built into this binary (scripts/bundle-schemas.sh embeds schemas/ at build

@@ -33,13 +33,25 @@ struct DeleteCommand: ParsableCommand {
     @Flag(help: "No progress bar (drawn on standard error only when that is a terminal and --format is table).")
     var quiet = false
 
+    static func isUsage(_ error: QueryError) -> Bool {
+        if case .badOption = error { return true }
+        return QueryCommand.isUsage(error)
+    }
+
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         // The bar inside: erased before `stoppable` says what a signal stopped.
-        let r = try stoppable {
-            try withProgressBar("delete", unit: .count("files read"), quiet: quiet || format != .table) { progress in
-                try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun, progress: progress)
+        let r: DeleteReport
+        do {
+            r = try stoppable {
+                try withProgressBar("delete", unit: .count("files read"), quiet: quiet || format != .table) { progress in
+                    try Deletes.run(catalog, table: table, conditions: conditions, dryRun: dryRun, progress: progress)
+                }
             }
+        } catch let error as QueryError where Self.isUsage(error) {
+            // A misspelt table, column or condition, or no --where at all, is the command line's
+            // fault: exit 64 with the usage, as `lake query` does (it was exit 1).
+            throw ValidationError(error.description)
         }
         switch format {
         case .json: try printJSON(deleteJSON(r))

@@ -140,6 +140,10 @@ import Testing
             // The same class elsewhere: refused before, but as a failure (exit 1), not a usage error.
             (["compact", "--target-file-size", "0"], "--target-file-size 0: expected a positive number of bytes"),
             (["compact", "--min-files", "1"], "--min-files 1: expected at least 2"),
+            // Session 28: `lake delete` with no --where, or one `lake query` refuses, exited 1.
+            (["delete", "curated.orders"], "lake delete needs at least one --where condition"),
+            (["delete", "curated.orders", "--where", "bogus"], "cannot read the condition \"bogus\""),
+            (["delete", "curated.nothing", "--where", "channel = web"], "nothing"),
         ]
         for (args, message) in refused {
             let r = try runLake(args + ["--lake", lake.root])

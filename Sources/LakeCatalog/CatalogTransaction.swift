@@ -498,9 +498,13 @@ public struct CatalogTransaction {
     /// surfaces as a conflict to retry, not as a file registered under a schema it lacks columns of.
     /// Changes made earlier in this same transaction are the caller's own and do not count.
     public func requireSchemaUnchanged(tableID: Int64, since base: Int64) throws {
+        // The table's newest row: a rename (DuckDB's) ends one row and adds another under the
+        // same id, and the first row found was the ended one, "dropped", so compaction, purge and
+        // migration refused a renamed table for good once vacuum kept its old rows (as DuckDB does).
         let row = try SQLRow.fetchOne(db, sql: """
             SELECT s.schema_name || '.' || t.table_name AS name, t.end_snapshot FROM ducklake_table t
             JOIN ducklake_schema s ON s.schema_id = t.schema_id WHERE t.table_id = ?
+            ORDER BY t.begin_snapshot DESC, s.begin_snapshot DESC LIMIT 1
             """, arguments: [tableID])
         guard let row else { throw CatalogError.tableIDNotFound(id: tableID, snapshot: s) }
         let qualified: String = try row.value("name") ?? "table \(tableID)"

@@ -96,6 +96,36 @@ struct CommitConcurrencyTests {
         #expect(!conflicts.isEmpty, "no writer ever hit a conflict: the race did not happen")
     }
 
+    /// DuckDB's ALTER TABLE … RENAME ends the table's row and adds one under the same id. The
+    /// check read the first row it found, the ended one, and called the table dropped: a
+    /// renamed curated.orders (renamed back, as DuckDB users do) could never be compacted,
+    /// purged or migrated again, since vacuum keeps the old row as DuckDB does. A drop is still one.
+    @Test func aRenamedTableIsNotTakenForADroppedOne() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let catalog = try Catalog.open(root: dir.url)
+        let tid = try makeOrders(catalog)
+        func rename(to name: String?) throws {
+            try catalog.commit { tx in
+                try tx.database.execute(sql: "UPDATE ducklake_table SET end_snapshot = ? WHERE table_id = ? AND end_snapshot IS NULL",
+                                        arguments: [tx.snapshotID, tid])
+                guard let name else { return }
+                try tx.database.execute(sql: """
+                    INSERT INTO ducklake_table SELECT table_id, table_uuid, ?, NULL, schema_id, ?, path, path_is_relative
+                    FROM ducklake_table WHERE table_id = ? AND end_snapshot = ?
+                    """, arguments: [tx.snapshotID, name, tid, tx.snapshotID])
+            }
+        }
+        try rename(to: "orders_renamed")
+        try rename(to: "orders")
+        let base = try catalog.latestSnapshot()
+        _ = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
+        try catalog.commit { tx in try tx.requireSchemaUnchanged(tableID: tid, since: base.id) }
+        try rename(to: nil)
+        #expect(throws: CatalogError.self) {
+            try catalog.commit { tx in try tx.requireSchemaUnchanged(tableID: tid, since: base.id) }
+        }
+    }
+
     /// The two conflict kinds, made deterministic in one process with two catalogs.
     @Test func conflictsAreTypedAndNothingIsCommitted() throws {
         let dir = try TempDir(); defer { dir.cleanup() }

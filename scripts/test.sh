@@ -47,14 +47,25 @@ export LAKE_PYTHON="$PWD/.venv/bin/python"                   # DuckDB 1.5.5: eve
 export LAKE_PYTHON_DUCKDB14="$PWD/.venv-duckdb14/bin/python"  # DuckDB 1.4.4: 0.3 inputs of the upgrade tests
 export LAKE_PYTHON_DUCKDB2="$PWD/.venv-duckdb2/bin/python"    # DuckDB 2.0.1, the newest: a Parquet peer only
 export LAKE_SCHEMATHESIS="$PWD/.venv-api/bin/schemathesis"      # schemathesis: the OpenAPI fuzz test of lake serve
-# Temporary files go to tmpfs when /dev/shm has room (8 GiB free): the tests make and remove
-# lakes, catalogs and PostgreSQL clusters by the hundred thousand files, which on ext4 cost about
-# 180 CPU-seconds of kernel time (inode allocation) a run, on tmpfs almost none. Mode 0755, not
-# mktemp's 0700: the postgres user runs the test clusters in directories below it. Removed on exit.
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ "$(df -k --output=avail /dev/shm | tail -1)" -gt $((8 * 1024 * 1024)) ]; then
+# Temporary files go to tmpfs when /dev/shm has room (8 GiB free there and in memory): the tests
+# make and remove lakes, catalogs and PostgreSQL clusters by the hundred thousand files, which on
+# ext4 cost about 180 CPU-seconds of kernel time (inode allocation) a run, on tmpfs almost none
+# (a run's peak there: 0.9 GB). Mode 0755, not mktemp's 0700: the postgres user runs the test
+# clusters in directories below it. Only where programs may run (SwiftPM runs the package
+# manifests it compiles from $TMPDIR; hardened hosts mount /dev/shm noexec). Removed on exit.
+mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ "$(df -k --output=avail /dev/shm | tail -1)" -gt $((8 * 1024 * 1024)) ] \
+   && [ "${mem_kb:-0}" -gt $((8 * 1024 * 1024)) ]; then
   test_tmp=$(mktemp -d /dev/shm/lake-tests.XXXXXX)
   chmod 0755 "$test_tmp"
-  export TMPDIR="$test_tmp"
+  printf '#!/bin/sh\nexit 0\n' > "$test_tmp/exec-check" && chmod +x "$test_tmp/exec-check"
+  if "$test_tmp/exec-check" 2>/dev/null; then
+    rm -f "$test_tmp/exec-check"
+    export TMPDIR="$test_tmp"
+  else
+    rm -rf "$test_tmp"
+    test_tmp=""
+  fi
 fi
 
 # The build keeps both cores busy for minutes; the test peers (apt packages and Python venvs: on a

@@ -257,10 +257,9 @@ extension Catalog {
         // handed out again (files written before the drop still hold it, and the next added
         // column, numbered past the highest id left, read its values as data), and files written
         // under an older partition spec still name it (without it they had no partition values,
-        // and compaction could not commit). Except the columns of a table with inlined data
-        // tables: each of those holds the columns of one schema version by name, and its rows are
-        // mapped to column ids through the column rows of that version (InlinedRows.swift),
-        // however old; DuckDB keeps them too.
+        // and compaction could not commit). Except the columns of a dropped table with inlined
+        // data tables: lake leaves those tables (and so the column rows that map their rows to
+        // column ids, InlinedRows.swift) to DuckDB's own cleanup, which drops them together.
         let droppedTables = """
             SELECT t.table_id FROM ducklake_table t WHERE NOT EXISTS (SELECT 1 FROM ducklake_table v WHERE v.table_id = t.table_id
                 AND (v.end_snapshot IS NULL OR EXISTS (SELECT 1 FROM ducklake_snapshot r

@@ -187,7 +187,6 @@ print(json.dumps({"snapshot": c.execute("SELECT max(snapshot_id) FROM l.snapshot
         _ = try Python.json(repartition, args: [root.path], in: dir.url)
         let before = try catalog.dataFiles(tableID: tid)
         #expect(before.count == 2 && before.allSatisfy { Set($0.partitionValues.keys) == ["order_date", "channel"] })
-        Thread.sleep(forTimeInterval: 0.01)
         let vacuumed = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60))
         #expect(!vacuumed.expiredSnapshots.isEmpty)
         let after = try catalog.dataFiles(tableID: tid)

@@ -147,7 +147,8 @@ struct OrderIDRunTests {
         #expect(got.count == expected.count && Set(got) == Set(expected), "\(name)")
         let set = OrderIDRunSet([run], fingerprint: fp)
         // One expectation over the ids the set misses, not one per id.
-        #expect(expected.filter { !Self.contains(set, $0) }.isEmpty)
+        let missed = expected.filter { !Self.contains(set, $0) }
+        #expect(missed.isEmpty, "\(name): \(missed.count) ids missed, first \(missed.prefix(3))")
         #expect(!Self.contains(set, "A-5000") && !Self.contains(set, "E-0"))
 
         // A merge of runs that overlap (which a correct lake never has) stores each id once,

@@ -143,7 +143,7 @@ import Testing
             // Session 28: `lake delete` with no --where, or one `lake query` refuses, exited 1.
             (["delete", "curated.orders"], "lake delete needs at least one --where condition"),
             (["delete", "curated.orders", "--where", "bogus"], "cannot read the condition \"bogus\""),
-            (["delete", "curated.nothing", "--where", "channel = web"], "nothing"),
+            (["delete", "curated.nothing", "--where", "channel = web"], "curated.nothing"),
         ]
         for (args, message) in refused {
             let r = try runLake(args + ["--lake", lake.root])

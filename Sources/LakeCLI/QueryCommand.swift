@@ -48,7 +48,7 @@ struct QueryCommand: ParsableCommand {
     static func isUsage(_ error: QueryError) -> Bool {
         switch error {
         case .unknownTable, .unknownColumn, .badPredicate, .badValue, .badAggregate, .badOrder: return true
-        case .unreadableColumn, .unknownReport, .badOption: return false
+        case .unreadableColumn, .unknownReport, .badOption, .moneyNotInCents: return false
         }
     }
 

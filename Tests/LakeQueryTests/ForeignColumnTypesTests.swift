@@ -164,6 +164,41 @@ import Testing
         try WidenedTableTests.expectNoStrayFile(root, "refused before writing a file")
     }
 
+    /// Session 28's second bug hunt: DuckDB rescaled the money columns (order_total and
+    /// products.price to DECIMAL(38,4)). `lake query` read them right, but the reports, quality
+    /// checks and metrics added their values up as cents (revenue 100 times too large, every
+    /// order a total/items mismatch alert), and an ingest stored 567.99 as a list price of
+    /// 56799.00. They now refuse, naming the column; `lake query` still reads it.
+    @Test func moneyColumnsAnotherEngineRescaledAreRefusedNotMisread() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let before = try runLake(["query", "curated.orders", "--lake", root, "--agg", "sum(order_total)", "--format", "csv"])
+        #expect(before.status == 0, "\(before.err)")
+        _ = try Self.duck(root, ["ALTER TABLE l.curated.orders ALTER COLUMN order_total TYPE DECIMAL(38,4)",
+                                 "ALTER TABLE l.curated.products ALTER COLUMN price TYPE DECIMAL(38,4)"])
+        let after = try runLake(["query", "curated.orders", "--lake", root, "--agg", "sum(order_total)", "--format", "csv"])
+        #expect(after.status == 0, "\(after.err)")
+        let sums = [before.out, after.out].map { $0.split(separator: "\n").last.map { String($0) } ?? "" }
+        #expect(Decimal(string: sums[0]) != nil && Decimal(string: sums[0]) == Decimal(string: sums[1]), "\(sums)")
+        // (The figures each ingest stored, which `lake quality check` and `lake metrics` add up,
+        // were computed in cents before the change: those stay right.)
+        for args in [["report", "daily-revenue"], ["report", "customers"], ["report", "top-customers"], ["quality", "check", "--rescan"]] {
+            let r = try runLake(args + ["--lake", root])
+            #expect(r.status != 0 && r.err.contains("curated.orders.order_total is decimal(38,4), not decimal(p,2)"), "\(args): exit \(r.status) \(r.err)")
+        }
+        let metrics = try runLake(["report", "product-metrics", "--lake", root])
+        #expect(metrics.status != 0 && metrics.err.contains("is decimal(38,4), not decimal(p,2)"), "\(metrics.err)")
+        let snapshot = try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id
+        let inputs = try TemporaryDirectory("rescaled-input")
+        defer { inputs.remove() }
+        let source = try String(contentsOf: packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl"), encoding: .utf8)
+        try (source.split(separator: "\n").suffix(50).joined(separator: "\n") + "\n").write(toFile: inputs.file("new.jsonl"), atomically: true, encoding: .utf8)
+        let ingest = try runLake(["ingest", "orders", inputs.file("new.jsonl"), "--lake", root])
+        #expect(ingest.status != 0 && ingest.err.contains("curated.products.price is decimal(38,4)"), "\(ingest.err)")
+        #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id == snapshot)
+    }
+
     /// DuckDB renames curated.orders (ALTER TABLE … RENAME TO). Its order ids are what an ingest
     /// checks for duplicates, so an ingest that created a new curated.orders accepted every
     /// order again: order_items grew by the same items a second time (4 059 → 5 050 rows for

@@ -9,6 +9,12 @@ enum ProductSource {
         guard let table = try store.catalog.tableIfPresent(.curatedProducts, at: asOf) else {
             throw IngestError.noProductCatalog(kind)
         }
+        // Prices are kept as cents (order_items.list_price is DECIMAL(18,2)): a price column
+        // another engine rescaled (DECIMAL(38,4)) stored 567.99 as 56799.00.
+        if let price = table.column(named: "price"), case .decimal(_, let scale)? = price.type, scale != 2 {
+            throw IngestError.failed("\(table.qualifiedName).price is \(price.duckLakeType), not decimal(p,2) (another engine changed its type): "
+                                     + "orders take their list price in cents from it, so nothing was ingested")
+        }
         var catalog = ProductCatalog()
         var sources = try store.catalog.dataFiles(tableID: table.tableID, at: asOf, inlined: .readSeparately)
             .map { file in { () throws -> (String, [RecordBatch]) in (file.path, try DataFileReader(file, columns: table.columns, files: store.catalog.files).read()) } }

@@ -68,6 +68,7 @@ public enum AnomalyDetector {
         var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
         var curatedPerDay: [Int32: (Int64, Int64)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
+            try scan.requireCents(["order_total"])
             let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
             try Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns

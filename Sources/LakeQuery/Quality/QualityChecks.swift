@@ -159,6 +159,7 @@ public enum QualityChecks {
             scoped(&orders)
             // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
             let city = orders.columnNames.contains("shipping_city") ? "shipping_city" : "city"
+            try orders.requireCents(["order_total"])
             let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city])
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
@@ -194,6 +195,7 @@ public enum QualityChecks {
         var itemSums: [ExactID: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
         if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
             scoped(&items)
+            try items.requireCents(["line_revenue"])
             let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
             try Reports.forEachRow(batches) { b, r in
                 guard let text = b.batch.columns[0].string(at: r), case let id = ExactID(text), orderTotal[id] != nil else { return }

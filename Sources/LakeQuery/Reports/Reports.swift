@@ -461,6 +461,7 @@ public enum Reports {
             return try dailyRevenueTable([], limit: o.limit)
         }
         let columns = ["event_date", "channel", "country", "status", "customer_id", "order_total", "units"]
+        try scan.requireCents(["order_total"])
         var p = try windowPredicates(scan, o)
         if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
         let (states, _) = try scan.reduce(columns: columns, where: p, state: DailyRevenueWorker.init) {
@@ -544,6 +545,7 @@ public enum Reports {
     static func productSales(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ProductSales {
         if let session { return try session.productSales(o) { try productSales(catalog, $0) } }
         guard let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: o.asOf) else { return try mergeProductSales([])! }
+        try scan.requireCents(["line_revenue"])
         var p = try windowPredicates(scan, o)
         p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
         // First with the runs' hashes only; a lake where some order id is in two runs (written
@@ -748,6 +750,7 @@ public enum Reports {
         if let session { return try session.customerOrders(o) { try customerOrders(catalog, $0) } }
         var states: [CustomersWorker] = [], stats = ScanStats()
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) {
+            try scan.requireCents(["order_total"])
             var p = try windowPredicates(scan, o)
             p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
             (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,

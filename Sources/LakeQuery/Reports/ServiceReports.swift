@@ -22,6 +22,7 @@ extension Reports {
     static func topCustomers(_ catalog: Catalog, _ o: ReportOptions) throws -> ResultTable {
         var states: [CustomersWorker] = []
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) {
+            try scan.requireCents(["order_total"])
             var p = try windowPredicates(scan, o)
             if let country = o.country { p.append(try scan.predicate("country", .eq, [country])) }
             p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
@@ -64,6 +65,7 @@ extension Reports {
         let sales = try productSales(catalog, o)
         var info: [ExactID: (category: String, brand: String, price: Int64?)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedProducts, asOf: o.asOf) {
+            try scan.requireCents(["price"])
             let (batches, _) = try scan.run(columns: ["product_id", "category", "brand", "price"])
             forEachRow(batches) { b, r in
                 let c = b.batch.columns

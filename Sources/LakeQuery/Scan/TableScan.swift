@@ -15,6 +15,10 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
     case badOrder(String)
     case unknownReport(String, available: [String])
     case badOption(String)
+    /// A money column another engine rescaled (DuckDB's ALTER … TYPE DECIMAL(38,4)): reports,
+    /// quality checks and metrics add money up in cents, and read its values as cents they
+    /// showed them 100 times too large.
+    case moneyNotInCents(table: String, column: String, type: String)
 
     public var description: String {
         switch self {
@@ -33,6 +37,9 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
             return "cannot read the aggregate \"\(a)\": \(reason) (expected count(*), count(col), count_distinct(col), sum(col), min(col), max(col) or avg(col))"
         case .badOrder(let o):
             return "cannot order by \"\(o)\": name a result column, optionally followed by asc or desc"
+        case .moneyNotInCents(let t, let c, let type):
+            return "\(t).\(c) is \(type), not decimal(p,2) (another engine changed its type): the reports, quality checks and metrics "
+                + "add money up in cents, so they refuse it rather than misread it; `lake query` and DuckDB read its values as they are"
         case .unknownReport(let r, let available):
             return "no report \(r); reports: \(available.joined(separator: ", "))"
         case .badOption(let detail):
@@ -99,6 +106,15 @@ public struct TableScan: Sendable {
 
     /// `name` is what a user typed: "layer.table" (curated.orders, raw.orders) or a bare name,
     /// which means curated (`TableName(parsing:)`).
+    /// Refuses to go on when one of `columns` is a decimal whose scale is not 2: the caller adds
+    /// its values up as cents.
+    public func requireCents(_ columns: [String]) throws {
+        for name in columns {
+            guard let c = table.column(named: name), case .decimal(_, let scale)? = c.type, scale != 2 else { continue }
+            throw QueryError.moneyNotInCents(table: table.qualifiedName, column: name, type: c.duckLakeType)
+        }
+    }
+
     public init(catalog: Catalog, name: String, asOf: AsOf? = nil) throws {
         try self.init(catalog: catalog, table: TableName(parsing: name), asOf: asOf)
     }

@@ -24,6 +24,12 @@ public enum InlinedRowPolicy: Sendable {
 extension Catalog {
     /// The table's inlined rows visible at the snapshot as one batch with `columns` (the table's
     /// columns at that snapshot, any subset and order); nil when there are none.
+    /// The inlined-data tables DuckDB registered for the table, oldest schema version first
+    /// (empty ones included: DuckDB's next small INSERT goes to the newest).
+    public func inlinedDataTables(tableID: Int64) throws -> [String] {
+        try read { db in try Self.inlinedDataTables(db, tableID: tableID) }
+    }
+
     public func inlinedRows(tableID: Int64, at asOf: AsOf? = nil, columns: [ColumnInfo]) throws -> RecordBatch? {
         try read { db in
             let snap = try Self.resolve(db, asOf).id

@@ -199,6 +199,31 @@ import Testing
         #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id == snapshot)
     }
 
+    /// Session 28's second bug hunt: DuckDB keeps a small INSERT's rows inlined in the catalog,
+    /// in a table laid out for the schema version; DuckDB's ALTER lays out the next version's,
+    /// lake's migration did not, and DuckDB's next small INSERT wrote by position into the old
+    /// layout (a new column's values into a dropped one's slot; v1 → v2 refused by DuckDB). The
+    /// migration is refused until lake can lay it out, nothing committed; a dry run says so too.
+    @Test func aMigrationOfATableDuckDBInlinedRowsInIsRefused() throws {
+        let dir = try TemporaryDirectory("inlined-migrate")
+        defer { dir.remove() }
+        let root = dir.file("lake")
+        #expect(try runLake(["init", "--schema-version", "orders=1", "--lake", root]).status == 0)
+        _ = try runLake(["generate", "--out", dir.file("v1"), "--orders", "200", "--seed", "28"])
+        #expect(try runLake(["ingest", "catalog", dir.file("v1/product_catalog.json"), "--lake", root]).status == 0)
+        #expect(try runLake(["ingest", "orders", dir.file("v1/orders_stream.jsonl"), "--lake", root]).status == 0)
+        _ = try Self.duck(root, ["INSERT INTO l.curated.orders SELECT * REPLACE ('I-' || order_id AS order_id) FROM l.curated.orders ORDER BY order_id LIMIT 3"])
+        let snapshot = try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id
+        for extra in [["--dry-run"], []] {
+            let r = try runLake(["schema", "migrate", "orders", "--to", "2", "--lake", root] + extra)
+            #expect(r.status != 0 && r.err.contains("curated.orders has rows DuckDB keeps inlined in the catalog (ducklake_inlined_data_")
+                    && r.err.contains("nothing was migrated"), "\(extra): exit \(r.status) \(r.err)")
+        }
+        #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id == snapshot)
+        let count = try Self.duck(root, ["SELECT count(*) FROM l.curated.orders WHERE order_id LIKE 'I-%'"])
+        #expect(count.last == [3])
+    }
+
     /// DuckDB renames curated.orders (ALTER TABLE … RENAME TO). Its order ids are what an ingest
     /// checks for duplicates, so an ingest that created a new curated.orders accepted every
     /// order again: order_items grew by the same items a second time (4 059 → 5 050 rows for

@@ -9,6 +9,10 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     case incompatible(table: String, column: String, reason: String)
     case idMismatch(table: String, column: String, registryID: Int32, catalogID: Int64)
     case conflict(table: String)
+    /// DuckDB's small INSERTs keep rows inlined in the catalog, in a table laid out for one
+    /// schema version; DuckDB's own ALTER lays out the next one, which this migration does not
+    /// (yet), so DuckDB's next small INSERT wrote by position into the old layout.
+    case inlinedByDuckDB(table: String, layouts: [String])
 
     public var description: String {
         switch self {
@@ -24,6 +28,11 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
             return "\(t).\(c): the registry gives it id \(r) but the catalog assigns \(k); a new column must take the next unused id"
         case .conflict(let t):
             return "another writer changed \(t)'s files while the rewrite ran; nothing was committed, run the migration again"
+        case .inlinedByDuckDB(let t, let layouts):
+            return "\(t) has rows DuckDB keeps inlined in the catalog (\(layouts.joined(separator: ", "))): DuckDB lays those out per schema "
+                + "version, and lake cannot yet lay out the new version's, so DuckDB's next small INSERT would write its values by position "
+                + "into the old layout (into another column, or refused); nothing was migrated. Make the same change with DuckDB's "
+                + "ALTER TABLE, or keep the table at its version"
         }
     }
 }
@@ -186,6 +195,8 @@ public enum Migration {
                                                   reason: "the lake's column does not match registry v\(recorded.version) (id \(c.id))")
             }
         }
+        let layouts = try catalog.inlinedDataTables(tableID: info.tableID)
+        if !layouts.isEmpty { throw MigrationError.inlinedByDuckDB(table: qualified, layouts: layouts) }
         if dryRun { return report }
 
         // With --rewrite, write every live file in the new schema before taking the write lock.

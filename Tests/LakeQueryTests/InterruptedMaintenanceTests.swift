@@ -83,15 +83,47 @@ import Testing
         try p.run()
         var writing = 0
         let deadline = Date().addingTimeInterval(120)
+        let pid = p.processIdentifier
+        // The lake is looked at with the process stopped, and the signal sent only while a file
+        // is being written (a temporary name): such a file is before the work's last check, so
+        // the signal lands before the commit. A hold name alone is not enough (the commit may be
+        // under way), nor a walk of the running process's lake: on tmpfs a purge finished the
+        // file seen, and committed, before the signal landed.
         while p.isRunning && Date() < deadline {
-            writing = inFlight(root).count
-            if writing > 0 { break }
-            usleep(2_000)
+            kill(pid, SIGSTOP)
+            if Self.waitStopped(pid) {
+                let writingNow = names(under: root).filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }
+                if !writingNow.isEmpty {
+                    writing = inFlight(root).count
+                    break
+                }
+            }
+            kill(pid, SIGCONT)
+            // Long enough for the process to get on (a walk of the lake while it is stopped takes
+            // a few milliseconds), short enough to stop it many times during its writes.
+            usleep(4_000)
         }
-        kill(p.processIdentifier, signal)
+        kill(pid, signal)
+        kill(pid, SIGCONT)
         p.waitUntilExit()
         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         return Stopped(status: p.terminationStatus, reason: p.terminationReason, err: err, inFlight: writing)
+    }
+
+    /// Whether every thread of `pid` is stopped (state T in /proc), within a second.
+    static func waitStopped(_ pid: Int32) -> Bool {
+        for _ in 0 ..< 1000 {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            let states = tasks.compactMap { task -> Character? in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return nil }
+                return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+            }
+            if !states.isEmpty && states.allSatisfy({ $0 == "T" || $0 == "t" }) { return true }
+            if states.isEmpty { return false }
+            usleep(1_000)
+        }
+        return false
     }
 
     /// What a stopped command must leave: its exit and message, no snapshot, the files of

@@ -83,47 +83,15 @@ import Testing
         try p.run()
         var writing = 0
         let deadline = Date().addingTimeInterval(120)
-        let pid = p.processIdentifier
-        // The lake is looked at with the process stopped, and the signal sent only while a file
-        // is being written (a temporary name): such a file is before the work's last check, so
-        // the signal lands before the commit. A hold name alone is not enough (the commit may be
-        // under way), nor a walk of the running process's lake: on tmpfs a purge finished the
-        // file seen, and committed, before the signal landed.
         while p.isRunning && Date() < deadline {
-            kill(pid, SIGSTOP)
-            if Self.waitStopped(pid) {
-                let writingNow = names(under: root).filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }
-                if !writingNow.isEmpty {
-                    writing = inFlight(root).count
-                    break
-                }
-            }
-            kill(pid, SIGCONT)
-            // Long enough for the process to get on (a walk of the lake while it is stopped takes
-            // a few milliseconds), short enough to stop it many times during its writes.
-            usleep(4_000)
+            writing = inFlight(root).count
+            if writing > 0 { break }
+            usleep(2_000)
         }
-        kill(pid, signal)
-        kill(pid, SIGCONT)
+        kill(p.processIdentifier, signal)
         p.waitUntilExit()
         let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
         return Stopped(status: p.terminationStatus, reason: p.terminationReason, err: err, inFlight: writing)
-    }
-
-    /// Whether every thread of `pid` is stopped (state T in /proc), within a second.
-    static func waitStopped(_ pid: Int32) -> Bool {
-        for _ in 0 ..< 1000 {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-            let states = tasks.compactMap { task -> Character? in
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return nil }
-                return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-            }
-            if !states.isEmpty && states.allSatisfy({ $0 == "T" || $0 == "t" }) { return true }
-            if states.isEmpty { return false }
-            usleep(1_000)
-        }
-        return false
     }
 
     /// What a stopped command must leave: its exit and message, no snapshot, the files of
@@ -155,7 +123,7 @@ import Testing
 
     @Test("`lake compact` stopped by SIGINT, then SIGTERM, while it writes: nothing committed or left; the rerun compacts with the same figures")
     func interruptedCompaction() throws {
-        let lake = try EvaluationLake(orderChunks: 8)
+        let lake = try EvaluationLake(orderChunks: 8, onDisk: true)
         defer { lake.dir.remove() }
         let start = try Self.before(lake.root, lake.catalog)
         for signal in [SIGINT, SIGTERM] {
@@ -175,7 +143,7 @@ import Testing
 
     @Test("`lake delete` stopped by SIGTERM, then SIGINT, while it writes delete files: nothing committed or left; the rerun deletes exactly the rows")
     func interruptedDelete() throws {
-        let lake = try EvaluationLake(orderChunks: 8)
+        let lake = try EvaluationLake(orderChunks: 8, onDisk: true)
         defer { lake.dir.remove() }
         let start = try Self.before(lake.root, lake.catalog)
         let web = try RowDeleteTests.count(lake.catalog, "orders", ["channel = web"])
@@ -200,7 +168,7 @@ import Testing
 
     @Test("`lake schema migrate orders --to 2 --rewrite` stopped by SIGINT, then SIGTERM, while it rewrites: still v1, nothing left; the rerun migrates")
     func interruptedMigrationRewrite() throws {
-        let lake = try EvaluationLake(orderChunks: 8, v1Only: true)
+        let lake = try EvaluationLake(orderChunks: 8, v1Only: true, onDisk: true)
         defer { lake.dir.remove() }
         let start = try Self.before(lake.root, lake.catalog)
         let env = ["LAKE_SCHEMAS": packageRoot.appendingPathComponent("schemas").path]
@@ -225,7 +193,7 @@ import Testing
     /// The purge is reached through an erasure that matches nobody (it commits nothing itself).
     @Test("the purge of `lake erase customer … --purge` stopped by SIGTERM, then SIGINT, while it rewrites: nothing committed or left; the rerun purges every byte")
     func interruptedPurge() throws {
-        let lake = try EvaluationLake(orderChunks: 8)
+        let lake = try EvaluationLake(orderChunks: 8, onDisk: true)
         defer { lake.dir.remove() }
         let x = "CUST-00004"
         #expect(try RowDeleteTests.count(lake.catalog, "orders", ["customer_id = \(x)"]) > 0)
@@ -260,7 +228,7 @@ import Testing
     /// purge that died was simulated in-process only (the tests above and below).
     @Test("SIGKILL anywhere in `lake erase customer … --purge`: before or after the erasure, never between; the rerun leaves no byte of the customer")
     func killedErasureWithPurge() throws {
-        let lake = try EvaluationLake(orderChunks: 8)
+        let lake = try EvaluationLake(orderChunks: 8, onDisk: true)
         defer { lake.dir.remove() }
         let x = "CUST-00004"
         // Delete files in many partitions: the purge has files to rewrite.
@@ -270,7 +238,7 @@ import Testing
         let orders = try RowDeleteTests.count(lake.catalog, "orders")
         let theirs = try RowDeleteTests.count(lake.catalog, "orders", ["customer_id = \(x)"])
         #expect(theirs > 0)
-        let copies = try TemporaryDirectory("erase-kill")
+        let copies = try TemporaryDirectory("erase-kill", onDisk: true)
         defer { copies.remove() }
         func copy(_ name: String) throws -> String {
             let root = copies.url.appendingPathComponent(name)
@@ -318,7 +286,7 @@ import Testing
 
     /// The evaluation lake with customer CUST-00004 erased (not yet purged), and that customer.
     static func lakeWithAnErasure() throws -> (EvaluationLake, String) {
-        let lake = try EvaluationLake()
+        let lake = try EvaluationLake(onDisk: true)
         _ = try Erasure.run(lake.catalog, customerID: "CUST-00004")
         return (lake, "CUST-00004")
     }

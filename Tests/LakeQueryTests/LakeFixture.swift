@@ -15,8 +15,8 @@ struct EvaluationLake {
     /// the lake with the registry as it was before v2 shipped (every table at v1), so a test can
     /// migrate it. `orderLines` ingests only the stream's first lines (its first days: fewer
     /// partitions, so fewer files for a test that reads every file).
-    init(orderChunks: Int = 1, orderLines: Int? = nil, v1Only: Bool = false) throws {
-        dir = try TemporaryDirectory("lake-query")
+    init(orderChunks: Int = 1, orderLines: Int? = nil, v1Only: Bool = false, onDisk: Bool = false) throws {
+        dir = try TemporaryDirectory("lake-query", onDisk: onDisk)
         let input = packageRoot.appendingPathComponent("Evaluation-Files")
         if v1Only {
             // Outside the lake root; the registry is read once, when the lake opens.

@@ -9,8 +9,12 @@ public struct TemporaryDirectory: Sendable {
     public let url: URL
     public var path: String { url.path }
 
-    public init(_ label: String = "lake-test") throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
+    /// `onDisk`: under /var/tmp, not `$TMPDIR` (which `scripts/test.sh` puts on tmpfs). For tests
+    /// that signal a process while it writes: on tmpfs the work finished, and committed, between
+    /// their look at the files in flight and the signal.
+    public init(_ label: String = "lake-test", onDisk: Bool = false) throws {
+        let base = onDisk ? URL(fileURLWithPath: "/var/tmp", isDirectory: true) : FileManager.default.temporaryDirectory
+        url = base.appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 

@@ -17,7 +17,7 @@ struct WideBatchTests {
 
     @Test("5,000 orders over 1,500 days (2,800+ partitions x 3 tables) ingest under ulimit -n 128; under 24 a clear error, nothing committed or left")
     func wideBatchUnderLowLimit() throws {
-        let dir = try TemporaryDirectory("wide-batch")
+        let dir = try TemporaryDirectory("wide-batch", onDisk: true)
         defer { dir.remove() }
         let source = dir.file("src")
         let generated = try runLake(["generate", "--out", source, "--orders", "5000", "--days", "1500", "--seed", "9"])

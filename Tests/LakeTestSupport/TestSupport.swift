@@ -10,8 +10,9 @@ public struct TemporaryDirectory: Sendable {
     public var path: String { url.path }
 
     /// `onDisk`: under /var/tmp, not `$TMPDIR` (which `scripts/test.sh` puts on tmpfs). For tests
-    /// that signal a process while it writes: on tmpfs the work finished, and committed, between
-    /// their look at the files in flight and the signal.
+    /// whose point depends on the disk's pace: a signal sent while a process writes (on tmpfs the
+    /// work finished, and committed, between the look at the files in flight and the signal), and
+    /// an ingest under a small open-file limit (on tmpfs its files closed before it ran out).
     public init(_ label: String = "lake-test", onDisk: Bool = false) throws {
         let base = onDisk ? URL(fileURLWithPath: "/var/tmp", isDirectory: true) : FileManager.default.temporaryDirectory
         url = base.appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)

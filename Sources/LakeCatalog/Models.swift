@@ -289,3 +289,12 @@ enum ChangeLog {
         return out
     }
 }
+
+extension ColumnInfo {
+    /// A decimal column whose scale is not 2: lake adds money up in cents, so a money column
+    /// another engine rescaled (DuckDB's ALTER … TYPE DECIMAL(38,4)) must be refused, not read as cents.
+    public var isDecimalNotInCents: Bool {
+        if case .decimal(_, let scale)? = type { return scale != 2 }
+        return false
+    }
+}

@@ -11,7 +11,7 @@ enum ProductSource {
         }
         // Prices are kept as cents (order_items.list_price is DECIMAL(18,2)): a price column
         // another engine rescaled (DECIMAL(38,4)) stored 567.99 as 56799.00.
-        if let price = table.column(named: "price"), case .decimal(_, let scale)? = price.type, scale != 2 {
+        if let price = table.column(named: "price"), price.isDecimalNotInCents {
             throw IngestError.failed("\(table.qualifiedName).price is \(price.duckLakeType), not decimal(p,2) (another engine changed its type): "
                                      + "orders take their list price in cents from it, so nothing was ingested")
         }

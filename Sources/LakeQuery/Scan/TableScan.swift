@@ -110,7 +110,7 @@ public struct TableScan: Sendable {
     /// its values up as cents.
     public func requireCents(_ columns: [String]) throws {
         for name in columns {
-            guard let c = table.column(named: name), case .decimal(_, let scale)? = c.type, scale != 2 else { continue }
+            guard let c = table.column(named: name), c.isDecimalNotInCents else { continue }
             throw QueryError.moneyNotInCents(table: table.qualifiedName, column: name, type: c.duckLakeType)
         }
     }

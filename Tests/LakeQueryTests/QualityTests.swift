@@ -150,6 +150,32 @@ import Testing
         #expect(q.batches.first?.results.first { $0.check == .curatedRows }?.passed == false, "its orders now read as missing")
     }
 
+    /// The rescan's order-total examples are the batch's smallest mismatched order ids. They
+    /// were the first in a dictionary's order, which Swift seeds per process: the same snapshot
+    /// gave another report from one run to the next, and `lake serve` another body under the
+    /// same ETag.
+    @Test func mismatchExamplesAreTheSmallestIDs() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let attach = "ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE)"
+        // Twelve orders of the one batch, picked in no particular order, get a total their items do not add up to.
+        let out = try Python.run(Python.duckdbPrelude + "con = duck()\ncon.execute(\"\(attach)\")\n" + """
+            ids = [r[0] for r in con.execute("SELECT order_id FROM l.curated.orders WHERE order_total > 0 ORDER BY hash(order_id) LIMIT 12").fetchall()]
+            con.execute("UPDATE l.curated.orders SET order_total = order_total + 1 WHERE list_contains(?, order_id)", [ids])
+            print("\\n".join(sorted(ids, key=lambda s: s.encode())))
+            """)
+        let changed = out.split(separator: "\n").map(String.init)
+        #expect(changed.count == 12)
+        let q = try QualityChecks.run(catalog: lake.catalog, rescan: true)
+        let batch = try #require(q.batches.first { $0.results.contains { $0.check == .orderTotalConsistency && $0.value > 0 } })
+        let check = try #require(batch.results.first { $0.check == .orderTotalConsistency })
+        #expect(check.value == 12)
+        let named = check.detail.split(separator: ": ", maxSplits: 1).last.map {
+            $0.split(separator: "; ").map { String($0.prefix { $0 != ":" }) }
+        }
+        #expect(named == Array(changed.prefix(3)), "\(check.detail)")
+    }
+
     /// The evaluation lake: the checks' rates match the ingest's own reject counts, curated data
     /// is consistent (order_total = sum of line_revenue) and unique, and results round-trip
     /// through the catalog under a new snapshot.

@@ -19,13 +19,14 @@ struct QualityFigureBuilder {
         /// Rejected lines are the rare case: strings are made only for them.
         var rejects: [String: Int64] = [:]
         var missing: [String: Int64] = [:]
-        var examples: [String] = []
     }
 
     private var channels: [[UInt8]] = []
     private var cellOf: [Int64: Int] = [:]
     private var cells: [Cell] = []
-    private var examples = 0
+    /// The batch's order-total mismatch examples: its smallest order ids (bytewise), the ones a
+    /// rescan picks too, whatever order the lines came in. Kept sorted, at most `maxExamples`.
+    private var examples: [(id: ExactID, detail: String, day: Int32, channel: Int)] = []
     static let maxExamples = 3
 
     private mutating func channelCode(_ bytes: UnsafeRawBufferPointer) -> Int {
@@ -145,9 +146,11 @@ struct QualityFigureBuilder {
             if let city, Self.isBlank(city, r) { c.cityNulls += 1 }
             if sums[r] != Int128(total[r]) {
                 c.totalMismatch += 1
-                if examples < Self.maxExamples {
-                    examples += 1
-                    c.examples.append("\(oid[r]): total \(DecimalText.format(total[r], scale: 2)) vs items \(DecimalText.format(sums[r], scale: 2))")
+                let id = ExactID(oid[r])
+                if examples.count < Self.maxExamples || id < examples[examples.count - 1].id {
+                    let detail = "\(id.text): total \(DecimalText.format(total[r], scale: 2)) vs items \(DecimalText.format(sums[r], scale: 2))"
+                    examples.insert((id, detail, c.day, c.channel), at: examples.firstIndex { id < $0.id } ?? examples.count)
+                    if examples.count > Self.maxExamples { examples.removeLast() }
                 }
             }
             if counts[r] != Int64(itemCount[r]) { c.itemCountMismatch += 1 }
@@ -202,7 +205,11 @@ struct QualityFigureBuilder {
             add(.itemCountMismatch, c.itemCountMismatch)
             for (k, n) in c.rejects.sorted(by: { $0.key < $1.key }) { add(.rejects(reason: k), n) }
             for (k, n) in c.missing.sorted(by: { $0.key < $1.key }) { add(.missing(field: k), n) }
-            for e in c.examples { add(.totalMismatchExample, 0, 0, e) }
+        }
+        // In id order, which is the order the stored checks read them back in.
+        for e in examples {
+            out.append(QualityFigure(batchID: batchID, eventDate: e.day, channel: String(decoding: channels[e.channel], as: UTF8.self),
+                                     metric: .totalMismatchExample, n: 0, x: 0, detail: e.detail))
         }
         return out
     }

@@ -205,16 +205,21 @@ public enum QualityChecks {
                 itemSums[id] = v
             }
         }
+        // The examples are the smallest mismatched ids of each batch, not the first in the
+        // dictionary's order: Swift seeds that per process, and the same snapshot must give the
+        // same report (and `lake serve` the same body under the same ETag).
+        var mismatches: [(id: ExactID, batch: String, total: Int64, sum: Int128)] = []
         for (id, (total, count)) in orderTotal {
             let batch = batchOfOrder[id]!
             let (sum, items) = itemSums[id] ?? (0, 0)
             if sum != Int128(total) {
                 curated[batch]!.mismatched += 1
-                if curated[batch]!.examples.count < 3 {
-                    curated[batch]!.examples.append("\(id.text): total \(DecimalText.format(total, scale: 2)) vs items \(DecimalText.format(sum, scale: 2))")
-                }
+                mismatches.append((id, batch, total, sum))
             }
             if items != count { curated[batch]!.itemCountMismatch += 1 }
+        }
+        for m in mismatches.sorted(by: { $0.id < $1.id }) where curated[m.batch]!.examples.count < 3 {
+            curated[m.batch]!.examples.append("\(m.id.text): total \(DecimalText.format(m.total, scale: 2)) vs items \(DecimalText.format(m.sum, scale: 2))")
         }
         return assemble(snapshotID: snapshot.id, runs: runs, perBatch: perBatch, perDay: perDay, curated: curated, config: config)
     }

@@ -14,10 +14,11 @@ import Testing
 @Suite(.serialized) struct ForeignColumnTypesTests {
     static let added = ["tags", "u", "s", "m"]
 
-    static func duck(_ root: String, _ statements: [String]) throws -> [[Int]] {
+    /// `inlining` false: DuckDB keeps no rows in the catalog (writes files) and registers no inlined-data tables.
+    static func duck(_ root: String, _ statements: [String], inlining: Bool = true) throws -> [[Int]] {
         let out = try Python.json(Python.duckdbPrelude + """
             con = duck()
-            con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', OVERRIDE_DATA_PATH TRUE)")
+            con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', OVERRIDE_DATA_PATH TRUE\(inlining ? "" : ", DATA_INLINING_ROW_LIMIT 0"))")
             rows = []
             for s in sys.argv[1:]:
                 r = con.execute(s).fetchall()
@@ -222,6 +223,63 @@ import Testing
         #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id == snapshot)
         let count = try Self.duck(root, ["SELECT count(*) FROM l.curated.orders WHERE order_id LIKE 'I-%'"])
         #expect(count.last == [3])
+    }
+
+    /// `lake schema migrate --rewrite` wrote the new files from the registry's columns only: a
+    /// column DuckDB had added was left out, and the commit failed with an internal "invalid
+    /// statistics" message (without that check, the column's values would have been lost). The
+    /// rewrite now carries such a column, and refuses up front, naming them, a column lake cannot
+    /// read and a new registry column whose id DuckDB's column took (the rewrite read the one's
+    /// values as the other's: "column currency is required but has 3 nulls").
+    @Test func aMigrationRewriteCarriesAColumnDuckDBAdded() throws {
+        let dir = try TemporaryDirectory("foreign-column-rewrite")
+        defer { dir.remove() }
+        let root = dir.file("lake")
+        #expect(try runLake(["init", "--schema-version", "orders=1", "--lake", root]).status == 0)
+        _ = try runLake(["generate", "--out", dir.file("v1"), "--orders", "200", "--seed", "29"])
+        #expect(try runLake(["ingest", "catalog", dir.file("v1/product_catalog.json"), "--lake", root]).status == 0)
+        #expect(try runLake(["ingest", "orders", dir.file("v1/orders_stream.jsonl"), "--lake", root]).status == 0)
+        let noted = "SELECT count(*) FROM l.curated.orders WHERE note = 'n-' || order_id"
+        // Without inlining: a table with DuckDB's inlined-data layouts is refused by another rule.
+        let before = try Self.duck(root, [
+            "ALTER TABLE l.curated.orders ADD COLUMN note VARCHAR",
+            "ALTER TABLE l.curated.orders ADD COLUMN tags VARCHAR[]",
+            "UPDATE l.curated.orders SET note = 'n-' || order_id WHERE channel <> 'web'",
+            noted, "SELECT count(*) FROM l.curated.orders",
+        ], inlining: false)
+        let (notes, rows) = (before[3], before[4])
+        #expect(notes[0] > 10 && notes[0] < rows[0], "\(before)")
+        let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: false)
+        let snapshot = try catalog.latestSnapshot().id
+        // The bundled v2 adds currency as id 13, the id DuckDB gave note.
+        for extra in [["--dry-run"], ["--rewrite"], []] {
+            let r = try runLake(["schema", "migrate", "orders", "--to", "2", "--lake", root] + extra)
+            #expect(r.status == 1 && r.err.contains("new column currency has id 13, which the lake's column note (added by another engine)")
+                    && r.err.contains("nothing was migrated"), "\(extra): exit \(r.status) \(r.err)")
+        }
+        // A registry whose v2 only renames city: nothing collides.
+        let schemas = dir.url.appendingPathComponent("schemas")
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: schemas)
+        let v2 = schemas.appendingPathComponent("orders/v2.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: v2)) as? [String: Any])
+        json["columns"] = (json["columns"] as? [[String: Any]])?.filter { ($0["id"] as? Int ?? 99) <= 12 }
+        try JSONSerialization.data(withJSONObject: json).write(to: v2)
+        let migrate = ["schema", "migrate", "orders", "--to", "2", "--rewrite", "--schemas", schemas.path, "--lake", root]
+        let refused = try runLake(migrate)
+        #expect(refused.status == 1 && refused.err.contains("curated.orders.tags is a ") && refused.err.contains("lake cannot read")
+                && refused.err.contains("nothing was migrated"), "exit \(refused.status) \(refused.err)")
+        #expect(try catalog.latestSnapshot().id == snapshot)
+
+        _ = try Self.duck(root, ["ALTER TABLE l.curated.orders DROP COLUMN tags"], inlining: false)
+        let r = try runLake(migrate)
+        #expect(r.status == 0, "\(r.out) \(r.err)")
+        #expect(try catalog.latestSnapshot().id == snapshot + 2)
+        // Every file was rewritten, and DuckDB reads the column's values from the new ones.
+        #expect(try Self.duck(root, [noted, "SELECT count(*) FROM l.curated.orders"]) == [notes, rows])
+        let live = try catalog.dataFiles(tableID: try #require(try catalog.tableIfPresent(.curatedOrders)).tableID)
+        #expect(!live.isEmpty && live.allSatisfy { $0.beginSnapshot == snapshot + 2 }, "\(live.map(\.beginSnapshot))")
+        let verify = try runLake(["verify", "--lake", root])
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
     }
 
     /// DuckDB renames curated.orders (ALTER TABLE … RENAME TO). Its order ids are what an ingest

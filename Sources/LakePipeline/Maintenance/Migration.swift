@@ -13,6 +13,10 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     /// schema version; DuckDB's own ALTER lays out the next one, which this migration does not
     /// (yet), so DuckDB's next small INSERT wrote by position into the old layout.
     case inlinedByDuckDB(table: String, layouts: [String])
+    /// A column the version adds has an id another engine's column (DuckDB's ADD COLUMN) already took.
+    case idTaken(table: String, column: String, id: Int32, by: String)
+    /// `--rewrite` carries the columns another engine added, but only those lake can read and write.
+    case cannotRewrite(table: String, column: String, type: String)
 
     public var description: String {
         switch self {
@@ -33,6 +37,12 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
                 + "version, and lake cannot yet lay out the new version's, so DuckDB's next small INSERT would write its values by position "
                 + "into the old layout (into another column, or refused); nothing was migrated. Make the same change with DuckDB's "
                 + "ALTER TABLE, or keep the table at its version"
+        case .idTaken(let t, let c, let id, let other):
+            return "\(t): the registry's new column \(c) has id \(id), which the lake's column \(other) (added by another engine) already has; "
+                + "nothing was migrated. Drop \(other) (e.g. with DuckDB's ALTER TABLE … DROP COLUMN), or use a --schemas version that gives \(c) an unused id"
+        case .cannotRewrite(let t, let c, let type):
+            return "\(t).\(c) is a \(type) column (added by another engine) that lake cannot read, so --rewrite could not carry its values "
+                + "into the new files; nothing was migrated. Migrate without --rewrite (old files are read under the new schema as they are)"
         }
     }
 }
@@ -197,6 +207,18 @@ public enum Migration {
         }
         let layouts = try catalog.inlinedDataTables(tableID: info.tableID)
         if !layouts.isEmpty { throw MigrationError.inlinedByDuckDB(table: qualified, layouts: layouts) }
+        // Caught here, not by the commit's id check: a rewrite would first have read the other
+        // column's values as the new column's.
+        for case .add(let name, let id, _, _, _) in steps {
+            if let taken = info.column(id: Int64(id)) { throw MigrationError.idTaken(table: qualified, column: name, id: id, by: taken.name) }
+        }
+        // Columns no registry version knows (DuckDB's ALTER TABLE … ADD COLUMN) stay in the
+        // catalog, so the rewritten files must hold their values too, after the registry's.
+        let known = Set(current.columns.map { Int64($0.id) } + target.columns.map { Int64($0.id) })
+        let foreign = info.columns.filter { !known.contains($0.columnID) }
+        if rewrite, let unreadable = foreign.first(where: { $0.type == nil }) {
+            throw MigrationError.cannotRewrite(table: qualified, column: unreadable.name, type: unreadable.duckLakeType)
+        }
         if dryRun { return report }
 
         // With --rewrite, write every live file in the new schema before taking the write lock.
@@ -218,6 +240,10 @@ public enum Migration {
             }
             k.order = Int64(i + 1)
             return k
+        }
+        for (i, var k) in foreign.enumerated() {
+            k.order = Int64(target.columns.count + i + 1)
+            newTable.columns.append(k)
         }
         let renamed = Dictionary(uniqueKeysWithValues: steps.compactMap { s -> (String, String)? in
             if case .rename(_, let a, let b) = s { return (a, b) }

@@ -363,7 +363,7 @@ struct CatalogCopyCommand: ParsableCommand {
         commandName: "copy",
         abstract: "Copy the whole catalog (every snapshot, so time travel is kept) to PostgreSQL or a new SQLite file.",
         discussion: """
-        The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are; afterwards pass the target as --catalog with the same --lake. Copying back from PostgreSQL takes --catalog URL and --to a new SQLite file.
+        The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are. A PostgreSQL copy is then used as --catalog URL with the same --lake; a SQLite copy becomes the lake's catalog when moved to <lake>/manifest.sqlite (move the old one aside first). Copying back from PostgreSQL takes --catalog URL and --to a new SQLite file.
 
         Examples:
           lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake

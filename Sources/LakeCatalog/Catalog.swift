@@ -59,7 +59,7 @@ public struct Catalog: Sendable {
             return try openPostgres(root: root.standardizedFileURL, conninfo: conninfo, create: create, readOnly: readOnly,
                                     overExistingData: overExistingData, hooks: hooks, storage: storage)
         case .sqlite(let file)? where file.standardizedFileURL != root.standardizedFileURL.appendingPathComponent(manifestName):
-            throw CatalogError.storage("a SQLite catalog lives in its lake root as \(manifestName); got \(file.path): pass --lake \(file.deletingLastPathComponent().path) instead")
+            throw CatalogError.storage("a SQLite catalog lives in its lake root as \(manifestName); got \(file.path): pass that lake's root as --lake (a copy made by `lake catalog copy` becomes a lake's catalog when moved to <lake>/\(manifestName), the old one moved aside first)")
         default:
             return try open(root: root, create: create, readOnly: readOnly, overExistingData: overExistingData, hooks: hooks, storage: storage)
         }

@@ -24,6 +24,8 @@ extension Catalog {
     /// SQLite file. Read in one transaction, written in one: the target has all of it or
     /// nothing. Data files are not copied; the copy names them relative to the same lake root.
     /// Refused when DuckDB keeps inlined rows in the catalog (flush them to files first).
+    /// DuckDB's inlined deletions (`ducklake_inlined_delete_<table>`) are copied: without them
+    /// the rows DuckDB deleted read as live again in the copy.
     public func copy(to target: CatalogLocation) throws -> CatalogCopyReport {
         try requireWritable()
         let store: any CatalogStore
@@ -40,12 +42,24 @@ extension Catalog {
         let targetText = target.description
         // The source, in one consistent read: table name -> (columns, rows).
         var tables: [(name: String, columns: [String], rows: [[SQLValue]])] = []
+        var inlinedDeletes: Set<String> = []
         try read { db in
-            if try db.tableExists("ducklake_inlined_data_tables"),
-               let n = try Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_inlined_data_tables"), n > 0 {
-                throw CatalogError.incompatibleCatalog(path: locationText, reason: "it holds \(n) tables of rows DuckDB inlined in the catalog; run CALL ducklake_flush_inlined_data(...) in DuckDB first, then copy")
+            // DuckDB registers an inlined-data table at every ALTER and keeps it once flushed:
+            // only rows are a reason to refuse. Empty ones are left behind with their
+            // registrations (DuckDB lays out a new one when it next inlines rows).
+            let tableIDs = try Int64.fetchAll(db, sql: "SELECT DISTINCT table_id FROM ducklake_table ORDER BY table_id")
+            var holding: [String] = []
+            for id in tableIDs {
+                for name in try Self.inlinedDataTables(db, tableID: id) where try Int64.fetchOne(db, sql: "SELECT count(*) FROM " + name) ?? 0 > 0 {
+                    holding.append(name)
+                }
             }
-            let names = DuckLakeSchema.tableNames + Self.lakeTableDDL.map(\.name)
+            if !holding.isEmpty {
+                throw CatalogError.incompatibleCatalog(path: locationText, reason: "rows DuckDB inlined in the catalog are in \(holding.joined(separator: ", ")), "
+                    + "which this copy does not carry; run CALL ducklake_flush_inlined_data(...) in DuckDB first, then copy")
+            }
+            inlinedDeletes = Set(try tableIDs.map(DeleteVector.inlinedTable(tableID:)).filter { try db.tableExists($0) })
+            let names = DuckLakeSchema.tableNames.filter { $0 != "ducklake_inlined_data_tables" } + Self.lakeTableDDL.map(\.name) + inlinedDeletes.sorted()
             for name in names where try db.tableExists(name) {
                 let columns = try db.columns(in: name).map(\.name).filter { $0 != "lake_seq" }
                 // Identifiers only, from our own table lists and the table's own columns, quoted.
@@ -63,6 +77,10 @@ extension Catalog {
                 }
                 for ddl in db.dialect == .postgres ? DuckLakeSchema.postgresTables : DuckLakeSchema.tables { try db.execute(sql: ddl) }
                 for (name, ddl) in Self.lakeTableDDL where tables.contains(where: { $0.name == name }) { try db.execute(sql: ddl) }
+                // As DuckDB creates them, in either dialect.
+                for name in inlinedDeletes.sorted() {
+                    try db.execute(sql: "CREATE TABLE " + name + " (file_id BIGINT, row_id BIGINT, begin_snapshot BIGINT)")
+                }
                 if tables.contains(where: { $0.name == "lake_key_run" }) { try db.execute(sql: KeyRunTable.index) }
                 if tables.contains(where: { $0.name == "lake_quality_figure" }) { try db.execute(sql: QualityFigureTable.index) }
                 rows = 0

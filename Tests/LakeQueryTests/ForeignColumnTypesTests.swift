@@ -217,7 +217,7 @@ import Testing
         let snapshot = try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id
         for extra in [["--dry-run"], []] {
             let r = try runLake(["schema", "migrate", "orders", "--to", "2", "--lake", root] + extra)
-            #expect(r.status != 0 && r.err.contains("curated.orders has rows DuckDB keeps inlined in the catalog (ducklake_inlined_data_")
+            #expect(r.status != 0 && r.err.contains("curated.orders has inlined-data tables DuckDB registered in the catalog (ducklake_inlined_data_")
                     && r.err.contains("nothing was migrated"), "\(extra): exit \(r.status) \(r.err)")
         }
         #expect(try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id == snapshot)

@@ -302,6 +302,54 @@ struct PostgresCatalogTests {
         #expect(try outputs(nil) == before)
     }
 
+    /// DuckDB keeps a small DELETE's positions in `ducklake_inlined_delete_<table>`, which the
+    /// copy left out: the deleted orders were live again in the copy, for lake and DuckDB alike
+    /// (exit 0). And DuckDB registers an empty inlined-data table at every ALTER, which made the
+    /// copy refuse for good ("flush first", which does not unregister it).
+    @Test func catalogCopyCarriesDuckDBsInlinedDeletes() throws {
+        let pg = try PostgresCluster.shared()
+        let database = try pg.createDatabase("inldel")
+        let url = pg.url(database: database)
+        let dir = try TemporaryDirectory("pg-copy-inlined-deletes")
+        defer { dir.remove() }
+        let root = dir.url.appendingPathComponent("lake")
+        for step in [["init"], ["ingest", "catalog", Self.evaluation.appendingPathComponent("product_catalog.json").path, "--quiet"],
+                     ["ingest", "orders", Self.evaluation.appendingPathComponent("orders_stream.jsonl").path, "--quiet"]] {
+            _ = try lake(step, root: root, catalog: nil)
+        }
+        let inlined = try Python.run(Python.duckdbPrelude + """
+            import sqlite3
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:" + sys.argv[1] + "/manifest.sqlite' AS l (DATA_PATH '" + sys.argv[1] + "/', OVERRIDE_DATA_PATH TRUE)")
+            con.execute("ALTER TABLE l.curated.orders ADD COLUMN note VARCHAR")
+            con.execute("DELETE FROM l.curated.orders WHERE order_id IN (SELECT order_id FROM l.curated.orders ORDER BY order_id LIMIT 2)")
+            con.close()
+            db = sqlite3.connect(sys.argv[1] + "/manifest.sqlite")
+            names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'ducklake_inlined_delete_%'")]
+            print(sum(db.execute("SELECT count(*) FROM " + n).fetchone()[0] for n in names),
+                  db.execute("SELECT count(*) FROM ducklake_inlined_data_tables").fetchone()[0])
+            """, [root.path]).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(inlined == [2, 1], "DuckDB inlined the deletes and registered a layout: \(inlined)")
+        let count = ["query", "curated.orders", "--agg", "count(*)", "--format", "csv"]
+        let before = try lake(count, root: root, catalog: nil)
+        _ = try lake(["catalog", "copy", "--to", url], root: root, catalog: nil)
+        #expect(try lake(count, root: root, catalog: url) == before)
+        let keywords = pg.keywords(database: database) + " password=\(PostgresCluster.password)"
+        let theirs = try Python.run(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("LOAD '" + extension_file("postgres_scanner", "postgres_scanner") + "'")
+            con.execute("ATTACH 'ducklake:postgres:" + sys.argv[1] + "' AS l (DATA_PATH '" + sys.argv[2] + "/', OVERRIDE_DATA_PATH TRUE)")
+            print(con.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0])
+            """, [keywords, root.path])
+        #expect(before.split(separator: "\n").last.map(String.init) == theirs.trimmingCharacters(in: .whitespacesAndNewlines), "\(before) vs DuckDB \(theirs)")
+        // And back into SQLite.
+        let manifest = root.appendingPathComponent("manifest.sqlite")
+        try FileManager.default.moveItem(at: manifest, to: dir.url.appendingPathComponent("manifest.orig"))
+        for side in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: manifest.path + side) }
+        _ = try lake(["catalog", "copy", "--to", manifest.path], root: root, catalog: url)
+        #expect(try lake(count, root: root, catalog: nil) == before)
+    }
+
     /// A lake DuckDB 1.5.5 wrote into PostgreSQL (its own DDL, data path and files) reads the
     /// same through `lake query --catalog`, at the latest snapshot and at an earlier one. Its
     /// data path is not the `--lake` directory: the files are read where the catalog says.

@@ -33,7 +33,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
         case .conflict(let t):
             return "another writer changed \(t)'s files while the rewrite ran; nothing was committed, run the migration again"
         case .inlinedByDuckDB(let t, let layouts):
-            return "\(t) has rows DuckDB keeps inlined in the catalog (\(layouts.joined(separator: ", "))): DuckDB lays those out per schema "
+            return "\(t) has inlined-data tables DuckDB registered in the catalog (\(layouts.joined(separator: ", ")); DuckDB registers one at a small "
+                + "INSERT and at each ALTER TABLE, and keeps it after a flush): DuckDB lays those out per schema "
                 + "version, and lake cannot yet lay out the new version's, so DuckDB's next small INSERT would write its values by position "
                 + "into the old layout (into another column, or refused); nothing was migrated. Make the same change with DuckDB's "
                 + "ALTER TABLE, or keep the table at its version"

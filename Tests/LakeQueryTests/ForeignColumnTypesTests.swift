@@ -31,6 +31,40 @@ import Testing
     static let counts = "SELECT count(*), count(tags), count(u), count(ts), count(s), count(m), "
         + "count(*) FILTER (WHERE channel = 'web'), count(tags) FILTER (WHERE channel <> 'web') FROM l.curated.orders"
 
+    /// `lake query` printed every DOUBLE value with at most four decimals, in table, CSV and
+    /// JSON alike (0.00001 as 0, 1.23456789 as 1.2346, the sum of such a column likewise): a
+    /// DOUBLE column DuckDB added, its aggregates and an integer average now print every digit,
+    /// as DuckDB does.
+    @Test func doubleValuesPrintEveryDigit() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        let theirs = try Python.run(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:" + sys.argv[1] + "/manifest.sqlite' AS l (DATA_PATH '" + sys.argv[1] + "/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+            con.execute("ALTER TABLE l.curated.orders ADD COLUMN w DOUBLE")
+            con.execute("UPDATE l.curated.orders SET w = CASE status WHEN 'pending' THEN 0.00001 WHEN 'confirmed' THEN 1.23456789 ELSE 1e300 END")
+            for r in con.execute("SELECT status, min(w), sum(w), avg(units) FROM l.curated.orders GROUP BY 1 ORDER BY 1").fetchall():
+                print(",".join(str(v) for v in r))
+            """, [root])
+        let csv = try runLake(["query", "curated.orders", "--group-by", "status", "--agg", "min(w)", "--agg", "sum(w)", "--agg", "avg(units)",
+                               "--order-by", "status", "--format", "csv", "--lake", root])
+        #expect(csv.status == 0, "\(csv.err)")
+        let expected = theirs.split(separator: "\n").map(String.init)
+        #expect(expected.contains { $0.hasPrefix("pending,1e-05,") } && expected.contains { $0.hasPrefix("confirmed,1.23456789,") }, "\(theirs)")
+        let ours = Array(csv.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) })
+        let want = expected.map { $0.split(separator: ",").map(String.init) }
+        #expect(ours.count == want.count, "lake:\n\(csv.out)\nDuckDB:\n\(theirs)")
+        for (a, b) in zip(ours, want) {
+            // Minimum and average digit for digit; the sums of doubles to rounding (added in another order).
+            #expect(a.count == 4 && a[0] == b[0] && a[1] == b[1] && a[3] == b[3], "lake \(a), DuckDB \(b)")
+            if let x = Double(a[2]), let y = Double(b[2]) { #expect(abs(x - y) <= 1e-12 * abs(y), "lake \(a), DuckDB \(b)") } else { Issue.record("sum: lake \(a), DuckDB \(b)") }
+        }
+        let json = try runLake(["query", "curated.orders", "--where", "status = pending", "--agg", "min(w)", "--format", "json", "--lake", root])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]], "\(json.out) \(json.err)")
+        #expect(rows.first?.values.compactMap { $0 as? Double } == [0.00001], "\(json.out)")
+    }
+
     @Test func lakeKeepsWorkingBesideColumnsItCannotRead() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

@@ -155,7 +155,7 @@ func cellValue(_ c: Column, _ type: ColumnType, _ row: Int) -> Value {
     case (.int64(let a), .timestamp): return .timestamp(a[row])
     case (.int64(let a), .decimal(_, let s)): return .decimal(Int128(a[row]), scale: s)
     case (.int64(let a), _): return .int(a[row])
-    case (.double(let a), _): return .double(a[row])
+    case (.double(let a), _): return .real(a[row])
     case (.string, _), (.dictionary, _): return c.string(at: row).map(Value.string) ?? .null
     }
 }
@@ -585,7 +585,7 @@ struct Grouper {
                     if n == 0 { row.append(.null); continue }
                     switch type {
                     case .decimal(_, let s)?: row.append(.decimal(sums[i][g], scale: s))
-                    case .double?: row.append(.double(doubleSums[i][g]))
+                    case .double?: row.append(.real(doubleSums[i][g]))
                     // An integer column's sum past Int64 keeps all its digits (JSON: a string, as money).
                     default: row.append(Int64(exactly: sums[i][g]).map(Value.int) ?? .decimal(sums[i][g], scale: 0))
                     }
@@ -593,8 +593,8 @@ struct Grouper {
                     if n == 0 { row.append(.null); continue }
                     switch type {
                     case .decimal(_, let s)?: row.append(.decimal(Money.divide(sums[i][g], by: n), scale: s))
-                    case .double?: row.append(.double(doubleSums[i][g] / Double(n)))
-                    default: row.append(.double(Double(sums[i][g]) / Double(n)))
+                    case .double?: row.append(.real(doubleSums[i][g] / Double(n)))
+                    default: row.append(.real(Double(sums[i][g]) / Double(n)))
                     }
                 case .min, .max: row.append(g < keyValues.count ? extremes[i][g] : .null)
                 }

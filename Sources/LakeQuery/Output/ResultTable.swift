@@ -72,6 +72,7 @@ public struct ResultTable: Sendable, Equatable {
             case .int(let i): return String(i)
             case .duration(let seconds): return String(seconds)
             case .double(let d): return d.isFinite ? Value.format(d) : "null"
+            case .real(let d): return d.isFinite ? v.text : "null"
             case .string, .decimal, .date, .timestamp: return jsonString(v.text)
             }
         }

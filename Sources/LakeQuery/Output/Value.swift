@@ -6,7 +6,12 @@ public enum Value: Hashable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// A rate or ratio a report computed: printed with at most four decimals.
     case double(Double)
+    /// A DOUBLE column's value, or an aggregate of one (or an integer average): every digit, the
+    /// shortest text that reads back as the same number, as DuckDB prints it. As a `double` it
+    /// printed 0.00001 as 0 and 1.23456789 as 1.2346.
+    case real(Double)
     case string(String)
     /// Unscaled, 128 bits: a DECIMAL(18) cell, or a sum of them (DuckDB's DECIMAL(38) sum).
     case decimal(Int128, scale: Int)
@@ -25,6 +30,7 @@ public enum Value: Hashable, Sendable {
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
         case .double(let d): return Self.format(d)
+        case .real(let d): return d.isNaN ? "nan" : d.isInfinite ? (d < 0 ? "-inf" : "inf") : d.description
         case .string(let s): return s
         case .decimal(let v, let s): return DecimalText.format(v, scale: s)
         case .date(let d): return LakeCatalog.Timestamps.dateText(days: Int64(d))
@@ -53,7 +59,7 @@ public enum Value: Hashable, Sendable {
 
     var isNumeric: Bool {
         switch self {
-        case .int, .double, .decimal, .duration: return true
+        case .int, .double, .real, .decimal, .duration: return true
         default: return false
         }
     }
@@ -90,7 +96,7 @@ public enum Value: Hashable, Sendable {
     var doubleValue: Double {
         switch self {
         case .int(let i): return Double(i)
-        case .double(let d): return d
+        case .double(let d), .real(let d): return d
         case .decimal(let v, let s): return Double(v) / pow10(s)
         default: return .nan
         }

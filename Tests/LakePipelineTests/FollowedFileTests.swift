@@ -51,6 +51,34 @@ struct FollowedFileTests {
         }
     }
 
+    /// Rewritten in place with other lines up to the read position and the same 64 bytes before
+    /// it: only those bytes were compared, and the new lines before the position were skipped.
+    @Test("rewritten in place with the same bytes before the read position: an error, not the lines after it only")
+    func rewrittenWithTheSameBytesBeforeThePosition() throws {
+        let dir = try TemporaryDirectory("follow-rewrite-head")
+        defer { dir.remove() }
+        let file = dir.file("orders.jsonl")
+        let old = (1 ... 20).map(Self.line).joined()
+        try old.write(toFile: file, atomically: false, encoding: .utf8)
+        var tail = try Tail(path: file, offset: 0, lineNumber: 0)
+        #expect(try Self.drain(&tail).get().count == 20)
+        // Other orders, padded to end one line before the old end, then the old last line, then more.
+        let lastLine = Self.line(20)
+        var other = (500 ... 516).map(Self.line).joined()
+        let room = old.utf8.count - lastLine.utf8.count - other.utf8.count
+        try #require(room > 0)
+        other = "{" + String(repeating: " ", count: room) + other.dropFirst()
+        let rewritten = other + lastLine + (600 ... 610).map(Self.line).joined()
+        try #require(Array(rewritten.utf8.prefix(old.utf8.count).suffix(64)) == Array(old.utf8.suffix(64)))
+        try rewritten.write(toFile: file, atomically: false, encoding: .utf8)
+        switch Self.drain(&tail) {
+        case .success(let lines):
+            Issue.record("read \(lines.count) lines after the rewrite, first: \(lines.first ?? "none")")
+        case .failure(let error):
+            #expect("\(error)".contains("file's first") && "\(error)".contains("changed"), "\(error)")
+        }
+    }
+
     @Test("truncated and not regrown yet: an error at the end of the file, not a silent wait")
     func truncatedShorter() throws {
         let dir = try TemporaryDirectory("follow-shrink")

@@ -250,6 +250,7 @@ extension Catalog {
             try db.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try r.value("delete_file_id")) as Int64])
         }
         try FileIntegrity.forgetRemoved(db)
+        try forgetInlinedRows(db, unseen: unseen)
         // Catalog rows of dropped tables no retained snapshot sees (every version of the table
         // ended and unseen) go with the table, as DuckDB's expire forgets them: the table's rows,
         // its columns and its partition specs. A live table keeps all of its column rows and
@@ -282,6 +283,24 @@ extension Catalog {
         try db.execute(sql: forgetSchemas)
         for table in ["ducklake_table_stats", "ducklake_table_column_stats"] {
             try db.execute(sql: "DELETE FROM \(table) WHERE table_id NOT IN (SELECT table_id FROM ducklake_table)")
+        }
+    }
+
+    /// Rows DuckDB inlined in the catalog that an UPDATE or DELETE ended and no retained
+    /// snapshot sees, and the inlined deletions of files the catalog forgot. DuckDB's expire
+    /// leaves them (until a flush), and so did ours: an erasure's purge left the erased
+    /// customer's inlined rows, deleted by DuckDB earlier, in the catalog's files for good.
+    private func forgetInlinedRows(_ db: SQLDatabase, unseen: String) throws {
+        let tableIDs = try Int64.fetchAll(db, sql: "SELECT DISTINCT table_id FROM ducklake_table ORDER BY table_id")
+        for id in tableIDs {
+            // Names checked by `inlinedDataTables` (DuckDB's pattern: letters, digits, underscores).
+            for name in try Catalog.inlinedDataTables(db, tableID: id) {
+                try db.execute(sql: "DELETE FROM " + name + " WHERE " + unseen)
+            }
+            let deletions = DeleteVector.inlinedTable(tableID: id)
+            if try db.tableExists(deletions) {
+                try db.execute(sql: "DELETE FROM " + deletions + " WHERE file_id NOT IN (SELECT data_file_id FROM ducklake_data_file)")
+            }
         }
     }
 

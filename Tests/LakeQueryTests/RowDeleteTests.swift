@@ -260,6 +260,31 @@ import Testing
         #expect(duck == [Int(try Self.count(catalog, "orders")), Int(try Self.count(catalog, "order_items"))])
     }
 
+    /// An order of the customer DuckDB inlined in the catalog and then deleted only gets an end
+    /// snapshot: the erasure plans from the rows live at its start and vacuum's expiry never
+    /// removed ended inlined rows, so the purge exited 0 with the customer's address still in
+    /// manifest.sqlite. The expiry now forgets inlined rows no retained snapshot sees.
+    @Test func erasePurgeLeavesNoByteOfRowsDuckDBInlinedAndDeleted() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let x = "CUST-00004", secret = "Secret Street 42"
+        _ = try Python.run(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE)")
+            insert_duck_order(con, "l", "ORD-DUCK-SECRET", "web")
+            con.execute("UPDATE l.curated.orders SET customer_id = '\(x)', shipping_city = '\(secret)' WHERE order_id = 'ORD-DUCK-SECRET'")
+            con.execute("DELETE FROM l.curated.orders WHERE order_id = 'ORD-DUCK-SECRET'")
+            """)
+        let inlined = try Python.json(Self.byteSearch, [lake.root, secret]) as? [String]
+        #expect(!(inlined ?? []).isEmpty && (inlined ?? []).allSatisfy { $0.hasPrefix("manifest.sqlite") }, "DuckDB kept the row in the catalog: \(inlined ?? [])")
+        let r = try runLake(["erase", "customer", x, "--purge", "--lake", lake.root])
+        #expect(r.status == 0 && r.out.contains("Purged at snapshot"), "\(r.out) \(r.err)")
+        let left = try Python.json(Self.byteSearch, [lake.root, secret, x]) as? [String]
+        #expect(left == [], "bytes of \(x) left under the lake root: \(left ?? [])")
+        let verify = try runLake(["verify", "--lake", lake.root])
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
+    }
+
     @Test func aConcurrentDeleteOrCompactionMakesTheDeleteReplanNeverLoseRows() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

@@ -448,22 +448,26 @@ func parseError(_ line: String) throws -> OrderLineError {
          {"product_id": "P5", "category": "A", "brand": "B", "price": 10.00, "price": 12.00},
          {"product_id": "P6", "category": "A", "brand": "B", "price": 3.1e0, "description": "x"},
          {"product_id": "P7", "category": "A", "brand": "B", "price": 2.999e1, "launch_date": "2016-12-31T23:59:60Z"},
-         {"product_id": "P8", "category": "A", "brand": "B", "price": 2.999e1}]
+         {"product_id": "P8", "category": "A", "brand": "B", "price": 2.999e1},
+         {"product_id": "P9", "category": "A", "brand": "B", "price": 10000000000000000},
+         {"product_id": "P10", "category": "A", "brand": "B", "price": 9999999999999999.99}]
         """
         let (c2, r2) = try ProductCatalogParser.parse(path: try write(text, "cat.json"))
         // Probe finding 11: a string price and a key written twice are refused as in an order
         // line (they were accepted: "3.10" as 3.10, and the last of two prices kept silently);
         // numbers in exponent notation are read for their exact value, as order prices are.
-        #expect((0 ..< c2.count).map { c2.ids[$0] } == ["P1", "P6", "P8"])
-        #expect(c2.prices == [150, 310, 2999])
+        // A price beyond decimal(18,2) was accepted and written as a value no reader could read.
+        #expect((0 ..< c2.count).map { c2.ids[$0] } == ["P1", "P6", "P8", "P10"])
+        #expect(c2.prices == [150, 310, 2999, 999_999_999_999_999_999])
         #expect(c2.launchTimes[0] == Timestamps.parseISO("2023-06-15T00:00:00Z"))
-        #expect(r2.map(\.reason) == [.missingField, .invalidPrice, .duplicateProduct, .missingField, .invalidPrice, .duplicateField, .invalidTimestamp])
-        #expect(r2.map(\.line) == [2, 3, 4, 5, 6, 7, 9])
-        #expect(r2.map(\.productID) == ["P2", "P3", "P1", "", "P4", "P5", "P7"])
+        #expect(r2.map(\.reason) == [.missingField, .invalidPrice, .duplicateProduct, .missingField, .invalidPrice, .duplicateField, .invalidTimestamp, .invalidPrice])
+        #expect(r2.map(\.line) == [2, 3, 4, 5, 6, 7, 9, 11])
+        #expect(r2.map(\.productID) == ["P2", "P3", "P1", "", "P4", "P5", "P7", "P9"])
         #expect(r2[1].detail.hasSuffix("product 2: price 1.555 is not a decimal with at most 2 decimal places"), "\(r2[1].detail)")
         #expect(r2[4].detail.hasSuffix("product 5: price (a string) is not a number"), "\(r2[4].detail)")
         #expect(r2[5].detail.hasSuffix("product 6: field price appears twice in the entry"), "\(r2[5].detail)")
         #expect(r2[6].detail.contains("launch_date 2016-12-31T23:59:60Z is a leap second"), "\(r2[6].detail)")
+        #expect(r2[7].detail.hasSuffix("product 10: price 10000000000000000 exceeds decimal(18,2) (at most 9999999999999999.99)"), "\(r2[7].detail)")
         // The file and line are the reject's own fields (raw.products prefixes them once), not part of its detail.
         #expect(r2.allSatisfy { $0.detail.hasPrefix("product \($0.index): ") && !$0.detail.contains("cat.json") }, "\(r2.map(\.detail))")
 

@@ -311,6 +311,20 @@ print(json.dumps({
         #expect(TestSupport.strings(v.raw, "order_id")[0] == "A")
     }
 
+    /// A unit_price above the maximum was said to be "below 0.00 or above the maximum".
+    @Test func aPriceOutsideItsBoundsIsNamedWithTheBoundItCrossed() throws {
+        let path = try writeLines([
+            line(id: "LOW").replacingOccurrences(of: "29.99", with: "-0.01"),
+            line(id: "HIGH").replacingOccurrences(of: "29.99", with: "10000000000000000"),
+        ])
+        let v = try TestSupport.validate(path, catalog: catalog)
+        #expect(TestSupport.strings(v.raw, "reject_reason") == ["invalid_price", "invalid_price"])
+        #expect(TestSupport.strings(v.raw, "reject_detail").map { $0?.split(separator: ":", maxSplits: 1).last.map(String.init) } == [
+            " items[0].unit_price -0.01 is below the minimum 0.00",
+            " items[0].unit_price 10000000000000000.00 is above the maximum 9999999999999999.99",
+        ])
+    }
+
     @Test func drainingInPiecesGivesTheSameResultAsOneBatch() throws {
         let path = TestSupport.evaluationFiles + "/orders_stream.jsonl"
         let whole = try TestSupport.validate(path, catalog: catalog)

@@ -223,6 +223,11 @@ public enum ProductCatalogParser {
             let exact = ExactDecimal.parse(p.text, scale: 2)
             guard case .value(let cents) = exact else { return (.invalidPrice, "price " + NumberProblem(exact)!.describe(p.text, scale: 2)) }
             guard cents >= 0 else { return (.invalidPrice, "price \(p.text) is negative") }
+            // products.price and order_items.list_price are decimal(18,2): a larger price was
+            // written as a value no reader of the column (DuckDB, pyarrow, lake) could read.
+            guard cents <= OrderRules.maxDecimal18 else {
+                return (.invalidPrice, "price \(p.text) exceeds decimal(18,2) (at most \(DecimalText.format(OrderRules.maxDecimal18, scale: 2)))")
+            }
             var launch: Int64?
             if let l = f["launch_date"], l.kind != UInt8(ascii: "n") {
                 guard l.kind == 34 else { return (.invalidTimestamp, "launch_date must be an ISO-8601 string, found a \(JSONScanner.typeName(l.kind))") }

@@ -405,9 +405,11 @@ public struct OrderValidator {
             if q < rules.quantityMin || q > rules.quantityMax {
                 return (.invalidQuantity, "items[\(i)].quantity \(q) is outside \(rules.quantityMin)...\(rules.quantityMax)")
             }
-            if price < rules.priceMinCents || price > rules.priceMaxCents {
-                return (.invalidPrice, "items[\(i)].unit_price \(DecimalText.format(price, scale: 2)) is below \(DecimalText.format(rules.priceMinCents, scale: 2))"
-                            + (price > rules.priceMaxCents ? " or above the maximum" : ""))
+            if price < rules.priceMinCents {
+                return (.invalidPrice, "items[\(i)].unit_price \(DecimalText.format(price, scale: 2)) is below the minimum \(DecimalText.format(rules.priceMinCents, scale: 2))")
+            }
+            if price > rules.priceMaxCents {
+                return (.invalidPrice, "items[\(i)].unit_price \(DecimalText.format(price, scale: 2)) is above the maximum \(DecimalText.format(rules.priceMaxCents, scale: 2))")
             }
             let pid = UnsafeRawBufferPointer(rebasing: t[Int(item.productID.start) ..< Int(item.productID.start + item.productID.count)])
             guard let row = catalog.row(of: pid) else {

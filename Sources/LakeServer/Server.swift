@@ -53,7 +53,8 @@ enum Routes {
 public enum LakeServer {
     /// The router: small handlers over `LakeAPI`, with the access and problem/log middleware.
     static func router(api: LakeAPI, config: ServerConfiguration, metrics: RequestMetrics, log: @escaping @Sendable (String) -> Void) -> Router<LakeRequestContext> {
-        let router = Router(context: LakeRequestContext.self)
+        // HEAD runs the GET handler and drops the body: the 405 answer's Allow names both.
+        let router = Router(context: LakeRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ProblemLogMiddleware(metrics: metrics, log: log))
         var open: Set<String> = []
         if config.openMonitoring { open.formUnion(["/healthz", "/metrics"]) }

@@ -134,9 +134,10 @@ struct HTTPResult {
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) }
 }
 
-/// One GET through URLSession (a real HTTP client over loopback).
-func get(_ url: String, token: String? = nil, headers: [String: String] = [:]) async throws -> HTTPResult {
+/// One GET (or `method`) through URLSession (a real HTTP client over loopback).
+func get(_ url: String, token: String? = nil, headers: [String: String] = [:], method: String = "GET") async throws -> HTTPResult {
     var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
     request.cachePolicy = .reloadIgnoringLocalCacheData
     if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
     for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }

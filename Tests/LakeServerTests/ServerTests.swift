@@ -145,6 +145,25 @@ struct ServerTests {
         #expect(try await get(url, token: fx.token, headers: ["If-None-Match": "\"s1-0\""]).status == 200)
     }
 
+    /// Every path answered HEAD with 405 while its Allow header said "GET, HEAD".
+    @Test("HEAD answers as GET does, without the body")
+    func headRequests() async throws {
+        let s = try server()
+        defer { s.stop() }
+        for path in ["/api/v1/daily_sales?from=2024-01-12&to=2024-01-12", "/api/v1/snapshots", "/healthz", "/openapi.json", "/"] {
+            let got = try await get(s.base + path, token: fx.token)
+            let head = try await get(s.base + path, token: fx.token, method: "HEAD")
+            #expect(got.status == 200 && head.status == 200, "\(path): \(head.status) \(head.body)")
+            #expect(head.body.isEmpty, "\(path)")
+            #expect(head.header("Content-Length") == String(got.body.utf8.count), "\(path): \(head.headers)")
+            #expect(head.header("Content-Type") == got.header("Content-Type") && head.header("ETag") == got.header("ETag"), "\(path)")
+        }
+        let tag = try #require(try await get(s.base + "/api/v1/snapshots", token: fx.token).header("ETag"))
+        #expect(try await get(s.base + "/api/v1/snapshots", token: fx.token, headers: ["If-None-Match": tag], method: "HEAD").status == 304)
+        let unauthorized = try await get(s.base + "/api/v1/snapshots", method: "HEAD")
+        #expect(unauthorized.status == 401 && unauthorized.body.isEmpty)
+    }
+
     @Test("each bad parameter is a 400 problem document naming it; unknown paths 404; never a 500")
     func badParameters() async throws {
         let s = try server()

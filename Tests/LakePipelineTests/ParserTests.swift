@@ -348,6 +348,30 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(throws: FileIOError.lineTooLong(path: path, line: 1, limit: 256)) {
             try LineReader(path: path, chunkSize: 64, maxLineBytes: 256).forEachLine { _ in }
         }
+        // The limit is on the line, exactly, whatever the chunk: the readers refused at the first
+        // buffer size not below it, so with 100-byte chunks a 399-byte line passed a 256 limit.
+        let line = { (n: Int) in String(repeating: "z", count: n) }
+        for chunk in [64, 100, 200] {
+            let exact = dir + "/exact", over = dir + "/over"
+            try (line(10) + "\n" + line(256) + "\r\n" + line(3) + "\n").write(toFile: exact, atomically: true, encoding: .utf8)
+            try (line(10) + "\n" + line(257) + "\n").write(toFile: over, atomically: true, encoding: .utf8)
+            var lengths: [Int] = []
+            try LineReader(path: exact, chunkSize: chunk, maxLineBytes: 257).forEachLine { lengths.append($0.bytes.count) }
+            #expect(lengths == [10, 256, 3], "chunk \(chunk)")
+            #expect(throws: FileIOError.lineTooLong(path: over, line: 2, limit: 256), "chunk \(chunk)") {
+                try LineReader(path: over, chunkSize: chunk, maxLineBytes: 256).forEachLine { _ in }
+            }
+            let input = try SourceInput.open(exact)
+            let chunker = LineChunker(input, chunkBytes: chunk, maxLineBytes: 257)
+            var chunked: [Int] = []
+            while let c = try chunker.next() { c.forEachLine { chunked.append($0.bytes.count) } }
+            #expect(chunked == [10, 256, 3], "chunk \(chunk)")
+            let overInput = try SourceInput.open(over)
+            let refusing = LineChunker(overInput, chunkBytes: chunk, maxLineBytes: 256)
+            #expect(throws: FileIOError.lineTooLong(path: over, line: 2, limit: 256), "chunk \(chunk)") {
+                while try refusing.next() != nil {}
+            }
+        }
         #expect(throws: FileIOError.self) { _ = try LineReader(path: dir + "/missing") }
     }
 }

@@ -448,7 +448,7 @@ struct Tail: ~Copyable {
     /// read (a follower reads at least every poll interval, 0.1 s by default).
     private var scratch = [UInt8](repeating: 0, count: Tail.chunk)
     static let chunk = 1 << 20
-    static let maxLine = 64 << 20
+    static let maxLine = LineReader.maxLineBytes
 
     /// `witness`: the digest the checkpoint at `offset` recorded, when it recorded one.
     init(path: String, offset: Int64, lineNumber: Int64, witness expected: StreamWitness? = nil) throws {

@@ -116,7 +116,7 @@ final class LineChunker {
     private let buffers: ChunkBuffers
 
     /// `keep`: how many chunk buffers to keep for reuse (the chunks a caller holds at once).
-    init(_ input: SourceInput, chunkBytes: Int, maxLineBytes: Int = 64 << 20, keep: Int = 4) {
+    init(_ input: SourceInput, chunkBytes: Int, maxLineBytes: Int = LineReader.maxLineBytes, keep: Int = 4) {
         self.input = input
         self.chunkBytes = max(chunkBytes, 16)
         self.maxLineBytes = maxLineBytes
@@ -126,7 +126,9 @@ final class LineChunker {
     /// The next chunk, or nil once the source is consumed.
     func next() throws(FileIOError) -> LineChunk? {
         if eof && carry.isEmpty { return nil }
-        var capacity = max(chunkBytes, carry.count * 2)
+        // Room for the carried line and more, but never past one byte beyond the longest line
+        // allowed: a longer one must fill the buffer without a newline to be refused.
+        var capacity = max(chunkBytes, min(carry.count * 2, maxLineBytes + 1))
         var buffer = buffers.take(capacity: capacity)
         var handedOut = false
         defer { if !handedOut { buffers.give(buffer, capacity: capacity) } }
@@ -174,14 +176,16 @@ final class LineChunker {
                 carry = []
                 return nil
             }
-            // No newline yet: one line longer than the buffer. Grow it and read on.
-            guard capacity < maxLineBytes else { throw FileIOError.lineTooLong(path: input.path, line: linesBefore + 1, limit: maxLineBytes) }
+            // No newline yet: one line longer than the buffer. Grow it and read on, to one byte
+            // past the longest line allowed: the limit is on the line, whatever the buffer's size.
+            guard filled - start <= maxLineBytes else { throw FileIOError.lineTooLong(path: input.path, line: linesBefore + 1, limit: maxLineBytes) }
             scanned = filled
-            let bigger = buffers.take(capacity: capacity * 2)
+            let grown = min(capacity * 2, start + maxLineBytes + 1)
+            let bigger = buffers.take(capacity: grown)
             bigger.copyMemory(from: buffer, byteCount: filled)
             buffers.give(buffer, capacity: capacity)
             buffer = bigger
-            capacity *= 2
+            capacity = grown
         }
     }
 

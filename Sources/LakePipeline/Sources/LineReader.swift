@@ -17,6 +17,9 @@ public struct Line {
 /// it. A line that straddles chunks is moved to the front of the buffer once; a line longer
 /// than the buffer grows it, up to `maxLineBytes`, beyond which the file is not line data.
 public struct LineReader: ~Copyable {
+    /// The longest line (its bytes before the newline) any reader of line sources takes: a
+    /// longer one means the source is not JSON Lines or CSV. One-off ingests and followers alike.
+    public static let maxLineBytes = 64 << 20
     public let path: String
     private let fd: Int32
     /// The descriptor when this reader opened the file (closed when the reader goes); nil when it
@@ -26,7 +29,7 @@ public struct LineReader: ~Copyable {
     private let maxLineBytes: Int
     private var input: SourceInput? = nil
 
-    public init(path: String, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) throws(FileIOError) {
+    public init(path: String, chunkSize: Int = 4 << 20, maxLineBytes: Int = LineReader.maxLineBytes) throws(FileIOError) {
         self.path = path
         do { file = try FileDescriptor(opening: path, flags: O_RDONLY) } catch { throw .open(path: path, errno: error.errno) }
         fd = file!.raw
@@ -36,7 +39,7 @@ public struct LineReader: ~Copyable {
 
     /// Reads a source from where it stands to its end, hashing what it reads (`SourceInput`):
     /// the one way ingest reads files, pipes, FIFOs and standard input.
-    public init(_ input: SourceInput, chunkSize: Int = 4 << 20, maxLineBytes: Int = 64 << 20) {
+    public init(_ input: SourceInput, chunkSize: Int = 4 << 20, maxLineBytes: Int = LineReader.maxLineBytes) {
         path = input.path
         fd = input.fd
         file = nil
@@ -95,12 +98,14 @@ public struct LineReader: ~Copyable {
                 filled = partial
             }
             if filled == capacity {
-                guard capacity < maxLineBytes else { throw FileIOError.lineTooLong(path: path, line: lineNumber + 1, limit: maxLineBytes) }
-                let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+                // The limit is on the line (its bytes before the newline), whatever the buffer's size.
+                guard filled - lineStart <= maxLineBytes else { throw FileIOError.lineTooLong(path: path, line: lineNumber + 1, limit: maxLineBytes) }
+                let grown = min(capacity * 2, lineStart + maxLineBytes + 1)
+                let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 16)
                 bigger.copyMemory(from: buffer, byteCount: filled)
                 buffer.deallocate()
                 buffer = bigger
-                capacity *= 2
+                capacity = grown
             }
             scanFrom = filled
             var n: Int

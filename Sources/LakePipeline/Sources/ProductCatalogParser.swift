@@ -149,7 +149,10 @@ public enum ProductCatalogParser {
                 s.i += 1
                 var fields: [String: (kind: UInt8, text: String, offset: Int)] = [:]
                 // A key written twice: which value is meant is a guess (the last one was kept
-                // silently), so the entry is refused as an order line with one is.
+                // silently), so the entry is refused as an order line with one is. Keys are told
+                // apart by their bytes, as JSON does: String's == is canonical equivalence, and two
+                // unknown keys differing only in Unicode normalization were "written twice".
+                var keys: Set<ExactID> = []
                 var repeated: String?
                 var firstMember = true
                 while try s.objectHasMember(first: firstMember) {
@@ -161,7 +164,7 @@ public enum ProductCatalogParser {
                     } else {
                         name = String(decoding: scratch, as: UTF8.self)
                     }
-                    if repeated == nil && fields[name] != nil { repeated = name }
+                    if !keys.insert(ExactID(name)).inserted && repeated == nil { repeated = name }
                     let v = try s.peek(expecting: "a value")
                     let at = s.i
                     switch v {

@@ -2,7 +2,7 @@ import Foundation
 import LakeCatalog
 import LakeFormat
 import LakePipeline
-import LakeQuery
+@testable import LakeQuery
 import LakeTestSupport
 import Testing
 
@@ -154,6 +154,19 @@ import Testing
     /// were the first in a dictionary's order, which Swift seeds per process: the same snapshot
     /// gave another report from one run to the next, and `lake serve` another body under the
     /// same ETag.
+    /// The lake's score is the batches' mean to one decimal: it was printed (JSON, metrics) as
+    /// 92.60000000000001 for batches of 100, 88.9 and 88.9.
+    @Test func theLakeScoreHasOneDecimal() {
+        func batch(_ passed: Int, of n: Int) -> BatchQuality {
+            let results = (0 ..< n).map { QualityResult(batchSnapshotID: 1, batchID: "b", check: .other("c\($0)"), value: 0, threshold: 0, passed: $0 < passed, detail: "") }
+            return BatchQuality(batchID: "b", snapshotID: 1, source: "s", records: 1, results: results)
+        }
+        let run = QualityRun(snapshotID: 1, batches: [batch(9, of: 9), batch(8, of: 9), batch(8, of: 9)], days: [])
+        #expect(run.batches.map(\.score) == [100, 88.9, 88.9])
+        #expect(run.score == 92.6 && "\(run.score)" == "92.6")
+        #expect(QualityRun(snapshotID: 1, batches: [batch(5, of: 6), batch(6, of: 6), batch(17, of: 18)], days: []).score == 92.6)
+    }
+
     @Test func mismatchExamplesAreTheSmallestIDs() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

@@ -56,8 +56,9 @@ public struct QualityRun: Sendable {
     public var days: [DayQuality]
     /// All batches' results, in batch order.
     public var results: [QualityResult] { batches.flatMap(\.results) }
-    /// The lake's score: the mean of the batch scores (100 with no order batch).
-    public var score: Double { batches.isEmpty ? 100 : batches.map(\.score).reduce(0, +) / Double(batches.count) }
+    /// The lake's score: the mean of the batch scores (100 with no order batch), to one decimal
+    /// as a batch's is (unrounded, JSON and the metrics showed 92.60000000000001).
+    public var score: Double { batches.isEmpty ? 100 : QualityChecks.oneDecimal(batches.map(\.score).reduce(0, +) / Double(batches.count)) }
 }
 
 /// Quality checks per order ingest batch, driven by the registry's constraints as the
@@ -70,8 +71,11 @@ public enum QualityChecks {
     static func score(_ results: [QualityResult]) -> Double {
         let gated = results.filter(\.check.isGated)
         guard !gated.isEmpty else { return 100 }
-        return (100 * Double(gated.filter(\.passed).count) / Double(gated.count) * 10).rounded() / 10
+        return oneDecimal(100 * Double(gated.filter(\.passed).count) / Double(gated.count))
     }
+
+    /// A score as it is shown: the double nearest its value to one decimal.
+    static func oneDecimal(_ x: Double) -> Double { (x * 10).rounded() / 10 }
 
     /// Runs every check over the order batches committed at or before `asOf` (only `batchIDs`
     /// when given). This is the one call an ingest can make after its commit.

@@ -1,4 +1,5 @@
 import Foundation
+import LakeFormat
 
 // Data-quality results and alerts, in `lake_*` tables next to the DuckLake catalog (DuckDB's
 // ducklake extension ignores them). A check reads the lake and does not change it, so its
@@ -153,13 +154,27 @@ extension Catalog {
         return severity
     }
 
-    /// Size of the catalog database file in bytes (the manifest only, not the data files).
-    public func manifestBytes() -> Int64 {
-        let path = root.appendingPathComponent(Catalog.manifestName).path
-        var total: Int64 = 0
-        for suffix in ["", "-wal", "-shm"] {
-            if let n = (try? FileManager.default.attributesOfItem(atPath: path + suffix))?[.size] as? NSNumber { total += n.int64Value }
+    /// Size of the catalog in bytes, not the data files: the SQLite file with its WAL and shared
+    /// memory, or on PostgreSQL the catalog schema's tables with their indexes and TOAST (it was
+    /// the size of a manifest.sqlite a PostgreSQL lake does not have: 0).
+    public func catalogBytes() throws -> Int64 {
+        switch location {
+        case .postgres:
+            return try read { db in
+                try Int64.fetchOne(db, sql: """
+                    SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                    """) ?? 0
+            }
+        case .sqlite(let file):
+            var total: Int64 = 0
+            for suffix in ["", "-wal", "-shm"] {
+                var st = stat()
+                if stat(file.path + suffix, &st) == 0 { total += Int64(st.st_size) }
+                // The WAL and shared-memory files exist only while a connection has them.
+                else if errno != ENOENT { throw CatalogError.storage("cannot stat \(file.path + suffix): \(errnoText(errno))") }
+            }
+            return total
         }
-        return total
     }
 }

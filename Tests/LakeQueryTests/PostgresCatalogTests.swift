@@ -46,6 +46,13 @@ struct PostgresCatalogTests {
         }
         #expect(!FileManager.default.fileExists(atPath: pgRoot.appendingPathComponent("manifest.sqlite").path),
                 "a PostgreSQL lake has no SQLite manifest")
+        // The catalog's size is its tables' in PostgreSQL (it was a missing manifest.sqlite's: 0).
+        func catalogBytes(_ metrics: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix("lake_catalog_bytes ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        let pgBytes = catalogBytes(try lake(["metrics"], root: pgRoot, catalog: url))
+        #expect((pgBytes ?? 0) > 100_000, "lake_catalog_bytes \(pgBytes ?? -1)")
+        #expect((catalogBytes(try lake(["metrics"], root: sqliteRoot, catalog: nil)) ?? 0) > 100_000)
         let reports = ["daily-revenue", "top-products", "inventory", "customers", "top-customers", "product-metrics"]
         func compare(_ args: [String]) throws {
             let a = try lake(args, root: sqliteRoot, catalog: nil)

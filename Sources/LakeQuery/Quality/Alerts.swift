@@ -29,7 +29,7 @@ public struct LakeHealth: Sendable {
             out.append(TableFiles(table: t.qualifiedName, files: files.count, bytes: files.reduce(0) { $0 + $1.fileSizeBytes },
                                   maxFilesPerPartition: fullest?.value ?? 0, fullestPartition: fullest?.key ?? ""))
         }
-        return LakeHealth(tables: out, catalogBytes: catalog.manifestBytes())
+        return LakeHealth(tables: out, catalogBytes: try catalog.catalogBytes())
     }
 }
 

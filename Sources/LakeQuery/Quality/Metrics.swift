@@ -39,7 +39,7 @@ public enum Metrics {
         family("lake_partition_files_max", "gauge",
                "Most data files in one partition of any table; above \(config.maxFilesPerPartition), run `lake compact`.",
                [("", Double(health.maxFilesPerPartition))])
-        family("lake_catalog_bytes", "gauge", "Size of the SQLite catalog (manifest.sqlite with its WAL).", [("", Double(health.catalogBytes))])
+        family("lake_catalog_bytes", "gauge", "Size of the catalog: manifest.sqlite with its WAL, or the catalog's tables in PostgreSQL.", [("", Double(health.catalogBytes))])
         family("lake_quality_score", "gauge", "Quality score 0-100: the lake (mean of batches) and each order batch.",
                [("{batch=\"all\"}", quality.score)] + quality.batches.map { ("{batch=\"\(label($0.batchID))\"}", $0.score) })
         family("lake_quality_checks_failed", "gauge", "Gated quality checks failing over all order batches.",

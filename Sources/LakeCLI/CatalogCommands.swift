@@ -18,7 +18,7 @@ struct AsOfOption: ParsableArguments {
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create an empty lake: <lake>/manifest.sqlite with the raw and curated layers.",
+        abstract: "Create an empty lake: its catalog (<lake>/manifest.sqlite, or --catalog) with the raw and curated layers.",
         discussion: """
         The manifest is a DuckLake 1.0 catalog in SQLite with a relative data path, so the lake can \
         be moved or copied, and DuckDB 1.5 or later started in the lake directory reads it too:
@@ -28,10 +28,12 @@ struct InitCommand: ParsableCommand {
         Running init on an existing lake changes nothing. In a directory that already holds data \
         files but no catalog (a lost manifest.sqlite) init refuses: restore the manifest from a \
         backup instead. --force creates an empty catalog there anyway; vacuum still refuses to \
-        delete files older than that catalog.
+        delete files older than that catalog. With --catalog postgresql://… the catalog is \
+        created in that (empty) database instead, and the lake root holds only the data files.
 
         Examples:
           lake init --lake /data/lake
+          lake init --lake /data/lake --catalog postgresql://lake@127.0.0.1:5432/lake
           LAKE_DIR=/data/lake lake init
           lake init --lake /data/v1lake --schema-version orders=1
           lake init --lake /data/lake --format json

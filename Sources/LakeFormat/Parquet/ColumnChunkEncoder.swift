@@ -192,6 +192,7 @@ struct ChunkEncoder {
             let values = a[range].enumerated().lazy.filter { (validity?[$0.offset] ?? true) && !$0.element.isNaN }.map(\.element)
             stats.min = values.min().map(StatValue.double)
             stats.max = values.max().map(StatValue.double)
+            stats.containsNaN = a[range].enumerated().contains { (validity?[$0.offset] ?? true) && $0.element.isNaN }
         case .string:
             preconditionFailure("string columns are encoded by encodeStrings")
         case .dictionary(let idx, let values):

@@ -12,15 +12,36 @@ public enum StatValue: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public static func string(_ s: String) -> StatValue { .bytes(Array(s.utf8)) }
 
+    /// Doubles in DuckDB's total order: NaN equals NaN and is greater than every other value
+    /// (IEEE comparisons made NaN match both `<= 1` and `>= 1` and never `= nan`).
     public static func < (a: StatValue, b: StatValue) -> Bool {
         switch (a, b) {
         case (.bool(let x), .bool(let y)): return !x && y
         case (.int(let x), .int(let y)): return x < y
-        case (.double(let x), .double(let y)): return x < y
-        case (.int(let x), .double(let y)): return Double(x) < y
-        case (.double(let x), .int(let y)): return x < Double(y)
+        case (.double(let x), .double(let y)): return x.isNaN ? false : y.isNaN || x < y
+        case (.int(let x), .double(let y)): return y.isNaN || Double(x) < y
+        case (.double(let x), .int(let y)): return !x.isNaN && x < Double(y)
         case (.bytes(let x), .bytes(let y)): return x.lexicographicallyPrecedes(y)
         default: return false
+        }
+    }
+
+    public static func == (a: StatValue, b: StatValue) -> Bool {
+        switch (a, b) {
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y || x.isNaN && y.isNaN
+        case (.bytes(let x), .bytes(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .bool(let b): hasher.combine(0); hasher.combine(b)
+        case .int(let i): hasher.combine(1); hasher.combine(i)
+        case .double(let d): hasher.combine(2); hasher.combine(d.isNaN ? Double.nan : d)
+        case .bytes(let b): hasher.combine(3); hasher.combine(b)
         }
     }
 
@@ -38,11 +59,15 @@ public struct ColumnStatistics: Sendable, Equatable {
     public var min: StatValue?
     public var max: StatValue?
     public var nullCount: Int64?
+    /// Whether a floating-point column holds NaN, which min and max leave out (Parquet's rule,
+    /// and DuckLake's contains_nan); nil when unknown.
+    public var containsNaN: Bool?
 
-    public init(min: StatValue? = nil, max: StatValue? = nil, nullCount: Int64? = nil) {
+    public init(min: StatValue? = nil, max: StatValue? = nil, nullCount: Int64? = nil, containsNaN: Bool? = nil) {
         self.min = min
         self.max = max
         self.nullCount = nullCount
+        self.containsNaN = containsNaN
     }
 
     /// Widens these bounds to also cover `other` (row groups into a file summary).
@@ -50,6 +75,7 @@ public struct ColumnStatistics: Sendable, Equatable {
         if let m = other.min { min = min.map { Swift.min($0, m) } ?? m }
         if let m = other.max { max = max.map { Swift.max($0, m) } ?? m }
         if let n = other.nullCount { nullCount = (nullCount ?? 0) + n }
+        containsNaN = containsNaN == true || other.containsNaN == true ? true : containsNaN == false && other.containsNaN == false ? false : nil
     }
 }
 
@@ -73,7 +99,10 @@ public struct ColumnPredicate: Sendable, Equatable {
     public func mayMatch(_ stats: ColumnStatistics, rowCount: Int64? = nil) -> Bool {
         // A column chunk that is all nulls matches no comparison.
         if let rows = rowCount, let nulls = stats.nullCount, rows > 0, nulls >= rows { return false }
-        guard let lo = stats.min, let hi = stats.max else { return true }
+        guard let lo = stats.min, var hi = stats.max else { return true }
+        // NaN sorts above every value and the bounds leave it out: unless the column is known
+        // to hold none, a floating-point chunk's true maximum may be NaN.
+        if case .double = hi, stats.containsNaN != false { hi = .double(.nan) }
         switch op {
         case .eq: return values.first.map { !($0 < lo) && !(hi < $0) } ?? true
         case .ne: return values.first.map { !(lo == hi && lo == $0) } ?? true

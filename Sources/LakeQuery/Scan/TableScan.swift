@@ -304,12 +304,13 @@ public struct TableScan: Sendable {
         for (p, c) in zip(predicates, columns) {
             guard let type = c.type else { continue }
             if let text = file.partitionValues[c.name], let v = StatParsing.value(text, type) {
-                if !p.mayMatch(ColumnStatistics(min: v, max: v, nullCount: 0)) { return .partition }
+                if !p.mayMatch(ColumnStatistics(min: v, max: v, nullCount: 0, containsNaN: v == .double(.nan))) { return .partition }
                 continue
             }
             if let s = file.columnStats[c.columnID] {
                 let stats = ColumnStatistics(min: s.min.flatMap { StatParsing.value($0, type) },
-                                             max: s.max.flatMap { StatParsing.value($0, type) }, nullCount: s.nullCount)
+                                             max: s.max.flatMap { StatParsing.value($0, type) }, nullCount: s.nullCount,
+                                             containsNaN: s.containsNaN)
                 // Stats describe every row written, deleted ones too: a superset of the live
                 // rows, so pruning on them (and the file's full record count) stays safe.
                 if !p.mayMatch(stats, rowCount: file.recordCount) { keep = .statistics }

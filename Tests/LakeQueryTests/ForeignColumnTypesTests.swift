@@ -94,6 +94,11 @@ import Testing
             #expect(r.status == 0, "\(condition): \(r.err)")
             #expect(r.out.split(separator: "\n").last.flatMap { Int($0) } == want, "\(condition): lake \(r.out), expected \(want)")
         }
+        // Aggregates and order likewise: max is NaN, min 1; NaN sorts after 1.
+        let extremes = try runLake(["query", "curated.orders", "--agg", "min(w)", "--agg", "max(w)", "--format", "csv", "--lake", root])
+        #expect(extremes.out.split(separator: "\n").last == "1.0,nan", "\(extremes.out) \(extremes.err)")
+        let sorted = try runLake(["query", "curated.orders", "--group-by", "w", "--agg", "count(*)", "--order-by", "w", "--format", "csv", "--lake", root])
+        #expect(sorted.out.split(separator: "\n").dropFirst().map(String.init) == ["1.0,\(all - pending)", "nan,\(pending)"], "\(sorted.out) \(sorted.err)")
     }
 
     @Test func lakeKeepsWorkingBesideColumnsItCannotRead() throws {

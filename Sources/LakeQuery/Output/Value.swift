@@ -88,7 +88,12 @@ public enum Value: Hashable, Sendable {
         // Exact: two sums past 2^53 cents that a Double cannot tell apart still order.
         case (.decimal(let x, let s), .decimal(let y, let t)) where s == t: return x < y
         default:
-            if a.isNumeric && b.isNumeric { return a.doubleValue < b.doubleValue }
+            // NaN sorts above every number, as in DuckDB (an IEEE `<` left it unordered: max
+            // never took it, and a sort had no strict weak order).
+            if a.isNumeric && b.isNumeric {
+                let (x, y) = (a.doubleValue, b.doubleValue)
+                return !x.isNaN && (y.isNaN || x < y)
+            }
             return a.text < b.text
         }
     }

@@ -497,6 +497,22 @@ public struct CatalogTransaction {
     /// schema it read at `base` calls this before `addDataFile`, so a concurrent schema change
     /// surfaces as a conflict to retry, not as a file registered under a schema it lacks columns of.
     /// Changes made earlier in this same transaction are the caller's own and do not count.
+    /// Drops the inlined-data tables DuckDB registered for the table, with their registrations,
+    /// when none holds a row; returns those holding rows (and drops nothing then). DuckDB puts a
+    /// small INSERT's rows into the newest registered one whatever the table's schema version,
+    /// and lays out a new one from the current columns only when none is registered: a schema
+    /// change that left an old layout registered had DuckDB write by position into it.
+    public func dropEmptyInlinedDataTables(tableID: Int64) throws -> [String] {
+        let names = try Catalog.inlinedDataTables(db, tableID: tableID)
+        let holding = try Catalog.holdingRows(db, names)
+        guard holding.isEmpty else { return holding }
+        for name in names {
+            try db.execute(sql: "DELETE FROM ducklake_inlined_data_tables WHERE table_id = ? AND table_name = ?", arguments: [tableID, name])
+            try db.execute(sql: "DROP TABLE " + name)
+        }
+        return []
+    }
+
     public func requireSchemaUnchanged(tableID: Int64, since base: Int64) throws {
         // The table's newest row: a rename (DuckDB's) ends one row and adds another under the
         // same id, and the first row found was the ended one, "dropped", so compaction, purge and

@@ -30,6 +30,19 @@ extension Catalog {
         try read { db in try Self.inlinedDataTables(db, tableID: tableID) }
     }
 
+    /// The table's registered inlined-data tables that hold rows (live or ended).
+    public func inlinedDataTablesHoldingRows(tableID: Int64) throws -> [String] {
+        try read { db in
+            try Self.holdingRows(db, try Self.inlinedDataTables(db, tableID: tableID))
+        }
+    }
+
+    /// Those of `names` (from `inlinedDataTables`, so only letters, digits and underscores)
+    /// holding a row, live or ended.
+    static func holdingRows(_ db: SQLDatabase, _ names: [String]) throws -> [String] {
+        try names.filter { try (Int64.fetchOne(db, sql: "SELECT count(*) FROM " + $0) ?? 0) > 0 }
+    }
+
     public func inlinedRows(tableID: Int64, at asOf: AsOf? = nil, columns: [ColumnInfo]) throws -> RecordBatch? {
         try read { db in
             let snap = try Self.resolve(db, asOf).id

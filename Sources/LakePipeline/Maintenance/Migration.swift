@@ -33,11 +33,10 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
         case .conflict(let t):
             return "another writer changed \(t)'s files while the rewrite ran; nothing was committed, run the migration again"
         case .inlinedByDuckDB(let t, let layouts):
-            return "\(t) has inlined-data tables DuckDB registered in the catalog (\(layouts.joined(separator: ", ")); DuckDB registers one at a small "
-                + "INSERT and at each ALTER TABLE, and keeps it after a flush): DuckDB lays those out per schema "
-                + "version, and lake cannot yet lay out the new version's, so DuckDB's next small INSERT would write its values by position "
-                + "into the old layout (into another column, or refused); nothing was migrated. Make the same change with DuckDB's "
-                + "ALTER TABLE, or keep the table at its version"
+            return "\(t) has rows DuckDB inlined in the catalog (\(layouts.joined(separator: ", "))): DuckDB lays those tables out per schema "
+                + "version and puts its next small INSERT into the newest, by position, so lake does not change the columns under them; "
+                + "nothing was migrated. Flush them into Parquet with DuckDB (CALL ducklake_flush_inlined_data('<lake>')) and run the migration "
+                + "again, or make the same change with DuckDB's ALTER TABLE"
         case .idTaken(let t, let c, let id, let other):
             return "\(t): the registry's new column \(c) has id \(id), which the lake's column \(other) (added by another engine) already has; "
                 + "nothing was migrated. Drop \(other) (e.g. with DuckDB's ALTER TABLE … DROP COLUMN), or use a --schemas version that gives \(c) an unused id"
@@ -206,7 +205,9 @@ public enum Migration {
                                                   reason: "the lake's column does not match registry v\(recorded.version) (id \(c.id))")
             }
         }
-        let layouts = try catalog.inlinedDataTables(tableID: info.tableID)
+        // Empty ones (DuckDB registers one at each ALTER and keeps it after a flush) are dropped
+        // by the commit, so DuckDB lays out the new version's at its next small INSERT.
+        let layouts = try catalog.inlinedDataTablesHoldingRows(tableID: info.tableID)
         if !layouts.isEmpty { throw MigrationError.inlinedByDuckDB(table: qualified, layouts: layouts) }
         // Caught here, not by the commit's id check: a rewrite would first have read the other
         // column's values as the new column's.
@@ -303,6 +304,8 @@ public enum Migration {
                 // The steps were planned from the columns read at `base`: another writer's column
                 // change since (a DuckDB ALTER TABLE) is a conflict, not a column id clash.
                 try tx.requireSchemaUnchanged(tableID: info.tableID, since: base.id)
+                let holding = try tx.dropEmptyInlinedDataTables(tableID: info.tableID)
+                if !holding.isEmpty { throw MigrationError.inlinedByDuckDB(table: qualified, layouts: holding) }
                 // Re-check under the write lock: another migration may have run meanwhile.
                 if let now = try tx.table(schema: loc.schema, name: loc.table)?.tableID, now != info.tableID {
                     throw MigrationError.conflict(table: qualified)

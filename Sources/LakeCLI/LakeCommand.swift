@@ -27,6 +27,11 @@ struct Lake: ParsableCommand {
 
     static func main() {
         ProcessSetup.limitMallocArenas()
+        if let bad = ProcessSetup.argumentNotUTF8() {
+            printError("Error: argument \(bad.index) (\(bad.shown)) is not valid UTF-8: lake reads file names and values as UTF-8; "
+                       + "rename the file, or link it under a UTF-8 name (ln -s)")
+            exit(withError: ExitCode.validationFailure)
+        }
         var command: any ParsableCommand
         do {
             command = try parseAsRoot(nil)

@@ -66,6 +66,19 @@ let canMountPrivately: Bool = {
 @Suite(.serialized) struct CLIUsabilityTests {
     /// `lake --version` answers, as `duckdb --version` does, with the catalog format it writes
     /// (which DuckDB versions attach the lake) read off the catalog layer, not typed twice.
+    /// A file name that is not UTF-8 reached lake with U+FFFD in place of its bytes: "cannot open
+    /// (No such file or directory)" for a file that exists.
+    @Test func anArgumentThatIsNotUTF8IsNamed() throws {
+        let dir = try TemporaryDirectory("not-utf8")
+        defer { dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let script = #"f="$1/$(printf 'ord\377ers.jsonl')"; : > "$f"; exec "$2" ingest orders "$f" --lake "$1/lake""#
+        let r = try runProcess("/bin/sh", ["-c", script, "sh", dir.path, exe])
+        #expect(r.status == 64, "\(r.status) \(r.err)")
+        #expect(r.err.contains("argument 3 (\(dir.path)/ord\\xFFers.jsonl) is not valid UTF-8"), "\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("lake")), "nothing is made")
+    }
+
     @Test func versionNamesTheCatalogFormat() throws {
         let r = try runLake(["--version"])
         #expect(r.status == 0 && r.out.hasPrefix("lake 0.") && r.out.contains("writes \(CatalogFormat.v10) catalogs") && r.out.contains("DuckLake 1.0"), "\(r.out) \(r.err)")

@@ -196,8 +196,13 @@ struct FilesCommand: ParsableCommand {
         let rootPath = lake.root.path.hasSuffix("/") ? lake.root.path : lake.root.path + "/"
         func shown(_ path: String) -> String { path.hasPrefix(rootPath) ? String(path.dropFirst(rootPath.count)) : path }
         func shown(_ f: DataFile) -> String { shown(f.path) }
+        // A file keeps the spec it was written under (DuckDB's SET PARTITIONED BY replaces the
+        // table's): its own keys, the current spec's first. Only the current spec's were shown,
+        // an older file's other keys left out and the ones it lacks shown empty.
         func partitions(_ f: DataFile) -> String {
-            t.partitionColumns.map { "\($0.name)=\(f.partitionValues[$0.name] ?? "")" }.joined(separator: "/")
+            let current = t.partitionColumns.map(\.name).filter { f.partitionValues[$0] != nil }
+            let others = f.partitionValues.keys.filter { !current.contains($0) }.sorted()
+            return (current + others).map { "\($0)=\(f.partitionValues[$0] ?? "")" }.joined(separator: "/")
         }
         switch format {
         case .json:

@@ -101,6 +101,25 @@ import Testing
         #expect(sorted.out.split(separator: "\n").dropFirst().map(String.init) == ["1.0,\(all - pending)", "nan,\(pending)"], "\(sorted.out) \(sorted.err)")
     }
 
+    /// `lake files` showed every file under the table's current partition spec: after DuckDB's
+    /// SET PARTITIONED BY (channel), the files written under (event_date, channel) were listed
+    /// as channel=… only, and a new file lacking a key as key= (empty).
+    @Test func filesShowTheSpecEachFileWasWrittenUnder() throws {
+        let lake = try EvaluationLake(orderLines: 300)
+        defer { lake.dir.remove() }
+        let root = lake.root
+        _ = try Self.duck(root, [
+            "ALTER TABLE l.curated.orders SET PARTITIONED BY (channel)",
+            "INSERT INTO l.curated.orders SELECT * REPLACE ('P-' || order_id AS order_id) FROM l.curated.orders WHERE channel = 'web' ORDER BY order_id LIMIT 20",
+        ], inlining: false)
+        let r = try runLake(["files", "curated.orders", "--format", "csv", "--lake", root])
+        #expect(r.status == 0, "\(r.err)")
+        let rows = r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let shown = rows.map { $0[5] }
+        #expect(shown.count >= 2 && shown.filter { $0 == "channel=web" }.count == 1, "\(r.out)")
+        #expect(shown.filter { $0 != "channel=web" }.allSatisfy { $0.hasPrefix("channel=") && $0.contains("/event_date=2024-") }, "\(r.out)")
+    }
+
     @Test func lakeKeepsWorkingBesideColumnsItCannotRead() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

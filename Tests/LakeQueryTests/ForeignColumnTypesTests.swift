@@ -28,6 +28,16 @@ import Testing
         return try #require(out as? [[Int]])
     }
 
+    /// A lake in `dir` with curated.orders at registry v1 and 200 generated orders; its root.
+    static func ordersV1Lake(_ dir: TemporaryDirectory, seed: Int) throws -> String {
+        let root = dir.file("lake")
+        #expect(try runLake(["init", "--schema-version", "orders=1", "--lake", root]).status == 0)
+        _ = try runLake(["generate", "--out", dir.file("v1"), "--orders", "200", "--seed", "\(seed)"])
+        #expect(try runLake(["ingest", "catalog", dir.file("v1/product_catalog.json"), "--lake", root]).status == 0)
+        #expect(try runLake(["ingest", "orders", dir.file("v1/orders_stream.jsonl"), "--lake", root]).status == 0)
+        return root
+    }
+
     static let counts = "SELECT count(*), count(tags), count(u), count(ts), count(s), count(m), "
         + "count(*) FILTER (WHERE channel = 'web'), count(tags) FILTER (WHERE channel <> 'web') FROM l.curated.orders"
 
@@ -292,16 +302,13 @@ import Testing
     /// Session 28's second bug hunt: DuckDB keeps a small INSERT's rows inlined in the catalog,
     /// in a table laid out for the schema version; DuckDB's ALTER lays out the next version's,
     /// lake's migration did not, and DuckDB's next small INSERT wrote by position into the old
-    /// layout (a new column's values into a dropped one's slot; v1 → v2 refused by DuckDB). The
-    /// migration is refused until lake can lay it out, nothing committed; a dry run says so too.
+    /// layout (a new column's values into a dropped one's slot; v1 → v2 refused by DuckDB). A
+    /// migration of a table with inlined rows is refused, nothing committed, a dry run says so
+    /// too; once they are flushed it runs and drops the empty layouts (session 30).
     @Test func aMigrationOfATableDuckDBInlinedRowsInIsRefused() throws {
         let dir = try TemporaryDirectory("inlined-migrate")
         defer { dir.remove() }
-        let root = dir.file("lake")
-        #expect(try runLake(["init", "--schema-version", "orders=1", "--lake", root]).status == 0)
-        _ = try runLake(["generate", "--out", dir.file("v1"), "--orders", "200", "--seed", "28"])
-        #expect(try runLake(["ingest", "catalog", dir.file("v1/product_catalog.json"), "--lake", root]).status == 0)
-        #expect(try runLake(["ingest", "orders", dir.file("v1/orders_stream.jsonl"), "--lake", root]).status == 0)
+        let root = try Self.ordersV1Lake(dir, seed: 28)
         _ = try Self.duck(root, ["INSERT INTO l.curated.orders SELECT * REPLACE ('I-' || order_id AS order_id) FROM l.curated.orders ORDER BY order_id LIMIT 3"])
         let snapshot = try Catalog.open(root: URL(fileURLWithPath: root), create: false).latestSnapshot().id
         for extra in [["--dry-run"], []] {
@@ -346,11 +353,7 @@ import Testing
     @Test func aMigrationRewriteCarriesAColumnDuckDBAdded() throws {
         let dir = try TemporaryDirectory("foreign-column-rewrite")
         defer { dir.remove() }
-        let root = dir.file("lake")
-        #expect(try runLake(["init", "--schema-version", "orders=1", "--lake", root]).status == 0)
-        _ = try runLake(["generate", "--out", dir.file("v1"), "--orders", "200", "--seed", "29"])
-        #expect(try runLake(["ingest", "catalog", dir.file("v1/product_catalog.json"), "--lake", root]).status == 0)
-        #expect(try runLake(["ingest", "orders", dir.file("v1/orders_stream.jsonl"), "--lake", root]).status == 0)
+        let root = try Self.ordersV1Lake(dir, seed: 29)
         let noted = "SELECT count(*) FROM l.curated.orders WHERE note = 'n-' || order_id"
         // Without inlining: a table with DuckDB's inlined-data layouts is refused by another rule.
         let before = try Self.duck(root, [

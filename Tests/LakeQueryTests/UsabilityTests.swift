@@ -79,6 +79,21 @@ let canMountPrivately: Bool = {
         #expect(!FileManager.default.fileExists(atPath: dir.file("lake")), "nothing is made")
     }
 
+    /// Every footer check compared the committed CRC with one computed over a pointer that had
+    /// escaped `withUnsafeBytes`: with glibc's checking allocator poisoning freed memory, every
+    /// file of a sound lake failed `lake verify` with "footer checksum mismatch" (the same read
+    /// of freed memory that the ordinary allocator happened to leave intact).
+    @Test func footerChecksStandOnMemoryAnAllocatorPoisons() throws {
+        let debugMalloc = "/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+        try #require(FileManager.default.fileExists(atPath: debugMalloc), "libc6 installs \(debugMalloc)")
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let exe = packageRoot.appendingPathComponent(".build/debug/lake").path
+        let r = try runProcess(exe, ["verify", "--lake", lake.root],
+                               environment: ["LD_PRELOAD": debugMalloc, "MALLOC_CHECK_": "3", "MALLOC_PERTURB_": "165"])
+        #expect(r.status == 0 && r.out.contains(" ok, 0 failed"), "\(r.out.prefix(400)) \(r.err)")
+    }
+
     @Test func versionNamesTheCatalogFormat() throws {
         let r = try runLake(["--version"])
         #expect(r.status == 0 && r.out.hasPrefix("lake 0.") && r.out.contains("writes \(CatalogFormat.v10) catalogs") && r.out.contains("DuckLake 1.0"), "\(r.out) \(r.err)")

@@ -118,7 +118,8 @@ public final class ParquetFileReader: @unchecked Sendable {
             throw ParquetError.truncated(path: path, detail: "footer length \(footerLength) does not fit a file of \(size) bytes")
         }
         let footer = try Self.pread(source, at: size - 8 - footerLength, count: Int(footerLength))
-        let checksum = CRC32.update(CRC32.checksum(footer), tail.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< 4]) })
+        // The pointer is used inside the closure only: one that escapes it may not point at the bytes.
+        let checksum = tail.withUnsafeBytes { CRC32.update(CRC32.checksum(footer), UnsafeRawBufferPointer(rebasing: $0[0 ..< 4])) }
         if let expected = expect?.footerChecksum, expected != checksum {
             throw ParquetError.footerChecksumMismatch(path: path, expected: expected, actual: checksum)
         }

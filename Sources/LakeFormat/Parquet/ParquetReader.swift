@@ -482,7 +482,7 @@ public final class ParquetFileReader: @unchecked Sendable {
                     let (type, header, body, next) = try nextPage(raw, at: pos, start: start, rowGroup: rowGroup, column: name, counts: counts)
                     pos = next
                     if type == .dictionaryPage || type == .dataPage {
-                        _ = try decompress(body, header: header, codec: codec, column: name, scratch: &scratch)
+                        try decompress(body, header: header, codec: codec, column: name, scratch: &scratch) { _ in }
                     }
                 }
             }
@@ -528,14 +528,16 @@ public final class ParquetFileReader: @unchecked Sendable {
         return (type, header, body, at + size)
     }
 
-    /// A page body decompressed (into `scratch` unless stored uncompressed).
-    private func decompress(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: CompressionCodec, column: String,
-                            scratch: inout [UInt8]) throws -> UnsafeRawBufferPointer {
+    /// Hands `use` a page body decompressed (into `scratch` unless stored uncompressed). The
+    /// bytes are lent, not returned: a pointer into `scratch` outside its `withUnsafeBytes`
+    /// may outlive the array's storage (Swift can end its lifetime at its last use).
+    private func decompress<R>(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: CompressionCodec, column: String,
+                               scratch: inout [UInt8], _ use: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let uncompressedSize = Int(header.uncompressedPageSize)
         switch codec {
         case .uncompressed:
             guard uncompressedSize == body.count else { throw PageError("uncompressed page sizes disagree (\(uncompressedSize) vs \(body.count))") }
-            return body
+            return try use(body)
         default:
             guard uncompressedSize >= 0, uncompressedSize <= 1 << 30 else { throw PageError("page claims \(uncompressedSize) uncompressed bytes") }
             if scratch.count < uncompressedSize {
@@ -561,8 +563,7 @@ public final class ParquetFileReader: @unchecked Sendable {
             } catch let e as PageError {
                 throw ParquetError.decompressionFailed(path: path, column: column, codec: "\(codec)", detail: e.detail)
             }
-            // The scratch outlives this call (the caller's inout), so its bytes stay valid.
-            return scratch.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize]) }
+            return try scratch.withUnsafeBytes { try use(UnsafeRawBufferPointer(rebasing: $0[0 ..< uncompressedSize])) }
         }
     }
 
@@ -579,7 +580,8 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// `assembled`, so one decoder reads both kinds. The copy is paid only on files another
     /// writer made with data page v2. Flat columns have no repetition levels.
     private func dataPageV2(_ body: UnsafeRawBufferPointer, header: PageHeader, codec: CompressionCodec, column: String, nullable: Bool,
-                            scratch: inout [UInt8], assembled: inout [UInt8]) throws -> (UnsafeRawBufferPointer, DataPageHeader) {
+                            scratch: inout [UInt8], assembled: inout [UInt8],
+                            _ use: (UnsafeRawBufferPointer, DataPageHeader) throws -> Void) throws {
         guard let v2 = header.dataPageV2 else { throw PageError("data page v2 without its header") }
         let rep = Int(v2.repetitionLevelsByteLength), def = Int(v2.definitionLevelsByteLength)
         guard rep == 0 else { throw PageError("repetition levels in a flat column") }
@@ -588,20 +590,18 @@ public final class ParquetFileReader: @unchecked Sendable {
         let valuesBody = UnsafeRawBufferPointer(rebasing: body[def...])
         var valuesHeader = header
         valuesHeader.uncompressedPageSize = header.uncompressedPageSize - Int32(def)
-        let values = v2.isCompressed
-            ? try decompress(valuesBody, header: valuesHeader, codec: codec, column: column, scratch: &scratch)
-            : try decompress(valuesBody, header: valuesHeader, codec: .uncompressed, column: column, scratch: &scratch)
         assembled.removeAll(keepingCapacity: true)
         // A required column has no definition levels; the v1 layout then starts with the values.
         if nullable {
             appendLE(UInt32(def), to: &assembled)
             assembled.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[0 ..< def]))
         }
-        assembled.append(contentsOf: values)
+        try decompress(valuesBody, header: valuesHeader, codec: v2.isCompressed ? codec : .uncompressed, column: column, scratch: &scratch) {
+            assembled.append(contentsOf: $0)
+        }
         let v1 = DataPageHeader(numValues: v2.numValues, encoding: v2.encoding, definitionLevelEncoding: Encoding.rle.rawValue,
                                 repetitionLevelEncoding: Encoding.rle.rawValue)
-        // `assembled` is the caller's and outlives this call, so its bytes stay valid.
-        return (assembled.withUnsafeBytes { $0 }, v1)
+        try assembled.withUnsafeBytes { try use($0, v1) }
     }
 
     private func readChunk(rowGroup: Int, column: Int, counts: UnsafeMutablePointer<PageCounts>? = nil) throws -> Column {
@@ -624,26 +624,28 @@ public final class ParquetFileReader: @unchecked Sendable {
                     switch type {
                     case .indexPage: continue
                     case .dataPageV2:
-                        let (payload, h) = try dataPageV2(body, header: header, codec: codec, column: name, nullable: leaf.field.nullable,
-                                                          scratch: &scratch, assembled: &assembled)
-                        try checkEncoding(h.encoding, column: name)
-                        try decoder.readDataPage(payload, header: h)
+                        try dataPageV2(body, header: header, codec: codec, column: name, nullable: leaf.field.nullable,
+                                       scratch: &scratch, assembled: &assembled) { payload, h in
+                            try checkEncoding(h.encoding, column: name)
+                            try decoder.readDataPage(payload, header: h)
+                        }
                         continue
                     case .dictionaryPage, .dataPage:
                         break
                     }
-                    let payload = try decompress(body, header: header, codec: codec, column: name, scratch: &scratch)
-                    if type == .dictionaryPage {
-                        guard let d = header.dictionaryPage else { throw PageError("dictionary page without its header") }
-                        guard d.encoding == Encoding.plain.rawValue || d.encoding == Encoding.plainDictionary.rawValue else {
-                            throw ParquetError.unsupported(path: path, feature: "dictionary page encoding \(encodingName(d.encoding)) (column \(name))")
+                    try decompress(body, header: header, codec: codec, column: name, scratch: &scratch) { payload in
+                        if type == .dictionaryPage {
+                            guard let d = header.dictionaryPage else { throw PageError("dictionary page without its header") }
+                            guard d.encoding == Encoding.plain.rawValue || d.encoding == Encoding.plainDictionary.rawValue else {
+                                throw ParquetError.unsupported(path: path, feature: "dictionary page encoding \(encodingName(d.encoding)) (column \(name))")
+                            }
+                            try decoder.readDictionary(payload, count: Int(d.numValues))
+                        } else {
+                            guard let d = header.dataPage else { throw PageError("data page without its header") }
+                            guard d.numValues >= 0 else { throw PageError("negative value count") }
+                            try checkEncoding(d.encoding, column: name)
+                            try decoder.readDataPage(payload, header: d)
                         }
-                        try decoder.readDictionary(payload, count: Int(d.numValues))
-                    } else {
-                        guard let d = header.dataPage else { throw PageError("data page without its header") }
-                        guard d.numValues >= 0 else { throw PageError("negative value count") }
-                        try checkEncoding(d.encoding, column: name)
-                        try decoder.readDataPage(payload, header: d)
                     }
                 }
             }

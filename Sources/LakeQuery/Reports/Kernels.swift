@@ -30,7 +30,7 @@ enum Kernels {
     /// Per-row codes of a string column in `interner`, for the batch's matching rows only (the
     /// rest are -1): a dictionary entry is interned on its first matching row, so values only
     /// filtered-out rows hold never get a code. Nulls get their placeholder's code (the empty
-    /// string's), as `ByteInterner.ids` gives them.
+    /// string's), as `ByteInterner.ids` gives them. Only string columns (a trap otherwise).
     static func codes<I: Interning>(_ c: Column, _ b: ScanBatch, _ interner: inout I) -> [Int32] {
         var out = [Int32](repeating: -1, count: c.count)
         switch c.data {
@@ -72,7 +72,10 @@ enum Kernels {
                 }
             }
         default:
-            break
+            // Callers index arrays by these codes through unchecked pointers: a -1 would write
+            // before their storage. The report columns coded here are VARCHAR in every schema
+            // version, and DuckLake allows no type change from VARCHAR.
+            preconditionFailure("string codes asked of a column that holds no strings")
         }
         return out
     }

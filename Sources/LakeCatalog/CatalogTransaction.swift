@@ -247,7 +247,15 @@ public struct CatalogTransaction {
                     partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]])
                 }
                 for c in t.columns {
-                    guard let st = file.columnStats[c.columnID] else { continue }
+                    guard let st = file.columnStats[c.columnID] else {
+                        // Left out: NULL on each of the file's rows (no stats row, as DuckDB
+                        // records none for a file without the column).
+                        if file.omittedColumns.contains(c.columnID) && file.recordCount > 0 {
+                            let these = TableColumnStats(containsNull: 1, containsNaN: nil, min: nil, max: nil)
+                            tableMerged[c.columnID] = tableMerged[c.columnID].map { $0.merged(with: these, type: c.type) } ?? these
+                        }
+                        continue
+                    }
                     let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
                     statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
                                      st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
@@ -293,11 +301,17 @@ public struct CatalogTransaction {
             }
             for c in t.columns {
                 guard let st = file.columnStats[c.columnID] else {
-                    throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: "missing; every column needs ColumnStats (StatText.stats computes them)")
+                    if file.omittedColumns.contains(c.columnID) && c.initialDefault == nil { continue }
+                    throw CatalogError.invalidStats(column: "\(t.qualifiedName).\(c.name)", reason: file.omittedColumns.contains(c.columnID)
+                        ? "left out of a file, but its initial default is \(c.initialDefault ?? ""), not NULL: readers would read that"
+                        : "missing; every column needs ColumnStats (StatText.stats computes them)")
                 }
                 try checkStats(st, column: c, table: t, recordCount: file.recordCount)
             }
-            for cid in file.columnStats.keys where t.column(id: cid) == nil {
+            for cid in file.columnStats.keys where file.omittedColumns.contains(cid) {
+                throw CatalogError.invalidStats(column: "\(t.qualifiedName) column id \(cid)", reason: "both left out of the file and given stats")
+            }
+            for cid in Set(file.columnStats.keys).union(file.omittedColumns) where t.column(id: cid) == nil {
                 throw CatalogError.columnIDNotFound(table: t.qualifiedName, columnID: cid)
             }
         }

@@ -59,15 +59,19 @@ public struct DataFileReader {
         self.fromPartition = fromPartition
         // A column whose current version began at or before the file's commit existed when the
         // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
-        // DuckDB's INSERT) writes all of a table's columns: its absence is corruption. Only a
+        // DuckDB's INSERT) writes all of a table's columns lake can represent: its absence is
+        // corruption. Only a
         // column added after the file (begin_snapshot later than the file's) may be missing and
         // read as its default. A rename or widening starts a new column version, so such a
         // column is not required of older files: weaker, never a false alarm.
         // A mapped file whose mapping names no source for a column was registered without it
-        // (`allow_missing`): the column reads as its default there, as in DuckDB.
+        // (`allow_missing`): the column reads as its default there, as in DuckDB. A column in a
+        // type lake cannot represent is left out of lake's files when its default is NULL
+        // (`NewDataFile.omittedColumns`), so its absence proves nothing; lake never reads its
+        // values, and DuckDB reads the NULL such a file stands for.
         let mapped = Set(mapping.map { Array($0.fieldIDs.values) } ?? [])
         for (k, c) in columns.enumerated() where fileIndex[k] == nil && opaque[k] == nil && fromPartition[k] == nil && c.beginSnapshot <= file.beginSnapshot
-            && (mapping == nil || mapped.contains(c.columnID)) {
+            && (mapping == nil || mapped.contains(c.columnID)) && c.type != nil {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
         deletes = try DeleteVector.load(for: file, files: files)

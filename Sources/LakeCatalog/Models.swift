@@ -145,6 +145,9 @@ public struct NewDataFile: Hashable, Sendable {
     public var partitionValues: [String: String]
     /// Per column_id.
     public var columnStats: [Int64: ColumnStats]
+    /// Columns of the table the file leaves out (they have no stats): readers read them as their
+    /// initial default, which must be NULL, as for a file written before a column was added.
+    public var omittedColumns: Set<Int64> = []
     /// The writer's `ParquetFileSummary.footerChecksum`; recorded in `lake_file_integrity` so
     /// every later open can prove the footer is the one committed (see FileIntegrity.swift).
     public var footerChecksum: UInt32?

@@ -10,9 +10,10 @@ import Testing
 /// `lake ingest orders` never traps: a column DuckDB added is written with its default (NULL
 /// when it has none), as DuckLake fills a column an INSERT leaves out, and DuckDB then agrees
 /// with every report (widenings, SET NOT NULL and a column added back: WidenedTableTests); a
-/// dropped, renamed or retyped column, a NOT NULL one without a default or
-/// one of a type lake cannot write is refused with a typed error that names the table and the
-/// column, and nothing is committed.
+/// column of a type lake cannot write (TINYINT, FLOAT, a list) is left out of lake's files
+/// when its default is NULL, which is what DuckDB reads there; a dropped, renamed or retyped
+/// column, a NOT NULL one without a default or one of a type lake cannot write with a default
+/// is refused with a typed error that names the table and the column, and nothing is committed.
 @Suite(.serialized) struct AlteredTableIngestTests {
     /// Evaluation orders under new ids (ORD-X…), so an ingest accepts them again.
     static func freshOrders(_ dir: TemporaryDirectory, count: Int = 150) throws -> String {
@@ -74,6 +75,62 @@ import Testing
         #expect(try Query.run(spec, catalog: lake.catalog).table.rows.first?.first?.text == String(try RowDeleteTests.count(lake.catalog, "order_items")))
     }
 
+    /// A DuckDB user adds columns lake has no type for and sets a few rows: the main job went on
+    /// failing ("which lake cannot write") until someone dropped them. Now the ingest leaves
+    /// them out of its files, DuckDB reads NULL there and keeps its own values, every report
+    /// agrees, and lake verify finds nothing wrong.
+    @Test func aColumnOfATypeLakeCannotWriteIsLeftOutAndReadsNull() throws {
+        let lake = try EvaluationLake()
+        defer { lake.dir.remove() }
+        let inputs = try TemporaryDirectory("altered-input")
+        defer { inputs.remove() }
+        _ = try Python.run(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+            con.execute("ALTER TABLE l.curated.orders ADD COLUMN gift TINYINT")
+            con.execute("ALTER TABLE l.curated.order_items ADD COLUMN weight FLOAT")
+            con.execute("ALTER TABLE l.raw.orders ADD COLUMN tags VARCHAR[]")
+            con.execute("UPDATE l.curated.orders SET gift = 1 WHERE order_id IN (SELECT order_id FROM l.curated.orders ORDER BY order_id LIMIT 3)")
+            con.execute("UPDATE l.curated.order_items SET weight = 0.5 WHERE order_id IN (SELECT order_id FROM l.curated.order_items ORDER BY order_id LIMIT 3)")
+            con.execute("UPDATE l.raw.orders SET tags = ['seen'] WHERE line_number <= 3")
+            """)
+        let before = try lake.catalog.latestSnapshot().id
+        let r = try runLake(["ingest", "orders", try Self.freshOrders(inputs), "--lake", lake.root])
+        #expect(r.status == 0, "lake ingest after DuckDB added TINYINT, FLOAT and VARCHAR[] columns: \(r.status) \(r.err)")
+        let s = try lake.catalog.latestSnapshot().id
+        #expect(s == before + 1)
+        let fresh = try RowDeleteTests.count(lake.catalog, "orders", ["order_id between ORD-X and ORD-Y"])
+        #expect(fresh > 100, "the new orders are in: \(fresh)")
+        let verify = try runLake(["verify", "--lake", lake.root])
+        #expect(verify.status == 0, "lake verify: \(verify.out)\(verify.err)")
+
+        // DuckDB: NULL on our rows, its own values kept, every report as ours.
+        let duck = try Python.json(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE)")
+
+            """ + DeleteFileTests.answersSQL + """
+            def extra():
+                return list(con.execute('''SELECT
+                    (SELECT count(*) FROM l.curated.orders WHERE order_id LIKE 'ORD-X%' AND gift IS NULL),
+                    (SELECT count(*) FROM l.curated.orders WHERE gift = 1),
+                    (SELECT count(*) FROM l.curated.order_items WHERE order_id LIKE 'ORD-X%' AND weight IS NULL),
+                    (SELECT count(*) FROM l.curated.order_items WHERE order_id LIKE 'ORD-X%'),
+                    (SELECT count(*) FROM l.curated.order_items WHERE weight = 0.5),
+                    (SELECT count(*) FROM l.raw.orders WHERE tags IS NOT NULL),
+                    (SELECT count(*) FROM l.curated.orders)''').fetchone())
+            print(json.dumps({"answers": answers(\(s)), "extra": extra()}))
+            """) as? [String: Any]
+        DeleteFileTests.expectSame(try DeleteFileTests.ours(lake.catalog, s), duck?["answers"] as? [String: [[String]]], "after the ingest")
+        let extra = duck?["extra"] as? [Int] ?? []
+        #expect(extra.count == 7 && extra[0] == Int(fresh) && extra[1] == 3, "orders.gift: NULL on ours, DuckDB's 3 kept: \(extra)")
+        #expect(extra.count == 7 && extra[3] > 0 && extra[2] == extra[3] && extra[4] > 0, "order_items.weight: \(extra)")
+        let orders = Int(try RowDeleteTests.count(lake.catalog, "orders"))
+        #expect(extra.count == 7 && extra[5] == 3 && extra[6] == orders,
+                "raw.orders.tags: DuckDB's 3 kept, none on ours; the orders DuckDB counts: \(extra)")
+    }
+
     @Test func droppedRenamedRetypedNotNullOrUnwritableColumnsAreRefusedWithATypedError() throws {
         let base = try EvaluationLake()
         defer { base.dir.remove() }
@@ -92,8 +149,9 @@ import Testing
             ("not null", ["ALTER TABLE l.curated.orders ADD COLUMN note VARCHAR",
                           "UPDATE __ducklake_metadata_l.ducklake_column SET nulls_allowed = false WHERE column_name = 'note'"],
              ["curated.orders column note", "NOT NULL without a default", "nothing was committed"]),
-            ("unwritable type", ["ALTER TABLE l.raw.orders ADD COLUMN tags VARCHAR[]"],
-             ["raw.orders column tags", "which lake cannot write", "nothing was committed"]),
+            // Without the default the column is left out of the files (above).
+            ("unwritable type with a default", ["ALTER TABLE l.raw.orders ADD COLUMN priority TINYINT DEFAULT 5"],
+             ["raw.orders column priority", "type int8 with a default (5", "which lake cannot write in that type", "nothing was committed"]),
         ]
         for c in cases {
             let copy = try TemporaryDirectory("altered-\(c.name)")

@@ -251,7 +251,7 @@ public struct LakeStore: Sendable {
                 }
                 let layout = try WriteLayout(table: info, produced: r.definition.lakeSchema, version: "\(registryTable) v\(r.definition.version)")
                 out.append(WriteTarget(registryTable: registryTable, definition: r.definition, schemaName: r.schema, tableName: r.table,
-                                       directory: info.directory, schema: try info.schema(), layout: layout, existingTableID: info.tableID))
+                                       directory: info.directory, schema: layout.fileSchema(info), layout: layout, existingTableID: info.tableID))
             } else {
                 let directory = root.appendingPathComponent(r.schema, isDirectory: true).appendingPathComponent(r.table, isDirectory: true)
                 out.append(WriteTarget(registryTable: registryTable, definition: r.definition, schemaName: r.schema, tableName: r.table,
@@ -269,7 +269,8 @@ struct WriteTarget {
     var schemaName: String
     var tableName: String
     var directory: URL
-    /// The table's columns as the catalog has them (files are written with these).
+    /// The table's columns as the catalog has them, less those `layout` omits (files are
+    /// written with these).
     var schema: Schema
     /// How the pipeline's rows (the registry version's columns, `produced`) map onto `schema`.
     var layout: WriteLayout
@@ -297,9 +298,13 @@ struct WriteTarget {
         }
         if let info = try tx.table(schema: schemaName, name: tableName) {
             // A migration committed since this target was resolved: our files have the old
-            // columns. Retry from a new base (the rules then follow the new version).
-            guard info.columns.map(\.name) == schema.fields.map(\.name),
-                  info.columns.map(\.columnID) == schema.fields.map({ Int64($0.fieldID ?? -1) }) else {
+            // columns. Retry from a new base (the rules then follow the new version). The
+            // columns the files leave out must still be the ones left out, as they were.
+            let omittedIDs = Set(layout.omitted.map(\.columnID))
+            let written = info.columns.filter { !omittedIDs.contains($0.columnID) }
+            guard written.map(\.name) == schema.fields.map(\.name),
+                  written.map(\.columnID) == schema.fields.map({ Int64($0.fieldID ?? -1) }),
+                  info.columns.filter({ omittedIDs.contains($0.columnID) }) == layout.omitted else {
                 throw IngestError.conflict(table: TableName(schema: schemaName, name: tableName))
             }
             return info.tableID

@@ -8,7 +8,8 @@ import LakeFormat
 /// describes it for the catalog.
 struct SegmentWriter {
     let directory: URL
-    /// The table's columns as the catalog has them: what every file is written with.
+    /// The table's columns as the catalog has them, less the omitted ones (`WriteLayout`):
+    /// what every file is written with.
     let schema: Schema
     /// How the pipeline's rows become rows of `schema`.
     let layout: WriteLayout
@@ -233,8 +234,10 @@ struct SegmentWriter {
                 guard let id = field.fieldID else { continue }
                 stats[Int64(id)] = Self.catalogStats(summary.columnStatistics[i], field.type, rows: summary.rowCount)
             }
-            files.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                     footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: partitionValues, columnStats: stats))
+            var file = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
+                                   footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: partitionValues, columnStats: stats)
+            file.omittedColumns = Set(layout.omitted.map(\.columnID))
+            files.append(file)
         }
         open = [:]
         single = nil
@@ -295,6 +298,9 @@ struct SegmentWriter {
 /// column DuckDB widened (`SET DATA TYPE BIGINT`, `DECIMAL(38,2)`) is written in its new type;
 /// one DuckDB dropped and added again under its name is written there, as DuckDB's
 /// `INSERT … BY NAME` would; a column set NOT NULL refuses only a batch with a null in it.
+/// A column added in a type lake cannot write (TINYINT, FLOAT, BLOB, …) with no default is left
+/// out of the files: DuckLake readers read a column a file lacks as its initial default, NULL,
+/// which is what an INSERT leaving it out stores (`NewDataFile.omittedColumns`).
 /// What the pipeline cannot fill or no longer finds (a NOT NULL column without a default, a
 /// dropped, renamed or otherwise retyped column) is refused with `IngestError.tableAltered`,
 /// before any file is written, with a fix DuckDB can run.
@@ -306,6 +312,8 @@ struct WriteLayout {
         case filled(ColumnInfo, ColumnType)
     }
     let sources: [Source]
+    /// Columns of types lake cannot write, NULL on every row: not in the files (see above).
+    let omitted: [ColumnInfo]
     /// True when the table is exactly what the pipeline produces (the usual case).
     let identity: Bool
     /// Produced columns the registry allows null but the table no longer does (DuckDB's
@@ -320,6 +328,7 @@ struct WriteLayout {
 
     private init(sources: [Source], identity: Bool, mustBeSet: [(index: Int, column: String)], table: String) {
         self.sources = sources
+        omitted = []
         self.identity = identity
         self.mustBeSet = mustBeSet
         self.table = table
@@ -380,6 +389,7 @@ struct WriteLayout {
                                     + "as DuckDB shows): ALTER TABLE \(t) ADD COLUMN \(f.name) \(Self.sqlType(f.type))")
         }
         var sources: [Source] = []
+        var omitted: [ColumnInfo] = []
         var mustBeSet: [(index: Int, column: String)] = []
         for c in table.columns {
             if let i = byID[c.columnID] {
@@ -405,8 +415,16 @@ struct WriteLayout {
                 continue
             }
             guard let type = c.type else {
+                // A file without the column reads as its initial default: right only when that
+                // is NULL and so is the value a row written now gets.
+                if c.nullable && c.writeDefault == nil && c.initialDefault == nil {
+                    omitted.append(c)
+                    continue
+                }
+                let why = c.nullable ? "with a default (\(c.writeDefault ?? "NULL"), files before it read \(c.initialDefault ?? "NULL"))" : "NOT NULL"
                 throw .tableAltered(table: t, column: c.name,
-                                    detail: "another engine added it with type \(c.duckLakeType), which lake cannot write; drop it or give it a supported type")
+                                    detail: "another engine added it with type \(c.duckLakeType) \(why), which lake cannot write in that type. "
+                                        + "Make NULL its default (ALTER TABLE \(t) ALTER COLUMN \(c.name) DROP DEFAULT, and DROP NOT NULL) or give it a type lake writes")
             }
             var filled = c
             filled.initialDefault = c.writeDefault
@@ -418,15 +436,22 @@ struct WriteLayout {
             sources.append(.filled(filled, type))
         }
         self.sources = sources
+        self.omitted = omitted
         self.mustBeSet = mustBeSet
         self.table = t
-        identity = mustBeSet.isEmpty && sources.count == produced.fields.count && sources.enumerated().allSatisfy { k, s in
+        identity = mustBeSet.isEmpty && omitted.isEmpty && sources.count == produced.fields.count && sources.enumerated().allSatisfy { k, s in
             if case .produced(let i, let from, let to) = s { return i == k && from == to }
             return false
         }
     }
 
-    /// The pipeline's `batch` as rows of `schema` (the table's columns). Refuses a batch with a
+    /// The columns the files hold: the table's, less the omitted ones.
+    func fileSchema(_ table: TableInfo) -> Schema {
+        let left = Set(omitted.map(\.columnID))
+        return Schema(table.columns.filter { !left.contains($0.columnID) }.compactMap(\.field))
+    }
+
+    /// The pipeline's `batch` as rows of `schema` (the table's columns, less the omitted). Refuses a batch with a
     /// null in a column the table made NOT NULL: the registry allows it, so the batch is valid,
     /// but DuckDB would refuse such a row too; batches without one are written.
     func apply(_ batch: RecordBatch, as schema: Schema) throws -> RecordBatch {

@@ -53,7 +53,7 @@ workloads = [
             GROUP BY 1 ORDER BY 1"""]),
     ("one day, one channel", ["query", "orders", "--where", f"event_date = {day}", "--where", "channel = web",
                               "--agg", "count(*)", "--agg", "sum(order_total)"], [f"""
-        SELECT count(*), sum(order_total) FROM {orders} WHERE date = '{day}' AND channel = 'web'"""]),
+        SELECT count(*), sum(order_total) FROM {orders} WHERE event_date = '{day}' AND channel = 'web'"""]),
 ]
 
 def ours(args, binary=lake):

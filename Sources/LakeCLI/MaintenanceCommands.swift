@@ -19,13 +19,13 @@ struct CompactCommand: ParsableCommand {
         Examples:
           lake compact --dry-run
           lake compact curated.orders --min-files 2
-          lake compact orders --partition date=2024-01-15 --format json
+          lake compact orders --partition event_date=2024-01-15 --format json
         """)
 
     @OptionGroup var lake: LakeOptions
     @Argument(help: "Table as layer.table (curated.orders); a bare name means curated. Default: every table.")
     var table: String?
-    @Option(help: ArgumentHelp("Only this partition: date=YYYY-MM-DD.", valueName: "date=YYYY-MM-DD"))
+    @Option(help: ArgumentHelp("Only this day's partitions: event_date=YYYY-MM-DD (date=YYYY-MM-DD is taken too).", valueName: "event_date=YYYY-MM-DD"))
     var partition: String?
     @Option(help: "Largest file to write, in bytes (estimated from the input's bytes per row).")
     var targetFileSize: Int64 = 128 << 20
@@ -41,8 +41,10 @@ struct CompactCommand: ParsableCommand {
         var o = CompactionOptions()
         o.table = table
         if let p = partition {
-            guard p.hasPrefix("date=") else { throw ValidationError("--partition '\(p)': expected date=YYYY-MM-DD") }
-            o.date = String(p.dropFirst(5))
+            guard let day = ["event_date=", "date="].first(where: p.hasPrefix).map({ String(p.dropFirst($0.count)) }) else {
+                throw ValidationError("--partition '\(p)': expected event_date=YYYY-MM-DD")
+            }
+            o.date = day
         }
         o.targetFileSize = targetFileSize
         o.minFiles = minFiles

@@ -134,7 +134,7 @@ public struct ColumnStats: Hashable, Sendable {
 }
 
 /// A Parquet file to register. `relativePath` is relative to the table directory
-/// (`TableInfo.directory`), the way DuckLake stores paths, e.g. "date=2024-01-15/channel=web/part-1.parquet".
+/// (`TableInfo.directory`), the way DuckLake stores paths, e.g. "event_date=2024-01-15/channel=web/part-1.parquet".
 public struct NewDataFile: Hashable, Sendable {
     public var relativePath: String
     public var recordCount: Int64

@@ -63,7 +63,7 @@ public enum Durability {
 }
 
 /// The fsyncs that make new directories' names durable, run in the background. An ingest
-/// creates a file in every new partition directory (`date=…/channel=…`) as rows for it first
+/// creates a file in every new partition directory (`event_date=…/channel=…`) as rows for it first
 /// arrive, on the thread that hands rows to the writers; fsyncing each new directory's parent
 /// there made that thread wait on the device about 500 times per million orders. Here the
 /// creating thread announces the new entry, makes the directory and goes on; the parent is

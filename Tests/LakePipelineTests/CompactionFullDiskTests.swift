@@ -68,7 +68,7 @@ import Testing
         }
         #expect(detail.contains("No space left on device"), "\(detail)")
         let text = "\(failure!)"
-        #expect(text.contains("--partition date=") && text.contains("lake compact curated.orders") && text.contains("nothing was committed"), "\(text)")
+        #expect(text.contains("--partition event_date=") && text.contains("lake compact curated.orders") && text.contains("nothing was committed"), "\(text)")
         #expect(try full.latestSnapshot().id == snapshot, "nothing committed")
         let left = FailedWriteCleanupTests.dataFiles(under: root).subtracting(filesBefore)
         #expect(left.isEmpty, "the failed compaction left \(left.sorted().prefix(3))")

@@ -173,7 +173,7 @@ struct IngestParallelTests {
             options.parallelism = parallelism
             options.chunkBytes = 3_000
             _ = try OrderIngest.run(store, path: path, options: options)
-            let partition = store.root.appendingPathComponent("curated/orders/date=2024-01-01/channel=web")
+            let partition = store.root.appendingPathComponent("curated/orders/event_date=2024-01-01/channel=web")
             let files = try FileManager.default.contentsOfDirectory(atPath: partition.path).filter { $0.hasSuffix(".parquet") }
             try #require(files.count == 1, "\(files)")
             let reader = try ParquetFileReader(path: partition.appendingPathComponent(files[0]).path)

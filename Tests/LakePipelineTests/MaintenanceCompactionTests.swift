@@ -197,6 +197,6 @@ struct MaintenanceCompactionTests {
         }
         o = CompactionOptions()
         o.date = "2024-13-45"
-        #expect(throws: MaintenanceError.badPartition("date=2024-13-45")) { try Compaction.run(lake.catalog, options: o) }
+        #expect(throws: MaintenanceError.badPartition("event_date=2024-13-45")) { try Compaction.run(lake.catalog, options: o) }
     }
 }

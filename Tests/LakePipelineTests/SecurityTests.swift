@@ -46,7 +46,7 @@ struct SecurityTests {
             let table = URL(fileURLWithPath: "/lake/raw/orders", isDirectory: true)
             let path = SegmentWriter.partitionPath(PartitionKey(date: 19737, channel: hostile))
             let resolved = table.appendingPathComponent(path).appendingPathComponent("f.parquet").standardizedFileURL.path
-            #expect(resolved.hasPrefix("/lake/raw/orders/date=2024-01-15/channel="), "\(hostile) -> \(resolved)")
+            #expect(resolved.hasPrefix("/lake/raw/orders/event_date=2024-01-15/channel="), "\(hostile) -> \(resolved)")
         }
         // Distinct values that differ only in an escaped byte land in distinct folders.
         let values = ["a/b", "a_b", "a b", "a\\b", "..", "."]

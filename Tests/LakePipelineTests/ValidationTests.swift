@@ -360,7 +360,7 @@ print(json.dumps({
         }
         let raw = try Partitioning.split(v.raw)
         #expect(raw.contains { $0.key.channel == "unknown" })
-        #expect(PartitionKey(date: Int32(CivilDate.days(year: 2024, month: 1, day: 15)), channel: "web").path == "date=2024-01-15/channel=web")
+        #expect(PartitionKey(date: Int32(CivilDate.days(year: 2024, month: 1, day: 15)), channel: "web").path == "event_date=2024-01-15/channel=web")
         #expect(throws: PartitionError.missingColumn("day")) { try Partitioning.split(v.orders, dateColumn: "day") }
     }
 

@@ -24,10 +24,12 @@ import Testing
         return path
     }
 
-    static func alter(_ root: String, _ statements: [String]) throws {
+    /// Runs `statements` in DuckDB with the lake attached as `l`; `inlining: false` makes
+    /// DuckDB write even a few rows as files (its UPDATEs then rewrite files, as on big tables).
+    static func alter(_ root: String, _ statements: [String], inlining: Bool = true) throws {
         _ = try Python.run(Python.duckdbPrelude + """
             con = duck()
-            con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', OVERRIDE_DATA_PATH TRUE)")
+            con.execute("ATTACH 'ducklake:sqlite:\(root)/manifest.sqlite' AS l (DATA_PATH '\(root)/', OVERRIDE_DATA_PATH TRUE\(inlining ? "" : ", DATA_INLINING_ROW_LIMIT 0"))")
             for s in sys.argv[1:]:
                 con.execute(s)
             """, statements)
@@ -84,16 +86,12 @@ import Testing
         defer { lake.dir.remove() }
         let inputs = try TemporaryDirectory("altered-input")
         defer { inputs.remove() }
-        _ = try Python.run(Python.duckdbPrelude + """
-            con = duck()
-            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
-            con.execute("ALTER TABLE l.curated.orders ADD COLUMN gift TINYINT")
-            con.execute("ALTER TABLE l.curated.order_items ADD COLUMN weight FLOAT")
-            con.execute("ALTER TABLE l.raw.orders ADD COLUMN tags VARCHAR[]")
-            con.execute("UPDATE l.curated.orders SET gift = 1 WHERE order_id IN (SELECT order_id FROM l.curated.orders ORDER BY order_id LIMIT 3)")
-            con.execute("UPDATE l.curated.order_items SET weight = 0.5 WHERE order_id IN (SELECT order_id FROM l.curated.order_items ORDER BY order_id LIMIT 3)")
-            con.execute("UPDATE l.raw.orders SET tags = ['seen'] WHERE line_number <= 3")
-            """)
+        try Self.alter(lake.root, ["ALTER TABLE l.curated.orders ADD COLUMN gift TINYINT",
+                                   "ALTER TABLE l.curated.order_items ADD COLUMN weight FLOAT",
+                                   "ALTER TABLE l.raw.orders ADD COLUMN tags VARCHAR[]",
+                                   "UPDATE l.curated.orders SET gift = 1 WHERE order_id IN (SELECT order_id FROM l.curated.orders ORDER BY order_id LIMIT 3)",
+                                   "UPDATE l.curated.order_items SET weight = 0.5 WHERE order_id IN (SELECT order_id FROM l.curated.order_items ORDER BY order_id LIMIT 3)",
+                                   "UPDATE l.raw.orders SET tags = ['seen'] WHERE line_number <= 3"], inlining: false)
         let before = try lake.catalog.latestSnapshot().id
         let r = try runLake(["ingest", "orders", try Self.freshOrders(inputs), "--lake", lake.root])
         #expect(r.status == 0, "lake ingest after DuckDB added TINYINT, FLOAT and VARCHAR[] columns: \(r.status) \(r.err)")

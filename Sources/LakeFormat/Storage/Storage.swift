@@ -21,7 +21,7 @@ import Darwin
 #endif
 
 /// A data file's name in a `Storage`: its path relative to the lake root, "/"-separated, e.g.
-/// `curated/orders/date=2024-01-15/channel=web/<uuid>.parquet`. Never absolute, never with an
+/// `curated/orders/event_date=2024-01-15/channel=web/<uuid>.parquet`. Never absolute, never with an
 /// empty, "." or ".." component, so no key can name anything outside the storage's root.
 public struct StorageKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let path: String

@@ -251,10 +251,13 @@ struct SegmentWriter {
         return (try files.writer(url.path, schema: schema, options: options), relative)
     }
 
-    /// Hive-style `date=2024-01-15/channel=web`, with every byte outside [A-Za-z0-9._-]
-    /// percent-encoded, so no value ("../x", "a/b") can leave its table directory.
+    /// Hive-style `event_date=2024-01-15/channel=web`, with every byte outside [A-Za-z0-9._-]
+    /// percent-encoded, so no value ("../x", "a/b") can leave its table directory. Named for
+    /// the partition columns, as DuckDB names the directories it writes into: DuckDB 1.5.5's
+    /// `ducklake_merge_adjacent_files` fails ("Files have different hive partition path") on a
+    /// partition whose files lie in two directories, and lake wrote `date=…` until session 31.
     static func partitionPath(_ key: PartitionKey) -> String {
-        "date=\(StatText.date(days: key.date))/channel=\(escape(key.channel))"
+        "\(PartitionKey.dateDirectory)=\(StatText.date(days: key.date))/channel=\(escape(key.channel))"
     }
 
     static func escape(_ value: String) -> String {

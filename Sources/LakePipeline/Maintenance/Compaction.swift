@@ -22,7 +22,7 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .unknownTable(let t): return "no table \(t) in the lake (name it as layer.table, e.g. curated.orders)"
-        case .badPartition(let p): return "cannot read the partition \"\(p)\": expected date=YYYY-MM-DD"
+        case .badPartition(let p): return "cannot read the partition \"\(p)\": expected event_date=YYYY-MM-DD"
         case .unknownSortColumn(let t, let c): return "\(t) has no column \(c) to sort by"
         case .unreadableColumn(let t, let c, let d): return "\(t).\(c): \(d)"
         case .badOption(let d): return d
@@ -31,7 +31,7 @@ public enum MaintenanceError: Error, CustomStringConvertible, Equatable {
         case .noSpace(let d):
             return "\(d). A compaction writes all its new files before its one commit, beside the files they replace, so it needs "
                 + "free space for every partition it rewrites; nothing was committed and the files it wrote were removed. Free space, "
-                + "or compact less at once: one table (`lake compact curated.orders`) or one day (`--partition date=YYYY-MM-DD`); "
+                + "or compact less at once: one table (`lake compact curated.orders`) or one day (`--partition event_date=YYYY-MM-DD`); "
                 + "`lake compact --dry-run` lists what would be rewritten"
         case .unreadableFile(let t, let d):
             return "a file of \(t) read for the record of deleted order ids fails verification, so nothing was changed: \(d). Restore the file from a backup (`lake verify --table \(t)` lists every bad file)"
@@ -62,7 +62,7 @@ public struct CompactionOptions: Sendable {
     public func check() throws(MaintenanceError) {
         guard targetFileSize > 0 else { throw .badOption("--target-file-size \(targetFileSize): expected a positive number of bytes") }
         guard minFiles >= 2 else { throw .badOption("--min-files \(minFiles): expected at least 2 (one file has nothing to merge with)") }
-        if let d = date, LakeCatalog.Timestamps.parseDate(d) == nil { throw .badPartition("date=" + d) }
+        if let d = date, LakeCatalog.Timestamps.parseDate(d) == nil { throw .badPartition("event_date=" + d) }
     }
 }
 

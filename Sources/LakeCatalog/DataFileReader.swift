@@ -60,10 +60,9 @@ public struct DataFileReader {
         // A column whose current version began at or before the file's commit existed when the
         // file was written, and every writer of this catalog (ours via requireSchemaUnchanged,
         // DuckDB's INSERT) writes all of a table's columns lake can represent: its absence is
-        // corruption. Only a
-        // column added after the file (begin_snapshot later than the file's) may be missing and
-        // read as its default. A rename or widening starts a new column version, so such a
-        // column is not required of older files: weaker, never a false alarm.
+        // corruption. Only a column added after the file (begin_snapshot later than the file's)
+        // may be missing and read as its default. A rename or widening starts a new column
+        // version, so such a column is not required of older files: weaker, never a false alarm.
         // A mapped file whose mapping names no source for a column was registered without it
         // (`allow_missing`): the column reads as its default there, as in DuckDB. A column in a
         // type lake cannot represent is left out of lake's files when its default is NULL

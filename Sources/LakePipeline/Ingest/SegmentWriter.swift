@@ -454,9 +454,10 @@ struct WriteLayout {
         return Schema(table.columns.filter { !left.contains($0.columnID) }.compactMap(\.field))
     }
 
-    /// The pipeline's `batch` as rows of `schema` (the table's columns, less the omitted). Refuses a batch with a
-    /// null in a column the table made NOT NULL: the registry allows it, so the batch is valid,
-    /// but DuckDB would refuse such a row too; batches without one are written.
+    /// The pipeline's `batch` as rows of `schema` (the table's columns, less the omitted).
+    /// Refuses a batch with a null in a column the table made NOT NULL: the registry allows it,
+    /// so the batch is valid, but DuckDB would refuse such a row too; batches without one are
+    /// written.
     func apply(_ batch: RecordBatch, as schema: Schema) throws -> RecordBatch {
         if identity { return RecordBatch(schema: schema, columns: batch.columns) }
         for (i, name) in mustBeSet where batch.columns[i].nullCount > 0 {

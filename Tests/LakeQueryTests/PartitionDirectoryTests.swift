@@ -63,4 +63,49 @@ import Testing
         let bad = try runLake(["compact", "--partition", "day=2024-01-15", "--lake", lake.root])
         #expect(bad.status == 64 && bad.err.contains("expected event_date=YYYY-MM-DD"), "\(bad.status) \(bad.err)")
     }
+
+    /// A lake from before session 31 (`date=…` directories) that DuckDB then wrote into: `lake
+    /// compact` puts each partition's merged file in its `event_date=…` directory, so no
+    /// partition stays split across two directories and DuckDB's merge works on it afterwards.
+    @Test func compactionMovesALegacyPartitionToItsEventDateDirectory() throws {
+        let lake = try EvaluationLake(orderChunks: 2)
+        defer { lake.dir.remove() }
+        // The old layout: every partition directory renamed, the catalog's paths with it.
+        for table in ["raw/orders", "curated/orders", "curated/order_items"] {
+            let dir = lake.dir.url.appendingPathComponent(table)
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasPrefix("event_date=") {
+                try FileManager.default.moveItem(at: dir.appendingPathComponent(name), to: dir.appendingPathComponent(String(name.dropFirst(6))))
+            }
+        }
+        _ = try Python.run("""
+            import sqlite3
+            db = sqlite3.connect("\(lake.root)/manifest.sqlite")
+            db.execute("UPDATE ducklake_data_file SET path = substr(path, 7) WHERE path LIKE 'event_date=%'")
+            db.commit()
+            """)
+        #expect(try runLake(["verify", "--lake", lake.root]).status == 0, "the renamed lake reads as before")
+        try AlteredTableIngestTests.alter(lake.root, [
+            "UPDATE l.curated.orders SET status = status WHERE order_id IN (SELECT min(order_id) FROM l.curated.orders GROUP BY event_date, channel)",
+        ], inlining: false)
+        let compact = try runLake(["compact", "--min-files", "2", "--lake", lake.root])
+        #expect(compact.status == 0, "\(compact.err)")
+        // Every partition of curated.orders had two files or more (two ingests, DuckDB's update).
+        let live = try lake.catalog.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT f.path FROM ducklake_data_file f JOIN ducklake_table t USING (table_id) JOIN ducklake_schema s USING (schema_id)
+                WHERE s.schema_name = 'curated' AND t.table_name = 'orders' AND t.end_snapshot IS NULL AND f.end_snapshot IS NULL
+                  AND f.path NOT LIKE 'event_date=%'
+                """)
+        }
+        #expect(live.isEmpty, "curated.orders files outside event_date= directories after lake compact: \(live.prefix(3))")
+        let out = try Python.json(Python.duckdbPrelude + """
+            con = duck()
+            con.execute("ATTACH 'ducklake:sqlite:\(lake.root)/manifest.sqlite' AS l (DATA_PATH '\(lake.root)/', OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)")
+            before = con.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0]
+            con.execute("INSERT INTO l.curated.orders SELECT * REPLACE ('ORD-Z' || order_id AS order_id) FROM l.curated.orders")
+            con.execute("CALL ducklake_merge_adjacent_files('l')")
+            print(json.dumps([before, con.execute("SELECT count(*) FROM l.curated.orders").fetchone()[0]]))
+            """) as? [Int]
+        #expect(out?.count == 2 && out?[1] == 2 * (out?[0] ?? -1), "DuckDB's merge after lake compact: \(String(describing: out))")
+    }
 }

@@ -484,11 +484,20 @@ extension ColumnData {
 }
 
 extension DataFile {
-    /// The directory, relative to the table's, where a rewrite of this file goes: the file's own,
-    /// or the table's for a file registered outside the lake root by absolute path (DuckDB's
-    /// `ducklake_add_data_files`). Its absolute directory made every rewrite of such a file (a
-    /// compaction, a purge, a migration's) fail at the commit: "must be relative to the table directory".
+    /// The directory, relative to the table's, where a rewrite of this file goes. A file of an
+    /// (event_date, channel) partition goes to that partition's directory as lake names it now
+    /// (`SegmentWriter.partitionPath`): a lake from before session 31 holds `date=…` ones, and a
+    /// rewrite kept there left the partition split across two directories once DuckDB or a
+    /// newer lake wrote to it, which DuckDB 1.5.5's merge refuses. Any other file: its own
+    /// directory, or the table's for a file registered outside the lake root by absolute path
+    /// (DuckDB's `ducklake_add_data_files`). Its absolute directory made every rewrite of such a
+    /// file (a compaction, a purge, a migration's) fail at the commit: "must be relative to the
+    /// table directory".
     var directoryInTable: String {
-        pathIsRelative ? (storedPath as NSString).deletingLastPathComponent : ""
+        if partitionValues.count == 2, let channel = partitionValues["channel"],
+           let day = partitionValues["event_date"].flatMap(LakeCatalog.Timestamps.parseDate), let date = Int32(exactly: day) {
+            return SegmentWriter.partitionPath(PartitionKey(date: date, channel: channel))
+        }
+        return pathIsRelative ? (storedPath as NSString).deletingLastPathComponent : ""
     }
 }

@@ -257,7 +257,7 @@ struct SegmentWriter {
     /// `ducklake_merge_adjacent_files` fails ("Files have different hive partition path") on a
     /// partition whose files lie in two directories, and lake wrote `date=…` until session 31.
     static func partitionPath(_ key: PartitionKey) -> String {
-        "\(PartitionKey.dateDirectory)=\(StatText.date(days: key.date))/channel=\(escape(key.channel))"
+        "event_date=\(StatText.date(days: key.date))/channel=\(escape(key.channel))"
     }
 
     static func escape(_ value: String) -> String {

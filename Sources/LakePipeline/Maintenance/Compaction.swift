@@ -496,7 +496,7 @@ extension DataFile {
     var directoryInTable: String {
         if partitionValues.count == 2, let channel = partitionValues["channel"],
            let day = partitionValues["event_date"].flatMap(LakeCatalog.Timestamps.parseDate), let date = Int32(exactly: day) {
-            return SegmentWriter.partitionPath(PartitionKey(date: date, channel: channel))
+            return PartitionKey(date: date, channel: channel).path
         }
         return pathIsRelative ? (storedPath as NSString).deletingLastPathComponent : ""
     }

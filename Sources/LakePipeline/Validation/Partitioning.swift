@@ -16,13 +16,10 @@ public struct PartitionKey: Hashable, Sendable, Comparable {
         self.channel = channel
     }
 
-    /// The date's directory name: the partition column's, as DuckDB names its directories
-    /// (lakes written before session 31 also hold `date=…` directories; the catalog has each
-    /// file's path, so both are read).
-    public static let dateDirectory = "event_date"
-
-    /// "event_date=2024-01-15/channel=web", the directory under raw/<table>/ or curated/<table>/.
-    public var path: String { "\(Self.dateDirectory)=\(CivilDate.format(days: Int64(date)))/channel=\(channel)" }
+    /// "event_date=2024-01-15/channel=web", the directory under raw/<table>/ or curated/<table>/
+    /// (`SegmentWriter.partitionPath`, the one rule: lakes written before session 31 also hold
+    /// `date=…` directories; the catalog has each file's path, so both are read).
+    public var path: String { SegmentWriter.partitionPath(self) }
 
     public static func < (a: PartitionKey, b: PartitionKey) -> Bool { (a.date, a.channel) < (b.date, b.channel) }
 }

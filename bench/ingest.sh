@@ -92,18 +92,23 @@ print(time.time() - t, cpu() - c)
 PYEOF
 }
 
-# Each round runs every side once, one after the other, into fresh output (the last round's is
-# kept for the file counts); with ROUNDS > 1 the table shows medians.
+# Each round runs every side once, one after the other, into fresh output; with ROUNDS > 1 the
+# table shows medians (file counts and bytes are the last round's). Nothing is deleted until the
+# script exits: for about a minute after many files are deleted, ext4 makes creating files slow
+# (its inode allocator skips inodes freed moments ago, checking each one; measured here: 500
+# directories with a file each took 0.53 CPU-s right after deleting a few lakes, 0.03 s on a
+# quiet file system), which charged whoever ran first after the deletion (lake, ~800 inodes a
+# run) for the last round's cleanup. A run started within a minute of another's exit pays for
+# that one's cleanup in its first round.
 ROUNDS=${ROUNDS:-1}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 r_ours=""; r_check=""; r_rss=""; r_crss=""; r_duck=""; r_duck2=""; r_ratio=""; r_bours=""
 r_ucpu=""; r_dcpu=""; r_d2cpu=""; r_bcpu=""
 for round in $(seq "$ROUNDS"); do
-    rm -rf "$tmp/lake-new" "$tmp/lake-base" "$tmp/duck" "$tmp/duck2"
-    read -r ours check rss_kb check_rss_kb cpu ucpu <<<"$(lake_side "$BIN" new)"
-    read -r duck dcpu <<<"$(duck_side "$PY" "$tmp/duck")"
-    read -r duck2 d2cpu <<<"$(duck_side "$PY2" "$tmp/duck2")"
-    if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu bucpu <<<"$(lake_side "$BASE" base)"; r_bours+=" $bours"; r_bcpu+=" $bucpu"; fi
+    read -r ours check rss_kb check_rss_kb cpu ucpu <<<"$(lake_side "$BIN" "new-$round")"
+    read -r duck dcpu <<<"$(duck_side "$PY" "$tmp/duck-$round")"
+    read -r duck2 d2cpu <<<"$(duck_side "$PY2" "$tmp/duck2-$round")"
+    if [ -n "${BASE:-}" ]; then read -r bours bcheck brss bcrss bcpu bucpu <<<"$(lake_side "$BASE" "base-$round")"; r_bours+=" $bours"; r_bcpu+=" $bucpu"; fi
     r_ours+=" $ours"; r_check+=" $check"; r_rss+=" $rss_kb"; r_crss+=" $check_rss_kb"; r_duck+=" $duck"; r_duck2+=" $duck2"
     r_ucpu+=" $ucpu"; r_dcpu+=" $dcpu"; r_d2cpu+=" $d2cpu"
     r_ratio+=" $(echo "$ours / $duck2" | bc -l)"
@@ -120,16 +125,17 @@ if [ "$ROUNDS" -gt 1 ]; then
     echo "medians of $ROUNDS rounds below; median of the rounds' own lake/duckdb $V2 ratios: $(printf '%.2f' "$(median <<<"$r_ratio")")x"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-our_files=$(find "$tmp/lake-new" -name '*.parquet' | wc -l)
-our_bytes=$(find "$tmp/lake-new" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+last=$ROUNDS
+our_files=$(find "$tmp/lake-new-$last" -name '*.parquet' | wc -l)
+our_bytes=$(find "$tmp/lake-new-$last" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 files() { find "$1" -name '*.parquet' | wc -l; }
 bytes() { find "$1" -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
 
 printf '\n%-32s %12s %14s %14s %12s\n' "" "lake" "duckdb $V1" "duckdb $V2" "${BASE:+lake (BASE)}"
 printf '%-32s %12.2f %14.2f %14.2f %12s\n' "seconds (lake run | COPY)" "$ours" "$duck" "$duck2" "${bours:-}"
 printf '%-32s %12.2f %14s %14s %12s\n' "seconds, lake quality check" "$check" "" "" "${bcheck:-}"
-printf '%-32s %12d %14d %14d\n' "parquet files" "$our_files" "$(files "$tmp/duck")" "$(files "$tmp/duck2")"
-printf '%-32s %12d %14d %14d\n' "parquet bytes" "$our_bytes" "$(bytes "$tmp/duck")" "$(bytes "$tmp/duck2")"
+printf '%-32s %12d %14d %14d\n' "parquet files" "$our_files" "$(files "$tmp/duck-$last")" "$(files "$tmp/duck2-$last")"
+printf '%-32s %12d %14d %14d\n' "parquet bytes" "$our_bytes" "$(bytes "$tmp/duck-$last")" "$(bytes "$tmp/duck2-$last")"
 printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), lake run" "$(echo "$rss_kb / 1024" | bc -l)" "" "" "${brss:+$(echo "$brss / 1024" | bc)}"
 printf '%-32s %12.1f %14s %14s %12s\n' "peak RSS (MB), quality check" "$(echo "$check_rss_kb / 1024" | bc -l)" "" "" "${bcrss:+$(echo "$bcrss / 1024" | bc)}"
 printf '%-32s %12s %14s %14s %12s\n' "CPU, lake run" "$cpu" "" "" "${bcpu:-}"

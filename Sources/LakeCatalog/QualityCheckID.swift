@@ -18,6 +18,12 @@ public enum QualityCheckID: Hashable, Sendable, Comparable, CustomStringConverti
     case orderTotalConsistency
     /// "consistency.item_count": item_count against the order's order_items rows.
     case itemCountConsistency
+    /// "consistency.orphan_items": order_items rows of an accepted order that curated.orders no
+    /// longer holds (another engine deleted the order and left its items).
+    case orphanItems
+    /// "consistency.item_fields": order_items rows whose status, channel or event_time differ
+    /// from their order's (another engine updated the order and not its items).
+    case itemFieldsConsistency
     /// "completeness.curated_rows": one curated order per accepted raw line.
     case curatedRows
     /// "completeness.curated.state": orders without a state (informational: optional field).
@@ -36,7 +42,7 @@ public enum QualityCheckID: Hashable, Sendable, Comparable, CustomStringConverti
     /// The ids with a fixed text, by that text.
     private static let fixed: [String: QualityCheckID] = Dictionary(uniqueKeysWithValues: [
         QualityCheckID.completeness, .validity, .referentialIntegrity, .rawUniqueness, .curatedUniqueness, .orderTotalConsistency,
-        .itemCountConsistency, .curatedRows, .curatedStateNulls, .curatedCityNulls, .freshnessP95,
+        .itemCountConsistency, .orphanItems, .itemFieldsConsistency, .curatedRows, .curatedStateNulls, .curatedCityNulls, .freshnessP95,
     ].map { ($0.description, $0) })
 
     public init(parsing text: String) {
@@ -59,6 +65,8 @@ public enum QualityCheckID: Hashable, Sendable, Comparable, CustomStringConverti
         case .curatedUniqueness: return "uniqueness.curated"
         case .orderTotalConsistency: return "consistency.order_total"
         case .itemCountConsistency: return "consistency.item_count"
+        case .orphanItems: return "consistency.orphan_items"
+        case .itemFieldsConsistency: return "consistency.item_fields"
         case .curatedRows: return "completeness.curated_rows"
         case .curatedStateNulls: return "completeness.curated.state"
         case .curatedCityNulls: return "completeness.curated.city"

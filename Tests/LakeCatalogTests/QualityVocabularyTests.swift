@@ -14,6 +14,7 @@ struct QualityVocabularyTests {
         (.fieldCompleteness("items.quantity"), "completeness.field.items.quantity"), (.validity, "validity"),
         (.referentialIntegrity, "referential_integrity"), (.rawUniqueness, "uniqueness.raw"), (.curatedUniqueness, "uniqueness.curated"),
         (.orderTotalConsistency, "consistency.order_total"), (.itemCountConsistency, "consistency.item_count"),
+        (.orphanItems, "consistency.orphan_items"), (.itemFieldsConsistency, "consistency.item_fields"),
         (.curatedRows, "completeness.curated_rows"), (.curatedStateNulls, "completeness.curated.state"),
         (.curatedCityNulls, "completeness.curated.city"), (.freshnessP95, "freshness.p95_seconds"),
     ]

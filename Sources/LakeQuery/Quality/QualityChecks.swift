@@ -25,6 +25,12 @@ struct LineCounts {
 /// Curated-side figures of one batch: what the consistency, uniqueness and optional-field checks read.
 struct CuratedCounts {
     var orders: Int64 = 0, duplicateIDs: Int64 = 0, mismatched: Int64 = 0, itemCountMismatch: Int64 = 0
+    /// order_items rows of the batch's orders that curated.orders no longer holds, and rows
+    /// whose status, channel or event_time differ from their order's. Always 0 in stored
+    /// figures: lake's own deletes cascade to the items, and any delete or foreign row makes
+    /// the check rescan.
+    var orphanItems: Int64 = 0, itemFieldMismatch: Int64 = 0
+    var fieldExamples: [String] = []
     /// Accepted orders of the batch that lake's deletes removed from curated.orders on purpose (`DeletedOrderIDs`).
     var deleted: Int64 = 0
     var stateNulls: Int64 = 0, cityNulls: Int64 = 0
@@ -159,12 +165,19 @@ public enum QualityChecks {
         var curated: [String: CuratedCounts] = [:]
         var orderTotal: [ExactID: (Int64, Int64)] = [:]  // order_id → (order_total cents, item_count)
         var seen: [ExactID: Int] = [:]
+        let itemsScan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at)
+        // The order's columns each item repeats, as both tables have them now (another engine
+        // may have dropped one): an UPDATE of the order alone leaves its items disagreeing.
+        var shared = OrderFields(names: OrderFields.repeated.filter { name in
+            itemsScan?.columnNames.contains(name) == true
+        })
         if var orders = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: at) {
             scoped(&orders)
+            shared.names = shared.names.filter(orders.columnNames.contains)
             // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
             let city = orders.columnNames.contains("shipping_city") ? "shipping_city" : "city"
             try orders.requireCents(["order_total"])
-            let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city])
+            let (batches, _) = try orders.run(columns: ["order_id", "order_total", "item_count", "state", city] + shared.names)
             Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 guard let text = c[0].string(at: r), case let id = ExactID(text), let batch = batchOfOrder[id] else { return }
@@ -172,6 +185,7 @@ public enum QualityChecks {
                 curated[batch, default: CuratedCounts()].orders += 1
                 if seen[id]! == 2 { curated[batch]!.duplicateIDs += 1 }
                 orderTotal[id] = (Reports.int(c[1], r), Reports.int(c[2], r))
+                shared.recordOrder(id, c[5...], r)
                 if c[3].isNull(r) || c[3].string(at: r) == "" { curated[batch]!.stateNulls += 1 }
                 if c[4].isNull(r) || c[4].string(at: r) == "" { curated[batch]!.cityNulls += 1 }
             }
@@ -197,12 +211,25 @@ public enum QualityChecks {
             try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach { deleted($0.text) }
         }
         var itemSums: [ExactID: (Int128, Int64)] = [:]  // order_id → (sum line_revenue cents, 128 bits; items)
-        if var items = try TableScan.ifPresent(catalog: catalog, table: .curatedOrderItems, asOf: at) {
+        var fieldMismatches: [(id: ExactID, batch: String, detail: String)] = []
+        if var items = itemsScan {
             scoped(&items)
             try items.requireCents(["line_revenue"])
-            let (batches, _) = try items.run(columns: ["order_id", "line_revenue"])
+            let (batches, _) = try items.run(columns: ["order_id", "line_revenue"] + shared.names)
             try Reports.forEachRow(batches) { b, r in
-                guard let text = b.batch.columns[0].string(at: r), case let id = ExactID(text), orderTotal[id] != nil else { return }
+                guard let text = b.batch.columns[0].string(at: r), case let id = ExactID(text) else { return }
+                guard orderTotal[id] != nil else {
+                    // An item of an order one of these batches accepted, whose order is gone
+                    // while the item is live: the delete did not reach order_items (lake's
+                    // deletes do). A DuckDB-inserted item (no batch of ours) is not judged.
+                    if let batch = batchOfOrder[id] { curated[batch, default: CuratedCounts()].orphanItems += 1 }
+                    return
+                }
+                if let differs = shared.itemDiffers(id, b.batch.columns[2...], r) {
+                    let batch = batchOfOrder[id]!
+                    curated[batch]!.itemFieldMismatch += 1
+                    fieldMismatches.append((id, batch, "\(VisibleText.escape(id.text)) \(differs)"))
+                }
                 var v = itemSums[id] ?? (0, 0)
                 try v.0.add(Int128(Reports.int(b.batch.columns[1], r)), orThrow: "quality check: line revenue of order \(VisibleText.escape(text))")
                 v.1 += 1
@@ -224,6 +251,12 @@ public enum QualityChecks {
         }
         for m in mismatches.sorted(by: { $0.id < $1.id }) where curated[m.batch]!.examples.count < 3 {
             curated[m.batch]!.examples.append("\(m.id.text): total \(DecimalText.format(m.total, scale: 2)) vs items \(DecimalText.format(m.sum, scale: 2))")
+        }
+        // One example an order (its items usually all differ alike), the smallest ids first.
+        var previous: ExactID?
+        for m in fieldMismatches.sorted(by: { $0.id < $1.id }) where m.id != previous && curated[m.batch]!.fieldExamples.count < 3 {
+            curated[m.batch]!.fieldExamples.append(m.detail)
+            previous = m.id
         }
         return assemble(snapshotID: snapshot.id, runs: runs, perBatch: perBatch, perDay: perDay, curated: curated, config: config)
     }
@@ -250,6 +283,14 @@ public enum QualityChecks {
                     : "\(cur.mismatched) of \(cur.orders) orders differ: " + cur.examples.joined(separator: "; "))
             add(.itemCountConsistency, Double(cur.itemCountMismatch), 0, cur.itemCountMismatch == 0,
                 "\(cur.itemCountMismatch) orders whose item_count differs from their order_items rows")
+            add(.orphanItems, Double(cur.orphanItems), 0, cur.orphanItems == 0,
+                cur.orphanItems == 0 ? "every order_items row of this batch has its order in curated.orders"
+                    : "\(cur.orphanItems) order_items rows whose order curated.orders no longer holds: a DELETE of orders that left "
+                    + "their items (the product reports still count them); delete them from curated.order_items too (lake delete cascades)")
+            add(.itemFieldsConsistency, Double(cur.itemFieldMismatch), 0, cur.itemFieldMismatch == 0,
+                cur.itemFieldMismatch == 0 ? "order_items rows repeat their order's status, channel and event_time"
+                    : "\(cur.itemFieldMismatch) order_items rows differ from their order (an UPDATE of curated.orders that did not update "
+                    + "curated.order_items; the product reports read the items' values): " + cur.fieldExamples.joined(separator: "; "))
             // The value is the live count (what any reader counts); the orders deleted on purpose lower what it must reach.
             add(.curatedRows, Double(cur.orders), Double(accepted - cur.deleted), cur.orders == accepted - cur.deleted,
                 "\(cur.orders) curated orders for \(accepted) accepted raw lines"

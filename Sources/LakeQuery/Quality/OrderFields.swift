@@ -1,0 +1,84 @@
+import LakeCatalog
+import LakeFormat
+
+/// The columns every curated.order_items row repeats from its order, kept per order by the
+/// quality rescan so that an item disagreeing with its order is found: another engine's UPDATE
+/// of curated.orders (`SET status = 'cancelled'`) does not reach the items, and the product
+/// reports, which read the items alone, kept counting such an order as confirmed.
+struct OrderFields {
+    static let repeated = ["status", "channel", "event_time"]
+    /// The repeated columns both tables hold, in `repeated`'s order (at most three).
+    var names: [String]
+    private var byOrder: [ExactID: (Int64, Int64, Int64)] = [:]
+    /// Interned strings: a string's value is `stringBase + k`, far below any timestamp or
+    /// integer a column of these holds, so a column whose type differs between the tables
+    /// never compares equal by accident.
+    private var codes: [String: Int64] = [:]
+    private var texts: [String] = []
+    private static let null = Int64.min
+    private static let stringBase = Int64.min + 1
+
+    init(names: [String]) { self.names = names }
+
+    /// Records the order's values of `names` (`columns` holds them in that order, from row `r`).
+    mutating func recordOrder(_ id: ExactID, _ columns: ArraySlice<Column>, _ r: Int) {
+        guard !names.isEmpty else { return }
+        byOrder[id] = values(columns, r)
+    }
+
+    /// How the item at row `r` differs from its order ("status: item confirmed, order cancelled"), or
+    /// nil when it repeats every value (or the order was not recorded).
+    mutating func itemDiffers(_ id: ExactID, _ columns: ArraySlice<Column>, _ r: Int) -> String? {
+        guard !names.isEmpty, let order = byOrder[id] else { return nil }
+        let item = values(columns, r)
+        var parts: [String] = []
+        for (k, name) in names.enumerated() where Self.field(item, k) != Self.field(order, k) {
+            parts.append("\(name): item \(text(Self.field(item, k), name)), order \(text(Self.field(order, k), name))")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    private mutating func values(_ columns: ArraySlice<Column>, _ r: Int) -> (Int64, Int64, Int64) {
+        var v = (Self.null, Self.null, Self.null)
+        for k in names.indices {
+            let x = value(columns[columns.startIndex + k], r)
+            switch k {
+            case 0: v.0 = x
+            case 1: v.1 = x
+            default: v.2 = x
+            }
+        }
+        return v
+    }
+
+    private mutating func value(_ c: Column, _ r: Int) -> Int64 {
+        if c.isNull(r) { return Self.null }
+        switch c.data {
+        case .int64(let a): return a[r]
+        case .int32(let a): return Int64(a[r])
+        default:
+            guard let s = c.string(at: r) else { return Self.null }
+            if let code = codes[s] { return code }
+            let code = Self.stringBase + Int64(texts.count)
+            codes[s] = code
+            texts.append(s)
+            return code
+        }
+    }
+
+    private static func field(_ v: (Int64, Int64, Int64), _ k: Int) -> Int64 {
+        switch k {
+        case 0: return v.0
+        case 1: return v.1
+        default: return v.2
+        }
+    }
+
+    /// A value for a message: strings as they are, event_time as DuckLake writes a timestamp.
+    private func text(_ v: Int64, _ name: String) -> String {
+        if v == Self.null { return "NULL" }
+        let k = v &- Self.stringBase
+        if k >= 0 && k < Int64(texts.count) { return VisibleText.escape(texts[Int(k)]) }
+        return name == "event_time" ? StatText.timestamp(micros: v) : String(v)
+    }
+}

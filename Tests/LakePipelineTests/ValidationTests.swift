@@ -311,6 +311,21 @@ print(json.dumps({
         #expect(TestSupport.strings(v.raw, "order_id")[0] == "A")
     }
 
+    /// Unknown keys are counted for schema drift from lines that are JSON objects, accepted or
+    /// rejected for their values, never from a line that is not JSON: a truncated line's keys
+    /// raised a drift alert.
+    @Test func unknownFieldsComeOnlyFromLinesThatAreJSON() throws {
+        let path = try writeLines([
+            #"{"junk_field": 5, "oops"#,
+            #"{"a": [[[[[[{"nested_junk": "#,
+            line(id: "OK").replacingOccurrences(of: "{", with: #"{"gift_note": "hi", "#, options: .anchored),
+            line(id: "BAD", qty: 0).replacingOccurrences(of: "{", with: #"{"loyalty_tier": 2, "#, options: .anchored),
+        ])
+        let v = try TestSupport.validate(path, catalog: catalog)
+        #expect(v.rejects == [.malformedJSON: 2, .invalidQuantity: 1])
+        #expect(v.unknownFields == ["gift_note": 1, "loyalty_tier": 1])
+    }
+
     /// A unit_price above the maximum was said to be "below 0.00 or above the maximum".
     @Test func aPriceOutsideItsBoundsIsNamedWithTheBoundItCrossed() throws {
         let path = try writeLines([

@@ -323,7 +323,9 @@ public struct OrderValidator {
         defer { parser.exchangeOrder(&order) }
         if order.versionedKeys & ~rules.supportedKeys != 0 && schemaBehind == nil { noteBehind(order, lineNumber: lineNumber) }
         order.withText(line: bytes) { t in
-            if !order.unknownFields.isEmpty { noteUnknown(order, t) }
+            // Keys read before a syntax error are not evidence of a new source field: a broken
+            // line's fragment ('{"junk": 5, "oops') raised a schema-drift alert for "junk".
+            if !order.unknownFields.isEmpty && failure?.0 != .malformedJSON { noteUnknown(order, t) }
             let channel = rules.channelIndex(t, order.channel)
             if failure == nil { failure = check(order, t, channel: channel) }
             if let (reason, detail) = failure {

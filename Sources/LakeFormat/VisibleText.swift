@@ -11,6 +11,13 @@ public enum VisibleText {
         return out
     }
 
+    /// `text` escaped, cut after its first `limit` characters with "…": for input echoed in an
+    /// error, whose line may be megabytes (a binary file read as CSV).
+    public static func escape(_ text: String, limit: Int) -> String {
+        guard text.count > limit else { return escape(text) }
+        return escape(String(text.prefix(limit))) + "…"
+    }
+
     /// Bytes as read (e.g. a CSV header): invalid UTF-8 shows as `\x{..}` per byte, not as U+FFFD.
     public static func escape<C: Collection>(bytes: C) -> String where C.Element == UInt8 {
         let b = Array(bytes)

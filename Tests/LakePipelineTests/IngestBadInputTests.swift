@@ -196,6 +196,54 @@ struct IngestBadInputTests {
         #expect(try state(store) == before)
     }
 
+    /// Found by an exploratory test: a UTF-16 catalog was said to "hold a JSON number", and an
+    /// inventory whose first line is not a CSV header (5 MB of x, a gzip file) was echoed whole
+    /// into the error.
+    @Test("a catalog in UTF-16 or not JSON at all, an inventory without a header: errors that name the problem in a line")
+    func wrongEncodingAndHugeHeader() throws {
+        let dir = try TemporaryDirectory("ingest-encoding")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url.appendingPathComponent("lake"), schemas: schemasDirectory)
+        let before = try state(store)
+        let catalogText = try String(contentsOf: evaluationFiles.appendingPathComponent("product_catalog.json"), encoding: .utf8)
+        for (name, data, encoding) in [("le.json", catalogText.data(using: .utf16LittleEndian)!, "UTF-16 (little-endian)"),
+                                       ("be.json", catalogText.data(using: .utf16BigEndian)!, "UTF-16 (big-endian)")] {
+            let path = dir.file(name)
+            try (Data(encoding.contains("little") ? [0xFF, 0xFE] : [0xFE, 0xFF]) + data).write(to: URL(fileURLWithPath: path))
+            #expect {
+                try CatalogIngest.run(store, path: path)
+            } throws: { error in
+                guard case ProductCatalogError.notUTF8(let p, let e) = error else { return false }
+                return p == path && e == encoding && "\(error)".contains("iconv -f UTF-16 -t UTF-8")
+            }
+        }
+        let binary = dir.file("binary.json")
+        try Data([0x1F, 0x8B, 0x08, 0x00, 0xAB]).write(to: URL(fileURLWithPath: binary))
+        #expect {
+            try CatalogIngest.run(store, path: binary)
+        } throws: { error in
+            "\(error)" == "\(binary):1:1: unexpected byte 0x1f where '[' (a JSON array of product objects) was expected"
+        }
+
+        _ = try CatalogIngest.run(store, path: evaluationFiles.appendingPathComponent("product_catalog.json").path)
+        let afterCatalog = try state(store)
+        let huge = dir.file("huge.csv")
+        try (String(repeating: "x", count: 5_000_000) + "\n").write(toFile: huge, atomically: true, encoding: .utf8)
+        let wide = dir.file("wide.csv")
+        try ((0 ..< 500).map { "c\($0)" }.joined(separator: ",") + "\n").write(toFile: wide, atomically: true, encoding: .utf8)
+        for path in [huge, wide] {
+            #expect {
+                try InventoryIngest.run(store, path: path)
+            } throws: { error in
+                let text = "\(error)"
+                return text.count < 700 && text.hasPrefix("\(URL(fileURLWithPath: path).lastPathComponent):1: header is ") && text.contains("…")
+                    && text.hasSuffix("expected the columns \(InventoryParser.columns.joined(separator: ",")) (any order)")
+            }
+        }
+        #expect(try state(store) == afterCatalog)
+        #expect(before != afterCatalog)
+    }
+
     @Test("catalog entries that fail validation are kept in raw.products with reason and line; the rest is the catalog")
     func catalogRejectsKept() throws {
         let dir = try TemporaryDirectory("ingest-rawprod")

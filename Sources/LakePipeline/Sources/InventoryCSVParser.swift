@@ -14,8 +14,11 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
         case .io(let e): return e.description
         case .emptyFile(let p): return "\(p): empty file; expected a header line \(InventoryParser.columns.joined(separator: ","))"
         case .badHeader(let p, let found, let expected):
-            // Header cells are input: escaped, so an invisible character shows where it is.
-            return "\(p):1: header is \(found.map(VisibleText.escape).joined(separator: ",")); expected the columns \(expected.joined(separator: ",")) (any order)"
+            // Header cells are input: escaped, so an invisible character shows where it is, and
+            // cut, so a file that is not CSV (5 MB on its first line) is not echoed whole.
+            let shown = found.prefix(12).map { VisibleText.escape($0, limit: 40) }.joined(separator: ",")
+            let more = found.count > 12 ? ",… (\(found.count) columns)" : ""
+            return "\(p):1: header is \(shown)\(more); expected the columns \(expected.joined(separator: ",")) (any order)"
         case .duplicateColumn(let p, let c): return "\(p):1: the header names \(c) twice; which column holds its values is ambiguous, so nothing was read"
         case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
         case .tooMuchText(let p, let l, let limit):

@@ -420,6 +420,16 @@ struct JSONScanner {
         }
     }
 
+    /// Whether a JSON value can start with byte `c` (`typeName` names its type).
+    static func startsValue(_ c: UInt8) -> Bool {
+        switch c {
+        case 34, UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "-"),
+             UInt8(ascii: "0") ... UInt8(ascii: "9"):
+            return true
+        default: return false
+        }
+    }
+
     /// Name of the JSON type starting with byte `c`, for type-mismatch messages.
     static func typeName(_ c: UInt8) -> String {
         switch c {

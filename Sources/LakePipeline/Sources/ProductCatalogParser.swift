@@ -70,6 +70,8 @@ public enum ProductCatalogError: Error, CustomStringConvertible, Equatable {
     case tooLarge(path: String, limit: Int)
     case syntax(path: String, line: Int, column: Int, problem: JSONProblem)
     case notAnArray(path: String, found: String)
+    /// The file starts with a UTF-16 or UTF-32 byte-order mark (`encoding` names which).
+    case notUTF8(path: String, encoding: String)
     case entryNotAnObject(path: String, index: Int, line: Int, found: String)
 
     public var description: String {
@@ -79,6 +81,8 @@ public enum ProductCatalogError: Error, CustomStringConvertible, Equatable {
         case .syntax(let p, let l, let c, let problem): return "\(p):\(l):\(c): \(problem)"
         case .notAnArray(let p, let found):
             return "\(p): a product catalog must be a JSON array of product objects, but the file holds a JSON \(found)"
+        case .notUTF8(let p, let encoding):
+            return "\(p): the file is \(encoding) (it starts with that byte-order mark); a product catalog is UTF-8 JSON: convert it first, e.g. iconv -f \(encoding.prefix { $0 != " " }) -t UTF-8"
         case .entryNotAnObject(let p, let i, let l, let found):
             return "\(p):\(l): catalog entry \(i) must be an object with product_id, category, brand, price; found a JSON \(found)"
         }
@@ -110,6 +114,17 @@ public enum ProductCatalogParser {
         return try result.get()
     }
 
+    /// The encoding a UTF-16 or UTF-32 byte-order mark names, nil without one. Read as UTF-8,
+    /// such a file failed on its first byte, with a message about JSON types.
+    static func wideEncoding(_ raw: UnsafeRawBufferPointer) -> String? {
+        let head = Array(raw.prefix(4))
+        if head.starts(with: [0xFF, 0xFE, 0, 0]) { return "UTF-32 (little-endian)" }
+        if head.starts(with: [0, 0, 0xFE, 0xFF]) { return "UTF-32 (big-endian)" }
+        if head.starts(with: [0xFF, 0xFE]) { return "UTF-16 (little-endian)" }
+        if head.starts(with: [0xFE, 0xFF]) { return "UTF-16 (big-endian)" }
+        return nil
+    }
+
     public static func parse(_ raw: UnsafeRawBufferPointer, path: String) throws(ProductCatalogError) -> (catalog: ProductCatalog, rejects: [CatalogReject]) {
         var s = JSONScanner(raw)
         var catalog = ProductCatalog()
@@ -136,8 +151,15 @@ public enum ProductCatalogParser {
         do {
             // Skip a UTF-8 byte order mark, which some editors add.
             if raw.count >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { s.i = 3 }
+            if let encoding = Self.wideEncoding(raw) { throw ProductCatalogError.notUTF8(path: path, encoding: encoding) }
             let c = try s.peek(expecting: "'['")
-            guard c == UInt8(ascii: "[") else { throw ProductCatalogError.notAnArray(path: path, found: JSONScanner.typeName(c)) }
+            guard c == UInt8(ascii: "[") else {
+                // A byte no JSON value starts with: the file is not JSON ("holds a JSON number" was said of any).
+                guard JSONScanner.startsValue(c) else {
+                    throw JSONError(problem: .unexpectedByte(c, expecting: "'[' (a JSON array of product objects)"), offset: s.i)
+                }
+                throw ProductCatalogError.notAnArray(path: path, found: JSONScanner.typeName(c))
+            }
             s.i += 1
             var first = true
             var index = 0

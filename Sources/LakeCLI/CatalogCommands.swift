@@ -8,7 +8,7 @@ import LakeFormat
 
 /// --as-of shared by the read commands.
 struct AsOfOption: ParsableArguments {
-    @Option(name: .customLong("as-of"),
+    @Option(name: .customLong("as-of"), parsing: .unconditional,
             help: ArgumentHelp("Read the lake as it was at a snapshot id (12) or a UTC time (2024-02-01T00:00:00Z, 2024-02-01).",
                                valueName: "SNAPSHOT|TIME"),
             transform: { try AsOf.parse($0) })

@@ -21,10 +21,10 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("Output directory (created if missing); files of the same name in it are replaced.", valueName: "DIR"))
     var out: String
 
-    @Option(help: "Order lines to write (before spikes).")
+    @Option(parsing: .unconditional, help: "Order lines to write (before spikes).")
     var orders = 1000
 
-    @Option(help: "Days the orders span.")
+    @Option(parsing: .unconditional, help: "Days the orders span.")
     var days = 30
 
     @Option(help: ArgumentHelp("First day, YYYY-MM-DD (UTC).", valueName: "DATE"))

@@ -95,13 +95,13 @@ struct IngestOrders: ParsableCommand {
     var file: String
     @Flag(help: "Follow the file as it grows and commit micro-batches until SIGINT/SIGTERM; a restart resumes after the last commit.")
     var follow = false
-    @Option(help: ArgumentHelp("With --follow: commit once this many lines are pending.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --follow: commit once this many lines are pending.", valueName: "N"))
     var commitEvery = 10_000
-    @Option(help: ArgumentHelp("With --follow: commit pending lines at least this often.", valueName: "SECONDS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --follow: commit pending lines at least this often.", valueName: "SECONDS"))
     var commitInterval = 1.0
     @Flag(help: "With --follow: read the file from its first line, not from its committed checkpoint: for a new file under the name (rotated), which a restart refuses. Orders already committed count as duplicates.")
     var fromStart = false
-    @Option(help: ArgumentHelp("With --follow: how long to wait for a PostgreSQL catalog that stopped answering (a restart, a failover); once it answers, the follower goes on from its last commit. Past that it exits 1; 0 exits at once.", valueName: "SECONDS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --follow: how long to wait for a PostgreSQL catalog that stopped answering (a restart, a failover); once it answers, the follower goes on from its last commit. Past that it exits 1; 0 exits at once.", valueName: "SECONDS"))
     var reconnectFor = 300.0
     @OptionGroup var alerts: AlertConfigOption
 

@@ -27,7 +27,7 @@ struct CompactCommand: ParsableCommand {
     var table: String?
     @Option(help: ArgumentHelp("Only this day's partitions: event_date=YYYY-MM-DD (date=YYYY-MM-DD is taken too).", valueName: "event_date=YYYY-MM-DD"))
     var partition: String?
-    @Option(help: "Largest file to write, in bytes (estimated from the input's bytes per row).")
+    @Option(parsing: .unconditional, help: "Largest file to write, in bytes (estimated from the input's bytes per row).")
     var targetFileSize: Int64 = 128 << 20
     @Option(help: "Only partitions with at least this many files.") var minFiles = 2
     @Option(help: "Sort rows by this column before writing.") var sortBy: String?

@@ -35,7 +35,7 @@ struct QueryCommand: ParsableCommand {
     var agg: [String] = []
     @Option(name: .customLong("order-by"), help: "A result column, optionally followed by asc or desc; repeatable. Text orders by its bytes and NULLs come last either way, as in DuckDB.")
     var orderBy: [String] = []
-    @Option(help: "At most this many rows.")
+    @Option(parsing: .unconditional, help: "At most this many rows.")
     var limit: Int?
     @OptionGroup var when: AsOfOption
     @Option(help: "Output format: table, csv or json.")

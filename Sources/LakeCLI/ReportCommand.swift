@@ -15,7 +15,7 @@ struct ReportFlags: ParsableArguments {
     var to: String?
     @Option(help: "Only this channel (web, mobile, api; or another one the lake's orders hold, e.g. written by DuckDB).")
     var channel: String?
-    @Option(help: "At most this many rows in the main table.")
+    @Option(parsing: .unconditional, help: "At most this many rows in the main table.")
     var limit: Int?
     @Option(help: "daily-revenue, top-customers: only orders shipped to this country.")
     var country: String?
@@ -82,9 +82,9 @@ struct ReportFlags: ParsableArguments {
 
 /// The inventory report's own thresholds (also taken by `report diff`).
 struct StockFlags: ParsableArguments {
-    @Option(name: .customLong("low-stock"), help: "Units on hand below which stock is low (default: 20).")
+    @Option(name: .customLong("low-stock"), parsing: .unconditional, help: "Units on hand below which stock is low (default: 20).")
     var lowStock: Int64?
-    @Option(name: .customLong("min-days-of-cover"), help: "Days of cover below which stock is low (default: 7).")
+    @Option(name: .customLong("min-days-of-cover"), parsing: .unconditional, help: "Days of cover below which stock is low (default: 7).")
     var minDaysOfCover: Double?
 
     var given: Set<ReportSetting> {
@@ -295,9 +295,9 @@ struct DiffReport: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The report.", valueName: "NAME"))
     var name: ReportName
-    @Option(name: .customLong("from-snapshot"), help: "The earlier snapshot id.")
+    @Option(name: .customLong("from-snapshot"), parsing: .unconditional, help: "The earlier snapshot id.")
     var fromSnapshot: Int64
-    @Option(name: .customLong("to-snapshot"), help: "The later snapshot id (default: the latest).")
+    @Option(name: .customLong("to-snapshot"), parsing: .unconditional, help: "The later snapshot id (default: the latest).")
     var toSnapshot: Int64?
     @OptionGroup var lake: LakeOptions
     @OptionGroup var when: AsOfOption

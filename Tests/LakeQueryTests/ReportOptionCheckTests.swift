@@ -137,6 +137,13 @@ import Testing
             (["report", "inventory", "--min-days-of-cover=-2"], "--min-days-of-cover -2.0: expected a finite number of days"),
             (["report", "diff", "inventory", "--from-snapshot", "2", "--min-days-of-cover", "nan"], "--min-days-of-cover nan"),
             (["report", "inventory", "--low-stock=-1"], "--low-stock -1: expected 0 or more units"),
+            // Session 32: a negative number after a space was read as an option ("Missing value
+            // for '--low-stock <low-stock>'"), though README writes options that way.
+            (["report", "inventory", "--low-stock", "-5"], "--low-stock -5: expected 0 or more units"),
+            (["report", "inventory", "--min-days-of-cover", "-2"], "--min-days-of-cover -2.0: expected a finite number of days"),
+            (["report", "top-products", "--limit", "-3"], "--limit -3: expected at least 1"),
+            (["query", "orders", "--limit", "-1"], "--limit -1: expected 0 or more rows"),
+            (["query", "orders", "--as-of", "-1"], "cannot read --as-of '-1'"),
             // The same class elsewhere: refused before, but as a failure (exit 1), not a usage error.
             (["compact", "--target-file-size", "0"], "--target-file-size 0: expected a positive number of bytes"),
             (["compact", "--min-files", "1"], "--min-files 1: expected at least 2"),
@@ -152,7 +159,7 @@ import Testing
             #expect(r.out.isEmpty, "\(args) printed: \(r.out.prefix(200))")
         }
         let out = lake.dir.file("generated")
-        for (args, message) in [(["--orders=-5"], "--orders must be 0...100000000"), (["--days", "0"], "--days must be 1...3660"),
+        for (args, message) in [(["--orders=-5"], "--orders must be 0...100000000"), (["--orders", "-5"], "--orders must be 0...100000000"), (["--days", "0"], "--days must be 1...3660"),
                                 (["--schema-version", "9"], "--schema-version 9: versions 1 and 2"), (["--spike", "2024-01-02:web:0x"], "factor must be a number from 1 to 1000")] {
             let r = try runLake(["generate", "--out", out] + args)
             #expect(r.status == 64 && r.err.contains(message), "generate \(args): exit \(r.status) \(r.err)")

@@ -82,7 +82,7 @@ struct LakeOptions: ParsableArguments {
     var lake: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Where the lake's catalog lives: a PostgreSQL URL (postgresql://user@host:port/db) or libpq keyword string (host=… dbname=…), password from PGPASSWORD or ~/.pgpass; or a SQLite path (default: $LAKE_CATALOG, else <lake>/manifest.sqlite). Data files stay under --lake.",
+        "Where the lake's catalog lives: a PostgreSQL URL (postgresql://user@host:port/db) or libpq keyword string (host=… dbname=…), password from PGPASSWORD or ~/.pgpass (default: $LAKE_CATALOG, else the SQLite catalog <lake>/manifest.sqlite; a SQLite catalog is always its lake's manifest.sqlite, so a SQLite path names that file). Data files stay under --lake.",
         valueName: "URL"))
     var catalog: String?
 

@@ -53,9 +53,19 @@ struct CompactCommand: ParsableCommand {
         do { try o.check() } catch { throw ValidationError(error.description) }
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
         // The bar inside: erased before `stoppable` says what a signal stopped.
-        let r = try stoppable {
-            try withProgressBar("compact", unit: .count("files"), quiet: quiet || format != .table) { progress in
-                try Compaction.run(catalog, options: o, progress: progress)
+        let r: CompactionReport
+        do {
+            r = try stoppable {
+                try withProgressBar("compact", unit: .count("files"), quiet: quiet || format != .table) { progress in
+                    try Compaction.run(catalog, options: o, progress: progress)
+                }
+            }
+        } catch let error as MaintenanceError {
+            // A misspelt table or sort column is the command line's fault: exit 64 with the
+            // usage, as `lake query` and `lake delete` do (it was exit 1).
+            switch error {
+            case .unknownTable, .unknownSortColumn: throw ValidationError(error.description)
+            default: throw error
             }
         }
         switch format {

@@ -147,6 +147,9 @@ import Testing
             // The same class elsewhere: refused before, but as a failure (exit 1), not a usage error.
             (["compact", "--target-file-size", "0"], "--target-file-size 0: expected a positive number of bytes"),
             (["compact", "--min-files", "1"], "--min-files 1: expected at least 2"),
+            // Session 32: a misspelt table or sort column exited 1, where `lake query` says 64.
+            (["compact", "curated.nope"], "no table curated.nope in the lake"),
+            (["compact", "curated.orders", "--sort-by", "nope"], "curated.orders has no column nope to sort by"),
             // Session 28: `lake delete` with no --where, or one `lake query` refuses, exited 1.
             (["delete", "curated.orders"], "lake delete needs at least one --where condition"),
             (["delete", "curated.orders", "--where", "bogus"], "cannot read the condition \"bogus\""),

@@ -9,7 +9,9 @@ struct OrderFields {
     static let repeated = ["status", "channel", "event_time"]
     /// The repeated columns both tables hold, in `repeated`'s order (at most three).
     var names: [String]
-    private var byOrder: [ExactID: (Int64, Int64, Int64)] = [:]
+    /// By the rescan's order index; read only for orders `recordOrder` was given.
+    private var byOrder: [(Int64, Int64, Int64)] = []
+    private let orders: Int
     /// Interned strings: a string's value is `stringBase + k`, far below any timestamp or
     /// integer a column of these holds, so a column whose type differs between the tables
     /// never compares equal by accident.
@@ -18,18 +20,24 @@ struct OrderFields {
     private static let null = Int64.min
     private static let stringBase = Int64.min + 1
 
-    init(names: [String]) { self.names = names }
-
-    /// Records the order's values of `names` (`columns` holds them in that order, from row `r`).
-    mutating func recordOrder(_ id: ExactID, _ columns: ArraySlice<Column>, _ r: Int) {
-        guard !names.isEmpty else { return }
-        byOrder[id] = values(columns, r)
+    /// `orders`: how many order indexes there are.
+    init(names: [String], orders: Int) {
+        self.names = names
+        self.orders = orders
     }
 
-    /// How the item at row `r` differs from its order ("status: item confirmed, order cancelled"), or
-    /// nil when it repeats every value (or the order was not recorded).
-    mutating func itemDiffers(_ id: ExactID, _ columns: ArraySlice<Column>, _ r: Int) -> String? {
-        guard !names.isEmpty, let order = byOrder[id] else { return nil }
+    /// Records order `i`'s values of `names` (`columns` holds them in that order, from row `r`).
+    mutating func recordOrder(_ i: Int, _ columns: ArraySlice<Column>, _ r: Int) {
+        guard !names.isEmpty else { return }
+        if byOrder.isEmpty { byOrder = Array(repeating: (Self.null, Self.null, Self.null), count: orders) }
+        byOrder[i] = values(columns, r)
+    }
+
+    /// How the item at row `r` differs from its order `i` ("status: item confirmed, order
+    /// cancelled"), or nil when it repeats every value. Only for an order `recordOrder` was given.
+    mutating func itemDiffers(_ i: Int, _ columns: ArraySlice<Column>, _ r: Int) -> String? {
+        guard !names.isEmpty, !byOrder.isEmpty else { return nil }
+        let order = byOrder[i]
         let item = values(columns, r)
         var parts: [String] = []
         for (k, name) in names.enumerated() where Self.field(item, k) != Self.field(order, k) {

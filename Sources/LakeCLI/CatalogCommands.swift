@@ -372,10 +372,12 @@ struct CatalogCopyCommand: ParsableCommand {
         discussion: """
         The target must be empty: a PostgreSQL database without tables, or a SQLite file that does not exist yet. Data files stay where they are. A PostgreSQL copy is then used as --catalog URL with the same --lake; a SQLite copy becomes the lake's catalog when moved to <lake>/manifest.sqlite (move the old one aside first). Copying back from PostgreSQL takes --catalog URL and --to a new SQLite file.
 
+        The copy is where the lake's catalog moves: the source is retired in the same step, and every later write or vacuum through it is refused, naming the copy (reads still work). Two live catalogs over one lake each know only their own new files, and each one's vacuum would delete the other's. --keep-source leaves the source live, for a copy kept as a backup that nothing writes through.
+
         Examples:
           lake catalog copy --lake /data/lake --to postgresql://lake@db.internal/lake
           lake catalog copy --lake /data/lake --to /data/lake/catalog-copy.sqlite
-          lake catalog copy --lake /data/lake --to /data/copy.sqlite --format json
+          lake catalog copy --lake /data/lake --to /data/backup.sqlite --keep-source
         """)
 
     @OptionGroup var lake: LakeOptions
@@ -383,14 +385,17 @@ struct CatalogCopyCommand: ParsableCommand {
     var to: String
     @Option(help: "table, json (one object: target, snapshots, rows, tables) or csv (a header and one row).")
     var format: OutputFormat = .table
+    @Flag(help: "Leave the source catalog live (a backup copy): otherwise it is retired, and writes and vacuums through it are refused.")
+    var keepSource = false
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false)
-        let report = try catalog.copy(to: CatalogLocation.parse(to))
+        let report = try catalog.copy(to: CatalogLocation.parse(to), retireSource: !keepSource)
         var result = Records(["target", "snapshots", "rows", "tables"])
         result.append([report.target, report.snapshots, report.rows, report.tables])
         try printResult(result, format: format) {
-            print("Copied \(report.snapshots) snapshots (\(report.rows) catalog rows in \(report.tables) tables) to \(report.target).")
+            print("Copied \(report.snapshots) snapshots (\(report.rows) catalog rows in \(report.tables) tables) to \(report.target)."
+                  + (keepSource ? "" : " \(catalog.locationText) is retired: write through the copy from now on."))
         }
     }
 }

@@ -304,9 +304,21 @@ public struct Catalog: Sendable {
         return URL(fileURLWithPath: text, isDirectory: true, relativeTo: base).standardizedFileURL
     }
 
-    /// Writes go only to DuckLake 1.0 catalogs; every write path calls this before touching
-    /// anything (data files included), so a refused write leaves no trace.
+    /// Writes go only to DuckLake 1.0 catalogs that `lake catalog copy` has not retired; every
+    /// write path (vacuum included) calls this before touching anything (data files included),
+    /// so a refused write leaves no trace.
     public func requireWritable() throws {
+        try requireCurrentFormat()
+        if let r = try retirement() {
+            throw CatalogError.retiredCatalog(path: locationText, target: r.target, since: Timestamps.timestampText(micros: r.micros),
+                                              undo: location.isPostgres ? "psql '\(locationText)' -c 'DROP TABLE \(Self.retiredTable)'"
+                                                  : "sqlite3 \(locationText) 'DROP TABLE \(Self.retiredTable)'")
+        }
+    }
+
+    /// The format checks of `requireWritable` alone: what copying the catalog needs (a copy
+    /// only reads its source, so a retired catalog can still be copied).
+    func requireCurrentFormat() throws {
         if encrypted { throw CatalogError.encryptedLake(path: locationText) }
         // A wrong --lake for a catalog kept apart from its files: a write would put this
         // batch's files in the wrong directory (a lake split in two) or, for a vacuum, judge

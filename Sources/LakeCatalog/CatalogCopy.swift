@@ -26,8 +26,14 @@ extension Catalog {
     /// Refused when DuckDB keeps inlined rows in the catalog (flush them to files first).
     /// DuckDB's inlined deletions (`ducklake_inlined_delete_<table>`) are copied: without them
     /// the rows DuckDB deleted read as live again in the copy.
-    public func copy(to target: CatalogLocation) throws -> CatalogCopyReport {
-        try requireWritable()
+    ///
+    /// `retireSource`: the copy is where the lake's catalog moves to, so this one is retired in
+    /// the same step (`retire(copiedTo:)`): two live catalogs over one lake root each record
+    /// only their own new files, and each one's vacuum deletes the other's as orphans (a vacuum
+    /// through the old SQLite catalog made a PostgreSQL copy unreadable). Off for a copy kept as
+    /// a backup, whose source stays the lake's catalog.
+    public func copy(to target: CatalogLocation, retireSource: Bool = true) throws -> CatalogCopyReport {
+        try requireCurrentFormat()
         let store: any CatalogStore
         switch target {
         case .postgres(let conninfo):
@@ -94,6 +100,33 @@ extension Catalog {
             }
         }
         let snapshots = tables.first { $0.name == "ducklake_snapshot" }?.rows.count ?? 0
+        if retireSource { try retire(copiedTo: targetText) }
         return CatalogCopyReport(target: targetText, tables: tables.count, rows: rows, snapshots: snapshots)
+    }
+
+    /// The lake table that marks a catalog `lake catalog copy` moved away from. Not a lake_*
+    /// table a copy carries (`lakeTableDDL`), so the copy itself is live.
+    static let retiredTable = "lake_catalog_retired"
+
+    /// Marks this catalog as moved to `target`: from now on `requireWritable` refuses every
+    /// write and vacuum through it, naming the catalog to use. Reads (time travel, reports)
+    /// still work, as long as the new catalog's vacuum leaves the files they name.
+    func retire(copiedTo target: String) throws {
+        try Self.withRetry {
+            try store.write { db in
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(Self.retiredTable) (target TEXT NOT NULL, retired_micros BIGINT NOT NULL)")
+                try db.execute(sql: "INSERT INTO \(Self.retiredTable) (target, retired_micros) VALUES (?, ?)",
+                               arguments: [target, Timestamps.micros(Date())])
+            }
+        }
+    }
+
+    /// Where this catalog was copied to when `lake catalog copy` retired it, and when; nil for a live one.
+    func retirement() throws -> (target: String, micros: Int64)? {
+        try read { db in
+            guard try db.tableExists(Self.retiredTable) else { return nil }
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT target, retired_micros FROM \(Self.retiredTable) ORDER BY retired_micros DESC") else { return nil }
+            return (row[0] as String, row[1] as Int64)
+        }
     }
 }

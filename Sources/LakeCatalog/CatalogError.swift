@@ -12,6 +12,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A lake DuckDB created with `ATTACH … (ENCRYPTED)`: its Parquet files are encrypted, which
     /// this build neither reads nor writes.
     case encryptedLake(path: String)
+    /// `lake catalog copy` moved the lake's catalog to `target` and retired this one.
+    case retiredCatalog(path: String, target: String, since: String, undo: String)
     /// The catalog's data path is outside the lake directory (`--lake`): a write would add and
     /// delete files of another directory, e.g. the original's, from a copy whose catalog kept
     /// the absolute DATA_PATH DuckDB was attached with.
@@ -117,6 +119,12 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(p) is a DuckLake \(v) catalog: this build reads it but writes only DuckLake 1.0 (the version DuckDB 1.5 and later attach); nothing was written. Run `lake upgrade` once (add --lake DIR for another lake): it backs the catalog up next to it and migrates it in place; `lake upgrade --dry-run` shows the plan"
         case .newerCatalog(let p, let v):
             return "\(p) is a DuckLake \(v) catalog, newer than the 1.0 this build writes: it is read as it is and never changed, so nothing was written. Write to it with the engine that migrated it (DuckDB 2.0 or later), or restore the catalog's 1.0 backup to keep writing with lake"
+        case .retiredCatalog(let p, let target, let since, let undo):
+            let use = CatalogLocation.parse(target).isPostgres ? "use --catalog \(target) (or LAKE_CATALOG)"
+                : "use the copy, which serves once it is the lake's manifest.sqlite (move this catalog aside, then the copy there)"
+            return "\(p) was copied to \(target) by `lake catalog copy` (\(since)) and retired: a write or vacuum through it would split the lake "
+                + "in two (each catalog's vacuum deletes the files only the other one names); nothing was done. Write through the copy: \(use). "
+                + "To make this catalog the lake's again instead, stop using the copy, then run: \(undo)"
         case .encryptedLake(let p):
             return "\(p) is an encrypted DuckLake (created by DuckDB with ATTACH … (ENCRYPTED): every data file is encrypted Parquet, its key kept in the catalog). lake reads and writes only unencrypted Parquet, so it writes nothing to this lake (a file it wrote would be stored unencrypted) and reads only its catalog (snapshots, tables, schemas); nothing was written. Use DuckDB for this lake's data"
         case .upgradeRefused(let p, let r):

@@ -17,7 +17,11 @@ func runLake(_ arguments: [String], timeout: TimeInterval = 300) throws -> (stat
     #expect(FileManager.default.createFile(atPath: outFile.file("e"), contents: nil))
     process.standardOutput = FileHandle(forWritingAtPath: outFile.file("o"))
     process.standardError = FileHandle(forWritingAtPath: outFile.file("e"))
+    // Past `timeout` the process is killed (reason .uncaughtSignal): a hang fails the test, not the run.
+    let done = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in done.signal() }
     try process.run()
+    if done.wait(timeout: .now() + timeout) == .timedOut { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
     return (process.terminationStatus, process.terminationReason,
             (try? String(contentsOfFile: outFile.file("o"), encoding: .utf8)) ?? "",
@@ -329,6 +333,13 @@ struct IngestBadInputTests {
             #expect(!r.err.isEmpty, "\(args): no message on stderr")
             #expect(!r.err.contains("Fatal error"), "\(args): \(r.err)")
         }
+        // --follow on a FIFO no one writes to: refused at once. Opening it first waited for a
+        // writer forever, deaf to SIGTERM and SIGINT (found by an exploratory test).
+        let fifo = dir.file("nowriter.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let follow = try runLake(["ingest", "orders", "--lake", root, "--quiet", "--follow", fifo], timeout: 30)
+        #expect(follow.reason == .exit && follow.status == 1, "exit \(follow.status) (\(follow.reason)): \(follow.err)")
+        #expect(follow.err.contains("--follow needs a regular file"), "\(follow.err)")
         // Nothing was committed by any of them: at most the empty bootstrap snapshot exists.
         let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: true)
         #expect(try catalog.ingestRuns().isEmpty)

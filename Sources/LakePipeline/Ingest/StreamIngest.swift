@@ -177,8 +177,11 @@ public enum StreamIngest {
         let source = key.resolved
         let name = URL(fileURLWithPath: path).lastPathComponent
         guard FileManager.default.fileExists(atPath: path) else { throw IngestError.failed("\(path): no such file") }
-        // Checkpoints are byte offsets into a file read again after a restart: a pipe or FIFO has neither.
-        guard try SourceInput.open(path).isRegularFile else {
+        // Checkpoints are byte offsets into a file read again after a restart: a pipe or FIFO has
+        // neither. Asked of the path before it is opened: opening a FIFO no one writes to waits
+        // for a writer, and the follower hung there, deaf to SIGTERM and SIGINT.
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, try SourceInput.open(path).isRegularFile else {
             throw IngestError.failed("\(VisibleText.escape(path)): --follow needs a regular file (it resumes at a byte offset); ingest a pipe or FIFO without --follow")
         }
         // State re-read from the lake on start and after a conflict: the checkpoint, the

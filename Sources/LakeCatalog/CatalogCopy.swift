@@ -114,8 +114,8 @@ extension Catalog {
     func retire(copiedTo target: String) throws {
         try Self.withRetry {
             try store.write { db in
-                try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(Self.retiredTable) (target TEXT NOT NULL, retired_micros BIGINT NOT NULL)")
-                try db.execute(sql: "INSERT INTO \(Self.retiredTable) (target, retired_micros) VALUES (?, ?)",
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS " + Self.retiredTable + " (target TEXT NOT NULL, retired_micros BIGINT NOT NULL)")
+                try db.execute(sql: "INSERT INTO " + Self.retiredTable + " (target, retired_micros) VALUES (?, ?)",
                                arguments: [target, Timestamps.micros(Date())])
             }
         }
@@ -125,7 +125,7 @@ extension Catalog {
     func retirement() throws -> (target: String, micros: Int64)? {
         try read { db in
             guard try db.tableExists(Self.retiredTable) else { return nil }
-            guard let row = try SQLRow.fetchOne(db, sql: "SELECT target, retired_micros FROM \(Self.retiredTable) ORDER BY retired_micros DESC") else { return nil }
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT target, retired_micros FROM " + Self.retiredTable + " ORDER BY retired_micros DESC") else { return nil }
             return (row[0] as String, row[1] as Int64)
         }
     }

@@ -9,8 +9,10 @@ struct OrderFields {
     static let repeated = ["status", "channel", "event_time"]
     /// The repeated columns both tables hold, in `repeated`'s order (at most three).
     var names: [String]
+    /// One row's values of `names`, unused ones NULL.
+    typealias Values = (Int64, Int64, Int64)
     /// By the rescan's order index; read only for orders `recordOrder` was given.
-    private var byOrder: [(Int64, Int64, Int64)] = []
+    private var byOrder: [Values] = []
     private let orders: Int
     /// Interned strings: a string's value is `stringBase + k`, far below any timestamp or
     /// integer a column of these holds, so a column whose type differs between the tables
@@ -33,20 +35,27 @@ struct OrderFields {
         byOrder[i] = values(columns, r)
     }
 
-    /// How the item at row `r` differs from its order `i` ("status: item confirmed, order
-    /// cancelled"), or nil when it repeats every value. Only for an order `recordOrder` was given.
-    mutating func itemDiffers(_ i: Int, _ columns: ArraySlice<Column>, _ r: Int) -> String? {
+    /// The item's values at row `r` when they differ from its order `i`'s, else nil (also when
+    /// no column is shared). Only for an order `recordOrder` was given. The text for a message
+    /// is made by `describe`, for the few examples shown, not for every differing item.
+    mutating func itemDiffering(from i: Int, _ columns: ArraySlice<Column>, _ r: Int) -> Values? {
         guard !names.isEmpty, !byOrder.isEmpty else { return nil }
-        let order = byOrder[i]
         let item = values(columns, r)
+        let order = byOrder[i]
+        return item == order ? nil : item
+    }
+
+    /// How `item` differs from order `i` ("status: item confirmed, order cancelled").
+    func describe(_ item: Values, from i: Int) -> String {
+        let order = byOrder[i]
         var parts: [String] = []
         for (k, name) in names.enumerated() where Self.field(item, k) != Self.field(order, k) {
             parts.append("\(name): item \(text(Self.field(item, k), name)), order \(text(Self.field(order, k), name))")
         }
-        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+        return parts.joined(separator: ", ")
     }
 
-    private mutating func values(_ columns: ArraySlice<Column>, _ r: Int) -> (Int64, Int64, Int64) {
+    private mutating func values(_ columns: ArraySlice<Column>, _ r: Int) -> Values {
         var v = (Self.null, Self.null, Self.null)
         for k in names.indices {
             let x = value(columns[columns.startIndex + k], r)
@@ -74,7 +83,7 @@ struct OrderFields {
         }
     }
 
-    private static func field(_ v: (Int64, Int64, Int64), _ k: Int) -> Int64 {
+    private static func field(_ v: Values, _ k: Int) -> Int64 {
         switch k {
         case 0: return v.0
         case 1: return v.1

@@ -142,12 +142,11 @@ public enum QualityChecks {
         // The other batches that accepted an order id: only after a delete (a corrected source
         // loaded again after `lake delete`), as dedupe refuses a live id.
         var alsoAcceptedBy: [Int32: [String]] = [:]
-        func grow(_ n: Int) { if batchOf.count < n { batchOf += repeatElement(-1, count: n - batchOf.count) } }
         let (rawBatches, _) = try raw.run(columns: ["batch_id", "order_id", "reject_reason", "reject_detail", "event_date"])
         for b in rawBatches {
             let c = b.batch.columns
             let ids = Kernels.codes(c[1], b, &orderIDs)
-            grow(orderIDs.count)
+            batchOf += repeatElement(-1, count: orderIDs.count - batchOf.count)
             b.forEachRow { r in
                 guard let batch = c[0].string(at: r) else { return }
                 let day: Int32? = c[4].isNull(r) ? nil : Reports.date(c[4], r)
@@ -240,7 +239,7 @@ public enum QualityChecks {
             try DeletedOrderIDs.deleted(in: retired, files: catalog.files).forEach { deleted($0.text) }
         }
         var itemSum = [Int128](repeating: 0, count: orderCount), items = [Int64](repeating: 0, count: orderCount)
-        var fieldMismatches: [(id: Int, detail: String)] = []
+        var fieldMismatches: [(id: Int, item: OrderFields.Values)] = []
         if var scan = itemsScan {
             scoped(&scan)
             try scan.requireCents(["line_revenue"])
@@ -257,9 +256,9 @@ public enum QualityChecks {
                         curated[batchNames[Int(batchOf[i])], default: CuratedCounts()].orphanItems += 1
                         return
                     }
-                    if let differs = shared.itemDiffers(i, c[2...], r) {
+                    if let item = shared.itemDiffering(from: i, c[2...], r) {
                         curated[batchNames[Int(batchOf[i])]]!.itemFieldMismatch += 1
-                        fieldMismatches.append((i, differs))
+                        fieldMismatches.append((i, item))
                     }
                     try itemSum[i].add(Int128(Reports.int(c[1], r)), orThrow: "quality check: line revenue of order \(VisibleText.escape(idText(i)))")
                     items[i] += 1
@@ -283,11 +282,11 @@ public enum QualityChecks {
         }
         // One example an order (its items usually all differ alike), the smallest ids first.
         var previous: Int?
-        let fields = fieldMismatches.map { (id: ExactID(idText($0.id)), index: $0.id, detail: $0.detail) }
+        let fields = fieldMismatches.map { (id: ExactID(idText($0.id)), index: $0.id, item: $0.item) }
         for m in fields.sorted(by: { $0.id < $1.id }) {
             let batch = batchNames[Int(batchOf[m.index])]
             guard m.index != previous, curated[batch]!.fieldExamples.count < 3 else { continue }
-            curated[batch]!.fieldExamples.append("\(VisibleText.escape(m.id.text)) \(m.detail)")
+            curated[batch]!.fieldExamples.append("\(VisibleText.escape(m.id.text)) \(shared.describe(m.item, from: m.index))")
             previous = m.index
         }
         return assemble(snapshotID: snapshot.id, runs: runs, perBatch: perBatch, perDay: perDay, curated: curated, config: config)

@@ -309,11 +309,7 @@ public struct Catalog: Sendable {
     /// so a refused write leaves no trace.
     public func requireWritable() throws {
         try requireCurrentFormat()
-        if let r = try retirement() {
-            throw CatalogError.retiredCatalog(path: locationText, target: r.target, since: Timestamps.timestampText(micros: r.micros),
-                                              undo: location.isPostgres ? "psql '\(locationText)' -c 'DROP TABLE \(Self.retiredTable)'"
-                                                  : "sqlite3 \(locationText) 'DROP TABLE \(Self.retiredTable)'")
-        }
+        if let r = try retirement() { throw retiredError(r) }
     }
 
     /// The format checks of `requireWritable` alone: what copying the catalog needs (a copy
@@ -554,6 +550,7 @@ public struct Catalog: Sendable {
         try requireWritable()
         let (snap, value, written, leases): (SnapshotInfo, T, [String], [WriteLease]) = try Self.withRetry {
             try store.write { db in
+                try requireLive(db)
                 hooks(.locked)
                 var tx = try CatalogTransaction(db: db, dataPath: dataPath, files: files, hooks: hooks, schemaCache: schemaCache)
                 let value = try body(&tx)

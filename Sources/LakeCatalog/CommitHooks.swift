@@ -9,6 +9,9 @@ public enum CommitPoint: String, Sendable, CaseIterable {
     case beforeCommit
     /// `COMMIT` returned: the snapshot is durable and visible; `commit` has not returned yet.
     case committed
+    /// Not a commit's: `Catalog.copy` has committed its target and still holds the source's
+    /// write lock, its retirement marker not yet committed.
+    case copyWritten
 }
 
 /// Test instrumentation of the commit protocol, carried by value in `Catalog`

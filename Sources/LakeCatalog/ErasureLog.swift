@@ -33,6 +33,7 @@ public enum ErasureLog {
         try catalog.requireWritable()
         try Catalog.withRetry {
             try catalog.store.write { db in
+                try catalog.requireLive(db)
                 try db.execute(sql: "UPDATE lake_erasure SET purge_snapshot_id = ? WHERE purge_snapshot_id IS NULL", arguments: [snapshot])
             }
         }

@@ -250,6 +250,7 @@ extension Catalog {
         try requireWritable()
         try Self.withRetry {
             try store.write { db in
+                try requireLive(db)
                 guard try KeyRunTable.exists(db) else { return }
                 let rows = try SQLRow.fetchAll(db, sql: """
                     SELECT snapshot_id, key_count, payload FROM lake_key_run WHERE table_id = ? AND column_name = ? ORDER BY snapshot_id

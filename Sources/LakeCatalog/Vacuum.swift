@@ -88,6 +88,7 @@ extension Catalog {
         do {
             try Self.withRetry {
                 try store.write { db in
+                    try requireLive(db)
                     report = VacuumReport(dryRun: dryRun)
                     // Files an interrupted vacuum scheduled but did not delete: this run deletes
                     // them, so a dry run must count them too.
@@ -343,7 +344,10 @@ extension Catalog {
         try requireWritable()
         if dryRun { return try read { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: true, safety: safety) } }
         return try Self.withRetry {
-            try store.write { db in try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: false, safety: safety) }
+            try store.write { db in
+                try requireLive(db)
+                return try orphanPass(db, cutoff: cutoff, layers: layers, dryRun: false, safety: safety)
+            }
         }
     }
 

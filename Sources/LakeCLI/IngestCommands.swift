@@ -84,7 +84,8 @@ struct IngestOrders: ParsableCommand {
         A follower whose PostgreSQL catalog stops answering (a server restart, a failover) waits \
         for it, trying again after 0.5 s, 1 s, 2 s, ... up to 30 s apart, and goes on from its \
         last commit once it answers; after --reconnect-for seconds (300 by default) of no answer \
-        it exits 1. Each wait is said on stderr:
+        it exits 1. A server that does not answer yet when the follower starts is waited for the \
+        same way. Each wait is said on stderr:
           lake ingest orders live.jsonl --follow --reconnect-for 3600
         """)
 
@@ -118,59 +119,66 @@ struct IngestOrders: ParsableCommand {
     }
 
     func run() throws {
+        if follow { return try runFollowing() }
         let store = try lake.ingestStore(for: .orders, registry: registry)
         // Read before ingesting: a bad --config is an error before anything is committed.
         let qualityConfig = try alerts.load(lake: store.root)
-        if follow {
-            let stop = StopFlag()
-            stop.installSignalHandlers()
-            var options = StreamOptions()
-            options.commitEvery = commitEvery
-            options.commitInterval = commitInterval
-            options.fromStart = fromStart
-            options.reconnectFor = reconnectFor
-            let format = flags.format
-            let reconnecting = { (r: Reconnect) in
-                let until = ISO8601DateFormatter().string(from: r.giveUpAt)
-                printError("lake ingest --follow: \(r.error); trying again in \(String(format: "%.1f", r.wait)) s (attempt \(r.attempt); "
-                    + "gives up at \(until), --reconnect-for). Nothing is lost: it resumes after the last commit")
-            }
-            let totals = try StreamIngest.follow(store, path: file, options: options, stop: stop, onCommit: { s, position in
-                if format == .table {
-                    // Unbuffered: a follower runs for hours and its output is read as it goes.
-                    let text = "snapshot \(s.snapshotID.map(String.init) ?? "-"): lines ..\(position.lineNumber) (byte \(position.byteOffset))  "
-                        + "records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)\n"
-                    StandardStream.write(text, to: StandardStream.output)
-                }
-                // Each micro-batch gets the checks a one-shot ingest's batch gets.
-                BatchQualityHook.run(store.catalog, s, config: qualityConfig)
-            }, onReconnect: reconnecting)
-            print(SummaryText.render(totals, format: flags.format))
-            // Stopped while the catalog was out of reach: what is left of the file cannot be
-            // told now, and the stop was still a clean one.
-            let rest: UnconsumedTail?
-            do { rest = try StreamIngest.unconsumed(store, path: file) } catch where Reconnect.isOutage(error) {
-                printError("\(VisibleText.escape(file)): stopped while the catalog was out of reach (\(error)); a restart resumes after the last commit")
-                return
-            } catch where Reconnect.isLoginRefusal(error) {
-                printError("\(VisibleText.escape(file)): stopped; what is left of the file cannot be told now (\(error))")
-                return
-            }
-            if let rest {
-                let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"
-                printError(rest.hasLineEnd
-                    ? "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested before the stop; a restart resumes there"
-                    : "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested: a last line with no line end yet. A restart "
-                        + "reads it once its newline is written; if the writer is done, append the newline (echo >> FILE) and follow again")
-            }
-            return
-        }
         let bar = ProgressBar(label: "orders", quiet: flags.quiet || flags.format != .table)
         try stoppable {
             let summary = try OrderIngest.run(store, path: file, progress: bar.update)
             bar.finish()
             print(SummaryText.render(summary, format: flags.format))
             BatchQualityHook.run(store.catalog, summary, config: qualityConfig)
+        }
+    }
+
+    private func runFollowing() throws {
+        let stop = StopFlag()
+        stop.installSignalHandlers()
+        let reconnecting = { (r: Reconnect) in
+            let until = ISO8601DateFormatter().string(from: r.giveUpAt)
+            printError("lake ingest --follow: \(r.error); trying again in \(String(format: "%.1f", r.wait)) s (attempt \(r.attempt); "
+                + "gives up at \(until), --reconnect-for). Nothing is lost: it resumes after the last commit")
+        }
+        // A catalog server that does not answer yet (started with the follower, restarting) is
+        // waited for as one that goes away later.
+        guard let store = try StreamIngest.opening({ try lake.ingestStore(for: .orders, registry: registry) },
+                                                   reconnectFor: reconnectFor, stop: stop, onReconnect: reconnecting) else { return }
+        // Read before ingesting: a bad --config is an error before anything is committed.
+        let qualityConfig = try alerts.load(lake: store.root)
+        var options = StreamOptions()
+        options.commitEvery = commitEvery
+        options.commitInterval = commitInterval
+        options.fromStart = fromStart
+        options.reconnectFor = reconnectFor
+        let format = flags.format
+        let totals = try StreamIngest.follow(store, path: file, options: options, stop: stop, onCommit: { s, position in
+            if format == .table {
+                // Unbuffered: a follower runs for hours and its output is read as it goes.
+                let text = "snapshot \(s.snapshotID.map(String.init) ?? "-"): lines ..\(position.lineNumber) (byte \(position.byteOffset))  "
+                    + "records \(s.records)  accepted \(s.accepted)  quarantined \(s.quarantined)  duplicates \(s.duplicates)\n"
+                StandardStream.write(text, to: StandardStream.output)
+            }
+            // Each micro-batch gets the checks a one-shot ingest's batch gets.
+            BatchQualityHook.run(store.catalog, s, config: qualityConfig)
+        }, onReconnect: reconnecting)
+        print(SummaryText.render(totals, format: flags.format))
+        // Stopped while the catalog was out of reach: what is left of the file cannot be told
+        // now, and the stop was still a clean one.
+        let rest: UnconsumedTail?
+        do { rest = try StreamIngest.unconsumed(store, path: file) } catch where Reconnect.isOutage(error) {
+            printError("\(VisibleText.escape(file)): stopped while the catalog was out of reach (\(error)); a restart resumes after the last commit")
+            return
+        } catch where Reconnect.isLoginRefusal(error) {
+            printError("\(VisibleText.escape(file)): stopped; what is left of the file cannot be told now (\(error))")
+            return
+        }
+        if let rest {
+            let at = "after line \(rest.position.lineNumber) (byte \(rest.position.byteOffset))"
+            printError(rest.hasLineEnd
+                ? "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested before the stop; a restart resumes there"
+                : "\(VisibleText.escape(file)): \(rest.bytes) bytes \(at) were not ingested: a last line with no line end yet. A restart "
+                    + "reads it once its newline is written; if the writer is done, append the newline (echo >> FILE) and follow again")
         }
     }
 }

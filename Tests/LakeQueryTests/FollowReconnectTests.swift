@@ -200,4 +200,31 @@ struct FollowReconnectTests {
         #expect(Date().timeIntervalSince(dropped) < 60, "the follower took \(Date().timeIntervalSince(dropped)) s to stop")
         #expect(err.contains("refused the login") && err.contains("does not exist") && !err.contains("and gave up"), "\(err)")
     }
+
+    @Test("a follower started while its PostgreSQL server is down waits for it (--reconnect-for), then ingests every line once")
+    func followerStartedBeforeTheServerWaits() throws {
+        let pg = try PostgresCluster()
+        defer { pg.stop() }
+        let dir = try TemporaryDirectory("follow-start-down")
+        defer { dir.remove() }
+        let lines = try generatedLines(300, in: dir)
+        let (root, catalog, live) = try lakeOnPostgres(pg, database: try pg.createDatabase(), dir: dir)
+        try append(lines, to: live)
+        // Both started at boot, the follower first: before session 33 it exited 1 at once.
+        try pg.stopServer()
+        let follower = try startFollower(["ingest", "orders", live, "--follow", "--commit-interval", "0.2", "--reconnect-for", "120",
+                                          "--lake", root, "--quiet"] + catalog, dir: dir)
+        defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
+        #expect(waitFor("trying again in", in: dir.file("follow.err"), seconds: 60), "the follower did not say it waits")
+        Thread.sleep(forTimeInterval: 1)
+        let waiting = try String(contentsOfFile: dir.file("follow.err"), encoding: .utf8)
+        #expect(follower.isRunning, "the follower exited while the server was down: \(waiting)")
+        try pg.startServer()
+        #expect(waitFor("lines ..\(lines.count) ", in: dir.file("follow.out"), seconds: 120), "nothing was committed after the server came up")
+        follower.terminate()
+        follower.waitUntilExit()
+        let err = try String(contentsOfFile: dir.file("follow.err"), encoding: .utf8)
+        #expect(follower.terminationStatus == 0, "\(err)")
+        #expect(try rawRows(root: root, catalog: catalog) == lines.count, "raw.orders holds every line once")
+    }
 }

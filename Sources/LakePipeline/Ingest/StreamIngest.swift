@@ -88,8 +88,7 @@ public enum StreamIngest {
         // What the lake held when we started: a checkpoint of this file newer than it was made
         // by this follower or another one since, and ends `--from-start` (below).
         let startedAt = try store.catalog.latestSnapshot().id
-        var outageSince: Date?
-        var attempt = 0
+        var outage = OutageWait(window: options.reconnectFor)
         var attemptOptions = options
         // The batch whose COMMIT the outage answered with silence: it may have landed.
         var unconfirmed: String?
@@ -114,7 +113,7 @@ public enum StreamIngest {
         while true {
             do {
                 try settleUnconfirmed()
-                if attempt > 0 {
+                if outage.attempt > 0 {
                     // The lake decides, not what this process saw: a COMMIT whose answer the
                     // outage took may have landed. Once a checkpoint of this file is newer than
                     // our start, reading from line 1 again would put committed lines into raw twice.
@@ -127,28 +126,14 @@ public enum StreamIngest {
                 }
                 try followUntilStopped(store, path: path, options: attemptOptions, stop: stop, onReady: {
                     // The lake answered: an outage later is a new one, with its own window.
-                    outageSince = nil
-                    attempt = 0
+                    outage.answered()
                 }, onCommit: { summary, position in
                     add(summary, to: &totals)
                     onCommit(summary, position)
                 }, onUnconfirmed: { unconfirmed = $0 })
                 return finish(totals, started)
             } catch where Reconnect.isOutage(error) {
-                guard options.reconnectFor > 0 else { throw error }
-                let now = Date()
-                let since = outageSince ?? now
-                outageSince = since
-                let giveUpAt = since.addingTimeInterval(options.reconnectFor)
-                let text = String(describing: error)
-                guard now < giveUpAt else { throw IngestError.catalogUnreachable(text, waited: now.timeIntervalSince(since)) }
-                attempt += 1
-                // 0.5 s doubling to 30 s: a restart is caught within a second, a long failover
-                // costs the server a connection attempt every half minute.
-                let wait = min(30, 0.5 * Double(1 << min(attempt - 1, 6)), giveUpAt.timeIntervalSince(now))
-                onReconnect(Reconnect(error: text, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
-                let until = Date().addingTimeInterval(wait)
-                while Date() < until && !stop.isSet { Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow)) }
+                try outage.wait(after: error, stop: stop, onReconnect: onReconnect)
                 if stop.isSet {
                     // Stopped during the wait: count a batch that landed if the lake answers now.
                     do { try settleUnconfirmed() } catch where Reconnect.isOutage(error) {
@@ -156,6 +141,23 @@ public enum StreamIngest {
                     }
                     return finish(totals, started)
                 }
+            }
+        }
+    }
+
+    /// Opens the follower's lake through `open`, waiting for a catalog server that does not
+    /// answer yet (started with it, or restarting) as `follow` waits for one it lost: up to
+    /// `reconnectFor` seconds, `onReconnect` told before each wait. Nil when `stop` was set
+    /// during a wait.
+    public static func opening(_ open: () throws -> LakeStore, reconnectFor: Double, stop: StopFlag,
+                               onReconnect: (Reconnect) -> Void = { _ in }) throws -> LakeStore? {
+        var outage = OutageWait(window: reconnectFor)
+        while true {
+            do {
+                return try open()
+            } catch where Reconnect.isOutage(error) {
+                try outage.wait(after: error, stop: stop, onReconnect: onReconnect)
+                if stop.isSet { return nil }
             }
         }
     }
@@ -411,6 +413,40 @@ public struct Reconnect: Sendable {
         if case CatalogError.loginRefused? = error as? CatalogError { return true }
         if let e = error as? SQLError { return e.kind == .loginRefused }
         return false
+    }
+}
+
+/// One outage of a follower's catalog server and the waits it has cost: 0.5 s doubling to 30 s
+/// apart (a restart is caught within a second, a long failover costs the server a connection
+/// attempt every half minute), for at most `window` seconds from its first failure.
+struct OutageWait {
+    let window: Double
+    private var since: Date?
+    private(set) var attempt = 0
+
+    init(window: Double) { self.window = window }
+
+    /// The server answered: a later failure starts a new outage, with its own window.
+    mutating func answered() {
+        since = nil
+        attempt = 0
+    }
+
+    /// Waits before the next try after `error`, an outage, until then or until `stop` is set;
+    /// throws when the window is over (`error` itself for a window of 0).
+    mutating func wait(after error: any Error, stop: StopFlag, onReconnect: (Reconnect) -> Void) throws {
+        guard window > 0 else { throw error }
+        let now = Date()
+        let since = self.since ?? now
+        self.since = since
+        let giveUpAt = since.addingTimeInterval(window)
+        let text = String(describing: error)
+        guard now < giveUpAt else { throw IngestError.catalogUnreachable(text, waited: now.timeIntervalSince(since)) }
+        attempt += 1
+        let wait = min(30, 0.5 * Double(1 << min(attempt - 1, 6)), giveUpAt.timeIntervalSince(now))
+        onReconnect(Reconnect(error: text, attempt: attempt, wait: wait, giveUpAt: giveUpAt))
+        let until = Date().addingTimeInterval(wait)
+        while Date() < until && !stop.isSet { Thread.sleep(forTimeInterval: min(0.1, until.timeIntervalSinceNow)) }
     }
 }
 

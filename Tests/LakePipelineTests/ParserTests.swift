@@ -374,6 +374,22 @@ func parseError(_ line: String) throws -> OrderLineError {
         }
         #expect(throws: FileIOError.self) { _ = try LineReader(path: dir + "/missing") }
     }
+
+    /// A byte-order mark before a first line longer than a chunk: the chunker grew its buffer
+    /// and, before session 33, forgot the mark there, so line 1 began with it and the whole
+    /// file was refused as not JSON Lines (found by an exploratory test, with a 9 MiB line).
+    @Test func byteOrderMarkBeforeALongFirstLine() throws {
+        let dir = try TestSupport.tempDir()
+        let path = dir + "/bom"
+        let first = "{" + String(repeating: "a", count: 300) + "}"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data([0xEF, 0xBB, 0xBF]) + Data((first + "\nx\n").utf8)))
+        for chunk in [16, 64, 200, 4096] {
+            let chunker = LineChunker(try SourceInput.open(path), chunkBytes: chunk)
+            var lines: [String] = []
+            while let c = try chunker.next() { c.forEachLine { lines.append(String(decoding: $0.bytes, as: UTF8.self)) } }
+            #expect(lines == [first, "x"], "chunk \(chunk)")
+        }
+    }
 }
 
 @Suite struct InventoryAndCatalogParserTests {

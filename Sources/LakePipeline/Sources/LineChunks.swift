@@ -135,6 +135,9 @@ final class LineChunker {
         carry.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         var filled = carry.count
         var scanned = filled  // no newline in the carried bytes
+        // Where the chunk's bytes start: past a byte-order mark, found once, and kept while a
+        // long first line grows the buffer (reset each pass, the mark became line 1's first bytes).
+        var start = 0
         while true {
             while filled < capacity && !eof {
                 let n: Int
@@ -143,7 +146,6 @@ final class LineChunker {
                 }
                 if n == 0 { eof = true } else { filled += n }
             }
-            var start = 0
             if atStart && (filled >= 3 || eof) {
                 atStart = false
                 let b = buffer.assumingMemoryBound(to: UInt8.self)

@@ -128,8 +128,10 @@ for path in sys.argv[2:]:
             except ValueError:
                 o = None; r = "malformed_json"
         if r is None:
+            a = o["shipping_address"]
             content = (o.get("customer_id", o.get("customerId")), micros(o), o["channel"], o["status"],
-                       [(it["product_id"], it["quantity"] * cents(it["unit_price"])) for it in o["items"]])
+                       a.get("country"), a.get("state"), a.get("city"),
+                       [(it["product_id"], it["quantity"], cents(it["unit_price"])) for it in o["items"]])
             if o["order_id"] in winners:
                 r = "duplicate_order" if winners[o["order_id"]] == content else "conflicting_duplicate"
         if r is not None:

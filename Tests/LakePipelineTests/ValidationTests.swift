@@ -97,7 +97,8 @@ def check(o):
             raise Reject("unknown_product")
         total += whole(it["quantity"]) * cents
         lines.append((it["product_id"], whole(it["quantity"]), cents))
-    return o["order_id"], cust, t, o["channel"], o["status"], total, lines
+    a = o["shipping_address"]
+    return o["order_id"], cust, t, o["channel"], o["status"], total, (a.get("country"), a.get("state"), a.get("city"), lines)
 
 accepted, rejects, by_line, partitions, items = {}, {}, {}, {}, 0
 with open(orders_path, "rb") as f:
@@ -114,7 +115,7 @@ with open(orders_path, "rb") as f:
             if oid in accepted:
                 raise Reject("duplicate_order" if accepted[oid][1:] == (cust, t, ch, st, total, lines) else "conflicting_duplicate")
             accepted[oid] = (n, cust, t, ch, st, total, lines)
-            items += len(lines)
+            items += len(lines[3])
             key = "%d/%s" % (t // DAY, ch)
             partitions[key] = partitions.get(key, 0) + 1
         except Reject as r:
@@ -265,14 +266,18 @@ print(json.dumps({
             line(id: "ORD-1"),
             line(id: "ORD-1"),                   // exact replay
             line(id: "ORD-1", customer: "X"),    // same id, different content
+            // The same revenue (59.98) split otherwise, and the same order shipped elsewhere:
+            // conflicts too, not repeats (were duplicate_order before session 33).
+            line(id: "ORD-1").replacingOccurrences(of: #""quantity": 2, "unit_price": 29.99"#, with: #""quantity": 1, "unit_price": 59.98"#),
+            line(id: "ORD-1").replacingOccurrences(of: "San Francisco", with: "Oakland"),
             line(id: "ORD-2", qty: 0),           // rejected: does not claim ORD-2
             line(id: "ORD-2"),                   // the corrected resend is accepted
             "",
         ])
         let v = try TestSupport.validate(path, catalog: catalog)
         #expect(TestSupport.strings(v.orders, "order_id") == ["ORD-1", "ORD-2"])
-        #expect(v.rejects == [.duplicateOrder: 1, .conflictingDuplicate: 1, .invalidQuantity: 1, .emptyLine: 1])
-        #expect(TestSupport.strings(v.raw, "reject_detail")[3] == "orders.jsonl line 4: items[0].quantity 0 is outside 1...2147483647")
+        #expect(v.rejects == [.duplicateOrder: 1, .conflictingDuplicate: 3, .invalidQuantity: 1, .emptyLine: 1])
+        #expect(TestSupport.strings(v.raw, "reject_detail")[5] == "orders.jsonl line 6: items[0].quantity 0 is outside 1...2147483647")
 
         // Across batches: ids the ingest step already committed are rejected as duplicates.
         let committed = CommittedOrderIDs(["ORD-2"])

@@ -397,9 +397,14 @@ public struct OrderValidator {
         itemRows.removeAll(keepingCapacity: true)
         var content = UInt64(bitPattern: o.eventTimeMicros!) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(channel << 8 | status)
         // The content key tells a resent order from a conflicting one within the batch (kept
-        // in memory only): an item's product enters as its catalog row, which names its id
-        // exactly, so only the customer id is hashed.
+        // in memory only): everything the curated row keeps of the order (an item's product as
+        // its catalog row, which names its id exactly; its quantity and unit price, not only
+        // their product; the address), so a resend that moved the address or split the same
+        // revenue otherwise is a conflict, not a repeat.
         content ^= ByteKeyTable.hash(slice(t, o.customerID))
+        content = (content ^ Self.textKey(t, o.country)) &* 0x100_0000_01b3
+        content = (content ^ Self.textKey(t, o.state)) &* 0x100_0000_01b3
+        content = (content ^ Self.textKey(t, o.city)) &* 0x100_0000_01b3
         for (i, item) in o.items.enumerated() {
             if let m = missing(item.productID, "items[\(i)].product_id") { return m }
             guard let q = item.quantity else { return (.missingField, "items[\(i)].quantity is missing") }
@@ -424,7 +429,7 @@ public struct OrderValidator {
             units += q
             if units > Int64(Int32.max) { return (.amountOverflow, "order units (the sum of items[].quantity) exceed \(Int32.max)") }
             itemRows.append(Int32(row))
-            content = (content ^ UInt64(row)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: revenue)
+            content = ((content ^ UInt64(row)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: q)) &* 0x100_0000_01b3 ^ UInt64(bitPattern: price)
         }
         // Orders v2 fields (only reached for a v2 output: a v2 line for v1 output stops the ingest).
         if o.currency.isPresent {
@@ -462,6 +467,12 @@ public struct OrderValidator {
             return nil
         }
         return firsts.claim(id, content: content)
+    }
+
+    /// A text field's part of an order's content key; absent is not the empty text.
+    @inline(__always)
+    static func textKey(_ t: UnsafeRawBufferPointer, _ r: TextRef) -> UInt64 {
+        r.isPresent ? ByteKeyTable.hash(slice(t, r)) : 0x5bd1_e995
     }
 
     /// Moves every order id this validator accepted (serial mode; a deferred-mode validator

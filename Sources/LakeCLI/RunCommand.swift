@@ -43,7 +43,9 @@ struct Run: ParsableCommand {
 
     /// A mistyped --input is a usage error found before anything is opened: without this check
     /// the run first created the lake, then failed on "product_catalog.json: cannot open".
-    func validate() throws {
+    /// Called by `run`, not as `validate()`: the parser validates before it rejects an unknown
+    /// option, so `lake run --source DIR` said "--input Evaluation-Files: no such folder".
+    func checkInput() throws {
         var isDirectory: ObjCBool = false
         let expected = "it must hold \(Self.sourceNames.joined(separator: ", ")) (`lake generate --out DIR` writes a sample set; `lake ingest` takes one source at a time)"
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
@@ -76,6 +78,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        try checkInput()
         let store = try lake.ingestStore(for: .catalog, registry: registry)
         let qualityConfig = try alerts.load(lake: store.root)
         let dir = URL(fileURLWithPath: input, isDirectory: true)

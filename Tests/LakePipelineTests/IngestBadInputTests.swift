@@ -228,6 +228,14 @@ struct IngestBadInputTests {
         } throws: { error in
             "\(error)" == "\(binary):1:1: unexpected byte 0x1f where '[' (a JSON array of product objects) was expected"
         }
+        // A trailing comma: the ']' is named where it stands ("found a JSON number" before session 33).
+        let trailing = dir.file("trailing.json")
+        try #"[{"product_id": "P", "category": "C", "brand": "B", "price": 1},]"#.write(toFile: trailing, atomically: true, encoding: .utf8)
+        #expect {
+            try CatalogIngest.run(store, path: trailing)
+        } throws: { error in
+            "\(error)" == "\(trailing):1:65: unexpected ']' where a product object was expected"
+        }
 
         _ = try CatalogIngest.run(store, path: evaluationFiles.appendingPathComponent("product_catalog.json").path)
         let afterCatalog = try state(store)
@@ -340,6 +348,10 @@ struct IngestBadInputTests {
         let follow = try runLake(["ingest", "orders", "--lake", root, "--quiet", "--follow", fifo], timeout: 30)
         #expect(follow.reason == .exit && follow.status == 1, "exit \(follow.status) (\(follow.reason)): \(follow.err)")
         #expect(follow.err.contains("--follow needs a regular file"), "\(follow.err)")
+        // A misspelt option of `lake run`, from a directory without ./Evaluation-Files: named as
+        // such, not as the default --input missing (the input check ran before the parser's).
+        let misspelt = try runLake(["run", "--lake", root, "--source", dir.path], in: URL(fileURLWithPath: dir.path))
+        #expect(misspelt.status == 64 && misspelt.err.contains("Unknown option '--source'"), "exit \(misspelt.status): \(misspelt.err)")
         // Nothing was committed by any of them: at most the empty bootstrap snapshot exists.
         let catalog = try Catalog.open(root: URL(fileURLWithPath: root), create: true)
         #expect(try catalog.ingestRuns().isEmpty)

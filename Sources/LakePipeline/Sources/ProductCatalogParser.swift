@@ -167,6 +167,11 @@ public enum ProductCatalogParser {
                 first = false
                 let e = try s.peek(expecting: "a product object")
                 let entryLine = lineCol(s.i).0
+                // Not a value at all (a trailing comma's ']', a stray '}' or ','): a syntax error
+                // at that byte, not "found a JSON number".
+                guard JSONScanner.startsValue(e) else {
+                    throw JSONError(problem: .unexpectedByte(e, expecting: "a product object"), offset: s.i)
+                }
                 guard e == UInt8(ascii: "{") else { throw ProductCatalogError.entryNotAnObject(path: path, index: index, line: entryLine, found: JSONScanner.typeName(e)) }
                 s.i += 1
                 var fields: [String: (kind: UInt8, text: String, offset: Int)] = [:]

@@ -527,6 +527,13 @@ public struct CatalogTransaction {
         return []
     }
 
+    /// Whether a data file was added to `tableID` after snapshot `base`: rows another writer
+    /// committed since a check that read the table at `base`.
+    public func dataFilesAdded(tableID: Int64, after base: Int64) throws -> Bool {
+        try (Int64.fetchOne(db, sql: "SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND begin_snapshot > ?",
+                            arguments: [tableID, base]) ?? 0) > 0
+    }
+
     public func requireSchemaUnchanged(tableID: Int64, since base: Int64) throws {
         // The table's newest row: a rename (DuckDB's) ends one row and adds another under the
         // same id, and the first row found was the ended one, "dropped", so compaction, purge and

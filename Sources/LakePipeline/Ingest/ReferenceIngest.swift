@@ -78,7 +78,8 @@ public enum CatalogIngest {
             + rawFiles.map { rawTarget!.directory.appendingPathComponent($0.relativePath) }
         var run = IngestRun(kind: .catalog, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
                             finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
-                            quarantined: Int64(rejected.count), rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
+                            quarantined: Int64(rejected.count), duplicates: Int64(rejected.count { $0.reason.dimension == .uniqueness }),
+                            rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1)
         let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
             // Replaces every product file: never with files that are not there (see requireFilesPresent).
@@ -142,7 +143,12 @@ public enum InventoryIngest {
             throw IngestError.failed("schema registry inventory: product_id references \(other); the pipeline checks only products.product_id")
         }
         let batchID = UUID().uuidString.lowercased()
-        let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry)
+        // The committed rows the file's keys are checked against: as of this snapshot, and the
+        // commit below refuses if another inventory was committed since.
+        let base = try store.catalog.latestSnapshot().id
+        let earlier = try CommittedInventory(store.catalog, at: base)
+        let parsed = try InventoryParser.parse(source.input, batchID: batchID, catalog: products, registry: store.registry,
+                                               committed: earlier.quantity(of:))
         let read = try source.finishReading(store)
         if let done = read.alreadyIngested { return done }
         let (started, name, size, hash) = (source.started, source.name, read.size, read.identity.hash)
@@ -159,12 +165,17 @@ public enum InventoryIngest {
             + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
         var run = IngestRun(kind: .inventory, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
                             finishedAt: finished, records: Int64(parsed.accepted.count + parsed.rejected.count),
-                            accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count), rejects: rejects,
+                            accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count),
+                            duplicates: Int64(parsed.rejects.filter { $0.key.dimension == .uniqueness }.values.reduce(0, +)), rejects: rejects,
                             filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
                             partitions: 1, unknownFields: parsed.unknownFields.mapValues(Int64.init))
         let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest inventory \(name)") { tx in
             try tx.requireFilesPresent(cfiles.map { (curated.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) }
                 + rfiles.map { (raw.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
+            if let tableID = earlier.tableID, try tx.dataFilesAdded(tableID: tableID, after: base) {
+                throw IngestError.failed("another inventory was committed to curated.inventory while \(name) was read, and its keys were checked "
+                                         + "against the lake before it; nothing was committed: run the ingest again")
+            }
             let cid = try curated.ensure(&tx), rid = try raw.ensure(&tx)
             try tx.addDataFiles([(cid, cfiles), (rid, rfiles)])
             try tx.endWrite(lease)
@@ -174,6 +185,67 @@ public enum InventoryIngest {
         guard case .committed(let snapshot) = committed else { return committed.noOp! }
         run.snapshotID = snapshot.id
         return run
+    }
+}
+
+/// The rows of curated.inventory at a snapshot, by primary key, read a file at a time as keys
+/// need them: a file is read only when its last_updated statistics span the key's time, so an
+/// inventory newer than every committed one reads none, and the check does not grow with the
+/// lake's history.
+final class CommittedInventory {
+    private let catalog: Catalog
+    private let table: TableInfo?
+    /// Files not read yet, with their last_updated range (the whole range without statistics).
+    private var unread: [(file: DataFile, min: Int64, max: Int64)] = []
+    private var rows: [InventoryKey: Int64] = [:]
+
+    var tableID: Int64? { table?.tableID }
+
+    init(_ catalog: Catalog, at snapshot: Int64) throws {
+        self.catalog = catalog
+        table = try catalog.tableIfPresent(.curatedInventory, at: .snapshot(snapshot))
+        guard let table else { return }
+        let updated = table.column(named: "last_updated")?.columnID
+        for file in try catalog.dataFiles(tableID: table.tableID, at: .snapshot(snapshot), inlined: .readSeparately) {
+            let stats = updated.flatMap { file.columnStats[$0] }
+            let min = stats?.min.flatMap(LakeCatalog.Timestamps.parseTimestamp) ?? .min
+            let max = stats?.max.flatMap(LakeCatalog.Timestamps.parseTimestamp) ?? .max
+            unread.append((file, min, max))
+        }
+        // Rows DuckDB inserted a few at a time live inlined in the catalog: few, read at once.
+        if let inlined = try catalog.inlinedRows(tableID: table.tableID, at: .snapshot(snapshot), columns: table.columns) {
+            try add(inlined, from: "\(table.qualifiedName) (inlined rows)")
+        }
+    }
+
+    /// The available quantity of the committed row holding `key`, nil when none does.
+    func quantity(of key: InventoryKey) throws -> Int64? {
+        if let q = rows[key] { return q }
+        guard let table, unread.contains(where: { $0.min <= key.updated && key.updated <= $0.max }) else { return nil }
+        var kept: [(file: DataFile, min: Int64, max: Int64)] = []
+        for entry in unread {
+            guard entry.min <= key.updated && key.updated <= entry.max else { kept.append(entry); continue }
+            // Through DataFileReader: rows a delete file removed are not there.
+            for batch in try DataFileReader(entry.file, columns: table.columns, files: catalog.files).read() {
+                try add(batch, from: entry.file.path)
+            }
+        }
+        unread = kept
+        return rows[key]
+    }
+
+    private func add(_ batch: RecordBatch, from path: String) throws {
+        guard let product = batch.column("product_id"), let warehouse = batch.column("warehouse_location"),
+              case .int64(let updated)? = batch.column("last_updated")?.data, let quantity = batch.column("available_quantity"),
+              case .int64(let q) = quantity.data else {
+            throw IngestError.failed("\(path): curated.inventory lacks product_id, warehouse_location, last_updated or available_quantity as written by lake")
+        }
+        let times = batch.column("last_updated")!
+        for row in 0 ..< batch.count where !times.isNull(row) && !quantity.isNull(row) {
+            guard let p = product.string(at: row), let w = warehouse.string(at: row) else { continue }
+            let key = InventoryKey(product: Array(p.utf8), warehouse: Array(w.utf8), updated: updated[row])
+            if rows[key] == nil { rows[key] = q[row] }
+        }
     }
 }
 

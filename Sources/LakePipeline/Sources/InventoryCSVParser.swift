@@ -1,3 +1,4 @@
+import LakeCatalog
 import LakeFormat
 
 public enum InventoryError: Error, CustomStringConvertible, Equatable {
@@ -8,6 +9,8 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
     case unterminatedQuote(path: String, line: Int)
     case tooMuchText(path: String, line: Int, limit: Int)
     case schema(OrderRulesError)
+    /// The committed inventory rows a key is checked against could not be read.
+    case committedRows(String)
 
     public var description: String {
         switch self {
@@ -24,6 +27,7 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
         case .tooMuchText(let p, let l, let limit):
             return "\(p):\(l): the file holds more than \(limit) bytes of text by this line (one inventory is read whole, and a column of text must stay under 2 GiB); split it into smaller files, which append as one would; nothing was committed"
         case .schema(let e): return e.description
+        case .committedRows(let e): return "reading the committed inventory to check the file's keys against: \(e); nothing was committed"
         }
     }
 }
@@ -38,6 +42,24 @@ public struct InventoryBatch: Sendable {
     public var unknownFields: [String: Int]
 }
 
+/// An inventory row's primary key (schemas/inventory): product, warehouse, update time.
+public struct InventoryKey: Hashable, Sendable {
+    public var product: [UInt8]
+    public var warehouse: [UInt8]
+    public var updated: Int64
+
+    public init(product: [UInt8], warehouse: [UInt8], updated: Int64) {
+        self.product = product
+        self.warehouse = warehouse
+        self.updated = updated
+    }
+
+    var text: String {
+        "product_id \(VisibleText.escape(String(decoding: product, as: UTF8.self))), warehouse_location "
+            + "\(VisibleText.escape(String(decoding: warehouse, as: UTF8.self))), last_updated \(LakeCatalog.Timestamps.isoText(micros: updated))"
+    }
+}
+
 /// Parses inventory CSV (RFC 4180: quoted fields, "" inside quotes, CRLF, quoted newlines),
 /// streaming the file. The header must name the four registry columns (in any order); a row
 /// with a bad value is rejected with its reason and the rest of the file still loads.
@@ -50,22 +72,26 @@ public enum InventoryParser {
     public static let textLimit = 1 << 30
 
     public static func parse(path: String, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry,
-                             textLimit: Int = textLimit) throws(InventoryError) -> InventoryBatch {
+                             textLimit: Int = textLimit,
+                             committed: @escaping (InventoryKey) throws -> Int64? = { _ in nil }) throws(InventoryError) -> InventoryBatch {
         let input: SourceInput
         do { input = try SourceInput.open(path) } catch { throw .io(.open(path: path, errno: error.errnoValue)) }
-        return try parse(input, batchID: batchID, catalog: catalog, registry: registry, textLimit: textLimit)
+        return try parse(input, batchID: batchID, catalog: catalog, registry: registry, textLimit: textLimit, committed: committed)
     }
 
-    /// Parses the input from where it stands to its end.
+    /// Parses the input from where it stands to its end. `committed` gives the available
+    /// quantity of a committed row holding a key, nil when none does: such a row is a
+    /// `duplicate_key`, as is a row repeating an earlier row's key in the file.
     public static func parse(_ input: SourceInput, batchID: String, catalog: ProductCatalog?, registry: SchemaRegistry,
-                             textLimit: Int = textLimit) throws(InventoryError) -> InventoryBatch {
+                             textLimit: Int = textLimit,
+                             committed: @escaping (InventoryKey) throws -> Int64? = { _ in nil }) throws(InventoryError) -> InventoryBatch {
         let name = input.name
         let accepted: Schema, rejected: Schema
         do {
             accepted = try registry.schema(RegistryTable.inventory).lakeSchema
             rejected = try registry.schema(RegistryTable.rawInventory).lakeSchema
         } catch { throw .schema(.registry(error)) }
-        var state = State(file: name, batchID: batchID, catalog: catalog, textLimit: textLimit)
+        var state = State(file: name, batchID: batchID, catalog: catalog, textLimit: textLimit, committed: committed)
         do {
             let reader = LineReader(input)
             try reader.forEachLine { (line: Line) throws(InventoryError) in try state.feed(line) }
@@ -104,12 +130,16 @@ public enum InventoryParser {
         var rLine: [Int64] = [], rText = StringColumn(), rReason = StringColumn(), rDetail = StringColumn()
         var rejects: [RejectReason: Int] = [:]
         let textLimit: Int
+        let committed: (InventoryKey) throws -> Int64?
+        /// Each accepted row's key: its line and available quantity.
+        var seen: [InventoryKey: (line: Int, quantity: Int64)] = [:]
 
-        init(file: String, batchID: String, catalog: ProductCatalog?, textLimit: Int) {
+        init(file: String, batchID: String, catalog: ProductCatalog?, textLimit: Int, committed: @escaping (InventoryKey) throws -> Int64?) {
             self.file = file
             self.batchID = batchID
             self.catalog = catalog
             self.textLimit = textLimit
+            self.committed = committed
         }
 
         mutating func feed(_ line: Line) throws(InventoryError) {
@@ -141,7 +171,7 @@ public enum InventoryParser {
                 return
             }
             if fields.count == 1 && fields[0].isEmpty { return }  // blank line
-            row()
+            try row()
             if product.bytes.count + warehouse.bytes.count + rText.bytes.count + rDetail.bytes.count > textLimit {
                 throw .tooMuchText(path: file, line: recordLine, limit: textLimit)
             }
@@ -194,7 +224,7 @@ public enum InventoryParser {
             rDetail.append("\(file) line \(recordLine): \(detail)\(note)")
         }
 
-        mutating func row() {
+        mutating func row() throws(InventoryError) {
             guard let h = header else { return }
             guard fields.count == headerCount else {
                 return reject(.wrongFieldCount, "\(fields.count) fields, the header has \(headerCount)")
@@ -226,6 +256,19 @@ public enum InventoryParser {
             if let c = catalog, pid.withUnsafeBytes({ c.row(of: $0) }) == nil {
                 return reject(.unknownProduct, "product_id \(String(decoding: pid, as: UTF8.self)) is not in the product catalog")
             }
+            // The table's primary key: a second row for it leaves which quantity holds a guess (the
+            // reports took either), and a resent inventory doubled its rows.
+            let key = InventoryKey(product: pid, warehouse: wh, updated: t)
+            let differs = { (other: Int64) in other == q ? "" : " with available_quantity \(other) (this row says \(q))" }
+            if let first = seen[key] {
+                return reject(.duplicateKey, "\(key.text) repeats line \(first.line)\(differs(first.quantity)); the first stands")
+            }
+            let earlier: Int64?
+            do { earlier = try committed(key) } catch { throw .committedRows("\(error)") }
+            if let earlier {
+                return reject(.duplicateKey, "\(key.text) was committed by an earlier inventory\(differs(earlier)); the committed row stands")
+            }
+            seen[key] = (recordLine, q)
             pid.withUnsafeBytes { product.append($0) }
             wh.withUnsafeBytes { warehouse.append($0) }
             quantity.append(q)

@@ -26,6 +26,9 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case conflictingDuplicate = "conflicting_duplicate"
     /// A catalog product_id listed twice (the first entry is kept).
     case duplicateProduct = "duplicate_product"
+    /// Inventory: a row whose primary key (product_id, warehouse_location, last_updated) an
+    /// earlier row of the file, or a committed inventory, holds: the first stands.
+    case duplicateKey = "duplicate_key"
     /// A CSV row with more or fewer fields than the header.
     case wrongFieldCount = "wrong_field_count"
     /// CSV: a field whose bytes are not UTF-8 (STRING columns hold UTF-8 only).
@@ -45,7 +48,7 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
             return .validity
         case .unknownProduct:
             return .referentialIntegrity
-        case .duplicateOrder, .conflictingDuplicate, .duplicateProduct:
+        case .duplicateOrder, .conflictingDuplicate, .duplicateProduct, .duplicateKey:
             return .uniqueness
         }
     }

@@ -8,10 +8,11 @@ import LakeFormat
 // 0-based position of a deleted row in the whole data file (counted across row groups), strictly
 // ascending, and registers it in `ducklake_delete_file` with its own [begin, end) snapshots and
 // the data file's id. A later delete on the same data file writes a new file holding the old
-// positions plus the new ones and ends the old file at its snapshot, so at any snapshot at most
-// one delete file per data file is visible, and it alone says which rows are gone. Files DuckDB
-// writes when it flushes inlined deletions carry a third column, `_ducklake_internal_snapshot_id`:
-// such a position counts only at snapshots at or after it. DuckLake 1.0 also keeps small deletes
+// positions plus the new ones: DuckDB 1.4 ended the old file at its snapshot; DuckDB 1.5 (and
+// lake since session 33) label each position with the snapshot that deleted it
+// (`_ducklake_internal_snapshot_id`: it counts only at snapshots at or after it) and put the new
+// file in the old one's place, from its begin_snapshot. Either way at any snapshot at most one
+// delete file per data file is visible, and it alone says which rows are gone. DuckLake 1.0 also keeps small deletes
 // (up to data_inlining_row_limit rows, 10 by default) in the catalog table
 // ducklake_inlined_delete_<table_id> (file_id, row_id = the position, begin_snapshot); they
 // apply from their snapshot on, together with the delete file.
@@ -66,6 +67,22 @@ public struct DeleteVector: Sendable, Equatable {
     /// snapshot the listing was made at. Refuses what DuckDB refuses too (unsorted or repeated
     /// positions, NULLs), positions beyond the data file, and a count that disagrees with the catalog.
     public static func load(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles) throws -> DeleteVector {
+        let all = try labelled(file, dataFile: dataFile, files: files)
+        if !all.perPosition, Int64(all.positions.count) != file.deleteCount {
+            // A plain file must hold exactly the catalog's count, else the catalog and file
+            // disagree; a per-position one may hold positions later than the snapshot read.
+            throw DeleteFileError.invalid(path: file.url.path, reason: "it holds \(all.positions.count) positions, the catalog's delete_count says \(file.deleteCount)")
+        }
+        var positions: [Int64] = []
+        positions.reserveCapacity(all.positions.count)
+        for (p, s) in zip(all.positions, all.snapshots) where s <= file.snapshot { positions.append(p) }
+        return DeleteVector(positions: positions)
+    }
+
+    /// Every position of `file`, the delete file of `dataFile`, with the snapshot that deleted
+    /// it: its `_ducklake_internal_snapshot_id`, or the file's begin_snapshot for a plain file
+    /// (`perPosition` false). What a later delete of the data file carries over.
+    public static func labelled(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles) throws -> (positions: [Int64], snapshots: [Int64], perPosition: Bool) {
         let path = file.url.path
         guard file.format.lowercased() == "parquet" else {
             throw DeleteFileError.unsupportedFormat(path: path, format: file.format)
@@ -79,8 +96,9 @@ public struct DeleteVector: Sendable, Equatable {
             throw DeleteFileError.invalid(path: path, reason: "it has no int64 column pos")
         }
         let snap = fields.firstIndex { $0.name == "_ducklake_internal_snapshot_id" && $0.type == .int64 }
-        var positions: [Int64] = []
+        var positions: [Int64] = [], labels: [Int64] = []
         positions.reserveCapacity(Int(max(0, file.deleteCount)))
+        labels.reserveCapacity(Int(max(0, file.deleteCount)))
         var previous = Int64.min
         for batch in try reader.readRowGroups(columns: [pos] + (snap.map { [$0] } ?? []), parallelism: 1) {
             guard case .int64(let p) = batch.columns[0].data else { throw DeleteFileError.invalid(path: path, reason: "pos is not int64") }
@@ -102,16 +120,11 @@ public struct DeleteVector: Sendable, Equatable {
                     throw DeleteFileError.invalid(path: path, reason: "position \(v) is outside data file \(dataFile.path) of \(dataFile.recordCount) rows")
                 }
                 previous = v
-                if let snapshots, snapshots[i] > file.snapshot { continue }
                 positions.append(v)
+                labels.append(snapshots?[i] ?? file.beginSnapshot)
             }
         }
-        // A per-position snapshot file may hold positions later than the snapshot read; a plain
-        // file must hold exactly the catalog's count, else the catalog and file disagree.
-        if snap == nil, Int64(positions.count) != file.deleteCount {
-            throw DeleteFileError.invalid(path: path, reason: "it holds \(positions.count) positions, the catalog's delete_count says \(file.deleteCount)")
-        }
-        return DeleteVector(positions: positions)
+        return (positions, labels, snap != nil)
     }
 
     /// First index in `positions` whose value is at least `row`.

@@ -3,12 +3,16 @@ import LakeFormat
 
 // DuckLake row-level deletes, write side (`lake delete`, `lake erase`).
 //
-// One delete file per data file per snapshot, as the DuckLake 1.0 specification defines it: a
-// later delete on a file that already has a delete file writes a new file holding the old
-// positions plus the new ones, and ends the old file at its snapshot, so readers at any
-// snapshot see exactly one delete file (time travel keeps the old one). Table stats are left
-// as DuckDB leaves them on DELETE: record_count counts the rows of the live data files, deleted
-// or not (compaction, which removes the files, subtracts them).
+// One delete file per data file, as DuckDB 1.5 keeps them: the first delete of a data file
+// writes (file_path, pos); a later one writes a new file holding the old positions plus the new
+// ones, each with the snapshot that deleted it (`_ducklake_internal_snapshot_id`), registers it
+// from the old file's begin_snapshot and forgets the old file (scheduled for deletion), so time
+// travel reads every snapshot from the one file. Ending the old file and starting a plain merged
+// one at the new snapshot (DuckDB 1.4's way, ours until session 33) broke DuckDB 1.5's flush of
+// inlined deletions: it replaced the live file and left the ended one overlapping it, and older
+// snapshots read wrong in DuckDB and not at all in lake. Table stats are left as DuckDB leaves
+// them on DELETE: record_count counts the rows of the live data files, deleted or not
+// (compaction, which removes the files, subtracts them).
 
 /// A delete file written for one data file, ready to register.
 public struct NewDeleteFile: Hashable, Sendable {
@@ -22,20 +26,26 @@ public struct NewDeleteFile: Hashable, Sendable {
     /// The data file's deletes the positions were computed against; checked under the write
     /// lock, so a delete committed meanwhile is never dropped from the merged file.
     public var basedOn: DeleteMark
+    /// Every position carries the snapshot that deleted it: the file replaces the data file's
+    /// delete file over its whole life (from its begin_snapshot), not from this snapshot on.
+    public var labelled: Bool
 
-    public init(dataFileID: Int64, relativePath: String, deleteCount: Int64, fileSizeBytes: Int64, footerSize: Int64?, basedOn: DeleteMark) {
+    public init(dataFileID: Int64, relativePath: String, deleteCount: Int64, fileSizeBytes: Int64, footerSize: Int64?, basedOn: DeleteMark,
+                labelled: Bool = false) {
         self.dataFileID = dataFileID
         self.relativePath = relativePath
         self.deleteCount = deleteCount
         self.fileSizeBytes = fileSizeBytes
         self.footerSize = footerSize
         self.basedOn = basedOn
+        self.labelled = labelled
     }
 }
 
 extension CatalogTransaction {
-    /// Registers `file` as the delete file of its data file from this snapshot on and ends the
-    /// data file's previous delete file here. Throws `.conflict` when the data file is no longer
+    /// Registers `file` as the delete file of its data file: a plain one from this snapshot on
+    /// (ending a previous one here), a labelled one in place of the previous one, from its
+    /// begin_snapshot (the previous file is scheduled for deletion). Throws `.conflict` when the data file is no longer
     /// live (a compaction or rewrite replaced it: the positions point into rows that moved) or
     /// its deletes changed since `file.basedOn` (another delete landed: merging over it would
     /// undo that delete). The caller re-plans from the new snapshot.
@@ -61,15 +71,34 @@ extension CatalogTransaction {
             throw CatalogError.conflict(table: t.qualifiedName, snapshot: previous.id,
                                         reason: "rows of data file \(file.dataFileID) were deleted after the delete read it")
         }
-        try database.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
-                             arguments: [snapshotID, file.dataFileID])
+        var begin = snapshotID
+        let previousFile = try SQLRow.fetchOne(database, sql: """
+            SELECT delete_file_id, begin_snapshot, path, path_is_relative FROM ducklake_delete_file WHERE data_file_id = ? AND end_snapshot IS NULL
+            """, arguments: [file.dataFileID])
+        if let old = previousFile, file.labelled {
+            begin = try old.value("begin_snapshot")
+            let stored: String = try old.value("path") ?? ""
+            let isRelative: Int64? = try old.value("path_is_relative")
+            let url = isRelative == 0 ? URL(fileURLWithPath: stored) : t.directory.appendingPathComponent(stored)
+            let base = dataPath.standardizedFileURL.path
+            let prefix = base.hasSuffix("/") ? base : base + "/"
+            let scheduled = url.standardizedFileURL.path.hasPrefix(prefix)
+                ? (String(url.standardizedFileURL.path.dropFirst(prefix.count)), Int64(1)) : (url.standardizedFileURL.path, Int64(0))
+            try database.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)",
+                                 arguments: [(try old.value("delete_file_id")) as Int64, scheduled.0, scheduled.1,
+                                             Timestamps.timestampText(micros: Timestamps.micros(Date()))])
+            try database.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try old.value("delete_file_id")) as Int64])
+        } else if previousFile != nil {
+            try database.execute(sql: "UPDATE ducklake_delete_file SET end_snapshot = ? WHERE data_file_id = ? AND end_snapshot IS NULL",
+                                 arguments: [snapshotID, file.dataFileID])
+        }
         let id = nextFileID
         nextFileID += 1
         try database.execute(sql: """
             INSERT INTO ducklake_delete_file (delete_file_id, table_id, begin_snapshot, end_snapshot, data_file_id, path,
                 path_is_relative, format, delete_count, file_size_bytes, footer_size, encryption_key, partial_max)
             VALUES (?, ?, ?, NULL, ?, ?, TRUE, 'parquet', ?, ?, ?, NULL, NULL)
-            """, arguments: [id, tableID, snapshotID, file.dataFileID, file.relativePath, file.deleteCount,
+            """, arguments: [id, tableID, begin, file.dataFileID, file.relativePath, file.deleteCount,
                              file.fileSizeBytes, file.footerSize])
         // DuckDB records a DELETE as deleted_from_table:<id>.
         if !deletedTables.contains(tableID) { deletedTables.append(tableID) }

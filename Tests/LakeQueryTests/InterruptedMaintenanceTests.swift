@@ -35,12 +35,13 @@ import Testing
 
     static func parquet(_ root: String) -> Set<String> { Set(names(under: root).filter { $0.hasSuffix(".parquet") }) }
 
-    /// Data and delete files the catalog lists, live or kept for time travel.
+    /// Data and delete files the catalog lists, live, kept for time travel or scheduled for
+    /// deletion (a delete file a later delete of its data file replaced, until a vacuum).
     static func catalogFiles(_ root: String) throws -> Int {
         let script = """
             import sqlite3, sys
             c = sqlite3.connect("file:" + sys.argv[1] + "/manifest.sqlite?mode=ro", uri=True)
-            print(c.execute("SELECT (SELECT count(*) FROM ducklake_data_file) + (SELECT count(*) FROM ducklake_delete_file)").fetchone()[0])
+            print(c.execute("SELECT (SELECT count(*) FROM ducklake_data_file) + (SELECT count(*) FROM ducklake_delete_file) + (SELECT count(*) FROM ducklake_files_scheduled_for_deletion)").fetchone()[0])
             """
         return try Python.json(script, [root]) as? Int ?? -1
     }

@@ -7,6 +7,9 @@ import GRDBSQLite
 final class SQLiteStore: CatalogStore, @unchecked Sendable {
     let pool: DatabasePool
     let path: String
+    /// The schema version the writer connection's GRDB cache was last checked at; touched only
+    /// on that connection's queue (`forgetStaleSchema`).
+    private var writerSchemaVersion: Int64?
     var dialect: SQLDialect { .sqlite }
     var location: String { path }
 
@@ -26,6 +29,7 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
                 var committing = false
                 do {
                     try db.inTransaction(.immediate) {
+                        try forgetStaleSchema(db)
                         result = try body(Self.wrap(db))
                         committing = true
                         return .commit
@@ -55,7 +59,25 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
     }
 
     func writeWithoutTransaction<T>(_ body: (SQLDatabase) throws -> T) throws -> T {
-        try Self.translating { try pool.writeWithoutTransaction { db in try body(Self.wrap(db)) } }
+        try Self.translating {
+            try pool.writeWithoutTransaction { db in
+                try forgetStaleSchema(db)
+                return try body(Self.wrap(db))
+            }
+        }
+    }
+
+    /// GRDB refreshes the schema its reader connections cache when another connection changed
+    /// it, not the writer's: a table DuckDB created since (its first inlined delete makes
+    /// `ducklake_inlined_delete_<table>`) stayed "missing" to every write of a long-lived catalog,
+    /// which saw no inlined deletes where its reads saw them (a delete then conflicted with
+    /// itself five times and failed). The schema version is read under the write lock.
+    private func forgetStaleSchema(_ db: Database) throws {
+        let version = try Int64.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        if writerSchemaVersion != version {
+            db.clearSchemaCache()
+            writerSchemaVersion = version
+        }
     }
 
     func close() throws { try pool.close() }

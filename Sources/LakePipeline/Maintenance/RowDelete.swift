@@ -100,9 +100,17 @@ public enum RowDelete {
             var written: [URL] = []
             do {
                 var planned: [(Int64, NewDeleteFile, URL)] = []
+                // A data file with deletes already gets a file whose positions carry the
+                // snapshot that deleted them, this one's among them: written under the write
+                // lock, where that snapshot is known.
+                var merges: [(table: TableInfo, file: DataFile, positions: [Int64])] = []
                 for d in deletes {
                     for (file, positions) in d.files where !positions.isEmpty {
                         try Interruption.check()
+                        if file.deleteFile != nil {
+                            merges.append((d.table, file, positions))
+                            continue
+                        }
                         let (new, url) = try writeDeleteFile(for: file, adding: positions, table: d.table, files: catalog.files)
                         written.append(url)
                         planned.append((d.table.tableID, new, url))
@@ -113,6 +121,13 @@ public enum RowDelete {
                 let (snap, _) = try catalog.commit(message: message) { tx in
                     try tx.requireFilesPresent(planned.map { ($0.2.path, $0.1.fileSizeBytes) })
                     for (tableID, new, _) in planned { try tx.addDeleteFile(tableID: tableID, new) }
+                    for m in merges {
+                        let (new, url) = try writeDeleteFile(for: m.file, adding: m.positions, table: m.table, files: catalog.files,
+                                                             at: tx.snapshotID)
+                        written.append(url)
+                        try tx.requireFilesPresent([(url.path, new.fileSizeBytes)])
+                        try tx.addDeleteFile(tableID: m.table.tableID, new)
+                    }
                     try record?(&tx, deletes)
                     try tx.endWrite(lease)
                 }
@@ -133,22 +148,36 @@ public enum RowDelete {
         throw RowDeleteError.conflict(attempts: attempts, detail: lastConflict)
     }
 
-    /// Writes the data file's delete file at this delete: its current delete file's positions
-    /// plus `positions`, as (file_path, pos) with the field ids DuckDB gives them. Inlined
-    /// deletions stay where they are (the reader applies them together with the file).
-    static func writeDeleteFile(for file: DataFile, adding positions: [Int64], table: TableInfo, files: LakeFiles) throws -> (NewDeleteFile, URL) {
-        let old = try file.deleteFile.map { try DeleteVector.load($0, dataFile: file, files: files).positions } ?? []
-        let merged = Array(Set(old + positions)).sorted()
+    /// Writes the data file's delete file at this delete, as (file_path, pos) with the field
+    /// ids DuckDB gives them. Without a delete file yet: `positions`. With one: its positions
+    /// plus `positions`, each labelled with the snapshot that deleted it
+    /// (`_ducklake_internal_snapshot_id`, `snapshot` for the new ones), as DuckDB 1.5 writes a
+    /// second delete. Inlined deletions stay where they are (the reader applies them together
+    /// with the file).
+    static func writeDeleteFile(for file: DataFile, adding positions: [Int64], table: TableInfo, files: LakeFiles,
+                                at snapshot: Int64? = nil) throws -> (NewDeleteFile, URL) {
+        var deleted: [Int64: Int64] = [:]  // position -> the snapshot that deleted it
+        if let old = file.deleteFile {
+            guard let snapshot else { preconditionFailure("a data file with deletes gets a labelled file, written at its snapshot") }
+            let carried = try DeleteVector.labelled(old, dataFile: file, files: files)
+            for (p, s) in zip(carried.positions, carried.snapshots) { deleted[p] = s }
+            for p in positions where deleted[p] == nil { deleted[p] = snapshot }
+        }
+        let merged = file.deleteFile == nil ? Array(Set(positions)).sorted() : deleted.keys.sorted()
         let relative = "ducklake-\(UUID().uuidString.lowercased())-delete.parquet"
         let url = table.directory.appendingPathComponent(relative)
-        let schema = Schema([Field("file_path", .string, nullable: false, fieldID: 2_147_483_646),
-                             Field("pos", .int64, nullable: false, fieldID: 2_147_483_645)])
+        var fields = [Field("file_path", .string, nullable: false, fieldID: 2_147_483_646),
+                      Field("pos", .int64, nullable: false, fieldID: 2_147_483_645)]
         var path = StringColumn()
         path.append(file.path)
-        let batch = RecordBatch(schema: schema, columns: [
-            Column(.dictionary(indices: [Int32](repeating: 0, count: merged.count), values: path)),
-            Column(.int64(merged)),
-        ])
+        var columns = [Column(.dictionary(indices: [Int32](repeating: 0, count: merged.count), values: path)), Column(.int64(merged))]
+        if file.deleteFile != nil {
+            // DuckDB 1.5's name and field id for the column.
+            fields.append(Field("_ducklake_internal_snapshot_id", .int64, nullable: false, fieldID: 2_147_483_539))
+            columns.append(Column(.int64(merged.map { deleted[$0]! })))
+        }
+        let schema = Schema(fields)
+        let batch = RecordBatch(schema: schema, columns: columns)
         let summary: ParquetFileSummary
         do {
             var options = ParquetWriteOptions()
@@ -159,7 +188,8 @@ public enum RowDelete {
             summary = try writer.close()
         }
         let new = NewDeleteFile(dataFileID: file.dataFileID, relativePath: relative, deleteCount: Int64(merged.count),
-                                fileSizeBytes: summary.fileSize, footerSize: summary.footerSize, basedOn: file.deleteMark)
+                                fileSizeBytes: summary.fileSize, footerSize: summary.footerSize, basedOn: file.deleteMark,
+                                labelled: file.deleteFile != nil)
         return (new, url)
     }
 }

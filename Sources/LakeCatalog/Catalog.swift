@@ -644,7 +644,8 @@ extension Catalog {
             return try latest(db)
         case .snapshot(let id)?:
             guard let row = try SQLRow.fetchOne(db, sql: snapshotSelect + " WHERE s.snapshot_id = ?", arguments: [id]) else {
-                throw CatalogError.snapshotNotFound(id: id, latest: try latest(db).id)
+                let oldest = try Int64.fetchOne(db, sql: "SELECT min(snapshot_id) FROM ducklake_snapshot") ?? 0
+                throw CatalogError.snapshotNotFound(id: id, oldest: oldest, latest: try latest(db).id)
             }
             return try snapshot(from: row)
         case .time(let date)?:
@@ -654,7 +655,7 @@ extension Catalog {
             let all = try fetchSnapshots(db)
             guard let first = all.first else { throw CatalogError.corrupt("the catalog has no snapshots") }
             guard let hit = all.last(where: { $0.timeMicros <= target }) else {
-                throw CatalogError.noSnapshotAtTime(requested: date, first: first.time)
+                throw CatalogError.noSnapshotAtTime(requested: date, first: first.time, firstID: first.id)
             }
             return hit
         }

@@ -34,8 +34,8 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case partialFile(table: String, dataFileID: Int64, snapshot: Int64, through: Int64)
     /// The manifest exists but is not a DuckLake catalog we can read (missing tables, other version).
     case incompatibleCatalog(path: String, reason: String)
-    case snapshotNotFound(id: Int64, latest: Int64)
-    case noSnapshotAtTime(requested: Date, first: Date)
+    case snapshotNotFound(id: Int64, oldest: Int64, latest: Int64)
+    case noSnapshotAtTime(requested: Date, first: Date, firstID: Int64)
     case invalidAsOf(text: String)
     case schemaNotFound(name: String, snapshot: Int64)
     case schemaExists(name: String)
@@ -135,10 +135,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
             return "table \(t) at snapshot \(s) reads data file \(f), which DuckDB's ducklake_merge_adjacent_files merged from inserts up to snapshot \(m); this build cannot filter its rows by snapshot. Read at snapshot \(m) or later, or use DuckDB for this time travel"
         case .incompatibleCatalog(let p, let r):
             return "\(p) is not a DuckLake catalog this build can use: \(r)"
-        case .snapshotNotFound(let id, let latest):
-            return "snapshot \(id) does not exist (snapshots run from the oldest retained up to \(latest)); see `lake snapshots`"
-        case .noSnapshotAtTime(let t, let first):
-            return "no snapshot at or before \(Timestamps.iso(t)); the oldest retained snapshot was committed at \(Timestamps.iso(first))"
+        case .snapshotNotFound(let id, let oldest, let latest):
+            return "snapshot \(id) does not exist (the retained snapshots run from \(oldest) to \(latest)\(id < oldest ? "; older ones were expired by a vacuum" : "")); see `lake snapshots`"
+        case .noSnapshotAtTime(let t, let first, let firstID):
+            return "no snapshot at or before \(Timestamps.iso(t)); the oldest retained snapshot, \(firstID), was committed at \(Timestamps.iso(first))"
         case .invalidAsOf(let t):
             return "cannot read --as-of '\(VisibleText.escape(t))': give a snapshot id (e.g. 12) or an ISO-8601 UTC time between years 0001 and 9999 (e.g. 2024-02-01T00:00:00Z or 2024-02-01)"
         case .schemaNotFound(let n, let s):

@@ -447,12 +447,12 @@ import Testing
         #expect(try catalog.resolve(.time(s3.time.addingTimeInterval(3600))).id == 3)
         #expect(try catalog.dataFiles(tableID: tid, at: .time(s2.time)).count == 1)
 
-        #expect(throws: CatalogError.snapshotNotFound(id: 99, latest: 3)) { try catalog.resolve(.snapshot(99)) }
+        #expect(throws: CatalogError.snapshotNotFound(id: 99, oldest: 0, latest: 3)) { try catalog.resolve(.snapshot(99)) }
         let early = Date(timeIntervalSince1970: 0)
-        #expect(throws: CatalogError.noSnapshotAtTime(requested: early, first: all[0].time)) { try catalog.resolve(.time(early)) }
+        #expect(throws: CatalogError.noSnapshotAtTime(requested: early, first: all[0].time, firstID: all[0].id)) { try catalog.resolve(.time(early)) }
         // The message tells the user what exists.
-        let msg = CatalogError.snapshotNotFound(id: 99, latest: 3).description
-        #expect(msg.contains("99") && msg.contains("lake snapshots"))
+        let msg = CatalogError.snapshotNotFound(id: 99, oldest: 0, latest: 3).description
+        #expect(msg.contains("99") && msg.contains("from 0 to 3") && msg.contains("lake snapshots"))
     }
 
     @Test func asOfParsesIDsAndISOTimes() throws {

@@ -100,7 +100,8 @@ import Testing
         #expect(keep3.files.isEmpty)
         #expect(urls.allSatisfy { fm.fileExists(atPath: $0.path) })
         #expect(try catalog.dataFiles(tableID: tid, at: .snapshot(3)).map(\.dataFileID) == [0, 1])
-        #expect(throws: CatalogError.snapshotNotFound(id: 2, latest: 4)) { try catalog.resolve(.snapshot(2)) }
+        #expect(throws: CatalogError.snapshotNotFound(id: 2, oldest: 3, latest: 4)) { try catalog.resolve(.snapshot(2)) }
+        #expect(CatalogError.snapshotNotFound(id: 2, oldest: 3, latest: 4).description.contains("from 3 to 4; older ones were expired by a vacuum"))
 
         // Dry run reports A and B but deletes nothing.
         let dry = try catalog.expireSnapshots(olderThan: Date().addingTimeInterval(60), dryRun: true)

@@ -313,7 +313,7 @@ import Testing
             (["query", "ordres", "--lake", "lake"], 64, ["no table curated.ordres", "tables: curated.inventory"]),
             (["query", "orders", "--lake", "lake", "--where", "channel web"], 64, ["cannot read the condition \"channel web\"", "COLUMN OP VALUE"]),
             (["query", "orders", "--lake", "lake", "--agg", "median(order_total)"], 64, ["cannot read the aggregate"]),
-            (["query", "orders", "--lake", "lake", "--as-of", "2020-01-01"], 64, ["no snapshot at or before 2020-01-01", "oldest retained snapshot was committed at", "see `lake snapshots`"]),
+            (["query", "orders", "--lake", "lake", "--as-of", "2020-01-01"], 64, ["no snapshot at or before 2020-01-01", "the oldest retained snapshot, 0, was committed at", "see `lake snapshots`"]),
             (["query", "orders", "--lake", "lake", "--as-of", "99"], 64, ["snapshot 99 does not exist", "lake snapshots", "Usage: lake query"]),
             (["report", "top-products", "--lake", "lake", "--as-of", "2020-01-01"], 64, ["no snapshot at or before 2020-01-01", "Usage: lake report top-products", "See 'lake report top-products --help'"]),
             (["report", "diff", "daily-revenue", "--lake", "lake", "--from-snapshot", "3", "--to-snapshot", "2"], 64, ["swap them", "Usage: lake report diff"]),

@@ -631,18 +631,7 @@ public enum Reports {
     /// when on hand or days of cover falls under the thresholds.
     static func inventory(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> ResultTable {
         // Without an inventory table yet, no stock rows; without orders, every product sold 0.
-        let batches = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf)?
-            .run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"]).0 ?? []
-        struct Key: Hashable { var product: ExactID; var warehouse: ExactID }
-        var latest: [Key: (Int64, Int64)] = [:]  // (last_updated, quantity)
-        forEachRow(batches) { b, r in
-            let batch = b.batch
-            guard let p = batch.columns[0].string(at: r), let w = batch.columns[1].string(at: r) else { return }
-            let q = int(batch.columns[2], r), t = batch.columns[3].isNull(r) ? Int64.min : int(batch.columns[3], r)
-            let key = Key(product: ExactID(p), warehouse: ExactID(w))
-            if let cur = latest[key], cur.0 > t { return }
-            latest[key] = (t, q)
-        }
+        let latest = try latestStock(catalog, o)
         var onHandByProduct: [ExactID: Int64] = [:]
         for (k, v) in latest { try onHandByProduct[k.product, default: 0].add(v.1, orThrow: Self.onHandOverflowText(k.product.text)) }
         let sales = try productSales(catalog, o, session: session)

@@ -104,20 +104,30 @@ extension Reports {
         return table
     }
 
-    /// Units on hand per product: the latest update per (product, warehouse) as of the snapshot, summed.
-    static func onHand(_ catalog: Catalog, _ o: ReportOptions) throws -> [ExactID: Int64] {
-        let scan = try TableScan(catalog: catalog, table: .curatedInventory, asOf: o.asOf)
-        let (batches, _) = try scan.run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"])
-        struct Key: Hashable { var product: ExactID; var warehouse: ExactID }
-        var latest: [Key: (Int64, Int64)] = [:]
+    /// A product's stock in one warehouse.
+    struct StockKey: Hashable { var product: ExactID; var warehouse: ExactID }
+
+    /// The latest update per (product, warehouse) as of the snapshot: (last_updated, quantity).
+    /// Empty without an inventory table yet. Keys are unique (`duplicate_key` at ingest); rows
+    /// DuckDB added with a key already held tie on last_updated, and the later row read wins.
+    static func latestStock(_ catalog: Catalog, _ o: ReportOptions) throws -> [StockKey: (updated: Int64, quantity: Int64)] {
+        let batches = try TableScan.ifPresent(catalog: catalog, table: .curatedInventory, asOf: o.asOf)?
+            .run(columns: ["product_id", "warehouse_location", "available_quantity", "last_updated"]).0 ?? []
+        var latest: [StockKey: (updated: Int64, quantity: Int64)] = [:]
         forEachRow(batches) { b, r in
             let c = b.batch.columns
             guard let p = c[0].string(at: r), let w = c[1].string(at: r) else { return }
             let q = int(c[2], r), t = c[3].isNull(r) ? Int64.min : int(c[3], r)
-            let key = Key(product: ExactID(p), warehouse: ExactID(w))
-            if let cur = latest[key], cur.0 > t { return }
+            let key = StockKey(product: ExactID(p), warehouse: ExactID(w))
+            if let cur = latest[key], cur.updated > t { return }
             latest[key] = (t, q)
         }
+        return latest
+    }
+
+    /// Units on hand per product: the latest update per (product, warehouse) as of the snapshot, summed.
+    static func onHand(_ catalog: Catalog, _ o: ReportOptions) throws -> [ExactID: Int64] {
+        let latest = try latestStock(catalog, o)
         var total: [ExactID: Int64] = [:]
         for (k, v) in latest { try total[k.product, default: 0].add(v.1, orThrow: onHandOverflowText(k.product.text)) }
         return total

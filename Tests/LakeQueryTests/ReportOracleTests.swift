@@ -118,7 +118,7 @@ for v in range(1, last + 1):
     for p, w, n in stock:
         sold = units.get(p, 0); P = total[p]
         daily = sold / max(days, 1); share = n / P if P > 0 else 0
-        cover = n / (daily * share) if daily * share > 0 else None
+        cover = n / (daily * share) if daily * share > 0 else (0.0 if n == 0 and daily > 0 else None)
         low = n < 20 or (cover is not None and cover < 7)
         inv.append({"product_id": p, "warehouse": w, "on_hand": n, "units_sold": sold, "turnover": sold / P if P > 0 else None,
                     "days_of_cover": cover, "low_stock": low})

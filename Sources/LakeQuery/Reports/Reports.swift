@@ -647,7 +647,9 @@ public enum Reports {
             let daily = Double(sold) / Double(max(days, 1))
             // This warehouse's share of the product's daily sales, by its share of stock.
             let share = productOnHand > 0 ? Double(v.1) / Double(productOnHand) : 0
-            let cover: Value = daily * share > 0 ? .double(Double(v.1) / (daily * share)) : .null
+            // Nothing on hand while the product sells: no day of cover (as product-metrics says),
+            // not unknown, so --min-days-of-cover flags it.
+            let cover: Value = daily * share > 0 ? .double(Double(v.1) / (daily * share)) : (v.1 == 0 && daily > 0 ? .double(0) : .null)
             let low = v.1 < o.lowStock || (cover.doubleValue < o.minDaysOfCover)
             rows.append((low, k.product, k.warehouse, [
                 .string(k.product.text), .string(k.warehouse.text), .int(v.1), .int(sold), turnover, cover, .bool(low),
@@ -733,22 +735,47 @@ public enum Reports {
         return [top, summary, distribution, daily]
     }
 
+    /// Each window customer's first day of a confirmed order in the whole lake as of the
+    /// snapshot: `inWindow` (their first day in the window) unless a confirmed order before it,
+    /// outside the window or on another channel, exists. Without --from or --channel the window
+    /// holds every earlier day: nothing to read. With them the customers report said a customer
+    /// was new on the window's first day whatever they had ordered before (found by an
+    /// exploratory test: "new" changed with --from).
+    static func lifetimeFirstDays(_ scan: TableScan?, _ o: ReportOptions, _ inWindow: [Int32], ids: StringColumn) throws -> [Int32] {
+        guard let scan, o.from != nil || o.channel != nil, !inWindow.isEmpty else { return inWindow }
+        var index: [ExactID: Int] = [:]
+        index.reserveCapacity(ids.count)
+        for c in 0 ..< ids.count { index[ExactID(ids[c])] = c }
+        var first = inWindow
+        // Only days before a customer's first in the window matter: those up to the latest of them.
+        let latest = inWindow.max()!
+        let p = [try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]), ColumnPredicate("event_date", .lt, [.int(Int64(latest))])]
+        let (batches, _) = try scan.run(columns: ["customer_id", "event_date"], where: p)
+        forEachRow(batches) { b, r in
+            guard let id = b.batch.columns[0].string(at: r), let c = index[ExactID(id)] else { return }
+            let day = Int32(int(b.batch.columns[1], r))
+            if day < first[c] { first[c] = day }
+        }
+        return first
+    }
+
     /// Confirmed orders in the window per customer (the customers report's figures) and per
     /// channel (`lake run`'s revenue by channel), from one scan; shared through the session.
     static func customerOrders(_ catalog: Catalog, _ o: ReportOptions, session: ReportSession? = nil) throws -> CustomerOrders {
         if let session { return try session.customerOrders(o) { try customerOrders(catalog, $0) } }
         var states: [CustomersWorker] = [], stats = ScanStats()
-        if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf) {
+        let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: o.asOf)
+        if let scan {
             try scan.requireCents(["order_total"])
             var p = try windowPredicates(scan, o)
             p.append(try scan.predicate("status", .eq, [OrderStatus.confirmed.rawValue]))
             (states, stats) = try scan.reduce(columns: ["customer_id", "order_total", "event_time", "event_date", "channel"], where: p,
                                               sizedState: CustomersWorker.init(rows:)) { $0.add(file: $1, $2) }
         }
-        // A customer is new on the day of their first order in the window, returning on their
-        // other days: counted over distinct (customer, day) pairs. When the window's days fit one
-        // 64-bit word, a customer's days are bits of one word (a pair is an OR, the distinct pairs
-        // its set bits); past 64 days the pairs are sorted.
+        // A customer is new on the day of their first confirmed order in the lake (any channel),
+        // returning on their other days: counted over distinct (customer, day) pairs. When the
+        // window's days fit one 64-bit word, a customer's days are bits of one word (a pair is an
+        // OR, the distinct pairs its set bits); past 64 days the pairs are sorted.
         var lo = Int32.max, hi = Int32.min
         for w in states {
             for d in w.days {
@@ -772,8 +799,9 @@ public enum Reports {
             }
             let span = Int(hi - lo) + 1
             var new = [Int64](repeating: 0, count: span), returning = [Int64](repeating: 0, count: span)
+            let firstDays = try lifetimeFirstDays(scan, o, a.figures.map(\.firstDay), ids: interner.values)
             for (c, word) in words.enumerated() {
-                let first = Int(a.figures[c].firstDay) - Int(lo)
+                let first = Int(firstDays[c]) - Int(lo)
                 var bits = word
                 while bits != 0 {
                     let d = bits.trailingZeroBitCount
@@ -789,10 +817,11 @@ public enum Reports {
             for d in w.days { days.append(UInt64(UInt32(map[Int(d >> 32)])) << 32 | (d & 0xFFFF_FFFF)) }
         }
         Kernels.sortUnique(&days)
+        let firstDays = try lifetimeFirstDays(scan, o, a.figures.map(\.firstDay), ids: interner.values)
         var byDay: [Int32: (new: Int64, returning: Int64)] = [:]
         for pair in days {
             let c = Int(pair >> 32), d = Int32(bitPattern: UInt32(truncatingIfNeeded: pair))
-            if d == a.figures[c].firstDay { byDay[d, default: (0, 0)].new += 1 } else { byDay[d, default: (0, 0)].returning += 1 }
+            if d == firstDays[c] { byDay[d, default: (0, 0)].new += 1 } else { byDay[d, default: (0, 0)].returning += 1 }
         }
         perDay = byDay.keys.sorted().map { .init(day: $0, new: byDay[$0]!.new, returning: byDay[$0]!.returning) }
         return CustomerOrders(customers: a, ids: interner.values, perDay: perDay, channels: a.byChannel.groups(a.figures), stats: stats)

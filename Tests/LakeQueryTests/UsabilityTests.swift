@@ -33,6 +33,29 @@ import Testing
         #expect(AnomalyDetector.detect(s, config: all).contains { $0.kind == .ordersSpike && $0.date <= "2024-01-05" })
     }
 
+    /// A young lake: four days of late events, then two real days. The median day was a late-event
+    /// day, so every day counted as full and the second real day was a spike on every channel
+    /// (`lake quality check` exit 1 on clean data, session 32). Now it has one full day before it,
+    /// fewer than the history a day needs to be judged.
+    @Test func aYoungLakeOfMostlyLateEventDaysRaisesNothing() {
+        var s = DailySeries()
+        s.days = Array(19719 ..< 19725)  // 2023-12-28 .. 2024-01-02
+        s.channels = [ExactID("web"), ExactID("mobile")]
+        let web: [Int64] = [1, 1, 2, 1, 300, 250], mobile: [Int64] = [0, 0, 1, 0, 265, 211]
+        s.orders[ExactID("web")] = web
+        s.orders[ExactID("mobile")] = mobile
+        s.revenueCents[ExactID("web")] = web.map { Int128($0) * 5000 }
+        s.revenueCents[ExactID("mobile")] = mobile.map { Int128($0) * 5000 }
+        let total = zip(web, mobile).map { $0 + $1 }
+        s.rawLines = total
+        s.rejected = total.map { $0 / 20 }
+        s.curatedOrders = total
+        s.stateNulls = total.map { $0 / 50 }
+        #expect(AnomalyDetector.fullDays(s, minShare: QualityConfig().anomalyMinDayShare) == [false, false, false, false, true, true])
+        let found = AnomalyDetector.detect(s, config: QualityConfig())
+        #expect(found.isEmpty, "\(found.map { "\($0.kind) \($0.date) \($0.channel ?? "")" })")
+    }
+
     /// The README's case in small: a generated stream with its late events (1%) raises no
     /// volume anomaly, though its series starts with partial days before 2024-01-01.
     @Test func generatedStreamWithLateEventsRaisesNoSpike() throws {

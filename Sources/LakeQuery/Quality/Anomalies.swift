@@ -150,12 +150,17 @@ public enum AnomalyDetector {
     }
 
     /// Which days are full enough to serve as a baseline: the day's orders over all channels
-    /// reach `minShare` of the median daily total (days with no orders left out of the median).
-    /// Late events dated before a stream starts make days of a handful of orders; measured
-    /// against those, every ordinary day would look like a spike.
+    /// reach `minShare` of a typical day's, the upper quartile of the daily totals (days with no
+    /// orders left out). Late events dated before a stream starts make days of a handful of
+    /// orders; measured against those, every ordinary day would look like a spike. The median
+    /// was the typical day until session 33: in a young lake most days are such late-event days,
+    /// so the median was one of them, every day counted as full, and the second real day was a
+    /// spike on every channel (found by an exploratory test). The upper quartile stays an
+    /// ordinary day unless three days in four are partial.
     public static func fullDays(_ s: DailySeries, minShare: Double) -> [Bool] {
         let totals = s.days.indices.map { i in s.channels.reduce(Int64(0)) { $0 + (s.orders[$1]?[i] ?? 0) } }
-        let typical = median(totals.filter { $0 > 0 }.map(Double.init))
+        let busy = totals.filter { $0 > 0 }.sorted()
+        let typical = busy.isEmpty ? 0 : Double(busy[(busy.count * 3) / 4])
         return totals.map { $0 > 0 && Double($0) >= minShare * typical }
     }
 

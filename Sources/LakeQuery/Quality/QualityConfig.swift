@@ -24,8 +24,8 @@ public struct QualityConfig: Codable, Sendable, Equatable {
     /// Full days of history needed before a day is scored at all.
     public var anomalyMinHistoryDays = 5
     /// A day is full, and may serve in a baseline, when its orders (all channels) reach this
-    /// share of the median day's; partial days (a few late events) would make every normal
-    /// day a spike.
+    /// share of a typical day's (the upper quartile of the days with orders); partial days (a
+    /// few late events) would make every normal day a spike.
     public var anomalyMinDayShare = 0.25
     /// A spike or drop must also move this share away from the baseline median, so a quiet
     /// series (MAD near 0) does not flag a difference of one order.
@@ -77,7 +77,7 @@ public struct QualityConfig: Codable, Sendable, Equatable {
             throw QualityError.badConfig("anomaly_window_days and anomaly_min_history_days must be at least 2, anomaly_z_threshold above 0")
         }
         guard (0 ... 1).contains(anomalyMinDayShare) else {
-            throw QualityError.badConfig("anomaly_min_day_share must be between 0 and 1 (a share of the median day's orders), got \(anomalyMinDayShare)")
+            throw QualityError.badConfig("anomaly_min_day_share must be between 0 and 1 (a share of a typical day's orders), got \(anomalyMinDayShare)")
         }
     }
 

@@ -93,7 +93,8 @@ import Testing
         defer { dir.remove() }
         let path = dir.file("inv.csv")
         var csv = "product_id,available_quantity,warehouse_location,last_updated\n"
-        for i in 1 ... 20 { csv += "PROD-001,\(i),WH-\(String(repeating: "x", count: 100)),2024-01-01T00:00:00Z\n" }
+        // Each row its own key (the update time): a repeated key is a duplicate_key reject.
+        for i in 1 ... 20 { csv += "PROD-001,\(i),WH-\(String(repeating: "x", count: 100)),2024-01-01T00:00:\(i < 10 ? "0" : "")\(i)Z\n" }
         try csv.write(toFile: path, atomically: true, encoding: .utf8)
         let all = try InventoryParser.parse(path: path, batchID: "b", catalog: nil, registry: TestSupport.registry())
         #expect(all.accepted.count == 20)

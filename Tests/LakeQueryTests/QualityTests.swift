@@ -342,7 +342,10 @@ import Testing
         s.rejected = [5, 6, 4, 5, 6, 5, 4, 30, 5, 6, 5, 4, 6, 5]
         s.curatedOrders = s.orders[ExactID("web")]!
         s.stateNulls = [2, 1, 2, 2, 1, 2, 2, 2, 1, 0, 2, 30, 2, 1]
+        // City is watched too (only state was until session 33).
+        s.cityNulls = [1, 1, 2, 1, 1, 1, 2, 1, 1, 0, 1, 1, 1, 35]
         let f = AnomalyDetector.detect(s, config: QualityConfig())
+        #expect(f.contains { $0.kind == .nullRateJump && $0.date == "2024-01-14" && $0.detail.contains("without city") }, "\(f)")
         let nulls = f.first { (a: AnomalyFinding) -> Bool in a.kind == .nullRateJump }
         #expect(nulls?.date == "2024-01-12")
         #expect(nulls?.value == 30.0 / 42.0)
@@ -355,7 +358,7 @@ import Testing
         #expect(drop?.value == 0)
         #expect(drop?.baseline == 40)
         #expect(f.contains { $0.kind == .revenueDrop && $0.date == "2024-01-10" })
-        #expect(f.count == 4, "\(f)")
+        #expect(f.count == 5, "\(f)")
         // The robust score itself: (x - median) / (1.4826 * MAD).
         let (med, z) = AnomalyDetector.robustScore(20, history: [10, 11, 9, 10, 12, 8, 10], floor: 0)
         #expect(med == 10)

@@ -36,7 +36,7 @@ struct StoredQualityTests {
         #expect(a.days == b.days && a.channels == b.channels, "\(where_)")
         #expect(a.orders == b.orders && a.revenueCents == b.revenueCents, "\(where_)")
         #expect(a.rawLines == b.rawLines && a.rejected == b.rejected, "\(where_)")
-        #expect(a.curatedOrders == b.curatedOrders && a.stateNulls == b.stateNulls, "\(where_)")
+        #expect(a.curatedOrders == b.curatedOrders && a.stateNulls == b.stateNulls && a.cityNulls == b.cityNulls, "\(where_)")
         // Sums of squares are doubles added in another order: equal to rounding.
         for ch in b.channels {
             for (x, y) in zip(a.revenueSquares[ch] ?? [], b.revenueSquares[ch] ?? []) {

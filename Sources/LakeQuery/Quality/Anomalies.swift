@@ -36,6 +36,8 @@ public struct DailySeries: Sendable {
     public var rejected: [Int64] = []
     /// Curated orders without a state, per day (the optional field most likely to go missing).
     public var stateNulls: [Int64] = []
+    /// Curated orders without a city (v1 `city`, v2 `shipping_city`) per day.
+    public var cityNulls: [Int64] = []
     public var curatedOrders: [Int64] = []
 
     public init() {}
@@ -66,10 +68,12 @@ public enum AnomalyDetector {
             return series(byDay: stored.byDay, curatedPerDay: stored.curatedPerDay, rawPerDay: stored.rawPerDay)
         }
         var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
-        var curatedPerDay: [Int32: (Int64, Int64)] = [:]
+        var curatedPerDay: [Int32: (Int64, Int64, Int64)] = [:]
         if let scan = try TableScan.ifPresent(catalog: catalog, table: .curatedOrders, asOf: asOf) {
             try scan.requireCents(["order_total"])
-            let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state"])
+            // Orders v2 renamed city to shipping_city (same column id); snapshots before the migration have city.
+            let city = scan.columnNames.contains("shipping_city") ? "shipping_city" : "city"
+            let (batches, _) = try scan.run(columns: ["event_date", "channel", "status", "order_total", "state", city])
             try Reports.forEachRow(batches) { b, r in
                 let c = b.batch.columns
                 let d = Reports.date(c[0], r), ch = ExactID(c[1].string(at: r) ?? "")
@@ -81,9 +85,10 @@ public enum AnomalyDetector {
                     v.2 += (Double(cents) / 100) * (Double(cents) / 100)
                 }
                 byDay[ch, default: [:]][d] = v
-                var n = curatedPerDay[d] ?? (0, 0)
+                var n = curatedPerDay[d] ?? (0, 0, 0)
                 n.0 += 1
                 if c[4].isNull(r) || c[4].string(at: r) == "" { n.1 += 1 }
+                if c[5].isNull(r) || c[5].string(at: r) == "" { n.2 += 1 }
                 curatedPerDay[d] = n
             }
         }
@@ -105,7 +110,7 @@ public enum AnomalyDetector {
     /// Empty days kept after the last day with orders before the next one (see `series`).
     static let maxEmptyDays: Int32 = 31
 
-    public static func series(byDay: [ExactID: [Int32: (Int64, Int128, Double)]], curatedPerDay: [Int32: (Int64, Int64)],
+    public static func series(byDay: [ExactID: [Int32: (Int64, Int128, Double)]], curatedPerDay: [Int32: (Int64, Int64, Int64)],
                        rawPerDay: [Int32: (Int64, Int64)]) -> DailySeries {
         var s = DailySeries()
         // The range comes from accepted events only: a line too broken to carry a timestamp is
@@ -130,6 +135,7 @@ public enum AnomalyDetector {
         s.rejected = s.days.map { rawPerDay[$0]?.1 ?? 0 }
         s.curatedOrders = s.days.map { curatedPerDay[$0]?.0 ?? 0 }
         s.stateNulls = s.days.map { curatedPerDay[$0]?.1 ?? 0 }
+        s.cityNulls = s.days.map { curatedPerDay[$0]?.2 ?? 0 }
         return s
     }
 
@@ -228,6 +234,10 @@ public enum AnomalyDetector {
         for (kind, r, den, minJump, what) in [
             (AnomalyKind.rejectRateJump, rates(s.rejected, s.rawLines), s.rawLines, config.rejectRateMinJump, "raw lines rejected"),
             (.nullRateJump, rates(s.stateNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without state"),
+            // City is optional, but a jump in its nulls is as much a broken source as state's
+            // (only state was watched until session 33: a city 91 % null raised nothing).
+            (.nullRateJump, rates(s.cityNulls.count == s.curatedOrders.count ? s.cityNulls : s.curatedOrders.map { _ in 0 }, s.curatedOrders),
+             s.curatedOrders, config.nullRateMinJump, "curated orders without city"),
         ] {
             for i in s.days.indices where den[i] > 0 {
                 guard let win = window(i) else { continue }

@@ -15,7 +15,7 @@ struct StoredQuality {
     /// Curated orders, confirmed cents (128 bits) and squared confirmed totals per channel and day (only cells with orders).
     var byDay: [ExactID: [Int32: (Int64, Int128, Double)]] = [:]
     /// Curated orders and orders without a state per day.
-    var curatedPerDay: [Int32: (Int64, Int64)] = [:]
+    var curatedPerDay: [Int32: (Int64, Int64, Int64)] = [:]
     /// Raw lines and rejected lines per day.
     var rawPerDay: [Int32: (Int64, Int64)] = [:]
 
@@ -35,7 +35,7 @@ struct StoredQuality {
                 s.rawPerDay[f.eventDate, default: (0, 0)].0 += f.n
             case .orders:
                 s.curated[f.batchID, default: CuratedCounts()].orders += f.n
-                s.curatedPerDay[f.eventDate, default: (0, 0)].0 += f.n
+                s.curatedPerDay[f.eventDate, default: (0, 0, 0)].0 += f.n
                 cells[ExactID(f.channel), default: [:]][f.eventDate, default: (0, 0, 0)].0 += f.n
             case .items: break  // counted only for coverage, by the catalog
             case .confirmedCents:
@@ -45,8 +45,10 @@ struct StoredQuality {
             case .confirmedSquares: cells[ExactID(f.channel), default: [:]][f.eventDate, default: (0, 0, 0)].2 += f.x
             case .stateNulls:
                 s.curated[f.batchID, default: CuratedCounts()].stateNulls += f.n
-                s.curatedPerDay[f.eventDate, default: (0, 0)].1 += f.n
-            case .cityNulls: s.curated[f.batchID, default: CuratedCounts()].cityNulls += f.n
+                s.curatedPerDay[f.eventDate, default: (0, 0, 0)].1 += f.n
+            case .cityNulls:
+                s.curated[f.batchID, default: CuratedCounts()].cityNulls += f.n
+                s.curatedPerDay[f.eventDate, default: (0, 0, 0)].2 += f.n
             case .totalMismatch: s.curated[f.batchID, default: CuratedCounts()].mismatched += f.n
             case .itemCountMismatch: s.curated[f.batchID, default: CuratedCounts()].itemCountMismatch += f.n
             case .totalMismatchExample:

@@ -67,15 +67,17 @@ public struct DeleteVector: Sendable, Equatable {
     /// snapshot the listing was made at. Refuses what DuckDB refuses too (unsorted or repeated
     /// positions, NULLs), positions beyond the data file, and a count that disagrees with the catalog.
     public static func load(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles) throws -> DeleteVector {
-        let all = try labelled(file, dataFile: dataFile, files: files)
-        if !all.perPosition, Int64(all.positions.count) != file.deleteCount {
-            // A plain file must hold exactly the catalog's count, else the catalog and file
-            // disagree; a per-position one may hold positions later than the snapshot read.
-            throw DeleteFileError.invalid(path: file.url.path, reason: "it holds \(all.positions.count) positions, the catalog's delete_count says \(file.deleteCount)")
+        var positions: [Int64] = [], all = 0
+        positions.reserveCapacity(Int(max(0, file.deleteCount)))
+        let perPosition = try forEachPosition(file, dataFile: dataFile, files: files) { p, s in
+            all += 1
+            if s <= file.snapshot { positions.append(p) }
         }
-        var positions: [Int64] = []
-        positions.reserveCapacity(all.positions.count)
-        for (p, s) in zip(all.positions, all.snapshots) where s <= file.snapshot { positions.append(p) }
+        // A plain file must hold exactly the catalog's count, else the catalog and file
+        // disagree; a per-position one may hold positions later than the snapshot read.
+        if !perPosition, Int64(all) != file.deleteCount {
+            throw DeleteFileError.invalid(path: file.url.path, reason: "it holds \(all) positions, the catalog's delete_count says \(file.deleteCount)")
+        }
         return DeleteVector(positions: positions)
     }
 
@@ -83,6 +85,18 @@ public struct DeleteVector: Sendable, Equatable {
     /// it: its `_ducklake_internal_snapshot_id`, or the file's begin_snapshot for a plain file
     /// (`perPosition` false). What a later delete of the data file carries over.
     public static func labelled(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles) throws -> (positions: [Int64], snapshots: [Int64], perPosition: Bool) {
+        var positions: [Int64] = [], labels: [Int64] = []
+        let perPosition = try forEachPosition(file, dataFile: dataFile, files: files) { p, s in
+            positions.append(p)
+            labels.append(s)
+        }
+        return (positions, labels, perPosition)
+    }
+
+    /// Reads `file`'s positions in order, each with the snapshot that deleted it; true when the
+    /// file labels each one (`_ducklake_internal_snapshot_id`).
+    private static func forEachPosition(_ file: DeleteFile, dataFile: DataFile, files: LakeFiles,
+                                        _ body: (_ position: Int64, _ snapshot: Int64) -> Void) throws -> Bool {
         let path = file.url.path
         guard file.format.lowercased() == "parquet" else {
             throw DeleteFileError.unsupportedFormat(path: path, format: file.format)
@@ -96,9 +110,6 @@ public struct DeleteVector: Sendable, Equatable {
             throw DeleteFileError.invalid(path: path, reason: "it has no int64 column pos")
         }
         let snap = fields.firstIndex { $0.name == "_ducklake_internal_snapshot_id" && $0.type == .int64 }
-        var positions: [Int64] = [], labels: [Int64] = []
-        positions.reserveCapacity(Int(max(0, file.deleteCount)))
-        labels.reserveCapacity(Int(max(0, file.deleteCount)))
         var previous = Int64.min
         for batch in try reader.readRowGroups(columns: [pos] + (snap.map { [$0] } ?? []), parallelism: 1) {
             guard case .int64(let p) = batch.columns[0].data else { throw DeleteFileError.invalid(path: path, reason: "pos is not int64") }
@@ -120,11 +131,10 @@ public struct DeleteVector: Sendable, Equatable {
                     throw DeleteFileError.invalid(path: path, reason: "position \(v) is outside data file \(dataFile.path) of \(dataFile.recordCount) rows")
                 }
                 previous = v
-                positions.append(v)
-                labels.append(snapshots?[i] ?? file.beginSnapshot)
+                body(v, snapshots?[i] ?? file.beginSnapshot)
             }
         }
-        return (positions, labels, snap != nil)
+        return snap != nil
     }
 
     /// First index in `positions` whose value is at least `row`.

@@ -80,12 +80,9 @@ extension CatalogTransaction {
             let stored: String = try old.value("path") ?? ""
             let isRelative: Int64? = try old.value("path_is_relative")
             let url = isRelative == 0 ? URL(fileURLWithPath: stored) : t.directory.appendingPathComponent(stored)
-            let base = dataPath.standardizedFileURL.path
-            let prefix = base.hasSuffix("/") ? base : base + "/"
-            let scheduled = url.standardizedFileURL.path.hasPrefix(prefix)
-                ? (String(url.standardizedFileURL.path.dropFirst(prefix.count)), Int64(1)) : (url.standardizedFileURL.path, Int64(0))
+            let scheduled = Catalog.scheduledPath(url.standardizedFileURL, dataPath: dataPath)
             try database.execute(sql: "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (?, ?, ?, ?)",
-                                 arguments: [(try old.value("delete_file_id")) as Int64, scheduled.0, scheduled.1,
+                                 arguments: [(try old.value("delete_file_id")) as Int64, scheduled.path, scheduled.isRelative,
                                              Timestamps.timestampText(micros: Timestamps.micros(Date()))])
             try database.execute(sql: "DELETE FROM ducklake_delete_file WHERE delete_file_id = ?", arguments: [(try old.value("delete_file_id")) as Int64])
         } else if previousFile != nil {

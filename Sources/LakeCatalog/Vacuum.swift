@@ -521,7 +521,11 @@ extension Catalog {
     }
 
     /// DuckLake schedules paths relative to the data path when they lie under it.
-    private func storedPath(_ url: URL) -> (String, Int64) {
+    private func storedPath(_ url: URL) -> (String, Int64) { Self.scheduledPath(url, dataPath: dataPath) }
+
+    /// A file's path as ducklake_files_scheduled_for_deletion stores it: relative to the data
+    /// path (path_is_relative 1) when under it, else absolute.
+    static func scheduledPath(_ url: URL, dataPath: URL) -> (path: String, isRelative: Int64) {
         let base = dataPath.standardizedFileURL.path
         let prefix = base.hasSuffix("/") ? base : base + "/"
         return url.path.hasPrefix(prefix) ? (String(url.path.dropFirst(prefix.count)), 1) : (url.path, 0)

@@ -221,26 +221,26 @@ final class CommittedInventory {
     /// The available quantity of the committed row holding `key`, nil when none does.
     func quantity(of key: InventoryKey) throws -> Int64? {
         if let q = rows[key] { return q }
-        guard let table, unread.contains(where: { $0.min <= key.updated && key.updated <= $0.max }) else { return nil }
-        var kept: [(file: DataFile, min: Int64, max: Int64)] = []
-        for entry in unread {
-            guard entry.min <= key.updated && key.updated <= entry.max else { kept.append(entry); continue }
+        guard let table else { return nil }
+        let covers = { (entry: (file: DataFile, min: Int64, max: Int64)) in entry.min <= key.updated && key.updated <= entry.max }
+        var read = false
+        for entry in unread where covers(entry) {
             // Through DataFileReader: rows a delete file removed are not there.
             for batch in try DataFileReader(entry.file, columns: table.columns, files: catalog.files).read() {
                 try add(batch, from: entry.file.path)
             }
+            read = true
         }
-        unread = kept
+        if read { unread.removeAll(where: covers) }
         return rows[key]
     }
 
     private func add(_ batch: RecordBatch, from path: String) throws {
         guard let product = batch.column("product_id"), let warehouse = batch.column("warehouse_location"),
-              case .int64(let updated)? = batch.column("last_updated")?.data, let quantity = batch.column("available_quantity"),
-              case .int64(let q) = quantity.data else {
+              let times = batch.column("last_updated"), case .int64(let updated) = times.data,
+              let quantity = batch.column("available_quantity"), case .int64(let q) = quantity.data else {
             throw IngestError.failed("\(path): curated.inventory lacks product_id, warehouse_location, last_updated or available_quantity as written by lake")
         }
-        let times = batch.column("last_updated")!
         for row in 0 ..< batch.count where !times.isNull(row) && !quantity.isNull(row) {
             guard let p = product.string(at: row), let w = warehouse.string(at: row) else { continue }
             let key = InventoryKey(product: Array(p.utf8), warehouse: Array(w.utf8), updated: updated[row])

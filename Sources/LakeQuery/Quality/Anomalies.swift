@@ -230,14 +230,16 @@ public enum AnomalyDetector {
             }
         }
         // Reject rate and null rate: only rises are alarming.
-        func rates(_ num: [Int64], _ den: [Int64]) -> [Double] { zip(num, den).map { $1 > 0 ? Double($0) / Double($1) : 0 } }
+        // A numerator series left empty (a series built without that figure) counts none.
+        func rates(_ num: [Int64], _ den: [Int64]) -> [Double] {
+            den.indices.map { i in den[i] > 0 && i < num.count ? Double(num[i]) / Double(den[i]) : 0 }
+        }
         for (kind, r, den, minJump, what) in [
             (AnomalyKind.rejectRateJump, rates(s.rejected, s.rawLines), s.rawLines, config.rejectRateMinJump, "raw lines rejected"),
             (.nullRateJump, rates(s.stateNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without state"),
             // City is optional, but a jump in its nulls is as much a broken source as state's
             // (only state was watched until session 33: a city 91 % null raised nothing).
-            (.nullRateJump, rates(s.cityNulls.count == s.curatedOrders.count ? s.cityNulls : s.curatedOrders.map { _ in 0 }, s.curatedOrders),
-             s.curatedOrders, config.nullRateMinJump, "curated orders without city"),
+            (.nullRateJump, rates(s.cityNulls, s.curatedOrders), s.curatedOrders, config.nullRateMinJump, "curated orders without city"),
         ] {
             for i in s.days.indices where den[i] > 0 {
                 guard let win = window(i) else { continue }

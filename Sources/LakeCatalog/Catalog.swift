@@ -510,13 +510,18 @@ public struct Catalog: Sendable {
     /// (`inlined: .readSeparately`, then `inlinedRows`).
     public func dataFiles(tableID: Int64, at asOf: AsOf? = nil, columnStats: Bool = true,
                           inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
-        try read { db in
+        var listed = try read { db in
             let snap = try Self.resolve(db, asOf).id
             guard let t = try Self.fetchTables(db, snapshot: snap, dataPath: dataPath, tableID: tableID).first else {
                 throw CatalogError.tableIDNotFound(id: tableID, snapshot: snap)
             }
             return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats, format: format, inlined: inlined)
         }
+        // Only time travel into a merged file's range reads anything here: its snapshot column.
+        for i in listed.indices where listed[i].visibleThrough != nil {
+            listed[i].hiddenCount = Int64(try DeleteVector.hidden(in: listed[i], reader: DataFileReader.open(listed[i], files: files)).count)
+        }
+        return listed
     }
 
     /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
@@ -827,7 +832,7 @@ extension Catalog {
                                format: CatalogFormat = .v10, inlined: InlinedRowPolicy = .refuse) throws -> [DataFile] {
         if inlined == .refuse { try refuseInlinedRows(db, table: table, snapshot: snapshot) }
         struct FileRow { var id: Int64, begin: Int64, end: Int64?, path: String, relative: Bool, records: Int64, bytes: Int64,
-                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64?, encrypted: Bool, mappingID: Int64? }
+                         footer: Int64?, rowIDStart: Int64?, partitionID: Int64?, encrypted: Bool, mappingID: Int64?, through: Int64? }
         var files: [FileRow] = []
         // Which snapshots' rows a merged file holds: 1.0 records the last one (partial_max), 0.3
         // listed "snapshot:row count" pairs (partial_file_info).
@@ -839,7 +844,10 @@ extension Catalog {
             FROM ducklake_data_file WHERE table_id = ? AND \(visibleAt) ORDER BY data_file_id
             """, arguments: [table.tableID, snapshot, snapshot])
         while let r = try cursor.next() {
-            if let through = try partialThrough(r[9] as SQLValue), snapshot < through {
+            // A merged file read inside its range of snapshots: a 1.0 file's rows are filtered by
+            // their `_ducklake_internal_snapshot_id`; 0.3 records only row counts per snapshot.
+            let through = try partialThrough(r[9] as SQLValue)
+            if format == .v03, let through, snapshot < through {
                 throw CatalogError.partialFile(table: table.qualifiedName, dataFileID: try r.value(at: 0, "data_file_id"),
                                                snapshot: snapshot, through: through)
             }
@@ -849,7 +857,7 @@ extension Catalog {
                                  records: try r.value(at: 5, "record_count") ?? 0, bytes: try r.value(at: 6, "file_size_bytes") ?? 0,
                                  footer: try r.value(at: 7, "footer_size"), rowIDStart: try r.value(at: 8, "row_id_start"),
                                  partitionID: try r.value(at: 10, "partition_id"), encrypted: try r.value(at: 11, "encrypted") ?? 0 != 0,
-                                 mappingID: try r.value(at: 12, "mapping_id")))
+                                 mappingID: try r.value(at: 12, "mapping_id"), through: through))
         }
         guard !files.isEmpty else { return [] }
         let lo = files.first!.id, hi = files.last!.id
@@ -938,7 +946,7 @@ extension Catalog {
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
-                            inlinedDeletes: inlined[f.id] ?? [], footerChecksum: checksums[f.id], encrypted: f.encrypted,
+                            inlinedDeletes: inlined[f.id] ?? [], visibleThrough: f.through.flatMap { snapshot < $0 ? snapshot : nil }, footerChecksum: checksums[f.id], encrypted: f.encrypted,
                             nameMapping: f.mappingID.flatMap { mappings[$0] })
         }
     }

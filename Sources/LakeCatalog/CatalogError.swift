@@ -29,8 +29,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case upgradeRefused(path: String, reason: String)
     /// Rows DuckDB keeps inside the catalog (data inlining) instead of in Parquet files; we read only files.
     case inlinedData(table: String, rows: Int64, snapshot: Int64)
-    /// A file DuckDB merged from several snapshots' inserts, read at a snapshot inside that range:
-    /// its rows would need filtering by their snapshot, which this build does not do.
+    /// A file DuckDB 1.4 merged from several snapshots' inserts in a DuckLake 0.3 lake, read at a
+    /// snapshot inside that range: 0.3 records how many rows each snapshot added
+    /// (partial_file_info), not which, so the rows cannot be filtered. (A 1.0 merged file labels
+    /// each row with its snapshot and is read at any snapshot.)
     case partialFile(table: String, dataFileID: Int64, snapshot: Int64, through: Int64)
     /// The manifest exists but is not a DuckLake catalog we can read (missing tables, other version).
     case incompatibleCatalog(path: String, reason: String)
@@ -132,7 +134,7 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .inlinedData(let t, let n, let s):
             return "table \(t) has \(n) rows inlined in the catalog at snapshot \(s) (DuckDB's data inlining); every read includes them, but this command rewrites or deletes rows in Parquet files only (`lake delete`, `lake erase`, `lake schema migrate --rewrite`) and refuses such a table. Write them out with DuckDB first: CALL ducklake_flush_inlined_data('<catalog alias>'), or attach with DATA_INLINING_ROW_LIMIT 0 before inserting"
         case .partialFile(let t, let f, let s, let m):
-            return "table \(t) at snapshot \(s) reads data file \(f), which DuckDB's ducklake_merge_adjacent_files merged from inserts up to snapshot \(m); this build cannot filter its rows by snapshot. Read at snapshot \(m) or later, or use DuckDB for this time travel"
+            return "table \(t) at snapshot \(s) reads data file \(f), which DuckDB 1.4's ducklake_merge_adjacent_files merged from inserts up to snapshot \(m) in this DuckLake 0.3 lake; 0.3 does not record which row came from which snapshot, so lake cannot read it before snapshot \(m). Read at snapshot \(m) or later, or use DuckDB 1.4 for this time travel"
         case .incompatibleCatalog(let p, let r):
             return "\(p) is not a DuckLake catalog this build can use: \(r)"
         case .snapshotNotFound(let id, let oldest, let latest):

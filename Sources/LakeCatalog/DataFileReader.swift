@@ -17,8 +17,12 @@ public struct DataFileReader {
     /// For each of `columns` the file holds but cannot be decoded (a nested or UUID column
     /// DuckDB added), why; such a column is an error when read, never nulls.
     private let opaque: [OpaqueColumn?]
-    /// The rows the file's DuckLake deletes remove at the listing's snapshot; nil without any.
+    /// The rows a reader at the listing's snapshot does not see: those the file's DuckLake
+    /// deletes remove and, in a merged file read before its last insert, the later inserts
+    /// (`DataFile.visibleThrough`); nil when it sees every row.
     public let deletes: DeleteVector?
+    /// Only the deleted rows: what `readDeleted` returns (a row not inserted yet was not deleted).
+    private let deleted: DeleteVector?
     /// Columns the file does not store whose value is its hive partition value (see `NameMapping`),
     /// as a column with that value for its default.
     private let fromPartition: [Int: ColumnInfo]
@@ -73,7 +77,9 @@ public struct DataFileReader {
             && (mapping == nil || mapped.contains(c.columnID)) && c.type != nil {
             throw DataFileError.missingColumn(path: file.path, column: c.name, columnID: c.columnID)
         }
-        deletes = try DeleteVector.load(for: file, files: files)
+        deleted = try DeleteVector.load(for: file, files: files)
+        let hidden = try DeleteVector.hidden(in: file, reader: reader)
+        deletes = hidden.isEmpty ? deleted : (deleted ?? DeleteVector(positions: [])).union(hidden)
     }
 
     /// File position of each row group's first row: delete positions count across row groups.
@@ -111,7 +117,7 @@ public struct DataFileReader {
     /// The rows the file's deletes remove (a batch per row group that has any; none without
     /// deletes): what a check that tells deleted rows from missing ones needs to name them.
     public func readDeleted(parallelism: Int = 1) throws -> [RecordBatch] {
-        guard deletes != nil else { return [] }
+        guard deleted != nil else { return [] }
         return try read(rowGroups: nil, parallelism: parallelism, keeping: .deleted)
     }
 
@@ -127,8 +133,9 @@ public struct DataFileReader {
         })
         let present = fileIndex.compactMap { $0 }
         var groups = rowGroups ?? Array(0 ..< reader.rowGroupCount)
-        let starts = deletes == nil ? [:] : Dictionary(uniqueKeysWithValues: groups.map { ($0, rowGroupStart($0)) })
-        if let deletes {
+        let skipped = kept == .live ? deletes : deleted
+        let starts = skipped == nil ? [:] : Dictionary(uniqueKeysWithValues: groups.map { ($0, rowGroupStart($0)) })
+        if let deletes = skipped {
             groups = groups.filter { g in
                 let gone = deletes.deleted(start: starts[g]!, count: reader.rowGroupRowCount(g))
                 return kept == .live ? gone < reader.rowGroupRowCount(g) : gone > 0
@@ -149,7 +156,7 @@ public struct DataFileReader {
                 return column
             }
             let batch = RecordBatch(schema: schema, columns: out)
-            guard let deletes else { return batch }
+            guard let deletes = skipped else { return batch }
             switch kept {
             case .live: return deletes.apply(to: batch, start: starts[g]!)
             case .deleted: return batch.gather(deletes.removed(start: starts[g]!, count: batch.count))

@@ -47,20 +47,53 @@ public struct DeleteVector: Sendable, Equatable {
             throw DeleteFileError.invalid(path: inlinedTable(tableID: file.tableID),
                                           reason: "position \(bad) is outside data file \(file.path) of \(file.recordCount) rows")
         }
-        // Two ascending lists into one; a position in both counts once.
+        return DeleteVector(positions: fromFile).union(inlined)
+    }
+
+    /// These positions and `other` (ascending) as one vector; a position in both counts once.
+    public func union(_ other: [Int64]) -> DeleteVector {
         var merged: [Int64] = []
-        merged.reserveCapacity(fromFile.count + inlined.count)
+        merged.reserveCapacity(positions.count + other.count)
         var i = 0, j = 0
-        while i < fromFile.count || j < inlined.count {
+        while i < positions.count || j < other.count {
             let next: Int64
-            if j == inlined.count || (i < fromFile.count && fromFile[i] <= inlined[j]) {
-                next = fromFile[i]; i += 1
+            if j == other.count || (i < positions.count && positions[i] <= other[j]) {
+                next = positions[i]; i += 1
             } else {
-                next = inlined[j]; j += 1
+                next = other[j]; j += 1
             }
             if merged.last != next { merged.append(next) }
         }
         return DeleteVector(positions: merged)
+    }
+
+    /// DuckDB's field id for a merged data file's per-row snapshot column.
+    public static let snapshotFieldID: Int32 = 2_147_483_539
+
+    /// Positions, ascending, of the rows of `file` (a merged file listed before its last insert,
+    /// `visibleThrough`) inserted after the listing's snapshot, by its per-row
+    /// `_ducklake_internal_snapshot_id`. Not deletions: rows that did not exist yet, so
+    /// `DataFileReader.readDeleted` never returns them. Empty when `visibleThrough` is nil.
+    public static func hidden(in file: DataFile, reader: ParquetFileReader) throws -> [Int64] {
+        guard let through = file.visibleThrough else { return [] }
+        let fields = reader.schema.fields
+        guard let column = fields.firstIndex(where: { $0.fieldID == snapshotFieldID })
+                ?? fields.firstIndex(where: { $0.name == "_ducklake_internal_snapshot_id" }), fields[column].type == .int64 else {
+            throw DataFileError.unreadableColumn(column: "_ducklake_internal_snapshot_id", detail: """
+                \(file.path) is recorded as merged from several snapshots (partial_max) but has no int64 _ducklake_internal_snapshot_id \
+                column saying which row came from which, so it cannot be read at snapshot \(through); read it at a later snapshot
+                """)
+        }
+        var out: [Int64] = [], start: Int64 = 0
+        for batch in try reader.readRowGroups(columns: [column], parallelism: 1) {
+            let c = batch.columns[0]
+            guard case .int64(let v) = c.data, c.validity == nil || c.nullCount == 0 else {
+                throw DataFileError.unreadableColumn(column: "_ducklake_internal_snapshot_id", detail: "\(file.path) holds NULLs in it")
+            }
+            for (k, s) in v.enumerated() where s > through { out.append(start + Int64(k)) }
+            start += Int64(v.count)
+        }
+        return out
     }
 
     /// Reads `file`, the delete file of `dataFile`, keeping the positions deleted at or before the

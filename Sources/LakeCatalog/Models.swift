@@ -193,11 +193,18 @@ public struct DataFile: Hashable, Sendable {
     /// snapshot, ascending. Applied together with the delete file.
     public var inlinedDeletes: [Int64] = []
 
+    /// A file DuckDB's ducklake_merge_adjacent_files merged from several snapshots' inserts
+    /// (its partial_max), listed at a snapshot before the last of them: only rows whose
+    /// `_ducklake_internal_snapshot_id` is at or before this snapshot are visible. nil: all are.
+    public var visibleThrough: Int64? = nil
+    /// The rows `visibleThrough` hides, counted by `Catalog.dataFiles` from the file's column.
+    public var hiddenCount: Int64 = 0
+
     public var hasDeletes: Bool { deleteFile != nil || !inlinedDeletes.isEmpty }
 
-    /// Rows a reader of this snapshot sees: the file's rows minus its deleted ones. Counts,
-    /// listings and sizing use this, never `recordCount` alone.
-    public var liveRecordCount: Int64 { recordCount - deletedCount }
+    /// Rows a reader of this snapshot sees: the file's rows minus its deleted ones and the later
+    /// inserts a merged file hides. Counts, listings and sizing use this, never `recordCount` alone.
+    public var liveRecordCount: Int64 { recordCount - deletedCount - hiddenCount }
 
     /// Rows the delete file and inlined deletions remove (DuckLake never deletes a row twice).
     public var deletedCount: Int64 { (deleteFile?.deleteCount ?? 0) + Int64(inlinedDeletes.count) }

@@ -518,10 +518,24 @@ public struct Catalog: Sendable {
             return try Self.fetchDataFiles(db, table: t, snapshot: snap, columnStats: columnStats, format: format, inlined: inlined)
         }
         // Only time travel into a merged file's range reads anything here: its snapshot column.
-        for i in listed.indices where listed[i].visibleThrough != nil {
-            listed[i].hiddenCount = Int64(try DeleteVector.hidden(in: listed[i], reader: DataFileReader.open(listed[i], files: files)).count)
-        }
+        for i in listed.indices where listed[i].visibleThrough != nil { listed[i].hiddenCount = try hiddenRows(listed[i]) }
         return listed
+    }
+
+    /// The rows of a merged file listed before its last insert that the listing hides.
+    func hiddenRows(_ file: DataFile) throws -> Int64 {
+        Int64(try DeleteVector.hidden(in: file, reader: DataFileReader.open(file, files: files)).count)
+    }
+
+    /// The rows merged files visible at `snapshot` hold that were inserted after it, which
+    /// the catalog's record counts include: 0 unless the snapshot lies inside a merge's range.
+    func hiddenMergedRows(_ db: SQLDatabase, tableID: Int64, snapshot: Int64) throws -> Int64 {
+        guard format == .v10, try Int64.fetchOne(db, sql: """
+            SELECT count(*) FROM ducklake_data_file WHERE table_id = ? AND partial_max > ? AND \(visibleAt)
+            """, arguments: [tableID, snapshot, snapshot, snapshot]) ?? 0 > 0,
+              let t = try Self.fetchTables(db, snapshot: snapshot, dataPath: dataPath, tableID: tableID).first else { return 0 }
+        return try Self.fetchDataFiles(db, table: t, snapshot: snapshot, columnStats: false, format: format, inlined: .readSeparately)
+            .filter { $0.visibleThrough != nil }.reduce(0) { $0 + (try hiddenRows($1)) }
     }
 
     /// Runs `body` against one consistent read of the catalog (e.g. to read `lake_*` tables at
@@ -946,7 +960,8 @@ extension Catalog {
                             recordCount: f.records, fileSizeBytes: f.bytes, footerSize: f.footer, rowIDStart: f.rowIDStart,
                             beginSnapshot: f.begin, endSnapshot: f.end,
                             partitionValues: partitions[f.id] ?? [:], columnStats: stats[f.id] ?? [:], deleteFile: deletes[f.id],
-                            inlinedDeletes: inlined[f.id] ?? [], visibleThrough: f.through.flatMap { snapshot < $0 ? snapshot : nil }, footerChecksum: checksums[f.id], encrypted: f.encrypted,
+                            inlinedDeletes: inlined[f.id] ?? [], visibleThrough: f.through.flatMap { snapshot < $0 ? snapshot : nil },
+                            mergedThrough: f.through, footerChecksum: checksums[f.id], encrypted: f.encrypted,
                             nameMapping: f.mappingID.flatMap { mappings[$0] })
         }
     }

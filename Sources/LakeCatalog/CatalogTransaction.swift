@@ -288,7 +288,7 @@ public struct CatalogTransaction {
     }
 
     /// A new file's path, sizes, partition values and column stats, checked against its table.
-    private static func checkNewFiles(_ files: [NewDataFile], of t: TableInfo) throws {
+    static func checkNewFiles(_ files: [NewDataFile], of t: TableInfo) throws {
         let expected = t.partitionColumns.map(\.name)
         for file in files {
             try checkRelativePath(file.relativePath)
@@ -472,7 +472,14 @@ public struct CatalogTransaction {
                 """, arguments: [(try r.value("record_count")) ?? 0, (try r.value("file_size_bytes")) ?? 0, tableID] as SQLArguments)
             if !deletedTables.contains(tableID) { deletedTables.append(tableID) }
         }
-        if !ids.isEmpty { try forgetDerivedFiguresOfRemovedForeignFiles() }
+        if !ids.isEmpty, try FileIntegrity.exists(db) {
+            let foreign = try SQLRow.fetchAll(db, sql: """
+                SELECT d.table_id, max(d.begin_snapshot) AS latest FROM ducklake_data_file d WHERE d.end_snapshot = ?
+                  AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)
+                GROUP BY d.table_id
+                """, arguments: [s]).map { (tableID: try $0.value("table_id") as Int64, latest: try $0.value("latest") as Int64) }
+            try forgetDerivedFigures(removedForeignFiles: foreign)
+        }
     }
 
     /// A file another engine committed (no `lake_file_integrity` row) that a rewrite (compaction,
@@ -483,18 +490,12 @@ public struct CatalogTransaction {
     /// quality figures (checks then rescan the tables).
     /// One query for every file this snapshot removed, not one per file: a compaction removes
     /// hundreds, and on PostgreSQL each statement under the write lock is a round trip.
-    private mutating func forgetDerivedFiguresOfRemovedForeignFiles() throws {
-        guard try FileIntegrity.exists(db) else { return }
-        let foreign = try SQLRow.fetchAll(db, sql: """
-            SELECT d.table_id, max(d.begin_snapshot) AS latest FROM ducklake_data_file d WHERE d.end_snapshot = ?
-              AND NOT EXISTS (SELECT 1 FROM lake_file_integrity i WHERE i.data_file_id = d.data_file_id)
-            GROUP BY d.table_id
-            """, arguments: [s])
-        guard !foreign.isEmpty else { return }
+    /// `removedForeignFiles`: per table, the latest begin_snapshot of the files removed.
+    mutating func forgetDerivedFigures(removedForeignFiles foreign: [(tableID: Int64, latest: Int64)]) throws {
+        guard !foreign.isEmpty, try FileIntegrity.exists(db) else { return }
         // What was stored before any of the files goes (one file at a time would drop the same).
         var latest: Int64 = .min
-        for row in foreign {
-            let tableID: Int64 = try row.value("table_id"), begin: Int64 = try row.value("latest")
+        for (tableID, begin) in foreign {
             latest = max(latest, begin)
             if try KeyRunTable.exists(db) {
                 try db.execute(sql: "DELETE FROM lake_key_run WHERE table_id = ? AND (SELECT min(snapshot_id) FROM lake_key_run WHERE table_id = ?) < ?",

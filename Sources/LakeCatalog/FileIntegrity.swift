@@ -315,7 +315,7 @@ extension Catalog {
     /// it, as on every open: it exists with the recorded size. Any failure, an I/O error
     /// included, counts as "not verified": the originals stay, which costs only disk space
     /// until the next vacuum looks again.
-    private static func verifies(path: String, expect: ParquetFileReader.Expectation, files: LakeFiles) -> Bool {
+    static func verifies(path: String, expect: ParquetFileReader.Expectation, files: LakeFiles) -> Bool {
         do {
             if expect.footerChecksum != nil {
                 _ = try FileIntegrity.verifyPhysical(path: path, expect: expect, files: files)

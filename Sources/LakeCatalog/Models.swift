@@ -197,6 +197,8 @@ public struct DataFile: Hashable, Sendable {
     /// (its partial_max), listed at a snapshot before the last of them: only rows whose
     /// `_ducklake_internal_snapshot_id` is at or before this snapshot are visible. nil: all are.
     public var visibleThrough: Int64? = nil
+    /// A merged file's last inserting snapshot (partial_max), whatever the listing's snapshot.
+    public var mergedThrough: Int64? = nil
     /// The rows `visibleThrough` hides, counted by `Catalog.dataFiles` from the file's column.
     public var hiddenCount: Int64 = 0
 

@@ -155,7 +155,7 @@ extension Catalog {
                     """, arguments: [table.schema, table.name, snapshot, snapshot, snapshot, snapshot]) else { return 0 }
                 // Live rows as readers see them: a delete (erase, dedupe by another tool) makes
                 // the stored figures overcount, so they no longer cover the table.
-                var n = try Catalog.liveFileRows(db, tableID: id, snapshot: snapshot)
+                var n = try Catalog.liveFileRows(db, tableID: id, snapshot: snapshot) - hiddenMergedRows(db, tableID: id, snapshot: snapshot)
                 // Rows DuckDB inserted inlined are read by every scan but no batch's figures
                 // describe them: counting them makes the figures fall short, so they are not used.
                 n += try Catalog.countInlinedRows(db, tableID: id, snapshot: snapshot)

@@ -139,15 +139,22 @@ struct IntegrityMaintenanceTests {
         _ = try Compaction.run(lake.catalog, options: options)
         let outputs = try Self.orders(lake).1.filter { $0.partitionValues["event_date"] == date }
         #expect(!outputs.isEmpty && Set(outputs.map(\.dataFileID)).isDisjoint(with: group.map(\.dataFileID)))
-        let outputURL = URL(fileURLWithPath: outputs[0].path)
+        let merged = try #require(outputs.first { $0.mergedThrough != nil })
+        let outputURL = URL(fileURLWithPath: merged.path)
         let good = try Data(contentsOf: outputURL)
-        try Self.corruptFirstPage(outputs[0].path)
+        try Self.corruptFirstPage(merged.path)
 
         let kept = try lake.catalog.vacuum(retain: 0, now: Date().addingTimeInterval(1))
-        let inputs = Set(group.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path })
+        // The merged file's rows are its directory's inputs': those are kept (the last good copy),
+        // the inputs of the day's other, verified merges go.
+        let directory = outputURL.standardizedFileURL.deletingLastPathComponent().path
+        let all = Set(group.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path })
+        let inputs = all.filter { ($0 as NSString).deletingLastPathComponent == directory }
+        #expect(!inputs.isEmpty && inputs.count < all.count)
         #expect(inputs.isSubset(of: Set(kept.keptUnverified.map(\.path))))
         #expect(inputs.allSatisfy { FileManager.default.fileExists(atPath: $0) })
         #expect(Set(kept.files.map(\.url.path)).isDisjoint(with: inputs))
+        #expect(all.subtracting(inputs).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
 
         try good.write(to: outputURL)
         let freed = try lake.catalog.vacuum(retain: 0, now: Date().addingTimeInterval(1))

@@ -51,6 +51,32 @@ struct BatchedLake {
         return try Python.json(script) as? [String: String] ?? [:]
     }
 
+    /// DuckDB's change feed per table between two snapshots: how many changes, and a checksum
+    /// over (snapshot, rowid, change type, row).
+    func duckdbLineage(from: Int64, to: Int64) throws -> [String: String] {
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("ATTACH 'ducklake:sqlite:\(lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lakeRoot)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        out = {}
+        for s, t in [("curated", "orders"), ("curated", "order_items"), ("raw", "orders")]:
+            r = con.execute(f"SELECT count(*), coalesce(sum(hash(x)), 0) FROM ducklake_table_changes('l', '{s}', '{t}', \(from), \(to)) x").fetchone()
+            out[s + "." + t] = f"{r[0]}:{r[1]}"
+        print(json.dumps(out))
+        """
+        return try Python.json(script) as? [String: String] ?? [:]
+    }
+
+    /// The files ducklake_files_scheduled_for_deletion lists, as absolute paths.
+    func scheduledPaths() throws -> [String] {
+        try catalog.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
+                let path: String = try r.value("path") ?? ""
+                let relative: Int64? = try r.value("path_is_relative")
+                return relative == 0 ? path : URL(fileURLWithPath: lakeRoot).appendingPathComponent(path).standardizedFileURL.path
+            }
+        }
+    }
+
     /// Our own order-independent checksum over every row of a table at a snapshot, read with
     /// the maintenance reader (by field id), plus the number of live files.
     func ourChecksum(_ schema: String, _ name: String, at snapshot: Int64) throws -> (rows: Int, sum: UInt64, files: Int) {
@@ -86,14 +112,20 @@ struct BatchedLake {
 
 @Suite("Maintenance: compaction", .serialized)
 struct MaintenanceCompactionTests {
-    @Test("compaction merges files, keeps every row and figure, old snapshot readable until vacuum; DuckDB agrees")
+    @Test("compaction merges files keeping their history: every row, figure and row id, every snapshot reads as before, DuckDB's change feed sees no change")
     func compactKeepsData() throws {
         let lake = try BatchedLake(batches: 4)
         defer { lake.dir.remove() }
         let before = try lake.catalog.latestSnapshot().id
+        let history = try lake.catalog.snapshots().map(\.id).filter { $0 >= 2 }
+        var oursAt: [Int64: UInt64] = [:], duckAt: [Int64: [String: String]] = [:]
+        for s in history {
+            oursAt[s] = try lake.ourChecksum("curated", "orders", at: s).sum
+            duckAt[s] = try lake.duckdbFigures(snapshot: s)
+        }
         let oursBefore = try lake.ourChecksum("curated", "orders", at: before)
         let itemsBefore = try lake.ourChecksum("curated", "order_items", at: before)
-        let duckBefore = try lake.duckdbFigures(snapshot: before)
+        let lineageBefore = try lake.duckdbLineage(from: history[0], to: before)
         #expect(oursBefore.rows > 500)
 
         let report = try Compaction.run(lake.catalog)
@@ -111,9 +143,10 @@ struct MaintenanceCompactionTests {
         let orders = try lake.catalog.table(schema: "curated", name: "orders")
         let files = try lake.catalog.dataFiles(tableID: orders.tableID)
         #expect(Set(files.map(\.partitionValues)).count == files.count)
-        // Sorted by event_time inside each compacted file (single-file partitions were left as ingested): the file's stats min/max bound the rows in order.
-        let compacted = files.filter { $0.beginSnapshot == after }
-        #expect(!compacted.isEmpty)
+        // The merged files begin at their first input's snapshot and record their last (partial_max);
+        // each is sorted by event_time: the file's stats min/max bound the rows in order.
+        let compacted = files.filter { $0.mergedThrough != nil }
+        #expect(!compacted.isEmpty && compacted.allSatisfy { $0.beginSnapshot < after && $0.mergedThrough! < after })
         for f in compacted {
             let b = try FileRows.read(f, table: orders, schema: try orders.schema(), files: lake.catalog.files)
             let times = b.flatMap { batch -> [Int64] in
@@ -123,29 +156,31 @@ struct MaintenanceCompactionTests {
             #expect(times == times.sorted())
         }
 
-        // DuckDB reads the same rows at the new snapshot, and the old snapshot still reads the old files.
-        let duckAfter = try lake.duckdbFigures(snapshot: after)
-        #expect(duckAfter == duckBefore)
-        #expect(try lake.duckdbFigures(snapshot: before) == duckBefore)
-        let oldAgain = try lake.ourChecksum("curated", "orders", at: before)
-        #expect(oldAgain.sum == oursBefore.sum && oldAgain.files == oursBefore.files)
+        // Every snapshot, the compaction's and all before it, reads the same rows, in our reader and in DuckDB.
+        for s in history {
+            #expect(try lake.ourChecksum("curated", "orders", at: s).sum == oursAt[s], "snapshot \(s)")
+            #expect(try lake.duckdbFigures(snapshot: s) == duckAt[s], "snapshot \(s)")
+        }
+        #expect(try lake.duckdbFigures(snapshot: after) == duckAt[before])
+        // DuckDB's change feed: the same inserts, row ids and snapshots as before, and nothing at the compaction.
+        // Until session 34 every compacted row read as deleted and inserted again, under a new row id.
+        #expect(try lake.duckdbLineage(from: history[0], to: after) == lineageBefore)
+        #expect(try lake.duckdbLineage(from: after, to: after).values.allSatisfy { $0 == "0:0" })
 
         // A second run changes nothing: no new snapshot.
         let again = try Compaction.run(lake.catalog)
         #expect(again.groups.isEmpty && again.snapshotID == nil)
         #expect(try lake.catalog.latestSnapshot().id == after)
 
-        // Vacuum with no retention expires the pre-compaction snapshots and deletes the old
-        // files; the current snapshot reads the same in DuckDB and in our reader.
-        // Files the compaction replaced; a partition that had one file kept it, and keeps it on disk.
-        let liveIDs = Set(files.map(\.dataFileID))
-        let oldFiles = try lake.catalog.dataFiles(tableID: orders.tableID, at: .snapshot(before)).filter { !liveIDs.contains($0.dataFileID) }
-        #expect(!oldFiles.isEmpty)
+        // The inputs are scheduled for deletion at once, as DuckDB's merge does; vacuum deletes
+        // them (their rows now live in the merged files at every snapshot).
+        let scheduled = try lake.scheduledPaths()
+        #expect(!scheduled.isEmpty && scheduled.allSatisfy { FileManager.default.fileExists(atPath: $0) })
         let vac = try lake.catalog.vacuum(retain: 0)
         #expect(!vac.expiredSnapshots.isEmpty)
-        #expect(oldFiles.filter { FileManager.default.fileExists(atPath: $0.url.path) }.isEmpty)
+        #expect(scheduled.filter { FileManager.default.fileExists(atPath: $0) }.isEmpty)
         for f in files { #expect(FileManager.default.fileExists(atPath: f.url.path)) }
-        #expect(try lake.duckdbFigures(snapshot: after) == duckBefore)
+        #expect(try lake.duckdbFigures(snapshot: after) == duckAt[before])
         #expect(try lake.ourChecksum("curated", "orders", at: after).sum == oursBefore.sum)
     }
 
@@ -160,6 +195,8 @@ struct MaintenanceCompactionTests {
         competitor.table = "curated.orders"
         // Our run plans every table; while it is between writing and committing, another
         // compaction of curated.orders commits first and removes the files ours read.
+        let table = try lake.catalog.table(schema: "curated", name: "orders")
+        let everRegistered = Set(try lake.catalog.dataFiles(tableID: table.tableID, at: .snapshot(before)).map { $0.url.standardizedFileURL.path })
         var competitorSnapshot: Int64?
         let report = try Compaction.run(lake.catalog, options: CompactionOptions()) {
             competitorSnapshot = try Compaction.run(lake.catalog, options: competitor).snapshotID
@@ -174,12 +211,14 @@ struct MaintenanceCompactionTests {
         let itemsNow = try lake.ourChecksum("curated", "order_items", at: latest)
         #expect(itemsNow.rows == items.rows && itemsNow.sum == items.sum)
         // The skipped partitions' output files were deleted, not left as orphans.
-        let table = try lake.catalog.table(schema: "curated", name: "orders")
         let live = Set(try lake.catalog.dataFiles(tableID: table.tableID).map { $0.url.standardizedFileURL.path })
         let onDisk = FileManager.default.enumerator(atPath: table.directory.path)!.compactMap { $0 as? String }
             .filter { $0.hasSuffix(".parquet") }.map { table.directory.appendingPathComponent($0).standardizedFileURL.path }
-        let everRegistered = Set(try lake.catalog.dataFiles(tableID: table.tableID, at: .snapshot(before)).map { $0.url.standardizedFileURL.path })
-        #expect(Set(onDisk).subtracting(live).subtracting(everRegistered).isEmpty)
+        // The competitor's inputs are scheduled for deletion (its merge replaced them at every snapshot).
+        let leftover = Set(onDisk).subtracting(live).subtracting(everRegistered)
+        #expect(leftover.isEmpty, "\(leftover)")
+        let scheduledOrders = try lake.scheduledPaths().filter { $0.hasPrefix(table.directory.standardizedFileURL.path + "/") }
+        #expect(!scheduledOrders.isEmpty && Set(scheduledOrders).isSubset(of: everRegistered))
     }
 
     @Test("options are checked with messages that say what is wrong")

@@ -140,7 +140,7 @@ public enum Compaction {
 
         var report = CompactionReport(dryRun: options.dryRun)
         // `dropped`: the curated.orders ids whose deleted rows the outputs leave out (`DeletedOrderIDs`).
-        var plans: [(table: TableInfo, inputs: [DataFile], outputs: [NewDataFile], dropped: Set<ExactID>, group: Int)] = []
+        var plans: [(table: TableInfo, inputs: [DataFile], outputs: Rewritten, dropped: Set<ExactID>, group: Int)] = []
         var candidates: [(table: TableInfo, sortColumn: ColumnInfo?, inputs: [DataFile], group: Int)] = []
         var written: [URL] = []
         do {
@@ -171,6 +171,9 @@ public enum Compaction {
                     guard inputs.count >= options.minFiles || hasDeletes else { continue }
                     if !hasDeletes, Set(inputs.map(\.beginSnapshot)).count == 1,
                        compactionSnapshots[table.tableID]?.contains(inputs[0].beginSnapshot) == true { continue }
+                    // The outputs of one history-keeping merge: all begin at its first snapshot and end at its last.
+                    if !hasDeletes, inputs[0].mergedThrough != nil,
+                       Set(inputs.map { [$0.beginSnapshot, $0.mergedThrough ?? -1] }).count == 1 { continue }
                     let bytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
                     let rows = inputs.reduce(0) { $0 + $1.liveRecordCount }
                     report.groups.append(.init(table: table.qualifiedName, partition: describe(key), filesBefore: inputs.count,
@@ -189,7 +192,11 @@ public enum Compaction {
             let results = parallelResults(count: candidates.count, parallelism: ProcessInfo.processInfo.activeProcessorCount, split: .dynamic) { i in
                 let c = candidates[i]
                 try Interruption.check()
-                let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files, parallelism: 1)
+                // A DuckLake 1.0 partition without deletes is merged keeping its history (MergeFiles.swift);
+                // deleted rows cannot be, so such a partition is rewritten at this snapshot.
+                let keepHistory = catalog.format == .v10 && !c.inputs.contains { $0.hasDeletes }
+                let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files,
+                                          parallelism: 1, keepHistory: keepHistory)
                 let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
                 counter?.add(Int64(c.inputs.count))
                 return (outputs, dropped)
@@ -199,9 +206,9 @@ public enum Compaction {
                 switch result {
                 case .failure(let e): firstError = firstError ?? e
                 case .success(let (outputs, dropped)):
-                    written += outputs.map { c.table.directory.appendingPathComponent($0.relativePath) }
-                    report.groups[c.group].filesAfter = outputs.count
-                    report.groups[c.group].bytesAfter = outputs.reduce(0) { $0 + $1.fileSizeBytes }
+                    written += outputs.files.map { c.table.directory.appendingPathComponent($0.relativePath) }
+                    report.groups[c.group].filesAfter = outputs.files.count
+                    report.groups[c.group].bytesAfter = outputs.files.reduce(0) { $0 + $1.fileSizeBytes }
                     plans.append((c.table, c.inputs, outputs, dropped, c.group))
                 }
             }
@@ -247,10 +254,15 @@ public enum Compaction {
                         skipped.append(plan.group)
                         continue
                     }
-                    try tx.requireFilesPresent(plan.outputs.map { (plan.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
-                    // Ends the inputs and, with them, their delete files at this snapshot.
-                    try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
-                    try tx.addDataFiles(tableID: tid, plan.outputs)
+                    try tx.requireFilesPresent(plan.outputs.files.map { (plan.table.directory.appendingPathComponent($0.relativePath).path, $0.fileSizeBytes) })
+                    if let span = plan.outputs.history {
+                        try tx.mergeDataFiles(tableID: tid, replacing: plan.inputs.map(\.dataFileID), with: plan.outputs.files,
+                                              beginSnapshot: span.lowerBound, lastSnapshot: span.upperBound)
+                    } else {
+                        // Ends the inputs and, with them, their delete files at this snapshot.
+                        try tx.removeDataFiles(plan.inputs.map(\.dataFileID))
+                        try tx.addDataFiles(tableID: tid, plan.outputs.files)
+                    }
                     if !plan.dropped.isEmpty { dropped[tid, default: []].formUnion(plan.dropped) }
                 }
                 if skipped.count == plans.count { throw CommitSkipped() }
@@ -263,7 +275,7 @@ public enum Compaction {
             let skippedSet = Set(skipped)
             // Outputs of skipped partitions were never registered: delete them now (vacuum would too).
             for plan in plans where skippedSet.contains(plan.group) {
-                catalog.files.discard(plan.outputs.map { plan.table.directory.appendingPathComponent($0.relativePath).path })
+                catalog.files.discard(plan.outputs.files.map { plan.table.directory.appendingPathComponent($0.relativePath).path })
             }
         } catch is CommitSkipped {
             for i in report.groups.indices { report.groups[i].skippedConflict = true }
@@ -330,14 +342,33 @@ public enum Compaction {
         return table.column(named: "event_time")
     }
 
+    /// A partition's new files and, when they keep the inputs' history (`keepHistory`), the
+    /// snapshots their rows were inserted at, first to last: the merged files' begin_snapshot and partial_max.
+    struct Rewritten {
+        var files: [NewDataFile]
+        var history: ClosedRange<Int64>?
+    }
+
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
+    /// `keepHistory`: every row also carries its row id and inserting snapshot (`LineageField`),
+    /// unless an input cannot say its row ids; the inputs must have no deletes.
     /// Rows are held `options.groupBytes` at a time (read in file order, each group sorted and
     /// written on its own): until session 22 the whole partition was held and concatenated, so
     /// raw.orders of 6 M orders on one day and channel (2.2 GB of line text) overflowed the
     /// string columns' Int32 offsets and `lake compact` trapped after 34 s at 7.5 GB RSS.
     static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions, files: LakeFiles,
-                        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> [NewDataFile] {
-        let schema = try table.schema()
+                        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, keepHistory: Bool = false) throws -> Rewritten {
+        let tableSchema = try table.schema()
+        var lineages: [RowLineage]?
+        if keepHistory {
+            precondition(!inputs.contains { $0.hasDeletes }, "a merge keeping history reads every row of its inputs")
+            lineages = []
+            for file in inputs {
+                guard let l = try readLineage(file, table: table, files: files) else { lineages = nil; break }
+                lineages!.append(l)
+            }
+        }
+        let schema = lineages == nil ? tableSchema : Schema(tableSchema.fields + LineageField.fields)
         let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
         let inputRows = inputs.reduce(0) { $0 + $1.recordCount }
         let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, inputRows)))
@@ -366,7 +397,7 @@ public enum Compaction {
                 try writer.write(sorted.slice(start ..< end))
                 let summary = try writer.close()
                 var stats: [Int64: ColumnStats] = [:]
-                for (i, f) in schema.fields.enumerated() {
+                for (i, f) in tableSchema.fields.enumerated() {
                     guard let id = f.fieldID else { continue }
                     stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
                 }
@@ -383,8 +414,15 @@ public enum Compaction {
             // between its row groups. Held at most: a group plus one row group.
             var group: [RecordBatch] = [], groupHeld = 0
             var current: [RecordBatch] = [], currentHeld = 0
-            for file in inputs {
-                for part in try FileRows.read(file, table: table, schema: schema, files: files, parallelism: parallelism) {
+            for (n, file) in inputs.enumerated() {
+                var at = 0
+                for read in try FileRows.read(file, table: table, schema: tableSchema, files: files, parallelism: parallelism) {
+                    var part = read
+                    if let l = lineages?[n] {
+                        let rows = at ..< at + read.count
+                        part = RecordBatch(schema: schema, columns: read.columns + [Column(.int64(Array(l.rowIDs[rows]))), Column(.int64(Array(l.snapshots[rows])))])
+                        at += read.count
+                    }
                     current.append(part)
                     currentHeld += heldBytes(part)
                     guard groupHeld + currentHeld >= options.groupBytes else { continue }
@@ -406,7 +444,18 @@ public enum Compaction {
             files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })
             throw error
         }
-        return outputs
+        let snapshots = lineages?.flatMap { [$0.snapshots.min(), $0.snapshots.max()] }.compactMap { $0 }
+        return Rewritten(files: outputs, history: snapshots.flatMap { s in s.min().map { $0 ... s.max()! } })
+    }
+
+    private static func readLineage(_ file: DataFile, table: TableInfo, files: LakeFiles) throws -> RowLineage? {
+        do {
+            return try RowLineage.read(file, files: files)
+        } catch let e as DataFileError {
+            throw MaintenanceError.corruptInput(table: table.qualifiedName, detail: e.description)
+        } catch let e as ParquetError {
+            throw MaintenanceError.corruptInput(table: table.qualifiedName, detail: e.description)
+        }
     }
 
     /// What `part` takes once concatenated with others: a dictionary column (the reader returns

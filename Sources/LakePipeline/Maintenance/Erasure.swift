@@ -317,7 +317,7 @@ public enum Purge {
                 // A signal stops the rewrite between files: the catch deletes what it wrote.
                 try Interruption.check()
                 // File order kept (no sort): the rewrite changes nothing but the deleted rows.
-                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1)
+                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1).files
                 plans.append((input.table, input.file, outputs))
             }
             if !inputs.isEmpty { progress?(Int64(inputs.count), Int64(inputs.count)) }

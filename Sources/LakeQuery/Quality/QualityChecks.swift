@@ -115,7 +115,10 @@ public enum QualityChecks {
         if batchFilesOnly {
             let commits = Set(runs.compactMap(\.snapshotID))
             // Only our ingests' files: rows DuckDB inlined belong to no batch of ours.
-            let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at, columnStats: false, inlined: .readSeparately).filter { commits.contains($0.beginSnapshot) }
+            let own = try catalog.dataFiles(tableID: raw.table.tableID, at: at, columnStats: false, inlined: .readSeparately).filter { file in
+                // A merged file holds the rows of every snapshot from its begin through partial_max.
+                commits.contains { $0 == file.beginSnapshot || ($0 > file.beginSnapshot && $0 <= file.mergedThrough ?? .min) }
+            }
             // A compaction between the commit and this check rewrote them: fall back to full scans.
             if !own.isEmpty {
                 let ids = Set(own.map(\.dataFileID))

@@ -256,9 +256,8 @@ public struct CatalogTransaction {
                         }
                         continue
                     }
-                    let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
-                    statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
-                                     st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
+                    let nan = Self.nanFlag(st, c)
+                    statRows.append(Self.statRow(fileID: fileID, tableID: tableID, column: c, stats: st, recordCount: file.recordCount))
                     // A file whose column has values but no bounds (a writer may leave them out, as
                     // ours does for the verbatim source line) leaves the table's bounds unknown.
                     let hasValues = (st.valueCount ?? (file.recordCount - st.nullCount)) > 0
@@ -285,6 +284,16 @@ public struct CatalogTransaction {
             ids[tableID] = (0 ..< files.count).map { firstFileIDs[g] + Int64($0) }
         }
         return groups.map { ids[$0.tableID] ?? [] }
+    }
+
+    /// contains_nan as DuckLake records it: 0 or 1 for a DOUBLE column, NULL otherwise.
+    static func nanFlag(_ st: ColumnStats, _ c: ColumnInfo) -> Int64? {
+        c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
+    }
+
+    /// One file's ducklake_file_column_stats row for a column (the INSERT's last column, extra_stats, is NULL).
+    static func statRow(fileID: Int64, tableID: Int64, column c: ColumnInfo, stats st: ColumnStats, recordCount: Int64) -> SQLArguments {
+        [fileID, tableID, c.columnID, st.columnSizeBytes, st.valueCount ?? (recordCount - st.nullCount), st.nullCount, st.min, st.max, nanFlag(st, c)]
     }
 
     /// A new file's path, sizes, partition values and column stats, checked against its table.

@@ -277,18 +277,8 @@ extension Catalog {
             let hasIntegrity = try FileIntegrity.exists(db)
             var outputs: [Replacement: [(String, ParquetFileReader.Expectation)]] = [:]
             for c in candidates {
-                let rows = try SQLRow.fetchAll(db, sql: """
-                    SELECT d.path, d.path_is_relative, d.file_size_bytes, \(hasIntegrity ? "i.footer_crc32" : "NULL AS footer_crc32")
-                    FROM ducklake_data_file d \(hasIntegrity ? "LEFT JOIN lake_file_integrity i ON i.data_file_id = d.data_file_id" : "")
-                    WHERE d.table_id = ? AND d.begin_snapshot = ?
-                    """, arguments: [c.tableID, c.snapshot])
-                outputs[c] = try rows.map { r in
-                    let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"),
-                                           tableDir: dirs[c.tableID] ?? dataPath)
-                    let size: Int64 = try r.value("file_size_bytes") ?? 0
-                    let crc: Int64? = try r.value("footer_crc32")
-                    return (url.path, ParquetFileReader.Expectation(fileSize: size > 0 ? size : nil, footerChecksum: crc.flatMap(UInt32.init(exactly:))))
-                }
+                outputs[c] = try expectations(db, filter: "d.table_id = ? AND d.begin_snapshot = ?", arguments: [c.tableID, c.snapshot],
+                                              directories: dirs, integrity: hasIntegrity)
             }
             return (candidates, outputs)
         }
@@ -308,6 +298,23 @@ extension Catalog {
         }
         if total > 0 { progress?(total, total) }
         return check
+    }
+
+    /// The data files `filter` (over `ducklake_data_file d`) selects, each with what verifying it
+    /// holds it to: its absolute path, size and, for ours, footer checksum.
+    func expectations(_ db: SQLDatabase, filter: String, arguments: SQLArguments, directories: [Int64: URL],
+                      integrity: Bool) throws -> [(String, ParquetFileReader.Expectation)] {
+        try SQLRow.fetchAll(db, sql: """
+            SELECT d.table_id, d.path, d.path_is_relative, d.file_size_bytes, \(integrity ? "i.footer_crc32" : "NULL AS footer_crc32")
+            FROM ducklake_data_file d \(integrity ? "LEFT JOIN lake_file_integrity i ON i.data_file_id = d.data_file_id" : "")
+            WHERE \(filter)
+            """, arguments: arguments).map { r in
+            let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"),
+                                   tableDir: directories[try r.value("table_id")] ?? dataPath)
+            let size: Int64 = try r.value("file_size_bytes") ?? 0
+            let crc: Int64? = try r.value("footer_crc32")
+            return (url.standardizedFileURL.path, ParquetFileReader.Expectation(fileSize: size > 0 ? size : nil, footerChecksum: crc.flatMap(UInt32.init(exactly:))))
+        }
     }
 
     /// A file with a recorded footer checksum (ours) is verified whole: size, footer, every

@@ -139,9 +139,7 @@ extension CatalogTransaction {
             for (k, c) in t.partitionColumns.enumerated() { partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]]) }
             for c in t.columns {
                 guard let st = file.columnStats[c.columnID] else { continue }
-                let nan: Int64? = c.type == .double ? ((st.containsNaN ?? false) ? 1 : 0) : nil
-                statRows.append([fileID, tableID, c.columnID, st.columnSizeBytes,
-                                 st.valueCount ?? (file.recordCount - st.nullCount), st.nullCount, st.min, st.max, nan])
+                statRows.append(Self.statRow(fileID: fileID, tableID: tableID, column: c, stats: st, recordCount: file.recordCount))
             }
         }
         try database.insertRows(into: """

@@ -167,19 +167,8 @@ extension Catalog {
                 return (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.deletingLastPathComponent().path
             })
             if directories.isEmpty { return ([], []) }
-            let dirs = try tableDirectories(db)
-            let hasIntegrity = try FileIntegrity.exists(db)
-            let merged: [(String, ParquetFileReader.Expectation)] = try SQLRow.fetchAll(db, sql: """
-                SELECT d.table_id, d.path, d.path_is_relative, d.file_size_bytes, \(hasIntegrity ? "i.footer_crc32" : "NULL AS footer_crc32")
-                FROM ducklake_data_file d \(hasIntegrity ? "LEFT JOIN lake_file_integrity i ON i.data_file_id = d.data_file_id" : "")
-                WHERE d.partial_max IS NOT NULL AND d.end_snapshot IS NULL
-                """).map { r in
-                let url = Self.fileURL(path: try r.value("path") ?? "", isRelative: try r.value("path_is_relative"),
-                                       tableDir: dirs[try r.value("table_id")] ?? dataPath).standardizedFileURL
-                let size: Int64 = try r.value("file_size_bytes") ?? 0
-                let crc: Int64? = try r.value("footer_crc32")
-                return (url.path, ParquetFileReader.Expectation(fileSize: size > 0 ? size : nil, footerChecksum: crc.flatMap(UInt32.init(exactly:))))
-            }
+            let merged = try expectations(db, filter: "d.partial_max IS NOT NULL AND d.end_snapshot IS NULL", arguments: [],
+                                          directories: try tableDirectories(db), integrity: try FileIntegrity.exists(db))
             return (directories, merged.filter { directories.contains(($0.0 as NSString).deletingLastPathComponent) })
         }
         var failed = Set<String>()
@@ -187,7 +176,7 @@ extension Catalog {
         if total > 0 { progress?(0, total) }
         for (done, (path, expect)) in merged.enumerated() {
             let directory = (path as NSString).deletingLastPathComponent
-            if directories.contains(directory), !failed.contains(directory), !Self.verifies(path: path, expect: expect, files: files) {
+            if !failed.contains(directory), !Self.verifies(path: path, expect: expect, files: files) {
                 failed.insert(directory)
             }
             progress?(Int64(done + 1), total)

@@ -230,7 +230,8 @@ public struct CatalogTransaction {
             nextFileID += Int64(files.count)
         }
         let firstRowIDs = try claimRowIDs(work.map { g in
-            (g.tableID, g.files.reduce(Int64(0)) { $0 + $1.recordCount }, g.files.reduce(Int64(0)) { $0 + $1.fileSizeBytes })
+            (g.tableID, g.files.reduce(Int64(0)) { $0 + $1.recordCount }, g.files.reduce(Int64(0)) { $0 + ($1.keepsRowIDs ? 0 : $1.recordCount) },
+             g.files.reduce(Int64(0)) { $0 + $1.fileSizeBytes })
         })
         var fileRows: [SQLArguments] = [], partitionRows: [SQLArguments] = [], statRows: [SQLArguments] = []
         var merged: [[Int64: TableColumnStats]] = []
@@ -241,8 +242,8 @@ public struct CatalogTransaction {
             for (i, file) in files.enumerated() {
                 let fileID = firstFileIDs[g] + Int64(i)
                 fileRows.append([fileID, tableID, s, file.relativePath, file.recordCount, file.fileSizeBytes,
-                                 file.footerSize, rowIDStart, t.partitionID])
-                rowIDStart += file.recordCount
+                                 file.footerSize, file.keepsRowIDs ? nil : rowIDStart, t.partitionID])
+                if !file.keepsRowIDs { rowIDStart += file.recordCount }
                 for (k, c) in t.partitionColumns.enumerated() {
                     partitionRows.append([fileID, tableID, k, file.partitionValues[c.name]])
                 }
@@ -330,12 +331,13 @@ public struct CatalogTransaction {
     /// read and the write were two round trips a table under the write lock on PostgreSQL): a
     /// table's new next_row_id less its new rows is the first id they get. A table with no
     /// stats row yet (its first files) starts at 0. Returns the first row id of each, in order.
-    private func claimRowIDs(_ tables: [(tableID: Int64, records: Int64, bytes: Int64)]) throws -> [Int64] {
-        let row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))"
-        let values = tables.flatMap { [SQLValue.int64($0.tableID), .int64($0.records), .int64($0.bytes)] }
+    /// `newIDs`: the rows that take new ids (a rewrite's rows keep theirs, `NewDataFile.keepsRowIDs`).
+    private func claimRowIDs(_ tables: [(tableID: Int64, records: Int64, newIDs: Int64, bytes: Int64)]) throws -> [Int64] {
+        let row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))"
+        let values = tables.flatMap { [SQLValue.int64($0.tableID), .int64($0.records), .int64($0.bytes), .int64($0.newIDs)] }
         var next: [Int64: Int64] = [:]
         for r in try SQLRow.fetchAll(db, sql: """
-            UPDATE ducklake_table_stats SET record_count = record_count + v.column2, next_row_id = coalesce(next_row_id, 0) + v.column2,
+            UPDATE ducklake_table_stats SET record_count = record_count + v.column2, next_row_id = coalesce(next_row_id, 0) + v.column4,
                    file_size_bytes = file_size_bytes + v.column3
             FROM (VALUES \(Array(repeating: row, count: tables.count).joined(separator: ", "))) AS v
             WHERE ducklake_table_stats.table_id = v.column1 RETURNING ducklake_table_stats.table_id, ducklake_table_stats.next_row_id
@@ -343,8 +345,8 @@ public struct CatalogTransaction {
             next[try r.value(at: 0, "table_id")] = try r.value(at: 1, "next_row_id")
         }
         let missing = tables.filter { next[$0.tableID] == nil }
-        try db.insertRows(into: "ducklake_table_stats", row: "(?, ?, ?, ?)", missing.map { [$0.tableID, $0.records, $0.records, $0.bytes] })
-        return tables.map { t in next[t.tableID].map { $0 - t.records } ?? 0 }
+        try db.insertRows(into: "ducklake_table_stats", row: "(?, ?, ?, ?)", missing.map { [$0.tableID, $0.records, $0.newIDs, $0.bytes] })
+        return tables.map { t in next[t.tableID].map { $0 - t.newIDs } ?? 0 }
     }
 
     /// Folds each table's new files' column stats (already merged across them) into its

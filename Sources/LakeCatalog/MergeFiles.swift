@@ -24,13 +24,58 @@ public enum LineageField {
     public static let snapshotName = "_ducklake_internal_snapshot_id"
 
     /// The two columns, in the order DuckDB writes them, after the table's.
-    public static var fields: [Field] {
-        [Field(rowIDName, .int64, nullable: false, fieldID: rowID), Field(snapshotName, .int64, nullable: false, fieldID: snapshot)]
-    }
+    public static var fields: [Field] { [rowIDField, Field(snapshotName, .int64, nullable: false, fieldID: snapshot)] }
+
+    /// The row id column alone, as a rewrite writes it (its rows begin at the rewrite's snapshot).
+    public static var rowIDField: Field { Field(rowIDName, .int64, nullable: false, fieldID: rowID) }
 }
 
 /// Each row's DuckLake row id and inserting snapshot, in file order.
 public struct RowLineage: Sendable, Equatable {
+    /// What a rewrite's new files keep of their rows' lineage.
+    public enum Kept: Sendable {
+        /// Nothing: the rows take new row ids at the rewrite's snapshot (a DuckLake 0.3 lake).
+        case none
+        /// Row ids (`_ducklake_internal_row_id`); the rows begin at the rewrite's snapshot, as
+        /// DuckDB's ducklake_rewrite_data_files writes them: a file with deletes rewritten without
+        /// them (compaction, purge, migrate --rewrite). The change feed reads the rewrite as an
+        /// update of each row to itself, under the same row id, not a delete and a new insert.
+        case rowIDs
+        /// Row ids and inserting snapshots: a merge of files without deletes that changes no
+        /// snapshot's rows (`mergeDataFiles`).
+        case history
+
+        /// The columns a new file carries after the table's.
+        public var fields: [Field] {
+            switch self {
+            case .none: return []
+            case .rowIDs: return [LineageField.rowIDField]
+            case .history: return LineageField.fields
+            }
+        }
+    }
+
+    /// The lineage of each input (`read`), or nil when one of them has no row ids to keep
+    /// (then none are kept: a file's rows either all keep theirs or all take new ones).
+    public static func readAll(_ inputs: [DataFile], _ kept: Kept, read: (DataFile) throws -> RowLineage?) rethrows -> [RowLineage]? {
+        if kept == .none { return nil }
+        var all: [RowLineage] = []
+        for file in inputs {
+            guard let l = try read(file) else { return nil }
+            all.append(l)
+        }
+        return all
+    }
+
+    /// The lineage columns `kept` writes for `rows` of the file.
+    public func columns(_ rows: Range<Int>, _ kept: Kept) -> [Column] {
+        switch kept {
+        case .none: return []
+        case .rowIDs: return [Column(.int64(Array(rowIDs[rows])))]
+        case .history: return [Column(.int64(Array(rowIDs[rows]))), Column(.int64(Array(snapshots[rows])))]
+        }
+    }
+
     public var rowIDs: [Int64]
     public var snapshots: [Int64]
 
@@ -39,11 +84,22 @@ public struct RowLineage: Sendable, Equatable {
         self.snapshots = snapshots
     }
 
-    /// `file`'s lineage: from its lineage columns when it has them (a merged file), else its
-    /// row_id_start and begin_snapshot. nil when neither gives row ids (a file registered
-    /// without row_id_start and without the column): such a file cannot be merged keeping them.
+    /// The lineage of the rows of `file` a reader at its listing's snapshot sees (those
+    /// `DataFileReader.read` returns, in the same order): from its lineage columns when it has
+    /// them (a merged or rewritten file), else its row_id_start and begin_snapshot. nil when
+    /// neither gives row ids (a file registered without row_id_start and without the column):
+    /// its rows cannot keep them.
     public static func read(_ file: DataFile, files: LakeFiles) throws -> RowLineage? {
-        let reader = try DataFileReader.open(file, files: files)
+        let live = try DataFileReader(file, columns: [], files: files)
+        guard var lineage = try read(file, reader: live.reader) else { return nil }
+        if let kept = live.deletes?.survivors(start: 0, count: lineage.rowIDs.count) {
+            lineage = RowLineage(rowIDs: kept.map { lineage.rowIDs[$0] }, snapshots: kept.map { lineage.snapshots[$0] })
+        }
+        return lineage
+    }
+
+    /// Every row's lineage, deleted or not.
+    private static func read(_ file: DataFile, reader: ParquetFileReader) throws -> RowLineage? {
         let fields = reader.schema.fields
         func index(_ id: Int32, _ name: String) -> Int? {
             (fields.firstIndex { $0.fieldID == id } ?? fields.firstIndex { $0.name == name }).flatMap { fields[$0].type == .int64 ? $0 : nil }

@@ -151,6 +151,10 @@ public struct NewDataFile: Hashable, Sendable {
     /// The writer's `ParquetFileSummary.footerChecksum`; recorded in `lake_file_integrity` so
     /// every later open can prove the footer is the one committed (see FileIntegrity.swift).
     public var footerChecksum: UInt32?
+    /// The rows carry the DuckLake row ids they had before a rewrite (a `_ducklake_internal_row_id`
+    /// column, as DuckDB's ducklake_rewrite_data_files writes): registered without row_id_start,
+    /// and claiming no new row ids.
+    public var keepsRowIDs = false
 
     public init(relativePath: String, recordCount: Int64, fileSizeBytes: Int64, footerSize: Int64? = nil, footerChecksum: UInt32? = nil,
                 partitionValues: [String: String] = [:], columnStats: [Int64: ColumnStats] = [:]) {

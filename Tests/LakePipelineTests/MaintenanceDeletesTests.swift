@@ -23,6 +23,26 @@ struct MaintenanceDeletesTests {
         return try Python.json(script, sql.isEmpty ? [] : [sql]) as? [String] ?? []
     }
 
+    /// DuckDB's row id of each live curated.orders row at `snapshot`, by order id, and what its
+    /// change feed lists at `snapshot` alone: count by change type.
+    static func duckRowIDs(_ lake: BatchedLake, _ snapshot: Int64) throws -> (rowIDs: [String: Int], changes: [String: Int]) {
+        let script = Python.duckdbPrelude + """
+        con = duck()
+        con.execute("ATTACH 'ducklake:sqlite:\(lake.lakeRoot)/manifest.sqlite' AS l (DATA_PATH '\(lake.lakeRoot)/', OVERRIDE_DATA_PATH TRUE, READ_ONLY)")
+        ids = dict(con.execute("SELECT order_id, rowid FROM l.curated.orders AT (VERSION => \(snapshot))").fetchall())
+        changes = dict(con.execute("SELECT change_type, count(*) FROM ducklake_table_changes('l', 'curated', 'orders', \(snapshot), \(snapshot)) GROUP BY ALL").fetchall())
+        print(json.dumps([ids, changes]))
+        """
+        let out = try Python.json(script) as? [[String: Int]] ?? []
+        return (out.first ?? [:], out.last ?? [:])
+    }
+
+    static func nextRowID(_ lake: BatchedLake, _ table: TableInfo) throws -> Int64? {
+        try lake.catalog.read { db in
+            try Int64.fetchOne(db, sql: "SELECT next_row_id FROM ducklake_table_stats WHERE table_id = ?", arguments: [table.tableID])
+        }
+    }
+
     /// The same through our reader (DataFileReader, as scans, compaction and migration read).
     static func ourIDs(_ lake: BatchedLake, _ snapshot: Int64? = nil) throws -> [String] {
         let at = snapshot.map(AsOf.snapshot)
@@ -63,6 +83,9 @@ struct MaintenanceDeletesTests {
         let racing = try #require(inFirst.first { deleted.contains($0) })
 
         // Compaction; DuckDB deletes one row of the racing partition after compaction read it.
+        let rowIDsBefore = try Self.duckRowIDs(lake, s1).rowIDs
+        #expect(rowIDsBefore.count == deleted.count)
+        let nextRowID = try Self.nextRowID(lake, table)
         var options = CompactionOptions()
         options.table = "curated.orders"
         let report = try Compaction.run(lake.catalog, options: options, beforeCommit: {
@@ -80,6 +103,17 @@ struct MaintenanceDeletesTests {
         #expect(live.contains { $0.deleteFile != nil })
         #expect(!live.contains { $0.partitionValues == other }, "a partition whose rows are all deleted has no file left")
         #expect(try Self.ourIDs(lake, s0) == Self.duckIDs(lake, s0), "time travel before the deletes after compaction")
+        // The rewritten rows keep their row ids, as DuckDB's ducklake_rewrite_data_files keeps
+        // them: its change feed reads the compaction as each row updated to itself, never a
+        // delete and an insert under a new id (which it read until session 35).
+        let afterCompactionDuck = try Self.duckRowIDs(lake, compacted)
+        let kept = rowIDsBefore.filter { $0.key != racing }
+        #expect(afterCompactionDuck.rowIDs.count == kept.count)
+        #expect(kept.filter { afterCompactionDuck.rowIDs[$0.key] != $0.value }.isEmpty, "rows under a new row id")
+        #expect(afterCompactionDuck.changes["insert"] == nil && afterCompactionDuck.changes["delete"] == nil, "\(afterCompactionDuck.changes)")
+        #expect((afterCompactionDuck.changes["update_postimage"] ?? 0) > 0)
+        #expect(afterCompactionDuck.changes["update_postimage"] == afterCompactionDuck.changes["update_preimage"])
+        #expect(try Self.nextRowID(lake, table) == nextRowID)
 
         // migrate --rewrite writes every file minus its deletes; the delete files end with it.
         let store = LakeStore(catalog: lake.catalog, registry: try liveRegistry())
@@ -91,5 +125,11 @@ struct MaintenanceDeletesTests {
         #expect((ended ?? 0) > 0)
         #expect(try Self.ourIDs(lake) == afterCompaction)
         #expect(try Self.duckIDs(lake, migrated) == afterCompaction)
+        // Every row keeps its id through the migration too: one update each in the change feed.
+        let afterMigration = try Self.duckRowIDs(lake, migrated)
+        #expect(afterMigration.rowIDs.count == kept.count)
+        #expect(kept.filter { afterMigration.rowIDs[$0.key] != $0.value }.isEmpty, "rows under a new row id")
+        #expect(afterMigration.changes == ["update_preimage": afterCompaction.count, "update_postimage": afterCompaction.count])
+        #expect(try Self.nextRowID(lake, table) == nextRowID)
     }
 }

@@ -51,7 +51,9 @@ struct MaintenanceMigrationTests {
             #expect(r.filesRewritten == r.filesWritten && r.filesRewritten > 0)
             #expect(files.allSatisfy { $0.beginSnapshot == after })
             let reader = try ParquetFileReader(path: files[0].url.path)
-            #expect(reader.schema.fields.map(\.fieldID) == (1 ... 15).map { Int32($0) })
+            // The table's columns, then each row's DuckLake row id (kept through the rewrite).
+            #expect(reader.schema.fields.map(\.fieldID) == (1 ... 15).map { Int32($0) } + [LineageField.rowID])
+            #expect(files.allSatisfy { $0.rowIDStart == nil })
             #expect(reader.schema.fields[8].name == "shipping_city")
         } else {
             #expect(r.filesRewritten == 0 && files.allSatisfy { $0.beginSnapshot < after })

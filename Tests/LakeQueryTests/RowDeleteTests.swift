@@ -294,6 +294,12 @@ import Testing
         let spellings = try #require(try Python.json(Self.spellingsInInput, [x, packageRoot.appendingPathComponent("Evaluation-Files/orders_stream.jsonl").path]) as? [String])
         let found = try Python.json(Self.byteSearch, [lake.root] + spellings) as? [String]
         #expect(!(found ?? []).isEmpty, "the search finds the customer before the erasure")
+        let rowIDs = {
+            try Python.json(lake.attach + """
+                print(json.dumps(dict(con.execute("SELECT order_id, rowid FROM l.curated.orders").fetchall())))
+                """) as? [String: Int] ?? [:]
+        }
+        let rowIDsBefore = try rowIDs()
 
         let r = try runLake(["erase", "customer", x, "--purge", "--lake", lake.root])
         #expect(r.status == 0, "\(r.err)")
@@ -318,6 +324,10 @@ import Testing
                               con.execute("SELECT count(*) FROM l.curated.order_items").fetchone()[0]]))
             """) as? [Int]
         #expect(duck == [Int(try Self.count(catalog, "orders")), Int(try Self.count(catalog, "order_items"))])
+        // The purge rewrote the files the customer's orders were in: every other order there
+        // keeps its DuckLake row id (a change feed consumer keyed on it sees no other row go).
+        let rowIDsAfter = try rowIDs()
+        #expect(!rowIDsAfter.isEmpty && rowIDsAfter == rowIDsBefore.filter { !theirs.contains($0.key) })
     }
 
     /// An order of the customer DuckDB inlined in the catalog and then deleted only gets an end

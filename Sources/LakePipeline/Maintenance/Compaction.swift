@@ -193,10 +193,10 @@ public enum Compaction {
                 let c = candidates[i]
                 try Interruption.check()
                 // A DuckLake 1.0 partition without deletes is merged keeping its history (MergeFiles.swift);
-                // deleted rows cannot be, so such a partition is rewritten at this snapshot.
-                let keepHistory = catalog.format == .v10 && !c.inputs.contains { $0.hasDeletes }
+                // deleted rows cannot be, so such a partition is rewritten at this snapshot, its rows keeping their ids.
+                let kept: RowLineage.Kept = catalog.format != .v10 ? .none : c.inputs.contains { $0.hasDeletes } ? .rowIDs : .history
                 let outputs = try rewrite(c.inputs, table: c.table, sortColumn: c.sortColumn, options: options, files: catalog.files,
-                                          parallelism: 1, keepHistory: keepHistory)
+                                          parallelism: 1, lineage: kept)
                 let dropped = c.table.tableName == .curatedOrders ? try DeletedOrderIDs.masked(in: c.inputs, table: c.table, files: catalog.files) : []
                 counter?.add(Int64(c.inputs.count))
                 return (outputs, dropped)
@@ -342,7 +342,7 @@ public enum Compaction {
         return table.column(named: "event_time")
     }
 
-    /// A partition's new files and, when they keep the inputs' history (`keepHistory`), the
+    /// A partition's new files and, when they keep the inputs' history (`RowLineage.Kept.history`), the
     /// snapshots their rows were inserted at, first to last: the merged files' begin_snapshot and partial_max.
     struct Rewritten {
         var files: [NewDataFile]
@@ -350,25 +350,18 @@ public enum Compaction {
     }
 
     /// Reads, merges, sorts and writes one partition's files; returns them described for the catalog.
-    /// `keepHistory`: every row also carries its row id and inserting snapshot (`LineageField`),
-    /// unless an input cannot say its row ids; the inputs must have no deletes.
+    /// `lineage`: what of each row's lineage its new file carries (`LineageField`), unless an
+    /// input cannot say its row ids (then the rows take new ids); `.history` needs inputs without deletes.
     /// Rows are held `options.groupBytes` at a time (read in file order, each group sorted and
     /// written on its own): until session 22 the whole partition was held and concatenated, so
     /// raw.orders of 6 M orders on one day and channel (2.2 GB of line text) overflowed the
     /// string columns' Int32 offsets and `lake compact` trapped after 34 s at 7.5 GB RSS.
     static func rewrite(_ inputs: [DataFile], table: TableInfo, sortColumn: ColumnInfo?, options: CompactionOptions, files: LakeFiles,
-                        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, keepHistory: Bool = false) throws -> Rewritten {
+                        parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, lineage kept: RowLineage.Kept = .none) throws -> Rewritten {
         let tableSchema = try table.schema()
-        var lineages: [RowLineage]?
-        if keepHistory {
-            precondition(!inputs.contains { $0.hasDeletes }, "a merge keeping history reads every row of its inputs")
-            lineages = []
-            for file in inputs {
-                guard let l = try readLineage(file, table: table, files: files) else { lineages = nil; break }
-                lineages!.append(l)
-            }
-        }
-        let schema = lineages == nil ? tableSchema : Schema(tableSchema.fields + LineageField.fields)
+        precondition(kept != .history || !inputs.contains { $0.hasDeletes }, "a merge keeping history reads every row of its inputs")
+        let lineages = try RowLineage.readAll(inputs, kept) { file in try readLineage(file, table: table, files: files) }
+        let schema = lineages == nil ? tableSchema : Schema(tableSchema.fields + kept.fields)
         let inputBytes = inputs.reduce(0) { $0 + $1.fileSizeBytes }
         let inputRows = inputs.reduce(0) { $0 + $1.recordCount }
         let bytesPerRow = max(1, Double(inputBytes) / Double(max(1, inputRows)))
@@ -401,9 +394,11 @@ public enum Compaction {
                     guard let id = f.fieldID else { continue }
                     stats[Int64(id)] = SegmentWriter.catalogStats(summary.columnStatistics[i], f.type, rows: summary.rowCount)
                 }
-                outputs.append(NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
-                                           footerSize: summary.footerSize, footerChecksum: summary.footerChecksum,
-                                           partitionValues: inputs[0].partitionValues, columnStats: stats))
+                var output = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
+                                         footerSize: summary.footerSize, footerChecksum: summary.footerChecksum,
+                                         partitionValues: inputs[0].partitionValues, columnStats: stats)
+                output.keepsRowIDs = lineages != nil
+                outputs.append(output)
                 start = end
             }
         }
@@ -419,8 +414,7 @@ public enum Compaction {
                 for read in try FileRows.read(file, table: table, schema: tableSchema, files: files, parallelism: parallelism) {
                     var part = read
                     if let l = lineages?[n] {
-                        let rows = at ..< at + read.count
-                        part = RecordBatch(schema: schema, columns: read.columns + [Column(.int64(Array(l.rowIDs[rows]))), Column(.int64(Array(l.snapshots[rows])))])
+                        part = RecordBatch(schema: schema, columns: read.columns + l.columns(at ..< at + read.count, kept))
                         at += read.count
                     }
                     current.append(part)
@@ -444,11 +438,12 @@ public enum Compaction {
             files.discard(outputs.map { table.directory.appendingPathComponent($0.relativePath).path })
             throw error
         }
-        let snapshots = lineages?.flatMap { [$0.snapshots.min(), $0.snapshots.max()] }.compactMap { $0 }
+        let snapshots = kept == .history ? lineages?.flatMap { [$0.snapshots.min(), $0.snapshots.max()] }.compactMap { $0 } : nil
         return Rewritten(files: outputs, history: snapshots.flatMap { s in s.min().map { $0 ... s.max()! } })
     }
 
-    private static func readLineage(_ file: DataFile, table: TableInfo, files: LakeFiles) throws -> RowLineage? {
+    /// `RowLineage.read`, its errors a maintenance error naming the table.
+    static func readLineage(_ file: DataFile, table: TableInfo, files: LakeFiles) throws -> RowLineage? {
         do {
             return try RowLineage.read(file, files: files)
         } catch let e as DataFileError {

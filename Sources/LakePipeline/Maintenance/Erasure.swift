@@ -316,8 +316,10 @@ public enum Purge {
                 progress?(Int64(done), Int64(inputs.count))
                 // A signal stops the rewrite between files: the catch deletes what it wrote.
                 try Interruption.check()
-                // File order kept (no sort): the rewrite changes nothing but the deleted rows.
-                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files, parallelism: 1).files
+                // File order kept (no sort): the rewrite changes nothing but the deleted rows; the
+                // others keep their row ids, so DuckDB's change feed deletes no row the erasure kept.
+                let outputs = try Compaction.rewrite([input.file], table: input.table, sortColumn: nil, options: CompactionOptions(), files: catalog.files,
+                                                     parallelism: 1, lineage: catalog.format == .v10 ? .rowIDs : .none).files
                 plans.append((input.table, input.file, outputs))
             }
             if !inputs.isEmpty { progress?(Int64(inputs.count), Int64(inputs.count)) }

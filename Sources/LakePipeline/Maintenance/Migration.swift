@@ -262,6 +262,7 @@ public enum Migration {
             opts.metadata["lake.table"] = qualified
             opts.metadata["lake.schema_version"] = String(version)
             let schema = try newTable.schema()
+            let kept: RowLineage.Kept = catalog.format == .v10 ? .rowIDs : .none
             do {
                 for (done, file) in inputs.enumerated() {
                     // Before the file: a file with every row deleted ends its turn early (`continue`).
@@ -272,12 +273,21 @@ public enum Migration {
                     // ends with the old file); a file whose rows are all deleted gets no successor.
                     let batches = try FileRows.read(file, table: newTable, schema: schema, files: catalog.files)
                     if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
+                    // The rows keep their row ids: DuckDB's change feed reads the migration as an
+                    // update of each row (its new columns), not a delete and an insert under new ids.
+                    let lineage = try RowLineage.readAll([file], kept) { try Compaction.readLineage($0, table: info, files: catalog.files) }?.first
+                    let fileSchema = lineage == nil ? schema : Schema(schema.fields + kept.fields)
                     let dir = file.directoryInTable
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"
                     let url = info.directory.appendingPathComponent(relative)
-                    let writer = try catalog.files.writer(url.path, schema: schema, options: opts)
+                    let writer = try catalog.files.writer(url.path, schema: fileSchema, options: opts)
                     outputs.append(NewDataFile(relativePath: relative, recordCount: 0, fileSizeBytes: 0))
-                    for b in batches { try writer.write(b) }
+                    var at = 0
+                    for b in batches {
+                        guard let lineage else { try writer.write(b); continue }
+                        try writer.write(RecordBatch(schema: fileSchema, columns: b.columns + lineage.columns(at ..< at + b.count, kept)))
+                        at += b.count
+                    }
                     let summary = try writer.close()
                     var stats: [Int64: ColumnStats] = [:]
                     for (i, f) in schema.fields.enumerated() {
@@ -287,6 +297,7 @@ public enum Migration {
                     for (k, v) in file.partitionValues { pv[renamed[k] ?? k] = v }
                     outputs[outputs.count - 1] = NewDataFile(relativePath: relative, recordCount: summary.rowCount, fileSizeBytes: summary.fileSize,
                                                              footerSize: summary.footerSize, footerChecksum: summary.footerChecksum, partitionValues: pv, columnStats: stats)
+                    outputs[outputs.count - 1].keepsRowIDs = lineage != nil
                 }
                 progress?(Int64(inputs.count), Int64(inputs.count))
             } catch {

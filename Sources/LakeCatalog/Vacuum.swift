@@ -69,11 +69,11 @@ extension Catalog {
                                 progress: ((Int64, Int64) -> Void)? = nil, step: ((VacuumStep) -> Void)? = nil,
                                 deleted: ((Int64, Int64) -> Void)? = nil) throws -> VacuumReport {
         try requireWritable()
-        let unverified = try unverifiedMergeDirectories(progress: progress)
+        let merges = try unverifiedMergeDirectories(progress: progress)
         var report = try scheduleExpired(olderThan: cutoff, dryRun: dryRun, keeping: keeper, progress: progress, step: step)
         if dryRun { return report }
         step?(.delete)
-        try deleteScheduled(&report, keepingIn: unverified, deleted: deleted)
+        try deleteScheduled(&report, looked: merges, deleted: deleted)
         return report
     }
 
@@ -105,9 +105,13 @@ extension Catalog {
 
     /// The file half: deletes every scheduled file, including leftovers of interrupted runs,
     /// and forgets a schedule row only once its file is gone.
-    /// `keepingIn`: directories whose merged files fail verification (`unverifiedMergeDirectories`).
-    private func deleteScheduled(_ report: inout VacuumReport, keepingIn unverified: Set<String>,
+    /// `looked`: what `unverifiedMergeDirectories` found before the catalog half. A file scheduled
+    /// after that look, by another writer (a merge, ours or DuckDB's, committed meanwhile), is left
+    /// for the next vacuum: its merged file was never verified, so it may be the last good copy.
+    private func deleteScheduled(_ report: inout VacuumReport, looked: MergeLook,
                                  deleted: ((Int64, Int64) -> Void)? = nil) throws {
+        // What this vacuum's own catalog half scheduled, after `fateOfReplaced` verified its replacement.
+        let ours = Set(report.files.filter { $0.reason == .unreferenced }.map(\.url.standardizedFileURL.path))
         // Physically delete everything scheduled, including leftovers of interrupted runs.
         let scheduled: [(SQLValue, String, URL)] = try read { db in
             try SQLRow.fetchAll(db, sql: "SELECT \(db.rowID) AS rowid, data_file_id, path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
@@ -123,7 +127,7 @@ extension Catalog {
         for (index, (rowid, _, url)) in scheduled.enumerated() {
             defer { deleted?(Int64(index + 1), total) }
             // A merge's inputs are the last good copy of their rows until the merged files verify.
-            if unverified.contains(url.deletingLastPathComponent().path) {
+            if looked.failed.contains(url.deletingLastPathComponent().path) {
                 report.keptUnverified.append(url)
                 report.files.removeAll { $0.url == url }
                 continue
@@ -131,6 +135,11 @@ extension Catalog {
             // Its schedule row stays, for DuckDB's cleanup (see `keptOutsideRoot`).
             if files.isOutsideRoot(url.path) {
                 if !report.keptOutsideRoot.contains(url) { report.keptOutsideRoot.append(url) }
+                continue
+            }
+            if !looked.scheduled.contains(url.path) && !ours.contains(url.path) {
+                report.keptForNextVacuum += 1
+                report.files.removeAll { $0.url.standardizedFileURL == url }
                 continue
             }
             do {
@@ -156,20 +165,20 @@ extension Catalog {
     /// A merge deletes its inputs' catalog rows and schedules their files at once
     /// (MergeFiles.swift), so no end_snapshot ties them to their replacement; they lie in its
     /// directory, and are kept while a merged file there fails, as an ended file is kept while
-    /// the files that replaced it fail (`fateOfReplaced`). A merge committed after this look is
-    /// not checked by this vacuum. `progress(doneFiles, totalFiles)` counts the files verified.
-    private func unverifiedMergeDirectories(progress: ((Int64, Int64) -> Void)?) throws -> Set<String> {
-        guard format == .v10 else { return [] }
-        let (directories, merged): (Set<String>, [(String, ParquetFileReader.Expectation)]) = try read { db in
-            let directories = Set(try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
+    /// the files that replaced it fail (`fateOfReplaced`). A file scheduled after this look is
+    /// left for the next vacuum (`deleteScheduled`). `progress(doneFiles, totalFiles)` counts the files verified.
+    private func unverifiedMergeDirectories(progress: ((Int64, Int64) -> Void)?) throws -> MergeLook {
+        let (scheduled, merged): (Set<String>, [(String, ParquetFileReader.Expectation)]) = try read { db in
+            let scheduled = Set(try SQLRow.fetchAll(db, sql: "SELECT path, path_is_relative FROM ducklake_files_scheduled_for_deletion").map { r in
                 let rel: Int64? = try r.value("path_is_relative")
                 let path: String = try r.value("path") ?? ""
-                return (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.deletingLastPathComponent().path
+                return (rel == 0 ? URL(fileURLWithPath: path) : dataPath.appendingPathComponent(path)).standardizedFileURL.path
             })
-            if directories.isEmpty { return ([], []) }
+            let directories = Set(scheduled.map { ($0 as NSString).deletingLastPathComponent })
+            if directories.isEmpty || format != .v10 { return (scheduled, []) }
             let merged = try expectations(db, filter: "d.partial_max IS NOT NULL AND d.end_snapshot IS NULL", arguments: [],
                                           directories: try tableDirectories(db), integrity: try FileIntegrity.exists(db))
-            return (directories, merged.filter { directories.contains(($0.0 as NSString).deletingLastPathComponent) })
+            return (scheduled, merged.filter { directories.contains(($0.0 as NSString).deletingLastPathComponent) })
         }
         var failed = Set<String>()
         let total = Int64(merged.count)
@@ -181,7 +190,14 @@ extension Catalog {
             }
             progress?(Int64(done + 1), total)
         }
-        return failed
+        return MergeLook(scheduled: scheduled, failed: failed)
+    }
+
+    /// The files scheduled for deletion when vacuum looked, and the directories among theirs
+    /// where a merged file failed verification.
+    private struct MergeLook {
+        var scheduled: Set<String>
+        var failed: Set<String>
     }
 
     /// Paths in ducklake_files_scheduled_for_deletion whose files still exist.

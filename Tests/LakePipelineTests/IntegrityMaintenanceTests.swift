@@ -163,6 +163,48 @@ struct IntegrityMaintenanceTests {
         #expect(inputs.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
     }
 
+    @Test("a merge committed while vacuum runs keeps its inputs for the next vacuum, which verifies the merged file first")
+    func aMergeCommittedDuringVacuumIsVerifiedBeforeItsInputsGo() throws {
+        let lake = try BatchedLake(batches: 3)
+        defer { lake.dir.remove() }
+        var options = CompactionOptions()
+        options.table = "curated.orders"
+        var inputs = Set<String>()
+        var good: (url: URL, data: Data)?
+        var failure: (any Error)?
+        // The merge commits after vacuum looked for unverified merges, before it deletes what
+        // is scheduled; its merged file then turns bad. Until session 35 this vacuum deleted the
+        // merge's inputs, the last good copy of those rows, unverified.
+        let first = try lake.catalog.vacuum(retain: 0, now: Date().addingTimeInterval(1), step: { step in
+            guard step == .expire, good == nil else { return }
+            do {
+                _ = try Compaction.run(lake.catalog, options: options)
+                inputs = Set(try lake.scheduledPaths())
+                let merged = try #require(try Self.orders(lake).1.first { $0.mergedThrough != nil })
+                good = (URL(fileURLWithPath: merged.path), try Data(contentsOf: URL(fileURLWithPath: merged.path)))
+                try Self.corruptFirstPage(merged.path)
+            } catch { failure = error }
+        })
+        #expect(failure == nil, "\(failure.map { "\($0)" } ?? "")")
+        let bad = try #require(good)
+        #expect(!inputs.isEmpty && first.keptForNextVacuum == inputs.count)
+        #expect(inputs.allSatisfy { FileManager.default.fileExists(atPath: $0) }, "the merge's inputs are still there")
+        #expect(Set(first.files.map(\.url.standardizedFileURL.path)).isDisjoint(with: inputs))
+
+        // The next vacuum verifies the merged file: the inputs in its directory stay, the others go.
+        let second = try lake.catalog.vacuum(retain: 0, now: Date().addingTimeInterval(1))
+        let directory = bad.url.standardizedFileURL.deletingLastPathComponent().path
+        let same = inputs.filter { ($0 as NSString).deletingLastPathComponent == directory }
+        #expect(!same.isEmpty && same.isSubset(of: Set(second.keptUnverified.map(\.path))))
+        #expect(same.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        #expect(inputs.subtracting(same).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+
+        try bad.data.write(to: bad.url)
+        let third = try lake.catalog.vacuum(retain: 0, now: Date().addingTimeInterval(1))
+        #expect(third.keptUnverified.isEmpty && third.keptForNextVacuum == 0)
+        #expect(same.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+    }
+
     @Test("`lake verify` reports every file, names the bad ones (page CRC, size), exits 1; a clean lake exits 0")
     func verifyCommand() throws {
         #expect(FileManager.default.isExecutableFile(atPath: lakeBinary.path), "run `swift build` first: \(lakeBinary.path)")

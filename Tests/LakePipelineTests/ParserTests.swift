@@ -1,6 +1,7 @@
 import Foundation
 import LakeFormat
 import Testing
+import LakeTestSupport
 @testable import LakePipeline
 
 let goodLine = #"{"order_id": "ORD-1", "customer_id": "CUST-9", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "items": [{"product_id": "PROD-001", "quantity": 2, "unit_price": 29.99}], "shipping_address": {"country": "US", "state": "CA", "city": "San Francisco"}, "status": "confirmed"}"#
@@ -397,6 +398,27 @@ func parseError(_ line: String) throws -> OrderLineError {
         let path = try TestSupport.tempDir(name) + "/" + name
         #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
         return path
+    }
+
+    /// RFC 4180: a line break inside a quoted field is part of the field as written. A CRLF
+    /// file's quoted break read as "\n" until session 35 (the reader drops the '\r' of each line).
+    @Test func aQuotedLineBreakKeepsItsCarriageReturnAsPythonsCSVReaderDoes() throws {
+        var catalog = ProductCatalog()
+        for id in ["PROD-001", "PROD-002", "PROD-003"] { catalog.add(id: id, category: "c", brand: "b", priceCents: 100) }
+        let csv = "product_id,available_quantity,warehouse_location,last_updated\r\n"
+            + "PROD-001,1,\"WH-\r\nEast\",2024-01-15T09:00:00Z\r\n"
+            + "PROD-002,2,\"WH-\nWest\r\n\r\nDock\",2024-01-15T09:00:00Z\r\n"
+            + "PROD-003,3,\"WH-\r\",2024-01-15T09:00:00Z\n"
+        let path = try write(csv, "crlf.csv")
+        let r = try InventoryParser.parse(path: path, batchID: "b1", catalog: catalog, registry: TestSupport.registry())
+        let ours = TestSupport.strings(r.accepted, "warehouse_location")
+        #expect(ours == ["WH-\r\nEast", "WH-\nWest\r\n\r\nDock", "WH-\r"])
+        let python = try Python.json("""
+            import csv, json, sys
+            with open(sys.argv[1], newline="") as f:
+                print(json.dumps([row["warehouse_location"] for row in csv.DictReader(f)]))
+            """, [path]) as? [String]
+        #expect(python == ours)
     }
 
     @Test func inventoryCSVQuotesHeaderAndRejects() throws {

@@ -122,6 +122,8 @@ public enum InventoryParser {
         var record: [UInt8] = []  // the record so far, when a quoted field spans lines
         var recordLine = 0
         var pendingQuote = false
+        /// The last line fed ended "\r\n": a quoted field spanning it keeps both bytes (RFC 4180).
+        var lastEndedCR = false
         var fields: [[UInt8]] = []
         // accepted
         var product = StringColumn(), warehouse = StringColumn()
@@ -147,9 +149,11 @@ public enum InventoryParser {
                 record.removeAll(keepingCapacity: true)
                 recordLine = line.number
             } else {
+                if lastEndedCR { record.append(13) }
                 record.append(10)
             }
             record.append(contentsOf: line.bytes)
+            lastEndedCR = line.endsWithCR
             pendingQuote = !split()
             if pendingQuote { return }
             if header == nil {

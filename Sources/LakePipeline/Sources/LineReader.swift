@@ -11,6 +11,9 @@ public struct Line {
     public var number: Int
     /// Offset of the line's first byte in the file.
     public var offset: Int64
+    /// The line ended "\r\n" (the '\r' is not in `bytes`): a CSV field quoted across lines keeps
+    /// the line break as written.
+    public var endsWithCR = false
 }
 
 /// Streams a file (or stdin) in large chunks and yields each line in place, without copying
@@ -72,7 +75,7 @@ public struct LineReader: ~Copyable {
                     var stop = end
                     if stop > lineStart && base[stop - 1] == 13 { stop -= 1 }
                     try body(Line(bytes: UnsafeRawBufferPointer(start: base + lineStart, count: stop - lineStart),
-                                  number: lineNumber, offset: fileOffset + Int64(lineStart)))
+                                  number: lineNumber, offset: fileOffset + Int64(lineStart), endsWithCR: stop < end))
                     lineStart = end + 1
                     i = lineStart
                 } else {

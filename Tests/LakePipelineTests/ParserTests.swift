@@ -661,3 +661,50 @@ func parseError(_ line: String) throws -> OrderLineError {
         #expect(accepted > 1_200, "the mutations must leave many lines valid (\(accepted))")
     }
 }
+
+/// Where a rejected line lands in raw.orders (its order id, event time, date and channel) is
+/// the line's, whatever the order of its keys: the parse stopped at the refused value, so keys
+/// after it went unread and the same order written with `items` first went to channel=unknown
+/// on the ingest date, its reject counted there (until session 35).
+@Suite struct RejectedLinePlacementTests {
+    @Test func aRejectedLineLandsInItsOwnPartitionWhateverItsKeyOrder() throws {
+        let catalog = try ProductCatalogParser.parse(path: TestSupport.evaluationFiles + "/product_catalog.json").catalog
+        let product = "PROD-001"
+        #expect(catalog.row(of: product) != nil)
+        let faults: [(items: String, extra: String, reason: RejectReason)] = [
+            (#"[{"product_id": "\#(product)", "quantity": 0, "unit_price": 9.99}]"#, "", .invalidQuantity),
+            (#"[{"product_id": "\#(product)", "quantity": 2, "unit_price": 9.999}]"#, "", .invalidPrice),
+            (#"[{"product_id": "\#(product)", "quantity": 2.5, "unit_price": 9.99}]"#, "", .invalidQuantity),
+            (#"[{"product_id": "\#(product)", "quantity": 1, "unit_price": 9.99}]"#, #", "customer_id": 42"#, .invalidType),
+        ]
+        var lines: [String] = []
+        for (n, f) in faults.enumerated() {
+            let id = "\"order_id\": \"ORD-R\(n)\"", ts = #""timestamp": "2024-01-15T10:00:00Z""#, channel = #""channel": "mobile""#
+            let rest = #""status": "confirmed", "shipping_address": {"country": "DE", "state": "BE", "city": "Berlin"}"#
+            let customer = f.extra.isEmpty ? #", "customer_id": "CUST-1""# : ""
+            // The refused value first, then last: the same order either way.
+            lines.append("{\"items\": \(f.items)\(f.extra), \(rest), \(id), \(ts), \(channel)\(customer)}")
+            lines.append("{\(id), \(ts), \(channel)\(customer), \(rest), \"items\": \(f.items)\(f.extra)}")
+        }
+        // A line cut short after the refused value is dated by nothing it holds (a malformed line's rule).
+        lines.append(#"{"items": [{"product_id": "\#(product)", "quantity": 2.5, "unit_price": 9.99}], "order_id": "ORD-CUT", "timestamp": "2024-01-15T10:00:00Z", "channel": "web", "sta"#)
+        var v = OrderValidator(rules: try TestSupport.rules(), catalog: catalog, batchID: "t", sourceFile: "r.jsonl", ingestTimeMicros: 1_706_745_600_000_000)
+        for (i, l) in lines.enumerated() {
+            let bytes = Array(l.utf8)
+            bytes.withUnsafeBytes { v.add($0, lineNumber: i + 1, byteOffset: 0) }
+        }
+        let raw = v.drain().raw
+        let reasons = TestSupport.strings(raw, "reject_reason"), ids = TestSupport.strings(raw, "order_id")
+        let channels = TestSupport.strings(raw, "channel"), dates = TestSupport.int32s(raw, "event_date")
+        let day = Timestamps.day(ofMicros: 1_705_312_800_000_000)  // 2024-01-15T10:00:00Z
+        for (n, f) in faults.enumerated() {
+            for row in [2 * n, 2 * n + 1] {
+                #expect(reasons[row] == f.reason.rawValue, "line \(row + 1)")
+                #expect(ids[row] == "ORD-R\(n)" && channels[row] == "mobile" && dates[row] == day, "line \(row + 1): \(ids[row] ?? "-") \(channels[row] ?? "-") \(dates[row])")
+            }
+        }
+        let cut = lines.count - 1
+        #expect(reasons[cut] == RejectReason.invalidQuantity.rawValue)
+        #expect(dates[cut] == Timestamps.day(ofMicros: 1_706_745_600_000_000), "the ingest date")
+    }
+}

@@ -105,6 +105,17 @@ public enum OrderLineError: Error, Sendable, Equatable {
         }
     }
 
+    /// Where in the line the refused value (or key) starts; nil for an empty line.
+    var offset: Int? {
+        switch self {
+        case .emptyLine: return nil
+        case .syntax(_, let o), .notAnObject(let o), .duplicateField(_, let o), .wrongType(_, _, _, let o),
+             .invalidTimestamp(_, _, _, let o), .invalidEpochMillis(_, _, let o), .timestampOutOfRange(_, _, let o),
+             .invalidQuantity(_, _, _, let o), .invalidPrice(_, _, _, let o), .invalidDiscount(_, _, let o):
+            return o
+        }
+    }
+
     /// "unterminated string at byte 42" (bytes counted from 1, as editors do columns).
     public var message: String {
         switch self {
@@ -393,9 +404,57 @@ public struct OrderLineParser: Sendable {
             order.eventTimeFromAlias = false
             throw .syntax(e.problem, offset: e.offset)
         } catch let e as OrderLineError {
+            if let at = e.offset { readKeys(&s, after: at) }
             throw e
         } catch {
             preconditionFailure("order parsing throws only JSONError and OrderLineError")
+        }
+    }
+
+    /// A value the rules refuse (a quantity of 0, a bad timestamp) stops the parse where it
+    /// stands, so the keys after it went unread: a rejected line's order id, channel and event
+    /// time, which name its raw row and its partition (and count its reject on that day and
+    /// channel), depended on whether they came before the bad value. They are read here from
+    /// the rest of the line, the other values skipped. A line that is not JSON further on is
+    /// dated by nothing it holds, as a malformed one is. `s` is where the parse stopped.
+    private mutating func readKeys(_ s: inout JSONScanner, after errorAt: Int) {
+        let topKeys = map.top
+        s.i = 0
+        s.skipWhitespace()
+        s.i += 1  // the '{' parseInPlace checked
+        var first = true
+        do {
+            while try s.objectHasMember(first: first) {
+                first = false
+                s.skipWhitespace()
+                let keyAt = s.i
+                let n = try matchKey(&s, topKeys, guess: -1)
+                // Up to the refused value (and it): read by the parse already.
+                guard keyAt > errorAt else {
+                    try s.skipValue(scratch: &skipScratch)
+                    continue
+                }
+                guard n >= 0 else {
+                    try skipUnknown(&s, prefix: "")
+                    continue
+                }
+                do {
+                    // A key also given before the refused value keeps that first value.
+                    switch topKeys.slot(n) {
+                    case .orderID where !order.orderID.isPresent: order.orderID = try stringField(&s, "order_id")
+                    case .channel where !order.channel.isPresent: order.channel = try stringField(&s, "channel")
+                    case .timestamp where order.eventTimeMicros == nil: try timestamp(&s, millis: topKeys.millis(n), name: topKeys.names[n])
+                    default: try s.skipValue(scratch: &skipScratch)
+                    }
+                } catch is OrderLineError {
+                    // Refused as well (a second bad value): it stays unread; its bytes were scanned.
+                }
+            }
+            s.skipWhitespace()
+            if s.i != s.end { throw s.fail(.trailingData) }
+        } catch {
+            order.eventTimeMicros = nil
+            order.eventTimeFromAlias = false
         }
     }
 

@@ -131,5 +131,19 @@ struct MaintenanceDeletesTests {
         #expect(kept.filter { afterMigration.rowIDs[$0.key] != $0.value }.isEmpty, "rows under a new row id")
         #expect(afterMigration.changes == ["update_preimage": afterCompaction.count, "update_postimage": afterCompaction.count])
         #expect(try Self.nextRowID(lake, table) == nextRowID)
+
+        // DuckDB maintains files that carry their row ids as it does its own: a delete, its
+        // rewrite and its merge keep every other row's id, and both readers agree.
+        let gone = try #require(afterCompaction.first)
+        let duckMaintained = try Self.duckIDs(lake, -1, run: """
+            DELETE FROM l.curated.orders WHERE order_id = '\(gone)';
+            CALL ducklake_rewrite_data_files('l', delete_threshold => 0);
+            CALL ducklake_merge_adjacent_files('l')
+            """)
+        #expect(duckMaintained == Array(afterCompaction.dropFirst()))
+        #expect(try Self.ourIDs(lake) == duckMaintained)
+        let afterDuck = try Self.duckRowIDs(lake, try lake.catalog.latestSnapshot().id)
+        #expect(afterDuck.rowIDs.count == kept.count - 1)
+        #expect(kept.filter { $0.key != gone && afterDuck.rowIDs[$0.key] != $0.value }.isEmpty, "rows under a new row id")
     }
 }

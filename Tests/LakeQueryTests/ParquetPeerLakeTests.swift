@@ -130,7 +130,8 @@ import Testing
                 #expect(file["duck_types"] as? [String] == reader.schema.fields.map { Self.duckType($0.type) }, "\(name)")
                 if file["begin"] as? Int == Int(migrated) && file["table"] as? String == "curated.orders" && file["kind"] as? String == "data" {
                     migratedFiles += 1
-                    #expect(reader.schema.fields.map(\.name).suffix(3) == ["currency", "discount_amount", "payment_method"], "\(name)")
+                    // v2's new columns, then each row's DuckLake row id (kept through the rewrite).
+                    #expect(reader.schema.fields.map(\.name).suffix(4) == ["currency", "discount_amount", "payment_method", LineageField.rowIDName], "\(name)")
                 }
             }
             #expect(migratedFiles > 0)

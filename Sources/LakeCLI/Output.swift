@@ -10,6 +10,11 @@ typealias OutputFormat = ResultTable.Format
 
 extension ResultTable.Format: ExpressibleByArgument {}
 
+/// The longest text cell the table format prints whole: on a terminal, longer cells are cut
+/// (`ResultTable.terminalCellWidth`) to keep rows on screen; into a pipe or a file every cell is
+/// whole, or `grep` on a raw line cut at 28 characters found nothing, silently.
+let tableCellWidth = isatty(STDOUT_FILENO) == 1 ? ResultTable.terminalCellWidth : Int.max
+
 /// A listing (snapshots, files, verification results) for people or as CSV, through the one
 /// table renderer the reports use; listing cells (paths, messages) are never cut.
 func printListing(_ columns: [String], _ rows: [[String]], format: OutputFormat, indent: String = "") {

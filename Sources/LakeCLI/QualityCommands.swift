@@ -44,7 +44,7 @@ struct QualityReportCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
-        print(try QualityReport.run(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root)).render(format))
+        print(try QualityReport.run(catalog: catalog, asOf: when.asOf, config: try alerts.load(lake: lake.root)).render(format, maxCellWidth: tableCellWidth))
     }
 }
 

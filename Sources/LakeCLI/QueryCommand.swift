@@ -76,7 +76,7 @@ struct QueryCommand: ParsableCommand {
             // exit 64 with the usage, as a report's unknown option is.
             throw ValidationError(error.description)
         }
-        print(result.table.render(format))
+        print(result.table.render(format, maxCellWidth: tableCellWidth))
         if !result.omittedColumns.isEmpty {
             printError("note: not shown: \(result.omittedColumns.joined(separator: ", ")) (types lake cannot read; query them with DuckDB)")
         }

@@ -137,7 +137,7 @@ extension NamedReportCommand {
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let options = try flags.options(for: Self.reportName, asOf: when.asOf, stock: stockFlags, catalog: catalog)
-        print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format))
+        print(try Reports.run(Self.reportName, catalog: catalog, options: options).render(flags.format, maxCellWidth: tableCellWidth))
     }
 }
 
@@ -278,7 +278,7 @@ struct ShowReport: ParsableCommand {
     func run() throws {
         let catalog = try Catalog.open(root: lake.root, catalog: lake.catalogLocation, create: false, readOnly: true)
         let options = try flags.options(for: name, asOf: when.asOf, stock: stock, catalog: catalog)
-        print(try Reports.run(name, catalog: catalog, options: options).render(flags.format))
+        print(try Reports.run(name, catalog: catalog, options: options).render(flags.format, maxCellWidth: tableCellWidth))
     }
 }
 
@@ -309,7 +309,7 @@ struct DiffReport: ParsableCommand {
         let to = try toSnapshot ?? catalog.latestSnapshot().id
         do { try ReportDiff.check(from: fromSnapshot, to: to, toIsLatest: toSnapshot == nil) } catch { throw ValidationError(error.description) }
         let options = try flags.options(for: name, asOf: when.asOf, stock: stock, catalog: catalog)
-        print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format))
+        print(try ReportDiff.run(name, catalog: catalog, from: fromSnapshot, to: to, options: options).render(flags.format, maxCellWidth: tableCellWidth))
     }
 }
 extension CustomerRanking: ExpressibleByArgument {}

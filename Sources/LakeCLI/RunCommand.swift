@@ -135,13 +135,13 @@ struct Run: ParsableCommand {
                 // The customers report's headline is its top list and its summary.
                 var sections = 1
                 if case .report(.customers, _) = headline[i] { sections = 2 }
-                print(report.sections.prefix(sections).map { $0.renderTable() }.joined(separator: "\n\n"))
+                print(report.sections.prefix(sections).map { $0.renderTable(maxCellWidth: tableCellWidth) }.joined(separator: "\n\n"))
             case .success(.query(let query)):
                 print("\nDaily revenue: `lake report daily-revenue` (per date, channel, country); by channel:")
                 var byChannel = query.table
                 // Headers for readers, not the aggregate expressions that computed them.
                 byChannel.columns = ["channel", "confirmed_orders", "revenue", "avg_order_value", "customers"]
-                print(byChannel.renderTable())
+                print(byChannel.renderTable(maxCellWidth: tableCellWidth))
             case .failure(let error):
                 failed.append(headline[i])
                 // The tables before it are on stdout first, so a terminal shows the error in place.

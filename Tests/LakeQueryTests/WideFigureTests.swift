@@ -18,6 +18,20 @@ import Testing
         #expect(text.contains(String(repeating: "x", count: 27) + "…") && !text.contains(note), "\(text)")
     }
 
+    /// Into a pipe the table format cuts nothing: `lake query raw.orders --columns line | grep`
+    /// searched lines cut at 28 characters and silently found nothing (until session 35).
+    @Test func aTableIntoAPipeKeepsEveryCellWhole() throws {
+        let dir = try TemporaryDirectory("wide-cells")
+        defer { dir.remove() }
+        let lake = LakeCommand(executable: packageRoot.appendingPathComponent(".build/debug/lake").path, root: dir.file("lake"))
+        let line = #"{"order_id": "ORD-WIDE-1", "customer_id": "CUST-1", "timestamp": "2024-01-15T10:30:00Z", "channel": "web", "items": [{"product_id": "PROD-001", "quantity": 2, "unit_price": 29.99}], "shipping_address": {"country": "US", "state": "CA", "city": "San Francisco"}, "status": "confirmed", "gift_note": "a note long enough to be cut"}"#
+        try (line + "\n").write(toFile: dir.file("orders.jsonl"), atomically: true, encoding: .utf8)
+        _ = try lake(["ingest", "catalog", packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path])
+        _ = try lake(["ingest", "orders", dir.file("orders.jsonl")])
+        let raw = try lake(["query", "raw.orders", "--columns", "order_id,line"])
+        #expect(raw.contains(line) && !raw.contains("…"), "\(raw)")
+    }
+
     @Test func productMetricsPrintsAnInventoryValueOf26DigitsWhole() throws {
         let dir = try TemporaryDirectory("wide-figure")
         defer { dir.remove() }

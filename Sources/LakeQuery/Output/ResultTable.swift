@@ -19,9 +19,13 @@ public struct ResultTable: Sendable, Equatable {
         case table, csv, json
     }
 
-    public func render(_ format: Format) -> String {
+    /// The longest text cell the table format shows whole on a terminal; longer ones are cut.
+    public static let terminalCellWidth = 28
+
+    /// `maxCellWidth`: see `renderTable` (`.max` writing into a pipe or a file).
+    public func render(_ format: Format, maxCellWidth: Int = terminalCellWidth) -> String {
         switch format {
-        case .table: return renderTable()
+        case .table: return renderTable(maxCellWidth: maxCellWidth)
         case .csv: return renderCSV()
         case .json: return renderJSON()
         }
@@ -30,7 +34,7 @@ public struct ResultTable: Sendable, Equatable {
     /// Aligned columns; numbers right-aligned; long text cut to keep rows within a terminal.
     /// A number is never cut: an inventory value of 30 digits printed as its first 27 and an
     /// ellipsis read as a different amount.
-    public func renderTable(maxCellWidth: Int = 28) -> String {
+    public func renderTable(maxCellWidth: Int = terminalCellWidth) -> String {
         func cell(_ v: Value) -> String {
             // Cells hold input text (raw lines, reject details): made visible, so an escape
             // sequence in a source cannot drive the terminal or hide in a padded column.

@@ -196,7 +196,7 @@ public struct Report: Sendable {
 
     /// JSON: the main table as an array of objects; several sections as an object of arrays
     /// keyed by section name.
-    public func render(_ format: ResultTable.Format) -> String {
+    public func render(_ format: ResultTable.Format, maxCellWidth: Int = ResultTable.terminalCellWidth) -> String {
         switch format {
         case .json where sections.count > 1:
             let parts = sections.map { "\(jsonString(snakeCase($0.title ?? "rows"))): \($0.renderJSON())" }
@@ -204,7 +204,7 @@ public struct Report: Sendable {
         case .csv where sections.count > 1:
             return sections.map { "# \($0.title ?? "")\n" + $0.renderCSV() }.joined(separator: "\n\n")
         default:
-            return sections.map { $0.render(format) }.joined(separator: "\n\n")
+            return sections.map { $0.render(format, maxCellWidth: maxCellWidth) }.joined(separator: "\n\n")
         }
     }
 }

@@ -29,7 +29,9 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
         case .incompatible(let t, let c, let reason):
             return "\(t).\(c): \(reason); put a compatible change in a new version (add a new column instead)"
         case .idMismatch(let t, let c, let r, let k):
-            return "\(t).\(c): the registry gives it id \(r) but the catalog assigns \(k); a new column must take the next unused id"
+            return "\(t).\(c): the registry gives it id \(r) but the catalog assigns \(k) (a column id is never given out twice, and another "
+                + "engine's columns, dropped ones too, took those before it); nothing was migrated. Give \(c) id \(k) in a registry version "
+                + "of your own (--schemas DIR)"
         case .conflict(let t):
             return "another writer changed \(t)'s files while the rewrite ran; nothing was committed, run the migration again"
         case .inlinedByDuckDB(let t, let layouts):
@@ -39,7 +41,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
                 + "again, or make the same change with DuckDB's ALTER TABLE"
         case .idTaken(let t, let c, let id, let other):
             return "\(t): the registry's new column \(c) has id \(id), which the lake's column \(other) (added by another engine) already has; "
-                + "nothing was migrated. Drop \(other) (e.g. with DuckDB's ALTER TABLE … DROP COLUMN), or use a --schemas version that gives \(c) an unused id"
+                + "nothing was migrated. Dropping \(other) does not free the id (a column id is never given out twice): give \(c) an id above "
+                + "the table's highest in a registry version of your own (--schemas DIR)"
         case .cannotRewrite(let t, let c, let type):
             return "\(t).\(c) is a \(type) column (added by another engine) that lake cannot read, so --rewrite could not carry its values "
                 + "into the new files; nothing was migrated. Migrate without --rewrite (old files are read under the new schema as they are)"

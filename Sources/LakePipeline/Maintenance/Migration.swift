@@ -278,7 +278,7 @@ public enum Migration {
                     if file.hasDeletes, batches.allSatisfy({ $0.count == 0 }) { continue }
                     // The rows keep their row ids: DuckDB's change feed reads the migration as an
                     // update of each row (its new columns), not a delete and an insert under new ids.
-                    let lineage = try RowLineage.readAll([file], kept) { try Compaction.readLineage($0, table: info, files: catalog.files) }?.first
+                    let lineage = kept == .none ? nil : try Compaction.readLineage(file, table: info, files: catalog.files)
                     let fileSchema = lineage == nil ? schema : Schema(schema.fields + kept.fields)
                     let dir = file.directoryInTable
                     let relative = (dir.isEmpty ? "" : dir + "/") + UUID().uuidString.lowercased() + ".parquet"

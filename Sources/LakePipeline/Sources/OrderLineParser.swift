@@ -411,12 +411,12 @@ public struct OrderLineParser: Sendable {
         }
     }
 
-    /// A value the rules refuse (a quantity of 0, a bad timestamp) stops the parse where it
-    /// stands, so the keys after it went unread: a rejected line's order id, channel and event
-    /// time, which name its raw row and its partition (and count its reject on that day and
-    /// channel), depended on whether they came before the bad value. They are read here from
-    /// the rest of the line, the other values skipped. A line that is not JSON further on is
-    /// dated by nothing it holds, as a malformed one is. `s` is where the parse stopped.
+    /// A value the parser refuses (a fractional quantity, a bad timestamp, a number for a string)
+    /// stops the parse where it stands, so the keys after it went unread: a rejected line's order
+    /// id, channel and event time, which name its raw row and its partition (and count its reject
+    /// on that day and channel), depended on whether they came before the bad value. They are
+    /// read here from the rest of the line (`s` rescans it from its start), the other values
+    /// skipped. A line that is not JSON further on is dated by nothing it holds, as a malformed one is.
     private mutating func readKeys(_ s: inout JSONScanner, after errorAt: Int) {
         let topKeys = map.top
         s.i = 0

@@ -397,6 +397,60 @@ import Testing
         #expect(verify.status == 0, "\(verify.out) \(verify.err)")
     }
 
+    /// The way out `idTaken` advises, followed to its end: DuckDB's ADD COLUMN took id 13, the
+    /// bundled v2's currency. A registry version of one's own giving v2's three new columns ids
+    /// above the table's highest migrates; after it, ingests through that registry and through
+    /// the bundled one (same version number, other ids) both put each value under the lake's own
+    /// column ids: DuckDB reads every new order's currency and payment method, the column it
+    /// added stays its own.
+    @Test func aRegistryVersionOfOnesOwnMigratesPastAnIDDuckDBTook() throws {
+        let dir = try TemporaryDirectory("foreign-column-own-ids")
+        defer { dir.remove() }
+        let root = try Self.ordersV1Lake(dir, seed: 31)
+        _ = try Self.duck(root, ["ALTER TABLE l.curated.orders ADD COLUMN note VARCHAR",
+                                 "UPDATE l.curated.orders SET note = 'n-' || order_id WHERE channel = 'web'"], inlining: false)
+        let bundled = try runLake(["schema", "migrate", "orders", "--to", "2", "--lake", root])
+        #expect(bundled.status == 1 && bundled.err.contains("give currency an id above the table's highest"), "\(bundled.err)")
+
+        let schemas = dir.url.appendingPathComponent("schemas")
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("schemas"), to: schemas)
+        let v2 = schemas.appendingPathComponent("orders/v2.json")
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: v2)) as? [String: Any])
+        json["columns"] = (json["columns"] as? [[String: Any]])?.map { column in
+            var c = column
+            if let id = c["id"] as? Int, id >= 13 { c["id"] = id + 1 }
+            return c
+        }
+        try JSONSerialization.data(withJSONObject: json).write(to: v2)
+        let migrated = try runLake(["schema", "migrate", "orders", "--to", "2", "--schemas", schemas.path, "--lake", root])
+        #expect(migrated.status == 0 && migrated.out.contains("add column currency (id 14)"), "\(migrated.out) \(migrated.err)")
+
+        // Two v2 files of distinct orders: one through the lake's own registry, one through the bundled.
+        var expected: [String: (currency: String, payment: String)] = [:]
+        for (seed, registry) in [(41, ["--schemas", schemas.path]), (43, [])] {
+            let out = dir.file("v2-\(seed)")
+            _ = try runLake(["generate", "--out", out, "--orders", "150", "--seed", "\(seed)", "--schema-version", "2"])
+            let r = try runLake(["ingest", "orders", "\(out)/orders_stream.jsonl", "--lake", root] + registry)
+            #expect(r.status == 0, "\(registry): \(r.out) \(r.err)")
+            let rows = try runLake(["query", "curated.orders", "--columns", "order_id,currency,payment_method", "--format", "csv", "--lake", root])
+            for line in rows.out.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                if f.count == 3 { expected[f[0]] = (f[1], f[2]) }
+            }
+        }
+        let paid = expected.values.filter { !$0.payment.isEmpty }.count, foreign = expected.values.filter { $0.currency != "USD" }.count
+        #expect(paid > 100 && foreign > 20, "the v2 files' values reached the lake: \(paid) paid, \(foreign) not in USD")
+        // DuckDB by the catalog's column ids: the same values, and note only where it set it.
+        let theirs = try Self.duck(root, [
+            "SELECT count(*), count(payment_method), count(*) FILTER (WHERE currency <> 'USD') FROM l.curated.orders",
+            "SELECT count(*) FROM l.curated.orders WHERE note IS NOT NULL AND note <> 'n-' || order_id",
+            "SELECT count(note) FROM l.curated.orders WHERE payment_method IS NOT NULL",
+        ], inlining: false)
+        #expect(theirs == [[expected.count, paid, foreign], [0], [0]], "\(theirs)")
+        let verify = try runLake(["verify", "--lake", root])
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
+    }
+
     /// DuckDB renames curated.orders (ALTER TABLE … RENAME TO). Its order ids are what an ingest
     /// checks for duplicates, so an ingest that created a new curated.orders accepted every
     /// order again: order_items grew by the same items a second time (4 059 → 5 050 rows for

@@ -49,7 +49,8 @@ import Testing
 
             """)
         let a = try InventoryIngest.run(store, path: first)
-        #expect(a.accepted == 3 && a.rejects == ["duplicate_key": 2] && a.duplicates == 2, "\(a)")
+        // Duplicates count under duplicates only: records = accepted + quarantined + duplicates.
+        #expect(a.records == 5 && a.accepted == 3 && a.quarantined == 0 && a.rejects == ["duplicate_key": 2] && a.duplicates == 2, "\(a)")
         let raw = try rawDetails(store)
         #expect(raw.contains { $0.hasSuffix("first.csv line 3: product_id PROD-002, warehouse_location W1, last_updated 2024-01-15T09:00:00Z repeats line 2 with available_quantity 1 (this row says 7); the first stands") }, "\(raw)")
         #expect(raw.contains { $0.hasSuffix("first.csv line 4: product_id PROD-002, warehouse_location W1, last_updated 2024-01-15T09:00:00Z repeats line 2; the first stands") }, "\(raw)")

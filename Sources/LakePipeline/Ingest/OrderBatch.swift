@@ -49,7 +49,7 @@ struct OrderBatch {
     private let columns: OrderValidator.BatchColumns
     private(set) var records = 0
     private var accepted = 0
-    private var rejects: [String: Int] = [:]
+    private var rejects: [RejectReason: Int] = [:]
     /// The ids of lines rejected as duplicates of orders committed before the base (the commit
     /// checks that no foreign delete since removed one of them); empty in the common case.
     private var committedDuplicates = OrderIDRun()
@@ -76,7 +76,6 @@ struct OrderBatch {
     /// raw.orders' column holding each line's bytes as received.
     static let rawLineColumn = "line"
     static let orderIDColumn = OrderIDIndex.column
-    static let duplicateReasons: Set<String> = [RejectReason.duplicateOrder.rawValue, RejectReason.conflictingDuplicate.rawValue]
 
     init(store: LakeStore, base: SnapshotInfo, products: ProductCatalog, rules: OrderRules, committed: OrderIDIndex.Loaded,
          sourceName: String, options: IngestOptions, started: Date = Date()) throws {
@@ -188,7 +187,7 @@ struct OrderBatch {
     private mutating func drain(_ v: ValidatedOrders) throws {
         records += v.raw.count
         accepted += v.orders.count
-        for (r, n) in v.rejects { rejects[r.rawValue, default: 0] += n }
+        for (r, n) in v.rejects { rejects[r, default: 0] += n }
         if v.committedDuplicates.count > 0 { v.committedDuplicates.forEach { committedDuplicates.append($0) } }
         for (f, n) in v.unknownFields { unknown[f, default: 0] += n }
         if case .int64(let t)? = v.orders.column("event_time")?.data { latency.add(t) }
@@ -243,11 +242,11 @@ struct OrderBatch {
         let partitions = Set(files.raw.map(\.partitionValues)).count
         let finished = Date()
         let latency = self.latency.stats(commitMicros: LakeCatalog.Timestamps.micros(finished))
-        let duplicates = rejects.filter { Self.duplicateReasons.contains($0.key) }.reduce(0) { $0 + $1.value }
+        let counts = RejectReason.runCounts(rejects.map { ($0.key, $0.value) })
         var run = IngestRun(kind: kind, source: name, batchID: batchID, sourceHash: ledger?.identity.hash, sourceBytes: sourceBytes,
                             startedAt: started, finishedAt: finished, records: Int64(records), accepted: Int64(accepted),
-                            quarantined: Int64(records - accepted - duplicates), duplicates: Int64(duplicates),
-                            rejects: rejects.mapValues(Int64.init), filesWritten: Int64(written.count),
+                            quarantined: counts.quarantined, duplicates: counts.duplicates,
+                            rejects: Dictionary(uniqueKeysWithValues: rejects.map { ($0.key.rawValue, Int64($0.value)) }), filesWritten: Int64(written.count),
                             bytesWritten: written.reduce(0) { $0 + $1.fileSizeBytes }, partitions: Int64(partitions),
                             latencyP50: latency.p50, latencyP95: latency.p95, latencyMax: latency.max,
                             unknownFields: unknown.mapValues(Int64.init))

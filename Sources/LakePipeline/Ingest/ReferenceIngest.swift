@@ -76,9 +76,10 @@ public enum CatalogIngest {
         let finished = Date()
         let written = files.map { target.directory.appendingPathComponent($0.relativePath) }
             + rawFiles.map { rawTarget!.directory.appendingPathComponent($0.relativePath) }
+        let counts = RejectReason.runCounts(rejected.map { ($0.reason, 1) })
         var run = IngestRun(kind: .catalog, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
                             finishedAt: finished, records: Int64(catalog.count + rejected.count), accepted: Int64(catalog.count),
-                            quarantined: Int64(rejected.count), duplicates: Int64(rejected.count { $0.reason.dimension == .uniqueness }),
+                            quarantined: counts.quarantined, duplicates: counts.duplicates,
                             rejects: rejects, filesWritten: Int64(files.count + rawFiles.count),
                             bytesWritten: (files + rawFiles).reduce(0) { $0 + $1.fileSizeBytes }, partitions: 1)
         let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest catalog \(name)") { tx in
@@ -163,10 +164,10 @@ public enum InventoryIngest {
         let rejects = Dictionary(uniqueKeysWithValues: parsed.rejects.map { ($0.key.rawValue, Int64($0.value)) })
         let written = cfiles.map { curated.directory.appendingPathComponent($0.relativePath) }
             + rfiles.map { raw.directory.appendingPathComponent($0.relativePath) }
+        let counts = RejectReason.runCounts(parsed.rejects.map { ($0.key, $0.value) })
         var run = IngestRun(kind: .inventory, source: name, batchID: batchID, sourceHash: hash, sourceBytes: size, startedAt: started,
                             finishedAt: finished, records: Int64(parsed.accepted.count + parsed.rejected.count),
-                            accepted: Int64(parsed.accepted.count), quarantined: Int64(parsed.rejected.count),
-                            duplicates: Int64(parsed.rejects.filter { $0.key.dimension == .uniqueness }.values.reduce(0, +)), rejects: rejects,
+                            accepted: Int64(parsed.accepted.count), quarantined: counts.quarantined, duplicates: counts.duplicates, rejects: rejects,
                             filesWritten: Int64(cfiles.count + rfiles.count), bytesWritten: (cfiles + rfiles).reduce(0) { $0 + $1.fileSizeBytes },
                             partitions: 1, unknownFields: parsed.unknownFields.mapValues(Int64.init))
         let committed = try source.commitOnce(store, identity: read.identity, lease: lease, written: written, message: "ingest inventory \(name)") { tx in

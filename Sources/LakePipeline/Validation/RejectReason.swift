@@ -53,6 +53,18 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
         }
     }
 
+    /// How a run's rejects count in its summary, for every source kind alike: a duplicate (the
+    /// uniqueness reasons) is counted under `duplicates`, every other reject under
+    /// `quarantined`, so records = accepted + quarantined + duplicates. Inventory and catalog
+    /// runs counted a duplicate in both (records 2, accepted 1, quarantined 1, duplicates 1).
+    public static func runCounts<S: Sequence>(_ rejects: S) -> (quarantined: Int64, duplicates: Int64) where S.Element == (RejectReason, Int) {
+        var quarantined: Int64 = 0, duplicates: Int64 = 0
+        for (reason, n) in rejects {
+            if reason.dimension == .uniqueness { duplicates += Int64(n) } else { quarantined += Int64(n) }
+        }
+        return (quarantined, duplicates)
+    }
+
     /// The stored names (`reject_reason` values) of the reasons in one dimension.
     public static func storedNames(in dimension: QualityDimension) -> Set<String> {
         Set(allCases.filter { $0.dimension == dimension }.map(\.rawValue))

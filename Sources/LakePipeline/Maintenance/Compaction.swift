@@ -111,10 +111,11 @@ public enum Compaction {
         return try run(catalog, options: options, progress: progress, beforeCommit: nil)
     }
 
-    /// `beforeCommit` runs after the new files are written and before the commit: tests use it
-    /// to commit a competing change exactly in that window.
+    /// `beforeCommit` runs after the new files are written and before the commit, `afterPlanning`
+    /// after the partitions are chosen and before their files are read: tests use them to commit
+    /// a competing change exactly in that window.
     static func run(_ catalog: Catalog, options: CompactionOptions, progress: WorkProgress? = nil,
-                    beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
+                    afterPlanning: (() throws -> Void)? = nil, beforeCommit: (() throws -> Void)?) throws -> CompactionReport {
         let started = Date()
         try options.check()
         let base = try catalog.latestSnapshot()
@@ -183,6 +184,7 @@ public enum Compaction {
                     candidates.append((table, sortColumn, inputs, report.groups.count - 1))
                 }
             }
+            try afterPlanning?()
             // Registered before the first output file exists: vacuum keeps our outputs until the commit.
             let lease = candidates.isEmpty ? nil : try catalog.beginWrite(operation: "compact")
             let counter = candidates.isEmpty ? nil : progress.map { FilesDone(total: Int64(candidates.reduce(0) { $0 + $1.inputs.count }), report: $0) }
@@ -202,8 +204,22 @@ public enum Compaction {
                 return (outputs, dropped)
             }
             var firstError: Error?
+            var changed: [Int64: [Int64: DataFile]] = [:]
             for (c, result) in zip(candidates, results) {
                 switch result {
+                case .failure(let e as MaintenanceError):
+                    // An input a commit since the base removed fails its read: `lake erase --purge`
+                    // deletes the files it rewrote at once. That is the conflict the commit checks
+                    // for (below), met early, not a damaged file: the partition is skipped, as a
+                    // conflict is, instead of failing the whole run with "restore from a backup".
+                    guard case .corruptInput = e else { firstError = firstError ?? e; continue }
+                    if changed[c.table.tableID] == nil { changed[c.table.tableID] = try liveFiles(c.table, catalog: catalog) }
+                    let live = changed[c.table.tableID]!
+                    if c.inputs.allSatisfy({ live[$0.dataFileID]?.deleteMark == $0.deleteMark }) {
+                        firstError = firstError ?? e
+                    } else {
+                        report.groups[c.group].skippedConflict = true
+                    }
                 case .failure(let e): firstError = firstError ?? e
                 case .success(let (outputs, dropped)):
                     written += outputs.files.map { c.table.directory.appendingPathComponent($0.relativePath) }
@@ -293,6 +309,16 @@ public enum Compaction {
     }
 
     static let commitMessagePrefix = "compact"
+
+    /// The table's live data files now, by id; none when the table itself is gone.
+    static func liveFiles(_ table: TableInfo, catalog: Catalog) throws -> [Int64: DataFile] {
+        do {
+            let files = try catalog.dataFiles(tableID: table.tableID, columnStats: false, inlined: .readSeparately)
+            return Dictionary(uniqueKeysWithValues: files.map { ($0.dataFileID, $0) })
+        } catch CatalogError.tableIDNotFound {
+            return [:]
+        }
+    }
 
     /// The partitions' rewrites end on several threads: one running count, reported in order.
     private final class FilesDone: @unchecked Sendable {

@@ -136,7 +136,7 @@ struct IngestOrders: ParsableCommand {
         let stop = StopFlag()
         stop.installSignalHandlers()
         let reconnecting = { (r: Reconnect) in
-            let until = ISO8601DateFormatter().string(from: r.giveUpAt)
+            let until = LakeCatalog.Timestamps.isoSeconds(r.giveUpAt)
             printError("lake ingest --follow: \(r.error); trying again in \(String(format: "%.1f", r.wait)) s (attempt \(r.attempt); "
                 + "gives up at \(until), --reconnect-for). Nothing is lost: it resumes after the last commit")
         }

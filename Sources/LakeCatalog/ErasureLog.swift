@@ -20,7 +20,7 @@ public enum ErasureLog {
     public static func record(_ tx: inout CatalogTransaction, rows: [(String, Int)]) throws {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: Dictionary(rows, uniquingKeysWith: +), options: [.sortedKeys]), as: UTF8.self)
         try tx.database.execute(sql: "INSERT INTO lake_erasure VALUES (?, ?, ?, ?, NULL)",
-                                arguments: [UUID().uuidString.lowercased(), tx.snapshotID, ISO8601DateFormatter().string(from: Date()), json])
+                                arguments: [UUID().uuidString.lowercased(), tx.snapshotID, Timestamps.isoSeconds(Date()), json])
     }
 
     public static func markPurged(_ tx: inout CatalogTransaction) throws {

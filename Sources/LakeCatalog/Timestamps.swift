@@ -132,6 +132,16 @@ public enum Timestamps {
         isoText(micros: micros(date))
     }
 
+    /// "2024-02-01T10:30:00Z", whole seconds: the form Foundation's `ISO8601DateFormatter` gives,
+    /// without it. On Linux its first use in a process frees an address malloc never gave
+    /// (swift-corelibs-foundation issue 5533, CF's locale lookup under
+    /// `CFDateFormatterCreateISO8601Formatter`), which corrupts the allocator silently; the
+    /// process aborts at some later malloc ("malloc_consolidate(): unaligned fastbin chunk").
+    public static func isoSeconds(_ date: Date) -> String {
+        let m = micros(date)
+        return isoText(micros: m - ((m % microsPerSecond) + microsPerSecond) % microsPerSecond)
+    }
+
     public static func isoText(micros: Int64) -> String {
         var t = timestampText(micros: micros)
         t.removeLast(3)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LakeTestSupport
 import Testing
 @testable import LakeCatalog
 
@@ -52,7 +53,7 @@ import Testing
             // The copy has written its target; a writer that checked the catalog before the
             // retirement commits now, from another thread (it waits for the copy's lock).
             let done = DispatchSemaphore(value: 0)
-            Thread.detachNewThread {
+            detachThread {
                 defer { done.signal() }
                 do {
                     let table = try writer.table(schema: "curated", name: "orders")

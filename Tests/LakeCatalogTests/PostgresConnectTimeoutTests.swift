@@ -45,7 +45,7 @@ struct PostgresConnectTimeoutTests {
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
         let started = Date()
-        Thread.detachNewThread {
+        detachThread {
             do { _ = try Catalog.open(root: URL(fileURLWithPath: dir.file("lake")), catalog: .postgres(url), create: false) } catch { box.error = error }
             box.seconds = Date().timeIntervalSince(started)
             done.signal()

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LakeFormat
+import LakeTestSupport
 import Testing
 @testable import LakeCatalog
 
@@ -301,10 +302,9 @@ private final class Box<T>: @unchecked Sendable {
         print(json.dumps({"ok": True, "released": released}))
         """
         let holder = Box<Result<String, Error>>()
-        let thread = Thread {
+        detachThread {
             holder.append(Result { try Python.run(script, args: [dir.url.appendingPathComponent("manifest.sqlite").path, marker.path], in: dir.url) })
         }
-        thread.start()
         // Deadlines a loaded machine cannot reach (Python's start-up, the holder's 1.5 s); each
         // wait ends as soon as its event happened.
         let deadline = Date().addingTimeInterval(120)

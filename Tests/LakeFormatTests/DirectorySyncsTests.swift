@@ -57,7 +57,7 @@ import Testing
         #expect(device.syncedSoFar.isEmpty)
         // The device answers two seconds from now; a publish that did not wait for it returns
         // long before (its own file and directory fsyncs are real ones).
-        Thread.detachNewThread {
+        detachThread {
             Thread.sleep(forTimeInterval: 2)
             device.release()
         }
@@ -124,7 +124,7 @@ import Testing
         syncs.entryWillBeAdded(in: "/lake/t")
         let returned = NSCondition()
         nonisolated(unsafe) var done = false
-        Thread.detachNewThread {
+        detachThread {
             try? syncs.waitDurable(forFilesIn: "/lake/t/date=5/channel=web")
             returned.lock(); done = true; returned.broadcast(); returned.unlock()
         }

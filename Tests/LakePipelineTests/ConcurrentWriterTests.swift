@@ -307,7 +307,7 @@ import Testing
         try follower.run()
         defer { if follower.isRunning { follower.terminate(); follower.waitUntilExit() } }
         // About 300 lines a second, for 10 s.
-        let appender = Thread {
+        detachThread {
             guard let h = FileHandle(forWritingAtPath: followed) else { return }
             for start in stride(from: 0, to: lines.count, by: 60) {
                 h.seekToEndOfFile()
@@ -316,7 +316,6 @@ import Testing
             }
             try? h.close()
         }
-        appender.start()
         Thread.sleep(forTimeInterval: 1)
         try (lines.reversed().joined(separator: "\n") + "\n").write(toFile: dir.file("batch.jsonl"), atomically: true, encoding: .utf8)
         let batch = try runLake(["ingest", "orders", "--lake", root, dir.file("batch.jsonl")])

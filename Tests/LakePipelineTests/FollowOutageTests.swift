@@ -44,7 +44,7 @@ struct FollowOutageTests {
             // The first commit point of the kind after arming: the server goes; it comes back 1.5 s later.
             guard p == point, armed.get(), !restarted.getAndSet() else { return }
             do { try pg.stopServer() } catch { Issue.record("pg_ctl stop: \(error)") }
-            Thread.detachNewThread {
+            detachThread {
                 Thread.sleep(forTimeInterval: 1.5)
                 do { try pg.startServer() } catch { Issue.record("pg_ctl start: \(error)") }
             }
@@ -133,7 +133,7 @@ final class CommitAnswerDropper: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         listener = fd
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread { [self] in acceptLoop() }
+        detachThread { [self] in acceptLoop() }
     }
 
     static func loopback(port: Int) -> sockaddr_in {
@@ -167,8 +167,8 @@ final class CommitAnswerDropper: @unchecked Sendable {
             let cut = LockedFlag(), gotAnswer = LockedFlag(), ended = LockedFlag()
             // The second direction to end closes both sockets.
             let finish: @Sendable () -> Void = { if ended.getAndSet() { Glibc.close(client); Glibc.close(server) } }
-            Thread.detachNewThread { [self] in relay(from: client, to: server, cut: cut, gotAnswer: gotAnswer, upstream: true); finish() }
-            Thread.detachNewThread { [self] in relay(from: server, to: client, cut: cut, gotAnswer: gotAnswer, upstream: false); finish() }
+            detachThread { [self] in relay(from: client, to: server, cut: cut, gotAnswer: gotAnswer, upstream: true); finish() }
+            detachThread { [self] in relay(from: server, to: client, cut: cut, gotAnswer: gotAnswer, upstream: false); finish() }
         }
     }
 

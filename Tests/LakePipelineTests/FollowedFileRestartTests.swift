@@ -378,7 +378,7 @@ final class BackgroundFollower: @unchecked Sendable {
     private var outcome: Result<IngestRun, Error>?
 
     init(_ store: LakeStore, path: String, options: StreamOptions) {
-        Thread.detachNewThread { [self] in
+        detachThread { [self] in
             outcome = Result { try StreamIngest.follow(store, path: path, options: options, stop: stop) }
             done.signal()
         }

@@ -78,7 +78,6 @@ final class LocalReceiver: @unchecked Sendable {
     private let fd: Int32
     /// Written by `finish()` to end the wait for a connection that never comes.
     private let stop: [Int32]
-    private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     private(set) var request: String?
 
@@ -98,7 +97,7 @@ final class LocalReceiver: @unchecked Sendable {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { close(fd); throw TestFailure("pipe failed") }
         stop = pipeFDs
-        thread = Thread { [self] in
+        detachThread { [self] in
             defer { done.signal() }
             // A connection already queued wins over the stop signal: the client may have sent its
             // request and exited before this thread first ran.
@@ -127,7 +126,6 @@ final class LocalReceiver: @unchecked Sendable {
             let reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             _ = reply.withCString { send(c, $0, strlen($0), 0) }
         }
-        thread?.start()
     }
 
     /// Ends the wait for a connection (the client has exited: whatever it sent is queued),

@@ -203,6 +203,26 @@ func parseError(_ line: String) throws -> OrderLineError {
         }
     }
 
+    /// Epoch seconds given where milliseconds are due were read as milliseconds: a mobile order of
+    /// 2024-01-15 committed on 1970-01-20, with no reject (session 36's fuzzing). A value of
+    /// seconds' size (below 10^11 in magnitude, before 1973-03-03 as milliseconds) is refused,
+    /// naming the date it would have been; a line cut inside its ts stays malformed JSON.
+    @Test func epochSecondsAreRefusedNotReadAsMilliseconds() throws {
+        let mobile = #"{"order_id": "ORD-1", "customerId": "CUST-9", "ts": TS, "channel": "mobile", "items": [{"product_id": "PROD-001", "quantity": 2, "unit_price": 29.99}], "shipping_address": {"country": "US"}, "status": "confirmed"}"#
+        let seconds = try parseError(mobile.replacingOccurrences(of: "TS", with: "1705314600"))
+        #expect(seconds.reason == .invalidTimestamp)
+        #expect(seconds.message == "ts 1705314600 is too small for epoch milliseconds (it would be 1970-01-20T17:41:54.6Z): epoch seconds? ts takes milliseconds, e.g. 1705314600000 at byte 53")
+        for small in ["0", "-1", "99999999999", "-99999999999", "1.7053146e9"] {
+            #expect(try parseError(mobile.replacingOccurrences(of: "TS", with: small)).reason == .invalidTimestamp, "ts \(small)")
+        }
+        // From 10^11 on (1973-03-03T09:46:40Z), and as far before 1970, a time.
+        #expect(try order(mobile.replacingOccurrences(of: "TS", with: "100000000000")).eventTimeMicros == 100_000_000_000_000)
+        #expect(try order(mobile.replacingOccurrences(of: "TS", with: "-100000000000")).eventTimeMicros == -100_000_000_000_000)
+        // Cut after its seconds-sized ts: the line is malformed, as any line that is not JSON.
+        let cut = try parseError(#"{"order_id": "ORD-2", "customerId": "CUST-2", "ts": 1705"#)
+        #expect(cut.reason == .malformedJSON)
+    }
+
     /// A leap second is a valid ISO-8601 time the lake cannot store (DuckDB refuses it too):
     /// refused, saying so, in every source that reads timestamps.
     @Test func leapSecondsAreRefusedAsLeapSeconds() throws {
@@ -686,7 +706,8 @@ func parseError(_ line: String) throws -> OrderLineError {
             lines.append("{\"items\": \(f.items)\(f.extra), \(rest), \(id), \(ts), \(channel)\(customer)}")
             lines.append("{\(id), \(ts), \(channel)\(customer), \(rest), \"items\": \(f.items)\(f.extra)}")
         }
-        // A line cut short after the refused value is dated by nothing it holds (a malformed line's rule).
+        // A line cut short after the refused value is malformed, dated by nothing it holds: the cut
+        // may be what made the value refused (`"ts": 1705`), so the value does not name the reason.
         lines.append(#"{"items": [{"product_id": "\#(product)", "quantity": 2.5, "unit_price": 9.99}], "order_id": "ORD-CUT", "timestamp": "2024-01-15T10:00:00Z", "channel": "web", "sta"#)
         var v = OrderValidator(rules: try TestSupport.rules(), catalog: catalog, batchID: "t", sourceFile: "r.jsonl", ingestTimeMicros: 1_706_745_600_000_000)
         for (i, l) in lines.enumerated() {
@@ -704,7 +725,7 @@ func parseError(_ line: String) throws -> OrderLineError {
             }
         }
         let cut = lines.count - 1
-        #expect(reasons[cut] == RejectReason.invalidQuantity.rawValue)
+        #expect(reasons[cut] == RejectReason.malformedJSON.rawValue)
         #expect(dates[cut] == Timestamps.day(ofMicros: 1_706_745_600_000_000), "the ingest date")
     }
 }

@@ -1,3 +1,4 @@
+import LakeCatalog
 import LakeFormat
 
 /// A span of decoded bytes inside `ParsedOrder.text`; start < 0 means the field was absent
@@ -88,6 +89,8 @@ public enum OrderLineError: Error, Sendable, Equatable {
     case invalidEpochMillis(field: String, text: String, offset: Int)
     /// A well-formed time outside the years the lake stores (`CivilDate.storableMicros`).
     case timestampOutOfRange(field: String, text: String, offset: Int)
+    /// The epoch-milliseconds alias given a number of seconds' size (`epochSecondsBound`).
+    case epochSeconds(field: String, millis: Int64, offset: Int)
     case invalidQuantity(field: String, text: String, problem: NumberProblem, offset: Int)
     case invalidPrice(field: String, text: String, problem: NumberProblem, offset: Int)
     case invalidDiscount(text: String, problem: NumberProblem, offset: Int)
@@ -98,7 +101,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
         case .syntax, .notAnObject: return .malformedJSON
         case .duplicateField: return .duplicateField
         case .wrongType: return .invalidType
-        case .invalidTimestamp, .invalidEpochMillis, .timestampOutOfRange: return .invalidTimestamp
+        case .invalidTimestamp, .invalidEpochMillis, .timestampOutOfRange, .epochSeconds: return .invalidTimestamp
         case .invalidQuantity: return .invalidQuantity
         case .invalidPrice: return .invalidPrice
         case .invalidDiscount: return .invalidDiscount
@@ -110,7 +113,7 @@ public enum OrderLineError: Error, Sendable, Equatable {
         switch self {
         case .emptyLine: return nil
         case .syntax(_, let o), .notAnObject(let o), .duplicateField(_, let o), .wrongType(_, _, _, let o),
-             .invalidTimestamp(_, _, _, let o), .invalidEpochMillis(_, _, let o), .timestampOutOfRange(_, _, let o),
+             .invalidTimestamp(_, _, _, let o), .invalidEpochMillis(_, _, let o), .timestampOutOfRange(_, _, let o), .epochSeconds(_, _, let o),
              .invalidQuantity(_, _, _, let o), .invalidPrice(_, _, _, let o), .invalidDiscount(_, _, let o):
             return o
         }
@@ -129,6 +132,9 @@ public enum OrderLineError: Error, Sendable, Equatable {
             return "\(f) \(t) is not a whole number of epoch milliseconds (\(f) takes an integer, e.g. 1705314600000) at byte \(o + 1)"
         case .timestampOutOfRange(let f, let t, let o):
             return "\(f) \(t) is outside the storable range \(CivilDate.storableRangeText) at byte \(o + 1)"
+        case .epochSeconds(let f, let ms, let o):
+            return "\(f) \(ms) is too small for epoch milliseconds (it would be \(LakeCatalog.Timestamps.isoText(micros: ms * 1000))): "
+                + "epoch seconds? \(f) takes milliseconds, e.g. \(ms == 0 ? 1_705_314_600_000 : ms * 1000) at byte \(o + 1)"
         case .invalidQuantity(let f, let t, let p, let o): return "\(f) \(p.describe(t, scale: 0)) at byte \(o + 1)"
         case .invalidPrice(let f, let t, let p, let o): return "\(f) \(p.describe(t, scale: 2)) at byte \(o + 1)"
         case .invalidDiscount(let t, let p, let o): return "discount_amount \(p.describe(t, scale: 2)) at byte \(o + 1)"
@@ -404,7 +410,9 @@ public struct OrderLineParser: Sendable {
             order.eventTimeFromAlias = false
             throw .syntax(e.problem, offset: e.offset)
         } catch let e as OrderLineError {
-            if let at = e.offset { readKeys(&s, after: at) }
+            // A line that is not JSON further on is malformed, whatever value came first: a cut
+            // line's last value may be refused only because the cut shortened it.
+            if let at = e.offset, let broken = readKeys(&s, after: at) { throw .syntax(broken.problem, offset: broken.offset) }
             throw e
         } catch {
             preconditionFailure("order parsing throws only JSONError and OrderLineError")
@@ -416,8 +424,9 @@ public struct OrderLineParser: Sendable {
     /// id, channel and event time, which name its raw row and its partition (and count its reject
     /// on that day and channel), depended on whether they came before the bad value. They are
     /// read here from the rest of the line (`s` rescans it from its start), the other values
-    /// skipped. A line that is not JSON further on is dated by nothing it holds, as a malformed one is.
-    private mutating func readKeys(_ s: inout JSONScanner, after errorAt: Int) {
+    /// skipped. A line that is not JSON further on is dated by nothing it holds, as a malformed one
+    /// is: its syntax error is returned.
+    private mutating func readKeys(_ s: inout JSONScanner, after errorAt: Int) -> JSONError? {
         let topKeys = map.top
         s.i = 0
         s.skipWhitespace()
@@ -452,9 +461,11 @@ public struct OrderLineParser: Sendable {
             }
             s.skipWhitespace()
             if s.i != s.end { throw s.fail(.trailingData) }
+            return nil
         } catch {
             order.eventTimeMicros = nil
             order.eventTimeFromAlias = false
+            return error as? JSONError
         }
     }
 
@@ -573,6 +584,12 @@ public struct OrderLineParser: Sendable {
         throw OrderLineError.wrongType(field: field(), expected: "a string", found: JSONScanner.typeName(c), offset: at)
     }
 
+    /// Epoch milliseconds below this in magnitude (before 1973-03-03, or as far before 1970) are
+    /// refused: a count of seconds has that size for every date from 1973 to the year 5138, and
+    /// read as milliseconds it landed the order in January 1970 with no reject (session 36's
+    /// fuzzing: a mobile `ts` of 1705314600 committed on 1970-01-20). No order is that old.
+    static let epochSecondsBound: UInt64 = 100_000_000_000
+
     private mutating func timestamp(_ s: inout JSONScanner, millis: Bool, name: @autoclosure () -> String) throws {
         let c = try s.peek(expecting: "a value")
         let at = s.i
@@ -598,6 +615,7 @@ public struct OrderLineParser: Sendable {
             guard let ms, case let (us, false) = ms.multipliedReportingOverflow(by: 1000), CivilDate.storableMicros.contains(us) else {
                 throw OrderLineError.timestampOutOfRange(field: name(), text: String(decoding: span, as: UTF8.self), offset: at)
             }
+            if ms.magnitude < Self.epochSecondsBound { throw OrderLineError.epochSeconds(field: name(), millis: ms, offset: at) }
             order.eventTimeMicros = us
             order.eventTimeFromAlias = true
             return

@@ -204,7 +204,7 @@ public enum Compaction {
                 return (outputs, dropped)
             }
             var firstError: Error?
-            var changed: [Int64: [Int64: DataFile]] = [:]
+            var now: [Int64: (live: Set<Int64>, deletes: [Int64: DeleteMark])] = [:]
             for (c, result) in zip(candidates, results) {
                 switch result {
                 case .failure(let e as MaintenanceError):
@@ -213,9 +213,8 @@ public enum Compaction {
                     // for (below), met early, not a damaged file: the partition is skipped, as a
                     // conflict is, instead of failing the whole run with "restore from a backup".
                     guard case .corruptInput = e else { firstError = firstError ?? e; continue }
-                    if changed[c.table.tableID] == nil { changed[c.table.tableID] = try liveFiles(c.table, catalog: catalog) }
-                    let live = changed[c.table.tableID]!
-                    if c.inputs.allSatisfy({ live[$0.dataFileID]?.deleteMark == $0.deleteMark }) {
+                    if now[c.table.tableID] == nil { now[c.table.tableID] = try liveFiles(c.table, catalog: catalog) }
+                    if inputsUnchanged(c.inputs, live: now[c.table.tableID]!.live, deletes: now[c.table.tableID]!.deletes) {
                         firstError = firstError ?? e
                     } else {
                         report.groups[c.group].skippedConflict = true
@@ -263,10 +262,7 @@ public enum Compaction {
                         skipped.append(plan.group)
                         continue
                     }
-                    // Someone else (another compaction, a table rewrite) removed an input since we
-                    // read it, or deleted rows from one (a new delete file or inlined deletion): our
-                    // output would resurrect, duplicate or un-delete rows, so leave the partition.
-                    guard plan.inputs.allSatisfy({ live[tid]!.contains($0.dataFileID) && $0.deletesUnchanged(in: deletes[tid]!) }) else {
+                    guard inputsUnchanged(plan.inputs, live: live[tid]!, deletes: deletes[tid]!) else {
                         skipped.append(plan.group)
                         continue
                     }
@@ -310,13 +306,22 @@ public enum Compaction {
 
     static let commitMessagePrefix = "compact"
 
-    /// The table's live data files now, by id; none when the table itself is gone.
-    static func liveFiles(_ table: TableInfo, catalog: Catalog) throws -> [Int64: DataFile] {
+    /// The conflict rule: a partition's inputs are still live, with the deletes they were read
+    /// with. Otherwise someone else (another compaction, a purge, a table rewrite) removed an input
+    /// since, or deleted rows from one (a new delete file or inlined deletion), and the output
+    /// would resurrect, duplicate or un-delete rows: the partition is left.
+    static func inputsUnchanged(_ inputs: [DataFile], live: Set<Int64>, deletes: [Int64: DeleteMark]) -> Bool {
+        inputs.allSatisfy { live.contains($0.dataFileID) && $0.deletesUnchanged(in: deletes) }
+    }
+
+    /// The table's live data files now and their deletes, as `inputsUnchanged` takes them (read
+    /// outside the commit); none when the table itself is gone.
+    static func liveFiles(_ table: TableInfo, catalog: Catalog) throws -> (live: Set<Int64>, deletes: [Int64: DeleteMark]) {
         do {
             let files = try catalog.dataFiles(tableID: table.tableID, columnStats: false, inlined: .readSeparately)
-            return Dictionary(uniqueKeysWithValues: files.map { ($0.dataFileID, $0) })
+            return (Set(files.map(\.dataFileID)), Dictionary(uniqueKeysWithValues: files.map { ($0.dataFileID, $0.deleteMark) }))
         } catch CatalogError.tableIDNotFound {
-            return [:]
+            return ([], [:])
         }
     }
 

@@ -17,6 +17,8 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
     case changedWhileRead(path: String, detail: String)
     /// See `SourceInputError.interrupted`.
     case interrupted(path: String, signal: Int32)
+    /// See `SourceInputError.compressed`.
+    case compressed(path: String, format: CompressionFormat)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum FileIOError: Error, CustomStringConvertible, Equatable {
                 + "ingest it again once nothing writes to it (copy it aside first, or follow a file that keeps growing with `lake ingest orders --follow`)"
         case .interrupted(let p, let signal):
             return "\(p): \(Interrupted(signal: signal).description)"
+        case .compressed(let p, let format):
+            return format.refusal(path: p)
         }
     }
 }

@@ -229,6 +229,7 @@ extension OrderIngest {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw IngestError.failed("\(VisibleText.escape(path)): cannot open") }
         defer { try? handle.close() }
         var head = [UInt8](handle.readData(ofLength: 4096))
+        if let format = CompressionFormat.detect(head) { throw IngestError.failed(format.refusal(path: path)) }
         if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
         var line = 1
         for b in head {

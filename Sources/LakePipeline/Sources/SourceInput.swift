@@ -146,6 +146,8 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
     case changedWhileRead(path: String, detail: String)
     /// A SIGINT/SIGTERM came (`Interruption`): the read stops, and with it the batch.
     case interrupted(path: String, signal: Int32)
+    /// The source starts with a compression format's magic number (`CompressionFormat`).
+    case compressed(path: String, format: CompressionFormat)
 
     /// The errno behind the error, for callers that report I/O failures as `FileIOError`.
     public var errnoValue: Int32 {
@@ -155,6 +157,7 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         case .tooLarge: return EFBIG
         case .changedWhileRead: return ESTALE
         case .interrupted: return EINTR
+        case .compressed: return EILSEQ
         }
     }
 
@@ -164,13 +167,15 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         case .changedWhileRead(let p, let detail): return .changedWhileRead(path: p, detail: detail)
         case .read(let p, let e): return .read(path: p, errno: e)
         case .interrupted(let p, let signal): return .interrupted(path: p, signal: signal)
+        case .compressed(let p, let format): return .compressed(path: p, format: format)
         default: return .read(path: path, errno: errnoValue)
         }
     }
 
     public var path: String {
         switch self {
-        case .open(let p, _), .directory(let p), .read(let p, _), .tooLarge(let p, _), .changedWhileRead(let p, _), .interrupted(let p, _): return p
+        case .open(let p, _), .directory(let p), .read(let p, _), .tooLarge(let p, _), .changedWhileRead(let p, _), .interrupted(let p, _),
+             .compressed(let p, _): return p
         }
     }
 
@@ -182,6 +187,7 @@ public enum SourceInputError: Error, CustomStringConvertible, Equatable {
         case .tooLarge(let p, let limit): return "\(VisibleText.escape(p)): larger than \(limit) bytes"
         case .changedWhileRead(let p, let detail): return FileIOError.changedWhileRead(path: VisibleText.escape(p), detail: detail).description
         case .interrupted(let p, let signal): return FileIOError.interrupted(path: VisibleText.escape(p), signal: signal).description
+        case .compressed(let p, let format): return format.refusal(path: p)
         }
     }
 }
@@ -209,6 +215,9 @@ public final class SourceInput {
     /// (`checkUnchanged`).
     private let opened: (size: Int64, modified: timespec)?
     private var hasher = ContentHasher()
+    /// The source's first bytes, kept only until they tell whether it is compressed
+    /// (`CompressionFormat`); nil once that is decided.
+    private var head: [UInt8]? = []
     /// Also computes the hash older builds recorded (`ContentHasher.finishLegacy`); set before
     /// the first read, for a lake whose ledger holds such entries.
     public var hashesLegacy: Bool {
@@ -270,9 +279,21 @@ public final class SourceInput {
                 if errno == EINTR { continue }
                 throw .read(path: path, errno: errno)
             }
-            if n > 0 { hasher.update(UnsafeRawBufferPointer(start: buffer, count: n)) } else { try checkUnchanged() }
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+            if head != nil { try checkNotCompressed(bytes) }
+            if n > 0 { hasher.update(bytes) } else { try checkUnchanged() }
             return n
         }
+    }
+
+    /// Refuses a source that starts with a compression format's magic number, looking at its
+    /// first bytes however the reads cut them (a pipe may hand them over one at a time);
+    /// `bytes` empty: the end of the source.
+    private func checkNotCompressed(_ bytes: UnsafeRawBufferPointer) throws(SourceInputError) {
+        guard var seen = head else { return }
+        seen.append(contentsOf: bytes.prefix(CompressionFormat.longestMagic - seen.count))
+        if let format = CompressionFormat.detect(seen) { throw .compressed(path: path, format: format) }
+        head = bytes.isEmpty || !CompressionFormat.mayStillMatch(seen) ? nil : seen
     }
 
     /// Waits until a pipe, FIFO or terminal has bytes (or its end) for `read`, looking for a

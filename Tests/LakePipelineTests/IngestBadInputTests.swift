@@ -222,11 +222,19 @@ struct IngestBadInputTests {
             }
         }
         let binary = dir.file("binary.json")
-        try Data([0x1F, 0x8B, 0x08, 0x00, 0xAB]).write(to: URL(fileURLWithPath: binary))
+        try Data([0x7F, 0x8B, 0x08, 0x00, 0xAB]).write(to: URL(fileURLWithPath: binary))
         #expect {
             try CatalogIngest.run(store, path: binary)
         } throws: { error in
-            "\(error)" == "\(binary):1:1: unexpected byte 0x1f where '[' (a JSON array of product objects) was expected"
+            "\(error)" == "\(binary):1:1: unexpected byte 0x7f where '[' (a JSON array of product objects) was expected"
+        }
+        // gzip's magic number: named as compressed (session 38), not as an unexpected byte.
+        let gzipped = dir.file("catalog.json.gz")
+        try Data([0x1F, 0x8B, 0x08, 0x00, 0xAB]).write(to: URL(fileURLWithPath: gzipped))
+        #expect {
+            try CatalogIngest.run(store, path: gzipped)
+        } throws: { error in
+            "\(error)".hasPrefix("\(gzipped) is gzip-compressed")
         }
         // A trailing comma: the ']' is named where it stands ("found a JSON number" before session 33).
         let trailing = dir.file("trailing.json")

@@ -47,7 +47,7 @@ struct QueryCommand: ParsableCommand {
     /// DuckDB instead, so it stays a plain failure.
     static func isUsage(_ error: QueryError) -> Bool {
         switch error {
-        case .unknownTable, .unknownColumn, .badPredicate, .badValue, .badAggregate, .badOrder: return true
+        case .unknownTable, .unknownColumn, .badPredicate, .badValue, .badAggregate, .badOrder, .noColumns: return true
         case .unreadableColumn, .unknownReport, .badOption, .moneyNotInCents: return false
         }
     }
@@ -55,14 +55,23 @@ struct QueryCommand: ParsableCommand {
     func validate() throws {
         // A negative limit trapped in the result's trim.
         if let limit, limit < 0 { throw ValidationError("--limit \(limit): expected 0 or more rows") }
+        // `--group-by ""` is no grouping, which lists every row when no --agg is given.
+        if !groupBy.isEmpty && Self.names(groupBy).isEmpty {
+            throw ValidationError("--group-by names no column: give comma-separated column names (--group-by channel,country)")
+        }
+    }
+
+    /// The names in repeated comma-separated options, trimmed; empty ones dropped.
+    static func names(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
     }
 
     func run() throws {
         var spec = QuerySpec(table: table)
         // Repeated options add up (one used to replace the other silently).
-        spec.columns = columns.isEmpty ? nil : columns.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        spec.columns = columns.isEmpty ? nil : Self.names(columns)
         spec.conditions = conditions
-        spec.groupBy = groupBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        spec.groupBy = Self.names(groupBy)
         spec.orderBy = orderBy
         spec.limit = limit
         spec.asOf = when.asOf

@@ -122,6 +122,25 @@ let canMountPrivately: Bool = {
         #expect(r.status == 0 && r.out.hasPrefix("lake 0.") && r.out.contains("writes \(CatalogFormat.v10) catalogs") && r.out.contains("DuckLake 1.0"), "\(r.out) \(r.err)")
     }
 
+    /// Session 38 probe: `lake query orders --columns ""` printed "(no rows)" (and `[]` as JSON)
+    /// on a table of 300 orders, its empty list read as zero columns; `--group-by ""` was no
+    /// grouping and listed every row.
+    @Test func aColumnListThatNamesNoColumnIsRefused() throws {
+        let lake = try GeneratedLake(try GeneratedLake.config(orders: 300))
+        defer { lake.dir.remove() }
+        for args in [["--columns", ""], ["--columns", " , "], ["--columns", "", "--format", "json"], ["--group-by", ""], ["--group-by", ",", "--agg", "count(*)"]] {
+            let r = try runLake(["query", "orders", "--lake", lake.root] + args)
+            #expect(r.status == 64 && r.err.contains("names no column") && !r.out.contains("no rows") && r.out.isEmpty, "\(args): \(r.status) \(r.out) \(r.err)")
+        }
+        // The library refuses it too (the CLI is not its only caller).
+        var spec = QuerySpec(table: "orders")
+        spec.columns = []
+        #expect(throws: QueryError.noColumns) { try Query.run(spec, catalog: lake.catalog) }
+        // A stray comma or space around names still reads as the names.
+        let r = try runLake(["query", "orders", "--lake", lake.root, "--columns", " order_id,,channel, ", "--limit", "2", "--format", "csv"])
+        #expect(r.status == 0 && r.out.hasPrefix("order_id,channel\n") && r.out.split(separator: "\n").count == 3, "\(r.out) \(r.err)")
+    }
+
     /// `quality check` stores its results under the snapshot it checked and adds no snapshot;
     /// checking again replaces the results rather than duplicating them.
     @Test func qualityCheckAddsNoSnapshot() throws {

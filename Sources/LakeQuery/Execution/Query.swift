@@ -69,6 +69,7 @@ public enum Query {
 
     public static func run(_ spec: QuerySpec, catalog: Catalog) throws -> QueryResult {
         if let limit = spec.limit, limit < 0 { throw QueryError.badOption("--limit \(limit): expected 0 or more rows") }
+        if spec.columns?.isEmpty == true { throw QueryError.noColumns }
         let scan = try TableScan(catalog: catalog, name: spec.table, asOf: spec.asOf)
         let predicates = try spec.conditions.map { try parseCondition($0, scan: scan) }
         let aggregating = !spec.aggregates.isEmpty || !spec.groupBy.isEmpty

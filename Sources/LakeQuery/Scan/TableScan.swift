@@ -15,6 +15,9 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
     case badOrder(String)
     case unknownReport(String, available: [String])
     case badOption(String)
+    /// A column list that names no column (`--columns ""`): read as asked, it listed no
+    /// column and so no row, "(no rows)" and `[]` whatever the table holds.
+    case noColumns
     /// A money column another engine rescaled (DuckDB's ALTER … TYPE DECIMAL(38,4)): reports,
     /// quality checks and metrics add money up in cents, and read its values as cents they
     /// showed them 100 times too large.
@@ -44,6 +47,8 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
             return "no report \(r); reports: \(available.joined(separator: ", "))"
         case .badOption(let detail):
             return detail
+        case .noColumns:
+            return "the column list names no column: give comma-separated column names (--columns order_id,channel), or leave it out for every column"
         }
     }
 }

@@ -283,6 +283,52 @@ import Testing
         #expect(q.batches.allSatisfy { $0.results.first { $0.check == .curatedRows }?.passed == true })
     }
 
+    /// Session 38 probe: `lake erase customer 'CUST "7"'` was refused ("contains a quote"), so a
+    /// customer whose id holds a quote (stored as received) could not be erased at all.
+    @Test func aCustomerWhoseIDHoldsAQuoteOrABackslashIsErased() throws {
+        let dir = try TemporaryDirectory("erase-quote")
+        defer { dir.remove() }
+        let store = try LakeStore.open(root: dir.url, schemas: packageRoot.appendingPathComponent("schemas"))
+        _ = try CatalogIngest.run(store, path: packageRoot.appendingPathComponent("Evaluation-Files/product_catalog.json").path)
+        // An accepted order of the evaluation stream (its second line) with other ids.
+        let first = #"{"order_id": "ORD-561296", "customer_id": "CUST-00183", "timestamp": "2024-01-01T05:34:03Z", "channel": "web", "#
+            + #""items": [{"product_id": "PROD-006", "quantity": 1, "unit_price": 60.95}], "#
+            + #""shipping_address": {"country": "GB", "state": "ENG", "city": "London"}, "status": "confirmed"}"#
+        let ids = [#"CUST "7""#, #"CUST \8"#, #"CUST "7"x"#, "CUST 9"]
+        var lines: [String] = []
+        for (i, id) in ids.enumerated() {
+            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [id], options: [.fragmentsAllowed]), as: UTF8.self).dropFirst().dropLast()
+            for k in 0 ..< 2 {
+                lines.append(first.replacingOccurrences(of: #""order_id": "ORD-561296", "customer_id": "CUST-00183""#,
+                                                        with: #""order_id": "ORD-Q\#(i)-\#(k)", "customer_id": \#(quoted)"#))
+            }
+        }
+        // A line cut off after the customer field: raw keeps it, matched by its decoded text.
+        let cut = #"{"customer_id": "CUST \"7\"", "order_id": "ORD-CUT""#
+        let path = dir.file("orders.jsonl")
+        try (lines + [cut]).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try OrderIngest.run(store, path: path)
+        let catalog = store.catalog
+        let before = try Self.figures(catalog)
+        #expect(before.customers.count == 4, "\(before.customers)")
+        var rawLines: Int64 { (try? Self.count(catalog, "raw.orders")) ?? -1 }
+        #expect(rawLines == 9)
+
+        for (erased, rawLeft) in [(ids[0], Int64(6)), (ids[1], Int64(4))] {
+            let r = try runLake(["erase", "customer", erased, "--lake", dir.path])
+            #expect(r.status == 0, "\(erased): \(r.err)")
+            let after = try Self.figures(catalog)
+            #expect(after.customers[erased] == nil, "\(erased) still has orders")
+            #expect(rawLines == rawLeft, "\(erased): raw lines left")
+        }
+        // The look-alike ids keep every row: their orders and items as before.
+        let after = try Self.figures(catalog)
+        #expect(after.customers == before.customers.filter { $0.key == ids[2] || $0.key == ids[3] })
+        #expect(Set(after.items.keys) == ["ORD-Q2-0", "ORD-Q2-1", "ORD-Q3-0", "ORD-Q3-1"])
+        let empty = try runLake(["erase", "customer", "", "--lake", dir.path])
+        #expect(empty.status != 0 && empty.err.contains("customer id is empty"), "\(empty.err)")
+    }
+
     @Test func erasePurgeLeavesNoByteOfTheCustomer() throws {
         let lake = try EvaluationLake()
         defer { lake.dir.remove() }

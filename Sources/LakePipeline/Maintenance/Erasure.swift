@@ -23,7 +23,11 @@ public enum Erasure {
     /// `progress`, `phase` and `expiry` the purge's (`Purge.run`).
     public static func run(_ catalog: Catalog, customerID id: String, dryRun: Bool = false, purge: Bool = false,
                            scanned: WorkProgress? = nil, progress: WorkProgress? = nil, phase: PurgePhases? = nil, expiry: WorkProgress? = nil) throws -> ErasureReport {
-        guard !id.isEmpty, !id.contains("\"") else { throw MaintenanceError.badOption("customer id \"\(id)\" is empty or contains a quote") }
+        // Any id but the empty one: rows are matched by the id's bytes and raw lines by their
+        // parsed customer field or, when a line does not parse, its decoded text (`lineNames`),
+        // never through a quoted condition. Until session 38 an id with a quote was refused,
+        // and that customer could not be erased at all.
+        guard !id.isEmpty else { throw MaintenanceError.badOption("the customer id is empty: name the customer whose rows to erase") }
         let delete = try RowDelete.run(catalog, message: "erase: one customer's rows", dryRun: dryRun, plan: { base in
             try plan(catalog, customerID: id, at: base, progress: scanned)
         }, record: { tx, deletes in

@@ -56,7 +56,13 @@ struct Run: ParsableCommand {
             !FileManager.default.fileExists(atPath: URL(fileURLWithPath: input, isDirectory: true).appendingPathComponent($0).path)
         }
         guard missing.isEmpty else {
-            throw ValidationError("--input \(input) has no \(missing.joined(separator: " and ")); \(expected)")
+            // orders_stream.jsonl.gz where orders_stream.jsonl was expected: say so.
+            let compressed = missing.flatMap { name in CompressionFormat.fileSuffixes.map { name + "." + $0 } }.filter {
+                FileManager.default.fileExists(atPath: URL(fileURLWithPath: input, isDirectory: true).appendingPathComponent($0).path)
+            }
+            let found = compressed.isEmpty ? "" : " (\(compressed.joined(separator: ", ")) \(compressed.count == 1 ? "is" : "are") there: "
+                + "decompress into the folder first, lake reads its sources as text)"
+            throw ValidationError("--input \(input) has no \(missing.joined(separator: " and "))\(found); \(expected)")
         }
         // Unreadable (permissions) is found here too: found at its own ingest, the orders file
         // failed the run after the catalog and inventory had been committed.
@@ -73,7 +79,15 @@ struct Run: ParsableCommand {
             if fd < 0 {
                 throw ValidationError("--input \(input): \(name) cannot be read (\(errnoText(errno))); nothing was ingested")
             }
+            // A compressed source is refused by its own ingest; found here, before the ones
+            // before it are committed.
+            var head = [UInt8](repeating: 0, count: 8)
+            let n = read(fd, &head, head.count)
             close(fd)
+            if n > 0, let format = CompressionFormat.detect(head.prefix(n)) {
+                throw ValidationError("--input \(input): \(name) is \(format.rawValue)-compressed; decompress it into the folder first "
+                    + "(lake reads its sources as text); nothing was ingested")
+            }
         }
     }
 

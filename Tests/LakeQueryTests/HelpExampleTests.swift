@@ -293,6 +293,13 @@ import Testing
         try fm.createDirectory(atPath: dir.file("partial"), withIntermediateDirectories: true)
         try fm.copyItem(atPath: dir.file("src/product_catalog.json"), toPath: dir.file("partial/product_catalog.json"))
         try fm.copyItem(atPath: dir.file("src/orders_stream.jsonl"), toPath: dir.file("partial/orders_stream.jsonl"))
+        // Session 38: the orders gzipped beside the other two, under their own name or as .gz.
+        for folder in ["gzipped", "gzname"] {
+            try fm.createDirectory(atPath: dir.file(folder), withIntermediateDirectories: true)
+            for name in ["product_catalog.json", "inventory_updates.csv"] { try fm.copyItem(atPath: dir.file("src/\(name)"), toPath: dir.file("\(folder)/\(name)")) }
+        }
+        let gz = try runProcess("/bin/sh", ["-c", "gzip -c src/orders_stream.jsonl > gzipped/orders_stream.jsonl.gz && cp gzipped/orders_stream.jsonl.gz gzname/orders_stream.jsonl"], in: dir.url)
+        #expect(gz.status == 0, "\(gz.err)")
         try "not a lake\n".write(toFile: dir.file("afile"), atomically: true, encoding: .utf8)
         try fm.createDirectory(atPath: dir.file("notes"), withIntermediateDirectories: true)
         try "hello\n".write(toFile: dir.file("notes/todo.txt"), atomically: true, encoding: .utf8)
@@ -304,6 +311,8 @@ import Testing
             (["run", "--input", "nowhere", "--lake", "new1"], 64, ["--input nowhere: no such folder", sources, "lake generate --out DIR"]),
             (["run", "--input", "partial", "--lake", "new2"], 64, ["--input partial has no inventory_updates.csv", sources]),
             (["run", "--input", "afile", "--lake", "new3"], 64, ["--input afile is a file, not a folder"]),
+            (["run", "--input", "gzipped", "--lake", "new4"], 64, ["--input gzipped has no orders_stream.jsonl (orders_stream.jsonl.gz is there: decompress"]),
+            (["run", "--input", "gzname", "--lake", "new5"], 64, ["--input gzname: orders_stream.jsonl is gzip-compressed", "nothing was ingested"]),
             (["run", "--input", "src", "--lake", "afile"], 64, ["--lake afile is a file, not a lake directory", "point --lake at"]),
             (["report", "daily-revenue", "--lake", "afile"], 64, ["--lake afile is a file, not a lake directory"]),
             (["report", "daily-revenue", "--lake", "notes"], 1, ["no lake at \(dir.file("notes"))", "lake init --lake"]),
@@ -335,7 +344,7 @@ import Testing
             }
         }
         // A refused run creates no lake; an empty lake answers a report with no rows, not an error.
-        for created in ["new1", "new2", "new3"] { #expect(!fm.fileExists(atPath: dir.file(created)), "\(created) was created") }
+        for created in ["new1", "new2", "new3", "new4", "new5"] { #expect(!fm.fileExists(atPath: dir.file(created)), "\(created) was created") }
         // A new lake among unrelated files is made, as DuckDB's ATTACH would, but the notice names them.
         let among = try lake(["run", "--input", "src", "--lake", "notes", "--quiet"])
         #expect(among.status == 0 && among.err.contains("created a new lake at \(dir.file("notes")), in a directory that already held other files (todo.txt)"), "\(among.err)")

@@ -28,6 +28,9 @@ public enum CompressionFormat: String, CaseIterable, Sendable {
     /// How many first bytes `detect` may need.
     static let longestMagic = allCases.map(\.magic.count).max()!
 
+    /// The file name endings of the formats, for messages about a file looked for by name.
+    public static let fileSuffixes = ["gz", "zst", "bz2", "xz", "zip", "lz4"]
+
     /// The command that writes the decompressed bytes to standard output.
     public var decompressor: String {
         switch self {

@@ -57,7 +57,7 @@ struct Run: ParsableCommand {
         }
         guard missing.isEmpty else {
             // orders_stream.jsonl.gz where orders_stream.jsonl was expected: say so.
-            let compressed = missing.flatMap { name in CompressionFormat.fileSuffixes.map { name + "." + $0 } }.filter {
+            let compressed = missing.flatMap { name in CompressionFormat.allCases.map { name + "." + $0.fileSuffix } }.filter {
                 FileManager.default.fileExists(atPath: URL(fileURLWithPath: input, isDirectory: true).appendingPathComponent($0).path)
             }
             let found = compressed.isEmpty ? "" : " (\(compressed.joined(separator: ", ")) \(compressed.count == 1 ? "is" : "are") there: "

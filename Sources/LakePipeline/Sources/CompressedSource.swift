@@ -28,8 +28,18 @@ public enum CompressionFormat: String, CaseIterable, Sendable {
     /// How many first bytes `detect` may need.
     static let longestMagic = allCases.map(\.magic.count).max()!
 
-    /// The file name endings of the formats, for messages about a file looked for by name.
-    public static let fileSuffixes = ["gz", "zst", "bz2", "xz", "zip", "lz4"]
+    /// The usual ending of a file name in this format (`orders_stream.jsonl.gz`), for messages
+    /// about a file looked for by its name.
+    public var fileSuffix: String {
+        switch self {
+        case .gzip: return "gz"
+        case .zstd: return "zst"
+        case .bzip2: return "bz2"
+        case .xz: return "xz"
+        case .zip: return "zip"
+        case .lz4: return "lz4"
+        }
+    }
 
     /// The command that writes the decompressed bytes to standard output.
     public var decompressor: String {

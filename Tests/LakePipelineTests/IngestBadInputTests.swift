@@ -260,6 +260,19 @@ struct IngestBadInputTests {
                     && text.hasSuffix("expected the columns \(InventoryParser.columns.joined(separator: ",")) (any order)")
             }
         }
+        // A spreadsheet export separated by semicolons (or tabs, or bars) is named so (session 38).
+        let rows = try String(contentsOfFile: evaluationInventory, encoding: .utf8).split(separator: "\n").prefix(3)
+        for (separator, says) in [(";", "separated by semicolons (;)"), ("\t", "separated by tabs"), ("|", "separated by bars (|)")] {
+            let path = dir.file("sep-\(says.count).csv")
+            try (rows.map { $0.replacingOccurrences(of: ",", with: separator) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            #expect {
+                try InventoryIngest.run(store, path: path)
+            } throws: { error in
+                "\(error)".contains("header is ") && "\(error)".hasSuffix("\(says), and lake reads comma-separated CSV: convert the file first")
+            }
+        }
+        // Not for a header that holds other names, whatever separates them.
+        #expect(InventoryError.otherSeparator(["product;quantity"], expected: InventoryParser.columns) == nil)
         #expect(try state(store) == afterCatalog)
         #expect(before != afterCatalog)
     }

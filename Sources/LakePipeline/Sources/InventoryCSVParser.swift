@@ -22,6 +22,7 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
             let shown = found.prefix(12).map { VisibleText.escape($0, limit: 40) }.joined(separator: ",")
             let more = found.count > 12 ? ",… (\(found.count) columns)" : ""
             return "\(p):1: header is \(shown)\(more); expected the columns \(expected.joined(separator: ",")) (any order)"
+                + (Self.otherSeparator(found, expected: expected).map { "; the header is separated by \($0), and lake reads comma-separated CSV: convert the file first" } ?? "")
         case .duplicateColumn(let p, let c): return "\(p):1: the header names \(c) twice; which column holds its values is ambiguous, so nothing was read"
         case .unterminatedQuote(let p, let l): return "\(p):\(l): quoted field is never closed"
         case .tooMuchText(let p, let l, let limit):
@@ -29,6 +30,20 @@ public enum InventoryError: Error, CustomStringConvertible, Equatable {
         case .schema(let e): return e.description
         case .committedRows(let e): return "reading the committed inventory to check the file's keys against: \(e); nothing was committed"
         }
+    }
+}
+
+extension InventoryError {
+    /// How a one-cell header that holds every expected column is separated, when by a
+    /// semicolon, a tab or a bar (spreadsheet exports in locales whose decimal mark is a
+    /// comma write ';'): its message said only that the header was wrong.
+    static func otherSeparator(_ found: [String], expected: [String]) -> String? {
+        guard found.count == 1 else { return nil }
+        for (separator, name) in [(";", "semicolons (;)"), ("\t", "tabs"), ("|", "bars (|)")] {
+            let cells = Set(found[0].split(separator: Character(separator)).map { String($0).trimmingSpaces().lowercased() })
+            if expected.allSatisfy(cells.contains) { return name }
+        }
+        return nil
     }
 }
 

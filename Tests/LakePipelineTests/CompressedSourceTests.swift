@@ -125,5 +125,11 @@ struct CompressedSourceTests {
         let gz = try #require(try Self.compressedCopies(of: evaluationOrders, in: dir, name: "orders.jsonl")[.gzip])
         let r = try runLake(["ingest", "orders", "--lake", dir.file("lake"), "--follow", gz], timeout: 60)
         #expect(r.status == 1 && r.err.contains("\(gz) is gzip-compressed") && r.err.contains("zcat"), "\(r.status) \(r.err)")
+        // A JSON array on one line with no newline yet: refused at once, not waited on as an
+        // unfinished line (it was, for as long as the follower ran).
+        let array = dir.file("orders.json")
+        try #"[{"order_id": "ORD-1"}]"#.write(toFile: array, atomically: true, encoding: .utf8)
+        let a = try runLake(["ingest", "orders", "--lake", dir.file("lake"), "--follow", array], timeout: 30)
+        #expect(a.status == 1 && a.err.contains("a JSON array") && a.reason == .exit, "\(a.status) \(a.err)")
     }
 }

@@ -74,7 +74,16 @@ struct IngestBadInputTests {
 
         let array = dir.file("orders.json")
         try "[\n  {\"order_id\": \"ORD-1\"}\n]\n".write(toFile: array, atomically: true, encoding: .utf8)
-        #expect(throws: IngestError.self) { try OrderIngest.run(store, path: array) }
+        // A JSON array is named so, with the command that makes it JSON Lines (session 38).
+        #expect {
+            try OrderIngest.run(store, path: array)
+        } throws: { error in
+            guard case IngestError.wrongFormat(_, 1, let detail) = error else { return false }
+            return detail.contains("the input starts with \"[\"") && detail.contains("a JSON array") && detail.contains("jq -c '.[]'")
+        }
+        #expect(!OrderIngest.notJSONLines(Array("order_id,customer_id".utf8), path: csv).contains("JSON array"))
+        #expect(throws: IngestError.self) { try OrderIngest.checkLooksLikeJSONLines(array) }
+        do { try OrderIngest.checkLooksLikeJSONLines(array) } catch { #expect("\(error)".contains("a JSON array"), "\(error)") }
 
         #expect(try state(store) == before)
 

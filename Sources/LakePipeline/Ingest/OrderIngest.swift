@@ -203,8 +203,7 @@ extension OrderIngest {
             guard !decided, let first = line.bytes.first(where: { $0 != 32 && $0 != 9 }) else { return }
             decided = true
             if first != UInt8(ascii: "{") {
-                throw IngestError.wrongFormat(path: path, line: line.number, detail:
-                    "not JSON Lines (one order object per line): the input starts with \"\(VisibleText.escape(bytes: line.bytes.prefix(60)))\"")
+                throw IngestError.wrongFormat(path: path, line: line.number, detail: OrderIngest.notJSONLines(line.bytes, path: path))
             }
         }
     }
@@ -222,6 +221,17 @@ extension OrderIngest {
         }
     }
 
+    /// Why a source whose first non-blank line `line` does not start with "{" is refused: its
+    /// start, and what to do when it is a JSON array (an export of `[{…}, {…}]`).
+    static func notJSONLines(_ line: some Collection<UInt8>, path: String) -> String {
+        let text = VisibleText.escape(bytes: Array(line.prefix(60)))
+        var detail = "not JSON Lines (one order object per line): the input starts with \"\(text)\""
+        if line.first(where: { $0 != 32 && $0 != 9 }) == UInt8(ascii: "[") {
+            detail += "; a JSON array: write its objects one per line first, e.g. `jq -c '.[]' '\(VisibleText.escape(path))' | lake ingest orders -`"
+        }
+        return detail
+    }
+
     /// For a followed file (`StreamIngest`, a regular file read again by offset): a CSV or
     /// JSON array fails before anything is committed: the first non-blank line of JSON Lines
     /// starts with "{" (after a byte-order mark, if any).
@@ -236,9 +246,8 @@ extension OrderIngest {
             if b == UInt8(ascii: "\n") { line += 1; continue }
             if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") { continue }
             if b == UInt8(ascii: "{") { return }
-            let text = VisibleText.escape(bytes: head.prefix(60).prefix { $0 != UInt8(ascii: "\n") })
-            throw IngestError.wrongFormat(path: path, line: line,
-                                          detail: "not JSON Lines (one order object per line): the file starts with \"\(text)\"")
+            let start = head.drop { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+            throw IngestError.wrongFormat(path: path, line: line, detail: notJSONLines(start.prefix { $0 != UInt8(ascii: "\n") }, path: path))
         }
     }
 }

@@ -204,6 +204,10 @@ public enum StreamIngest {
         var checkpointIsCurrent = !options.fromStart
         var tail = try Tail(path: path, offset: position.byteOffset, lineNumber: position.lineNumber, witness: position.witness)
         var checkedHead = position.byteOffset > 0
+        // The file's first bytes can already tell a compressed file or a JSON array, even
+        // before its first line ends (a one-line `[{…}]` with no newline was waited on as an
+        // unfinished line for as long as the follower ran).
+        if !checkedHead { try OrderIngest.checkLooksLikeJSONLines(path) }
         var backoff = ConflictBackoff(options.ingest)
         onReady()
         /// Moves the state to `latest`: the committed ids as they are now (ours, others', any

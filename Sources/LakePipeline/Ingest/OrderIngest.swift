@@ -242,12 +242,11 @@ extension OrderIngest {
         if let format = CompressionFormat.detect(head) { throw IngestError.failed(format.refusal(path: path)) }
         if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
         var line = 1
-        for b in head {
+        for (i, b) in head.enumerated() {
             if b == UInt8(ascii: "\n") { line += 1; continue }
             if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r") { continue }
             if b == UInt8(ascii: "{") { return }
-            let start = head.drop { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
-            throw IngestError.wrongFormat(path: path, line: line, detail: notJSONLines(start.prefix { $0 != UInt8(ascii: "\n") }, path: path))
+            throw IngestError.wrongFormat(path: path, line: line, detail: notJSONLines(head[i...].prefix { $0 != UInt8(ascii: "\n") }, path: path))
         }
     }
 }
